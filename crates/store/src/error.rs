@@ -1,0 +1,36 @@
+use uuid::Uuid;
+
+use crate::event::ExpectedVersion;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream_id} is at version {actual:?}, expected {expected:?}")]
+    Conflict {
+        stream_id: String,
+        expected: ExpectedVersion,
+        /// `None` when the stream does not exist.
+        actual: Option<i64>,
+    },
+    #[error("command {command_id} was already appended with other events")]
+    CommandReused { command_id: Uuid },
+    #[error("an append needs at least one event")]
+    NothingToAppend,
+    #[error("event {event_type} holds personal values but names no subject")]
+    MissingSubject { event_type: String },
+    #[error("subject {0} was erased: no personal data can be stored for them")]
+    SubjectErased(Uuid),
+    #[error("personal data could not be sealed or opened")]
+    Crypto,
+    #[error("projection {projection} failed: {message}")]
+    Projection { projection: String, message: String },
+    #[error("projection {0} is not registered")]
+    UnknownProjection(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored metadata could not be read")]
+    Metadata(#[source] serde_json::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,139 @@
+//! The shapes that cross the store's boundary: events to append, events read
+//! back, their metadata and the expected version of a stream.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Who did what, on whose behalf, and why: stored with every event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The user or system component that issued the command (`user:<id>`,
+    /// `system:scheduler`…).
+    pub actor: String,
+    /// The actor's role when it acted (`mediator`, `employer`…).
+    pub role: String,
+    /// The structure (tenant) the command was issued for.
+    pub structure: Uuid,
+    /// Groups every event caused by one request or job run.
+    pub correlation_id: Uuid,
+    /// The event or command that caused this one, when there is one.
+    pub causation_id: Option<Uuid>,
+    /// The command whose handling appended the event; event ids derive from it.
+    pub command_id: Uuid,
+}
+
+/// An event to append. `data` may hold personal values as `{"$personal": v}`;
+/// they are sealed with the key of `subject` before they reach the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub schema_version: i32,
+    pub data: Value,
+    /// The person the personal values in `data` belong to.
+    pub subject: Option<Uuid>,
+}
+
+impl NewEvent {
+    pub fn new(event_type: impl Into<String>, schema_version: i32, data: Value) -> Self {
+        Self {
+            event_type: event_type.into(),
+            schema_version,
+            data,
+            subject: None,
+        }
+    }
+
+    #[must_use]
+    pub fn about(mut self, subject: Uuid) -> Self {
+        self.subject = Some(subject);
+        self
+    }
+}
+
+/// What the writer believes the stream's version is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the stream holds.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must be exactly at this version (0 means it must not exist).
+    Exact(i64),
+}
+
+/// A position in the commit-safe order of the whole log. Readers and
+/// checkpoints hold both numbers: positions alone are drawn in one order and
+/// committed in another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct LogPosition {
+    pub transaction_id: i64,
+    pub global_position: i64,
+}
+
+impl LogPosition {
+    pub const START: LogPosition = LogPosition {
+        transaction_id: 0,
+        global_position: 0,
+    };
+}
+
+/// An event as stored, after upcasting and unsealing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub position: LogPosition,
+    pub tenant: Uuid,
+    pub stream_id: String,
+    pub version: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    /// The schema version of `data` after upcasting.
+    pub schema_version: i32,
+    pub data: Value,
+    pub metadata: Metadata,
+    pub recorded_at: OffsetDateTime,
+}
+
+/// What an append wrote, or what the first attempt of the same command wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendResult {
+    /// The stream's version after the append.
+    pub stream_version: i64,
+    /// Positions of the appended events, in stream order.
+    pub positions: Vec<LogPosition>,
+    pub recorded_at: OffsetDateTime,
+    /// True when the command had already been appended and nothing was written.
+    pub replayed: bool,
+}
+
+impl AppendResult {
+    /// The appended events as readers will see them, for inline projections
+    /// that run in the append's own transaction.
+    pub fn recorded(&self, events: &[NewEvent], metadata: &Metadata, stream_id: &str) -> Vec<RecordedEvent> {
+        let first = self.stream_version - events.len() as i64 + 1;
+        events
+            .iter()
+            .zip(&self.positions)
+            .enumerate()
+            .map(|(i, (event, position))| RecordedEvent {
+                position: *position,
+                tenant: metadata.structure,
+                stream_id: stream_id.to_owned(),
+                version: first + i as i64,
+                event_id: event_id(metadata.command_id, i),
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                data: event.data.clone(),
+                metadata: metadata.clone(),
+                recorded_at: self.recorded_at,
+            })
+            .collect()
+    }
+}
+
+/// Event ids derive from the command id, so a retried command hits the unique
+/// index instead of appending twice.
+pub fn event_id(command_id: Uuid, index: usize) -> Uuid {
+    Uuid::new_v5(&command_id, &(index as u64).to_be_bytes())
+}

@@ -1,0 +1,60 @@
+//! The PostgreSQL event store and projection runner.
+//!
+//! Owns the `events`, `streams`, `subject_keys` and `projection_checkpoints`
+//! tables and every query on them. Knows events only as envelopes (type,
+//! schema version, JSON data, metadata): nothing of the mediation domain.
+
+pub mod cluster;
+mod error;
+mod event;
+pub mod personal;
+pub mod projection;
+mod store;
+pub mod testkit;
+mod upcast;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+pub use error::{Result, StoreError};
+pub use event::{
+    AppendResult, ExpectedVersion, LogPosition, Metadata, NewEvent, RecordedEvent, event_id,
+};
+pub use personal::{Keyring, MasterKey};
+pub use store::{Append, ERASED_EVENT, Store};
+pub use upcast::{Upcaster, Upcasters};
+
+/// The schema migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Opens a pool whose sessions cannot sit idle inside a transaction: a
+/// forgotten open transaction would hold every projection back.
+pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPool> {
+    let options = options.options([("idle_in_transaction_session_timeout", "60s")]);
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
+}
+
+/// Versions of embedded migrations not yet applied to the database.
+pub async fn pending_migrations(pool: &PgPool) -> Result<Vec<i64>> {
+    let table: bool = sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<i64> = if table {
+        sqlx::query_scalar("select version from _sqlx_migrations where success")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| m.version)
+        .collect())
+}

@@ -1,0 +1,722 @@
+//! The projection runner: read models kept from the log.
+//!
+//! Each projection owns one PostgreSQL schema per version (`<name>_v<n>`) and
+//! readers query the views of the stable schema `<name>`, which point at the
+//! live version. A checkpoint row per (projection, version) holds the log
+//! position reached; a batch locks it `for update skip locked`, reads, applies
+//! and advances it in one transaction, so any number of replicas run each
+//! projection once and a failed batch leaves nothing behind.
+//!
+//! Inline projections are applied inside the append transaction instead
+//! (read-your-writes); their versions under construction are built by the
+//! runner like the others and swapped in under an exclusive lock that waits
+//! for every in-flight inline append.
+//!
+//! The runner knows projections only through [`Projection`]; it knows nothing
+//! of what they compute.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use indicatif::{ProgressBar, ProgressStyle};
+use sqlx::{PgConnection, Postgres, Transaction};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::error::{Result, StoreError};
+use crate::event::{LogPosition, RecordedEvent};
+use crate::store::Store;
+
+pub type ProjectionError = Box<dyn std::error::Error + Send + Sync>;
+
+/// When a projection is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// In the append transaction: a mutation's answer can read it.
+    Inline,
+    /// By the runner, shortly after the commit.
+    Async,
+}
+
+/// A read model fed from the log.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Lowercase identifier; also the schema readers query.
+    fn name(&self) -> &'static str;
+    /// DDL creating the projection's tables, with unqualified names: it runs
+    /// with `search_path` set to the version's own schema.
+    fn schema_sql(&self) -> &'static str;
+    fn mode(&self) -> Mode {
+        Mode::Async
+    }
+    /// Applies a batch of events in the caller's transaction, with
+    /// `search_path` set to the version's schema.
+    async fn apply(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    pub batch_size: i64,
+    pub rebuild_batch_size: i64,
+    /// How often the runner looks for new events when nothing woke it.
+    pub poll_interval: Duration,
+    /// Consecutive failures after which a projection pauses.
+    pub max_failures: i32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            rebuild_batch_size: 5_000,
+            poll_interval: Duration::from_millis(250),
+            max_failures: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One row of `passerelle projections status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionStatus {
+    pub projection: String,
+    pub version: i32,
+    pub status: String,
+    pub mode: Option<Mode>,
+    pub position: LogPosition,
+    pub events_applied: i64,
+    /// Events committed past the checkpoint (counted up to [`LAG_CAP`]);
+    /// zero for a live inline projection, which is applied with each append.
+    pub lag: i64,
+    pub failures: i32,
+    pub last_error: Option<String>,
+    pub paused: bool,
+    pub updated_at: OffsetDateTime,
+}
+
+/// Lag is counted exactly up to this many events, then reported as this.
+pub const LAG_CAP: i64 = 1_000_000;
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Another runner holds the checkpoint, or the projection waits or is paused.
+    Skipped,
+    Applied(usize),
+    /// Nothing new to apply.
+    CaughtUp,
+}
+
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    pub version: i32,
+    pub events: i64,
+    pub elapsed: Duration,
+}
+
+/// The registered projections and the machinery that keeps them.
+#[derive(Clone)]
+pub struct Projections {
+    store: Store,
+    list: Arc<Vec<Arc<dyn Projection>>>,
+    config: RunnerConfig,
+}
+
+impl std::fmt::Debug for Projections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projections")
+            .field("names", &self.list.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 50
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn version_schema(name: &str, version: i32) -> String {
+    format!("{name}_v{version}")
+}
+
+const SETUP_LOCK: &str = "select pg_advisory_xact_lock(hashtext('passerelle:projection-setup'))";
+
+impl Projections {
+    /// # Panics
+    /// When a name is not a lowercase identifier or is registered twice: both
+    /// are programming errors caught by any test that builds the registry.
+    pub fn new(store: Store, list: Vec<Arc<dyn Projection>>, config: RunnerConfig) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        for p in &list {
+            assert!(valid_name(p.name()), "projection name {:?} is not a lowercase identifier", p.name());
+            assert!(seen.insert(p.name()), "projection {} registered twice", p.name());
+        }
+        Self {
+            store,
+            list: Arc::new(list),
+            config,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn find(&self, name: &str) -> Result<&Arc<dyn Projection>> {
+        self.list
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| StoreError::UnknownProjection(name.to_owned()))
+    }
+
+    /// Creates the first version of every projection not seen before: live
+    /// at once on an empty log, otherwise built by the runner then swapped in.
+    pub async fn setup(&self) -> Result<()> {
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query(SETUP_LOCK).execute(&mut *tx).await?;
+        let log_is_empty: bool = sqlx::query_scalar("select not exists (select 1 from events)")
+            .fetch_one(&mut *tx)
+            .await?;
+        for p in self.list.iter() {
+            let known: bool = sqlx::query_scalar(
+                "select exists (select 1 from projection_checkpoints where projection = $1 and status <> 'retired')",
+            )
+            .bind(p.name())
+            .fetch_one(&mut *tx)
+            .await?;
+            if known {
+                continue;
+            }
+            let version = next_version(&mut tx, p.name()).await?;
+            if log_is_empty {
+                create_version(&mut tx, p.as_ref(), version, "live").await?;
+                point_views(&mut tx, p.name(), version).await?;
+            } else {
+                create_version(&mut tx, p.as_ref(), version, "building").await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies the inline projections to events just appended in `conn`'s
+    /// transaction. Takes each projection's lock in shared mode, so a swap to
+    /// a rebuilt version waits for this transaction.
+    pub async fn apply_inline(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<()> {
+        let inline: Vec<&str> = self
+            .list
+            .iter()
+            .filter(|p| p.mode() == Mode::Inline)
+            .map(|p| p.name())
+            .collect();
+        if inline.is_empty() || events.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("select pg_advisory_xact_lock_shared(hashtext('passerelle:projection:' || n)) from unnest($1::text[]) n")
+            .bind(&inline)
+            .execute(&mut *conn)
+            .await?;
+        // A separate statement: its snapshot is taken after the locks, so it
+        // sees a swap that committed while this transaction waited.
+        let live: Vec<(String, i32)> = sqlx::query_as(
+            "select projection, version from projection_checkpoints where status = 'live' and projection = any($1)",
+        )
+        .bind(&inline)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, version) in live {
+            let p = self.find(&name)?;
+            set_search_path(conn, &version_schema(&name, version)).await?;
+            p.apply(conn, events).await.map_err(|e| {
+                tracing::error!(projection = %name, error = %e, "inline projection failed");
+                StoreError::Projection {
+                    projection: name.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        sqlx::query("set local search_path to default").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// The (projection, version) pairs the runner keeps: every version being
+    /// built, and the live version of each async projection.
+    async fn active(&self) -> Result<Vec<(Arc<dyn Projection>, i32)>> {
+        let rows: Vec<(String, i32, String)> = sqlx::query_as(
+            "select projection, version, status from projection_checkpoints
+             where status <> 'retired' and not paused order by projection, version",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, version, status)| {
+                let p = self.find(&name).ok()?;
+                (status == "building" || p.mode() == Mode::Async).then(|| (p.clone(), version))
+            })
+            .collect())
+    }
+
+    /// One batch for every active projection; returns how many events were applied.
+    pub async fn run_once(&self) -> Result<usize> {
+        let mut applied = 0;
+        for (p, version) in self.active().await? {
+            match self.process_batch(p.as_ref(), version, self.config.batch_size).await {
+                Ok(Batch::Applied(n)) => applied += n,
+                Ok(Batch::CaughtUp) => {
+                    if self.is_building(p.name(), version).await? && !self.has_live(p.name()).await? {
+                        // A first version, built over an existing log: nothing
+                        // else serves, so it goes live as soon as it is complete.
+                        self.swap(p.as_ref(), version).await?;
+                    }
+                }
+                Ok(Batch::Skipped) => {}
+                Err(e) => tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed"),
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn is_building(&self, name: &str, version: i32) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "select exists (select 1 from projection_checkpoints where projection = $1 and version = $2 and status = 'building')",
+        )
+        .bind(name)
+        .bind(version)
+        .fetch_one(self.store.pool())
+        .await?)
+    }
+
+    async fn has_live(&self, name: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "select exists (select 1 from projection_checkpoints where projection = $1 and status = 'live')",
+        )
+        .bind(name)
+        .fetch_one(self.store.pool())
+        .await?)
+    }
+
+    /// Reads, applies and checkpoints one batch in one transaction.
+    pub async fn process_batch(&self, p: &dyn Projection, version: i32, limit: i64) -> Result<Batch> {
+        let mut tx = self.store.pool().begin().await?;
+        let checkpoint: Option<(i64, i64)> = sqlx::query_as(
+            "select transaction_id::text::bigint, global_position from projection_checkpoints
+             where projection = $1 and version = $2 and status <> 'retired' and not paused
+               and (retry_at is null or retry_at <= now())
+             for update skip locked",
+        )
+        .bind(p.name())
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((transaction_id, global_position)) = checkpoint else {
+            return Ok(Batch::Skipped);
+        };
+        let after = LogPosition {
+            transaction_id,
+            global_position,
+        };
+        let events = self.store.read_all(&mut tx, after, limit).await?;
+        let Some(last) = events.last() else {
+            return Ok(Batch::CaughtUp);
+        };
+        let reached = last.position;
+        let started = Instant::now();
+        set_search_path(&mut tx, &version_schema(p.name(), version)).await?;
+        if let Err(e) = p.apply(&mut tx, &events).await {
+            // Nothing of the batch stays: the transaction is rolled back.
+            drop(tx);
+            self.record_failure(p.name(), version, &e.to_string()).await?;
+            return Err(StoreError::Projection {
+                projection: p.name().to_owned(),
+                message: e.to_string(),
+            });
+        }
+        advance(&mut tx, p.name(), version, reached, events.len() as i64).await?;
+        tx.commit().await?;
+        let labels = [("projection", p.name().to_owned()), ("version", version.to_string())];
+        metrics::counter!("passerelle_projection_events_total", &labels).increment(events.len() as u64);
+        metrics::histogram!("passerelle_projection_batch_seconds", &labels).record(started.elapsed().as_secs_f64());
+        Ok(Batch::Applied(events.len()))
+    }
+
+    async fn record_failure(&self, name: &str, version: i32, error: &str) -> Result<()> {
+        let failures: i32 = sqlx::query_scalar(
+            "select failures + 1 from projection_checkpoints where projection = $1 and version = $2",
+        )
+        .bind(name)
+        .bind(version)
+        .fetch_one(self.store.pool())
+        .await?;
+        let exponent = u32::try_from(failures.clamp(1, 20) - 1).unwrap_or(0);
+        let delay = self
+            .config
+            .backoff_base
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.config.backoff_max);
+        let paused = failures >= self.config.max_failures;
+        sqlx::query(
+            "update projection_checkpoints
+             set failures = $3, last_error = $4, paused = $5,
+                 retry_at = now() + make_interval(secs => $6), updated_at = now()
+             where projection = $1 and version = $2",
+        )
+        .bind(name)
+        .bind(version)
+        .bind(failures)
+        .bind(error)
+        .bind(paused)
+        .bind(delay.as_secs_f64())
+        .execute(self.store.pool())
+        .await?;
+        if paused {
+            tracing::error!(projection = name, version, failures, error, "projection paused after repeated failures");
+        } else {
+            tracing::warn!(projection = name, version, failures, retry_in = ?delay, error, "projection batch failed, will retry");
+        }
+        Ok(())
+    }
+
+    /// Lets a paused projection run again.
+    pub async fn resume(&self, name: &str) -> Result<()> {
+        self.find(name)?;
+        sqlx::query(
+            "update projection_checkpoints set paused = false, failures = 0, retry_at = null, updated_at = now()
+             where projection = $1 and status <> 'retired'",
+        )
+        .bind(name)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Runs until `shutdown` turns true: batches while there is work, then
+    /// waits for a wake-up after our own appends or the poll interval.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut lag_measured: Option<Instant> = None;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let applied = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "projection runner could not read its checkpoints");
+                    0
+                }
+            };
+            if lag_measured.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                if let Err(e) = self.publish_lag().await {
+                    tracing::warn!(error = %e, "projection lag could not be measured");
+                }
+                lag_measured = Some(Instant::now());
+            }
+            if applied == 0 {
+                tokio::select! {
+                    () = self.store.appended().notified() => {}
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Sets the `passerelle_projection_lag_events` gauge of every version.
+    pub async fn publish_lag(&self) -> Result<()> {
+        for s in self.status().await? {
+            metrics::gauge!(
+                "passerelle_projection_lag_events",
+                "projection" => s.projection.clone(),
+                "version" => s.version.to_string(),
+            )
+            .set(s.lag as f64);
+            metrics::gauge!(
+                "passerelle_projection_paused",
+                "projection" => s.projection,
+                "version" => s.version.to_string(),
+            )
+            .set(if s.paused { 1.0 } else { 0.0 });
+        }
+        Ok(())
+    }
+
+    /// Every version that is live or being built, with its lag.
+    pub async fn status(&self) -> Result<Vec<ProjectionStatus>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            projection: String,
+            version: i32,
+            status: String,
+            transaction_id: i64,
+            global_position: i64,
+            events_applied: i64,
+            failures: i32,
+            last_error: Option<String>,
+            paused: bool,
+            updated_at: OffsetDateTime,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
+            "select projection, version, status, transaction_id::text::bigint as transaction_id, global_position,
+                    events_applied, failures, last_error, paused, updated_at
+             from projection_checkpoints where status <> 'retired' order by projection, version",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mode = self.find(&r.projection).ok().map(|p| p.mode());
+            let lag = if mode == Some(Mode::Inline) && r.status == "live" {
+                0
+            } else {
+                sqlx::query_scalar(
+                    "select count(*) from (
+                         select 1 from events
+                         where (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+                         limit $3
+                     ) behind",
+                )
+                .bind(r.transaction_id)
+                .bind(r.global_position)
+                .bind(LAG_CAP)
+                .fetch_one(self.store.pool())
+                .await?
+            };
+            out.push(ProjectionStatus {
+                projection: r.projection,
+                version: r.version,
+                status: r.status,
+                mode,
+                position: LogPosition {
+                    transaction_id: r.transaction_id,
+                    global_position: r.global_position,
+                },
+                events_applied: r.events_applied,
+                lag,
+                failures: r.failures,
+                last_error: r.last_error,
+                paused: r.paused,
+                updated_at: r.updated_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Builds a new version of `name` from the start of the log while the
+    /// live one keeps serving, then swaps it in. Resumes a version already
+    /// being built. Shows a progress bar on a terminal when `progress` is set.
+    pub async fn rebuild(&self, name: &str, progress: bool) -> Result<RebuildReport> {
+        let p = self.find(name)?.clone();
+        let started = Instant::now();
+        let version = {
+            let mut tx = self.store.pool().begin().await?;
+            sqlx::query(SETUP_LOCK).execute(&mut *tx).await?;
+            let building: Option<i32> = sqlx::query_scalar(
+                "select version from projection_checkpoints where projection = $1 and status = 'building'",
+            )
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let version = match building {
+                Some(v) => v,
+                None => {
+                    let v = next_version(&mut tx, name).await?;
+                    create_version(&mut tx, p.as_ref(), v, "building").await?;
+                    v
+                }
+            };
+            tx.commit().await?;
+            version
+        };
+        let total: i64 = sqlx::query_scalar("select count(*) from events")
+            .fetch_one(self.store.pool())
+            .await?;
+        let bar = if progress {
+            ProgressBar::new(u64::try_from(total).unwrap_or(0))
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("{name} v{version}"));
+        let mut applied = 0i64;
+        loop {
+            match self.process_batch(p.as_ref(), version, self.config.rebuild_batch_size).await? {
+                Batch::Applied(n) => {
+                    applied += n as i64;
+                    bar.inc(n as u64);
+                }
+                Batch::CaughtUp => break,
+                // A server replica holds this batch: it builds the same version.
+                Batch::Skipped => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        self.swap(p.as_ref(), version).await?;
+        bar.finish_and_clear();
+        Ok(RebuildReport {
+            version,
+            events: applied,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Makes `version` the live one: readers' views point at it, the previous
+    /// version is retired and its schema dropped. For an inline projection,
+    /// the exclusive lock waits out in-flight appends; the events they wrote
+    /// are applied here, so none is missed between the last batch and the swap.
+    async fn swap(&self, p: &dyn Projection, version: i32) -> Result<()> {
+        let mut tx = self.store.pool().begin().await?;
+        if p.mode() == Mode::Inline {
+            sqlx::query("select pg_advisory_xact_lock(hashtext('passerelle:projection:' || $1))")
+                .bind(p.name())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let checkpoint: Option<(i64, i64)> = sqlx::query_as(
+            "select transaction_id::text::bigint, global_position from projection_checkpoints
+             where projection = $1 and version = $2 and status = 'building' for update",
+        )
+        .bind(p.name())
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((transaction_id, global_position)) = checkpoint else {
+            // Another replica swapped it already.
+            return Ok(());
+        };
+        if p.mode() == Mode::Inline {
+            let mut after = LogPosition {
+                transaction_id,
+                global_position,
+            };
+            set_search_path(&mut tx, &version_schema(p.name(), version)).await?;
+            loop {
+                // No inline appender is in flight: every event is committed.
+                let events = self
+                    .store
+                    .read_all_with(&mut tx, after, self.config.rebuild_batch_size, false)
+                    .await?;
+                let Some(last) = events.last() else { break };
+                let reached = last.position;
+                p.apply(&mut tx, &events).await.map_err(|e| StoreError::Projection {
+                    projection: p.name().to_owned(),
+                    message: e.to_string(),
+                })?;
+                advance(&mut tx, p.name(), version, reached, events.len() as i64).await?;
+                after = reached;
+            }
+            sqlx::query("set local search_path to default").execute(&mut *tx).await?;
+        }
+        let previous: Vec<i32> = sqlx::query_scalar(
+            "update projection_checkpoints set status = 'retired', updated_at = now()
+             where projection = $1 and status = 'live' returning version",
+        )
+        .bind(p.name())
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "update projection_checkpoints set status = 'live', updated_at = now() where projection = $1 and version = $2",
+        )
+        .bind(p.name())
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        point_views(&mut tx, p.name(), version).await?;
+        for old in previous {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "drop schema if exists {} cascade",
+                version_schema(p.name(), old)
+            )))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(projection = p.name(), version, "projection version is live");
+        Ok(())
+    }
+}
+
+async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<()> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("set local search_path to {schema}, public")))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn advance(conn: &mut PgConnection, name: &str, version: i32, reached: LogPosition, count: i64) -> Result<()> {
+    sqlx::query(
+        "update projection_checkpoints
+         set transaction_id = $3::bigint::text::xid8, global_position = $4,
+             events_applied = events_applied + $5, failures = 0, last_error = null, retry_at = null,
+             updated_at = now()
+         where projection = $1 and version = $2",
+    )
+    .bind(name)
+    .bind(version)
+    .bind(reached.transaction_id)
+    .bind(reached.global_position)
+    .bind(count)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn next_version(tx: &mut Transaction<'_, Postgres>, name: &str) -> Result<i32> {
+    Ok(sqlx::query_scalar(
+        "select coalesce(max(version), 0) + 1 from projection_checkpoints where projection = $1",
+    )
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+async fn create_version(
+    tx: &mut Transaction<'_, Postgres>,
+    p: &dyn Projection,
+    version: i32,
+    status: &str,
+) -> Result<()> {
+    let schema = version_schema(p.name(), version);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop schema if exists {schema} cascade; create schema {schema}; set local search_path to {schema}, public"
+    )))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(p.schema_sql()))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("set local search_path to default").execute(&mut **tx).await?;
+    sqlx::query("insert into projection_checkpoints (projection, version, status) values ($1, $2, $3)")
+        .bind(p.name())
+        .bind(version)
+        .bind(status)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Rebuilds the stable schema `<name>` as views over the tables of `version`.
+async fn point_views(tx: &mut Transaction<'_, Postgres>, name: &str, version: i32) -> Result<()> {
+    let schema = version_schema(name, version);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.tables
+         where table_schema = $1 and table_type = 'BASE TABLE' order by table_name",
+    )
+    .bind(&schema)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut sql = format!("drop schema if exists {name} cascade; create schema {name};");
+    for t in tables {
+        sql.push_str(&format!("create view {name}.{t} as select * from {schema}.{t};"));
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+    Ok(())
+}

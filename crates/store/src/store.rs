@@ -1,0 +1,365 @@
+//! Appending to streams and reading them back.
+
+use std::sync::{Arc, LazyLock};
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::error::{Result, StoreError};
+use crate::event::{
+    AppendResult, ExpectedVersion, LogPosition, Metadata, NewEvent, RecordedEvent, event_id,
+};
+use crate::personal::{self, Keyring};
+use crate::upcast::Upcasters;
+
+/// One command's events for one stream.
+#[derive(Debug, Clone)]
+pub struct Append<'a> {
+    pub stream_id: &'a str,
+    pub expected: ExpectedVersion,
+    pub events: &'a [NewEvent],
+    pub metadata: &'a Metadata,
+    /// When the events happened, if not now (imports, demo histories).
+    pub recorded_at: Option<OffsetDateTime>,
+}
+
+/// The event store: a handle on the pool, the keyring for personal data and
+/// the upcasters. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    keyring: Keyring,
+    upcasters: Arc<Upcasters>,
+    appended: Arc<Notify>,
+}
+
+// The compare-and-set on the stream row comes first, so a losing writer waits
+// on the row lock, re-checks the version, matches nothing and draws no
+// position. The events follow in the same statement: one round trip.
+const INSERT_EVENTS: &str = ",
+ins as (
+    insert into events (tenant, stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at)
+    select $2, $1, cas.base + e.ord, e.event_id, e.event_type, e.schema_version, e.data, $8, coalesce($9::timestamptz, now())
+    from cas cross join unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
+        with ordinality as e(event_id, event_type, schema_version, data, ord)
+    order by e.ord
+    returning version, global_position, transaction_id, recorded_at
+)
+select version, global_position, transaction_id::text::bigint, recorded_at from ins order by version";
+
+const CAS_EXACT: &str = "with cas as (
+    update streams set version = version + $3
+    where stream_id = $1 and version = $10
+    returning version - $3 as base
+)";
+
+const CAS_NO_STREAM: &str = "with cas as (
+    insert into streams (stream_id, tenant, version) values ($1, $2, $3)
+    on conflict (stream_id) do nothing
+    returning 0::bigint as base
+)";
+
+// `Any` would otherwise succeed again on a retried command and only fail on
+// the unique event id, so it first checks that the command is new.
+const CAS_ANY: &str = "with cas as (
+    insert into streams (stream_id, tenant, version)
+    select $1, $2, $3 where not exists (select 1 from events where event_id = ($4::uuid[])[1])
+    on conflict (stream_id) do update set version = streams.version + excluded.version
+    returning version - $3 as base
+)";
+
+const EVENT_COLUMNS: &str = "global_position, transaction_id::text::bigint as transaction_id, tenant, stream_id, \
+     version, event_id, event_type, schema_version, data, metadata, recorded_at";
+
+static APPEND_EXACT: LazyLock<String> = LazyLock::new(|| format!("{CAS_EXACT}{INSERT_EVENTS}"));
+static APPEND_NO_STREAM: LazyLock<String> = LazyLock::new(|| format!("{CAS_NO_STREAM}{INSERT_EVENTS}"));
+static APPEND_ANY: LazyLock<String> = LazyLock::new(|| format!("{CAS_ANY}{INSERT_EVENTS}"));
+static READ_STREAM: LazyLock<String> = LazyLock::new(|| {
+    format!("select {EVENT_COLUMNS} from events where stream_id = $1 and version >= $2 order by version")
+});
+static READ_ALL: LazyLock<[String; 2]> = LazyLock::new(|| {
+    [
+        "and transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
+        "",
+    ]
+    .map(|guard| {
+        format!(
+            "select {EVENT_COLUMNS} from events
+             where (transaction_id, global_position) > ($1::bigint::text::xid8, $2) {guard}
+             order by transaction_id, global_position
+             limit $3"
+        )
+    })
+});
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    global_position: i64,
+    transaction_id: i64,
+    tenant: Uuid,
+    stream_id: String,
+    version: i64,
+    event_id: Uuid,
+    event_type: String,
+    schema_version: i32,
+    data: Value,
+    metadata: Json<Metadata>,
+    recorded_at: OffsetDateTime,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, keyring: Keyring, upcasters: Upcasters) -> Self {
+        Self {
+            pool,
+            keyring,
+            upcasters: Arc::new(upcasters),
+            appended: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Wakes the projection runner. Called after our own commits that append.
+    pub fn notify_appended(&self) {
+        self.appended.notify_one();
+    }
+
+    pub(crate) fn appended(&self) -> &Notify {
+        &self.appended
+    }
+
+    /// Appends in its own transaction and wakes the projection runner.
+    pub async fn append(&self, append: &Append<'_>) -> Result<AppendResult> {
+        let mut conn = self.pool.acquire().await?;
+        let result = self.append_in(&mut conn, append).await?;
+        if !result.replayed {
+            self.notify_appended();
+        }
+        Ok(result)
+    }
+
+    /// Appends on the caller's connection, inside its transaction if it holds
+    /// one; the caller calls [`Store::notify_appended`] after committing.
+    pub async fn append_in(&self, conn: &mut PgConnection, append: &Append<'_>) -> Result<AppendResult> {
+        let count = append.events.len();
+        if count == 0 {
+            return Err(StoreError::NothingToAppend);
+        }
+        let command_id = append.metadata.command_id;
+        let ids: Vec<Uuid> = (0..count).map(|i| event_id(command_id, i)).collect();
+        let mut types = Vec::with_capacity(count);
+        let mut versions = Vec::with_capacity(count);
+        let mut datas = Vec::with_capacity(count);
+        for event in append.events {
+            types.push(event.event_type.as_str());
+            versions.push(event.schema_version);
+            datas.push(
+                self.keyring
+                    .seal(conn, &event.event_type, event.subject, &event.data)
+                    .await?,
+            );
+        }
+        let sql: &'static str = match append.expected {
+            ExpectedVersion::Exact(v) if v > 0 => &APPEND_EXACT,
+            ExpectedVersion::Exact(_) | ExpectedVersion::NoStream => &APPEND_NO_STREAM,
+            ExpectedVersion::Any => &APPEND_ANY,
+        };
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, OffsetDateTime)>(AssertSqlSafe(sql))
+            .bind(append.stream_id)
+            .bind(append.metadata.structure)
+            .bind(count as i64)
+            .bind(&ids)
+            .bind(&types)
+            .bind(&versions)
+            .bind(&datas)
+            .bind(Json(append.metadata))
+            .bind(append.recorded_at);
+        if let ExpectedVersion::Exact(v) = append.expected
+            && v > 0
+        {
+            query = query.bind(v);
+        }
+        let rows = match query.fetch_all(&mut *conn).await {
+            Ok(rows) => rows,
+            // Two concurrent retries of one command: the loser finds the winner's events.
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("events_event_id_key") => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(last) = rows.last() {
+            metrics::counter!("passerelle_events_appended_total").increment(count as u64);
+            return Ok(AppendResult {
+                stream_version: last.0,
+                positions: rows
+                    .iter()
+                    .map(|r| LogPosition {
+                        transaction_id: r.2,
+                        global_position: r.1,
+                    })
+                    .collect(),
+                recorded_at: last.3,
+                replayed: false,
+            });
+        }
+        self.replay_or_conflict(conn, append, &ids).await
+    }
+
+    async fn replay_or_conflict(
+        &self,
+        conn: &mut PgConnection,
+        append: &Append<'_>,
+        ids: &[Uuid],
+    ) -> Result<AppendResult> {
+        let stored: Vec<(String, i64, i64, i64, OffsetDateTime)> = sqlx::query_as(
+            "select stream_id, version, global_position, transaction_id::text::bigint, recorded_at
+             from events where event_id = any($1) order by version",
+        )
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        if !stored.is_empty() {
+            if stored.len() != ids.len() || stored.iter().any(|s| s.0 != append.stream_id) {
+                return Err(StoreError::CommandReused {
+                    command_id: append.metadata.command_id,
+                });
+            }
+            let last = &stored[stored.len() - 1];
+            return Ok(AppendResult {
+                stream_version: last.1,
+                recorded_at: last.4,
+                positions: stored
+                    .iter()
+                    .map(|s| LogPosition {
+                        transaction_id: s.3,
+                        global_position: s.2,
+                    })
+                    .collect(),
+                replayed: true,
+            });
+        }
+        let actual: Option<i64> = sqlx::query_scalar("select version from streams where stream_id = $1")
+            .bind(append.stream_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        metrics::counter!("passerelle_append_conflicts_total").increment(1);
+        Err(StoreError::Conflict {
+            stream_id: append.stream_id.to_owned(),
+            expected: append.expected,
+            actual,
+        })
+    }
+
+    /// The stream's events from `from_version` (inclusive), oldest first.
+    pub async fn read_stream(
+        &self,
+        conn: &mut PgConnection,
+        stream_id: &str,
+        from_version: i64,
+    ) -> Result<Vec<RecordedEvent>> {
+        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(READ_STREAM.as_str()))
+        .bind(stream_id)
+        .bind(from_version)
+        .fetch_all(&mut *conn)
+        .await?;
+        self.decode(conn, rows).await
+    }
+
+    /// Up to `limit` events after `after`, in commit-safe order: only events
+    /// of transactions older than every transaction still running are
+    /// returned, so one committed late is read late but never skipped.
+    pub async fn read_all(
+        &self,
+        conn: &mut PgConnection,
+        after: LogPosition,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>> {
+        self.read_all_with(conn, after, limit, true).await
+    }
+
+    /// Like [`Store::read_all`] without the guard against running
+    /// transactions: only for a caller that holds every writer off.
+    pub(crate) async fn read_all_with(
+        &self,
+        conn: &mut PgConnection,
+        after: LogPosition,
+        limit: i64,
+        guarded: bool,
+    ) -> Result<Vec<RecordedEvent>> {
+        let sql = &READ_ALL[usize::from(!guarded)];
+        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(after.transaction_id)
+        .bind(after.global_position)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+        self.decode(conn, rows).await
+    }
+
+    async fn decode(&self, conn: &mut PgConnection, rows: Vec<EventRow>) -> Result<Vec<RecordedEvent>> {
+        let mut events: Vec<RecordedEvent> = rows
+            .into_iter()
+            .map(|r| {
+                let (schema_version, data) = self.upcasters.upcast(&r.event_type, r.schema_version, r.data);
+                RecordedEvent {
+                    position: LogPosition {
+                        transaction_id: r.transaction_id,
+                        global_position: r.global_position,
+                    },
+                    tenant: r.tenant,
+                    stream_id: r.stream_id,
+                    version: r.version,
+                    event_id: r.event_id,
+                    event_type: r.event_type,
+                    schema_version,
+                    data,
+                    metadata: r.metadata.0,
+                    recorded_at: r.recorded_at,
+                }
+            })
+            .collect();
+        self.keyring
+            .open_all(conn, events.iter_mut().map(|e| &mut e.data))
+            .await?;
+        Ok(events)
+    }
+
+    /// Erases a data subject: deletes their key, so their sealed fields read
+    /// as erased everywhere, and records the erasure as an event on the
+    /// `subject-<id>` stream so projections can purge what they copied.
+    /// Runs on the caller's transaction so that inline projections purge in it.
+    pub async fn erase_subject_in(
+        &self,
+        conn: &mut PgConnection,
+        subject: Uuid,
+        metadata: &Metadata,
+    ) -> Result<(AppendResult, NewEvent)> {
+        personal::erase(conn, subject).await?;
+        let event = NewEvent::new(
+            ERASED_EVENT,
+            1,
+            serde_json::json!({ "subject_id": subject }),
+        );
+        let stream = format!("subject-{subject}");
+        let result = self
+            .append_in(
+                conn,
+                &Append {
+                    stream_id: &stream,
+                    expected: ExpectedVersion::Any,
+                    events: std::slice::from_ref(&event),
+                    metadata,
+                    recorded_at: None,
+                },
+            )
+            .await?;
+        Ok((result, event))
+    }
+}
+
+/// The event type recorded when a data subject is erased.
+pub const ERASED_EVENT: &str = "PersonalDataErased";
