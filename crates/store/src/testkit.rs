@@ -106,12 +106,15 @@ async fn template() -> &'static str {
                 .expect("look for the template");
             if !exists {
                 let building = format!("{name}_building");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "drop database if exists {building} with (force); create database {building}"
-                )))
-                .execute(&mut admin)
-                .await
-                .expect("create the template database");
+                for sql in [
+                    format!("drop database if exists {building} with (force)"),
+                    format!("create database {building}"),
+                ] {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut admin)
+                        .await
+                        .expect("create the template database");
+                }
                 let mut conn = PgConnection::connect_with(&server().options(&building))
                     .await
                     .expect("connect to the template");
