@@ -507,32 +507,37 @@ impl Projections {
         Ok(out)
     }
 
+    /// Creates the version that a rebuild fills (or returns the one already
+    /// being built): empty tables, a checkpoint at the start of the log.
+    pub async fn begin_rebuild(&self, name: &str) -> Result<i32> {
+        let p = self.find(name)?;
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query(SETUP_LOCK).execute(&mut *tx).await?;
+        let building: Option<i32> = sqlx::query_scalar(
+            "select version from projection_checkpoints where projection = $1 and status = 'building'",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let version = match building {
+            Some(v) => v,
+            None => {
+                let v = next_version(&mut tx, name).await?;
+                create_version(&mut tx, p.as_ref(), v, "building").await?;
+                v
+            }
+        };
+        tx.commit().await?;
+        Ok(version)
+    }
+
     /// Builds a new version of `name` from the start of the log while the
     /// live one keeps serving, then swaps it in. Resumes a version already
     /// being built. Shows a progress bar on a terminal when `progress` is set.
     pub async fn rebuild(&self, name: &str, progress: bool) -> Result<RebuildReport> {
-        let p = self.find(name)?.clone();
         let started = Instant::now();
-        let version = {
-            let mut tx = self.store.pool().begin().await?;
-            sqlx::query(SETUP_LOCK).execute(&mut *tx).await?;
-            let building: Option<i32> = sqlx::query_scalar(
-                "select version from projection_checkpoints where projection = $1 and status = 'building'",
-            )
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let version = match building {
-                Some(v) => v,
-                None => {
-                    let v = next_version(&mut tx, name).await?;
-                    create_version(&mut tx, p.as_ref(), v, "building").await?;
-                    v
-                }
-            };
-            tx.commit().await?;
-            version
-        };
+        let version = self.begin_rebuild(name).await?;
+        let p = self.find(name)?.clone();
         let total: i64 = sqlx::query_scalar("select count(*) from events")
             .fetch_one(self.store.pool())
             .await?;

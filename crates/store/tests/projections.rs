@@ -1,0 +1,384 @@
+//! The projection runner: atomic batches, retries then pause, one runner per
+//! batch across replicas, inline mode, blue/green rebuild, lag.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::{append, event, metadata};
+use passerelle_store::projection::{Batch, Mode, Projection, ProjectionError, Projections, RunnerConfig};
+use passerelle_store::testkit::TestDb;
+use passerelle_store::{ExpectedVersion, NewEvent, RecordedEvent, Store};
+use serde_json::json;
+use sqlx::PgConnection;
+
+/// Counts events per stream, one statement per event so that a failure
+/// midway through a batch has already written something.
+struct StreamCounts {
+    mode: Mode,
+    /// While set, a `Poison` event makes the batch fail.
+    poisoned: Arc<AtomicBool>,
+}
+
+impl StreamCounts {
+    fn new(mode: Mode) -> Arc<Self> {
+        Arc::new(Self {
+            mode,
+            poisoned: Arc::new(AtomicBool::new(true)),
+        })
+    }
+}
+
+#[async_trait]
+impl Projection for StreamCounts {
+    fn name(&self) -> &'static str {
+        "stream_counts"
+    }
+    fn schema_sql(&self) -> &'static str {
+        "create table counts (stream_id text primary key, events bigint not null);
+         create table applied (event_id uuid primary key)"
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+    async fn apply(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        for e in events {
+            if e.event_type == "Poison" && self.poisoned.load(Ordering::SeqCst) {
+                return Err("poisoned event".into());
+            }
+            sqlx::query(
+                "insert into counts (stream_id, events) values ($1, 1)
+                 on conflict (stream_id) do update set events = counts.events + 1",
+            )
+            .bind(&e.stream_id)
+            .execute(&mut *conn)
+            .await?;
+            // A primary key: applying an event twice fails loudly.
+            sqlx::query("insert into applied (event_id) values ($1)")
+                .bind(e.event_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn config() -> RunnerConfig {
+    RunnerConfig {
+        batch_size: 7,
+        rebuild_batch_size: 11,
+        poll_interval: Duration::from_millis(20),
+        max_failures: 3,
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(5),
+    }
+}
+
+fn registry(store: &Store, p: Arc<StreamCounts>) -> Projections {
+    Projections::new(store.clone(), vec![p as Arc<dyn Projection>], config())
+}
+
+async fn counts(db: &TestDb) -> Vec<(String, i64)> {
+    sqlx::query_as("select stream_id, events from stream_counts.counts order by stream_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+async fn counts_in(db: &TestDb, schema: &str) -> Vec<(String, i64)> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select stream_id, events from {schema}.counts order by stream_id"
+    )))
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+async fn truth(db: &TestDb) -> Vec<(String, i64)> {
+    sqlx::query_as("select stream_id, max(version) from events group by stream_id order by stream_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// Runs batches until every committed event is applied.
+async fn catch_up(projections: &Projections) {
+    for _ in 0..2_000 {
+        projections.run_once().await.unwrap();
+        let status = projections.status().await.unwrap();
+        if status.iter().all(|s| s.lag == 0 && s.status == "live") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("projections did not catch up: {:?}", projections.status().await.unwrap());
+}
+
+async fn write(store: &Store, streams: usize, per_stream: i64) {
+    for s in 0..streams {
+        for n in 0..per_stream {
+            store
+                .append(&append(&format!("s{s}"), ExpectedVersion::Any, &[event(n)], &metadata()))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_batch_leaves_nothing_then_retries_pauses_and_resumes_to_the_rebuilt_state() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::new(Mode::Async);
+    let projections = registry(&store, p.clone());
+    projections.setup().await.unwrap();
+    write(&store, 2, 2).await;
+    store
+        .append(&append("s9", ExpectedVersion::Any, &[NewEvent::new("Poison", 1, json!({}))], &metadata()))
+        .await
+        .unwrap();
+    write(&store, 3, 1).await;
+    common::read_everything(&store).await;
+
+    // The first batch holds 4 good events then the poison: nothing of it stays.
+    let err = projections.process_batch(p.as_ref(), 1, 100).await.unwrap_err();
+    assert!(err.to_string().contains("poisoned event"), "{err}");
+    assert!(counts(&db).await.is_empty(), "no partial effect");
+    let status = &projections.status().await.unwrap()[0];
+    assert_eq!((status.failures, status.paused, status.events_applied), (1, false, 0));
+    assert_eq!(status.last_error.as_deref(), Some("poisoned event"));
+    assert_eq!(status.lag, 8);
+
+    // Retries with backoff until the projection pauses.
+    for _ in 0..200 {
+        projections.run_once().await.unwrap();
+        if projections.status().await.unwrap()[0].paused {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = &projections.status().await.unwrap()[0];
+    assert!(status.paused, "{status:?}");
+    assert_eq!(status.failures, 3);
+    assert_eq!(projections.process_batch(p.as_ref(), 1, 100).await.unwrap(), Batch::Skipped);
+
+    // The fix ships ("restart"), the operator resumes: it catches up.
+    p.poisoned.store(false, Ordering::SeqCst);
+    projections.resume("stream_counts").await.unwrap();
+    catch_up(&projections).await;
+    let live = counts(&db).await;
+    assert_eq!(live, truth(&db).await);
+
+    let report = projections.rebuild("stream_counts", false).await.unwrap();
+    assert_eq!(report.version, 2);
+    assert_eq!(report.events, 8);
+    assert_eq!(counts(&db).await, live, "the rebuilt read model equals the live one");
+}
+
+#[tokio::test]
+async fn a_retry_waits_for_its_backoff() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::new(Mode::Async);
+    let projections = Projections::new(
+        store.clone(),
+        vec![p.clone() as Arc<dyn Projection>],
+        RunnerConfig {
+            backoff_base: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(60),
+            ..config()
+        },
+    );
+    projections.setup().await.unwrap();
+    store
+        .append(&append("s", ExpectedVersion::Any, &[NewEvent::new("Poison", 1, json!({}))], &metadata()))
+        .await
+        .unwrap();
+    common::read_everything(&store).await;
+    assert!(projections.process_batch(p.as_ref(), 1, 10).await.is_err());
+    assert_eq!(projections.process_batch(p.as_ref(), 1, 10).await.unwrap(), Batch::Skipped);
+}
+
+/// Two runners (two server replicas) on one projection while writers append:
+/// every event is applied exactly once (the `applied` primary key would
+/// refuse a second application and the counts would exceed the truth).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_of_one_projection_never_apply_an_event_twice() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::new(Mode::Async);
+    p.poisoned.store(false, Ordering::SeqCst);
+    let replica_a = registry(&store, p.clone());
+    let replica_b = registry(&store, p.clone());
+    replica_a.setup().await.unwrap();
+    replica_b.setup().await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let runners = [
+        tokio::spawn(replica_a.clone().run(stopped.clone())),
+        tokio::spawn(replica_b.clone().run(stopped)),
+    ];
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for n in 0..60 {
+                store
+                    .append(&append(&format!("w{w}-{}", n % 5), ExpectedVersion::Any, &[event(n)], &metadata()))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    for _ in 0..1_000 {
+        if replica_a.status().await.unwrap()[0].lag == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    for r in runners {
+        r.await.unwrap();
+    }
+    let status = &replica_a.status().await.unwrap()[0];
+    assert_eq!((status.lag, status.failures, status.events_applied), (0, 0, 240), "{status:?}");
+    assert_eq!(counts(&db).await, truth(&db).await);
+}
+
+#[tokio::test]
+async fn an_inline_projection_is_readable_in_the_append_transaction() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::new(Mode::Inline);
+    let projections = registry(&store, p);
+    projections.setup().await.unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    let meta = metadata();
+    let events = [event(1), event(2)];
+    let result = store
+        .append_in(&mut tx, &append("s", ExpectedVersion::NoStream, &events, &meta))
+        .await
+        .unwrap();
+    projections
+        .apply_inline(&mut tx, &result.recorded(&events, &meta, "s"))
+        .await
+        .unwrap();
+    let inside: i64 = sqlx::query_scalar("select events from stream_counts.counts where stream_id = 's'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(inside, 2, "read-your-writes inside the transaction");
+    assert!(counts(&db).await.is_empty(), "nothing visible outside before commit");
+    tx.commit().await.unwrap();
+    assert_eq!(counts(&db).await, [("s".to_owned(), 2)]);
+    // The runner leaves a live inline projection alone.
+    assert_eq!(projections.run_once().await.unwrap(), 0);
+}
+
+/// Appends that apply the inline projection keep coming while a new version
+/// is built and swapped in: the new version ends with every event, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_inline_projection_is_rebuilt_blue_green_under_write_load() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::new(Mode::Inline);
+    p.poisoned.store(false, Ordering::SeqCst);
+    let projections = registry(&store, p);
+    projections.setup().await.unwrap();
+    let writer = {
+        let (store, projections) = (store.clone(), projections.clone());
+        tokio::spawn(async move {
+            for n in 0..300 {
+                let meta = metadata();
+                let events = [event(n)];
+                let stream = format!("s{}", n % 7);
+                let mut tx = store.pool().begin().await.unwrap();
+                let r = store
+                    .append_in(&mut tx, &append(&stream, ExpectedVersion::Any, &events, &meta))
+                    .await
+                    .unwrap();
+                projections
+                    .apply_inline(&mut tx, &r.recorded(&events, &meta, &stream))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let report = projections.rebuild("stream_counts", false).await.unwrap();
+    writer.await.unwrap();
+    assert_eq!(report.version, 2);
+    assert_eq!(counts(&db).await, truth(&db).await);
+    assert_eq!(counts_in(&db, "stream_counts_v2").await, truth(&db).await);
+    let old_schema: bool = sqlx::query_scalar("select exists (select 1 from pg_namespace where nspname = 'stream_counts_v1')")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(!old_schema, "the retired version's tables are dropped");
+}
+
+#[tokio::test]
+async fn the_old_version_serves_while_the_new_one_builds() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::new(Mode::Async);
+    p.poisoned.store(false, Ordering::SeqCst);
+    let projections = registry(&store, p.clone());
+    projections.setup().await.unwrap();
+    write(&store, 3, 4).await;
+    catch_up(&projections).await;
+    let before = counts(&db).await;
+
+    // A rebuild has begun and applied one batch of version 2.
+    assert_eq!(projections.begin_rebuild("stream_counts").await.unwrap(), 2);
+    assert_eq!(projections.process_batch(p.as_ref(), 2, 5).await.unwrap(), Batch::Applied(5));
+    let status = projections.status().await.unwrap();
+    assert!(status.iter().any(|s| s.status == "live" && s.version == 1), "{status:?}");
+    assert!(status.iter().any(|s| s.status == "building" && s.version == 2 && s.lag == 7), "{status:?}");
+    assert_eq!(counts(&db).await, before, "readers see the complete old version meanwhile");
+    assert_eq!(counts_in(&db, "stream_counts_v2").await.iter().map(|c| c.1).sum::<i64>(), 5);
+
+    // The rebuild resumes the version under construction and swaps it in.
+    let report = projections.rebuild("stream_counts", false).await.unwrap();
+    assert_eq!((report.version, report.events), (2, 7));
+    let status = projections.status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!((status[0].version, status[0].status.as_str()), (2, "live"));
+    assert_eq!(counts(&db).await, before);
+}
+
+#[tokio::test]
+async fn a_projection_added_to_an_existing_log_is_built_before_it_goes_live() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    write(&store, 2, 3).await;
+    let p = StreamCounts::new(Mode::Inline);
+    p.poisoned.store(false, Ordering::SeqCst);
+    let projections = registry(&store, p);
+    projections.setup().await.unwrap();
+    let status = projections.status().await.unwrap();
+    assert_eq!((status[0].status.as_str(), status[0].lag), ("building", 6));
+    catch_up(&projections).await;
+    assert_eq!(counts(&db).await, truth(&db).await);
+}
+
+#[tokio::test]
+async fn lag_counts_the_events_not_yet_applied() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::new(Mode::Async);
+    p.poisoned.store(false, Ordering::SeqCst);
+    let projections = registry(&store, p.clone());
+    projections.setup().await.unwrap();
+    write(&store, 1, 10).await;
+    common::read_everything(&store).await;
+    assert_eq!(projections.status().await.unwrap()[0].lag, 10);
+    assert_eq!(projections.process_batch(p.as_ref(), 1, 7).await.unwrap(), Batch::Applied(7));
+    assert_eq!(projections.status().await.unwrap()[0].lag, 3);
+}
