@@ -78,3 +78,11 @@ create table projection_checkpoints (
 
 create unique index projection_checkpoints_one_live
     on projection_checkpoints (projection) where status = 'live';
+
+-- A value sealed with the master key when the database first met it: a server
+-- started with another key refuses to run instead of sealing with the wrong one.
+create table master_key_check (
+    singleton boolean primary key default true check (singleton),
+    sealed bytea not null,
+    created_at timestamptz not null default now()
+);

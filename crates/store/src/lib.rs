@@ -4,6 +4,7 @@
 //! tables and every query on them. Knows events only as envelopes (type,
 //! schema version, JSON data, metadata): nothing of the mediation domain.
 
+pub mod bench;
 pub mod cluster;
 mod error;
 mod event;

@@ -30,6 +30,7 @@ pub const SEALED: &str = "$sealed";
 pub const ERASED: &str = "$erased";
 
 const NONCE_LEN: usize = 24;
+const CHECK_TEXT: &[u8] = b"passerelle master key";
 
 /// The deployment's key-encryption key. Never logged.
 #[derive(Clone)]
@@ -112,6 +113,23 @@ impl Keyring {
     pub fn new(master: &MasterKey) -> Self {
         Self {
             master: master.cipher(),
+        }
+    }
+
+    /// Checks that this is the master key the database's data was sealed
+    /// with, registering it on first use.
+    pub async fn verify(&self, pool: &sqlx::PgPool) -> Result<()> {
+        let probe = seal_bytes(&self.master, CHECK_TEXT, Uuid::nil())?;
+        sqlx::query("insert into master_key_check (sealed) values ($1) on conflict do nothing")
+            .bind(&probe)
+            .execute(pool)
+            .await?;
+        let stored: Vec<u8> = sqlx::query_scalar("select sealed from master_key_check")
+            .fetch_one(pool)
+            .await?;
+        match open_bytes(&self.master, &stored, Uuid::nil()) {
+            Ok(text) if text == CHECK_TEXT => Ok(()),
+            _ => Err(StoreError::WrongMasterKey),
         }
     }
 

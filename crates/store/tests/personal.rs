@@ -125,3 +125,14 @@ async fn old_schema_versions_are_upcast_on_read() {
     assert_eq!(read[0].schema_version, 2);
     assert_eq!(read[0].data, json!({"commune_code": "69123"}));
 }
+
+#[tokio::test]
+async fn a_server_with_another_master_key_refuses_the_database() {
+    use passerelle_store::{Keyring, MasterKey};
+    let db = TestDb::new().await;
+    let key = MasterKey::generate();
+    Keyring::new(&key).verify(&db.pool).await.unwrap();
+    Keyring::new(&key).verify(&db.pool).await.unwrap();
+    let err = Keyring::new(&MasterKey::generate()).verify(&db.pool).await.unwrap_err();
+    assert!(matches!(err, StoreError::WrongMasterKey), "{err:?}");
+}

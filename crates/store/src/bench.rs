@@ -1,0 +1,295 @@
+//! `passerelle bench store`: the store's appends and read-all beside raw
+//! PostgreSQL doing the same work on the same server in the same run.
+//!
+//! The append baseline inserts rows of the same shape, into a table with the
+//! same columns and indexes as `events`, with the same number of rows per
+//! statement and the same number of concurrent connections: what remains is
+//! the cost of the store itself (the compare-and-set on the stream row,
+//! idempotency, metadata). The read baseline streams the same rows with a
+//! plain sequential scan.
+
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::event::{ExpectedVersion, LogPosition, Metadata, NewEvent};
+use crate::store::{Append, Store};
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub writers: Vec<usize>,
+    pub events_per_append: Vec<usize>,
+    /// How long each measured run lasts; each case runs twice per side, interleaved.
+    pub run_time: Duration,
+    /// Events in the log for the read-all measure.
+    pub read_events: i64,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self {
+            writers: vec![1, 8, 32],
+            events_per_append: vec![1, 10],
+            run_time: Duration::from_secs(3),
+            read_events: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppendFigure {
+    pub writers: usize,
+    pub events_per_append: usize,
+    pub store_events_per_s: f64,
+    pub raw_events_per_s: f64,
+    pub ratio: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadFigure {
+    pub events: i64,
+    pub store_events_per_s: f64,
+    pub raw_events_per_s: f64,
+    pub ratio: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub appends: Vec<AppendFigure>,
+    pub read_all: ReadFigure,
+    /// Appends at least 0.8 × raw at every concurrency, read-all ≥ 300,000 events/s.
+    pub targets_met: bool,
+}
+
+pub const APPEND_RATIO_TARGET: f64 = 0.8;
+pub const READ_TARGET: f64 = 300_000.0;
+
+fn payload(n: usize) -> Value {
+    json!({
+        "employer_id": "5b0c7a1e-3c1f-4c55-9d7e-0a4f1d2b9e11",
+        "activities": "accueil des clients, mise en rayon, inventaire",
+        "rome_codes": ["D1507", "D1106"],
+        "headcount": 2,
+        "n": n
+    })
+}
+
+fn bench_metadata(command_id: Uuid) -> Metadata {
+    Metadata {
+        actor: "system:bench".into(),
+        role: "admin".into(),
+        structure: Uuid::from_u128(0xbe7c),
+        correlation_id: command_id,
+        causation_id: None,
+        command_id,
+    }
+}
+
+/// Runs every measure on the store's database, which must be freshly migrated
+/// and used by nothing else. `progress` receives one line per finished measure.
+pub async fn run(store: &Store, config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
+    let pool = store.pool();
+    sqlx::query("create table bench_raw (like events including all)")
+        .execute(pool)
+        .await?;
+    let mut appends = Vec::new();
+    for &writers in &config.writers {
+        for &per_append in &config.events_per_append {
+            let mut raw = 0u64;
+            let mut ours = 0u64;
+            let mut elapsed_raw = Duration::ZERO;
+            let mut elapsed_ours = Duration::ZERO;
+            for round in 0..2 {
+                let (n, t) = raw_inserts(pool, writers, per_append, config.run_time).await?;
+                raw += n;
+                elapsed_raw += t;
+                let (n, t) = store_appends(store, writers, per_append, config.run_time, round).await?;
+                ours += n;
+                elapsed_ours += t;
+            }
+            let figure = AppendFigure {
+                writers,
+                events_per_append: per_append,
+                store_events_per_s: ours as f64 / elapsed_ours.as_secs_f64(),
+                raw_events_per_s: raw as f64 / elapsed_raw.as_secs_f64(),
+                ratio: 0.0,
+            };
+            let figure = AppendFigure {
+                ratio: figure.store_events_per_s / figure.raw_events_per_s,
+                ..figure
+            };
+            progress(&format!(
+                "appends {writers:>2} writers x {per_append:>2} events: store {:>9.0}/s raw {:>9.0}/s ratio {:.2}",
+                figure.store_events_per_s, figure.raw_events_per_s, figure.ratio
+            ));
+            appends.push(figure);
+        }
+    }
+    let read_all = read_measure(store, config.read_events, &mut progress).await?;
+    let targets_met =
+        appends.iter().all(|a| a.ratio >= APPEND_RATIO_TARGET) && read_all.store_events_per_s >= READ_TARGET;
+    Ok(BenchReport {
+        appends,
+        read_all,
+        targets_met,
+    })
+}
+
+async fn store_appends(
+    store: &Store,
+    writers: usize,
+    per_append: usize,
+    run_time: Duration,
+    round: usize,
+) -> Result<(u64, Duration)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = format!("bench-{writers}-{per_append}-{round}-{w}");
+            let events: Vec<NewEvent> = (0..per_append).map(|i| NewEvent::new("NeedSurfaced", 1, payload(i))).collect();
+            let mut version = 0i64;
+            let mut written = 0u64;
+            while started.elapsed() < run_time {
+                let metadata = bench_metadata(Uuid::new_v4());
+                let result = store
+                    .append(&Append {
+                        stream_id: &stream,
+                        expected: ExpectedVersion::Exact(version),
+                        events: &events,
+                        metadata: &metadata,
+                        recorded_at: None,
+                    })
+                    .await?;
+                version = result.stream_version;
+                written += per_append as u64;
+            }
+            Ok::<u64, crate::StoreError>(written)
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("bench writer panicked")?;
+    }
+    Ok((total, started.elapsed()))
+}
+
+async fn raw_inserts(pool: &PgPool, writers: usize, per_append: usize, run_time: Duration) -> Result<(u64, Duration)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = format!("raw-{}-{w}", Uuid::new_v4());
+            let datas: Vec<Value> = (0..per_append).map(payload).collect();
+            let types = vec!["NeedSurfaced"; per_append];
+            let schema_versions = vec![1i32; per_append];
+            let mut version = 0i64;
+            let mut written = 0u64;
+            while started.elapsed() < run_time {
+                let command_id = Uuid::new_v4();
+                let ids: Vec<Uuid> = (0..per_append).map(|i| crate::event_id(command_id, i)).collect();
+                sqlx::query(
+                    "insert into bench_raw (tenant, stream_id, version, event_id, event_type, schema_version, data, metadata)
+                     select $1, $2, $3 + e.ord, e.event_id, e.event_type, e.schema_version, e.data, $8
+                     from unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
+                         with ordinality as e(event_id, event_type, schema_version, data, ord)",
+                )
+                .bind(Uuid::from_u128(0xbe7c))
+                .bind(&stream)
+                .bind(version)
+                .bind(&ids)
+                .bind(&types)
+                .bind(&schema_versions)
+                .bind(&datas)
+                .bind(sqlx::types::Json(bench_metadata(command_id)))
+                .execute(&pool)
+                .await?;
+                version += per_append as i64;
+                written += per_append as u64;
+            }
+            Ok::<u64, sqlx::Error>(written)
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("bench writer panicked")?;
+    }
+    Ok((total, started.elapsed()))
+}
+
+async fn read_measure(store: &Store, target: i64, progress: &mut impl FnMut(&str)) -> Result<ReadFigure> {
+    let pool = store.pool();
+    let present: i64 = sqlx::query_scalar("select count(*) from events").fetch_one(pool).await?;
+    let missing = (target - present).max(0);
+    let started = Instant::now();
+    let chunk = 100_000i64;
+    let mut made = 0;
+    while made < missing {
+        let n = chunk.min(missing - made);
+        sqlx::query(
+            "insert into events (tenant, stream_id, version, event_id, event_type, schema_version, data, metadata)
+             select $1, 'fill-' || ((i - 1) / 10), ((i - 1) % 10) + 1, gen_random_uuid(), 'NeedSurfaced', 1,
+                    jsonb_build_object('employer_id', gen_random_uuid(), 'activities', 'accueil des clients, mise en rayon',
+                                       'rome_codes', jsonb_build_array('D1507', 'D1106'), 'headcount', 2, 'n', i),
+                    $2
+             from generate_series($3::bigint + 1, $3::bigint + $4) i",
+        )
+        .bind(Uuid::from_u128(0xbe7c))
+        .bind(sqlx::types::Json(bench_metadata(Uuid::new_v4())))
+        .bind(made)
+        .bind(n)
+        .execute(pool)
+        .await?;
+        made += n;
+    }
+    if missing > 0 {
+        sqlx::query("vacuum analyze events").execute(pool).await?;
+        progress(&format!("filled {missing} events in {:.1} s", started.elapsed().as_secs_f64()));
+    }
+    let total: i64 = sqlx::query_scalar("select count(*) from events").fetch_one(pool).await?;
+
+    // Raw: one sequential scan, rows decoded into the same Rust types.
+    let started = Instant::now();
+    let mut raw_count = 0i64;
+    {
+        let mut rows = sqlx::query_as::<_, (i64, String, i64, Uuid, String, i32, Value, Value)>(
+            "select global_position, stream_id, version, event_id, event_type, schema_version, data, metadata from events",
+        )
+        .fetch(pool);
+        while rows.try_next().await?.is_some() {
+            raw_count += 1;
+        }
+    }
+    let raw_elapsed = started.elapsed();
+
+    let mut conn = pool.acquire().await?;
+    let started = Instant::now();
+    let mut after = LogPosition::START;
+    let mut read = 0i64;
+    loop {
+        let batch = store.read_all(&mut conn, after, 5_000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.position;
+        read += batch.len() as i64;
+    }
+    let elapsed = started.elapsed();
+    let store_rate = read as f64 / elapsed.as_secs_f64();
+    let raw_rate = raw_count as f64 / raw_elapsed.as_secs_f64();
+    progress(&format!(
+        "read-all {read} of {total} events: store {store_rate:>9.0}/s raw {raw_rate:>9.0}/s ratio {:.2}",
+        store_rate / raw_rate
+    ));
+    Ok(ReadFigure {
+        events: read,
+        store_events_per_s: store_rate,
+        raw_events_per_s: raw_rate,
+        ratio: store_rate / raw_rate,
+    })
+}
