@@ -1,1 +1,265 @@
-fn main() {}
+//! `passerelle`: the service binary. Parses the command line and the
+//! configuration, wires the store, the projections and the HTTP server.
+
+mod config;
+mod database;
+mod server;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sqlx::Connection as _;
+use clap::{Parser, Subcommand};
+use passerelle_store::projection::Projections;
+use passerelle_store::{Keyring, MIGRATOR, Store, Upcasters};
+
+use crate::config::{Config, LogFormat, Overrides};
+use crate::database::Database;
+
+#[derive(Debug, Parser)]
+#[command(name = "passerelle", version, about = "Médiation active vers l'emploi : service Passerelle")]
+struct Cli {
+    /// Configuration file (default: ./passerelle.toml when present).
+    #[arg(long, global = true, env = "PASSERELLE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory: private PostgreSQL cluster, master key.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP (health, readiness, metrics) and run the projections.
+    Serve {
+        /// Listen address, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Inspect or rebuild read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Measure performance beside raw PostgreSQL baselines.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionsCommand {
+    /// Each projection's version, state, position and lag.
+    Status,
+    /// Build a new version from the whole log while the live one serves, then swap.
+    Rebuild { name: String },
+    /// Let a projection paused by repeated failures run again.
+    Resume { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Appends with 1, 8 and 32 writers and read-all, beside raw inserts and reads.
+    Store {
+        /// Events in the log for the read-all measure.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+        /// Seconds per measured run (each case runs twice per side).
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        bind: match &cli.command {
+            Command::Serve { bind } => *bind,
+            _ => None,
+        },
+        data_dir: cli.data_dir.clone(),
+        log_format: cli.log_format,
+    };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init_logs(config.log_format, &config.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let db = Database::open(&config).await?;
+    let result = match command {
+        Command::Serve { .. } => serve(&config, &db).await,
+        Command::Migrate => migrate(&db).await,
+        Command::Projections { command } => projections(&config, &db, command).await,
+        Command::Bench { command } => bench(&db, command).await,
+    };
+    db.close().await;
+    result
+}
+
+async fn migrate(db: &Database) -> anyhow::Result<()> {
+    MIGRATOR.run(&db.pool).await.context("migration failed")?;
+    tracing::info!("database schema is up to date");
+    Ok(())
+}
+
+/// The store and the registered projections, over a migrated database.
+async fn wire(config: &Config, db: &Database) -> anyhow::Result<Projections> {
+    let keyring = Keyring::new(&database::master_key(config)?);
+    keyring.verify(&db.pool).await?;
+    let store = Store::new(db.pool.clone(), keyring, Upcasters::default());
+    let projections = Projections::new(store, passerelle_projections::all(), config.projections.runner());
+    projections.setup().await.context("cannot set up projections")?;
+    Ok(projections)
+}
+
+async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
+    let metrics = telemetry::init_metrics()?;
+    if config.migrate_on_start {
+        migrate(db).await?;
+    }
+    let pending = passerelle_store::pending_migrations(&db.pool).await?;
+    anyhow::ensure!(pending.is_empty(), "migrations {pending:?} are not applied: run `passerelle migrate`");
+    let projections = wire(config, db).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(projections.run(stopped));
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "listening on http://{address}");
+    let app = server::router(server::AppState {
+        pool: db.pool.clone(),
+        metrics,
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(server::shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+
+    let _ = stop.send(true);
+    if tokio::time::timeout(config.shutdown_timeout(), runner).await.is_err() {
+        tracing::warn!("projection runner did not stop in time");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn projections(config: &Config, db: &Database, command: ProjectionsCommand) -> anyhow::Result<()> {
+    let pending = passerelle_store::pending_migrations(&db.pool).await?;
+    anyhow::ensure!(pending.is_empty(), "migrations {pending:?} are not applied: run `passerelle migrate`");
+    let projections = wire(config, db).await?;
+    match command {
+        ProjectionsCommand::Status => {
+            println!(
+                "{:<24} {:>7} {:<9} {:<6} {:>22} {:>12} {:>10} {:>8}  last error",
+                "projection", "version", "status", "mode", "position (tx, pos)", "applied", "lag", "failures"
+            );
+            for s in projections.status().await? {
+                let mode = match s.mode {
+                    Some(passerelle_store::projection::Mode::Inline) => "inline",
+                    Some(passerelle_store::projection::Mode::Async) => "async",
+                    None => "gone",
+                };
+                let status = if s.paused { "paused" } else { s.status.as_str() };
+                println!(
+                    "{:<24} {:>7} {:<9} {:<6} {:>22} {:>12} {:>10} {:>8}  {}",
+                    s.projection,
+                    s.version,
+                    status,
+                    mode,
+                    format!("({}, {})", s.position.transaction_id, s.position.global_position),
+                    s.events_applied,
+                    s.lag,
+                    s.failures,
+                    s.last_error.unwrap_or_default()
+                );
+            }
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            let report = projections.rebuild(&name, true).await?;
+            println!(
+                "{name}: version {} is live ({} events in {:.1} s)",
+                report.version,
+                report.events,
+                report.elapsed.as_secs_f64()
+            );
+        }
+        ProjectionsCommand::Resume { name } => {
+            projections.resume(&name).await?;
+            println!("{name}: resumed");
+        }
+    }
+    Ok(())
+}
+
+async fn bench(db: &Database, command: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Store { events, seconds } = command;
+    // A database of its own, new each run, on the same server and settings.
+    let name = "passerelle_bench";
+    let mut admin = sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+        .execute(&mut admin)
+        .await?;
+    database::create_database_if_missing(&db.server, name).await?;
+    let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
+    MIGRATOR.run(&pool).await?;
+    let store = Store::new(pool.clone(), Keyring::new(&passerelle_store::MasterKey::generate()), Upcasters::default());
+    let config = passerelle_store::bench::BenchConfig {
+        run_time: std::time::Duration::from_secs_f64(seconds),
+        read_events: events,
+        ..Default::default()
+    };
+    let report = passerelle_store::bench::run(&store, &config, |line| println!("{line}")).await?;
+    println!();
+    println!("| writers | events/append | store events/s | raw events/s | ratio |");
+    println!("|--------:|--------------:|---------------:|-------------:|------:|");
+    for a in &report.appends {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} |",
+            a.writers, a.events_per_append, a.store_events_per_s, a.raw_events_per_s, a.ratio
+        );
+    }
+    let r = &report.read_all;
+    println!(
+        "| read-all | {} events | {:.0} | {:.0} | {:.2} |",
+        r.events, r.store_events_per_s, r.raw_events_per_s, r.ratio
+    );
+    println!("targets met: {}", report.targets_met);
+    println!("{}", serde_json::to_string(&report)?);
+    pool.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}

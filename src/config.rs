@@ -1,0 +1,207 @@
+//! Configuration, layered: built-in defaults < `passerelle.toml` (or the file
+//! `--config` / `PASSERELLE_CONFIG` names) < `PASSERELLE_*` environment
+//! variables (nested keys with `__`, e.g. `PASSERELLE_PROJECTIONS__BATCH_SIZE`)
+//! < command-line flags. `DATABASE_URL` is read as `database_url`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on (`PASSERELLE_BIND`).
+    pub bind: SocketAddr,
+    /// Where the private PostgreSQL cluster, the master key and local files
+    /// live (`PASSERELLE_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// PostgreSQL server to use (`DATABASE_URL`); when absent, a private
+    /// cluster is created and started under `data_dir`.
+    pub database_url: Option<String>,
+    /// Connections the server keeps to PostgreSQL.
+    pub database_max_connections: u32,
+    /// Apply pending migrations when `serve` starts; when off, run
+    /// `passerelle migrate` before deploying (`/ready` says when one is missing).
+    pub migrate_on_start: bool,
+    /// Base64 of the 32-byte key that wraps personal-data keys
+    /// (`PASSERELLE_MASTER_KEY`). When absent, `data_dir/master.key` is used,
+    /// created on first run. Losing it makes personal data unreadable.
+    pub master_key: Option<String>,
+    /// `text` or `json` (`PASSERELLE_LOG_FORMAT`, `--log-format`).
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax, e.g. `info,passerelle_store=debug`
+    /// (`PASSERELLE_LOG`).
+    pub log: String,
+    /// Longest wait for in-flight requests and projection batches on shutdown.
+    pub shutdown_timeout_secs: u64,
+    pub projections: ProjectionsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProjectionsConfig {
+    /// Events applied per transaction while serving.
+    pub batch_size: i64,
+    /// Events applied per transaction while rebuilding.
+    pub rebuild_batch_size: i64,
+    /// How often the runner looks for events when nothing woke it.
+    pub poll_interval_ms: u64,
+    /// Consecutive failures after which a projection pauses.
+    pub max_failures: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("passerelle-data"),
+            database_url: None,
+            database_max_connections: 20,
+            migrate_on_start: true,
+            master_key: None,
+            log_format: LogFormat::Text,
+            log: "info,sqlx::postgres::notice=warn".into(),
+            shutdown_timeout_secs: 20,
+            projections: ProjectionsConfig::default(),
+        }
+    }
+}
+
+impl Default for ProjectionsConfig {
+    fn default() -> Self {
+        let runner = passerelle_store::projection::RunnerConfig::default();
+        Self {
+            batch_size: runner.batch_size,
+            rebuild_batch_size: runner.rebuild_batch_size,
+            poll_interval_ms: u64::try_from(runner.poll_interval.as_millis()).unwrap_or(250),
+            max_failures: runner.max_failures,
+        }
+    }
+}
+
+impl ProjectionsConfig {
+    pub fn runner(&self) -> passerelle_store::projection::RunnerConfig {
+        passerelle_store::projection::RunnerConfig {
+            batch_size: self.batch_size,
+            rebuild_batch_size: self.rebuild_batch_size,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            max_failures: self.max_failures,
+            ..Default::default()
+        }
+    }
+}
+
+/// Values given on the command line, applied last.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let (file, required) = match file {
+            Some(f) => (f.to_owned(), true),
+            None => (PathBuf::from("passerelle.toml"), false),
+        };
+        anyhow::ensure!(
+            !required || file.exists(),
+            "configuration file {} does not exist",
+            file.display()
+        );
+        Self::figment(&file, overrides)
+            .extract()
+            .with_context(|| format!("invalid configuration (defaults < {} < PASSERELLE_* < flags)", file.display()))
+    }
+
+    fn figment(file: &Path, overrides: &Overrides) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("PASSERELLE_").ignore(&["config"]).split("__"))
+            .merge(Env::raw().only(&["database_url"]))
+            .merge(Serialized::defaults(overrides))
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "passerelle.toml",
+                "bind = \"127.0.0.1:9000\"\nlog = \"debug\"\n[projections]\nbatch_size = 42\n",
+            )?;
+            jail.set_env("PASSERELLE_LOG", "warn");
+            jail.set_env("PASSERELLE_PROJECTIONS__POLL_INTERVAL_MS", "75");
+            jail.set_env("DATABASE_URL", "postgres://db.example/passerelle");
+            let config = Config::load(
+                None,
+                &Overrides {
+                    data_dir: Some("/srv/passerelle".into()),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(config.bind, "127.0.0.1:9000".parse().unwrap());
+            assert_eq!(config.log, "warn");
+            assert_eq!(config.projections.batch_size, 42);
+            assert_eq!(config.projections.poll_interval_ms, 75);
+            assert_eq!(config.database_url.as_deref(), Some("postgres://db.example/passerelle"));
+            assert_eq!(config.data_dir, PathBuf::from("/srv/passerelle"));
+            assert!(config.migrate_on_start, "defaults fill the rest");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_that_names_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("passerelle.toml", "bnid = \"127.0.0.1:9000\"\n")?;
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("bnid"), "{err:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_example_file_lists_every_key_with_its_default() {
+        let example: Config = Figment::from(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/passerelle.example.toml")))
+            .extract()
+            .expect("passerelle.example.toml parses");
+        let defaults = Config::default();
+        assert_eq!(
+            toml_keys(&example),
+            toml_keys(&defaults),
+            "passerelle.example.toml and Config differ"
+        );
+    }
+
+    fn toml_keys(config: &Config) -> String {
+        serde_json::to_string(config).unwrap()
+    }
+}

@@ -1,0 +1,142 @@
+//! Which PostgreSQL the service talks to: the server `DATABASE_URL` names, or
+//! a private cluster under the data directory, created and started on first
+//! use and stopped on exit. Also where the master key comes from.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context as _;
+use passerelle_store::MasterKey;
+use passerelle_store::cluster::{ClusterOptions, ManagedCluster};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::config::Config;
+
+/// The database the zero-config cluster serves.
+const DATABASE: &str = "passerelle";
+
+#[derive(Debug)]
+pub struct Database {
+    pub pool: PgPool,
+    /// Options to reach the server's other databases (the benchmark makes its own).
+    pub server: PgConnectOptions,
+    cluster: Option<ManagedCluster>,
+}
+
+impl Database {
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let max = config.database_max_connections;
+        if let Some(url) = &config.database_url {
+            let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
+            let pool = passerelle_store::connect(options.clone(), max)
+                .await
+                .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
+            return Ok(Self {
+                pool,
+                server: options,
+                cluster: None,
+            });
+        }
+        let dir = config.data_dir.join("postgres");
+        let cluster = tokio::task::spawn_blocking(move || {
+            ManagedCluster::start(
+                &dir,
+                ClusterOptions {
+                    durable: true,
+                    max_connections: 100,
+                },
+            )
+        })
+        .await?
+        .context("cannot start the private PostgreSQL cluster (set DATABASE_URL to use another server)")?;
+        let server = cluster.connect_options("postgres");
+        create_database_if_missing(&server, DATABASE).await?;
+        let pool = passerelle_store::connect(cluster.connect_options(DATABASE), max)
+            .await
+            .context("cannot connect to the private PostgreSQL cluster")?;
+        Ok(Self {
+            pool,
+            server,
+            cluster: Some(cluster),
+        })
+    }
+
+    /// Closes the pool and stops the private cluster if this process started it.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(cluster) = self.cluster.filter(ManagedCluster::started_here) {
+            match tokio::task::spawn_blocking(move || cluster.stop()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "the private PostgreSQL cluster did not stop"),
+                Err(e) => tracing::error!(error = %e, "the private PostgreSQL cluster did not stop"),
+            }
+        }
+    }
+}
+
+pub async fn create_database_if_missing(server: &PgConnectOptions, name: &str) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect_with(&server.clone().database("postgres"))
+        .await
+        .context("cannot connect to the PostgreSQL server")?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("cannot create database {name}"))?;
+        tracing::info!(database = name, "database created");
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The master key from config, else from `data_dir/master.key`, made on first run.
+pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(text) = &config.master_key {
+        return MasterKey::from_base64(text).context("PASSERELLE_MASTER_KEY is invalid");
+    }
+    let path = config.data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        return MasterKey::from_base64(&text).with_context(|| format!("{} is invalid", path.display()));
+    }
+    let key = MasterKey::generate();
+    write_secret(&path, &key.to_base64())?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a new master key for personal data: back it up with the database; \
+         in production set PASSERELLE_MASTER_KEY instead"
+    );
+    Ok(key)
+}
+
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(file, "{text}")?;
+    Ok(())
+}
