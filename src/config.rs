@@ -127,9 +127,12 @@ impl Config {
             "configuration file {} does not exist",
             file.display()
         );
-        Self::figment(&file, overrides)
-            .extract()
-            .with_context(|| format!("invalid configuration (defaults < {} < PASSERELLE_* < flags)", file.display()))
+        Self::figment(&file, overrides).extract().with_context(|| {
+            format!(
+                "invalid configuration (defaults < {} < PASSERELLE_* < flags)",
+                file.display()
+            )
+        })
     }
 
     fn figment(file: &Path, overrides: &Overrides) -> Figment {
@@ -150,6 +153,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn layers_apply_in_order_defaults_file_env_flags() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -171,7 +178,10 @@ mod tests {
             assert_eq!(config.log, "warn");
             assert_eq!(config.projections.batch_size, 42);
             assert_eq!(config.projections.poll_interval_ms, 75);
-            assert_eq!(config.database_url.as_deref(), Some("postgres://db.example/passerelle"));
+            assert_eq!(
+                config.database_url.as_deref(),
+                Some("postgres://db.example/passerelle")
+            );
             assert_eq!(config.data_dir, PathBuf::from("/srv/passerelle"));
             assert!(config.migrate_on_start, "defaults fill the rest");
             Ok(())
@@ -179,6 +189,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn an_unknown_key_is_an_error_that_names_it() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("passerelle.toml", "bnid = \"127.0.0.1:9000\"\n")?;
@@ -190,9 +204,12 @@ mod tests {
 
     #[test]
     fn the_example_file_lists_every_key_with_its_default() {
-        let example: Config = Figment::from(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/passerelle.example.toml")))
-            .extract()
-            .expect("passerelle.example.toml parses");
+        let example: Config = Figment::from(Toml::file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/passerelle.example.toml"
+        )))
+        .extract()
+        .expect("passerelle.example.toml parses");
         let defaults = Config::default();
         assert_eq!(
             toml_keys(&example),

@@ -28,7 +28,8 @@ impl Database {
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         let max = config.database_max_connections;
         if let Some(url) = &config.database_url {
-            let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
+            let options =
+                PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
             let pool = passerelle_store::connect(options.clone(), max)
                 .await
                 .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
@@ -49,7 +50,9 @@ impl Database {
             )
         })
         .await?
-        .context("cannot start the private PostgreSQL cluster (set DATABASE_URL to use another server)")?;
+        .context(
+            "cannot start the private PostgreSQL cluster (set DATABASE_URL to use another server)",
+        )?;
         let server = cluster.connect_options("postgres");
         create_database_if_missing(&server, DATABASE).await?;
         let pool = passerelle_store::connect(cluster.connect_options(DATABASE), max)
@@ -68,21 +71,29 @@ impl Database {
         if let Some(cluster) = self.cluster.filter(ManagedCluster::started_here) {
             match tokio::task::spawn_blocking(move || cluster.stop()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "the private PostgreSQL cluster did not stop"),
-                Err(e) => tracing::error!(error = %e, "the private PostgreSQL cluster did not stop"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "the private PostgreSQL cluster did not stop")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the private PostgreSQL cluster did not stop")
+                }
             }
         }
     }
 }
 
-pub async fn create_database_if_missing(server: &PgConnectOptions, name: &str) -> anyhow::Result<()> {
+pub async fn create_database_if_missing(
+    server: &PgConnectOptions,
+    name: &str,
+) -> anyhow::Result<()> {
     let mut conn = PgConnection::connect_with(&server.clone().database("postgres"))
         .await
         .context("cannot connect to the PostgreSQL server")?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
             .execute(&mut conn)
@@ -112,8 +123,10 @@ pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     }
     let path = config.data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        return MasterKey::from_base64(&text).with_context(|| format!("{} is invalid", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return MasterKey::from_base64(&text)
+            .with_context(|| format!("{} is invalid", path.display()));
     }
     let key = MasterKey::generate();
     write_secret(&path, &key.to_base64())?;

@@ -10,16 +10,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use sqlx::Connection as _;
 use clap::{Parser, Subcommand};
 use passerelle_store::projection::Projections;
 use passerelle_store::{Keyring, MIGRATOR, Store, Upcasters};
+use sqlx::Connection as _;
 
 use crate::config::{Config, LogFormat, Overrides};
 use crate::database::Database;
 
 #[derive(Debug, Parser)]
-#[command(name = "passerelle", version, about = "Médiation active vers l'emploi : service Passerelle")]
+#[command(
+    name = "passerelle",
+    version,
+    about = "Médiation active vers l'emploi : service Passerelle"
+)]
 struct Cli {
     /// Configuration file (default: ./passerelle.toml when present).
     #[arg(long, global = true, env = "PASSERELLE_CONFIG")]
@@ -133,12 +137,19 @@ async fn migrate(db: &Database) -> anyhow::Result<()> {
 }
 
 /// The store and the registered projections, over a migrated database.
-async fn wire(config: &Config, db: &Database) -> anyhow::Result<Projections> {
+async fn wire(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projections> {
     let keyring = Keyring::new(&database::master_key(config)?);
-    keyring.verify(&db.pool).await?;
-    let store = Store::new(db.pool.clone(), keyring, Upcasters::default());
-    let projections = Projections::new(store, passerelle_projections::all(), config.projections.runner());
-    projections.setup().await.context("cannot set up projections")?;
+    keyring.verify(pool).await?;
+    let store = Store::new(pool.clone(), keyring, Upcasters::default());
+    let projections = Projections::new(
+        store,
+        passerelle_projections::all(),
+        config.projections.runner(),
+    );
+    projections
+        .setup()
+        .await
+        .context("cannot set up projections")?;
     Ok(projections)
 }
 
@@ -147,11 +158,34 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     if config.migrate_on_start {
         migrate(db).await?;
     }
-    let pending = passerelle_store::pending_migrations(&db.pool).await?;
-    anyhow::ensure!(pending.is_empty(), "migrations {pending:?} are not applied: run `passerelle migrate`");
-    let projections = wire(config, db).await?;
+    // With the schema in place, a wrong master key or a broken projection
+    // stops the start here; without it, serving starts at once, `/ready`
+    // says what is missing and the projections wait for `passerelle migrate`.
+    let ready_now = passerelle_store::pending_migrations(&db.pool)
+        .await?
+        .is_empty();
+    let projections = if ready_now {
+        Some(wire(config, &db.pool).await?)
+    } else {
+        None
+    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn(projections.run(stopped));
+    let runner = {
+        let (config, pool) = (config.clone(), db.pool.clone());
+        tokio::spawn(async move {
+            let projections = match projections {
+                Some(p) => p,
+                None => match wire_when_migrated(&config, &pool).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!("projections cannot start: {e:#}");
+                        return;
+                    }
+                },
+            };
+            projections.run(stopped).await;
+        })
+    };
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -168,22 +202,48 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         .context("HTTP server failed")?;
 
     let _ = stop.send(true);
-    if tokio::time::timeout(config.shutdown_timeout(), runner).await.is_err() {
+    if tokio::time::timeout(config.shutdown_timeout(), runner)
+        .await
+        .is_err()
+    {
         tracing::warn!("projection runner did not stop in time");
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn projections(config: &Config, db: &Database, command: ProjectionsCommand) -> anyhow::Result<()> {
+async fn wire_when_migrated(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projections> {
+    tracing::warn!("migrations not applied: waiting for `passerelle migrate`");
+    while !passerelle_store::pending_migrations(pool).await?.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    tracing::info!("migrations applied: starting projections");
+    wire(config, pool).await
+}
+
+async fn projections(
+    config: &Config,
+    db: &Database,
+    command: ProjectionsCommand,
+) -> anyhow::Result<()> {
     let pending = passerelle_store::pending_migrations(&db.pool).await?;
-    anyhow::ensure!(pending.is_empty(), "migrations {pending:?} are not applied: run `passerelle migrate`");
-    let projections = wire(config, db).await?;
+    anyhow::ensure!(
+        pending.is_empty(),
+        "migrations {pending:?} are not applied: run `passerelle migrate`"
+    );
+    let projections = wire(config, &db.pool).await?;
     match command {
         ProjectionsCommand::Status => {
             println!(
                 "{:<24} {:>7} {:<9} {:<6} {:>22} {:>12} {:>10} {:>8}  last error",
-                "projection", "version", "status", "mode", "position (tx, pos)", "applied", "lag", "failures"
+                "projection",
+                "version",
+                "status",
+                "mode",
+                "position (tx, pos)",
+                "applied",
+                "lag",
+                "failures"
             );
             for s in projections.status().await? {
                 let mode = match s.mode {
@@ -191,14 +251,21 @@ async fn projections(config: &Config, db: &Database, command: ProjectionsCommand
                     Some(passerelle_store::projection::Mode::Async) => "async",
                     None => "gone",
                 };
-                let status = if s.paused { "paused" } else { s.status.as_str() };
+                let status = if s.paused {
+                    "paused"
+                } else {
+                    s.status.as_str()
+                };
                 println!(
                     "{:<24} {:>7} {:<9} {:<6} {:>22} {:>12} {:>10} {:>8}  {}",
                     s.projection,
                     s.version,
                     status,
                     mode,
-                    format!("({}, {})", s.position.transaction_id, s.position.global_position),
+                    format!(
+                        "({}, {})",
+                        s.position.transaction_id, s.position.global_position
+                    ),
                     s.events_applied,
                     s.lag,
                     s.failures,
@@ -227,14 +294,21 @@ async fn bench(db: &Database, command: BenchCommand) -> anyhow::Result<()> {
     let BenchCommand::Store { events, seconds } = command;
     // A database of its own, new each run, on the same server and settings.
     let name = "passerelle_bench";
-    let mut admin = sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
-        .execute(&mut admin)
-        .await?;
+    let mut admin =
+        sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(&mut admin)
+    .await?;
     database::create_database_if_missing(&db.server, name).await?;
     let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
     MIGRATOR.run(&pool).await?;
-    let store = Store::new(pool.clone(), Keyring::new(&passerelle_store::MasterKey::generate()), Upcasters::default());
+    let store = Store::new(
+        pool.clone(),
+        Keyring::new(&passerelle_store::MasterKey::generate()),
+        Upcasters::default(),
+    );
     let config = passerelle_store::bench::BenchConfig {
         run_time: std::time::Duration::from_secs_f64(seconds),
         read_events: events,
@@ -258,8 +332,10 @@ async fn bench(db: &Database, command: BenchCommand) -> anyhow::Result<()> {
     println!("targets met: {}", report.targets_met);
     println!("{}", serde_json::to_string(&report)?);
     pool.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
-        .execute(&mut admin)
-        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(&mut admin)
+    .await?;
     Ok(())
 }

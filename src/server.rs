@@ -48,7 +48,9 @@ async fn ready(State(state): State<AppState>) -> Response {
     };
     match tokio::time::timeout(Duration::from_secs(3), check).await {
         Ok(Ok(pending)) if pending.is_empty() => Json(json!({ "status": "ready" })).into_response(),
-        Ok(Ok(pending)) => not_ready(format!("migrations not applied: {pending:?}; run `passerelle migrate`")),
+        Ok(Ok(pending)) => not_ready(format!(
+            "migrations not applied: {pending:?}; run `passerelle migrate`"
+        )),
         Ok(Err(e)) => not_ready(format!("database unreachable: {e}")),
         Err(_) => not_ready("database did not answer within 3 s".into()),
     }
@@ -86,7 +88,8 @@ async fn record_request(request: Request, next: Next) -> Response {
         ("status", response.status().as_u16().to_string()),
     ];
     metrics::counter!("passerelle_http_requests_total", &labels).increment(1);
-    metrics::histogram!("passerelle_http_request_seconds", &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("passerelle_http_request_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     response
 }
 

@@ -56,18 +56,25 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Personal<T> {
             type Value = Personal<T>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{{\"{PERSONAL_KEY}\": value}} or {{\"{ERASED_KEY}\": true}}")
+                write!(
+                    f,
+                    "{{\"{PERSONAL_KEY}\": value}} or {{\"{ERASED_KEY}\": true}}"
+                )
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let key: String = map.next_key()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
                 let value = match key.as_str() {
                     PERSONAL_KEY => Personal::Known(map.next_value()?),
                     ERASED_KEY => {
                         map.next_value::<de::IgnoredAny>()?;
                         Personal::Erased
                     }
-                    other => return Err(de::Error::unknown_field(other, &[PERSONAL_KEY, ERASED_KEY])),
+                    other => {
+                        return Err(de::Error::unknown_field(other, &[PERSONAL_KEY, ERASED_KEY]));
+                    }
                 };
                 if map.next_key::<String>()?.is_some() {
                     return Err(de::Error::invalid_length(2, &self));
@@ -88,7 +95,10 @@ mod tests {
     #[test]
     fn a_known_value_is_marked_for_sealing() {
         let name: Personal<String> = "Awa".to_owned().into();
-        assert_eq!(serde_json::to_value(&name).unwrap(), json!({"$personal": "Awa"}));
+        assert_eq!(
+            serde_json::to_value(&name).unwrap(),
+            json!({"$personal": "Awa"})
+        );
         let back: Personal<String> = serde_json::from_value(json!({"$personal": "Awa"})).unwrap();
         assert_eq!(back, name);
     }
@@ -98,13 +108,18 @@ mod tests {
         let back: Personal<String> = serde_json::from_value(json!({"$erased": true})).unwrap();
         assert_eq!(back, Personal::Erased);
         assert_eq!(back.known(), None);
-        assert_eq!(serde_json::to_value(&back).unwrap(), json!({"$erased": true}));
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            json!({"$erased": true})
+        );
     }
 
     #[test]
     fn anything_else_is_refused() {
         assert!(serde_json::from_value::<Personal<String>>(json!("Awa")).is_err());
         assert!(serde_json::from_value::<Personal<String>>(json!({"name": "Awa"})).is_err());
-        assert!(serde_json::from_value::<Personal<String>>(json!({"$personal": "a", "x": 1})).is_err());
+        assert!(
+            serde_json::from_value::<Personal<String>>(json!({"$personal": "a", "x": 1})).is_err()
+        );
     }
 }

@@ -27,7 +27,11 @@ impl Projection for EventActivity {
          )"
     }
 
-    async fn apply(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         let mut structures = Vec::with_capacity(events.len());
         let mut days = Vec::with_capacity(events.len());
         let mut types = Vec::with_capacity(events.len());

@@ -1,6 +1,5 @@
 //! `event_activity` against a real database: live equals a rebuild.
 
-
 use passerelle_projections::EventActivity;
 use passerelle_store::projection::{Projections, RunnerConfig};
 use passerelle_store::testkit::TestDb;
@@ -13,10 +12,18 @@ use uuid::Uuid;
 async fn counts_events_per_structure_day_and_type_and_a_rebuild_agrees() {
     let db = TestDb::new().await;
     let store = db.store();
-    let projections = Projections::new(store.clone(), passerelle_projections::all(), RunnerConfig::default());
+    let projections = Projections::new(
+        store.clone(),
+        passerelle_projections::all(),
+        RunnerConfig::default(),
+    );
     projections.setup().await.unwrap();
     let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
-    let days = [datetime!(2026-03-02 09:00 UTC), datetime!(2026-03-02 17:00 UTC), datetime!(2026-03-03 08:00 UTC)];
+    let days = [
+        datetime!(2026-03-02 09:00 UTC),
+        datetime!(2026-03-02 17:00 UTC),
+        datetime!(2026-03-03 08:00 UTC),
+    ];
     for (i, (structure, at, kind)) in [
         (a, days[0], "EmployerVisitLogged"),
         (a, days[1], "EmployerVisitLogged"),
@@ -53,10 +60,19 @@ async fn counts_events_per_structure_day_and_type_and_a_rebuild_agrees() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let rows = EventActivity::between(&db.pool, days[0].date(), days[2].date()).await.unwrap();
+    let rows = EventActivity::between(&db.pool, days[0].date(), days[2].date())
+        .await
+        .unwrap();
     let summary: Vec<(Uuid, String, String, i64)> = rows
         .iter()
-        .map(|r| (r.structure, r.day.to_string(), r.event_type.clone(), r.events))
+        .map(|r| {
+            (
+                r.structure,
+                r.day.to_string(),
+                r.event_type.clone(),
+                r.events,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -67,5 +83,10 @@ async fn counts_events_per_structure_day_and_type_and_a_rebuild_agrees() {
         ]
     );
     projections.rebuild("event_activity", false).await.unwrap();
-    assert_eq!(EventActivity::between(&db.pool, days[0].date(), days[2].date()).await.unwrap(), rows);
+    assert_eq!(
+        EventActivity::between(&db.pool, days[0].date(), days[2].date())
+            .await
+            .unwrap(),
+        rows
+    );
 }

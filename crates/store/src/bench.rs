@@ -92,7 +92,11 @@ fn bench_metadata(command_id: Uuid) -> Metadata {
 
 /// Runs every measure on the store's database, which must be freshly migrated
 /// and used by nothing else. `progress` receives one line per finished measure.
-pub async fn run(store: &Store, config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
+pub async fn run(
+    store: &Store,
+    config: &BenchConfig,
+    mut progress: impl FnMut(&str),
+) -> Result<BenchReport> {
     let pool = store.pool();
     sqlx::query("create table bench_raw (like events including all)")
         .execute(pool)
@@ -108,7 +112,8 @@ pub async fn run(store: &Store, config: &BenchConfig, mut progress: impl FnMut(&
                 let (n, t) = raw_inserts(pool, writers, per_append, config.run_time).await?;
                 raw += n;
                 elapsed_raw += t;
-                let (n, t) = store_appends(store, writers, per_append, config.run_time, round).await?;
+                let (n, t) =
+                    store_appends(store, writers, per_append, config.run_time, round).await?;
                 ours += n;
                 elapsed_ours += t;
             }
@@ -131,8 +136,8 @@ pub async fn run(store: &Store, config: &BenchConfig, mut progress: impl FnMut(&
         }
     }
     let read_all = read_measure(store, config.read_events, &mut progress).await?;
-    let targets_met =
-        appends.iter().all(|a| a.ratio >= APPEND_RATIO_TARGET) && read_all.store_events_per_s >= READ_TARGET;
+    let targets_met = appends.iter().all(|a| a.ratio >= APPEND_RATIO_TARGET)
+        && read_all.store_events_per_s >= READ_TARGET;
     Ok(BenchReport {
         appends,
         read_all,
@@ -153,7 +158,9 @@ async fn store_appends(
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let stream = format!("bench-{writers}-{per_append}-{round}-{w}");
-            let events: Vec<NewEvent> = (0..per_append).map(|i| NewEvent::new("NeedSurfaced", 1, payload(i))).collect();
+            let events: Vec<NewEvent> = (0..per_append)
+                .map(|i| NewEvent::new("NeedSurfaced", 1, payload(i)))
+                .collect();
             let mut version = 0i64;
             let mut written = 0u64;
             while started.elapsed() < run_time {
@@ -180,7 +187,12 @@ async fn store_appends(
     Ok((total, started.elapsed()))
 }
 
-async fn raw_inserts(pool: &PgPool, writers: usize, per_append: usize, run_time: Duration) -> Result<(u64, Duration)> {
+async fn raw_inserts(
+    pool: &PgPool,
+    writers: usize,
+    per_append: usize,
+    run_time: Duration,
+) -> Result<(u64, Duration)> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
@@ -224,9 +236,15 @@ async fn raw_inserts(pool: &PgPool, writers: usize, per_append: usize, run_time:
     Ok((total, started.elapsed()))
 }
 
-async fn read_measure(store: &Store, target: i64, progress: &mut impl FnMut(&str)) -> Result<ReadFigure> {
+async fn read_measure(
+    store: &Store,
+    target: i64,
+    progress: &mut impl FnMut(&str),
+) -> Result<ReadFigure> {
     let pool = store.pool();
-    let present: i64 = sqlx::query_scalar("select count(*) from events").fetch_one(pool).await?;
+    let present: i64 = sqlx::query_scalar("select count(*) from events")
+        .fetch_one(pool)
+        .await?;
     let missing = (target - present).max(0);
     let started = Instant::now();
     let chunk = 100_000i64;
@@ -251,9 +269,14 @@ async fn read_measure(store: &Store, target: i64, progress: &mut impl FnMut(&str
     }
     if missing > 0 {
         sqlx::query("vacuum analyze events").execute(pool).await?;
-        progress(&format!("filled {missing} events in {:.1} s", started.elapsed().as_secs_f64()));
+        progress(&format!(
+            "filled {missing} events in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ));
     }
-    let total: i64 = sqlx::query_scalar("select count(*) from events").fetch_one(pool).await?;
+    let total: i64 = sqlx::query_scalar("select count(*) from events")
+        .fetch_one(pool)
+        .await?;
 
     // Raw: one sequential scan, rows decoded into the same Rust types.
     let started = Instant::now();

@@ -17,11 +17,17 @@ const INSTALL_HINT: &str = "install it with `apt-get install postgresql` (Debian
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("PostgreSQL server programs (initdb, pg_ctl) were not found on PATH or under /usr/lib/postgresql/*/bin: {INSTALL_HINT}")]
+    #[error(
+        "PostgreSQL server programs (initdb, pg_ctl) were not found on PATH or under /usr/lib/postgresql/*/bin: {INSTALL_HINT}"
+    )]
     NotInstalled,
-    #[error("running as root, the cluster runs as the `postgres` user, which does not exist: create it (`useradd --system postgres`) or set DATABASE_URL")]
+    #[error(
+        "running as root, the cluster runs as the `postgres` user, which does not exist: create it (`useradd --system postgres`) or set DATABASE_URL"
+    )]
     NoPostgresUser,
-    #[error("the `postgres` user cannot reach {0}: choose a data directory under a world-traversable path (e.g. --data-dir /var/lib/passerelle)")]
+    #[error(
+        "the `postgres` user cannot reach {0}: choose a data directory under a world-traversable path (e.g. --data-dir /var/lib/passerelle)"
+    )]
     Unreachable(PathBuf),
     #[error("`{command}` failed ({status}): {output}")]
     Command {
@@ -61,10 +67,10 @@ const SOCKET_PATH_MAX: usize = 100;
 /// Where `initdb` and `pg_ctl` are: on PATH, else the newest Debian install.
 pub fn find_binaries() -> Result<PathBuf, ClusterError> {
     let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|d| has_both(d)) {
-            return Ok(dir);
-        }
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(dir) = std::env::split_paths(&path).find(|d| has_both(d))
+    {
+        return Ok(dir);
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -77,7 +83,10 @@ pub fn find_binaries() -> Result<PathBuf, ClusterError> {
         })
         .collect();
     versions.sort();
-    versions.pop().map(|(_, bin)| bin).ok_or(ClusterError::NotInstalled)
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or(ClusterError::NotInstalled)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ClusterError + '_ {
@@ -96,7 +105,11 @@ fn effective_uid() -> Option<u32> {
 
 fn postgres_ids() -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    let fields: Vec<&str> = passwd.lines().find(|l| l.starts_with("postgres:"))?.split(':').collect();
+    let fields: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with("postgres:"))?
+        .split(':')
+        .collect();
     Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?))
 }
 
@@ -158,7 +171,8 @@ impl ManagedCluster {
                 options.max_connections
             );
             if !options.durable {
-                settings.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+                settings
+                    .push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
             }
             let log = cluster.pgdata.join("server.log");
             cluster.run(
@@ -218,7 +232,14 @@ impl ManagedCluster {
     pub fn stop(&self) -> Result<(), ClusterError> {
         self.run(
             "pg_ctl",
-            &["-D", &self.pgdata.to_string_lossy(), "-m", "fast", "-w", "stop"],
+            &[
+                "-D",
+                &self.pgdata.to_string_lossy(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
         )?;
         tracing::info!(dir = %self.pgdata.display(), "private PostgreSQL cluster stopped");
         Ok(())
@@ -233,7 +254,9 @@ impl ManagedCluster {
         } else {
             Command::new(program)
         };
-        cmd.args(args).current_dir(&self.pgdata).env("LC_ALL", "C.UTF-8");
+        cmd.args(args)
+            .current_dir(&self.pgdata)
+            .env("LC_ALL", "C.UTF-8");
         cmd
     }
 
@@ -247,8 +270,10 @@ impl ManagedCluster {
         }
         let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stdout));
-        if program == "pg_ctl" {
-            if let Ok(log) = std::fs::read_to_string(self.pgdata.join("server.log")) {
+        if program == "pg_ctl"
+            && let Ok(log) = std::fs::read_to_string(self.pgdata.join("server.log"))
+        {
+            {
                 let tail: Vec<&str> = log.lines().rev().take(10).collect();
                 text.push_str("\nserver.log:\n");
                 text.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
@@ -265,7 +290,10 @@ impl ManagedCluster {
 fn check_traversable(dir: &Path) -> Result<(), ClusterError> {
     use std::os::unix::fs::PermissionsExt;
     for ancestor in dir.ancestors().skip(1) {
-        let mode = std::fs::metadata(ancestor).map_err(io_err(ancestor))?.permissions().mode();
+        let mode = std::fs::metadata(ancestor)
+            .map_err(io_err(ancestor))?
+            .permissions()
+            .mode();
         if mode & 0o001 == 0 {
             return Err(ClusterError::Unreachable(ancestor.to_owned()));
         }
@@ -278,5 +306,7 @@ fn fxhash(path: &Path) -> u64 {
     path.as_os_str()
         .as_encoded_bytes()
         .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }

@@ -19,7 +19,9 @@ pub enum StoreError {
     MissingSubject { event_type: String },
     #[error("subject {0} was erased: no personal data can be stored for them")]
     SubjectErased(Uuid),
-    #[error("the master key is not the one this database's personal data was sealed with: restore PASSERELLE_MASTER_KEY (or the data directory's master.key)")]
+    #[error(
+        "the master key is not the one this database's personal data was sealed with: restore PASSERELLE_MASTER_KEY (or the data directory's master.key)"
+    )]
     WrongMasterKey,
     #[error("personal data could not be sealed or opened")]
     Crypto,

@@ -66,7 +66,9 @@ pub enum ExpectedVersion {
 /// A position in the commit-safe order of the whole log. Readers and
 /// checkpoints hold both numbers: positions alone are drawn in one order and
 /// committed in another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct LogPosition {
     pub transaction_id: i64,
     pub global_position: i64,
@@ -110,7 +112,12 @@ pub struct AppendResult {
 impl AppendResult {
     /// The appended events as readers will see them, for inline projections
     /// that run in the append's own transaction.
-    pub fn recorded(&self, events: &[NewEvent], metadata: &Metadata, stream_id: &str) -> Vec<RecordedEvent> {
+    pub fn recorded(
+        &self,
+        events: &[NewEvent],
+        metadata: &Metadata,
+        stream_id: &str,
+    ) -> Vec<RecordedEvent> {
         let first = self.stream_version - events.len() as i64 + 1;
         events
             .iter()

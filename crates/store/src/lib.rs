@@ -16,8 +16,8 @@ mod upcast;
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use error::{Result, StoreError};
 pub use event::{

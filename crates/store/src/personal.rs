@@ -176,11 +176,12 @@ impl Keyring {
                 } else {
                     // Another writer inserted the key after this statement's
                     // snapshot was taken: it is committed now.
-                    let (wrapped,): (Vec<u8>,) =
-                        sqlx::query_as("select wrapped_key from subject_keys where subject_id = $1")
-                            .bind(subject)
-                            .fetch_one(&mut *conn)
-                            .await?;
+                    let (wrapped,): (Vec<u8>,) = sqlx::query_as(
+                        "select wrapped_key from subject_keys where subject_id = $1",
+                    )
+                    .bind(subject)
+                    .fetch_one(&mut *conn)
+                    .await?;
                     self.unwrap_key(subject, &wrapped)
                 }
             }
@@ -222,11 +223,12 @@ impl Keyring {
             collect_subjects(d, &mut subjects);
         }
         let ids: Vec<Uuid> = subjects.into_iter().collect();
-        let rows: Vec<(Uuid, Vec<u8>)> =
-            sqlx::query_as("select subject_id, wrapped_key from subject_keys where subject_id = any($1)")
-                .bind(&ids)
-                .fetch_all(&mut *conn)
-                .await?;
+        let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
+            "select subject_id, wrapped_key from subject_keys where subject_id = any($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
         let mut keys = HashMap::with_capacity(rows.len());
         for (subject, wrapped) in rows {
             keys.insert(subject, self.unwrap_key(subject, &wrapped)?);
@@ -241,12 +243,13 @@ impl Keyring {
 /// Erases a subject: their key is deleted, so every value sealed with it is
 /// unreadable from now on. Returns false when they were already erased.
 pub(crate) async fn erase(conn: &mut PgConnection, subject: Uuid) -> Result<bool> {
-    let first = sqlx::query("insert into erased_subjects (subject_id) values ($1) on conflict do nothing")
-        .bind(subject)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-        == 1;
+    let first =
+        sqlx::query("insert into erased_subjects (subject_id) values ($1) on conflict do nothing")
+            .bind(subject)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1;
     sqlx::query("delete from subject_keys where subject_id = $1")
         .bind(subject)
         .execute(&mut *conn)
@@ -275,9 +278,12 @@ fn seal_in_place(value: &mut Value, key: &XChaCha20Poly1305, subject: Uuid) -> R
                 *value = json!({ SEALED: { "subject": subject, "box": B64.encode(sealed) } });
                 return Ok(());
             }
-            map.values_mut().try_for_each(|v| seal_in_place(v, key, subject))
+            map.values_mut()
+                .try_for_each(|v| seal_in_place(v, key, subject))
         }
-        Value::Array(items) => items.iter_mut().try_for_each(|v| seal_in_place(v, key, subject)),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|v| seal_in_place(v, key, subject)),
         _ => Ok(()),
     }
 }
@@ -310,7 +316,8 @@ fn open_in_place(value: &mut Value, keys: &HashMap<Uuid, XChaCha20Poly1305>) -> 
                     Some(key) => {
                         let sealed = B64.decode(sealed).map_err(|_| StoreError::Crypto)?;
                         let plain = open_bytes(key, &sealed, subject)?;
-                        let plain: Value = serde_json::from_slice(&plain).map_err(|_| StoreError::Crypto)?;
+                        let plain: Value =
+                            serde_json::from_slice(&plain).map_err(|_| StoreError::Crypto)?;
                         json!({ PERSONAL: plain })
                     }
                 };

@@ -52,7 +52,11 @@ pub trait Projection: Send + Sync + 'static {
     }
     /// Applies a batch of events in the caller's transaction, with
     /// `search_path` set to the version's schema.
-    async fn apply(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError>;
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError>;
 }
 
 #[derive(Debug, Clone)]
@@ -129,7 +133,10 @@ pub struct Projections {
 impl std::fmt::Debug for Projections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Projections")
-            .field("names", &self.list.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .field(
+                "names",
+                &self.list.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -138,7 +145,9 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() < 50
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn version_schema(name: &str, version: i32) -> String {
@@ -154,8 +163,16 @@ impl Projections {
     pub fn new(store: Store, list: Vec<Arc<dyn Projection>>, config: RunnerConfig) -> Self {
         let mut seen = std::collections::HashSet::new();
         for p in &list {
-            assert!(valid_name(p.name()), "projection name {:?} is not a lowercase identifier", p.name());
-            assert!(seen.insert(p.name()), "projection {} registered twice", p.name());
+            assert!(
+                valid_name(p.name()),
+                "projection name {:?} is not a lowercase identifier",
+                p.name()
+            );
+            assert!(
+                seen.insert(p.name()),
+                "projection {} registered twice",
+                p.name()
+            );
         }
         Self {
             store,
@@ -208,7 +225,11 @@ impl Projections {
     /// Applies the inline projections to events just appended in `conn`'s
     /// transaction. Takes each projection's lock in shared mode, so a swap to
     /// a rebuilt version waits for this transaction.
-    pub async fn apply_inline(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<()> {
+    pub async fn apply_inline(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<()> {
         let inline: Vec<&str> = self
             .list
             .iter()
@@ -241,7 +262,9 @@ impl Projections {
                 }
             })?;
         }
-        sqlx::query("set local search_path to default").execute(&mut *conn).await?;
+        sqlx::query("set local search_path to default")
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 
@@ -267,17 +290,24 @@ impl Projections {
     pub async fn run_once(&self) -> Result<usize> {
         let mut applied = 0;
         for (p, version) in self.active().await? {
-            match self.process_batch(p.as_ref(), version, self.config.batch_size).await {
+            match self
+                .process_batch(p.as_ref(), version, self.config.batch_size)
+                .await
+            {
                 Ok(Batch::Applied(n)) => applied += n,
                 Ok(Batch::CaughtUp) => {
-                    if self.is_building(p.name(), version).await? && !self.has_live(p.name()).await? {
+                    if self.is_building(p.name(), version).await?
+                        && !self.has_live(p.name()).await?
+                    {
                         // A first version, built over an existing log: nothing
                         // else serves, so it goes live as soon as it is complete.
                         self.swap(p.as_ref(), version).await?;
                     }
                 }
                 Ok(Batch::Skipped) => {}
-                Err(e) => tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed"),
+                Err(e) => {
+                    tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed")
+                }
             }
         }
         Ok(applied)
@@ -303,7 +333,12 @@ impl Projections {
     }
 
     /// Reads, applies and checkpoints one batch in one transaction.
-    pub async fn process_batch(&self, p: &dyn Projection, version: i32, limit: i64) -> Result<Batch> {
+    pub async fn process_batch(
+        &self,
+        p: &dyn Projection,
+        version: i32,
+        limit: i64,
+    ) -> Result<Batch> {
         let mut tx = self.store.pool().begin().await?;
         let checkpoint: Option<(i64, i64)> = sqlx::query_as(
             "select transaction_id::text::bigint, global_position from projection_checkpoints
@@ -332,7 +367,8 @@ impl Projections {
         if let Err(e) = p.apply(&mut tx, &events).await {
             // Nothing of the batch stays: the transaction is rolled back.
             drop(tx);
-            self.record_failure(p.name(), version, &e.to_string()).await?;
+            self.record_failure(p.name(), version, &e.to_string())
+                .await?;
             return Err(StoreError::Projection {
                 projection: p.name().to_owned(),
                 message: e.to_string(),
@@ -340,9 +376,14 @@ impl Projections {
         }
         advance(&mut tx, p.name(), version, reached, events.len() as i64).await?;
         tx.commit().await?;
-        let labels = [("projection", p.name().to_owned()), ("version", version.to_string())];
-        metrics::counter!("passerelle_projection_events_total", &labels).increment(events.len() as u64);
-        metrics::histogram!("passerelle_projection_batch_seconds", &labels).record(started.elapsed().as_secs_f64());
+        let labels = [
+            ("projection", p.name().to_owned()),
+            ("version", version.to_string()),
+        ];
+        metrics::counter!("passerelle_projection_events_total", &labels)
+            .increment(events.len() as u64);
+        metrics::histogram!("passerelle_projection_batch_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
         Ok(Batch::Applied(events.len()))
     }
 
@@ -376,7 +417,13 @@ impl Projections {
         .execute(self.store.pool())
         .await?;
         if paused {
-            tracing::error!(projection = name, version, failures, error, "projection paused after repeated failures");
+            tracing::error!(
+                projection = name,
+                version,
+                failures,
+                error,
+                "projection paused after repeated failures"
+            );
         } else {
             tracing::warn!(projection = name, version, failures, retry_in = ?delay, error, "projection batch failed, will retry");
         }
@@ -547,14 +594,19 @@ impl Projections {
             ProgressBar::hidden()
         };
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} events, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_message(format!("{name} v{version}"));
         let mut applied = 0i64;
         loop {
-            match self.process_batch(p.as_ref(), version, self.config.rebuild_batch_size).await? {
+            match self
+                .process_batch(p.as_ref(), version, self.config.rebuild_batch_size)
+                .await?
+            {
                 Batch::Applied(n) => {
                     applied += n as i64;
                     bar.inc(n as u64);
@@ -611,14 +663,18 @@ impl Projections {
                     .await?;
                 let Some(last) = events.last() else { break };
                 let reached = last.position;
-                p.apply(&mut tx, &events).await.map_err(|e| StoreError::Projection {
-                    projection: p.name().to_owned(),
-                    message: e.to_string(),
-                })?;
+                p.apply(&mut tx, &events)
+                    .await
+                    .map_err(|e| StoreError::Projection {
+                        projection: p.name().to_owned(),
+                        message: e.to_string(),
+                    })?;
                 advance(&mut tx, p.name(), version, reached, events.len() as i64).await?;
                 after = reached;
             }
-            sqlx::query("set local search_path to default").execute(&mut *tx).await?;
+            sqlx::query("set local search_path to default")
+                .execute(&mut *tx)
+                .await?;
         }
         let previous: Vec<i32> = sqlx::query_scalar(
             "update projection_checkpoints set status = 'retired', updated_at = now()
@@ -650,13 +706,21 @@ impl Projections {
 }
 
 async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<()> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("set local search_path to {schema}, public")))
-        .execute(conn)
-        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "set local search_path to {schema}, public"
+    )))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-async fn advance(conn: &mut PgConnection, name: &str, version: i32, reached: LogPosition, count: i64) -> Result<()> {
+async fn advance(
+    conn: &mut PgConnection,
+    name: &str,
+    version: i32,
+    reached: LogPosition,
+    count: i64,
+) -> Result<()> {
     sqlx::query(
         "update projection_checkpoints
          set transaction_id = $3::bigint::text::xid8, global_position = $4,
@@ -698,13 +762,17 @@ async fn create_version(
     sqlx::raw_sql(sqlx::AssertSqlSafe(p.schema_sql()))
         .execute(&mut **tx)
         .await?;
-    sqlx::query("set local search_path to default").execute(&mut **tx).await?;
-    sqlx::query("insert into projection_checkpoints (projection, version, status) values ($1, $2, $3)")
-        .bind(p.name())
-        .bind(version)
-        .bind(status)
+    sqlx::query("set local search_path to default")
         .execute(&mut **tx)
         .await?;
+    sqlx::query(
+        "insert into projection_checkpoints (projection, version, status) values ($1, $2, $3)",
+    )
+    .bind(p.name())
+    .bind(version)
+    .bind(status)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -720,8 +788,12 @@ async fn point_views(tx: &mut Transaction<'_, Postgres>, name: &str, version: i3
     .await?;
     let mut sql = format!("drop schema if exists {name} cascade; create schema {name};");
     for t in tables {
-        sql.push_str(&format!("create view {name}.{t} as select * from {schema}.{t};"));
+        sql.push_str(&format!(
+            "create view {name}.{t} as select * from {schema}.{t};"
+        ));
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

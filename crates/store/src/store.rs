@@ -76,10 +76,13 @@ const EVENT_COLUMNS: &str = "global_position, transaction_id::text::bigint as tr
      version, event_id, event_type, schema_version, data, metadata, recorded_at";
 
 static APPEND_EXACT: LazyLock<String> = LazyLock::new(|| format!("{CAS_EXACT}{INSERT_EVENTS}"));
-static APPEND_NO_STREAM: LazyLock<String> = LazyLock::new(|| format!("{CAS_NO_STREAM}{INSERT_EVENTS}"));
+static APPEND_NO_STREAM: LazyLock<String> =
+    LazyLock::new(|| format!("{CAS_NO_STREAM}{INSERT_EVENTS}"));
 static APPEND_ANY: LazyLock<String> = LazyLock::new(|| format!("{CAS_ANY}{INSERT_EVENTS}"));
 static READ_STREAM: LazyLock<String> = LazyLock::new(|| {
-    format!("select {EVENT_COLUMNS} from events where stream_id = $1 and version >= $2 order by version")
+    format!(
+        "select {EVENT_COLUMNS} from events where stream_id = $1 and version >= $2 order by version"
+    )
 });
 static READ_ALL: LazyLock<[String; 2]> = LazyLock::new(|| {
     [
@@ -146,7 +149,11 @@ impl Store {
 
     /// Appends on the caller's connection, inside its transaction if it holds
     /// one; the caller calls [`Store::notify_appended`] after committing.
-    pub async fn append_in(&self, conn: &mut PgConnection, append: &Append<'_>) -> Result<AppendResult> {
+    pub async fn append_in(
+        &self,
+        conn: &mut PgConnection,
+        append: &Append<'_>,
+    ) -> Result<AppendResult> {
         let count = append.events.len();
         if count == 0 {
             return Err(StoreError::NothingToAppend);
@@ -188,7 +195,9 @@ impl Store {
         let rows = match query.fetch_all(&mut *conn).await {
             Ok(rows) => rows,
             // Two concurrent retries of one command: the loser finds the winner's events.
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("events_event_id_key") => Vec::new(),
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("events_event_id_key") => {
+                Vec::new()
+            }
             Err(e) => return Err(e.into()),
         };
         if let Some(last) = rows.last() {
@@ -242,10 +251,11 @@ impl Store {
                 replayed: true,
             });
         }
-        let actual: Option<i64> = sqlx::query_scalar("select version from streams where stream_id = $1")
-            .bind(append.stream_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let actual: Option<i64> =
+            sqlx::query_scalar("select version from streams where stream_id = $1")
+                .bind(append.stream_id)
+                .fetch_optional(&mut *conn)
+                .await?;
         metrics::counter!("passerelle_append_conflicts_total").increment(1);
         Err(StoreError::Conflict {
             stream_id: append.stream_id.to_owned(),
@@ -262,10 +272,10 @@ impl Store {
         from_version: i64,
     ) -> Result<Vec<RecordedEvent>> {
         let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(READ_STREAM.as_str()))
-        .bind(stream_id)
-        .bind(from_version)
-        .fetch_all(&mut *conn)
-        .await?;
+            .bind(stream_id)
+            .bind(from_version)
+            .fetch_all(&mut *conn)
+            .await?;
         self.decode(conn, rows).await
     }
 
@@ -292,19 +302,25 @@ impl Store {
     ) -> Result<Vec<RecordedEvent>> {
         let sql = &READ_ALL[usize::from(!guarded)];
         let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(after.transaction_id)
-        .bind(after.global_position)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+            .bind(after.transaction_id)
+            .bind(after.global_position)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
         self.decode(conn, rows).await
     }
 
-    async fn decode(&self, conn: &mut PgConnection, rows: Vec<EventRow>) -> Result<Vec<RecordedEvent>> {
+    async fn decode(
+        &self,
+        conn: &mut PgConnection,
+        rows: Vec<EventRow>,
+    ) -> Result<Vec<RecordedEvent>> {
         let mut events: Vec<RecordedEvent> = rows
             .into_iter()
             .map(|r| {
-                let (schema_version, data) = self.upcasters.upcast(&r.event_type, r.schema_version, r.data);
+                let (schema_version, data) =
+                    self.upcasters
+                        .upcast(&r.event_type, r.schema_version, r.data);
                 RecordedEvent {
                     position: LogPosition {
                         transaction_id: r.transaction_id,

@@ -9,26 +9,26 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
+use crate::MIGRATOR;
 use crate::cluster::{ClusterOptions, ManagedCluster};
 use crate::personal::{Keyring, MasterKey};
 use crate::store::Store;
 use crate::upcast::Upcasters;
-use crate::MIGRATOR;
 
 /// Where tests find their server.
 #[derive(Debug, Clone)]
 enum Server {
-    Url(PgConnectOptions, String),
+    Url(Box<PgConnectOptions>, String),
     Managed(ManagedCluster),
 }
 
 impl Server {
     fn options(&self, database: &str) -> PgConnectOptions {
         match self {
-            Server::Url(options, _) => options.clone().database(database),
+            Server::Url(options, _) => (**options).clone().database(database),
             Server::Managed(cluster) => cluster.connect_options(database),
         }
     }
@@ -54,8 +54,9 @@ fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
         if let Ok(url) = std::env::var("DATABASE_URL") {
-            let options = PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL");
-            return Server::Url(options.log_statements(tracing::log::LevelFilter::Trace), url);
+            let options =
+                PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL");
+            return Server::Url(Box::new(options), url);
         }
         let dir = test_cluster_dir();
         std::fs::create_dir_all(std::env::temp_dir()).expect("temp dir");
@@ -90,7 +91,9 @@ async fn template() -> &'static str {
             let digest = MIGRATOR
                 .iter()
                 .flat_map(|m| m.checksum.iter().copied())
-                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
             let name = format!("passerelle_template_{digest:016x}");
             let mut admin = admin_connection().await;
             // Serialises template creation and clean-up across test processes.
@@ -99,11 +102,12 @@ async fn template() -> &'static str {
                 .await
                 .expect("template lock");
             drop_orphans(&mut admin).await;
-            let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(&name)
-                .fetch_one(&mut admin)
-                .await
-                .expect("look for the template");
+            let exists: bool =
+                sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut admin)
+                    .await
+                    .expect("look for the template");
             if !exists {
                 let building = format!("{name}_building");
                 for sql in [
@@ -139,16 +143,19 @@ async fn template() -> &'static str {
 /// Test databases are named after their process; those of processes that
 /// are gone are dropped, so repeated runs do not fill the disk.
 async fn drop_orphans(admin: &mut PgConnection) {
-    let names: Vec<String> = sqlx::query_scalar("select datname::text from pg_database where datname like 'test\\_%'")
-        .fetch_all(&mut *admin)
-        .await
-        .expect("list test databases");
+    let names: Vec<String> =
+        sqlx::query_scalar("select datname::text from pg_database where datname like 'test\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .expect("list test databases");
     for name in names {
         let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
-                .execute(&mut *admin)
-                .await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "drop database if exists {name} with (force)"
+            )))
+            .execute(&mut *admin)
+            .await;
         }
     }
 }
@@ -161,21 +168,37 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database cloned from the migrated template.
     pub async fn new() -> Self {
+        Self::create(template().await).await
+    }
+
+    /// A database with no schema at all, as a new deployment finds it.
+    pub async fn empty() -> Self {
+        template().await; // also drops the databases of finished test processes
+        Self::create("template0").await
+    }
+
+    async fn create(template: &str) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let template = template().await;
         let name = format!(
             "test_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed),
-            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or_default()
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..8)
+                .unwrap_or_default()
         );
         let mut admin = admin_connection().await;
         let mut attempt = 0;
         loop {
-            let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name} template {template}")))
-                .execute(&mut admin)
-                .await;
+            let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "create database {name} template {template}"
+            )))
+            .execute(&mut admin)
+            .await;
             match created {
                 Ok(_) => break,
                 // Another process is cloning the same template this instant.
@@ -207,6 +230,10 @@ impl TestDb {
     }
 
     pub fn store_with(&self, upcasters: Upcasters) -> Store {
-        Store::new(self.pool.clone(), Keyring::new(&MasterKey::generate()), upcasters)
+        Store::new(
+            self.pool.clone(),
+            Keyring::new(&MasterKey::generate()),
+            upcasters,
+        )
     }
 }

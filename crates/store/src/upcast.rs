@@ -19,7 +19,8 @@ impl Upcasters {
     /// returns `from_version + 1` data.
     #[must_use]
     pub fn with(mut self, event_type: &str, from_version: i32, step: Upcaster) -> Self {
-        self.steps.insert((event_type.to_owned(), from_version), step);
+        self.steps
+            .insert((event_type.to_owned(), from_version), step);
         self
     }
 
@@ -59,10 +60,15 @@ mod tests {
 
     #[test]
     fn chains_steps_up_to_the_current_version() {
-        let up = Upcasters::default().with("PersonEnrolled", 1, split_name).with("PersonEnrolled", 2, add_country);
+        let up = Upcasters::default()
+            .with("PersonEnrolled", 1, split_name)
+            .with("PersonEnrolled", 2, add_country);
         let (v, data) = up.upcast("PersonEnrolled", 1, json!({"name": "Awa Diallo"}));
         assert_eq!(v, 3);
-        assert_eq!(data, json!({"first_name": "Awa", "last_name": "Diallo", "country": "FR"}));
+        assert_eq!(
+            data,
+            json!({"first_name": "Awa", "last_name": "Diallo", "country": "FR"})
+        );
         let (v, data) = up.upcast("PersonEnrolled", 3, json!({"x": 1}));
         assert_eq!((v, data), (3, json!({"x": 1})));
         let (v, _) = up.upcast("Other", 1, json!({}));

@@ -15,14 +15,24 @@ async fn appends_and_reads_a_stream_in_order_with_its_metadata() {
     let store = db.store();
     let meta = metadata();
     let first = store
-        .append(&append("person-1", ExpectedVersion::NoStream, &[event(1), event(2)], &meta))
+        .append(&append(
+            "person-1",
+            ExpectedVersion::NoStream,
+            &[event(1), event(2)],
+            &meta,
+        ))
         .await
         .unwrap();
     assert_eq!(first.stream_version, 2);
     assert!(!first.replayed);
     let meta2 = metadata();
     let second = store
-        .append(&append("person-1", ExpectedVersion::Exact(2), &[event(3)], &meta2))
+        .append(&append(
+            "person-1",
+            ExpectedVersion::Exact(2),
+            &[event(3)],
+            &meta2,
+        ))
         .await
         .unwrap();
     assert_eq!(second.stream_version, 3);
@@ -30,13 +40,22 @@ async fn appends_and_reads_a_stream_in_order_with_its_metadata() {
 
     let mut conn = db.pool.acquire().await.unwrap();
     let events = store.read_stream(&mut conn, "person-1", 1).await.unwrap();
-    let ns: Vec<i64> = events.iter().map(|e| e.data["n"].as_i64().unwrap()).collect();
+    let ns: Vec<i64> = events
+        .iter()
+        .map(|e| e.data["n"].as_i64().unwrap())
+        .collect();
     assert_eq!(ns, [1, 2, 3]);
-    assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        events.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert_eq!(events[0].metadata, meta);
     assert_eq!(events[2].metadata, meta2);
     assert_eq!(events[0].tenant, meta.structure);
-    assert_eq!(events[0].event_id, passerelle_store::event_id(meta.command_id, 0));
+    assert_eq!(
+        events[0].event_id,
+        passerelle_store::event_id(meta.command_id, 0)
+    );
     let from_two = store.read_stream(&mut conn, "person-1", 2).await.unwrap();
     assert_eq!(from_two.len(), 2);
 }
@@ -46,30 +65,74 @@ async fn a_wrong_expected_version_is_a_conflict_carrying_the_actual_version() {
     let db = TestDb::new().await;
     let store = db.store();
     store
-        .append(&append("s", ExpectedVersion::NoStream, &[event(1), event(2)], &metadata()))
+        .append(&append(
+            "s",
+            ExpectedVersion::NoStream,
+            &[event(1), event(2)],
+            &metadata(),
+        ))
         .await
         .unwrap();
     let err = store
-        .append(&append("s", ExpectedVersion::Exact(1), &[event(3)], &metadata()))
+        .append(&append(
+            "s",
+            ExpectedVersion::Exact(1),
+            &[event(3)],
+            &metadata(),
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { actual: Some(2), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                actual: Some(2),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = store
-        .append(&append("s", ExpectedVersion::NoStream, &[event(3)], &metadata()))
+        .append(&append(
+            "s",
+            ExpectedVersion::NoStream,
+            &[event(3)],
+            &metadata(),
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { actual: Some(2), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                actual: Some(2),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = store
-        .append(&append("absent", ExpectedVersion::Exact(4), &[event(3)], &metadata()))
+        .append(&append(
+            "absent",
+            ExpectedVersion::Exact(4),
+            &[event(3)],
+            &metadata(),
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { actual: None, .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict { actual: None, .. }),
+        "{err:?}"
+    );
     let any = store
         .append(&append("s", ExpectedVersion::Any, &[event(3)], &metadata()))
         .await
         .unwrap();
     assert_eq!(any.stream_version, 3);
-    let count: i64 = sqlx::query_scalar("select count(*) from events").fetch_one(&db.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 3, "refused appends wrote nothing");
 }
 
@@ -83,13 +146,23 @@ async fn appending_the_same_command_twice_returns_the_first_result_and_writes_no
         .append(&append("s", ExpectedVersion::NoStream, &events, &meta))
         .await
         .unwrap();
-    for expected in [ExpectedVersion::NoStream, ExpectedVersion::Any, ExpectedVersion::Exact(0)] {
-        let again = store.append(&append("s", expected, &events, &meta)).await.unwrap();
+    for expected in [
+        ExpectedVersion::NoStream,
+        ExpectedVersion::Any,
+        ExpectedVersion::Exact(0),
+    ] {
+        let again = store
+            .append(&append("s", expected, &events, &meta))
+            .await
+            .unwrap();
         assert!(again.replayed, "{expected:?}");
         assert_eq!(again.positions, first.positions);
         assert_eq!(again.stream_version, first.stream_version);
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from events").fetch_one(&db.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 2);
     let version: i64 = sqlx::query_scalar("select version from streams where stream_id = 's'")
         .fetch_one(&db.pool)
@@ -115,7 +188,9 @@ async fn concurrent_retries_of_one_command_append_once() {
         let (store, meta, barrier) = (store.clone(), meta.clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.append(&append("s", ExpectedVersion::Any, &[event(1)], &meta)).await
+            store
+                .append(&append("s", ExpectedVersion::Any, &[event(1)], &meta))
+                .await
         }));
     }
     let mut fresh = 0;
@@ -124,7 +199,10 @@ async fn concurrent_retries_of_one_command_append_once() {
         fresh += usize::from(!r.replayed);
     }
     assert_eq!(fresh, 1);
-    let count: i64 = sqlx::query_scalar("select count(*) from events").fetch_one(&db.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 1);
 }
 
@@ -138,7 +216,12 @@ async fn concurrent_writers_on_one_stream_keep_versions_and_positions_contiguous
     let db = TestDb::new().await;
     let store = db.store();
     store
-        .append(&append("hot", ExpectedVersion::NoStream, &[event(0)], &metadata()))
+        .append(&append(
+            "hot",
+            ExpectedVersion::NoStream,
+            &[event(0)],
+            &metadata(),
+        ))
         .await
         .unwrap();
     for round in 1..=ROUNDS {
@@ -150,7 +233,14 @@ async fn concurrent_writers_on_one_stream_keep_versions_and_positions_contiguous
                 let meta = metadata();
                 let events = [event(round * 100 + w as i64), event(round * 100 + w as i64)];
                 barrier.wait().await;
-                store.append(&append("hot", ExpectedVersion::Exact(1 + (round - 1) * 2), &events, &meta)).await
+                store
+                    .append(&append(
+                        "hot",
+                        ExpectedVersion::Exact(1 + (round - 1) * 2),
+                        &events,
+                        &meta,
+                    ))
+                    .await
             }));
         }
         let mut winners = 0;
@@ -166,10 +256,11 @@ async fn concurrent_writers_on_one_stream_keep_versions_and_positions_contiguous
         }
         assert_eq!(winners, 1, "round {round}");
     }
-    let rows: Vec<(i64, i64)> = sqlx::query_as("select version, global_position from events order by version")
-        .fetch_all(&db.pool)
-        .await
-        .unwrap();
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("select version, global_position from events order by version")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
     let total = 1 + ROUNDS * 2;
     assert_eq!(rows.len() as i64, total);
     for (i, (version, position)) in rows.iter().enumerate() {
@@ -183,7 +274,12 @@ async fn stored_events_cannot_be_updated_deleted_or_truncated() {
     let db = TestDb::new().await;
     let store = db.store();
     store
-        .append(&append("s", ExpectedVersion::NoStream, &[event(1)], &metadata()))
+        .append(&append(
+            "s",
+            ExpectedVersion::NoStream,
+            &[event(1)],
+            &metadata(),
+        ))
         .await
         .unwrap();
     for sql in [
@@ -194,9 +290,16 @@ async fn stored_events_cannot_be_updated_deleted_or_truncated() {
         let err = sqlx::query(sql).execute(&db.pool).await.unwrap_err();
         let db_err = err.as_database_error().expect("a database error");
         assert_eq!(db_err.code().as_deref(), Some("23001"), "{sql}: {db_err}");
-        assert!(db_err.message().contains("events are immutable"), "{}", db_err.message());
+        assert!(
+            db_err.message().contains("events are immutable"),
+            "{}",
+            db_err.message()
+        );
     }
-    let data: serde_json::Value = sqlx::query_scalar("select data from events").fetch_one(&db.pool).await.unwrap();
+    let data: serde_json::Value = sqlx::query_scalar("select data from events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(data, serde_json::json!({"n": 1}));
 }
 

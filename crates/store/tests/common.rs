@@ -20,7 +20,12 @@ pub fn event(n: i64) -> NewEvent {
     NewEvent::new("Tested", 1, json!({ "n": n }))
 }
 
-pub fn append<'a>(stream: &'a str, expected: ExpectedVersion, events: &'a [NewEvent], metadata: &'a Metadata) -> Append<'a> {
+pub fn append<'a>(
+    stream: &'a str,
+    expected: ExpectedVersion,
+    events: &'a [NewEvent],
+    metadata: &'a Metadata,
+) -> Append<'a> {
     Append {
         stream_id: stream,
         expected,
@@ -50,7 +55,10 @@ pub async fn read_everything(
         if events.len() as i64 == committed {
             return events;
         }
-        assert!(std::time::Instant::now() < deadline, "read_all stayed behind the committed events");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "read_all stayed behind the committed events"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

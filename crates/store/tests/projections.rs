@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{append, event, metadata};
-use passerelle_store::projection::{Batch, Mode, Projection, ProjectionError, Projections, RunnerConfig};
+use passerelle_store::projection::{
+    Batch, Mode, Projection, ProjectionError, Projections, RunnerConfig,
+};
 use passerelle_store::testkit::TestDb;
 use passerelle_store::{ExpectedVersion, NewEvent, RecordedEvent, Store};
 use serde_json::json;
@@ -44,7 +46,11 @@ impl Projection for StreamCounts {
     fn mode(&self) -> Mode {
         self.mode
     }
-    async fn apply(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         for e in events {
             if e.event_type == "Poison" && self.poisoned.load(Ordering::SeqCst) {
                 return Err("poisoned event".into());
@@ -98,10 +104,12 @@ async fn counts_in(db: &TestDb, schema: &str) -> Vec<(String, i64)> {
 }
 
 async fn truth(db: &TestDb) -> Vec<(String, i64)> {
-    sqlx::query_as("select stream_id, max(version) from events group by stream_id order by stream_id")
-        .fetch_all(&db.pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "select stream_id, max(version) from events group by stream_id order by stream_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
 }
 
 /// Runs batches until every committed event is applied.
@@ -114,14 +122,22 @@ async fn catch_up(projections: &Projections) {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    panic!("projections did not catch up: {:?}", projections.status().await.unwrap());
+    panic!(
+        "projections did not catch up: {:?}",
+        projections.status().await.unwrap()
+    );
 }
 
 async fn write(store: &Store, streams: usize, per_stream: i64) {
     for s in 0..streams {
         for n in 0..per_stream {
             store
-                .append(&append(&format!("s{s}"), ExpectedVersion::Any, &[event(n)], &metadata()))
+                .append(&append(
+                    &format!("s{s}"),
+                    ExpectedVersion::Any,
+                    &[event(n)],
+                    &metadata(),
+                ))
                 .await
                 .unwrap();
         }
@@ -137,18 +153,29 @@ async fn a_failing_batch_leaves_nothing_then_retries_pauses_and_resumes_to_the_r
     projections.setup().await.unwrap();
     write(&store, 2, 2).await;
     store
-        .append(&append("s9", ExpectedVersion::Any, &[NewEvent::new("Poison", 1, json!({}))], &metadata()))
+        .append(&append(
+            "s9",
+            ExpectedVersion::Any,
+            &[NewEvent::new("Poison", 1, json!({}))],
+            &metadata(),
+        ))
         .await
         .unwrap();
     write(&store, 3, 1).await;
     common::read_everything(&store).await;
 
     // The first batch holds 4 good events then the poison: nothing of it stays.
-    let err = projections.process_batch(p.as_ref(), 1, 100).await.unwrap_err();
+    let err = projections
+        .process_batch(p.as_ref(), 1, 100)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("poisoned event"), "{err}");
     assert!(counts(&db).await.is_empty(), "no partial effect");
     let status = &projections.status().await.unwrap()[0];
-    assert_eq!((status.failures, status.paused, status.events_applied), (1, false, 0));
+    assert_eq!(
+        (status.failures, status.paused, status.events_applied),
+        (1, false, 0)
+    );
     assert_eq!(status.last_error.as_deref(), Some("poisoned event"));
     assert_eq!(status.lag, 8);
 
@@ -163,7 +190,10 @@ async fn a_failing_batch_leaves_nothing_then_retries_pauses_and_resumes_to_the_r
     let status = &projections.status().await.unwrap()[0];
     assert!(status.paused, "{status:?}");
     assert_eq!(status.failures, 3);
-    assert_eq!(projections.process_batch(p.as_ref(), 1, 100).await.unwrap(), Batch::Skipped);
+    assert_eq!(
+        projections.process_batch(p.as_ref(), 1, 100).await.unwrap(),
+        Batch::Skipped
+    );
 
     // The fix ships ("restart"), the operator resumes: it catches up.
     p.poisoned.store(false, Ordering::SeqCst);
@@ -175,7 +205,11 @@ async fn a_failing_batch_leaves_nothing_then_retries_pauses_and_resumes_to_the_r
     let report = projections.rebuild("stream_counts", false).await.unwrap();
     assert_eq!(report.version, 2);
     assert_eq!(report.events, 8);
-    assert_eq!(counts(&db).await, live, "the rebuilt read model equals the live one");
+    assert_eq!(
+        counts(&db).await,
+        live,
+        "the rebuilt read model equals the live one"
+    );
 }
 
 #[tokio::test]
@@ -194,12 +228,20 @@ async fn a_retry_waits_for_its_backoff() {
     );
     projections.setup().await.unwrap();
     store
-        .append(&append("s", ExpectedVersion::Any, &[NewEvent::new("Poison", 1, json!({}))], &metadata()))
+        .append(&append(
+            "s",
+            ExpectedVersion::Any,
+            &[NewEvent::new("Poison", 1, json!({}))],
+            &metadata(),
+        ))
         .await
         .unwrap();
     common::read_everything(&store).await;
     assert!(projections.process_batch(p.as_ref(), 1, 10).await.is_err());
-    assert_eq!(projections.process_batch(p.as_ref(), 1, 10).await.unwrap(), Batch::Skipped);
+    assert_eq!(
+        projections.process_batch(p.as_ref(), 1, 10).await.unwrap(),
+        Batch::Skipped
+    );
 }
 
 /// Two runners (two server replicas) on one projection while writers append:
@@ -226,7 +268,12 @@ async fn two_runners_of_one_projection_never_apply_an_event_twice() {
         writers.push(tokio::spawn(async move {
             for n in 0..60 {
                 store
-                    .append(&append(&format!("w{w}-{}", n % 5), ExpectedVersion::Any, &[event(n)], &metadata()))
+                    .append(&append(
+                        &format!("w{w}-{}", n % 5),
+                        ExpectedVersion::Any,
+                        &[event(n)],
+                        &metadata(),
+                    ))
                     .await
                     .unwrap();
             }
@@ -246,7 +293,11 @@ async fn two_runners_of_one_projection_never_apply_an_event_twice() {
         r.await.unwrap();
     }
     let status = &replica_a.status().await.unwrap()[0];
-    assert_eq!((status.lag, status.failures, status.events_applied), (0, 0, 240), "{status:?}");
+    assert_eq!(
+        (status.lag, status.failures, status.events_applied),
+        (0, 0, 240),
+        "{status:?}"
+    );
     assert_eq!(counts(&db).await, truth(&db).await);
 }
 
@@ -261,19 +312,26 @@ async fn an_inline_projection_is_readable_in_the_append_transaction() {
     let meta = metadata();
     let events = [event(1), event(2)];
     let result = store
-        .append_in(&mut tx, &append("s", ExpectedVersion::NoStream, &events, &meta))
+        .append_in(
+            &mut tx,
+            &append("s", ExpectedVersion::NoStream, &events, &meta),
+        )
         .await
         .unwrap();
     projections
         .apply_inline(&mut tx, &result.recorded(&events, &meta, "s"))
         .await
         .unwrap();
-    let inside: i64 = sqlx::query_scalar("select events from stream_counts.counts where stream_id = 's'")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let inside: i64 =
+        sqlx::query_scalar("select events from stream_counts.counts where stream_id = 's'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
     assert_eq!(inside, 2, "read-your-writes inside the transaction");
-    assert!(counts(&db).await.is_empty(), "nothing visible outside before commit");
+    assert!(
+        counts(&db).await.is_empty(),
+        "nothing visible outside before commit"
+    );
     tx.commit().await.unwrap();
     assert_eq!(counts(&db).await, [("s".to_owned(), 2)]);
     // The runner leaves a live inline projection alone.
@@ -299,7 +357,10 @@ async fn an_inline_projection_is_rebuilt_blue_green_under_write_load() {
                 let stream = format!("s{}", n % 7);
                 let mut tx = store.pool().begin().await.unwrap();
                 let r = store
-                    .append_in(&mut tx, &append(&stream, ExpectedVersion::Any, &events, &meta))
+                    .append_in(
+                        &mut tx,
+                        &append(&stream, ExpectedVersion::Any, &events, &meta),
+                    )
                     .await
                     .unwrap();
                 projections
@@ -316,10 +377,12 @@ async fn an_inline_projection_is_rebuilt_blue_green_under_write_load() {
     assert_eq!(report.version, 2);
     assert_eq!(counts(&db).await, truth(&db).await);
     assert_eq!(counts_in(&db, "stream_counts_v2").await, truth(&db).await);
-    let old_schema: bool = sqlx::query_scalar("select exists (select 1 from pg_namespace where nspname = 'stream_counts_v1')")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let old_schema: bool = sqlx::query_scalar(
+        "select exists (select 1 from pg_namespace where nspname = 'stream_counts_v1')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     assert!(!old_schema, "the retired version's tables are dropped");
 }
 
@@ -337,12 +400,34 @@ async fn the_old_version_serves_while_the_new_one_builds() {
 
     // A rebuild has begun and applied one batch of version 2.
     assert_eq!(projections.begin_rebuild("stream_counts").await.unwrap(), 2);
-    assert_eq!(projections.process_batch(p.as_ref(), 2, 5).await.unwrap(), Batch::Applied(5));
+    assert_eq!(
+        projections.process_batch(p.as_ref(), 2, 5).await.unwrap(),
+        Batch::Applied(5)
+    );
     let status = projections.status().await.unwrap();
-    assert!(status.iter().any(|s| s.status == "live" && s.version == 1), "{status:?}");
-    assert!(status.iter().any(|s| s.status == "building" && s.version == 2 && s.lag == 7), "{status:?}");
-    assert_eq!(counts(&db).await, before, "readers see the complete old version meanwhile");
-    assert_eq!(counts_in(&db, "stream_counts_v2").await.iter().map(|c| c.1).sum::<i64>(), 5);
+    assert!(
+        status.iter().any(|s| s.status == "live" && s.version == 1),
+        "{status:?}"
+    );
+    assert!(
+        status
+            .iter()
+            .any(|s| s.status == "building" && s.version == 2 && s.lag == 7),
+        "{status:?}"
+    );
+    assert_eq!(
+        counts(&db).await,
+        before,
+        "readers see the complete old version meanwhile"
+    );
+    assert_eq!(
+        counts_in(&db, "stream_counts_v2")
+            .await
+            .iter()
+            .map(|c| c.1)
+            .sum::<i64>(),
+        5
+    );
 
     // The rebuild resumes the version under construction and swaps it in.
     let report = projections.rebuild("stream_counts", false).await.unwrap();
@@ -379,6 +464,9 @@ async fn lag_counts_the_events_not_yet_applied() {
     write(&store, 1, 10).await;
     common::read_everything(&store).await;
     assert_eq!(projections.status().await.unwrap()[0].lag, 10);
-    assert_eq!(projections.process_batch(p.as_ref(), 1, 7).await.unwrap(), Batch::Applied(7));
+    assert_eq!(
+        projections.process_batch(p.as_ref(), 1, 7).await.unwrap(),
+        Batch::Applied(7)
+    );
     assert_eq!(projections.status().await.unwrap()[0].lag, 3);
 }

@@ -39,14 +39,21 @@ async fn a_follower_receives_every_committed_event_exactly_once() {
                 let meta = metadata();
                 let events = [event((w * 1000 + a) as i64), event((w * 1000 + a) as i64)];
                 let mut tx = store.pool().begin().await.unwrap();
-                let result = store.append_in(&mut tx, &append(&stream, ExpectedVersion::Any, &events, &meta)).await;
+                let result = store
+                    .append_in(
+                        &mut tx,
+                        &append(&stream, ExpectedVersion::Any, &events, &meta),
+                    )
+                    .await;
                 result.unwrap();
                 tokio::time::sleep(Duration::from_millis(pause)).await;
                 if roll_back {
                     tx.rollback().await.unwrap();
                 } else {
                     tx.commit().await.unwrap();
-                    committed.extend((0..events.len()).map(|i| passerelle_store::event_id(meta.command_id, i)));
+                    committed.extend(
+                        (0..events.len()).map(|i| passerelle_store::event_id(meta.command_id, i)),
+                    );
                 }
             }
             committed
@@ -77,7 +84,8 @@ async fn a_follower_receives_every_committed_event_exactly_once() {
                 if seen.len() as i64 >= committed {
                     return seen;
                 }
-                let deadline = *deadline.get_or_insert_with(|| std::time::Instant::now() + Duration::from_secs(20));
+                let deadline = *deadline
+                    .get_or_insert_with(|| std::time::Instant::now() + Duration::from_secs(20));
                 assert!(
                     std::time::Instant::now() < deadline,
                     "the follower stopped at {} of {committed} committed events: some were skipped",
@@ -96,8 +104,14 @@ async fn a_follower_receives_every_committed_event_exactly_once() {
     let seen = reader.await.unwrap();
     let unique: HashSet<Uuid> = seen.iter().copied().collect();
     assert_eq!(unique.len(), seen.len(), "no event was delivered twice");
-    assert_eq!(unique, committed, "every committed event was delivered, and only those");
-    assert!(committed.len() > WRITERS * APPENDS_PER_WRITER, "enough events were written");
+    assert_eq!(
+        unique, committed,
+        "every committed event was delivered, and only those"
+    );
+    assert!(
+        committed.len() > WRITERS * APPENDS_PER_WRITER,
+        "enough events were written"
+    );
 }
 
 #[tokio::test]
@@ -106,16 +120,34 @@ async fn read_all_pages_through_the_log_in_commit_order() {
     let store = db.store();
     for i in 0..10 {
         store
-            .append(&append(&format!("s{}", i % 3), ExpectedVersion::Any, &[event(i)], &metadata()))
+            .append(&append(
+                &format!("s{}", i % 3),
+                ExpectedVersion::Any,
+                &[event(i)],
+                &metadata(),
+            ))
             .await
             .unwrap();
     }
     let everything = read_everything(&store).await;
     let mut conn = db.pool.acquire().await.unwrap();
-    let first = store.read_all(&mut conn, LogPosition::START, 4).await.unwrap();
-    let rest = store.read_all(&mut conn, first[3].position, 100).await.unwrap();
-    assert_eq!(first.iter().chain(&rest).cloned().collect::<Vec<_>>(), everything);
-    let ns: Vec<i64> = first.iter().chain(&rest).map(|e| e.data["n"].as_i64().unwrap()).collect();
+    let first = store
+        .read_all(&mut conn, LogPosition::START, 4)
+        .await
+        .unwrap();
+    let rest = store
+        .read_all(&mut conn, first[3].position, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.iter().chain(&rest).cloned().collect::<Vec<_>>(),
+        everything
+    );
+    let ns: Vec<i64> = first
+        .iter()
+        .chain(&rest)
+        .map(|e| e.data["n"].as_i64().unwrap())
+        .collect();
     assert_eq!(ns, (0..10).collect::<Vec<_>>());
 }
 
@@ -127,19 +159,36 @@ async fn an_open_transaction_holds_later_commits_back_instead_of_letting_them_be
     let mut slow = db.pool.begin().await.unwrap();
     let slow_meta = metadata();
     store
-        .append_in(&mut slow, &append("slow", ExpectedVersion::Any, &[event(1)], &slow_meta))
+        .append_in(
+            &mut slow,
+            &append("slow", ExpectedVersion::Any, &[event(1)], &slow_meta),
+        )
         .await
         .unwrap();
     // A fast writer draws a later position and commits.
     store
-        .append(&append("fast", ExpectedVersion::Any, &[event(2)], &metadata()))
+        .append(&append(
+            "fast",
+            ExpectedVersion::Any,
+            &[event(2)],
+            &metadata(),
+        ))
         .await
         .unwrap();
     let mut conn = db.pool.acquire().await.unwrap();
-    let visible = store.read_all(&mut conn, LogPosition::START, 100).await.unwrap();
-    assert!(visible.is_empty(), "the fast event waits behind the open transaction");
+    let visible = store
+        .read_all(&mut conn, LogPosition::START, 100)
+        .await
+        .unwrap();
+    assert!(
+        visible.is_empty(),
+        "the fast event waits behind the open transaction"
+    );
     slow.commit().await.unwrap();
     let visible = read_everything(&store).await;
-    let ns: Vec<i64> = visible.iter().map(|e| e.data["n"].as_i64().unwrap()).collect();
+    let ns: Vec<i64> = visible
+        .iter()
+        .map(|e| e.data["n"].as_i64().unwrap())
+        .collect();
     assert_eq!(ns, [1, 2]);
 }
