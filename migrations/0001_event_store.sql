@@ -21,7 +21,12 @@ create table events (
     event_type text not null,
     schema_version integer not null check (schema_version > 0),
     data jsonb not null,
-    metadata jsonb not null,
+    -- Metadata, typed: who acted, in which role, in which request and why.
+    actor text not null,
+    role text not null,
+    correlation_id uuid not null,
+    causation_id uuid,
+    command_id uuid not null,
     recorded_at timestamptz not null default now(),
     constraint events_pkey primary key (stream_id, version),
     constraint events_event_id_key unique (event_id),
@@ -29,6 +34,7 @@ create table events (
 );
 
 create index events_commit_order on events (transaction_id, global_position);
+create index events_correlation on events (correlation_id);
 
 create function refuse_event_change() returns trigger
 language plpgsql as $$

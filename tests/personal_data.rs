@@ -57,7 +57,7 @@ async fn a_personal_domain_field_is_sealed_then_erased() {
 
     let mut conn = db.pool.acquire().await.unwrap();
     let read = store.read_stream(&mut conn, &stream, 1).await.unwrap();
-    let back: SituationStated = serde_json::from_value(read[0].data.clone()).unwrap();
+    let back: SituationStated = read[0].decode().unwrap();
     assert_eq!(back, stated);
 
     let mut tx = db.pool.begin().await.unwrap();
@@ -67,7 +67,7 @@ async fn a_personal_domain_field_is_sealed_then_erased() {
         .unwrap();
     tx.commit().await.unwrap();
     let read = store.read_stream(&mut conn, &stream, 1).await.unwrap();
-    let back: SituationStated = serde_json::from_value(read[0].data.clone()).unwrap();
+    let back: SituationStated = read[0].decode().unwrap();
     assert_eq!(back.in_their_words, Personal::Erased);
     assert_eq!(
         back.person_id, person,

@@ -207,9 +207,12 @@ async fn raw_inserts(
             while started.elapsed() < run_time {
                 let command_id = Uuid::new_v4();
                 let ids: Vec<Uuid> = (0..per_append).map(|i| crate::event_id(command_id, i)).collect();
+                let metadata = bench_metadata(command_id);
                 sqlx::query(
-                    "insert into bench_raw (tenant, stream_id, version, event_id, event_type, schema_version, data, metadata)
-                     select $1, $2, $3 + e.ord, e.event_id, e.event_type, e.schema_version, e.data, $8
+                    "insert into bench_raw (tenant, stream_id, version, event_id, event_type, schema_version, data,
+                                            actor, role, correlation_id, causation_id, command_id)
+                     select $1, $2, $3 + e.ord, e.event_id, e.event_type, e.schema_version, e.data,
+                            $8, $9, $10, $11, $12
                      from unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
                          with ordinality as e(event_id, event_type, schema_version, data, ord)",
                 )
@@ -220,7 +223,11 @@ async fn raw_inserts(
                 .bind(&types)
                 .bind(&schema_versions)
                 .bind(&datas)
-                .bind(sqlx::types::Json(bench_metadata(command_id)))
+                .bind(&metadata.actor)
+                .bind(&metadata.role)
+                .bind(metadata.correlation_id)
+                .bind(metadata.causation_id)
+                .bind(metadata.command_id)
                 .execute(&pool)
                 .await?;
                 version += per_append as i64;
@@ -252,15 +259,16 @@ async fn read_measure(
     while made < missing {
         let n = chunk.min(missing - made);
         sqlx::query(
-            "insert into events (tenant, stream_id, version, event_id, event_type, schema_version, data, metadata)
+            "insert into events (tenant, stream_id, version, event_id, event_type, schema_version, data,
+                                 actor, role, correlation_id, command_id)
              select $1, 'fill-' || ((i - 1) / 10), ((i - 1) % 10) + 1, gen_random_uuid(), 'NeedSurfaced', 1,
                     jsonb_build_object('employer_id', gen_random_uuid(), 'activities', 'accueil des clients, mise en rayon',
                                        'rome_codes', jsonb_build_array('D1507', 'D1106'), 'headcount', 2, 'n', i),
-                    $2
+                    'system:bench', 'admin', $2, gen_random_uuid()
              from generate_series($3::bigint + 1, $3::bigint + $4) i",
         )
         .bind(Uuid::from_u128(0xbe7c))
-        .bind(sqlx::types::Json(bench_metadata(Uuid::new_v4())))
+        .bind(Uuid::new_v4())
         .bind(made)
         .bind(n)
         .execute(pool)
@@ -278,15 +286,38 @@ async fn read_measure(
         .fetch_one(pool)
         .await?;
 
-    // Raw: one sequential scan, rows decoded into the same Rust types.
+    // Raw: one sequential scan of the same columns, decoded into the same
+    // Rust types, without order, guard, upcasting or unsealing.
     let started = Instant::now();
     let mut raw_count = 0i64;
     {
-        let mut rows = sqlx::query_as::<_, (i64, String, i64, Uuid, String, i32, Value, Value)>(
-            "select global_position, stream_id, version, event_id, event_type, schema_version, data, metadata from events",
+        let mut rows = sqlx::query(
+            "select global_position, transaction_id::text::bigint, tenant, stream_id, version, event_id, event_type,
+                    schema_version, data, actor, role, correlation_id, causation_id, command_id, recorded_at
+             from events",
         )
         .fetch(pool);
-        while rows.try_next().await?.is_some() {
+        while let Some(row) = rows.try_next().await? {
+            use sqlx::Row as _;
+            let _: (i64, i64, Uuid, String, i64, Uuid, String, i32) = (
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+                row.try_get(5)?,
+                row.try_get(6)?,
+                row.try_get(7)?,
+            );
+            let _: (sqlx::types::Json<Box<serde_json::value::RawValue>>, String, String, Uuid, Option<Uuid>, Uuid) = (
+                row.try_get(8)?,
+                row.try_get(9)?,
+                row.try_get(10)?,
+                row.try_get(11)?,
+                row.try_get(12)?,
+                row.try_get(13)?,
+            );
+            let _: time::OffsetDateTime = row.try_get(14)?;
             raw_count += 1;
         }
     }

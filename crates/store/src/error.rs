@@ -33,8 +33,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored metadata could not be read")]
-    Metadata(#[source] serde_json::Error),
+    #[error("stored event data could not be read")]
+    Data(#[source] serde_json::Error),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,8 +1,10 @@
 //! The shapes that cross the store's boundary: events to append, events read
 //! back, their metadata and the expected version of a stream.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -82,7 +84,7 @@ impl LogPosition {
 }
 
 /// An event as stored, after upcasting and unsealing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RecordedEvent {
     pub position: LogPosition,
     pub tenant: Uuid,
@@ -92,9 +94,39 @@ pub struct RecordedEvent {
     pub event_type: String,
     /// The schema version of `data` after upcasting.
     pub schema_version: i32,
-    pub data: Value,
+    /// The event's JSON, kept as text: readers decode it straight into their
+    /// own types with [`RecordedEvent::decode`], without an intermediate tree.
+    pub data: Box<RawValue>,
     pub metadata: Metadata,
     pub recorded_at: OffsetDateTime,
+}
+
+impl RecordedEvent {
+    /// The data as the reader's own type.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.data.get())
+    }
+
+    /// The data as a JSON tree.
+    pub fn value(&self) -> Value {
+        // A `RawValue` always holds valid JSON.
+        serde_json::from_str(self.data.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for RecordedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.position == other.position
+            && self.tenant == other.tenant
+            && self.stream_id == other.stream_id
+            && self.version == other.version
+            && self.event_id == other.event_id
+            && self.event_type == other.event_type
+            && self.schema_version == other.schema_version
+            && self.value() == other.value()
+            && self.metadata == other.metadata
+            && self.recorded_at == other.recorded_at
+    }
 }
 
 /// What an append wrote, or what the first attempt of the same command wrote.
@@ -131,7 +163,7 @@ impl AppendResult {
                 event_id: event_id(metadata.command_id, i),
                 event_type: event.event_type.clone(),
                 schema_version: event.schema_version,
-                data: event.data.clone(),
+                data: serde_json::value::to_raw_value(&event.data).expect("a JSON value serialises"),
                 metadata: metadata.clone(),
                 recorded_at: self.recorded_at,
             })

@@ -268,20 +268,25 @@ impl Projections {
         Ok(())
     }
 
-    /// The (projection, version) pairs the runner keeps: every version being
-    /// built, and the live version of each async projection.
-    async fn active(&self) -> Result<Vec<(Arc<dyn Projection>, i32)>> {
-        let rows: Vec<(String, i32, String)> = sqlx::query_as(
-            "select projection, version, status from projection_checkpoints
-             where status <> 'retired' and not paused order by projection, version",
+    /// The versions the runner keeps: every version being built (with
+    /// whether its projection has a live version), and the live version of
+    /// each async projection.
+    async fn active(&self) -> Result<Vec<(Arc<dyn Projection>, i32, bool)>> {
+        let rows: Vec<(String, i32, String, bool)> = sqlx::query_as(
+            "select c.projection, c.version, c.status,
+                    exists (select 1 from projection_checkpoints l
+                            where l.projection = c.projection and l.status = 'live')
+             from projection_checkpoints c
+             where c.status <> 'retired' and not c.paused order by c.projection, c.version",
         )
         .fetch_all(self.store.pool())
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(name, version, status)| {
+            .filter_map(|(name, version, status, has_live)| {
                 let p = self.find(&name).ok()?;
-                (status == "building" || p.mode() == Mode::Async).then(|| (p.clone(), version))
+                let building = status == "building";
+                (building || p.mode() == Mode::Async).then(|| (p.clone(), version, building && !has_live))
             })
             .collect())
     }
@@ -289,47 +294,17 @@ impl Projections {
     /// One batch for every active projection; returns how many events were applied.
     pub async fn run_once(&self) -> Result<usize> {
         let mut applied = 0;
-        for (p, version) in self.active().await? {
-            match self
-                .process_batch(p.as_ref(), version, self.config.batch_size)
-                .await
-            {
+        for (p, version, first_version) in self.active().await? {
+            match self.process_batch(p.as_ref(), version, self.config.batch_size).await {
                 Ok(Batch::Applied(n)) => applied += n,
-                Ok(Batch::CaughtUp) => {
-                    if self.is_building(p.name(), version).await?
-                        && !self.has_live(p.name()).await?
-                    {
-                        // A first version, built over an existing log: nothing
-                        // else serves, so it goes live as soon as it is complete.
-                        self.swap(p.as_ref(), version).await?;
-                    }
-                }
-                Ok(Batch::Skipped) => {}
-                Err(e) => {
-                    tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed")
-                }
+                // A first version, built over an existing log: nothing else
+                // serves, so it goes live as soon as it is complete.
+                Ok(Batch::CaughtUp) if first_version => self.swap(p.as_ref(), version).await?,
+                Ok(Batch::CaughtUp | Batch::Skipped) => {}
+                Err(e) => tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed"),
             }
         }
         Ok(applied)
-    }
-
-    async fn is_building(&self, name: &str, version: i32) -> Result<bool> {
-        Ok(sqlx::query_scalar(
-            "select exists (select 1 from projection_checkpoints where projection = $1 and version = $2 and status = 'building')",
-        )
-        .bind(name)
-        .bind(version)
-        .fetch_one(self.store.pool())
-        .await?)
-    }
-
-    async fn has_live(&self, name: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar(
-            "select exists (select 1 from projection_checkpoints where projection = $1 and status = 'live')",
-        )
-        .bind(name)
-        .fetch_one(self.store.pool())
-        .await?)
     }
 
     /// Reads, applies and checkpoints one batch in one transaction.

@@ -3,6 +3,7 @@
 use std::sync::{Arc, LazyLock};
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -42,8 +43,10 @@ pub struct Store {
 // position. The events follow in the same statement: one round trip.
 const INSERT_EVENTS: &str = ",
 ins as (
-    insert into events (tenant, stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at)
-    select $2, $1, cas.base + e.ord, e.event_id, e.event_type, e.schema_version, e.data, $8, coalesce($9::timestamptz, now())
+    insert into events (tenant, stream_id, version, event_id, event_type, schema_version, data,
+                        actor, role, correlation_id, causation_id, command_id, recorded_at)
+    select $2, $1, cas.base + e.ord, e.event_id, e.event_type, e.schema_version, e.data,
+           $8, $9, $10, $11, $12, coalesce($13::timestamptz, now())
     from cas cross join unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[])
         with ordinality as e(event_id, event_type, schema_version, data, ord)
     order by e.ord
@@ -53,7 +56,7 @@ select version, global_position, transaction_id::text::bigint, recorded_at from 
 
 const CAS_EXACT: &str = "with cas as (
     update streams set version = version + $3
-    where stream_id = $1 and version = $10
+    where stream_id = $1 and version = $14
     returning version - $3 as base
 )";
 
@@ -72,8 +75,9 @@ const CAS_ANY: &str = "with cas as (
     returning version - $3 as base
 )";
 
-const EVENT_COLUMNS: &str = "global_position, transaction_id::text::bigint as transaction_id, tenant, stream_id, \
-     version, event_id, event_type, schema_version, data, metadata, recorded_at";
+const EVENT_COLUMNS: &str = "global_position, transaction_id::text::bigint as transaction_id, tenant, \
+     stream_id, version, event_id, event_type, schema_version, data, actor, role, correlation_id, \
+     causation_id, command_id, recorded_at";
 
 static APPEND_EXACT: LazyLock<String> = LazyLock::new(|| format!("{CAS_EXACT}{INSERT_EVENTS}"));
 static APPEND_NO_STREAM: LazyLock<String> =
@@ -84,6 +88,9 @@ static READ_STREAM: LazyLock<String> = LazyLock::new(|| {
         "select {EVENT_COLUMNS} from events where stream_id = $1 and version >= $2 order by version"
     )
 });
+// The ORDER BY names the table's columns: the select list's
+// `transaction_id` alias is a bigint copy, and sorting by it would bypass the
+// `events_commit_order` index (a full scan and sort per batch).
 static READ_ALL: LazyLock<[String; 2]> = LazyLock::new(|| {
     [
         "and transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
@@ -93,7 +100,7 @@ static READ_ALL: LazyLock<[String; 2]> = LazyLock::new(|| {
         format!(
             "select {EVENT_COLUMNS} from events
              where (transaction_id, global_position) > ($1::bigint::text::xid8, $2) {guard}
-             order by transaction_id, global_position
+             order by events.transaction_id, events.global_position
              limit $3"
         )
     })
@@ -109,8 +116,12 @@ struct EventRow {
     event_id: Uuid,
     event_type: String,
     schema_version: i32,
-    data: Value,
-    metadata: Json<Metadata>,
+    data: Json<Box<RawValue>>,
+    actor: String,
+    role: String,
+    correlation_id: Uuid,
+    causation_id: Option<Uuid>,
+    command_id: Uuid,
     recorded_at: OffsetDateTime,
 }
 
@@ -185,7 +196,11 @@ impl Store {
             .bind(&types)
             .bind(&versions)
             .bind(&datas)
-            .bind(Json(append.metadata))
+            .bind(&append.metadata.actor)
+            .bind(&append.metadata.role)
+            .bind(append.metadata.correlation_id)
+            .bind(append.metadata.causation_id)
+            .bind(append.metadata.command_id)
             .bind(append.recorded_at);
         if let ExpectedVersion::Exact(v) = append.expected
             && v > 0
@@ -310,37 +325,52 @@ impl Store {
         self.decode(conn, rows).await
     }
 
-    async fn decode(
-        &self,
-        conn: &mut PgConnection,
-        rows: Vec<EventRow>,
-    ) -> Result<Vec<RecordedEvent>> {
-        let mut events: Vec<RecordedEvent> = rows
-            .into_iter()
-            .map(|r| {
-                let (schema_version, data) =
-                    self.upcasters
-                        .upcast(&r.event_type, r.schema_version, r.data);
-                RecordedEvent {
-                    position: LogPosition {
-                        transaction_id: r.transaction_id,
-                        global_position: r.global_position,
-                    },
-                    tenant: r.tenant,
-                    stream_id: r.stream_id,
-                    version: r.version,
-                    event_id: r.event_id,
-                    event_type: r.event_type,
-                    schema_version,
-                    data,
-                    metadata: r.metadata.0,
-                    recorded_at: r.recorded_at,
-                }
-            })
-            .collect();
-        self.keyring
-            .open_all(conn, events.iter_mut().map(|e| &mut e.data))
-            .await?;
+    async fn decode(&self, conn: &mut PgConnection, rows: Vec<EventRow>) -> Result<Vec<RecordedEvent>> {
+        let mut events = Vec::with_capacity(rows.len());
+        // Events whose data must be worked on as a tree: sealed values to
+        // open. The others keep their text untouched.
+        let mut sealed: Vec<(usize, Value)> = Vec::new();
+        for r in rows {
+            let (schema_version, data) = if self.upcasters.applies(&r.event_type, r.schema_version) {
+                let value: Value = serde_json::from_str(r.data.0.get()).map_err(StoreError::Data)?;
+                let (version, value) = self.upcasters.upcast(&r.event_type, r.schema_version, value);
+                (version, to_raw(&value)?)
+            } else {
+                (r.schema_version, r.data.0)
+            };
+            if personal::may_hold_sealed(data.get()) {
+                let value: Value = serde_json::from_str(data.get()).map_err(StoreError::Data)?;
+                sealed.push((events.len(), value));
+            }
+            events.push(RecordedEvent {
+                position: LogPosition {
+                    transaction_id: r.transaction_id,
+                    global_position: r.global_position,
+                },
+                metadata: Metadata {
+                    actor: r.actor,
+                    role: r.role,
+                    structure: r.tenant,
+                    correlation_id: r.correlation_id,
+                    causation_id: r.causation_id,
+                    command_id: r.command_id,
+                },
+                tenant: r.tenant,
+                stream_id: r.stream_id,
+                version: r.version,
+                event_id: r.event_id,
+                event_type: r.event_type,
+                schema_version,
+                data,
+                recorded_at: r.recorded_at,
+            });
+        }
+        if !sealed.is_empty() {
+            self.keyring.open_all(conn, sealed.iter_mut().map(|(_, v)| v)).await?;
+            for (index, value) in sealed {
+                events[index].data = to_raw(&value)?;
+            }
+        }
         Ok(events)
     }
 
@@ -375,6 +405,10 @@ impl Store {
             .await?;
         Ok((result, event))
     }
+}
+
+fn to_raw(value: &Value) -> Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(value).map_err(StoreError::Data)
 }
 
 /// The event type recorded when a data subject is erased.

@@ -8,10 +8,10 @@ use serde_json::Value;
 /// Upgrades the data of one event type from one schema version to the next.
 pub type Upcaster = fn(Value) -> Value;
 
-/// Upcasters by (event type, schema version they read).
+/// Upcasters by event type, then by the schema version they read.
 #[derive(Debug, Default, Clone)]
 pub struct Upcasters {
-    steps: HashMap<(String, i32), Upcaster>,
+    steps: HashMap<String, HashMap<i32, Upcaster>>,
 }
 
 impl Upcasters {
@@ -19,21 +19,23 @@ impl Upcasters {
     /// returns `from_version + 1` data.
     #[must_use]
     pub fn with(mut self, event_type: &str, from_version: i32, step: Upcaster) -> Self {
-        self.steps
-            .insert((event_type.to_owned(), from_version), step);
+        self.steps.entry(event_type.to_owned()).or_default().insert(from_version, step);
         self
+    }
+
+    /// Whether data of this type and version needs a step.
+    pub fn applies(&self, event_type: &str, version: i32) -> bool {
+        self.steps.get(event_type).is_some_and(|s| s.contains_key(&version))
     }
 
     /// Applies every step from the stored version onwards.
     pub fn upcast(&self, event_type: &str, mut version: i32, mut data: Value) -> (i32, Value) {
-        if self.steps.is_empty() {
+        let Some(steps) = self.steps.get(event_type) else {
             return (version, data);
-        }
-        let mut key = (event_type.to_owned(), version);
-        while let Some(step) = self.steps.get(&key) {
+        };
+        while let Some(step) = steps.get(&version) {
             data = step(data);
             version += 1;
-            key.1 = version;
         }
         (version, data)
     }

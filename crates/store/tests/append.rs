@@ -42,7 +42,7 @@ async fn appends_and_reads_a_stream_in_order_with_its_metadata() {
     let events = store.read_stream(&mut conn, "person-1", 1).await.unwrap();
     let ns: Vec<i64> = events
         .iter()
-        .map(|e| e.data["n"].as_i64().unwrap())
+        .map(|e| e.value()["n"].as_i64().unwrap())
         .collect();
     assert_eq!(ns, [1, 2, 3]);
     assert_eq!(

@@ -51,7 +51,7 @@ async fn personal_fields_are_encrypted_at_rest_and_read_back_in_clear() {
     );
     let mut conn = db.pool.acquire().await.unwrap();
     let read = store.read_stream(&mut conn, "person", 1).await.unwrap();
-    assert_eq!(read[0].data, event.data);
+    assert_eq!(read[0].value(), event.data);
 }
 
 #[tokio::test]
@@ -100,16 +100,16 @@ async fn erasing_a_subject_makes_their_fields_unreadable_and_replay_still_works(
 
     let all = read_everything(&store).await;
     assert_eq!(all.len(), 3, "both enrolments and the erasure replay");
-    assert_eq!(all[0].data["first_name"], json!({"$erased": true}));
-    assert_eq!(all[0].data["address"], json!({"$erased": true}));
-    assert_eq!(all[0].data["referent"], json!("mediator-7"));
+    assert_eq!(all[0].value()["first_name"], json!({"$erased": true}));
+    assert_eq!(all[0].value()["address"], json!({"$erased": true}));
+    assert_eq!(all[0].value()["referent"], json!("mediator-7"));
     assert_eq!(
-        all[1].data["first_name"],
+        all[1].value()["first_name"],
         json!({"$personal": "Awa"}),
         "another subject is untouched"
     );
     assert_eq!(all[2].event_type, passerelle_store::ERASED_EVENT);
-    assert_eq!(all[2].data["subject_id"], json!(awa));
+    assert_eq!(all[2].value()["subject_id"], json!(awa));
 
     // No new key is ever made for an erased subject.
     let err = store
@@ -168,7 +168,7 @@ async fn old_schema_versions_are_upcast_on_read() {
     let mut conn = db.pool.acquire().await.unwrap();
     let read = store.read_stream(&mut conn, "e", 1).await.unwrap();
     assert_eq!(read[0].schema_version, 2);
-    assert_eq!(read[0].data, json!({"commune_code": "69123"}));
+    assert_eq!(read[0].value(), json!({"commune_code": "69123"}));
 }
 
 #[tokio::test]

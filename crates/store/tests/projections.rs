@@ -195,8 +195,13 @@ async fn a_failing_batch_leaves_nothing_then_retries_pauses_and_resumes_to_the_r
         Batch::Skipped
     );
 
-    // The fix ships ("restart"), the operator resumes: it catches up.
-    p.poisoned.store(false, Ordering::SeqCst);
+    // The fix ships and the service restarts (a new runner over the same
+    // database); the operator resumes the projection: it catches up.
+    drop(projections);
+    let fixed = StreamCounts::new(Mode::Async);
+    fixed.poisoned.store(false, Ordering::SeqCst);
+    let projections = registry(&store, fixed);
+    projections.setup().await.unwrap();
     projections.resume("stream_counts").await.unwrap();
     catch_up(&projections).await;
     let live = counts(&db).await;

@@ -146,7 +146,7 @@ async fn read_all_pages_through_the_log_in_commit_order() {
     let ns: Vec<i64> = first
         .iter()
         .chain(&rest)
-        .map(|e| e.data["n"].as_i64().unwrap())
+        .map(|e| e.value()["n"].as_i64().unwrap())
         .collect();
     assert_eq!(ns, (0..10).collect::<Vec<_>>());
 }
@@ -188,7 +188,7 @@ async fn an_open_transaction_holds_later_commits_back_instead_of_letting_them_be
     let visible = read_everything(&store).await;
     let ns: Vec<i64> = visible
         .iter()
-        .map(|e| e.data["n"].as_i64().unwrap())
+        .map(|e| e.value()["n"].as_i64().unwrap())
         .collect();
     assert_eq!(ns, [1, 2]);
 }
