@@ -77,9 +77,12 @@ enum BenchCommand {
         /// Events in the log for the read-all measure.
         #[arg(long, default_value_t = 1_000_000)]
         events: i64,
-        /// Seconds per measured run (each case runs twice per side).
-        #[arg(long, default_value_t = 3.0)]
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 1.5)]
         seconds: f64,
+        /// Runs per side and case, store and raw alternating.
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
     },
 }
 
@@ -291,7 +294,11 @@ async fn projections(
 }
 
 async fn bench(db: &Database, command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Store { events, seconds } = command;
+    let BenchCommand::Store {
+        events,
+        seconds,
+        rounds,
+    } = command;
     // A database of its own, new each run, on the same server and settings.
     let name = "passerelle_bench";
     let mut admin =
@@ -312,6 +319,7 @@ async fn bench(db: &Database, command: BenchCommand) -> anyhow::Result<()> {
     let config = passerelle_store::bench::BenchConfig {
         run_time: std::time::Duration::from_secs_f64(seconds),
         read_events: events,
+        rounds,
         ..Default::default()
     };
     let report = passerelle_store::bench::run(&store, &config, |line| println!("{line}")).await?;

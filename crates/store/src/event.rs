@@ -163,7 +163,8 @@ impl AppendResult {
                 event_id: event_id(metadata.command_id, i),
                 event_type: event.event_type.clone(),
                 schema_version: event.schema_version,
-                data: serde_json::value::to_raw_value(&event.data).expect("a JSON value serialises"),
+                data: serde_json::value::to_raw_value(&event.data)
+                    .expect("a JSON value serialises"),
                 metadata: metadata.clone(),
                 recorded_at: self.recorded_at,
             })

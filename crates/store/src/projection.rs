@@ -75,7 +75,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             batch_size: 500,
-            rebuild_batch_size: 5_000,
+            rebuild_batch_size: 10_000,
             poll_interval: Duration::from_millis(250),
             max_failures: 5,
             backoff_base: Duration::from_millis(500),
@@ -286,7 +286,8 @@ impl Projections {
             .filter_map(|(name, version, status, has_live)| {
                 let p = self.find(&name).ok()?;
                 let building = status == "building";
-                (building || p.mode() == Mode::Async).then(|| (p.clone(), version, building && !has_live))
+                (building || p.mode() == Mode::Async)
+                    .then(|| (p.clone(), version, building && !has_live))
             })
             .collect())
     }
@@ -295,13 +296,18 @@ impl Projections {
     pub async fn run_once(&self) -> Result<usize> {
         let mut applied = 0;
         for (p, version, first_version) in self.active().await? {
-            match self.process_batch(p.as_ref(), version, self.config.batch_size).await {
+            match self
+                .process_batch(p.as_ref(), version, self.config.batch_size)
+                .await
+            {
                 Ok(Batch::Applied(n)) => applied += n,
                 // A first version, built over an existing log: nothing else
                 // serves, so it goes live as soon as it is complete.
                 Ok(Batch::CaughtUp) if first_version => self.swap(p.as_ref(), version).await?,
                 Ok(Batch::CaughtUp | Batch::Skipped) => {}
-                Err(e) => tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed"),
+                Err(e) => {
+                    tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed")
+                }
             }
         }
         Ok(applied)
@@ -316,7 +322,7 @@ impl Projections {
     ) -> Result<Batch> {
         let mut tx = self.store.pool().begin().await?;
         let checkpoint: Option<(i64, i64)> = sqlx::query_as(
-            "select transaction_id::text::bigint, global_position from projection_checkpoints
+            "select transaction_id, global_position from projection_checkpoints
              where projection = $1 and version = $2 and status <> 'retired' and not paused
                and (retry_at is null or retry_at <= now())
              for update skip locked",
@@ -484,7 +490,7 @@ impl Projections {
             updated_at: OffsetDateTime,
         }
         let rows: Vec<Row> = sqlx::query_as(
-            "select projection, version, status, transaction_id::text::bigint as transaction_id, global_position,
+            "select projection, version, status, transaction_id, global_position,
                     events_applied, failures, last_error, paused, updated_at
              from projection_checkpoints where status <> 'retired' order by projection, version",
         )
@@ -499,7 +505,7 @@ impl Projections {
                 sqlx::query_scalar(
                     "select count(*) from (
                          select 1 from events
-                         where (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+                         where (transaction_id, global_position) > ($1, $2)
                          limit $3
                      ) behind",
                 )
@@ -613,7 +619,7 @@ impl Projections {
                 .await?;
         }
         let checkpoint: Option<(i64, i64)> = sqlx::query_as(
-            "select transaction_id::text::bigint, global_position from projection_checkpoints
+            "select transaction_id, global_position from projection_checkpoints
              where projection = $1 and version = $2 and status = 'building' for update",
         )
         .bind(p.name())
@@ -698,7 +704,7 @@ async fn advance(
 ) -> Result<()> {
     sqlx::query(
         "update projection_checkpoints
-         set transaction_id = $3::bigint::text::xid8, global_position = $4,
+         set transaction_id = $3, global_position = $4,
              events_applied = events_applied + $5, failures = 0, last_error = null, retry_at = null,
              updated_at = now()
          where projection = $1 and version = $2",

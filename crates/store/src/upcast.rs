@@ -19,13 +19,18 @@ impl Upcasters {
     /// returns `from_version + 1` data.
     #[must_use]
     pub fn with(mut self, event_type: &str, from_version: i32, step: Upcaster) -> Self {
-        self.steps.entry(event_type.to_owned()).or_default().insert(from_version, step);
+        self.steps
+            .entry(event_type.to_owned())
+            .or_default()
+            .insert(from_version, step);
         self
     }
 
     /// Whether data of this type and version needs a step.
     pub fn applies(&self, event_type: &str, version: i32) -> bool {
-        self.steps.get(event_type).is_some_and(|s| s.contains_key(&version))
+        self.steps
+            .get(event_type)
+            .is_some_and(|s| s.contains_key(&version))
     }
 
     /// Applies every step from the stored version onwards.
