@@ -186,11 +186,7 @@ async fn store_appends(
             Ok::<u64, crate::StoreError>(written)
         }));
     }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.expect("bench writer panicked")?;
-    }
-    Ok((total, started.elapsed()))
+    Ok((join_writers(tasks).await?, started.elapsed()))
 }
 
 async fn raw_inserts(
@@ -239,14 +235,19 @@ async fn raw_inserts(
                 version += per_append as i64;
                 written += per_append as u64;
             }
-            Ok::<u64, sqlx::Error>(written)
+            Ok::<u64, crate::StoreError>(written)
         }));
     }
+    Ok((join_writers(tasks).await?, started.elapsed()))
+}
+
+/// Events written by all writers of one run.
+async fn join_writers(tasks: Vec<tokio::task::JoinHandle<Result<u64>>>) -> Result<u64> {
     let mut total = 0;
     for t in tasks {
         total += t.await.expect("bench writer panicked")?;
     }
-    Ok((total, started.elapsed()))
+    Ok(total)
 }
 
 async fn read_measure(

@@ -73,57 +73,20 @@ async fn a_wrong_expected_version_is_a_conflict_carrying_the_actual_version() {
         ))
         .await
         .unwrap();
-    let err = store
-        .append(&append(
-            "s",
-            ExpectedVersion::Exact(1),
-            &[event(3)],
-            &metadata(),
-        ))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Conflict {
-                actual: Some(2),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    let err = store
-        .append(&append(
-            "s",
-            ExpectedVersion::NoStream,
-            &[event(3)],
-            &metadata(),
-        ))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Conflict {
-                actual: Some(2),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    let err = store
-        .append(&append(
-            "absent",
-            ExpectedVersion::Exact(4),
-            &[event(3)],
-            &metadata(),
-        ))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict { actual: None, .. }),
-        "{err:?}"
-    );
+    for (stream, expected, actual) in [
+        ("s", ExpectedVersion::Exact(1), Some(2)),
+        ("s", ExpectedVersion::NoStream, Some(2)),
+        ("absent", ExpectedVersion::Exact(4), None),
+    ] {
+        let err = store
+            .append(&append(stream, expected, &[event(3)], &metadata()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Conflict { actual: a, .. } if *a == actual),
+            "{expected:?} on {stream}: {err:?}"
+        );
+    }
     let any = store
         .append(&append("s", ExpectedVersion::Any, &[event(3)], &metadata()))
         .await

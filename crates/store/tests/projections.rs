@@ -26,11 +26,18 @@ struct StreamCounts {
 }
 
 impl StreamCounts {
+    /// Fails on `Poison` events until cured.
     fn new(mode: Mode) -> Arc<Self> {
         Arc::new(Self {
             mode,
             poisoned: Arc::new(AtomicBool::new(true)),
         })
+    }
+
+    fn healthy(mode: Mode) -> Arc<Self> {
+        let p = Self::new(mode);
+        p.poisoned.store(false, Ordering::SeqCst);
+        p
     }
 }
 
@@ -198,8 +205,7 @@ async fn a_failing_batch_leaves_nothing_then_retries_pauses_and_resumes_to_the_r
     // The fix ships and the service restarts (a new runner over the same
     // database); the operator resumes the projection: it catches up.
     drop(projections);
-    let fixed = StreamCounts::new(Mode::Async);
-    fixed.poisoned.store(false, Ordering::SeqCst);
+    let fixed = StreamCounts::healthy(Mode::Async);
     let projections = registry(&store, fixed);
     projections.setup().await.unwrap();
     projections.resume("stream_counts").await.unwrap();
@@ -256,8 +262,7 @@ async fn a_retry_waits_for_its_backoff() {
 async fn two_runners_of_one_projection_never_apply_an_event_twice() {
     let db = TestDb::new().await;
     let store = db.store();
-    let p = StreamCounts::new(Mode::Async);
-    p.poisoned.store(false, Ordering::SeqCst);
+    let p = StreamCounts::healthy(Mode::Async);
     let replica_a = registry(&store, p.clone());
     let replica_b = registry(&store, p.clone());
     replica_a.setup().await.unwrap();
@@ -349,8 +354,7 @@ async fn an_inline_projection_is_readable_in_the_append_transaction() {
 async fn an_inline_projection_is_rebuilt_blue_green_under_write_load() {
     let db = TestDb::new().await;
     let store = db.store();
-    let p = StreamCounts::new(Mode::Inline);
-    p.poisoned.store(false, Ordering::SeqCst);
+    let p = StreamCounts::healthy(Mode::Inline);
     let projections = registry(&store, p);
     projections.setup().await.unwrap();
     let writer = {
@@ -395,8 +399,7 @@ async fn an_inline_projection_is_rebuilt_blue_green_under_write_load() {
 async fn the_old_version_serves_while_the_new_one_builds() {
     let db = TestDb::new().await;
     let store = db.store();
-    let p = StreamCounts::new(Mode::Async);
-    p.poisoned.store(false, Ordering::SeqCst);
+    let p = StreamCounts::healthy(Mode::Async);
     let projections = registry(&store, p.clone());
     projections.setup().await.unwrap();
     write(&store, 3, 4).await;
@@ -448,8 +451,7 @@ async fn a_projection_added_to_an_existing_log_is_built_before_it_goes_live() {
     let db = TestDb::new().await;
     let store = db.store();
     write(&store, 2, 3).await;
-    let p = StreamCounts::new(Mode::Inline);
-    p.poisoned.store(false, Ordering::SeqCst);
+    let p = StreamCounts::healthy(Mode::Inline);
     let projections = registry(&store, p);
     projections.setup().await.unwrap();
     let status = projections.status().await.unwrap();
@@ -462,8 +464,7 @@ async fn a_projection_added_to_an_existing_log_is_built_before_it_goes_live() {
 async fn lag_counts_the_events_not_yet_applied() {
     let db = TestDb::new().await;
     let store = db.store();
-    let p = StreamCounts::new(Mode::Async);
-    p.poisoned.store(false, Ordering::SeqCst);
+    let p = StreamCounts::healthy(Mode::Async);
     let projections = registry(&store, p.clone());
     projections.setup().await.unwrap();
     write(&store, 1, 10).await;
