@@ -9,6 +9,7 @@
 //! `{"$erased": true}` once the subject's key has been deleted. This module
 //! knows that convention only, never what the values mean.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -188,16 +189,17 @@ impl Keyring {
         }
     }
 
-    /// Replaces every personal value of `data` by its sealed form.
-    pub(crate) async fn seal(
+    /// `data` with every personal value replaced by its sealed form; borrowed
+    /// as is when it holds none, which is most events.
+    pub(crate) async fn seal<'a>(
         &self,
         conn: &mut PgConnection,
         event_type: &str,
         subject: Option<Uuid>,
-        data: &Value,
-    ) -> Result<Value> {
+        data: &'a Value,
+    ) -> Result<Cow<'a, Value>> {
         if !contains_key(data, PERSONAL) {
-            return Ok(data.clone());
+            return Ok(Cow::Borrowed(data));
         }
         let subject = subject.ok_or_else(|| StoreError::MissingSubject {
             event_type: event_type.to_owned(),
@@ -205,7 +207,7 @@ impl Keyring {
         let key = self.data_key(conn, subject).await?;
         let mut sealed = data.clone();
         seal_in_place(&mut sealed, &key, subject)?;
-        Ok(sealed)
+        Ok(Cow::Owned(sealed))
     }
 
     /// Opens every sealed value of every event, fetching the keys in one query.
