@@ -201,10 +201,6 @@ impl ManagedCluster {
         self.started_here
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.pgdata
-    }
-
     pub fn is_running(&self) -> bool {
         self.command("pg_ctl", &["-D", &self.pgdata.to_string_lossy(), "status"])
             .output()
