@@ -1,0 +1,1374 @@
+//! The immersion (PMSMP, période de mise en situation en milieu
+//! professionnel): proposed by a mediator to a person and an employer,
+//! accepted or declined by each, framed by a convention that every party
+//! signs and the structure validates, renewed at most once, started, ended,
+//! then assessed by each party and followed up at 1, 3 and 6 months.
+//!
+//! Every rule of DOMAIN.md's PMSMP section is enforced here; the rules that
+//! need the person's history with the host read it from the context.
+
+mod convention;
+mod feedback;
+mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime};
+
+pub use convention::{
+    AGE_OF_MAJORITY, Convention, ConventionIdentity, ConventionPerson, Host, MAX_WEEKLY_HOURS,
+    MINIMUM_AGE, Objective, Organisation, Place, Signatory, Signer, Situation, Tutor,
+};
+pub use feedback::{
+    AssessmentResponse, Attendance, Feedback, FeedbackAuthor, Hiring, HostAssessment, Level,
+    MediatorFeedback, Milestone, Outcome, PersonFeedback, Skill, SkillObserved,
+};
+pub use rules::{MAX_CONVENTIONS_WITH_HOST, MAX_DAYS_WITH_HOST, PriorConvention};
+
+use self::convention::{check_period, check_weekly_hours};
+use self::rules::{Candidate, check_history};
+use crate::checks::{not_before, not_found, not_in_future};
+use crate::decider::{Decider, events};
+use crate::error::{DomainError, Rule};
+use crate::fr;
+use crate::personal::Personal;
+use crate::values::{
+    AccidentId, DateRange, EmployerId, ImmersionId, NeedId, PersonId, StructureId, Text, UserId,
+    WeeklyHours, add_months,
+};
+
+/// The host tells the support structure of an accident within 24 hours…
+pub const ACCIDENT_INFORM_WITHIN: Duration = Duration::hours(24);
+/// …and the declaration is filed within 48 hours (D5135-5).
+pub const ACCIDENT_DECLARE_WITHIN: Duration = Duration::hours(48);
+
+/// Who answers a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Respondent {
+    Person,
+    Employer,
+}
+
+/// Who took the initiative of a cancellation or an interruption: platform
+/// users ask to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Initiator {
+    Person,
+    Employer,
+    Mediator,
+}
+
+/// How a signature was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignatureMethod {
+    /// By the signatory, through their own link.
+    Online,
+    /// On paper, recorded by a mediator.
+    Paper {
+        recorded_by: UserId,
+        signed_on: Date,
+    },
+}
+
+/// A renewal: same objective and goals, at most as long as the first
+/// period, because the goals were not reached (D5135-3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalTerms {
+    pub period: DateRange,
+    pub schedule: Text,
+    pub weekly_hours: WeeklyHours,
+    pub objective: Objective,
+    pub goals: Text,
+    pub why_goals_not_reached: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImmersionCommand {
+    Propose {
+        immersion_id: ImmersionId,
+        person_id: PersonId,
+        employer_id: EmployerId,
+        need_id: Option<NeedId>,
+        objective: Objective,
+        structure: StructureId,
+        mediator: UserId,
+        message: Option<Text>,
+        proposed_on: Date,
+    },
+    Accept {
+        by: Respondent,
+        answered_on: Date,
+    },
+    Decline {
+        by: Respondent,
+        reason: Text,
+        answered_on: Date,
+    },
+    /// Drafts the convention, or modifies it until it is validated (which
+    /// clears the signatures given).
+    DraftConvention {
+        convention: Box<Convention>,
+    },
+    /// Signs the convention, or the renewal while one awaits signatures.
+    Sign {
+        signatory: Signatory,
+        method: SignatureMethod,
+    },
+    Prevalidate {
+        by: UserId,
+    },
+    Validate {
+        by: UserId,
+    },
+    Reject {
+        by: UserId,
+        justification: Text,
+    },
+    Deprecate {
+        justification: Text,
+    },
+    Cancel {
+        by: Initiator,
+        reason: Text,
+    },
+    Renew {
+        terms: RenewalTerms,
+    },
+    Start {
+        started_on: Date,
+    },
+    Interrupt {
+        by: Initiator,
+        reason: Text,
+        interrupted_on: Date,
+    },
+    Complete {
+        completed_on: Date,
+    },
+    ReportAccident {
+        accident_id: AccidentId,
+        occurred_at: OffsetDateTime,
+        structure_informed_at: OffsetDateTime,
+        description: Text,
+    },
+    RecordAccidentDeclaration {
+        accident_id: AccidentId,
+        filed_at: OffsetDateTime,
+    },
+    RecordFeedback {
+        feedback: Feedback,
+        recorded_on: Date,
+    },
+    RecordOutcome {
+        milestone: Milestone,
+        outcome: Outcome,
+        recorded_on: Date,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImmersionProposed {
+    pub immersion_id: ImmersionId,
+    pub person_id: PersonId,
+    pub employer_id: EmployerId,
+    pub need_id: Option<NeedId>,
+    pub objective: Objective,
+    pub structure: StructureId,
+    pub mediator: UserId,
+    pub message: Option<Text>,
+    pub proposed_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalAcceptedByPerson {
+    pub answered_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalAcceptedByEmployer {
+    pub answered_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalDeclined {
+    pub by: Respondent,
+    pub reason: Text,
+    pub answered_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionDrafted {
+    pub convention: Convention,
+}
+
+/// The convention changed before validation: every signature given is void
+/// and must be given again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionModified {
+    pub convention: Convention,
+    pub signatures_cleared: Vec<Signatory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionSigned {
+    pub signatory: Signatory,
+    pub method: SignatureMethod,
+    pub signed_at: OffsetDateTime,
+    /// A signature of the renewal rather than of the first convention.
+    pub renewal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionPrevalidated {
+    pub by: UserId,
+    pub renewal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionValidated {
+    pub by: UserId,
+    pub validated_on: Date,
+    pub renewal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionRejected {
+    pub by: UserId,
+    pub justification: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionDeprecated {
+    pub justification: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionCancelled {
+    pub by: Initiator,
+    pub reason: Text,
+    pub cancelled_on: Date,
+}
+
+/// A renewal was drawn up; it awaits every signature and validation. A
+/// second one before validation replaces its terms (and clears its
+/// signatures): only a validated renewal counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConventionRenewed {
+    pub terms: RenewalTerms,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImmersionStarted {
+    pub started_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImmersionInterrupted {
+    pub by: Initiator,
+    pub reason: Text,
+    pub interrupted_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImmersionCompleted {
+    pub completed_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccidentReported {
+    pub accident_id: AccidentId,
+    pub occurred_at: OffsetDateTime,
+    pub structure_informed_at: OffsetDateTime,
+    pub description: Personal<Text>,
+    /// Whether the host told the structure within 24 hours.
+    pub informed_in_time: bool,
+    /// When the declaration must be filed: 48 hours after the accident.
+    pub declaration_due_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccidentDeclarationFiled {
+    pub accident_id: AccidentId,
+    pub filed_at: OffsetDateTime,
+    pub filed_in_time: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackRecorded {
+    pub feedback: Feedback,
+    pub recorded_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeRecorded {
+    pub milestone: Milestone,
+    pub outcome: Outcome,
+    pub recorded_on: Date,
+}
+
+events! {
+    /// What happened to an immersion.
+    pub enum ImmersionEvent {
+        ImmersionProposed = ("immersion_proposed", 1),
+        ProposalAcceptedByPerson = ("proposal_accepted_by_person", 1),
+        ProposalAcceptedByEmployer = ("proposal_accepted_by_employer", 1),
+        ProposalDeclined = ("proposal_declined", 1),
+        ConventionDrafted = ("convention_drafted", 1),
+        ConventionModified = ("convention_modified", 1),
+        ConventionSigned = ("convention_signed", 1),
+        ConventionPrevalidated = ("convention_prevalidated", 1),
+        ConventionValidated = ("convention_validated", 1),
+        ConventionRejected = ("convention_rejected", 1),
+        ConventionDeprecated = ("convention_deprecated", 1),
+        ConventionCancelled = ("convention_cancelled", 1),
+        ConventionRenewed = ("convention_renewed", 1),
+        ImmersionStarted = ("immersion_started", 1),
+        ImmersionInterrupted = ("immersion_interrupted", 1),
+        ImmersionCompleted = ("immersion_completed", 1),
+        AccidentReported = ("accident_reported", 1),
+        AccidentDeclarationFiled = ("accident_declaration_filed", 1),
+        FeedbackRecorded = ("feedback_recorded", 1),
+        OutcomeRecorded = ("outcome_recorded", 1),
+    }
+}
+
+/// Where the immersion stands. Derived from events; never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Stage {
+    #[default]
+    NotProposed,
+    /// Awaiting the person's and the employer's answers.
+    Proposed,
+    Declined,
+    /// The convention is drafted and collects signatures.
+    Drafted,
+    Validated,
+    Rejected,
+    Deprecated,
+    Cancelled,
+    Started,
+    Interrupted,
+    Completed,
+}
+
+impl Stage {
+    /// Stages nothing follows.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Stage::Declined | Stage::Rejected | Stage::Deprecated | Stage::Cancelled
+        )
+    }
+
+    pub fn has_ended(self) -> bool {
+        matches!(self, Stage::Interrupted | Stage::Completed)
+    }
+}
+
+/// A renewal on its way: terms, signatures, validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    pub terms: RenewalTerms,
+    pub signatures: BTreeMap<Signatory, SignatureMethod>,
+    pub prevalidated: bool,
+    pub validated: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accident {
+    pub occurred_at: Option<OffsetDateTime>,
+    pub declared: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImmersionState {
+    pub stage: Stage,
+    pub proposal: Option<ImmersionProposed>,
+    pub accepted_by_person: bool,
+    pub accepted_by_employer: bool,
+    pub convention: Option<Convention>,
+    pub signatures: BTreeMap<Signatory, SignatureMethod>,
+    pub prevalidated: bool,
+    pub validated_on: Option<Date>,
+    pub renewal: Option<Renewal>,
+    pub started_on: Option<Date>,
+    pub ended_on: Option<Date>,
+    pub feedback: BTreeMap<FeedbackAuthor, Feedback>,
+    pub outcomes: BTreeSet<Milestone>,
+    pub accidents: BTreeMap<AccidentId, Accident>,
+}
+
+impl ImmersionState {
+    /// The person, whose key seals the personal values of every event of
+    /// this immersion.
+    pub fn person(&self) -> Option<PersonId> {
+        self.proposal.as_ref().map(|p| p.person_id)
+    }
+
+    /// The validated renewal, if any.
+    pub fn validated_renewal(&self) -> Option<&RenewalTerms> {
+        self.renewal
+            .as_ref()
+            .filter(|r| r.validated)
+            .map(|r| &r.terms)
+    }
+
+    /// The last planned day: the validated renewal's, else the convention's.
+    pub fn planned_end(&self) -> Option<Date> {
+        match self.validated_renewal() {
+            Some(terms) => Some(terms.period.end()),
+            None => self.convention.as_ref().map(|c| c.period.end()),
+        }
+    }
+
+    /// Calendar days of the convention and its validated renewal.
+    pub fn planned_days(&self) -> i64 {
+        self.convention.as_ref().map_or(0, |c| c.period.days())
+            + self.validated_renewal().map_or(0, |t| t.period.days())
+    }
+
+    /// The signatures still missing from what awaits signing.
+    pub fn missing_signatures(&self) -> Vec<Signatory> {
+        match self.signing() {
+            Some(signing) => signing
+                .required
+                .iter()
+                .filter(|s| !signing.given.contains_key(s))
+                .copied()
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// What awaits signatures: the drafted convention, or a renewal not yet
+    /// validated while the immersion runs.
+    fn signing(&self) -> Option<Signing<'_>> {
+        let convention = self.convention.as_ref()?;
+        match self.stage {
+            Stage::Drafted => Some(Signing {
+                required: convention.required_signatories(&convention.period),
+                given: &self.signatures,
+                prevalidated: self.prevalidated,
+                start: convention.period.start(),
+                renewal: false,
+            }),
+            Stage::Started => {
+                let renewal = self.renewal.as_ref().filter(|r| !r.validated)?;
+                Some(Signing {
+                    required: convention.required_signatories(&renewal.terms.period),
+                    given: &renewal.signatures,
+                    prevalidated: renewal.prevalidated,
+                    start: renewal.terms.period.start(),
+                    renewal: true,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+struct Signing<'a> {
+    required: BTreeSet<Signatory>,
+    given: &'a BTreeMap<Signatory, SignatureMethod>,
+    prevalidated: bool,
+    start: Date,
+    renewal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImmersionContext {
+    /// Today in France (Europe/Paris).
+    pub today: Date,
+    pub now: OffsetDateTime,
+    /// For a proposal: the person is enrolled and has not exited.
+    pub person_accompanied: bool,
+    /// For a proposal: the employer is registered.
+    pub employer_registered: bool,
+    /// For a proposal naming a need: that need's employer, while the need
+    /// is open; `None` when it is unknown or closed.
+    pub need_employer: Option<EmployerId>,
+    /// The person's other conventions with the same host (same SIRET as the
+    /// convention drafted, or as the one renewed).
+    pub history_with_host: Vec<PriorConvention>,
+    /// Whether the structure has conventions pre-validated by a counsellor
+    /// before validation.
+    pub prevalidation_required: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Immersion;
+
+fn stage_error(field: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::rule(Rule::ConventionStage, field, message)
+}
+
+/// Why nothing more can happen to an immersion in a final stage.
+fn final_stage(stage: Stage) -> DomainError {
+    let message = match stage {
+        Stage::Declined => "La proposition a été déclinée : proposez une nouvelle immersion.",
+        Stage::Rejected => "La convention a été rejetée : proposez une nouvelle immersion.",
+        Stage::Deprecated => "La convention a été abandonnée : proposez une nouvelle immersion.",
+        _ => "La convention a été annulée : proposez une nouvelle immersion.",
+    };
+    stage_error("immersionId", message)
+}
+
+fn list(signatories: &[Signatory]) -> String {
+    signatories
+        .iter()
+        .map(|s| s.label())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Decider for Immersion {
+    type Command = ImmersionCommand;
+    type Event = ImmersionEvent;
+    type State = ImmersionState;
+    type Context = ImmersionContext;
+
+    fn decide(
+        command: &ImmersionCommand,
+        state: &ImmersionState,
+        context: &ImmersionContext,
+    ) -> Result<Vec<ImmersionEvent>, DomainError> {
+        use ImmersionCommand as C;
+        if let C::Propose { .. } = command {
+            return propose(command, state, context);
+        }
+        let Some(proposal) = &state.proposal else {
+            return Err(not_found("immersionId", "Cette immersion n'existe pas."));
+        };
+        if state.stage.is_final() {
+            return Err(final_stage(state.stage));
+        }
+        let today = context.today;
+        let event: ImmersionEvent = match command {
+            C::Propose { .. } => unreachable!("handled above"),
+            C::Accept { by, answered_on }
+            | C::Decline {
+                by, answered_on, ..
+            } => {
+                if state.stage != Stage::Proposed {
+                    return Err(DomainError::conflict(
+                        Rule::ProposalAlreadyAnswered,
+                        "by",
+                        "La proposition a déjà reçu ses réponses.",
+                    ));
+                }
+                let answered = match by {
+                    Respondent::Person => state.accepted_by_person,
+                    Respondent::Employer => state.accepted_by_employer,
+                };
+                if answered {
+                    return Err(DomainError::conflict(
+                        Rule::ProposalAlreadyAnswered,
+                        "by",
+                        "Cette réponse est déjà enregistrée.",
+                    ));
+                }
+                not_in_future(*answered_on, today, "answeredOn")?;
+                not_before(
+                    *answered_on,
+                    proposal.proposed_on,
+                    "la proposition",
+                    "answeredOn",
+                )?;
+                match (command, by) {
+                    (C::Decline { reason, .. }, _) => ProposalDeclined {
+                        by: *by,
+                        reason: reason.clone(),
+                        answered_on: *answered_on,
+                    }
+                    .into(),
+                    (_, Respondent::Person) => ProposalAcceptedByPerson {
+                        answered_on: *answered_on,
+                    }
+                    .into(),
+                    (_, Respondent::Employer) => ProposalAcceptedByEmployer {
+                        answered_on: *answered_on,
+                    }
+                    .into(),
+                }
+            }
+            C::DraftConvention { convention } => return draft(convention, state, context),
+            C::Sign { signatory, method } => sign(*signatory, *method, state, context)?,
+            C::Prevalidate { by } => {
+                let signing = awaiting_signatures(state)?;
+                all_signed(state)?;
+                if signing.prevalidated {
+                    return Err(DomainError::conflict(
+                        Rule::ConventionStage,
+                        "immersionId",
+                        "La convention est déjà pré-validée.",
+                    ));
+                }
+                ConventionPrevalidated {
+                    by: *by,
+                    renewal: signing.renewal,
+                }
+                .into()
+            }
+            C::Validate { by } => {
+                let signing = awaiting_signatures(state)?;
+                all_signed(state)?;
+                if context.prevalidation_required && !signing.prevalidated {
+                    return Err(DomainError::rule(
+                        Rule::PrevalidationRequired,
+                        "immersionId",
+                        "Votre structure fait pré-valider les conventions par un conseiller avant la validation : demandez la pré-validation.",
+                    ));
+                }
+                if today > signing.start {
+                    return Err(DomainError::rule(
+                        Rule::ValidationAfterStart,
+                        "convention.period.start",
+                        format!(
+                            "La période commence le {}, avant aujourd'hui : modifiez les dates (les signatures seront à redonner) avant de valider.",
+                            fr::date(signing.start)
+                        ),
+                    ));
+                }
+                ConventionValidated {
+                    by: *by,
+                    validated_on: today,
+                    renewal: signing.renewal,
+                }
+                .into()
+            }
+            C::Reject { by, justification } => {
+                before_validation(state)?;
+                ConventionRejected {
+                    by: *by,
+                    justification: justification.clone(),
+                }
+                .into()
+            }
+            C::Deprecate { justification } => {
+                before_validation(state)?;
+                ConventionDeprecated {
+                    justification: justification.clone(),
+                }
+                .into()
+            }
+            C::Cancel { by, reason } => {
+                let message = match state.stage {
+                    Stage::Validated => None,
+                    Stage::Started | Stage::Interrupted | Stage::Completed => Some(format!(
+                        "L'immersion a commencé le {} : elle ne s'annule plus, elle s'interrompt.",
+                        state.started_on.map(fr::date).unwrap_or_default()
+                    )),
+                    _ => Some(
+                        "La convention n'est pas encore validée : rejetez-la ou abandonnez-la plutôt que de l'annuler."
+                            .to_owned(),
+                    ),
+                };
+                if let Some(message) = message {
+                    return Err(DomainError::rule(
+                        Rule::CancelOnlyBeforeStart,
+                        "immersionId",
+                        message,
+                    ));
+                }
+                ConventionCancelled {
+                    by: *by,
+                    reason: reason.clone(),
+                    cancelled_on: today,
+                }
+                .into()
+            }
+            C::Renew { terms } => renew(terms, state, context)?,
+            C::Start { started_on } => {
+                let convention = match (state.stage, &state.convention) {
+                    (Stage::Validated, Some(convention)) => convention,
+                    (Stage::Started | Stage::Interrupted | Stage::Completed, _) => {
+                        return Err(DomainError::conflict(
+                            Rule::ConventionStage,
+                            "startedOn",
+                            "L'immersion a déjà commencé.",
+                        ));
+                    }
+                    _ => {
+                        return Err(stage_error(
+                            "immersionId",
+                            "La convention n'est pas encore validée : l'immersion ne peut pas commencer.",
+                        ));
+                    }
+                };
+                if !convention.period.contains(*started_on) {
+                    return Err(DomainError::rule(
+                        Rule::StartOutsidePeriod,
+                        "startedOn",
+                        format!(
+                            "L'immersion commence dans la période de la convention ({}).",
+                            convention.period
+                        ),
+                    ));
+                }
+                not_in_future(*started_on, today, "startedOn")?;
+                ImmersionStarted {
+                    started_on: *started_on,
+                }
+                .into()
+            }
+            C::Interrupt {
+                by,
+                reason,
+                interrupted_on,
+            } => {
+                let started_on = running(state)?;
+                not_in_future(*interrupted_on, today, "interruptedOn")?;
+                not_before(
+                    *interrupted_on,
+                    started_on,
+                    "le début de l'immersion",
+                    "interruptedOn",
+                )?;
+                ImmersionInterrupted {
+                    by: *by,
+                    reason: reason.clone(),
+                    interrupted_on: *interrupted_on,
+                }
+                .into()
+            }
+            C::Complete { completed_on } => {
+                running(state)?;
+                let end = state
+                    .planned_end()
+                    .expect("a running immersion has a convention");
+                if *completed_on < end {
+                    return Err(DomainError::rule(
+                        Rule::CompletionBeforeEnd,
+                        "completedOn",
+                        format!(
+                            "L'immersion va jusqu'au {} : si elle s'arrête avant, enregistrez une interruption.",
+                            fr::date(end)
+                        ),
+                    ));
+                }
+                not_in_future(*completed_on, today, "completedOn")?;
+                ImmersionCompleted {
+                    completed_on: *completed_on,
+                }
+                .into()
+            }
+            C::ReportAccident {
+                accident_id,
+                occurred_at,
+                structure_informed_at,
+                description,
+            } => report_accident(
+                *accident_id,
+                *occurred_at,
+                *structure_informed_at,
+                description,
+                state,
+                context,
+            )?,
+            C::RecordAccidentDeclaration {
+                accident_id,
+                filed_at,
+            } => {
+                let Some(accident) = state.accidents.get(accident_id) else {
+                    return Err(DomainError::not_found(
+                        Rule::AccidentUnknown,
+                        "accidentId",
+                        "Aucun accident n'est enregistré sous cette référence pour cette immersion.",
+                    ));
+                };
+                if accident.declared {
+                    return Err(DomainError::conflict(
+                        Rule::AccidentAlreadyDeclared,
+                        "accidentId",
+                        "La déclaration de cet accident est déjà enregistrée.",
+                    ));
+                }
+                let occurred_at = accident
+                    .occurred_at
+                    .expect("reported accidents have a time");
+                if *filed_at < occurred_at {
+                    return Err(DomainError::rule(
+                        Rule::DateBeforeStart,
+                        "filedAt",
+                        "La déclaration ne peut pas précéder l'accident.",
+                    ));
+                }
+                if *filed_at > context.now {
+                    return Err(DomainError::rule(
+                        Rule::DateInFuture,
+                        "filedAt",
+                        "La déclaration s'enregistre une fois faite.",
+                    ));
+                }
+                AccidentDeclarationFiled {
+                    accident_id: *accident_id,
+                    filed_at: *filed_at,
+                    filed_in_time: *filed_at - occurred_at <= ACCIDENT_DECLARE_WITHIN,
+                }
+                .into()
+            }
+            C::RecordFeedback {
+                feedback,
+                recorded_on,
+            } => record_feedback(feedback, *recorded_on, state, today)?,
+            C::RecordOutcome {
+                milestone,
+                outcome,
+                recorded_on,
+            } => {
+                let Some(ended_on) = state.ended_on.filter(|_| state.stage.has_ended()) else {
+                    return Err(DomainError::rule(
+                        Rule::OutcomeTooEarly,
+                        "milestone",
+                        "Les suites s'enregistrent une fois l'immersion terminée ou interrompue.",
+                    ));
+                };
+                if state.outcomes.contains(milestone) {
+                    return Err(DomainError::conflict(
+                        Rule::OutcomeAlreadyRecorded,
+                        "milestone",
+                        format!("La suite {} est déjà enregistrée.", milestone.label()),
+                    ));
+                }
+                let due = add_months(ended_on, milestone.months());
+                if *recorded_on < due {
+                    return Err(DomainError::rule(
+                        Rule::OutcomeTooEarly,
+                        "recordedOn",
+                        format!(
+                            "Le suivi {} se fait à partir du {} (l'immersion s'est terminée le {}).",
+                            milestone.label(),
+                            fr::date(due),
+                            fr::date(ended_on)
+                        ),
+                    ));
+                }
+                not_in_future(*recorded_on, today, "recordedOn")?;
+                OutcomeRecorded {
+                    milestone: *milestone,
+                    outcome: *outcome,
+                    recorded_on: *recorded_on,
+                }
+                .into()
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn evolve(mut state: ImmersionState, event: &ImmersionEvent) -> ImmersionState {
+        use ImmersionEvent as E;
+        match event {
+            E::ImmersionProposed(e) => {
+                state.proposal = Some(e.clone());
+                state.stage = Stage::Proposed;
+            }
+            E::ProposalAcceptedByPerson(_) => state.accepted_by_person = true,
+            E::ProposalAcceptedByEmployer(_) => state.accepted_by_employer = true,
+            E::ProposalDeclined(_) => state.stage = Stage::Declined,
+            E::ConventionDrafted(e) => {
+                state.convention = Some(e.convention.clone());
+                state.stage = Stage::Drafted;
+            }
+            E::ConventionModified(e) => {
+                state.convention = Some(e.convention.clone());
+                state.signatures.clear();
+                state.prevalidated = false;
+            }
+            E::ConventionSigned(e) => match (&mut state.renewal, e.renewal) {
+                (Some(renewal), true) => {
+                    renewal.signatures.insert(e.signatory, e.method);
+                }
+                _ => {
+                    state.signatures.insert(e.signatory, e.method);
+                }
+            },
+            E::ConventionPrevalidated(e) => match (&mut state.renewal, e.renewal) {
+                (Some(renewal), true) => renewal.prevalidated = true,
+                _ => state.prevalidated = true,
+            },
+            E::ConventionValidated(e) => match (&mut state.renewal, e.renewal) {
+                (Some(renewal), true) => renewal.validated = true,
+                _ => {
+                    state.validated_on = Some(e.validated_on);
+                    state.stage = Stage::Validated;
+                }
+            },
+            E::ConventionRejected(_) => state.stage = Stage::Rejected,
+            E::ConventionDeprecated(_) => state.stage = Stage::Deprecated,
+            E::ConventionCancelled(_) => state.stage = Stage::Cancelled,
+            E::ConventionRenewed(e) => {
+                state.renewal = Some(Renewal {
+                    terms: e.terms.clone(),
+                    signatures: BTreeMap::new(),
+                    prevalidated: false,
+                    validated: false,
+                });
+            }
+            E::ImmersionStarted(e) => {
+                state.started_on = Some(e.started_on);
+                state.stage = Stage::Started;
+            }
+            E::ImmersionInterrupted(e) => {
+                state.ended_on = Some(e.interrupted_on);
+                state.stage = Stage::Interrupted;
+            }
+            E::ImmersionCompleted(e) => {
+                state.ended_on = Some(e.completed_on);
+                state.stage = Stage::Completed;
+            }
+            E::AccidentReported(e) => {
+                state.accidents.insert(
+                    e.accident_id,
+                    Accident {
+                        occurred_at: Some(e.occurred_at),
+                        declared: false,
+                    },
+                );
+            }
+            E::AccidentDeclarationFiled(e) => {
+                if let Some(accident) = state.accidents.get_mut(&e.accident_id) {
+                    accident.declared = true;
+                }
+            }
+            E::FeedbackRecorded(e) => {
+                state
+                    .feedback
+                    .insert(e.feedback.author(), e.feedback.clone());
+            }
+            E::OutcomeRecorded(e) => {
+                state.outcomes.insert(e.milestone);
+            }
+        }
+        state
+    }
+}
+
+fn propose(
+    command: &ImmersionCommand,
+    state: &ImmersionState,
+    context: &ImmersionContext,
+) -> Result<Vec<ImmersionEvent>, DomainError> {
+    let ImmersionCommand::Propose {
+        immersion_id,
+        person_id,
+        employer_id,
+        need_id,
+        objective,
+        structure,
+        mediator,
+        message,
+        proposed_on,
+    } = command
+    else {
+        unreachable!("called for proposals only")
+    };
+    if state.stage != Stage::NotProposed {
+        return Err(DomainError::conflict(
+            Rule::AlreadyExists,
+            "immersionId",
+            "Cette immersion est déjà proposée.",
+        ));
+    }
+    if !context.person_accompanied {
+        return Err(not_found(
+            "personId",
+            "Cette personne n'est pas accompagnée par votre structure (ou est sortie de l'accompagnement).",
+        ));
+    }
+    if !context.employer_registered {
+        return Err(not_found(
+            "employerId",
+            "Cet employeur n'est pas enregistré.",
+        ));
+    }
+    if need_id.is_some() && context.need_employer != Some(*employer_id) {
+        return Err(DomainError::rule(
+            Rule::NeedOfAnotherEmployer,
+            "needId",
+            "Ce besoin n'est pas un besoin ouvert de cet employeur : choisissez un de ses besoins en cours, ou aucun.",
+        ));
+    }
+    not_in_future(*proposed_on, context.today, "proposedOn")?;
+    Ok(vec![
+        ImmersionProposed {
+            immersion_id: *immersion_id,
+            person_id: *person_id,
+            employer_id: *employer_id,
+            need_id: *need_id,
+            objective: *objective,
+            structure: *structure,
+            mediator: *mediator,
+            message: message.clone(),
+            proposed_on: *proposed_on,
+        }
+        .into(),
+    ])
+}
+
+fn draft(
+    convention: &Convention,
+    state: &ImmersionState,
+    context: &ImmersionContext,
+) -> Result<Vec<ImmersionEvent>, DomainError> {
+    match state.stage {
+        Stage::Proposed if state.accepted_by_person && state.accepted_by_employer => {}
+        Stage::Proposed => {
+            let waiting = match (state.accepted_by_person, state.accepted_by_employer) {
+                (false, false) => "de la personne et de l'employeur",
+                (false, true) => "de la personne",
+                _ => "de l'employeur",
+            };
+            return Err(DomainError::rule(
+                Rule::ProposalNotAccepted,
+                "immersionId",
+                format!(
+                    "La convention se rédige une fois la proposition acceptée : il manque l'accord {waiting}."
+                ),
+            ));
+        }
+        Stage::Drafted => {}
+        _ => {
+            return Err(DomainError::rule(
+                Rule::ConventionLocked,
+                "convention",
+                "La convention est validée : elle ne se modifie plus. Pour changer les dates ou le contenu, annulez-la et proposez une nouvelle immersion.",
+            ));
+        }
+    }
+    if state.convention.as_ref() == Some(convention) {
+        // The same content again: nothing changes, no signature is lost.
+        return Ok(Vec::new());
+    }
+    convention.check()?;
+    check_history(
+        &Candidate {
+            span: convention.period,
+            days: convention.period.days(),
+            objective: convention.objective,
+            goals: &convention.goals,
+            is_new_convention: true,
+        },
+        &context.history_with_host,
+        "convention.period",
+    )?;
+    Ok(vec![match state.stage {
+        Stage::Drafted => ConventionModified {
+            convention: convention.clone(),
+            signatures_cleared: state.signatures.keys().copied().collect(),
+        }
+        .into(),
+        _ => ConventionDrafted {
+            convention: convention.clone(),
+        }
+        .into(),
+    }])
+}
+
+fn awaiting_signatures(state: &ImmersionState) -> Result<Signing<'_>, DomainError> {
+    state.signing().ok_or_else(|| match state.stage {
+        Stage::Proposed => DomainError::rule(
+            Rule::ConventionNotDrafted,
+            "immersionId",
+            "La convention n'est pas encore rédigée.",
+        ),
+        Stage::Validated => DomainError::conflict(
+            Rule::ConventionStage,
+            "immersionId",
+            "La convention est déjà validée.",
+        ),
+        _ => stage_error(
+            "immersionId",
+            "Aucune convention ni aucun renouvellement n'attend de signature.",
+        ),
+    })
+}
+
+fn all_signed(state: &ImmersionState) -> Result<(), DomainError> {
+    let missing = state.missing_signatures();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::rule(
+            Rule::SignaturesMissing,
+            "signatures",
+            format!("Il manque la signature de : {}.", list(&missing)),
+        ))
+    }
+}
+
+fn sign(
+    signatory: Signatory,
+    method: SignatureMethod,
+    state: &ImmersionState,
+    context: &ImmersionContext,
+) -> Result<ImmersionEvent, DomainError> {
+    let signing = awaiting_signatures(state)?;
+    if !signing.required.contains(&signatory) {
+        let required: Vec<_> = signing.required.iter().copied().collect();
+        return Err(DomainError::rule(
+            Rule::SignatoryNotRequired,
+            "signatory",
+            format!(
+                "{} ne signe pas cette convention ; signent : {}.",
+                capitalise(signatory.label()),
+                list(&required)
+            ),
+        ));
+    }
+    if signing.given.contains_key(&signatory) {
+        return Err(DomainError::conflict(
+            Rule::AlreadySigned,
+            "signatory",
+            format!("{} a déjà signé.", capitalise(signatory.label())),
+        ));
+    }
+    if let SignatureMethod::Paper { signed_on, .. } = method {
+        not_in_future(signed_on, context.today, "method.signedOn")?;
+    }
+    Ok(ConventionSigned {
+        signatory,
+        method,
+        signed_at: context.now,
+        renewal: signing.renewal,
+    }
+    .into())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn before_validation(state: &ImmersionState) -> Result<(), DomainError> {
+    match state.stage {
+        Stage::Drafted => Ok(()),
+        Stage::Proposed => Err(DomainError::rule(
+            Rule::ConventionNotDrafted,
+            "immersionId",
+            "La convention n'est pas encore rédigée.",
+        )),
+        _ => Err(stage_error(
+            "immersionId",
+            "La convention est validée : elle ne se rejette plus, elle s'annule (avant le début) ou l'immersion s'interrompt.",
+        )),
+    }
+}
+
+/// The immersion runs: started, not yet ended. Returns its first day.
+fn running(state: &ImmersionState) -> Result<Date, DomainError> {
+    match (state.stage, state.started_on) {
+        (Stage::Started, Some(started_on)) => Ok(started_on),
+        (Stage::Interrupted | Stage::Completed, _) => Err(DomainError::rule(
+            Rule::AlreadyEnded,
+            "immersionId",
+            format!(
+                "L'immersion est terminée depuis le {}.",
+                state.ended_on.map(fr::date).unwrap_or_default()
+            ),
+        )),
+        _ => Err(DomainError::rule(
+            Rule::NotStarted,
+            "immersionId",
+            "L'immersion n'a pas commencé.",
+        )),
+    }
+}
+
+fn renew(
+    terms: &RenewalTerms,
+    state: &ImmersionState,
+    context: &ImmersionContext,
+) -> Result<ImmersionEvent, DomainError> {
+    running(state)?;
+    let convention = state
+        .convention
+        .as_ref()
+        .expect("a running immersion has a convention");
+    if state.validated_renewal().is_some() {
+        return Err(DomainError::rule(
+            Rule::RenewalOnlyOnce,
+            "immersionId",
+            "Cette immersion a déjà été renouvelée : une PMSMP ne se renouvelle qu'une fois. Proposez une nouvelle immersion, avec un autre objectif.",
+        ));
+    }
+    if state.feedback.values().any(Feedback::goals_reached) {
+        return Err(DomainError::rule(
+            Rule::RenewalGoalsReached,
+            "whyGoalsNotReached",
+            "Le bilan indique que les objectifs sont atteints : le renouvellement n'est possible que s'ils ne le sont pas.",
+        ));
+    }
+    if terms.objective != convention.objective {
+        return Err(DomainError::rule(
+            Rule::RenewalSameObjective,
+            "terms.objective",
+            format!(
+                "Un renouvellement garde l'objectif de la convention ({}) ; pour un autre objectif, proposez une nouvelle immersion.",
+                convention.objective.label()
+            ),
+        ));
+    }
+    if terms.goals != convention.goals {
+        return Err(DomainError::rule(
+            Rule::RenewalSameObjective,
+            "terms.goals",
+            "Un renouvellement garde les objectifs précis de la convention ; pour d'autres objectifs, proposez une nouvelle immersion.",
+        ));
+    }
+    if terms.period.start() <= convention.period.end() {
+        return Err(DomainError::rule(
+            Rule::RenewalMustFollow,
+            "terms.period.start",
+            format!(
+                "Le renouvellement commence après la première période, qui finit le {}.",
+                fr::date(convention.period.end())
+            ),
+        ));
+    }
+    check_period(&terms.period, "terms.period.end")?;
+    if terms.period.days() > convention.period.days() {
+        return Err(DomainError::rule(
+            Rule::RenewalMaxDuration,
+            "terms.period.end",
+            format!(
+                "Le renouvellement ne peut pas durer plus que la première période ({}) : {} indiqués.",
+                fr::days(convention.period.days()),
+                fr::days(terms.period.days())
+            ),
+        ));
+    }
+    check_weekly_hours(terms.weekly_hours, "terms.weeklyHours")?;
+    check_history(
+        &Candidate {
+            span: DateRange::new(convention.period.start(), terms.period.end())?,
+            days: convention.period.days() + terms.period.days(),
+            objective: convention.objective,
+            goals: &convention.goals,
+            is_new_convention: false,
+        },
+        &context.history_with_host,
+        "terms.period",
+    )?;
+    Ok(ConventionRenewed {
+        terms: terms.clone(),
+    }
+    .into())
+}
+
+fn report_accident(
+    accident_id: AccidentId,
+    occurred_at: OffsetDateTime,
+    structure_informed_at: OffsetDateTime,
+    description: &Text,
+    state: &ImmersionState,
+    context: &ImmersionContext,
+) -> Result<ImmersionEvent, DomainError> {
+    if state.accidents.contains_key(&accident_id) {
+        return Err(DomainError::conflict(
+            Rule::AlreadyExists,
+            "accidentId",
+            "Cet accident est déjà enregistré.",
+        ));
+    }
+    let during = match (state.stage, state.started_on) {
+        (Stage::Started | Stage::Interrupted | Stage::Completed, Some(start)) => {
+            let last = state.ended_on.unwrap_or(context.today);
+            let day = occurred_at.date();
+            start <= day && day <= last
+        }
+        _ => false,
+    };
+    if !during {
+        return Err(DomainError::rule(
+            Rule::AccidentOutsideImmersion,
+            "occurredAt",
+            "Un accident du travail en PMSMP se déclare s'il survient pendant l'immersion (ou sur le trajet) : la date n'est pas dans l'immersion.",
+        ));
+    }
+    if occurred_at > context.now || structure_informed_at > context.now {
+        return Err(DomainError::rule(
+            Rule::DateInFuture,
+            "occurredAt",
+            "L'accident et l'information de la structure s'enregistrent une fois survenus.",
+        ));
+    }
+    if structure_informed_at < occurred_at {
+        return Err(DomainError::rule(
+            Rule::DateBeforeStart,
+            "structureInformedAt",
+            "La structure ne peut pas avoir été informée avant l'accident.",
+        ));
+    }
+    Ok(AccidentReported {
+        accident_id,
+        occurred_at,
+        structure_informed_at,
+        description: Personal::Known(description.clone()),
+        informed_in_time: structure_informed_at - occurred_at <= ACCIDENT_INFORM_WITHIN,
+        declaration_due_at: occurred_at + ACCIDENT_DECLARE_WITHIN,
+    }
+    .into())
+}
+
+fn record_feedback(
+    feedback: &Feedback,
+    recorded_on: Date,
+    state: &ImmersionState,
+    today: Date,
+) -> Result<ImmersionEvent, DomainError> {
+    // From the last planned day on, or once it ended: the tutor is asked on
+    // the last day.
+    let ready = state.stage.has_ended()
+        || (state.stage == Stage::Started && state.planned_end().is_some_and(|end| today >= end));
+    if !ready {
+        return Err(DomainError::rule(
+            Rule::FeedbackTooEarly,
+            "feedback",
+            match state.planned_end() {
+                Some(end) if state.stage == Stage::Started => format!(
+                    "Les retours s'enregistrent à partir du dernier jour de l'immersion, le {}.",
+                    fr::date(end)
+                ),
+                _ => "Les retours s'enregistrent une fois l'immersion commencée, à partir de son dernier jour.".to_owned(),
+            },
+        ));
+    }
+    let author = feedback.author();
+    if state.feedback.contains_key(&author) {
+        let who = match author {
+            FeedbackAuthor::Host => "Le bilan de la structure d'accueil",
+            FeedbackAuthor::Person => "Le retour de la personne",
+            FeedbackAuthor::Mediator => "Le retour du médiateur",
+        };
+        return Err(DomainError::conflict(
+            Rule::FeedbackAlreadyRecorded,
+            "feedback",
+            format!("{who} est déjà enregistré."),
+        ));
+    }
+    if let Feedback::Person(PersonFeedback {
+        on_assessment: Some(_),
+        ..
+    }) = feedback
+        && !state.feedback.contains_key(&FeedbackAuthor::Host)
+    {
+        return Err(DomainError::rule(
+            Rule::CountersignWithoutAssessment,
+            "feedback.onAssessment",
+            "Le bilan de la structure d'accueil n'est pas encore enregistré : la personne ne peut pas encore le contresigner ni le contester.",
+        ));
+    }
+    not_in_future(recorded_on, today, "recordedOn")?;
+    Ok(FeedbackRecorded {
+        feedback: feedback.clone(),
+        recorded_on,
+    }
+    .into())
+}

@@ -1,0 +1,329 @@
+//! The emerging need (besoin émergent): what an employer needs before it is
+//! written as a job offer. Surfaced during a visit, from the portal or on the
+//! phone, qualified with the mediator, then formalised as an offer or closed.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::checks::{distinct, not_before, not_found, not_in_future, rome_codes};
+use crate::decider::{Decider, events};
+use crate::error::{DomainError, Rule};
+use crate::values::{EmployerId, Label, NeedId, RomeCode, Text, VisitId};
+
+/// Where the need was first heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NeedSource {
+    Visit { visit_id: VisitId },
+    Portal,
+    Phone,
+}
+
+/// When the employer would need someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Horizon {
+    Now,
+    WithinThreeMonths,
+    WithinSixMonths,
+    WithinAYear,
+    NotKnownYet,
+}
+
+/// Whether the employer would hire at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HiringIntent {
+    None,
+    Possible,
+    Planned,
+}
+
+/// The need as described: in plain words first, job codes when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedDescription {
+    /// The activities and tasks, in the employer's words.
+    pub activities: Text,
+    /// Candidate jobs; may be empty when the employer describes it alone.
+    pub rome_codes: Vec<RomeCode>,
+    /// Hours, place, physical demands, equipment…
+    pub conditions: Option<Text>,
+    pub headcount: u16,
+    pub horizon: Horizon,
+    pub hiring_intent: HiringIntent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NeedCloseReason {
+    /// Someone met the need (through an immersion or otherwise).
+    Met,
+    NoLongerNeeded,
+    NoSuitableCandidate,
+    Other {
+        explanation: Text,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NeedCommand {
+    Surface {
+        need_id: NeedId,
+        employer_id: EmployerId,
+        source: NeedSource,
+        description: NeedDescription,
+        surfaced_on: Date,
+    },
+    /// The mediator and the employer put the need into shape: jobs named,
+    /// conditions and headcount agreed.
+    Qualify {
+        description: NeedDescription,
+        qualified_on: Date,
+    },
+    FormaliseAsOffer {
+        offer_reference: Option<Label>,
+        formalised_on: Date,
+    },
+    Close {
+        reason: NeedCloseReason,
+        closed_on: Date,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedSurfaced {
+    pub need_id: NeedId,
+    pub employer_id: EmployerId,
+    pub source: NeedSource,
+    pub description: NeedDescription,
+    pub surfaced_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedQualified {
+    pub description: NeedDescription,
+    pub qualified_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedFormalisedAsOffer {
+    pub offer_reference: Option<Label>,
+    pub formalised_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedClosed {
+    pub reason: NeedCloseReason,
+    pub closed_on: Date,
+}
+
+events! {
+    /// What happened to a need.
+    pub enum NeedEvent {
+        NeedSurfaced = ("need_surfaced", 1),
+        NeedQualified = ("need_qualified", 1),
+        NeedFormalisedAsOffer = ("need_formalised_as_offer", 1),
+        NeedClosed = ("need_closed", 1),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NeedStatus {
+    #[default]
+    Open,
+    FormalisedAsOffer,
+    Closed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NeedState {
+    pub surfaced: Option<NeedSurfaced>,
+    pub description: Option<NeedDescription>,
+    pub qualified: bool,
+    pub status: NeedStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedContext {
+    pub today: Date,
+    /// The visits logged at the employer the command names, or `None` when
+    /// no such employer is registered (from the employers view).
+    pub employer_visits: Option<Vec<VisitId>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Need;
+
+/// Headcounts beyond this are a recruitment campaign, not an emerging need.
+const MAX_HEADCOUNT: u16 = 50;
+
+fn checked(
+    description: &NeedDescription,
+    rome_required: bool,
+) -> Result<NeedDescription, DomainError> {
+    if !(1..=MAX_HEADCOUNT).contains(&description.headcount) {
+        return Err(DomainError::invalid(
+            Rule::HeadcountRange,
+            "description.headcount",
+            format!("Indiquez combien de personnes, de 1 à {MAX_HEADCOUNT}."),
+        ));
+    }
+    let codes = if rome_required {
+        rome_codes(&description.rome_codes, "description.romeCodes")?
+    } else {
+        distinct(&description.rome_codes)
+    };
+    Ok(NeedDescription {
+        rome_codes: codes,
+        ..description.clone()
+    })
+}
+
+impl Decider for Need {
+    type Command = NeedCommand;
+    type Event = NeedEvent;
+    type State = NeedState;
+    type Context = NeedContext;
+
+    fn decide(
+        command: &NeedCommand,
+        state: &NeedState,
+        context: &NeedContext,
+    ) -> Result<Vec<NeedEvent>, DomainError> {
+        if let NeedCommand::Surface {
+            need_id,
+            employer_id,
+            source,
+            description,
+            surfaced_on,
+        } = command
+        {
+            if state.surfaced.is_some() {
+                return Err(DomainError::conflict(
+                    Rule::AlreadyExists,
+                    "needId",
+                    "Ce besoin est déjà enregistré.",
+                ));
+            }
+            let Some(visits) = &context.employer_visits else {
+                return Err(not_found(
+                    "employerId",
+                    "Cet employeur n'est pas enregistré.",
+                ));
+            };
+            if let NeedSource::Visit { visit_id } = source
+                && !visits.contains(visit_id)
+            {
+                return Err(DomainError::rule(
+                    Rule::VisitOfAnotherEmployer,
+                    "source.visitId",
+                    "Cette visite n'a pas eu lieu chez cet employeur : choisissez une de ses visites.",
+                ));
+            }
+            not_in_future(*surfaced_on, context.today, "surfacedOn")?;
+            return Ok(vec![
+                NeedSurfaced {
+                    need_id: *need_id,
+                    employer_id: *employer_id,
+                    source: *source,
+                    description: checked(description, false)?,
+                    surfaced_on: *surfaced_on,
+                }
+                .into(),
+            ]);
+        }
+        let Some(surfaced) = &state.surfaced else {
+            return Err(not_found("needId", "Ce besoin n'existe pas."));
+        };
+        if state.status == NeedStatus::Closed {
+            return Err(DomainError::rule(
+                Rule::NeedClosed,
+                "needId",
+                "Ce besoin est clos : enregistrez un nouveau besoin.",
+            ));
+        }
+        let event: NeedEvent = match command {
+            NeedCommand::Surface { .. } => unreachable!("handled above"),
+            NeedCommand::Qualify {
+                description,
+                qualified_on,
+            } => {
+                if state.status == NeedStatus::FormalisedAsOffer {
+                    return Err(DomainError::rule(
+                        Rule::NeedClosed,
+                        "needId",
+                        "Ce besoin est déjà devenu une offre d'emploi : il ne se requalifie plus.",
+                    ));
+                }
+                not_in_future(*qualified_on, context.today, "qualifiedOn")?;
+                not_before(
+                    *qualified_on,
+                    surfaced.surfaced_on,
+                    "l'expression du besoin",
+                    "qualifiedOn",
+                )?;
+                NeedQualified {
+                    description: checked(description, true)?,
+                    qualified_on: *qualified_on,
+                }
+                .into()
+            }
+            NeedCommand::FormaliseAsOffer {
+                offer_reference,
+                formalised_on,
+            } => {
+                if !state.qualified {
+                    return Err(DomainError::rule(
+                        Rule::NeedNotQualified,
+                        "needId",
+                        "Qualifiez d'abord le besoin avec l'employeur (métiers, conditions, nombre de personnes) avant d'en faire une offre.",
+                    ));
+                }
+                if state.status == NeedStatus::FormalisedAsOffer {
+                    return Err(DomainError::conflict(
+                        Rule::AlreadyExists,
+                        "needId",
+                        "Ce besoin est déjà devenu une offre d'emploi.",
+                    ));
+                }
+                not_in_future(*formalised_on, context.today, "formalisedOn")?;
+                NeedFormalisedAsOffer {
+                    offer_reference: offer_reference.clone(),
+                    formalised_on: *formalised_on,
+                }
+                .into()
+            }
+            NeedCommand::Close { reason, closed_on } => {
+                not_in_future(*closed_on, context.today, "closedOn")?;
+                not_before(
+                    *closed_on,
+                    surfaced.surfaced_on,
+                    "l'expression du besoin",
+                    "closedOn",
+                )?;
+                NeedClosed {
+                    reason: reason.clone(),
+                    closed_on: *closed_on,
+                }
+                .into()
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn evolve(mut state: NeedState, event: &NeedEvent) -> NeedState {
+        match event {
+            NeedEvent::NeedSurfaced(e) => {
+                state.description = Some(e.description.clone());
+                state.surfaced = Some(e.clone());
+            }
+            NeedEvent::NeedQualified(e) => {
+                state.description = Some(e.description.clone());
+                state.qualified = true;
+            }
+            NeedEvent::NeedFormalisedAsOffer(_) => state.status = NeedStatus::FormalisedAsOffer,
+            NeedEvent::NeedClosed(_) => state.status = NeedStatus::Closed,
+        }
+        state
+    }
+}

@@ -1,0 +1,751 @@
+//! The person accompanied: enrolled in a structure with a referent mediator,
+//! they state their situation in their own words, then a project that their
+//! experiences readjust (immersions, job inquiries, peer meetings, mentors),
+//! each readjustment naming the experience that caused it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::checks::{not_before, not_found, not_in_future, rome_codes};
+use crate::decider::{Decider, events};
+use crate::error::{DomainError, Rule};
+use crate::personal::Personal;
+use crate::values::{
+    AgeBand, CommuneCode, ContractType, Email, ImmersionId, InquiryId, Label, MeetingId,
+    MentorshipId, PersonId, PhoneNumber, RomeCode, StructureId, TestimonyId, Text, UserId,
+};
+
+/// Who the person is. Personal as a whole: erased together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub first_name: Label,
+    pub last_name: Label,
+    pub birth_date: Date,
+    pub email: Option<Email>,
+    pub phone: Option<PhoneNumber>,
+    /// Postal address, as written on letters.
+    pub address: Option<Text>,
+}
+
+/// The legal ground for processing the person's data (RGPD art. 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    /// Art. 6-1 e: the structure's public-interest mission.
+    PublicInterestMission,
+    /// Art. 6-1 b: a support contract the person signed.
+    Contract,
+}
+
+/// What a person's project aims at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// Target jobs, most wanted first.
+    pub target_rome_codes: Vec<RomeCode>,
+    pub contract_wishes: Vec<ContractType>,
+    /// How far the person can travel to work, in kilometres.
+    pub mobility_radius_km: u16,
+    /// Hours, health, childcare, transport… in the person's words.
+    pub constraints: Option<Personal<Text>>,
+}
+
+/// The experience a readjustment comes from: causation is the point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReadjustmentCause {
+    ImmersionFeedback { immersion_id: ImmersionId },
+    JobInquiry { inquiry_id: InquiryId },
+    PeerMeeting { meeting_id: MeetingId },
+    Mentorship { mentorship_id: MentorshipId },
+}
+
+/// What a consent is given for (RGPD art. 7): each is given and withdrawn
+/// on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentPurpose {
+    /// Sharing their own path as a testimony (parcours vécu).
+    Testimony,
+    /// Being put in touch with a mentor.
+    Mentoring,
+    /// Meeting people who are accompanied now, as a peer.
+    PeerContact,
+    /// Recording a disability recognition (RQTH): health data.
+    DisabilityRecognition,
+}
+
+/// How the consent was obtained: the proof kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConsentProof {
+    SignedForm,
+    Online,
+    /// Given orally, recorded by the mediator present.
+    Oral {
+        recorded_by: UserId,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExitReason {
+    Employment { contract: ContractType },
+    Training,
+    Moved,
+    NoLongerInTouch,
+    EndOfSupport,
+    Other { explanation: Text },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersonCommand {
+    Enroll {
+        person_id: PersonId,
+        structure: StructureId,
+        referent: UserId,
+        identity: Identity,
+        /// Where the person lives, for territory figures.
+        commune: Option<CommuneCode>,
+        legal_basis: LegalBasis,
+        enrolled_on: Date,
+    },
+    ChangeReferent {
+        referent: UserId,
+    },
+    StateSituation {
+        words: Text,
+        stated_on: Date,
+    },
+    StateProject {
+        project: Project,
+        stated_on: Date,
+    },
+    ReadjustProject {
+        project: Project,
+        cause: ReadjustmentCause,
+        what_changed: Text,
+        readjusted_on: Date,
+    },
+    LogJobInquiry {
+        inquiry_id: InquiryId,
+        held_on: Date,
+        rome_code: RomeCode,
+        /// Where, or with whom (a company, a trade fair…).
+        with_whom: Label,
+        learned: Option<Text>,
+    },
+    LogPeerMeeting {
+        meeting_id: MeetingId,
+        held_on: Date,
+        /// The testimony the meeting came from, if any.
+        testimony_id: Option<TestimonyId>,
+        /// Who the peer is, without naming them ("ancienne apprentie en
+        /// boulangerie").
+        peer: Label,
+        rome_codes: Vec<RomeCode>,
+        takeaways: Option<Text>,
+    },
+    StartMentorship {
+        mentorship_id: MentorshipId,
+        mentor: Label,
+        mentor_job: Option<RomeCode>,
+        started_on: Date,
+    },
+    EndMentorship {
+        mentorship_id: MentorshipId,
+        ended_on: Date,
+        reason: Option<Text>,
+    },
+    GiveConsent {
+        purpose: ConsentPurpose,
+        /// The version of the text the person agreed to.
+        text_version: Label,
+        proof: ConsentProof,
+        given_on: Date,
+    },
+    WithdrawConsent {
+        purpose: ConsentPurpose,
+        withdrawn_on: Date,
+    },
+    RecordDisabilityRecognition {
+        recognised: bool,
+        recorded_on: Date,
+    },
+    Exit {
+        reason: ExitReason,
+        exited_on: Date,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonEnrolled {
+    pub person_id: PersonId,
+    pub structure: StructureId,
+    pub referent: UserId,
+    pub identity: Personal<Identity>,
+    /// The age band at enrolment, kept in clear so figures by public survive
+    /// the erasure of the birth date.
+    pub age_band: AgeBand,
+    pub commune: Option<CommuneCode>,
+    pub legal_basis: LegalBasis,
+    pub enrolled_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferentChanged {
+    pub referent: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SituationStated {
+    /// In the person's own words.
+    pub words: Personal<Text>,
+    pub stated_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectStated {
+    /// 1 for the first statement; each readjustment adds one.
+    pub version: u32,
+    pub project: Project,
+    pub stated_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectReadjusted {
+    pub version: u32,
+    pub project: Project,
+    pub cause: ReadjustmentCause,
+    pub what_changed: Text,
+    pub readjusted_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobInquiryHeld {
+    pub inquiry_id: InquiryId,
+    pub held_on: Date,
+    pub rome_code: RomeCode,
+    pub with_whom: Label,
+    pub learned: Option<Personal<Text>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerMeetingHeld {
+    pub meeting_id: MeetingId,
+    pub held_on: Date,
+    pub testimony_id: Option<TestimonyId>,
+    pub peer: Label,
+    pub rome_codes: Vec<RomeCode>,
+    pub takeaways: Option<Personal<Text>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MentorshipStarted {
+    pub mentorship_id: MentorshipId,
+    /// The mentor's name reveals who the person is seeing: personal.
+    pub mentor: Personal<Label>,
+    pub mentor_job: Option<RomeCode>,
+    pub started_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MentorshipEnded {
+    pub mentorship_id: MentorshipId,
+    pub ended_on: Date,
+    pub reason: Option<Personal<Text>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentGiven {
+    pub purpose: ConsentPurpose,
+    pub text_version: Label,
+    pub proof: ConsentProof,
+    pub given_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentWithdrawn {
+    pub purpose: ConsentPurpose,
+    pub withdrawn_on: Date,
+}
+
+/// Health data: recorded only with the person's consent for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisabilityRecognitionRecorded {
+    pub recognised: Personal<bool>,
+    pub recorded_on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonExited {
+    pub reason: ExitReason,
+    pub exited_on: Date,
+}
+
+events! {
+    /// What happened on a person's path.
+    pub enum PersonEvent {
+        PersonEnrolled = ("person_enrolled", 1),
+        ReferentChanged = ("person_referent_changed", 1),
+        SituationStated = ("situation_stated", 1),
+        ProjectStated = ("project_stated", 1),
+        ProjectReadjusted = ("project_readjusted", 1),
+        JobInquiryHeld = ("job_inquiry_held", 1),
+        PeerMeetingHeld = ("peer_meeting_held", 1),
+        MentorshipStarted = ("mentorship_started", 1),
+        MentorshipEnded = ("mentorship_ended", 1),
+        ConsentGiven = ("consent_given", 1),
+        ConsentWithdrawn = ("consent_withdrawn", 1),
+        DisabilityRecognitionRecorded = ("disability_recognition_recorded", 1),
+        PersonExited = ("person_exited", 1),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    pub structure: StructureId,
+    pub referent: UserId,
+    pub enrolled_on: Date,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonState {
+    pub enrolment: Option<Enrolment>,
+    pub project: Option<Project>,
+    pub project_version: u32,
+    pub inquiries: BTreeSet<InquiryId>,
+    pub meetings: BTreeSet<MeetingId>,
+    /// Each mentorship's start, and its end once ended.
+    pub mentorships: BTreeMap<MentorshipId, (Date, Option<Date>)>,
+    pub consents: BTreeSet<ConsentPurpose>,
+    pub exited_on: Option<Date>,
+}
+
+impl PersonState {
+    pub fn has_consented(&self, purpose: ConsentPurpose) -> bool {
+        self.consents.contains(&purpose)
+    }
+
+    fn knows(&self, cause: &ReadjustmentCause, context: &PersonContext) -> bool {
+        match cause {
+            ReadjustmentCause::ImmersionFeedback { immersion_id } => {
+                context.immersions_with_feedback.contains(immersion_id)
+            }
+            ReadjustmentCause::JobInquiry { inquiry_id } => self.inquiries.contains(inquiry_id),
+            ReadjustmentCause::PeerMeeting { meeting_id } => self.meetings.contains(meeting_id),
+            ReadjustmentCause::Mentorship { mentorship_id } => {
+                self.mentorships.contains_key(mentorship_id)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonContext {
+    pub today: Date,
+    /// The person's immersions that have at least one feedback recorded
+    /// (from the immersions view): the ones a readjustment may name.
+    pub immersions_with_feedback: Vec<ImmersionId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Person;
+
+/// Beyond this, a radius stops meaning anything for a job search.
+const MAX_MOBILITY_RADIUS_KM: u16 = 300;
+
+fn checked_project(project: &Project) -> Result<Project, DomainError> {
+    if project.mobility_radius_km > MAX_MOBILITY_RADIUS_KM {
+        return Err(DomainError::invalid(
+            Rule::MobilityRadiusRange,
+            "project.mobilityRadiusKm",
+            format!("Indiquez une distance de 0 à {MAX_MOBILITY_RADIUS_KM} km autour du domicile."),
+        ));
+    }
+    let mut contract_wishes = project.contract_wishes.clone();
+    contract_wishes.sort();
+    contract_wishes.dedup();
+    Ok(Project {
+        target_rome_codes: rome_codes(&project.target_rome_codes, "project.targetRomeCodes")?,
+        contract_wishes,
+        ..project.clone()
+    })
+}
+
+fn consent_missing(purpose: ConsentPurpose, field: &'static str) -> DomainError {
+    let what = match purpose {
+        ConsentPurpose::Testimony => "au partage de son témoignage",
+        ConsentPurpose::Mentoring => "à la mise en relation avec un parrain ou une marraine",
+        ConsentPurpose::PeerContact => "aux rencontres avec des pairs",
+        ConsentPurpose::DisabilityRecognition => {
+            "à l'enregistrement de sa reconnaissance de handicap (RQTH)"
+        }
+    };
+    DomainError::rule(
+        Rule::ConsentNotGiven,
+        field,
+        format!("La personne n'a pas consenti {what} : recueillez d'abord son consentement."),
+    )
+}
+
+impl Decider for Person {
+    type Command = PersonCommand;
+    type Event = PersonEvent;
+    type State = PersonState;
+    type Context = PersonContext;
+
+    fn decide(
+        command: &PersonCommand,
+        state: &PersonState,
+        context: &PersonContext,
+    ) -> Result<Vec<PersonEvent>, DomainError> {
+        use PersonCommand as C;
+        let today = context.today;
+        if let C::Enroll {
+            person_id,
+            structure,
+            referent,
+            identity,
+            commune,
+            legal_basis,
+            enrolled_on,
+        } = command
+        {
+            if state.enrolment.is_some() {
+                return Err(DomainError::conflict(
+                    Rule::AlreadyExists,
+                    "personId",
+                    "Cette personne est déjà inscrite.",
+                ));
+            }
+            not_in_future(*enrolled_on, today, "enrolledOn")?;
+            not_in_future(identity.birth_date, today, "identity.birthDate")?;
+            return Ok(vec![
+                PersonEnrolled {
+                    person_id: *person_id,
+                    structure: *structure,
+                    referent: *referent,
+                    identity: Personal::Known(identity.clone()),
+                    age_band: AgeBand::of(identity.birth_date, *enrolled_on),
+                    commune: commune.clone(),
+                    legal_basis: *legal_basis,
+                    enrolled_on: *enrolled_on,
+                }
+                .into(),
+            ]);
+        }
+        let Some(enrolment) = &state.enrolment else {
+            return Err(not_found("personId", "Cette personne n'est pas inscrite."));
+        };
+        // Withdrawing a consent stays possible after the exit: it must be as
+        // easy as giving it.
+        if let Some(exited_on) = state.exited_on
+            && !matches!(command, C::WithdrawConsent { .. })
+        {
+            return Err(DomainError::rule(
+                Rule::PersonExited,
+                "personId",
+                format!(
+                    "Cette personne est sortie de l'accompagnement le {} : son parcours ne s'enrichit plus.",
+                    crate::fr::date(exited_on)
+                ),
+            ));
+        }
+        // A fact of the path: not in the future, not before the enrolment.
+        let happened = |date: Date, field: &'static str| -> Result<(), DomainError> {
+            not_in_future(date, today, field)?;
+            not_before(date, enrolment.enrolled_on, "l'inscription", field)
+        };
+        let event: PersonEvent = match command {
+            C::Enroll { .. } => unreachable!("handled above"),
+            C::ChangeReferent { referent } => ReferentChanged {
+                referent: *referent,
+            }
+            .into(),
+            C::StateSituation { words, stated_on } => {
+                happened(*stated_on, "statedOn")?;
+                SituationStated {
+                    words: Personal::Known(words.clone()),
+                    stated_on: *stated_on,
+                }
+                .into()
+            }
+            C::StateProject { project, stated_on } => {
+                if state.project.is_some() {
+                    return Err(DomainError::rule(
+                        Rule::ProjectAlreadyStated,
+                        "project",
+                        "Le projet est déjà formulé : réajustez-le en indiquant l'expérience qui l'a fait évoluer.",
+                    ));
+                }
+                happened(*stated_on, "statedOn")?;
+                ProjectStated {
+                    version: 1,
+                    project: checked_project(project)?,
+                    stated_on: *stated_on,
+                }
+                .into()
+            }
+            C::ReadjustProject {
+                project,
+                cause,
+                what_changed,
+                readjusted_on,
+            } => {
+                let Some(current) = &state.project else {
+                    return Err(DomainError::rule(
+                        Rule::ProjectNotStated,
+                        "project",
+                        "Aucun projet n'est encore formulé : formulez-le d'abord.",
+                    ));
+                };
+                if !state.knows(cause, context) {
+                    return Err(DomainError::rule(
+                        Rule::ReadjustmentCauseUnknown,
+                        "cause",
+                        "Cette expérience n'est pas dans le parcours de la personne (ou l'immersion n'a pas encore de retour) : enregistrez-la d'abord.",
+                    ));
+                }
+                happened(*readjusted_on, "readjustedOn")?;
+                let project = checked_project(project)?;
+                if &project == current {
+                    return Err(DomainError::rule(
+                        Rule::ProjectUnchanged,
+                        "project",
+                        "Le projet réajusté est identique au projet actuel : indiquez ce qui change (métiers, contrats, mobilité, contraintes).",
+                    ));
+                }
+                ProjectReadjusted {
+                    version: state.project_version + 1,
+                    project,
+                    cause: *cause,
+                    what_changed: what_changed.clone(),
+                    readjusted_on: *readjusted_on,
+                }
+                .into()
+            }
+            C::LogJobInquiry {
+                inquiry_id,
+                held_on,
+                rome_code,
+                with_whom,
+                learned,
+            } => {
+                if state.inquiries.contains(inquiry_id) {
+                    return Err(already(
+                        "inquiryId",
+                        "Cette enquête métier est déjà enregistrée.",
+                    ));
+                }
+                happened(*held_on, "heldOn")?;
+                JobInquiryHeld {
+                    inquiry_id: *inquiry_id,
+                    held_on: *held_on,
+                    rome_code: rome_code.clone(),
+                    with_whom: with_whom.clone(),
+                    learned: learned.clone().map(Personal::Known),
+                }
+                .into()
+            }
+            C::LogPeerMeeting {
+                meeting_id,
+                held_on,
+                testimony_id,
+                peer,
+                rome_codes: codes,
+                takeaways,
+            } => {
+                if state.meetings.contains(meeting_id) {
+                    return Err(already(
+                        "meetingId",
+                        "Cette rencontre est déjà enregistrée.",
+                    ));
+                }
+                happened(*held_on, "heldOn")?;
+                PeerMeetingHeld {
+                    meeting_id: *meeting_id,
+                    held_on: *held_on,
+                    testimony_id: *testimony_id,
+                    peer: peer.clone(),
+                    rome_codes: rome_codes(codes, "romeCodes")?,
+                    takeaways: takeaways.clone().map(Personal::Known),
+                }
+                .into()
+            }
+            C::StartMentorship {
+                mentorship_id,
+                mentor,
+                mentor_job,
+                started_on,
+            } => {
+                if state.mentorships.contains_key(mentorship_id) {
+                    return Err(already(
+                        "mentorshipId",
+                        "Ce parrainage est déjà enregistré.",
+                    ));
+                }
+                if !state.has_consented(ConsentPurpose::Mentoring) {
+                    return Err(consent_missing(ConsentPurpose::Mentoring, "mentorshipId"));
+                }
+                happened(*started_on, "startedOn")?;
+                MentorshipStarted {
+                    mentorship_id: *mentorship_id,
+                    mentor: Personal::Known(mentor.clone()),
+                    mentor_job: mentor_job.clone(),
+                    started_on: *started_on,
+                }
+                .into()
+            }
+            C::EndMentorship {
+                mentorship_id,
+                ended_on,
+                reason,
+            } => {
+                let Some((started_on, ended)) = state.mentorships.get(mentorship_id) else {
+                    return Err(DomainError::not_found(
+                        Rule::ExperienceUnknown,
+                        "mentorshipId",
+                        "Ce parrainage n'existe pas dans le parcours de la personne.",
+                    ));
+                };
+                if ended.is_some() {
+                    return Err(DomainError::rule(
+                        Rule::MentorshipEnded,
+                        "mentorshipId",
+                        "Ce parrainage est déjà terminé.",
+                    ));
+                }
+                not_in_future(*ended_on, today, "endedOn")?;
+                not_before(*ended_on, *started_on, "le début du parrainage", "endedOn")?;
+                MentorshipEnded {
+                    mentorship_id: *mentorship_id,
+                    ended_on: *ended_on,
+                    reason: reason.clone().map(Personal::Known),
+                }
+                .into()
+            }
+            C::GiveConsent {
+                purpose,
+                text_version,
+                proof,
+                given_on,
+            } => {
+                if state.has_consented(*purpose) {
+                    return Err(DomainError::conflict(
+                        Rule::ConsentAlreadyGiven,
+                        "purpose",
+                        "Ce consentement est déjà donné.",
+                    ));
+                }
+                happened(*given_on, "givenOn")?;
+                ConsentGiven {
+                    purpose: *purpose,
+                    text_version: text_version.clone(),
+                    proof: *proof,
+                    given_on: *given_on,
+                }
+                .into()
+            }
+            C::WithdrawConsent {
+                purpose,
+                withdrawn_on,
+            } => {
+                if !state.has_consented(*purpose) {
+                    return Err(DomainError::rule(
+                        Rule::ConsentNotGiven,
+                        "purpose",
+                        "Ce consentement n'est pas donné : il n'y a rien à retirer.",
+                    ));
+                }
+                happened(*withdrawn_on, "withdrawnOn")?;
+                ConsentWithdrawn {
+                    purpose: *purpose,
+                    withdrawn_on: *withdrawn_on,
+                }
+                .into()
+            }
+            C::RecordDisabilityRecognition {
+                recognised,
+                recorded_on,
+            } => {
+                if !state.has_consented(ConsentPurpose::DisabilityRecognition) {
+                    return Err(consent_missing(
+                        ConsentPurpose::DisabilityRecognition,
+                        "recognised",
+                    ));
+                }
+                happened(*recorded_on, "recordedOn")?;
+                DisabilityRecognitionRecorded {
+                    recognised: Personal::Known(*recognised),
+                    recorded_on: *recorded_on,
+                }
+                .into()
+            }
+            C::Exit { reason, exited_on } => {
+                happened(*exited_on, "exitedOn")?;
+                PersonExited {
+                    reason: reason.clone(),
+                    exited_on: *exited_on,
+                }
+                .into()
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn evolve(mut state: PersonState, event: &PersonEvent) -> PersonState {
+        match event {
+            PersonEvent::PersonEnrolled(e) => {
+                state.enrolment = Some(Enrolment {
+                    structure: e.structure,
+                    referent: e.referent,
+                    enrolled_on: e.enrolled_on,
+                });
+            }
+            PersonEvent::ReferentChanged(e) => {
+                if let Some(enrolment) = &mut state.enrolment {
+                    enrolment.referent = e.referent;
+                }
+            }
+            PersonEvent::SituationStated(_) | PersonEvent::DisabilityRecognitionRecorded(_) => {}
+            PersonEvent::ProjectStated(e) => {
+                state.project = Some(e.project.clone());
+                state.project_version = e.version;
+            }
+            PersonEvent::ProjectReadjusted(e) => {
+                state.project = Some(e.project.clone());
+                state.project_version = e.version;
+            }
+            PersonEvent::JobInquiryHeld(e) => {
+                state.inquiries.insert(e.inquiry_id);
+            }
+            PersonEvent::PeerMeetingHeld(e) => {
+                state.meetings.insert(e.meeting_id);
+            }
+            PersonEvent::MentorshipStarted(e) => {
+                state
+                    .mentorships
+                    .insert(e.mentorship_id, (e.started_on, None));
+            }
+            PersonEvent::MentorshipEnded(e) => {
+                if let Some(m) = state.mentorships.get_mut(&e.mentorship_id) {
+                    m.1 = Some(e.ended_on);
+                }
+            }
+            PersonEvent::ConsentGiven(e) => {
+                state.consents.insert(e.purpose);
+            }
+            PersonEvent::ConsentWithdrawn(e) => {
+                state.consents.remove(&e.purpose);
+            }
+            PersonEvent::PersonExited(e) => state.exited_on = Some(e.exited_on),
+        }
+        state
+    }
+}
+
+fn already(field: &'static str, message: &str) -> DomainError {
+    DomainError::conflict(Rule::AlreadyExists, field, message)
+}

@@ -1,0 +1,341 @@
+//! Reference data embedded in the binary (`crates/domain/data/`, provenance
+//! in its README): ROME job codes, NAF sector divisions, INSEE communes.
+//!
+//! A command's values are checked against the referential when they are
+//! parsed. Stored events are only checked for shape when read back: the
+//! referentials change (communes merge every January, ROME codes are
+//! retired) and history must still replay.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, Rule};
+
+const ROME_CSV: &str = include_str!("../../data/rome_codes.csv");
+const NAF_CSV: &str = include_str!("../../data/naf_divisions.csv");
+const NAF_ROME_CSV: &str = include_str!("../../data/naf_division_rome.csv");
+const COMMUNES_CSV: &str = include_str!("../../data/communes.csv");
+const DEPARTEMENTS_CSV: &str = include_str!("../../data/departements.csv");
+const REGIONS_CSV: &str = include_str!("../../data/regions.csv");
+
+/// Splits one CSV line of the referentials: fields may be quoted (labels
+/// hold commas), quotes never appear inside a field.
+fn fields(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    loop {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').expect("referential: unterminated quote");
+            out.push(&quoted[..end]);
+            rest = &quoted[end + 1..];
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            out.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        match rest.strip_prefix(',') {
+            Some(next) => rest = next,
+            None => return out,
+        }
+    }
+}
+
+fn rows(csv: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
+    csv.lines().skip(1).filter(|l| !l.is_empty()).map(fields)
+}
+
+static ROME: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| rows(ROME_CSV).map(|r| (r[0], r[1])).collect());
+
+static NAF: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| rows(NAF_CSV).map(|r| (r[0], r[1])).collect());
+
+static NAF_ROME: LazyLock<HashMap<&'static str, Vec<&'static str>>> = LazyLock::new(|| {
+    let mut map: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
+    for r in rows(NAF_ROME_CSV) {
+        map.entry(r[0]).or_default().push(r[1]);
+    }
+    map
+});
+
+static COMMUNES: LazyLock<HashMap<&'static str, Commune>> = LazyLock::new(|| {
+    rows(COMMUNES_CSV)
+        .map(|r| {
+            let commune = Commune {
+                code: r[0],
+                name: r[1],
+                departement: r[2],
+                region: r[3],
+                postal_codes: r[4],
+                population: r[5].parse().unwrap_or(0),
+            };
+            (r[0], commune)
+        })
+        .collect()
+});
+
+static DEPARTEMENTS: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| rows(DEPARTEMENTS_CSV).map(|r| (r[0], r[1])).collect());
+
+static REGIONS: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| rows(REGIONS_CSV).map(|r| (r[0], r[1])).collect());
+
+macro_rules! code_type {
+    ($(#[$doc:meta])* $name:ident, shape: $shape:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                let shape: fn(&str) -> bool = $shape;
+                if shape(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(format!("« {value} » is not shaped as a {}", stringify!($name)))
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn rome_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 5 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit)
+}
+
+fn naf_shape(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn commune_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 5
+        && (b[..2].iter().all(u8::is_ascii_digit) || &b[..2] == b"2A" || &b[..2] == b"2B")
+        && b[2..].iter().all(u8::is_ascii_digit)
+}
+
+code_type!(
+    /// A job in France Travail's ROME 4 referential (Répertoire opérationnel
+    /// des métiers et des emplois), such as `G1602` (cuisine).
+    RomeCode,
+    shape: rome_shape
+);
+
+code_type!(
+    /// A sector: a division (2 digits) of INSEE's NAF rev. 2 (Nomenclature
+    /// d'activités française), such as `56` (restauration).
+    NafDivision,
+    shape: naf_shape
+);
+
+code_type!(
+    /// A commune by its INSEE code (not its postal code), such as `44109`
+    /// (Nantes).
+    CommuneCode,
+    shape: commune_shape
+);
+
+impl RomeCode {
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let code = input.trim().to_ascii_uppercase();
+        if ROME.contains_key(code.as_str()) {
+            Ok(Self(code))
+        } else {
+            Err(DomainError::invalid(
+                Rule::RomeCodeUnknown,
+                "romeCode",
+                format!(
+                    "Le code ROME « {} » n'existe pas : une lettre puis 4 chiffres, par exemple G1602 pour la cuisine.",
+                    input.trim()
+                ),
+            ))
+        }
+    }
+
+    /// The job's French label, when the code is still in the referential.
+    pub fn label(&self) -> Option<&'static str> {
+        ROME.get(self.0.as_str()).copied()
+    }
+}
+
+impl NafDivision {
+    /// Reads a division, or the division of a full NAF code (`56.10A`).
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let trimmed = input.trim();
+        let division = trimmed.get(..2).unwrap_or(trimmed);
+        if NAF.contains_key(division) {
+            Ok(Self(division.to_owned()))
+        } else {
+            Err(DomainError::invalid(
+                Rule::NafDivisionUnknown,
+                "naf",
+                format!(
+                    "Le code NAF « {trimmed} » n'existe pas : indiquez le code APE de l'établissement (par exemple 56.10A) ou sa division (56)."
+                ),
+            ))
+        }
+    }
+
+    pub fn label(&self) -> Option<&'static str> {
+        NAF.get(self.0.as_str()).copied()
+    }
+
+    /// The jobs found in this sector, to suggest ROME codes for a need.
+    pub fn rome_codes(&self) -> Vec<RomeCode> {
+        NAF_ROME
+            .get(self.0.as_str())
+            .map(|codes| codes.iter().map(|c| RomeCode((*c).to_owned())).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl CommuneCode {
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let code = input.trim().to_ascii_uppercase();
+        if COMMUNES.contains_key(code.as_str()) {
+            Ok(Self(code))
+        } else {
+            Err(DomainError::invalid(
+                Rule::CommuneUnknown,
+                "commune",
+                format!(
+                    "Le code commune « {} » n'existe pas : c'est le code INSEE (5 caractères), pas le code postal.",
+                    input.trim()
+                ),
+            ))
+        }
+    }
+
+    /// The commune, when the code is still current.
+    pub fn commune(&self) -> Option<&'static Commune> {
+        COMMUNES.get(self.0.as_str())
+    }
+}
+
+/// A current commune of INSEE's official geography.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commune {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub departement: &'static str,
+    pub region: &'static str,
+    /// Space-separated; a commune may have several, and a few none.
+    pub postal_codes: &'static str,
+    pub population: u32,
+}
+
+impl Commune {
+    pub fn departement_name(&self) -> Option<&'static str> {
+        DEPARTEMENTS.get(self.departement).copied()
+    }
+
+    pub fn region_name(&self) -> Option<&'static str> {
+        REGIONS.get(self.region).copied()
+    }
+
+    /// The communes served by a postal code, to turn what people type into
+    /// an INSEE code.
+    pub fn by_postal_code(postal_code: &str) -> Vec<&'static Commune> {
+        let postal_code = postal_code.trim();
+        let mut found: Vec<_> = COMMUNES
+            .values()
+            .filter(|c| c.postal_codes.split(' ').any(|p| p == postal_code))
+            .collect();
+        found.sort_by_key(|c| c.code);
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referentials_are_complete() {
+        assert_eq!(ROME.len(), 1584);
+        assert_eq!(NAF.len(), 88);
+        assert_eq!(COMMUNES.len(), 34_969);
+        assert_eq!(DEPARTEMENTS.len(), 109);
+        assert_eq!(REGIONS.len(), 26);
+    }
+
+    #[test]
+    fn rome_codes_are_checked_against_the_referential() {
+        let code = RomeCode::parse(" g1602 ").unwrap();
+        assert_eq!(code.as_str(), "G1602");
+        assert!(code.label().unwrap().contains("cuisine"));
+        assert!(
+            RomeCode::parse("D1227")
+                .unwrap()
+                .label()
+                .unwrap()
+                .contains("or, de métaux")
+        );
+        assert_eq!(
+            RomeCode::parse("Z9999").unwrap_err().rule,
+            Rule::RomeCodeUnknown
+        );
+    }
+
+    #[test]
+    fn naf_reads_a_full_code_or_a_division() {
+        assert_eq!(NafDivision::parse("56.10A").unwrap().as_str(), "56");
+        assert_eq!(NafDivision::parse("56").unwrap().as_str(), "56");
+        assert!(!NafDivision::parse("56").unwrap().rome_codes().is_empty());
+        assert_eq!(
+            NafDivision::parse("04").unwrap_err().rule,
+            Rule::NafDivisionUnknown
+        );
+    }
+
+    #[test]
+    fn communes_give_their_territory() {
+        let nantes = CommuneCode::parse("44109").unwrap();
+        let commune = nantes.commune().unwrap();
+        assert_eq!(commune.name, "Nantes");
+        assert_eq!(commune.departement_name(), Some("Loire-Atlantique"));
+        assert_eq!(commune.region_name(), Some("Pays de la Loire"));
+        assert!(CommuneCode::parse("2A004").is_ok(), "Ajaccio");
+        let err = CommuneCode::parse("44000").unwrap_err();
+        assert_eq!(err.rule, Rule::CommuneUnknown);
+        assert!(err.message.contains("pas le code postal"));
+        assert!(
+            Commune::by_postal_code("44000")
+                .iter()
+                .any(|c| c.code == "44109")
+        );
+    }
+
+    #[test]
+    fn stored_codes_are_checked_for_shape_only() {
+        // A code since retired from the referential still reads back.
+        assert!(serde_json::from_str::<RomeCode>("\"Z9999\"").is_ok());
+        assert!(serde_json::from_str::<RomeCode>("\"cuisine\"").is_err());
+        assert!(serde_json::from_str::<CommuneCode>("\"2B033\"").is_ok());
+        assert!(serde_json::from_str::<NafDivision>("\"5\"").is_err());
+    }
+}
