@@ -217,6 +217,7 @@ pub struct ConventionModified {
 pub struct ConventionSigned {
     pub signatory: Signatory,
     pub method: SignatureMethod,
+    #[serde(with = "time::serde::rfc3339")]
     pub signed_at: OffsetDateTime,
     /// A signature of the renewal rather than of the first convention.
     pub renewal: bool,
@@ -281,18 +282,22 @@ pub struct ImmersionCompleted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccidentReported {
     pub accident_id: AccidentId,
+    #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub structure_informed_at: OffsetDateTime,
     pub description: Personal<Text>,
     /// Whether the host told the structure within 24 hours.
     pub informed_in_time: bool,
     /// When the declaration must be filed: 48 hours after the accident.
+    #[serde(with = "time::serde::rfc3339")]
     pub declaration_due_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccidentDeclarationFiled {
     pub accident_id: AccidentId,
+    #[serde(with = "time::serde::rfc3339")]
     pub filed_at: OffsetDateTime,
     pub filed_in_time: bool,
 }

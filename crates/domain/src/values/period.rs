@@ -175,10 +175,12 @@ impl fmt::Display for WeeklyHours {
 /// The age bands dashboards group people by (public-policy bands: youth
 /// schemes end at 26, seniors' at 50).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum AgeBand {
+    #[serde(rename = "under_26")]
     Under26,
+    #[serde(rename = "26_to_49")]
     From26To49,
+    #[serde(rename = "50_and_over")]
     From50,
 }
 
