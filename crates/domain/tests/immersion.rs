@@ -174,7 +174,7 @@ fn a_declined_proposal_ends_the_immersion_and_says_who_declined() {
     assert_eq!(declined.state().stage, Stage::Declined);
     given::<Immersion>(&declined.events, ctx())
         .when(draft(convention()))
-        .refused(Rule::ConventionStage, "immersionId");
+        .refused(Rule::ProposalDeclined, "immersionId");
 }
 
 // Drafting.

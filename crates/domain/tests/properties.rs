@@ -626,7 +626,9 @@ proptest! {
         // cause was logged before, nothing but a withdrawal after the exit,
         // mentorships only under consent.
         let mut version = 0;
-        let mut experiences: BTreeSet<uuid::Uuid> = BTreeSet::new();
+        let mut inquiries = BTreeSet::new();
+        let mut meetings = BTreeSet::new();
+        let mut mentorships = BTreeSet::new();
         let mut consents = BTreeSet::new();
         let mut exited = false;
         for event in &log {
@@ -643,19 +645,19 @@ proptest! {
                     prop_assert_eq!(e.version, version + 1);
                     version = e.version;
                     let known = match e.cause {
-                        ReadjustmentCause::JobInquiry { inquiry_id } => experiences.contains(&inquiry_id.0),
-                        ReadjustmentCause::PeerMeeting { meeting_id } => experiences.contains(&meeting_id.0),
-                        ReadjustmentCause::Mentorship { mentorship_id } => experiences.contains(&mentorship_id.0),
+                        ReadjustmentCause::JobInquiry { inquiry_id } => inquiries.contains(&inquiry_id),
+                        ReadjustmentCause::PeerMeeting { meeting_id } => meetings.contains(&meeting_id),
+                        ReadjustmentCause::Mentorship { mentorship_id } => mentorships.contains(&mentorship_id),
                         ReadjustmentCause::ImmersionFeedback { immersion_id } => immersion_id == ImmersionId(uuid("x0")),
                     };
                     prop_assert!(known, "readjusted by an unknown experience");
                     prop_assert!(e.project.mobility_radius_km <= 300);
                 }
-                PersonEvent::JobInquiryHeld(e) => { prop_assert!(experiences.insert(e.inquiry_id.0) || true); }
-                PersonEvent::PeerMeetingHeld(e) => { experiences.insert(e.meeting_id.0); }
+                PersonEvent::JobInquiryHeld(e) => { prop_assert!(inquiries.insert(e.inquiry_id), "logged twice"); }
+                PersonEvent::PeerMeetingHeld(e) => { prop_assert!(meetings.insert(e.meeting_id), "logged twice"); }
                 PersonEvent::MentorshipStarted(e) => {
                     prop_assert!(consents.contains(&ConsentPurpose::Mentoring), "mentored without consent");
-                    experiences.insert(e.mentorship_id.0);
+                    prop_assert!(mentorships.insert(e.mentorship_id), "started twice");
                 }
                 PersonEvent::ConsentGiven(e) => { prop_assert!(consents.insert(e.purpose), "given twice"); }
                 PersonEvent::ConsentWithdrawn(e) => { prop_assert!(consents.remove(&e.purpose), "withdrawn unseen"); }
@@ -685,7 +687,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 proptest! {

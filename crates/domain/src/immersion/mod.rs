@@ -514,7 +514,13 @@ fn stage_error(field: &'static str, message: impl Into<String>) -> DomainError {
 /// Why nothing more can happen to an immersion in a final stage.
 fn final_stage(stage: Stage) -> DomainError {
     let message = match stage {
-        Stage::Declined => "La proposition a été déclinée : proposez une nouvelle immersion.",
+        Stage::Declined => {
+            return DomainError::rule(
+                Rule::ProposalDeclined,
+                "immersionId",
+                "La proposition a été déclinée : proposez une nouvelle immersion.",
+            );
+        }
         Stage::Rejected => "La convention a été rejetée : proposez une nouvelle immersion.",
         Stage::Deprecated => "La convention a été abandonnée : proposez une nouvelle immersion.",
         _ => "La convention a été annulée : proposez une nouvelle immersion.",
