@@ -48,6 +48,11 @@ pub(crate) fn not_before(
     Ok(())
 }
 
+/// The command would create what already exists, or record a fact twice.
+pub(crate) fn already_exists(field: &'static str, message: &str) -> DomainError {
+    DomainError::conflict(Rule::AlreadyExists, field, message)
+}
+
 /// The command targets an aggregate that does not exist yet.
 pub(crate) fn not_found(field: &'static str, message: &str) -> DomainError {
     DomainError::not_found(Rule::UnknownAggregate, field, message)

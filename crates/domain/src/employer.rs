@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::checks::{not_found, not_in_future};
+use crate::checks::{already_exists, not_found, not_in_future};
 use crate::decider::{Decider, events};
 use crate::error::{DomainError, Rule};
 use crate::personal::Personal;
@@ -163,8 +163,7 @@ impl Decider for Employer {
         } = command
         {
             if state.registered.is_some() {
-                return Err(DomainError::conflict(
-                    Rule::AlreadyExists,
+                return Err(already_exists(
                     "employerId",
                     "Cet employeur est déjà enregistré.",
                 ));
@@ -206,8 +205,7 @@ impl Decider for Employer {
                 phone,
             } => {
                 if state.contacts.contains_key(contact_id) {
-                    return Err(DomainError::conflict(
-                        Rule::AlreadyExists,
+                    return Err(already_exists(
                         "contactId",
                         "Ce contact est déjà enregistré.",
                     ));
@@ -244,8 +242,7 @@ impl Decider for Employer {
                 next_step,
             } => {
                 if state.visits.contains(visit_id) {
-                    return Err(DomainError::conflict(
-                        Rule::AlreadyExists,
+                    return Err(already_exists(
                         "visitId",
                         "Cette visite est déjà enregistrée.",
                     ));

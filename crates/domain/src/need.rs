@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::checks::{distinct, not_before, not_found, not_in_future, rome_codes};
+use crate::checks::{already_exists, distinct, not_before, not_found, not_in_future, rome_codes};
 use crate::decider::{Decider, events};
 use crate::error::{DomainError, Rule};
 use crate::values::{EmployerId, Label, NeedId, RomeCode, Text, VisitId};
@@ -199,11 +199,7 @@ impl Decider for Need {
         } = command
         {
             if state.surfaced.is_some() {
-                return Err(DomainError::conflict(
-                    Rule::AlreadyExists,
-                    "needId",
-                    "Ce besoin est déjà enregistré.",
-                ));
+                return Err(already_exists("needId", "Ce besoin est déjà enregistré."));
             }
             let Some(visits) = &context.employer_visits else {
                 return Err(not_found(
@@ -280,8 +276,7 @@ impl Decider for Need {
                     ));
                 }
                 if state.status == NeedStatus::FormalisedAsOffer {
-                    return Err(DomainError::conflict(
-                        Rule::AlreadyExists,
+                    return Err(already_exists(
                         "needId",
                         "Ce besoin est déjà devenu une offre d'emploi.",
                     ));

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::checks::{not_before, not_found, not_in_future, rome_codes};
+use crate::checks::{already_exists, not_before, not_found, not_in_future, rome_codes};
 use crate::decider::{Decider, events};
 use crate::error::{DomainError, Rule};
 use crate::personal::Personal;
@@ -414,8 +414,7 @@ impl Decider for Person {
         } = command
         {
             if state.enrolment.is_some() {
-                return Err(DomainError::conflict(
-                    Rule::AlreadyExists,
+                return Err(already_exists(
                     "personId",
                     "Cette personne est déjà inscrite.",
                 ));
@@ -534,7 +533,7 @@ impl Decider for Person {
                 learned,
             } => {
                 if state.inquiries.contains(inquiry_id) {
-                    return Err(already(
+                    return Err(already_exists(
                         "inquiryId",
                         "Cette enquête métier est déjà enregistrée.",
                     ));
@@ -558,7 +557,7 @@ impl Decider for Person {
                 takeaways,
             } => {
                 if state.meetings.contains(meeting_id) {
-                    return Err(already(
+                    return Err(already_exists(
                         "meetingId",
                         "Cette rencontre est déjà enregistrée.",
                     ));
@@ -581,7 +580,7 @@ impl Decider for Person {
                 started_on,
             } => {
                 if state.mentorships.contains_key(mentorship_id) {
-                    return Err(already(
+                    return Err(already_exists(
                         "mentorshipId",
                         "Ce parrainage est déjà enregistré.",
                     ));
@@ -744,8 +743,4 @@ impl Decider for Person {
         }
         state
     }
-}
-
-fn already(field: &'static str, message: &str) -> DomainError {
-    DomainError::conflict(Rule::AlreadyExists, field, message)
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::checks::{not_found, not_in_future, rome_codes};
+use crate::checks::{already_exists, not_found, not_in_future, rome_codes};
 use crate::decider::{Decider, events};
 use crate::error::{DomainError, Rule};
 use crate::personal::Personal;
@@ -129,8 +129,7 @@ impl Decider for Testimony {
                 recorded_on,
             } => {
                 if state.author.is_some() {
-                    return Err(DomainError::conflict(
-                        Rule::AlreadyExists,
+                    return Err(already_exists(
                         "testimonyId",
                         "Ce témoignage est déjà enregistré.",
                     ));

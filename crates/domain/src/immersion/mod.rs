@@ -28,7 +28,7 @@ pub use rules::{MAX_CONVENTIONS_WITH_HOST, MAX_DAYS_WITH_HOST, PriorConvention};
 
 use self::convention::{check_period, check_weekly_hours};
 use self::rules::{Candidate, check_history};
-use crate::checks::{not_before, not_found, not_in_future};
+use crate::checks::{already_exists, not_before, not_found, not_in_future};
 use crate::decider::{Decider, events};
 use crate::error::{DomainError, Rule};
 use crate::fr;
@@ -978,8 +978,7 @@ fn propose(
         unreachable!("called for proposals only")
     };
     if state.stage != Stage::NotProposed {
-        return Err(DomainError::conflict(
-            Rule::AlreadyExists,
+        return Err(already_exists(
             "immersionId",
             "Cette immersion est déjà proposée.",
         ));
@@ -1282,8 +1281,7 @@ fn report_accident(
     context: &ImmersionContext,
 ) -> Result<ImmersionEvent, DomainError> {
     if state.accidents.contains_key(&accident_id) {
-        return Err(DomainError::conflict(
-            Rule::AlreadyExists,
+        return Err(already_exists(
             "accidentId",
             "Cet accident est déjà enregistré.",
         ));

@@ -48,24 +48,7 @@ impl Email {
     }
 }
 
-impl TryFrom<String> for Email {
-    type Error = DomainError;
-    fn try_from(value: String) -> Result<Self, DomainError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Email> for String {
-    fn from(value: Email) -> String {
-        value.0
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(Email, DomainError, |v| Self::parse(&v), display);
 
 /// A French phone number (metropolitan or overseas), kept in international
 /// form `+33612345678` and shown as `06 12 34 56 78`.
@@ -113,18 +96,7 @@ impl PhoneNumber {
     }
 }
 
-impl TryFrom<String> for PhoneNumber {
-    type Error = DomainError;
-    fn try_from(value: String) -> Result<Self, DomainError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<PhoneNumber> for String {
-    fn from(value: PhoneNumber) -> String {
-        value.0
-    }
-}
+string_value!(PhoneNumber, DomainError, |v| Self::parse(&v));
 
 impl fmt::Display for PhoneNumber {
     /// `06 12 34 56 78`.

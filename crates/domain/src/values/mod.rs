@@ -1,6 +1,36 @@
 //! Value objects: parsed once at the edge, they cannot hold a bad value, so
 //! deciders never check a SIRET or a ROME code again.
 
+/// What every value kept as a string shares: it is stored as that string and
+/// read back through `parse` (or, for codes whose referential changes, a
+/// shape check), and it shows as the string unless it says otherwise.
+macro_rules! string_value {
+    ($name:ident, $error:ty, $read:expr) => {
+        impl TryFrom<String> for $name {
+            type Error = $error;
+            fn try_from(value: String) -> Result<Self, $error> {
+                let read: fn(String) -> Result<Self, $error> = $read;
+                read(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+    ($name:ident, $error:ty, $read:expr, display) => {
+        string_value!($name, $error, $read);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 mod contact;
 mod contract;
 mod ids;

@@ -201,26 +201,15 @@ mod tests {
 
     #[test]
     fn one_month_from_date_to_date() {
-        assert_eq!(
-            one_month_after(date!(2026 - 03 - 03)),
-            date!(2026 - 04 - 02)
-        );
-        assert_eq!(
-            one_month_after(date!(2026 - 04 - 01)),
-            date!(2026 - 04 - 30)
-        );
-        assert_eq!(
-            one_month_after(date!(2026 - 01 - 31)),
-            date!(2026 - 02 - 28)
-        );
-        assert_eq!(
-            one_month_after(date!(2028 - 01 - 31)),
-            date!(2028 - 02 - 29)
-        );
-        assert_eq!(
-            one_month_after(date!(2026 - 12 - 15)),
-            date!(2027 - 01 - 14)
-        );
+        for (start, last) in [
+            (date!(2026 - 03 - 03), date!(2026 - 04 - 02)),
+            (date!(2026 - 04 - 01), date!(2026 - 04 - 30)),
+            (date!(2026 - 01 - 31), date!(2026 - 02 - 28)),
+            (date!(2028 - 01 - 31), date!(2028 - 02 - 29)),
+            (date!(2026 - 12 - 15), date!(2027 - 01 - 14)),
+        ] {
+            assert_eq!(one_month_after(start), last, "from {start}");
+        }
         assert_eq!(
             twelve_months_after(date!(2026 - 03 - 01)),
             date!(2027 - 02 - 28)

@@ -7,7 +7,6 @@
 //! retired) and history must still replay.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -96,29 +95,19 @@ macro_rules! code_type {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(value: String) -> Result<Self, String> {
+        string_value!(
+            $name,
+            String,
+            |value| {
                 let shape: fn(&str) -> bool = $shape;
                 if shape(&value) {
                     Ok(Self(value))
                 } else {
                     Err(format!("« {value} » is not shaped as a {}", stringify!($name)))
                 }
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+            },
+            display
+        );
     };
 }
 

@@ -98,18 +98,7 @@ fn group(digits: &str) -> String {
     )
 }
 
-impl TryFrom<String> for Siret {
-    type Error = DomainError;
-    fn try_from(value: String) -> Result<Self, DomainError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Siret> for String {
-    fn from(value: Siret) -> String {
-        value.0
-    }
-}
+string_value!(Siret, DomainError, |v| Self::parse(&v));
 
 impl fmt::Display for Siret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

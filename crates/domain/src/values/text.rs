@@ -1,7 +1,5 @@
 //! Free text typed by users: trimmed, never empty, bounded.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, Rule};
@@ -45,24 +43,7 @@ macro_rules! text_type {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(value: String) -> Result<Self, DomainError> {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        string_value!($name, DomainError, |v| Self::parse(&v), display);
     };
 }
 
