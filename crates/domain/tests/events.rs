@@ -563,4 +563,5 @@ fn personal_values_are_marked_for_sealing() {
         .find(|s| s.event_type == "convention_drafted")
         .unwrap();
     assert!(drafted.json["convention"]["person"]["identity"]["$personal"].is_object());
+    assert!(drafted.json["convention"]["host"]["tutor"]["$personal"].is_object());
 }

@@ -299,13 +299,17 @@ fn a_minor_needs_a_legal_representative_who_signs() {
 fn the_tutor_is_never_the_person() {
     let accepted = Journey::accepted().events;
     let mut same_email = convention();
-    same_email.host.tutor.email = Some(email("Awa.Diallo@exemple.fr"));
+    if let Personal::Known(tutor) = &mut same_email.host.tutor {
+        tutor.email = Some(email("Awa.Diallo@exemple.fr"));
+    }
     given::<Immersion>(&accepted, ctx())
         .when(draft(same_email))
         .refused(Rule::TutorIsPerson, "convention.host.tutor");
     let mut same_name = convention();
-    same_name.host.tutor.name = label("DIALLO  Awa");
-    same_name.host.tutor.email = None;
+    if let Personal::Known(tutor) = &mut same_name.host.tutor {
+        tutor.name = label("DIALLO  Awa");
+        tutor.email = None;
+    }
     given::<Immersion>(&accepted, ctx())
         .when(draft(same_name))
         .refused(Rule::TutorIsPerson, "convention.host.tutor");
@@ -326,12 +330,17 @@ fn the_host_attests_the_immersion_fills_no_post() {
 }
 
 #[test]
-fn a_convention_states_who_the_person_is() {
+fn a_convention_states_who_the_person_and_the_tutor_are() {
     let mut erased = convention();
     erased.person.identity = Personal::Erased;
     given::<Immersion>(&Journey::accepted().events, ctx())
         .when(draft(erased))
         .refused(Rule::Required, "convention.person.identity");
+    let mut no_tutor = convention();
+    no_tutor.host.tutor = Personal::Erased;
+    given::<Immersion>(&Journey::accepted().events, ctx())
+        .when(draft(no_tutor))
+        .refused(Rule::Required, "convention.host.tutor");
 }
 
 #[test]

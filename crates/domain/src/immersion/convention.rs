@@ -110,7 +110,9 @@ pub struct Host {
     /// "aucune".
     pub collective_agreement: Label,
     pub signatory: Signer,
-    pub tutor: Tutor,
+    /// Personal: sealed with the person's key, like the rest of what the
+    /// convention says about people.
+    pub tutor: Personal<Tutor>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,7 +255,14 @@ impl Convention {
                 ),
             ));
         }
-        if tutor_is_person(&self.host.tutor, identity) {
+        let Some(tutor) = self.host.tutor.known() else {
+            return Err(DomainError::invalid(
+                Rule::Required,
+                "convention.host.tutor",
+                "Le tuteur est requis : la structure d'accueil désigne un de ses salariés.",
+            ));
+        };
+        if tutor_is_person(tutor, identity) {
             return Err(DomainError::rule(
                 Rule::TutorIsPerson,
                 "convention.host.tutor",

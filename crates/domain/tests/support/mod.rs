@@ -159,12 +159,12 @@ pub fn convention() -> Convention {
             activity: text("Boulangerie, pâtisserie"),
             collective_agreement: label("Boulangerie-pâtisserie artisanale (IDCC 843)"),
             signatory: signer("Jean Martin"),
-            tutor: Tutor {
+            tutor: Personal::Known(Tutor {
                 name: label("Lucie Bernard"),
                 job_title: label("Cheffe boulangère"),
                 email: Some(email("lucie@boulangerie-du-port.fr")),
                 phone: None,
-            },
+            }),
         },
         period: range(date!(2026 - 03 - 09), date!(2026 - 03 - 20)),
         schedule: text("Du lundi au vendredi, de 6 h à 13 h"),
