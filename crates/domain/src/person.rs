@@ -305,6 +305,7 @@ events! {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolment {
+    pub person_id: PersonId,
     pub structure: StructureId,
     pub referent: UserId,
     pub enrolled_on: Date,
@@ -698,6 +699,7 @@ impl Decider for Person {
         match event {
             PersonEvent::PersonEnrolled(e) => {
                 state.enrolment = Some(Enrolment {
+                    person_id: e.person_id,
                     structure: e.structure,
                     referent: e.referent,
                     enrolled_on: e.enrolled_on,

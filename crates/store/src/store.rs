@@ -306,6 +306,25 @@ impl Store {
         })
     }
 
+    /// Where a command's events went, if it was appended before: its stream
+    /// and the stream's version after them. A command handler answers a
+    /// retried command from this instead of deciding it again.
+    pub async fn command_appended(
+        &self,
+        conn: &mut PgConnection,
+        command_id: Uuid,
+    ) -> Result<Option<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "select e.stream_id,
+                    (select max(x.version) from events x
+                     where x.stream_id = e.stream_id and x.command_id = e.command_id)
+             from events e where e.event_id = $1",
+        )
+        .bind(event_id(command_id, 0))
+        .fetch_optional(&mut *conn)
+        .await?)
+    }
+
     /// The stream's events from `from_version` (inclusive), oldest first.
     pub async fn read_stream(
         &self,

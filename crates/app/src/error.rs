@@ -1,0 +1,28 @@
+//! What a command can end in besides success.
+
+use passerelle_domain::DomainError;
+use passerelle_store::StoreError;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The domain refused the command: shown to the user as is.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Other writers kept changing the stream: every retry lost the race.
+    #[error("{stream_id} kept changing while the command was decided; try again")]
+    Busy { stream_id: String },
+    /// The command id was already used for a command on another stream.
+    #[error("command {command_id} was already used for another command")]
+    CommandReused { command_id: Uuid },
+    #[error("stored event {event_type} could not be read")]
+    Decode {
+        event_type: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("store")]
+    Store(#[from] StoreError),
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+}

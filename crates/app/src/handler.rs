@@ -1,0 +1,218 @@
+//! The command path: load → context → decide → append → inline views, in
+//! one transaction, retried on a version conflict.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use passerelle_domain::EventType;
+use passerelle_store::projection::Projections;
+use passerelle_store::{
+    Append, ExpectedVersion, Metadata, NewEvent, RecordedEvent, Store, StoreError,
+};
+use sqlx::PgConnection;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::aggregate::Aggregate;
+use crate::clock::Clock;
+use crate::error::AppError;
+
+/// How many times a command is decided again after losing a race on its
+/// stream before the caller is told to retry.
+const MAX_ATTEMPTS: usize = 5;
+
+/// What identifies one issuing of a command.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    /// Chosen by the client: the same id sent twice appends once.
+    pub command_id: Uuid,
+    /// Groups everything one request or job run caused.
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    pub actor: Actor,
+}
+
+/// Reads what a decision needs beyond the stream, inside the command's
+/// transaction: today's date and facts from views.
+#[async_trait]
+pub trait ContextSource<A: Aggregate>: Send + Sync {
+    async fn context(
+        &self,
+        conn: &mut PgConnection,
+        state: &A::State,
+        command: &A::Command,
+        now: OffsetDateTime,
+        today: Date,
+    ) -> Result<A::Context, AppError>;
+}
+
+/// What a command did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub stream_id: String,
+    /// The stream's version after the command.
+    pub version: i64,
+    /// The events appended now: empty when the decision changed nothing or
+    /// when the command had already been carried out.
+    pub events: Vec<RecordedEvent>,
+    /// True when the same command id had already been appended: nothing was
+    /// decided or written this time.
+    pub replayed: bool,
+}
+
+/// Carries commands to the store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    store: Store,
+    projections: Arc<Projections>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Handler {
+    pub fn new(projections: Arc<Projections>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store: projections.store().clone(),
+            projections,
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Decides `command` on the aggregate `id` and appends what it yields.
+    /// A refusal appends nothing; a retried command id answers as the first
+    /// time did, without deciding again.
+    pub async fn execute<A: Aggregate>(
+        &self,
+        id: A::Id,
+        command: &A::Command,
+        meta: &CommandMeta,
+        source: &dyn ContextSource<A>,
+    ) -> Result<Outcome, AppError> {
+        let stream_id = A::stream_id(id);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut tx = self.store.pool().begin().await?;
+            let recorded = self.store.read_stream(&mut tx, &stream_id, 1).await?;
+            // Looked up after the stream is read: each statement sees what
+            // was committed before it, so a first attempt of this command
+            // that the read above already saw is found here too, and the
+            // command is not decided against its own effects.
+            if let Some(done) = self.already_done(&mut tx, &stream_id, meta).await? {
+                return Ok(done);
+            }
+            let version = recorded.last().map_or(0, |e| e.version);
+            let mut state = A::State::default();
+            for event in &recorded {
+                let event: A::Event = event.decode().map_err(|source| AppError::Decode {
+                    event_type: event.event_type.clone(),
+                    source,
+                })?;
+                state = A::evolve(state, &event);
+            }
+            let now = self.clock.now();
+            let context = source
+                .context(&mut tx, &state, command, now, self.clock.today())
+                .await?;
+            let decided = A::decide(command, &state, &context)?;
+            if decided.is_empty() {
+                return Ok(Outcome {
+                    stream_id,
+                    version,
+                    events: Vec::new(),
+                    replayed: false,
+                });
+            }
+            let mut new_events = Vec::with_capacity(decided.len());
+            for event in &decided {
+                let data = serde_json::to_value(event).map_err(|source| AppError::Decode {
+                    event_type: event.event_type().to_owned(),
+                    source,
+                })?;
+                let mut new = NewEvent::new(event.event_type(), event.schema_version(), data);
+                new.subject = A::subject(&state, event);
+                new_events.push(new);
+                state = A::evolve(state, event);
+            }
+            let metadata = Metadata {
+                actor: meta.actor.id.clone(),
+                role: meta.actor.role.as_str().to_owned(),
+                structure: meta.actor.structure.as_uuid(),
+                correlation_id: meta.correlation_id,
+                causation_id: meta.causation_id,
+                command_id: meta.command_id,
+            };
+            let appended = self
+                .store
+                .append_in(
+                    &mut tx,
+                    &Append {
+                        stream_id: &stream_id,
+                        expected: ExpectedVersion::Exact(version),
+                        events: &new_events,
+                        metadata: &metadata,
+                        recorded_at: None,
+                    },
+                )
+                .await;
+            match appended {
+                Ok(result) if result.replayed => {
+                    return Ok(Outcome {
+                        stream_id,
+                        version: result.stream_version,
+                        events: Vec::new(),
+                        replayed: true,
+                    });
+                }
+                Ok(result) => {
+                    let events = result.recorded(&new_events, &metadata, &stream_id);
+                    self.projections.apply_inline(&mut tx, &events).await?;
+                    tx.commit().await?;
+                    self.store.notify_appended();
+                    return Ok(Outcome {
+                        stream_id,
+                        version: result.stream_version,
+                        events,
+                        replayed: false,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    tracing::debug!(stream = %stream_id, attempt, "version conflict, deciding again");
+                    tx.rollback().await?;
+                }
+                Err(StoreError::CommandReused { command_id }) => {
+                    return Err(AppError::CommandReused { command_id });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Busy { stream_id })
+    }
+
+    /// The outcome of this command id if it was already appended.
+    async fn already_done(
+        &self,
+        conn: &mut PgConnection,
+        stream_id: &str,
+        meta: &CommandMeta,
+    ) -> Result<Option<Outcome>, AppError> {
+        match self.store.command_appended(conn, meta.command_id).await? {
+            None => Ok(None),
+            Some((stream, version)) if stream == stream_id => Ok(Some(Outcome {
+                stream_id: stream,
+                version,
+                events: Vec::new(),
+                replayed: true,
+            })),
+            Some(_) => Err(AppError::CommandReused {
+                command_id: meta.command_id,
+            }),
+        }
+    }
+}

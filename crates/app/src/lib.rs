@@ -1,0 +1,20 @@
+//! Command handling: the one path every command takes, whichever front door
+//! it came through. Authorize (by the caller, with the actor carried here),
+//! load the aggregate's stream, read the context its rules need from views,
+//! decide, append with the expected version and update the inline views in
+//! the same transaction; on a version conflict, decide again (bounded).
+//!
+//! Knows the domain, the store and the projections; knows nothing of HTTP or
+//! GraphQL.
+
+mod actor;
+mod aggregate;
+mod clock;
+mod error;
+mod handler;
+
+pub use actor::{Actor, Role};
+pub use aggregate::Aggregate;
+pub use clock::{Clock, FixedClock, SystemClock, paris_offset};
+pub use error::AppError;
+pub use handler::{CommandMeta, ContextSource, Handler, Outcome};
