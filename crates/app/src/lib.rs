@@ -10,11 +10,13 @@
 mod actor;
 mod aggregate;
 mod clock;
+mod contexts;
 mod error;
 mod handler;
 
 pub use actor::{Actor, Role};
 pub use aggregate::Aggregate;
 pub use clock::{Clock, FixedClock, SystemClock, paris_offset};
+pub use contexts::Views;
 pub use error::AppError;
 pub use handler::{CommandMeta, ContextSource, Handler, Outcome};

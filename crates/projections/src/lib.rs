@@ -2,9 +2,11 @@
 //! read them. Each projection is a [`Projection`] run by the store's runner;
 //! readers query the stable schema named after it.
 //!
-//! Knows events by type name and JSON shape; knows nothing of HTTP or GraphQL.
+//! Knows events through the domain's event types (or, for `event_activity`,
+//! by type name only); knows nothing of HTTP or GraphQL.
 
 mod activity;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -13,5 +15,11 @@ use passerelle_store::projection::Projection;
 
 /// Every projection the service keeps, in the order they are set up.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(EventActivity)]
+    vec![
+        Arc::new(EventActivity),
+        Arc::new(views::employers::Employers),
+        Arc::new(views::needs::Needs),
+        Arc::new(views::people::People),
+        Arc::new(views::immersions::Immersions),
+    ]
 }

@@ -1,0 +1,570 @@
+//! The mediation journey through the command path and the inline views,
+//! against a real PostgreSQL: what one command writes, the next reads as its
+//! context, and a person's timeline tells it all in order.
+
+use std::sync::Arc;
+
+use passerelle_app::{Actor, AppError, CommandMeta, FixedClock, Handler, Role, Views};
+use passerelle_domain::employer::{Employer, EmployerCommand, VisitPurpose};
+use passerelle_domain::immersion::*;
+use passerelle_domain::need::{
+    HiringIntent, Horizon, Need, NeedCommand, NeedDescription, NeedSource,
+};
+use passerelle_domain::person::{
+    Identity, LegalBasis, Person, PersonCommand, Project, ReadjustmentCause,
+};
+use passerelle_domain::values::*;
+use passerelle_domain::{Personal, Rule};
+use passerelle_projections::views::{immersions, people};
+use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_store::testkit::TestDb;
+use time::Date;
+use time::macros::{date, datetime};
+use uuid::Uuid;
+
+struct World {
+    db: TestDb,
+    projections: Arc<Projections>,
+    handler: Handler,
+    clock: Arc<FixedClock>,
+    mediator: Actor,
+}
+
+impl World {
+    async fn new() -> Self {
+        let db = TestDb::new().await;
+        let projections = Projections::new(
+            db.store(),
+            passerelle_projections::all(),
+            RunnerConfig::default(),
+        );
+        projections.setup().await.unwrap();
+        let projections = Arc::new(projections);
+        let clock = Arc::new(FixedClock::new(datetime!(2026-03-02 08:00 UTC)));
+        let handler = Handler::new(projections.clone(), clock.clone());
+        Self {
+            db,
+            projections,
+            handler,
+            clock,
+            mediator: Actor::user(mediator(), Role::Mediator, structure()),
+        }
+    }
+
+    fn on(&self, day: Date) {
+        self.clock.set(day.with_hms(9, 0, 0).unwrap().assume_utc());
+    }
+
+    fn meta(&self, actor: &Actor) -> CommandMeta {
+        CommandMeta {
+            command_id: Uuid::new_v4(),
+            correlation_id: Uuid::new_v4(),
+            causation_id: None,
+            actor: actor.clone(),
+        }
+    }
+
+    async fn employer(&self, command: EmployerCommand) {
+        self.handler
+            .execute::<Employer>(employer(), &command, &self.meta(&self.mediator), &Views)
+            .await
+            .unwrap();
+    }
+
+    async fn need(&self, command: NeedCommand) {
+        self.handler
+            .execute::<Need>(need(), &command, &self.meta(&self.mediator), &Views)
+            .await
+            .unwrap();
+    }
+
+    async fn person(&self, command: PersonCommand) -> Result<(), AppError> {
+        self.handler
+            .execute::<Person>(person(), &command, &self.meta(&self.mediator), &Views)
+            .await
+            .map(drop)
+    }
+
+    async fn immersion_as(
+        &self,
+        id: ImmersionId,
+        actor: &Actor,
+        command: ImmersionCommand,
+    ) -> Result<(), AppError> {
+        self.handler
+            .execute::<Immersion>(id, &command, &self.meta(actor), &Views)
+            .await
+            .map(drop)
+    }
+
+    async fn immersion(&self, id: ImmersionId, command: ImmersionCommand) -> Result<(), AppError> {
+        self.immersion_as(id, &self.mediator, command).await
+    }
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+fn structure() -> StructureId {
+    StructureId(id(1))
+}
+fn mediator() -> UserId {
+    UserId(id(2))
+}
+fn employer() -> EmployerId {
+    EmployerId(id(3))
+}
+fn need() -> NeedId {
+    NeedId(id(4))
+}
+fn person() -> PersonId {
+    PersonId(id(5))
+}
+fn visit() -> VisitId {
+    VisitId(id(6))
+}
+const SIRET: &str = "73282932000074";
+
+fn text(s: &str) -> Text {
+    Text::parse(s).unwrap()
+}
+fn label(s: &str) -> Label {
+    Label::parse(s).unwrap()
+}
+fn signer(name: &str) -> Signer {
+    Signer {
+        name: label(name),
+        job_title: None,
+        email: None,
+        phone: None,
+    }
+}
+
+fn convention(start: Date, end: Date, goals: &str) -> Convention {
+    Convention {
+        prescriber: Organisation {
+            name: label("Mission locale"),
+            siret: None,
+            signatory: signer("Camille Durand"),
+        },
+        support_structure: None,
+        person: ConventionPerson {
+            identity: Personal::Known(ConventionIdentity {
+                first_name: label("Awa"),
+                last_name: label("Diallo"),
+                birth_date: date!(1998 - 05 - 12),
+                address: text("3 rue des Lilas, 44000 Nantes"),
+                email: None,
+                phone: None,
+            }),
+            situation: Situation::JobSeeker,
+            legal_representative: None,
+        },
+        host: Host {
+            siret: Siret::parse(SIRET).unwrap(),
+            name: label("Boulangerie du Port"),
+            activity: text("Boulangerie"),
+            collective_agreement: label("IDCC 843"),
+            signatory: signer("Jean Martin"),
+            tutor: Personal::Known(Tutor {
+                name: label("Lucie Bernard"),
+                job_title: label("Cheffe boulangère"),
+                email: None,
+                phone: None,
+            }),
+        },
+        period: DateRange::new(start, end).unwrap(),
+        schedule: text("Du lundi au vendredi, 6 h – 13 h"),
+        weekly_hours: WeeklyHours::from_hours(35).unwrap(),
+        place: Place {
+            address: text("12 quai de la Fosse"),
+            commune: CommuneCode::parse("44109").unwrap(),
+        },
+        objective: Objective::DiscoverJobOrSector,
+        goals: text(goals),
+        evaluation: text("Grille remplie avec la tutrice"),
+        tasks: text("Peser, pétrir, façonner"),
+        safety: None,
+        forbidden_uses_excluded: true,
+    }
+}
+
+fn project(codes: &[&str]) -> Project {
+    Project {
+        target_rome_codes: codes.iter().map(|c| RomeCode::parse(c).unwrap()).collect(),
+        contract_wishes: vec![ContractType::Alternance],
+        mobility_radius_km: 20,
+        constraints: None,
+    }
+}
+
+#[tokio::test]
+async fn the_whole_journey_reads_its_own_writes_and_the_timeline_tells_it() {
+    let w = World::new().await;
+    let monday = date!(2026 - 03 - 02);
+    w.on(monday);
+    w.employer(EmployerCommand::Register {
+        employer_id: employer(),
+        siret: Siret::parse(SIRET).unwrap(),
+        name: label("Boulangerie du Port"),
+        naf: NafDivision::parse("10.71C").unwrap(),
+        commune: CommuneCode::parse("44109").unwrap(),
+        address: None,
+    })
+    .await;
+    w.employer(EmployerCommand::LogVisit {
+        visit_id: visit(),
+        visited_on: monday,
+        mediator: mediator(),
+        structure: structure(),
+        purpose: VisitPurpose::Prospection,
+        observations: text("Départ en retraite du second en septembre"),
+        next_step: None,
+    })
+    .await;
+    // The need names the visit just logged: its context came from the view.
+    w.need(NeedCommand::Surface {
+        need_id: need(),
+        employer_id: employer(),
+        source: NeedSource::Visit { visit_id: visit() },
+        description: NeedDescription {
+            activities: text("Aider au fournil le matin"),
+            rome_codes: vec![RomeCode::parse("D1102").unwrap()],
+            conditions: None,
+            headcount: 1,
+            horizon: Horizon::WithinSixMonths,
+            hiring_intent: HiringIntent::Possible,
+        },
+        surfaced_on: monday,
+    })
+    .await;
+    w.person(PersonCommand::Enroll {
+        person_id: person(),
+        structure: structure(),
+        referent: mediator(),
+        identity: Identity {
+            first_name: label("Awa"),
+            last_name: label("Diallo"),
+            birth_date: date!(1998 - 05 - 12),
+            email: None,
+            phone: None,
+            address: None,
+        },
+        commune: None,
+        legal_basis: LegalBasis::PublicInterestMission,
+        enrolled_on: monday,
+    })
+    .await
+    .unwrap();
+    w.person(PersonCommand::StateProject {
+        project: project(&["D1104"]),
+        stated_on: monday,
+    })
+    .await
+    .unwrap();
+
+    let first = ImmersionId(id(100));
+    w.immersion(
+        first,
+        ImmersionCommand::Propose {
+            immersion_id: first,
+            person_id: person(),
+            employer_id: employer(),
+            need_id: Some(need()),
+            objective: Objective::DiscoverJobOrSector,
+            structure: structure(),
+            mediator: mediator(),
+            message: None,
+            proposed_on: monday,
+        },
+    )
+    .await
+    .unwrap();
+    let as_person = Actor {
+        id: format!("person:{}", person()),
+        role: Role::Person(person()),
+        structure: structure(),
+    };
+    let as_employer = Actor {
+        id: format!("employer:{}", employer()),
+        role: Role::Employer(employer()),
+        structure: structure(),
+    };
+    w.immersion_as(
+        first,
+        &as_person,
+        ImmersionCommand::Accept {
+            by: Respondent::Person,
+            answered_on: monday,
+        },
+    )
+    .await
+    .unwrap();
+    w.immersion_as(
+        first,
+        &as_employer,
+        ImmersionCommand::Accept {
+            by: Respondent::Employer,
+            answered_on: monday,
+        },
+    )
+    .await
+    .unwrap();
+    let goals = "Découvrir le façonnage du pain";
+    let (start, end) = (date!(2026 - 03 - 09), date!(2026 - 03 - 20));
+    w.immersion(
+        first,
+        ImmersionCommand::DraftConvention {
+            convention: Box::new(convention(start, end, goals)),
+        },
+    )
+    .await
+    .unwrap();
+    for (actor, signatory) in [
+        (&as_person, Signatory::Person),
+        (&as_employer, Signatory::Host),
+        (&w.mediator, Signatory::Prescriber),
+    ] {
+        w.immersion_as(
+            first,
+            actor,
+            ImmersionCommand::Sign {
+                signatory,
+                method: SignatureMethod::Online,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let view = immersions::get(&w.db.pool, first).await.unwrap().unwrap();
+    assert_eq!(view.stage, "drafted");
+    assert_eq!(view.signatures.len(), 3, "{view:?}");
+    w.immersion(first, ImmersionCommand::Validate { by: mediator() })
+        .await
+        .unwrap();
+    w.on(start);
+    w.immersion(first, ImmersionCommand::Start { started_on: start })
+        .await
+        .unwrap();
+    w.on(end);
+    w.immersion(first, ImmersionCommand::Complete { completed_on: end })
+        .await
+        .unwrap();
+    w.immersion_as(
+        first,
+        &as_employer,
+        ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Host(HostAssessment {
+                attendance: Attendance::Completed,
+                goals_reached: true,
+                skills: vec![],
+                advice: Some(text("La pâtisserie lui irait mieux")),
+                appraisal: None,
+                hiring: Hiring::No,
+                received_by_other_means: false,
+            }),
+            recorded_on: end,
+        },
+    )
+    .await
+    .unwrap();
+    w.immersion_as(
+        first,
+        &as_person,
+        ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Person(PersonFeedback {
+                words: Personal::Known(text("J'ai préféré les gâteaux au pain")),
+                on_assessment: Some(AssessmentResponse::Countersigned),
+            }),
+            recorded_on: end,
+        },
+    )
+    .await
+    .unwrap();
+    w.immersion(
+        first,
+        ImmersionCommand::RecordOutcome {
+            milestone: Milestone::End,
+            outcome: Outcome::ProjectReadjusted,
+            recorded_on: end,
+        },
+    )
+    .await
+    .unwrap();
+    // The readjustment names the immersion: the view says it has feedback.
+    w.person(PersonCommand::ReadjustProject {
+        project: project(&["D1104", "D1102"]),
+        cause: ReadjustmentCause::ImmersionFeedback {
+            immersion_id: first,
+        },
+        what_changed: text("La boulangerie en second choix"),
+        readjusted_on: end,
+    })
+    .await
+    .unwrap();
+
+    let view = immersions::get(&w.db.pool, first).await.unwrap().unwrap();
+    assert_eq!(view.stage, "completed");
+    assert_eq!(view.days, 12);
+    assert_eq!(view.feedback_authors, ["host", "person"]);
+    assert_eq!(view.outcomes, ["end"]);
+
+    let versions = people::project_versions(&w.db.pool, person())
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        versions[1].cause_kind.as_deref(),
+        Some("immersion_feedback")
+    );
+    assert_eq!(versions[1].cause_id, Some(first.0));
+
+    let timeline = people::timeline(&w.db.pool, person()).await.unwrap();
+    let kinds: Vec<&str> = timeline.iter().map(|t| t.event_type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "person_enrolled",
+            "project_stated",
+            "immersion_proposed",
+            "proposal_accepted_by_person",
+            "proposal_accepted_by_employer",
+            "convention_drafted",
+            "convention_signed",
+            "convention_signed",
+            "convention_signed",
+            "convention_validated",
+            "immersion_started",
+            "immersion_completed",
+            "feedback_recorded",
+            "feedback_recorded",
+            "outcome_recorded",
+            "project_readjusted",
+        ]
+    );
+    assert_eq!(timeline[3].role, "person");
+    assert_eq!(timeline[4].actor, format!("employer:{}", employer()));
+
+    // A second immersion with the same host, objective and goals within 12
+    // months: the history comes from the immersions view.
+    let second = ImmersionId(id(101));
+    w.on(date!(2026 - 04 - 01));
+    for (actor, command) in [
+        (
+            &w.mediator,
+            ImmersionCommand::Propose {
+                immersion_id: second,
+                person_id: person(),
+                employer_id: employer(),
+                need_id: None,
+                objective: Objective::DiscoverJobOrSector,
+                structure: structure(),
+                mediator: mediator(),
+                message: None,
+                proposed_on: date!(2026 - 04 - 01),
+            },
+        ),
+        (
+            &as_person,
+            ImmersionCommand::Accept {
+                by: Respondent::Person,
+                answered_on: date!(2026 - 04 - 01),
+            },
+        ),
+        (
+            &as_employer,
+            ImmersionCommand::Accept {
+                by: Respondent::Employer,
+                answered_on: date!(2026 - 04 - 01),
+            },
+        ),
+    ] {
+        w.immersion_as(second, actor, command).await.unwrap();
+    }
+    let again = convention(date!(2026 - 04 - 13), date!(2026 - 04 - 17), goals);
+    let err = w
+        .immersion(
+            second,
+            ImmersionCommand::DraftConvention {
+                convention: Box::new(again),
+            },
+        )
+        .await
+        .unwrap_err();
+    let AppError::Domain(err) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(err.rule, Rule::SameObjectiveWithHost);
+    // With other goals it is drafted.
+    w.immersion(
+        second,
+        ImmersionCommand::DraftConvention {
+            convention: Box::new(convention(
+                date!(2026 - 04 - 13),
+                date!(2026 - 04 - 17),
+                "Découvrir la pâtisserie",
+            )),
+        },
+    )
+    .await
+    .unwrap();
+
+    // Every view rebuilt from the log equals the one kept inline.
+    for (view, tables) in [
+        ("employers", &["employers", "visits"][..]),
+        ("needs", &["needs"][..]),
+        (
+            "people",
+            &["people", "project_versions", "timeline", "owners"][..],
+        ),
+        ("immersions", &["immersions"][..]),
+    ] {
+        let before = dump(&w.db, view, tables).await;
+        w.projections.rebuild(view, false).await.unwrap();
+        assert_eq!(dump(&w.db, view, tables).await, before, "{view} rebuilt");
+    }
+}
+
+/// A view's tables as text, rows sorted.
+async fn dump(db: &TestDb, view: &str, tables: &[&str]) -> Vec<String> {
+    let mut all = Vec::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select t::text from {view}.{table} t order by 1"
+        )))
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert!(!rows.is_empty(), "{view}.{table} is empty");
+        all.extend(rows);
+    }
+    all
+}
+
+#[tokio::test]
+async fn a_proposal_needs_a_person_of_the_proposing_structure() {
+    let w = World::new().await;
+    w.on(date!(2026 - 03 - 02));
+    let other = ImmersionId(id(200));
+    let err = w
+        .immersion(
+            other,
+            ImmersionCommand::Propose {
+                immersion_id: other,
+                person_id: person(),
+                employer_id: employer(),
+                need_id: None,
+                objective: Objective::ConfirmProject,
+                structure: structure(),
+                mediator: mediator(),
+                message: None,
+                proposed_on: date!(2026 - 03 - 02),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::Domain(e) if e.rule == Rule::UnknownAggregate && e.field == "personId"),
+        "{err:?}"
+    );
+}

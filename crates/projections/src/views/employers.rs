@@ -1,0 +1,161 @@
+//! `employers`: every registered establishment, shared across structures,
+//! with its visits (who visited, when, why).
+
+use async_trait::async_trait;
+use passerelle_domain::employer::EmployerEvent;
+use passerelle_domain::values::{EmployerId, Siret, VisitId};
+use passerelle_store::RecordedEvent;
+use passerelle_store::projection::{Mode, Projection, ProjectionError};
+use sqlx::{PgConnection, PgExecutor};
+
+use super::{of_category, tag};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Employers;
+
+#[async_trait]
+impl Projection for Employers {
+    fn name(&self) -> &'static str {
+        "employers"
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::Inline
+    }
+
+    fn schema_sql(&self) -> &'static str {
+        "create table employers (
+             employer_id uuid primary key,
+             siret text not null unique,
+             name text not null,
+             naf text not null,
+             commune text not null,
+             departement text,
+             region text,
+             address text,
+             registered_at timestamptz not null,
+             registered_by_structure uuid not null,
+             simultaneous_immersions int,
+             visits int not null default 0,
+             last_visit date
+         );
+         create table visits (
+             visit_id uuid primary key,
+             employer_id uuid not null,
+             visited_on date not null,
+             mediator uuid not null,
+             structure uuid not null,
+             purpose text not null,
+             observations text not null,
+             next_step text
+         );
+         create index visits_employer on visits (employer_id, visited_on desc);"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for item in of_category::<EmployerEvent>(events, "employer") {
+            let (recorded, event) = item?;
+            let id = super::stream_uuid(recorded);
+            match event {
+                EmployerEvent::EmployerRegistered(e) => {
+                    let commune = e.commune.commune();
+                    sqlx::query(
+                        "insert into employers (employer_id, siret, name, naf, commune, departement,
+                             region, address, registered_at, registered_by_structure)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(e.employer_id.as_uuid())
+                    .bind(e.siret.as_str())
+                    .bind(e.name.as_str())
+                    .bind(e.naf.as_str())
+                    .bind(e.commune.as_str())
+                    .bind(commune.map(|c| c.departement))
+                    .bind(commune.map(|c| c.region))
+                    .bind(e.address.as_ref().map(|a| a.as_str()))
+                    .bind(recorded.recorded_at)
+                    .bind(recorded.tenant)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                EmployerEvent::EmployerVisitLogged(e) => {
+                    sqlx::query(
+                        "insert into visits (visit_id, employer_id, visited_on, mediator, structure,
+                             purpose, observations, next_step)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(e.visit_id.0)
+                    .bind(id)
+                    .bind(e.visited_on)
+                    .bind(e.mediator.0)
+                    .bind(e.structure.0)
+                    .bind(tag(&e.purpose))
+                    .bind(e.observations.as_str())
+                    .bind(e.next_step.as_ref().map(|t| t.as_str()))
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query(
+                        "update employers set visits = visits + 1,
+                             last_visit = greatest(last_visit, $2)
+                         where employer_id = $1",
+                    )
+                    .bind(id)
+                    .bind(e.visited_on)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                EmployerEvent::HostingCapacitySet(e) => {
+                    sqlx::query(
+                        "update employers set simultaneous_immersions = $2 where employer_id = $1",
+                    )
+                    .bind(id)
+                    .bind(i32::from(e.simultaneous_immersions))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                // Contacts are personal data, kept in the stream only until a
+                // view needs them.
+                EmployerEvent::ContactAdded(_) | EmployerEvent::ContactRemoved(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The employer registered with this SIRET, if any.
+pub async fn by_siret(
+    db: impl PgExecutor<'_>,
+    siret: &Siret,
+) -> Result<Option<EmployerId>, sqlx::Error> {
+    let id: Option<uuid::Uuid> =
+        sqlx::query_scalar("select employer_id from employers.employers where siret = $1")
+            .bind(siret.as_str())
+            .fetch_optional(db)
+            .await?;
+    Ok(id.map(EmployerId))
+}
+
+/// The visits logged at an employer, or `None` when it is not registered.
+pub async fn visits(
+    conn: &mut PgConnection,
+    employer: EmployerId,
+) -> Result<Option<Vec<VisitId>>, sqlx::Error> {
+    let exists: bool = sqlx::query_scalar(
+        "select exists (select 1 from employers.employers where employer_id = $1)",
+    )
+    .bind(employer.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("select visit_id from employers.visits where employer_id = $1")
+            .bind(employer.0)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(Some(ids.into_iter().map(VisitId).collect()))
+}

@@ -1,0 +1,55 @@
+//! The views a mutation answers with, kept inline: in the append's own
+//! transaction, so a command's caller reads its own writes. Each knows
+//! events through the domain's event types.
+
+pub mod employers;
+pub mod immersions;
+pub mod needs;
+pub mod people;
+
+use passerelle_store::RecordedEvent;
+use passerelle_store::projection::ProjectionError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The events of one stream category (`immersion-…`), decoded.
+pub(crate) fn of_category<'a, E: DeserializeOwned>(
+    events: &'a [RecordedEvent],
+    category: &'a str,
+) -> impl Iterator<Item = Result<(&'a RecordedEvent, E), ProjectionError>> + 'a {
+    events
+        .iter()
+        .filter(move |e| {
+            e.stream_id
+                .strip_prefix(category)
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .map(|e| {
+            e.decode::<E>()
+                .map(|decoded| (e, decoded))
+                .map_err(|err| format!("{} {}: {err}", e.event_type, e.event_id).into())
+        })
+}
+
+/// The JSON name of an enum value (`discover_job_or_sector`), as stored in
+/// text columns.
+pub(crate) fn tag<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Object(map)) => map
+            .get("kind")
+            .or_else(|| map.get("author"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The uuid after `<category>-` in a stream id.
+pub(crate) fn stream_uuid(event: &RecordedEvent) -> Option<uuid::Uuid> {
+    event
+        .stream_id
+        .split_once('-')
+        .and_then(|(_, id)| id.parse().ok())
+}

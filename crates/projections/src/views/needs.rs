@@ -1,0 +1,144 @@
+//! `needs`: every emerging need, with where it was heard and where it stands.
+
+use async_trait::async_trait;
+use passerelle_domain::need::{NeedDescription, NeedEvent, NeedSource};
+use passerelle_domain::values::{EmployerId, NeedId};
+use passerelle_store::RecordedEvent;
+use passerelle_store::projection::{Mode, Projection, ProjectionError};
+use sqlx::{PgConnection, PgExecutor};
+
+use super::{of_category, stream_uuid, tag};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Needs;
+
+#[async_trait]
+impl Projection for Needs {
+    fn name(&self) -> &'static str {
+        "needs"
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::Inline
+    }
+
+    fn schema_sql(&self) -> &'static str {
+        "create table needs (
+             need_id uuid primary key,
+             employer_id uuid not null,
+             structure uuid not null,
+             source text not null,
+             visit_id uuid,
+             activities text not null,
+             rome_codes text[] not null,
+             conditions text,
+             headcount int not null,
+             horizon text not null,
+             hiring_intent text not null,
+             qualified boolean not null default false,
+             status text not null default 'open',
+             surfaced_on date not null,
+             closed_on date,
+             close_reason text,
+             offer_reference text
+         );
+         create index needs_employer on needs (employer_id);"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for item in of_category::<NeedEvent>(events, "need") {
+            let (recorded, event) = item?;
+            let id = stream_uuid(recorded);
+            match event {
+                NeedEvent::NeedSurfaced(e) => {
+                    let visit = match e.source {
+                        NeedSource::Visit { visit_id } => Some(visit_id.0),
+                        _ => None,
+                    };
+                    let d = &e.description;
+                    sqlx::query(
+                        "insert into needs (need_id, employer_id, structure, source, visit_id,
+                             activities, rome_codes, conditions, headcount, horizon, hiring_intent,
+                             surfaced_on)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(e.need_id.0)
+                    .bind(e.employer_id.0)
+                    .bind(recorded.tenant)
+                    .bind(tag(&e.source))
+                    .bind(visit)
+                    .bind(d.activities.as_str())
+                    .bind(codes(d))
+                    .bind(d.conditions.as_ref().map(|c| c.as_str()))
+                    .bind(i32::from(d.headcount))
+                    .bind(tag(&d.horizon))
+                    .bind(tag(&d.hiring_intent))
+                    .bind(e.surfaced_on)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                NeedEvent::NeedQualified(e) => {
+                    let d = &e.description;
+                    sqlx::query(
+                        "update needs set activities = $2, rome_codes = $3, conditions = $4,
+                             headcount = $5, horizon = $6, hiring_intent = $7, qualified = true
+                         where need_id = $1",
+                    )
+                    .bind(id)
+                    .bind(d.activities.as_str())
+                    .bind(codes(d))
+                    .bind(d.conditions.as_ref().map(|c| c.as_str()))
+                    .bind(i32::from(d.headcount))
+                    .bind(tag(&d.horizon))
+                    .bind(tag(&d.hiring_intent))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                NeedEvent::NeedFormalisedAsOffer(e) => {
+                    sqlx::query(
+                        "update needs set status = 'formalised_as_offer', offer_reference = $2
+                         where need_id = $1",
+                    )
+                    .bind(id)
+                    .bind(e.offer_reference.as_ref().map(|r| r.as_str()))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                NeedEvent::NeedClosed(e) => {
+                    sqlx::query(
+                        "update needs set status = 'closed', closed_on = $2, close_reason = $3
+                         where need_id = $1",
+                    )
+                    .bind(id)
+                    .bind(e.closed_on)
+                    .bind(tag(&e.reason))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn codes(d: &NeedDescription) -> Vec<String> {
+    d.rome_codes.iter().map(|c| c.as_str().to_owned()).collect()
+}
+
+/// The employer of a need that is still open, if it is.
+pub async fn open_need_employer(
+    db: impl PgExecutor<'_>,
+    need: NeedId,
+) -> Result<Option<EmployerId>, sqlx::Error> {
+    let id: Option<uuid::Uuid> = sqlx::query_scalar(
+        "select employer_id from needs.needs where need_id = $1 and status <> 'closed'",
+    )
+    .bind(need.0)
+    .fetch_optional(db)
+    .await?;
+    Ok(id.map(EmployerId))
+}

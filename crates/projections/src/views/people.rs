@@ -1,0 +1,380 @@
+//! `people`: the people each structure accompanies, their project versions
+//! (with what caused each change) and the timeline of their path: every
+//! event of their own stream, of their immersions and of their testimonies,
+//! in commit order, with who did it.
+//!
+//! Names are copied in clear for lists: they are read while the person's key
+//! exists, and purged when `PersonalDataErased` arrives.
+
+use async_trait::async_trait;
+use passerelle_domain::immersion::ImmersionEvent;
+use passerelle_domain::person::{ConsentPurpose, PersonEvent, Project, ReadjustmentCause};
+use passerelle_domain::testimony::TestimonyEvent;
+use passerelle_domain::values::{PersonId, StructureId};
+use passerelle_store::projection::{Mode, Projection, ProjectionError};
+use passerelle_store::{ERASED_EVENT, RecordedEvent};
+use serde::Deserialize;
+use sqlx::{PgConnection, PgExecutor};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{stream_uuid, tag};
+
+#[derive(Debug, Clone, Copy)]
+pub struct People;
+
+#[async_trait]
+impl Projection for People {
+    fn name(&self) -> &'static str {
+        "people"
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::Inline
+    }
+
+    fn schema_sql(&self) -> &'static str {
+        "create table people (
+             person_id uuid primary key,
+             structure uuid not null,
+             referent uuid not null,
+             first_name text,
+             last_name text,
+             age_band text not null,
+             commune text,
+             enrolled_on date not null,
+             exited_on date,
+             exit_reason text,
+             project_version int not null default 0,
+             target_rome_codes text[] not null default '{}',
+             consents text[] not null default '{}',
+             erased boolean not null default false
+         );
+         create index people_structure on people (structure, last_name);
+         create table project_versions (
+             person_id uuid not null,
+             version int not null,
+             target_rome_codes text[] not null,
+             contract_wishes text[] not null,
+             mobility_radius_km int not null,
+             cause_kind text,
+             cause_id uuid,
+             what_changed text,
+             changed_on date not null,
+             primary key (person_id, version)
+         );
+         create table timeline (
+             person_id uuid not null,
+             transaction_id bigint not null,
+             global_position bigint not null,
+             stream_id text not null,
+             event_type text not null,
+             actor text not null,
+             role text not null,
+             recorded_at timestamptz not null,
+             primary key (person_id, transaction_id, global_position)
+         );
+         -- Immersion and testimony events do not all name their person.
+         create table owners (
+             stream_id text primary key,
+             person_id uuid not null
+         );"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for recorded in events {
+            let category = recorded.stream_id.split_once('-').map(|(c, _)| c);
+            let person = match category {
+                Some("person") => {
+                    let event: PersonEvent = decode(recorded)?;
+                    let person = stream_uuid(recorded).ok_or("person stream without an id")?;
+                    apply_person(conn, person, &event).await?;
+                    Some(person)
+                }
+                Some("immersion") => {
+                    if let ImmersionEvent::ImmersionProposed(e) = decode(recorded)? {
+                        own(conn, &recorded.stream_id, e.person_id.0).await?;
+                    }
+                    owner(conn, &recorded.stream_id).await?
+                }
+                Some("testimony") => {
+                    if let TestimonyEvent::TestimonyRecorded(e) = decode(recorded)? {
+                        own(conn, &recorded.stream_id, e.author.0).await?;
+                    }
+                    owner(conn, &recorded.stream_id).await?
+                }
+                _ if recorded.event_type == ERASED_EVENT => {
+                    #[derive(Deserialize)]
+                    struct Erased {
+                        subject_id: Uuid,
+                    }
+                    let erased: Erased = decode(recorded)?;
+                    sqlx::query(
+                        "update people set first_name = null, last_name = null, erased = true
+                         where person_id = $1",
+                    )
+                    .bind(erased.subject_id)
+                    .execute(&mut *conn)
+                    .await?;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(person) = person {
+                sqlx::query(
+                    "insert into timeline (person_id, transaction_id, global_position, stream_id,
+                         event_type, actor, role, recorded_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(person)
+                .bind(recorded.position.transaction_id)
+                .bind(recorded.position.global_position)
+                .bind(&recorded.stream_id)
+                .bind(&recorded.event_type)
+                .bind(&recorded.metadata.actor)
+                .bind(&recorded.metadata.role)
+                .bind(recorded.recorded_at)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(recorded: &RecordedEvent) -> Result<T, ProjectionError> {
+    recorded
+        .decode()
+        .map_err(|e| format!("{} {}: {e}", recorded.event_type, recorded.event_id).into())
+}
+
+async fn own(conn: &mut PgConnection, stream_id: &str, person: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into owners (stream_id, person_id) values ($1, $2) on conflict do nothing")
+        .bind(stream_id)
+        .bind(person)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn owner(conn: &mut PgConnection, stream_id: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select person_id from owners where stream_id = $1")
+        .bind(stream_id)
+        .fetch_optional(conn)
+        .await
+}
+
+async fn apply_person(
+    conn: &mut PgConnection,
+    person: Uuid,
+    event: &PersonEvent,
+) -> Result<(), ProjectionError> {
+    match event {
+        PersonEvent::PersonEnrolled(e) => {
+            let identity = e.identity.known();
+            sqlx::query(
+                "insert into people (person_id, structure, referent, first_name, last_name,
+                     age_band, commune, enrolled_on, erased)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(person)
+            .bind(e.structure.0)
+            .bind(e.referent.0)
+            .bind(identity.map(|i| i.first_name.as_str()))
+            .bind(identity.map(|i| i.last_name.as_str()))
+            .bind(tag(&e.age_band))
+            .bind(e.commune.as_ref().map(|c| c.as_str()))
+            .bind(e.enrolled_on)
+            .bind(identity.is_none())
+            .execute(&mut *conn)
+            .await?;
+        }
+        PersonEvent::ReferentChanged(e) => {
+            sqlx::query("update people set referent = $2 where person_id = $1")
+                .bind(person)
+                .bind(e.referent.0)
+                .execute(&mut *conn)
+                .await?;
+        }
+        PersonEvent::ProjectStated(e) => {
+            project_version(conn, person, e.version, &e.project, None, None, e.stated_on).await?;
+        }
+        PersonEvent::ProjectReadjusted(e) => {
+            project_version(
+                conn,
+                person,
+                e.version,
+                &e.project,
+                Some(&e.cause),
+                Some(e.what_changed.as_str()),
+                e.readjusted_on,
+            )
+            .await?;
+        }
+        PersonEvent::ConsentGiven(e) => {
+            sqlx::query(
+                "update people set consents = array_append(array_remove(consents, $2), $2)
+                 where person_id = $1",
+            )
+            .bind(person)
+            .bind(tag(&e.purpose))
+            .execute(&mut *conn)
+            .await?;
+        }
+        PersonEvent::ConsentWithdrawn(e) => {
+            sqlx::query(
+                "update people set consents = array_remove(consents, $2) where person_id = $1",
+            )
+            .bind(person)
+            .bind(tag(&e.purpose))
+            .execute(&mut *conn)
+            .await?;
+        }
+        PersonEvent::PersonExited(e) => {
+            sqlx::query("update people set exited_on = $2, exit_reason = $3 where person_id = $1")
+                .bind(person)
+                .bind(e.exited_on)
+                .bind(tag(&e.reason))
+                .execute(&mut *conn)
+                .await?;
+        }
+        PersonEvent::SituationStated(_)
+        | PersonEvent::JobInquiryHeld(_)
+        | PersonEvent::PeerMeetingHeld(_)
+        | PersonEvent::MentorshipStarted(_)
+        | PersonEvent::MentorshipEnded(_)
+        | PersonEvent::DisabilityRecognitionRecorded(_) => {}
+    }
+    Ok(())
+}
+
+async fn project_version(
+    conn: &mut PgConnection,
+    person: Uuid,
+    version: u32,
+    project: &Project,
+    cause: Option<&ReadjustmentCause>,
+    what_changed: Option<&str>,
+    on: Date,
+) -> Result<(), sqlx::Error> {
+    let codes: Vec<&str> = project
+        .target_rome_codes
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    let contracts: Vec<String> = project.contract_wishes.iter().map(tag).collect();
+    let cause_id = cause.map(|c| match c {
+        ReadjustmentCause::ImmersionFeedback { immersion_id } => immersion_id.0,
+        ReadjustmentCause::JobInquiry { inquiry_id } => inquiry_id.0,
+        ReadjustmentCause::PeerMeeting { meeting_id } => meeting_id.0,
+        ReadjustmentCause::Mentorship { mentorship_id } => mentorship_id.0,
+    });
+    sqlx::query(
+        "insert into project_versions (person_id, version, target_rome_codes, contract_wishes,
+             mobility_radius_km, cause_kind, cause_id, what_changed, changed_on)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(person)
+    .bind(version as i32)
+    .bind(&codes)
+    .bind(&contracts)
+    .bind(i32::from(project.mobility_radius_km))
+    .bind(cause.map(tag))
+    .bind(cause_id)
+    .bind(what_changed)
+    .bind(on)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update people set project_version = $2, target_rome_codes = $3 where person_id = $1",
+    )
+    .bind(person)
+    .bind(version as i32)
+    .bind(&codes)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the person is enrolled in `structure` and has not exited.
+pub async fn accompanied_by(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+    structure: StructureId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from people.people
+                        where person_id = $1 and structure = $2 and exited_on is null)",
+    )
+    .bind(person.0)
+    .bind(structure.0)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the person's consent for `purpose` stands.
+pub async fn has_consented(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+    purpose: ConsentPurpose,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from people.people where person_id = $1 and $2 = any(consents))",
+    )
+    .bind(person.0)
+    .bind(tag(&purpose))
+    .fetch_one(db)
+    .await
+}
+
+/// One line of a person's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TimelineEntry {
+    pub stream_id: String,
+    pub event_type: String,
+    pub actor: String,
+    pub role: String,
+    pub recorded_at: OffsetDateTime,
+}
+
+/// Every event of the person's path, in commit order.
+pub async fn timeline(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+) -> Result<Vec<TimelineEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "select stream_id, event_type, actor, role, recorded_at from people.timeline
+         where person_id = $1 order by transaction_id, global_position",
+    )
+    .bind(person.0)
+    .fetch_all(db)
+    .await
+}
+
+/// A version of a person's project and what caused it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProjectVersion {
+    pub version: i32,
+    pub target_rome_codes: Vec<String>,
+    pub cause_kind: Option<String>,
+    pub cause_id: Option<Uuid>,
+    pub what_changed: Option<String>,
+    pub changed_on: Date,
+}
+
+pub async fn project_versions(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+) -> Result<Vec<ProjectVersion>, sqlx::Error> {
+    sqlx::query_as(
+        "select version, target_rome_codes, cause_kind, cause_id, what_changed, changed_on
+         from people.project_versions where person_id = $1 order by version",
+    )
+    .bind(person.0)
+    .fetch_all(db)
+    .await
+}
