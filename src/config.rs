@@ -49,6 +49,31 @@ pub struct Config {
     /// Longest wait for in-flight requests and projection batches on shutdown.
     pub shutdown_timeout_secs: u64,
     pub projections: ProjectionsConfig,
+    pub api: ApiConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Deepest query accepted.
+    pub max_depth: usize,
+    /// Most complex query accepted (one point per field, lists count more).
+    pub max_complexity: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How long a login session lasts, in hours.
+    pub session_hours: i64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 1000,
+            max_body_bytes: 256 * 1024,
+            session_hours: 12,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +102,7 @@ impl Default for Config {
             log: "info,sqlx::postgres::notice=warn".into(),
             shutdown_timeout_secs: 20,
             projections: ProjectionsConfig::default(),
+            api: ApiConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -53,6 +54,13 @@ enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Print the GraphQL schema (SDL, sorted), as committed in graphql-schema/.
+    Schema,
+    /// Manage staff accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Measure performance beside raw PostgreSQL baselines.
     Bench {
         #[command(subcommand)]
@@ -68,6 +76,27 @@ enum ProjectionsCommand {
     Rebuild { name: String },
     /// Let a projection paused by repeated failures run again.
     Resume { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a staff account (and its structure when no structure has that name).
+    Create {
+        /// The structure's name, e.g. "Mission locale de Nantes".
+        #[arg(long)]
+        structure: String,
+        #[arg(long, value_parser = ["admin", "manager", "mediator"])]
+        role: String,
+        #[arg(long)]
+        email: String,
+        /// The person's full name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from the first line of standard input (it never
+        /// appears in the process list or the shell history).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,15 +151,58 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    if let Command::Schema = command {
+        print!("{}", passerelle_graphql::sdl());
+        return Ok(());
+    }
     let db = Database::open(&config).await?;
     let result = match command {
         Command::Serve { .. } => serve(&config, &db).await,
         Command::Migrate => migrate(&db).await,
         Command::Projections { command } => projections(&config, &db, command).await,
+        Command::Users { command } => users(&config, &db, command).await,
+        Command::Schema => unreachable!("printed before opening the database"),
         Command::Bench { command } => bench(&db, command).await,
     };
     db.close().await;
     result
+}
+
+async fn users(config: &Config, db: &Database, command: UsersCommand) -> anyhow::Result<()> {
+    let UsersCommand::Create {
+        structure,
+        role,
+        email,
+        name,
+        password_stdin: _,
+    } = command;
+    if config.migrate_on_start {
+        migrate(db).await?;
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let field = |what: &str, e: passerelle_domain::DomainError| anyhow::anyhow!("{what}: {e}");
+    let user = passerelle_accounts::create_user(
+        &db.pool,
+        &passerelle_domain::values::Label::parse(&structure)
+            .map_err(|e| field("--structure", e))?,
+        passerelle_accounts::StaffRole::parse(&role).context("unknown role")?,
+        &passerelle_domain::values::Email::parse(&email).map_err(|e| field("--email", e))?,
+        &passerelle_domain::values::Label::parse(&name).map_err(|e| field("--name", e))?,
+        password,
+    )
+    .await?;
+    println!(
+        "created {} ({}) in {} [{}]",
+        user.email,
+        user.role.as_str(),
+        user.structure_name,
+        user.user_id
+    );
+    Ok(())
 }
 
 async fn migrate(db: &Database) -> anyhow::Result<()> {
@@ -173,13 +245,20 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         None
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let api = Arc::new(OnceLock::new());
+    if let Some(p) = &projections {
+        let _ = api.set(api_over(config, &db.pool, p));
+    }
     let runner = {
-        let (config, pool) = (config.clone(), db.pool.clone());
+        let (config, pool, api) = (config.clone(), db.pool.clone(), api.clone());
         tokio::spawn(async move {
             let projections = match projections {
                 Some(p) => p,
                 None => match wire_when_migrated(&config, &pool).await {
-                    Ok(p) => p,
+                    Ok(p) => {
+                        let _ = api.set(api_over(&config, &pool, &p));
+                        p
+                    }
                     Err(e) => {
                         tracing::error!("projections cannot start: {e:#}");
                         return;
@@ -195,10 +274,14 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening on http://{address}");
-    let app = server::router(server::AppState {
-        pool: db.pool.clone(),
-        metrics,
-    });
+    let app = server::router(
+        server::AppState {
+            pool: db.pool.clone(),
+            metrics,
+            api,
+        },
+        config.api.max_body_bytes,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(server::shutdown_signal())
         .await
@@ -213,6 +296,28 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The GraphQL API over the command path and the views.
+fn api_over(config: &Config, pool: &sqlx::PgPool, projections: &Projections) -> server::Api {
+    let gateway = passerelle_graphql::Gateway {
+        handler: passerelle_app::Handler::new(
+            Arc::new(projections.clone()),
+            Arc::new(passerelle_app::SystemClock),
+        ),
+        pool: pool.clone(),
+        session_ttl: time::Duration::hours(config.api.session_hours),
+    };
+    server::Api {
+        schema: passerelle_graphql::build(
+            gateway.clone(),
+            passerelle_graphql::Limits {
+                depth: config.api.max_depth,
+                complexity: config.api.max_complexity,
+            },
+        ),
+        gateway,
+    }
 }
 
 async fn wire_when_migrated(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projections> {

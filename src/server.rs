@@ -1,31 +1,112 @@
-//! The HTTP server: health, readiness, metrics, and graceful shutdown.
+//! The HTTP server: the GraphQL API, health, readiness, metrics, and
+//! graceful shutdown.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
+use passerelle_graphql::{Gateway, PasserelleSchema, SESSION_COOKIE, Viewer};
 use serde_json::json;
 use sqlx::PgPool;
+
+/// The API, once the database is migrated and the projections are wired.
+#[derive(Clone)]
+pub struct Api {
+    pub schema: PasserelleSchema,
+    pub gateway: Gateway,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub pool: PgPool,
     pub metrics: PrometheusHandle,
+    pub api: Arc<OnceLock<Api>>,
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/", get(home))
+        .route(
+            "/graphql",
+            get(graphiql)
+                .post(graphql)
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn(record_request))
         .with_state(state)
+}
+
+async fn graphiql() -> impl IntoResponse {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+/// The session token: `Authorization: Bearer …` for API clients, the
+/// session cookie for browsers.
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_owned());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(SESSION_COOKIE)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(str::to_owned)
+        })
+        .filter(|t| !t.is_empty())
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let Some(api) = state.api.get() else {
+        return not_ready("the API starts once migrations are applied".into());
+    };
+    let token = session_token(&headers);
+    let user = match &token {
+        Some(t) => {
+            let now = api.gateway.handler.clock().now();
+            match passerelle_accounts::authenticate(&state.pool, t, now).await {
+                Ok(user) => user,
+                Err(e) => {
+                    tracing::error!(error = %e, "session lookup failed");
+                    return (StatusCode::SERVICE_UNAVAILABLE, "session lookup failed")
+                        .into_response();
+                }
+            }
+        }
+        None => None,
+    };
+    let request =
+        passerelle_graphql::prepare(request.into_inner(), &api.gateway, Viewer { user, token });
+    GraphQLResponse::from(api.schema.execute(request).await).into_response()
 }
 
 async fn home() -> impl IntoResponse {

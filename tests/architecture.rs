@@ -11,6 +11,7 @@ use serde_json::Value;
 fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
     Some(match krate {
         "passerelle-domain" | "passerelle-store" => &[],
+        "passerelle-accounts" => &["passerelle-domain"],
         "passerelle-projections" => &["passerelle-store", "passerelle-domain"],
         "passerelle-app" => &[
             "passerelle-domain",
@@ -24,12 +25,14 @@ fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
             "passerelle-store",
         ],
         "passerelle-graphql" => &[
+            "passerelle-accounts",
             "passerelle-app",
             "passerelle-domain",
             "passerelle-projections",
             "passerelle-store",
         ],
         "passerelle-web" => &[
+            "passerelle-accounts",
             "passerelle-graphql",
             "passerelle-app",
             "passerelle-domain",
@@ -39,6 +42,7 @@ fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
             "passerelle-web",
             "passerelle-graphql",
             "passerelle-notify",
+            "passerelle-accounts",
             "passerelle-app",
             "passerelle-projections",
             "passerelle-store",
@@ -60,9 +64,11 @@ fn forbidden_external(krate: &str) -> &'static [&'static str] {
             "reqwest",
             "lettre",
         ],
-        "passerelle-store" | "passerelle-projections" | "passerelle-app" | "passerelle-notify" => {
-            &["axum", "async-graphql", "hyper"]
-        }
+        "passerelle-store"
+        | "passerelle-projections"
+        | "passerelle-accounts"
+        | "passerelle-app"
+        | "passerelle-notify" => &["axum", "async-graphql", "hyper"],
         "passerelle-graphql" => &["axum", "hyper", "async-graphql-axum"],
         _ => &[],
     }

@@ -13,6 +13,7 @@ mod clock;
 mod contexts;
 mod error;
 mod handler;
+pub mod policy;
 
 pub use actor::{Actor, Role};
 pub use aggregate::Aggregate;

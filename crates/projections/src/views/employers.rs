@@ -159,3 +159,86 @@ pub async fn visits(
             .await?;
     Ok(Some(ids.into_iter().map(VisitId).collect()))
 }
+
+/// An employer as the view keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EmployerRow {
+    pub employer_id: uuid::Uuid,
+    pub siret: String,
+    pub name: String,
+    pub naf: String,
+    pub commune: String,
+    pub departement: Option<String>,
+    pub region: Option<String>,
+    pub address: Option<String>,
+    pub simultaneous_immersions: Option<i32>,
+    pub visits: i32,
+    pub last_visit: Option<time::Date>,
+}
+
+const EMPLOYER_COLUMNS: &str = "employer_id, siret, name, naf, commune, departement, region,
+    address, simultaneous_immersions, visits, last_visit";
+
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    employer: EmployerId,
+) -> Result<Option<EmployerRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {EMPLOYER_COLUMNS} from employers.employers where employer_id = $1"
+    )))
+    .bind(employer.0)
+    .fetch_optional(db)
+    .await
+}
+
+/// Employers by name, `limit` after the (name, id) key given: keyset pages
+/// that stay stable while employers are added.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    after: Option<(String, uuid::Uuid)>,
+    name_contains: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EmployerRow>, sqlx::Error> {
+    let (after_name, after_id) = after.unzip();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {EMPLOYER_COLUMNS} from employers.employers
+         where ($1::text is null or (name, employer_id) > ($1, $2))
+           and ($3::text is null or name ilike '%' || $3 || '%')
+         order by name, employer_id limit $4"
+    )))
+    .bind(after_name)
+    .bind(after_id)
+    .bind(name_contains)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// One visit, with who made it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VisitRow {
+    pub visit_id: uuid::Uuid,
+    pub employer_id: uuid::Uuid,
+    pub visited_on: time::Date,
+    pub mediator: uuid::Uuid,
+    pub structure: uuid::Uuid,
+    pub purpose: String,
+    pub observations: String,
+    pub next_step: Option<String>,
+}
+
+/// The visits of several employers, newest first: one query for a page.
+pub async fn visits_of(
+    db: impl PgExecutor<'_>,
+    employers: &[uuid::Uuid],
+) -> Result<Vec<VisitRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select visit_id, employer_id, visited_on, mediator, structure, purpose, observations,
+                next_step
+         from employers.visits where employer_id = any($1)
+         order by visited_on desc, visit_id",
+    )
+    .bind(employers)
+    .fetch_all(db)
+    .await
+}

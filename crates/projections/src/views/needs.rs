@@ -142,3 +142,48 @@ pub async fn open_need_employer(
     .await?;
     Ok(id.map(EmployerId))
 }
+
+/// A need as the view keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NeedRow {
+    pub need_id: uuid::Uuid,
+    pub employer_id: uuid::Uuid,
+    pub structure: uuid::Uuid,
+    pub source: String,
+    pub visit_id: Option<uuid::Uuid>,
+    pub activities: String,
+    pub rome_codes: Vec<String>,
+    pub conditions: Option<String>,
+    pub headcount: i32,
+    pub horizon: String,
+    pub hiring_intent: String,
+    pub qualified: bool,
+    pub status: String,
+    pub surfaced_on: time::Date,
+}
+
+const NEED_COLUMNS: &str = "need_id, employer_id, structure, source, visit_id, activities,
+    rome_codes, conditions, headcount, horizon, hiring_intent, qualified, status, surfaced_on";
+
+pub async fn get(db: impl PgExecutor<'_>, need: NeedId) -> Result<Option<NeedRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {NEED_COLUMNS} from needs.needs where need_id = $1"
+    )))
+    .bind(need.0)
+    .fetch_optional(db)
+    .await
+}
+
+/// The needs of several employers, newest first: one query for a page.
+pub async fn of_employers(
+    db: impl PgExecutor<'_>,
+    employers: &[uuid::Uuid],
+) -> Result<Vec<NeedRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {NEED_COLUMNS} from needs.needs where employer_id = any($1)
+         order by surfaced_on desc, need_id"
+    )))
+    .bind(employers)
+    .fetch_all(db)
+    .await
+}

@@ -378,3 +378,63 @@ pub async fn project_versions(
     .fetch_all(db)
     .await
 }
+
+/// A person as the view keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PersonRow {
+    pub person_id: Uuid,
+    pub structure: Uuid,
+    pub referent: Uuid,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub age_band: String,
+    pub enrolled_on: Date,
+    pub exited_on: Option<Date>,
+    pub project_version: i32,
+    pub target_rome_codes: Vec<String>,
+    pub consents: Vec<String>,
+    pub erased: bool,
+}
+
+const PERSON_COLUMNS: &str = "person_id, structure, referent, first_name, last_name, age_band,
+    enrolled_on, exited_on, project_version, target_rome_codes, consents, erased";
+
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+) -> Result<Option<PersonRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {PERSON_COLUMNS} from people.people where person_id = $1"
+    )))
+    .bind(person.0)
+    .fetch_optional(db)
+    .await
+}
+
+/// The people of one structure by name, `limit` after the (last name,
+/// first name, id) key given.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+    after: Option<(String, String, Uuid)>,
+    limit: i64,
+) -> Result<Vec<PersonRow>, sqlx::Error> {
+    let (last, first, id) = match after {
+        Some((l, f, i)) => (Some(l), Some(f), Some(i)),
+        None => (None, None, None),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {PERSON_COLUMNS} from people.people
+         where structure = $1
+           and ($2::text is null
+                or (coalesce(last_name, ''), coalesce(first_name, ''), person_id) > ($2, $3, $4))
+         order by coalesce(last_name, ''), coalesce(first_name, ''), person_id limit $5"
+    )))
+    .bind(structure.0)
+    .bind(last)
+    .bind(first)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,286 @@
+//! Structures (the tenants), their users, and sessions: who may act, in
+//! which role, for which structure. Passwords are hashed with argon2id;
+//! session tokens are random and stored only as their SHA-256.
+//!
+//! Owns the `structures`, `users` and `sessions` tables. Knows nothing of
+//! events, HTTP or GraphQL.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_domain::values::{Email, Label, StructureId, UserId};
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+use sqlx::{PgExecutor, PgPool};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// A staff member's role within their structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StaffRole {
+    Admin,
+    Manager,
+    Mediator,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Admin => "admin",
+            StaffRole::Manager => "manager",
+            StaffRole::Mediator => "mediator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(StaffRole::Admin),
+            "manager" => Some(StaffRole::Manager),
+            "mediator" => Some(StaffRole::Mediator),
+            _ => None,
+        }
+    }
+}
+
+/// A staff account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub user_id: UserId,
+    pub structure: StructureId,
+    pub structure_name: String,
+    pub role: StaffRole,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
+    WeakPassword,
+    #[error("an account already uses {0}")]
+    EmailTaken(String),
+    /// Unknown email, wrong password or disabled account: one answer for
+    /// all, so a login attempt learns nothing about which accounts exist.
+    #[error("wrong email or password")]
+    BadCredentials,
+    #[error("password hashing failed")]
+    Hashing,
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A session token as given to the client once; only its hash is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(pub String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(…)")
+    }
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+async fn hash_password(password: String) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|_| AccountError::Hashing)
+    })
+    .await
+    .map_err(|_| AccountError::Hashing)?
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Creates a staff account, and its structure when no structure has that
+/// name yet.
+pub async fn create_user(
+    pool: &PgPool,
+    structure_name: &Label,
+    role: StaffRole,
+    email: &Email,
+    name: &Label,
+    password: &str,
+) -> Result<User, AccountError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::WeakPassword);
+    }
+    let hash = hash_password(password.to_owned()).await?;
+    let mut tx = pool.begin().await?;
+    let structure: Uuid = sqlx::query_scalar(
+        "insert into structures (structure_id, name) values ($1, $2)
+         on conflict (name) do update set name = excluded.name
+         returning structure_id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(structure_name.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    let user_id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "insert into users (user_id, structure_id, role, email, name, password_hash)
+         values ($1, $2, $3, $4, $5, $6) on conflict (email) do nothing",
+    )
+    .bind(user_id)
+    .bind(structure)
+    .bind(role.as_str())
+    .bind(email.as_str())
+    .bind(name.as_str())
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AccountError::EmailTaken(email.as_str().to_owned()));
+    }
+    tx.commit().await?;
+    Ok(User {
+        user_id: UserId(user_id),
+        structure: StructureId(structure),
+        structure_name: structure_name.as_str().to_owned(),
+        role,
+        email: email.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    user_id: Uuid,
+    structure_id: Uuid,
+    structure_name: String,
+    role: String,
+    email: String,
+    name: String,
+}
+
+impl From<UserRow> for Option<User> {
+    fn from(r: UserRow) -> Self {
+        Some(User {
+            user_id: UserId(r.user_id),
+            structure: StructureId(r.structure_id),
+            structure_name: r.structure_name,
+            role: StaffRole::parse(&r.role)?,
+            email: r.email,
+            name: r.name,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    password_hash: String,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+const USER_COLUMNS: &str =
+    "u.user_id, u.structure_id, s.name as structure_name, u.role, u.email, u.name";
+
+/// A hash of a random password, verified against when the email is
+/// unknown so that both answers take the same time.
+static DECOY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Checks an email and password and opens a session of `ttl`.
+pub async fn login(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    now: OffsetDateTime,
+    ttl: Duration,
+) -> Result<(SessionToken, User), AccountError> {
+    let email = email.trim().to_lowercase();
+    let found: Option<LoginRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select u.password_hash, {USER_COLUMNS} from users u join structures s using (structure_id)
+         where u.email = $1 and u.disabled_at is null"
+    )))
+    .bind(&email)
+    .fetch_optional(pool)
+    .await?;
+    let Some(LoginRow {
+        password_hash,
+        user: row,
+    }) = found
+    else {
+        let decoy = match DECOY_HASH.get() {
+            Some(h) => h.clone(),
+            None => {
+                let h = hash_password(Uuid::new_v4().to_string()).await?;
+                DECOY_HASH.get_or_init(|| h).clone()
+            }
+        };
+        verify_password(password.to_owned(), decoy).await;
+        return Err(AccountError::BadCredentials);
+    };
+    if !verify_password(password.to_owned(), password_hash).await {
+        return Err(AccountError::BadCredentials);
+    }
+    let user = Option::<User>::from(row).ok_or(AccountError::BadCredentials)?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    sqlx::query(
+        "insert into sessions (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(user.user_id.0)
+    .bind(now)
+    .bind(now + ttl)
+    .execute(pool)
+    .await?;
+    Ok((SessionToken(token), user))
+}
+
+/// The user a session token stands for, while it is neither expired nor
+/// revoked and the account is enabled.
+pub async fn authenticate(
+    db: impl PgExecutor<'_>,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<User>, AccountError> {
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from sessions x
+         join users u using (user_id) join structures s using (structure_id)
+         where x.token_hash = $1 and x.revoked_at is null and x.expires_at > $2
+           and u.disabled_at is null"
+    )))
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(Option::<User>::from))
+}
+
+/// Revokes a session; true when it was open.
+pub async fn logout(
+    db: impl PgExecutor<'_>,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<bool, AccountError> {
+    let done = sqlx::query(
+        "update sessions set revoked_at = $2 where token_hash = $1 and revoked_at is null",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

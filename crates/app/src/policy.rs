@@ -1,0 +1,36 @@
+//! The one authorization policy: what an actor may reach. Every front door
+//! asks it; none decides on its own.
+//!
+//! Employers, their visits and their needs are shared across the territory,
+//! so that structures stop soliciting the same company blindly: any staff
+//! member reads them. People belong to one structure: only its staff reach
+//! them, and a person reaches only themself. What is out of reach answers as
+//! if it did not exist, so nothing leaks about who is accompanied elsewhere.
+
+use passerelle_domain::values::PersonId;
+use passerelle_projections::views::people;
+use sqlx::PgExecutor;
+
+use crate::actor::{Actor, Role};
+use crate::error::AppError;
+
+/// Staff of a structure: they mediate.
+pub fn is_staff(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Admin | Role::Manager | Role::Mediator)
+}
+
+/// Whether the actor may read and act on this person's path.
+pub async fn reaches_person(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    person: PersonId,
+) -> Result<bool, AppError> {
+    Ok(match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => people::get(db, person)
+            .await?
+            .is_some_and(|p| p.structure == actor.structure.as_uuid()),
+        Role::Person(own) => own == person,
+        Role::System => true,
+        Role::Employer(_) => false,
+    })
+}

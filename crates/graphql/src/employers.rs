@@ -1,0 +1,713 @@
+//! Employers, their visits and their needs: shared across the territory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_app::Views;
+use passerelle_domain::employer::{
+    Employer as EmployerAggregate, EmployerCommand, VisitPurpose as DomainPurpose,
+};
+use passerelle_domain::need::{
+    HiringIntent as DomainIntent, Horizon as DomainHorizon, Need as NeedAggregate, NeedCloseReason,
+    NeedCommand, NeedDescription, NeedSource,
+};
+use passerelle_domain::values::{
+    CommuneCode, EmployerId, Label, NafDivision, NeedId, RomeCode, Siret, StructureId, Text,
+    UserId, VisitId,
+};
+use passerelle_projections::views::employers::{self, EmployerRow, VisitRow};
+use passerelle_projections::views::needs::{self, NeedRow};
+use time::Date;
+use uuid::Uuid;
+
+use crate::error::{self, on_field};
+use crate::schema::{
+    PageInfo, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+};
+
+/// An id for a new aggregate: derived from the command id when the client
+/// sent one, so a retried creation lands on the same stream.
+pub(crate) fn new_id(command_id: Option<Uuid>, kind: &str) -> Uuid {
+    match command_id {
+        Some(c) => Uuid::new_v5(&c, kind.as_bytes()),
+        None => Uuid::now_v7(),
+    }
+}
+
+pub(crate) fn text(field: &'static str, value: &str) -> Result<Text> {
+    Text::parse(value).map_err(|e| on_field(field, e))
+}
+
+pub(crate) fn label(field: &'static str, value: &str) -> Result<Label> {
+    Label::parse(value).map_err(|e| on_field(field, e))
+}
+
+pub(crate) fn optional_text(field: &'static str, value: Option<&str>) -> Result<Option<Text>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| text(field, v))
+        .transpose()
+}
+
+pub(crate) fn rome_codes(field: &'static str, codes: &[String]) -> Result<Vec<RomeCode>> {
+    codes
+        .iter()
+        .map(|c| RomeCode::parse(c).map_err(|e| on_field(field, e)))
+        .collect()
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum VisitPurpose {
+    Prospection,
+    FollowUp,
+    InEmploymentMediation,
+}
+
+impl From<VisitPurpose> for DomainPurpose {
+    fn from(p: VisitPurpose) -> Self {
+        match p {
+            VisitPurpose::Prospection => DomainPurpose::Prospection,
+            VisitPurpose::FollowUp => DomainPurpose::FollowUp,
+            VisitPurpose::InEmploymentMediation => DomainPurpose::InEmploymentMediation,
+        }
+    }
+}
+
+impl VisitPurpose {
+    fn from_view(s: &str) -> Self {
+        match s {
+            "follow_up" => VisitPurpose::FollowUp,
+            "in_employment_mediation" => VisitPurpose::InEmploymentMediation,
+            _ => VisitPurpose::Prospection,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Horizon {
+    Now,
+    WithinThreeMonths,
+    WithinSixMonths,
+    WithinAYear,
+    NotKnownYet,
+}
+
+impl From<Horizon> for DomainHorizon {
+    fn from(h: Horizon) -> Self {
+        match h {
+            Horizon::Now => DomainHorizon::Now,
+            Horizon::WithinThreeMonths => DomainHorizon::WithinThreeMonths,
+            Horizon::WithinSixMonths => DomainHorizon::WithinSixMonths,
+            Horizon::WithinAYear => DomainHorizon::WithinAYear,
+            Horizon::NotKnownYet => DomainHorizon::NotKnownYet,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum HiringIntent {
+    None,
+    Possible,
+    Planned,
+}
+
+impl From<HiringIntent> for DomainIntent {
+    fn from(h: HiringIntent) -> Self {
+        match h {
+            HiringIntent::None => DomainIntent::None,
+            HiringIntent::Possible => DomainIntent::Possible,
+            HiringIntent::Planned => DomainIntent::Planned,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum NeedSourceKind {
+    Visit,
+    Portal,
+    Phone,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum NeedCloseReasonKind {
+    Met,
+    NoLongerNeeded,
+    NoSuitableCandidate,
+    Other,
+}
+
+/// An establishment, as every structure of the territory sees it.
+#[derive(Debug)]
+pub struct Employer(pub EmployerRow);
+
+#[Object]
+impl Employer {
+    async fn id(&self) -> ID {
+        ID(self.0.employer_id.to_string())
+    }
+    async fn siret(&self) -> &str {
+        &self.0.siret
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// NAF division (2 digits).
+    async fn naf(&self) -> &str {
+        &self.0.naf
+    }
+    async fn naf_label(&self) -> Option<&'static str> {
+        NafDivision::parse(&self.0.naf).ok().and_then(|n| n.label())
+    }
+    /// INSEE code of the commune.
+    async fn commune(&self) -> &str {
+        &self.0.commune
+    }
+    async fn commune_name(&self) -> Option<&'static str> {
+        CommuneCode::parse(&self.0.commune)
+            .ok()
+            .and_then(|c| c.commune())
+            .map(|c| c.name)
+    }
+    async fn departement(&self) -> Option<&str> {
+        self.0.departement.as_deref()
+    }
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_deref()
+    }
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
+    }
+    /// How many immersions it can host at once, when it said so.
+    async fn simultaneous_immersions(&self) -> Option<i32> {
+        self.0.simultaneous_immersions
+    }
+    async fn visit_count(&self) -> i32 {
+        self.0.visits
+    }
+    async fn last_visit(&self) -> Option<Date> {
+        self.0.last_visit
+    }
+    /// Every structure's visits, newest first: who came, when, why.
+    async fn visits(&self, ctx: &Context<'_>) -> Result<Vec<Visit>> {
+        let loader = ctx.data_unchecked::<DataLoader<Lists>>();
+        Ok(loader
+            .load_one(VisitsOf(self.0.employer_id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Visit)
+            .collect())
+    }
+    /// Its needs, newest first.
+    async fn needs(&self, ctx: &Context<'_>) -> Result<Vec<Need>> {
+        let loader = ctx.data_unchecked::<DataLoader<Lists>>();
+        Ok(loader
+            .load_one(NeedsOf(self.0.employer_id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Need)
+            .collect())
+    }
+}
+
+#[derive(Debug)]
+pub struct Visit(pub VisitRow);
+
+#[Object]
+impl Visit {
+    async fn id(&self) -> ID {
+        ID(self.0.visit_id.to_string())
+    }
+    async fn visited_on(&self) -> Date {
+        self.0.visited_on
+    }
+    async fn mediator_id(&self) -> ID {
+        ID(self.0.mediator.to_string())
+    }
+    /// The structure the mediator belongs to.
+    async fn structure_id(&self) -> ID {
+        ID(self.0.structure.to_string())
+    }
+    async fn purpose(&self) -> VisitPurpose {
+        VisitPurpose::from_view(&self.0.purpose)
+    }
+    async fn observations(&self) -> &str {
+        &self.0.observations
+    }
+    async fn next_step(&self) -> Option<&str> {
+        self.0.next_step.as_deref()
+    }
+}
+
+/// An emerging need.
+#[derive(Debug)]
+pub struct Need(pub NeedRow);
+
+#[Object]
+impl Need {
+    async fn id(&self) -> ID {
+        ID(self.0.need_id.to_string())
+    }
+    async fn employer_id(&self) -> ID {
+        ID(self.0.employer_id.to_string())
+    }
+    /// `visit`, `portal` or `phone`.
+    async fn source(&self) -> &str {
+        &self.0.source
+    }
+    async fn visit_id(&self) -> Option<ID> {
+        self.0.visit_id.map(|v| ID(v.to_string()))
+    }
+    async fn activities(&self) -> &str {
+        &self.0.activities
+    }
+    async fn rome_codes(&self) -> &[String] {
+        &self.0.rome_codes
+    }
+    async fn conditions(&self) -> Option<&str> {
+        self.0.conditions.as_deref()
+    }
+    async fn headcount(&self) -> i32 {
+        self.0.headcount
+    }
+    async fn horizon(&self) -> &str {
+        &self.0.horizon
+    }
+    async fn hiring_intent(&self) -> &str {
+        &self.0.hiring_intent
+    }
+    async fn qualified(&self) -> bool {
+        self.0.qualified
+    }
+    /// `open`, `formalised_as_offer` or `closed`.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+    async fn surfaced_on(&self) -> Date {
+        self.0.surfaced_on
+    }
+}
+
+/// Batches the lists below employers: one query per page, not per row.
+#[derive(Debug)]
+pub struct Lists {
+    pool: sqlx::PgPool,
+}
+
+impl Lists {
+    pub(crate) fn loader(pool: sqlx::PgPool) -> DataLoader<Self> {
+        DataLoader::new(Self { pool }, tokio::spawn)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VisitsOf(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NeedsOf(pub Uuid);
+
+impl Loader<VisitsOf> for Lists {
+    type Value = Vec<VisitRow>;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(
+        &self,
+        keys: &[VisitsOf],
+    ) -> Result<HashMap<VisitsOf, Vec<VisitRow>>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<VisitsOf, Vec<VisitRow>> = HashMap::new();
+        for row in employers::visits_of(&self.pool, &ids)
+            .await
+            .map_err(Arc::new)?
+        {
+            out.entry(VisitsOf(row.employer_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<NeedsOf> for Lists {
+    type Value = Vec<NeedRow>;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(&self, keys: &[NeedsOf]) -> Result<HashMap<NeedsOf, Vec<NeedRow>>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<NeedsOf, Vec<NeedRow>> = HashMap::new();
+        for row in needs::of_employers(&self.pool, &ids)
+            .await
+            .map_err(Arc::new)?
+        {
+            out.entry(NeedsOf(row.employer_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct EmployerEdge {
+    pub cursor: String,
+    pub node: Employer,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct EmployerConnection {
+    pub edges: Vec<EmployerEdge>,
+    pub page_info: PageInfo,
+}
+
+#[derive(InputObject, Default, Debug)]
+pub struct EmployerFilter {
+    /// Part of the name, any case.
+    pub name_contains: Option<String>,
+}
+
+#[derive(Default, Debug)]
+pub struct EmployerQuery;
+
+#[Object]
+impl EmployerQuery {
+    async fn employer(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Employer>> {
+        staff(ctx)?;
+        let id = parse_id(&id, "Employeur")?;
+        Ok(employers::get(&gateway(ctx).pool, EmployerId(id))
+            .await
+            .map_err(error::db)?
+            .map(Employer))
+    }
+
+    /// Employers by name.
+    async fn employers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<EmployerFilter>,
+    ) -> Result<EmployerConnection> {
+        staff(ctx)?;
+        let limit = page_size(first)?;
+        let after = match after {
+            Some(c) => {
+                let key = decode_cursor(&c, 2)?;
+                let id = key[1].parse().map_err(|_| {
+                    error::error(error::Code::BadUserInput, "Curseur de pagination invalide.")
+                })?;
+                Some((key[0].clone(), id))
+            }
+            None => None,
+        };
+        let filter = filter.unwrap_or_default();
+        let mut rows = employers::page(
+            &gateway(ctx).pool,
+            after,
+            filter.name_contains.as_deref(),
+            limit + 1,
+        )
+        .await
+        .map_err(error::db)?;
+        let has_next_page = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let edges: Vec<EmployerEdge> = rows
+            .into_iter()
+            .map(|r| EmployerEdge {
+                cursor: cursor(&[&r.name, &r.employer_id.to_string()]),
+                node: Employer(r),
+            })
+            .collect();
+        Ok(EmployerConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
+    }
+
+    async fn need(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Need>> {
+        staff(ctx)?;
+        let id = parse_id(&id, "Besoin")?;
+        Ok(needs::get(&gateway(ctx).pool, NeedId(id))
+            .await
+            .map_err(error::db)?
+            .map(Need))
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct EmployerRegisterInput {
+    pub command_id: Option<Uuid>,
+    pub siret: String,
+    pub name: String,
+    /// The APE code (56.10A) or its division (56).
+    pub naf: String,
+    /// INSEE code of the commune (not the postal code).
+    pub commune: String,
+    pub address: Option<String>,
+}
+
+payloads!(employer: Employer => EmployerRegisterPayload, EmployerVisitLogPayload);
+
+#[derive(InputObject, Debug)]
+pub struct EmployerVisitLogInput {
+    pub command_id: Option<Uuid>,
+    pub employer_id: ID,
+    /// Today when left out.
+    pub visited_on: Option<Date>,
+    pub purpose: VisitPurpose,
+    pub observations: String,
+    pub next_step: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct NeedSourceInput {
+    pub kind: NeedSourceKind,
+    /// For a need heard during a visit.
+    pub visit_id: Option<ID>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct NeedDescriptionInput {
+    pub activities: String,
+    #[graphql(default)]
+    pub rome_codes: Vec<String>,
+    pub conditions: Option<String>,
+    #[graphql(default = 1)]
+    pub headcount: i32,
+    pub horizon: Horizon,
+    pub hiring_intent: HiringIntent,
+}
+
+impl NeedDescriptionInput {
+    fn parse(&self) -> Result<NeedDescription> {
+        Ok(NeedDescription {
+            activities: text("description.activities", &self.activities)?,
+            rome_codes: rome_codes("description.romeCodes", &self.rome_codes)?,
+            conditions: optional_text("description.conditions", self.conditions.as_deref())?,
+            headcount: u16::try_from(self.headcount).unwrap_or(0),
+            horizon: self.horizon.into(),
+            hiring_intent: self.hiring_intent.into(),
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct NeedSurfaceInput {
+    pub command_id: Option<Uuid>,
+    pub employer_id: ID,
+    pub source: NeedSourceInput,
+    pub description: NeedDescriptionInput,
+    /// Today when left out.
+    pub surfaced_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct NeedQualifyInput {
+    pub command_id: Option<Uuid>,
+    pub need_id: ID,
+    pub description: NeedDescriptionInput,
+    pub qualified_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct NeedCloseInput {
+    pub command_id: Option<Uuid>,
+    pub need_id: ID,
+    pub reason: NeedCloseReasonKind,
+    /// Required with `OTHER`.
+    pub explanation: Option<String>,
+    pub closed_on: Option<Date>,
+}
+
+payloads!(need: Need => NeedSurfacePayload, NeedQualifyPayload, NeedClosePayload);
+
+#[derive(Default, Debug)]
+pub struct EmployerMutation;
+
+async fn read_employer(ctx: &Context<'_>, id: EmployerId) -> Result<Employer> {
+    employers::get(&gateway(ctx).pool, id)
+        .await
+        .map_err(error::db)?
+        .map(Employer)
+        .ok_or_else(|| error::not_found("Employeur"))
+}
+
+async fn read_need(ctx: &Context<'_>, id: NeedId) -> Result<Need> {
+    needs::get(&gateway(ctx).pool, id)
+        .await
+        .map_err(error::db)?
+        .map(Need)
+        .ok_or_else(|| error::not_found("Besoin"))
+}
+
+#[Object]
+impl EmployerMutation {
+    /// Registers an establishment by its SIRET.
+    async fn employer_register(
+        &self,
+        ctx: &Context<'_>,
+        input: EmployerRegisterInput,
+    ) -> Result<EmployerRegisterPayload> {
+        let actor = staff(ctx)?;
+        let id = EmployerId(new_id(input.command_id, "employer"));
+        let command = EmployerCommand::Register {
+            employer_id: id,
+            siret: Siret::parse(&input.siret).map_err(|e| on_field("siret", e))?,
+            name: label("name", &input.name)?,
+            naf: NafDivision::parse(&input.naf).map_err(|e| on_field("naf", e))?,
+            commune: CommuneCode::parse(&input.commune).map_err(|e| on_field("commune", e))?,
+            address: input
+                .address
+                .as_deref()
+                .filter(|a| !a.trim().is_empty())
+                .map(|a| label("address", a))
+                .transpose()?,
+        };
+        gateway(ctx)
+            .handler
+            .execute::<EmployerAggregate>(id, &command, &meta(actor, input.command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        Ok(EmployerRegisterPayload {
+            employer: read_employer(ctx, id).await?,
+        })
+    }
+
+    /// Logs a visit to an employer.
+    async fn employer_visit_log(
+        &self,
+        ctx: &Context<'_>,
+        input: EmployerVisitLogInput,
+    ) -> Result<EmployerVisitLogPayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = EmployerId(parse_id(&input.employer_id, "Employeur")?);
+        let command = EmployerCommand::LogVisit {
+            visit_id: VisitId(new_id(input.command_id, "visit")),
+            visited_on: input
+                .visited_on
+                .unwrap_or_else(|| gw.handler.clock().today()),
+            mediator: UserId(user_of(&actor)),
+            structure: StructureId(actor.structure.as_uuid()),
+            purpose: input.purpose.into(),
+            observations: text("observations", &input.observations)?,
+            next_step: optional_text("nextStep", input.next_step.as_deref())?,
+        };
+        gw.handler
+            .execute::<EmployerAggregate>(id, &command, &meta(actor, input.command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        Ok(EmployerVisitLogPayload {
+            employer: read_employer(ctx, id).await?,
+        })
+    }
+
+    /// Records a need an employer put into words.
+    async fn need_surface(
+        &self,
+        ctx: &Context<'_>,
+        input: NeedSurfaceInput,
+    ) -> Result<NeedSurfacePayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = NeedId(new_id(input.command_id, "need"));
+        let source = match (input.source.kind, &input.source.visit_id) {
+            (NeedSourceKind::Visit, Some(v)) => NeedSource::Visit {
+                visit_id: VisitId(parse_id(v, "Visite")?),
+            },
+            (NeedSourceKind::Visit, None) => {
+                return Err(error::on_field(
+                    "source.visitId",
+                    passerelle_domain::DomainError::invalid(
+                        passerelle_domain::Rule::Required,
+                        "source.visitId",
+                        "Indiquez la visite pendant laquelle le besoin est apparu.",
+                    ),
+                ));
+            }
+            (NeedSourceKind::Portal, _) => NeedSource::Portal,
+            (NeedSourceKind::Phone, _) => NeedSource::Phone,
+        };
+        let command = NeedCommand::Surface {
+            need_id: id,
+            employer_id: EmployerId(parse_id(&input.employer_id, "Employeur")?),
+            source,
+            description: input.description.parse()?,
+            surfaced_on: input
+                .surfaced_on
+                .unwrap_or_else(|| gw.handler.clock().today()),
+        };
+        gw.handler
+            .execute::<NeedAggregate>(id, &command, &meta(actor, input.command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        Ok(NeedSurfacePayload {
+            need: read_need(ctx, id).await?,
+        })
+    }
+
+    /// Qualifies a need with the employer: jobs, conditions, headcount.
+    async fn need_qualify(
+        &self,
+        ctx: &Context<'_>,
+        input: NeedQualifyInput,
+    ) -> Result<NeedQualifyPayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = NeedId(parse_id(&input.need_id, "Besoin")?);
+        let command = NeedCommand::Qualify {
+            description: input.description.parse()?,
+            qualified_on: input
+                .qualified_on
+                .unwrap_or_else(|| gw.handler.clock().today()),
+        };
+        gw.handler
+            .execute::<NeedAggregate>(id, &command, &meta(actor, input.command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        Ok(NeedQualifyPayload {
+            need: read_need(ctx, id).await?,
+        })
+    }
+
+    /// Closes a need, saying why.
+    async fn need_close(
+        &self,
+        ctx: &Context<'_>,
+        input: NeedCloseInput,
+    ) -> Result<NeedClosePayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = NeedId(parse_id(&input.need_id, "Besoin")?);
+        let reason = match input.reason {
+            NeedCloseReasonKind::Met => NeedCloseReason::Met,
+            NeedCloseReasonKind::NoLongerNeeded => NeedCloseReason::NoLongerNeeded,
+            NeedCloseReasonKind::NoSuitableCandidate => NeedCloseReason::NoSuitableCandidate,
+            NeedCloseReasonKind::Other => NeedCloseReason::Other {
+                explanation: text("explanation", input.explanation.as_deref().unwrap_or(""))?,
+            },
+        };
+        let command = NeedCommand::Close {
+            reason,
+            closed_on: input
+                .closed_on
+                .unwrap_or_else(|| gw.handler.clock().today()),
+        };
+        gw.handler
+            .execute::<NeedAggregate>(id, &command, &meta(actor, input.command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        Ok(NeedClosePayload {
+            need: read_need(ctx, id).await?,
+        })
+    }
+}
+
+/// The user id inside a staff actor's `user:<id>`.
+pub(crate) fn user_of(actor: &passerelle_app::Actor) -> Uuid {
+    actor
+        .id
+        .strip_prefix("user:")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default()
+}

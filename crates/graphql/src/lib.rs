@@ -1,0 +1,15 @@
+//! The GraphQL schema over `app` and `projections`: the product's API, used
+//! by partners over HTTP and, later, by the pages in-process.
+//!
+//! Mutations decide through `app`'s command path and answer with the object
+//! read from the view the same transaction updated. Queries read views.
+//! Every resolver asks `app::policy` what the viewer may reach. Knows no
+//! HTTP type: the server puts a [`Viewer`] in each request's data.
+
+mod employers;
+mod error;
+mod people;
+mod schema;
+
+pub use error::Code;
+pub use schema::{Gateway, Limits, PasserelleSchema, SESSION_COOKIE, Viewer, build, prepare, sdl};

@@ -1,0 +1,650 @@
+//! People accompanied, their projects and the timeline of their path: only
+//! their own structure reaches them.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_app::{Views, policy};
+use passerelle_domain::Personal;
+use passerelle_domain::person::{
+    ConsentProof, ConsentPurpose as DomainPurpose, Identity, LegalBasis, Person as PersonAggregate,
+    PersonCommand, Project, ReadjustmentCause,
+};
+use passerelle_domain::values::{
+    CommuneCode, ContractType, Email, ImmersionId, InquiryId, MeetingId, MentorshipId, PersonId,
+    PhoneNumber, RomeCode, TestimonyId,
+};
+use passerelle_projections::views::people::{self, PersonRow, ProjectVersion, TimelineEntry};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::employers::{label, new_id, optional_text, rome_codes, text, user_of};
+use crate::error::{self, on_field};
+use crate::schema::{
+    PageInfo, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ConsentPurpose {
+    Testimony,
+    Mentoring,
+    PeerContact,
+    DisabilityRecognition,
+}
+
+impl From<ConsentPurpose> for DomainPurpose {
+    fn from(p: ConsentPurpose) -> Self {
+        match p {
+            ConsentPurpose::Testimony => DomainPurpose::Testimony,
+            ConsentPurpose::Mentoring => DomainPurpose::Mentoring,
+            ConsentPurpose::PeerContact => DomainPurpose::PeerContact,
+            ConsentPurpose::DisabilityRecognition => DomainPurpose::DisabilityRecognition,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Contract {
+    Cdi,
+    CddSixMonthsOrMore,
+    CddUnderSixMonths,
+    Alternance,
+    ContratAide,
+    ContratInsertion,
+    Interim,
+    Other,
+}
+
+impl From<Contract> for ContractType {
+    fn from(c: Contract) -> Self {
+        match c {
+            Contract::Cdi => ContractType::Cdi,
+            Contract::CddSixMonthsOrMore => ContractType::CddSixMonthsOrMore,
+            Contract::CddUnderSixMonths => ContractType::CddUnderSixMonths,
+            Contract::Alternance => ContractType::Alternance,
+            Contract::ContratAide => ContractType::ContratAide,
+            Contract::ContratInsertion => ContractType::ContratInsertion,
+            Contract::Interim => ContractType::Interim,
+            Contract::Other => ContractType::Other,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum CauseKind {
+    ImmersionFeedback,
+    JobInquiry,
+    PeerMeeting,
+    Mentorship,
+}
+
+/// A person accompanied.
+#[derive(Debug)]
+pub struct Person(pub PersonRow);
+
+#[Object]
+impl Person {
+    async fn id(&self) -> ID {
+        ID(self.0.person_id.to_string())
+    }
+    /// Null once their personal data was erased.
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+    async fn referent_id(&self) -> ID {
+        ID(self.0.referent.to_string())
+    }
+    /// `under_26`, `26_to_49` or `50_and_over`, at enrolment.
+    async fn age_band(&self) -> &str {
+        &self.0.age_band
+    }
+    async fn enrolled_on(&self) -> Date {
+        self.0.enrolled_on
+    }
+    async fn exited_on(&self) -> Option<Date> {
+        self.0.exited_on
+    }
+    async fn target_rome_codes(&self) -> &[String] {
+        &self.0.target_rome_codes
+    }
+    /// The consents standing now.
+    async fn consents(&self) -> &[String] {
+        &self.0.consents
+    }
+    /// Each version of the project, with what caused it.
+    async fn project_versions(&self, ctx: &Context<'_>) -> Result<Vec<ProjectVersionObject>> {
+        Ok(
+            people::project_versions(&gateway(ctx).pool, PersonId(self.0.person_id))
+                .await
+                .map_err(error::db)?
+                .into_iter()
+                .map(ProjectVersionObject)
+                .collect(),
+        )
+    }
+    /// Every event of their path, in order, with who did it.
+    async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
+        Ok(
+            people::timeline(&gateway(ctx).pool, PersonId(self.0.person_id))
+                .await
+                .map_err(error::db)?
+                .into_iter()
+                .map(TimelineItem)
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct ProjectVersionObject(ProjectVersion);
+
+#[Object(name = "ProjectVersion")]
+impl ProjectVersionObject {
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn target_rome_codes(&self) -> &[String] {
+        &self.0.target_rome_codes
+    }
+    /// What caused it: `immersion_feedback`, `job_inquiry`, `peer_meeting`
+    /// or `mentorship`; null for the first statement.
+    async fn cause_kind(&self) -> Option<&str> {
+        self.0.cause_kind.as_deref()
+    }
+    async fn cause_id(&self) -> Option<ID> {
+        self.0.cause_id.map(|c| ID(c.to_string()))
+    }
+    async fn what_changed(&self) -> Option<&str> {
+        self.0.what_changed.as_deref()
+    }
+    async fn changed_on(&self) -> Date {
+        self.0.changed_on
+    }
+}
+
+#[derive(Debug)]
+pub struct TimelineItem(TimelineEntry);
+
+#[Object]
+impl TimelineItem {
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+    async fn stream(&self) -> &str {
+        &self.0.stream_id
+    }
+    /// Who did it (`user:<id>`, `employer:<id>`, `person:<id>`…).
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    async fn role(&self) -> &str {
+        &self.0.role
+    }
+    async fn recorded_at(&self) -> OffsetDateTime {
+        self.0.recorded_at
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PersonEdge {
+    pub cursor: String,
+    pub node: Person,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PersonConnection {
+    pub edges: Vec<PersonEdge>,
+    pub page_info: PageInfo,
+}
+
+/// The person, when the viewer reaches them; otherwise as if absent.
+async fn reachable(ctx: &Context<'_>, id: PersonId) -> Result<Option<Person>> {
+    let actor = staff(ctx)?;
+    let pool = &gateway(ctx).pool;
+    if !policy::reaches_person(pool, &actor, id)
+        .await
+        .map_err(error::app)?
+    {
+        return Ok(None);
+    }
+    Ok(people::get(pool, id).await.map_err(error::db)?.map(Person))
+}
+
+#[derive(Default, Debug)]
+pub struct PeopleQuery;
+
+#[Object]
+impl PeopleQuery {
+    async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
+        reachable(ctx, PersonId(parse_id(&id, "Personne")?)).await
+    }
+
+    /// The people of the viewer's structure, by name.
+    async fn people(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PersonConnection> {
+        let actor = staff(ctx)?;
+        let limit = page_size(first)?;
+        let after = match after {
+            Some(c) => {
+                let key = decode_cursor(&c, 3)?;
+                let id = key[2].parse().map_err(|_| {
+                    error::error(error::Code::BadUserInput, "Curseur de pagination invalide.")
+                })?;
+                Some((key[0].clone(), key[1].clone(), id))
+            }
+            None => None,
+        };
+        let mut rows = people::page(&gateway(ctx).pool, actor.structure, after, limit + 1)
+            .await
+            .map_err(error::db)?;
+        let has_next_page = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let edges: Vec<PersonEdge> = rows
+            .into_iter()
+            .map(|r| PersonEdge {
+                cursor: cursor(&[
+                    r.last_name.as_deref().unwrap_or(""),
+                    r.first_name.as_deref().unwrap_or(""),
+                    &r.person_id.to_string(),
+                ]),
+                node: Person(r),
+            })
+            .collect();
+        Ok(PersonConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct PersonEnrollInput {
+    pub command_id: Option<Uuid>,
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: Date,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    /// INSEE code of the commune they live in.
+    pub commune: Option<String>,
+    /// Today when left out.
+    pub enrolled_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ProjectInput {
+    pub target_rome_codes: Vec<String>,
+    #[graphql(default)]
+    pub contract_wishes: Vec<Contract>,
+    #[graphql(default)]
+    pub mobility_radius_km: i32,
+    pub constraints: Option<String>,
+}
+
+impl ProjectInput {
+    fn parse(&self) -> Result<Project> {
+        Ok(Project {
+            target_rome_codes: rome_codes("project.targetRomeCodes", &self.target_rome_codes)?,
+            contract_wishes: self.contract_wishes.iter().map(|&c| c.into()).collect(),
+            mobility_radius_km: u16::try_from(self.mobility_radius_km).unwrap_or(u16::MAX),
+            constraints: optional_text("project.constraints", self.constraints.as_deref())?
+                .map(Personal::Known),
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct SituationStateInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    /// In the person's own words.
+    pub words: String,
+    pub stated_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ProjectStateInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub project: ProjectInput,
+    pub stated_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct CauseInput {
+    pub kind: CauseKind,
+    /// The immersion, job inquiry, peer meeting or mentorship.
+    pub id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ProjectReadjustInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub project: ProjectInput,
+    pub cause: CauseInput,
+    pub what_changed: String,
+    pub readjusted_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct JobInquiryLogInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub rome_code: String,
+    pub with_whom: String,
+    pub learned: Option<String>,
+    pub held_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PeerMeetingLogInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub testimony_id: Option<ID>,
+    /// Who the peer is, without naming them.
+    pub peer: String,
+    pub rome_codes: Vec<String>,
+    pub takeaways: Option<String>,
+    pub held_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConsentGiveInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub purpose: ConsentPurpose,
+    /// The version of the text agreed to.
+    pub text_version: String,
+    /// True when the person signed a form; otherwise the mediator records an
+    /// oral consent.
+    #[graphql(default)]
+    pub signed_form: bool,
+    pub given_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConsentWithdrawInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub purpose: ConsentPurpose,
+    pub withdrawn_on: Option<Date>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct JobInquiryLogPayload {
+    pub person: Person,
+    /// The inquiry, for a readjustment to name as its cause.
+    pub inquiry_id: ID,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PeerMeetingLogPayload {
+    pub person: Person,
+    /// The meeting, for a readjustment to name as its cause.
+    pub meeting_id: ID,
+}
+
+payloads!(person: Person =>
+    PersonEnrollPayload,
+    SituationStatePayload,
+    ProjectStatePayload,
+    ProjectReadjustPayload,
+    ConsentGivePayload,
+    ConsentWithdrawPayload,
+);
+
+#[derive(Default, Debug)]
+pub struct PeopleMutation;
+
+impl PeopleMutation {
+    /// Runs a command on a person the viewer reaches, and answers with them.
+    async fn on_person(
+        &self,
+        ctx: &Context<'_>,
+        person: &ID,
+        command_id: Option<Uuid>,
+        command: impl FnOnce(Date) -> Result<PersonCommand>,
+    ) -> Result<Person> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = PersonId(parse_id(person, "Personne")?);
+        if !policy::reaches_person(&gw.pool, &actor, id)
+            .await
+            .map_err(error::app)?
+        {
+            return Err(error::not_found("Personne"));
+        }
+        let command = command(gw.handler.clock().today())?;
+        gw.handler
+            .execute::<PersonAggregate>(id, &command, &meta(actor, command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        reachable(ctx, id)
+            .await?
+            .ok_or_else(|| error::not_found("Personne"))
+    }
+}
+
+#[Object]
+impl PeopleMutation {
+    /// Enrolls a person in the viewer's structure, the viewer as referent.
+    async fn person_enroll(
+        &self,
+        ctx: &Context<'_>,
+        input: PersonEnrollInput,
+    ) -> Result<PersonEnrollPayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = PersonId(new_id(input.command_id, "person"));
+        let command = PersonCommand::Enroll {
+            person_id: id,
+            structure: actor.structure,
+            referent: passerelle_domain::values::UserId(user_of(&actor)),
+            identity: Identity {
+                first_name: label("firstName", &input.first_name)?,
+                last_name: label("lastName", &input.last_name)?,
+                birth_date: input.birth_date,
+                email: input
+                    .email
+                    .as_deref()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| Email::parse(e).map_err(|err| on_field("email", err)))
+                    .transpose()?,
+                phone: input
+                    .phone
+                    .as_deref()
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| PhoneNumber::parse(p).map_err(|err| on_field("phone", err)))
+                    .transpose()?,
+                address: optional_text("address", input.address.as_deref())?,
+            },
+            commune: input
+                .commune
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| CommuneCode::parse(c).map_err(|err| on_field("commune", err)))
+                .transpose()?,
+            legal_basis: LegalBasis::PublicInterestMission,
+            enrolled_on: input
+                .enrolled_on
+                .unwrap_or_else(|| gw.handler.clock().today()),
+        };
+        gw.handler
+            .execute::<PersonAggregate>(id, &command, &meta(actor, input.command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        let person = reachable(ctx, id)
+            .await?
+            .ok_or_else(|| error::not_found("Personne"))?;
+        Ok(PersonEnrollPayload { person })
+    }
+
+    /// Records the person's situation, in their own words.
+    async fn situation_state(
+        &self,
+        ctx: &Context<'_>,
+        input: SituationStateInput,
+    ) -> Result<SituationStatePayload> {
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::StateSituation {
+                words: text("words", &input.words)?,
+                stated_on: input.stated_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|person| SituationStatePayload { person })
+    }
+
+    /// States the person's first project.
+    async fn project_state(
+        &self,
+        ctx: &Context<'_>,
+        input: ProjectStateInput,
+    ) -> Result<ProjectStatePayload> {
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::StateProject {
+                project: input.project.parse()?,
+                stated_on: input.stated_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|person| ProjectStatePayload { person })
+    }
+
+    /// Readjusts the project, naming the experience that caused it.
+    async fn project_readjust(
+        &self,
+        ctx: &Context<'_>,
+        input: ProjectReadjustInput,
+    ) -> Result<ProjectReadjustPayload> {
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            let id = parse_id(&input.cause.id, "Expérience")?;
+            let cause = match input.cause.kind {
+                CauseKind::ImmersionFeedback => ReadjustmentCause::ImmersionFeedback {
+                    immersion_id: ImmersionId(id),
+                },
+                CauseKind::JobInquiry => ReadjustmentCause::JobInquiry {
+                    inquiry_id: InquiryId(id),
+                },
+                CauseKind::PeerMeeting => ReadjustmentCause::PeerMeeting {
+                    meeting_id: MeetingId(id),
+                },
+                CauseKind::Mentorship => ReadjustmentCause::Mentorship {
+                    mentorship_id: MentorshipId(id),
+                },
+            };
+            Ok(PersonCommand::ReadjustProject {
+                project: input.project.parse()?,
+                cause,
+                what_changed: text("whatChanged", &input.what_changed)?,
+                readjusted_on: input.readjusted_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|person| ProjectReadjustPayload { person })
+    }
+
+    /// Logs a job inquiry (enquête métier) the person held.
+    async fn job_inquiry_log(
+        &self,
+        ctx: &Context<'_>,
+        input: JobInquiryLogInput,
+    ) -> Result<JobInquiryLogPayload> {
+        let inquiry = InquiryId(new_id(input.command_id, "inquiry"));
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::LogJobInquiry {
+                inquiry_id: inquiry,
+                held_on: input.held_on.unwrap_or(today),
+                rome_code: RomeCode::parse(&input.rome_code)
+                    .map_err(|e| on_field("romeCode", e))?,
+                with_whom: label("withWhom", &input.with_whom)?,
+                learned: optional_text("learned", input.learned.as_deref())?,
+            })
+        })
+        .await
+        .map(|person| JobInquiryLogPayload {
+            person,
+            inquiry_id: ID(inquiry.to_string()),
+        })
+    }
+
+    /// Logs a meeting with a peer (parcours vécu).
+    async fn peer_meeting_log(
+        &self,
+        ctx: &Context<'_>,
+        input: PeerMeetingLogInput,
+    ) -> Result<PeerMeetingLogPayload> {
+        let meeting = MeetingId(new_id(input.command_id, "meeting"));
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::LogPeerMeeting {
+                meeting_id: meeting,
+                held_on: input.held_on.unwrap_or(today),
+                testimony_id: input
+                    .testimony_id
+                    .as_ref()
+                    .map(|t| parse_id(t, "Témoignage").map(TestimonyId))
+                    .transpose()?,
+                peer: label("peer", &input.peer)?,
+                rome_codes: rome_codes("romeCodes", &input.rome_codes)?,
+                takeaways: optional_text("takeaways", input.takeaways.as_deref())?,
+            })
+        })
+        .await
+        .map(|person| PeerMeetingLogPayload {
+            person,
+            meeting_id: ID(meeting.to_string()),
+        })
+    }
+
+    /// Records a consent the person gave, for one purpose.
+    async fn consent_give(
+        &self,
+        ctx: &Context<'_>,
+        input: ConsentGiveInput,
+    ) -> Result<ConsentGivePayload> {
+        let actor = staff(ctx)?;
+        let mediator = passerelle_domain::values::UserId(user_of(&actor));
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::GiveConsent {
+                purpose: input.purpose.into(),
+                text_version: label("textVersion", &input.text_version)?,
+                proof: if input.signed_form {
+                    ConsentProof::SignedForm
+                } else {
+                    ConsentProof::Oral {
+                        recorded_by: mediator,
+                    }
+                },
+                given_on: input.given_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|person| ConsentGivePayload { person })
+    }
+
+    /// Records the withdrawal of a consent.
+    async fn consent_withdraw(
+        &self,
+        ctx: &Context<'_>,
+        input: ConsentWithdrawInput,
+    ) -> Result<ConsentWithdrawPayload> {
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::WithdrawConsent {
+                purpose: input.purpose.into(),
+                withdrawn_on: input.withdrawn_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|person| ConsentWithdrawPayload { person })
+    }
+}

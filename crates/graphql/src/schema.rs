@@ -1,0 +1,278 @@
+//! The schema: its root types, what each request carries, and the limits.
+
+use async_graphql::{
+    Context, EmptySubscription, ID, InputObject, MergedObject, Object, Result, SDLExportOptions,
+    Schema, SimpleObject,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_accounts::User;
+use passerelle_app::{Actor, CommandMeta, Handler, Role};
+use sqlx::PgPool;
+use time::Duration;
+use uuid::Uuid;
+
+use crate::error::{self, Code};
+use crate::{employers, people};
+
+/// What resolvers reach: the command path and the database.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub handler: Handler,
+    pub pool: PgPool,
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+}
+
+/// Who sends the request, as the HTTP layer authenticated them.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    pub user: Option<User>,
+    /// The session token the request came with, for `logout`.
+    pub token: Option<String>,
+}
+
+/// Request limits, from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub depth: usize,
+    pub complexity: usize,
+}
+
+#[derive(MergedObject, Default, Debug)]
+pub struct Query(AccountQuery, employers::EmployerQuery, people::PeopleQuery);
+
+#[derive(MergedObject, Default, Debug)]
+pub struct Mutation(
+    AccountMutation,
+    employers::EmployerMutation,
+    people::PeopleMutation,
+);
+
+pub type PasserelleSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(gateway)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .finish()
+}
+
+/// The schema's SDL, sorted, as committed in `graphql-schema/schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl_with_options(
+            SDLExportOptions::new()
+                .sorted_fields()
+                .sorted_arguments()
+                .sorted_enum_items(),
+        )
+}
+
+/// Declares one payload type per mutation (`<Entity><Verb>Payload`), each
+/// answering with the object the mutation changed.
+macro_rules! payloads {
+    ($field:ident: $ty:ty => $($name:ident),* $(,)?) => {$(
+        #[derive(async_graphql::SimpleObject, Debug)]
+        pub struct $name {
+            pub $field: $ty,
+        }
+    )*};
+}
+
+pub(crate) use payloads;
+
+/// Readies one request: who sends it, and the per-request batching of
+/// lists (a DataLoader caches for one request only).
+pub fn prepare(
+    request: async_graphql::Request,
+    gateway: &Gateway,
+    viewer: Viewer,
+) -> async_graphql::Request {
+    request
+        .data(viewer)
+        .data(crate::employers::Lists::loader(gateway.pool.clone()))
+}
+
+pub(crate) fn gateway<'a>(ctx: &Context<'a>) -> &'a Gateway {
+    ctx.data_unchecked::<Gateway>()
+}
+
+fn viewer<'a>(ctx: &Context<'a>) -> Option<&'a User> {
+    ctx.data_opt::<Viewer>().and_then(|v| v.user.as_ref())
+}
+
+/// The staff member sending the request, as the actor of its commands.
+pub(crate) fn staff(ctx: &Context<'_>) -> Result<Actor> {
+    let user = viewer(ctx).ok_or_else(error::unauthenticated)?;
+    let role = match user.role {
+        passerelle_accounts::StaffRole::Admin => Role::Admin,
+        passerelle_accounts::StaffRole::Manager => Role::Manager,
+        passerelle_accounts::StaffRole::Mediator => Role::Mediator,
+    };
+    Ok(Actor::user(user.user_id, role, user.structure))
+}
+
+/// One issuing of a command: the client's `commandId` makes a retry safe.
+pub(crate) fn meta(actor: Actor, command_id: Option<Uuid>) -> CommandMeta {
+    CommandMeta {
+        command_id: command_id.unwrap_or_else(Uuid::now_v7),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        actor,
+    }
+}
+
+pub(crate) fn parse_id(id: &ID, what: &str) -> Result<Uuid> {
+    id.parse::<Uuid>().map_err(|_| error::not_found(what))
+}
+
+/// Opaque keyset cursors: the sort key of the last row, encoded.
+pub(crate) fn cursor(key: &[&str]) -> String {
+    URL_SAFE_NO_PAD.encode(key.join("\u{1f}"))
+}
+
+pub(crate) fn decode_cursor(cursor: &str, parts: usize) -> Result<Vec<String>> {
+    let bad = || error::error(Code::BadUserInput, "Curseur de pagination invalide.");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let key: Vec<String> = text.split('\u{1f}').map(str::to_owned).collect();
+    if key.len() == parts {
+        Ok(key)
+    } else {
+        Err(bad())
+    }
+}
+
+/// How many rows a page holds: `first`, 20 by default, 100 at most.
+pub(crate) fn page_size(first: Option<i32>) -> Result<i64> {
+    match first {
+        None => Ok(20),
+        Some(n) if (1..=100).contains(&n) => Ok(i64::from(n)),
+        Some(_) => Err(error::error(Code::BadUserInput, "« first » va de 1 à 100.")),
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+/// The staff member logged in.
+#[derive(SimpleObject, Debug)]
+pub struct Me {
+    pub id: ID,
+    pub email: String,
+    pub name: String,
+    /// `ADMIN`, `MANAGER` or `MEDIATOR`.
+    pub role: String,
+    pub structure_id: ID,
+    pub structure_name: String,
+}
+
+impl From<&User> for Me {
+    fn from(u: &User) -> Self {
+        Self {
+            id: ID(u.user_id.to_string()),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.as_str().to_uppercase(),
+            structure_id: ID(u.structure.to_string()),
+            structure_name: u.structure_name.clone(),
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The staff member logged in, or null.
+    async fn me(&self, ctx: &Context<'_>) -> Option<Me> {
+        viewer(ctx).map(Me::from)
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct LoginPayload {
+    /// A bearer token for API clients; browsers get it as a cookie too.
+    pub token: String,
+    pub me: Me,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct LogoutPayload {
+    pub logged_out: bool,
+}
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "passerelle_session";
+
+#[derive(Default, Debug)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Logs in with an email and a password.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload> {
+        let gw = gateway(ctx);
+        let now = gw.handler.clock().now();
+        match passerelle_accounts::login(
+            &gw.pool,
+            &input.email,
+            &input.password,
+            now,
+            gw.session_ttl,
+        )
+        .await
+        {
+            Ok((token, user)) => {
+                ctx.insert_http_header(
+                    "set-cookie",
+                    format!(
+                        "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+                        token.0,
+                        gw.session_ttl.whole_seconds()
+                    ),
+                );
+                Ok(LoginPayload {
+                    token: token.0,
+                    me: Me::from(&user),
+                })
+            }
+            Err(passerelle_accounts::AccountError::BadCredentials) => Err(error::error(
+                Code::Unauthenticated,
+                "Email ou mot de passe incorrect.",
+            )),
+            Err(e) => Err(error::internal(&e)),
+        }
+    }
+
+    /// Ends the session the request came with.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
+        let gw = gateway(ctx);
+        let token = ctx.data_opt::<Viewer>().and_then(|v| v.token.clone());
+        let Some(token) = token else {
+            return Ok(LogoutPayload { logged_out: false });
+        };
+        let now = gw.handler.clock().now();
+        let logged_out = passerelle_accounts::logout(&gw.pool, &token, now)
+            .await
+            .map_err(|e| error::internal(&e))?;
+        ctx.insert_http_header(
+            "set-cookie",
+            format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"),
+        );
+        Ok(LogoutPayload { logged_out })
+    }
+}
