@@ -1,0 +1,370 @@
+//! The GraphQL API end to end: the binary serving `/graphql` over HTTP
+//! against a real PostgreSQL, staff accounts created by `passerelle users
+//! create`, sessions by bearer token.
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use common::*;
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn create_user(db: &TestDb, dir: &tempdir::Dir, structure: &str, email: &str) {
+    let mut child = Command::new(BIN)
+        .args([
+            "users",
+            "create",
+            "--structure",
+            structure,
+            "--role",
+            "mediator",
+            "--email",
+            email,
+            "--name",
+            "Camille Durand",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", db.url())
+        .env("PASSERELLE_DATA_DIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(email));
+}
+
+async fn gql(server: &Server, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/graphql", server.base))
+        .header("content-type", "application/json")
+        .body(json!({ "query": query, "variables": variables }).to_string());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = request.send().await.unwrap();
+    serde_json::from_str(&response.text().await.unwrap()).unwrap()
+}
+
+/// The first error's code, field and message.
+fn error(answer: &Value) -> (String, String, String) {
+    let e = &answer["errors"][0];
+    (
+        e["extensions"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        e["extensions"]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        e["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn login(server: &Server, email: &str) -> String {
+    let answer = gql(
+        server,
+        None,
+        "mutation($email: String!, $password: String!) {
+            login(input: { email: $email, password: $password }) { token me { structureName } }
+        }",
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await;
+    answer["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+async fn events(db: &TestDb) -> i64 {
+    sqlx::query_scalar("select count(*) from events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path())
+            .env("PASSERELLE_API__MAX_DEPTH", "4");
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "camille@ml-nantes.fr",
+    );
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+
+    // Nothing without a session.
+    let answer = gql(
+        &server,
+        None,
+        "{ employers { edges { cursor } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error(&answer).0, "UNAUTHENTICATED", "{answer}");
+    let wrong = gql(
+        &server,
+        None,
+        r#"mutation { login(input: { email: "camille@ml-nantes.fr", password: "nope, wrong" }) { token } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(error(&wrong).0, "UNAUTHENTICATED", "{wrong}");
+    let token = login(&server, "camille@ml-nantes.fr").await;
+    let me = gql(
+        &server,
+        Some(&token),
+        "{ me { role structureName } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        me["data"]["me"]["structureName"],
+        "Mission locale de Nantes"
+    );
+    assert_eq!(me["data"]["me"]["role"], "MEDIATOR");
+
+    // A SIRET that fails its check: a clear error on the field, nothing appended.
+    let register = "mutation($input: EmployerRegisterInput!) {
+        employerRegister(input: $input) { employer { id siret name communeName nafLabel } }
+    }";
+    let bad = gql(
+        &server,
+        Some(&token),
+        register,
+        json!({ "input": { "siret": "732 829 320 00075", "name": "Boulangerie du Port",
+                           "naf": "10.71C", "commune": "44109" } }),
+    )
+    .await;
+    let (code, field, message) = error(&bad);
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "siret"),
+        "{bad}"
+    );
+    assert!(message.contains("732 829 320 00075"), "{message}");
+    assert_eq!(events(&db).await, 0);
+
+    // The same commandId twice: one employer, one event.
+    let command_id = "0190c7a4-8f1e-7c2a-9d3b-4e5f6a7b8c9d";
+    let input = json!({ "input": { "commandId": command_id, "siret": "732 829 320 00074",
+                                   "name": "Boulangerie du Port", "naf": "10.71C",
+                                   "commune": "44109" } });
+    let first = gql(&server, Some(&token), register, input.clone()).await;
+    let again = gql(&server, Some(&token), register, input).await;
+    assert_eq!(first["data"], again["data"], "{again}");
+    let employer = &first["data"]["employerRegister"]["employer"];
+    assert_eq!(employer["communeName"], "Nantes");
+    let employer_id = employer["id"].as_str().unwrap().to_owned();
+    assert_eq!(events(&db).await, 1);
+
+    let visit = gql(
+        &server,
+        Some(&token),
+        "mutation($id: ID!) {
+            employerVisitLog(input: { employerId: $id, purpose: PROSPECTION,
+                                      observations: \"Deux départs en retraite\" }) {
+                employer { visitCount visits { id purpose } }
+            }
+        }",
+        json!({ "id": employer_id }),
+    )
+    .await;
+    let logged = &visit["data"]["employerVisitLog"]["employer"];
+    assert_eq!(logged["visitCount"], 1, "{visit}");
+    let visit_id = logged["visits"][0]["id"].as_str().unwrap().to_owned();
+    let need = gql(
+        &server,
+        Some(&token),
+        "mutation($employer: ID!, $visit: ID!) {
+            needSurface(input: { employerId: $employer, source: { kind: VISIT, visitId: $visit },
+                description: { activities: \"Aider au fournil\", horizon: WITHIN_SIX_MONTHS,
+                               hiringIntent: POSSIBLE } }) {
+                need { status source qualified }
+            }
+        }",
+        json!({ "employer": employer_id, "visit": visit_id }),
+    )
+    .await;
+    assert_eq!(
+        need["data"]["needSurface"]["need"]["source"], "visit",
+        "{need}"
+    );
+
+    // A person, a project, an inquiry, and a readjustment that names it.
+    let enrolled = gql(
+        &server,
+        Some(&token),
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+                                          birthDate: \"2001-05-12\" }) { person { id ageBand } } }",
+        json!({}),
+    )
+    .await;
+    let person = enrolled["data"]["personEnroll"]["person"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{enrolled}"))
+        .to_owned();
+    let project = "mutation($person: ID!) {
+        projectState(input: { personId: $person,
+                              project: { targetRomeCodes: [\"D1104\"], mobilityRadiusKm: 20 } }) {
+            person { targetRomeCodes }
+        }
+    }";
+    gql(&server, Some(&token), project, json!({ "person": person })).await;
+    let inquiry = gql(
+        &server,
+        Some(&token),
+        "mutation($person: ID!) {
+            jobInquiryLog(input: { personId: $person, romeCode: \"D1102\",
+                                   withWhom: \"Boulangerie du Port\" }) { inquiryId }
+        }",
+        json!({ "person": person }),
+    )
+    .await;
+    let inquiry_id = inquiry["data"]["jobInquiryLog"]["inquiryId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{inquiry}"))
+        .to_owned();
+    let readjust = "mutation($person: ID!, $cause: ID!, $codes: [String!]!) {
+        projectReadjust(input: { personId: $person,
+            project: { targetRomeCodes: $codes, mobilityRadiusKm: 20 },
+            cause: { kind: JOB_INQUIRY, id: $cause }, whatChanged: \"Le pain plutôt\" }) {
+            person { projectVersions { version causeKind causeId }
+                     timeline { eventType role } }
+        }
+    }";
+    // The same project again is a rule error on the field, and appends nothing.
+    let before = events(&db).await;
+    let unchanged = gql(
+        &server,
+        Some(&token),
+        readjust,
+        json!({ "person": person, "cause": inquiry_id, "codes": ["D1104"] }),
+    )
+    .await;
+    let (code, field, _) = error(&unchanged);
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "project"),
+        "{unchanged}"
+    );
+    assert_eq!(events(&db).await, before);
+    let readjusted = gql(
+        &server,
+        Some(&token),
+        readjust,
+        json!({ "person": person, "cause": inquiry_id, "codes": ["D1102", "D1104"] }),
+    )
+    .await;
+    let path = &readjusted["data"]["projectReadjust"]["person"];
+    assert_eq!(
+        path["projectVersions"][1]["causeKind"], "job_inquiry",
+        "{readjusted}"
+    );
+    assert_eq!(path["projectVersions"][1]["causeId"], inquiry_id.as_str());
+    let timeline: Vec<&str> = path["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            "person_enrolled",
+            "project_stated",
+            "job_inquiry_held",
+            "project_readjusted"
+        ]
+    );
+
+    // Another structure sees the shared employer but not the person.
+    let other = login(&server, "lea@plie-nord.fr").await;
+    let shared = gql(
+        &server,
+        Some(&other),
+        "{ employers { edges { node { name visitCount } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        shared["data"]["employers"]["edges"][0]["node"]["visitCount"], 1,
+        "{shared}"
+    );
+    let hidden = gql(
+        &server,
+        Some(&other),
+        "query($id: ID!) { person(id: $id) { firstName } people { edges { cursor } } }",
+        json!({ "id": person }),
+    )
+    .await;
+    assert_eq!(hidden["data"]["person"], Value::Null, "{hidden}");
+    assert_eq!(hidden["data"]["people"]["edges"], json!([]));
+    let before = events(&db).await;
+    let refused = gql(&server, Some(&other), project, json!({ "person": person })).await;
+    assert_eq!(error(&refused).0, "NOT_FOUND", "{refused}");
+    let absent = gql(
+        &server,
+        Some(&other),
+        project,
+        json!({ "person": "0190c7a4-0000-7000-8000-000000000000" }),
+    )
+    .await;
+    assert_eq!(
+        error(&absent).2,
+        error(&refused).2,
+        "same answer as for nobody"
+    );
+    assert_eq!(events(&db).await, before);
+
+    // Too deep for this server's limit of 4.
+    let deep = gql(
+        &server,
+        Some(&token),
+        "{ employers { edges { node { visits { id } } } } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        deep["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nested too deep"),
+        "{deep}"
+    );
+
+    // Logged out, the token opens nothing.
+    let out = gql(
+        &server,
+        Some(&token),
+        "mutation { logout { loggedOut } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(out["data"]["logout"]["loggedOut"], true, "{out}");
+    let me = gql(&server, Some(&token), "{ me { email } }", json!({})).await;
+    assert_eq!(me["data"]["me"], Value::Null);
+
+    assert!(server.terminate().success());
+}

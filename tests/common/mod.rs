@@ -1,0 +1,143 @@
+//! What the end-to-end tests share: the binary started as a server or run
+//! as a command, against a real PostgreSQL.
+
+#![allow(dead_code, reason = "each test binary uses part of the helpers")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use passerelle_store::testkit::TestDb;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
+
+/// A running `passerelle serve` and the address it listens on.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(configure: impl FnOnce(&mut Command)) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .env_remove("DATABASE_URL")
+            .env("PASSERELLE_BIND", "127.0.0.1:0")
+            .env("PASSERELLE_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        configure(&mut cmd);
+        let mut child = cmd.spawn().expect("passerelle starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let address = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["address"].as_str().map(str::to_owned));
+                let _ = tx.send((line, address));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut log = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((_, Some(address))) => {
+                    return Self {
+                        child,
+                        base: format!("http://{address}"),
+                    };
+                }
+                Ok((line, None)) => {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("passerelle did not start listening:\n{log}");
+                }
+            }
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("{}{path}", self.base))
+            .await
+            .expect("request");
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// SIGTERM, then the exit status within 20 s.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "passerelle did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+pub async fn wait_for_status(server: &Server, path: &str, status: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (got, body) = server.get(path).await;
+        if got == status {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{path} stayed {got}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn passerelle(db: &TestDb, dir: &tempdir::Dir, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .env("PASSERELLE_DATA_DIR", dir.path())
+        .output()
+        .expect("passerelle runs")
+}
+
+pub fn data_dir() -> tempdir::Dir {
+    tempdir::Dir::new()
+}
+
+/// A private temporary directory, removed on drop.
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("passerelle-e2e-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
