@@ -368,3 +368,229 @@ async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing()
 
     assert!(server.terminate().success());
 }
+
+/// A convention for a one-day immersion today: the server's clock is the
+/// real one, and a convention is validated no later than its first day and
+/// completed no earlier than its last.
+fn convention(today: &str, weekly_hours: f64) -> Value {
+    json!({
+        "prescriber": { "name": "Mission locale de Nantes",
+                        "signatory": { "name": "Camille Durand" } },
+        "person": {
+            "identity": { "firstName": "Awa", "lastName": "Diallo", "birthDate": "2001-05-12",
+                          "address": "3 rue des Lilas, 44000 Nantes" },
+            "situation": { "kind": "JOB_SEEKER" }
+        },
+        "host": { "siret": "73282932000074", "name": "Boulangerie du Port",
+                  "activity": "Boulangerie", "collectiveAgreement": "IDCC 843",
+                  "signatory": { "name": "Jean Martin" },
+                  "tutor": { "name": "Lucie Bernard", "jobTitle": "Cheffe boulangère" } },
+        "period": { "start": today, "end": today },
+        "schedule": "De 6 h à 13 h",
+        "weeklyHours": weekly_hours,
+        "place": { "address": "12 quai de la Fosse", "commune": "44109" },
+        "objective": "DISCOVER_JOB_OR_SECTOR",
+        "goals": "Découvrir le façonnage du pain",
+        "evaluation": "Grille remplie avec la tutrice",
+        "tasks": "Peser, pétrir, façonner",
+        "forbiddenUsesExcluded": true
+    })
+}
+
+#[tokio::test]
+async fn the_immersion_journey_through_the_api() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "camille@ml-nantes.fr",
+    );
+    let token = login(&server, "camille@ml-nantes.fr").await;
+    let t = Some(token.as_str());
+    let employer = gql(
+        &server,
+        t,
+        "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie du Port\",
+                                              naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({}),
+    )
+    .await["data"]["employerRegister"]["employer"]["id"]
+        .clone();
+    let person = gql(
+        &server,
+        t,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+                                          birthDate: \"2001-05-12\" }) { person { id enrolledOn } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]
+        .clone();
+    let today = person["enrolledOn"].as_str().unwrap().to_owned();
+    let person = person["id"].clone();
+    gql(
+        &server,
+        t,
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1104\"] } }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    let proposed = gql(
+        &server,
+        t,
+        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+            objective: DISCOVER_JOB_OR_SECTOR }) { immersion { id stage } } }",
+        json!({ "p": person, "e": employer }),
+    )
+    .await;
+    let immersion = proposed["data"]["immersionPropose"]["immersion"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{proposed}"))
+        .to_owned();
+    let step = |query: &'static str, variables: Value| {
+        let (server, t) = (&server, t);
+        async move {
+            let answer = gql(server, t, query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer
+        }
+    };
+    for by in ["PERSON", "EMPLOYER"] {
+        step(
+            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i, by: $by }) { immersion { stage } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+    }
+    let draft = "mutation($i: ID!, $c: ConventionInput!) {
+        conventionDraft(input: { immersionId: $i, convention: $c }) {
+            immersion { stage missingSignatures days }
+        }
+    }";
+    // 49 hours a week: refused on the field, with the law's words.
+    let refused = gql(
+        &server,
+        t,
+        draft,
+        json!({ "i": immersion, "c": convention(&today, 49.0) }),
+    )
+    .await;
+    let (code, field, message) = error(&refused);
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "convention.weeklyHours"),
+        "{refused}"
+    );
+    assert!(message.contains("48 heures"), "{message}");
+    let drafted = step(
+        draft,
+        json!({ "i": immersion, "c": convention(&today, 35.0) }),
+    )
+    .await;
+    assert_eq!(
+        drafted["data"]["conventionDraft"]["immersion"]["missingSignatures"],
+        json!(["PERSON", "HOST", "PRESCRIBER"])
+    );
+    let validate = "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { stage } } }";
+    let early = gql(&server, t, validate, json!({ "i": immersion })).await;
+    assert_eq!(error(&early).0, "RULE_VIOLATED", "{early}");
+    assert_eq!(error(&early).1, "signatures");
+    for signatory in ["PERSON", "HOST", "PRESCRIBER"] {
+        step(
+            "mutation($i: ID!, $s: Signatory!) { conventionSign(input: { immersionId: $i, signatory: $s }) { immersion { stage } } }",
+            json!({ "i": immersion, "s": signatory }),
+        )
+        .await;
+    }
+    step(validate, json!({ "i": immersion })).await;
+    step(
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { stage } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    step(
+        "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { stage } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    step(
+        "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i, host: {
+            attendance: COMPLETED, goalsReached: true, hiring: ALTERNANCE,
+            receivedByOtherMeans: true } }) { immersion { feedbackFrom } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    step(
+        "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i, person: {
+            words: \"J'ai aimé le fournil\", countersigns: true } }) { immersion { feedbackFrom } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let outcome = step(
+        "mutation($i: ID!) { outcomeRecord(input: { immersionId: $i, milestone: END,
+            outcome: HIRED, contract: ALTERNANCE }) { immersion { stage days feedbackFrom outcomes } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        outcome["data"]["outcomeRecord"]["immersion"],
+        json!({ "stage": "completed", "days": 1, "feedbackFrom": ["HOST", "PERSON"], "outcomes": ["END"] })
+    );
+    let readjusted = step(
+        "mutation($p: ID!, $i: ID!) { projectReadjust(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] },
+            cause: { kind: IMMERSION_FEEDBACK, id: $i }, whatChanged: \"Le pain, en alternance\" }) {
+            person { projectVersions { causeKind } timeline { eventType role } } } }",
+        json!({ "p": person, "i": immersion }),
+    )
+    .await;
+    let path = &readjusted["data"]["projectReadjust"]["person"];
+    assert_eq!(
+        path["projectVersions"][1]["causeKind"],
+        "immersion_feedback"
+    );
+    let timeline: Vec<&str> = path["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            "person_enrolled",
+            "project_stated",
+            "immersion_proposed",
+            "proposal_accepted_by_person",
+            "proposal_accepted_by_employer",
+            "convention_drafted",
+            "convention_signed",
+            "convention_signed",
+            "convention_signed",
+            "convention_validated",
+            "immersion_started",
+            "immersion_completed",
+            "feedback_recorded",
+            "feedback_recorded",
+            "outcome_recorded",
+            "project_readjusted",
+        ]
+    );
+    let listed = step(
+        "{ immersions(filter: { stage: \"completed\" }) { edges { node { id } } pageInfo { hasNextPage } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        listed["data"]["immersions"]["edges"][0]["node"]["id"],
+        immersion.as_str()
+    );
+    assert!(server.terminate().success());
+}

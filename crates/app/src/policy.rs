@@ -7,7 +7,8 @@
 //! them, and a person reaches only themself. What is out of reach answers as
 //! if it did not exist, so nothing leaks about who is accompanied elsewhere.
 
-use passerelle_domain::values::PersonId;
+use passerelle_domain::values::{ImmersionId, PersonId};
+use passerelle_projections::views::immersions::{self, ImmersionRow};
 use passerelle_projections::views::people;
 use sqlx::PgExecutor;
 
@@ -33,4 +34,23 @@ pub async fn reaches_person(
         Role::System => true,
         Role::Employer(_) => false,
     })
+}
+
+/// The immersion, when the actor reaches it: its structure's staff, its
+/// person, its host employer.
+pub async fn reachable_immersion(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    immersion: ImmersionId,
+) -> Result<Option<ImmersionRow>, AppError> {
+    let Some(row) = immersions::get(db, immersion).await? else {
+        return Ok(None);
+    };
+    let reached = match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => row.structure == actor.structure.as_uuid(),
+        Role::Person(own) => row.person_id == own.as_uuid(),
+        Role::Employer(own) => row.employer_id == own.as_uuid(),
+        Role::System => true,
+    };
+    Ok(reached.then_some(row))
 }

@@ -8,6 +8,7 @@
 
 mod employers;
 mod error;
+mod immersions;
 mod people;
 mod schema;
 

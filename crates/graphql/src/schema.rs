@@ -13,7 +13,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::error::{self, Code};
-use crate::{employers, people};
+use crate::{employers, immersions, people};
 
 /// What resolvers reach: the command path and the database.
 #[derive(Debug, Clone)]
@@ -40,13 +40,19 @@ pub struct Limits {
 }
 
 #[derive(MergedObject, Default, Debug)]
-pub struct Query(AccountQuery, employers::EmployerQuery, people::PeopleQuery);
+pub struct Query(
+    AccountQuery,
+    employers::EmployerQuery,
+    people::PeopleQuery,
+    immersions::ImmersionQuery,
+);
 
 #[derive(MergedObject, Default, Debug)]
 pub struct Mutation(
     AccountMutation,
     employers::EmployerMutation,
     people::PeopleMutation,
+    immersions::ImmersionMutation,
 );
 
 pub type PasserelleSchema = Schema<Query, Mutation, EmptySubscription>;

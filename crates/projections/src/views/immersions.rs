@@ -314,30 +314,87 @@ pub struct ImmersionRow {
     pub immersion_id: Uuid,
     pub person_id: Uuid,
     pub employer_id: Uuid,
+    pub need_id: Option<Uuid>,
     pub structure: Uuid,
-    pub stage: String,
+    pub mediator: Uuid,
     pub objective: String,
+    pub stage: String,
+    pub accepted_by_person: bool,
+    pub accepted_by_employer: bool,
+    pub declined_by: Option<String>,
+    pub host_siret: Option<String>,
+    pub goals: Option<String>,
     pub period_start: Option<Date>,
     pub period_end: Option<Date>,
     pub days: i32,
     pub required_signatories: Vec<String>,
     pub signatures: Vec<String>,
+    pub prevalidated: bool,
     pub renewal: Option<String>,
+    pub renewal_start: Option<Date>,
+    pub renewal_end: Option<Date>,
+    pub renewal_required: Vec<String>,
+    pub renewal_signatures: Vec<String>,
+    pub proposed_on: Date,
+    pub validated_on: Option<Date>,
+    pub started_on: Option<Date>,
+    pub ended_on: Option<Date>,
     pub feedback_authors: Vec<String>,
     pub outcomes: Vec<String>,
 }
+
+const IMMERSION_COLUMNS: &str = "immersion_id, person_id, employer_id, need_id, structure,
+    mediator, objective, stage, accepted_by_person, accepted_by_employer, declined_by, host_siret,
+    goals, period_start, period_end, days, required_signatories, signatures, prevalidated, renewal,
+    renewal_start, renewal_end, renewal_required, renewal_signatures, proposed_on, validated_on,
+    started_on, ended_on, feedback_authors, outcomes";
 
 pub async fn get(
     db: impl PgExecutor<'_>,
     immersion: ImmersionId,
 ) -> Result<Option<ImmersionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select immersion_id, person_id, employer_id, structure, stage, objective, period_start,
-                period_end, days, required_signatories, signatures, renewal, feedback_authors,
-                outcomes
-         from immersions.immersions where immersion_id = $1",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {IMMERSION_COLUMNS} from immersions.immersions where immersion_id = $1"
+    )))
     .bind(immersion.0)
     .fetch_optional(db)
+    .await
+}
+
+/// What to list immersions by.
+#[derive(Debug, Clone, Default)]
+pub struct ImmersionFilter {
+    pub person: Option<Uuid>,
+    pub employer: Option<Uuid>,
+    pub stage: Option<String>,
+}
+
+/// A structure's immersions, newest proposal first, `limit` after the
+/// (proposed on, id) key given.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    structure: Uuid,
+    filter: &ImmersionFilter,
+    after: Option<(Date, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ImmersionRow>, sqlx::Error> {
+    let (after_day, after_id) = after.unzip();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {IMMERSION_COLUMNS} from immersions.immersions
+         where structure = $1
+           and ($2::uuid is null or person_id = $2)
+           and ($3::uuid is null or employer_id = $3)
+           and ($4::text is null or stage = $4)
+           and ($5::date is null or (proposed_on, immersion_id) < ($5, $6))
+         order by proposed_on desc, immersion_id desc limit $7"
+    )))
+    .bind(structure)
+    .bind(filter.person)
+    .bind(filter.employer)
+    .bind(filter.stage.as_deref())
+    .bind(after_day)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db)
     .await
 }

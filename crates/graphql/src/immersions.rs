@@ -1,0 +1,1184 @@
+//! Immersions (PMSMP): proposal, answers, the convention's workflow, the
+//! immersion itself, feedback and outcomes.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_app::{Actor, Views, policy};
+use passerelle_domain::Personal;
+use passerelle_domain::immersion::{
+    AssessmentResponse, Attendance, Convention, ConventionIdentity, ConventionPerson, Feedback,
+    Hiring, Host, HostAssessment, Immersion as ImmersionAggregate, ImmersionCommand, Initiator,
+    Level, MediatorFeedback, Milestone as DomainMilestone, Objective as DomainObjective,
+    Organisation, Outcome as DomainOutcome, PersonFeedback, Place, RenewalTerms, Respondent,
+    Signatory as DomainSignatory, SignatureMethod, Signer, Situation, Skill, SkillObserved, Tutor,
+};
+use passerelle_domain::values::{
+    CommuneCode, DateRange, Email, EmployerId, ImmersionId, NeedId, PersonId, PhoneNumber, Siret,
+    UserId, WeeklyHours,
+};
+use passerelle_projections::views::immersions::{self, ImmersionFilter, ImmersionRow};
+use time::Date;
+use uuid::Uuid;
+
+use crate::employers::{label, new_id, optional_text, text, user_of};
+use crate::error::{self, on_field};
+use crate::people::Contract;
+use crate::schema::{
+    PageInfo, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Objective {
+    DiscoverJobOrSector,
+    ConfirmProject,
+    InitiateRecruitment,
+}
+
+impl From<Objective> for DomainObjective {
+    fn from(o: Objective) -> Self {
+        match o {
+            Objective::DiscoverJobOrSector => DomainObjective::DiscoverJobOrSector,
+            Objective::ConfirmProject => DomainObjective::ConfirmProject,
+            Objective::InitiateRecruitment => DomainObjective::InitiateRecruitment,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Party {
+    Person,
+    Employer,
+}
+
+impl From<Party> for Respondent {
+    fn from(p: Party) -> Self {
+        match p {
+            Party::Person => Respondent::Person,
+            Party::Employer => Respondent::Employer,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Initiative {
+    Person,
+    Employer,
+    Mediator,
+}
+
+impl From<Initiative> for Initiator {
+    fn from(i: Initiative) -> Self {
+        match i {
+            Initiative::Person => Initiator::Person,
+            Initiative::Employer => Initiator::Employer,
+            Initiative::Mediator => Initiator::Mediator,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Signatory {
+    Person,
+    LegalRepresentative,
+    Host,
+    Prescriber,
+    SupportStructure,
+    CurrentEmployer,
+}
+
+impl From<Signatory> for DomainSignatory {
+    fn from(s: Signatory) -> Self {
+        match s {
+            Signatory::Person => DomainSignatory::Person,
+            Signatory::LegalRepresentative => DomainSignatory::LegalRepresentative,
+            Signatory::Host => DomainSignatory::Host,
+            Signatory::Prescriber => DomainSignatory::Prescriber,
+            Signatory::SupportStructure => DomainSignatory::SupportStructure,
+            Signatory::CurrentEmployer => DomainSignatory::CurrentEmployer,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SituationKind {
+    JobSeeker,
+    Employed,
+    Student,
+    Other,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AttendanceKind {
+    Completed,
+    Partially,
+    DidNotShow,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum FeedbackAuthor {
+    Host,
+    Person,
+    Mediator,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Milestone {
+    End,
+    OneMonth,
+    ThreeMonths,
+    SixMonths,
+}
+
+impl From<Milestone> for DomainMilestone {
+    fn from(m: Milestone) -> Self {
+        match m {
+            Milestone::End => DomainMilestone::End,
+            Milestone::OneMonth => DomainMilestone::OneMonth,
+            Milestone::ThreeMonths => DomainMilestone::ThreeMonths,
+            Milestone::SixMonths => DomainMilestone::SixMonths,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OutcomeKind {
+    Hired,
+    Training,
+    NewImmersion,
+    ProjectReadjusted,
+    Nothing,
+}
+
+/// An immersion and where its convention stands.
+#[derive(Debug)]
+pub struct Immersion(pub ImmersionRow);
+
+fn ids(values: &[String]) -> Vec<String> {
+    values.iter().map(|v| v.to_uppercase()).collect()
+}
+
+#[Object]
+impl Immersion {
+    async fn id(&self) -> ID {
+        ID(self.0.immersion_id.to_string())
+    }
+    async fn person_id(&self) -> ID {
+        ID(self.0.person_id.to_string())
+    }
+    async fn employer_id(&self) -> ID {
+        ID(self.0.employer_id.to_string())
+    }
+    async fn need_id(&self) -> Option<ID> {
+        self.0.need_id.map(|n| ID(n.to_string()))
+    }
+    async fn mediator_id(&self) -> ID {
+        ID(self.0.mediator.to_string())
+    }
+    /// `discover_job_or_sector`, `confirm_project` or `initiate_recruitment`.
+    async fn objective(&self) -> &str {
+        &self.0.objective
+    }
+    /// `proposed`, `declined`, `drafted`, `validated`, `rejected`,
+    /// `deprecated`, `cancelled`, `started`, `interrupted` or `completed`.
+    async fn stage(&self) -> &str {
+        &self.0.stage
+    }
+    async fn accepted_by_person(&self) -> bool {
+        self.0.accepted_by_person
+    }
+    async fn accepted_by_employer(&self) -> bool {
+        self.0.accepted_by_employer
+    }
+    async fn declined_by(&self) -> Option<&str> {
+        self.0.declined_by.as_deref()
+    }
+    async fn goals(&self) -> Option<&str> {
+        self.0.goals.as_deref()
+    }
+    async fn period_start(&self) -> Option<Date> {
+        self.0.period_start
+    }
+    async fn period_end(&self) -> Option<Date> {
+        self.0.period_end
+    }
+    /// Calendar days of the convention and its validated renewal.
+    async fn days(&self) -> i32 {
+        self.0.days
+    }
+    /// Who must sign (`PERSON`, `HOST`, `PRESCRIBER`…).
+    async fn required_signatories(&self) -> Vec<String> {
+        ids(&self.0.required_signatories)
+    }
+    async fn signatures(&self) -> Vec<String> {
+        ids(&self.0.signatures)
+    }
+    /// Who still has to sign what awaits signatures now (the convention,
+    /// or a renewal).
+    async fn missing_signatures(&self) -> Vec<String> {
+        let (required, given) = if self.0.renewal.as_deref() == Some("pending") {
+            (&self.0.renewal_required, &self.0.renewal_signatures)
+        } else if self.0.stage == "drafted" {
+            (&self.0.required_signatories, &self.0.signatures)
+        } else {
+            return Vec::new();
+        };
+        ids(&required
+            .iter()
+            .filter(|r| !given.contains(r))
+            .cloned()
+            .collect::<Vec<_>>())
+    }
+    async fn prevalidated(&self) -> bool {
+        self.0.prevalidated
+    }
+    /// `pending` or `validated`, when renewed.
+    async fn renewal(&self) -> Option<&str> {
+        self.0.renewal.as_deref()
+    }
+    async fn renewal_end(&self) -> Option<Date> {
+        self.0.renewal_end
+    }
+    async fn proposed_on(&self) -> Date {
+        self.0.proposed_on
+    }
+    async fn validated_on(&self) -> Option<Date> {
+        self.0.validated_on
+    }
+    async fn started_on(&self) -> Option<Date> {
+        self.0.started_on
+    }
+    async fn ended_on(&self) -> Option<Date> {
+        self.0.ended_on
+    }
+    /// Who gave feedback (`HOST`, `PERSON`, `MEDIATOR`).
+    async fn feedback_from(&self) -> Vec<String> {
+        ids(&self.0.feedback_authors)
+    }
+    /// The milestones with an outcome recorded (`END`, `ONE_MONTH`…).
+    async fn outcomes(&self) -> Vec<String> {
+        ids(&self.0.outcomes)
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ImmersionEdge {
+    pub cursor: String,
+    pub node: Immersion,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ImmersionConnection {
+    pub edges: Vec<ImmersionEdge>,
+    pub page_info: PageInfo,
+}
+
+#[derive(InputObject, Default, Debug)]
+pub struct ImmersionFilterInput {
+    pub person_id: Option<ID>,
+    pub employer_id: Option<ID>,
+    /// A stage, as `stage` gives it.
+    pub stage: Option<String>,
+}
+
+#[derive(Default, Debug)]
+pub struct ImmersionQuery;
+
+#[Object]
+impl ImmersionQuery {
+    async fn immersion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Immersion>> {
+        let actor = staff(ctx)?;
+        let id = ImmersionId(parse_id(&id, "Immersion")?);
+        Ok(policy::reachable_immersion(&gateway(ctx).pool, &actor, id)
+            .await
+            .map_err(error::app)?
+            .map(Immersion))
+    }
+
+    /// The viewer's structure's immersions, newest proposal first.
+    async fn immersions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ImmersionFilterInput>,
+    ) -> Result<ImmersionConnection> {
+        let actor = staff(ctx)?;
+        let limit = page_size(first)?;
+        let bad = || error::error(error::Code::BadUserInput, "Curseur de pagination invalide.");
+        let after = match after {
+            Some(c) => {
+                let key = decode_cursor(&c, 2)?;
+                let day = Date::parse(
+                    &key[0],
+                    &time::format_description::well_known::Iso8601::DATE,
+                )
+                .map_err(|_| bad())?;
+                Some((day, key[1].parse().map_err(|_| bad())?))
+            }
+            None => None,
+        };
+        let filter = filter.unwrap_or_default();
+        let filter = ImmersionFilter {
+            person: filter
+                .person_id
+                .map(|p| parse_id(&p, "Personne"))
+                .transpose()?,
+            employer: filter
+                .employer_id
+                .map(|e| parse_id(&e, "Employeur"))
+                .transpose()?,
+            stage: filter.stage,
+        };
+        let mut rows = immersions::page(
+            &gateway(ctx).pool,
+            actor.structure.as_uuid(),
+            &filter,
+            after,
+            limit + 1,
+        )
+        .await
+        .map_err(error::db)?;
+        let has_next_page = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let edges: Vec<ImmersionEdge> = rows
+            .into_iter()
+            .map(|r| ImmersionEdge {
+                cursor: cursor(&[&r.proposed_on.to_string(), &r.immersion_id.to_string()]),
+                node: Immersion(r),
+            })
+            .collect();
+        Ok(ImmersionConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
+    }
+}
+
+// Inputs mirror the domain's convention, so that a rule's field
+// (`convention.period.end`) is the input's path.
+
+#[derive(InputObject, Debug)]
+pub struct SignerInput {
+    pub name: String,
+    pub job_title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct OrganisationInput {
+    pub name: String,
+    pub siret: Option<String>,
+    pub signatory: SignerInput,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConventionIdentityInput {
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: Date,
+    pub address: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct SituationInput {
+    pub kind: SituationKind,
+    /// With `EMPLOYED`: the current employer, who signs too.
+    pub current_employer: Option<OrganisationInput>,
+    /// With `OTHER`.
+    pub description: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConventionPersonInput {
+    pub identity: ConventionIdentityInput,
+    pub situation: SituationInput,
+    /// Required when the person is under 18 on the first day.
+    pub legal_representative: Option<SignerInput>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct TutorInput {
+    pub name: String,
+    pub job_title: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct HostInput {
+    pub siret: String,
+    pub name: String,
+    pub activity: String,
+    pub collective_agreement: String,
+    pub signatory: SignerInput,
+    pub tutor: TutorInput,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PeriodInput {
+    pub start: Date,
+    pub end: Date,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PlaceInput {
+    pub address: String,
+    /// INSEE code of the commune.
+    pub commune: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConventionInput {
+    pub prescriber: OrganisationInput,
+    pub support_structure: Option<OrganisationInput>,
+    pub person: ConventionPersonInput,
+    pub host: HostInput,
+    pub period: PeriodInput,
+    pub schedule: String,
+    /// Hours of presence a week (35, 35.5…).
+    pub weekly_hours: f64,
+    pub place: PlaceInput,
+    pub objective: Objective,
+    pub goals: String,
+    pub evaluation: String,
+    pub tasks: String,
+    pub safety: Option<String>,
+    /// The host attests the immersion fills no permanent post, no temporary
+    /// increase of activity, no seasonal job and replaces no absent employee.
+    pub forbidden_uses_excluded: bool,
+}
+
+fn email(field: &'static str, value: Option<&str>) -> Result<Option<Email>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Email::parse(v).map_err(|e| on_field(field, e)))
+        .transpose()
+}
+
+fn phone(field: &'static str, value: Option<&str>) -> Result<Option<PhoneNumber>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| PhoneNumber::parse(v).map_err(|e| on_field(field, e)))
+        .transpose()
+}
+
+fn siret(field: &'static str, value: &str) -> Result<Siret> {
+    Siret::parse(value).map_err(|e| on_field(field, e))
+}
+
+fn period(field: &'static str, p: &PeriodInput) -> Result<DateRange> {
+    DateRange::new(p.start, p.end).map_err(|e| on_field(field, e))
+}
+
+fn weekly_hours(field: &'static str, hours: f64) -> Result<WeeklyHours> {
+    let minutes = (hours * 60.0).round();
+    let minutes = if minutes.is_finite() && minutes >= 0.0 && minutes <= f64::from(u32::MAX) {
+        minutes as u32
+    } else {
+        0
+    };
+    WeeklyHours::from_minutes(minutes).map_err(|e| on_field(field, e))
+}
+
+macro_rules! signer {
+    ($input:expr, $path:literal) => {
+        Signer {
+            name: label(concat!($path, ".name"), &$input.name)?,
+            job_title: optional_label(concat!($path, ".jobTitle"), $input.job_title.as_deref())?,
+            email: email(concat!($path, ".email"), $input.email.as_deref())?,
+            phone: phone(concat!($path, ".phone"), $input.phone.as_deref())?,
+        }
+    };
+}
+
+macro_rules! organisation {
+    ($input:expr, $path:literal) => {
+        Organisation {
+            name: label(concat!($path, ".name"), &$input.name)?,
+            siret: $input
+                .siret
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| siret(concat!($path, ".siret"), s))
+                .transpose()?,
+            signatory: signer!($input.signatory, $path),
+        }
+    };
+}
+
+fn optional_label(
+    field: &'static str,
+    value: Option<&str>,
+) -> Result<Option<passerelle_domain::values::Label>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| label(field, v))
+        .transpose()
+}
+
+impl ConventionInput {
+    fn parse(&self) -> Result<Convention> {
+        let p = &self.person;
+        let situation = match p.situation.kind {
+            SituationKind::JobSeeker => Situation::JobSeeker,
+            SituationKind::Student => Situation::Student,
+            SituationKind::Other => Situation::Other {
+                description: label(
+                    "convention.person.situation.description",
+                    p.situation.description.as_deref().unwrap_or(""),
+                )?,
+            },
+            SituationKind::Employed => {
+                let Some(employer) = &p.situation.current_employer else {
+                    return Err(on_field(
+                        "convention.person.situation.currentEmployer",
+                        passerelle_domain::DomainError::invalid(
+                            passerelle_domain::Rule::Required,
+                            "convention.person.situation.currentEmployer",
+                            "Indiquez l'employeur actuel de la personne : il signe aussi la convention.",
+                        ),
+                    ));
+                };
+                Situation::Employed {
+                    current_employer: organisation!(
+                        employer,
+                        "convention.person.situation.currentEmployer"
+                    ),
+                }
+            }
+        };
+        let legal_representative = match &p.legal_representative {
+            Some(r) => Some(Personal::Known(signer!(
+                r,
+                "convention.person.legalRepresentative"
+            ))),
+            None => None,
+        };
+        let h = &self.host;
+        Ok(Convention {
+            prescriber: organisation!(self.prescriber, "convention.prescriber"),
+            support_structure: match &self.support_structure {
+                Some(s) => Some(organisation!(s, "convention.supportStructure")),
+                None => None,
+            },
+            person: ConventionPerson {
+                identity: Personal::Known(ConventionIdentity {
+                    first_name: label(
+                        "convention.person.identity.firstName",
+                        &p.identity.first_name,
+                    )?,
+                    last_name: label("convention.person.identity.lastName", &p.identity.last_name)?,
+                    birth_date: p.identity.birth_date,
+                    address: text("convention.person.identity.address", &p.identity.address)?,
+                    email: email(
+                        "convention.person.identity.email",
+                        p.identity.email.as_deref(),
+                    )?,
+                    phone: phone(
+                        "convention.person.identity.phone",
+                        p.identity.phone.as_deref(),
+                    )?,
+                }),
+                situation,
+                legal_representative,
+            },
+            host: Host {
+                siret: siret("convention.host.siret", &h.siret)?,
+                name: label("convention.host.name", &h.name)?,
+                activity: text("convention.host.activity", &h.activity)?,
+                collective_agreement: label(
+                    "convention.host.collectiveAgreement",
+                    &h.collective_agreement,
+                )?,
+                signatory: signer!(h.signatory, "convention.host.signatory"),
+                tutor: Personal::Known(Tutor {
+                    name: label("convention.host.tutor.name", &h.tutor.name)?,
+                    job_title: label("convention.host.tutor.jobTitle", &h.tutor.job_title)?,
+                    email: email("convention.host.tutor.email", h.tutor.email.as_deref())?,
+                    phone: phone("convention.host.tutor.phone", h.tutor.phone.as_deref())?,
+                }),
+            },
+            period: period("convention.period.end", &self.period)?,
+            schedule: text("convention.schedule", &self.schedule)?,
+            weekly_hours: weekly_hours("convention.weeklyHours", self.weekly_hours)?,
+            place: Place {
+                address: text("convention.place.address", &self.place.address)?,
+                commune: CommuneCode::parse(&self.place.commune)
+                    .map_err(|e| on_field("convention.place.commune", e))?,
+            },
+            objective: self.objective.into(),
+            goals: text("convention.goals", &self.goals)?,
+            evaluation: text("convention.evaluation", &self.evaluation)?,
+            tasks: text("convention.tasks", &self.tasks)?,
+            safety: optional_text("convention.safety", self.safety.as_deref())?,
+            forbidden_uses_excluded: self.forbidden_uses_excluded,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct ImmersionProposeInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub employer_id: ID,
+    pub need_id: Option<ID>,
+    pub objective: Objective,
+    pub message: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ImmersionAnswerInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    /// Who answers.
+    pub by: Party,
+    /// Required to decline.
+    pub reason: Option<String>,
+    pub answered_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConventionDraftInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    pub convention: ConventionInput,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConventionSignInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    pub signatory: Signatory,
+    /// Set when a mediator records a signature given on paper that day.
+    pub on_paper_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ImmersionCommandInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConventionCancelInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    pub by: Initiative,
+    pub reason: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConventionRenewInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    pub period: PeriodInput,
+    pub schedule: String,
+    pub weekly_hours: f64,
+    pub objective: Objective,
+    pub goals: String,
+    pub why_goals_not_reached: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ImmersionDateInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    /// Today when left out.
+    pub on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ImmersionInterruptInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    pub by: Initiative,
+    pub reason: String,
+    pub on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct SkillInput {
+    pub skill: SkillName,
+    pub level: SkillLevel,
+    pub comment: Option<String>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SkillName {
+    Punctuality,
+    Teamwork,
+    Communication,
+    Initiative,
+    Autonomy,
+    SafetyRules,
+    JobTasks,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SkillLevel {
+    ToImprove,
+    Acquired,
+    Strong,
+}
+
+#[derive(InputObject, Debug)]
+pub struct HostAssessmentInput {
+    pub attendance: AttendanceKind,
+    /// With `PARTIALLY`.
+    pub last_day_present: Option<Date>,
+    /// With `PARTIALLY`.
+    pub missed_hours: Option<i32>,
+    pub goals_reached: bool,
+    #[graphql(default)]
+    pub skills: Vec<SkillInput>,
+    pub advice: Option<String>,
+    pub appraisal: Option<String>,
+    /// The contract offered, when the host hires.
+    pub hiring: Option<Contract>,
+    /// Given on paper or by phone, entered by the mediator.
+    #[graphql(default)]
+    pub received_by_other_means: bool,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PersonFeedbackInput {
+    pub words: String,
+    /// True to countersign the host's assessment, false to contest it.
+    pub countersigns: Option<bool>,
+    /// With `countersigns: false`.
+    pub disagreement: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MediatorFeedbackInput {
+    pub notes: String,
+    pub goals_reached: bool,
+    pub next_steps: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct FeedbackRecordInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    /// One of the three, for the author who speaks.
+    pub host: Option<HostAssessmentInput>,
+    pub person: Option<PersonFeedbackInput>,
+    pub mediator: Option<MediatorFeedbackInput>,
+    pub recorded_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct OutcomeRecordInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    pub milestone: Milestone,
+    pub outcome: OutcomeKind,
+    /// With `HIRED`.
+    pub contract: Option<Contract>,
+    pub recorded_on: Option<Date>,
+}
+
+payloads!(immersion: Immersion =>
+    ImmersionProposePayload,
+    ImmersionAcceptPayload,
+    ImmersionDeclinePayload,
+    ConventionDraftPayload,
+    ConventionSignPayload,
+    ConventionValidatePayload,
+    ConventionCancelPayload,
+    ConventionRenewPayload,
+    ImmersionStartPayload,
+    ImmersionInterruptPayload,
+    ImmersionCompletePayload,
+    FeedbackRecordPayload,
+    OutcomeRecordPayload,
+);
+
+fn required(field: &'static str, message: &str) -> async_graphql::Error {
+    on_field(
+        field,
+        passerelle_domain::DomainError::invalid(passerelle_domain::Rule::Required, field, message),
+    )
+}
+
+#[derive(Default, Debug)]
+pub struct ImmersionMutation;
+
+impl ImmersionMutation {
+    /// Runs a command on an immersion the viewer reaches, and answers with it.
+    async fn on_immersion(
+        ctx: &Context<'_>,
+        immersion: &ID,
+        command_id: Option<Uuid>,
+        command: impl FnOnce(&Actor, Date) -> Result<ImmersionCommand>,
+    ) -> Result<Immersion> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = ImmersionId(parse_id(immersion, "Immersion")?);
+        if policy::reachable_immersion(&gw.pool, &actor, id)
+            .await
+            .map_err(error::app)?
+            .is_none()
+        {
+            return Err(error::not_found("Immersion"));
+        }
+        let command = command(&actor, gw.handler.clock().today())?;
+        gw.handler
+            .execute::<ImmersionAggregate>(id, &command, &meta(actor.clone(), command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        policy::reachable_immersion(&gw.pool, &actor, id)
+            .await
+            .map_err(error::app)?
+            .map(Immersion)
+            .ok_or_else(|| error::not_found("Immersion"))
+    }
+}
+
+#[Object]
+impl ImmersionMutation {
+    /// Proposes an immersion to a person of the viewer's structure, with an
+    /// employer, optionally for one of its needs.
+    async fn immersion_propose(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionProposeInput,
+    ) -> Result<ImmersionProposePayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let person = PersonId(parse_id(&input.person_id, "Personne")?);
+        if !policy::reaches_person(&gw.pool, &actor, person)
+            .await
+            .map_err(error::app)?
+        {
+            return Err(error::not_found("Personne"));
+        }
+        let id = ImmersionId(new_id(input.command_id, "immersion"));
+        let command = ImmersionCommand::Propose {
+            immersion_id: id,
+            person_id: person,
+            employer_id: EmployerId(parse_id(&input.employer_id, "Employeur")?),
+            need_id: input
+                .need_id
+                .as_ref()
+                .map(|n| parse_id(n, "Besoin").map(NeedId))
+                .transpose()?,
+            objective: input.objective.into(),
+            structure: actor.structure,
+            mediator: UserId(user_of(&actor)),
+            message: optional_text("message", input.message.as_deref())?,
+            proposed_on: gw.handler.clock().today(),
+        };
+        gw.handler
+            .execute::<ImmersionAggregate>(
+                id,
+                &command,
+                &meta(actor.clone(), input.command_id),
+                &Views,
+            )
+            .await
+            .map_err(error::app)?;
+        let immersion = policy::reachable_immersion(&gw.pool, &actor, id)
+            .await
+            .map_err(error::app)?
+            .map(Immersion)
+            .ok_or_else(|| error::not_found("Immersion"))?;
+        Ok(ImmersionProposePayload { immersion })
+    }
+
+    /// Records the person's or the employer's acceptance.
+    async fn immersion_accept(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionAnswerInput,
+    ) -> Result<ImmersionAcceptPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            Ok(ImmersionCommand::Accept {
+                by: input.by.into(),
+                answered_on: input.answered_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| ImmersionAcceptPayload { immersion })
+    }
+
+    /// Records who declined and why.
+    async fn immersion_decline(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionAnswerInput,
+    ) -> Result<ImmersionDeclinePayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            Ok(ImmersionCommand::Decline {
+                by: input.by.into(),
+                reason: text("reason", input.reason.as_deref().unwrap_or(""))?,
+                answered_on: input.answered_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| ImmersionDeclinePayload { immersion })
+    }
+
+    /// Drafts the convention, or modifies it before validation (which
+    /// clears the signatures given).
+    async fn convention_draft(
+        &self,
+        ctx: &Context<'_>,
+        input: ConventionDraftInput,
+    ) -> Result<ConventionDraftPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, _| {
+            Ok(ImmersionCommand::DraftConvention {
+                convention: Box::new(input.convention.parse()?),
+            })
+        })
+        .await
+        .map(|immersion| ConventionDraftPayload { immersion })
+    }
+
+    /// Records a signature given on paper (signatures online come through
+    /// each signatory's own link).
+    async fn convention_sign(
+        &self,
+        ctx: &Context<'_>,
+        input: ConventionSignInput,
+    ) -> Result<ConventionSignPayload> {
+        ImmersionMutation::on_immersion(
+            ctx,
+            &input.immersion_id,
+            input.command_id,
+            |actor, today| {
+                Ok(ImmersionCommand::Sign {
+                    signatory: input.signatory.into(),
+                    method: SignatureMethod::Paper {
+                        recorded_by: UserId(user_of(actor)),
+                        signed_on: input.on_paper_on.unwrap_or(today),
+                    },
+                })
+            },
+        )
+        .await
+        .map(|immersion| ConventionSignPayload { immersion })
+    }
+
+    /// Validates the convention, or the renewal awaiting validation.
+    async fn convention_validate(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionCommandInput,
+    ) -> Result<ConventionValidatePayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |actor, _| {
+            Ok(ImmersionCommand::Validate {
+                by: UserId(user_of(actor)),
+            })
+        })
+        .await
+        .map(|immersion| ConventionValidatePayload { immersion })
+    }
+
+    /// Cancels a validated convention before the immersion starts.
+    async fn convention_cancel(
+        &self,
+        ctx: &Context<'_>,
+        input: ConventionCancelInput,
+    ) -> Result<ConventionCancelPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, _| {
+            Ok(ImmersionCommand::Cancel {
+                by: input.by.into(),
+                reason: text("reason", &input.reason)?,
+            })
+        })
+        .await
+        .map(|immersion| ConventionCancelPayload { immersion })
+    }
+
+    /// Renews the immersion once, the goals not being reached.
+    async fn convention_renew(
+        &self,
+        ctx: &Context<'_>,
+        input: ConventionRenewInput,
+    ) -> Result<ConventionRenewPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, _| {
+            Ok(ImmersionCommand::Renew {
+                terms: RenewalTerms {
+                    period: period("terms.period.end", &input.period)?,
+                    schedule: text("terms.schedule", &input.schedule)?,
+                    weekly_hours: weekly_hours("terms.weeklyHours", input.weekly_hours)?,
+                    objective: input.objective.into(),
+                    goals: text("terms.goals", &input.goals)?,
+                    why_goals_not_reached: text(
+                        "whyGoalsNotReached",
+                        &input.why_goals_not_reached,
+                    )?,
+                },
+            })
+        })
+        .await
+        .map(|immersion| ConventionRenewPayload { immersion })
+    }
+
+    async fn immersion_start(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionDateInput,
+    ) -> Result<ImmersionStartPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            Ok(ImmersionCommand::Start {
+                started_on: input.on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| ImmersionStartPayload { immersion })
+    }
+
+    async fn immersion_interrupt(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionInterruptInput,
+    ) -> Result<ImmersionInterruptPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            Ok(ImmersionCommand::Interrupt {
+                by: input.by.into(),
+                reason: text("reason", &input.reason)?,
+                interrupted_on: input.on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| ImmersionInterruptPayload { immersion })
+    }
+
+    async fn immersion_complete(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionDateInput,
+    ) -> Result<ImmersionCompletePayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            Ok(ImmersionCommand::Complete {
+                completed_on: input.on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| ImmersionCompletePayload { immersion })
+    }
+
+    /// Records one party's feedback: the host's assessment, the person's
+    /// own words, or the mediator's notes.
+    async fn feedback_record(
+        &self,
+        ctx: &Context<'_>,
+        input: FeedbackRecordInput,
+    ) -> Result<FeedbackRecordPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            let feedback = match (&input.host, &input.person, &input.mediator) {
+                (Some(h), None, None) => Feedback::Host(HostAssessment {
+                    attendance: match h.attendance {
+                        AttendanceKind::Completed => Attendance::Completed,
+                        AttendanceKind::DidNotShow => Attendance::DidNotShow,
+                        AttendanceKind::Partially => Attendance::Partially {
+                            last_day_present: h.last_day_present.ok_or_else(|| {
+                                required("host.lastDayPresent", "Indiquez le dernier jour de présence.")
+                            })?,
+                            missed_hours: u16::try_from(h.missed_hours.unwrap_or(0)).unwrap_or(0),
+                        },
+                    },
+                    goals_reached: h.goals_reached,
+                    skills: h
+                        .skills
+                        .iter()
+                        .map(|s| {
+                            Ok(SkillObserved {
+                                skill: match s.skill {
+                                    SkillName::Punctuality => Skill::Punctuality,
+                                    SkillName::Teamwork => Skill::Teamwork,
+                                    SkillName::Communication => Skill::Communication,
+                                    SkillName::Initiative => Skill::Initiative,
+                                    SkillName::Autonomy => Skill::Autonomy,
+                                    SkillName::SafetyRules => Skill::SafetyRules,
+                                    SkillName::JobTasks => Skill::JobTasks,
+                                },
+                                level: match s.level {
+                                    SkillLevel::ToImprove => Level::ToImprove,
+                                    SkillLevel::Acquired => Level::Acquired,
+                                    SkillLevel::Strong => Level::Strong,
+                                },
+                                comment: optional_text("host.skills.comment", s.comment.as_deref())?,
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                    advice: optional_text("host.advice", h.advice.as_deref())?,
+                    appraisal: optional_text("host.appraisal", h.appraisal.as_deref())?,
+                    hiring: match h.hiring {
+                        Some(contract) => Hiring::Yes {
+                            contract: contract.into(),
+                        },
+                        None => Hiring::No,
+                    },
+                    received_by_other_means: h.received_by_other_means,
+                }),
+                (None, Some(p), None) => Feedback::Person(PersonFeedback {
+                    words: Personal::Known(text("person.words", &p.words)?),
+                    on_assessment: match p.countersigns {
+                        Some(true) => Some(AssessmentResponse::Countersigned),
+                        Some(false) => Some(AssessmentResponse::Disagreed {
+                            comment: Personal::Known(text(
+                                "person.disagreement",
+                                p.disagreement.as_deref().unwrap_or(""),
+                            )?),
+                        }),
+                        None => None,
+                    },
+                }),
+                (None, None, Some(m)) => Feedback::Mediator(MediatorFeedback {
+                    notes: text("mediator.notes", &m.notes)?,
+                    goals_reached: m.goals_reached,
+                    next_steps: optional_text("mediator.nextSteps", m.next_steps.as_deref())?,
+                }),
+                _ => {
+                    return Err(required(
+                        "host",
+                        "Donnez un seul retour : celui de la structure d'accueil, de la personne ou du médiateur.",
+                    ));
+                }
+            };
+            Ok(ImmersionCommand::RecordFeedback {
+                feedback,
+                recorded_on: input.recorded_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| FeedbackRecordPayload { immersion })
+    }
+
+    /// Records where the person stands at a milestone.
+    async fn outcome_record(
+        &self,
+        ctx: &Context<'_>,
+        input: OutcomeRecordInput,
+    ) -> Result<OutcomeRecordPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            let outcome = match input.outcome {
+                OutcomeKind::Hired => DomainOutcome::Hired {
+                    contract: input
+                        .contract
+                        .ok_or_else(|| required("contract", "Indiquez le contrat signé."))?
+                        .into(),
+                },
+                OutcomeKind::Training => DomainOutcome::Training,
+                OutcomeKind::NewImmersion => DomainOutcome::NewImmersion,
+                OutcomeKind::ProjectReadjusted => DomainOutcome::ProjectReadjusted,
+                OutcomeKind::Nothing => DomainOutcome::Nothing,
+            };
+            Ok(ImmersionCommand::RecordOutcome {
+                milestone: input.milestone.into(),
+                outcome,
+                recorded_on: input.recorded_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| OutcomeRecordPayload { immersion })
+    }
+}
