@@ -1,0 +1,157 @@
+//! Lists below a page of employers are batched: the number of SQL
+//! statements a query runs does not grow with the number of employers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use passerelle_accounts::{StaffRole, User};
+use passerelle_app::{Actor, CommandMeta, FixedClock, Handler, Role, Views};
+use passerelle_domain::employer::{Employer, EmployerCommand, VisitPurpose};
+use passerelle_domain::values::*;
+use passerelle_graphql::{Gateway, Limits, Viewer, build, prepare};
+use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_store::testkit::TestDb;
+use time::macros::{date, datetime};
+use tracing_subscriber::layer::SubscriberExt as _;
+use uuid::Uuid;
+
+/// Counts the statements sqlx logs.
+#[derive(Clone, Default)]
+struct Statements(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn employers_with_visits(handler: &Handler, count: u128) {
+    let structure = StructureId(Uuid::from_u128(1));
+    for n in 0..count {
+        let id = EmployerId(Uuid::from_u128(1000 + n));
+        let actor = Actor::user(UserId(Uuid::from_u128(2)), Role::Mediator, structure);
+        let commands = [
+            EmployerCommand::Register {
+                employer_id: id,
+                siret: siret(n),
+                name: Label::parse(&format!("Employeur {n:02}")).unwrap(),
+                naf: NafDivision::parse("56").unwrap(),
+                commune: CommuneCode::parse("44109").unwrap(),
+                address: None,
+            },
+            visit(n, 1, structure),
+            visit(n, 2, structure),
+        ];
+        for command in commands {
+            let meta = CommandMeta {
+                command_id: Uuid::new_v4(),
+                correlation_id: Uuid::new_v4(),
+                causation_id: None,
+                actor: actor.clone(),
+            };
+            handler
+                .execute::<Employer>(id, &command, &meta, &Views)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A valid SIRET per number: 13 digits completed by their Luhn digit.
+fn siret(n: u128) -> Siret {
+    let prefix = format!("{:013}", 4_000_000_000_000u128 + n * 7);
+    (0..10)
+        .find_map(|d| Siret::parse(&format!("{prefix}{d}")).ok())
+        .unwrap()
+}
+
+fn visit(n: u128, k: u128, structure: StructureId) -> EmployerCommand {
+    EmployerCommand::LogVisit {
+        visit_id: VisitId(Uuid::from_u128(10_000 + n * 10 + k)),
+        visited_on: date!(2026 - 03 - 02),
+        mediator: UserId(Uuid::from_u128(2)),
+        structure,
+        purpose: VisitPurpose::Prospection,
+        observations: Text::parse("Premier contact").unwrap(),
+        next_step: None,
+    }
+}
+
+async fn statements_for_a_page(employers: u128) -> usize {
+    let db = TestDb::new().await;
+    let projections = Projections::new(
+        db.store(),
+        passerelle_projections::all(),
+        RunnerConfig::default(),
+    );
+    projections.setup().await.unwrap();
+    let handler = Handler::new(
+        Arc::new(projections),
+        Arc::new(FixedClock::new(datetime!(2026-03-02 09:00 UTC))),
+    );
+    employers_with_visits(&handler, employers).await;
+    let gateway = Gateway {
+        handler,
+        pool: db.pool.clone(),
+        session_ttl: time::Duration::hours(1),
+    };
+    let schema = build(
+        gateway.clone(),
+        Limits {
+            depth: 10,
+            complexity: 10_000,
+        },
+    );
+    let viewer = Viewer {
+        user: Some(User {
+            user_id: UserId(Uuid::from_u128(2)),
+            structure: StructureId(Uuid::from_u128(1)),
+            structure_name: "Mission locale".into(),
+            role: StaffRole::Mediator,
+            email: "camille@ml.fr".into(),
+            name: "Camille".into(),
+        }),
+        token: None,
+    };
+    let counter = Statements::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("sqlx::query", tracing::Level::TRACE),
+        )
+        .with(counter.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let request = prepare(
+        async_graphql::Request::new(
+            "{ employers(first: 50) { edges { node { name visits { id } needs { id } } } } }",
+        ),
+        &gateway,
+        viewer,
+    );
+    let response = schema.execute(request).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let json = response.data.into_json().unwrap();
+    let edges = json["employers"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len() as u128, employers);
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["visits"].as_array().unwrap().len() == 2)
+    );
+    counter.0.load(Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn lists_below_employers_cost_one_statement_each_whatever_the_page_size() {
+    let two = statements_for_a_page(2).await;
+    let twelve = statements_for_a_page(12).await;
+    eprintln!("statements: {two} for 2 employers, {twelve} for 12");
+    assert!(two > 0, "the counter sees sqlx's statements");
+    assert_eq!(two, twelve, "statements grow with the page: N+1");
+    assert!(
+        twelve <= 3,
+        "one for the page, one for visits, one for needs: {twelve}"
+    );
+}
