@@ -1,6 +1,7 @@
 //! `passerelle`: the service binary. Parses the command line and the
 //! configuration, wires the store, the projections and the HTTP server.
 
+mod bench_api;
 mod config;
 mod database;
 mod server;
@@ -101,6 +102,18 @@ enum UsersCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// GraphQL mutations over HTTP with concurrent clients, beside raw store appends.
+    Api {
+        /// Concurrent clients, each logging visits on an employer of its own.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Runs per side, API and store alternating.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Appends with 1, 8 and 32 writers and read-all, beside raw inserts and reads.
     Store {
         /// Events in the log for the read-all measure.
@@ -162,7 +175,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Projections { command } => projections(&config, &db, command).await,
         Command::Users { command } => users(&config, &db, command).await,
         Command::Schema => unreachable!("printed before opening the database"),
-        Command::Bench { command } => bench(&db, command).await,
+        Command::Bench { command } => bench(&config, &db, command).await,
     };
     db.close().await;
     result
@@ -299,7 +312,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
 }
 
 /// The GraphQL API over the command path and the views.
-fn api_over(config: &Config, pool: &sqlx::PgPool, projections: &Projections) -> server::Api {
+pub(crate) fn api_over(config: &Config, pool: &sqlx::PgPool, projections: &Projections) -> server::Api {
     let gateway = passerelle_graphql::Gateway {
         handler: passerelle_app::Handler::new(
             Arc::new(projections.clone()),
@@ -398,12 +411,38 @@ async fn projections(
     Ok(())
 }
 
-async fn bench(db: &Database, command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Store {
-        events,
-        seconds,
-        rounds,
-    } = command;
+async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow::Result<()> {
+    let (events, seconds, rounds) = match command {
+        BenchCommand::Store {
+            events,
+            seconds,
+            rounds,
+        } => (events, seconds, rounds),
+        BenchCommand::Api {
+            clients,
+            seconds,
+            rounds,
+        } => {
+            let r = bench_api::run(config, db, clients, seconds, rounds).await?;
+            println!();
+            println!("| clients | API mutations/s | store appends/s | ratio | p50 ms | p99 ms | RSS MB (peak) |");
+            println!("|--------:|----------------:|----------------:|------:|-------:|-------:|--------------:|");
+            println!(
+                "| {} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.0} ({:.0}) |",
+                r.clients,
+                r.api_mutations_per_s,
+                r.store_appends_per_s,
+                r.ratio,
+                r.p50_ms,
+                r.p99_ms,
+                r.rss_mb,
+                r.peak_rss_mb
+            );
+            println!("targets met (ratio ≥ 0.5, p99 < 20 ms, peak RSS < 100 MB): {}", r.targets_met);
+            println!("{}", serde_json::to_string(&r)?);
+            return Ok(());
+        }
+    };
     // A database of its own, new each run, on the same server and settings.
     let name = "passerelle_bench";
     let mut admin =

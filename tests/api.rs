@@ -103,7 +103,8 @@ async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing()
     let server = Server::start(|cmd| {
         cmd.env("DATABASE_URL", db.url())
             .env("PASSERELLE_DATA_DIR", dir.path())
-            .env("PASSERELLE_API__MAX_DEPTH", "4");
+            .env("PASSERELLE_API__MAX_DEPTH", "4")
+            .env("PASSERELLE_API__MAX_COMPLEXITY", "60");
     });
     wait_for_status(&server, "/ready", 200).await;
     create_user(
@@ -352,6 +353,17 @@ async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing()
             .unwrap_or_default()
             .contains("nested too deep"),
         "{deep}"
+    );
+
+    // Too complex for this server's limit of 60.
+    let wide: String = (0..40).map(|i| format!("m{i}: me {{ email }} ")).collect();
+    let complex = gql(&server, Some(&token), &format!("{{ {wide} }}"), json!({})).await;
+    assert!(
+        complex["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too complex"),
+        "{complex}"
     );
 
     // Logged out, the token opens nothing.

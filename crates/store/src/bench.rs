@@ -151,7 +151,10 @@ pub async fn run(
     })
 }
 
-async fn store_appends(
+/// Events appended through the store by `writers` concurrent writers, each
+/// on a stream of its own, for `run_time`: the store's own rate, the
+/// baseline other benchmarks compare against.
+pub async fn store_appends(
     store: &Store,
     writers: usize,
     per_append: usize,

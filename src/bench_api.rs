@@ -1,0 +1,239 @@
+//! `passerelle bench api`: mutations per second through HTTP GraphQL with
+//! concurrent clients, their latency and the process's memory, beside the
+//! raw store append rate measured in the same run on the same database.
+//!
+//! The server runs in this process, so the memory figure covers the server
+//! and its clients together: an upper bound of the server's own.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use passerelle_store::projection::Projections;
+use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store, Upcasters};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+use crate::config::Config;
+use crate::database::{self, Database};
+use crate::server;
+
+#[derive(Debug, Serialize)]
+pub struct ApiReport {
+    pub clients: usize,
+    pub mutations: u64,
+    pub api_mutations_per_s: f64,
+    pub store_appends_per_s: f64,
+    pub ratio: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Resident memory of the process (server and clients), at the end.
+    pub rss_mb: f64,
+    /// Peak resident memory of the process during the run.
+    pub peak_rss_mb: f64,
+    pub targets_met: bool,
+}
+
+const PASSWORD: &str = "bench password, not a secret";
+const VISIT: &str = "mutation($e: ID!) {
+    employerVisitLog(input: { employerId: $e, purpose: FOLLOW_UP,
+                              observations: \"Point sur les besoins\" }) {
+        employer { visitCount }
+    }
+}";
+
+fn memory_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(json!({ "query": query, "variables": variables }).to_string())
+        .send()
+        .await?;
+    let answer: Value = serde_json::from_str(&response.text().await?)?;
+    anyhow::ensure!(answer["errors"].is_null(), "the API refused: {answer}");
+    Ok(answer)
+}
+
+/// Each client logs visits on an employer of its own for `run_time`;
+/// returns the latencies.
+async fn api_round(
+    url: &str,
+    token: &str,
+    employers: &[String],
+    run_time: Duration,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for employer in employers {
+        let (url, token, employer) = (url.to_owned(), token.to_owned(), employer.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            while started.elapsed() < run_time {
+                let sent = Instant::now();
+                post(&client, &url, &token, VISIT, json!({ "e": employer })).await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok((all, started.elapsed()))
+}
+
+pub async fn run(
+    config: &Config,
+    db: &Database,
+    clients: usize,
+    seconds: f64,
+    rounds: usize,
+) -> anyhow::Result<ApiReport> {
+    let name = "passerelle_bench_api";
+    let mut admin =
+        sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
+    let drop = format!("drop database if exists {name} with (force)");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop.clone())).execute(&mut admin).await?;
+    database::create_database_if_missing(&db.server, name).await?;
+    let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
+    MIGRATOR.run(&pool).await?;
+    let store = Store::new(
+        pool.clone(),
+        Keyring::new(&MasterKey::generate()),
+        Upcasters::default(),
+    );
+    let projections = Projections::new(
+        store.clone(),
+        passerelle_projections::all(),
+        config.projections.runner(),
+    );
+    projections.setup().await?;
+    let api = Arc::new(OnceLock::new());
+    let _ = api.set(crate::api_over(config, &pool, &projections));
+    let app = server::router(
+        server::AppState {
+            pool: pool.clone(),
+            metrics: crate::telemetry::init_metrics()?,
+            api,
+        },
+        config.api.max_body_bytes,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/graphql", listener.local_addr()?);
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    passerelle_accounts::create_user(
+        &pool,
+        &passerelle_domain::values::Label::parse("Banc d'essai").expect("a label"),
+        passerelle_accounts::StaffRole::Mediator,
+        &passerelle_domain::values::Email::parse("bench@passerelle.invalid").expect("an email"),
+        &passerelle_domain::values::Label::parse("Banc d'essai").expect("a label"),
+        PASSWORD,
+    )
+    .await?;
+    let client = reqwest::Client::new();
+    let login = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(
+            json!({ "query": "mutation($p: String!) { login(input: { email: \"bench@passerelle.invalid\", password: $p }) { token } }",
+                    "variables": { "p": PASSWORD } })
+                .to_string(),
+        )
+        .send()
+        .await?
+        .text()
+        .await?;
+    let login: Value = serde_json::from_str(&login)?;
+    let token = login["data"]["login"]["token"]
+        .as_str()
+        .context("login failed")?
+        .to_owned();
+    let mut employers = Vec::new();
+    for n in 0..clients {
+        let siret = (0..10)
+            .map(|d| format!("{:013}{d}", 4_100_000_000_000u64 + n as u64 * 7))
+            .find(|s| passerelle_domain::values::Siret::parse(s).is_ok())
+            .context("a SIRET")?;
+        let answer = post(
+            &client,
+            &url,
+            &token,
+            "mutation($s: String!, $n: String!) { employerRegister(input: { siret: $s, name: $n,
+                naf: \"56\", commune: \"44109\" }) { employer { id } } }",
+            json!({ "s": siret, "n": format!("Employeur {n}") }),
+        )
+        .await?;
+        employers.push(
+            answer["data"]["employerRegister"]["employer"]["id"]
+                .as_str()
+                .context("an employer id")?
+                .to_owned(),
+        );
+    }
+
+    let run_time = Duration::from_secs_f64(seconds);
+    let (mut latencies, mut api_time) = (Vec::new(), Duration::ZERO);
+    let (mut appended, mut store_time) = (0u64, Duration::ZERO);
+    for round in 0..rounds {
+        let (l, t) = api_round(&url, &token, &employers, run_time).await?;
+        latencies.extend(l);
+        api_time += t;
+        let (n, t) =
+            passerelle_store::bench::store_appends(&store, clients, 1, run_time, round).await?;
+        appended += n;
+        store_time += t;
+        println!(
+            "round {}: api {} mutations, store {} appends",
+            round + 1,
+            latencies.len(),
+            appended
+        );
+    }
+    latencies.sort_unstable();
+    let mutations = latencies.len() as u64;
+    let api_rate = mutations as f64 / api_time.as_secs_f64();
+    let store_rate = appended as f64 / store_time.as_secs_f64();
+    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    let (rss, peak) = (memory_mb("VmRSS:"), memory_mb("VmHWM:"));
+    let ratio = api_rate / store_rate;
+    serving.abort();
+    pool.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await?;
+    Ok(ApiReport {
+        clients,
+        mutations,
+        api_mutations_per_s: api_rate,
+        store_appends_per_s: store_rate,
+        ratio,
+        p50_ms: p50,
+        p99_ms: p99,
+        rss_mb: rss,
+        peak_rss_mb: peak,
+        targets_met: ratio >= 0.5 && p99 < 20.0 && peak < 100.0,
+    })
+}
