@@ -63,7 +63,13 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-async fn post(client: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
     let response = client
         .post(url)
         .header("content-type", "application/json")
@@ -117,7 +123,9 @@ pub async fn run(
     let mut admin =
         sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
     let drop = format!("drop database if exists {name} with (force)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(drop.clone())).execute(&mut admin).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop.clone()))
+        .execute(&mut admin)
+        .await?;
     database::create_database_if_missing(&db.server, name).await?;
     let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
     MIGRATOR.run(&pool).await?;
@@ -223,7 +231,9 @@ pub async fn run(
     let ratio = api_rate / store_rate;
     serving.abort();
     pool.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+        .execute(&mut admin)
+        .await?;
     Ok(ApiReport {
         clients,
         mutations,

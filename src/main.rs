@@ -312,7 +312,11 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
 }
 
 /// The GraphQL API over the command path and the views.
-pub(crate) fn api_over(config: &Config, pool: &sqlx::PgPool, projections: &Projections) -> server::Api {
+pub(crate) fn api_over(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    projections: &Projections,
+) -> server::Api {
     let gateway = passerelle_graphql::Gateway {
         handler: passerelle_app::Handler::new(
             Arc::new(projections.clone()),
@@ -425,8 +429,12 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
         } => {
             let r = bench_api::run(config, db, clients, seconds, rounds).await?;
             println!();
-            println!("| clients | API mutations/s | store appends/s | ratio | p50 ms | p99 ms | RSS MB (peak) |");
-            println!("|--------:|----------------:|----------------:|------:|-------:|-------:|--------------:|");
+            println!(
+                "| clients | API mutations/s | store appends/s | ratio | p50 ms | p99 ms | RSS MB (peak) |"
+            );
+            println!(
+                "|--------:|----------------:|----------------:|------:|-------:|-------:|--------------:|"
+            );
             println!(
                 "| {} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.0} ({:.0}) |",
                 r.clients,
@@ -438,7 +446,10 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
                 r.rss_mb,
                 r.peak_rss_mb
             );
-            println!("targets met (ratio ≥ 0.5, p99 < 20 ms, peak RSS < 100 MB): {}", r.targets_met);
+            println!(
+                "targets met (ratio ≥ 0.5, p99 < 20 ms, peak RSS < 100 MB): {}",
+                r.targets_met
+            );
             println!("{}", serde_json::to_string(&r)?);
             return Ok(());
         }

@@ -50,6 +50,12 @@ pub trait Projection: Send + Sync + 'static {
     fn mode(&self) -> Mode {
         Mode::Async
     }
+    /// Whether the projection reads this event at all. An inline projection
+    /// that reads none of a command's events is not visited in the append's
+    /// transaction, which saves its round trips on every mutation.
+    fn handles(&self, _event: &RecordedEvent) -> bool {
+        true
+    }
     /// Applies a batch of events in the caller's transaction, with
     /// `search_path` set to the version's schema.
     async fn apply(
@@ -233,7 +239,7 @@ impl Projections {
         let inline: Vec<&str> = self
             .list
             .iter()
-            .filter(|p| p.mode() == Mode::Inline)
+            .filter(|p| p.mode() == Mode::Inline && events.iter().any(|e| p.handles(e)))
             .map(|p| p.name())
             .collect();
         if inline.is_empty() || events.is_empty() {

@@ -23,6 +23,10 @@ impl Projection for Employers {
         Mode::Inline
     }
 
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        super::in_category(event, "employer")
+    }
+
     fn schema_sql(&self) -> &'static str {
         "create table employers (
              employer_id uuid primary key,

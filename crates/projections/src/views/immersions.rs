@@ -29,6 +29,10 @@ impl Projection for Immersions {
         Mode::Inline
     }
 
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        super::in_category(event, "immersion")
+    }
+
     fn schema_sql(&self) -> &'static str {
         "create table immersions (
              immersion_id uuid primary key,

@@ -12,18 +12,22 @@ use passerelle_store::projection::ProjectionError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The events of one stream category (`immersion-…`), decoded.
+/// Whether the event belongs to a stream of this category (`immersion-…`).
+pub(crate) fn in_category(event: &RecordedEvent, category: &str) -> bool {
+    event
+        .stream_id
+        .strip_prefix(category)
+        .is_some_and(|rest| rest.starts_with('-'))
+}
+
+/// The events of one stream category, decoded.
 pub(crate) fn of_category<'a, E: DeserializeOwned>(
     events: &'a [RecordedEvent],
     category: &'a str,
 ) -> impl Iterator<Item = Result<(&'a RecordedEvent, E), ProjectionError>> + 'a {
     events
         .iter()
-        .filter(move |e| {
-            e.stream_id
-                .strip_prefix(category)
-                .is_some_and(|rest| rest.starts_with('-'))
-        })
+        .filter(move |e| in_category(e, category))
         .map(|e| {
             e.decode::<E>()
                 .map(|decoded| (e, decoded))

@@ -22,6 +22,10 @@ impl Projection for Needs {
         Mode::Inline
     }
 
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        super::in_category(event, "need")
+    }
+
     fn schema_sql(&self) -> &'static str {
         "create table needs (
              need_id uuid primary key,

@@ -33,6 +33,13 @@ impl Projection for People {
         Mode::Inline
     }
 
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        ["person", "immersion", "testimony"]
+            .iter()
+            .any(|c| super::in_category(event, c))
+            || event.event_type == ERASED_EVENT
+    }
+
     fn schema_sql(&self) -> &'static str {
         "create table people (
              person_id uuid primary key,
