@@ -1,7 +1,7 @@
 //! `passerelle`: the service binary. Parses the command line and the
 //! configuration, wires the store, the projections and the HTTP server.
 
-mod bench_api;
+mod bench;
 mod config;
 mod database;
 mod server;
@@ -15,7 +15,6 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use passerelle_store::projection::Projections;
 use passerelle_store::{Keyring, MIGRATOR, Store, Upcasters};
-use sqlx::Connection as _;
 
 use crate::config::{Config, LogFormat, Overrides};
 use crate::database::Database;
@@ -427,7 +426,7 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             seconds,
             rounds,
         } => {
-            let r = bench_api::run(config, db, clients, seconds, rounds).await?;
+            let r = bench::run(config, db, clients, seconds, rounds).await?;
             println!();
             println!(
                 "| clients | API mutations/s | store appends/s | ratio | p50 ms | p99 ms | RSS MB (peak) |"
@@ -454,30 +453,15 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             return Ok(());
         }
     };
-    // A database of its own, new each run, on the same server and settings.
-    let name = "passerelle_bench";
-    let mut admin =
-        sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {name} with (force)"
-    )))
-    .execute(&mut admin)
-    .await?;
-    database::create_database_if_missing(&db.server, name).await?;
-    let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
-    MIGRATOR.run(&pool).await?;
-    let store = Store::new(
-        pool.clone(),
-        Keyring::new(&passerelle_store::MasterKey::generate()),
-        Upcasters::default(),
-    );
+    let bench = bench::BenchDatabase::create(db, "passerelle_bench").await?;
     let config = passerelle_store::bench::BenchConfig {
         run_time: std::time::Duration::from_secs_f64(seconds),
         read_events: events,
         rounds,
         ..Default::default()
     };
-    let report = passerelle_store::bench::run(&store, &config, |line| println!("{line}")).await?;
+    let report =
+        passerelle_store::bench::run(&bench.store, &config, |line| println!("{line}")).await?;
     println!();
     println!("| writers | events/append | store events/s | raw events/s | ratio |");
     println!("|--------:|--------------:|---------------:|-------------:|------:|");
@@ -494,11 +478,5 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
     );
     println!("targets met: {}", report.targets_met);
     println!("{}", serde_json::to_string(&report)?);
-    pool.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {name} with (force)"
-    )))
-    .execute(&mut admin)
-    .await?;
-    Ok(())
+    bench.drop().await
 }

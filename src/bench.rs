@@ -1,6 +1,7 @@
-//! `passerelle bench api`: mutations per second through HTTP GraphQL with
-//! concurrent clients, their latency and the process's memory, beside the
-//! raw store append rate measured in the same run on the same database.
+//! Benchmarks' databases, and `passerelle bench api`: mutations per second
+//! through HTTP GraphQL with concurrent clients, their latency and the
+//! process's memory, beside the raw store append rate measured in the same
+//! run on the same database.
 //!
 //! The server runs in this process, so the memory figure covers the server
 //! and its clients together: an upper bound of the server's own.
@@ -18,6 +19,52 @@ use sqlx::Connection as _;
 use crate::config::Config;
 use crate::database::{self, Database};
 use crate::server;
+
+/// A database of its own for one benchmark run, new each time, on the same
+/// server and settings as the service, migrated, with a store over it under
+/// a throwaway master key.
+pub struct BenchDatabase {
+    pub pool: sqlx::PgPool,
+    pub store: Store,
+    name: &'static str,
+    admin: sqlx::PgConnection,
+}
+
+impl BenchDatabase {
+    pub async fn create(db: &Database, name: &'static str) -> anyhow::Result<Self> {
+        let mut admin =
+            sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
+        drop_database(&mut admin, name).await?;
+        database::create_database_if_missing(&db.server, name).await?;
+        let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
+        MIGRATOR.run(&pool).await?;
+        let store = Store::new(
+            pool.clone(),
+            Keyring::new(&MasterKey::generate()),
+            Upcasters::default(),
+        );
+        Ok(Self {
+            pool,
+            store,
+            name,
+            admin,
+        })
+    }
+
+    pub async fn drop(mut self) -> anyhow::Result<()> {
+        self.pool.close().await;
+        drop_database(&mut self.admin, self.name).await
+    }
+}
+
+async fn drop_database(admin: &mut sqlx::PgConnection, name: &str) -> anyhow::Result<()> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(admin)
+    .await?;
+    Ok(())
+}
 
 #[derive(Debug, Serialize)]
 pub struct ApiReport {
@@ -119,21 +166,8 @@ pub async fn run(
     seconds: f64,
     rounds: usize,
 ) -> anyhow::Result<ApiReport> {
-    let name = "passerelle_bench_api";
-    let mut admin =
-        sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
-    let drop = format!("drop database if exists {name} with (force)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(drop.clone()))
-        .execute(&mut admin)
-        .await?;
-    database::create_database_if_missing(&db.server, name).await?;
-    let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
-    MIGRATOR.run(&pool).await?;
-    let store = Store::new(
-        pool.clone(),
-        Keyring::new(&MasterKey::generate()),
-        Upcasters::default(),
-    );
+    let bench = BenchDatabase::create(db, "passerelle_bench_api").await?;
+    let (pool, store) = (bench.pool.clone(), bench.store.clone());
     let projections = Projections::new(
         store.clone(),
         passerelle_projections::all(),
@@ -230,10 +264,7 @@ pub async fn run(
     let (rss, peak) = (memory_mb("VmRSS:"), memory_mb("VmHWM:"));
     let ratio = api_rate / store_rate;
     serving.abort();
-    pool.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-        .execute(&mut admin)
-        .await?;
+    bench.drop().await?;
     Ok(ApiReport {
         clients,
         mutations,
