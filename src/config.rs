@@ -63,6 +63,16 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// How long a login session lasts, in hours.
     pub session_hours: i64,
+    /// How long a magic link stays usable, in minutes.
+    pub magic_link_minutes: i64,
+    /// Write magic links to the log. Until email is configured this is the
+    /// only way to get them; turn it off in production, where a log reader
+    /// could open an employer's or a person's session.
+    pub magic_links_in_log: bool,
+    /// Login and magic-link attempts allowed per email address…
+    pub max_attempts: usize,
+    /// …within this many minutes.
+    pub attempts_window_minutes: u64,
 }
 
 impl Default for ApiConfig {
@@ -72,6 +82,10 @@ impl Default for ApiConfig {
             max_complexity: 1000,
             max_body_bytes: 256 * 1024,
             session_hours: 12,
+            magic_link_minutes: 30,
+            magic_links_in_log: true,
+            max_attempts: 5,
+            attempts_window_minutes: 15,
         }
     }
 }

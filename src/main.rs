@@ -323,7 +323,18 @@ pub(crate) fn api_over(
         ),
         pool: pool.clone(),
         session_ttl: time::Duration::hours(config.api.session_hours),
+        magic_link_ttl: time::Duration::minutes(config.api.magic_link_minutes),
+        magic_links_in_log: config.api.magic_links_in_log,
+        attempts: Arc::new(passerelle_graphql::RateLimiter::new(
+            config.api.max_attempts,
+            std::time::Duration::from_secs(config.api.attempts_window_minutes * 60),
+        )),
     };
+    if config.api.magic_links_in_log {
+        tracing::warn!(
+            "magic links are written to the log (api.magic_links_in_log): turn this off in production"
+        );
+    }
     server::Api {
         schema: passerelle_graphql::build(
             gateway.clone(),

@@ -90,22 +90,30 @@ async fn graphql(
         return not_ready("the API starts once migrations are applied".into());
     };
     let token = session_token(&headers);
-    let user = match &token {
-        Some(t) => {
-            let now = api.gateway.handler.clock().now();
-            match passerelle_accounts::authenticate(&state.pool, t, now).await {
-                Ok(user) => user,
-                Err(e) => {
-                    tracing::error!(error = %e, "session lookup failed");
-                    return (StatusCode::SERVICE_UNAVAILABLE, "session lookup failed")
-                        .into_response();
-                }
+    let mut viewer = Viewer::default();
+    if let Some(t) = &token {
+        let now = api.gateway.handler.clock().now();
+        let found = async {
+            let user = passerelle_accounts::authenticate(&state.pool, t, now).await?;
+            let principal = match user {
+                Some(_) => None,
+                None => passerelle_accounts::authenticate_principal(&state.pool, t, now).await?,
+            };
+            Ok::<_, passerelle_accounts::AccountError>((user, principal))
+        };
+        match found.await {
+            Ok((user, principal)) => {
+                viewer.user = user;
+                viewer.principal = principal;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return (StatusCode::SERVICE_UNAVAILABLE, "session lookup failed").into_response();
             }
         }
-        None => None,
-    };
-    let request =
-        passerelle_graphql::prepare(request.into_inner(), &api.gateway, Viewer { user, token });
+    }
+    viewer.token = token;
+    let request = passerelle_graphql::prepare(request.into_inner(), &api.gateway, viewer);
     GraphQLResponse::from(api.schema.execute(request).await).into_response()
 }
 

@@ -374,7 +374,12 @@ async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing()
         json!({}),
     )
     .await;
-    assert_eq!(out["data"]["logout"]["loggedOut"], true, "{out}");
+    assert_eq!(
+        out["data"]["logout"]["loggedOut"],
+        true,
+        "{out} {:?}",
+        server.logged("ERROR")
+    );
     let me = gql(&server, Some(&token), "{ me { email } }", json!({})).await;
     assert_eq!(me["data"]["me"], Value::Null);
 
@@ -604,5 +609,242 @@ async fn the_immersion_journey_through_the_api() {
         listed["data"]["immersions"]["edges"][0]["node"]["id"],
         immersion.as_str()
     );
+    assert!(server.terminate().success());
+}
+
+/// Magic-link tokens the server logged so far, oldest first.
+fn logged_links(server: &Server) -> Vec<String> {
+    server
+        .logged("magic_link_token")
+        .iter()
+        .map(|line| {
+            let entry: Value = serde_json::from_str(line).unwrap();
+            entry["magic_link_token"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The next link logged after the `seen` first ones (the log is read by
+/// another thread, so it may arrive just after the answer).
+async fn next_link(server: &Server, seen: usize) -> String {
+    for _ in 0..100 {
+        if let Some(link) = logged_links(server).get(seen) {
+            return link.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no magic link logged")
+}
+
+async fn redeem(server: &Server, link: &str) -> Value {
+    gql(
+        server,
+        None,
+        "mutation($t: String!) { magicLinkRedeem(input: { token: $t }) { token kind id } }",
+        json!({ "t": link }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn employers_and_people_act_on_their_own_immersions_by_magic_link() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "camille@ml-nantes.fr",
+    );
+    let staff = login(&server, "camille@ml-nantes.fr").await;
+    let s = Some(staff.as_str());
+    let register = "mutation($s: String!, $n: String!) { employerRegister(input: { siret: $s,
+        name: $n, naf: \"10\", commune: \"44109\" }) { employer { id } } }";
+    let employer = gql(
+        &server,
+        s,
+        register,
+        json!({ "s": "73282932000074", "n": "Boulangerie du Port" }),
+    )
+    .await["data"]["employerRegister"]["employer"]["id"]
+        .clone();
+    let other = gql(
+        &server,
+        s,
+        register,
+        json!({ "s": "44306184100047", "n": "Garage Central" }),
+    )
+    .await["data"]["employerRegister"]["employer"]["id"]
+        .clone();
+    let contact = gql(
+        &server,
+        s,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"Lucie@Boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(contact["errors"].is_null(), "{contact}");
+    let person = gql(
+        &server,
+        s,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]["id"]
+        .clone();
+    let immersion = gql(
+        &server,
+        s,
+        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+            objective: CONFIRM_PROJECT }) { immersion { id } } }",
+        json!({ "p": person, "e": employer }),
+    )
+    .await["data"]["immersionPropose"]["immersion"]["id"]
+        .clone();
+
+    // The employer asks for a link; an unknown address gets the same answer
+    // and no link.
+    let request = "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }";
+    let asked = gql(
+        &server,
+        None,
+        request,
+        json!({ "m": "lucie@boulangerie-du-port.fr" }),
+    )
+    .await;
+    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
+    let link = next_link(&server, 0).await;
+    let unknown = gql(
+        &server,
+        None,
+        request,
+        json!({ "m": "personne@nulle-part.fr" }),
+    )
+    .await;
+    assert_eq!(unknown, asked);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        logged_links(&server).len(),
+        1,
+        "no link for an unknown address"
+    );
+    assert!(
+        server.logged("boulangerie-du-port.fr").is_empty(),
+        "the address is not logged"
+    );
+    let session = redeem(&server, &link).await;
+    assert_eq!(
+        session["data"]["magicLinkRedeem"]["kind"], "EMPLOYER",
+        "{session}"
+    );
+    assert_eq!(session["data"]["magicLinkRedeem"]["id"], employer);
+    let again = redeem(&server, &link).await;
+    assert_eq!(
+        error(&again).0,
+        "UNAUTHENTICATED",
+        "a link opens once: {again}"
+    );
+    let boss = session["data"]["magicLinkRedeem"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = Some(boss.as_str());
+
+    // The employer reaches its own immersion and establishment, nothing else.
+    let seen = gql(
+        &server,
+        b,
+        "query($i: ID!, $e: ID!, $o: ID!) { immersion(id: $i) { stage }
+            mine: employer(id: $e) { name } theirs: employer(id: $o) { name } }",
+        json!({ "i": immersion, "e": employer, "o": other }),
+    )
+    .await;
+    assert_eq!(seen["data"]["immersion"]["stage"], "proposed", "{seen}");
+    assert_eq!(seen["data"]["mine"]["name"], "Boulangerie du Port");
+    assert_eq!(seen["data"]["theirs"], Value::Null);
+    for forbidden in [
+        "{ employers { edges { cursor } } }".to_owned(),
+        format!(
+            "{{ person(id: \"{}\") {{ firstName }} }}",
+            person.as_str().unwrap()
+        ),
+    ] {
+        let answer = gql(&server, b, &forbidden, json!({})).await;
+        assert_eq!(error(&answer).0, "FORBIDDEN", "{forbidden}: {answer}");
+    }
+    let answer =
+        "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i, by: $by }) {
+        immersion { acceptedByPerson acceptedByEmployer } } }";
+    let before = events(&db).await;
+    let as_person = gql(
+        &server,
+        b,
+        answer,
+        json!({ "i": immersion, "by": "PERSON" }),
+    )
+    .await;
+    assert_eq!(error(&as_person).0, "FORBIDDEN", "{as_person}");
+    let validate = gql(
+        &server,
+        b,
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { stage } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(error(&validate).0, "FORBIDDEN", "{validate}");
+    assert_eq!(events(&db).await, before, "refusals append nothing");
+    let accepted = gql(
+        &server,
+        b,
+        answer,
+        json!({ "i": immersion, "by": "EMPLOYER" }),
+    )
+    .await;
+    assert_eq!(
+        accepted["data"]["immersionAccept"]["immersion"]["acceptedByEmployer"], true,
+        "{accepted}"
+    );
+
+    // The person, by their own link.
+    gql(&server, None, request, json!({ "m": "awa@exemple.fr" })).await;
+    let awa = redeem(&server, &next_link(&server, 1).await).await;
+    assert_eq!(awa["data"]["magicLinkRedeem"]["kind"], "PERSON", "{awa}");
+    let awa = awa["data"]["magicLinkRedeem"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let accepted = gql(
+        &server,
+        Some(&awa),
+        answer,
+        json!({ "i": immersion, "by": "PERSON" }),
+    )
+    .await;
+    assert_eq!(
+        accepted["data"]["immersionAccept"]["immersion"]["acceptedByPerson"], true,
+        "{accepted}"
+    );
+    let mine = gql(
+        &server,
+        Some(&awa),
+        "{ employer(id: \"x\") { name } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error(&mine).0, "FORBIDDEN", "{mine}");
+
+    // Requests for links are limited per address.
+    for _ in 0..5 {
+        gql(&server, None, request, json!({ "m": "curieux@exemple.fr" })).await;
+    }
+    let limited = gql(&server, None, request, json!({ "m": "curieux@exemple.fr" })).await;
+    assert_eq!(error(&limited).0, "RATE_LIMITED", "{limited}");
     assert!(server.terminate().success());
 }

@@ -15,6 +15,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// Every line the server logged so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -30,8 +32,11 @@ impl Server {
         let mut child = cmd.spawn().expect("passerelle starts");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
                 let address = serde_json::from_str::<serde_json::Value>(&line)
                     .ok()
                     .and_then(|v| v["address"].as_str().map(str::to_owned));
@@ -47,6 +52,7 @@ impl Server {
                     return Self {
                         child,
                         base: format!("http://{address}"),
+                        log: lines,
                     };
                 }
                 Ok((line, None)) => {
@@ -59,6 +65,17 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// The log lines that contain `needle`.
+    pub fn logged(&self, needle: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {

@@ -1,5 +1,6 @@
 //! Structures (the tenants), their users, and sessions: who may act, in
-//! which role, for which structure. Passwords are hashed with argon2id;
+//! which role, for which structure; and magic links, by which employers and
+//! people accompanied open a session scoped to what is theirs. Passwords are hashed with argon2id;
 //! session tokens are random and stored only as their SHA-256.
 //!
 //! Owns the `structures`, `users` and `sessions` tables. Knows nothing of
@@ -234,9 +235,7 @@ pub async fn login(
         return Err(AccountError::BadCredentials);
     }
     let user = Option::<User>::from(row).ok_or(AccountError::BadCredentials)?;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let token = random_token();
     sqlx::query(
         "insert into sessions (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)",
     )
@@ -277,6 +276,164 @@ pub async fn logout(
 ) -> Result<bool, AccountError> {
     let done = sqlx::query(
         "update sessions set revoked_at = $2 where token_hash = $1 and revoked_at is null",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Someone outside the structures, reached by magic link: an employer's
+/// contact (for one establishment) or a person accompanied (for themself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Principal {
+    Employer(passerelle_domain::values::EmployerId),
+    Person(passerelle_domain::values::PersonId),
+}
+
+impl Principal {
+    fn kind(self) -> &'static str {
+        match self {
+            Principal::Employer(_) => "employer",
+            Principal::Person(_) => "person",
+        }
+    }
+
+    fn id(self) -> Uuid {
+        match self {
+            Principal::Employer(e) => e.0,
+            Principal::Person(p) => p.0,
+        }
+    }
+
+    fn from_row(kind: &str, id: Uuid) -> Option<Self> {
+        match kind {
+            "employer" => Some(Principal::Employer(passerelle_domain::values::EmployerId(
+                id,
+            ))),
+            "person" => Some(Principal::Person(passerelle_domain::values::PersonId(id))),
+            _ => None,
+        }
+    }
+}
+
+/// A principal's session: who, and for which structure's immersions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrincipalSession {
+    pub principal: Principal,
+    pub structure: StructureId,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Issues a single-use link token for a principal, valid for `ttl`.
+pub async fn issue_magic_link(
+    db: impl PgExecutor<'_>,
+    principal: Principal,
+    structure: StructureId,
+    now: OffsetDateTime,
+    ttl: Duration,
+) -> Result<SessionToken, AccountError> {
+    let token = random_token();
+    sqlx::query(
+        "insert into magic_links (token_hash, principal_kind, principal_id, structure_id,
+             created_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash(&token))
+    .bind(principal.kind())
+    .bind(principal.id())
+    .bind(structure.0)
+    .bind(now)
+    .bind(now + ttl)
+    .execute(db)
+    .await?;
+    Ok(SessionToken(token))
+}
+
+/// Uses a link token, once and before it expires, to open a session of
+/// `ttl`; `None` when the link is unknown, used or expired.
+pub async fn redeem_magic_link(
+    pool: &PgPool,
+    token: &str,
+    now: OffsetDateTime,
+    ttl: Duration,
+) -> Result<Option<(SessionToken, PrincipalSession)>, AccountError> {
+    let mut tx = pool.begin().await?;
+    let used: Option<(String, Uuid, Uuid)> = sqlx::query_as(
+        "update magic_links set used_at = $2
+         where token_hash = $1 and used_at is null and expires_at > $2
+         returning principal_kind, principal_id, structure_id",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((kind, id, structure)) = used else {
+        return Ok(None);
+    };
+    let Some(principal) = Principal::from_row(&kind, id) else {
+        return Ok(None);
+    };
+    let session = random_token();
+    sqlx::query(
+        "insert into principal_sessions (token_hash, principal_kind, principal_id, structure_id,
+             created_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash(&session))
+    .bind(kind)
+    .bind(id)
+    .bind(structure)
+    .bind(now)
+    .bind(now + ttl)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some((
+        SessionToken(session),
+        PrincipalSession {
+            principal,
+            structure: StructureId(structure),
+        },
+    )))
+}
+
+/// The principal a session token stands for, while open.
+pub async fn authenticate_principal(
+    db: impl PgExecutor<'_>,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<PrincipalSession>, AccountError> {
+    let row: Option<(String, Uuid, Uuid)> = sqlx::query_as(
+        "select principal_kind, principal_id, structure_id from principal_sessions
+         where token_hash = $1 and revoked_at is null and expires_at > $2",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(|(kind, id, structure)| {
+        Some(PrincipalSession {
+            principal: Principal::from_row(&kind, id)?,
+            structure: StructureId(structure),
+        })
+    }))
+}
+
+/// Revokes a principal's session; true when it was open.
+pub async fn logout_principal(
+    db: impl PgExecutor<'_>,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<bool, AccountError> {
+    let done = sqlx::query(
+        "update principal_sessions set revoked_at = $2 where token_hash = $1 and revoked_at is null",
     )
     .bind(token_hash(token))
     .bind(now)

@@ -118,3 +118,62 @@ async fn one_account_per_email_and_structures_are_shared_by_name() {
     .unwrap_err();
     assert!(matches!(weak, AccountError::WeakPassword));
 }
+
+#[tokio::test]
+async fn a_magic_link_opens_one_session_before_it_expires() {
+    use passerelle_accounts::{
+        Principal, authenticate_principal, issue_magic_link, logout_principal, redeem_magic_link,
+    };
+    use passerelle_domain::values::{EmployerId, StructureId};
+    let db = TestDb::new().await;
+    let now = datetime!(2026-03-02 09:00 UTC);
+    let employer = Principal::Employer(EmployerId(uuid::Uuid::from_u128(7)));
+    let structure = StructureId(uuid::Uuid::from_u128(1));
+    let link = issue_magic_link(&db.pool, employer, structure, now, Duration::minutes(30))
+        .await
+        .unwrap();
+    // Expired: 30 minutes later it opens nothing.
+    let late = redeem_magic_link(
+        &db.pool,
+        &link.0,
+        now + Duration::minutes(30),
+        Duration::hours(12),
+    )
+    .await
+    .unwrap();
+    assert_eq!(late, None);
+    let link = issue_magic_link(&db.pool, employer, structure, now, Duration::minutes(30))
+        .await
+        .unwrap();
+    let (session, opened) = redeem_magic_link(
+        &db.pool,
+        &link.0,
+        now + Duration::minutes(29),
+        Duration::hours(12),
+    )
+    .await
+    .unwrap()
+    .expect("a fresh link opens a session");
+    assert_eq!(opened.principal, employer);
+    assert_eq!(opened.structure, structure);
+    assert_eq!(
+        redeem_magic_link(&db.pool, &link.0, now, Duration::hours(12))
+            .await
+            .unwrap(),
+        None,
+        "used once"
+    );
+    assert_eq!(
+        authenticate_principal(&db.pool, &session.0, now)
+            .await
+            .unwrap(),
+        Some(opened)
+    );
+    assert!(logout_principal(&db.pool, &session.0, now).await.unwrap());
+    assert_eq!(
+        authenticate_principal(&db.pool, &session.0, now)
+            .await
+            .unwrap(),
+        None
+    );
+}

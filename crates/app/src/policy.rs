@@ -4,9 +4,13 @@
 //! Employers, their visits and their needs are shared across the territory,
 //! so that structures stop soliciting the same company blindly: any staff
 //! member reads them. People belong to one structure: only its staff reach
-//! them, and a person reaches only themself. What is out of reach answers as
+//! them, and a person reaches only themself and their immersions; an
+//! employer reaches its immersions. What is out of reach answers as
 //! if it did not exist, so nothing leaks about who is accompanied elsewhere.
 
+use passerelle_domain::immersion::{
+    Feedback, ImmersionCommand, Respondent, Signatory, SignatureMethod,
+};
 use passerelle_domain::values::{ImmersionId, PersonId};
 use passerelle_projections::views::immersions::{self, ImmersionRow};
 use passerelle_projections::views::people;
@@ -53,4 +57,36 @@ pub async fn reachable_immersion(
         Role::System => true,
     };
     Ok(reached.then_some(row))
+}
+
+/// Whether the actor may issue this command on an immersion it reaches.
+/// Staff issue every command; an employer and a person only answer for
+/// themselves, sign online for themselves and give their own feedback.
+pub fn may_issue(actor: &Actor, command: &ImmersionCommand) -> bool {
+    use ImmersionCommand as C;
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator | Role::System => true,
+        Role::Employer(_) => match command {
+            C::Accept { by, .. } | C::Decline { by, .. } => *by == Respondent::Employer,
+            C::Sign { signatory, method } => {
+                *signatory == Signatory::Host && *method == SignatureMethod::Online
+            }
+            C::RecordFeedback {
+                feedback: Feedback::Host(assessment),
+                ..
+            } => !assessment.received_by_other_means,
+            _ => false,
+        },
+        Role::Person(_) => match command {
+            C::Accept { by, .. } | C::Decline { by, .. } => *by == Respondent::Person,
+            C::Sign { signatory, method } => {
+                *signatory == Signatory::Person && *method == SignatureMethod::Online
+            }
+            C::RecordFeedback {
+                feedback: Feedback::Person(_),
+                ..
+            } => true,
+            _ => false,
+        },
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::Views;
+use passerelle_domain::Personal;
 use passerelle_domain::employer::{
     Employer as EmployerAggregate, EmployerCommand, VisitPurpose as DomainPurpose,
 };
@@ -14,8 +15,8 @@ use passerelle_domain::need::{
     NeedCommand, NeedDescription, NeedSource,
 };
 use passerelle_domain::values::{
-    CommuneCode, EmployerId, Label, NafDivision, NeedId, RomeCode, Siret, StructureId, Text,
-    UserId, VisitId,
+    CommuneCode, ContactId, Email, EmployerId, Label, NafDivision, NeedId, PhoneNumber, RomeCode,
+    Siret, StructureId, Text, UserId, VisitId,
 };
 use passerelle_projections::views::employers::{self, EmployerRow, VisitRow};
 use passerelle_projections::views::needs::{self, NeedRow};
@@ -24,7 +25,7 @@ use uuid::Uuid;
 
 use crate::error::{self, on_field};
 use crate::schema::{
-    PageInfo, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+    PageInfo, actor, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
 };
 
 /// An id for a new aggregate: derived from the command id when the client
@@ -368,9 +369,19 @@ pub struct EmployerQuery;
 
 #[Object]
 impl EmployerQuery {
+    /// An establishment: any staff member sees it; an employer by magic
+    /// link sees its own.
     async fn employer(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Employer>> {
-        staff(ctx)?;
+        let actor = actor(ctx)?;
+        if matches!(actor.role, passerelle_app::Role::Person(_)) {
+            return Err(error::forbidden());
+        }
         let id = parse_id(&id, "Employeur")?;
+        if let passerelle_app::Role::Employer(own) = actor.role
+            && own.0 != id
+        {
+            return Ok(None);
+        }
         Ok(employers::get(&gateway(ctx).pool, EmployerId(id))
             .await
             .map_err(error::db)?
@@ -446,7 +457,22 @@ pub struct EmployerRegisterInput {
     pub address: Option<String>,
 }
 
-payloads!(employer: Employer => EmployerRegisterPayload, EmployerVisitLogPayload);
+payloads!(employer: Employer =>
+    EmployerRegisterPayload,
+    EmployerVisitLogPayload,
+    EmployerContactAddPayload,
+);
+
+#[derive(InputObject, Debug)]
+pub struct EmployerContactAddInput {
+    pub command_id: Option<Uuid>,
+    pub employer_id: ID,
+    pub name: String,
+    pub job_title: Option<String>,
+    /// Where the employer's magic links go.
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
 
 #[derive(InputObject, Debug)]
 pub struct EmployerVisitLogInput {
@@ -598,6 +624,54 @@ impl EmployerMutation {
             .await
             .map_err(error::app)?;
         Ok(EmployerVisitLogPayload {
+            employer: read_employer(ctx, id).await?,
+        })
+    }
+
+    /// Adds a contact person at an employer.
+    async fn employer_contact_add(
+        &self,
+        ctx: &Context<'_>,
+        input: EmployerContactAddInput,
+    ) -> Result<EmployerContactAddPayload> {
+        let actor = staff(ctx)?;
+        let id = EmployerId(parse_id(&input.employer_id, "Employeur")?);
+        let command = EmployerCommand::AddContact {
+            contact_id: ContactId(new_id(input.command_id, "contact")),
+            name: Personal::Known(label("name", &input.name)?),
+            job_title: input
+                .job_title
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| label("jobTitle", t))
+                .transpose()?,
+            email: input
+                .email
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+                .map(|e| {
+                    Email::parse(e)
+                        .map(Personal::Known)
+                        .map_err(|err| on_field("email", err))
+                })
+                .transpose()?,
+            phone: input
+                .phone
+                .as_deref()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    PhoneNumber::parse(p)
+                        .map(Personal::Known)
+                        .map_err(|err| on_field("phone", err))
+                })
+                .transpose()?,
+        };
+        gateway(ctx)
+            .handler
+            .execute::<EmployerAggregate>(id, &command, &meta(actor, input.command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        Ok(EmployerContactAddPayload {
             employer: read_employer(ctx, id).await?,
         })
     }

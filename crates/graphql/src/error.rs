@@ -16,6 +16,7 @@ pub enum Code {
     NotFound,
     Unauthenticated,
     Forbidden,
+    RateLimited,
     Internal,
 }
 
@@ -28,6 +29,7 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::Unauthenticated => "UNAUTHENTICATED",
             Code::Forbidden => "FORBIDDEN",
+            Code::RateLimited => "RATE_LIMITED",
             Code::Internal => "INTERNAL",
         }
     }
@@ -60,6 +62,13 @@ pub(crate) fn on_field(field: &'static str, e: DomainError) -> Error {
 
 pub(crate) fn unauthenticated() -> Error {
     error(Code::Unauthenticated, "Connectez-vous pour continuer.")
+}
+
+pub(crate) fn forbidden() -> Error {
+    error(
+        Code::Forbidden,
+        "Cette opération n'est pas ouverte à votre accès.",
+    )
 }
 
 pub(crate) fn not_found(what: &str) -> Error {

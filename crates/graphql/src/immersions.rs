@@ -23,7 +23,7 @@ use crate::employers::{label, new_id, optional_text, text, user_of};
 use crate::error::{self, on_field};
 use crate::people::Contract;
 use crate::schema::{
-    PageInfo, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+    PageInfo, actor, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
 };
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -285,7 +285,7 @@ pub struct ImmersionQuery;
 #[Object]
 impl ImmersionQuery {
     async fn immersion(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Immersion>> {
-        let actor = staff(ctx)?;
+        let actor = actor(ctx)?;
         let id = ImmersionId(parse_id(&id, "Immersion")?);
         Ok(policy::reachable_immersion(&gateway(ctx).pool, &actor, id)
             .await
@@ -654,7 +654,8 @@ pub struct ConventionSignInput {
     pub command_id: Option<Uuid>,
     pub immersion_id: ID,
     pub signatory: Signatory,
-    /// Set when a mediator records a signature given on paper that day.
+    /// For a signature on paper recorded by a mediator: the day it was
+    /// given (today when left out).
     pub on_paper_on: Option<Date>,
 }
 
@@ -810,24 +811,29 @@ fn required(field: &'static str, message: &str) -> async_graphql::Error {
 pub struct ImmersionMutation;
 
 impl ImmersionMutation {
-    /// Runs a command on an immersion the viewer reaches, and answers with it.
+    /// Runs a command on an immersion the viewer reaches, if the policy
+    /// lets the viewer issue it, and answers with the immersion.
     async fn on_immersion(
         ctx: &Context<'_>,
         immersion: &ID,
         command_id: Option<Uuid>,
         command: impl FnOnce(&Actor, Date) -> Result<ImmersionCommand>,
     ) -> Result<Immersion> {
-        let actor = staff(ctx)?;
+        let mut actor = actor(ctx)?;
         let gw = gateway(ctx);
         let id = ImmersionId(parse_id(immersion, "Immersion")?);
-        if policy::reachable_immersion(&gw.pool, &actor, id)
+        let Some(row) = policy::reachable_immersion(&gw.pool, &actor, id)
             .await
             .map_err(error::app)?
-            .is_none()
-        {
+        else {
             return Err(error::not_found("Immersion"));
-        }
+        };
         let command = command(&actor, gw.handler.clock().today())?;
+        if !policy::may_issue(&actor, &command) {
+            return Err(error::forbidden());
+        }
+        // An employer or a person acts within the immersion's structure.
+        actor.structure = passerelle_domain::values::StructureId(row.structure);
         gw.handler
             .execute::<ImmersionAggregate>(id, &command, &meta(actor.clone(), command_id), &Views)
             .await

@@ -13,4 +13,6 @@ mod people;
 mod schema;
 
 pub use error::Code;
-pub use schema::{Gateway, Limits, PasserelleSchema, SESSION_COOKIE, Viewer, build, prepare, sdl};
+pub use schema::{
+    Gateway, Limits, PasserelleSchema, RateLimiter, SESSION_COOKIE, Viewer, build, prepare, sdl,
+};

@@ -1,12 +1,16 @@
 //! The schema: its root types, what each request carries, and the limits.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
 use async_graphql::{
     Context, EmptySubscription, ID, InputObject, MergedObject, Object, Result, SDLExportOptions,
     Schema, SimpleObject,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use passerelle_accounts::User;
+use passerelle_accounts::{Principal, PrincipalSession, User};
 use passerelle_app::{Actor, CommandMeta, Handler, Role};
 use sqlx::PgPool;
 use time::Duration;
@@ -22,14 +26,66 @@ pub struct Gateway {
     pub pool: PgPool,
     /// How long a login session lasts.
     pub session_ttl: Duration,
+    /// How long a magic link stays usable.
+    pub magic_link_ttl: Duration,
+    /// Until email is configured, magic links are written to the log.
+    pub magic_links_in_log: bool,
+    /// Login and magic-link attempts per email address.
+    pub attempts: Arc<RateLimiter>,
 }
 
-/// Who sends the request, as the HTTP layer authenticated them.
+/// Who sends the request, as the HTTP layer authenticated them: a staff
+/// member, or an employer or a person by magic link.
 #[derive(Debug, Clone, Default)]
 pub struct Viewer {
     pub user: Option<User>,
+    pub principal: Option<PrincipalSession>,
     /// The session token the request came with, for `logout`.
     pub token: Option<String>,
+}
+
+/// Attempts per key within a sliding window, kept in memory: each replica
+/// limits on its own, which bounds a guesser all the same.
+#[derive(Debug)]
+pub struct RateLimiter {
+    max: usize,
+    window: std::time::Duration,
+    seen: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    pub fn new(max: usize, window: std::time::Duration) -> Self {
+        Self {
+            max,
+            window,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records an attempt; false when the key has used up its attempts.
+    pub fn allow(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().expect("rate limiter lock");
+        if seen.len() > 10_000 {
+            seen.retain(|_, times| times.back().is_some_and(|t| now - *t < self.window));
+        }
+        let times = seen.entry(key.to_owned()).or_default();
+        while times.front().is_some_and(|t| now - *t >= self.window) {
+            times.pop_front();
+        }
+        if times.len() >= self.max {
+            return false;
+        }
+        times.push_back(now);
+        true
+    }
+}
+
+pub(crate) fn rate_limited() -> async_graphql::Error {
+    error::error(
+        Code::RateLimited,
+        "Trop de tentatives : réessayez dans quelques minutes.",
+    )
 }
 
 /// Request limits, from configuration.
@@ -112,13 +168,42 @@ fn viewer<'a>(ctx: &Context<'a>) -> Option<&'a User> {
 
 /// The staff member sending the request, as the actor of its commands.
 pub(crate) fn staff(ctx: &Context<'_>) -> Result<Actor> {
-    let user = viewer(ctx).ok_or_else(error::unauthenticated)?;
+    let Some(user) = viewer(ctx) else {
+        let principal = ctx.data_opt::<Viewer>().and_then(|v| v.principal);
+        return Err(match principal {
+            Some(_) => error::forbidden(),
+            None => error::unauthenticated(),
+        });
+    };
     let role = match user.role {
         passerelle_accounts::StaffRole::Admin => Role::Admin,
         passerelle_accounts::StaffRole::Manager => Role::Manager,
         passerelle_accounts::StaffRole::Mediator => Role::Mediator,
     };
     Ok(Actor::user(user.user_id, role, user.structure))
+}
+
+/// Whoever sends the request, staff or principal, as an actor.
+pub(crate) fn actor(ctx: &Context<'_>) -> Result<Actor> {
+    if let Ok(actor) = staff(ctx) {
+        return Ok(actor);
+    }
+    let session = ctx
+        .data_opt::<Viewer>()
+        .and_then(|v| v.principal)
+        .ok_or_else(error::unauthenticated)?;
+    Ok(match session.principal {
+        Principal::Employer(e) => Actor {
+            id: format!("employer:{e}"),
+            role: Role::Employer(e),
+            structure: session.structure,
+        },
+        Principal::Person(p) => Actor {
+            id: format!("person:{p}"),
+            role: Role::Person(p),
+            structure: session.structure,
+        },
+    })
 }
 
 /// One issuing of a command: the client's `commandId` makes a retry safe.
@@ -272,13 +357,135 @@ impl AccountMutation {
             return Ok(LogoutPayload { logged_out: false });
         };
         let now = gw.handler.clock().now();
-        let logged_out = passerelle_accounts::logout(&gw.pool, &token, now)
+        let staff = passerelle_accounts::logout(&gw.pool, &token, now)
             .await
             .map_err(|e| error::internal(&e))?;
+        let principal = passerelle_accounts::logout_principal(&gw.pool, &token, now)
+            .await
+            .map_err(|e| error::internal(&e))?;
+        let logged_out = staff || principal;
         ctx.insert_http_header(
             "set-cookie",
             format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"),
         );
         Ok(LogoutPayload { logged_out })
     }
+
+    /// Sends a link to an employer's contact or a person accompanied, to the
+    /// address given when it is known. The answer is the same either way.
+    async fn magic_link_request(
+        &self,
+        ctx: &Context<'_>,
+        input: MagicLinkRequestInput,
+    ) -> Result<MagicLinkRequestPayload> {
+        let gw = gateway(ctx);
+        let email = input.email.trim().to_lowercase();
+        if !gw.attempts.allow(&format!("link:{email}")) {
+            return Err(rate_limited());
+        }
+        let mut principals: Vec<(Principal, passerelle_domain::values::StructureId)> = Vec::new();
+        for (person, structure) in passerelle_projections::views::people::by_email(&gw.pool, &email)
+            .await
+            .map_err(error::db)?
+        {
+            principals.push((
+                Principal::Person(person),
+                passerelle_domain::values::StructureId(structure),
+            ));
+        }
+        for (employer, structure) in
+            passerelle_projections::views::employers::by_contact_email(&gw.pool, &email)
+                .await
+                .map_err(error::db)?
+        {
+            principals.push((
+                Principal::Employer(employer),
+                passerelle_domain::values::StructureId(structure),
+            ));
+        }
+        let now = gw.handler.clock().now();
+        for (principal, structure) in principals {
+            let token = passerelle_accounts::issue_magic_link(
+                &gw.pool,
+                principal,
+                structure,
+                now,
+                gw.magic_link_ttl,
+            )
+            .await
+            .map_err(|e| error::internal(&e))?;
+            if gw.magic_links_in_log {
+                // The address is personal data: the log names the principal only.
+                tracing::warn!(
+                    principal = ?principal,
+                    magic_link_token = %token.0,
+                    "magic link issued; email is not configured, so it is written here"
+                );
+            }
+        }
+        Ok(MagicLinkRequestPayload { sent: true })
+    }
+
+    /// Opens a session from a magic link's token, once.
+    async fn magic_link_redeem(
+        &self,
+        ctx: &Context<'_>,
+        input: MagicLinkRedeemInput,
+    ) -> Result<MagicLinkRedeemPayload> {
+        let gw = gateway(ctx);
+        let now = gw.handler.clock().now();
+        let redeemed =
+            passerelle_accounts::redeem_magic_link(&gw.pool, &input.token, now, gw.session_ttl)
+                .await
+                .map_err(|e| error::internal(&e))?;
+        let Some((token, session)) = redeemed else {
+            return Err(error::error(
+                Code::Unauthenticated,
+                "Ce lien n'est plus valable (déjà utilisé ou expiré) : demandez-en un nouveau.",
+            ));
+        };
+        ctx.insert_http_header(
+            "set-cookie",
+            format!(
+                "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+                token.0,
+                gw.session_ttl.whole_seconds()
+            ),
+        );
+        let (kind, id) = match session.principal {
+            Principal::Employer(e) => ("EMPLOYER", e.to_string()),
+            Principal::Person(p) => ("PERSON", p.to_string()),
+        };
+        Ok(MagicLinkRedeemPayload {
+            token: token.0,
+            kind: kind.to_owned(),
+            id: ID(id),
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct MagicLinkRequestInput {
+    pub email: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct MagicLinkRequestPayload {
+    /// Always true: whether the address is known is not told.
+    pub sent: bool,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MagicLinkRedeemInput {
+    pub token: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct MagicLinkRedeemPayload {
+    /// A bearer token for the session; browsers get it as a cookie too.
+    pub token: String,
+    /// `EMPLOYER` or `PERSON`.
+    pub kind: String,
+    /// The establishment or the person the session is for.
+    pub id: ID,
 }

@@ -96,6 +96,12 @@ async fn statements_for_a_page(employers: u128) -> usize {
         handler,
         pool: db.pool.clone(),
         session_ttl: time::Duration::hours(1),
+        magic_link_ttl: time::Duration::minutes(30),
+        magic_links_in_log: false,
+        attempts: Arc::new(passerelle_graphql::RateLimiter::new(
+            5,
+            std::time::Duration::from_secs(60),
+        )),
     };
     let schema = build(
         gateway.clone(),
@@ -113,6 +119,7 @@ async fn statements_for_a_page(employers: u128) -> usize {
             email: "camille@ml.fr".into(),
             name: "Camille".into(),
         }),
+        principal: None,
         token: None,
     };
     let counter = Statements::default();

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use passerelle_domain::employer::EmployerEvent;
 use passerelle_domain::values::{EmployerId, Siret, VisitId};
-use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
+use passerelle_store::{ERASED_EVENT, RecordedEvent};
 use sqlx::{PgConnection, PgExecutor};
 
 use super::{of_category, tag};
@@ -24,7 +24,7 @@ impl Projection for Employers {
     }
 
     fn handles(&self, event: &RecordedEvent) -> bool {
-        super::in_category(event, "employer")
+        super::in_category(event, "employer") || event.event_type == ERASED_EVENT
     }
 
     fn schema_sql(&self) -> &'static str {
@@ -53,7 +53,14 @@ impl Projection for Employers {
              observations text not null,
              next_step text
          );
-         create index visits_employer on visits (employer_id, visited_on desc);"
+         create index visits_employer on visits (employer_id, visited_on desc);
+         -- Personal: kept to send magic links, purged when the contact is erased.
+         create table contacts (
+             contact_id uuid primary key,
+             employer_id uuid not null,
+             email text
+         );
+         create index contacts_email on contacts (email);"
     }
 
     async fn apply(
@@ -61,6 +68,7 @@ impl Projection for Employers {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        super::purge_erased(conn, events, "delete from contacts where contact_id = $1").await?;
         for item in of_category::<EmployerEvent>(events, "employer") {
             let (recorded, event) = item?;
             let id = super::stream_uuid(recorded);
@@ -120,9 +128,27 @@ impl Projection for Employers {
                     .execute(&mut *conn)
                     .await?;
                 }
-                // Contacts are personal data, kept in the stream only until a
-                // view needs them.
-                EmployerEvent::ContactAdded(_) | EmployerEvent::ContactRemoved(_) => {}
+                EmployerEvent::ContactAdded(e) => {
+                    sqlx::query(
+                        "insert into contacts (contact_id, employer_id, email) values ($1, $2, $3)",
+                    )
+                    .bind(e.contact_id.0)
+                    .bind(id)
+                    .bind(
+                        e.email
+                            .as_ref()
+                            .and_then(|m| m.known())
+                            .map(|m| m.as_str().to_owned()),
+                    )
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                EmployerEvent::ContactRemoved(e) => {
+                    sqlx::query("delete from contacts where contact_id = $1")
+                        .bind(e.contact_id.0)
+                        .execute(&mut *conn)
+                        .await?;
+                }
             }
         }
         Ok(())
@@ -245,4 +271,21 @@ pub async fn visits_of(
     .bind(employers)
     .fetch_all(db)
     .await
+}
+
+/// The establishments whose contacts have this email, with the structure
+/// that registered each.
+pub async fn by_contact_email(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Vec<(EmployerId, uuid::Uuid)>, sqlx::Error> {
+    let rows: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+        "select distinct e.employer_id, e.registered_by_structure
+         from employers.contacts c join employers.employers e using (employer_id)
+         where c.email = $1",
+    )
+    .bind(email)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(e, s)| (EmployerId(e), s)).collect())
 }

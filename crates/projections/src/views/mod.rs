@@ -57,3 +57,29 @@ pub(crate) fn stream_uuid(event: &RecordedEvent) -> Option<uuid::Uuid> {
         .split_once('-')
         .and_then(|(_, id)| id.parse().ok())
 }
+
+/// Runs `sql` (with the erased subject as `$1`) for each erasure among the
+/// events: views that copied personal values purge them.
+pub(crate) async fn purge_erased(
+    conn: &mut sqlx::PgConnection,
+    events: &[RecordedEvent],
+    sql: &'static str,
+) -> Result<(), ProjectionError> {
+    #[derive(serde::Deserialize)]
+    struct Erased {
+        subject_id: uuid::Uuid,
+    }
+    for event in events
+        .iter()
+        .filter(|e| e.event_type == passerelle_store::ERASED_EVENT)
+    {
+        let erased: Erased = event
+            .decode()
+            .map_err(|e| format!("{} {}: {e}", event.event_type, event.event_id))?;
+        sqlx::query(sql)
+            .bind(erased.subject_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

@@ -13,7 +13,6 @@ use passerelle_domain::testimony::TestimonyEvent;
 use passerelle_domain::values::{PersonId, StructureId};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, RecordedEvent};
-use serde::Deserialize;
 use sqlx::{PgConnection, PgExecutor};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -55,8 +54,11 @@ impl Projection for People {
              project_version int not null default 0,
              target_rome_codes text[] not null default '{}',
              consents text[] not null default '{}',
+             -- Personal: kept to send magic links, purged on erasure.
+             email text,
              erased boolean not null default false
          );
+         create index people_email on people (email);
          create index people_structure on people (structure, last_name);
          create table project_versions (
              person_id uuid not null,
@@ -93,6 +95,13 @@ impl Projection for People {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        super::purge_erased(
+            conn,
+            events,
+            "update people set first_name = null, last_name = null, email = null, erased = true
+             where person_id = $1",
+        )
+        .await?;
         for recorded in events {
             let category = recorded.stream_id.split_once('-').map(|(c, _)| c);
             let person = match category {
@@ -113,21 +122,6 @@ impl Projection for People {
                         own(conn, &recorded.stream_id, e.author.0).await?;
                     }
                     owner(conn, &recorded.stream_id).await?
-                }
-                _ if recorded.event_type == ERASED_EVENT => {
-                    #[derive(Deserialize)]
-                    struct Erased {
-                        subject_id: Uuid,
-                    }
-                    let erased: Erased = decode(recorded)?;
-                    sqlx::query(
-                        "update people set first_name = null, last_name = null, erased = true
-                         where person_id = $1",
-                    )
-                    .bind(erased.subject_id)
-                    .execute(&mut *conn)
-                    .await?;
-                    None
                 }
                 _ => None,
             };
@@ -185,8 +179,8 @@ async fn apply_person(
             let identity = e.identity.known();
             sqlx::query(
                 "insert into people (person_id, structure, referent, first_name, last_name,
-                     age_band, commune, enrolled_on, erased)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     age_band, commune, enrolled_on, erased, email)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(person)
             .bind(e.structure.0)
@@ -197,6 +191,11 @@ async fn apply_person(
             .bind(e.commune.as_ref().map(|c| c.as_str()))
             .bind(e.enrolled_on)
             .bind(identity.is_none())
+            .bind(
+                identity
+                    .and_then(|i| i.email.as_ref())
+                    .map(|m| m.as_str().to_owned()),
+            )
             .execute(&mut *conn)
             .await?;
         }
@@ -444,4 +443,19 @@ pub async fn page(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// The people still accompanied whose email this is, with their structure.
+pub async fn by_email(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Vec<(PersonId, Uuid)>, sqlx::Error> {
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "select person_id, structure from people.people
+         where email = $1 and exited_on is null and not erased",
+    )
+    .bind(email)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(p, s)| (PersonId(p), s)).collect())
 }
