@@ -848,3 +848,258 @@ async fn employers_and_people_act_on_their_own_immersions_by_magic_link() {
     assert_eq!(error(&limited).0, "RATE_LIMITED", "{limited}");
     assert!(server.terminate().success());
 }
+
+/// What an operation should give a viewer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Ok,
+    /// Null data, no error: out of reach reads as absent.
+    Absent,
+    Code(&'static str),
+}
+
+#[tokio::test]
+async fn each_role_is_refused_what_it_must_not_do_and_learns_nothing() {
+    use Expect::*;
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "camille@ml-nantes.fr",
+    );
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let staff = login(&server, "camille@ml-nantes.fr").await;
+    let elsewhere = login(&server, "lea@plie-nord.fr").await;
+    let s = Some(staff.as_str());
+    let employer = gql(
+        &server,
+        s,
+        "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie\",
+            naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({}),
+    )
+    .await["data"]["employerRegister"]["employer"]["id"]
+        .clone();
+    gql(
+        &server,
+        s,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie\",
+            email: \"lucie@boulangerie.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let person = gql(
+        &server,
+        s,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]["id"]
+        .clone();
+    let immersion = gql(
+        &server,
+        s,
+        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+            objective: CONFIRM_PROJECT }) { immersion { id } } }",
+        json!({ "p": person, "e": employer }),
+    )
+    .await["data"]["immersionPropose"]["immersion"]["id"]
+        .clone();
+    let mut tokens = Vec::new();
+    for (n, email) in ["lucie@boulangerie.fr", "awa@exemple.fr"]
+        .into_iter()
+        .enumerate()
+    {
+        gql(
+            &server,
+            None,
+            "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+            json!({ "m": email }),
+        )
+        .await;
+        let session = redeem(&server, &next_link(&server, n).await).await;
+        tokens.push(
+            session["data"]["magicLinkRedeem"]["token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (boss, awa) = (tokens[0].clone(), tokens[1].clone());
+    let vars = json!({ "e": employer, "p": person, "i": immersion });
+
+    // (operation, for: anonymous, other structure, employer by link, person by link)
+    let matrix: Vec<(&str, [Expect; 4])> = vec![
+        (
+            "{ employers { edges { cursor } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Ok,
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "query($p: ID!) { person(id: $p) { firstName } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Absent,
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "query($i: ID!) { immersion(id: $i) { stage } }",
+            [Code("UNAUTHENTICATED"), Absent, Ok, Ok],
+        ),
+        (
+            "mutation { employerRegister(input: { siret: \"44306184100047\", name: \"Garage\",
+                naf: \"45\", commune: \"44109\" }) { employer { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("SKIP"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($e: ID!) { employerVisitLog(input: { employerId: $e, purpose: PROSPECTION,
+                observations: \"Passage\" }) { employer { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("SKIP"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($p: ID!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+                objective: DISCOVER_JOB_OR_SECTOR }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("SKIP"),
+            ],
+        ),
+        (
+            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("SKIP"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i,
+                mediator: { notes: \"Bien\", goalsReached: true } }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+        (
+            "mutation($i: ID!) { outcomeRecord(input: { immersionId: $i, milestone: END,
+                outcome: TRAINING }) { immersion { id } } }",
+            [
+                Code("UNAUTHENTICATED"),
+                Code("NOT_FOUND"),
+                Code("FORBIDDEN"),
+                Code("FORBIDDEN"),
+            ],
+        ),
+    ];
+    let viewers = [
+        None,
+        Some(elsewhere.as_str()),
+        Some(boss.as_str()),
+        Some(awa.as_str()),
+    ];
+    let names = ["anonymous", "other structure", "employer", "person"];
+    let before = events(&db).await;
+    for (query, expected) in &matrix {
+        for ((viewer, name), expect) in viewers.iter().zip(names).zip(expected) {
+            if *expect == Code("SKIP") {
+                continue;
+            }
+            let answer = gql(&server, *viewer, query, vars.clone()).await;
+            let code = answer["errors"][0]["extensions"]["code"].as_str();
+            let all_null = answer["data"]
+                .as_object()
+                .is_some_and(|d| d.values().all(Value::is_null));
+            let as_expected = match expect {
+                Ok => code.is_none() && !all_null,
+                Absent => code.is_none() && all_null,
+                Code(c) => code == Some(*c),
+            };
+            assert!(
+                as_expected,
+                "{name}: {query}\nexpected {expect:?}, got {answer}"
+            );
+            // A refusal names no one and nothing of another structure.
+            if *expect != Ok {
+                let text = answer.to_string();
+                assert!(!text.contains("Awa") && !text.contains("Diallo"), "{text}");
+            }
+        }
+    }
+    assert_eq!(events(&db).await, before, "no refusal appended anything");
+    assert!(server.terminate().success());
+}
