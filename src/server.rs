@@ -4,8 +4,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -46,6 +48,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                 .post(graphql)
                 .layer(DefaultBodyLimit::max(max_body_bytes)),
         )
+        .route("/graphql/ws", get(graphql_ws))
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -54,7 +57,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 }
 
 async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 /// The session token: `Authorization: Bearer …` for API clients, the
@@ -89,32 +97,66 @@ async fn graphql(
     let Some(api) = state.api.get() else {
         return not_ready("the API starts once migrations are applied".into());
     };
-    let token = session_token(&headers);
+    let viewer = match viewer_for(&state.pool, api, session_token(&headers)).await {
+        Ok(viewer) => viewer,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "session lookup failed").into_response();
+        }
+    };
+    let request = passerelle_graphql::prepare(request.into_inner(), &api.gateway, viewer);
+    GraphQLResponse::from(api.schema.execute(request).await).into_response()
+}
+
+/// Who a session token stands for: a staff member, else an employer or a
+/// person by magic link, else nobody.
+async fn viewer_for(
+    pool: &PgPool,
+    api: &Api,
+    token: Option<String>,
+) -> Result<Viewer, passerelle_accounts::AccountError> {
     let mut viewer = Viewer::default();
     if let Some(t) = &token {
         let now = api.gateway.handler.clock().now();
-        let found = async {
-            let user = passerelle_accounts::authenticate(&state.pool, t, now).await?;
-            let principal = match user {
-                Some(_) => None,
-                None => passerelle_accounts::authenticate_principal(&state.pool, t, now).await?,
-            };
-            Ok::<_, passerelle_accounts::AccountError>((user, principal))
-        };
-        match found.await {
-            Ok((user, principal)) => {
-                viewer.user = user;
-                viewer.principal = principal;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return (StatusCode::SERVICE_UNAVAILABLE, "session lookup failed").into_response();
-            }
+        viewer.user = passerelle_accounts::authenticate(pool, t, now).await?;
+        if viewer.user.is_none() {
+            viewer.principal = passerelle_accounts::authenticate_principal(pool, t, now).await?;
         }
     }
     viewer.token = token;
-    let request = passerelle_graphql::prepare(request.into_inner(), &api.gateway, viewer);
-    GraphQLResponse::from(api.schema.execute(request).await).into_response()
+    Ok(viewer)
+}
+
+/// GraphQL subscriptions over WebSocket. The session comes from the
+/// upgrade request (cookie, bearer) or from `connection_init`'s payload
+/// (`{"authorization": "Bearer …"}`), as browsers cannot set headers there.
+async fn graphql_ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(api) = state.api.get().cloned() else {
+        return not_ready("the API starts once migrations are applied".into());
+    };
+    let from_headers = session_token(&headers);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = api.schema.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let from_payload = payload["authorization"]
+                        .as_str()
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .map(|t| t.trim().to_owned());
+                    let viewer = viewer_for(&state.pool, &api, from_payload.or(from_headers))
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
+                })
+                .serve()
+        })
 }
 
 async fn home() -> impl IntoResponse {

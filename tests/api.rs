@@ -1103,3 +1103,136 @@ async fn each_role_is_refused_what_it_must_not_do_and_learns_nothing() {
     assert_eq!(events(&db).await, before, "no refusal appended anything");
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn an_immersion_is_followed_live_over_a_websocket() {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "camille@ml-nantes.fr",
+    );
+    let staff = login(&server, "camille@ml-nantes.fr").await;
+    let s = Some(staff.as_str());
+    let employer = gql(
+        &server,
+        s,
+        "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie\",
+            naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({}),
+    )
+    .await["data"]["employerRegister"]["employer"]["id"]
+        .clone();
+    let person = gql(
+        &server,
+        s,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]["id"]
+        .clone();
+    let immersion = gql(
+        &server,
+        s,
+        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+            objective: CONFIRM_PROJECT }) { immersion { id } } }",
+        json!({ "p": person, "e": employer }),
+    )
+    .await["data"]["immersionPropose"]["immersion"]["id"]
+        .clone();
+
+    let connect = |token: Option<String>| {
+        let url = format!("{}/graphql/ws", server.base.replace("http://", "ws://"));
+        let immersion = immersion.clone();
+        async move {
+            let mut request = url.into_client_request().unwrap();
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                "graphql-transport-ws".parse().unwrap(),
+            );
+            let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+            let payload = match token {
+                Some(t) => json!({ "authorization": format!("Bearer {t}") }),
+                None => json!({}),
+            };
+            ws.send(Message::Text(
+                json!({ "type": "connection_init", "payload": payload })
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .unwrap();
+            ws.send(Message::Text(
+                json!({ "id": "1", "type": "subscribe", "payload": {
+                    "query": "subscription($i: ID!) { immersionChanged(id: $i) { stage acceptedByPerson } }",
+                    "variables": { "i": immersion } } })
+                .to_string()
+                .into(),
+            ))
+            .await
+            .unwrap();
+            ws
+        }
+    };
+    /// The next message that is not an acknowledgement or a ping.
+    async fn next(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> Value {
+        loop {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .expect("a message within 10 s")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if !matches!(
+                    value["type"].as_str(),
+                    Some("connection_ack" | "ping" | "pong")
+                ) {
+                    return value;
+                }
+            }
+        }
+    }
+
+    let mut anonymous = connect(None).await;
+    let refused = next(&mut anonymous).await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+
+    let mut live = connect(Some(staff.clone())).await;
+    // Let the subscription start before the change.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let accepted = gql(
+        &server,
+        s,
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert!(accepted["errors"].is_null(), "{accepted}");
+    let update = next(&mut live).await;
+    assert_eq!(update["type"], "next", "{update}");
+    assert_eq!(
+        update["payload"]["data"]["immersionChanged"],
+        json!({ "stage": "proposed", "acceptedByPerson": true })
+    );
+    assert!(server.terminate().success());
+}

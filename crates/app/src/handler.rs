@@ -67,6 +67,9 @@ pub struct Handler {
     store: Store,
     projections: Arc<Projections>,
     clock: Arc<dyn Clock>,
+    /// The stream ids of commits made here, for live updates. In-process:
+    /// a subscriber hears the commands this replica carried.
+    changes: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Handler {
@@ -75,7 +78,13 @@ impl Handler {
             store: projections.store().clone(),
             projections,
             clock,
+            changes: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+
+    /// Stream ids as commands change them, from now on.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.changes.subscribe()
     }
 
     pub fn store(&self) -> &Store {
@@ -175,6 +184,8 @@ impl Handler {
                     self.projections.apply_inline(&mut tx, &events).await?;
                     tx.commit().await?;
                     self.store.notify_appended();
+                    // Nobody listening is not an error.
+                    let _ = self.changes.send(stream_id.clone());
                     return Ok(Outcome {
                         stream_id,
                         version: result.stream_version,

@@ -1188,3 +1188,55 @@ impl ImmersionMutation {
         .map(|immersion| OutcomeRecordPayload { immersion })
     }
 }
+
+#[derive(Default, Debug)]
+pub struct Subscription;
+
+#[async_graphql::Subscription]
+impl Subscription {
+    /// The immersion, each time a command changes it (as this server carried
+    /// it).
+    async fn immersion_changed(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<impl futures::Stream<Item = Result<Immersion>> + use<>> {
+        let actor = actor(ctx)?;
+        let gw = gateway(ctx).clone();
+        let id = ImmersionId(parse_id(&id, "Immersion")?);
+        if policy::reachable_immersion(&gw.pool, &actor, id)
+            .await
+            .map_err(error::app)?
+            .is_none()
+        {
+            return Err(error::not_found("Immersion"));
+        }
+        let stream_id = format!("immersion-{id}");
+        let changes = gw.handler.changes();
+        Ok(futures::stream::unfold(
+            (changes, gw, actor),
+            move |(mut changes, gw, actor)| {
+                let stream_id = stream_id.clone();
+                async move {
+                    loop {
+                        match changes.recv().await {
+                            Ok(changed) if changed != stream_id => continue,
+                            // Missed some: read the view anyway.
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                        let row = policy::reachable_immersion(&gw.pool, &actor, id)
+                            .await
+                            .map_err(error::app);
+                        let item = match row {
+                            Ok(Some(row)) => Ok(Immersion(row)),
+                            Ok(None) => Err(error::not_found("Immersion")),
+                            Err(e) => Err(e),
+                        };
+                        return Some((item, (changes, gw, actor)));
+                    }
+                }
+            },
+        ))
+    }
+}

@@ -14,5 +14,6 @@ mod schema;
 
 pub use error::Code;
 pub use schema::{
-    Gateway, Limits, PasserelleSchema, RateLimiter, SESSION_COOKIE, Viewer, build, prepare, sdl,
+    Gateway, Limits, PasserelleSchema, RateLimiter, SESSION_COOKIE, Viewer, build, connection_data,
+    prepare, sdl,
 };

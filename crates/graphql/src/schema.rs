@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_graphql::{
-    Context, EmptySubscription, ID, InputObject, MergedObject, Object, Result, SDLExportOptions,
-    Schema, SimpleObject,
+    Context, ID, InputObject, MergedObject, Object, Result, SDLExportOptions, Schema, SimpleObject,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -111,26 +110,34 @@ pub struct Mutation(
     immersions::ImmersionMutation,
 );
 
-pub type PasserelleSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type PasserelleSchema = Schema<Query, Mutation, immersions::Subscription>;
 
 pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(gateway)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        immersions::Subscription,
+    )
+    .data(gateway)
+    .limit_depth(limits.depth)
+    .limit_complexity(limits.complexity)
+    .finish()
 }
 
 /// The schema's SDL, sorted, as committed in `graphql-schema/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl_with_options(
-            SDLExportOptions::new()
-                .sorted_fields()
-                .sorted_arguments()
-                .sorted_enum_items(),
-        )
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        immersions::Subscription,
+    )
+    .finish()
+    .sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
 }
 
 /// Declares one payload type per mutation (`<Entity><Verb>Payload`), each
@@ -156,6 +163,14 @@ pub fn prepare(
     request
         .data(viewer)
         .data(crate::employers::Lists::loader(gateway.pool.clone()))
+}
+
+/// The data of a WebSocket connection, as `prepare` gives a request's.
+pub fn connection_data(gateway: &Gateway, viewer: Viewer) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(viewer);
+    data.insert(crate::employers::Lists::loader(gateway.pool.clone()));
+    data
 }
 
 pub(crate) fn gateway<'a>(ctx: &Context<'a>) -> &'a Gateway {
