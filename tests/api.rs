@@ -89,6 +89,58 @@ async fn login(server: &Server, email: &str) -> String {
         .to_owned()
 }
 
+/// A server on a database of its own, ready, with a mediator of the
+/// "Mission locale de Nantes" logged in; returns the server and their token.
+async fn started(db: &TestDb, dir: &tempdir::Dir) -> (Server, String) {
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(db, dir, "Mission locale de Nantes", "camille@ml-nantes.fr");
+    let token = login(&server, "camille@ml-nantes.fr").await;
+    (server, token)
+}
+
+/// Registers an employer in Nantes; its id.
+async fn register_employer(server: &Server, token: &str, siret: &str, name: &str) -> Value {
+    let answer = gql(
+        server,
+        Some(token),
+        "mutation($s: String!, $n: String!) { employerRegister(input: { siret: $s, name: $n,
+            naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret, "n": name }),
+    )
+    .await;
+    answer["data"]["employerRegister"]["employer"]["id"].clone()
+}
+
+/// Enrolls Awa Diallo, with an email when given; her id.
+async fn enroll(server: &Server, token: &str, email: Option<&str>) -> Value {
+    let answer = gql(
+        server,
+        Some(token),
+        "mutation($m: String) { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: $m }) { person { id } } }",
+        json!({ "m": email }),
+    )
+    .await;
+    answer["data"]["personEnroll"]["person"]["id"].clone()
+}
+
+/// Proposes an immersion to confirm the project; its id.
+async fn propose(server: &Server, token: &str, person: &Value, employer: &Value) -> Value {
+    let answer = gql(
+        server,
+        Some(token),
+        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+            objective: CONFIRM_PROJECT }) { immersion { id } } }",
+        json!({ "p": person, "e": employer }),
+    )
+    .await;
+    answer["data"]["immersionPropose"]["immersion"]["id"].clone()
+}
+
 async fn events(db: &TestDb) -> i64 {
     sqlx::query_scalar("select count(*) from events")
         .fetch_one(&db.pool)
@@ -650,37 +702,11 @@ async fn redeem(server: &Server, link: &str) -> Value {
 async fn employers_and_people_act_on_their_own_immersions_by_magic_link() {
     let db = TestDb::new().await;
     let dir = data_dir();
-    let server = Server::start(|cmd| {
-        cmd.env("DATABASE_URL", db.url())
-            .env("PASSERELLE_DATA_DIR", dir.path());
-    });
-    wait_for_status(&server, "/ready", 200).await;
-    create_user(
-        &db,
-        &dir,
-        "Mission locale de Nantes",
-        "camille@ml-nantes.fr",
-    );
-    let staff = login(&server, "camille@ml-nantes.fr").await;
+    let (server, staff) = started(&db, &dir).await;
     let s = Some(staff.as_str());
-    let register = "mutation($s: String!, $n: String!) { employerRegister(input: { siret: $s,
-        name: $n, naf: \"10\", commune: \"44109\" }) { employer { id } } }";
-    let employer = gql(
-        &server,
-        s,
-        register,
-        json!({ "s": "73282932000074", "n": "Boulangerie du Port" }),
-    )
-    .await["data"]["employerRegister"]["employer"]["id"]
-        .clone();
-    let other = gql(
-        &server,
-        s,
-        register,
-        json!({ "s": "44306184100047", "n": "Garage Central" }),
-    )
-    .await["data"]["employerRegister"]["employer"]["id"]
-        .clone();
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let other = register_employer(&server, &staff, "44306184100047", "Garage Central").await;
     let contact = gql(
         &server,
         s,
@@ -690,24 +716,8 @@ async fn employers_and_people_act_on_their_own_immersions_by_magic_link() {
     )
     .await;
     assert!(contact["errors"].is_null(), "{contact}");
-    let person = gql(
-        &server,
-        s,
-        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
-            birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id } } }",
-        json!({}),
-    )
-    .await["data"]["personEnroll"]["person"]["id"]
-        .clone();
-    let immersion = gql(
-        &server,
-        s,
-        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
-            objective: CONFIRM_PROJECT }) { immersion { id } } }",
-        json!({ "p": person, "e": employer }),
-    )
-    .await["data"]["immersionPropose"]["immersion"]["id"]
-        .clone();
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
 
     // The employer asks for a link; an unknown address gets the same answer
     // and no link.
@@ -863,30 +873,11 @@ async fn each_role_is_refused_what_it_must_not_do_and_learns_nothing() {
     use Expect::*;
     let db = TestDb::new().await;
     let dir = data_dir();
-    let server = Server::start(|cmd| {
-        cmd.env("DATABASE_URL", db.url())
-            .env("PASSERELLE_DATA_DIR", dir.path());
-    });
-    wait_for_status(&server, "/ready", 200).await;
-    create_user(
-        &db,
-        &dir,
-        "Mission locale de Nantes",
-        "camille@ml-nantes.fr",
-    );
+    let (server, staff) = started(&db, &dir).await;
     create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
-    let staff = login(&server, "camille@ml-nantes.fr").await;
     let elsewhere = login(&server, "lea@plie-nord.fr").await;
     let s = Some(staff.as_str());
-    let employer = gql(
-        &server,
-        s,
-        "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie\",
-            naf: \"10\", commune: \"44109\" }) { employer { id } } }",
-        json!({}),
-    )
-    .await["data"]["employerRegister"]["employer"]["id"]
-        .clone();
+    let employer = register_employer(&server, &staff, "73282932000074", "Boulangerie").await;
     gql(
         &server,
         s,
@@ -895,24 +886,8 @@ async fn each_role_is_refused_what_it_must_not_do_and_learns_nothing() {
         json!({ "e": employer }),
     )
     .await;
-    let person = gql(
-        &server,
-        s,
-        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
-            birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id } } }",
-        json!({}),
-    )
-    .await["data"]["personEnroll"]["person"]["id"]
-        .clone();
-    let immersion = gql(
-        &server,
-        s,
-        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
-            objective: CONFIRM_PROJECT }) { immersion { id } } }",
-        json!({ "p": person, "e": employer }),
-    )
-    .await["data"]["immersionPropose"]["immersion"]["id"]
-        .clone();
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
     let mut tokens = Vec::new();
     for (n, email) in ["lucie@boulangerie.fr", "awa@exemple.fr"]
         .into_iter()
@@ -1112,46 +1087,11 @@ async fn an_immersion_is_followed_live_over_a_websocket() {
 
     let db = TestDb::new().await;
     let dir = data_dir();
-    let server = Server::start(|cmd| {
-        cmd.env("DATABASE_URL", db.url())
-            .env("PASSERELLE_DATA_DIR", dir.path());
-    });
-    wait_for_status(&server, "/ready", 200).await;
-    create_user(
-        &db,
-        &dir,
-        "Mission locale de Nantes",
-        "camille@ml-nantes.fr",
-    );
-    let staff = login(&server, "camille@ml-nantes.fr").await;
+    let (server, staff) = started(&db, &dir).await;
     let s = Some(staff.as_str());
-    let employer = gql(
-        &server,
-        s,
-        "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie\",
-            naf: \"10\", commune: \"44109\" }) { employer { id } } }",
-        json!({}),
-    )
-    .await["data"]["employerRegister"]["employer"]["id"]
-        .clone();
-    let person = gql(
-        &server,
-        s,
-        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
-            birthDate: \"2001-05-12\" }) { person { id } } }",
-        json!({}),
-    )
-    .await["data"]["personEnroll"]["person"]["id"]
-        .clone();
-    let immersion = gql(
-        &server,
-        s,
-        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
-            objective: CONFIRM_PROJECT }) { immersion { id } } }",
-        json!({ "p": person, "e": employer }),
-    )
-    .await["data"]["immersionPropose"]["immersion"]["id"]
-        .clone();
+    let employer = register_employer(&server, &staff, "73282932000074", "Boulangerie").await;
+    let person = enroll(&server, &staff, None).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
 
     let connect = |token: Option<String>| {
         let url = format!("{}/graphql/ws", server.base.replace("http://", "ws://"));

@@ -324,6 +324,18 @@ pub struct LogoutPayload {
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "passerelle_session";
 
+/// Gives a browser its session: HttpOnly (no script reads it), Secure,
+/// SameSite=Lax (not sent by other sites' forms).
+fn set_session_cookie(ctx: &Context<'_>, token: &str, ttl: Duration) {
+    ctx.insert_http_header(
+        "set-cookie",
+        format!(
+            "{SESSION_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+            ttl.whole_seconds()
+        ),
+    );
+}
+
 #[derive(Default, Debug)]
 pub struct AccountMutation;
 
@@ -343,14 +355,7 @@ impl AccountMutation {
         .await
         {
             Ok((token, user)) => {
-                ctx.insert_http_header(
-                    "set-cookie",
-                    format!(
-                        "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
-                        token.0,
-                        gw.session_ttl.whole_seconds()
-                    ),
-                );
+                set_session_cookie(ctx, &token.0, gw.session_ttl);
                 Ok(LoginPayload {
                     token: token.0,
                     me: Me::from(&user),
@@ -379,10 +384,7 @@ impl AccountMutation {
             .await
             .map_err(|e| error::internal(&e))?;
         let logged_out = staff || principal;
-        ctx.insert_http_header(
-            "set-cookie",
-            format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"),
-        );
+        set_session_cookie(ctx, "", Duration::ZERO);
         Ok(LogoutPayload { logged_out })
     }
 
@@ -459,14 +461,7 @@ impl AccountMutation {
                 "Ce lien n'est plus valable (déjà utilisé ou expiré) : demandez-en un nouveau.",
             ));
         };
-        ctx.insert_http_header(
-            "set-cookie",
-            format!(
-                "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
-                token.0,
-                gw.session_ttl.whole_seconds()
-            ),
-        );
+        set_session_cookie(ctx, &token.0, gw.session_ttl);
         let (kind, id) = match session.principal {
             Principal::Employer(e) => ("EMPLOYER", e.to_string()),
             Principal::Person(p) => ("PERSON", p.to_string()),
