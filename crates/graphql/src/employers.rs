@@ -550,16 +550,41 @@ payloads!(need: Need => NeedSurfacePayload, NeedQualifyPayload, NeedClosePayload
 #[derive(Default, Debug)]
 pub struct EmployerMutation;
 
-async fn read_employer(ctx: &Context<'_>, id: EmployerId) -> Result<Employer> {
-    employers::get(&gateway(ctx).pool, id)
+/// Carries a command on an employer and answers with it, as the view the
+/// same transaction updated has it.
+async fn on_employer(
+    ctx: &Context<'_>,
+    actor: passerelle_app::Actor,
+    id: EmployerId,
+    command: &EmployerCommand,
+    command_id: Option<Uuid>,
+) -> Result<Employer> {
+    let gw = gateway(ctx);
+    gw.handler
+        .execute::<EmployerAggregate>(id, command, &meta(actor, command_id), &Views)
+        .await
+        .map_err(error::app)?;
+    employers::get(&gw.pool, id)
         .await
         .map_err(error::db)?
         .map(Employer)
         .ok_or_else(|| error::not_found("Employeur"))
 }
 
-async fn read_need(ctx: &Context<'_>, id: NeedId) -> Result<Need> {
-    needs::get(&gateway(ctx).pool, id)
+/// Carries a command on a need and answers with it.
+async fn on_need(
+    ctx: &Context<'_>,
+    actor: passerelle_app::Actor,
+    id: NeedId,
+    command: &NeedCommand,
+    command_id: Option<Uuid>,
+) -> Result<Need> {
+    let gw = gateway(ctx);
+    gw.handler
+        .execute::<NeedAggregate>(id, command, &meta(actor, command_id), &Views)
+        .await
+        .map_err(error::app)?;
+    needs::get(&gw.pool, id)
         .await
         .map_err(error::db)?
         .map(Need)
@@ -589,14 +614,8 @@ impl EmployerMutation {
                 .map(|a| label("address", a))
                 .transpose()?,
         };
-        gateway(ctx)
-            .handler
-            .execute::<EmployerAggregate>(id, &command, &meta(actor, input.command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        Ok(EmployerRegisterPayload {
-            employer: read_employer(ctx, id).await?,
-        })
+        let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
+        Ok(EmployerRegisterPayload { employer })
     }
 
     /// Logs a visit to an employer.
@@ -619,13 +638,8 @@ impl EmployerMutation {
             observations: text("observations", &input.observations)?,
             next_step: optional_text("nextStep", input.next_step.as_deref())?,
         };
-        gw.handler
-            .execute::<EmployerAggregate>(id, &command, &meta(actor, input.command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        Ok(EmployerVisitLogPayload {
-            employer: read_employer(ctx, id).await?,
-        })
+        let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
+        Ok(EmployerVisitLogPayload { employer })
     }
 
     /// Adds a contact person at an employer.
@@ -666,14 +680,8 @@ impl EmployerMutation {
                 })
                 .transpose()?,
         };
-        gateway(ctx)
-            .handler
-            .execute::<EmployerAggregate>(id, &command, &meta(actor, input.command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        Ok(EmployerContactAddPayload {
-            employer: read_employer(ctx, id).await?,
-        })
+        let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
+        Ok(EmployerContactAddPayload { employer })
     }
 
     /// Records a need an employer put into words.
@@ -711,13 +719,8 @@ impl EmployerMutation {
                 .surfaced_on
                 .unwrap_or_else(|| gw.handler.clock().today()),
         };
-        gw.handler
-            .execute::<NeedAggregate>(id, &command, &meta(actor, input.command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        Ok(NeedSurfacePayload {
-            need: read_need(ctx, id).await?,
-        })
+        let need = on_need(ctx, actor, id, &command, input.command_id).await?;
+        Ok(NeedSurfacePayload { need })
     }
 
     /// Qualifies a need with the employer: jobs, conditions, headcount.
@@ -735,13 +738,8 @@ impl EmployerMutation {
                 .qualified_on
                 .unwrap_or_else(|| gw.handler.clock().today()),
         };
-        gw.handler
-            .execute::<NeedAggregate>(id, &command, &meta(actor, input.command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        Ok(NeedQualifyPayload {
-            need: read_need(ctx, id).await?,
-        })
+        let need = on_need(ctx, actor, id, &command, input.command_id).await?;
+        Ok(NeedQualifyPayload { need })
     }
 
     /// Closes a need, saying why.
@@ -767,13 +765,8 @@ impl EmployerMutation {
                 .closed_on
                 .unwrap_or_else(|| gw.handler.clock().today()),
         };
-        gw.handler
-            .execute::<NeedAggregate>(id, &command, &meta(actor, input.command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        Ok(NeedClosePayload {
-            need: read_need(ctx, id).await?,
-        })
+        let need = on_need(ctx, actor, id, &command, input.command_id).await?;
+        Ok(NeedClosePayload { need })
     }
 }
 
