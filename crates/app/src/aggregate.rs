@@ -17,7 +17,7 @@ use uuid::Uuid;
 pub trait Aggregate:
     Decider<
         Event: EventType + Serialize + DeserializeOwned + Send + Sync,
-        State: Send + Sync,
+        State: Send + Sync + 'static,
         Command: Send + Sync,
         Context: Send,
     >

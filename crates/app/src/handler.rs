@@ -15,12 +15,17 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::aggregate::Aggregate;
+use crate::cache::StateCache;
 use crate::clock::Clock;
 use crate::error::AppError;
 
 /// How many times a command is decided again after losing a race on its
 /// stream before the caller is told to retry.
 const MAX_ATTEMPTS: usize = 5;
+
+/// How many aggregate states are kept between commands, and for how long.
+const CACHED_STATES: usize = 10_000;
+const CACHED_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What identifies one issuing of a command.
 #[derive(Debug, Clone)]
@@ -70,6 +75,7 @@ pub struct Handler {
     /// The stream ids of commits made here, for live updates. In-process:
     /// a subscriber hears the commands this replica carried.
     changes: tokio::sync::broadcast::Sender<String>,
+    states: Arc<StateCache>,
 }
 
 impl Handler {
@@ -79,6 +85,7 @@ impl Handler {
             projections,
             clock,
             changes: tokio::sync::broadcast::channel(1024).0,
+            states: Arc::new(StateCache::new(CACHED_STATES, CACHED_STATE_TTL)),
         }
     }
 
@@ -108,16 +115,19 @@ impl Handler {
         let stream_id = A::stream_id(id);
         for attempt in 1..=MAX_ATTEMPTS {
             let mut tx = self.store.pool().begin().await?;
-            let recorded = self.store.read_stream(&mut tx, &stream_id, 1).await?;
+            // A state kept from an earlier command here: only the events
+            // appended since (by this replica or another) are read.
+            let (cached, mut state) = self.states.take::<A::State>(&stream_id).unwrap_or_default();
+            let recorded = self
+                .store
+                .read_stream(&mut tx, &stream_id, cached + 1)
+                .await?;
             // Looked up after the stream is read: each statement sees what
             // was committed before it, so a first attempt of this command
             // that the read above already saw is found here too, and the
             // command is not decided against its own effects.
-            if let Some(done) = self.already_done(&mut tx, &stream_id, meta).await? {
-                return Ok(done);
-            }
-            let version = recorded.last().map_or(0, |e| e.version);
-            let mut state = A::State::default();
+            let done = self.already_done(&mut tx, &stream_id, meta).await?;
+            let version = recorded.last().map_or(cached, |e| e.version);
             for event in &recorded {
                 let event: A::Event = event.decode().map_err(|source| AppError::Decode {
                     event_type: event.event_type.clone(),
@@ -125,12 +135,23 @@ impl Handler {
                 })?;
                 state = A::evolve(state, &event);
             }
+            if let Some(done) = done {
+                self.states.put(&stream_id, version, state);
+                return Ok(done);
+            }
             let now = self.clock.now();
             let context = source
                 .context(&mut tx, &state, command, now, self.clock.today())
                 .await?;
-            let decided = A::decide(command, &state, &context)?;
+            let decided = match A::decide(command, &state, &context) {
+                Ok(decided) => decided,
+                Err(refused) => {
+                    self.states.put(&stream_id, version, state);
+                    return Err(refused.into());
+                }
+            };
             if decided.is_empty() {
+                self.states.put(&stream_id, version, state);
                 return Ok(Outcome {
                     stream_id,
                     version,
@@ -183,6 +204,7 @@ impl Handler {
                     let events = result.recorded(&new_events, &metadata, &stream_id);
                     self.projections.apply_inline(&mut tx, &events).await?;
                     tx.commit().await?;
+                    self.states.put(&stream_id, result.stream_version, state);
                     self.store.notify_appended();
                     // Nobody listening is not an error.
                     let _ = self.changes.send(stream_id.clone());

@@ -9,6 +9,7 @@
 
 mod actor;
 mod aggregate;
+mod cache;
 mod clock;
 mod contexts;
 mod error;

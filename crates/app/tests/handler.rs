@@ -288,3 +288,71 @@ async fn a_contacts_details_are_sealed_under_the_contacts_own_key() {
         .unwrap();
     assert_eq!(keys, 1);
 }
+
+/// A replica keeps the states of the streams it wrote to; another replica
+/// appending to one of them must not leave it deciding on a stale state.
+#[tokio::test]
+async fn a_state_kept_between_commands_still_sees_what_another_replica_appended() {
+    let db = TestDb::new().await;
+    let (here, there) = (handler(&db).await, handler(&db).await);
+    let day = datetime!(2026-03-02 09:30 UTC).date();
+    here.execute::<Employer>(employer(), &register(), &meta(Uuid::new_v4()), &Contexts)
+        .await
+        .unwrap();
+    here.execute::<Employer>(employer(), &visit(1, day), &meta(Uuid::new_v4()), &Contexts)
+        .await
+        .unwrap();
+    there
+        .execute::<Employer>(employer(), &visit(2, day), &meta(Uuid::new_v4()), &Contexts)
+        .await
+        .unwrap();
+
+    // The visit `there` logged is known `here`: logging it again is refused
+    // on the first decision. Deciding on a stale state would lose the
+    // append's version check and decide a second time.
+    let counted = Counted::default();
+    let again = here
+        .execute::<Employer>(employer(), &visit(2, day), &meta(Uuid::new_v4()), &counted)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, AppError::Domain(_)), "{again:?}");
+    assert_eq!(
+        counted.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "decided once"
+    );
+    assert_eq!(stream_version(&db).await, Some(3));
+    there
+        .execute::<Employer>(employer(), &visit(3, day), &meta(Uuid::new_v4()), &Contexts)
+        .await
+        .unwrap();
+    let next = here
+        .execute::<Employer>(employer(), &visit(4, day), &meta(Uuid::new_v4()), &counted)
+        .await
+        .unwrap();
+    assert_eq!(next.version, 5);
+    assert_eq!(
+        counted.0.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "decided once more"
+    );
+}
+
+/// Counts the decisions taken.
+#[derive(Default)]
+struct Counted(std::sync::atomic::AtomicUsize);
+
+#[async_trait]
+impl ContextSource<Employer> for Counted {
+    async fn context(
+        &self,
+        conn: &mut PgConnection,
+        state: &<Employer as Decider>::State,
+        command: &EmployerCommand,
+        now: OffsetDateTime,
+        today: Date,
+    ) -> Result<EmployerContext, AppError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Contexts.context(conn, state, command, now, today).await
+    }
+}

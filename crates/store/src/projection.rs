@@ -231,6 +231,10 @@ impl Projections {
     /// Applies the inline projections to events just appended in `conn`'s
     /// transaction. Takes each projection's lock in shared mode, so a swap to
     /// a rebuilt version waits for this transaction.
+    ///
+    /// Leaves the transaction's search path on the last view's schema
+    /// (followed by `public`): it is `set local`, so it ends with the
+    /// transaction, and resetting it would cost a round trip on every command.
     pub async fn apply_inline(
         &self,
         conn: &mut PgConnection,
@@ -250,16 +254,25 @@ impl Projections {
             .execute(&mut *conn)
             .await?;
         // A separate statement: its snapshot is taken after the locks, so it
-        // sees a swap that committed while this transaction waited.
-        let live: Vec<(String, i32)> = sqlx::query_as(
-            "select projection, version from projection_checkpoints where status = 'live' and projection = any($1)",
+        // sees a swap that committed while this transaction waited. With one
+        // view to update (the usual command), it also points the search path
+        // at that view's schema, saving a round trip.
+        let live: Vec<(String, i32, Option<String>)> = sqlx::query_as(
+            "select projection, version,
+                    case when $2 then set_config('search_path',
+                                                 projection || '_v' || version || ', public', true) end
+             from projection_checkpoints where status = 'live' and projection = any($1)",
         )
         .bind(&inline)
+        .bind(inline.len() == 1)
         .fetch_all(&mut *conn)
         .await?;
-        for (name, version) in live {
+        let several = live.len() > 1;
+        for (name, version, _) in live {
             let p = self.find(&name)?;
-            set_search_path(conn, &version_schema(&name, version)).await?;
+            if several {
+                set_search_path(conn, &version_schema(&name, version)).await?;
+            }
             p.apply(conn, events).await.map_err(|e| {
                 tracing::error!(projection = %name, error = %e, "inline projection failed");
                 StoreError::Projection {
@@ -268,9 +281,6 @@ impl Projections {
                 }
             })?;
         }
-        sqlx::query("set local search_path to default")
-            .execute(&mut *conn)
-            .await?;
         Ok(())
     }
 
