@@ -50,6 +50,23 @@ pub struct Config {
     pub shutdown_timeout_secs: u64,
     pub projections: ProjectionsConfig,
     pub api: ApiConfig,
+    pub dashboards: DashboardsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardsConfig {
+    /// Counts below this are masked for viewers outside the structure, so
+    /// nobody can be recognised in a small group.
+    pub small_cell_threshold: i64,
+}
+
+impl Default for DashboardsConfig {
+    fn default() -> Self {
+        Self {
+            small_cell_threshold: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +134,7 @@ impl Default for Config {
             shutdown_timeout_secs: 20,
             projections: ProjectionsConfig::default(),
             api: ApiConfig::default(),
+            dashboards: DashboardsConfig::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod database;
+mod demo;
 mod server;
 mod telemetry;
 
@@ -61,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Demonstration data.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
     /// Measure performance beside raw PostgreSQL baselines.
     Bench {
         #[command(subcommand)]
@@ -96,6 +102,25 @@ enum UsersCommand {
         /// appears in the process list or the shell history).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Generate a realistic multi-year history on an empty database, with
+    /// staff accounts for three structures (the same seed gives the same history).
+    Seed {
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// People accompanied.
+        #[arg(long, default_value_t = 300)]
+        people: usize,
+        /// Employers of the territory.
+        #[arg(long, default_value_t = 120)]
+        employers: usize,
+        /// Months of history, up to today.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
     },
 }
 
@@ -175,6 +200,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Users { command } => users(&config, &db, command).await,
         Command::Schema => unreachable!("printed before opening the database"),
         Command::Bench { command } => bench(&config, &db, command).await,
+        Command::Demo {
+            command:
+                DemoCommand::Seed {
+                    seed,
+                    people,
+                    employers,
+                    months,
+                },
+        } => {
+            let args = demo::SeedArgs {
+                seed,
+                people,
+                employers,
+                months,
+            };
+            demo::seed(&config, &db, args).await
+        }
     };
     db.close().await;
     result
@@ -325,6 +367,7 @@ pub(crate) fn api_over(
         session_ttl: time::Duration::hours(config.api.session_hours),
         magic_link_ttl: time::Duration::minutes(config.api.magic_link_minutes),
         magic_links_in_log: config.api.magic_links_in_log,
+        small_cell_threshold: config.dashboards.small_cell_threshold,
         attempts: Arc::new(passerelle_graphql::RateLimiter::new(
             config.api.max_attempts,
             std::time::Duration::from_secs(config.api.attempts_window_minutes * 60),

@@ -187,7 +187,10 @@ impl Handler {
                         expected: ExpectedVersion::Exact(version),
                         events: &new_events,
                         metadata: &metadata,
-                        recorded_at: None,
+                        // The injected clock's time: the instant the decision
+                        // was taken, which dashboards "as of" a date compare
+                        // with (and which a seeded history sets in the past).
+                        recorded_at: Some(now),
                     },
                 )
                 .await;

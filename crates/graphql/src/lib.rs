@@ -6,6 +6,7 @@
 //! Every resolver asks `app::policy` what the viewer may reach. Knows no
 //! HTTP type: the server puts a [`Viewer`] in each request's data.
 
+mod dashboards;
 mod employers;
 mod error;
 mod immersions;

@@ -16,7 +16,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::error::{self, Code};
-use crate::{employers, immersions, people};
+use crate::{dashboards, employers, immersions, people};
 
 /// What resolvers reach: the command path and the database.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct Gateway {
     pub magic_links_in_log: bool,
     /// Login and magic-link attempts per email address.
     pub attempts: Arc<RateLimiter>,
+    /// Dashboard counts below this are masked beyond the viewer's structure.
+    pub small_cell_threshold: i64,
 }
 
 /// Who sends the request, as the HTTP layer authenticated them: a staff
@@ -100,6 +102,7 @@ pub struct Query(
     employers::EmployerQuery,
     people::PeopleQuery,
     immersions::ImmersionQuery,
+    dashboards::DashboardQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]

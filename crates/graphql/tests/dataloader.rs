@@ -98,6 +98,7 @@ async fn statements_for_a_page(employers: u128) -> usize {
         session_ttl: time::Duration::hours(1),
         magic_link_ttl: time::Duration::minutes(30),
         magic_links_in_log: false,
+        small_cell_threshold: 5,
         attempts: Arc::new(passerelle_graphql::RateLimiter::new(
             5,
             std::time::Duration::from_secs(60),

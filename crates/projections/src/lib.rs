@@ -6,6 +6,7 @@
 //! by type name only); knows nothing of HTTP or GraphQL.
 
 mod activity;
+pub mod dashboards;
 pub mod views;
 
 use std::sync::Arc;
@@ -21,5 +22,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(views::needs::Needs),
         Arc::new(views::people::People),
         Arc::new(views::immersions::Immersions),
+        Arc::new(dashboards::Dashboards),
     ]
 }

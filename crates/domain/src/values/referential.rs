@@ -193,6 +193,16 @@ impl NafDivision {
         NAF.get(self.0.as_str()).copied()
     }
 
+    /// Every division that has jobs listed, in code order.
+    pub fn with_jobs() -> Vec<NafDivision> {
+        let mut all: Vec<NafDivision> = NAF_ROME
+            .keys()
+            .map(|code| NafDivision((*code).to_owned()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     /// The jobs found in this sector, to suggest ROME codes for a need.
     pub fn rome_codes(&self) -> Vec<RomeCode> {
         NAF_ROME
@@ -244,6 +254,16 @@ impl Commune {
 
     pub fn region_name(&self) -> Option<&'static str> {
         REGIONS.get(self.region).copied()
+    }
+
+    /// The communes of a département, most populated first.
+    pub fn of_departement(departement: &str) -> Vec<&'static Commune> {
+        let mut found: Vec<_> = COMMUNES
+            .values()
+            .filter(|c| c.departement == departement)
+            .collect();
+        found.sort_by(|a, b| b.population.cmp(&a.population).then(a.code.cmp(b.code)));
+        found
     }
 
     /// The communes served by a postal code, to turn what people type into

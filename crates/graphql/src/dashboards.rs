@@ -1,0 +1,324 @@
+//! Dashboards on immersion outcomes: the funnel and the outcomes at each
+//! milestone, filtered, "as of" any past date, with small cells masked for
+//! whoever looks beyond their own structure.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_projections::dashboards::{self, Filter, FunnelStep as StepRow, OutcomeCount};
+use time::{Date, Duration, OffsetDateTime};
+
+use crate::error::{self, Code};
+use crate::immersions::{Milestone, Objective, OutcomeKind};
+use crate::people::Contract;
+use crate::schema::{gateway, parse_id, staff};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AgeBand {
+    /// Under 26.
+    Under26,
+    /// 26 to 49.
+    From26To49,
+    /// 50 and over.
+    From50,
+}
+
+impl AgeBand {
+    fn tag(self) -> &'static str {
+        match self {
+            AgeBand::Under26 => "under_26",
+            AgeBand::From26To49 => "26_to_49",
+            AgeBand::From50 => "50_and_over",
+        }
+    }
+}
+
+fn objective_tag(o: Objective) -> &'static str {
+    match o {
+        Objective::DiscoverJobOrSector => "discover_job_or_sector",
+        Objective::ConfirmProject => "confirm_project",
+        Objective::InitiateRecruitment => "initiate_recruitment",
+    }
+}
+
+/// What every dashboard can be restricted to.
+#[derive(InputObject, Debug, Default, Clone)]
+pub struct DashboardFilter {
+    /// Immersions proposed from this day…
+    pub from: Option<Date>,
+    /// …to this day, inclusive.
+    pub to: Option<Date>,
+    pub structure_id: Option<ID>,
+    pub mediator_id: Option<ID>,
+    /// A département's INSEE code (`44`, `2A`), from the host's commune.
+    pub departement: Option<String>,
+    /// A région's INSEE code (`52`), from the host's commune.
+    pub region: Option<String>,
+    /// The host's NAF division (`56`).
+    pub naf: Option<String>,
+    /// A ROME code of the need the immersion answers.
+    pub rome: Option<String>,
+    pub objective: Option<Objective>,
+    pub age_band: Option<AgeBand>,
+    /// People whose disability recognition (RQTH) was recorded with consent.
+    pub disability: Option<bool>,
+}
+
+impl DashboardFilter {
+    fn parse(&self) -> Result<Filter> {
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from > to
+        {
+            return Err(field_error(
+                "filter.to",
+                "La fin de la période précède son début.",
+            ));
+        }
+        let id = |value: &Option<ID>, what| value.as_ref().map(|v| parse_id(v, what)).transpose();
+        let trimmed = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_uppercase)
+        };
+        Ok(Filter {
+            from: self.from,
+            to: self.to,
+            structure: id(&self.structure_id, "Structure")?,
+            mediator: id(&self.mediator_id, "Médiateur")?,
+            departement: trimmed(&self.departement),
+            region: trimmed(&self.region),
+            naf: trimmed(&self.naf),
+            rome: trimmed(&self.rome),
+            objective: self.objective.map(|o| objective_tag(o).to_owned()),
+            age_band: self.age_band.map(|a| a.tag().to_owned()),
+            disability: self.disability,
+        })
+    }
+}
+
+fn field_error(field: &'static str, message: &str) -> async_graphql::Error {
+    use async_graphql::ErrorExtensions as _;
+    error::error(Code::BadUserInput, message).extend_with(|_, e| e.set("field", field))
+}
+
+/// The last instant of `day` in Paris.
+fn end_of_day(day: Date) -> Option<OffsetDateTime> {
+    let next = day.next_day()?.midnight();
+    let offset = passerelle_app::paris_offset(next.assume_utc());
+    Some(next.assume_offset(offset) - Duration::microseconds(1))
+}
+
+/// Checks the request and says which figures to mask.
+struct Scope {
+    filter: Filter,
+    as_of: Option<OffsetDateTime>,
+    /// Counts below this are hidden (0 shows nothing to hide).
+    mask_below: i64,
+}
+
+fn scope(ctx: &Context<'_>, filter: Option<DashboardFilter>, as_of: Option<Date>) -> Result<Scope> {
+    let actor = staff(ctx)?;
+    let filter = filter.unwrap_or_default().parse()?;
+    let gateway = gateway(ctx);
+    let today = gateway.handler.clock().today();
+    if as_of.is_some_and(|d| d > today) {
+        return Err(field_error(
+            "asOf",
+            "La date « au » ne peut pas être dans le futur : laissez-la vide pour les chiffres du jour.",
+        ));
+    }
+    // Within one's own structure every figure shows; beyond it a small
+    // count could point at someone, so it is hidden.
+    let own = filter.structure == Some(actor.structure.as_uuid());
+    Ok(Scope {
+        filter,
+        as_of: as_of.and_then(end_of_day),
+        mask_below: if own { 0 } else { gateway.small_cell_threshold },
+    })
+}
+
+impl Scope {
+    fn show(&self, count: i64) -> Option<i64> {
+        (count == 0 || count >= self.mask_below).then_some(count)
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum FunnelStepName {
+    Proposed,
+    Accepted,
+    Signed,
+    Validated,
+    Started,
+    Completed,
+    HiredOrTrained,
+}
+
+impl FunnelStepName {
+    fn of(tag: &str) -> Self {
+        match tag {
+            "proposed" => Self::Proposed,
+            "accepted" => Self::Accepted,
+            "signed" => Self::Signed,
+            "validated" => Self::Validated,
+            "started" => Self::Started,
+            "completed" => Self::Completed,
+            _ => Self::HiredOrTrained,
+        }
+    }
+}
+
+/// One step of the funnel. A count below the small-cell threshold is null
+/// (masked) for a viewer outside the structure, and so are the rates and
+/// delays drawn from it.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct FunnelStep {
+    pub step: FunnelStepName,
+    pub count: Option<i64>,
+    /// Share of the previous step's immersions that reached this one (0–1).
+    pub rate_from_previous: Option<f64>,
+    /// Median days from the previous step, among those that reached this one.
+    pub median_days_from_previous: Option<f64>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct ImmersionFunnel {
+    /// The day the figures stand at; null for now.
+    pub as_of: Option<Date>,
+    /// Whether some figures are hidden because they are too small.
+    pub masked: bool,
+    pub steps: Vec<FunnelStep>,
+}
+
+/// Immersions at one outcome, at one milestone, for one objective.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct OutcomeCell {
+    pub milestone: Milestone,
+    pub objective: Objective,
+    pub outcome: OutcomeKind,
+    /// For a hire, the contract.
+    pub contract: Option<Contract>,
+    /// Null when masked.
+    pub count: Option<i64>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct ImmersionOutcomes {
+    pub as_of: Option<Date>,
+    pub masked: bool,
+    pub cells: Vec<OutcomeCell>,
+}
+
+fn funnel(scope: &Scope, rows: Vec<StepRow>, as_of: Option<Date>) -> ImmersionFunnel {
+    let mut steps: Vec<FunnelStep> = Vec::with_capacity(rows.len());
+    let mut previous: Option<Option<i64>> = None;
+    for row in rows {
+        let count = scope.show(row.count);
+        let rate = match (previous, count) {
+            (Some(Some(before)), Some(now)) if before > 0 => Some(now as f64 / before as f64),
+            _ => None,
+        };
+        steps.push(FunnelStep {
+            step: FunnelStepName::of(row.step),
+            count,
+            rate_from_previous: rate,
+            median_days_from_previous: count.and(row.median_days),
+        });
+        previous = Some(count);
+    }
+    ImmersionFunnel {
+        as_of,
+        masked: steps.iter().any(|s| s.count.is_none()),
+        steps,
+    }
+}
+
+fn outcome_cell(scope: &Scope, row: &OutcomeCount) -> Option<OutcomeCell> {
+    let milestone = match row.milestone.as_str() {
+        "end" => Milestone::End,
+        "one_month" => Milestone::OneMonth,
+        "three_months" => Milestone::ThreeMonths,
+        "six_months" => Milestone::SixMonths,
+        _ => return None,
+    };
+    let objective = match row.objective.as_str() {
+        "discover_job_or_sector" => Objective::DiscoverJobOrSector,
+        "confirm_project" => Objective::ConfirmProject,
+        "initiate_recruitment" => Objective::InitiateRecruitment,
+        _ => return None,
+    };
+    let outcome = match row.outcome.as_str() {
+        "hired" => OutcomeKind::Hired,
+        "training" => OutcomeKind::Training,
+        "new_immersion" => OutcomeKind::NewImmersion,
+        "project_readjusted" => OutcomeKind::ProjectReadjusted,
+        "nothing" => OutcomeKind::Nothing,
+        _ => return None,
+    };
+    let contract = row.contract.as_deref().and_then(|c| {
+        Some(match c {
+            "cdi" => Contract::Cdi,
+            "cdd_six_months_or_more" => Contract::CddSixMonthsOrMore,
+            "cdd_under_six_months" => Contract::CddUnderSixMonths,
+            "alternance" => Contract::Alternance,
+            "contrat_aide" => Contract::ContratAide,
+            "contrat_insertion" => Contract::ContratInsertion,
+            "interim" => Contract::Interim,
+            "other" => Contract::Other,
+            _ => return None,
+        })
+    });
+    Some(OutcomeCell {
+        milestone,
+        objective,
+        outcome,
+        contract,
+        count: scope.show(row.count),
+    })
+}
+
+#[derive(Default, Debug)]
+pub struct DashboardQuery;
+
+#[Object]
+impl DashboardQuery {
+    /// Proposed → accepted → signed → validated → started → completed →
+    /// hired or trained: how many immersions reached each step, the rate
+    /// from one step to the next and the median delay.
+    async fn immersion_funnel(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DashboardFilter>,
+        as_of: Option<Date>,
+    ) -> Result<ImmersionFunnel> {
+        let scope = scope(ctx, filter, as_of)?;
+        let rows = dashboards::funnel(&gateway(ctx).pool, &scope.filter, scope.as_of)
+            .await
+            .map_err(|e| error::internal(&e))?;
+        Ok(funnel(&scope, rows, as_of))
+    }
+
+    /// Where the people stood at the end and at 1, 3 and 6 months, by
+    /// objective: hired (by contract), in training, in a new immersion,
+    /// with a readjusted project, or nothing yet.
+    async fn immersion_outcomes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DashboardFilter>,
+        as_of: Option<Date>,
+    ) -> Result<ImmersionOutcomes> {
+        let scope = scope(ctx, filter, as_of)?;
+        let rows = dashboards::outcomes(&gateway(ctx).pool, &scope.filter, scope.as_of)
+            .await
+            .map_err(|e| error::internal(&e))?;
+        let cells: Vec<OutcomeCell> = rows
+            .iter()
+            .filter_map(|r| outcome_cell(&scope, r))
+            .collect();
+        Ok(ImmersionOutcomes {
+            as_of,
+            masked: cells.iter().any(|c| c.count.is_none()),
+            cells,
+        })
+    }
+}
