@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod database;
 mod demo;
+mod export;
 mod server;
 mod telemetry;
 

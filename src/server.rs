@@ -49,6 +49,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                 .layer(DefaultBodyLimit::max(max_body_bytes)),
         )
         .route("/graphql/ws", get(graphql_ws))
+        .route("/exports/{name}", get(crate::export::download))
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -67,7 +68,7 @@ async fn graphiql() -> impl IntoResponse {
 
 /// The session token: `Authorization: Bearer …` for API clients, the
 /// session cookie for browsers.
-fn session_token(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
     if let Some(bearer) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -110,7 +111,7 @@ async fn graphql(
 
 /// Who a session token stands for: a staff member, else an employer or a
 /// person by magic link, else nobody.
-async fn viewer_for(
+pub(crate) async fn viewer_for(
     pool: &PgPool,
     api: &Api,
     token: Option<String>,

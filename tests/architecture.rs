@@ -31,6 +31,9 @@ fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
             "passerelle-projections",
             "passerelle-store",
         ],
+        // Histories for the demo, the benchmarks and the tests, through the
+        // command path.
+        "passerelle-demo" => &["passerelle-app", "passerelle-domain"],
         "passerelle-web" => &[
             "passerelle-accounts",
             "passerelle-graphql",
@@ -40,6 +43,7 @@ fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
         ],
         "passerelle" => &[
             "passerelle-web",
+            "passerelle-demo",
             "passerelle-graphql",
             "passerelle-notify",
             "passerelle-accounts",

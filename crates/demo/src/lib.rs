@@ -124,47 +124,106 @@ pub async fn seed(
     staff: &[Staff],
     options: &Options,
 ) -> Result<Report, AppError> {
-    assert!(!staff.is_empty(), "a history needs at least one structure");
-    let mut plan = Plan::new(options, staff);
-    plan.employers();
-    plan.people();
-    let mut steps = plan.steps;
-    steps.sort_by_key(|s| (s.at, s.order));
+    let mut history = History::plan(staff, options);
+    history.run_until(handler, clock, options.end).await?;
+    Ok(history.report)
+}
 
-    let mut report = plan.report;
-    let mut broken: HashSet<Uuid> = HashSet::new();
-    let last = paris_time(options.end, 23 * 60);
-    for step in steps {
-        if step.at > last || broken.contains(&step.path) {
-            continue;
-        }
-        clock.set(step.at);
-        let meta = CommandMeta {
-            command_id: Uuid::new_v4(),
-            correlation_id: Uuid::new_v4(),
-            causation_id: None,
-            actor: step.actor,
-        };
-        let done = match &step.command {
-            Command::Employer(id, c) => handler.execute::<Employer>(*id, c, &meta, &Views).await,
-            Command::Need(id, c) => handler.execute::<Need>(*id, c, &meta, &Views).await,
-            Command::Person(id, c) => handler.execute::<Person>(*id, c, &meta, &Views).await,
-            Command::Immersion(id, c) => handler.execute::<Immersion>(*id, c, &meta, &Views).await,
-        };
-        match done {
-            Ok(outcome) => {
-                report.commands += 1;
-                report.events += outcome.events.len() as u64;
-            }
-            Err(AppError::Domain(refused)) => {
-                tracing::debug!(rule = refused.rule.code(), message = %refused.message, "seeded command refused");
-                report.refused += 1;
-                broken.insert(step.path);
-            }
-            Err(other) => return Err(other),
+/// A planned history, carried out up to a day at a time: tests look at the
+/// figures as they stood on a day before going on.
+pub struct History {
+    steps: Vec<Step>,
+    next: usize,
+    broken: HashSet<Uuid>,
+    report: Report,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("steps", &self.steps.len())
+            .field("next", &self.next)
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl History {
+    /// # Panics
+    /// Without any structure or mediator to act.
+    pub fn plan(staff: &[Staff], options: &Options) -> Self {
+        assert!(
+            !staff.is_empty() && staff.iter().all(|s| !s.mediators.is_empty()),
+            "a history needs structures with mediators"
+        );
+        let mut plan = Plan::new(options, staff);
+        plan.employers();
+        plan.people();
+        let mut steps = plan.steps;
+        steps.sort_by_key(|s| (s.at, s.order));
+        let last = paris_time(options.end, 24 * 60 - 1);
+        steps.retain(|s| s.at <= last);
+        Self {
+            steps,
+            next: 0,
+            broken: HashSet::new(),
+            report: plan.report,
         }
     }
-    Ok(report)
+
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Carries out every planned fact up to the end of `day` (Paris), in
+    /// order, through `handler`, whose clock must be `clock`.
+    pub async fn run_until(
+        &mut self,
+        handler: &Handler,
+        clock: &FixedClock,
+        day: Date,
+    ) -> Result<(), AppError> {
+        let last = paris_time(day, 24 * 60 - 1);
+        while let Some(step) = self.steps.get(self.next) {
+            if step.at > last {
+                break;
+            }
+            self.next += 1;
+            if self.broken.contains(&step.path) {
+                continue;
+            }
+            clock.set(step.at);
+            let meta = CommandMeta {
+                command_id: Uuid::new_v4(),
+                correlation_id: Uuid::new_v4(),
+                causation_id: None,
+                actor: step.actor.clone(),
+            };
+            let done = match &step.command {
+                Command::Employer(id, c) => {
+                    handler.execute::<Employer>(*id, c, &meta, &Views).await
+                }
+                Command::Need(id, c) => handler.execute::<Need>(*id, c, &meta, &Views).await,
+                Command::Person(id, c) => handler.execute::<Person>(*id, c, &meta, &Views).await,
+                Command::Immersion(id, c) => {
+                    handler.execute::<Immersion>(*id, c, &meta, &Views).await
+                }
+            };
+            match done {
+                Ok(outcome) => {
+                    self.report.commands += 1;
+                    self.report.events += outcome.events.len() as u64;
+                }
+                Err(AppError::Domain(refused)) => {
+                    tracing::debug!(rule = refused.rule.code(), message = %refused.message, "seeded command refused");
+                    self.report.refused += 1;
+                    self.broken.insert(step.path);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// 09:00 in Paris plus `minutes`, on `day`.

@@ -1,0 +1,536 @@
+//! The dashboards against the event log, on seeded random histories carried
+//! out through the command path on a real PostgreSQL: each figure equals an
+//! independent fold over the log written here; `asOf` a past day equals what
+//! the live dashboard reported that day; a rebuild equals the live
+//! projection; small cells are masked beyond one's own structure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use passerelle_accounts::{StaffRole, User};
+use passerelle_app::{Clock as _, FixedClock, Handler};
+use passerelle_demo::{History, Options, Staff};
+use passerelle_domain::immersion::{ImmersionEvent, Outcome, Signatory};
+use passerelle_domain::values::{StructureId, UserId};
+use passerelle_graphql::{Gateway, Limits, PasserelleSchema, RateLimiter, Viewer, build, prepare};
+use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_store::testkit::TestDb;
+use passerelle_store::{LogPosition, RecordedEvent};
+use serde_json::{Value, json};
+use time::macros::{date, datetime};
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+
+const FUNNEL: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    immersionFunnel(filter: $filter, asOf: $asOf) {
+        masked steps { step count rateFromPrevious medianDaysFromPrevious }
+    }
+}";
+const OUTCOMES: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    immersionOutcomes(filter: $filter, asOf: $asOf) {
+        masked cells { milestone objective outcome contract count }
+    }
+}";
+
+struct Fixture {
+    db: TestDb,
+    projections: Arc<Projections>,
+    handler: Handler,
+    clock: Arc<FixedClock>,
+    schema: PasserelleSchema,
+    gateway: Gateway,
+    staff: Vec<Staff>,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let db = TestDb::new().await;
+        let projections = Projections::new(
+            db.store(),
+            passerelle_projections::all(),
+            RunnerConfig::default(),
+        );
+        projections.setup().await.unwrap();
+        let projections = Arc::new(projections);
+        let clock = Arc::new(FixedClock::new(datetime!(2025-01-01 08:00 UTC)));
+        let handler = Handler::new(projections.clone(), clock.clone());
+        let gateway = Gateway {
+            handler: handler.clone(),
+            pool: db.pool.clone(),
+            session_ttl: time::Duration::hours(1),
+            magic_link_ttl: time::Duration::minutes(30),
+            magic_links_in_log: false,
+            small_cell_threshold: 5,
+            attempts: Arc::new(RateLimiter::new(5, std::time::Duration::from_secs(60))),
+        };
+        let schema = build(
+            gateway.clone(),
+            Limits {
+                depth: 12,
+                complexity: 10_000,
+            },
+        );
+        let staff = [("44", 1u128), ("35", 2), ("49", 3)]
+            .into_iter()
+            .map(|(departement, n)| Staff {
+                structure: StructureId(Uuid::from_u128(n)),
+                departement,
+                mediators: (0..3)
+                    .map(|m| UserId(Uuid::from_u128(n * 100 + m)))
+                    .collect(),
+            })
+            .collect();
+        Self {
+            db,
+            projections,
+            handler,
+            clock,
+            schema,
+            gateway,
+            staff,
+        }
+    }
+
+    /// A manager of the `n`th structure.
+    fn viewer(&self, n: usize) -> Viewer {
+        let s = &self.staff[n];
+        Viewer {
+            user: Some(User {
+                user_id: s.mediators[0],
+                structure: s.structure,
+                structure_name: format!("Structure {n}"),
+                role: StaffRole::Manager,
+                email: format!("direction@structure{n}.example.org"),
+                name: "Direction".into(),
+            }),
+            principal: None,
+            token: None,
+        }
+    }
+
+    async fn query(&self, viewer: &Viewer, query: &str, variables: Value) -> Value {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        let response = self
+            .schema
+            .execute(prepare(request, &self.gateway, viewer.clone()))
+            .await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        response.data.into_json().unwrap()
+    }
+
+    /// The asynchronous projections brought up to date.
+    async fn catch_up(&self) {
+        while self.projections.run_once().await.unwrap() > 0 {}
+    }
+
+    async fn log(&self) -> Vec<RecordedEvent> {
+        let mut conn = self.db.pool.acquire().await.unwrap();
+        let mut all = Vec::new();
+        let mut after = LogPosition {
+            transaction_id: 0,
+            global_position: 0,
+        };
+        loop {
+            let batch = self
+                .projections
+                .store()
+                .read_all(&mut conn, after, 5_000)
+                .await
+                .unwrap();
+            let Some(last) = batch.last() else {
+                return all;
+            };
+            after = last.position;
+            all.extend(batch);
+        }
+    }
+
+    /// Every figure each structure's manager sees of their own structure,
+    /// and what a manager sees of the whole territory, live or `as_of`.
+    async fn figures(&self, as_of: Option<Date>) -> Vec<Value> {
+        let mut all = Vec::new();
+        for n in 0..self.staff.len() {
+            let own = json!({ "filter": { "structureId": self.staff[n].structure.to_string() },
+                              "asOf": as_of });
+            all.push(self.query(&self.viewer(n), FUNNEL, own.clone()).await);
+            all.push(self.query(&self.viewer(n), OUTCOMES, own).await);
+        }
+        let territory = json!({ "asOf": as_of });
+        all.push(self.query(&self.viewer(0), FUNNEL, territory.clone()).await);
+        all.push(self.query(&self.viewer(0), OUTCOMES, territory).await);
+        all
+    }
+}
+
+/// The last instant of `day` in Paris.
+fn end_of_day(day: Date) -> OffsetDateTime {
+    let next = day.next_day().unwrap().midnight();
+    next.assume_offset(passerelle_app::paris_offset(next.assume_utc())) - Duration::microseconds(1)
+}
+
+/// One immersion as folded from its events here, independently of the
+/// projection's SQL.
+#[derive(Default)]
+struct Folded {
+    structure: Uuid,
+    objective: String,
+    person_accepted: bool,
+    employer_accepted: bool,
+    required: BTreeSet<Signatory>,
+    signatures: BTreeSet<Signatory>,
+    /// When each step was first reached.
+    reached: BTreeMap<usize, OffsetDateTime>,
+    /// The last outcome recorded at each milestone: (outcome, contract).
+    outcomes: BTreeMap<String, (String, Option<String>)>,
+}
+
+fn json_tag<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value).unwrap() {
+        Value::String(s) => s,
+        Value::Object(map) => map["kind"].as_str().unwrap().to_owned(),
+        other => panic!("{other}"),
+    }
+}
+
+/// Folds the immersions of the log up to `cutoff`.
+fn fold(log: &[RecordedEvent], cutoff: OffsetDateTime) -> BTreeMap<String, Folded> {
+    let mut immersions: BTreeMap<String, Folded> = BTreeMap::new();
+    for event in log.iter().filter(|e| e.recorded_at <= cutoff) {
+        if !event.stream_id.starts_with("immersion-") {
+            continue;
+        }
+        let decoded: ImmersionEvent = event.decode().unwrap();
+        let at = event.recorded_at;
+        let i = immersions.entry(event.stream_id.clone()).or_default();
+        let reach = |step: usize, i: &mut Folded| {
+            i.reached.entry(step).or_insert(at);
+        };
+        match decoded {
+            ImmersionEvent::ImmersionProposed(e) => {
+                i.structure = e.structure.as_uuid();
+                i.objective = json_tag(&e.objective);
+                reach(0, i);
+            }
+            ImmersionEvent::ProposalAcceptedByPerson(_)
+            | ImmersionEvent::ProposalAcceptedByEmployer(_) => {
+                if matches!(decoded, ImmersionEvent::ProposalAcceptedByPerson(_)) {
+                    i.person_accepted = true;
+                } else {
+                    i.employer_accepted = true;
+                }
+                if i.person_accepted && i.employer_accepted {
+                    reach(1, i);
+                }
+            }
+            ImmersionEvent::ConventionDrafted(e) => {
+                i.required = e.convention.required_signatories(&e.convention.period);
+                i.signatures.clear();
+            }
+            ImmersionEvent::ConventionModified(e) => {
+                i.required = e.convention.required_signatories(&e.convention.period);
+                i.signatures.clear();
+            }
+            ImmersionEvent::ConventionSigned(e) if !e.renewal => {
+                i.signatures.insert(e.signatory);
+                if i.required.is_subset(&i.signatures) {
+                    reach(2, i);
+                }
+            }
+            ImmersionEvent::ConventionValidated(e) if !e.renewal => reach(3, i),
+            ImmersionEvent::ImmersionStarted(_) => reach(4, i),
+            ImmersionEvent::ImmersionCompleted(_) => reach(5, i),
+            ImmersionEvent::OutcomeRecorded(e) => {
+                let contract = match &e.outcome {
+                    Outcome::Hired { contract } => Some(json_tag(contract)),
+                    _ => None,
+                };
+                if matches!(e.outcome, Outcome::Hired { .. } | Outcome::Training) {
+                    reach(6, i);
+                }
+                i.outcomes
+                    .insert(json_tag(&e.milestone), (json_tag(&e.outcome), contract));
+            }
+            _ => {}
+        }
+    }
+    immersions
+}
+
+/// `percentile_cont(0.5)`: the middle value, or the mean of the two middle ones.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+/// The funnel of the folded immersions of `structure` (all when `None`):
+/// (count, median days from the previous step) per step.
+fn funnel_of(
+    folded: &BTreeMap<String, Folded>,
+    structure: Option<Uuid>,
+) -> Vec<(i64, Option<f64>)> {
+    let mine: Vec<&Folded> = folded
+        .values()
+        .filter(|i| structure.is_none_or(|s| i.structure == s))
+        .collect();
+    (0..7)
+        .map(|step| {
+            let reached: Vec<&&Folded> = mine
+                .iter()
+                .filter(|i| i.reached.contains_key(&step))
+                .collect();
+            let delays = if step == 0 {
+                Vec::new()
+            } else {
+                reached
+                    .iter()
+                    .filter_map(|i| {
+                        Some(
+                            (i.reached[&step] - *i.reached.get(&(step - 1))?).as_seconds_f64()
+                                / 86_400.0,
+                        )
+                    })
+                    .collect()
+            };
+            (reached.len() as i64, median(delays))
+        })
+        .collect()
+}
+
+/// Outcome counts keyed by (milestone, objective, outcome, contract), as the
+/// API names them.
+fn outcomes_of(
+    folded: &BTreeMap<String, Folded>,
+    structure: Uuid,
+) -> BTreeMap<(String, String, String, String), i64> {
+    let mut counts = BTreeMap::new();
+    for i in folded.values().filter(|i| i.structure == structure) {
+        for (milestone, (outcome, contract)) in &i.outcomes {
+            *counts
+                .entry((
+                    milestone.to_uppercase(),
+                    i.objective.to_uppercase(),
+                    outcome.to_uppercase(),
+                    contract.clone().unwrap_or_default().to_uppercase(),
+                ))
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn api_funnel(answer: &Value) -> Vec<(i64, Option<f64>)> {
+    answer["immersionFunnel"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["count"].as_i64().expect("unmasked"),
+                s["medianDaysFromPrevious"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+fn api_outcomes(answer: &Value) -> BTreeMap<(String, String, String, String), i64> {
+    answer["immersionOutcomes"]["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                (
+                    c["milestone"].as_str().unwrap().to_owned(),
+                    c["objective"].as_str().unwrap().to_owned(),
+                    c["outcome"].as_str().unwrap().to_owned(),
+                    c["contract"].as_str().unwrap_or_default().to_owned(),
+                ),
+                c["count"].as_i64().expect("unmasked"),
+            )
+        })
+        .collect()
+}
+
+fn assert_funnel_eq(api: &[(i64, Option<f64>)], folded: &[(i64, Option<f64>)], context: &str) {
+    assert_eq!(api.len(), folded.len());
+    for (step, (a, f)) in api.iter().zip(folded).enumerate() {
+        assert_eq!(a.0, f.0, "{context}: count at step {step}");
+        match (a.1, f.1) {
+            (None, None) => {}
+            (Some(x), Some(y)) => assert!(
+                (x - y).abs() < 1e-6,
+                "{context}: median at step {step}: {x} ≠ {y}"
+            ),
+            other => panic!("{context}: median at step {step}: {other:?}"),
+        }
+    }
+}
+
+async fn check_history(seed: u64) {
+    let f = Fixture::new().await;
+    let end = date!(2026 - 06 - 30);
+    let options = Options {
+        seed,
+        people: 70,
+        employers: 30,
+        months: 14,
+        end,
+    };
+    let mut history = History::plan(&f.staff, &options);
+    // The figures as the live dashboards gave them at the end of two past days.
+    let mut snapshots = Vec::new();
+    for day in [date!(2025 - 10 - 15), date!(2026 - 02 - 27)] {
+        history.run_until(&f.handler, &f.clock, day).await.unwrap();
+        f.catch_up().await;
+        snapshots.push((day, f.figures(None).await));
+    }
+    history.run_until(&f.handler, &f.clock, end).await.unwrap();
+    f.catch_up().await;
+    let report = history.report().clone();
+    assert_eq!(report.refused, 0, "{report:?}");
+    assert!(report.immersions > 40, "{report:?}");
+
+    let log = f.log().await;
+    let now = f.clock.now();
+    for (cutoff, as_of) in [
+        (
+            end_of_day(date!(2025 - 10 - 15)),
+            Some(date!(2025 - 10 - 15)),
+        ),
+        (now, None),
+    ] {
+        let folded = fold(&log, cutoff);
+        for (n, staff) in f.staff.iter().enumerate() {
+            let variables = json!({ "filter": { "structureId": staff.structure.to_string() },
+                                    "asOf": as_of });
+            let context = format!("seed {seed}, structure {n}, as of {as_of:?}");
+            let funnel = f.query(&f.viewer(n), FUNNEL, variables.clone()).await;
+            assert_eq!(funnel["immersionFunnel"]["masked"], false, "{context}");
+            assert_funnel_eq(
+                &api_funnel(&funnel),
+                &funnel_of(&folded, Some(staff.structure.as_uuid())),
+                &context,
+            );
+            let outcomes = f.query(&f.viewer(n), OUTCOMES, variables).await;
+            assert_eq!(
+                api_outcomes(&outcomes),
+                outcomes_of(&folded, staff.structure.as_uuid()),
+                "{context}"
+            );
+        }
+        let whole = funnel_of(&folded, None);
+        assert!(
+            whole[0].0 > 0 && whole[6].0 > 0,
+            "a history that goes somewhere: {whole:?}"
+        );
+    }
+
+    for (day, live) in &snapshots {
+        assert_eq!(
+            &f.figures(Some(*day)).await,
+            live,
+            "as of {day}, seed {seed}"
+        );
+    }
+
+    let before = f.figures(None).await;
+    f.projections.rebuild("dashboards", false).await.unwrap();
+    assert_eq!(
+        f.figures(None).await,
+        before,
+        "rebuilt from the log, seed {seed}"
+    );
+}
+
+#[tokio::test]
+async fn dashboards_equal_a_fold_of_the_log_live_as_of_and_rebuilt() {
+    for seed in [7, 2026] {
+        check_history(seed).await;
+    }
+}
+
+#[tokio::test]
+async fn small_cells_are_masked_beyond_ones_own_structure() {
+    let f = Fixture::new().await;
+    let options = Options {
+        seed: 11,
+        people: 45,
+        employers: 20,
+        months: 12,
+        end: date!(2026 - 06 - 30),
+    };
+    passerelle_demo::seed(&f.handler, &f.clock, &f.staff, &options)
+        .await
+        .unwrap();
+    f.catch_up().await;
+    let other = json!({ "filter": { "structureId": f.staff[1].structure.to_string() } });
+    let own = json!({ "filter": { "structureId": f.staff[0].structure.to_string() } });
+    let seen_from_outside = f.query(&f.viewer(0), OUTCOMES, other.clone()).await;
+    let seen_from_inside = f.query(&f.viewer(1), OUTCOMES, other).await;
+    let outside = seen_from_outside["immersionOutcomes"]["cells"]
+        .as_array()
+        .unwrap();
+    let inside = seen_from_inside["immersionOutcomes"]["cells"]
+        .as_array()
+        .unwrap();
+    assert_eq!(outside.len(), inside.len());
+    let mut masked = 0;
+    for (o, i) in outside.iter().zip(inside) {
+        let count = i["count"]
+            .as_i64()
+            .expect("a structure sees all its figures");
+        if (1..5).contains(&count) {
+            assert!(o["count"].is_null(), "{count} shown beyond the structure");
+            masked += 1;
+        } else {
+            assert_eq!(o["count"].as_i64(), Some(count));
+        }
+    }
+    assert!(masked > 0, "the history has small cells to mask");
+    assert_eq!(seen_from_outside["immersionOutcomes"]["masked"], true);
+    assert_eq!(seen_from_inside["immersionOutcomes"]["masked"], false);
+    let mine = f.query(&f.viewer(0), FUNNEL, own).await;
+    assert_eq!(mine["immersionFunnel"]["masked"], false);
+}
+
+#[tokio::test]
+async fn dashboard_inputs_are_checked() {
+    let f = Fixture::new().await;
+    for (variables, field) in [
+        (json!({ "asOf": "2999-01-01" }), "asOf"),
+        (
+            json!({ "filter": { "from": "2026-05-01", "to": "2026-04-01" } }),
+            "filter.to",
+        ),
+    ] {
+        let request = async_graphql::Request::new(FUNNEL)
+            .variables(async_graphql::Variables::from_json(variables));
+        let response = f
+            .schema
+            .execute(prepare(request, &f.gateway, f.viewer(0)))
+            .await;
+        let error = response.errors.first().expect("refused");
+        let extensions = serde_json::to_value(&error.extensions).unwrap();
+        assert_eq!(extensions["code"], "BAD_USER_INPUT", "{error:?}");
+        assert_eq!(extensions["field"], field, "{error:?}");
+    }
+    let anonymous = f
+        .schema
+        .execute(prepare(
+            async_graphql::Request::new(FUNNEL),
+            &f.gateway,
+            Viewer::default(),
+        ))
+        .await;
+    let extensions = serde_json::to_value(&anonymous.errors[0].extensions).unwrap();
+    assert_eq!(extensions["code"], "UNAUTHENTICATED");
+}

@@ -1,0 +1,455 @@
+//! CSV downloads of the dashboards and of the immersion list, at
+//! `/exports/<name>.csv?<filters>`. Each runs the same GraphQL operation as
+//! the screens, in-process and as the same viewer, so the figures, filters,
+//! masking and authorization are the gateway's.
+//!
+//! Written for French-locale spreadsheets: UTF-8 with a byte-order mark,
+//! `;` between fields, decimal commas, CRLF line ends. A masked figure is
+//! written `s` (secret statistique).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::server::{AppState, session_token, viewer_for};
+
+const FILTER_KEYS: [&str; 11] = [
+    "from",
+    "to",
+    "structureId",
+    "mediatorId",
+    "departement",
+    "region",
+    "naf",
+    "rome",
+    "objective",
+    "ageBand",
+    "disability",
+];
+
+const FUNNEL: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    immersionFunnel(filter: $filter, asOf: $asOf) {
+        steps { step count rateFromPrevious medianDaysFromPrevious }
+    }
+}";
+
+const OUTCOMES: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    immersionOutcomes(filter: $filter, asOf: $asOf) {
+        cells { milestone objective outcome contract count }
+    }
+}";
+
+const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
+    immersions(first: 100, after: $after, filter: $filter) {
+        edges { node { id objective stage proposedOn periodStart periodEnd days
+                       validatedOn startedOn endedOn feedbackFrom outcomes } }
+        pageInfo { hasNextPage endCursor }
+    }
+}";
+
+/// At most this many immersions in one download.
+const MAX_ROWS: usize = 100_000;
+
+/// A refusal the user can act on, as plain French text.
+fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.into(),
+    )
+        .into_response()
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(api) = state.api.get() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Le service démarre : réessayez dans un instant.",
+        );
+    };
+    let viewer = match viewer_for(&state.pool, api, session_token(&headers)).await {
+        Ok(viewer) => viewer,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Session illisible pour le moment : réessayez.",
+            );
+        }
+    };
+    let run = |query: &str, variables: Value| {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        let request = passerelle_graphql::prepare(request, &api.gateway, viewer.clone());
+        async move { answer(api.schema.execute(request).await) }
+    };
+    let (filename, table) = match name.as_str() {
+        "immersion-funnel.csv" | "immersion-outcomes.csv" => {
+            let variables = match dashboard_variables(&params) {
+                Ok(v) => v,
+                Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+            };
+            if name == "immersion-funnel.csv" {
+                match run(FUNNEL, variables).await {
+                    Ok(data) => ("entonnoir-immersions.csv", funnel(&data)),
+                    Err(refusal) => return refusal,
+                }
+            } else {
+                match run(OUTCOMES, variables).await {
+                    Ok(data) => ("devenir-apres-immersion.csv", outcomes(&data)),
+                    Err(refusal) => return refusal,
+                }
+            }
+        }
+        "immersions.csv" => {
+            let filter = match immersion_filter(&params) {
+                Ok(v) => v,
+                Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+            };
+            let mut rows = vec![
+                [
+                    "Immersion",
+                    "Objectif",
+                    "Étape",
+                    "Proposée le",
+                    "Début",
+                    "Fin",
+                    "Jours",
+                    "Validée le",
+                    "Commencée le",
+                    "Terminée le",
+                    "Retours de",
+                    "Suivis",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ];
+            let mut after = Value::Null;
+            loop {
+                let data = match run(IMMERSIONS, json!({ "after": after, "filter": filter })).await
+                {
+                    Ok(data) => data,
+                    Err(refusal) => return refusal,
+                };
+                let page = &data["immersions"];
+                for edge in page["edges"].as_array().into_iter().flatten() {
+                    rows.push(immersion_row(&edge["node"]));
+                }
+                if rows.len() > MAX_ROWS || page["pageInfo"]["hasNextPage"] != true {
+                    break;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+            ("immersions.csv", rows)
+        }
+        _ => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "Export inconnu : immersion-funnel.csv, immersion-outcomes.csv ou immersions.csv.",
+            );
+        }
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        csv(&table),
+    )
+        .into_response()
+}
+
+/// The operation's data, or its first error as an HTTP refusal.
+fn answer(response: async_graphql::Response) -> Result<Value, Response> {
+    if let Some(error) = response.errors.first() {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let status = match code.as_str() {
+            "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
+            "FORBIDDEN" => StatusCode::FORBIDDEN,
+            "NOT_FOUND" => StatusCode::NOT_FOUND,
+            "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        return Err(refuse(status, error.message.clone()));
+    }
+    response
+        .data
+        .into_json()
+        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// The dashboards' variables from the URL: the filter's fields by their
+/// GraphQL names, and `asOf`.
+fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, String> {
+    let mut filter = Map::new();
+    let mut as_of = Value::Null;
+    for (key, value) in params {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if key == "asOf" {
+            as_of = Value::String(value.to_owned());
+        } else if key == "disability" {
+            let flag = match value {
+                "true" | "oui" => true,
+                "false" | "non" => false,
+                _ => {
+                    return Err(format!(
+                        "« disability » vaut true ou false, pas « {value} »."
+                    ));
+                }
+            };
+            filter.insert(key.clone(), Value::Bool(flag));
+        } else if FILTER_KEYS.contains(&key.as_str()) {
+            filter.insert(key.clone(), Value::String(value.to_owned()));
+        } else {
+            return Err(format!(
+                "Filtre inconnu « {key} » : utilisez {} ou asOf.",
+                FILTER_KEYS.join(", ")
+            ));
+        }
+    }
+    Ok(json!({ "filter": filter, "asOf": as_of }))
+}
+
+fn immersion_filter(params: &HashMap<String, String>) -> Result<Value, String> {
+    let mut filter = Map::new();
+    for (key, value) in params {
+        match key.as_str() {
+            "personId" | "employerId" | "stage" if !value.trim().is_empty() => {
+                filter.insert(key.clone(), Value::String(value.trim().to_owned()));
+            }
+            "personId" | "employerId" | "stage" => {}
+            _ => {
+                return Err(format!(
+                    "Filtre inconnu « {key} » : utilisez personId, employerId ou stage."
+                ));
+            }
+        }
+    }
+    Ok(Value::Object(filter))
+}
+
+const STEPS: [(&str, &str); 7] = [
+    ("PROPOSED", "Proposées"),
+    ("ACCEPTED", "Acceptées"),
+    ("SIGNED", "Signées"),
+    ("VALIDATED", "Validées"),
+    ("STARTED", "Commencées"),
+    ("COMPLETED", "Terminées"),
+    ("HIRED_OR_TRAINED", "Embauche ou formation"),
+];
+
+fn label<'a>(labels: &[(&str, &'a str)], value: &Value) -> String {
+    let key = value.as_str().unwrap_or_default();
+    labels
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or_else(|| key.to_owned(), |(_, l)| (*l).to_owned())
+}
+
+/// A count, or `s` when masked.
+fn count(value: &Value) -> String {
+    value
+        .as_i64()
+        .map_or_else(|| "s".to_owned(), |n| n.to_string())
+}
+
+/// A decimal with a comma, `digits` after it; empty when unknown.
+fn decimal(value: &Value, scale: f64, digits: usize) -> String {
+    value
+        .as_f64()
+        .map(|x| format!("{:.*}", digits, x * scale).replace('.', ","))
+        .unwrap_or_default()
+}
+
+fn funnel(data: &Value) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        [
+            "Étape",
+            "Immersions",
+            "Taux depuis l'étape précédente (%)",
+            "Délai médian depuis l'étape précédente (jours)",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for step in data["immersionFunnel"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        rows.push(vec![
+            label(&STEPS, &step["step"]),
+            count(&step["count"]),
+            decimal(&step["rateFromPrevious"], 100.0, 1),
+            decimal(&step["medianDaysFromPrevious"], 1.0, 1),
+        ]);
+    }
+    rows
+}
+
+const MILESTONES: [(&str, &str); 4] = [
+    ("END", "Fin de l'immersion"),
+    ("ONE_MONTH", "1 mois"),
+    ("THREE_MONTHS", "3 mois"),
+    ("SIX_MONTHS", "6 mois"),
+];
+const OBJECTIVES: [(&str, &str); 3] = [
+    (
+        "DISCOVER_JOB_OR_SECTOR",
+        "Découvrir un métier ou un secteur",
+    ),
+    ("CONFIRM_PROJECT", "Confirmer un projet professionnel"),
+    (
+        "INITIATE_RECRUITMENT",
+        "Initier une démarche de recrutement",
+    ),
+];
+const OUTCOMES_LABELS: [(&str, &str); 5] = [
+    ("HIRED", "Embauche"),
+    ("TRAINING", "Formation"),
+    ("NEW_IMMERSION", "Nouvelle immersion"),
+    ("PROJECT_READJUSTED", "Projet réajusté"),
+    ("NOTHING", "Sans suite"),
+];
+const CONTRACTS: [(&str, &str); 8] = [
+    ("CDI", "CDI"),
+    ("CDD_SIX_MONTHS_OR_MORE", "CDD de 6 mois ou plus"),
+    ("CDD_UNDER_SIX_MONTHS", "CDD de moins de 6 mois"),
+    ("ALTERNANCE", "Alternance"),
+    ("CONTRAT_AIDE", "Contrat aidé"),
+    ("CONTRAT_INSERTION", "Contrat d'insertion"),
+    ("INTERIM", "Intérim"),
+    ("OTHER", "Autre"),
+];
+
+fn outcomes(data: &Value) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        ["Échéance", "Objectif", "Devenir", "Contrat", "Immersions"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for cell in data["immersionOutcomes"]["cells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        rows.push(vec![
+            label(&MILESTONES, &cell["milestone"]),
+            label(&OBJECTIVES, &cell["objective"]),
+            label(&OUTCOMES_LABELS, &cell["outcome"]),
+            if cell["contract"].is_null() {
+                String::new()
+            } else {
+                label(&CONTRACTS, &cell["contract"])
+            },
+            count(&cell["count"]),
+        ]);
+    }
+    rows
+}
+
+fn immersion_row(node: &Value) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    [
+        "id",
+        "objective",
+        "stage",
+        "proposedOn",
+        "periodStart",
+        "periodEnd",
+        "days",
+        "validatedOn",
+        "startedOn",
+        "endedOn",
+        "feedbackFrom",
+        "outcomes",
+    ]
+    .iter()
+    .map(|k| text(&node[*k]))
+    .collect()
+}
+
+/// The table as CSV for French-locale spreadsheets.
+pub fn csv(rows: &[Vec<String>]) -> String {
+    let mut out = String::from('\u{feff}');
+    for row in rows {
+        let fields: Vec<String> = row
+            .iter()
+            .map(|f| {
+                if f.contains([';', '"', '\n', '\r']) {
+                    format!("\"{}\"", f.replace('"', "\"\""))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        out.push_str(&fields.join(";"));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_with_separators_or_quotes_are_quoted() {
+        let table = vec![vec![
+            "a;b".to_owned(),
+            "dit \"oui\"".to_owned(),
+            "simple".to_owned(),
+        ]];
+        assert_eq!(
+            csv(&table),
+            "\u{feff}\"a;b\";\"dit \"\"oui\"\"\";simple\r\n"
+        );
+    }
+
+    #[test]
+    fn decimals_take_a_comma_and_masked_counts_an_s() {
+        assert_eq!(decimal(&json!(0.8527), 100.0, 1), "85,3");
+        assert_eq!(decimal(&Value::Null, 100.0, 1), "");
+        assert_eq!(count(&Value::Null), "s");
+        assert_eq!(count(&json!(12)), "12");
+    }
+
+    #[test]
+    fn an_unknown_filter_is_named() {
+        let params = HashMap::from([("secteur".to_owned(), "56".to_owned())]);
+        let refused = dashboard_variables(&params).unwrap_err();
+        assert!(refused.contains("« secteur »"), "{refused}");
+    }
+}
