@@ -55,12 +55,20 @@ const MAX_ROWS: usize = 100_000;
 
 /// A refusal the user can act on, as plain French text.
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message.into(),
-    )
-        .into_response()
+    Refusal(status, message.into()).into_response()
+}
+
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.1,
+        )
+            .into_response()
+    }
 }
 
 pub async fn download(
@@ -100,12 +108,12 @@ pub async fn download(
             if name == "immersion-funnel.csv" {
                 match run(FUNNEL, variables).await {
                     Ok(data) => ("entonnoir-immersions.csv", funnel(&data)),
-                    Err(refusal) => return refusal,
+                    Err(refusal) => return refusal.into_response(),
                 }
             } else {
                 match run(OUTCOMES, variables).await {
                     Ok(data) => ("devenir-apres-immersion.csv", outcomes(&data)),
-                    Err(refusal) => return refusal,
+                    Err(refusal) => return refusal.into_response(),
                 }
             }
         }
@@ -137,7 +145,7 @@ pub async fn download(
                 let data = match run(IMMERSIONS, json!({ "after": after, "filter": filter })).await
                 {
                     Ok(data) => data,
-                    Err(refusal) => return refusal,
+                    Err(refusal) => return refusal.into_response(),
                 };
                 let page = &data["immersions"];
                 for edge in page["edges"].as_array().into_iter().flatten() {
@@ -172,7 +180,7 @@ pub async fn download(
 }
 
 /// The operation's data, or its first error as an HTTP refusal.
-fn answer(response: async_graphql::Response) -> Result<Value, Response> {
+fn answer(response: async_graphql::Response) -> Result<Value, Refusal> {
     if let Some(error) = response.errors.first() {
         let code = error
             .extensions
@@ -190,12 +198,12 @@ fn answer(response: async_graphql::Response) -> Result<Value, Response> {
             "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        return Err(refuse(status, error.message.clone()));
+        return Err(Refusal(status, error.message.clone()));
     }
     response
         .data
         .into_json()
-        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// The dashboards' variables from the URL: the filter's fields by their
@@ -261,7 +269,7 @@ const STEPS: [(&str, &str); 7] = [
     ("HIRED_OR_TRAINED", "Embauche ou formation"),
 ];
 
-fn label<'a>(labels: &[(&str, &'a str)], value: &Value) -> String {
+fn label(labels: &[(&str, &str)], value: &Value) -> String {
     let key = value.as_str().unwrap_or_default();
     labels
         .iter()
