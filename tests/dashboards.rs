@@ -1,0 +1,253 @@
+//! `passerelle demo seed` and the CSV downloads, end to end: the same seed
+//! gives the same history; each CSV holds the numbers GraphQL gives for the
+//! same filters, in the shape French-locale spreadsheets open.
+
+mod common;
+
+use common::*;
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+
+const MANAGER: &str = "camille.durand@ml-nantes.example.org";
+const DEMO_PASSWORD: &str = "passerelle-demo";
+
+fn seed(db: &TestDb, dir: &tempdir::Dir, seed: &str) -> String {
+    let out = passerelle(
+        db,
+        dir,
+        &[
+            "demo",
+            "seed",
+            "--seed",
+            seed,
+            "--people",
+            "60",
+            "--employers",
+            "25",
+            "--months",
+            "14",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn gql(server: &Server, token: &str, query: &str, variables: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", server.base))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(json!({ "query": query, "variables": variables }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert!(answer["errors"].is_null(), "{answer}");
+    answer["data"].clone()
+}
+
+async fn login(server: &Server) -> String {
+    let data = gql(
+        server,
+        "",
+        "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }",
+        json!({ "e": MANAGER, "p": DEMO_PASSWORD }),
+    )
+    .await;
+    data["login"]["token"].as_str().unwrap().to_owned()
+}
+
+/// The body's rows and fields, after checking the spreadsheet shape.
+async fn csv(server: &Server, token: Option<&str>, path: &str) -> (u16, Vec<Vec<String>>) {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", server.base));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    if status != 200 {
+        return (status, Vec::new());
+    }
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=")
+    );
+    let body = response.text().await.unwrap();
+    let body = body
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark, for Excel");
+    assert!(body.ends_with("\r\n"), "CRLF line ends");
+    let rows = body
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(';').map(str::to_owned).collect())
+        .collect();
+    (200, rows)
+}
+
+/// A CSV number (decimal comma) as a float; none when empty.
+fn number(field: &str) -> Option<f64> {
+    (!field.is_empty()).then(|| field.replace(',', ".").parse().unwrap())
+}
+
+fn close(csv: Option<f64>, api: Option<f64>, digits: i32) -> bool {
+    match (csv, api) {
+        (None, None) => true,
+        (Some(c), Some(a)) => (c - a).abs() <= 0.5 * 10f64.powi(-digits) + 1e-9,
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let said = seed(&db, &dir, "5");
+    assert!(said.contains(MANAGER), "{said}");
+    let (again_db, again_dir) = (TestDb::new().await, data_dir());
+    let said_again = seed(&again_db, &again_dir, "5");
+    let summary = |s: &str| {
+        s.lines()
+            .last()
+            .unwrap()
+            .split(" en ")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        summary(&said),
+        summary(&said_again),
+        "same seed, same history"
+    );
+    let refused = passerelle(&db, &dir, &["demo", "seed"]);
+    assert!(!refused.status.success(), "seeding twice is refused");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already holds"));
+
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    let token = login(&server).await;
+
+    for (query_string, filter) in [
+        ("", json!({})),
+        (
+            "?departement=44&objective=INITIATE_RECRUITMENT",
+            json!({ "departement": "44", "objective": "INITIATE_RECRUITMENT" }),
+        ),
+        ("?asOf=2026-01-31", json!({})),
+    ] {
+        let as_of = query_string
+            .strip_prefix("?asOf=")
+            .map_or(Value::Null, |d| json!(d));
+        let variables = json!({ "filter": filter, "asOf": as_of });
+        let api = gql(
+            &server,
+            &token,
+            "query($filter: DashboardFilter, $asOf: Date) { immersionFunnel(filter: $filter, asOf: $asOf) {
+                steps { count rateFromPrevious medianDaysFromPrevious } } }",
+            variables.clone(),
+        )
+        .await;
+        let (status, rows) = csv(
+            &server,
+            Some(&token),
+            &format!("/exports/immersion-funnel.csv{query_string}"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let steps = api["immersionFunnel"]["steps"].as_array().unwrap();
+        assert_eq!(rows.len(), steps.len() + 1, "a header and a row per step");
+        assert!(steps[0]["count"].as_i64().unwrap_or(0) > 0 || query_string.contains("asOf"));
+        for (row, step) in rows[1..].iter().zip(steps) {
+            match step["count"].as_i64() {
+                Some(n) => assert_eq!(row[1], n.to_string()),
+                None => assert_eq!(row[1], "s", "masked"),
+            }
+            assert!(
+                close(
+                    number(&row[2]),
+                    step["rateFromPrevious"].as_f64().map(|r| r * 100.0),
+                    1
+                ),
+                "{row:?} {step}"
+            );
+            assert!(
+                close(number(&row[3]), step["medianDaysFromPrevious"].as_f64(), 1),
+                "{row:?} {step}"
+            );
+        }
+
+        let api = gql(
+            &server,
+            &token,
+            "query($filter: DashboardFilter, $asOf: Date) { immersionOutcomes(filter: $filter, asOf: $asOf) {
+                cells { count } } }",
+            variables,
+        )
+        .await;
+        let (_, rows) = csv(
+            &server,
+            Some(&token),
+            &format!("/exports/immersion-outcomes.csv{query_string}"),
+        )
+        .await;
+        let cells = api["immersionOutcomes"]["cells"].as_array().unwrap();
+        assert_eq!(rows.len(), cells.len() + 1);
+        for (row, cell) in rows[1..].iter().zip(cells) {
+            let expected = cell["count"]
+                .as_i64()
+                .map_or_else(|| "s".to_owned(), |n| n.to_string());
+            assert_eq!(row[4], expected);
+        }
+    }
+
+    // The immersion list: every immersion of the structure, one row each.
+    let mut total = 0;
+    let mut after = Value::Null;
+    loop {
+        let page = gql(
+            &server,
+            &token,
+            "query($after: String) { immersions(first: 100, after: $after) {
+                edges { node { id } } pageInfo { hasNextPage endCursor } } }",
+            json!({ "after": after }),
+        )
+        .await;
+        total += page["immersions"]["edges"].as_array().unwrap().len();
+        if page["immersions"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["immersions"]["pageInfo"]["endCursor"].clone();
+    }
+    let (_, rows) = csv(&server, Some(&token), "/exports/immersions.csv").await;
+    assert!(total > 0);
+    assert_eq!(rows.len(), total + 1);
+
+    // No session, no figures; an unknown filter is named.
+    let (status, _) = csv(&server, None, "/exports/immersion-funnel.csv").await;
+    assert_eq!(status, 401);
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/exports/immersion-funnel.csv?secteur=56",
+            server.base
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.text().await.unwrap().contains("« secteur »"));
+}
