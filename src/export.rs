@@ -42,6 +42,25 @@ const OUTCOMES: &str = "query($filter: DashboardFilter, $asOf: Date) {
     }
 }";
 
+const NEEDS: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    needsConversion(filter: $filter, asOf: $asOf) {
+        visits needsPerVisit bySource { source needs becameImmersion becameOffer ledToHire }
+    }
+}";
+
+const READJUSTMENTS: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    projectReadjustments(filter: $filter, asOf: $asOf) {
+        projects byIterations { readjustments people } byCause { cause readjustments }
+    }
+}";
+
+const ENGAGEMENT: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    employerEngagement(filter: $filter, asOf: $asOf) {
+        employersVisited visits employersWithNeeds needs employersHosting immersionsHosted
+        proposals proposalsAnswered medianDaysToAnswer waitingOverSevenDays
+    }
+}";
+
 const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
     immersions(first: 100, after: $after, filter: $filter) {
         edges { node { id objective stage proposedOn periodStart periodEnd days
@@ -49,6 +68,9 @@ const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
         pageInfo { hasNextPage endCursor }
     }
 }";
+
+/// Turns a dashboard's data into rows, a header first.
+type Render = fn(&Value) -> Vec<Vec<String>>;
 
 /// At most this many immersions in one download.
 const MAX_ROWS: usize = 100_000;
@@ -99,25 +121,28 @@ pub async fn download(
         let request = passerelle_graphql::prepare(request, &api.gateway, viewer.clone());
         async move { answer(api.schema.execute(request).await) }
     };
-    let (filename, table) = match name.as_str() {
-        "immersion-funnel.csv" | "immersion-outcomes.csv" => {
+    let dashboard: Option<(&str, &str, Render)> = match name.as_str() {
+        "immersion-funnel.csv" => Some((FUNNEL, "entonnoir-immersions.csv", funnel)),
+        "immersion-outcomes.csv" => Some((OUTCOMES, "devenir-apres-immersion.csv", outcomes)),
+        "needs-conversion.csv" => Some((NEEDS, "conversion-des-besoins.csv", needs)),
+        "project-readjustments.csv" => {
+            Some((READJUSTMENTS, "reajustements-de-projet.csv", readjustments))
+        }
+        "employer-engagement.csv" => Some((ENGAGEMENT, "engagement-employeurs.csv", engagement)),
+        _ => None,
+    };
+    let (filename, table) = match (dashboard, name.as_str()) {
+        (Some((query, filename, render)), _) => {
             let variables = match dashboard_variables(&params) {
                 Ok(v) => v,
                 Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
             };
-            if name == "immersion-funnel.csv" {
-                match run(FUNNEL, variables).await {
-                    Ok(data) => ("entonnoir-immersions.csv", funnel(&data)),
-                    Err(refusal) => return refusal.into_response(),
-                }
-            } else {
-                match run(OUTCOMES, variables).await {
-                    Ok(data) => ("devenir-apres-immersion.csv", outcomes(&data)),
-                    Err(refusal) => return refusal.into_response(),
-                }
+            match run(query, variables).await {
+                Ok(data) => (filename, render(&data)),
+                Err(refusal) => return refusal.into_response(),
             }
         }
-        "immersions.csv" => {
+        (None, "immersions.csv") => {
             let filter = match immersion_filter(&params) {
                 Ok(v) => v,
                 Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
@@ -161,7 +186,8 @@ pub async fn download(
         _ => {
             return refuse(
                 StatusCode::NOT_FOUND,
-                "Export inconnu : immersion-funnel.csv, immersion-outcomes.csv ou immersions.csv.",
+                "Export inconnu : immersion-funnel.csv, immersion-outcomes.csv, needs-conversion.csv, \
+                 project-readjustments.csv, employer-engagement.csv ou immersions.csv.",
             );
         }
     };
@@ -376,6 +402,112 @@ fn outcomes(data: &Value) -> Vec<Vec<String>> {
             count(&cell["count"]),
         ]);
     }
+    rows
+}
+
+const SOURCES: [(&str, &str); 3] = [
+    ("VISIT", "Visite"),
+    ("PORTAL", "Portail employeur"),
+    ("PHONE", "Téléphone"),
+];
+
+fn needs(data: &Value) -> Vec<Vec<String>> {
+    let d = &data["needsConversion"];
+    let mut rows = vec![
+        [
+            "Source",
+            "Besoins",
+            "Devenus immersion",
+            "Devenus offre",
+            "Ayant mené à une embauche",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for s in d["bySource"].as_array().into_iter().flatten() {
+        rows.push(vec![
+            label(&SOURCES, &s["source"]),
+            count(&s["needs"]),
+            count(&s["becameImmersion"]),
+            count(&s["becameOffer"]),
+            count(&s["ledToHire"]),
+        ]);
+    }
+    rows.push(vec![
+        "Visites".to_owned(),
+        count(&d["visits"]),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
+    rows.push(vec![
+        "Besoins par visite".to_owned(),
+        decimal(&d["needsPerVisit"], 1.0, 2),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
+    rows
+}
+
+const CAUSES: [(&str, &str); 4] = [
+    ("IMMERSION_FEEDBACK", "Retour d'immersion"),
+    ("JOB_INQUIRY", "Enquête métier"),
+    ("PEER_MEETING", "Rencontre avec un pair"),
+    ("MENTORSHIP", "Parrainage"),
+];
+
+fn readjustments(data: &Value) -> Vec<Vec<String>> {
+    let d = &data["projectReadjustments"];
+    let mut rows = vec![
+        ["Indicateur", "Valeur"].map(String::from).to_vec(),
+        vec!["Projets formulés".to_owned(), count(&d["projects"])],
+    ];
+    for b in d["byIterations"].as_array().into_iter().flatten() {
+        let n = b["readjustments"].as_i64().unwrap_or_default();
+        let what = match n {
+            0 => "Projets sans réajustement".to_owned(),
+            1 => "Projets réajustés 1 fois".to_owned(),
+            3 => "Projets réajustés 3 fois ou plus".to_owned(),
+            n => format!("Projets réajustés {n} fois"),
+        };
+        rows.push(vec![what, count(&b["people"])]);
+    }
+    for c in d["byCause"].as_array().into_iter().flatten() {
+        rows.push(vec![
+            format!("Réajustements : {}", label(&CAUSES, &c["cause"])),
+            count(&c["readjustments"]),
+        ]);
+    }
+    rows
+}
+
+fn engagement(data: &Value) -> Vec<Vec<String>> {
+    let d = &data["employerEngagement"];
+    let mut rows = vec![["Indicateur", "Valeur"].map(String::from).to_vec()];
+    for (key, what) in [
+        ("employersVisited", "Employeurs visités"),
+        ("visits", "Visites"),
+        ("employersWithNeeds", "Employeurs ayant exprimé un besoin"),
+        ("needs", "Besoins"),
+        (
+            "employersHosting",
+            "Employeurs ayant accueilli une immersion",
+        ),
+        ("immersionsHosted", "Immersions accueillies"),
+        ("proposals", "Propositions d'immersion"),
+        ("proposalsAnswered", "Propositions ayant reçu une réponse"),
+        (
+            "waitingOverSevenDays",
+            "Propositions sans réponse après 7 jours",
+        ),
+    ] {
+        rows.push(vec![what.to_owned(), count(&d[key])]);
+    }
+    rows.push(vec![
+        "Délai médian de réponse (jours)".to_owned(),
+        decimal(&d["medianDaysToAnswer"], 1.0, 1),
+    ]);
     rows
 }
 

@@ -214,6 +214,51 @@ async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
         }
     }
 
+    // The other dashboards: each figure of the CSV is GraphQL's.
+    let api = gql(
+        &server,
+        &token,
+        "{ needsConversion { visits bySource { needs ledToHire } }
+           projectReadjustments { projects byIterations { people } }
+           employerEngagement { visits proposals waitingOverSevenDays } }",
+        json!({}),
+    )
+    .await;
+    let shown = |v: &Value| v.as_i64().map_or_else(|| "s".to_owned(), |n| n.to_string());
+    let (_, rows) = csv(&server, Some(&token), "/exports/needs-conversion.csv").await;
+    let sources = api["needsConversion"]["bySource"].as_array().unwrap();
+    assert_eq!(rows.len(), sources.len() + 3, "{rows:?}");
+    for (row, source) in rows[1..].iter().zip(sources) {
+        assert_eq!(row[1], shown(&source["needs"]));
+        assert_eq!(row[4], shown(&source["ledToHire"]));
+    }
+    assert_eq!(
+        rows[sources.len() + 1][1],
+        shown(&api["needsConversion"]["visits"])
+    );
+    let (_, rows) = csv(&server, Some(&token), "/exports/project-readjustments.csv").await;
+    assert_eq!(rows[1][1], shown(&api["projectReadjustments"]["projects"]));
+    let iterations = api["projectReadjustments"]["byIterations"]
+        .as_array()
+        .unwrap();
+    for (row, bucket) in rows[2..6].iter().zip(iterations) {
+        assert_eq!(row[1], shown(&bucket["people"]));
+    }
+    let (_, rows) = csv(&server, Some(&token), "/exports/employer-engagement.csv").await;
+    let value = |what: &str| {
+        rows.iter()
+            .find(|r| r[0] == what)
+            .unwrap_or_else(|| panic!("{what} in {rows:?}"))[1]
+            .clone()
+    };
+    let e = &api["employerEngagement"];
+    assert_eq!(value("Visites"), shown(&e["visits"]));
+    assert_eq!(value("Propositions d'immersion"), shown(&e["proposals"]));
+    assert_eq!(
+        value("Propositions sans réponse après 7 jours"),
+        shown(&e["waitingOverSevenDays"])
+    );
+
     // The immersion list: every immersion of the structure, one row each.
     let mut total = 0;
     let mut after = Value::Null;

@@ -422,6 +422,12 @@ impl<'a> Plan<'a> {
                 }
                 day = self.after(day, 20, 150);
             }
+            if self.chance(0.1) {
+                let day = self.after(registered, 5, 200);
+                let (_, _, actor) = self.mediator_of(home);
+                let (path, mut clock) = (self.uuid(), OffsetDateTime::UNIX_EPOCH);
+                self.need(&mut plan, NeedSource::Phone, day, actor, path, &mut clock);
+            }
             if self.chance(0.15) {
                 let day = self.after(registered, 5, 200);
                 let actor = Actor {
@@ -614,7 +620,7 @@ impl<'a> Plan<'a> {
                 .filter(|&n| self.employers[host].needs[n].1 < day)
                 .collect();
             match open.choose(&mut self.rng) {
-                Some(&n) if self.chance(0.7) => Some(self.employers[host].needs.remove(n).0),
+                Some(&n) if self.chance(0.7) => Some(self.employers[host].needs.remove(n)),
                 _ => None,
             }
         };
@@ -652,7 +658,7 @@ impl<'a> Plan<'a> {
                 immersion_id: id,
                 person_id: person.id,
                 employer_id: self.employers[host].id,
-                need_id: need,
+                need_id: need.as_ref().map(|n| n.0),
                 objective,
                 structure: person.structure,
                 mediator: person.referent,
@@ -902,6 +908,52 @@ impl<'a> Plan<'a> {
                     recorded_on: on,
                 }),
             );
+            // A hire on a need the employer had not written down: the
+            // need often becomes a job offer.
+            if let (Outcome::Hired { .. }, Some((need_id, _, rome_codes))) = (next, &need)
+                && milestone == Milestone::End
+                && self.chance(0.6)
+            {
+                let (need_id, rome_codes) = (*need_id, rome_codes.clone());
+                let qualified = self.after(on, 0, 5);
+                self.push(
+                    path,
+                    qualified,
+                    &mut clock,
+                    mediator.clone(),
+                    Command::Need(
+                        need_id,
+                        NeedCommand::Qualify {
+                            description: NeedDescription {
+                                activities: Text::parse(
+                                    "Poste confirmé après l'immersion, tâches et horaires précisés",
+                                )
+                                .expect("a text"),
+                                rome_codes,
+                                conditions: None,
+                                headcount: 1,
+                                horizon: Horizon::Now,
+                                hiring_intent: HiringIntent::Planned,
+                            },
+                            qualified_on: qualified,
+                        },
+                    ),
+                );
+                let formalised = self.after(qualified, 1, 20);
+                self.push(
+                    path,
+                    formalised,
+                    &mut clock,
+                    mediator.clone(),
+                    Command::Need(
+                        need_id,
+                        NeedCommand::FormaliseAsOffer {
+                            offer_reference: None,
+                            formalised_on: formalised,
+                        },
+                    ),
+                );
+            }
         }
         // A readjustment names the immersion whose feedback caused it: it
         // belongs to the person's path and waits for that feedback.

@@ -3,12 +3,15 @@
 //! whoever looks beyond their own structure.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
-use passerelle_projections::dashboards::{self, Filter, FunnelStep as StepRow, OutcomeCount};
+use passerelle_projections::dashboards::{
+    self, DashboardError, Filter, FunnelStep as StepRow, OutcomeCount,
+};
 use time::{Date, Duration, OffsetDateTime};
 
+use crate::employers::NeedSourceKind;
 use crate::error::{self, Code};
 use crate::immersions::{Milestone, Objective, OutcomeKind};
-use crate::people::Contract;
+use crate::people::{CauseKind, Contract};
 use crate::schema::{gateway, parse_id, staff};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -93,6 +96,31 @@ impl DashboardFilter {
             age_band: self.age_band.map(|a| a.tag().to_owned()),
             disability: self.disability,
         })
+    }
+}
+
+/// A filter the dashboard cannot apply is the user's to fix; anything else
+/// is ours.
+fn failed(e: DashboardError) -> async_graphql::Error {
+    match e {
+        DashboardError::NotApplicable(name) => {
+            let field: &'static str = match name {
+                "structureId" => "filter.structureId",
+                "mediatorId" => "filter.mediatorId",
+                "departement" => "filter.departement",
+                "region" => "filter.region",
+                "naf" => "filter.naf",
+                "rome" => "filter.rome",
+                "objective" => "filter.objective",
+                "ageBand" => "filter.ageBand",
+                _ => "filter.disability",
+            };
+            field_error(
+                field,
+                &format!("Le filtre « {name} » ne s'applique pas à ce tableau : retirez-le."),
+            )
+        }
+        DashboardError::Sql(e) => error::internal(&e),
     }
 }
 
@@ -277,6 +305,68 @@ fn outcome_cell(scope: &Scope, row: &OutcomeCount) -> Option<OutcomeCell> {
     })
 }
 
+/// The needs one source surfaced and what became of them. Counts are null
+/// when masked.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct NeedsFromSource {
+    pub source: NeedSourceKind,
+    pub needs: Option<i64>,
+    pub became_immersion: Option<i64>,
+    pub became_offer: Option<i64>,
+    pub led_to_hire: Option<i64>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct NeedsConversion {
+    pub as_of: Option<Date>,
+    pub masked: bool,
+    pub visits: Option<i64>,
+    /// Needs surfaced on a visit, per visit.
+    pub needs_per_visit: Option<f64>,
+    pub by_source: Vec<NeedsFromSource>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct PeopleByIterations {
+    /// Readjustments the project needed (3 stands for 3 or more).
+    pub readjustments: i32,
+    pub people: Option<i64>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct ReadjustmentsByCause {
+    pub cause: CauseKind,
+    pub readjustments: Option<i64>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct ProjectReadjustments {
+    pub as_of: Option<Date>,
+    pub masked: bool,
+    /// People with a project stated.
+    pub projects: Option<i64>,
+    pub by_iterations: Vec<PeopleByIterations>,
+    pub by_cause: Vec<ReadjustmentsByCause>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct EmployerEngagement {
+    pub as_of: Option<Date>,
+    pub masked: bool,
+    pub employers_visited: Option<i64>,
+    pub visits: Option<i64>,
+    pub employers_with_needs: Option<i64>,
+    pub needs: Option<i64>,
+    pub employers_hosting: Option<i64>,
+    pub immersions_hosted: Option<i64>,
+    pub proposals: Option<i64>,
+    pub proposals_answered: Option<i64>,
+    /// Median days from a proposal to the employer's answer.
+    pub median_days_to_answer: Option<f64>,
+    /// Proposals the employer had not answered 7 days after.
+    pub waiting_over_seven_days: Option<i64>,
+}
+
 #[derive(Default, Debug)]
 pub struct DashboardQuery;
 
@@ -294,7 +384,7 @@ impl DashboardQuery {
         let scope = scope(ctx, filter, as_of)?;
         let rows = dashboards::funnel(&gateway(ctx).pool, &scope.filter, scope.as_of)
             .await
-            .map_err(|e| error::internal(&e))?;
+            .map_err(failed)?;
         Ok(funnel(&scope, rows, as_of))
     }
 
@@ -310,7 +400,7 @@ impl DashboardQuery {
         let scope = scope(ctx, filter, as_of)?;
         let rows = dashboards::outcomes(&gateway(ctx).pool, &scope.filter, scope.as_of)
             .await
-            .map_err(|e| error::internal(&e))?;
+            .map_err(failed)?;
         let cells: Vec<OutcomeCell> = rows
             .iter()
             .filter_map(|r| outcome_cell(&scope, r))
@@ -319,6 +409,149 @@ impl DashboardQuery {
             as_of,
             masked: cells.iter().any(|c| c.count.is_none()),
             cells,
+        })
+    }
+
+    /// Visits, the needs surfaced per source, and how many became an
+    /// immersion, an offer and a hire.
+    async fn needs_conversion(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DashboardFilter>,
+        as_of: Option<Date>,
+    ) -> Result<NeedsConversion> {
+        let scope = scope(ctx, filter, as_of)?;
+        let figures = dashboards::needs_conversion(&gateway(ctx).pool, &scope.filter, scope.as_of)
+            .await
+            .map_err(failed)?;
+        let from_visits = figures
+            .by_source
+            .iter()
+            .find(|s| s.source == "visit")
+            .map_or(0, |s| s.needs);
+        let visits = scope.show(figures.visits);
+        let by_source: Vec<NeedsFromSource> = figures
+            .by_source
+            .iter()
+            .map(|s| NeedsFromSource {
+                source: match s.source.as_str() {
+                    "visit" => NeedSourceKind::Visit,
+                    "portal" => NeedSourceKind::Portal,
+                    _ => NeedSourceKind::Phone,
+                },
+                needs: scope.show(s.needs),
+                became_immersion: scope.show(s.became_immersion),
+                became_offer: scope.show(s.became_offer),
+                led_to_hire: scope.show(s.led_to_hire),
+            })
+            .collect();
+        let per_visit = match (visits, scope.show(from_visits)) {
+            (Some(v), Some(n)) if v > 0 => Some(n as f64 / v as f64),
+            _ => None,
+        };
+        let masked = visits.is_none()
+            || by_source.iter().any(|s| {
+                [s.needs, s.became_immersion, s.became_offer, s.led_to_hire]
+                    .iter()
+                    .any(Option::is_none)
+            });
+        Ok(NeedsConversion {
+            as_of,
+            masked,
+            visits,
+            needs_per_visit: per_visit,
+            by_source,
+        })
+    }
+
+    /// How many readjustments the projects needed, and what caused them.
+    async fn project_readjustments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DashboardFilter>,
+        as_of: Option<Date>,
+    ) -> Result<ProjectReadjustments> {
+        let scope = scope(ctx, filter, as_of)?;
+        let figures =
+            dashboards::project_readjustments(&gateway(ctx).pool, &scope.filter, scope.as_of)
+                .await
+                .map_err(failed)?;
+        let by_iterations: Vec<PeopleByIterations> = figures
+            .by_iterations
+            .iter()
+            .zip(0..)
+            .map(|(&people, readjustments)| PeopleByIterations {
+                readjustments,
+                people: scope.show(people),
+            })
+            .collect();
+        let by_cause: Vec<ReadjustmentsByCause> = figures
+            .by_cause
+            .iter()
+            .filter_map(|(cause, n)| {
+                Some(ReadjustmentsByCause {
+                    cause: match cause.as_str() {
+                        "immersion_feedback" => CauseKind::ImmersionFeedback,
+                        "job_inquiry" => CauseKind::JobInquiry,
+                        "peer_meeting" => CauseKind::PeerMeeting,
+                        "mentorship" => CauseKind::Mentorship,
+                        _ => return None,
+                    },
+                    readjustments: scope.show(*n),
+                })
+            })
+            .collect();
+        let projects = scope.show(figures.projects);
+        Ok(ProjectReadjustments {
+            as_of,
+            masked: projects.is_none()
+                || by_iterations.iter().any(|b| b.people.is_none())
+                || by_cause.iter().any(|c| c.readjustments.is_none()),
+            projects,
+            by_iterations,
+            by_cause,
+        })
+    }
+
+    /// Employers' part: visits, needs, immersions hosted, and how fast they
+    /// answer a proposal.
+    async fn employer_engagement(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DashboardFilter>,
+        as_of: Option<Date>,
+    ) -> Result<EmployerEngagement> {
+        let scope = scope(ctx, filter, as_of)?;
+        let gateway = gateway(ctx);
+        let at = scope.as_of.unwrap_or_else(|| gateway.handler.clock().now());
+        let f = dashboards::employer_engagement(&gateway.pool, &scope.filter, at)
+            .await
+            .map_err(failed)?;
+        let counts = [
+            f.employers_visited,
+            f.visits,
+            f.employers_with_needs,
+            f.needs,
+            f.employers_hosting,
+            f.immersions_hosted,
+            f.proposals,
+            f.proposals_answered,
+            f.waiting_over_seven_days,
+        ]
+        .map(|n| scope.show(n));
+        Ok(EmployerEngagement {
+            as_of,
+            masked: counts.iter().any(Option::is_none),
+            employers_visited: counts[0],
+            visits: counts[1],
+            employers_with_needs: counts[2],
+            needs: counts[3],
+            employers_hosting: counts[4],
+            immersions_hosted: counts[5],
+            proposals: counts[6],
+            proposals_answered: counts[7],
+            median_days_to_answer: counts[7].and(f.median_days_to_answer),
+            waiting_over_seven_days: counts[8],
         })
     }
 }

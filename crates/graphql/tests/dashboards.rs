@@ -31,6 +31,24 @@ const OUTCOMES: &str = "query($filter: DashboardFilter, $asOf: Date) {
         masked cells { milestone objective outcome contract count }
     }
 }";
+const NEEDS: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    needsConversion(filter: $filter, asOf: $asOf) {
+        masked visits needsPerVisit
+        bySource { source needs becameImmersion becameOffer ledToHire }
+    }
+}";
+const READJUSTMENTS: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    projectReadjustments(filter: $filter, asOf: $asOf) {
+        masked projects byIterations { readjustments people } byCause { cause readjustments }
+    }
+}";
+const ENGAGEMENT: &str = "query($filter: DashboardFilter, $asOf: Date) {
+    employerEngagement(filter: $filter, asOf: $asOf) {
+        masked employersVisited visits employersWithNeeds needs employersHosting immersionsHosted
+        proposals proposalsAnswered medianDaysToAnswer waitingOverSevenDays
+    }
+}";
+const DASHBOARDS: [&str; 5] = [FUNNEL, OUTCOMES, NEEDS, READJUSTMENTS, ENGAGEMENT];
 
 struct Fixture {
     db: TestDb,
@@ -153,12 +171,17 @@ impl Fixture {
         for n in 0..self.staff.len() {
             let own = json!({ "filter": { "structureId": self.staff[n].structure.to_string() },
                               "asOf": as_of });
-            all.push(self.query(&self.viewer(n), FUNNEL, own.clone()).await);
-            all.push(self.query(&self.viewer(n), OUTCOMES, own).await);
+            for dashboard in DASHBOARDS {
+                all.push(self.query(&self.viewer(n), dashboard, own.clone()).await);
+            }
         }
         let territory = json!({ "asOf": as_of });
-        all.push(self.query(&self.viewer(0), FUNNEL, territory.clone()).await);
-        all.push(self.query(&self.viewer(0), OUTCOMES, territory).await);
+        for dashboard in DASHBOARDS {
+            all.push(
+                self.query(&self.viewer(0), dashboard, territory.clone())
+                    .await,
+            );
+        }
         all
     }
 }
@@ -375,6 +398,278 @@ fn assert_funnel_eq(api: &[(i64, Option<f64>)], folded: &[(i64, Option<f64>)], c
     }
 }
 
+/// What the log says of visits, needs, people and employers, folded here.
+#[derive(Default)]
+struct Territory {
+    /// visit id → (structure, mediator, employer, recorded at)
+    visits: BTreeMap<Uuid, (Uuid, Uuid, Uuid, OffsetDateTime)>,
+    /// need id → its facts
+    needs: BTreeMap<Uuid, NeedFacts>,
+    /// person id → (structure, project stated, readjustments' causes)
+    people: BTreeMap<Uuid, (Uuid, bool, Vec<String>)>,
+    /// immersion id → its employer-side facts
+    proposals: BTreeMap<Uuid, ProposalFacts>,
+}
+
+#[derive(Default)]
+struct NeedFacts {
+    source: String,
+    structure: Uuid,
+    employer: Uuid,
+    immersion: bool,
+    offer: bool,
+    hire: bool,
+}
+
+#[derive(Default)]
+struct ProposalFacts {
+    structure: Uuid,
+    employer: Uuid,
+    need: Option<Uuid>,
+    proposed_at: Option<OffsetDateTime>,
+    answered_at: Option<OffsetDateTime>,
+    declined_at: Option<OffsetDateTime>,
+    started: bool,
+}
+
+fn stream_uuid(event: &RecordedEvent) -> Uuid {
+    event.stream_id.split_once('-').unwrap().1.parse().unwrap()
+}
+
+fn fold_territory(log: &[RecordedEvent], cutoff: OffsetDateTime) -> Territory {
+    use passerelle_domain::employer::EmployerEvent;
+    use passerelle_domain::need::{NeedEvent, NeedSource};
+    use passerelle_domain::person::PersonEvent;
+    let mut t = Territory::default();
+    for event in log.iter().filter(|e| e.recorded_at <= cutoff) {
+        let id = stream_uuid(event);
+        let at = event.recorded_at;
+        match event.stream_id.split_once('-').unwrap().0 {
+            "employer" => {
+                if let EmployerEvent::EmployerVisitLogged(e) = event.decode().unwrap() {
+                    t.visits
+                        .insert(e.visit_id.0, (e.structure.as_uuid(), e.mediator.0, id, at));
+                }
+            }
+            "need" => match event.decode().unwrap() {
+                NeedEvent::NeedSurfaced(e) => {
+                    let (source, structure) = match e.source {
+                        NeedSource::Visit { visit_id } => ("visit", t.visits[&visit_id.0].0),
+                        NeedSource::Portal => ("portal", event.tenant),
+                        NeedSource::Phone => ("phone", event.tenant),
+                    };
+                    t.needs.insert(
+                        id,
+                        NeedFacts {
+                            source: source.to_owned(),
+                            structure,
+                            employer: e.employer_id.0,
+                            ..NeedFacts::default()
+                        },
+                    );
+                }
+                NeedEvent::NeedFormalisedAsOffer(_) => {
+                    t.needs.get_mut(&id).unwrap().offer = true;
+                }
+                _ => {}
+            },
+            "person" => match event.decode().unwrap() {
+                PersonEvent::PersonEnrolled(e) => {
+                    t.people
+                        .insert(id, (e.structure.as_uuid(), false, Vec::new()));
+                }
+                PersonEvent::ProjectStated(_) => t.people.get_mut(&id).unwrap().1 = true,
+                PersonEvent::ProjectReadjusted(e) => {
+                    t.people.get_mut(&id).unwrap().2.push(json_tag(&e.cause));
+                }
+                _ => {}
+            },
+            "immersion" => {
+                let decoded: ImmersionEvent = event.decode().unwrap();
+                if let ImmersionEvent::ImmersionProposed(e) = &decoded {
+                    if let Some(need) = e.need_id {
+                        t.needs.get_mut(&need.0).unwrap().immersion = true;
+                    }
+                    t.proposals.insert(
+                        id,
+                        ProposalFacts {
+                            structure: e.structure.as_uuid(),
+                            employer: e.employer_id.0,
+                            need: e.need_id.map(|n| n.0),
+                            proposed_at: Some(at),
+                            ..ProposalFacts::default()
+                        },
+                    );
+                    continue;
+                }
+                let p = t.proposals.get_mut(&id).unwrap();
+                match decoded {
+                    ImmersionEvent::ProposalAcceptedByEmployer(_) => {
+                        p.answered_at.get_or_insert(at);
+                    }
+                    ImmersionEvent::ProposalDeclined(e) => {
+                        p.declined_at.get_or_insert(at);
+                        if e.by == passerelle_domain::immersion::Respondent::Employer {
+                            p.answered_at.get_or_insert(at);
+                        }
+                    }
+                    ImmersionEvent::ImmersionStarted(_) => p.started = true,
+                    ImmersionEvent::OutcomeRecorded(e) => {
+                        if let (Outcome::Hired { .. }, Some(need)) = (e.outcome, p.need) {
+                            t.needs.get_mut(&need).unwrap().hire = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
+/// The three dashboards of one structure as the API gives them, from the fold.
+fn territory_figures(t: &Territory, structure: Uuid, cutoff: OffsetDateTime) -> Value {
+    let visits: Vec<_> = t.visits.values().filter(|v| v.0 == structure).collect();
+    let needs: Vec<&NeedFacts> = t
+        .needs
+        .values()
+        .filter(|n| n.structure == structure)
+        .collect();
+    let mut sources: Vec<&str> = needs.iter().map(|n| n.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let by_source: Vec<Value> = sources
+        .iter()
+        .map(|source| {
+            let of: Vec<&&NeedFacts> = needs.iter().filter(|n| n.source == *source).collect();
+            json!({
+                "source": source.to_uppercase(),
+                "needs": of.len(),
+                "becameImmersion": of.iter().filter(|n| n.immersion).count(),
+                "becameOffer": of.iter().filter(|n| n.offer).count(),
+                "ledToHire": of.iter().filter(|n| n.hire).count(),
+            })
+        })
+        .collect();
+    let people: Vec<_> = t
+        .people
+        .values()
+        .filter(|p| p.0 == structure && p.1)
+        .collect();
+    let mut iterations = [0usize; 4];
+    let mut causes: BTreeMap<String, usize> = BTreeMap::new();
+    for p in &people {
+        iterations[p.2.len().min(3)] += 1;
+        for cause in &p.2 {
+            *causes.entry(cause.to_uppercase()).or_default() += 1;
+        }
+    }
+    let proposals: Vec<&ProposalFacts> = t
+        .proposals
+        .values()
+        .filter(|p| p.structure == structure)
+        .collect();
+    let answered: Vec<f64> = proposals
+        .iter()
+        .filter_map(|p| Some((p.answered_at? - p.proposed_at?).as_seconds_f64() / 86_400.0))
+        .collect();
+    let week = Duration::days(7);
+    let waiting = proposals
+        .iter()
+        .filter(|p| {
+            let proposed = p.proposed_at.unwrap();
+            proposed <= cutoff - week
+                && p.answered_at.is_none_or(|a| a > proposed + week)
+                && p.declined_at.is_none_or(|d| d > proposed + week)
+        })
+        .count();
+    let distinct = |ids: Vec<Uuid>| ids.into_iter().collect::<BTreeSet<_>>().len();
+    json!({
+        "visits": visits.len(),
+        "bySource": by_source,
+        "projects": people.len(),
+        "byIterations": iterations,
+        "byCause": causes,
+        "employersVisited": distinct(visits.iter().map(|v| v.2).collect()),
+        "employersWithNeeds": distinct(needs.iter().map(|n| n.employer).collect()),
+        "needs": needs.len(),
+        "employersHosting": distinct(proposals.iter().filter(|p| p.started).map(|p| p.employer).collect()),
+        "immersionsHosted": proposals.iter().filter(|p| p.started).count(),
+        "proposals": proposals.len(),
+        "proposalsAnswered": answered.len(),
+        "medianDaysToAnswer": median(answered),
+        "waitingOverSevenDays": waiting,
+    })
+}
+
+/// The same figures read from the API's answers.
+async fn api_territory_figures(f: &Fixture, n: usize, as_of: Option<Date>) -> Value {
+    let variables =
+        json!({ "filter": { "structureId": f.staff[n].structure.to_string() }, "asOf": as_of });
+    let needs = f.query(&f.viewer(n), NEEDS, variables.clone()).await["needsConversion"].clone();
+    let readjustments = f
+        .query(&f.viewer(n), READJUSTMENTS, variables.clone())
+        .await["projectReadjustments"]
+        .clone();
+    let e = f.query(&f.viewer(n), ENGAGEMENT, variables).await["employerEngagement"].clone();
+    let by_cause: BTreeMap<String, i64> = readjustments["byCause"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["cause"].as_str().unwrap().to_owned(),
+                c["readjustments"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    json!({
+        "visits": needs["visits"],
+        "bySource": needs["bySource"],
+        "projects": readjustments["projects"],
+        "byIterations": readjustments["byIterations"].as_array().unwrap().iter()
+            .map(|b| b["people"].clone()).collect::<Vec<_>>(),
+        "byCause": by_cause,
+        "employersVisited": e["employersVisited"],
+        "employersWithNeeds": e["employersWithNeeds"],
+        "needs": e["needs"],
+        "employersHosting": e["employersHosting"],
+        "immersionsHosted": e["immersionsHosted"],
+        "proposals": e["proposals"],
+        "proposalsAnswered": e["proposalsAnswered"],
+        "medianDaysToAnswer": e["medianDaysToAnswer"],
+        "waitingOverSevenDays": e["waitingOverSevenDays"],
+    })
+}
+
+/// Equal, floats within a millionth.
+fn assert_json_close(api: &Value, folded: &Value, context: &str) {
+    match (api, folded) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() < 1e-6, "{context}: {a} ≠ {b}");
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            assert_eq!(
+                a.keys().collect::<Vec<_>>(),
+                b.keys().collect::<Vec<_>>(),
+                "{context}"
+            );
+            for (k, v) in a {
+                assert_json_close(v, &b[k], &format!("{context}.{k}"));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{context}: {api} ≠ {folded}");
+            for (n, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_json_close(x, y, &format!("{context}[{n}]"));
+            }
+        }
+        _ => assert_eq!(api, folded, "{context}"),
+    }
+}
+
 async fn check_history(seed: u64) {
     let f = Fixture::new().await;
     let end = date!(2026 - 06 - 30);
@@ -409,6 +704,7 @@ async fn check_history(seed: u64) {
         (now, None),
     ] {
         let folded = fold(&log, cutoff);
+        let territory = fold_territory(&log, cutoff);
         for (n, staff) in f.staff.iter().enumerate() {
             let variables = json!({ "filter": { "structureId": staff.structure.to_string() },
                                     "asOf": as_of });
@@ -425,6 +721,11 @@ async fn check_history(seed: u64) {
                 api_outcomes(&outcomes),
                 outcomes_of(&folded, staff.structure.as_uuid()),
                 "{context}"
+            );
+            assert_json_close(
+                &api_territory_figures(&f, n, as_of).await,
+                &territory_figures(&territory, staff.structure.as_uuid(), cutoff),
+                &context,
             );
         }
         let whole = funnel_of(&folded, None);
