@@ -710,7 +710,18 @@ impl<'a> Plan<'a> {
         let drafted = self.after(day, 9, 14);
         let first = self.after(drafted, 7, 21);
         let last = self.after(first, 4, 25);
-        let convention = convention(&self.employers[host], person, objective, first, last);
+        let host_plan = &self.employers[host];
+        let convention = convention(
+            Host {
+                siret: host_plan.siret.clone(),
+                name: host_plan.name.clone(),
+                ..self::host()
+            },
+            &person.identity,
+            &host_plan.commune,
+            objective,
+            DateRange::new(first, last).expect("a period"),
+        );
         let required = convention.required_signatories(&convention.period);
         self.push(
             path,
@@ -1056,33 +1067,55 @@ fn project(target: Vec<RomeCode>) -> Project {
     }
 }
 
-fn convention(
-    host: &EmployerPlan,
-    person: &PersonPlan,
-    objective: Objective,
-    first: Date,
-    last: Date,
-) -> Convention {
-    let label = |s: &str| Label::parse(s).expect("a label");
-    let text = |s: &str| Text::parse(s).expect("a text");
-    let signer = |name: &str| Signer {
-        name: label(name),
+/// The host part of a plausible convention; its SIRET and name are the
+/// caller's to set.
+pub fn host() -> Host {
+    Host {
+        siret: Siret::parse("73282932000074").expect("a SIRET"),
+        name: Label::parse("Établissement d'accueil").expect("a label"),
+        activity: Text::parse("Activité de l'établissement").expect("a text"),
+        collective_agreement: Label::parse("Convention collective de la branche").expect("a label"),
+        signatory: signer("Dirigeant de l'établissement"),
+        tutor: Personal::Known(Tutor {
+            name: Label::parse("Tuteur désigné").expect("a label"),
+            job_title: Label::parse("Chef d'équipe").expect("a label"),
+            email: None,
+            phone: None,
+        }),
+    }
+}
+
+fn signer(name: &str) -> Signer {
+    Signer {
+        name: Label::parse(name).expect("a label"),
         job_title: None,
         email: None,
         phone: None,
-    };
+    }
+}
+
+/// A plausible convention for `person` at `host`, held at `place`: every
+/// mandatory field filled, the adult person signing alone, 35 hours a week.
+pub fn convention(
+    host: Host,
+    person: &Identity,
+    place: &CommuneCode,
+    objective: Objective,
+    period: DateRange,
+) -> Convention {
+    let text = |s: &str| Text::parse(s).expect("a text");
     Convention {
         prescriber: Organisation {
-            name: label("Structure d'accompagnement"),
+            name: Label::parse("Structure d'accompagnement").expect("a label"),
             siret: None,
             signatory: signer("Responsable de la structure"),
         },
         support_structure: None,
         person: ConventionPerson {
             identity: Personal::Known(ConventionIdentity {
-                first_name: person.identity.first_name.clone(),
-                last_name: person.identity.last_name.clone(),
-                birth_date: person.identity.birth_date,
+                first_name: person.first_name.clone(),
+                last_name: person.last_name.clone(),
+                birth_date: person.birth_date,
                 address: text("Adresse communiquée à la structure"),
                 email: None,
                 phone: None,
@@ -1090,25 +1123,13 @@ fn convention(
             situation: Situation::JobSeeker,
             legal_representative: None,
         },
-        host: Host {
-            siret: host.siret.clone(),
-            name: host.name.clone(),
-            activity: text("Activité de l'établissement"),
-            collective_agreement: label("Convention collective de la branche"),
-            signatory: signer("Dirigeant de l'établissement"),
-            tutor: Personal::Known(Tutor {
-                name: label("Tuteur désigné"),
-                job_title: label("Chef d'équipe"),
-                email: None,
-                phone: None,
-            }),
-        },
-        period: DateRange::new(first, last).expect("a period"),
+        host,
+        period,
         schedule: text("Du lundi au vendredi, horaires de l'équipe"),
         weekly_hours: WeeklyHours::from_hours(35).expect("35 h"),
         place: Place {
             address: text("Locaux de l'établissement"),
-            commune: host.commune.clone(),
+            commune: place.clone(),
         },
         objective,
         goals: text("Découvrir les gestes du métier et le rythme de l'équipe"),

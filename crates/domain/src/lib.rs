@@ -16,6 +16,7 @@
 //! events, testimonies and conventions; the contact for an employer's
 //! contacts), and they read back as erased once that key is deleted.
 
+pub mod calendar;
 mod checks;
 pub mod decider;
 pub mod employer;

@@ -1190,10 +1190,10 @@ impl ImmersionMutation {
 }
 
 #[derive(Default, Debug)]
-pub struct Subscription;
+pub struct ImmersionSubscription;
 
 #[async_graphql::Subscription]
-impl Subscription {
+impl ImmersionSubscription {
     /// The immersion, each time a command changes it (as this server carried
     /// it).
     async fn immersion_changed(

@@ -10,6 +10,7 @@ mod dashboards;
 mod employers;
 mod error;
 mod immersions;
+mod inbox;
 mod people;
 mod schema;
 

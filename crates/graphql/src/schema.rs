@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_graphql::{
-    Context, ID, InputObject, MergedObject, Object, Result, SDLExportOptions, Schema, SimpleObject,
+    Context, ID, InputObject, MergedObject, MergedSubscription, Object, Result, SDLExportOptions,
+    Schema, SimpleObject,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,7 +17,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::error::{self, Code};
-use crate::{dashboards, employers, immersions, people};
+use crate::{dashboards, employers, immersions, inbox, people};
 
 /// What resolvers reach: the command path and the database.
 #[derive(Debug, Clone)]
@@ -103,6 +104,7 @@ pub struct Query(
     people::PeopleQuery,
     immersions::ImmersionQuery,
     dashboards::DashboardQuery,
+    inbox::InboxQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]
@@ -113,13 +115,16 @@ pub struct Mutation(
     immersions::ImmersionMutation,
 );
 
-pub type PasserelleSchema = Schema<Query, Mutation, immersions::Subscription>;
+#[derive(MergedSubscription, Default, Debug)]
+pub struct Subscription(immersions::ImmersionSubscription, inbox::InboxSubscription);
+
+pub type PasserelleSchema = Schema<Query, Mutation, Subscription>;
 
 pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),
-        immersions::Subscription,
+        Subscription::default(),
     )
     .data(gateway)
     .limit_depth(limits.depth)
@@ -132,7 +137,7 @@ pub fn sdl() -> String {
     Schema::build(
         Query::default(),
         Mutation::default(),
-        immersions::Subscription,
+        Subscription::default(),
     )
     .finish()
     .sdl_with_options(

@@ -7,6 +7,7 @@
 
 mod activity;
 pub mod dashboards;
+pub mod inbox;
 pub mod views;
 
 use std::sync::Arc;
@@ -23,5 +24,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(views::people::People),
         Arc::new(views::immersions::Immersions),
         Arc::new(dashboards::Dashboards),
+        Arc::new(inbox::Inbox),
     ]
 }

@@ -1,0 +1,237 @@
+//! A mediator's inbox: what to do today, most pressing first, each task
+//! saying what and why in French and pointing at what to act on; and its
+//! live updates over WebSocket.
+
+use std::time::Duration as StdDuration;
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription};
+use passerelle_app::Actor;
+use passerelle_domain::fr;
+use passerelle_projections::inbox::{self, Task, TaskKind};
+
+use crate::employers::user_of;
+use crate::error;
+use crate::schema::{Gateway, gateway, staff};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum InboxTaskKind {
+    /// An accident at work: the declaration is due 48 hours after it.
+    AccidentDeclaration,
+    /// Signatures still missing, the start within 2 business days.
+    SignaturesMissing,
+    /// Every party signed: the convention is to validate.
+    ConventionToValidate,
+    /// Validated and starting within 2 business days.
+    StartingSoon,
+    /// The tutor's assessment, due from the last day.
+    AssessmentDue,
+    /// A follow-up at 1, 3 or 6 months.
+    FollowUpDue,
+    /// The employer has not answered a proposal for 7 days.
+    ProposalUnanswered,
+    /// An employer sent a need and waits for an answer.
+    EmployerWaiting,
+    /// A need with nothing done for 14 days.
+    NeedWithoutFollowUp,
+}
+
+impl From<TaskKind> for InboxTaskKind {
+    fn from(kind: TaskKind) -> Self {
+        match kind {
+            TaskKind::AccidentDeclaration => Self::AccidentDeclaration,
+            TaskKind::SignaturesMissing => Self::SignaturesMissing,
+            TaskKind::ConventionToValidate => Self::ConventionToValidate,
+            TaskKind::StartingSoon => Self::StartingSoon,
+            TaskKind::AssessmentDue => Self::AssessmentDue,
+            TaskKind::FollowUpDue => Self::FollowUpDue,
+            TaskKind::ProposalUnanswered => Self::ProposalUnanswered,
+            TaskKind::EmployerWaiting => Self::EmployerWaiting,
+            TaskKind::NeedWithoutFollowUp => Self::NeedWithoutFollowUp,
+        }
+    }
+}
+
+/// One thing to do.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct InboxTask {
+    pub kind: InboxTaskKind,
+    /// What to do and why, in French.
+    pub title: String,
+    pub due_on: time::Date,
+    /// 0 when on time. For assessments, 3 or 10 once past that many
+    /// business days after the end; otherwise days past due.
+    pub overdue_days: i64,
+    /// Where to act: the immersion, need or employer concerned.
+    pub link: String,
+    pub immersion_id: Option<ID>,
+    pub need_id: Option<ID>,
+    pub accident_id: Option<ID>,
+    pub employer_name: Option<String>,
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct Inbox {
+    pub tasks: Vec<InboxTask>,
+    /// Tasks already late.
+    pub overdue: i64,
+}
+
+fn signatory(tag: &str) -> &'static str {
+    match tag {
+        "person" => "la personne",
+        "legal_representative" => "son représentant légal",
+        "host" => "l'employeur",
+        "prescriber" => "le prescripteur",
+        "support_structure" => "la structure d'accompagnement",
+        _ => "l'employeur actuel",
+    }
+}
+
+fn title(task: &Task) -> String {
+    let employer = task.employer_name.as_deref().unwrap_or("l'employeur");
+    let due = fr::date(task.due);
+    match task.kind {
+        TaskKind::AccidentDeclaration => format!(
+            "Accident du travail chez {employer} : déclaration à faire au plus tard le {due} \
+             (structure informée en {} h).",
+            task.detail.first().map_or("?", String::as_str)
+        ),
+        TaskKind::SignaturesMissing => format!(
+            "Signature{} manquante{} ({}) : l'immersion chez {employer} commence le {due}.",
+            if task.detail.len() > 1 { "s" } else { "" },
+            if task.detail.len() > 1 { "s" } else { "" },
+            task.detail
+                .iter()
+                .map(|s| signatory(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TaskKind::ConventionToValidate => {
+            format!("Convention chez {employer} signée par tous : à valider avant le {due}.")
+        }
+        TaskKind::StartingSoon => format!(
+            "L'immersion chez {employer} commence le {due} : confirmez l'arrivée avec la personne et le tuteur."
+        ),
+        TaskKind::AssessmentDue => match task.overdue_days {
+            0 => format!("Bilan du tuteur de {employer} à recueillir (fin le {due})."),
+            n => format!(
+                "Bilan du tuteur de {employer} en retard : {n} jours ouvrés après la fin du {due}."
+            ),
+        },
+        TaskKind::FollowUpDue => {
+            let when = match task.detail.first().map(String::as_str) {
+                Some("one_month") => "1 mois",
+                Some("three_months") => "3 mois",
+                _ => "6 mois",
+            };
+            format!(
+                "Suivi à {when} de l'immersion chez {employer} à enregistrer (depuis le {due})."
+            )
+        }
+        TaskKind::ProposalUnanswered => format!(
+            "{employer} n'a pas répondu à la proposition d'immersion : relancez (sans réponse depuis le {due})."
+        ),
+        TaskKind::EmployerWaiting => {
+            format!("{employer} a exprimé un besoin et attend votre réponse (avant le {due}).")
+        }
+        TaskKind::NeedWithoutFollowUp => {
+            format!(
+                "Besoin de {employer} sans suite depuis le {due} : proposez quelqu'un ou clôturez-le."
+            )
+        }
+    }
+}
+
+fn task(task: &Task) -> InboxTask {
+    let link = match (task.immersion_id, task.need_id) {
+        (Some(i), _) => format!("/immersions/{i}"),
+        (None, Some(n)) => format!("/needs/{n}"),
+        (None, None) => format!("/employers/{}", task.employer_id),
+    };
+    InboxTask {
+        kind: task.kind.into(),
+        title: title(task),
+        due_on: task.due,
+        overdue_days: task.overdue_days,
+        link,
+        immersion_id: task.immersion_id.map(|i| ID(i.to_string())),
+        need_id: task.need_id.map(|n| ID(n.to_string())),
+        accident_id: task.accident_id.map(|a| ID(a.to_string())),
+        employer_name: task.employer_name.clone(),
+    }
+}
+
+async fn inbox_of(gateway: &Gateway, actor: &Actor) -> Result<Inbox> {
+    let facts = inbox::facts(&gateway.pool, user_of(actor), actor.structure.as_uuid())
+        .await
+        .map_err(|e| error::internal(&e))?;
+    let clock = gateway.handler.clock();
+    let tasks: Vec<InboxTask> = inbox::tasks(&facts, clock.today(), clock.now())
+        .iter()
+        .map(task)
+        .collect();
+    Ok(Inbox {
+        overdue: tasks.iter().filter(|t| t.overdue_days > 0).count() as i64,
+        tasks,
+    })
+}
+
+#[derive(Default, Debug)]
+pub struct InboxQuery;
+
+#[Object]
+impl InboxQuery {
+    /// The logged-in mediator's tasks, most pressing first.
+    async fn inbox(&self, ctx: &Context<'_>) -> Result<Inbox> {
+        let actor = staff(ctx)?;
+        inbox_of(gateway(ctx), &actor).await
+    }
+}
+
+/// How long after a command the inbox is read again: it is kept by the
+/// runner, shortly after the command's own transaction.
+const SETTLE: StdDuration = StdDuration::from_millis(400);
+/// Tasks also come due with time alone.
+const TICK: StdDuration = StdDuration::from_secs(60);
+
+#[derive(Default, Debug)]
+pub struct InboxSubscription;
+
+#[Subscription]
+impl InboxSubscription {
+    /// The logged-in mediator's inbox now, then each time it changes.
+    async fn inbox_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl futures::Stream<Item = Result<Inbox>> + use<>> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx).clone();
+        let changes = gw.handler.changes();
+        Ok(futures::stream::unfold(
+            (changes, gw, actor, None::<Inbox>),
+            |(mut changes, gw, actor, last)| async move {
+                loop {
+                    if last.is_some() {
+                        match tokio::time::timeout(TICK, changes.recv()).await {
+                            Err(_) | Ok(Ok(_)) => {}
+                            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                                return None;
+                            }
+                        }
+                        tokio::time::sleep(SETTLE).await;
+                        // Commands that came meanwhile are covered by this read.
+                        while changes.try_recv().is_ok() {}
+                    }
+                    match inbox_of(&gw, &actor).await {
+                        Ok(inbox) if last.as_ref() == Some(&inbox) => continue,
+                        Ok(inbox) => {
+                            return Some((Ok(inbox.clone()), (changes, gw, actor, Some(inbox))));
+                        }
+                        Err(e) => return Some((Err(e), (changes, gw, actor, last))),
+                    }
+                }
+            },
+        ))
+    }
+}

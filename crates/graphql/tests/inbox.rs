@@ -1,0 +1,350 @@
+//! A mediator's inbox through the API, as an immersion goes from proposal to
+//! follow-up with the clock moving: each task appears on its day (business
+//! days, across Ascension), goes once done, and only its mediator sees it;
+//! the `inboxChanged` subscription tells when it changes.
+
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use passerelle_accounts::{StaffRole, User};
+use passerelle_app::{Actor, CommandMeta, FixedClock, Handler, Role, Views};
+use passerelle_domain::employer::{Employer, EmployerCommand};
+use passerelle_domain::immersion::*;
+use passerelle_domain::person::{Identity, LegalBasis, Person, PersonCommand};
+use passerelle_domain::values::*;
+use passerelle_graphql::{Gateway, Limits, PasserelleSchema, RateLimiter, Viewer, build, prepare};
+use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_store::testkit::TestDb;
+use serde_json::Value;
+use time::Date;
+use time::macros::{date, datetime};
+use uuid::Uuid;
+
+const INBOX: &str = "{ inbox { overdue tasks { kind title dueOn overdueDays link } } }";
+
+struct World {
+    _db: TestDb,
+    projections: Arc<Projections>,
+    handler: Handler,
+    clock: Arc<FixedClock>,
+    schema: PasserelleSchema,
+    gateway: Gateway,
+}
+
+fn structure() -> StructureId {
+    StructureId(Uuid::from_u128(1))
+}
+fn mediator() -> UserId {
+    UserId(Uuid::from_u128(2))
+}
+fn employer() -> EmployerId {
+    EmployerId(Uuid::from_u128(3))
+}
+fn person() -> PersonId {
+    PersonId(Uuid::from_u128(5))
+}
+fn immersion() -> ImmersionId {
+    ImmersionId(Uuid::from_u128(6))
+}
+
+impl World {
+    async fn new() -> Self {
+        let db = TestDb::new().await;
+        let projections = Projections::new(
+            db.store(),
+            passerelle_projections::all(),
+            RunnerConfig::default(),
+        );
+        projections.setup().await.unwrap();
+        let projections = Arc::new(projections);
+        let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
+        let handler = Handler::new(projections.clone(), clock.clone());
+        let gateway = Gateway {
+            handler: handler.clone(),
+            pool: db.pool.clone(),
+            session_ttl: time::Duration::hours(1),
+            magic_link_ttl: time::Duration::minutes(30),
+            magic_links_in_log: false,
+            small_cell_threshold: 5,
+            attempts: Arc::new(RateLimiter::new(5, std::time::Duration::from_secs(60))),
+        };
+        let schema = build(
+            gateway.clone(),
+            Limits {
+                depth: 12,
+                complexity: 10_000,
+            },
+        );
+        Self {
+            _db: db,
+            projections,
+            handler,
+            clock,
+            schema,
+            gateway,
+        }
+    }
+
+    fn on(&self, day: Date) {
+        self.clock.set(day.with_hms(8, 0, 0).unwrap().assume_utc());
+    }
+
+    fn viewer(user: UserId) -> Viewer {
+        Viewer {
+            user: Some(User {
+                user_id: user,
+                structure: structure(),
+                structure_name: "Mission locale".into(),
+                role: StaffRole::Mediator,
+                email: "camille@ml.example.org".into(),
+                name: "Camille".into(),
+            }),
+            principal: None,
+            token: None,
+        }
+    }
+
+    async fn command<A: passerelle_app::Aggregate>(&self, id: A::Id, command: A::Command)
+    where
+        Views: passerelle_app::ContextSource<A>,
+    {
+        let meta = CommandMeta {
+            command_id: Uuid::new_v4(),
+            correlation_id: Uuid::new_v4(),
+            causation_id: None,
+            actor: Actor::user(mediator(), Role::Mediator, structure()),
+        };
+        self.handler
+            .execute::<A>(id, &command, &meta, &Views)
+            .await
+            .unwrap();
+        while self.projections.run_once().await.unwrap() > 0 {}
+    }
+
+    async fn immersion(&self, command: ImmersionCommand) {
+        self.command::<Immersion>(immersion(), command).await;
+    }
+
+    /// The tasks' kinds, in the inbox's order.
+    async fn kinds(&self, user: UserId) -> Vec<String> {
+        self.inbox(user).await["inbox"]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["kind"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn inbox(&self, user: UserId) -> Value {
+        let response = self
+            .schema
+            .execute(prepare(
+                async_graphql::Request::new(INBOX),
+                &self.gateway,
+                Self::viewer(user),
+            ))
+            .await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        response.data.into_json().unwrap()
+    }
+}
+
+/// Proposed and accepted on Monday 27 April 2026, for Monday 18 May to
+/// Friday 29 May.
+async fn proposed_and_drafted(w: &World) -> Identity {
+    w.on(date!(2026 - 04 - 27));
+    w.command::<Employer>(
+        employer(),
+        EmployerCommand::Register {
+            employer_id: employer(),
+            siret: Siret::parse("73282932000074").unwrap(),
+            name: Label::parse("Boulangerie du Port").unwrap(),
+            naf: NafDivision::parse("10").unwrap(),
+            commune: CommuneCode::parse("44109").unwrap(),
+            address: None,
+        },
+    )
+    .await;
+    let identity = Identity {
+        first_name: Label::parse("Awa").unwrap(),
+        last_name: Label::parse("Diallo").unwrap(),
+        birth_date: date!(1998 - 05 - 12),
+        email: None,
+        phone: None,
+        address: None,
+    };
+    w.command::<Person>(
+        person(),
+        PersonCommand::Enroll {
+            person_id: person(),
+            structure: structure(),
+            referent: mediator(),
+            identity: identity.clone(),
+            commune: None,
+            legal_basis: LegalBasis::PublicInterestMission,
+            enrolled_on: date!(2026 - 04 - 27),
+        },
+    )
+    .await;
+    w.immersion(ImmersionCommand::Propose {
+        immersion_id: immersion(),
+        person_id: person(),
+        employer_id: employer(),
+        need_id: None,
+        objective: Objective::DiscoverJobOrSector,
+        structure: structure(),
+        mediator: mediator(),
+        message: None,
+        proposed_on: date!(2026 - 04 - 27),
+    })
+    .await;
+    identity
+}
+
+#[tokio::test]
+async fn tasks_come_on_their_day_and_go_once_done() {
+    let w = World::new().await;
+    let identity = proposed_and_drafted(&w).await;
+    assert!(w.kinds(mediator()).await.is_empty());
+
+    // A week without the employer's answer.
+    w.on(date!(2026 - 05 - 04));
+    assert_eq!(w.kinds(mediator()).await, ["PROPOSAL_UNANSWERED"]);
+    for by in [Respondent::Person, Respondent::Employer] {
+        w.immersion(ImmersionCommand::Accept {
+            by,
+            answered_on: date!(2026 - 05 - 04),
+        })
+        .await;
+    }
+    w.immersion(ImmersionCommand::DraftConvention {
+        convention: Box::new(passerelle_demo::convention(
+            Host {
+                name: Label::parse("Boulangerie du Port").unwrap(),
+                ..passerelle_demo::host()
+            },
+            &identity,
+            &CommuneCode::parse("44109").unwrap(),
+            Objective::DiscoverJobOrSector,
+            DateRange::new(date!(2026 - 05 - 18), date!(2026 - 05 - 29)).unwrap(),
+        )),
+    })
+    .await;
+    w.immersion(ImmersionCommand::Sign {
+        signatory: Signatory::Person,
+        method: SignatureMethod::Online,
+    })
+    .await;
+    assert!(w.kinds(mediator()).await.is_empty(), "the start is far");
+
+    // Two business days before Monday 18 May: Friday 15, then Wednesday 13
+    // (Thursday 14 is Ascension).
+    w.on(date!(2026 - 05 - 12));
+    assert!(w.kinds(mediator()).await.is_empty());
+    w.on(date!(2026 - 05 - 13));
+    let inbox = w.inbox(mediator()).await;
+    let task = &inbox["inbox"]["tasks"][0];
+    assert_eq!(task["kind"], "SIGNATURES_MISSING");
+    assert_eq!(
+        task["title"],
+        "Signatures manquantes (l'employeur, le prescripteur) : l'immersion chez Boulangerie du Port commence le 18 mai 2026."
+    );
+    assert_eq!(task["link"], format!("/immersions/{}", immersion()));
+    assert!(
+        w.kinds(UserId(Uuid::from_u128(99))).await.is_empty(),
+        "another mediator sees none of it"
+    );
+
+    for signatory in [Signatory::Host, Signatory::Prescriber] {
+        w.immersion(ImmersionCommand::Sign {
+            signatory,
+            method: SignatureMethod::Online,
+        })
+        .await;
+    }
+    assert_eq!(w.kinds(mediator()).await, ["CONVENTION_TO_VALIDATE"]);
+    w.immersion(ImmersionCommand::Validate { by: mediator() })
+        .await;
+    assert_eq!(w.kinds(mediator()).await, ["STARTING_SOON"]);
+
+    w.on(date!(2026 - 05 - 18));
+    w.immersion(ImmersionCommand::Start {
+        started_on: date!(2026 - 05 - 18),
+    })
+    .await;
+    assert!(w.kinds(mediator()).await.is_empty());
+    w.on(date!(2026 - 05 - 29));
+    w.immersion(ImmersionCommand::Complete {
+        completed_on: date!(2026 - 05 - 29),
+    })
+    .await;
+    assert_eq!(w.kinds(mediator()).await, ["ASSESSMENT_DUE"]);
+    // Friday 29 May: Whit Monday 25 May is past; D+3 business days is
+    // Wednesday 3 June, D+10 is Friday 12 June.
+    w.on(date!(2026 - 06 - 03));
+    let inbox = w.inbox(mediator()).await;
+    assert_eq!(inbox["inbox"]["tasks"][0]["overdueDays"], 3);
+    assert_eq!(inbox["inbox"]["overdue"], 1);
+    w.on(date!(2026 - 06 - 12));
+    assert_eq!(
+        w.inbox(mediator()).await["inbox"]["tasks"][0]["overdueDays"],
+        10
+    );
+    w.immersion(ImmersionCommand::RecordFeedback {
+        feedback: Feedback::Host(HostAssessment {
+            attendance: Attendance::Completed,
+            goals_reached: true,
+            skills: vec![],
+            advice: None,
+            appraisal: None,
+            hiring: Hiring::No,
+            received_by_other_means: true,
+        }),
+        recorded_on: date!(2026 - 06 - 12),
+    })
+    .await;
+    assert!(w.kinds(mediator()).await.is_empty(), "stops once recorded");
+
+    w.on(date!(2026 - 06 - 29));
+    assert_eq!(w.kinds(mediator()).await, ["FOLLOW_UP_DUE"]);
+    w.immersion(ImmersionCommand::RecordOutcome {
+        milestone: Milestone::OneMonth,
+        outcome: Outcome::Training,
+        recorded_on: date!(2026 - 06 - 29),
+    })
+    .await;
+    assert!(w.kinds(mediator()).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_inbox_subscription_tells_when_it_changes() {
+    let w = World::new().await;
+    proposed_and_drafted(&w).await;
+    w.on(date!(2026 - 05 - 04));
+    let mut stream = w.schema.execute_stream(prepare(
+        async_graphql::Request::new("subscription { inboxChanged { tasks { kind } } }"),
+        &w.gateway,
+        World::viewer(mediator()),
+    ));
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+        .await
+        .expect("the inbox at once")
+        .unwrap();
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let first = first.data.into_json().unwrap();
+    assert_eq!(
+        first["inboxChanged"]["tasks"][0]["kind"],
+        "PROPOSAL_UNANSWERED"
+    );
+    w.immersion(ImmersionCommand::Accept {
+        by: Respondent::Employer,
+        answered_on: date!(2026 - 05 - 04),
+    })
+    .await;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+        .await
+        .expect("a change after the employer answered")
+        .unwrap();
+    let next = next.data.into_json().unwrap();
+    assert_eq!(next["inboxChanged"]["tasks"], serde_json::json!([]));
+}

@@ -1,0 +1,773 @@
+//! `inbox`: what each mediator has to do, kept by the runner from the log:
+//! conventions to sign or validate before the start, immersions starting,
+//! accident declarations due within 48 hours, assessments due and overdue,
+//! follow-ups due at 1, 3 and 6 months, needs left without follow-up and
+//! employers waiting. The rows hold the facts; [`tasks`] turns them into
+//! dated tasks for a given day, in business days where the law counts so.
+
+use async_trait::async_trait;
+use passerelle_domain::calendar::add_business_days;
+use passerelle_domain::employer::EmployerEvent;
+use passerelle_domain::immersion::{Feedback, ImmersionEvent, Milestone, Respondent};
+use passerelle_domain::need::{NeedEvent, NeedSource};
+use passerelle_domain::values::add_months;
+use passerelle_store::RecordedEvent;
+use passerelle_store::projection::{Projection, ProjectionError};
+use sqlx::PgConnection;
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::views::{in_category, of_category, stream_uuid, tag};
+
+/// A signature still missing this many business days before the start is
+/// a task.
+pub const SIGNATURE_NOTICE_BUSINESS_DAYS: i64 = 2;
+/// A validated immersion starting within this many business days is a task.
+pub const START_NOTICE_BUSINESS_DAYS: i64 = 2;
+/// An assessment not given this many business days after the end is
+/// overdue, then late.
+pub const ASSESSMENT_OVERDUE_BUSINESS_DAYS: i64 = 3;
+pub const ASSESSMENT_LATE_BUSINESS_DAYS: i64 = 10;
+/// An open need with nothing done for this many days needs a follow-up.
+pub const NEED_IDLE_DAYS: i64 = 14;
+/// A proposal the employer has not answered after this many days.
+pub const PROPOSAL_UNANSWERED_DAYS: i64 = 7;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Inbox;
+
+#[async_trait]
+impl Projection for Inbox {
+    fn name(&self) -> &'static str {
+        "inbox"
+    }
+
+    fn schema_sql(&self) -> &'static str {
+        "create table immersions (
+             immersion_id uuid primary key,
+             structure uuid not null,
+             mediator uuid not null,
+             employer_id uuid not null,
+             proposed_on date not null,
+             employer_answered boolean not null default false,
+             -- Declined, rejected, deprecated, cancelled or interrupted.
+             closed boolean not null default false,
+             period_start date,
+             period_end date,
+             required_signatories text[] not null default '{}',
+             signatures text[] not null default '{}',
+             validated boolean not null default false,
+             started boolean not null default false,
+             completed_on date,
+             host_assessed boolean not null default false,
+             outcomes text[] not null default '{}'
+         );
+         create index immersions_mediator on immersions (mediator) where not closed;
+         create table accidents (
+             accident_id uuid primary key,
+             immersion_id uuid not null,
+             occurred_at timestamptz not null,
+             structure_informed_at timestamptz not null,
+             declare_by timestamptz not null,
+             filed_at timestamptz
+         );
+         create table employers (
+             employer_id uuid primary key,
+             name text not null
+         );
+         create table needs (
+             need_id uuid primary key,
+             employer_id uuid not null,
+             structure uuid,
+             mediator uuid,
+             source text not null,
+             qualified boolean not null default false,
+             open boolean not null default true,
+             used boolean not null default false,
+             last_activity date not null
+         );"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            if in_category(event, "employer") {
+                employer(conn, event).await?;
+            } else if in_category(event, "need") {
+                need(conn, event).await?;
+            } else if in_category(event, "immersion") {
+                immersion(conn, event).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn decoded<E: serde::de::DeserializeOwned>(
+    event: &RecordedEvent,
+    category: &str,
+) -> Result<E, ProjectionError> {
+    let (_, decoded) = of_category::<E>(std::slice::from_ref(event), category)
+        .next()
+        .expect("the event is of the category")?;
+    Ok(decoded)
+}
+
+async fn employer(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    if let EmployerEvent::EmployerRegistered(e) = decoded(event, "employer")? {
+        sqlx::query(
+            "insert into employers (employer_id, name) values ($1, $2) on conflict do nothing",
+        )
+        .bind(e.employer_id.0)
+        .bind(e.name.as_str())
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    let id = stream_uuid(event);
+    let touch = |sql: &'static str, day: Date| sqlx::query(sql).bind(id).bind(day);
+    match decoded(event, "need")? {
+        NeedEvent::NeedSurfaced(e) => {
+            let source = match e.source {
+                NeedSource::Visit { .. } => "visit",
+                NeedSource::Portal => "portal",
+                NeedSource::Phone => "phone",
+            };
+            sqlx::query(
+                "insert into needs (need_id, employer_id, structure, mediator, source, last_activity)
+                 values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+            )
+            .bind(e.need_id.0)
+            .bind(e.employer_id.0)
+            .bind(event.tenant)
+            .bind(
+                event
+                    .metadata
+                    .actor
+                    .strip_prefix("user:")
+                    .and_then(|u| u.parse::<Uuid>().ok()),
+            )
+            .bind(source)
+            .bind(e.surfaced_on)
+            .execute(conn)
+            .await?;
+        }
+        NeedEvent::NeedQualified(e) => {
+            touch(
+                "update needs set qualified = true, last_activity = greatest(last_activity, $2) where need_id = $1",
+                e.qualified_on,
+            )
+            .execute(conn)
+            .await?;
+        }
+        NeedEvent::NeedFormalisedAsOffer(e) => {
+            touch(
+                "update needs set open = false, last_activity = greatest(last_activity, $2) where need_id = $1",
+                e.formalised_on,
+            )
+            .execute(conn)
+            .await?;
+        }
+        NeedEvent::NeedClosed(e) => {
+            touch(
+                "update needs set open = false, last_activity = greatest(last_activity, $2) where need_id = $1",
+                e.closed_on,
+            )
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn immersion(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    let id = stream_uuid(event);
+    let set = |sql: &'static str| sqlx::query(sql).bind(id);
+    match decoded(event, "immersion")? {
+        ImmersionEvent::ImmersionProposed(e) => {
+            sqlx::query(
+                "insert into immersions (immersion_id, structure, mediator, employer_id, proposed_on)
+                 values ($1, $2, $3, $4, $5) on conflict do nothing",
+            )
+            .bind(e.immersion_id.0)
+            .bind(e.structure.0)
+            .bind(e.mediator.0)
+            .bind(e.employer_id.0)
+            .bind(e.proposed_on)
+            .execute(&mut *conn)
+            .await?;
+            if let Some(need) = e.need_id {
+                sqlx::query("update needs set used = true, last_activity = greatest(last_activity, $2) where need_id = $1")
+                    .bind(need.0)
+                    .bind(e.proposed_on)
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        ImmersionEvent::ProposalAcceptedByEmployer(_) => {
+            set("update immersions set employer_answered = true where immersion_id = $1")
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::ProposalDeclined(e) => {
+            let sql = match e.by {
+                Respondent::Employer => {
+                    "update immersions set closed = true, employer_answered = true where immersion_id = $1"
+                }
+                Respondent::Person => "update immersions set closed = true where immersion_id = $1",
+            };
+            set(sql).execute(conn).await?;
+        }
+        ImmersionEvent::ConventionDrafted(e) => {
+            signatories(conn, id, &e.convention).await?;
+        }
+        ImmersionEvent::ConventionModified(e) => {
+            signatories(conn, id, &e.convention).await?;
+        }
+        ImmersionEvent::ConventionSigned(e) if !e.renewal => {
+            set("update immersions set signatures = array_append(signatures, $2) where immersion_id = $1")
+                .bind(tag(&e.signatory))
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::ConventionValidated(e) if !e.renewal => {
+            set("update immersions set validated = true where immersion_id = $1")
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::ConventionRejected(_)
+        | ImmersionEvent::ConventionDeprecated(_)
+        | ImmersionEvent::ConventionCancelled(_)
+        | ImmersionEvent::ImmersionInterrupted(_) => {
+            set("update immersions set closed = true where immersion_id = $1")
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::ConventionRenewed(e) => {
+            set("update immersions set period_end = $2 where immersion_id = $1")
+                .bind(e.terms.period.end())
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::ImmersionStarted(_) => {
+            set("update immersions set started = true where immersion_id = $1")
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::ImmersionCompleted(e) => {
+            set("update immersions set completed_on = $2 where immersion_id = $1")
+                .bind(e.completed_on)
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::FeedbackRecorded(e) if matches!(e.feedback, Feedback::Host(_)) => {
+            set("update immersions set host_assessed = true where immersion_id = $1")
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::OutcomeRecorded(e) => {
+            set("update immersions set outcomes = array_append(outcomes, $2) where immersion_id = $1")
+                .bind(tag(&e.milestone))
+                .execute(conn)
+                .await?;
+        }
+        ImmersionEvent::AccidentReported(e) => {
+            sqlx::query(
+                "insert into accidents (accident_id, immersion_id, occurred_at, structure_informed_at, declare_by)
+                 values ($1, $2, $3, $4, $5) on conflict do nothing",
+            )
+            .bind(e.accident_id.0)
+            .bind(id)
+            .bind(e.occurred_at)
+            .bind(e.structure_informed_at)
+            .bind(e.declaration_due_at)
+            .execute(conn)
+            .await?;
+        }
+        ImmersionEvent::AccidentDeclarationFiled(e) => {
+            sqlx::query("update accidents set filed_at = $2 where accident_id = $1")
+                .bind(e.accident_id.0)
+                .bind(e.filed_at)
+                .execute(conn)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn signatories(
+    conn: &mut PgConnection,
+    id: Option<Uuid>,
+    convention: &passerelle_domain::immersion::Convention,
+) -> Result<(), sqlx::Error> {
+    let required: Vec<String> = convention
+        .required_signatories(&convention.period)
+        .iter()
+        .map(tag)
+        .collect();
+    sqlx::query(
+        "update immersions set required_signatories = $2, signatures = '{}', period_start = $3,
+             period_end = $4
+         where immersion_id = $1",
+    )
+    .bind(id)
+    .bind(&required)
+    .bind(convention.period.start())
+    .bind(convention.period.end())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An immersion as the inbox knows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ImmersionFacts {
+    pub immersion_id: Uuid,
+    pub employer_id: Uuid,
+    pub employer_name: Option<String>,
+    pub proposed_on: Date,
+    pub employer_answered: bool,
+    pub period_start: Option<Date>,
+    pub period_end: Option<Date>,
+    pub required_signatories: Vec<String>,
+    pub signatures: Vec<String>,
+    pub validated: bool,
+    pub started: bool,
+    pub completed_on: Option<Date>,
+    pub host_assessed: bool,
+    pub outcomes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccidentFacts {
+    pub accident_id: Uuid,
+    pub immersion_id: Uuid,
+    pub employer_name: Option<String>,
+    pub occurred_at: OffsetDateTime,
+    pub structure_informed_at: OffsetDateTime,
+    pub declare_by: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NeedFacts {
+    pub need_id: Uuid,
+    pub employer_id: Uuid,
+    pub employer_name: Option<String>,
+    pub source: String,
+    pub qualified: bool,
+    pub last_activity: Date,
+}
+
+/// What a mediator's tasks are made from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub immersions: Vec<ImmersionFacts>,
+    pub accidents: Vec<AccidentFacts>,
+    pub needs: Vec<NeedFacts>,
+}
+
+/// The facts behind `mediator`'s tasks: their immersions still open, the
+/// undeclared accidents of those, and the open needs they surfaced or that
+/// came to their structure from the portal or by phone.
+pub async fn facts(
+    db: &sqlx::PgPool,
+    mediator: Uuid,
+    structure: Uuid,
+) -> Result<Facts, sqlx::Error> {
+    let immersions = sqlx::query_as(
+        "select i.immersion_id, i.employer_id, e.name as employer_name, i.proposed_on,
+                i.employer_answered, i.period_start, i.period_end, i.required_signatories,
+                i.signatures, i.validated, i.started, i.completed_on, i.host_assessed, i.outcomes
+         from inbox.immersions i left join inbox.employers e using (employer_id)
+         where i.mediator = $1 and not i.closed
+           and not (i.host_assessed and i.outcomes @> array['six_months'])
+         order by i.proposed_on, i.immersion_id",
+    )
+    .bind(mediator)
+    .fetch_all(db);
+    let accidents = sqlx::query_as(
+        "select a.accident_id, a.immersion_id, e.name as employer_name, a.occurred_at,
+                a.structure_informed_at, a.declare_by
+         from inbox.accidents a join inbox.immersions i using (immersion_id)
+              left join inbox.employers e on e.employer_id = i.employer_id
+         where i.mediator = $1 and a.filed_at is null
+         order by a.declare_by",
+    )
+    .bind(mediator)
+    .fetch_all(db);
+    let needs = sqlx::query_as(
+        "select n.need_id, n.employer_id, e.name as employer_name, n.source, n.qualified,
+                n.last_activity
+         from inbox.needs n left join inbox.employers e using (employer_id)
+         where n.open and not n.used
+           and (n.mediator = $1 or (n.mediator is null and n.structure = $2))
+         order by n.last_activity, n.need_id",
+    )
+    .bind(mediator)
+    .bind(structure)
+    .fetch_all(db);
+    Ok(Facts {
+        immersions: immersions.await?,
+        accidents: accidents.await?,
+        needs: needs.await?,
+    })
+}
+
+/// What kind of task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskKind {
+    /// An accident whose declaration (48 h) is not filed.
+    AccidentDeclaration,
+    /// Signatures missing and the start within 2 business days.
+    SignaturesMissing,
+    /// Every signature given: the structure validates.
+    ConventionToValidate,
+    /// Validated, starting within 2 business days.
+    StartingSoon,
+    /// The host's assessment, due from the last day; overdue at D+3, late
+    /// at D+10 (business days).
+    AssessmentDue,
+    /// A follow-up at 1, 3 or 6 months whose date has come.
+    FollowUpDue,
+    /// The employer has not answered the proposal for 7 days.
+    ProposalUnanswered,
+    /// A need the employer sent (portal or phone) not yet taken up.
+    EmployerWaiting,
+    /// An open need with nothing done for 14 days.
+    NeedWithoutFollowUp,
+}
+
+/// One thing to do, with when it is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub kind: TaskKind,
+    pub due: Date,
+    /// 0 when not yet late; for assessments 3 or 10 past the business-day
+    /// marks; otherwise days past due.
+    pub overdue_days: i64,
+    pub immersion_id: Option<Uuid>,
+    pub need_id: Option<Uuid>,
+    pub accident_id: Option<Uuid>,
+    pub employer_id: Uuid,
+    pub employer_name: Option<String>,
+    /// The milestone a follow-up is for; the signatories still missing.
+    pub detail: Vec<String>,
+}
+
+/// The tasks the facts make on `today` (Paris) at `now`, most pressing
+/// first: overdue before due, then by due date.
+pub fn tasks(facts: &Facts, today: Date, now: OffsetDateTime) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    let task = |kind, due: Date, immersion: &ImmersionFacts| Task {
+        kind,
+        due,
+        overdue_days: (today - due).whole_days().max(0),
+        immersion_id: Some(immersion.immersion_id),
+        need_id: None,
+        accident_id: None,
+        employer_id: immersion.employer_id,
+        employer_name: immersion.employer_name.clone(),
+        detail: Vec::new(),
+    };
+    for a in &facts.accidents {
+        let due = a.declare_by.date();
+        tasks.push(Task {
+            kind: TaskKind::AccidentDeclaration,
+            due,
+            overdue_days: if now > a.declare_by {
+                (now - a.declare_by).whole_days().max(1)
+            } else {
+                0
+            },
+            immersion_id: Some(a.immersion_id),
+            need_id: None,
+            accident_id: Some(a.accident_id),
+            employer_id: Uuid::nil(),
+            employer_name: a.employer_name.clone(),
+            detail: vec![format!(
+                "{}",
+                (a.structure_informed_at - a.occurred_at).whole_hours()
+            )],
+        });
+    }
+    for i in &facts.immersions {
+        if !i.employer_answered
+            && i.period_start.is_none()
+            && today - i.proposed_on >= Duration::days(PROPOSAL_UNANSWERED_DAYS)
+        {
+            let due = i.proposed_on + Duration::days(PROPOSAL_UNANSWERED_DAYS);
+            tasks.push(task(TaskKind::ProposalUnanswered, due, i));
+        }
+        if let Some(start) = i.period_start
+            && !i.validated
+        {
+            let missing: Vec<String> = i
+                .required_signatories
+                .iter()
+                .filter(|s| !i.signatures.contains(s))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                tasks.push(task(TaskKind::ConventionToValidate, start, i));
+            } else if add_business_days(today, SIGNATURE_NOTICE_BUSINESS_DAYS) >= start {
+                let mut t = task(TaskKind::SignaturesMissing, start, i);
+                t.detail = missing;
+                tasks.push(t);
+            }
+        }
+        if let Some(start) = i.period_start
+            && i.validated
+            && !i.started
+            && start >= today
+            && add_business_days(today, START_NOTICE_BUSINESS_DAYS) >= start
+        {
+            tasks.push(task(TaskKind::StartingSoon, start, i));
+        }
+        let Some(end) = i.completed_on else {
+            continue;
+        };
+        if !i.host_assessed && today >= end {
+            let mut t = task(TaskKind::AssessmentDue, end, i);
+            t.overdue_days = if today >= add_business_days(end, ASSESSMENT_LATE_BUSINESS_DAYS) {
+                ASSESSMENT_LATE_BUSINESS_DAYS
+            } else if today >= add_business_days(end, ASSESSMENT_OVERDUE_BUSINESS_DAYS) {
+                ASSESSMENT_OVERDUE_BUSINESS_DAYS
+            } else {
+                0
+            };
+            tasks.push(t);
+        }
+        // The earliest follow-up due and not recorded: one task at a time.
+        let follow_up = [
+            Milestone::OneMonth,
+            Milestone::ThreeMonths,
+            Milestone::SixMonths,
+        ]
+        .into_iter()
+        .map(|m| (tag(&m), add_months(end, m.months())))
+        .find(|(m, due)| today >= *due && !i.outcomes.contains(m));
+        if let Some((milestone, due)) = follow_up {
+            let mut t = task(TaskKind::FollowUpDue, due, i);
+            t.detail = vec![milestone];
+            tasks.push(t);
+        }
+    }
+    for n in &facts.needs {
+        let waiting = n.source != "visit" && !n.qualified;
+        let idle_since = today - n.last_activity;
+        let (kind, due) = if waiting {
+            (
+                TaskKind::EmployerWaiting,
+                add_business_days(n.last_activity, 2),
+            )
+        } else if idle_since >= Duration::days(NEED_IDLE_DAYS) {
+            (
+                TaskKind::NeedWithoutFollowUp,
+                n.last_activity + Duration::days(NEED_IDLE_DAYS),
+            )
+        } else {
+            continue;
+        };
+        tasks.push(Task {
+            kind,
+            due,
+            overdue_days: (today - due).whole_days().max(0),
+            immersion_id: None,
+            need_id: Some(n.need_id),
+            accident_id: None,
+            employer_id: n.employer_id,
+            employer_name: n.employer_name.clone(),
+            detail: Vec::new(),
+        });
+    }
+    tasks.sort_by(|a, b| {
+        (b.overdue_days > 0)
+            .cmp(&(a.overdue_days > 0))
+            .then(a.due.cmp(&b.due))
+            .then(a.kind.cmp(&b.kind))
+    });
+    tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+
+    fn immersion(start: Date, end: Date) -> ImmersionFacts {
+        ImmersionFacts {
+            immersion_id: Uuid::from_u128(1),
+            employer_id: Uuid::from_u128(2),
+            employer_name: Some("Boulangerie du Port".into()),
+            proposed_on: start - Duration::days(20),
+            employer_answered: true,
+            period_start: Some(start),
+            period_end: Some(end),
+            required_signatories: vec!["person".into(), "host".into(), "prescriber".into()],
+            signatures: vec!["person".into()],
+            validated: false,
+            started: false,
+            completed_on: None,
+            host_assessed: false,
+            outcomes: vec![],
+        }
+    }
+
+    fn kinds(facts: &Facts, today: Date) -> Vec<TaskKind> {
+        tasks(facts, today, today.midnight().assume_utc())
+            .iter()
+            .map(|t| t.kind)
+            .collect()
+    }
+
+    #[test]
+    fn missing_signatures_show_two_business_days_before_the_start() {
+        // Starts Monday 18 May 2026; Thursday 14 is Ascension: the task
+        // shows from Wednesday 13, not before.
+        let facts = Facts {
+            immersions: vec![immersion(date!(2026 - 05 - 18), date!(2026 - 05 - 29))],
+            ..Facts::default()
+        };
+        assert!(kinds(&facts, date!(2026 - 05 - 12)).is_empty());
+        assert_eq!(
+            kinds(&facts, date!(2026 - 05 - 13)),
+            [TaskKind::SignaturesMissing]
+        );
+        let t = &tasks(
+            &facts,
+            date!(2026 - 05 - 13),
+            datetime!(2026-05-13 08:00 UTC),
+        )[0];
+        assert_eq!(t.detail, ["host", "prescriber"]);
+    }
+
+    #[test]
+    fn assessments_turn_overdue_at_three_then_ten_business_days() {
+        let mut i = immersion(date!(2026 - 04 - 20), date!(2026 - 04 - 30));
+        i.signatures = i.required_signatories.clone();
+        i.validated = true;
+        i.started = true;
+        i.completed_on = Some(date!(2026 - 04 - 30));
+        let facts = Facts {
+            immersions: vec![i.clone()],
+            ..Facts::default()
+        };
+        let level = |today| {
+            tasks(&facts, today, datetime!(2026-01-01 00:00 UTC))
+                .iter()
+                .find(|t| t.kind == TaskKind::AssessmentDue)
+                .map(|t| t.overdue_days)
+        };
+        // Thursday 30 April; 1 May and the weekend are not business days.
+        assert_eq!(level(date!(2026 - 04 - 29)), None);
+        assert_eq!(level(date!(2026 - 04 - 30)), Some(0));
+        assert_eq!(level(date!(2026 - 05 - 05)), Some(0));
+        assert_eq!(level(date!(2026 - 05 - 06)), Some(3));
+        // 8 May and Ascension Thursday 14 May are holidays too.
+        assert_eq!(level(date!(2026 - 05 - 18)), Some(3));
+        assert_eq!(level(date!(2026 - 05 - 19)), Some(10));
+        let mut assessed = i;
+        assessed.host_assessed = true;
+        let facts = Facts {
+            immersions: vec![assessed],
+            ..Facts::default()
+        };
+        assert!(
+            !kinds(&facts, date!(2026 - 05 - 19)).contains(&TaskKind::AssessmentDue),
+            "stops once given"
+        );
+    }
+
+    #[test]
+    fn follow_ups_come_one_at_a_time_when_due() {
+        let mut i = immersion(date!(2026 - 01 - 05), date!(2026 - 01 - 30));
+        i.validated = true;
+        i.started = true;
+        i.host_assessed = true;
+        i.completed_on = Some(date!(2026 - 01 - 30));
+        let facts = Facts {
+            immersions: vec![i.clone()],
+            ..Facts::default()
+        };
+        assert!(kinds(&facts, date!(2026 - 02 - 27)).is_empty());
+        let due = tasks(
+            &facts,
+            date!(2026 - 05 - 02),
+            datetime!(2026-05-02 08:00 UTC),
+        );
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].detail, ["one_month"]);
+        assert_eq!(due[0].due, date!(2026 - 02 - 28));
+        i.outcomes = vec!["one_month".into()];
+        let facts = Facts {
+            immersions: vec![i],
+            ..Facts::default()
+        };
+        let due = tasks(
+            &facts,
+            date!(2026 - 05 - 02),
+            datetime!(2026-05-02 08:00 UTC),
+        );
+        assert_eq!(due[0].detail, ["three_months"]);
+    }
+
+    #[test]
+    fn an_accident_declaration_is_due_48_hours_after() {
+        let facts = Facts {
+            accidents: vec![AccidentFacts {
+                accident_id: Uuid::from_u128(9),
+                immersion_id: Uuid::from_u128(1),
+                employer_name: None,
+                occurred_at: datetime!(2026-03-02 10:00 UTC),
+                structure_informed_at: datetime!(2026-03-02 16:00 UTC),
+                declare_by: datetime!(2026-03-04 10:00 UTC),
+            }],
+            ..Facts::default()
+        };
+        let before = tasks(
+            &facts,
+            date!(2026 - 03 - 03),
+            datetime!(2026-03-03 09:00 UTC),
+        );
+        assert_eq!(before[0].kind, TaskKind::AccidentDeclaration);
+        assert_eq!(before[0].overdue_days, 0);
+        let after = tasks(
+            &facts,
+            date!(2026 - 03 - 04),
+            datetime!(2026-03-04 10:01 UTC),
+        );
+        assert_eq!(after[0].overdue_days, 1);
+    }
+
+    #[test]
+    fn needs_wait_for_an_answer_or_a_follow_up() {
+        let need = |source: &str, qualified| NeedFacts {
+            need_id: Uuid::from_u128(5),
+            employer_id: Uuid::from_u128(2),
+            employer_name: None,
+            source: source.into(),
+            qualified,
+            last_activity: date!(2026 - 03 - 02),
+        };
+        let facts = Facts {
+            needs: vec![need("portal", false), need("visit", true)],
+            ..Facts::default()
+        };
+        assert_eq!(
+            kinds(&facts, date!(2026 - 03 - 03)),
+            [TaskKind::EmployerWaiting]
+        );
+        assert_eq!(
+            kinds(&facts, date!(2026 - 03 - 16)),
+            [TaskKind::EmployerWaiting, TaskKind::NeedWithoutFollowUp]
+        );
+    }
+}
