@@ -6,6 +6,8 @@
 //! The server runs in this process, so the memory figure covers the server
 //! and its clients together: an upper bound of the server's own.
 
+pub mod dashboards;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 

@@ -139,6 +139,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Each dashboard query's p50/p95 and every projection's rebuild rate on a
+    /// seeded store, beside a raw sequential read of the same events.
+    Dashboards {
+        /// Events the seeded store holds at least.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+        /// Keep the store an earlier run seeded (and its key) instead of seeding anew.
+        #[arg(long)]
+        reuse: bool,
+        /// Runs of each query.
+        #[arg(long, default_value_t = 40)]
+        samples: usize,
+    },
     /// Appends with 1, 8 and 32 writers and read-all, beside raw inserts and reads.
     Store {
         /// Events in the log for the read-all measure.
@@ -476,6 +489,19 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             seconds,
             rounds,
         } => (events, seconds, rounds),
+        BenchCommand::Dashboards {
+            events,
+            reuse,
+            samples,
+        } => {
+            let r = bench::dashboards::run(config, db, events, reuse, samples).await?;
+            println!(
+                "targets met (every query p95 < 50 ms, < 200 ms as of a date; rebuild ≥ 50,000 events/s): {}",
+                r.targets_met
+            );
+            println!("{}", serde_json::to_string(&r)?);
+            return Ok(());
+        }
         BenchCommand::Api {
             clients,
             seconds,

@@ -296,8 +296,37 @@ async fn read_measure(
         .fetch_one(pool)
         .await?;
 
-    // Raw: one sequential scan of the same columns, decoded into the same
-    // Rust types, without order, guard, upcasting or unsealing.
+    let (raw_count, raw_elapsed) = raw_scan(pool).await?;
+
+    let mut conn = pool.acquire().await?;
+    let started = Instant::now();
+    let mut after = LogPosition::START;
+    let mut read = 0i64;
+    loop {
+        let batch = store.read_all(&mut conn, after, READ_BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.position;
+        read += batch.len() as i64;
+    }
+    let elapsed = started.elapsed();
+    let store_rate = read as f64 / elapsed.as_secs_f64();
+    let raw_rate = raw_count as f64 / raw_elapsed.as_secs_f64();
+    progress(&format!(
+        "read-all {read} of {total} events: store {store_rate:>9.0}/s raw {raw_rate:>9.0}/s ratio {:.2}",
+        store_rate / raw_rate
+    ));
+    Ok(ReadFigure {
+        events: read,
+        store_events_per_s: store_rate,
+        raw_events_per_s: raw_rate,
+        ratio: store_rate / raw_rate,
+    })
+}
+
+/// The baseline of reading the log: one sequential scan of the events'
+/// columns, decoded into the same Rust types, without order, guard,
+/// upcasting or unsealing. Returns the rows read and the time taken.
+pub async fn raw_scan(pool: &PgPool) -> Result<(i64, Duration)> {
     let started = Instant::now();
     let mut raw_count = 0i64;
     {
@@ -338,29 +367,5 @@ async fn read_measure(
             raw_count += 1;
         }
     }
-    let raw_elapsed = started.elapsed();
-
-    let mut conn = pool.acquire().await?;
-    let started = Instant::now();
-    let mut after = LogPosition::START;
-    let mut read = 0i64;
-    loop {
-        let batch = store.read_all(&mut conn, after, READ_BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.position;
-        read += batch.len() as i64;
-    }
-    let elapsed = started.elapsed();
-    let store_rate = read as f64 / elapsed.as_secs_f64();
-    let raw_rate = raw_count as f64 / raw_elapsed.as_secs_f64();
-    progress(&format!(
-        "read-all {read} of {total} events: store {store_rate:>9.0}/s raw {raw_rate:>9.0}/s ratio {:.2}",
-        store_rate / raw_rate
-    ));
-    Ok(ReadFigure {
-        events: read,
-        store_events_per_s: store_rate,
-        raw_events_per_s: raw_rate,
-        ratio: store_rate / raw_rate,
-    })
+    Ok((raw_count, started.elapsed()))
 }

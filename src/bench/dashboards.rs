@@ -1,0 +1,318 @@
+//! `passerelle bench dashboards`: each dashboard query's p50/p95 (plain,
+//! filtered, as of a past day) and the rebuild rate of every projection, on
+//! a seeded store, beside a raw sequential read of the same events in the
+//! same run.
+//!
+//! The store is seeded with independent demo histories (one territory of
+//! three structures each) carried out concurrently through the command
+//! path. `--reuse` keeps a store seeded by an earlier run, with its key.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use passerelle_app::{Clock as _, FixedClock, Handler, SystemClock};
+use passerelle_demo::{Options, Staff};
+use passerelle_domain::values::{StructureId, UserId};
+use passerelle_projections::dashboards::{self, Filter};
+use passerelle_store::projection::Projections;
+use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store, Upcasters};
+use serde::Serialize;
+use sqlx::Connection as _;
+use time::{Duration as Days, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::database::{self, Database};
+
+const NAME: &str = "passerelle_bench_dashboards";
+/// Départements the territories are drawn in, in turn.
+const DEPARTEMENTS: [&str; 8] = ["44", "35", "49", "29", "56", "22", "85", "72"];
+/// Histories carried out at once.
+const CONCURRENT: usize = 4;
+
+#[derive(Debug, Serialize)]
+pub struct QueryFigure {
+    pub query: String,
+    pub as_of: bool,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RebuildFigure {
+    pub projection: String,
+    pub events: i64,
+    pub events_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DashboardsReport {
+    pub events: i64,
+    pub seeded_now: bool,
+    pub raw_read_events_per_s: f64,
+    pub rebuilds: Vec<RebuildFigure>,
+    /// Every projection rebuilt one after the other: the log's events times
+    /// the projections, over the total time.
+    pub rebuild_all_events_per_s: f64,
+    pub queries: Vec<QueryFigure>,
+    pub targets_met: bool,
+}
+
+/// The benchmark's own database, and the key its personal data is sealed
+/// with, kept beside the service's data so `--reuse` can read it again.
+async fn open(
+    config: &Config,
+    db: &Database,
+    reuse: bool,
+) -> anyhow::Result<(sqlx::PgPool, Store)> {
+    let key_path = config.data_dir.join("bench-dashboards.key");
+    let mut admin =
+        sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(NAME)
+            .fetch_one(&mut admin)
+            .await?;
+    let fresh = !(reuse && exists && key_path.exists());
+    if fresh {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "drop database if exists {NAME} with (force)"
+        )))
+        .execute(&mut admin)
+        .await?;
+        database::create_database_if_missing(&db.server, NAME).await?;
+        database::write_secret(&key_path, &MasterKey::generate().to_base64())?;
+    }
+    let key = MasterKey::from_base64(std::fs::read_to_string(&key_path)?.trim())
+        .context("the benchmark's key")?;
+    let pool = passerelle_store::connect(db.server.clone().database(NAME), 20).await?;
+    MIGRATOR.run(&pool).await?;
+    let store = Store::new(pool.clone(), Keyring::new(&key), Upcasters::default());
+    Ok((pool, store))
+}
+
+async fn count_events(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("select count(*) from events")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Seeds territories until the log holds `target` events.
+async fn seed(projections: &Arc<Projections>, target: i64) -> anyhow::Result<()> {
+    let today = SystemClock.today();
+    let mut index = 0u64;
+    let mut events = count_events(projections.store().pool()).await?;
+    while events < target {
+        let mut wave = tokio::task::JoinSet::new();
+        for _ in 0..CONCURRENT {
+            index += 1;
+            let n = index;
+            let staff: Vec<Staff> = (0..3u64)
+                .map(|s| Staff {
+                    structure: StructureId(Uuid::from_u64_pair(n, s)),
+                    departement: DEPARTEMENTS[((n * 3 + s) % DEPARTEMENTS.len() as u64) as usize],
+                    mediators: (0..4)
+                        .map(|m| UserId(Uuid::from_u64_pair(n, 100 + s * 10 + m)))
+                        .collect(),
+                })
+                .collect();
+            let clock = Arc::new(FixedClock::new(SystemClock.now()));
+            let handler = Handler::new(projections.clone(), clock.clone());
+            wave.spawn(async move {
+                let options = Options {
+                    seed: n,
+                    people: 2_000,
+                    employers: 700,
+                    months: 36,
+                    end: today,
+                };
+                passerelle_demo::seed(&handler, &clock, &staff, &options).await
+            });
+        }
+        while let Some(done) = wave.join_next().await {
+            done??;
+        }
+        events = count_events(projections.store().pool()).await?;
+        println!("seeded {events} events");
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+/// Runs `query` `samples` times; its p50 and p95.
+async fn measure<F, Fut>(name: &str, as_of: bool, samples: usize, query: F) -> anyhow::Result<QueryFigure>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    query().await?; // warm-up: plans and caches
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        query().await?;
+        times.push(started.elapsed());
+    }
+    times.sort_unstable();
+    let figure = QueryFigure {
+        query: name.to_owned(),
+        as_of,
+        p50_ms: percentile(&times, 0.5),
+        p95_ms: percentile(&times, 0.95),
+    };
+    println!(
+        "{:<48} p50 {:>7.2} ms  p95 {:>7.2} ms",
+        figure.query, figure.p50_ms, figure.p95_ms
+    );
+    Ok(figure)
+}
+
+pub async fn run(
+    config: &Config,
+    db: &Database,
+    events: i64,
+    reuse: bool,
+    samples: usize,
+) -> anyhow::Result<DashboardsReport> {
+    let (pool, store) = open(config, db, reuse).await?;
+    let projections = Arc::new(Projections::new(
+        store,
+        passerelle_projections::all(),
+        config.projections.runner(),
+    ));
+    projections.setup().await?;
+    let before = count_events(&pool).await?;
+    seed(&projections, events).await?;
+    let seeded_now = count_events(&pool).await? > before;
+    while projections.run_once().await? > 0 {}
+    let total = count_events(&pool).await?;
+    println!("{total} events in the log");
+
+    let (read, elapsed) = passerelle_store::bench::raw_scan(&pool).await?;
+    let raw_rate = read as f64 / elapsed.as_secs_f64();
+    println!("raw sequential read: {raw_rate:.0} events/s");
+
+    let mut rebuilds = Vec::new();
+    let (mut all_events, mut all_time) = (0i64, Duration::ZERO);
+    for name in passerelle_projections::all().iter().map(|p| p.name()) {
+        let report = projections.rebuild(name, false).await?;
+        let rate = report.events as f64 / report.elapsed.as_secs_f64();
+        println!("rebuild {name:<16} {} events, {rate:.0} events/s", report.events);
+        all_events += report.events;
+        all_time += report.elapsed;
+        rebuilds.push(RebuildFigure {
+            projection: name.to_owned(),
+            events: report.events,
+            events_per_s: rate,
+        });
+    }
+    let rebuild_all = all_events as f64 / all_time.as_secs_f64();
+
+    let now = OffsetDateTime::now_utc();
+    let past = now - Days::days(365);
+    let filtered = Filter {
+        departement: Some("44".into()),
+        objective: Some("discover_job_or_sector".into()),
+        ..Filter::default()
+    };
+    let territorial = Filter {
+        departement: Some("44".into()),
+        ..Filter::default()
+    };
+    let people = Filter {
+        departement: Some("44".into()),
+        age_band: Some("under_26".into()),
+        ..Filter::default()
+    };
+    let mut queries = Vec::new();
+    for (label, filter, as_of) in [
+        ("", Filter::default(), None),
+        (" filtered", filtered.clone(), None),
+        (" as of a year ago", Filter::default(), Some(past)),
+        (" filtered, as of a year ago", filtered.clone(), Some(past)),
+    ] {
+        let (pool, f) = (&pool, &filter);
+        queries.push(
+            measure(&format!("immersionFunnel{label}"), as_of.is_some(), samples, || async move {
+                dashboards::funnel(pool, f, as_of).await?;
+                Ok(())
+            })
+            .await?,
+        );
+        queries.push(
+            measure(&format!("immersionOutcomes{label}"), as_of.is_some(), samples, || async move {
+                dashboards::outcomes(pool, f, as_of).await?;
+                Ok(())
+            })
+            .await?,
+        );
+    }
+    for (label, filter, as_of) in [
+        ("", Filter::default(), None),
+        (" filtered", territorial.clone(), None),
+        (" as of a year ago", Filter::default(), Some(past)),
+    ] {
+        let (pool, f) = (&pool, &filter);
+        queries.push(
+            measure(&format!("needsConversion{label}"), as_of.is_some(), samples, || async move {
+                dashboards::needs_conversion(pool, f, as_of).await?;
+                Ok(())
+            })
+            .await?,
+        );
+        queries.push(
+            measure(&format!("employerEngagement{label}"), as_of.is_some(), samples, || async move {
+                dashboards::employer_engagement(pool, f, as_of.unwrap_or(now)).await?;
+                Ok(())
+            })
+            .await?,
+        );
+    }
+    for (label, filter, as_of) in [
+        ("", Filter::default(), None),
+        (" filtered", people.clone(), None),
+        (" as of a year ago", Filter::default(), Some(past)),
+    ] {
+        let (pool, f) = (&pool, &filter);
+        queries.push(
+            measure(&format!("projectReadjustments{label}"), as_of.is_some(), samples, || async move {
+                dashboards::project_readjustments(pool, f, as_of).await?;
+                Ok(())
+            })
+            .await?,
+        );
+    }
+    let (mediator, structure): (Uuid, Uuid) =
+        sqlx::query_as("select mediator, structure from inbox.immersions limit 1")
+            .fetch_one(&pool)
+            .await?;
+    {
+        let pool = &pool;
+        queries.push(
+            measure("inbox of one mediator", false, samples, || async move {
+                let facts = passerelle_projections::inbox::facts(pool, mediator, structure).await?;
+                passerelle_projections::inbox::tasks(&facts, now.date(), now);
+                Ok(())
+            })
+            .await?,
+        );
+    }
+    pool.close().await;
+    let targets_met = rebuild_all >= 50_000.0
+        && queries
+            .iter()
+            .all(|q| q.p95_ms < if q.as_of { 200.0 } else { 50.0 });
+    Ok(DashboardsReport {
+        events: total,
+        seeded_now,
+        raw_read_events_per_s: raw_rate,
+        rebuilds,
+        rebuild_all_events_per_s: rebuild_all,
+        queries,
+        targets_met,
+    })
+}
