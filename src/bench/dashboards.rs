@@ -145,7 +145,12 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// Runs `query` `samples` times; its p50 and p95.
-async fn measure<F, Fut>(name: &str, as_of: bool, samples: usize, query: F) -> anyhow::Result<QueryFigure>
+async fn measure<F, Fut>(
+    name: &str,
+    as_of: bool,
+    samples: usize,
+    query: F,
+) -> anyhow::Result<QueryFigure>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -201,7 +206,10 @@ pub async fn run(
     for name in passerelle_projections::all().iter().map(|p| p.name()) {
         let report = projections.rebuild(name, false).await?;
         let rate = report.events as f64 / report.elapsed.as_secs_f64();
-        println!("rebuild {name:<16} {} events, {rate:.0} events/s", report.events);
+        println!(
+            "rebuild {name:<16} {} events, {rate:.0} events/s",
+            report.events
+        );
         all_events += report.events;
         all_time += report.elapsed;
         rebuilds.push(RebuildFigure {
@@ -237,17 +245,27 @@ pub async fn run(
     ] {
         let (pool, f) = (&pool, &filter);
         queries.push(
-            measure(&format!("immersionFunnel{label}"), as_of.is_some(), samples, || async move {
-                dashboards::funnel(pool, f, as_of).await?;
-                Ok(())
-            })
+            measure(
+                &format!("immersionFunnel{label}"),
+                as_of.is_some(),
+                samples,
+                || async move {
+                    dashboards::funnel(pool, f, as_of).await?;
+                    Ok(())
+                },
+            )
             .await?,
         );
         queries.push(
-            measure(&format!("immersionOutcomes{label}"), as_of.is_some(), samples, || async move {
-                dashboards::outcomes(pool, f, as_of).await?;
-                Ok(())
-            })
+            measure(
+                &format!("immersionOutcomes{label}"),
+                as_of.is_some(),
+                samples,
+                || async move {
+                    dashboards::outcomes(pool, f, as_of).await?;
+                    Ok(())
+                },
+            )
             .await?,
         );
     }
@@ -258,17 +276,27 @@ pub async fn run(
     ] {
         let (pool, f) = (&pool, &filter);
         queries.push(
-            measure(&format!("needsConversion{label}"), as_of.is_some(), samples, || async move {
-                dashboards::needs_conversion(pool, f, as_of).await?;
-                Ok(())
-            })
+            measure(
+                &format!("needsConversion{label}"),
+                as_of.is_some(),
+                samples,
+                || async move {
+                    dashboards::needs_conversion(pool, f, as_of).await?;
+                    Ok(())
+                },
+            )
             .await?,
         );
         queries.push(
-            measure(&format!("employerEngagement{label}"), as_of.is_some(), samples, || async move {
-                dashboards::employer_engagement(pool, f, as_of.unwrap_or(now)).await?;
-                Ok(())
-            })
+            measure(
+                &format!("employerEngagement{label}"),
+                as_of.is_some(),
+                samples,
+                || async move {
+                    dashboards::employer_engagement(pool, f, as_of.unwrap_or(now)).await?;
+                    Ok(())
+                },
+            )
             .await?,
         );
     }
@@ -279,10 +307,15 @@ pub async fn run(
     ] {
         let (pool, f) = (&pool, &filter);
         queries.push(
-            measure(&format!("projectReadjustments{label}"), as_of.is_some(), samples, || async move {
-                dashboards::project_readjustments(pool, f, as_of).await?;
-                Ok(())
-            })
+            measure(
+                &format!("projectReadjustments{label}"),
+                as_of.is_some(),
+                samples,
+                || async move {
+                    dashboards::project_readjustments(pool, f, as_of).await?;
+                    Ok(())
+                },
+            )
             .await?,
         );
     }

@@ -116,8 +116,8 @@ impl Projection for Dashboards {
              outcome text not null,
              contract text,
              recorded_at timestamptz not null,
-             global_position bigint not null,
-             primary key (immersion_id, global_position)
+             -- The domain records each milestone once.
+             primary key (immersion_id, milestone)
          );"
     }
 
@@ -419,16 +419,14 @@ async fn immersion(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(),
                 _ => None,
             };
             sqlx::query(
-                "insert into outcomes (immersion_id, milestone, outcome, contract, recorded_at,
-                     global_position)
-                 values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+                "insert into outcomes (immersion_id, milestone, outcome, contract, recorded_at)
+                 values ($1, $2, $3, $4, $5) on conflict do nothing",
             )
             .bind(id)
             .bind(tag(&e.milestone))
             .bind(tag(&e.outcome))
             .bind(contract)
             .bind(at)
-            .bind(event.position.global_position)
             .execute(&mut *conn)
             .await?;
             if matches!(e.outcome, Outcome::Hired { .. } | Outcome::Training) {
@@ -691,26 +689,22 @@ pub struct OutcomeCount {
 }
 
 /// The outcomes of the immersions `filter` selects, by milestone, objective,
-/// outcome and contract: for each immersion and milestone, the last outcome
+/// outcome and contract: for each immersion and milestone, the outcome
 /// recorded by `as_of` (now when `None`).
 pub async fn outcomes(
     db: impl PgExecutor<'_>,
     filter: &Filter,
     as_of: Option<OffsetDateTime>,
 ) -> Result<Vec<OutcomeCount>, DashboardError> {
+    // The outcome recorded by `as_of` at each milestone (once each).
     let mut q = QueryBuilder::<Postgres>::new(
         "select o.milestone, i.objective, o.outcome, o.contract, count(*) as count
-         from dashboards.immersions i
-         join lateral (
-             select distinct on (x.milestone) x.milestone, x.outcome, x.contract
-             from dashboards.outcomes x
-             where x.immersion_id = i.immersion_id and x.recorded_at <= coalesce(",
+         from dashboards.outcomes o join dashboards.immersions i using (immersion_id),
+              (select coalesce(",
     );
     q.push_bind(as_of).push(
-        "::timestamptz, 'infinity')
-             order by x.milestone, x.global_position desc
-         ) o on true
-         where true",
+        "::timestamptz, 'infinity') as as_of) t
+         where o.recorded_at <= t.as_of",
     );
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
     q.push(
