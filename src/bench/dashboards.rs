@@ -82,6 +82,10 @@ async fn open(
         .execute(&mut admin)
         .await?;
         database::create_database_if_missing(&db.server, NAME).await?;
+        // The key of a store just dropped seals nothing any more.
+        if key_path.exists() {
+            std::fs::remove_file(&key_path)?;
+        }
         database::write_secret(&key_path, &MasterKey::generate().to_base64())?;
     }
     let key = MasterKey::from_base64(std::fs::read_to_string(&key_path)?.trim())
