@@ -4,6 +4,8 @@
 //! the live dashboard reported that day; a rebuild equals the live
 //! projection; small cells are masked beyond one's own structure.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -12,8 +14,8 @@ use passerelle_app::{Clock as _, FixedClock, Handler};
 use passerelle_demo::{History, Options, Staff};
 use passerelle_domain::immersion::{ImmersionEvent, Outcome, Signatory};
 use passerelle_domain::values::{StructureId, UserId};
-use passerelle_graphql::{Gateway, Limits, PasserelleSchema, RateLimiter, Viewer, build, prepare};
-use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_graphql::{Gateway, PasserelleSchema, Viewer, prepare};
+use passerelle_store::projection::Projections;
 use passerelle_store::testkit::TestDb;
 use passerelle_store::{LogPosition, RecordedEvent};
 use serde_json::{Value, json};
@@ -63,31 +65,10 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Self {
         let db = TestDb::new().await;
-        let projections = Projections::new(
-            db.store(),
-            passerelle_projections::all(),
-            RunnerConfig::default(),
-        );
-        projections.setup().await.unwrap();
-        let projections = Arc::new(projections);
+        let projections = support::projections(&db).await;
         let clock = Arc::new(FixedClock::new(datetime!(2025-01-01 08:00 UTC)));
         let handler = Handler::new(projections.clone(), clock.clone());
-        let gateway = Gateway {
-            handler: handler.clone(),
-            pool: db.pool.clone(),
-            session_ttl: time::Duration::hours(1),
-            magic_link_ttl: time::Duration::minutes(30),
-            magic_links_in_log: false,
-            small_cell_threshold: 5,
-            attempts: Arc::new(RateLimiter::new(5, std::time::Duration::from_secs(60))),
-        };
-        let schema = build(
-            gateway.clone(),
-            Limits {
-                depth: 12,
-                complexity: 10_000,
-            },
-        );
+        let (gateway, schema) = support::gateway(handler.clone(), &db);
         let staff = [("44", 1u128), ("35", 2), ("49", 3)]
             .into_iter()
             .map(|(departement, n)| Staff {

@@ -1,6 +1,8 @@
 //! Lists below a page of employers are batched: the number of SQL
 //! statements a query runs does not grow with the number of employers.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,8 +10,7 @@ use passerelle_accounts::{StaffRole, User};
 use passerelle_app::{Actor, CommandMeta, FixedClock, Handler, Role, Views};
 use passerelle_domain::employer::{Employer, EmployerCommand, VisitPurpose};
 use passerelle_domain::values::*;
-use passerelle_graphql::{Gateway, Limits, Viewer, build, prepare};
-use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_graphql::{Viewer, prepare};
 use passerelle_store::testkit::TestDb;
 use time::macros::{date, datetime};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -81,36 +82,12 @@ fn visit(n: u128, k: u128, structure: StructureId) -> EmployerCommand {
 
 async fn statements_for_a_page(employers: u128) -> usize {
     let db = TestDb::new().await;
-    let projections = Projections::new(
-        db.store(),
-        passerelle_projections::all(),
-        RunnerConfig::default(),
-    );
-    projections.setup().await.unwrap();
     let handler = Handler::new(
-        Arc::new(projections),
+        support::projections(&db).await,
         Arc::new(FixedClock::new(datetime!(2026-03-02 09:00 UTC))),
     );
     employers_with_visits(&handler, employers).await;
-    let gateway = Gateway {
-        handler,
-        pool: db.pool.clone(),
-        session_ttl: time::Duration::hours(1),
-        magic_link_ttl: time::Duration::minutes(30),
-        magic_links_in_log: false,
-        small_cell_threshold: 5,
-        attempts: Arc::new(passerelle_graphql::RateLimiter::new(
-            5,
-            std::time::Duration::from_secs(60),
-        )),
-    };
-    let schema = build(
-        gateway.clone(),
-        Limits {
-            depth: 10,
-            complexity: 10_000,
-        },
-    );
+    let (gateway, schema) = support::gateway(handler, &db);
     let viewer = Viewer {
         user: Some(User {
             user_id: UserId(Uuid::from_u128(2)),

@@ -3,6 +3,8 @@
 //! days, across Ascension), goes once done, and only its mediator sees it;
 //! the `inboxChanged` subscription tells when it changes.
 
+mod support;
+
 use std::sync::Arc;
 
 use futures::StreamExt as _;
@@ -12,8 +14,8 @@ use passerelle_domain::employer::{Employer, EmployerCommand};
 use passerelle_domain::immersion::*;
 use passerelle_domain::person::{Identity, LegalBasis, Person, PersonCommand};
 use passerelle_domain::values::*;
-use passerelle_graphql::{Gateway, Limits, PasserelleSchema, RateLimiter, Viewer, build, prepare};
-use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_graphql::{Gateway, PasserelleSchema, Viewer, prepare};
+use passerelle_store::projection::Projections;
 use passerelle_store::testkit::TestDb;
 use serde_json::Value;
 use time::Date;
@@ -50,31 +52,10 @@ fn immersion() -> ImmersionId {
 impl World {
     async fn new() -> Self {
         let db = TestDb::new().await;
-        let projections = Projections::new(
-            db.store(),
-            passerelle_projections::all(),
-            RunnerConfig::default(),
-        );
-        projections.setup().await.unwrap();
-        let projections = Arc::new(projections);
+        let projections = support::projections(&db).await;
         let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
         let handler = Handler::new(projections.clone(), clock.clone());
-        let gateway = Gateway {
-            handler: handler.clone(),
-            pool: db.pool.clone(),
-            session_ttl: time::Duration::hours(1),
-            magic_link_ttl: time::Duration::minutes(30),
-            magic_links_in_log: false,
-            small_cell_threshold: 5,
-            attempts: Arc::new(RateLimiter::new(5, std::time::Duration::from_secs(60))),
-        };
-        let schema = build(
-            gateway.clone(),
-            Limits {
-                depth: 12,
-                complexity: 10_000,
-            },
-        );
+        let (gateway, schema) = support::gateway(handler.clone(), &db);
         Self {
             _db: db,
             projections,

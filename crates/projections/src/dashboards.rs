@@ -21,7 +21,7 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::views::{in_category, of_category, purge_erased, stream_uuid, tag};
+use crate::views::{decode_one, in_category, purge_erased, required_signatories, stream_uuid, tag};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Dashboards;
@@ -146,18 +146,8 @@ impl Projection for Dashboards {
     }
 }
 
-fn decoded<E: serde::de::DeserializeOwned>(
-    event: &RecordedEvent,
-    category: &str,
-) -> Result<E, ProjectionError> {
-    let (_, decoded) = of_category::<E>(std::slice::from_ref(event), category)
-        .next()
-        .expect("the event is of the category")?;
-    Ok(decoded)
-}
-
 async fn employer(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    match decoded(event, "employer")? {
+    match decode_one(event, "employer")? {
         EmployerEvent::EmployerRegistered(e) => {
             let commune = e.commune.commune();
             sqlx::query(
@@ -202,7 +192,7 @@ async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proj
             .map(|c| c.as_str().to_owned())
             .collect::<Vec<_>>()
     };
-    match decoded(event, "need")? {
+    match decode_one(event, "need")? {
         NeedEvent::NeedSurfaced(e) => {
             // A need surfaced on a visit belongs to the visit's structure
             // and mediator; otherwise to whoever recorded it.
@@ -251,7 +241,7 @@ async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proj
 
 async fn person(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
     let id = stream_uuid(event);
-    match decoded(event, "person")? {
+    match decode_one(event, "person")? {
         PersonEvent::PersonEnrolled(e) => {
             let commune = e.commune.as_ref().and_then(|c| c.commune());
             sqlx::query(
@@ -323,7 +313,7 @@ async fn immersion(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(),
     let id = stream_uuid(event);
     let at = event.recorded_at;
     let set = |sql: &'static str| sqlx::query(sql).bind(id).bind(at);
-    match decoded(event, "immersion")? {
+    match decode_one(event, "immersion")? {
         ImmersionEvent::ImmersionProposed(e) => {
             // The sector, territory and public are copied at the proposal:
             // the figures filter on one table.
@@ -476,11 +466,7 @@ async fn signatories(
     id: Option<Uuid>,
     convention: &passerelle_domain::immersion::Convention,
 ) -> Result<(), sqlx::Error> {
-    let required: Vec<String> = convention
-        .required_signatories(&convention.period)
-        .iter()
-        .map(tag)
-        .collect();
+    let required = required_signatories(convention);
     sqlx::query(
         "update immersions set required_signatories = $2, signatures = '{}' where immersion_id = $1",
     )

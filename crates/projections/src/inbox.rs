@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::views::{in_category, of_category, stream_uuid, tag};
+use crate::views::{decode_one, in_category, required_signatories, stream_uuid, tag};
 
 /// A signature still missing this many business days before the start is
 /// a task.
@@ -106,18 +106,8 @@ impl Projection for Inbox {
     }
 }
 
-fn decoded<E: serde::de::DeserializeOwned>(
-    event: &RecordedEvent,
-    category: &str,
-) -> Result<E, ProjectionError> {
-    let (_, decoded) = of_category::<E>(std::slice::from_ref(event), category)
-        .next()
-        .expect("the event is of the category")?;
-    Ok(decoded)
-}
-
 async fn employer(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    if let EmployerEvent::EmployerRegistered(e) = decoded(event, "employer")? {
+    if let EmployerEvent::EmployerRegistered(e) = decode_one(event, "employer")? {
         sqlx::query(
             "insert into employers (employer_id, name) values ($1, $2) on conflict do nothing",
         )
@@ -132,7 +122,7 @@ async fn employer(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), 
 async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
     let id = stream_uuid(event);
     let touch = |sql: &'static str, day: Date| sqlx::query(sql).bind(id).bind(day);
-    match decoded(event, "need")? {
+    match decode_one(event, "need")? {
         NeedEvent::NeedSurfaced(e) => {
             let source = match e.source {
                 NeedSource::Visit { .. } => "visit",
@@ -189,7 +179,7 @@ async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proj
 async fn immersion(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
     let id = stream_uuid(event);
     let set = |sql: &'static str| sqlx::query(sql).bind(id);
-    match decoded(event, "immersion")? {
+    match decode_one(event, "immersion")? {
         ImmersionEvent::ImmersionProposed(e) => {
             sqlx::query(
                 "insert into immersions (immersion_id, structure, mediator, employer_id, proposed_on)
@@ -307,11 +297,7 @@ async fn signatories(
     id: Option<Uuid>,
     convention: &passerelle_domain::immersion::Convention,
 ) -> Result<(), sqlx::Error> {
-    let required: Vec<String> = convention
-        .required_signatories(&convention.period)
-        .iter()
-        .map(tag)
-        .collect();
+    let required = required_signatories(convention);
     sqlx::query(
         "update immersions set required_signatories = $2, signatures = '{}', period_start = $3,
              period_end = $4

@@ -223,11 +223,7 @@ async fn convention(
     id: Option<Uuid>,
     convention: &Convention,
 ) -> Result<(), sqlx::Error> {
-    let required: Vec<String> = convention
-        .required_signatories(&convention.period)
-        .iter()
-        .map(tag)
-        .collect();
+    let required = super::required_signatories(convention);
     sqlx::query(
         "update immersions set stage = 'drafted', objective = $2, host_siret = $3, goals = $4,
              period_start = $5, period_end = $6, days = $7, required_signatories = $8,

@@ -35,6 +35,28 @@ pub(crate) fn of_category<'a, E: DeserializeOwned>(
         })
 }
 
+/// One event of a known category, decoded.
+pub(crate) fn decode_one<E: DeserializeOwned>(
+    event: &RecordedEvent,
+    category: &str,
+) -> Result<E, ProjectionError> {
+    let (_, decoded) = of_category::<E>(std::slice::from_ref(event), category)
+        .next()
+        .ok_or_else(|| format!("{} is not of {category}", event.stream_id))??;
+    Ok(decoded)
+}
+
+/// Who must sign a convention, as stored in text arrays.
+pub(crate) fn required_signatories(
+    convention: &passerelle_domain::immersion::Convention,
+) -> Vec<String> {
+    convention
+        .required_signatories(&convention.period)
+        .iter()
+        .map(tag)
+        .collect()
+}
+
 /// The JSON name of an enum value (`discover_job_or_sector`), as stored in
 /// text columns.
 pub(crate) fn tag<T: Serialize>(value: &T) -> String {

@@ -1,0 +1,43 @@
+//! What the gateway's tests share: the projections set up on a test
+//! database, and a gateway and schema over a handler.
+
+#![allow(dead_code, reason = "each test binary uses part of the helpers")]
+
+use std::sync::Arc;
+
+use passerelle_app::Handler;
+use passerelle_graphql::{Gateway, Limits, PasserelleSchema, RateLimiter, build};
+use passerelle_store::projection::{Projections, RunnerConfig};
+use passerelle_store::testkit::TestDb;
+
+/// Every projection, set up on `db`.
+pub async fn projections(db: &TestDb) -> Arc<Projections> {
+    let projections = Projections::new(
+        db.store(),
+        passerelle_projections::all(),
+        RunnerConfig::default(),
+    );
+    projections.setup().await.unwrap();
+    Arc::new(projections)
+}
+
+/// A gateway over `handler` with the defaults a test needs, and its schema.
+pub fn gateway(handler: Handler, db: &TestDb) -> (Gateway, PasserelleSchema) {
+    let gateway = Gateway {
+        handler,
+        pool: db.pool.clone(),
+        session_ttl: time::Duration::hours(1),
+        magic_link_ttl: time::Duration::minutes(30),
+        magic_links_in_log: false,
+        small_cell_threshold: 5,
+        attempts: Arc::new(RateLimiter::new(5, std::time::Duration::from_secs(60))),
+    };
+    let schema = build(
+        gateway.clone(),
+        Limits {
+            depth: 12,
+            complexity: 10_000,
+        },
+    );
+    (gateway, schema)
+}
