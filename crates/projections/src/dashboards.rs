@@ -819,15 +819,15 @@ pub async fn project_readjustments(
     push_as_of(&mut q, as_of);
     q.push(
         " as as_of), counted as (
-             select p.person_id,
-                    (select count(*) from dashboards.readjustments r, t
-                     where r.person_id = p.person_id and r.recorded_at <= t.as_of) as n
-             from t, dashboards.people p
+             select p.person_id, count(r.person_id) as n
+             from t cross join dashboards.people p
+                  left join dashboards.readjustments r
+                         on r.person_id = p.person_id and r.recorded_at <= t.as_of
              where p.project_at <= t.as_of",
     );
     restrict(&mut q, filter, &PEOPLE_COLUMNS)?;
     q.push(
-        ")
+        " group by p.person_id)
          select count(*),
                 count(*) filter (where n = 0), count(*) filter (where n = 1),
                 count(*) filter (where n = 2), count(*) filter (where n >= 3),
@@ -890,7 +890,7 @@ pub async fn employer_engagement(
     );
     push_as_of(&mut q, as_of);
     restrict(&mut q, filter, &VISIT_COLUMNS)?;
-    let (employers_visited, visits): (i64, i64) = q.build_query_as().fetch_one(db).await?;
+    let mut visits_query = q;
 
     let mut q = QueryBuilder::<Postgres>::new(
         "select count(distinct n.employer_id), count(*)
@@ -899,7 +899,7 @@ pub async fn employer_engagement(
     );
     push_as_of(&mut q, as_of);
     restrict(&mut q, filter, &NEED_COLUMNS)?;
-    let (employers_with_needs, needs): (i64, i64) = q.build_query_as().fetch_one(db).await?;
+    let mut needs_query = q;
 
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     push_as_of(&mut q, as_of);
@@ -921,14 +921,18 @@ pub async fn employer_engagement(
          where i.proposed_at <= t.as_of",
     );
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
-    let (employers_hosting, immersions_hosted, proposals, proposals_answered, median, waiting): (
-        i64,
-        i64,
-        i64,
-        i64,
-        Option<f64>,
-        i64,
-    ) = q.build_query_as().fetch_one(db).await?;
+    type Proposals = (i64, i64, i64, i64, Option<f64>, i64);
+    // Three scans of their own: run side by side on the pool.
+    let (
+        (employers_visited, visits),
+        (employers_with_needs, needs),
+        (employers_hosting, immersions_hosted, proposals, proposals_answered, median, waiting),
+    ): ((i64, i64), (i64, i64), Proposals) = futures::future::try_join3(
+        visits_query.build_query_as().fetch_one(db),
+        needs_query.build_query_as().fetch_one(db),
+        q.build_query_as().fetch_one(db),
+    )
+    .await?;
     Ok(EmployerEngagement {
         employers_visited,
         visits,

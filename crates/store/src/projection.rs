@@ -622,11 +622,36 @@ impl Projections {
         })
     }
 
+    /// Rewrites the tables of a version built from the log, before it
+    /// serves. A build applies many events to the same rows in one batch
+    /// transaction, so each row leaves a trail of versions behind that
+    /// vacuum frees but does not give back: read as is, a table was several
+    /// times its size (103 MB against 27 MB for 77,000 immersions, measured
+    /// here) and every scan paid for it.
+    async fn compact(&self, name: &str, version: i32) -> Result<()> {
+        let schema = version_schema(name, version);
+        let tables: Vec<String> =
+            sqlx::query_scalar("select tablename::text from pg_tables where schemaname = $1")
+                .bind(&schema)
+                .fetch_all(self.store.pool())
+                .await?;
+        for table in tables {
+            // VACUUM runs outside a transaction; names come from the catalog.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "vacuum (full, analyze) {schema}.\"{table}\""
+            )))
+            .execute(self.store.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Makes `version` the live one: readers' views point at it, the previous
     /// version is retired and its schema dropped. For an inline projection,
     /// the exclusive lock waits out in-flight appends; the events they wrote
     /// are applied here, so none is missed between the last batch and the swap.
     async fn swap(&self, p: &dyn Projection, version: i32) -> Result<()> {
+        self.compact(p.name(), version).await?;
         let mut tx = self.store.pool().begin().await?;
         if p.mode() == Mode::Inline {
             sqlx::query("select pg_advisory_xact_lock(hashtext('passerelle:projection:' || $1))")
