@@ -1176,3 +1176,119 @@ async fn an_immersion_is_followed_live_over_a_websocket() {
     );
     assert!(server.terminate().success());
 }
+
+/// Each PMSMP rule on a convention's content, broken through the API: the
+/// rule's code, the field to fix and a French message, and nothing appended.
+#[tokio::test]
+async fn convention_rules_broken_through_the_api_name_the_field_and_append_nothing() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let immersion = propose(&server, &token, &person, &employer).await;
+    for by in ["PERSON", "EMPLOYER"] {
+        let accepted = gql(
+            &server,
+            Some(&token),
+            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i, by: $by }) { immersion { stage } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+        assert!(accepted["errors"].is_null(), "{accepted}");
+    }
+    let today = time::OffsetDateTime::now_utc().date();
+    let start = today + time::Duration::days(10);
+    let day = |d: time::Date| d.to_string();
+    let base = || {
+        let mut c = convention(&day(start), 35.0);
+        c["period"]["end"] = json!(day(start + time::Duration::days(4)));
+        c
+    };
+    let years_before = |years: i32| {
+        day(start.replace_year(start.year() - years).unwrap() + time::Duration::days(1))
+    };
+    let broken: Vec<(&str, &str, Value)> = vec![
+        ("more than 48 hours a week", "convention.weeklyHours", {
+            let mut c = base();
+            c["weeklyHours"] = json!(49.0);
+            c
+        }),
+        (
+            "more than a month from date to date",
+            "convention.period.end",
+            {
+                let mut c = base();
+                c["period"]["end"] = json!(day(start + time::Duration::days(35)));
+                c
+            },
+        ),
+        (
+            "under 16 on the first day",
+            "convention.person.identity.birthDate",
+            {
+                let mut c = base();
+                c["person"]["identity"]["birthDate"] = json!(years_before(16));
+                c
+            },
+        ),
+        (
+            "a minor without a legal representative",
+            "convention.person.legalRepresentative",
+            {
+                let mut c = base();
+                c["person"]["identity"]["birthDate"] = json!(years_before(17));
+                c
+            },
+        ),
+        ("the person as their own tutor", "convention.host.tutor", {
+            let mut c = base();
+            c["host"]["tutor"]["name"] = json!("Diallo Awa");
+            c
+        }),
+        (
+            "no attestation that the immersion fills no post",
+            "convention.forbiddenUsesExcluded",
+            {
+                let mut c = base();
+                c["forbiddenUsesExcluded"] = json!(false);
+                c
+            },
+        ),
+    ];
+    let draft = "mutation($i: ID!, $c: ConventionInput!) {
+        conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { stage } }
+    }";
+    let before = events(&db).await;
+    for (what, expected, c) in broken {
+        let refused = gql(
+            &server,
+            Some(&token),
+            draft,
+            json!({ "i": immersion, "c": c }),
+        )
+        .await;
+        let (code, field, message) = error(&refused);
+        assert_eq!(code, "RULE_VIOLATED", "{what}: {refused}");
+        assert_eq!(field, expected, "{what}");
+        assert!(!message.is_empty(), "{what}");
+        assert!(
+            refused["errors"][0]["extensions"]["rule"]
+                .as_str()
+                .is_some(),
+            "{what}: {refused}"
+        );
+    }
+    assert_eq!(events(&db).await, before, "a refusal appends nothing");
+    let drafted = gql(
+        &server,
+        Some(&token),
+        draft,
+        json!({ "i": immersion, "c": base() }),
+    )
+    .await;
+    assert!(
+        drafted["errors"].is_null(),
+        "the same convention, lawful: {drafted}"
+    );
+}
