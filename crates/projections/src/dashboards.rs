@@ -635,12 +635,14 @@ pub async fn funnel(
         ));
         if n > 0 {
             let previous = FUNNEL_STEPS[n - 1].1;
+            // On intervals: sorting them costs less than computing and
+            // sorting seconds (83 against 123 ms for 77,000 immersions).
             q.push(format_args!(
-                ", percentile_cont(0.5) within group (order by extract(epoch from i.{column} - i.{previous}) / 86400)
+                ", percentile_cont(0.5) within group (order by i.{column} - i.{previous})
                    filter (where i.{column} <= t.as_of)"
             ));
         } else {
-            q.push(", null::float8");
+            q.push(", null::interval");
         }
     }
     q.push(" from dashboards.immersions i, (select coalesce(")
@@ -653,10 +655,16 @@ pub async fn funnel(
         .iter()
         .enumerate()
         .map(|(n, (step, _))| {
+            let median: Option<sqlx::postgres::types::PgInterval> = row.try_get(2 * n + 1)?;
             Ok(FunnelStep {
                 step,
                 count: row.try_get(2 * n)?,
-                median_days: row.try_get(2 * n + 1)?,
+                median_days: median.map(|m| {
+                    // A difference of instants has no months: days and time.
+                    f64::from(m.months) * 30.0
+                        + f64::from(m.days)
+                        + m.microseconds as f64 / 86_400_000_000.0
+                }),
             })
         })
         .collect();
