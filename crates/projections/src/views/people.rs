@@ -6,6 +6,8 @@
 //! Names are copied in clear for lists: they are read while the person's key
 //! exists, and purged when `PersonalDataErased` arrives.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use passerelle_domain::immersion::ImmersionEvent;
 use passerelle_domain::person::{ConsentPurpose, PersonEvent, Project, ReadjustmentCause};
@@ -102,6 +104,28 @@ impl Projection for People {
              where person_id = $1",
         )
         .await?;
+        // Who each immersion or testimony stream belongs to: the owners
+        // recorded in earlier batches, read once for the batch, then the
+        // ones this batch records.
+        let streams: Vec<&str> = events
+            .iter()
+            .filter(|e| super::in_category(e, "immersion") || super::in_category(e, "testimony"))
+            .map(|e| e.stream_id.as_str())
+            .collect();
+        let mut owners: HashMap<String, Uuid> = if streams.is_empty() {
+            HashMap::new()
+        } else {
+            sqlx::query_as::<_, (String, Uuid)>(
+                "select stream_id, person_id from owners where stream_id = any($1)",
+            )
+            .bind(&streams)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect()
+        };
+        // The timeline rows, written in one statement for the batch.
+        let mut timeline = Timeline::default();
         for recorded in events {
             let category = recorded.stream_id.split_once('-').map(|(c, _)| c);
             let person = match category {
@@ -114,35 +138,73 @@ impl Projection for People {
                 Some("immersion") => {
                     if let ImmersionEvent::ImmersionProposed(e) = decode(recorded)? {
                         own(conn, &recorded.stream_id, e.person_id.0).await?;
+                        owners.insert(recorded.stream_id.clone(), e.person_id.0);
                     }
-                    owner(conn, &recorded.stream_id).await?
+                    owners.get(&recorded.stream_id).copied()
                 }
                 Some("testimony") => {
                     if let TestimonyEvent::TestimonyRecorded(e) = decode(recorded)? {
                         own(conn, &recorded.stream_id, e.author.0).await?;
+                        owners.insert(recorded.stream_id.clone(), e.author.0);
                     }
-                    owner(conn, &recorded.stream_id).await?
+                    owners.get(&recorded.stream_id).copied()
                 }
                 _ => None,
             };
             if let Some(person) = person {
-                sqlx::query(
-                    "insert into timeline (person_id, transaction_id, global_position, stream_id,
-                         event_type, actor, role, recorded_at)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(person)
-                .bind(recorded.position.transaction_id)
-                .bind(recorded.position.global_position)
-                .bind(&recorded.stream_id)
-                .bind(&recorded.event_type)
-                .bind(&recorded.metadata.actor)
-                .bind(&recorded.metadata.role)
-                .bind(recorded.recorded_at)
-                .execute(&mut *conn)
-                .await?;
+                timeline.push(person, recorded);
             }
         }
+        timeline.write(conn).await?;
+        Ok(())
+    }
+}
+
+/// Timeline rows gathered over a batch.
+#[derive(Default)]
+struct Timeline<'a> {
+    people: Vec<Uuid>,
+    transactions: Vec<i64>,
+    positions: Vec<i64>,
+    streams: Vec<&'a str>,
+    types: Vec<&'a str>,
+    actors: Vec<&'a str>,
+    roles: Vec<&'a str>,
+    recorded: Vec<time::OffsetDateTime>,
+}
+
+impl<'a> Timeline<'a> {
+    fn push(&mut self, person: Uuid, e: &'a RecordedEvent) {
+        self.people.push(person);
+        self.transactions.push(e.position.transaction_id);
+        self.positions.push(e.position.global_position);
+        self.streams.push(&e.stream_id);
+        self.types.push(&e.event_type);
+        self.actors.push(&e.metadata.actor);
+        self.roles.push(&e.metadata.role);
+        self.recorded.push(e.recorded_at);
+    }
+
+    async fn write(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.people.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "insert into timeline (person_id, transaction_id, global_position, stream_id,
+                 event_type, actor, role, recorded_at)
+             select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[], $8::timestamptz[])",
+        )
+        .bind(&self.people)
+        .bind(&self.transactions)
+        .bind(&self.positions)
+        .bind(&self.streams)
+        .bind(&self.types)
+        .bind(&self.actors)
+        .bind(&self.roles)
+        .bind(&self.recorded)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 }
@@ -160,13 +222,6 @@ async fn own(conn: &mut PgConnection, stream_id: &str, person: Uuid) -> Result<(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-async fn owner(conn: &mut PgConnection, stream_id: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select person_id from owners where stream_id = $1")
-        .bind(stream_id)
-        .fetch_optional(conn)
-        .await
 }
 
 async fn apply_person(
