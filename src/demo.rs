@@ -98,7 +98,7 @@ pub async fn seed(config: &Config, db: &Database, args: SeedArgs) -> anyhow::Res
     .await?;
     // The dashboards are asynchronous: brought up to date here so the demo
     // shows them at once.
-    while projections.run_once().await? > 0 {}
+    projections.catch_up().await?;
     println!(
         "{} employeurs, {} personnes, {} immersions : {} commandes, {} événements en {:.1} s ({} refusées par les règles).",
         report.employers,

@@ -197,7 +197,7 @@ pub async fn run(
     let before = count_events(&pool).await?;
     seed(&projections, events).await?;
     let seeded_now = count_events(&pool).await? > before;
-    while projections.run_once().await? > 0 {}
+    projections.catch_up().await?;
     let total = count_events(&pool).await?;
     println!("{total} events in the log");
 

@@ -268,6 +268,21 @@ pub async fn authenticate(
     Ok(row.and_then(Option::<User>::from))
 }
 
+/// An active staff member, by id.
+pub async fn staff_member(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+) -> Result<Option<User>, AccountError> {
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from users u join structures s using (structure_id)
+         where u.user_id = $1 and u.disabled_at is null"
+    )))
+    .bind(user.0)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(Option::<User>::from))
+}
+
 /// Revokes a session; true when it was open.
 pub async fn logout(
     db: impl PgExecutor<'_>,

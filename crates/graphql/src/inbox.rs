@@ -5,13 +5,14 @@
 use std::time::Duration as StdDuration;
 
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription};
-use passerelle_app::Actor;
+use passerelle_app::{Actor, Role};
 use passerelle_domain::fr;
+use passerelle_domain::values::UserId;
 use passerelle_projections::inbox::{self, Task, TaskKind};
 
 use crate::employers::user_of;
 use crate::error;
-use crate::schema::{Gateway, gateway, staff};
+use crate::schema::{Gateway, gateway, parse_id, staff};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum InboxTaskKind {
@@ -181,16 +182,47 @@ pub struct InboxQuery;
 
 #[Object]
 impl InboxQuery {
-    /// The logged-in mediator's tasks, most pressing first.
-    async fn inbox(&self, ctx: &Context<'_>) -> Result<Inbox> {
+    /// A mediator's tasks, most pressing first: the logged-in staff
+    /// member's, or (for a manager or an admin) a colleague's of the same
+    /// structure.
+    async fn inbox(&self, ctx: &Context<'_>, mediator_id: Option<ID>) -> Result<Inbox> {
         let actor = staff(ctx)?;
-        inbox_of(gateway(ctx), &actor).await
+        let gw = gateway(ctx);
+        let whose = match mediator_id {
+            None => actor,
+            Some(id) => {
+                let id = UserId(parse_id(&id, "Médiateur")?);
+                if id.0 == user_of(&actor) {
+                    actor
+                } else if !matches!(actor.role, Role::Manager | Role::Admin) {
+                    return Err(error::forbidden());
+                } else {
+                    let member = passerelle_accounts::staff_member(&gw.pool, id)
+                        .await
+                        .map_err(|e| error::internal(&e))?;
+                    match member {
+                        // Another structure's staff answer as if unknown.
+                        Some(user) if user.structure == actor.structure => {
+                            Actor::user(user.user_id, Role::Mediator, user.structure)
+                        }
+                        _ => return Err(error::not_found("Médiateur")),
+                    }
+                }
+            }
+        };
+        inbox_of(gw, &whose).await
     }
 }
 
-/// How long after a command the inbox is read again: it is kept by the
-/// runner, shortly after the command's own transaction.
-const SETTLE: StdDuration = StdDuration::from_millis(400);
+/// When the inbox is read again after a command: it is kept by the runner,
+/// shortly after the command's own transaction, later when a long
+/// transaction elsewhere on the server holds the runner back.
+const SETTLE: [StdDuration; 4] = [
+    StdDuration::from_millis(300),
+    StdDuration::from_millis(700),
+    StdDuration::from_secs(2),
+    StdDuration::from_secs(5),
+];
 /// Tasks also come due with time alone.
 const TICK: StdDuration = StdDuration::from_secs(60);
 
@@ -210,25 +242,47 @@ impl InboxSubscription {
         Ok(futures::stream::unfold(
             (changes, gw, actor, None::<Inbox>),
             |(mut changes, gw, actor, last)| async move {
-                loop {
-                    if last.is_some() {
-                        match tokio::time::timeout(TICK, changes.recv()).await {
-                            Err(_) | Ok(Ok(_)) => {}
-                            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-                            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
-                                return None;
-                            }
+                let Some(last) = last else {
+                    // The inbox as it stands, at once.
+                    return Some(match inbox_of(&gw, &actor).await {
+                        Ok(inbox) => (Ok(inbox.clone()), (changes, gw, actor, Some(inbox))),
+                        // Said once; the next read waits for a change or a tick.
+                        Err(e) => {
+                            let empty = Inbox {
+                                tasks: Vec::new(),
+                                overdue: 0,
+                            };
+                            (Err(e), (changes, gw, actor, Some(empty)))
                         }
-                        tokio::time::sleep(SETTLE).await;
+                    });
+                };
+                loop {
+                    let ticked = match tokio::time::timeout(TICK, changes.recv()).await {
+                        Err(_) => true,
+                        Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                            false
+                        }
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+                    };
+                    let waits: &[StdDuration] = if ticked {
+                        &[StdDuration::ZERO]
+                    } else {
+                        &SETTLE
+                    };
+                    for wait in waits {
+                        tokio::time::sleep(*wait).await;
                         // Commands that came meanwhile are covered by this read.
                         while changes.try_recv().is_ok() {}
-                    }
-                    match inbox_of(&gw, &actor).await {
-                        Ok(inbox) if last.as_ref() == Some(&inbox) => continue,
-                        Ok(inbox) => {
-                            return Some((Ok(inbox.clone()), (changes, gw, actor, Some(inbox))));
+                        match inbox_of(&gw, &actor).await {
+                            Ok(inbox) if inbox == last => continue,
+                            Ok(inbox) => {
+                                return Some((
+                                    Ok(inbox.clone()),
+                                    (changes, gw, actor, Some(inbox)),
+                                ));
+                            }
+                            Err(e) => return Some((Err(e), (changes, gw, actor, Some(last)))),
                         }
-                        Err(e) => return Some((Err(e), (changes, gw, actor, last))),
                     }
                 }
             },

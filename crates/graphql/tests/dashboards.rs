@@ -120,7 +120,7 @@ impl Fixture {
 
     /// The asynchronous projections brought up to date.
     async fn catch_up(&self) {
-        while self.projections.run_once().await.unwrap() > 0 {}
+        self.projections.catch_up().await.unwrap();
     }
 
     async fn log(&self) -> Vec<RecordedEvent> {

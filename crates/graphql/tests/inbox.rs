@@ -99,11 +99,15 @@ impl World {
             .execute::<A>(id, &command, &meta, &Views)
             .await
             .unwrap();
-        while self.projections.run_once().await.unwrap() > 0 {}
+        self.projections.catch_up().await.unwrap();
     }
 
     async fn immersion(&self, command: ImmersionCommand) {
         self.command::<Immersion>(immersion(), command).await;
+    }
+
+    async fn immersion_of(&self, id: ImmersionId, command: ImmersionCommand) {
+        self.command::<Immersion>(id, command).await;
     }
 
     /// The tasks' kinds, in the inbox's order.
@@ -284,7 +288,8 @@ async fn tasks_come_on_their_day_and_go_once_done() {
         recorded_on: date!(2026 - 06 - 12),
     })
     .await;
-    assert!(w.kinds(mediator()).await.is_empty(), "stops once recorded");
+    let left = w.kinds(mediator()).await;
+    assert!(left.is_empty(), "stops once recorded: {left:?}");
 
     w.on(date!(2026 - 06 - 29));
     assert_eq!(w.kinds(mediator()).await, ["FOLLOW_UP_DUE"]);
@@ -328,4 +333,85 @@ async fn the_inbox_subscription_tells_when_it_changes() {
         .unwrap();
     let next = next.data.into_json().unwrap();
     assert_eq!(next["inboxChanged"]["tasks"], serde_json::json!([]));
+}
+
+/// A manager opens a colleague's inbox; a mediator cannot, and another
+/// structure's manager learns nothing of it.
+#[tokio::test]
+async fn a_manager_opens_a_colleagues_inbox_and_nobody_else_does() {
+    let w = World::new().await;
+    proposed_and_drafted(&w).await;
+    let label = |s: &str| Label::parse(s).unwrap();
+    let user = |structure: &'static str, role, email: &'static str| {
+        let pool = w.gateway.pool.clone();
+        async move {
+            passerelle_accounts::create_user(
+                &pool,
+                &label(structure),
+                role,
+                &Email::parse(email).unwrap(),
+                &label("Camille Durand"),
+                "a long enough password",
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let manager = user(
+        "Mission locale",
+        StaffRole::Manager,
+        "direction@ml.example.org",
+    )
+    .await;
+    let colleague = user(
+        "Mission locale",
+        StaffRole::Mediator,
+        "karim@ml.example.org",
+    )
+    .await;
+    let outsider = user("PLIE", StaffRole::Manager, "direction@plie.example.org").await;
+    w.immersion_of(
+        ImmersionId(Uuid::from_u128(7)),
+        ImmersionCommand::Propose {
+            immersion_id: ImmersionId(Uuid::from_u128(7)),
+            person_id: person(),
+            employer_id: employer(),
+            need_id: None,
+            objective: Objective::ConfirmProject,
+            structure: structure(),
+            mediator: colleague.user_id,
+            message: None,
+            proposed_on: date!(2026 - 04 - 27),
+        },
+    )
+    .await;
+    w.on(date!(2026 - 05 - 04));
+    let ask = |viewer: &User, whose: &User| {
+        let request = async_graphql::Request::new(
+            "query($m: ID) { inbox(mediatorId: $m) { tasks { kind link } } }",
+        )
+        .variables(async_graphql::Variables::from_json(
+            serde_json::json!({ "m": whose.user_id.to_string() }),
+        ));
+        let viewer = Viewer {
+            user: Some(viewer.clone()),
+            principal: None,
+            token: None,
+        };
+        w.schema.execute(prepare(request, &w.gateway, viewer))
+    };
+    let seen = ask(&manager, &colleague).await;
+    assert!(seen.errors.is_empty(), "{:?}", seen.errors);
+    let seen = seen.data.into_json().unwrap();
+    assert_eq!(
+        seen["inbox"]["tasks"],
+        serde_json::json!([{ "kind": "PROPOSAL_UNANSWERED",
+                              "link": format!("/immersions/{}", Uuid::from_u128(7)) }]),
+        "the colleague's task only"
+    );
+    let code = |r: async_graphql::Response| {
+        serde_json::to_value(&r.errors[0].extensions).unwrap()["code"].clone()
+    };
+    assert_eq!(code(ask(&colleague, &manager).await), "FORBIDDEN");
+    assert_eq!(code(ask(&outsider, &colleague).await), "NOT_FOUND");
 }

@@ -329,6 +329,23 @@ impl Projections {
         Ok(applied)
     }
 
+    /// Applies batches until every projection has applied every committed
+    /// event: for callers that need the asynchronous read models current
+    /// (seeding, tests). A transaction open anywhere on the server holds
+    /// batches back (see `read_all`); this waits it out rather than stopping
+    /// at the first empty batch. A paused projection is not waited for.
+    pub async fn catch_up(&self) -> Result<()> {
+        loop {
+            if self.run_once().await? > 0 {
+                continue;
+            }
+            if self.status().await?.iter().all(|s| s.lag == 0 || s.paused) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Reads, applies and checkpoints one batch in one transaction.
     pub async fn process_batch(
         &self,
