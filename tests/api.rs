@@ -45,18 +45,6 @@ fn create_user(db: &TestDb, dir: &tempdir::Dir, structure: &str, email: &str) {
     assert!(String::from_utf8_lossy(&out.stdout).contains(email));
 }
 
-async fn gql(server: &Server, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/graphql", server.base))
-        .header("content-type", "application/json")
-        .body(json!({ "query": query, "variables": variables }).to_string());
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = request.send().await.unwrap();
-    serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
-
 /// The first error's code, field and message.
 fn error(answer: &Value) -> (String, String, String) {
     let e = &answer["errors"][0];

@@ -37,29 +37,25 @@ fn seed(db: &TestDb, dir: &tempdir::Dir, seed: &str) -> String {
     stdout
 }
 
-async fn gql(server: &Server, token: &str, query: &str, variables: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{}/graphql", server.base))
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(json!({ "query": query, "variables": variables }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+/// The data of a GraphQL request that must succeed.
+async fn data(server: &Server, token: &str, query: &str, variables: Value) -> Value {
+    let answer = gql(server, Some(token), query, variables).await;
     assert!(answer["errors"].is_null(), "{answer}");
     answer["data"].clone()
 }
 
 async fn login(server: &Server) -> String {
-    let data = gql(
+    let answer = gql(
         server,
-        "",
+        None,
         "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }",
         json!({ "e": MANAGER, "p": DEMO_PASSWORD }),
     )
     .await;
-    data["login"]["token"].as_str().unwrap().to_owned()
+    answer["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
 }
 
 /// The body's rows and fields, after checking the spreadsheet shape.
@@ -153,7 +149,7 @@ async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
             .strip_prefix("?asOf=")
             .map_or(Value::Null, |d| json!(d));
         let variables = json!({ "filter": filter, "asOf": as_of });
-        let api = gql(
+        let api = data(
             &server,
             &token,
             "query($filter: DashboardFilter, $asOf: Date) { immersionFunnel(filter: $filter, asOf: $asOf) {
@@ -190,7 +186,7 @@ async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
             );
         }
 
-        let api = gql(
+        let api = data(
             &server,
             &token,
             "query($filter: DashboardFilter, $asOf: Date) { immersionOutcomes(filter: $filter, asOf: $asOf) {
@@ -215,7 +211,7 @@ async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
     }
 
     // The other dashboards: each figure of the CSV is GraphQL's.
-    let api = gql(
+    let api = data(
         &server,
         &token,
         "{ needsConversion { visits bySource { needs ledToHire } }
@@ -263,7 +259,7 @@ async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
     let mut total = 0;
     let mut after = Value::Null;
     loop {
-        let page = gql(
+        let page = data(
             &server,
             &token,
             "query($after: String) { immersions(first: 100, after: $after) {

@@ -76,11 +76,7 @@ async fn open(
             .await?;
     let fresh = !(reuse && exists && key_path.exists());
     if fresh {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "drop database if exists {NAME} with (force)"
-        )))
-        .execute(&mut admin)
-        .await?;
+        super::drop_database(&mut admin, NAME).await?;
         database::create_database_if_missing(&db.server, NAME).await?;
         // The key of a store just dropped seals nothing any more.
         if key_path.exists() {
@@ -143,11 +139,6 @@ async fn seed(projections: &Arc<Projections>, target: i64) -> anyhow::Result<()>
     Ok(())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
 /// Runs `query` `samples` times; its p50 and p95.
 async fn measure<F, Fut>(
     name: &str,
@@ -170,8 +161,8 @@ where
     let figure = QueryFigure {
         query: name.to_owned(),
         as_of,
-        p50_ms: percentile(&times, 0.5),
-        p95_ms: percentile(&times, 0.95),
+        p50_ms: super::percentile(&times, 0.5),
+        p95_ms: super::percentile(&times, 0.95),
     };
     println!(
         "{:<48} p50 {:>7.2} ms  p95 {:>7.2} ms",

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
 
@@ -107,6 +108,19 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// A GraphQL request over HTTP, with a bearer token when given; the whole answer.
+pub async fn gql(server: &Server, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/graphql", server.base))
+        .header("content-type", "application/json")
+        .body(json!({ "query": query, "variables": variables }).to_string());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = request.send().await.unwrap();
+    serde_json::from_str(&response.text().await.unwrap()).unwrap()
 }
 
 pub async fn wait_for_status(server: &Server, path: &str, status: u16) -> String {

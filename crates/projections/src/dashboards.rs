@@ -21,7 +21,9 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::views::{decode_one, in_category, purge_erased, required_signatories, stream_uuid, tag};
+use crate::views::{
+    decode_one, in_category, purge_erased, required_signatories, staff_actor, stream_uuid, tag,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Dashboards;
@@ -178,11 +180,6 @@ async fn employer(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), 
         _ => {}
     }
     Ok(())
-}
-
-/// The staff member who issued an event (`user:<id>`), if staff did.
-fn staff_actor(event: &RecordedEvent) -> Option<Uuid> {
-    event.metadata.actor.strip_prefix("user:")?.parse().ok()
 }
 
 async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {

@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::views::{decode_one, in_category, required_signatories, stream_uuid, tag};
+use crate::views::{decode_one, in_category, required_signatories, staff_actor, stream_uuid, tag};
 
 /// A signature still missing this many business days before the start is
 /// a task.
@@ -136,13 +136,7 @@ async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proj
             .bind(e.need_id.0)
             .bind(e.employer_id.0)
             .bind(event.tenant)
-            .bind(
-                event
-                    .metadata
-                    .actor
-                    .strip_prefix("user:")
-                    .and_then(|u| u.parse::<Uuid>().ok()),
-            )
+            .bind(staff_actor(event))
             .bind(source)
             .bind(e.surfaced_on)
             .execute(conn)
@@ -335,6 +329,7 @@ pub struct ImmersionFacts {
 pub struct AccidentFacts {
     pub accident_id: Uuid,
     pub immersion_id: Uuid,
+    pub employer_id: Uuid,
     pub employer_name: Option<String>,
     pub occurred_at: OffsetDateTime,
     pub structure_informed_at: OffsetDateTime,
@@ -379,7 +374,7 @@ pub async fn facts(
     .bind(mediator)
     .fetch_all(db);
     let accidents = sqlx::query_as(
-        "select a.accident_id, a.immersion_id, e.name as employer_name, a.occurred_at,
+        "select a.accident_id, a.immersion_id, i.employer_id, e.name as employer_name, a.occurred_at,
                 a.structure_informed_at, a.declare_by
          from inbox.accidents a join inbox.immersions i using (immersion_id)
               left join inbox.employers e on e.employer_id = i.employer_id
@@ -475,7 +470,7 @@ pub fn tasks(facts: &Facts, today: Date, now: OffsetDateTime) -> Vec<Task> {
             immersion_id: Some(a.immersion_id),
             need_id: None,
             accident_id: Some(a.accident_id),
-            employer_id: Uuid::nil(),
+            employer_id: a.employer_id,
             employer_name: a.employer_name.clone(),
             detail: vec![format!(
                 "{}",
@@ -711,6 +706,7 @@ mod tests {
             accidents: vec![AccidentFacts {
                 accident_id: Uuid::from_u128(9),
                 immersion_id: Uuid::from_u128(1),
+                employer_id: Uuid::from_u128(2),
                 employer_name: None,
                 occurred_at: datetime!(2026-03-02 10:00 UTC),
                 structure_informed_at: datetime!(2026-03-02 16:00 UTC),

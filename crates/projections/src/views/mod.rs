@@ -46,6 +46,11 @@ pub(crate) fn decode_one<E: DeserializeOwned>(
     Ok(decoded)
 }
 
+/// The staff member who issued an event (`user:<id>`), if staff did.
+pub(crate) fn staff_actor(event: &RecordedEvent) -> Option<uuid::Uuid> {
+    event.metadata.actor.strip_prefix("user:")?.parse().ok()
+}
+
 /// Who must sign a convention, as stored in text arrays.
 pub(crate) fn required_signatories(
     convention: &passerelle_domain::immersion::Convention,
