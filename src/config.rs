@@ -51,6 +51,74 @@ pub struct Config {
     pub projections: ProjectionsConfig,
     pub api: ApiConfig,
     pub dashboards: DashboardsConfig,
+    pub mail: MailConfig,
+    pub schedules: SchedulesConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// SMTP server (`PASSERELLE_MAIL__SMTP_URL`): `smtps://user:pass@host:465`
+    /// (TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS), or
+    /// `smtp://127.0.0.1:25` (plain, loopback relay only). When absent, each
+    /// mail is written as an `.eml` file under `dir`.
+    pub smtp_url: Option<String>,
+    /// The sender of every mail.
+    pub from: String,
+    /// The service's address as recipients reach it, for links in mails.
+    pub public_url: String,
+    /// Where mails are written without an SMTP server (default
+    /// `data_dir/mail`).
+    pub dir: Option<PathBuf>,
+    /// Longest wait for the SMTP server, in seconds.
+    pub timeout_secs: u64,
+    /// How long a link in a notification (to sign, to answer, to give an
+    /// assessment) stays usable, in days.
+    pub link_days: i64,
+    /// Attempts before a mail is marked failed (retries back off from one
+    /// minute to six hours).
+    pub max_attempts: i32,
+    /// How often the sender looks for mail due, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Passerelle <ne-pas-repondre@passerelle.localhost>".into(),
+            public_url: "http://localhost:8080".into(),
+            dir: None,
+            timeout_secs: 30,
+            link_days: 7,
+            max_attempts: 10,
+            poll_interval_ms: 5000,
+        }
+    }
+}
+
+/// Cron expressions (6 fields, seconds first), in Europe/Paris time; an
+/// empty one disables its job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulesConfig {
+    /// Signature, start-day, assessment, feedback and follow-up reminders,
+    /// and proposals left unanswered.
+    pub reminders: String,
+    /// Each mediator's inbox by mail.
+    pub weekly_digest: String,
+    /// How often the scheduler looks for a job due, in seconds.
+    pub poll_interval_secs: u64,
+}
+
+impl Default for SchedulesConfig {
+    fn default() -> Self {
+        Self {
+            reminders: "0 0 8 * * *".into(),
+            weekly_digest: "0 0 7 * * Mon".into(),
+            poll_interval_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,9 +150,9 @@ pub struct ApiConfig {
     pub session_hours: i64,
     /// How long a magic link stays usable, in minutes.
     pub magic_link_minutes: i64,
-    /// Write magic links to the log. Until email is configured this is the
-    /// only way to get them; turn it off in production, where a log reader
-    /// could open an employer's or a person's session.
+    /// Also write magic links to the log, for development; turn it off in
+    /// production, where a log reader could open an employer's or a
+    /// person's session.
     pub magic_links_in_log: bool,
     /// Login and magic-link attempts allowed per email address…
     pub max_attempts: usize,
@@ -135,6 +203,8 @@ impl Default for Config {
             projections: ProjectionsConfig::default(),
             api: ApiConfig::default(),
             dashboards: DashboardsConfig::default(),
+            mail: MailConfig::default(),
+            schedules: SchedulesConfig::default(),
         }
     }
 }

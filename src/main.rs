@@ -6,6 +6,7 @@ mod config;
 mod database;
 mod demo;
 mod export;
+mod links;
 mod server;
 mod telemetry;
 
@@ -284,11 +285,11 @@ async fn wire(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projection
     let keyring = Keyring::new(&database::master_key(config)?);
     keyring.verify(pool).await?;
     let store = Store::new(pool.clone(), keyring, Upcasters::default());
-    let projections = Projections::new(
-        store,
-        passerelle_projections::all(),
-        config.projections.runner(),
-    );
+    let mut list = passerelle_projections::all();
+    list.push(Arc::new(passerelle_notify::Notifications::new(Arc::new(
+        passerelle_app::SystemClock,
+    ))));
+    let projections = Projections::new(store, list, config.projections.runner());
     projections
         .setup()
         .await
@@ -319,6 +320,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     }
     let runner = {
         let (config, pool, api) = (config.clone(), db.pool.clone(), api.clone());
+        let notifier = notifier(&config, &pool)?;
         tokio::spawn(async move {
             let projections = match projections {
                 Some(p) => p,
@@ -333,7 +335,12 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
                     }
                 },
             };
+            // Mail needs the migrated schema, as the projections do.
+            let (sender, scheduler) = notifier;
+            let sending = tokio::spawn(sender.run(stopped.clone()));
+            let scheduling = tokio::spawn(scheduler.run(stopped.clone()));
             projections.run(stopped).await;
+            let _ = tokio::join!(sending, scheduling);
         })
     };
 
@@ -364,6 +371,66 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The mail sender and the job scheduler, from the configuration.
+fn notifier(
+    config: &Config,
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<(passerelle_notify::Sender, passerelle_notify::Scheduler)> {
+    let timeout = std::time::Duration::from_secs(config.mail.timeout_secs);
+    let mailer = match &config.mail.smtp_url {
+        Some(url) => passerelle_notify::Mailer::smtp(url, &config.mail.from, timeout)?,
+        None => {
+            let dir = config
+                .mail
+                .dir
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("mail"));
+            tracing::warn!(
+                dir = %dir.display(),
+                "no SMTP server configured (mail.smtp_url): mails are written as files"
+            );
+            passerelle_notify::Mailer::files(dir, &config.mail.from)?
+        }
+    };
+    let clock: Arc<dyn passerelle_app::Clock> = Arc::new(passerelle_app::SystemClock);
+    let domain = config
+        .mail
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').to_owned())
+        .unwrap_or_else(|| "passerelle.localhost".into());
+    let sender = passerelle_notify::Sender::new(
+        pool.clone(),
+        mailer,
+        clock.clone(),
+        passerelle_notify::SenderSettings {
+            public_url: config.mail.public_url.clone(),
+            magic_link_ttl: time::Duration::minutes(config.api.magic_link_minutes),
+            action_link_ttl: time::Duration::days(config.mail.link_days),
+            max_attempts: config.mail.max_attempts,
+            poll: std::time::Duration::from_millis(config.mail.poll_interval_ms),
+            message_domain: domain,
+            ..Default::default()
+        },
+    );
+    let scheduler = passerelle_notify::Scheduler::new(
+        pool.clone(),
+        clock,
+        &[
+            (
+                passerelle_notify::Job::Reminders,
+                config.schedules.reminders.clone(),
+            ),
+            (
+                passerelle_notify::Job::WeeklyDigest,
+                config.schedules.weekly_digest.clone(),
+            ),
+        ],
+        std::time::Duration::from_secs(config.schedules.poll_interval_secs),
+    )?;
+    Ok((sender, scheduler))
 }
 
 /// The GraphQL API over the command path and the views.

@@ -50,6 +50,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/graphql/ws", get(graphql_ws))
         .route("/exports/{name}", get(crate::export::download))
+        .route("/acces/{token}", get(crate::links::access_page))
+        .route("/acces", axum::routing::post(crate::links::access))
+        .route(
+            "/preferences/{token}",
+            get(crate::links::preferences_page).post(crate::links::set_preferences),
+        )
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))

@@ -18,14 +18,19 @@ fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
             "passerelle-store",
             "passerelle-projections",
         ],
+        // Staff addresses and magic links come from accounts.
         "passerelle-notify" => &[
+            "passerelle-accounts",
             "passerelle-app",
             "passerelle-domain",
             "passerelle-projections",
             "passerelle-store",
         ],
+        // The gateway queues the mails it is asked for (a magic link) and
+        // shows deliveries and job runs.
         "passerelle-graphql" => &[
             "passerelle-accounts",
+            "passerelle-notify",
             "passerelle-app",
             "passerelle-domain",
             "passerelle-projections",

@@ -283,6 +283,17 @@ pub async fn staff_member(
     Ok(row.and_then(Option::<User>::from))
 }
 
+/// Every enabled staff member, by structure then name.
+pub async fn staff_members(db: impl PgExecutor<'_>) -> Result<Vec<User>, AccountError> {
+    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from users u join structures s using (structure_id)
+         where u.disabled_at is null order by u.structure_id, u.name, u.user_id"
+    )))
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().filter_map(Option::<User>::from).collect())
+}
+
 /// Revokes a session; true when it was open.
 pub async fn logout(
     db: impl PgExecutor<'_>,

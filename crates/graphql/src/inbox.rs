@@ -6,7 +6,6 @@ use std::time::Duration as StdDuration;
 
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription};
 use passerelle_app::{Actor, Role};
-use passerelle_domain::fr;
 use passerelle_domain::values::UserId;
 use passerelle_projections::inbox::{self, Task, TaskKind};
 
@@ -77,84 +76,13 @@ pub struct Inbox {
     pub overdue: i64,
 }
 
-fn signatory(tag: &str) -> &'static str {
-    match tag {
-        "person" => "la personne",
-        "legal_representative" => "son représentant légal",
-        "host" => "l'employeur",
-        "prescriber" => "le prescripteur",
-        "support_structure" => "la structure d'accompagnement",
-        _ => "l'employeur actuel",
-    }
-}
-
-fn title(task: &Task) -> String {
-    let employer = task.employer_name.as_deref().unwrap_or("l'employeur");
-    let due = fr::date(task.due);
-    match task.kind {
-        TaskKind::AccidentDeclaration => format!(
-            "Accident du travail chez {employer} : déclaration à faire au plus tard le {due} \
-             (structure informée en {} h).",
-            task.detail.first().map_or("?", String::as_str)
-        ),
-        TaskKind::SignaturesMissing => format!(
-            "Signature{} manquante{} ({}) : l'immersion chez {employer} commence le {due}.",
-            if task.detail.len() > 1 { "s" } else { "" },
-            if task.detail.len() > 1 { "s" } else { "" },
-            task.detail
-                .iter()
-                .map(|s| signatory(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        TaskKind::ConventionToValidate => {
-            format!("Convention chez {employer} signée par tous : à valider avant le {due}.")
-        }
-        TaskKind::StartingSoon => format!(
-            "L'immersion chez {employer} commence le {due} : confirmez l'arrivée avec la personne et le tuteur."
-        ),
-        TaskKind::AssessmentDue => match task.overdue_days {
-            0 => format!("Bilan du tuteur de {employer} à recueillir (fin le {due})."),
-            n => format!(
-                "Bilan du tuteur de {employer} en retard : {n} jours ouvrés après la fin du {due}."
-            ),
-        },
-        TaskKind::FollowUpDue => {
-            let when = match task.detail.first().map(String::as_str) {
-                Some("one_month") => "1 mois",
-                Some("three_months") => "3 mois",
-                _ => "6 mois",
-            };
-            format!(
-                "Suivi à {when} de l'immersion chez {employer} à enregistrer (depuis le {due})."
-            )
-        }
-        TaskKind::ProposalUnanswered => format!(
-            "{employer} n'a pas répondu à la proposition d'immersion : relancez (sans réponse depuis le {due})."
-        ),
-        TaskKind::EmployerWaiting => {
-            format!("{employer} a exprimé un besoin et attend votre réponse (avant le {due}).")
-        }
-        TaskKind::NeedWithoutFollowUp => {
-            format!(
-                "Besoin de {employer} sans suite depuis le {due} : proposez quelqu'un ou clôturez-le."
-            )
-        }
-    }
-}
-
 fn task(task: &Task) -> InboxTask {
-    let link = match (task.immersion_id, task.need_id) {
-        (Some(i), _) => format!("/immersions/{i}"),
-        (None, Some(n)) => format!("/needs/{n}"),
-        (None, None) => format!("/employers/{}", task.employer_id),
-    };
     InboxTask {
         kind: task.kind.into(),
-        title: title(task),
+        title: task.title(),
         due_on: task.due,
         overdue_days: task.overdue_days,
-        link,
+        link: task.link(),
         immersion_id: task.immersion_id.map(|i| ID(i.to_string())),
         need_id: task.need_id.map(|n| ID(n.to_string())),
         accident_id: task.accident_id.map(|a| ID(a.to_string())),

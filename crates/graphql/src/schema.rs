@@ -409,6 +409,10 @@ impl AccountMutation {
             return Err(rate_limited());
         }
         let mut principals: Vec<(Principal, passerelle_domain::values::StructureId)> = Vec::new();
+        let mut mails = Vec::new();
+        // One request, one mail per file the address is on; the key is new
+        // each time, since each request asks for a new link.
+        let request = uuid::Uuid::new_v4();
         for (person, structure) in passerelle_projections::views::people::by_email(&gw.pool, &email)
             .await
             .map_err(error::db)?
@@ -417,8 +421,17 @@ impl AccountMutation {
                 Principal::Person(person),
                 passerelle_domain::values::StructureId(structure),
             ));
+            mails.push(passerelle_notify::Entry {
+                key: format!("request:{request}:magic_link:person:{}", person.0),
+                template: passerelle_notify::Template::MagicLink,
+                recipient: passerelle_notify::Recipient::Person {
+                    person_id: person.0,
+                },
+                params: passerelle_notify::Params::default(),
+                structure: Some(structure),
+            });
         }
-        for (employer, structure) in
+        for (employer, structure, contact) in
             passerelle_projections::views::employers::by_contact_email(&gw.pool, &email)
                 .await
                 .map_err(error::db)?
@@ -427,24 +440,41 @@ impl AccountMutation {
                 Principal::Employer(employer),
                 passerelle_domain::values::StructureId(structure),
             ));
+            mails.push(passerelle_notify::Entry {
+                key: format!("request:{request}:magic_link:contact:{contact}"),
+                template: passerelle_notify::Template::MagicLink,
+                recipient: passerelle_notify::Recipient::Contact {
+                    employer_id: employer.0,
+                    contact_id: contact,
+                },
+                params: passerelle_notify::Params {
+                    employer_id: Some(employer.0),
+                    ..passerelle_notify::Params::default()
+                },
+                structure: Some(structure),
+            });
         }
         let now = gw.handler.clock().now();
-        for (principal, structure) in principals {
-            let token = passerelle_accounts::issue_magic_link(
-                &gw.pool,
-                principal,
-                structure,
-                now,
-                gw.magic_link_ttl,
-            )
+        let mut conn = gw.pool.acquire().await.map_err(error::db)?;
+        passerelle_notify::outbox::enqueue(&mut conn, &mails, now)
             .await
-            .map_err(|e| error::internal(&e))?;
-            if gw.magic_links_in_log {
+            .map_err(error::db)?;
+        if gw.magic_links_in_log {
+            for (principal, structure) in principals {
+                let token = passerelle_accounts::issue_magic_link(
+                    &gw.pool,
+                    principal,
+                    structure,
+                    now,
+                    gw.magic_link_ttl,
+                )
+                .await
+                .map_err(|e| error::internal(&e))?;
                 // The address is personal data: the log names the principal only.
                 tracing::warn!(
                     principal = ?principal,
                     magic_link_token = %token.0,
-                    "magic link issued; email is not configured, so it is written here"
+                    "magic link issued and written here (api.magic_links_in_log)"
                 );
             }
         }

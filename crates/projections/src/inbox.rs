@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use passerelle_domain::calendar::add_business_days;
 use passerelle_domain::employer::EmployerEvent;
+use passerelle_domain::fr;
 use passerelle_domain::immersion::{Feedback, ImmersionEvent, Milestone, Respondent};
 use passerelle_domain::need::{NeedEvent, NeedSource};
 use passerelle_domain::values::add_months;
@@ -401,6 +402,30 @@ pub async fn facts(
     })
 }
 
+/// An immersion still open, with whose inbox it is in.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenImmersion {
+    pub structure: Uuid,
+    pub mediator: Uuid,
+    #[sqlx(flatten)]
+    pub facts: ImmersionFacts,
+}
+
+/// Every immersion still open, for the reminders that follow them.
+pub async fn open_immersions(db: &sqlx::PgPool) -> Result<Vec<OpenImmersion>, sqlx::Error> {
+    sqlx::query_as(
+        "select i.structure, i.mediator, i.immersion_id, i.employer_id, e.name as employer_name,
+                i.proposed_on, i.employer_answered, i.period_start, i.period_end,
+                i.required_signatories, i.signatures, i.validated, i.started, i.completed_on,
+                i.host_assessed, i.outcomes
+         from inbox.immersions i left join inbox.employers e using (employer_id)
+         where not i.closed and not (i.host_assessed and i.outcomes @> array['six_months'])
+         order by i.immersion_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// What kind of task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TaskKind {
@@ -440,6 +465,85 @@ pub struct Task {
     pub employer_name: Option<String>,
     /// The milestone a follow-up is for; the signatories still missing.
     pub detail: Vec<String>,
+}
+
+fn signatory(tag: &str) -> &'static str {
+    match tag {
+        "person" => "la personne",
+        "legal_representative" => "son représentant légal",
+        "host" => "l'employeur",
+        "prescriber" => "le prescripteur",
+        "support_structure" => "la structure d'accompagnement",
+        _ => "l'employeur actuel",
+    }
+}
+
+impl Task {
+    /// What to do, in French, for the inbox and the weekly digest.
+    pub fn title(&self) -> String {
+        let task = self;
+        let employer = task.employer_name.as_deref().unwrap_or("l'employeur");
+        let due = fr::date(task.due);
+        match task.kind {
+            TaskKind::AccidentDeclaration => format!(
+                "Accident du travail chez {employer} : déclaration à faire au plus tard le {due} \
+             (structure informée en {} h).",
+                task.detail.first().map_or("?", String::as_str)
+            ),
+            TaskKind::SignaturesMissing => format!(
+                "Signature{} manquante{} ({}) : l'immersion chez {employer} commence le {due}.",
+                if task.detail.len() > 1 { "s" } else { "" },
+                if task.detail.len() > 1 { "s" } else { "" },
+                task.detail
+                    .iter()
+                    .map(|s| signatory(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            TaskKind::ConventionToValidate => {
+                format!("Convention chez {employer} signée par tous : à valider avant le {due}.")
+            }
+            TaskKind::StartingSoon => format!(
+                "L'immersion chez {employer} commence le {due} : confirmez l'arrivée avec la personne et le tuteur."
+            ),
+            TaskKind::AssessmentDue => match task.overdue_days {
+                0 => format!("Bilan du tuteur de {employer} à recueillir (fin le {due})."),
+                n => format!(
+                    "Bilan du tuteur de {employer} en retard : {n} jours ouvrés après la fin du {due}."
+                ),
+            },
+            TaskKind::FollowUpDue => {
+                let when = match task.detail.first().map(String::as_str) {
+                    Some("one_month") => "1 mois",
+                    Some("three_months") => "3 mois",
+                    _ => "6 mois",
+                };
+                format!(
+                    "Suivi à {when} de l'immersion chez {employer} à enregistrer (depuis le {due})."
+                )
+            }
+            TaskKind::ProposalUnanswered => format!(
+                "{employer} n'a pas répondu à la proposition d'immersion : relancez (sans réponse depuis le {due})."
+            ),
+            TaskKind::EmployerWaiting => {
+                format!("{employer} a exprimé un besoin et attend votre réponse (avant le {due}).")
+            }
+            TaskKind::NeedWithoutFollowUp => {
+                format!(
+                    "Besoin de {employer} sans suite depuis le {due} : proposez quelqu'un ou clôturez-le."
+                )
+            }
+        }
+    }
+
+    /// The page where the task is done.
+    pub fn link(&self) -> String {
+        match (self.immersion_id, self.need_id) {
+            (Some(i), _) => format!("/immersions/{i}"),
+            (None, Some(n)) => format!("/needs/{n}"),
+            (None, None) => format!("/employers/{}", self.employer_id),
+        }
+    }
 }
 
 /// The tasks the facts make on `today` (Paris) at `now`, most pressing

@@ -273,19 +273,64 @@ pub async fn visits_of(
     .await
 }
 
-/// The establishments whose contacts have this email, with the structure
-/// that registered each.
+/// The contacts with this email: their establishment, the structure that
+/// registered it, and the contact.
 pub async fn by_contact_email(
     db: impl PgExecutor<'_>,
     email: &str,
-) -> Result<Vec<(EmployerId, uuid::Uuid)>, sqlx::Error> {
-    let rows: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
-        "select distinct e.employer_id, e.registered_by_structure
+) -> Result<Vec<(EmployerId, uuid::Uuid, uuid::Uuid)>, sqlx::Error> {
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+        "select e.employer_id, e.registered_by_structure, c.contact_id
          from employers.contacts c join employers.employers e using (employer_id)
-         where c.email = $1",
+         where c.email = $1 order by e.employer_id, c.contact_id",
     )
     .bind(email)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(|(e, s)| (EmployerId(e), s)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(e, s, c)| (EmployerId(e), s, c))
+        .collect())
+}
+
+/// A contact's address, while kept.
+pub async fn contact_email(
+    db: impl PgExecutor<'_>,
+    contact: uuid::Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select email from employers.contacts where contact_id = $1")
+        .bind(contact)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+/// The addresses of an establishment's contacts.
+pub async fn contact_emails(
+    db: impl PgExecutor<'_>,
+    employer: EmployerId,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select email from employers.contacts where employer_id = $1 and email is not null
+         order by email",
+    )
+    .bind(employer.0)
+    .fetch_all(db)
+    .await
+}
+
+/// The mediator of a structure who last visited the establishment.
+pub async fn last_visitor(
+    db: impl PgExecutor<'_>,
+    employer: EmployerId,
+    structure: uuid::Uuid,
+) -> Result<Option<uuid::Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select mediator from employers.visits where employer_id = $1 and structure = $2
+         order by visited_on desc, visit_id limit 1",
+    )
+    .bind(employer.0)
+    .bind(structure)
+    .fetch_optional(db)
+    .await
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Whether the event belongs to a stream of this category (`immersion-…`).
-pub(crate) fn in_category(event: &RecordedEvent, category: &str) -> bool {
+pub fn in_category(event: &RecordedEvent, category: &str) -> bool {
     event
         .stream_id
         .strip_prefix(category)
@@ -21,7 +21,7 @@ pub(crate) fn in_category(event: &RecordedEvent, category: &str) -> bool {
 }
 
 /// The events of one stream category, decoded.
-pub(crate) fn of_category<'a, E: DeserializeOwned>(
+pub fn of_category<'a, E: DeserializeOwned>(
     events: &'a [RecordedEvent],
     category: &'a str,
 ) -> impl Iterator<Item = Result<(&'a RecordedEvent, E), ProjectionError>> + 'a {
@@ -36,7 +36,7 @@ pub(crate) fn of_category<'a, E: DeserializeOwned>(
 }
 
 /// One event of a known category, decoded.
-pub(crate) fn decode_one<E: DeserializeOwned>(
+pub fn decode_one<E: DeserializeOwned>(
     event: &RecordedEvent,
     category: &str,
 ) -> Result<E, ProjectionError> {
@@ -47,14 +47,12 @@ pub(crate) fn decode_one<E: DeserializeOwned>(
 }
 
 /// The staff member who issued an event (`user:<id>`), if staff did.
-pub(crate) fn staff_actor(event: &RecordedEvent) -> Option<uuid::Uuid> {
+pub fn staff_actor(event: &RecordedEvent) -> Option<uuid::Uuid> {
     event.metadata.actor.strip_prefix("user:")?.parse().ok()
 }
 
 /// Who must sign a convention, as stored in text arrays.
-pub(crate) fn required_signatories(
-    convention: &passerelle_domain::immersion::Convention,
-) -> Vec<String> {
+pub fn required_signatories(convention: &passerelle_domain::immersion::Convention) -> Vec<String> {
     convention
         .required_signatories(&convention.period)
         .iter()
@@ -64,7 +62,7 @@ pub(crate) fn required_signatories(
 
 /// The JSON name of an enum value (`discover_job_or_sector`), as stored in
 /// text columns.
-pub(crate) fn tag<T: Serialize>(value: &T) -> String {
+pub fn tag<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(serde_json::Value::Object(map)) => map
@@ -78,7 +76,7 @@ pub(crate) fn tag<T: Serialize>(value: &T) -> String {
 }
 
 /// The uuid after `<category>-` in a stream id.
-pub(crate) fn stream_uuid(event: &RecordedEvent) -> Option<uuid::Uuid> {
+pub fn stream_uuid(event: &RecordedEvent) -> Option<uuid::Uuid> {
     event
         .stream_id
         .split_once('-')
@@ -87,7 +85,7 @@ pub(crate) fn stream_uuid(event: &RecordedEvent) -> Option<uuid::Uuid> {
 
 /// Runs `sql` (with the erased subject as `$1`) for each erasure among the
 /// events: views that copied personal values purge them.
-pub(crate) async fn purge_erased(
+pub async fn purge_erased(
     conn: &mut sqlx::PgConnection,
     events: &[RecordedEvent],
     sql: &'static str,

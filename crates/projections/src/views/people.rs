@@ -514,3 +514,17 @@ pub async fn by_email(
     .await?;
     Ok(rows.into_iter().map(|(p, s)| (PersonId(p), s)).collect())
 }
+
+/// A person's first name and address, for the mails to them; none once
+/// erased.
+pub async fn contact(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select first_name, email from people.people where person_id = $1 and not erased",
+    )
+    .bind(person.0)
+    .fetch_optional(db)
+    .await
+}

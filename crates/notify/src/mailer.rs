@@ -1,0 +1,157 @@
+//! Where mail goes: an SMTP server (TLS, STARTTLS or, on loopback, plain),
+//! or, with no server configured, `.eml` files under the data directory.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// A mail ready to go, in French, as text and HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// Stable per outbox entry, so a mail sent again after a crash carries
+    /// the same identifier and receiving clients can fold the two.
+    pub message_id: String,
+}
+
+/// Why a mail did not go.
+#[derive(Debug, thiserror::Error)]
+#[error("{answer}")]
+pub struct SendFailure {
+    /// The server's answer, or what went wrong on the way.
+    pub answer: String,
+}
+
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    Files {
+        dir: PathBuf,
+        from: Mailbox,
+    },
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Smtp { from, .. } => write!(f, "Mailer::Smtp(from {from})"),
+            Mailer::Files { dir, .. } => write!(f, "Mailer::Files({})", dir.display()),
+        }
+    }
+}
+
+/// A configuration the mailer cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("invalid sender address {0:?}: {1}")]
+    From(String, String),
+    #[error("invalid SMTP URL: {0}")]
+    Url(String),
+    #[error("cannot create the mail directory {0}: {1}")]
+    Dir(PathBuf, std::io::Error),
+}
+
+impl Mailer {
+    /// SMTP from a URL: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or
+    /// `smtp://127.0.0.1:2525` (plain, for a relay on loopback).
+    pub fn smtp(url: &str, from: &str, timeout: Duration) -> Result<Self, MailerError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| MailerError::Url(e.to_string()))?
+            .timeout(Some(timeout))
+            .build();
+        Ok(Mailer::Smtp {
+            transport,
+            from: parse_from(from)?,
+        })
+    }
+
+    /// Each mail written as `<message id>.eml` under `dir`.
+    pub fn files(dir: PathBuf, from: &str) -> Result<Self, MailerError> {
+        std::fs::create_dir_all(&dir).map_err(|e| MailerError::Dir(dir.clone(), e))?;
+        Ok(Mailer::Files {
+            dir,
+            from: parse_from(from)?,
+        })
+    }
+
+    fn from(&self) -> &Mailbox {
+        match self {
+            Mailer::Smtp { from, .. } | Mailer::Files { from, .. } => from,
+        }
+    }
+
+    /// Hands the mail over: `Ok` once the server accepted it (or the file
+    /// is written), so it is never marked sent before that.
+    pub async fn send(&self, mail: &Outgoing) -> Result<(), SendFailure> {
+        let message = self.build(mail)?;
+        match self {
+            Mailer::Smtp { transport, .. } => {
+                transport.send(message).await.map_err(|e| SendFailure {
+                    answer: smtp_answer(&e),
+                })?;
+            }
+            Mailer::Files { dir, .. } => {
+                let name = mail
+                    .message_id
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+                    .collect::<String>();
+                let path = dir.join(format!("{name}.eml"));
+                tokio::fs::write(&path, message.formatted())
+                    .await
+                    .map_err(|e| SendFailure {
+                        answer: format!("cannot write {}: {e}", path.display()),
+                    })?;
+                tracing::info!(path = %path.display(), subject = %mail.subject, "mail written");
+            }
+        }
+        Ok(())
+    }
+
+    fn build(&self, mail: &Outgoing) -> Result<Message, SendFailure> {
+        let mut builder = Message::builder()
+            .from(self.from().clone())
+            .subject(mail.subject.clone())
+            .message_id(Some(format!("<{}>", mail.message_id)));
+        for to in &mail.to {
+            let mailbox: Mailbox = to.parse().map_err(|e| SendFailure {
+                answer: format!("adresse invalide : {e}"),
+            })?;
+            builder = builder.to(mailbox);
+        }
+        // Text and HTML parts each carry `charset=utf-8`, so accents arrive
+        // intact.
+        builder
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                mail.html.clone(),
+            ))
+            .map_err(|e| SendFailure {
+                answer: format!("message invalide : {e}"),
+            })
+    }
+}
+
+fn parse_from(from: &str) -> Result<Mailbox, MailerError> {
+    from.parse().map_err(|e: lettre::address::AddressError| {
+        MailerError::From(from.to_owned(), e.to_string())
+    })
+}
+
+/// The server's own words when it answered, else what broke.
+fn smtp_answer(error: &lettre::transport::smtp::Error) -> String {
+    let text = error.to_string();
+    match error.status() {
+        Some(code) if !text.contains(&code.to_string()) => format!("{code} {text}"),
+        _ => text,
+    }
+}
