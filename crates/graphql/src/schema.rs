@@ -17,7 +17,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::error::{self, Code};
-use crate::{dashboards, employers, immersions, inbox, people};
+use crate::{dashboards, employers, immersions, inbox, notifications, people};
 
 /// What resolvers reach: the command path and the database.
 #[derive(Debug, Clone)]
@@ -105,6 +105,7 @@ pub struct Query(
     immersions::ImmersionQuery,
     dashboards::DashboardQuery,
     inbox::InboxQuery,
+    notifications::NotificationQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]
@@ -113,6 +114,7 @@ pub struct Mutation(
     employers::EmployerMutation,
     people::PeopleMutation,
     immersions::ImmersionMutation,
+    notifications::NotificationMutation,
 );
 
 #[derive(MergedSubscription, Default, Debug)]

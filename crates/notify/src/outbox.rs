@@ -295,3 +295,48 @@ pub(crate) async fn mark_cancelled(
     .await?;
     Ok(())
 }
+
+/// What asking to send a mail again did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    Queued(Delivery),
+    /// Only a failed mail is sent again; others are sent or on their way.
+    NotFailed,
+    NotFound,
+}
+
+/// Queues a failed mail again from its first attempt; `structure` limits
+/// it to that structure's mails.
+pub async fn retry(
+    db: &sqlx::PgPool,
+    id: i64,
+    structure: Option<Uuid>,
+    now: OffsetDateTime,
+) -> Result<Retry, sqlx::Error> {
+    let row: Option<Delivery> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update public.outbox set state = 'queued', attempts = 0, next_attempt_at = $3
+         where id = $1 and ($2::uuid is null or structure_id = $2) and state = 'failed'
+         returning {DELIVERY_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(structure)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    if let Some(row) = row {
+        return Ok(Retry::Queued(row));
+    }
+    let exists: bool = sqlx::query_scalar(
+        "select exists (select 1 from public.outbox
+                        where id = $1 and ($2::uuid is null or structure_id = $2))",
+    )
+    .bind(id)
+    .bind(structure)
+    .fetch_one(db)
+    .await?;
+    Ok(if exists {
+        Retry::NotFailed
+    } else {
+        Retry::NotFound
+    })
+}

@@ -45,7 +45,13 @@ impl SmtpSink {
         };
         let dir = std::env::temp_dir().join(format!("passerelle-smtp-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+        // This file serves the notify crate's tests and the binary's: find
+        // the script beside it from either package.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| Path::new(dir).join(file!()).with_file_name("smtp_sink.py"))
+            .find(|p| p.exists())
+            .expect("smtp_sink.py beside the SMTP test support");
         let child = Command::new("python3")
             .arg(&script)
             .arg(port.to_string())

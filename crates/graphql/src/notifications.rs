@@ -1,0 +1,236 @@
+//! Mail delivery and scheduled job runs, for staff: what was sent to whom
+//! (by role, never by address), what waits for a retry and why, what
+//! failed with the server's answer; and a failed mail sent again on
+//! request.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_app::Role;
+use passerelle_notify::outbox::{self, Delivery as Row, DeliveryFilter};
+use passerelle_notify::{Recipient, State, Template};
+
+use crate::error::{self, Code};
+use crate::schema::{gateway, parse_id, staff};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DeliveryState {
+    /// Waiting to be sent, or to be tried again (see `nextAttemptAt`).
+    Queued,
+    /// Being sent now.
+    Sending,
+    Sent,
+    /// Given up after every attempt; `lastAnswer` says why.
+    Failed,
+    /// Not sent on purpose: no address, turned off by its recipient, or
+    /// no longer needed (the assessment came in).
+    Cancelled,
+}
+
+impl From<DeliveryState> for State {
+    fn from(s: DeliveryState) -> Self {
+        match s {
+            DeliveryState::Queued => State::Queued,
+            DeliveryState::Sending => State::Sending,
+            DeliveryState::Sent => State::Sent,
+            DeliveryState::Failed => State::Failed,
+            DeliveryState::Cancelled => State::Cancelled,
+        }
+    }
+}
+
+impl From<State> for DeliveryState {
+    fn from(s: State) -> Self {
+        match s {
+            State::Queued => DeliveryState::Queued,
+            State::Sending => DeliveryState::Sending,
+            State::Sent => DeliveryState::Sent,
+            State::Failed => DeliveryState::Failed,
+            State::Cancelled => DeliveryState::Cancelled,
+        }
+    }
+}
+
+/// One mail and where it stands.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: ID,
+    /// The template's name (`signature_request`, `assessment_reminder`…).
+    pub template: String,
+    /// What the mail is, in French.
+    pub label: String,
+    /// Who it goes to, by role, in French (never the address).
+    pub recipient: String,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    /// The SMTP server's last answer, or why it was not sent.
+    pub last_answer: Option<String>,
+    pub created_at: time::OffsetDateTime,
+    pub next_attempt_at: Option<time::OffsetDateTime>,
+    pub sent_at: Option<time::OffsetDateTime>,
+    pub immersion_id: Option<ID>,
+}
+
+fn recipient(r: &Recipient) -> String {
+    match r {
+        Recipient::Staff { .. } => "Membre de l'équipe".into(),
+        Recipient::Person { .. } => "Personne accompagnée".into(),
+        Recipient::Employer { .. } | Recipient::Contact { .. } => "Employeur".into(),
+        Recipient::Referent { .. } => "Référent de l'employeur".into(),
+        Recipient::Party { role, .. } => match role.as_str() {
+            "person" => "Personne accompagnée (convention)",
+            "legal_representative" => "Représentant légal",
+            "host" => "Signataire de l'entreprise d'accueil",
+            "tutor" => "Tuteur",
+            "prescriber" => "Prescripteur",
+            "support_structure" => "Structure d'accompagnement",
+            _ => "Employeur actuel",
+        }
+        .into(),
+    }
+}
+
+fn delivery(row: Row) -> Delivery {
+    let state = State::parse(&row.state).unwrap_or(State::Queued);
+    let template = Template::parse(&row.template);
+    Delivery {
+        id: ID(row.id.to_string()),
+        label: template.map_or_else(|| row.template.clone(), |t| t.label().to_owned()),
+        template: row.template,
+        recipient: recipient(&row.recipient.0),
+        state: state.into(),
+        attempts: row.attempts,
+        last_answer: row.last_answer,
+        created_at: row.created_at,
+        next_attempt_at: matches!(state, State::Queued).then_some(row.next_attempt_at),
+        sent_at: row.sent_at,
+        immersion_id: row.immersion_id.map(|i| ID(i.to_string())),
+    }
+}
+
+#[derive(InputObject, Debug, Default)]
+pub struct DeliveryFilterInput {
+    pub immersion_id: Option<ID>,
+    pub state: Option<DeliveryState>,
+}
+
+/// A scheduled job's run.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct JobRun {
+    pub job: String,
+    /// The schedule instant it ran for.
+    pub tick: time::OffsetDateTime,
+    pub started_at: time::OffsetDateTime,
+    pub finished_at: time::OffsetDateTime,
+    pub succeeded: bool,
+    /// Mails it queued.
+    pub items: i32,
+    pub error: Option<String>,
+}
+
+const MAX_PAGE: i64 = 100;
+
+#[derive(Default, Debug)]
+pub struct NotificationQuery;
+
+#[Object]
+impl NotificationQuery {
+    /// Mails, newest first: the structure's own for its staff, every
+    /// structure's for an administrator. `before` is the id of the last
+    /// one of the previous page.
+    async fn deliveries(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DeliveryFilterInput>,
+        #[graphql(default = 20)] first: i64,
+        before: Option<ID>,
+    ) -> Result<Vec<Delivery>> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let filter = filter.unwrap_or_default();
+        let before = match before {
+            Some(id) => Some(id.parse::<i64>().map_err(|_| {
+                error::error(Code::BadUserInput, "Curseur de pagination invalide.")
+            })?),
+            None => None,
+        };
+        let rows = outbox::deliveries(
+            &gw.pool,
+            &DeliveryFilter {
+                structure: (actor.role != Role::Admin).then_some(actor.structure.0),
+                immersion: match &filter.immersion_id {
+                    Some(id) => Some(parse_id(id, "Immersion")?),
+                    None => None,
+                },
+                state: filter.state.map(Into::into),
+                before,
+            },
+            first.clamp(1, MAX_PAGE),
+        )
+        .await
+        .map_err(error::db)?;
+        Ok(rows.into_iter().map(delivery).collect())
+    }
+
+    /// The scheduled jobs' latest runs, for managers and administrators.
+    async fn job_runs(
+        &self,
+        ctx: &Context<'_>,
+        job: Option<String>,
+        #[graphql(default = 20)] first: i64,
+    ) -> Result<Vec<JobRun>> {
+        let actor = staff(ctx)?;
+        if actor.role == Role::Mediator {
+            return Err(error::forbidden());
+        }
+        let gw = gateway(ctx);
+        let runs =
+            passerelle_notify::schedule::runs(&gw.pool, job.as_deref(), first.clamp(1, MAX_PAGE))
+                .await
+                .map_err(error::db)?;
+        Ok(runs
+            .into_iter()
+            .map(|r| JobRun {
+                job: r.job,
+                tick: r.tick,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+                succeeded: r.outcome == "succeeded",
+                items: r.items,
+                error: r.error,
+            })
+            .collect())
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct DeliveryRetryPayload {
+    pub delivery: Delivery,
+}
+
+#[derive(Default, Debug)]
+pub struct NotificationMutation;
+
+#[Object]
+impl NotificationMutation {
+    /// Sends a failed mail again, from its first attempt.
+    async fn delivery_retry(&self, ctx: &Context<'_>, id: ID) -> Result<DeliveryRetryPayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let not_found = || error::not_found("Envoi");
+        let id: i64 = id.parse().map_err(|_| not_found())?;
+        let structure = (actor.role != Role::Admin).then_some(actor.structure.0);
+        let now = gw.handler.clock().now();
+        match outbox::retry(&gw.pool, id, structure, now)
+            .await
+            .map_err(error::db)?
+        {
+            outbox::Retry::Queued(row) => Ok(DeliveryRetryPayload {
+                delivery: delivery(row),
+            }),
+            outbox::Retry::NotFailed => Err(error::error(
+                Code::Conflict,
+                "Seul un envoi en échec peut être relancé.",
+            )),
+            outbox::Retry::NotFound => Err(not_found()),
+        }
+    }
+}

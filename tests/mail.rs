@@ -1,0 +1,244 @@
+//! Mail end to end: the binary sends through a real SMTP server on
+//! loopback (aiosmtpd), and the links in its mails work when followed over
+//! HTTP: a magic link opens a session by a button press (the cookie it
+//! sets is the session), a preferences link turns optional mails off.
+
+mod common;
+#[path = "../crates/notify/tests/support/mod.rs"]
+mod smtp;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use passerelle_store::testkit::TestDb;
+use serde_json::json;
+use smtp::{Mail, SmtpSink};
+
+async fn wait_for_mail(sink: &SmtpSink, subject: &str) -> Mail {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(m) = sink.mails().into_iter().find(|m| m.subject == subject) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail {subject:?}; got {:?}",
+            sink.mails().iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The path of a link (the server's public address is not known in advance).
+fn path_of(link: &str) -> String {
+    let rest = link.split_once("://").map_or(link, |(_, r)| r);
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+#[tokio::test]
+async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
+    let sink = SmtpSink::start().await;
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path())
+            .env("PASSERELLE_MAIL__SMTP_URL", sink.url())
+            .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100")
+            .env("PASSERELLE_API__MAGIC_LINKS_IN_LOG", "false");
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    let status = std::process::Command::new(BIN)
+        .args([
+            "users",
+            "create",
+            "--structure",
+            "Mission locale de Nantes",
+            "--role",
+            "mediator",
+            "--email",
+            "camille@ml-nantes.fr",
+            "--name",
+            "Camille Durand",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", db.url())
+        .env("PASSERELLE_DATA_DIR", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            writeln!(child.stdin.take().unwrap(), "correct horse battery")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(status.success());
+    let login = gql(
+        &server,
+        None,
+        "mutation { login(input: { email: \"camille@ml-nantes.fr\",
+            password: \"correct horse battery\" }) { token } }",
+        json!({}),
+    )
+    .await;
+    let staff = login["data"]["login"]["token"].as_str().unwrap().to_owned();
+    let s = Some(staff.as_str());
+    let person = gql(
+        &server,
+        s,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]["id"]
+        .clone();
+
+    // An immersion proposed to her (its mail comes back below).
+    let employer = gql(
+        &server,
+        s,
+        "mutation { employerRegister(input: { siret: \"73282932000074\",
+            name: \"Boulangerie du Port\", naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({}),
+    )
+    .await["data"]["employerRegister"]["employer"]["id"]
+        .clone();
+    let proposed = gql(
+        &server,
+        s,
+        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+            objective: CONFIRM_PROJECT }) { immersion { id } } }",
+        json!({ "p": person, "e": employer }),
+    )
+    .await;
+    assert!(proposed["errors"].is_null(), "{proposed}");
+    let immersion = proposed["data"]["immersionPropose"]["immersion"]["id"].clone();
+    // A link asked for arrives by mail.
+    let asked = gql(
+        &server,
+        None,
+        "mutation { magicLinkRequest(input: { email: \"awa@exemple.fr\" }) { sent } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
+    let mail = wait_for_mail(&sink, "Votre lien de connexion à Passerelle").await;
+    assert_eq!(mail.rcpt_to, ["awa@exemple.fr"]);
+    assert!(
+        mail.link("/preferences/").is_none(),
+        "a requested link is essential"
+    );
+    let link = path_of(&mail.link("/acces/").expect("a link"));
+
+    // Following it shows a page and uses nothing: a mail scanner's visit
+    // leaves the link working.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let page = client
+            .get(format!("{}{link}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<html lang=\"fr\">"));
+        assert!(html.contains("Ouvrir mon espace"), "{html}");
+    }
+    // The button opens the session: a cookie, then home.
+    let token = link.rsplit('/').next().unwrap();
+    let opened = client
+        .post(format!("{}/acces", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 303);
+    assert_eq!(opened.headers()["location"], "/");
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax")
+    );
+    let session = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    let seen = gql(
+        &server,
+        Some(&session),
+        "query($i: ID!) { immersion(id: $i) { id } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");
+    let again = client
+        .post(format!("{}/acces", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400, "a link opens once");
+    assert!(again.text().await.unwrap().contains("n'est plus valable"));
+
+    // The proposal's mail is optional, with a way to turn such mails off.
+    let mail = wait_for_mail(
+        &sink,
+        "Une immersion chez Boulangerie du Port vous est proposée",
+    )
+    .await;
+    let preferences = path_of(&mail.link("/preferences/").expect("an opt-out link"));
+    let (status, html) = server.get(&preferences).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Ne plus recevoir ces messages"), "{html}");
+    let off = client
+        .post(format!("{}{preferences}", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("choix=ne-plus-recevoir")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 200);
+    assert!(off.text().await.unwrap().contains("Vous ne recevez plus"));
+    let (status, _) = server.get("/preferences/inconnu").await;
+    assert_eq!(status, 404);
+
+    // The mediator sees what was sent, by role, never by address.
+    let deliveries = gql(
+        &server,
+        s,
+        "{ deliveries { template label recipient state attempts } }",
+        json!({}),
+    )
+    .await;
+    let list = deliveries["data"]["deliveries"].as_array().unwrap().clone();
+    assert!(
+        list.contains(
+            &json!({ "template": "magic_link", "label": "Lien de connexion",
+            "recipient": "Personne accompagnée", "state": "SENT", "attempts": 1 })
+        ),
+        "{deliveries}"
+    );
+    assert!(!deliveries.to_string().contains("exemple.fr"));
+    let runs = gql(&server, s, "{ jobRuns { job } }", json!({})).await;
+    assert_eq!(
+        runs["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{runs}"
+    );
+    assert!(server.terminate().success());
+}
