@@ -224,7 +224,7 @@ impl NotificationMutation {
             .map_err(error::db)?
         {
             outbox::Retry::Queued(row) => Ok(DeliveryRetryPayload {
-                delivery: delivery(row),
+                delivery: delivery(*row),
             }),
             outbox::Retry::NotFailed => Err(error::error(
                 Code::Conflict,

@@ -299,7 +299,7 @@ pub(crate) async fn mark_cancelled(
 /// What asking to send a mail again did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Retry {
-    Queued(Delivery),
+    Queued(Box<Delivery>),
     /// Only a failed mail is sent again; others are sent or on their way.
     NotFailed,
     NotFound,
@@ -324,7 +324,7 @@ pub async fn retry(
     .fetch_optional(db)
     .await?;
     if let Some(row) = row {
-        return Ok(Retry::Queued(row));
+        return Ok(Retry::Queued(Box::new(row)));
     }
     let exists: bool = sqlx::query_scalar(
         "select exists (select 1 from public.outbox
