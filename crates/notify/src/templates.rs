@@ -292,10 +292,10 @@ fn body(template: Template, f: &Facts) -> Body {
             action: Some("Enregistrer le suivi"),
         },
         Template::WeeklyDigest => Body {
-            subject: format!(
-                "Vos {} tâches de la semaine",
-                f.tasks.len()
-            ),
+            subject: match f.tasks.len() {
+                1 => "Votre tâche de la semaine".to_owned(),
+                n => format!("Vos {n} tâches de la semaine"),
+            },
             paragraphs: vec!["Voici ce qui vous attend dans Passerelle cette semaine :".into()],
             list: f
                 .tasks

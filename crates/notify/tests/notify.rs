@@ -975,3 +975,149 @@ async fn a_recipient_turns_optional_mails_off_but_still_gets_the_essential_ones(
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0].key, "test:after:0");
 }
+
+#[tokio::test]
+async fn the_mediator_hears_of_portal_needs_unanswered_proposals_and_their_week() {
+    let monday = date!(2026 - 03 - 02);
+    let w = World::new(monday).await;
+    let weekly = Scheduler::new(
+        w.db.pool.clone(),
+        w.clock.clone(),
+        &[(Job::WeeklyDigest, "0 0 7 * * Mon".into())],
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap();
+    weekly.tick().await.unwrap();
+    // Monday's digest: nothing to do yet, so no mail.
+    w.clock.set(morning(monday));
+    assert_eq!(weekly.tick().await.unwrap().len(), 1);
+    assert!(w.flush().await.is_empty());
+    w.clock.set(morning(monday) + Duration::hours(1));
+    // A need the employer described on the portal.
+    let need = passerelle_domain::values::NeedId(Uuid::new_v4());
+    w.handler
+        .execute::<passerelle_domain::need::Need>(
+            need,
+            &passerelle_domain::need::NeedCommand::Surface {
+                need_id: need,
+                employer_id: w.employer,
+                source: passerelle_domain::need::NeedSource::Portal,
+                description: passerelle_domain::need::NeedDescription {
+                    activities: text("Aider au fournil le matin"),
+                    rome_codes: vec![RomeCode::parse("D1102").unwrap()],
+                    conditions: None,
+                    headcount: 1,
+                    horizon: passerelle_domain::need::Horizon::WithinThreeMonths,
+                    hiring_intent: passerelle_domain::need::HiringIntent::Possible,
+                },
+                surfaced_on: monday,
+            },
+            &w.meta(&w.as_employer()),
+            &Views,
+        )
+        .await
+        .unwrap();
+    // A proposal the employer leaves unanswered.
+    let awa = w.person("Awa", "awa@exemple.fr").await;
+    let id = ImmersionId(Uuid::new_v4());
+    w.immersion(
+        id,
+        &w.actor,
+        ImmersionCommand::Propose {
+            immersion_id: id,
+            person_id: awa,
+            employer_id: w.employer,
+            need_id: None,
+            objective: Objective::DiscoverJobOrSector,
+            structure: w.mediator.structure,
+            mediator: w.mediator.user_id,
+            message: None,
+            proposed_on: monday,
+        },
+    )
+    .await;
+    let first = w.flush().await;
+    assert_eq!(
+        sent(&first),
+        pairs(&[
+            (
+                "camille.durand@ml-nantes.fr",
+                "Nouveau besoin déposé par Boulangerie du Port"
+            ),
+            (
+                "contact@boulangerie-du-port.fr",
+                "Une immersion vous est proposée, Boulangerie du Port"
+            ),
+            (
+                "awa@exemple.fr",
+                "Une immersion chez Boulangerie du Port vous est proposée"
+            ),
+        ])
+    );
+
+    let mut by_day = BTreeMap::new();
+    let mut day = date!(2026 - 03 - 03);
+    while day <= date!(2026 - 03 - 17) {
+        w.clock.set(morning(day));
+        weekly.tick().await.unwrap();
+        let mails = w.morning(day).await;
+        if !mails.is_empty() {
+            by_day.insert(day, mails);
+        }
+        day = day.next_day().unwrap();
+    }
+    let days: Vec<_> = by_day.iter().map(|(d, m)| (*d, sent(m))).collect();
+    assert_eq!(
+        days,
+        [
+            (
+                date!(2026 - 03 - 09),
+                pairs(&[
+                    (
+                        "camille.durand@ml-nantes.fr",
+                        "Boulangerie du Port n'a pas répondu à une proposition depuis 7 jours"
+                    ),
+                    ("camille.durand@ml-nantes.fr", "Vos 2 tâches de la semaine"),
+                ])
+            ),
+            (
+                date!(2026 - 03 - 16),
+                pairs(&[("camille.durand@ml-nantes.fr", "Vos 2 tâches de la semaine")])
+            ),
+        ]
+    );
+    // The digest lists the inbox as it stands: the same tasks, by title.
+    let facts = passerelle_projections::inbox::facts(
+        &w.db.pool,
+        w.mediator.user_id.0,
+        w.mediator.structure.0,
+    )
+    .await
+    .unwrap();
+    let tasks = passerelle_projections::inbox::tasks(
+        &facts,
+        date!(2026 - 03 - 16),
+        morning(date!(2026 - 03 - 16)),
+    );
+    let last = &by_day[&date!(2026 - 03 - 16)][0];
+    assert_eq!(tasks.len(), 2);
+    for task in &tasks {
+        assert!(last.text.contains(&task.title()), "{}", last.text);
+    }
+    let digest = by_day[&date!(2026 - 03 - 09)]
+        .iter()
+        .find(|m| m.subject.starts_with("Vos"))
+        .unwrap();
+    assert!(
+        digest
+            .text
+            .contains("n'a pas répondu à la proposition d'immersion"),
+        "{}",
+        digest.text
+    );
+    assert!(
+        digest.text.contains("a exprimé un besoin"),
+        "{}",
+        digest.text
+    );
+}
