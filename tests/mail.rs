@@ -40,80 +40,20 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
     let sink = SmtpSink::start().await;
     let db = TestDb::new().await;
     let dir = data_dir();
-    let server = Server::start(|cmd| {
-        cmd.env("DATABASE_URL", db.url())
-            .env("PASSERELLE_DATA_DIR", dir.path())
-            .env("PASSERELLE_MAIL__SMTP_URL", sink.url())
+    let (server, staff) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_MAIL__SMTP_URL", sink.url())
             .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100")
             .env("PASSERELLE_API__MAGIC_LINKS_IN_LOG", "false");
-    });
-    wait_for_status(&server, "/ready", 200).await;
-    let status = std::process::Command::new(BIN)
-        .args([
-            "users",
-            "create",
-            "--structure",
-            "Mission locale de Nantes",
-            "--role",
-            "mediator",
-            "--email",
-            "camille@ml-nantes.fr",
-            "--name",
-            "Camille Durand",
-            "--password-stdin",
-        ])
-        .env("DATABASE_URL", db.url())
-        .env("PASSERELLE_DATA_DIR", dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            writeln!(child.stdin.take().unwrap(), "correct horse battery")?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(status.success());
-    let login = gql(
-        &server,
-        None,
-        "mutation { login(input: { email: \"camille@ml-nantes.fr\",
-            password: \"correct horse battery\" }) { token } }",
-        json!({}),
-    )
+    })
     .await;
-    let staff = login["data"]["login"]["token"].as_str().unwrap().to_owned();
     let s = Some(staff.as_str());
-    let person = gql(
-        &server,
-        s,
-        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
-            birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id } } }",
-        json!({}),
-    )
-    .await["data"]["personEnroll"]["person"]["id"]
-        .clone();
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
 
     // An immersion proposed to her (its mail comes back below).
-    let employer = gql(
-        &server,
-        s,
-        "mutation { employerRegister(input: { siret: \"73282932000074\",
-            name: \"Boulangerie du Port\", naf: \"10\", commune: \"44109\" }) { employer { id } } }",
-        json!({}),
-    )
-    .await["data"]["employerRegister"]["employer"]["id"]
-        .clone();
-    let proposed = gql(
-        &server,
-        s,
-        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
-            objective: CONFIRM_PROJECT }) { immersion { id } } }",
-        json!({ "p": person, "e": employer }),
-    )
-    .await;
-    assert!(proposed["errors"].is_null(), "{proposed}");
-    let immersion = proposed["data"]["immersionPropose"]["immersion"]["id"].clone();
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+
     // A link asked for arrives by mail.
     let asked = gql(
         &server,
@@ -157,13 +97,14 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
     }
     // The button opens the session: a cookie, then home.
     let token = link.rsplit('/').next().unwrap();
-    let opened = client
-        .post(format!("{}/acces", server.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"))
-        .send()
-        .await
-        .unwrap();
+    let open = || {
+        client
+            .post(format!("{}/acces", server.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    let opened = open().await.unwrap();
     assert_eq!(opened.status(), 303);
     assert_eq!(opened.headers()["location"], "/");
     let cookie = opened.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -186,13 +127,7 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
     )
     .await;
     assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");
-    let again = client
-        .post(format!("{}/acces", server.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"))
-        .send()
-        .await
-        .unwrap();
+    let again = open().await.unwrap();
     assert_eq!(again.status(), 400, "a link opens once");
     assert!(again.text().await.unwrap().contains("n'est plus valable"));
 

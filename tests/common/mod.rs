@@ -3,7 +3,7 @@
 
 #![allow(dead_code, reason = "each test binary uses part of the helpers")]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -171,4 +171,118 @@ pub mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+// The staff and the first facts most end-to-end tests start from.
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn create_user(db: &TestDb, dir: &tempdir::Dir, structure: &str, email: &str) {
+    let mut child = Command::new(BIN)
+        .args([
+            "users",
+            "create",
+            "--structure",
+            structure,
+            "--role",
+            "mediator",
+            "--email",
+            email,
+            "--name",
+            "Camille Durand",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", db.url())
+        .env("PASSERELLE_DATA_DIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(email));
+}
+
+pub async fn login(server: &Server, email: &str) -> String {
+    let answer = gql(
+        server,
+        None,
+        "mutation($email: String!, $password: String!) {
+            login(input: { email: $email, password: $password }) { token me { structureName } }
+        }",
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await;
+    answer["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+/// A server on a database of its own, ready, with a mediator of the
+/// "Mission locale de Nantes" logged in; returns the server and their token.
+pub async fn started(db: &TestDb, dir: &tempdir::Dir) -> (Server, String) {
+    started_with(db, dir, |_| {}).await
+}
+
+/// As [`started`], with more configuration.
+pub async fn started_with(
+    db: &TestDb,
+    dir: &tempdir::Dir,
+    configure: impl FnOnce(&mut Command),
+) -> (Server, String) {
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+        configure(cmd);
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(db, dir, "Mission locale de Nantes", "camille@ml-nantes.fr");
+    let token = login(&server, "camille@ml-nantes.fr").await;
+    (server, token)
+}
+
+/// Registers an employer in Nantes; its id.
+pub async fn register_employer(server: &Server, token: &str, siret: &str, name: &str) -> Value {
+    let answer = gql(
+        server,
+        Some(token),
+        "mutation($s: String!, $n: String!) { employerRegister(input: { siret: $s, name: $n,
+            naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret, "n": name }),
+    )
+    .await;
+    answer["data"]["employerRegister"]["employer"]["id"].clone()
+}
+
+/// Enrolls Awa Diallo, with an email when given; her id.
+pub async fn enroll(server: &Server, token: &str, email: Option<&str>) -> Value {
+    let answer = gql(
+        server,
+        Some(token),
+        "mutation($m: String) { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: $m }) { person { id } } }",
+        json!({ "m": email }),
+    )
+    .await;
+    answer["data"]["personEnroll"]["person"]["id"].clone()
+}
+
+/// Proposes an immersion to confirm the project; its id.
+pub async fn propose(server: &Server, token: &str, person: &Value, employer: &Value) -> Value {
+    let answer = gql(
+        server,
+        Some(token),
+        "mutation($p: ID!, $e: ID!) { immersionPropose(input: { personId: $p, employerId: $e,
+            objective: CONFIRM_PROJECT }) { immersion { id } } }",
+        json!({ "p": person, "e": employer }),
+    )
+    .await;
+    answer["data"]["immersionPropose"]["immersion"]["id"].clone()
 }

@@ -295,6 +295,26 @@ impl World {
         }
     }
 
+    async fn validate(&self, id: ImmersionId) {
+        let by = self.mediator.user_id;
+        self.immersion(id, &self.actor, ImmersionCommand::Validate { by })
+            .await;
+    }
+
+    async fn start(&self, id: ImmersionId, on: Date) {
+        self.immersion(id, &self.actor, ImmersionCommand::Start { started_on: on })
+            .await;
+    }
+
+    async fn complete(&self, id: ImmersionId, on: Date) {
+        self.immersion(
+            id,
+            &self.actor,
+            ImmersionCommand::Complete { completed_on: on },
+        )
+        .await;
+    }
+
     async fn assess(&self, id: ImmersionId) {
         self.immersion(
             id,
@@ -344,53 +364,38 @@ fn signer(name: &str, address: Option<&str>) -> Signer {
     }
 }
 
+/// The demo's plausible convention, with the parties' addresses the mails
+/// go to.
 fn convention(first_name: &str, tutor: &str, (start, end): (Date, Date)) -> Convention {
-    Convention {
-        prescriber: Organisation {
-            name: label("Mission locale de Nantes"),
-            siret: None,
-            signatory: signer("Camille Durand", Some("camille.durand@ml-nantes.fr")),
-        },
-        support_structure: None,
-        person: ConventionPerson {
-            identity: Personal::Known(ConventionIdentity {
-                first_name: label(first_name),
-                last_name: label("Diallo"),
-                birth_date: date!(1998 - 05 - 12),
-                address: text("3 rue des Lilas, 44000 Nantes"),
-                email: Some(email(&format!("{}@exemple.fr", first_name.to_lowercase()))),
-                phone: None,
-            }),
-            situation: Situation::JobSeeker,
-            legal_representative: None,
-        },
-        host: Host {
-            siret: Siret::parse(SIRET).unwrap(),
-            name: label("Boulangerie du Port"),
-            activity: text("Boulangerie"),
-            collective_agreement: label("IDCC 843"),
-            signatory: signer("Jean Martin", Some("jean.martin@boulangerie-du-port.fr")),
-            tutor: Personal::Known(Tutor {
-                name: label("Lucie Bernard"),
-                job_title: label("Cheffe boulangère"),
-                email: Some(email(tutor)),
-                phone: None,
-            }),
-        },
-        period: DateRange::new(start, end).unwrap(),
-        schedule: text("Du lundi au vendredi, 6 h – 13 h"),
-        weekly_hours: WeeklyHours::from_hours(35).unwrap(),
-        place: Place {
-            address: text("12 quai de la Fosse"),
-            commune: CommuneCode::parse("44109").unwrap(),
-        },
-        objective: Objective::DiscoverJobOrSector,
-        goals: text("Découvrir le façonnage du pain"),
-        evaluation: text("Grille remplie avec la tutrice"),
-        tasks: text("Peser, pétrir, façonner"),
-        safety: None,
-        forbidden_uses_excluded: true,
+    let mut host = passerelle_demo::host();
+    host.name = label("Boulangerie du Port");
+    host.signatory = signer("Jean Martin", Some("jean.martin@boulangerie-du-port.fr"));
+    host.tutor = Personal::Known(Tutor {
+        name: label("Lucie Bernard"),
+        job_title: label("Cheffe boulangère"),
+        email: Some(email(tutor)),
+        phone: None,
+    });
+    let identity = Identity {
+        first_name: label(first_name),
+        last_name: label("Diallo"),
+        birth_date: date!(1998 - 05 - 12),
+        email: None,
+        phone: None,
+        address: None,
+    };
+    let mut convention = passerelle_demo::convention(
+        host,
+        &identity,
+        &CommuneCode::parse("44109").unwrap(),
+        Objective::DiscoverJobOrSector,
+        DateRange::new(start, end).unwrap(),
+    );
+    convention.prescriber.signatory = signer("Camille Durand", Some("camille.durand@ml-nantes.fr"));
+    if let Personal::Known(person) = &mut convention.person.identity {
+        person.email = Some(email(&format!("{}@exemple.fr", first_name.to_lowercase())));
     }
+    convention
 }
 
 fn sent(mails: &[Mail]) -> Vec<(String, String)> {
@@ -465,24 +470,11 @@ async fn the_journey_sends_exactly_the_expected_mails_and_their_links_open_a_ses
         // The day's facts, after the morning's job.
         if day == date!(2026 - 03 - 05) {
             w.sign(id, awa, &[Signatory::Prescriber]).await;
-            w.immersion(
-                id,
-                &w.actor,
-                ImmersionCommand::Validate {
-                    by: w.mediator.user_id,
-                },
-            )
-            .await;
+            w.validate(id).await;
         } else if day == start {
-            w.immersion(id, &w.actor, ImmersionCommand::Start { started_on: start })
-                .await;
+            w.start(id, start).await;
         } else if day == end {
-            w.immersion(
-                id,
-                &w.actor,
-                ImmersionCommand::Complete { completed_on: end },
-            )
-            .await;
+            w.complete(id, end).await;
         } else if day == date!(2026 - 03 - 24) {
             // D+2 business days: before the first reminder.
             w.assess(id).await;
@@ -630,16 +622,8 @@ async fn reminders_fall_on_business_days_across_holidays_and_stop_once_the_asses
     let all = [Signatory::Person, Signatory::Host, Signatory::Prescriber];
     w.sign(late, awa, &all).await;
     w.sign(prompt, leo, &all).await;
-    for id in [late, prompt] {
-        w.immersion(
-            id,
-            &w.actor,
-            ImmersionCommand::Validate {
-                by: w.mediator.user_id,
-            },
-        )
-        .await;
-    }
+    w.validate(late).await;
+    w.validate(prompt).await;
     // A third, starting Monday 4 May, still missing the host's signature.
     let zoe = w.person("Zoe", "zoe@exemple.fr").await;
     let unsigned = w
@@ -682,15 +666,9 @@ async fn reminders_fall_on_business_days_across_holidays_and_stop_once_the_asses
         }
         for id in [late, prompt] {
             if day == start {
-                w.immersion(id, &w.actor, ImmersionCommand::Start { started_on: start })
-                    .await;
+                w.start(id, start).await;
             } else if day == end {
-                w.immersion(
-                    id,
-                    &w.actor,
-                    ImmersionCommand::Complete { completed_on: end },
-                )
-                .await;
+                w.complete(id, end).await;
             }
         }
         if day == date!(2026 - 05 - 07) {
