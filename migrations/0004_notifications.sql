@@ -32,6 +32,7 @@ create table outbox (
 );
 
 create index outbox_due on outbox (next_attempt_at) where state in ('queued', 'sending');
+create index outbox_failed on outbox (id) where state = 'failed';
 create index outbox_immersion on outbox (immersion_id, id);
 create index outbox_structure on outbox (structure_id, id desc);
 

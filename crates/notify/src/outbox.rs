@@ -340,3 +340,15 @@ pub async fn retry(
         Retry::NotFound
     })
 }
+
+/// How many mails wait (queued or being sent) and how many failed, for the
+/// operators' metrics.
+pub async fn backlog(db: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where state in ('queued', 'sending')),
+                count(*) filter (where state = 'failed')
+         from public.outbox where state in ('queued', 'sending', 'failed')",
+    )
+    .fetch_one(db)
+    .await
+}

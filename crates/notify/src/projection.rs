@@ -59,7 +59,8 @@ impl Projection for Notifications {
              employer_id uuid not null,
              person_feedback boolean not null default false,
              -- Personal: each party's name and address as the convention
-             -- gives them, by role; purged when the person is erased.
+             -- gives them, by role; the person's, their representative's and
+             -- the tutor's are purged when the person is erased.
              contacts jsonb not null default '{}'
          );
          create index parties_person on parties (person_id);"
@@ -80,10 +81,13 @@ impl Projection for Notifications {
                 need(event, &mut mails)?;
             }
         }
+        // What the convention holds under the person's key goes with it; the
+        // host's and the prescriber's addresses are not theirs.
         purge_erased(
             conn,
             events,
-            "update parties set contacts = '{}' where person_id = $1",
+            "update parties set contacts = contacts - 'person' - 'legal_representative' - 'tutor'
+             where person_id = $1",
         )
         .await?;
         outbox::enqueue(conn, &mails, now).await?;

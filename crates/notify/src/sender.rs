@@ -188,6 +188,13 @@ impl Sender {
             if let Err(e) = self.send_due().await {
                 tracing::error!("mail sender: {e}");
             }
+            match outbox::backlog(&self.pool).await {
+                Ok((waiting, failed)) => {
+                    metrics::gauge!("passerelle_mails_waiting").set(waiting as f64);
+                    metrics::gauge!("passerelle_mails_failed").set(failed as f64);
+                }
+                Err(e) => tracing::warn!("mail backlog: {e}"),
+            }
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.poll) => {}
                 _ = shutdown.changed() => return,

@@ -1099,3 +1099,66 @@ async fn the_mediator_hears_of_portal_needs_unanswered_proposals_and_their_week(
         digest.text
     );
 }
+
+#[tokio::test]
+async fn mail_queued_for_a_person_since_erased_is_not_sent() {
+    let monday = date!(2026 - 03 - 02);
+    let w = World::new(monday).await;
+    w.clock.set(morning(monday) + Duration::hours(1));
+    let awa = w.person("Awa", "awa@exemple.fr").await;
+    let id = w
+        .drafted(
+            awa,
+            "Awa",
+            "lucie.bernard@boulangerie-du-port.fr",
+            (monday + Duration::days(7), monday + Duration::days(11)),
+        )
+        .await;
+    // Queued, not yet sent, when her data is erased.
+    w.projections.catch_up().await.unwrap();
+    let store = w.projections.store().clone();
+    let metadata = passerelle_store::Metadata {
+        actor: format!("user:{}", w.mediator.user_id),
+        role: "mediator".into(),
+        structure: w.mediator.structure.0,
+        correlation_id: Uuid::new_v4(),
+        causation_id: None,
+        command_id: Uuid::new_v4(),
+    };
+    let mut tx = w.db.pool.begin().await.unwrap();
+    let (result, event) = store
+        .erase_subject_in(&mut tx, awa.0, &metadata)
+        .await
+        .unwrap();
+    let recorded = result.recorded(
+        std::slice::from_ref(&event),
+        &metadata,
+        &format!("subject-{}", awa.0),
+    );
+    w.projections
+        .apply_inline(&mut tx, &recorded)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    w.projections.catch_up().await.unwrap();
+
+    let report = w.sender().send_due().await.unwrap();
+    let to_her: Vec<_> = w
+        .sink
+        .mails()
+        .into_iter()
+        .filter(|m| m.rcpt_to.contains(&"awa@exemple.fr".to_owned()))
+        .collect();
+    assert!(
+        to_her.is_empty(),
+        "{:?}",
+        to_her.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    // Her proposal and her signature request, both dropped.
+    assert_eq!(report.cancelled, 2, "{report:?}");
+    assert_eq!(
+        report.sent, 3,
+        "the employer's and the other signatories' mails go"
+    );
+    let _ = id;
+}
