@@ -6,7 +6,6 @@ mod config;
 mod database;
 mod demo;
 mod export;
-mod links;
 mod server;
 mod telemetry;
 

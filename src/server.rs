@@ -15,22 +15,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use passerelle_graphql::{Gateway, PasserelleSchema, SESSION_COOKIE, Viewer};
+use passerelle_graphql::{SESSION_COOKIE, Viewer};
 use serde_json::json;
 use sqlx::PgPool;
 
 /// The API, once the database is migrated and the projections are wired.
-#[derive(Clone)]
-pub struct Api {
-    pub schema: PasserelleSchema,
-    pub gateway: Gateway,
-}
-
-impl std::fmt::Debug for Api {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").finish_non_exhaustive()
-    }
-}
+pub use passerelle_web::Api;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -40,8 +30,8 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let pages = passerelle_web::router(state.api.clone());
     Router::new()
-        .route("/", get(home))
         .route(
             "/graphql",
             get(graphiql)
@@ -50,17 +40,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/graphql/ws", get(graphql_ws))
         .route("/exports/{name}", get(crate::export::download))
-        .route("/acces/{token}", get(crate::links::access_page))
-        .route("/acces", axum::routing::post(crate::links::access))
-        .route(
-            "/preferences/{token}",
-            get(crate::links::preferences_page).post(crate::links::set_preferences),
-        )
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .layer(middleware::from_fn(record_request))
         .with_state(state)
+        .merge(pages)
+        .layer(middleware::from_fn(record_request))
 }
 
 async fn graphiql() -> impl IntoResponse {
@@ -115,23 +100,13 @@ async fn graphql(
     GraphQLResponse::from(api.schema.execute(request).await).into_response()
 }
 
-/// Who a session token stands for: a staff member, else an employer or a
-/// person by magic link, else nobody.
+/// Who a session token stands for.
 pub(crate) async fn viewer_for(
-    pool: &PgPool,
+    _pool: &PgPool,
     api: &Api,
     token: Option<String>,
 ) -> Result<Viewer, passerelle_accounts::AccountError> {
-    let mut viewer = Viewer::default();
-    if let Some(t) = &token {
-        let now = api.gateway.handler.clock().now();
-        viewer.user = passerelle_accounts::authenticate(pool, t, now).await?;
-        if viewer.user.is_none() {
-            viewer.principal = passerelle_accounts::authenticate_principal(pool, t, now).await?;
-        }
-    }
-    viewer.token = token;
-    Ok(viewer)
+    passerelle_graphql::viewer_of_token(&api.gateway, token).await
 }
 
 /// GraphQL subscriptions over WebSocket. The session comes from the
@@ -164,13 +139,6 @@ async fn graphql_ws(
                 })
                 .serve()
         })
-}
-
-async fn home() -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; charset=utf-8")],
-        "Passerelle — médiation active vers l'emploi.\nÉtat du service : /ready\n",
-    )
 }
 
 /// The process is up; says nothing of its dependencies.

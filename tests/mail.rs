@@ -29,6 +29,37 @@ async fn wait_for_mail(sink: &SmtpSink, subject: &str) -> Mail {
     }
 }
 
+/// A page's form token and the cookie it must come back with.
+struct Form {
+    cookie: String,
+    csrf: String,
+}
+
+impl Form {
+    fn of(set_cookie: &str, html: &str) -> Self {
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let needle = "name=\"csrf\" value=\"";
+        let at = html.find(needle).expect("a form token") + needle.len();
+        let csrf = html[at..at + html[at..].find('"').unwrap()].to_owned();
+        Self { cookie, csrf }
+    }
+
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        body: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", &self.cookie)
+            .body(format!("{body}&csrf={}", self.csrf))
+            .send()
+            .await
+    }
+}
+
 /// The path of a link (the server's public address is not known in advance).
 fn path_of(link: &str) -> String {
     let rest = link.split_once("://").map_or(link, |(_, r)| r);
@@ -77,6 +108,7 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let mut form = None;
     for _ in 0..2 {
         let page = client
             .get(format!("{}{link}", server.base))
@@ -84,6 +116,7 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
             .await
             .unwrap();
         assert_eq!(page.status(), 200);
+        let csrf_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
         assert!(
             page.headers()["content-security-policy"]
                 .to_str()
@@ -94,16 +127,22 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
         let html = page.text().await.unwrap();
         assert!(html.contains("<html lang=\"fr\">"));
         assert!(html.contains("Ouvrir mon espace"), "{html}");
+        form = Some(Form::of(&csrf_cookie, &html));
     }
-    // The button opens the session: a cookie, then home.
+    let form = form.unwrap();
+    // The button opens the session: a cookie, then home. Without the
+    // form's token, nothing.
     let token = link.rsplit('/').next().unwrap();
-    let open = || {
-        client
-            .post(format!("{}/acces", server.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={token}"))
-            .send()
-    };
+    let forged = client
+        .post(format!("{}/acces", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let (access, body) = (format!("{}/acces", server.base), format!("token={token}"));
+    let open = || form.post(&client, &access, &body);
     let opened = open().await.unwrap();
     assert_eq!(opened.status(), 303);
     assert_eq!(opened.headers()["location"], "/");
@@ -129,7 +168,7 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
     assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");
     let again = open().await.unwrap();
     assert_eq!(again.status(), 400, "a link opens once");
-    assert!(again.text().await.unwrap().contains("n'est plus valable"));
+    assert!(again.text().await.unwrap().contains("plus valable"));
 
     // The proposal's mail is optional, with a way to turn such mails off.
     let mail = wait_for_mail(
@@ -141,11 +180,12 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
     let (status, html) = server.get(&preferences).await;
     assert_eq!(status, 200);
     assert!(html.contains("Ne plus recevoir ces messages"), "{html}");
-    let off = client
-        .post(format!("{}{preferences}", server.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("choix=ne-plus-recevoir")
-        .send()
+    let off = form
+        .post(
+            &client,
+            &format!("{}{preferences}", server.base),
+            "choix=ne-plus-recevoir",
+        )
         .await
         .unwrap();
     assert_eq!(off.status(), 200);

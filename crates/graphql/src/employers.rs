@@ -684,13 +684,25 @@ impl EmployerMutation {
         Ok(EmployerContactAddPayload { employer })
     }
 
-    /// Records a need an employer put into words.
+    /// Records a need an employer put into words: staff for any source, an
+    /// employer by magic link for its own establishment from the portal.
     async fn need_surface(
         &self,
         ctx: &Context<'_>,
         input: NeedSurfaceInput,
     ) -> Result<NeedSurfacePayload> {
-        let actor = staff(ctx)?;
+        let actor = crate::schema::actor(ctx)?;
+        if let passerelle_app::Role::Employer(own) = actor.role {
+            let same = input
+                .employer_id
+                .parse::<Uuid>()
+                .is_ok_and(|id| id == own.as_uuid());
+            if !same || input.source.kind != NeedSourceKind::Portal {
+                return Err(error::forbidden());
+            }
+        } else if !passerelle_app::policy::is_staff(&actor) {
+            return Err(error::forbidden());
+        }
         let gw = gateway(ctx);
         let id = NeedId(new_id(input.command_id, "need"));
         let source = match (input.source.kind, &input.source.visit_id) {

@@ -16,7 +16,8 @@ mod people;
 mod schema;
 
 pub use error::Code;
+pub use passerelle_accounts::{Principal, PrincipalSession};
 pub use schema::{
     Gateway, Limits, PasserelleSchema, RateLimiter, SESSION_COOKIE, Viewer, build, connection_data,
-    prepare, sdl,
+    prepare, sdl, viewer_of_token,
 };

@@ -170,6 +170,19 @@ impl NotificationQuery {
         Ok(rows.into_iter().map(delivery).collect())
     }
 
+    /// Whether the address behind a preferences link (from a mail) has
+    /// optional mails turned off; null for an unknown link. The link is
+    /// the authority: no session is needed.
+    async fn notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<Option<bool>> {
+        passerelle_notify::preferences::state_of_link(&gateway(ctx).pool, &token)
+            .await
+            .map_err(error::db)
+    }
+
     /// The scheduled jobs' latest runs, for managers and administrators.
     async fn job_runs(
         &self,
@@ -206,11 +219,43 @@ pub struct DeliveryRetryPayload {
     pub delivery: Delivery,
 }
 
+#[derive(InputObject, Debug)]
+pub struct NotificationPreferencesSetInput {
+    /// The token of a preferences link from a mail.
+    pub token: String,
+    /// Turn optional mails off (true) or on again (false).
+    pub muted: bool,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct NotificationPreferencesSetPayload {
+    pub muted: bool,
+}
+
 #[derive(Default, Debug)]
 pub struct NotificationMutation;
 
 #[Object]
 impl NotificationMutation {
+    /// Turns optional mails off or on for the address behind a preferences
+    /// link; essential mails (signature requests, links asked for) still go.
+    async fn notification_preferences_set(
+        &self,
+        ctx: &Context<'_>,
+        input: NotificationPreferencesSetInput,
+    ) -> Result<NotificationPreferencesSetPayload> {
+        let gw = gateway(ctx);
+        let now = gw.handler.clock().now();
+        let known =
+            passerelle_notify::preferences::set_by_link(&gw.pool, &input.token, input.muted, now)
+                .await
+                .map_err(error::db)?;
+        if !known {
+            return Err(error::not_found("Lien de préférences"));
+        }
+        Ok(NotificationPreferencesSetPayload { muted: input.muted })
+    }
+
     /// Sends a failed mail again, from its first attempt.
     async fn delivery_retry(&self, ctx: &Context<'_>, id: ID) -> Result<DeliveryRetryPayload> {
         let actor = staff(ctx)?;

@@ -175,6 +175,25 @@ pub fn prepare(
         .data(crate::employers::Lists::loader(gateway.pool.clone()))
 }
 
+/// Who a session token stands for: a staff member, else an employer or a
+/// person by magic link, else nobody.
+pub async fn viewer_of_token(
+    gateway: &Gateway,
+    token: Option<String>,
+) -> Result<Viewer, passerelle_accounts::AccountError> {
+    let mut viewer = Viewer::default();
+    if let Some(t) = &token {
+        let now = gateway.handler.clock().now();
+        viewer.user = passerelle_accounts::authenticate(&gateway.pool, t, now).await?;
+        if viewer.user.is_none() {
+            viewer.principal =
+                passerelle_accounts::authenticate_principal(&gateway.pool, t, now).await?;
+        }
+    }
+    viewer.token = token;
+    Ok(viewer)
+}
+
 /// The data of a WebSocket connection, as `prepare` gives a request's.
 pub fn connection_data(gateway: &Gateway, viewer: Viewer) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();

@@ -1,0 +1,181 @@
+//! The links in mails: `/acces/<token>` opens an employer's or a person's
+//! space from a magic link, `/preferences/<token>` turns optional mails off
+//! or on. Following a link only shows a page; the action takes a button
+//! press (a form POST), so a mail scanner that fetches links uses nothing
+//! up. The token is the authority, passed to the gateway's operations.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{ApiCell, MessageTemplate, Nav, Page, message};
+
+#[derive(Template)]
+#[template(path = "access.html")]
+struct AccessTemplate {
+    nav: Nav,
+    token: String,
+}
+
+/// The token is in the path: never send it on to another site.
+fn no_referrer(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+pub(crate) async fn access_page(
+    State(api): State<ApiCell>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let page = match Page::of(&api, &headers).await {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let body = AccessTemplate {
+        nav: page.nav(None),
+        token,
+    }
+    .render();
+    no_referrer(page.render(StatusCode::OK, body))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AccessForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+pub(crate) async fn access(
+    State(api): State<ApiCell>,
+    headers: HeaderMap,
+    Form(form): Form<AccessForm>,
+) -> Response {
+    let page = match Page::of(&api, &headers).await {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let out = page
+        .run(
+            "mutation($t: String!) { magicLinkRedeem(input: { token: $t }) { kind } }",
+            json!({ "t": form.token }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect("/", out.cookies);
+    }
+    let body = MessageTemplate {
+        nav: page.nav(None),
+        title: "Lien expiré",
+        message: "Ce lien n'est plus valable : il a déjà servi ou il a expiré. \
+                  Demandez-en un nouveau depuis la page d'accueil.",
+    }
+    .render();
+    page.render(StatusCode::BAD_REQUEST, body)
+}
+
+#[derive(Template)]
+#[template(path = "preferences.html")]
+struct PreferencesTemplate {
+    nav: Nav,
+    token: String,
+    muted: bool,
+}
+
+fn unknown_link() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Lien inconnu",
+        "Ce lien ne correspond à aucun destinataire : utilisez celui du dernier message reçu.",
+    )
+}
+
+pub(crate) async fn preferences_page(
+    State(api): State<ApiCell>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let page = match Page::of(&api, &headers).await {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let out = page
+        .run(
+            "query($t: String!) { notificationPreferences(token: $t) }",
+            json!({ "t": token }),
+        )
+        .await;
+    let Some(muted) = out.data["notificationPreferences"].as_bool() else {
+        return unknown_link();
+    };
+    let body = PreferencesTemplate {
+        nav: page.nav(None),
+        token,
+        muted,
+    }
+    .render();
+    no_referrer(page.render(StatusCode::OK, body))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PreferencesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    choix: String,
+}
+
+pub(crate) async fn set_preferences(
+    State(api): State<ApiCell>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<PreferencesForm>,
+) -> Response {
+    let page = match Page::of(&api, &headers).await {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let muted = match form.choix.as_str() {
+        "ne-plus-recevoir" => true,
+        "recevoir" => false,
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Choix inconnu",
+                "Choisissez « Ne plus recevoir ces messages » ou « Recevoir à nouveau ces messages ».",
+            );
+        }
+    };
+    let out = page
+        .run(
+            "mutation($t: String!, $m: Boolean!) {
+                notificationPreferencesSet(input: { token: $t, muted: $m }) { muted }
+            }",
+            json!({ "t": token, "m": muted }),
+        )
+        .await;
+    if !out.errors.is_empty() {
+        return unknown_link();
+    }
+    let body = PreferencesTemplate {
+        nav: page.nav(Some("C'est noté.".into())),
+        token,
+        muted,
+    }
+    .render();
+    no_referrer(page.render(StatusCode::OK, body))
+}

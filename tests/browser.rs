@@ -1,0 +1,478 @@
+//! The pages in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver, fantoccini) against the running binary, on a 375 px wide
+//! window; each main page passes axe-core's audit (WCAG 2.1 A and AA) with
+//! no serious or critical violation; screenshots are kept under
+//! `target/tmp/screenshots/`.
+//!
+//! Needs `chromium`, `chromedriver` and axe-core (`AXE_CORE_JS`, or
+//! `target/axe/node_modules/axe-core/axe.min.js`); `scripts/test` provides
+//! them and sets `REQUIRE_BROWSER_TESTS=1`, which makes their absence an
+//! error. Without it, a machine lacking them skips these tests, saying so.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    axe: String,
+    _profile: tempdir::Dir,
+}
+
+fn required() -> bool {
+    std::env::var("REQUIRE_BROWSER_TESTS").is_ok_and(|v| v == "1")
+}
+
+fn axe_path() -> PathBuf {
+    std::env::var_os("AXE_CORE_JS").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/axe/node_modules/axe-core/axe.min.js")
+        },
+        PathBuf::from,
+    )
+}
+
+impl Browser {
+    /// Chromium on a phone-sized window, or `None` (and why) when this
+    /// machine has no browser and the tests are not required.
+    async fn start() -> Option<Self> {
+        let missing = ["chromedriver", "chromium"]
+            .into_iter()
+            .filter(|b| Command::new(b).arg("--version").output().is_err())
+            .collect::<Vec<_>>();
+        let axe = std::fs::read_to_string(axe_path());
+        if !missing.is_empty() || axe.is_err() {
+            let why = format!(
+                "browser tests skipped: missing {missing:?}{}",
+                if axe.is_err() { " and axe-core" } else { "" }
+            );
+            assert!(!required(), "{why}");
+            eprintln!("{why}");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = data_dir();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--lang=fr-FR",
+                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                // A phone's viewport, exactly: a headless window has a
+                // minimum width of its own.
+                "mobileEmulation": {
+                    "deviceMetrics": { "width": 375, "height": 812, "pixelRatio": 1.0 },
+                },
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        Some(Self {
+            client,
+            driver,
+            axe: axe.unwrap(),
+            _profile: profile,
+        })
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks, then waits for the next page to load (every click here
+    /// submits a form or follows a link).
+    async fn click(&self, css: &str) {
+        self.client
+            .execute("window.__leaving = true;", vec![])
+            .await
+            .unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.__leaving === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .unwrap_or(json!(false));
+            if loaded == json!(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no page after clicking {css}");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn body(&self) -> String {
+        self.text("body").await
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// axe-core's WCAG 2.1 A/AA rules on the page: no serious or critical
+    /// violation, and the page is as wide as the phone.
+    async fn audit(&self, page: &str) {
+        self.client.execute(&self.axe, vec![]).await.unwrap();
+        let violations = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] })
+                    .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
+                        help: v.help, nodes: v.nodes.map(n => n.html) }))))
+                    .catch(e => done([{ id: 'axe-error', impact: 'critical', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let grave: Vec<&Value> = violations
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(grave.is_empty(), "{page}: {grave:#?}");
+        let widths = self
+            .client
+            .execute(
+                "return [window.innerWidth, document.documentElement.scrollWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            widths,
+            json!([375, 375]),
+            "{page}: viewport, then page width"
+        );
+    }
+
+    /// Reloads `url` until its text contains `needle` (views fed by the
+    /// projection runner follow within moments).
+    async fn until(&self, url: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.goto(url).await;
+            let body = self.body().await;
+            if body.contains(needle) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} never showed {needle:?}:\n{body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The magic link the server logged last (mail goes to files here).
+async fn logged_link(server: &Server, seen: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let links = server.logged("magic_link_token");
+        if links.len() > seen {
+            let entry: Value = serde_json::from_str(&links[seen]).unwrap();
+            return entry["magic_link_token"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no magic link logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let added = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let base = &server.base;
+
+    // The employer asks for a link on the home page and follows it.
+    browser.goto(&format!("{base}/")).await;
+    browser.audit("accueil").await;
+    browser.screenshot("accueil").await;
+    browser
+        .fill("#lien-email", "lucie@boulangerie-du-port.fr")
+        .await;
+    browser.click("form[action='/lien'] button").await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("un lien vient de vous être envoyé")
+    );
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    assert!(browser.body().await.contains("Boulangerie du Port"));
+    browser.audit("portail").await;
+    browser.screenshot("portail").await;
+
+    // The guided form: an error beside its field, then the need sent.
+    browser.click("a[href='/portail/besoin']").await;
+    browser.audit("besoin").await;
+    browser.click("form[action='/portail/besoin'] button").await;
+    let activities = browser
+        .client
+        .find(Locator::Css("#activities"))
+        .await
+        .unwrap();
+    assert_eq!(
+        activities.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert!(!browser.text("#activities-erreur").await.is_empty());
+    browser.audit("besoin, erreur").await;
+    browser.screenshot("besoin-erreur").await;
+    browser
+        .fill(
+            "#activities",
+            "Préparer les commandes le matin, accueillir les clients",
+        )
+        .await;
+    browser
+        .client
+        .find(Locator::Css("#horizon"))
+        .await
+        .unwrap()
+        .select_by_value("WITHIN_THREE_MONTHS")
+        .await
+        .unwrap();
+    browser.click("form[action='/portail/besoin'] button").await;
+    let portal = browser.body().await;
+    assert!(portal.contains("Votre besoin est envoyé"), "{portal}");
+    assert!(
+        portal.contains("Préparer les commandes le matin"),
+        "{portal}"
+    );
+    browser.screenshot("besoin-envoye").await;
+
+    // The mediator logs in and finds the employer waiting in the inbox.
+    browser.click("form[action='/deconnexion'] button").await;
+    browser.fill("#email", "camille@ml-nantes.fr").await;
+    browser.fill("#password", "mauvais mot de passe").await;
+    browser.click("form[action='/connexion'] button").await;
+    assert!(
+        browser.body().await.contains("incorrect"),
+        "{}",
+        browser.body().await
+    );
+    browser.fill("#password", PASSWORD).await;
+    browser.click("form[action='/connexion'] button").await;
+    let inbox = browser
+        .until(&format!("{base}/"), "a exprimé un besoin")
+        .await;
+    assert!(inbox.contains("Boulangerie du Port"), "{inbox}");
+    browser.audit("tâches").await;
+    browser.screenshot("taches").await;
+
+    // A visit from the phone: today's date already there, one error, done.
+    browser.click("a[href='/visites/nouvelle']").await;
+    browser.audit("visite").await;
+    let today = browser
+        .client
+        .find(Locator::Css("#visited_on"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert!(today.is_some_and(|d| d.len() == 10));
+    browser.click("form[action='/visites'] button").await;
+    assert!(!browser.text("#observations-erreur").await.is_empty());
+    browser
+        .fill("#observations", "Le gérant cherche quelqu'un pour l'été")
+        .await;
+    browser.click("form[action='/visites'] button").await;
+    assert!(browser.body().await.contains("Visite enregistrée"));
+    browser.screenshot("visite-enregistree").await;
+    let seen = gql(
+        &server,
+        Some(&staff),
+        "query($e: ID!) { employer(id: $e) { visitCount visits { observations } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert_eq!(seen["data"]["employer"]["visitCount"], 1, "{seen}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn the_funnel_page_draws_seeded_data_and_its_csv_downloads() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let out = passerelle(
+        &db,
+        &dir,
+        &[
+            "demo",
+            "seed",
+            "--seed",
+            "11",
+            "--people",
+            "40",
+            "--employers",
+            "15",
+            "--months",
+            "8",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    let base = &server.base;
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .fill("#email", "camille.durand@ml-nantes.example.org")
+        .await;
+    browser.fill("#password", "passerelle-demo").await;
+    browser.click("form[action='/connexion'] button").await;
+    browser.click("a[href='/tableaux/entonnoir']").await;
+    let page = browser.body().await;
+    assert!(page.contains("Entonnoir des immersions"), "{page}");
+    // The chart says in text what it draws; the table gives the same.
+    let described = browser.text("svg desc").await;
+    let proposed = browser
+        .text("tbody tr:first-child td")
+        .await
+        .parse::<i64>()
+        .expect("a count of proposals");
+    assert!(proposed > 0);
+    assert!(
+        described.contains(&format!("Proposées : {proposed}")),
+        "{described}"
+    );
+    browser.audit("entonnoir").await;
+    browser.screenshot("entonnoir").await;
+
+    // The CSV link, with the browser's session: the same figure.
+    let href = browser
+        .client
+        .find(Locator::Css("a[download]"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let session = browser
+        .client
+        .get_named_cookie(passerelle_graphql::SESSION_COOKIE)
+        .await
+        .unwrap();
+    let csv = reqwest::Client::new()
+        .get(format!("{base}{href}"))
+        .header(
+            "cookie",
+            format!("{}={}", passerelle_graphql::SESSION_COOKIE, session.value()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.to_lowercase().contains("propos"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(&format!(";{proposed}")), "{line}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
