@@ -672,6 +672,27 @@ async fn employers_and_people_act_on_their_own_immersions_by_magic_link() {
         let answer = gql(&server, b, &forbidden, json!({})).await;
         assert_eq!(error(&answer).0, "FORBIDDEN", "{forbidden}: {answer}");
     }
+    // From the portal, the employer describes a need of its own, and only
+    // that: not for another establishment, not as if heard on a visit.
+    let surface = "mutation($e: ID!, $k: NeedSourceKind!) { needSurface(input: { employerId: $e,
+        source: { kind: $k }, description: { activities: \"Préparer les commandes\",
+        horizon: NOW, hiringIntent: POSSIBLE } }) { need { source } } }";
+    let before = events(&db).await;
+    for (whose, kind) in [
+        (&other, "PORTAL"),
+        (&employer, "VISIT"),
+        (&employer, "PHONE"),
+    ] {
+        let refused = gql(&server, b, surface, json!({ "e": whose, "k": kind })).await;
+        assert_eq!(error(&refused).0, "FORBIDDEN", "{kind}: {refused}");
+    }
+    assert_eq!(events(&db).await, before, "nothing appended");
+    let own = gql(&server, b, surface, json!({ "e": employer, "k": "PORTAL" })).await;
+    assert_eq!(
+        own["data"]["needSurface"]["need"]["source"], "portal",
+        "{own}"
+    );
+
     let answer =
         "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i, by: $by }) {
         immersion { acceptedByPerson acceptedByEmployer } } }";
