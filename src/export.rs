@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use passerelle_web::FUNNEL_STEPS as STEPS;
 use serde_json::{Map, Value, json};
 
 use crate::server::{AppState, session_token, viewer_for};
@@ -284,16 +285,6 @@ fn immersion_filter(params: &HashMap<String, String>) -> Result<Value, String> {
     }
     Ok(Value::Object(filter))
 }
-
-const STEPS: [(&str, &str); 7] = [
-    ("PROPOSED", "Proposées"),
-    ("ACCEPTED", "Acceptées"),
-    ("SIGNED", "Signées"),
-    ("VALIDATED", "Validées"),
-    ("STARTED", "Commencées"),
-    ("COMPLETED", "Terminées"),
-    ("HIRED_OR_TRAINED", "Embauche ou formation"),
-];
 
 fn label(labels: &[(&str, &str)], value: &Value) -> String {
     let key = value.as_str().unwrap_or_default();

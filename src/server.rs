@@ -67,18 +67,7 @@ pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
     {
         return Some(bearer.trim().to_owned());
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(SESSION_COOKIE)
-                .and_then(|rest| rest.strip_prefix('='))
-                .map(str::to_owned)
-        })
-        .filter(|t| !t.is_empty())
+    passerelle_web::cookie(headers, SESSION_COOKIE)
 }
 
 async fn graphql(

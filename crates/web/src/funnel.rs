@@ -10,14 +10,16 @@ use serde_json::json;
 
 use crate::{ApiCell, Nav, Page};
 
-const STEPS: [(&str, &str); 7] = [
+/// The funnel's steps, by GraphQL name, with their French label (the CSV
+/// uses them too).
+pub const STEPS: [(&str, &str); 7] = [
     ("PROPOSED", "Proposées"),
     ("ACCEPTED", "Acceptées"),
     ("SIGNED", "Signées"),
     ("VALIDATED", "Validées"),
     ("STARTED", "Commencées"),
     ("COMPLETED", "Terminées"),
-    ("HIRED_OR_TRAINED", "Emploi ou formation"),
+    ("HIRED_OR_TRAINED", "Embauche ou formation"),
 ];
 
 pub(crate) struct Bar {
@@ -95,7 +97,7 @@ pub(crate) async fn page(
         bars.push(Bar {
             label,
             y: i as i64 * 28,
-            width: count.unwrap_or(0) * 150 / max,
+            width: count.unwrap_or(0) * 140 / max,
             count: shown.clone(),
         });
         description.push(format!("{label} : {shown}"));

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 mod funnel;
+pub use funnel::STEPS as FUNNEL_STEPS;
 mod links;
 
 /// The API the pages run their operations on, once the database is ready.
@@ -76,7 +77,8 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A cookie of the request, by name.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -144,6 +146,13 @@ impl Page {
             csrf,
             cookies,
         })
+    }
+
+    /// The page of a form sent, once its token is checked.
+    async fn posted(api: &ApiCell, headers: &HeaderMap, csrf: &str) -> Result<Self, Box<Response>> {
+        let page = Self::of(api, headers).await?;
+        page.checked(csrf)?;
+        Ok(page)
     }
 
     /// A form's token must repeat the cookie's: another site can make the
@@ -517,13 +526,10 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let page = match Page::of(&api, &headers).await {
+    let page = match Page::posted(&api, &headers, &form.csrf).await {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
     let out = page
         .run(
             "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }",
@@ -551,13 +557,10 @@ async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let page = match Page::of(&api, &headers).await {
+    let page = match Page::posted(&api, &headers, &form.csrf).await {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
     let out = page
         .run("mutation { logout { loggedOut } }", json!({}))
         .await;
@@ -577,13 +580,10 @@ async fn link_request(
     headers: HeaderMap,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let page = match Page::of(&api, &headers).await {
+    let page = match Page::posted(&api, &headers, &form.csrf).await {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
     let out = page
         .run(
             "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
@@ -669,13 +669,10 @@ async fn need_submit(
     headers: HeaderMap,
     Form(form): Form<NeedForm>,
 ) -> Response {
-    let page = match Page::of(&api, &headers).await {
+    let page = match Page::posted(&api, &headers, &form.csrf).await {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
     let Some(employer) = own_employer(&page.viewer) else {
         return message(
             StatusCode::FORBIDDEN,
@@ -839,13 +836,10 @@ async fn visit_submit(
     headers: HeaderMap,
     Form(form): Form<VisitForm>,
 ) -> Response {
-    let page = match Page::of(&api, &headers).await {
+    let page = match Page::posted(&api, &headers, &form.csrf).await {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
     let mut state = FormState::with(&[
         ("employer", &form.employer),
         ("visited_on", &form.visited_on),

@@ -59,13 +59,10 @@ pub(crate) async fn access(
     headers: HeaderMap,
     Form(form): Form<AccessForm>,
 ) -> Response {
-    let page = match Page::of(&api, &headers).await {
+    let page = match Page::posted(&api, &headers, &form.csrf).await {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
     let out = page
         .run(
             "mutation($t: String!) { magicLinkRedeem(input: { token: $t }) { kind } }",
@@ -142,13 +139,10 @@ pub(crate) async fn set_preferences(
     Path(token): Path<String>,
     Form(form): Form<PreferencesForm>,
 ) -> Response {
-    let page = match Page::of(&api, &headers).await {
+    let page = match Page::posted(&api, &headers, &form.csrf).await {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
     let muted = match form.choix.as_str() {
         "ne-plus-recevoir" => true,
         "recevoir" => false,
