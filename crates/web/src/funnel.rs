@@ -2,13 +2,13 @@
 //! alternative), the same figures as a table, "as of" a day, and the CSV.
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{ApiCell, Nav, Page};
+use crate::{Nav, Page};
 
 /// The funnel's steps, by GraphQL name, with their French label (the CSV
 /// uses them too).
@@ -52,15 +52,7 @@ fn french(n: f64, decimals: usize) -> String {
     format!("{n:.decimals$}").replace('.', ",")
 }
 
-pub(crate) async fn page(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Query(q): Query<FunnelQuery>,
-) -> Response {
-    let page = match Page::of(&api, &headers).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+pub(crate) async fn page(page: Page, Query(q): Query<FunnelQuery>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -107,6 +107,18 @@ pub(crate) struct Nav {
     pub notice: Option<String>,
 }
 
+/// Every page handler starts from its [`Page`].
+impl axum::extract::FromRequestParts<ApiCell> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        api: &ApiCell,
+    ) -> Result<Self, Response> {
+        Page::of(api, &parts.headers).await.map_err(|r| *r)
+    }
+}
+
 impl Page {
     async fn of(api: &ApiCell, headers: &HeaderMap) -> Result<Self, Box<Response>> {
         let Some(api) = api.get().cloned() else {
@@ -146,13 +158,6 @@ impl Page {
             csrf,
             cookies,
         })
-    }
-
-    /// The page of a form sent, once its token is checked.
-    async fn posted(api: &ApiCell, headers: &HeaderMap, csrf: &str) -> Result<Self, Box<Response>> {
-        let page = Self::of(api, headers).await?;
-        page.checked(csrf)?;
-        Ok(page)
     }
 
     /// A form's token must repeat the cookie's: another site can make the
@@ -418,11 +423,7 @@ fn notice(q: &Notice) -> Option<String> {
     )
 }
 
-async fn home(State(api): State<ApiCell>, headers: HeaderMap, Query(q): Query<Notice>) -> Response {
-    let page = match Page::of(&api, &headers).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn home(page: Page, Query(q): Query<Notice>) -> Response {
     let nav = page.nav(notice(&q));
     if page.viewer.user.is_some() {
         let out = page
@@ -521,15 +522,10 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let page = match Page::posted(&api, &headers, &form.csrf).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn login(page: Page, Form(form): Form<LoginForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
     let out = page
         .run(
             "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }",
@@ -552,15 +548,10 @@ struct CsrfOnly {
     csrf: String,
 }
 
-async fn logout(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    let page = match Page::posted(&api, &headers, &form.csrf).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn logout(page: Page, Form(form): Form<CsrfOnly>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
     let out = page
         .run("mutation { logout { loggedOut } }", json!({}))
         .await;
@@ -575,15 +566,10 @@ struct LinkForm {
     email: String,
 }
 
-async fn link_request(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Form(form): Form<LinkForm>,
-) -> Response {
-    let page = match Page::posted(&api, &headers, &form.csrf).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
     let out = page
         .run(
             "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
@@ -626,11 +612,7 @@ struct NeedTemplate {
     intents: &'static [(&'static str, &'static str)],
 }
 
-async fn need_form(State(api): State<ApiCell>, headers: HeaderMap) -> Response {
-    let page = match Page::of(&api, &headers).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn need_form(page: Page) -> Response {
     if own_employer(&page.viewer).is_none() {
         return message(
             StatusCode::FORBIDDEN,
@@ -664,15 +646,10 @@ struct NeedForm {
     hiring_intent: String,
 }
 
-async fn need_submit(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Form(form): Form<NeedForm>,
-) -> Response {
-    let page = match Page::posted(&api, &headers, &form.csrf).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn need_submit(page: Page, Form(form): Form<NeedForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
     let Some(employer) = own_employer(&page.viewer) else {
         return message(
             StatusCode::FORBIDDEN,
@@ -801,15 +778,7 @@ impl Page {
     }
 }
 
-async fn visit_form(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Query(q): Query<Notice>,
-) -> Response {
-    let page = match Page::of(&api, &headers).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn visit_form(page: Page, Query(q): Query<Notice>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
@@ -831,15 +800,10 @@ struct VisitForm {
     observations: String,
 }
 
-async fn visit_submit(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Form(form): Form<VisitForm>,
-) -> Response {
-    let page = match Page::posted(&api, &headers, &form.csrf).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
     let mut state = FormState::with(&[
         ("employer", &form.employer),
         ("visited_on", &form.visited_on),

@@ -5,13 +5,13 @@
 //! up. The token is the authority, passed to the gateway's operations.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Form, Path};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{ApiCell, MessageTemplate, Nav, Page, message};
+use crate::{MessageTemplate, Nav, Page, message};
 
 #[derive(Template)]
 #[template(path = "access.html")]
@@ -29,15 +29,7 @@ fn no_referrer(mut response: Response) -> Response {
     response
 }
 
-pub(crate) async fn access_page(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Response {
-    let page = match Page::of(&api, &headers).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+pub(crate) async fn access_page(page: Page, Path(token): Path<String>) -> Response {
     let body = AccessTemplate {
         nav: page.nav(None),
         token,
@@ -54,15 +46,10 @@ pub(crate) struct AccessForm {
     token: String,
 }
 
-pub(crate) async fn access(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Form(form): Form<AccessForm>,
-) -> Response {
-    let page = match Page::posted(&api, &headers, &form.csrf).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+pub(crate) async fn access(page: Page, Form(form): Form<AccessForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
     let out = page
         .run(
             "mutation($t: String!) { magicLinkRedeem(input: { token: $t }) { kind } }",
@@ -98,15 +85,7 @@ fn unknown_link() -> Response {
     )
 }
 
-pub(crate) async fn preferences_page(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Response {
-    let page = match Page::of(&api, &headers).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+pub(crate) async fn preferences_page(page: Page, Path(token): Path<String>) -> Response {
     let out = page
         .run(
             "query($t: String!) { notificationPreferences(token: $t) }",
@@ -134,15 +113,13 @@ pub(crate) struct PreferencesForm {
 }
 
 pub(crate) async fn set_preferences(
-    State(api): State<ApiCell>,
-    headers: HeaderMap,
+    page: Page,
     Path(token): Path<String>,
     Form(form): Form<PreferencesForm>,
 ) -> Response {
-    let page = match Page::posted(&api, &headers, &form.csrf).await {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
     let muted = match form.choix.as_str() {
         "ne-plus-recevoir" => true,
         "recevoir" => false,
