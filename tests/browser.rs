@@ -346,9 +346,30 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     browser.audit("tâches").await;
     browser.screenshot("taches").await;
 
-    // A visit from the phone: today's date already there, one error, done.
-    browser.click("a[href='/visites/nouvelle']").await;
+    // The task leads to the need, the need to the employer's file.
+    browser.click(".tasks a").await;
+    let need = browser.body().await;
+    assert!(need.contains("Préparer les commandes le matin"), "{need}");
+    assert!(need.contains("sur le portail employeur"), "{need}");
+    browser.audit("besoin, fiche").await;
+    browser.click("a[href^='/employers/']").await;
+    assert!(browser.body().await.contains("Aucune visite."));
+    browser.audit("employeur").await;
+    browser.screenshot("employeur").await;
+
+    // A visit from the phone, from the file: the employer and today's date
+    // already there, one error, done.
+    browser.click("a[href^='/visites/nouvelle']").await;
     browser.audit("visite").await;
+    let chosen = browser
+        .client
+        .find(Locator::Css("#employer"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), employer.as_str());
     let today = browser
         .client
         .find(Locator::Css("#visited_on"))
@@ -366,6 +387,15 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     browser.click("form[action='/visites'] button").await;
     assert!(browser.body().await.contains("Visite enregistrée"));
     browser.screenshot("visite-enregistree").await;
+    browser
+        .goto(&format!("{base}/employers/{}", employer.as_str().unwrap()))
+        .await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Le gérant cherche quelqu'un pour l'été")
+    );
     let seen = gql(
         &server,
         Some(&staff),

@@ -21,6 +21,7 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod files;
 mod funnel;
 pub use funnel::STEPS as FUNNEL_STEPS;
 mod links;
@@ -56,6 +57,8 @@ pub fn router(api: ApiCell) -> Router {
         .route("/visites/nouvelle", get(visit_form))
         .route("/visites", post(visit_submit))
         .route("/tableaux/entonnoir", get(funnel::page))
+        .route("/employers/{id}", get(files::employer))
+        .route("/needs/{id}", get(files::need))
         .route("/acces/{token}", get(links::access_page))
         .route("/acces", post(links::access))
         .route(
@@ -407,8 +410,12 @@ struct PortalTemplate {
 
 #[derive(Debug, Deserialize)]
 struct Notice {
+    /// What was just done, to say so.
     #[serde(default)]
     fait: Option<String>,
+    /// The employer a visit form starts with.
+    #[serde(default)]
+    employeur: Option<String>,
 }
 
 fn notice(q: &Notice) -> Option<String> {
@@ -589,7 +596,7 @@ async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Response {
     page.redirect("/?fait=lien", Vec::new())
 }
 
-const HORIZONS: [(&str, &str); 5] = [
+pub(crate) const HORIZONS: [(&str, &str); 5] = [
     ("NOW", "Dès maintenant"),
     ("WITHIN_THREE_MONTHS", "Dans les 3 mois"),
     ("WITHIN_SIX_MONTHS", "Dans les 6 mois"),
@@ -597,7 +604,7 @@ const HORIZONS: [(&str, &str); 5] = [
     ("NOT_KNOWN_YET", "Je ne sais pas encore"),
 ];
 
-const INTENTS: [(&str, &str); 3] = [
+pub(crate) const INTENTS: [(&str, &str); 3] = [
     ("PLANNED", "Oui, c'est prévu"),
     ("POSSIBLE", "Peut-être, si la personne convient"),
     ("NONE", "Non, pas pour l'instant"),
@@ -719,7 +726,7 @@ fn need_again(page: Page, form: FormState) -> Response {
     page.render(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
 
-const PURPOSES: [(&str, &str); 3] = [
+pub(crate) const PURPOSES: [(&str, &str); 3] = [
     ("PROSPECTION", "Prospection"),
     ("FOLLOW_UP", "Suivi"),
     ("IN_EMPLOYMENT_MEDIATION", "Médiation dans l'emploi"),
@@ -782,8 +789,8 @@ async fn visit_form(page: Page, Query(q): Query<Notice>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    page.visit_page(StatusCode::OK, FormState::default(), notice(&q))
-        .await
+    let form = FormState::with(&[("employer", q.employeur.as_deref().unwrap_or_default())]);
+    page.visit_page(StatusCode::OK, form, notice(&q)).await
 }
 
 #[derive(Debug, Deserialize)]
