@@ -506,3 +506,118 @@ async fn the_funnel_page_draws_seeded_data_and_its_csv_downloads() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let base = &server.base;
+    browser.goto(&format!("{base}/")).await;
+    browser.fill("#email", "camille@ml-nantes.fr").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("form[action='/connexion'] button").await;
+
+    // The proposal, then both answers as the mediator heard them.
+    browser.click("a[href='/immersions/nouvelle']").await;
+    browser.audit("proposition").await;
+    browser.click("form[action='/immersions'] button").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Immersion chez Boulangerie du Port"),
+        "{page}"
+    );
+    assert!(page.contains("Awa Diallo"), "{page}");
+    browser.audit("immersion").await;
+    browser.click("form[action$='/reponse'] button").await;
+    browser.click("form[action$='/reponse'] button").await;
+
+    // The convention: most fields come from the files; 49 hours a week is
+    // refused beside its field, and nothing is recorded.
+    browser.click("a[href$='/convention']").await;
+    let start = time::OffsetDateTime::now_utc().date() + time::Duration::days(14);
+    let end = start + time::Duration::days(4);
+    for (field, value) in [
+        ("start", start.to_string()),
+        ("end", end.to_string()),
+        ("birth_date", "1998-05-12".to_owned()),
+    ] {
+        browser
+            .client
+            .execute(
+                "document.getElementById(arguments[0]).value = arguments[1];",
+                vec![json!(field), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+    for (field, value) in [
+        ("#address", "3 rue des Lilas, 44000 Nantes"),
+        ("#place_address", "12 quai de la Fosse"),
+        ("#host_agreement", "IDCC 843"),
+        ("#host_signatory", "Jean Martin"),
+        ("#tutor_name", "Lucie Bernard"),
+        ("#tutor_job", "Cheffe boulangère"),
+        ("#goals", "Découvrir le façonnage du pain"),
+        ("#tasks", "Peser, pétrir, façonner"),
+        ("#evaluation", "Grille remplie avec la tutrice"),
+        ("#weekly_hours", "49"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser
+        .client
+        .find(Locator::Css("input[name='attestation']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.click("form[action$='/convention'] button").await;
+    let hours = browser
+        .client
+        .find(Locator::Css("#weekly_hours"))
+        .await
+        .unwrap();
+    assert_eq!(
+        hours.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let said = browser.text("#weekly_hours-erreur").await;
+    assert!(said.contains("48"), "{said}");
+    browser.audit("convention, erreur").await;
+    browser.screenshot("convention-erreur").await;
+    let stage = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select stage from immersions.immersions")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(stage(&db).await, "proposed", "nothing recorded");
+    browser.fill("#weekly_hours", "35").await;
+    browser.click("form[action$='/convention'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention rédigée"), "{page}");
+
+    // Three signatures (two on paper, the prescriber's online), then the
+    // validation.
+    for _ in 0..3 {
+        browser.click("form[action$='/signature'] button").await;
+    }
+    browser.audit("immersion signée").await;
+    browser.click("form[action$='/validation'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention validée"), "{page}");
+    browser.screenshot("convention-validee").await;
+    assert_eq!(stage(&db).await, "validated");
+    browser.close().await;
+    assert!(server.terminate().success());
+}

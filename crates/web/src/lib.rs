@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 mod files;
 mod funnel;
+mod immersions;
 pub use funnel::STEPS as FUNNEL_STEPS;
 mod links;
 
@@ -59,6 +60,16 @@ pub fn router(api: ApiCell) -> Router {
         .route("/tableaux/entonnoir", get(funnel::page))
         .route("/employers/{id}", get(files::employer))
         .route("/needs/{id}", get(files::need))
+        .route("/immersions/nouvelle", get(immersions::propose_form))
+        .route("/immersions", post(immersions::propose))
+        .route("/immersions/{id}", get(immersions::page))
+        .route("/immersions/{id}/reponse", post(immersions::answer))
+        .route("/immersions/{id}/signature", post(immersions::sign))
+        .route("/immersions/{id}/validation", post(immersions::validate))
+        .route(
+            "/immersions/{id}/convention",
+            get(immersions::convention_form).post(immersions::convention),
+        )
         .route("/acces/{token}", get(links::access_page))
         .route("/acces", post(links::access))
         .route(

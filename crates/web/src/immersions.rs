@@ -1,0 +1,617 @@
+//! An immersion from proposal to validated convention: proposing one, the
+//! immersion's page (answers, signatures, validation, for whoever views it:
+//! the person and the employer act for themselves, staff for anyone), and
+//! the convention form, whose rule errors show beside their field.
+
+use askama::Template;
+use axum::extract::{Form, Path};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{FormState, Nav, Page, message};
+
+pub(crate) const OBJECTIVES: [(&str, &str); 3] = [
+    (
+        "DISCOVER_JOB_OR_SECTOR",
+        "Découvrir un métier ou un secteur",
+    ),
+    ("CONFIRM_PROJECT", "Confirmer un projet professionnel"),
+    (
+        "INITIATE_RECRUITMENT",
+        "Initier une démarche de recrutement",
+    ),
+];
+
+fn signatory_label(s: &str) -> &'static str {
+    match s {
+        "PERSON" => "la personne",
+        "HOST" => "l'entreprise d'accueil",
+        "PRESCRIBER" => "le prescripteur",
+        "LEGAL_REPRESENTATIVE" => "le représentant légal",
+        "SUPPORT_STRUCTURE" => "la structure d'accompagnement",
+        _ => "l'employeur actuel",
+    }
+}
+
+fn stage_label(s: &str) -> &'static str {
+    match s {
+        "proposed" => "Proposée, en attente des réponses",
+        "drafted" => "Convention rédigée, en attente des signatures et de la validation",
+        "validated" => "Convention validée",
+        "started" => "En cours",
+        "completed" => "Terminée",
+        "declined" => "Déclinée",
+        "interrupted" => "Interrompue",
+        _ => "Close",
+    }
+}
+
+fn objective_label(s: &str) -> &'static str {
+    let upper = s.to_uppercase();
+    OBJECTIVES
+        .iter()
+        .find(|(v, _)| *v == upper)
+        .map_or("", |(_, l)| l)
+}
+
+fn not_found() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Introuvable",
+        "Cette immersion n'existe pas ou ne vous est pas accessible.",
+    )
+}
+
+const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { id stage objective personId
+    employerId acceptedByPerson acceptedByEmployer periodStart periodEnd missingSignatures } }";
+
+#[derive(Template)]
+#[template(path = "immersion.html")]
+struct ImmersionTemplate {
+    nav: Nav,
+    id: String,
+    employer: String,
+    person: String,
+    objective: &'static str,
+    stage: &'static str,
+    period: Option<String>,
+    missing: Vec<&'static str>,
+    error: Option<String>,
+    /// Party, button, decline label.
+    answers: Vec<(&'static str, &'static str, &'static str)>,
+    draft: bool,
+    /// Signatory, button, on paper.
+    signatures: Vec<(String, String, bool)>,
+    validate: bool,
+}
+
+fn french(value: &Value) -> Option<time::Date> {
+    time::Date::parse(
+        value.as_str()?,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+impl Page {
+    async fn immersion_page(self, id: &str, status: StatusCode, error: Option<String>) -> Response {
+        let out = self.run(IMMERSION, json!({ "i": id })).await;
+        let i = out.data["immersion"].clone();
+        if i.is_null() {
+            return not_found();
+        }
+        let names = self
+            .run(
+                "query($e: ID!) { employer(id: $e) { name } }",
+                json!({ "e": i["employerId"] }),
+            )
+            .await;
+        let employer = names.data["employer"]["name"]
+            .as_str()
+            .unwrap_or("l'employeur")
+            .to_owned();
+        let staff = self.viewer.user.is_some();
+        let person = if staff {
+            let p = self
+                .run(
+                    "query($p: ID!) { person(id: $p) { firstName lastName } }",
+                    json!({ "p": i["personId"] }),
+                )
+                .await;
+            format!(
+                "{} {}",
+                p.data["person"]["firstName"].as_str().unwrap_or_default(),
+                p.data["person"]["lastName"].as_str().unwrap_or_default()
+            )
+        } else {
+            "vous ou la personne accompagnée".to_owned()
+        };
+        let stage = i["stage"].as_str().unwrap_or_default();
+        let is_person = matches!(
+            self.viewer.principal.map(|p| p.principal),
+            Some(passerelle_graphql::Principal::Person(_))
+        );
+        let is_employer = !staff && !is_person && self.viewer.principal.is_some();
+        let mut answers = Vec::new();
+        if stage == "proposed" {
+            if !i["acceptedByPerson"].as_bool().unwrap_or(true) && (staff || is_person) {
+                answers.push(if staff {
+                    (
+                        "PERSON",
+                        "Enregistrer l'accord de la personne",
+                        "Refus de la personne",
+                    )
+                } else {
+                    ("PERSON", "J'accepte cette immersion", "Je décline")
+                });
+            }
+            if !i["acceptedByEmployer"].as_bool().unwrap_or(true) && (staff || is_employer) {
+                answers.push(if staff {
+                    (
+                        "EMPLOYER",
+                        "Enregistrer l'accord de l'employeur",
+                        "Refus de l'employeur",
+                    )
+                } else {
+                    (
+                        "EMPLOYER",
+                        "Nous acceptons cette immersion",
+                        "Nous déclinons",
+                    )
+                });
+            }
+        }
+        let draft = staff
+            && stage == "proposed"
+            && i["acceptedByPerson"].as_bool() == Some(true)
+            && i["acceptedByEmployer"].as_bool() == Some(true);
+        let missing: Vec<String> = i["missingSignatures"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut signatures = Vec::new();
+        for s in &missing {
+            let own = (is_person && s == "PERSON") || (is_employer && s == "HOST");
+            if own || (staff && s == "PRESCRIBER") {
+                signatures.push((s.clone(), "Signer la convention en ligne".to_owned(), false));
+            } else if staff {
+                signatures.push((
+                    s.clone(),
+                    format!(
+                        "Enregistrer la signature sur papier de {}",
+                        signatory_label(s)
+                    ),
+                    true,
+                ));
+            }
+        }
+        let validate = staff && stage == "drafted" && missing.is_empty();
+        let period = match (french(&i["periodStart"]), french(&i["periodEnd"])) {
+            (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s, e)),
+            _ => None,
+        };
+        let body = ImmersionTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            employer,
+            person,
+            objective: objective_label(i["objective"].as_str().unwrap_or_default()),
+            stage: stage_label(stage),
+            period,
+            missing: missing.iter().map(|s| signatory_label(s)).collect(),
+            error,
+            answers,
+            draft,
+            signatures,
+            validate,
+        }
+        .render();
+        self.render(status, body)
+    }
+
+    /// Runs an action on the immersion; back to its page, with the error
+    /// if refused.
+    async fn act(self, id: &str, query: &str, variables: Value) -> Response {
+        let out = self.run(query, variables).await;
+        match out.errors.first() {
+            None => self.redirect(&format!("/immersions/{id}"), Vec::new()),
+            Some(e) => {
+                let message = e.message.clone();
+                self.immersion_page(id, StatusCode::UNPROCESSABLE_ENTITY, Some(message))
+                    .await
+            }
+        }
+    }
+}
+
+pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
+    if page.viewer.user.is_none() && page.viewer.principal.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.immersion_page(&id, StatusCode::OK, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    by: String,
+    #[serde(default)]
+    choix: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(crate) async fn answer(
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let (mutation, reason) = if form.choix == "refuser" {
+        ("immersionDecline", Some(form.reason.as_str()))
+    } else {
+        ("immersionAccept", None)
+    };
+    let query = format!(
+        "mutation($i: ID!, $by: Party!, $r: String) {{
+            {mutation}(input: {{ immersionId: $i, by: $by, reason: $r }}) {{ immersion {{ id }} }}
+        }}"
+    );
+    page.act(&id, &query, json!({ "i": id, "by": form.by, "r": reason }))
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    signatory: String,
+    #[serde(default)]
+    paper: String,
+}
+
+pub(crate) async fn sign(
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<SignForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let on_paper =
+        (form.paper == "true").then(|| page.api.gateway.handler.clock().today().to_string());
+    page.act(
+        &id,
+        "mutation($i: ID!, $s: Signatory!, $p: Date) {
+            conventionSign(input: { immersionId: $i, signatory: $s, onPaperOn: $p }) { immersion { id } }
+        }",
+        json!({ "i": id, "s": form.signatory, "p": on_paper }),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn validate(
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    page.act(
+        &id,
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": id }),
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "propose.html")]
+struct ProposeTemplate {
+    nav: Nav,
+    form: FormState,
+    people: Vec<(String, String)>,
+    employers: Vec<(String, String)>,
+    objectives: &'static [(&'static str, &'static str)],
+}
+
+impl Page {
+    async fn propose_page(self, status: StatusCode, form: FormState) -> Response {
+        let out = self
+            .run(
+                "{ people(first: 100) { edges { node { id firstName lastName } } }
+                   employers(first: 100) { edges { node { id name } } } }",
+                json!({}),
+            )
+            .await;
+        let options = |key: &str, label: &dyn Fn(&Value) -> String| -> Vec<(String, String)> {
+            out.data[key]["edges"]
+                .as_array()
+                .map(|edges| {
+                    edges
+                        .iter()
+                        .map(|e| {
+                            let n = &e["node"];
+                            (n["id"].as_str().unwrap_or_default().to_owned(), label(n))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let people = options("people", &|n| {
+            format!(
+                "{} {}",
+                n["firstName"].as_str().unwrap_or_default(),
+                n["lastName"].as_str().unwrap_or_default()
+            )
+        });
+        let employers = options("employers", &|n| {
+            n["name"].as_str().unwrap_or_default().to_owned()
+        });
+        let body = ProposeTemplate {
+            nav: self.nav(None),
+            form,
+            people,
+            employers,
+            objectives: &OBJECTIVES,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+pub(crate) async fn propose_form(page: Page) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.propose_page(StatusCode::OK, FormState::default())
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProposeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    person: String,
+    #[serde(default)]
+    employer: String,
+    #[serde(default)]
+    objective: String,
+    #[serde(default)]
+    message: String,
+}
+
+pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let out = page
+        .run(
+            "mutation($p: ID!, $e: ID!, $o: Objective!, $m: String) {
+                immersionPropose(input: { personId: $p, employerId: $e, objective: $o, message: $m }) {
+                    immersion { id } } }",
+            json!({
+                "p": form.person,
+                "e": form.employer,
+                "o": form.objective,
+                "m": (!form.message.trim().is_empty()).then_some(&form.message),
+            }),
+        )
+        .await;
+    if let Some(id) = out.data["immersionPropose"]["immersion"]["id"].as_str() {
+        return page.redirect(&format!("/immersions/{id}"), Vec::new());
+    }
+    let mut state = FormState::with(&[
+        ("person", &form.person),
+        ("employer", &form.employer),
+        ("objective", &form.objective),
+        ("message", &form.message),
+    ]);
+    state.absorb(&out.errors, &[("message", "message")]);
+    page.propose_page(StatusCode::UNPROCESSABLE_ENTITY, state)
+        .await
+}
+
+/// The convention form's fields, with where the gateway names them.
+const CONVENTION_FIELDS: [(&str, &str); 26] = [
+    ("period.start", "start"),
+    ("period.end", "end"),
+    ("period", "end"),
+    ("schedule", "schedule"),
+    ("weeklyHours", "weekly_hours"),
+    ("place.address", "place_address"),
+    ("place.commune", "place_commune"),
+    ("identity.firstName", "first_name"),
+    ("identity.lastName", "last_name"),
+    ("identity.birthDate", "birth_date"),
+    ("identity.address", "address"),
+    ("identity.email", "person_email"),
+    ("host.name", "host_name"),
+    ("host.siret", "host_siret"),
+    ("host.activity", "host_activity"),
+    ("host.collectiveAgreement", "host_agreement"),
+    ("host.signatory.name", "host_signatory"),
+    ("host.signatory.email", "host_email"),
+    ("host.tutor", "tutor_name"),
+    ("tutor.name", "tutor_name"),
+    ("tutor.jobTitle", "tutor_job"),
+    ("tutor.email", "tutor_email"),
+    ("prescriber.name", "prescriber_name"),
+    ("prescriber.signatory.name", "prescriber_signatory"),
+    ("goals", "goals"),
+    ("forbiddenUsesExcluded", "attestation"),
+];
+
+#[derive(Template)]
+#[template(path = "convention.html")]
+struct ConventionTemplate {
+    nav: Nav,
+    id: String,
+    employer: String,
+    person: String,
+    form: FormState,
+    objectives: &'static [(&'static str, &'static str)],
+}
+
+impl Page {
+    async fn convention_page(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: Option<FormState>,
+    ) -> Response {
+        let out = self.run(IMMERSION, json!({ "i": id })).await;
+        let i = out.data["immersion"].clone();
+        if i.is_null() {
+            return not_found();
+        }
+        let facts = self
+            .run(
+                "query($p: ID!, $e: ID!) { me { name structureName }
+                    person(id: $p) { firstName lastName }
+                    employer(id: $e) { name siret commune address nafLabel } }",
+                json!({ "p": i["personId"], "e": i["employerId"] }),
+            )
+            .await
+            .data;
+        let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let (person, employer) = (&facts["person"], &facts["employer"]);
+        let form = form.unwrap_or_else(|| {
+            FormState::with(&[
+                ("first_name", &s(&person["firstName"])),
+                ("last_name", &s(&person["lastName"])),
+                ("host_name", &s(&employer["name"])),
+                ("host_siret", &s(&employer["siret"])),
+                ("host_activity", &s(&employer["nafLabel"])),
+                ("place_commune", &s(&employer["commune"])),
+                ("place_address", &s(&employer["address"])),
+                ("prescriber_name", &s(&facts["me"]["structureName"])),
+                ("prescriber_signatory", &s(&facts["me"]["name"])),
+                ("objective", &s(&i["objective"]).to_uppercase()),
+                ("schedule", "Du lundi au vendredi, de 9 h à 17 h"),
+                ("weekly_hours", "35"),
+            ])
+        });
+        let body = ConventionTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            employer: s(&employer["name"]),
+            person: format!("{} {}", s(&person["firstName"]), s(&person["lastName"])),
+            form,
+            objectives: &OBJECTIVES,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+pub(crate) async fn convention_form(page: Page, Path(id): Path<String>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.convention_page(&id, StatusCode::OK, None).await
+}
+
+pub(crate) async fn convention(
+    page: Page,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    if let Err(r) = page.checked(get("csrf")) {
+        return *r;
+    }
+    let mut state = FormState::with(
+        &fields
+            .iter()
+            .filter(|(k, _)| k != "csrf")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    for date in ["start", "end", "birth_date"] {
+        if french(&json!(get(date))).is_none() {
+            state
+                .errors
+                .insert(date.into(), "Indiquez une date (jour, mois, année).".into());
+        }
+    }
+    let hours = get("weekly_hours").trim().replace(',', ".").parse::<f64>();
+    if hours.is_err() {
+        state.errors.insert(
+            "weekly_hours".into(),
+            "Indiquez un nombre d'heures, par exemple 35 ou 35,5.".into(),
+        );
+    }
+    if !state.errors.is_empty() {
+        return page
+            .convention_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
+            .await;
+    }
+    let optional = |name: &str| {
+        let v = get(name).trim();
+        (!v.is_empty()).then(|| v.to_owned())
+    };
+    let convention = json!({
+        "prescriber": { "name": get("prescriber_name"), "signatory": { "name": get("prescriber_signatory") } },
+        "person": {
+            "identity": {
+                "firstName": get("first_name"), "lastName": get("last_name"),
+                "birthDate": get("birth_date"), "address": get("address"),
+                "email": optional("person_email"),
+            },
+            "situation": { "kind": "JOB_SEEKER" },
+        },
+        "host": {
+            "siret": get("host_siret"), "name": get("host_name"), "activity": get("host_activity"),
+            "collectiveAgreement": get("host_agreement"),
+            "signatory": { "name": get("host_signatory"), "email": optional("host_email") },
+            "tutor": { "name": get("tutor_name"), "jobTitle": get("tutor_job"), "email": optional("tutor_email") },
+        },
+        "period": { "start": get("start"), "end": get("end") },
+        "schedule": get("schedule"),
+        "weeklyHours": hours.unwrap_or_default(),
+        "place": { "address": get("place_address"), "commune": get("place_commune") },
+        "objective": get("objective"),
+        "goals": get("goals"),
+        "evaluation": get("evaluation"),
+        "tasks": get("tasks"),
+        "forbiddenUsesExcluded": get("attestation") == "oui",
+    });
+    let out = page
+        .run(
+            "mutation($i: ID!, $c: ConventionInput!) {
+                conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+            json!({ "i": id, "c": convention }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/immersions/{id}"), Vec::new());
+    }
+    state.absorb(&out.errors, &CONVENTION_FIELDS);
+    page.convention_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
+        .await
+}
