@@ -324,30 +324,6 @@ async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing()
 /// A convention for a one-day immersion today: the server's clock is the
 /// real one, and a convention is validated no later than its first day and
 /// completed no earlier than its last.
-fn convention(today: &str, weekly_hours: f64) -> Value {
-    json!({
-        "prescriber": { "name": "Mission locale de Nantes",
-                        "signatory": { "name": "Camille Durand" } },
-        "person": {
-            "identity": { "firstName": "Awa", "lastName": "Diallo", "birthDate": "2001-05-12",
-                          "address": "3 rue des Lilas, 44000 Nantes" },
-            "situation": { "kind": "JOB_SEEKER" }
-        },
-        "host": { "siret": "73282932000074", "name": "Boulangerie du Port",
-                  "activity": "Boulangerie", "collectiveAgreement": "IDCC 843",
-                  "signatory": { "name": "Jean Martin" },
-                  "tutor": { "name": "Lucie Bernard", "jobTitle": "Cheffe boulangère" } },
-        "period": { "start": today, "end": today },
-        "schedule": "De 6 h à 13 h",
-        "weeklyHours": weekly_hours,
-        "place": { "address": "12 quai de la Fosse", "commune": "44109" },
-        "objective": "DISCOVER_JOB_OR_SECTOR",
-        "goals": "Découvrir le façonnage du pain",
-        "evaluation": "Grille remplie avec la tutrice",
-        "tasks": "Peser, pétrir, façonner",
-        "forbiddenUsesExcluded": true
-    })
-}
 
 #[tokio::test]
 async fn the_immersion_journey_through_the_api() {

@@ -621,3 +621,131 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcome() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    gql(
+        &server,
+        s,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let i = json!({ "i": immersion, "c": convention(&today, 35.0) });
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: null }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: HOST }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, i.clone()).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    let base = &server.base;
+    let request = "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }";
+
+    // The host, by its link: the assessment, a grid of skills and words.
+    gql(
+        &server,
+        None,
+        request,
+        json!({ "m": "lucie@boulangerie-du-port.fr" }),
+    )
+    .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    browser.click(".tasks a[href^='/immersions/']").await;
+    browser.audit("bilan").await;
+    browser
+        .client
+        .find(Locator::Css("#skill-JOB_TASKS"))
+        .await
+        .unwrap()
+        .select_by_value("ACQUIRED")
+        .await
+        .unwrap();
+    browser
+        .fill("#advice", "La pâtisserie lui irait bien")
+        .await;
+    browser.click("form[action$='/bilan'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("le bilan de l'entreprise"), "{page}");
+    browser.screenshot("bilan-envoye").await;
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // The person, by hers: her own words.
+    gql(&server, None, request, json!({ "m": "awa@exemple.fr" })).await;
+    let token = logged_link(&server, 1).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    browser.audit("espace personne").await;
+    browser.click(".tasks a[href^='/immersions/']").await;
+    browser
+        .fill("#words", "J'ai aimé le fournil, moins les horaires")
+        .await;
+    browser.click("form[action$='/retour'] button").await;
+    assert!(browser.body().await.contains("le retour de la personne"));
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // The mediator records where she stands.
+    browser.fill("#email", "camille@ml-nantes.fr").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("form[action='/connexion'] button").await;
+    browser
+        .goto(&format!(
+            "{base}/immersions/{}",
+            immersion.as_str().unwrap()
+        ))
+        .await;
+    browser.audit("suite").await;
+    browser
+        .client
+        .find(Locator::Css("#outcome"))
+        .await
+        .unwrap()
+        .select_by_value("HIRED")
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#contract"))
+        .await
+        .unwrap()
+        .select_by_value("CDI")
+        .await
+        .unwrap();
+    browser.click("form[action$='/suite'] button").await;
+    let seen = gql(
+        &server,
+        s,
+        "query($i: ID!) { immersion(id: $i) { feedbackFrom outcomes } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        seen["data"]["immersion"],
+        json!({ "feedbackFrom": ["HOST", "PERSON"], "outcomes": ["END"] }),
+        "{seen}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -286,3 +286,29 @@ pub async fn propose(server: &Server, token: &str, person: &Value, employer: &Va
     .await;
     answer["data"]["immersionPropose"]["immersion"]["id"].clone()
 }
+
+/// A lawful convention for Awa Diallo at the Boulangerie du Port, one day long.
+pub fn convention(today: &str, weekly_hours: f64) -> Value {
+    json!({
+        "prescriber": { "name": "Mission locale de Nantes",
+                        "signatory": { "name": "Camille Durand" } },
+        "person": {
+            "identity": { "firstName": "Awa", "lastName": "Diallo", "birthDate": "2001-05-12",
+                          "address": "3 rue des Lilas, 44000 Nantes" },
+            "situation": { "kind": "JOB_SEEKER" }
+        },
+        "host": { "siret": "73282932000074", "name": "Boulangerie du Port",
+                  "activity": "Boulangerie", "collectiveAgreement": "IDCC 843",
+                  "signatory": { "name": "Jean Martin" },
+                  "tutor": { "name": "Lucie Bernard", "jobTitle": "Cheffe boulangère" } },
+        "period": { "start": today, "end": today },
+        "schedule": "De 6 h à 13 h",
+        "weeklyHours": weekly_hours,
+        "place": { "address": "12 quai de la Fosse", "commune": "44109" },
+        "objective": "DISCOVER_JOB_OR_SECTOR",
+        "goals": "Découvrir le façonnage du pain",
+        "evaluation": "Grille remplie avec la tutrice",
+        "tasks": "Peser, pétrir, façonner",
+        "forbiddenUsesExcluded": true
+    })
+}

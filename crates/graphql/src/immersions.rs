@@ -293,7 +293,8 @@ impl ImmersionQuery {
             .map(Immersion))
     }
 
-    /// The viewer's structure's immersions, newest proposal first.
+    /// The viewer's structure's immersions, newest proposal first; for a
+    /// person or an employer by magic link, their own.
     async fn immersions(
         &self,
         ctx: &Context<'_>,
@@ -301,7 +302,7 @@ impl ImmersionQuery {
         after: Option<String>,
         filter: Option<ImmersionFilterInput>,
     ) -> Result<ImmersionConnection> {
-        let actor = staff(ctx)?;
+        let actor = crate::schema::actor(ctx)?;
         let limit = page_size(first)?;
         let bad = || error::error(error::Code::BadUserInput, "Curseur de pagination invalide.");
         let after = match after {
@@ -317,7 +318,7 @@ impl ImmersionQuery {
             None => None,
         };
         let filter = filter.unwrap_or_default();
-        let filter = ImmersionFilter {
+        let mut filter = ImmersionFilter {
             person: filter
                 .person_id
                 .map(|p| parse_id(&p, "Personne"))
@@ -328,6 +329,12 @@ impl ImmersionQuery {
                 .transpose()?,
             stage: filter.stage,
         };
+        // A person or an employer by magic link lists their own only.
+        match actor.role {
+            passerelle_app::Role::Person(own) => filter.person = Some(own.as_uuid()),
+            passerelle_app::Role::Employer(own) => filter.employer = Some(own.as_uuid()),
+            _ => {}
+        }
         let mut rows = immersions::page(
             &gateway(ctx).pool,
             actor.structure.as_uuid(),

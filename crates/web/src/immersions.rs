@@ -65,7 +65,52 @@ fn not_found() -> Response {
 }
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { id stage objective personId
-    employerId acceptedByPerson acceptedByEmployer periodStart periodEnd missingSignatures } }";
+    employerId acceptedByPerson acceptedByEmployer periodStart periodEnd missingSignatures
+    feedbackFrom outcomes } }";
+
+pub(crate) const SKILLS: [(&str, &str); 7] = [
+    ("JOB_TASKS", "Gestes du métier"),
+    ("PUNCTUALITY", "Ponctualité"),
+    ("SAFETY_RULES", "Règles de sécurité"),
+    ("TEAMWORK", "Travail en équipe"),
+    ("COMMUNICATION", "Communication"),
+    ("AUTONOMY", "Autonomie"),
+    ("INITIATIVE", "Initiative"),
+];
+
+pub(crate) const CONTRACTS: [(&str, &str); 8] = [
+    ("CDI", "CDI"),
+    ("CDD_SIX_MONTHS_OR_MORE", "CDD de 6 mois ou plus"),
+    ("CDD_UNDER_SIX_MONTHS", "CDD de moins de 6 mois"),
+    ("ALTERNANCE", "Alternance"),
+    ("INTERIM", "Intérim"),
+    ("CONTRAT_AIDE", "Contrat aidé"),
+    ("CONTRAT_INSERTION", "Contrat d'insertion"),
+    ("OTHER", "Autre contrat"),
+];
+
+const MILESTONES: [(&str, &str); 4] = [
+    ("END", "À la fin de l'immersion"),
+    ("ONE_MONTH", "À 1 mois"),
+    ("THREE_MONTHS", "À 3 mois"),
+    ("SIX_MONTHS", "À 6 mois"),
+];
+
+const OUTCOMES: [(&str, &str); 5] = [
+    ("HIRED", "Embauche"),
+    ("TRAINING", "Formation"),
+    ("NEW_IMMERSION", "Nouvelle immersion"),
+    ("PROJECT_READJUSTED", "Projet réajusté"),
+    ("NOTHING", "Rien pour l'instant"),
+];
+
+fn author_label(a: &str) -> &'static str {
+    match a {
+        "HOST" => "le bilan de l'entreprise",
+        "PERSON" => "le retour de la personne",
+        _ => "le retour du médiateur",
+    }
+}
 
 #[derive(Template)]
 #[template(path = "immersion.html")]
@@ -85,6 +130,16 @@ struct ImmersionTemplate {
     /// Signatory, button, on paper.
     signatures: Vec<(String, String, bool)>,
     validate: bool,
+    given: Vec<&'static str>,
+    /// Path, button: start, complete.
+    steps: Vec<(&'static str, &'static str)>,
+    assess: bool,
+    feedback: bool,
+    outcome: bool,
+    skills: &'static [(&'static str, &'static str)],
+    contracts: &'static [(&'static str, &'static str)],
+    milestones: &'static [(&'static str, &'static str)],
+    outcomes: &'static [(&'static str, &'static str)],
 }
 
 fn french(value: &Value) -> Option<time::Date> {
@@ -192,6 +247,25 @@ impl Page {
             }
         }
         let validate = staff && stage == "drafted" && missing.is_empty();
+        let given: Vec<String> = i["feedbackFrom"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut steps = Vec::new();
+        if staff && stage == "validated" {
+            steps.push(("debut", "Enregistrer le début de l'immersion"));
+        }
+        if staff && stage == "started" {
+            steps.push(("fin", "Enregistrer la fin de l'immersion"));
+        }
+        let after_start = matches!(stage, "started" | "completed" | "interrupted");
+        let assess = after_start && is_employer && !given.iter().any(|a| a == "HOST");
+        let feedback = after_start && is_person && !given.iter().any(|a| a == "PERSON");
+        let outcome = staff && matches!(stage, "completed" | "interrupted");
         let period = match (french(&i["periodStart"]), french(&i["periodEnd"])) {
             (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s, e)),
             _ => None,
@@ -210,6 +284,15 @@ impl Page {
             draft,
             signatures,
             validate,
+            given: given.iter().map(|a| author_label(a)).collect(),
+            steps,
+            assess,
+            feedback,
+            outcome,
+            skills: &SKILLS,
+            contracts: &CONTRACTS,
+            milestones: &MILESTONES,
+            outcomes: &OUTCOMES,
         }
         .render();
         self.render(status, body)
@@ -614,4 +697,129 @@ pub(crate) async fn convention(
     state.absorb(&out.errors, &CONVENTION_FIELDS);
     page.convention_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
         .await
+}
+
+/// The start or the end, today.
+pub(crate) async fn step(
+    page: Page,
+    Path((id, step)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let mutation = match step.as_str() {
+        "debut" => "immersionStart",
+        "fin" => "immersionComplete",
+        _ => return not_found(),
+    };
+    let query = format!(
+        "mutation($i: ID!) {{ {mutation}(input: {{ immersionId: $i }}) {{ immersion {{ id }} }} }}"
+    );
+    page.act(&id, &query, json!({ "i": id })).await
+}
+
+/// The host's assessment: attendance, goals, a grid of skills, advice, a
+/// contract offered.
+pub(crate) async fn assess(
+    page: Page,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    if let Err(r) = page.checked(get("csrf")) {
+        return *r;
+    }
+    let skills: Vec<Value> = SKILLS
+        .iter()
+        .filter_map(|(skill, _)| {
+            let level = get(&format!("skill-{skill}"));
+            (!level.is_empty()).then(|| json!({ "skill": skill, "level": level }))
+        })
+        .collect();
+    let optional = |name: &str| {
+        let v = get(name).trim();
+        (!v.is_empty()).then(|| v.to_owned())
+    };
+    let assessment = json!({
+        "attendance": get("attendance"),
+        "goalsReached": get("goals_reached") == "oui",
+        "skills": skills,
+        "advice": optional("advice"),
+        "hiring": optional("hiring"),
+    });
+    page.act(
+        &id,
+        "mutation($i: ID!, $h: HostAssessmentInput!) {
+            feedbackRecord(input: { immersionId: $i, host: $h }) { immersion { id } } }",
+        json!({ "i": id, "h": assessment }),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FeedbackForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    words: String,
+}
+
+/// The person's own feedback, in their words.
+pub(crate) async fn feedback(
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<FeedbackForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    page.act(
+        &id,
+        "mutation($i: ID!, $w: String!) {
+            feedbackRecord(input: { immersionId: $i, person: { words: $w } }) { immersion { id } } }",
+        json!({ "i": id, "w": form.words }),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OutcomeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    milestone: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    contract: String,
+}
+
+/// Where the person stands at the end or at 1, 3 or 6 months.
+pub(crate) async fn outcome(
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<OutcomeForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    page.act(
+        &id,
+        "mutation($i: ID!, $m: Milestone!, $o: OutcomeKind!, $c: Contract) {
+            outcomeRecord(input: { immersionId: $i, milestone: $m, outcome: $o, contract: $c }) {
+                immersion { id } } }",
+        json!({
+            "i": id,
+            "m": form.milestone,
+            "o": form.outcome,
+            "c": (!form.contract.is_empty()).then_some(&form.contract),
+        }),
+    )
+    .await
 }

@@ -66,6 +66,10 @@ pub fn router(api: ApiCell) -> Router {
         .route("/immersions/{id}/reponse", post(immersions::answer))
         .route("/immersions/{id}/signature", post(immersions::sign))
         .route("/immersions/{id}/validation", post(immersions::validate))
+        .route("/immersions/{id}/bilan", post(immersions::assess))
+        .route("/immersions/{id}/retour", post(immersions::feedback))
+        .route("/immersions/{id}/suite", post(immersions::outcome))
+        .route("/immersions/{id}/{step}", post(immersions::step))
         .route(
             "/immersions/{id}/convention",
             get(immersions::convention_form).post(immersions::convention),
@@ -417,6 +421,59 @@ struct PortalTemplate {
     nav: Nav,
     name: String,
     needs: Vec<String>,
+    /// Id, what.
+    immersions: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "person_home.html")]
+struct PersonTemplate {
+    nav: Nav,
+    immersions: Vec<(String, String)>,
+}
+
+impl Page {
+    /// The viewer's own immersions, as links: what stage, since when.
+    async fn own_immersions(&self) -> Vec<(String, String)> {
+        let out = self
+            .run(
+                "{ immersions(first: 50) { edges { node { id stage proposedOn employerId } } } }",
+                json!({}),
+            )
+            .await;
+        let mut list = Vec::new();
+        for edge in out.data["immersions"]["edges"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let n = &edge["node"];
+            let employer = self
+                .run(
+                    "query($e: ID!) { employer(id: $e) { name } }",
+                    json!({ "e": n["employerId"] }),
+                )
+                .await;
+            let name = employer.data["employer"]["name"]
+                .as_str()
+                .unwrap_or("Immersion")
+                .to_owned();
+            let stage = n["stage"].as_str().unwrap_or_default();
+            let what = match stage {
+                "proposed" => "proposée, en attente de réponse",
+                "drafted" => "convention à signer",
+                "validated" => "convention validée",
+                "started" => "en cours",
+                "completed" => "terminée",
+                _ => "close",
+            };
+            list.push((
+                n["id"].as_str().unwrap_or_default().to_owned(),
+                format!("{name} : {what}"),
+            ));
+        }
+        list
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,6 +552,7 @@ async fn home(page: Page, Query(q): Query<Notice>) -> Response {
                     .collect()
             })
             .unwrap_or_default();
+        let immersions = page.own_immersions().await;
         let body = PortalTemplate {
             nav,
             name: out.data["employer"]["name"]
@@ -502,17 +560,14 @@ async fn home(page: Page, Query(q): Query<Notice>) -> Response {
                 .unwrap_or("Votre établissement")
                 .to_owned(),
             needs,
+            immersions,
         }
         .render();
         return page.render(StatusCode::OK, body);
     }
     if page.viewer.principal.is_some() {
-        let body = MessageTemplate {
-            nav,
-            title: "Votre espace",
-            message: "Vos immersions proposées s'affichent ici dès que votre médiateur en propose une.",
-        }
-        .render();
+        let immersions = page.own_immersions().await;
+        let body = PersonTemplate { nav, immersions }.render();
         return page.render(StatusCode::OK, body);
     }
     let body = HomeTemplate {
