@@ -642,6 +642,15 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     )
     .await;
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let stated = gql(
+        &server,
+        s,
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    assert!(stated["errors"].is_null(), "{stated}");
     let immersion = propose(&server, &staff, &person, &employer).await;
     let today = time::OffsetDateTime::now_utc().date().to_string();
     let i = json!({ "i": immersion, "c": convention(&today, 35.0) });
@@ -734,6 +743,24 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
         .await
         .unwrap();
     browser.click("form[action$='/suite'] button").await;
+
+    // Her project, readjusted from the immersion's feedback, from her file.
+    browser.click("a[href='/people']").await;
+    browser.click(".tasks a[href^='/people/']").await;
+    browser.audit("fiche personne").await;
+    browser.fill("#rome", "D1104 D1102").await;
+    browser
+        .fill(
+            "#what_changed",
+            "La pâtisserie d'abord, la boulangerie ensuite",
+        )
+        .await;
+    browser.click("form[action$='/projet'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Version 2"), "{file}");
+    assert!(file.contains("après les retours d'une immersion"), "{file}");
+    assert!(file.contains("Projet réajusté"), "{file}");
+    browser.screenshot("fiche-personne").await;
     let seen = gql(
         &server,
         s,

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 mod files;
 mod funnel;
 mod immersions;
+mod people;
 pub use funnel::STEPS as FUNNEL_STEPS;
 mod links;
 
@@ -60,6 +61,9 @@ pub fn router(api: ApiCell) -> Router {
         .route("/tableaux/entonnoir", get(funnel::page))
         .route("/employers/{id}", get(files::employer))
         .route("/needs/{id}", get(files::need))
+        .route("/people", get(people::list))
+        .route("/people/{id}", get(people::file))
+        .route("/people/{id}/projet", post(people::readjust))
         .route("/immersions/nouvelle", get(immersions::propose_form))
         .route("/immersions", post(immersions::propose))
         .route("/immersions/{id}", get(immersions::page))
