@@ -13,23 +13,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use passerelle_web::FUNNEL_STEPS as STEPS;
+use passerelle_web::dashboard_variables;
 use serde_json::{Map, Value, json};
 
 use crate::server::{AppState, session_token, viewer_for};
-
-const FILTER_KEYS: [&str; 11] = [
-    "from",
-    "to",
-    "structureId",
-    "mediatorId",
-    "departement",
-    "region",
-    "naf",
-    "rome",
-    "objective",
-    "ageBand",
-    "disability",
-];
 
 const FUNNEL: &str = "query($filter: DashboardFilter, $asOf: Date) {
     immersionFunnel(filter: $filter, asOf: $asOf) {
@@ -231,41 +218,6 @@ fn answer(response: async_graphql::Response) -> Result<Value, Refusal> {
         .data
         .into_json()
         .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-}
-
-/// The dashboards' variables from the URL: the filter's fields by their
-/// GraphQL names, and `asOf`.
-fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, String> {
-    let mut filter = Map::new();
-    let mut as_of = Value::Null;
-    for (key, value) in params {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        if key == "asOf" {
-            as_of = Value::String(value.to_owned());
-        } else if key == "disability" {
-            let flag = match value {
-                "true" | "oui" => true,
-                "false" | "non" => false,
-                _ => {
-                    return Err(format!(
-                        "« disability » vaut true ou false, pas « {value} »."
-                    ));
-                }
-            };
-            filter.insert(key.clone(), Value::Bool(flag));
-        } else if FILTER_KEYS.contains(&key.as_str()) {
-            filter.insert(key.clone(), Value::String(value.to_owned()));
-        } else {
-            return Err(format!(
-                "Filtre inconnu « {key} » : utilisez {} ou asOf.",
-                FILTER_KEYS.join(", ")
-            ));
-        }
-    }
-    Ok(json!({ "filter": filter, "asOf": as_of }))
 }
 
 fn immersion_filter(params: &HashMap<String, String>) -> Result<Value, String> {

@@ -466,6 +466,26 @@ async fn the_funnel_page_draws_seeded_data_and_its_csv_downloads() {
     browser.audit("entonnoir").await;
     browser.screenshot("entonnoir").await;
 
+    // Filtered to one département, the figure narrows and the CSV follows.
+    browser
+        .client
+        .find(Locator::Css("summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.fill("#departement", "44").await;
+    browser
+        .click("form[action='/tableaux/entonnoir'] button")
+        .await;
+    let proposed = browser
+        .text("tbody tr:first-child td")
+        .await
+        .parse::<i64>()
+        .expect("a count of proposals in 44");
+    assert!(proposed > 0);
+
     // The CSV link, with the browser's session: the same figure.
     let href = browser
         .client
@@ -503,6 +523,21 @@ async fn the_funnel_page_draws_seeded_data_and_its_csv_downloads() {
         .find(|l| l.to_lowercase().contains("propos"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains(&format!(";{proposed}")), "{line}");
+    assert!(href.contains("departement=44"), "{href}");
+
+    // The other dashboards, each audited.
+    for (tab, heading) in [
+        ("suites", "Suites des immersions"),
+        ("besoins", "Des besoins aux embauches"),
+        ("reajustements", "Réajustements des projets"),
+    ] {
+        browser.click(&format!("a[href='/tableaux/{tab}']")).await;
+        let page = browser.body().await;
+        assert!(page.contains(heading), "{page}");
+        assert!(!browser.text("svg desc").await.is_empty());
+        browser.audit(tab).await;
+        browser.screenshot(&format!("tableau-{tab}")).await;
+    }
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -21,12 +21,13 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod dashboards;
 mod files;
-mod funnel;
 mod immersions;
-mod people;
-pub use funnel::STEPS as FUNNEL_STEPS;
 mod links;
+mod people;
+
+pub use dashboards::{STEPS as FUNNEL_STEPS, dashboard_variables};
 
 /// The API the pages run their operations on, once the database is ready.
 #[derive(Clone)]
@@ -58,7 +59,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/portail/besoin", get(need_form).post(need_submit))
         .route("/visites/nouvelle", get(visit_form))
         .route("/visites", post(visit_submit))
-        .route("/tableaux/entonnoir", get(funnel::page))
+        .route("/tableaux/{board}", get(dashboards::page))
         .route("/employers/{id}", get(files::employer))
         .route("/needs/{id}", get(files::need))
         .route("/people", get(people::list))

@@ -1,0 +1,483 @@
+//! The dashboards as pages: the immersion funnel, outcomes, needs
+//! conversion and project readjustments, each as SVG bars (with a text
+//! alternative) and the same figures as a table, under one filter form
+//! (period, département, objective, "as of") whose query is also the CSV's.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use crate::immersions::{CONTRACTS, OBJECTIVES};
+use crate::{Nav, Page, message};
+
+/// The filter's fields the pages and the CSV take, by GraphQL name.
+pub const FILTER_KEYS: [&str; 11] = [
+    "from",
+    "to",
+    "structureId",
+    "mediatorId",
+    "departement",
+    "region",
+    "naf",
+    "rome",
+    "objective",
+    "ageBand",
+    "disability",
+];
+
+/// The dashboards' variables from the URL: the filter's fields by their
+/// GraphQL names, and `asOf`.
+pub fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, String> {
+    let mut filter = Map::new();
+    let mut as_of = Value::Null;
+    for (key, value) in params {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if key == "asOf" {
+            as_of = Value::String(value.to_owned());
+        } else if key == "disability" {
+            let flag = match value {
+                "true" | "oui" => true,
+                "false" | "non" => false,
+                _ => {
+                    return Err(format!(
+                        "« disability » vaut true ou false, pas « {value} »."
+                    ));
+                }
+            };
+            filter.insert(key.clone(), Value::Bool(flag));
+        } else if FILTER_KEYS.contains(&key.as_str()) {
+            filter.insert(key.clone(), Value::String(value.to_owned()));
+        } else {
+            return Err(format!(
+                "Filtre inconnu « {key} » : utilisez {} ou asOf.",
+                FILTER_KEYS.join(", ")
+            ));
+        }
+    }
+    Ok(json!({ "filter": filter, "asOf": as_of }))
+}
+
+/// The funnel's steps, by GraphQL name, with their French label (the CSV
+/// uses them too).
+pub const STEPS: [(&str, &str); 7] = [
+    ("PROPOSED", "Proposées"),
+    ("ACCEPTED", "Acceptées"),
+    ("SIGNED", "Signées"),
+    ("VALIDATED", "Validées"),
+    ("STARTED", "Commencées"),
+    ("COMPLETED", "Terminées"),
+    ("HIRED_OR_TRAINED", "Embauche ou formation"),
+];
+
+const OUTCOMES: [(&str, &str); 5] = [
+    ("HIRED", "Embauche"),
+    ("TRAINING", "Formation"),
+    ("NEW_IMMERSION", "Nouvelle immersion"),
+    ("PROJECT_READJUSTED", "Projet réajusté"),
+    ("NOTHING", "Rien pour l'instant"),
+];
+
+const MILESTONES: [(&str, &str); 4] = [
+    ("END", "À la fin"),
+    ("ONE_MONTH", "À 1 mois"),
+    ("THREE_MONTHS", "À 3 mois"),
+    ("SIX_MONTHS", "À 6 mois"),
+];
+
+const SOURCES: [(&str, &str); 3] = [
+    ("VISIT", "Visites"),
+    ("PORTAL", "Portail"),
+    ("PHONE", "Téléphone"),
+];
+
+const CAUSES: [(&str, &str); 4] = [
+    ("IMMERSION_FEEDBACK", "Retours d'immersion"),
+    ("JOB_INQUIRY", "Enquêtes métier"),
+    ("PEER_MEETING", "Rencontres avec un pair"),
+    ("MENTORSHIP", "Parrainages"),
+];
+
+/// One row of a chart: a label, a count (none when masked), more columns.
+pub(crate) struct Row {
+    pub label: String,
+    pub count: Option<i64>,
+    pub extra: Vec<String>,
+}
+
+pub(crate) struct Bar {
+    pub label: String,
+    pub y: i64,
+    pub width: i64,
+    pub count: String,
+}
+
+/// A chart and its table.
+pub(crate) struct Chart {
+    pub id: String,
+    pub title: String,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Row>,
+}
+
+impl Chart {
+    fn new(id: &str, title: impl Into<String>, headers: &[&'static str], rows: Vec<Row>) -> Self {
+        Self {
+            id: id.to_owned(),
+            title: title.into(),
+            headers: headers.to_vec(),
+            rows,
+        }
+    }
+
+    pub fn height(&self) -> i64 {
+        self.rows.len() as i64 * 28
+    }
+
+    pub fn bars(&self) -> Vec<Bar> {
+        let max = self
+            .rows
+            .iter()
+            .filter_map(|r| r.count)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Bar {
+                label: r.label.clone(),
+                y: i as i64 * 28,
+                width: r.count.unwrap_or(0) * 128 / max,
+                count: shown(r.count),
+            })
+            .collect()
+    }
+
+    /// The chart in words, for those who do not see it.
+    pub fn description(&self) -> String {
+        self.rows
+            .iter()
+            .map(|r| format!("{} : {}", r.label, shown(r.count)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn shown(count: Option<i64>) -> String {
+    count.map_or_else(|| "masqué".to_owned(), |c| c.to_string())
+}
+
+fn french(n: f64, decimals: usize) -> String {
+    format!("{n:.decimals$}").replace('.', ",")
+}
+
+fn label_of(list: &[(&str, &'static str)], value: &Value) -> String {
+    let v = value.as_str().unwrap_or_default();
+    list.iter()
+        .find(|(k, _)| *k == v)
+        .map_or_else(|| v.to_owned(), |(_, l)| (*l).to_owned())
+}
+
+/// One dashboard: its tab, its operation, its CSV, its charts.
+struct Board {
+    slug: &'static str,
+    title: &'static str,
+    csv: &'static str,
+    query: &'static str,
+    field: &'static str,
+    charts: fn(&Value) -> Vec<Chart>,
+}
+
+const BOARDS: [Board; 4] = [
+    Board {
+        slug: "entonnoir",
+        title: "Entonnoir des immersions",
+        csv: "immersion-funnel",
+        query: "query($filter: DashboardFilter, $asOf: Date) { immersionFunnel(filter: $filter, asOf: $asOf) {
+            masked steps { step count rateFromPrevious medianDaysFromPrevious } } }",
+        field: "immersionFunnel",
+        charts: funnel,
+    },
+    Board {
+        slug: "suites",
+        title: "Suites des immersions",
+        csv: "immersion-outcomes",
+        query: "query($filter: DashboardFilter, $asOf: Date) { immersionOutcomes(filter: $filter, asOf: $asOf) {
+            masked cells { milestone outcome contract count } } }",
+        field: "immersionOutcomes",
+        charts: outcomes,
+    },
+    Board {
+        slug: "besoins",
+        title: "Des besoins aux embauches",
+        csv: "needs-conversion",
+        query: "query($filter: DashboardFilter, $asOf: Date) { needsConversion(filter: $filter, asOf: $asOf) {
+            masked visits bySource { source needs becameImmersion becameOffer ledToHire } } }",
+        field: "needsConversion",
+        charts: needs,
+    },
+    Board {
+        slug: "reajustements",
+        title: "Réajustements des projets",
+        csv: "project-readjustments",
+        query: "query($filter: DashboardFilter, $asOf: Date) { projectReadjustments(filter: $filter, asOf: $asOf) {
+            masked projects byIterations { readjustments people } byCause { cause readjustments } } }",
+        field: "projectReadjustments",
+        charts: readjustments,
+    },
+];
+
+fn funnel(data: &Value) -> Vec<Chart> {
+    let steps = data["steps"].as_array().cloned().unwrap_or_default();
+    let rows = STEPS
+        .iter()
+        .map(|(step, label)| {
+            let found = steps.iter().find(|s| s["step"] == *step);
+            let rate = found
+                .and_then(|s| s["rateFromPrevious"].as_f64())
+                .map_or_else(|| "–".to_owned(), |r| format!("{} %", french(r * 100.0, 0)));
+            let median = found
+                .and_then(|s| s["medianDaysFromPrevious"].as_f64())
+                .map_or_else(|| "–".to_owned(), |d| french(d, 1));
+            Row {
+                label: (*label).to_owned(),
+                count: found.and_then(|s| s["count"].as_i64()),
+                extra: vec![rate, median],
+            }
+        })
+        .collect();
+    vec![Chart::new(
+        "entonnoir",
+        "Immersions ayant atteint chaque étape",
+        &["Étape", "Nombre", "Part", "Délai"],
+        rows,
+    )]
+}
+
+fn outcomes(data: &Value) -> Vec<Chart> {
+    let cells = data["cells"].as_array().cloned().unwrap_or_default();
+    MILESTONES
+        .iter()
+        .map(|(milestone, when)| {
+            let rows = OUTCOMES
+                .iter()
+                .map(|(outcome, label)| {
+                    let mine: Vec<&Value> = cells
+                        .iter()
+                        .filter(|c| c["milestone"] == *milestone && c["outcome"] == *outcome)
+                        .collect();
+                    let masked = mine.iter().any(|c| c["count"].is_null());
+                    let count =
+                        (!masked).then(|| mine.iter().filter_map(|c| c["count"].as_i64()).sum());
+                    let contracts = mine
+                        .iter()
+                        .filter_map(|c| {
+                            Some(format!(
+                                "{} {}",
+                                label_of(&CONTRACTS, &c["contract"]),
+                                c["count"].as_i64()?
+                            ))
+                        })
+                        .filter(|s| !s.starts_with(' '))
+                        .collect::<Vec<_>>();
+                    Row {
+                        label: (*label).to_owned(),
+                        count,
+                        extra: vec![if *outcome == "HIRED" {
+                            contracts.join(", ")
+                        } else {
+                            String::new()
+                        }],
+                    }
+                })
+                .collect();
+            Chart::new(
+                &format!("suites-{}", milestone.to_lowercase()),
+                format!("{when} de l'immersion"),
+                &["Situation", "Immersions", "Contrats"],
+                rows,
+            )
+        })
+        .collect()
+}
+
+fn needs(data: &Value) -> Vec<Chart> {
+    let by_source = data["bySource"].as_array().cloned().unwrap_or_default();
+    SOURCES
+        .iter()
+        .map(|(source, label)| {
+            let s = by_source
+                .iter()
+                .find(|s| s["source"] == *source)
+                .cloned()
+                .unwrap_or(Value::Null);
+            let rows = [
+                ("needs", "Besoins exprimés"),
+                ("becameImmersion", "Devenus immersion"),
+                ("becameOffer", "Devenus offre"),
+                ("ledToHire", "Suivis d'une embauche"),
+            ]
+            .iter()
+            .map(|(key, l)| Row {
+                label: (*l).to_owned(),
+                count: s[*key].as_i64(),
+                extra: vec![],
+            })
+            .collect();
+            Chart::new(
+                &format!("besoins-{}", source.to_lowercase()),
+                format!("Besoins venus par : {}", label.to_lowercase()),
+                &["Étape", "Besoins"],
+                rows,
+            )
+        })
+        .collect()
+}
+
+fn readjustments(data: &Value) -> Vec<Chart> {
+    let iterations = data["byIterations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|b| Row {
+            label: match b["readjustments"].as_i64() {
+                Some(0) => "Aucun réajustement".to_owned(),
+                Some(1) => "1 réajustement".to_owned(),
+                Some(n) if n >= 3 => "3 réajustements ou plus".to_owned(),
+                Some(n) => format!("{n} réajustements"),
+                None => String::new(),
+            },
+            count: b["people"].as_i64(),
+            extra: vec![],
+        })
+        .collect();
+    let by_cause = data["byCause"].as_array().cloned().unwrap_or_default();
+    let causes = CAUSES
+        .iter()
+        .map(|(cause, label)| Row {
+            label: (*label).to_owned(),
+            count: by_cause
+                .iter()
+                .find(|c| c["cause"] == *cause)
+                .and_then(|c| c["readjustments"].as_i64())
+                .or(Some(0)),
+            extra: vec![],
+        })
+        .collect();
+    vec![
+        Chart::new(
+            "iterations",
+            "Personnes selon le nombre de réajustements de leur projet",
+            &["Réajustements", "Personnes"],
+            iterations,
+        ),
+        Chart::new(
+            "causes",
+            "Ce qui a fait réajuster les projets",
+            &["Cause", "Réajustements"],
+            causes,
+        ),
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardTemplate {
+    nav: Nav,
+    slug: &'static str,
+    title: &'static str,
+    tabs: Vec<(&'static str, &'static str)>,
+    values: HashMap<String, String>,
+    objectives: &'static [(&'static str, &'static str)],
+    masked: bool,
+    error: Option<String>,
+    charts: Vec<Chart>,
+    csv: String,
+}
+
+impl DashboardTemplate {
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+}
+
+pub(crate) async fn page(
+    page: Page,
+    Path(slug): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let Some(board) = BOARDS.iter().find(|b| b.slug == slug) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Introuvable",
+            "Ce tableau de bord n'existe pas.",
+        );
+    };
+    let params: HashMap<String, String> = params
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect();
+    let (data, error) = match dashboard_variables(&params) {
+        Err(refused) => (Value::Null, Some(refused)),
+        Ok(variables) => {
+            let out = page.run(board.query, variables).await;
+            (
+                out.data[board.field].clone(),
+                out.errors.first().map(|e| e.message.clone()),
+            )
+        }
+    };
+    let mut query: Vec<(&String, &String)> = params.iter().collect();
+    query.sort();
+    let query = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let body = DashboardTemplate {
+        nav: page.nav(None),
+        slug: board.slug,
+        title: board.title,
+        tabs: BOARDS.iter().map(|b| (b.slug, b.title)).collect(),
+        values: params,
+        objectives: &OBJECTIVES,
+        masked: data["masked"].as_bool().unwrap_or(false),
+        charts: if data.is_null() {
+            Vec::new()
+        } else {
+            (board.charts)(&data)
+        },
+        error,
+        csv: if query.is_empty() {
+            format!("/exports/{}.csv", board.csv)
+        } else {
+            format!("/exports/{}.csv?{query}", board.csv)
+        },
+    }
+    .render();
+    page.render(StatusCode::OK, body)
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
