@@ -689,35 +689,85 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     let immersion = propose(&server, &staff, &person, &employer).await;
     let today = time::OffsetDateTime::now_utc().date().to_string();
     let i = json!({ "i": immersion, "c": convention(&today, 35.0) });
-    for step in [
+    let steps = |list: &'static [&'static str]| {
+        let (server, i) = (&server, i.clone());
+        async move {
+            for step in list {
+                let done = gql(server, s, step, i.clone()).await;
+                assert!(done["errors"].is_null(), "{step}: {done}");
+            }
+        }
+    };
+    steps(&[
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
         "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
-        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: null }) { immersion { id } } }",
-        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: HOST }) { immersion { id } } }",
+    ])
+    .await;
+    let base = &server.base;
+    let request = "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }";
+    let mut links = 0;
+    let mut open = |email: &'static str| {
+        let server = &server;
+        let browser = &browser;
+        links += 1;
+        let seen = links - 1;
+        async move {
+            gql(server, None, request, json!({ "m": email })).await;
+            let token = logged_link(server, seen).await;
+            browser
+                .goto(&format!("{}/acces/{token}", server.base))
+                .await;
+            browser.click("form[action='/acces'] button").await;
+            let home = browser.body().await;
+            assert!(home.contains("Vos immersions"), "{email}: {home}");
+            browser.click(".tasks a[href^='/immersions/']").await;
+        }
+    };
+
+    // Each signs online from their own space, after reading what it is.
+    for (who, email) in [
+        ("hôte", "lucie@boulangerie-du-port.fr"),
+        ("personne", "awa@exemple.fr"),
+    ] {
+        open(email).await;
+        let page = browser.body().await;
+        assert!(page.contains("sans être salarié"), "{who}: {page}");
+        browser.audit(&format!("signature, {who}")).await;
+        browser.click("form[action$='/signature'] button").await;
+        let after = browser.body().await;
+        assert!(
+            after.contains("Immersion chez Boulangerie du Port"),
+            "{who}: {after}"
+        );
+        assert!(
+            !after.contains("Signer la convention en ligne"),
+            "{who}: {after}"
+        );
+        browser.click("form[action='/deconnexion'] button").await;
+    }
+    let signed = gql(
+        &server,
+        s,
+        "query($i: ID!) { immersion(id: $i) { missingSignatures } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        signed["data"]["immersion"]["missingSignatures"],
+        json!(["PRESCRIBER"]),
+        "{signed}"
+    );
+    steps(&[
         "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
         "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
         "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
         "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
-    ] {
-        let done = gql(&server, s, step, i.clone()).await;
-        assert!(done["errors"].is_null(), "{step}: {done}");
-    }
-    let base = &server.base;
-    let request = "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }";
+    ])
+    .await;
 
     // The host, by its link: the assessment, a grid of skills and words.
-    gql(
-        &server,
-        None,
-        request,
-        json!({ "m": "lucie@boulangerie-du-port.fr" }),
-    )
-    .await;
-    let token = logged_link(&server, 0).await;
-    browser.goto(&format!("{base}/acces/{token}")).await;
-    browser.click("form[action='/acces'] button").await;
-    browser.click(".tasks a[href^='/immersions/']").await;
+    open("lucie@boulangerie-du-port.fr").await;
     browser.audit("bilan").await;
     browser
         .client
@@ -737,12 +787,7 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     browser.click("form[action='/deconnexion'] button").await;
 
     // The person, by hers: her own words.
-    gql(&server, None, request, json!({ "m": "awa@exemple.fr" })).await;
-    let token = logged_link(&server, 1).await;
-    browser.goto(&format!("{base}/acces/{token}")).await;
-    browser.click("form[action='/acces'] button").await;
-    browser.audit("espace personne").await;
-    browser.click(".tasks a[href^='/immersions/']").await;
+    open("awa@exemple.fr").await;
     browser
         .fill("#words", "J'ai aimé le fournil, moins les horaires")
         .await;

@@ -167,6 +167,17 @@ impl Immersion {
     async fn employer_id(&self) -> ID {
         ID(self.0.employer_id.to_string())
     }
+    /// The host's name: whoever reaches the immersion may know where it
+    /// takes place, the person accompanied included.
+    async fn employer_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(passerelle_projections::views::employers::get(
+            &gateway(ctx).pool,
+            passerelle_domain::values::EmployerId(self.0.employer_id),
+        )
+        .await
+        .map_err(error::db)?
+        .map(|e| e.name))
+    }
     async fn need_id(&self) -> Option<ID> {
         self.0.need_id.map(|n| ID(n.to_string()))
     }
@@ -953,8 +964,9 @@ impl ImmersionMutation {
         .map(|immersion| ConventionDraftPayload { immersion })
     }
 
-    /// Records a signature given on paper (signatures online come through
-    /// each signatory's own link).
+    /// Signs the convention: a person or an employer by magic link for
+    /// themself, online; a staff member online for the prescriber, or
+    /// recording another signatory's signature given on paper.
     async fn convention_sign(
         &self,
         ctx: &Context<'_>,
@@ -965,13 +977,22 @@ impl ImmersionMutation {
             &input.immersion_id,
             input.command_id,
             |actor, today| {
-                Ok(ImmersionCommand::Sign {
-                    signatory: input.signatory.into(),
-                    method: SignatureMethod::Paper {
+                let signatory: passerelle_domain::immersion::Signatory = input.signatory.into();
+                // A person or an employer signs for themself, online; a
+                // mediator signs online for the prescriber, and records the
+                // others' signatures on paper.
+                let online = !policy::is_staff(actor)
+                    || (signatory == passerelle_domain::immersion::Signatory::Prescriber
+                        && input.on_paper_on.is_none());
+                let method = if online {
+                    SignatureMethod::Online
+                } else {
+                    SignatureMethod::Paper {
                         recorded_by: UserId(user_of(actor)),
                         signed_on: input.on_paper_on.unwrap_or(today),
-                    },
-                })
+                    }
+                };
+                Ok(ImmersionCommand::Sign { signatory, method })
             },
         )
         .await

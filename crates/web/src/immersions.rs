@@ -65,8 +65,8 @@ fn not_found() -> Response {
 }
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { id stage objective personId
-    employerId acceptedByPerson acceptedByEmployer periodStart periodEnd missingSignatures
-    feedbackFrom outcomes } }";
+    employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
+    missingSignatures feedbackFrom outcomes } }";
 
 pub(crate) const SKILLS: [(&str, &str); 7] = [
     ("JOB_TASKS", "Gestes du métier"),
@@ -136,6 +136,8 @@ struct ImmersionTemplate {
     assess: bool,
     feedback: bool,
     outcome: bool,
+    /// What an immersion is, for those it is proposed to.
+    plain: bool,
     skills: &'static [(&'static str, &'static str)],
     contracts: &'static [(&'static str, &'static str)],
     milestones: &'static [(&'static str, &'static str)],
@@ -157,13 +159,7 @@ impl Page {
         if i.is_null() {
             return not_found();
         }
-        let names = self
-            .run(
-                "query($e: ID!) { employer(id: $e) { name } }",
-                json!({ "e": i["employerId"] }),
-            )
-            .await;
-        let employer = names.data["employer"]["name"]
+        let employer = i["employerName"]
             .as_str()
             .unwrap_or("l'employeur")
             .to_owned();
@@ -289,6 +285,7 @@ impl Page {
             assess,
             feedback,
             outcome,
+            plain: !staff && matches!(stage, "proposed" | "drafted"),
             skills: &SKILLS,
             contracts: &CONTRACTS,
             milestones: &MILESTONES,

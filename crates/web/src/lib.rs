@@ -428,6 +428,7 @@ struct PortalTemplate {
     needs: Vec<String>,
     /// Id, what.
     immersions: Vec<(String, String)>,
+    visits: Vec<String>,
 }
 
 #[derive(Template)]
@@ -442,7 +443,7 @@ impl Page {
     async fn own_immersions(&self) -> Vec<(String, String)> {
         let out = self
             .run(
-                "{ immersions(first: 50) { edges { node { id stage proposedOn employerId } } } }",
+                "{ immersions(first: 50) { edges { node { id stage employerName } } } }",
                 json!({}),
             )
             .await;
@@ -453,16 +454,7 @@ impl Page {
             .unwrap_or_default()
         {
             let n = &edge["node"];
-            let employer = self
-                .run(
-                    "query($e: ID!) { employer(id: $e) { name } }",
-                    json!({ "e": n["employerId"] }),
-                )
-                .await;
-            let name = employer.data["employer"]["name"]
-                .as_str()
-                .unwrap_or("Immersion")
-                .to_owned();
+            let name = n["employerName"].as_str().unwrap_or("Immersion").to_owned();
             let stage = n["stage"].as_str().unwrap_or_default();
             let what = match stage {
                 "proposed" => "proposée, en attente de réponse",
@@ -544,7 +536,8 @@ async fn home(page: Page, Query(q): Query<Notice>) -> Response {
     if let Some(employer) = own_employer(&page.viewer) {
         let out = page
             .run(
-                "query($e: ID!) { employer(id: $e) { name needs { activities surfacedOn } } }",
+                "query($e: ID!) { employer(id: $e) { name needs { activities surfacedOn }
+                    visits { visitedOn } } }",
                 json!({ "e": employer }),
             )
             .await;
@@ -558,6 +551,22 @@ async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             })
             .unwrap_or_default();
         let immersions = page.own_immersions().await;
+        let visits = out.data["employer"]["visits"]
+            .as_array()
+            .map(|visits| {
+                visits
+                    .iter()
+                    .filter_map(|v| {
+                        let day = time::Date::parse(
+                            v["visitedOn"].as_str()?,
+                            time::macros::format_description!("[year]-[month]-[day]"),
+                        )
+                        .ok()?;
+                        Some(format!("Visite le {}", passerelle_domain::fr::date(day)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let body = PortalTemplate {
             nav,
             name: out.data["employer"]["name"]
@@ -566,6 +575,7 @@ async fn home(page: Page, Query(q): Query<Notice>) -> Response {
                 .to_owned(),
             needs,
             immersions,
+            visits,
         }
         .render();
         return page.render(StatusCode::OK, body);

@@ -138,7 +138,7 @@ impl Page {
                 "query($p: ID!) { person(id: $p) { firstName lastName
                     projectVersions { version changedOn targetRomeCodes whatChanged causeKind }
                     timeline { eventType recordedAt } }
-                  immersions(first: 50, filter: { personId: $p }) { edges { node { id stage employerId feedbackFrom } } } }",
+                  immersions(first: 50, filter: { personId: $p }) { edges { node { id stage employerName feedbackFrom } } } }",
                 json!({ "p": id }),
             )
             .await;
@@ -194,19 +194,11 @@ impl Page {
             if n["feedbackFrom"].as_array().is_none_or(|f| f.is_empty()) {
                 continue;
             }
-            let employer = self
-                .run(
-                    "query($e: ID!) { employer(id: $e) { name } }",
-                    json!({ "e": n["employerId"] }),
-                )
-                .await;
             immersions.push((
                 n["id"].as_str().unwrap_or_default().to_owned(),
                 format!(
                     "Chez {}",
-                    employer.data["employer"]["name"]
-                        .as_str()
-                        .unwrap_or("l'employeur")
+                    n["employerName"].as_str().unwrap_or("l'employeur")
                 ),
             ));
         }
