@@ -807,6 +807,13 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
         .await;
     browser.audit("suite").await;
     browser
+        .fill(
+            "#notes",
+            "Très à l'aise avec l'équipe, le rythme du matin est dur",
+        )
+        .await;
+    browser.click("form[action$='/observation'] button").await;
+    browser
         .client
         .find(Locator::Css("#outcome"))
         .await
@@ -850,7 +857,7 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     .await;
     assert_eq!(
         seen["data"]["immersion"],
-        json!({ "feedbackFrom": ["HOST", "PERSON"], "outcomes": ["END"] }),
+        json!({ "feedbackFrom": ["HOST", "PERSON", "MEDIATOR"], "outcomes": ["END"] }),
         "{seen}"
     );
     browser.close().await;

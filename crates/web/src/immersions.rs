@@ -138,6 +138,9 @@ struct ImmersionTemplate {
     outcome: bool,
     /// What an immersion is, for those it is proposed to.
     plain: bool,
+    /// The mediator's own feedback.
+    observe: bool,
+    staff: bool,
     skills: &'static [(&'static str, &'static str)],
     contracts: &'static [(&'static str, &'static str)],
     milestones: &'static [(&'static str, &'static str)],
@@ -259,7 +262,10 @@ impl Page {
             steps.push(("fin", "Enregistrer la fin de l'immersion"));
         }
         let after_start = matches!(stage, "started" | "completed" | "interrupted");
-        let assess = after_start && is_employer && !given.iter().any(|a| a == "HOST");
+        // The host assesses online; a mediator enters an assessment
+        // received on paper or by phone, which also stops the reminders.
+        let assess = after_start && (is_employer || staff) && !given.iter().any(|a| a == "HOST");
+        let observe = after_start && staff && !given.iter().any(|a| a == "MEDIATOR");
         let feedback = after_start && is_person && !given.iter().any(|a| a == "PERSON");
         let outcome = staff && matches!(stage, "completed" | "interrupted");
         let period = match (french(&i["periodStart"]), french(&i["periodEnd"])) {
@@ -286,6 +292,8 @@ impl Page {
             feedback,
             outcome,
             plain: !staff && matches!(stage, "proposed" | "drafted"),
+            observe,
+            staff,
             skills: &SKILLS,
             contracts: &CONTRACTS,
             milestones: &MILESTONES,
@@ -744,6 +752,7 @@ pub(crate) async fn assess(
         (!v.is_empty()).then(|| v.to_owned())
     };
     let assessment = json!({
+        "receivedByOtherMeans": page.viewer.user.is_some(),
         "attendance": get("attendance"),
         "goalsReached": get("goals_reached") == "oui",
         "skills": skills,
@@ -817,6 +826,41 @@ pub(crate) async fn outcome(
             "o": form.outcome,
             "c": (!form.contract.is_empty()).then_some(&form.contract),
         }),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ObservationForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    goals_reached: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    next_steps: String,
+}
+
+/// The mediator's own feedback on the immersion.
+pub(crate) async fn observe(
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ObservationForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let next = (!form.next_steps.trim().is_empty()).then_some(&form.next_steps);
+    page.act(
+        &id,
+        "mutation($i: ID!, $m: MediatorFeedbackInput!) {
+            feedbackRecord(input: { immersionId: $i, mediator: $m }) { immersion { id } } }",
+        json!({ "i": id, "m": {
+            "goalsReached": form.goals_reached == "oui",
+            "notes": form.notes,
+            "nextSteps": next,
+        } }),
     )
     .await
 }

@@ -73,6 +73,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/immersions/{id}/validation", post(immersions::validate))
         .route("/immersions/{id}/bilan", post(immersions::assess))
         .route("/immersions/{id}/retour", post(immersions::feedback))
+        .route("/immersions/{id}/observation", post(immersions::observe))
         .route("/immersions/{id}/suite", post(immersions::outcome))
         .route("/immersions/{id}/{step}", post(immersions::step))
         .route(
