@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::immersions::{CONTRACTS, OBJECTIVES};
+use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES};
 use crate::{Nav, Page, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
@@ -74,21 +74,6 @@ pub const STEPS: [(&str, &str); 7] = [
     ("STARTED", "Commencées"),
     ("COMPLETED", "Terminées"),
     ("HIRED_OR_TRAINED", "Embauche ou formation"),
-];
-
-const OUTCOMES: [(&str, &str); 5] = [
-    ("HIRED", "Embauche"),
-    ("TRAINING", "Formation"),
-    ("NEW_IMMERSION", "Nouvelle immersion"),
-    ("PROJECT_READJUSTED", "Projet réajusté"),
-    ("NOTHING", "Rien pour l'instant"),
-];
-
-const MILESTONES: [(&str, &str); 4] = [
-    ("END", "À la fin"),
-    ("ONE_MONTH", "À 1 mois"),
-    ("THREE_MONTHS", "À 3 mois"),
-    ("SIX_MONTHS", "À 6 mois"),
 ];
 
 const SOURCES: [(&str, &str); 3] = [
@@ -300,7 +285,7 @@ fn outcomes(data: &Value) -> Vec<Chart> {
                 .collect();
             Chart::new(
                 &format!("suites-{}", milestone.to_lowercase()),
-                format!("{when} de l'immersion"),
+                (*when).to_owned(),
                 &["Situation", "Immersions", "Contrats"],
                 rows,
             )

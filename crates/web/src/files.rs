@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::{HORIZONS, INTENTS, Nav, PURPOSES, Page, message};
+use crate::labels::{HORIZONS, INTENTS, PURPOSES};
+use crate::{Nav, Page, message};
 
 #[derive(Template)]
 #[template(path = "employer.html")]

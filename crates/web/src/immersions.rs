@@ -10,19 +10,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS};
 use crate::{FormState, Nav, Page, message};
-
-pub(crate) const OBJECTIVES: [(&str, &str); 3] = [
-    (
-        "DISCOVER_JOB_OR_SECTOR",
-        "Découvrir un métier ou un secteur",
-    ),
-    ("CONFIRM_PROJECT", "Confirmer un projet professionnel"),
-    (
-        "INITIATE_RECRUITMENT",
-        "Initier une démarche de recrutement",
-    ),
-];
 
 fn signatory_label(s: &str) -> &'static str {
     match s {
@@ -67,42 +56,6 @@ fn not_found() -> Response {
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { id stage objective personId
     employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
     missingSignatures feedbackFrom outcomes } }";
-
-pub(crate) const SKILLS: [(&str, &str); 7] = [
-    ("JOB_TASKS", "Gestes du métier"),
-    ("PUNCTUALITY", "Ponctualité"),
-    ("SAFETY_RULES", "Règles de sécurité"),
-    ("TEAMWORK", "Travail en équipe"),
-    ("COMMUNICATION", "Communication"),
-    ("AUTONOMY", "Autonomie"),
-    ("INITIATIVE", "Initiative"),
-];
-
-pub(crate) const CONTRACTS: [(&str, &str); 8] = [
-    ("CDI", "CDI"),
-    ("CDD_SIX_MONTHS_OR_MORE", "CDD de 6 mois ou plus"),
-    ("CDD_UNDER_SIX_MONTHS", "CDD de moins de 6 mois"),
-    ("ALTERNANCE", "Alternance"),
-    ("INTERIM", "Intérim"),
-    ("CONTRAT_AIDE", "Contrat aidé"),
-    ("CONTRAT_INSERTION", "Contrat d'insertion"),
-    ("OTHER", "Autre contrat"),
-];
-
-const MILESTONES: [(&str, &str); 4] = [
-    ("END", "À la fin de l'immersion"),
-    ("ONE_MONTH", "À 1 mois"),
-    ("THREE_MONTHS", "À 3 mois"),
-    ("SIX_MONTHS", "À 6 mois"),
-];
-
-const OUTCOMES: [(&str, &str); 5] = [
-    ("HIRED", "Embauche"),
-    ("TRAINING", "Formation"),
-    ("NEW_IMMERSION", "Nouvelle immersion"),
-    ("PROJECT_READJUSTED", "Projet réajusté"),
-    ("NOTHING", "Rien pour l'instant"),
-];
 
 fn author_label(a: &str) -> &'static str {
     match a {

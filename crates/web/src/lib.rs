@@ -21,9 +21,12 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::labels::{HORIZONS, INTENTS, PURPOSES};
+
 mod dashboards;
 mod files;
 mod immersions;
+mod labels;
 mod links;
 mod people;
 
@@ -678,20 +681,6 @@ async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Response {
     page.redirect("/?fait=lien", Vec::new())
 }
 
-pub(crate) const HORIZONS: [(&str, &str); 5] = [
-    ("NOW", "Dès maintenant"),
-    ("WITHIN_THREE_MONTHS", "Dans les 3 mois"),
-    ("WITHIN_SIX_MONTHS", "Dans les 6 mois"),
-    ("WITHIN_A_YEAR", "Dans l'année"),
-    ("NOT_KNOWN_YET", "Je ne sais pas encore"),
-];
-
-pub(crate) const INTENTS: [(&str, &str); 3] = [
-    ("PLANNED", "Oui, c'est prévu"),
-    ("POSSIBLE", "Peut-être, si la personne convient"),
-    ("NONE", "Non, pas pour l'instant"),
-];
-
 #[derive(Template)]
 #[template(path = "need_form.html")]
 struct NeedTemplate {
@@ -807,12 +796,6 @@ fn need_again(page: Page, form: FormState) -> Response {
     .render();
     page.render(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
-
-pub(crate) const PURPOSES: [(&str, &str); 3] = [
-    ("PROSPECTION", "Prospection"),
-    ("FOLLOW_UP", "Suivi"),
-    ("IN_EMPLOYMENT_MEDIATION", "Médiation dans l'emploi"),
-];
 
 #[derive(Template)]
 #[template(path = "visit_form.html")]
