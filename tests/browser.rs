@@ -254,6 +254,9 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     let db = TestDb::new().await;
     let dir = data_dir();
     let (server, staff) = started(&db, &dir).await;
+    // Another establishment first, so that the visit form must pick the
+    // right one.
+    register_employer(&server, &staff, "44306184100047", "Atelier Central").await;
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let added = gql(
@@ -359,7 +362,7 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
 
     // A visit from the phone, from the file: the employer and today's date
     // already there, one error, done.
-    browser.click("a[href^='/visites/nouvelle']").await;
+    browser.click("main a[href^='/visites/nouvelle?']").await;
     browser.audit("visite").await;
     let chosen = browser
         .client
@@ -551,15 +554,29 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
     let dir = data_dir();
     let (server, staff) = started(&db, &dir).await;
     register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
-    enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    enroll(&server, &staff, Some("leo@exemple.fr")).await;
+    let awa = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let base = &server.base;
     browser.goto(&format!("{base}/")).await;
     browser.fill("#email", "camille@ml-nantes.fr").await;
     browser.fill("#password", PASSWORD).await;
     browser.click("form[action='/connexion'] button").await;
 
-    // The proposal, then both answers as the mediator heard them.
-    browser.click("a[href='/immersions/nouvelle']").await;
+    // The proposal from Awa's file, then both answers as the mediator
+    // heard them.
+    browser
+        .goto(&format!("{base}/people/{}", awa.as_str().unwrap()))
+        .await;
+    browser.click("main a[href^='/immersions/nouvelle?']").await;
+    let chosen = browser
+        .client
+        .find(Locator::Css("#person"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), awa.as_str());
     browser.audit("proposition").await;
     browser.click("form[action='/immersions'] button").await;
     let page = browser.body().await;

@@ -278,92 +278,6 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     page.immersion_page(&id, StatusCode::OK, None).await
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct AnswerForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    by: String,
-    #[serde(default)]
-    choix: String,
-    #[serde(default)]
-    reason: String,
-}
-
-pub(crate) async fn answer(
-    page: Page,
-    Path(id): Path<String>,
-    Form(form): Form<AnswerForm>,
-) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
-    let (mutation, reason) = if form.choix == "refuser" {
-        ("immersionDecline", Some(form.reason.as_str()))
-    } else {
-        ("immersionAccept", None)
-    };
-    let query = format!(
-        "mutation($i: ID!, $by: Party!, $r: String) {{
-            {mutation}(input: {{ immersionId: $i, by: $by, reason: $r }}) {{ immersion {{ id }} }}
-        }}"
-    );
-    page.act(&id, &query, json!({ "i": id, "by": form.by, "r": reason }))
-        .await
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct SignForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    signatory: String,
-    #[serde(default)]
-    paper: String,
-}
-
-pub(crate) async fn sign(
-    page: Page,
-    Path(id): Path<String>,
-    Form(form): Form<SignForm>,
-) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
-    let on_paper =
-        (form.paper == "true").then(|| page.api.gateway.handler.clock().today().to_string());
-    page.act(
-        &id,
-        "mutation($i: ID!, $s: Signatory!, $p: Date) {
-            conventionSign(input: { immersionId: $i, signatory: $s, onPaperOn: $p }) { immersion { id } }
-        }",
-        json!({ "i": id, "s": form.signatory, "p": on_paper }),
-    )
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-pub(crate) async fn validate(
-    page: Page,
-    Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
-    page.act(
-        &id,
-        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
-        json!({ "i": id }),
-    )
-    .await
-}
-
 #[derive(Template)]
 #[template(path = "propose.html")]
 struct ProposeTemplate {
@@ -419,12 +333,22 @@ impl Page {
     }
 }
 
-pub(crate) async fn propose_form(page: Page) -> Response {
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProposeQuery {
+    /// The person a proposal starts with, from their file.
+    #[serde(default)]
+    personne: Option<String>,
+}
+
+pub(crate) async fn propose_form(
+    page: Page,
+    axum::extract::Query(q): axum::extract::Query<ProposeQuery>,
+) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    page.propose_page(StatusCode::OK, FormState::default())
-        .await
+    let form = FormState::with(&[("person", q.personne.as_deref().unwrap_or_default())]);
+    page.propose_page(StatusCode::OK, form).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -577,17 +501,14 @@ pub(crate) async fn convention(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
+    let fields = Fields(fields);
+    let get = |name: &str| fields.get(name);
     if let Err(r) = page.checked(get("csrf")) {
         return *r;
     }
     let mut state = FormState::with(
         &fields
+            .0
             .iter()
             .filter(|(k, _)| k != "csrf")
             .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -612,10 +533,7 @@ pub(crate) async fn convention(
             .convention_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
             .await;
     }
-    let optional = |name: &str| {
-        let v = get(name).trim();
-        (!v.is_empty()).then(|| v.to_owned())
-    };
+    let optional = |name: &str| fields.optional(name);
     let convention = json!({
         "prescriber": { "name": get("prescriber_name"), "signatory": { "name": get("prescriber_signatory") } },
         "person": {
@@ -657,163 +575,132 @@ pub(crate) async fn convention(
         .await
 }
 
-/// The start or the end, today.
-pub(crate) async fn step(
-    page: Page,
-    Path((id, step)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
-    let mutation = match step.as_str() {
-        "debut" => "immersionStart",
-        "fin" => "immersionComplete",
-        _ => return not_found(),
-    };
-    let query = format!(
-        "mutation($i: ID!) {{ {mutation}(input: {{ immersionId: $i }}) {{ immersion {{ id }} }} }}"
-    );
-    page.act(&id, &query, json!({ "i": id })).await
-}
+/// A form's fields, by name.
+struct Fields(Vec<(String, String)>);
 
-/// The host's assessment: attendance, goals, a grid of skills, advice, a
-/// contract offered.
-pub(crate) async fn assess(
-    page: Page,
-    Path(id): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Response {
-    let get = |name: &str| {
-        fields
+impl Fields {
+    fn get(&self, name: &str) -> &str {
+        self.0
             .iter()
             .find(|(k, _)| k == name)
             .map_or("", |(_, v)| v.as_str())
-    };
-    if let Err(r) = page.checked(get("csrf")) {
-        return *r;
     }
-    let skills: Vec<Value> = SKILLS
-        .iter()
-        .filter_map(|(skill, _)| {
-            let level = get(&format!("skill-{skill}"));
-            (!level.is_empty()).then(|| json!({ "skill": skill, "level": level }))
-        })
-        .collect();
-    let optional = |name: &str| {
-        let v = get(name).trim();
+
+    fn optional(&self, name: &str) -> Option<String> {
+        let v = self.get(name).trim();
         (!v.is_empty()).then(|| v.to_owned())
+    }
+}
+
+/// The operation an action on the immersion's page runs, with its
+/// variables; none for an unknown action.
+fn operation(
+    action: &str,
+    id: &str,
+    f: &Fields,
+    staff: bool,
+    today: &str,
+) -> Option<(String, Value)> {
+    let one = |mutation: &str| {
+        format!(
+            "mutation($i: ID!) {{ {mutation}(input: {{ immersionId: $i }}) {{ immersion {{ id }} }} }}"
+        )
     };
-    let assessment = json!({
-        "receivedByOtherMeans": page.viewer.user.is_some(),
-        "attendance": get("attendance"),
-        "goalsReached": get("goals_reached") == "oui",
-        "skills": skills,
-        "advice": optional("advice"),
-        "hiring": optional("hiring"),
-    });
-    page.act(
-        &id,
-        "mutation($i: ID!, $h: HostAssessmentInput!) {
-            feedbackRecord(input: { immersionId: $i, host: $h }) { immersion { id } } }",
-        json!({ "i": id, "h": assessment }),
-    )
-    .await
+    Some(match action {
+        // The person's or the employer's answer, or the mediator recording it.
+        "reponse" => {
+            let mutation = if f.get("choix") == "refuser" {
+                "immersionDecline"
+            } else {
+                "immersionAccept"
+            };
+            (
+                format!(
+                    "mutation($i: ID!, $by: Party!, $r: String) {{
+                        {mutation}(input: {{ immersionId: $i, by: $by, reason: $r }}) {{ immersion {{ id }} }} }}"
+                ),
+                json!({ "i": id, "by": f.get("by"), "r": f.optional("reason") }),
+            )
+        }
+        "signature" => (
+            "mutation($i: ID!, $s: Signatory!, $p: Date) {
+                conventionSign(input: { immersionId: $i, signatory: $s, onPaperOn: $p }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "s": f.get("signatory"), "p": (f.get("paper") == "true").then_some(today) }),
+        ),
+        "validation" => (one("conventionValidate"), json!({ "i": id })),
+        "debut" => (one("immersionStart"), json!({ "i": id })),
+        "fin" => (one("immersionComplete"), json!({ "i": id })),
+        // The host's assessment: attendance, goals, a grid of skills,
+        // advice, a contract offered; entered by a mediator when received
+        // on paper or by phone.
+        "bilan" => {
+            let skills: Vec<Value> = SKILLS
+                .iter()
+                .filter_map(|(skill, _)| {
+                    let level = f.get(&format!("skill-{skill}"));
+                    (!level.is_empty()).then(|| json!({ "skill": skill, "level": level }))
+                })
+                .collect();
+            (
+                "mutation($i: ID!, $h: HostAssessmentInput!) {
+                    feedbackRecord(input: { immersionId: $i, host: $h }) { immersion { id } } }"
+                    .to_owned(),
+                json!({ "i": id, "h": {
+                    "receivedByOtherMeans": staff,
+                    "attendance": f.get("attendance"),
+                    "goalsReached": f.get("goals_reached") == "oui",
+                    "skills": skills,
+                    "advice": f.optional("advice"),
+                    "hiring": f.optional("hiring"),
+                } }),
+            )
+        }
+        // The person's own feedback, in their words.
+        "retour" => (
+            "mutation($i: ID!, $w: String!) {
+                feedbackRecord(input: { immersionId: $i, person: { words: $w } }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "w": f.get("words") }),
+        ),
+        // The mediator's own feedback.
+        "observation" => (
+            "mutation($i: ID!, $m: MediatorFeedbackInput!) {
+                feedbackRecord(input: { immersionId: $i, mediator: $m }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "m": {
+                "goalsReached": f.get("goals_reached") == "oui",
+                "notes": f.get("notes"),
+                "nextSteps": f.optional("next_steps"),
+            } }),
+        ),
+        // Where the person stands at the end or at 1, 3 or 6 months.
+        "suite" => (
+            "mutation($i: ID!, $m: Milestone!, $o: OutcomeKind!, $c: Contract) {
+                outcomeRecord(input: { immersionId: $i, milestone: $m, outcome: $o, contract: $c }) {
+                    immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "m": f.get("milestone"), "o": f.get("outcome"), "c": f.optional("contract") }),
+        ),
+        _ => return None,
+    })
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct FeedbackForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    words: String,
-}
-
-/// The person's own feedback, in their words.
-pub(crate) async fn feedback(
+/// Every button of the immersion's page: the action, then back to the page
+/// (with the gateway's refusal, if any).
+pub(crate) async fn action(
     page: Page,
-    Path(id): Path<String>,
-    Form(form): Form<FeedbackForm>,
+    Path((id, action)): Path<(String, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
+    let fields = Fields(fields);
+    if let Err(r) = page.checked(fields.get("csrf")) {
         return *r;
     }
-    page.act(
-        &id,
-        "mutation($i: ID!, $w: String!) {
-            feedbackRecord(input: { immersionId: $i, person: { words: $w } }) { immersion { id } } }",
-        json!({ "i": id, "w": form.words }),
-    )
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct OutcomeForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    milestone: String,
-    #[serde(default)]
-    outcome: String,
-    #[serde(default)]
-    contract: String,
-}
-
-/// Where the person stands at the end or at 1, 3 or 6 months.
-pub(crate) async fn outcome(
-    page: Page,
-    Path(id): Path<String>,
-    Form(form): Form<OutcomeForm>,
-) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
-    page.act(
-        &id,
-        "mutation($i: ID!, $m: Milestone!, $o: OutcomeKind!, $c: Contract) {
-            outcomeRecord(input: { immersionId: $i, milestone: $m, outcome: $o, contract: $c }) {
-                immersion { id } } }",
-        json!({
-            "i": id,
-            "m": form.milestone,
-            "o": form.outcome,
-            "c": (!form.contract.is_empty()).then_some(&form.contract),
-        }),
-    )
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ObservationForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    goals_reached: String,
-    #[serde(default)]
-    notes: String,
-    #[serde(default)]
-    next_steps: String,
-}
-
-/// The mediator's own feedback on the immersion.
-pub(crate) async fn observe(
-    page: Page,
-    Path(id): Path<String>,
-    Form(form): Form<ObservationForm>,
-) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
-    let next = (!form.next_steps.trim().is_empty()).then_some(&form.next_steps);
-    page.act(
-        &id,
-        "mutation($i: ID!, $m: MediatorFeedbackInput!) {
-            feedbackRecord(input: { immersionId: $i, mediator: $m }) { immersion { id } } }",
-        json!({ "i": id, "m": {
-            "goalsReached": form.goals_reached == "oui",
-            "notes": form.notes,
-            "nextSteps": next,
-        } }),
-    )
-    .await
+    let today = page.api.gateway.handler.clock().today().to_string();
+    let staff = page.viewer.user.is_some();
+    let Some((query, variables)) = operation(&action, &id, &fields, staff, &today) else {
+        return not_found();
+    };
+    page.act(&id, &query, variables).await
 }

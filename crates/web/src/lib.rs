@@ -71,14 +71,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/immersions/nouvelle", get(immersions::propose_form))
         .route("/immersions", post(immersions::propose))
         .route("/immersions/{id}", get(immersions::page))
-        .route("/immersions/{id}/reponse", post(immersions::answer))
-        .route("/immersions/{id}/signature", post(immersions::sign))
-        .route("/immersions/{id}/validation", post(immersions::validate))
-        .route("/immersions/{id}/bilan", post(immersions::assess))
-        .route("/immersions/{id}/retour", post(immersions::feedback))
-        .route("/immersions/{id}/observation", post(immersions::observe))
-        .route("/immersions/{id}/suite", post(immersions::outcome))
-        .route("/immersions/{id}/{step}", post(immersions::step))
+        .route("/immersions/{id}/{action}", post(immersions::action))
         .route(
             "/immersions/{id}/convention",
             get(immersions::convention_form).post(immersions::convention),
