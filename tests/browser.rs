@@ -716,9 +716,7 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
         }
     };
     steps(&[
-        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
-        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
     ])
     .await;
     let base = &server.base;
@@ -741,6 +739,19 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
             browser.click(".tasks a[href^='/immersions/']").await;
         }
     };
+
+    // The person accepts the proposal from her own space.
+    open("awa@exemple.fr").await;
+    let page = browser.body().await;
+    assert!(page.contains("sans être salarié"), "{page}");
+    browser.audit("proposition, personne").await;
+    browser.click("form[action$='/reponse'] button").await;
+    assert!(!browser.body().await.contains("J'accepte cette immersion"));
+    browser.click("form[action='/deconnexion'] button").await;
+    steps(&[
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+    ])
+    .await;
 
     // Each signs online from their own space, after reading what it is.
     for (who, email) in [

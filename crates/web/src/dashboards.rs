@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES};
+use crate::labels::{AGE_BANDS, CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES};
 use crate::{Nav, Page, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
@@ -382,6 +382,7 @@ struct DashboardTemplate {
     tabs: Vec<(&'static str, &'static str)>,
     values: HashMap<String, String>,
     objectives: &'static [(&'static str, &'static str)],
+    age_bands: &'static [(&'static str, &'static str)],
     masked: bool,
     error: Option<String>,
     charts: Vec<Chart>,
@@ -437,6 +438,7 @@ pub(crate) async fn page(
         tabs: BOARDS.iter().map(|b| (b.slug, b.title)).collect(),
         values: params,
         objectives: &OBJECTIVES,
+        age_bands: &AGE_BANDS,
         masked: data["masked"].as_bool().unwrap_or(false),
         charts: if data.is_null() {
             Vec::new()

@@ -67,3 +67,9 @@ pub(crate) const OUTCOMES: [(&str, &str); 5] = [
     ("PROJECT_READJUSTED", "Projet réajusté"),
     ("NOTHING", "Rien pour l'instant"),
 ];
+
+pub(crate) const AGE_BANDS: [(&str, &str); 3] = [
+    ("UNDER_26", "Moins de 26 ans"),
+    ("FROM_26_TO_49", "26 à 49 ans"),
+    ("FROM_50", "50 ans et plus"),
+];
