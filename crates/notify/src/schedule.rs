@@ -165,11 +165,15 @@ impl Scheduler {
         .bind(job.name())
         .fetch_optional(&mut *tx)
         .await?;
-        // Locked: another replica is running it.
+        // Locked: another replica is running it. The transaction ends
+        // here, explicitly: a dropped one is rolled back only when its
+        // connection is next used, and would hold the row lock till then.
         let Some(last) = last else {
+            tx.rollback().await?;
             return Ok(None);
         };
         let Some(tick) = Self::latest_tick(schedule, last, now) else {
+            tx.rollback().await?;
             return Ok(None);
         };
         let day = to_chrono(tick).date_naive();
@@ -192,7 +196,7 @@ impl Scheduler {
             Err(e) => {
                 // What the job queued is rolled back; the failure is
                 // recorded and the next tick tries again (jobs look back).
-                drop(tx);
+                tx.rollback().await?;
                 tracing::error!(job = job.name(), "scheduled job failed: {e}");
                 let mut tx = self.pool.begin().await?;
                 let run = record(

@@ -364,7 +364,11 @@ impl Projections {
         .bind(version)
         .fetch_optional(&mut *tx)
         .await?;
+        // Every way out ends the transaction explicitly: a dropped one is
+        // rolled back only when its connection is next used, and would keep
+        // the checkpoint row locked until then (another batch would skip it).
         let Some((transaction_id, global_position)) = checkpoint else {
+            tx.rollback().await?;
             return Ok(Batch::Skipped);
         };
         let after = LogPosition {
@@ -373,6 +377,7 @@ impl Projections {
         };
         let events = self.store.read_all(&mut tx, after, limit).await?;
         let Some(last) = events.last() else {
+            tx.rollback().await?;
             return Ok(Batch::CaughtUp);
         };
         let reached = last.position;
@@ -380,7 +385,7 @@ impl Projections {
         set_search_path(&mut tx, &version_schema(p.name(), version)).await?;
         if let Err(e) = p.apply(&mut tx, &events).await {
             // Nothing of the batch stays: the transaction is rolled back.
-            drop(tx);
+            tx.rollback().await?;
             self.record_failure(p.name(), version, &e.to_string())
                 .await?;
             return Err(StoreError::Projection {
