@@ -192,6 +192,9 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
     assert!(off.text().await.unwrap().contains("Vous ne recevez plus"));
     let (status, _) = server.get("/preferences/inconnu").await;
     assert_eq!(status, 404);
+    let (status, page) = server.get("/nulle-part").await;
+    assert_eq!(status, 404);
+    assert!(page.contains("Page introuvable"), "{page}");
 
     // The mediator sees what was sent, by role, never by address.
     let deliveries = gql(

@@ -83,7 +83,17 @@ pub fn router(api: ApiCell) -> Router {
             get(links::preferences_page).post(links::set_preferences),
         )
         .route("/static/app.css", get(stylesheet))
+        .fallback(not_found_page)
         .with_state(api)
+}
+
+/// Any other path: a French page that says so, with a way back.
+async fn not_found_page() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Page introuvable",
+        "Cette adresse ne mène à aucune page : vérifiez-la, ou repartez de l'accueil.",
+    )
 }
 
 async fn stylesheet() -> Response {
