@@ -307,7 +307,7 @@ pub async fn parties(
     .await
 }
 
-/// Every immersion's parties whose person has not given feedback, or all.
+/// Every immersion's parties.
 pub async fn all_parties(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<Parties>, sqlx::Error> {
     sqlx::query_as(
         "select immersion_id, structure, mediator, person_id, employer_id, person_feedback, contacts

@@ -250,7 +250,7 @@ impl Sender {
         let person_name = match &immersion {
             Some(i) => people::contact(&self.pool, PersonId(i.person_id))
                 .await?
-                .and_then(|(first_name, _)| first_name),
+                .and_then(|c| c.first_name),
             None => None,
         };
         let mut facts = Facts {
@@ -334,16 +334,18 @@ impl Sender {
         Ok(match recipient {
             Recipient::Staff { user_id } => self.staff(&[*user_id]).await?,
             Recipient::Person { person_id } => {
-                let Some((first_name, Some(email))) =
-                    people::contact(&self.pool, PersonId(*person_id)).await?
+                let Some(people::Contact {
+                    first_name,
+                    email: Some(email),
+                    structure,
+                }) = people::contact(&self.pool, PersonId(*person_id)).await?
                 else {
                     return Ok(None);
                 };
-                let row = people::get(&self.pool, PersonId(*person_id)).await?;
                 Some(Target {
                     addresses: vec![email],
                     name: first_name,
-                    principal: row.map(|r| (Principal::Person(PersonId(*person_id)), r.structure)),
+                    principal: Some((Principal::Person(PersonId(*person_id)), structure)),
                 })
             }
             Recipient::Employer { employer_id } => {

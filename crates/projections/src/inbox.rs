@@ -355,6 +355,16 @@ pub struct Facts {
     pub needs: Vec<NeedFacts>,
 }
 
+/// The immersions still followed (not closed, and not done with: the
+/// assessment in and the 6-month outcome recorded), with every column of
+/// [`OpenImmersion`]; callers add conditions and an order.
+const OPEN_IMMERSIONS: &str = "select i.structure, i.mediator, i.immersion_id, i.employer_id,
+        e.name as employer_name, i.proposed_on, i.employer_answered, i.period_start,
+        i.period_end, i.required_signatories, i.signatures, i.validated, i.started,
+        i.completed_on, i.host_assessed, i.outcomes
+    from inbox.immersions i left join inbox.employers e using (employer_id)
+    where not i.closed and not (i.host_assessed and i.outcomes @> array['six_months'])";
+
 /// The facts behind `mediator`'s tasks: their immersions still open, the
 /// undeclared accidents of those, and the open needs they surfaced or that
 /// came to their structure from the portal or by phone.
@@ -363,15 +373,9 @@ pub async fn facts(
     mediator: Uuid,
     structure: Uuid,
 ) -> Result<Facts, sqlx::Error> {
-    let immersions = sqlx::query_as(
-        "select i.immersion_id, i.employer_id, e.name as employer_name, i.proposed_on,
-                i.employer_answered, i.period_start, i.period_end, i.required_signatories,
-                i.signatures, i.validated, i.started, i.completed_on, i.host_assessed, i.outcomes
-         from inbox.immersions i left join inbox.employers e using (employer_id)
-         where i.mediator = $1 and not i.closed
-           and not (i.host_assessed and i.outcomes @> array['six_months'])
-         order by i.proposed_on, i.immersion_id",
-    )
+    let immersions = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{OPEN_IMMERSIONS} and i.mediator = $1 order by i.proposed_on, i.immersion_id"
+    )))
     .bind(mediator)
     .fetch_all(db);
     let accidents = sqlx::query_as(
@@ -413,15 +417,9 @@ pub struct OpenImmersion {
 
 /// Every immersion still open, for the reminders that follow them.
 pub async fn open_immersions(db: &sqlx::PgPool) -> Result<Vec<OpenImmersion>, sqlx::Error> {
-    sqlx::query_as(
-        "select i.structure, i.mediator, i.immersion_id, i.employer_id, e.name as employer_name,
-                i.proposed_on, i.employer_answered, i.period_start, i.period_end,
-                i.required_signatories, i.signatures, i.validated, i.started, i.completed_on,
-                i.host_assessed, i.outcomes
-         from inbox.immersions i left join inbox.employers e using (employer_id)
-         where not i.closed and not (i.host_assessed and i.outcomes @> array['six_months'])
-         order by i.immersion_id",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{OPEN_IMMERSIONS} order by i.immersion_id"
+    )))
     .fetch_all(db)
     .await
 }

@@ -163,13 +163,6 @@ fn french(n: f64, decimals: usize) -> String {
     format!("{n:.decimals$}").replace('.', ",")
 }
 
-fn label_of(list: &[(&str, &'static str)], value: &Value) -> String {
-    let v = value.as_str().unwrap_or_default();
-    list.iter()
-        .find(|(k, _)| *k == v)
-        .map_or_else(|| v.to_owned(), |(_, l)| (*l).to_owned())
-}
-
 /// One dashboard: its tab, its operation, its CSV, its charts.
 struct Board {
     slug: &'static str,
@@ -266,7 +259,7 @@ fn outcomes(data: &Value) -> Vec<Chart> {
                         .filter_map(|c| {
                             Some(format!(
                                 "{} {}",
-                                label_of(&CONTRACTS, &c["contract"]),
+                                crate::labels::label(&CONTRACTS, &c["contract"]),
                                 c["count"].as_i64()?
                             ))
                         })

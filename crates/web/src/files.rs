@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::labels::{HORIZONS, INTENTS, PURPOSES};
-use crate::{Nav, Page, message};
+use crate::labels::{HORIZONS, INTENTS, PURPOSES, label};
+use crate::{Nav, Page, french_date, message};
 
 #[derive(Template)]
 #[template(path = "employer.html")]
@@ -35,22 +35,6 @@ struct NeedTemplate {
     intent: String,
     headcount: i64,
     origin: String,
-}
-
-fn label(list: &[(&str, &'static str)], value: &Value) -> String {
-    let value = value.as_str().unwrap_or_default().to_uppercase();
-    list.iter()
-        .find(|(v, _)| *v == value)
-        .map_or(value.clone(), |(_, l)| (*l).to_owned())
-}
-
-fn french_date(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|d| {
-            time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
-        })
-        .map_or_else(String::new, passerelle_domain::fr::date)
 }
 
 fn origin(source: &Value) -> &'static str {

@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS};
-use crate::{FormState, Nav, Page, message};
+use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS, label};
+use crate::{FormState, Nav, Page, date_of, message, parse_date, strings};
 
 fn signatory_label(s: &str) -> &'static str {
     match s {
@@ -35,14 +35,6 @@ fn stage_label(s: &str) -> &'static str {
         "interrupted" => "Interrompue",
         _ => "Close",
     }
-}
-
-fn objective_label(s: &str) -> &'static str {
-    let upper = s.to_uppercase();
-    OBJECTIVES
-        .iter()
-        .find(|(v, _)| *v == upper)
-        .map_or("", |(_, l)| l)
 }
 
 fn not_found() -> Response {
@@ -72,7 +64,7 @@ struct ImmersionTemplate {
     id: String,
     employer: String,
     person: String,
-    objective: &'static str,
+    objective: String,
     stage: &'static str,
     period: Option<String>,
     missing: Vec<&'static str>,
@@ -98,14 +90,6 @@ struct ImmersionTemplate {
     contracts: &'static [(&'static str, &'static str)],
     milestones: &'static [(&'static str, &'static str)],
     outcomes: &'static [(&'static str, &'static str)],
-}
-
-fn french(value: &Value) -> Option<time::Date> {
-    time::Date::parse(
-        value.as_str()?,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
 }
 
 impl Page {
@@ -174,14 +158,7 @@ impl Page {
             && stage == "proposed"
             && i["acceptedByPerson"].as_bool() == Some(true)
             && i["acceptedByEmployer"].as_bool() == Some(true);
-        let missing: Vec<String> = i["missingSignatures"]
-            .as_array()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let missing = strings(&i["missingSignatures"]);
         let mut signatures = Vec::new();
         for s in &missing {
             let own = (is_person && s == "PERSON") || (is_employer && s == "HOST");
@@ -199,14 +176,7 @@ impl Page {
             }
         }
         let validate = staff && stage == "drafted" && missing.is_empty();
-        let given: Vec<String> = i["feedbackFrom"]
-            .as_array()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let given = strings(&i["feedbackFrom"]);
         let mut steps = Vec::new();
         if staff && stage == "validated" {
             steps.push(("debut", "Enregistrer le début de l'immersion"));
@@ -221,7 +191,7 @@ impl Page {
         let observe = after_start && staff && !given.iter().any(|a| a == "MEDIATOR");
         let feedback = after_start && is_person && !given.iter().any(|a| a == "PERSON");
         let outcome = staff && matches!(stage, "completed" | "interrupted");
-        let period = match (french(&i["periodStart"]), french(&i["periodEnd"])) {
+        let period = match (date_of(&i["periodStart"]), date_of(&i["periodEnd"])) {
             (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s, e)),
             _ => None,
         };
@@ -230,7 +200,7 @@ impl Page {
             id: id.to_owned(),
             employer,
             person,
-            objective: objective_label(i["objective"].as_str().unwrap_or_default()),
+            objective: label(&OBJECTIVES, &i["objective"]),
             stage: stage_label(stage),
             period,
             missing: missing.iter().map(|s| signatory_label(s)).collect(),
@@ -515,7 +485,7 @@ pub(crate) async fn convention(
             .collect::<Vec<_>>(),
     );
     for date in ["start", "end", "birth_date"] {
-        if french(&json!(get(date))).is_none() {
+        if parse_date(get(date)).is_none() {
             state
                 .errors
                 .insert(date.into(), "Indiquez une date (jour, mois, année).".into());

@@ -1,5 +1,17 @@
 //! The French labels of the API's enum values, for every page.
 
+use serde_json::Value;
+
+/// The label of an API value, whether given as the enum (`WITHIN_A_YEAR`)
+/// or as stored (`within_a_year`); the value itself when unknown.
+pub(crate) fn label(list: &[(&str, &'static str)], value: &Value) -> String {
+    let given = value.as_str().unwrap_or_default();
+    let upper = given.to_uppercase();
+    list.iter()
+        .find(|(v, _)| *v == upper)
+        .map_or_else(|| given.to_owned(), |(_, l)| (*l).to_owned())
+}
+
 pub(crate) const OBJECTIVES: [(&str, &str); 3] = [
     (
         "DISCOVER_JOB_OR_SECTOR",

@@ -120,6 +120,37 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         })
 }
 
+/// A date the API gives: a day (`2026-05-04`) or the day of an instant.
+pub(crate) fn date_of(value: &Value) -> Option<time::Date> {
+    parse_date(value.as_str()?.get(..10)?)
+}
+
+/// A day as a date field sends it.
+pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
+    time::Date::parse(
+        text.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// "4 mai 2026", or nothing when the API gave no date.
+pub(crate) fn french_date(value: &Value) -> String {
+    date_of(value).map_or_else(String::new, passerelle_domain::fr::date)
+}
+
+/// A list of strings the API gives.
+pub(crate) fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// What every page knows of its request: who, and the form token.
 pub(crate) struct Page {
     api: Api,
@@ -564,11 +595,7 @@ async fn home(page: Page, Query(q): Query<Notice>) -> Response {
                 visits
                     .iter()
                     .filter_map(|v| {
-                        let day = time::Date::parse(
-                            v["visitedOn"].as_str()?,
-                            time::macros::format_description!("[year]-[month]-[day]"),
-                        )
-                        .ok()?;
+                        let day = date_of(&v["visitedOn"])?;
                         Some(format!("Visite le {}", passerelle_domain::fr::date(day)))
                     })
                     .collect()
@@ -885,12 +912,9 @@ async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Response {
         ("purpose", &form.purpose),
         ("observations", &form.observations),
     ]);
-    let visited_on = match time::Date::parse(
-        form.visited_on.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    ) {
-        Ok(d) => d,
-        Err(_) => {
+    let visited_on = match parse_date(&form.visited_on) {
+        Some(d) => d,
+        None => {
             state
                 .errors
                 .insert("visited_on".into(), "Indiquez la date de la visite.".into());

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::{FormState, Nav, Page, message};
+use crate::{FormState, Nav, Page, french_date, message};
 
 /// What happened, in the words of a mediator.
 fn event_label(event_type: &str) -> &'static str {
@@ -59,19 +59,6 @@ fn cause_label(kind: &str) -> &'static str {
         "mentorship" => "au fil d'un parrainage",
         _ => "",
     }
-}
-
-fn date_of(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|d| {
-            time::Date::parse(
-                d.get(..10)?,
-                time::macros::format_description!("[year]-[month]-[day]"),
-            )
-            .ok()
-        })
-        .map_or_else(String::new, passerelle_domain::fr::date)
 }
 
 #[derive(Template)]
@@ -166,7 +153,11 @@ impl Page {
                     _ => String::new(),
                 };
                 (
-                    format!("Version {}, le {}", v["version"], date_of(&v["changedOn"])),
+                    format!(
+                        "Version {}, le {}",
+                        v["version"],
+                        french_date(&v["changedOn"])
+                    ),
                     codes.join(", "),
                     why,
                 )
@@ -179,7 +170,7 @@ impl Page {
             .iter()
             .map(|t| {
                 (
-                    date_of(&t["recordedAt"]),
+                    french_date(&t["recordedAt"]),
                     event_label(t["eventType"].as_str().unwrap_or_default()),
                 )
             })

@@ -515,14 +515,22 @@ pub async fn by_email(
     Ok(rows.into_iter().map(|(p, s)| (PersonId(p), s)).collect())
 }
 
-/// A person's first name and address, for the mails to them; none once
-/// erased.
+/// Who to write to about a person: their first name, address and
+/// structure; none once erased.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Contact {
+    pub first_name: Option<String>,
+    pub email: Option<String>,
+    pub structure: uuid::Uuid,
+}
+
 pub async fn contact(
     db: impl PgExecutor<'_>,
     person: PersonId,
-) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+) -> Result<Option<Contact>, sqlx::Error> {
     sqlx::query_as(
-        "select first_name, email from people.people where person_id = $1 and not erased",
+        "select first_name, email, structure from people.people
+         where person_id = $1 and not erased",
     )
     .bind(person.0)
     .fetch_optional(db)
