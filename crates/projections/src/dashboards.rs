@@ -17,12 +17,14 @@ use passerelle_domain::need::{NeedEvent, NeedSource};
 use passerelle_domain::person::{ConsentPurpose, PersonEvent};
 use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Projection, ProjectionError};
+use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::rows::{Inserts, Rows, keyed};
 use crate::views::{
-    decode_one, in_category, purge_erased, required_signatories, staff_actor, stream_uuid, tag,
+    decode_one, erased_subjects, in_category, required_signatories, staff_actor, stream_uuid, tag,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -128,350 +130,513 @@ impl Projection for Dashboards {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        for event in events {
-            if in_category(event, "employer") {
-                employer(conn, event).await?;
-            } else if in_category(event, "need") {
-                need(conn, event).await?;
-            } else if in_category(event, "person") {
-                person(conn, event).await?;
-            } else if in_category(event, "immersion") {
-                immersion(conn, event).await?;
+        let facts = decode(events)?;
+        let erased = erased_subjects(events)?;
+        let mut rows = Tables::load(conn, &facts, &erased).await?;
+        for fact in &facts {
+            match fact {
+                Fact::Employer(event, e) => rows.employer(event, e)?,
+                Fact::Need(event, e) => rows.need(event, e),
+                Fact::Person(event, e) => rows.person(event, e),
+                Fact::Immersion(event, e) => rows.immersion(event, e),
             }
         }
-        purge_erased(
-            conn,
-            events,
-            "update people set disability = null where person_id = $1",
-        )
-        .await
-    }
-}
-
-async fn employer(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    match decode_one(event, "employer")? {
-        EmployerEvent::EmployerRegistered(e) => {
-            let commune = e.commune.commune();
-            sqlx::query(
-                "insert into employers (employer_id, naf, departement, region) values ($1, $2, $3, $4)
-                 on conflict (employer_id) do nothing",
-            )
-            .bind(e.employer_id.0)
-            .bind(e.naf.as_str())
-            .bind(commune.map(|c| c.departement))
-            .bind(commune.map(|c| c.region))
-            .execute(conn)
-            .await?;
-        }
-        EmployerEvent::EmployerVisitLogged(e) => {
-            sqlx::query(
-                "insert into visits (visit_id, employer_id, structure, mediator, visited_on, recorded_at)
-                 values ($1, $2, $3, $4, $5, $6) on conflict (visit_id) do nothing",
-            )
-            .bind(e.visit_id.0)
-            .bind(stream_uuid(event))
-            .bind(e.structure.0)
-            .bind(e.mediator.0)
-            .bind(e.visited_on)
-            .bind(event.recorded_at)
-            .execute(conn)
-            .await?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let rome = |codes: &[passerelle_domain::values::RomeCode]| {
-        codes
-            .iter()
-            .map(|c| c.as_str().to_owned())
-            .collect::<Vec<_>>()
-    };
-    match decode_one(event, "need")? {
-        NeedEvent::NeedSurfaced(e) => {
-            // A need surfaced on a visit belongs to the visit's structure
-            // and mediator; otherwise to whoever recorded it.
-            let (source, visit) = match e.source {
-                NeedSource::Visit { visit_id } => ("visit", Some(visit_id.0)),
-                NeedSource::Portal => ("portal", None),
-                NeedSource::Phone => ("phone", None),
-            };
-            sqlx::query(
-                "insert into needs (need_id, employer_id, source, structure, mediator, surfaced_on,
-                     surfaced_at, rome_codes)
-                 select $1, $2, $3, coalesce(v.structure, $5), coalesce(v.mediator, $6), $7, $8, $9
-                 from (select 1) one left join visits v on v.visit_id = $4
-                 on conflict (need_id) do nothing",
-            )
-            .bind(e.need_id.0)
-            .bind(e.employer_id.0)
-            .bind(source)
-            .bind(visit)
-            .bind(event.tenant)
-            .bind(staff_actor(event))
-            .bind(e.surfaced_on)
-            .bind(event.recorded_at)
-            .bind(rome(&e.description.rome_codes))
-            .execute(conn)
-            .await?;
-        }
-        NeedEvent::NeedFormalisedAsOffer(_) => {
-            sqlx::query("update needs set offer_at = coalesce(offer_at, $2) where need_id = $1")
-                .bind(stream_uuid(event))
-                .bind(event.recorded_at)
-                .execute(conn)
-                .await?;
-        }
-        NeedEvent::NeedQualified(e) => {
-            sqlx::query("update needs set rome_codes = $2 where need_id = $1")
-                .bind(stream_uuid(event))
-                .bind(rome(&e.description.rome_codes))
-                .execute(conn)
-                .await?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-async fn person(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let id = stream_uuid(event);
-    match decode_one(event, "person")? {
-        PersonEvent::PersonEnrolled(e) => {
-            let commune = e.commune.as_ref().and_then(|c| c.commune());
-            sqlx::query(
-                "insert into people (person_id, structure, referent, enrolled_on, departement,
-                     region, age_band)
-                 values ($1, $2, $3, $4, $5, $6, $7) on conflict (person_id) do nothing",
-            )
-            .bind(e.person_id.0)
-            .bind(e.structure.0)
-            .bind(e.referent.0)
-            .bind(e.enrolled_on)
-            .bind(commune.map(|c| c.departement))
-            .bind(commune.map(|c| c.region))
-            .bind(tag(&e.age_band))
-            .execute(conn)
-            .await?;
-        }
-        PersonEvent::ReferentChanged(e) => {
-            sqlx::query("update people set referent = $2 where person_id = $1")
-                .bind(id)
-                .bind(e.referent.0)
-                .execute(conn)
-                .await?;
-        }
-        PersonEvent::ProjectStated(_) => {
-            sqlx::query(
-                "update people set project_at = coalesce(project_at, $2) where person_id = $1",
-            )
-            .bind(id)
-            .bind(event.recorded_at)
-            .execute(conn)
-            .await?;
-        }
-        PersonEvent::ProjectReadjusted(e) => {
-            sqlx::query(
-                "insert into readjustments (person_id, cause, recorded_at, global_position)
-                 values ($1, $2, $3, $4) on conflict do nothing",
-            )
-            .bind(id)
-            .bind(tag(&e.cause))
-            .bind(event.recorded_at)
-            .bind(event.position.global_position)
-            .execute(conn)
-            .await?;
-        }
-        PersonEvent::DisabilityRecognitionRecorded(e) => {
-            let recognised = match e.recognised {
-                Personal::Known(recognised) => Some(recognised),
-                Personal::Erased => None,
-            };
-            sqlx::query("update people set disability = $2 where person_id = $1")
-                .bind(id)
-                .bind(recognised)
-                .execute(conn)
-                .await?;
-        }
-        PersonEvent::ConsentWithdrawn(e) if e.purpose == ConsentPurpose::DisabilityRecognition => {
-            sqlx::query("update people set disability = null where person_id = $1")
-                .bind(id)
-                .execute(conn)
-                .await?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-async fn immersion(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let id = stream_uuid(event);
-    let at = event.recorded_at;
-    let set = |sql: &'static str| sqlx::query(sql).bind(id).bind(at);
-    match decode_one(event, "immersion")? {
-        ImmersionEvent::ImmersionProposed(e) => {
-            // The sector, territory and public are copied at the proposal:
-            // the figures filter on one table.
-            sqlx::query(
-                "insert into immersions (immersion_id, structure, mediator, person_id, employer_id,
-                     need_id, objective, proposed_on, proposed_at, naf, departement, region,
-                     rome_codes, age_band)
-                 select $1, $2, $3, $4, $5, $6, $7, $8, $9, e.naf, e.departement, e.region,
-                        coalesce(n.rome_codes, '{}'), p.age_band
-                 from (select 1) one
-                 left join employers e on e.employer_id = $5
-                 left join needs n on n.need_id = $6
-                 left join people p on p.person_id = $4
-                 on conflict (immersion_id) do nothing",
-            )
-            .bind(e.immersion_id.0)
-            .bind(e.structure.0)
-            .bind(e.mediator.0)
-            .bind(e.person_id.0)
-            .bind(e.employer_id.0)
-            .bind(e.need_id.map(|n| n.0))
-            .bind(tag(&e.objective))
-            .bind(e.proposed_on)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
-            if let Some(need) = e.need_id {
-                sqlx::query(
-                    "update needs set immersion_at = coalesce(immersion_at, $2) where need_id = $1",
-                )
-                .bind(need.0)
-                .bind(at)
-                .execute(conn)
-                .await?;
+        for subject in erased {
+            if let Some(person) = rows.people.get_mut(Some(subject)) {
+                person.disability = None;
             }
         }
-        ImmersionEvent::ProposalDeclined(e) => {
-            let sql = match e.by {
-                Respondent::Employer => {
-                    "update immersions set declined_at = coalesce(declined_at, $2),
-                         employer_answered_at = coalesce(employer_answered_at, $2)
-                     where immersion_id = $1"
+        rows.save(conn).await?;
+        Ok(())
+    }
+}
+
+/// An event this projection reads, decoded.
+enum Fact<'a> {
+    Employer(&'a RecordedEvent, EmployerEvent),
+    Need(&'a RecordedEvent, NeedEvent),
+    Person(&'a RecordedEvent, PersonEvent),
+    Immersion(&'a RecordedEvent, Box<ImmersionEvent>),
+}
+
+fn decode(events: &[RecordedEvent]) -> Result<Vec<Fact<'_>>, ProjectionError> {
+    let mut facts = Vec::with_capacity(events.len());
+    for event in events {
+        if in_category(event, "employer") {
+            facts.push(Fact::Employer(event, decode_one(event, "employer")?));
+        } else if in_category(event, "need") {
+            facts.push(Fact::Need(event, decode_one(event, "need")?));
+        } else if in_category(event, "person") {
+            facts.push(Fact::Person(event, decode_one(event, "person")?));
+        } else if in_category(event, "immersion") {
+            facts.push(Fact::Immersion(
+                event,
+                Box::new(decode_one(event, "immersion")?),
+            ));
+        }
+    }
+    Ok(facts)
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct EmployerRow {
+    employer_id: Uuid,
+    naf: String,
+    departement: Option<String>,
+    region: Option<String>,
+}
+keyed!(EmployerRow, "employers", employer_id);
+
+#[derive(Serialize, sqlx::FromRow)]
+struct PersonRow {
+    person_id: Uuid,
+    structure: Uuid,
+    referent: Uuid,
+    enrolled_on: Date,
+    departement: Option<String>,
+    region: Option<String>,
+    age_band: String,
+    disability: Option<bool>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    project_at: Option<OffsetDateTime>,
+}
+keyed!(PersonRow, "people", person_id);
+
+#[derive(Serialize)]
+struct ReadjustmentRow {
+    person_id: Uuid,
+    cause: String,
+    #[serde(with = "time::serde::rfc3339")]
+    recorded_at: OffsetDateTime,
+    global_position: i64,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct VisitRow {
+    visit_id: Uuid,
+    employer_id: Uuid,
+    structure: Uuid,
+    mediator: Uuid,
+    visited_on: Date,
+    #[serde(with = "time::serde::rfc3339")]
+    recorded_at: OffsetDateTime,
+}
+keyed!(VisitRow, "visits", visit_id);
+
+#[derive(Serialize, sqlx::FromRow)]
+struct NeedRow {
+    need_id: Uuid,
+    employer_id: Uuid,
+    source: String,
+    structure: Option<Uuid>,
+    mediator: Option<Uuid>,
+    surfaced_on: Date,
+    #[serde(with = "time::serde::rfc3339")]
+    surfaced_at: OffsetDateTime,
+    rome_codes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    immersion_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    offer_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    hired_at: Option<OffsetDateTime>,
+}
+keyed!(NeedRow, "needs", need_id);
+
+#[derive(Serialize, sqlx::FromRow)]
+struct ImmersionRow {
+    immersion_id: Uuid,
+    structure: Uuid,
+    mediator: Uuid,
+    person_id: Uuid,
+    employer_id: Uuid,
+    need_id: Option<Uuid>,
+    objective: String,
+    proposed_on: Date,
+    naf: Option<String>,
+    departement: Option<String>,
+    region: Option<String>,
+    rome_codes: Vec<String>,
+    age_band: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    proposed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    person_accepted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    employer_accepted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    employer_answered_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    declined_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    accepted_at: Option<OffsetDateTime>,
+    required_signatories: Vec<String>,
+    signatures: Vec<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    signed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    validated_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    completed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    hired_or_trained_at: Option<OffsetDateTime>,
+}
+keyed!(ImmersionRow, "immersions", immersion_id);
+
+#[derive(Serialize)]
+struct OutcomeRow {
+    immersion_id: Uuid,
+    milestone: String,
+    outcome: String,
+    contract: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    recorded_at: OffsetDateTime,
+}
+
+/// Keeps the first instant a step was reached.
+fn first(slot: &mut Option<OffsetDateTime>, at: OffsetDateTime) {
+    slot.get_or_insert(at);
+}
+
+/// The rows one batch reads and writes.
+struct Tables {
+    employers: Rows<EmployerRow>,
+    people: Rows<PersonRow>,
+    visits: Rows<VisitRow>,
+    needs: Rows<NeedRow>,
+    immersions: Rows<ImmersionRow>,
+    readjustments: Inserts<ReadjustmentRow>,
+    outcomes: Inserts<OutcomeRow>,
+}
+
+impl Tables {
+    /// Reads every row the facts may touch or read: the rows they create
+    /// (whose first version wins), change, or copy from.
+    async fn load(
+        conn: &mut PgConnection,
+        facts: &[Fact<'_>],
+        erased: &[Uuid],
+    ) -> Result<Self, sqlx::Error> {
+        let (mut employers, mut people, mut visits, mut needs, mut immersions) = (
+            Vec::new(),
+            erased.to_vec(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for fact in facts {
+            match fact {
+                Fact::Employer(_, EmployerEvent::EmployerRegistered(e)) => {
+                    employers.push(e.employer_id.0);
                 }
-                Respondent::Person => {
-                    "update immersions set declined_at = coalesce(declined_at, $2) where immersion_id = $1"
+                Fact::Employer(_, EmployerEvent::EmployerVisitLogged(e)) => {
+                    visits.push(e.visit_id.0)
                 }
-            };
-            set(sql).execute(conn).await?;
-        }
-        ImmersionEvent::ProposalAcceptedByPerson(_) => {
-            accepted(conn, id, at, Respondent::Person).await?;
-        }
-        ImmersionEvent::ProposalAcceptedByEmployer(_) => {
-            accepted(conn, id, at, Respondent::Employer).await?;
-        }
-        ImmersionEvent::ConventionDrafted(e) => {
-            signatories(conn, id, &e.convention).await?;
-        }
-        ImmersionEvent::ConventionModified(e) => {
-            signatories(conn, id, &e.convention).await?;
-        }
-        ImmersionEvent::ConventionSigned(e) if !e.renewal => {
-            sqlx::query(
-                "update immersions set signatures = array_append(signatures, $3),
-                     signed_at = coalesce(signed_at, case
-                         when array_append(signatures, $3) @> required_signatories then $2 end)
-                 where immersion_id = $1",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(tag(&e.signatory))
-            .execute(conn)
-            .await?;
-        }
-        ImmersionEvent::ConventionValidated(e) if !e.renewal => {
-            set("update immersions set validated_at = coalesce(validated_at, $2) where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ImmersionStarted(_) => {
-            set("update immersions set started_at = coalesce(started_at, $2) where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ImmersionCompleted(_) => {
-            set("update immersions set completed_at = coalesce(completed_at, $2) where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::OutcomeRecorded(e) => {
-            let contract = match &e.outcome {
-                Outcome::Hired { contract } => Some(tag(contract)),
-                _ => None,
-            };
-            sqlx::query(
-                "insert into outcomes (immersion_id, milestone, outcome, contract, recorded_at)
-                 values ($1, $2, $3, $4, $5) on conflict do nothing",
-            )
-            .bind(id)
-            .bind(tag(&e.milestone))
-            .bind(tag(&e.outcome))
-            .bind(contract)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
-            if matches!(e.outcome, Outcome::Hired { .. } | Outcome::Training) {
-                set("update immersions set hired_or_trained_at = coalesce(hired_or_trained_at, $2) where immersion_id = $1")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            if matches!(e.outcome, Outcome::Hired { .. }) {
-                set("update needs set hired_at = coalesce(hired_at, $2)
-                     where need_id = (select need_id from immersions where immersion_id = $1)")
-                .execute(conn)
-                .await?;
+                Fact::Employer(..) => {}
+                Fact::Need(event, e) => {
+                    needs.extend(stream_uuid(event));
+                    if let NeedEvent::NeedSurfaced(e) = e {
+                        needs.push(e.need_id.0);
+                        if let NeedSource::Visit { visit_id } = e.source {
+                            visits.push(visit_id.0);
+                        }
+                    }
+                }
+                Fact::Person(event, _) => people.extend(stream_uuid(event)),
+                Fact::Immersion(event, e) => {
+                    immersions.extend(stream_uuid(event));
+                    if let ImmersionEvent::ImmersionProposed(e) = &**e {
+                        immersions.push(e.immersion_id.0);
+                        employers.push(e.employer_id.0);
+                        people.push(e.person_id.0);
+                        needs.extend(e.need_id.map(|n| n.0));
+                    }
+                }
             }
         }
-        _ => {}
+        let immersions = Rows::<ImmersionRow>::load(conn, immersions).await?;
+        // A hire counts for the need of an immersion proposed earlier.
+        needs.extend(immersions.values().filter_map(|i| i.need_id));
+        Ok(Self {
+            employers: Rows::load(conn, employers).await?,
+            people: Rows::load(conn, people).await?,
+            visits: Rows::load(conn, visits).await?,
+            needs: Rows::load(conn, needs).await?,
+            immersions,
+            readjustments: Inserts::new("readjustments"),
+            outcomes: Inserts::new("outcomes"),
+        })
     }
-    Ok(())
-}
 
-async fn accepted(
-    conn: &mut PgConnection,
-    id: Option<Uuid>,
-    at: OffsetDateTime,
-    by: Respondent,
-) -> Result<(), sqlx::Error> {
-    let sql = match by {
-        Respondent::Person => {
-            "update immersions set person_accepted_at = coalesce(person_accepted_at, $2),
-                 accepted_at = coalesce(accepted_at, case when employer_accepted_at is not null then $2 end)
-             where immersion_id = $1"
-        }
-        Respondent::Employer => {
-            "update immersions set employer_accepted_at = coalesce(employer_accepted_at, $2),
-                 employer_answered_at = coalesce(employer_answered_at, $2),
-                 accepted_at = coalesce(accepted_at, case when person_accepted_at is not null then $2 end)
-             where immersion_id = $1"
-        }
-    };
-    sqlx::query(sql).bind(id).bind(at).execute(conn).await?;
-    Ok(())
-}
+    async fn save(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        self.employers.save(conn).await?;
+        self.people.save(conn).await?;
+        self.visits.save(conn).await?;
+        self.needs.save(conn).await?;
+        self.immersions.save(conn).await?;
+        self.readjustments.save(conn).await?;
+        self.outcomes.save(conn).await
+    }
 
-/// A drafted or modified convention: who must sign it now; signatures given
-/// before a modification no longer count.
-async fn signatories(
-    conn: &mut PgConnection,
-    id: Option<Uuid>,
-    convention: &passerelle_domain::immersion::Convention,
-) -> Result<(), sqlx::Error> {
-    let required = required_signatories(convention);
-    sqlx::query(
-        "update immersions set required_signatories = $2, signatures = '{}' where immersion_id = $1",
-    )
-    .bind(id)
-    .bind(&required)
-    .execute(conn)
-    .await?;
-    Ok(())
+    fn employer(
+        &mut self,
+        event: &RecordedEvent,
+        e: &EmployerEvent,
+    ) -> Result<(), ProjectionError> {
+        match e {
+            EmployerEvent::EmployerRegistered(e) => {
+                let commune = e.commune.commune();
+                self.employers.insert(EmployerRow {
+                    employer_id: e.employer_id.0,
+                    naf: e.naf.as_str().to_owned(),
+                    departement: commune.map(|c| c.departement.to_owned()),
+                    region: commune.map(|c| c.region.to_owned()),
+                });
+            }
+            EmployerEvent::EmployerVisitLogged(e) => {
+                self.visits.insert(VisitRow {
+                    visit_id: e.visit_id.0,
+                    employer_id: stream_uuid(event)
+                        .ok_or_else(|| format!("{} has no employer id", event.stream_id))?,
+                    structure: e.structure.0,
+                    mediator: e.mediator.0,
+                    visited_on: e.visited_on,
+                    recorded_at: event.recorded_at,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn need(&mut self, event: &RecordedEvent, e: &NeedEvent) {
+        let rome = |codes: &[passerelle_domain::values::RomeCode]| {
+            codes
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let id = stream_uuid(event);
+        match e {
+            NeedEvent::NeedSurfaced(e) => {
+                // A need surfaced on a visit belongs to the visit's structure
+                // and mediator; otherwise to whoever recorded it.
+                let (source, visit) = match e.source {
+                    NeedSource::Visit { visit_id } => ("visit", self.visits.get(Some(visit_id.0))),
+                    NeedSource::Portal => ("portal", None),
+                    NeedSource::Phone => ("phone", None),
+                };
+                let row = NeedRow {
+                    need_id: e.need_id.0,
+                    employer_id: e.employer_id.0,
+                    source: source.to_owned(),
+                    structure: Some(visit.map_or(event.tenant, |v| v.structure)),
+                    mediator: visit.map(|v| v.mediator).or_else(|| staff_actor(event)),
+                    surfaced_on: e.surfaced_on,
+                    surfaced_at: event.recorded_at,
+                    rome_codes: rome(&e.description.rome_codes),
+                    immersion_at: None,
+                    offer_at: None,
+                    hired_at: None,
+                };
+                self.needs.insert(row);
+            }
+            NeedEvent::NeedFormalisedAsOffer(_) => {
+                if let Some(need) = self.needs.get_mut(id) {
+                    first(&mut need.offer_at, event.recorded_at);
+                }
+            }
+            NeedEvent::NeedQualified(e) => {
+                if let Some(need) = self.needs.get_mut(id) {
+                    need.rome_codes = rome(&e.description.rome_codes);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn person(&mut self, event: &RecordedEvent, e: &PersonEvent) {
+        let id = stream_uuid(event);
+        match e {
+            PersonEvent::PersonEnrolled(e) => {
+                let commune = e.commune.as_ref().and_then(|c| c.commune());
+                self.people.insert(PersonRow {
+                    person_id: e.person_id.0,
+                    structure: e.structure.0,
+                    referent: e.referent.0,
+                    enrolled_on: e.enrolled_on,
+                    departement: commune.map(|c| c.departement.to_owned()),
+                    region: commune.map(|c| c.region.to_owned()),
+                    age_band: tag(&e.age_band),
+                    disability: None,
+                    project_at: None,
+                });
+            }
+            PersonEvent::ReferentChanged(e) => {
+                if let Some(person) = self.people.get_mut(id) {
+                    person.referent = e.referent.0;
+                }
+            }
+            PersonEvent::ProjectStated(_) => {
+                if let Some(person) = self.people.get_mut(id) {
+                    first(&mut person.project_at, event.recorded_at);
+                }
+            }
+            PersonEvent::ProjectReadjusted(e) => {
+                if let Some(person_id) = id {
+                    self.readjustments.push(ReadjustmentRow {
+                        person_id,
+                        cause: tag(&e.cause),
+                        recorded_at: event.recorded_at,
+                        global_position: event.position.global_position,
+                    });
+                }
+            }
+            PersonEvent::DisabilityRecognitionRecorded(e) => {
+                if let Some(person) = self.people.get_mut(id) {
+                    person.disability = match e.recognised {
+                        Personal::Known(recognised) => Some(recognised),
+                        Personal::Erased => None,
+                    };
+                }
+            }
+            PersonEvent::ConsentWithdrawn(e)
+                if e.purpose == ConsentPurpose::DisabilityRecognition =>
+            {
+                if let Some(person) = self.people.get_mut(id) {
+                    person.disability = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn immersion(&mut self, event: &RecordedEvent, e: &ImmersionEvent) {
+        let at = event.recorded_at;
+        if let ImmersionEvent::ImmersionProposed(e) = e {
+            self.proposed(e, at);
+            return;
+        }
+        let id = stream_uuid(event);
+        if let (ImmersionEvent::OutcomeRecorded(e), Some(immersion_id)) = (e, id) {
+            self.outcomes.push(OutcomeRow {
+                immersion_id,
+                milestone: tag(&e.milestone),
+                outcome: tag(&e.outcome),
+                contract: match &e.outcome {
+                    Outcome::Hired { contract } => Some(tag(contract)),
+                    _ => None,
+                },
+                recorded_at: at,
+            });
+        }
+        let Some(row) = self.immersions.get_mut(id) else {
+            return;
+        };
+        match e {
+            ImmersionEvent::ProposalDeclined(e) => {
+                first(&mut row.declined_at, at);
+                if e.by == Respondent::Employer {
+                    first(&mut row.employer_answered_at, at);
+                }
+            }
+            ImmersionEvent::ProposalAcceptedByPerson(_) => {
+                first(&mut row.person_accepted_at, at);
+                if row.employer_accepted_at.is_some() {
+                    first(&mut row.accepted_at, at);
+                }
+            }
+            ImmersionEvent::ProposalAcceptedByEmployer(_) => {
+                first(&mut row.employer_accepted_at, at);
+                first(&mut row.employer_answered_at, at);
+                if row.person_accepted_at.is_some() {
+                    first(&mut row.accepted_at, at);
+                }
+            }
+            // Who must sign it now; signatures given before a modification
+            // no longer count.
+            ImmersionEvent::ConventionDrafted(e) => {
+                row.required_signatories = required_signatories(&e.convention);
+                row.signatures.clear();
+            }
+            ImmersionEvent::ConventionModified(e) => {
+                row.required_signatories = required_signatories(&e.convention);
+                row.signatures.clear();
+            }
+            ImmersionEvent::ConventionSigned(e) if !e.renewal => {
+                row.signatures.push(tag(&e.signatory));
+                if row
+                    .required_signatories
+                    .iter()
+                    .all(|s| row.signatures.contains(s))
+                {
+                    first(&mut row.signed_at, at);
+                }
+            }
+            ImmersionEvent::ConventionValidated(e) if !e.renewal => {
+                first(&mut row.validated_at, at);
+            }
+            ImmersionEvent::ImmersionStarted(_) => first(&mut row.started_at, at),
+            ImmersionEvent::ImmersionCompleted(_) => first(&mut row.completed_at, at),
+            ImmersionEvent::OutcomeRecorded(e) => {
+                if matches!(e.outcome, Outcome::Hired { .. } | Outcome::Training) {
+                    first(&mut row.hired_or_trained_at, at);
+                }
+                let need = row.need_id;
+                if matches!(e.outcome, Outcome::Hired { .. })
+                    && let Some(need) = self.needs.get_mut(need)
+                {
+                    first(&mut need.hired_at, at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn proposed(
+        &mut self,
+        e: &passerelle_domain::immersion::ImmersionProposed,
+        at: OffsetDateTime,
+    ) {
+        // The sector, territory and public are copied at the proposal: the
+        // figures filter on one table.
+        let employer = self.employers.get(Some(e.employer_id.0));
+        let need = self.needs.get(e.need_id.map(|n| n.0));
+        let person = self.people.get(Some(e.person_id.0));
+        self.immersions.insert(ImmersionRow {
+            immersion_id: e.immersion_id.0,
+            structure: e.structure.0,
+            mediator: e.mediator.0,
+            person_id: e.person_id.0,
+            employer_id: e.employer_id.0,
+            need_id: e.need_id.map(|n| n.0),
+            objective: tag(&e.objective),
+            proposed_on: e.proposed_on,
+            naf: employer.map(|e| e.naf.clone()),
+            departement: employer.and_then(|e| e.departement.clone()),
+            region: employer.and_then(|e| e.region.clone()),
+            rome_codes: need.map(|n| n.rome_codes.clone()).unwrap_or_default(),
+            age_band: person.map(|p| p.age_band.clone()),
+            proposed_at: at,
+            person_accepted_at: None,
+            employer_accepted_at: None,
+            employer_answered_at: None,
+            declined_at: None,
+            accepted_at: None,
+            required_signatories: Vec::new(),
+            signatures: Vec::new(),
+            signed_at: None,
+            validated_at: None,
+            started_at: None,
+            completed_at: None,
+            hired_or_trained_at: None,
+        });
+        if let Some(need) = self.needs.get_mut(e.need_id.map(|n| n.0)) {
+            first(&mut need.immersion_at, at);
+        }
+    }
 }
 
 /// What the figures are restricted to. Every field is optional.

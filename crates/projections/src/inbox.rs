@@ -14,10 +14,12 @@ use passerelle_domain::need::{NeedEvent, NeedSource};
 use passerelle_domain::values::add_months;
 use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Projection, ProjectionError};
+use serde::Serialize;
 use sqlx::PgConnection;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::rows::{Inserts, Rows, keyed};
 use crate::views::{decode_one, in_category, required_signatories, staff_actor, stream_uuid, tag};
 
 /// A signature still missing this many business days before the start is
@@ -94,217 +96,268 @@ impl Projection for Inbox {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        let mut facts = Vec::new();
+        let (mut immersions, mut needs, mut accidents) = (Vec::new(), Vec::new(), Vec::new());
         for event in events {
             if in_category(event, "employer") {
-                employer(conn, event).await?;
+                facts.push(Fact::Employer(decode_one(event, "employer")?));
             } else if in_category(event, "need") {
-                need(conn, event).await?;
+                let e: NeedEvent = decode_one(event, "need")?;
+                needs.extend(stream_uuid(event));
+                if let NeedEvent::NeedSurfaced(e) = &e {
+                    needs.push(e.need_id.0);
+                }
+                facts.push(Fact::Need(event, e));
             } else if in_category(event, "immersion") {
-                immersion(conn, event).await?;
+                let e: ImmersionEvent = decode_one(event, "immersion")?;
+                immersions.extend(stream_uuid(event));
+                match &e {
+                    ImmersionEvent::ImmersionProposed(e) => {
+                        immersions.push(e.immersion_id.0);
+                        needs.extend(e.need_id.map(|n| n.0));
+                    }
+                    ImmersionEvent::AccidentReported(e) => accidents.push(e.accident_id.0),
+                    ImmersionEvent::AccidentDeclarationFiled(e) => accidents.push(e.accident_id.0),
+                    _ => {}
+                }
+                facts.push(Fact::Immersion(event, Box::new(e)));
             }
         }
+        let mut rows = Tables {
+            immersions: Rows::load(conn, immersions).await?,
+            accidents: Rows::load(conn, accidents).await?,
+            needs: Rows::load(conn, needs).await?,
+            employers: Inserts::new("employers"),
+        };
+        for fact in facts {
+            match fact {
+                Fact::Employer(EmployerEvent::EmployerRegistered(e)) => {
+                    rows.employers.push(EmployerRow {
+                        employer_id: e.employer_id.0,
+                        name: e.name.as_str().to_owned(),
+                    });
+                }
+                Fact::Employer(_) => {}
+                Fact::Need(event, e) => rows.need(event, e),
+                Fact::Immersion(event, e) => rows.immersion(event, *e),
+            }
+        }
+        rows.immersions.save(conn).await?;
+        rows.accidents.save(conn).await?;
+        rows.needs.save(conn).await?;
+        rows.employers.save(conn).await?;
         Ok(())
     }
 }
 
-async fn employer(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    if let EmployerEvent::EmployerRegistered(e) = decode_one(event, "employer")? {
-        sqlx::query(
-            "insert into employers (employer_id, name) values ($1, $2) on conflict do nothing",
-        )
-        .bind(e.employer_id.0)
-        .bind(e.name.as_str())
-        .execute(conn)
-        .await?;
-    }
-    Ok(())
+/// An event this projection reads, decoded.
+enum Fact<'a> {
+    Employer(EmployerEvent),
+    Need(&'a RecordedEvent, NeedEvent),
+    Immersion(&'a RecordedEvent, Box<ImmersionEvent>),
 }
 
-async fn need(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let id = stream_uuid(event);
-    let touch = |sql: &'static str, day: Date| sqlx::query(sql).bind(id).bind(day);
-    match decode_one(event, "need")? {
-        NeedEvent::NeedSurfaced(e) => {
-            let source = match e.source {
-                NeedSource::Visit { .. } => "visit",
-                NeedSource::Portal => "portal",
-                NeedSource::Phone => "phone",
-            };
-            sqlx::query(
-                "insert into needs (need_id, employer_id, structure, mediator, source, last_activity)
-                 values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
-            )
-            .bind(e.need_id.0)
-            .bind(e.employer_id.0)
-            .bind(event.tenant)
-            .bind(staff_actor(event))
-            .bind(source)
-            .bind(e.surfaced_on)
-            .execute(conn)
-            .await?;
-        }
-        NeedEvent::NeedQualified(e) => {
-            touch(
-                "update needs set qualified = true, last_activity = greatest(last_activity, $2) where need_id = $1",
-                e.qualified_on,
-            )
-            .execute(conn)
-            .await?;
-        }
-        NeedEvent::NeedFormalisedAsOffer(e) => {
-            touch(
-                "update needs set open = false, last_activity = greatest(last_activity, $2) where need_id = $1",
-                e.formalised_on,
-            )
-            .execute(conn)
-            .await?;
-        }
-        NeedEvent::NeedClosed(e) => {
-            touch(
-                "update needs set open = false, last_activity = greatest(last_activity, $2) where need_id = $1",
-                e.closed_on,
-            )
-            .execute(conn)
-            .await?;
-        }
-    }
-    Ok(())
+#[derive(Serialize, sqlx::FromRow)]
+struct ImmersionRow {
+    immersion_id: Uuid,
+    structure: Uuid,
+    mediator: Uuid,
+    employer_id: Uuid,
+    proposed_on: Date,
+    employer_answered: bool,
+    closed: bool,
+    period_start: Option<Date>,
+    period_end: Option<Date>,
+    required_signatories: Vec<String>,
+    signatures: Vec<String>,
+    validated: bool,
+    started: bool,
+    completed_on: Option<Date>,
+    host_assessed: bool,
+    outcomes: Vec<String>,
+}
+keyed!(ImmersionRow, "immersions", immersion_id);
+
+#[derive(Serialize, sqlx::FromRow)]
+struct AccidentRow {
+    accident_id: Uuid,
+    immersion_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    occurred_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    structure_informed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    declare_by: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    filed_at: Option<OffsetDateTime>,
+}
+keyed!(AccidentRow, "accidents", accident_id);
+
+#[derive(Serialize)]
+struct EmployerRow {
+    employer_id: Uuid,
+    name: String,
 }
 
-async fn immersion(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let id = stream_uuid(event);
-    let set = |sql: &'static str| sqlx::query(sql).bind(id);
-    match decode_one(event, "immersion")? {
-        ImmersionEvent::ImmersionProposed(e) => {
-            sqlx::query(
-                "insert into immersions (immersion_id, structure, mediator, employer_id, proposed_on)
-                 values ($1, $2, $3, $4, $5) on conflict do nothing",
-            )
-            .bind(e.immersion_id.0)
-            .bind(e.structure.0)
-            .bind(e.mediator.0)
-            .bind(e.employer_id.0)
-            .bind(e.proposed_on)
-            .execute(&mut *conn)
-            .await?;
-            if let Some(need) = e.need_id {
-                sqlx::query("update needs set used = true, last_activity = greatest(last_activity, $2) where need_id = $1")
-                    .bind(need.0)
-                    .bind(e.proposed_on)
-                    .execute(conn)
-                    .await?;
-            }
-        }
-        ImmersionEvent::ProposalAcceptedByEmployer(_) => {
-            set("update immersions set employer_answered = true where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ProposalDeclined(e) => {
-            let sql = match e.by {
-                Respondent::Employer => {
-                    "update immersions set closed = true, employer_answered = true where immersion_id = $1"
+#[derive(Serialize, sqlx::FromRow)]
+struct NeedRow {
+    need_id: Uuid,
+    employer_id: Uuid,
+    structure: Option<Uuid>,
+    mediator: Option<Uuid>,
+    source: String,
+    qualified: bool,
+    open: bool,
+    used: bool,
+    last_activity: Date,
+}
+keyed!(NeedRow, "needs", need_id);
+
+impl NeedRow {
+    fn touch(&mut self, day: Date) {
+        self.last_activity = self.last_activity.max(day);
+    }
+}
+
+/// The rows one batch reads and writes.
+struct Tables {
+    immersions: Rows<ImmersionRow>,
+    accidents: Rows<AccidentRow>,
+    needs: Rows<NeedRow>,
+    employers: Inserts<EmployerRow>,
+}
+
+impl Tables {
+    fn need(&mut self, event: &RecordedEvent, e: NeedEvent) {
+        if let NeedEvent::NeedSurfaced(e) = e {
+            self.needs.insert(NeedRow {
+                need_id: e.need_id.0,
+                employer_id: e.employer_id.0,
+                structure: Some(event.tenant),
+                mediator: staff_actor(event),
+                source: match e.source {
+                    NeedSource::Visit { .. } => "visit",
+                    NeedSource::Portal => "portal",
+                    NeedSource::Phone => "phone",
                 }
-                Respondent::Person => "update immersions set closed = true where immersion_id = $1",
-            };
-            set(sql).execute(conn).await?;
+                .to_owned(),
+                qualified: false,
+                open: true,
+                used: false,
+                last_activity: e.surfaced_on,
+            });
+            return;
         }
-        ImmersionEvent::ConventionDrafted(e) => {
-            signatories(conn, id, &e.convention).await?;
+        let Some(need) = self.needs.get_mut(stream_uuid(event)) else {
+            return;
+        };
+        match e {
+            NeedEvent::NeedQualified(e) => {
+                need.qualified = true;
+                need.touch(e.qualified_on);
+            }
+            NeedEvent::NeedFormalisedAsOffer(e) => {
+                need.open = false;
+                need.touch(e.formalised_on);
+            }
+            NeedEvent::NeedClosed(e) => {
+                need.open = false;
+                need.touch(e.closed_on);
+            }
+            NeedEvent::NeedSurfaced(_) => {}
         }
-        ImmersionEvent::ConventionModified(e) => {
-            signatories(conn, id, &e.convention).await?;
-        }
-        ImmersionEvent::ConventionSigned(e) if !e.renewal => {
-            set("update immersions set signatures = array_append(signatures, $2) where immersion_id = $1")
-                .bind(tag(&e.signatory))
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ConventionValidated(e) if !e.renewal => {
-            set("update immersions set validated = true where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ConventionRejected(_)
-        | ImmersionEvent::ConventionDeprecated(_)
-        | ImmersionEvent::ConventionCancelled(_)
-        | ImmersionEvent::ImmersionInterrupted(_) => {
-            set("update immersions set closed = true where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ConventionRenewed(e) => {
-            set("update immersions set period_end = $2 where immersion_id = $1")
-                .bind(e.terms.period.end())
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ImmersionStarted(_) => {
-            set("update immersions set started = true where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::ImmersionCompleted(e) => {
-            set("update immersions set completed_on = $2 where immersion_id = $1")
-                .bind(e.completed_on)
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::FeedbackRecorded(e) if matches!(e.feedback, Feedback::Host(_)) => {
-            set("update immersions set host_assessed = true where immersion_id = $1")
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::OutcomeRecorded(e) => {
-            set("update immersions set outcomes = array_append(outcomes, $2) where immersion_id = $1")
-                .bind(tag(&e.milestone))
-                .execute(conn)
-                .await?;
-        }
-        ImmersionEvent::AccidentReported(e) => {
-            sqlx::query(
-                "insert into accidents (accident_id, immersion_id, occurred_at, structure_informed_at, declare_by)
-                 values ($1, $2, $3, $4, $5) on conflict do nothing",
-            )
-            .bind(e.accident_id.0)
-            .bind(id)
-            .bind(e.occurred_at)
-            .bind(e.structure_informed_at)
-            .bind(e.declaration_due_at)
-            .execute(conn)
-            .await?;
-        }
-        ImmersionEvent::AccidentDeclarationFiled(e) => {
-            sqlx::query("update accidents set filed_at = $2 where accident_id = $1")
-                .bind(e.accident_id.0)
-                .bind(e.filed_at)
-                .execute(conn)
-                .await?;
-        }
-        _ => {}
     }
-    Ok(())
+
+    fn immersion(&mut self, event: &RecordedEvent, e: ImmersionEvent) {
+        let id = stream_uuid(event);
+        match e {
+            ImmersionEvent::ImmersionProposed(e) => {
+                self.immersions.insert(ImmersionRow {
+                    immersion_id: e.immersion_id.0,
+                    structure: e.structure.0,
+                    mediator: e.mediator.0,
+                    employer_id: e.employer_id.0,
+                    proposed_on: e.proposed_on,
+                    employer_answered: false,
+                    closed: false,
+                    period_start: None,
+                    period_end: None,
+                    required_signatories: Vec::new(),
+                    signatures: Vec::new(),
+                    validated: false,
+                    started: false,
+                    completed_on: None,
+                    host_assessed: false,
+                    outcomes: Vec::new(),
+                });
+                if let Some(need) = self.needs.get_mut(e.need_id.map(|n| n.0)) {
+                    need.used = true;
+                    need.touch(e.proposed_on);
+                }
+                return;
+            }
+            ImmersionEvent::AccidentReported(e) => {
+                if let Some(immersion_id) = id {
+                    self.accidents.insert(AccidentRow {
+                        accident_id: e.accident_id.0,
+                        immersion_id,
+                        occurred_at: e.occurred_at,
+                        structure_informed_at: e.structure_informed_at,
+                        declare_by: e.declaration_due_at,
+                        filed_at: None,
+                    });
+                }
+                return;
+            }
+            ImmersionEvent::AccidentDeclarationFiled(e) => {
+                if let Some(accident) = self.accidents.get_mut(Some(e.accident_id.0)) {
+                    accident.filed_at = Some(e.filed_at);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(row) = self.immersions.get_mut(id) else {
+            return;
+        };
+        match e {
+            ImmersionEvent::ProposalAcceptedByEmployer(_) => row.employer_answered = true,
+            ImmersionEvent::ProposalDeclined(e) => {
+                row.closed = true;
+                if e.by == Respondent::Employer {
+                    row.employer_answered = true;
+                }
+            }
+            ImmersionEvent::ConventionDrafted(e) => row.signatories(&e.convention),
+            ImmersionEvent::ConventionModified(e) => row.signatories(&e.convention),
+            ImmersionEvent::ConventionSigned(e) if !e.renewal => {
+                row.signatures.push(tag(&e.signatory));
+            }
+            ImmersionEvent::ConventionValidated(e) if !e.renewal => row.validated = true,
+            ImmersionEvent::ConventionRejected(_)
+            | ImmersionEvent::ConventionDeprecated(_)
+            | ImmersionEvent::ConventionCancelled(_)
+            | ImmersionEvent::ImmersionInterrupted(_) => row.closed = true,
+            ImmersionEvent::ConventionRenewed(e) => row.period_end = Some(e.terms.period.end()),
+            ImmersionEvent::ImmersionStarted(_) => row.started = true,
+            ImmersionEvent::ImmersionCompleted(e) => row.completed_on = Some(e.completed_on),
+            ImmersionEvent::FeedbackRecorded(e) if matches!(e.feedback, Feedback::Host(_)) => {
+                row.host_assessed = true;
+            }
+            ImmersionEvent::OutcomeRecorded(e) => row.outcomes.push(tag(&e.milestone)),
+            _ => {}
+        }
+    }
 }
 
-async fn signatories(
-    conn: &mut PgConnection,
-    id: Option<Uuid>,
-    convention: &passerelle_domain::immersion::Convention,
-) -> Result<(), sqlx::Error> {
-    let required = required_signatories(convention);
-    sqlx::query(
-        "update immersions set required_signatories = $2, signatures = '{}', period_start = $3,
-             period_end = $4
-         where immersion_id = $1",
-    )
-    .bind(id)
-    .bind(&required)
-    .bind(convention.period.start())
-    .bind(convention.period.end())
-    .execute(conn)
-    .await?;
-    Ok(())
+impl ImmersionRow {
+    /// A drafted or modified convention: who must sign, no signature yet.
+    fn signatories(&mut self, convention: &passerelle_domain::immersion::Convention) {
+        self.required_signatories = required_signatories(convention);
+        self.signatures.clear();
+        self.period_start = Some(convention.period.start());
+        self.period_end = Some(convention.period.end());
+    }
 }
 
 /// An immersion as the inbox knows it.

@@ -8,6 +8,7 @@
 mod activity;
 pub mod dashboards;
 pub mod inbox;
+mod rows;
 pub mod views;
 
 use std::sync::Arc;

@@ -5,16 +5,18 @@
 
 use async_trait::async_trait;
 use passerelle_domain::immersion::{
-    Convention, ImmersionEvent, Objective, PriorConvention, Respondent,
+    Convention, ImmersionEvent, ImmersionProposed, Objective, PriorConvention, Respondent,
 };
 use passerelle_domain::values::{DateRange, ImmersionId, PersonId, Siret, Text};
 use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
+use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor};
 use time::Date;
 use uuid::Uuid;
 
 use super::{of_category, stream_uuid, tag};
+use crate::rows::{Rows, keyed};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Immersions;
@@ -75,172 +77,153 @@ impl Projection for Immersions {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        for item in of_category::<ImmersionEvent>(events, "immersion") {
-            let (recorded, event) = item?;
-            let id = stream_uuid(recorded);
-            let set = |sql: &'static str| sqlx::query(sql).bind(id);
-            match event {
-                ImmersionEvent::ImmersionProposed(e) => {
-                    sqlx::query(
-                        "insert into immersions (immersion_id, person_id, employer_id, need_id,
-                             structure, mediator, objective, stage, proposed_on)
-                         values ($1, $2, $3, $4, $5, $6, $7, 'proposed', $8)",
-                    )
-                    .bind(e.immersion_id.0)
-                    .bind(e.person_id.0)
-                    .bind(e.employer_id.0)
-                    .bind(e.need_id.map(|n| n.0))
-                    .bind(e.structure.0)
-                    .bind(e.mediator.0)
-                    .bind(tag(&e.objective))
-                    .bind(e.proposed_on)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                ImmersionEvent::ProposalAcceptedByPerson(_) => {
-                    set("update immersions set accepted_by_person = true where immersion_id = $1")
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                ImmersionEvent::ProposalAcceptedByEmployer(_) => {
-                    set(
-                        "update immersions set accepted_by_employer = true where immersion_id = $1",
-                    )
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                ImmersionEvent::ProposalDeclined(e) => {
-                    set("update immersions set stage = 'declined', declined_by = $2 where immersion_id = $1")
-                        .bind(match e.by {
-                            Respondent::Person => "person",
-                            Respondent::Employer => "employer",
-                        })
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                ImmersionEvent::ConventionDrafted(e) => {
-                    convention(conn, id, &e.convention).await?;
-                }
-                ImmersionEvent::ConventionModified(e) => {
-                    convention(conn, id, &e.convention).await?;
-                }
-                ImmersionEvent::ConventionSigned(e) => {
-                    let sql = if e.renewal {
-                        "update immersions set renewal_signatures = array_append(renewal_signatures, $2) where immersion_id = $1"
-                    } else {
-                        "update immersions set signatures = array_append(signatures, $2) where immersion_id = $1"
-                    };
-                    set(sql).bind(tag(&e.signatory)).execute(&mut *conn).await?;
-                }
-                ImmersionEvent::ConventionPrevalidated(e) => {
-                    if !e.renewal {
-                        set("update immersions set prevalidated = true where immersion_id = $1")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                }
-                ImmersionEvent::ConventionValidated(e) => {
-                    if e.renewal {
-                        set("update immersions set renewal = 'validated',
-                                 days = days + (renewal_end - renewal_start + 1)
-                             where immersion_id = $1")
-                        .execute(&mut *conn)
-                        .await?;
-                    } else {
-                        set("update immersions set stage = 'validated', validated_on = $2 where immersion_id = $1")
-                            .bind(e.validated_on)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                }
-                ImmersionEvent::ConventionRejected(_) => stage(conn, id, "rejected").await?,
-                ImmersionEvent::ConventionDeprecated(_) => stage(conn, id, "deprecated").await?,
-                ImmersionEvent::ConventionCancelled(_) => stage(conn, id, "cancelled").await?,
-                ImmersionEvent::ConventionRenewed(e) => {
-                    set(
-                        "update immersions set renewal = 'pending', renewal_start = $2,
-                             renewal_end = $3, renewal_required = required_signatories,
-                             renewal_signatures = '{}'
-                         where immersion_id = $1",
-                    )
-                    .bind(e.terms.period.start())
-                    .bind(e.terms.period.end())
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                ImmersionEvent::ImmersionStarted(e) => {
-                    set("update immersions set stage = 'started', started_on = $2 where immersion_id = $1")
-                        .bind(e.started_on)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                ImmersionEvent::ImmersionInterrupted(e) => {
-                    set("update immersions set stage = 'interrupted', ended_on = $2 where immersion_id = $1")
-                        .bind(e.interrupted_on)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                ImmersionEvent::ImmersionCompleted(e) => {
-                    set("update immersions set stage = 'completed', ended_on = $2 where immersion_id = $1")
-                        .bind(e.completed_on)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                ImmersionEvent::FeedbackRecorded(e) => {
-                    set("update immersions set feedback_authors = array_append(feedback_authors, $2) where immersion_id = $1")
-                        .bind(tag(&e.feedback))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                ImmersionEvent::OutcomeRecorded(e) => {
-                    set("update immersions set outcomes = array_append(outcomes, $2) where immersion_id = $1")
-                        .bind(tag(&e.milestone))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                // The accident clocks belong to the inbox (dashboards issue).
-                ImmersionEvent::AccidentReported(_)
-                | ImmersionEvent::AccidentDeclarationFiled(_) => {}
+        let events: Vec<(&RecordedEvent, ImmersionEvent)> =
+            of_category(events, "immersion").collect::<Result<_, _>>()?;
+        let mut rows = Rows::<ImmersionRow>::load(
+            conn,
+            events
+                .iter()
+                .filter_map(|(recorded, _)| stream_uuid(recorded)),
+        )
+        .await?;
+        for (recorded, event) in events {
+            if let ImmersionEvent::ImmersionProposed(e) = event {
+                rows.insert(ImmersionRow::proposed(e));
+            } else if let Some(row) = rows.get_mut(stream_uuid(recorded)) {
+                row.apply(event);
             }
         }
+        rows.save(conn).await?;
         Ok(())
     }
 }
 
-async fn stage(conn: &mut PgConnection, id: Option<Uuid>, stage: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update immersions set stage = $2 where immersion_id = $1")
-        .bind(id)
-        .bind(stage)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+keyed!(ImmersionRow, "immersions", immersion_id);
 
-/// A drafted or modified convention: its content, who must sign, and no
-/// signature yet (a modification clears them).
-async fn convention(
-    conn: &mut PgConnection,
-    id: Option<Uuid>,
-    convention: &Convention,
-) -> Result<(), sqlx::Error> {
-    let required = super::required_signatories(convention);
-    sqlx::query(
-        "update immersions set stage = 'drafted', objective = $2, host_siret = $3, goals = $4,
-             period_start = $5, period_end = $6, days = $7, required_signatories = $8,
-             signatures = '{}', prevalidated = false
-         where immersion_id = $1",
-    )
-    .bind(id)
-    .bind(tag(&convention.objective))
-    .bind(convention.host.siret.as_str())
-    .bind(convention.goals.as_str())
-    .bind(convention.period.start())
-    .bind(convention.period.end())
-    .bind(convention.period.days() as i32)
-    .bind(&required)
-    .execute(conn)
-    .await?;
-    Ok(())
+impl ImmersionRow {
+    fn proposed(e: ImmersionProposed) -> Self {
+        Self {
+            immersion_id: e.immersion_id.0,
+            person_id: e.person_id.0,
+            employer_id: e.employer_id.0,
+            need_id: e.need_id.map(|n| n.0),
+            structure: e.structure.0,
+            mediator: e.mediator.0,
+            objective: tag(&e.objective),
+            stage: "proposed".to_owned(),
+            accepted_by_person: false,
+            accepted_by_employer: false,
+            declined_by: None,
+            host_siret: None,
+            goals: None,
+            period_start: None,
+            period_end: None,
+            days: 0,
+            required_signatories: Vec::new(),
+            signatures: Vec::new(),
+            prevalidated: false,
+            renewal: None,
+            renewal_start: None,
+            renewal_end: None,
+            renewal_required: Vec::new(),
+            renewal_signatures: Vec::new(),
+            proposed_on: e.proposed_on,
+            validated_on: None,
+            started_on: None,
+            ended_on: None,
+            feedback_authors: Vec::new(),
+            outcomes: Vec::new(),
+        }
+    }
+
+    fn stage(&mut self, stage: &str) {
+        stage.clone_into(&mut self.stage);
+    }
+
+    fn apply(&mut self, event: ImmersionEvent) {
+        match event {
+            ImmersionEvent::ImmersionProposed(_) => {}
+            ImmersionEvent::ProposalAcceptedByPerson(_) => self.accepted_by_person = true,
+            ImmersionEvent::ProposalAcceptedByEmployer(_) => self.accepted_by_employer = true,
+            ImmersionEvent::ProposalDeclined(e) => {
+                self.stage("declined");
+                self.declined_by = Some(
+                    match e.by {
+                        Respondent::Person => "person",
+                        Respondent::Employer => "employer",
+                    }
+                    .to_owned(),
+                );
+            }
+            ImmersionEvent::ConventionDrafted(e) => self.convention(&e.convention),
+            ImmersionEvent::ConventionModified(e) => self.convention(&e.convention),
+            ImmersionEvent::ConventionSigned(e) => {
+                let signatures = if e.renewal {
+                    &mut self.renewal_signatures
+                } else {
+                    &mut self.signatures
+                };
+                signatures.push(tag(&e.signatory));
+            }
+            ImmersionEvent::ConventionPrevalidated(e) => {
+                if !e.renewal {
+                    self.prevalidated = true;
+                }
+            }
+            ImmersionEvent::ConventionValidated(e) => {
+                if e.renewal {
+                    self.renewal = Some("validated".to_owned());
+                    if let (Some(start), Some(end)) = (self.renewal_start, self.renewal_end) {
+                        self.days += (end - start).whole_days() as i32 + 1;
+                    }
+                } else {
+                    self.stage("validated");
+                    self.validated_on = Some(e.validated_on);
+                }
+            }
+            ImmersionEvent::ConventionRejected(_) => self.stage("rejected"),
+            ImmersionEvent::ConventionDeprecated(_) => self.stage("deprecated"),
+            ImmersionEvent::ConventionCancelled(_) => self.stage("cancelled"),
+            ImmersionEvent::ConventionRenewed(e) => {
+                self.renewal = Some("pending".to_owned());
+                self.renewal_start = Some(e.terms.period.start());
+                self.renewal_end = Some(e.terms.period.end());
+                self.renewal_required = self.required_signatories.clone();
+                self.renewal_signatures.clear();
+            }
+            ImmersionEvent::ImmersionStarted(e) => {
+                self.stage("started");
+                self.started_on = Some(e.started_on);
+            }
+            ImmersionEvent::ImmersionInterrupted(e) => {
+                self.stage("interrupted");
+                self.ended_on = Some(e.interrupted_on);
+            }
+            ImmersionEvent::ImmersionCompleted(e) => {
+                self.stage("completed");
+                self.ended_on = Some(e.completed_on);
+            }
+            ImmersionEvent::FeedbackRecorded(e) => self.feedback_authors.push(tag(&e.feedback)),
+            ImmersionEvent::OutcomeRecorded(e) => self.outcomes.push(tag(&e.milestone)),
+            // The accident clocks belong to the inbox.
+            ImmersionEvent::AccidentReported(_) | ImmersionEvent::AccidentDeclarationFiled(_) => {}
+        }
+    }
+
+    /// A drafted or modified convention: its content, who must sign, and no
+    /// signature yet (a modification clears them).
+    fn convention(&mut self, convention: &Convention) {
+        self.stage("drafted");
+        self.objective = tag(&convention.objective);
+        self.host_siret = Some(convention.host.siret.as_str().to_owned());
+        self.goals = Some(convention.goals.as_str().to_owned());
+        self.period_start = Some(convention.period.start());
+        self.period_end = Some(convention.period.end());
+        self.days = convention.period.days() as i32;
+        self.required_signatories = super::required_signatories(convention);
+        self.signatures.clear();
+        self.prevalidated = false;
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -309,7 +292,7 @@ pub async fn with_feedback(
 }
 
 /// An immersion as the views know it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ImmersionRow {
     pub immersion_id: Uuid,
     pub person_id: Uuid,

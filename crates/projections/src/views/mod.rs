@@ -83,6 +83,24 @@ pub fn stream_uuid(event: &RecordedEvent) -> Option<uuid::Uuid> {
         .and_then(|(_, id)| id.parse().ok())
 }
 
+/// The subjects erased by the erasures among the events, in order.
+pub fn erased_subjects(events: &[RecordedEvent]) -> Result<Vec<uuid::Uuid>, ProjectionError> {
+    #[derive(serde::Deserialize)]
+    struct Erased {
+        subject_id: uuid::Uuid,
+    }
+    events
+        .iter()
+        .filter(|e| e.event_type == passerelle_store::ERASED_EVENT)
+        .map(|event| {
+            event
+                .decode::<Erased>()
+                .map(|e| e.subject_id)
+                .map_err(|e| format!("{} {}: {e}", event.event_type, event.event_id).into())
+        })
+        .collect()
+}
+
 /// Runs `sql` (with the erased subject as `$1`) for each erasure among the
 /// events: views that copied personal values purge them.
 pub async fn purge_erased(
@@ -90,21 +108,8 @@ pub async fn purge_erased(
     events: &[RecordedEvent],
     sql: &'static str,
 ) -> Result<(), ProjectionError> {
-    #[derive(serde::Deserialize)]
-    struct Erased {
-        subject_id: uuid::Uuid,
-    }
-    for event in events
-        .iter()
-        .filter(|e| e.event_type == passerelle_store::ERASED_EVENT)
-    {
-        let erased: Erased = event
-            .decode()
-            .map_err(|e| format!("{} {}: {e}", event.event_type, event.event_id))?;
-        sqlx::query(sql)
-            .bind(erased.subject_id)
-            .execute(&mut *conn)
-            .await?;
+    for subject in erased_subjects(events)? {
+        sqlx::query(sql).bind(subject).execute(&mut *conn).await?;
     }
     Ok(())
 }
