@@ -77,6 +77,11 @@ macro_rules! events {
         }
 
         $(
+            impl $variant {
+                /// The type name this event is stored under.
+                pub const TYPE: &'static str = $tag;
+            }
+
             impl From<$variant> for $name {
                 fn from(event: $variant) -> Self {
                     $name::$variant(event)

@@ -32,6 +32,7 @@ pub trait Row: Serialize + for<'r> FromRow<'r, PgRow> + Send + Unpin {
 pub struct Rows<R: Row> {
     rows: HashMap<Uuid, R>,
     changed: HashSet<Uuid>,
+    removed: HashSet<Uuid>,
 }
 
 impl<R: Row> Rows<R> {
@@ -65,6 +66,7 @@ impl<R: Row> Rows<R> {
         Ok(Self {
             rows: rows.into_iter().map(|r| (r.key(), r)).collect(),
             changed: HashSet::new(),
+            removed: HashSet::new(),
         })
     }
 
@@ -94,9 +96,33 @@ impl<R: Row> Rows<R> {
         }
     }
 
-    /// Writes every row added or changed, in one statement.
+    /// Deletes the row of this key, if any.
+    pub fn remove(&mut self, key: Uuid) {
+        if self.rows.remove(&key).is_some() {
+            self.changed.remove(&key);
+            self.removed.insert(key);
+        }
+    }
+
+    /// Deletes the rows removed, then writes every row added or changed:
+    /// a statement each.
     pub async fn save(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        let Self { mut rows, changed } = self;
+        let Self {
+            mut rows,
+            changed,
+            removed,
+        } = self;
+        if !removed.is_empty() {
+            let removed: Vec<Uuid> = removed.into_iter().collect();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from {} where {} = any($1)",
+                R::TABLE,
+                R::KEY
+            )))
+            .bind(&removed)
+            .execute(&mut *conn)
+            .await?;
+        }
         let changed: Vec<R> = changed.iter().filter_map(|k| rows.remove(k)).collect();
         write_to(conn, R::TABLE, &changed, Some(R::KEY)).await
     }

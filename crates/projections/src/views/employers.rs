@@ -6,9 +6,11 @@ use passerelle_domain::employer::EmployerEvent;
 use passerelle_domain::values::{EmployerId, Siret, VisitId};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, RecordedEvent};
+use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor};
 
 use super::{of_category, tag};
+use crate::rows::{Inserts, Rows, keyed};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Employers;
@@ -68,92 +70,102 @@ impl Projection for Employers {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        super::purge_erased(conn, events, "delete from contacts where contact_id = $1").await?;
-        for item in of_category::<EmployerEvent>(events, "employer") {
-            let (recorded, event) = item?;
+        let erased = super::erased_subjects(events)?;
+        let events: Vec<(&RecordedEvent, EmployerEvent)> =
+            of_category(events, "employer").collect::<Result<_, _>>()?;
+        let mut contacts = erased.clone();
+        for (_, event) in &events {
+            match event {
+                EmployerEvent::ContactAdded(e) => contacts.push(e.contact_id.0),
+                EmployerEvent::ContactRemoved(e) => contacts.push(e.contact_id.0),
+                _ => {}
+            }
+        }
+        let mut employers = Rows::<EmployerRow>::load(
+            conn,
+            events
+                .iter()
+                .filter_map(|(recorded, _)| super::stream_uuid(recorded)),
+        )
+        .await?;
+        let mut contacts = Rows::<ContactRow>::load(conn, contacts).await?;
+        let mut visits = Inserts::<VisitRow>::new("visits");
+        for subject in erased {
+            contacts.remove(subject);
+        }
+        for (recorded, event) in events {
             let id = super::stream_uuid(recorded);
             match event {
                 EmployerEvent::EmployerRegistered(e) => {
                     let commune = e.commune.commune();
-                    sqlx::query(
-                        "insert into employers (employer_id, siret, name, naf, commune, departement,
-                             region, address, registered_at, registered_by_structure)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(e.employer_id.as_uuid())
-                    .bind(e.siret.as_str())
-                    .bind(e.name.as_str())
-                    .bind(e.naf.as_str())
-                    .bind(e.commune.as_str())
-                    .bind(commune.map(|c| c.departement))
-                    .bind(commune.map(|c| c.region))
-                    .bind(e.address.as_ref().map(|a| a.as_str()))
-                    .bind(recorded.recorded_at)
-                    .bind(recorded.tenant)
-                    .execute(&mut *conn)
-                    .await?;
+                    employers.insert(EmployerRow {
+                        employer_id: e.employer_id.0,
+                        siret: e.siret.as_str().to_owned(),
+                        name: e.name.as_str().to_owned(),
+                        naf: e.naf.as_str().to_owned(),
+                        commune: e.commune.as_str().to_owned(),
+                        departement: commune.map(|c| c.departement.to_owned()),
+                        region: commune.map(|c| c.region.to_owned()),
+                        address: e.address.as_ref().map(|a| a.as_str().to_owned()),
+                        registered_at: recorded.recorded_at,
+                        registered_by_structure: recorded.tenant,
+                        simultaneous_immersions: None,
+                        visits: 0,
+                        last_visit: None,
+                    });
                 }
                 EmployerEvent::EmployerVisitLogged(e) => {
-                    sqlx::query(
-                        "insert into visits (visit_id, employer_id, visited_on, mediator, structure,
-                             purpose, observations, next_step)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(e.visit_id.0)
-                    .bind(id)
-                    .bind(e.visited_on)
-                    .bind(e.mediator.0)
-                    .bind(e.structure.0)
-                    .bind(tag(&e.purpose))
-                    .bind(e.observations.as_str())
-                    .bind(e.next_step.as_ref().map(|t| t.as_str()))
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query(
-                        "update employers set visits = visits + 1,
-                             last_visit = greatest(last_visit, $2)
-                         where employer_id = $1",
-                    )
-                    .bind(id)
-                    .bind(e.visited_on)
-                    .execute(&mut *conn)
-                    .await?;
+                    let Some(employer_id) = id else { continue };
+                    visits.push(VisitRow {
+                        visit_id: e.visit_id.0,
+                        employer_id,
+                        visited_on: e.visited_on,
+                        mediator: e.mediator.0,
+                        structure: e.structure.0,
+                        purpose: tag(&e.purpose),
+                        observations: e.observations.as_str().to_owned(),
+                        next_step: e.next_step.as_ref().map(|t| t.as_str().to_owned()),
+                    });
+                    if let Some(employer) = employers.get_mut(id) {
+                        employer.visits += 1;
+                        employer.last_visit = employer.last_visit.max(Some(e.visited_on));
+                    }
                 }
                 EmployerEvent::HostingCapacitySet(e) => {
-                    sqlx::query(
-                        "update employers set simultaneous_immersions = $2 where employer_id = $1",
-                    )
-                    .bind(id)
-                    .bind(i32::from(e.simultaneous_immersions))
-                    .execute(&mut *conn)
-                    .await?;
+                    if let Some(employer) = employers.get_mut(id) {
+                        employer.simultaneous_immersions =
+                            Some(i32::from(e.simultaneous_immersions));
+                    }
                 }
                 EmployerEvent::ContactAdded(e) => {
-                    sqlx::query(
-                        "insert into contacts (contact_id, employer_id, email) values ($1, $2, $3)",
-                    )
-                    .bind(e.contact_id.0)
-                    .bind(id)
-                    .bind(
-                        e.email
+                    let Some(employer_id) = id else { continue };
+                    contacts.insert(ContactRow {
+                        contact_id: e.contact_id.0,
+                        employer_id,
+                        email: e
+                            .email
                             .as_ref()
                             .and_then(|m| m.known())
                             .map(|m| m.as_str().to_owned()),
-                    )
-                    .execute(&mut *conn)
-                    .await?;
+                    });
                 }
-                EmployerEvent::ContactRemoved(e) => {
-                    sqlx::query("delete from contacts where contact_id = $1")
-                        .bind(e.contact_id.0)
-                        .execute(&mut *conn)
-                        .await?;
-                }
+                EmployerEvent::ContactRemoved(e) => contacts.remove(e.contact_id.0),
             }
         }
+        employers.save(conn).await?;
+        visits.save(conn).await?;
+        contacts.save(conn).await?;
         Ok(())
     }
 }
+
+#[derive(Serialize, sqlx::FromRow)]
+struct ContactRow {
+    contact_id: uuid::Uuid,
+    employer_id: uuid::Uuid,
+    email: Option<String>,
+}
+keyed!(ContactRow, "contacts", contact_id);
 
 /// The employer registered with this SIRET, if any.
 pub async fn by_siret(
@@ -191,7 +203,7 @@ pub async fn visits(
 }
 
 /// An employer as the view keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct EmployerRow {
     pub employer_id: uuid::Uuid,
     pub siret: String,
@@ -201,13 +213,18 @@ pub struct EmployerRow {
     pub departement: Option<String>,
     pub region: Option<String>,
     pub address: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: time::OffsetDateTime,
+    pub registered_by_structure: uuid::Uuid,
     pub simultaneous_immersions: Option<i32>,
     pub visits: i32,
     pub last_visit: Option<time::Date>,
 }
 
+keyed!(EmployerRow, "employers", employer_id);
+
 const EMPLOYER_COLUMNS: &str = "employer_id, siret, name, naf, commune, departement, region,
-    address, simultaneous_immersions, visits, last_visit";
+    address, registered_at, registered_by_structure, simultaneous_immersions, visits, last_visit";
 
 pub async fn get(
     db: impl PgExecutor<'_>,
@@ -245,7 +262,7 @@ pub async fn page(
 }
 
 /// One visit, with who made it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct VisitRow {
     pub visit_id: uuid::Uuid,
     pub employer_id: uuid::Uuid,

@@ -9,17 +9,19 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use passerelle_domain::immersion::ImmersionEvent;
+use passerelle_domain::immersion::ImmersionProposed;
 use passerelle_domain::person::{ConsentPurpose, PersonEvent, Project, ReadjustmentCause};
-use passerelle_domain::testimony::TestimonyEvent;
+use passerelle_domain::testimony::TestimonyRecorded;
 use passerelle_domain::values::{PersonId, StructureId};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, RecordedEvent};
+use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{stream_uuid, tag};
+use crate::rows::{Inserts, Rows, keyed};
 
 #[derive(Debug, Clone, Copy)]
 pub struct People;
@@ -97,13 +99,31 @@ impl Projection for People {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        super::purge_erased(
+        let erased = super::erased_subjects(events)?;
+        let people_events: Vec<(&RecordedEvent, Uuid, PersonEvent)> = events
+            .iter()
+            .filter(|e| super::in_category(e, "person"))
+            .map(|recorded| {
+                let person = stream_uuid(recorded).ok_or("person stream without an id")?;
+                Ok::<_, ProjectionError>((recorded, person, decode(recorded)?))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut people = Rows::<PersonRecord>::load(
             conn,
-            events,
-            "update people set first_name = null, last_name = null, email = null, erased = true
-             where person_id = $1",
+            erased
+                .iter()
+                .copied()
+                .chain(people_events.iter().map(|(_, person, _)| *person)),
         )
         .await?;
+        for subject in erased {
+            if let Some(person) = people.get_mut(Some(subject)) {
+                person.first_name = None;
+                person.last_name = None;
+                person.email = None;
+                person.erased = true;
+            }
+        }
         // Who each immersion or testimony stream belongs to: the owners
         // recorded in earlier batches, read once for the batch, then the
         // ones this batch records.
@@ -124,40 +144,95 @@ impl Projection for People {
             .into_iter()
             .collect()
         };
+        let mut new_owners = Inserts::new("owners");
+        let mut versions = Inserts::new("project_versions");
         // The timeline rows, written in one statement for the batch.
         let mut timeline = Timeline::default();
+        let mut people_events = people_events.into_iter().peekable();
         for recorded in events {
             let category = recorded.stream_id.split_once('-').map(|(c, _)| c);
+            // Only the first event of an immersion or a testimony names its
+            // person: the others are not decoded. That one is read as its
+            // own struct; the enum's `type` tag is ignored.
+            let first = match category {
+                Some("immersion") if recorded.event_type == ImmersionProposed::TYPE => {
+                    let e: ImmersionProposed = decode(recorded)?;
+                    Some(e.person_id.0)
+                }
+                Some("testimony") if recorded.event_type == TestimonyRecorded::TYPE => {
+                    let e: TestimonyRecorded = decode(recorded)?;
+                    Some(e.author.0)
+                }
+                _ => None,
+            };
+            if let Some(person) = first {
+                new_owners.push(Owner {
+                    stream_id: recorded.stream_id.clone(),
+                    person_id: person,
+                });
+                owners.insert(recorded.stream_id.clone(), person);
+            }
             let person = match category {
                 Some("person") => {
-                    let event: PersonEvent = decode(recorded)?;
-                    let person = stream_uuid(recorded).ok_or("person stream without an id")?;
-                    apply_person(conn, person, &event).await?;
+                    let (_, person, event) = people_events
+                        .next_if(|(r, _, _)| std::ptr::eq(*r, recorded))
+                        .ok_or("person events out of order")?;
+                    apply_person(&mut people, &mut versions, person, event);
                     Some(person)
                 }
-                Some("immersion") => {
-                    if let ImmersionEvent::ImmersionProposed(e) = decode(recorded)? {
-                        own(conn, &recorded.stream_id, e.person_id.0).await?;
-                        owners.insert(recorded.stream_id.clone(), e.person_id.0);
-                    }
-                    owners.get(&recorded.stream_id).copied()
-                }
-                Some("testimony") => {
-                    if let TestimonyEvent::TestimonyRecorded(e) = decode(recorded)? {
-                        own(conn, &recorded.stream_id, e.author.0).await?;
-                        owners.insert(recorded.stream_id.clone(), e.author.0);
-                    }
-                    owners.get(&recorded.stream_id).copied()
-                }
+                Some("immersion" | "testimony") => owners.get(&recorded.stream_id).copied(),
                 _ => None,
             };
             if let Some(person) = person {
                 timeline.push(person, recorded);
             }
         }
+        people.save(conn).await?;
+        versions.save(conn).await?;
+        new_owners.save(conn).await?;
         timeline.write(conn).await?;
         Ok(())
     }
+}
+
+/// A row of `people`, every column.
+#[derive(Serialize, sqlx::FromRow)]
+struct PersonRecord {
+    person_id: Uuid,
+    structure: Uuid,
+    referent: Uuid,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    age_band: String,
+    commune: Option<String>,
+    enrolled_on: Date,
+    exited_on: Option<Date>,
+    exit_reason: Option<String>,
+    project_version: i32,
+    target_rome_codes: Vec<String>,
+    consents: Vec<String>,
+    email: Option<String>,
+    erased: bool,
+}
+keyed!(PersonRecord, "people", person_id);
+
+#[derive(Serialize)]
+struct VersionRecord {
+    person_id: Uuid,
+    version: i32,
+    target_rome_codes: Vec<String>,
+    contract_wishes: Vec<String>,
+    mobility_radius_km: i32,
+    cause_kind: Option<String>,
+    cause_id: Option<Uuid>,
+    what_changed: Option<String>,
+    changed_on: Date,
+}
+
+#[derive(Serialize)]
+struct Owner {
+    stream_id: String,
+    person_id: Uuid,
 }
 
 /// Timeline rows gathered over a batch.
@@ -215,150 +290,117 @@ fn decode<T: serde::de::DeserializeOwned>(recorded: &RecordedEvent) -> Result<T,
         .map_err(|e| format!("{} {}: {e}", recorded.event_type, recorded.event_id).into())
 }
 
-async fn own(conn: &mut PgConnection, stream_id: &str, person: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into owners (stream_id, person_id) values ($1, $2) on conflict do nothing")
-        .bind(stream_id)
-        .bind(person)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn apply_person(
-    conn: &mut PgConnection,
+fn apply_person(
+    people: &mut Rows<PersonRecord>,
+    versions: &mut Inserts<VersionRecord>,
     person: Uuid,
-    event: &PersonEvent,
-) -> Result<(), ProjectionError> {
+    event: PersonEvent,
+) {
+    if let PersonEvent::PersonEnrolled(e) = &event {
+        let identity = e.identity.known();
+        people.insert(PersonRecord {
+            person_id: person,
+            structure: e.structure.0,
+            referent: e.referent.0,
+            first_name: identity.map(|i| i.first_name.as_str().to_owned()),
+            last_name: identity.map(|i| i.last_name.as_str().to_owned()),
+            age_band: tag(&e.age_band),
+            commune: e.commune.as_ref().map(|c| c.as_str().to_owned()),
+            enrolled_on: e.enrolled_on,
+            exited_on: None,
+            exit_reason: None,
+            project_version: 0,
+            target_rome_codes: Vec::new(),
+            consents: Vec::new(),
+            email: identity
+                .and_then(|i| i.email.as_ref())
+                .map(|m| m.as_str().to_owned()),
+            erased: identity.is_none(),
+        });
+        return;
+    }
+    let Some(row) = people.get_mut(Some(person)) else {
+        return;
+    };
     match event {
-        PersonEvent::PersonEnrolled(e) => {
-            let identity = e.identity.known();
-            sqlx::query(
-                "insert into people (person_id, structure, referent, first_name, last_name,
-                     age_band, commune, enrolled_on, erased, email)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(person)
-            .bind(e.structure.0)
-            .bind(e.referent.0)
-            .bind(identity.map(|i| i.first_name.as_str()))
-            .bind(identity.map(|i| i.last_name.as_str()))
-            .bind(tag(&e.age_band))
-            .bind(e.commune.as_ref().map(|c| c.as_str()))
-            .bind(e.enrolled_on)
-            .bind(identity.is_none())
-            .bind(
-                identity
-                    .and_then(|i| i.email.as_ref())
-                    .map(|m| m.as_str().to_owned()),
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
-        PersonEvent::ReferentChanged(e) => {
-            sqlx::query("update people set referent = $2 where person_id = $1")
-                .bind(person)
-                .bind(e.referent.0)
-                .execute(&mut *conn)
-                .await?;
-        }
+        PersonEvent::ReferentChanged(e) => row.referent = e.referent.0,
         PersonEvent::ProjectStated(e) => {
-            project_version(conn, person, e.version, &e.project, None, None, e.stated_on).await?;
+            versions.push(project_version(
+                row,
+                e.version,
+                &e.project,
+                None,
+                None,
+                e.stated_on,
+            ));
         }
         PersonEvent::ProjectReadjusted(e) => {
-            project_version(
-                conn,
-                person,
+            versions.push(project_version(
+                row,
                 e.version,
                 &e.project,
                 Some(&e.cause),
                 Some(e.what_changed.as_str()),
                 e.readjusted_on,
-            )
-            .await?;
+            ));
         }
         PersonEvent::ConsentGiven(e) => {
-            sqlx::query(
-                "update people set consents = array_append(array_remove(consents, $2), $2)
-                 where person_id = $1",
-            )
-            .bind(person)
-            .bind(tag(&e.purpose))
-            .execute(&mut *conn)
-            .await?;
+            let purpose = tag(&e.purpose);
+            row.consents.retain(|c| *c != purpose);
+            row.consents.push(purpose);
         }
         PersonEvent::ConsentWithdrawn(e) => {
-            sqlx::query(
-                "update people set consents = array_remove(consents, $2) where person_id = $1",
-            )
-            .bind(person)
-            .bind(tag(&e.purpose))
-            .execute(&mut *conn)
-            .await?;
+            let purpose = tag(&e.purpose);
+            row.consents.retain(|c| *c != purpose);
         }
         PersonEvent::PersonExited(e) => {
-            sqlx::query("update people set exited_on = $2, exit_reason = $3 where person_id = $1")
-                .bind(person)
-                .bind(e.exited_on)
-                .bind(tag(&e.reason))
-                .execute(&mut *conn)
-                .await?;
+            row.exited_on = Some(e.exited_on);
+            row.exit_reason = Some(tag(&e.reason));
         }
-        PersonEvent::SituationStated(_)
+        PersonEvent::PersonEnrolled(_)
+        | PersonEvent::SituationStated(_)
         | PersonEvent::JobInquiryHeld(_)
         | PersonEvent::PeerMeetingHeld(_)
         | PersonEvent::MentorshipStarted(_)
         | PersonEvent::MentorshipEnded(_)
         | PersonEvent::DisabilityRecognitionRecorded(_) => {}
     }
-    Ok(())
 }
 
-async fn project_version(
-    conn: &mut PgConnection,
-    person: Uuid,
+/// A new version of the person's project: its row, and the person's
+/// current project.
+fn project_version(
+    person: &mut PersonRecord,
     version: u32,
     project: &Project,
     cause: Option<&ReadjustmentCause>,
     what_changed: Option<&str>,
     on: Date,
-) -> Result<(), sqlx::Error> {
-    let codes: Vec<&str> = project
+) -> VersionRecord {
+    let codes: Vec<String> = project
         .target_rome_codes
         .iter()
-        .map(|c| c.as_str())
+        .map(|c| c.as_str().to_owned())
         .collect();
-    let contracts: Vec<String> = project.contract_wishes.iter().map(tag).collect();
     let cause_id = cause.map(|c| match c {
         ReadjustmentCause::ImmersionFeedback { immersion_id } => immersion_id.0,
         ReadjustmentCause::JobInquiry { inquiry_id } => inquiry_id.0,
         ReadjustmentCause::PeerMeeting { meeting_id } => meeting_id.0,
         ReadjustmentCause::Mentorship { mentorship_id } => mentorship_id.0,
     });
-    sqlx::query(
-        "insert into project_versions (person_id, version, target_rome_codes, contract_wishes,
-             mobility_radius_km, cause_kind, cause_id, what_changed, changed_on)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(person)
-    .bind(version as i32)
-    .bind(&codes)
-    .bind(&contracts)
-    .bind(i32::from(project.mobility_radius_km))
-    .bind(cause.map(tag))
-    .bind(cause_id)
-    .bind(what_changed)
-    .bind(on)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "update people set project_version = $2, target_rome_codes = $3 where person_id = $1",
-    )
-    .bind(person)
-    .bind(version as i32)
-    .bind(&codes)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    person.project_version = version as i32;
+    person.target_rome_codes.clone_from(&codes);
+    VersionRecord {
+        person_id: person.person_id,
+        version: version as i32,
+        target_rome_codes: codes,
+        contract_wishes: project.contract_wishes.iter().map(tag).collect(),
+        mobility_radius_km: i32::from(project.mobility_radius_km),
+        cause_kind: cause.map(tag),
+        cause_id,
+        what_changed: what_changed.map(str::to_owned),
+        changed_on: on,
+    }
 }
 
 /// Whether the person is enrolled in `structure` and has not exited.
