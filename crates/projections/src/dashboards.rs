@@ -952,7 +952,7 @@ pub async fn needs_conversion(
     );
     push_as_of(&mut q, as_of);
     restrict(&mut q, filter, &VISIT_COLUMNS)?;
-    let visits: i64 = q.build_query_scalar().fetch_one(db).await?;
+    let mut visits = q;
 
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     push_as_of(&mut q, as_of);
@@ -967,7 +967,12 @@ pub async fn needs_conversion(
     );
     restrict(&mut q, filter, &NEED_COLUMNS)?;
     q.push(" group by n.source order by n.source");
-    let by_source = q.build_query_as().fetch_all(db).await?;
+    // Two scans of their own: run side by side on the pool.
+    let (visits, by_source) = futures::future::try_join(
+        visits.build_query_scalar().fetch_one(db),
+        q.build_query_as().fetch_all(db),
+    )
+    .await?;
     Ok(NeedsConversion { visits, by_source })
 }
 
@@ -1001,32 +1006,44 @@ pub async fn project_readjustments(
     filter: &Filter,
     as_of: Option<OffsetDateTime>,
 ) -> Result<ProjectReadjustments, DashboardError> {
+    // Readjustments are few beside people: counted per person first, then
+    // joined to the people selected. Two queries, run side by side.
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     push_as_of(&mut q, as_of);
     q.push(
-        " as as_of), counted as (
-             select p.person_id, count(r.person_id) as n
-             from t cross join dashboards.people p
-                  left join dashboards.readjustments r
-                         on r.person_id = p.person_id and r.recorded_at <= t.as_of
-             where p.project_at <= t.as_of",
+        " as as_of)
+         select count(*), count(*) filter (where r.n is null), count(*) filter (where r.n = 1),
+                count(*) filter (where r.n = 2), count(*) filter (where r.n >= 3)
+         from t cross join dashboards.people p
+              left join (select r.person_id, count(*) as n
+                         from dashboards.readjustments r, t
+                         where r.recorded_at <= t.as_of group by r.person_id) r
+                     using (person_id)
+         where p.project_at <= t.as_of",
     );
     restrict(&mut q, filter, &PEOPLE_COLUMNS)?;
+    let mut iterations = q;
+
+    let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
+    push_as_of(&mut q, as_of);
     q.push(
-        " group by p.person_id)
-         select count(*),
-                count(*) filter (where n = 0), count(*) filter (where n = 1),
-                count(*) filter (where n = 2), count(*) filter (where n >= 3),
-                coalesce((select json_agg(json_build_array(cause, k) order by cause)
-                          from (select r.cause, count(*) as k
-                                from counted c join dashboards.readjustments r using (person_id), t
-                                where r.recorded_at <= t.as_of group by r.cause) x), '[]')::text
-         from counted",
+        " as as_of)
+         select r.cause, count(*)
+         from t cross join dashboards.readjustments r join dashboards.people p using (person_id)
+         where r.recorded_at <= t.as_of and p.project_at <= t.as_of",
     );
-    let (projects, none, one, two, more, causes): (i64, i64, i64, i64, i64, String) =
-        q.build_query_as().fetch_one(db).await?;
-    let by_cause: Vec<(String, i64)> =
-        serde_json::from_str(&causes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    restrict(&mut q, filter, &PEOPLE_COLUMNS)?;
+    q.push(" group by r.cause order by r.cause");
+    let mut causes = q;
+
+    let ((projects, none, one, two, more), by_cause): (
+        (i64, i64, i64, i64, i64),
+        Vec<(String, i64)>,
+    ) = futures::future::try_join(
+        iterations.build_query_as().fetch_one(db),
+        causes.build_query_as().fetch_all(db),
+    )
+    .await?;
     Ok(ProjectReadjustments {
         projects,
         by_iterations: [none, one, two, more],
@@ -1069,31 +1086,48 @@ pub async fn employer_engagement(
             return Err(DashboardError::NotApplicable(name));
         }
     }
+    // Employers are counted by grouping rows per employer (a hash table),
+    // which costs less than sorting them for `count(distinct …)`.
     let mut q = QueryBuilder::<Postgres>::new(
-        "select count(distinct v.employer_id), count(*)
-         from dashboards.visits v join dashboards.employers e using (employer_id)
-         where v.recorded_at <= ",
+        "select count(*), coalesce(sum(n), 0)::int8 from (
+             select v.employer_id, count(*) as n
+             from dashboards.visits v join dashboards.employers e using (employer_id)
+             where v.recorded_at <= ",
     );
     push_as_of(&mut q, as_of);
     restrict(&mut q, filter, &VISIT_COLUMNS)?;
+    q.push(" group by v.employer_id) per_employer");
     let mut visits_query = q;
 
     let mut q = QueryBuilder::<Postgres>::new(
-        "select count(distinct n.employer_id), count(*)
-         from dashboards.needs n join dashboards.employers e using (employer_id)
-         where n.surfaced_at <= ",
+        "select count(*), coalesce(sum(n), 0)::int8 from (
+             select n.employer_id, count(*) as n
+             from dashboards.needs n join dashboards.employers e using (employer_id)
+             where n.surfaced_at <= ",
     );
     push_as_of(&mut q, as_of);
     restrict(&mut q, filter, &NEED_COLUMNS)?;
+    q.push(" group by n.employer_id) per_employer");
     let mut needs_query = q;
+
+    let mut q = QueryBuilder::<Postgres>::new(
+        "select count(*), coalesce(sum(n), 0)::int8 from (
+             select i.employer_id, count(*) as n
+             from dashboards.immersions i
+             where i.started_at <= ",
+    );
+    push_as_of(&mut q, as_of);
+    q.push(" and i.proposed_at <= ");
+    push_as_of(&mut q, as_of);
+    restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
+    q.push(" group by i.employer_id) per_employer");
+    let mut hosting_query = q;
 
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     push_as_of(&mut q, as_of);
     q.push(
         " as as_of)
-         select count(distinct i.employer_id) filter (where i.started_at <= t.as_of),
-                count(*) filter (where i.started_at <= t.as_of),
-                count(*),
+         select count(*),
                 count(*) filter (where i.employer_answered_at <= t.as_of),
                 percentile_cont(0.5) within group (
                     order by date_part('epoch', i.employer_answered_at) - date_part('epoch', i.proposed_at))
@@ -1107,15 +1141,17 @@ pub async fn employer_engagement(
          where i.proposed_at <= t.as_of",
     );
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
-    type Proposals = (i64, i64, i64, i64, Option<f64>, i64);
-    // Three scans of their own: run side by side on the pool.
+    type Proposals = (i64, i64, Option<f64>, i64);
+    // Four scans of their own: run side by side on the pool.
     let (
         (employers_visited, visits),
         (employers_with_needs, needs),
-        (employers_hosting, immersions_hosted, proposals, proposals_answered, median, waiting),
-    ): ((i64, i64), (i64, i64), Proposals) = futures::future::try_join3(
+        (employers_hosting, immersions_hosted),
+        (proposals, proposals_answered, median, waiting),
+    ): ((i64, i64), (i64, i64), (i64, i64), Proposals) = futures::future::try_join4(
         visits_query.build_query_as().fetch_one(db),
         needs_query.build_query_as().fetch_one(db),
+        hosting_query.build_query_as().fetch_one(db),
         q.build_query_as().fetch_one(db),
     )
     .await?;

@@ -53,11 +53,15 @@ impl<R: Row> Rows<R> {
             // own schema: the comment keeps their prepared statements
             // apart, as a statement cached for another table's columns
             // would fail ("cached plan must not change result type").
+            //
+            // A join on the keys rather than `= any($1)`: a prepared
+            // statement's generic plan matches each row against the whole
+            // array, in time growing with both.
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "select * from {} where {} = any($1) -- {}",
-                R::TABLE,
-                R::KEY,
-                std::any::type_name::<R>()
+                "select t.* from unnest($1::uuid[]) k join {table} t on t.{key} = k -- {name}",
+                table = R::TABLE,
+                key = R::KEY,
+                name = std::any::type_name::<R>()
             )))
             .bind(&keys)
             .fetch_all(conn)
@@ -115,9 +119,9 @@ impl<R: Row> Rows<R> {
         if !removed.is_empty() {
             let removed: Vec<Uuid> = removed.into_iter().collect();
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "delete from {} where {} = any($1)",
-                R::TABLE,
-                R::KEY
+                "delete from {table} t using unnest($1::uuid[]) k where t.{key} = k",
+                table = R::TABLE,
+                key = R::KEY
             )))
             .bind(&removed)
             .execute(&mut *conn)

@@ -131,12 +131,15 @@ impl Projection for People {
             .iter()
             .filter(|e| super::in_category(e, "immersion") || super::in_category(e, "testimony"))
             .map(|e| e.stream_id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
             .collect();
         let mut owners: HashMap<String, Uuid> = if streams.is_empty() {
             HashMap::new()
         } else {
             sqlx::query_as::<_, (String, Uuid)>(
-                "select stream_id, person_id from owners where stream_id = any($1)",
+                // A join, not `= any($1)`: see `Rows::load`.
+                "select o.stream_id, o.person_id from unnest($1::text[]) s join owners o on o.stream_id = s",
             )
             .bind(&streams)
             .fetch_all(&mut *conn)
