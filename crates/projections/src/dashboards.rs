@@ -1036,14 +1036,13 @@ pub async fn project_readjustments(
     q.push(" group by r.cause order by r.cause");
     let mut causes = q;
 
-    let ((projects, none, one, two, more), by_cause): (
-        (i64, i64, i64, i64, i64),
-        Vec<(String, i64)>,
-    ) = futures::future::try_join(
-        iterations.build_query_as().fetch_one(db),
-        causes.build_query_as().fetch_all(db),
-    )
-    .await?;
+    type Iterations = (i64, i64, i64, i64, i64);
+    let ((projects, none, one, two, more), by_cause): (Iterations, Vec<(String, i64)>) =
+        futures::future::try_join(
+            iterations.build_query_as().fetch_one(db),
+            causes.build_query_as().fetch_all(db),
+        )
+        .await?;
     Ok(ProjectReadjustments {
         projects,
         by_iterations: [none, one, two, more],
