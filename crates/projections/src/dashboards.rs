@@ -1141,13 +1141,15 @@ pub async fn employer_engagement(
     );
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
     type Proposals = (i64, i64, Option<f64>, i64);
+    // Employers, and the rows counted.
+    type PerEmployer = (i64, i64);
     // Four scans of their own: run side by side on the pool.
     let (
         (employers_visited, visits),
         (employers_with_needs, needs),
         (employers_hosting, immersions_hosted),
         (proposals, proposals_answered, median, waiting),
-    ): ((i64, i64), (i64, i64), (i64, i64), Proposals) = futures::future::try_join4(
+    ): (PerEmployer, PerEmployer, PerEmployer, Proposals) = futures::future::try_join4(
         visits_query.build_query_as().fetch_one(db),
         needs_query.build_query_as().fetch_one(db),
         hosting_query.build_query_as().fetch_one(db),
