@@ -4,15 +4,15 @@
 //! rows a batch touches once and applies the batch's events to them in
 //! memory; this checks that doing so changes nothing.
 
+mod support;
+
 use std::sync::Arc;
 
 use passerelle_app::{FixedClock, Handler};
-use passerelle_demo::{Options, Staff};
-use passerelle_domain::values::{StructureId, UserId};
+use passerelle_demo::Options;
 use passerelle_store::projection::{Projections, RunnerConfig};
 use passerelle_store::testkit::TestDb;
 use time::macros::{date, datetime};
-use uuid::Uuid;
 
 /// Every row of every table of the projection's stable schema, as JSON in
 /// a fixed order.
@@ -50,16 +50,7 @@ async fn every_projection_gives_the_same_tables_one_event_at_a_time_or_in_batche
     live.setup().await.unwrap();
     let clock = Arc::new(FixedClock::new(datetime!(2025-06-01 08:00 UTC)));
     let handler = Handler::new(live.clone(), clock.clone());
-    let staff: Vec<Staff> = [("44", 1u128), ("35", 2)]
-        .into_iter()
-        .map(|(departement, n)| Staff {
-            structure: StructureId(Uuid::from_u128(n)),
-            departement,
-            mediators: (0..2)
-                .map(|m| UserId(Uuid::from_u128(n * 100 + m)))
-                .collect(),
-        })
-        .collect();
+    let staff = support::staff(&[("44", 1), ("35", 2)], 2);
     let options = Options {
         seed: 11,
         people: 100,
@@ -73,23 +64,19 @@ async fn every_projection_gives_the_same_tables_one_event_at_a_time_or_in_batche
     assert!(report.immersions > 10, "{report:?}");
     live.catch_up().await.unwrap();
 
-    // The same store (and key) as the live projections.
-    let one_by_one = Projections::new(
-        live.store().clone(),
-        passerelle_projections::all(),
-        RunnerConfig {
-            rebuild_batch_size: 1,
-            ..RunnerConfig::default()
-        },
-    );
-    let whole = Projections::new(
-        live.store().clone(),
-        passerelle_projections::all(),
-        RunnerConfig {
-            rebuild_batch_size: 100_000,
-            ..RunnerConfig::default()
-        },
-    );
+    // The same store (and key) as the live projections, rebuilding in
+    // batches of `size` events.
+    let rebuilding_by = |size| {
+        Projections::new(
+            live.store().clone(),
+            passerelle_projections::all(),
+            RunnerConfig {
+                rebuild_batch_size: size,
+                ..RunnerConfig::default()
+            },
+        )
+    };
+    let (one_by_one, whole) = (rebuilding_by(1), rebuilding_by(100_000));
     for projection in passerelle_projections::all() {
         let name = projection.name();
         let kept = tables(&db, name).await;

@@ -69,16 +69,7 @@ impl Fixture {
         let clock = Arc::new(FixedClock::new(datetime!(2025-01-01 08:00 UTC)));
         let handler = Handler::new(projections.clone(), clock.clone());
         let (gateway, schema) = support::gateway(handler.clone(), &db);
-        let staff = [("44", 1u128), ("35", 2), ("49", 3)]
-            .into_iter()
-            .map(|(departement, n)| Staff {
-                structure: StructureId(Uuid::from_u128(n)),
-                departement,
-                mediators: (0..3)
-                    .map(|m| UserId(Uuid::from_u128(n * 100 + m)))
-                    .collect(),
-            })
-            .collect();
+        let staff = support::staff(&[("44", 1), ("35", 2), ("49", 3)], 3);
         Self {
             db,
             projections,

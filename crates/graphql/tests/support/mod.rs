@@ -41,3 +41,20 @@ pub fn gateway(handler: Handler, db: &TestDb) -> (Gateway, PasserelleSchema) {
     );
     (gateway, schema)
 }
+
+/// Structures in these départements (`(département, n)`, `n` making their
+/// ids), each with `mediators` mediators: the staff a demo history runs with.
+pub fn staff(structures: &[(&'static str, u128)], mediators: u128) -> Vec<passerelle_demo::Staff> {
+    use passerelle_domain::values::{StructureId, UserId};
+    use uuid::Uuid;
+    structures
+        .iter()
+        .map(|&(departement, n)| passerelle_demo::Staff {
+            structure: StructureId(Uuid::from_u128(n)),
+            departement,
+            mediators: (0..mediators)
+                .map(|m| UserId(Uuid::from_u128(n * 100 + m)))
+                .collect(),
+        })
+        .collect()
+}

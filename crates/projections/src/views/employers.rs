@@ -73,23 +73,21 @@ impl Projection for Employers {
         let erased = super::erased_subjects(events)?;
         let events: Vec<(&RecordedEvent, EmployerEvent)> =
             of_category(events, "employer").collect::<Result<_, _>>()?;
-        let mut contacts = erased.clone();
-        for (_, event) in &events {
+        // A visit only adds to its employer's counters, in one statement
+        // for the batch: the employer's row is read for the other events.
+        let (mut employers, mut contacts) = (Vec::new(), erased.clone());
+        for (recorded, event) in &events {
             match event {
                 EmployerEvent::ContactAdded(e) => contacts.push(e.contact_id.0),
                 EmployerEvent::ContactRemoved(e) => contacts.push(e.contact_id.0),
-                _ => {}
+                EmployerEvent::EmployerVisitLogged(_) => {}
+                _ => employers.extend(super::stream_uuid(recorded)),
             }
         }
-        let mut employers = Rows::<EmployerRow>::load(
-            conn,
-            events
-                .iter()
-                .filter_map(|(recorded, _)| super::stream_uuid(recorded)),
-        )
-        .await?;
+        let mut employers = Rows::<EmployerRow>::load(conn, employers).await?;
         let mut contacts = Rows::<ContactRow>::load(conn, contacts).await?;
         let mut visits = Inserts::<VisitRow>::new("visits");
+        let mut visited = Visited::default();
         for subject in erased {
             contacts.remove(subject);
         }
@@ -126,10 +124,7 @@ impl Projection for Employers {
                         observations: e.observations.as_str().to_owned(),
                         next_step: e.next_step.as_ref().map(|t| t.as_str().to_owned()),
                     });
-                    if let Some(employer) = employers.get_mut(id) {
-                        employer.visits += 1;
-                        employer.last_visit = employer.last_visit.max(Some(e.visited_on));
-                    }
+                    visited.add(employer_id, e.visited_on);
                 }
                 EmployerEvent::HostingCapacitySet(e) => {
                     if let Some(employer) = employers.get_mut(id) {
@@ -154,7 +149,44 @@ impl Projection for Employers {
         }
         employers.save(conn).await?;
         visits.save(conn).await?;
+        visited.save(conn).await?;
         contacts.save(conn).await?;
+        Ok(())
+    }
+}
+
+/// The visits of a batch, per employer: how many, and the last day.
+#[derive(Default)]
+struct Visited(std::collections::HashMap<uuid::Uuid, (i32, time::Date)>);
+
+impl Visited {
+    fn add(&mut self, employer: uuid::Uuid, day: time::Date) {
+        let (count, last) = self.0.entry(employer).or_insert((0, day));
+        *count += 1;
+        *last = (*last).max(day);
+    }
+
+    async fn save(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let (mut employers, mut counts, mut lasts) = (Vec::new(), Vec::new(), Vec::new());
+        for (employer, (count, last)) in self.0 {
+            employers.push(employer);
+            counts.push(count);
+            lasts.push(last);
+        }
+        sqlx::query(
+            "update employers e set visits = e.visits + v.visits,
+                 last_visit = greatest(e.last_visit, v.last_visit)
+             from unnest($1::uuid[], $2::int[], $3::date[]) as v(employer_id, visits, last_visit)
+             where e.employer_id = v.employer_id",
+        )
+        .bind(&employers)
+        .bind(&counts)
+        .bind(&lasts)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 }
