@@ -13,7 +13,6 @@ use passerelle_accounts::{StaffRole, User};
 use passerelle_app::{Clock as _, FixedClock, Handler};
 use passerelle_demo::{History, Options, Staff};
 use passerelle_domain::immersion::{ImmersionEvent, Outcome, Signatory};
-use passerelle_domain::values::{StructureId, UserId};
 use passerelle_graphql::{Gateway, PasserelleSchema, Viewer, prepare};
 use passerelle_store::projection::Projections;
 use passerelle_store::testkit::TestDb;
