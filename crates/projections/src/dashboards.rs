@@ -12,7 +12,9 @@
 use async_trait::async_trait;
 use passerelle_domain::Personal;
 use passerelle_domain::employer::EmployerEvent;
-use passerelle_domain::immersion::{ImmersionEvent, Outcome, Respondent};
+use passerelle_domain::immersion::{
+    ConventionDrafted, ConventionModified, ImmersionEvent, Outcome, Respondent,
+};
 use passerelle_domain::need::{NeedEvent, NeedSource};
 use passerelle_domain::person::{ConsentPurpose, PersonEvent};
 use passerelle_store::RecordedEvent;
@@ -326,6 +328,7 @@ impl Tables {
             Vec::new(),
             Vec::new(),
         );
+        let mut hires = Vec::new();
         for fact in facts {
             match fact {
                 Fact::Employer(_, EmployerEvent::EmployerRegistered(e)) => {
@@ -347,18 +350,30 @@ impl Tables {
                 Fact::Person(event, _) => people.extend(stream_uuid(event)),
                 Fact::Immersion(event, e) => {
                     immersions.extend(stream_uuid(event));
-                    if let ImmersionEvent::ImmersionProposed(e) = &**e {
-                        immersions.push(e.immersion_id.0);
-                        employers.push(e.employer_id.0);
-                        people.push(e.person_id.0);
-                        needs.extend(e.need_id.map(|n| n.0));
+                    match &**e {
+                        ImmersionEvent::ImmersionProposed(e) => {
+                            immersions.push(e.immersion_id.0);
+                            employers.push(e.employer_id.0);
+                            people.push(e.person_id.0);
+                            needs.extend(e.need_id.map(|n| n.0));
+                        }
+                        ImmersionEvent::OutcomeRecorded(e)
+                            if matches!(e.outcome, Outcome::Hired { .. }) =>
+                        {
+                            hires.extend(stream_uuid(event));
+                        }
+                        _ => {}
                     }
                 }
             }
         }
         let immersions = Rows::<ImmersionRow>::load(conn, immersions).await?;
         // A hire counts for the need of an immersion proposed earlier.
-        needs.extend(immersions.values().filter_map(|i| i.need_id));
+        needs.extend(
+            hires
+                .into_iter()
+                .filter_map(|h| immersions.get(Some(h))?.need_id),
+        );
         Ok(Self {
             employers: Rows::load(conn, employers).await?,
             people: Rows::load(conn, people).await?,
@@ -557,12 +572,9 @@ impl Tables {
             }
             // Who must sign it now; signatures given before a modification
             // no longer count.
-            ImmersionEvent::ConventionDrafted(e) => {
-                row.required_signatories = required_signatories(&e.convention);
-                row.signatures.clear();
-            }
-            ImmersionEvent::ConventionModified(e) => {
-                row.required_signatories = required_signatories(&e.convention);
+            ImmersionEvent::ConventionDrafted(ConventionDrafted { convention })
+            | ImmersionEvent::ConventionModified(ConventionModified { convention, .. }) => {
+                row.required_signatories = required_signatories(convention);
                 row.signatures.clear();
             }
             ImmersionEvent::ConventionSigned(e) if !e.renewal => {

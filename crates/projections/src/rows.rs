@@ -74,10 +74,6 @@ impl<R: Row> Rows<R> {
         })
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &R> {
-        self.rows.values()
-    }
-
     pub fn get(&self, key: Option<Uuid>) -> Option<&R> {
         self.rows.get(&key?)
     }

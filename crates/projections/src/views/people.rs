@@ -100,20 +100,14 @@ impl Projection for People {
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
         let erased = super::erased_subjects(events)?;
-        let people_events: Vec<(&RecordedEvent, Uuid, PersonEvent)> = events
-            .iter()
-            .filter(|e| super::in_category(e, "person"))
-            .map(|recorded| {
-                let person = stream_uuid(recorded).ok_or("person stream without an id")?;
-                Ok::<_, ProjectionError>((recorded, person, decode(recorded)?))
-            })
-            .collect::<Result<_, _>>()?;
         let mut people = Rows::<PersonRecord>::load(
             conn,
-            erased
-                .iter()
-                .copied()
-                .chain(people_events.iter().map(|(_, person, _)| *person)),
+            erased.iter().copied().chain(
+                events
+                    .iter()
+                    .filter(|e| super::in_category(e, "person"))
+                    .filter_map(stream_uuid),
+            ),
         )
         .await?;
         for subject in erased {
@@ -151,7 +145,6 @@ impl Projection for People {
         let mut versions = Inserts::new("project_versions");
         // The timeline rows, written in one statement for the batch.
         let mut timeline = Timeline::default();
-        let mut people_events = people_events.into_iter().peekable();
         for recorded in events {
             let category = recorded.stream_id.split_once('-').map(|(c, _)| c);
             // Only the first event of an immersion or a testimony names its
@@ -177,10 +170,8 @@ impl Projection for People {
             }
             let person = match category {
                 Some("person") => {
-                    let (_, person, event) = people_events
-                        .next_if(|(r, _, _)| std::ptr::eq(*r, recorded))
-                        .ok_or("person events out of order")?;
-                    apply_person(&mut people, &mut versions, person, event);
+                    let person = stream_uuid(recorded).ok_or("person stream without an id")?;
+                    apply_person(&mut people, &mut versions, person, decode(recorded)?);
                     Some(person)
                 }
                 Some("immersion" | "testimony") => owners.get(&recorded.stream_id).copied(),
