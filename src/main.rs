@@ -493,7 +493,7 @@ async fn projections(
     match command {
         ProjectionsCommand::Status => {
             println!(
-                "{:<24} {:>7} {:<9} {:<6} {:>22} {:>12} {:>10} {:>8}  last error",
+                "{:<24} {:>7} {:<16} {:<6} {:>22} {:>12} {:>10} {:>8}  last error",
                 "projection",
                 "version",
                 "status",
@@ -509,13 +509,15 @@ async fn projections(
                     Some(passerelle_store::projection::Mode::Async) => "async",
                     None => "gone",
                 };
-                let status = if s.paused {
-                    "paused"
-                } else {
-                    s.status.as_str()
+                // A stale version (made with another DDL) is replaced once
+                // the version being built catches up.
+                let status = match (s.paused, s.current) {
+                    (true, _) => "paused".to_owned(),
+                    (false, true) => s.status.clone(),
+                    (false, false) => format!("{} (stale)", s.status),
                 };
                 println!(
-                    "{:<24} {:>7} {:<9} {:<6} {:>22} {:>12} {:>10} {:>8}  {}",
+                    "{:<24} {:>7} {:<16} {:<6} {:>22} {:>12} {:>10} {:>8}  {}",
                     s.projection,
                     s.version,
                     status,

@@ -12,6 +12,13 @@
 //! runner like the others and swapped in under an exclusive lock that waits
 //! for every in-flight inline append.
 //!
+//! Each version records a hash of the DDL it was created with. When the code
+//! brings a projection a different DDL, `setup` creates a version with it,
+//! built from the log while the stale one keeps serving its rows (no longer
+//! applied: its tables are not the code's), then swapped in. A stale inline
+//! projection is not applied with the commands meanwhile either: until the
+//! swap, a mutation's answer may not show its own change there.
+//!
 //! The runner knows projections only through [`Projection`]; it knows nothing
 //! of what they compute.
 
@@ -105,6 +112,10 @@ pub struct ProjectionStatus {
     pub failures: i32,
     pub last_error: Option<String>,
     pub paused: bool,
+    /// Whether the version's tables were created with the code's DDL; a
+    /// stale version is no longer applied and is replaced once a current
+    /// one has caught up.
+    pub current: bool,
     pub updated_at: OffsetDateTime,
 }
 
@@ -133,6 +144,8 @@ pub struct RebuildReport {
 pub struct Projections {
     store: Store,
     list: Arc<Vec<Arc<dyn Projection>>>,
+    /// Each projection's [`schema_hash`], by name: computed once.
+    hashes: Arc<std::collections::HashMap<&'static str, String>>,
     config: RunnerConfig,
 }
 
@@ -160,6 +173,15 @@ fn version_schema(name: &str, version: i32) -> String {
     format!("{name}_v{version}")
 }
 
+/// A stable hash of a projection's DDL (64-bit FNV-1a, in hex): the same on
+/// every build and platform, unlike the standard library's hasher.
+pub fn schema_hash(sql: &str) -> String {
+    let hash = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
 const SETUP_LOCK: &str = "select pg_advisory_xact_lock(hashtext('passerelle:projection-setup'))";
 
 impl Projections {
@@ -180,11 +202,26 @@ impl Projections {
                 p.name()
             );
         }
+        let hashes = list
+            .iter()
+            .map(|p| (p.name(), schema_hash(p.schema_sql())))
+            .collect();
         Self {
             store,
             list: Arc::new(list),
+            hashes: Arc::new(hashes),
             config,
         }
+    }
+
+    /// The [`schema_hash`] of a registered projection's DDL.
+    fn hash_of(&self, p: &dyn Projection) -> &str {
+        self.hashes.get(p.name()).map_or("", String::as_str)
+    }
+
+    /// Whether a version created with DDL hash `hash` is current for `p`.
+    fn is_current(&self, p: &dyn Projection, hash: Option<&str>) -> bool {
+        hash == Some(self.hash_of(p))
     }
 
     pub fn store(&self) -> &Store {
@@ -198,8 +235,9 @@ impl Projections {
             .ok_or_else(|| StoreError::UnknownProjection(name.to_owned()))
     }
 
-    /// Creates the first version of every projection not seen before: live
-    /// at once on an empty log, otherwise built by the runner then swapped in.
+    /// Creates a version of every projection that has none with the code's
+    /// DDL: live at once on an empty log, otherwise built by the runner then
+    /// swapped in, replacing a stale version if there is one.
     pub async fn setup(&self) -> Result<()> {
         let mut tx = self.store.pool().begin().await?;
         sqlx::query(SETUP_LOCK).execute(&mut *tx).await?;
@@ -207,15 +245,20 @@ impl Projections {
             .fetch_one(&mut *tx)
             .await?;
         for p in self.list.iter() {
-            let known: bool = sqlx::query_scalar(
-                "select exists (select 1 from projection_checkpoints where projection = $1 and status <> 'retired')",
+            let hash = self.hash_of(p.as_ref());
+            adopt_unhashed(&mut tx, p.as_ref(), hash).await?;
+            let current: bool = sqlx::query_scalar(
+                "select exists (select 1 from projection_checkpoints
+                                where projection = $1 and status <> 'retired' and schema_hash = $2)",
             )
             .bind(p.name())
+            .bind(hash)
             .fetch_one(&mut *tx)
             .await?;
-            if known {
+            if current {
                 continue;
             }
+            retire_stale(&mut tx, p.name(), hash, log_is_empty).await?;
             let version = next_version(&mut tx, p.name()).await?;
             if log_is_empty {
                 create_version(&mut tx, p.as_ref(), version, "live").await?;
@@ -257,8 +300,8 @@ impl Projections {
         // sees a swap that committed while this transaction waited. With one
         // view to update (the usual command), it also points the search path
         // at that view's schema, saving a round trip.
-        let live: Vec<(String, i32, Option<String>)> = sqlx::query_as(
-            "select projection, version,
+        let live: Vec<(String, i32, Option<String>, Option<String>)> = sqlx::query_as(
+            "select projection, version, schema_hash,
                     case when $2 then set_config('search_path',
                                                  projection || '_v' || version || ', public', true) end
              from projection_checkpoints where status = 'live' and projection = any($1)",
@@ -268,8 +311,13 @@ impl Projections {
         .fetch_all(&mut *conn)
         .await?;
         let several = live.len() > 1;
-        for (name, version, _) in live {
+        for (name, version, hash, _) in live {
             let p = self.find(&name)?;
+            // A stale version's tables are not the code's: the version being
+            // built replaces it, and its swap applies what it missed.
+            if !self.is_current(p.as_ref(), hash.as_deref()) {
+                continue;
+            }
             if several {
                 set_search_path(conn, &version_schema(&name, version)).await?;
             }
@@ -284,14 +332,17 @@ impl Projections {
         Ok(())
     }
 
-    /// The versions the runner keeps: every version being built (with
-    /// whether its projection has a live version), and the live version of
-    /// each async projection.
+    /// The versions the runner keeps: every version being built with the
+    /// code's DDL (with whether it goes live once caught up: when there is no
+    /// live version, or only a stale one), and the live version of each async
+    /// projection, unless it is stale.
     async fn active(&self) -> Result<Vec<(Arc<dyn Projection>, i32, bool)>> {
-        let rows: Vec<(String, i32, String, bool)> = sqlx::query_as(
-            "select c.projection, c.version, c.status,
-                    exists (select 1 from projection_checkpoints l
-                            where l.projection = c.projection and l.status = 'live')
+        // (projection, version, status, its DDL hash, the live version's)
+        type Version = (String, i32, String, Option<String>, Option<String>);
+        let rows: Vec<Version> = sqlx::query_as(
+            "select c.projection, c.version, c.status, c.schema_hash,
+                    (select l.schema_hash from projection_checkpoints l
+                     where l.projection = c.projection and l.status = 'live')
              from projection_checkpoints c
              where c.status <> 'retired' and not c.paused order by c.projection, c.version",
         )
@@ -299,11 +350,15 @@ impl Projections {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(name, version, status, has_live)| {
+            .filter_map(|(name, version, status, hash, live_hash)| {
                 let p = self.find(&name).ok()?;
+                if !self.is_current(p.as_ref(), hash.as_deref()) {
+                    return None;
+                }
                 let building = status == "building";
+                let live_current = self.is_current(p.as_ref(), live_hash.as_deref());
                 (building || p.mode() == Mode::Async)
-                    .then(|| (p.clone(), version, building && !has_live))
+                    .then(|| (p.clone(), version, building && !live_current))
             })
             .collect())
     }
@@ -311,15 +366,15 @@ impl Projections {
     /// One batch for every active projection; returns how many events were applied.
     pub async fn run_once(&self) -> Result<usize> {
         let mut applied = 0;
-        for (p, version, first_version) in self.active().await? {
+        for (p, version, replaces_live) in self.active().await? {
             match self
                 .process_batch(p.as_ref(), version, self.config.batch_size)
                 .await
             {
                 Ok(Batch::Applied(n)) => applied += n,
-                // A first version, built over an existing log: nothing else
-                // serves, so it goes live as soon as it is complete.
-                Ok(Batch::CaughtUp) if first_version => self.swap(p.as_ref(), version).await?,
+                // A first version built over an existing log, or one replacing
+                // a stale version: it goes live as soon as it is complete.
+                Ok(Batch::CaughtUp) if replaces_live => self.swap(p.as_ref(), version).await?,
                 Ok(Batch::CaughtUp | Batch::Skipped) => {}
                 Err(e) => {
                     tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed")
@@ -525,18 +580,22 @@ impl Projections {
             failures: i32,
             last_error: Option<String>,
             paused: bool,
+            schema_hash: Option<String>,
             updated_at: OffsetDateTime,
         }
         let rows: Vec<Row> = sqlx::query_as(
             "select projection, version, status, transaction_id, global_position,
-                    events_applied, failures, last_error, paused, updated_at
+                    events_applied, failures, last_error, paused, schema_hash, updated_at
              from projection_checkpoints where status <> 'retired' order by projection, version",
         )
         .fetch_all(self.store.pool())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let mode = self.find(&r.projection).ok().map(|p| p.mode());
+            let registered = self.find(&r.projection).ok();
+            let mode = registered.map(|p| p.mode());
+            let current =
+                registered.is_some_and(|p| self.is_current(p.as_ref(), r.schema_hash.as_deref()));
             let lag = if mode == Some(Mode::Inline) && r.status == "live" {
                 0
             } else {
@@ -567,6 +626,7 @@ impl Projections {
                 failures: r.failures,
                 last_error: r.last_error,
                 paused: r.paused,
+                current,
                 updated_at: r.updated_at,
             });
         }
@@ -579,6 +639,7 @@ impl Projections {
         let p = self.find(name)?;
         let mut tx = self.store.pool().begin().await?;
         sqlx::query(SETUP_LOCK).execute(&mut *tx).await?;
+        retire_stale(&mut tx, name, self.hash_of(p.as_ref()), false).await?;
         let building: Option<i32> = sqlx::query_scalar(
             "select version from projection_checkpoints where projection = $1 and status = 'building'",
         )
@@ -659,11 +720,15 @@ impl Projections {
                 .await?;
         for table in tables {
             // VACUUM runs outside a transaction; names come from the catalog.
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "vacuum (full, analyze) {schema}.\"{table}\""
-            )))
-            .execute(self.store.pool())
-            .await?;
+            // The rewrite leaves the visibility map unset: a plain vacuum
+            // after it sets it, so index-only scans need not visit the rows.
+            for vacuum in ["vacuum (full)", "vacuum (analyze)"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "{vacuum} {schema}.\"{table}\""
+                )))
+                .execute(self.store.pool())
+                .await?;
+            }
         }
         Ok(())
     }
@@ -810,13 +875,115 @@ async fn create_version(
         .execute(&mut **tx)
         .await?;
     sqlx::query(
-        "insert into projection_checkpoints (projection, version, status) values ($1, $2, $3)",
+        "insert into projection_checkpoints (projection, version, status, schema_hash)
+         values ($1, $2, $3, $4)",
     )
     .bind(p.name())
     .bind(version)
     .bind(status)
+    .bind(schema_hash(p.schema_sql()))
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// The tables, columns, indexes and constraints of `schema`, as text with
+/// the schema's name left out: equal for two schemas made by the same DDL.
+async fn schema_signature(tx: &mut Transaction<'_, Postgres>, schema: &str) -> Result<String> {
+    Ok(sqlx::query_scalar(
+        "select coalesce(string_agg(line, E'\n' order by line), '') from (
+         select replace(line, $1 || '.', '') as line from (
+             select format('%s.%s %s %s %s %s', table_name, column_name, ordinal_position,
+                           udt_name, is_nullable, column_default) as line
+             from information_schema.columns where table_schema = $1
+             union all
+             select indexdef from pg_indexes where schemaname = $1
+             union all
+             select format('%s %s', conrelid::regclass, pg_get_constraintdef(oid))
+             from pg_constraint where connamespace = $1::regnamespace
+         ) s) unqualified",
+    )
+    .bind(schema)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Versions made before their DDL's hash was recorded: those whose tables
+/// are exactly what the code's DDL makes are stamped with its hash, so an
+/// upgrade rebuilds only the projections whose tables changed. The DDL is
+/// run in a throwaway schema to compare, then rolled back.
+async fn adopt_unhashed(
+    tx: &mut Transaction<'_, Postgres>,
+    p: &dyn Projection,
+    hash: &str,
+) -> Result<()> {
+    let unhashed: Vec<i32> = sqlx::query_scalar(
+        "select version from projection_checkpoints
+         where projection = $1 and status <> 'retired' and schema_hash is null",
+    )
+    .bind(p.name())
+    .fetch_all(&mut **tx)
+    .await?;
+    if unhashed.is_empty() {
+        return Ok(());
+    }
+    const PROBE: &str = "passerelle_ddl_probe";
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "savepoint ddl_probe; create schema {PROBE}; set local search_path to {PROBE}, public"
+    )))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(p.schema_sql()))
+        .execute(&mut **tx)
+        .await?;
+    let wanted = schema_signature(tx, PROBE).await?;
+    sqlx::raw_sql("rollback to savepoint ddl_probe; release savepoint ddl_probe")
+        .execute(&mut **tx)
+        .await?;
+    for version in unhashed {
+        if schema_signature(tx, &version_schema(p.name(), version)).await? == wanted {
+            sqlx::query(
+                "update projection_checkpoints set schema_hash = $3
+                 where projection = $1 and version = $2",
+            )
+            .bind(p.name())
+            .bind(version)
+            .bind(hash)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Retires the versions of `name` being built with another DDL than `hash`
+/// (another release of the code began them) and, when `live_too`, a stale
+/// live version (on an empty log, where the new version goes live at once).
+async fn retire_stale(
+    tx: &mut Transaction<'_, Postgres>,
+    name: &str,
+    hash: &str,
+    live_too: bool,
+) -> Result<()> {
+    let retired: Vec<i32> = sqlx::query_scalar(
+        "update projection_checkpoints set status = 'retired', updated_at = now()
+         where projection = $1 and schema_hash is distinct from $2
+           and (status = 'building' or ($3 and status = 'live'))
+         returning version",
+    )
+    .bind(name)
+    .bind(hash)
+    .bind(live_too)
+    .fetch_all(&mut **tx)
+    .await?;
+    for version in retired {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "drop schema if exists {} cascade",
+            version_schema(name, version)
+        )))
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

@@ -23,7 +23,11 @@ struct StreamCounts {
     mode: Mode,
     /// While set, a `Poison` event makes the batch fail.
     poisoned: Arc<AtomicBool>,
+    schema: &'static str,
 }
+
+const SCHEMA: &str = "create table counts (stream_id text primary key, events bigint not null);
+     create table applied (event_id uuid primary key)";
 
 impl StreamCounts {
     /// Fails on `Poison` events until cured.
@@ -31,6 +35,7 @@ impl StreamCounts {
         Arc::new(Self {
             mode,
             poisoned: Arc::new(AtomicBool::new(true)),
+            schema: SCHEMA,
         })
     }
 
@@ -38,6 +43,15 @@ impl StreamCounts {
         let p = Self::new(mode);
         p.poisoned.store(false, Ordering::SeqCst);
         p
+    }
+
+    /// A later release of the projection: the same counts, other tables.
+    fn with_schema(mode: Mode, schema: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            mode,
+            poisoned: Arc::new(AtomicBool::new(false)),
+            schema,
+        })
     }
 }
 
@@ -47,8 +61,7 @@ impl Projection for StreamCounts {
         "stream_counts"
     }
     fn schema_sql(&self) -> &'static str {
-        "create table counts (stream_id text primary key, events bigint not null);
-         create table applied (event_id uuid primary key)"
+        self.schema
     }
     fn mode(&self) -> Mode {
         self.mode
@@ -475,4 +488,204 @@ async fn lag_counts_the_events_not_yet_applied() {
         Batch::Applied(7)
     );
     assert_eq!(projections.status().await.unwrap()[0].lag, 3);
+}
+
+/// Appends one event to `stream` and applies the inline projections with it.
+async fn write_inline(store: &Store, projections: &Projections, stream: &str, n: i64) {
+    let meta = metadata();
+    let events = [event(n)];
+    let mut tx = store.pool().begin().await.unwrap();
+    let r = store
+        .append_in(
+            &mut tx,
+            &append(stream, ExpectedVersion::Any, &events, &meta),
+        )
+        .await
+        .unwrap();
+    projections
+        .apply_inline(&mut tx, &r.recorded(&events, &meta, stream))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// A release that changes a projection's tables: the version made with the
+/// old DDL keeps serving, no longer applied, while one with the new DDL is
+/// built from the log; that one replaces it once caught up.
+#[tokio::test]
+async fn a_changed_schema_is_built_beside_the_stale_version_then_replaces_it() {
+    const WIDER: &str = "create table counts (stream_id text primary key, events bigint not null,
+                                               note text);
+         create table applied (event_id uuid primary key)";
+    for mode in [Mode::Async, Mode::Inline] {
+        let db = TestDb::new().await;
+        let store = db.store();
+        let old = registry(&store, StreamCounts::healthy(mode));
+        old.setup().await.unwrap();
+        for n in 0..4 {
+            write_inline(&store, &old, "s0", n).await;
+        }
+        catch_up(&old).await;
+        let before = counts(&db).await;
+        assert_eq!(before, truth(&db).await);
+
+        // The same code again changes nothing.
+        old.setup().await.unwrap();
+        assert_eq!(old.status().await.unwrap().len(), 1, "{mode:?}");
+
+        let new = registry(&store, StreamCounts::with_schema(mode, WIDER));
+        new.setup().await.unwrap();
+        let status = new.status().await.unwrap();
+        let summary: Vec<_> = status
+            .iter()
+            .map(|s| (s.version, s.status.as_str(), s.current))
+            .collect();
+        assert_eq!(
+            summary,
+            [(1, "live", false), (2, "building", true)],
+            "{mode:?}"
+        );
+
+        // Writes meanwhile do not reach the stale version (its tables are
+        // not the code's), neither inline nor through the runner, which
+        // builds the new one: more events than one batch holds.
+        for n in 0..10 {
+            write_inline(&store, &new, "s1", n).await;
+        }
+        assert_eq!(counts(&db).await, before, "{mode:?}: inline writes");
+        // Batch by batch until the swap, the stale version serves as it was.
+        // (A transaction open elsewhere on the server may hold the batches
+        // back; the swap may then come at the first one.)
+        let mut batches = 0;
+        while new.status().await.unwrap()[0].version == 1 {
+            assert_eq!(
+                counts(&db).await,
+                before,
+                "{mode:?}: the stale version serves as it was"
+            );
+            assert!(batches < 10, "{mode:?}: no swap after {batches} batches");
+            new.run_once().await.unwrap();
+            batches += 1;
+        }
+
+        catch_up(&new).await;
+        let status = new.status().await.unwrap();
+        assert_eq!(status.len(), 1, "{mode:?}: {status:?}");
+        assert_eq!((status[0].version, status[0].current), (2, true));
+        assert_eq!(counts(&db).await, truth(&db).await, "{mode:?}");
+        let widened: bool = sqlx::query_scalar(
+            "select exists (select 1 from information_schema.columns
+                            where table_schema = 'stream_counts' and table_name = 'counts'
+                              and column_name = 'note')",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert!(widened, "{mode:?}: readers see the new tables");
+
+        // Going back to the old release builds its DDL again.
+        old.setup().await.unwrap();
+        catch_up(&old).await;
+        let status = old.status().await.unwrap();
+        assert_eq!((status.len(), status[0].version), (1, 3), "{mode:?}");
+        assert_eq!(counts(&db).await, truth(&db).await, "{mode:?}");
+    }
+}
+
+/// A version under construction that another release began (another DDL)
+/// is dropped, not finished, when a rebuild starts.
+#[tokio::test]
+async fn a_rebuild_drops_a_version_begun_with_another_schema() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let old = registry(&store, StreamCounts::healthy(Mode::Async));
+    old.setup().await.unwrap();
+    write(&store, 2, 2).await;
+    catch_up(&old).await;
+    assert_eq!(old.begin_rebuild("stream_counts").await.unwrap(), 2);
+
+    let new = registry(
+        &store,
+        StreamCounts::with_schema(
+            Mode::Async,
+            "create table counts (stream_id text primary key, events bigint not null, note text);
+         create table applied (event_id uuid primary key)",
+        ),
+    );
+    let report = new.rebuild("stream_counts", false).await.unwrap();
+    assert_eq!((report.version, report.events), (3, 4));
+    let versions: Vec<(i32, String)> =
+        sqlx::query_as("select version, status from projection_checkpoints order by version")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        [
+            (1, "retired".into()),
+            (2, "retired".into()),
+            (3, "live".into())
+        ]
+    );
+    let stale_schema: bool = sqlx::query_scalar(
+        "select exists (select 1 from pg_namespace where nspname = 'stream_counts_v2')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(!stale_schema);
+    assert_eq!(counts(&db).await, truth(&db).await);
+}
+
+/// Versions made before their DDL's hash was recorded: one whose tables are
+/// what the code's DDL makes is kept, another is rebuilt.
+#[tokio::test]
+async fn a_version_without_a_hash_is_kept_when_its_tables_match_the_code() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let p = StreamCounts::healthy(Mode::Async);
+    let projections = registry(&store, p.clone());
+    projections.setup().await.unwrap();
+    write(&store, 2, 2).await;
+    catch_up(&projections).await;
+    let forget = "update projection_checkpoints set schema_hash = null";
+    sqlx::query(forget).execute(&db.pool).await.unwrap();
+    assert!(!projections.status().await.unwrap()[0].current);
+
+    projections.setup().await.unwrap();
+    let status = projections.status().await.unwrap();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert!(status[0].current, "same tables: kept, {status:?}");
+    let probe: bool = sqlx::query_scalar(
+        "select exists (select 1 from pg_namespace where nspname = 'passerelle_ddl_probe')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(!probe, "the comparison leaves nothing behind");
+
+    sqlx::query(forget).execute(&db.pool).await.unwrap();
+    let wider = registry(
+        &store,
+        StreamCounts::with_schema(
+            Mode::Async,
+            "create table counts (stream_id text primary key, events bigint not null);
+             create table applied (event_id uuid primary key, note text)",
+        ),
+    );
+    wider.setup().await.unwrap();
+    let summary: Vec<_> = wider
+        .status()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| (s.version, s.status.clone(), s.current))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "live".to_owned(), false),
+            (2, "building".to_owned(), true)
+        ]
+    );
 }
