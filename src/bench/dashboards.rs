@@ -288,7 +288,7 @@ pub async fn run(
                 as_of.is_some(),
                 samples,
                 || async move {
-                    dashboards::employer_engagement(pool, f, as_of.unwrap_or(now)).await?;
+                    dashboards::employer_engagement(pool, f, as_of, now).await?;
                     Ok(())
                 },
             )

@@ -523,8 +523,8 @@ impl DashboardQuery {
     ) -> Result<EmployerEngagement> {
         let scope = scope(ctx, filter, as_of)?;
         let gateway = gateway(ctx);
-        let at = scope.as_of.unwrap_or_else(|| gateway.handler.clock().now());
-        let f = dashboards::employer_engagement(&gateway.pool, &scope.filter, at)
+        let now = gateway.handler.clock().now();
+        let f = dashboards::employer_engagement(&gateway.pool, &scope.filter, scope.as_of, now)
             .await
             .map_err(failed)?;
         let counts = [

@@ -8,6 +8,13 @@
 //! as recorded, never overwritten: the figures "as of" a past date are the
 //! rows and instants up to the end of that day, exact to the event, without
 //! replaying the log.
+//!
+//! Beside those facts, kept with them in each batch: the delays between
+//! steps, indexed by length, from which the median of every immersion's
+//! delays is read at its position instead of sorting them; the outcome
+//! totals; and each employer's earliest visit, need and start. They answer
+//! the figures unfiltered (or filtered on employers alone) without scanning
+//! or grouping the activity; the filtered queries read the facts.
 
 use async_trait::async_trait;
 use passerelle_domain::Personal;
@@ -39,8 +46,14 @@ impl Projection for Dashboards {
     }
 
     fn schema_sql(&self) -> &'static str {
-        "create table employers (
+        "-- With the earliest instant each employer was visited, had a need
+         -- surfaced and began hosting an immersion: the employers engaged
+         -- by any day are counted here, without grouping the activity.
+         create table employers (
              employer_id uuid primary key,
+             first_visited_at timestamptz,
+             first_need_at timestamptz,
+             first_hosted_at timestamptz,
              naf text not null,
              departement text,
              region text
@@ -85,35 +98,37 @@ impl Projection for Dashboards {
              offer_at timestamptz,
              hired_at timestamptz
          );
+         -- Fixed-width columns first: the figures scan this table, and a
+         -- row's columns are read in order up to the last one needed.
          create table immersions (
              immersion_id uuid primary key,
              structure uuid not null,
              mediator uuid not null,
              person_id uuid not null,
              employer_id uuid not null,
-             need_id uuid,
-             objective text not null,
              proposed_on date not null,
-             naf text,
-             departement text,
-             region text,
-             rome_codes text[] not null default '{}',
-             age_band text,
              proposed_at timestamptz not null,
-             person_accepted_at timestamptz,
-             employer_accepted_at timestamptz,
-             -- The employer's answer to the proposal, either way.
-             employer_answered_at timestamptz,
-             -- Declined by either party.
-             declined_at timestamptz,
              accepted_at timestamptz,
-             required_signatories text[] not null default '{}',
-             signatures text[] not null default '{}',
              signed_at timestamptz,
              validated_at timestamptz,
              started_at timestamptz,
              completed_at timestamptz,
-             hired_or_trained_at timestamptz
+             hired_or_trained_at timestamptz,
+             -- The employer's answer to the proposal, either way.
+             employer_answered_at timestamptz,
+             -- Declined by either party.
+             declined_at timestamptz,
+             person_accepted_at timestamptz,
+             employer_accepted_at timestamptz,
+             need_id uuid,
+             objective text not null,
+             naf text,
+             departement text,
+             region text,
+             age_band text,
+             rome_codes text[] not null default '{}',
+             required_signatories text[] not null default '{}',
+             signatures text[] not null default '{}'
          );
          create index immersions_proposed_on on immersions (proposed_on);
          create table outcomes (
@@ -124,6 +139,29 @@ impl Projection for Dashboards {
              recorded_at timestamptz not null,
              -- The domain records each milestone once.
              primary key (immersion_id, milestone)
+         );
+         -- Each delay between two steps, in seconds, once both are reached
+         -- (a step keeps its first instant, so a delay never changes): the
+         -- funnel's steps from the one before (1 to 6) and the employer's
+         -- answer from the proposal (7). Ordered by step and length, the
+         -- whole funnel's median is read at its position, with no sort.
+         create table delays (
+             immersion_id uuid not null,
+             step smallint not null,
+             seconds float8 not null,
+             primary key (immersion_id, step)
+         );
+         create index delays_by_length on delays (step, seconds);
+         -- The outcomes counted by milestone, objective, outcome and
+         -- contract ('' when none), kept with each outcome added: the
+         -- figures of every immersion, as they stand, without a scan.
+         create table outcome_totals (
+             milestone text not null,
+             objective text not null,
+             outcome text not null,
+             contract text not null,
+             count bigint not null,
+             primary key (milestone, objective, outcome, contract)
          );"
     }
 
@@ -183,6 +221,12 @@ fn decode(events: &[RecordedEvent]) -> Result<Vec<Fact<'_>>, ProjectionError> {
 #[derive(Serialize, sqlx::FromRow)]
 struct EmployerRow {
     employer_id: Uuid,
+    #[serde(with = "time::serde::rfc3339::option")]
+    first_visited_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    first_need_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    first_hosted_at: Option<OffsetDateTime>,
     naf: String,
     departement: Option<String>,
     region: Option<String>,
@@ -302,6 +346,12 @@ fn first(slot: &mut Option<OffsetDateTime>, at: OffsetDateTime) {
     slot.get_or_insert(at);
 }
 
+/// Keeps the earliest of several rows' instants: the log's order is the
+/// commits', which need not be the instants' across streams.
+fn earliest(slot: &mut Option<OffsetDateTime>, at: OffsetDateTime) {
+    *slot = Some(slot.map_or(at, |s| s.min(at)));
+}
+
 /// The rows one batch reads and writes.
 struct Tables {
     employers: Rows<EmployerRow>,
@@ -328,20 +378,22 @@ impl Tables {
             Vec::new(),
             Vec::new(),
         );
-        let mut hires = Vec::new();
+        let (mut hires, mut starts) = (Vec::new(), Vec::new());
         for fact in facts {
             match fact {
                 Fact::Employer(_, EmployerEvent::EmployerRegistered(e)) => {
                     employers.push(e.employer_id.0);
                 }
-                Fact::Employer(_, EmployerEvent::EmployerVisitLogged(e)) => {
-                    visits.push(e.visit_id.0)
+                Fact::Employer(event, EmployerEvent::EmployerVisitLogged(e)) => {
+                    visits.push(e.visit_id.0);
+                    employers.extend(stream_uuid(event));
                 }
                 Fact::Employer(..) => {}
                 Fact::Need(event, e) => {
                     needs.extend(stream_uuid(event));
                     if let NeedEvent::NeedSurfaced(e) = e {
                         needs.push(e.need_id.0);
+                        employers.push(e.employer_id.0);
                         if let NeedSource::Visit { visit_id } = e.source {
                             visits.push(visit_id.0);
                         }
@@ -362,17 +414,24 @@ impl Tables {
                         {
                             hires.extend(stream_uuid(event));
                         }
+                        ImmersionEvent::ImmersionStarted(_) => starts.extend(stream_uuid(event)),
                         _ => {}
                     }
                 }
             }
         }
         let immersions = Rows::<ImmersionRow>::load(conn, immersions).await?;
-        // A hire counts for the need of an immersion proposed earlier.
+        // A hire counts for the need of an immersion proposed earlier, a
+        // start for its employer.
         needs.extend(
             hires
                 .into_iter()
                 .filter_map(|h| immersions.get(Some(h))?.need_id),
+        );
+        employers.extend(
+            starts
+                .into_iter()
+                .filter_map(|s| Some(immersions.get(Some(s))?.employer_id)),
         );
         Ok(Self {
             employers: Rows::load(conn, employers).await?,
@@ -390,9 +449,28 @@ impl Tables {
         self.people.save(conn).await?;
         self.visits.save(conn).await?;
         self.needs.save(conn).await?;
+        let changed = self.immersions.changed();
         self.immersions.save(conn).await?;
+        if !changed.is_empty() {
+            sqlx::query(sqlx::AssertSqlSafe(DELAYS_SQL.as_str()))
+                .bind(&changed)
+                .execute(&mut *conn)
+                .await?;
+        }
         self.readjustments.save(conn).await?;
-        self.outcomes.save(conn).await
+        // Counted once per outcome actually added, with its immersion's
+        // objective: the join the figures make.
+        self.outcomes
+            .save_then(
+                conn,
+                "insert into outcome_totals (milestone, objective, outcome, contract, count)
+                 select a.milestone, i.objective, a.outcome, coalesce(a.contract, ''), count(*)
+                 from added a join immersions i using (immersion_id)
+                 group by 1, 2, 3, 4
+                 on conflict (milestone, objective, outcome, contract)
+                 do update set count = outcome_totals.count + excluded.count",
+            )
+            .await
     }
 
     fn employer(
@@ -405,16 +483,23 @@ impl Tables {
                 let commune = e.commune.commune();
                 self.employers.insert(EmployerRow {
                     employer_id: e.employer_id.0,
+                    first_visited_at: None,
+                    first_need_at: None,
+                    first_hosted_at: None,
                     naf: e.naf.as_str().to_owned(),
                     departement: commune.map(|c| c.departement.to_owned()),
                     region: commune.map(|c| c.region.to_owned()),
                 });
             }
             EmployerEvent::EmployerVisitLogged(e) => {
+                let employer_id = stream_uuid(event)
+                    .ok_or_else(|| format!("{} has no employer id", event.stream_id))?;
+                if let Some(employer) = self.employers.get_mut(Some(employer_id)) {
+                    earliest(&mut employer.first_visited_at, event.recorded_at);
+                }
                 self.visits.insert(VisitRow {
                     visit_id: e.visit_id.0,
-                    employer_id: stream_uuid(event)
-                        .ok_or_else(|| format!("{} has no employer id", event.stream_id))?,
+                    employer_id,
                     structure: e.structure.0,
                     mediator: e.mediator.0,
                     visited_on: e.visited_on,
@@ -457,6 +542,9 @@ impl Tables {
                     hired_at: None,
                 };
                 self.needs.insert(row);
+                if let Some(employer) = self.employers.get_mut(Some(e.employer_id.0)) {
+                    earliest(&mut employer.first_need_at, event.recorded_at);
+                }
             }
             NeedEvent::NeedFormalisedAsOffer(_) => {
                 if let Some(need) = self.needs.get_mut(id) {
@@ -590,7 +678,15 @@ impl Tables {
             ImmersionEvent::ConventionValidated(e) if !e.renewal => {
                 first(&mut row.validated_at, at);
             }
-            ImmersionEvent::ImmersionStarted(_) => first(&mut row.started_at, at),
+            ImmersionEvent::ImmersionStarted(_) => {
+                first(&mut row.started_at, at);
+                // Hosting counts from when the immersion was both proposed
+                // and started, as the figures select it.
+                let hosting = row.proposed_at.max(row.started_at.unwrap_or(at));
+                if let Some(employer) = self.employers.get_mut(Some(row.employer_id)) {
+                    earliest(&mut employer.first_hosted_at, hosting);
+                }
+            }
             ImmersionEvent::ImmersionCompleted(_) => first(&mut row.completed_at, at),
             ImmersionEvent::OutcomeRecorded(e) => {
                 if matches!(e.outcome, Outcome::Hired { .. } | Outcome::Training) {
@@ -683,7 +779,8 @@ pub enum DashboardError {
 /// Where each filter reads in one dashboard's query: a column expression,
 /// or `None` when the filter does not apply there.
 struct Columns {
-    day: &'static str,
+    /// The day the period filters read, if they apply.
+    day: Option<&'static str>,
     structure: Option<&'static str>,
     mediator: Option<&'static str>,
     departement: Option<&'static str>,
@@ -698,7 +795,7 @@ struct Columns {
 }
 
 const IMMERSION_COLUMNS: Columns = Columns {
-    day: "i.proposed_on",
+    day: Some("i.proposed_on"),
     structure: Some("i.structure"),
     mediator: Some("i.mediator"),
     departement: Some("i.departement"),
@@ -723,11 +820,11 @@ fn restrict(
         column.ok_or(DashboardError::NotApplicable(name))
     }
     if let Some(from) = filter.from {
-        q.push(format_args!(" and {} >= ", columns.day))
+        q.push(format_args!(" and {} >= ", column(columns.day, "from")?))
             .push_bind(from);
     }
     if let Some(to) = filter.to {
-        q.push(format_args!(" and {} <= ", columns.day))
+        q.push(format_args!(" and {} <= ", column(columns.day, "to")?))
             .push_bind(to);
     }
     let texts = [
@@ -782,6 +879,102 @@ pub const FUNNEL_STEPS: [(&str, &str); 7] = [
     ("hired_or_trained", "hired_or_trained_at"),
 ];
 
+/// The step number of the employer's answer in `delays`.
+const ANSWER_STEP: i16 = 7;
+
+/// The delays kept in `delays`: (step number, column of the instant, column
+/// of the instant it runs from).
+fn delay_steps() -> impl Iterator<Item = (i16, &'static str, &'static str)> {
+    (1..FUNNEL_STEPS.len())
+        .map(|n| (n as i16, FUNNEL_STEPS[n].1, FUNNEL_STEPS[n - 1].1))
+        .chain([(ANSWER_STEP, "employer_answered_at", "proposed_at")])
+}
+
+/// The seconds from instant `since` to instant `at` (SQL expressions), as
+/// float8 (`date_part`), which sorts faster than intervals or the numeric
+/// `extract` gives. Written once: the medians read from `delays` and those
+/// the filtered queries compute agree to the bit only if both use this.
+fn seconds_between(at: &str, since: &str) -> String {
+    format!("date_part('epoch', {at}) - date_part('epoch', {since})")
+}
+
+/// The median, in days, of the delays from `since` to `at` (columns of
+/// `dashboards.immersions i`) of the rows where `at` was reached by `t.as_of`.
+fn median_days_sql(at: &str, since: &str) -> String {
+    format!(
+        "percentile_cont(0.5) within group (order by {}) filter (where i.{at} <= t.as_of) / 86400",
+        seconds_between(&format!("i.{at}"), &format!("i.{since}"))
+    )
+}
+
+/// Whether the figures are of every immersion as they stand, which the
+/// totals kept beside the facts answer.
+fn everything(filter: &Filter, as_of: Option<OffsetDateTime>) -> bool {
+    as_of.is_none() && *filter == Filter::default()
+}
+
+/// Adds the delays of the immersions `$1` newly complete.
+static DELAYS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let steps: Vec<String> = delay_steps()
+        .map(|(step, at, since)| format!("({step}::int2, i.{at}, i.{since})"))
+        .collect();
+    format!(
+        "insert into delays (immersion_id, step, seconds)
+         select i.immersion_id, s.step, {}
+         from unnest($1::uuid[]) k join immersions i on i.immersion_id = k
+              cross join lateral (values {}) s(step, at, since)
+         where s.at is not null and s.since is not null
+         on conflict do nothing",
+        seconds_between("s.at", "s.since"),
+        steps.join(", ")
+    )
+});
+
+/// The median, in days, of every immersion's delay at each of `steps`
+/// (step number, how many delays it has), read from `delays` at the middle
+/// position: `percentile_cont(0.5)`, the middle value or the two middle
+/// ones interpolated as PostgreSQL does. `conn` must read in the snapshot
+/// the counts were taken in.
+async fn whole_medians(
+    conn: &mut PgConnection,
+    steps: &[(i16, i64)],
+) -> Result<Vec<Option<f64>>, sqlx::Error> {
+    let mut q = QueryBuilder::<Postgres>::new("select ");
+    let mut separated = q.separated(", ");
+    for &(step, count) in steps {
+        separated
+            .push("array(select seconds from dashboards.delays where step = ")
+            .push_bind_unseparated(step)
+            .push_unseparated(" order by seconds offset ")
+            .push_bind_unseparated((count - 1).max(0) / 2)
+            .push_unseparated(" limit ")
+            .push_bind_unseparated(if count % 2 == 1 { 1i64 } else { 2 })
+            .push_unseparated(")");
+    }
+    let row = q.build().fetch_one(conn).await?;
+    use sqlx::Row as _;
+    (0..steps.len())
+        .map(|n| {
+            let middle: Vec<f64> = row.try_get(n)?;
+            Ok(match middle[..] {
+                [] => None,
+                [one] => Some(one / 86_400.0),
+                [low, high, ..] => Some((low + (high - low) * 0.5) / 86_400.0),
+            })
+        })
+        .collect()
+}
+
+/// A transaction that reads in one snapshot, for figures read in several
+/// statements.
+async fn snapshot(db: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// One step of the funnel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunnelStep {
@@ -799,6 +992,9 @@ pub async fn funnel(
     filter: &Filter,
     as_of: Option<OffsetDateTime>,
 ) -> Result<Vec<FunnelStep>, DashboardError> {
+    if everything(filter, as_of) {
+        return whole_funnel(db).await;
+    }
     // Each median sorts its step's delays, most of the cost: two queries,
     // run side by side on the pool, share the six of them. The first also
     // counts every step.
@@ -829,6 +1025,48 @@ pub async fn funnel(
     Ok(steps?)
 }
 
+/// The funnel of every immersion as it stands: the counts from a scan, the
+/// medians read by position in `delays`, in one snapshot.
+async fn whole_funnel(db: &sqlx::PgPool) -> Result<Vec<FunnelStep>, DashboardError> {
+    let mut select: Vec<String> = FUNNEL_STEPS
+        .iter()
+        .map(|(_, column)| format!("count({column})"))
+        .collect();
+    let delays: Vec<(i16, &str, &str)> = delay_steps().filter(|d| d.0 != ANSWER_STEP).collect();
+    select.extend(delays.iter().map(|(_, at, since)| {
+        format!("count(*) filter (where {at} is not null and {since} is not null)")
+    }));
+    let mut tx = snapshot(db).await?;
+    let counts: Vec<i64> = {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {} from dashboards.immersions",
+            select.join(", ")
+        )))
+        .fetch_one(&mut *tx)
+        .await?;
+        use sqlx::Row as _;
+        (0..select.len())
+            .map(|n| row.try_get(n))
+            .collect::<Result<_, _>>()?
+    };
+    let steps: Vec<(i16, i64)> = delays
+        .iter()
+        .zip(&counts[FUNNEL_STEPS.len()..])
+        .map(|(d, &count)| (d.0, count))
+        .collect();
+    let medians = whole_medians(&mut tx, &steps).await?;
+    tx.commit().await?;
+    Ok(FUNNEL_STEPS
+        .iter()
+        .enumerate()
+        .map(|(n, (step, _))| FunnelStep {
+            step,
+            count: counts[n],
+            median_days: n.checked_sub(1).and_then(|m| medians[m]),
+        })
+        .collect())
+}
+
 /// The funnel's counts (when `counts`), then the median delay in days of
 /// each step of `medians` from the step before.
 fn funnel_query(
@@ -844,14 +1082,7 @@ fn funnel_query(
         }
     }
     for n in medians {
-        let (column, previous) = (FUNNEL_STEPS[n].1, FUNNEL_STEPS[n - 1].1);
-        // Seconds as float8 (`date_part`), which sort faster than
-        // intervals or the numeric `extract` gives.
-        select.push(format!(
-            "percentile_cont(0.5) within group (
-                 order by date_part('epoch', i.{column}) - date_part('epoch', i.{previous}))
-                 filter (where i.{column} <= t.as_of) / 86400"
-        ));
+        select.push(median_days_sql(FUNNEL_STEPS[n].1, FUNNEL_STEPS[n - 1].1));
     }
     let mut q = QueryBuilder::<Postgres>::new(format!("select {}", select.join(", ")));
     q.push(" from dashboards.immersions i, (select coalesce(")
@@ -880,6 +1111,17 @@ pub async fn outcomes(
     filter: &Filter,
     as_of: Option<OffsetDateTime>,
 ) -> Result<Vec<OutcomeCount>, DashboardError> {
+    let order = "order by case milestone when 'end' then 0 when 'one_month' then 1
+                                    when 'three_months' then 3 else 6 end,
+                   objective, outcome, contract nulls first";
+    if everything(filter, as_of) {
+        return Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select milestone, objective, outcome, nullif(contract, '') as contract, count
+             from dashboards.outcome_totals {order}"
+        )))
+        .fetch_all(db)
+        .await?);
+    }
     // The outcome recorded by `as_of` at each milestone (once each).
     let mut q = QueryBuilder::<Postgres>::new(
         "select o.milestone, i.objective, o.outcome, o.contract, count(*) as count
@@ -891,12 +1133,9 @@ pub async fn outcomes(
          where o.recorded_at <= t.as_of",
     );
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
-    q.push(
-        " group by o.milestone, i.objective, o.outcome, o.contract
-          order by case o.milestone when 'end' then 0 when 'one_month' then 1
-                                    when 'three_months' then 3 else 6 end,
-                   i.objective, o.outcome, o.contract nulls first",
-    );
+    q.push(format_args!(
+        " group by o.milestone, i.objective, o.outcome, o.contract {order}"
+    ));
     Ok(q.build_query_as().fetch_all(db).await?)
 }
 
@@ -926,7 +1165,7 @@ pub struct NeedsConversion {
 }
 
 const VISIT_COLUMNS: Columns = Columns {
-    day: "v.visited_on",
+    day: Some("v.visited_on"),
     structure: Some("v.structure"),
     mediator: Some("v.mediator"),
     departement: Some("e.departement"),
@@ -939,7 +1178,7 @@ const VISIT_COLUMNS: Columns = Columns {
 };
 
 const NEED_COLUMNS: Columns = Columns {
-    day: "n.surfaced_on",
+    day: Some("n.surfaced_on"),
     structure: Some("n.structure"),
     mediator: Some("n.mediator"),
     departement: Some("e.departement"),
@@ -951,6 +1190,19 @@ const NEED_COLUMNS: Columns = Columns {
     person: None,
 };
 
+/// The join from visits or needs to their employers, which only the
+/// employers' own filters need: every visit and need is of a registered
+/// employer (a visit is logged on the employer's stream, and a need for an
+/// employer the views do not know is refused), so without those filters the
+/// join selects every row and costs a hash of the employers for nothing.
+fn employers_join(filter: &Filter) -> &'static str {
+    if filter.departement.is_some() || filter.region.is_some() || filter.naf.is_some() {
+        " join dashboards.employers e using (employer_id)"
+    } else {
+        ""
+    }
+}
+
 /// Visits, the needs surfaced (per source) and how many became an
 /// immersion, an offer and a hire: the proof that upstream work pays.
 pub async fn needs_conversion(
@@ -958,25 +1210,26 @@ pub async fn needs_conversion(
     filter: &Filter,
     as_of: Option<OffsetDateTime>,
 ) -> Result<NeedsConversion, DashboardError> {
-    let mut q = QueryBuilder::<Postgres>::new(
-        "select count(*) from dashboards.visits v join dashboards.employers e using (employer_id)
-         where v.recorded_at <= ",
-    );
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "select count(*) from dashboards.visits v{} where v.recorded_at <= ",
+        employers_join(filter)
+    ));
     push_as_of(&mut q, as_of);
     restrict(&mut q, filter, &VISIT_COLUMNS)?;
     let mut visits = q;
 
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     push_as_of(&mut q, as_of);
-    q.push(
+    q.push(format_args!(
         " as as_of)
          select n.source, count(*) as needs,
                 count(*) filter (where n.immersion_at <= t.as_of) as became_immersion,
                 count(*) filter (where n.offer_at <= t.as_of) as became_offer,
                 count(*) filter (where n.hired_at <= t.as_of) as led_to_hire
-         from t, dashboards.needs n join dashboards.employers e using (employer_id)
+         from t, dashboards.needs n{}
          where n.surfaced_at <= t.as_of",
-    );
+        employers_join(filter)
+    ));
     restrict(&mut q, filter, &NEED_COLUMNS)?;
     q.push(" group by n.source order by n.source");
     // Two scans of their own: run side by side on the pool.
@@ -1001,7 +1254,7 @@ pub struct ProjectReadjustments {
 }
 
 const PEOPLE_COLUMNS: Columns = Columns {
-    day: "p.enrolled_on",
+    day: Some("p.enrolled_on"),
     structure: Some("p.structure"),
     mediator: Some("p.referent"),
     departement: Some("p.departement"),
@@ -1079,13 +1332,23 @@ pub struct EmployerEngagement {
     pub waiting_over_seven_days: i64,
 }
 
-/// As of `as_of`: "waiting for over seven days" needs a present instant.
+/// Where the filters read for the employers themselves: only what
+/// describes an employer applies.
+const EMPLOYER_COLUMNS: Columns = Columns {
+    day: None,
+    structure: None,
+    mediator: None,
+    ..VISIT_COLUMNS
+};
+
+/// As of `as_of` (as it stands when `None`); "waiting for over seven days"
+/// counts up to `as_of`, or `now` when live.
 pub async fn employer_engagement(
     db: &sqlx::PgPool,
     filter: &Filter,
-    as_of: OffsetDateTime,
+    as_of: Option<OffsetDateTime>,
+    now: OffsetDateTime,
 ) -> Result<EmployerEngagement, DashboardError> {
-    let as_of = Some(as_of);
     // Figures about the person or the objective say nothing of employers.
     for (given, name) in [
         (filter.rome.is_some(), "rome"),
@@ -1097,77 +1360,134 @@ pub async fn employer_engagement(
             return Err(DashboardError::NotApplicable(name));
         }
     }
-    // Employers are counted by grouping rows per employer (a hash table),
-    // which costs less than sorting them for `count(distinct …)`.
-    let mut q = QueryBuilder::<Postgres>::new(
-        "select count(*), coalesce(sum(n), 0)::int8 from (
-             select v.employer_id, count(*) as n
-             from dashboards.visits v join dashboards.employers e using (employer_id)
-             where v.recorded_at <= ",
-    );
-    push_as_of(&mut q, as_of);
-    restrict(&mut q, filter, &VISIT_COLUMNS)?;
-    q.push(" group by v.employer_id) per_employer");
-    let mut visits_query = q;
+    // Filtered on the employers alone, an employer is engaged by `as_of`
+    // when its earliest visit, need or start is: counted from their row.
+    // Filtered on the activity (who, when), its rows are grouped by employer.
+    let on_employers_only = filter.structure.is_none()
+        && filter.mediator.is_none()
+        && filter.from.is_none()
+        && filter.to.is_none();
 
-    let mut q = QueryBuilder::<Postgres>::new(
-        "select count(*), coalesce(sum(n), 0)::int8 from (
-             select n.employer_id, count(*) as n
-             from dashboards.needs n join dashboards.employers e using (employer_id)
-             where n.surfaced_at <= ",
-    );
-    push_as_of(&mut q, as_of);
-    restrict(&mut q, filter, &NEED_COLUMNS)?;
-    q.push(" group by n.employer_id) per_employer");
-    let mut needs_query = q;
+    // Visits and needs by `as_of`: counted, and when grouped, per employer.
+    let activity = |table: &str, at: &str, columns: &Columns| {
+        let a = &table[..1];
+        let rows = format!(
+            "dashboards.{table} {a}{} where {a}.{at} <= ",
+            employers_join(filter)
+        );
+        let mut q = QueryBuilder::<Postgres>::new(if on_employers_only {
+            format!("select count(*) from {rows}")
+        } else {
+            // Grouping rows per employer (a hash table) costs less than
+            // sorting them for `count(distinct …)`.
+            format!(
+                "select count(*), coalesce(sum(n), 0)::int8 from (
+                     select {a}.employer_id, count(*) as n from {rows}"
+            )
+        });
+        push_as_of(&mut q, as_of);
+        restrict(&mut q, filter, columns)?;
+        if !on_employers_only {
+            q.push(format_args!(" group by {a}.employer_id) per_employer"));
+        }
+        Ok::<_, DashboardError>(q)
+    };
+    let mut visits_query = activity("visits", "recorded_at", &VISIT_COLUMNS)?;
+    let mut needs_query = activity("needs", "surfaced_at", &NEED_COLUMNS)?;
 
-    let mut q = QueryBuilder::<Postgres>::new(
-        "select count(*), coalesce(sum(n), 0)::int8 from (
-             select i.employer_id, count(*) as n
-             from dashboards.immersions i
-             where i.started_at <= ",
-    );
-    push_as_of(&mut q, as_of);
-    q.push(" and i.proposed_at <= ");
-    push_as_of(&mut q, as_of);
-    restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
-    q.push(" group by i.employer_id) per_employer");
-    let mut hosting_query = q;
-
+    // Every proposal as it stands: the median read by position in `delays`
+    // after the counts, in one snapshot.
+    let whole = everything(filter, as_of);
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     push_as_of(&mut q, as_of);
-    q.push(
-        " as as_of)
+    q.push(" as as_of, ").push_bind(as_of.unwrap_or(now)).push(
+        "::timestamptz as waited_to)
          select count(*),
-                count(*) filter (where i.employer_answered_at <= t.as_of),
-                percentile_cont(0.5) within group (
-                    order by date_part('epoch', i.employer_answered_at) - date_part('epoch', i.proposed_at))
-                    filter (where i.employer_answered_at <= t.as_of) / 86400,
-                count(*) filter (where i.proposed_at <= t.as_of - interval '7 days'
-                                   and (i.employer_answered_at is null
-                                        or i.employer_answered_at > i.proposed_at + interval '7 days')
-                                   and (i.declined_at is null
-                                        or i.declined_at > i.proposed_at + interval '7 days'))
+                count(*) filter (where i.employer_answered_at <= t.as_of),",
+    );
+    q.push(if whole {
+        "null::float8,".to_owned()
+    } else {
+        median_days_sql("employer_answered_at", "proposed_at") + ","
+    });
+    q.push(
+        " count(*) filter (where i.proposed_at <= t.waited_to - interval '7 days'
+                            and (i.employer_answered_at is null
+                                 or i.employer_answered_at > i.proposed_at + interval '7 days')
+                            and (i.declined_at is null
+                                 or i.declined_at > i.proposed_at + interval '7 days')),
+                count(*) filter (where i.started_at <= t.as_of)
          from t, dashboards.immersions i
          where i.proposed_at <= t.as_of",
     );
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
-    type Proposals = (i64, i64, Option<f64>, i64);
+    let proposals = async {
+        if !whole {
+            return q.build_query_as().fetch_one(db).await;
+        }
+        let mut tx = snapshot(db).await?;
+        let (proposals, answered, _, waiting, hosted): Proposals =
+            q.build_query_as().fetch_one(&mut *tx).await?;
+        let median = whole_medians(&mut tx, &[(ANSWER_STEP, answered)]).await?[0];
+        tx.commit().await?;
+        Ok((proposals, answered, median, waiting, hosted))
+    };
+    // (proposals, answered, median days to answer, waiting, started)
+    type Proposals = (i64, i64, Option<f64>, i64, i64);
     // Employers, and the rows counted.
     type PerEmployer = (i64, i64);
-    // Four scans of their own: run side by side on the pool.
+    // The scans run side by side on the pool.
     let (
         (employers_visited, visits),
         (employers_with_needs, needs),
-        (employers_hosting, immersions_hosted),
-        (proposals, proposals_answered, median, waiting),
-    ): (PerEmployer, PerEmployer, PerEmployer, Proposals) = futures::future::try_join4(
-        visits_query.build_query_as().fetch_one(db),
-        needs_query.build_query_as().fetch_one(db),
-        hosting_query.build_query_as().fetch_one(db),
-        q.build_query_as().fetch_one(db),
-    )
-    .await?;
+        employers_hosting,
+        (proposals, proposals_answered, median, waiting, immersions_hosted),
+    ): (PerEmployer, PerEmployer, i64, Proposals) = if on_employers_only {
+        let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
+        push_as_of(&mut q, as_of);
+        q.push(
+            " as as_of)
+             select count(*) filter (where e.first_visited_at <= t.as_of),
+                    count(*) filter (where e.first_need_at <= t.as_of),
+                    count(*) filter (where e.first_hosted_at <= t.as_of)
+             from t, dashboards.employers e where true",
+        );
+        restrict(&mut q, filter, &EMPLOYER_COLUMNS)?;
+        let mut employers_query = q;
+        let ((visited, with_needs, hosting), visits, needs, proposals): (
+            (i64, i64, i64),
+            i64,
+            i64,
+            Proposals,
+        ) = futures::future::try_join4(
+            employers_query.build_query_as().fetch_one(db),
+            visits_query.build_query_scalar().fetch_one(db),
+            needs_query.build_query_scalar().fetch_one(db),
+            proposals,
+        )
+        .await?;
+        ((visited, visits), (with_needs, needs), hosting, proposals)
+    } else {
+        // Employers hosting: those with an immersion started by `as_of`.
+        let mut q = QueryBuilder::<Postgres>::new(
+            "select count(*) from (
+                 select i.employer_id from dashboards.immersions i
+                 where i.started_at <= ",
+        );
+        push_as_of(&mut q, as_of);
+        q.push(" and i.proposed_at <= ");
+        push_as_of(&mut q, as_of);
+        restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
+        q.push(" group by i.employer_id) per_employer");
+        let mut hosting_query = q;
+        futures::future::try_join4(
+            visits_query.build_query_as().fetch_one(db),
+            needs_query.build_query_as().fetch_one(db),
+            hosting_query.build_query_scalar().fetch_one(db),
+            proposals,
+        )
+        .await?
+    };
     Ok(EmployerEngagement {
         employers_visited,
         visits,

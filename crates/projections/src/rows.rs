@@ -96,6 +96,11 @@ impl<R: Row> Rows<R> {
         }
     }
 
+    /// The keys of the rows added or changed so far.
+    pub fn changed(&self) -> Vec<Uuid> {
+        self.changed.iter().copied().collect()
+    }
+
     /// Deletes the row of this key, if any.
     pub fn remove(&mut self, key: Uuid) {
         if self.rows.remove(&key).is_some() {
@@ -124,7 +129,7 @@ impl<R: Row> Rows<R> {
             .await?;
         }
         let changed: Vec<R> = changed.iter().filter_map(|k| rows.remove(k)).collect();
-        write_to(conn, R::TABLE, &changed, Some(R::KEY)).await
+        write_to(conn, R::TABLE, &changed, Some(R::KEY), None).await
     }
 }
 
@@ -148,17 +153,26 @@ impl<R: Serialize> Inserts<R> {
     }
 
     pub async fn save(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        write_to(conn, self.table, &self.rows, None).await
+        write_to(conn, self.table, &self.rows, None, None).await
+    }
+
+    /// Like [`Inserts::save`], then runs `then` in the same statement, where
+    /// `added` names the rows actually inserted (a row whose key existed is
+    /// not): for totals kept beside the rows, which must count each row once.
+    pub async fn save_then(self, conn: &mut PgConnection, then: &str) -> Result<(), sqlx::Error> {
+        write_to(conn, self.table, &self.rows, None, Some(then)).await
     }
 }
 
 /// Inserts `rows` into `table`; on a key that exists, replaces that row
-/// (`upsert_on`, the key column) or leaves it.
+/// (`upsert_on`, the key column) or leaves it. `then`, a statement reading
+/// the rows inserted as `added`, runs after in the same statement.
 async fn write_to<R: Serialize>(
     conn: &mut PgConnection,
     table: &str,
     rows: &[R],
     upsert_on: Option<&str>,
+    then: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -189,12 +203,17 @@ async fn write_to<R: Serialize>(
         }
         None => "on conflict do nothing".to_owned(),
     };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    let insert = format!(
         "insert into {table} ({list}) select {list} from json_populate_recordset(null::{table}, $1::json) {conflict}"
-    )))
-    .bind(json)
-    .execute(conn)
-    .await?;
+    );
+    let sql = match then {
+        Some(then) => format!("with added as ({insert} returning *) {then}"),
+        None => insert,
+    };
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(json)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
