@@ -12,9 +12,11 @@
 //! Beside those facts, kept with them in each batch: the delays between
 //! steps, indexed by length, from which the median of every immersion's
 //! delays is read at its position instead of sorting them; the outcome
-//! totals; and each employer's earliest visit, need and start. They answer
-//! the figures unfiltered (or filtered on employers alone) without scanning
-//! or grouping the activity; the filtered queries read the facts.
+//! totals; the counts of `totals` (immersions at each step, delays per
+//! step, proposals kept waiting, employers engaged, visits, needs); and
+//! each employer's earliest visit, need and start. They answer the figures
+//! unfiltered (or filtered on employers alone) without scanning or grouping
+//! the activity; the filtered queries read the facts.
 
 use async_trait::async_trait;
 use passerelle_domain::Personal;
@@ -28,6 +30,7 @@ use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Projection, ProjectionError};
 use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+use std::collections::HashMap;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -131,6 +134,8 @@ impl Projection for Dashboards {
              signatures text[] not null default '{}'
          );
          create index immersions_proposed_on on immersions (proposed_on);
+         -- The proposals of the last days, for the employers kept waiting.
+         create index immersions_proposed_at on immersions (proposed_at);
          create table outcomes (
              immersion_id uuid not null,
              milestone text not null,
@@ -162,6 +167,13 @@ impl Projection for Dashboards {
              contract text not null,
              count bigint not null,
              primary key (milestone, objective, outcome, contract)
+         );
+         -- How many rows meet each of the conditions of `COUNTERS`, kept
+         -- with each batch's changes: the figures of everything, as it
+         -- stands, without a scan. A count no row met yet has no row.
+         create table totals (
+             name text primary key,
+             n bigint not null
          );"
     }
 
@@ -445,12 +457,18 @@ impl Tables {
     }
 
     async fn save(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        self.employers.save(conn).await?;
+        self.employers
+            .save_then(conn, &count_changes("employers"))
+            .await?;
         self.people.save(conn).await?;
-        self.visits.save(conn).await?;
-        self.needs.save(conn).await?;
+        self.visits
+            .save_then(conn, &count_changes("visits"))
+            .await?;
+        self.needs.save_then(conn, &count_changes("needs")).await?;
         let changed = self.immersions.changed();
-        self.immersions.save(conn).await?;
+        self.immersions
+            .save_then(conn, &count_changes("immersions"))
+            .await?;
         if !changed.is_empty() {
             sqlx::query(sqlx::AssertSqlSafe(DELAYS_SQL.as_str()))
                 .bind(&changed)
@@ -913,6 +931,92 @@ fn everything(filter: &Filter, as_of: Option<OffsetDateTime>) -> bool {
     as_of.is_none() && *filter == Filter::default()
 }
 
+/// A proposal the employer had not answered, nor either party declined,
+/// 7 days after it was made (of `dashboards.immersions i`): counted from
+/// its seventh day on.
+const KEPT_WAITING: &str = "(i.employer_answered_at is null
+                              or i.employer_answered_at > i.proposed_at + interval '7 days')
+                             and (i.declined_at is null
+                                  or i.declined_at > i.proposed_at + interval '7 days')";
+
+/// The name in `totals` of the count of `table`'s rows where `column` is set.
+fn reached(table: &str, column: &str) -> String {
+    format!("{table}.{column}")
+}
+
+/// The name in `totals` of the count of rows of `delays` at `step`.
+fn delays_at(step: i16) -> String {
+    format!("delays.{step}")
+}
+
+/// The counts kept in `totals` for the rows of `table` (`i`): each name,
+/// and the condition a row meets to be counted.
+fn counters(table: &str) -> Vec<(String, String)> {
+    let set = |columns: &[&str]| -> Vec<(String, String)> {
+        columns
+            .iter()
+            .map(|c| (reached(table, c), format!("i.{c} is not null")))
+            .collect()
+    };
+    match table {
+        "immersions" => {
+            let mut counters = set(&FUNNEL_STEPS.map(|(_, column)| column));
+            // A delay is kept once both its steps are reached.
+            counters.extend(delay_steps().map(|(step, at, since)| {
+                (
+                    delays_at(step),
+                    format!("i.{at} is not null and i.{since} is not null"),
+                )
+            }));
+            counters.push((reached(table, "kept_waiting"), KEPT_WAITING.to_owned()));
+            counters
+        }
+        "employers" => set(&["first_visited_at", "first_need_at", "first_hosted_at"]),
+        _ => vec![(table.to_owned(), "true".to_owned())],
+    }
+}
+
+/// Adds to `totals` the change the rows written make to the counts of
+/// [`counters`]: how many of the rows as they are (`added`) meet each
+/// condition, less how many of them did before (`old`). See
+/// [`Rows::save_then`].
+fn count_changes(table: &str) -> String {
+    let counters = counters(table);
+    let names: Vec<String> = counters
+        .iter()
+        .map(|(name, _)| format!("'{name}'"))
+        .collect();
+    let counts: Vec<String> = counters
+        .iter()
+        .map(|(_, condition)| format!("count(*) filter (where {condition})"))
+        .collect();
+    let (names, counts) = (names.join(", "), counts.join(", "));
+    format!(
+        "insert into totals (name, n)
+         select u.name, u.new_count - u.old_count
+         from unnest(array[{names}]::text[],
+                     (select array[{counts}] from added i),
+                     (select array[{counts}] from old i)) u(name, new_count, old_count)
+         where u.new_count <> u.old_count
+         on conflict (name) do update set n = totals.n + excluded.n"
+    )
+}
+
+/// The counts of `totals` of these names, in their order.
+async fn totals(conn: &mut PgConnection, names: &[String]) -> Result<Vec<i64>, sqlx::Error> {
+    let found: HashMap<String, i64> =
+        sqlx::query_as("select name, n from dashboards.totals where name = any($1)")
+            .bind(names)
+            .fetch_all(conn)
+            .await?
+            .into_iter()
+            .collect();
+    Ok(names
+        .iter()
+        .map(|name| found.get(name).copied().unwrap_or(0))
+        .collect())
+}
+
 /// Adds the delays of the immersions `$1` newly complete.
 static DELAYS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let steps: Vec<String> = delay_steps()
@@ -1028,31 +1132,20 @@ pub async fn funnel(
 /// The funnel of every immersion as it stands: the counts from a scan, the
 /// medians read by position in `delays`, in one snapshot.
 async fn whole_funnel(db: &sqlx::PgPool) -> Result<Vec<FunnelStep>, DashboardError> {
-    let mut select: Vec<String> = FUNNEL_STEPS
-        .iter()
-        .map(|(_, column)| format!("count({column})"))
+    let delays: Vec<i16> = delay_steps()
+        .map(|(step, _, _)| step)
+        .filter(|&step| step != ANSWER_STEP)
         .collect();
-    let delays: Vec<(i16, &str, &str)> = delay_steps().filter(|d| d.0 != ANSWER_STEP).collect();
-    select.extend(delays.iter().map(|(_, at, since)| {
-        format!("count(*) filter (where {at} is not null and {since} is not null)")
-    }));
-    let mut tx = snapshot(db).await?;
-    let counts: Vec<i64> = {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "select {} from dashboards.immersions",
-            select.join(", ")
-        )))
-        .fetch_one(&mut *tx)
-        .await?;
-        use sqlx::Row as _;
-        (0..select.len())
-            .map(|n| row.try_get(n))
-            .collect::<Result<_, _>>()?
-    };
-    let steps: Vec<(i16, i64)> = delays
+    let names: Vec<String> = FUNNEL_STEPS
         .iter()
-        .zip(&counts[FUNNEL_STEPS.len()..])
-        .map(|(d, &count)| (d.0, count))
+        .map(|(_, column)| reached("immersions", column))
+        .chain(delays.iter().map(|&step| delays_at(step)))
+        .collect();
+    let mut tx = snapshot(db).await?;
+    let counts = totals(&mut tx, &names).await?;
+    let steps: Vec<(i16, i64)> = delays
+        .into_iter()
+        .zip(counts[FUNNEL_STEPS.len()..].iter().copied())
         .collect();
     let medians = whole_medians(&mut tx, &steps).await?;
     tx.commit().await?;
@@ -1360,6 +1453,9 @@ pub async fn employer_engagement(
             return Err(DashboardError::NotApplicable(name));
         }
     }
+    if everything(filter, as_of) {
+        return whole_engagement(db, now).await;
+    }
     // Filtered on the employers alone, an employer is engaged by `as_of`
     // when its earliest visit, need or start is: counted from their row.
     // Filtered on the activity (who, when), its rows are grouped by employer.
@@ -1395,9 +1491,6 @@ pub async fn employer_engagement(
     let mut visits_query = activity("visits", "recorded_at", &VISIT_COLUMNS)?;
     let mut needs_query = activity("needs", "surfaced_at", &NEED_COLUMNS)?;
 
-    // Every proposal as it stands: the median read by position in `delays`
-    // after the counts, in one snapshot.
-    let whole = everything(filter, as_of);
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     push_as_of(&mut q, as_of);
     q.push(" as as_of, ").push_bind(as_of.unwrap_or(now)).push(
@@ -1405,33 +1498,16 @@ pub async fn employer_engagement(
          select count(*),
                 count(*) filter (where i.employer_answered_at <= t.as_of),",
     );
-    q.push(if whole {
-        "null::float8,".to_owned()
-    } else {
-        median_days_sql("employer_answered_at", "proposed_at") + ","
-    });
-    q.push(
-        " count(*) filter (where i.proposed_at <= t.waited_to - interval '7 days'
-                            and (i.employer_answered_at is null
-                                 or i.employer_answered_at > i.proposed_at + interval '7 days')
-                            and (i.declined_at is null
-                                 or i.declined_at > i.proposed_at + interval '7 days')),
-                count(*) filter (where i.started_at <= t.as_of)
+    q.push(median_days_sql("employer_answered_at", "proposed_at"));
+    q.push(format_args!(
+        ", count(*) filter (where i.proposed_at <= t.waited_to - interval '7 days'
+                              and {KEPT_WAITING}),
+           count(*) filter (where i.started_at <= t.as_of)
          from t, dashboards.immersions i
-         where i.proposed_at <= t.as_of",
-    );
+         where i.proposed_at <= t.as_of"
+    ));
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
-    let proposals = async {
-        if !whole {
-            return q.build_query_as().fetch_one(db).await;
-        }
-        let mut tx = snapshot(db).await?;
-        let (proposals, answered, _, waiting, hosted): Proposals =
-            q.build_query_as().fetch_one(&mut *tx).await?;
-        let median = whole_medians(&mut tx, &[(ANSWER_STEP, answered)]).await?[0];
-        tx.commit().await?;
-        Ok((proposals, answered, median, waiting, hosted))
-    };
+    let proposals = q.build_query_as().fetch_one(db);
     // (proposals, answered, median days to answer, waiting, started)
     type Proposals = (i64, i64, Option<f64>, i64, i64);
     // Employers, and the rows counted.
@@ -1499,5 +1575,63 @@ pub async fn employer_engagement(
         proposals_answered,
         median_days_to_answer: median,
         waiting_over_seven_days: waiting,
+    })
+}
+
+/// Every employer's engagement as it stands, from `totals`; the median
+/// time to answer read by position in `delays`; the proposals kept
+/// waiting, all those counted less the ones of the last 7 days, whose
+/// seventh day has not come. One snapshot, so that the parts agree.
+async fn whole_engagement(
+    db: &sqlx::PgPool,
+    now: OffsetDateTime,
+) -> Result<EmployerEngagement, DashboardError> {
+    let names = [
+        reached("employers", "first_visited_at"),
+        "visits".to_owned(),
+        reached("employers", "first_need_at"),
+        "needs".to_owned(),
+        reached("employers", "first_hosted_at"),
+        reached("immersions", "started_at"),
+        reached("immersions", "proposed_at"),
+        delays_at(ANSWER_STEP),
+        reached("immersions", "kept_waiting"),
+    ];
+    let mut tx = snapshot(db).await?;
+    let counts = totals(&mut tx, &names).await?;
+    let &[
+        employers_visited,
+        visits,
+        employers_with_needs,
+        needs,
+        employers_hosting,
+        immersions_hosted,
+        proposals,
+        proposals_answered,
+        kept_waiting,
+    ] = counts.as_slice()
+    else {
+        unreachable!("one count per name");
+    };
+    let median = whole_medians(&mut tx, &[(ANSWER_STEP, proposals_answered)]).await?[0];
+    let not_yet: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from dashboards.immersions i
+         where i.proposed_at > $1::timestamptz - interval '7 days' and {KEPT_WAITING}"
+    )))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(EmployerEngagement {
+        employers_visited,
+        visits,
+        employers_with_needs,
+        needs,
+        employers_hosting,
+        immersions_hosted,
+        proposals,
+        proposals_answered,
+        median_days_to_answer: median,
+        waiting_over_seven_days: kept_waiting - not_yet,
     })
 }

@@ -112,6 +112,28 @@ impl<R: Row> Rows<R> {
     /// Deletes the rows removed, then writes every row added or changed:
     /// a statement each.
     pub async fn save(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        self.save_with(conn, None).await
+    }
+
+    /// Like [`Rows::save`], then runs `then` in the same statement, where
+    /// `old` names the rows written as they were before (those that
+    /// existed) and `added` as they are now: for totals kept beside the
+    /// rows, which count each change once. A row removed is not seen there,
+    /// so a table with totals removes none.
+    pub async fn save_then(self, conn: &mut PgConnection, then: &str) -> Result<(), sqlx::Error> {
+        debug_assert!(
+            self.removed.is_empty(),
+            "{}: totals miss a removed row",
+            R::TABLE
+        );
+        self.save_with(conn, Some(then)).await
+    }
+
+    async fn save_with(
+        self,
+        conn: &mut PgConnection,
+        then: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         let Self {
             mut rows,
             changed,
@@ -128,8 +150,13 @@ impl<R: Row> Rows<R> {
             .execute(&mut *conn)
             .await?;
         }
-        let changed: Vec<R> = changed.iter().filter_map(|k| rows.remove(k)).collect();
-        write_to(conn, R::TABLE, &changed, Some(R::KEY), None).await
+        let keys: Vec<Uuid> = changed.into_iter().collect();
+        let changed: Vec<R> = keys.iter().filter_map(|k| rows.remove(k)).collect();
+        let then = then.map(|then| Then {
+            old: Some((R::KEY, &keys)),
+            sql: then,
+        });
+        write_to(conn, R::TABLE, &changed, Some(R::KEY), then).await
     }
 }
 
@@ -160,19 +187,32 @@ impl<R: Serialize> Inserts<R> {
     /// `added` names the rows actually inserted (a row whose key existed is
     /// not): for totals kept beside the rows, which must count each row once.
     pub async fn save_then(self, conn: &mut PgConnection, then: &str) -> Result<(), sqlx::Error> {
+        let then = Then {
+            old: None,
+            sql: then,
+        };
         write_to(conn, self.table, &self.rows, None, Some(then)).await
     }
 }
 
+/// A statement run after the rows are written, in the same statement.
+struct Then<'a> {
+    /// The key column and the keys of the rows written, to read those that
+    /// existed, as they were, as `old`.
+    old: Option<(&'static str, &'a [Uuid])>,
+    /// Reads the rows inserted or updated as `added`.
+    sql: &'a str,
+}
+
 /// Inserts `rows` into `table`; on a key that exists, replaces that row
-/// (`upsert_on`, the key column) or leaves it. `then`, a statement reading
-/// the rows inserted as `added`, runs after in the same statement.
+/// (`upsert_on`, the key column) or leaves it. `then` runs after, in the
+/// same statement.
 async fn write_to<R: Serialize>(
     conn: &mut PgConnection,
     table: &str,
     rows: &[R],
     upsert_on: Option<&str>,
-    then: Option<&str>,
+    then: Option<Then<'_>>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -206,14 +246,29 @@ async fn write_to<R: Serialize>(
     let insert = format!(
         "insert into {table} ({list}) select {list} from json_populate_recordset(null::{table}, $1::json) {conflict}"
     );
-    let sql = match then {
-        Some(then) => format!("with added as ({insert} returning *) {then}"),
-        None => insert,
+    // Every part of one statement reads the same snapshot: `old` sees the
+    // rows as they were before the insert beside it.
+    let (sql, old_keys) = match then {
+        Some(Then {
+            old: Some((key, keys)),
+            sql,
+        }) => (
+            format!(
+                "with old as (select t.* from unnest($2::uuid[]) k join {table} t on t.{key} = k),
+                      added as ({insert} returning *) {sql}"
+            ),
+            Some(keys),
+        ),
+        Some(Then { old: None, sql }) => {
+            (format!("with added as ({insert} returning *) {sql}"), None)
+        }
+        None => (insert, None),
     };
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(json)
-        .execute(conn)
-        .await?;
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json);
+    if let Some(keys) = old_keys {
+        query = query.bind(keys);
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 
