@@ -1453,9 +1453,45 @@ pub async fn employer_engagement(
             return Err(DashboardError::NotApplicable(name));
         }
     }
-    if everything(filter, as_of) {
-        return whole_engagement(db, now).await;
-    }
+    let (
+        (employers_visited, visits),
+        (employers_with_needs, needs),
+        employers_hosting,
+        (proposals, proposals_answered, median, waiting, immersions_hosted),
+    ) = if everything(filter, as_of) {
+        whole_engagement(db, now).await?
+    } else {
+        scanned_engagement(db, filter, as_of, now).await?
+    };
+    Ok(EmployerEngagement {
+        employers_visited,
+        visits,
+        employers_with_needs,
+        needs,
+        employers_hosting,
+        immersions_hosted,
+        proposals,
+        proposals_answered,
+        median_days_to_answer: median,
+        waiting_over_seven_days: waiting,
+    })
+}
+
+// Employers, and the rows counted.
+type PerEmployer = (i64, i64);
+// (proposals, answered, median days to answer, waiting, started)
+type Proposals = (i64, i64, Option<f64>, i64, i64);
+// Visits, needs, employers hosting, proposals: the parts of the engagement.
+type Engagement = (PerEmployer, PerEmployer, i64, Proposals);
+
+/// The engagement of the employers and the activity `filter` selects, as
+/// of `as_of`, from the facts.
+async fn scanned_engagement(
+    db: &sqlx::PgPool,
+    filter: &Filter,
+    as_of: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<Engagement, DashboardError> {
     // Filtered on the employers alone, an employer is engaged by `as_of`
     // when its earliest visit, need or start is: counted from their row.
     // Filtered on the activity (who, when), its rows are grouped by employer.
@@ -1508,17 +1544,8 @@ pub async fn employer_engagement(
     ));
     restrict(&mut q, filter, &IMMERSION_COLUMNS)?;
     let proposals = q.build_query_as().fetch_one(db);
-    // (proposals, answered, median days to answer, waiting, started)
-    type Proposals = (i64, i64, Option<f64>, i64, i64);
-    // Employers, and the rows counted.
-    type PerEmployer = (i64, i64);
     // The scans run side by side on the pool.
-    let (
-        (employers_visited, visits),
-        (employers_with_needs, needs),
-        employers_hosting,
-        (proposals, proposals_answered, median, waiting, immersions_hosted),
-    ): (PerEmployer, PerEmployer, i64, Proposals) = if on_employers_only {
+    Ok(if on_employers_only {
         let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
         push_as_of(&mut q, as_of);
         q.push(
@@ -1563,18 +1590,6 @@ pub async fn employer_engagement(
             proposals,
         )
         .await?
-    };
-    Ok(EmployerEngagement {
-        employers_visited,
-        visits,
-        employers_with_needs,
-        needs,
-        employers_hosting,
-        immersions_hosted,
-        proposals,
-        proposals_answered,
-        median_days_to_answer: median,
-        waiting_over_seven_days: waiting,
     })
 }
 
@@ -1585,7 +1600,7 @@ pub async fn employer_engagement(
 async fn whole_engagement(
     db: &sqlx::PgPool,
     now: OffsetDateTime,
-) -> Result<EmployerEngagement, DashboardError> {
+) -> Result<Engagement, DashboardError> {
     let names = [
         reached("employers", "first_visited_at"),
         "visits".to_owned(),
@@ -1599,21 +1614,21 @@ async fn whole_engagement(
     ];
     let mut tx = snapshot(db).await?;
     let counts = totals(&mut tx, &names).await?;
-    let &[
-        employers_visited,
+    let [
+        visited,
         visits,
-        employers_with_needs,
+        with_needs,
         needs,
-        employers_hosting,
-        immersions_hosted,
-        proposals,
-        proposals_answered,
+        hosting,
+        hosted,
+        proposed,
+        answered,
         kept_waiting,
-    ] = counts.as_slice()
+    ] = counts[..]
     else {
         unreachable!("one count per name");
     };
-    let median = whole_medians(&mut tx, &[(ANSWER_STEP, proposals_answered)]).await?[0];
+    let median = whole_medians(&mut tx, &[(ANSWER_STEP, answered)]).await?[0];
     let not_yet: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select count(*) from dashboards.immersions i
          where i.proposed_at > $1::timestamptz - interval '7 days' and {KEPT_WAITING}"
@@ -1622,16 +1637,11 @@ async fn whole_engagement(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(EmployerEngagement {
-        employers_visited,
-        visits,
-        employers_with_needs,
-        needs,
-        employers_hosting,
-        immersions_hosted,
-        proposals,
-        proposals_answered,
-        median_days_to_answer: median,
-        waiting_over_seven_days: kept_waiting - not_yet,
-    })
+    let waiting = kept_waiting - not_yet;
+    Ok((
+        (visited, visits),
+        (with_needs, needs),
+        hosting,
+        (proposed, answered, median, waiting, hosted),
+    ))
 }
