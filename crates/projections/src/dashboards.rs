@@ -135,7 +135,11 @@ impl Projection for Dashboards {
          );
          create index immersions_proposed_on on immersions (proposed_on);
          -- The proposals of the last days, for the employers kept waiting.
-         create index immersions_proposed_at on immersions (proposed_at);
+         -- On the instant read at UTC, which orders rows as the instant
+         -- does: an index on the instant itself would serve the other
+         -- queries' `proposed_at <= $1` in a prepared statement's generic
+         -- plan, a bitmap over nearly every row, slower than their scan.
+         create index immersions_proposed_utc on immersions ((proposed_at at time zone 'UTC'));
          create table outcomes (
              immersion_id uuid not null,
              milestone text not null,
@@ -1631,7 +1635,9 @@ async fn whole_engagement(
     let median = whole_medians(&mut tx, &[(ANSWER_STEP, answered)]).await?[0];
     let not_yet: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select count(*) from dashboards.immersions i
-         where i.proposed_at > $1::timestamptz - interval '7 days' and {KEPT_WAITING}"
+         where i.proposed_at at time zone 'UTC'
+               > ($1::timestamptz - interval '7 days') at time zone 'UTC'
+           and {KEPT_WAITING}"
     )))
     .bind(now)
     .fetch_one(&mut *tx)
