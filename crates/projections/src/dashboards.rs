@@ -172,7 +172,7 @@ impl Projection for Dashboards {
              count bigint not null,
              primary key (milestone, objective, outcome, contract)
          );
-         -- How many rows meet each of the conditions of `COUNTERS`, kept
+         -- How many rows meet each condition the code counts, kept
          -- with each batch's changes: the figures of everything, as it
          -- stands, without a scan. A count no row met yet has no row.
          create table totals (
@@ -976,7 +976,10 @@ fn counters(table: &str) -> Vec<(String, String)> {
             counters
         }
         "employers" => set(&["first_visited_at", "first_need_at", "first_hosted_at"]),
-        _ => vec![(table.to_owned(), "true".to_owned())],
+        // Every row: its instant is always set.
+        "visits" => set(&["recorded_at"]),
+        "needs" => set(&["surfaced_at"]),
+        _ => unreachable!("no totals are kept for {table}"),
     }
 }
 
@@ -1133,8 +1136,8 @@ pub async fn funnel(
     Ok(steps?)
 }
 
-/// The funnel of every immersion as it stands: the counts from a scan, the
-/// medians read by position in `delays`, in one snapshot.
+/// The funnel of every immersion as it stands: the counts from `totals`,
+/// the medians read by position in `delays`, in one snapshot.
 async fn whole_funnel(db: &sqlx::PgPool) -> Result<Vec<FunnelStep>, DashboardError> {
     let delays: Vec<i16> = delay_steps()
         .map(|(step, _, _)| step)
@@ -1607,9 +1610,9 @@ async fn whole_engagement(
 ) -> Result<Engagement, DashboardError> {
     let names = [
         reached("employers", "first_visited_at"),
-        "visits".to_owned(),
+        reached("visits", "recorded_at"),
         reached("employers", "first_need_at"),
-        "needs".to_owned(),
+        reached("needs", "surfaced_at"),
         reached("employers", "first_hosted_at"),
         reached("immersions", "started_at"),
         reached("immersions", "proposed_at"),
