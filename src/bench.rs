@@ -178,17 +178,21 @@ pub async fn run(
     projections.setup().await?;
     let api = Arc::new(OnceLock::new());
     let _ = api.set(crate::api_over(config, &pool, &projections));
-    let app = server::router(
-        server::AppState {
-            pool: pool.clone(),
-            metrics: crate::telemetry::init_metrics()?,
-            api,
-        },
-        config.api.max_body_bytes,
-    );
+    let app = server::router(server::AppState {
+        pool: pool.clone(),
+        metrics: crate::telemetry::init_metrics()?,
+        api,
+        http: server::HttpSettings::of(config),
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/graphql", listener.local_addr()?);
-    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    let serving = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
 
     passerelle_accounts::create_user(
         &pool,

@@ -93,7 +93,7 @@ pub async fn download(
             "Le service démarre : réessayez dans un instant.",
         );
     };
-    let viewer = match viewer_for(&state.pool, api, session_token(&headers)).await {
+    let viewer = match viewer_for(api, session_token(&headers)).await {
         Ok(viewer) => viewer,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");

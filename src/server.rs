@@ -5,13 +5,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -27,75 +26,226 @@ pub struct AppState {
     pub pool: PgPool,
     pub metrics: PrometheusHandle,
     pub api: Arc<OnceLock<Api>>,
+    pub http: HttpSettings,
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// What the HTTP layer enforces, from configuration.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// The largest request body on any route, and the largest WebSocket
+    /// message.
+    pub max_body_bytes: usize,
+    /// Serve GraphiQL at `GET /graphql`.
+    pub graphiql: bool,
+    /// Browser origins allowed to open `/graphql/ws`, besides the request's
+    /// own host.
+    pub allowed_origins: Arc<Vec<String>>,
+}
+
+impl HttpSettings {
+    pub fn of(config: &crate::config::Config) -> Self {
+        let mut allowed_origins = config.api.allowed_origins.clone();
+        if let Ok(url) = url::Url::parse(&config.mail.public_url) {
+            allowed_origins.push(url.origin().ascii_serialization());
+        }
+        Self {
+            max_body_bytes: config.api.max_body_bytes,
+            graphiql: config.api.graphiql,
+            allowed_origins: Arc::new(allowed_origins),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
     let pages = passerelle_web::router(state.api.clone());
-    Router::new()
-        .route(
-            "/graphql",
-            get(graphiql)
-                .post(graphql)
-                .layer(DefaultBodyLimit::max(max_body_bytes)),
-        )
+    let max_body_bytes = state.http.max_body_bytes;
+    let mut graphql = axum::routing::post(graphql);
+    if state.http.graphiql {
+        graphql = graphql.get(crate::graphiql::page);
+    }
+    let mut router = Router::new()
+        .route("/graphql", graphql)
         .route("/graphql/ws", get(graphql_ws))
         .route("/exports/{name}", get(crate::export::download))
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(state)
-        .merge(pages)
+        .with_state(state.clone())
+        .merge(pages);
+    if state.http.graphiql {
+        router = router.merge(crate::graphiql::routes());
+    }
+    router
+        // Every extractor that reads a body (forms, JSON, bytes) stops at
+        // the limit; `limit_body` refuses a declared length over it first.
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(max_body_bytes, limit_body))
         .layer(middleware::from_fn(record_request))
 }
 
-async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
+/// Refuses a body declared larger than the limit before reading any of it,
+/// and gives every refusal of the HTTP layer (too large, malformed form,
+/// wrong method or media type) a French answer instead of the framework's
+/// English text: JSON for the API, a page for the pages.
+async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let api = is_api(request.uri().path());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return refusal(StatusCode::PAYLOAD_TOO_LARGE, max, api);
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if status.is_client_error() && plain_text && status != StatusCode::NOT_FOUND {
+        return refusal(status, max, api);
+    }
+    response
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/graphql") || path.starts_with("/exports/")
+}
+
+/// A refusal by the HTTP layer, in French.
+fn refusal(status: StatusCode, max: usize, api: bool) -> Response {
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("La requête dépasse la taille maximale acceptée ({max} octets).")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "Cette adresse n'accepte pas cette méthode HTTP.".to_owned()
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "Ce type de contenu n'est pas accepté ici.".to_owned()
+        }
+        _ => "La requête est mal formée : vérifiez ce qui a été envoyé.".to_owned(),
+    };
+    if api {
+        api_error(status, &message)
+    } else {
+        passerelle_web::error_page(status, &message)
+    }
+}
+
+/// An error of the HTTP layer as GraphQL clients read errors.
+fn api_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
+        })),
     )
+        .into_response()
 }
 
 /// The session token: `Authorization: Bearer …` for API clients, the
 /// session cookie for browsers.
 pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(bearer) = headers
+    bearer(headers).or_else(|| passerelle_web::cookie(headers, SESSION_COOKIE))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return Some(bearer.trim().to_owned());
-    }
-    passerelle_web::cookie(headers, SESSION_COOKIE)
+        .map(|v| v.trim().to_owned())
 }
 
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> Response {
+/// `POST /graphql`: a JSON body only. A browser's cross-site form or
+/// `text/plain` request cannot carry that type without the server's
+/// consent (CORS), so a session cookie cannot be made to run a mutation
+/// from another site.
+async fn graphql(State(state): State<AppState>, request: Request) -> Response {
     let Some(api) = state.api.get() else {
-        return not_ready("the API starts once migrations are applied".into());
+        return not_ready("the API starts once migrations are applied");
     };
-    let viewer = match viewer_for(&state.pool, api, session_token(&headers)).await {
+    let (parts, body) = request.into_parts();
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return api_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Envoyez la requête GraphQL en JSON (Content-Type: application/json).",
+        );
+    }
+    let bytes = match axum::body::to_bytes(body, state.http.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                state.http.max_body_bytes,
+                true,
+            );
+        }
+    };
+    // One operation per request, as an object: a batch (an array) is not
+    // accepted.
+    let parsed = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .and_then(|v| serde_json::from_value::<async_graphql::Request>(v).ok());
+    let Some(request) = parsed else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "Le corps de la requête n'est pas une requête GraphQL en JSON : \
+             {\"query\": \"…\", \"variables\": {…}}.",
+        );
+    };
+    let mut viewer = match viewer_for(api, session_token(&parts.headers)).await {
         Ok(viewer) => viewer,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "session lookup failed").into_response();
+            return not_ready("session lookup failed");
         }
     };
-    let request = passerelle_graphql::prepare(request.into_inner(), &api.gateway, viewer);
+    viewer.client = passerelle_web::client_address(api, &parts.headers, &parts.extensions);
+    let request = passerelle_graphql::prepare(request, &api.gateway, viewer);
     GraphQLResponse::from(api.schema.execute(request).await).into_response()
 }
 
 /// Who a session token stands for.
 pub(crate) async fn viewer_for(
-    _pool: &PgPool,
     api: &Api,
     token: Option<String>,
 ) -> Result<Viewer, passerelle_accounts::AccountError> {
     passerelle_graphql::viewer_of_token(&api.gateway, token).await
+}
+
+/// Whether a browser page of `origin` may open a WebSocket here: the
+/// service's own origin (the request's host, or one configured). Clients
+/// that are not browsers send no `Origin`, and need a token all the same.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                == Some(host)
+        });
+    own || allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 /// GraphQL subscriptions over WebSocket. The session comes from the
@@ -104,15 +254,28 @@ pub(crate) async fn viewer_for(
 async fn graphql_ws(
     State(state): State<AppState>,
     headers: HeaderMap,
+    connection: axum::extract::ConnectInfo<std::net::SocketAddr>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(api) = state.api.get().cloned() else {
-        return not_ready("the API starts once migrations are applied".into());
+        return not_ready("the API starts once migrations are applied");
     };
+    if !origin_allowed(&headers, &state.http.allowed_origins) {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "Cette origine n'est pas autorisée à ouvrir une connexion ici.",
+        );
+    }
     let from_headers = session_token(&headers);
+    let mut extensions = axum::http::Extensions::new();
+    extensions.insert(connection);
+    let client = passerelle_web::client_address(&api, &headers, &extensions);
+    let max = state.http.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max)
+        .max_frame_size(max)
         .on_upgrade(move |socket| {
             let schema = api.schema.clone();
             GraphQLWebSocket::new(socket, schema, protocol)
@@ -121,9 +284,13 @@ async fn graphql_ws(
                         .as_str()
                         .and_then(|v| v.strip_prefix("Bearer "))
                         .map(|t| t.trim().to_owned());
-                    let viewer = viewer_for(&state.pool, &api, from_payload.or(from_headers))
+                    let mut viewer = viewer_for(&api, from_payload.or(from_headers))
                         .await
-                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                        .map_err(|e| {
+                            tracing::error!(error = %e, "session lookup failed");
+                            async_graphql::Error::new("Service indisponible : réessayez.")
+                        })?;
+                    viewer.client = client;
                     Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
                 })
                 .serve()
@@ -143,16 +310,22 @@ async fn ready(State(state): State<AppState>) -> Response {
     };
     match tokio::time::timeout(Duration::from_secs(3), check).await {
         Ok(Ok(pending)) if pending.is_empty() => Json(json!({ "status": "ready" })).into_response(),
-        Ok(Ok(pending)) => not_ready(format!(
-            "migrations not applied: {pending:?}; run `passerelle migrate`"
-        )),
-        Ok(Err(e)) => not_ready(format!("database unreachable: {e}")),
-        Err(_) => not_ready("database did not answer within 3 s".into()),
+        Ok(Ok(pending)) => {
+            tracing::warn!(?pending, "migrations not applied: run `passerelle migrate`");
+            not_ready("migrations not applied")
+        }
+        // The driver's text can name hosts, users and paths: it goes to the
+        // log, not to whoever asks.
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "database unreachable");
+            not_ready("database unreachable")
+        }
+        Err(_) => not_ready("database did not answer within 3 s"),
     }
 }
 
-fn not_ready(reason: String) -> Response {
-    tracing::warn!(%reason, "not ready");
+fn not_ready(reason: &str) -> Response {
+    tracing::warn!(reason, "not ready");
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(json!({ "status": "not ready", "reason": reason })),

@@ -37,6 +37,31 @@ pub use dashboards::{STEPS as FUNNEL_STEPS, dashboard_variables};
 pub struct Api {
     pub schema: PasserelleSchema,
     pub gateway: Gateway,
+    /// The header a trusted reverse proxy gives the client's address in
+    /// (`api.client_ip_header`); unset, the peer's address is the client's.
+    pub client_ip_header: Option<axum::http::HeaderName>,
+}
+
+/// The client's network address: the last value of the trusted proxy's
+/// header when one is configured (the one the proxy itself saw), else the
+/// connection's peer.
+pub fn client_address(
+    api: &Api,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<std::net::IpAddr> {
+    if let Some(name) = &api.client_ip_header {
+        return headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|v| v.trim().parse().ok());
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 impl std::fmt::Debug for Api {
@@ -47,7 +72,10 @@ impl std::fmt::Debug for Api {
 
 pub type ApiCell = Arc<OnceLock<Api>>;
 
-const CSRF_COOKIE: &str = "passerelle_csrf";
+/// The `__Host-` prefix makes browsers refuse it unless it is Secure, for
+/// the whole site and set by this host, so a neighbouring subdomain cannot
+/// plant one.
+const CSRF_COOKIE: &str = "__Host-passerelle_csrf";
 const STYLESHEET: &str = include_str!("../static/app.css");
 /// Pages load their own stylesheet and nothing else; no script runs.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
@@ -176,12 +204,18 @@ impl axum::extract::FromRequestParts<ApiCell> for Page {
         parts: &mut axum::http::request::Parts,
         api: &ApiCell,
     ) -> Result<Self, Response> {
-        Page::of(api, &parts.headers).await.map_err(|r| *r)
+        Page::of(api, &parts.headers, &parts.extensions)
+            .await
+            .map_err(|r| *r)
     }
 }
 
 impl Page {
-    async fn of(api: &ApiCell, headers: &HeaderMap) -> Result<Self, Box<Response>> {
+    async fn of(
+        api: &ApiCell,
+        headers: &HeaderMap,
+        extensions: &axum::http::Extensions,
+    ) -> Result<Self, Box<Response>> {
         let Some(api) = api.get().cloned() else {
             return Err(Box::new(message(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -190,7 +224,7 @@ impl Page {
             )));
         };
         let token = cookie(headers, SESSION_COOKIE);
-        let viewer = passerelle_graphql::viewer_of_token(&api.gateway, token)
+        let mut viewer = passerelle_graphql::viewer_of_token(&api.gateway, token.clone())
             .await
             .map_err(|e| {
                 tracing::error!("session lookup failed: {e}");
@@ -200,19 +234,21 @@ impl Page {
                     "Réessayez dans un instant.",
                 ))
             })?;
+        viewer.client = client_address(&api, headers, extensions);
         let mut cookies = Vec::new();
-        let csrf = match cookie(headers, CSRF_COOKIE) {
-            Some(token) => token,
+        let nonce = match cookie(headers, CSRF_COOKIE) {
+            Some(nonce) => nonce,
             None => {
                 let mut bytes = [0u8; 24];
                 rand::rng().fill_bytes(&mut bytes);
-                let token = URL_SAFE_NO_PAD.encode(bytes);
+                let nonce = URL_SAFE_NO_PAD.encode(bytes);
                 cookies.push(format!(
-                    "{CSRF_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict"
+                    "{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; Secure; SameSite=Strict"
                 ));
-                token
+                nonce
             }
         };
+        let csrf = csrf_token(&nonce, token.as_deref());
         Ok(Self {
             api,
             viewer,
@@ -221,10 +257,17 @@ impl Page {
         })
     }
 
-    /// A form's token must repeat the cookie's: another site can make the
-    /// browser post, not read the cookie.
+    /// A form's token must be the one made for this browser's cookie and
+    /// its session: another site can make the browser post, not read the
+    /// cookie; and a token seen before a login is worthless after it.
     fn checked(&self, sent: &str) -> Result<(), Box<Response>> {
-        if !sent.is_empty() && sent == self.csrf && self.cookies.is_empty() {
+        let same = sent.len() == self.csrf.len()
+            && sent
+                .bytes()
+                .zip(self.csrf.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same && self.cookies.is_empty() {
             Ok(())
         } else {
             Err(Box::new(message(
@@ -316,6 +359,19 @@ impl Page {
         }
         response
     }
+}
+
+/// The form token of a browser: its cookie's nonce bound to its session
+/// token (both HttpOnly), hashed, so it can be neither read nor made
+/// elsewhere, and changes when the session does.
+fn csrf_token(nonce: &str, session: Option<&str>) -> String {
+    use sha2::Digest as _;
+    let mut digest = sha2::Sha256::new();
+    digest.update(b"passerelle-csrf\0");
+    digest.update(nonce.as_bytes());
+    digest.update(b"\0");
+    digest.update(session.unwrap_or("").as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.finalize())
 }
 
 fn secure(headers: &mut HeaderMap) {
@@ -414,6 +470,12 @@ struct MessageTemplate<'a> {
     nav: Nav,
     title: &'a str,
     message: &'a str,
+}
+
+/// A refusal of the HTTP layer (a body too large, a malformed form), as a
+/// French page.
+pub fn error_page(status: StatusCode, text: &str) -> Response {
+    message(status, "Requête refusée", text)
 }
 
 fn message(status: StatusCode, title: &str, text: &str) -> Response {

@@ -1,0 +1,559 @@
+//! The HTTP layer as an attacker and a careless client try it: login
+//! guessing, oversized and malformed bodies, cross-site requests, foreign
+//! WebSocket origins, GraphiQL, and what `/ready` tells.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures::{SinkExt as _, StreamExt as _};
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+const LOGIN: &str = "mutation($e: String!, $p: String!) {
+    login(input: { email: $e, password: $p }) { token } }";
+
+fn code(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The home page's form token and the cookies it must come back with.
+struct Form {
+    cookies: Vec<String>,
+    csrf: String,
+}
+
+impl Form {
+    async fn fetch(server: &Server, cookies: &[String]) -> Self {
+        let page = no_redirects()
+            .get(format!("{}/", server.base))
+            .header("cookie", cookies.join("; "))
+            .send()
+            .await
+            .unwrap();
+        let mut all: Vec<String> = cookies.to_vec();
+        for c in page.headers().get_all("set-cookie") {
+            all.push(c.to_str().unwrap().split(';').next().unwrap().to_owned());
+        }
+        let html = page.text().await.unwrap();
+        let needle = "name=\"csrf\" value=\"";
+        let at = html.find(needle).expect("a form token") + needle.len();
+        let csrf = html[at..at + html[at..].find('"').unwrap()].to_owned();
+        Self { cookies: all, csrf }
+    }
+
+    async fn post(&self, server: &Server, path: &str, body: &str) -> reqwest::Response {
+        no_redirects()
+            .post(format!("{}{path}", server.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", self.cookies.join("; "))
+            .body(format!("{body}&csrf={}", self.csrf))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A POST over a plain socket, its body chunked (no declared length) or
+/// with its length; the status and the whole answer. The server may answer
+/// and close before the whole body is sent, which a client library reports
+/// as a broken pipe.
+async fn raw_post(
+    server: &Server,
+    path: &str,
+    head: &[(&str, &str)],
+    body: &[u8],
+    chunked: bool,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let address = server.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in head {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if chunked {
+        request.push_str("Transfer-Encoding: chunked\r\n\r\n");
+    } else {
+        request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    }
+    socket.write_all(request.as_bytes()).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        let framed = if chunked {
+            [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat()
+        } else {
+            chunk.to_vec()
+        };
+        if socket.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    if chunked {
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+    }
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn login_guessing_is_locked_out_per_address_and_per_client() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", db.url())
+            .env("PASSERELLE_DATA_DIR", dir.path())
+            .env("PASSERELLE_API__MAX_ATTEMPTS_PER_CLIENT", "14");
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_user(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "camille@ml-nantes.fr",
+    );
+
+    // Fifty wrong passwords as fast as they go, then the right one.
+    let started = std::time::Instant::now();
+    let mut codes = Vec::new();
+    for n in 0..50 {
+        let wrong = json!({ "e": "camille@ml-nantes.fr", "p": format!("wrong password {n}") });
+        codes.push(code(&gql(&server, None, LOGIN, wrong).await).to_owned());
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(
+        codes.iter().filter(|c| *c == "UNAUTHENTICATED").count(),
+        5,
+        "{codes:?}"
+    );
+    assert!(codes[5..].iter().all(|c| c == "RATE_LIMITED"), "{codes:?}");
+    let right = json!({ "e": "camille@ml-nantes.fr", "p": PASSWORD });
+    let refused = gql(&server, None, LOGIN, right.clone()).await;
+    assert_eq!(code(&refused), "RATE_LIMITED", "{refused}");
+    assert!(refused["data"]["login"].is_null(), "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Trop de tentatives : réessayez dans "),
+        "{message}"
+    );
+    let retry = refused["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{refused}");
+    eprintln!("50 wrong passwords took {elapsed:?}");
+
+    // An unknown address is locked out alike: same answers, same count.
+    let mut unknown = Vec::new();
+    for n in 0..7 {
+        let wrong = json!({ "e": "personne@ml-nantes.fr", "p": format!("wrong {n}") });
+        let answer = gql(&server, None, LOGIN, wrong).await;
+        unknown.push(code(&answer).to_owned());
+        if n == 6 {
+            assert_eq!(
+                answer["errors"][0]["message"],
+                refused["errors"][0]["message"]
+            );
+        }
+    }
+    assert_eq!(
+        unknown,
+        ["UNAUTHENTICATED"; 5]
+            .iter()
+            .chain(["RATE_LIMITED"; 2].iter())
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    );
+
+    // The lockouts are logged, without the address.
+    let lockouts = server.logged("locked out");
+    assert!(!lockouts.is_empty());
+    assert!(
+        lockouts
+            .iter()
+            .all(|l| !l.contains("ml-nantes.fr") && !l.contains("camille")),
+        "{lockouts:?}"
+    );
+
+    // The web form counts against the same client: ten attempts so far
+    // reached the password check, four more lock the client out whatever
+    // the address, and the form says so in French.
+    let form = Form::fetch(&server, &[]).await;
+    let mut last = String::new();
+    for n in 0..5 {
+        let page = form
+            .post(
+                &server,
+                "/connexion",
+                &format!("email=autre{n}%40ml-nantes.fr&password=faux{n}"),
+            )
+            .await;
+        last = page.text().await.unwrap();
+    }
+    assert!(last.contains("Trop de tentatives"), "{last}");
+    let other = json!({ "e": "nouvelle@ml-nantes.fr", "p": "whatever it is" });
+    assert_eq!(
+        code(&gql(&server, None, LOGIN, other).await),
+        "RATE_LIMITED"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_on_every_route_with_a_french_error() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_API__MAX_BODY_BYTES", "65536");
+    })
+    .await;
+    let padding = "x".repeat(10 * 1024 * 1024);
+    let big = json!({ "query": "{ me { name } }", "variables": { "pad": padding } }).to_string();
+
+    // Declared too large: refused before reading.
+    let (status, answer) = raw_post(
+        &server,
+        "/graphql",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &format!("Bearer {token}")),
+        ],
+        big.as_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("taille maximale"),
+        "{body}"
+    );
+
+    // Streamed with no declared length: stopped at the limit all the same.
+    let (status, answer) = raw_post(
+        &server,
+        "/graphql",
+        &[("Content-Type", "application/json")],
+        big.as_bytes(),
+        true,
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+
+    // A page's form too, declared or streamed, answered with a French page.
+    let form = Form::fetch(&server, &[]).await;
+    let cookies = form.cookies.join("; ");
+    let body = format!("email={padding}&password=x&csrf={}", form.csrf);
+    for chunked in [false, true] {
+        let (status, html) = raw_post(
+            &server,
+            "/connexion",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", &cookies),
+            ],
+            body.as_bytes(),
+            chunked,
+        )
+        .await;
+        assert_eq!(status, 413, "{html}");
+        assert!(html.contains("<html lang=\"fr\">"), "{html}");
+        assert!(html.contains("taille maximale"), "{html}");
+    }
+}
+
+#[tokio::test]
+async fn graphql_takes_json_only_and_refusals_carry_no_framework_text() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/graphql", server.base);
+    let mutation = r#"{"query":"mutation { logout { loggedOut } }"}"#;
+
+    // A cross-site form or text/plain request carrying the session cookie
+    // runs nothing.
+    for kind in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let answer = client
+            .post(&url)
+            .header("content-type", kind)
+            .header(
+                "cookie",
+                format!("{}={token}", passerelle_graphql::SESSION_COOKIE),
+            )
+            .body(mutation)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 415, "{kind}");
+        let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    }
+    let me = gql(&server, Some(&token), "{ me { name } }", json!({})).await;
+    assert_eq!(
+        me["data"]["me"]["name"], "Camille Durand",
+        "the session survived: {me}"
+    );
+
+    // Malformed JSON: a French message, nothing of the parser's.
+    for body in ["{not json", r#"{"query": 12}"#, "[]"] {
+        let answer = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{body}");
+        let text = answer.text().await.unwrap();
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(code(&parsed), "BAD_USER_INPUT", "{text}");
+        for english in ["line", "column", "expected", "invalid type", "Error("] {
+            assert!(!text.contains(english), "{english} in {text}");
+        }
+    }
+
+    // A page's form sent as JSON: a French page.
+    let answer = client
+        .post(format!("{}/connexion", server.base))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 415);
+    let html = answer.text().await.unwrap();
+    assert!(
+        html.contains("<html lang=\"fr\">") && html.contains("type de contenu"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_form_token_is_bound_to_the_session_and_its_cookies_to_this_host() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+
+    let page = reqwest::get(format!("{}/", server.base)).await.unwrap();
+    let set: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        set.iter().any(|c| c.starts_with("__Host-passerelle_csrf=")
+            && c.contains("Secure")
+            && c.contains("Path=/")
+            && !c.contains("Domain")),
+        "{set:?}"
+    );
+
+    // Logged in through the form: the session cookie is __Host- too.
+    let before = Form::fetch(&server, &[]).await;
+    let answer = before
+        .post(
+            &server,
+            "/connexion",
+            &format!(
+                "email=camille%40ml-nantes.fr&password={}",
+                PASSWORD.replace(' ', "+")
+            ),
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    let session = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-passerelle_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("Secure"));
+    let mut cookies = before.cookies.clone();
+    cookies.push(session.split(';').next().unwrap().to_owned());
+
+    // The token shown before the login is worthless with the session.
+    let stale = Form {
+        cookies: cookies.clone(),
+        csrf: before.csrf.clone(),
+    };
+    assert_eq!(stale.post(&server, "/deconnexion", "").await.status(), 403);
+    // The page's new token works.
+    let fresh = Form::fetch(&server, &cookies).await;
+    assert_ne!(fresh.csrf, before.csrf);
+    assert_eq!(fresh.post(&server, "/deconnexion", "").await.status(), 303);
+}
+
+#[tokio::test]
+async fn websockets_refuse_foreign_origins_and_oversized_messages() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_API__MAX_BODY_BYTES", "65536");
+    })
+    .await;
+    let ws_url = format!("{}/graphql/ws", server.base.replace("http://", "ws://"));
+    let request = |origin: Option<&str>| {
+        let mut r = ws_url.as_str().into_client_request().unwrap();
+        r.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        if let Some(o) = origin {
+            r.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        r
+    };
+    let refused = tokio_tungstenite::connect_async(request(Some("https://evil.example"))).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("a foreign origin was let in: {other:?}"),
+    }
+    let host = server.base.clone();
+    let (mut ws, _) = tokio_tungstenite::connect_async(request(Some(&host)))
+        .await
+        .expect("the service's own origin is let in");
+    ws.send(Message::text(
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })
+            .to_string(),
+    ))
+    .await
+    .unwrap();
+    let ack = ws.next().await.unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+    // A message over the limit closes the connection.
+    let huge = "x".repeat(1024 * 1024);
+    let _ = ws
+        .send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": huge } }).to_string(),
+        ))
+        .await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "an oversized message was read");
+}
+
+#[tokio::test]
+async fn graphiql_is_off_by_default_and_served_from_the_binary_when_on() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let (status, body) = server.get("/graphql").await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(server.get("/graphiql/graphiql.min.js").await.0, 404);
+    drop(server);
+
+    let dir = data_dir();
+    let db = TestDb::new().await;
+    let (server, _) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_API__GRAPHIQL", "true");
+    })
+    .await;
+    let page = reqwest::get(format!("{}/graphql", server.base))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("http"),
+        "nothing loaded from elsewhere: {html}"
+    );
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "init.js",
+    ] {
+        let answer = reqwest::get(format!("{}/graphiql/{asset}", server.base))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{asset}");
+        assert!(answer.bytes().await.unwrap().len() > 100, "{asset}");
+    }
+}
+
+#[tokio::test]
+async fn ready_does_not_tell_the_database_error() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database \"{}\" with (force)",
+        db.name
+    )))
+    .execute(&TestDb::new().await.pool)
+    .await
+    .unwrap();
+    let body = wait_for_status(&server, "/ready", 503).await;
+    assert!(body.contains("database unreachable"), "{body}");
+    assert!(!body.contains(&db.name), "{body}");
+    assert!(!body.contains("does not exist"), "{body}");
+}
+
+#[tokio::test]
+async fn a_magic_link_request_keys_nothing_on_an_invalid_address() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let request = "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }";
+    let huge = format!("{}@example.org", "a".repeat(1024 * 100));
+    let answer = gql(&server, None, request, json!({ "m": huge })).await;
+    assert_eq!(code(&answer), "BAD_USER_INPUT", "{answer}");
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.len() < 300,
+        "the address is not repeated back: {message}"
+    );
+    // The default keeps links out of the log.
+    let answer = gql(
+        &server,
+        None,
+        request,
+        json!({ "m": "quelqu.un@example.org" }),
+    )
+    .await;
+    assert_eq!(answer["data"]["magicLinkRequest"]["sent"], true, "{answer}");
+    assert!(server.logged("magic_link_token").is_empty());
+}
