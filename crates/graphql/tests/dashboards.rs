@@ -94,6 +94,7 @@ impl Fixture {
             }),
             principal: None,
             token: None,
+            client: None,
         }
     }
 

@@ -99,6 +99,7 @@ async fn statements_for_a_page(employers: u128) -> usize {
         }),
         principal: None,
         token: None,
+        client: None,
     };
     let counter = Statements::default();
     let subscriber = tracing_subscriber::registry()

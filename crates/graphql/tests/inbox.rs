@@ -82,6 +82,7 @@ impl World {
             }),
             principal: None,
             token: None,
+            client: None,
         }
     }
 
@@ -397,6 +398,7 @@ async fn a_manager_opens_a_colleagues_inbox_and_nobody_else_does() {
             user: Some(viewer.clone()),
             principal: None,
             token: None,
+            client: None,
         };
         w.schema.execute(prepare(request, &w.gateway, viewer))
     };

@@ -397,7 +397,8 @@ fn project_version(
     }
 }
 
-/// Whether the person is enrolled in `structure` and has not exited.
+/// Whether the person is enrolled in `structure`, has not exited and was
+/// not erased.
 pub async fn accompanied_by(
     db: impl PgExecutor<'_>,
     person: PersonId,
@@ -405,7 +406,8 @@ pub async fn accompanied_by(
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "select exists (select 1 from people.people
-                        where person_id = $1 and structure = $2 and exited_on is null)",
+                        where person_id = $1 and structure = $2 and exited_on is null
+                          and not erased)",
     )
     .bind(person.0)
     .bind(structure.0)
