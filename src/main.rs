@@ -6,6 +6,7 @@ mod config;
 mod database;
 mod demo;
 mod export;
+mod graphiql;
 mod server;
 mod telemetry;
 
@@ -312,6 +313,9 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Made before the first login, which would otherwise pay for it on an
+    // unknown address only and so tell unknown addresses from known ones.
+    passerelle_accounts::decoy_hash().await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let api = Arc::new(OnceLock::new());
     if let Some(p) = &projections {
@@ -348,18 +352,19 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening on http://{address}");
-    let app = server::router(
-        server::AppState {
-            pool: db.pool.clone(),
-            metrics,
-            api,
-        },
-        config.api.max_body_bytes,
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(server::shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    let app = server::router(server::AppState {
+        pool: db.pool.clone(),
+        metrics,
+        api,
+        http: server::HttpSettings::of(&config),
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(server::shutdown_signal())
+    .await
+    .context("HTTP server failed")?;
 
     let _ = stop.send(true);
     if tokio::time::timeout(config.shutdown_timeout(), runner)
@@ -448,10 +453,7 @@ pub(crate) fn api_over(
         magic_link_ttl: time::Duration::minutes(config.api.magic_link_minutes),
         magic_links_in_log: config.api.magic_links_in_log,
         small_cell_threshold: config.dashboards.small_cell_threshold,
-        attempts: Arc::new(passerelle_graphql::RateLimiter::new(
-            config.api.max_attempts,
-            std::time::Duration::from_secs(config.api.attempts_window_minutes * 60),
-        )),
+        throttle: Arc::new(passerelle_graphql::Throttle::new(config.api.throttle())),
     };
     if config.api.magic_links_in_log {
         tracing::warn!(
@@ -459,11 +461,26 @@ pub(crate) fn api_over(
         );
     }
     server::Api {
+        client_ip_header: config.api.client_ip_header.as_deref().and_then(|h| {
+            axum::http::HeaderName::try_from(h)
+                .inspect_err(|_| {
+                    tracing::error!(
+                        header = h,
+                        "api.client_ip_header is not a header name: ignored"
+                    )
+                })
+                .ok()
+        }),
         schema: passerelle_graphql::build(
             gateway.clone(),
             passerelle_graphql::Limits {
                 depth: config.api.max_depth,
                 complexity: config.api.max_complexity,
+                fields: config.api.max_fields,
+                query_bytes: config.api.max_query_bytes,
+                root_fields: config.api.max_root_fields,
+                aliases: config.api.max_aliases,
+                introspection: config.api.introspection,
             },
         ),
         gateway,
