@@ -467,3 +467,39 @@ pub async fn logout_principal(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Ends every way into an establishment's file through one structure: the
+/// open sessions and the links not yet used of `Principal::Employer(employer)`
+/// scoped to `structure`. Neither records which address it was sent to, so
+/// withdrawing one contact's access ends them all: the contacts still kept
+/// ask for a new link. Returns how many sessions and links were ended.
+pub async fn revoke_employer_access(
+    pool: &PgPool,
+    employer: passerelle_domain::values::EmployerId,
+    structure: StructureId,
+    now: OffsetDateTime,
+) -> Result<u64, AccountError> {
+    let mut tx = pool.begin().await?;
+    let sessions = sqlx::query(
+        "update principal_sessions set revoked_at = $3
+         where principal_kind = 'employer' and principal_id = $1 and structure_id = $2
+           and revoked_at is null and expires_at > $3",
+    )
+    .bind(employer.0)
+    .bind(structure.0)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let links = sqlx::query(
+        "update magic_links set expires_at = $3
+         where principal_kind = 'employer' and principal_id = $1 and structure_id = $2
+           and used_at is null and expires_at > $3",
+    )
+    .bind(employer.0)
+    .bind(structure.0)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(sessions.rows_affected() + links.rows_affected())
+}

@@ -11,8 +11,9 @@
 use passerelle_domain::immersion::{
     Feedback, ImmersionCommand, Respondent, Signatory, SignatureMethod,
 };
-use passerelle_domain::values::{ImmersionId, PersonId};
-use passerelle_projections::views::immersions::{self, ImmersionRow};
+use passerelle_domain::values::{EmployerId, ImmersionId, PersonId};
+use passerelle_projections::views::employers::{self, ContactRow};
+use passerelle_projections::views::immersions::{self, ImmersionFilter, ImmersionRow};
 use passerelle_projections::views::people;
 use sqlx::PgExecutor;
 
@@ -40,8 +41,19 @@ pub async fn reaches_person(
     })
 }
 
-/// The immersion, when the actor reaches it: its structure's staff, its
-/// person, its host employer.
+/// Whether the actor reaches this immersion: its structure's staff; its
+/// person, and its host employer, by a session of that same structure.
+pub fn reaches_immersion(actor: &Actor, row: &ImmersionRow) -> bool {
+    let same_structure = row.structure == actor.structure.as_uuid();
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => same_structure,
+        Role::Person(own) => same_structure && row.person_id == own.as_uuid(),
+        Role::Employer(own) => same_structure && row.employer_id == own.as_uuid(),
+        Role::System => true,
+    }
+}
+
+/// The immersion, when the actor reaches it ([`reaches_immersion`]).
 pub async fn reachable_immersion(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -50,13 +62,115 @@ pub async fn reachable_immersion(
     let Some(row) = immersions::get(db, immersion).await? else {
         return Ok(None);
     };
-    let reached = match actor.role {
-        Role::Admin | Role::Manager | Role::Mediator => row.structure == actor.structure.as_uuid(),
-        Role::Person(own) => row.person_id == own.as_uuid(),
-        Role::Employer(own) => row.employer_id == own.as_uuid(),
-        Role::System => true,
+    Ok(reaches_immersion(actor, &row).then_some(row))
+}
+
+/// Narrows a list of immersions to what the actor reaches, and gives the
+/// structure to list: the actor's own (for a person or an employer by magic
+/// link, the structure of their session), and only their own immersions.
+pub fn immersion_list_scope(actor: &Actor, filter: &mut ImmersionFilter) -> uuid::Uuid {
+    match actor.role {
+        Role::Person(own) => filter.person = Some(own.as_uuid()),
+        Role::Employer(own) => filter.employer = Some(own.as_uuid()),
+        Role::Admin | Role::Manager | Role::Mediator | Role::System => {}
+    }
+    actor.structure.as_uuid()
+}
+
+/// Whether the actor reads employers' files at all: staff do (they are
+/// shared across the territory), an employer by magic link does (its own
+/// only, [`reaches_employer`]); a person accompanied does not, and is
+/// refused (`FORBIDDEN`) rather than shown nothing.
+pub fn reads_employers(actor: &Actor) -> bool {
+    !matches!(actor.role, Role::Person(_))
+}
+
+/// Whether the actor reaches this employer's file: any staff member, an
+/// employer by magic link its own establishment.
+pub fn reaches_employer(actor: &Actor, employer: EmployerId) -> bool {
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator | Role::System => true,
+        Role::Employer(own) => own == employer,
+        Role::Person(_) => false,
+    }
+}
+
+/// Whether the actor may record a need of this establishment (`None`: an
+/// id that names none) from this source: staff from any source, an
+/// employer by magic link for its own establishment from the portal only.
+pub fn may_surface_need(actor: &Actor, employer: Option<EmployerId>, from_portal: bool) -> bool {
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator | Role::System => true,
+        Role::Employer(own) => from_portal && employer == Some(own),
+        Role::Person(_) => false,
+    }
+}
+
+/// A field whose reading the policy decides on its own, inside an object
+/// the actor reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// What a mediator noted of a visit, for staff.
+    VisitObservations,
+    /// What a mediator plans after a visit, for staff.
+    VisitNextStep,
+}
+
+/// Whether the actor may read this field of an object it reaches. Staff
+/// notes are for staff of every structure, like the visits they describe;
+/// an employer or a person by magic link reads them as absent (null), as
+/// everything out of reach answers.
+///
+/// Checked and left to every reader: a need's description (activities,
+/// conditions) is the employer's own words, and an immersion's fields say
+/// where its convention stands, which its parties read; neither holds a
+/// staff note. A hosting capacity's notes are not exposed.
+pub fn may_read(actor: &Actor, field: Field) -> bool {
+    match field {
+        Field::VisitObservations | Field::VisitNextStep => {
+            matches!(
+                actor.role,
+                Role::Admin | Role::Manager | Role::Mediator | Role::System
+            )
+        }
+    }
+}
+
+/// Whether the actor sees and may remove this contact of an establishment
+/// registered by `registered_by`: staff of the structure that added the
+/// contact (it vouches for the contact, so it withdraws it), and staff of
+/// the structure that registered the establishment (it keeps the shared
+/// file, and is who the establishment's other contacts turn to when told
+/// of an addition they do not recognise). No other structure: a structure
+/// does not learn whom another vouches for. No employer or person by magic
+/// link: a contact does not manage who else has access.
+pub fn manages_contact(actor: &Actor, contact: &ContactRow, registered_by: uuid::Uuid) -> bool {
+    is_staff(actor)
+        && (contact.structure == actor.structure.as_uuid()
+            || registered_by == actor.structure.as_uuid())
+}
+
+/// The contact, when it is one of this establishment's and the actor
+/// manages it ([`manages_contact`]); else none, as if it did not exist.
+pub async fn managed_contact(
+    conn: &mut sqlx::PgConnection,
+    actor: &Actor,
+    employer: EmployerId,
+    contact: uuid::Uuid,
+) -> Result<Option<ContactRow>, AppError> {
+    if !is_staff(actor) {
+        return Ok(None);
+    }
+    let Some(found) = employers::contact(&mut *conn, contact).await? else {
+        return Ok(None);
     };
-    Ok(reached.then_some(row))
+    if found.employer_id != employer.as_uuid() {
+        return Ok(None);
+    }
+    let Some(row) = employers::get(&mut *conn, employer).await? else {
+        return Ok(None);
+    };
+    Ok(manages_contact(actor, &found, row.registered_by_structure).then_some(found))
 }
 
 /// Whether the actor may issue this command on an immersion it reaches.

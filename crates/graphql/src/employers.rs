@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::Views;
+use passerelle_app::policy::{self, Field};
 use passerelle_domain::Personal;
 use passerelle_domain::employer::{
     Employer as EmployerAggregate, EmployerCommand, VisitPurpose as DomainPurpose,
@@ -18,7 +19,7 @@ use passerelle_domain::values::{
     CommuneCode, ContactId, Email, EmployerId, Label, NafDivision, NeedId, PhoneNumber, RomeCode,
     Siret, StructureId, Text, UserId, VisitId,
 };
-use passerelle_projections::views::employers::{self, EmployerRow, VisitRow};
+use passerelle_projections::views::employers::{self, ContactRow, EmployerRow, VisitRow};
 use passerelle_projections::views::needs::{self, NeedRow};
 use time::Date;
 use uuid::Uuid;
@@ -201,6 +202,24 @@ impl Employer {
             .map(Visit)
             .collect())
     }
+    /// The contacts the viewer manages (`employerContactRemove`): those its
+    /// structure added, every one for the structure that registered the
+    /// establishment; none for an employer or a person by magic link.
+    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<EmployerContact>> {
+        let actor = actor(ctx)?;
+        if !policy::is_staff(&actor) {
+            return Ok(Vec::new());
+        }
+        let loader = ctx.data_unchecked::<DataLoader<Lists>>();
+        Ok(loader
+            .load_one(ContactsOf(self.0.employer_id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| policy::manages_contact(&actor, c, self.0.registered_by_structure))
+            .map(EmployerContact)
+            .collect())
+    }
     /// Its needs, newest first.
     async fn needs(&self, ctx: &Context<'_>) -> Result<Vec<Need>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
@@ -235,11 +254,41 @@ impl Visit {
     async fn purpose(&self) -> VisitPurpose {
         VisitPurpose::from_view(&self.0.purpose)
     }
-    async fn observations(&self) -> &str {
-        &self.0.observations
+    /// What the mediator noted, for staff: null for an employer by magic
+    /// link.
+    async fn observations(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let actor = actor(ctx)?;
+        Ok(policy::may_read(&actor, Field::VisitObservations).then_some(&*self.0.observations))
     }
-    async fn next_step(&self) -> Option<&str> {
-        self.0.next_step.as_deref()
+    /// What the mediator plans next, for staff: null for an employer by
+    /// magic link.
+    async fn next_step(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let actor = actor(ctx)?;
+        Ok(self
+            .0
+            .next_step
+            .as_deref()
+            .filter(|_| policy::may_read(&actor, Field::VisitNextStep)))
+    }
+}
+
+/// A contact at an establishment, through whom it opens its space by magic
+/// link, for the immersions of the structure that added it.
+#[derive(Debug)]
+pub struct EmployerContact(pub ContactRow);
+
+#[Object]
+impl EmployerContact {
+    async fn id(&self) -> ID {
+        ID(self.0.contact_id.to_string())
+    }
+    /// Where its magic links go.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    /// The structure that added it: the immersions its space reaches.
+    async fn structure_id(&self) -> ID {
+        ID(self.0.structure.to_string())
     }
 }
 
@@ -308,6 +357,8 @@ impl Lists {
 pub struct VisitsOf(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NeedsOf(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContactsOf(pub Uuid);
 
 impl Loader<VisitsOf> for Lists {
     type Value = Vec<VisitRow>;
@@ -324,6 +375,28 @@ impl Loader<VisitsOf> for Lists {
             .map_err(Arc::new)?
         {
             out.entry(VisitsOf(row.employer_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ContactsOf> for Lists {
+    type Value = Vec<ContactRow>;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(
+        &self,
+        keys: &[ContactsOf],
+    ) -> Result<HashMap<ContactsOf, Vec<ContactRow>>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<ContactsOf, Vec<ContactRow>> = HashMap::new();
+        for row in employers::contacts_of_employers(&self.pool, &ids)
+            .await
+            .map_err(Arc::new)?
+        {
+            out.entry(ContactsOf(row.employer_id))
+                .or_default()
+                .push(row);
         }
         Ok(out)
     }
@@ -373,16 +446,14 @@ impl EmployerQuery {
     /// link sees its own.
     async fn employer(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Employer>> {
         let actor = actor(ctx)?;
-        if matches!(actor.role, passerelle_app::Role::Person(_)) {
+        if !policy::reads_employers(&actor) {
             return Err(error::forbidden());
         }
-        let id = parse_id(&id, "Employeur")?;
-        if let passerelle_app::Role::Employer(own) = actor.role
-            && own.0 != id
-        {
+        let id = EmployerId(parse_id(&id, "Employeur")?);
+        if !policy::reaches_employer(&actor, id) {
             return Ok(None);
         }
-        Ok(employers::get(&gateway(ctx).pool, EmployerId(id))
+        Ok(employers::get(&gateway(ctx).pool, id)
             .await
             .map_err(error::db)?
             .map(Employer))
@@ -461,7 +532,15 @@ payloads!(employer: Employer =>
     EmployerRegisterPayload,
     EmployerVisitLogPayload,
     EmployerContactAddPayload,
+    EmployerContactRemovePayload,
 );
+
+#[derive(InputObject, Debug)]
+pub struct EmployerContactRemoveInput {
+    pub command_id: Option<Uuid>,
+    pub employer_id: ID,
+    pub contact_id: ID,
+}
 
 #[derive(InputObject, Debug)]
 pub struct EmployerContactAddInput {
@@ -684,6 +763,54 @@ impl EmployerMutation {
         Ok(EmployerContactAddPayload { employer })
     }
 
+    /// Removes a contact of an establishment: it no longer gets links, and
+    /// the sessions the establishment holds through the contact's structure
+    /// end (the contacts still kept ask for a new link). Open to the staff
+    /// of the structure that added the contact and of the structure that
+    /// registered the establishment; to others the contact does not exist.
+    async fn employer_contact_remove(
+        &self,
+        ctx: &Context<'_>,
+        input: EmployerContactRemoveInput,
+    ) -> Result<EmployerContactRemovePayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = EmployerId(parse_id(&input.employer_id, "Employeur")?);
+        let unknown = || {
+            error::on_field(
+                "contactId",
+                passerelle_domain::DomainError::not_found(
+                    passerelle_domain::Rule::ContactUnknown,
+                    "contactId",
+                    "Ce contact n'existe pas chez cet employeur.",
+                ),
+            )
+        };
+        let contact = input.contact_id.parse::<Uuid>().map_err(|_| unknown())?;
+        let mut conn = gw.pool.acquire().await.map_err(error::db)?;
+        // A contact already removed is still found, so that a retried
+        // removal answers as the first did and ends the sessions again; a
+        // new removal of it is refused by the employer's rules.
+        let contact = policy::managed_contact(&mut conn, &actor, id, contact)
+            .await
+            .map_err(error::app)?
+            .ok_or_else(unknown)?;
+        drop(conn);
+        let command = EmployerCommand::RemoveContact {
+            contact_id: ContactId(contact.contact_id),
+        };
+        let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
+        passerelle_accounts::revoke_employer_access(
+            &gw.pool,
+            id,
+            StructureId(contact.structure),
+            gw.handler.clock().now(),
+        )
+        .await
+        .map_err(|e| error::internal(&e))?;
+        Ok(EmployerContactRemovePayload { employer })
+    }
+
     /// Records a need an employer put into words: staff for any source, an
     /// employer by magic link for its own establishment from the portal.
     async fn need_surface(
@@ -692,15 +819,9 @@ impl EmployerMutation {
         input: NeedSurfaceInput,
     ) -> Result<NeedSurfacePayload> {
         let actor = crate::schema::actor(ctx)?;
-        if let passerelle_app::Role::Employer(own) = actor.role {
-            let same = input
-                .employer_id
-                .parse::<Uuid>()
-                .is_ok_and(|id| id == own.as_uuid());
-            if !same || input.source.kind != NeedSourceKind::Portal {
-                return Err(error::forbidden());
-            }
-        } else if !passerelle_app::policy::is_staff(&actor) {
+        let employer = input.employer_id.parse::<Uuid>().ok().map(EmployerId);
+        let from_portal = input.source.kind == NeedSourceKind::Portal;
+        if !policy::may_surface_need(&actor, employer, from_portal) {
             return Err(error::forbidden());
         }
         let gw = gateway(ctx);

@@ -340,21 +340,12 @@ impl ImmersionQuery {
                 .transpose()?,
             stage: filter.stage,
         };
-        // A person or an employer by magic link lists their own only.
-        match actor.role {
-            passerelle_app::Role::Person(own) => filter.person = Some(own.as_uuid()),
-            passerelle_app::Role::Employer(own) => filter.employer = Some(own.as_uuid()),
-            _ => {}
-        }
-        let mut rows = immersions::page(
-            &gateway(ctx).pool,
-            actor.structure.as_uuid(),
-            &filter,
-            after,
-            limit + 1,
-        )
-        .await
-        .map_err(error::db)?;
+        // A person or an employer by magic link lists their own only, of
+        // their session's structure.
+        let structure = policy::immersion_list_scope(&actor, &mut filter);
+        let mut rows = immersions::page(&gateway(ctx).pool, structure, &filter, after, limit + 1)
+            .await
+            .map_err(error::db)?;
         let has_next_page = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let edges: Vec<ImmersionEdge> = rows

@@ -5,14 +5,24 @@
 //! them. Events recorded long before they are read (a rebuild, a first
 //! start on an old log) queue nothing: a mail about a stale fact would
 //! mislead.
+//!
+//! A mail to an establishment goes to each of its contacts the mail's
+//! structure vouches for (the one that added it), one entry each: the link
+//! it carries opens a session scoped to that structure, which must not
+//! reach a contact another structure added.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use passerelle_app::Clock;
 use passerelle_domain::Personal;
-use passerelle_domain::immersion::{Convention, Feedback, ImmersionEvent, Situation};
+use passerelle_domain::employer::{ContactAdded, EmployerEvent};
+use passerelle_domain::immersion::{
+    Convention, Feedback, ImmersionEvent, ImmersionProposed, Situation,
+};
 use passerelle_domain::need::{NeedEvent, NeedSource};
+use passerelle_projections::views::employers::{self, ContactRow};
 use passerelle_projections::views::{decode_one, in_category, purge_erased, stream_uuid};
 use passerelle_store::projection::{Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, RecordedEvent};
@@ -47,6 +57,7 @@ impl Projection for Notifications {
     fn handles(&self, event: &RecordedEvent) -> bool {
         in_category(event, "immersion")
             || in_category(event, "need")
+            || (in_category(event, "employer") && event.event_type == ContactAdded::TYPE)
             || event.event_type == ERASED_EVENT
     }
 
@@ -72,13 +83,16 @@ impl Projection for Notifications {
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
         let now = self.clock.now();
+        let mut contacts = Contacts::load(conn, events, now).await?;
         let mut mails = Vec::new();
         for event in events {
             let fresh = event.recorded_at >= now - STALE_AFTER;
             if in_category(event, "immersion") {
-                immersion(conn, event, fresh.then_some(&mut mails)).await?;
+                immersion(conn, event, fresh.then_some((&mut mails, &contacts))).await?;
             } else if in_category(event, "need") && fresh {
                 need(event, &mut mails)?;
+            } else if in_category(event, "employer") {
+                contact_added(event, fresh, &mut contacts, &mut mails)?;
             }
         }
         // What the convention holds under the person's key goes with it; the
@@ -97,6 +111,99 @@ impl Projection for Notifications {
 
 fn key(event: &RecordedEvent, template: Template, to: &str) -> String {
     format!("event:{}:{}:{to}", event.event_id, template.name())
+}
+
+/// The contacts kept of the establishments the batch's fresh events mail,
+/// read in one query; and the contacts the batch adds, not yet told of
+/// those added before them.
+struct Contacts {
+    of: HashMap<Uuid, Vec<ContactRow>>,
+    added_later: HashSet<Uuid>,
+}
+
+impl Contacts {
+    async fn load(
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+        now: time::OffsetDateTime,
+    ) -> Result<Self, ProjectionError> {
+        let mut employers = HashSet::new();
+        let mut added_later = HashSet::new();
+        for event in events {
+            if event.recorded_at < now - STALE_AFTER {
+                continue;
+            }
+            if in_category(event, "employer") && event.event_type == ContactAdded::TYPE {
+                if let EmployerEvent::ContactAdded(e) = decode_one(event, "employer")? {
+                    added_later.insert(e.contact_id.0);
+                }
+                employers.extend(stream_uuid(event));
+            } else if in_category(event, "immersion")
+                && event.event_type == ImmersionProposed::TYPE
+                && let ImmersionEvent::ImmersionProposed(e) = decode_one(event, "immersion")?
+            {
+                employers.insert(e.employer_id.0);
+            }
+        }
+        let mut of: HashMap<Uuid, Vec<ContactRow>> = HashMap::new();
+        if !employers.is_empty() {
+            let employers: Vec<Uuid> = employers.into_iter().collect();
+            for c in employers::contacts_of_employers(&mut *conn, &employers).await? {
+                of.entry(c.employer_id).or_default().push(c);
+            }
+        }
+        Ok(Self { of, added_later })
+    }
+
+    /// The contacts of the establishment with an address.
+    fn reachable(&self, employer: Uuid) -> impl Iterator<Item = &ContactRow> {
+        self.of
+            .get(&employer)
+            .into_iter()
+            .flatten()
+            .filter(|c| c.email.is_some())
+    }
+}
+
+/// A contact added: the establishment's other contacts are told, whichever
+/// structure vouches for them, since someone may now act for it. Each mail
+/// is of the recipient's own structure, so its link opens no more than the
+/// recipient already had.
+fn contact_added(
+    event: &RecordedEvent,
+    fresh: bool,
+    contacts: &mut Contacts,
+    mails: &mut Vec<Entry>,
+) -> Result<(), ProjectionError> {
+    let (Some(employer), EmployerEvent::ContactAdded(e)) =
+        (stream_uuid(event), decode_one(event, "employer")?)
+    else {
+        return Ok(());
+    };
+    contacts.added_later.remove(&e.contact_id.0);
+    if !fresh {
+        return Ok(());
+    }
+    let template = Template::EmployerContactAdded;
+    for c in contacts.reachable(employer) {
+        if c.contact_id == e.contact_id.0 || contacts.added_later.contains(&c.contact_id) {
+            continue;
+        }
+        mails.push(Entry {
+            key: key(event, template, &format!("contact:{}", c.contact_id)),
+            template,
+            recipient: Recipient::Contact {
+                employer_id: employer,
+                contact_id: c.contact_id,
+            },
+            params: Params {
+                employer_id: Some(employer),
+                ..Params::default()
+            },
+            structure: Some(c.structure),
+        });
+    }
+    Ok(())
 }
 
 fn need(event: &RecordedEvent, mails: &mut Vec<Entry>) -> Result<(), ProjectionError> {
@@ -123,7 +230,7 @@ fn need(event: &RecordedEvent, mails: &mut Vec<Entry>) -> Result<(), ProjectionE
 async fn immersion(
     conn: &mut PgConnection,
     event: &RecordedEvent,
-    mails: Option<&mut Vec<Entry>>,
+    mails: Option<(&mut Vec<Entry>, &Contacts)>,
 ) -> Result<(), ProjectionError> {
     let Some(id) = stream_uuid(event) else {
         return Ok(());
@@ -159,13 +266,21 @@ async fn immersion(
             .bind(e.employer_id.0)
             .execute(&mut *conn)
             .await?;
-            mail(
-                Template::ProposalToEmployer,
-                Recipient::Employer {
-                    employer_id: e.employer_id.0,
-                },
-                "employer",
-            );
+            if let Some((_, contacts)) = &mails {
+                for c in contacts
+                    .reachable(e.employer_id.0)
+                    .filter(|c| c.structure == e.structure.0)
+                {
+                    mail(
+                        Template::ProposalToEmployer,
+                        Recipient::Contact {
+                            employer_id: e.employer_id.0,
+                            contact_id: c.contact_id,
+                        },
+                        &format!("contact:{}", c.contact_id),
+                    );
+                }
+            }
             mail(
                 Template::ProposalToPerson,
                 Recipient::Person {
@@ -200,7 +315,7 @@ async fn immersion(
         }
         _ => {}
     }
-    if let Some(mails) = mails {
+    if let Some((mails, _)) = mails {
         mails.append(&mut queued);
     }
     Ok(())

@@ -38,10 +38,13 @@ pub enum Template {
     WeeklyDigest,
     /// The employer has not answered a proposal for 7 days (to the mediator).
     ProposalUnanswered,
+    /// A structure added a contact to the establishment (to its other
+    /// contacts): someone else may now act for it.
+    EmployerContactAdded,
 }
 
 impl Template {
-    pub const ALL: [Template; 14] = [
+    pub const ALL: [Template; 15] = [
         Template::MagicLink,
         Template::NeedFromPortal,
         Template::ProposalToEmployer,
@@ -56,6 +59,7 @@ impl Template {
         Template::FollowUpRequest,
         Template::WeeklyDigest,
         Template::ProposalUnanswered,
+        Template::EmployerContactAdded,
     ];
 
     /// The name stored in the outbox.
@@ -75,6 +79,7 @@ impl Template {
             Template::FollowUpRequest => "follow_up_request",
             Template::WeeklyDigest => "weekly_digest",
             Template::ProposalUnanswered => "proposal_unanswered",
+            Template::EmployerContactAdded => "employer_contact_added",
         }
     }
 
@@ -82,8 +87,10 @@ impl Template {
         Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// Mails a recipient cannot turn off: asked for, or needed for the
-    /// convention to be lawful (every party signs it and receives it).
+    /// Mails a recipient cannot turn off: asked for, needed for the
+    /// convention to be lawful (every party signs it and receives it), or
+    /// telling that someone else may now act for the recipient's
+    /// establishment (a notice that could be turned off would not warn).
     pub fn essential(self) -> bool {
         matches!(
             self,
@@ -91,6 +98,7 @@ impl Template {
                 | Template::SignatureRequest
                 | Template::SignatureReminder
                 | Template::ConventionValidated
+                | Template::EmployerContactAdded
         )
     }
 
@@ -111,6 +119,7 @@ impl Template {
             Template::FollowUpRequest => "Suivi à faire",
             Template::WeeklyDigest => "Récapitulatif de la semaine",
             Template::ProposalUnanswered => "Proposition sans réponse",
+            Template::EmployerContactAdded => "Nouveau contact de l'établissement",
         }
     }
 }
@@ -316,6 +325,16 @@ fn body(template: Template, f: &Facts) -> Body {
             list: vec![],
             action: Some("Voir l'immersion"),
         },
+        Template::EmployerContactAdded => Body {
+            subject: format!("Un nouveau contact a été ajouté pour {employer}"),
+            paragraphs: vec![
+                format!("Une structure d'accompagnement vient d'ajouter un contact pour {employer} sur Passerelle. Cette personne pourra recevoir les propositions d'immersion de cette structure et y répondre au nom de l'établissement."),
+                "Si vous ne connaissez pas cette personne ou si cet ajout vous surprend, prévenez le médiateur qui vous suit : il peut retirer ce contact.".into(),
+                "Votre propre accès ne change pas.".into(),
+            ],
+            list: vec![],
+            action: Some("Ouvrir mon espace"),
+        },
     }
 }
 
@@ -399,7 +418,7 @@ mod tests {
     use time::macros::date;
 
     #[test]
-    fn names_round_trip_and_essential_mails_are_the_legal_ones() {
+    fn names_round_trip_and_essential_mails_are_the_legal_ones_and_the_access_notice() {
         for t in Template::ALL {
             assert_eq!(Template::parse(t.name()), Some(t));
         }
@@ -413,8 +432,30 @@ mod tests {
                 Template::MagicLink,
                 Template::SignatureRequest,
                 Template::ConventionValidated,
-                Template::SignatureReminder
+                Template::SignatureReminder,
+                Template::EmployerContactAdded
             ]
+        );
+    }
+
+    #[test]
+    fn the_access_notice_names_the_establishment_and_whom_to_warn() {
+        let facts = Facts {
+            recipient_name: Some("Boulangerie du Port".into()),
+            employer_name: Some("Boulangerie du Port".into()),
+            link: Some("https://passerelle.example/acces/abc".into()),
+            ..Facts::default()
+        };
+        let mail = render(Template::EmployerContactAdded, &facts);
+        assert_eq!(
+            mail.subject,
+            "Un nouveau contact a été ajouté pour Boulangerie du Port"
+        );
+        assert!(mail.text.starts_with("Bonjour Boulangerie du Port,"));
+        assert!(mail.text.contains("prévenez le médiateur qui vous suit"));
+        assert!(
+            mail.text
+                .contains("Ouvrir mon espace : https://passerelle.example/acces/abc")
         );
     }
 

@@ -57,12 +57,19 @@ impl Projection for Employers {
          );
          create index visits_employer on visits (employer_id, visited_on desc);
          -- Personal: kept to send magic links, purged when the contact is erased.
+         -- A contact reaches the establishment's immersions of the structure
+         -- that added it (vouches for it), and of no other. A removed contact
+         -- keeps its row without its address, so that removing it again
+         -- knows whose it was.
          create table contacts (
              contact_id uuid primary key,
              employer_id uuid not null,
-             email text
+             structure uuid not null,
+             email text,
+             removed boolean not null default false
          );
-         create index contacts_email on contacts (email);"
+         create index contacts_email on contacts (email);
+         create index contacts_employer on contacts (employer_id);"
     }
 
     async fn apply(
@@ -134,17 +141,28 @@ impl Projection for Employers {
                 }
                 EmployerEvent::ContactAdded(e) => {
                     let Some(employer_id) = id else { continue };
-                    contacts.insert(ContactRow {
+                    let row = ContactRow {
                         contact_id: e.contact_id.0,
                         employer_id,
+                        structure: recorded.tenant,
                         email: e
                             .email
                             .as_ref()
                             .and_then(|m| m.known())
                             .map(|m| m.as_str().to_owned()),
-                    });
+                        removed: false,
+                    };
+                    match contacts.get_mut(Some(e.contact_id.0)) {
+                        Some(removed) => *removed = row,
+                        None => contacts.insert(row),
+                    }
                 }
-                EmployerEvent::ContactRemoved(e) => contacts.remove(e.contact_id.0),
+                EmployerEvent::ContactRemoved(e) => {
+                    if let Some(contact) = contacts.get_mut(Some(e.contact_id.0)) {
+                        contact.email = None;
+                        contact.removed = true;
+                    }
+                }
             }
         }
         employers.save(conn).await?;
@@ -191,13 +209,21 @@ impl Visited {
     }
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct ContactRow {
-    contact_id: uuid::Uuid,
-    employer_id: uuid::Uuid,
-    email: Option<String>,
+/// A contact at an establishment, and the structure that vouches for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ContactRow {
+    pub contact_id: uuid::Uuid,
+    pub employer_id: uuid::Uuid,
+    /// The structure that added the contact: its magic links and sessions
+    /// reach that structure's immersions only.
+    pub structure: uuid::Uuid,
+    pub email: Option<String>,
+    /// Removed: its address is dropped and it gets no link.
+    pub removed: bool,
 }
 keyed!(ContactRow, "contacts", contact_id);
+
+const CONTACT_COLUMNS: &str = "contact_id, employer_id, structure, email, removed";
 
 /// The employer registered with this SIRET, if any.
 pub async fn by_siret(
@@ -323,15 +349,15 @@ pub async fn visits_of(
 }
 
 /// The contacts with this email: their establishment, the structure that
-/// registered it, and the contact.
+/// added the contact (the one its link and session are scoped to), and the
+/// contact.
 pub async fn by_contact_email(
     db: impl PgExecutor<'_>,
     email: &str,
 ) -> Result<Vec<(EmployerId, uuid::Uuid, uuid::Uuid)>, sqlx::Error> {
     let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
-        "select e.employer_id, e.registered_by_structure, c.contact_id
-         from employers.contacts c join employers.employers e using (employer_id)
-         where c.email = $1 order by e.employer_id, c.contact_id",
+        "select employer_id, structure, contact_id from employers.contacts
+         where email = $1 and not removed order by employer_id, contact_id",
     )
     .bind(email)
     .fetch_all(db)
@@ -342,7 +368,42 @@ pub async fn by_contact_email(
         .collect())
 }
 
-/// A contact's address, while kept.
+/// One contact, removed or not (until erased).
+pub async fn contact(
+    db: impl PgExecutor<'_>,
+    contact: uuid::Uuid,
+) -> Result<Option<ContactRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {CONTACT_COLUMNS} from employers.contacts where contact_id = $1"
+    )))
+    .bind(contact)
+    .fetch_optional(db)
+    .await
+}
+
+/// An establishment's contacts kept, whichever structure vouches for them.
+pub async fn contacts_of(
+    db: impl PgExecutor<'_>,
+    employer: EmployerId,
+) -> Result<Vec<ContactRow>, sqlx::Error> {
+    contacts_of_employers(db, &[employer.0]).await
+}
+
+/// The contacts kept of several establishments: one query for a page.
+pub async fn contacts_of_employers(
+    db: impl PgExecutor<'_>,
+    employers: &[uuid::Uuid],
+) -> Result<Vec<ContactRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {CONTACT_COLUMNS} from employers.contacts
+         where employer_id = any($1) and not removed order by employer_id, structure, contact_id"
+    )))
+    .bind(employers)
+    .fetch_all(db)
+    .await
+}
+
+/// A contact's address, while kept (a removed contact has none).
 pub async fn contact_email(
     db: impl PgExecutor<'_>,
     contact: uuid::Uuid,
@@ -354,7 +415,9 @@ pub async fn contact_email(
         .map(Option::flatten)
 }
 
-/// The addresses of an establishment's contacts.
+/// The addresses of an establishment's contacts, whichever structure
+/// vouches for them: not for a mail that carries a link scoped to one
+/// structure (queue one mail per contact that structure vouches for).
 pub async fn contact_emails(
     db: impl PgExecutor<'_>,
     employer: EmployerId,
