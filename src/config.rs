@@ -140,10 +140,26 @@ impl Default for DashboardsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
-    /// Deepest query accepted.
+    /// Deepest query accepted: fields of data nested, fragments expanded
+    /// (introspection has bounds of its own).
     pub max_depth: usize,
-    /// Most complex query accepted (one point per field, lists count more).
+    /// Most complex query accepted: one point per field of data, fragments
+    /// expanded.
     pub max_complexity: usize,
+    /// Most fields a query selects once its fragments are expanded,
+    /// `__typename` and aliased fields included: a document of a few
+    /// hundred bytes can otherwise expand to millions.
+    pub max_fields: usize,
+    /// Longest query text, in bytes.
+    pub max_query_bytes: usize,
+    /// Most fields at an operation's root.
+    pub max_root_fields: usize,
+    /// Most aliases in a query, fragments expanded.
+    pub max_aliases: usize,
+    /// Answer introspection (`__schema`, `__type`), for GraphiQL and
+    /// clients that generate code; when off, it is refused (`FORBIDDEN`)
+    /// and clients use the published SDL.
+    pub introspection: bool,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// How long a login session lasts, in hours.
@@ -165,6 +181,11 @@ impl Default for ApiConfig {
         Self {
             max_depth: 12,
             max_complexity: 1000,
+            max_fields: 2000,
+            max_query_bytes: 32 * 1024,
+            max_root_fields: 30,
+            max_aliases: 50,
+            introspection: true,
             max_body_bytes: 256 * 1024,
             session_hours: 12,
             magic_link_minutes: 30,

@@ -414,6 +414,9 @@ fn notifier(
             magic_link_ttl: time::Duration::minutes(config.api.magic_link_minutes),
             action_link_ttl: time::Duration::days(config.mail.link_days),
             max_attempts: config.mail.max_attempts,
+            lease: time::Duration::seconds(
+                i64::try_from(config.mail.lease_secs).unwrap_or(i64::MAX),
+            ),
             poll: std::time::Duration::from_millis(config.mail.poll_interval_ms),
             message_domain: domain,
             ..Default::default()

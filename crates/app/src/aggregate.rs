@@ -18,7 +18,8 @@ pub trait Aggregate:
     Decider<
         Event: EventType + Serialize + DeserializeOwned + Send + Sync,
         State: Send + Sync + 'static,
-        Command: Send + Sync,
+        // Debug writes every field: the command's fingerprint is made of it.
+        Command: std::fmt::Debug + Send + Sync,
         Context: Send,
     >
 {

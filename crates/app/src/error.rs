@@ -12,7 +12,8 @@ pub enum AppError {
     /// Other writers kept changing the stream: every retry lost the race.
     #[error("{stream_id} kept changing while the command was decided; try again")]
     Busy { stream_id: String },
-    /// The command id was already used for a command on another stream.
+    /// The command id was already used for another command: on another
+    /// stream, with other content or by another actor.
     #[error("command {command_id} was already used for another command")]
     CommandReused { command_id: Uuid },
     #[error("stored event {event_type} could not be read")]

@@ -104,7 +104,8 @@ impl Handler {
 
     /// Decides `command` on the aggregate `id` and appends what it yields.
     /// A refusal appends nothing; a retried command id answers as the first
-    /// time did, without deciding again.
+    /// time did, without deciding again, and a command id already used for
+    /// another command is refused with [`AppError::CommandReused`].
     pub async fn execute<A: Aggregate>(
         &self,
         id: A::Id,
@@ -113,6 +114,7 @@ impl Handler {
         source: &dyn ContextSource<A>,
     ) -> Result<Outcome, AppError> {
         let stream_id = A::stream_id(id);
+        let fingerprint = self.fingerprint(&stream_id, command, meta);
         for attempt in 1..=MAX_ATTEMPTS {
             let mut tx = self.store.pool().begin().await?;
             // A state kept from an earlier command here: only the events
@@ -126,7 +128,9 @@ impl Handler {
             // was committed before it, so a first attempt of this command
             // that the read above already saw is found here too, and the
             // command is not decided against its own effects.
-            let done = self.already_done(&mut tx, &stream_id, meta).await?;
+            let done = self
+                .already_done(&mut tx, &stream_id, &fingerprint, meta)
+                .await?;
             let version = recorded.last().map_or(cached, |e| e.version);
             for event in &recorded {
                 let event: A::Event = event.decode().map_err(|source| AppError::Decode {
@@ -180,7 +184,7 @@ impl Handler {
             };
             let appended = self
                 .store
-                .append_in(
+                .append_command_in(
                     &mut tx,
                     &Append {
                         stream_id: &stream_id,
@@ -192,6 +196,7 @@ impl Handler {
                         // with (and which a seeded history sets in the past).
                         recorded_at: Some(now),
                     },
+                    Some(&fingerprint),
                 )
                 .await;
             match appended {
@@ -231,18 +236,39 @@ impl Handler {
         Err(AppError::Busy { stream_id })
     }
 
-    /// The outcome of this command id if it was already appended.
+    /// What the command is, for telling a retry from another command sent
+    /// under the same id: its stream, who issues it and its whole content
+    /// (every command type derives `Debug`, which writes every field). The
+    /// request's correlation id is left out: a retry is another request.
+    fn fingerprint<C: std::fmt::Debug>(
+        &self,
+        stream_id: &str,
+        command: &C,
+        meta: &CommandMeta,
+    ) -> [u8; 32] {
+        let actor = &meta.actor;
+        let text = format!(
+            "{stream_id}\n{}\n{:?}\n{}\n{command:?}",
+            actor.id,
+            actor.role,
+            actor.structure.as_uuid(),
+        );
+        self.store.command_fingerprint(text.as_bytes())
+    }
+
+    /// The outcome of this command id if this command was already appended.
     async fn already_done(
         &self,
         conn: &mut PgConnection,
         stream_id: &str,
+        fingerprint: &[u8],
         meta: &CommandMeta,
     ) -> Result<Option<Outcome>, AppError> {
         match self.store.command_appended(conn, meta.command_id).await? {
             None => Ok(None),
-            Some((stream, version)) if stream == stream_id => Ok(Some(Outcome {
-                stream_id: stream,
-                version,
+            Some(done) if done.is_same(stream_id, fingerprint) => Ok(Some(Outcome {
+                stream_id: done.stream_id,
+                version: done.version,
                 events: Vec::new(),
                 replayed: true,
             })),

@@ -11,6 +11,7 @@ mod employers;
 mod error;
 mod immersions;
 mod inbox;
+mod limits;
 mod notifications;
 mod people;
 mod schema;

@@ -90,11 +90,40 @@ pub(crate) fn rate_limited() -> async_graphql::Error {
     )
 }
 
-/// Request limits, from configuration.
+/// Request limits, from configuration, checked on the document before
+/// anything runs (`limits.rs`); fragments count as expanded.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Fields of data nested (introspection has bounds of its own).
     pub depth: usize,
+    /// Fields of data selected, `__typename` aside.
     pub complexity: usize,
+    /// Fields selected, `__typename` and aliased ones included; fragment
+    /// expansions are bounded by it too.
+    pub fields: usize,
+    /// Longest query text, in bytes.
+    pub query_bytes: usize,
+    /// Fields at an operation's root.
+    pub root_fields: usize,
+    /// Aliases.
+    pub aliases: usize,
+    /// Whether `__schema` and `__type` are answered; when not, they are
+    /// refused with `FORBIDDEN`.
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            depth: 12,
+            complexity: 1000,
+            fields: 2000,
+            query_bytes: 32 * 1024,
+            root_fields: 30,
+            aliases: 50,
+            introspection: true,
+        }
+    }
 }
 
 #[derive(MergedObject, Default, Debug)]
@@ -123,15 +152,20 @@ pub struct Subscription(immersions::ImmersionSubscription, inbox::InboxSubscript
 pub type PasserelleSchema = Schema<Query, Mutation, Subscription>;
 
 pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
-    Schema::build(
+    // Depth and complexity are measured by the guard, which leaves
+    // introspection out of them: async-graphql's own would count it.
+    let builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
     .data(gateway)
-    .limit_depth(limits.depth)
-    .limit_complexity(limits.complexity)
-    .finish()
+    .extension(crate::limits::Guard::new(limits, &sdl()));
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema's SDL, sorted, as committed in `graphql-schema/schema.graphql`.
@@ -146,7 +180,8 @@ pub fn sdl() -> String {
         SDLExportOptions::new()
             .sorted_fields()
             .sorted_arguments()
-            .sorted_enum_items(),
+            .sorted_enum_items()
+            .include_specified_by(),
     )
 }
 

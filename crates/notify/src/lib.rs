@@ -24,7 +24,7 @@ pub use mailer::{Mailer, MailerError, Outgoing};
 pub use outbox::{Delivery, DeliveryFilter, Entry, Params, Recipient, State};
 pub use projection::Notifications;
 pub use schedule::{Job, JobRun, Scheduler};
-pub use sender::{SendReport, Sender, SenderSettings};
+pub use sender::{SendReport, Sender, SenderSettings, shortest_lease};
 pub use templates::Template;
 
 /// The database error inside an accounts error.

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// The longest a mail takes to be written as a file.
+const FILE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A mail ready to go, in French, as text and HTML.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +25,23 @@ pub struct Outgoing {
 
 /// Why a mail did not go.
 #[derive(Debug, thiserror::Error)]
-#[error("{answer}")]
+#[error("{kind}")]
 pub struct SendFailure {
-    /// The server's answer, or what went wrong on the way.
+    /// The server's answer, or what went wrong on the way: kept with the
+    /// mail for the staff. Never logged: a server may quote the address it
+    /// refused.
     pub answer: String,
+    /// What kind of failure, with nothing of the mail: for the logs.
+    pub kind: String,
+}
+
+impl SendFailure {
+    fn new(kind: &str, answer: String) -> Self {
+        Self {
+            answer,
+            kind: kind.to_owned(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -32,6 +49,8 @@ pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         from: Mailbox,
+        /// The longest a mail's hand-over may take, all exchanges included.
+        timeout: Duration,
     },
     Files {
         dir: PathBuf,
@@ -62,15 +81,22 @@ pub enum MailerError {
 impl Mailer {
     /// SMTP from a URL: `smtps://user:pass@host:465` (TLS),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or
-    /// `smtp://127.0.0.1:2525` (plain, for a relay on loopback).
+    /// `smtp://127.0.0.1:2525` (plain, for a relay on loopback). A mail's
+    /// whole hand-over is cut off after `timeout` (lettre's own timeout
+    /// only bounds connecting).
     pub fn smtp(url: &str, from: &str, timeout: Duration) -> Result<Self, MailerError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| MailerError::Url(e.to_string()))?
             .timeout(Some(timeout))
+            // No connection is kept for the next mail: one whose send was cut
+            // off mid-exchange would hand the next mail the server's late
+            // answers to the last.
+            .pool_config(PoolConfig::new().max_size(0))
             .build();
         Ok(Mailer::Smtp {
             transport,
             from: parse_from(from)?,
+            timeout,
         })
     }
 
@@ -89,15 +115,32 @@ impl Mailer {
         }
     }
 
+    /// The longest [`Mailer::send`] takes: a sender must hold a mail longer.
+    pub fn longest_send(&self) -> Duration {
+        match self {
+            Mailer::Smtp { timeout, .. } => *timeout,
+            Mailer::Files { .. } => FILE_TIMEOUT,
+        }
+    }
+
     /// Hands the mail over: `Ok` once the server accepted it (or the file
-    /// is written), so it is never marked sent before that.
+    /// is written), so it is never marked sent before that; a failure
+    /// after [`Mailer::longest_send`] at the latest.
     pub async fn send(&self, mail: &Outgoing) -> Result<(), SendFailure> {
         let message = self.build(mail)?;
+        let limit = self.longest_send();
+        let too_long = || {
+            SendFailure::new(
+                "timeout",
+                format!("pas de réponse en {} s", limit.as_secs()),
+            )
+        };
         match self {
             Mailer::Smtp { transport, .. } => {
-                transport.send(message).await.map_err(|e| SendFailure {
-                    answer: smtp_answer(&e),
-                })?;
+                tokio::time::timeout(limit, transport.send(message))
+                    .await
+                    .map_err(|_| too_long())?
+                    .map_err(|e| SendFailure::new(&smtp_kind(&e), smtp_answer(&e)))?;
             }
             Mailer::Files { dir, .. } => {
                 let name = mail
@@ -106,12 +149,15 @@ impl Mailer {
                     .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
                     .collect::<String>();
                 let path = dir.join(format!("{name}.eml"));
-                tokio::fs::write(&path, message.formatted())
+                tokio::time::timeout(limit, tokio::fs::write(&path, message.formatted()))
                     .await
-                    .map_err(|e| SendFailure {
-                        answer: format!("cannot write {}: {e}", path.display()),
+                    .map_err(|_| too_long())?
+                    .map_err(|e| {
+                        SendFailure::new("file", format!("cannot write {}: {e}", path.display()))
                     })?;
-                tracing::info!(path = %path.display(), subject = %mail.subject, "mail written");
+                // The file is named after the message id: nothing of the
+                // mail's recipient or content.
+                tracing::info!(path = %path.display(), "mail written");
             }
         }
         Ok(())
@@ -123,8 +169,8 @@ impl Mailer {
             .subject(mail.subject.clone())
             .message_id(Some(format!("<{}>", mail.message_id)));
         for to in &mail.to {
-            let mailbox: Mailbox = to.parse().map_err(|e| SendFailure {
-                answer: format!("adresse invalide : {e}"),
+            let mailbox: Mailbox = to.parse().map_err(|e| {
+                SendFailure::new("invalid address", format!("adresse invalide : {e}"))
             })?;
             builder = builder.to(mailbox);
         }
@@ -135,9 +181,7 @@ impl Mailer {
                 mail.text.clone(),
                 mail.html.clone(),
             ))
-            .map_err(|e| SendFailure {
-                answer: format!("message invalide : {e}"),
-            })
+            .map_err(|e| SendFailure::new("invalid message", format!("message invalide : {e}")))
     }
 }
 
@@ -145,6 +189,16 @@ fn parse_from(from: &str) -> Result<Mailbox, MailerError> {
     from.parse().map_err(|e: lettre::address::AddressError| {
         MailerError::From(from.to_owned(), e.to_string())
     })
+}
+
+/// The failure's kind and the server's code, never its words.
+fn smtp_kind(error: &lettre::transport::smtp::Error) -> String {
+    match error.status() {
+        Some(code) => format!("smtp {code}"),
+        None if error.is_timeout() => "timeout".into(),
+        None if error.is_tls() => "tls".into(),
+        None => "connection".into(),
+    }
 }
 
 /// The server's own words when it answered, else what broke.

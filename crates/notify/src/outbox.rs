@@ -280,6 +280,25 @@ pub(crate) async fn mark_not_sent(
     Ok(())
 }
 
+/// Gives back mails a sender took but will not try before its claim
+/// (`until`) ends: due again at once, their attempt not counted.
+pub(crate) async fn release(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+    until: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update public.outbox set state = 'queued', claimed_until = null,
+             attempts = attempts - 1
+         where id = any($1) and state = 'sending' and claimed_until = $2",
+    )
+    .bind(ids)
+    .bind(until)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn mark_cancelled(
     db: impl PgExecutor<'_>,
     id: i64,

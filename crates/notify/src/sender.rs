@@ -33,7 +33,9 @@ pub struct SenderSettings {
     /// How long the link in a notification (to sign, answer, assess) stays
     /// usable: its recipient may open it days later.
     pub action_link_ttl: Duration,
-    /// How long a sender holds a mail before another may take it.
+    /// How long a sender holds the mails it takes before another may take
+    /// them: a dead sender's mails go again once it has passed. Raised to
+    /// [`shortest_lease`] of the mailer's longest send if shorter.
     pub lease: Duration,
     /// Mails taken at once.
     pub batch: i64,
@@ -53,7 +55,7 @@ impl Default for SenderSettings {
             public_url: "http://localhost:8080".into(),
             magic_link_ttl: Duration::minutes(30),
             action_link_ttl: Duration::days(7),
-            lease: Duration::minutes(5),
+            lease: Duration::seconds(60),
             batch: 20,
             max_attempts: 10,
             first_retry: Duration::minutes(1),
@@ -61,6 +63,17 @@ impl Default for SenderSettings {
             message_domain: "passerelle.localhost".into(),
         }
     }
+}
+
+/// Time for what goes with a send besides the hand-over itself: resolving the
+/// recipient, rendering, recording the outcome.
+const MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The shortest lease a sender can hold mails under when a send takes up to
+/// `longest_send`: a mail's outcome must be recorded before its claim ends,
+/// or another sender could take it while it goes.
+pub fn shortest_lease(longest_send: std::time::Duration) -> std::time::Duration {
+    longest_send + MARGIN
 }
 
 /// What one pass did.
@@ -97,8 +110,11 @@ impl Sender {
         pool: PgPool,
         mailer: Mailer,
         clock: Arc<dyn Clock>,
-        settings: SenderSettings,
+        mut settings: SenderSettings,
     ) -> Self {
+        let shortest =
+            Duration::try_from(shortest_lease(mailer.longest_send())).unwrap_or(Duration::MAX);
+        settings.lease = settings.lease.max(shortest);
         Self {
             pool,
             mailer,
@@ -107,22 +123,33 @@ impl Sender {
         }
     }
 
+    /// How long this sender holds the mails it takes.
+    pub fn lease(&self) -> Duration {
+        self.settings.lease
+    }
+
     /// Sends every mail due now, batch after batch.
     pub async fn send_due(&self) -> Result<SendReport, sqlx::Error> {
         let mut report = SendReport::default();
+        let lease = self.settings.lease.unsigned_abs();
+        let one_mail = shortest_lease(self.mailer.longest_send());
         loop {
             let now = self.clock.now();
-            let claimed = outbox::claim(
-                &self.pool,
-                now,
-                now + self.settings.lease,
-                self.settings.batch,
-            )
-            .await?;
+            let until = now + self.settings.lease;
+            let taken = std::time::Instant::now();
+            let claimed = outbox::claim(&self.pool, now, until, self.settings.batch).await?;
             if claimed.is_empty() {
                 return Ok(report);
             }
-            for mail in &claimed {
+            for (i, mail) in claimed.iter().enumerate() {
+                // A mail that might still be going when the claim ends is
+                // given back (and taken again at once, under a new claim):
+                // another sender could take it while it goes.
+                if i > 0 && taken.elapsed() + one_mail > lease {
+                    let rest: Vec<i64> = claimed[i..].iter().map(|m| m.id).collect();
+                    outbox::release(&self.pool, &rest, until).await?;
+                    break;
+                }
                 self.send_one(mail, &mut report).await?;
             }
         }
@@ -156,11 +183,14 @@ impl Sender {
             Err(failure) => {
                 let next = (mail.attempts < self.settings.max_attempts)
                     .then(|| self.clock.now() + self.backoff(mail.attempts));
+                // The answer stays in the outbox for the staff: a server may
+                // quote the address it refused.
                 tracing::warn!(
                     mail = mail.id,
                     template = %mail.template,
+                    structure = ?mail.structure_id,
                     attempts = mail.attempts,
-                    answer = %failure.answer,
+                    failure = %failure.kind,
                     "mail not sent"
                 );
                 outbox::mark_not_sent(&self.pool, mail.id, &failure.answer, next).await?;

@@ -1162,3 +1162,235 @@ async fn mail_queued_for_a_person_since_erased_is_not_sent() {
     );
     let _ = id;
 }
+
+/// Everything written to the log while it is held.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn the_log_names_mails_by_template_and_id_never_by_recipient_address_or_subject() {
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish(),
+    );
+    let monday = date!(2026 - 03 - 02);
+    let w = World::new(monday).await;
+    w.clock.set(morning(monday) + Duration::hours(1));
+    let aminata = w.person("Aminata", "aminata@exemple.fr").await;
+    let id = w
+        .drafted(
+            aminata,
+            "Aminata",
+            "lucie.bernard@boulangerie-du-port.fr",
+            (date!(2026 - 03 - 09), date!(2026 - 03 - 20)),
+        )
+        .await;
+    w.projections.catch_up().await.unwrap();
+    // A mail whose subject names her.
+    queue(
+        &w,
+        &[Entry {
+            key: "test:follow-up".into(),
+            template: Template::FollowUpRequest,
+            recipient: Recipient::Staff {
+                user_id: w.mediator.user_id.0,
+            },
+            params: Params {
+                immersion_id: Some(id.0),
+                milestone: Some("one_month".into()),
+                ..Params::default()
+            },
+            structure: Some(w.mediator.structure.0),
+        }],
+    )
+    .await;
+
+    // The server turns every recipient away, quoting the address: the
+    // answer is kept for the staff, not logged.
+    w.sink.set_mode("refuse_rcpt");
+    let report = w.sender().send_due().await.unwrap();
+    assert_eq!(report.retried, 6, "{report:?}");
+    let deliveries = outbox::deliveries(&w.db.pool, &DeliveryFilter::default(), 100)
+        .await
+        .unwrap();
+    assert!(
+        deliveries.iter().any(|d| d
+            .last_answer
+            .as_deref()
+            .is_some_and(|a| a.contains("aminata@exemple.fr"))),
+        "{deliveries:?}"
+    );
+
+    // Then written as files, as without an SMTP server.
+    let dir = std::env::temp_dir().join(format!("passerelle-mail-{}", Uuid::new_v4()));
+    let files = Sender::new(
+        w.db.pool.clone(),
+        Mailer::files(dir.clone(), "Passerelle <ne-pas-repondre@passerelle.test>").unwrap(),
+        w.clock.clone(),
+        SenderSettings::default(),
+    );
+    w.clock.advance(Duration::minutes(1));
+    let report = files.send_due().await.unwrap();
+    assert_eq!(report.sent, 6, "{report:?}");
+    let written = std::fs::read_dir(&dir).unwrap().count();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(written, 6);
+
+    let text = logs.text();
+    assert!(text.contains("mail not sent"), "{text}");
+    assert!(text.contains("mail written"), "{text}");
+    for personal in [
+        "Aminata",
+        "aminata",
+        "Diallo",
+        "exemple.fr",
+        "Camille",
+        "camille.durand",
+        "Jean Martin",
+        "jean.martin",
+        "Lucie",
+        "lucie.bernard",
+        "contact@boulangerie-du-port.fr",
+        // Subjects, whole or in part.
+        "Suivi à 1 mois",
+        "vous est proposée",
+        "Convention d'immersion à signer",
+    ] {
+        assert!(!text.contains(personal), "{personal:?} in the log:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_dead_senders_mails_go_again_once_its_configured_lease_has_passed() {
+    let w = World::new(date!(2026 - 03 - 02)).await;
+    queue(&w, &staff_mails(&w, 1, "lease").await).await;
+    let lease = Duration::seconds(30);
+    let settings = || SenderSettings {
+        lease,
+        ..SenderSettings::default()
+    };
+    // The sender dies while the server holds its mail.
+    w.sink.set_mode("hang");
+    let dying = w.sender_with(settings());
+    assert_eq!(dying.lease(), lease);
+    let running = tokio::spawn(async move { dying.send_due().await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !w.sink.hanging() {
+        assert!(std::time::Instant::now() < deadline, "the mail never came");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    running.abort();
+    let _ = running.await;
+    w.sink.set_mode("accept");
+
+    w.clock.advance(lease - Duration::seconds(1));
+    assert_eq!(w.sender_with(settings()).send_due().await.unwrap().sent, 0);
+    w.clock.advance(Duration::seconds(1));
+    assert_eq!(w.sender_with(settings()).send_due().await.unwrap().sent, 1);
+    assert_eq!(w.sink.mails().len(), 1);
+
+    // A lease shorter than a send can take would let a second sender take
+    // a mail while it goes: it is raised to the send's limit (10 s here)
+    // and the time to record the outcome.
+    queue(&w, &staff_mails(&w, 1, "short").await).await;
+    let short = || SenderSettings {
+        lease: Duration::seconds(1),
+        ..SenderSettings::default()
+    };
+    let held = w.sender_with(short());
+    assert_eq!(held.lease(), Duration::seconds(20));
+    w.sink.set_mode("hang");
+    let running = tokio::spawn(async move { held.send_due().await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let state: String =
+            sqlx::query_scalar("select state from outbox where key = 'test:short:0'")
+                .fetch_one(&w.db.pool)
+                .await
+                .unwrap();
+        if state == "sending" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mail was never taken"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    running.abort();
+    let _ = running.await;
+    w.sink.set_mode("accept");
+    w.clock.advance(Duration::seconds(1));
+    assert_eq!(w.sender_with(short()).send_due().await.unwrap().sent, 0);
+    w.clock.advance(Duration::seconds(19));
+    assert_eq!(w.sender_with(short()).send_due().await.unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn a_send_the_server_never_answers_is_cut_off_within_the_lease_and_retried() {
+    let w = World::new(date!(2026 - 03 - 02)).await;
+    queue(&w, &staff_mails(&w, 1, "hang").await).await;
+    let sender = Sender::new(
+        w.db.pool.clone(),
+        Mailer::smtp(
+            &w.sink.url(),
+            "Passerelle <ne-pas-repondre@passerelle.test>",
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap(),
+        w.clock.clone(),
+        SenderSettings {
+            public_url: "https://passerelle.test".into(),
+            ..SenderSettings::default()
+        },
+    );
+    w.sink.set_mode("hang");
+    let report = tokio::time::timeout(std::time::Duration::from_secs(20), sender.send_due())
+        .await
+        .expect("the send is cut off")
+        .unwrap();
+    assert_eq!(report.retried, 1, "{report:?}");
+    let d = outbox::deliveries(&w.db.pool, &DeliveryFilter::default(), 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((d.state.as_str(), d.attempts), ("queued", 1));
+    assert!(
+        d.last_answer.as_deref().unwrap().contains("pas de réponse"),
+        "{d:?}"
+    );
+
+    w.sink.set_mode("accept");
+    w.clock.advance(Duration::minutes(1));
+    assert_eq!(sender.send_due().await.unwrap().sent, 1);
+    assert_eq!(w.sink.mails().len(), 1);
+}

@@ -24,7 +24,7 @@ pub use event::{
     AppendResult, ExpectedVersion, LogPosition, Metadata, NewEvent, RecordedEvent, event_id,
 };
 pub use personal::{Keyring, MasterKey};
-pub use store::{Append, ERASED_EVENT, Store};
+pub use store::{Append, AppendedCommand, ERASED_EVENT, Store};
 pub use upcast::{Upcaster, Upcasters};
 
 /// The schema migrations, embedded in the binary.

@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -70,12 +71,41 @@ impl MasterKey {
 #[derive(Clone)]
 pub struct Keyring {
     master: XChaCha20Poly1305,
+    /// Keys the digests of commands, derived from the master key.
+    fingerprint_key: [u8; 32],
 }
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Keyring(..)")
     }
+}
+
+/// HMAC-SHA-256 (RFC 2104).
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let hashed: [u8; 32];
+    let key = if key.len() > 64 {
+        hashed = Sha256::digest(key).into();
+        &hashed[..]
+    } else {
+        key
+    };
+    let pad = |byte: u8| -> [u8; 64] {
+        let mut block = [byte; 64];
+        for (b, k) in block.iter_mut().zip(key) {
+            *b ^= k;
+        }
+        block
+    };
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 fn seal_bytes(cipher: &XChaCha20Poly1305, plain: &[u8], subject: Uuid) -> Result<Vec<u8>> {
@@ -112,9 +142,19 @@ fn open_bytes(cipher: &XChaCha20Poly1305, sealed: &[u8], subject: Uuid) -> Resul
 
 impl Keyring {
     pub fn new(master: &MasterKey) -> Self {
+        let fingerprint_key = Sha256::new()
+            .chain_update(b"passerelle command fingerprint\0")
+            .chain_update(master.0)
+            .finalize()
+            .into();
         Self {
             master: master.cipher(),
+            fingerprint_key,
         }
+    }
+
+    pub(crate) fn fingerprint(&self, message: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.fingerprint_key, message)
     }
 
     /// Checks that this is the master key the database's data was sealed
@@ -382,5 +422,23 @@ mod tests {
         let back = MasterKey::from_base64(&key.to_base64()).unwrap();
         assert_eq!(back.0, key.0);
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        let hex = |mac: [u8; 32]| -> String { mac.iter().map(|b| format!("{b:02x}")).collect() };
+        // Test case 2: a short key.
+        assert_eq!(
+            hex(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than a block.
+        assert_eq!(
+            hex(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 }

@@ -41,13 +41,17 @@ pub struct Store {
 
 // The compare-and-set on the stream row comes first, so a losing writer waits
 // on the row lock, re-checks the version, matches nothing and draws no
-// position. The events follow in the same statement: one round trip.
+// position. The events follow in the same statement: one round trip. The
+// command's fingerprint goes on its first event only: that is the row a
+// retry looks up by its derived id.
 const INSERT_EVENTS: &str = ",
 ins as (
     insert into events (tenant, stream_id, version, event_id, event_type, schema_version, data,
-                        actor, role, correlation_id, causation_id, command_id, recorded_at)
+                        actor, role, correlation_id, causation_id, command_id, recorded_at,
+                        command_fingerprint)
     select $2, $1, cas.base + e.ord, e.event_id, e.event_type, e.schema_version, e.data::json,
-           $8, $9, $10, $11, $12, coalesce($13::timestamptz, now())
+           $8, $9, $10, $11, $12, coalesce($13::timestamptz, now()),
+           case when e.ord = 1 then $14::bytea end
     from cas cross join unnest($4::uuid[], $5::text[], $6::int4[], $7::text[])
         with ordinality as e(event_id, event_type, schema_version, data, ord)
     order by e.ord
@@ -57,7 +61,7 @@ select version, global_position, transaction_id, recorded_at from ins";
 
 const CAS_EXACT: &str = "with cas as (
     update streams set version = version + $3
-    where stream_id = $1 and version = $14
+    where stream_id = $1 and version = $15
     returning version - $3 as base
 )";
 
@@ -189,6 +193,19 @@ impl Store {
         conn: &mut PgConnection,
         append: &Append<'_>,
     ) -> Result<AppendResult> {
+        self.append_command_in(conn, append, None).await
+    }
+
+    /// Like [`Store::append_in`], keeping `fingerprint` (from
+    /// [`Store::command_fingerprint`]) with the command's events: the same
+    /// command id appended again with another fingerprint is refused with
+    /// [`StoreError::CommandReused`] instead of answering as the first time.
+    pub async fn append_command_in(
+        &self,
+        conn: &mut PgConnection,
+        append: &Append<'_>,
+        fingerprint: Option<&[u8]>,
+    ) -> Result<AppendResult> {
         let count = append.events.len();
         if count == 0 {
             return Err(StoreError::NothingToAppend);
@@ -225,7 +242,8 @@ impl Store {
             .bind(append.metadata.correlation_id)
             .bind(append.metadata.causation_id)
             .bind(append.metadata.command_id)
-            .bind(append.recorded_at);
+            .bind(append.recorded_at)
+            .bind(fingerprint);
         if let ExpectedVersion::Exact(v) = append.expected
             && v > 0
         {
@@ -257,7 +275,8 @@ impl Store {
                 replayed: false,
             });
         }
-        self.replay_or_conflict(conn, append, &ids).await
+        self.replay_or_conflict(conn, append, &ids, fingerprint)
+            .await
     }
 
     async fn replay_or_conflict(
@@ -265,16 +284,22 @@ impl Store {
         conn: &mut PgConnection,
         append: &Append<'_>,
         ids: &[Uuid],
+        fingerprint: Option<&[u8]>,
     ) -> Result<AppendResult> {
-        let stored: Vec<(String, i64, i64, i64, OffsetDateTime)> = sqlx::query_as(
-            "select stream_id, version, global_position, transaction_id, recorded_at
+        type Stored = (String, i64, i64, i64, OffsetDateTime, Option<Vec<u8>>);
+        let stored: Vec<Stored> = sqlx::query_as(
+            "select stream_id, version, global_position, transaction_id, recorded_at,
+                    command_fingerprint
              from events where event_id = any($1) order by version",
         )
         .bind(ids)
         .fetch_all(&mut *conn)
         .await?;
         if !stored.is_empty() {
-            if stored.len() != ids.len() || stored.iter().any(|s| s.0 != append.stream_id) {
+            if stored.len() != ids.len()
+                || stored.iter().any(|s| s.0 != append.stream_id)
+                || !same_command(stored[0].5.as_deref(), fingerprint)
+            {
                 return Err(StoreError::CommandReused {
                     command_id: append.metadata.command_id,
                 });
@@ -306,23 +331,43 @@ impl Store {
         })
     }
 
-    /// Where a command's events went, if it was appended before: its stream
-    /// and the stream's version after them. A command handler answers a
-    /// retried command from this instead of deciding it again.
+    /// Where a command's events went, if it was appended before: its stream,
+    /// the stream's version after them and the command's fingerprint. A
+    /// command handler answers a retried command from this instead of
+    /// deciding it again, once [`AppendedCommand::is_same`] says it is the
+    /// same command.
     pub async fn command_appended(
         &self,
         conn: &mut PgConnection,
         command_id: Uuid,
-    ) -> Result<Option<(String, i64)>> {
-        Ok(sqlx::query_as(
+    ) -> Result<Option<AppendedCommand>> {
+        let row: Option<(String, i64, Option<Vec<u8>>)> = sqlx::query_as(
             "select e.stream_id,
                     (select max(x.version) from events x
-                     where x.stream_id = e.stream_id and x.command_id = e.command_id)
+                     where x.stream_id = e.stream_id and x.command_id = e.command_id),
+                    e.command_fingerprint
              from events e where e.event_id = $1",
         )
         .bind(event_id(command_id, 0))
         .fetch_optional(&mut *conn)
-        .await?)
+        .await?;
+        Ok(
+            row.map(|(stream_id, version, fingerprint)| AppendedCommand {
+                stream_id,
+                version,
+                fingerprint,
+            }),
+        )
+    }
+
+    /// A digest of what a command is (its stream, its actor, its content,
+    /// written out by the caller), kept with its events by
+    /// [`Store::append_command_in`]. Keyed with a key derived from the master
+    /// key: a command carries personal values, and a plain hash of them in
+    /// the database would let whoever reads it check a guess, even after the
+    /// person's erasure.
+    pub fn command_fingerprint(&self, command: &[u8]) -> [u8; 32] {
+        self.keyring.fingerprint(command)
     }
 
     /// The stream's events from `from_version` (inclusive), oldest first.
@@ -460,6 +505,33 @@ impl Store {
             )
             .await?;
         Ok((result, event))
+    }
+}
+
+/// A command id's first appending, as [`Store::command_appended`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedCommand {
+    pub stream_id: String,
+    /// The stream's version after the command's events.
+    pub version: i64,
+    /// `None` for a command appended without one (before fingerprints were
+    /// kept, or through [`Store::append_in`]).
+    pub fingerprint: Option<Vec<u8>>,
+}
+
+impl AppendedCommand {
+    /// Whether a command with `fingerprint` on `stream_id` is this one again.
+    pub fn is_same(&self, stream_id: &str, fingerprint: &[u8]) -> bool {
+        self.stream_id == stream_id && same_command(self.fingerprint.as_deref(), Some(fingerprint))
+    }
+}
+
+/// Whether two fingerprints may be of the same command: only two known and
+/// different ones tell two commands apart.
+fn same_command(stored: Option<&[u8]>, given: Option<&[u8]>) -> bool {
+    match (stored, given) {
+        (Some(stored), Some(given)) => stored == given,
+        _ => true,
     }
 }
 

@@ -37,6 +37,7 @@ pub fn gateway(handler: Handler, db: &TestDb) -> (Gateway, PasserelleSchema) {
         Limits {
             depth: 12,
             complexity: 10_000,
+            ..Limits::default()
         },
     );
     (gateway, schema)

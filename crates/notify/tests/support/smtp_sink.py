@@ -9,6 +9,7 @@ server, read at each mail:
   drop    close the connection instead of answering
   hang    never answer (DIR/hanging tells a mail is held)
   hang_after:N  take N mails in all, then hang
+  refuse_rcpt  refuse every recipient, quoting its address, as real servers do
 
 Usage: python3 smtp_sink.py PORT DIR
 """
@@ -34,6 +35,12 @@ class Sink:
                 return f.read().strip() or "accept"
         except FileNotFoundError:
             return "accept"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.mode() == "refuse_rcpt":
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         mode = self.mode()
