@@ -282,22 +282,35 @@ async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing()
         json!({}),
     )
     .await;
+    assert_eq!(
+        deep["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{deep}"
+    );
+    assert_eq!(deep["errors"][0]["extensions"]["limit"], "depth", "{deep}");
     assert!(
         deep["errors"][0]["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("nested too deep"),
+            .contains("4 au plus"),
         "{deep}"
     );
 
     // Too complex for this server's limit of 60.
     let wide: String = (0..40).map(|i| format!("m{i}: me {{ email }} ")).collect();
     let complex = gql(&server, Some(&token), &format!("{{ {wide} }}"), json!({})).await;
+    assert_eq!(
+        complex["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{complex}"
+    );
+    assert_eq!(
+        complex["errors"][0]["extensions"]["limit"], "complexity",
+        "{complex}"
+    );
     assert!(
         complex["errors"][0]["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("too complex"),
+            .contains("trop complexe"),
         "{complex}"
     );
 
@@ -561,7 +574,7 @@ async fn redeem(server: &Server, link: &str) -> Value {
 async fn employers_and_people_act_on_their_own_immersions_by_magic_link() {
     let db = TestDb::new().await;
     let dir = data_dir();
-    let (server, staff) = started(&db, &dir).await;
+    let (server, staff) = started_with_links(&db, &dir).await;
     let s = Some(staff.as_str());
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
@@ -753,7 +766,7 @@ async fn each_role_is_refused_what_it_must_not_do_and_learns_nothing() {
     use Expect::*;
     let db = TestDb::new().await;
     let dir = data_dir();
-    let (server, staff) = started(&db, &dir).await;
+    let (server, staff) = started_with_links(&db, &dir).await;
     create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
     let elsewhere = login(&server, "lea@plie-nord.fr").await;
     let s = Some(staff.as_str());

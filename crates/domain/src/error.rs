@@ -25,6 +25,9 @@ pub enum Rule {
     // Values.
     Required,
     TextTooLong,
+    TextControlCharacter,
+    DateFormat,
+    DateOutOfRange,
     SiretFormat,
     SiretChecksum,
     RomeCodeUnknown,
@@ -109,6 +112,9 @@ impl Rule {
         match self {
             Required => "value.required",
             TextTooLong => "value.text_too_long",
+            TextControlCharacter => "value.control_character",
+            DateFormat => "date.format",
+            DateOutOfRange => "date.out_of_range",
             SiretFormat => "siret.format",
             SiretChecksum => "siret.checksum",
             RomeCodeUnknown => "rome.unknown",

@@ -1,8 +1,24 @@
 //! Errors as the API gives them: `extensions.code` always, `extensions.field`
 //! for input and rule errors, and a French message a mediator can read.
 //! Internal errors are logged with a correlation id and say nothing more.
+//!
+//! Extensions besides `code`:
+//! - `field`: the input to fix, as the client wrote its path: from the
+//!   `input` argument's fields (`birthDate`, `convention.period.end`), or
+//!   from the argument's name for any other argument (`asOf`,
+//!   `filter.to`); a list's items are named by the list.
+//! - `rule`: the stable code of the rule or value check that refused it
+//!   (`date.out_of_range`, `pmsmp.max_one_month`).
+//! - `limit`: which bound of the request a `BAD_USER_INPUT` broke, the
+//!   document being refused before anything runs: `queryLength`,
+//!   `nesting`, `fields`, `fragments`, `depth`, `complexity`,
+//!   `rootFields`, `aliases` or `introspection` (configured in `api.*`).
+//! - `reference`: for `INTERNAL`, what to quote to the operators.
+//!
+//! Introspection turned off (`api.introspection = false`) answers
+//! `FORBIDDEN`.
 
-use async_graphql::{Error, ErrorExtensions};
+use async_graphql::{Error, ErrorExtensionValues, ErrorExtensions, Pos, ServerError};
 use passerelle_app::AppError;
 use passerelle_domain::{DomainError, ErrorKind};
 use uuid::Uuid;
@@ -10,6 +26,9 @@ use uuid::Uuid;
 /// The codes of `extensions.code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
+    /// Anything the client sent that cannot be used as sent: a value, a
+    /// missing or unknown input field, a document that does not fit the
+    /// schema or the request limits.
     BadUserInput,
     RuleViolated,
     Conflict,
@@ -58,6 +77,139 @@ pub(crate) fn domain(e: &DomainError) -> Error {
 /// A value parsed at the edge, reported on the input field it came from.
 pub(crate) fn on_field(field: &'static str, e: DomainError) -> Error {
     domain(&e.at(field))
+}
+
+/// A command refused, its field renamed where the input is laid out
+/// differently from the command (`PersonEnrollInput` has `birthDate` where
+/// the command has `identity.birthDate`).
+pub(crate) fn app_renamed(e: AppError, input_path: fn(&'static str) -> &'static str) -> Error {
+    match e {
+        AppError::Domain(d) => {
+            let field = input_path(d.field);
+            domain(&d.at(field))
+        }
+        e => app(e),
+    }
+}
+
+fn extensions(code: Code, more: &[(&str, &str)]) -> ErrorExtensionValues {
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code.as_str());
+    for (key, value) in more {
+        ext.set(*key, *value);
+    }
+    ext
+}
+
+/// An error raised before the operation runs (its document or its inputs),
+/// with its extensions.
+pub(crate) fn refusal(
+    code: Code,
+    message: impl Into<String>,
+    at: Option<Pos>,
+    more: &[(&str, &str)],
+) -> ServerError {
+    let mut e = ServerError::new(message, at);
+    e.extensions = Some(extensions(code, more));
+    e
+}
+
+/// A value refused by its value object, on the input path the client wrote.
+pub(crate) fn on_input(path: &str, e: &DomainError, at: Pos) -> ServerError {
+    refusal(
+        Code::BadUserInput,
+        e.message.clone(),
+        Some(at),
+        &[("field", path), ("rule", e.rule.code())],
+    )
+}
+
+/// Gives a code and a French message to an error async-graphql raised on
+/// its own: the document's syntax and validation, which the request
+/// limits and the input check did not already refuse in French. What
+/// async-graphql said is kept in `extensions.detail` for the developer
+/// writing the document when no French message says as much; an error from
+/// a resolver without a code is a fault of ours, answered `INTERNAL`.
+pub(crate) fn typed(e: &mut ServerError) {
+    if e.extensions.as_ref().and_then(|x| x.get("code")).is_some() {
+        return;
+    }
+    let original = std::mem::take(&mut e.message);
+    let names = quoted(&original);
+    let name = |i: usize| names.get(i).copied().unwrap_or("?");
+    let input_error = original.starts_with("Invalid value for argument")
+        || original.starts_with("Failed to parse")
+        || original.starts_with("Expected input type")
+        || original.contains("occurred while parsing");
+    if !e.path.is_empty() && !input_error {
+        let reference = Uuid::new_v4();
+        tracing::error!(%reference, error = %original, "GraphQL error without a code");
+        e.message = format!("Erreur interne : réessayez dans un instant. Référence {reference}.");
+        e.extensions = Some(extensions(
+            Code::Internal,
+            &[("reference", &reference.to_string())],
+        ));
+        return;
+    }
+    let mut more: Vec<(&str, String)> = Vec::new();
+    e.message = if input_error {
+        if let Some(path) = names
+            .first()
+            .filter(|_| original.starts_with("Invalid value"))
+        {
+            let path = path.strip_prefix("input.").unwrap_or(path);
+            more.push(("field", path.to_owned()));
+        }
+        "Une valeur saisie n'a pas la forme attendue : vérifiez-la avec le schéma.".to_owned()
+    } else if original.starts_with("Unknown field") {
+        format!(
+            "Le champ « {} » n'existe pas sur le type « {} ».",
+            name(0),
+            name(1)
+        )
+    } else if original.starts_with("Unknown argument") {
+        format!(
+            "L'argument « {} » n'existe pas pour le champ « {} ».",
+            name(0),
+            name(1)
+        )
+    } else if original.starts_with("Unknown fragment") {
+        format!("Le fragment « {} » n'est défini nulle part.", name(0))
+    } else if original.starts_with("Unknown type") {
+        format!("Le type « {} » n'existe pas.", name(0))
+    } else if original.starts_with("Unknown operation named") {
+        format!("Ce document ne contient pas d'opération « {} ».", name(0))
+    } else if original.starts_with("Operation name required") {
+        "Ce document contient plusieurs opérations : nommez celle à exécuter (operationName)."
+            .to_owned()
+    } else if original.contains("is not defined") && original.starts_with("Variable") {
+        format!(
+            "La variable « {} » n'est pas déclarée par l'opération.",
+            name(0)
+        )
+    } else if original.contains("is never used") {
+        format!("« {} » est déclaré mais ne sert nulle part.", name(0))
+    } else if original.contains("must have a selection of subfields") {
+        format!(
+            "Le champ « {} » demande une sélection de sous-champs.",
+            name(0)
+        )
+    } else if original.contains("must not have a selection") {
+        format!(
+            "Le champ « {} » n'a pas de sous-champs à sélectionner.",
+            name(0)
+        )
+    } else {
+        more.push(("detail", original.clone()));
+        "Cette requête ne respecte pas le schéma GraphQL de Passerelle.".to_owned()
+    };
+    let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    e.extensions = Some(extensions(Code::BadUserInput, &more));
+}
+
+/// The names a message of async-graphql quotes, in order.
+fn quoted(message: &str) -> Vec<&str> {
+    message.split('"').skip(1).step_by(2).collect()
 }
 
 pub(crate) fn unauthenticated() -> Error {

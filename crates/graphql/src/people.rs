@@ -479,10 +479,11 @@ impl PeopleMutation {
                 .enrolled_on
                 .unwrap_or_else(|| gw.handler.clock().today()),
         };
+        // The input is flat where the command groups the identity.
         gw.handler
             .execute::<PersonAggregate>(id, &command, &meta(actor, input.command_id), &Views)
             .await
-            .map_err(error::app)?;
+            .map_err(|e| error::app_renamed(e, |f| f.strip_prefix("identity.").unwrap_or(f)))?;
         let person = reachable(ctx, id)
             .await?
             .ok_or_else(|| error::not_found("Personne"))?;

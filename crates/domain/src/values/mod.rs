@@ -46,7 +46,8 @@ pub use ids::{
     PersonId, StructureId, TestimonyId, UserId, VisitId,
 };
 pub use period::{
-    AgeBand, DateRange, WeeklyHours, add_months, age_on, one_month_after, twelve_months_after,
+    AgeBand, DateRange, PLAUSIBLE_YEARS, WeeklyHours, add_months, age_on, one_month_after,
+    parse_date, plausible_date, twelve_months_after,
 };
 pub use referential::{Commune, CommuneCode, NafDivision, RomeCode};
 pub use siret::Siret;

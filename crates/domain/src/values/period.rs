@@ -9,6 +9,94 @@ use time::{Date, Month};
 use crate::error::{DomainError, Rule};
 use crate::fr;
 
+/// The years a date given by a user may fall in: the oldest person
+/// accompanied was born after 1900, and no convention, need or outcome is
+/// planned past 2200. Outside them a date is a typing slip (`0202` for
+/// `2020`), or one PostgreSQL cannot store (`-9999-01-01`).
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// Reads a calendar date written `AAAA-MM-JJ` (ISO 8601, as the API takes
+/// it) within [`PLAUSIBLE_YEARS`].
+pub fn parse_date(input: &str) -> Result<Date, DomainError> {
+    let malformed = || {
+        DomainError::invalid(
+            Rule::DateFormat,
+            "date",
+            format!(
+                "La date « {} » ne s'écrit pas AAAA-MM-JJ : écrivez-la par exemple 2026-04-01.",
+                input.trim()
+            ),
+        )
+    };
+    let (written, rest) = match input.strip_prefix(['-', '+']) {
+        Some(unsigned) => {
+            let at = unsigned.find('-').ok_or_else(malformed)?;
+            (&input[..=at], &unsigned[at..])
+        }
+        None => input.split_at(input.find('-').ok_or_else(malformed)?),
+    };
+    let digits = written.trim_start_matches(['-', '+']);
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed());
+    }
+    let year: i32 = written.parse().map_err(|_| malformed())?;
+    let parts: Vec<&str> = rest[1..].split('-').collect();
+    let [month, day] = parts[..] else {
+        return Err(malformed());
+    };
+    if month.len() != 2
+        || day.len() != 2
+        || !month.bytes().chain(day.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return Err(malformed());
+    }
+    if !PLAUSIBLE_YEARS.contains(&year) {
+        return Err(out_of_range(input.trim()));
+    }
+    if digits.len() != written.len() || digits.len() != 4 {
+        return Err(malformed());
+    }
+    let month = month
+        .parse::<u8>()
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .ok_or_else(|| not_a_day(input))?;
+    let day = day.parse::<u8>().map_err(|_| not_a_day(input))?;
+    Date::from_calendar_date(year, month, day).map_err(|_| not_a_day(input))
+}
+
+/// Refuses a date outside [`PLAUSIBLE_YEARS`].
+pub fn plausible_date(date: Date) -> Result<Date, DomainError> {
+    if PLAUSIBLE_YEARS.contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(out_of_range(&date.to_string()))
+    }
+}
+
+fn out_of_range(shown: &str) -> DomainError {
+    DomainError::invalid(
+        Rule::DateOutOfRange,
+        "date",
+        format!(
+            "La date « {shown} » sort des années admises : de {} à {}.",
+            PLAUSIBLE_YEARS.start(),
+            PLAUSIBLE_YEARS.end()
+        ),
+    )
+}
+
+fn not_a_day(input: &str) -> DomainError {
+    DomainError::invalid(
+        Rule::DateFormat,
+        "date",
+        format!(
+            "La date « {} » n'existe pas au calendrier : vérifiez le mois (01 à 12) et le jour.",
+            input.trim()
+        ),
+    )
+}
+
 /// The date `months` months after `date`, on the same day of the month, or
 /// the month's last day when it is shorter (31 January + 1 month = 28 or
 /// 29 February).
@@ -247,6 +335,46 @@ mod tests {
         assert_eq!(
             AgeBand::of(date!(1976 - 01 - 01), date!(2026 - 01 - 01)),
             AgeBand::From50
+        );
+    }
+
+    #[test]
+    fn dates_are_read_within_plausible_years() {
+        assert_eq!(parse_date("2026-04-01").unwrap(), date!(2026 - 04 - 01));
+        assert_eq!(parse_date("1900-01-01").unwrap(), date!(1900 - 01 - 01));
+        assert_eq!(parse_date("2200-12-31").unwrap(), date!(2200 - 12 - 31));
+        for (input, rule) in [
+            ("-9999-01-01", Rule::DateOutOfRange),
+            ("+2026-01-01", Rule::DateFormat),
+            ("02026-01-01", Rule::DateFormat),
+            ("1899-12-31", Rule::DateOutOfRange),
+            ("2201-01-01", Rule::DateOutOfRange),
+            ("0202-03-04", Rule::DateOutOfRange),
+            ("20260-01-01", Rule::DateOutOfRange),
+            ("1998-13-45", Rule::DateFormat),
+            ("2026-02-30", Rule::DateFormat),
+            ("2026-00-10", Rule::DateFormat),
+            ("2026-4-1", Rule::DateFormat),
+            ("01/04/2026", Rule::DateFormat),
+            ("2026-04-01T00:00", Rule::DateFormat),
+            ("", Rule::DateFormat),
+            ("-", Rule::DateFormat),
+            ("--", Rule::DateFormat),
+            ("2026-04-01-", Rule::DateFormat),
+            ("é-01-01", Rule::DateFormat),
+        ] {
+            let e = parse_date(input).unwrap_err();
+            assert_eq!(e.rule, rule, "{input:?}: {}", e.message);
+            assert!(
+                e.message.starts_with("La date « ") && e.message.ends_with('.'),
+                "{}",
+                e.message
+            );
+        }
+        assert!(plausible_date(date!(2026 - 04 - 01)).is_ok());
+        assert_eq!(
+            plausible_date(date!(-9999 - 01 - 01)).unwrap_err().rule,
+            Rule::DateOutOfRange
         );
     }
 

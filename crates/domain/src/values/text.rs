@@ -1,10 +1,60 @@
-//! Free text typed by users: trimmed, never empty, bounded.
+//! Free text typed by users: trimmed, never empty, bounded, and printable:
+//! a control character is invisible to whoever reads the text back, and
+//! NUL cannot be stored by PostgreSQL at all.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, Rule};
 
-fn parse(input: &str, max: usize, field: &'static str) -> Result<String, DomainError> {
+/// Whether a text may run over several lines (line breaks and tabs are then
+/// kept; a name or a label holds on one line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    One,
+    Several,
+}
+
+fn parse(
+    input: &str,
+    max: usize,
+    lines: Lines,
+    field: &'static str,
+) -> Result<String, DomainError> {
+    // Browsers send a textarea's line breaks as CRLF: kept as one line break.
+    let normalised;
+    let input = if lines == Lines::Several && input.contains('\r') {
+        normalised = input.replace("\r\n", "\n").replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        input
+    };
+    let text = stored(input, max, field)?;
+    if let Some(c) = text
+        .chars()
+        .find(|&c| c.is_control() && !(lines == Lines::Several && matches!(c, '\n' | '\t')))
+    {
+        let message = if matches!(c, '\n' | '\r' | '\t') {
+            "Ce texte tient sur une seule ligne : retirez-en les retours à la ligne et les tabulations."
+                .to_owned()
+        } else {
+            format!(
+                "Ce texte contient un caractère de contrôle invisible (U+{:04X}) : retirez-le.",
+                u32::from(c)
+            )
+        };
+        return Err(DomainError::invalid(
+            Rule::TextControlCharacter,
+            field,
+            message,
+        ));
+    }
+    Ok(text)
+}
+
+/// What a stored text was checked for when it was first parsed before
+/// control characters were refused: a text read back from an event must
+/// keep reading, whatever it holds.
+fn stored(input: &str, max: usize, field: &'static str) -> Result<String, DomainError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(DomainError::invalid(
@@ -25,7 +75,7 @@ fn parse(input: &str, max: usize, field: &'static str) -> Result<String, DomainE
 }
 
 macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $lines:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -35,7 +85,7 @@ macro_rules! text_type {
             pub const MAX_CHARS: usize = $max;
 
             pub fn parse(input: &str) -> Result<Self, DomainError> {
-                parse(input, $max, "text").map(Self)
+                parse(input, $max, $lines, "text").map(Self)
             }
 
             pub fn as_str(&self) -> &str {
@@ -43,20 +93,23 @@ macro_rules! text_type {
             }
         }
 
-        string_value!($name, DomainError, |v| Self::parse(&v), display);
+        string_value!($name, DomainError, |v| stored(&v, $max, "text").map(Self), display);
     };
 }
 
 text_type!(
-    /// A name or a short label: a person's or a company's name, a job title.
+    /// A name or a short label, on one line: a person's or a company's
+    /// name, a job title.
     Label,
-    200
+    200,
+    Lines::One
 );
 text_type!(
     /// Words in a paragraph or more: observations, a situation in the
     /// person's own words, goals, advice.
     Text,
-    10_000
+    10_000,
+    Lines::Several
 );
 
 #[cfg(test)]
@@ -73,5 +126,43 @@ mod tests {
         let long = "a".repeat(201);
         assert_eq!(Label::parse(&long).unwrap_err().rule, Rule::TextTooLong);
         assert!(Label::parse(&"é".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_lines_and_tabs_of_a_paragraph() {
+        for bad in ["Awa\0", "A\u{7}wa", "Awa\u{1b}[31m", "A\u{85}wa", "A\u{7f}"] {
+            assert_eq!(
+                Label::parse(bad).unwrap_err().rule,
+                Rule::TextControlCharacter,
+                "{bad:?}"
+            );
+            assert_eq!(
+                Text::parse(bad).unwrap_err().rule,
+                Rule::TextControlCharacter,
+                "{bad:?}"
+            );
+        }
+        let nul = Label::parse("Awa\0Diallo").unwrap_err();
+        assert!(nul.message.contains("U+0000"), "{}", nul.message);
+        assert!(nul.message.ends_with('.'));
+        for one_line in ["Awa\nDiallo", "Awa\tDiallo", "Awa\r\nDiallo"] {
+            assert_eq!(
+                Label::parse(one_line).unwrap_err().rule,
+                Rule::TextControlCharacter
+            );
+        }
+        assert_eq!(
+            Text::parse("Peser,\tpétrir\r\nfaçonner\rcuire")
+                .unwrap()
+                .as_str(),
+            "Peser,\tpétrir\nfaçonner\ncuire"
+        );
+    }
+
+    #[test]
+    fn a_stored_text_reads_back_whatever_it_holds() {
+        let stored: Label = serde_json::from_str(r#""Awa\tDiallo\u0007""#).unwrap();
+        assert_eq!(stored.as_str(), "Awa\tDiallo\u{7}");
+        assert!(serde_json::from_str::<Text>(r#""  ""#).is_err());
     }
 }
