@@ -70,8 +70,14 @@ pub struct MailConfig {
     /// Where mails are written without an SMTP server (default
     /// `data_dir/mail`).
     pub dir: Option<PathBuf>,
-    /// Longest wait for the SMTP server, in seconds.
+    /// Longest a mail's hand-over to the SMTP server may take, in seconds:
+    /// cut off then, and tried again later.
     pub timeout_secs: u64,
+    /// How long a sender holds the mails it takes, in seconds: those of a
+    /// replica that dies while sending go again once it has passed. At least
+    /// `timeout_secs` + 10, so no mail is still going when another replica
+    /// may take it.
+    pub lease_secs: u64,
     /// How long a link in a notification (to sign, to answer, to give an
     /// assessment) stays usable, in days.
     pub link_days: i64,
@@ -90,6 +96,7 @@ impl Default for MailConfig {
             public_url: "http://localhost:8080".into(),
             dir: None,
             timeout_secs: 30,
+            lease_secs: 60,
             link_days: 7,
             max_attempts: 10,
             poll_interval_ms: 5000,
@@ -276,12 +283,22 @@ impl Config {
             "configuration file {} does not exist",
             file.display()
         );
-        Self::figment(&file, overrides).extract().with_context(|| {
+        let config: Self = Self::figment(&file, overrides).extract().with_context(|| {
             format!(
                 "invalid configuration (defaults < {} < PASSERELLE_* < flags)",
                 file.display()
             )
-        })
+        })?;
+        let shortest =
+            passerelle_notify::shortest_lease(Duration::from_secs(config.mail.timeout_secs));
+        anyhow::ensure!(
+            Duration::from_secs(config.mail.lease_secs) >= shortest,
+            "mail.lease_secs is {} s: it must be at least {} s (mail.timeout_secs + 10), \
+             or a mail still being sent could be taken and sent again by another replica",
+            config.mail.lease_secs,
+            shortest.as_secs()
+        );
+        Ok(config)
     }
 
     fn figment(file: &Path, overrides: &Overrides) -> Figment {
@@ -347,6 +364,29 @@ mod tests {
             jail.create_file("passerelle.toml", "bnid = \"127.0.0.1:9000\"\n")?;
             let err = Config::load(None, &Overrides::default()).unwrap_err();
             assert!(format!("{err:#}").contains("bnid"), "{err:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn a_mail_lease_a_send_could_outlast_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "passerelle.toml",
+                "[mail]\ntimeout_secs = 30\nlease_secs = 39\n",
+            )?;
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("lease_secs"), "{err:#}");
+            jail.create_file(
+                "passerelle.toml",
+                "[mail]\ntimeout_secs = 30\nlease_secs = 40\n",
+            )?;
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.mail.lease_secs, 40);
             Ok(())
         });
     }
