@@ -312,7 +312,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         Ok(Ok(pending)) if pending.is_empty() => Json(json!({ "status": "ready" })).into_response(),
         Ok(Ok(pending)) => {
             tracing::warn!(?pending, "migrations not applied: run `passerelle migrate`");
-            not_ready("migrations not applied")
+            not_ready("migrations not applied: run `passerelle migrate`")
         }
         // The driver's text can name hosts, users and paths: it goes to the
         // log, not to whoever asks.

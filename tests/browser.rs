@@ -253,7 +253,7 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     };
     let db = TestDb::new().await;
     let dir = data_dir();
-    let (server, staff) = started(&db, &dir).await;
+    let (server, staff) = started_with_links(&db, &dir).await;
     // Another establishment first, so that the visit form must pick the
     // right one.
     register_employer(&server, &staff, "44306184100047", "Atelier Central").await;
@@ -683,7 +683,7 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     };
     let db = TestDb::new().await;
     let dir = data_dir();
-    let (server, staff) = started(&db, &dir).await;
+    let (server, staff) = started_with_links(&db, &dir).await;
     let s = Some(staff.as_str());
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;

@@ -231,6 +231,15 @@ pub async fn started(db: &TestDb, dir: &tempdir::Dir) -> (Server, String) {
     started_with(db, dir, |_| {}).await
 }
 
+/// As [`started`], with magic links also written to the log (a development
+/// setting), for tests that follow them without a mail server.
+pub async fn started_with_links(db: &TestDb, dir: &tempdir::Dir) -> (Server, String) {
+    started_with(db, dir, |cmd| {
+        cmd.env("PASSERELLE_API__MAGIC_LINKS_IN_LOG", "true");
+    })
+    .await
+}
+
 /// As [`started`], with more configuration.
 pub async fn started_with(
     db: &TestDb,

@@ -200,6 +200,17 @@ const USER_COLUMNS: &str =
 /// unknown so that both answers take the same time.
 static DECOY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The decoy hash, made on first use. The service makes it at start
+/// (`decoy_hash().await`), so that even the first unknown address is not
+/// answered slower than a known one, whose hash is already there.
+pub async fn decoy_hash() -> Result<String, AccountError> {
+    if let Some(h) = DECOY_HASH.get() {
+        return Ok(h.clone());
+    }
+    let h = hash_password(Uuid::new_v4().to_string()).await?;
+    Ok(DECOY_HASH.get_or_init(|| h).clone())
+}
+
 /// Checks an email and password and opens a session of `ttl`.
 pub async fn login(
     pool: &PgPool,
@@ -221,13 +232,7 @@ pub async fn login(
         user: row,
     }) = found
     else {
-        let decoy = match DECOY_HASH.get() {
-            Some(h) => h.clone(),
-            None => {
-                let h = hash_password(Uuid::new_v4().to_string()).await?;
-                DECOY_HASH.get_or_init(|| h).clone()
-            }
-        };
+        let decoy = decoy_hash().await?;
         verify_password(password.to_owned(), decoy).await;
         return Err(AccountError::BadCredentials);
     };

@@ -380,7 +380,9 @@ impl Sender {
             }
             Recipient::Employer { employer_id } => {
                 let employer = EmployerId(*employer_id);
-                let addresses = employers::contact_emails(&self.pool, employer).await?;
+                // Mails queued before contacts were scoped to a structure: the link
+                // in them opens that structure's immersions, so only its contacts get it.
+                let addresses = employers::contact_emails(&self.pool, employer, structure).await?;
                 let name = employers::get(&self.pool, employer).await?.map(|e| e.name);
                 Some(Target {
                     addresses,

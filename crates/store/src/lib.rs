@@ -4,6 +4,7 @@
 //! tables and every query on them. Knows events only as envelopes (type,
 //! schema version, JSON data, metadata): nothing of the mediation domain.
 
+mod answers;
 pub mod bench;
 pub mod cluster;
 mod error;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use answers::KeptAnswer;
 pub use error::{Result, StoreError};
 pub use event::{
     AppendResult, ExpectedVersion, LogPosition, Metadata, NewEvent, RecordedEvent, event_id,

@@ -157,6 +157,16 @@ impl Keyring {
         hmac_sha256(&self.fingerprint_key, message)
     }
 
+    /// Seals bytes with the master key, bound to `id` (a value kept briefly
+    /// that belongs to no one subject, such as a command's answer).
+    pub(crate) fn seal_transient(&self, plain: &[u8], id: Uuid) -> Result<Vec<u8>> {
+        seal_bytes(&self.master, plain, id)
+    }
+
+    pub(crate) fn open_transient(&self, sealed: &[u8], id: Uuid) -> Result<Vec<u8>> {
+        open_bytes(&self.master, sealed, id)
+    }
+
     /// Checks that this is the master key the database's data was sealed
     /// with, registering it on first use.
     pub async fn verify(&self, pool: &sqlx::PgPool) -> Result<()> {

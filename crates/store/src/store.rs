@@ -167,6 +167,10 @@ impl Store {
         &self.pool
     }
 
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
     /// Wakes the projection runner. Called after our own commits that append.
     pub fn notify_appended(&self) {
         self.appended.notify_one();

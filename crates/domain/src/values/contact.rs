@@ -32,14 +32,17 @@ impl Email {
         if valid {
             Ok(Self(email))
         } else {
-            Err(DomainError::invalid(
-                Rule::EmailFormat,
-                "email",
+            // Repeated back only when it could be an address: a long or
+            // garbled input is not echoed into the answer.
+            let shown = input.trim();
+            let message = if shown.len() <= 254 && !shown.chars().any(char::is_control) {
                 format!(
-                    "L'adresse « {} » n'est pas une adresse email : elle s'écrit nom@domaine.fr.",
-                    input.trim()
-                ),
-            ))
+                    "L'adresse « {shown} » n'est pas une adresse email : elle s'écrit nom@domaine.fr."
+                )
+            } else {
+                "Ce n'est pas une adresse email : elle s'écrit nom@domaine.fr.".to_owned()
+            };
+            Err(DomainError::invalid(Rule::EmailFormat, "email", message))
         }
     }
 

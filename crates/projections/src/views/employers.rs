@@ -415,18 +415,21 @@ pub async fn contact_email(
         .map(Option::flatten)
 }
 
-/// The addresses of an establishment's contacts, whichever structure
-/// vouches for them: not for a mail that carries a link scoped to one
-/// structure (queue one mail per contact that structure vouches for).
+/// The addresses of an establishment's contacts; with a structure, only of
+/// the contacts it vouches for, as a mail carrying a link scoped to that
+/// structure must go to them alone.
 pub async fn contact_emails(
     db: impl PgExecutor<'_>,
     employer: EmployerId,
+    vouched_by: Option<uuid::Uuid>,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "select email from employers.contacts where employer_id = $1 and email is not null
+           and ($2::uuid is null or structure = $2)
          order by email",
     )
     .bind(employer.0)
+    .bind(vouched_by)
     .fetch_all(db)
     .await
 }
