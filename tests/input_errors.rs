@@ -250,6 +250,67 @@ async fn bad_input_is_refused_in_french_on_the_field_the_client_wrote() {
     assert_eq!(status, 400, "{body}");
 }
 
+#[tokio::test]
+async fn an_immersion_command_names_the_field_of_its_input() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let t = Some(token.as_str());
+    let person = enroll(&server, &token, None).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let immersion = propose(&server, &token, &person, &employer).await;
+    let today = gql(
+        &server,
+        t,
+        "query($p: ID!) { person(id: $p) { enrolledOn } }",
+        json!({ "p": person }),
+    )
+    .await["data"]["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for by in ["PERSON", "EMPLOYER"] {
+        let answer = gql(
+            &server,
+            t,
+            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i, by: $by }) { immersion { id } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    let drafted = gql(
+        &server,
+        t,
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        json!({ "i": immersion, "c": convention(&today, 35.0) }),
+    )
+    .await;
+    assert!(drafted["errors"].is_null(), "{drafted}");
+    // A signature on paper dated in the future: the command's
+    // `method.signedOn` is the input's `onPaperOn`.
+    let answer = gql(
+        &server,
+        t,
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: \"2199-01-01\" }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let e = &answer["errors"][0]["extensions"];
+    assert_eq!(e["code"], "RULE_VIOLATED", "{answer}");
+    assert_eq!(e["field"], "onPaperOn", "{answer}");
+    // A day the product does not plan for is refused before the command.
+    let answer = gql(
+        &server,
+        t,
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i, on: \"2201-01-01\" }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(refused_on(&answer, "on").1, "date.out_of_range");
+}
+
 /// The process's peak resident memory, in kB.
 fn peak_rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -846,12 +846,23 @@ impl ImmersionMutation {
         gw.handler
             .execute::<ImmersionAggregate>(id, &command, &meta(actor.clone(), command_id), &Views)
             .await
-            .map_err(error::app)?;
+            .map_err(|e| error::app_renamed(e, input_path))?;
         policy::reachable_immersion(&gw.pool, &actor, id)
             .await
             .map_err(error::app)?
             .map(Immersion)
             .ok_or_else(|| error::not_found("Immersion"))
+    }
+}
+
+/// Where an immersion command's field is in the mutation's input: the
+/// inputs name a day `on` and a paper signature's day `onPaperOn`, and lay a
+/// renewal's terms out flat.
+fn input_path(field: &'static str) -> &'static str {
+    match field {
+        "startedOn" | "interruptedOn" | "completedOn" => "on",
+        "method.signedOn" => "onPaperOn",
+        f => f.strip_prefix("terms.").unwrap_or(f),
     }
 }
 
@@ -1030,11 +1041,11 @@ impl ImmersionMutation {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, _| {
             Ok(ImmersionCommand::Renew {
                 terms: RenewalTerms {
-                    period: period("terms.period.end", &input.period)?,
-                    schedule: text("terms.schedule", &input.schedule)?,
-                    weekly_hours: weekly_hours("terms.weeklyHours", input.weekly_hours)?,
+                    period: period("period.end", &input.period)?,
+                    schedule: text("schedule", &input.schedule)?,
+                    weekly_hours: weekly_hours("weeklyHours", input.weekly_hours)?,
                     objective: input.objective.into(),
-                    goals: text("terms.goals", &input.goals)?,
+                    goals: text("goals", &input.goals)?,
                     why_goals_not_reached: text(
                         "whyGoalsNotReached",
                         &input.why_goals_not_reached,
