@@ -173,14 +173,31 @@ pub struct ApiConfig {
     pub session_hours: i64,
     /// How long a magic link stays usable, in minutes.
     pub magic_link_minutes: i64,
-    /// Also write magic links to the log, for development; turn it off in
-    /// production, where a log reader could open an employer's or a
-    /// person's session.
+    /// Development only: also write magic links to the log. Off by default:
+    /// a log reader could open an employer's or a person's session.
     pub magic_links_in_log: bool,
-    /// Login and magic-link attempts allowed per email address…
+    /// Login and magic-link attempts allowed per email address before a
+    /// lockout…
     pub max_attempts: usize,
-    /// …within this many minutes.
+    /// …and per client address (several people may share one).
+    pub max_attempts_per_client: usize,
+    /// The first lockout, in seconds; it doubles with each further attempt…
+    pub lockout_seconds: u64,
+    /// …up to this many minutes.
+    pub max_lockout_minutes: u64,
+    /// Attempts are forgotten after this many minutes without one.
     pub attempts_window_minutes: u64,
+    /// Serve GraphiQL at `GET /graphql` (from embedded files, no CDN).
+    pub graphiql: bool,
+    /// The header a trusted reverse proxy puts the client's address in
+    /// (`x-forwarded-for`, `x-real-ip`): its last value is the client
+    /// counted by the login limits. Unset, the peer's address is used;
+    /// never set it when clients reach the service directly, or they could
+    /// choose their own address.
+    pub client_ip_header: Option<String>,
+    /// Origins besides the service's own (`mail.public_url`, and the
+    /// request's `Host`) allowed to open `/graphql/ws` from a browser.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -196,9 +213,15 @@ impl Default for ApiConfig {
             max_body_bytes: 256 * 1024,
             session_hours: 12,
             magic_link_minutes: 30,
-            magic_links_in_log: true,
+            magic_links_in_log: false,
             max_attempts: 5,
+            max_attempts_per_client: 30,
+            lockout_seconds: 60,
+            max_lockout_minutes: 60,
             attempts_window_minutes: 15,
+            graphiql: false,
+            client_ip_header: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -245,6 +268,20 @@ impl Default for ProjectionsConfig {
             rebuild_batch_size: runner.rebuild_batch_size,
             poll_interval_ms: u64::try_from(runner.poll_interval.as_millis()).unwrap_or(250),
             max_failures: runner.max_failures,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The login and magic-link limits.
+    pub fn throttle(&self) -> passerelle_graphql::ThrottleSettings {
+        passerelle_graphql::ThrottleSettings {
+            per_address: u32::try_from(self.max_attempts.max(1)).unwrap_or(u32::MAX),
+            per_client: u32::try_from(self.max_attempts_per_client.max(1)).unwrap_or(u32::MAX),
+            base_delay: Duration::from_secs(self.lockout_seconds.max(1)),
+            max_delay: Duration::from_secs(self.max_lockout_minutes.max(1) * 60),
+            forget_after: Duration::from_secs(self.attempts_window_minutes.max(1) * 60),
+            ..passerelle_graphql::ThrottleSettings::default()
         }
     }
 }

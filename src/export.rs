@@ -72,12 +72,15 @@ struct Refusal(StatusCode, String);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.0,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             self.1,
         )
-            .into_response()
+            .into_response();
+        // Already in French: the HTTP layer leaves it as it is.
+        response.extensions_mut().insert(crate::server::OwnRefusal);
+        response
     }
 }
 

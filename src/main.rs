@@ -356,7 +356,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         pool: db.pool.clone(),
         metrics,
         api,
-        http: server::HttpSettings::of(&config),
+        http: server::HttpSettings::of(config),
     });
     axum::serve(
         listener,

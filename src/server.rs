@@ -104,11 +104,17 @@ async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> R
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.starts_with("text/plain"));
-    if status.is_client_error() && plain_text && status != StatusCode::NOT_FOUND {
+    let own = response.extensions().get::<OwnRefusal>().is_some();
+    if status.is_client_error() && plain_text && !own && status != StatusCode::NOT_FOUND {
         return refusal(status, max, api);
     }
     response
 }
+
+/// Marks a refusal a handler wrote itself, in French: the framework's
+/// refusals, in English, are the ones replaced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnRefusal;
 
 fn is_api(path: &str) -> bool {
     path.starts_with("/graphql") || path.starts_with("/exports/")

@@ -14,11 +14,14 @@ mod inbox;
 mod limits;
 mod notifications;
 mod people;
+mod replays;
 mod schema;
+mod throttle;
 
 pub use error::Code;
 pub use passerelle_accounts::{Principal, PrincipalSession};
 pub use schema::{
-    Gateway, Limits, PasserelleSchema, RateLimiter, SESSION_COOKIE, Viewer, build, connection_data,
-    prepare, sdl, viewer_of_token,
+    Gateway, Limits, PasserelleSchema, SESSION_COOKIE, Viewer, build, connection_data, prepare,
+    sdl, viewer_of_token,
 };
+pub use throttle::{Throttle, ThrottleSettings};

@@ -1,12 +1,10 @@
 //! The schema: its root types, what each request carries, and the limits.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use async_graphql::{
-    Context, ID, InputObject, MergedObject, MergedSubscription, Object, Result, SDLExportOptions,
-    Schema, SimpleObject,
+    Context, ErrorExtensions as _, ID, InputObject, MergedObject, MergedSubscription, Object,
+    Result, SDLExportOptions, Schema, SimpleObject,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +15,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::error::{self, Code};
+use crate::throttle::{Key, Throttle};
 use crate::{dashboards, employers, immersions, inbox, notifications, people};
 
 /// What resolvers reach: the command path and the database.
@@ -30,8 +29,8 @@ pub struct Gateway {
     pub magic_link_ttl: Duration,
     /// Until email is configured, magic links are written to the log.
     pub magic_links_in_log: bool,
-    /// Login and magic-link attempts per email address.
-    pub attempts: Arc<RateLimiter>,
+    /// Login and magic-link attempts per email address and per client.
+    pub throttle: Arc<Throttle>,
     /// Dashboard counts below this are masked beyond the viewer's structure.
     pub small_cell_threshold: i64,
 }
@@ -44,49 +43,30 @@ pub struct Viewer {
     pub principal: Option<PrincipalSession>,
     /// The session token the request came with, for `logout`.
     pub token: Option<String>,
+    /// The client's network address, as the HTTP layer determined it: what
+    /// attempts are counted against besides the email address.
+    pub client: Option<std::net::IpAddr>,
 }
 
-/// Attempts per key within a sliding window, kept in memory: each replica
-/// limits on its own, which bounds a guesser all the same.
-#[derive(Debug)]
-pub struct RateLimiter {
-    max: usize,
-    window: std::time::Duration,
-    seen: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl RateLimiter {
-    pub fn new(max: usize, window: std::time::Duration) -> Self {
-        Self {
-            max,
-            window,
-            seen: Mutex::new(HashMap::new()),
+/// "Trop de tentatives", with when to try again (`extensions.retryAfter`,
+/// in seconds, as HTTP's `Retry-After`).
+pub(crate) fn rate_limited(retry_after: std::time::Duration) -> async_graphql::Error {
+    let seconds = retry_after.as_secs().max(1);
+    let wait = if seconds < 60 {
+        format!("{seconds} secondes")
+    } else {
+        let minutes = seconds.div_ceil(60);
+        if minutes == 1 {
+            "1 minute".to_owned()
+        } else {
+            format!("{minutes} minutes")
         }
-    }
-
-    /// Records an attempt; false when the key has used up its attempts.
-    pub fn allow(&self, key: &str) -> bool {
-        let now = Instant::now();
-        let mut seen = self.seen.lock().expect("rate limiter lock");
-        if seen.len() > 10_000 {
-            seen.retain(|_, times| times.back().is_some_and(|t| now - *t < self.window));
-        }
-        let times = seen.entry(key.to_owned()).or_default();
-        while times.front().is_some_and(|t| now - *t >= self.window) {
-            times.pop_front();
-        }
-        if times.len() >= self.max {
-            return false;
-        }
-        times.push_back(now);
-        true
-    }
-}
-
-pub(crate) fn rate_limited() -> async_graphql::Error {
-    error::error(
-        Code::RateLimited,
-        "Trop de tentatives : réessayez dans quelques minutes.",
+    };
+    async_graphql::Error::new(format!("Trop de tentatives : réessayez dans {wait}.")).extend_with(
+        |_, e| {
+            e.set("code", Code::RateLimited.as_str());
+            e.set("retryAfter", seconds);
+        },
     )
 }
 
@@ -160,7 +140,8 @@ pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
         Subscription::default(),
     )
     .data(gateway)
-    .extension(crate::limits::Guard::new(limits, &sdl()));
+    .extension(crate::limits::Guard::new(limits, &sdl()))
+    .extension(crate::replays::Replays);
     if limits.introspection {
         builder.finish()
     } else {
@@ -223,6 +204,24 @@ pub async fn viewer_of_token(
         if viewer.user.is_none() {
             viewer.principal =
                 passerelle_accounts::authenticate_principal(&gateway.pool, t, now).await?;
+        }
+        // A person's session lasts while they are accompanied: once they
+        // exit or are erased it is revoked, whatever its expiry.
+        if let Some(PrincipalSession {
+            principal: Principal::Person(person),
+            structure,
+        }) = viewer.principal
+        {
+            let accompanied = passerelle_projections::views::people::accompanied_by(
+                &gateway.pool,
+                person,
+                structure,
+            )
+            .await?;
+            if !accompanied {
+                passerelle_accounts::logout_principal(&gateway.pool, t, now).await?;
+                viewer.principal = None;
+            }
         }
     }
     viewer.token = token;
@@ -367,6 +366,35 @@ impl AccountQuery {
     }
 }
 
+/// The longest address accepted (RFC 5321's path limit).
+const MAX_EMAIL_BYTES: usize = 254;
+/// The longest password accepted: argon2 hashes what it is given.
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The keys an attempt counts against: the address, and the client when
+/// the HTTP layer knows it.
+fn attempt_keys(ctx: &Context<'_>, action: &str, email: &str) -> Vec<Key> {
+    let mut keys = vec![Key::address(action, email)];
+    if let Some(ip) = ctx.data_opt::<Viewer>().and_then(|v| v.client) {
+        keys.push(Key::client(action, ip));
+    }
+    keys
+}
+
+/// A lockout is worth an operator's eye; the key is named by a reference
+/// that does not reveal the address.
+fn log_lockouts(action: &str, lockouts: &[crate::throttle::Lockout]) {
+    for l in lockouts {
+        tracing::warn!(
+            action,
+            scope = l.scope,
+            key = %l.key.reference(),
+            retry_after_secs = l.retry_after.as_secs(),
+            "too many attempts: locked out"
+        );
+    }
+}
+
 #[derive(InputObject, Debug)]
 pub struct LoginInput {
     pub email: String,
@@ -386,7 +414,9 @@ pub struct LogoutPayload {
 }
 
 /// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "passerelle_session";
+/// `__Host-`: browsers keep it only when Secure, for the whole site and set
+/// by this host, so a neighbouring subdomain cannot plant one.
+pub const SESSION_COOKIE: &str = "__Host-passerelle_session";
 
 /// Gives a browser its session: HttpOnly (no script reads it), Secure,
 /// SameSite=Lax (not sent by other sites' forms).
@@ -405,20 +435,30 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Logs in with an email and a password.
+    /// Logs in with an email and a password. Attempts are counted per
+    /// address and per client; past the allowance the answer is
+    /// `RATE_LIMITED` with the time to wait, whatever the password.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload> {
         let gw = gateway(ctx);
+        let email = input.email.trim().to_lowercase();
+        let keys = attempt_keys(ctx, "login", &email);
+        if let Some(wait) = gw.throttle.locked(&keys) {
+            return Err(rate_limited(wait));
+        }
+        log_lockouts("login", &gw.throttle.attempt(&keys));
         let now = gw.handler.clock().now();
-        match passerelle_accounts::login(
-            &gw.pool,
-            &input.email,
-            &input.password,
-            now,
-            gw.session_ttl,
-        )
-        .await
-        {
+        // Longer than any address or password accepted: refused as a wrong
+        // pair, without hashing what a client could make arbitrarily long.
+        let plausible =
+            email.len() <= MAX_EMAIL_BYTES && input.password.len() <= MAX_PASSWORD_BYTES;
+        let logged_in = if plausible {
+            passerelle_accounts::login(&gw.pool, &email, &input.password, now, gw.session_ttl).await
+        } else {
+            Err(passerelle_accounts::AccountError::BadCredentials)
+        };
+        match logged_in {
             Ok((token, user)) => {
+                gw.throttle.succeeded(&keys);
                 set_session_cookie(ctx, &token.0, gw.session_ttl);
                 Ok(LoginPayload {
                     token: token.0,
@@ -460,10 +500,16 @@ impl AccountMutation {
         input: MagicLinkRequestInput,
     ) -> Result<MagicLinkRequestPayload> {
         let gw = gateway(ctx);
-        let email = input.email.trim().to_lowercase();
-        if !gw.attempts.allow(&format!("link:{email}")) {
-            return Err(rate_limited());
+        // Checked before anything is kept or looked up: a key is made of a
+        // valid address only.
+        let email = passerelle_domain::values::Email::parse(&input.email)
+            .map_err(|e| error::on_field("email", e))?;
+        let email = email.as_str().to_owned();
+        let keys = attempt_keys(ctx, "link", &email);
+        if let Some(wait) = gw.throttle.locked(&keys) {
+            return Err(rate_limited(wait));
         }
+        log_lockouts("link", &gw.throttle.attempt(&keys));
         let mut principals: Vec<(Principal, passerelle_domain::values::StructureId)> = Vec::new();
         let mut mails = Vec::new();
         // One request, one mail per file the address is on; the key is new

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use passerelle_app::Handler;
-use passerelle_graphql::{Gateway, Limits, PasserelleSchema, RateLimiter, build};
+use passerelle_graphql::{Gateway, Limits, PasserelleSchema, Throttle, ThrottleSettings, build};
 use passerelle_store::projection::{Projections, RunnerConfig};
 use passerelle_store::testkit::TestDb;
 
@@ -30,7 +30,7 @@ pub fn gateway(handler: Handler, db: &TestDb) -> (Gateway, PasserelleSchema) {
         magic_link_ttl: time::Duration::minutes(30),
         magic_links_in_log: false,
         small_cell_threshold: 5,
-        attempts: Arc::new(RateLimiter::new(5, std::time::Duration::from_secs(60))),
+        throttle: Arc::new(Throttle::new(ThrottleSettings::default())),
     };
     let schema = build(
         gateway.clone(),
