@@ -24,13 +24,6 @@ fn error(answer: &Value) -> (String, String, String) {
     )
 }
 
-async fn events(db: &TestDb) -> i64 {
-    sqlx::query_scalar("select count(*) from events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing() {
     let db = TestDb::new().await;
@@ -534,40 +527,6 @@ async fn the_immersion_journey_through_the_api() {
         immersion.as_str()
     );
     assert!(server.terminate().success());
-}
-
-/// Magic-link tokens the server logged so far, oldest first.
-fn logged_links(server: &Server) -> Vec<String> {
-    server
-        .logged("magic_link_token")
-        .iter()
-        .map(|line| {
-            let entry: Value = serde_json::from_str(line).unwrap();
-            entry["magic_link_token"].as_str().unwrap().to_owned()
-        })
-        .collect()
-}
-
-/// The next link logged after the `seen` first ones (the log is read by
-/// another thread, so it may arrive just after the answer).
-async fn next_link(server: &Server, seen: usize) -> String {
-    for _ in 0..100 {
-        if let Some(link) = logged_links(server).get(seen) {
-            return link.clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("no magic link logged")
-}
-
-async fn redeem(server: &Server, link: &str) -> Value {
-    gql(
-        server,
-        None,
-        "mutation($t: String!) { magicLinkRedeem(input: { token: $t }) { token kind id } }",
-        json!({ "t": link }),
-    )
-    .await
 }
 
 #[tokio::test]

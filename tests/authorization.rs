@@ -860,25 +860,6 @@ async fn step(server: &Server, token: &str, query: &str, variables: Value) -> Va
     answer["data"].clone()
 }
 
-async fn events(db: &TestDb) -> i64 {
-    sqlx::query_scalar("select count(*) from events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
-/// Magic-link tokens the server logged so far, oldest first.
-fn logged_links(server: &Server) -> Vec<String> {
-    server
-        .logged("magic_link_token")
-        .iter()
-        .filter_map(|line| {
-            let entry: Value = serde_json::from_str(line).ok()?;
-            entry["magic_link_token"].as_str().map(str::to_owned)
-        })
-        .collect()
-}
-
 /// The session a magic link opens for `email`: its token, kind and id.
 async fn link_session(server: &Server, email: &str) -> (String, String, String) {
     let seen = logged_links(server).len();

@@ -12,13 +12,6 @@ const ACCEPT: &str = "mutation($i: ID!, $by: Party!, $c: UUID) {
     immersionAccept(input: { immersionId: $i, by: $by, commandId: $c }) {
         immersion { id acceptedByPerson acceptedByEmployer } } }";
 
-async fn events(db: &TestDb) -> i64 {
-    sqlx::query_scalar("select count(*) from events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
 fn answer_of(answer: &Value) -> &Value {
     &answer["data"]["immersionAccept"]["immersion"]
 }

@@ -27,13 +27,6 @@ fn error(answer: &Value) -> (String, String) {
     )
 }
 
-async fn events(db: &TestDb) -> i64 {
-    sqlx::query_scalar("select count(*) from events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
 /// A server with magic links written to its log and mail sent at once,
 /// the "Mission locale de Nantes" (A) and "PLIE Nord" (B) each with a
 /// mediator logged in: their tokens.
@@ -46,17 +39,6 @@ async fn two_structures(db: &TestDb, dir: &tempdir::Dir) -> (Server, String, Str
     create_user(db, dir, "PLIE Nord", "lea@plie-nord.fr");
     let b = login(&server, "lea@plie-nord.fr").await;
     (server, a, b)
-}
-
-fn logged_links(server: &Server) -> Vec<String> {
-    server
-        .logged("magic_link_token")
-        .iter()
-        .map(|line| {
-            let entry: Value = serde_json::from_str(line).unwrap();
-            entry["magic_link_token"].as_str().unwrap().to_owned()
-        })
-        .collect()
 }
 
 /// Asks for a link for `email`; the links logged for it (the log is read by
@@ -75,16 +57,6 @@ async fn request_links(server: &Server, email: &str) -> Vec<String> {
     // may take a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
     logged_links(server)[seen..].to_vec()
-}
-
-async fn redeem(server: &Server, link: &str) -> Value {
-    gql(
-        server,
-        None,
-        "mutation($t: String!) { magicLinkRedeem(input: { token: $t }) { token kind id } }",
-        json!({ "t": link }),
-    )
-    .await
 }
 
 /// A session for the one contact with this address.

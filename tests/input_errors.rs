@@ -11,13 +11,6 @@ use common::*;
 use passerelle_store::testkit::TestDb;
 use serde_json::{Value, json};
 
-async fn events(db: &TestDb) -> i64 {
-    sqlx::query_scalar("select count(*) from events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
 /// Asserts the answer is a refusal of `field` with a French sentence, and
 /// returns its message and rule.
 fn refused_on(answer: &Value, field: &str) -> (String, String) {

@@ -321,3 +321,47 @@ pub fn convention(today: &str, weekly_hours: f64) -> Value {
         "forbiddenUsesExcluded": true
     })
 }
+
+/// Events appended so far on the test's database.
+pub async fn events(db: &TestDb) -> i64 {
+    sqlx::query_scalar("select count(*) from events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// Magic-link tokens the server logged so far, oldest first (with
+/// `api.magic_links_in_log`, see [`started_with_links`]).
+pub fn logged_links(server: &Server) -> Vec<String> {
+    server
+        .logged("magic_link_token")
+        .iter()
+        .filter_map(|line| {
+            let entry: Value = serde_json::from_str(line).ok()?;
+            entry["magic_link_token"].as_str().map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The next link logged after the `seen` first ones (the log is read by
+/// another thread, so it may arrive just after the answer).
+pub async fn next_link(server: &Server, seen: usize) -> String {
+    for _ in 0..250 {
+        if let Some(link) = logged_links(server).get(seen) {
+            return link.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no magic link logged")
+}
+
+/// Opens a session with a magic link's token: the whole answer.
+pub async fn redeem(server: &Server, link: &str) -> Value {
+    gql(
+        server,
+        None,
+        "mutation($t: String!) { magicLinkRedeem(input: { token: $t }) { token kind id } }",
+        json!({ "t": link }),
+    )
+    .await
+}
