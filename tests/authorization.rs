@@ -22,8 +22,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{OperationType, Selection, TypeKind, TypeSystemDefinition};
@@ -805,37 +803,6 @@ impl Drop for Running {
             let _ = server.child.wait();
         }
     }
-}
-
-fn create_staff(db: &TestDb, dir: &tempdir::Dir, structure: &str, role: &str, email: &str) {
-    let mut child = Command::new(BIN)
-        .args([
-            "users",
-            "create",
-            "--structure",
-            structure,
-            "--role",
-            role,
-            "--email",
-            email,
-            "--name",
-            "Dominique Martin",
-            "--password-stdin",
-        ])
-        .env("DATABASE_URL", db.url())
-        .env("PASSERELLE_DATA_DIR", dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A GraphQL request over HTTP; the answer, or what came instead of one.

@@ -178,6 +178,12 @@ pub mod tempdir {
 pub const PASSWORD: &str = "correct horse battery";
 
 pub fn create_user(db: &TestDb, dir: &tempdir::Dir, structure: &str, email: &str) {
+    create_staff(db, dir, structure, "mediator", email);
+}
+
+/// A staff account of `role` (`admin`, `manager`, `mediator`) made by
+/// `passerelle users create`, with [`PASSWORD`].
+pub fn create_staff(db: &TestDb, dir: &tempdir::Dir, structure: &str, role: &str, email: &str) {
     let mut child = Command::new(BIN)
         .args([
             "users",
@@ -185,7 +191,7 @@ pub fn create_user(db: &TestDb, dir: &tempdir::Dir, structure: &str, email: &str
             "--structure",
             structure,
             "--role",
-            "mediator",
+            role,
             "--email",
             email,
             "--name",
