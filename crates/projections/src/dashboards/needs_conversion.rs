@@ -1,0 +1,63 @@
+//! Visits and needs, and what became of the needs.
+
+use sqlx::{Postgres, QueryBuilder};
+use time::OffsetDateTime;
+
+use super::filter::{
+    DashboardError, Filter, NEED_COLUMNS, VISIT_COLUMNS, employers_join, push_as_of, restrict,
+};
+
+/// Needs surfaced by one source, and what became of them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NeedsBySource {
+    /// `visit`, `portal` or `phone`.
+    pub source: String,
+    pub needs: i64,
+    pub became_immersion: i64,
+    pub became_offer: i64,
+    pub led_to_hire: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedsConversion {
+    pub visits: i64,
+    pub by_source: Vec<NeedsBySource>,
+}
+
+/// Visits, the needs surfaced (per source) and how many became an
+/// immersion, an offer and a hire: the proof that upstream work pays.
+pub async fn needs_conversion(
+    db: &sqlx::PgPool,
+    filter: &Filter,
+    as_of: Option<OffsetDateTime>,
+) -> Result<NeedsConversion, DashboardError> {
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "select count(*) from dashboards.visits v{} where v.recorded_at <= ",
+        employers_join(filter)
+    ));
+    push_as_of(&mut q, as_of);
+    restrict(&mut q, filter, &VISIT_COLUMNS)?;
+    let mut visits = q;
+
+    let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
+    push_as_of(&mut q, as_of);
+    q.push(format_args!(
+        " as as_of)
+         select n.source, count(*) as needs,
+                count(*) filter (where n.immersion_at <= t.as_of) as became_immersion,
+                count(*) filter (where n.offer_at <= t.as_of) as became_offer,
+                count(*) filter (where n.hired_at <= t.as_of) as led_to_hire
+         from t, dashboards.needs n{}
+         where n.surfaced_at <= t.as_of",
+        employers_join(filter)
+    ));
+    restrict(&mut q, filter, &NEED_COLUMNS)?;
+    q.push(" group by n.source order by n.source");
+    // Two scans of their own: run side by side on the pool.
+    let (visits, by_source) = futures::future::try_join(
+        visits.build_query_scalar().fetch_one(db),
+        q.build_query_as().fetch_all(db),
+    )
+    .await?;
+    Ok(NeedsConversion { visits, by_source })
+}

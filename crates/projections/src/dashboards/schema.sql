@@ -1,0 +1,130 @@
+-- With the earliest instant each employer was visited, had a need
+         -- surfaced and began hosting an immersion: the employers engaged
+         -- by any day are counted here, without grouping the activity.
+         create table employers (
+             employer_id uuid primary key,
+             first_visited_at timestamptz,
+             first_need_at timestamptz,
+             first_hosted_at timestamptz,
+             naf text not null,
+             departement text,
+             region text
+         );
+         create table people (
+             person_id uuid primary key,
+             structure uuid not null,
+             referent uuid not null,
+             enrolled_on date not null,
+             departement text,
+             region text,
+             age_band text not null,
+             -- Health data, kept only while consent stands and until erasure.
+             disability boolean,
+             project_at timestamptz
+         );
+         create table readjustments (
+             person_id uuid not null,
+             cause text not null,
+             recorded_at timestamptz not null,
+             global_position bigint not null,
+             primary key (person_id, global_position)
+         );
+         create table visits (
+             visit_id uuid primary key,
+             employer_id uuid not null,
+             structure uuid not null,
+             mediator uuid not null,
+             visited_on date not null,
+             recorded_at timestamptz not null
+         );
+         create table needs (
+             need_id uuid primary key,
+             employer_id uuid not null,
+             source text not null,
+             structure uuid,
+             mediator uuid,
+             surfaced_on date not null,
+             surfaced_at timestamptz not null,
+             rome_codes text[] not null,
+             immersion_at timestamptz,
+             offer_at timestamptz,
+             hired_at timestamptz
+         );
+         -- Fixed-width columns first: the figures scan this table, and a
+         -- row's columns are read in order up to the last one needed.
+         create table immersions (
+             immersion_id uuid primary key,
+             structure uuid not null,
+             mediator uuid not null,
+             person_id uuid not null,
+             employer_id uuid not null,
+             proposed_on date not null,
+             proposed_at timestamptz not null,
+             accepted_at timestamptz,
+             signed_at timestamptz,
+             validated_at timestamptz,
+             started_at timestamptz,
+             completed_at timestamptz,
+             hired_or_trained_at timestamptz,
+             -- The employer's answer to the proposal, either way.
+             employer_answered_at timestamptz,
+             -- Declined by either party.
+             declined_at timestamptz,
+             person_accepted_at timestamptz,
+             employer_accepted_at timestamptz,
+             need_id uuid,
+             objective text not null,
+             naf text,
+             departement text,
+             region text,
+             age_band text,
+             rome_codes text[] not null default '{}',
+             required_signatories text[] not null default '{}',
+             signatures text[] not null default '{}'
+         );
+         create index immersions_proposed_on on immersions (proposed_on);
+         -- The proposals of the last days, for the employers kept waiting.
+         -- On the instant read at UTC, which orders rows as the instant
+         -- does: an index on the instant itself would serve the other
+         -- queries' `proposed_at <= $1` in a prepared statement's generic
+         -- plan, a bitmap over nearly every row, slower than their scan.
+         create index immersions_proposed_utc on immersions ((proposed_at at time zone 'UTC'));
+         create table outcomes (
+             immersion_id uuid not null,
+             milestone text not null,
+             outcome text not null,
+             contract text,
+             recorded_at timestamptz not null,
+             -- The domain records each milestone once.
+             primary key (immersion_id, milestone)
+         );
+         -- Each delay between two steps, in seconds, once both are reached
+         -- (a step keeps its first instant, so a delay never changes): the
+         -- funnel's steps from the one before (1 to 6) and the employer's
+         -- answer from the proposal (7). Ordered by step and length, the
+         -- whole funnel's median is read at its position, with no sort.
+         create table delays (
+             immersion_id uuid not null,
+             step smallint not null,
+             seconds float8 not null,
+             primary key (immersion_id, step)
+         );
+         create index delays_by_length on delays (step, seconds);
+         -- The outcomes counted by milestone, objective, outcome and
+         -- contract ('' when none), kept with each outcome added: the
+         -- figures of every immersion, as they stand, without a scan.
+         create table outcome_totals (
+             milestone text not null,
+             objective text not null,
+             outcome text not null,
+             contract text not null,
+             count bigint not null,
+             primary key (milestone, objective, outcome, contract)
+         );
+         -- How many rows meet each condition the code counts, kept
+         -- with each batch's changes: the figures of everything, as it
+         -- stands, without a scan. A count no row met yet has no row.
+         create table totals (
+             name text primary key,
+             n bigint not null
+         );

@@ -1,0 +1,211 @@
+//! The steps and delays of the funnel, the counts kept in `totals` and
+//! the delays in `delays` with each batch, and how the figures of
+//! everything as it stands read them.
+
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+use super::filter::Filter;
+
+/// The steps of the funnel, in order, with the column of the instant each
+/// was reached.
+pub const FUNNEL_STEPS: [(&str, &str); 7] = [
+    ("proposed", "proposed_at"),
+    ("accepted", "accepted_at"),
+    ("signed", "signed_at"),
+    ("validated", "validated_at"),
+    ("started", "started_at"),
+    ("completed", "completed_at"),
+    ("hired_or_trained", "hired_or_trained_at"),
+];
+
+/// The step number of the employer's answer in `delays`.
+pub(super) const ANSWER_STEP: i16 = 7;
+
+/// The delays kept in `delays`: (step number, column of the instant, column
+/// of the instant it runs from).
+pub(super) fn delay_steps() -> impl Iterator<Item = (i16, &'static str, &'static str)> {
+    (1..FUNNEL_STEPS.len())
+        .map(|n| (n as i16, FUNNEL_STEPS[n].1, FUNNEL_STEPS[n - 1].1))
+        .chain([(ANSWER_STEP, "employer_answered_at", "proposed_at")])
+}
+
+/// The seconds from instant `since` to instant `at` (SQL expressions), as
+/// float8 (`date_part`), which sorts faster than intervals or the numeric
+/// `extract` gives. Written once: the medians read from `delays` and those
+/// the filtered queries compute agree to the bit only if both use this.
+fn seconds_between(at: &str, since: &str) -> String {
+    format!("date_part('epoch', {at}) - date_part('epoch', {since})")
+}
+
+/// The median, in days, of the delays from `since` to `at` (columns of
+/// `dashboards.immersions i`) of the rows where `at` was reached by `t.as_of`.
+pub(super) fn median_days_sql(at: &str, since: &str) -> String {
+    format!(
+        "percentile_cont(0.5) within group (order by {}) filter (where i.{at} <= t.as_of) / 86400",
+        seconds_between(&format!("i.{at}"), &format!("i.{since}"))
+    )
+}
+
+/// Whether the figures are of every immersion as they stand, which the
+/// totals kept beside the facts answer.
+pub(super) fn everything(filter: &Filter, as_of: Option<OffsetDateTime>) -> bool {
+    as_of.is_none() && *filter == Filter::default()
+}
+
+/// A proposal the employer had not answered, nor either party declined,
+/// 7 days after it was made (of `dashboards.immersions i`): counted from
+/// its seventh day on.
+pub(super) const KEPT_WAITING: &str = "(i.employer_answered_at is null
+                              or i.employer_answered_at > i.proposed_at + interval '7 days')
+                             and (i.declined_at is null
+                                  or i.declined_at > i.proposed_at + interval '7 days')";
+
+/// The name in `totals` of the count of `table`'s rows where `column` is set.
+pub(super) fn reached(table: &str, column: &str) -> String {
+    format!("{table}.{column}")
+}
+
+/// The name in `totals` of the count of rows of `delays` at `step`.
+pub(super) fn delays_at(step: i16) -> String {
+    format!("delays.{step}")
+}
+
+/// The counts kept in `totals` for the rows of `table` (`i`): each name,
+/// and the condition a row meets to be counted.
+fn counters(table: &str) -> Vec<(String, String)> {
+    let set = |columns: &[&str]| -> Vec<(String, String)> {
+        columns
+            .iter()
+            .map(|c| (reached(table, c), format!("i.{c} is not null")))
+            .collect()
+    };
+    match table {
+        "immersions" => {
+            let mut counters = set(&FUNNEL_STEPS.map(|(_, column)| column));
+            // A delay is kept once both its steps are reached.
+            counters.extend(delay_steps().map(|(step, at, since)| {
+                (
+                    delays_at(step),
+                    format!("i.{at} is not null and i.{since} is not null"),
+                )
+            }));
+            counters.push((reached(table, "kept_waiting"), KEPT_WAITING.to_owned()));
+            counters
+        }
+        "employers" => set(&["first_visited_at", "first_need_at", "first_hosted_at"]),
+        // Every row: its instant is always set.
+        "visits" => set(&["recorded_at"]),
+        "needs" => set(&["surfaced_at"]),
+        _ => unreachable!("no totals are kept for {table}"),
+    }
+}
+
+/// Adds to `totals` the change the rows written make to the counts of
+/// [`counters`]: how many of the rows as they are (`added`) meet each
+/// condition, less how many of them did before (`old`). See
+/// [`Rows::save_then`].
+pub(super) fn count_changes(table: &str) -> String {
+    let counters = counters(table);
+    let names: Vec<String> = counters
+        .iter()
+        .map(|(name, _)| format!("'{name}'"))
+        .collect();
+    let counts: Vec<String> = counters
+        .iter()
+        .map(|(_, condition)| format!("count(*) filter (where {condition})"))
+        .collect();
+    let (names, counts) = (names.join(", "), counts.join(", "));
+    format!(
+        "insert into totals (name, n)
+         select u.name, u.new_count - u.old_count
+         from unnest(array[{names}]::text[],
+                     (select array[{counts}] from added i),
+                     (select array[{counts}] from old i)) u(name, new_count, old_count)
+         where u.new_count <> u.old_count
+         on conflict (name) do update set n = totals.n + excluded.n"
+    )
+}
+
+/// The counts of `totals` of these names, in their order.
+pub(super) async fn totals(
+    conn: &mut PgConnection,
+    names: &[String],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let found: HashMap<String, i64> =
+        sqlx::query_as("select name, n from dashboards.totals where name = any($1)")
+            .bind(names)
+            .fetch_all(conn)
+            .await?
+            .into_iter()
+            .collect();
+    Ok(names
+        .iter()
+        .map(|name| found.get(name).copied().unwrap_or(0))
+        .collect())
+}
+
+/// Adds the delays of the immersions `$1` newly complete.
+pub(super) static DELAYS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let steps: Vec<String> = delay_steps()
+        .map(|(step, at, since)| format!("({step}::int2, i.{at}, i.{since})"))
+        .collect();
+    format!(
+        "insert into delays (immersion_id, step, seconds)
+         select i.immersion_id, s.step, {}
+         from unnest($1::uuid[]) k join immersions i on i.immersion_id = k
+              cross join lateral (values {}) s(step, at, since)
+         where s.at is not null and s.since is not null
+         on conflict do nothing",
+        seconds_between("s.at", "s.since"),
+        steps.join(", ")
+    )
+});
+
+/// The median, in days, of every immersion's delay at each of `steps`
+/// (step number, how many delays it has), read from `delays` at the middle
+/// position: `percentile_cont(0.5)`, the middle value or the two middle
+/// ones interpolated as PostgreSQL does. `conn` must read in the snapshot
+/// the counts were taken in.
+pub(super) async fn whole_medians(
+    conn: &mut PgConnection,
+    steps: &[(i16, i64)],
+) -> Result<Vec<Option<f64>>, sqlx::Error> {
+    let mut q = QueryBuilder::<Postgres>::new("select ");
+    let mut separated = q.separated(", ");
+    for &(step, count) in steps {
+        separated
+            .push("array(select seconds from dashboards.delays where step = ")
+            .push_bind_unseparated(step)
+            .push_unseparated(" order by seconds offset ")
+            .push_bind_unseparated((count - 1).max(0) / 2)
+            .push_unseparated(" limit ")
+            .push_bind_unseparated(if count % 2 == 1 { 1i64 } else { 2 })
+            .push_unseparated(")");
+    }
+    let row = q.build().fetch_one(conn).await?;
+    use sqlx::Row as _;
+    (0..steps.len())
+        .map(|n| {
+            let middle: Vec<f64> = row.try_get(n)?;
+            Ok(match middle[..] {
+                [] => None,
+                [one] => Some(one / 86_400.0),
+                [low, high, ..] => Some((low + (high - low) * 0.5) / 86_400.0),
+            })
+        })
+        .collect()
+}
+
+/// A transaction that reads in one snapshot, for figures read in several
+/// statements.
+pub(super) async fn snapshot(
+    db: &sqlx::PgPool,
+) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
