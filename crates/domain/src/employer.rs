@@ -153,85 +153,46 @@ impl Decider for Employer {
         context: &EmployerContext,
     ) -> Result<Vec<EmployerEvent>, DomainError> {
         use EmployerCommand as C;
-        if let C::Register {
-            employer_id,
-            siret,
-            name,
-            naf,
-            commune,
-            address,
-        } = command
-        {
-            if state.registered.is_some() {
-                return Err(already_exists(
-                    "employerId",
-                    "Cet employeur est déjà enregistré.",
-                ));
-            }
-            if let Some(existing) = context.siret_registered_as {
-                return Err(DomainError::conflict(
-                    Rule::SiretAlreadyRegistered,
-                    "siret",
-                    format!(
-                        "L'établissement {siret} est déjà enregistré (fiche {existing}) : ouvrez sa fiche pour voir ses visites et ses besoins."
-                    ),
-                ));
-            }
-            return Ok(vec![
-                EmployerRegistered {
+        let event = match command {
+            C::Register {
+                employer_id,
+                siret,
+                name,
+                naf,
+                commune,
+                address,
+            } => {
+                let registration = EmployerRegistered {
                     employer_id: *employer_id,
                     siret: siret.clone(),
                     name: name.clone(),
                     naf: naf.clone(),
                     commune: commune.clone(),
                     address: address.clone(),
-                }
-                .into(),
-            ]);
-        }
-        if state.registered.is_none() {
-            return Err(not_found(
-                "employerId",
-                "Cet employeur n'est pas enregistré.",
-            ));
-        }
-        let event: EmployerEvent = match command {
-            C::Register { .. } => unreachable!("handled above"),
+                };
+                register(registration, state, context)?
+            }
+            _ if state.registered.is_none() => {
+                return Err(not_found(
+                    "employerId",
+                    "Cet employeur n'est pas enregistré.",
+                ));
+            }
             C::AddContact {
                 contact_id,
                 name,
                 job_title,
                 email,
                 phone,
-            } => {
-                if state.contacts.contains_key(contact_id) {
-                    return Err(already_exists(
-                        "contactId",
-                        "Ce contact est déjà enregistré.",
-                    ));
-                }
-                ContactAdded {
-                    contact_id: *contact_id,
-                    name: name.clone(),
-                    job_title: job_title.clone(),
-                    email: email.clone(),
-                    phone: phone.clone(),
-                }
-                .into()
-            }
-            C::RemoveContact { contact_id } => {
-                if !state.contacts.contains_key(contact_id) {
-                    return Err(DomainError::not_found(
-                        Rule::ContactUnknown,
-                        "contactId",
-                        "Ce contact n'existe pas chez cet employeur.",
-                    ));
-                }
-                ContactRemoved {
-                    contact_id: *contact_id,
-                }
-                .into()
-            }
+            } => add_contact(
+                *contact_id,
+                name,
+                job_title.as_ref(),
+                email.as_ref(),
+                phone.as_ref(),
+                state,
+            )?,
+            C::RemoveContact { contact_id } => remove_contact(*contact_id, state)?,
             C::LogVisit {
                 visit_id,
                 visited_on,
@@ -241,14 +202,7 @@ impl Decider for Employer {
                 observations,
                 next_step,
             } => {
-                if state.visits.contains(visit_id) {
-                    return Err(already_exists(
-                        "visitId",
-                        "Cette visite est déjà enregistrée.",
-                    ));
-                }
-                not_in_future(*visited_on, context.today, "visitedOn")?;
-                EmployerVisitLogged {
+                let visit = EmployerVisitLogged {
                     visit_id: *visit_id,
                     visited_on: *visited_on,
                     mediator: *mediator,
@@ -256,8 +210,8 @@ impl Decider for Employer {
                     purpose: *purpose,
                     observations: observations.clone(),
                     next_step: next_step.clone(),
-                }
-                .into()
+                };
+                log_visit(visit, state, context)?
             }
             C::SetHostingCapacity {
                 simultaneous_immersions,
@@ -290,4 +244,81 @@ impl Decider for Employer {
         }
         state
     }
+}
+
+fn register(
+    registration: EmployerRegistered,
+    state: &EmployerState,
+    context: &EmployerContext,
+) -> Result<EmployerEvent, DomainError> {
+    if state.registered.is_some() {
+        return Err(already_exists(
+            "employerId",
+            "Cet employeur est déjà enregistré.",
+        ));
+    }
+    if let Some(existing) = context.siret_registered_as {
+        let siret = &registration.siret;
+        return Err(DomainError::conflict(
+            Rule::SiretAlreadyRegistered,
+            "siret",
+            format!(
+                "L'établissement {siret} est déjà enregistré (fiche {existing}) : ouvrez sa fiche pour voir ses visites et ses besoins."
+            ),
+        ));
+    }
+    Ok(registration.into())
+}
+
+fn add_contact(
+    contact_id: ContactId,
+    name: &Personal<Label>,
+    job_title: Option<&Label>,
+    email: Option<&Personal<Email>>,
+    phone: Option<&Personal<PhoneNumber>>,
+    state: &EmployerState,
+) -> Result<EmployerEvent, DomainError> {
+    if state.contacts.contains_key(&contact_id) {
+        return Err(already_exists(
+            "contactId",
+            "Ce contact est déjà enregistré.",
+        ));
+    }
+    Ok(ContactAdded {
+        contact_id,
+        name: name.clone(),
+        job_title: job_title.cloned(),
+        email: email.cloned(),
+        phone: phone.cloned(),
+    }
+    .into())
+}
+
+fn remove_contact(
+    contact_id: ContactId,
+    state: &EmployerState,
+) -> Result<EmployerEvent, DomainError> {
+    if !state.contacts.contains_key(&contact_id) {
+        return Err(DomainError::not_found(
+            Rule::ContactUnknown,
+            "contactId",
+            "Ce contact n'existe pas chez cet employeur.",
+        ));
+    }
+    Ok(ContactRemoved { contact_id }.into())
+}
+
+fn log_visit(
+    visit: EmployerVisitLogged,
+    state: &EmployerState,
+    context: &EmployerContext,
+) -> Result<EmployerEvent, DomainError> {
+    if state.visits.contains(&visit.visit_id) {
+        return Err(already_exists(
+            "visitId",
+            "Cette visite est déjà enregistrée.",
+        ));
+    }
+    not_in_future(visit.visited_on, context.today, "visitedOn")?;
+    Ok(visit.into())
 }

@@ -179,6 +179,35 @@ fn checked(
     })
 }
 
+/// What every command but the first acts on: a need surfaced and not
+/// closed, with the context its rules read.
+#[derive(Clone, Copy)]
+struct Existing<'a> {
+    surfaced_on: Date,
+    state: &'a NeedState,
+    context: &'a NeedContext,
+}
+
+impl<'a> Existing<'a> {
+    fn new(state: &'a NeedState, context: &'a NeedContext) -> Result<Self, DomainError> {
+        let Some(surfaced) = &state.surfaced else {
+            return Err(not_found("needId", "Ce besoin n'existe pas."));
+        };
+        if state.status == NeedStatus::Closed {
+            return Err(DomainError::rule(
+                Rule::NeedClosed,
+                "needId",
+                "Ce besoin est clos : enregistrez un nouveau besoin.",
+            ));
+        }
+        Ok(Self {
+            surfaced_on: surfaced.surfaced_on,
+            state,
+            context,
+        })
+    }
+}
+
 impl Decider for Need {
     type Command = NeedCommand;
     type Event = NeedEvent;
@@ -190,118 +219,32 @@ impl Decider for Need {
         state: &NeedState,
         context: &NeedContext,
     ) -> Result<Vec<NeedEvent>, DomainError> {
-        if let NeedCommand::Surface {
-            need_id,
-            employer_id,
-            source,
-            description,
-            surfaced_on,
-        } = command
-        {
-            if state.surfaced.is_some() {
-                return Err(already_exists("needId", "Ce besoin est déjà enregistré."));
-            }
-            let Some(visits) = &context.employer_visits else {
-                return Err(not_found(
-                    "employerId",
-                    "Cet employeur n'est pas enregistré.",
-                ));
-            };
-            if let NeedSource::Visit { visit_id } = source
-                && !visits.contains(visit_id)
-            {
-                return Err(DomainError::rule(
-                    Rule::VisitOfAnotherEmployer,
-                    "source.visitId",
-                    "Cette visite n'a pas eu lieu chez cet employeur : choisissez une de ses visites.",
-                ));
-            }
-            not_in_future(*surfaced_on, context.today, "surfacedOn")?;
-            return Ok(vec![
-                NeedSurfaced {
-                    need_id: *need_id,
-                    employer_id: *employer_id,
-                    source: *source,
-                    description: checked(description, false)?,
-                    surfaced_on: *surfaced_on,
-                }
-                .into(),
-            ]);
-        }
-        let Some(surfaced) = &state.surfaced else {
-            return Err(not_found("needId", "Ce besoin n'existe pas."));
-        };
-        if state.status == NeedStatus::Closed {
-            return Err(DomainError::rule(
-                Rule::NeedClosed,
-                "needId",
-                "Ce besoin est clos : enregistrez un nouveau besoin.",
-            ));
-        }
-        let event: NeedEvent = match command {
-            NeedCommand::Surface { .. } => unreachable!("handled above"),
+        let existing = || Existing::new(state, context);
+        let event = match command {
+            NeedCommand::Surface {
+                need_id,
+                employer_id,
+                source,
+                description,
+                surfaced_on,
+            } => surface(
+                *need_id,
+                *employer_id,
+                *source,
+                description,
+                *surfaced_on,
+                state,
+                context,
+            )?,
             NeedCommand::Qualify {
                 description,
                 qualified_on,
-            } => {
-                if state.status == NeedStatus::FormalisedAsOffer {
-                    return Err(DomainError::rule(
-                        Rule::NeedClosed,
-                        "needId",
-                        "Ce besoin est déjà devenu une offre d'emploi : il ne se requalifie plus.",
-                    ));
-                }
-                not_in_future(*qualified_on, context.today, "qualifiedOn")?;
-                not_before(
-                    *qualified_on,
-                    surfaced.surfaced_on,
-                    "l'expression du besoin",
-                    "qualifiedOn",
-                )?;
-                NeedQualified {
-                    description: checked(description, true)?,
-                    qualified_on: *qualified_on,
-                }
-                .into()
-            }
+            } => qualify(description, *qualified_on, existing()?)?,
             NeedCommand::FormaliseAsOffer {
                 offer_reference,
                 formalised_on,
-            } => {
-                if !state.qualified {
-                    return Err(DomainError::rule(
-                        Rule::NeedNotQualified,
-                        "needId",
-                        "Qualifiez d'abord le besoin avec l'employeur (métiers, conditions, nombre de personnes) avant d'en faire une offre.",
-                    ));
-                }
-                if state.status == NeedStatus::FormalisedAsOffer {
-                    return Err(already_exists(
-                        "needId",
-                        "Ce besoin est déjà devenu une offre d'emploi.",
-                    ));
-                }
-                not_in_future(*formalised_on, context.today, "formalisedOn")?;
-                NeedFormalisedAsOffer {
-                    offer_reference: offer_reference.clone(),
-                    formalised_on: *formalised_on,
-                }
-                .into()
-            }
-            NeedCommand::Close { reason, closed_on } => {
-                not_in_future(*closed_on, context.today, "closedOn")?;
-                not_before(
-                    *closed_on,
-                    surfaced.surfaced_on,
-                    "l'expression du besoin",
-                    "closedOn",
-                )?;
-                NeedClosed {
-                    reason: reason.clone(),
-                    closed_on: *closed_on,
-                }
-                .into()
-            }
+            } => formalise_as_offer(offer_reference.as_ref(), *formalised_on, existing()?)?,
+            NeedCommand::Close { reason, closed_on } => close(reason, *closed_on, existing()?)?,
         };
         Ok(vec![event])
     }
@@ -321,4 +264,113 @@ impl Decider for Need {
         }
         state
     }
+}
+
+fn surface(
+    need_id: NeedId,
+    employer_id: EmployerId,
+    source: NeedSource,
+    description: &NeedDescription,
+    surfaced_on: Date,
+    state: &NeedState,
+    context: &NeedContext,
+) -> Result<NeedEvent, DomainError> {
+    if state.surfaced.is_some() {
+        return Err(already_exists("needId", "Ce besoin est déjà enregistré."));
+    }
+    let Some(visits) = &context.employer_visits else {
+        return Err(not_found(
+            "employerId",
+            "Cet employeur n'est pas enregistré.",
+        ));
+    };
+    if let NeedSource::Visit { visit_id } = source
+        && !visits.contains(&visit_id)
+    {
+        return Err(DomainError::rule(
+            Rule::VisitOfAnotherEmployer,
+            "source.visitId",
+            "Cette visite n'a pas eu lieu chez cet employeur : choisissez une de ses visites.",
+        ));
+    }
+    not_in_future(surfaced_on, context.today, "surfacedOn")?;
+    Ok(NeedSurfaced {
+        need_id,
+        employer_id,
+        source,
+        description: checked(description, false)?,
+        surfaced_on,
+    }
+    .into())
+}
+
+fn qualify(
+    description: &NeedDescription,
+    qualified_on: Date,
+    need: Existing<'_>,
+) -> Result<NeedEvent, DomainError> {
+    if need.state.status == NeedStatus::FormalisedAsOffer {
+        return Err(DomainError::rule(
+            Rule::NeedClosed,
+            "needId",
+            "Ce besoin est déjà devenu une offre d'emploi : il ne se requalifie plus.",
+        ));
+    }
+    not_in_future(qualified_on, need.context.today, "qualifiedOn")?;
+    not_before(
+        qualified_on,
+        need.surfaced_on,
+        "l'expression du besoin",
+        "qualifiedOn",
+    )?;
+    Ok(NeedQualified {
+        description: checked(description, true)?,
+        qualified_on,
+    }
+    .into())
+}
+
+fn formalise_as_offer(
+    offer_reference: Option<&Label>,
+    formalised_on: Date,
+    need: Existing<'_>,
+) -> Result<NeedEvent, DomainError> {
+    if !need.state.qualified {
+        return Err(DomainError::rule(
+            Rule::NeedNotQualified,
+            "needId",
+            "Qualifiez d'abord le besoin avec l'employeur (métiers, conditions, nombre de personnes) avant d'en faire une offre.",
+        ));
+    }
+    if need.state.status == NeedStatus::FormalisedAsOffer {
+        return Err(already_exists(
+            "needId",
+            "Ce besoin est déjà devenu une offre d'emploi.",
+        ));
+    }
+    not_in_future(formalised_on, need.context.today, "formalisedOn")?;
+    Ok(NeedFormalisedAsOffer {
+        offer_reference: offer_reference.cloned(),
+        formalised_on,
+    }
+    .into())
+}
+
+fn close(
+    reason: &NeedCloseReason,
+    closed_on: Date,
+    need: Existing<'_>,
+) -> Result<NeedEvent, DomainError> {
+    not_in_future(closed_on, need.context.today, "closedOn")?;
+    not_before(
+        closed_on,
+        need.surfaced_on,
+        "l'expression du besoin",
+        "closedOn",
+    )?;
+    Ok(NeedClosed {
+        reason: reason.clone(),
+        closed_on,
+    }
+    .into())
 }

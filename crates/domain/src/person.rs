@@ -391,6 +391,49 @@ fn consent_missing(purpose: ConsentPurpose, field: &'static str) -> DomainError 
     )
 }
 
+/// What every command but the enrolment acts on: a person enrolled, with
+/// the context their rules read.
+#[derive(Clone, Copy)]
+struct Enrolled<'a> {
+    enrolled_on: Date,
+    state: &'a PersonState,
+    context: &'a PersonContext,
+}
+
+impl<'a> Enrolled<'a> {
+    fn new(state: &'a PersonState, context: &'a PersonContext) -> Result<Self, DomainError> {
+        let Some(enrolment) = &state.enrolment else {
+            return Err(not_found("personId", "Cette personne n'est pas inscrite."));
+        };
+        Ok(Self {
+            enrolled_on: enrolment.enrolled_on,
+            state,
+            context,
+        })
+    }
+
+    /// The person has not exited: after the exit, the path stops growing.
+    fn accompanied(self) -> Result<Self, DomainError> {
+        match self.state.exited_on {
+            Some(exited_on) => Err(DomainError::rule(
+                Rule::PersonExited,
+                "personId",
+                format!(
+                    "Cette personne est sortie de l'accompagnement le {} : son parcours ne s'enrichit plus.",
+                    crate::fr::date(exited_on)
+                ),
+            )),
+            None => Ok(self),
+        }
+    }
+
+    /// A fact of the path: not in the future, not before the enrolment.
+    fn happened(&self, date: Date, field: &'static str) -> Result<(), DomainError> {
+        not_in_future(date, self.context.today, field)?;
+        not_before(date, self.enrolled_on, "l'inscription", field)
+    }
+}
+
 impl Decider for Person {
     type Command = PersonCommand;
     type Event = PersonEvent;
@@ -403,152 +446,66 @@ impl Decider for Person {
         context: &PersonContext,
     ) -> Result<Vec<PersonEvent>, DomainError> {
         use PersonCommand as C;
-        let today = context.today;
-        if let C::Enroll {
-            person_id,
-            structure,
-            referent,
-            identity,
-            commune,
-            legal_basis,
-            enrolled_on,
-        } = command
-        {
-            if state.enrolment.is_some() {
-                return Err(already_exists(
-                    "personId",
-                    "Cette personne est déjà inscrite.",
-                ));
-            }
-            not_in_future(*enrolled_on, today, "enrolledOn")?;
-            not_in_future(identity.birth_date, today, "identity.birthDate")?;
-            return Ok(vec![
-                PersonEnrolled {
+        let enrolled = || Enrolled::new(state, context);
+        let accompanied = || enrolled()?.accompanied();
+        let event = match command {
+            C::Enroll {
+                person_id,
+                structure,
+                referent,
+                identity,
+                commune,
+                legal_basis,
+                enrolled_on,
+            } => {
+                let enrolment = Enrolment {
                     person_id: *person_id,
                     structure: *structure,
                     referent: *referent,
-                    identity: Personal::Known(identity.clone()),
-                    age_band: AgeBand::of(identity.birth_date, *enrolled_on),
-                    commune: commune.clone(),
-                    legal_basis: *legal_basis,
                     enrolled_on: *enrolled_on,
-                }
-                .into(),
-            ]);
-        }
-        let Some(enrolment) = &state.enrolment else {
-            return Err(not_found("personId", "Cette personne n'est pas inscrite."));
-        };
-        // Withdrawing a consent stays possible after the exit: it must be as
-        // easy as giving it.
-        if let Some(exited_on) = state.exited_on
-            && !matches!(command, C::WithdrawConsent { .. })
-        {
-            return Err(DomainError::rule(
-                Rule::PersonExited,
-                "personId",
-                format!(
-                    "Cette personne est sortie de l'accompagnement le {} : son parcours ne s'enrichit plus.",
-                    crate::fr::date(exited_on)
-                ),
-            ));
-        }
-        // A fact of the path: not in the future, not before the enrolment.
-        let happened = |date: Date, field: &'static str| -> Result<(), DomainError> {
-            not_in_future(date, today, field)?;
-            not_before(date, enrolment.enrolled_on, "l'inscription", field)
-        };
-        let event: PersonEvent = match command {
-            C::Enroll { .. } => unreachable!("handled above"),
-            C::ChangeReferent { referent } => ReferentChanged {
-                referent: *referent,
+                };
+                enroll(
+                    enrolment,
+                    identity,
+                    commune.as_ref(),
+                    *legal_basis,
+                    state,
+                    context,
+                )?
             }
-            .into(),
-            C::StateSituation { words, stated_on } => {
-                happened(*stated_on, "statedOn")?;
-                SituationStated {
-                    words: Personal::Known(words.clone()),
-                    stated_on: *stated_on,
+            C::ChangeReferent { referent } => {
+                accompanied()?;
+                ReferentChanged {
+                    referent: *referent,
                 }
                 .into()
+            }
+            C::StateSituation { words, stated_on } => {
+                state_situation(words, *stated_on, accompanied()?)?
             }
             C::StateProject { project, stated_on } => {
-                if state.project.is_some() {
-                    return Err(DomainError::rule(
-                        Rule::ProjectAlreadyStated,
-                        "project",
-                        "Le projet est déjà formulé : réajustez-le en indiquant l'expérience qui l'a fait évoluer.",
-                    ));
-                }
-                happened(*stated_on, "statedOn")?;
-                ProjectStated {
-                    version: 1,
-                    project: checked_project(project)?,
-                    stated_on: *stated_on,
-                }
-                .into()
+                state_project(project, *stated_on, accompanied()?)?
             }
             C::ReadjustProject {
                 project,
                 cause,
                 what_changed,
                 readjusted_on,
-            } => {
-                let Some(current) = &state.project else {
-                    return Err(DomainError::rule(
-                        Rule::ProjectNotStated,
-                        "project",
-                        "Aucun projet n'est encore formulé : formulez-le d'abord.",
-                    ));
-                };
-                if !state.knows(cause, context) {
-                    return Err(DomainError::rule(
-                        Rule::ReadjustmentCauseUnknown,
-                        "cause",
-                        "Cette expérience n'est pas dans le parcours de la personne (ou l'immersion n'a pas encore de retour) : enregistrez-la d'abord.",
-                    ));
-                }
-                happened(*readjusted_on, "readjustedOn")?;
-                let project = checked_project(project)?;
-                if &project == current {
-                    return Err(DomainError::rule(
-                        Rule::ProjectUnchanged,
-                        "project",
-                        "Le projet réajusté est identique au projet actuel : indiquez ce qui change (métiers, contrats, mobilité, contraintes).",
-                    ));
-                }
-                ProjectReadjusted {
-                    version: state.project_version + 1,
-                    project,
-                    cause: *cause,
-                    what_changed: what_changed.clone(),
-                    readjusted_on: *readjusted_on,
-                }
-                .into()
-            }
+            } => readjust_project(project, cause, what_changed, *readjusted_on, accompanied()?)?,
             C::LogJobInquiry {
                 inquiry_id,
                 held_on,
                 rome_code,
                 with_whom,
                 learned,
-            } => {
-                if state.inquiries.contains(inquiry_id) {
-                    return Err(already_exists(
-                        "inquiryId",
-                        "Cette enquête métier est déjà enregistrée.",
-                    ));
-                }
-                happened(*held_on, "heldOn")?;
-                JobInquiryHeld {
-                    inquiry_id: *inquiry_id,
-                    held_on: *held_on,
-                    rome_code: rome_code.clone(),
-                    with_whom: with_whom.clone(),
-                    learned: learned.clone().map(Personal::Known),
-                }
-                .into()
-            }
+            } => log_job_inquiry(
+                *inquiry_id,
+                *held_on,
+                rome_code,
+                with_whom,
+                learned.as_ref(),
+                accompanied()?,
+            )?,
             C::LogPeerMeeting {
                 meeting_id,
                 held_on,
@@ -556,141 +513,49 @@ impl Decider for Person {
                 peer,
                 rome_codes: codes,
                 takeaways,
-            } => {
-                if state.meetings.contains(meeting_id) {
-                    return Err(already_exists(
-                        "meetingId",
-                        "Cette rencontre est déjà enregistrée.",
-                    ));
-                }
-                happened(*held_on, "heldOn")?;
-                PeerMeetingHeld {
-                    meeting_id: *meeting_id,
-                    held_on: *held_on,
-                    testimony_id: *testimony_id,
-                    peer: peer.clone(),
-                    rome_codes: rome_codes(codes, "romeCodes")?,
-                    takeaways: takeaways.clone().map(Personal::Known),
-                }
-                .into()
-            }
+            } => log_peer_meeting(
+                *meeting_id,
+                *held_on,
+                *testimony_id,
+                peer,
+                codes,
+                takeaways.as_ref(),
+                accompanied()?,
+            )?,
             C::StartMentorship {
                 mentorship_id,
                 mentor,
                 mentor_job,
                 started_on,
-            } => {
-                if state.mentorships.contains_key(mentorship_id) {
-                    return Err(already_exists(
-                        "mentorshipId",
-                        "Ce parrainage est déjà enregistré.",
-                    ));
-                }
-                if !state.has_consented(ConsentPurpose::Mentoring) {
-                    return Err(consent_missing(ConsentPurpose::Mentoring, "mentorshipId"));
-                }
-                happened(*started_on, "startedOn")?;
-                MentorshipStarted {
-                    mentorship_id: *mentorship_id,
-                    mentor: Personal::Known(mentor.clone()),
-                    mentor_job: mentor_job.clone(),
-                    started_on: *started_on,
-                }
-                .into()
-            }
+            } => start_mentorship(
+                *mentorship_id,
+                mentor,
+                mentor_job.as_ref(),
+                *started_on,
+                accompanied()?,
+            )?,
             C::EndMentorship {
                 mentorship_id,
                 ended_on,
                 reason,
-            } => {
-                let Some((started_on, ended)) = state.mentorships.get(mentorship_id) else {
-                    return Err(DomainError::not_found(
-                        Rule::ExperienceUnknown,
-                        "mentorshipId",
-                        "Ce parrainage n'existe pas dans le parcours de la personne.",
-                    ));
-                };
-                if ended.is_some() {
-                    return Err(DomainError::rule(
-                        Rule::MentorshipEnded,
-                        "mentorshipId",
-                        "Ce parrainage est déjà terminé.",
-                    ));
-                }
-                not_in_future(*ended_on, today, "endedOn")?;
-                not_before(*ended_on, *started_on, "le début du parrainage", "endedOn")?;
-                MentorshipEnded {
-                    mentorship_id: *mentorship_id,
-                    ended_on: *ended_on,
-                    reason: reason.clone().map(Personal::Known),
-                }
-                .into()
-            }
+            } => end_mentorship(*mentorship_id, *ended_on, reason.as_ref(), accompanied()?)?,
             C::GiveConsent {
                 purpose,
                 text_version,
                 proof,
                 given_on,
-            } => {
-                if state.has_consented(*purpose) {
-                    return Err(DomainError::conflict(
-                        Rule::ConsentAlreadyGiven,
-                        "purpose",
-                        "Ce consentement est déjà donné.",
-                    ));
-                }
-                happened(*given_on, "givenOn")?;
-                ConsentGiven {
-                    purpose: *purpose,
-                    text_version: text_version.clone(),
-                    proof: *proof,
-                    given_on: *given_on,
-                }
-                .into()
-            }
+            } => give_consent(*purpose, text_version, *proof, *given_on, accompanied()?)?,
+            // Withdrawing a consent stays possible after the exit: it must be
+            // as easy as giving it.
             C::WithdrawConsent {
                 purpose,
                 withdrawn_on,
-            } => {
-                if !state.has_consented(*purpose) {
-                    return Err(DomainError::rule(
-                        Rule::ConsentNotGiven,
-                        "purpose",
-                        "Ce consentement n'est pas donné : il n'y a rien à retirer.",
-                    ));
-                }
-                happened(*withdrawn_on, "withdrawnOn")?;
-                ConsentWithdrawn {
-                    purpose: *purpose,
-                    withdrawn_on: *withdrawn_on,
-                }
-                .into()
-            }
+            } => withdraw_consent(*purpose, *withdrawn_on, enrolled()?)?,
             C::RecordDisabilityRecognition {
                 recognised,
                 recorded_on,
-            } => {
-                if !state.has_consented(ConsentPurpose::DisabilityRecognition) {
-                    return Err(consent_missing(
-                        ConsentPurpose::DisabilityRecognition,
-                        "recognised",
-                    ));
-                }
-                happened(*recorded_on, "recordedOn")?;
-                DisabilityRecognitionRecorded {
-                    recognised: Personal::Known(*recognised),
-                    recorded_on: *recorded_on,
-                }
-                .into()
-            }
-            C::Exit { reason, exited_on } => {
-                happened(*exited_on, "exitedOn")?;
-                PersonExited {
-                    reason: reason.clone(),
-                    exited_on: *exited_on,
-                }
-                .into()
-            }
+            } => record_disability_recognition(*recognised, *recorded_on, accompanied()?)?,
+            C::Exit { reason, exited_on } => exit(reason, *exited_on, accompanied()?)?,
         };
         Ok(vec![event])
     }
@@ -745,4 +610,296 @@ impl Decider for Person {
         }
         state
     }
+}
+
+fn enroll(
+    enrolment: Enrolment,
+    identity: &Identity,
+    commune: Option<&CommuneCode>,
+    legal_basis: LegalBasis,
+    state: &PersonState,
+    context: &PersonContext,
+) -> Result<PersonEvent, DomainError> {
+    if state.enrolment.is_some() {
+        return Err(already_exists(
+            "personId",
+            "Cette personne est déjà inscrite.",
+        ));
+    }
+    not_in_future(enrolment.enrolled_on, context.today, "enrolledOn")?;
+    not_in_future(identity.birth_date, context.today, "identity.birthDate")?;
+    Ok(PersonEnrolled {
+        person_id: enrolment.person_id,
+        structure: enrolment.structure,
+        referent: enrolment.referent,
+        identity: Personal::Known(identity.clone()),
+        age_band: AgeBand::of(identity.birth_date, enrolment.enrolled_on),
+        commune: commune.cloned(),
+        legal_basis,
+        enrolled_on: enrolment.enrolled_on,
+    }
+    .into())
+}
+
+fn state_situation(
+    words: &Text,
+    stated_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    person.happened(stated_on, "statedOn")?;
+    Ok(SituationStated {
+        words: Personal::Known(words.clone()),
+        stated_on,
+    }
+    .into())
+}
+
+fn state_project(
+    project: &Project,
+    stated_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    if person.state.project.is_some() {
+        return Err(DomainError::rule(
+            Rule::ProjectAlreadyStated,
+            "project",
+            "Le projet est déjà formulé : réajustez-le en indiquant l'expérience qui l'a fait évoluer.",
+        ));
+    }
+    person.happened(stated_on, "statedOn")?;
+    Ok(ProjectStated {
+        version: 1,
+        project: checked_project(project)?,
+        stated_on,
+    }
+    .into())
+}
+
+fn readjust_project(
+    project: &Project,
+    cause: &ReadjustmentCause,
+    what_changed: &Text,
+    readjusted_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    let Enrolled { state, context, .. } = person;
+    let Some(current) = &state.project else {
+        return Err(DomainError::rule(
+            Rule::ProjectNotStated,
+            "project",
+            "Aucun projet n'est encore formulé : formulez-le d'abord.",
+        ));
+    };
+    if !state.knows(cause, context) {
+        return Err(DomainError::rule(
+            Rule::ReadjustmentCauseUnknown,
+            "cause",
+            "Cette expérience n'est pas dans le parcours de la personne (ou l'immersion n'a pas encore de retour) : enregistrez-la d'abord.",
+        ));
+    }
+    person.happened(readjusted_on, "readjustedOn")?;
+    let project = checked_project(project)?;
+    if &project == current {
+        return Err(DomainError::rule(
+            Rule::ProjectUnchanged,
+            "project",
+            "Le projet réajusté est identique au projet actuel : indiquez ce qui change (métiers, contrats, mobilité, contraintes).",
+        ));
+    }
+    Ok(ProjectReadjusted {
+        version: state.project_version + 1,
+        project,
+        cause: *cause,
+        what_changed: what_changed.clone(),
+        readjusted_on,
+    }
+    .into())
+}
+
+fn log_job_inquiry(
+    inquiry_id: InquiryId,
+    held_on: Date,
+    rome_code: &RomeCode,
+    with_whom: &Label,
+    learned: Option<&Text>,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    if person.state.inquiries.contains(&inquiry_id) {
+        return Err(already_exists(
+            "inquiryId",
+            "Cette enquête métier est déjà enregistrée.",
+        ));
+    }
+    person.happened(held_on, "heldOn")?;
+    Ok(JobInquiryHeld {
+        inquiry_id,
+        held_on,
+        rome_code: rome_code.clone(),
+        with_whom: with_whom.clone(),
+        learned: learned.cloned().map(Personal::Known),
+    }
+    .into())
+}
+
+fn log_peer_meeting(
+    meeting_id: MeetingId,
+    held_on: Date,
+    testimony_id: Option<TestimonyId>,
+    peer: &Label,
+    codes: &[RomeCode],
+    takeaways: Option<&Text>,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    if person.state.meetings.contains(&meeting_id) {
+        return Err(already_exists(
+            "meetingId",
+            "Cette rencontre est déjà enregistrée.",
+        ));
+    }
+    person.happened(held_on, "heldOn")?;
+    Ok(PeerMeetingHeld {
+        meeting_id,
+        held_on,
+        testimony_id,
+        peer: peer.clone(),
+        rome_codes: rome_codes(codes, "romeCodes")?,
+        takeaways: takeaways.cloned().map(Personal::Known),
+    }
+    .into())
+}
+
+fn start_mentorship(
+    mentorship_id: MentorshipId,
+    mentor: &Label,
+    mentor_job: Option<&RomeCode>,
+    started_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    let state = person.state;
+    if state.mentorships.contains_key(&mentorship_id) {
+        return Err(already_exists(
+            "mentorshipId",
+            "Ce parrainage est déjà enregistré.",
+        ));
+    }
+    if !state.has_consented(ConsentPurpose::Mentoring) {
+        return Err(consent_missing(ConsentPurpose::Mentoring, "mentorshipId"));
+    }
+    person.happened(started_on, "startedOn")?;
+    Ok(MentorshipStarted {
+        mentorship_id,
+        mentor: Personal::Known(mentor.clone()),
+        mentor_job: mentor_job.cloned(),
+        started_on,
+    }
+    .into())
+}
+
+fn end_mentorship(
+    mentorship_id: MentorshipId,
+    ended_on: Date,
+    reason: Option<&Text>,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    let Some((started_on, ended)) = person.state.mentorships.get(&mentorship_id) else {
+        return Err(DomainError::not_found(
+            Rule::ExperienceUnknown,
+            "mentorshipId",
+            "Ce parrainage n'existe pas dans le parcours de la personne.",
+        ));
+    };
+    if ended.is_some() {
+        return Err(DomainError::rule(
+            Rule::MentorshipEnded,
+            "mentorshipId",
+            "Ce parrainage est déjà terminé.",
+        ));
+    }
+    not_in_future(ended_on, person.context.today, "endedOn")?;
+    not_before(ended_on, *started_on, "le début du parrainage", "endedOn")?;
+    Ok(MentorshipEnded {
+        mentorship_id,
+        ended_on,
+        reason: reason.cloned().map(Personal::Known),
+    }
+    .into())
+}
+
+fn give_consent(
+    purpose: ConsentPurpose,
+    text_version: &Label,
+    proof: ConsentProof,
+    given_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    if person.state.has_consented(purpose) {
+        return Err(DomainError::conflict(
+            Rule::ConsentAlreadyGiven,
+            "purpose",
+            "Ce consentement est déjà donné.",
+        ));
+    }
+    person.happened(given_on, "givenOn")?;
+    Ok(ConsentGiven {
+        purpose,
+        text_version: text_version.clone(),
+        proof,
+        given_on,
+    }
+    .into())
+}
+
+fn withdraw_consent(
+    purpose: ConsentPurpose,
+    withdrawn_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    if !person.state.has_consented(purpose) {
+        return Err(DomainError::rule(
+            Rule::ConsentNotGiven,
+            "purpose",
+            "Ce consentement n'est pas donné : il n'y a rien à retirer.",
+        ));
+    }
+    person.happened(withdrawn_on, "withdrawnOn")?;
+    Ok(ConsentWithdrawn {
+        purpose,
+        withdrawn_on,
+    }
+    .into())
+}
+
+fn record_disability_recognition(
+    recognised: bool,
+    recorded_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    if !person
+        .state
+        .has_consented(ConsentPurpose::DisabilityRecognition)
+    {
+        return Err(consent_missing(
+            ConsentPurpose::DisabilityRecognition,
+            "recognised",
+        ));
+    }
+    person.happened(recorded_on, "recordedOn")?;
+    Ok(DisabilityRecognitionRecorded {
+        recognised: Personal::Known(recognised),
+        recorded_on,
+    }
+    .into())
+}
+
+fn exit(
+    reason: &ExitReason,
+    exited_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    person.happened(exited_on, "exitedOn")?;
+    Ok(PersonExited {
+        reason: reason.clone(),
+        exited_on,
+    }
+    .into())
 }

@@ -528,6 +528,31 @@ fn final_stage(stage: Stage) -> DomainError {
     stage_error("immersionId", message)
 }
 
+/// What every command but the proposal acts on: an immersion proposed and
+/// not in a final stage, with the context its rules read.
+#[derive(Clone, Copy)]
+struct Existing<'a> {
+    proposal: &'a ImmersionProposed,
+    state: &'a ImmersionState,
+    context: &'a ImmersionContext,
+}
+
+impl<'a> Existing<'a> {
+    fn new(state: &'a ImmersionState, context: &'a ImmersionContext) -> Result<Self, DomainError> {
+        let Some(proposal) = &state.proposal else {
+            return Err(not_found("immersionId", "Cette immersion n'existe pas."));
+        };
+        if state.stage.is_final() {
+            return Err(final_stage(state.stage));
+        }
+        Ok(Self {
+            proposal,
+            state,
+            context,
+        })
+    }
+}
+
 fn list(signatories: &[Signatory]) -> String {
     signatories
         .iter()
@@ -548,225 +573,53 @@ impl Decider for Immersion {
         context: &ImmersionContext,
     ) -> Result<Vec<ImmersionEvent>, DomainError> {
         use ImmersionCommand as C;
-        if let C::Propose { .. } = command {
-            return propose(command, state, context);
-        }
-        let Some(proposal) = &state.proposal else {
-            return Err(not_found("immersionId", "Cette immersion n'existe pas."));
-        };
-        if state.stage.is_final() {
-            return Err(final_stage(state.stage));
-        }
-        let today = context.today;
-        let event: ImmersionEvent = match command {
-            C::Propose { .. } => unreachable!("handled above"),
-            C::Accept { by, answered_on }
-            | C::Decline {
-                by, answered_on, ..
+        let existing = || Existing::new(state, context);
+        let event = match command {
+            C::Propose {
+                immersion_id,
+                person_id,
+                employer_id,
+                need_id,
+                objective,
+                structure,
+                mediator,
+                message,
+                proposed_on,
             } => {
-                if state.stage != Stage::Proposed {
-                    return Err(DomainError::conflict(
-                        Rule::ProposalAlreadyAnswered,
-                        "by",
-                        "La proposition a déjà reçu ses réponses.",
-                    ));
-                }
-                let answered = match by {
-                    Respondent::Person => state.accepted_by_person,
-                    Respondent::Employer => state.accepted_by_employer,
+                let proposal = ImmersionProposed {
+                    immersion_id: *immersion_id,
+                    person_id: *person_id,
+                    employer_id: *employer_id,
+                    need_id: *need_id,
+                    objective: *objective,
+                    structure: *structure,
+                    mediator: *mediator,
+                    message: message.clone(),
+                    proposed_on: *proposed_on,
                 };
-                if answered {
-                    return Err(DomainError::conflict(
-                        Rule::ProposalAlreadyAnswered,
-                        "by",
-                        "Cette réponse est déjà enregistrée.",
-                    ));
-                }
-                not_in_future(*answered_on, today, "answeredOn")?;
-                not_before(
-                    *answered_on,
-                    proposal.proposed_on,
-                    "la proposition",
-                    "answeredOn",
-                )?;
-                match (command, by) {
-                    (C::Decline { reason, .. }, _) => ProposalDeclined {
-                        by: *by,
-                        reason: reason.clone(),
-                        answered_on: *answered_on,
-                    }
-                    .into(),
-                    (_, Respondent::Person) => ProposalAcceptedByPerson {
-                        answered_on: *answered_on,
-                    }
-                    .into(),
-                    (_, Respondent::Employer) => ProposalAcceptedByEmployer {
-                        answered_on: *answered_on,
-                    }
-                    .into(),
-                }
+                return propose(proposal, state, context);
             }
-            C::DraftConvention { convention } => return draft(convention, state, context),
-            C::Sign { signatory, method } => sign(*signatory, *method, state, context)?,
-            C::Prevalidate { by } => {
-                let signing = awaiting_signatures(state)?;
-                all_signed(state)?;
-                if signing.prevalidated {
-                    return Err(DomainError::conflict(
-                        Rule::ConventionStage,
-                        "immersionId",
-                        "La convention est déjà pré-validée.",
-                    ));
-                }
-                ConventionPrevalidated {
-                    by: *by,
-                    renewal: signing.renewal,
-                }
-                .into()
-            }
-            C::Validate { by } => {
-                let signing = awaiting_signatures(state)?;
-                all_signed(state)?;
-                if context.prevalidation_required && !signing.prevalidated {
-                    return Err(DomainError::rule(
-                        Rule::PrevalidationRequired,
-                        "immersionId",
-                        "Votre structure fait pré-valider les conventions par un conseiller avant la validation : demandez la pré-validation.",
-                    ));
-                }
-                if today > signing.start {
-                    return Err(DomainError::rule(
-                        Rule::ValidationAfterStart,
-                        "convention.period.start",
-                        format!(
-                            "La période commence le {}, avant aujourd'hui : modifiez les dates (les signatures seront à redonner) avant de valider.",
-                            fr::date(signing.start)
-                        ),
-                    ));
-                }
-                ConventionValidated {
-                    by: *by,
-                    validated_on: today,
-                    renewal: signing.renewal,
-                }
-                .into()
-            }
-            C::Reject { by, justification } => {
-                before_validation(state)?;
-                ConventionRejected {
-                    by: *by,
-                    justification: justification.clone(),
-                }
-                .into()
-            }
-            C::Deprecate { justification } => {
-                before_validation(state)?;
-                ConventionDeprecated {
-                    justification: justification.clone(),
-                }
-                .into()
-            }
-            C::Cancel { by, reason } => {
-                let message = match state.stage {
-                    Stage::Validated => None,
-                    Stage::Started | Stage::Interrupted | Stage::Completed => Some(format!(
-                        "L'immersion a commencé le {} : elle ne s'annule plus, elle s'interrompt.",
-                        state.started_on.map(fr::date).unwrap_or_default()
-                    )),
-                    _ => Some(
-                        "La convention n'est pas encore validée : rejetez-la ou abandonnez-la plutôt que de l'annuler."
-                            .to_owned(),
-                    ),
-                };
-                if let Some(message) = message {
-                    return Err(DomainError::rule(
-                        Rule::CancelOnlyBeforeStart,
-                        "immersionId",
-                        message,
-                    ));
-                }
-                ConventionCancelled {
-                    by: *by,
-                    reason: reason.clone(),
-                    cancelled_on: today,
-                }
-                .into()
-            }
-            C::Renew { terms } => renew(terms, state, context)?,
-            C::Start { started_on } => {
-                let convention = match (state.stage, &state.convention) {
-                    (Stage::Validated, Some(convention)) => convention,
-                    (Stage::Started | Stage::Interrupted | Stage::Completed, _) => {
-                        return Err(DomainError::conflict(
-                            Rule::ConventionStage,
-                            "startedOn",
-                            "L'immersion a déjà commencé.",
-                        ));
-                    }
-                    _ => {
-                        return Err(stage_error(
-                            "immersionId",
-                            "La convention n'est pas encore validée : l'immersion ne peut pas commencer.",
-                        ));
-                    }
-                };
-                if !convention.period.contains(*started_on) {
-                    return Err(DomainError::rule(
-                        Rule::StartOutsidePeriod,
-                        "startedOn",
-                        format!(
-                            "L'immersion commence dans la période de la convention ({}).",
-                            convention.period
-                        ),
-                    ));
-                }
-                not_in_future(*started_on, today, "startedOn")?;
-                ImmersionStarted {
-                    started_on: *started_on,
-                }
-                .into()
-            }
+            C::Accept { by, answered_on } => accept(*by, *answered_on, existing()?)?,
+            C::Decline {
+                by,
+                reason,
+                answered_on,
+            } => decline(*by, reason, *answered_on, existing()?)?,
+            C::DraftConvention { convention } => return draft(convention, existing()?),
+            C::Sign { signatory, method } => sign(*signatory, *method, existing()?)?,
+            C::Prevalidate { by } => prevalidate(*by, existing()?)?,
+            C::Validate { by } => validate(*by, existing()?)?,
+            C::Reject { by, justification } => reject(*by, justification, existing()?)?,
+            C::Deprecate { justification } => deprecate(justification, existing()?)?,
+            C::Cancel { by, reason } => cancel(*by, reason, existing()?)?,
+            C::Renew { terms } => renew(terms, existing()?)?,
+            C::Start { started_on } => start(*started_on, existing()?)?,
             C::Interrupt {
                 by,
                 reason,
                 interrupted_on,
-            } => {
-                let started_on = running(state)?;
-                not_in_future(*interrupted_on, today, "interruptedOn")?;
-                not_before(
-                    *interrupted_on,
-                    started_on,
-                    "le début de l'immersion",
-                    "interruptedOn",
-                )?;
-                ImmersionInterrupted {
-                    by: *by,
-                    reason: reason.clone(),
-                    interrupted_on: *interrupted_on,
-                }
-                .into()
-            }
-            C::Complete { completed_on } => {
-                running(state)?;
-                let end = state
-                    .planned_end()
-                    .expect("a running immersion has a convention");
-                if *completed_on < end {
-                    return Err(DomainError::rule(
-                        Rule::CompletionBeforeEnd,
-                        "completedOn",
-                        format!(
-                            "L'immersion va jusqu'au {} : si elle s'arrête avant, enregistrez une interruption.",
-                            fr::date(end)
-                        ),
-                    ));
-                }
-                not_in_future(*completed_on, today, "completedOn")?;
-                ImmersionCompleted {
-                    completed_on: *completed_on,
-                }
-                .into()
-            }
+            } => interrupt(*by, reason, *interrupted_on, existing()?)?,
+            C::Complete { completed_on } => complete(*completed_on, existing()?)?,
             C::ReportAccident {
                 accident_id,
                 occurred_at,
@@ -777,95 +630,21 @@ impl Decider for Immersion {
                 *occurred_at,
                 *structure_informed_at,
                 description,
-                state,
-                context,
+                existing()?,
             )?,
             C::RecordAccidentDeclaration {
                 accident_id,
                 filed_at,
-            } => {
-                let Some(accident) = state.accidents.get(accident_id) else {
-                    return Err(DomainError::not_found(
-                        Rule::AccidentUnknown,
-                        "accidentId",
-                        "Aucun accident n'est enregistré sous cette référence pour cette immersion.",
-                    ));
-                };
-                if accident.declared {
-                    return Err(DomainError::conflict(
-                        Rule::AccidentAlreadyDeclared,
-                        "accidentId",
-                        "La déclaration de cet accident est déjà enregistrée.",
-                    ));
-                }
-                let occurred_at = accident
-                    .occurred_at
-                    .expect("reported accidents have a time");
-                if *filed_at < occurred_at {
-                    return Err(DomainError::rule(
-                        Rule::DateBeforeStart,
-                        "filedAt",
-                        "La déclaration ne peut pas précéder l'accident.",
-                    ));
-                }
-                if *filed_at > context.now {
-                    return Err(DomainError::rule(
-                        Rule::DateInFuture,
-                        "filedAt",
-                        "La déclaration s'enregistre une fois faite.",
-                    ));
-                }
-                AccidentDeclarationFiled {
-                    accident_id: *accident_id,
-                    filed_at: *filed_at,
-                    filed_in_time: *filed_at - occurred_at <= ACCIDENT_DECLARE_WITHIN,
-                }
-                .into()
-            }
+            } => record_accident_declaration(*accident_id, *filed_at, existing()?)?,
             C::RecordFeedback {
                 feedback,
                 recorded_on,
-            } => record_feedback(feedback, *recorded_on, state, today)?,
+            } => record_feedback(feedback, *recorded_on, existing()?)?,
             C::RecordOutcome {
                 milestone,
                 outcome,
                 recorded_on,
-            } => {
-                let Some(ended_on) = state.ended_on.filter(|_| state.stage.has_ended()) else {
-                    return Err(DomainError::rule(
-                        Rule::OutcomeTooEarly,
-                        "milestone",
-                        "Les suites s'enregistrent une fois l'immersion terminée ou interrompue.",
-                    ));
-                };
-                if state.outcomes.contains(milestone) {
-                    return Err(DomainError::conflict(
-                        Rule::OutcomeAlreadyRecorded,
-                        "milestone",
-                        format!("La suite {} est déjà enregistrée.", milestone.label()),
-                    ));
-                }
-                let due = add_months(ended_on, milestone.months());
-                if *recorded_on < due {
-                    return Err(DomainError::rule(
-                        Rule::OutcomeTooEarly,
-                        "recordedOn",
-                        format!(
-                            "Le suivi {} se fait à partir du {} (l'immersion s'est terminée le {}).",
-                            milestone.label(),
-                            fr::date(due),
-                            fr::date(ended_on)
-                        ),
-                    ));
-                }
-                not_in_future(*recorded_on, today, "recordedOn")?;
-                OutcomeRecorded {
-                    milestone: *milestone,
-                    outcome: *outcome,
-                    recorded_on: *recorded_on,
-                }
-                .into()
-            }
+            } => record_outcome(*milestone, *outcome, *recorded_on, existing()?)?,
         };
         Ok(vec![event])
     }
@@ -959,24 +738,10 @@ impl Decider for Immersion {
 }
 
 fn propose(
-    command: &ImmersionCommand,
+    proposal: ImmersionProposed,
     state: &ImmersionState,
     context: &ImmersionContext,
 ) -> Result<Vec<ImmersionEvent>, DomainError> {
-    let ImmersionCommand::Propose {
-        immersion_id,
-        person_id,
-        employer_id,
-        need_id,
-        objective,
-        structure,
-        mediator,
-        message,
-        proposed_on,
-    } = command
-    else {
-        unreachable!("called for proposals only")
-    };
     if state.stage != Stage::NotProposed {
         return Err(already_exists(
             "immersionId",
@@ -995,35 +760,83 @@ fn propose(
             "Cet employeur n'est pas enregistré.",
         ));
     }
-    if need_id.is_some() && context.need_employer != Some(*employer_id) {
+    if proposal.need_id.is_some() && context.need_employer != Some(proposal.employer_id) {
         return Err(DomainError::rule(
             Rule::NeedOfAnotherEmployer,
             "needId",
             "Ce besoin n'est pas un besoin ouvert de cet employeur : choisissez un de ses besoins en cours, ou aucun.",
         ));
     }
-    not_in_future(*proposed_on, context.today, "proposedOn")?;
-    Ok(vec![
-        ImmersionProposed {
-            immersion_id: *immersion_id,
-            person_id: *person_id,
-            employer_id: *employer_id,
-            need_id: *need_id,
-            objective: *objective,
-            structure: *structure,
-            mediator: *mediator,
-            message: message.clone(),
-            proposed_on: *proposed_on,
-        }
-        .into(),
-    ])
+    not_in_future(proposal.proposed_on, context.today, "proposedOn")?;
+    Ok(vec![proposal.into()])
+}
+
+/// What an acceptance and a refusal both check.
+fn answer(by: Respondent, answered_on: Date, immersion: Existing<'_>) -> Result<(), DomainError> {
+    let Existing {
+        proposal,
+        state,
+        context,
+    } = immersion;
+    if state.stage != Stage::Proposed {
+        return Err(DomainError::conflict(
+            Rule::ProposalAlreadyAnswered,
+            "by",
+            "La proposition a déjà reçu ses réponses.",
+        ));
+    }
+    let answered = match by {
+        Respondent::Person => state.accepted_by_person,
+        Respondent::Employer => state.accepted_by_employer,
+    };
+    if answered {
+        return Err(DomainError::conflict(
+            Rule::ProposalAlreadyAnswered,
+            "by",
+            "Cette réponse est déjà enregistrée.",
+        ));
+    }
+    not_in_future(answered_on, context.today, "answeredOn")?;
+    not_before(
+        answered_on,
+        proposal.proposed_on,
+        "la proposition",
+        "answeredOn",
+    )
+}
+
+fn accept(
+    by: Respondent,
+    answered_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    answer(by, answered_on, immersion)?;
+    Ok(match by {
+        Respondent::Person => ProposalAcceptedByPerson { answered_on }.into(),
+        Respondent::Employer => ProposalAcceptedByEmployer { answered_on }.into(),
+    })
+}
+
+fn decline(
+    by: Respondent,
+    reason: &Text,
+    answered_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    answer(by, answered_on, immersion)?;
+    Ok(ProposalDeclined {
+        by,
+        reason: reason.clone(),
+        answered_on,
+    }
+    .into())
 }
 
 fn draft(
     convention: &Convention,
-    state: &ImmersionState,
-    context: &ImmersionContext,
+    immersion: Existing<'_>,
 ) -> Result<Vec<ImmersionEvent>, DomainError> {
+    let Existing { state, context, .. } = immersion;
     match state.stage {
         Stage::Proposed if state.accepted_by_person && state.accepted_by_employer => {}
         Stage::Proposed => {
@@ -1110,12 +923,60 @@ fn all_signed(state: &ImmersionState) -> Result<(), DomainError> {
     }
 }
 
+fn prevalidate(by: UserId, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
+    let state = immersion.state;
+    let signing = awaiting_signatures(state)?;
+    all_signed(state)?;
+    if signing.prevalidated {
+        return Err(DomainError::conflict(
+            Rule::ConventionStage,
+            "immersionId",
+            "La convention est déjà pré-validée.",
+        ));
+    }
+    Ok(ConventionPrevalidated {
+        by,
+        renewal: signing.renewal,
+    }
+    .into())
+}
+
+fn validate(by: UserId, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let today = context.today;
+    let signing = awaiting_signatures(state)?;
+    all_signed(state)?;
+    if context.prevalidation_required && !signing.prevalidated {
+        return Err(DomainError::rule(
+            Rule::PrevalidationRequired,
+            "immersionId",
+            "Votre structure fait pré-valider les conventions par un conseiller avant la validation : demandez la pré-validation.",
+        ));
+    }
+    if today > signing.start {
+        return Err(DomainError::rule(
+            Rule::ValidationAfterStart,
+            "convention.period.start",
+            format!(
+                "La période commence le {}, avant aujourd'hui : modifiez les dates (les signatures seront à redonner) avant de valider.",
+                fr::date(signing.start)
+            ),
+        ));
+    }
+    Ok(ConventionValidated {
+        by,
+        validated_on: today,
+        renewal: signing.renewal,
+    }
+    .into())
+}
+
 fn sign(
     signatory: Signatory,
     method: SignatureMethod,
-    state: &ImmersionState,
-    context: &ImmersionContext,
+    immersion: Existing<'_>,
 ) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
     let signing = awaiting_signatures(state)?;
     if !signing.required.contains(&signatory) {
         let required: Vec<_> = signing.required.iter().copied().collect();
@@ -1171,6 +1032,91 @@ fn before_validation(state: &ImmersionState) -> Result<(), DomainError> {
     }
 }
 
+fn reject(
+    by: UserId,
+    justification: &Text,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    before_validation(immersion.state)?;
+    Ok(ConventionRejected {
+        by,
+        justification: justification.clone(),
+    }
+    .into())
+}
+
+fn deprecate(justification: &Text, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
+    before_validation(immersion.state)?;
+    Ok(ConventionDeprecated {
+        justification: justification.clone(),
+    }
+    .into())
+}
+
+fn cancel(
+    by: Initiator,
+    reason: &Text,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let message = match state.stage {
+        Stage::Validated => None,
+        Stage::Started | Stage::Interrupted | Stage::Completed => Some(format!(
+            "L'immersion a commencé le {} : elle ne s'annule plus, elle s'interrompt.",
+            state.started_on.map(fr::date).unwrap_or_default()
+        )),
+        _ => Some(
+            "La convention n'est pas encore validée : rejetez-la ou abandonnez-la plutôt que de l'annuler."
+                .to_owned(),
+        ),
+    };
+    if let Some(message) = message {
+        return Err(DomainError::rule(
+            Rule::CancelOnlyBeforeStart,
+            "immersionId",
+            message,
+        ));
+    }
+    Ok(ConventionCancelled {
+        by,
+        reason: reason.clone(),
+        cancelled_on: context.today,
+    }
+    .into())
+}
+
+fn start(started_on: Date, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let convention = match (state.stage, &state.convention) {
+        (Stage::Validated, Some(convention)) => convention,
+        (Stage::Started | Stage::Interrupted | Stage::Completed, _) => {
+            return Err(DomainError::conflict(
+                Rule::ConventionStage,
+                "startedOn",
+                "L'immersion a déjà commencé.",
+            ));
+        }
+        _ => {
+            return Err(stage_error(
+                "immersionId",
+                "La convention n'est pas encore validée : l'immersion ne peut pas commencer.",
+            ));
+        }
+    };
+    if !convention.period.contains(started_on) {
+        return Err(DomainError::rule(
+            Rule::StartOutsidePeriod,
+            "startedOn",
+            format!(
+                "L'immersion commence dans la période de la convention ({}).",
+                convention.period
+            ),
+        ));
+    }
+    not_in_future(started_on, context.today, "startedOn")?;
+    Ok(ImmersionStarted { started_on }.into())
+}
+
 /// The immersion runs: started, not yet ended. Returns its first day.
 fn running(state: &ImmersionState) -> Result<Date, DomainError> {
     match (state.stage, state.started_on) {
@@ -1191,11 +1137,8 @@ fn running(state: &ImmersionState) -> Result<Date, DomainError> {
     }
 }
 
-fn renew(
-    terms: &RenewalTerms,
-    state: &ImmersionState,
-    context: &ImmersionContext,
-) -> Result<ImmersionEvent, DomainError> {
+fn renew(terms: &RenewalTerms, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
     running(state)?;
     let convention = state
         .convention
@@ -1272,14 +1215,57 @@ fn renew(
     .into())
 }
 
+fn interrupt(
+    by: Initiator,
+    reason: &Text,
+    interrupted_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let started_on = running(state)?;
+    not_in_future(interrupted_on, context.today, "interruptedOn")?;
+    not_before(
+        interrupted_on,
+        started_on,
+        "le début de l'immersion",
+        "interruptedOn",
+    )?;
+    Ok(ImmersionInterrupted {
+        by,
+        reason: reason.clone(),
+        interrupted_on,
+    }
+    .into())
+}
+
+fn complete(completed_on: Date, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    running(state)?;
+    let end = state
+        .planned_end()
+        .expect("a running immersion has a convention");
+    if completed_on < end {
+        return Err(DomainError::rule(
+            Rule::CompletionBeforeEnd,
+            "completedOn",
+            format!(
+                "L'immersion va jusqu'au {} : si elle s'arrête avant, enregistrez une interruption.",
+                fr::date(end)
+            ),
+        ));
+    }
+    not_in_future(completed_on, context.today, "completedOn")?;
+    Ok(ImmersionCompleted { completed_on }.into())
+}
+
 fn report_accident(
     accident_id: AccidentId,
     occurred_at: OffsetDateTime,
     structure_informed_at: OffsetDateTime,
     description: &Text,
-    state: &ImmersionState,
-    context: &ImmersionContext,
+    immersion: Existing<'_>,
 ) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
     if state.accidents.contains_key(&accident_id) {
         return Err(already_exists(
             "accidentId",
@@ -1326,12 +1312,58 @@ fn report_accident(
     .into())
 }
 
+fn record_accident_declaration(
+    accident_id: AccidentId,
+    filed_at: OffsetDateTime,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let Some(accident) = state.accidents.get(&accident_id) else {
+        return Err(DomainError::not_found(
+            Rule::AccidentUnknown,
+            "accidentId",
+            "Aucun accident n'est enregistré sous cette référence pour cette immersion.",
+        ));
+    };
+    if accident.declared {
+        return Err(DomainError::conflict(
+            Rule::AccidentAlreadyDeclared,
+            "accidentId",
+            "La déclaration de cet accident est déjà enregistrée.",
+        ));
+    }
+    let occurred_at = accident
+        .occurred_at
+        .expect("reported accidents have a time");
+    if filed_at < occurred_at {
+        return Err(DomainError::rule(
+            Rule::DateBeforeStart,
+            "filedAt",
+            "La déclaration ne peut pas précéder l'accident.",
+        ));
+    }
+    if filed_at > context.now {
+        return Err(DomainError::rule(
+            Rule::DateInFuture,
+            "filedAt",
+            "La déclaration s'enregistre une fois faite.",
+        ));
+    }
+    Ok(AccidentDeclarationFiled {
+        accident_id,
+        filed_at,
+        filed_in_time: filed_at - occurred_at <= ACCIDENT_DECLARE_WITHIN,
+    }
+    .into())
+}
+
 fn record_feedback(
     feedback: &Feedback,
     recorded_on: Date,
-    state: &ImmersionState,
-    today: Date,
+    immersion: Existing<'_>,
 ) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let today = context.today;
     // From the last planned day on, or once it ended: the tutor is asked on
     // the last day.
     let ready = state.stage.has_ended()
@@ -1377,6 +1409,49 @@ fn record_feedback(
     not_in_future(recorded_on, today, "recordedOn")?;
     Ok(FeedbackRecorded {
         feedback: feedback.clone(),
+        recorded_on,
+    }
+    .into())
+}
+
+fn record_outcome(
+    milestone: Milestone,
+    outcome: Outcome,
+    recorded_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let Some(ended_on) = state.ended_on.filter(|_| state.stage.has_ended()) else {
+        return Err(DomainError::rule(
+            Rule::OutcomeTooEarly,
+            "milestone",
+            "Les suites s'enregistrent une fois l'immersion terminée ou interrompue.",
+        ));
+    };
+    if state.outcomes.contains(&milestone) {
+        return Err(DomainError::conflict(
+            Rule::OutcomeAlreadyRecorded,
+            "milestone",
+            format!("La suite {} est déjà enregistrée.", milestone.label()),
+        ));
+    }
+    let due = add_months(ended_on, milestone.months());
+    if recorded_on < due {
+        return Err(DomainError::rule(
+            Rule::OutcomeTooEarly,
+            "recordedOn",
+            format!(
+                "Le suivi {} se fait à partir du {} (l'immersion s'est terminée le {}).",
+                milestone.label(),
+                fr::date(due),
+                fr::date(ended_on)
+            ),
+        ));
+    }
+    not_in_future(recorded_on, context.today, "recordedOn")?;
+    Ok(OutcomeRecorded {
+        milestone,
+        outcome,
         recorded_on,
     }
     .into())
