@@ -12,6 +12,11 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use passerelle_domain::fr::{self, Labelled};
+use passerelle_domain::immersion::{FeedbackAuthor, Milestone, Objective, Outcome, Stage};
+use passerelle_domain::need::NeedSource;
+use passerelle_domain::person::ReadjustmentCause;
+use passerelle_domain::values::ContractType;
 use passerelle_web::FUNNEL_STEPS as STEPS;
 use passerelle_web::dashboard_variables;
 use serde_json::{Map, Value, json};
@@ -241,9 +246,27 @@ fn immersion_filter(params: &HashMap<String, String>) -> Result<Value, String> {
     Ok(Value::Object(filter))
 }
 
-fn label(labels: &[(&str, &str)], value: &Value) -> String {
+/// A domain value's French label, from its API name; the name itself when
+/// unknown.
+fn label<T: Labelled>(value: &Value) -> String {
+    let code = value.as_str().unwrap_or_default();
+    fr::label_of::<T>(code).map_or_else(|| code.to_owned(), str::to_owned)
+}
+
+/// The labels of a list of values, comma-separated.
+fn labels<T: Labelled>(values: &Value) -> String {
+    values
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(label::<T>)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn step_label(value: &Value) -> String {
     let key = value.as_str().unwrap_or_default();
-    labels
+    STEPS
         .iter()
         .find(|(k, _)| *k == key)
         .map_or_else(|| key.to_owned(), |(_, l)| (*l).to_owned())
@@ -281,7 +304,7 @@ fn funnel(data: &Value) -> Vec<Vec<String>> {
         .flatten()
     {
         rows.push(vec![
-            label(&STEPS, &step["step"]),
+            step_label(&step["step"]),
             count(&step["count"]),
             decimal(&step["rateFromPrevious"], 100.0, 1),
             decimal(&step["medianDaysFromPrevious"], 1.0, 1),
@@ -289,41 +312,6 @@ fn funnel(data: &Value) -> Vec<Vec<String>> {
     }
     rows
 }
-
-const MILESTONES: [(&str, &str); 4] = [
-    ("END", "Fin de l'immersion"),
-    ("ONE_MONTH", "1 mois"),
-    ("THREE_MONTHS", "3 mois"),
-    ("SIX_MONTHS", "6 mois"),
-];
-const OBJECTIVES: [(&str, &str); 3] = [
-    (
-        "DISCOVER_JOB_OR_SECTOR",
-        "Découvrir un métier ou un secteur",
-    ),
-    ("CONFIRM_PROJECT", "Confirmer un projet professionnel"),
-    (
-        "INITIATE_RECRUITMENT",
-        "Initier une démarche de recrutement",
-    ),
-];
-const OUTCOMES_LABELS: [(&str, &str); 5] = [
-    ("HIRED", "Embauche"),
-    ("TRAINING", "Formation"),
-    ("NEW_IMMERSION", "Nouvelle immersion"),
-    ("PROJECT_READJUSTED", "Projet réajusté"),
-    ("NOTHING", "Sans suite"),
-];
-const CONTRACTS: [(&str, &str); 8] = [
-    ("CDI", "CDI"),
-    ("CDD_SIX_MONTHS_OR_MORE", "CDD de 6 mois ou plus"),
-    ("CDD_UNDER_SIX_MONTHS", "CDD de moins de 6 mois"),
-    ("ALTERNANCE", "Alternance"),
-    ("CONTRAT_AIDE", "Contrat aidé"),
-    ("CONTRAT_INSERTION", "Contrat d'insertion"),
-    ("INTERIM", "Intérim"),
-    ("OTHER", "Autre"),
-];
 
 fn outcomes(data: &Value) -> Vec<Vec<String>> {
     let mut rows = vec![
@@ -337,25 +325,19 @@ fn outcomes(data: &Value) -> Vec<Vec<String>> {
         .flatten()
     {
         rows.push(vec![
-            label(&MILESTONES, &cell["milestone"]),
-            label(&OBJECTIVES, &cell["objective"]),
-            label(&OUTCOMES_LABELS, &cell["outcome"]),
+            label::<Milestone>(&cell["milestone"]),
+            label::<Objective>(&cell["objective"]),
+            label::<Outcome>(&cell["outcome"]),
             if cell["contract"].is_null() {
                 String::new()
             } else {
-                label(&CONTRACTS, &cell["contract"])
+                label::<ContractType>(&cell["contract"])
             },
             count(&cell["count"]),
         ]);
     }
     rows
 }
-
-const SOURCES: [(&str, &str); 3] = [
-    ("VISIT", "Visite"),
-    ("PORTAL", "Portail employeur"),
-    ("PHONE", "Téléphone"),
-];
 
 fn needs(data: &Value) -> Vec<Vec<String>> {
     let d = &data["needsConversion"];
@@ -372,7 +354,7 @@ fn needs(data: &Value) -> Vec<Vec<String>> {
     ];
     for s in d["bySource"].as_array().into_iter().flatten() {
         rows.push(vec![
-            label(&SOURCES, &s["source"]),
+            label::<NeedSource>(&s["source"]),
             count(&s["needs"]),
             count(&s["becameImmersion"]),
             count(&s["becameOffer"]),
@@ -396,13 +378,6 @@ fn needs(data: &Value) -> Vec<Vec<String>> {
     rows
 }
 
-const CAUSES: [(&str, &str); 4] = [
-    ("IMMERSION_FEEDBACK", "Retour d'immersion"),
-    ("JOB_INQUIRY", "Enquête métier"),
-    ("PEER_MEETING", "Rencontre avec un pair"),
-    ("MENTORSHIP", "Parrainage"),
-];
-
 fn readjustments(data: &Value) -> Vec<Vec<String>> {
     let d = &data["projectReadjustments"];
     let mut rows = vec![
@@ -421,7 +396,10 @@ fn readjustments(data: &Value) -> Vec<Vec<String>> {
     }
     for c in d["byCause"].as_array().into_iter().flatten() {
         rows.push(vec![
-            format!("Réajustements : {}", label(&CAUSES, &c["cause"])),
+            format!(
+                "Réajustements : {}",
+                label::<ReadjustmentCause>(&c["cause"])
+            ),
             count(&c["readjustments"]),
         ]);
     }
@@ -457,34 +435,27 @@ fn engagement(data: &Value) -> Vec<Vec<String>> {
     rows
 }
 
+/// One immersion, its values in words: no API name reaches the sheet.
 fn immersion_row(node: &Value) -> Vec<String> {
     let text = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
         other => other.to_string(),
     };
-    [
-        "id",
-        "objective",
-        "stage",
-        "proposedOn",
-        "periodStart",
-        "periodEnd",
-        "days",
-        "validatedOn",
-        "startedOn",
-        "endedOn",
-        "feedbackFrom",
-        "outcomes",
+    vec![
+        text(&node["id"]),
+        label::<Objective>(&node["objective"]),
+        label::<Stage>(&node["stage"]),
+        text(&node["proposedOn"]),
+        text(&node["periodStart"]),
+        text(&node["periodEnd"]),
+        text(&node["days"]),
+        text(&node["validatedOn"]),
+        text(&node["startedOn"]),
+        text(&node["endedOn"]),
+        labels::<FeedbackAuthor>(&node["feedbackFrom"]),
+        labels::<Milestone>(&node["outcomes"]),
     ]
-    .iter()
-    .map(|k| text(&node[*k]))
-    .collect()
 }
 
 /// The table as CSV for French-locale spreadsheets.

@@ -877,6 +877,8 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     assert!(file.contains("Version 2"), "{file}");
     assert!(file.contains("après les retours d'une immersion"), "{file}");
     assert!(file.contains("Projet réajusté"), "{file}");
+    // Each job by its code and its name in the ROME.
+    assert!(file.contains("D1104 — Pâtissier / Pâtissière"), "{file}");
     browser.screenshot("fiche-personne").await;
     let seen = gql(
         &server,

@@ -276,6 +276,26 @@ async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
     let (_, rows) = csv(&server, Some(&token), "/exports/immersions.csv").await;
     assert!(total > 0);
     assert_eq!(rows.len(), total + 1);
+    // Values in words, as a mediator reads them: no API name such as
+    // `discover_job_or_sector`, `proposed` or `ONE_MONTH` in any cell.
+    let api_name = |part: &str| {
+        part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            || part.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+    };
+    for row in &rows[1..] {
+        for (header, cell) in rows[0].iter().zip(row).skip(1) {
+            assert!(
+                cell.is_empty() || !cell.split(", ").any(api_name),
+                "{header} : {cell} in {row:?}"
+            );
+        }
+    }
+    assert!(
+        rows[1..]
+            .iter()
+            .any(|r| r[10].contains("Entreprise") && !r[11].is_empty()),
+        "some immersion has an assessment and an outcome: {rows:?}"
+    );
 
     // No session, no figures; an unknown filter is named.
     let (status, _) = csv(&server, None, "/exports/immersion-funnel.csv").await;

@@ -1,4 +1,9 @@
-//! French wording shared by error messages: dates as a mediator writes them.
+//! French wording shared by error messages, pages, CSV and mail: dates as a
+//! mediator writes them, and the label of each domain value.
+
+mod labels;
+
+pub use labels::{Labelled, label, label_of, rome};
 
 use time::{Date, Month};
 

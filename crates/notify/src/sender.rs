@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use passerelle_accounts::{Principal, StaffRole};
 use passerelle_app::Clock;
+use passerelle_domain::fr::Labelled;
+use passerelle_domain::immersion::Milestone;
 use passerelle_domain::values::{EmployerId, ImmersionId, PersonId, StructureId, UserId};
 use passerelle_projections::inbox;
 use passerelle_projections::views::{employers, immersions, people};
@@ -291,14 +293,10 @@ impl Sender {
                 .as_ref()
                 .and_then(|i| Some((i.period_start?, i.period_end?))),
             stage: params.stage,
-            milestone: params.milestone.as_deref().map(|m| {
-                match m {
-                    "one_month" => "1 mois",
-                    "three_months" => "3 mois",
-                    _ => "6 mois",
-                }
-                .to_owned()
-            }),
+            milestone: params
+                .milestone
+                .as_deref()
+                .and_then(|m| Milestone::ALL.iter().copied().find(|x| x.code() == m)),
             ..Facts::default()
         };
         let base = self.settings.public_url.trim_end_matches('/');

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use passerelle_domain::fr;
+use passerelle_domain::immersion::Milestone;
 
 /// Which mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -137,8 +138,8 @@ pub struct Facts {
     pub link: Option<String>,
     /// D+3 or D+10, for an assessment reminder.
     pub stage: Option<i64>,
-    /// "1 mois", "3 mois", "6 mois", for a follow-up.
-    pub milestone: Option<String>,
+    /// The follow-up due (1, 3 or 6 months after the immersion).
+    pub milestone: Option<Milestone>,
     /// A digest's tasks: title, then when due.
     pub tasks: Vec<(String, Option<Date>)>,
     /// The link to turn off optional mails (absent on essential ones).
@@ -287,13 +288,16 @@ fn body(template: Template, f: &Facts) -> Body {
         },
         Template::FollowUpRequest => Body {
             subject: format!(
-                "Suivi à {} de l'immersion de {person}",
-                or(&f.milestone, "quelques mois")
+                "Suivi {} de l'immersion de {person}",
+                f.milestone.map_or("à quelques mois", Milestone::label)
             ),
             paragraphs: vec![
                 format!(
                     "L'immersion de {person} chez {employer} s'est terminée il y a {}.",
-                    or(&f.milestone, "quelques mois")
+                    match f.milestone.map(Milestone::months) {
+                        Some(months @ 1..) => format!("{months} mois"),
+                        _ => "quelques mois".to_owned(),
+                    }
                 ),
                 "Prenez des nouvelles et enregistrez sa situation (emploi, formation, nouvelle immersion…).".into(),
             ],

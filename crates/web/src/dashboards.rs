@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::labels::{AGE_BANDS, CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES};
+use crate::labels::{AGE_BANDS, CAUSES, CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SOURCES};
 use crate::{Nav, Page, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
@@ -74,19 +74,6 @@ pub const STEPS: [(&str, &str); 7] = [
     ("STARTED", "Commencées"),
     ("COMPLETED", "Terminées"),
     ("HIRED_OR_TRAINED", "Embauche ou formation"),
-];
-
-const SOURCES: [(&str, &str); 3] = [
-    ("VISIT", "Visites"),
-    ("PORTAL", "Portail"),
-    ("PHONE", "Téléphone"),
-];
-
-const CAUSES: [(&str, &str); 4] = [
-    ("IMMERSION_FEEDBACK", "Retours d'immersion"),
-    ("JOB_INQUIRY", "Enquêtes métier"),
-    ("PEER_MEETING", "Rencontres avec un pair"),
-    ("MENTORSHIP", "Parrainages"),
 ];
 
 /// One row of a chart: a label, a count (none when masked), more columns.

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::Response;
+use passerelle_domain::fr;
 use serde_json::{Value, json};
 
 use crate::{FormState, Nav, Page, french_date, message};
@@ -143,9 +144,9 @@ impl Page {
             .unwrap_or_default()
             .iter()
             .map(|v| {
-                let codes: Vec<&str> = v["targetRomeCodes"]
+                let codes: Vec<String> = v["targetRomeCodes"]
                     .as_array()
-                    .map(|c| c.iter().filter_map(Value::as_str).collect())
+                    .map(|c| c.iter().filter_map(Value::as_str).map(fr::rome).collect())
                     .unwrap_or_default();
                 let why = match (v["whatChanged"].as_str(), v["causeKind"].as_str()) {
                     (Some(what), Some(cause)) => format!("{what} ({})", cause_label(cause)),
@@ -158,7 +159,7 @@ impl Page {
                         v["version"],
                         french_date(&v["changedOn"])
                     ),
-                    codes.join(", "),
+                    codes.join(" ; "),
                     why,
                 )
             })

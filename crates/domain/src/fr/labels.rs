@@ -1,0 +1,240 @@
+//! The French label of each domain value a page, a CSV or a mail shows: one
+//! wording per value, so a mediator reads the same word everywhere.
+
+use uuid::Uuid;
+
+use crate::employer::VisitPurpose;
+use crate::immersion::{FeedbackAuthor, Milestone, Objective, Outcome, Skill, Stage};
+use crate::need::{HiringIntent, Horizon, NeedSource};
+use crate::person::ReadjustmentCause;
+use crate::values::{
+    AgeBand, ContractType, ImmersionId, InquiryId, MeetingId, MentorshipId, RomeCode, VisitId,
+};
+
+/// A domain value with a French label.
+pub trait Labelled: Copy + 'static {
+    /// One value of each kind, in the order forms and tables list them (a
+    /// variant's details, such as an outcome's contract, do not change its
+    /// label).
+    const ALL: &'static [Self];
+
+    /// How the API names the kind, lower-cased (`discover_job_or_sector`).
+    fn code(self) -> &'static str;
+
+    /// The label, capitalised, as a field's value or a table's cell.
+    fn french(self) -> &'static str;
+}
+
+/// The label of a value.
+pub fn label<T: Labelled>(value: T) -> &'static str {
+    value.french()
+}
+
+/// The label of a value given as the API names it (`DISCOVER_JOB_OR_SECTOR`)
+/// or lower-cased; `None` when no value of `T` has that name.
+pub fn label_of<T: Labelled>(code: &str) -> Option<&'static str> {
+    T::ALL
+        .iter()
+        .find(|v| v.code().eq_ignore_ascii_case(code))
+        .map(|v| v.french())
+}
+
+/// A ROME code with its job's label from the referential
+/// ("A1101 — Conducteur / Conductrice d'engins agricoles"); the code alone
+/// when the referential no longer knows it.
+pub fn rome(code: &str) -> String {
+    match RomeCode::parse(code).ok().and_then(|c| c.label()) {
+        Some(job) => format!("{code} — {job}"),
+        None => code.to_owned(),
+    }
+}
+
+/// Labels an enum. The matches are exhaustive, so a variant added to the
+/// enum does not compile until it has its label here; a variant's detail is
+/// given a placeholder for `ALL`.
+macro_rules! labels {
+    ($type:ident {
+        $($variant:ident $({ $field:ident: $placeholder:expr })? => $code:literal, $label:literal;)+
+    }) => {
+        impl Labelled for $type {
+            const ALL: &'static [Self] = &[$($type::$variant $({ $field: $placeholder })?),+];
+
+            fn code(self) -> &'static str {
+                match self {
+                    $($type::$variant $({ $field: _ })? => $code,)+
+                }
+            }
+
+            fn french(self) -> &'static str {
+                match self {
+                    $($type::$variant $({ $field: _ })? => $label,)+
+                }
+            }
+        }
+    };
+}
+
+labels!(Objective {
+    DiscoverJobOrSector => "discover_job_or_sector", "Découvrir un métier ou un secteur d'activité";
+    ConfirmProject => "confirm_project", "Confirmer un projet professionnel";
+    InitiateRecruitment => "initiate_recruitment", "Initier une démarche de recrutement";
+});
+
+labels!(Stage {
+    NotProposed => "not_proposed", "Pas encore proposée";
+    Proposed => "proposed", "Proposée";
+    Declined => "declined", "Déclinée";
+    Drafted => "drafted", "Convention rédigée";
+    Validated => "validated", "Convention validée";
+    Rejected => "rejected", "Convention rejetée";
+    Deprecated => "deprecated", "Convention abandonnée";
+    Cancelled => "cancelled", "Convention annulée";
+    Started => "started", "En cours";
+    Interrupted => "interrupted", "Interrompue";
+    Completed => "completed", "Terminée";
+});
+
+labels!(FeedbackAuthor {
+    Host => "host", "Entreprise";
+    Person => "person", "Personne";
+    Mediator => "mediator", "Médiateur";
+});
+
+labels!(Skill {
+    JobTasks => "job_tasks", "Gestes du métier";
+    Punctuality => "punctuality", "Ponctualité";
+    SafetyRules => "safety_rules", "Règles de sécurité";
+    Teamwork => "teamwork", "Travail en équipe";
+    Communication => "communication", "Communication";
+    Autonomy => "autonomy", "Autonomie";
+    Initiative => "initiative", "Initiative";
+});
+
+labels!(Milestone {
+    End => "end", "À la fin de l'immersion";
+    OneMonth => "one_month", "À 1 mois";
+    ThreeMonths => "three_months", "À 3 mois";
+    SixMonths => "six_months", "À 6 mois";
+});
+
+labels!(Outcome {
+    Hired { contract: ContractType::Cdi } => "hired", "Embauche";
+    Training => "training", "Formation";
+    NewImmersion => "new_immersion", "Nouvelle immersion";
+    ProjectReadjusted => "project_readjusted", "Projet réajusté";
+    Nothing => "nothing", "Sans suite";
+});
+
+labels!(ContractType {
+    Cdi => "cdi", "CDI";
+    CddSixMonthsOrMore => "cdd_six_months_or_more", "CDD de 6 mois ou plus";
+    CddUnderSixMonths => "cdd_under_six_months", "CDD de moins de 6 mois";
+    Alternance => "alternance", "Alternance";
+    Interim => "interim", "Intérim";
+    ContratAide => "contrat_aide", "Contrat aidé";
+    ContratInsertion => "contrat_insertion", "Contrat d'insertion";
+    Other => "other", "Autre contrat";
+});
+
+labels!(Horizon {
+    Now => "now", "Dès maintenant";
+    WithinThreeMonths => "within_three_months", "Dans les 3 mois";
+    WithinSixMonths => "within_six_months", "Dans les 6 mois";
+    WithinAYear => "within_a_year", "Dans l'année";
+    NotKnownYet => "not_known_yet", "Je ne sais pas encore";
+});
+
+labels!(HiringIntent {
+    Planned => "planned", "Oui, c'est prévu";
+    Possible => "possible", "Peut-être, si la personne convient";
+    None => "none", "Non, pas pour l'instant";
+});
+
+labels!(VisitPurpose {
+    Prospection => "prospection", "Prospection";
+    FollowUp => "follow_up", "Suivi";
+    InEmploymentMediation => "in_employment_mediation", "Médiation dans l'emploi";
+});
+
+labels!(NeedSource {
+    Visit { visit_id: VisitId(Uuid::nil()) } => "visit", "Visite";
+    Portal => "portal", "Portail employeur";
+    Phone => "phone", "Téléphone";
+});
+
+labels!(ReadjustmentCause {
+    ImmersionFeedback { immersion_id: ImmersionId(Uuid::nil()) } => "immersion_feedback", "Retour d'immersion";
+    JobInquiry { inquiry_id: InquiryId(Uuid::nil()) } => "job_inquiry", "Enquête métier";
+    PeerMeeting { meeting_id: MeetingId(Uuid::nil()) } => "peer_meeting", "Rencontre avec un pair";
+    Mentorship { mentorship_id: MentorshipId(Uuid::nil()) } => "mentorship", "Parrainage";
+});
+
+labels!(AgeBand {
+    Under26 => "under_26", "Moins de 26 ans";
+    From26To49 => "from_26_to_49", "26 à 49 ans";
+    From50 => "from_50", "50 ans et plus";
+});
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// Every value has a label of its own and an API name of its own.
+    fn distinct<T: Labelled + std::fmt::Debug>() {
+        let mut labels = HashSet::new();
+        let mut codes = HashSet::new();
+        for value in T::ALL {
+            let label = value.french();
+            assert!(!label.trim().is_empty(), "{value:?} has no label");
+            assert!(labels.insert(label), "« {label} » labels two values");
+            assert!(codes.insert(value.code()), "{value:?}: code used twice");
+            assert_eq!(label_of::<T>(&value.code().to_uppercase()), Some(label));
+        }
+    }
+
+    #[test]
+    fn every_value_has_its_own_label() {
+        distinct::<Objective>();
+        distinct::<Stage>();
+        distinct::<FeedbackAuthor>();
+        distinct::<Skill>();
+        distinct::<Milestone>();
+        distinct::<Outcome>();
+        distinct::<ContractType>();
+        distinct::<Horizon>();
+        distinct::<HiringIntent>();
+        distinct::<VisitPurpose>();
+        distinct::<NeedSource>();
+        distinct::<ReadjustmentCause>();
+        distinct::<AgeBand>();
+    }
+
+    #[test]
+    fn sentence_forms_agree_with_labels() {
+        for m in <Milestone as Labelled>::ALL {
+            assert_eq!(m.label(), lower_first(label(*m)));
+        }
+        for o in <Objective as Labelled>::ALL {
+            assert_eq!(o.label(), lower_first(label(*o)));
+        }
+    }
+
+    fn lower_first(s: &str) -> String {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .map(|c| c.to_lowercase().chain(chars).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn rome_codes_read_with_their_job() {
+        assert_eq!(
+            rome("A1101"),
+            "A1101 — Conducteur / Conductrice d'engins agricoles"
+        );
+        assert_eq!(rome("Z9999"), "Z9999");
+    }
+}
