@@ -335,6 +335,14 @@ impl Config {
             config.mail.lease_secs,
             shortest.as_secs()
         );
+        if let Some(header) = &config.api.client_ip_header {
+            // Ignored, every client would count as the proxy: one guesser
+            // would lock everybody out.
+            anyhow::ensure!(
+                axum::http::HeaderName::try_from(header.as_str()).is_ok(),
+                "api.client_ip_header « {header} » is not an HTTP header name"
+            );
+        }
         Ok(config)
     }
 

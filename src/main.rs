@@ -464,16 +464,12 @@ pub(crate) fn api_over(
         );
     }
     server::Api {
-        client_ip_header: config.api.client_ip_header.as_deref().and_then(|h| {
-            axum::http::HeaderName::try_from(h)
-                .inspect_err(|_| {
-                    tracing::error!(
-                        header = h,
-                        "api.client_ip_header is not a header name: ignored"
-                    )
-                })
-                .ok()
-        }),
+        // Checked when the configuration is loaded.
+        client_ip_header: config
+            .api
+            .client_ip_header
+            .as_deref()
+            .and_then(|h| axum::http::HeaderName::try_from(h).ok()),
         schema: passerelle_graphql::build(
             gateway.clone(),
             passerelle_graphql::Limits {

@@ -38,6 +38,8 @@ enum Viewer {
     Anonymous,
     MediatorB,
     ManagerB,
+    /// An admin administers its own structure, not the territory.
+    AdminB,
     /// The contact of B's own employer, by magic link.
     EmployerB,
     /// B's person, by magic link.
@@ -46,10 +48,11 @@ enum Viewer {
     ContactBAtA,
 }
 
-const VIEWERS: [Viewer; 6] = [
+const VIEWERS: [Viewer; 7] = [
     Viewer::Anonymous,
     Viewer::MediatorB,
     Viewer::ManagerB,
+    Viewer::AdminB,
     Viewer::EmployerB,
     Viewer::PersonB,
     Viewer::ContactBAtA,
@@ -61,6 +64,7 @@ impl Viewer {
             Viewer::Anonymous => "anonymous",
             Viewer::MediatorB => "mediator of B",
             Viewer::ManagerB => "manager of B",
+            Viewer::AdminB => "admin of B",
             Viewer::EmployerB => "employer of B (link)",
             Viewer::PersonB => "person of B (link)",
             Viewer::ContactBAtA => "B's contact at A's employer (link)",
@@ -68,7 +72,7 @@ impl Viewer {
     }
 
     fn staff(self) -> bool {
-        matches!(self, Viewer::MediatorB | Viewer::ManagerB)
+        matches!(self, Viewer::MediatorB | Viewer::ManagerB | Viewer::AdminB)
     }
 }
 
@@ -92,14 +96,14 @@ enum Expect {
 use Expect::{Allowed, Denied, Figures, Public};
 
 /// One per viewer, in the order of [`VIEWERS`].
-type Expectations = [Expect; 6];
+type Expectations = [Expect; 7];
 
-const ALL_DENIED: Expectations = [Denied; 6];
-const STAFF: Expectations = [Denied, Allowed, Allowed, Denied, Denied, Denied];
-const PUBLIC: Expectations = [Public; 6];
-const FIGURES: Expectations = [Denied, Figures, Figures, Denied, Denied, Denied];
+const ALL_DENIED: Expectations = [Denied; 7];
+const STAFF: Expectations = [Denied, Allowed, Allowed, Allowed, Denied, Denied, Denied];
+const PUBLIC: Expectations = [Public; 7];
+const FIGURES: Expectations = [Denied, Figures, Figures, Figures, Denied, Denied, Denied];
 /// A viewer's own list: empty of anything of A.
-const OWN_LIST: Expectations = [Denied, Allowed, Allowed, Allowed, Allowed, Allowed];
+const OWN_LIST: Expectations = [Denied, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed];
 
 /// One operation on one root field, and what each viewer should get.
 struct Case {
@@ -172,7 +176,7 @@ fn table() -> Vec<Case> {
             "A's employer, its visits and needs",
             "query($e: ID!) { employer(id: $e) { id name siret contacts { id email structureId }
                 visits { id structureId observations nextStep } needs { id activities } } }",
-            [Denied, Allowed, Allowed, Denied, Denied, Allowed],
+            [Denied, Allowed, Allowed, Allowed, Denied, Denied, Allowed],
         ),
         case("Query.employerEngagement", "", ENGAGEMENT, FIGURES),
         case(
@@ -224,7 +228,7 @@ fn table() -> Vec<Case> {
             "Query.jobRuns",
             "",
             "{ jobRuns { job items succeeded } }",
-            [Denied, Denied, Allowed, Denied, Denied, Denied],
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
         ),
         case(
             "Query.me",
@@ -526,7 +530,7 @@ fn table() -> Vec<Case> {
             "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PORTAL },
                 description: { activities: \"Vernissage\", horizon: NOW, hiringIntent: POSSIBLE } }) {
                 need { id activities } } }",
-            [Denied, Allowed, Allowed, Denied, Denied, Allowed],
+            [Denied, Allowed, Allowed, Allowed, Denied, Denied, Allowed],
         ),
         case(
             "Mutation.needQualify",
@@ -1066,10 +1070,12 @@ async fn no_viewer_outside_a_structure_reaches_its_people_or_immersions_by_any_r
     create_staff(&db, &dir, structure_a, "manager", "direction@ml-nantes.fr");
     create_staff(&db, &dir, structure_b, "mediator", "lea@plie-nord.fr");
     create_staff(&db, &dir, structure_b, "manager", "direction@plie-nord.fr");
+    create_staff(&db, &dir, structure_b, "admin", "admin@plie-nord.fr");
     let mediator_a = login(server, "camille@ml-nantes.fr").await;
     let manager_a = login(server, "direction@ml-nantes.fr").await;
     let mediator_b = login(server, "lea@plie-nord.fr").await;
     let manager_b = login(server, "direction@plie-nord.fr").await;
+    let admin_b = login(server, "admin@plie-nord.fr").await;
     let me_a = step(server, &mediator_a, "{ me { id structureId } }", json!({})).await;
     let (mediator_a_id, structure_a_id) = (
         me_a["me"]["id"].as_str().unwrap().to_owned(),
@@ -1240,10 +1246,11 @@ async fn no_viewer_outside_a_structure_reaches_its_people_or_immersions_by_any_r
         (kind.as_str(), id.as_str()),
         ("EMPLOYER", employer_a.as_str())
     );
-    let tokens: [Option<&str>; 6] = [
+    let tokens: [Option<&str>; 7] = [
         None,
         Some(&mediator_b),
         Some(&manager_b),
+        Some(&admin_b),
         Some(&employer_b_session),
         Some(&person_b_session),
         Some(&contact_at_a),

@@ -557,3 +557,94 @@ async fn a_magic_link_request_keys_nothing_on_an_invalid_address() {
     assert_eq!(answer["data"]["magicLinkRequest"]["sent"], true, "{answer}");
     assert!(server.logged("magic_link_token").is_empty());
 }
+
+#[tokio::test]
+async fn a_websocket_ends_with_its_session() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let immersion = propose(&server, &token, &person, &employer).await;
+
+    let ws_url = format!("{}/graphql/ws", server.base.replace("http://", "ws://"));
+    let mut request = ws_url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |v: Value| Message::text(v.to_string());
+    ws.send(send(json!({ "type": "connection_init",
+        "payload": { "authorization": format!("Bearer {token}") } })))
+        .await
+        .unwrap();
+    let ack = ws.next().await.unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+    ws.send(send(json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($i: ID!) { immersionChanged(id: $i) { stage acceptedByPerson } }",
+        "variables": { "i": immersion } } })))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The session ends over HTTP; a colleague's change follows.
+    let out = gql(
+        &server,
+        Some(&token),
+        "mutation { logout { loggedOut } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(out["data"]["logout"]["loggedOut"], true, "{out}");
+    let again = login(&server, "camille@ml-nantes.fr").await;
+    let accepted = gql(
+        &server,
+        Some(&again),
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) {
+            immersion { acceptedByPerson } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        accepted["data"]["immersionAccept"]["immersion"]["acceptedByPerson"], true,
+        "{accepted}"
+    );
+
+    // The open subscription gives no data past the end of its session.
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(message)) = ws.next().await {
+            let text = message.to_text().unwrap_or_default().to_owned();
+            let done = text.contains("\"complete\"");
+            seen.push(text);
+            if done {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        seen.iter().all(|m| !m.contains("acceptedByPerson\":true")),
+        "data after the session ended: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|m| m.contains("Votre session a pris fin")),
+        "told why: {seen:?}"
+    );
+
+    // Nor does a new operation on the same connection.
+    ws.send(send(json!({ "id": "2", "type": "subscribe",
+        "payload": { "query": "{ me { name } }" } })))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("an answer")
+        .unwrap()
+        .unwrap();
+    let text = answer.to_text().unwrap().to_owned();
+    assert!(!text.contains("Camille"), "{text}");
+    assert!(text.contains("UNAUTHENTICATED"), "{text}");
+}

@@ -25,6 +25,19 @@ pub fn is_staff(actor: &Actor) -> bool {
     matches!(actor.role, Role::Admin | Role::Manager | Role::Mediator)
 }
 
+/// The structure whose mails the actor sees and may send again: its own,
+/// whatever its role (an admin administers a structure, not the
+/// territory); none for anyone but staff.
+pub fn mail_structure(actor: &Actor) -> Option<passerelle_domain::values::StructureId> {
+    is_staff(actor).then_some(actor.structure)
+}
+
+/// Whether the actor may open the inbox of a colleague of its structure
+/// (a manager or an admin), besides its own.
+pub fn reads_colleagues_inbox(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin)
+}
+
 /// Whether the actor may read and act on this person's path.
 pub async fn reaches_person(
     db: impl PgExecutor<'_>,

@@ -26,7 +26,8 @@ use uuid::Uuid;
 
 use crate::error::{self, on_field};
 use crate::schema::{
-    PageInfo, actor, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+    PageInfo, actor, bad_cursor, cursor, decode_cursor, gateway, meta, page_size, parse_id,
+    payloads, staff,
 };
 
 /// An id for a new aggregate: derived from the command id when the client
@@ -472,9 +473,7 @@ impl EmployerQuery {
         let after = match after {
             Some(c) => {
                 let key = decode_cursor(&c, 2)?;
-                let id = key[1].parse().map_err(|_| {
-                    error::error(error::Code::BadUserInput, "Curseur de pagination invalide.")
-                })?;
+                let id = key[1].parse().map_err(|_| bad_cursor())?;
                 Some((key[0].clone(), id))
             }
             None => None,

@@ -23,7 +23,8 @@ use crate::employers::{label, new_id, optional_text, text, user_of};
 use crate::error::{self, on_field};
 use crate::people::Contract;
 use crate::schema::{
-    PageInfo, actor, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+    PageInfo, actor, bad_cursor, cursor, decode_cursor, gateway, meta, page_size, parse_id,
+    payloads, staff,
 };
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -315,16 +316,13 @@ impl ImmersionQuery {
     ) -> Result<ImmersionConnection> {
         let actor = crate::schema::actor(ctx)?;
         let limit = page_size(first)?;
-        let bad = || error::error(error::Code::BadUserInput, "Curseur de pagination invalide.");
         let after = match after {
             Some(c) => {
                 let key = decode_cursor(&c, 2)?;
-                let day = Date::parse(
-                    &key[0],
-                    &time::format_description::well_known::Iso8601::DATE,
-                )
-                .map_err(|_| bad())?;
-                Some((day, key[1].parse().map_err(|_| bad())?))
+                // Within the dates the product holds, as PostgreSQL's are.
+                let day =
+                    passerelle_domain::values::parse_date(&key[0]).map_err(|_| bad_cursor())?;
+                Some((day, key[1].parse().map_err(|_| bad_cursor())?))
             }
             None => None,
         };

@@ -122,7 +122,7 @@ impl InboxQuery {
                 let id = UserId(parse_id(&id, "Médiateur")?);
                 if id.0 == user_of(&actor) {
                     actor
-                } else if !matches!(actor.role, Role::Manager | Role::Admin) {
+                } else if !passerelle_app::policy::reads_colleagues_inbox(&actor) {
                     return Err(error::forbidden());
                 } else {
                     let member = passerelle_accounts::staff_member(&gw.pool, id)

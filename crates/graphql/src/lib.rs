@@ -15,6 +15,7 @@ mod limits;
 mod notifications;
 mod people;
 mod replays;
+mod revalidate;
 mod schema;
 mod throttle;
 

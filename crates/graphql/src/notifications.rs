@@ -11,6 +11,13 @@ use passerelle_notify::{Recipient, State, Template};
 use crate::error::{self, Code};
 use crate::schema::{gateway, parse_id, staff};
 
+/// The structure of the mails a staff member may see: its own.
+fn mail_structure(actor: &passerelle_app::Actor) -> Result<uuid::Uuid> {
+    passerelle_app::policy::mail_structure(actor)
+        .map(|s| s.as_uuid())
+        .ok_or_else(error::forbidden)
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum DeliveryState {
     /// Waiting to be sent, or to be tried again (see `nextAttemptAt`).
@@ -155,7 +162,7 @@ impl NotificationQuery {
         let rows = outbox::deliveries(
             &gw.pool,
             &DeliveryFilter {
-                structure: (actor.role != Role::Admin).then_some(actor.structure.0),
+                structure: Some(mail_structure(&actor)?),
                 immersion: match &filter.immersion_id {
                     Some(id) => Some(parse_id(id, "Immersion")?),
                     None => None,
@@ -262,7 +269,7 @@ impl NotificationMutation {
         let gw = gateway(ctx);
         let not_found = || error::not_found("Envoi");
         let id: i64 = id.parse().map_err(|_| not_found())?;
-        let structure = (actor.role != Role::Admin).then_some(actor.structure.0);
+        let structure = Some(mail_structure(&actor)?);
         let now = gw.handler.clock().now();
         match outbox::retry(&gw.pool, id, structure, now)
             .await

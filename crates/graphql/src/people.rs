@@ -19,7 +19,8 @@ use uuid::Uuid;
 use crate::employers::{label, new_id, optional_text, rome_codes, text, user_of};
 use crate::error::{self, on_field};
 use crate::schema::{
-    PageInfo, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads, staff,
+    PageInfo, bad_cursor, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads,
+    staff,
 };
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -232,9 +233,7 @@ impl PeopleQuery {
         let after = match after {
             Some(c) => {
                 let key = decode_cursor(&c, 3)?;
-                let id = key[2].parse().map_err(|_| {
-                    error::error(error::Code::BadUserInput, "Curseur de pagination invalide.")
-                })?;
+                let id = key[2].parse().map_err(|_| bad_cursor())?;
                 Some((key[0].clone(), key[1].clone(), id))
             }
             None => None,

@@ -141,7 +141,8 @@ pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
     )
     .data(gateway)
     .extension(crate::limits::Guard::new(limits, &sdl()))
-    .extension(crate::replays::Replays);
+    .extension(crate::replays::Replays)
+    .extension(crate::revalidate::Revalidate);
     if limits.introspection {
         builder.finish()
     } else {
@@ -303,10 +304,22 @@ pub(crate) fn cursor(key: &[&str]) -> String {
     URL_SAFE_NO_PAD.encode(key.join("\u{1f}"))
 }
 
+/// A cursor this service did not make, on the `after` argument.
+pub(crate) fn bad_cursor() -> async_graphql::Error {
+    error::error(Code::BadUserInput, "Curseur de pagination invalide.")
+        .extend_with(|_, e| e.set("field", "after"))
+}
+
 pub(crate) fn decode_cursor(cursor: &str, parts: usize) -> Result<Vec<String>> {
-    let bad = || error::error(Code::BadUserInput, "Curseur de pagination invalide.");
+    let bad = bad_cursor;
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    // A cursor is made here from sort keys, which hold no control
+    // character: one that does was made elsewhere, and PostgreSQL would
+    // refuse its NUL.
+    if text.chars().any(|c| c.is_control() && c != '\u{1f}') {
+        return Err(bad());
+    }
     let key: Vec<String> = text.split('\u{1f}').map(str::to_owned).collect();
     if key.len() == parts {
         Ok(key)
@@ -320,7 +333,8 @@ pub(crate) fn page_size(first: Option<i32>) -> Result<i64> {
     match first {
         None => Ok(20),
         Some(n) if (1..=100).contains(&n) => Ok(i64::from(n)),
-        Some(_) => Err(error::error(Code::BadUserInput, "« first » va de 1 à 100.")),
+        Some(_) => Err(error::error(Code::BadUserInput, "« first » va de 1 à 100.")
+            .extend_with(|_, e| e.set("field", "first"))),
     }
 }
 
@@ -374,9 +388,10 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 /// The keys an attempt counts against: the address, and the client when
 /// the HTTP layer knows it.
 fn attempt_keys(ctx: &Context<'_>, action: &str, email: &str) -> Vec<Key> {
-    let mut keys = vec![Key::address(action, email)];
+    let throttle = &gateway(ctx).throttle;
+    let mut keys = vec![throttle.address_key(action, email)];
     if let Some(ip) = ctx.data_opt::<Viewer>().and_then(|v| v.client) {
-        keys.push(Key::client(action, ip));
+        keys.push(throttle.client_key(action, ip));
     }
     keys
 }
@@ -442,10 +457,8 @@ impl AccountMutation {
         let gw = gateway(ctx);
         let email = input.email.trim().to_lowercase();
         let keys = attempt_keys(ctx, "login", &email);
-        if let Some(wait) = gw.throttle.locked(&keys) {
-            return Err(rate_limited(wait));
-        }
-        log_lockouts("login", &gw.throttle.attempt(&keys));
+        let lockouts = gw.throttle.attempt(&keys).map_err(rate_limited)?;
+        log_lockouts("login", &lockouts);
         let now = gw.handler.clock().now();
         // Longer than any address or password accepted: refused as a wrong
         // pair, without hashing what a client could make arbitrarily long.
@@ -506,10 +519,8 @@ impl AccountMutation {
             .map_err(|e| error::on_field("email", e))?;
         let email = email.as_str().to_owned();
         let keys = attempt_keys(ctx, "link", &email);
-        if let Some(wait) = gw.throttle.locked(&keys) {
-            return Err(rate_limited(wait));
-        }
-        log_lockouts("link", &gw.throttle.attempt(&keys));
+        let lockouts = gw.throttle.attempt(&keys).map_err(rate_limited)?;
+        log_lockouts("link", &lockouts);
         let mut principals: Vec<(Principal, passerelle_domain::values::StructureId)> = Vec::new();
         let mut mails = Vec::new();
         // One request, one mail per file the address is on; the key is new

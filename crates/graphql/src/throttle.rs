@@ -3,9 +3,10 @@
 //! each further attempt locks the key for a delay that doubles up to a cap.
 //!
 //! Kept in memory, per replica: a guesser spreading over replicas gets one
-//! allowance per replica, still bounded. Keys are hashes of fixed size, so an
-//! entry costs the same whatever a client sends, and the table holds at
-//! most `max_entries` of them.
+//! allowance per replica, still bounded. Keys are hashes of fixed size under
+//! a secret drawn at start, so an entry costs the same whatever a client
+//! sends, and neither the table nor the log can be matched against a list
+//! of addresses; the table holds at most `max_entries` of them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,7 +37,7 @@ impl Default for ThrottleSettings {
     fn default() -> Self {
         Self {
             per_address: 5,
-            per_client: 20,
+            per_client: 30,
             base_delay: Duration::from_secs(60),
             max_delay: Duration::from_secs(3600),
             forget_after: Duration::from_secs(15 * 60),
@@ -70,29 +71,6 @@ pub struct Key {
 }
 
 impl Key {
-    /// An email address, for an action (`login`, `link`); the caller
-    /// normalises and validates it first.
-    pub fn address(action: &str, email: &str) -> Self {
-        Self::of(action, Scope::Address, email.as_bytes())
-    }
-
-    /// A client's network address, for an action.
-    pub fn client(action: &str, ip: IpAddr) -> Self {
-        Self::of(action, Scope::Client, ip.to_string().as_bytes())
-    }
-
-    fn of(action: &str, scope: Scope, value: &[u8]) -> Self {
-        let mut digest = Sha256::new();
-        digest.update(action.as_bytes());
-        digest.update([0]);
-        digest.update(scope.as_str().as_bytes());
-        digest.update([0]);
-        digest.update(value);
-        let mut hash = [0u8; 16];
-        hash.copy_from_slice(&digest.finalize()[..16]);
-        Self { hash, scope }
-    }
-
     pub fn scope(self) -> Scope {
         self.scope
     }
@@ -123,41 +101,103 @@ pub struct Lockout {
 #[derive(Debug)]
 pub struct Throttle {
     settings: ThrottleSettings,
-    entries: Mutex<HashMap<Key, Entry>>,
+    /// Drawn at start, never kept: a key cannot be recomputed from a value
+    /// by anyone reading the log.
+    secret: [u8; 32],
+    entries: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    keys: HashMap<Key, Entry>,
+    /// When room was last made: a full table is swept at most once a
+    /// second, so that a flood of new keys costs each request little.
+    swept: Option<Instant>,
 }
 
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
         Self {
             settings,
-            entries: Mutex::new(HashMap::new()),
+            secret,
+            entries: Mutex::new(Table::default()),
         }
+    }
+
+    /// The key of an email address, for an action (`login`, `link`); the
+    /// caller normalises and validates it first.
+    pub fn address_key(&self, action: &str, email: &str) -> Key {
+        self.key(action, Scope::Address, email.as_bytes())
+    }
+
+    /// The key of a client's network address, for an action. An IPv6
+    /// client is counted by its /64, the block one subscriber holds, and
+    /// an IPv4 address mapped into IPv6 as itself.
+    pub fn client_key(&self, action: &str, ip: IpAddr) -> Key {
+        let counted = match ip {
+            IpAddr::V4(v4) => IpAddr::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let s = v6.segments();
+                    IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+                }
+            },
+        };
+        self.key(action, Scope::Client, counted.to_string().as_bytes())
+    }
+
+    fn key(&self, action: &str, scope: Scope, value: &[u8]) -> Key {
+        let mut digest = Sha256::new();
+        digest.update(self.secret);
+        digest.update(action.as_bytes());
+        digest.update([0]);
+        digest.update(scope.as_str().as_bytes());
+        digest.update([0]);
+        digest.update(value);
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(&digest.finalize()[..16]);
+        Key { hash, scope }
     }
 
     pub fn settings(&self) -> ThrottleSettings {
         self.settings
     }
 
-    /// How long the caller must wait before trying again, when any of the
-    /// keys is locked now. Asked before the attempt's work, so that a locked
-    /// key costs nothing and answers alike whether the address exists.
-    pub fn locked(&self, keys: &[Key]) -> Option<Duration> {
+    /// Counts an attempt against every key, unless one of them is locked
+    /// now: then the attempt is refused with the wait, counted nowhere, and
+    /// costs nothing more (answered alike whether the address exists).
+    /// Checked and counted under one lock, so that attempts sent at once
+    /// cannot all pass the check. A new key finds no room when the table
+    /// is full of keys under lockout: refused likewise.
+    pub fn attempt(&self, keys: &[Key]) -> Result<Vec<Lockout>, Duration> {
         let now = Instant::now();
-        let entries = self.entries.lock().expect("throttle lock");
-        keys.iter()
-            .filter_map(|k| entries.get(k)?.locked_until)
+        let mut table = self.entries.lock().expect("throttle lock");
+        let wait = keys
+            .iter()
+            .filter_map(|k| table.keys.get(k)?.locked_until)
             .filter(|until| *until > now)
             .map(|until| until - now)
-            .max()
-    }
-
-    /// Counts an attempt against every key; the lockouts it started.
-    pub fn attempt(&self, keys: &[Key]) -> Vec<Lockout> {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().expect("throttle lock");
-        if entries.len() + keys.len() > self.settings.max_entries {
-            self.shrink(&mut entries, now);
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
         }
+        let new = keys.iter().filter(|k| !table.keys.contains_key(k)).count();
+        if table.keys.len() + new > self.settings.max_entries {
+            let due = table
+                .swept
+                .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1));
+            if due {
+                table.swept = Some(now);
+                self.shrink(&mut table.keys, now);
+            }
+            if table.keys.len() + new > self.settings.max_entries {
+                return Err(self.settings.base_delay);
+            }
+        }
+        let entries = &mut table.keys;
         let mut started = Vec::new();
         for key in keys {
             let entry = entries.entry(*key).or_insert(Entry {
@@ -188,14 +228,14 @@ impl Throttle {
                 });
             }
         }
-        started
+        Ok(started)
     }
 
     /// Takes back a successful attempt, counted up front so that attempts
     /// sent at once are all counted: its address starts over, its client
     /// gets the attempt back (an office behind one address logs in all day).
     pub fn succeeded(&self, keys: &[Key]) {
-        let mut entries = self.entries.lock().expect("throttle lock");
+        let entries = &mut self.entries.lock().expect("throttle lock").keys;
         for key in keys {
             match key.scope() {
                 Scope::Address => {
@@ -252,7 +292,7 @@ impl Throttle {
 
     /// How many keys are kept now.
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("throttle lock").len()
+        self.entries.lock().expect("throttle lock").keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -278,42 +318,55 @@ mod tests {
     #[test]
     fn an_address_is_locked_after_its_allowance_with_growing_delays() {
         let t = Throttle::new(settings());
-        let key = Key::address("login", "a@example.org");
-        assert!(t.attempt(&[key]).is_empty());
-        assert!(t.attempt(&[key]).is_empty());
-        assert!(t.locked(&[key]).is_none());
-        let third = t.attempt(&[key]);
+        let key = t.address_key("login", "a@example.org");
+        assert!(t.attempt(&[key]).unwrap().is_empty());
+        assert!(t.attempt(&[key]).unwrap().is_empty());
+        let third = t.attempt(&[key]).unwrap();
         assert_eq!(third.len(), 1);
         assert_eq!(third[0].retry_after, Duration::from_secs(10));
-        assert!(t.locked(&[key]).is_some());
-        assert_eq!(t.attempt(&[key])[0].retry_after, Duration::from_secs(20));
-        assert_eq!(t.attempt(&[key])[0].retry_after, Duration::from_secs(40));
-        assert_eq!(t.attempt(&[key])[0].retry_after, Duration::from_secs(60));
-        for _ in 0..40 {
-            assert_eq!(t.attempt(&[key])[0].retry_after, Duration::from_secs(60));
+        let wait = t.attempt(&[key]).unwrap_err();
+        assert!(wait <= Duration::from_secs(10) && wait > Duration::from_secs(9));
+        // Past the lockout, each further attempt doubles it, up to the cap.
+        let mut delays = Vec::new();
+        for _ in 0..5 {
+            {
+                let mut table = t.entries.lock().unwrap();
+                table.keys.get_mut(&key).unwrap().locked_until = None;
+            }
+            delays.push(t.attempt(&[key]).unwrap()[0].retry_after.as_secs());
         }
+        assert_eq!(delays, [20, 40, 60, 60, 60]);
         t.succeeded(&[key]);
-        assert!(t.locked(&[key]).is_none());
+        assert!(t.attempt(&[key]).unwrap().is_empty());
     }
 
     #[test]
-    fn a_client_has_its_own_larger_allowance() {
+    fn a_client_has_its_own_larger_allowance_by_ipv6_block() {
         let t = Throttle::new(settings());
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let client =
+            |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, last));
         for n in 0..4 {
             let keys = [
-                Key::address("login", &format!("{n}@x.fr")),
-                Key::client("login", ip),
+                t.address_key("login", &format!("{n}@x.fr")),
+                t.client_key("login", client(n)),
             ];
-            assert!(t.attempt(&keys).is_empty());
+            assert!(t.attempt(&keys).unwrap().is_empty());
         }
-        let locked = t.attempt(&[Key::address("login", "5@x.fr"), Key::client("login", ip)]);
+        let keys = [
+            t.address_key("login", "5@x.fr"),
+            t.client_key("login", client(99)),
+        ];
+        let locked = t.attempt(&keys).unwrap();
         assert_eq!(locked.len(), 1);
         assert_eq!(locked[0].scope, "client");
-        assert!(
-            t.locked(&[Key::address("login", "new@x.fr"), Key::client("login", ip)])
-                .is_some()
-        );
+        let other = [
+            t.address_key("login", "new@x.fr"),
+            t.client_key("login", client(7)),
+        ];
+        assert!(t.attempt(&other).is_err(), "the whole /64 is one client");
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let plain: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(t.client_key("login", mapped), t.client_key("login", plain));
     }
 
     #[test]
@@ -322,26 +375,49 @@ mod tests {
         let ip: IpAddr = "192.0.2.8".parse().unwrap();
         for n in 0..50 {
             let keys = [
-                Key::address("login", &format!("{n}@x.fr")),
-                Key::client("login", ip),
+                t.address_key("login", &format!("{n}@x.fr")),
+                t.client_key("login", ip),
             ];
-            assert!(t.locked(&keys).is_none());
-            t.attempt(&keys);
+            t.attempt(&keys).unwrap();
             t.succeeded(&keys);
         }
     }
 
     #[test]
+    fn keys_depend_on_a_secret_of_the_process() {
+        let (a, b) = (Throttle::new(settings()), Throttle::new(settings()));
+        assert_ne!(
+            a.address_key("login", "a@example.org").reference(),
+            b.address_key("login", "a@example.org").reference()
+        );
+    }
+
+    #[test]
     fn the_table_stays_bounded_and_keeps_the_keys_under_attack() {
         let t = Throttle::new(settings());
-        let target = Key::address("login", "target@x.fr");
+        let target = t.address_key("login", "target@x.fr");
         for _ in 0..3 {
-            t.attempt(&[target]);
+            t.attempt(&[target]).unwrap();
         }
         for n in 0..10_000 {
-            t.attempt(&[Key::address("login", &format!("flood{n}@x.fr"))]);
+            let _ = t.attempt(&[t.address_key("login", &format!("flood{n}@x.fr"))]);
             assert!(t.len() <= 100);
         }
-        assert!(t.locked(&[target]).is_some());
+        assert!(t.attempt(&[target]).is_err());
+    }
+
+    #[test]
+    fn a_table_full_of_lockouts_refuses_new_keys() {
+        let t = Throttle::new(ThrottleSettings {
+            per_address: 1,
+            ..settings()
+        });
+        for n in 0..100 {
+            t.attempt(&[t.address_key("login", &format!("{n}@x.fr"))])
+                .unwrap();
+        }
+        assert_eq!(t.len(), 100);
+        assert!(t.attempt(&[t.address_key("login", "new@x.fr")]).is_err());
+        assert_eq!(t.len(), 100);
     }
 }

@@ -103,6 +103,13 @@ impl Mailer {
     /// Each mail written as `<message id>.eml` under `dir`.
     pub fn files(dir: PathBuf, from: &str) -> Result<Self, MailerError> {
         std::fs::create_dir_all(&dir).map_err(|e| MailerError::Dir(dir.clone(), e))?;
+        // The mails carry links that open sessions: for the service's user
+        // only.
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| MailerError::Dir(dir.clone(), e))?;
+        }
         Ok(Mailer::Files {
             dir,
             from: parse_from(from)?,
@@ -149,7 +156,20 @@ impl Mailer {
                     .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
                     .collect::<String>();
                 let path = dir.join(format!("{name}.eml"));
-                tokio::time::timeout(limit, tokio::fs::write(&path, message.formatted()))
+                let bytes = message.formatted();
+                let write = async {
+                    use tokio::io::AsyncWriteExt as _;
+                    let mut file = tokio::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&path)
+                        .await?;
+                    file.write_all(&bytes).await?;
+                    file.flush().await
+                };
+                tokio::time::timeout(limit, write)
                     .await
                     .map_err(|_| too_long())?
                     .map_err(|e| {

@@ -1261,9 +1261,17 @@ async fn the_log_names_mails_by_template_and_id_never_by_recipient_address_or_su
     w.clock.advance(Duration::minutes(1));
     let report = files.send_due().await.unwrap();
     assert_eq!(report.sent, 6, "{report:?}");
-    let written = std::fs::read_dir(&dir).unwrap().count();
+    // They carry links that open sessions: the service's user alone reads them.
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    let modes: Vec<u32> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().permissions().mode() & 0o777)
+        .collect();
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(written, 6);
+    assert_eq!(modes.len(), 6);
+    assert_eq!(dir_mode, 0o700);
+    assert!(modes.iter().all(|m| *m == 0o600), "{modes:?}");
 
     let text = logs.text();
     assert!(text.contains("mail not sent"), "{text}");
