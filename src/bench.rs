@@ -7,6 +7,7 @@
 //! and its clients together: an upper bound of the server's own.
 
 pub mod dashboards;
+pub mod store;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -251,8 +252,7 @@ pub async fn run(
         let (l, t) = api_round(&url, &token, &employers, run_time).await?;
         latencies.extend(l);
         api_time += t;
-        let (n, t) =
-            passerelle_store::bench::store_appends(&store, clients, 1, run_time, round).await?;
+        let (n, t) = self::store::store_appends(&store, clients, 1, run_time, round).await?;
         appended += n;
         store_time += t;
         println!(

@@ -192,7 +192,7 @@ pub async fn run(
     let total = count_events(&pool).await?;
     println!("{total} events in the log");
 
-    let (read, elapsed) = passerelle_store::bench::raw_scan(&pool).await?;
+    let (read, elapsed) = super::store::raw_scan(&pool).await?;
     let raw_rate = read as f64 / elapsed.as_secs_f64();
     println!("raw sequential read: {raw_rate:.0} events/s");
 

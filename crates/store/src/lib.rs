@@ -5,13 +5,14 @@
 //! schema version, JSON data, metadata): nothing of the mediation domain.
 
 mod answers;
-pub mod bench;
 pub mod cluster;
 mod error;
 mod event;
 pub mod personal;
 pub mod projection;
 mod store;
+// For the workspace's tests only: the service never carries it.
+#[cfg(feature = "testkit")]
 pub mod testkit;
 mod upcast;
 

@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::Result;
-use crate::event::{ExpectedVersion, LogPosition, Metadata, NewEvent};
-use crate::store::{Append, Store};
+use passerelle_store::{
+    Append, ExpectedVersion, LogPosition, Metadata, NewEvent, Result, Store, StoreError, event_id,
+};
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -186,7 +186,7 @@ pub async fn store_appends(
                 version = result.stream_version;
                 written += per_append as u64;
             }
-            Ok::<u64, crate::StoreError>(written)
+            Ok::<u64, StoreError>(written)
         }));
     }
     Ok((join_writers(tasks).await?, started.elapsed()))
@@ -211,7 +211,7 @@ async fn raw_inserts(
             let mut written = 0u64;
             while started.elapsed() < run_time {
                 let command_id = Uuid::new_v4();
-                let ids: Vec<Uuid> = (0..per_append).map(|i| crate::event_id(command_id, i)).collect();
+                let ids: Vec<Uuid> = (0..per_append).map(|i| event_id(command_id, i)).collect();
                 let metadata = bench_metadata(command_id);
                 sqlx::query(
                     "insert into bench_raw (tenant, stream_id, version, event_id, event_type, schema_version, data,
@@ -238,7 +238,7 @@ async fn raw_inserts(
                 version += per_append as i64;
                 written += per_append as u64;
             }
-            Ok::<u64, crate::StoreError>(written)
+            Ok::<u64, StoreError>(written)
         }));
     }
     Ok((join_writers(tasks).await?, started.elapsed()))
