@@ -5,7 +5,6 @@ mod bench;
 mod config;
 mod database;
 mod demo;
-mod export;
 mod graphiql;
 mod server;
 mod telemetry;

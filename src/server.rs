@@ -1,5 +1,6 @@
 //! The HTTP server: the GraphQL API, health, readiness, metrics, and
-//! graceful shutdown.
+//! graceful shutdown, with the pages' router (and their CSV exports)
+//! merged in.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -14,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use passerelle_graphql::{SESSION_COOKIE, Viewer};
+use passerelle_graphql::Viewer;
+use passerelle_web::{OwnRefusal, session_token};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -66,7 +68,6 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", graphql)
         .route("/graphql/ws", get(graphql_ws))
-        .route("/exports/{name}", get(crate::export::download))
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -111,11 +112,6 @@ async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> R
     response
 }
 
-/// Marks a refusal a handler wrote itself, in French: the framework's
-/// refusals, in English, are the ones replaced.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OwnRefusal;
-
 fn is_api(path: &str) -> bool {
     path.starts_with("/graphql") || path.starts_with("/exports/")
 }
@@ -150,20 +146,6 @@ fn api_error(status: StatusCode, message: &str) -> Response {
         })),
     )
         .into_response()
-}
-
-/// The session token: `Authorization: Bearer …` for API clients, the
-/// session cookie for browsers.
-pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
-    bearer(headers).or_else(|| passerelle_web::cookie(headers, SESSION_COOKIE))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|v| v.trim().to_owned())
 }
 
 /// `POST /graphql`: a JSON body only. A browser's cross-site form or
@@ -223,7 +205,7 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
 }
 
 /// Who a session token stands for.
-pub(crate) async fn viewer_for(
+async fn viewer_for(
     api: &Api,
     token: Option<String>,
 ) -> Result<Viewer, passerelle_accounts::AccountError> {

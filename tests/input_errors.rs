@@ -371,7 +371,6 @@ async fn an_independent_client_reads_the_committed_schema_and_validates_the_page
             &format!("{}/graphql", server.base),
             "graphql-schema/schema.graphql",
             "crates/web/src",
-            "src/export.rs",
         ])
         .output()
         .expect("python3 runs (the test needs graphql-core: pip install graphql-core)");

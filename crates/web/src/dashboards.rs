@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::labels::{AGE_BANDS, CAUSES, CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SOURCES};
+use crate::labels::{self, AGE_BANDS, CAUSES, CONTRACTS, MILESTONES, OBJECTIVES, SOURCES};
 use crate::{Nav, Page, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
@@ -150,13 +150,65 @@ fn french(n: f64, decimals: usize) -> String {
     format!("{n:.decimals$}").replace('.', ",")
 }
 
-/// One dashboard: its tab, its operation, its CSV, its charts.
+/// A dashboard's operation, one for its page and its CSV: the page reads
+/// `masked` too, the CSV the other figures.
+pub(crate) struct Dashboard {
+    /// At `/exports/<csv>.csv`.
+    pub csv: &'static str,
+    /// The CSV's name once downloaded.
+    pub filename: &'static str,
+    pub query: &'static str,
+    /// The operation's field, whose value the page and the CSV read.
+    pub field: &'static str,
+}
+
+pub(crate) const FUNNEL: Dashboard = Dashboard {
+    csv: "immersion-funnel",
+    filename: "entonnoir-immersions.csv",
+    query: "query($filter: DashboardFilter, $asOf: Date) { immersionFunnel(filter: $filter, asOf: $asOf) {
+        masked steps { step count rateFromPrevious medianDaysFromPrevious } } }",
+    field: "immersionFunnel",
+};
+
+pub(crate) const OUTCOMES: Dashboard = Dashboard {
+    csv: "immersion-outcomes",
+    filename: "devenir-apres-immersion.csv",
+    query: "query($filter: DashboardFilter, $asOf: Date) { immersionOutcomes(filter: $filter, asOf: $asOf) {
+        masked cells { milestone objective outcome contract count } } }",
+    field: "immersionOutcomes",
+};
+
+pub(crate) const NEEDS: Dashboard = Dashboard {
+    csv: "needs-conversion",
+    filename: "conversion-des-besoins.csv",
+    query: "query($filter: DashboardFilter, $asOf: Date) { needsConversion(filter: $filter, asOf: $asOf) {
+        masked visits needsPerVisit bySource { source needs becameImmersion becameOffer ledToHire } } }",
+    field: "needsConversion",
+};
+
+pub(crate) const READJUSTMENTS: Dashboard = Dashboard {
+    csv: "project-readjustments",
+    filename: "reajustements-de-projet.csv",
+    query: "query($filter: DashboardFilter, $asOf: Date) { projectReadjustments(filter: $filter, asOf: $asOf) {
+        masked projects byIterations { readjustments people } byCause { cause readjustments } } }",
+    field: "projectReadjustments",
+};
+
+/// A CSV only, without a page.
+pub(crate) const ENGAGEMENT: Dashboard = Dashboard {
+    csv: "employer-engagement",
+    filename: "engagement-employeurs.csv",
+    query: "query($filter: DashboardFilter, $asOf: Date) { employerEngagement(filter: $filter, asOf: $asOf) {
+        employersVisited visits employersWithNeeds needs employersHosting immersionsHosted
+        proposals proposalsAnswered medianDaysToAnswer waitingOverSevenDays } }",
+    field: "employerEngagement",
+};
+
+/// One dashboard's page: its tab, its operation, its charts.
 struct Board {
     slug: &'static str,
     title: &'static str,
-    csv: &'static str,
-    query: &'static str,
-    field: &'static str,
+    dashboard: &'static Dashboard,
     charts: fn(&Value) -> Vec<Chart>,
 }
 
@@ -164,37 +216,25 @@ const BOARDS: [Board; 4] = [
     Board {
         slug: "entonnoir",
         title: "Entonnoir des immersions",
-        csv: "immersion-funnel",
-        query: "query($filter: DashboardFilter, $asOf: Date) { immersionFunnel(filter: $filter, asOf: $asOf) {
-            masked steps { step count rateFromPrevious medianDaysFromPrevious } } }",
-        field: "immersionFunnel",
+        dashboard: &FUNNEL,
         charts: funnel,
     },
     Board {
         slug: "suites",
         title: "Suites des immersions",
-        csv: "immersion-outcomes",
-        query: "query($filter: DashboardFilter, $asOf: Date) { immersionOutcomes(filter: $filter, asOf: $asOf) {
-            masked cells { milestone outcome contract count } } }",
-        field: "immersionOutcomes",
+        dashboard: &OUTCOMES,
         charts: outcomes,
     },
     Board {
         slug: "besoins",
         title: "Des besoins aux embauches",
-        csv: "needs-conversion",
-        query: "query($filter: DashboardFilter, $asOf: Date) { needsConversion(filter: $filter, asOf: $asOf) {
-            masked visits bySource { source needs becameImmersion becameOffer ledToHire } } }",
-        field: "needsConversion",
+        dashboard: &NEEDS,
         charts: needs,
     },
     Board {
         slug: "reajustements",
         title: "Réajustements des projets",
-        csv: "project-readjustments",
-        query: "query($filter: DashboardFilter, $asOf: Date) { projectReadjustments(filter: $filter, asOf: $asOf) {
-            masked projects byIterations { readjustments people } byCause { cause readjustments } } }",
-        field: "projectReadjustments",
+        dashboard: &READJUSTMENTS,
         charts: readjustments,
     },
 ];
@@ -231,7 +271,7 @@ fn outcomes(data: &Value) -> Vec<Chart> {
     MILESTONES
         .iter()
         .map(|(milestone, when)| {
-            let rows = OUTCOMES
+            let rows = labels::OUTCOMES
                 .iter()
                 .map(|(outcome, label)| {
                     let mine: Vec<&Value> = cells
@@ -397,9 +437,9 @@ pub(crate) async fn page(
     let (data, error) = match dashboard_variables(&params) {
         Err(refused) => (Value::Null, Some(refused)),
         Ok(variables) => {
-            let out = page.run(board.query, variables).await;
+            let out = page.run(board.dashboard.query, variables).await;
             (
-                out.data[board.field].clone(),
+                out.data[board.dashboard.field].clone(),
                 out.errors.first().map(|e| e.message.clone()),
             )
         }
@@ -427,9 +467,9 @@ pub(crate) async fn page(
         },
         error,
         csv: if query.is_empty() {
-            format!("/exports/{}.csv", board.csv)
+            format!("/exports/{}.csv", board.dashboard.csv)
         } else {
-            format!("/exports/{}.csv?{query}", board.csv)
+            format!("/exports/{}.csv?{query}", board.dashboard.csv)
         },
     }
     .render();

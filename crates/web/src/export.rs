@@ -17,42 +17,12 @@ use passerelle_domain::immersion::{FeedbackAuthor, Milestone, Objective, Outcome
 use passerelle_domain::need::NeedSource;
 use passerelle_domain::person::ReadjustmentCause;
 use passerelle_domain::values::ContractType;
-use passerelle_web::FUNNEL_STEPS as STEPS;
-use passerelle_web::dashboard_variables;
 use serde_json::{Map, Value, json};
 
-use crate::server::{AppState, session_token, viewer_for};
-
-const FUNNEL: &str = "query($filter: DashboardFilter, $asOf: Date) {
-    immersionFunnel(filter: $filter, asOf: $asOf) {
-        steps { step count rateFromPrevious medianDaysFromPrevious }
-    }
-}";
-
-const OUTCOMES: &str = "query($filter: DashboardFilter, $asOf: Date) {
-    immersionOutcomes(filter: $filter, asOf: $asOf) {
-        cells { milestone objective outcome contract count }
-    }
-}";
-
-const NEEDS: &str = "query($filter: DashboardFilter, $asOf: Date) {
-    needsConversion(filter: $filter, asOf: $asOf) {
-        visits needsPerVisit bySource { source needs becameImmersion becameOffer ledToHire }
-    }
-}";
-
-const READJUSTMENTS: &str = "query($filter: DashboardFilter, $asOf: Date) {
-    projectReadjustments(filter: $filter, asOf: $asOf) {
-        projects byIterations { readjustments people } byCause { cause readjustments }
-    }
-}";
-
-const ENGAGEMENT: &str = "query($filter: DashboardFilter, $asOf: Date) {
-    employerEngagement(filter: $filter, asOf: $asOf) {
-        employersVisited visits employersWithNeeds needs employersHosting immersionsHosted
-        proposals proposalsAnswered medianDaysToAnswer waitingOverSevenDays
-    }
-}";
+use crate::dashboards::{
+    Dashboard, ENGAGEMENT, FUNNEL, NEEDS, OUTCOMES, READJUSTMENTS, STEPS, dashboard_variables,
+};
+use crate::{ApiCell, session_token};
 
 const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
     immersions(first: 100, after: $after, filter: $filter) {
@@ -62,8 +32,18 @@ const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
     }
 }";
 
-/// Turns a dashboard's data into rows, a header first.
+/// Turns a dashboard's data (its field of the operation's answer) into
+/// rows, a header first.
 type Render = fn(&Value) -> Vec<Vec<String>>;
+
+/// Each dashboard's CSV, with its operation.
+const TABLES: [(&Dashboard, Render); 5] = [
+    (&FUNNEL, funnel),
+    (&OUTCOMES, outcomes),
+    (&NEEDS, needs),
+    (&READJUSTMENTS, readjustments),
+    (&ENGAGEMENT, engagement),
+];
 
 /// At most this many immersions in one download.
 const MAX_ROWS: usize = 100_000;
@@ -75,6 +55,11 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
 
 struct Refusal(StatusCode, String);
 
+/// Marks a refusal a handler wrote itself, in French: the HTTP layer
+/// replaces the framework's refusals, in English, and leaves these.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnRefusal;
+
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let mut response = (
@@ -84,57 +69,51 @@ impl IntoResponse for Refusal {
         )
             .into_response();
         // Already in French: the HTTP layer leaves it as it is.
-        response.extensions_mut().insert(crate::server::OwnRefusal);
+        response.extensions_mut().insert(OwnRefusal);
         response
     }
 }
 
-pub async fn download(
-    State(state): State<AppState>,
+pub(crate) async fn download(
+    State(api): State<ApiCell>,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(api) = state.api.get() else {
+    let Some(api) = api.get() else {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "Le service démarre : réessayez dans un instant.",
         );
     };
-    let viewer = match viewer_for(api, session_token(&headers)).await {
-        Ok(viewer) => viewer,
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Session illisible pour le moment : réessayez.",
-            );
-        }
-    };
+    let viewer =
+        match passerelle_graphql::viewer_of_token(&api.gateway, session_token(&headers)).await {
+            Ok(viewer) => viewer,
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Session illisible pour le moment : réessayez.",
+                );
+            }
+        };
     let run = |query: &str, variables: Value| {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables));
         let request = passerelle_graphql::prepare(request, &api.gateway, viewer.clone());
         async move { answer(api.schema.execute(request).await) }
     };
-    let dashboard: Option<(&str, &str, Render)> = match name.as_str() {
-        "immersion-funnel.csv" => Some((FUNNEL, "entonnoir-immersions.csv", funnel)),
-        "immersion-outcomes.csv" => Some((OUTCOMES, "devenir-apres-immersion.csv", outcomes)),
-        "needs-conversion.csv" => Some((NEEDS, "conversion-des-besoins.csv", needs)),
-        "project-readjustments.csv" => {
-            Some((READJUSTMENTS, "reajustements-de-projet.csv", readjustments))
-        }
-        "employer-engagement.csv" => Some((ENGAGEMENT, "engagement-employeurs.csv", engagement)),
-        _ => None,
-    };
+    let dashboard = TABLES
+        .iter()
+        .find(|(d, _)| name.strip_suffix(".csv") == Some(d.csv));
     let (filename, table) = match (dashboard, name.as_str()) {
-        (Some((query, filename, render)), _) => {
+        (Some((dashboard, render)), _) => {
             let variables = match dashboard_variables(&params) {
                 Ok(v) => v,
                 Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
             };
-            match run(query, variables).await {
-                Ok(data) => (filename, render(&data)),
+            match run(dashboard.query, variables).await {
+                Ok(data) => (dashboard.filename, render(&data[dashboard.field])),
                 Err(refusal) => return refusal.into_response(),
             }
         }
@@ -298,11 +277,7 @@ fn funnel(data: &Value) -> Vec<Vec<String>> {
         .map(String::from)
         .to_vec(),
     ];
-    for step in data["immersionFunnel"]["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    for step in data["steps"].as_array().into_iter().flatten() {
         rows.push(vec![
             step_label(&step["step"]),
             count(&step["count"]),
@@ -319,11 +294,7 @@ fn outcomes(data: &Value) -> Vec<Vec<String>> {
             .map(String::from)
             .to_vec(),
     ];
-    for cell in data["immersionOutcomes"]["cells"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    for cell in data["cells"].as_array().into_iter().flatten() {
         rows.push(vec![
             label::<Milestone>(&cell["milestone"]),
             label::<Objective>(&cell["objective"]),
@@ -339,8 +310,7 @@ fn outcomes(data: &Value) -> Vec<Vec<String>> {
     rows
 }
 
-fn needs(data: &Value) -> Vec<Vec<String>> {
-    let d = &data["needsConversion"];
+fn needs(d: &Value) -> Vec<Vec<String>> {
     let mut rows = vec![
         [
             "Source",
@@ -378,8 +348,7 @@ fn needs(data: &Value) -> Vec<Vec<String>> {
     rows
 }
 
-fn readjustments(data: &Value) -> Vec<Vec<String>> {
-    let d = &data["projectReadjustments"];
+fn readjustments(d: &Value) -> Vec<Vec<String>> {
     let mut rows = vec![
         ["Indicateur", "Valeur"].map(String::from).to_vec(),
         vec!["Projets formulés".to_owned(), count(&d["projects"])],
@@ -406,8 +375,7 @@ fn readjustments(data: &Value) -> Vec<Vec<String>> {
     rows
 }
 
-fn engagement(data: &Value) -> Vec<Vec<String>> {
-    let d = &data["employerEngagement"];
+fn engagement(d: &Value) -> Vec<Vec<String>> {
     let mut rows = vec![["Indicateur", "Valeur"].map(String::from).to_vec()];
     for (key, what) in [
         ("employersVisited", "Employeurs visités"),

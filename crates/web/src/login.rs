@@ -1,0 +1,88 @@
+//! Signing in and out: the staff's password, the mailed link's request.
+
+use askama::Template;
+use axum::extract::Form;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::home::HomeTemplate;
+use crate::{FormState, MessageTemplate, Page};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn login(page: Page, Form(form): Form<LoginForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let out = page
+        .run(
+            "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }",
+            json!({ "e": form.email, "p": form.password }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect("/", out.cookies);
+    }
+    let mut state = FormState::with(&[("email", &form.email)]);
+    state.absorb(&out.errors, &[]);
+    let nav = page.nav(None);
+    let body = HomeTemplate { nav, form: state }.render();
+    page.render(StatusCode::UNAUTHORIZED, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn logout(page: Page, Form(form): Form<CsrfOnly>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let out = page
+        .run("mutation { logout { loggedOut } }", json!({}))
+        .await;
+    page.redirect("/", out.cookies)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LinkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let out = page
+        .run(
+            "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+            json!({ "m": form.email }),
+        )
+        .await;
+    if let Some(e) = out.errors.first() {
+        let nav = page.nav(None);
+        let body = MessageTemplate {
+            nav,
+            title: "Demande non envoyée",
+            message: &e.message,
+        }
+        .render();
+        return page.render(StatusCode::TOO_MANY_REQUESTS, body);
+    }
+    page.redirect("/?fait=lien", Vec::new())
+}

@@ -1,0 +1,444 @@
+//! What every page is made of: the [`Page`] a handler starts from (the
+//! viewer from the session cookie, the CSRF cookie and its token, a GraphQL
+//! operation run in-process, errors mapped to form fields), the layout's
+//! [`Nav`], the headers every page carries, and the French message pages.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_graphql::{Gateway, PasserelleSchema, SESSION_COOKIE, Viewer};
+use rand::RngCore;
+use serde_json::Value;
+
+/// The API the pages run their operations on, once the database is ready.
+#[derive(Clone)]
+pub struct Api {
+    pub schema: PasserelleSchema,
+    pub gateway: Gateway,
+    /// The header a trusted reverse proxy gives the client's address in
+    /// (`api.client_ip_header`); unset, the peer's address is the client's.
+    pub client_ip_header: Option<axum::http::HeaderName>,
+}
+
+/// The client's network address: the last value of the trusted proxy's
+/// header when one is configured (the one the proxy itself saw), else the
+/// connection's peer.
+pub fn client_address(
+    api: &Api,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<std::net::IpAddr> {
+    if let Some(name) = &api.client_ip_header {
+        return headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|v| v.trim().parse().ok());
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
+    }
+}
+
+pub type ApiCell = Arc<OnceLock<Api>>;
+
+/// The `__Host-` prefix makes browsers refuse it unless it is Secure, for
+/// the whole site and set by this host, so a neighbouring subdomain cannot
+/// plant one.
+const CSRF_COOKIE: &str = "__Host-passerelle_csrf";
+/// Pages load their own stylesheet and nothing else; no script runs.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// A cookie of the request, by name.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then(|| v.to_owned())
+        })
+}
+
+/// The session token: `Authorization: Bearer …` for API clients, the
+/// session cookie for browsers.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    bearer(headers).or_else(|| cookie(headers, SESSION_COOKIE))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_owned())
+}
+
+/// A date the API gives: a day (`2026-05-04`) or the day of an instant.
+pub(crate) fn date_of(value: &Value) -> Option<time::Date> {
+    parse_date(value.as_str()?.get(..10)?)
+}
+
+/// A day as a date field sends it.
+pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
+    time::Date::parse(
+        text.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// "4 mai 2026", or nothing when the API gave no date.
+pub(crate) fn french_date(value: &Value) -> String {
+    date_of(value).map_or_else(String::new, passerelle_domain::fr::date)
+}
+
+/// A list of strings the API gives.
+pub(crate) fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What every page knows of its request: who, and the form token.
+pub(crate) struct Page {
+    pub api: Api,
+    pub viewer: Viewer,
+    csrf: String,
+    /// Cookies to set with the answer.
+    cookies: Vec<String>,
+}
+
+/// What the layout shows.
+pub(crate) struct Nav {
+    pub staff: bool,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub notice: Option<String>,
+}
+
+/// Every page handler starts from its [`Page`].
+impl axum::extract::FromRequestParts<ApiCell> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        api: &ApiCell,
+    ) -> Result<Self, Response> {
+        Page::of(api, &parts.headers, &parts.extensions)
+            .await
+            .map_err(|r| *r)
+    }
+}
+
+impl Page {
+    async fn of(
+        api: &ApiCell,
+        headers: &HeaderMap,
+        extensions: &axum::http::Extensions,
+    ) -> Result<Self, Box<Response>> {
+        let Some(api) = api.get().cloned() else {
+            return Err(Box::new(message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service en cours de démarrage",
+                "Réessayez dans un instant.",
+            )));
+        };
+        let token = cookie(headers, SESSION_COOKIE);
+        let mut viewer = passerelle_graphql::viewer_of_token(&api.gateway, token.clone())
+            .await
+            .map_err(|e| {
+                tracing::error!("session lookup failed: {e}");
+                Box::new(message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service indisponible",
+                    "Réessayez dans un instant.",
+                ))
+            })?;
+        viewer.client = client_address(&api, headers, extensions);
+        let mut cookies = Vec::new();
+        let nonce = match cookie(headers, CSRF_COOKIE) {
+            Some(nonce) => nonce,
+            None => {
+                let mut bytes = [0u8; 24];
+                rand::rng().fill_bytes(&mut bytes);
+                let nonce = URL_SAFE_NO_PAD.encode(bytes);
+                cookies.push(format!(
+                    "{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; Secure; SameSite=Strict"
+                ));
+                nonce
+            }
+        };
+        let csrf = csrf_token(&nonce, token.as_deref());
+        Ok(Self {
+            api,
+            viewer,
+            csrf,
+            cookies,
+        })
+    }
+
+    /// A form's token must be the one made for this browser's cookie and
+    /// its session: another site can make the browser post, not read the
+    /// cookie; and a token seen before a login is worthless after it.
+    pub(crate) fn checked(&self, sent: &str) -> Result<(), Box<Response>> {
+        let same = sent.len() == self.csrf.len()
+            && sent
+                .bytes()
+                .zip(self.csrf.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same && self.cookies.is_empty() {
+            Ok(())
+        } else {
+            Err(Box::new(message(
+                StatusCode::FORBIDDEN,
+                "Formulaire expiré",
+                "Ce formulaire n'est plus valable : rechargez la page et recommencez.",
+            )))
+        }
+    }
+
+    pub(crate) fn nav(&self, notice: Option<String>) -> Nav {
+        Nav {
+            staff: self.viewer.user.is_some(),
+            signed_in: self.viewer.user.is_some() || self.viewer.principal.is_some(),
+            csrf: self.csrf.clone(),
+            notice,
+        }
+    }
+
+    pub(crate) async fn run(&self, query: &str, variables: Value) -> Outcome {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        let request = passerelle_graphql::prepare(request, &self.api.gateway, self.viewer.clone());
+        let response = self.api.schema.execute(request).await;
+        let cookies = response
+            .http_headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let errors = response
+            .errors
+            .iter()
+            .map(|e| {
+                let ext = |key: &str| {
+                    e.extensions
+                        .as_ref()
+                        .and_then(|x| x.get(key))
+                        .and_then(|v| match v {
+                            async_graphql::Value::String(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                };
+                GqlError {
+                    field: ext("field"),
+                    message: e.message.clone(),
+                }
+            })
+            .collect();
+        Outcome {
+            data: response.data.into_json().unwrap_or(Value::Null),
+            errors,
+            cookies,
+        }
+    }
+
+    pub(crate) fn render(
+        mut self,
+        status: StatusCode,
+        body: Result<String, askama::Error>,
+    ) -> Response {
+        match body {
+            Ok(html) => {
+                let mut response = (status, html).into_response();
+                secure(response.headers_mut());
+                for c in self.cookies.drain(..) {
+                    if let Ok(v) = HeaderValue::from_str(&c) {
+                        response.headers_mut().append(header::SET_COOKIE, v);
+                    }
+                }
+                response
+            }
+            Err(e) => {
+                tracing::error!("template failed: {e}");
+                message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Erreur",
+                    "La page n'a pas pu s'afficher.",
+                )
+            }
+        }
+    }
+
+    /// After a form: to `to`, with the cookies the operation set.
+    pub(crate) fn redirect(mut self, to: &str, cookies: Vec<String>) -> Response {
+        let mut response =
+            (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
+        self.cookies.extend(cookies);
+        for c in self.cookies.drain(..) {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        response
+    }
+}
+
+/// The form token of a browser: its cookie's nonce bound to its session
+/// token (both HttpOnly), hashed, so it can be neither read nor made
+/// elsewhere, and changes when the session does.
+fn csrf_token(nonce: &str, session: Option<&str>) -> String {
+    use sha2::Digest as _;
+    let mut digest = sha2::Sha256::new();
+    digest.update(b"passerelle-csrf\0");
+    digest.update(nonce.as_bytes());
+    digest.update(b"\0");
+    digest.update(session.unwrap_or("").as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.finalize())
+}
+
+fn secure(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+pub(crate) struct GqlError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+pub(crate) struct Outcome {
+    pub data: Value,
+    pub errors: Vec<GqlError>,
+    pub cookies: Vec<String>,
+}
+
+/// A form's values as sent, and the errors to show beside each field.
+#[derive(Default)]
+pub(crate) struct FormState {
+    values: HashMap<String, String>,
+    pub errors: HashMap<String, String>,
+    pub general: Option<String>,
+}
+
+impl FormState {
+    pub(crate) fn with(values: &[(&str, &str)]) -> Self {
+        Self {
+            values: values
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+
+    pub fn value_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
+        match self.values.get(name) {
+            Some(v) if !v.is_empty() => v,
+            _ => default,
+        }
+    }
+
+    /// Whether the field holds `value` (else `default` when empty).
+    pub fn is(&self, name: &str, value: &str, default: &str) -> bool {
+        self.value_or(name, default) == value
+    }
+
+    pub fn error(&self, name: &str) -> Option<&str> {
+        self.errors.get(name).map(String::as_str)
+    }
+
+    /// Each error beside the form field its GraphQL field maps to, else
+    /// above the form.
+    pub(crate) fn absorb(&mut self, errors: &[GqlError], fields: &[(&str, &str)]) {
+        for e in errors {
+            let field = e.field.as_deref().and_then(|f| {
+                fields
+                    .iter()
+                    .find(|(gql, _)| f == *gql || f.ends_with(&format!(".{gql}")))
+                    .map(|(_, name)| *name)
+            });
+            match field {
+                Some(name) => {
+                    self.errors.insert(name.to_owned(), e.message.clone());
+                }
+                None => self.general = Some(e.message.clone()),
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessageTemplate<'a> {
+    pub nav: Nav,
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// A refusal of the HTTP layer (a body too large, a malformed form), as a
+/// French page.
+pub fn error_page(status: StatusCode, text: &str) -> Response {
+    message(status, "Requête refusée", text)
+}
+
+pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    let nav = Nav {
+        staff: false,
+        signed_in: false,
+        csrf: String::new(),
+        notice: None,
+    };
+    let body = MessageTemplate {
+        nav,
+        title,
+        message: text,
+    }
+    .render()
+    .unwrap_or_else(|_| text.to_owned());
+    let mut response = (status, body).into_response();
+    secure(response.headers_mut());
+    response
+}

@@ -1,0 +1,136 @@
+//! A visit to an employer, logged from a phone.
+
+use askama::Template;
+use axum::extract::{Form, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::home::{Notice, notice};
+use crate::labels::PURPOSES;
+use crate::{FormState, Nav, Page, parse_date};
+
+#[derive(Template)]
+#[template(path = "visit_form.html")]
+struct VisitTemplate {
+    nav: Nav,
+    form: FormState,
+    employers: Vec<(String, String)>,
+    purposes: &'static [(&'static str, &'static str)],
+    today: String,
+}
+
+impl Page {
+    async fn visit_page(
+        self,
+        status: StatusCode,
+        form: FormState,
+        notice: Option<String>,
+    ) -> Response {
+        let out = self
+            .run(
+                "{ employers(first: 100) { edges { node { id name communeName } } } }",
+                json!({}),
+            )
+            .await;
+        let employers = out.data["employers"]["edges"]
+            .as_array()
+            .map(|edges| {
+                edges
+                    .iter()
+                    .map(|e| {
+                        let n = &e["node"];
+                        let name = n["name"].as_str().unwrap_or_default();
+                        let label = match n["communeName"].as_str() {
+                            Some(c) => format!("{name} ({c})"),
+                            None => name.to_owned(),
+                        };
+                        (n["id"].as_str().unwrap_or_default().to_owned(), label)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let today = self.api.gateway.handler.clock().today().to_string();
+        let body = VisitTemplate {
+            nav: self.nav(notice),
+            form,
+            employers,
+            purposes: &PURPOSES,
+            today,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+pub(crate) async fn visit_form(page: Page, Query(q): Query<Notice>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let form = FormState::with(&[("employer", q.employeur.as_deref().unwrap_or_default())]);
+    page.visit_page(StatusCode::OK, form, notice(&q)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct VisitForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    employer: String,
+    #[serde(default)]
+    visited_on: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    observations: String,
+}
+
+pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let mut state = FormState::with(&[
+        ("employer", &form.employer),
+        ("visited_on", &form.visited_on),
+        ("purpose", &form.purpose),
+        ("observations", &form.observations),
+    ]);
+    let visited_on = match parse_date(&form.visited_on) {
+        Some(d) => d,
+        None => {
+            state
+                .errors
+                .insert("visited_on".into(), "Indiquez la date de la visite.".into());
+            return page
+                .visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, None)
+                .await;
+        }
+    };
+    let out = page
+        .run(
+            "mutation($e: ID!, $d: Date, $p: VisitPurpose!, $o: String!) {
+                employerVisitLog(input: { employerId: $e, visitedOn: $d, purpose: $p, observations: $o }) { employer { id } }
+            }",
+            json!({
+                "e": form.employer,
+                "d": visited_on.to_string(),
+                "p": form.purpose,
+                "o": form.observations,
+            }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect("/visites/nouvelle?fait=visite", Vec::new());
+    }
+    state.absorb(
+        &out.errors,
+        &[
+            ("observations", "observations"),
+            ("visitedOn", "visited_on"),
+            ("employerId", "employer"),
+        ],
+    );
+    page.visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, None)
+        .await
+}
