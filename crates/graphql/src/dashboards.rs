@@ -8,11 +8,10 @@ use passerelle_projections::dashboards::{
 };
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::employers::NeedSourceKind;
+use crate::context::{gateway, staff};
 use crate::error::{self, Code};
-use crate::immersions::{Milestone, Objective, OutcomeKind};
-use crate::people::{CauseKind, Contract};
-use crate::schema::{gateway, parse_id, staff};
+use crate::input::parse_id;
+use crate::kinds::{CauseKind, Contract, Milestone, NeedSourceKind, Objective, OutcomeKind};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum AgeBand {

@@ -1,9 +1,6 @@
 //! Employers, their visits and their needs: shared across the territory.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::Views;
 use passerelle_app::policy::{self, Field};
@@ -16,50 +13,22 @@ use passerelle_domain::need::{
     NeedCommand, NeedDescription, NeedSource,
 };
 use passerelle_domain::values::{
-    CommuneCode, ContactId, Email, EmployerId, Label, NafDivision, NeedId, PhoneNumber, RomeCode,
-    Siret, StructureId, Text, UserId, VisitId,
+    CommuneCode, ContactId, Email, EmployerId, NafDivision, NeedId, PhoneNumber, Siret,
+    StructureId, UserId, VisitId,
 };
 use passerelle_projections::views::employers::{self, ContactRow, EmployerRow, VisitRow};
 use passerelle_projections::views::needs::{self, NeedRow};
 use time::Date;
 use uuid::Uuid;
 
+use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
-use crate::schema::{
-    PageInfo, actor, bad_cursor, cursor, decode_cursor, gateway, meta, page_size, parse_id,
-    payloads, staff,
+use crate::input::{
+    after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
 };
-
-/// An id for a new aggregate: derived from the command id when the client
-/// sent one, so a retried creation lands on the same stream.
-pub(crate) fn new_id(command_id: Option<Uuid>, kind: &str) -> Uuid {
-    match command_id {
-        Some(c) => Uuid::new_v5(&c, kind.as_bytes()),
-        None => Uuid::now_v7(),
-    }
-}
-
-pub(crate) fn text(field: &'static str, value: &str) -> Result<Text> {
-    Text::parse(value).map_err(|e| on_field(field, e))
-}
-
-pub(crate) fn label(field: &'static str, value: &str) -> Result<Label> {
-    Label::parse(value).map_err(|e| on_field(field, e))
-}
-
-pub(crate) fn optional_text(field: &'static str, value: Option<&str>) -> Result<Option<Text>> {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| text(field, v))
-        .transpose()
-}
-
-pub(crate) fn rome_codes(field: &'static str, codes: &[String]) -> Result<Vec<RomeCode>> {
-    codes
-        .iter()
-        .map(|c| RomeCode::parse(c).map_err(|e| on_field(field, e)))
-        .collect()
-}
+use crate::kinds::NeedSourceKind;
+use crate::loaders::{ContactsOf, Lists, NeedsOf, VisitsOf};
+use crate::primitives::{PageInfo, page, payloads};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum VisitPurpose {
@@ -124,13 +93,6 @@ impl From<HiringIntent> for DomainIntent {
             HiringIntent::Planned => DomainIntent::Planned,
         }
     }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum NeedSourceKind {
-    Visit,
-    Portal,
-    Phone,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -342,84 +304,6 @@ impl Need {
     }
 }
 
-/// Batches the lists below employers: one query per page, not per row.
-#[derive(Debug)]
-pub struct Lists {
-    pool: sqlx::PgPool,
-}
-
-impl Lists {
-    pub(crate) fn loader(pool: sqlx::PgPool) -> DataLoader<Self> {
-        DataLoader::new(Self { pool }, tokio::spawn)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VisitsOf(pub Uuid);
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NeedsOf(pub Uuid);
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ContactsOf(pub Uuid);
-
-impl Loader<VisitsOf> for Lists {
-    type Value = Vec<VisitRow>;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(
-        &self,
-        keys: &[VisitsOf],
-    ) -> Result<HashMap<VisitsOf, Vec<VisitRow>>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut out: HashMap<VisitsOf, Vec<VisitRow>> = HashMap::new();
-        for row in employers::visits_of(&self.pool, &ids)
-            .await
-            .map_err(Arc::new)?
-        {
-            out.entry(VisitsOf(row.employer_id)).or_default().push(row);
-        }
-        Ok(out)
-    }
-}
-
-impl Loader<ContactsOf> for Lists {
-    type Value = Vec<ContactRow>;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(
-        &self,
-        keys: &[ContactsOf],
-    ) -> Result<HashMap<ContactsOf, Vec<ContactRow>>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut out: HashMap<ContactsOf, Vec<ContactRow>> = HashMap::new();
-        for row in employers::contacts_of_employers(&self.pool, &ids)
-            .await
-            .map_err(Arc::new)?
-        {
-            out.entry(ContactsOf(row.employer_id))
-                .or_default()
-                .push(row);
-        }
-        Ok(out)
-    }
-}
-
-impl Loader<NeedsOf> for Lists {
-    type Value = Vec<NeedRow>;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, keys: &[NeedsOf]) -> Result<HashMap<NeedsOf, Vec<NeedRow>>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut out: HashMap<NeedsOf, Vec<NeedRow>> = HashMap::new();
-        for row in needs::of_employers(&self.pool, &ids)
-            .await
-            .map_err(Arc::new)?
-        {
-            out.entry(NeedsOf(row.employer_id)).or_default().push(row);
-        }
-        Ok(out)
-    }
-}
-
 #[derive(SimpleObject, Debug)]
 pub struct EmployerEdge {
     pub cursor: String,
@@ -470,16 +354,12 @@ impl EmployerQuery {
     ) -> Result<EmployerConnection> {
         staff(ctx)?;
         let limit = page_size(first)?;
-        let after = match after {
-            Some(c) => {
-                let key = decode_cursor(&c, 2)?;
-                let id = key[1].parse().map_err(|_| bad_cursor())?;
-                Some((key[0].clone(), id))
-            }
-            None => None,
-        };
+        let after = after_key(after, 2, |mut key| {
+            let id = key[1].parse().ok()?;
+            Some((key.swap_remove(0), id))
+        })?;
         let filter = filter.unwrap_or_default();
-        let mut rows = employers::page(
+        let rows = employers::page(
             &gateway(ctx).pool,
             after,
             filter.name_contains.as_deref(),
@@ -487,22 +367,16 @@ impl EmployerQuery {
         )
         .await
         .map_err(error::db)?;
-        let has_next_page = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let edges: Vec<EmployerEdge> = rows
-            .into_iter()
-            .map(|r| EmployerEdge {
-                cursor: cursor(&[&r.name, &r.employer_id.to_string()]),
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| cursor(&[&r.name, &r.employer_id.to_string()]),
+            |cursor, r| EmployerEdge {
+                cursor,
                 node: Employer(r),
-            })
-            .collect();
-        Ok(EmployerConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
-            edges,
-        })
+        );
+        Ok(EmployerConnection { edges, page_info })
     }
 
     async fn need(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Need>> {
@@ -817,7 +691,7 @@ impl EmployerMutation {
         ctx: &Context<'_>,
         input: NeedSurfaceInput,
     ) -> Result<NeedSurfacePayload> {
-        let actor = crate::schema::actor(ctx)?;
+        let actor = actor(ctx)?;
         let employer = input.employer_id.parse::<Uuid>().ok().map(EmployerId);
         let from_portal = input.source.kind == NeedSourceKind::Portal;
         if !policy::may_surface_need(&actor, employer, from_portal) {
@@ -900,13 +774,4 @@ impl EmployerMutation {
         let need = on_need(ctx, actor, id, &command, input.command_id).await?;
         Ok(NeedClosePayload { need })
     }
-}
-
-/// The user id inside a staff actor's `user:<id>`.
-pub(crate) fn user_of(actor: &passerelle_app::Actor) -> Uuid {
-    actor
-        .id
-        .strip_prefix("user:")
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_default()
 }

@@ -1,15 +1,16 @@
 //! Immersions (PMSMP): proposal, answers, the convention's workflow, the
 //! immersion itself, feedback and outcomes.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::{Actor, Views, policy};
 use passerelle_domain::Personal;
 use passerelle_domain::immersion::{
     AssessmentResponse, Attendance, Convention, ConventionIdentity, ConventionPerson, Feedback,
     Hiring, Host, HostAssessment, Immersion as ImmersionAggregate, ImmersionCommand, Initiator,
-    Level, MediatorFeedback, Milestone as DomainMilestone, Objective as DomainObjective,
-    Organisation, Outcome as DomainOutcome, PersonFeedback, Place, RenewalTerms, Respondent,
-    Signatory as DomainSignatory, SignatureMethod, Signer, Situation, Skill, SkillObserved, Tutor,
+    Level, MediatorFeedback, Organisation, Outcome as DomainOutcome, PersonFeedback, Place,
+    RenewalTerms, Respondent, Signatory as DomainSignatory, SignatureMethod, Signer, Situation,
+    Skill, SkillObserved, Tutor,
 };
 use passerelle_domain::values::{
     CommuneCode, DateRange, Email, EmployerId, ImmersionId, NeedId, PersonId, PhoneNumber, Siret,
@@ -19,30 +20,12 @@ use passerelle_projections::views::immersions::{self, ImmersionFilter, Immersion
 use time::Date;
 use uuid::Uuid;
 
-use crate::employers::{label, new_id, optional_text, text, user_of};
+use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
-use crate::people::Contract;
-use crate::schema::{
-    PageInfo, actor, bad_cursor, cursor, decode_cursor, gateway, meta, page_size, parse_id,
-    payloads, staff,
-};
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Objective {
-    DiscoverJobOrSector,
-    ConfirmProject,
-    InitiateRecruitment,
-}
-
-impl From<Objective> for DomainObjective {
-    fn from(o: Objective) -> Self {
-        match o {
-            Objective::DiscoverJobOrSector => DomainObjective::DiscoverJobOrSector,
-            Objective::ConfirmProject => DomainObjective::ConfirmProject,
-            Objective::InitiateRecruitment => DomainObjective::InitiateRecruitment,
-        }
-    }
-}
+use crate::input::{after as after_key, cursor, label, optional_text, page_size, parse_id, text};
+use crate::kinds::{Contract, Milestone, Objective, OutcomeKind};
+use crate::loaders::{Lists, NameOf};
+use crate::primitives::{PageInfo, page, payloads};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Party {
@@ -121,34 +104,6 @@ pub enum FeedbackAuthor {
     Mediator,
 }
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Milestone {
-    End,
-    OneMonth,
-    ThreeMonths,
-    SixMonths,
-}
-
-impl From<Milestone> for DomainMilestone {
-    fn from(m: Milestone) -> Self {
-        match m {
-            Milestone::End => DomainMilestone::End,
-            Milestone::OneMonth => DomainMilestone::OneMonth,
-            Milestone::ThreeMonths => DomainMilestone::ThreeMonths,
-            Milestone::SixMonths => DomainMilestone::SixMonths,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OutcomeKind {
-    Hired,
-    Training,
-    NewImmersion,
-    ProjectReadjusted,
-    Nothing,
-}
-
 /// An immersion and where its convention stands.
 #[derive(Debug)]
 pub struct Immersion(pub ImmersionRow);
@@ -171,13 +126,11 @@ impl Immersion {
     /// The host's name: whoever reaches the immersion may know where it
     /// takes place, the person accompanied included.
     async fn employer_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(passerelle_projections::views::employers::get(
-            &gateway(ctx).pool,
-            passerelle_domain::values::EmployerId(self.0.employer_id),
-        )
-        .await
-        .map_err(error::db)?
-        .map(|e| e.name))
+        let loader = ctx.data_unchecked::<DataLoader<Lists>>();
+        loader
+            .load_one(NameOf(self.0.employer_id))
+            .await
+            .map_err(|e| error::internal(&*e))
     }
     async fn need_id(&self) -> Option<ID> {
         self.0.need_id.map(|n| ID(n.to_string()))
@@ -314,18 +267,13 @@ impl ImmersionQuery {
         after: Option<String>,
         filter: Option<ImmersionFilterInput>,
     ) -> Result<ImmersionConnection> {
-        let actor = crate::schema::actor(ctx)?;
+        let actor = actor(ctx)?;
         let limit = page_size(first)?;
-        let after = match after {
-            Some(c) => {
-                let key = decode_cursor(&c, 2)?;
-                // Within the dates the product holds, as PostgreSQL's are.
-                let day =
-                    passerelle_domain::values::parse_date(&key[0]).map_err(|_| bad_cursor())?;
-                Some((day, key[1].parse().map_err(|_| bad_cursor())?))
-            }
-            None => None,
-        };
+        let after = after_key(after, 2, |key| {
+            // Within the dates the product holds, as PostgreSQL's are.
+            let day = passerelle_domain::values::parse_date(&key[0]).ok()?;
+            Some((day, key[1].parse().ok()?))
+        })?;
         let filter = filter.unwrap_or_default();
         let mut filter = ImmersionFilter {
             person: filter
@@ -341,25 +289,19 @@ impl ImmersionQuery {
         // A person or an employer by magic link lists their own only, of
         // their session's structure.
         let structure = policy::immersion_list_scope(&actor, &mut filter);
-        let mut rows = immersions::page(&gateway(ctx).pool, structure, &filter, after, limit + 1)
+        let rows = immersions::page(&gateway(ctx).pool, structure, &filter, after, limit + 1)
             .await
             .map_err(error::db)?;
-        let has_next_page = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let edges: Vec<ImmersionEdge> = rows
-            .into_iter()
-            .map(|r| ImmersionEdge {
-                cursor: cursor(&[&r.proposed_on.to_string(), &r.immersion_id.to_string()]),
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| cursor(&[&r.proposed_on.to_string(), &r.immersion_id.to_string()]),
+            |cursor, r| ImmersionEdge {
+                cursor,
                 node: Immersion(r),
-            })
-            .collect();
-        Ok(ImmersionConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
-            edges,
-        })
+        );
+        Ok(ImmersionConnection { edges, page_info })
     }
 }
 

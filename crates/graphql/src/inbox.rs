@@ -9,9 +9,9 @@ use passerelle_app::{Actor, Role};
 use passerelle_domain::values::UserId;
 use passerelle_projections::inbox::{self, Task, TaskKind};
 
-use crate::employers::user_of;
+use crate::context::{Gateway, gateway, staff, user_of};
 use crate::error;
-use crate::schema::{Gateway, gateway, parse_id, staff};
+use crate::input::parse_id;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum InboxTaskKind {

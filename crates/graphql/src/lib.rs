@@ -6,23 +6,29 @@
 //! Every resolver asks `app::policy` what the viewer may reach. Knows no
 //! HTTP type: the server puts a [`Viewer`] in each request's data.
 
+mod accounts;
+mod context;
 mod dashboards;
 mod employers;
 mod error;
 mod immersions;
 mod inbox;
+mod input;
+mod kinds;
 mod limits;
+mod loaders;
 mod notifications;
 mod people;
+mod primitives;
 mod replays;
 mod revalidate;
 mod schema;
 mod throttle;
 
+pub use accounts::SESSION_COOKIE;
+pub use context::{Gateway, Viewer, connection_data, prepare, viewer_of_token};
 pub use error::Code;
+pub use limits::Limits;
 pub use passerelle_accounts::{Principal, PrincipalSession};
-pub use schema::{
-    Gateway, Limits, PasserelleSchema, SESSION_COOKIE, Viewer, build, connection_data, prepare,
-    sdl, viewer_of_token,
-};
+pub use schema::{PasserelleSchema, build, sdl};
 pub use throttle::{Throttle, ThrottleSettings};

@@ -42,7 +42,6 @@ use passerelle_domain::values::{PLAUSIBLE_YEARS, parse_date};
 use passerelle_domain::{DomainError, Rule};
 
 use crate::error::{self, Code};
-use crate::schema::Limits;
 
 /// async-graphql's own bound on nested selections (fields with
 /// sub-selections, fragment spreads, inline fragments), kept at its
@@ -69,6 +68,42 @@ const TYPE_LISTS: [&str; 5] = [
 
 /// The fields of introspection objects that lead to a type as a reference.
 const TYPE_REFERENCES: [&str; 4] = ["type", "ofType", "interfaces", "possibleTypes"];
+
+/// Request limits, from configuration, checked on the document before
+/// anything runs (`limits.rs`); fragments count as expanded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Fields of data nested (introspection has bounds of its own).
+    pub depth: usize,
+    /// Fields of data selected, `__typename` aside.
+    pub complexity: usize,
+    /// Fields selected, `__typename` and aliased ones included; fragment
+    /// expansions are bounded by it too.
+    pub fields: usize,
+    /// Longest query text, in bytes.
+    pub query_bytes: usize,
+    /// Fields at an operation's root.
+    pub root_fields: usize,
+    /// Aliases.
+    pub aliases: usize,
+    /// Whether `__schema` and `__type` are answered; when not, they are
+    /// refused with `FORBIDDEN`.
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            depth: 12,
+            complexity: 1000,
+            fields: 2000,
+            query_bytes: 32 * 1024,
+            root_fields: 30,
+            aliases: 50,
+            introspection: true,
+        }
+    }
+}
 
 /// The schema's extension: limits, input check, and codes on every error.
 pub(crate) struct Guard(Arc<Checks>);

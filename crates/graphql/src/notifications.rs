@@ -8,8 +8,9 @@ use passerelle_app::Role;
 use passerelle_notify::outbox::{self, Delivery as Row, DeliveryFilter};
 use passerelle_notify::{Recipient, State, Template};
 
+use crate::context::{gateway, staff};
 use crate::error::{self, Code};
-use crate::schema::{gateway, parse_id, staff};
+use crate::input::parse_id;
 
 /// The structure of the mails a staff member may see: its own.
 fn mail_structure(actor: &passerelle_app::Actor) -> Result<uuid::Uuid> {

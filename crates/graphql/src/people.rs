@@ -9,19 +9,20 @@ use passerelle_domain::person::{
     PersonCommand, Project, ReadjustmentCause,
 };
 use passerelle_domain::values::{
-    CommuneCode, ContractType, Email, ImmersionId, InquiryId, MeetingId, MentorshipId, PersonId,
-    PhoneNumber, RomeCode, TestimonyId,
+    CommuneCode, Email, ImmersionId, InquiryId, MeetingId, MentorshipId, PersonId, PhoneNumber,
+    RomeCode, TestimonyId,
 };
 use passerelle_projections::views::people::{self, PersonRow, ProjectVersion, TimelineEntry};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::employers::{label, new_id, optional_text, rome_codes, text, user_of};
+use crate::context::{gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
-use crate::schema::{
-    PageInfo, bad_cursor, cursor, decode_cursor, gateway, meta, page_size, parse_id, payloads,
-    staff,
+use crate::input::{
+    after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
 };
+use crate::kinds::{CauseKind, Contract};
+use crate::primitives::{PageInfo, page, payloads};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ConsentPurpose {
@@ -40,41 +41,6 @@ impl From<ConsentPurpose> for DomainPurpose {
             ConsentPurpose::DisabilityRecognition => DomainPurpose::DisabilityRecognition,
         }
     }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Contract {
-    Cdi,
-    CddSixMonthsOrMore,
-    CddUnderSixMonths,
-    Alternance,
-    ContratAide,
-    ContratInsertion,
-    Interim,
-    Other,
-}
-
-impl From<Contract> for ContractType {
-    fn from(c: Contract) -> Self {
-        match c {
-            Contract::Cdi => ContractType::Cdi,
-            Contract::CddSixMonthsOrMore => ContractType::CddSixMonthsOrMore,
-            Contract::CddUnderSixMonths => ContractType::CddUnderSixMonths,
-            Contract::Alternance => ContractType::Alternance,
-            Contract::ContratAide => ContractType::ContratAide,
-            Contract::ContratInsertion => ContractType::ContratInsertion,
-            Contract::Interim => ContractType::Interim,
-            Contract::Other => ContractType::Other,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum CauseKind {
-    ImmersionFeedback,
-    JobInquiry,
-    PeerMeeting,
-    Mentorship,
 }
 
 /// A person accompanied.
@@ -230,37 +196,30 @@ impl PeopleQuery {
     ) -> Result<PersonConnection> {
         let actor = staff(ctx)?;
         let limit = page_size(first)?;
-        let after = match after {
-            Some(c) => {
-                let key = decode_cursor(&c, 3)?;
-                let id = key[2].parse().map_err(|_| bad_cursor())?;
-                Some((key[0].clone(), key[1].clone(), id))
-            }
-            None => None,
-        };
-        let mut rows = people::page(&gateway(ctx).pool, actor.structure, after, limit + 1)
+        let after = after_key(after, 3, |key| {
+            let id = key[2].parse().ok()?;
+            let [last, first, _] = <[String; 3]>::try_from(key).ok()?;
+            Some((last, first, id))
+        })?;
+        let rows = people::page(&gateway(ctx).pool, actor.structure, after, limit + 1)
             .await
             .map_err(error::db)?;
-        let has_next_page = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let edges: Vec<PersonEdge> = rows
-            .into_iter()
-            .map(|r| PersonEdge {
-                cursor: cursor(&[
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| {
+                cursor(&[
                     r.last_name.as_deref().unwrap_or(""),
                     r.first_name.as_deref().unwrap_or(""),
                     &r.person_id.to_string(),
-                ]),
-                node: Person(r),
-            })
-            .collect();
-        Ok(PersonConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
+                ])
             },
-            edges,
-        })
+            |cursor, r| PersonEdge {
+                cursor,
+                node: Person(r),
+            },
+        );
+        Ok(PersonConnection { edges, page_info })
     }
 }
 

@@ -18,7 +18,7 @@ use async_graphql::extensions::{
 use async_graphql::{Name, Request, ServerResult, Value, Variables};
 use uuid::Uuid;
 
-use crate::schema::{Gateway, Viewer};
+use crate::context::{Gateway, Viewer};
 
 /// The extension that keeps and gives back mutations' answers.
 pub(crate) struct Replays;

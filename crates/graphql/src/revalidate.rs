@@ -14,8 +14,8 @@ use async_graphql::{Request, Response, ServerError, ServerResult};
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 
+use crate::context::{Gateway, Viewer, viewer_of_token};
 use crate::error::Code;
-use crate::schema::{Gateway, Viewer, viewer_of_token};
 
 pub(crate) struct Revalidate;
 

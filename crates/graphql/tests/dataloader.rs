@@ -1,5 +1,6 @@
-//! Lists below a page of employers are batched: the number of SQL
-//! statements a query runs does not grow with the number of employers.
+//! Lists below a page of employers, and the host's name on a page of
+//! immersions, are batched: the number of SQL statements a query runs does
+//! not grow with the number of rows.
 
 mod support;
 
@@ -9,6 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use passerelle_accounts::{StaffRole, User};
 use passerelle_app::{Actor, CommandMeta, FixedClock, Handler, Role, Views};
 use passerelle_domain::employer::{Employer, EmployerCommand, VisitPurpose};
+use passerelle_domain::immersion::{Immersion, ImmersionCommand, Objective};
+use passerelle_domain::person::{Identity, LegalBasis, Person, PersonCommand};
 use passerelle_domain::values::*;
 use passerelle_graphql::{Viewer, prepare};
 use passerelle_store::testkit::TestDb;
@@ -32,7 +35,6 @@ async fn employers_with_visits(handler: &Handler, count: u128) {
     let structure = StructureId(Uuid::from_u128(1));
     for n in 0..count {
         let id = EmployerId(Uuid::from_u128(1000 + n));
-        let actor = Actor::user(UserId(Uuid::from_u128(2)), Role::Mediator, structure);
         let commands = [
             EmployerCommand::Register {
                 employer_id: id,
@@ -46,14 +48,8 @@ async fn employers_with_visits(handler: &Handler, count: u128) {
             visit(n, 2, structure),
         ];
         for command in commands {
-            let meta = CommandMeta {
-                command_id: Uuid::new_v4(),
-                correlation_id: Uuid::new_v4(),
-                causation_id: None,
-                actor: actor.clone(),
-            };
             handler
-                .execute::<Employer>(id, &command, &meta, &Views)
+                .execute::<Employer>(id, &command, &meta(), &Views)
                 .await
                 .unwrap();
         }
@@ -80,14 +76,9 @@ fn visit(n: u128, k: u128, structure: StructureId) -> EmployerCommand {
     }
 }
 
-async fn statements_for_a_page(employers: u128) -> usize {
-    let db = TestDb::new().await;
-    let handler = Handler::new(
-        support::projections(&db).await,
-        Arc::new(FixedClock::new(datetime!(2026-03-02 09:00 UTC))),
-    );
-    employers_with_visits(&handler, employers).await;
-    let (gateway, schema) = support::gateway(handler, &db);
+/// Runs `query` as a mediator, counting the SQL statements it costs.
+async fn counted(handler: Handler, db: &TestDb, query: &str) -> (usize, serde_json::Value) {
+    let (gateway, schema) = support::gateway(handler, db);
     let viewer = Viewer {
         user: Some(User {
             user_id: UserId(Uuid::from_u128(2)),
@@ -109,16 +100,28 @@ async fn statements_for_a_page(employers: u128) -> usize {
         )
         .with(counter.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
-    let request = prepare(
-        async_graphql::Request::new(
-            "{ employers(first: 50) { edges { node { name visits { id } needs { id } } } } }",
-        ),
-        &gateway,
-        viewer,
-    );
+    let request = prepare(async_graphql::Request::new(query), &gateway, viewer);
     let response = schema.execute(request).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
-    let json = response.data.into_json().unwrap();
+    (
+        counter.0.load(Ordering::Relaxed),
+        response.data.into_json().unwrap(),
+    )
+}
+
+async fn statements_for_a_page(employers: u128) -> usize {
+    let db = TestDb::new().await;
+    let handler = Handler::new(
+        support::projections(&db).await,
+        Arc::new(FixedClock::new(datetime!(2026-03-02 09:00 UTC))),
+    );
+    employers_with_visits(&handler, employers).await;
+    let (statements, json) = counted(
+        handler,
+        &db,
+        "{ employers(first: 50) { edges { node { name visits { id } needs { id } } } } }",
+    )
+    .await;
     let edges = json["employers"]["edges"].as_array().unwrap();
     assert_eq!(edges.len() as u128, employers);
     assert!(
@@ -126,11 +129,13 @@ async fn statements_for_a_page(employers: u128) -> usize {
             .iter()
             .all(|e| e["node"]["visits"].as_array().unwrap().len() == 2)
     );
-    counter.0.load(Ordering::Relaxed)
+    statements
 }
 
+// One test: tracing's per-thread subscribers of tests running side by side
+// would hide statements from each other's counter.
 #[tokio::test]
-async fn lists_below_employers_cost_one_statement_each_whatever_the_page_size() {
+async fn batched_lists_cost_the_same_statements_whatever_the_page_size() {
     let two = statements_for_a_page(2).await;
     let twelve = statements_for_a_page(12).await;
     eprintln!("statements: {two} for 2 employers, {twelve} for 12");
@@ -140,4 +145,95 @@ async fn lists_below_employers_cost_one_statement_each_whatever_the_page_size() 
         twelve <= 3,
         "one for the page, one for visits, one for needs: {twelve}"
     );
+
+    let two = statements_for_immersions(2).await;
+    let twelve = statements_for_immersions(12).await;
+    eprintln!("statements: {two} for 2 immersions, {twelve} for 12");
+    assert_eq!(two, twelve, "employerName grows with the page: N+1");
+    assert!(twelve <= 2, "one for the page, one for the names: {twelve}");
+}
+
+fn meta() -> CommandMeta {
+    CommandMeta {
+        command_id: Uuid::new_v4(),
+        correlation_id: Uuid::new_v4(),
+        causation_id: None,
+        actor: Actor::user(
+            UserId(Uuid::from_u128(2)),
+            Role::Mediator,
+            StructureId(Uuid::from_u128(1)),
+        ),
+    }
+}
+
+/// One immersion proposed at each of the employers, for a person each.
+async fn immersions_at(handler: &Handler, count: u128) {
+    let structure = StructureId(Uuid::from_u128(1));
+    let mediator = UserId(Uuid::from_u128(2));
+    for n in 0..count {
+        let person = PersonId(Uuid::from_u128(5000 + n));
+        let enroll = PersonCommand::Enroll {
+            person_id: person,
+            structure,
+            referent: mediator,
+            identity: Identity {
+                first_name: Label::parse("Awa").unwrap(),
+                last_name: Label::parse(&format!("Diallo {n:02}")).unwrap(),
+                birth_date: date!(1998 - 05 - 12),
+                email: None,
+                phone: None,
+                address: None,
+            },
+            commune: None,
+            legal_basis: LegalBasis::PublicInterestMission,
+            enrolled_on: date!(2026 - 03 - 02),
+        };
+        handler
+            .execute::<Person>(person, &enroll, &meta(), &Views)
+            .await
+            .unwrap();
+        let immersion = ImmersionId(Uuid::from_u128(6000 + n));
+        let propose = ImmersionCommand::Propose {
+            immersion_id: immersion,
+            person_id: person,
+            employer_id: EmployerId(Uuid::from_u128(1000 + n)),
+            need_id: None,
+            objective: Objective::DiscoverJobOrSector,
+            structure,
+            mediator,
+            message: None,
+            proposed_on: date!(2026 - 03 - 02),
+        };
+        handler
+            .execute::<Immersion>(immersion, &propose, &meta(), &Views)
+            .await
+            .unwrap();
+    }
+}
+
+async fn statements_for_immersions(count: u128) -> usize {
+    let db = TestDb::new().await;
+    let projections = support::projections(&db).await;
+    let handler = Handler::new(
+        projections.clone(),
+        Arc::new(FixedClock::new(datetime!(2026-03-02 09:00 UTC))),
+    );
+    employers_with_visits(&handler, count).await;
+    immersions_at(&handler, count).await;
+    projections.catch_up().await.unwrap();
+    let (statements, json) = counted(
+        handler,
+        &db,
+        "{ immersions(first: 50) { edges { node { employerName } } } }",
+    )
+    .await;
+    let edges = json["immersions"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len() as u128, count);
+    assert!(edges.iter().all(|e| {
+        e["node"]["employerName"]
+            .as_str()
+            .unwrap()
+            .starts_with("Employeur ")
+    }));
+    statements
 }

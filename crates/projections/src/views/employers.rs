@@ -296,6 +296,18 @@ pub async fn get(
     .await
 }
 
+/// The names of several employers, for a page of rows that name their
+/// host: one query for the page.
+pub async fn names_of(
+    db: impl PgExecutor<'_>,
+    employers: &[uuid::Uuid],
+) -> Result<Vec<(uuid::Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("select employer_id, name from employers.employers where employer_id = any($1)")
+        .bind(employers)
+        .fetch_all(db)
+        .await
+}
+
 /// Employers by name, `limit` after the (name, id) key given: keyset pages
 /// that stay stable while employers are added.
 pub async fn page(
