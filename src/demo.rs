@@ -36,7 +36,7 @@ pub struct SeedArgs {
 }
 
 pub async fn seed(config: &Config, db: &Database, args: SeedArgs) -> anyhow::Result<()> {
-    crate::migrate(db).await?;
+    crate::wiring::migrate(db).await?;
     let events: i64 = sqlx::query_scalar("select count(*) from events")
         .fetch_one(&db.pool)
         .await?;
@@ -44,7 +44,7 @@ pub async fn seed(config: &Config, db: &Database, args: SeedArgs) -> anyhow::Res
         events == 0,
         "the database already holds {events} events: seed a new one (another --data-dir or DATABASE_URL)"
     );
-    let projections = Arc::new(crate::wire(config, &db.pool).await?);
+    let projections = Arc::new(crate::wiring::wire(config, &db.pool).await?);
     let mut staff = Vec::new();
     println!("Comptes de démonstration (mot de passe « {PASSWORD} ») :");
     for (name, departement, domain) in STRUCTURES {

@@ -189,7 +189,7 @@ fn reminder(i: &OpenImmersion, stage: i64, due: Date, end: Date) -> Entry {
 pub async fn weekly_digests(pool: &PgPool, today: Date) -> Result<Vec<Entry>, sqlx::Error> {
     let staff = passerelle_accounts::staff_members(pool)
         .await
-        .map_err(crate::account_error)?;
+        .map_err(crate::outbox::account_error)?;
     Ok(staff
         .into_iter()
         .filter(|u| u.role == passerelle_accounts::StaffRole::Mediator)

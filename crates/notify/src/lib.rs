@@ -26,11 +26,3 @@ pub use projection::Notifications;
 pub use schedule::{Job, JobRun, Scheduler};
 pub use sender::{SendReport, Sender, SenderSettings, shortest_lease};
 pub use templates::Template;
-
-/// The database error inside an accounts error.
-pub(crate) fn account_error(e: passerelle_accounts::AccountError) -> sqlx::Error {
-    match e {
-        passerelle_accounts::AccountError::Database(e) => e,
-        other => sqlx::Error::Protocol(other.to_string()),
-    }
-}

@@ -1,5 +1,5 @@
 //! The outbox: every mail is recorded under a key derived from its cause
-//! before anything is sent, then sent by [`crate::Sender`]. The unique key
+//! before anything is sent, then sent by the `Sender`. The unique key
 //! makes a replayed event, a retried job or a second replica queue nothing
 //! twice; the claim with a deadline makes a crashed sender's mails go again.
 
@@ -370,4 +370,13 @@ pub async fn backlog(db: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::Error>
     )
     .fetch_one(db)
     .await
+}
+
+/// The database error inside an accounts error (recipients are resolved
+/// through the accounts' tables too).
+pub(crate) fn account_error(e: passerelle_accounts::AccountError) -> sqlx::Error {
+    match e {
+        passerelle_accounts::AccountError::Database(e) => e,
+        other => sqlx::Error::Protocol(other.to_string()),
+    }
 }

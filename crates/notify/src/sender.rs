@@ -316,7 +316,7 @@ impl Sender {
                     ttl,
                 )
                 .await
-                .map_err(crate::account_error)?;
+                .map_err(crate::outbox::account_error)?;
                 Some(format!("{base}/acces/{}", token.0))
             }
             (None, _) => Some(match (params.immersion_id, params.need_id) {
@@ -432,7 +432,7 @@ impl Sender {
                     None => {
                         let managers: Vec<Uuid> = passerelle_accounts::staff_members(&self.pool)
                             .await
-                            .map_err(crate::account_error)?
+                            .map_err(crate::outbox::account_error)?
                             .into_iter()
                             .filter(|u| u.structure.0 == structure && u.role == StaffRole::Manager)
                             .map(|u| u.user_id.0)
@@ -450,7 +450,7 @@ impl Sender {
         for user in users {
             if let Some(u) = passerelle_accounts::staff_member(&self.pool, UserId(*user))
                 .await
-                .map_err(crate::account_error)?
+                .map_err(crate::outbox::account_error)?
             {
                 addresses.push(u.email);
                 if users.len() == 1 {
