@@ -230,3 +230,223 @@ fn the_check_catches_a_wrong_edge() {
         ]
     );
 }
+
+// Inside a crate, no file imports another that imports it back, directly or
+// not: each file is a module, and a path to another module (`crate::a::b`,
+// `super::x`, a child's `x::…`) is an edge. Comments and a file's unit tests
+// are left out; a path to an item of a module counts as one to the module.
+
+/// Each module of a crate's `src/` (`a::b`, the root as ``) and its file.
+fn modules(src: &std::path::Path) -> BTreeMap<String, std::path::PathBuf> {
+    let mut found = BTreeMap::new();
+    let mut folders = vec![src.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let relative = path.strip_prefix(src).unwrap().with_extension("");
+                let mut parts: Vec<String> = relative
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                if matches!(
+                    parts.last().map(String::as_str),
+                    Some("lib" | "main" | "mod")
+                ) {
+                    parts.pop();
+                }
+                found.insert(parts.join("::"), path);
+            }
+        }
+    }
+    found
+}
+
+/// The code of a file without its comments and its `#[cfg(test)]` module.
+fn code_of(text: &str) -> String {
+    let text = match text.find("#[cfg(test)]\nmod tests") {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    text.lines()
+        .map(|l| match l.find("//") {
+            Some(at) => &l[..at],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The paths written in code: runs of identifiers joined by `::`, with the
+/// groups of `use` paths (`a::{b, c::d}`) spelled out (`a::b`, `a::c::d`).
+fn paths(code: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    // For each open brace: the prefix of the `use` group it opens, if any.
+    let mut braces: Vec<Option<Vec<String>>> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut chars = code.chars().peekable();
+    let prefix = |braces: &Vec<Option<Vec<String>>>| braces.last().cloned().flatten();
+    let emit = |current: &mut Vec<String>,
+                braces: &Vec<Option<Vec<String>>>,
+                out: &mut Vec<Vec<String>>| {
+        match prefix(braces) {
+            Some(p) if !current.is_empty() => {
+                out.push(p.into_iter().chain(current.drain(..)).collect());
+            }
+            _ if current.len() > 1 => out.push(std::mem::take(current)),
+            _ => current.clear(),
+        }
+    };
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            current.push(std::mem::take(&mut word));
+        }
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            if chars.peek() == Some(&'{') {
+                chars.next();
+                let group = prefix(&braces)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(current.drain(..))
+                    .collect();
+                braces.push(Some(group));
+            }
+            continue;
+        }
+        if c.is_whitespace() && !current.is_empty() && chars.peek() == Some(&':') {
+            continue;
+        }
+        emit(&mut current, &braces, &mut out);
+        match c {
+            '{' => braces.push(None),
+            '}' => {
+                braces.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The longest module that a path starting at `base` names.
+fn module_of(
+    base: &[String],
+    path: &[String],
+    modules: &BTreeMap<String, std::path::PathBuf>,
+) -> Option<String> {
+    let full: Vec<String> = base.iter().chain(path).cloned().collect();
+    (0..=full.len())
+        .rev()
+        .map(|n| full[..n].join("::"))
+        .find(|m| modules.contains_key(m))
+}
+
+/// Each module's imports of the crate's other modules.
+fn imports(src: &std::path::Path) -> BTreeMap<String, BTreeSet<String>> {
+    let modules = modules(src);
+    let mut graph = BTreeMap::new();
+    for (module, file) in &modules {
+        let me: Vec<String> = if module.is_empty() {
+            Vec::new()
+        } else {
+            module.split("::").map(str::to_owned).collect()
+        };
+        let mut edges = BTreeSet::new();
+        for path in paths(&code_of(&std::fs::read_to_string(file).unwrap())) {
+            let target = match path[0].as_str() {
+                "crate" => module_of(&[], &path[1..], &modules),
+                "super" => module_of(&me[..me.len().saturating_sub(1)], &path[1..], &modules),
+                "self" => module_of(&me, &path[1..], &modules),
+                // A child module named from its parent.
+                _ => module_of(&me, &path, &modules).filter(|t| t.len() > module.len()),
+            };
+            if let Some(t) = target.filter(|t| t != module) {
+                edges.insert(t);
+            }
+        }
+        graph.insert(module.clone(), edges);
+    }
+    graph
+}
+
+/// A cycle in the graph, if any, as the modules along it.
+fn a_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        at: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        done: &mut BTreeSet<String>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|m| m == at) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(at.to_owned());
+            return Some(cycle);
+        }
+        if !done.insert(at.to_owned()) {
+            return None;
+        }
+        path.push(at.to_owned());
+        for next in graph.get(at).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, done, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|m| visit(m, graph, &mut done, &mut Vec::new()))
+}
+
+#[test]
+fn no_file_of_a_crate_imports_one_that_imports_it_back() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = vec![root.join("src")];
+    for entry in std::fs::read_dir(root.join("crates")).unwrap() {
+        sources.push(entry.unwrap().path().join("src"));
+    }
+    let cycles: Vec<String> = sources
+        .iter()
+        .filter_map(|src| {
+            a_cycle(&imports(src)).map(|c| format!("{}: {}", src.display(), c.join(" → ")))
+        })
+        .collect();
+    assert!(
+        cycles.is_empty(),
+        "import cycles between files:\n{}",
+        cycles.join("\n")
+    );
+}
+
+#[test]
+fn the_cycle_check_sees_a_cycle_through_the_root() {
+    let dir = std::env::temp_dir().join(format!("passerelle-cycle-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::write(
+        dir.join("lib.rs"),
+        "mod a;\npub use a::b::Thing;\nfn x() {}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("a/mod.rs"), "pub mod b;\n").unwrap();
+    std::fs::write(
+        dir.join("a/b.rs"),
+        "// crate::nothing\nfn y() { crate::x() }\n",
+    )
+    .unwrap();
+    let cycle = a_cycle(&imports(&dir));
+    std::fs::write(dir.join("a/b.rs"), "fn y() {}\n").unwrap();
+    let none = a_cycle(&imports(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(cycle, Some(vec!["".into(), "a::b".into(), "".into()]));
+    assert_eq!(none, None);
+}

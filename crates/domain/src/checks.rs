@@ -4,7 +4,7 @@
 use time::Date;
 
 use crate::error::{DomainError, Rule};
-use crate::fr;
+use crate::fr::dates as fr;
 use crate::values::RomeCode;
 
 /// Refuses a date after today: facts are logged once they happened.

@@ -420,7 +420,7 @@ impl<'a> Enrolled<'a> {
                 "personId",
                 format!(
                     "Cette personne est sortie de l'accompagnement le {} : son parcours ne s'enrichit plus.",
-                    crate::fr::date(exited_on)
+                    crate::fr::dates::date(exited_on)
                 ),
             )),
             None => Ok(self),

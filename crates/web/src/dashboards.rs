@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use crate::labels::{self, AGE_BANDS, CAUSES, CONTRACTS, MILESTONES, OBJECTIVES, SOURCES};
-use crate::{Nav, Page, message};
+use crate::page::{Nav, Page, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
 pub const FILTER_KEYS: [&str; 11] = [

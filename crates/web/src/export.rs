@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::dashboards::{
     Dashboard, ENGAGEMENT, FUNNEL, NEEDS, OUTCOMES, READJUSTMENTS, STEPS, dashboard_variables,
 };
-use crate::{ApiCell, session_token};
+use crate::page::{ApiCell, session_token};
 
 const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
     immersions(first: 100, after: $after, filter: $filter) {

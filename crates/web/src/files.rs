@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::labels::{HORIZONS, INTENTS, PURPOSES, label};
-use crate::{Nav, Page, french_date, message};
+use crate::page::{Nav, Page, french_date, message};
 
 #[derive(Template)]
 #[template(path = "employer.html")]

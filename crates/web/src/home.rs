@@ -9,7 +9,7 @@ use passerelle_graphql::Viewer;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{FormState, Nav, Page, date_of};
+use crate::page::{FormState, Nav, Page, date_of};
 
 #[derive(Template)]
 #[template(path = "home.html")]

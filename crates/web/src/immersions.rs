@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS, label};
-use crate::{FormState, Nav, Page, date_of, message, parse_date, strings};
+use crate::page::{FormState, Nav, Page, date_of, message, parse_date, strings};
 
 fn signatory_label(s: &str) -> &'static str {
     match s {

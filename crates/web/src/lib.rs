@@ -26,10 +26,8 @@ mod people;
 mod visit;
 
 pub use export::OwnRefusal;
+use page::message;
 pub use page::{Api, ApiCell, client_address, cookie, error_page, session_token};
-pub(crate) use page::{
-    FormState, MessageTemplate, Nav, Page, date_of, french_date, message, parse_date, strings,
-};
 
 const STYLESHEET: &str = include_str!("../static/app.css");
 

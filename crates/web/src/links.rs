@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{MessageTemplate, Nav, Page, message};
+use crate::page::{MessageTemplate, Nav, Page, message};
 
 #[derive(Template)]
 #[template(path = "access.html")]

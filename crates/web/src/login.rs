@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::home::HomeTemplate;
-use crate::{FormState, MessageTemplate, Page};
+use crate::page::{FormState, MessageTemplate, Page};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoginForm {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::home::own_employer;
 use crate::labels::{HORIZONS, INTENTS};
-use crate::{FormState, Nav, Page, message};
+use crate::page::{FormState, Nav, Page, message};
 
 #[derive(Template)]
 #[template(path = "need_form.html")]

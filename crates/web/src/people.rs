@@ -9,7 +9,7 @@ use axum::response::Response;
 use passerelle_domain::fr;
 use serde_json::{Value, json};
 
-use crate::{FormState, Nav, Page, french_date, message};
+use crate::page::{FormState, Nav, Page, french_date, message};
 
 /// What happened, in the words of a mediator.
 fn event_label(event_type: &str) -> &'static str {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::home::{Notice, notice};
 use crate::labels::PURPOSES;
-use crate::{FormState, Nav, Page, parse_date};
+use crate::page::{FormState, Nav, Page, parse_date};
 
 #[derive(Template)]
 #[template(path = "visit_form.html")]

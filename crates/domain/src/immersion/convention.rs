@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::error::{DomainError, Rule};
-use crate::fr;
+use crate::fr::dates as fr;
 use crate::personal::Personal;
 use crate::values::{
     CommuneCode, DateRange, Email, Label, PhoneNumber, Siret, Text, WeeklyHours, age_on,

@@ -31,7 +31,7 @@ use self::rules::{Candidate, check_history};
 use crate::checks::{already_exists, not_before, not_found, not_in_future};
 use crate::decider::{Decider, events};
 use crate::error::{DomainError, Rule};
-use crate::fr;
+use crate::fr::dates as fr;
 use crate::personal::Personal;
 use crate::values::{
     AccidentId, DateRange, EmployerId, ImmersionId, NeedId, PersonId, StructureId, Text, UserId,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::convention::Objective;
 use crate::error::{DomainError, Rule};
-use crate::fr;
+use crate::fr::dates as fr;
 use crate::values::{DateRange, ImmersionId, Text, twelve_months_after};
 
 /// Most conventions for one person with one host in 12 consecutive months.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 
 use crate::error::{DomainError, Rule};
-use crate::fr;
+use crate::fr::dates as fr;
 
 /// The years a date given by a user may fall in: the oldest person
 /// accompanied was born after 1900, and no convention, need or outcome is
