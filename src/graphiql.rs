@@ -61,7 +61,7 @@ pub async fn page() -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    protect(headers);
+    passerelle_web::protect(headers, CSP, "no-referrer");
     response
 }
 
@@ -79,21 +79,6 @@ async fn asset(Path(name): Path<String>) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=86400"),
     );
-    protect(headers);
+    passerelle_web::protect(headers, CSP, "no-referrer");
     response
-}
-
-fn protect(headers: &mut axum::http::HeaderMap) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
 }

@@ -8,22 +8,6 @@ use common::*;
 use passerelle_store::testkit::TestDb;
 use serde_json::{Value, json};
 
-/// The first error's code, field and message.
-fn error(answer: &Value) -> (String, String, String) {
-    let e = &answer["errors"][0];
-    (
-        e["extensions"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        e["extensions"]["field"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        e["message"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 #[tokio::test]
 async fn a_mediator_works_through_the_api_and_another_structure_learns_nothing() {
     let db = TestDb::new().await;

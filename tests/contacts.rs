@@ -12,21 +12,6 @@ use common::*;
 use passerelle_store::testkit::TestDb;
 use serde_json::{Value, json};
 
-/// The first error's code and field.
-fn error(answer: &Value) -> (String, String) {
-    let e = &answer["errors"][0];
-    (
-        e["extensions"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        e["extensions"]["field"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
 /// A server with magic links written to its log and mail sent at once,
 /// the "Mission locale de Nantes" (A) and "PLIE Nord" (B) each with a
 /// mediator logged in: their tokens.
@@ -361,7 +346,7 @@ async fn a_removed_contact_gets_no_link_and_its_sessions_end() {
     )
     .await;
     assert_eq!(
-        error(&by_b),
+        (error(&by_b).0, error(&by_b).1),
         ("NOT_FOUND".into(), "contactId".into()),
         "{by_b}"
     );
@@ -388,7 +373,7 @@ async fn a_removed_contact_gets_no_link_and_its_sessions_end() {
         )
         .await;
         assert_eq!(
-            error(&unknown),
+            (error(&unknown).0, error(&unknown).1),
             ("NOT_FOUND".into(), "contactId".into()),
             "{unknown}"
         );

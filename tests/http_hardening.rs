@@ -16,12 +16,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 const LOGIN: &str = "mutation($e: String!, $p: String!) {
     login(input: { email: $e, password: $p }) { token } }";
 
-fn code(answer: &Value) -> &str {
-    answer["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
-}
-
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -136,7 +130,7 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
     let mut codes = Vec::new();
     for n in 0..50 {
         let wrong = json!({ "e": "camille@ml-nantes.fr", "p": format!("wrong password {n}") });
-        codes.push(code(&gql(&server, None, LOGIN, wrong).await).to_owned());
+        codes.push(error(&gql(&server, None, LOGIN, wrong).await).0);
     }
     let elapsed = started.elapsed();
     assert_eq!(
@@ -147,7 +141,7 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
     assert!(codes[5..].iter().all(|c| c == "RATE_LIMITED"), "{codes:?}");
     let right = json!({ "e": "camille@ml-nantes.fr", "p": PASSWORD });
     let refused = gql(&server, None, LOGIN, right.clone()).await;
-    assert_eq!(code(&refused), "RATE_LIMITED", "{refused}");
+    assert_eq!(error(&refused).0, "RATE_LIMITED", "{refused}");
     assert!(refused["data"]["login"].is_null(), "{refused}");
     let message = refused["errors"][0]["message"].as_str().unwrap();
     assert!(
@@ -165,7 +159,7 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
     for n in 0..7 {
         let wrong = json!({ "e": "personne@ml-nantes.fr", "p": format!("wrong {n}") });
         let answer = gql(&server, None, LOGIN, wrong).await;
-        unknown.push(code(&answer).to_owned());
+        unknown.push(error(&answer).0);
         if n == 6 {
             assert_eq!(
                 answer["errors"][0]["message"],
@@ -210,7 +204,7 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
     assert!(last.contains("Trop de tentatives"), "{last}");
     let other = json!({ "e": "nouvelle@ml-nantes.fr", "p": "whatever it is" });
     assert_eq!(
-        code(&gql(&server, None, LOGIN, other).await),
+        error(&gql(&server, None, LOGIN, other).await).0,
         "RATE_LIMITED"
     );
 }
@@ -240,7 +234,7 @@ async fn bodies_over_the_limit_are_refused_on_every_route_with_a_french_error() 
     .await;
     assert_eq!(status, 413, "{answer}");
     let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(error(&body).0, "BAD_USER_INPUT", "{body}");
     assert!(
         body["errors"][0]["message"]
             .as_str()
@@ -312,7 +306,7 @@ async fn graphql_takes_json_only_and_refusals_carry_no_framework_text() {
             .unwrap();
         assert_eq!(answer.status(), 415, "{kind}");
         let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
-        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(error(&body).0, "BAD_USER_INPUT", "{body}");
     }
     let me = gql(&server, Some(&token), "{ me { name } }", json!({})).await;
     assert_eq!(
@@ -332,7 +326,7 @@ async fn graphql_takes_json_only_and_refusals_carry_no_framework_text() {
         assert_eq!(answer.status(), 400, "{body}");
         let text = answer.text().await.unwrap();
         let parsed: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(code(&parsed), "BAD_USER_INPUT", "{text}");
+        assert_eq!(error(&parsed).0, "BAD_USER_INPUT", "{text}");
         for english in ["line", "column", "expected", "invalid type", "Error("] {
             assert!(!text.contains(english), "{english} in {text}");
         }
@@ -540,7 +534,7 @@ async fn a_magic_link_request_keys_nothing_on_an_invalid_address() {
     let request = "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }";
     let huge = format!("{}@example.org", "a".repeat(1024 * 100));
     let answer = gql(&server, None, request, json!({ "m": huge })).await;
-    assert_eq!(code(&answer), "BAD_USER_INPUT", "{answer}");
+    assert_eq!(error(&answer).0, "BAD_USER_INPUT", "{answer}");
     let message = answer["errors"][0]["message"].as_str().unwrap();
     assert!(
         message.len() < 300,

@@ -371,3 +371,14 @@ pub async fn redeem(server: &Server, link: &str) -> Value {
     )
     .await
 }
+
+/// The first error's code, field and message (empty when absent).
+pub fn error(answer: &Value) -> (String, String, String) {
+    let e = &answer["errors"][0];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    (
+        text(&e["extensions"]["code"]),
+        text(&e["extensions"]["field"]),
+        text(&e["message"]),
+    )
+}

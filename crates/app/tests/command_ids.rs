@@ -3,58 +3,20 @@
 //! it is refused and the stream keeps only the first, also when the two
 //! race to the append.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use passerelle_app::{Actor, AppError, CommandMeta, ContextSource, FixedClock, Handler, Role};
-use passerelle_domain::Decider;
-use passerelle_domain::employer::{Employer, EmployerCommand, EmployerContext, VisitPurpose};
+use passerelle_app::{Actor, AppError, CommandMeta, Handler, Role};
+use passerelle_domain::employer::{Employer, EmployerCommand, VisitPurpose};
 use passerelle_domain::values::{
-    CommuneCode, EmployerId, Label, NafDivision, Siret, StructureId, Text, UserId, VisitId,
+    CommuneCode, EmployerId, Label, NafDivision, Siret, Text, UserId, VisitId,
 };
-use passerelle_store::projection::{Projections, RunnerConfig};
 use passerelle_store::testkit::TestDb;
 use sqlx::{Connection as _, PgConnection};
-use time::macros::{date, datetime};
-use time::{Date, OffsetDateTime};
+use support::{Contexts, handler, structure};
+use time::macros::date;
 use uuid::Uuid;
-
-struct Contexts;
-
-#[async_trait]
-impl ContextSource<Employer> for Contexts {
-    async fn context(
-        &self,
-        _: &mut PgConnection,
-        _: &<Employer as Decider>::State,
-        _: &EmployerCommand,
-        _: OffsetDateTime,
-        today: Date,
-    ) -> Result<EmployerContext, AppError> {
-        Ok(EmployerContext {
-            today,
-            siret_registered_as: None,
-        })
-    }
-}
-
-async fn handler(db: &TestDb) -> Handler {
-    let projections = Projections::new(
-        db.store(),
-        passerelle_projections::all(),
-        RunnerConfig::default(),
-    );
-    projections.setup().await.unwrap();
-    Handler::new(
-        Arc::new(projections),
-        Arc::new(FixedClock::new(datetime!(2026-03-02 09:30 UTC))),
-    )
-}
-
-fn structure() -> StructureId {
-    StructureId(Uuid::from_u128(7))
-}
 
 fn mediator(n: u128) -> Actor {
     Actor::user(UserId(Uuid::from_u128(n)), Role::Mediator, structure())

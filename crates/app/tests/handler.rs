@@ -2,61 +2,24 @@
 //! refusals that append nothing, idempotent command ids (also concurrent),
 //! bounded retries on version conflicts, personal data sealed.
 
-use std::sync::Arc;
+mod support;
 
 use async_trait::async_trait;
-use passerelle_app::{Actor, AppError, CommandMeta, ContextSource, FixedClock, Handler, Role};
+use passerelle_app::{Actor, AppError, CommandMeta, ContextSource, Role};
 use passerelle_domain::Rule;
 use passerelle_domain::employer::{
     Employer, EmployerCommand, EmployerContext, EmployerEvent, VisitPurpose,
 };
 use passerelle_domain::values::{
-    CommuneCode, ContactId, EmployerId, Label, NafDivision, Siret, StructureId, Text, UserId,
-    VisitId,
+    CommuneCode, ContactId, EmployerId, Label, NafDivision, Siret, Text, UserId, VisitId,
 };
 use passerelle_domain::{Decider, Personal};
-use passerelle_store::projection::{Projections, RunnerConfig};
 use passerelle_store::testkit::TestDb;
 use sqlx::PgConnection;
+use support::{Contexts, handler, structure};
 use time::macros::datetime;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
-
-struct Contexts;
-
-#[async_trait]
-impl ContextSource<Employer> for Contexts {
-    async fn context(
-        &self,
-        _: &mut PgConnection,
-        _: &<Employer as Decider>::State,
-        _: &EmployerCommand,
-        _: OffsetDateTime,
-        today: Date,
-    ) -> Result<EmployerContext, AppError> {
-        Ok(EmployerContext {
-            today,
-            siret_registered_as: None,
-        })
-    }
-}
-
-async fn handler(db: &TestDb) -> Handler {
-    let projections = Projections::new(
-        db.store(),
-        passerelle_projections::all(),
-        RunnerConfig::default(),
-    );
-    projections.setup().await.unwrap();
-    Handler::new(
-        Arc::new(projections),
-        Arc::new(FixedClock::new(datetime!(2026-03-02 09:30 UTC))),
-    )
-}
-
-fn structure() -> StructureId {
-    StructureId(Uuid::from_u128(7))
-}
 
 fn meta(command_id: Uuid) -> CommandMeta {
     CommandMeta {

@@ -291,12 +291,9 @@ impl Throttle {
     }
 
     /// How many keys are kept now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.lock().expect("throttle lock").keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

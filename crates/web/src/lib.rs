@@ -27,7 +27,7 @@ mod visit;
 
 pub use export::OwnRefusal;
 use page::message;
-pub use page::{Api, ApiCell, client_address, cookie, error_page, session_token};
+pub use page::{Api, ApiCell, client_address, cookie, error_page, protect, session_token};
 
 const STYLESHEET: &str = include_str!("../static/app.css");
 

@@ -325,19 +325,22 @@ fn secure(headers: &mut HeaderMap) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    protect(headers, CSP, "same-origin");
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// The headers every HTML answer of the service carries: its content
+/// policy, no guessing of its type, and what a link tells the next site.
+pub fn protect(headers: &mut HeaderMap, csp: &'static str, referrer: &'static str) {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(csp),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
 }
 
 pub(crate) struct GqlError {
