@@ -301,8 +301,12 @@ impl Checks {
                 ));
             }
         }
-        // async-graphql walks every fragment on its own as well.
-        for name in document.fragments.keys() {
+        // async-graphql walks every fragment on its own as well. They are
+        // measured in the order they are written, so that the same document
+        // always meets the same limit first (the map's order is random).
+        let mut written: Vec<_> = document.fragments.iter().collect();
+        written.sort_by_key(|(_, fragment)| (fragment.pos.line, fragment.pos.column));
+        for (name, _) in written {
             let tally = measure.fragment(name, Place::Data, 0)?;
             self.bounds(&tally)?;
         }
