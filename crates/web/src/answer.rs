@@ -1,0 +1,106 @@
+//! The API's answers as the pages read them: each operation's answer is
+//! deserialized into the page's own types, so a field the page needs and
+//! the answer lacks is a defect that shows (logged, and an error page),
+//! never a value silently rendered empty. The operations themselves are
+//! checked against the committed schema by `tests/input_errors.rs`.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::de::{DeserializeOwned, Deserializer};
+use passerelle_domain::fr::Labelled;
+use serde::Deserialize;
+
+use crate::page::{Outcome, message};
+
+impl Outcome {
+    /// The answer's `data` as `T`. An answer that does not fit is logged
+    /// with the type it was read as (never the data, which holds personal
+    /// fields) and answered with a French error page.
+    pub(crate) fn read<T: DeserializeOwned>(&self) -> Result<T, Box<Response>> {
+        T::deserialize(&self.data).map_err(|e| {
+            tracing::error!(
+                answer = std::any::type_name::<T>(),
+                error = %e,
+                "a page could not read the API's answer"
+            );
+            Box::new(message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Erreur",
+                "Cette page n'a pas pu être affichée. Réessayez plus tard ; si cela se reproduit, signalez-le.",
+            ))
+        })
+    }
+}
+
+/// A connection's nodes, in order.
+#[derive(Deserialize)]
+pub(crate) struct Connection<T> {
+    edges: Vec<Edge<T>>,
+}
+
+#[derive(Deserialize)]
+struct Edge<T> {
+    node: T,
+}
+
+impl<T> Connection<T> {
+    pub(crate) fn nodes(self) -> impl Iterator<Item = T> {
+        self.edges.into_iter().map(|e| e.node)
+    }
+}
+
+/// A day the API gives: a date (`2026-05-04`) or the day of an instant
+/// (`2026-05-04T09:30:00Z`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Day(pub time::Date);
+
+impl Day {
+    /// "4 mai 2026".
+    pub(crate) fn french(self) -> String {
+        passerelle_domain::fr::date(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.get(..10)
+            .and_then(crate::page::parse_date)
+            .map(Day)
+            .ok_or_else(|| serde::de::Error::custom("not a day"))
+    }
+}
+
+/// "4 mai 2026", or nothing when the API gave no date.
+pub(crate) fn french_day(day: Option<Day>) -> String {
+    day.map_or_else(String::new, Day::french)
+}
+
+/// A domain value the API gives by its name, as an enum (`WITHIN_A_YEAR`)
+/// or as stored (`within_a_year`), read into the domain's type: a name no
+/// value has is a defect of the answer, not a value to show raw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Code<T>(pub T);
+
+impl<'de, T: Labelled> Deserialize<'de> for Code<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        T::ALL
+            .iter()
+            .find(|v| v.code().eq_ignore_ascii_case(&name))
+            .map(|v| Code(*v))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown {} `{name}`",
+                    std::any::type_name::<T>()
+                ))
+            })
+    }
+}
+
+impl<T: Labelled> Code<T> {
+    /// The value's French label.
+    pub(crate) fn french(self) -> &'static str {
+        self.0.french()
+    }
+}
