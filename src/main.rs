@@ -295,7 +295,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let api = Arc::new(OnceLock::new());
     if let Some(p) = &projections {
-        let _ = api.set(api_over(config, &db.pool, p));
+        serve_api(&api, api_over(config, &db.pool, p), &stopped);
     }
     let runner = {
         let (config, pool, api) = (config.clone(), db.pool.clone(), api.clone());
@@ -305,7 +305,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
                 Some(p) => p,
                 None => match wire_when_migrated(&config, &pool).await {
                     Ok(p) => {
-                        let _ = api.set(api_over(&config, &pool, &p));
+                        serve_api(&api, api_over(&config, &pool, &p), &stopped);
                         p
                     }
                     Err(e) => {
@@ -351,6 +351,20 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Makes the API available to requests, and relays live updates between
+/// this replica and the others until `stopped`.
+fn serve_api(
+    slot: &OnceLock<server::Api>,
+    api: server::Api,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::spawn(passerelle_app::fan_out(
+        api.gateway.handler.clone(),
+        stopped.clone(),
+    ));
+    let _ = slot.set(api);
 }
 
 async fn projections(

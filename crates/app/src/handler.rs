@@ -72,9 +72,11 @@ pub struct Handler {
     store: Store,
     projections: Arc<Projections>,
     clock: Arc<dyn Clock>,
-    /// The stream ids of commits made here, for live updates. In-process:
-    /// a subscriber hears the commands this replica carried.
+    /// The stream ids subscribers hear: commits made here, and those other
+    /// replicas made once `fanout` relays them.
     changes: tokio::sync::broadcast::Sender<String>,
+    /// The stream ids of commits made here only, which `fanout` publishes.
+    committed: tokio::sync::broadcast::Sender<String>,
     states: Arc<StateCache>,
 }
 
@@ -85,6 +87,7 @@ impl Handler {
             projections,
             clock,
             changes: tokio::sync::broadcast::channel(1024).0,
+            committed: tokio::sync::broadcast::channel(1024).0,
             states: Arc::new(StateCache::new(CACHED_STATES, CACHED_STATE_TTL)),
         }
     }
@@ -92,6 +95,18 @@ impl Handler {
     /// Stream ids as commands change them, from now on.
     pub fn changes(&self) -> tokio::sync::broadcast::Receiver<String> {
         self.changes.subscribe()
+    }
+
+    /// Stream ids as commands carried by this process change them, from now
+    /// on: what other replicas are told.
+    pub fn committed(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.committed.subscribe()
+    }
+
+    /// Tells subscribers of a change committed elsewhere (a stream id, or
+    /// [`crate::RESYNC`]).
+    pub fn announce(&self, stream_id: String) {
+        let _ = self.changes.send(stream_id);
     }
 
     pub fn store(&self) -> &Store {
@@ -216,6 +231,7 @@ impl Handler {
                     self.store.notify_appended();
                     // Nobody listening is not an error.
                     let _ = self.changes.send(stream_id.clone());
+                    let _ = self.committed.send(stream_id.clone());
                     return Ok(Outcome {
                         stream_id,
                         version: result.stream_version,

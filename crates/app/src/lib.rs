@@ -13,6 +13,7 @@ mod cache;
 mod clock;
 mod contexts;
 mod error;
+mod fanout;
 mod handler;
 pub mod policy;
 
@@ -21,4 +22,5 @@ pub use aggregate::Aggregate;
 pub use clock::{Clock, FixedClock, SystemClock, paris_offset};
 pub use contexts::Views;
 pub use error::AppError;
+pub use fanout::{RESYNC, fan_out};
 pub use handler::{CommandMeta, ContextSource, Handler, Outcome};

@@ -1164,8 +1164,9 @@ pub struct ImmersionSubscription;
 
 #[async_graphql::Subscription]
 impl ImmersionSubscription {
-    /// The immersion, each time a command changes it (as this server carried
-    /// it).
+    /// The immersion, each time a command changes it, through whichever
+    /// replica carried it. A client that reconnects reads `immersion` again:
+    /// what changed while it was away is not replayed.
     async fn immersion_changed(
         &self,
         ctx: &Context<'_>,
@@ -1190,7 +1191,13 @@ impl ImmersionSubscription {
                 async move {
                     loop {
                         match changes.recv().await {
-                            Ok(changed) if changed != stream_id => continue,
+                            // Another replica's changes may have been
+                            // missed: read the view again.
+                            Ok(changed)
+                                if changed != stream_id && changed != passerelle_app::RESYNC =>
+                            {
+                                continue;
+                            }
                             // Missed some: read the view anyway.
                             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,

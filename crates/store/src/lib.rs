@@ -5,9 +5,11 @@
 //! schema version, JSON data, metadata): nothing of the mediation domain.
 
 mod answers;
+pub mod changes;
 pub mod cluster;
 mod error;
 mod event;
+pub mod listener;
 pub mod personal;
 pub mod projection;
 mod store;
