@@ -6,9 +6,9 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::de::{DeserializeOwned, Deserializer};
 use passerelle_domain::fr::Labelled;
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
 
 use crate::page::{Outcome, message};
 
@@ -71,11 +71,6 @@ impl<'de> Deserialize<'de> for Day {
     }
 }
 
-/// "4 mai 2026", or nothing when the API gave no date.
-pub(crate) fn french_day(day: Option<Day>) -> String {
-    day.map_or_else(String::new, Day::french)
-}
-
 /// A domain value the API gives by its name, as an enum (`WITHIN_A_YEAR`)
 /// or as stored (`within_a_year`), read into the domain's type: a name no
 /// value has is a defect of the answer, not a value to show raw.
@@ -90,10 +85,7 @@ impl<'de, T: Labelled> Deserialize<'de> for Code<T> {
             .find(|v| v.code().eq_ignore_ascii_case(&name))
             .map(|v| Code(*v))
             .ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "unknown {} `{name}`",
-                    std::any::type_name::<T>()
-                ))
+                serde::de::Error::custom(format!("unknown {} `{name}`", std::any::type_name::<T>()))
             })
     }
 }

@@ -9,9 +9,17 @@ use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
+use passerelle_domain::fr::Labelled;
+use passerelle_domain::immersion::{Milestone, Objective, Outcome};
+use passerelle_domain::need::NeedSource;
+use passerelle_domain::person::ReadjustmentCause;
+use passerelle_domain::values::ContractType;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::labels::{self, AGE_BANDS, CAUSES, CONTRACTS, MILESTONES, OBJECTIVES, SOURCES};
+use crate::answer::Code;
+use crate::labels::{AGE_BANDS, OBJECTIVES};
 use crate::page::{Nav, Page, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
@@ -204,12 +212,118 @@ pub(crate) const ENGAGEMENT: Dashboard = Dashboard {
     field: "employerEngagement",
 };
 
+/// The funnel as the API gives it.
+#[derive(Deserialize)]
+pub(crate) struct Funnel {
+    pub steps: Vec<FunnelStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FunnelStep {
+    /// As the API names it, one of [`STEPS`].
+    pub step: String,
+    /// None when masked.
+    pub count: Option<i64>,
+    pub rate_from_previous: Option<f64>,
+    pub median_days_from_previous: Option<f64>,
+}
+
+impl FunnelStep {
+    /// The step's French label.
+    pub(crate) fn label(&self) -> &'static str {
+        STEPS
+            .iter()
+            .find(|(name, _)| *name == self.step)
+            .map_or("Autre étape", |(_, label)| label)
+    }
+}
+
+/// What became of the immersions, by milestone, objective and outcome.
+#[derive(Deserialize)]
+pub(crate) struct Outcomes {
+    pub cells: Vec<OutcomeCell>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OutcomeCell {
+    pub milestone: Code<Milestone>,
+    pub objective: Code<Objective>,
+    pub outcome: Code<Outcome>,
+    /// A hire's contract.
+    pub contract: Option<Code<ContractType>>,
+    pub count: Option<i64>,
+}
+
+/// From needs heard to hires, by where the need was heard.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Needs {
+    pub visits: Option<i64>,
+    pub needs_per_visit: Option<f64>,
+    pub by_source: Vec<NeedsFromSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NeedsFromSource {
+    pub source: Code<NeedSource>,
+    pub needs: Option<i64>,
+    pub became_immersion: Option<i64>,
+    pub became_offer: Option<i64>,
+    pub led_to_hire: Option<i64>,
+}
+
+/// How often projects were readjusted, and after what.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Readjustments {
+    pub projects: Option<i64>,
+    pub by_iterations: Vec<PeopleByIterations>,
+    pub by_cause: Vec<ReadjustmentsByCause>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PeopleByIterations {
+    /// 3 stands for 3 or more.
+    pub readjustments: i64,
+    pub people: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReadjustmentsByCause {
+    pub cause: Code<ReadjustmentCause>,
+    pub readjustments: Option<i64>,
+}
+
+/// Employers' engagement: visits, needs, immersions hosted, answers.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Engagement {
+    pub employers_visited: Option<i64>,
+    pub visits: Option<i64>,
+    pub employers_with_needs: Option<i64>,
+    pub needs: Option<i64>,
+    pub employers_hosting: Option<i64>,
+    pub immersions_hosted: Option<i64>,
+    pub proposals: Option<i64>,
+    pub proposals_answered: Option<i64>,
+    pub median_days_to_answer: Option<f64>,
+    pub waiting_over_seven_days: Option<i64>,
+}
+
+/// Reads a dashboard's field of an answer as its type, for its page or its
+/// CSV: a field missing or of another type is an error, not an empty value.
+pub(crate) fn read<T: DeserializeOwned>(data: &Value) -> Result<T, serde_json::Error> {
+    T::deserialize(data)
+}
+
 /// One dashboard's page: its tab, its operation, its charts.
 struct Board {
     slug: &'static str,
     title: &'static str,
     dashboard: &'static Dashboard,
-    charts: fn(&Value) -> Vec<Chart>,
+    charts: fn(&Value) -> Result<Vec<Chart>, serde_json::Error>,
 }
 
 const BOARDS: [Board; 4] = [
@@ -239,150 +353,143 @@ const BOARDS: [Board; 4] = [
     },
 ];
 
-fn funnel(data: &Value) -> Vec<Chart> {
-    let steps = data["steps"].as_array().cloned().unwrap_or_default();
+fn funnel(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
+    let funnel: Funnel = read(data)?;
     let rows = STEPS
         .iter()
         .map(|(step, label)| {
-            let found = steps.iter().find(|s| s["step"] == *step);
+            let found = funnel.steps.iter().find(|s| s.step == *step);
             let rate = found
-                .and_then(|s| s["rateFromPrevious"].as_f64())
+                .and_then(|s| s.rate_from_previous)
                 .map_or_else(|| "–".to_owned(), |r| format!("{} %", french(r * 100.0, 0)));
             let median = found
-                .and_then(|s| s["medianDaysFromPrevious"].as_f64())
+                .and_then(|s| s.median_days_from_previous)
                 .map_or_else(|| "–".to_owned(), |d| french(d, 1));
             Row {
                 label: (*label).to_owned(),
-                count: found.and_then(|s| s["count"].as_i64()),
+                count: found.and_then(|s| s.count),
                 extra: vec![rate, median],
             }
         })
         .collect();
-    vec![Chart::new(
+    Ok(vec![Chart::new(
         "entonnoir",
         "Immersions ayant atteint chaque étape",
         &["Étape", "Nombre", "Part", "Délai"],
         rows,
-    )]
+    )])
 }
 
-fn outcomes(data: &Value) -> Vec<Chart> {
-    let cells = data["cells"].as_array().cloned().unwrap_or_default();
-    MILESTONES
+fn outcomes(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
+    let outcomes: Outcomes = read(data)?;
+    Ok(Milestone::ALL
         .iter()
-        .map(|(milestone, when)| {
-            let rows = labels::OUTCOMES
+        .map(|milestone| {
+            let rows = Outcome::ALL
                 .iter()
-                .map(|(outcome, label)| {
-                    let mine: Vec<&Value> = cells
+                .map(|outcome| {
+                    let mine: Vec<&OutcomeCell> = outcomes
+                        .cells
                         .iter()
-                        .filter(|c| c["milestone"] == *milestone && c["outcome"] == *outcome)
+                        .filter(|c| {
+                            c.milestone.0 == *milestone && c.outcome.0.code() == outcome.code()
+                        })
                         .collect();
-                    let masked = mine.iter().any(|c| c["count"].is_null());
-                    let count =
-                        (!masked).then(|| mine.iter().filter_map(|c| c["count"].as_i64()).sum());
+                    let masked = mine.iter().any(|c| c.count.is_none());
+                    let count = (!masked).then(|| mine.iter().filter_map(|c| c.count).sum());
                     let contracts = mine
                         .iter()
-                        .filter_map(|c| {
-                            Some(format!(
-                                "{} {}",
-                                crate::labels::label(&CONTRACTS, &c["contract"]),
-                                c["count"].as_i64()?
-                            ))
-                        })
-                        .filter(|s| !s.starts_with(' '))
+                        .filter_map(|c| Some(format!("{} {}", c.contract?.french(), c.count?)))
                         .collect::<Vec<_>>();
                     Row {
-                        label: (*label).to_owned(),
+                        label: outcome.french().to_owned(),
                         count,
-                        extra: vec![if *outcome == "HIRED" {
-                            contracts.join(", ")
-                        } else {
-                            String::new()
-                        }],
+                        extra: vec![contracts.join(", ")],
                     }
                 })
                 .collect();
             Chart::new(
-                &format!("suites-{}", milestone.to_lowercase()),
-                (*when).to_owned(),
+                &format!("suites-{}", milestone.code()),
+                milestone.french().to_owned(),
                 &["Situation", "Immersions", "Contrats"],
                 rows,
             )
         })
-        .collect()
+        .collect())
 }
 
-fn needs(data: &Value) -> Vec<Chart> {
-    let by_source = data["bySource"].as_array().cloned().unwrap_or_default();
-    SOURCES
+fn needs(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
+    let needs: Needs = read(data)?;
+    Ok(NeedSource::ALL
         .iter()
-        .map(|(source, label)| {
-            let s = by_source
+        .map(|source| {
+            let s = needs
+                .by_source
                 .iter()
-                .find(|s| s["source"] == *source)
-                .cloned()
-                .unwrap_or(Value::Null);
+                .find(|s| s.source.0.code() == source.code());
             let rows = [
-                ("needs", "Besoins exprimés"),
-                ("becameImmersion", "Devenus immersion"),
-                ("becameOffer", "Devenus offre"),
-                ("ledToHire", "Suivis d'une embauche"),
+                ("Besoins exprimés", s.and_then(|s| s.needs)),
+                ("Devenus immersion", s.and_then(|s| s.became_immersion)),
+                ("Devenus offre", s.and_then(|s| s.became_offer)),
+                ("Suivis d'une embauche", s.and_then(|s| s.led_to_hire)),
             ]
-            .iter()
-            .map(|(key, l)| Row {
-                label: (*l).to_owned(),
-                count: s[*key].as_i64(),
+            .into_iter()
+            .map(|(label, count)| Row {
+                label: label.to_owned(),
+                count,
                 extra: vec![],
             })
             .collect();
             Chart::new(
-                &format!("besoins-{}", source.to_lowercase()),
-                format!("Besoins venus par : {}", label.to_lowercase()),
+                &format!("besoins-{}", source.code()),
+                format!("Besoins venus par : {}", source.french().to_lowercase()),
                 &["Étape", "Besoins"],
                 rows,
             )
         })
-        .collect()
+        .collect())
 }
 
-fn readjustments(data: &Value) -> Vec<Chart> {
-    let iterations = data["byIterations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+/// "1 réajustement", "3 réajustements ou plus": the API's 3 stands for 3
+/// or more.
+fn iterations(readjustments: i64) -> String {
+    match readjustments {
+        0 => "Aucun réajustement".to_owned(),
+        1 => "1 réajustement".to_owned(),
+        n if n >= 3 => "3 réajustements ou plus".to_owned(),
+        n => format!("{n} réajustements"),
+    }
+}
+
+fn readjustments(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
+    let readjustments: Readjustments = read(data)?;
+    let by_iterations = readjustments
+        .by_iterations
         .iter()
         .map(|b| Row {
-            label: match b["readjustments"].as_i64() {
-                Some(0) => "Aucun réajustement".to_owned(),
-                Some(1) => "1 réajustement".to_owned(),
-                Some(n) if n >= 3 => "3 réajustements ou plus".to_owned(),
-                Some(n) => format!("{n} réajustements"),
-                None => String::new(),
-            },
-            count: b["people"].as_i64(),
+            label: iterations(b.readjustments),
+            count: b.people,
             extra: vec![],
         })
         .collect();
-    let by_cause = data["byCause"].as_array().cloned().unwrap_or_default();
-    let causes = CAUSES
+    let causes = ReadjustmentCause::ALL
         .iter()
-        .map(|(cause, label)| Row {
-            label: (*label).to_owned(),
-            count: by_cause
+        .map(|cause| Row {
+            label: cause.french().to_owned(),
+            count: readjustments
+                .by_cause
                 .iter()
-                .find(|c| c["cause"] == *cause)
-                .and_then(|c| c["readjustments"].as_i64())
-                .or(Some(0)),
+                .find(|c| c.cause.0.code() == cause.code())
+                .map_or(Some(0), |c| c.readjustments),
             extra: vec![],
         })
         .collect();
-    vec![
+    Ok(vec![
         Chart::new(
             "iterations",
             "Personnes selon le nombre de réajustements de leur projet",
             &["Réajustements", "Personnes"],
-            iterations,
+            by_iterations,
         ),
         Chart::new(
             "causes",
@@ -390,7 +497,7 @@ fn readjustments(data: &Value) -> Vec<Chart> {
             &["Cause", "Réajustements"],
             causes,
         ),
-    ]
+    ])
 }
 
 #[derive(Template)]
@@ -444,6 +551,27 @@ pub(crate) async fn page(
             )
         }
     };
+    /// Whether small counts were masked: the page says so.
+    #[derive(Deserialize)]
+    struct Masking {
+        masked: bool,
+    }
+    let masked = read::<Masking>(&data).is_ok_and(|m| m.masked);
+    let charts = if data.is_null() {
+        Vec::new()
+    } else {
+        match (board.charts)(&data) {
+            Ok(charts) => charts,
+            Err(e) => {
+                tracing::error!(dashboard = board.dashboard.field, error = %e, "a dashboard's answer could not be read");
+                return message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Erreur",
+                    "Ce tableau de bord n'a pas pu être affiché. Réessayez plus tard ; si cela se reproduit, signalez-le.",
+                );
+            }
+        }
+    };
     let mut query: Vec<(&String, &String)> = params.iter().collect();
     query.sort();
     let query = query
@@ -459,12 +587,8 @@ pub(crate) async fn page(
         values: params,
         objectives: &OBJECTIVES,
         age_bands: &AGE_BANDS,
-        masked: data["masked"].as_bool().unwrap_or(false),
-        charts: if data.is_null() {
-            Vec::new()
-        } else {
-            (board.charts)(&data)
-        },
+        masked,
+        charts,
         error,
         csv: if query.is_empty() {
             format!("/exports/{}.csv", board.dashboard.csv)

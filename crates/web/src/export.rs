@@ -12,15 +12,15 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use passerelle_domain::fr::{self, Labelled};
-use passerelle_domain::immersion::{FeedbackAuthor, Milestone, Objective, Outcome, Stage};
-use passerelle_domain::need::NeedSource;
-use passerelle_domain::person::ReadjustmentCause;
-use passerelle_domain::values::ContractType;
+use passerelle_domain::fr::Labelled;
+use passerelle_domain::immersion::{FeedbackAuthor, Milestone, Objective, Stage};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::answer::Code;
 use crate::dashboards::{
-    Dashboard, ENGAGEMENT, FUNNEL, NEEDS, OUTCOMES, READJUSTMENTS, STEPS, dashboard_variables,
+    Dashboard, ENGAGEMENT, Engagement, FUNNEL, Funnel, NEEDS, Needs, OUTCOMES, Outcomes,
+    READJUSTMENTS, Readjustments, dashboard_variables, read,
 };
 use crate::page::{ApiCell, session_token};
 
@@ -34,7 +34,7 @@ const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
 
 /// Turns a dashboard's data (its field of the operation's answer) into
 /// rows, a header first.
-type Render = fn(&Value) -> Vec<Vec<String>>;
+type Render = fn(&Value) -> Result<Vec<Vec<String>>, serde_json::Error>;
 
 /// Each dashboard's CSV, with its operation.
 const TABLES: [(&Dashboard, Render); 5] = [
@@ -113,7 +113,10 @@ pub(crate) async fn download(
                 Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
             };
             match run(dashboard.query, variables).await {
-                Ok(data) => (dashboard.filename, render(&data[dashboard.field])),
+                Ok(data) => match render(&data[dashboard.field]) {
+                    Ok(table) => (dashboard.filename, table),
+                    Err(e) => return unreadable(dashboard.field, &e),
+                },
                 Err(refusal) => return refusal.into_response(),
             }
         }
@@ -147,14 +150,15 @@ pub(crate) async fn download(
                     Ok(data) => data,
                     Err(refusal) => return refusal.into_response(),
                 };
-                let page = &data["immersions"];
-                for edge in page["edges"].as_array().into_iter().flatten() {
-                    rows.push(immersion_row(&edge["node"]));
-                }
-                if rows.len() > MAX_ROWS || page["pageInfo"]["hasNextPage"] != true {
+                let page = match ListAnswer::deserialize(&data) {
+                    Ok(answer) => answer.immersions,
+                    Err(e) => return unreadable("immersions", &e),
+                };
+                rows.extend(page.edges.into_iter().map(|e| immersion_row(e.node)));
+                if rows.len() > MAX_ROWS || !page.page_info.has_next_page {
                     break;
                 }
-                after = page["pageInfo"]["endCursor"].clone();
+                after = page.page_info.end_cursor.map_or(Value::Null, Value::String);
             }
             ("immersions.csv", rows)
         }
@@ -178,6 +182,16 @@ pub(crate) async fn download(
         csv(&table),
     )
         .into_response()
+}
+
+/// An answer the CSV could not read: a defect, logged, never a sheet with
+/// empty cells.
+fn unreadable(what: &str, error: &serde_json::Error) -> Response {
+    tracing::error!(answer = what, error = %error, "a CSV could not read the API's answer");
+    refuse(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Cet export n'a pas pu être produit. Réessayez plus tard ; si cela se reproduit, signalez-le.",
+    )
 }
 
 /// The operation's data, or its first error as an HTTP refusal.
@@ -225,48 +239,29 @@ fn immersion_filter(params: &HashMap<String, String>) -> Result<Value, String> {
     Ok(Value::Object(filter))
 }
 
-/// A domain value's French label, from its API name; the name itself when
-/// unknown.
-fn label<T: Labelled>(value: &Value) -> String {
-    let code = value.as_str().unwrap_or_default();
-    fr::label_of::<T>(code).map_or_else(|| code.to_owned(), str::to_owned)
-}
-
 /// The labels of a list of values, comma-separated.
-fn labels<T: Labelled>(values: &Value) -> String {
+fn labels<T: Labelled>(values: &[Code<T>]) -> String {
     values
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(label::<T>)
+        .iter()
+        .map(|v| v.french())
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn step_label(value: &Value) -> String {
-    let key = value.as_str().unwrap_or_default();
-    STEPS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or_else(|| key.to_owned(), |(_, l)| (*l).to_owned())
-}
-
 /// A count, or `s` when masked.
-fn count(value: &Value) -> String {
-    value
-        .as_i64()
-        .map_or_else(|| "s".to_owned(), |n| n.to_string())
+fn count(value: Option<i64>) -> String {
+    value.map_or_else(|| "s".to_owned(), |n| n.to_string())
 }
 
 /// A decimal with a comma, `digits` after it; empty when unknown.
-fn decimal(value: &Value, scale: f64, digits: usize) -> String {
+fn decimal(value: Option<f64>, scale: f64, digits: usize) -> String {
     value
-        .as_f64()
         .map(|x| format!("{:.*}", digits, x * scale).replace('.', ","))
         .unwrap_or_default()
 }
 
-fn funnel(data: &Value) -> Vec<Vec<String>> {
+fn funnel(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
+    let funnel: Funnel = read(data)?;
     let mut rows = vec![
         [
             "Étape",
@@ -277,40 +272,39 @@ fn funnel(data: &Value) -> Vec<Vec<String>> {
         .map(String::from)
         .to_vec(),
     ];
-    for step in data["steps"].as_array().into_iter().flatten() {
+    for step in &funnel.steps {
         rows.push(vec![
-            step_label(&step["step"]),
-            count(&step["count"]),
-            decimal(&step["rateFromPrevious"], 100.0, 1),
-            decimal(&step["medianDaysFromPrevious"], 1.0, 1),
+            step.label().to_owned(),
+            count(step.count),
+            decimal(step.rate_from_previous, 100.0, 1),
+            decimal(step.median_days_from_previous, 1.0, 1),
         ]);
     }
-    rows
+    Ok(rows)
 }
 
-fn outcomes(data: &Value) -> Vec<Vec<String>> {
+fn outcomes(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
+    let outcomes: Outcomes = read(data)?;
     let mut rows = vec![
         ["Échéance", "Objectif", "Devenir", "Contrat", "Immersions"]
             .map(String::from)
             .to_vec(),
     ];
-    for cell in data["cells"].as_array().into_iter().flatten() {
+    for cell in &outcomes.cells {
         rows.push(vec![
-            label::<Milestone>(&cell["milestone"]),
-            label::<Objective>(&cell["objective"]),
-            label::<Outcome>(&cell["outcome"]),
-            if cell["contract"].is_null() {
-                String::new()
-            } else {
-                label::<ContractType>(&cell["contract"])
-            },
-            count(&cell["count"]),
+            cell.milestone.french().to_owned(),
+            cell.objective.french().to_owned(),
+            cell.outcome.french().to_owned(),
+            cell.contract
+                .map_or_else(String::new, |c| c.french().to_owned()),
+            count(cell.count),
         ]);
     }
-    rows
+    Ok(rows)
 }
 
-fn needs(d: &Value) -> Vec<Vec<String>> {
+fn needs(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
+    let d: Needs = read(data)?;
     let mut rows = vec![
         [
             "Source",
@@ -322,107 +316,142 @@ fn needs(d: &Value) -> Vec<Vec<String>> {
         .map(String::from)
         .to_vec(),
     ];
-    for s in d["bySource"].as_array().into_iter().flatten() {
+    for s in &d.by_source {
         rows.push(vec![
-            label::<NeedSource>(&s["source"]),
-            count(&s["needs"]),
-            count(&s["becameImmersion"]),
-            count(&s["becameOffer"]),
-            count(&s["ledToHire"]),
+            s.source.french().to_owned(),
+            count(s.needs),
+            count(s.became_immersion),
+            count(s.became_offer),
+            count(s.led_to_hire),
         ]);
     }
     rows.push(vec![
         "Visites".to_owned(),
-        count(&d["visits"]),
+        count(d.visits),
         String::new(),
         String::new(),
         String::new(),
     ]);
     rows.push(vec![
         "Besoins par visite".to_owned(),
-        decimal(&d["needsPerVisit"], 1.0, 2),
+        decimal(d.needs_per_visit, 1.0, 2),
         String::new(),
         String::new(),
         String::new(),
     ]);
-    rows
+    Ok(rows)
 }
 
-fn readjustments(d: &Value) -> Vec<Vec<String>> {
+fn readjustments(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
+    let d: Readjustments = read(data)?;
     let mut rows = vec![
         ["Indicateur", "Valeur"].map(String::from).to_vec(),
-        vec!["Projets formulés".to_owned(), count(&d["projects"])],
+        vec!["Projets formulés".to_owned(), count(d.projects)],
     ];
-    for b in d["byIterations"].as_array().into_iter().flatten() {
-        let n = b["readjustments"].as_i64().unwrap_or_default();
-        let what = match n {
+    for b in &d.by_iterations {
+        let what = match b.readjustments {
             0 => "Projets sans réajustement".to_owned(),
             1 => "Projets réajustés 1 fois".to_owned(),
-            3 => "Projets réajustés 3 fois ou plus".to_owned(),
+            n if n >= 3 => "Projets réajustés 3 fois ou plus".to_owned(),
             n => format!("Projets réajustés {n} fois"),
         };
-        rows.push(vec![what, count(&b["people"])]);
+        rows.push(vec![what, count(b.people)]);
     }
-    for c in d["byCause"].as_array().into_iter().flatten() {
+    for c in &d.by_cause {
         rows.push(vec![
-            format!(
-                "Réajustements : {}",
-                label::<ReadjustmentCause>(&c["cause"])
-            ),
-            count(&c["readjustments"]),
+            format!("Réajustements : {}", c.cause.french()),
+            count(c.readjustments),
         ]);
     }
-    rows
+    Ok(rows)
 }
 
-fn engagement(d: &Value) -> Vec<Vec<String>> {
+fn engagement(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
+    let d: Engagement = read(data)?;
     let mut rows = vec![["Indicateur", "Valeur"].map(String::from).to_vec()];
-    for (key, what) in [
-        ("employersVisited", "Employeurs visités"),
-        ("visits", "Visites"),
-        ("employersWithNeeds", "Employeurs ayant exprimé un besoin"),
-        ("needs", "Besoins"),
+    for (value, what) in [
+        (d.employers_visited, "Employeurs visités"),
+        (d.visits, "Visites"),
+        (d.employers_with_needs, "Employeurs ayant exprimé un besoin"),
+        (d.needs, "Besoins"),
         (
-            "employersHosting",
+            d.employers_hosting,
             "Employeurs ayant accueilli une immersion",
         ),
-        ("immersionsHosted", "Immersions accueillies"),
-        ("proposals", "Propositions d'immersion"),
-        ("proposalsAnswered", "Propositions ayant reçu une réponse"),
+        (d.immersions_hosted, "Immersions accueillies"),
+        (d.proposals, "Propositions d'immersion"),
+        (d.proposals_answered, "Propositions ayant reçu une réponse"),
         (
-            "waitingOverSevenDays",
+            d.waiting_over_seven_days,
             "Propositions sans réponse après 7 jours",
         ),
     ] {
-        rows.push(vec![what.to_owned(), count(&d[key])]);
+        rows.push(vec![what.to_owned(), count(value)]);
     }
     rows.push(vec![
         "Délai médian de réponse (jours)".to_owned(),
-        decimal(&d["medianDaysToAnswer"], 1.0, 1),
+        decimal(d.median_days_to_answer, 1.0, 1),
     ]);
-    rows
+    Ok(rows)
+}
+
+/// An immersion of the list, as the sheet shows it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed {
+    id: String,
+    objective: Code<Objective>,
+    stage: Code<Stage>,
+    proposed_on: Option<String>,
+    period_start: Option<String>,
+    period_end: Option<String>,
+    days: i64,
+    validated_on: Option<String>,
+    started_on: Option<String>,
+    ended_on: Option<String>,
+    feedback_from: Vec<Code<FeedbackAuthor>>,
+    outcomes: Vec<Code<Milestone>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListPage {
+    edges: Vec<ListEdge>,
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+struct ListEdge {
+    node: Listed,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListAnswer {
+    immersions: ListPage,
 }
 
 /// One immersion, its values in words: no API name reaches the sheet.
-fn immersion_row(node: &Value) -> Vec<String> {
-    let text = |v: &Value| match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+fn immersion_row(node: Listed) -> Vec<String> {
     vec![
-        text(&node["id"]),
-        label::<Objective>(&node["objective"]),
-        label::<Stage>(&node["stage"]),
-        text(&node["proposedOn"]),
-        text(&node["periodStart"]),
-        text(&node["periodEnd"]),
-        text(&node["days"]),
-        text(&node["validatedOn"]),
-        text(&node["startedOn"]),
-        text(&node["endedOn"]),
-        labels::<FeedbackAuthor>(&node["feedbackFrom"]),
-        labels::<Milestone>(&node["outcomes"]),
+        node.id,
+        node.objective.french().to_owned(),
+        node.stage.french().to_owned(),
+        node.proposed_on.unwrap_or_default(),
+        node.period_start.unwrap_or_default(),
+        node.period_end.unwrap_or_default(),
+        node.days.to_string(),
+        node.validated_on.unwrap_or_default(),
+        node.started_on.unwrap_or_default(),
+        node.ended_on.unwrap_or_default(),
+        labels(&node.feedback_from),
+        labels(&node.outcomes),
     ]
 }
 
@@ -465,10 +494,10 @@ mod tests {
 
     #[test]
     fn decimals_take_a_comma_and_masked_counts_an_s() {
-        assert_eq!(decimal(&json!(0.8527), 100.0, 1), "85,3");
-        assert_eq!(decimal(&Value::Null, 100.0, 1), "");
-        assert_eq!(count(&Value::Null), "s");
-        assert_eq!(count(&json!(12)), "12");
+        assert_eq!(decimal(Some(0.8527), 100.0, 1), "85,3");
+        assert_eq!(decimal(None, 100.0, 1), "");
+        assert_eq!(count(None), "s");
+        assert_eq!(count(Some(12)), "12");
     }
 
     #[test]

@@ -5,10 +5,13 @@ use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use passerelle_domain::employer::VisitPurpose;
+use passerelle_domain::need::{HiringIntent, Horizon, NeedSource};
+use serde::Deserialize;
+use serde_json::json;
 
-use crate::labels::{HORIZONS, INTENTS, PURPOSES, label};
-use crate::page::{Nav, Page, french_date, message};
+use crate::answer::{Code, Day};
+use crate::page::{Nav, Page, message};
 
 #[derive(Template)]
 #[template(path = "employer.html")]
@@ -37,12 +40,75 @@ struct NeedTemplate {
     origin: String,
 }
 
-fn origin(source: &Value) -> &'static str {
-    match source.as_str() {
-        Some("portal") => "sur le portail employeur",
-        Some("phone") => "au téléphone",
-        _ => "lors d'une visite",
+/// Where a need was heard, as the end of a sentence.
+fn origin(source: Code<NeedSource>) -> &'static str {
+    match source.0 {
+        NeedSource::Portal => "sur le portail employeur",
+        NeedSource::Phone => "au téléphone",
+        NeedSource::Visit { .. } => "lors d'une visite",
     }
+}
+
+#[derive(Deserialize)]
+struct EmployerAnswer {
+    employer: Option<EmployerFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmployerFile {
+    id: String,
+    name: String,
+    commune_name: Option<String>,
+    naf_label: Option<String>,
+    needs: Vec<Listed>,
+    visits: Vec<VisitLine>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed {
+    id: String,
+    activities: String,
+    horizon: Code<Horizon>,
+    source: Code<NeedSource>,
+    surfaced_on: Day,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VisitLine {
+    visited_on: Day,
+    purpose: Code<VisitPurpose>,
+    observations: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NeedAnswer {
+    need: Option<NeedFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NeedFile {
+    employer_id: String,
+    activities: String,
+    conditions: Option<String>,
+    headcount: i64,
+    horizon: Code<Horizon>,
+    hiring_intent: Code<HiringIntent>,
+    source: Code<NeedSource>,
+    surfaced_on: Day,
+}
+
+#[derive(Deserialize)]
+struct HostAnswer {
+    employer: Option<Host>,
+}
+
+#[derive(Deserialize)]
+struct Host {
+    name: String,
 }
 
 fn not_found() -> Response {
@@ -60,50 +126,54 @@ pub(crate) async fn employer(page: Page, Path(id): Path<String>) -> Response {
     let out = page
         .run(
             "query($e: ID!) { employer(id: $e) { id name communeName nafLabel
-                needs { id activities horizon source status surfacedOn }
+                needs { id activities horizon source surfacedOn }
                 visits { visitedOn purpose observations } } }",
             json!({ "e": id }),
         )
         .await;
-    let e = &out.data["employer"];
-    if e.is_null() {
+    let answer: EmployerAnswer = match out.read() {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let Some(e) = answer.employer else {
         return not_found();
-    }
-    let list = |key: &str| e[key].as_array().cloned().unwrap_or_default();
-    let needs = list("needs")
-        .iter()
+    };
+    let needs = e
+        .needs
+        .into_iter()
         .map(|n| {
             (
-                n["id"].as_str().unwrap_or_default().to_owned(),
-                n["activities"].as_str().unwrap_or_default().to_owned(),
+                n.id,
+                n.activities,
                 format!(
                     "{}, exprimé le {} {}",
-                    label(&HORIZONS, &n["horizon"]),
-                    french_date(&n["surfacedOn"]),
-                    origin(&n["source"])
+                    n.horizon.french(),
+                    n.surfaced_on.french(),
+                    origin(n.source)
                 ),
             )
         })
         .collect();
-    let visits = list("visits")
-        .iter()
+    let visits = e
+        .visits
+        .into_iter()
         .map(|v| {
             (
-                french_date(&v["visitedOn"]),
-                label(&PURPOSES, &v["purpose"]).to_lowercase(),
-                v["observations"].as_str().unwrap_or_default().to_owned(),
+                v.visited_on.french(),
+                v.purpose.french().to_lowercase(),
+                v.observations.unwrap_or_default(),
             )
         })
         .collect();
-    let place = [e["communeName"].as_str(), e["nafLabel"].as_str()]
+    let place = [e.commune_name, e.naf_label]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(" – ");
     let body = EmployerTemplate {
         nav: page.nav(None),
-        id: e["id"].as_str().unwrap_or_default().to_owned(),
-        name: e["name"].as_str().unwrap_or_default().to_owned(),
+        id: e.id,
+        name: e.name,
         place,
         needs,
         visits,
@@ -123,34 +193,35 @@ pub(crate) async fn need(page: Page, Path(id): Path<String>) -> Response {
             json!({ "n": id }),
         )
         .await;
-    let n = &out.data["need"];
-    if n.is_null() {
+    let answer: NeedAnswer = match out.read() {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let Some(n) = answer.need else {
         return not_found();
-    }
-    let employer_id = n["employerId"].as_str().unwrap_or_default().to_owned();
+    };
     let employer = page
         .run(
             "query($e: ID!) { employer(id: $e) { name } }",
-            json!({ "e": employer_id }),
+            json!({ "e": n.employer_id }),
         )
         .await;
+    let host: HostAnswer = match employer.read() {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
     let body = NeedTemplate {
         nav: page.nav(None),
-        employer: employer.data["employer"]["name"]
-            .as_str()
-            .unwrap_or("l'employeur")
-            .to_owned(),
-        employer_id,
-        activities: n["activities"].as_str().unwrap_or_default().to_owned(),
-        conditions: n["conditions"].as_str().map(str::to_owned),
-        horizon: label(&HORIZONS, &n["horizon"]),
-        intent: label(&INTENTS, &n["hiringIntent"]),
-        headcount: n["headcount"].as_i64().unwrap_or(1),
-        origin: format!(
-            "Le {}, {}",
-            french_date(&n["surfacedOn"]),
-            origin(&n["source"])
-        ),
+        employer: host
+            .employer
+            .map_or_else(|| "l'employeur".to_owned(), |h| h.name),
+        employer_id: n.employer_id,
+        activities: n.activities,
+        conditions: n.conditions,
+        horizon: n.horizon.french().to_owned(),
+        intent: n.hiring_intent.french().to_owned(),
+        headcount: n.headcount,
+        origin: format!("Le {}, {}", n.surfaced_on.french(), origin(n.source)),
     }
     .render();
     page.render(StatusCode::OK, body)

@@ -9,7 +9,10 @@ use passerelle_graphql::Viewer;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::page::{FormState, Nav, Page, date_of};
+use passerelle_domain::immersion::Stage;
+
+use crate::answer::{Code, Connection, Day};
+use crate::page::{FormState, Nav, Page};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -54,36 +57,46 @@ struct PersonTemplate {
 
 impl Page {
     /// The viewer's own immersions, as links: what stage, since when.
-    async fn own_immersions(&self) -> Vec<(String, String)> {
+    async fn own_immersions(&self) -> Result<Vec<(String, String)>, Box<Response>> {
         let out = self
             .run(
                 "{ immersions(first: 50) { edges { node { id stage employerName } } } }",
                 json!({}),
             )
             .await;
-        let mut list = Vec::new();
-        for edge in out.data["immersions"]["edges"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
-            let n = &edge["node"];
-            let name = n["employerName"].as_str().unwrap_or("Immersion").to_owned();
-            let stage = n["stage"].as_str().unwrap_or_default();
-            let what = match stage {
-                "proposed" => "proposée, en attente de réponse",
-                "drafted" => "convention à signer",
-                "validated" => "convention validée",
-                "started" => "en cours",
-                "completed" => "terminée",
-                _ => "close",
-            };
-            list.push((
-                n["id"].as_str().unwrap_or_default().to_owned(),
-                format!("{name} : {what}"),
-            ));
+        #[derive(Deserialize)]
+        struct Answer {
+            immersions: Connection<Own>,
         }
-        list
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Own {
+            id: String,
+            stage: Code<Stage>,
+            employer_name: Option<String>,
+        }
+        let answer: Answer = out.read()?;
+        Ok(answer
+            .immersions
+            .nodes()
+            .map(|n| {
+                let name = n.employer_name.as_deref().unwrap_or("Immersion");
+                let what = match n.stage.0 {
+                    Stage::Proposed => "proposée, en attente de réponse",
+                    Stage::Drafted => "convention à signer",
+                    Stage::Validated => "convention validée",
+                    Stage::Started => "en cours",
+                    Stage::Completed => "terminée",
+                    Stage::NotProposed
+                    | Stage::Declined
+                    | Stage::Rejected
+                    | Stage::Deprecated
+                    | Stage::Cancelled
+                    | Stage::Interrupted => "close",
+                };
+                (n.id, format!("{name} : {what}"))
+            })
+            .collect())
     }
 }
 
@@ -118,31 +131,48 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
                 json!({}),
             )
             .await;
-        let tasks = out.data["inbox"]["tasks"]
-            .as_array()
-            .map(|tasks| {
-                tasks
-                    .iter()
-                    .map(|t| TaskView {
-                        title: t["title"].as_str().unwrap_or_default().to_owned(),
-                        link: t["link"].as_str().unwrap_or("/").to_owned(),
-                        late: t["overdueDays"].as_i64().unwrap_or(0) > 0,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        #[derive(Deserialize)]
+        struct Answer {
+            me: Me,
+            inbox: Inbox,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Me {
+            name: String,
+            structure_name: String,
+        }
+        #[derive(Deserialize)]
+        struct Inbox {
+            overdue: i64,
+            tasks: Vec<Task>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Task {
+            title: String,
+            link: String,
+            overdue_days: i64,
+        }
+        let answer: Answer = match out.read() {
+            Ok(a) => a,
+            Err(r) => return *r,
+        };
         let body = InboxTemplate {
             nav,
-            name: out.data["me"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            structure: out.data["me"]["structureName"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            overdue: out.data["inbox"]["overdue"].as_i64().unwrap_or(0),
-            tasks,
+            name: answer.me.name,
+            structure: answer.me.structure_name,
+            overdue: answer.inbox.overdue,
+            tasks: answer
+                .inbox
+                .tasks
+                .into_iter()
+                .map(|t| TaskView {
+                    title: t.title,
+                    link: t.link,
+                    late: t.overdue_days > 0,
+                })
+                .collect(),
         }
         .render();
         return page.render(StatusCode::OK, body);
@@ -155,43 +185,59 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
                 json!({ "e": employer }),
             )
             .await;
-        let needs = out.data["employer"]["needs"]
-            .as_array()
-            .map(|needs| {
-                needs
-                    .iter()
-                    .map(|n| n["activities"].as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let immersions = page.own_immersions().await;
-        let visits = out.data["employer"]["visits"]
-            .as_array()
-            .map(|visits| {
-                visits
-                    .iter()
-                    .filter_map(|v| {
-                        let day = date_of(&v["visitedOn"])?;
-                        Some(format!("Visite le {}", passerelle_domain::fr::date(day)))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        #[derive(Deserialize)]
+        struct Answer {
+            employer: Option<Portal>,
+        }
+        #[derive(Deserialize)]
+        struct Portal {
+            name: String,
+            needs: Vec<PortalNeed>,
+            visits: Vec<PortalVisit>,
+        }
+        #[derive(Deserialize)]
+        struct PortalNeed {
+            activities: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct PortalVisit {
+            visited_on: Day,
+        }
+        let answer: Answer = match out.read() {
+            Ok(a) => a,
+            Err(r) => return *r,
+        };
+        let immersions = match page.own_immersions().await {
+            Ok(list) => list,
+            Err(r) => return *r,
+        };
+        let portal = answer.employer;
         let body = PortalTemplate {
             nav,
-            name: out.data["employer"]["name"]
-                .as_str()
-                .unwrap_or("Votre établissement")
-                .to_owned(),
-            needs,
+            name: portal
+                .as_ref()
+                .map_or_else(|| "Votre établissement".to_owned(), |p| p.name.clone()),
+            needs: portal
+                .iter()
+                .flat_map(|p| &p.needs)
+                .map(|n| n.activities.clone())
+                .collect(),
             immersions,
-            visits,
+            visits: portal
+                .iter()
+                .flat_map(|p| &p.visits)
+                .map(|v| format!("Visite le {}", v.visited_on.french()))
+                .collect(),
         }
         .render();
         return page.render(StatusCode::OK, body);
     }
     if page.viewer.principal.is_some() {
-        let immersions = page.own_immersions().await;
+        let immersions = match page.own_immersions().await {
+            Ok(list) => list,
+            Err(r) => return *r,
+        };
         let body = PersonTemplate { nav, immersions }.render();
         return page.render(StatusCode::OK, body);
     }

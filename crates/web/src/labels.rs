@@ -7,8 +7,7 @@ use std::sync::LazyLock;
 use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{Milestone, Objective, Outcome, Skill};
-use passerelle_domain::need::{HiringIntent, Horizon, NeedSource};
-use passerelle_domain::person::ReadjustmentCause;
+use passerelle_domain::need::{HiringIntent, Horizon};
 use passerelle_domain::values::{AgeBand, ContractType};
 use serde_json::Value;
 
@@ -43,6 +42,4 @@ pub(crate) static SKILLS: Options = LazyLock::new(options::<Skill>);
 pub(crate) static CONTRACTS: Options = LazyLock::new(options::<ContractType>);
 pub(crate) static MILESTONES: Options = LazyLock::new(options::<Milestone>);
 pub(crate) static OUTCOMES: Options = LazyLock::new(options::<Outcome>);
-pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);
-pub(crate) static CAUSES: Options = LazyLock::new(options::<ReadjustmentCause>);
 pub(crate) static AGE_BANDS: Options = LazyLock::new(options::<AgeBand>);

@@ -22,6 +22,7 @@ mod links;
 mod login;
 mod need;
 mod page;
+mod answer;
 mod people;
 mod visit;
 

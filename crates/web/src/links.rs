@@ -92,7 +92,17 @@ pub(crate) async fn preferences_page(page: Page, Path(token): Path<String>) -> R
             json!({ "t": token }),
         )
         .await;
-    let Some(muted) = out.data["notificationPreferences"].as_bool() else {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Answer {
+        /// Null for a token no recipient has.
+        notification_preferences: Option<bool>,
+    }
+    let answer: Answer = match out.read() {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let Some(muted) = answer.notification_preferences else {
         return unknown_link();
     };
     let body = PreferencesTemplate {

@@ -104,11 +104,6 @@ pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
     .ok()
 }
 
-/// "4 mai 2026", or nothing when the API gave no date.
-pub(crate) fn french_date(value: &Value) -> String {
-    date_of(value).map_or_else(String::new, passerelle_domain::fr::date)
-}
-
 /// A list of strings the API gives.
 pub(crate) fn strings(value: &Value) -> Vec<String> {
     value

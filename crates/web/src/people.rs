@@ -7,9 +7,11 @@ use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_domain::fr;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
-use crate::page::{FormState, Nav, Page, french_date, message};
+use crate::answer::{Connection, Day};
+use crate::page::{FormState, Nav, Page, message};
 
 /// What happened, in the words of a mediator.
 fn event_label(event_type: &str) -> &'static str {
@@ -73,28 +75,31 @@ pub(crate) async fn list(page: Page) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
+    #[derive(Deserialize)]
+    struct Answer {
+        people: Connection<Listed>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Listed {
+        id: String,
+        first_name: Option<String>,
+        last_name: Option<String>,
+    }
     let out = page
         .run(
             "{ people(first: 100) { edges { node { id firstName lastName } } } }",
             json!({}),
         )
         .await;
-    let people = out.data["people"]["edges"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| {
-            let n = &e["node"];
-            (
-                n["id"].as_str().unwrap_or_default().to_owned(),
-                format!(
-                    "{} {}",
-                    n["firstName"].as_str().unwrap_or("(effacé)"),
-                    n["lastName"].as_str().unwrap_or_default()
-                ),
-            )
-        })
+    let answer: Answer = match out.read() {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let people = answer
+        .people
+        .nodes()
+        .map(|n| (n.id, full_name(n.first_name, n.last_name)))
         .collect();
     let body = PeopleTemplate {
         nav: page.nav(None),
@@ -119,6 +124,55 @@ struct PersonTemplate {
     form: FormState,
 }
 
+/// A person's name; "(effacé)" once their personal data is erased.
+fn full_name(first: Option<String>, last: Option<String>) -> String {
+    match (first, last) {
+        (Some(first), Some(last)) => format!("{first} {last}"),
+        (Some(name), None) | (None, Some(name)) => name,
+        (None, None) => "(effacé)".to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PersonAnswer {
+    person: Option<PersonFile>,
+    immersions: Connection<PersonImmersion>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonFile {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    project_versions: Vec<ProjectVersion>,
+    timeline: Vec<Fact>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProjectVersion {
+    version: i64,
+    changed_on: Day,
+    target_rome_codes: Vec<String>,
+    what_changed: Option<String>,
+    cause_kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Fact {
+    event_type: String,
+    recorded_at: Day,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonImmersion {
+    id: String,
+    employer_name: Option<String>,
+    feedback_from: Vec<String>,
+}
+
 impl Page {
     async fn person_page(self, id: &str, status: StatusCode, form: FormState) -> Response {
         let out = self
@@ -130,78 +184,52 @@ impl Page {
                 json!({ "p": id }),
             )
             .await;
-        let p = &out.data["person"];
-        if p.is_null() {
+        let answer: PersonAnswer = match out.read() {
+            Ok(a) => a,
+            Err(r) => return *r,
+        };
+        let Some(p) = answer.person else {
             return message(
                 StatusCode::NOT_FOUND,
                 "Introuvable",
                 "Cette personne n'existe pas ou ne vous est pas accessible.",
             );
-        }
-        let versions = p["projectVersions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
+        };
+        let versions = p
+            .project_versions
+            .into_iter()
             .map(|v| {
-                let codes: Vec<String> = v["targetRomeCodes"]
-                    .as_array()
-                    .map(|c| c.iter().filter_map(Value::as_str).map(fr::rome).collect())
-                    .unwrap_or_default();
-                let why = match (v["whatChanged"].as_str(), v["causeKind"].as_str()) {
-                    (Some(what), Some(cause)) => format!("{what} ({})", cause_label(cause)),
-                    (Some(what), None) => what.to_owned(),
+                let codes: Vec<String> = v.target_rome_codes.iter().map(|c| fr::rome(c)).collect();
+                let why = match (v.what_changed, v.cause_kind) {
+                    (Some(what), Some(cause)) => format!("{what} ({})", cause_label(&cause)),
+                    (Some(what), None) => what,
                     _ => String::new(),
                 };
                 (
-                    format!(
-                        "Version {}, le {}",
-                        v["version"],
-                        french_date(&v["changedOn"])
-                    ),
+                    format!("Version {}, le {}", v.version, v.changed_on.french()),
                     codes.join(" ; "),
                     why,
                 )
             })
             .collect();
-        let timeline = p["timeline"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|t| {
-                (
-                    french_date(&t["recordedAt"]),
-                    event_label(t["eventType"].as_str().unwrap_or_default()),
-                )
+        let timeline = p
+            .timeline
+            .into_iter()
+            .map(|t| (t.recorded_at.french(), event_label(&t.event_type)))
+            .collect();
+        let immersions = answer
+            .immersions
+            .nodes()
+            .filter(|n| !n.feedback_from.is_empty())
+            .map(|n| {
+                let host = n.employer_name.as_deref().unwrap_or("l'employeur");
+                (n.id, format!("Chez {host}"))
             })
             .collect();
-        let mut immersions = Vec::new();
-        for edge in out.data["immersions"]["edges"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
-            let n = &edge["node"];
-            if n["feedbackFrom"].as_array().is_none_or(|f| f.is_empty()) {
-                continue;
-            }
-            immersions.push((
-                n["id"].as_str().unwrap_or_default().to_owned(),
-                format!(
-                    "Chez {}",
-                    n["employerName"].as_str().unwrap_or("l'employeur")
-                ),
-            ));
-        }
         let body = PersonTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: format!(
-                "{} {}",
-                p["firstName"].as_str().unwrap_or("(effacé)"),
-                p["lastName"].as_str().unwrap_or_default()
-            ),
+            name: full_name(p.first_name, p.last_name),
             versions,
             timeline,
             immersions,

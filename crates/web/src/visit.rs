@@ -7,6 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::answer::Connection;
 use crate::home::{Notice, notice};
 use crate::labels::PURPOSES;
 use crate::page::{FormState, Nav, Page, parse_date};
@@ -34,23 +35,32 @@ impl Page {
                 json!({}),
             )
             .await;
-        let employers = out.data["employers"]["edges"]
-            .as_array()
-            .map(|edges| {
-                edges
-                    .iter()
-                    .map(|e| {
-                        let n = &e["node"];
-                        let name = n["name"].as_str().unwrap_or_default();
-                        let label = match n["communeName"].as_str() {
-                            Some(c) => format!("{name} ({c})"),
-                            None => name.to_owned(),
-                        };
-                        (n["id"].as_str().unwrap_or_default().to_owned(), label)
-                    })
-                    .collect()
+        #[derive(Deserialize)]
+        struct Answer {
+            employers: Connection<Choice>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Choice {
+            id: String,
+            name: String,
+            commune_name: Option<String>,
+        }
+        let answer: Answer = match out.read() {
+            Ok(a) => a,
+            Err(r) => return *r,
+        };
+        let employers = answer
+            .employers
+            .nodes()
+            .map(|n| {
+                let label = match n.commune_name {
+                    Some(c) => format!("{} ({c})", n.name),
+                    None => n.name,
+                };
+                (n.id, label)
             })
-            .unwrap_or_default();
+            .collect();
         let today = self.api.gateway.handler.clock().today().to_string();
         let body = VisitTemplate {
             nav: self.nav(notice),
