@@ -1,6 +1,8 @@
 //! The dependency direction is an invariant: `passerelle → web → graphql →
 //! app → {projections, store, domain}`, `notify → app`; `domain` depends on
 //! nothing of ours and on no I/O crate. Checked over `cargo metadata`.
+//! The one exception, named in `allowed_optional`: an optional dependency
+//! behind a feature that is off by default, which only the gateway turns on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -59,6 +61,43 @@ fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
         ],
         _ => return None,
     })
+}
+
+/// Optional dependencies a crate may have behind a feature of its own that
+/// is off by default, as (feature, dependency): the domain's enums (and the
+/// projections' own) derive `async_graphql::Enum` for the gateway alone, so
+/// the API exposes them without copies. Built without the feature, the
+/// crate does not reach the dependency, which is what the checks below see.
+fn allowed_optional(krate: &str) -> &'static [(&'static str, &'static str)] {
+    match krate {
+        "passerelle-domain" | "passerelle-projections" => &[("graphql", "async-graphql")],
+        _ => &[],
+    }
+}
+
+/// Whether `dep` is one of `package`'s allowed optional dependencies, behind
+/// a feature its default features leave off.
+fn optional_and_off(package: &Value, dep: &str) -> bool {
+    let name = package["name"].as_str().unwrap_or_default();
+    let defaults: Vec<&str> = package["features"]["default"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let declared_optional = package["dependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|d| d["name"] == dep && d["optional"] == true && d["kind"].is_null());
+    declared_optional
+        && allowed_optional(name).iter().any(|(feature, allowed)| {
+            *allowed == dep
+                && !defaults.contains(feature)
+                && package["features"][*feature]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|x| x == &format!("dep:{dep}")))
+        })
 }
 
 /// External crates a workspace crate must not reach, even transitively.
@@ -130,6 +169,12 @@ fn dependency_graph() -> (BTreeSet<String>, BTreeMap<String, BTreeSet<String>>) 
         .iter()
         .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
         .collect();
+    let packages: BTreeMap<&str, &Value> = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p))
+        .collect();
     let members = metadata["workspace_members"]
         .as_array()
         .unwrap()
@@ -145,7 +190,12 @@ fn dependency_graph() -> (BTreeSet<String>, BTreeMap<String, BTreeSet<String>>) 
                 .unwrap()
                 .iter()
                 .any(|k| k["kind"].is_null());
-            if normal {
+            // The workspace's features are unified in `resolve`: an
+            // allowed optional dependency shows there although the crate,
+            // built on its own, does not have it.
+            let dep_name = names[dep["pkg"].as_str().unwrap()];
+            let off = optional_and_off(packages[node["id"].as_str().unwrap()], dep_name);
+            if normal && !off {
                 edges
                     .entry(from.clone())
                     .or_default()
@@ -449,4 +499,27 @@ fn the_cycle_check_sees_a_cycle_through_the_root() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(cycle, Some(vec!["".into(), "a::b".into(), "".into()]));
     assert_eq!(none, None);
+}
+
+#[test]
+fn only_the_named_optional_dependency_behind_an_off_feature_is_left_out() {
+    let domain = |default: &[&str], optional: bool| {
+        serde_json::json!({
+            "name": "passerelle-domain",
+            "features": { "default": default, "graphql": ["dep:async-graphql"] },
+            "dependencies": [
+                { "name": "async-graphql", "optional": optional, "kind": null },
+                { "name": "sqlx", "optional": true, "kind": null },
+            ],
+        })
+    };
+    assert!(optional_and_off(&domain(&[], true), "async-graphql"));
+    // On by default, or not optional: the domain would reach it.
+    assert!(!optional_and_off(
+        &domain(&["graphql"], true),
+        "async-graphql"
+    ));
+    assert!(!optional_and_off(&domain(&[], false), "async-graphql"));
+    // Any other optional dependency counts.
+    assert!(!optional_and_off(&domain(&[], true), "sqlx"));
 }

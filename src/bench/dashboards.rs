@@ -219,7 +219,7 @@ pub async fn run(
     let past = now - Days::days(365);
     let filtered = Filter {
         departement: Some("44".into()),
-        objective: Some("discover_job_or_sector".into()),
+        objective: Some(passerelle_domain::immersion::Objective::DiscoverJobOrSector),
         ..Filter::default()
     };
     let territorial = Filter {
@@ -228,7 +228,7 @@ pub async fn run(
     };
     let people = Filter {
         departement: Some("44".into()),
-        age_band: Some("under_26".into()),
+        age_band: Some(passerelle_domain::values::AgeBand::Under26),
         ..Filter::default()
     };
     let mut queries = Vec::new();

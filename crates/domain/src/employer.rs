@@ -19,6 +19,7 @@ use crate::values::{
 /// Why a mediator visited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum VisitPurpose {
     /// A first visit, to understand the company and its needs.
     Prospection,

@@ -19,9 +19,30 @@ pub enum NeedSource {
     Phone,
 }
 
+/// Where a need was first heard, without the visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum NeedSourceKind {
+    Visit,
+    Portal,
+    Phone,
+}
+
+impl NeedSource {
+    pub fn kind(self) -> NeedSourceKind {
+        match self {
+            NeedSource::Visit { .. } => NeedSourceKind::Visit,
+            NeedSource::Portal => NeedSourceKind::Portal,
+            NeedSource::Phone => NeedSourceKind::Phone,
+        }
+    }
+}
+
 /// When the employer would need someone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum Horizon {
     Now,
     WithinThreeMonths,
@@ -33,6 +54,7 @@ pub enum Horizon {
 /// Whether the employer would hire at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum HiringIntent {
     None,
     Possible,
@@ -127,7 +149,11 @@ events! {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// The views keep it by its JSON name (`formalised_as_offer`).
+/// Where a need stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum NeedStatus {
     #[default]
     Open,

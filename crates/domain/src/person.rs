@@ -61,10 +61,33 @@ pub enum ReadjustmentCause {
     Mentorship { mentorship_id: MentorshipId },
 }
 
+/// The kind of experience a readjustment comes from, without which one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum CauseKind {
+    ImmersionFeedback,
+    JobInquiry,
+    PeerMeeting,
+    Mentorship,
+}
+
+impl ReadjustmentCause {
+    pub fn kind(self) -> CauseKind {
+        match self {
+            ReadjustmentCause::ImmersionFeedback { .. } => CauseKind::ImmersionFeedback,
+            ReadjustmentCause::JobInquiry { .. } => CauseKind::JobInquiry,
+            ReadjustmentCause::PeerMeeting { .. } => CauseKind::PeerMeeting,
+            ReadjustmentCause::Mentorship { .. } => CauseKind::Mentorship,
+        }
+    }
+}
+
 /// What a consent is given for (RGPD art. 7): each is given and withdrawn
 /// on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum ConsentPurpose {
     /// Sharing their own path as a testimony (parcours vécu).
     Testimony,

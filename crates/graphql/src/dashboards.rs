@@ -2,44 +2,19 @@
 //! milestone, filtered, "as of" any past date, with small cells masked for
 //! whoever looks beyond their own structure.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_domain::immersion::{Milestone, Objective, OutcomeKind};
+use passerelle_domain::need::NeedSourceKind;
+use passerelle_domain::person::CauseKind;
+use passerelle_domain::values::{AgeBand, ContractType};
 use passerelle_projections::dashboards::{
-    self, DashboardError, Filter, FunnelStep as StepRow, OutcomeCount,
+    self, DashboardError, Filter, FunnelStep as StepRow, FunnelStepName, OutcomeCount,
 };
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::context::{gateway, staff};
 use crate::error::{self, Code};
 use crate::input::parse_id;
-use crate::kinds::{CauseKind, Contract, Milestone, NeedSourceKind, Objective, OutcomeKind};
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum AgeBand {
-    /// Under 26.
-    Under26,
-    /// 26 to 49.
-    From26To49,
-    /// 50 and over.
-    From50,
-}
-
-impl AgeBand {
-    fn tag(self) -> &'static str {
-        match self {
-            AgeBand::Under26 => "under_26",
-            AgeBand::From26To49 => "26_to_49",
-            AgeBand::From50 => "50_and_over",
-        }
-    }
-}
-
-fn objective_tag(o: Objective) -> &'static str {
-    match o {
-        Objective::DiscoverJobOrSector => "discover_job_or_sector",
-        Objective::ConfirmProject => "confirm_project",
-        Objective::InitiateRecruitment => "initiate_recruitment",
-    }
-}
 
 /// What every dashboard can be restricted to.
 #[derive(InputObject, Debug, Default, Clone)]
@@ -91,8 +66,8 @@ impl DashboardFilter {
             region: trimmed(&self.region),
             naf: trimmed(&self.naf),
             rome: trimmed(&self.rome),
-            objective: self.objective.map(|o| objective_tag(o).to_owned()),
-            age_band: self.age_band.map(|a| a.tag().to_owned()),
+            objective: self.objective,
+            age_band: self.age_band,
             disability: self.disability,
         })
     }
@@ -120,6 +95,7 @@ fn failed(e: DashboardError) -> async_graphql::Error {
             )
         }
         DashboardError::Sql(e) => error::internal(&e),
+        DashboardError::Stored(e) => error::internal(&e),
     }
 }
 
@@ -170,31 +146,6 @@ impl Scope {
     }
 }
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum FunnelStepName {
-    Proposed,
-    Accepted,
-    Signed,
-    Validated,
-    Started,
-    Completed,
-    HiredOrTrained,
-}
-
-impl FunnelStepName {
-    fn of(tag: &str) -> Self {
-        match tag {
-            "proposed" => Self::Proposed,
-            "accepted" => Self::Accepted,
-            "signed" => Self::Signed,
-            "validated" => Self::Validated,
-            "started" => Self::Started,
-            "completed" => Self::Completed,
-            _ => Self::HiredOrTrained,
-        }
-    }
-}
-
 /// One step of the funnel. A count below the small-cell threshold is null
 /// (masked) for a viewer outside the structure, and so are the rates and
 /// delays drawn from it.
@@ -224,7 +175,7 @@ pub struct OutcomeCell {
     pub objective: Objective,
     pub outcome: OutcomeKind,
     /// For a hire, the contract.
-    pub contract: Option<Contract>,
+    pub contract: Option<ContractType>,
     /// Null when masked.
     pub count: Option<i64>,
 }
@@ -246,7 +197,7 @@ fn funnel(scope: &Scope, rows: Vec<StepRow>, as_of: Option<Date>) -> ImmersionFu
             _ => None,
         };
         steps.push(FunnelStep {
-            step: FunnelStepName::of(row.step),
+            step: row.step,
             count,
             rate_from_previous: rate,
             median_days_from_previous: count.and(row.median_days),
@@ -260,48 +211,14 @@ fn funnel(scope: &Scope, rows: Vec<StepRow>, as_of: Option<Date>) -> ImmersionFu
     }
 }
 
-fn outcome_cell(scope: &Scope, row: &OutcomeCount) -> Option<OutcomeCell> {
-    let milestone = match row.milestone.as_str() {
-        "end" => Milestone::End,
-        "one_month" => Milestone::OneMonth,
-        "three_months" => Milestone::ThreeMonths,
-        "six_months" => Milestone::SixMonths,
-        _ => return None,
-    };
-    let objective = match row.objective.as_str() {
-        "discover_job_or_sector" => Objective::DiscoverJobOrSector,
-        "confirm_project" => Objective::ConfirmProject,
-        "initiate_recruitment" => Objective::InitiateRecruitment,
-        _ => return None,
-    };
-    let outcome = match row.outcome.as_str() {
-        "hired" => OutcomeKind::Hired,
-        "training" => OutcomeKind::Training,
-        "new_immersion" => OutcomeKind::NewImmersion,
-        "project_readjusted" => OutcomeKind::ProjectReadjusted,
-        "nothing" => OutcomeKind::Nothing,
-        _ => return None,
-    };
-    let contract = row.contract.as_deref().and_then(|c| {
-        Some(match c {
-            "cdi" => Contract::Cdi,
-            "cdd_six_months_or_more" => Contract::CddSixMonthsOrMore,
-            "cdd_under_six_months" => Contract::CddUnderSixMonths,
-            "alternance" => Contract::Alternance,
-            "contrat_aide" => Contract::ContratAide,
-            "contrat_insertion" => Contract::ContratInsertion,
-            "interim" => Contract::Interim,
-            "other" => Contract::Other,
-            _ => return None,
-        })
-    });
-    Some(OutcomeCell {
-        milestone,
-        objective,
-        outcome,
-        contract,
+fn outcome_cell(scope: &Scope, row: &OutcomeCount) -> OutcomeCell {
+    OutcomeCell {
+        milestone: row.milestone,
+        objective: row.objective,
+        outcome: row.outcome,
+        contract: row.contract,
         count: scope.show(row.count),
-    })
+    }
 }
 
 /// The needs one source surfaced and what became of them. Counts are null
@@ -400,10 +317,7 @@ impl DashboardQuery {
         let rows = dashboards::outcomes(&gateway(ctx).pool, &scope.filter, scope.as_of)
             .await
             .map_err(failed)?;
-        let cells: Vec<OutcomeCell> = rows
-            .iter()
-            .filter_map(|r| outcome_cell(&scope, r))
-            .collect();
+        let cells: Vec<OutcomeCell> = rows.iter().map(|r| outcome_cell(&scope, r)).collect();
         Ok(ImmersionOutcomes {
             as_of,
             masked: cells.iter().any(|c| c.count.is_none()),
@@ -426,18 +340,14 @@ impl DashboardQuery {
         let from_visits = figures
             .by_source
             .iter()
-            .find(|s| s.source == "visit")
+            .find(|s| s.source == NeedSourceKind::Visit)
             .map_or(0, |s| s.needs);
         let visits = scope.show(figures.visits);
         let by_source: Vec<NeedsFromSource> = figures
             .by_source
             .iter()
             .map(|s| NeedsFromSource {
-                source: match s.source.as_str() {
-                    "visit" => NeedSourceKind::Visit,
-                    "portal" => NeedSourceKind::Portal,
-                    _ => NeedSourceKind::Phone,
-                },
+                source: s.source,
                 needs: scope.show(s.needs),
                 became_immersion: scope.show(s.became_immersion),
                 became_offer: scope.show(s.became_offer),
@@ -487,17 +397,9 @@ impl DashboardQuery {
         let by_cause: Vec<ReadjustmentsByCause> = figures
             .by_cause
             .iter()
-            .filter_map(|(cause, n)| {
-                Some(ReadjustmentsByCause {
-                    cause: match cause.as_str() {
-                        "immersion_feedback" => CauseKind::ImmersionFeedback,
-                        "job_inquiry" => CauseKind::JobInquiry,
-                        "peer_meeting" => CauseKind::PeerMeeting,
-                        "mentorship" => CauseKind::Mentorship,
-                        _ => return None,
-                    },
-                    readjustments: scope.show(*n),
-                })
+            .map(|&(cause, n)| ReadjustmentsByCause {
+                cause,
+                readjustments: scope.show(n),
             })
             .collect();
         let projects = scope.show(figures.projects);

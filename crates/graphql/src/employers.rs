@@ -5,12 +5,10 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use passerelle_app::Views;
 use passerelle_app::policy::{self, Field};
 use passerelle_domain::Personal;
-use passerelle_domain::employer::{
-    Employer as EmployerAggregate, EmployerCommand, VisitPurpose as DomainPurpose,
-};
+use passerelle_domain::employer::{Employer as EmployerAggregate, EmployerCommand, VisitPurpose};
 use passerelle_domain::need::{
-    HiringIntent as DomainIntent, Horizon as DomainHorizon, Need as NeedAggregate, NeedCloseReason,
-    NeedCommand, NeedDescription, NeedSource,
+    HiringIntent, Horizon, Need as NeedAggregate, NeedCloseReason, NeedCommand, NeedDescription,
+    NeedSource, NeedSourceKind, NeedStatus,
 };
 use passerelle_domain::values::{
     CommuneCode, ContactId, Email, EmployerId, NafDivision, NeedId, PhoneNumber, Siret,
@@ -26,74 +24,9 @@ use crate::error::{self, on_field};
 use crate::input::{
     after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
 };
-use crate::kinds::NeedSourceKind;
+use crate::kinds::stored;
 use crate::loaders::{ContactsOf, Lists, NeedsOf, VisitsOf};
 use crate::primitives::{PageInfo, page, payloads};
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum VisitPurpose {
-    Prospection,
-    FollowUp,
-    InEmploymentMediation,
-}
-
-impl From<VisitPurpose> for DomainPurpose {
-    fn from(p: VisitPurpose) -> Self {
-        match p {
-            VisitPurpose::Prospection => DomainPurpose::Prospection,
-            VisitPurpose::FollowUp => DomainPurpose::FollowUp,
-            VisitPurpose::InEmploymentMediation => DomainPurpose::InEmploymentMediation,
-        }
-    }
-}
-
-impl VisitPurpose {
-    fn from_view(s: &str) -> Self {
-        match s {
-            "follow_up" => VisitPurpose::FollowUp,
-            "in_employment_mediation" => VisitPurpose::InEmploymentMediation,
-            _ => VisitPurpose::Prospection,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Horizon {
-    Now,
-    WithinThreeMonths,
-    WithinSixMonths,
-    WithinAYear,
-    NotKnownYet,
-}
-
-impl From<Horizon> for DomainHorizon {
-    fn from(h: Horizon) -> Self {
-        match h {
-            Horizon::Now => DomainHorizon::Now,
-            Horizon::WithinThreeMonths => DomainHorizon::WithinThreeMonths,
-            Horizon::WithinSixMonths => DomainHorizon::WithinSixMonths,
-            Horizon::WithinAYear => DomainHorizon::WithinAYear,
-            Horizon::NotKnownYet => DomainHorizon::NotKnownYet,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum HiringIntent {
-    None,
-    Possible,
-    Planned,
-}
-
-impl From<HiringIntent> for DomainIntent {
-    fn from(h: HiringIntent) -> Self {
-        match h {
-            HiringIntent::None => DomainIntent::None,
-            HiringIntent::Possible => DomainIntent::Possible,
-            HiringIntent::Planned => DomainIntent::Planned,
-        }
-    }
-}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum NeedCloseReasonKind {
@@ -214,8 +147,8 @@ impl Visit {
     async fn structure_id(&self) -> ID {
         ID(self.0.structure.to_string())
     }
-    async fn purpose(&self) -> VisitPurpose {
-        VisitPurpose::from_view(&self.0.purpose)
+    async fn purpose(&self) -> Result<VisitPurpose> {
+        stored(passerelle_projections::views::untag(&self.0.purpose))
     }
     /// What the mediator noted, for staff: null for an employer by magic
     /// link.
@@ -268,8 +201,13 @@ impl Need {
         ID(self.0.employer_id.to_string())
     }
     /// `visit`, `portal` or `phone`.
+    #[graphql(deprecation = "Use `sourceKind`, the same value as an enum.")]
     async fn source(&self) -> &str {
         &self.0.source
+    }
+    /// Where the need was first heard.
+    async fn source_kind(&self) -> Result<NeedSourceKind> {
+        stored(self.0.source())
     }
     async fn visit_id(&self) -> Option<ID> {
         self.0.visit_id.map(|v| ID(v.to_string()))
@@ -286,18 +224,33 @@ impl Need {
     async fn headcount(&self) -> i32 {
         self.0.headcount
     }
+    #[graphql(deprecation = "Use `neededWithin`, the same value as an enum.")]
     async fn horizon(&self) -> &str {
         &self.0.horizon
     }
+    /// When the employer would need someone.
+    async fn needed_within(&self) -> Result<Horizon> {
+        stored(self.0.horizon())
+    }
+    #[graphql(deprecation = "Use `wouldHire`, the same value as an enum.")]
     async fn hiring_intent(&self) -> &str {
         &self.0.hiring_intent
+    }
+    /// Whether the employer would hire at the end.
+    async fn would_hire(&self) -> Result<HiringIntent> {
+        stored(self.0.hiring_intent())
     }
     async fn qualified(&self) -> bool {
         self.0.qualified
     }
     /// `open`, `formalised_as_offer` or `closed`.
+    #[graphql(deprecation = "Use `currentStatus`, the same value as an enum.")]
     async fn status(&self) -> &str {
         &self.0.status
+    }
+    /// Where the need stands.
+    async fn current_status(&self) -> Result<NeedStatus> {
+        stored(self.0.status())
     }
     async fn surfaced_on(&self) -> Date {
         self.0.surfaced_on
@@ -463,8 +416,8 @@ impl NeedDescriptionInput {
             rome_codes: rome_codes("description.romeCodes", &self.rome_codes)?,
             conditions: optional_text("description.conditions", self.conditions.as_deref())?,
             headcount: u16::try_from(self.headcount).unwrap_or(0),
-            horizon: self.horizon.into(),
-            hiring_intent: self.hiring_intent.into(),
+            horizon: self.horizon,
+            hiring_intent: self.hiring_intent,
         })
     }
 }
@@ -586,7 +539,7 @@ impl EmployerMutation {
                 .unwrap_or_else(|| gw.handler.clock().today()),
             mediator: UserId(user_of(&actor)),
             structure: StructureId(actor.structure.as_uuid()),
-            purpose: input.purpose.into(),
+            purpose: input.purpose,
             observations: text("observations", &input.observations)?,
             next_step: optional_text("nextStep", input.next_step.as_deref())?,
         };

@@ -7,14 +7,14 @@ use passerelle_app::{Actor, Views, policy};
 use passerelle_domain::Personal;
 use passerelle_domain::immersion::{
     AssessmentResponse, Attendance, Convention, ConventionIdentity, ConventionPerson, Feedback,
-    Hiring, Host, HostAssessment, Immersion as ImmersionAggregate, ImmersionCommand, Initiator,
-    Level, MediatorFeedback, Organisation, Outcome as DomainOutcome, PersonFeedback, Place,
-    RenewalTerms, Respondent, Signatory as DomainSignatory, SignatureMethod, Signer, Situation,
-    Skill, SkillObserved, Tutor,
+    FeedbackAuthor, Hiring, Host, HostAssessment, Immersion as ImmersionAggregate,
+    ImmersionCommand, Initiator, Level, MediatorFeedback, Milestone, Objective, Organisation,
+    Outcome as DomainOutcome, OutcomeKind, PersonFeedback, Place, RenewalStatus, RenewalTerms,
+    Respondent, Signatory, SignatureMethod, Signer, Situation, Skill, SkillObserved, Stage, Tutor,
 };
 use passerelle_domain::values::{
-    CommuneCode, DateRange, Email, EmployerId, ImmersionId, NeedId, PersonId, PhoneNumber, Siret,
-    UserId, WeeklyHours,
+    CommuneCode, ContractType, DateRange, Email, EmployerId, ImmersionId, NeedId, PersonId,
+    PhoneNumber, Siret, UserId, WeeklyHours,
 };
 use passerelle_projections::views::immersions::{self, ImmersionFilter, ImmersionRow};
 use time::Date;
@@ -23,64 +23,9 @@ use uuid::Uuid;
 use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
 use crate::input::{after as after_key, cursor, label, optional_text, page_size, parse_id, text};
-use crate::kinds::{Contract, Milestone, Objective, OutcomeKind};
+use crate::kinds::stored;
 use crate::loaders::{Lists, NameOf};
 use crate::primitives::{PageInfo, page, payloads};
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Party {
-    Person,
-    Employer,
-}
-
-impl From<Party> for Respondent {
-    fn from(p: Party) -> Self {
-        match p {
-            Party::Person => Respondent::Person,
-            Party::Employer => Respondent::Employer,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Initiative {
-    Person,
-    Employer,
-    Mediator,
-}
-
-impl From<Initiative> for Initiator {
-    fn from(i: Initiative) -> Self {
-        match i {
-            Initiative::Person => Initiator::Person,
-            Initiative::Employer => Initiator::Employer,
-            Initiative::Mediator => Initiator::Mediator,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Signatory {
-    Person,
-    LegalRepresentative,
-    Host,
-    Prescriber,
-    SupportStructure,
-    CurrentEmployer,
-}
-
-impl From<Signatory> for DomainSignatory {
-    fn from(s: Signatory) -> Self {
-        match s {
-            Signatory::Person => DomainSignatory::Person,
-            Signatory::LegalRepresentative => DomainSignatory::LegalRepresentative,
-            Signatory::Host => DomainSignatory::Host,
-            Signatory::Prescriber => DomainSignatory::Prescriber,
-            Signatory::SupportStructure => DomainSignatory::SupportStructure,
-            Signatory::CurrentEmployer => DomainSignatory::CurrentEmployer,
-        }
-    }
-}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum SituationKind {
@@ -97,19 +42,18 @@ pub enum AttendanceKind {
     DidNotShow,
 }
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum FeedbackAuthor {
-    Host,
-    Person,
-    Mediator,
-}
-
 /// An immersion and where its convention stands.
 #[derive(Debug)]
 pub struct Immersion(pub ImmersionRow);
 
+/// Stored values as the deprecated string fields give them (`PERSON`).
 fn ids(values: &[String]) -> Vec<String> {
     values.iter().map(|v| v.to_uppercase()).collect()
+}
+
+/// A signatory as the deprecated string fields give it (`PERSON`).
+fn upper(signatory: &Signatory) -> String {
+    passerelle_projections::views::tag(signatory).to_uppercase()
 }
 
 #[Object]
@@ -139,13 +83,28 @@ impl Immersion {
         ID(self.0.mediator.to_string())
     }
     /// `discover_job_or_sector`, `confirm_project` or `initiate_recruitment`.
+    #[graphql(deprecation = "Use `pmsmpObjective`, the same value as an enum.")]
     async fn objective(&self) -> &str {
         &self.0.objective
     }
+    /// The objective of the PMSMP (L5135-1).
+    async fn pmsmp_objective(&self) -> Result<Objective> {
+        stored(self.0.objective())
+    }
     /// `proposed`, `declined`, `drafted`, `validated`, `rejected`,
     /// `deprecated`, `cancelled`, `started`, `interrupted` or `completed`.
+    #[graphql(deprecation = "Use `currentStage`, the same value as an enum.")]
     async fn stage(&self) -> &str {
         &self.0.stage
+    }
+    /// Where the immersion stands.
+    async fn current_stage(&self) -> Result<Stage> {
+        stored(self.0.stage())
+    }
+    /// Whether the convention is signed by every party it requires and
+    /// awaits the structure's validation.
+    async fn awaits_validation(&self) -> Result<bool> {
+        stored(self.0.awaits_validation())
     }
     async fn accepted_by_person(&self) -> bool {
         self.0.accepted_by_person
@@ -153,8 +112,13 @@ impl Immersion {
     async fn accepted_by_employer(&self) -> bool {
         self.0.accepted_by_employer
     }
+    #[graphql(deprecation = "Use `declinedByParty`, the same value as an enum.")]
     async fn declined_by(&self) -> Option<&str> {
         self.0.declined_by.as_deref()
+    }
+    /// Who declined the proposal, when declined.
+    async fn declined_by_party(&self) -> Result<Option<Respondent>> {
+        stored(self.0.declined_by())
     }
     async fn goals(&self) -> Option<&str> {
         self.0.goals.as_deref()
@@ -170,34 +134,45 @@ impl Immersion {
         self.0.days
     }
     /// Who must sign (`PERSON`, `HOST`, `PRESCRIBER`…).
+    #[graphql(deprecation = "Use `signatories`, the same values as enums.")]
     async fn required_signatories(&self) -> Vec<String> {
         ids(&self.0.required_signatories)
     }
+    /// Who must sign the convention.
+    async fn signatories(&self) -> Result<Vec<Signatory>> {
+        stored(self.0.required_signatories())
+    }
+    #[graphql(deprecation = "Use `signedBy`, the same values as enums.")]
     async fn signatures(&self) -> Vec<String> {
         ids(&self.0.signatures)
     }
+    /// Who signed the convention.
+    async fn signed_by(&self) -> Result<Vec<Signatory>> {
+        stored(self.0.signatures())
+    }
     /// Who still has to sign what awaits signatures now (the convention,
     /// or a renewal).
-    async fn missing_signatures(&self) -> Vec<String> {
-        let (required, given) = if self.0.renewal.as_deref() == Some("pending") {
-            (&self.0.renewal_required, &self.0.renewal_signatures)
-        } else if self.0.stage == "drafted" {
-            (&self.0.required_signatories, &self.0.signatures)
-        } else {
-            return Vec::new();
-        };
-        ids(&required
-            .iter()
-            .filter(|r| !given.contains(r))
-            .cloned()
-            .collect::<Vec<_>>())
+    #[graphql(deprecation = "Use `awaitedSignatories`, the same values as enums.")]
+    async fn missing_signatures(&self) -> Result<Vec<String>> {
+        let missing = stored(self.0.missing_signatures())?;
+        Ok(missing.iter().map(|s| upper(s)).collect())
+    }
+    /// Who still has to sign what awaits signatures now (the convention,
+    /// or a renewal).
+    async fn awaited_signatories(&self) -> Result<Vec<Signatory>> {
+        stored(self.0.missing_signatures())
     }
     async fn prevalidated(&self) -> bool {
         self.0.prevalidated
     }
     /// `pending` or `validated`, when renewed.
+    #[graphql(deprecation = "Use `renewalStatus`, the same value as an enum.")]
     async fn renewal(&self) -> Option<&str> {
         self.0.renewal.as_deref()
+    }
+    /// Where the renewal stands, when renewed.
+    async fn renewal_status(&self) -> Result<Option<RenewalStatus>> {
+        stored(self.0.renewal())
     }
     async fn renewal_end(&self) -> Option<Date> {
         self.0.renewal_end
@@ -215,12 +190,22 @@ impl Immersion {
         self.0.ended_on
     }
     /// Who gave feedback (`HOST`, `PERSON`, `MEDIATOR`).
+    #[graphql(deprecation = "Use `feedbackAuthors`, the same values as enums.")]
     async fn feedback_from(&self) -> Vec<String> {
         ids(&self.0.feedback_authors)
     }
+    /// Who gave feedback.
+    async fn feedback_authors(&self) -> Result<Vec<FeedbackAuthor>> {
+        stored(self.0.feedback_authors())
+    }
     /// The milestones with an outcome recorded (`END`, `ONE_MONTH`…).
+    #[graphql(deprecation = "Use `outcomeMilestones`, the same values as enums.")]
     async fn outcomes(&self) -> Vec<String> {
         ids(&self.0.outcomes)
+    }
+    /// The milestones with an outcome recorded.
+    async fn outcome_milestones(&self) -> Result<Vec<Milestone>> {
+        stored(self.0.outcomes())
     }
 }
 
@@ -560,7 +545,7 @@ impl ConventionInput {
                 commune: CommuneCode::parse(&self.place.commune)
                     .map_err(|e| on_field("convention.place.commune", e))?,
             },
-            objective: self.objective.into(),
+            objective: self.objective,
             goals: text("convention.goals", &self.goals)?,
             evaluation: text("convention.evaluation", &self.evaluation)?,
             tasks: text("convention.tasks", &self.tasks)?,
@@ -585,7 +570,7 @@ pub struct ImmersionAnswerInput {
     pub command_id: Option<Uuid>,
     pub immersion_id: ID,
     /// Who answers.
-    pub by: Party,
+    pub by: Respondent,
     /// Required to decline.
     pub reason: Option<String>,
     pub answered_on: Option<Date>,
@@ -618,7 +603,7 @@ pub struct ImmersionCommandInput {
 pub struct ConventionCancelInput {
     pub command_id: Option<Uuid>,
     pub immersion_id: ID,
-    pub by: Initiative,
+    pub by: Initiator,
     pub reason: String,
 }
 
@@ -646,34 +631,16 @@ pub struct ImmersionDateInput {
 pub struct ImmersionInterruptInput {
     pub command_id: Option<Uuid>,
     pub immersion_id: ID,
-    pub by: Initiative,
+    pub by: Initiator,
     pub reason: String,
     pub on: Option<Date>,
 }
 
 #[derive(InputObject, Debug)]
 pub struct SkillInput {
-    pub skill: SkillName,
-    pub level: SkillLevel,
+    pub skill: Skill,
+    pub level: Level,
     pub comment: Option<String>,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum SkillName {
-    Punctuality,
-    Teamwork,
-    Communication,
-    Initiative,
-    Autonomy,
-    SafetyRules,
-    JobTasks,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum SkillLevel {
-    ToImprove,
-    Acquired,
-    Strong,
 }
 
 #[derive(InputObject, Debug)]
@@ -689,7 +656,7 @@ pub struct HostAssessmentInput {
     pub advice: Option<String>,
     pub appraisal: Option<String>,
     /// The contract offered, when the host hires.
-    pub hiring: Option<Contract>,
+    pub hiring: Option<ContractType>,
     /// Given on paper or by phone, entered by the mediator.
     #[graphql(default)]
     pub received_by_other_means: bool,
@@ -729,7 +696,7 @@ pub struct OutcomeRecordInput {
     pub milestone: Milestone,
     pub outcome: OutcomeKind,
     /// With `HIRED`.
-    pub contract: Option<Contract>,
+    pub contract: Option<ContractType>,
     pub recorded_on: Option<Date>,
 }
 
@@ -834,7 +801,7 @@ impl ImmersionMutation {
                 .as_ref()
                 .map(|n| parse_id(n, "Besoin").map(NeedId))
                 .transpose()?,
-            objective: input.objective.into(),
+            objective: input.objective,
             structure: actor.structure,
             mediator: UserId(user_of(&actor)),
             message: optional_text("message", input.message.as_deref())?,
@@ -865,7 +832,7 @@ impl ImmersionMutation {
     ) -> Result<ImmersionAcceptPayload> {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
             Ok(ImmersionCommand::Accept {
-                by: input.by.into(),
+                by: input.by,
                 answered_on: input.answered_on.unwrap_or(today),
             })
         })
@@ -881,7 +848,7 @@ impl ImmersionMutation {
     ) -> Result<ImmersionDeclinePayload> {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
             Ok(ImmersionCommand::Decline {
-                by: input.by.into(),
+                by: input.by,
                 reason: text("reason", input.reason.as_deref().unwrap_or(""))?,
                 answered_on: input.answered_on.unwrap_or(today),
             })
@@ -919,13 +886,12 @@ impl ImmersionMutation {
             &input.immersion_id,
             input.command_id,
             |actor, today| {
-                let signatory: passerelle_domain::immersion::Signatory = input.signatory.into();
+                let signatory = input.signatory;
                 // A person or an employer signs for themself, online; a
                 // mediator signs online for the prescriber, and records the
                 // others' signatures on paper.
                 let online = !policy::is_staff(actor)
-                    || (signatory == passerelle_domain::immersion::Signatory::Prescriber
-                        && input.on_paper_on.is_none());
+                    || (signatory == Signatory::Prescriber && input.on_paper_on.is_none());
                 let method = if online {
                     SignatureMethod::Online
                 } else {
@@ -964,7 +930,7 @@ impl ImmersionMutation {
     ) -> Result<ConventionCancelPayload> {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, _| {
             Ok(ImmersionCommand::Cancel {
-                by: input.by.into(),
+                by: input.by,
                 reason: text("reason", &input.reason)?,
             })
         })
@@ -984,7 +950,7 @@ impl ImmersionMutation {
                     period: period("period.end", &input.period)?,
                     schedule: text("schedule", &input.schedule)?,
                     weekly_hours: weekly_hours("weeklyHours", input.weekly_hours)?,
-                    objective: input.objective.into(),
+                    objective: input.objective,
                     goals: text("goals", &input.goals)?,
                     why_goals_not_reached: text(
                         "whyGoalsNotReached",
@@ -1018,7 +984,7 @@ impl ImmersionMutation {
     ) -> Result<ImmersionInterruptPayload> {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
             Ok(ImmersionCommand::Interrupt {
-                by: input.by.into(),
+                by: input.by,
                 reason: text("reason", &input.reason)?,
                 interrupted_on: input.on.unwrap_or(today),
             })
@@ -1067,20 +1033,8 @@ impl ImmersionMutation {
                         .iter()
                         .map(|s| {
                             Ok(SkillObserved {
-                                skill: match s.skill {
-                                    SkillName::Punctuality => Skill::Punctuality,
-                                    SkillName::Teamwork => Skill::Teamwork,
-                                    SkillName::Communication => Skill::Communication,
-                                    SkillName::Initiative => Skill::Initiative,
-                                    SkillName::Autonomy => Skill::Autonomy,
-                                    SkillName::SafetyRules => Skill::SafetyRules,
-                                    SkillName::JobTasks => Skill::JobTasks,
-                                },
-                                level: match s.level {
-                                    SkillLevel::ToImprove => Level::ToImprove,
-                                    SkillLevel::Acquired => Level::Acquired,
-                                    SkillLevel::Strong => Level::Strong,
-                                },
+                                skill: s.skill,
+                                level: s.level,
                                 comment: optional_text("host.skills.comment", s.comment.as_deref())?,
                             })
                         })
@@ -1088,9 +1042,7 @@ impl ImmersionMutation {
                     advice: optional_text("host.advice", h.advice.as_deref())?,
                     appraisal: optional_text("host.appraisal", h.appraisal.as_deref())?,
                     hiring: match h.hiring {
-                        Some(contract) => Hiring::Yes {
-                            contract: contract.into(),
-                        },
+                        Some(contract) => Hiring::Yes { contract },
                         None => Hiring::No,
                     },
                     received_by_other_means: h.received_by_other_means,
@@ -1140,8 +1092,7 @@ impl ImmersionMutation {
                 OutcomeKind::Hired => DomainOutcome::Hired {
                     contract: input
                         .contract
-                        .ok_or_else(|| required("contract", "Indiquez le contrat signé."))?
-                        .into(),
+                        .ok_or_else(|| required("contract", "Indiquez le contrat signé."))?,
                 },
                 OutcomeKind::Training => DomainOutcome::Training,
                 OutcomeKind::NewImmersion => DomainOutcome::NewImmersion,
@@ -1149,7 +1100,7 @@ impl ImmersionMutation {
                 OutcomeKind::Nothing => DomainOutcome::Nothing,
             };
             Ok(ImmersionCommand::RecordOutcome {
-                milestone: input.milestone.into(),
+                milestone: input.milestone,
                 outcome,
                 recorded_on: input.recorded_on.unwrap_or(today),
             })

@@ -4,7 +4,7 @@
 
 use std::time::Duration as StdDuration;
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription};
+use async_graphql::{Context, ID, Object, Result, SimpleObject, Subscription};
 use passerelle_app::{Actor, Role};
 use passerelle_domain::values::UserId;
 use passerelle_projections::inbox::{self, Task, TaskKind};
@@ -13,48 +13,10 @@ use crate::context::{Gateway, gateway, staff, user_of};
 use crate::error;
 use crate::input::parse_id;
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum InboxTaskKind {
-    /// An accident at work: the declaration is due 48 hours after it.
-    AccidentDeclaration,
-    /// Signatures still missing, the start within 2 business days.
-    SignaturesMissing,
-    /// Every party signed: the convention is to validate.
-    ConventionToValidate,
-    /// Validated and starting within 2 business days.
-    StartingSoon,
-    /// The tutor's assessment, due from the last day.
-    AssessmentDue,
-    /// A follow-up at 1, 3 or 6 months.
-    FollowUpDue,
-    /// The employer has not answered a proposal for 7 days.
-    ProposalUnanswered,
-    /// An employer sent a need and waits for an answer.
-    EmployerWaiting,
-    /// A need with nothing done for 14 days.
-    NeedWithoutFollowUp,
-}
-
-impl From<TaskKind> for InboxTaskKind {
-    fn from(kind: TaskKind) -> Self {
-        match kind {
-            TaskKind::AccidentDeclaration => Self::AccidentDeclaration,
-            TaskKind::SignaturesMissing => Self::SignaturesMissing,
-            TaskKind::ConventionToValidate => Self::ConventionToValidate,
-            TaskKind::StartingSoon => Self::StartingSoon,
-            TaskKind::AssessmentDue => Self::AssessmentDue,
-            TaskKind::FollowUpDue => Self::FollowUpDue,
-            TaskKind::ProposalUnanswered => Self::ProposalUnanswered,
-            TaskKind::EmployerWaiting => Self::EmployerWaiting,
-            TaskKind::NeedWithoutFollowUp => Self::NeedWithoutFollowUp,
-        }
-    }
-}
-
 /// One thing to do.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct InboxTask {
-    pub kind: InboxTaskKind,
+    pub kind: TaskKind,
     /// What to do and why, in French.
     pub title: String,
     pub due_on: time::Date,
@@ -78,7 +40,7 @@ pub struct Inbox {
 
 fn task(task: &Task) -> InboxTask {
     InboxTask {
-        kind: task.kind.into(),
+        kind: task.kind,
         title: task.title(),
         due_on: task.due,
         overdue_days: task.overdue_days,

@@ -1,16 +1,16 @@
 //! People accompanied, their projects and the timeline of their path: only
 //! their own structure reaches them.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::{Views, policy};
 use passerelle_domain::Personal;
 use passerelle_domain::person::{
-    ConsentProof, ConsentPurpose as DomainPurpose, Identity, LegalBasis, Person as PersonAggregate,
+    CauseKind, ConsentProof, ConsentPurpose, Identity, LegalBasis, Person as PersonAggregate,
     PersonCommand, Project, ReadjustmentCause,
 };
 use passerelle_domain::values::{
-    CommuneCode, Email, ImmersionId, InquiryId, MeetingId, MentorshipId, PersonId, PhoneNumber,
-    RomeCode, TestimonyId,
+    AgeBand, CommuneCode, ContractType, Email, ImmersionId, InquiryId, MeetingId, MentorshipId,
+    PersonId, PhoneNumber, RomeCode, TestimonyId,
 };
 use passerelle_projections::views::people::{self, PersonRow, ProjectVersion, TimelineEntry};
 use time::{Date, OffsetDateTime};
@@ -21,27 +21,8 @@ use crate::error::{self, on_field};
 use crate::input::{
     after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
 };
-use crate::kinds::{CauseKind, Contract};
+use crate::kinds::stored;
 use crate::primitives::{PageInfo, page, payloads};
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum ConsentPurpose {
-    Testimony,
-    Mentoring,
-    PeerContact,
-    DisabilityRecognition,
-}
-
-impl From<ConsentPurpose> for DomainPurpose {
-    fn from(p: ConsentPurpose) -> Self {
-        match p {
-            ConsentPurpose::Testimony => DomainPurpose::Testimony,
-            ConsentPurpose::Mentoring => DomainPurpose::Mentoring,
-            ConsentPurpose::PeerContact => DomainPurpose::PeerContact,
-            ConsentPurpose::DisabilityRecognition => DomainPurpose::DisabilityRecognition,
-        }
-    }
-}
 
 /// A person accompanied.
 #[derive(Debug)]
@@ -63,8 +44,13 @@ impl Person {
         ID(self.0.referent.to_string())
     }
     /// `under_26`, `26_to_49` or `50_and_over`, at enrolment.
+    #[graphql(deprecation = "Use `ageBandAtEnrolment`, the same value as an enum.")]
     async fn age_band(&self) -> &str {
         &self.0.age_band
+    }
+    /// Their age band at enrolment.
+    async fn age_band_at_enrolment(&self) -> Result<AgeBand> {
+        stored(self.0.age_band())
     }
     async fn enrolled_on(&self) -> Date {
         self.0.enrolled_on
@@ -76,8 +62,13 @@ impl Person {
         &self.0.target_rome_codes
     }
     /// The consents standing now.
+    #[graphql(deprecation = "Use `consentsGiven`, the same values as enums.")]
     async fn consents(&self) -> &[String] {
         &self.0.consents
+    }
+    /// What the person consents to now.
+    async fn consents_given(&self) -> Result<Vec<ConsentPurpose>> {
+        stored(self.0.consents())
     }
     /// Each version of the project, with what caused it.
     async fn project_versions(&self, ctx: &Context<'_>) -> Result<Vec<ProjectVersionObject>> {
@@ -116,8 +107,13 @@ impl ProjectVersionObject {
     }
     /// What caused it: `immersion_feedback`, `job_inquiry`, `peer_meeting`
     /// or `mentorship`; null for the first statement.
+    #[graphql(deprecation = "Use `cause`, the same value as an enum.")]
     async fn cause_kind(&self) -> Option<&str> {
         self.0.cause_kind.as_deref()
+    }
+    /// What caused it; null for the first statement.
+    async fn cause(&self) -> Result<Option<CauseKind>> {
+        stored(self.0.cause_kind())
     }
     async fn cause_id(&self) -> Option<ID> {
         self.0.cause_id.map(|c| ID(c.to_string()))
@@ -242,7 +238,7 @@ pub struct PersonEnrollInput {
 pub struct ProjectInput {
     pub target_rome_codes: Vec<String>,
     #[graphql(default)]
-    pub contract_wishes: Vec<Contract>,
+    pub contract_wishes: Vec<ContractType>,
     #[graphql(default)]
     pub mobility_radius_km: i32,
     pub constraints: Option<String>,
@@ -252,7 +248,7 @@ impl ProjectInput {
     fn parse(&self) -> Result<Project> {
         Ok(Project {
             target_rome_codes: rome_codes("project.targetRomeCodes", &self.target_rome_codes)?,
-            contract_wishes: self.contract_wishes.iter().map(|&c| c.into()).collect(),
+            contract_wishes: self.contract_wishes.clone(),
             mobility_radius_km: u16::try_from(self.mobility_radius_km).unwrap_or(u16::MAX),
             constraints: optional_text("project.constraints", self.constraints.as_deref())?
                 .map(Personal::Known),
@@ -575,7 +571,7 @@ impl PeopleMutation {
         let mediator = passerelle_domain::values::UserId(user_of(&actor));
         self.on_person(ctx, &input.person_id, input.command_id, |today| {
             Ok(PersonCommand::GiveConsent {
-                purpose: input.purpose.into(),
+                purpose: input.purpose,
                 text_version: label("textVersion", &input.text_version)?,
                 proof: if input.signed_form {
                     ConsentProof::SignedForm
@@ -599,7 +595,7 @@ impl PeopleMutation {
     ) -> Result<ConsentWithdrawPayload> {
         self.on_person(ctx, &input.person_id, input.command_id, |today| {
             Ok(PersonCommand::WithdrawConsent {
-                purpose: input.purpose.into(),
+                purpose: input.purpose,
                 withdrawn_on: input.withdrawn_on.unwrap_or(today),
             })
         })

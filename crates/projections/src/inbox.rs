@@ -477,27 +477,39 @@ pub async fn open_immersions(db: &sqlx::PgPool) -> Result<Vec<OpenImmersion>, sq
     .await
 }
 
+// The doc comments are the API's descriptions; the plain comments say when
+// the task is due.
 /// What kind of task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "InboxTaskKind")
+)]
 pub enum TaskKind {
-    /// An accident whose declaration (48 h) is not filed.
+    // The declaration (48 h) not filed.
+    /// An accident at work: the declaration is due 48 hours after it.
     AccidentDeclaration,
-    /// Signatures missing and the start within 2 business days.
+    /// Signatures still missing, the start within 2 business days.
     SignaturesMissing,
-    /// Every signature given: the structure validates.
+    // Every signature given: the structure validates.
+    /// Every party signed: the convention is to validate.
     ConventionToValidate,
-    /// Validated, starting within 2 business days.
+    /// Validated and starting within 2 business days.
     StartingSoon,
-    /// The host's assessment, due from the last day; overdue at D+3, late
-    /// at D+10 (business days).
+    // Overdue at D+3, late at D+10 (business days).
+    /// The tutor's assessment, due from the last day.
     AssessmentDue,
-    /// A follow-up at 1, 3 or 6 months whose date has come.
+    // Once its date has come.
+    /// A follow-up at 1, 3 or 6 months.
     FollowUpDue,
-    /// The employer has not answered the proposal for 7 days.
+    /// The employer has not answered a proposal for 7 days.
     ProposalUnanswered,
-    /// A need the employer sent (portal or phone) not yet taken up.
+    // From the portal or by phone, not yet taken up.
+    /// An employer sent a need and waits for an answer.
     EmployerWaiting,
-    /// An open need with nothing done for 14 days.
+    // An open one.
+    /// A need with nothing done for 14 days.
     NeedWithoutFollowUp,
 }
 

@@ -47,7 +47,7 @@ fn not_found() -> Response {
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { id stage objective personId
     employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
-    missingSignatures feedbackFrom outcomes } }";
+    missingSignatures awaitsValidation feedbackFrom outcomes } }";
 
 fn author_label(a: &str) -> &'static str {
     match a {
@@ -175,7 +175,8 @@ impl Page {
                 ));
             }
         }
-        let validate = staff && stage == "drafted" && missing.is_empty();
+        // The domain says when the convention awaits validation.
+        let validate = staff && i["awaitsValidation"].as_bool() == Some(true);
         let given = strings(&i["feedbackFrom"]);
         let mut steps = Vec::new();
         if staff && stage == "validated" {

@@ -18,6 +18,7 @@ use crate::values::{
 /// The one objective of a PMSMP (L5135-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum Objective {
     /// Discover a job or a sector.
     DiscoverJobOrSector,
@@ -153,6 +154,7 @@ pub struct Convention {
 /// Who signs a convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum Signatory {
     Person,
     LegalRepresentative,

@@ -23,6 +23,11 @@ pub enum Attendance {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "SkillName")
+)]
 pub enum Skill {
     Punctuality,
     Teamwork,
@@ -36,6 +41,11 @@ pub enum Skill {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "SkillLevel")
+)]
 pub enum Level {
     ToImprove,
     Acquired,
@@ -105,6 +115,7 @@ pub enum Feedback {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum FeedbackAuthor {
     Host,
     Person,
@@ -133,6 +144,7 @@ impl Feedback {
 /// When an outcome is looked at, counted from the immersion's last day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum Milestone {
     End,
     OneMonth,
@@ -169,4 +181,29 @@ pub enum Outcome {
     NewImmersion,
     ProjectReadjusted,
     Nothing,
+}
+
+/// An outcome without its details (a hire's contract), as the dashboards
+/// count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum OutcomeKind {
+    Hired,
+    Training,
+    NewImmersion,
+    ProjectReadjusted,
+    Nothing,
+}
+
+impl Outcome {
+    pub fn kind(self) -> OutcomeKind {
+        match self {
+            Outcome::Hired { .. } => OutcomeKind::Hired,
+            Outcome::Training => OutcomeKind::Training,
+            Outcome::NewImmersion => OutcomeKind::NewImmersion,
+            Outcome::ProjectReadjusted => OutcomeKind::ProjectReadjusted,
+            Outcome::Nothing => OutcomeKind::Nothing,
+        }
+    }
 }

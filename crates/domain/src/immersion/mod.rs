@@ -22,7 +22,7 @@ pub use convention::{
 };
 pub use feedback::{
     AssessmentResponse, Attendance, Feedback, FeedbackAuthor, Hiring, HostAssessment, Level,
-    MediatorFeedback, Milestone, Outcome, PersonFeedback, Skill, SkillObserved,
+    MediatorFeedback, Milestone, Outcome, OutcomeKind, PersonFeedback, Skill, SkillObserved,
 };
 pub use rules::{MAX_CONVENTIONS_WITH_HOST, MAX_DAYS_WITH_HOST, PriorConvention};
 
@@ -46,6 +46,11 @@ pub const ACCIDENT_DECLARE_WITHIN: Duration = Duration::hours(48);
 /// Who answers a proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "Party")
+)]
 pub enum Respondent {
     Person,
     Employer,
@@ -55,6 +60,11 @@ pub enum Respondent {
 /// users ask to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "Initiative")
+)]
 pub enum Initiator {
     Person,
     Employer,
@@ -341,8 +351,15 @@ events! {
     }
 }
 
-/// Where the immersion stands. Derived from events; never stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+// Derived from events; the views keep it by its JSON name (`drafted`).
+/// Where the immersion stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "ImmersionStage")
+)]
 pub enum Stage {
     #[default]
     NotProposed,
@@ -371,6 +388,33 @@ impl Stage {
 
     pub fn has_ended(self) -> bool {
         matches!(self, Stage::Interrupted | Stage::Completed)
+    }
+
+    /// Whether the convention awaits the structure's validation: drafted,
+    /// and no signature it requires is missing (`missing`, as
+    /// [`ImmersionState::missing_signatures`] gives them).
+    pub fn awaits_validation(self, missing: &[Signatory]) -> bool {
+        self == Stage::Drafted && missing.is_empty()
+    }
+}
+
+/// Where a renewal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum RenewalStatus {
+    /// Its terms are set and collect signatures.
+    Pending,
+    Validated,
+}
+
+impl Renewal {
+    pub fn status(&self) -> RenewalStatus {
+        if self.validated {
+            RenewalStatus::Validated
+        } else {
+            RenewalStatus::Pending
+        }
     }
 }
 

@@ -263,11 +263,15 @@ impl fmt::Display for WeeklyHours {
 /// The age bands dashboards group people by (public-policy bands: youth
 /// schemes end at 26, seniors' at 50).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum AgeBand {
+    /// Under 26.
     #[serde(rename = "under_26")]
     Under26,
+    /// 26 to 49.
     #[serde(rename = "26_to_49")]
     From26To49,
+    /// 50 and over.
     #[serde(rename = "50_and_over")]
     From50,
 }

@@ -1,9 +1,13 @@
 //! What the figures are restricted to, and where each filter reads in a
 //! dashboard's query.
 
+use passerelle_domain::immersion::Objective;
+use passerelle_domain::values::AgeBand;
 use sqlx::{Postgres, QueryBuilder};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
+
+use crate::views::tag;
 
 /// What the figures are restricted to. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,8 +22,8 @@ pub struct Filter {
     pub region: Option<String>,
     pub naf: Option<String>,
     pub rome: Option<String>,
-    pub objective: Option<String>,
-    pub age_band: Option<String>,
+    pub objective: Option<Objective>,
+    pub age_band: Option<AgeBand>,
     /// People with a disability recognition recorded with their consent.
     pub disability: Option<bool>,
 }
@@ -32,6 +36,9 @@ pub enum DashboardError {
     NotApplicable(&'static str),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
+    /// A row holds a value this code does not know.
+    #[error(transparent)]
+    Stored(#[from] crate::views::UnknownTag),
 }
 
 /// Where each filter reads in one dashboard's query: a column expression,
@@ -85,17 +92,30 @@ pub(super) fn restrict(
         q.push(format_args!(" and {} <= ", column(columns.day, "to")?))
             .push_bind(to);
     }
+    // Objective and age band as the rows keep them (`views::tag`).
     let texts = [
-        (columns.departement, "departement", &filter.departement),
-        (columns.region, "region", &filter.region),
-        (columns.naf, "naf", &filter.naf),
-        (columns.objective, "objective", &filter.objective),
-        (columns.age_band, "ageBand", &filter.age_band),
+        (
+            columns.departement,
+            "departement",
+            filter.departement.clone(),
+        ),
+        (columns.region, "region", filter.region.clone()),
+        (columns.naf, "naf", filter.naf.clone()),
+        (
+            columns.objective,
+            "objective",
+            filter.objective.as_ref().map(tag),
+        ),
+        (
+            columns.age_band,
+            "ageBand",
+            filter.age_band.as_ref().map(tag),
+        ),
     ];
     for (at, name, value) in texts {
         if let Some(value) = value {
             q.push(format_args!(" and {} = ", column(at, name)?))
-                .push_bind(value.clone());
+                .push_bind(value);
         }
     }
     let ids = [

@@ -6,14 +6,14 @@ use time::OffsetDateTime;
 
 use super::filter::{DashboardError, Filter, IMMERSION_COLUMNS, restrict};
 use super::totals::{
-    ANSWER_STEP, FUNNEL_STEPS, delay_steps, delays_at, everything, median_days_sql, reached,
-    snapshot, totals, whole_medians,
+    ANSWER_STEP, FUNNEL_STEPS, FunnelStepName, delay_steps, delays_at, everything, median_days_sql,
+    reached, snapshot, totals, whole_medians,
 };
 
 /// One step of the funnel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunnelStep {
-    pub step: &'static str,
+    pub step: FunnelStepName,
     /// Immersions that reached this step.
     pub count: i64,
     /// Median days from the previous step, among those that reached this one.
@@ -51,7 +51,7 @@ pub async fn funnel(
                 _ => second.try_get(n - 4)?,
             };
             Ok(FunnelStep {
-                step,
+                step: *step,
                 count: first.try_get(n)?,
                 median_days,
             })
@@ -84,7 +84,7 @@ async fn whole_funnel(db: &sqlx::PgPool) -> Result<Vec<FunnelStep>, DashboardErr
         .iter()
         .enumerate()
         .map(|(n, (step, _))| FunnelStep {
-            step,
+            step: *step,
             count: counts[n],
             median_days: n.checked_sub(1).and_then(|m| medians[m]),
         })

@@ -37,5 +37,5 @@ pub use funnel::{FunnelStep, funnel};
 pub use needs_conversion::{NeedsBySource, NeedsConversion, needs_conversion};
 pub use outcomes::{OutcomeCount, outcomes};
 pub use readjustments::{ProjectReadjustments, project_readjustments};
-pub use totals::FUNNEL_STEPS;
+pub use totals::{FUNNEL_STEPS, FunnelStepName};
 pub use write::Dashboards;

@@ -1,21 +1,32 @@
 //! Visits and needs, and what became of the needs.
 
+use passerelle_domain::need::NeedSourceKind;
 use sqlx::{Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 use super::filter::{
     DashboardError, Filter, NEED_COLUMNS, VISIT_COLUMNS, employers_join, push_as_of, restrict,
 };
+use crate::views::untag;
 
 /// Needs surfaced by one source, and what became of them.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeedsBySource {
-    /// `visit`, `portal` or `phone`.
-    pub source: String,
+    pub source: NeedSourceKind,
     pub needs: i64,
     pub became_immersion: i64,
     pub became_offer: i64,
     pub led_to_hire: i64,
+}
+
+/// A row as the table keeps it.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    source: String,
+    needs: i64,
+    became_immersion: i64,
+    became_offer: i64,
+    led_to_hire: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +65,22 @@ pub async fn needs_conversion(
     restrict(&mut q, filter, &NEED_COLUMNS)?;
     q.push(" group by n.source order by n.source");
     // Two scans of their own: run side by side on the pool.
-    let (visits, by_source) = futures::future::try_join(
+    let (visits, rows): (i64, Vec<Stored>) = futures::future::try_join(
         visits.build_query_scalar().fetch_one(db),
         q.build_query_as().fetch_all(db),
     )
     .await?;
+    let by_source = rows
+        .into_iter()
+        .map(|r| {
+            Ok(NeedsBySource {
+                source: untag(&r.source)?,
+                needs: r.needs,
+                became_immersion: r.became_immersion,
+                became_offer: r.became_offer,
+                led_to_hire: r.led_to_hire,
+            })
+        })
+        .collect::<Result<_, DashboardError>>()?;
     Ok(NeedsConversion { visits, by_source })
 }

@@ -1,20 +1,47 @@
 //! The outcomes at each milestone.
 
+use passerelle_domain::immersion::{Milestone, Objective, OutcomeKind};
+use passerelle_domain::values::ContractType;
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 use super::filter::{DashboardError, Filter, IMMERSION_COLUMNS, restrict};
 use super::totals::everything;
+use crate::views::untag;
 
 /// How many immersions stood at each outcome at a milestone.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeCount {
-    pub milestone: String,
-    pub objective: String,
-    pub outcome: String,
+    pub milestone: Milestone,
+    pub objective: Objective,
+    pub outcome: OutcomeKind,
     /// For a hire, the contract.
-    pub contract: Option<String>,
+    pub contract: Option<ContractType>,
     pub count: i64,
+}
+
+/// A row as the tables keep it.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    milestone: String,
+    objective: String,
+    outcome: String,
+    contract: Option<String>,
+    count: i64,
+}
+
+fn decoded(rows: Vec<Stored>) -> Result<Vec<OutcomeCount>, DashboardError> {
+    rows.into_iter()
+        .map(|r| {
+            Ok(OutcomeCount {
+                milestone: untag(&r.milestone)?,
+                objective: untag(&r.objective)?,
+                outcome: untag(&r.outcome)?,
+                contract: r.contract.as_deref().map(untag).transpose()?,
+                count: r.count,
+            })
+        })
+        .collect()
 }
 
 /// The outcomes of the immersions `filter` selects, by milestone, objective,
@@ -29,12 +56,14 @@ pub async fn outcomes(
                                     when 'three_months' then 3 else 6 end,
                    objective, outcome, contract nulls first";
     if everything(filter, as_of) {
-        return Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select milestone, objective, outcome, nullif(contract, '') as contract, count
-             from dashboards.outcome_totals {order}"
-        )))
-        .fetch_all(db)
-        .await?);
+        return decoded(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select milestone, objective, outcome, nullif(contract, '') as contract, count
+                 from dashboards.outcome_totals {order}"
+            )))
+            .fetch_all(db)
+            .await?,
+        );
     }
     // The outcome recorded by `as_of` at each milestone (once each).
     let mut q = QueryBuilder::<Postgres>::new(
@@ -50,5 +79,5 @@ pub async fn outcomes(
     q.push(format_args!(
         " group by o.milestone, i.objective, o.outcome, o.contract {order}"
     ));
-    Ok(q.build_query_as().fetch_all(db).await?)
+    decoded(q.build_query_as().fetch_all(db).await?)
 }

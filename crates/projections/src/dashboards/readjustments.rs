@@ -1,9 +1,11 @@
 //! The projects' readjustments and their causes.
 
+use passerelle_domain::person::CauseKind;
 use sqlx::{Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 use super::filter::{Columns, DashboardError, Filter, push_as_of, restrict};
+use crate::views::untag;
 
 /// How many readjustments the projects needed, and what caused them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,9 +14,8 @@ pub struct ProjectReadjustments {
     pub projects: i64,
     /// People by number of readjustments: 0, 1, 2, then 3 or more.
     pub by_iterations: [i64; 4],
-    /// Readjustments by cause (`immersion_feedback`, `job_inquiry`,
-    /// `peer_meeting`, `mentorship`).
-    pub by_cause: Vec<(String, i64)>,
+    /// Readjustments by cause.
+    pub by_cause: Vec<(CauseKind, i64)>,
 }
 
 const PEOPLE_COLUMNS: Columns = Columns {
@@ -75,6 +76,9 @@ pub async fn project_readjustments(
     Ok(ProjectReadjustments {
         projects,
         by_iterations: [none, one, two, more],
-        by_cause,
+        by_cause: by_cause
+            .into_iter()
+            .map(|(cause, n)| Ok((untag(&cause)?, n)))
+            .collect::<Result<_, DashboardError>>()?,
     })
 }

@@ -8,16 +8,29 @@ use time::OffsetDateTime;
 
 use super::filter::Filter;
 
+/// A step of the funnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum FunnelStepName {
+    Proposed,
+    Accepted,
+    Signed,
+    Validated,
+    Started,
+    Completed,
+    HiredOrTrained,
+}
+
 /// The steps of the funnel, in order, with the column of the instant each
 /// was reached.
-pub const FUNNEL_STEPS: [(&str, &str); 7] = [
-    ("proposed", "proposed_at"),
-    ("accepted", "accepted_at"),
-    ("signed", "signed_at"),
-    ("validated", "validated_at"),
-    ("started", "started_at"),
-    ("completed", "completed_at"),
-    ("hired_or_trained", "hired_or_trained_at"),
+pub const FUNNEL_STEPS: [(FunnelStepName, &str); 7] = [
+    (FunnelStepName::Proposed, "proposed_at"),
+    (FunnelStepName::Accepted, "accepted_at"),
+    (FunnelStepName::Signed, "signed_at"),
+    (FunnelStepName::Validated, "validated_at"),
+    (FunnelStepName::Started, "started_at"),
+    (FunnelStepName::Completed, "completed_at"),
+    (FunnelStepName::HiredOrTrained, "hired_or_trained_at"),
 ];
 
 /// The step number of the employer's answer in `delays`.

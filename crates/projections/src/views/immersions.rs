@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 use passerelle_domain::immersion::{
-    Convention, ImmersionEvent, ImmersionProposed, Objective, PriorConvention, Respondent,
+    Convention, FeedbackAuthor, ImmersionEvent, ImmersionProposed, Milestone, Objective,
+    PriorConvention, RenewalStatus, Respondent, Signatory, Stage,
 };
 use passerelle_domain::values::{DateRange, ImmersionId, PersonId, Siret, Text};
 use passerelle_store::RecordedEvent;
@@ -15,7 +16,7 @@ use sqlx::{PgConnection, PgExecutor};
 use time::Date;
 use uuid::Uuid;
 
-use super::{of_category, stream_uuid, tag};
+use super::{UnknownTag, of_category, stream_uuid, tag, untag, untag_all};
 use crate::rows::{Rows, keyed};
 
 #[derive(Debug, Clone, Copy)]
@@ -136,7 +137,7 @@ impl ImmersionRow {
         }
     }
 
-    fn stage(&mut self, stage: &str) {
+    fn set_stage(&mut self, stage: &str) {
         stage.clone_into(&mut self.stage);
     }
 
@@ -146,7 +147,7 @@ impl ImmersionRow {
             ImmersionEvent::ProposalAcceptedByPerson(_) => self.accepted_by_person = true,
             ImmersionEvent::ProposalAcceptedByEmployer(_) => self.accepted_by_employer = true,
             ImmersionEvent::ProposalDeclined(e) => {
-                self.stage("declined");
+                self.set_stage("declined");
                 self.declined_by = Some(
                     match e.by {
                         Respondent::Person => "person",
@@ -177,13 +178,13 @@ impl ImmersionRow {
                         self.days += (end - start).whole_days() as i32 + 1;
                     }
                 } else {
-                    self.stage("validated");
+                    self.set_stage("validated");
                     self.validated_on = Some(e.validated_on);
                 }
             }
-            ImmersionEvent::ConventionRejected(_) => self.stage("rejected"),
-            ImmersionEvent::ConventionDeprecated(_) => self.stage("deprecated"),
-            ImmersionEvent::ConventionCancelled(_) => self.stage("cancelled"),
+            ImmersionEvent::ConventionRejected(_) => self.set_stage("rejected"),
+            ImmersionEvent::ConventionDeprecated(_) => self.set_stage("deprecated"),
+            ImmersionEvent::ConventionCancelled(_) => self.set_stage("cancelled"),
             ImmersionEvent::ConventionRenewed(e) => {
                 self.renewal = Some("pending".to_owned());
                 self.renewal_start = Some(e.terms.period.start());
@@ -192,15 +193,15 @@ impl ImmersionRow {
                 self.renewal_signatures.clear();
             }
             ImmersionEvent::ImmersionStarted(e) => {
-                self.stage("started");
+                self.set_stage("started");
                 self.started_on = Some(e.started_on);
             }
             ImmersionEvent::ImmersionInterrupted(e) => {
-                self.stage("interrupted");
+                self.set_stage("interrupted");
                 self.ended_on = Some(e.interrupted_on);
             }
             ImmersionEvent::ImmersionCompleted(e) => {
-                self.stage("completed");
+                self.set_stage("completed");
                 self.ended_on = Some(e.completed_on);
             }
             ImmersionEvent::FeedbackRecorded(e) => self.feedback_authors.push(tag(&e.feedback)),
@@ -213,7 +214,7 @@ impl ImmersionRow {
     /// A drafted or modified convention: its content, who must sign, and no
     /// signature yet (a modification clears them).
     fn convention(&mut self, convention: &Convention) {
-        self.stage("drafted");
+        self.set_stage("drafted");
         self.objective = tag(&convention.objective);
         self.host_siret = Some(convention.host.siret.as_str().to_owned());
         self.goals = Some(convention.goals.as_str().to_owned());
@@ -324,6 +325,66 @@ pub struct ImmersionRow {
     pub ended_on: Option<Date>,
     pub feedback_authors: Vec<String>,
     pub outcomes: Vec<String>,
+}
+
+/// The row's values read back into the domain's enums: an unknown stored
+/// value is an error, never a default.
+impl ImmersionRow {
+    pub fn objective(&self) -> Result<Objective, UnknownTag> {
+        untag(&self.objective)
+    }
+
+    pub fn stage(&self) -> Result<Stage, UnknownTag> {
+        untag(&self.stage)
+    }
+
+    pub fn declined_by(&self) -> Result<Option<Respondent>, UnknownTag> {
+        self.declined_by.as_deref().map(untag).transpose()
+    }
+
+    pub fn required_signatories(&self) -> Result<Vec<Signatory>, UnknownTag> {
+        untag_all(&self.required_signatories)
+    }
+
+    pub fn signatures(&self) -> Result<Vec<Signatory>, UnknownTag> {
+        untag_all(&self.signatures)
+    }
+
+    pub fn renewal(&self) -> Result<Option<RenewalStatus>, UnknownTag> {
+        self.renewal.as_deref().map(untag).transpose()
+    }
+
+    /// Who still has to sign what awaits signatures now: a pending renewal,
+    /// else the drafted convention (as `ImmersionState::missing_signatures`).
+    pub fn missing_signatures(&self) -> Result<Vec<Signatory>, UnknownTag> {
+        let (required, given) = if self.renewal()? == Some(RenewalStatus::Pending) {
+            (&self.renewal_required, &self.renewal_signatures)
+        } else if self.stage()? == Stage::Drafted {
+            (&self.required_signatories, &self.signatures)
+        } else {
+            return Ok(Vec::new());
+        };
+        required
+            .iter()
+            .filter(|r| !given.contains(r))
+            .map(|r| untag(r))
+            .collect()
+    }
+
+    /// Whether the convention awaits the structure's validation (the
+    /// domain's rule).
+    pub fn awaits_validation(&self) -> Result<bool, UnknownTag> {
+        Ok(self.stage()?.awaits_validation(&self.missing_signatures()?))
+    }
+
+    pub fn feedback_authors(&self) -> Result<Vec<FeedbackAuthor>, UnknownTag> {
+        untag_all(&self.feedback_authors)
+    }
+
+    /// The milestones with an outcome recorded.
+    pub fn outcomes(&self) -> Result<Vec<Milestone>, UnknownTag> {
+        untag_all(&self.outcomes)
+    }
 }
 
 const IMMERSION_COLUMNS: &str = "immersion_id, person_id, employer_id, need_id, structure,

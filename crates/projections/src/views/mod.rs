@@ -75,6 +75,28 @@ pub fn tag<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// A stored value no variant of the enum reads back: the table holds what
+/// this code does not know, a fault of ours rather than the reader's.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: unknown stored value {value:?}")]
+pub struct UnknownTag {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// The enum value a text column keeps by its [`tag`], read back.
+pub fn untag<T: DeserializeOwned>(stored: &str) -> Result<T, UnknownTag> {
+    serde_json::from_value(serde_json::Value::String(stored.to_owned())).map_err(|_| UnknownTag {
+        kind: std::any::type_name::<T>(),
+        value: stored.to_owned(),
+    })
+}
+
+/// Each value of a text array column, read back.
+pub fn untag_all<T: DeserializeOwned>(stored: &[String]) -> Result<Vec<T>, UnknownTag> {
+    stored.iter().map(|s| untag(s)).collect()
+}
+
 /// The uuid after `<category>-` in a stream id.
 pub fn stream_uuid(event: &RecordedEvent) -> Option<uuid::Uuid> {
     event

@@ -1,13 +1,15 @@
 //! `needs`: every emerging need, with where it was heard and where it stands.
 
 use async_trait::async_trait;
-use passerelle_domain::need::{NeedDescription, NeedEvent, NeedSource};
+use passerelle_domain::need::{
+    HiringIntent, Horizon, NeedDescription, NeedEvent, NeedSource, NeedSourceKind, NeedStatus,
+};
 use passerelle_domain::values::{EmployerId, NeedId};
 use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use sqlx::{PgConnection, PgExecutor};
 
-use super::{of_category, stream_uuid, tag};
+use super::{UnknownTag, of_category, stream_uuid, tag, untag};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Needs;
@@ -164,6 +166,26 @@ pub struct NeedRow {
     pub qualified: bool,
     pub status: String,
     pub surfaced_on: time::Date,
+}
+
+/// The row's values read back into the domain's enums: an unknown stored
+/// value is an error, never a default.
+impl NeedRow {
+    pub fn source(&self) -> Result<NeedSourceKind, UnknownTag> {
+        untag(&self.source)
+    }
+
+    pub fn horizon(&self) -> Result<Horizon, UnknownTag> {
+        untag(&self.horizon)
+    }
+
+    pub fn hiring_intent(&self) -> Result<HiringIntent, UnknownTag> {
+        untag(&self.hiring_intent)
+    }
+
+    pub fn status(&self) -> Result<NeedStatus, UnknownTag> {
+        untag(&self.status)
+    }
 }
 
 const NEED_COLUMNS: &str = "need_id, employer_id, structure, source, visit_id, activities,

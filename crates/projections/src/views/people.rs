@@ -10,9 +10,11 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use passerelle_domain::immersion::ImmersionProposed;
-use passerelle_domain::person::{ConsentPurpose, PersonEvent, Project, ReadjustmentCause};
+use passerelle_domain::person::{
+    CauseKind, ConsentPurpose, PersonEvent, Project, ReadjustmentCause,
+};
 use passerelle_domain::testimony::TestimonyRecorded;
-use passerelle_domain::values::{PersonId, StructureId};
+use passerelle_domain::values::{AgeBand, PersonId, StructureId};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, RecordedEvent};
 use serde::Serialize;
@@ -20,7 +22,7 @@ use sqlx::{PgConnection, PgExecutor};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{stream_uuid, tag};
+use super::{UnknownTag, stream_uuid, tag, untag, untag_all};
 use crate::rows::{Inserts, Rows, keyed};
 
 #[derive(Debug, Clone, Copy)]
@@ -465,6 +467,13 @@ pub struct ProjectVersion {
     pub changed_on: Date,
 }
 
+impl ProjectVersion {
+    /// What caused it; `None` for the first statement.
+    pub fn cause_kind(&self) -> Result<Option<CauseKind>, UnknownTag> {
+        self.cause_kind.as_deref().map(untag).transpose()
+    }
+}
+
 pub async fn project_versions(
     db: impl PgExecutor<'_>,
     person: PersonId,
@@ -493,6 +502,17 @@ pub struct PersonRow {
     pub target_rome_codes: Vec<String>,
     pub consents: Vec<String>,
     pub erased: bool,
+}
+
+/// The row's values read back into the domain's enums.
+impl PersonRow {
+    pub fn age_band(&self) -> Result<AgeBand, UnknownTag> {
+        untag(&self.age_band)
+    }
+
+    pub fn consents(&self) -> Result<Vec<ConsentPurpose>, UnknownTag> {
+        untag_all(&self.consents)
+    }
 }
 
 const PERSON_COLUMNS: &str = "person_id, structure, referent, first_name, last_name, age_band,
