@@ -2,6 +2,11 @@
 //! `--config` / `PASSERELLE_CONFIG` names) < `PASSERELLE_*` environment
 //! variables (nested keys with `__`, e.g. `PASSERELLE_PROJECTIONS__BATCH_SIZE`)
 //! < command-line flags. `DATABASE_URL` is read as `database_url`.
+//!
+//! Secrets may come from files instead, as container platforms mount them:
+//! `<VARIABLE>_FILE` (`PASSERELLE_MASTER_KEY_FILE`, `DATABASE_URL_FILE`,
+//! `PASSERELLE_MAIL__SMTP_URL_FILE`, …) names a file whose content, trailing
+//! newlines removed, is the value of `<VARIABLE>`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -349,13 +354,105 @@ impl Config {
     fn figment(file: &Path, overrides: &Overrides) -> Figment {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("PASSERELLE_").ignore(&["config"]).split("__"))
+            .merge(
+                Env::prefixed("PASSERELLE_")
+                    .ignore(&["config"])
+                    // `…_FILE` variables name files, read by `SecretFiles`.
+                    .filter(|key| !key.as_str().to_ascii_lowercase().ends_with(FILE_SUFFIX))
+                    .split("__"),
+            )
             .merge(Env::raw().only(&["database_url"]))
+            .merge(SecretFiles)
             .merge(Serialized::defaults(overrides))
     }
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+const FILE_SUFFIX: &str = "_file";
+
+/// The values of `<VARIABLE>_FILE` variables, read from the files they name:
+/// `DATABASE_URL_FILE` for `database_url`, `PASSERELLE_<KEY>_FILE` for
+/// `<key>` (nested with `__`, as the variables themselves). Errors name the
+/// variable and the file, never what the file holds.
+struct SecretFiles;
+
+impl figment::Provider for SecretFiles {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("*_FILE environment variables")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (variable, path) in std::env::vars_os() {
+            let Some(variable) = variable.to_str() else {
+                continue;
+            };
+            let Some(key) = secret_file_key(variable) else {
+                continue;
+            };
+            let base = &variable[..variable.len() - FILE_SUFFIX.len()];
+            if std::env::var_os(base).is_some() {
+                return Err(figment::Error::from(format!(
+                    "{base} and {variable} are both set: keep one"
+                )));
+            }
+            let path = PathBuf::from(path);
+            let value = read_secret_file(&path).map_err(|e| {
+                figment::Error::from(format!(
+                    "{variable}: cannot read the file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            insert_nested(&mut dict, &key, value);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// The configuration key a `…_FILE` variable sets, split on `__`.
+fn secret_file_key(variable: &str) -> Option<Vec<String>> {
+    let upper_suffix = FILE_SUFFIX.to_ascii_uppercase();
+    let base = variable.strip_suffix(&upper_suffix)?;
+    if base == "DATABASE_URL" {
+        return Some(vec!["database_url".into()]);
+    }
+    let key = base.strip_prefix("PASSERELLE_")?;
+    if key.is_empty() || key.eq_ignore_ascii_case("config") {
+        return None;
+    }
+    Some(key.split("__").map(str::to_ascii_lowercase).collect())
+}
+
+/// A secret file's content without its trailing newline (`echo` and most
+/// editors add one); an empty file is an error rather than an empty secret.
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.kind().to_string())?;
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err("the file is empty".into());
+    }
+    Ok(value.to_owned())
+}
+
+fn insert_nested(dict: &mut figment::value::Dict, key: &[String], value: String) {
+    match key {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value.into());
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| figment::value::Dict::new().into());
+            if let figment::value::Value::Dict(_, inner) = entry {
+                insert_nested(inner, rest, value);
+            }
+        }
     }
 }
 
@@ -432,6 +529,95 @@ mod tests {
             )?;
             let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(config.mail.lease_secs, 40);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn secrets_are_read_from_the_files_their_file_variables_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("master-key", "a2V5\n")?;
+            jail.create_file("database-url", "postgres://u:p@db/passerelle\r\n")?;
+            jail.create_file("smtp-url", "smtps://u:p@smtp.example:465")?;
+            jail.set_env("PASSERELLE_MASTER_KEY_FILE", "master-key");
+            jail.set_env("DATABASE_URL_FILE", "database-url");
+            jail.set_env("PASSERELLE_MAIL__SMTP_URL_FILE", "smtp-url");
+            jail.set_env("PASSERELLE_MAIL__FROM", "Passerelle <x@example.org>");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| format!("{e:#}"))?;
+            assert_eq!(
+                config.master_key.as_deref(),
+                Some("a2V5"),
+                "newline removed"
+            );
+            assert_eq!(
+                config.database_url.as_deref(),
+                Some("postgres://u:p@db/passerelle")
+            );
+            assert_eq!(
+                config.mail.smtp_url.as_deref(),
+                Some("smtps://u:p@smtp.example:465"),
+                "nested keys as for the variables"
+            );
+            assert_eq!(config.mail.from, "Passerelle <x@example.org>");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn a_secret_file_error_names_the_variable_never_the_content() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("PASSERELLE_MASTER_KEY_FILE", "absent/master-key");
+            let err = format!(
+                "{:#}",
+                Config::load(None, &Overrides::default()).unwrap_err()
+            );
+            assert!(err.contains("PASSERELLE_MASTER_KEY_FILE"), "{err}");
+            assert!(err.contains("absent/master-key"), "{err}");
+
+            jail.create_file("empty", "\n")?;
+            jail.set_env("PASSERELLE_MASTER_KEY_FILE", "empty");
+            let err = format!(
+                "{:#}",
+                Config::load(None, &Overrides::default()).unwrap_err()
+            );
+            assert!(
+                err.contains("PASSERELLE_MASTER_KEY_FILE") && err.contains("empty"),
+                "{err}"
+            );
+
+            // Set twice: which one wins would be a guess.
+            jail.create_file("key", "s3cr3t-value\n")?;
+            jail.set_env("PASSERELLE_MASTER_KEY_FILE", "key");
+            jail.set_env("PASSERELLE_MASTER_KEY", "other");
+            let err = format!(
+                "{:#}",
+                Config::load(None, &Overrides::default()).unwrap_err()
+            );
+            assert!(
+                err.contains("PASSERELLE_MASTER_KEY and PASSERELLE_MASTER_KEY_FILE"),
+                "{err}"
+            );
+            assert!(!err.contains("s3cr3t") && !err.contains("other"), "{err}");
+
+            // A misspelt key is refused by its name, its value unsaid.
+            jail.clear_env();
+            jail.set_env("PASSERELLE_MASTR_KEY_FILE", "key");
+            let err = format!(
+                "{:#}",
+                Config::load(None, &Overrides::default()).unwrap_err()
+            );
+            assert!(err.contains("mastr_key"), "{err}");
+            assert!(!err.contains("s3cr3t"), "{err}");
             Ok(())
         });
     }
