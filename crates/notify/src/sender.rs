@@ -132,6 +132,17 @@ impl Sender {
 
     /// Sends every mail due now, batch after batch.
     pub async fn send_due(&self) -> Result<SendReport, sqlx::Error> {
+        self.send_due_until(None).await
+    }
+
+    /// As [`Sender::send_due`], until `stop` turns true: the mail being sent
+    /// then is finished, and the others of the claim are given back at once
+    /// (another replica sends them without waiting for the claim to lapse).
+    pub async fn send_due_until(
+        &self,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<SendReport, sqlx::Error> {
+        let stopping = || stop.is_some_and(|s| *s.borrow());
         let mut report = SendReport::default();
         let lease = self.settings.lease.unsigned_abs();
         let one_mail = shortest_lease(self.mailer.longest_send());
@@ -139,11 +150,23 @@ impl Sender {
             let now = self.clock.now();
             let until = now + self.settings.lease;
             let taken = std::time::Instant::now();
+            if stopping() {
+                return Ok(report);
+            }
             let claimed = outbox::claim(&self.pool, now, until, self.settings.batch).await?;
             if claimed.is_empty() {
                 return Ok(report);
             }
             for (i, mail) in claimed.iter().enumerate() {
+                if stopping() {
+                    let rest: Vec<i64> = claimed[i..].iter().map(|m| m.id).collect();
+                    outbox::release(&self.pool, &rest, until).await?;
+                    tracing::info!(
+                        released = rest.len(),
+                        "mail sender stopping: claimed mails given back"
+                    );
+                    return Ok(report);
+                }
                 // A mail that might still be going when the claim ends is
                 // given back (and taken again at once, under a new claim):
                 // another sender could take it while it goes.
@@ -217,7 +240,7 @@ impl Sender {
     /// Polls for mail due until `shutdown`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.send_due().await {
+            if let Err(e) = self.send_due_until(Some(&shutdown)).await {
                 tracing::error!("mail sender: {e}");
             }
             match outbox::backlog(&self.pool).await {

@@ -1402,3 +1402,46 @@ async fn a_send_the_server_never_answers_is_cut_off_within_the_lease_and_retried
     assert_eq!(sender.send_due().await.unwrap().sent, 1);
     assert_eq!(w.sink.mails().len(), 1);
 }
+
+#[tokio::test]
+async fn a_stopping_sender_finishes_its_mail_and_gives_the_rest_of_its_claim_back_at_once() {
+    let w = World::new(date!(2026 - 03 - 02)).await;
+    queue(&w, &staff_mails(&w, 6, "stop").await).await;
+    // Three go; the server holds the fourth while the sender is told to stop.
+    w.sink.set_mode("hang_after:3");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(w.sender().run(stopped));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !w.sink.hanging() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fourth mail never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    w.sink.set_mode("accept");
+    // The mail in flight ends (cut off by the send's limit), then the
+    // sender stops without taking the two it still held.
+    tokio::time::timeout(std::time::Duration::from_secs(30), running)
+        .await
+        .expect("the sender stops")
+        .unwrap();
+    assert_eq!(w.sink.mails().len(), 3);
+    let held: i64 = sqlx::query_scalar(
+        "select count(*) from outbox where key like 'test:stop:%'
+           and state = 'queued' and claimed_until is null and attempts = 0",
+    )
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, 2, "the rest of the claim is given back, its attempt not counted");
+
+    // Another sender takes them at once, before the claim would have lapsed.
+    let report = w.sender().send_due().await.unwrap();
+    assert_eq!(report.sent, 2);
+    let mails = w.sink.mails();
+    assert_eq!(mails.len(), 5);
+    let ids: std::collections::HashSet<_> = mails.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(ids.len(), 5, "no mail twice");
+}
