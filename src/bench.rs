@@ -184,6 +184,7 @@ pub async fn run(
         metrics: crate::telemetry::init_metrics()?,
         api,
         http: server::HttpSettings::of(config),
+        lifecycle: server::Lifecycle::running(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/graphql", listener.local_addr()?);

@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod database;
 mod demo;
+mod fence;
 mod graphiql;
 mod server;
 mod telemetry;
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, LogFormat, Overrides};
 use crate::database::Database;
-use crate::wiring::{api_over, migrate, notifier, wire, wire_when_migrated};
+use crate::wiring::{api_over, migrate, notifier, wire, wire_unless_fenced, wire_when_migrated};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -275,7 +276,10 @@ async fn users(config: &Config, db: &Database, command: UsersCommand) -> anyhow:
 
 async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics()?;
-    if config.migrate_on_start {
+    // A replica older than the database (a rolling upgrade under way)
+    // migrates nothing: the newer release has.
+    let unknown = passerelle_store::fence::unknown_migrations(&db.pool).await?;
+    if config.migrate_on_start && unknown.is_empty() {
         migrate(db).await?;
     }
     // With the schema in place, a wrong master key or a broken projection
@@ -284,8 +288,8 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     let ready_now = passerelle_store::pending_migrations(&db.pool)
         .await?
         .is_empty();
-    let projections = if ready_now {
-        Some(wire(config, &db.pool).await?)
+    let wired = if ready_now {
+        Some(wire_unless_fenced(config, &db.pool).await?)
     } else {
         None
     };
@@ -293,20 +297,26 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     // unknown address only and so tell unknown addresses from known ones.
     passerelle_accounts::decoy_hash().await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (fence, fenced) = tokio::sync::watch::channel(None);
     let api = Arc::new(OnceLock::new());
-    if let Some(p) = &projections {
+    if let Some((p, _)) = &wired {
         serve_api(&api, api_over(config, &db.pool, p), &stopped);
     }
     let runner = {
-        let (config, pool, api) = (config.clone(), db.pool.clone(), api.clone());
+        let (config, pool, api, stopped) = (
+            config.clone(),
+            db.pool.clone(),
+            api.clone(),
+            stopped.clone(),
+        );
         let notifier = notifier(&config, &pool)?;
         tokio::spawn(async move {
-            let projections = match projections {
-                Some(p) => p,
+            let (projections, reason) = match wired {
+                Some(wired) => wired,
                 None => match wire_when_migrated(&config, &pool).await {
-                    Ok(p) => {
-                        serve_api(&api, api_over(&config, &pool, &p), &stopped);
-                        p
+                    Ok(wired) => {
+                        serve_api(&api, api_over(&config, &pool, &wired.0), &stopped);
+                        wired
                     }
                     Err(e) => {
                         tracing::error!("projections cannot start: {e:#}");
@@ -315,11 +325,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
                 },
             };
             // Mail needs the migrated schema, as the projections do.
-            let (sender, scheduler) = notifier;
-            let sending = tokio::spawn(sender.run(stopped.clone()));
-            let scheduling = tokio::spawn(scheduler.run(stopped.clone()));
-            projections.run(stopped).await;
-            let _ = tokio::join!(sending, scheduling);
+            fence::run(pool, projections, reason, fence, notifier, stopped).await;
         })
     };
 
@@ -328,25 +334,41 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening on http://{address}");
+    let lifecycle = server::Lifecycle {
+        stopping: stopped,
+        sockets: Arc::new(tokio::sync::watch::channel(0).0),
+        fenced,
+    };
     let app = server::router(server::AppState {
         pool: db.pool.clone(),
         metrics,
         api,
         http: server::HttpSettings::of(config),
+        lifecycle: lifecycle.clone(),
     });
+    // On SIGTERM: no new connection is accepted, requests under way finish,
+    // subscriptions close with a reconnect hint, the mail sender gives back
+    // what it holds, and the runner ends its batch.
+    let signalled = async move {
+        server::shutdown_signal().await;
+        let _ = stop.send(true);
+    };
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(server::shutdown_signal())
+    .with_graceful_shutdown(signalled)
     .await
     .context("HTTP server failed")?;
 
-    let _ = stop.send(true);
-    if tokio::time::timeout(config.shutdown_timeout(), runner)
+    let deadline = tokio::time::Instant::now() + config.shutdown_timeout();
+    if tokio::time::timeout_at(deadline, lifecycle.sockets_closed())
         .await
         .is_err()
     {
+        tracing::warn!("subscriptions did not close in time");
+    }
+    if tokio::time::timeout_at(deadline, runner).await.is_err() {
         tracing::warn!("projection runner did not stop in time");
     }
     tracing::info!("stopped");
@@ -482,6 +504,14 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
                 r.rss_mb,
                 r.peak_rss_mb
             );
+            match (r.round_trips_per_mutation, r.round_trips_per_append) {
+                (Some(mutation), Some(append)) => println!(
+                    "database round trips, counted on the wire: {mutation:.2} per mutation, {append:.2} per raw append"
+                ),
+                _ => {
+                    println!("database round trips: not counted (server reached over the network)")
+                }
+            }
             println!(
                 "targets met (ratio ≥ 0.5, p99 < 20 ms, peak RSS < 100 MB): {}",
                 r.targets_met

@@ -14,11 +14,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::{SinkExt as _, StreamExt as _};
 use metrics_exporter_prometheus::PrometheusHandle;
 use passerelle_graphql::Viewer;
 use passerelle_web::{OwnRefusal, session_token};
 use serde_json::json;
 use sqlx::PgPool;
+use tokio::sync::watch;
 
 /// The API, once the database is migrated and the projections are wired.
 pub use passerelle_web::Api;
@@ -29,6 +31,62 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub api: Arc<OnceLock<Api>>,
     pub http: HttpSettings,
+    pub lifecycle: Lifecycle,
+}
+
+/// Where the process stands: stopping, its open subscriptions, fenced.
+#[derive(Clone, Debug)]
+pub struct Lifecycle {
+    /// Turns true on SIGTERM: subscriptions close with a reconnect hint.
+    pub stopping: watch::Receiver<bool>,
+    /// How many WebSockets are open, so the process waits for their close.
+    pub sockets: Arc<watch::Sender<usize>>,
+    /// Why this replica applies no projection and runs no job, when its
+    /// code is older than the database (see `fence`).
+    pub fenced: watch::Receiver<Option<String>>,
+}
+
+impl Lifecycle {
+    /// A process that is never stopped nor fenced from here (benchmarks).
+    pub fn running() -> Self {
+        Self {
+            stopping: watch::channel(false).1,
+            sockets: Arc::new(watch::channel(0).0),
+            fenced: watch::channel(None).1,
+        }
+    }
+
+    /// Resolves once every WebSocket is closed.
+    pub async fn sockets_closed(&self) {
+        let mut open = self.sockets.subscribe();
+        let _ = open.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// Counts an open WebSocket while it lives.
+struct OpenSocket(Arc<watch::Sender<usize>>);
+
+impl OpenSocket {
+    fn new(sockets: &Arc<watch::Sender<usize>>) -> Self {
+        sockets.send_modify(|n| *n += 1);
+        Self(sockets.clone())
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// The close frame a subscription gets when the replica stops: 1012,
+/// "service restart", which clients take as a reason to reconnect (to
+/// another replica, through the load balancer).
+fn restart_frame() -> axum::extract::ws::Message {
+    axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: 1012,
+        reason: "Le service redémarre : reconnectez-vous.".into(),
+    }))
 }
 
 /// What the HTTP layer enforces, from configuration.
@@ -260,28 +318,60 @@ async fn graphql_ws(
     extensions.insert(connection);
     let client = passerelle_web::client_address(&api, &headers, &extensions);
     let max = state.http.max_body_bytes;
+    let lifecycle = state.lifecycle.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| {
+        .on_upgrade(move |socket| async move {
+            let open = OpenSocket::new(&lifecycle.sockets);
             let schema = api.schema.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let from_payload = payload["authorization"]
-                        .as_str()
-                        .and_then(|v| v.strip_prefix("Bearer "))
-                        .map(|t| t.trim().to_owned());
-                    let mut viewer = viewer_for(&api, from_payload.or(from_headers))
-                        .await
-                        .map_err(|e| {
-                            tracing::error!(error = %e, "session lookup failed");
-                            async_graphql::Error::new("Service indisponible : réessayez.")
-                        })?;
-                    viewer.client = client;
-                    Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
-                })
-                .serve()
+            let (mut sink, stream) = socket.split();
+            // The client's messages end when the process stops, which ends
+            // the subscriptions; the socket's sending half is kept here so
+            // the close frame can follow what they sent.
+            let mut stopping = lifecycle.stopping.clone();
+            let stopped = async move {
+                if stopping.wait_for(|s| *s).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let (to_client, mut outgoing) = futures::channel::mpsc::channel(16);
+            let forwarding = async move {
+                while let Some(message) = outgoing.next().await {
+                    sink.send(message).await.ok()?;
+                }
+                Some(sink)
+            };
+            let serving = GraphQLWebSocket::new_with_pair(
+                to_client,
+                stream.take_until(stopped),
+                schema,
+                protocol,
+            )
+            .on_connection_init(move |payload| async move {
+                let from_payload = payload["authorization"]
+                    .as_str()
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(|t| t.trim().to_owned());
+                let mut viewer = viewer_for(&api, from_payload.or(from_headers))
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "session lookup failed");
+                        async_graphql::Error::new("Service indisponible : réessayez.")
+                    })?;
+                viewer.client = client;
+                Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
+            })
+            .serve();
+            let ((), sink) = tokio::join!(serving, forwarding);
+            if *lifecycle.stopping.borrow()
+                && let Some(mut sink) = sink
+            {
+                let _ = sink.send(restart_frame()).await;
+                let _ = sink.close().await;
+            }
+            drop(open);
         })
 }
 
@@ -291,13 +381,20 @@ async fn live() -> impl IntoResponse {
 }
 
 /// Ready to serve: the database answers and every migration is applied.
+/// A fenced replica (older than the database, during a rolling upgrade)
+/// answers 200 all the same, as it serves reads and commands, with the
+/// status `fenced` and why: it applies no projection and runs no job.
 async fn ready(State(state): State<AppState>) -> Response {
     let check = async {
         sqlx::query("select 1").execute(&state.pool).await?;
         passerelle_store::pending_migrations(&state.pool).await
     };
+    let fenced = state.lifecycle.fenced.borrow().clone();
     match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(pending)) if pending.is_empty() => Json(json!({ "status": "ready" })).into_response(),
+        Ok(Ok(pending)) if pending.is_empty() => match fenced {
+            None => Json(json!({ "status": "ready" })).into_response(),
+            Some(reason) => Json(json!({ "status": "fenced", "reason": reason })).into_response(),
+        },
         Ok(Ok(pending)) => {
             tracing::warn!(?pending, "migrations not applied: run `passerelle migrate`");
             not_ready("migrations not applied: run `passerelle migrate`")

@@ -20,6 +20,34 @@ pub(crate) async fn migrate(db: &Database) -> anyhow::Result<()> {
 
 /// The store and the registered projections, over a migrated database.
 pub(crate) async fn wire(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projections> {
+    let projections = registry(config, pool).await?;
+    projections
+        .setup()
+        .await
+        .context("cannot set up projections")?;
+    Ok(projections)
+}
+
+/// As [`wire`] for a replica that may be older than the database: when it
+/// is (see `passerelle_store::fence`), the projections are not set up (that
+/// would build this release's older DDL again) and the reason is returned.
+pub(crate) async fn wire_unless_fenced(
+    config: &Config,
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<(Projections, Option<String>)> {
+    let projections = registry(config, pool).await?;
+    let fenced = passerelle_store::fence::fenced(pool, Some(&projections)).await?;
+    if fenced.is_none() {
+        projections
+            .setup()
+            .await
+            .context("cannot set up projections")?;
+    }
+    Ok((projections, fenced))
+}
+
+/// The store and the registered projections, as they are in the database.
+async fn registry(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projections> {
     let keyring = Keyring::new(&database::master_key(config)?);
     keyring.verify(pool).await?;
     let store = Store::new(pool.clone(), keyring, Upcasters::default());
@@ -27,12 +55,7 @@ pub(crate) async fn wire(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result
     list.push(Arc::new(passerelle_notify::Notifications::new(Arc::new(
         passerelle_app::SystemClock,
     ))));
-    let projections = Projections::new(store, list, config.projections.runner());
-    projections
-        .setup()
-        .await
-        .context("cannot set up projections")?;
-    Ok(projections)
+    Ok(Projections::new(store, list, config.projections.runner()))
 }
 
 /// The mail sender and the job scheduler, from the configuration.
@@ -147,11 +170,11 @@ pub(crate) fn api_over(
 pub(crate) async fn wire_when_migrated(
     config: &Config,
     pool: &sqlx::PgPool,
-) -> anyhow::Result<Projections> {
+) -> anyhow::Result<(Projections, Option<String>)> {
     tracing::warn!("migrations not applied: waiting for `passerelle migrate`");
     while !passerelle_store::pending_migrations(pool).await?.is_empty() {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
     tracing::info!("migrations applied: starting projections");
-    wire(config, pool).await
+    wire_unless_fenced(config, pool).await
 }

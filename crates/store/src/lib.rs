@@ -9,6 +9,7 @@ pub mod changes;
 pub mod cluster;
 mod error;
 mod event;
+pub mod fence;
 pub mod listener;
 pub mod personal;
 pub mod projection;
