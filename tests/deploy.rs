@@ -7,7 +7,8 @@
 //! `deploy/schemas/`, written from their documentation, and the references
 //! between objects; the compose file's services, secrets, volumes and files;
 //! the systemd unit with `systemd-analyze verify`; and every setting these
-//! files give, through the binary's own configuration loader.
+//! files give, through the binary's own configuration loader; and the
+//! service itself on a read-only root filesystem (as root, with `unshare`).
 //!
 //! The tools live in `target/deploy-tools` (or `PASSERELLE_DEPLOY_TOOLS`),
 //! a Python environment `scripts/test` makes with pinned versions and that
@@ -210,4 +211,153 @@ fn containerfile_builds_locked_and_runs_unprivileged() {
             "passerelle has no `{command}`:\n{help}"
         );
     }
+}
+
+/// What the container and the unit promise: with the database URL and the
+/// master key from files and an SMTP server set, `serve` starts, answers
+/// `/live` and `/ready`, logs JSON and stops on SIGTERM with the whole
+/// filesystem read-only and an empty data directory, in which it writes
+/// nothing. Run in a mount namespace of its own (`unshare`, as root).
+#[tokio::test]
+async fn the_service_runs_on_a_read_only_root_filesystem() {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let has_unshare = Command::new("unshare")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !is_root || !has_unshare {
+        skip_or_fail("a read-only root filesystem needs root and unshare");
+        return;
+    }
+    let db = passerelle_store::testkit::TestDb::new().await;
+    let dir = scratch("read-only");
+    let secrets = dir.join("secrets");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(secrets.join("database-url"), format!("{}\n", db.url())).unwrap();
+    std::fs::write(
+        secrets.join("master-key"),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    )
+    .unwrap();
+    // The data directory gets an empty tmpfs of its own; everything else,
+    // /tmp and the secrets included, is read-only.
+    let script = r#"set -e
+mount --bind / /
+mount -o remount,bind,ro /
+mount -t tmpfs -o size=8m,mode=0700 tmpfs "$PASSERELLE_DATA_DIR"
+if touch /probe-read-only 2>/dev/null; then echo "the root filesystem is writable" >&2; exit 97; fi
+cd /
+"$1" serve &
+child=$!
+trap 'kill -TERM $child' TERM
+set +e
+wait $child
+status=$?
+# A wait cut short by the signal: the second one gives the server's status.
+if [ $status -gt 128 ]; then wait $child; status=$?; fi
+echo "data directory after stop: $(ls -A "$PASSERELLE_DATA_DIR" | tr '\n' ' ')|" >&2
+exit $status
+"#;
+    let mut child = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(env!("CARGO_BIN_EXE_passerelle"))
+        .env_remove("DATABASE_URL")
+        .env_remove("PASSERELLE_MASTER_KEY")
+        .env("DATABASE_URL_FILE", secrets.join("database-url"))
+        .env("PASSERELLE_MASTER_KEY_FILE", secrets.join("master-key"))
+        .env("PASSERELLE_DATA_DIR", &data)
+        .env("PASSERELLE_BIND", "127.0.0.1:0")
+        .env("PASSERELLE_LOG_FORMAT", "json")
+        // Mail goes to SMTP, not to files; none is sent in this test.
+        .env("PASSERELLE_MAIL__SMTP_URL", "smtp://127.0.0.1:9")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("unshare runs");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let address = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("passerelle did not listen:\n{}", lines.join("\n")));
+        lines.push(line.clone());
+        let json: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("not a JSON log line: {line}\n{}", lines.join("\n")));
+        if let Some(address) = json["address"].as_str() {
+            break address.to_owned();
+        }
+    };
+    for path in ["/live", "/ready"] {
+        assert_eq!(http_status(&address, path), 200, "{path}");
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        lines.push(line);
+    }
+    assert!(status.success(), "{status}:\n{}", lines.join("\n"));
+    let last = lines.last().cloned().unwrap_or_default();
+    assert_eq!(
+        last,
+        "data directory after stop: |",
+        "nothing is written:\n{}",
+        lines.join("\n")
+    );
+    for line in &lines[..lines.len() - 1] {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not a JSON log line: {line}"
+        );
+    }
+}
+
+/// The status code of a GET, over a plain connection.
+fn http_status(address: &str, path: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer from {path}: {answer}"))
 }
