@@ -65,12 +65,16 @@ fn allowed_internal(krate: &str) -> Option<&'static [&'static str]> {
 
 /// Optional dependencies a crate may have behind a feature of its own that
 /// is off by default, as (feature, dependency): the domain's enums (and the
-/// projections' own) derive `async_graphql::Enum` for the gateway alone, so
+/// projections', accounts' and notify's own) derive `async_graphql::Enum`
+/// for the gateway alone, so
 /// the API exposes them without copies. Built without the feature, the
 /// crate does not reach the dependency, which is what the checks below see.
 fn allowed_optional(krate: &str) -> &'static [(&'static str, &'static str)] {
     match krate {
-        "passerelle-domain" | "passerelle-projections" => &[("graphql", "async-graphql")],
+        "passerelle-domain"
+        | "passerelle-projections"
+        | "passerelle-accounts"
+        | "passerelle-notify" => &[("graphql", "async-graphql")],
         _ => &[],
     }
 }

@@ -23,6 +23,7 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// A staff member's role within their structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum StaffRole {
     Admin,
     Manager,

@@ -2,7 +2,7 @@
 //! people, and who is logged in.
 
 use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
-use passerelle_accounts::{Principal, User};
+use passerelle_accounts::{Principal, StaffRole, User};
 use time::Duration;
 
 use crate::context::{Viewer, gateway, viewer};
@@ -38,7 +38,10 @@ pub struct Me {
     pub email: String,
     pub name: String,
     /// `ADMIN`, `MANAGER` or `MEDIATOR`.
+    #[graphql(deprecation = "Use `staffRole`, the same value as an enum.")]
     pub role: String,
+    /// Their role within their structure.
+    pub staff_role: StaffRole,
     pub structure_id: ID,
     pub structure_name: String,
 }
@@ -50,6 +53,7 @@ impl From<&User> for Me {
             email: u.email.clone(),
             name: u.name.clone(),
             role: u.role.as_str().to_uppercase(),
+            staff_role: u.role,
             structure_id: ID(u.structure.to_string()),
             structure_name: u.structure_name.clone(),
         }

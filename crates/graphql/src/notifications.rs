@@ -3,58 +3,23 @@
 //! failed with the server's answer; and a failed mail sent again on
 //! request.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::Role;
 use passerelle_notify::outbox::{self, Delivery as Row, DeliveryFilter};
 use passerelle_notify::{Recipient, State, Template};
 
+use passerelle_projections::views::UnknownTag;
+
 use crate::context::{gateway, staff};
 use crate::error::{self, Code};
 use crate::input::parse_id;
+use crate::kinds::stored;
 
 /// The structure of the mails a staff member may see: its own.
 fn mail_structure(actor: &passerelle_app::Actor) -> Result<uuid::Uuid> {
     passerelle_app::policy::mail_structure(actor)
         .map(|s| s.as_uuid())
         .ok_or_else(error::forbidden)
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum DeliveryState {
-    /// Waiting to be sent, or to be tried again (see `nextAttemptAt`).
-    Queued,
-    /// Being sent now.
-    Sending,
-    Sent,
-    /// Given up after every attempt; `lastAnswer` says why.
-    Failed,
-    /// Not sent on purpose: no address, turned off by its recipient, or
-    /// no longer needed (the assessment came in).
-    Cancelled,
-}
-
-impl From<DeliveryState> for State {
-    fn from(s: DeliveryState) -> Self {
-        match s {
-            DeliveryState::Queued => State::Queued,
-            DeliveryState::Sending => State::Sending,
-            DeliveryState::Sent => State::Sent,
-            DeliveryState::Failed => State::Failed,
-            DeliveryState::Cancelled => State::Cancelled,
-        }
-    }
-}
-
-impl From<State> for DeliveryState {
-    fn from(s: State) -> Self {
-        match s {
-            State::Queued => DeliveryState::Queued,
-            State::Sending => DeliveryState::Sending,
-            State::Sent => DeliveryState::Sent,
-            State::Failed => DeliveryState::Failed,
-            State::Cancelled => DeliveryState::Cancelled,
-        }
-    }
 }
 
 /// One mail and where it stands.
@@ -67,7 +32,7 @@ pub struct Delivery {
     pub label: String,
     /// Who it goes to, by role, in French (never the address).
     pub recipient: String,
-    pub state: DeliveryState,
+    pub state: State,
     pub attempts: i32,
     /// The SMTP server's last answer, or why it was not sent.
     pub last_answer: Option<String>,
@@ -96,28 +61,32 @@ fn recipient(r: &Recipient) -> String {
     }
 }
 
-fn delivery(row: Row) -> Delivery {
-    let state = State::parse(&row.state).unwrap_or(State::Queued);
+fn delivery(row: Row) -> Result<Delivery> {
+    // A state the outbox does not know is a fault of ours, not a queued mail.
+    let state = stored(State::parse(&row.state).ok_or_else(|| UnknownTag {
+        kind: "passerelle_notify::State",
+        value: row.state.clone(),
+    }))?;
     let template = Template::parse(&row.template);
-    Delivery {
+    Ok(Delivery {
         id: ID(row.id.to_string()),
         label: template.map_or_else(|| row.template.clone(), |t| t.label().to_owned()),
         template: row.template,
         recipient: recipient(&row.recipient.0),
-        state: state.into(),
+        state,
         attempts: row.attempts,
         last_answer: row.last_answer,
         created_at: row.created_at,
         next_attempt_at: matches!(state, State::Queued).then_some(row.next_attempt_at),
         sent_at: row.sent_at,
         immersion_id: row.immersion_id.map(|i| ID(i.to_string())),
-    }
+    })
 }
 
 #[derive(InputObject, Debug, Default)]
 pub struct DeliveryFilterInput {
     pub immersion_id: Option<ID>,
-    pub state: Option<DeliveryState>,
+    pub state: Option<State>,
 }
 
 /// A scheduled job's run.
@@ -168,14 +137,14 @@ impl NotificationQuery {
                     Some(id) => Some(parse_id(id, "Immersion")?),
                     None => None,
                 },
-                state: filter.state.map(Into::into),
+                state: filter.state,
                 before,
             },
             first.clamp(1, MAX_PAGE),
         )
         .await
         .map_err(error::db)?;
-        Ok(rows.into_iter().map(delivery).collect())
+        rows.into_iter().map(delivery).collect()
     }
 
     /// Whether the address behind a preferences link (from a mail) has
@@ -277,7 +246,7 @@ impl NotificationMutation {
             .map_err(error::db)?
         {
             outbox::Retry::Queued(row) => Ok(DeliveryRetryPayload {
-                delivery: delivery(*row),
+                delivery: delivery(*row)?,
             }),
             outbox::Retry::NotFailed => Err(error::error(
                 Code::Conflict,

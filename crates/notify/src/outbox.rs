@@ -107,18 +107,26 @@ pub async fn enqueue(
     Ok(done.rows_affected())
 }
 
+// The doc comments are the API's descriptions.
 /// A mail's delivery state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "DeliveryState")
+)]
 pub enum State {
-    /// Waiting to be sent, or to be tried again.
+    /// Waiting to be sent, or to be tried again (see `nextAttemptAt`).
     Queued,
-    /// A sender holds it now.
+    // A sender holds it.
+    /// Being sent now.
     Sending,
     Sent,
-    /// Given up after every attempt; the last answer says why.
+    /// Given up after every attempt; `lastAnswer` says why.
     Failed,
-    /// Not sent, on purpose: no address, the recipient turned such mails
-    /// off, or their data was erased.
+    // Also when the recipient's data was erased.
+    /// Not sent on purpose: no address, turned off by its recipient, or
+    /// no longer needed (the assessment came in).
     Cancelled,
 }
 
