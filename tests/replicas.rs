@@ -3,6 +3,8 @@
 //! replica of an older release fenced.
 
 mod common;
+#[path = "../crates/notify/tests/support/mod.rs"]
+mod smtp;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -290,6 +292,182 @@ async fn a_replica_older_than_the_database_is_fenced_but_serves() {
             "{name} moved on a fenced replica"
         );
     }
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}
+
+/// Sends a command to the replica `to` (by its place in `bases`), and on a
+/// connection failure (that replica killed) sends it again with the same
+/// `commandId` to whichever replica answers: the answer of the first time
+/// if it was carried out, otherwise it is carried out now.
+async fn command(
+    bases: &std::sync::RwLock<Vec<String>>,
+    to: usize,
+    token: &str,
+    body: &Value,
+) -> Value {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for attempt in 0.. {
+        let base = {
+            let bases = bases.read().unwrap();
+            bases[(to + attempt) % bases.len()].clone()
+        };
+        let sent = client
+            .post(format!("{base}/graphql"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(body.to_string())
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await;
+        if let Ok(response) = sent
+            && let Ok(text) = response.text().await
+        {
+            let answer: Value = serde_json::from_str(&text).unwrap();
+            assert!(answer["errors"].is_null(), "{answer}");
+            return answer["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "no replica answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unreachable!()
+}
+
+/// Commands alternate between two replicas from four clients at once; one
+/// replica is killed (SIGKILL) mid-load and started again. Every command is
+/// carried out once (its events counted by command id), and every mail its
+/// events call for goes once, whichever replica queued and sent it.
+#[tokio::test]
+async fn a_replica_killed_mid_load_loses_and_doubles_nothing() {
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 12;
+    let sink = smtp::SmtpSink::start().await;
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let mail = |cmd: &mut Command| {
+        cmd.env("PASSERELLE_MAIL__SMTP_URL", sink.url())
+            .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100")
+            .env("PASSERELLE_MAIL__TIMEOUT_SECS", "2")
+            .env("PASSERELLE_MAIL__LEASE_SECS", "12");
+    };
+    let (a, token) = started_with(&db, &dir, mail).await;
+    let b = replica(&db, &dir, mail).await;
+    let employer = register_employer(&a, &token, "73282932000074", "Boulangerie").await;
+    let bases = std::sync::Arc::new(std::sync::RwLock::new(vec![a.base.clone(), b.base.clone()]));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (bases, token, employer, done) =
+                (bases.clone(), token.clone(), employer.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for r in 0..ROUNDS {
+                    let enroll_id = uuid::Uuid::new_v4();
+                    let email = format!("personne-{c}-{r}@exemple.fr");
+                    let enrolled = command(
+                        &bases,
+                        r % 2,
+                        &token,
+                        &json!({ "query": "mutation($m: String!, $c: UUID!, $n: String!) {
+                            personEnroll(input: { firstName: $n, lastName: \"Diallo\",
+                              birthDate: \"2001-05-12\", email: $m, commandId: $c }) { person { id } } }",
+                          "variables": { "m": email, "c": enroll_id, "n": FIRST_NAMES[(c + r) % 8] } }),
+                    )
+                    .await;
+                    let person = enrolled["personEnroll"]["person"]["id"].clone();
+                    let propose_id = uuid::Uuid::new_v4();
+                    command(
+                        &bases,
+                        (r + 1) % 2,
+                        &token,
+                        &json!({ "query": "mutation($p: ID!, $e: ID!, $c: UUID!) {
+                            immersionPropose(input: { personId: $p, employerId: $e,
+                              objective: CONFIRM_PROJECT, commandId: $c }) { immersion { id } } }",
+                          "variables": { "p": person, "e": employer, "c": propose_id } }),
+                    )
+                    .await;
+                    sent.push((enroll_id, propose_id, email));
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                sent
+            })
+        })
+        .collect();
+
+    // A third of the way, B dies without a word, then comes back.
+    while done.load(std::sync::atomic::Ordering::SeqCst) < CLIENTS * ROUNDS / 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut b = b;
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    let b = replica(&db, &dir, mail).await;
+    bases.write().unwrap()[1] = b.base.clone();
+
+    let mut sent = Vec::new();
+    for client in clients {
+        sent.extend(client.await.unwrap());
+    }
+    assert_eq!(sent.len(), CLIENTS * ROUNDS);
+
+    // Every command carried out, once: one person enrolled and one
+    // immersion proposed per round, nothing twice.
+    let commands: Vec<uuid::Uuid> = sent.iter().flat_map(|(e, p, _)| [*e, *p]).collect();
+    let (ids, events, streams): (i64, i64, i64) = sqlx::query_as(
+        "select count(distinct command_id), count(*), count(distinct stream_id)
+         from events where command_id = any($1)",
+    )
+    .bind(&commands)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(ids, commands.len() as i64, "no command lost");
+    assert_eq!(streams, commands.len() as i64, "one new stream per command");
+    let per_command: Vec<(i64,)> = sqlx::query_as(
+        "select count(*) from events where command_id = any($1) group by command_id, stream_id
+         having count(*) > 1",
+    )
+    .bind(&commands)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        per_command.is_empty(),
+        "a command appended twice: {per_command:?}"
+    );
+    assert_eq!(events, commands.len() as i64);
+
+    // Each person gets the proposal's mail once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mails = loop {
+        let mails = sink.mails();
+        let reached = sent
+            .iter()
+            .all(|(_, _, email)| mails.iter().any(|m| m.rcpt_to.contains(email)));
+        if reached {
+            // Anything sent twice would come now.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            break sink.mails();
+        }
+        assert!(Instant::now() < deadline, "{} mails only", mails.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // A mail goes twice only if its sender died between the server's
+    // acceptance and the record of it (the window the outbox documents),
+    // and then under the same Message-ID, which mail clients fold into one.
+    let mut by_mail = std::collections::HashMap::new();
+    for m in &mails {
+        by_mail
+            .entry((m.rcpt_to.clone(), m.subject.clone()))
+            .or_insert_with(std::collections::HashSet::new)
+            .insert(m.message_id.clone());
+    }
+    for (mail, ids) in &by_mail {
+        assert_eq!(ids.len(), 1, "{mail:?} sent as different mails: {ids:?}");
+    }
+    let again = mails.len() - by_mail.len();
+    assert!(again <= 1, "{again} mails went again");
     assert!(a.terminate().success());
     assert!(b.terminate().success());
 }
