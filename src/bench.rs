@@ -7,6 +7,7 @@
 //! and its clients together: an upper bound of the server's own.
 
 pub mod dashboards;
+pub mod round_trips;
 pub mod store;
 
 use std::sync::{Arc, OnceLock};
@@ -29,17 +30,37 @@ use crate::server;
 pub struct BenchDatabase {
     pub pool: sqlx::PgPool,
     pub store: Store,
+    /// The round trips of the pool's connections, when they go through the
+    /// counting relay.
+    pub round_trips: Option<round_trips::RoundTrips>,
     name: &'static str,
     admin: sqlx::PgConnection,
 }
 
 impl BenchDatabase {
     pub async fn create(db: &Database, name: &'static str) -> anyhow::Result<Self> {
+        Self::open(db, name, false).await
+    }
+
+    /// Like [`BenchDatabase::create`], its pool's round trips counted.
+    pub async fn create_counted(db: &Database, name: &'static str) -> anyhow::Result<Self> {
+        Self::open(db, name, true).await
+    }
+
+    async fn open(db: &Database, name: &'static str, counted: bool) -> anyhow::Result<Self> {
         let mut admin =
             sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
         drop_database(&mut admin, name).await?;
         database::create_database_if_missing(&db.server, name).await?;
-        let pool = passerelle_store::connect(db.server.clone().database(name), 40).await?;
+        let options = db.server.clone().database(name);
+        let (options, round_trips) = match counted {
+            true => match round_trips::relay(&options).await? {
+                Some((through, count)) => (through, Some(count)),
+                None => (options, None),
+            },
+            false => (options, None),
+        };
+        let pool = passerelle_store::connect(options, 40).await?;
         MIGRATOR.run(&pool).await?;
         let store = Store::new(
             pool.clone(),
@@ -49,6 +70,7 @@ impl BenchDatabase {
         Ok(Self {
             pool,
             store,
+            round_trips,
             name,
             admin,
         })
@@ -56,6 +78,9 @@ impl BenchDatabase {
 
     pub async fn drop(mut self) -> anyhow::Result<()> {
         self.pool.close().await;
+        if self.round_trips.is_some() {
+            round_trips::cleanup();
+        }
         drop_database(&mut self.admin, self.name).await
     }
 }
@@ -78,6 +103,11 @@ pub struct ApiReport {
     pub ratio: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Database round trips per mutation, counted on the wire during the
+    /// API rounds (`None` for a server reached over the network).
+    pub round_trips_per_mutation: Option<f64>,
+    /// The same for the raw store appends, for comparison.
+    pub round_trips_per_append: Option<f64>,
     /// Resident memory of the process (server and clients), at the end.
     pub rss_mb: f64,
     /// Peak resident memory of the process during the run.
@@ -169,7 +199,8 @@ pub async fn run(
     seconds: f64,
     rounds: usize,
 ) -> anyhow::Result<ApiReport> {
-    let bench = BenchDatabase::create(db, "passerelle_bench_api").await?;
+    let bench = BenchDatabase::create_counted(db, "passerelle_bench_api").await?;
+    let counted = || bench.round_trips.as_ref().map(round_trips::RoundTrips::get);
     let (pool, store) = (bench.pool.clone(), bench.store.clone());
     let projections = Projections::new(
         store.clone(),
@@ -249,11 +280,18 @@ pub async fn run(
     let run_time = Duration::from_secs_f64(seconds);
     let (mut latencies, mut api_time) = (Vec::new(), Duration::ZERO);
     let (mut appended, mut store_time) = (0u64, Duration::ZERO);
+    let (mut api_trips, mut store_trips) = (0u64, 0u64);
     for round in 0..rounds {
+        let before = counted();
         let (l, t) = api_round(&url, &token, &employers, run_time).await?;
+        let between = counted();
         latencies.extend(l);
         api_time += t;
         let (n, t) = self::store::store_appends(&store, clients, 1, run_time, round).await?;
+        if let (Some(before), Some(between), Some(after)) = (before, between, counted()) {
+            api_trips += between - before;
+            store_trips += after - between;
+        }
         appended += n;
         store_time += t;
         println!(
@@ -270,6 +308,11 @@ pub async fn run(
     let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
     let (rss, peak) = (memory_mb("VmRSS:"), memory_mb("VmHWM:"));
     let ratio = api_rate / store_rate;
+    let per = |trips: u64, n: u64| {
+        (bench.round_trips.is_some() && n > 0).then(|| trips as f64 / n as f64)
+    };
+    let (round_trips_per_mutation, round_trips_per_append) =
+        (per(api_trips, mutations), per(store_trips, appended));
     serving.abort();
     bench.drop().await?;
     Ok(ApiReport {
@@ -280,6 +323,8 @@ pub async fn run(
         ratio,
         p50_ms: p50,
         p99_ms: p99,
+        round_trips_per_mutation,
+        round_trips_per_append,
         rss_mb: rss,
         peak_rss_mb: peak,
         targets_met: ratio >= 0.5 && p99 < 20.0 && peak < 100.0,
