@@ -26,8 +26,8 @@ use crate::page::{ApiCell, session_token};
 
 const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
     immersions(first: 100, after: $after, filter: $filter) {
-        edges { node { id objective stage proposedOn periodStart periodEnd days
-                       validatedOn startedOn endedOn feedbackFrom outcomes } }
+        edges { node { id pmsmpObjective currentStage proposedOn periodStart periodEnd days
+                       validatedOn startedOn endedOn feedbackAuthors outcomeMilestones } }
         pageInfo { hasNextPage endCursor }
     }
 }";
@@ -400,7 +400,9 @@ fn engagement(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
 #[serde(rename_all = "camelCase")]
 struct Listed {
     id: String,
+    #[serde(rename = "pmsmpObjective")]
     objective: Code<Objective>,
+    #[serde(rename = "currentStage")]
     stage: Code<Stage>,
     proposed_on: Option<String>,
     period_start: Option<String>,
@@ -409,7 +411,9 @@ struct Listed {
     validated_on: Option<String>,
     started_on: Option<String>,
     ended_on: Option<String>,
+    #[serde(rename = "feedbackAuthors")]
     feedback_from: Vec<Code<FeedbackAuthor>>,
+    #[serde(rename = "outcomeMilestones")]
     outcomes: Vec<Code<Milestone>>,
 }
 

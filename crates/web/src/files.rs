@@ -70,7 +70,9 @@ struct EmployerFile {
 struct Listed {
     id: String,
     activities: String,
+    #[serde(rename = "neededWithin")]
     horizon: Code<Horizon>,
+    #[serde(rename = "sourceKind")]
     source: Code<NeedSource>,
     surfaced_on: Day,
 }
@@ -95,8 +97,11 @@ struct NeedFile {
     activities: String,
     conditions: Option<String>,
     headcount: i64,
+    #[serde(rename = "neededWithin")]
     horizon: Code<Horizon>,
+    #[serde(rename = "wouldHire")]
     hiring_intent: Code<HiringIntent>,
+    #[serde(rename = "sourceKind")]
     source: Code<NeedSource>,
     surfaced_on: Day,
 }
@@ -126,7 +131,7 @@ pub(crate) async fn employer(page: Page, Path(id): Path<String>) -> Response {
     let out = page
         .run(
             "query($e: ID!) { employer(id: $e) { id name communeName nafLabel
-                needs { id activities horizon source surfacedOn }
+                needs { id activities neededWithin sourceKind surfacedOn }
                 visits { visitedOn purpose observations } } }",
             json!({ "e": id }),
         )
@@ -188,8 +193,8 @@ pub(crate) async fn need(page: Page, Path(id): Path<String>) -> Response {
     }
     let out = page
         .run(
-            "query($n: ID!) { need(id: $n) { employerId activities conditions headcount horizon
-                hiringIntent source surfacedOn } }",
+            "query($n: ID!) { need(id: $n) { employerId activities conditions headcount neededWithin
+                wouldHire sourceKind surfacedOn } }",
             json!({ "n": id }),
         )
         .await;

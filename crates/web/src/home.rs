@@ -60,7 +60,7 @@ impl Page {
     async fn own_immersions(&self) -> Result<Vec<(String, String)>, Box<Response>> {
         let out = self
             .run(
-                "{ immersions(first: 50) { edges { node { id stage employerName } } } }",
+                "{ immersions(first: 50) { edges { node { id currentStage employerName } } } }",
                 json!({}),
             )
             .await;
@@ -72,7 +72,7 @@ impl Page {
         #[serde(rename_all = "camelCase")]
         struct Own {
             id: String,
-            stage: Code<Stage>,
+            current_stage: Code<Stage>,
             employer_name: Option<String>,
         }
         let answer: Answer = out.read()?;
@@ -81,7 +81,7 @@ impl Page {
             .nodes()
             .map(|n| {
                 let name = n.employer_name.as_deref().unwrap_or("Immersion");
-                let what = match n.stage.0 {
+                let what = match n.current_stage.0 {
                     Stage::Proposed => "proposée, en attente de réponse",
                     Stage::Drafted => "convention à signer",
                     Stage::Validated => "convention validée",

@@ -10,32 +10,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS, label};
-use crate::page::{FormState, Nav, Page, date_of, message, parse_date, strings};
+use passerelle_domain::fr::Labelled;
+use passerelle_domain::immersion::{FeedbackAuthor, Objective, Signatory, Stage};
 
-fn signatory_label(s: &str) -> &'static str {
-    match s {
-        "PERSON" => "la personne",
-        "HOST" => "l'entreprise d'accueil",
-        "PRESCRIBER" => "le prescripteur",
-        "LEGAL_REPRESENTATIVE" => "le représentant légal",
-        "SUPPORT_STRUCTURE" => "la structure d'accompagnement",
-        _ => "l'employeur actuel",
-    }
-}
-
-fn stage_label(s: &str) -> &'static str {
-    match s {
-        "proposed" => "Proposée, en attente des réponses",
-        "drafted" => "Convention rédigée, en attente des signatures et de la validation",
-        "validated" => "Convention validée",
-        "started" => "En cours",
-        "completed" => "Terminée",
-        "declined" => "Déclinée",
-        "interrupted" => "Interrompue",
-        _ => "Close",
-    }
-}
+use crate::answer::{Code, Connection, Day};
+use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS};
+use crate::page::{FormState, Nav, Page, message, parse_date};
 
 fn not_found() -> Response {
     message(
@@ -45,15 +25,57 @@ fn not_found() -> Response {
     )
 }
 
-const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { id stage objective personId
-    employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
-    missingSignatures awaitsValidation feedbackFrom outcomes } }";
+const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmpObjective
+    personId employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
+    awaitedSignatories awaitsValidation feedbackAuthors } }";
 
-fn author_label(a: &str) -> &'static str {
-    match a {
-        "HOST" => "le bilan de l'entreprise",
-        "PERSON" => "le retour de la personne",
-        _ => "le retour du médiateur",
+#[derive(Deserialize)]
+struct ImmersionAnswer {
+    immersion: Option<Shown>,
+}
+
+/// An immersion as its page and the convention form show it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Shown {
+    current_stage: Code<Stage>,
+    pmsmp_objective: Code<Objective>,
+    person_id: String,
+    employer_id: String,
+    employer_name: Option<String>,
+    accepted_by_person: bool,
+    accepted_by_employer: bool,
+    period_start: Option<Day>,
+    period_end: Option<Day>,
+    awaited_signatories: Vec<Code<Signatory>>,
+    awaits_validation: bool,
+    feedback_authors: Vec<Code<FeedbackAuthor>>,
+}
+
+/// A person's name as the pages show it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Named {
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+impl Named {
+    fn full(&self) -> String {
+        format!(
+            "{} {}",
+            self.first_name.as_deref().unwrap_or_default(),
+            self.last_name.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// What a feedback is, as the page lists those received.
+fn feedback_of(author: FeedbackAuthor) -> &'static str {
+    match author {
+        FeedbackAuthor::Host => "le bilan de l'entreprise",
+        FeedbackAuthor::Person => "le retour de la personne",
+        FeedbackAuthor::Mediator => "le retour du médiateur",
     }
 }
 
@@ -95,39 +117,45 @@ struct ImmersionTemplate {
 impl Page {
     async fn immersion_page(self, id: &str, status: StatusCode, error: Option<String>) -> Response {
         let out = self.run(IMMERSION, json!({ "i": id })).await;
-        let i = out.data["immersion"].clone();
-        if i.is_null() {
+        let answer: ImmersionAnswer = match out.read() {
+            Ok(a) => a,
+            Err(r) => return *r,
+        };
+        let Some(i) = answer.immersion else {
             return not_found();
-        }
-        let employer = i["employerName"]
-            .as_str()
-            .unwrap_or("l'employeur")
-            .to_owned();
+        };
+        let employer = i
+            .employer_name
+            .clone()
+            .unwrap_or_else(|| "l'employeur".to_owned());
         let staff = self.viewer.user.is_some();
         let person = if staff {
+            #[derive(Deserialize)]
+            struct Answer {
+                person: Option<Named>,
+            }
             let p = self
                 .run(
                     "query($p: ID!) { person(id: $p) { firstName lastName } }",
-                    json!({ "p": i["personId"] }),
+                    json!({ "p": i.person_id }),
                 )
                 .await;
-            format!(
-                "{} {}",
-                p.data["person"]["firstName"].as_str().unwrap_or_default(),
-                p.data["person"]["lastName"].as_str().unwrap_or_default()
-            )
+            match p.read::<Answer>() {
+                Ok(a) => a.person.map(|p| p.full()).unwrap_or_default(),
+                Err(r) => return *r,
+            }
         } else {
             "vous ou la personne accompagnée".to_owned()
         };
-        let stage = i["stage"].as_str().unwrap_or_default();
+        let stage = i.current_stage.0;
         let is_person = matches!(
             self.viewer.principal.map(|p| p.principal),
             Some(passerelle_graphql::Principal::Person(_))
         );
         let is_employer = !staff && !is_person && self.viewer.principal.is_some();
         let mut answers = Vec::new();
-        if stage == "proposed" {
-            if !i["acceptedByPerson"].as_bool().unwrap_or(true) && (staff || is_person) {
+        if stage == Stage::Proposed {
+            if !i.accepted_by_person && (staff || is_person) {
                 answers.push(if staff {
                     (
                         "PERSON",
@@ -138,7 +166,7 @@ impl Page {
                     ("PERSON", "J'accepte cette immersion", "Je décline")
                 });
             }
-            if !i["acceptedByEmployer"].as_bool().unwrap_or(true) && (staff || is_employer) {
+            if !i.accepted_by_employer && (staff || is_employer) {
                 answers.push(if staff {
                     (
                         "EMPLOYER",
@@ -154,46 +182,49 @@ impl Page {
                 });
             }
         }
-        let draft = staff
-            && stage == "proposed"
-            && i["acceptedByPerson"].as_bool() == Some(true)
-            && i["acceptedByEmployer"].as_bool() == Some(true);
-        let missing = strings(&i["missingSignatures"]);
+        let draft =
+            staff && stage == Stage::Proposed && i.accepted_by_person && i.accepted_by_employer;
         let mut signatures = Vec::new();
-        for s in &missing {
-            let own = (is_person && s == "PERSON") || (is_employer && s == "HOST");
-            if own || (staff && s == "PRESCRIBER") {
-                signatures.push((s.clone(), "Signer la convention en ligne".to_owned(), false));
+        for Code(signatory) in &i.awaited_signatories {
+            // The form sends the signatory as the API names it.
+            let name = signatory.code().to_ascii_uppercase();
+            let own = (is_person && *signatory == Signatory::Person)
+                || (is_employer && *signatory == Signatory::Host);
+            if own || (staff && *signatory == Signatory::Prescriber) {
+                signatures.push((name, "Signer la convention en ligne".to_owned(), false));
             } else if staff {
                 signatures.push((
-                    s.clone(),
+                    name,
                     format!(
                         "Enregistrer la signature sur papier de {}",
-                        signatory_label(s)
+                        signatory.label()
                     ),
                     true,
                 ));
             }
         }
         // The domain says when the convention awaits validation.
-        let validate = staff && i["awaitsValidation"].as_bool() == Some(true);
-        let given = strings(&i["feedbackFrom"]);
+        let validate = staff && i.awaits_validation;
+        let given = |author| i.feedback_authors.contains(&Code(author));
         let mut steps = Vec::new();
-        if staff && stage == "validated" {
+        if staff && stage == Stage::Validated {
             steps.push(("debut", "Enregistrer le début de l'immersion"));
         }
-        if staff && stage == "started" {
+        if staff && stage == Stage::Started {
             steps.push(("fin", "Enregistrer la fin de l'immersion"));
         }
-        let after_start = matches!(stage, "started" | "completed" | "interrupted");
+        let after_start = matches!(
+            stage,
+            Stage::Started | Stage::Completed | Stage::Interrupted
+        );
         // The host assesses online; a mediator enters an assessment
         // received on paper or by phone, which also stops the reminders.
-        let assess = after_start && (is_employer || staff) && !given.iter().any(|a| a == "HOST");
-        let observe = after_start && staff && !given.iter().any(|a| a == "MEDIATOR");
-        let feedback = after_start && is_person && !given.iter().any(|a| a == "PERSON");
-        let outcome = staff && matches!(stage, "completed" | "interrupted");
-        let period = match (date_of(&i["periodStart"]), date_of(&i["periodEnd"])) {
-            (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s, e)),
+        let assess = after_start && (is_employer || staff) && !given(FeedbackAuthor::Host);
+        let observe = after_start && staff && !given(FeedbackAuthor::Mediator);
+        let feedback = after_start && is_person && !given(FeedbackAuthor::Person);
+        let outcome = staff && matches!(stage, Stage::Completed | Stage::Interrupted);
+        let period = match (i.period_start, i.period_end) {
+            (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s.0, e.0)),
             _ => None,
         };
         let body = ImmersionTemplate {
@@ -201,21 +232,25 @@ impl Page {
             id: id.to_owned(),
             employer,
             person,
-            objective: label(&OBJECTIVES, &i["objective"]),
-            stage: stage_label(stage),
+            objective: i.pmsmp_objective.french().to_owned(),
+            stage: stage.french(),
             period,
-            missing: missing.iter().map(|s| signatory_label(s)).collect(),
+            missing: i.awaited_signatories.iter().map(|s| s.0.label()).collect(),
             error,
             answers,
             draft,
             signatures,
             validate,
-            given: given.iter().map(|a| author_label(a)).collect(),
+            given: i
+                .feedback_authors
+                .iter()
+                .map(|a| feedback_of(a.0))
+                .collect(),
             steps,
             assess,
             feedback,
             outcome,
-            plain: !staff && matches!(stage, "proposed" | "drafted"),
+            plain: !staff && matches!(stage, Stage::Proposed | Stage::Drafted),
             observe,
             staff,
             skills: &SKILLS,
@@ -268,30 +303,32 @@ impl Page {
                 json!({}),
             )
             .await;
-        let options = |key: &str, label: &dyn Fn(&Value) -> String| -> Vec<(String, String)> {
-            out.data[key]["edges"]
-                .as_array()
-                .map(|edges| {
-                    edges
-                        .iter()
-                        .map(|e| {
-                            let n = &e["node"];
-                            (n["id"].as_str().unwrap_or_default().to_owned(), label(n))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
+        #[derive(Deserialize)]
+        struct Answer {
+            people: Connection<Choice>,
+            employers: Connection<Host>,
+        }
+        #[derive(Deserialize)]
+        struct Choice {
+            id: String,
+            #[serde(flatten)]
+            name: Named,
+        }
+        #[derive(Deserialize)]
+        struct Host {
+            id: String,
+            name: String,
+        }
+        let answer: Answer = match out.read() {
+            Ok(a) => a,
+            Err(r) => return *r,
         };
-        let people = options("people", &|n| {
-            format!(
-                "{} {}",
-                n["firstName"].as_str().unwrap_or_default(),
-                n["lastName"].as_str().unwrap_or_default()
-            )
-        });
-        let employers = options("employers", &|n| {
-            n["name"].as_str().unwrap_or_default().to_owned()
-        });
+        let people = answer
+            .people
+            .nodes()
+            .map(|n| (n.id, n.name.full()))
+            .collect();
+        let employers = answer.employers.nodes().map(|n| (n.id, n.name)).collect();
         let body = ProposeTemplate {
             nav: self.nav(None),
             form,
@@ -353,7 +390,25 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
             }),
         )
         .await;
-    if let Some(id) = out.data["immersionPropose"]["immersion"]["id"].as_str() {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Answer {
+        immersion_propose: Option<Proposed>,
+    }
+    #[derive(Deserialize)]
+    struct Proposed {
+        immersion: Created,
+    }
+    #[derive(Deserialize)]
+    struct Created {
+        id: String,
+    }
+    // Refused, the answer's data is null: the errors say why.
+    if let Ok(Answer {
+        immersion_propose: Some(proposed),
+    }) = out.read::<Answer>()
+    {
+        let id = proposed.immersion.id;
         return page.redirect(&format!("/immersions/{id}"), Vec::new());
     }
     let mut state = FormState::with(&[
@@ -416,33 +471,75 @@ impl Page {
         form: Option<FormState>,
     ) -> Response {
         let out = self.run(IMMERSION, json!({ "i": id })).await;
-        let i = out.data["immersion"].clone();
-        if i.is_null() {
+        let answer: ImmersionAnswer = match out.read() {
+            Ok(a) => a,
+            Err(r) => return *r,
+        };
+        let Some(i) = answer.immersion else {
             return not_found();
+        };
+        #[derive(Deserialize)]
+        struct Facts {
+            me: Me,
+            person: Option<Named>,
+            employer: Option<Host>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Me {
+            name: String,
+            structure_name: String,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct Host {
+            name: String,
+            siret: String,
+            commune: String,
+            address: Option<String>,
+            naf_label: Option<String>,
         }
         let facts = self
             .run(
                 "query($p: ID!, $e: ID!) { me { name structureName }
                     person(id: $p) { firstName lastName }
                     employer(id: $e) { name siret commune address nafLabel } }",
-                json!({ "p": i["personId"], "e": i["employerId"] }),
+                json!({ "p": i.person_id, "e": i.employer_id }),
             )
-            .await
-            .data;
-        let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        let (person, employer) = (&facts["person"], &facts["employer"]);
+            .await;
+        let facts: Facts = match facts.read() {
+            Ok(f) => f,
+            Err(r) => return *r,
+        };
+        let person = facts.person.unwrap_or(Named {
+            first_name: None,
+            last_name: None,
+        });
+        let employer = facts.employer.unwrap_or_default();
         let form = form.unwrap_or_else(|| {
             FormState::with(&[
-                ("first_name", &s(&person["firstName"])),
-                ("last_name", &s(&person["lastName"])),
-                ("host_name", &s(&employer["name"])),
-                ("host_siret", &s(&employer["siret"])),
-                ("host_activity", &s(&employer["nafLabel"])),
-                ("place_commune", &s(&employer["commune"])),
-                ("place_address", &s(&employer["address"])),
-                ("prescriber_name", &s(&facts["me"]["structureName"])),
-                ("prescriber_signatory", &s(&facts["me"]["name"])),
-                ("objective", &s(&i["objective"]).to_uppercase()),
+                (
+                    "first_name",
+                    person.first_name.as_deref().unwrap_or_default(),
+                ),
+                ("last_name", person.last_name.as_deref().unwrap_or_default()),
+                ("host_name", &employer.name),
+                ("host_siret", &employer.siret),
+                (
+                    "host_activity",
+                    employer.naf_label.as_deref().unwrap_or_default(),
+                ),
+                ("place_commune", &employer.commune),
+                (
+                    "place_address",
+                    employer.address.as_deref().unwrap_or_default(),
+                ),
+                ("prescriber_name", &facts.me.structure_name),
+                ("prescriber_signatory", &facts.me.name),
+                (
+                    "objective",
+                    &i.pmsmp_objective.0.code().to_ascii_uppercase(),
+                ),
                 ("schedule", "Du lundi au vendredi, de 9 h à 17 h"),
                 ("weekly_hours", "35"),
             ])
@@ -450,8 +547,8 @@ impl Page {
         let body = ConventionTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            employer: s(&employer["name"]),
-            person: format!("{} {}", s(&person["firstName"]), s(&person["lastName"])),
+            employer: employer.name.clone(),
+            person: person.full(),
             form,
             objectives: &OBJECTIVES,
         }

@@ -9,16 +9,6 @@ use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{Milestone, Objective, Outcome, Skill};
 use passerelle_domain::need::{HiringIntent, Horizon};
 use passerelle_domain::values::{AgeBand, ContractType};
-use serde_json::Value;
-
-/// The label of an API value, whether given as the enum (`WITHIN_A_YEAR`)
-/// or as stored (`within_a_year`); the value itself when unknown.
-pub(crate) fn label(list: &[(&str, &'static str)], value: &Value) -> String {
-    let given = value.as_str().unwrap_or_default();
-    list.iter()
-        .find(|(v, _)| v.eq_ignore_ascii_case(given))
-        .map_or_else(|| given.to_owned(), |(_, l)| (*l).to_owned())
-}
 
 /// Each value as the API names it (`DISCOVER_JOB_OR_SECTOR`), with its label.
 fn options<T: Labelled>() -> Vec<(&'static str, &'static str)> {

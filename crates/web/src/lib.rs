@@ -12,6 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+mod answer;
 mod dashboards;
 mod export;
 mod files;
@@ -22,7 +23,6 @@ mod links;
 mod login;
 mod need;
 mod page;
-mod answer;
 mod people;
 mod visit;
 

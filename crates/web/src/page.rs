@@ -90,11 +90,6 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_owned())
 }
 
-/// A date the API gives: a day (`2026-05-04`) or the day of an instant.
-pub(crate) fn date_of(value: &Value) -> Option<time::Date> {
-    parse_date(value.as_str()?.get(..10)?)
-}
-
 /// A day as a date field sends it.
 pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
     time::Date::parse(
@@ -102,18 +97,6 @@ pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .ok()
-}
-
-/// A list of strings the API gives.
-pub(crate) fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// What every page knows of its request: who, and the form token.

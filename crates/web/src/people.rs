@@ -10,7 +10,10 @@ use passerelle_domain::fr;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Connection, Day};
+use passerelle_domain::immersion::FeedbackAuthor;
+use passerelle_domain::person::{CauseKind, ReadjustmentCause};
+
+use crate::answer::{Code, Connection, Day};
 use crate::page::{FormState, Nav, Page, message};
 
 /// What happened, in the words of a mediator.
@@ -54,13 +57,13 @@ fn event_label(event_type: &str) -> &'static str {
     }
 }
 
-fn cause_label(kind: &str) -> &'static str {
+/// What led to a readjustment, as the end of a sentence.
+fn cause_phrase(kind: CauseKind) -> &'static str {
     match kind {
-        "immersion_feedback" => "après les retours d'une immersion",
-        "job_inquiry" => "après une enquête métier",
-        "peer_meeting" => "après une rencontre avec un pair",
-        "mentorship" => "au fil d'un parrainage",
-        _ => "",
+        CauseKind::ImmersionFeedback => "après les retours d'une immersion",
+        CauseKind::JobInquiry => "après une enquête métier",
+        CauseKind::PeerMeeting => "après une rencontre avec un pair",
+        CauseKind::Mentorship => "au fil d'un parrainage",
     }
 }
 
@@ -155,7 +158,7 @@ struct ProjectVersion {
     changed_on: Day,
     target_rome_codes: Vec<String>,
     what_changed: Option<String>,
-    cause_kind: Option<String>,
+    cause: Option<Code<ReadjustmentCause>>,
 }
 
 #[derive(Deserialize)]
@@ -170,7 +173,7 @@ struct Fact {
 struct PersonImmersion {
     id: String,
     employer_name: Option<String>,
-    feedback_from: Vec<String>,
+    feedback_authors: Vec<Code<FeedbackAuthor>>,
 }
 
 impl Page {
@@ -178,9 +181,9 @@ impl Page {
         let out = self
             .run(
                 "query($p: ID!) { person(id: $p) { firstName lastName
-                    projectVersions { version changedOn targetRomeCodes whatChanged causeKind }
+                    projectVersions { version changedOn targetRomeCodes whatChanged cause }
                     timeline { eventType recordedAt } }
-                  immersions(first: 50, filter: { personId: $p }) { edges { node { id stage employerName feedbackFrom } } } }",
+                  immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors } } } }",
                 json!({ "p": id }),
             )
             .await;
@@ -200,8 +203,10 @@ impl Page {
             .into_iter()
             .map(|v| {
                 let codes: Vec<String> = v.target_rome_codes.iter().map(|c| fr::rome(c)).collect();
-                let why = match (v.what_changed, v.cause_kind) {
-                    (Some(what), Some(cause)) => format!("{what} ({})", cause_label(&cause)),
+                let why = match (v.what_changed, v.cause) {
+                    (Some(what), Some(cause)) => {
+                        format!("{what} ({})", cause_phrase(cause.0.kind()))
+                    }
                     (Some(what), None) => what,
                     _ => String::new(),
                 };
@@ -220,7 +225,7 @@ impl Page {
         let immersions = answer
             .immersions
             .nodes()
-            .filter(|n| !n.feedback_from.is_empty())
+            .filter(|n| !n.feedback_authors.is_empty())
             .map(|n| {
                 let host = n.employer_name.as_deref().unwrap_or("l'employeur");
                 (n.id, format!("Chez {host}"))

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use crate::employer::VisitPurpose;
-use crate::immersion::{FeedbackAuthor, Milestone, Objective, Outcome, Skill, Stage};
+use crate::immersion::{FeedbackAuthor, Milestone, Objective, Outcome, Signatory, Skill, Stage};
 use crate::need::{HiringIntent, Horizon, NeedSource};
 use crate::person::ReadjustmentCause;
 use crate::values::{
@@ -98,6 +98,15 @@ labels!(FeedbackAuthor {
     Host => "host", "Entreprise";
     Person => "person", "Personne";
     Mediator => "mediator", "Médiateur";
+});
+
+labels!(Signatory {
+    Person => "person", "Personne";
+    LegalRepresentative => "legal_representative", "Représentant légal";
+    Host => "host", "Structure d'accueil";
+    Prescriber => "prescriber", "Prescripteur";
+    SupportStructure => "support_structure", "Structure d'accompagnement";
+    CurrentEmployer => "current_employer", "Employeur actuel";
 });
 
 labels!(Skill {
