@@ -2,6 +2,7 @@
 //! configuration, wires the store, the projections and the HTTP server.
 
 mod bench;
+mod cli;
 mod config;
 mod database;
 mod demo;
@@ -11,161 +12,16 @@ mod server;
 mod telemetry;
 mod wiring;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-use crate::config::{Config, LogFormat, Overrides};
+use crate::cli::{BenchCommand, Cli, Command, DemoCommand, ProjectionsCommand, UsersCommand};
+use crate::config::{Config, Overrides};
 use crate::database::Database;
 use crate::wiring::{api_over, migrate, notifier, wire, wire_unless_fenced, wire_when_migrated};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "passerelle",
-    version,
-    about = "Médiation active vers l'emploi : service Passerelle"
-)]
-struct Cli {
-    /// Configuration file (default: ./passerelle.toml when present).
-    #[arg(long, global = true, env = "PASSERELLE_CONFIG")]
-    config: Option<PathBuf>,
-    /// Data directory: private PostgreSQL cluster, master key.
-    #[arg(long, global = true)]
-    data_dir: Option<PathBuf>,
-    /// Log format.
-    #[arg(long, global = true, value_enum)]
-    log_format: Option<LogFormat>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Serve HTTP (health, readiness, metrics) and run the projections.
-    Serve {
-        /// Listen address, e.g. 0.0.0.0:8080.
-        #[arg(long)]
-        bind: Option<std::net::SocketAddr>,
-    },
-    /// Apply pending database migrations.
-    Migrate,
-    /// Inspect or rebuild read models.
-    Projections {
-        #[command(subcommand)]
-        command: ProjectionsCommand,
-    },
-    /// Print the GraphQL schema (SDL, sorted), as committed in graphql-schema/.
-    Schema,
-    /// Manage staff accounts.
-    Users {
-        #[command(subcommand)]
-        command: UsersCommand,
-    },
-    /// Demonstration data.
-    Demo {
-        #[command(subcommand)]
-        command: DemoCommand,
-    },
-    /// Measure performance beside raw PostgreSQL baselines.
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ProjectionsCommand {
-    /// Each projection's version, state, position and lag.
-    Status,
-    /// Build a new version from the whole log while the live one serves, then swap.
-    Rebuild { name: String },
-    /// Let a projection paused by repeated failures run again.
-    Resume { name: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum UsersCommand {
-    /// Create a staff account (and its structure when no structure has that name).
-    Create {
-        /// The structure's name, e.g. "Mission locale de Nantes".
-        #[arg(long)]
-        structure: String,
-        #[arg(long, value_parser = ["admin", "manager", "mediator"])]
-        role: String,
-        #[arg(long)]
-        email: String,
-        /// The person's full name.
-        #[arg(long)]
-        name: String,
-        /// Read the password from the first line of standard input (it never
-        /// appears in the process list or the shell history).
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum DemoCommand {
-    /// Generate a realistic multi-year history on an empty database, with
-    /// staff accounts for three structures (the same seed gives the same history).
-    Seed {
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// People accompanied.
-        #[arg(long, default_value_t = 300)]
-        people: usize,
-        /// Employers of the territory.
-        #[arg(long, default_value_t = 120)]
-        employers: usize,
-        /// Months of history, up to today.
-        #[arg(long, default_value_t = 24)]
-        months: u32,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// GraphQL mutations over HTTP with concurrent clients, beside raw store appends.
-    Api {
-        /// Concurrent clients, each logging visits on an employer of its own.
-        #[arg(long, default_value_t = 16)]
-        clients: usize,
-        /// Seconds per measured run.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        /// Runs per side, API and store alternating.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-    },
-    /// Each dashboard query's p50/p95 and every projection's rebuild rate on a
-    /// seeded store, beside a raw sequential read of the same events.
-    Dashboards {
-        /// Events the seeded store holds at least.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: i64,
-        /// Keep the store an earlier run seeded (and its key) instead of seeding anew.
-        #[arg(long)]
-        reuse: bool,
-        /// Runs of each query.
-        #[arg(long, default_value_t = 40)]
-        samples: usize,
-    },
-    /// Appends with 1, 8 and 32 writers and read-all, beside raw inserts and reads.
-    Store {
-        /// Events in the log for the read-all measure.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: i64,
-        /// Seconds per measured run.
-        #[arg(long, default_value_t = 1.5)]
-        seconds: f64,
-        /// Runs per side and case, store and raw alternating.
-        #[arg(long, default_value_t = 4)]
-        rounds: usize,
-    },
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -1,0 +1,154 @@
+//! The command line: its commands, their arguments and flags, as `clap`
+//! parses them. What each command does is in `main.rs` and the modules it
+//! calls.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "passerelle",
+    version,
+    about = "Médiation active vers l'emploi : service Passerelle"
+)]
+pub(crate) struct Cli {
+    /// Configuration file (default: ./passerelle.toml when present).
+    #[arg(long, global = true, env = "PASSERELLE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Data directory: private PostgreSQL cluster, master key.
+    #[arg(long, global = true)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    pub(crate) log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve HTTP (health, readiness, metrics) and run the projections.
+    Serve {
+        /// Listen address, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Inspect or rebuild read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Print the GraphQL schema (SDL, sorted), as committed in graphql-schema/.
+    Schema,
+    /// Manage staff accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Demonstration data.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+    /// Measure performance beside raw PostgreSQL baselines.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProjectionsCommand {
+    /// Each projection's version, state, position and lag.
+    Status,
+    /// Build a new version from the whole log while the live one serves, then swap.
+    Rebuild { name: String },
+    /// Let a projection paused by repeated failures run again.
+    Resume { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Create a staff account (and its structure when no structure has that name).
+    Create {
+        /// The structure's name, e.g. "Mission locale de Nantes".
+        #[arg(long)]
+        structure: String,
+        #[arg(long, value_parser = ["admin", "manager", "mediator"])]
+        role: String,
+        #[arg(long)]
+        email: String,
+        /// The person's full name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from the first line of standard input (it never
+        /// appears in the process list or the shell history).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DemoCommand {
+    /// Generate a realistic multi-year history on an empty database, with
+    /// staff accounts for three structures (the same seed gives the same history).
+    Seed {
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// People accompanied.
+        #[arg(long, default_value_t = 300)]
+        people: usize,
+        /// Employers of the territory.
+        #[arg(long, default_value_t = 120)]
+        employers: usize,
+        /// Months of history, up to today.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// GraphQL mutations over HTTP with concurrent clients, beside raw store appends.
+    Api {
+        /// Concurrent clients, each logging visits on an employer of its own.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Runs per side, API and store alternating.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Each dashboard query's p50/p95 and every projection's rebuild rate on a
+    /// seeded store, beside a raw sequential read of the same events.
+    Dashboards {
+        /// Events the seeded store holds at least.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+        /// Keep the store an earlier run seeded (and its key) instead of seeding anew.
+        #[arg(long)]
+        reuse: bool,
+        /// Runs of each query.
+        #[arg(long, default_value_t = 40)]
+        samples: usize,
+    },
+    /// Appends with 1, 8 and 32 writers and read-all, beside raw inserts and reads.
+    Store {
+        /// Events in the log for the read-all measure.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 1.5)]
+        seconds: f64,
+        /// Runs per side and case, store and raw alternating.
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
+    },
+}
