@@ -272,8 +272,8 @@ impl Projections {
     }
 
     /// The projections a newer release has moved on from this code: a
-    /// version made with another DDL than the code's, numbered after one
-    /// made with the code's (retired or not). Such a replica must not apply
+    /// version made with another DDL than the code's, numbered after the
+    /// last one made with the code's (retired or not). Such a replica must not apply
     /// them, nor run `setup`, which would build its older DDL again.
     pub async fn newer_release(&self) -> Result<Vec<String>> {
         let names: Vec<&str> = self.list.iter().map(|p| p.name()).collect();
@@ -281,11 +281,12 @@ impl Projections {
         Ok(sqlx::query_scalar(
             "select code.name from unnest($1::text[], $2::text[]) as code(name, hash)
              where exists (
-                 select 1 from projection_checkpoints mine
-                 join projection_checkpoints other
-                   on other.projection = mine.projection and other.version > mine.version
-                  and other.schema_hash is distinct from code.hash
-                 where mine.projection = code.name and mine.schema_hash = code.hash)
+                 select 1 from projection_checkpoints other
+                 where other.projection = code.name
+                   and other.schema_hash is distinct from code.hash
+                   and other.version > (select max(mine.version) from projection_checkpoints mine
+                                        where mine.projection = code.name
+                                          and mine.schema_hash = code.hash))
              order by code.name",
         )
         .bind(&names)

@@ -689,3 +689,37 @@ async fn a_version_without_a_hash_is_kept_when_its_tables_match_the_code() {
         ]
     );
 }
+
+/// A release whose projection a newer release rebuilt with other tables is
+/// told so (and its replicas fenced), before and after the swap; once it
+/// sets up its own version again (a rollback), the other is the older one.
+#[tokio::test]
+async fn a_release_is_told_when_a_newer_one_rebuilt_its_projection() {
+    const WIDER: &str = "create table counts (stream_id text primary key, events bigint not null,
+                                               note text);
+         create table applied (event_id uuid primary key)";
+    let db = TestDb::new().await;
+    let store = db.store();
+    let old = registry(&store, StreamCounts::healthy(Mode::Async));
+    old.setup().await.unwrap();
+    write(&store, 2, 3).await;
+    catch_up(&old).await;
+    assert!(old.newer_release().await.unwrap().is_empty());
+
+    let new = registry(&store, StreamCounts::with_schema(Mode::Async, WIDER));
+    // A release that changed the DDL and has not set up yet is not older.
+    assert!(new.newer_release().await.unwrap().is_empty());
+    new.setup().await.unwrap();
+    assert_eq!(old.newer_release().await.unwrap(), ["stream_counts"]);
+    assert!(new.newer_release().await.unwrap().is_empty());
+    catch_up(&new).await;
+    assert_eq!(
+        old.newer_release().await.unwrap(),
+        ["stream_counts"],
+        "after the swap too"
+    );
+
+    old.setup().await.unwrap();
+    assert!(old.newer_release().await.unwrap().is_empty());
+    assert_eq!(new.newer_release().await.unwrap(), ["stream_counts"]);
+}
