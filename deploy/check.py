@@ -177,6 +177,11 @@ def check_references(by_kind, problems):
                 if cluster is not None and cluster not in clusters:
                     problems.add(f"NetworkPolicy/{name}", f"allows egress to unknown Cluster {cluster}")
 
+    for name, pm in by_kind.get("PodMonitor", {}).items():
+        cluster = pm["spec"]["selector"].get("matchLabels", {}).get("cnpg.io/cluster")
+        if cluster is not None and cluster not in clusters:
+            problems.add(f"PodMonitor/{name}", f"selects unknown Cluster {cluster}")
+
     for name, cluster in clusters.items():
         for plugin in cluster["spec"].get("plugins", []):
             store = plugin.get("parameters", {}).get("barmanObjectName")
