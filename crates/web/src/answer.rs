@@ -96,3 +96,34 @@ impl<T: Labelled> Code<T> {
         self.0.french()
     }
 }
+
+/// A person's name as the API gives it: both parts null once their
+/// personal data is erased.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PersonName {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+impl PersonName {
+    /// "Awa Diallo"; "(effacé)" once erased.
+    pub(crate) fn full(&self) -> String {
+        match (&self.first_name, &self.last_name) {
+            (Some(first), Some(last)) => format!("{first} {last}"),
+            (Some(name), None) | (None, Some(name)) => name.clone(),
+            (None, None) => "(effacé)".to_owned(),
+        }
+    }
+}
+
+/// The answer read as the page's type, or the error page returned.
+macro_rules! read_or_return {
+    ($outcome:expr) => {
+        match $outcome.read() {
+            Ok(answer) => answer,
+            Err(page) => return *page,
+        }
+    };
+}
+pub(crate) use read_or_return;

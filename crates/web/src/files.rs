@@ -10,7 +10,7 @@ use passerelle_domain::need::{HiringIntent, Horizon, NeedSource};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Code, Day};
+use crate::answer::{Code, Day, read_or_return};
 use crate::page::{Nav, Page, message};
 
 #[derive(Template)]
@@ -136,10 +136,7 @@ pub(crate) async fn employer(page: Page, Path(id): Path<String>) -> Response {
             json!({ "e": id }),
         )
         .await;
-    let answer: EmployerAnswer = match out.read() {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let answer: EmployerAnswer = read_or_return!(out);
     let Some(e) = answer.employer else {
         return not_found();
     };
@@ -198,10 +195,7 @@ pub(crate) async fn need(page: Page, Path(id): Path<String>) -> Response {
             json!({ "n": id }),
         )
         .await;
-    let answer: NeedAnswer = match out.read() {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let answer: NeedAnswer = read_or_return!(out);
     let Some(n) = answer.need else {
         return not_found();
     };
@@ -211,10 +205,7 @@ pub(crate) async fn need(page: Page, Path(id): Path<String>) -> Response {
             json!({ "e": n.employer_id }),
         )
         .await;
-    let host: HostAnswer = match employer.read() {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let host: HostAnswer = read_or_return!(employer);
     let body = NeedTemplate {
         nav: page.nav(None),
         employer: host

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use passerelle_domain::immersion::Stage;
 
-use crate::answer::{Code, Connection, Day};
+use crate::answer::{Code, Connection, Day, read_or_return};
 use crate::page::{FormState, Nav, Page};
 
 #[derive(Template)]
@@ -154,10 +154,7 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             link: String,
             overdue_days: i64,
         }
-        let answer: Answer = match out.read() {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
+        let answer: Answer = read_or_return!(out);
         let body = InboxTemplate {
             nav,
             name: answer.me.name,
@@ -204,10 +201,7 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
         struct PortalVisit {
             visited_on: Day,
         }
-        let answer: Answer = match out.read() {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
+        let answer: Answer = read_or_return!(out);
         let immersions = match page.own_immersions().await {
             Ok(list) => list,
             Err(r) => return *r,

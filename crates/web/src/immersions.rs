@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{FeedbackAuthor, Objective, Signatory, Stage};
 
-use crate::answer::{Code, Connection, Day};
+use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
 use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS};
 use crate::page::{FormState, Nav, Page, message, parse_date};
 
@@ -50,24 +50,6 @@ struct Shown {
     awaited_signatories: Vec<Code<Signatory>>,
     awaits_validation: bool,
     feedback_authors: Vec<Code<FeedbackAuthor>>,
-}
-
-/// A person's name as the pages show it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Named {
-    first_name: Option<String>,
-    last_name: Option<String>,
-}
-
-impl Named {
-    fn full(&self) -> String {
-        format!(
-            "{} {}",
-            self.first_name.as_deref().unwrap_or_default(),
-            self.last_name.as_deref().unwrap_or_default()
-        )
-    }
 }
 
 /// What a feedback is, as the page lists those received.
@@ -117,10 +99,7 @@ struct ImmersionTemplate {
 impl Page {
     async fn immersion_page(self, id: &str, status: StatusCode, error: Option<String>) -> Response {
         let out = self.run(IMMERSION, json!({ "i": id })).await;
-        let answer: ImmersionAnswer = match out.read() {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
+        let answer: ImmersionAnswer = read_or_return!(out);
         let Some(i) = answer.immersion else {
             return not_found();
         };
@@ -132,7 +111,7 @@ impl Page {
         let person = if staff {
             #[derive(Deserialize)]
             struct Answer {
-                person: Option<Named>,
+                person: Option<PersonName>,
             }
             let p = self
                 .run(
@@ -312,17 +291,14 @@ impl Page {
         struct Choice {
             id: String,
             #[serde(flatten)]
-            name: Named,
+            name: PersonName,
         }
         #[derive(Deserialize)]
         struct Host {
             id: String,
             name: String,
         }
-        let answer: Answer = match out.read() {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
+        let answer: Answer = read_or_return!(out);
         let people = answer
             .people
             .nodes()
@@ -471,17 +447,14 @@ impl Page {
         form: Option<FormState>,
     ) -> Response {
         let out = self.run(IMMERSION, json!({ "i": id })).await;
-        let answer: ImmersionAnswer = match out.read() {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
+        let answer: ImmersionAnswer = read_or_return!(out);
         let Some(i) = answer.immersion else {
             return not_found();
         };
         #[derive(Deserialize)]
         struct Facts {
             me: Me,
-            person: Option<Named>,
+            person: Option<PersonName>,
             employer: Option<Host>,
         }
         #[derive(Deserialize)]
@@ -507,14 +480,8 @@ impl Page {
                 json!({ "p": i.person_id, "e": i.employer_id }),
             )
             .await;
-        let facts: Facts = match facts.read() {
-            Ok(f) => f,
-            Err(r) => return *r,
-        };
-        let person = facts.person.unwrap_or(Named {
-            first_name: None,
-            last_name: None,
-        });
+        let facts: Facts = read_or_return!(facts);
+        let person = facts.person.unwrap_or_default();
         let employer = facts.employer.unwrap_or_default();
         let form = form.unwrap_or_else(|| {
             FormState::with(&[

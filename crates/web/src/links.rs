@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::answer::read_or_return;
 use crate::page::{MessageTemplate, Nav, Page, message};
 
 #[derive(Template)]
@@ -98,10 +99,7 @@ pub(crate) async fn preferences_page(page: Page, Path(token): Path<String>) -> R
         /// Null for a token no recipient has.
         notification_preferences: Option<bool>,
     }
-    let answer: Answer = match out.read() {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let answer: Answer = read_or_return!(out);
     let Some(muted) = answer.notification_preferences else {
         return unknown_link();
     };

@@ -13,7 +13,7 @@ use serde_json::json;
 use passerelle_domain::immersion::FeedbackAuthor;
 use passerelle_domain::person::{CauseKind, ReadjustmentCause};
 
-use crate::answer::{Code, Connection, Day};
+use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
 use crate::page::{FormState, Nav, Page, message};
 
 /// What happened, in the words of a mediator.
@@ -86,8 +86,8 @@ pub(crate) async fn list(page: Page) -> Response {
     #[serde(rename_all = "camelCase")]
     struct Listed {
         id: String,
-        first_name: Option<String>,
-        last_name: Option<String>,
+        #[serde(flatten)]
+        name: PersonName,
     }
     let out = page
         .run(
@@ -95,14 +95,11 @@ pub(crate) async fn list(page: Page) -> Response {
             json!({}),
         )
         .await;
-    let answer: Answer = match out.read() {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let answer: Answer = read_or_return!(out);
     let people = answer
         .people
         .nodes()
-        .map(|n| (n.id, full_name(n.first_name, n.last_name)))
+        .map(|n| (n.id, n.name.full()))
         .collect();
     let body = PeopleTemplate {
         nav: page.nav(None),
@@ -127,15 +124,6 @@ struct PersonTemplate {
     form: FormState,
 }
 
-/// A person's name; "(effacé)" once their personal data is erased.
-fn full_name(first: Option<String>, last: Option<String>) -> String {
-    match (first, last) {
-        (Some(first), Some(last)) => format!("{first} {last}"),
-        (Some(name), None) | (None, Some(name)) => name,
-        (None, None) => "(effacé)".to_owned(),
-    }
-}
-
 #[derive(Deserialize)]
 struct PersonAnswer {
     person: Option<PersonFile>,
@@ -145,8 +133,8 @@ struct PersonAnswer {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PersonFile {
-    first_name: Option<String>,
-    last_name: Option<String>,
+    #[serde(flatten)]
+    name: PersonName,
     project_versions: Vec<ProjectVersion>,
     timeline: Vec<Fact>,
 }
@@ -187,10 +175,7 @@ impl Page {
                 json!({ "p": id }),
             )
             .await;
-        let answer: PersonAnswer = match out.read() {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
+        let answer: PersonAnswer = read_or_return!(out);
         let Some(p) = answer.person else {
             return message(
                 StatusCode::NOT_FOUND,
@@ -234,7 +219,7 @@ impl Page {
         let body = PersonTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: full_name(p.first_name, p.last_name),
+            name: p.name.full(),
             versions,
             timeline,
             immersions,

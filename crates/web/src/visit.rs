@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::Connection;
+use crate::answer::{Connection, read_or_return};
 use crate::home::{Notice, notice};
 use crate::labels::PURPOSES;
 use crate::page::{FormState, Nav, Page, parse_date};
@@ -46,10 +46,7 @@ impl Page {
             name: String,
             commune_name: Option<String>,
         }
-        let answer: Answer = match out.read() {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
+        let answer: Answer = read_or_return!(out);
         let employers = answer
             .employers
             .nodes()
