@@ -10,7 +10,7 @@
 //! files give, through the binary's own configuration loader; and the
 //! service itself on a read-only root filesystem (as root, with `unshare`).
 //!
-//! The tools live in `target/deploy-tools` (or `PASSERELLE_DEPLOY_TOOLS`),
+//! The tools live in `target/deploy-tools` (or `DEPLOY_CHECK_TOOLS`),
 //! a Python environment `scripts/test` makes with pinned versions and that
 //! sets `REQUIRE_DEPLOY_CHECKS=1`, which makes their absence an error.
 //! Without it, a machine lacking them skips these tests, saying so.
@@ -44,7 +44,7 @@ fn skip_or_fail(message: &str) -> Option<Tools> {
 }
 
 fn tools() -> Option<Tools> {
-    let dir = std::env::var_os("PASSERELLE_DEPLOY_TOOLS")
+    let dir = std::env::var_os("DEPLOY_CHECK_TOOLS")
         .map_or_else(|| root().join("target/deploy-tools"), PathBuf::from);
     let bin = dir.join("bin");
     let tools = Tools {
@@ -274,8 +274,9 @@ exit $status
             "sh",
         ])
         .arg(env!("CARGO_BIN_EXE_passerelle"))
-        .env_remove("DATABASE_URL")
-        .env_remove("PASSERELLE_MASTER_KEY")
+        // Only what this test sets: no setting of the caller's leaks in.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DATABASE_URL_FILE", secrets.join("database-url"))
         .env("PASSERELLE_MASTER_KEY_FILE", secrets.join("master-key"))
         .env("PASSERELLE_DATA_DIR", &data)
