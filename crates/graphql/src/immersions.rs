@@ -155,7 +155,7 @@ impl Immersion {
     #[graphql(deprecation = "Use `awaitedSignatories`, the same values as enums.")]
     async fn missing_signatures(&self) -> Result<Vec<String>> {
         let missing = stored(self.0.missing_signatures())?;
-        Ok(missing.iter().map(|s| upper(s)).collect())
+        Ok(missing.iter().map(upper).collect())
     }
     /// Who still has to sign what awaits signatures now (the convention,
     /// or a renewal).

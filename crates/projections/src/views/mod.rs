@@ -135,3 +135,30 @@ pub async fn purge_erased(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use passerelle_domain::immersion::{Objective, Signatory, Stage};
+    use passerelle_domain::values::AgeBand;
+
+    use super::*;
+
+    #[test]
+    fn a_stored_value_reads_back_into_its_enum() {
+        for stage in [Stage::Proposed, Stage::Drafted, Stage::Completed] {
+            assert_eq!(untag::<Stage>(&tag(&stage)).unwrap(), stage);
+        }
+        assert_eq!(untag::<AgeBand>("26_to_49").unwrap(), AgeBand::From26To49);
+        assert_eq!(
+            untag_all::<Signatory>(&["person".into(), "host".into()]).unwrap(),
+            [Signatory::Person, Signatory::Host]
+        );
+    }
+
+    #[test]
+    fn an_unknown_stored_value_is_an_error_not_a_default() {
+        let e = untag::<Objective>("discover").unwrap_err();
+        assert_eq!(e.value, "discover");
+        assert!(untag_all::<Signatory>(&["person".into(), "someone".into()]).is_err());
+    }
+}
