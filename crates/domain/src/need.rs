@@ -87,6 +87,28 @@ pub enum NeedCloseReason {
     },
 }
 
+/// Why a need was closed, without the explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum NeedCloseReasonKind {
+    Met,
+    NoLongerNeeded,
+    NoSuitableCandidate,
+    Other,
+}
+
+impl NeedCloseReason {
+    pub fn kind(&self) -> NeedCloseReasonKind {
+        match self {
+            NeedCloseReason::Met => NeedCloseReasonKind::Met,
+            NeedCloseReason::NoLongerNeeded => NeedCloseReasonKind::NoLongerNeeded,
+            NeedCloseReason::NoSuitableCandidate => NeedCloseReasonKind::NoSuitableCandidate,
+            NeedCloseReason::Other { .. } => NeedCloseReasonKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NeedCommand {
     Surface {

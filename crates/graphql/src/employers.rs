@@ -1,14 +1,14 @@
 //! Employers, their visits and their needs: shared across the territory.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::Views;
 use passerelle_app::policy::{self, Field};
 use passerelle_domain::Personal;
 use passerelle_domain::employer::{Employer as EmployerAggregate, EmployerCommand, VisitPurpose};
 use passerelle_domain::need::{
-    HiringIntent, Horizon, Need as NeedAggregate, NeedCloseReason, NeedCommand, NeedDescription,
-    NeedSource, NeedSourceKind, NeedStatus,
+    HiringIntent, Horizon, Need as NeedAggregate, NeedCloseReason, NeedCloseReasonKind,
+    NeedCommand, NeedDescription, NeedSource, NeedSourceKind, NeedStatus,
 };
 use passerelle_domain::values::{
     CommuneCode, ContactId, Email, EmployerId, NafDivision, NeedId, PhoneNumber, Siret,
@@ -27,14 +27,6 @@ use crate::input::{
 use crate::kinds::stored;
 use crate::loaders::{ContactsOf, Lists, NeedsOf, VisitsOf};
 use crate::primitives::{PageInfo, page, payloads};
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum NeedCloseReasonKind {
-    Met,
-    NoLongerNeeded,
-    NoSuitableCandidate,
-    Other,
-}
 
 /// An establishment, as every structure of the territory sees it.
 #[derive(Debug)]

@@ -2,15 +2,16 @@
 //! immersion itself, feedback and outcomes.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::{Actor, Views, policy};
 use passerelle_domain::Personal;
 use passerelle_domain::immersion::{
-    AssessmentResponse, Attendance, Convention, ConventionIdentity, ConventionPerson, Feedback,
-    FeedbackAuthor, Hiring, Host, HostAssessment, Immersion as ImmersionAggregate,
-    ImmersionCommand, Initiator, Level, MediatorFeedback, Milestone, Objective, Organisation,
-    Outcome as DomainOutcome, OutcomeKind, PersonFeedback, Place, RenewalStatus, RenewalTerms,
-    Respondent, Signatory, SignatureMethod, Signer, Situation, Skill, SkillObserved, Stage, Tutor,
+    AssessmentResponse, Attendance, AttendanceKind, Convention, ConventionIdentity,
+    ConventionPerson, Feedback, FeedbackAuthor, Hiring, Host, HostAssessment,
+    Immersion as ImmersionAggregate, ImmersionCommand, Initiator, Level, MediatorFeedback,
+    Milestone, Objective, Organisation, Outcome as DomainOutcome, OutcomeKind, PersonFeedback,
+    Place, RenewalStatus, RenewalTerms, Respondent, Signatory, SignatureMethod, Signer, Situation,
+    SituationKind, Skill, SkillObserved, Stage, Tutor,
 };
 use passerelle_domain::values::{
     CommuneCode, ContractType, DateRange, Email, EmployerId, ImmersionId, NeedId, PersonId,
@@ -26,21 +27,6 @@ use crate::input::{after as after_key, cursor, label, optional_text, page_size, 
 use crate::kinds::stored;
 use crate::loaders::{Lists, NameOf};
 use crate::primitives::{PageInfo, page, payloads};
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum SituationKind {
-    JobSeeker,
-    Employed,
-    Student,
-    Other,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum AttendanceKind {
-    Completed,
-    Partially,
-    DidNotShow,
-}
 
 /// An immersion and where its convention stands.
 #[derive(Debug)]
@@ -729,7 +715,7 @@ pub struct ImmersionMutation;
 impl ImmersionMutation {
     /// Runs a command on an immersion the viewer reaches, if the policy
     /// lets the viewer issue it, and answers with the immersion.
-    async fn on_immersion(
+    pub(crate) async fn on_immersion(
         ctx: &Context<'_>,
         immersion: &ID,
         command_id: Option<Uuid>,

@@ -27,7 +27,10 @@ fn mail_structure(actor: &passerelle_app::Actor) -> Result<uuid::Uuid> {
 pub struct Delivery {
     pub id: ID,
     /// The template's name (`signature_request`, `assessment_reminder`…).
+    #[graphql(deprecation = "Use `mailTemplate`, the same value as an enum.")]
     pub template: String,
+    /// Which mail.
+    pub mail_template: Template,
     /// What the mail is, in French.
     pub label: String,
     /// Who it goes to, by role, in French (never the address).
@@ -67,11 +70,15 @@ fn delivery(row: Row) -> Result<Delivery> {
         kind: "passerelle_notify::State",
         value: row.state.clone(),
     }))?;
-    let template = Template::parse(&row.template);
+    let template = stored(Template::parse(&row.template).ok_or_else(|| UnknownTag {
+        kind: "passerelle_notify::Template",
+        value: row.template.clone(),
+    }))?;
     Ok(Delivery {
         id: ID(row.id.to_string()),
-        label: template.map_or_else(|| row.template.clone(), |t| t.label().to_owned()),
+        label: template.label().to_owned(),
         template: row.template,
+        mail_template: template,
         recipient: recipient(&row.recipient.0),
         state,
         attempts: row.attempts,

@@ -10,6 +10,11 @@ use passerelle_domain::immersion::Milestone;
 /// Which mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(name = "MailTemplate")
+)]
 pub enum Template {
     /// A link to open one's space, asked for by its recipient.
     MagicLink,

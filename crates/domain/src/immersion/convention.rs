@@ -83,6 +83,28 @@ pub enum Situation {
     },
 }
 
+/// The person's situation without its details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum SituationKind {
+    JobSeeker,
+    Employed,
+    Student,
+    Other,
+}
+
+impl Situation {
+    pub fn kind(&self) -> SituationKind {
+        match self {
+            Situation::JobSeeker => SituationKind::JobSeeker,
+            Situation::Employed { .. } => SituationKind::Employed,
+            Situation::Student => SituationKind::Student,
+            Situation::Other { .. } => SituationKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConventionPerson {
     pub identity: Personal<ConventionIdentity>,

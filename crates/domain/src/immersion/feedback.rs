@@ -21,6 +21,27 @@ pub enum Attendance {
     DidNotShow,
 }
 
+/// Whether the person was there, without the details of a partial
+/// attendance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum AttendanceKind {
+    Completed,
+    Partially,
+    DidNotShow,
+}
+
+impl Attendance {
+    pub fn kind(self) -> AttendanceKind {
+        match self {
+            Attendance::Completed => AttendanceKind::Completed,
+            Attendance::Partially { .. } => AttendanceKind::Partially,
+            Attendance::DidNotShow => AttendanceKind::DidNotShow,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(

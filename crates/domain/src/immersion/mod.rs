@@ -18,11 +18,13 @@ use time::{Date, Duration, OffsetDateTime};
 
 pub use convention::{
     AGE_OF_MAJORITY, Convention, ConventionIdentity, ConventionPerson, Host, MAX_WEEKLY_HOURS,
-    MINIMUM_AGE, Objective, Organisation, Place, Signatory, Signer, Situation, Tutor,
+    MINIMUM_AGE, Objective, Organisation, Place, Signatory, Signer, Situation, SituationKind,
+    Tutor,
 };
 pub use feedback::{
-    AssessmentResponse, Attendance, Feedback, FeedbackAuthor, Hiring, HostAssessment, Level,
-    MediatorFeedback, Milestone, Outcome, OutcomeKind, PersonFeedback, Skill, SkillObserved,
+    AssessmentResponse, Attendance, AttendanceKind, Feedback, FeedbackAuthor, Hiring,
+    HostAssessment, Level, MediatorFeedback, Milestone, Outcome, OutcomeKind, PersonFeedback,
+    Skill, SkillObserved,
 };
 pub use rules::{MAX_CONVENTIONS_WITH_HOST, MAX_DAYS_WITH_HOST, PriorConvention};
 
