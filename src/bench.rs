@@ -209,7 +209,12 @@ pub async fn run(
     );
     projections.setup().await?;
     let api = Arc::new(OnceLock::new());
-    let _ = api.set(crate::wiring::api_over(config, &pool, &projections));
+    let _ = api.set(crate::wiring::api_over(
+        config,
+        &pool,
+        &passerelle_graphql::Reads::primary_only(),
+        &projections,
+    ));
     let app = server::router(server::AppState {
         pool: pool.clone(),
         metrics: crate::telemetry::init_metrics()?,

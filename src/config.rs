@@ -58,6 +58,31 @@ pub struct Config {
     pub dashboards: DashboardsConfig,
     pub mail: MailConfig,
     pub schedules: SchedulesConfig,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// A streaming standby of `database_url` (`PASSERELLE_DATABASE__READ_URL`,
+    /// or `…_FILE`) serving the reads that may lag: the dashboards and their
+    /// CSV exports. When absent, or behind, or unreachable, the primary serves them.
+    pub read_url: Option<String>,
+    /// The standby serves while it is at most this far behind the primary.
+    pub read_max_lag_ms: u64,
+    /// After a mutation, a viewer's reads stay on the primary this long
+    /// (read-your-writes, within this replica).
+    pub own_writes_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            read_url: None,
+            read_max_lag_ms: 5000,
+            own_writes_secs: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -261,6 +286,7 @@ impl Default for Config {
             dashboards: DashboardsConfig::default(),
             mail: MailConfig::default(),
             schedules: SchedulesConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -618,6 +644,29 @@ mod tests {
             );
             assert!(err.contains("mastr_key"), "{err}");
             assert!(!err.contains("s3cr3t"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn the_standby_is_read_from_its_variables_and_files() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("read-url", "postgres://u:p@db-ro/passerelle?sslmode=verify-full\n")?;
+            jail.set_env("PASSERELLE_DATABASE__READ_URL_FILE", "read-url");
+            jail.set_env("PASSERELLE_DATABASE__READ_MAX_LAG_MS", "1500");
+            jail.set_env("PASSERELLE_DATABASE_MAX_CONNECTIONS", "7");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(
+                config.database.read_url.as_deref(),
+                Some("postgres://u:p@db-ro/passerelle?sslmode=verify-full")
+            );
+            assert_eq!(config.database.read_max_lag_ms, 1500);
+            assert_eq!(config.database.own_writes_secs, 10);
+            assert_eq!(config.database_max_connections, 7);
             Ok(())
         });
     }

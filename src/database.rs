@@ -19,6 +19,9 @@ const DATABASE: &str = "passerelle";
 #[derive(Debug)]
 pub struct Database {
     pub pool: PgPool,
+    /// Where the reads that may lag go: the standby `database.read_url`
+    /// names, when set and close enough behind (see `standby`).
+    pub reads: passerelle_graphql::Reads,
     /// Options to reach the server's other databases (the benchmark makes its own).
     pub server: PgConnectOptions,
     cluster: Option<ManagedCluster>,
@@ -27,6 +30,13 @@ pub struct Database {
 impl Database {
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         let max = config.database_max_connections;
+        let reads = match &config.database.read_url {
+            Some(url) => passerelle_graphql::Reads::with_standby(
+                standby_pool(url, max)?,
+                std::time::Duration::from_secs(config.database.own_writes_secs),
+            ),
+            None => passerelle_graphql::Reads::primary_only(),
+        };
         if let Some(url) = &config.database_url {
             let options =
                 PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
@@ -35,6 +45,7 @@ impl Database {
                 .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
             return Ok(Self {
                 pool,
+                reads,
                 server: options,
                 cluster: None,
             });
@@ -60,14 +71,18 @@ impl Database {
             .context("cannot connect to the private PostgreSQL cluster")?;
         Ok(Self {
             pool,
+            reads,
             server,
             cluster: Some(cluster),
         })
     }
 
-    /// Closes the pool and stops the private cluster if this process started it.
+    /// Closes the pools and stops the private cluster if this process started it.
     pub async fn close(self) {
         self.pool.close().await;
+        if let Some(standby) = self.reads.standby() {
+            standby.close().await;
+        }
         if let Some(cluster) = self.cluster.filter(ManagedCluster::started_here) {
             match tokio::task::spawn_blocking(move || cluster.stop()).await {
                 Ok(Ok(())) => {}
@@ -80,6 +95,19 @@ impl Database {
             }
         }
     }
+}
+
+/// The standby's pool, connected on first use: a standby down at start
+/// stops nothing, the primary serves until it answers. Waits for a
+/// connection briefly, since the primary can serve instead.
+fn standby_pool(url: &str, max: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("database.read_url is not a PostgreSQL URL")?
+        .options([("jit", "off"), ("idle_in_transaction_session_timeout", "60s")]);
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect_lazy_with(options))
 }
 
 pub async fn create_database_if_missing(

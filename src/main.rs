@@ -9,6 +9,7 @@ mod demo;
 mod fence;
 mod graphiql;
 mod server;
+mod standby;
 mod telemetry;
 mod wiring;
 
@@ -156,12 +157,19 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     let (fence, fenced) = tokio::sync::watch::channel(None);
     let api = Arc::new(OnceLock::new());
     if let Some((p, _)) = &wired {
-        serve_api(&api, api_over(config, &db.pool, p), &stopped);
+        serve_api(&api, api_over(config, &db.pool, &db.reads, p), &stopped);
     }
+    tokio::spawn(standby::watch(
+        db.pool.clone(),
+        db.reads.clone(),
+        std::time::Duration::from_millis(config.database.read_max_lag_ms),
+        stopped.clone(),
+    ));
     let runner = {
-        let (config, pool, api, stopped) = (
+        let (config, pool, reads, api, stopped) = (
             config.clone(),
             db.pool.clone(),
+            db.reads.clone(),
             api.clone(),
             stopped.clone(),
         );
@@ -171,7 +179,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
                 Some(wired) => wired,
                 None => match wire_when_migrated(&config, &pool).await {
                     Ok(wired) => {
-                        serve_api(&api, api_over(&config, &pool, &wired.0), &stopped);
+                        serve_api(&api, api_over(&config, &pool, &reads, &wired.0), &stopped);
                         wired
                     }
                     Err(e) => {

@@ -125,6 +125,7 @@ pub(crate) fn notifier(
 pub(crate) fn api_over(
     config: &Config,
     pool: &sqlx::PgPool,
+    reads: &passerelle_graphql::Reads,
     projections: &Projections,
 ) -> server::Api {
     let gateway = passerelle_graphql::Gateway {
@@ -151,7 +152,7 @@ pub(crate) fn api_over(
             .client_ip_header
             .as_deref()
             .and_then(|h| axum::http::HeaderName::try_from(h).ok()),
-        schema: passerelle_graphql::build(
+        schema: passerelle_graphql::build_reading(
             gateway.clone(),
             passerelle_graphql::Limits {
                 depth: config.api.max_depth,
@@ -162,6 +163,7 @@ pub(crate) fn api_over(
                 aliases: config.api.max_aliases,
                 introspection: config.api.introspection,
             },
+            reads.clone(),
         ),
         gateway,
     }

@@ -13,6 +13,7 @@ use passerelle_projections::dashboards::{
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::context::{gateway, staff};
+use crate::reads::lagging;
 use crate::error::{self, Code};
 use crate::input::parse_id;
 
@@ -298,9 +299,12 @@ impl DashboardQuery {
         as_of: Option<Date>,
     ) -> Result<ImmersionFunnel> {
         let scope = scope(ctx, filter, as_of)?;
-        let rows = dashboards::funnel(&gateway(ctx).pool, &scope.filter, scope.as_of)
-            .await
-            .map_err(failed)?;
+        let (filter, day) = (&scope.filter, scope.as_of);
+        let rows = lagging(ctx, |pool| async move {
+            dashboards::funnel(&pool, filter, day).await
+        })
+        .await
+        .map_err(failed)?;
         Ok(funnel(&scope, rows, as_of))
     }
 
@@ -314,9 +318,12 @@ impl DashboardQuery {
         as_of: Option<Date>,
     ) -> Result<ImmersionOutcomes> {
         let scope = scope(ctx, filter, as_of)?;
-        let rows = dashboards::outcomes(&gateway(ctx).pool, &scope.filter, scope.as_of)
-            .await
-            .map_err(failed)?;
+        let (filter, day) = (&scope.filter, scope.as_of);
+        let rows = lagging(ctx, |pool| async move {
+            dashboards::outcomes(&pool, filter, day).await
+        })
+        .await
+        .map_err(failed)?;
         let cells: Vec<OutcomeCell> = rows.iter().map(|r| outcome_cell(&scope, r)).collect();
         Ok(ImmersionOutcomes {
             as_of,
@@ -334,9 +341,12 @@ impl DashboardQuery {
         as_of: Option<Date>,
     ) -> Result<NeedsConversion> {
         let scope = scope(ctx, filter, as_of)?;
-        let figures = dashboards::needs_conversion(&gateway(ctx).pool, &scope.filter, scope.as_of)
-            .await
-            .map_err(failed)?;
+        let (filter, day) = (&scope.filter, scope.as_of);
+        let figures = lagging(ctx, |pool| async move {
+            dashboards::needs_conversion(&pool, filter, day).await
+        })
+        .await
+        .map_err(failed)?;
         let from_visits = figures
             .by_source
             .iter()
@@ -381,10 +391,12 @@ impl DashboardQuery {
         as_of: Option<Date>,
     ) -> Result<ProjectReadjustments> {
         let scope = scope(ctx, filter, as_of)?;
-        let figures =
-            dashboards::project_readjustments(&gateway(ctx).pool, &scope.filter, scope.as_of)
-                .await
-                .map_err(failed)?;
+        let (filter, day) = (&scope.filter, scope.as_of);
+        let figures = lagging(ctx, |pool| async move {
+            dashboards::project_readjustments(&pool, filter, day).await
+        })
+        .await
+        .map_err(failed)?;
         let by_iterations: Vec<PeopleByIterations> = figures
             .by_iterations
             .iter()
@@ -423,11 +435,13 @@ impl DashboardQuery {
         as_of: Option<Date>,
     ) -> Result<EmployerEngagement> {
         let scope = scope(ctx, filter, as_of)?;
-        let gateway = gateway(ctx);
-        let now = gateway.handler.clock().now();
-        let f = dashboards::employer_engagement(&gateway.pool, &scope.filter, scope.as_of, now)
-            .await
-            .map_err(failed)?;
+        let now = gateway(ctx).handler.clock().now();
+        let (filter, day) = (&scope.filter, scope.as_of);
+        let f = lagging(ctx, |pool| async move {
+            dashboards::employer_engagement(&pool, filter, day, now).await
+        })
+        .await
+        .map_err(failed)?;
         let counts = [
             f.employers_visited,
             f.visits,

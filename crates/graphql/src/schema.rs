@@ -4,6 +4,7 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 
 use crate::context::Gateway;
 use crate::limits::Limits;
+use crate::reads::Reads;
 use crate::{accounts, dashboards, employers, immersions, inbox, notifications, people};
 
 #[derive(MergedObject, Default, Debug)]
@@ -32,6 +33,11 @@ pub struct Subscription(immersions::ImmersionSubscription, inbox::InboxSubscript
 pub type PasserelleSchema = Schema<Query, Mutation, Subscription>;
 
 pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
+    build_reading(gateway, limits, Reads::primary_only())
+}
+
+/// The schema whose reads that may lag go where `reads` says.
+pub fn build_reading(gateway: Gateway, limits: Limits, reads: Reads) -> PasserelleSchema {
     // Depth and complexity are measured by the guard, which leaves
     // introspection out of them: async-graphql's own would count it.
     let builder = Schema::build(
@@ -40,7 +46,9 @@ pub fn build(gateway: Gateway, limits: Limits) -> PasserelleSchema {
         Subscription::default(),
     )
     .data(gateway)
+    .data(reads)
     .extension(crate::limits::Guard::new(limits, &sdl()))
+    .extension(crate::reads::OwnWrites)
     .extension(crate::replays::Replays)
     .extension(crate::revalidate::Revalidate);
     if limits.introspection {

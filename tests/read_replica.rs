@@ -1,0 +1,176 @@
+//! The dashboards read from a streaming standby (`database.read_url`), made
+//! here by `pg_basebackup -R` from a primary of the test's own: served from
+//! it once it has caught up, the same figures as the primary's; from the
+//! primary when it stops, without an error; and from the primary for a
+//! viewer who has just written (read-your-writes).
+
+mod common;
+mod pg_cluster;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, PASSWORD, Server, gql, login, wait_for_status};
+use pg_cluster::{Scratch, Server as Postgres};
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+const FUNNEL: &str = "query($s: ID!) { immersionFunnel(filter: { structureId: $s }) {
+    masked steps { step count } } }";
+
+fn create_staff(url: &str, dir: &common::tempdir::Dir, role: &str, email: &str) {
+    let mut child = Command::new(BIN)
+        .args(["users", "create", "--structure", "Mission locale de Nantes"])
+        .args(["--role", role, "--email", email, "--name", "Camille Durand"])
+        .arg("--password-stdin")
+        .env("DATABASE_URL", url)
+        .env("PASSERELLE_DATA_DIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The sum of `passerelle_lagging_reads_total` over the lines with `labels`.
+async fn reads(server: &Server, labels: &[&str]) -> f64 {
+    let (_, metrics) = server.get("/metrics").await;
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("passerelle_lagging_reads_total{"))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn funnel(server: &Server, token: &str, structure: &Value) -> Value {
+    let answer = gql(server, Some(token), FUNNEL, json!({ "s": structure })).await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    answer["data"]["immersionFunnel"].clone()
+}
+
+fn proposed(funnel: &Value) -> i64 {
+    funnel["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "PROPOSED")
+        .and_then(|s| s["count"].as_i64())
+        .unwrap_or(0)
+}
+
+fn wait_logged(server: &Server, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.logged(needle).is_empty() {
+        assert!(Instant::now() < deadline, "never logged « {needle} »");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboards_read_from_a_streaming_standby_and_fall_back_to_the_primary() {
+    let scratch = Scratch::new("replica");
+    let mut primary = Postgres::init(
+        &scratch,
+        "primary",
+        "host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n",
+        "wal_level = replica\nmax_wal_senders = 4\n",
+    );
+    primary.start();
+    let mut conn = sqlx::PgConnection::connect(&primary.url("postgres", ""))
+        .await
+        .unwrap();
+    sqlx::raw_sql("create database passerelle")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let mut standby = Postgres::standby_of(&primary, &scratch, "standby");
+    standby.start();
+
+    let dir = common::data_dir();
+    let url = primary.url("passerelle", "");
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", &url)
+            .env(
+                "PASSERELLE_DATABASE__READ_URL",
+                standby.url("passerelle", ""),
+            )
+            .env("PASSERELLE_DATABASE__READ_MAX_LAG_MS", "3000")
+            .env("PASSERELLE_PROJECTIONS__POLL_INTERVAL_MS", "50")
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_staff(&url, &dir, "mediator", "camille@ml-nantes.fr");
+    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    let writer = login(&server, "camille@ml-nantes.fr").await;
+    let reader = login(&server, "dominique@ml-nantes.fr").await;
+    let me = gql(&server, Some(&reader), "{ me { structureId } }", json!({})).await;
+    let structure = me["data"]["me"]["structureId"].clone();
+    wait_logged(&server, "the standby serves the reads that may lag");
+
+    // A command's result is read at once by whoever issued it, and their
+    // dashboards come from the primary for a while.
+    let employer =
+        common::register_employer(&server, &writer, "73282932000074", "Boulangerie du Port").await;
+    let person = common::enroll(&server, &writer, None).await;
+    let immersion = common::propose(&server, &writer, &person, &employer).await;
+    assert!(immersion.is_string(), "{immersion}");
+    let read = gql(
+        &server,
+        Some(&writer),
+        "query($i: ID!) { immersion(id: $i) { id } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(read["data"]["immersion"]["id"], immersion, "{read}");
+    let own_before = reads(&server, &["served_by=\"primary\"", "reason=\"own_writes\""]).await;
+    funnel(&server, &writer, &structure).await;
+    assert_eq!(
+        reads(&server, &["served_by=\"primary\"", "reason=\"own_writes\""]).await,
+        own_before + 1.0,
+        "a viewer who just wrote read from the standby"
+    );
+
+    // Another viewer reads from the standby, which catches up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let from_standby = loop {
+        let before = reads(&server, &["served_by=\"standby\""]).await;
+        let figures = funnel(&server, &reader, &structure).await;
+        let served = reads(&server, &["served_by=\"standby\""]).await > before;
+        if served && proposed(&figures) == 1 {
+            break figures;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby never served the figures: {figures}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The same figures as the primary's: read there from the same server
+    // once the standby is gone.
+    standby.stop();
+    let failed_before = reads(&server, &["served_by=\"primary\""]).await;
+    let from_primary = funnel(&server, &reader, &structure).await;
+    assert_eq!(from_primary, from_standby);
+    assert!(reads(&server, &["served_by=\"primary\""]).await > failed_before);
+    wait_logged(&server, "the standby does not answer");
+    for _ in 0..3 {
+        assert_eq!(funnel(&server, &reader, &structure).await, from_standby);
+    }
+    // Nothing in the log about who read or what.
+    for line in server.logged("standby") {
+        assert!(!line.contains("ml-nantes.fr"), "{line}");
+    }
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    primary.stop();
+}
