@@ -1,5 +1,8 @@
-//! The command path: load → context → decide → append → inline views, in
-//! one transaction, retried on a version conflict.
+//! The command path: load → context → decide → append → inline views,
+//! retried on a version conflict. The stream is read with the command id's
+//! lookup in one statement; the append and the inline views are written in
+//! one statement when the views allow it (`Projection::inline_writes`), in
+//! one transaction otherwise.
 
 use std::sync::Arc;
 
@@ -7,7 +10,8 @@ use async_trait::async_trait;
 use passerelle_domain::EventType;
 use passerelle_store::projection::Projections;
 use passerelle_store::{
-    Append, ExpectedVersion, Metadata, NewEvent, RecordedEvent, Store, StoreError,
+    Append, AppendResult, AppendedCommand, ExpectedVersion, LogPosition, Metadata, NewEvent,
+    RecordedEvent, Store, StoreError,
 };
 use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
@@ -64,6 +68,11 @@ pub struct Outcome {
     /// True when the same command id had already been appended: nothing was
     /// decided or written this time.
     pub replayed: bool,
+    /// What the inline views' writes returned, by projection, when they
+    /// ran in the append's own statement (`Projection::inline_writes`):
+    /// rows as the command left them, for its answer without reading them
+    /// again. Empty otherwise.
+    pub written: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// Carries commands to the store. Cheap to clone.
@@ -131,21 +140,22 @@ impl Handler {
         let stream_id = A::stream_id(id);
         let fingerprint = self.fingerprint(&stream_id, command, meta);
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut tx = self.store.pool().begin().await?;
+            // Outside a transaction until the append: the compare-and-set on
+            // the stream's version guards the decision, and a statement
+            // reads what was committed before it either way.
+            let mut conn = self.store.pool().acquire().await?;
             // A state kept from an earlier command here: only the events
             // appended since (by this replica or another) are read.
             let (cached, mut state) = self.states.take::<A::State>(&stream_id).unwrap_or_default();
-            let recorded = self
+            // The command id is looked up in the same statement: one
+            // snapshot for both, so a first attempt of this command that the
+            // read sees is found too, and the command is not decided against
+            // its own effects.
+            let (recorded, done) = self
                 .store
-                .read_stream(&mut tx, &stream_id, cached + 1)
+                .read_stream_for_command(&mut conn, &stream_id, cached + 1, meta.command_id)
                 .await?;
-            // Looked up after the stream is read: each statement sees what
-            // was committed before it, so a first attempt of this command
-            // that the read above already saw is found here too, and the
-            // command is not decided against its own effects.
-            let done = self
-                .already_done(&mut tx, &stream_id, &fingerprint, meta)
-                .await?;
+            let done = already_done(done, &stream_id, &fingerprint, meta)?;
             let version = recorded.last().map_or(cached, |e| e.version);
             for event in &recorded {
                 let event: A::Event = event.decode().map_err(|source| AppError::Decode {
@@ -160,7 +170,7 @@ impl Handler {
             }
             let now = self.clock.now();
             let context = source
-                .context(&mut tx, &state, command, now, self.clock.today())
+                .context(&mut conn, &state, command, now, self.clock.today())
                 .await?;
             let decided = match A::decide(command, &state, &context) {
                 Ok(decided) => decided,
@@ -176,6 +186,7 @@ impl Handler {
                     version,
                     events: Vec::new(),
                     replayed: false,
+                    written: Vec::new(),
                 });
             }
             let mut new_events = Vec::with_capacity(decided.len());
@@ -197,36 +208,67 @@ impl Handler {
                 causation_id: meta.causation_id,
                 command_id: meta.command_id,
             };
-            let appended = self
-                .store
-                .append_command_in(
-                    &mut tx,
-                    &Append {
-                        stream_id: &stream_id,
-                        expected: ExpectedVersion::Exact(version),
-                        events: &new_events,
-                        metadata: &metadata,
-                        // The injected clock's time: the instant the decision
-                        // was taken, which dashboards "as of" a date compare
-                        // with (and which a seeded history sets in the past).
-                        recorded_at: Some(now),
-                    },
-                    Some(&fingerprint),
-                )
-                .await;
+            let append = Append {
+                stream_id: &stream_id,
+                expected: ExpectedVersion::Exact(version),
+                events: &new_events,
+                metadata: &metadata,
+                // The injected clock's time: the instant the decision was
+                // taken, which dashboards "as of" a date compare with (and
+                // which a seeded history sets in the past).
+                recorded_at: Some(now),
+            };
+            // The append and the inline views in one statement when the
+            // views can be written without reading them first; events about
+            // a person are sealed with their key, read in a transaction.
+            let fused = if new_events.iter().all(|e| e.subject.is_none()) {
+                let preview = AppendResult {
+                    stream_version: version + new_events.len() as i64,
+                    positions: vec![LogPosition::START; new_events.len()],
+                    recorded_at: now,
+                    replayed: false,
+                }
+                .recorded(&new_events, &metadata, &stream_id);
+                self.projections
+                    .append_inline(&mut conn, &append, Some(&fingerprint), &preview)
+                    .await
+                    .transpose()
+            } else {
+                None
+            };
+            let appended = match fused {
+                Some(fused) => fused.map(|(result, written)| (result, written, None)),
+                None => {
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    match self
+                        .store
+                        .append_command_in(&mut tx, &append, Some(&fingerprint))
+                        .await
+                    {
+                        Ok(result) => Ok((result, Vec::new(), Some(tx))),
+                        Err(e) => {
+                            tx.rollback().await?;
+                            Err(e)
+                        }
+                    }
+                }
+            };
             match appended {
-                Ok(result) if result.replayed => {
+                Ok((result, _, _)) if result.replayed => {
                     return Ok(Outcome {
                         stream_id,
                         version: result.stream_version,
                         events: Vec::new(),
                         replayed: true,
+                        written: Vec::new(),
                     });
                 }
-                Ok(result) => {
+                Ok((result, written, tx)) => {
                     let events = result.recorded(&new_events, &metadata, &stream_id);
-                    self.projections.apply_inline(&mut tx, &events).await?;
-                    tx.commit().await?;
+                    if let Some(mut tx) = tx {
+                        self.projections.apply_inline(&mut tx, &events).await?;
+                        tx.commit().await?;
+                    }
                     self.states.put(&stream_id, result.stream_version, state);
                     self.store.notify_appended();
                     // Nobody listening is not an error.
@@ -237,11 +279,11 @@ impl Handler {
                         version: result.stream_version,
                         events,
                         replayed: false,
+                        written,
                     });
                 }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(stream = %stream_id, attempt, "version conflict, deciding again");
-                    tx.rollback().await?;
                 }
                 Err(StoreError::CommandReused { command_id }) => {
                     return Err(AppError::CommandReused { command_id });
@@ -271,26 +313,26 @@ impl Handler {
         );
         self.store.command_fingerprint(text.as_bytes())
     }
+}
 
-    /// The outcome of this command id if this command was already appended.
-    async fn already_done(
-        &self,
-        conn: &mut PgConnection,
-        stream_id: &str,
-        fingerprint: &[u8],
-        meta: &CommandMeta,
-    ) -> Result<Option<Outcome>, AppError> {
-        match self.store.command_appended(conn, meta.command_id).await? {
-            None => Ok(None),
-            Some(done) if done.is_same(stream_id, fingerprint) => Ok(Some(Outcome {
-                stream_id: done.stream_id,
-                version: done.version,
-                events: Vec::new(),
-                replayed: true,
-            })),
-            Some(_) => Err(AppError::CommandReused {
-                command_id: meta.command_id,
-            }),
-        }
+/// The outcome of this command id if this command was already appended.
+fn already_done(
+    done: Option<AppendedCommand>,
+    stream_id: &str,
+    fingerprint: &[u8],
+    meta: &CommandMeta,
+) -> Result<Option<Outcome>, AppError> {
+    match done {
+        None => Ok(None),
+        Some(done) if done.is_same(stream_id, fingerprint) => Ok(Some(Outcome {
+            stream_id: done.stream_id,
+            version: done.version,
+            events: Vec::new(),
+            replayed: true,
+            written: Vec::new(),
+        })),
+        Some(_) => Err(AppError::CommandReused {
+            command_id: meta.command_id,
+        }),
     }
 }

@@ -444,6 +444,28 @@ pub struct NeedCloseInput {
 
 payloads!(need: Need => NeedSurfacePayload, NeedQualifyPayload, NeedClosePayload);
 
+#[derive(InputObject, Debug)]
+pub struct EmployerHostingCapacitySetInput {
+    pub command_id: Option<Uuid>,
+    pub employer_id: ID,
+    /// How many immersions the establishment can host at once; 0 when it
+    /// cannot host for now.
+    pub simultaneous_immersions: i32,
+    pub notes: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct NeedFormaliseInput {
+    pub command_id: Option<Uuid>,
+    pub need_id: ID,
+    /// The offer's reference (France Travail, the employer's own…), if any.
+    pub offer_reference: Option<String>,
+    pub formalised_on: Option<Date>,
+}
+
+payloads!(employer: Employer => EmployerHostingCapacitySetPayload);
+payloads!(need: Need => NeedFormalisePayload);
+
 #[derive(Default, Debug)]
 pub struct EmployerMutation;
 
@@ -457,10 +479,16 @@ async fn on_employer(
     command_id: Option<Uuid>,
 ) -> Result<Employer> {
     let gw = gateway(ctx);
-    gw.handler
+    let outcome = gw
+        .handler
         .execute::<EmployerAggregate>(id, command, &meta(actor, command_id), &Views)
         .await
         .map_err(error::app)?;
+    // The row as the command's own statement left it, when it wrote the
+    // view there: no read again.
+    if let Some(row) = employers::written(&outcome.written, id) {
+        return Ok(Employer(row));
+    }
     employers::get(&gw.pool, id)
         .await
         .map_err(error::db)?
@@ -718,5 +746,60 @@ impl EmployerMutation {
         };
         let need = on_need(ctx, actor, id, &command, input.command_id).await?;
         Ok(NeedClosePayload { need })
+    }
+
+    /// Records how many immersions the establishment can host at once:
+    /// any staff member, the file being shared.
+    async fn employer_hosting_capacity_set(
+        &self,
+        ctx: &Context<'_>,
+        input: EmployerHostingCapacitySetInput,
+    ) -> Result<EmployerHostingCapacitySetPayload> {
+        let actor = staff(ctx)?;
+        let id = EmployerId(parse_id(&input.employer_id, "Employeur")?);
+        let simultaneous_immersions = u8::try_from(input.simultaneous_immersions)
+            .ok()
+            .filter(|n| *n <= 50)
+            .ok_or_else(|| {
+                on_field(
+                    "simultaneousImmersions",
+                    passerelle_domain::DomainError::invalid(
+                        passerelle_domain::Rule::HeadcountRange,
+                        "simultaneousImmersions",
+                        "Indiquez de 0 à 50 immersions accueillies en même temps.",
+                    ),
+                )
+            })?;
+        let command = EmployerCommand::SetHostingCapacity {
+            simultaneous_immersions,
+            notes: optional_text("notes", input.notes.as_deref())?,
+        };
+        let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
+        Ok(EmployerHostingCapacitySetPayload { employer })
+    }
+
+    /// Records that a qualified need became a real offer or a hire: any
+    /// staff member.
+    async fn need_formalise(
+        &self,
+        ctx: &Context<'_>,
+        input: NeedFormaliseInput,
+    ) -> Result<NeedFormalisePayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = NeedId(parse_id(&input.need_id, "Besoin")?);
+        let command = NeedCommand::FormaliseAsOffer {
+            offer_reference: input
+                .offer_reference
+                .as_deref()
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| label("offerReference", r))
+                .transpose()?,
+            formalised_on: input
+                .formalised_on
+                .unwrap_or_else(|| gw.handler.clock().today()),
+        };
+        let need = on_need(ctx, actor, id, &command, input.command_id).await?;
+        Ok(NeedFormalisePayload { need })
     }
 }

@@ -6,8 +6,10 @@
 //! Every resolver asks `app::policy` what the viewer may reach. Knows no
 //! HTTP type: the server puts a [`Viewer`] in each request's data.
 
+mod accidents;
 mod accounts;
 mod context;
+mod conventions;
 mod dashboards;
 mod employers;
 mod error;
@@ -17,6 +19,7 @@ mod input;
 mod kinds;
 mod limits;
 mod loaders;
+mod mentorships;
 mod notifications;
 mod people;
 mod primitives;
@@ -24,6 +27,7 @@ mod reads;
 mod replays;
 mod revalidate;
 mod schema;
+mod testimonies;
 mod throttle;
 
 pub use accounts::SESSION_COOKIE;

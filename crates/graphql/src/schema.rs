@@ -5,7 +5,10 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use crate::context::Gateway;
 use crate::limits::Limits;
 use crate::reads::Reads;
-use crate::{accounts, dashboards, employers, immersions, inbox, notifications, people};
+use crate::{
+    accidents, accounts, conventions, dashboards, employers, immersions, inbox, mentorships,
+    notifications, people, testimonies,
+};
 
 #[derive(MergedObject, Default, Debug)]
 pub struct Query(
@@ -25,6 +28,10 @@ pub struct Mutation(
     people::PeopleMutation,
     immersions::ImmersionMutation,
     notifications::NotificationMutation,
+    conventions::ConventionMutation,
+    accidents::AccidentMutation,
+    mentorships::MentorshipMutation,
+    testimonies::TestimonyMutation,
 );
 
 #[derive(MergedSubscription, Default, Debug)]

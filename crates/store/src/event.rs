@@ -177,3 +177,19 @@ impl AppendResult {
 pub fn event_id(command_id: Uuid, index: usize) -> Uuid {
     Uuid::new_v5(&command_id, &(index as u64).to_be_bytes())
 }
+
+/// One data-modifying statement of an inline projection, run as a part of
+/// the append's statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineWrite {
+    /// The statement, with `{schema}.` before each of the projection's
+    /// tables (the live version's schema goes there), `{rows}` where its
+    /// one parameter goes (JSON) and `{appended}` in its condition (true
+    /// once the events are appended: a refused append writes nothing).
+    pub sql: &'static str,
+    /// The parameter: rows as a JSON array.
+    pub rows: String,
+    /// Whether the statement ends with `returning`: the rows it returns
+    /// come back to the command as JSON, under the projection's name.
+    pub returning: bool,
+}

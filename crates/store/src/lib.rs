@@ -27,7 +27,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 pub use answers::KeptAnswer;
 pub use error::{Result, StoreError};
 pub use event::{
-    AppendResult, ExpectedVersion, LogPosition, Metadata, NewEvent, RecordedEvent, event_id,
+    AppendResult, ExpectedVersion, InlineWrite, LogPosition, Metadata, NewEvent, RecordedEvent,
+    event_id,
 };
 pub use personal::{Keyring, MasterKey};
 pub use store::{Append, AppendedCommand, ERASED_EVENT, Store};
@@ -35,6 +36,10 @@ pub use upcast::{Upcaster, Upcasters};
 
 /// The schema migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// How long a pooled connection may sit idle and still be used without a
+/// ping first.
+const UNCHECKED_IDLE: Duration = Duration::from_secs(10);
 
 /// Opens a pool whose sessions cannot sit idle inside a transaction: a
 /// forgotten open transaction would hold every projection back.
@@ -48,6 +53,19 @@ pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // A ping before every use was a round trip of each statement run on
+        // the pool, the most of a command's. A connection used within the
+        // last seconds is known alive; one idle longer (the server or a
+        // proxy may have closed it) is still pinged, and replaced if dead.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > UNCHECKED_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await?)
 }

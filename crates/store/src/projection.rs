@@ -27,12 +27,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::error::{Result, StoreError};
-use crate::event::{LogPosition, RecordedEvent};
+use crate::event::{AppendResult, InlineWrite, LogPosition, RecordedEvent};
 use crate::store::Store;
 
 pub type ProjectionError = Box<dyn std::error::Error + Send + Sync>;
@@ -70,6 +71,15 @@ pub trait Projection: Send + Sync + 'static {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError>;
+    /// For an inline projection: a command's events as writes that need no
+    /// read of its tables first, run inside the append's own statement (one
+    /// round trip for the whole command); `None` (the default) when these
+    /// events need [`Projection::apply`]. The writes must leave the tables
+    /// exactly as `apply` would. The events are not appended yet: their
+    /// positions are unknown (zero) and must not be used.
+    fn inline_writes(&self, _events: &[RecordedEvent]) -> Option<Vec<InlineWrite>> {
+        None
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +157,11 @@ pub struct Projections {
     /// Each projection's [`schema_hash`], by name: computed once.
     hashes: Arc<std::collections::HashMap<&'static str, String>>,
     config: RunnerConfig,
+    /// The live version of each inline projection whose live version is
+    /// current, as last read: where a command's writes go when they run in
+    /// the append's statement. Only a hint: that statement checks it under
+    /// a lock, and it is read again when the check fails.
+    live: Arc<std::sync::Mutex<Option<std::collections::HashMap<&'static str, i32>>>>,
 }
 
 impl std::fmt::Debug for Projections {
@@ -171,6 +186,17 @@ fn valid_name(name: &str) -> bool {
 
 fn version_schema(name: &str, version: i32) -> String {
     format!("{name}_v{version}")
+}
+
+/// The live schema of each projection of `parts`, in order.
+fn live_schemas<T>(
+    parts: &[(&Arc<dyn Projection>, T)],
+    live: &std::collections::HashMap<&'static str, i32>,
+) -> Vec<String> {
+    parts
+        .iter()
+        .map(|(p, _)| version_schema(p.name(), live.get(p.name()).copied().unwrap_or_default()))
+        .collect()
 }
 
 /// A stable hash of a projection's DDL (64-bit FNV-1a, in hex): the same on
@@ -211,6 +237,7 @@ impl Projections {
             list: Arc::new(list),
             hashes: Arc::new(hashes),
             config,
+            live: Arc::default(),
         }
     }
 
@@ -293,6 +320,116 @@ impl Projections {
         .bind(&hashes)
         .fetch_all(self.store.pool())
         .await?)
+    }
+
+    /// Appends a command's events and writes the inline projections in one
+    /// statement, on `conn` outside any transaction (the statement is its
+    /// own): when every inline projection that reads these events can write
+    /// them without reading first ([`Projection::inline_writes`]) and has a
+    /// current live version. `None` when not: nothing was done, and the
+    /// caller appends then [`Projections::apply_inline`]s in a transaction.
+    /// Returns, beside the append's result, what the writes returned, by
+    /// projection. `events` are the events as they will be recorded, their
+    /// positions unknown.
+    pub async fn append_inline(
+        &self,
+        conn: &mut PgConnection,
+        append: &crate::store::Append<'_>,
+        fingerprint: Option<&[u8]>,
+        events: &[RecordedEvent],
+    ) -> Result<Option<(AppendResult, Vec<(&'static str, Value)>)>> {
+        let mut parts = Vec::new();
+        for p in self
+            .list
+            .iter()
+            .filter(|p| p.mode() == Mode::Inline && events.iter().any(|e| p.handles(e)))
+        {
+            let Some(writes) = p.inline_writes(events) else {
+                return Ok(None);
+            };
+            parts.push((p, writes));
+        }
+        let Some(live) = self.live_versions(conn).await? else {
+            return Ok(None);
+        };
+        let mut gate = Vec::new();
+        for (p, _) in &parts {
+            let Some(version) = live.get(p.name()) else {
+                return Ok(None);
+            };
+            gate.push((p.name(), *version, self.hash_of(p.as_ref())));
+        }
+        let fused = crate::store::Fused {
+            gate,
+            writes: parts
+                .iter()
+                .zip(&live_schemas(&parts, &live))
+                .flat_map(|((_, writes), schema)| writes.iter().map(|w| (schema.clone(), w)))
+                .collect(),
+        };
+        let owners: Vec<&'static str> = parts
+            .iter()
+            .flat_map(|(p, writes)| writes.iter().filter(|w| w.returning).map(|_| p.name()))
+            .collect();
+        match self
+            .store
+            .append_fused_in(conn, append, fingerprint, &fused)
+            .await
+        {
+            Ok((result, written)) => Ok(Some((
+                result,
+                owners
+                    .into_iter()
+                    .zip(written)
+                    .filter_map(|(name, rows)| Some((name, rows?)))
+                    .collect(),
+            ))),
+            Err(e) => {
+                if matches!(e, StoreError::Conflict { .. }) {
+                    // Perhaps the live versions moved: read them again.
+                    *self
+                        .live
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The live version of each inline projection whose live version is
+    /// current, read once then kept (see `live`).
+    async fn live_versions(
+        &self,
+        conn: &mut PgConnection,
+    ) -> Result<Option<std::collections::HashMap<&'static str, i32>>> {
+        if let Some(live) = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(Some(live));
+        }
+        let rows: Vec<(String, i32, Option<String>)> = sqlx::query_as(
+            "select projection, version, schema_hash from projection_checkpoints
+             where status = 'live'",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let live: std::collections::HashMap<&'static str, i32> = rows
+            .into_iter()
+            .filter_map(|(name, version, hash)| {
+                let p = self.find(&name).ok()?;
+                (p.mode() == Mode::Inline && self.is_current(p.as_ref(), hash.as_deref()))
+                    .then(|| (p.name(), version))
+            })
+            .collect();
+        *self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(live.clone());
+        Ok(Some(live))
     }
 
     /// Applies the inline projections to events just appended in `conn`'s
@@ -769,6 +906,16 @@ impl Projections {
                 .bind(p.name())
                 .execute(&mut *tx)
                 .await?;
+            // Appends that write the projection in their own statement lock
+            // the live row instead (`Fused`): this waits for them too, and
+            // those that come after find the row retired and go again.
+            sqlx::query(
+                "select 1 from projection_checkpoints
+                 where projection = $1 and status = 'live' for update",
+            )
+            .bind(p.name())
+            .execute(&mut *tx)
+            .await?;
         }
         let checkpoint: Option<(i64, i64)> = sqlx::query_as(
             "select transaction_id, global_position from projection_checkpoints

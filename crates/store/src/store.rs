@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
 use crate::event::{
-    AppendResult, ExpectedVersion, LogPosition, Metadata, NewEvent, RecordedEvent, event_id,
+    AppendResult, ExpectedVersion, InlineWrite, LogPosition, Metadata, NewEvent, RecordedEvent,
+    event_id,
 };
 use crate::personal::{self, Keyring};
 use crate::upcast::Upcasters;
@@ -56,8 +57,9 @@ ins as (
         with ordinality as e(event_id, event_type, schema_version, data, ord)
     order by e.ord
     returning version, global_position, transaction_id, recorded_at
-)
-select version, global_position, transaction_id, recorded_at from ins";
+)";
+const SELECT_APPENDED: &str = "
+select version, global_position, transaction_id, recorded_at";
 
 const CAS_EXACT: &str = "with cas as (
     update streams set version = version + $3
@@ -84,13 +86,101 @@ const EVENT_COLUMNS: &str = "global_position, transaction_id, tenant, \
      stream_id, version, event_id, event_type, schema_version, data, actor, role, correlation_id, \
      causation_id, command_id, recorded_at";
 
-static APPEND_EXACT: LazyLock<String> = LazyLock::new(|| format!("{CAS_EXACT}{INSERT_EVENTS}"));
+static APPEND_EXACT: LazyLock<String> =
+    LazyLock::new(|| format!("{CAS_EXACT}{INSERT_EVENTS}{SELECT_APPENDED} from ins"));
 static APPEND_NO_STREAM: LazyLock<String> =
-    LazyLock::new(|| format!("{CAS_NO_STREAM}{INSERT_EVENTS}"));
-static APPEND_ANY: LazyLock<String> = LazyLock::new(|| format!("{CAS_ANY}{INSERT_EVENTS}"));
+    LazyLock::new(|| format!("{CAS_NO_STREAM}{INSERT_EVENTS}{SELECT_APPENDED} from ins"));
+static APPEND_ANY: LazyLock<String> =
+    LazyLock::new(|| format!("{CAS_ANY}{INSERT_EVENTS}{SELECT_APPENDED} from ins"));
+
+/// The inline projections' part of an append that writes them in its own
+/// statement ([`Store::append_fused_in`]).
+#[derive(Debug)]
+pub(crate) struct Fused<'a> {
+    /// The projections written, with the live version written to and the
+    /// code's DDL hash: the statement locks each one's live checkpoint row
+    /// (`for share`) and appends nothing unless every one is still live.
+    pub gate: Vec<(&'a str, i32, &'a str)>,
+    /// Each write with the schema it goes to.
+    pub writes: Vec<(String, &'a InlineWrite)>,
+}
+
+/// The CTE that locks the live checkpoint rows the writes go to. A swap
+/// locks its projection's live row `for update` before its last batch: an
+/// append that locked first is in that batch, and one that waited reads the
+/// row again once the swap committed, finds it retired, and appends nothing.
+const GATE: &str = "with gate as (
+    select 1 from projection_checkpoints
+    where status = 'live' and (projection, version, schema_hash) in
+          (select * from unnest($P1::text[], $P2::int4[], $P3::text[]))
+    for share
+),
+";
+
+/// The statement of a fused append: the gate, the compare-and-set (on the
+/// gate's count too), the events, then each write, and its returned rows.
+fn fused_sql(expected: ExpectedVersion, fused: &Fused<'_>, first: usize) -> String {
+    let gate_ok = format!("(select count(*) from gate) = {}", fused.gate.len());
+    let cas = match expected {
+        ExpectedVersion::Exact(v) if v > 0 => CAS_EXACT.replace(
+            "and version = $15",
+            &format!("and version = $15 and {gate_ok}"),
+        ),
+        ExpectedVersion::Exact(_) | ExpectedVersion::NoStream => CAS_NO_STREAM.replace(
+            "values ($1, $2, $3)",
+            &format!("select $1, $2, $3 where {gate_ok}"),
+        ),
+        ExpectedVersion::Any => CAS_ANY.replace(
+            "where not exists",
+            &format!("where {gate_ok} and not exists"),
+        ),
+    };
+    let gate = GATE
+        .replace("$P1", &format!("${first}"))
+        .replace("$P2", &format!("${}", first + 1))
+        .replace("$P3", &format!("${}", first + 2));
+    let mut sql = format!("{gate}{}{INSERT_EVENTS}", cas.trim_start_matches("with "));
+    let mut returned = String::new();
+    for (i, (schema, write)) in fused.writes.iter().enumerate() {
+        let statement = write
+            .sql
+            .replace("{schema}", schema)
+            .replace("{rows}", &format!("${}::json", first + 3 + i))
+            .replace("{appended}", "exists (select 1 from ins)");
+        sql.push_str(&format!(",\nw{i} as ({statement})"));
+        if write.returning {
+            returned.push_str(&format!(", (select json_agg(w{i}) from w{i})"));
+        }
+    }
+    sql.push_str(SELECT_APPENDED);
+    sql.push_str(&returned);
+    sql.push_str(" from ins");
+    sql
+}
 static READ_STREAM: LazyLock<String> = LazyLock::new(|| {
     format!(
         "select {EVENT_COLUMNS} from events where stream_id = $1 and version >= $2 order by version"
+    )
+});
+// The command's first event, if appended, and the stream's events after a
+// version, in one statement: one snapshot for both, so a first attempt of the
+// command that the read sees is found too. The outer join keeps a row when
+// the stream has no new event; the lookup's columns come first.
+static READ_STREAM_FOR_COMMAND: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "select d.stream_id, d.version, d.command_fingerprint, ev.*
+         from (select 1) one
+         left join (
+             select e.stream_id,
+                    (select max(x.version) from events x
+                     where x.stream_id = e.stream_id and x.command_id = e.command_id) as version,
+                    e.command_fingerprint
+             from events e where e.event_id = $3
+         ) d on true
+         left join (
+             select {EVENT_COLUMNS} from events where stream_id = $1 and version >= $2
+         ) ev on true
+         order by ev.version"
     )
 });
 // The ORDER BY names the table's columns: the select list's
@@ -131,25 +221,59 @@ struct EventRow {
     recorded_at: OffsetDateTime,
 }
 
+impl EventRow {
+    /// The event's columns from `at` on.
+    fn at(row: &PgRow, at: usize) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            global_position: row.try_get(at)?,
+            transaction_id: row.try_get(at + 1)?,
+            tenant: row.try_get(at + 2)?,
+            stream_id: row.try_get(at + 3)?,
+            version: row.try_get(at + 4)?,
+            event_id: row.try_get(at + 5)?,
+            event_type: row.try_get(at + 6)?,
+            schema_version: row.try_get(at + 7)?,
+            data: row.try_get(at + 8)?,
+            actor: row.try_get(at + 9)?,
+            role: row.try_get(at + 10)?,
+            correlation_id: row.try_get(at + 11)?,
+            causation_id: row.try_get(at + 12)?,
+            command_id: row.try_get(at + 13)?,
+            recorded_at: row.try_get(at + 14)?,
+        })
+    }
+}
+
 impl<'r> sqlx::FromRow<'r, PgRow> for EventRow {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            global_position: row.try_get(0)?,
-            transaction_id: row.try_get(1)?,
-            tenant: row.try_get(2)?,
-            stream_id: row.try_get(3)?,
-            version: row.try_get(4)?,
-            event_id: row.try_get(5)?,
-            event_type: row.try_get(6)?,
-            schema_version: row.try_get(7)?,
-            data: row.try_get(8)?,
-            actor: row.try_get(9)?,
-            role: row.try_get(10)?,
-            correlation_id: row.try_get(11)?,
-            causation_id: row.try_get(12)?,
-            command_id: row.try_get(13)?,
-            recorded_at: row.try_get(14)?,
-        })
+        Self::at(row, 0)
+    }
+}
+
+/// A row of `READ_STREAM_FOR_COMMAND`: the command's earlier appending, if
+/// any (repeated on every row), and one event of the stream, if any.
+struct CommandReadRow {
+    done: Option<AppendedCommand>,
+    event: Option<EventRow>,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for CommandReadRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let stream_id: Option<String> = row.try_get(0)?;
+        let done = match stream_id {
+            Some(stream_id) => Some(AppendedCommand {
+                stream_id,
+                version: row.try_get(1)?,
+                fingerprint: row.try_get(2)?,
+            }),
+            None => None,
+        };
+        let position: Option<i64> = row.try_get(3)?;
+        let event = match position {
+            Some(_) => Some(EventRow::at(row, 3)?),
+            None => None,
+        };
+        Ok(Self { done, event })
     }
 }
 
@@ -210,6 +334,33 @@ impl Store {
         append: &Append<'_>,
         fingerprint: Option<&[u8]>,
     ) -> Result<AppendResult> {
+        Ok(self.append_parts(conn, append, fingerprint, None).await?.0)
+    }
+
+    /// Like [`Store::append_command_in`], running the inline projections'
+    /// writes in the same statement, on the live versions `fused` names;
+    /// also returns what the writes marked `returning` returned, in order
+    /// (`None` for a write that returned no row). Appends nothing, with
+    /// [`StoreError::Conflict`], when one of those versions is no longer
+    /// live.
+    pub(crate) async fn append_fused_in(
+        &self,
+        conn: &mut PgConnection,
+        append: &Append<'_>,
+        fingerprint: Option<&[u8]>,
+        fused: &Fused<'_>,
+    ) -> Result<(AppendResult, Vec<Option<Value>>)> {
+        self.append_parts(conn, append, fingerprint, Some(fused))
+            .await
+    }
+
+    async fn append_parts(
+        &self,
+        conn: &mut PgConnection,
+        append: &Append<'_>,
+        fingerprint: Option<&[u8]>,
+        fused: Option<&Fused<'_>>,
+    ) -> Result<(AppendResult, Vec<Option<Value>>)> {
         let count = append.events.len();
         if count == 0 {
             return Err(StoreError::NothingToAppend);
@@ -228,12 +379,18 @@ impl Store {
                 .await?;
             datas.push(serde_json::to_string(&sealed).map_err(StoreError::Data)?);
         }
-        let sql: &'static str = match append.expected {
-            ExpectedVersion::Exact(v) if v > 0 => &APPEND_EXACT,
-            ExpectedVersion::Exact(_) | ExpectedVersion::NoStream => &APPEND_NO_STREAM,
-            ExpectedVersion::Any => &APPEND_ANY,
+        let exact = matches!(append.expected, ExpectedVersion::Exact(v) if v > 0);
+        let sql: std::borrow::Cow<'static, str> = match (fused, append.expected) {
+            (Some(fused), expected) => {
+                fused_sql(expected, fused, if exact { 16 } else { 15 }).into()
+            }
+            (None, ExpectedVersion::Exact(v)) if v > 0 => APPEND_EXACT.as_str().into(),
+            (None, ExpectedVersion::Exact(_) | ExpectedVersion::NoStream) => {
+                APPEND_NO_STREAM.as_str().into()
+            }
+            (None, ExpectedVersion::Any) => APPEND_ANY.as_str().into(),
         };
-        let mut query = sqlx::query_as::<_, (i64, i64, i64, OffsetDateTime)>(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(append.stream_id)
             .bind(append.metadata.structure)
             .bind(count as i64)
@@ -253,34 +410,81 @@ impl Store {
         {
             query = query.bind(v);
         }
-        let mut rows = match query.fetch_all(&mut *conn).await {
+        let returning = fused.map_or(0, |f| f.writes.iter().filter(|(_, w)| w.returning).count());
+        if let Some(fused) = fused {
+            let names: Vec<&str> = fused.gate.iter().map(|g| g.0).collect();
+            let versions: Vec<i32> = fused.gate.iter().map(|g| g.1).collect();
+            let hashes: Vec<&str> = fused.gate.iter().map(|g| g.2).collect();
+            query = query.bind(names).bind(versions).bind(hashes);
+            for (_, write) in &fused.writes {
+                query = query.bind(write.rows.as_str());
+            }
+        }
+        let rows = match query.fetch_all(&mut *conn).await {
             Ok(rows) => rows,
             // Two concurrent retries of one command: the loser finds the winner's events.
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("events_event_id_key") => {
                 Vec::new()
             }
+            // The version written to was swapped out and dropped meanwhile
+            // (its tables gone, or the swap and this statement waiting on
+            // each other): nothing was appended, the command goes again.
+            Err(sqlx::Error::Database(e))
+                if fused.is_some()
+                    && matches!(e.code().as_deref(), Some("40P01" | "42P01" | "0A000")) =>
+            {
+                return Err(StoreError::Conflict {
+                    stream_id: append.stream_id.to_owned(),
+                    expected: append.expected,
+                    actual: None,
+                });
+            }
             Err(e) => return Err(e.into()),
         };
+        let mut rows: Vec<(i64, i64, i64, OffsetDateTime, &PgRow)> = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
         // Sorted here rather than in SQL: a handful of rows, and one sort
         // fewer on the server's hot path.
         rows.sort_unstable_by_key(|r| r.0);
         if let Some(last) = rows.last() {
             metrics::counter!("passerelle_events_appended_total").increment(count as u64);
-            return Ok(AppendResult {
-                stream_version: last.0,
-                positions: rows
-                    .iter()
-                    .map(|r| LogPosition {
-                        transaction_id: r.2,
-                        global_position: r.1,
-                    })
-                    .collect(),
-                recorded_at: last.3,
-                replayed: false,
-            });
+            let written = (0..returning)
+                .map(|i| {
+                    last.4
+                        .try_get::<Option<Json<Value>>, _>(4 + i)
+                        .map(|v| v.map(|j| j.0))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            return Ok((
+                AppendResult {
+                    stream_version: last.0,
+                    positions: rows
+                        .iter()
+                        .map(|r| LogPosition {
+                            transaction_id: r.2,
+                            global_position: r.1,
+                        })
+                        .collect(),
+                    recorded_at: last.3,
+                    replayed: false,
+                },
+                written,
+            ));
         }
-        self.replay_or_conflict(conn, append, &ids, fingerprint)
-            .await
+        let result = self
+            .replay_or_conflict(conn, append, &ids, fingerprint)
+            .await?;
+        Ok((result, Vec::new()))
     }
 
     async fn replay_or_conflict(
@@ -387,6 +591,34 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
         self.decode(conn, rows).await
+    }
+
+    /// [`Store::read_stream`] and [`Store::command_appended`] in one
+    /// statement (one round trip, one snapshot): the stream's events from
+    /// `from_version`, and where `command_id` went if it was appended before.
+    pub async fn read_stream_for_command(
+        &self,
+        conn: &mut PgConnection,
+        stream_id: &str,
+        from_version: i64,
+        command_id: Uuid,
+    ) -> Result<(Vec<RecordedEvent>, Option<AppendedCommand>)> {
+        let rows: Vec<CommandReadRow> =
+            sqlx::query_as(AssertSqlSafe(READ_STREAM_FOR_COMMAND.as_str()))
+                .bind(stream_id)
+                .bind(from_version)
+                .bind(event_id(command_id, 0))
+                .fetch_all(&mut *conn)
+                .await?;
+        let mut done = None;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            if done.is_none() {
+                done = row.done;
+            }
+            events.extend(row.event);
+        }
+        Ok((self.decode(conn, events).await?, done))
     }
 
     /// Up to `limit` events after `after`, in commit-safe order: only events

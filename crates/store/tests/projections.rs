@@ -13,7 +13,7 @@ use passerelle_store::projection::{
     Batch, Mode, Projection, ProjectionError, Projections, RunnerConfig,
 };
 use passerelle_store::testkit::TestDb;
-use passerelle_store::{ExpectedVersion, NewEvent, RecordedEvent, Store};
+use passerelle_store::{ExpectedVersion, InlineWrite, NewEvent, RecordedEvent, Store, StoreError};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -491,6 +491,121 @@ async fn lag_counts_the_events_not_yet_applied() {
 }
 
 /// Appends one event to `stream` and applies the inline projections with it.
+/// The same counts, written inside the append's statement.
+struct FusedCounts;
+
+#[async_trait]
+impl Projection for FusedCounts {
+    fn name(&self) -> &'static str {
+        "stream_counts"
+    }
+    fn schema_sql(&self) -> &'static str {
+        SCHEMA
+    }
+    fn mode(&self) -> Mode {
+        Mode::Inline
+    }
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        StreamCounts::healthy(Mode::Inline)
+            .apply(conn, events)
+            .await
+    }
+    fn inline_writes(&self, events: &[RecordedEvent]) -> Option<Vec<InlineWrite>> {
+        let rows: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| json!({ "stream_id": e.stream_id, "event_id": e.event_id }))
+            .collect();
+        let rows = serde_json::to_string(&rows).ok()?;
+        Some(vec![
+            InlineWrite {
+                sql: "insert into {schema}.counts as c (stream_id, events)
+                      select stream_id, count(*) from json_to_recordset({rows})
+                          as r(stream_id text, event_id uuid)
+                      where {appended} group by stream_id
+                      on conflict (stream_id) do update set events = c.events + excluded.events
+                      returning c.events",
+                rows: rows.clone(),
+                returning: true,
+            },
+            InlineWrite {
+                sql: "insert into {schema}.applied (event_id)
+                      select event_id from json_to_recordset({rows})
+                          as r(stream_id text, event_id uuid)
+                      where {appended}",
+                rows,
+                returning: false,
+            },
+        ])
+    }
+}
+
+/// Appends that write the inline projection in their own statement keep
+/// coming while a new version is built and swapped in: each lands in the
+/// version its statement found live, or goes again after the swap; the new
+/// version ends with every event, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_inline_projection_written_in_the_append_statement_is_rebuilt_under_write_load() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let projections = Projections::new(
+        store.clone(),
+        vec![Arc::new(FusedCounts) as Arc<dyn Projection>],
+        config(),
+    );
+    projections.setup().await.unwrap();
+    let writer = {
+        let (store, projections) = (store.clone(), projections.clone());
+        tokio::spawn(async move {
+            let mut fused = 0;
+            for n in 0..400 {
+                let meta = metadata();
+                let events = [event(n)];
+                let stream = format!("s{}", n % 7);
+                let append = append(&stream, ExpectedVersion::Any, &events, &meta);
+                let preview = passerelle_store::AppendResult {
+                    stream_version: 0,
+                    positions: vec![passerelle_store::LogPosition::START],
+                    recorded_at: time::OffsetDateTime::now_utc(),
+                    replayed: false,
+                }
+                .recorded(&events, &meta, &stream);
+                loop {
+                    let mut conn = store.pool().acquire().await.unwrap();
+                    match projections
+                        .append_inline(&mut conn, &append, None, &preview)
+                        .await
+                    {
+                        Ok(Some((_, written))) => {
+                            assert_eq!(written.len(), 1, "the count comes back");
+                            fused += 1;
+                            break;
+                        }
+                        Ok(None) => {
+                            drop(conn);
+                            write_inline(&store, &projections, &stream, n).await;
+                            break;
+                        }
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            fused
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let report = projections.rebuild("stream_counts", false).await.unwrap();
+    let fused = writer.await.unwrap();
+    assert!(fused > 0, "appends went through the statement's own writes");
+    assert_eq!(report.version, 2);
+    assert_eq!(counts(&db).await, truth(&db).await);
+    assert_eq!(counts_in(&db, "stream_counts_v2").await, truth(&db).await);
+}
+
 async fn write_inline(store: &Store, projections: &Projections, stream: &str, n: i64) {
     let meta = metadata();
     let events = [event(n)];

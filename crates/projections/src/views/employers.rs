@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use passerelle_domain::employer::EmployerEvent;
 use passerelle_domain::values::{EmployerId, Siret, VisitId};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
-use passerelle_store::{ERASED_EVENT, RecordedEvent};
+use passerelle_store::{ERASED_EVENT, InlineWrite, RecordedEvent};
 use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor};
 
@@ -171,6 +171,69 @@ impl Projection for Employers {
         contacts.save(conn).await?;
         Ok(())
     }
+
+    /// Visits only add rows and counters, which needs no read first: a
+    /// command that logs visits writes them in its append's statement, as
+    /// `apply` would (the same insert, the same counters), and gets the
+    /// employer's row back for its answer. Other events go through `apply`.
+    fn inline_writes(&self, events: &[RecordedEvent]) -> Option<Vec<InlineWrite>> {
+        let mut visits = Vec::new();
+        let mut visited = Visited::default();
+        for event in events {
+            if event.event_type != ERASED_EVENT && !super::in_category(event, "employer") {
+                continue;
+            }
+            let Ok(EmployerEvent::EmployerVisitLogged(e)) = event.decode::<EmployerEvent>() else {
+                return None;
+            };
+            let employer_id = super::stream_uuid(event)?;
+            visits.push(VisitRow {
+                visit_id: e.visit_id.0,
+                employer_id,
+                visited_on: e.visited_on,
+                mediator: e.mediator.0,
+                structure: e.structure.0,
+                purpose: tag(&e.purpose),
+                observations: e.observations.as_str().to_owned(),
+                next_step: e.next_step.as_ref().map(|t| t.as_str().to_owned()),
+            });
+            visited.add(employer_id, e.visited_on);
+        }
+        let counters: Vec<serde_json::Value> = visited
+            .0
+            .into_iter()
+            .map(|(employer_id, (visits, last_visit))| {
+                serde_json::json!({
+                    "employer_id": employer_id,
+                    "visits": visits,
+                    "last_visit": last_visit,
+                })
+            })
+            .collect();
+        Some(vec![
+            InlineWrite {
+                sql: "insert into {schema}.visits (visit_id, employer_id, visited_on, mediator,
+                          structure, purpose, observations, next_step)
+                      select visit_id, employer_id, visited_on, mediator, structure, purpose,
+                             observations, next_step
+                      from json_populate_recordset(null::{schema}.visits, {rows})
+                      where {appended}
+                      on conflict do nothing",
+                rows: serde_json::to_string(&visits).ok()?,
+                returning: false,
+            },
+            InlineWrite {
+                sql: "update {schema}.employers e set visits = e.visits + v.visits,
+                          last_visit = greatest(e.last_visit, v.last_visit)
+                      from json_to_recordset({rows})
+                           as v(employer_id uuid, visits int, last_visit date)
+                      where e.employer_id = v.employer_id and {appended}
+                      returning e.*",
+                rows: serde_json::to_string(&counters).ok()?,
+                returning: true,
+            },
+        ])
+    }
 }
 
 /// The visits of a batch, per employer: how many, and the last day.
@@ -261,7 +324,7 @@ pub async fn visits(
 }
 
 /// An employer as the view keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct EmployerRow {
     pub employer_id: uuid::Uuid,
     pub siret: String,
@@ -294,6 +357,22 @@ pub async fn get(
     .bind(employer.0)
     .fetch_optional(db)
     .await
+}
+
+/// The employer's row among what a command's writes returned
+/// (`Outcome::written`), when the command wrote it in its append's
+/// statement.
+pub fn written(
+    written: &[(&'static str, serde_json::Value)],
+    employer: EmployerId,
+) -> Option<EmployerRow> {
+    written
+        .iter()
+        .filter(|(projection, _)| *projection == "employers")
+        .filter_map(|(_, rows)| rows.as_array())
+        .flatten()
+        .filter_map(|row| serde_json::from_value::<EmployerRow>(row.clone()).ok())
+        .find(|row| row.employer_id == employer.0)
 }
 
 /// The names of several employers, for a page of rows that name their
