@@ -39,7 +39,10 @@ const WAYS_IN: &[(&str, &str)] = &[
     ),
     ("PersonCommand::Exit", "personExit"),
     ("TestimonyCommand::Record", "testimonyRecord"),
-    ("TestimonyCommand::ChangeAudience", "testimonyAudienceChange"),
+    (
+        "TestimonyCommand::ChangeAudience",
+        "testimonyAudienceChange",
+    ),
     ("TestimonyCommand::Withdraw", "testimonyWithdraw"),
     ("ImmersionCommand::Propose", "immersionPropose"),
     ("ImmersionCommand::Accept", "immersionAccept"),
@@ -189,7 +192,9 @@ fn mutations() -> BTreeSet<String> {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("graphql-schema/schema.graphql"),
     )
     .unwrap();
-    let start = sdl.find("type Mutation {").expect("a Mutation type in the SDL");
+    let start = sdl
+        .find("type Mutation {")
+        .expect("a Mutation type in the SDL");
     let body = &sdl[start + "type Mutation {".len()..];
     let body = &body[..body.find("\n}").unwrap()];
     let mut fields = BTreeSet::new();

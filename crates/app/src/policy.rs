@@ -217,3 +217,29 @@ pub fn may_issue(actor: &Actor, command: &ImmersionCommand) -> bool {
         },
     }
 }
+
+/// Whether the actor reassigns a person's follow-up to another referent: a
+/// manager or an admin of the person's structure, who shares out the
+/// caseloads (when a mediator leaves, for one); a mediator does not hand
+/// their people over, nor take a colleague's.
+pub fn reassigns_referents(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin)
+}
+
+/// Whether the actor may record the disability recognition (RQTH) of a
+/// person followed by `referent`: health data, known to the person's
+/// referent and the structure's managers only, so only they record it. The
+/// caller has checked that the actor reaches the person.
+pub fn records_health_data(actor: &Actor, referent: uuid::Uuid) -> bool {
+    match actor.role {
+        Role::Manager | Role::Admin => true,
+        Role::Mediator => actor.id == format!("user:{referent}"),
+        Role::Employer(_) | Role::Person(_) | Role::System => false,
+    }
+}
+
+/// Whether the actor may change whether its structure's conventions need a
+/// pre-validation before validation: a structure's setting, its managers'.
+pub fn sets_structure_settings(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin)
+}

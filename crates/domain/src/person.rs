@@ -122,6 +122,33 @@ pub enum ExitReason {
     Other { explanation: Text },
 }
 
+/// Why a person left the accompaniment, without the contract or the
+/// explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum ExitReasonKind {
+    Employment,
+    Training,
+    Moved,
+    NoLongerInTouch,
+    EndOfSupport,
+    Other,
+}
+
+impl ExitReason {
+    pub fn kind(&self) -> ExitReasonKind {
+        match self {
+            ExitReason::Employment { .. } => ExitReasonKind::Employment,
+            ExitReason::Training => ExitReasonKind::Training,
+            ExitReason::Moved => ExitReasonKind::Moved,
+            ExitReason::NoLongerInTouch => ExitReasonKind::NoLongerInTouch,
+            ExitReason::EndOfSupport => ExitReasonKind::EndOfSupport,
+            ExitReason::Other { .. } => ExitReasonKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersonCommand {
     Enroll {

@@ -14,6 +14,7 @@ use crate::values::{PersonId, RomeCode, TestimonyId, Text};
 /// Who may read the testimony: the author chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum Audience {
     /// The mediators of the author's structure, to prepare peer meetings.
     OwnStructureMediators,

@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::{Views, policy};
 use passerelle_domain::Personal;
 use passerelle_domain::person::{
-    CauseKind, ConsentProof, ConsentPurpose, Identity, LegalBasis, Person as PersonAggregate,
-    PersonCommand, Project, ReadjustmentCause,
+    CauseKind, ConsentProof, ConsentPurpose, ExitReason, ExitReasonKind, Identity, LegalBasis,
+    Person as PersonAggregate, PersonCommand, Project, ReadjustmentCause,
 };
 use passerelle_domain::values::{
     AgeBand, CommuneCode, ContractType, Email, ImmersionId, InquiryId, MeetingId, MentorshipId,
@@ -348,6 +348,35 @@ pub struct PeerMeetingLogPayload {
     pub meeting_id: ID,
 }
 
+#[derive(InputObject, Debug)]
+pub struct PersonReferentChangeInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    /// A staff member of the person's structure.
+    pub referent_id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PersonExitInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub reason: ExitReasonKind,
+    /// Required with `EMPLOYMENT`.
+    pub contract: Option<ContractType>,
+    /// Required with `OTHER`.
+    pub explanation: Option<String>,
+    pub exited_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct DisabilityRecognitionRecordInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    /// Whether the person holds a recognition (RQTH) now.
+    pub recognised: bool,
+    pub recorded_on: Option<Date>,
+}
+
 payloads!(person: Person =>
     PersonEnrollPayload,
     SituationStatePayload,
@@ -355,6 +384,9 @@ payloads!(person: Person =>
     ProjectReadjustPayload,
     ConsentGivePayload,
     ConsentWithdrawPayload,
+    PersonReferentChangePayload,
+    PersonExitPayload,
+    DisabilityRecognitionRecordPayload,
 );
 
 #[derive(Default, Debug)]
@@ -369,24 +401,37 @@ impl PeopleMutation {
         command_id: Option<Uuid>,
         command: impl FnOnce(Date) -> Result<PersonCommand>,
     ) -> Result<Person> {
-        let actor = staff(ctx)?;
-        let gw = gateway(ctx);
-        let id = PersonId(parse_id(person, "Personne")?);
-        if !policy::reaches_person(&gw.pool, &actor, id)
-            .await
-            .map_err(error::app)?
-        {
-            return Err(error::not_found("Personne"));
-        }
-        let command = command(gw.handler.clock().today())?;
-        gw.handler
-            .execute::<PersonAggregate>(id, &command, &meta(actor, command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        reachable(ctx, id)
-            .await?
-            .ok_or_else(|| error::not_found("Personne"))
+        on_person(ctx, person, command_id, |_, _| true, command).await
     }
+}
+
+/// Runs a command on a person the viewer reaches, when `allowed` lets the
+/// viewer issue it on them (else `FORBIDDEN`: they know the person), and
+/// answers with them.
+pub(crate) async fn on_person(
+    ctx: &Context<'_>,
+    person: &ID,
+    command_id: Option<Uuid>,
+    allowed: impl FnOnce(&passerelle_app::Actor, &PersonRow) -> bool,
+    command: impl FnOnce(Date) -> Result<PersonCommand>,
+) -> Result<Person> {
+    let actor = staff(ctx)?;
+    let gw = gateway(ctx);
+    let id = PersonId(parse_id(person, "Personne")?);
+    let Some(found) = reachable(ctx, id).await? else {
+        return Err(error::not_found("Personne"));
+    };
+    if !allowed(&actor, &found.0) {
+        return Err(error::forbidden());
+    }
+    let command = command(gw.handler.clock().today())?;
+    gw.handler
+        .execute::<PersonAggregate>(id, &command, &meta(actor, command_id), &Views)
+        .await
+        .map_err(error::app)?;
+    reachable(ctx, id)
+        .await?
+        .ok_or_else(|| error::not_found("Personne"))
 }
 
 #[Object]
@@ -601,5 +646,115 @@ impl PeopleMutation {
         })
         .await
         .map(|person| ConsentWithdrawPayload { person })
+    }
+
+    /// Hands the person's follow-up to another staff member of their
+    /// structure: a manager's or an admin's decision.
+    async fn person_referent_change(
+        &self,
+        ctx: &Context<'_>,
+        input: PersonReferentChangeInput,
+    ) -> Result<PersonReferentChangePayload> {
+        let actor = staff(ctx)?;
+        if !policy::reassigns_referents(&actor) {
+            return Err(error::forbidden());
+        }
+        let unknown = || {
+            on_field(
+                "referentId",
+                passerelle_domain::DomainError::not_found(
+                    passerelle_domain::Rule::UnknownAggregate,
+                    "referentId",
+                    "Ce membre de l'équipe n'existe pas dans votre structure.",
+                ),
+            )
+        };
+        let referent = input.referent_id.parse::<Uuid>().map_err(|_| unknown())?;
+        // Another structure's staff member answers as unknown: the caseload
+        // stays in the structure.
+        let member = passerelle_accounts::staff_member(
+            &gateway(ctx).pool,
+            passerelle_domain::values::UserId(referent),
+        )
+        .await
+        .map_err(|e| error::internal(&e))?
+        .filter(|m| m.structure == actor.structure)
+        .ok_or_else(unknown)?;
+        on_person(
+            ctx,
+            &input.person_id,
+            input.command_id,
+            |_, _| true,
+            |_| {
+                Ok(PersonCommand::ChangeReferent {
+                    referent: member.user_id,
+                })
+            },
+        )
+        .await
+        .map(|person| PersonReferentChangePayload { person })
+    }
+
+    /// Ends the person's accompaniment, saying why: their path stops
+    /// growing and their magic-link sessions end.
+    async fn person_exit(
+        &self,
+        ctx: &Context<'_>,
+        input: PersonExitInput,
+    ) -> Result<PersonExitPayload> {
+        self.on_person(ctx, &input.person_id, input.command_id, |today| {
+            let explanation = || text("explanation", input.explanation.as_deref().unwrap_or(""));
+            let reason = match input.reason {
+                ExitReasonKind::Employment => ExitReason::Employment {
+                    contract: input.contract.ok_or_else(|| {
+                        on_field(
+                            "contract",
+                            passerelle_domain::DomainError::invalid(
+                                passerelle_domain::Rule::Required,
+                                "contract",
+                                "Indiquez le contrat signé.",
+                            ),
+                        )
+                    })?,
+                },
+                ExitReasonKind::Training => ExitReason::Training,
+                ExitReasonKind::Moved => ExitReason::Moved,
+                ExitReasonKind::NoLongerInTouch => ExitReason::NoLongerInTouch,
+                ExitReasonKind::EndOfSupport => ExitReason::EndOfSupport,
+                ExitReasonKind::Other => ExitReason::Other {
+                    explanation: explanation()?,
+                },
+            };
+            Ok(PersonCommand::Exit {
+                reason,
+                exited_on: input.exited_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|person| PersonExitPayload { person })
+    }
+
+    /// Records whether the person holds a disability recognition (RQTH):
+    /// health data, recorded by their referent or a manager only, with the
+    /// person's consent.
+    async fn disability_recognition_record(
+        &self,
+        ctx: &Context<'_>,
+        input: DisabilityRecognitionRecordInput,
+    ) -> Result<DisabilityRecognitionRecordPayload> {
+        on_person(
+            ctx,
+            &input.person_id,
+            input.command_id,
+            |actor, row| policy::records_health_data(actor, row.referent),
+            |today| {
+                Ok(PersonCommand::RecordDisabilityRecognition {
+                    recognised: input.recognised,
+                    recorded_on: input.recorded_on.unwrap_or(today),
+                })
+            },
+        )
+        .await
+        .map(|person| DisabilityRecognitionRecordPayload { person })
     }
 }

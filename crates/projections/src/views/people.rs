@@ -432,6 +432,20 @@ pub async fn has_consented(
     .await
 }
 
+/// The person a testimony's stream (`testimony-<id>`) belongs to: its
+/// author, as its first event named them.
+pub async fn testimony_author(
+    db: impl PgExecutor<'_>,
+    testimony: uuid::Uuid,
+) -> Result<Option<PersonId>, sqlx::Error> {
+    let person: Option<Uuid> =
+        sqlx::query_scalar("select person_id from people.owners where stream_id = $1")
+            .bind(format!("testimony-{testimony}"))
+            .fetch_optional(db)
+            .await?;
+    Ok(person.map(PersonId))
+}
+
 /// One line of a person's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TimelineEntry {
