@@ -117,15 +117,25 @@ def check_references(by_kind, problems):
                 if isinstance(port, str) and port not in ports:
                     problems.add(f"Deployment/{name}", f"{probe} of {c['name']} names unknown port {port}")
             for env in c.get("env", []):
-                if env["name"].endswith("_FILE"):
+                if env["name"].endswith("_FILE") or env["name"] == "PGSSLROOTCERT":
                     mounted = [m["mountPath"] for m in c.get("volumeMounts", [])]
                     if not any(env.get("value", "").startswith(p.rstrip("/") + "/") for p in mounted):
                         problems.add(f"Deployment/{name}", f"{env['name']} points outside the mounted volumes")
         for v in pod.get("volumes", []):
             for source in v.get("projected", {}).get("sources", []):
                 secret = source.get("secret", {}).get("name", "")
-                if secret.endswith("-app") and secret[: -len("-app")] not in clusters:
-                    problems.add(f"Deployment/{name}", f"secret {secret} is not made by any Cluster")
+                for made in ("-app", "-ca"):
+                    if secret.endswith(made) and secret[: -len(made)] not in clusters:
+                        problems.add(f"Deployment/{name}", f"secret {secret} is not made by any Cluster")
+        for c in pod.get("initContainers", []) + pod.get("containers", []):
+            for env in c.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef", {}).get("name", "")
+                if ref.endswith("-app") and ref[: -len("-app")] not in clusters:
+                    problems.add(f"Deployment/{name}", f"{env['name']}: secret {ref} is not made by any Cluster")
+                if env["name"] == "PASSERELLE_DATABASE__READ_URL":
+                    host = env.get("value", "").split("@")[-1].split(":")[0].split("/")[0]
+                    if not any(host == f"{c}-ro" or host.startswith(f"{c}-ro.") for c in clusters):
+                        problems.add(f"Deployment/{name}", f"read_url {host} is not a Cluster's read-only Service")
 
     for name, svc in services.items():
         selector = svc["spec"].get("selector", {})

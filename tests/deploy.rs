@@ -129,7 +129,13 @@ fn overlays_differ_in_size_only_as_documented() {
         assert!(built.contains("method: any"));
         assert!(built.contains("readOnlyRootFilesystem: true"));
         assert!(built.contains("namespace: passerelle"));
+        // TLS to PostgreSQL, checked against the Cluster's CA.
+        assert!(built.contains("value: verify-full"));
+        assert!(built.contains("name: passerelle-db-ca"));
     }
+    // The territory's dashboards read from the standbys.
+    assert!(territory.contains("postgresql://passerelle@passerelle-db-ro:5432/passerelle"));
+    assert!(!small.contains("PASSERELLE_DATABASE__READ_URL"));
 }
 
 #[test]

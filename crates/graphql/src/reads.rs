@@ -215,11 +215,34 @@ impl Extension for OwnWritesExtension {
 mod tests {
     use super::*;
 
+    fn reason(reads: &Reads, viewer: Option<Writer>) -> &'static str {
+        reads.route(viewer).1
+    }
+
     #[test]
     fn without_a_standby_every_read_is_on_the_primary() {
         let reads = Reads::primary_only();
         reads.set_standby_usable(true);
         assert!(!reads.standby_usable());
-        assert_eq!(reads.route(None), (None, "no_standby"));
+        assert_eq!(reason(&reads, None), "no_standby");
+    }
+
+    #[tokio::test]
+    async fn the_standby_serves_once_usable_except_a_viewer_who_just_wrote() {
+        let pool = PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
+        let reads = Reads::with_standby(pool, Duration::from_millis(200));
+        let (camille, dominique) = (
+            Writer::Staff(Uuid::from_u128(1)),
+            Writer::Staff(Uuid::from_u128(2)),
+        );
+        assert_eq!(reason(&reads, Some(camille)), "standby_behind");
+        reads.set_standby_usable(true);
+        assert_eq!(reason(&reads, Some(camille)), "standby");
+        reads.wrote(camille);
+        assert_eq!(reason(&reads, Some(camille)), "own_writes");
+        assert_eq!(reason(&reads, Some(dominique)), "standby");
+        assert_eq!(reason(&reads, None), "standby");
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(reason(&reads, Some(camille)), "standby");
     }
 }
