@@ -265,3 +265,633 @@ fn the_reading_of_commands_sees_every_variant_shape() {
         ]
     );
 }
+
+// The new ways in, over HTTP against the real binary: each mutation's event
+// appended, a refusal on its field in French, and who is refused.
+
+mod common;
+
+use common::*;
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+
+/// Runs an operation that must succeed; its data.
+async fn ok(server: &Server, token: &str, query: &str, variables: Value) -> Value {
+    let answer = gql(server, Some(token), query, variables).await;
+    assert!(answer["errors"].is_null(), "{query}: {answer}");
+    answer["data"].clone()
+}
+
+/// Runs an operation that must be refused: its code, field and message,
+/// and nothing appended.
+async fn refused(
+    db: &TestDb,
+    server: &Server,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> (String, String, String) {
+    let before = events(db).await;
+    let answer = gql(server, token, query, variables).await;
+    assert!(!answer["errors"].is_null(), "{query}: {answer}");
+    assert_eq!(
+        events(db).await,
+        before,
+        "a refusal appends nothing: {answer}"
+    );
+    error(&answer)
+}
+
+/// Runs an operation that must append exactly one event; its data.
+async fn appends_one(db: &TestDb, server: &Server, token: &str, query: &str, vars: Value) -> Value {
+    let before = events(db).await;
+    let data = ok(server, token, query, vars).await;
+    assert_eq!(events(db).await, before + 1, "{query}: one event");
+    data
+}
+
+/// The type of the last event appended.
+async fn last_event(db: &TestDb) -> String {
+    sqlx::query_scalar("select event_type from events order by global_position desc limit 1")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+fn french(message: &str) {
+    assert!(
+        message.chars().next().is_some_and(char::is_uppercase) && message.ends_with('.'),
+        "a French sentence: {message}"
+    );
+}
+
+#[tokio::test]
+async fn an_employers_capacity_and_a_need_become_an_offer() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started(&db, &dir).await;
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let b = login(&server, "lea@plie-nord.fr").await;
+    let employer = register_employer(&server, &a, "73282932000074", "Boulangerie du Port").await;
+
+    let capacity = "mutation($e: ID!, $n: Int!) { employerHostingCapacitySet(input: {
+        employerId: $e, simultaneousImmersions: $n, notes: \"Un atelier à la fois\" }) {
+        employer { id simultaneousImmersions } } }";
+    let set = appends_one(&db, &server, &a, capacity, json!({ "e": employer, "n": 2 })).await;
+    assert_eq!(
+        set["employerHostingCapacitySet"]["employer"]["simultaneousImmersions"],
+        2
+    );
+    assert_eq!(last_event(&db).await, "employer_hosting_capacity_set");
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        capacity,
+        json!({ "e": employer, "n": -1 }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "simultaneousImmersions")
+    );
+    assert!(message.contains("immersions"), "{message}");
+    french(&message);
+    // Employers are shared: another structure's staff records it too; no
+    // one without a staff session does.
+    appends_one(&db, &server, &b, capacity, json!({ "e": employer, "n": 1 })).await;
+    let (code, ..) = refused(
+        &db,
+        &server,
+        None,
+        capacity,
+        json!({ "e": employer, "n": 1 }),
+    )
+    .await;
+    assert_eq!(code, "UNAUTHENTICATED");
+
+    let need = ok(
+        &server,
+        &a,
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Façonnage\", horizon: NOW, hiringIntent: POSSIBLE } }) {
+            need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await["needSurface"]["need"]["id"]
+        .clone();
+    let formalise = "mutation($n: ID!) { needFormalise(input: { needId: $n,
+        offerReference: \"FT-123456\" }) { need { id currentStatus } } }";
+    let (code, field, message) =
+        refused(&db, &server, Some(&a), formalise, json!({ "n": need })).await;
+    assert_eq!((code.as_str(), field.as_str()), ("RULE_VIOLATED", "needId"));
+    assert!(message.contains("Qualifiez"), "{message}");
+    ok(
+        &server,
+        &a,
+        "mutation($n: ID!) { needQualify(input: { needId: $n, description: {
+            activities: \"Façonnage\", romeCodes: [\"D1102\"], horizon: NOW,
+            hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "n": need }),
+    )
+    .await;
+    let (code, ..) = refused(&db, &server, None, formalise, json!({ "n": need })).await;
+    assert_eq!(code, "UNAUTHENTICATED");
+    let formalised = appends_one(&db, &server, &b, formalise, json!({ "n": need })).await;
+    assert_eq!(
+        formalised["needFormalise"]["need"]["currentStatus"],
+        "FORMALISED_AS_OFFER"
+    );
+    assert_eq!(last_event(&db).await, "need_formalised_as_offer");
+}
+
+#[tokio::test]
+async fn a_persons_referent_mentorships_disability_recognition_and_exit() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    create_user(&db, &dir, "Mission locale de Nantes", "yanis@ml-nantes.fr");
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let manager = login(&server, "direction@ml-nantes.fr").await;
+    let colleague = login(&server, "yanis@ml-nantes.fr").await;
+    let b = login(&server, "lea@plie-nord.fr").await;
+    let id_of = |token: String| {
+        let server = &server;
+        async move { ok(server, &token, "{ me { id } }", json!({})).await["me"]["id"].clone() }
+    };
+    let colleague_id = id_of(colleague.clone()).await;
+    let b_id = id_of(b.clone()).await;
+    let person = enroll(&server, &a, None).await;
+
+    // The referent changes by a manager's decision, within the structure.
+    let change = "mutation($p: ID!, $r: ID!) { personReferentChange(input: { personId: $p,
+        referentId: $r }) { person { id referentId } } }";
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&a),
+        change,
+        json!({ "p": person, "r": colleague_id }),
+    )
+    .await;
+    assert_eq!(code, "FORBIDDEN", "a mediator does not hand a person over");
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        change,
+        json!({ "p": person, "r": b_id }),
+    )
+    .await;
+    assert!(code == "FORBIDDEN" || code == "NOT_FOUND", "{code}");
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&manager),
+        change,
+        json!({ "p": person, "r": b_id }),
+    )
+    .await;
+    assert_eq!((code.as_str(), field.as_str()), ("NOT_FOUND", "referentId"));
+    assert!(message.contains("structure"), "{message}");
+    french(&message);
+    let changed = appends_one(
+        &db,
+        &server,
+        &manager,
+        change,
+        json!({ "p": person, "r": colleague_id }),
+    )
+    .await;
+    assert_eq!(
+        changed["personReferentChange"]["person"]["referentId"],
+        colleague_id
+    );
+    assert_eq!(last_event(&db).await, "person_referent_changed");
+
+    // Health data: the referent (now the colleague) or a manager only, and
+    // with the person's consent.
+    let rqth = "mutation($p: ID!) { disabilityRecognitionRecord(input: { personId: $p,
+        recognised: true }) { person { id } } }";
+    let (code, field, message) =
+        refused(&db, &server, Some(&colleague), rqth, json!({ "p": person })).await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "recognised")
+    );
+    assert!(message.contains("RQTH"), "{message}");
+    let consent = "mutation($p: ID!, $c: ConsentPurpose!) { consentGive(input: { personId: $p,
+        purpose: $c, textVersion: \"v1\", signedForm: true }) { person { id } } }";
+    for purpose in ["DISABILITY_RECOGNITION", "MENTORING"] {
+        ok(&server, &a, consent, json!({ "p": person, "c": purpose })).await;
+    }
+    let (code, ..) = refused(&db, &server, Some(&a), rqth, json!({ "p": person })).await;
+    assert_eq!(code, "FORBIDDEN", "no longer the referent");
+    let (code, ..) = refused(&db, &server, Some(&b), rqth, json!({ "p": person })).await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(&db, &server, &colleague, rqth, json!({ "p": person })).await;
+    assert_eq!(last_event(&db).await, "disability_recognition_recorded");
+    appends_one(&db, &server, &manager, rqth, json!({ "p": person })).await;
+
+    // Mentorships, by the structure's staff.
+    let start = "mutation($p: ID!, $m: String!) { mentorshipStart(input: { personId: $p,
+        mentor: $m, mentorJob: \"D1102\" }) { person { id } mentorshipId } }";
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        start,
+        json!({ "p": person, "m": " " }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "mentor")
+    );
+    french(&message);
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        start,
+        json!({ "p": person, "m": "Un boulanger" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    let started = appends_one(
+        &db,
+        &server,
+        &a,
+        start,
+        json!({ "p": person, "m": "Un boulanger retraité" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "mentorship_started");
+    let mentorship = started["mentorshipStart"]["mentorshipId"].clone();
+    let end = "mutation($p: ID!, $m: ID!) { mentorshipEnd(input: { personId: $p,
+        mentorshipId: $m, reason: \"Objectif atteint\" }) { person { id } } }";
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        end,
+        json!({ "p": person, "m": mentorship }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        end,
+        json!({ "p": person, "m": mentorship }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "mentorship_ended");
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        end,
+        json!({ "p": person, "m": mentorship }),
+    )
+    .await;
+    assert_eq!(field, "mentorshipId", "{code}");
+    french(&message);
+
+    // The exit, with its reason.
+    let exit = "mutation($p: ID!, $r: ExitReasonKind!, $c: Contract, $x: String) {
+        personExit(input: { personId: $p, reason: $r, contract: $c, explanation: $x }) {
+        person { id exitedOn } } }";
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        exit,
+        json!({ "p": person, "r": "EMPLOYMENT" }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "contract")
+    );
+    french(&message);
+    let (_, field, _) = refused(
+        &db,
+        &server,
+        Some(&a),
+        exit,
+        json!({ "p": person, "r": "OTHER" }),
+    )
+    .await;
+    assert_eq!(field, "explanation");
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        exit,
+        json!({ "p": person, "r": "MOVED" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    let exited = appends_one(
+        &db,
+        &server,
+        &a,
+        exit,
+        json!({ "p": person, "r": "EMPLOYMENT", "c": "CDI" }),
+    )
+    .await;
+    assert!(
+        exited["personExit"]["person"]["exitedOn"].is_string(),
+        "{exited}"
+    );
+    assert_eq!(last_event(&db).await, "person_exited");
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        exit,
+        json!({ "p": person, "r": "MOVED" }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "personId"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_testimony_is_recorded_shared_and_withdrawn_with_consent() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started(&db, &dir).await;
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let b = login(&server, "lea@plie-nord.fr").await;
+    let person = enroll(&server, &a, None).await;
+    let record = "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+        account: \"De la logistique à la boulangerie\", romeCodes: [\"D1102\"],
+        audience: OWN_STRUCTURE_MEDIATORS }) { person { id } testimonyId } }";
+    let (code, field, message) =
+        refused(&db, &server, Some(&a), record, json!({ "p": person })).await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "audience")
+    );
+    assert!(message.contains("consenti"), "{message}");
+    ok(
+        &server,
+        &a,
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: TESTIMONY,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    let (code, ..) = refused(&db, &server, Some(&b), record, json!({ "p": person })).await;
+    assert_eq!(code, "NOT_FOUND");
+    let recorded = appends_one(&db, &server, &a, record, json!({ "p": person })).await;
+    assert_eq!(last_event(&db).await, "testimony_recorded");
+    let testimony = recorded["testimonyRecord"]["testimonyId"].clone();
+    assert_eq!(recorded["testimonyRecord"]["person"]["id"], person);
+
+    let audience = "mutation($t: ID!) { testimonyAudienceChange(input: { testimonyId: $t,
+        audience: TERRITORY }) { person { id } testimonyId } }";
+    let (code, ..) = refused(&db, &server, Some(&b), audience, json!({ "t": testimony })).await;
+    assert_eq!(code, "NOT_FOUND", "another structure does not learn of it");
+    appends_one(&db, &server, &a, audience, json!({ "t": testimony })).await;
+    assert_eq!(last_event(&db).await, "testimony_audience_changed");
+
+    let withdraw = "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) {
+        person { id } testimonyId } }";
+    let (code, ..) = refused(&db, &server, Some(&b), withdraw, json!({ "t": testimony })).await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(&db, &server, &a, withdraw, json!({ "t": testimony })).await;
+    assert_eq!(last_event(&db).await, "testimony_withdrawn");
+    let (_, field, message) =
+        refused(&db, &server, Some(&a), audience, json!({ "t": testimony })).await;
+    assert!(!field.is_empty(), "on a field: {message}");
+    french(&message);
+}
+
+/// An immersion proposed, accepted by both and its convention drafted for
+/// today: its id.
+async fn drafted(
+    server: &Server,
+    token: &str,
+    person: &Value,
+    employer: &Value,
+    today: &str,
+) -> Value {
+    let immersion = propose(server, token, person, employer).await;
+    for by in ["PERSON", "EMPLOYER"] {
+        ok(
+            server,
+            token,
+            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i,
+                by: $by }) { immersion { id } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+    }
+    ok(
+        server,
+        token,
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: {
+            immersionId: $i, convention: $c }) { immersion { id } } }",
+        json!({ "i": immersion, "c": convention(today, 35.0) }),
+    )
+    .await;
+    immersion
+}
+
+#[tokio::test]
+async fn a_convention_is_prevalidated_rejected_or_made_obsolete_and_an_accident_declared() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started(&db, &dir).await;
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let b = login(&server, "lea@plie-nord.fr").await;
+    let employer = register_employer(&server, &a, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &a, None).await;
+    let today = ok(
+        &server,
+        &a,
+        "query($p: ID!) { person(id: $p) { enrolledOn } }",
+        json!({ "p": person }),
+    )
+    .await["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Rejected before validation, with a justification.
+    let first = drafted(&server, &a, &person, &employer, &today).await;
+    let reject = "mutation($i: ID!, $j: String!) { conventionReject(input: { immersionId: $i,
+        justification: $j }) { immersion { id currentStage } } }";
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        reject,
+        json!({ "i": first, "j": "" }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "justification")
+    );
+    french(&message);
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        reject,
+        json!({ "i": first, "j": "Incomplète" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        reject,
+        json!({ "i": first, "j": "Tâches imprécises" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "convention_rejected");
+
+    // Made obsolete.
+    let second = drafted(&server, &a, &person, &employer, &today).await;
+    let deprecate = "mutation($i: ID!, $j: String!) { conventionDeprecate(input: {
+        immersionId: $i, justification: $j }) { immersion { id currentStage } } }";
+    let (_, field, _) = refused(
+        &db,
+        &server,
+        Some(&a),
+        deprecate,
+        json!({ "i": second, "j": " " }),
+    )
+    .await;
+    assert_eq!(field, "justification");
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        deprecate,
+        json!({ "i": second, "j": "Dates passées" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        deprecate,
+        json!({ "i": second, "j": "Dates passées" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "convention_deprecated");
+
+    // Pre-validated once signed, validated, started; an accident reported
+    // and its declaration recorded.
+    let third = drafted(&server, &a, &person, &employer, &today).await;
+    let prevalidate = "mutation($i: ID!) { conventionPrevalidate(input: { immersionId: $i }) {
+        immersion { id prevalidated } } }";
+    let (code, field, message) =
+        refused(&db, &server, Some(&a), prevalidate, json!({ "i": third })).await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "signatures")
+    );
+    french(&message);
+    for signatory in ["PERSON", "HOST", "PRESCRIBER"] {
+        ok(
+            &server,
+            &a,
+            "mutation($i: ID!, $s: Signatory!) { conventionSign(input: { immersionId: $i,
+                signatory: $s }) { immersion { id } } }",
+            json!({ "i": third, "s": signatory }),
+        )
+        .await;
+    }
+    let (code, ..) = refused(&db, &server, Some(&b), prevalidate, json!({ "i": third })).await;
+    assert_eq!(code, "NOT_FOUND");
+    let prevalidated = appends_one(&db, &server, &a, prevalidate, json!({ "i": third })).await;
+    assert_eq!(
+        prevalidated["conventionPrevalidate"]["immersion"]["prevalidated"],
+        true
+    );
+    assert_eq!(last_event(&db).await, "convention_prevalidated");
+    for op in [
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+    ] {
+        ok(&server, &a, op, json!({ "i": third })).await;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let at = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let report = "mutation($i: ID!, $o: DateTime!, $s: DateTime!) { accidentReport(input: {
+        immersionId: $i, occurredAt: $o, structureInformedAt: $s,
+        description: \"Coupure à la main\" }) { immersion { id } accidentId } }";
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        report,
+        json!({ "i": third,
+        "o": at(now - time::Duration::minutes(5)), "s": at(now - time::Duration::minutes(10)) }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "structureInformedAt")
+    );
+    french(&message);
+    let vars = json!({ "i": third, "o": at(now - time::Duration::minutes(10)),
+        "s": at(now - time::Duration::minutes(5)) });
+    let (code, ..) = refused(&db, &server, Some(&b), report, vars.clone()).await;
+    assert_eq!(code, "NOT_FOUND");
+    let reported = appends_one(&db, &server, &a, report, vars).await;
+    assert_eq!(last_event(&db).await, "accident_reported");
+    let accident = reported["accidentReport"]["accidentId"].clone();
+    let declare = "mutation($i: ID!, $ac: ID!, $f: DateTime!) { accidentDeclarationRecord(input: {
+        immersionId: $i, accidentId: $ac, filedAt: $f }) { immersion { id } } }";
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        declare,
+        json!({ "i": third, "ac": third, "f": at(now) }),
+    )
+    .await;
+    assert_eq!((code.as_str(), field.as_str()), ("NOT_FOUND", "accidentId"));
+    french(&message);
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        declare,
+        json!({ "i": third, "ac": accident, "f": at(now) }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        declare,
+        json!({ "i": third, "ac": accident, "f": at(now) }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "accident_declaration_filed");
+}
