@@ -655,7 +655,10 @@ mod tests {
     )]
     fn the_standby_is_read_from_its_variables_and_files() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("read-url", "postgres://u:p@db-ro/passerelle?sslmode=verify-full\n")?;
+            jail.create_file(
+                "read-url",
+                "postgres://u:p@db-ro/passerelle?sslmode=verify-full\n",
+            )?;
             jail.set_env("PASSERELLE_DATABASE__READ_URL_FILE", "read-url");
             jail.set_env("PASSERELLE_DATABASE__READ_MAX_LAG_MS", "1500");
             jail.set_env("PASSERELLE_DATABASE_MAX_CONNECTIONS", "7");

@@ -19,6 +19,9 @@ use sqlx::Connection as _;
 const FUNNEL: &str = "query($s: ID!) { immersionFunnel(filter: { structureId: $s }) {
     masked steps { step count } } }";
 
+const PEOPLE: &str = "{ people(first: 10) { edges { node { id } } } }";
+const IMMERSIONS: &str = "{ immersions(first: 10) { edges { node { id } } } }";
+
 fn create_staff(url: &str, dir: &common::tempdir::Dir, role: &str, email: &str) {
     let mut child = Command::new(BIN)
         .args(["users", "create", "--structure", "Mission locale de Nantes"])
@@ -155,6 +158,15 @@ async fn dashboards_read_from_a_streaming_standby_and_fall_back_to_the_primary()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Long lists too.
+    let before = reads(&server, &["served_by=\"standby\""]).await;
+    let people = gql(&server, Some(&reader), PEOPLE, json!({})).await;
+    assert_eq!(
+        people["data"]["people"]["edges"][0]["node"]["id"], person,
+        "{people}"
+    );
+    assert!(reads(&server, &["served_by=\"standby\""]).await > before);
+
     // The same figures as the primary's: read there from the same server
     // once the standby is gone.
     standby.stop();
@@ -166,6 +178,11 @@ async fn dashboards_read_from_a_streaming_standby_and_fall_back_to_the_primary()
     for _ in 0..3 {
         assert_eq!(funnel(&server, &reader, &structure).await, from_standby);
     }
+    let list = gql(&server, Some(&reader), IMMERSIONS, json!({})).await;
+    assert_eq!(
+        list["data"]["immersions"]["edges"][0]["node"]["id"], immersion,
+        "{list}"
+    );
     // Nothing in the log about who read or what.
     for line in server.logged("standby") {
         assert!(!line.contains("ml-nantes.fr"), "{line}");

@@ -13,9 +13,9 @@ use passerelle_projections::dashboards::{
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::context::{gateway, staff};
-use crate::reads::lagging;
 use crate::error::{self, Code};
 use crate::input::parse_id;
+use crate::reads::lagging;
 
 /// What every dashboard can be restricted to.
 #[derive(InputObject, Debug, Default, Clone)]

@@ -260,9 +260,13 @@ impl ImmersionQuery {
         // A person or an employer by magic link lists their own only, of
         // their session's structure.
         let structure = policy::immersion_list_scope(&actor, &mut filter);
-        let rows = immersions::page(&gateway(ctx).pool, structure, &filter, after, limit + 1)
-            .await
-            .map_err(error::db)?;
+        // A list may lag: from the standby when it serves (`reads`).
+        let filter = &filter;
+        let rows = crate::reads::lagging(ctx, |pool| async move {
+            immersions::page(&pool, structure, filter, after, limit + 1).await
+        })
+        .await
+        .map_err(error::db)?;
         let (edges, page_info) = page(
             rows,
             limit,

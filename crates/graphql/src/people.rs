@@ -197,9 +197,13 @@ impl PeopleQuery {
             let [last, first, _] = <[String; 3]>::try_from(key).ok()?;
             Some((last, first, id))
         })?;
-        let rows = people::page(&gateway(ctx).pool, actor.structure, after, limit + 1)
-            .await
-            .map_err(error::db)?;
+        // A list may lag: from the standby when it serves (`reads`).
+        let (structure, after) = (actor.structure, &after);
+        let rows = crate::reads::lagging(ctx, |pool| async move {
+            people::page(&pool, structure, after.clone(), limit + 1).await
+        })
+        .await
+        .map_err(error::db)?;
         let (edges, page_info) = page(
             rows,
             limit,
