@@ -606,6 +606,58 @@ async fn an_inline_projection_written_in_the_append_statement_is_rebuilt_under_w
     assert_eq!(counts_in(&db, "stream_counts_v2").await, truth(&db).await);
 }
 
+/// An append that writes its views in its own statement keeps the stream's
+/// compare-and-set: a writer that lost the race writes neither events nor
+/// views.
+#[tokio::test]
+async fn an_append_writing_its_views_in_its_statement_checks_the_version() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let projections = Projections::new(
+        store.clone(),
+        vec![Arc::new(FusedCounts) as Arc<dyn Projection>],
+        config(),
+    );
+    projections.setup().await.unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    let mut outcomes = Vec::new();
+    for expected in [
+        ExpectedVersion::NoStream,
+        ExpectedVersion::NoStream,
+        ExpectedVersion::Exact(1),
+        ExpectedVersion::Exact(1),
+        ExpectedVersion::Exact(2),
+        ExpectedVersion::Any,
+    ] {
+        let meta = metadata();
+        let events = [event(1)];
+        let append = append("s", expected, &events, &meta);
+        let preview = passerelle_store::AppendResult {
+            stream_version: 0,
+            positions: vec![passerelle_store::LogPosition::START],
+            recorded_at: time::OffsetDateTime::now_utc(),
+            replayed: false,
+        }
+        .recorded(&events, &meta, "s");
+        outcomes.push(
+            match projections
+                .append_inline(&mut conn, &append, None, &preview)
+                .await
+            {
+                Ok(Some((result, written))) => {
+                    assert_eq!(written[0].1, json!([{ "events": result.stream_version }]));
+                    Some(result.stream_version)
+                }
+                Ok(None) => panic!("the projection writes in the statement"),
+                Err(StoreError::Conflict { .. }) => None,
+                Err(e) => panic!("{e}"),
+            },
+        );
+    }
+    assert_eq!(outcomes, [Some(1), None, Some(2), None, Some(3), Some(4)]);
+    assert_eq!(counts(&db).await, truth(&db).await);
+}
+
 async fn write_inline(store: &Store, projections: &Projections, stream: &str, n: i64) {
     let meta = metadata();
     let events = [event(n)];
