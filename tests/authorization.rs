@@ -133,7 +133,8 @@ const fn case(
 /// `i` A's immersion, `n` A's need, `m` A's mediator, `s` A's structure,
 /// `ct` A's contact at its employer, `d` a failed mail of A, `pe` A's
 /// person's address, `siret` A's
-/// employer's, `c` a convention for A's immersion, `t` today.
+/// employer's, `c` a convention for A's immersion, `t` today, `tm` a
+/// testimony of A's person, `at` now.
 fn table() -> Vec<Case> {
     const FUNNEL: &str = "query($s: ID!) {
         theirs: immersionFunnel(filter: { structureId: $s }) { masked steps { step count } }
@@ -546,6 +547,112 @@ fn table() -> Vec<Case> {
             "mutation($n: ID!) { needClose(input: { needId: $n, reason: NO_LONGER_NEEDED }) {
                 need { id status } } }",
             STAFF,
+        ),
+        case(
+            "Mutation.employerHostingCapacitySet",
+            "A's employer",
+            "mutation($e: ID!) { employerHostingCapacitySet(input: { employerId: $e,
+                simultaneousImmersions: 2 }) { employer { id simultaneousImmersions } } }",
+            STAFF,
+        ),
+        case(
+            "Mutation.needFormalise",
+            "A's need",
+            "mutation($n: ID!) { needFormalise(input: { needId: $n, offerReference: \"OF-1\" }) {
+                need { id status } } }",
+            STAFF,
+        ),
+        case(
+            "Mutation.personReferentChange",
+            "to A's mediator",
+            "mutation($p: ID!, $m: ID!) { personReferentChange(input: { personId: $p,
+                referentId: $m }) { person { id firstName } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.personExit",
+            "",
+            "mutation($p: ID!) { personExit(input: { personId: $p, reason: MOVED }) {
+                person { id firstName exitedOn } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.disabilityRecognitionRecord",
+            "",
+            "mutation($p: ID!) { disabilityRecognitionRecord(input: { personId: $p,
+                recognised: true }) { person { id firstName } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.mentorshipStart",
+            "",
+            "mutation($p: ID!) { mentorshipStart(input: { personId: $p, mentor: \"Un menuisier\" }) {
+                person { id firstName } mentorshipId } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.mentorshipEnd",
+            "",
+            "mutation($p: ID!) { mentorshipEnd(input: { personId: $p, mentorshipId: $p }) {
+                person { id firstName } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.testimonyRecord",
+            "A's person as author",
+            "mutation($p: ID!) { testimonyRecord(input: { personId: $p, account: \"Mon parcours\",
+                audience: TERRITORY }) { person { id firstName } testimonyId } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.testimonyAudienceChange",
+            "A's testimony",
+            "mutation($tm: ID!) { testimonyAudienceChange(input: { testimonyId: $tm,
+                audience: TERRITORY }) { person { id firstName } testimonyId } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.testimonyWithdraw",
+            "A's testimony",
+            "mutation($tm: ID!) { testimonyWithdraw(input: { testimonyId: $tm }) {
+                person { id firstName } testimonyId } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.conventionPrevalidate",
+            "",
+            "mutation($i: ID!) { conventionPrevalidate(input: { immersionId: $i }) {
+                immersion { id goals } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.conventionReject",
+            "",
+            "mutation($i: ID!) { conventionReject(input: { immersionId: $i,
+                justification: \"Incomplète\" }) { immersion { id goals } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.conventionDeprecate",
+            "",
+            "mutation($i: ID!) { conventionDeprecate(input: { immersionId: $i,
+                justification: \"Dates passées\" }) { immersion { id goals } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.accidentReport",
+            "",
+            "mutation($i: ID!, $at: DateTime!) { accidentReport(input: { immersionId: $i,
+                occurredAt: $at, structureInformedAt: $at, description: \"Coupure\" }) {
+                immersion { id goals } accidentId } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.accidentDeclarationRecord",
+            "",
+            "mutation($i: ID!, $at: DateTime!) { accidentDeclarationRecord(input: {
+                immersionId: $i, accidentId: $i, filedAt: $at }) { immersion { id goals } } }",
+            ALL_DENIED,
         ),
         // Ends the viewer's session: tried last.
         case(
@@ -1233,6 +1340,29 @@ async fn no_viewer_outside_a_structure_reaches_its_people_or_immersions_by_any_r
     )
     .await;
 
+    // A testimony of A's person, for the testimonies' mutations.
+    step(
+        server,
+        &mediator_a,
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: TESTIMONY,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": person_a }),
+    )
+    .await;
+    let testimony_a = step(
+        server,
+        &mediator_a,
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+            account: \"Mon parcours A-7319\", romeCodes: [\"D1102\"],
+            audience: OWN_STRUCTURE_MEDIATORS }) {
+            testimonyId } }",
+        json!({ "p": person_a }),
+    )
+    .await["testimonyRecord"]["testimonyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
     // The sessions by magic link.
     let (employer_b_session, kind, id) = link_session(server, "atelier@garage-central.fr").await;
     assert_eq!(
@@ -1371,6 +1501,10 @@ async fn no_viewer_outside_a_structure_reaches_its_people_or_immersions_by_any_r
         "siret": siret_a,
         "c": convention,
         "t": today,
+        "tm": testimony_a,
+        "at": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
     });
 
     // Subscriptions: every viewer subscribes; A's mediator too, as the
