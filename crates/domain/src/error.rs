@@ -54,6 +54,7 @@ pub enum Rule {
     VisitOfAnotherEmployer,
     // Person.
     PersonExited,
+    PersonErased,
     ProjectNotStated,
     ProjectAlreadyStated,
     ProjectUnchanged,
@@ -137,6 +138,7 @@ impl Rule {
             NeedOfAnotherEmployer => "need.of_another_employer",
             VisitOfAnotherEmployer => "need.visit_of_another_employer",
             PersonExited => "person.exited",
+            PersonErased => "person.erased",
             ProjectNotStated => "project.not_stated",
             ProjectAlreadyStated => "project.already_stated",
             ProjectUnchanged => "project.unchanged",

@@ -149,6 +149,19 @@ impl ExitReason {
     }
 }
 
+/// Why a person's data is erased: kept in clear with the erasure, so the
+/// register of erasures says why without saying about whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum ErasureReason {
+    /// The person asked for it (RGPD art. 17).
+    PersonRequest,
+    /// Their data reached the end of its retention period.
+    EndOfRetention,
+    Other,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersonCommand {
     Enroll {
@@ -226,6 +239,15 @@ pub enum PersonCommand {
     Exit {
         reason: ExitReason,
         exited_on: Date,
+    },
+    /// Erases the person's data: recorded first, then the caller destroys
+    /// their key, which blanks every personal value ever sealed with it.
+    Erase {
+        by: UserId,
+        reason: ErasureReason,
+        /// May name the person: sealed with their key, so erased with them.
+        explanation: Option<Text>,
+        erased_on: Date,
     },
 }
 
@@ -334,6 +356,17 @@ pub struct PersonExited {
     pub exited_on: Date,
 }
 
+/// The person's data was erased. Who, when and why (its kind) stay in
+/// clear; the explanation is sealed with the person's key, which is
+/// destroyed right after, so it is gone with the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonErased {
+    pub by: UserId,
+    pub reason: ErasureReason,
+    pub explanation: Option<Personal<Text>>,
+    pub erased_on: Date,
+}
+
 events! {
     /// What happened on a person's path.
     pub enum PersonEvent {
@@ -350,6 +383,7 @@ events! {
         ConsentWithdrawn = ("consent_withdrawn", 1),
         DisabilityRecognitionRecorded = ("disability_recognition_recorded", 1),
         PersonExited = ("person_exited", 1),
+        PersonErased = ("person_erased", 1),
     }
 }
 
@@ -372,6 +406,8 @@ pub struct PersonState {
     pub mentorships: BTreeMap<MentorshipId, (Date, Option<Date>)>,
     pub consents: BTreeSet<ConsentPurpose>,
     pub exited_on: Option<Date>,
+    /// Once erased, nothing more is recorded about the person.
+    pub erased_on: Option<Date>,
 }
 
 impl PersonState {
@@ -455,6 +491,16 @@ impl<'a> Enrolled<'a> {
         let Some(enrolment) = &state.enrolment else {
             return Err(not_found("personId", "Cette personne n'est pas inscrite."));
         };
+        if let Some(erased_on) = state.erased_on {
+            return Err(DomainError::rule(
+                Rule::PersonErased,
+                "personId",
+                format!(
+                    "Les données de cette personne ont été effacées le {} : plus rien ne peut être enregistré à son sujet.",
+                    crate::fr::dates::date(erased_on)
+                ),
+            ));
+        }
         Ok(Self {
             enrolled_on: enrolment.enrolled_on,
             state,
@@ -606,6 +652,13 @@ impl Decider for Person {
                 recorded_on,
             } => record_disability_recognition(*recognised, *recorded_on, accompanied()?)?,
             C::Exit { reason, exited_on } => exit(reason, *exited_on, accompanied()?)?,
+            // Erasure stays possible after the exit: retention ends after it.
+            C::Erase {
+                by,
+                reason,
+                explanation,
+                erased_on,
+            } => erase(*by, *reason, explanation.as_ref(), *erased_on, enrolled()?)?,
         };
         Ok(vec![event])
     }
@@ -657,6 +710,7 @@ impl Decider for Person {
                 state.consents.remove(&e.purpose);
             }
             PersonEvent::PersonExited(e) => state.exited_on = Some(e.exited_on),
+            PersonEvent::PersonErased(e) => state.erased_on = Some(e.erased_on),
         }
         state
     }
@@ -950,6 +1004,23 @@ fn exit(
     Ok(PersonExited {
         reason: reason.clone(),
         exited_on,
+    }
+    .into())
+}
+
+fn erase(
+    by: UserId,
+    reason: ErasureReason,
+    explanation: Option<&Text>,
+    erased_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    not_in_future(erased_on, person.context.today, "erasedOn")?;
+    Ok(PersonErased {
+        by,
+        reason,
+        explanation: explanation.cloned().map(Personal::Known),
+        erased_on,
     }
     .into())
 }

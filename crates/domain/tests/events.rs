@@ -226,6 +226,13 @@ fn person_samples() -> Vec<PersonEvent> {
             exited_on: TODAY,
         }
         .into(),
+        PersonErased {
+            by: mediator(),
+            reason: ErasureReason::PersonRequest,
+            explanation: Some(Personal::Known(text("Demande écrite du 3 mars"))),
+            erased_on: TODAY,
+        }
+        .into(),
     ]
 }
 

@@ -381,6 +381,63 @@ fn after_the_exit_only_a_consent_can_still_be_withdrawn() {
         .events();
 }
 
+fn erase() -> PersonCommand {
+    PersonCommand::Erase {
+        by: mediator(),
+        reason: ErasureReason::PersonRequest,
+        explanation: Some(text("Demande écrite de Mme Diallo")),
+        erased_on: TODAY,
+    }
+}
+
+#[test]
+fn an_erasure_keeps_who_when_and_why_in_clear_and_the_explanation_personal() {
+    given::<Person>(&Path::with_project().0, ctx())
+        .when(erase())
+        .then(vec![
+            PersonErased {
+                by: mediator(),
+                reason: ErasureReason::PersonRequest,
+                explanation: Some(Personal::Known(text("Demande écrite de Mme Diallo"))),
+                erased_on: TODAY,
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn after_the_erasure_every_command_is_refused_even_another_erasure() {
+    let erased = Path::with_project().run(erase());
+    let refused = given::<Person>(&erased.0, ctx())
+        .when(PersonCommand::StateSituation {
+            words: text("Encore un mot"),
+            stated_on: TODAY,
+        })
+        .refused(Rule::PersonErased, "personId");
+    assert!(refused.message.contains("effacées"), "{}", refused.message);
+    given::<Person>(&erased.0, ctx())
+        .when(PersonCommand::WithdrawConsent {
+            purpose: ConsentPurpose::Testimony,
+            withdrawn_on: TODAY,
+        })
+        .refused(Rule::PersonErased, "personId");
+    given::<Person>(&erased.0, ctx())
+        .when(erase())
+        .refused(Rule::PersonErased, "personId");
+    given::<Person>(&erased.0, ctx())
+        .when(enroll())
+        .refused(Rule::AlreadyExists, "personId");
+}
+
+#[test]
+fn a_person_who_exited_can_be_erased() {
+    let exited = Path::new().run(PersonCommand::Exit {
+        reason: ExitReason::Moved,
+        exited_on: TODAY,
+    });
+    given::<Person>(&exited.0, ctx()).when(erase()).events();
+}
+
 #[test]
 fn the_referent_changes() {
     let other = passerelle_domain::values::UserId(uuid("sami"));

@@ -353,6 +353,14 @@ fn apply_person(
             row.exited_on = Some(e.exited_on);
             row.exit_reason = Some(tag(&e.reason));
         }
+        // Blanked at once; the key's destruction right after blanks the
+        // enrolment itself for any rebuild.
+        PersonEvent::PersonErased(_) => {
+            row.first_name = None;
+            row.last_name = None;
+            row.email = None;
+            row.erased = true;
+        }
         PersonEvent::PersonEnrolled(_)
         | PersonEvent::SituationStated(_)
         | PersonEvent::JobInquiryHeld(_)
