@@ -654,6 +654,19 @@ fn table() -> Vec<Case> {
                 immersionId: $i, accidentId: $i, filedAt: $at }) { immersion { id goals } } }",
             ALL_DENIED,
         ),
+        case(
+            "Query.structure",
+            "the viewer's own",
+            "{ structure { id name prevalidationRequired } }",
+            STAFF,
+        ),
+        case(
+            "Mutation.structureSettingsUpdate",
+            "the viewer's own structure",
+            "mutation { structureSettingsUpdate(input: { prevalidationRequired: false }) {
+                structure { id name prevalidationRequired } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
         // Ends the viewer's session: tried last.
         case(
             "Mutation.logout",

@@ -895,3 +895,84 @@ async fn a_convention_is_prevalidated_rejected_or_made_obsolete_and_an_accident_
     .await;
     assert_eq!(last_event(&db).await, "accident_declaration_filed");
 }
+
+#[tokio::test]
+async fn a_structure_requires_prevalidation_by_its_managers_setting() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    let manager = login(&server, "direction@ml-nantes.fr").await;
+    let read = "{ structure { name prevalidationRequired } }";
+    let setting = ok(&server, &a, read, json!({})).await;
+    assert_eq!(setting["structure"]["prevalidationRequired"], false);
+    assert_eq!(setting["structure"]["name"], "Mission locale de Nantes");
+    let update = "mutation($r: Boolean!) { structureSettingsUpdate(input: {
+        prevalidationRequired: $r }) { structure { prevalidationRequired } } }";
+    let (code, ..) = refused(&db, &server, Some(&a), update, json!({ "r": true })).await;
+    assert_eq!(
+        code, "FORBIDDEN",
+        "a mediator does not change the structure's rules"
+    );
+    let (code, ..) = refused(&db, &server, None, update, json!({ "r": true })).await;
+    assert_eq!(code, "UNAUTHENTICATED");
+    let set = ok(&server, &manager, update, json!({ "r": true })).await;
+    assert_eq!(
+        set["structureSettingsUpdate"]["structure"]["prevalidationRequired"],
+        true
+    );
+    assert_eq!(
+        ok(&server, &a, read, json!({})).await["structure"]["prevalidationRequired"],
+        true
+    );
+
+    // The convention's validation now waits for its pre-validation.
+    let employer = register_employer(&server, &a, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &a, None).await;
+    let today = ok(
+        &server,
+        &a,
+        "query($p: ID!) { person(id: $p) { enrolledOn } }",
+        json!({ "p": person }),
+    )
+    .await["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let immersion = drafted(&server, &a, &person, &employer, &today).await;
+    for signatory in ["PERSON", "HOST", "PRESCRIBER"] {
+        ok(
+            &server,
+            &a,
+            "mutation($i: ID!, $s: Signatory!) { conventionSign(input: { immersionId: $i,
+                signatory: $s }) { immersion { id } } }",
+            json!({ "i": immersion, "s": signatory }),
+        )
+        .await;
+    }
+    let validate =
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }";
+    let (code, field, message) =
+        refused(&db, &server, Some(&a), validate, json!({ "i": immersion })).await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "immersionId")
+    );
+    assert!(message.contains("pré-valider"), "{message}");
+    ok(
+        &server,
+        &a,
+        "mutation($i: ID!) { conventionPrevalidate(input: { immersionId: $i }) {
+            immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    appends_one(&db, &server, &a, validate, json!({ "i": immersion })).await;
+    assert_eq!(last_event(&db).await, "convention_validated");
+}

@@ -509,3 +509,53 @@ pub async fn revoke_employer_access(
     tx.commit().await?;
     Ok(sessions.rows_affected() + links.rows_affected())
 }
+
+/// A structure as its managers set it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StructureSettings {
+    pub structure: StructureId,
+    pub name: String,
+    /// Whether its conventions are pre-validated before validation.
+    pub prevalidation_required: bool,
+}
+
+/// The structure's settings; none for an unknown structure.
+pub async fn structure_settings(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+) -> Result<Option<StructureSettings>, AccountError> {
+    let row: Option<(Uuid, String, bool)> = sqlx::query_as(
+        "select structure_id, name, prevalidation_required from structures
+         where structure_id = $1",
+    )
+    .bind(structure.0)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id, name, prevalidation_required)| StructureSettings {
+        structure: StructureId(id),
+        name,
+        prevalidation_required,
+    }))
+}
+
+/// Sets whether the structure's conventions are pre-validated before
+/// validation; its settings as they stand after.
+pub async fn set_prevalidation_required(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+    required: bool,
+) -> Result<Option<StructureSettings>, AccountError> {
+    let row: Option<(Uuid, String, bool)> = sqlx::query_as(
+        "update structures set prevalidation_required = $2 where structure_id = $1
+         returning structure_id, name, prevalidation_required",
+    )
+    .bind(structure.0)
+    .bind(required)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id, name, prevalidation_required)| StructureSettings {
+        structure: StructureId(id),
+        name,
+        prevalidation_required,
+    }))
+}

@@ -138,6 +138,14 @@ impl ContextSource<Immersion> for Views {
                     .await?;
                 }
             }
+            // The structure's own setting, as it stands when the convention
+            // (or its renewal) is validated.
+            ImmersionCommand::Validate { .. } => {
+                if let Some(proposal) = &state.proposal {
+                    context.prevalidation_required =
+                        immersions::prevalidation_required(&mut *conn, proposal.structure).await?;
+                }
+            }
             ImmersionCommand::Renew { .. } => {
                 if let (Some(proposal), Some(convention)) = (&state.proposal, &state.convention) {
                     context.history_with_host = immersions::history_with_host(

@@ -27,6 +27,7 @@ mod reads;
 mod replays;
 mod revalidate;
 mod schema;
+mod structures;
 mod testimonies;
 mod throttle;
 

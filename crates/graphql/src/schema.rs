@@ -7,7 +7,7 @@ use crate::limits::Limits;
 use crate::reads::Reads;
 use crate::{
     accidents, accounts, conventions, dashboards, employers, immersions, inbox, mentorships,
-    notifications, people, testimonies,
+    notifications, people, structures, testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -19,6 +19,7 @@ pub struct Query(
     dashboards::DashboardQuery,
     inbox::InboxQuery,
     notifications::NotificationQuery,
+    structures::StructureQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]
@@ -32,6 +33,7 @@ pub struct Mutation(
     accidents::AccidentMutation,
     mentorships::MentorshipMutation,
     testimonies::TestimonyMutation,
+    structures::StructureMutation,
 );
 
 #[derive(MergedSubscription, Default, Debug)]

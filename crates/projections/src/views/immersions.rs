@@ -442,3 +442,18 @@ pub async fn page(
     .fetch_all(db)
     .await
 }
+
+/// Whether the structure has its conventions pre-validated before their
+/// validation (its managers' setting, kept with the structure).
+pub async fn prevalidation_required(
+    db: impl PgExecutor<'_>,
+    structure: passerelle_domain::values::StructureId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select coalesce((select prevalidation_required from public.structures
+                          where structure_id = $1), false)",
+    )
+    .bind(structure.0)
+    .fetch_one(db)
+    .await
+}
