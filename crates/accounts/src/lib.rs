@@ -559,3 +559,28 @@ pub async fn set_prevalidation_required(
         prevalidation_required,
     }))
 }
+
+/// Ends every way in for an erased person: their open sessions are revoked
+/// and their links not yet used deleted, in the caller's transaction.
+/// Returns how many were ended. Idempotent.
+pub async fn revoke_person_access(
+    conn: &mut sqlx::PgConnection,
+    person: passerelle_domain::values::PersonId,
+    now: OffsetDateTime,
+) -> Result<u64, AccountError> {
+    let sessions = sqlx::query(
+        "update principal_sessions set revoked_at = $2
+         where principal_kind = 'person' and principal_id = $1 and revoked_at is null",
+    )
+    .bind(person.0)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let links = sqlx::query(
+        "delete from magic_links where principal_kind = 'person' and principal_id = $1",
+    )
+    .bind(person.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(sessions.rows_affected() + links.rows_affected())
+}

@@ -122,6 +122,12 @@ impl Handler {
         &self.store
     }
 
+    /// The views a command keeps; an erasure purges them in its own
+    /// transaction.
+    pub fn projections(&self) -> &Projections {
+        &self.projections
+    }
+
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }

@@ -243,3 +243,11 @@ pub fn records_health_data(actor: &Actor, referent: uuid::Uuid) -> bool {
 pub fn sets_structure_settings(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin)
 }
+
+/// Whether the actor may erase a person's data: a manager or an admin of
+/// the person's structure (the caller has checked that the actor reaches
+/// the person), or an operator from the command line. Irreversible, so not
+/// a mediator, even the referent.
+pub fn erases_people(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin | Role::System)
+}

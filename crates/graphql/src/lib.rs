@@ -12,6 +12,7 @@ mod context;
 mod conventions;
 mod dashboards;
 mod employers;
+pub mod erasure;
 mod error;
 mod immersions;
 mod inbox;

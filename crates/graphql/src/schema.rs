@@ -6,8 +6,8 @@ use crate::context::Gateway;
 use crate::limits::Limits;
 use crate::reads::Reads;
 use crate::{
-    accidents, accounts, conventions, dashboards, employers, immersions, inbox, mentorships,
-    notifications, people, structures, testimonies,
+    accidents, accounts, conventions, dashboards, employers, erasure, immersions, inbox,
+    mentorships, notifications, people, structures, testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -33,6 +33,7 @@ pub struct Mutation(
     accidents::AccidentMutation,
     mentorships::MentorshipMutation,
     testimonies::TestimonyMutation,
+    erasure::ErasureMutation,
     structures::StructureMutation,
 );
 

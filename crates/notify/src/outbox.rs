@@ -388,3 +388,27 @@ pub(crate) fn account_error(e: passerelle_accounts::AccountError) -> sqlx::Error
         other => sqlx::Error::Protocol(other.to_string()),
     }
 }
+
+/// Forgets the mails about an erased person: every mail to them (a sent
+/// one's last answer may quote their address), every mail not yet sent
+/// about one of their immersions (it would name them once rendered), and
+/// the answers to mails sent to their convention's parties that hold their
+/// data (themself, their legal representative, their tutor). Returns how
+/// many mails were deleted. Idempotent.
+pub async fn forget_person(conn: &mut PgConnection, person: Uuid) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "with theirs as (
+             select immersion_id from immersions.immersions where person_id = $1
+         )
+         delete from outbox
+         where (recipient ->> 'kind' = 'person' and recipient ->> 'person_id' = $1::text)
+            or (immersion_id in (select immersion_id from theirs)
+                and (state in ('queued', 'sending', 'failed')
+                     or (recipient ->> 'kind' = 'party'
+                         and recipient ->> 'role' in ('person', 'legal_representative', 'tutor'))))",
+    )
+    .bind(person)
+    .execute(&mut *conn)
+    .await?;
+    Ok(deleted.rows_affected())
+}

@@ -185,6 +185,14 @@ impl Projection for People {
         }
         people.save(conn).await?;
         versions.save(conn).await?;
+        // What changed in a project was written in clear, in the person's
+        // words: it goes with them.
+        super::purge_erased(
+            conn,
+            events,
+            "update project_versions set what_changed = null where person_id = $1",
+        )
+        .await?;
         new_owners.save(conn).await?;
         timeline.write(conn).await?;
         Ok(())

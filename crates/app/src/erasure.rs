@@ -1,0 +1,111 @@
+//! Erasing a person: the `PersonErased` fact first, then their key.
+//!
+//! The fact is appended by the command path like any command; once it is
+//! durable, one transaction destroys the person's key (every value ever
+//! sealed with it reads as erased from then on), records the store's
+//! erasure on `subject-<id>`, purges the inline views in it and runs what
+//! the caller adds (sessions, links, queued mail). A crash between the two
+//! leaves the fact without the destruction: erasing the person again finds
+//! the fact, is refused in the domain, and finishes the destruction first,
+//! so a retry always completes the job and never does it twice.
+
+use async_trait::async_trait;
+use passerelle_domain::Rule;
+use passerelle_domain::person::{Person, PersonCommand};
+use passerelle_domain::values::PersonId;
+use passerelle_store::Metadata;
+use sqlx::PgConnection;
+
+use crate::error::AppError;
+use crate::handler::{CommandMeta, ContextSource, Handler, Outcome};
+
+/// What else holds the person's data outside the event store and the
+/// views: run in the transaction that destroys their key.
+#[async_trait]
+pub trait Forget: Send + Sync {
+    async fn forget(&self, conn: &mut PgConnection, person: PersonId) -> Result<(), AppError>;
+}
+
+/// Nothing else to forget (tests of the command path alone).
+#[derive(Debug)]
+pub struct NothingElse;
+
+#[async_trait]
+impl Forget for NothingElse {
+    async fn forget(&self, _: &mut PgConnection, _: PersonId) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+impl Handler {
+    /// Erases a person: `command` must be `PersonCommand::Erase`. On a
+    /// person already erased, finishes what an interrupted erasure left
+    /// undone, then answers the domain's refusal.
+    pub async fn erase_person(
+        &self,
+        person: PersonId,
+        command: &PersonCommand,
+        meta: &CommandMeta,
+        source: &dyn ContextSource<Person>,
+        forget: &dyn Forget,
+    ) -> Result<Outcome, AppError> {
+        debug_assert!(matches!(command, PersonCommand::Erase { .. }));
+        let outcome = self.execute::<Person>(person, command, meta, source).await;
+        match &outcome {
+            Ok(_) => {}
+            Err(AppError::Domain(e)) if e.rule == Rule::PersonErased => {}
+            Err(_) => return outcome,
+        }
+        self.destroy_personal_data(person, meta, forget).await?;
+        outcome
+    }
+
+    /// The second step of an erasure, idempotent: the key, the store's
+    /// erasure event (once), the inline views, and the caller's own.
+    pub async fn destroy_personal_data(
+        &self,
+        person: PersonId,
+        meta: &CommandMeta,
+        forget: &dyn Forget,
+    ) -> Result<(), AppError> {
+        let subject = person.as_uuid();
+        let metadata = Metadata {
+            actor: meta.actor.id.clone(),
+            role: meta.actor.role.as_str().to_owned(),
+            structure: meta.actor.structure.as_uuid(),
+            correlation_id: meta.correlation_id,
+            causation_id: Some(meta.command_id),
+            // Its own id: the erasure's command id names the fact.
+            command_id: uuid::Uuid::new_v5(&meta.command_id, b"erase-subject"),
+        };
+        let mut tx = self.store().pool().begin().await?;
+        // Serialises two erasures of the same person.
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
+        let done: bool = sqlx::query_scalar(
+            "select exists (select 1 from erased_subjects where subject_id = $1)",
+        )
+        .bind(subject)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stream = format!("subject-{subject}");
+        if !done {
+            let (result, event) = self
+                .store()
+                .erase_subject_in(&mut tx, subject, &metadata)
+                .await?;
+            let recorded = result.recorded(std::slice::from_ref(&event), &metadata, &stream);
+            self.projections().apply_inline(&mut tx, &recorded).await?;
+        }
+        forget.forget(&mut tx, person).await?;
+        tx.commit().await?;
+        if !done {
+            self.store().notify_appended();
+            self.announce(stream);
+            self.announce(format!("person-{subject}"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! Erasing a person's data (RGPD art. 17, and the end of its retention): a
+//! manager's or an admin's decision, with a reason and a confirmation.
+//! The command path records who, when and why, then destroys the person's
+//! key; here, what else holds their data is forgotten in the same
+//! transaction: their sessions and links, and the mails about them.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_trait::async_trait;
+use passerelle_app::{AppError, CommandMeta, Forget, Handler, Views, policy};
+use passerelle_domain::person::{ErasureReason, PersonCommand};
+use passerelle_domain::values::{PersonId, UserId};
+use passerelle_domain::{DomainError, Rule};
+use sqlx::PgConnection;
+use time::Date;
+use uuid::Uuid;
+
+use crate::context::{gateway, meta, staff, user_of};
+use crate::error::{self, on_field};
+use crate::input::{optional_text, parse_id};
+
+/// What else than the event store and the views holds a person's data:
+/// forgotten in the transaction that destroys their key.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionsAndMail {
+    pub now: time::OffsetDateTime,
+}
+
+#[async_trait]
+impl Forget for SessionsAndMail {
+    async fn forget(&self, conn: &mut PgConnection, person: PersonId) -> Result<(), AppError> {
+        passerelle_accounts::revoke_person_access(&mut *conn, person, self.now)
+            .await
+            .map_err(|e| match e {
+                passerelle_accounts::AccountError::Database(e) => AppError::Database(e),
+                other => AppError::Database(sqlx::Error::Protocol(other.to_string())),
+            })?;
+        passerelle_notify::outbox::forget_person(&mut *conn, person.as_uuid()).await?;
+        Ok(())
+    }
+}
+
+/// Erases a person through the command path, then forgets their sessions
+/// and mail: the mutation's and the command line's one way.
+pub async fn erase_person(
+    handler: &Handler,
+    person: PersonId,
+    by: UserId,
+    reason: ErasureReason,
+    explanation: Option<passerelle_domain::values::Text>,
+    meta: &CommandMeta,
+) -> Result<Date, AppError> {
+    let erased_on = handler.clock().today();
+    let command = PersonCommand::Erase {
+        by,
+        reason,
+        explanation,
+        erased_on,
+    };
+    let forget = SessionsAndMail {
+        now: handler.clock().now(),
+    };
+    handler
+        .erase_person(person, &command, meta, &Views, &forget)
+        .await?;
+    Ok(erased_on)
+}
+
+#[derive(InputObject, Debug)]
+pub struct PersonEraseInput {
+    person_id: ID,
+    reason: ErasureReason,
+    /// Why, in a few words: required when the reason is `OTHER`. Erased
+    /// with the person, since it may name them.
+    explanation: Option<String>,
+    /// Must be true: the erasure cannot be undone.
+    confirm: bool,
+    command_id: Option<Uuid>,
+}
+
+/// The erasure, as recorded: no personal data.
+#[derive(SimpleObject, Debug)]
+pub struct PersonErasePayload {
+    person_id: ID,
+    erased_on: Date,
+    reason: ErasureReason,
+}
+
+#[derive(Default, Debug)]
+pub struct ErasureMutation;
+
+#[Object]
+impl ErasureMutation {
+    /// Erases a person's data for good: their identity, their words and
+    /// everything sealed with their key, their sessions and the mails about
+    /// them. The figures stay (age band, counts, outcomes). A manager's or
+    /// an admin's of the person's structure.
+    async fn person_erase(
+        &self,
+        ctx: &Context<'_>,
+        input: PersonEraseInput,
+    ) -> Result<PersonErasePayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let id = PersonId(parse_id(&input.person_id, "Personne")?);
+        // Out of reach answers as if the person did not exist.
+        if !policy::reaches_person(&gw.pool, &actor, id)
+            .await
+            .map_err(error::app)?
+        {
+            return Err(error::not_found("Personne"));
+        }
+        if !policy::erases_people(&actor) {
+            return Err(error::forbidden());
+        }
+        if !input.confirm {
+            return Err(on_field(
+                "confirm",
+                DomainError::invalid(
+                    Rule::Required,
+                    "confirm",
+                    "Confirmez l'effacement : il est définitif, les données de la personne ne pourront plus être lues.",
+                ),
+            ));
+        }
+        let explanation = optional_text("explanation", input.explanation.as_deref())?;
+        if input.reason == ErasureReason::Other && explanation.is_none() {
+            return Err(on_field(
+                "explanation",
+                DomainError::invalid(
+                    Rule::Required,
+                    "explanation",
+                    "Précisez le motif de l'effacement.",
+                ),
+            ));
+        }
+        let by = UserId(user_of(&actor));
+        let erased_on = erase_person(
+            &gw.handler,
+            id,
+            by,
+            input.reason,
+            explanation,
+            &meta(actor, input.command_id),
+        )
+        .await
+        .map_err(error::app)?;
+        Ok(PersonErasePayload {
+            person_id: input.person_id,
+            erased_on,
+            reason: input.reason,
+        })
+    }
+}
