@@ -104,9 +104,53 @@ impl Projection for Notifications {
              where person_id = $1",
         )
         .await?;
+        drop_erased(conn, &mut mails).await?;
         outbox::enqueue(conn, &mails, now).await?;
         Ok(())
     }
+}
+
+/// Leaves out the mails to or about a person erased since their events: a
+/// rebuild, or a batch that ends with the erasure, must not queue again
+/// what the erasure deleted from the outbox.
+async fn drop_erased(
+    conn: &mut PgConnection,
+    mails: &mut Vec<Entry>,
+) -> Result<(), ProjectionError> {
+    if mails.is_empty() {
+        return Ok(());
+    }
+    let people: Vec<Uuid> = mails
+        .iter()
+        .filter_map(|m| match m.recipient {
+            Recipient::Person { person_id } => Some(person_id),
+            _ => None,
+        })
+        .collect();
+    let immersions: Vec<Uuid> = mails.iter().filter_map(|m| m.params.immersion_id).collect();
+    let erased: Vec<Uuid> = sqlx::query_scalar(
+        "select subject_id from erased_subjects where subject_id = any($1)
+         union all
+         select p.immersion_id from parties p
+         join erased_subjects e on e.subject_id = p.person_id
+         where p.immersion_id = any($2)",
+    )
+    .bind(&people)
+    .bind(&immersions)
+    .fetch_all(&mut *conn)
+    .await?;
+    if erased.is_empty() {
+        return Ok(());
+    }
+    mails.retain(|m| {
+        let person = match m.recipient {
+            Recipient::Person { person_id } => Some(person_id),
+            _ => None,
+        };
+        !person.is_some_and(|p| erased.contains(&p))
+            && !m.params.immersion_id.is_some_and(|i| erased.contains(&i))
+    });
+    Ok(())
 }
 
 fn key(event: &RecordedEvent, template: Template, to: &str) -> String {

@@ -1,0 +1,351 @@
+//! Erasing a person, checked on the raw tables: nothing of them left in
+//! clear anywhere in the database, nothing left that can be decrypted, no
+//! session, no mail, while every dashboard answers the same before and
+//! after, and after every projection is rebuilt from the log.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const ERASE: &str = "mutation($p: ID!, $c: Boolean!, $r: ErasureReason!, $x: String) {
+    personErase(input: { personId: $p, reason: $r, explanation: $x, confirm: $c }) {
+        personId erasedOn reason } }";
+
+const DASHBOARDS: &str = "{
+    immersionFunnel { steps { count rateFromPrevious medianDaysFromPrevious } }
+    immersionOutcomes { cells { count } }
+    needsConversion { visits bySource { needs ledToHire } }
+    projectReadjustments { projects byIterations { people } }
+    employerEngagement { visits proposals waitingOverSevenDays } }";
+
+/// The dashboards once the projections have caught up: the same answer
+/// twice, a second apart.
+async fn dashboards(server: &Server, token: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..30 {
+        let answer = gql(server, Some(token), DASHBOARDS, json!({})).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        if answer == last {
+            return answer;
+        }
+        last = answer;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    panic!("the dashboards kept changing: {last}")
+}
+
+/// Every place in the database where `needle` is written in clear: each
+/// text, text array and JSON column of every table outside PostgreSQL's own.
+async fn plaintext(db: &TestDb, needle: &str) -> Vec<String> {
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "select table_schema::text, table_name::text, column_name::text
+         from information_schema.columns c
+         join information_schema.tables t using (table_schema, table_name)
+         where t.table_type = 'BASE TABLE'
+           and table_schema not in ('pg_catalog', 'information_schema')
+           and (data_type in ('text', 'character varying', 'json', 'jsonb', 'bytea')
+                or udt_name in ('_text', '_varchar'))",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(columns.len() > 20, "{columns:?}");
+    let mut found = Vec::new();
+    for (schema, table, column) in columns {
+        // Names read from the catalogue, quoted: no input of the test's.
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from \"{schema}\".\"{table}\"
+             where position(lower($1) in lower(\"{column}\"::text)) > 0"
+        )))
+        .bind(needle)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if n > 0 {
+            found.push(format!("{schema}.{table}.{column} ({n})"));
+        }
+    }
+    found
+}
+
+async fn scalar(db: &TestDb, sql: &'static str, person: Uuid) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(person)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// What identifies Awa Diallo in clear, in her file and her convention.
+const HERS: [&str; 4] = [
+    "Diallo",
+    "awa.diallo@exemple.fr",
+    "rue des Lilas",
+    "Lucie Bernard",
+];
+
+#[tokio::test]
+async fn an_erased_person_leaves_no_trace_and_the_figures_stay() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started_with_links(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let manager = login(&server, "dominique@ml-nantes.fr").await;
+    create_staff(
+        &db,
+        &dir,
+        "Cap emploi Rennes",
+        "manager",
+        "sacha@cap-rennes.fr",
+    );
+    let elsewhere = login(&server, "sacha@cap-rennes.fr").await;
+
+    let employer =
+        register_employer(&server, &mediator, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &mediator, Some("awa.diallo@exemple.fr")).await;
+    let awa: Uuid = person.as_str().unwrap().parse().unwrap();
+    // Someone else, who stays: the search below does find names in clear.
+    let kept = gql(
+        &server,
+        Some(&mediator),
+        "mutation { personEnroll(input: { firstName: \"Yanis\", lastName: \"Kerbrat\",
+            birthDate: \"1990-02-03\", email: \"yanis.kerbrat@exemple.fr\" }) { person { id } } }",
+        json!({}),
+    )
+    .await;
+    assert!(kept["errors"].is_null(), "{kept}");
+    let immersion = propose(&server, &mediator, &person, &employer).await;
+    for by in ["PERSON", "EMPLOYER"] {
+        let accepted = gql(
+            &server,
+            Some(&mediator),
+            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i, by: $by }) { immersion { stage } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+        assert!(accepted["errors"].is_null(), "{accepted}");
+    }
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let mut c = convention(&today, 35.0);
+    c["person"]["identity"]["email"] = json!("awa.diallo@exemple.fr");
+    let drafted = gql(
+        &server,
+        Some(&mediator),
+        "mutation($i: ID!, $c: ConventionInput!) {
+            conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { stage } } }",
+        json!({ "i": immersion, "c": c }),
+    )
+    .await;
+    assert!(drafted["errors"].is_null(), "{drafted}");
+
+    // Her own session, by a link to her address.
+    let asked = gql(
+        &server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": "awa.diallo@exemple.fr" }),
+    )
+    .await;
+    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
+    let session = redeem(&server, &next_link(&server, 0).await).await;
+    let her = session["data"]["magicLinkRedeem"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{session}"))
+        .to_owned();
+    let own = "query($i: ID!) { immersion(id: $i) { id } }";
+    let seen = gql(&server, Some(&her), own, json!({ "i": immersion })).await;
+    assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");
+
+    let before = dashboards(&server, &manager).await;
+    let found = plaintext(&db, "Diallo").await;
+    assert!(!found.is_empty(), "her name is in the people view before");
+
+    // A mediator, even her referent, may not; another structure's manager
+    // does not even see her; a manager must confirm.
+    let vars = |confirm: bool| json!({ "p": person, "c": confirm, "r": "PERSON_REQUEST" });
+    let refused = gql(&server, Some(&mediator), ERASE, vars(true)).await;
+    assert_eq!(error(&refused).0, "FORBIDDEN", "{refused}");
+    let refused = gql(&server, Some(&elsewhere), ERASE, vars(true)).await;
+    assert_eq!(error(&refused).0, "NOT_FOUND", "{refused}");
+    let refused = gql(&server, Some(&manager), ERASE, vars(false)).await;
+    let (code, field, message) = error(&refused);
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "confirm"),
+        "{refused}"
+    );
+    assert!(message.contains("Confirmez"), "{message}");
+    let refused = gql(
+        &server,
+        Some(&manager),
+        ERASE,
+        json!({ "p": person, "c": true, "r": "OTHER" }),
+    )
+    .await;
+    assert_eq!(error(&refused).1, "explanation", "{refused}");
+    assert_eq!(
+        scalar(
+            &db,
+            "select count(*) from subject_keys where subject_id = $1",
+            awa
+        )
+        .await,
+        1,
+        "nothing erased by a refusal"
+    );
+
+    let erased = gql(
+        &server,
+        Some(&manager),
+        ERASE,
+        json!({ "p": person, "c": true, "r": "PERSON_REQUEST",
+                "x": "Demande écrite de Mme Diallo du 3 mars" }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    assert_eq!(erased["data"]["personErase"]["reason"], "PERSON_REQUEST");
+
+    // Her session is over.
+    let after = gql(&server, Some(&her), own, json!({ "i": immersion })).await;
+    assert_eq!(error(&after).0, "UNAUTHENTICATED", "{after}");
+
+    let check = |label: &'static str| {
+        let (db, server, manager, before) = (&db, &server, &manager, &before);
+        async move {
+            for needle in HERS {
+                let found = plaintext(db, needle).await;
+                assert!(found.is_empty(), "{label}: {needle} in clear in {found:?}");
+            }
+            let found = plaintext(db, "Kerbrat").await;
+            assert!(!found.is_empty(), "{label}: the search finds what is there");
+            // Her key is gone: what is sealed with it cannot be opened.
+            assert_eq!(
+                scalar(
+                    db,
+                    "select count(*) from subject_keys where subject_id = $1",
+                    awa
+                )
+                .await,
+                0,
+                "{label}"
+            );
+            assert!(
+                scalar(
+                    db,
+                    "select count(*) from events where data::text like '%' || $1::text || '%'
+                     and data::text like '%$sealed%'",
+                    awa
+                )
+                .await
+                    > 0,
+                "{label}: her events are still there, sealed"
+            );
+            // No row of hers with personal data in the views, no mail.
+            assert_eq!(
+                scalar(
+                    db,
+                    "select count(*) from people.people where person_id = $1
+                     and (first_name is not null or last_name is not null or email is not null
+                          or not erased)",
+                    awa
+                )
+                .await,
+                0,
+                "{label}"
+            );
+            assert_eq!(
+                scalar(
+                    db,
+                    "select count(*) from notifications.parties where person_id = $1
+                     and (contacts ? 'person' or contacts ? 'legal_representative'
+                          or contacts ? 'tutor')",
+                    awa
+                )
+                .await,
+                0,
+                "{label}"
+            );
+            assert_eq!(
+                scalar(
+                    db,
+                    "select count(*) from outbox where recipient ->> 'person_id' = $1::text
+                     or (immersion_id in (select immersion_id from immersions.immersions
+                                          where person_id = $1)
+                         and state in ('queued', 'sending', 'failed'))",
+                    awa
+                )
+                .await,
+                0,
+                "{label}"
+            );
+            assert_eq!(
+                scalar(
+                    db,
+                    "select count(*) from principal_sessions where principal_id = $1
+                     and revoked_at is null",
+                    awa
+                )
+                .await
+                    + scalar(
+                        db,
+                        "select count(*) from magic_links where principal_id = $1",
+                        awa
+                    )
+                    .await,
+                0,
+                "{label}"
+            );
+            let now = dashboards(server, manager).await;
+            assert_eq!(&now, before, "{label}: the figures stay");
+        }
+    };
+    check("after the erasure").await;
+
+    // Erasing again: refused in French, the log still folds.
+    let again = gql(&server, Some(&manager), ERASE, vars(true)).await;
+    let (code, field, message) = error(&again);
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("RULE_VIOLATED", "personId"),
+        "{again}"
+    );
+    assert!(message.contains("effacées"), "{message}");
+
+    // Every projection rebuilt from the log, with her values unreadable.
+    let status = passerelle(&db, &dir, &["projections", "status"]);
+    let text = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !w.is_empty())
+        // The header.
+        .filter(|w| *w != "projection")
+        .map(str::to_owned)
+        .collect();
+    assert!(names.iter().any(|n| n == "people"), "{text}");
+    for name in &names {
+        let out = passerelle(&db, &dir, &["projections", "rebuild", name]);
+        assert!(
+            out.status.success(),
+            "rebuild {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    check("after rebuilding every projection").await;
+}
