@@ -577,6 +577,13 @@ fn table() -> Vec<Case> {
             ALL_DENIED,
         ),
         case(
+            "Mutation.personErase",
+            "A's person, confirmed",
+            "mutation($p: ID!) { personErase(input: { personId: $p, reason: PERSON_REQUEST,
+                confirm: true }) { personId erasedOn } }",
+            ALL_DENIED,
+        ),
+        case(
             "Mutation.disabilityRecognitionRecord",
             "",
             "mutation($p: ID!) { disabilityRecognitionRecord(input: { personId: $p,

@@ -38,6 +38,7 @@ const WAYS_IN: &[(&str, &str)] = &[
         "disabilityRecognitionRecord",
     ),
     ("PersonCommand::Exit", "personExit"),
+    ("PersonCommand::Erase", "personErase"),
     ("TestimonyCommand::Record", "testimonyRecord"),
     (
         "TestimonyCommand::ChangeAudience",
