@@ -50,6 +50,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// The people accompanied, for operators.
+    People {
+        #[command(subcommand)]
+        command: PeopleCommand,
+    },
     /// Demonstration data.
     Demo {
         #[command(subcommand)]
@@ -91,6 +96,36 @@ pub(crate) enum UsersCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PeopleCommand {
+    /// Erase a person's data for good (their key destroyed, their sessions,
+    /// links and mails forgotten), the figures kept; at a manager's request.
+    Erase {
+        /// The person's id.
+        id: uuid::Uuid,
+        #[arg(long, value_enum)]
+        reason: ErasureReasonArg,
+        /// Why, in a few words (required with `--reason other`); erased
+        /// with the person.
+        #[arg(long)]
+        explanation: Option<String>,
+        /// The email of the manager or admin of the person's structure who
+        /// requests the erasure, recorded as its author.
+        #[arg(long)]
+        by: String,
+        /// Confirms: the erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ErasureReasonArg {
+    PersonRequest,
+    EndOfRetention,
+    Other,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,7 +19,10 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context as _;
 use clap::Parser;
 
-use crate::cli::{BenchCommand, Cli, Command, DemoCommand, ProjectionsCommand, UsersCommand};
+use crate::cli::{
+    BenchCommand, Cli, Command, DemoCommand, ErasureReasonArg, PeopleCommand, ProjectionsCommand,
+    UsersCommand,
+};
 use crate::config::{Config, Overrides};
 use crate::database::Database;
 use crate::wiring::{api_over, migrate, notifier, wire, wire_unless_fenced, wire_when_migrated};
@@ -70,6 +73,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => migrate(&db).await,
         Command::Projections { command } => projections(&config, &db, command).await,
         Command::Users { command } => users(&config, &db, command).await,
+        Command::People { command } => people(&config, &db, command).await,
         Command::Schema => unreachable!("printed before opening the database"),
         Command::Bench { command } => bench(&config, &db, command).await,
         Command::Demo {
@@ -128,6 +132,90 @@ async fn users(config: &Config, db: &Database, command: UsersCommand) -> anyhow:
         user.structure_name,
         user.user_id
     );
+    Ok(())
+}
+
+/// `people erase`: the erasure a manager requested, run by an operator
+/// through the same path as the mutation.
+async fn people(config: &Config, db: &Database, command: PeopleCommand) -> anyhow::Result<()> {
+    use passerelle_domain::person::ErasureReason;
+    let PeopleCommand::Erase {
+        id,
+        reason,
+        explanation,
+        by,
+        yes,
+    } = command;
+    anyhow::ensure!(yes, "the erasure cannot be undone: add --yes to confirm it");
+    let pending = passerelle_store::pending_migrations(&db.pool).await?;
+    anyhow::ensure!(
+        pending.is_empty(),
+        "migrations {pending:?} are not applied: run `passerelle migrate`"
+    );
+    let reason = match reason {
+        ErasureReasonArg::PersonRequest => ErasureReason::PersonRequest,
+        ErasureReasonArg::EndOfRetention => ErasureReason::EndOfRetention,
+        ErasureReasonArg::Other => ErasureReason::Other,
+    };
+    let explanation = explanation
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(passerelle_domain::values::Text::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--explanation: {e}"))?;
+    anyhow::ensure!(
+        reason != ErasureReason::Other || explanation.is_some(),
+        "--reason other needs --explanation"
+    );
+    let person = passerelle_domain::values::PersonId(id);
+    let Some(row) = passerelle_projections::views::people::get(&db.pool, person).await? else {
+        anyhow::bail!("no person {id}");
+    };
+    let requester = passerelle_accounts::staff_members(&db.pool)
+        .await?
+        .into_iter()
+        .find(|u| u.email.eq_ignore_ascii_case(by.trim()))
+        .filter(|u| {
+            u.structure.as_uuid() == row.structure
+                && matches!(
+                    u.role,
+                    passerelle_accounts::StaffRole::Manager | passerelle_accounts::StaffRole::Admin
+                )
+        })
+        .with_context(|| {
+            format!("--by: no manager or admin of the person's structure has the address {by}")
+        })?;
+    let projections = std::sync::Arc::new(wire(config, &db.pool).await?);
+    let handler = passerelle_app::Handler::new(
+        projections,
+        std::sync::Arc::new(passerelle_app::SystemClock),
+    );
+    let meta = passerelle_app::CommandMeta {
+        command_id: uuid::Uuid::now_v7(),
+        correlation_id: uuid::Uuid::now_v7(),
+        causation_id: None,
+        actor: passerelle_app::Actor::system("cli", requester.structure),
+    };
+    let started = std::time::Instant::now();
+    match passerelle_graphql::erasure::erase_person(
+        &handler,
+        person,
+        requester.user_id,
+        reason,
+        explanation,
+        &meta,
+    )
+    .await
+    {
+        Ok(on) => println!("erased {id} on {on} in {:.0?}", started.elapsed()),
+        // Already erased: the second step was finished again all the same.
+        Err(passerelle_app::AppError::Domain(e))
+            if e.rule == passerelle_domain::Rule::PersonErased =>
+        {
+            println!("{id} was already erased; its key, sessions and mails are gone");
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(())
 }
 

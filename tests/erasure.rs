@@ -349,3 +349,85 @@ async fn an_erased_person_leaves_no_trace_and_the_figures_stay() {
     }
     check("after rebuilding every projection").await;
 }
+
+#[tokio::test]
+async fn an_operator_erases_at_a_managers_request_from_the_command_line() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started_with_links(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    create_staff(
+        &db,
+        &dir,
+        "Cap emploi Rennes",
+        "manager",
+        "sacha@cap-rennes.fr",
+    );
+    let person = enroll(&server, &mediator, Some("awa.diallo@exemple.fr")).await;
+    let id = person.as_str().unwrap().to_owned();
+    let awa: Uuid = id.parse().unwrap();
+    let key = "select count(*) from subject_keys where subject_id = $1";
+    let erase = |by: &'static str, yes: bool| {
+        let mut args = vec![
+            "people",
+            "erase",
+            id.as_str(),
+            "--reason",
+            "end-of-retention",
+            "--by",
+            by,
+        ];
+        if yes {
+            args.push("--yes");
+        }
+        passerelle(&db, &dir, &args)
+    };
+
+    // Without confirmation, at a mediator's or another structure's
+    // manager's request: nothing done.
+    for (by, yes) in [
+        ("dominique@ml-nantes.fr", false),
+        ("camille@ml-nantes.fr", true),
+        ("sacha@cap-rennes.fr", true),
+    ] {
+        let out = erase(by, yes);
+        assert!(!out.status.success(), "{by}");
+        assert_eq!(scalar(&db, key, awa).await, 1, "{by}");
+    }
+
+    let out = erase("dominique@ml-nantes.fr", true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("erased"));
+    assert_eq!(scalar(&db, key, awa).await, 0);
+    let found = plaintext(&db, "Diallo").await;
+    assert!(found.is_empty(), "{found:?}");
+    let recorded: (String, String) = sqlx::query_as(
+        "select data::jsonb ->> 'reason', actor from events where event_type = 'person_erased'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded,
+        ("end_of_retention".to_owned(), "system:cli".to_owned())
+    );
+
+    // Again: nothing more to do, said so.
+    let out = erase("dominique@ml-nantes.fr", true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already erased"));
+}
