@@ -977,3 +977,161 @@ async fn a_structure_requires_prevalidation_by_its_managers_setting() {
     appends_one(&db, &server, &a, validate, json!({ "i": immersion })).await;
     assert_eq!(last_event(&db).await, "convention_validated");
 }
+
+#[tokio::test]
+async fn commands_reachable_before_are_tried_over_http_too() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started(&db, &dir).await;
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let b = login(&server, "lea@plie-nord.fr").await;
+    let employer = register_employer(&server, &a, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &a, None).await;
+
+    // A person's situation, consents and a peer meeting.
+    let situation = "mutation($p: ID!, $w: String!) { situationState(input: { personId: $p,
+        words: $w }) { person { id } } }";
+    let (code, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        situation,
+        json!({ "p": person, "w": "" }),
+    )
+    .await;
+    assert_eq!((code.as_str(), field.as_str()), ("BAD_USER_INPUT", "words"));
+    french(&message);
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        situation,
+        json!({ "p": person, "w": "Je cherche" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        situation,
+        json!({ "p": person, "w": "Je cherche un métier" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "situation_stated");
+    let give = "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: PEER_CONTACT,
+        textVersion: \"v1\" }) { person { consentsGiven } } }";
+    let (code, ..) = refused(&db, &server, Some(&b), give, json!({ "p": person })).await;
+    assert_eq!(code, "NOT_FOUND");
+    let given = appends_one(&db, &server, &a, give, json!({ "p": person })).await;
+    assert_eq!(
+        given["consentGive"]["person"]["consentsGiven"],
+        json!(["PEER_CONTACT"])
+    );
+    assert_eq!(last_event(&db).await, "consent_given");
+    let (_, field, message) = refused(&db, &server, Some(&a), give, json!({ "p": person })).await;
+    assert_eq!(field, "purpose", "{message}");
+    french(&message);
+    let meeting = "mutation($p: ID!, $r: [String!]!) { peerMeetingLog(input: { personId: $p,
+        peer: \"Ancienne apprentie boulangère\", romeCodes: $r }) { person { id } meetingId } }";
+    let (_, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        meeting,
+        json!({ "p": person, "r": ["Z9999"] }),
+    )
+    .await;
+    assert!(field.starts_with("romeCodes"), "{field}: {message}");
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        meeting,
+        json!({ "p": person, "r": ["D1102"] }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        meeting,
+        json!({ "p": person, "r": ["D1102"] }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "peer_meeting_held");
+    let withdraw = "mutation($p: ID!) { consentWithdraw(input: { personId: $p,
+        purpose: PEER_CONTACT }) { person { consentsGiven } } }";
+    let (code, ..) = refused(&db, &server, Some(&b), withdraw, json!({ "p": person })).await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(&db, &server, &a, withdraw, json!({ "p": person })).await;
+    assert_eq!(last_event(&db).await, "consent_withdrawn");
+
+    // A need closed; any staff member, the need being shared.
+    let need = ok(
+        &server,
+        &a,
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Livraisons\", horizon: NOW, hiringIntent: POSSIBLE } }) {
+            need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await["needSurface"]["need"]["id"]
+        .clone();
+    let close = "mutation($n: ID!, $r: NeedCloseReasonKind!) { needClose(input: { needId: $n,
+        reason: $r }) { need { id currentStatus } } }";
+    let (_, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        close,
+        json!({ "n": need, "r": "OTHER" }),
+    )
+    .await;
+    assert_eq!(field, "explanation");
+    french(&message);
+    let (code, ..) = refused(&db, &server, None, close, json!({ "n": need, "r": "MET" })).await;
+    assert_eq!(code, "UNAUTHENTICATED");
+    appends_one(
+        &db,
+        &server,
+        &b,
+        close,
+        json!({ "n": need, "r": "NO_LONGER_NEEDED" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "need_closed");
+
+    // A proposal declined; a convention cancelled; an immersion interrupted.
+    let declined = propose(&server, &a, &person, &employer).await;
+    let decline = "mutation($i: ID!, $r: String!) { immersionDecline(input: { immersionId: $i,
+        by: PERSON, reason: $r }) { immersion { id } } }";
+    let (_, field, _) = refused(
+        &db,
+        &server,
+        Some(&a),
+        decline,
+        json!({ "i": declined, "r": "" }),
+    )
+    .await;
+    assert_eq!(field, "reason");
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        decline,
+        json!({ "i": declined, "r": "Trop loin" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        decline,
+        json!({ "i": declined, "r": "Trop loin" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "proposal_declined");
+}
