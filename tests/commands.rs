@@ -1135,3 +1135,124 @@ async fn commands_reachable_before_are_tried_over_http_too() {
     .await;
     assert_eq!(last_event(&db).await, "proposal_declined");
 }
+
+/// An immersion of today, its convention signed by all and validated.
+async fn validated(
+    server: &Server,
+    token: &str,
+    person: &Value,
+    employer: &Value,
+    today: &str,
+) -> Value {
+    let immersion = drafted(server, token, person, employer, today).await;
+    for signatory in ["PERSON", "HOST", "PRESCRIBER"] {
+        ok(
+            server,
+            token,
+            "mutation($i: ID!, $s: Signatory!) { conventionSign(input: { immersionId: $i,
+                signatory: $s }) { immersion { id } } }",
+            json!({ "i": immersion, "s": signatory }),
+        )
+        .await;
+    }
+    ok(
+        server,
+        token,
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    immersion
+}
+
+#[tokio::test]
+async fn a_convention_cancelled_and_an_immersion_interrupted_over_http() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started(&db, &dir).await;
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let b = login(&server, "lea@plie-nord.fr").await;
+    let employer = register_employer(&server, &a, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &a, None).await;
+    let today = ok(
+        &server,
+        &a,
+        "query($p: ID!) { person(id: $p) { enrolledOn } }",
+        json!({ "p": person }),
+    )
+    .await["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let first = validated(&server, &a, &person, &employer, &today).await;
+    let cancel = "mutation($i: ID!, $r: String!) { conventionCancel(input: { immersionId: $i,
+        by: EMPLOYER, reason: $r }) { immersion { id } } }";
+    let (_, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        cancel,
+        json!({ "i": first, "r": "" }),
+    )
+    .await;
+    assert_eq!(field, "reason");
+    french(&message);
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        cancel,
+        json!({ "i": first, "r": "Fermeture" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        cancel,
+        json!({ "i": first, "r": "Fermeture" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "convention_cancelled");
+
+    let second = validated(&server, &a, &person, &employer, &today).await;
+    let interrupt = "mutation($i: ID!, $r: String!) { immersionInterrupt(input: {
+        immersionId: $i, by: PERSON, reason: $r }) { immersion { id } } }";
+    let (_, field, message) = refused(
+        &db,
+        &server,
+        Some(&a),
+        interrupt,
+        json!({ "i": second, "r": "Malade" }),
+    )
+    .await;
+    assert!(!field.is_empty(), "not started: {message}");
+    french(&message);
+    ok(
+        &server,
+        &a,
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": second }),
+    )
+    .await;
+    let (code, ..) = refused(
+        &db,
+        &server,
+        Some(&b),
+        interrupt,
+        json!({ "i": second, "r": "Malade" }),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    appends_one(
+        &db,
+        &server,
+        &a,
+        interrupt,
+        json!({ "i": second, "r": "Malade" }),
+    )
+    .await;
+    assert_eq!(last_event(&db).await, "immersion_interrupted");
+}
