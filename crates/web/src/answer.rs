@@ -14,10 +14,11 @@ use crate::page::{Outcome, message};
 
 impl Outcome {
     /// The answer's `data` as `T`. An answer that does not fit is logged
-    /// with the type it was read as (never the data, which holds personal
-    /// fields) and answered with a French error page.
+    /// with the type it was read as and where it did not fit (never the
+    /// data, which holds personal fields) and answered with a French error
+    /// page.
     pub(crate) fn read<T: DeserializeOwned>(&self) -> Result<T, Box<Response>> {
-        T::deserialize(&self.data).map_err(|e| {
+        fit(&self.data).map_err(|e| {
             tracing::error!(
                 answer = std::any::type_name::<T>(),
                 error = %e,
@@ -30,6 +31,29 @@ impl Outcome {
             ))
         })
     }
+}
+
+/// Where an answer did not fit its type and how, never with the value:
+/// serde's own message quotes it (`invalid type: string "Awa Diallo"`), and
+/// answers hold personal fields.
+#[derive(Debug)]
+pub(crate) struct Unfit {
+    path: String,
+    category: serde_json::error::Category,
+}
+
+impl std::fmt::Display for Unfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} at `{}`", self.category, self.path)
+    }
+}
+
+/// An answer's value read as `T`.
+pub(crate) fn fit<T: DeserializeOwned>(data: &serde_json::Value) -> Result<T, Unfit> {
+    serde_path_to_error::deserialize(data).map_err(|e| Unfit {
+        path: e.path().to_string(),
+        category: e.inner().classify(),
+    })
 }
 
 /// A connection's nodes, in order.
@@ -127,3 +151,25 @@ macro_rules! read_or_return {
     };
 }
 pub(crate) use read_or_return;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Person {
+        #[allow(dead_code)]
+        age: i64,
+    }
+
+    #[test]
+    fn an_unfit_answer_says_where_without_the_value() {
+        let unfit = fit::<Vec<Person>>(&json!([{ "age": 3 }, { "age": "Awa Diallo" }]))
+            .unwrap_err()
+            .to_string();
+        assert!(unfit.contains("[1].age"), "{unfit}");
+        assert!(!unfit.contains("Awa"), "{unfit}");
+    }
+}

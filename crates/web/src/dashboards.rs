@@ -15,10 +15,9 @@ use passerelle_domain::need::NeedSource;
 use passerelle_domain::person::ReadjustmentCause;
 use passerelle_domain::values::ContractType;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::answer::Code;
+use crate::answer::{Code, Unfit, fit};
 use crate::labels::{AGE_BANDS, OBJECTIVES};
 use crate::page::{Nav, Page, message};
 
@@ -312,18 +311,12 @@ pub(crate) struct Engagement {
     pub waiting_over_seven_days: Option<i64>,
 }
 
-/// Reads a dashboard's field of an answer as its type, for its page or its
-/// CSV: a field missing or of another type is an error, not an empty value.
-pub(crate) fn read<T: DeserializeOwned>(data: &Value) -> Result<T, serde_json::Error> {
-    T::deserialize(data)
-}
-
 /// One dashboard's page: its tab, its operation, its charts.
 struct Board {
     slug: &'static str,
     title: &'static str,
     dashboard: &'static Dashboard,
-    charts: fn(&Value) -> Result<Vec<Chart>, serde_json::Error>,
+    charts: fn(&Value) -> Result<Vec<Chart>, Unfit>,
 }
 
 const BOARDS: [Board; 4] = [
@@ -353,8 +346,8 @@ const BOARDS: [Board; 4] = [
     },
 ];
 
-fn funnel(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
-    let funnel: Funnel = read(data)?;
+fn funnel(data: &Value) -> Result<Vec<Chart>, Unfit> {
+    let funnel: Funnel = fit(data)?;
     let rows = STEPS
         .iter()
         .map(|(step, label)| {
@@ -380,8 +373,8 @@ fn funnel(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
     )])
 }
 
-fn outcomes(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
-    let outcomes: Outcomes = read(data)?;
+fn outcomes(data: &Value) -> Result<Vec<Chart>, Unfit> {
+    let outcomes: Outcomes = fit(data)?;
     Ok(Milestone::ALL
         .iter()
         .map(|milestone| {
@@ -418,8 +411,8 @@ fn outcomes(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
         .collect())
 }
 
-fn needs(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
-    let needs: Needs = read(data)?;
+fn needs(data: &Value) -> Result<Vec<Chart>, Unfit> {
+    let needs: Needs = fit(data)?;
     Ok(NeedSource::ALL
         .iter()
         .map(|source| {
@@ -461,8 +454,8 @@ fn iterations(readjustments: i64) -> String {
     }
 }
 
-fn readjustments(data: &Value) -> Result<Vec<Chart>, serde_json::Error> {
-    let readjustments: Readjustments = read(data)?;
+fn readjustments(data: &Value) -> Result<Vec<Chart>, Unfit> {
+    let readjustments: Readjustments = fit(data)?;
     let by_iterations = readjustments
         .by_iterations
         .iter()
@@ -556,7 +549,7 @@ pub(crate) async fn page(
     struct Masking {
         masked: bool,
     }
-    let masked = read::<Masking>(&data).is_ok_and(|m| m.masked);
+    let masked = fit::<Masking>(&data).is_ok_and(|m| m.masked);
     let charts = if data.is_null() {
         Vec::new()
     } else {

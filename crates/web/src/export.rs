@@ -17,10 +17,10 @@ use passerelle_domain::immersion::{FeedbackAuthor, Milestone, Objective, Stage};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::answer::Code;
+use crate::answer::{Code, Unfit, fit};
 use crate::dashboards::{
     Dashboard, ENGAGEMENT, Engagement, FUNNEL, Funnel, NEEDS, Needs, OUTCOMES, Outcomes,
-    READJUSTMENTS, Readjustments, dashboard_variables, read,
+    READJUSTMENTS, Readjustments, dashboard_variables,
 };
 use crate::page::{ApiCell, session_token};
 
@@ -34,7 +34,7 @@ const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
 
 /// Turns a dashboard's data (its field of the operation's answer) into
 /// rows, a header first.
-type Render = fn(&Value) -> Result<Vec<Vec<String>>, serde_json::Error>;
+type Render = fn(&Value) -> Result<Vec<Vec<String>>, Unfit>;
 
 /// Each dashboard's CSV, with its operation.
 const TABLES: [(&Dashboard, Render); 5] = [
@@ -150,7 +150,7 @@ pub(crate) async fn download(
                     Ok(data) => data,
                     Err(refusal) => return refusal.into_response(),
                 };
-                let page = match ListAnswer::deserialize(&data) {
+                let page = match fit::<ListAnswer>(&data) {
                     Ok(answer) => answer.immersions,
                     Err(e) => return unreadable("immersions", &e),
                 };
@@ -186,7 +186,7 @@ pub(crate) async fn download(
 
 /// An answer the CSV could not read: a defect, logged, never a sheet with
 /// empty cells.
-fn unreadable(what: &str, error: &serde_json::Error) -> Response {
+fn unreadable(what: &str, error: &Unfit) -> Response {
     tracing::error!(answer = what, error = %error, "a CSV could not read the API's answer");
     refuse(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -260,8 +260,8 @@ fn decimal(value: Option<f64>, scale: f64, digits: usize) -> String {
         .unwrap_or_default()
 }
 
-fn funnel(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
-    let funnel: Funnel = read(data)?;
+fn funnel(data: &Value) -> Result<Vec<Vec<String>>, Unfit> {
+    let funnel: Funnel = fit(data)?;
     let mut rows = vec![
         [
             "Étape",
@@ -283,8 +283,8 @@ fn funnel(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
     Ok(rows)
 }
 
-fn outcomes(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
-    let outcomes: Outcomes = read(data)?;
+fn outcomes(data: &Value) -> Result<Vec<Vec<String>>, Unfit> {
+    let outcomes: Outcomes = fit(data)?;
     let mut rows = vec![
         ["Échéance", "Objectif", "Devenir", "Contrat", "Immersions"]
             .map(String::from)
@@ -303,8 +303,8 @@ fn outcomes(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
     Ok(rows)
 }
 
-fn needs(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
-    let d: Needs = read(data)?;
+fn needs(data: &Value) -> Result<Vec<Vec<String>>, Unfit> {
+    let d: Needs = fit(data)?;
     let mut rows = vec![
         [
             "Source",
@@ -342,8 +342,8 @@ fn needs(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
     Ok(rows)
 }
 
-fn readjustments(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
-    let d: Readjustments = read(data)?;
+fn readjustments(data: &Value) -> Result<Vec<Vec<String>>, Unfit> {
+    let d: Readjustments = fit(data)?;
     let mut rows = vec![
         ["Indicateur", "Valeur"].map(String::from).to_vec(),
         vec!["Projets formulés".to_owned(), count(d.projects)],
@@ -366,8 +366,8 @@ fn readjustments(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
     Ok(rows)
 }
 
-fn engagement(data: &Value) -> Result<Vec<Vec<String>>, serde_json::Error> {
-    let d: Engagement = read(data)?;
+fn engagement(data: &Value) -> Result<Vec<Vec<String>>, Unfit> {
+    let d: Engagement = fit(data)?;
     let mut rows = vec![["Indicateur", "Valeur"].map(String::from).to_vec()];
     for (value, what) in [
         (d.employers_visited, "Employeurs visités"),
