@@ -65,8 +65,11 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// A streaming standby of `database_url` (`PASSERELLE_DATABASE__READ_URL`,
-    /// or `…_FILE`) serving the reads that may lag: the dashboards and their
-    /// CSV exports. When absent, or behind, or unreachable, the primary serves them.
+    /// or `…_FILE`) serving the reads that may lag: the dashboards, their
+    /// CSV exports and the people and immersion lists. When absent, or
+    /// behind, or unreachable, the primary serves them. May name a Service
+    /// balancing over several standbys: each connection is checked against
+    /// the bound before it serves.
     pub read_url: Option<String>,
     /// The standby serves while it is at most this far behind the primary.
     pub read_max_lag_ms: u64,
@@ -399,9 +402,18 @@ impl Config {
 
 const FILE_SUFFIX: &str = "_file";
 
+/// The settings that may come from a `…_FILE` variable: the secrets.
+const SECRET_KEYS: [&str; 4] = [
+    "database_url",
+    "database.read_url",
+    "master_key",
+    "mail.smtp_url",
+];
+
 /// The values of `<VARIABLE>_FILE` variables, read from the files they name:
 /// `DATABASE_URL_FILE` for `database_url`, `PASSERELLE_<KEY>_FILE` for
-/// `<key>` (nested with `__`, as the variables themselves). Errors name the
+/// `<key>` (nested with `__`, as the variables themselves), for the
+/// [`SECRET_KEYS`] only. Errors name the
 /// variable and the file, never what the file holds.
 struct SecretFiles;
 
@@ -421,6 +433,14 @@ impl figment::Provider for SecretFiles {
             let Some(key) = secret_file_key(variable) else {
                 continue;
             };
+            // Only the secrets: a file given for any other key would have its
+            // content quoted by the type error of a misplaced value.
+            if !SECRET_KEYS.contains(&key.join(".").as_str()) {
+                return Err(figment::Error::from(format!(
+                    "{variable}: only secrets are read from files ({}); set this one by its variable or in the configuration file",
+                    SECRET_KEYS.join(", ")
+                )));
+            }
             let base = &variable[..variable.len() - FILE_SUFFIX.len()];
             if std::env::var_os(base).is_some() {
                 return Err(figment::Error::from(format!(
@@ -642,7 +662,19 @@ mod tests {
                 "{:#}",
                 Config::load(None, &Overrides::default()).unwrap_err()
             );
-            assert!(err.contains("mastr_key"), "{err}");
+            assert!(err.contains("PASSERELLE_MASTR_KEY_FILE"), "{err}");
+            assert!(!err.contains("s3cr3t"), "{err}");
+
+            // A file for a setting that is no secret, here a whole section
+            // where a table is expected: refused by name, the content unsaid
+            // (a type error would quote it).
+            jail.clear_env();
+            jail.set_env("PASSERELLE_MAIL_FILE", "key");
+            let err = format!(
+                "{:#}",
+                Config::load(None, &Overrides::default()).unwrap_err()
+            );
+            assert!(err.contains("PASSERELLE_MAIL_FILE"), "{err}");
             assert!(!err.contains("s3cr3t"), "{err}");
             Ok(())
         });
