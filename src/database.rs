@@ -31,10 +31,14 @@ impl Database {
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         let max = config.database_max_connections;
         let reads = match &config.database.read_url {
-            Some(url) => passerelle_graphql::Reads::with_standby(
-                standby_pool(url, max)?,
-                std::time::Duration::from_secs(config.database.own_writes_secs),
-            ),
+            Some(url) => {
+                let floor = passerelle_graphql::ReplayFloor::new();
+                passerelle_graphql::Reads::with_standby(
+                    standby_pool(url, max, floor.clone())?,
+                    std::time::Duration::from_secs(config.database.own_writes_secs),
+                    floor,
+                )
+            }
             None => passerelle_graphql::Reads::primary_only(),
         };
         if let Some(url) = &config.database_url {
@@ -99,16 +103,49 @@ impl Database {
 
 /// The standby's pool, connected on first use: a standby down at start
 /// stops nothing, the primary serves until it answers. Waits for a
-/// connection briefly, since the primary can serve instead.
-fn standby_pool(url: &str, max: u32) -> anyhow::Result<PgPool> {
+/// connection briefly, since the primary can serve instead; a statement
+/// runs there for `STANDBY_STATEMENT_TIMEOUT` at most, below the time the
+/// service waits for a read on the standby (`STANDBY_READ_WITHIN`), so a
+/// heavy read ends with its own error and a hung standby is told apart.
+///
+/// Each connection handed out is checked against `floor` first (one round
+/// trip): `read_url` may name a Service balancing over several standbys,
+/// each at its own lag, and the one the binary measures says nothing of
+/// the others. A connection that has not replayed the floor is closed and
+/// another one opened, until one has or the acquire times out (then the
+/// primary serves).
+fn standby_pool(
+    url: &str,
+    max: u32,
+    floor: passerelle_graphql::ReplayFloor,
+) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
         .context("database.read_url is not a PostgreSQL URL")?
-        .options([("jit", "off"), ("idle_in_transaction_session_timeout", "60s")]);
+        .options([
+            ("jit", "off"),
+            ("idle_in_transaction_session_timeout", "60s"),
+            ("statement_timeout", STANDBY_STATEMENT_TIMEOUT),
+        ]);
     Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(std::time::Duration::from_secs(2))
+        .before_acquire(move |conn, _| {
+            let floor = floor.get();
+            Box::pin(async move {
+                let Some(floor) = floor else {
+                    return Ok(true);
+                };
+                let replayed: Option<i64> = sqlx::query_scalar(crate::standby::REPLAYED)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(replayed.is_some_and(|r| r >= floor))
+            })
+        })
         .connect_lazy_with(options))
 }
+
+/// Below `passerelle_graphql::STANDBY_READ_WITHIN` (12 s).
+const STANDBY_STATEMENT_TIMEOUT: &str = "10s";
 
 pub async fn create_database_if_missing(
     server: &PgConnectOptions,
