@@ -378,6 +378,10 @@ def kubernetes_envs(path):
             continue
         pod = d["spec"]["template"]["spec"]
         for c in pod.get("initContainers", []) + pod["containers"]:
+            if "command" in c:
+                # Runs something else than the binary (a shell step): it
+                # reads no setting.
+                continue
             env = dict(image)
             for source in c.get("envFrom", []):
                 env.update(maps[source["configMapRef"]["name"]])

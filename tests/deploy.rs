@@ -133,8 +133,12 @@ fn overlays_differ_in_size_only_as_documented() {
         assert!(built.contains("value: verify-full"));
         assert!(built.contains("name: passerelle-db-ca"));
     }
-    // The territory's dashboards read from the standbys.
-    assert!(territory.contains("postgresql://passerelle@passerelle-db-ro:5432/passerelle"));
+    // The territory's dashboards and lists read from the standbys, the URL
+    // (with its password) from a file, never from the environment.
+    assert!(territory.contains("name: PASSERELLE_DATABASE__READ_URL_FILE"));
+    assert!(territory.contains("@passerelle-db-ro"));
+    assert!(!territory.contains("PGPASSWORD"));
+    assert!(!territory.contains("name: PASSERELLE_DATABASE__READ_URL\n"));
     assert!(!small.contains("PASSERELLE_DATABASE__READ_URL"));
 }
 
