@@ -191,3 +191,66 @@ async fn dashboards_read_from_a_streaming_standby_and_fall_back_to_the_primary()
     assert!(status.success(), "{status:?}");
     primary.stop();
 }
+
+/// A read the standby refuses for its own reasons (here a role without
+/// rights on the tables, as a statement timeout from a heavy filter would)
+/// is read again on the primary, and the standby goes on serving the
+/// others: no viewer can switch it off for everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_failing_on_the_standby_does_not_switch_it_off() {
+    let scratch = Scratch::new("replica-refused");
+    let mut primary = Postgres::init(
+        &scratch,
+        "primary",
+        "host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n",
+        "wal_level = replica\nmax_wal_senders = 4\n",
+    );
+    primary.start();
+    let mut conn = sqlx::PgConnection::connect(&primary.url("postgres", ""))
+        .await
+        .unwrap();
+    for statement in ["create database passerelle", "create role reader login"] {
+        sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let mut standby = Postgres::standby_of(&primary, &scratch, "standby");
+    standby.start();
+
+    let dir = common::data_dir();
+    let url = primary.url("passerelle", "");
+    // Reader may measure the standby's replay but read no table there.
+    let read_url = standby
+        .url("passerelle", "")
+        .replace("postgres@", "reader@");
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", &url)
+            .env("PASSERELLE_DATABASE__READ_URL", &read_url)
+            .env("PASSERELLE_DATABASE__READ_MAX_LAG_MS", "3000")
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    let reader = login(&server, "dominique@ml-nantes.fr").await;
+    let me = gql(&server, Some(&reader), "{ me { structureId } }", json!({})).await;
+    let structure = me["data"]["me"]["structureId"].clone();
+    wait_logged(&server, "the standby serves the reads that may lag");
+
+    for round in 1..=3 {
+        // Answered, from the primary, after an attempt on the standby each
+        // time: the standby was not switched off by the one before.
+        funnel(&server, &reader, &structure).await;
+        let people = gql(&server, Some(&reader), PEOPLE, json!({})).await;
+        assert!(people["errors"].is_null(), "{people}");
+        assert_eq!(
+            reads(&server, &["reason=\"standby_read_failed\""]).await,
+            f64::from(round * 2),
+            "round {round}: a read went elsewhere than the standby first"
+        );
+    }
+    assert_eq!(reads(&server, &["reason=\"standby_failed\""]).await, 0.0);
+    assert_eq!(reads(&server, &["reason=\"standby_behind\""]).await, 0.0);
+    assert!(server.logged("the standby does not answer").is_empty());
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    primary.stop();
+}
