@@ -431,3 +431,51 @@ async fn an_operator_erases_at_a_managers_request_from_the_command_line() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("already erased"));
 }
+
+#[tokio::test]
+async fn a_command_on_an_erased_persons_data_is_refused_in_french() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let manager = login(&server, "dominique@ml-nantes.fr").await;
+    let person = enroll(&server, &mediator, None).await;
+    let consent = gql(
+        &server,
+        Some(&mediator),
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: TESTIMONY,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    assert!(consent["errors"].is_null(), "{consent}");
+    let erased = gql(
+        &server,
+        Some(&manager),
+        ERASE,
+        json!({ "p": person, "c": true, "r": "PERSON_REQUEST" }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+
+    // A testimony is sealed with her key, which is gone: a client's
+    // request, refused as such, not an internal error.
+    let recorded = gql(
+        &server,
+        Some(&mediator),
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+            account: \"De la logistique à la boulangerie\", romeCodes: [\"D1102\"],
+            audience: OWN_STRUCTURE_MEDIATORS }) { testimonyId } }",
+        json!({ "p": person }),
+    )
+    .await;
+    let (code, _, message) = error(&recorded);
+    assert_ne!(code, "INTERNAL", "{recorded}");
+    assert!(message.contains("effacées"), "{message}");
+}

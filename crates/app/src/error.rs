@@ -27,3 +27,11 @@ pub enum AppError {
     #[error("database")]
     Database(#[from] sqlx::Error),
 }
+
+impl AppError {
+    /// Whether the command had a fact to seal with the key of a subject
+    /// whose personal data was erased: the request names an erased person.
+    pub fn names_erased_subject(&self) -> bool {
+        matches!(self, AppError::Store(StoreError::SubjectErased(_)))
+    }
+}

@@ -258,6 +258,12 @@ pub(crate) fn app(e: AppError) -> Error {
             Code::Conflict,
             "Cet identifiant de commande (commandId) a déjà servi pour une autre opération.",
         ),
+        // A fact about a person whose key is destroyed cannot be sealed:
+        // the request names an erased person, which the client can send.
+        _ if e.names_erased_subject() => error(
+            Code::RuleViolated,
+            "Les données de cette personne ont été effacées : cette opération n'est plus possible.",
+        ),
         _ => internal(&e),
     }
 }
