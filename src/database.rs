@@ -108,8 +108,8 @@ impl Database {
 /// service waits for a read on the standby (`STANDBY_READ_WITHIN`), so a
 /// heavy read ends with its own error and a hung standby is told apart.
 ///
-/// Each connection handed out is checked against `floor` first (one round
-/// trip): `read_url` may name a Service balancing over several standbys,
+/// Each connection, when opened and each time it is handed out, is checked
+/// against `floor` first (one round trip): `read_url` may name a Service balancing over several standbys,
 /// each at its own lag, and the one the binary measures says nothing of
 /// the others. A connection that has not replayed the floor is closed and
 /// another one opened, until one has or the acquire times out (then the
@@ -129,19 +129,43 @@ fn standby_pool(
     Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(std::time::Duration::from_secs(2))
+        .after_connect({
+            let floor = floor.clone();
+            move |conn, _| {
+                let floor = floor.clone();
+                Box::pin(async move {
+                    // Refused, the pool opens another connection (the
+                    // Service may send it to another standby) until its
+                    // acquire times out.
+                    if replayed_floor(conn, &floor).await? {
+                        Ok(())
+                    } else {
+                        Err(sqlx::Error::Protocol(
+                            "this standby is further behind than database.read_max_lag_ms".into(),
+                        ))
+                    }
+                })
+            }
+        })
         .before_acquire(move |conn, _| {
-            let floor = floor.get();
-            Box::pin(async move {
-                let Some(floor) = floor else {
-                    return Ok(true);
-                };
-                let replayed: Option<i64> = sqlx::query_scalar(crate::standby::REPLAYED)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                Ok(replayed.is_some_and(|r| r >= floor))
-            })
+            let floor = floor.clone();
+            Box::pin(async move { replayed_floor(conn, &floor).await })
         })
         .connect_lazy_with(options))
+}
+
+/// Whether `conn` has replayed the floor (always, before the first measure).
+async fn replayed_floor(
+    conn: &mut PgConnection,
+    floor: &passerelle_graphql::ReplayFloor,
+) -> sqlx::Result<bool> {
+    let Some(floor) = floor.get() else {
+        return Ok(true);
+    };
+    let replayed: Option<i64> = sqlx::query_scalar(crate::standby::REPLAYED)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(replayed.is_some_and(|r| r >= floor))
 }
 
 /// Below `passerelle_graphql::STANDBY_READ_WITHIN` (12 s).

@@ -254,3 +254,118 @@ async fn a_read_failing_on_the_standby_does_not_switch_it_off() {
     assert!(status.success(), "{status:?}");
     primary.stop();
 }
+
+/// Forwards each connection to the next of `backends` in turn, as a
+/// Kubernetes Service balances over the standbys; returns its port.
+fn balance(backends: [u16; 2]) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(client) = client else { return };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", backends[n % 2])) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    port
+}
+
+/// Two standbys behind one address, one of them stopped replaying: the
+/// lag bound holds for every connection the reads use, not only for the
+/// one the lag is measured on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_balancing_service_no_read_comes_from_a_standby_too_far_behind() {
+    let scratch = Scratch::new("replica-balanced");
+    let mut primary = Postgres::init(
+        &scratch,
+        "primary",
+        "host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n",
+        "wal_level = replica\nmax_wal_senders = 4\n",
+    );
+    primary.start();
+    let mut conn = sqlx::PgConnection::connect(&primary.url("postgres", ""))
+        .await
+        .unwrap();
+    sqlx::raw_sql("create database passerelle")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let mut stuck = Postgres::standby_of(&primary, &scratch, "stuck");
+    stuck.start();
+    let mut live = Postgres::standby_of(&primary, &scratch, "live");
+    live.start();
+    let service = balance([stuck.port, live.port]);
+
+    let dir = common::data_dir();
+    let url = primary.url("passerelle", "");
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", &url)
+            .env(
+                "PASSERELLE_DATABASE__READ_URL",
+                format!("postgres://postgres@127.0.0.1:{service}/passerelle"),
+            )
+            .env("PASSERELLE_DATABASE__READ_MAX_LAG_MS", "1000")
+            .env("PASSERELLE_DATABASE_MAX_CONNECTIONS", "8")
+            .env("PASSERELLE_PROJECTIONS__POLL_INTERVAL_MS", "50")
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_staff(&url, &dir, "mediator", "camille@ml-nantes.fr");
+    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    let writer = login(&server, "camille@ml-nantes.fr").await;
+    let reader = login(&server, "dominique@ml-nantes.fr").await;
+    wait_logged(&server, "the standby serves the reads that may lag");
+
+    let mut conn = sqlx::PgConnection::connect(&stuck.url("passerelle", ""))
+        .await
+        .unwrap();
+    sqlx::raw_sql("select pg_wal_replay_pause()")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let person = common::enroll(&server, &writer, None).await;
+    // Past the bound and a few measures: the stuck standby is too far
+    // behind, and the one measured is the live one.
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+
+    let before = reads(&server, &["served_by=\"standby\""]).await;
+    for _ in 0..4 {
+        let answers = futures::future::join_all(
+            (0..6).map(|_| gql(&server, Some(&reader), PEOPLE, json!({}))),
+        )
+        .await;
+        for people in answers {
+            assert_eq!(
+                people["data"]["people"]["edges"][0]["node"]["id"], person,
+                "read from the standby that stopped replaying: {people}"
+            );
+        }
+    }
+    let (_, metrics) = server.get("/metrics").await;
+    let served: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("passerelle_lagging_reads_total{"))
+        .collect();
+    assert!(
+        reads(&server, &["served_by=\"standby\""]).await > before,
+        "{served:?} {:?}",
+        server.logged("standby")
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    stuck.stop();
+    live.stop();
+    primary.stop();
+}
