@@ -109,9 +109,9 @@ impl Database {
 /// heavy read ends with its own error and a hung standby is told apart.
 ///
 /// Each connection, when opened and each time it is handed out, is checked
-/// against `floor` first (one round trip): `read_url` may name a Service balancing over several standbys,
-/// each at its own lag, and the one the binary measures says nothing of
-/// the others. A connection that has not replayed the floor is closed and
+/// against `floor` first (one round trip): `read_url` may name a Service
+/// balancing over several standbys, each at its own lag, and the one the
+/// binary measures says nothing of the others. A connection that has not replayed the floor is closed and
 /// another one opened, until one has or the acquire times out (then the
 /// primary serves).
 fn standby_pool(
