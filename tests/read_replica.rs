@@ -192,6 +192,110 @@ async fn dashboards_read_from_a_streaming_standby_and_fall_back_to_the_primary()
     primary.stop();
 }
 
+/// Forwards every connection to `backend` until `hung` is set, then holds
+/// what either side sends: a standby that no longer answers; returns its
+/// port.
+fn hang_after(backend: u16, hung: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", backend)) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                let hung = hung.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        while hung.load(std::sync::atomic::Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    port
+}
+
+/// A standby that stops answering while it serves: the reads sent there
+/// are answered from the primary within seconds, not held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_standby_does_not_hold_the_reads() {
+    let scratch = Scratch::new("replica-hung");
+    let mut primary = Postgres::init(
+        &scratch,
+        "primary",
+        "host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n",
+        "wal_level = replica\nmax_wal_senders = 4\n",
+    );
+    primary.start();
+    let mut conn = sqlx::PgConnection::connect(&primary.url("postgres", ""))
+        .await
+        .unwrap();
+    sqlx::raw_sql("create database passerelle")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let mut standby = Postgres::standby_of(&primary, &scratch, "standby");
+    standby.start();
+    let hung = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let service = hang_after(standby.port, hung.clone());
+
+    let dir = common::data_dir();
+    let url = primary.url("passerelle", "");
+    let server = Server::start(|cmd| {
+        cmd.env("DATABASE_URL", &url)
+            .env(
+                "PASSERELLE_DATABASE__READ_URL",
+                format!("postgres://postgres@127.0.0.1:{service}/passerelle"),
+            )
+            .env("PASSERELLE_DATABASE__READ_MAX_LAG_MS", "3000")
+            .env("PASSERELLE_DATA_DIR", dir.path());
+    });
+    wait_for_status(&server, "/ready", 200).await;
+    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    let reader = login(&server, "dominique@ml-nantes.fr").await;
+    wait_logged(&server, "the standby serves the reads that may lag");
+    let people = gql(&server, Some(&reader), PEOPLE, json!({})).await;
+    assert!(people["errors"].is_null(), "{people}");
+
+    hung.store(true, std::sync::atomic::Ordering::Relaxed);
+    let started = Instant::now();
+    let people = tokio::time::timeout(
+        Duration::from_secs(20),
+        gql(&server, Some(&reader), PEOPLE, json!({})),
+    )
+    .await
+    .expect("a read held by the hung standby");
+    assert!(people["errors"].is_null(), "{people}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    wait_logged(&server, "the standby does not answer");
+    let started = Instant::now();
+    gql(&server, Some(&reader), PEOPLE, json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    hung.store(false, std::sync::atomic::Ordering::Relaxed);
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    standby.stop();
+    primary.stop();
+}
+
 /// A read the standby refuses for its own reasons (here a role without
 /// rights on the tables, as a statement timeout from a heavy filter would)
 /// is read again on the primary, and the standby goes on serving the
