@@ -149,7 +149,9 @@ impl Handler {
             // Outside a transaction until the append: the compare-and-set on
             // the stream's version guards the decision, and a statement
             // reads what was committed before it either way.
-            let mut conn = self.store.pool().acquire().await?;
+            // Kept warm: a connection whose statements all completed goes
+            // back without the pool's ping, a round trip of its own.
+            let mut conn = self.store.acquire_warm().await?;
             // A state kept from an earlier command here: only the events
             // appended since (by this replica or another) are read.
             let (cached, mut state) = self.states.take::<A::State>(&stream_id).unwrap_or_default();
@@ -171,6 +173,7 @@ impl Handler {
                 state = A::evolve(state, &event);
             }
             if let Some(done) = done {
+                conn.finished();
                 self.states.put(&stream_id, version, state);
                 return Ok(done);
             }
@@ -181,11 +184,13 @@ impl Handler {
             let decided = match A::decide(command, &state, &context) {
                 Ok(decided) => decided,
                 Err(refused) => {
+                    conn.finished();
                     self.states.put(&stream_id, version, state);
                     return Err(refused.into());
                 }
             };
             if decided.is_empty() {
+                conn.finished();
                 self.states.put(&stream_id, version, state);
                 return Ok(Outcome {
                     stream_id,
@@ -259,7 +264,9 @@ impl Handler {
                     }
                 }
             };
-            match appended {
+            let mut committed = None;
+            // Moved into the match, so a transaction left in it ends there.
+            match { appended } {
                 Ok((result, _, _)) if result.replayed => {
                     return Ok(Outcome {
                         stream_id,
@@ -280,8 +287,8 @@ impl Handler {
                     // Nobody listening is not an error.
                     let _ = self.changes.send(stream_id.clone());
                     let _ = self.committed.send(stream_id.clone());
-                    return Ok(Outcome {
-                        stream_id,
+                    committed = Some(Outcome {
+                        stream_id: stream_id.clone(),
                         version: result.stream_version,
                         events,
                         replayed: false,
@@ -295,6 +302,11 @@ impl Handler {
                     return Err(AppError::CommandReused { command_id });
                 }
                 Err(e) => return Err(e.into()),
+            }
+            if let Some(outcome) = committed {
+                // The transaction, if any, ended: the connection is idle.
+                conn.finished();
+                return Ok(outcome);
             }
         }
         Err(AppError::Busy { stream_id })

@@ -18,6 +18,7 @@ mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod upcast;
+mod warm;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ pub use event::{
 pub use personal::{Keyring, MasterKey};
 pub use store::{Append, AppendedCommand, ERASED_EVENT, Store};
 pub use upcast::{Upcaster, Upcasters};
+pub use warm::WarmConnection;
 
 /// The schema migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

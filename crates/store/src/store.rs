@@ -18,6 +18,7 @@ use crate::event::{
 };
 use crate::personal::{self, Keyring};
 use crate::upcast::Upcasters;
+use crate::warm::{Warm, WarmConnection};
 
 /// One command's events for one stream.
 #[derive(Debug, Clone)]
@@ -38,6 +39,7 @@ pub struct Store {
     keyring: Keyring,
     upcasters: Arc<Upcasters>,
     appended: Arc<Notify>,
+    warm: Warm,
 }
 
 // The compare-and-set on the stream row comes first, so a losing writer waits
@@ -280,6 +282,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for CommandReadRow {
 impl Store {
     pub fn new(pool: PgPool, keyring: Keyring, upcasters: Upcasters) -> Self {
         Self {
+            warm: Warm::new(pool.clone()),
             pool,
             keyring,
             upcasters: Arc::new(upcasters),
@@ -289,6 +292,12 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A connection for the command path, kept warm between commands
+    /// without the pool's ping on release (see [`Warm`]).
+    pub async fn acquire_warm(&self) -> Result<WarmConnection> {
+        Ok(self.warm.acquire().await?)
     }
 
     pub(crate) fn keyring(&self) -> &Keyring {
