@@ -266,7 +266,7 @@ impl Handler {
             };
             let mut committed = None;
             // Moved into the match, so a transaction left in it ends there.
-            match { appended } {
+            match std::convert::identity(appended) {
                 Ok((result, _, _)) if result.replayed => {
                     return Ok(Outcome {
                         stream_id,

@@ -80,7 +80,9 @@ async fn give_back(kept: std::sync::Weak<Kept>) {
         // Dropped outside the lock: the pool's release runs then.
         let old: Vec<_> = match kept.lock() {
             Ok(mut kept) => {
-                let (old, fresh) = kept.drain(..).partition(|(_, since)| since.elapsed() > KEPT_FOR);
+                let (old, fresh) = kept
+                    .drain(..)
+                    .partition(|(_, since)| since.elapsed() > KEPT_FOR);
                 *kept = fresh;
                 old
             }
