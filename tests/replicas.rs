@@ -471,3 +471,44 @@ async fn a_replica_killed_mid_load_loses_and_doubles_nothing() {
     assert!(a.terminate().success());
     assert!(b.terminate().success());
 }
+
+/// Replicas keep the staff sessions they looked up for a few seconds: a
+/// logout through replica A is refused by replica B at once, for a command
+/// as for a read.
+#[tokio::test]
+async fn a_logout_on_one_replica_is_refused_by_another_at_once() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (a, token) = started(&db, &dir).await;
+    let b = replica(&db, &dir, |_| {}).await;
+    // B looks the session up and keeps it.
+    let employer = register_employer(&b, &token, "73282932000074", "Boulangerie").await;
+    assert!(!employer.is_null(), "the command is taken on B");
+    let me = gql(&b, Some(&token), "{ me { structureName } }", json!({})).await;
+    assert!(!me["data"]["me"].is_null(), "{me}");
+
+    let out = gql(
+        &a,
+        Some(&token),
+        "mutation { logout { loggedOut } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(out["data"]["logout"]["loggedOut"], true, "{out}");
+    let visit = gql(
+        &b,
+        Some(&token),
+        "mutation($e: ID!) { employerVisitLog(input: { employerId: $e, purpose: FOLLOW_UP,
+            observations: \"Point sur les besoins\" }) { employer { visitCount } } }",
+        json!({ "e": employer["id"] }),
+    )
+    .await;
+    assert!(
+        visit["data"].is_null() || visit["data"]["employerVisitLog"].is_null(),
+        "{visit}"
+    );
+    assert!(!visit["errors"].is_null(), "{visit}");
+    let me = gql(&b, Some(&token), "{ me { structureName } }", json!({})).await;
+    assert!(me["data"]["me"].is_null(), "{me}");
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}
