@@ -531,11 +531,13 @@ pub async fn structure_settings(
     .bind(structure.0)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, name, prevalidation_required)| StructureSettings {
-        structure: StructureId(id),
-        name,
-        prevalidation_required,
-    }))
+    Ok(
+        row.map(|(id, name, prevalidation_required)| StructureSettings {
+            structure: StructureId(id),
+            name,
+            prevalidation_required,
+        }),
+    )
 }
 
 /// Sets whether the structure's conventions are pre-validated before
@@ -553,11 +555,13 @@ pub async fn set_prevalidation_required(
     .bind(required)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, name, prevalidation_required)| StructureSettings {
-        structure: StructureId(id),
-        name,
-        prevalidation_required,
-    }))
+    Ok(
+        row.map(|(id, name, prevalidation_required)| StructureSettings {
+            structure: StructureId(id),
+            name,
+            prevalidation_required,
+        }),
+    )
 }
 
 /// Ends every way in for an erased person: their open sessions are revoked

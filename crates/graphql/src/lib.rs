@@ -37,6 +37,6 @@ pub use context::{Gateway, Viewer, connection_data, prepare, viewer_of_token};
 pub use error::Code;
 pub use limits::Limits;
 pub use passerelle_accounts::{Principal, PrincipalSession};
-pub use reads::{ReplayFloor, Reads, STANDBY_READ_WITHIN, StandbyFailure};
+pub use reads::{Reads, ReplayFloor, STANDBY_READ_WITHIN, StandbyFailure};
 pub use schema::{PasserelleSchema, build, build_reading, sdl};
 pub use throttle::{Throttle, ThrottleSettings};

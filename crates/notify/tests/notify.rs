@@ -1435,7 +1435,10 @@ async fn a_stopping_sender_finishes_its_mail_and_gives_the_rest_of_its_claim_bac
     .fetch_one(&w.db.pool)
     .await
     .unwrap();
-    assert_eq!(held, 2, "the rest of the claim is given back, its attempt not counted");
+    assert_eq!(
+        held, 2,
+        "the rest of the claim is given back, its attempt not counted"
+    );
 
     // Another sender takes them at once, before the claim would have lapsed.
     let report = w.sender().send_due().await.unwrap();

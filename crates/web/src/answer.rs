@@ -160,7 +160,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     struct Person {
-        #[allow(dead_code)]
+        #[expect(dead_code, reason = "only deserialized")]
         age: i64,
     }
 
