@@ -121,16 +121,7 @@ impl Projection for Employers {
                 }
                 EmployerEvent::EmployerVisitLogged(e) => {
                     let Some(employer_id) = id else { continue };
-                    visits.push(VisitRow {
-                        visit_id: e.visit_id.0,
-                        employer_id,
-                        visited_on: e.visited_on,
-                        mediator: e.mediator.0,
-                        structure: e.structure.0,
-                        purpose: tag(&e.purpose),
-                        observations: e.observations.as_str().to_owned(),
-                        next_step: e.next_step.as_ref().map(|t| t.as_str().to_owned()),
-                    });
+                    visits.push(VisitRow::of(&e, employer_id));
                     visited.add(employer_id, e.visited_on);
                 }
                 EmployerEvent::HostingCapacitySet(e) => {
@@ -187,16 +178,7 @@ impl Projection for Employers {
                 return None;
             };
             let employer_id = super::stream_uuid(event)?;
-            visits.push(VisitRow {
-                visit_id: e.visit_id.0,
-                employer_id,
-                visited_on: e.visited_on,
-                mediator: e.mediator.0,
-                structure: e.structure.0,
-                purpose: tag(&e.purpose),
-                observations: e.observations.as_str().to_owned(),
-                next_step: e.next_step.as_ref().map(|t| t.as_str().to_owned()),
-            });
+            visits.push(VisitRow::of(&e, employer_id));
             visited.add(employer_id, e.visited_on);
         }
         let counters: Vec<serde_json::Value> = visited
@@ -421,6 +403,22 @@ pub struct VisitRow {
     pub purpose: String,
     pub observations: String,
     pub next_step: Option<String>,
+}
+
+impl VisitRow {
+    /// The row a logged visit makes, whichever way the view is written.
+    fn of(e: &passerelle_domain::employer::EmployerVisitLogged, employer_id: uuid::Uuid) -> Self {
+        Self {
+            visit_id: e.visit_id.0,
+            employer_id,
+            visited_on: e.visited_on,
+            mediator: e.mediator.0,
+            structure: e.structure.0,
+            purpose: tag(&e.purpose),
+            observations: e.observations.as_str().to_owned(),
+            next_step: e.next_step.as_ref().map(|t| t.as_str().to_owned()),
+        }
+    }
 }
 
 /// The visits of several employers, newest first: one query for a page.
