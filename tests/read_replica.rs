@@ -7,11 +7,9 @@
 mod common;
 mod pg_cluster;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, PASSWORD, Server, gql, login, wait_for_status};
+use common::{Server, create_staff_at, gql, login, wait_for_status};
 use pg_cluster::{Scratch, Server as Postgres};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
@@ -21,27 +19,6 @@ const FUNNEL: &str = "query($s: ID!) { immersionFunnel(filter: { structureId: $s
 
 const PEOPLE: &str = "{ people(first: 10) { edges { node { id } } } }";
 const IMMERSIONS: &str = "{ immersions(first: 10) { edges { node { id } } } }";
-
-fn create_staff(url: &str, dir: &common::tempdir::Dir, role: &str, email: &str) {
-    let mut child = Command::new(BIN)
-        .args(["users", "create", "--structure", "Mission locale de Nantes"])
-        .args(["--role", role, "--email", email, "--name", "Camille Durand"])
-        .arg("--password-stdin")
-        .env("DATABASE_URL", url)
-        .env("PASSERELLE_DATA_DIR", dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The sum of `passerelle_lagging_reads_total` over the lines with `labels`.
 async fn reads(server: &Server, labels: &[&str]) -> f64 {
@@ -112,8 +89,20 @@ async fn dashboards_read_from_a_streaming_standby_and_fall_back_to_the_primary()
             .env("PASSERELLE_DATA_DIR", dir.path());
     });
     wait_for_status(&server, "/ready", 200).await;
-    create_staff(&url, &dir, "mediator", "camille@ml-nantes.fr");
-    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    create_staff_at(
+        &url,
+        &dir,
+        "Mission locale de Nantes",
+        "mediator",
+        "camille@ml-nantes.fr",
+    );
+    create_staff_at(
+        &url,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
     let writer = login(&server, "camille@ml-nantes.fr").await;
     let reader = login(&server, "dominique@ml-nantes.fr").await;
     let me = gql(&server, Some(&reader), "{ me { structureId } }", json!({})).await;
@@ -265,7 +254,13 @@ async fn a_hung_standby_does_not_hold_the_reads() {
             .env("PASSERELLE_DATA_DIR", dir.path());
     });
     wait_for_status(&server, "/ready", 200).await;
-    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    create_staff_at(
+        &url,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
     let reader = login(&server, "dominique@ml-nantes.fr").await;
     wait_logged(&server, "the standby serves the reads that may lag");
     let people = gql(&server, Some(&reader), PEOPLE, json!({})).await;
@@ -333,7 +328,13 @@ async fn a_read_failing_on_the_standby_does_not_switch_it_off() {
             .env("PASSERELLE_DATA_DIR", dir.path());
     });
     wait_for_status(&server, "/ready", 200).await;
-    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    create_staff_at(
+        &url,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
     let reader = login(&server, "dominique@ml-nantes.fr").await;
     let me = gql(&server, Some(&reader), "{ me { structureId } }", json!({})).await;
     let structure = me["data"]["me"]["structureId"].clone();
@@ -425,8 +426,20 @@ async fn behind_a_balancing_service_no_read_comes_from_a_standby_too_far_behind(
             .env("PASSERELLE_DATA_DIR", dir.path());
     });
     wait_for_status(&server, "/ready", 200).await;
-    create_staff(&url, &dir, "mediator", "camille@ml-nantes.fr");
-    create_staff(&url, &dir, "manager", "dominique@ml-nantes.fr");
+    create_staff_at(
+        &url,
+        &dir,
+        "Mission locale de Nantes",
+        "mediator",
+        "camille@ml-nantes.fr",
+    );
+    create_staff_at(
+        &url,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
     let writer = login(&server, "camille@ml-nantes.fr").await;
     let reader = login(&server, "dominique@ml-nantes.fr").await;
     wait_logged(&server, "the standby serves the reads that may lag");

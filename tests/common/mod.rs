@@ -184,6 +184,12 @@ pub fn create_user(db: &TestDb, dir: &tempdir::Dir, structure: &str, email: &str
 /// A staff account of `role` (`admin`, `manager`, `mediator`) made by
 /// `passerelle users create`, with [`PASSWORD`].
 pub fn create_staff(db: &TestDb, dir: &tempdir::Dir, structure: &str, role: &str, email: &str) {
+    create_staff_at(&db.url(), dir, structure, role, email);
+}
+
+/// [`create_staff`] in the database at `url`, for tests that run their
+/// own cluster.
+pub fn create_staff_at(url: &str, dir: &tempdir::Dir, structure: &str, role: &str, email: &str) {
     let mut child = Command::new(BIN)
         .args([
             "users",
@@ -198,7 +204,7 @@ pub fn create_staff(db: &TestDb, dir: &tempdir::Dir, structure: &str, role: &str
             "Camille Durand",
             "--password-stdin",
         ])
-        .env("DATABASE_URL", db.url())
+        .env("DATABASE_URL", url)
         .env("PASSERELLE_DATA_DIR", dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
