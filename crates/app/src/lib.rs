@@ -17,6 +17,7 @@ mod error;
 mod fanout;
 mod handler;
 pub mod policy;
+mod reading;
 
 pub use actor::{Actor, Role};
 pub use aggregate::Aggregate;
@@ -26,3 +27,4 @@ pub use erasure::{Forget, NothingElse};
 pub use error::AppError;
 pub use fanout::{RESYNC, fan_out};
 pub use handler::{CommandMeta, ContextSource, Handler, Outcome};
+pub use reading::Recorded;
