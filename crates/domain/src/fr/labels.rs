@@ -184,6 +184,51 @@ labels!(AgeBand {
     From50 => "from_50", "50 ans et plus";
 });
 
+/// What a recorded fact is, from its stored event type, in the words of a
+/// mediator (a person's history, the export of their data).
+pub fn event_label(event_type: &str) -> &'static str {
+    match event_type {
+        "person_enrolled" => "Début de l'accompagnement",
+        "person_exited" => "Fin de l'accompagnement",
+        "person_referent_changed" => "Changement de référent",
+        "situation_stated" => "Situation décrite",
+        "project_stated" => "Projet formulé",
+        "project_readjusted" => "Projet réajusté",
+        "consent_given" => "Consentement donné",
+        "consent_withdrawn" => "Consentement retiré",
+        "disability_recognition_recorded" => "Reconnaissance du handicap enregistrée",
+        "job_inquiry_held" => "Enquête métier",
+        "peer_meeting_held" => "Rencontre avec un pair",
+        "mentorship_started" => "Début d'un parrainage",
+        "mentorship_ended" => "Fin d'un parrainage",
+        "immersion_proposed" => "Immersion proposée",
+        "proposal_accepted_by_person" => "Immersion acceptée par la personne",
+        "proposal_accepted_by_employer" => "Immersion acceptée par l'employeur",
+        "proposal_declined" => "Immersion déclinée",
+        "convention_drafted" => "Convention rédigée",
+        "convention_modified" => "Convention modifiée",
+        "convention_signed" => "Convention signée",
+        "convention_prevalidated" => "Convention prévalidée",
+        "convention_validated" => "Convention validée",
+        "convention_rejected" => "Convention rejetée",
+        "convention_deprecated" => "Convention abandonnée",
+        "convention_cancelled" => "Convention annulée",
+        "convention_renewed" => "Renouvellement rédigé",
+        "immersion_started" => "Début de l'immersion",
+        "immersion_interrupted" => "Immersion interrompue",
+        "immersion_completed" => "Fin de l'immersion",
+        "accident_reported" => "Accident signalé",
+        "accident_declaration_filed" => "Déclaration d'accident faite",
+        "feedback_recorded" => "Retour enregistré",
+        "outcome_recorded" => "Situation après l'immersion",
+        "testimony_recorded" => "Témoignage recueilli",
+        "testimony_audience_changed" => "Diffusion du témoignage modifiée",
+        "testimony_withdrawn" => "Témoignage retiré",
+        "person_erased" => "Données effacées",
+        _ => "Autre fait",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -245,5 +290,21 @@ mod tests {
             "A1101 — Conducteur / Conductrice d'engins agricoles"
         );
         assert_eq!(rome("Z9999"), "Z9999");
+    }
+
+    /// Every fact a person's history or data export shows has its words.
+    #[test]
+    fn every_fact_about_a_person_has_its_label() {
+        let types = crate::person::PersonEvent::TYPES
+            .iter()
+            .chain(crate::immersion::ImmersionEvent::TYPES)
+            .chain(crate::testimony::TestimonyEvent::TYPES);
+        for (event_type, _) in types {
+            assert_ne!(
+                event_label(event_type),
+                "Autre fait",
+                "{event_type} has no label"
+            );
+        }
     }
 }
