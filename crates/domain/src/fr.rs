@@ -5,4 +5,4 @@ pub(crate) mod dates;
 mod labels;
 
 pub use dates::{date, day_month, days, range};
-pub use labels::{Labelled, label, label_of, rome};
+pub use labels::{Labelled, event_label, label, label_of, rome};
