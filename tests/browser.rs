@@ -1,8 +1,8 @@
 //! The pages in a real browser: headless Chromium driven over WebDriver
 //! (chromedriver, fantoccini) against the running binary, on a 375 px wide
 //! window; each main page passes axe-core's audit (WCAG 2.1 A and AA) with
-//! no serious or critical violation; screenshots are kept under
-//! `target/tmp/screenshots/`.
+//! no serious or critical violation, at that width and at a desktop's;
+//! screenshots are kept under `target/tmp/screenshots/`.
 //!
 //! Needs `chromium`, `chromedriver` and axe-core (`AXE_CORE_JS`, or
 //! `target/axe/node_modules/axe-core/axe.min.js`); `scripts/test` provides
@@ -19,6 +19,35 @@ use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use passerelle_store::testkit::TestDb;
 use serde_json::{Value, json};
+
+/// The phone's viewport, and a desktop's.
+const PHONE: (u32, u32) = (375, 812);
+const DESKTOP: (u32, u32) = (1280, 900);
+
+/// A Chrome DevTools command, through chromedriver.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
 
 struct Browser {
     client: Client,
@@ -89,7 +118,7 @@ impl Browser {
                 // A phone's viewport, exactly: a headless window has a
                 // minimum width of its own.
                 "mobileEmulation": {
-                    "deviceMetrics": { "width": 375, "height": 812, "pixelRatio": 1.0 },
+                    "deviceMetrics": { "width": PHONE.0, "height": PHONE.1, "pixelRatio": 1.0 },
                 },
             }),
         );
@@ -169,9 +198,31 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    /// axe-core's WCAG 2.1 A/AA rules on the page: no serious or critical
-    /// violation, and the page is as wide as the phone.
+    /// axe-core's WCAG 2.1 A/AA rules on the page, on the phone and on a
+    /// desktop's screen: no serious or critical violation, and the page is
+    /// as wide as the screen (nothing to scroll sideways).
     async fn audit(&self, page: &str) {
+        self.audit_at(page, PHONE).await;
+        self.screen(DESKTOP).await;
+        self.audit_at(&format!("{page}, {} px", DESKTOP.0), DESKTOP)
+            .await;
+        self.screen(PHONE).await;
+    }
+
+    /// The viewport as a screen of this size (a phone's is touch and mobile).
+    async fn screen(&self, (width, height): (u32, u32)) {
+        let mobile = width == PHONE.0;
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setDeviceMetricsOverride",
+                params: json!({ "width": width, "height": height, "deviceScaleFactor": 1,
+                    "mobile": mobile }),
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn audit_at(&self, page: &str, (width, _): (u32, u32)) {
         self.client.execute(&self.axe, vec![]).await.unwrap();
         let violations = self
             .client
@@ -192,18 +243,21 @@ impl Browser {
             .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
             .collect();
         assert!(grave.is_empty(), "{page}: {grave:#?}");
+        // The page's width beyond its visible width (a desktop's scroll
+        // bar takes some of the window).
         let widths = self
             .client
             .execute(
-                "return [window.innerWidth, document.documentElement.scrollWidth];",
+                "const root = document.documentElement;
+                 return [window.innerWidth, root.scrollWidth - root.clientWidth];",
                 vec![],
             )
             .await
             .unwrap();
         assert_eq!(
             widths,
-            json!([375, 375]),
-            "{page}: viewport, then page width"
+            json!([width, 0]),
+            "{page}: viewport, then what overflows it"
         );
     }
 
@@ -892,6 +946,125 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
         json!({ "feedbackFrom": ["HOST", "PERSON", "MEDIATOR"], "outcomes": ["END"] }),
         "{seen}"
     );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+impl Browser {
+    /// Signs Camille in from the home page.
+    async fn sign_in(&self, base: &str) {
+        self.goto(&format!("{base}/")).await;
+        self.fill("#email", "camille@ml-nantes.fr").await;
+        self.fill("#password", PASSWORD).await;
+        self.click("form[action='/connexion'] button").await;
+    }
+
+    /// A field's current value.
+    async fn value(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// A date field set as its picker would (typing into one depends on the
+    /// browser's locale).
+    async fn set_date(&self, id: &str, day: &str) {
+        self.client
+            .execute(
+                "document.getElementById(arguments[0]).value = arguments[1];",
+                vec![json!(id), json!(day)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The field is marked invalid, its error beside it says `says`, and
+    /// the page still passes the audit.
+    async fn refused(&self, id: &str, says: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(&format!("#{id}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            field.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true"),
+            "{id}: {}",
+            self.body().await
+        );
+        assert_eq!(
+            field.attr("aria-describedby").await.unwrap(),
+            Some(format!("{id}-erreur"))
+        );
+        let said = self.text(&format!("#{id}-erreur")).await;
+        assert!(said.contains(says), "{id}: {said}");
+    }
+}
+
+#[tokio::test]
+async fn a_mediator_enrols_a_person_and_registers_an_employer_through_the_forms() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _staff) = started(&db, &dir).await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+
+    // A person, from the home page: a postal code where the INSEE code
+    // goes is refused beside its field, and what was typed stays.
+    browser.click("main a[href='/people/nouvelle']").await;
+    browser.audit("inscription").await;
+    browser.fill("#first_name", "Awa").await;
+    browser.fill("#last_name", "Diallo").await;
+    browser.set_date("birth_date", "2001-05-12").await;
+    browser.fill("#email", "awa@exemple.fr").await;
+    browser.fill("#phone", "06 12 34 56 78").await;
+    browser.fill("#commune", "44000").await;
+    browser.click("form[action='/people'] button").await;
+    browser.refused("commune", "code INSEE").await;
+    for (field, typed) in [
+        ("#first_name", "Awa"),
+        ("#last_name", "Diallo"),
+        ("#birth_date", "2001-05-12"),
+        ("#email", "awa@exemple.fr"),
+        ("#phone", "06 12 34 56 78"),
+        ("#commune", "44000"),
+    ] {
+        assert_eq!(browser.value(field).await, typed, "{field}");
+    }
+    browser.audit("inscription, erreur").await;
+    browser.screenshot("inscription-erreur").await;
+    let enrolled = || {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from people.people")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(enrolled().await, 0, "nothing recorded");
+    browser.fill("#commune", "44109").await;
+    browser.click("form[action='/people'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Personne inscrite"), "{file}");
+    assert!(file.contains("Awa Diallo"), "{file}");
+    let url = browser.client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/people/"), "{url}");
+    assert_eq!(enrolled().await, 1);
+    browser.audit("fiche, inscrite").await;
+
+    // The people list leads there too.
+    browser.click("nav a[href='/people']").await;
+    browser.click("main a[href='/people/nouvelle']").await;
+    assert!(browser.body().await.contains("Inscrire une personne"));
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -115,6 +115,7 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
         match q.fait.as_deref()? {
             "besoin" => "Votre besoin est envoyé : votre médiateur vous recontacte.",
             "visite" => "Visite enregistrée.",
+            "inscription" => "Personne inscrite : vous êtes son référent.",
             "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
             _ => return None,
         }

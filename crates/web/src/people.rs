@@ -3,7 +3,7 @@
 //! project readjusted from an immersion's feedback.
 
 use askama::Template;
-use axum::extract::{Form, Path};
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_domain::fr;
@@ -13,49 +13,11 @@ use serde_json::json;
 use passerelle_domain::immersion::FeedbackAuthor;
 use passerelle_domain::person::{CauseKind, ReadjustmentCause};
 
-use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
-use crate::page::{FormState, Nav, Page, message};
+use passerelle_domain::fr::event_label;
 
-/// What happened, in the words of a mediator.
-fn event_label(event_type: &str) -> &'static str {
-    match event_type {
-        "person_enrolled" => "Début de l'accompagnement",
-        "person_exited" => "Fin de l'accompagnement",
-        "person_referent_changed" => "Changement de référent",
-        "situation_stated" => "Situation décrite",
-        "project_stated" => "Projet formulé",
-        "project_readjusted" => "Projet réajusté",
-        "consent_given" => "Consentement donné",
-        "consent_withdrawn" => "Consentement retiré",
-        "disability_recognition_recorded" => "Reconnaissance du handicap enregistrée",
-        "job_inquiry_held" => "Enquête métier",
-        "peer_meeting_held" => "Rencontre avec un pair",
-        "mentorship_started" => "Début d'un parrainage",
-        "mentorship_ended" => "Fin d'un parrainage",
-        "immersion_proposed" => "Immersion proposée",
-        "proposal_accepted_by_person" => "Immersion acceptée par la personne",
-        "proposal_accepted_by_employer" => "Immersion acceptée par l'employeur",
-        "proposal_declined" => "Immersion déclinée",
-        "convention_drafted" => "Convention rédigée",
-        "convention_modified" => "Convention modifiée",
-        "convention_signed" => "Convention signée",
-        "convention_prevalidated" => "Convention prévalidée",
-        "convention_validated" => "Convention validée",
-        "convention_rejected" => "Convention rejetée",
-        "convention_deprecated" => "Convention abandonnée",
-        "convention_cancelled" => "Convention annulée",
-        "convention_renewed" => "Renouvellement rédigé",
-        "immersion_started" => "Début de l'immersion",
-        "immersion_interrupted" => "Immersion interrompue",
-        "immersion_completed" => "Fin de l'immersion",
-        "accident_reported" => "Accident signalé",
-        "accident_declaration_filed" => "Déclaration d'accident faite",
-        "feedback_recorded" => "Retour enregistré",
-        "outcome_recorded" => "Situation après l'immersion",
-        "testimony_recorded" => "Témoignage recueilli",
-        _ => "Autre fait",
-    }
-}
+use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
+use crate::home::{Notice, notice};
+use crate::page::{FormState, Nav, Page, message, parse_date};
 
 /// What led to a readjustment, as the end of a sentence.
 fn cause_phrase(kind: CauseKind) -> &'static str {
@@ -165,7 +127,13 @@ struct PersonImmersion {
 }
 
 impl Page {
-    async fn person_page(self, id: &str, status: StatusCode, form: FormState) -> Response {
+    async fn person_page(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: FormState,
+        notice: Option<String>,
+    ) -> Response {
         let out = self
             .run(
                 "query($p: ID!) { person(id: $p) { firstName lastName
@@ -217,7 +185,7 @@ impl Page {
             })
             .collect();
         let body = PersonTemplate {
-            nav: self.nav(None),
+            nav: self.nav(notice),
             id: id.to_owned(),
             name: p.name.full(),
             versions,
@@ -230,11 +198,11 @@ impl Page {
     }
 }
 
-pub(crate) async fn file(page: Page, Path(id): Path<String>) -> Response {
+pub(crate) async fn file(page: Page, Path(id): Path<String>, Query(q): Query<Notice>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    page.person_page(&id, StatusCode::OK, FormState::default())
+    page.person_page(&id, StatusCode::OK, FormState::default(), notice(&q))
         .await
 }
 
@@ -280,6 +248,127 @@ pub(crate) async fn readjust(
         &out.errors,
         &[("targetRomeCodes", "rome"), ("whatChanged", "what_changed")],
     );
-    page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state)
+    page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None)
         .await
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolTemplate {
+    nav: Nav,
+    form: FormState,
+}
+
+impl Page {
+    fn enrol_page(self, status: StatusCode, form: FormState) -> Response {
+        let body = EnrolTemplate {
+            nav: self.nav(None),
+            form,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+pub(crate) async fn enrol_form(page: Page) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.enrol_page(StatusCode::OK, FormState::default())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EnrolForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    commune: String,
+}
+
+/// The enrolment form's fields, with where the gateway names them.
+const ENROL_FIELDS: [(&str, &str); 7] = [
+    ("firstName", "first_name"),
+    ("lastName", "last_name"),
+    ("birthDate", "birth_date"),
+    ("email", "email"),
+    ("phone", "phone"),
+    ("address", "address"),
+    ("commune", "commune"),
+];
+
+/// A field left empty is not sent: the API reads it as not known.
+fn given(value: &str) -> Option<&str> {
+    let value = value.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+pub(crate) async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let mut state = FormState::with(&[
+        ("first_name", &form.first_name),
+        ("last_name", &form.last_name),
+        ("birth_date", &form.birth_date),
+        ("email", &form.email),
+        ("phone", &form.phone),
+        ("address", &form.address),
+        ("commune", &form.commune),
+    ]);
+    let Some(birth_date) = parse_date(&form.birth_date) else {
+        state.errors.insert(
+            "birth_date".into(),
+            "Indiquez la date de naissance (jour, mois, année).".into(),
+        );
+        return page.enrol_page(StatusCode::UNPROCESSABLE_ENTITY, state);
+    };
+    let out = page
+        .run(
+            "mutation($i: PersonEnrollInput!) { personEnroll(input: $i) { person { id } } }",
+            json!({ "i": {
+                "firstName": form.first_name,
+                "lastName": form.last_name,
+                "birthDate": birth_date.to_string(),
+                "email": given(&form.email),
+                "phone": given(&form.phone),
+                "address": given(&form.address),
+                "commune": given(&form.commune),
+            } }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            person_enroll: Enrolled,
+        }
+        #[derive(Deserialize)]
+        struct Enrolled {
+            person: Id,
+        }
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let answer: Answer = read_or_return!(out);
+        let to = format!(
+            "/people/{}?fait=inscription",
+            answer.person_enroll.person.id
+        );
+        return page.redirect(&to, Vec::new());
+    }
+    state.absorb(&out.errors, &ENROL_FIELDS);
+    page.enrol_page(StatusCode::UNPROCESSABLE_ENTITY, state)
 }
