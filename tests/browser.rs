@@ -1007,7 +1007,7 @@ impl Browser {
 }
 
 #[tokio::test]
-async fn a_mediator_enrols_a_person_and_registers_an_employer_through_the_forms() {
+async fn a_mediator_enrols_a_person_through_the_form() {
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -1065,6 +1065,54 @@ async fn a_mediator_enrols_a_person_and_registers_an_employer_through_the_forms(
     browser.click("nav a[href='/people']").await;
     browser.click("main a[href='/people/nouvelle']").await;
     assert!(browser.body().await.contains("Inscrire une personne"));
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_mediator_registers_an_employer_through_the_form() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _staff) = started(&db, &dir).await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+
+    // From the home page: a SIRET whose check digit is wrong is refused
+    // beside its field, and what was typed stays.
+    browser.click("main a[href='/employers/nouvelle']").await;
+    browser.audit("établissement").await;
+    browser.fill("#name", "Boulangerie du Port").await;
+    browser.fill("#siret", "73282932000075").await;
+    browser.fill("#naf", "10.71C").await;
+    browser.fill("#commune", "44109").await;
+    browser.fill("#address", "12 quai de la Fosse").await;
+    browser.click("form[action='/employers'] button").await;
+    browser.refused("siret", "SIRET").await;
+    for (field, typed) in [
+        ("#name", "Boulangerie du Port"),
+        ("#siret", "73282932000075"),
+        ("#naf", "10.71C"),
+        ("#commune", "44109"),
+        ("#address", "12 quai de la Fosse"),
+    ] {
+        assert_eq!(browser.value(field).await, typed, "{field}");
+    }
+    browser.audit("établissement, erreur").await;
+    browser.screenshot("etablissement-erreur").await;
+    browser.fill("#siret", "73282932000074").await;
+    browser.click("form[action='/employers'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Établissement enregistré"), "{file}");
+    assert!(file.contains("Boulangerie du Port"), "{file}");
+    // The commune and the sector by their names.
+    assert!(file.contains("Nantes"), "{file}");
+    assert!(file.contains("alimentaires"), "{file}");
+    let url = browser.client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/employers/"), "{url}");
+    browser.audit("employeur, enregistré").await;
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -2,7 +2,7 @@
 //! structure) and a need, as the inbox links to them.
 
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_domain::employer::VisitPurpose;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Code, Day, read_or_return};
+use crate::home::{Notice, notice};
 use crate::page::{Nav, Page, message};
 
 #[derive(Template)]
@@ -124,7 +125,11 @@ fn not_found() -> Response {
     )
 }
 
-pub(crate) async fn employer(page: Page, Path(id): Path<String>) -> Response {
+pub(crate) async fn employer(
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<Notice>,
+) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
@@ -173,7 +178,7 @@ pub(crate) async fn employer(page: Page, Path(id): Path<String>) -> Response {
         .collect::<Vec<_>>()
         .join(" – ");
     let body = EmployerTemplate {
-        nav: page.nav(None),
+        nav: page.nav(notice(&q)),
         id: e.id,
         name: e.name,
         place,

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 
 mod answer;
 mod dashboards;
+mod employers;
 mod export;
 mod files;
 mod home;
@@ -46,6 +47,8 @@ pub fn router(api: ApiCell) -> Router {
         .route("/visites", post(visit::visit_submit))
         .route("/tableaux/{board}", get(dashboards::page))
         .route("/exports/{name}", get(export::download))
+        .route("/employers", post(employers::register))
+        .route("/employers/nouvelle", get(employers::register_form))
         .route("/employers/{id}", get(files::employer))
         .route("/needs/{id}", get(files::need))
         .route("/people", get(people::list).post(people::enrol))
