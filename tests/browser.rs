@@ -1116,3 +1116,98 @@ async fn a_mediator_registers_an_employer_through_the_form() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// The `n`th SIRET of a made-up company, its check digit right (Luhn).
+fn siret(n: u32) -> String {
+    let base = format!("4430618410{n:03}");
+    let sum: u32 = base
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).unwrap();
+            // The check digit goes last: from the right, every first digit
+            // of base is doubled.
+            if i % 2 == 0 {
+                let twice = d * 2;
+                if twice > 9 { twice - 9 } else { twice }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{base}{}", (10 - sum % 10) % 10)
+}
+
+#[tokio::test]
+async fn the_employers_list_searches_by_name_and_pages() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    // 22 bakeries and a workshop: more than a page.
+    for n in 1..=22 {
+        let id =
+            register_employer(&server, &staff, &siret(n), &format!("Boulangerie {n:02}")).await;
+        assert!(id.is_string(), "{n}");
+    }
+    register_employer(&server, &staff, &siret(23), "Atelier Central").await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/employers")).await;
+    browser.audit("établissements").await;
+    browser.screenshot("etablissements").await;
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 20);
+    let first = browser.text(".tasks li").await;
+    assert!(first.contains("Atelier Central"), "{first}");
+    // Each row says where and in what sector.
+    assert!(
+        first.contains("Nantes – Industries alimentaires"),
+        "{first}"
+    );
+    browser.click("a[rel='next']").await;
+    let second = browser.body().await;
+    assert!(second.contains("Boulangerie 22"), "{second}");
+    assert!(!second.contains("Atelier Central"), "{second}");
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("a[rel='next']"))
+            .await
+            .is_err(),
+        "the last page has no next"
+    );
+    browser.audit("établissements, page 2").await;
+
+    // The search, kept in its field, and its rows lead to the file.
+    browser
+        .click("nav[aria-label='Pages de la liste'] a:not([rel])")
+        .await;
+    browser.fill("#nom", "atelier").await;
+    browser.click("form[role='search'] button").await;
+    assert_eq!(browser.value("#nom").await, "atelier");
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    browser.audit("établissements, recherche").await;
+    browser.click(".tasks a").await;
+    assert!(browser.body().await.contains("Atelier Central"));
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -73,6 +73,34 @@ impl<T> Connection<T> {
     }
 }
 
+/// One page of a connection: its nodes, and the cursor the next page
+/// starts after when there is one.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Paged<T> {
+    edges: Vec<Edge<T>>,
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    end_cursor: Option<String>,
+    has_next_page: bool,
+}
+
+impl<T> Paged<T> {
+    /// The nodes in order, and the next page's cursor.
+    pub(crate) fn split(self) -> (Vec<T>, Option<String>) {
+        let next = self
+            .page_info
+            .has_next_page
+            .then_some(self.page_info.end_cursor)
+            .flatten();
+        (self.edges.into_iter().map(|e| e.node).collect(), next)
+    }
+}
+
 /// A day the API gives: a date (`2026-05-04`) or the day of an instant
 /// (`2026-05-04T09:30:00Z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::answer::{Code, Unfit, fit};
 use crate::labels::{AGE_BANDS, OBJECTIVES};
-use crate::page::{Nav, Page, message};
+use crate::page::{Nav, Page, encode, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
 pub const FILTER_KEYS: [&str; 11] = [
@@ -591,17 +591,4 @@ pub(crate) async fn page(
     }
     .render();
     page.render(StatusCode::OK, body)
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -3,14 +3,132 @@
 //! the API).
 
 use askama::Template;
-use axum::extract::Form;
+use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::read_or_return;
-use crate::page::{FormState, Nav, Page};
+use crate::answer::{Paged, read_or_return};
+use crate::page::{FormState, Nav, Page, list_href};
+
+/// How many rows a list's page holds.
+pub(crate) const PAGE_SIZE: i64 = 20;
+
+/// A list's search and where its page starts, as its URL gives them.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    pub nom: String,
+    /// The cursor the page starts after.
+    #[serde(default)]
+    pub apres: String,
+}
+
+impl ListQuery {
+    /// A filter's text: blank is no filter.
+    pub(crate) fn name(&self) -> Option<&str> {
+        let name = self.nom.trim();
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// Where the page starts: after this cursor, else at the beginning.
+    pub(crate) fn after(&self) -> Option<&str> {
+        (!self.apres.is_empty()).then_some(self.apres.as_str())
+    }
+}
+
+/// How a list's page ends: the next page's link, the first page's when
+/// this is not it.
+pub(crate) struct Pager {
+    pub next: Option<String>,
+    pub first: Option<String>,
+}
+
+impl Pager {
+    pub(crate) fn of(path: &str, q: &ListQuery, next: Option<String>) -> Self {
+        Self {
+            next: next.map(|cursor| list_href(path, &[("nom", &q.nom), ("apres", &cursor)])),
+            first: q.after().map(|_| list_href(path, &[("nom", &q.nom)])),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "employers.html")]
+struct ListTemplate {
+    nav: Nav,
+    form: FormState,
+    searched: bool,
+    /// Id, name, then where and in what sector.
+    employers: Vec<(String, String, String)>,
+    pager: Pager,
+}
+
+pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        employers: Paged<Listed>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Listed {
+        id: String,
+        name: String,
+        commune_name: Option<String>,
+        naf_label: Option<String>,
+    }
+    let out = page
+        .run(
+            "query($first: Int!, $after: String, $filter: EmployerFilter) {
+                employers(first: $first, after: $after, filter: $filter) {
+                    edges { node { id name communeName nafLabel } }
+                    pageInfo { endCursor hasNextPage } } }",
+            json!({
+                "first": PAGE_SIZE,
+                "after": q.after(),
+                "filter": { "nameContains": q.name() },
+            }),
+        )
+        .await;
+    let mut form = FormState::with(&[("nom", &q.nom)]);
+    let (employers, next) = if out.errors.is_empty() {
+        let answer: Answer = read_or_return!(out);
+        let (rows, next) = answer.employers.split();
+        let rows = rows
+            .into_iter()
+            .map(|e| {
+                let about = [e.commune_name, e.naf_label]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" – ");
+                (e.id, e.name, about)
+            })
+            .collect();
+        (rows, next)
+    } else {
+        form.absorb(&out.errors, &[("nameContains", "nom")]);
+        (Vec::new(), None)
+    };
+    let status = if out.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let body = ListTemplate {
+        nav: page.nav(None),
+        form,
+        searched: q.name().is_some(),
+        employers,
+        pager: Pager::of("/employers", &q, next),
+    }
+    .render();
+    page.render(status, body)
+}
 
 #[derive(Template)]
 #[template(path = "employer_form.html")]

@@ -47,7 +47,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/visites", post(visit::visit_submit))
         .route("/tableaux/{board}", get(dashboards::page))
         .route("/exports/{name}", get(export::download))
-        .route("/employers", post(employers::register))
+        .route("/employers", get(employers::list).post(employers::register))
         .route("/employers/nouvelle", get(employers::register_form))
         .route("/employers/{id}", get(files::employer))
         .route("/needs/{id}", get(files::need))

@@ -90,6 +90,34 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_owned())
 }
 
+/// Percent-encodes a query value.
+pub(crate) fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A list's URL with its search and where its page starts, the empty
+/// values left out.
+pub(crate) fn list_href(path: &str, query: &[(&str, &str)]) -> String {
+    let query: Vec<String> = query
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
 /// A day as a date field sends it.
 pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
     time::Date::parse(
