@@ -1211,3 +1211,84 @@ async fn the_employers_list_searches_by_name_and_pages() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_people_list_shows_each_project_by_name_and_pages() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let awa = enroll(&server, &staff, None).await;
+    let stated = gql(
+        &server,
+        Some(&staff),
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+        json!({ "p": awa }),
+    )
+    .await;
+    assert!(stated["errors"].is_null(), "{stated}");
+    // 21 Martins after her: more than a page.
+    let firsts = [
+        "Adam", "Alice", "Bruno", "Chloé", "David", "Emma", "Félix", "Gabriel", "Hugo", "Inès",
+        "Jade", "Karim", "Léa", "Louis", "Manon", "Nathan", "Océane", "Paul", "Rose", "Sacha",
+        "Zoé",
+    ];
+    for first in firsts {
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Martin\",
+                birthDate: \"1999-01-02\" }) { person { id } } }",
+            json!({ "f": first }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.click("nav a[href='/people']").await;
+    browser.audit("personnes").await;
+    browser.screenshot("personnes").await;
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 20);
+    let first = browser.text(".tasks li").await;
+    assert!(first.contains("Awa Diallo"), "{first}");
+    // Her project by its ROME name; who follows her.
+    assert!(first.contains("D1102 — Boulanger / Boulangère"), "{first}");
+    assert!(first.contains("Référent : vous"), "{first}");
+    browser.click("a[rel='next']").await;
+    let second = browser.body().await;
+    assert!(second.contains("Zoé Martin"), "{second}");
+    assert!(!second.contains("Awa Diallo"), "{second}");
+    assert!(second.contains("Projet pas encore formulé"), "{second}");
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("a[rel='next']"))
+            .await
+            .is_err(),
+        "the last page has no next"
+    );
+    browser.audit("personnes, page 2").await;
+    browser
+        .click("nav[aria-label='Pages de la liste'] a:not([rel])")
+        .await;
+    assert!(browser.body().await.contains("Awa Diallo"));
+    browser.click(".tasks a").await;
+    assert!(browser.body().await.contains("Son parcours"));
+    browser.close().await;
+    assert!(server.terminate().success());
+}

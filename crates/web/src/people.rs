@@ -15,7 +15,8 @@ use passerelle_domain::person::{CauseKind, ReadjustmentCause};
 
 use passerelle_domain::fr::event_label;
 
-use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
+use crate::answer::{Code, Connection, Day, Paged, PersonName, read_or_return};
+use crate::employers::{ListQuery, PAGE_SIZE, Pager};
 use crate::home::{Notice, notice};
 use crate::page::{FormState, Nav, Page, message, parse_date};
 
@@ -33,16 +34,32 @@ fn cause_phrase(kind: CauseKind) -> &'static str {
 #[template(path = "people.html")]
 struct PeopleTemplate {
     nav: Nav,
-    people: Vec<(String, String)>,
+    form: FormState,
+    searched: bool,
+    people: Vec<Row>,
+    pager: Pager,
 }
 
-pub(crate) async fn list(page: Page) -> Response {
+/// A person in the list: who, who follows them, what they aim at.
+struct Row {
+    id: String,
+    name: String,
+    referent: &'static str,
+    project: String,
+}
+
+pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
     #[derive(Deserialize)]
     struct Answer {
-        people: Connection<Listed>,
+        me: Me,
+        people: Paged<Listed>,
+    }
+    #[derive(Deserialize)]
+    struct Me {
+        id: String,
     }
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -50,25 +67,60 @@ pub(crate) async fn list(page: Page) -> Response {
         id: String,
         #[serde(flatten)]
         name: PersonName,
+        referent_id: String,
+        target_rome_codes: Vec<String>,
     }
     let out = page
         .run(
-            "{ people(first: 100) { edges { node { id firstName lastName } } } }",
-            json!({}),
+            "query($first: Int!, $after: String) { me { id }
+                people(first: $first, after: $after) {
+                    edges { node { id firstName lastName referentId targetRomeCodes } }
+                    pageInfo { endCursor hasNextPage } } }",
+            json!({ "first": PAGE_SIZE, "after": q.after() }),
         )
         .await;
-    let answer: Answer = read_or_return!(out);
-    let people = answer
-        .people
-        .nodes()
-        .map(|n| (n.id, n.name.full()))
-        .collect();
+    let mut form = FormState::with(&[("nom", &q.nom)]);
+    let (people, next) = if out.errors.is_empty() {
+        let answer: Answer = read_or_return!(out);
+        let me = answer.me.id;
+        let (rows, next) = answer.people.split();
+        let rows = rows
+            .into_iter()
+            .map(|p| Row {
+                id: p.id,
+                name: p.name.full(),
+                referent: if p.referent_id == me {
+                    "vous"
+                } else {
+                    "un autre membre de l'équipe"
+                },
+                project: p
+                    .target_rome_codes
+                    .iter()
+                    .map(|c| fr::rome(c))
+                    .collect::<Vec<_>>()
+                    .join(" ; "),
+            })
+            .collect();
+        (rows, next)
+    } else {
+        form.absorb(&out.errors, &[("name", "nom")]);
+        (Vec::new(), None)
+    };
+    let status = if out.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let body = PeopleTemplate {
         nav: page.nav(None),
+        form,
+        searched: q.name().is_some(),
         people,
+        pager: Pager::of("/people", &q, next),
     }
     .render();
-    page.render(StatusCode::OK, body)
+    page.render(status, body)
 }
 
 #[derive(Template)]
