@@ -1156,7 +1156,7 @@ async fn the_employers_list_searches_by_name_and_pages() {
     register_employer(&server, &staff, &siret(23), "Atelier Central").await;
     let base = &server.base;
     browser.sign_in(base).await;
-    browser.goto(&format!("{base}/employers")).await;
+    browser.click("nav a[href='/employers']").await;
     browser.audit("établissements").await;
     browser.screenshot("etablissements").await;
     let rows = browser
@@ -1289,6 +1289,83 @@ async fn the_people_list_shows_each_project_by_name_and_pages() {
     assert!(browser.body().await.contains("Awa Diallo"));
     browser.click(".tasks a").await;
     assert!(browser.body().await.contains("Son parcours"));
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn the_mailed_links_and_a_missing_page_pass_the_audit() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let added = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let base = &server.base;
+
+    // A magic link, before its button is pressed.
+    gql(
+        &server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": "lucie@boulangerie-du-port.fr" }),
+    )
+    .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("form[action='/acces'] button"))
+            .await
+            .is_ok()
+    );
+    browser.audit("lien d'accès").await;
+    browser.screenshot("lien-acces").await;
+
+    // A mail's preferences link, as the mail projection keeps it (only its
+    // hash), both ways.
+    let preferences = "jeton-des-preferences-de-lucie";
+    sqlx::query(
+        "insert into public.preference_links (token_hash, address_hash, created_at)
+         values (sha256(convert_to($1, 'UTF8')), sha256(convert_to($2, 'UTF8')), now())",
+    )
+    .bind(preferences)
+    .bind("lucie@boulangerie-du-port.fr")
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    browser
+        .goto(&format!("{base}/preferences/{preferences}"))
+        .await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Ne plus recevoir ces messages")
+    );
+    browser.audit("préférences").await;
+    browser.click("form[action^='/preferences/'] button").await;
+    assert!(browser.body().await.contains("Vous ne recevez plus"));
+    browser.audit("préférences, coupées").await;
+    browser.screenshot("preferences").await;
+
+    // An address that leads nowhere.
+    browser.goto(&format!("{base}/nulle-part")).await;
+    assert!(browser.body().await.contains("Page introuvable"));
+    browser.audit("page introuvable").await;
+    browser.screenshot("introuvable").await;
     browser.close().await;
     assert!(server.terminate().success());
 }
