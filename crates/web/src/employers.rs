@@ -10,49 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Paged, read_or_return};
-use crate::page::{FormState, Nav, Page, list_href};
-
-/// How many rows a list's page holds.
-pub(crate) const PAGE_SIZE: i64 = 20;
-
-/// A list's search and where its page starts, as its URL gives them.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct ListQuery {
-    #[serde(default)]
-    pub nom: String,
-    /// The cursor the page starts after.
-    #[serde(default)]
-    pub apres: String,
-}
-
-impl ListQuery {
-    /// A filter's text: blank is no filter.
-    pub(crate) fn name(&self) -> Option<&str> {
-        let name = self.nom.trim();
-        (!name.is_empty()).then_some(name)
-    }
-
-    /// Where the page starts: after this cursor, else at the beginning.
-    pub(crate) fn after(&self) -> Option<&str> {
-        (!self.apres.is_empty()).then_some(self.apres.as_str())
-    }
-}
-
-/// How a list's page ends: the next page's link, the first page's when
-/// this is not it.
-pub(crate) struct Pager {
-    pub next: Option<String>,
-    pub first: Option<String>,
-}
-
-impl Pager {
-    pub(crate) fn of(path: &str, q: &ListQuery, next: Option<String>) -> Self {
-        Self {
-            next: next.map(|cursor| list_href(path, &[("nom", &q.nom), ("apres", &cursor)])),
-            first: q.after().map(|_| list_href(path, &[("nom", &q.nom)])),
-        }
-    }
-}
+use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager};
 
 #[derive(Template)]
 #[template(path = "employers.html")]

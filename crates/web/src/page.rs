@@ -1,7 +1,8 @@
 //! What every page is made of: the [`Page`] a handler starts from (the
 //! viewer from the session cookie, the CSRF cookie and its token, a GraphQL
 //! operation run in-process, errors mapped to form fields), the layout's
-//! [`Nav`], the headers every page carries, and the French message pages.
+//! [`Nav`], a list's search and pages ([`ListQuery`], [`Pager`]), the
+//! headers every page carries, and the French message pages.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -13,6 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use passerelle_graphql::{Gateway, PasserelleSchema, SESSION_COOKIE, Viewer};
 use rand::RngCore;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The API the pages run their operations on, once the database is ready.
@@ -115,6 +117,48 @@ pub(crate) fn list_href(path: &str, query: &[(&str, &str)]) -> String {
         path.to_owned()
     } else {
         format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// How many rows a list's page holds.
+pub(crate) const PAGE_SIZE: i64 = 20;
+
+/// A list's search and where its page starts, as its URL gives them.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    pub nom: String,
+    /// The cursor the page starts after.
+    #[serde(default)]
+    pub apres: String,
+}
+
+impl ListQuery {
+    /// A filter's text: blank is no filter.
+    pub(crate) fn name(&self) -> Option<&str> {
+        let name = self.nom.trim();
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// Where the page starts: after this cursor, else at the beginning.
+    pub(crate) fn after(&self) -> Option<&str> {
+        (!self.apres.is_empty()).then_some(self.apres.as_str())
+    }
+}
+
+/// How a list's page ends: the next page's link, the first page's when
+/// this is not it.
+pub(crate) struct Pager {
+    pub next: Option<String>,
+    pub first: Option<String>,
+}
+
+impl Pager {
+    pub(crate) fn of(path: &str, q: &ListQuery, next: Option<String>) -> Self {
+        Self {
+            next: next.map(|cursor| list_href(path, &[("nom", &q.nom), ("apres", &cursor)])),
+            first: q.after().map(|_| list_href(path, &[("nom", &q.nom)])),
+        }
     }
 }
 

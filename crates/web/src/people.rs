@@ -16,9 +16,8 @@ use passerelle_domain::person::{CauseKind, ReadjustmentCause};
 use passerelle_domain::fr::event_label;
 
 use crate::answer::{Code, Connection, Day, Paged, PersonName, read_or_return};
-use crate::employers::{ListQuery, PAGE_SIZE, Pager};
 use crate::home::{Notice, notice};
-use crate::page::{FormState, Nav, Page, message, parse_date};
+use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, message, parse_date};
 
 /// What led to a readjustment, as the end of a sentence.
 fn cause_phrase(kind: CauseKind) -> &'static str {
