@@ -1,5 +1,6 @@
 //! Reference data embedded in the binary (`crates/domain/data/`, provenance
-//! in its README): ROME job codes, NAF sector divisions, INSEE communes.
+//! in its README): ROME job codes, NAF sector divisions, INSEE communes and
+//! the municipal arrondissements of Paris, Lyon and Marseille.
 //!
 //! A command's values are checked against the referential when they are
 //! parsed. Stored events are only checked for shape when read back: the
@@ -17,6 +18,7 @@ const ROME_CSV: &str = include_str!("../../data/rome_codes.csv");
 const NAF_CSV: &str = include_str!("../../data/naf_divisions.csv");
 const NAF_ROME_CSV: &str = include_str!("../../data/naf_division_rome.csv");
 const COMMUNES_CSV: &str = include_str!("../../data/communes.csv");
+const ARRONDISSEMENTS_CSV: &str = include_str!("../../data/arrondissements_municipaux.csv");
 const DEPARTEMENTS_CSV: &str = include_str!("../../data/departements.csv");
 const REGIONS_CSV: &str = include_str!("../../data/regions.csv");
 
@@ -70,11 +72,38 @@ static COMMUNES: LazyLock<HashMap<&'static str, Commune>> = LazyLock::new(|| {
                 region: r[3],
                 postal_codes: r[4],
                 population: r[5].parse().unwrap_or(0),
+                part_of: None,
             };
             (r[0], commune)
         })
         .collect()
 });
+
+/// The municipal arrondissements (Paris, Lyon, Marseille): INSEE codes of
+/// their own, which Sirene gives the establishments located there, each
+/// part of its commune. Kept apart from [`COMMUNES`] so that listing a
+/// département's communes does not count them twice.
+static ARRONDISSEMENTS: LazyLock<HashMap<&'static str, Commune>> = LazyLock::new(|| {
+    rows(ARRONDISSEMENTS_CSV)
+        .map(|r| {
+            let arrondissement = Commune {
+                code: r[0],
+                name: r[1],
+                departement: r[3],
+                region: r[4],
+                postal_codes: r[5],
+                population: r[6].parse().unwrap_or(0),
+                part_of: Some(r[2]),
+            };
+            (r[0], arrondissement)
+        })
+        .collect()
+});
+
+/// A commune or a municipal arrondissement by its INSEE code.
+fn commune_or_arrondissement(code: &str) -> Option<&'static Commune> {
+    COMMUNES.get(code).or_else(|| ARRONDISSEMENTS.get(code))
+}
 
 static DEPARTEMENTS: LazyLock<HashMap<&'static str, &'static str>> =
     LazyLock::new(|| rows(DEPARTEMENTS_CSV).map(|r| (r[0], r[1])).collect());
@@ -143,7 +172,8 @@ code_type!(
 
 code_type!(
     /// A commune by its INSEE code (not its postal code), such as `44109`
-    /// (Nantes).
+    /// (Nantes), or a municipal arrondissement of Paris, Lyon or Marseille
+    /// by its own, such as `75115` (Paris 15e).
     CommuneCode,
     shape: commune_shape
 );
@@ -215,27 +245,59 @@ impl NafDivision {
 impl CommuneCode {
     pub fn parse(input: &str) -> Result<Self, DomainError> {
         let code = input.trim().to_ascii_uppercase();
-        if COMMUNES.contains_key(code.as_str()) {
-            Ok(Self(code))
-        } else {
-            Err(DomainError::invalid(
-                Rule::CommuneUnknown,
-                "commune",
-                format!(
-                    "Le code commune « {} » n'existe pas : c'est le code INSEE (5 caractères), pas le code postal.",
-                    input.trim()
-                ),
-            ))
+        if commune_or_arrondissement(&code).is_some() {
+            return Ok(Self(code));
         }
+        let input = input.trim();
+        // A postal code is what people know best: name the INSEE codes it
+        // stands for rather than only refusing it.
+        let served = Commune::by_postal_code(input);
+        let message = if served.is_empty() {
+            format!(
+                "Le code commune « {input} » ne figure pas au Code officiel géographique de l'INSEE : indiquez le code INSEE de la commune (5 caractères, par exemple 44109 pour Nantes, 75115 pour Paris 15e)."
+            )
+        } else {
+            let codes: Vec<String> = served
+                .iter()
+                .take(3)
+                .map(|c| format!("{} ({})", c.code, c.name))
+                .collect();
+            format!(
+                "« {input} » est un code postal : indiquez le code INSEE de la commune, ici {}.",
+                codes.join(" ou ")
+            )
+        };
+        Err(DomainError::invalid(
+            Rule::CommuneUnknown,
+            "commune",
+            message,
+        ))
     }
 
-    /// The commune, when the code is still current.
+    /// The commune or municipal arrondissement, when the code is still
+    /// current.
     pub fn commune(&self) -> Option<&'static Commune> {
-        COMMUNES.get(self.0.as_str())
+        commune_or_arrondissement(self.0.as_str())
+    }
+
+    /// The commune this code counts under in figures and searches by
+    /// commune: an arrondissement's commune (75115 → 75056, Paris), else
+    /// the code itself (also when no longer current).
+    pub fn municipality(&self) -> &str {
+        self.commune()
+            .and_then(|c| c.part_of)
+            .unwrap_or(self.0.as_str())
     }
 }
 
-/// A current commune of INSEE's official geography.
+/// The name of a département by its INSEE code (`44`, `2A`, `974`), when
+/// it is one.
+pub fn departement_name(code: &str) -> Option<&'static str> {
+    DEPARTEMENTS.get(code).copied()
+}
+
+/// A current commune of INSEE's official geography, or a municipal
+/// arrondissement of Paris, Lyon or Marseille.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commune {
     pub code: &'static str,
@@ -245,6 +307,9 @@ pub struct Commune {
     /// Space-separated; a commune may have several, and a few none.
     pub postal_codes: &'static str,
     pub population: u32,
+    /// For a municipal arrondissement, the INSEE code of its commune
+    /// (75056 Paris, 69123 Lyon, 13055 Marseille).
+    pub part_of: Option<&'static str>,
 }
 
 impl Commune {
@@ -256,7 +321,8 @@ impl Commune {
         REGIONS.get(self.region).copied()
     }
 
-    /// The communes of a département, most populated first.
+    /// The communes of a département, most populated first (Paris, not its
+    /// arrondissements).
     pub fn of_departement(departement: &str) -> Vec<&'static Commune> {
         let mut found: Vec<_> = COMMUNES
             .values()
@@ -266,15 +332,17 @@ impl Commune {
         found
     }
 
-    /// The communes served by a postal code, to turn what people type into
-    /// an INSEE code.
+    /// The communes and municipal arrondissements served by a postal code,
+    /// to turn what people type into an INSEE code: an arrondissement
+    /// first, being the more precise.
     pub fn by_postal_code(postal_code: &str) -> Vec<&'static Commune> {
         let postal_code = postal_code.trim();
         let mut found: Vec<_> = COMMUNES
             .values()
+            .chain(ARRONDISSEMENTS.values())
             .filter(|c| c.postal_codes.split(' ').any(|p| p == postal_code))
             .collect();
-        found.sort_by_key(|c| c.code);
+        found.sort_by_key(|c| (c.part_of.is_none(), c.code));
         found
     }
 }
@@ -288,6 +356,7 @@ mod tests {
         assert_eq!(ROME.len(), 1584);
         assert_eq!(NAF.len(), 88);
         assert_eq!(COMMUNES.len(), 34_969);
+        assert_eq!(ARRONDISSEMENTS.len(), 20 + 9 + 16);
         assert_eq!(DEPARTEMENTS.len(), 109);
         assert_eq!(REGIONS.len(), 26);
     }
@@ -331,11 +400,71 @@ mod tests {
         assert!(CommuneCode::parse("2A004").is_ok(), "Ajaccio");
         let err = CommuneCode::parse("44000").unwrap_err();
         assert_eq!(err.rule, Rule::CommuneUnknown);
-        assert!(err.message.contains("pas le code postal"));
+        assert!(
+            err.message.contains("est un code postal") && err.message.contains("44109 (Nantes)"),
+            "{}",
+            err.message
+        );
+        let err = CommuneCode::parse("44999").unwrap_err();
+        assert_eq!(err.rule, Rule::CommuneUnknown);
+        assert!(
+            !err.message.contains("est un code postal"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("code INSEE"), "{}", err.message);
         assert!(
             Commune::by_postal_code("44000")
                 .iter()
                 .any(|c| c.code == "44109")
+        );
+    }
+
+    #[test]
+    fn municipal_arrondissements_are_communes_of_their_city() {
+        for (code, name, city, departement, region) in [
+            ("75101", "Paris 1er Arrondissement", "75056", "75", "11"),
+            ("75115", "Paris 15e Arrondissement", "75056", "75", "11"),
+            ("75120", "Paris 20e Arrondissement", "75056", "75", "11"),
+            ("69381", "Lyon 1er Arrondissement", "69123", "69", "84"),
+            ("69389", "Lyon 9e Arrondissement", "69123", "69", "84"),
+            ("13201", "Marseille 1er Arrondissement", "13055", "13", "93"),
+            ("13216", "Marseille 16e Arrondissement", "13055", "13", "93"),
+        ] {
+            let parsed = CommuneCode::parse(code).unwrap();
+            let commune = parsed.commune().unwrap();
+            assert_eq!(commune.name, name);
+            assert_eq!(commune.part_of, Some(city));
+            assert_eq!(parsed.municipality(), city);
+            assert_eq!(commune.departement, departement);
+            assert_eq!(commune.region, region);
+        }
+        assert_eq!(departement_name("2A"), Some("Corse-du-Sud"));
+        assert_eq!(departement_name("20"), None);
+        let paris = CommuneCode::parse("75115").unwrap();
+        let commune = paris.commune().unwrap();
+        assert_eq!(commune.departement_name(), Some("Paris"));
+        assert_eq!(commune.region_name(), Some("Île-de-France"));
+        // The cities themselves stay communes of their own, counted once in
+        // their département.
+        assert_eq!(CommuneCode::parse("75056").unwrap().municipality(), "75056");
+        assert_eq!(CommuneCode::parse("44109").unwrap().municipality(), "44109");
+        assert!(
+            Commune::of_departement("75")
+                .iter()
+                .all(|c| c.part_of.is_none())
+        );
+        // Codes around the ranges are not arrondissements.
+        for code in ["75100", "75121", "69380", "69390", "13200", "13217"] {
+            assert!(CommuneCode::parse(code).is_err(), "{code}");
+        }
+        // A postal code of Paris names its arrondissement first.
+        let err = CommuneCode::parse("75015").unwrap_err();
+        assert!(
+            err.message
+                .contains("75115 (Paris 15e Arrondissement) ou 75056 (Paris)"),
+            "{}",
+            err.message
         );
     }
 

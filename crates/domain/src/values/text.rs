@@ -112,9 +112,63 @@ text_type!(
     Lines::Several
 );
 
+/// A text folded for searching: lowercase, without accents, ligatures
+/// spelt out, white space collapsed, so that « Crèche Œuvre » and
+/// « creche oeuvre » find each other however either was typed. What a
+/// search looks for and what it looks in are folded by this same function.
+pub fn search_key(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if std::mem::take(&mut space) {
+            folded.push(' ');
+        }
+        match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => folded.push('a'),
+            'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => folded.push('c'),
+            'ď' | 'đ' => folded.push('d'),
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => folded.push('e'),
+            'ĝ' | 'ğ' | 'ġ' | 'ģ' => folded.push('g'),
+            'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => folded.push('i'),
+            'ł' | 'ľ' | 'ĺ' | 'ļ' => folded.push('l'),
+            'ñ' | 'ń' | 'ň' | 'ņ' => folded.push('n'),
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => folded.push('o'),
+            'ŕ' | 'ř' => folded.push('r'),
+            'ś' | 'ŝ' | 'ş' | 'š' => folded.push('s'),
+            'ţ' | 'ť' => folded.push('t'),
+            'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => folded.push('u'),
+            'ý' | 'ÿ' => folded.push('y'),
+            'ź' | 'ż' | 'ž' => folded.push('z'),
+            'œ' => folded.push_str("oe"),
+            'æ' => folded.push_str("ae"),
+            'ß' => folded.push_str("ss"),
+            // Typographic apostrophes and dashes as typed on a keyboard.
+            '’' | 'ʼ' | '‘' => folded.push('\''),
+            '‐' | '‑' | '–' | '—' => folded.push('-'),
+            c => folded.push(c),
+        }
+    }
+    folded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_keys_ignore_case_accents_and_spacing() {
+        assert_eq!(search_key("  Crèche   ŒUVRE  "), "creche oeuvre");
+        assert_eq!(
+            search_key("Boulangerie de l’Étoile"),
+            "boulangerie de l'etoile"
+        );
+        assert_eq!(search_key("SARL Ça Pétille"), search_key("sarl ca petille"));
+        assert_eq!(search_key("44109"), "44109");
+    }
 
     #[test]
     fn text_is_trimmed_and_never_empty() {
