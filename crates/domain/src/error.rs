@@ -63,6 +63,7 @@ pub enum Rule {
     MentorshipEnded,
     ConsentNotGiven,
     ConsentAlreadyGiven,
+    ConsentTextUnknown,
     // Immersion (PMSMP).
     ProposalAlreadyAnswered,
     ProposalDeclined,
@@ -147,6 +148,7 @@ impl Rule {
             MentorshipEnded => "person.mentorship_ended",
             ConsentNotGiven => "consent.not_given",
             ConsentAlreadyGiven => "consent.already_given",
+            ConsentTextUnknown => "consent.text_unknown",
             ProposalAlreadyAnswered => "immersion.proposal_already_answered",
             ProposalDeclined => "immersion.proposal_declined",
             ProposalNotAccepted => "immersion.proposal_not_accepted",

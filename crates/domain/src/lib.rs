@@ -18,6 +18,7 @@
 
 pub mod calendar;
 mod checks;
+pub mod consent_texts;
 pub mod decider;
 pub mod employer;
 pub mod error;
@@ -31,4 +32,4 @@ pub mod values;
 
 pub use decider::{Decider, EventType};
 pub use error::{DomainError, ErrorKind, Rule};
-pub use personal::Personal;
+pub use personal::{ERASED_KEY, PERSONAL_KEY, Personal};

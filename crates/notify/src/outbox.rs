@@ -207,6 +207,26 @@ pub async fn deliveries(
     .await
 }
 
+/// The mails about a person, oldest first: those to them, and those about
+/// their immersions to anyone (the parties, the host, the staff). What a
+/// person is told of in the export of their data.
+pub async fn about_person(
+    db: impl PgExecutor<'_>,
+    person: Uuid,
+    limit: i64,
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {DELIVERY_COLUMNS} from public.outbox
+         where (recipient ->> 'kind' = 'person' and recipient ->> 'person_id' = $1::text)
+            or immersion_id in (select immersion_id from immersions.immersions where person_id = $1)
+         order by id limit $2"
+    )))
+    .bind(person)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// A mail a sender took.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct Claimed {

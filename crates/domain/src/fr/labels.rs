@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::employer::VisitPurpose;
 use crate::immersion::{FeedbackAuthor, Milestone, Objective, Outcome, Signatory, Skill, Stage};
 use crate::need::{HiringIntent, Horizon, NeedSource};
-use crate::person::ReadjustmentCause;
+use crate::person::{ConsentPurpose, ReadjustmentCause};
 use crate::values::{
     AgeBand, ContractType, ImmersionId, InquiryId, MeetingId, MentorshipId, RomeCode, VisitId,
 };
@@ -92,6 +92,13 @@ labels!(Stage {
     Started => "started", "En cours";
     Interrupted => "interrupted", "Interrompue";
     Completed => "completed", "Terminée";
+});
+
+labels!(ConsentPurpose {
+    Testimony => "testimony", "Partager son parcours (témoignage)";
+    Mentoring => "mentoring", "Être mis en relation avec un parrain ou une marraine";
+    PeerContact => "peer_contact", "Rencontrer des personnes accompagnées comme pair";
+    DisabilityRecognition => "disability_recognition", "Enregistrer la RQTH (donnée de santé)";
 });
 
 labels!(FeedbackAuthor {
@@ -251,6 +258,7 @@ mod tests {
     #[test]
     fn every_value_has_its_own_label() {
         distinct::<Objective>();
+        distinct::<ConsentPurpose>();
         distinct::<Stage>();
         distinct::<FeedbackAuthor>();
         distinct::<Skill>();
