@@ -188,6 +188,13 @@ fn table() -> Vec<Case> {
             STAFF,
         ),
         case(
+            "Query.employers",
+            "searched",
+            "{ employers(first: 100, filter: { visitedByMyStructure: true, departement: \"44\" }) {
+                edges { node { id name } } } }",
+            STAFF,
+        ),
+        case(
             "Query.immersion",
             "",
             "query($i: ID!) { immersion(id: $i) { id personId employerName stage goals signatures } }",
@@ -241,6 +248,19 @@ fn table() -> Vec<Case> {
             "Query.need",
             "",
             "query($n: ID!) { need(id: $n) { id activities employerId visitId status } }",
+            STAFF,
+        ),
+        case(
+            "Query.needs",
+            "",
+            "{ needs(first: 100) { edges { node { id activities employerId visitId } } } }",
+            STAFF,
+        ),
+        case(
+            "Query.needs",
+            "searched",
+            "{ needs(first: 100, filter: { departement: \"44\", olderThanDays: 0 }) {
+                edges { node { id activities } } } }",
             STAFF,
         ),
         case("Query.needsConversion", "", NEEDS, FIGURES),

@@ -98,6 +98,17 @@ pub fn reads_employers(actor: &Actor) -> bool {
     !matches!(actor.role, Role::Person(_))
 }
 
+/// Whether the actor searches the territory's employers and open needs
+/// (`employers`, `needs`): staff of any structure, as these are shared; an
+/// employer or a person by magic link searches nothing (`FORBIDDEN`), as
+/// a list would show them other establishments.
+pub fn searches_territory(actor: &Actor) -> bool {
+    matches!(
+        actor.role,
+        Role::Admin | Role::Manager | Role::Mediator | Role::System
+    )
+}
+
 /// Whether the actor reaches this employer's file: any staff member, an
 /// employer by magic link its own establishment.
 pub fn reaches_employer(actor: &Actor, employer: EmployerId) -> bool {

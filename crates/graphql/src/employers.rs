@@ -12,10 +12,12 @@ use passerelle_domain::need::{
 };
 use passerelle_domain::values::{
     CommuneCode, ContactId, Email, EmployerId, NafDivision, NeedId, PhoneNumber, Siret,
-    StructureId, UserId, VisitId,
+    StructureId, UserId, VisitId, departement_name, search_key,
 };
-use passerelle_projections::views::employers::{self, ContactRow, EmployerRow, VisitRow};
-use passerelle_projections::views::needs::{self, NeedRow};
+use passerelle_projections::views::employers::{
+    self, ContactRow, EmployerRow, EmployerSearch, VisitRow,
+};
+use passerelle_projections::views::needs::{self, NeedRow, NeedSearch};
 use time::Date;
 use uuid::Uuid;
 
@@ -59,6 +61,12 @@ impl Employer {
             .ok()
             .and_then(|c| c.commune())
             .map(|c| c.name)
+    }
+    /// INSEE code of the commune it counts under in figures by commune:
+    /// Paris (75056), Lyon (69123) or Marseille (13055) for an
+    /// establishment in one of their arrondissements, else `commune`.
+    async fn municipality(&self) -> &str {
+        &self.0.municipality
     }
     async fn departement(&self) -> Option<&str> {
         self.0.departement.as_deref()
@@ -261,10 +269,221 @@ pub struct EmployerConnection {
     pub page_info: PageInfo,
 }
 
+/// What a search of employers keeps: every criterion given must hold.
 #[derive(InputObject, Default, Debug)]
 pub struct EmployerFilter {
-    /// Part of the name, any case.
+    /// Part of the name, whatever its case and accents.
     pub name_contains: Option<String>,
+    /// Part of the name (whatever its case and accents), or the first
+    /// digits of the SIRET (a SIREN finds every establishment of the
+    /// company); spaces, dots and dashes between digits are ignored.
+    pub name_or_siret: Option<String>,
+    /// A commune's INSEE code (not its postal code); Paris (75056), Lyon
+    /// (69123) and Marseille (13055) also find every arrondissement.
+    pub commune: Option<String>,
+    /// A département's INSEE code (`44`, `2A`).
+    pub departement: Option<String>,
+    /// A NAF division (`56`), or an APE code (`56.10A`) for its division.
+    pub naf: Option<String>,
+    /// Establishments with an open need for any of these ROME codes (20 at
+    /// most).
+    pub rome_codes: Option<Vec<String>>,
+    /// Only the establishments the viewer's structure visited at least
+    /// once (true); false or absent: every one.
+    pub visited_by_my_structure: Option<bool>,
+}
+
+/// How many ROME codes a search takes.
+const MAX_SEARCHED_ROME_CODES: usize = 20;
+
+/// A filter's text: blank is no filter; else one line, bounded as a label.
+fn search_text(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| label(field, v).map(|l| l.as_str().to_owned()))
+        .transpose()
+}
+
+fn search_commune(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
+    search_text(field, value)?
+        .map(|v| {
+            CommuneCode::parse(&v)
+                .map(|c| c.as_str().to_owned())
+                .map_err(|e| on_field(field, e))
+        })
+        .transpose()
+}
+
+fn search_departement(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
+    search_text(field, value)?
+        .map(|v| {
+            let code = v.to_ascii_uppercase();
+            if departement_name(&code).is_some() {
+                Ok(code)
+            } else {
+                Err(bad_input(
+                    field,
+                    format!(
+                        "Le département « {v} » n'existe pas : indiquez son code INSEE, par exemple 44 ou 2A."
+                    ),
+                ))
+            }
+        })
+        .transpose()
+}
+
+fn search_rome_codes(field: &'static str, codes: Option<&[String]>) -> Result<Vec<String>> {
+    let codes = codes.unwrap_or_default();
+    if codes.len() > MAX_SEARCHED_ROME_CODES {
+        return Err(bad_input(
+            field,
+            format!(
+                "{} codes ROME : une recherche en prend {MAX_SEARCHED_ROME_CODES} au plus.",
+                codes.len()
+            ),
+        ));
+    }
+    Ok(rome_codes(field, codes)?
+        .into_iter()
+        .map(|c| c.as_str().to_owned())
+        .collect())
+}
+
+fn bad_input(field: &'static str, message: String) -> async_graphql::Error {
+    use async_graphql::ErrorExtensions as _;
+    error::error(error::Code::BadUserInput, message).extend_with(|_, e| e.set("field", field))
+}
+
+impl EmployerFilter {
+    /// The search, every value parsed and bounded, on its field.
+    fn parse(&self, structure: StructureId) -> Result<EmployerSearch> {
+        let mut search = EmployerSearch {
+            name_keys: search_text("filter.nameContains", self.name_contains.as_deref())?
+                .map(|v| search_key(&v))
+                .into_iter()
+                .collect(),
+            commune: search_commune("filter.commune", self.commune.as_deref())?,
+            departement: search_departement("filter.departement", self.departement.as_deref())?,
+            naf: search_text("filter.naf", self.naf.as_deref())?
+                .map(|v| {
+                    NafDivision::parse(&v)
+                        .map(|n| n.as_str().to_owned())
+                        .map_err(|e| on_field("filter.naf", e))
+                })
+                .transpose()?,
+            rome_codes: search_rome_codes("filter.romeCodes", self.rome_codes.as_deref())?,
+            visited_by: (self.visited_by_my_structure == Some(true)).then(|| structure.as_uuid()),
+            ..EmployerSearch::default()
+        };
+        if let Some(v) = search_text("filter.nameOrSiret", self.name_or_siret.as_deref())? {
+            // Spaces, dots and dashes between groups, as a SIRET is typed.
+            let digits: String = v
+                .chars()
+                .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-'))
+                .collect();
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                if digits.len() > 14 {
+                    return Err(bad_input(
+                        "filter.nameOrSiret",
+                        format!(
+                            "« {v} » a {} chiffres : un SIRET en a 14, un SIREN 9.",
+                            digits.len()
+                        ),
+                    ));
+                }
+                search.siret_prefix = Some(digits);
+            } else {
+                search.name_keys.push(search_key(&v));
+            }
+        }
+        Ok(search)
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct NeedEdge {
+    pub cursor: String,
+    pub node: Need,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct NeedConnection {
+    pub edges: Vec<NeedEdge>,
+    pub page_info: PageInfo,
+}
+
+/// How many days back `olderThanDays` reaches: ten years.
+const MAX_NEED_AGE_DAYS: i32 = 3650;
+
+/// What a search of the territory's open needs keeps: every criterion
+/// given must hold.
+#[derive(InputObject, Default, Debug)]
+pub struct NeedFilterInput {
+    /// Needs for any of these ROME codes (20 at most).
+    pub rome_codes: Option<Vec<String>>,
+    /// The employer's commune, by its INSEE code (not its postal code);
+    /// Paris (75056), Lyon (69123) and Marseille (13055) also find every
+    /// arrondissement.
+    pub commune: Option<String>,
+    /// The employer's département, by its INSEE code (`44`, `2A`).
+    pub departement: Option<String>,
+    /// Needs surfaced on this day or later…
+    pub surfaced_from: Option<Date>,
+    /// …and on this day or earlier.
+    pub surfaced_to: Option<Date>,
+    /// Needs surfaced more than this many days ago (0 to 3650), still
+    /// waiting for an answer.
+    pub older_than_days: Option<i32>,
+    /// Where the need was first heard.
+    pub source: Option<NeedSourceKind>,
+}
+
+impl NeedFilterInput {
+    /// The search, every value parsed and bounded, on its field; `today`
+    /// in Paris gives the age of needs.
+    fn parse(&self, today: Date) -> Result<NeedSearch> {
+        if let (Some(from), Some(to)) = (self.surfaced_from, self.surfaced_to)
+            && from > to
+        {
+            return Err(bad_input(
+                "filter.surfacedTo",
+                "La fin de la période précède son début.".to_owned(),
+            ));
+        }
+        let older_than = match self.older_than_days {
+            None => None,
+            Some(days @ 0..=MAX_NEED_AGE_DAYS) => {
+                today.checked_sub(time::Duration::days(i64::from(days) + 1))
+            }
+            Some(_) => {
+                return Err(bad_input(
+                    "filter.olderThanDays",
+                    format!("« olderThanDays » va de 0 à {MAX_NEED_AGE_DAYS} jours."),
+                ));
+            }
+        };
+        Ok(NeedSearch {
+            rome_codes: search_rome_codes("filter.romeCodes", self.rome_codes.as_deref())?,
+            commune: search_commune("filter.commune", self.commune.as_deref())?,
+            departement: search_departement("filter.departement", self.departement.as_deref())?,
+            surfaced_from: self.surfaced_from,
+            surfaced_until: match (self.surfaced_to, older_than) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            source: self.source.map(|s| passerelle_projections::views::tag(&s)),
+        })
+    }
+}
+
+/// The actor of a search of the territory, when the policy lets it search.
+fn searcher(ctx: &Context<'_>) -> Result<passerelle_app::Actor> {
+    let actor = actor(ctx)?;
+    if policy::searches_territory(&actor) {
+        Ok(actor)
+    } else {
+        Err(error::forbidden())
+    }
 }
 
 #[derive(Default, Debug)]
@@ -289,7 +508,8 @@ impl EmployerQuery {
             .map(Employer))
     }
 
-    /// Employers by name.
+    /// Employers by name, searched (for staff of any structure: they are
+    /// shared across the territory).
     async fn employers(
         &self,
         ctx: &Context<'_>,
@@ -297,21 +517,16 @@ impl EmployerQuery {
         after: Option<String>,
         filter: Option<EmployerFilter>,
     ) -> Result<EmployerConnection> {
-        staff(ctx)?;
+        let actor = searcher(ctx)?;
         let limit = page_size(first)?;
         let after = after_key(after, 2, |mut key| {
             let id = key[1].parse().ok()?;
             Some((key.swap_remove(0), id))
         })?;
-        let filter = filter.unwrap_or_default();
-        let rows = employers::page(
-            &gateway(ctx).pool,
-            after,
-            filter.name_contains.as_deref(),
-            limit + 1,
-        )
-        .await
-        .map_err(error::db)?;
+        let search = filter.unwrap_or_default().parse(actor.structure)?;
+        let rows = employers::page(&gateway(ctx).pool, after, &search, limit + 1)
+            .await
+            .map_err(error::db)?;
         let (edges, page_info) = page(
             rows,
             limit,
@@ -322,6 +537,43 @@ impl EmployerQuery {
             },
         );
         Ok(EmployerConnection { edges, page_info })
+    }
+
+    /// The open needs of the territory, newest first (for staff of any
+    /// structure: needs are shared with employers).
+    async fn needs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<NeedFilterInput>,
+    ) -> Result<NeedConnection> {
+        searcher(ctx)?;
+        let limit = page_size(first)?;
+        let after = after_key(after, 2, |key| {
+            // Within the dates the product holds, as PostgreSQL's are.
+            let day = passerelle_domain::values::parse_date(&key[0]).ok()?;
+            Some((day, key[1].parse().ok()?))
+        })?;
+        let today = gateway(ctx).handler.clock().today();
+        let search = filter.unwrap_or_default().parse(today)?;
+        // A list may lag: from the standby when it serves (`reads`).
+        let search = &search;
+        let rows = crate::reads::lagging(ctx, |pool| async move {
+            needs::open_page(&pool, after, search, limit + 1).await
+        })
+        .await
+        .map_err(error::db)?;
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| cursor(&[&r.surfaced_on.to_string(), &r.need_id.to_string()]),
+            |cursor, r| NeedEdge {
+                cursor,
+                node: Need(r),
+            },
+        );
+        Ok(NeedConnection { edges, page_info })
     }
 
     async fn need(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Need>> {

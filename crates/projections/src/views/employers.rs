@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use passerelle_domain::employer::EmployerEvent;
-use passerelle_domain::values::{EmployerId, Siret, VisitId};
+use passerelle_domain::values::{EmployerId, Siret, VisitId, search_key};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, InlineWrite, RecordedEvent};
 use serde::Serialize;
@@ -36,6 +36,9 @@ impl Projection for Employers {
              name text not null,
              naf text not null,
              commune text not null,
+             -- The commune it counts under: Paris, Lyon or Marseille for an
+             -- establishment in one of their arrondissements.
+             municipality text not null,
              departement text,
              region text,
              address text,
@@ -43,8 +46,13 @@ impl Projection for Employers {
              registered_by_structure uuid not null,
              simultaneous_immersions int,
              visits int not null default 0,
-             last_visit date
+             last_visit date,
+             -- The name folded for searching (`search_key`).
+             name_key text not null
          );
+         create index employers_name on employers (name, employer_id);
+         create index employers_municipality on employers (municipality);
+         create index employers_departement on employers (departement);
          create table visits (
              visit_id uuid primary key,
              employer_id uuid not null,
@@ -56,6 +64,7 @@ impl Projection for Employers {
              next_step text
          );
          create index visits_employer on visits (employer_id, visited_on desc);
+         create index visits_structure on visits (structure, employer_id);
          -- Personal: kept to send magic links, purged when the contact is erased.
          -- A contact reaches the establishment's immersions of the structure
          -- that added it (vouches for it), and of no other. A removed contact
@@ -109,6 +118,7 @@ impl Projection for Employers {
                         name: e.name.as_str().to_owned(),
                         naf: e.naf.as_str().to_owned(),
                         commune: e.commune.as_str().to_owned(),
+                        municipality: e.commune.municipality().to_owned(),
                         departement: commune.map(|c| c.departement.to_owned()),
                         region: commune.map(|c| c.region.to_owned()),
                         address: e.address.as_ref().map(|a| a.as_str().to_owned()),
@@ -117,6 +127,7 @@ impl Projection for Employers {
                         simultaneous_immersions: None,
                         visits: 0,
                         last_visit: None,
+                        name_key: search_key(e.name.as_str()),
                     });
                 }
                 EmployerEvent::EmployerVisitLogged(e) => {
@@ -313,6 +324,11 @@ pub struct EmployerRow {
     pub name: String,
     pub naf: String,
     pub commune: String,
+    /// The commune it counts under ([`CommuneCode::municipality`]): the
+    /// city of an arrondissement, else `commune`.
+    ///
+    /// [`CommuneCode::municipality`]: passerelle_domain::values::CommuneCode::municipality
+    pub municipality: String,
     pub departement: Option<String>,
     pub region: Option<String>,
     pub address: Option<String>,
@@ -322,12 +338,15 @@ pub struct EmployerRow {
     pub simultaneous_immersions: Option<i32>,
     pub visits: i32,
     pub last_visit: Option<time::Date>,
+    /// The name folded for searching ([`search_key`]).
+    pub name_key: String,
 }
 
 keyed!(EmployerRow, "employers", employer_id);
 
-const EMPLOYER_COLUMNS: &str = "employer_id, siret, name, naf, commune, departement, region,
-    address, registered_at, registered_by_structure, simultaneous_immersions, visits, last_visit";
+const EMPLOYER_COLUMNS: &str = "employer_id, siret, name, naf, commune, municipality, departement,
+    region, address, registered_at, registered_by_structure, simultaneous_immersions, visits,
+    last_visit, name_key";
 
 pub async fn get(
     db: impl PgExecutor<'_>,
@@ -369,24 +388,62 @@ pub async fn names_of(
         .await
 }
 
+/// What a search of employers keeps: every criterion given must hold.
+/// Values are parsed and bounded by the caller.
+#[derive(Debug, Default, Clone)]
+pub struct EmployerSearch {
+    /// Parts the name holds, each folded ([`search_key`]).
+    pub name_keys: Vec<String>,
+    /// The first digits of the SIRET (a SIREN gives every establishment of
+    /// the company).
+    pub siret_prefix: Option<String>,
+    /// A commune's INSEE code: establishments there, and for a city with
+    /// arrondissements, in any of them.
+    pub commune: Option<String>,
+    pub departement: Option<String>,
+    /// A NAF division.
+    pub naf: Option<String>,
+    /// Establishments with an open need for any of these ROME codes.
+    pub rome_codes: Vec<String>,
+    /// Establishments this structure visited at least once.
+    pub visited_by: Option<uuid::Uuid>,
+}
+
 /// Employers by name, `limit` after the (name, id) key given: keyset pages
 /// that stay stable while employers are added.
 pub async fn page(
     db: impl PgExecutor<'_>,
     after: Option<(String, uuid::Uuid)>,
-    name_contains: Option<&str>,
+    search: &EmployerSearch,
     limit: i64,
 ) -> Result<Vec<EmployerRow>, sqlx::Error> {
     let (after_name, after_id) = after.unzip();
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {EMPLOYER_COLUMNS} from employers.employers
+        "select {EMPLOYER_COLUMNS} from employers.employers e
          where ($1::text is null or (name, employer_id) > ($1, $2))
-           and ($3::text is null or name ilike '%' || $3 || '%')
-         order by name, employer_id limit $4"
+           and not exists (select 1 from unnest($3::text[]) k where strpos(name_key, k) = 0)
+           and ($4::text is null or starts_with(siret, $4))
+           and ($5::text is null or commune = $5 or municipality = $5)
+           and ($6::text is null or departement = $6)
+           and ($7::text is null or naf = $7)
+           and (cardinality($8::text[]) = 0 or exists (
+                 select 1 from needs.needs n
+                 where n.employer_id = e.employer_id and n.status = 'open'
+                   and n.rome_codes && $8))
+           and ($9::uuid is null or exists (
+                 select 1 from employers.visits v
+                 where v.structure = $9 and v.employer_id = e.employer_id))
+         order by name, employer_id limit $10"
     )))
     .bind(after_name)
     .bind(after_id)
-    .bind(name_contains)
+    .bind(&search.name_keys)
+    .bind(search.siret_prefix.as_deref())
+    .bind(search.commune.as_deref())
+    .bind(search.departement.as_deref())
+    .bind(search.naf.as_deref())
+    .bind(&search.rome_codes)
+    .bind(search.visited_by)
     .bind(limit)
     .fetch_all(db)
     .await

@@ -48,7 +48,9 @@ impl Projection for Needs {
              close_reason text,
              offer_reference text
          );
-         create index needs_employer on needs (employer_id);"
+         create index needs_employer on needs (employer_id);
+         create index needs_open on needs (surfaced_on desc, need_id desc) where status = 'open';
+         create index needs_rome on needs using gin (rome_codes);"
     }
 
     async fn apply(
@@ -210,6 +212,65 @@ pub async fn of_employers(
          order by surfaced_on desc, need_id"
     )))
     .bind(employers)
+    .fetch_all(db)
+    .await
+}
+
+/// What a search of the territory's open needs keeps: every criterion
+/// given must hold. Values are parsed and bounded by the caller.
+#[derive(Debug, Default, Clone)]
+pub struct NeedSearch {
+    /// Needs for any of these ROME codes.
+    pub rome_codes: Vec<String>,
+    /// The employer's commune (INSEE code); for a city with
+    /// arrondissements, any of them.
+    pub commune: Option<String>,
+    /// The employer's département.
+    pub departement: Option<String>,
+    /// Surfaced on this day or later…
+    pub surfaced_from: Option<time::Date>,
+    /// …and on this day or earlier.
+    pub surfaced_until: Option<time::Date>,
+    pub source: Option<String>,
+}
+
+/// The open needs of the territory, newest first, `limit` after the
+/// (surfaced on, id) key given: keyset pages that stay stable while needs
+/// are surfaced.
+pub async fn open_page(
+    db: impl PgExecutor<'_>,
+    after: Option<(time::Date, uuid::Uuid)>,
+    search: &NeedSearch,
+    limit: i64,
+) -> Result<Vec<NeedRow>, sqlx::Error> {
+    let (after_day, after_id) = after.unzip();
+    let columns = NEED_COLUMNS
+        .split(',')
+        .map(|c| format!("n.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {columns} from needs.needs n
+         join employers.employers e on e.employer_id = n.employer_id
+         where n.status = 'open'
+           and ($1::date is null or (n.surfaced_on, n.need_id) < ($1, $2))
+           and (cardinality($3::text[]) = 0 or n.rome_codes && $3)
+           and ($4::text is null or e.commune = $4 or e.municipality = $4)
+           and ($5::text is null or e.departement = $5)
+           and ($6::date is null or n.surfaced_on >= $6)
+           and ($7::date is null or n.surfaced_on <= $7)
+           and ($8::text is null or n.source = $8)
+         order by n.surfaced_on desc, n.need_id desc limit $9"
+    )))
+    .bind(after_day)
+    .bind(after_id)
+    .bind(&search.rome_codes)
+    .bind(search.commune.as_deref())
+    .bind(search.departement.as_deref())
+    .bind(search.surfaced_from)
+    .bind(search.surfaced_until)
+    .bind(search.source.as_deref())
+    .bind(limit)
     .fetch_all(db)
     .await
 }
