@@ -249,6 +249,40 @@ pub fn records_health_data(actor: &Actor, referent: uuid::Uuid) -> bool {
     }
 }
 
+/// A part of what is recorded about a person, as the policy sorts it for
+/// reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonRecord {
+    /// Their situation in their own words, job inquiries, peer meetings,
+    /// mentorships and consents: their own path, which they read too.
+    Path,
+    /// Who followed them and how their accompaniment ended: the
+    /// structure's follow-up, for its staff.
+    FollowUp,
+    /// Their disability recognition (RQTH): health data.
+    Health,
+}
+
+/// Whether the actor may read this part of what is recorded about a person
+/// followed by `referent`: staff of their structure read all but health
+/// data, which only those who may record it read ([`records_health_data`]:
+/// their referent and the structure's managers); the person reads their
+/// own path. The caller has checked that the actor reaches the person
+/// ([`reaches_person`]); anyone else reads it as absent.
+pub fn reads_person_record(actor: &Actor, record: PersonRecord, referent: uuid::Uuid) -> bool {
+    match record {
+        PersonRecord::Health => records_health_data(actor, referent),
+        PersonRecord::Path => matches!(
+            actor.role,
+            Role::Admin | Role::Manager | Role::Mediator | Role::Person(_) | Role::System
+        ),
+        PersonRecord::FollowUp => matches!(
+            actor.role,
+            Role::Admin | Role::Manager | Role::Mediator | Role::System
+        ),
+    }
+}
+
 /// Whether the actor may change whether its structure's conventions need a
 /// pre-validation before validation: a structure's setting, its managers'.
 pub fn sets_structure_settings(actor: &Actor) -> bool {

@@ -23,6 +23,7 @@ mod loaders;
 mod mentorships;
 mod notifications;
 mod people;
+mod person_record;
 mod primitives;
 mod reads;
 mod replays;

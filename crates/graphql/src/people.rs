@@ -1,7 +1,7 @@
 //! People accompanied, their projects and the timeline of their path: only
 //! their own structure reaches them.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::{Views, policy};
 use passerelle_domain::Personal;
 use passerelle_domain::person::{
@@ -10,23 +10,35 @@ use passerelle_domain::person::{
 };
 use passerelle_domain::values::{
     AgeBand, CommuneCode, ContractType, Email, ImmersionId, InquiryId, MeetingId, MentorshipId,
-    PersonId, PhoneNumber, RomeCode, TestimonyId,
+    PersonId, PhoneNumber, RomeCode, TestimonyId, search_key,
 };
-use passerelle_projections::views::people::{self, PersonRow, ProjectVersion, TimelineEntry};
+use passerelle_projections::views::people::{
+    self, PeopleFilter, PersonRow, PersonStage, ProjectVersion, TimelineEntry,
+};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::context::{gateway, meta, new_id, staff, user_of};
+use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
 use crate::input::{
     after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
 };
 use crate::kinds::stored;
+use crate::person_record::{
+    ConsentRecord, DisabilityRecognition, History, JobInquiry, Mentorship, PeerMeeting, PersonExit,
+    ReferentChange, Situation,
+};
 use crate::primitives::{PageInfo, page, payloads};
 
-/// A person accompanied.
+/// A person accompanied, and what is recorded about them once read.
 #[derive(Debug)]
-pub struct Person(pub PersonRow);
+pub struct Person(pub PersonRow, History);
+
+impl From<PersonRow> for Person {
+    fn from(row: PersonRow) -> Self {
+        Self(row, History::default())
+    }
+}
 
 #[Object]
 impl Person {
@@ -80,6 +92,46 @@ impl Person {
                 .map(ProjectVersionObject)
                 .collect(),
         )
+    }
+    /// Their situation in their own words, as last stated; null when never
+    /// stated.
+    async fn situation(&self, ctx: &Context<'_>) -> Result<Option<Situation>> {
+        self.1.situation(ctx, &self.0).await
+    }
+    /// Each job inquiry they held, oldest first.
+    async fn job_inquiries(&self, ctx: &Context<'_>) -> Result<Vec<JobInquiry>> {
+        self.1.job_inquiries(ctx, &self.0).await
+    }
+    /// Each meeting with a peer, oldest first.
+    async fn peer_meetings(&self, ctx: &Context<'_>) -> Result<Vec<PeerMeeting>> {
+        self.1.peer_meetings(ctx, &self.0).await
+    }
+    /// Each mentorship, oldest first, with its end once ended.
+    async fn mentorships(&self, ctx: &Context<'_>) -> Result<Vec<Mentorship>> {
+        self.1.mentorships(ctx, &self.0).await
+    }
+    /// Every consent given or withdrawn, oldest first: the history behind
+    /// `consentsGiven`.
+    async fn consent_records(&self, ctx: &Context<'_>) -> Result<Vec<ConsentRecord>> {
+        self.1.consent_records(ctx, &self.0).await
+    }
+    /// Each hand-over of their follow-up to another referent, oldest
+    /// first; for staff.
+    async fn referent_changes(&self, ctx: &Context<'_>) -> Result<Vec<ReferentChange>> {
+        self.1.referent_changes(ctx, &self.0).await
+    }
+    /// How their accompaniment ended; null while it goes on, and for
+    /// anyone but staff.
+    async fn exit(&self, ctx: &Context<'_>) -> Result<Option<PersonExit>> {
+        self.1.exit(ctx, &self.0).await
+    }
+    /// Their disability recognition (RQTH) as last recorded: health data,
+    /// null for anyone but their referent and the structure's managers.
+    async fn disability_recognition(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<DisabilityRecognition>> {
+        self.1.disability_recognition(ctx, &self.0).await
     }
     /// Every event of their path, in order, with who did it.
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
@@ -171,7 +223,10 @@ async fn reachable(ctx: &Context<'_>, id: PersonId) -> Result<Option<Person>> {
     {
         return Ok(None);
     }
-    Ok(people::get(pool, id).await.map_err(error::db)?.map(Person))
+    Ok(people::get(pool, id)
+        .await
+        .map_err(error::db)?
+        .map(Person::from))
 }
 
 #[derive(Default, Debug)]
@@ -179,18 +234,35 @@ pub struct PeopleQuery;
 
 #[Object]
 impl PeopleQuery {
+    /// A person of the viewer's structure; for a person by magic link,
+    /// themself.
     async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
-        reachable(ctx, PersonId(parse_id(&id, "Personne")?)).await
+        let id = PersonId(parse_id(&id, "Personne")?);
+        let viewer = actor(ctx)?;
+        let pool = &gateway(ctx).pool;
+        if !policy::reaches_person(pool, &viewer, id)
+            .await
+            .map_err(error::app)?
+        {
+            return Ok(None);
+        }
+        Ok(people::get(pool, id)
+            .await
+            .map_err(error::db)?
+            .map(Person::from))
     }
 
-    /// The people of the viewer's structure, by name.
+    /// The people of the viewer's structure, by name, narrowed by
+    /// `filter`.
     async fn people(
         &self,
         ctx: &Context<'_>,
+        filter: Option<PeopleFilterInput>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<PersonConnection> {
         let actor = staff(ctx)?;
+        let filter = filter.map(|f| f.parse()).transpose()?.unwrap_or_default();
         let limit = page_size(first)?;
         let after = after_key(after, 3, |key| {
             let id = key[2].parse().ok()?;
@@ -198,9 +270,9 @@ impl PeopleQuery {
             Some((last, first, id))
         })?;
         // A list may lag: from the standby when it serves (`reads`).
-        let (structure, after) = (actor.structure, &after);
+        let (structure, after, filter) = (actor.structure, &after, &filter);
         let rows = crate::reads::lagging(ctx, |pool| async move {
-            people::page(&pool, structure, after.clone(), limit + 1).await
+            people::page(&pool, structure, filter, after.clone(), limit + 1).await
         })
         .await
         .map_err(error::db)?;
@@ -216,10 +288,71 @@ impl PeopleQuery {
             },
             |cursor, r| PersonEdge {
                 cursor,
-                node: Person(r),
+                node: Person::from(r),
             },
         );
         Ok(PersonConnection { edges, page_info })
+    }
+}
+
+/// Which people a list shows: every part given must hold.
+#[derive(InputObject, Debug)]
+pub struct PeopleFilterInput {
+    /// Part of the first or last name, or several words each found in
+    /// either: any case, with or without accents ("helene" finds
+    /// "Hélène").
+    pub name: Option<String>,
+    /// The people this staff member follows.
+    pub referent_id: Option<ID>,
+    /// A ROME code of their current project.
+    pub rome_code: Option<String>,
+    pub stage: Option<PersonStage>,
+}
+
+/// A name searched for holds this many words at most: enough for any name.
+const MAX_NAME_WORDS: usize = 5;
+
+impl PeopleFilterInput {
+    fn parse(&self) -> Result<PeopleFilter> {
+        let name_words: Vec<String> = match self.name.as_deref().map(str::trim) {
+            None | Some("") => Vec::new(),
+            Some(name) => search_key(label("filter.name", name)?.as_str())
+                .split(' ')
+                .map(str::to_owned)
+                .collect(),
+        };
+        if name_words.len() > MAX_NAME_WORDS {
+            return Err(error::error(
+                error::Code::BadUserInput,
+                format!("Un nom cherché tient en {MAX_NAME_WORDS} mots au plus."),
+            )
+            .extend_with(|_, e| e.set("field", "filter.name")));
+        }
+        let referent = self
+            .referent_id
+            .as_ref()
+            .map(|id| {
+                id.parse::<Uuid>().map_err(|_| {
+                    error::error(
+                        error::Code::BadUserInput,
+                        "Cet identifiant de référent n'est pas valide.",
+                    )
+                    .extend_with(|_, e| e.set("field", "filter.referentId"))
+                })
+            })
+            .transpose()?;
+        let rome_code = self
+            .rome_code
+            .as_deref()
+            .map(|c| RomeCode::parse(c).map_err(|e| on_field("filter.romeCode", e)))
+            .transpose()?
+            .map(|c| c.as_str().to_owned());
+        Ok(PeopleFilter {
+            name_words,
+            referent,
+            rome_code,
+            stage: self.stage,
+        })
     }
 }
 

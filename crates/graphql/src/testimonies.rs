@@ -100,7 +100,7 @@ async fn on_testimony(
     let person = people::get(&gw.pool, author)
         .await
         .map_err(error::db)?
-        .map(Person)
+        .map(Person::from)
         .ok_or_else(|| error::not_found("Personne"))?;
     Ok((person, ID(id.to_string())))
 }

@@ -3,18 +3,19 @@
 //! event of their own stream, of their immersions and of their testimonies,
 //! in commit order, with who did it.
 //!
-//! Names are copied in clear for lists: they are read while the person's key
-//! exists, and purged when `PersonalDataErased` arrives.
+//! Names are copied in clear for lists, with their folded form for the
+//! search: they are read while the person's key exists, and purged when
+//! `PersonalDataErased` arrives.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use passerelle_domain::immersion::ImmersionProposed;
+use passerelle_domain::immersion::{ImmersionProposed, Stage};
 use passerelle_domain::person::{
-    CauseKind, ConsentPurpose, PersonEvent, Project, ReadjustmentCause,
+    CauseKind, ConsentPurpose, ExitReasonKind, PersonEvent, Project, ReadjustmentCause,
 };
 use passerelle_domain::testimony::TestimonyRecorded;
-use passerelle_domain::values::{AgeBand, PersonId, StructureId};
+use passerelle_domain::values::{AgeBand, PersonId, StructureId, search_key};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, RecordedEvent};
 use serde::Serialize;
@@ -52,6 +53,9 @@ impl Projection for People {
              referent uuid not null,
              first_name text,
              last_name text,
+             -- Personal: the names folded (`search_key`) for the search,
+             -- purged on erasure.
+             search_name text,
              age_band text not null,
              commune text,
              enrolled_on date not null,
@@ -114,10 +118,7 @@ impl Projection for People {
         .await?;
         for subject in erased {
             if let Some(person) = people.get_mut(Some(subject)) {
-                person.first_name = None;
-                person.last_name = None;
-                person.email = None;
-                person.erased = true;
+                person.forget();
             }
         }
         // Who each immersion or testimony stream belongs to: the owners
@@ -207,6 +208,7 @@ struct PersonRecord {
     referent: Uuid,
     first_name: Option<String>,
     last_name: Option<String>,
+    search_name: Option<String>,
     age_band: String,
     commune: Option<String>,
     enrolled_on: Date,
@@ -219,6 +221,17 @@ struct PersonRecord {
     erased: bool,
 }
 keyed!(PersonRecord, "people", person_id);
+
+impl PersonRecord {
+    /// Blanks every personal value of the row.
+    fn forget(&mut self) {
+        self.first_name = None;
+        self.last_name = None;
+        self.search_name = None;
+        self.email = None;
+        self.erased = true;
+    }
+}
 
 #[derive(Serialize)]
 struct VersionRecord {
@@ -308,6 +321,13 @@ fn apply_person(
             referent: e.referent.0,
             first_name: identity.map(|i| i.first_name.as_str().to_owned()),
             last_name: identity.map(|i| i.last_name.as_str().to_owned()),
+            search_name: identity.map(|i| {
+                search_key(&format!(
+                    "{} {}",
+                    i.first_name.as_str(),
+                    i.last_name.as_str()
+                ))
+            }),
             age_band: tag(&e.age_band),
             commune: e.commune.as_ref().map(|c| c.as_str().to_owned()),
             enrolled_on: e.enrolled_on,
@@ -363,12 +383,7 @@ fn apply_person(
         }
         // Blanked at once; the key's destruction right after blanks the
         // enrolment itself for any rebuild.
-        PersonEvent::PersonErased(_) => {
-            row.first_name = None;
-            row.last_name = None;
-            row.email = None;
-            row.erased = true;
-        }
+        PersonEvent::PersonErased(_) => row.forget(),
         PersonEvent::PersonEnrolled(_)
         | PersonEvent::SituationStated(_)
         | PersonEvent::JobInquiryHeld(_)
@@ -560,11 +575,59 @@ pub async fn get(
     .await
 }
 
+/// Where a person stands in their accompaniment, as the people list sorts
+/// them out: each person is at exactly one stage, the first that holds in
+/// this order (a person who left is `Hired` or `Exited` whatever came
+/// before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum PersonStage {
+    /// Left the accompaniment for a job.
+    Hired,
+    /// Left the accompaniment for any other reason.
+    Exited,
+    /// Accompanied, with an immersion started and not ended.
+    ImmersionInProgress,
+    /// Accompanied, no project stated yet.
+    NoProjectYet,
+    /// Accompanied, with a project, no immersion under way.
+    ProjectStated,
+}
+
+/// Which people of a structure a page lists: every part given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeopleFilter {
+    /// Words each found in the first or last name, folded by
+    /// [`search_key`] (any case, with or without accents).
+    pub name_words: Vec<String>,
+    pub referent: Option<Uuid>,
+    /// A ROME code of their current project.
+    pub rome_code: Option<String>,
+    pub stage: Option<PersonStage>,
+}
+
+/// A word as a `like` pattern that finds it anywhere: its own `%`, `_` and
+/// `\` are matched as themselves.
+fn anywhere(word: &str) -> String {
+    let mut pattern = String::with_capacity(word.len() + 2);
+    pattern.push('%');
+    for c in word.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// The people of one structure by name, `limit` after the (last name,
-/// first name, id) key given.
+/// first name, id) key given, narrowed by `filter`.
 pub async fn page(
     db: impl PgExecutor<'_>,
     structure: StructureId,
+    filter: &PeopleFilter,
     after: Option<(String, String, Uuid)>,
     limit: i64,
 ) -> Result<Vec<PersonRow>, sqlx::Error> {
@@ -572,11 +635,25 @@ pub async fn page(
         Some((l, f, i)) => (Some(l), Some(f), Some(i)),
         None => (None, None, None),
     };
+    let patterns: Vec<String> = filter.name_words.iter().map(|w| anywhere(w)).collect();
+    // The stage, computed as `PersonStage` orders it; its names are the
+    // enum's tags (checked by a test below).
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {PERSON_COLUMNS} from people.people
+        "select {PERSON_COLUMNS} from people.people p
          where structure = $1
            and ($2::text is null
                 or (coalesce(last_name, ''), coalesce(first_name, ''), person_id) > ($2, $3, $4))
+           and (cardinality($6::text[]) = 0 or search_name like all ($6))
+           and ($7::uuid is null or referent = $7)
+           and ($8::text is null or $8 = any (target_rome_codes))
+           and ($9::text is null or $9 = case
+                 when exited_on is not null and exit_reason = $10 then 'hired'
+                 when exited_on is not null then 'exited'
+                 when exists (select 1 from immersions.immersions i
+                              where i.person_id = p.person_id and i.stage = $11)
+                   then 'immersion_in_progress'
+                 when project_version = 0 then 'no_project_yet'
+                 else 'project_stated' end)
          order by coalesce(last_name, ''), coalesce(first_name, ''), person_id limit $5"
     )))
     .bind(structure.0)
@@ -584,6 +661,12 @@ pub async fn page(
     .bind(first)
     .bind(id)
     .bind(limit)
+    .bind(&patterns)
+    .bind(filter.referent)
+    .bind(filter.rome_code.as_deref())
+    .bind(filter.stage.as_ref().map(tag))
+    .bind(tag(&ExitReasonKind::Employment))
+    .bind(tag(&Stage::Started))
     .fetch_all(db)
     .await
 }
@@ -623,4 +706,29 @@ pub async fn contact(
     .bind(person.0)
     .fetch_optional(db)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stages_the_list_computes_are_the_enums_tags() {
+        for (stage, name) in [
+            (PersonStage::Hired, "hired"),
+            (PersonStage::Exited, "exited"),
+            (PersonStage::ImmersionInProgress, "immersion_in_progress"),
+            (PersonStage::NoProjectYet, "no_project_yet"),
+            (PersonStage::ProjectStated, "project_stated"),
+        ] {
+            assert_eq!(tag(&stage), name);
+        }
+        assert_eq!(tag(&Stage::Started), "started");
+    }
+
+    #[test]
+    fn a_searched_word_matches_itself_only() {
+        assert_eq!(anywhere("helene"), "%helene%");
+        assert_eq!(anywhere("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
 }

@@ -1,0 +1,378 @@
+//! What is recorded about a person, read back from their stream with who
+//! recorded it and when: their situation in their own words, job inquiries,
+//! peer meetings, mentorships, consents given and withdrawn, referent
+//! changes, their exit, and their disability recognition (health data).
+//! The policy says who reads which part (`policy::reads_person_record`);
+//! anyone else reads it as absent. A personal value of an erased person
+//! reads as null.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Result, SimpleObject};
+use passerelle_app::policy::{self, PersonRecord};
+use passerelle_app::{Actor, Recorded};
+use passerelle_domain::Personal;
+use passerelle_domain::person::{
+    ConsentPurpose, ExitReason, ExitReasonKind, Person as PersonAggregate, PersonEvent,
+};
+use passerelle_domain::values::{ContractType, PersonId};
+use passerelle_projections::views::people::PersonRow;
+use time::{Date, OffsetDateTime};
+use tokio::sync::OnceCell;
+
+use crate::context::{actor, gateway};
+use crate::error;
+
+/// A person's facts, read once per person object and request, on the
+/// first field that needs them.
+#[derive(Debug, Default)]
+pub struct History(OnceCell<Arc<Vec<Recorded<PersonEvent>>>>);
+
+/// Who recorded a fact and when, beside what it says.
+#[derive(SimpleObject, Debug)]
+pub struct Recording {
+    /// Who recorded it (`user:<id>`, `person:<id>`, `system:<component>`).
+    pub by: String,
+    /// Their role when they did (`mediator`, `manager`…).
+    pub role: String,
+    pub at: OffsetDateTime,
+}
+
+impl<E> From<&Recorded<E>> for Recording {
+    fn from(recorded: &Recorded<E>) -> Self {
+        Self {
+            by: recorded.actor.clone(),
+            role: recorded.role.clone(),
+            at: recorded.recorded_at,
+        }
+    }
+}
+
+/// The person's situation, in their own words.
+#[derive(SimpleObject, Debug)]
+pub struct Situation {
+    /// Null once their personal data was erased.
+    pub words: Option<String>,
+    pub stated_on: Date,
+    pub recorded: Recording,
+}
+
+/// A job inquiry (enquête métier) the person held.
+#[derive(SimpleObject, Debug)]
+pub struct JobInquiry {
+    pub id: ID,
+    pub rome_code: String,
+    /// The job's French label, when the code is still in the referential.
+    pub job: Option<String>,
+    /// Where, or with whom (a company, a trade fair…).
+    pub with_whom: String,
+    /// What they learned; null when not said or once erased.
+    pub learned: Option<String>,
+    pub held_on: Date,
+    pub recorded: Recording,
+}
+
+/// A meeting with a peer (parcours vécu).
+#[derive(SimpleObject, Debug)]
+pub struct PeerMeeting {
+    pub id: ID,
+    /// Who the peer is, without naming them.
+    pub peer: String,
+    pub rome_codes: Vec<String>,
+    /// The testimony the meeting came from, if any.
+    pub testimony_id: Option<ID>,
+    /// What they took away; null when not said or once erased.
+    pub takeaways: Option<String>,
+    pub held_on: Date,
+    pub recorded: Recording,
+}
+
+/// A mentorship (parrainage), and its end once ended.
+#[derive(SimpleObject, Debug)]
+pub struct Mentorship {
+    pub id: ID,
+    /// Null once their personal data was erased.
+    pub mentor: Option<String>,
+    /// The mentor's job, as a ROME code.
+    pub mentor_job: Option<String>,
+    pub started_on: Date,
+    pub ended_on: Option<Date>,
+    /// Why it ended; null when not said or once erased.
+    pub end_reason: Option<String>,
+    pub recorded: Recording,
+}
+
+/// A consent given or withdrawn, for one purpose.
+#[derive(SimpleObject, Debug)]
+pub struct ConsentRecord {
+    pub purpose: ConsentPurpose,
+    /// True when given, false when withdrawn.
+    pub given: bool,
+    /// The version of the text agreed to; null for a withdrawal.
+    pub text_version: Option<String>,
+    /// True when the person signed a form, false for an oral or online
+    /// consent; null for a withdrawal.
+    pub signed_form: Option<bool>,
+    /// When it was given or withdrawn.
+    pub on: Date,
+    pub recorded: Recording,
+}
+
+/// The person's follow-up handed to another staff member.
+#[derive(SimpleObject, Debug)]
+pub struct ReferentChange {
+    pub referent_id: ID,
+    pub recorded: Recording,
+}
+
+/// The end of the person's accompaniment, and why.
+#[derive(SimpleObject, Debug)]
+pub struct PersonExit {
+    pub reason: ExitReasonKind,
+    /// The contract signed, with `EMPLOYMENT`.
+    pub contract: Option<ContractType>,
+    /// Why, with `OTHER`.
+    pub explanation: Option<String>,
+    pub exited_on: Date,
+    pub recorded: Recording,
+}
+
+/// Whether the person holds a disability recognition (RQTH), as last
+/// recorded: health data.
+#[derive(SimpleObject, Debug)]
+pub struct DisabilityRecognition {
+    /// Null once their personal data was erased.
+    pub recognised: Option<bool>,
+    pub recorded_on: Date,
+    pub recorded: Recording,
+}
+
+fn opened<T: ToString>(value: &Personal<T>) -> Option<String> {
+    value.known().map(ToString::to_string)
+}
+
+impl History {
+    /// The person's facts when the viewer may read `record` of them, else
+    /// none.
+    async fn readable(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+        record: PersonRecord,
+    ) -> Result<Option<&[Recorded<PersonEvent>]>> {
+        // The object was reached by this viewer: what is left to decide is
+        // the part.
+        let viewer: Actor = actor(ctx)?;
+        if !policy::reads_person_record(&viewer, record, row.referent) {
+            return Ok(None);
+        }
+        let facts = self
+            .0
+            .get_or_try_init(|| async {
+                gateway(ctx)
+                    .handler
+                    .history::<PersonAggregate>(PersonId(row.person_id))
+                    .await
+                    .map(Arc::new)
+                    .map_err(error::app)
+            })
+            .await?;
+        Ok(Some(facts.as_slice()))
+    }
+
+    /// The facts of `record` that `pick` keeps, oldest first; empty for a
+    /// viewer who may not read them.
+    async fn each<T>(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+        record: PersonRecord,
+        pick: impl Fn(&Recorded<PersonEvent>) -> Option<T>,
+    ) -> Result<Vec<T>> {
+        Ok(self
+            .readable(ctx, row, record)
+            .await?
+            .map(|facts| facts.iter().filter_map(&pick).collect())
+            .unwrap_or_default())
+    }
+
+    pub(crate) async fn situation(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Option<Situation>> {
+        let stated = self
+            .each(ctx, row, PersonRecord::Path, |r| match &r.event {
+                PersonEvent::SituationStated(e) => Some(Situation {
+                    words: opened(&e.words),
+                    stated_on: e.stated_on,
+                    recorded: r.into(),
+                }),
+                _ => None,
+            })
+            .await?;
+        Ok(stated.into_iter().last())
+    }
+
+    pub(crate) async fn job_inquiries(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Vec<JobInquiry>> {
+        self.each(ctx, row, PersonRecord::Path, |r| match &r.event {
+            PersonEvent::JobInquiryHeld(e) => Some(JobInquiry {
+                id: ID(e.inquiry_id.to_string()),
+                rome_code: e.rome_code.as_str().to_owned(),
+                job: e.rome_code.label().map(str::to_owned),
+                with_whom: e.with_whom.as_str().to_owned(),
+                learned: e.learned.as_ref().and_then(opened),
+                held_on: e.held_on,
+                recorded: r.into(),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    pub(crate) async fn peer_meetings(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Vec<PeerMeeting>> {
+        self.each(ctx, row, PersonRecord::Path, |r| match &r.event {
+            PersonEvent::PeerMeetingHeld(e) => Some(PeerMeeting {
+                id: ID(e.meeting_id.to_string()),
+                peer: e.peer.as_str().to_owned(),
+                rome_codes: e.rome_codes.iter().map(|c| c.as_str().to_owned()).collect(),
+                testimony_id: e.testimony_id.map(|t| ID(t.to_string())),
+                takeaways: e.takeaways.as_ref().and_then(opened),
+                held_on: e.held_on,
+                recorded: r.into(),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    pub(crate) async fn mentorships(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Vec<Mentorship>> {
+        let Some(facts) = self.readable(ctx, row, PersonRecord::Path).await? else {
+            return Ok(Vec::new());
+        };
+        let mut mentorships: Vec<Mentorship> = Vec::new();
+        for r in facts {
+            match &r.event {
+                PersonEvent::MentorshipStarted(e) => mentorships.push(Mentorship {
+                    id: ID(e.mentorship_id.to_string()),
+                    mentor: opened(&e.mentor),
+                    mentor_job: e.mentor_job.as_ref().map(|c| c.as_str().to_owned()),
+                    started_on: e.started_on,
+                    ended_on: None,
+                    end_reason: None,
+                    recorded: r.into(),
+                }),
+                PersonEvent::MentorshipEnded(e) => {
+                    let id = e.mentorship_id.to_string();
+                    if let Some(m) = mentorships.iter_mut().find(|m| m.id.as_str() == id) {
+                        m.ended_on = Some(e.ended_on);
+                        m.end_reason = e.reason.as_ref().and_then(opened);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(mentorships)
+    }
+
+    pub(crate) async fn consent_records(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Vec<ConsentRecord>> {
+        self.each(ctx, row, PersonRecord::Path, |r| match &r.event {
+            PersonEvent::ConsentGiven(e) => Some(ConsentRecord {
+                purpose: e.purpose,
+                given: true,
+                text_version: Some(e.text_version.as_str().to_owned()),
+                signed_form: Some(matches!(
+                    e.proof,
+                    passerelle_domain::person::ConsentProof::SignedForm
+                )),
+                on: e.given_on,
+                recorded: r.into(),
+            }),
+            PersonEvent::ConsentWithdrawn(e) => Some(ConsentRecord {
+                purpose: e.purpose,
+                given: false,
+                text_version: None,
+                signed_form: None,
+                on: e.withdrawn_on,
+                recorded: r.into(),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    pub(crate) async fn referent_changes(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Vec<ReferentChange>> {
+        self.each(ctx, row, PersonRecord::FollowUp, |r| match &r.event {
+            PersonEvent::ReferentChanged(e) => Some(ReferentChange {
+                referent_id: ID(e.referent.to_string()),
+                recorded: r.into(),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    pub(crate) async fn exit(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Option<PersonExit>> {
+        let exits = self
+            .each(ctx, row, PersonRecord::FollowUp, |r| match &r.event {
+                PersonEvent::PersonExited(e) => Some(PersonExit {
+                    reason: e.reason.kind(),
+                    contract: match &e.reason {
+                        ExitReason::Employment { contract } => Some(*contract),
+                        _ => None,
+                    },
+                    explanation: match &e.reason {
+                        ExitReason::Other { explanation } => Some(explanation.as_str().to_owned()),
+                        _ => None,
+                    },
+                    exited_on: e.exited_on,
+                    recorded: r.into(),
+                }),
+                _ => None,
+            })
+            .await?;
+        Ok(exits.into_iter().last())
+    }
+
+    pub(crate) async fn disability_recognition(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Option<DisabilityRecognition>> {
+        let recorded = self
+            .each(ctx, row, PersonRecord::Health, |r| match &r.event {
+                PersonEvent::DisabilityRecognitionRecorded(e) => Some(DisabilityRecognition {
+                    recognised: e.recognised.known().copied(),
+                    recorded_on: e.recorded_on,
+                    recorded: r.into(),
+                }),
+                _ => None,
+            })
+            .await?;
+        Ok(recorded.into_iter().last())
+    }
+}
