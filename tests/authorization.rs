@@ -283,6 +283,25 @@ fn table() -> Vec<Case> {
                 timeline { eventType actor } } }",
             ALL_DENIED,
         ),
+        case(
+            "Query.consentTexts",
+            "",
+            "{ consentTexts { purpose version title } }",
+            OWN_LIST,
+        ),
+        case(
+            "Query.healthDataReads",
+            "",
+            "query($p: ID!) { theirs: healthDataReads(personId: $p) { edges { node { personId reader } } }
+                all: healthDataReads { edges { node { personId reader readerRole through } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Query.personDataExport",
+            "",
+            "query($p: ID!) { personDataExport(personId: $p) { format document } }",
+            ALL_DENIED,
+        ),
         case("Query.projectReadjustments", "", READJUSTMENTS, FIGURES),
         // Mutations: what changes A's shared objects comes last, so that
         // the refusals are tried on A's objects as set up.
@@ -594,6 +613,20 @@ fn table() -> Vec<Case> {
             "",
             "mutation($p: ID!) { personExit(input: { personId: $p, reason: MOVED }) {
                 person { id firstName exitedOn } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.consentGiveOnline",
+            "",
+            "mutation($p: ID!) { consentGiveOnline(input: { personId: $p, purpose: TESTIMONY,
+                textVersion: \"v1\" }) { person { id consentsGiven } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.consentWithdrawOnline",
+            "",
+            "mutation($p: ID!) { consentWithdrawOnline(input: { personId: $p, purpose: TESTIMONY }) {
+                person { id consentsGiven } } }",
             ALL_DENIED,
         ),
         case(

@@ -3,8 +3,8 @@
 //! people accompanied open a session scoped to what is theirs. Passwords are hashed with argon2id;
 //! session tokens are random and stored only as their SHA-256.
 //!
-//! Owns the `structures`, `users` and `sessions` tables. Knows nothing of
-//! events, HTTP or GraphQL.
+//! Owns the `structures`, `users` and `sessions` tables, and the access log
+//! of health data (`health_log`). Knows nothing of events, HTTP or GraphQL.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgExecutor, PgPool};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+
+pub mod health_log;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;

@@ -296,3 +296,36 @@ pub fn sets_structure_settings(actor: &Actor) -> bool {
 pub fn erases_people(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin | Role::System)
 }
+/// Whether the actor may produce the export of everything held about a
+/// person (RGPD art. 15 and 20): staff of the person's structure, for the
+/// person who asks them, and the person themself from their own space. The
+/// caller has checked that the actor reaches the person ([`reaches_person`]).
+pub fn exports_person_data(actor: &Actor) -> bool {
+    matches!(
+        actor.role,
+        Role::Admin | Role::Manager | Role::Mediator | Role::Person(_) | Role::System
+    )
+}
+
+/// Whether the export made by the actor holds the person's health data:
+/// made by those who read it ([`reads_person_record`]), or by the person,
+/// whose own data it is.
+pub fn exports_health_data(actor: &Actor, referent: uuid::Uuid) -> bool {
+    matches!(actor.role, Role::Person(_))
+        || reads_person_record(actor, PersonRecord::Health, referent)
+}
+
+/// Whether the actor gives and withdraws consents online, for themself:
+/// the person, from their own space (the caller has checked that the actor
+/// reaches the person, which for a person is only themself). Staff record a
+/// consent given on a form or orally with `consentGive` instead.
+pub fn consents_online(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Person(_))
+}
+
+/// Whether the actor consults who read its structure's people's health
+/// data: its managers and admins, who answer for it.
+pub fn reads_health_log(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin)
+}
+

@@ -6,14 +6,17 @@
 //! Every resolver asks `app::policy` what the viewer may reach. Knows no
 //! HTTP type: the server puts a [`Viewer`] in each request's data.
 
+mod access;
 mod accidents;
 mod accounts;
+mod consents;
 mod context;
 mod conventions;
 mod dashboards;
 mod employers;
 pub mod erasure;
 mod error;
+mod health_log;
 mod immersions;
 mod inbox;
 mod input;

@@ -6,8 +6,8 @@ use crate::context::Gateway;
 use crate::limits::Limits;
 use crate::reads::Reads;
 use crate::{
-    accidents, accounts, conventions, dashboards, employers, erasure, immersions, inbox,
-    mentorships, notifications, people, structures, testimonies,
+    access, accidents, accounts, consents, conventions, dashboards, employers, erasure, health_log,
+    immersions, inbox, mentorships, notifications, people, structures, testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -20,6 +20,9 @@ pub struct Query(
     inbox::InboxQuery,
     notifications::NotificationQuery,
     structures::StructureQuery,
+    access::AccessQuery,
+    consents::ConsentQuery,
+    health_log::HealthLogQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]
@@ -35,6 +38,7 @@ pub struct Mutation(
     testimonies::TestimonyMutation,
     erasure::ErasureMutation,
     structures::StructureMutation,
+    consents::ConsentMutation,
 );
 
 #[derive(MergedSubscription, Default, Debug)]

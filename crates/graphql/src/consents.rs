@@ -1,0 +1,197 @@
+//! Consent texts, by purpose and version, and consent given or withdrawn
+//! online by the person themself from their own space. A consent recorded
+//! by staff (`consentGive`, on a signed form or orally) names a version of
+//! these texts too.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_app::{Views, policy};
+use passerelle_domain::consent_texts::{self, ConsentText};
+use passerelle_domain::person::{
+    ConsentProof, ConsentPurpose, Person as PersonAggregate, PersonCommand,
+};
+use passerelle_domain::values::{Label, PersonId};
+use passerelle_domain::{DomainError, Rule};
+use passerelle_projections::views::people;
+use uuid::Uuid;
+
+use crate::context::{actor, gateway, meta};
+use crate::error::{self, on_field};
+use crate::input::parse_id;
+use crate::people::Person;
+
+/// A version of the text a person agrees to for a purpose.
+#[derive(SimpleObject, Debug)]
+#[graphql(name = "ConsentText")]
+pub struct ConsentTextObject {
+    purpose: ConsentPurpose,
+    /// `v1`, `v2`…: what a consent records.
+    version: &'static str,
+    title: &'static str,
+    /// Paragraphs separated by blank lines.
+    body: &'static str,
+    /// Whether this is the version shown from now on.
+    current: bool,
+}
+
+impl From<ConsentText> for ConsentTextObject {
+    fn from(text: ConsentText) -> Self {
+        Self {
+            purpose: text.purpose,
+            version: text.version,
+            title: text.title,
+            body: text.body,
+            current: consent_texts::current(text.purpose).version == text.version,
+        }
+    }
+}
+
+/// The version a consent names, checked against the texts: a version no
+/// text has is a client's error, said on `field`.
+pub(crate) fn text_version(
+    field: &'static str,
+    purpose: ConsentPurpose,
+    version: &str,
+) -> Result<Label> {
+    match consent_texts::find(purpose, version.trim()) {
+        Some(text) => Label::parse(text.version).map_err(|e| on_field(field, e)),
+        None => Err(on_field(
+            field,
+            DomainError::invalid(
+                Rule::ConsentTextUnknown,
+                field,
+                format!(
+                    "Version de texte inconnue pour ce consentement (versions : {}).",
+                    consent_texts::versions(purpose).join(", ")
+                ),
+            ),
+        )),
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct ConsentQuery;
+
+#[Object]
+impl ConsentQuery {
+    /// The texts a person agrees to: the current version of each purpose's,
+    /// or every version of one purpose's. Open to every session (staff, and
+    /// the person who reads what they agree to).
+    async fn consent_texts(
+        &self,
+        ctx: &Context<'_>,
+        purpose: Option<ConsentPurpose>,
+    ) -> Result<Vec<ConsentTextObject>> {
+        actor(ctx)?;
+        Ok(match purpose {
+            Some(purpose) => consent_texts::all()
+                .filter(|t| t.purpose == purpose)
+                .map(ConsentTextObject::from)
+                .collect(),
+            None => consent_texts::all()
+                .filter(|t| consent_texts::current(t.purpose).version == t.version)
+                .map(ConsentTextObject::from)
+                .collect(),
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConsentGiveOnlineInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub purpose: ConsentPurpose,
+    /// The version of the text the person read (`consentTexts`).
+    pub text_version: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ConsentWithdrawOnlineInput {
+    pub command_id: Option<Uuid>,
+    pub person_id: ID,
+    pub purpose: ConsentPurpose,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ConsentGiveOnlinePayload {
+    person: Person,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ConsentWithdrawOnlinePayload {
+    person: Person,
+}
+
+#[derive(Default, Debug)]
+pub struct ConsentMutation;
+
+impl ConsentMutation {
+    /// Runs the person's own consent command, from their own session.
+    async fn own(
+        ctx: &Context<'_>,
+        person: &ID,
+        command_id: Option<Uuid>,
+        command: impl FnOnce(time::Date) -> Result<PersonCommand>,
+    ) -> Result<Person> {
+        let actor = actor(ctx)?;
+        let gw = gateway(ctx);
+        let id = PersonId(parse_id(person, "Personne")?);
+        if !policy::reaches_person(&gw.pool, &actor, id)
+            .await
+            .map_err(error::app)?
+        {
+            return Err(error::not_found("Personne"));
+        }
+        if !policy::consents_online(&actor) {
+            return Err(error::forbidden());
+        }
+        let command = command(gw.handler.clock().today())?;
+        gw.handler
+            .execute::<PersonAggregate>(id, &command, &meta(actor, command_id), &Views)
+            .await
+            .map_err(error::app)?;
+        people::get(&gw.pool, id)
+            .await
+            .map_err(error::db)?
+            .map(Person::from)
+            .ok_or_else(|| error::not_found("Personne"))
+    }
+}
+
+#[Object]
+impl ConsentMutation {
+    /// The person gives a consent online, from their own space, on the
+    /// version of the text they read.
+    async fn consent_give_online(
+        &self,
+        ctx: &Context<'_>,
+        input: ConsentGiveOnlineInput,
+    ) -> Result<ConsentGiveOnlinePayload> {
+        let text_version = text_version("textVersion", input.purpose, &input.text_version)?;
+        Self::own(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::GiveConsent {
+                purpose: input.purpose,
+                text_version,
+                proof: ConsentProof::Online,
+                given_on: today,
+            })
+        })
+        .await
+        .map(|person| ConsentGiveOnlinePayload { person })
+    }
+
+    /// The person withdraws a consent online, as easily as they gave it.
+    async fn consent_withdraw_online(
+        &self,
+        ctx: &Context<'_>,
+        input: ConsentWithdrawOnlineInput,
+    ) -> Result<ConsentWithdrawOnlinePayload> {
+        Self::own(ctx, &input.person_id, input.command_id, |today| {
+            Ok(PersonCommand::WithdrawConsent {
+                purpose: input.purpose,
+                withdrawn_on: today,
+            })
+        })
+        .await
+        .map(|person| ConsentWithdrawOnlinePayload { person })
+    }
+}
