@@ -131,7 +131,7 @@ async fn a_persons_record_reads_back_for_whoever_may_read_it() {
     .await["peerMeetingLog"]["meetingId"]
         .clone();
     let consent = "mutation($p: ID!, $c: ConsentPurpose!, $s: Boolean!) { consentGive(input: {
-        personId: $p, purpose: $c, textVersion: \"v2\", signedForm: $s, givenOn: \"DAY\" })
+        personId: $p, purpose: $c, textVersion: \"v1\", signedForm: $s, givenOn: \"DAY\" })
         { person { id } } }";
     ok(
         &server,
@@ -225,9 +225,9 @@ async fn a_persons_record_reads_back_for_whoever_may_read_it() {
     assert_eq!(
         read["consentRecords"],
         json!([
-            { "purpose": "MENTORING", "given": true, "textVersion": "v2", "signedForm": false,
+            { "purpose": "MENTORING", "given": true, "textVersion": "v1", "signedForm": false,
               "on": today, "recorded": staff },
-            { "purpose": "DISABILITY_RECOGNITION", "given": true, "textVersion": "v2",
+            { "purpose": "DISABILITY_RECOGNITION", "given": true, "textVersion": "v1",
               "signedForm": true, "on": today, "recorded": staff },
             { "purpose": "MENTORING", "given": false, "textVersion": null, "signedForm": null,
               "on": today, "recorded": staff },

@@ -127,11 +127,22 @@ impl Person {
     }
     /// Their disability recognition (RQTH) as last recorded: health data,
     /// null for anyone but their referent and the structure's managers.
+    /// Every read that returns it is recorded (`healthDataReads`).
     async fn disability_recognition(
         &self,
         ctx: &Context<'_>,
     ) -> Result<Option<DisabilityRecognition>> {
-        self.1.disability_recognition(ctx, &self.0).await
+        let read = self.1.disability_recognition(ctx, &self.0).await?;
+        if read.is_some() {
+            crate::health_log::record(
+                ctx,
+                &actor(ctx)?,
+                PersonId(self.0.person_id),
+                passerelle_accounts::health_log::ReadThrough::PersonFile,
+            )
+            .await?;
+        }
+        Ok(read)
     }
     /// Every event of their path, in order, with who did it.
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
@@ -754,7 +765,11 @@ impl PeopleMutation {
         self.on_person(ctx, &input.person_id, input.command_id, |today| {
             Ok(PersonCommand::GiveConsent {
                 purpose: input.purpose,
-                text_version: label("textVersion", &input.text_version)?,
+                text_version: crate::consents::text_version(
+                    "textVersion",
+                    input.purpose,
+                    &input.text_version,
+                )?,
                 proof: if input.signed_form {
                     ConsentProof::SignedForm
                 } else {
