@@ -174,6 +174,27 @@ async fn a_person_export_holds_their_whole_path_in_clear_for_whoever_may_read_it
     .await;
     assert_eq!(error(&refused).0, "FORBIDDEN", "{refused}");
 
+    // Read on her file, it is recorded too; read by whoever may not, it is
+    // neither given nor recorded.
+    let file = "query($p: ID!) { person(id: $p) { disabilityRecognition { recognised } } }";
+    let read = ok(&server, &referent, file, json!({ "p": person })).await;
+    assert_eq!(
+        read["data"]["person"]["disabilityRecognition"]["recognised"], true,
+        "{read}"
+    );
+    let hidden = ok(&server, &colleague, file, json!({ "p": person })).await;
+    assert!(
+        hidden["data"]["person"]["disabilityRecognition"].is_null(),
+        "{hidden}"
+    );
+    let newest = "{ healthDataReads(first: 1) { edges { node { readerRole through } } } }";
+    let log = ok(&server, &manager, newest, json!({})).await;
+    assert_eq!(
+        log["data"]["healthDataReads"]["edges"][0]["node"],
+        json!({ "readerRole": "mediator", "through": "PERSON_FILE" }),
+        "{log}"
+    );
+
     // Herself, from her own space: her health data included.
     let asked = gql(
         &server,
