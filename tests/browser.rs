@@ -1140,7 +1140,7 @@ fn siret(n: u32) -> String {
 }
 
 #[tokio::test]
-async fn the_employers_list_searches_by_name_and_pages() {
+async fn the_employers_list_searches_and_pages() {
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -1206,6 +1206,39 @@ async fn the_employers_list_searches_by_name_and_pages() {
         .unwrap();
     assert_eq!(rows.len(), 1);
     browser.audit("établissements, recherche").await;
+
+    // By SIRET, in a sector, in a commune; a postal code is refused
+    // beside its field with the search kept.
+    browser.fill("#nom", &siret(5)).await;
+    browser.fill("#secteur", "10.71C").await;
+    browser.fill("#commune", "44000").await;
+    browser.click("form[role='search'] button").await;
+    browser.refused("commune", "code postal").await;
+    assert_eq!(browser.value("#nom").await, siret(5));
+    assert_eq!(browser.value("#secteur").await, "10.71C");
+    browser.audit("établissements, recherche refusée").await;
+    browser.fill("#commune", "44109").await;
+    browser.click("form[role='search'] button").await;
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(browser.text(".tasks li").await.contains("Boulangerie 05"));
+    // Another sector finds nobody.
+    browser.fill("#secteur", "56").await;
+    browser.click("form[role='search'] button").await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Aucun établissement ne correspond")
+    );
+    browser.fill("#secteur", "").await;
+    browser.fill("#commune", "").await;
+    browser.fill("#nom", "atelier").await;
+    browser.click("form[role='search'] button").await;
     browser.click(".tasks a").await;
     assert!(browser.body().await.contains("Atelier Central"));
     browser.close().await;
@@ -1213,7 +1246,7 @@ async fn the_employers_list_searches_by_name_and_pages() {
 }
 
 #[tokio::test]
-async fn the_people_list_shows_each_project_by_name_and_pages() {
+async fn the_people_list_searches_by_name_and_job_and_pages() {
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -1287,6 +1320,33 @@ async fn the_people_list_shows_each_project_by_name_and_pages() {
         .click("nav[aria-label='Pages de la liste'] a:not([rel])")
         .await;
     assert!(browser.body().await.contains("Awa Diallo"));
+
+    // By name, without its accent; by the job of a project.
+    browser.fill("#nom", "zoe").await;
+    browser.click("form[role='search'] button").await;
+    assert_eq!(browser.value("#nom").await, "zoe");
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(browser.text(".tasks li").await.contains("Zoé Martin"));
+    browser.audit("personnes, recherche").await;
+    browser.fill("#nom", "").await;
+    browser.fill("#metier", "D11").await;
+    browser.click("form[role='search'] button").await;
+    browser.refused("metier", "ROME").await;
+    assert_eq!(browser.value("#metier").await, "D11");
+    browser.fill("#metier", "d1102").await;
+    browser.click("form[role='search'] button").await;
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(browser.text(".tasks li").await.contains("Awa Diallo"));
     browser.click(".tasks a").await;
     assert!(browser.body().await.contains("Son parcours"));
     browser.close().await;

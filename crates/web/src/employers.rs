@@ -1,4 +1,5 @@
-//! A mediator's establishments: the list, searched by name and paged, and
+//! A mediator's establishments: the list, searched by name or SIRET,
+//! commune and sector, and paged, and
 //! an establishment registered (its SIRET, sector and commune checked by
 //! the API).
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Paged, read_or_return};
-use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager};
+use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, given};
 
 #[derive(Template)]
 #[template(path = "employers.html")]
@@ -48,11 +49,15 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
             json!({
                 "first": PAGE_SIZE,
                 "after": q.after(),
-                "filter": { "nameContains": q.name() },
+                "filter": {
+                    "nameOrSiret": given(&q.nom),
+                    "commune": given(&q.commune),
+                    "naf": given(&q.secteur),
+                },
             }),
         )
         .await;
-    let mut form = FormState::with(&[("nom", &q.nom)]);
+    let mut form = q.form();
     let (employers, next) = if out.errors.is_empty() {
         let answer: Answer = read_or_return!(out);
         let (rows, next) = answer.employers.split();
@@ -69,7 +74,14 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
             .collect();
         (rows, next)
     } else {
-        form.absorb(&out.errors, &[("nameContains", "nom")]);
+        form.absorb(
+            &out.errors,
+            &[
+                ("nameOrSiret", "nom"),
+                ("commune", "commune"),
+                ("naf", "secteur"),
+            ],
+        );
         (Vec::new(), None)
     };
     let status = if out.errors.is_empty() {
@@ -80,7 +92,7 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
     let body = ListTemplate {
         nav: page.nav(None),
         form,
-        searched: q.name().is_some(),
+        searched: q.searched(),
         employers,
         pager: Pager::of("/employers", &q, next),
     }
@@ -142,7 +154,6 @@ pub(crate) async fn register(page: Page, Form(form): Form<RegisterForm>) -> Resp
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
     }
-    let address = form.address.trim();
     let out = page
         .run(
             "mutation($i: EmployerRegisterInput!) { employerRegister(input: $i) { employer { id } } }",
@@ -151,7 +162,7 @@ pub(crate) async fn register(page: Page, Form(form): Form<RegisterForm>) -> Resp
                 "siret": form.siret,
                 "naf": form.naf,
                 "commune": form.commune,
-                "address": (!address.is_empty()).then_some(address),
+                "address": given(&form.address),
             } }),
         )
         .await;

@@ -123,27 +123,59 @@ pub(crate) fn list_href(path: &str, query: &[(&str, &str)]) -> String {
 /// How many rows a list's page holds.
 pub(crate) const PAGE_SIZE: i64 = 20;
 
-/// A list's search and where its page starts, as its URL gives them.
+/// A list's search and where its page starts, as its URL gives them; each
+/// list reads the fields it searches by.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ListQuery {
+    /// A name (an establishment's: or its SIRET).
     #[serde(default)]
     pub nom: String,
+    /// An establishment's commune, by its INSEE code.
+    #[serde(default)]
+    pub commune: String,
+    /// An establishment's sector: its APE code or NAF division.
+    #[serde(default)]
+    pub secteur: String,
+    /// A job of a person's project, by its ROME code.
+    #[serde(default)]
+    pub metier: String,
     /// The cursor the page starts after.
     #[serde(default)]
     pub apres: String,
 }
 
 impl ListQuery {
-    /// A filter's text: blank is no filter.
-    pub(crate) fn name(&self) -> Option<&str> {
-        let name = self.nom.trim();
-        (!name.is_empty()).then_some(name)
+    /// The search's fields, by name.
+    fn search(&self) -> [(&'static str, &str); 4] {
+        [
+            ("nom", &self.nom),
+            ("commune", &self.commune),
+            ("secteur", &self.secteur),
+            ("metier", &self.metier),
+        ]
+    }
+
+    /// Whether any field narrows the list.
+    pub(crate) fn searched(&self) -> bool {
+        self.search().iter().any(|(_, v)| given(v).is_some())
+    }
+
+    /// The search form, holding what was typed.
+    pub(crate) fn form(&self) -> FormState {
+        FormState::with(&self.search())
     }
 
     /// Where the page starts: after this cursor, else at the beginning.
     pub(crate) fn after(&self) -> Option<&str> {
         (!self.apres.is_empty()).then_some(self.apres.as_str())
     }
+}
+
+/// A field's text, unless left blank: a blank field is not sent (no
+/// filter, or a value not known).
+pub(crate) fn given(value: &str) -> Option<&str> {
+    let value = value.trim();
+    (!value.is_empty()).then_some(value)
 }
 
 /// How a list's page ends: the next page's link, the first page's when
@@ -155,9 +187,14 @@ pub(crate) struct Pager {
 
 impl Pager {
     pub(crate) fn of(path: &str, q: &ListQuery, next: Option<String>) -> Self {
+        let search = q.search();
         Self {
-            next: next.map(|cursor| list_href(path, &[("nom", &q.nom), ("apres", &cursor)])),
-            first: q.after().map(|_| list_href(path, &[("nom", &q.nom)])),
+            next: next.map(|cursor| {
+                let mut query = search.to_vec();
+                query.push(("apres", &cursor));
+                list_href(path, &query)
+            }),
+            first: q.after().map(|_| list_href(path, &search)),
         }
     }
 }

@@ -17,7 +17,7 @@ use passerelle_domain::fr::event_label;
 
 use crate::answer::{Code, Connection, Day, Paged, PersonName, read_or_return};
 use crate::home::{Notice, notice};
-use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, message, parse_date};
+use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, given, message, parse_date};
 
 /// What led to a readjustment, as the end of a sentence.
 fn cause_phrase(kind: CauseKind) -> &'static str {
@@ -71,14 +71,18 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
     }
     let out = page
         .run(
-            "query($first: Int!, $after: String) { me { id }
-                people(first: $first, after: $after) {
+            "query($first: Int!, $after: String, $filter: PeopleFilterInput) { me { id }
+                people(first: $first, after: $after, filter: $filter) {
                     edges { node { id firstName lastName referentId targetRomeCodes } }
                     pageInfo { endCursor hasNextPage } } }",
-            json!({ "first": PAGE_SIZE, "after": q.after() }),
+            json!({
+                "first": PAGE_SIZE,
+                "after": q.after(),
+                "filter": { "name": given(&q.nom), "romeCode": given(&q.metier) },
+            }),
         )
         .await;
-    let mut form = FormState::with(&[("nom", &q.nom)]);
+    let mut form = q.form();
     let (people, next) = if out.errors.is_empty() {
         let answer: Answer = read_or_return!(out);
         let me = answer.me.id;
@@ -103,7 +107,7 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
             .collect();
         (rows, next)
     } else {
-        form.absorb(&out.errors, &[("name", "nom")]);
+        form.absorb(&out.errors, &[("name", "nom"), ("romeCode", "metier")]);
         (Vec::new(), None)
     };
     let status = if out.errors.is_empty() {
@@ -114,7 +118,7 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
     let body = PeopleTemplate {
         nav: page.nav(None),
         form,
-        searched: q.name().is_some(),
+        searched: q.searched(),
         people,
         pager: Pager::of("/people", &q, next),
     }
@@ -358,12 +362,6 @@ const ENROL_FIELDS: [(&str, &str); 7] = [
     ("address", "address"),
     ("commune", "commune"),
 ];
-
-/// A field left empty is not sent: the API reads it as not known.
-fn given(value: &str) -> Option<&str> {
-    let value = value.trim();
-    (!value.is_empty()).then_some(value)
-}
 
 pub(crate) async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> Response {
     if let Err(r) = page.checked(&form.csrf) {
