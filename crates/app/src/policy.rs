@@ -138,6 +138,22 @@ pub enum Field {
     VisitObservations,
     /// What a mediator plans after a visit, for staff.
     VisitNextStep,
+    /// An immersion's convention as drafted, its signatures and its
+    /// renewal: what its parties sign, so for them and staff.
+    ImmersionConvention,
+    /// The host's assessment of an immersion, for its parties and staff.
+    ImmersionAssessment,
+    /// The person's own feedback on an immersion, for its parties and
+    /// staff.
+    ImmersionPersonFeedback,
+    /// The mediator's notes after an immersion, for staff.
+    ImmersionMediatorFeedback,
+    /// Who declined, cancelled or interrupted an immersion, and why; why
+    /// the structure rejected or abandoned its convention: for staff and
+    /// the host.
+    ImmersionEnding,
+    /// Work accidents during an immersion, for staff and the host.
+    ImmersionAccidents,
 }
 
 /// Whether the actor may read this field of an object it reaches. Staff
@@ -151,12 +167,21 @@ pub enum Field {
 /// staff note. A hosting capacity's notes are not exposed.
 pub fn may_read(actor: &Actor, field: Field) -> bool {
     match field {
-        Field::VisitObservations | Field::VisitNextStep => {
+        Field::VisitObservations | Field::VisitNextStep | Field::ImmersionMediatorFeedback => {
             matches!(
                 actor.role,
                 Role::Admin | Role::Manager | Role::Mediator | Role::System
             )
         }
+        // Whoever reaches the immersion: its structure's staff, its person,
+        // its host.
+        Field::ImmersionConvention
+        | Field::ImmersionAssessment
+        | Field::ImmersionPersonFeedback => true,
+        Field::ImmersionEnding | Field::ImmersionAccidents => matches!(
+            actor.role,
+            Role::Admin | Role::Manager | Role::Mediator | Role::System | Role::Employer(_)
+        ),
     }
 }
 

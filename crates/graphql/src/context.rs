@@ -44,7 +44,7 @@ pub struct Viewer {
 }
 
 /// Readies one request: who sends it, and the per-request batching of
-/// lists (a DataLoader caches for one request only).
+/// lists and streams (a DataLoader caches for one request only).
 pub fn prepare(
     request: async_graphql::Request,
     gateway: &Gateway,
@@ -53,6 +53,7 @@ pub fn prepare(
     request
         .data(viewer)
         .data(crate::loaders::Lists::loader(gateway.pool.clone()))
+        .data(crate::loaders::Histories::loader(gateway.handler.clone()))
 }
 
 /// Who a session token stands for: a staff member, else an employer or a
@@ -97,6 +98,9 @@ pub fn connection_data(gateway: &Gateway, viewer: Viewer) -> async_graphql::Data
     let mut data = async_graphql::Data::default();
     data.insert(viewer);
     data.insert(crate::loaders::Lists::loader(gateway.pool.clone()));
+    data.insert(crate::loaders::Histories::connection_loader(
+        gateway.handler.clone(),
+    ));
     data
 }
 

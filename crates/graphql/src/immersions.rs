@@ -3,7 +3,8 @@
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use passerelle_app::{Actor, Views, policy};
+use passerelle_app::policy::{self, Field};
+use passerelle_app::{Actor, Views};
 use passerelle_domain::Personal;
 use passerelle_domain::immersion::{
     AssessmentResponse, Attendance, AttendanceKind, Convention, ConventionIdentity,
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
+use crate::immersion_record as record;
 use crate::input::{after as after_key, cursor, label, optional_text, page_size, parse_id, text};
 use crate::kinds::stored;
 use crate::loaders::{Lists, NameOf};
@@ -192,6 +194,97 @@ impl Immersion {
     /// The milestones with an outcome recorded.
     async fn outcome_milestones(&self) -> Result<Vec<Milestone>> {
         stored(self.0.outcomes())
+    }
+    /// The convention's whole content as last drafted or modified, with
+    /// the signatures given to it and its renewal: what its parties sign.
+    async fn convention(&self, ctx: &Context<'_>) -> Result<Option<record::Convention>> {
+        self.read(ctx, Field::ImmersionConvention, record::convention)
+            .await
+    }
+    /// The host's assessment.
+    async fn assessment(&self, ctx: &Context<'_>) -> Result<Option<record::ImmersionAssessment>> {
+        self.read(ctx, Field::ImmersionAssessment, record::assessment)
+            .await
+    }
+    /// The person's own feedback, and their answer to the assessment.
+    async fn person_feedback(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<record::ImmersionPersonFeedback>> {
+        self.read(ctx, Field::ImmersionPersonFeedback, record::person_feedback)
+            .await
+    }
+    /// The mediator's notes: staff only.
+    async fn mediator_feedback(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<record::ImmersionMediatorFeedback>> {
+        self.read(
+            ctx,
+            Field::ImmersionMediatorFeedback,
+            record::mediator_feedback,
+        )
+        .await
+    }
+    /// Who declined the proposal, and why.
+    async fn decline(&self, ctx: &Context<'_>) -> Result<Option<record::ImmersionDecline>> {
+        self.read(ctx, Field::ImmersionEnding, record::decline)
+            .await
+    }
+    /// Who cancelled the convention, and why.
+    async fn cancellation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<record::ImmersionCancellation>> {
+        self.read(ctx, Field::ImmersionEnding, record::cancellation)
+            .await
+    }
+    /// Who interrupted the immersion, and why.
+    async fn interruption(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<record::ImmersionInterruption>> {
+        self.read(ctx, Field::ImmersionEnding, record::interruption)
+            .await
+    }
+    /// Why the structure rejected the convention.
+    async fn rejection(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<record::ConventionJustification>> {
+        self.read(ctx, Field::ImmersionEnding, record::rejection)
+            .await
+    }
+    /// Why the convention was abandoned.
+    async fn deprecation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<record::ConventionJustification>> {
+        self.read(ctx, Field::ImmersionEnding, record::deprecation)
+            .await
+    }
+    /// The work accidents reported, oldest first; null to the person.
+    async fn accidents(&self, ctx: &Context<'_>) -> Result<Option<Vec<record::ImmersionAccident>>> {
+        self.read(ctx, Field::ImmersionAccidents, |h| {
+            Some(record::accidents(h))
+        })
+        .await
+    }
+}
+
+impl Immersion {
+    /// What `fact` finds in the immersion's stream, when the viewer may
+    /// read `field`.
+    async fn read<T>(
+        &self,
+        ctx: &Context<'_>,
+        field: Field,
+        fact: impl FnOnce(
+            &[passerelle_app::Recorded<passerelle_domain::immersion::ImmersionEvent>],
+        ) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let history = record::readable(ctx, self.0.immersion_id, field).await?;
+        Ok(history.and_then(|h| fact(&h)))
     }
 }
 
@@ -744,6 +837,7 @@ impl ImmersionMutation {
             .execute::<ImmersionAggregate>(id, &command, &meta(actor.clone(), command_id), &Views)
             .await
             .map_err(|e| error::app_renamed(e, input_path))?;
+        record::forget(ctx);
         policy::reachable_immersion(&gw.pool, &actor, id)
             .await
             .map_err(error::app)?

@@ -17,6 +17,7 @@ mod employers;
 pub mod erasure;
 mod error;
 mod health_log;
+mod immersion_record;
 mod immersions;
 mod inbox;
 mod input;

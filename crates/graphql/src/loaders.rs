@@ -1,10 +1,14 @@
 //! Per-request batching (a DataLoader caches for one request only): the
-//! lists below a page of employers, and what a page of immersions names.
+//! lists below a page of employers, what a page of immersions names, and
+//! the immersions' streams their recorded facts are read from.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use passerelle_app::{AppError, Handler, Recorded};
+use passerelle_domain::immersion::{Immersion, ImmersionEvent};
+use passerelle_domain::values::ImmersionId;
 use passerelle_projections::views::employers::{self, ContactRow, VisitRow};
 use passerelle_projections::views::needs::{self, NeedRow};
 use uuid::Uuid;
@@ -102,5 +106,54 @@ impl Loader<NameOf> for Lists {
             .into_iter()
             .map(|(id, name)| (NameOf(id), name))
             .collect())
+    }
+}
+
+/// Reads immersions' streams: each once per request, however many of its
+/// recorded facts the request asks.
+#[derive(Debug)]
+pub struct Histories {
+    handler: Handler,
+}
+
+impl Histories {
+    pub(crate) fn loader(handler: Handler) -> DataLoader<Self> {
+        DataLoader::new(Self { handler }, tokio::spawn)
+    }
+
+    /// For a subscription's connection, which outlives many changes: the
+    /// fields of one answer still share a read, the next answer reads
+    /// again.
+    pub(crate) fn connection_loader(handler: Handler) -> DataLoader<Self> {
+        let loader = Self::loader(handler);
+        loader.enable_all_cache(false);
+        loader
+    }
+}
+
+/// An immersion's facts, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HistoryOf(pub ImmersionId);
+
+impl Loader<HistoryOf> for Histories {
+    type Value = Arc<[Recorded<ImmersionEvent>]>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[HistoryOf],
+    ) -> Result<HashMap<HistoryOf, Self::Value>, Self::Error> {
+        let mut out = HashMap::new();
+        // One stream at a time: a page's streams share the pool with the
+        // rest of the request.
+        for key in keys {
+            let history = self
+                .handler
+                .history::<Immersion>(key.0)
+                .await
+                .map_err(Arc::new)?;
+            out.insert(*key, history.into());
+        }
+        Ok(out)
     }
 }

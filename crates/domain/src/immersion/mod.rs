@@ -86,6 +86,24 @@ pub enum SignatureMethod {
     },
 }
 
+/// How a signature was given, without a paper signature's details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum SignatureMethodKind {
+    Online,
+    Paper,
+}
+
+impl SignatureMethod {
+    pub fn kind(self) -> SignatureMethodKind {
+        match self {
+            SignatureMethod::Online => SignatureMethodKind::Online,
+            SignatureMethod::Paper { .. } => SignatureMethodKind::Paper,
+        }
+    }
+}
+
 /// A renewal: same objective and goals, at most as long as the first
 /// period, because the goals were not reached (D5135-3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
