@@ -55,6 +55,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: PeopleCommand,
     },
+    /// The retention of people's data (warnings, then erasures).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Demonstration data.
     Demo {
         #[command(subcommand)]
@@ -119,6 +124,13 @@ pub(crate) enum PeopleCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RetentionCommand {
+    /// List, changing nothing, whom the next run of the retention job would
+    /// warn about and erase today: ids and dates only.
+    Plan,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

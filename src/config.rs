@@ -58,6 +58,7 @@ pub struct Config {
     pub dashboards: DashboardsConfig,
     pub mail: MailConfig,
     pub schedules: SchedulesConfig,
+    pub retention: RetentionConfig,
     pub database: DatabaseConfig,
 }
 
@@ -147,6 +148,9 @@ pub struct SchedulesConfig {
     pub reminders: String,
     /// Each mediator's inbox by mail.
     pub weekly_digest: String,
+    /// The retention of people's data (see `[retention]`): warnings to
+    /// referents, then erasures.
+    pub retention: String,
     /// How often the scheduler looks for a job due, in seconds.
     pub poll_interval_secs: u64,
 }
@@ -156,7 +160,44 @@ impl Default for SchedulesConfig {
         Self {
             reminders: "0 0 8 * * *".into(),
             weekly_digest: "0 0 7 * * Mon".into(),
+            retention: "0 0 3 * * *".into(),
             poll_interval_secs: 30,
+        }
+    }
+}
+
+/// The retention of people's data: a person with no fact recorded on their
+/// path for `inactive_months` is announced to their referent, then erased
+/// (reason `end_of_retention`) `grace_days` later unless their referent or
+/// a manager extended it. Run by the `retention` schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Off: nobody is warned nor erased for inactivity
+    /// (`PASSERELLE_RETENTION__ENABLED`).
+    pub enabled: bool,
+    /// Months without a recorded fact after which a person is inactive.
+    pub inactive_months: u32,
+    /// Days between the referent's warning and the erasure.
+    pub grace_days: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let d = passerelle_notify::retention::Settings::default();
+        Self {
+            enabled: true,
+            inactive_months: d.inactive_months,
+            grace_days: d.grace_days,
+        }
+    }
+}
+
+impl RetentionConfig {
+    pub fn settings(&self) -> passerelle_notify::retention::Settings {
+        passerelle_notify::retention::Settings {
+            inactive_months: self.inactive_months,
+            grace_days: self.grace_days,
         }
     }
 }
@@ -289,6 +330,7 @@ impl Default for Config {
             dashboards: DashboardsConfig::default(),
             mail: MailConfig::default(),
             schedules: SchedulesConfig::default(),
+            retention: RetentionConfig::default(),
             database: DatabaseConfig::default(),
         }
     }
@@ -368,6 +410,11 @@ impl Config {
              or a mail still being sent could be taken and sent again by another replica",
             config.mail.lease_secs,
             shortest.as_secs()
+        );
+        anyhow::ensure!(
+            config.retention.inactive_months >= 1 && config.retention.grace_days >= 1,
+            "retention.inactive_months and retention.grace_days must be at least 1 \
+             (turn the job off with retention.enabled = false)"
         );
         if let Some(header) = &config.api.client_ip_header {
             // Ignored, every client would count as the proxy: one guesser
@@ -702,6 +749,48 @@ mod tests {
             assert_eq!(config.database.read_max_lag_ms, 1500);
             assert_eq!(config.database.own_writes_secs, 10);
             assert_eq!(config.database_max_connections, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn retention_periods_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert!(config.retention.enabled);
+            assert_eq!(
+                (
+                    config.retention.inactive_months,
+                    config.retention.grace_days
+                ),
+                (24, 30)
+            );
+            jail.create_file(
+                "passerelle.toml",
+                "[retention]\ninactive_months = 12\n[schedules]\nretention = \"\"\n",
+            )?;
+            jail.set_env("PASSERELLE_RETENTION__GRACE_DAYS", "7");
+            jail.set_env("PASSERELLE_RETENTION__ENABLED", "false");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                (
+                    config.retention.inactive_months,
+                    config.retention.grace_days
+                ),
+                (12, 7)
+            );
+            assert!(!config.retention.enabled);
+            assert_eq!(config.schedules.retention, "");
+            jail.set_env("PASSERELLE_RETENTION__GRACE_DAYS", "0");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("retention.grace_days"),
+                "{err:#}"
+            );
             Ok(())
         });
     }

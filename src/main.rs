@@ -21,11 +21,13 @@ use clap::Parser;
 
 use crate::cli::{
     BenchCommand, Cli, Command, DemoCommand, ErasureReasonArg, PeopleCommand, ProjectionsCommand,
-    UsersCommand,
+    RetentionCommand, UsersCommand,
 };
 use crate::config::{Config, Overrides};
 use crate::database::Database;
-use crate::wiring::{api_over, migrate, notifier, wire, wire_unless_fenced, wire_when_migrated};
+use crate::wiring::{
+    api_over, migrate, notifier, wire, wire_unless_fenced, wire_when_migrated, with_retention,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -74,6 +76,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Projections { command } => projections(&config, &db, command).await,
         Command::Users { command } => users(&config, &db, command).await,
         Command::People { command } => people(&config, &db, command).await,
+        Command::Retention { command } => retention(&config, &db, command).await,
         Command::Schema => unreachable!("printed before opening the database"),
         Command::Bench { command } => bench(&config, &db, command).await,
         Command::Demo {
@@ -219,6 +222,49 @@ async fn people(config: &Config, db: &Database, command: PeopleCommand) -> anyho
     Ok(())
 }
 
+/// `retention plan`: the retention job's next run, listed without running
+/// it. Ids and dates only: a terminal's output may be kept in logs.
+async fn retention(
+    config: &Config,
+    db: &Database,
+    command: RetentionCommand,
+) -> anyhow::Result<()> {
+    use passerelle_app::Clock as _;
+    let RetentionCommand::Plan = command;
+    let pending = passerelle_store::pending_migrations(&db.pool).await?;
+    anyhow::ensure!(
+        pending.is_empty(),
+        "migrations {pending:?} are not applied: run `passerelle migrate`"
+    );
+    let settings = config.retention.settings();
+    let today = passerelle_app::SystemClock.today();
+    let plan = passerelle_notify::retention::plan(&db.pool, today, settings).await?;
+    if !config.retention.enabled || config.schedules.retention.trim().is_empty() {
+        println!("retention is off (retention.enabled, schedules.retention): no run is scheduled");
+    }
+    println!(
+        "on {today}, after {} months without a fact and {} days of grace: {} to warn, {} to erase",
+        settings.inactive_months,
+        settings.grace_days,
+        plan.warn.len(),
+        plan.erase.len()
+    );
+    println!("action\tperson\tstructure\tlast_activity\twarned_on");
+    for (action, list) in [("warn", &plan.warn), ("erase", &plan.erase)] {
+        for c in list {
+            println!(
+                "{action}\t{}\t{}\t{}\t{}",
+                c.person_id,
+                c.structure,
+                c.last_activity,
+                c.warned_on
+                    .map_or_else(|| "-".to_owned(), |d| d.to_string())
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics()?;
     // A replica older than the database (a rolling upgrade under way)
@@ -276,6 +322,8 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
                     }
                 },
             };
+            let (sender, scheduler) = notifier;
+            let notifier = (sender, with_retention(&config, scheduler, &projections));
             // Mail needs the migrated schema, as the projections do.
             fence::run(pool, projections, reason, fence, notifier, stopped).await;
         })

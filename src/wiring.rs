@@ -115,10 +115,37 @@ pub(crate) fn notifier(
                 passerelle_notify::Job::WeeklyDigest,
                 config.schedules.weekly_digest.clone(),
             ),
+            (
+                passerelle_notify::Job::Retention,
+                // Off: as an empty schedule, the job never runs.
+                if config.retention.enabled {
+                    config.schedules.retention.clone()
+                } else {
+                    String::new()
+                },
+            ),
         ],
         std::time::Duration::from_secs(config.schedules.poll_interval_secs),
     )?;
     Ok((sender, scheduler))
+}
+
+/// The scheduler with the retention job's periods and its erasures, done
+/// through the erasure's command path over `projections`.
+pub(crate) fn with_retention(
+    config: &Config,
+    scheduler: passerelle_notify::Scheduler,
+    projections: &Projections,
+) -> passerelle_notify::Scheduler {
+    scheduler.with_retention(passerelle_notify::retention::Retention {
+        settings: config.retention.settings(),
+        eraser: Arc::new(passerelle_graphql::retention::RetentionEraser {
+            handler: passerelle_app::Handler::new(
+                Arc::new(projections.clone()),
+                Arc::new(passerelle_app::SystemClock),
+            ),
+        }),
+    })
 }
 
 /// The GraphQL API over the command path and the views.

@@ -637,6 +637,13 @@ fn table() -> Vec<Case> {
             ALL_DENIED,
         ),
         case(
+            "Mutation.personRetentionExtend",
+            "A's person",
+            "mutation($p: ID!) { personRetentionExtend(input: { personId: $p,
+                reason: \"Accompagnement en cours\", months: 6 }) { personId retainedUntil } }",
+            ALL_DENIED,
+        ),
+        case(
             "Mutation.disabilityRecognitionRecord",
             "",
             "mutation($p: ID!) { disabilityRecognitionRecord(input: { personId: $p,

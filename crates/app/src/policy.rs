@@ -321,6 +321,18 @@ pub fn sets_structure_settings(actor: &Actor) -> bool {
 pub fn erases_people(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin | Role::System)
 }
+
+/// Whether the actor may extend the retention of a person's data past
+/// their inactivity: the person's referent, or a manager or an admin of
+/// their structure (the caller has checked that the actor reaches the
+/// person).
+pub fn extends_retention(actor: &Actor, referent: passerelle_domain::values::UserId) -> bool {
+    match actor.role {
+        Role::Manager | Role::Admin => true,
+        Role::Mediator => actor.id == format!("user:{referent}"),
+        _ => false,
+    }
+}
 /// Whether the actor may produce the export of everything held about a
 /// person (RGPD art. 15 and 20): staff of the person's structure, for the
 /// person who asks them, and the person themself from their own space. The

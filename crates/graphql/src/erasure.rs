@@ -2,7 +2,8 @@
 //! manager's or an admin's decision, with a reason and a confirmation.
 //! The command path records who, when and why, then destroys the person's
 //! key; here, what else holds their data is forgotten in the same
-//! transaction: their sessions and links, and the mails about them.
+//! transaction: their sessions and links, the mails about them, and their
+//! retention's warnings and extensions.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use async_trait::async_trait;
@@ -35,6 +36,7 @@ impl Forget for SessionsAndMail {
                 other => AppError::Database(sqlx::Error::Protocol(other.to_string())),
             })?;
         passerelle_notify::outbox::forget_person(&mut *conn, person.as_uuid()).await?;
+        passerelle_notify::retention::forget_person(&mut *conn, person.as_uuid()).await?;
         Ok(())
     }
 }

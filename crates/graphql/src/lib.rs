@@ -31,6 +31,7 @@ mod person_record;
 mod primitives;
 mod reads;
 mod replays;
+pub mod retention;
 mod revalidate;
 mod schema;
 mod structures;

@@ -7,7 +7,7 @@ use crate::limits::Limits;
 use crate::reads::Reads;
 use crate::{
     access, accidents, accounts, consents, conventions, dashboards, employers, erasure, health_log,
-    immersions, inbox, mentorships, notifications, people, structures, testimonies,
+    immersions, inbox, mentorships, notifications, people, retention, structures, testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -37,6 +37,7 @@ pub struct Mutation(
     mentorships::MentorshipMutation,
     testimonies::TestimonyMutation,
     erasure::ErasureMutation,
+    retention::RetentionMutation,
     structures::StructureMutation,
     consents::ConsentMutation,
 );

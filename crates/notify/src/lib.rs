@@ -7,7 +7,8 @@
 //!   (a proposal, a convention to sign, a validated convention, a need
 //!   from the portal) and keeps the parties' addresses;
 //! - [`schedule::Scheduler`] runs the cron-scheduled [`jobs`] (reminders,
-//!   weekly digests), once across replicas;
+//!   weekly digests) and the [`retention`] of people's data, once across
+//!   replicas;
 //! - [`sender::Sender`] resolves, renders and sends what is queued;
 //! - [`preferences`]: recipients turn optional mails off.
 
@@ -16,6 +17,7 @@ pub mod mailer;
 pub mod outbox;
 pub mod preferences;
 pub mod projection;
+pub mod retention;
 pub mod schedule;
 pub mod sender;
 pub mod templates;

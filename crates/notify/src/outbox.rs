@@ -40,6 +40,9 @@ pub struct Params {
     pub need_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employer_id: Option<Uuid>,
+    /// The person a mail to staff is about (a retention warning), by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<Uuid>,
     /// D+3 or D+10, for an assessment reminder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<i64>,

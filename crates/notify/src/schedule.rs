@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::jobs;
 use crate::outbox;
+use crate::retention::{self, Retention};
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,15 +27,19 @@ pub enum Job {
     Reminders,
     /// Each mediator's inbox by mail.
     WeeklyDigest,
+    /// People inactive past the retention period: warned to their
+    /// referent, then erased after the grace period.
+    Retention,
 }
 
 impl Job {
-    pub const ALL: [Job; 2] = [Job::Reminders, Job::WeeklyDigest];
+    pub const ALL: [Job; 3] = [Job::Reminders, Job::WeeklyDigest, Job::Retention];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::Reminders => "reminders",
             Job::WeeklyDigest => "weekly_digest",
+            Job::Retention => "retention",
         }
     }
 }
@@ -67,6 +72,7 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     jobs: Vec<(Job, cron::Schedule)>,
     poll: std::time::Duration,
+    retention: Option<Retention>,
 }
 
 fn to_chrono(t: OffsetDateTime) -> chrono::DateTime<chrono_tz::Tz> {
@@ -109,7 +115,15 @@ impl Scheduler {
             clock,
             jobs,
             poll,
+            retention: None,
         })
+    }
+
+    /// The retention job's periods and eraser; without them a scheduled
+    /// retention run fails, recorded as such.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     /// The latest schedule instant after `after` and no later than `now`.
@@ -229,6 +243,15 @@ impl Scheduler {
         let entries = match job {
             Job::Reminders => jobs::reminders(&self.pool, today).await?,
             Job::WeeklyDigest => jobs::weekly_digests(&self.pool, today).await?,
+            Job::Retention => {
+                let Some(retention) = &self.retention else {
+                    return Err(sqlx::Error::Configuration(
+                        "the retention job has no eraser".into(),
+                    ));
+                };
+                let done = retention::run(&self.pool, tx, retention, today, now).await?;
+                return Ok(i32::try_from(done).unwrap_or(i32::MAX));
+            }
         };
         let queued = outbox::enqueue(tx, &entries, now).await?;
         Ok(i32::try_from(queued).unwrap_or(i32::MAX))

@@ -316,6 +316,7 @@ impl Sender {
                 .as_ref()
                 .and_then(|i| Some((i.period_start?, i.period_end?))),
             stage: params.stage,
+            due_on: params.due_on,
             milestone: params
                 .milestone
                 .as_deref()
@@ -342,11 +343,14 @@ impl Sender {
                 .map_err(crate::outbox::account_error)?;
                 Some(format!("{base}/acces/{}", token.0))
             }
-            (None, _) => Some(match (params.immersion_id, params.need_id) {
-                (Some(i), _) => format!("{base}/immersions/{i}"),
-                (None, Some(n)) => format!("{base}/needs/{n}"),
-                (None, None) => format!("{base}/"),
-            }),
+            (None, _) => Some(
+                match (params.immersion_id, params.need_id, params.person_id) {
+                    (Some(i), _, _) => format!("{base}/immersions/{i}"),
+                    (None, Some(n), _) => format!("{base}/needs/{n}"),
+                    (None, None, Some(p)) => format!("{base}/people/{p}"),
+                    (None, None, None) => format!("{base}/"),
+                },
+            ),
         };
         if template == Template::WeeklyDigest {
             let Recipient::Staff { user_id } = mail.recipient.0 else {

@@ -47,10 +47,14 @@ pub enum Template {
     /// A structure added a contact to the establishment (to its other
     /// contacts): someone else may now act for it.
     EmployerContactAdded,
+    /// A person's path has had no fact for the retention period: their
+    /// data is erased after the grace period unless their retention is
+    /// extended (to the referent).
+    RetentionWarning,
 }
 
 impl Template {
-    pub const ALL: [Template; 15] = [
+    pub const ALL: [Template; 16] = [
         Template::MagicLink,
         Template::NeedFromPortal,
         Template::ProposalToEmployer,
@@ -66,6 +70,7 @@ impl Template {
         Template::WeeklyDigest,
         Template::ProposalUnanswered,
         Template::EmployerContactAdded,
+        Template::RetentionWarning,
     ];
 
     /// The name stored in the outbox.
@@ -86,6 +91,7 @@ impl Template {
             Template::WeeklyDigest => "weekly_digest",
             Template::ProposalUnanswered => "proposal_unanswered",
             Template::EmployerContactAdded => "employer_contact_added",
+            Template::RetentionWarning => "retention_warning",
         }
     }
 
@@ -96,7 +102,8 @@ impl Template {
     /// Mails a recipient cannot turn off: asked for, needed for the
     /// convention to be lawful (every party signs it and receives it), or
     /// telling that someone else may now act for the recipient's
-    /// establishment (a notice that could be turned off would not warn).
+    /// establishment, or that a person's data is about to be erased (a
+    /// notice that could be turned off would not warn).
     pub fn essential(self) -> bool {
         matches!(
             self,
@@ -105,6 +112,7 @@ impl Template {
                 | Template::SignatureReminder
                 | Template::ConventionValidated
                 | Template::EmployerContactAdded
+                | Template::RetentionWarning
         )
     }
 
@@ -126,6 +134,7 @@ impl Template {
             Template::WeeklyDigest => "Récapitulatif de la semaine",
             Template::ProposalUnanswered => "Proposition sans réponse",
             Template::EmployerContactAdded => "Nouveau contact de l'établissement",
+            Template::RetentionWarning => "Dossier inactif bientôt effacé",
         }
     }
 }
@@ -147,6 +156,8 @@ pub struct Facts {
     pub milestone: Option<Milestone>,
     /// A digest's tasks: title, then when due.
     pub tasks: Vec<(String, Option<Date>)>,
+    /// The day a scheduled step falls due (a retention's erasure).
+    pub due_on: Option<Date>,
     /// The link to turn off optional mails (absent on essential ones).
     pub preferences_link: Option<String>,
 }
@@ -344,6 +355,23 @@ fn body(template: Template, f: &Facts) -> Body {
             list: vec![],
             action: Some("Ouvrir mon espace"),
         },
+        // No name in the subject nor the body: the link opens the file.
+        Template::RetentionWarning => Body {
+            subject: match f.due_on {
+                Some(on) => format!("Dossier inactif : effacement prévu le {}", fr::date(on)),
+                None => "Dossier inactif : effacement prévu".into(),
+            },
+            paragraphs: vec![
+                "Aucune démarche n'a été enregistrée depuis longtemps dans le parcours d'une personne que vous suivez : la durée de conservation de ses données est atteinte.".into(),
+                match f.due_on {
+                    Some(on) => format!("Ses données personnelles seront effacées le {}. Les chiffres anonymes (tranche d'âge, immersions, résultats) sont conservés.", fr::date(on)),
+                    None => "Ses données personnelles seront bientôt effacées. Les chiffres anonymes (tranche d'âge, immersions, résultats) sont conservés.".into(),
+                },
+                "Si l'accompagnement continue, ouvrez son dossier et prolongez la conservation en indiquant le motif.".into(),
+            ],
+            list: vec![],
+            action: Some("Ouvrir le dossier"),
+        },
     }
 }
 
@@ -442,7 +470,8 @@ mod tests {
                 Template::SignatureRequest,
                 Template::ConventionValidated,
                 Template::SignatureReminder,
-                Template::EmployerContactAdded
+                Template::EmployerContactAdded,
+                Template::RetentionWarning
             ]
         );
     }

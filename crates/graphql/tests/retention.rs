@@ -1,0 +1,391 @@
+//! The retention of people's data with the clock moving: a person with no
+//! fact for 24 months is announced to their referent by mail, then erased
+//! 30 days later through the erasure's path (reason `end_of_retention`, by
+//! `system:retention`); a person whose retention their referent extended
+//! is kept, and warned again once the extension lapses; an active person
+//! is untouched; the dry run lists exactly what the run then does.
+
+mod support;
+
+use std::sync::Arc;
+
+use passerelle_accounts::{StaffRole, User};
+use passerelle_app::{Actor, Clock as _, CommandMeta, FixedClock, Handler, Role, Views};
+use passerelle_domain::person::{Identity, LegalBasis, Person, PersonCommand};
+use passerelle_domain::values::*;
+use passerelle_graphql::retention::RetentionEraser;
+use passerelle_graphql::{Gateway, PasserelleSchema, Viewer, prepare};
+use passerelle_notify::retention::{self, Candidate, Plan, Retention, Settings};
+use passerelle_notify::{Job, Scheduler};
+use passerelle_store::projection::Projections;
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+use time::macros::{date, datetime};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+const EXTEND: &str = "mutation($p: ID!, $r: String!, $m: Int!) {
+    personRetentionExtend(input: { personId: $p, reason: $r, months: $m }) {
+        personId retainedUntil } }";
+
+fn structure() -> StructureId {
+    StructureId(Uuid::from_u128(1))
+}
+fn referent() -> UserId {
+    UserId(Uuid::from_u128(2))
+}
+fn other_mediator() -> UserId {
+    UserId(Uuid::from_u128(3))
+}
+/// Inactive, then erased.
+fn left() -> PersonId {
+    PersonId(Uuid::from_u128(10))
+}
+/// Inactive, kept by an extension.
+fn kept() -> PersonId {
+    PersonId(Uuid::from_u128(11))
+}
+/// Active: a fact recorded a year and a half after enrolment.
+fn active() -> PersonId {
+    PersonId(Uuid::from_u128(12))
+}
+
+struct World {
+    db: TestDb,
+    projections: Arc<Projections>,
+    handler: Handler,
+    clock: Arc<FixedClock>,
+    schema: PasserelleSchema,
+    gateway: Gateway,
+    scheduler: Scheduler,
+}
+
+/// 05:00 in Paris in winter, past the 03:00 run.
+fn at(day: Date) -> OffsetDateTime {
+    day.with_hms(4, 0, 0).unwrap().assume_utc()
+}
+
+impl World {
+    async fn new() -> Self {
+        let db = TestDb::new().await;
+        let projections = support::projections(&db).await;
+        let clock = Arc::new(FixedClock::new(datetime!(2024-01-10 09:00 UTC)));
+        let handler = Handler::new(projections.clone(), clock.clone());
+        let (gateway, schema) = support::gateway(handler.clone(), &db);
+        let scheduler = Scheduler::new(
+            db.pool.clone(),
+            clock.clone(),
+            &[(Job::Retention, "0 0 3 * * *".into())],
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap()
+        .with_retention(Retention {
+            settings: Settings::default(),
+            eraser: Arc::new(RetentionEraser {
+                handler: handler.clone(),
+            }),
+        });
+        let w = Self {
+            db,
+            projections,
+            handler,
+            clock,
+            schema,
+            gateway,
+            scheduler,
+        };
+        // The scheduler's first sight of its job.
+        w.scheduler.tick().await.unwrap();
+        w
+    }
+
+    async fn command(&self, id: PersonId, command: PersonCommand) {
+        let meta = CommandMeta {
+            command_id: Uuid::new_v4(),
+            correlation_id: Uuid::new_v4(),
+            causation_id: None,
+            actor: Actor::user(referent(), Role::Mediator, structure()),
+        };
+        self.handler
+            .execute::<Person>(id, &command, &meta, &Views)
+            .await
+            .unwrap();
+        self.projections.catch_up().await.unwrap();
+    }
+
+    async fn enroll(&self, id: PersonId, first_name: &str) {
+        self.command(
+            id,
+            PersonCommand::Enroll {
+                person_id: id,
+                structure: structure(),
+                referent: referent(),
+                identity: Identity {
+                    first_name: Label::parse(first_name).unwrap(),
+                    last_name: Label::parse("Kerbrat").unwrap(),
+                    birth_date: date!(1998 - 03 - 14),
+                    email: None,
+                    phone: None,
+                    address: None,
+                },
+                commune: None,
+                legal_basis: LegalBasis::PublicInterestMission,
+                enrolled_on: self.clock.today(),
+            },
+        )
+        .await;
+    }
+
+    fn on(&self, day: Date) {
+        self.clock.set(at(day));
+    }
+
+    async fn plan(&self) -> Plan {
+        retention::plan(&self.db.pool, self.clock.today(), Settings::default())
+            .await
+            .unwrap()
+    }
+
+    /// One scheduled run; its items.
+    async fn run(&self) -> i32 {
+        let runs = self.scheduler.tick().await.unwrap();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(runs[0].outcome, "succeeded", "{runs:?}");
+        self.projections.catch_up().await.unwrap();
+        runs[0].items
+    }
+
+    fn viewer(user: UserId, role: StaffRole) -> Viewer {
+        Viewer {
+            user: Some(User {
+                user_id: user,
+                structure: structure(),
+                structure_name: "Mission locale".into(),
+                role,
+                email: "camille@ml.example.org".into(),
+                name: "Camille".into(),
+            }),
+            principal: None,
+            token: None,
+            client: None,
+        }
+    }
+
+    async fn extend(
+        &self,
+        by: UserId,
+        role: StaffRole,
+        person: PersonId,
+        reason: &str,
+        months: i32,
+    ) -> Value {
+        let response = self
+            .schema
+            .execute(prepare(
+                async_graphql::Request::new(EXTEND).variables(async_graphql::Variables::from_json(
+                    json!({ "p": person.0, "r": reason, "m": months }),
+                )),
+                &self.gateway,
+                Self::viewer(by, role),
+            ))
+            .await;
+        serde_json::to_value(&response).unwrap()
+    }
+
+    /// The retention warnings queued: (recipient, person, erasure day).
+    async fn warnings(&self) -> Vec<(Value, Value)> {
+        sqlx::query_as::<_, (Value, Value)>(
+            "select recipient, params from outbox where template = 'retention_warning'
+             order by id",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
+    async fn notices(&self) -> Vec<(Uuid, Date)> {
+        sqlx::query_as(
+            "select person_id, warned_on from retention_notices order by warned_on, person_id",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+}
+
+fn ids(list: &[Candidate]) -> Vec<Uuid> {
+    list.iter().map(|c| c.person_id).collect()
+}
+
+fn code(response: &Value) -> (&str, Option<&str>) {
+    let e = &response["errors"][0]["extensions"];
+    (e["code"].as_str().unwrap_or_default(), e["field"].as_str())
+}
+
+#[tokio::test]
+async fn inactive_people_are_warned_then_erased_unless_extended_and_the_plan_says_so() {
+    let w = World::new().await;
+    w.enroll(left(), "Maëlys").await;
+    w.enroll(kept(), "Gwenaël").await;
+    w.enroll(active(), "Soizic").await;
+    // A year and a half later, something happens on one path.
+    w.clock.set(datetime!(2025-07-01 09:00 UTC));
+    w.command(
+        active(),
+        PersonCommand::StateSituation {
+            words: Text::parse("Reprend une formation").unwrap(),
+            stated_on: date!(2025 - 07 - 01),
+        },
+    )
+    .await;
+
+    // 24 months less a day: nobody is inactive yet.
+    w.on(date!(2026 - 01 - 09));
+    assert_eq!(w.plan().await, Plan::default());
+    assert_eq!(w.run().await, 0);
+
+    // 24 months: the two silent paths are announced, once, to their referent.
+    w.on(date!(2026 - 01 - 10));
+    let plan = w.plan().await;
+    assert_eq!(ids(&plan.warn), [left().0, kept().0]);
+    assert!(plan.erase.is_empty());
+    assert_eq!(plan.warn[0].last_activity, date!(2024 - 01 - 10));
+    assert_eq!(plan.warn[0].structure, structure().0);
+    assert_eq!(w.run().await, 2);
+    let warnings = w.warnings().await;
+    assert_eq!(warnings.len(), 2);
+    for ((recipient, params), person) in warnings.iter().zip([left(), kept()]) {
+        assert_eq!(
+            recipient,
+            &json!({ "kind": "staff", "user_id": referent().0 })
+        );
+        assert_eq!(
+            params,
+            &json!({ "person_id": person.0, "due_on": "2026-02-09" })
+        );
+    }
+    assert_eq!(
+        w.notices().await,
+        [
+            (left().0, date!(2026 - 01 - 10)),
+            (kept().0, date!(2026 - 01 - 10))
+        ]
+    );
+    // The next day: warned already, not erased yet.
+    w.on(date!(2026 - 01 - 11));
+    assert_eq!(w.plan().await, Plan::default());
+    assert_eq!(w.run().await, 0);
+    assert_eq!(w.warnings().await.len(), 2);
+
+    // The referent keeps one of them; refusals first.
+    let bad = w
+        .extend(referent(), StaffRole::Mediator, kept(), "Suivi en cours", 0)
+        .await;
+    assert_eq!(code(&bad), ("BAD_USER_INPUT", Some("months")), "{bad}");
+    let bad = w
+        .extend(referent(), StaffRole::Mediator, kept(), "  ", 6)
+        .await;
+    assert_eq!(code(&bad), ("BAD_USER_INPUT", Some("reason")), "{bad}");
+    let bad = w
+        .extend(other_mediator(), StaffRole::Mediator, kept(), "Suivi", 6)
+        .await;
+    assert_eq!(code(&bad).0, "FORBIDDEN", "{bad}");
+    let done = w
+        .extend(
+            referent(),
+            StaffRole::Mediator,
+            kept(),
+            "Accompagnement renforcé en cours",
+            6,
+        )
+        .await;
+    assert_eq!(
+        done["data"]["personRetentionExtend"],
+        json!({ "personId": kept().0.to_string(), "retainedUntil": "2026-07-11" }),
+        "{done}"
+    );
+
+    // The day before the grace period ends: nothing to erase.
+    w.on(date!(2026 - 02 - 08));
+    assert_eq!(w.plan().await, Plan::default());
+    assert_eq!(w.run().await, 0);
+
+    // 30 days after the warning: the plan names the one to erase, the run
+    // erases exactly them.
+    w.on(date!(2026 - 02 - 09));
+    let plan = w.plan().await;
+    assert!(plan.warn.is_empty());
+    assert_eq!(ids(&plan.erase), [left().0]);
+    assert_eq!(plan.erase[0].warned_on, Some(date!(2026 - 01 - 10)));
+    assert_eq!(w.run().await, 1);
+
+    let people: Vec<(Uuid, bool, Option<String>, Option<String>)> = sqlx::query_as(
+        "select person_id, erased, first_name, search_name from people.people order by person_id",
+    )
+    .fetch_all(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(people.len(), 3);
+    assert_eq!(people[0], (left().0, true, None, None));
+    assert!(!people[1].1 && people[1].2.as_deref() == Some("Gwenaël"));
+    assert!(!people[2].1 && people[2].2.as_deref() == Some("Soizic"));
+    let named: i64 = sqlx::query_scalar(
+        "select count(*) from people.people where first_name = 'Maëlys' or search_name like '%maelys%'",
+    )
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(named, 0);
+    let recorded: Vec<(String, String, String)> = sqlx::query_as(
+        "select stream_id, data::jsonb ->> 'reason', actor from events
+         where event_type = 'person_erased'",
+    )
+    .fetch_all(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert!(
+        recorded[0].0.ends_with(&left().0.to_string()),
+        "{recorded:?}"
+    );
+    assert_eq!(
+        (recorded[0].1.as_str(), recorded[0].2.as_str()),
+        ("end_of_retention", "system:retention")
+    );
+    // Their warning and its record went with them.
+    assert_eq!(w.notices().await, [(kept().0, date!(2026 - 01 - 10))]);
+    let theirs: i64 =
+        sqlx::query_scalar("select count(*) from outbox where params ->> 'person_id' = $1::text")
+            .bind(left().0)
+            .fetch_one(&w.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(theirs, 1, "the mail to the referent names no one");
+
+    // Once the extension lapses, the referent is warned again, not the
+    // person erased at once.
+    w.on(date!(2026 - 07 - 12));
+    let plan = w.plan().await;
+    assert_eq!(ids(&plan.warn), [kept().0]);
+    assert!(plan.erase.is_empty());
+    assert_eq!(w.run().await, 1);
+    assert_eq!(w.warnings().await.len(), 3);
+    // The active path reaches 24 months of silence a year later only.
+    assert!(!ids(&w.plan().await.warn).contains(&active().0));
+}
+
+#[tokio::test]
+async fn a_retention_run_without_its_eraser_fails_and_is_recorded() {
+    let w = World::new().await;
+    let bare = Scheduler::new(
+        w.db.pool.clone(),
+        w.clock.clone(),
+        &[(Job::Retention, "0 0 3 * * *".into())],
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap();
+    w.on(date!(2024 - 01 - 11));
+    let runs = bare.tick().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].outcome, "failed");
+}

@@ -1,0 +1,265 @@
+//! The retention of people's data: a person with no fact recorded on their
+//! path for a period is announced to their referent, then erased after a
+//! grace period unless a referent or a manager extended their retention.
+//! The plan is read alone for the dry run; the scheduled job queues the
+//! warnings, records them and has the erasures done by an [`Eraser`] (the
+//! erasure's command path sits above this crate).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use passerelle_domain::values::add_months;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::outbox::{Entry, Params, Recipient};
+use crate::templates::Template;
+
+/// The periods, from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Months without a recorded fact after which a person is inactive.
+    pub inactive_months: u32,
+    /// Days between the warning and the erasure.
+    pub grace_days: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            inactive_months: 24,
+            grace_days: 30,
+        }
+    }
+}
+
+/// Erases a person at the end of their retention, through the erasure's
+/// one path; given to the scheduler by the binary.
+#[async_trait]
+pub trait Eraser: Send + Sync + std::fmt::Debug {
+    async fn erase(&self, person: Uuid, structure: Uuid) -> Result<(), String>;
+}
+
+/// The retention job's settings and its eraser.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    pub settings: Settings,
+    pub eraser: Arc<dyn Eraser>,
+}
+
+/// A person the next run warns about or erases: ids and dates only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub person_id: Uuid,
+    pub structure: Uuid,
+    pub referent: Uuid,
+    /// The day of the newest fact of their path (UTC).
+    pub last_activity: Date,
+    /// That fact's instant: a warning is given for it.
+    pub last_fact_at: OffsetDateTime,
+    /// When their referent was warned, for this period of inactivity.
+    pub warned_on: Option<Date>,
+}
+
+/// What a run on `today` does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub warn: Vec<Candidate>,
+    pub erase: Vec<Candidate>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    person_id: Uuid,
+    structure: Uuid,
+    referent: Uuid,
+    last_activity: OffsetDateTime,
+    warned_on: Option<Date>,
+    extended_until: Option<Date>,
+}
+
+/// Who a run on `today` would warn and erase; changes nothing.
+pub async fn plan(
+    db: impl PgExecutor<'_>,
+    today: Date,
+    settings: Settings,
+) -> Result<Plan, sqlx::Error> {
+    // A warning counts for the period of inactivity it was given in (the
+    // same newest fact) and only when given after the latest extension:
+    // once an extension lapses, the referent is warned again.
+    let rows: Vec<Row> = sqlx::query_as(
+        "select p.person_id, p.structure, p.referent, t.last_activity,
+                (select max(n.warned_on) from public.retention_notices n
+                  where n.person_id = p.person_id and n.last_activity = t.last_activity
+                    and n.warned_on > coalesce(x.extended_at::date, '-infinity'::date))
+                    as warned_on,
+                x.until as extended_until
+         from people.people p
+         cross join lateral (
+             select coalesce(max(recorded_at), p.enrolled_on::timestamptz) as last_activity
+             from people.timeline t where t.person_id = p.person_id) t
+         left join lateral (
+             select until, extended_at from public.retention_extensions e
+             where e.person_id = p.person_id
+             order by until desc, extended_at desc limit 1) x on true
+         where not p.erased
+         order by p.structure, p.person_id",
+    )
+    .fetch_all(db)
+    .await?;
+    let mut plan = Plan::default();
+    for row in rows {
+        if row.extended_until.is_some_and(|until| until >= today) {
+            continue;
+        }
+        let last_activity = row.last_activity.date();
+        if add_months(last_activity, settings.inactive_months) > today {
+            continue;
+        }
+        let candidate = Candidate {
+            person_id: row.person_id,
+            structure: row.structure,
+            referent: row.referent,
+            last_activity,
+            last_fact_at: row.last_activity,
+            warned_on: row.warned_on,
+        };
+        match row.warned_on {
+            None => plan.warn.push(candidate),
+            Some(on) if on + Duration::days(settings.grace_days) <= today => {
+                plan.erase.push(candidate)
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(plan)
+}
+
+/// The day a person warned on `warned_on` is erased, if nothing changes.
+pub fn erasure_day(warned_on: Date, settings: Settings) -> Date {
+    warned_on + Duration::days(settings.grace_days)
+}
+
+/// The warning to a person's referent: the person by id only, the day of
+/// the erasure to come.
+pub fn warning(candidate: &Candidate, today: Date, settings: Settings) -> Entry {
+    Entry {
+        key: format!("job:retention_warning:{}:{today}", candidate.person_id),
+        template: Template::RetentionWarning,
+        recipient: Recipient::Staff {
+            user_id: candidate.referent,
+        },
+        params: Params {
+            person_id: Some(candidate.person_id),
+            due_on: Some(erasure_day(today, settings)),
+            ..Params::default()
+        },
+        structure: Some(candidate.structure),
+    }
+}
+
+/// Records the warnings given on `today`.
+pub async fn record_warnings(
+    conn: &mut PgConnection,
+    warned: &[Candidate],
+    today: Date,
+) -> Result<(), sqlx::Error> {
+    for c in warned {
+        sqlx::query(
+            "insert into public.retention_notices
+                 (person_id, structure_id, last_activity, warned_on, referent)
+             values ($1, $2, $3, $4, $5)
+             on conflict do nothing",
+        )
+        .bind(c.person_id)
+        .bind(c.structure)
+        .bind(c.last_fact_at)
+        .bind(today)
+        .bind(c.referent)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A run of the retention job on `today`: the erasures due, then the
+/// warnings queued and recorded in `tx`. Returns the mails queued plus the
+/// people erased; an erasure that fails fails the run (the others are
+/// done) and the run's warnings are rolled back, to be given again.
+pub async fn run(
+    pool: &PgPool,
+    tx: &mut PgConnection,
+    retention: &Retention,
+    today: Date,
+    now: OffsetDateTime,
+) -> Result<u64, sqlx::Error> {
+    let plan = plan(pool, today, retention.settings).await?;
+    let mut erased = 0u64;
+    let mut failures = Vec::new();
+    for c in &plan.erase {
+        match retention.eraser.erase(c.person_id, c.structure).await {
+            Ok(()) => erased += 1,
+            Err(e) => {
+                tracing::error!(person = %c.person_id, "retention: erasure failed: {e}");
+                failures.push(c.person_id);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{} erasure(s) failed out of {}, first {}",
+            failures.len(),
+            plan.erase.len(),
+            failures[0]
+        )));
+    }
+    let entries: Vec<Entry> = plan
+        .warn
+        .iter()
+        .map(|c| warning(c, today, retention.settings))
+        .collect();
+    let queued = crate::outbox::enqueue(&mut *tx, &entries, now).await?;
+    record_warnings(&mut *tx, &plan.warn, today).await?;
+    Ok(queued + erased)
+}
+
+/// Extends a person's retention until `until`, for `reason`.
+pub async fn extend(
+    db: impl PgExecutor<'_>,
+    person: Uuid,
+    structure: Uuid,
+    until: Date,
+    reason: &str,
+    by: Uuid,
+    at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into public.retention_extensions
+             (person_id, structure_id, until, reason, extended_by, extended_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(person)
+    .bind(structure)
+    .bind(until)
+    .bind(reason)
+    .bind(by)
+    .bind(at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a person's warnings and extensions (an extension's reason may
+/// name them): part of their erasure.
+pub async fn forget_person(conn: &mut PgConnection, person: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from public.retention_notices where person_id = $1")
+        .bind(person)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("delete from public.retention_extensions where person_id = $1")
+        .bind(person)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
