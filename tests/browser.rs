@@ -959,6 +959,17 @@ impl Browser {
         self.click("form[action='/connexion'] button").await;
     }
 
+    /// Ticks or unticks a box (no page follows).
+    async fn tick(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
     /// A field's current value.
     async fn value(&self, css: &str) -> String {
         self.client
@@ -1280,6 +1291,18 @@ async fn the_people_list_searches_by_name_and_job_and_pages() {
         .await;
         assert!(done["errors"].is_null(), "{done}");
     }
+    // One a colleague follows.
+    create_user(&db, &dir, "Mission locale de Nantes", "hugo@ml-nantes.fr");
+    let colleague = login(&server, "hugo@ml-nantes.fr").await;
+    let done = gql(
+        &server,
+        Some(&colleague),
+        "mutation { personEnroll(input: { firstName: \"Bob\", lastName: \"Leroy\",
+            birthDate: \"1990-03-04\" }) { person { id } } }",
+        json!({}),
+    )
+    .await;
+    assert!(done["errors"].is_null(), "{done}");
     let base = &server.base;
     browser.sign_in(base).await;
     browser.click("nav a[href='/people']").await;
@@ -1306,7 +1329,7 @@ async fn the_people_list_searches_by_name_and_job_and_pages() {
         .find_all(Locator::Css(".tasks li"))
         .await
         .unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     assert!(
         browser
             .client
@@ -1320,6 +1343,32 @@ async fn the_people_list_searches_by_name_and_job_and_pages() {
         .click("nav[aria-label='Pages de la liste'] a:not([rel])")
         .await;
     assert!(browser.body().await.contains("Awa Diallo"));
+
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Référent : un autre membre de l'équipe"),
+        "Bob Leroy's"
+    );
+
+    // Only those Camille follows, the choice kept on the next page.
+    browser.tick("#miens").await;
+    browser.click("form[role='search'] button").await;
+    assert!(!browser.body().await.contains("Bob Leroy"));
+    browser.click("a[rel='next']").await;
+    let rows = browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(!browser.body().await.contains("Bob Leroy"));
+    browser.audit("personnes, les miennes, page 2").await;
+    browser
+        .click("nav[aria-label='Pages de la liste'] a:not([rel])")
+        .await;
+    browser.tick("#miens").await;
 
     // By name, without its accent; by the job of a project.
     browser.fill("#nom", "zoe").await;

@@ -139,6 +139,9 @@ pub(crate) struct ListQuery {
     /// A job of a person's project, by its ROME code.
     #[serde(default)]
     pub metier: String,
+    /// `oui`: only the people the viewer follows.
+    #[serde(default)]
+    pub miens: String,
     /// The cursor the page starts after.
     #[serde(default)]
     pub apres: String,
@@ -146,12 +149,13 @@ pub(crate) struct ListQuery {
 
 impl ListQuery {
     /// The search's fields, by name.
-    fn search(&self) -> [(&'static str, &str); 4] {
+    fn search(&self) -> [(&'static str, &str); 5] {
         [
             ("nom", &self.nom),
             ("commune", &self.commune),
             ("secteur", &self.secteur),
             ("metier", &self.metier),
+            ("miens", &self.miens),
         ]
     }
 

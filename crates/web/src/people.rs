@@ -53,12 +53,7 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
     }
     #[derive(Deserialize)]
     struct Answer {
-        me: Me,
         people: Paged<Listed>,
-    }
-    #[derive(Deserialize)]
-    struct Me {
-        id: String,
     }
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -69,23 +64,33 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
         referent_id: String,
         target_rome_codes: Vec<String>,
     }
+    // Who signed in, as the API names staff members.
+    let me = page
+        .viewer
+        .user
+        .as_ref()
+        .map(|u| u.user_id.to_string())
+        .unwrap_or_default();
     let out = page
         .run(
-            "query($first: Int!, $after: String, $filter: PeopleFilterInput) { me { id }
+            "query($first: Int!, $after: String, $filter: PeopleFilterInput) {
                 people(first: $first, after: $after, filter: $filter) {
                     edges { node { id firstName lastName referentId targetRomeCodes } }
                     pageInfo { endCursor hasNextPage } } }",
             json!({
                 "first": PAGE_SIZE,
                 "after": q.after(),
-                "filter": { "name": given(&q.nom), "romeCode": given(&q.metier) },
+                "filter": {
+                    "name": given(&q.nom),
+                    "romeCode": given(&q.metier),
+                    "referentId": (q.miens == "oui").then_some(&me),
+                },
             }),
         )
         .await;
     let mut form = q.form();
     let (people, next) = if out.errors.is_empty() {
         let answer: Answer = read_or_return!(out);
-        let me = answer.me.id;
         let (rows, next) = answer.people.split();
         let rows = rows
             .into_iter()
@@ -107,7 +112,14 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
             .collect();
         (rows, next)
     } else {
-        form.absorb(&out.errors, &[("name", "nom"), ("romeCode", "metier")]);
+        form.absorb(
+            &out.errors,
+            &[
+                ("name", "nom"),
+                ("romeCode", "metier"),
+                ("referentId", "miens"),
+            ],
+        );
         (Vec::new(), None)
     };
     let status = if out.errors.is_empty() {
