@@ -9,14 +9,13 @@ use passerelle_domain::consent_texts::{self, ConsentText};
 use passerelle_domain::person::{
     ConsentProof, ConsentPurpose, Person as PersonAggregate, PersonCommand,
 };
-use passerelle_domain::values::{Label, PersonId};
-use passerelle_domain::{DomainError, Rule};
+use passerelle_domain::values::PersonId;
 use passerelle_projections::views::people;
 use uuid::Uuid;
 
 use crate::context::{actor, gateway, meta};
-use crate::error::{self, on_field};
-use crate::input::parse_id;
+use crate::error;
+use crate::input::{parse_id, text_version};
 use crate::people::Person;
 
 /// A version of the text a person agrees to for a purpose.
@@ -42,29 +41,6 @@ impl From<ConsentText> for ConsentTextObject {
             body: text.body,
             current: consent_texts::current(text.purpose).version == text.version,
         }
-    }
-}
-
-/// The version a consent names, checked against the texts: a version no
-/// text has is a client's error, said on `field`.
-pub(crate) fn text_version(
-    field: &'static str,
-    purpose: ConsentPurpose,
-    version: &str,
-) -> Result<Label> {
-    match consent_texts::find(purpose, version.trim()) {
-        Some(text) => Label::parse(text.version).map_err(|e| on_field(field, e)),
-        None => Err(on_field(
-            field,
-            DomainError::invalid(
-                Rule::ConsentTextUnknown,
-                field,
-                format!(
-                    "Version de texte inconnue pour ce consentement (versions : {}).",
-                    consent_texts::versions(purpose).join(", ")
-                ),
-            ),
-        )),
     }
 }
 

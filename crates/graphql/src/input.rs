@@ -4,7 +4,10 @@
 use async_graphql::{ErrorExtensions as _, ID, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_domain::consent_texts;
+use passerelle_domain::person::ConsentPurpose;
 use passerelle_domain::values::{Label, RomeCode, Text};
+use passerelle_domain::{DomainError, Rule};
 use uuid::Uuid;
 
 use crate::error::{self, Code, on_field};
@@ -83,4 +86,27 @@ pub(crate) fn after<K>(
     after
         .map(|c| key(decode_cursor(&c, parts)?).ok_or_else(bad_cursor))
         .transpose()
+}
+
+/// The version a consent names, checked against the texts: a version no
+/// text has is a client's error, said on `field`.
+pub(crate) fn text_version(
+    field: &'static str,
+    purpose: ConsentPurpose,
+    version: &str,
+) -> Result<Label> {
+    match consent_texts::find(purpose, version.trim()) {
+        Some(text) => Label::parse(text.version).map_err(|e| on_field(field, e)),
+        None => Err(on_field(
+            field,
+            DomainError::invalid(
+                Rule::ConsentTextUnknown,
+                field,
+                format!(
+                    "Version de texte inconnue pour ce consentement (versions : {}).",
+                    consent_texts::versions(purpose).join(", ")
+                ),
+            ),
+        )),
+    }
 }

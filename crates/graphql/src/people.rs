@@ -765,7 +765,7 @@ impl PeopleMutation {
         self.on_person(ctx, &input.person_id, input.command_id, |today| {
             Ok(PersonCommand::GiveConsent {
                 purpose: input.purpose,
-                text_version: crate::consents::text_version(
+                text_version: crate::input::text_version(
                     "textVersion",
                     input.purpose,
                     &input.text_version,
