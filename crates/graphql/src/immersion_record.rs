@@ -29,7 +29,7 @@ use time::{Date, OffsetDateTime};
 use crate::context::actor;
 use crate::error;
 use crate::loaders::{Histories, HistoryOf};
-use crate::person_record::Recording;
+use crate::primitives::Recording;
 
 type History = Arc<[Recorded<ImmersionEvent>]>;
 

@@ -17,36 +17,17 @@ use passerelle_domain::person::{
 };
 use passerelle_domain::values::{ContractType, PersonId};
 use passerelle_projections::views::people::PersonRow;
-use time::{Date, OffsetDateTime};
+use time::Date;
 use tokio::sync::OnceCell;
 
 use crate::context::{actor, gateway};
 use crate::error;
+use crate::primitives::Recording;
 
 /// A person's facts, read once per person object and request, on the
 /// first field that needs them.
 #[derive(Debug, Default)]
 pub struct History(OnceCell<Arc<Vec<Recorded<PersonEvent>>>>);
-
-/// Who recorded a fact and when, beside what it says.
-#[derive(SimpleObject, Debug)]
-pub struct Recording {
-    /// Who recorded it (`user:<id>`, `person:<id>`, `system:<component>`).
-    pub by: String,
-    /// Their role when they did (`mediator`, `manager`…).
-    pub role: String,
-    pub at: OffsetDateTime,
-}
-
-impl<E> From<&Recorded<E>> for Recording {
-    fn from(recorded: &Recorded<E>) -> Self {
-        Self {
-            by: recorded.actor.clone(),
-            role: recorded.role.clone(),
-            at: recorded.recorded_at,
-        }
-    }
-}
 
 /// The person's situation, in their own words.
 #[derive(SimpleObject, Debug)]

@@ -1,6 +1,9 @@
-//! Shapes every feature shares: a page of a list and mutation payloads.
+//! Shapes every feature shares: a page of a list, mutation payloads, and who
+//! recorded a fact read back.
 
 use async_graphql::SimpleObject;
+use passerelle_app::Recorded;
+use time::OffsetDateTime;
 
 #[derive(SimpleObject, Debug)]
 pub struct PageInfo {
@@ -47,4 +50,24 @@ pub(crate) fn page<R, E>(
             end_cursor,
         },
     )
+}
+
+/// Who recorded a fact and when, beside what it says.
+#[derive(SimpleObject, Debug)]
+pub struct Recording {
+    /// Who recorded it (`user:<id>`, `person:<id>`, `system:<component>`).
+    pub by: String,
+    /// Their role when they did (`mediator`, `manager`…).
+    pub role: String,
+    pub at: OffsetDateTime,
+}
+
+impl<E> From<&Recorded<E>> for Recording {
+    fn from(recorded: &Recorded<E>) -> Self {
+        Self {
+            by: recorded.actor.clone(),
+            role: recorded.role.clone(),
+            at: recorded.recorded_at,
+        }
+    }
 }
