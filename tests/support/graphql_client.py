@@ -27,6 +27,14 @@ import re
 import sys
 import urllib.request
 
+import graphql
+
+# The independent client the suite was checked with: another release may
+# print or validate differently (scripts/test installs this one).
+PINNED = "3.2.8"
+if graphql.__version__ != PINNED:
+    sys.exit(f"graphql-core {graphql.__version__} found, {PINNED} needed: pip install graphql-core=={PINNED}")
+
 from graphql import (
     GraphQLError,
     build_client_schema,
