@@ -477,6 +477,34 @@ mod tests {
     }
 
     #[test]
+    fn the_retention_warning_names_no_one_and_says_when_and_where_to_act() {
+        let facts = Facts {
+            recipient_name: Some("Camille".into()),
+            // Never gathered for this mail; not shown even if it were.
+            person_name: Some("Maëlys".into()),
+            due_on: Some(date!(2026 - 02 - 09)),
+            link: Some("https://passerelle.example/people/0190".into()),
+            ..Facts::default()
+        };
+        let mail = render(Template::RetentionWarning, &facts);
+        assert_eq!(
+            mail.subject,
+            format!(
+                "Dossier inactif : effacement prévu le {}",
+                fr::date(date!(2026 - 02 - 09))
+            )
+        );
+        assert!(!mail.subject.contains("Maëlys") && !mail.text.contains("Maëlys"));
+        assert!(mail.text.contains("prolongez la conservation"));
+        assert!(
+            mail.text
+                .contains("Ouvrir le dossier : https://passerelle.example/people/0190"),
+            "{}",
+            mail.text
+        );
+    }
+
+    #[test]
     fn the_access_notice_names_the_establishment_and_whom_to_warn() {
         let facts = Facts {
             recipient_name: Some("Boulangerie du Port".into()),
