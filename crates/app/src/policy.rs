@@ -54,6 +54,40 @@ pub async fn reaches_person(
     })
 }
 
+/// Whether the actor reads the matching of a person of `structure` (open
+/// needs, employers, peers): that structure's staff only. Peers are other
+/// people of the structure, so an employer or a person by magic link reads
+/// none of it.
+pub fn reads_matching(actor: &Actor, structure: uuid::Uuid) -> bool {
+    is_staff(actor) && actor.structure.as_uuid() == structure
+}
+
+/// Whether the actor reads a testimony its author, of `author_structure`,
+/// shares with `audience`: the mediators of the author's structure read
+/// every audience, its people from `OwnStructurePeople` on, other
+/// structures' staff and people only `Territory`; an employer none.
+pub fn reads_testimony(
+    actor: &Actor,
+    author_structure: uuid::Uuid,
+    audience: passerelle_domain::testimony::Audience,
+) -> bool {
+    use passerelle_domain::testimony::Audience;
+    let own = actor.structure.as_uuid() == author_structure;
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => own || audience == Audience::Territory,
+        Role::Person(_) => {
+            audience == Audience::Territory || (own && audience == Audience::OwnStructurePeople)
+        }
+        Role::Employer(_) | Role::System => false,
+    }
+}
+
+/// The structure whose people a need's matching lists for the actor: its
+/// own, for staff; none for anyone else.
+pub fn matching_structure(actor: &Actor) -> Option<uuid::Uuid> {
+    is_staff(actor).then(|| actor.structure.as_uuid())
+}
+
 /// Whether the actor reaches this immersion: its structure's staff; its
 /// person, and its host employer, by a session of that same structure.
 pub fn reaches_immersion(actor: &Actor, row: &ImmersionRow) -> bool {

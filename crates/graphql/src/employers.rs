@@ -255,6 +255,17 @@ impl Need {
     async fn surfaced_on(&self) -> Date {
         self.0.surfaced_on
     }
+    /// The people the viewer's structure follows whose project fits the
+    /// need: exact codes first, then same domain. Empty to anyone but
+    /// staff.
+    async fn matching_people(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<crate::matching::PersonMatchConnection> {
+        crate::matching::people_of(ctx, &self.0, first, after).await
+    }
 }
 
 #[derive(SimpleObject, Debug)]

@@ -24,6 +24,7 @@ mod input;
 mod kinds;
 mod limits;
 mod loaders;
+mod matching;
 mod mentorships;
 mod notifications;
 mod people;

@@ -155,6 +155,38 @@ impl Person {
                 .collect(),
         )
     }
+    /// The territory's open needs that fit their project: nearest first,
+    /// then exact codes, then newest. Empty to anyone but their structure's
+    /// staff.
+    async fn matching_needs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<crate::matching::NeedMatchConnection> {
+        crate::matching::needs_of(ctx, &self.0, first, after).await
+    }
+    /// The employers whose open needs or past hosting fit their project,
+    /// nearest first. Empty to anyone but their structure's staff.
+    async fn matching_employers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<crate::matching::EmployerMatchConnection> {
+        crate::matching::employers_of(ctx, &self.0, first, after).await
+    }
+    /// Former participants of their structure who walked the same path and
+    /// consent to share it, first names only, with their testimonies. Empty
+    /// to anyone but their structure's staff.
+    async fn peers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<crate::matching::PeerConnection> {
+        crate::matching::peers_of(ctx, &self.0, first, after).await
+    }
 }
 
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 
 pub mod employers;
 pub mod immersions;
+pub mod matching;
 pub mod needs;
 pub mod people;
 

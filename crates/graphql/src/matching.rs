@@ -1,0 +1,416 @@
+//! Matching upstream of formal offers: on a person, the territory's open
+//! needs and the employers that fit their project, and the peers of their
+//! structure who walked the same path with their testimonies; on a need,
+//! the people the viewer's structure follows whose project fits it. Each
+//! match says why (the ROME code itself or its domain; how near).
+//!
+//! Only the person's structure's staff read a person's matching
+//! (`policy::reads_matching`); a need's people are always the viewer's
+//! structure's (`policy::matching_structure`). Anyone else gets an empty
+//! list. Nodes are summaries of their own, so that the people and
+//! employers features, which delegate here, import nothing back.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, ID, Result, SimpleObject};
+use passerelle_app::policy;
+use passerelle_domain::testimony::{Audience, Testimony, TestimonyEvent};
+use passerelle_domain::values::TestimonyId;
+use passerelle_projections::views::matching::{
+    self, EmployerMatchRow, NeedMatchRow, PeerRow, PersonMatchRow, Proximity, RomeMatch,
+};
+use passerelle_projections::views::needs::NeedRow;
+use passerelle_projections::views::people::PersonRow;
+use time::Date;
+use uuid::Uuid;
+
+use crate::context::{actor, gateway};
+use crate::error;
+use crate::input::{after as after_key, cursor, page_size};
+use crate::primitives::{PageInfo, page};
+
+/// An open need that fits a person's project, and why.
+#[derive(SimpleObject, Debug)]
+pub struct NeedMatch {
+    pub need_id: ID,
+    pub employer_id: ID,
+    pub employer_name: String,
+    /// The employer's commune (INSEE code).
+    pub commune: String,
+    pub activities: String,
+    pub rome_codes: Vec<String>,
+    pub surfaced_on: Date,
+    pub rome_match: RomeMatch,
+    pub proximity: Proximity,
+}
+
+impl From<NeedMatchRow> for NeedMatch {
+    fn from(r: NeedMatchRow) -> Self {
+        Self {
+            rome_match: r.rome_match(),
+            proximity: r.proximity(),
+            need_id: ID(r.need_id.to_string()),
+            employer_id: ID(r.employer_id.to_string()),
+            employer_name: r.employer_name,
+            commune: r.commune,
+            activities: r.activities,
+            rome_codes: r.rome_codes,
+            surfaced_on: r.surfaced_on,
+        }
+    }
+}
+
+/// An employer whose open needs or past hosting fit a person's project,
+/// and why.
+#[derive(SimpleObject, Debug)]
+pub struct EmployerMatch {
+    pub employer_id: ID,
+    pub name: String,
+    pub commune: String,
+    /// One of their open needs fits.
+    pub by_open_need: bool,
+    /// They hosted an immersion (started, interrupted or completed) for a
+    /// need that fits.
+    pub by_hosting: bool,
+    pub rome_match: RomeMatch,
+    pub proximity: Proximity,
+}
+
+impl From<EmployerMatchRow> for EmployerMatch {
+    fn from(r: EmployerMatchRow) -> Self {
+        Self {
+            rome_match: r.rome_match(),
+            proximity: r.proximity(),
+            employer_id: ID(r.employer_id.to_string()),
+            name: r.name,
+            commune: r.commune,
+            by_open_need: r.by_open_need,
+            by_hosting: r.by_hosting,
+        }
+    }
+}
+
+/// A person of the viewer's structure whose project fits a need, and why.
+#[derive(SimpleObject, Debug)]
+pub struct PersonMatch {
+    pub person_id: ID,
+    pub first_name: String,
+    pub last_name: String,
+    pub target_rome_codes: Vec<String>,
+    pub rome_match: RomeMatch,
+}
+
+impl From<PersonMatchRow> for PersonMatch {
+    fn from(r: PersonMatchRow) -> Self {
+        Self {
+            rome_match: r.rome_match(),
+            person_id: ID(r.person_id.to_string()),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            target_rome_codes: r.target_rome_codes,
+        }
+    }
+}
+
+/// A former participant of the person's structure who consents to share
+/// their path: their first name only, and the testimonies they share with
+/// the viewer.
+#[derive(SimpleObject, Debug)]
+pub struct Peer {
+    pub first_name: String,
+    pub rome_match: RomeMatch,
+    pub testimonies: Vec<PeerTestimony>,
+}
+
+/// A testimony as it stands now: never a withdrawn one.
+#[derive(SimpleObject, Debug)]
+pub struct PeerTestimony {
+    /// The account, in the author's words.
+    pub account: String,
+    pub rome_codes: Vec<String>,
+    pub audience: Audience,
+    pub recorded_on: Date,
+}
+
+macro_rules! connections {
+    ($($node:ident => $edge:ident, $connection:ident;)*) => {$(
+        #[derive(SimpleObject, Debug)]
+        pub struct $edge {
+            pub cursor: String,
+            pub node: $node,
+        }
+
+        #[derive(SimpleObject, Debug)]
+        pub struct $connection {
+            pub edges: Vec<$edge>,
+            pub page_info: PageInfo,
+        }
+
+        impl $connection {
+            fn empty() -> Self {
+                Self {
+                    edges: Vec::new(),
+                    page_info: PageInfo {
+                        has_next_page: false,
+                        end_cursor: None,
+                    },
+                }
+            }
+        }
+    )*};
+}
+
+connections! {
+    NeedMatch => NeedMatchEdge, NeedMatchConnection;
+    EmployerMatch => EmployerMatchEdge, EmployerMatchConnection;
+    PersonMatch => PersonMatchEdge, PersonMatchConnection;
+    Peer => PeerEdge, PeerConnection;
+}
+
+/// The person's project codes and place, when the viewer reads their
+/// matching.
+async fn profile(
+    ctx: &Context<'_>,
+    person: &PersonRow,
+) -> Result<Option<(Vec<String>, matching::Place)>> {
+    if !policy::reads_matching(&actor(ctx)?, person.structure) {
+        return Ok(None);
+    }
+    matching::person_profile(&gateway(ctx).pool, person.person_id)
+        .await
+        .map_err(error::db)
+}
+
+fn int(s: &str) -> Option<i32> {
+    s.parse().ok()
+}
+
+/// `Person.matchingNeeds`.
+pub(crate) async fn needs_of(
+    ctx: &Context<'_>,
+    person: &PersonRow,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<NeedMatchConnection> {
+    let limit = page_size(first)?;
+    let after = after_key(after, 4, |k| {
+        Some((
+            int(&k[0])?,
+            int(&k[1])?,
+            passerelle_domain::values::parse_date(&k[2]).ok()?,
+            k[3].parse().ok()?,
+        ))
+    })?;
+    let Some((codes, place)) = profile(ctx, person).await? else {
+        return Ok(NeedMatchConnection::empty());
+    };
+    let rows = matching::needs_for(&gateway(ctx).pool, &codes, &place, after, limit + 1)
+        .await
+        .map_err(error::db)?;
+    let (edges, page_info) = page(
+        rows,
+        limit,
+        |r| {
+            cursor(&[
+                &r.proximity_level.to_string(),
+                &r.rome_level.to_string(),
+                &r.surfaced_on.to_string(),
+                &r.need_id.to_string(),
+            ])
+        },
+        |cursor, r| NeedMatchEdge {
+            cursor,
+            node: r.into(),
+        },
+    );
+    Ok(NeedMatchConnection { edges, page_info })
+}
+
+/// `Person.matchingEmployers`.
+pub(crate) async fn employers_of(
+    ctx: &Context<'_>,
+    person: &PersonRow,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<EmployerMatchConnection> {
+    let limit = page_size(first)?;
+    let after = after_key(after, 4, |k| {
+        Some((int(&k[0])?, int(&k[1])?, k[2].clone(), k[3].parse().ok()?))
+    })?;
+    let Some((codes, place)) = profile(ctx, person).await? else {
+        return Ok(EmployerMatchConnection::empty());
+    };
+    let rows = matching::employers_for(&gateway(ctx).pool, &codes, &place, after, limit + 1)
+        .await
+        .map_err(error::db)?;
+    let (edges, page_info) = page(
+        rows,
+        limit,
+        |r| {
+            cursor(&[
+                &r.proximity_level.to_string(),
+                &r.rome_level.to_string(),
+                &r.name,
+                &r.employer_id.to_string(),
+            ])
+        },
+        |cursor, r| EmployerMatchEdge {
+            cursor,
+            node: r.into(),
+        },
+    );
+    Ok(EmployerMatchConnection { edges, page_info })
+}
+
+/// `Need.matchingPeople`: the viewer's structure's people only.
+pub(crate) async fn people_of(
+    ctx: &Context<'_>,
+    need: &NeedRow,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PersonMatchConnection> {
+    let limit = page_size(first)?;
+    let after = after_key(after, 4, |k| {
+        Some((int(&k[0])?, k[1].clone(), k[2].clone(), k[3].parse().ok()?))
+    })?;
+    let Some(structure) = policy::matching_structure(&actor(ctx)?) else {
+        return Ok(PersonMatchConnection::empty());
+    };
+    let rows = matching::people_for(
+        &gateway(ctx).pool,
+        structure,
+        &need.rome_codes,
+        after,
+        limit + 1,
+    )
+    .await
+    .map_err(error::db)?;
+    let (edges, page_info) = page(
+        rows,
+        limit,
+        |r| {
+            cursor(&[
+                &r.rome_level.to_string(),
+                &r.last_name,
+                &r.first_name,
+                &r.person_id.to_string(),
+            ])
+        },
+        |cursor, r| PersonMatchEdge {
+            cursor,
+            node: r.into(),
+        },
+    );
+    Ok(PersonMatchConnection { edges, page_info })
+}
+
+/// `Person.peers`: former participants of the person's own structure.
+pub(crate) async fn peers_of(
+    ctx: &Context<'_>,
+    person: &PersonRow,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PeerConnection> {
+    let limit = page_size(first)?;
+    let after = after_key(after, 3, |k| {
+        Some((int(&k[0])?, k[1].clone(), k[2].parse().ok()?))
+    })?;
+    let viewer = actor(ctx)?;
+    let Some((codes, _)) = profile(ctx, person).await? else {
+        return Ok(PeerConnection::empty());
+    };
+    let gw = gateway(ctx);
+    let rows = matching::peers(
+        &gw.pool,
+        person.structure,
+        person.person_id,
+        &codes,
+        after,
+        limit + 1,
+    )
+    .await
+    .map_err(error::db)?;
+    // Testimonies only of those whose consent to share them holds now.
+    let sharing: Vec<Uuid> = rows
+        .iter()
+        .take(usize::try_from(limit).unwrap_or_default())
+        .filter(|r| r.shares_testimonies())
+        .map(|r| r.person_id)
+        .collect();
+    let streams = matching::testimony_streams(&gw.pool, &sharing)
+        .await
+        .map_err(error::db)?;
+    let mut testimonies: HashMap<Uuid, Vec<PeerTestimony>> = HashMap::new();
+    for (author, stream) in streams {
+        let Some(id) = stream
+            .strip_prefix("testimony-")
+            .and_then(|id| id.parse().ok())
+        else {
+            continue;
+        };
+        // The stream, not a view: a withdrawal or an audience changed a
+        // moment ago holds at once.
+        let history = gw
+            .handler
+            .history::<Testimony>(TestimonyId(id))
+            .await
+            .map_err(error::app)?;
+        if let Some(t) = current(history.into_iter().map(|r| r.event))
+            && policy::reads_testimony(&viewer, person.structure, t.audience)
+        {
+            testimonies.entry(author).or_default().push(t);
+        }
+    }
+    let rows: Vec<(PeerRow, Vec<PeerTestimony>)> = rows
+        .into_iter()
+        .map(|r| {
+            let own = testimonies.remove(&r.person_id).unwrap_or_default();
+            (r, own)
+        })
+        .collect();
+    let (edges, page_info) = page(
+        rows,
+        limit,
+        |(r, _)| {
+            cursor(&[
+                &r.rome_level.to_string(),
+                &r.first_name,
+                &r.person_id.to_string(),
+            ])
+        },
+        |cursor, (r, testimonies)| PeerEdge {
+            cursor,
+            node: Peer {
+                rome_match: r.rome_match(),
+                first_name: r.first_name,
+                testimonies,
+            },
+        },
+    );
+    Ok(PeerConnection { edges, page_info })
+}
+
+/// A testimony as its facts leave it: none once withdrawn, or when its
+/// account was erased with its author's key.
+fn current(events: impl Iterator<Item = TestimonyEvent>) -> Option<PeerTestimony> {
+    let mut testimony = None;
+    for event in events {
+        match event {
+            TestimonyEvent::TestimonyRecorded(e) => {
+                testimony = e.account.known().map(|account| PeerTestimony {
+                    account: account.as_str().to_owned(),
+                    rome_codes: e.rome_codes.iter().map(|c| c.as_str().to_owned()).collect(),
+                    audience: e.audience,
+                    recorded_on: e.recorded_on,
+                });
+            }
+            TestimonyEvent::TestimonyAudienceChanged(e) => {
+                if let Some(t) = testimony.as_mut() {
+                    t.audience = e.audience;
+                }
+            }
+            TestimonyEvent::TestimonyWithdrawn(_) => return None,
+        }
+    }
+    testimony
+}
