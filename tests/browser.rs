@@ -1478,3 +1478,112 @@ async fn the_mailed_links_and_a_missing_page_pass_the_audit() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, None).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let i = json!({ "i": immersion, "c": convention(&today.to_string(), 35.5) });
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        // The host signed on paper, recorded by the mediator.
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: \"2026-01-05\" }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, i.clone()).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    let base = &server.base;
+    let id = immersion.as_str().unwrap();
+
+    // From the immersion's page, the mediator opens the printable convention.
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/immersions/{id}")).await;
+    browser.click("a[href$='/convention/imprimer']").await;
+    let page = browser.body().await;
+    let day = passerelle_domain::fr::date(today);
+    for mention in [
+        "Convention de période de mise en situation en milieu professionnel",
+        "Mission locale de Nantes",
+        "Awa",
+        "Diallo",
+        "12 mai 2001",
+        "3 rue des Lilas, 44000 Nantes",
+        "Demandeur ou demandeuse d'emploi",
+        "Boulangerie du Port",
+        "73282932000074",
+        "IDCC 843",
+        "Jean Martin",
+        "Lucie Bernard, Cheffe boulangère",
+        &format!("du {day} au {day} (1 jour)"),
+        "35,5 heures par semaine",
+        "De 6 h à 13 h",
+        "12 quai de la Fosse",
+        "Découvrir un métier ou un secteur d'activité",
+        "Découvrir le façonnage du pain",
+        "Peser, pétrir, façonner",
+        "Grille remplie avec la tutrice",
+        "Une immersion n'est pas un emploi",
+        "Aucun objectif de production",
+        "remplacer un salarié absent",
+        "pic saisonnier",
+        "dans les 24 heures",
+        "dans les 48 heures",
+        "Signée sur papier le 5 janvier 2026",
+    ] {
+        assert!(page.contains(mention), "{mention:?} missing:\n{page}");
+    }
+    assert!(!page.contains("DISCOVER_JOB_OR_SECTOR"), "{page}");
+    // One block per signatory: the person, the host, the prescriber; the
+    // two still to sign with a line for the signature and the date.
+    let blocks = browser
+        .client
+        .find_all(Locator::Css(".signature h3"))
+        .await
+        .unwrap();
+    let mut roles = Vec::new();
+    for block in blocks {
+        roles.push(block.text().await.unwrap());
+    }
+    assert_eq!(
+        roles,
+        ["Personne", "Structure d'accueil", "Prescripteur"],
+        "{page}"
+    );
+    let lines = browser
+        .client
+        .find_all(Locator::Css(".signature .line"))
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 4, "{page}");
+    browser.audit("convention à imprimer").await;
+    browser.screenshot("convention-imprimable").await;
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // A mediator of another structure does not read it.
+    create_user(&db, &dir, "Mission locale d'Angers", "leo@ml-angers.fr");
+    browser.goto(&format!("{base}/")).await;
+    browser.fill("#email", "leo@ml-angers.fr").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("form[action='/connexion'] button").await;
+    browser
+        .goto(&format!("{base}/immersions/{id}/convention/imprimer"))
+        .await;
+    let refused = browser.body().await;
+    assert!(refused.contains("Introuvable"), "{refused}");
+    assert!(!refused.contains("Diallo"), "{refused}");
+    browser.audit("convention d'une autre structure").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

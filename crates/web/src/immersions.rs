@@ -76,6 +76,8 @@ struct ImmersionTemplate {
     /// Party, button, decline label.
     answers: Vec<(&'static str, &'static str, &'static str)>,
     draft: bool,
+    /// A convention exists, to print.
+    drafted: bool,
     /// Signatory, button, on paper.
     signatures: Vec<(String, String, bool)>,
     validate: bool,
@@ -218,6 +220,10 @@ impl Page {
             error,
             answers,
             draft,
+            drafted: !matches!(
+                stage,
+                Stage::NotProposed | Stage::Proposed | Stage::Declined
+            ),
             signatures,
             validate,
             given: i

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 mod answer;
+mod convention_print;
 mod dashboards;
 mod employers;
 mod export;
@@ -62,6 +63,10 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/immersions/{id}/convention",
             get(immersions::convention_form).post(immersions::convention),
+        )
+        .route(
+            "/immersions/{id}/convention/imprimer",
+            get(convention_print::page),
         )
         .route("/acces/{token}", get(links::access_page))
         .route("/acces", post(links::access))

@@ -4,7 +4,10 @@
 use uuid::Uuid;
 
 use crate::employer::VisitPurpose;
-use crate::immersion::{FeedbackAuthor, Milestone, Objective, Outcome, Signatory, Skill, Stage};
+use crate::immersion::{
+    FeedbackAuthor, Milestone, Objective, Outcome, Signatory, SignatureMethodKind, SituationKind,
+    Skill, Stage,
+};
 use crate::need::{HiringIntent, Horizon, NeedSource};
 use crate::person::{ConsentPurpose, ReadjustmentCause};
 use crate::values::{
@@ -114,6 +117,18 @@ labels!(Signatory {
     Prescriber => "prescriber", "Prescripteur";
     SupportStructure => "support_structure", "Structure d'accompagnement";
     CurrentEmployer => "current_employer", "Employeur actuel";
+});
+
+labels!(SituationKind {
+    JobSeeker => "job_seeker", "Demandeur ou demandeuse d'emploi";
+    Employed => "employed", "Salarié ou salariée";
+    Student => "student", "Étudiant ou étudiante";
+    Other => "other", "Autre situation";
+});
+
+labels!(SignatureMethodKind {
+    Online => "online", "Signée en ligne";
+    Paper => "paper", "Signée sur papier";
 });
 
 labels!(Skill {

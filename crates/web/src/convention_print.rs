@@ -1,0 +1,389 @@
+//! The PMSMP convention as it is printed, on paper or to a PDF, from the
+//! browser: every mention the convention must carry (D5135-2), the uses an
+//! immersion may not serve, what to do after an accident, and a signature
+//! block for each party that signs, those already signed saying how and
+//! when. Readable by whoever the API lets read the convention: the staff
+//! who reach the immersion, its host, the person accompanied.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use passerelle_domain::fr::{self, Labelled};
+use passerelle_domain::immersion::{Objective, Signatory, SignatureMethodKind, SituationKind};
+
+use crate::answer::{Code, Day, read_or_return};
+use crate::page::{Nav, Page, message};
+
+const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { convention {
+    objective goals tasks evaluation safety schedule weeklyHours forbiddenUsesExcluded
+    period { start end days }
+    place { address commune }
+    prescriber { name siret signatory { name jobTitle } }
+    supportStructure { name siret signatory { name jobTitle } }
+    person {
+        identity { firstName lastName birthDate address email phone }
+        legalRepresentative { name jobTitle }
+        situation { kind description currentEmployer { name siret signatory { name jobTitle } } }
+    }
+    host { name siret activity collectiveAgreement signatory { name jobTitle }
+        tutor { name jobTitle email phone } }
+    signatures { signatory method paperSignedOn signedAt }
+} } }";
+
+#[derive(Deserialize)]
+struct Answer {
+    immersion: Option<Immersion>,
+}
+
+#[derive(Deserialize)]
+struct Immersion {
+    convention: Option<Convention>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Convention {
+    objective: Code<Objective>,
+    goals: String,
+    tasks: String,
+    evaluation: String,
+    safety: Option<String>,
+    schedule: String,
+    weekly_hours: f64,
+    forbidden_uses_excluded: bool,
+    period: Period,
+    place: Place,
+    prescriber: Organisation,
+    support_structure: Option<Organisation>,
+    person: Person,
+    host: Host,
+    signatures: Vec<Signature>,
+}
+
+#[derive(Deserialize)]
+struct Period {
+    start: Day,
+    end: Day,
+    days: i64,
+}
+
+#[derive(Deserialize)]
+struct Place {
+    address: String,
+    commune: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Signer {
+    name: String,
+    job_title: Option<String>,
+}
+
+impl Signer {
+    /// "Jean Martin, gérant".
+    fn described(&self) -> String {
+        match &self.job_title {
+            Some(title) => format!("{}, {title}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Organisation {
+    name: String,
+    siret: Option<String>,
+    signatory: Signer,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Person {
+    identity: Option<Identity>,
+    legal_representative: Option<Signer>,
+    situation: Situation,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity {
+    first_name: String,
+    last_name: String,
+    birth_date: Day,
+    address: String,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Situation {
+    kind: Code<SituationKind>,
+    description: Option<String>,
+    current_employer: Option<Organisation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Host {
+    name: String,
+    siret: String,
+    activity: String,
+    collective_agreement: String,
+    signatory: Signer,
+    tutor: Option<Tutor>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Tutor {
+    name: String,
+    job_title: String,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Signature {
+    signatory: Code<Signatory>,
+    method: Code<SignatureMethodKind>,
+    paper_signed_on: Option<Day>,
+    signed_at: Day,
+}
+
+/// A party of the convention as the page lists it: a heading and its
+/// mentions, each a label and a value.
+struct Party {
+    title: &'static str,
+    lines: Vec<(&'static str, String)>,
+}
+
+/// One signature block: for whom, who signs, and how and when when given.
+struct Block {
+    role: &'static str,
+    signer: String,
+    given: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "convention_print.html")]
+struct PrintTemplate {
+    nav: Nav,
+    id: String,
+    parties: Vec<Party>,
+    period: String,
+    days: String,
+    hours: String,
+    schedule: String,
+    place: String,
+    objective: &'static str,
+    goals: String,
+    tasks: String,
+    evaluation: String,
+    safety: Option<String>,
+    attested: bool,
+    blocks: Vec<Block>,
+}
+
+/// "35", "35,5".
+fn hours(weekly: f64) -> String {
+    let text = format!("{weekly}");
+    text.replace('.', ",")
+}
+
+fn organisation(title: &'static str, o: &Organisation) -> Party {
+    let mut lines = vec![("Dénomination", o.name.clone())];
+    if let Some(siret) = &o.siret {
+        lines.push(("SIRET", siret.clone()));
+    }
+    lines.push(("Signataire", o.signatory.described()));
+    Party { title, lines }
+}
+
+fn not_found() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Introuvable",
+        "Cette convention n'existe pas ou ne vous est pas accessible.",
+    )
+}
+
+pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
+    if page.viewer.user.is_none() && page.viewer.principal.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let out = page.run(CONVENTION, json!({ "i": id })).await;
+    let answer: Answer = read_or_return!(out);
+    let Some(c) = answer.immersion.and_then(|i| i.convention) else {
+        return not_found();
+    };
+
+    let mut parties = vec![organisation("Le prescripteur", &c.prescriber)];
+    if let Some(support) = &c.support_structure {
+        parties.push(organisation("La structure d'accompagnement", support));
+    }
+    let mut person = match &c.person.identity {
+        Some(i) => {
+            let mut lines = vec![
+                ("Nom", i.last_name.clone()),
+                ("Prénom", i.first_name.clone()),
+                ("Date de naissance", i.birth_date.french()),
+                ("Adresse", i.address.clone()),
+            ];
+            if let Some(email) = &i.email {
+                lines.push(("Courriel", email.clone()));
+            }
+            if let Some(phone) = &i.phone {
+                lines.push(("Téléphone", phone.clone()));
+            }
+            lines
+        }
+        None => vec![("Identité", "(effacée)".to_owned())],
+    };
+    let situation = &c.person.situation;
+    person.push((
+        "Situation",
+        match &situation.description {
+            Some(words) => format!("{} : {words}", situation.kind.french()),
+            None => situation.kind.french().to_owned(),
+        },
+    ));
+    parties.push(Party {
+        title: "La personne en immersion",
+        lines: person,
+    });
+    if let Some(representative) = &c.person.legal_representative {
+        parties.push(Party {
+            title: "Son représentant légal",
+            lines: vec![("Nom", representative.described())],
+        });
+    }
+    if let Some(employer) = &situation.current_employer {
+        parties.push(organisation("Son employeur actuel", employer));
+    }
+    let mut host = vec![
+        ("Dénomination", c.host.name.clone()),
+        ("SIRET", c.host.siret.clone()),
+        ("Activité", c.host.activity.clone()),
+        ("Convention collective", c.host.collective_agreement.clone()),
+        ("Signataire", c.host.signatory.described()),
+    ];
+    match &c.host.tutor {
+        Some(t) => {
+            host.push(("Tuteur ou tutrice", format!("{}, {}", t.name, t.job_title)));
+            if let Some(email) = &t.email {
+                host.push(("Courriel du tuteur", email.clone()));
+            }
+            if let Some(phone) = &t.phone {
+                host.push(("Téléphone du tuteur", phone.clone()));
+            }
+        }
+        None => host.push(("Tuteur ou tutrice", "(effacé)".to_owned())),
+    }
+    parties.push(Party {
+        title: "La structure d'accueil",
+        lines: host,
+    });
+
+    // Who signs (L5135-4): the three parties always, the others when the
+    // convention names them; any signature already given shows too.
+    let mut signatories =
+        BTreeSet::from([Signatory::Person, Signatory::Host, Signatory::Prescriber]);
+    if c.support_structure.is_some() {
+        signatories.insert(Signatory::SupportStructure);
+    }
+    if situation.current_employer.is_some() || situation.kind.0 == SituationKind::Employed {
+        signatories.insert(Signatory::CurrentEmployer);
+    }
+    if c.person.legal_representative.is_some() {
+        signatories.insert(Signatory::LegalRepresentative);
+    }
+    signatories.extend(c.signatures.iter().map(|s| s.signatory.0));
+    let person_name = c.person.identity.as_ref().map_or_else(
+        || "(effacé)".to_owned(),
+        |i| format!("{} {}", i.first_name, i.last_name),
+    );
+    let blocks = Signatory::ALL
+        .iter()
+        .filter(|s| signatories.contains(s))
+        .map(|&s| {
+            let signer = match s {
+                Signatory::Person => person_name.clone(),
+                Signatory::LegalRepresentative => c
+                    .person
+                    .legal_representative
+                    .as_ref()
+                    .map(Signer::described)
+                    .unwrap_or_default(),
+                Signatory::Host => format!("{} pour {}", c.host.signatory.described(), c.host.name),
+                Signatory::Prescriber => format!(
+                    "{} pour {}",
+                    c.prescriber.signatory.described(),
+                    c.prescriber.name
+                ),
+                Signatory::SupportStructure => c
+                    .support_structure
+                    .as_ref()
+                    .map(|o| format!("{} pour {}", o.signatory.described(), o.name))
+                    .unwrap_or_default(),
+                Signatory::CurrentEmployer => situation
+                    .current_employer
+                    .as_ref()
+                    .map(|o| format!("{} pour {}", o.signatory.described(), o.name))
+                    .unwrap_or_default(),
+            };
+            let given = c.signatures.iter().find(|g| g.signatory.0 == s).map(|g| {
+                let on = g.paper_signed_on.unwrap_or(g.signed_at);
+                format!("{} le {}", g.method.french(), on.french())
+            });
+            Block {
+                role: s.french(),
+                signer,
+                given,
+            }
+        })
+        .collect();
+
+    let body = PrintTemplate {
+        nav: page.nav(None),
+        id,
+        parties,
+        period: format!(
+            "du {} au {}",
+            c.period.start.french(),
+            c.period.end.french()
+        ),
+        days: fr::days(c.period.days),
+        hours: hours(c.weekly_hours),
+        schedule: c.schedule,
+        place: format!("{} (commune {})", c.place.address, c.place.commune),
+        objective: c.objective.french(),
+        goals: c.goals,
+        tasks: c.tasks,
+        evaluation: c.evaluation,
+        safety: c.safety,
+        attested: c.forbidden_uses_excluded,
+        blocks,
+    }
+    .render();
+    page.render(StatusCode::OK, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hours;
+
+    #[test]
+    fn weekly_hours_read_with_a_french_comma() {
+        assert_eq!(hours(35.0), "35");
+        assert_eq!(hours(35.5), "35,5");
+    }
+}
