@@ -1486,10 +1486,18 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
     };
     let db = TestDb::new().await;
     let dir = data_dir();
-    let (server, staff) = started(&db, &dir).await;
+    let (server, staff) = started_with_links(&db, &dir).await;
     let s = Some(staff.as_str());
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    gql(
+        &server,
+        s,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
     let person = enroll(&server, &staff, None).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
     let today = time::OffsetDateTime::now_utc().date();
@@ -1569,6 +1577,25 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
     assert_eq!(lines.len(), 4, "{page}");
     browser.audit("convention à imprimer").await;
     browser.screenshot("convention-imprimable").await;
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // The host reads it too, from its mailed link.
+    gql(
+        &server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": "lucie@boulangerie-du-port.fr" }),
+    )
+    .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    browser
+        .goto(&format!("{base}/immersions/{id}/convention/imprimer"))
+        .await;
+    let host = browser.body().await;
+    assert!(host.contains("Signée sur papier le 5 janvier 2026"), "{host}");
+    assert!(host.contains("Lucie Bernard, Cheffe boulangère"), "{host}");
     browser.click("form[action='/deconnexion'] button").await;
 
     // A mediator of another structure does not read it.
