@@ -1594,7 +1594,10 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
         .goto(&format!("{base}/immersions/{id}/convention/imprimer"))
         .await;
     let host = browser.body().await;
-    assert!(host.contains("Signée sur papier le 5 janvier 2026"), "{host}");
+    assert!(
+        host.contains("Signée sur papier le 5 janvier 2026"),
+        "{host}"
+    );
     assert!(host.contains("Lucie Bernard, Cheffe boulangère"), "{host}");
     browser.click("form[action='/deconnexion'] button").await;
 
