@@ -1614,6 +1614,175 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
     assert!(refused.contains("Introuvable"), "{refused}");
     assert!(!refused.contains("Diallo"), "{refused}");
     browser.audit("convention d'une autre structure").await;
+    browser.goto(&format!("{base}/")).await;
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // Renewed, the renewal's terms print with blocks of their own.
+    let tomorrow = today.next_day().unwrap();
+    let i = json!({ "i": immersion, "t": tomorrow.to_string() });
+    for step in [
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: \"2026-01-06\" }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!, $t: Date!) { conventionRenew(input: { immersionId: $i,
+            period: { start: $t, end: $t }, schedule: \"De 7 h à 12 h\", weeklyHours: 30,
+            objective: DISCOVER_JOB_OR_SECTOR, goals: \"Découvrir le façonnage du pain\",
+            whyGoalsNotReached: \"Une journée n'a pas suffi\" }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, i.clone()).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    browser.sign_in(base).await;
+    browser
+        .goto(&format!("{base}/immersions/{id}/convention/imprimer"))
+        .await;
+    let renewed = browser.body().await;
+    let next = passerelle_domain::fr::date(tomorrow);
+    for mention in [
+        "Renouvellement",
+        &format!("du {next} au {next} (1 jour)"),
+        "30 heures par semaine",
+        "Une journée n'a pas suffi",
+        "Signée sur papier le 6 janvier 2026",
+    ] {
+        assert!(renewed.contains(mention), "{mention:?} missing:\n{renewed}");
+    }
+    let blocks = browser
+        .client
+        .find_all(Locator::Css(".signature"))
+        .await
+        .unwrap();
+    assert_eq!(blocks.len(), 6, "{renewed}");
+    browser.audit("convention renouvelée").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+/// A page or file of the web as a staff member by their session (its cookie):
+/// status, headers and body.
+async fn web_get(
+    server: &Server,
+    token: &str,
+    path: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .header(
+            "cookie",
+            format!("{}={token}", passerelle_graphql::SESSION_COOKIE),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_persons_file_shows_their_words_inquiries_and_consents_and_their_data_prints() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let awa = enroll(&server, &staff, Some("awa.diallo@example.fr")).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let immersion = propose(&server, &staff, &awa, &employer).await;
+    assert!(immersion.is_string(), "{immersion}");
+    for (what, query) in [
+        (
+            "situation",
+            "mutation($p: ID!) { situationState(input: { personId: $p,
+                words: \"Je cherche un métier où l'on travaille tôt le matin.\" }) { person { id } } }",
+        ),
+        (
+            "inquiry",
+            "mutation($p: ID!) { jobInquiryLog(input: { personId: $p, romeCode: \"D1102\",
+                withWhom: \"Boulangerie du Port\", learned: \"Le levain se prépare la veille.\" }) { inquiryId } }",
+        ),
+        (
+            "consent",
+            "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: TESTIMONY,
+                textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        ),
+    ] {
+        let done = gql(&server, Some(&staff), query, json!({ "p": awa })).await;
+        assert!(done["errors"].is_null(), "{what}: {done}");
+    }
+    let id = awa.as_str().unwrap();
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let file = browser
+        .until(&format!("{base}/people/{id}"), "Enquêtes métier")
+        .await;
+    assert!(file.contains("Sa situation, dans ses mots"), "{file}");
+    assert!(file.contains("travaille tôt le matin"), "{file}");
+    assert!(file.contains("D1102 — Boulanger / Boulangère"), "{file}");
+    assert!(file.contains("Avec : Boulangerie du Port"), "{file}");
+    assert!(file.contains("Le levain se prépare la veille."), "{file}");
+    assert!(
+        file.contains("Partager son parcours (témoignage) : donné"),
+        "{file}"
+    );
+    assert!(file.contains("Texte, version v1"), "{file}");
+    assert!(file.contains("Sur un formulaire signé"), "{file}");
+    assert!(file.contains("Rencontres avec des pairs"), "{file}");
+    assert!(file.contains("Parrainages"), "{file}");
+    assert!(file.contains("Son parcours"), "{file}");
+    // No disability recognition recorded: no such section.
+    assert!(!file.contains("Reconnaissance du handicap"), "{file}");
+    browser.audit("fiche de la personne").await;
+    browser.screenshot("fiche-personne").await;
+
+    browser
+        .click(&format!("a[href='/people/{id}/donnees']"))
+        .await;
+    // The mails follow the facts within moments.
+    let page = browser
+        .until(
+            &format!("{base}/people/{id}/donnees"),
+            "Proposition d'immersion (personne)",
+        )
+        .await;
+    assert!(page.contains("Destinataire : la personne"), "{page}");
+    assert!(page.contains("Données de Awa Diallo"), "{page}");
+    assert!(page.contains("mission d'intérêt public"), "{page}");
+    assert!(page.contains("Votre parcours, fait par fait"), "{page}");
+    assert!(page.contains("Début de l'accompagnement"), "{page}");
+    assert!(page.contains("un médiateur"), "{page}");
+    assert!(page.contains("Courriels envoyés"), "{page}");
+    assert!(page.contains("Télécharger (JSON)"), "{page}");
+    browser.audit("données de la personne").await;
+    browser.screenshot("donnees-personne").await;
+
+    // The document, as a file that does not name her.
+    let (status, headers, body) =
+        web_get(&server, &staff, &format!("/people/{id}/donnees.json")).await;
+    assert_eq!(status, 200, "{body}");
+    let kind = headers["content-type"].to_str().unwrap();
+    assert!(kind.starts_with("application/json"), "{kind}: {body}");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    assert!(!disposition.contains("Diallo"), "{disposition}");
+    let document: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(document["format"], "passerelle/export-personne/1");
+    assert!(
+        !document["facts"].as_array().unwrap().is_empty(),
+        "{document}"
+    );
+
+    // A mediator of another structure: as if she did not exist.
+    create_user(&db, &dir, "Mission locale de Rennes", "yann@ml-rennes.fr");
+    let other = login(&server, "yann@ml-rennes.fr").await;
+    let (status, _, body) = web_get(&server, &other, &format!("/people/{id}/donnees")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("Introuvable"), "{body}");
+    let (status, _, _) = web_get(&server, &other, &format!("/people/{id}/donnees.json")).await;
+    assert_eq!(status, 404);
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -53,6 +53,8 @@ struct PortalTemplate {
 struct PersonTemplate {
     nav: Nav,
     immersions: Vec<(String, String)>,
+    /// The person's id, for the page of their own data.
+    me: Option<String>,
 }
 
 impl Page {
@@ -234,7 +236,13 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             Ok(list) => list,
             Err(r) => return *r,
         };
-        let body = PersonTemplate { nav, immersions }.render();
+        let me = own_person(&page.viewer);
+        let body = PersonTemplate {
+            nav,
+            immersions,
+            me,
+        }
+        .render();
         return page.render(StatusCode::OK, body);
     }
     let body = HomeTemplate {
@@ -243,6 +251,14 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
     }
     .render();
     page.render(StatusCode::OK, body)
+}
+
+/// The person signed in by their own link, if that is who views.
+fn own_person(viewer: &Viewer) -> Option<String> {
+    match viewer.principal?.principal {
+        passerelle_graphql::Principal::Person(p) => Some(p.0.to_string()),
+        passerelle_graphql::Principal::Employer(_) => None,
+    }
 }
 
 pub(crate) fn own_employer(viewer: &Viewer) -> Option<String> {

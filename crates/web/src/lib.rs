@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 mod answer;
 mod convention_print;
 mod dashboards;
+mod data_export;
 mod employers;
 mod export;
 mod files;
@@ -56,6 +57,8 @@ pub fn router(api: ApiCell) -> Router {
         .route("/people/nouvelle", get(people::enrol_form))
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
+        .route("/people/{id}/donnees", get(data_export::page))
+        .route("/people/{id}/donnees.json", get(data_export::download))
         .route("/immersions/nouvelle", get(immersions::propose_form))
         .route("/immersions", post(immersions::propose))
         .route("/immersions/{id}", get(immersions::page))

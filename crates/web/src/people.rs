@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use passerelle_domain::immersion::FeedbackAuthor;
-use passerelle_domain::person::{CauseKind, ReadjustmentCause};
+use passerelle_domain::person::{CauseKind, ConsentPurpose, ReadjustmentCause};
 
 use passerelle_domain::fr::event_label;
 
@@ -150,7 +150,26 @@ struct PersonTemplate {
     timeline: Vec<(String, &'static str)>,
     /// Immersions with feedback: id, label.
     immersions: Vec<(String, String)>,
+    /// When stated, in their words.
+    situation: Option<(String, String)>,
+    /// When, job, with whom, what they learned.
+    inquiries: Vec<Line>,
+    /// When, jobs, who the peer is, what they took away.
+    meetings: Vec<Line>,
+    /// Since (and until) when, the mentor and their job, why it ended.
+    mentorships: Vec<Line>,
+    /// When, purpose, given or withdrawn, how.
+    consents: Vec<Line>,
+    /// Their disability recognition, when the viewer may read it.
+    disability: Option<String>,
     form: FormState,
+}
+
+/// One entry of a section of the file: when, what, and details.
+struct Line {
+    when: String,
+    what: String,
+    details: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +185,135 @@ struct PersonFile {
     name: PersonName,
     project_versions: Vec<ProjectVersion>,
     timeline: Vec<Fact>,
+    situation: Option<Situation>,
+    job_inquiries: Vec<JobInquiry>,
+    peer_meetings: Vec<PeerMeeting>,
+    mentorships: Vec<Mentorship>,
+    consent_records: Vec<ConsentRecord>,
+    disability_recognition: Option<DisabilityRecognition>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Situation {
+    stated_on: Day,
+    words: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobInquiry {
+    held_on: Day,
+    rome_code: String,
+    with_whom: String,
+    learned: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeerMeeting {
+    held_on: Day,
+    peer: String,
+    rome_codes: Vec<String>,
+    takeaways: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Mentorship {
+    started_on: Day,
+    ended_on: Option<Day>,
+    mentor: Option<String>,
+    mentor_job: Option<String>,
+    end_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsentRecord {
+    purpose: Code<ConsentPurpose>,
+    given: bool,
+    on: Day,
+    text_version: Option<String>,
+    signed_form: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DisabilityRecognition {
+    recognised: Option<bool>,
+    recorded_on: Day,
+}
+
+/// The file's sections below the project, from the API's answer.
+fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) {
+    let inquiries = std::mem::take(&mut p.job_inquiries)
+        .into_iter()
+        .map(|i| Line {
+            when: i.held_on.french(),
+            what: fr::rome(&i.rome_code),
+            details: std::iter::once(format!("Avec : {}", i.with_whom))
+                .chain(i.learned.map(|l| format!("Ce qui en ressort : {l}")))
+                .collect(),
+        })
+        .collect();
+    let meetings = std::mem::take(&mut p.peer_meetings)
+        .into_iter()
+        .map(|m| Line {
+            when: m.held_on.french(),
+            what: m.peer,
+            details: std::iter::once(
+                m.rome_codes
+                    .iter()
+                    .map(|c| fr::rome(c))
+                    .collect::<Vec<_>>()
+                    .join(" ; "),
+            )
+            .filter(|jobs| !jobs.is_empty())
+            .chain(m.takeaways.map(|t| format!("Ce qui en ressort : {t}")))
+            .collect(),
+        })
+        .collect();
+    let mentorships = std::mem::take(&mut p.mentorships)
+        .into_iter()
+        .map(|m| Line {
+            when: match m.ended_on {
+                Some(end) => format!("Du {} au {}", m.started_on.french(), end.french()),
+                None => format!("Depuis le {}", m.started_on.french()),
+            },
+            what: m.mentor.unwrap_or_else(|| "(effacé)".to_owned()),
+            details: m
+                .mentor_job
+                .map(|j| format!("Métier : {}", fr::rome(&j)))
+                .into_iter()
+                .chain(m.end_reason.map(|r| format!("Fin : {r}")))
+                .collect(),
+        })
+        .collect();
+    let consents = std::mem::take(&mut p.consent_records)
+        .into_iter()
+        .map(|c| Line {
+            when: c.on.french(),
+            what: format!(
+                "{} : {}",
+                c.purpose.french(),
+                if c.given { "donné" } else { "retiré" }
+            ),
+            details: c
+                .text_version
+                .map(|v| format!("Texte, version {v}"))
+                .into_iter()
+                .chain(c.signed_form.map(|signed| {
+                    if signed {
+                        "Sur un formulaire signé".to_owned()
+                    } else {
+                        "À l'oral ou en ligne, sans formulaire signé".to_owned()
+                    }
+                }))
+                .collect(),
+        })
+        .collect();
+    (inquiries, meetings, mentorships, consents)
 }
 
 #[derive(Deserialize)]
@@ -205,19 +353,40 @@ impl Page {
             .run(
                 "query($p: ID!) { person(id: $p) { firstName lastName
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
-                    timeline { eventType recordedAt } }
+                    timeline { eventType recordedAt }
+                    situation { statedOn words }
+                    jobInquiries { heldOn romeCode withWhom learned }
+                    peerMeetings { heldOn peer romeCodes takeaways }
+                    mentorships { startedOn endedOn mentor mentorJob endReason }
+                    consentRecords { purpose given on textVersion signedForm }
+                    disabilityRecognition { recognised recordedOn } }
                   immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors } } } }",
                 json!({ "p": id }),
             )
             .await;
         let answer: PersonAnswer = read_or_return!(out);
-        let Some(p) = answer.person else {
+        let Some(mut p) = answer.person else {
             return message(
                 StatusCode::NOT_FOUND,
                 "Introuvable",
                 "Cette personne n'existe pas ou ne vous est pas accessible.",
             );
         };
+        let (inquiries, meetings, mentorships, consents) = sections(&mut p);
+        let situation = p.situation.map(|s| {
+            (
+                s.stated_on.french(),
+                s.words.unwrap_or_else(|| "(effacé)".to_owned()),
+            )
+        });
+        let disability = p.disability_recognition.map(|d| {
+            let what = match d.recognised {
+                Some(true) => "Reconnaissance (RQTH) en cours de validité",
+                Some(false) => "Pas de reconnaissance (RQTH)",
+                None => "(effacé)",
+            };
+            format!("{what}, enregistré le {}", d.recorded_on.french())
+        });
         let versions = p
             .project_versions
             .into_iter()
@@ -258,6 +427,12 @@ impl Page {
             versions,
             timeline,
             immersions,
+            situation,
+            inquiries,
+            meetings,
+            mentorships,
+            consents,
+            disability,
             form,
         }
         .render();
