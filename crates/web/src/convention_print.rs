@@ -34,6 +34,8 @@ const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { convention {
     host { name siret activity collectiveAgreement signatory { name jobTitle }
         tutor { name jobTitle email phone } }
     signatures { signatory method paperSignedOn signedAt }
+    renewal { period { start end days } schedule weeklyHours objective goals whyGoalsNotReached
+        signatures { signatory method paperSignedOn signedAt } }
 } } }";
 
 #[derive(Deserialize)]
@@ -63,6 +65,20 @@ struct Convention {
     support_structure: Option<Organisation>,
     person: Person,
     host: Host,
+    signatures: Vec<Signature>,
+    renewal: Option<Renewal>,
+}
+
+/// The renewal's terms, which its parties sign in turn.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Renewal {
+    period: Period,
+    schedule: String,
+    weekly_hours: f64,
+    objective: Code<Objective>,
+    goals: String,
+    why_goals_not_reached: String,
     signatures: Vec<Signature>,
 }
 
@@ -166,6 +182,17 @@ struct Party {
     lines: Vec<(&'static str, String)>,
 }
 
+/// The renewal as the page shows it, with its own signature blocks.
+struct RenewalShown {
+    period: String,
+    hours: String,
+    schedule: String,
+    objective: &'static str,
+    goals: String,
+    why: String,
+    blocks: Vec<Block>,
+}
+
 /// One signature block: for whom, who signs, and how and when when given.
 struct Block {
     role: &'static str,
@@ -180,7 +207,6 @@ struct PrintTemplate {
     id: String,
     parties: Vec<Party>,
     period: String,
-    days: String,
     hours: String,
     schedule: String,
     place: String,
@@ -191,6 +217,17 @@ struct PrintTemplate {
     safety: Option<String>,
     attested: bool,
     blocks: Vec<Block>,
+    renewal: Option<RenewalShown>,
+}
+
+/// "du 4 mai 2026 au 8 mai 2026 (5 jours)".
+fn period(p: &Period) -> String {
+    format!(
+        "du {} au {} ({})",
+        p.start.french(),
+        p.end.french(),
+        fr::days(p.days)
+    )
 }
 
 /// "35", "35,5".
@@ -311,57 +348,66 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
         || "(effacé)".to_owned(),
         |i| format!("{} {}", i.first_name, i.last_name),
     );
-    let blocks = Signatory::ALL
-        .iter()
-        .filter(|s| signatories.contains(s))
-        .map(|&s| {
-            let signer = match s {
-                Signatory::Person => person_name.clone(),
-                Signatory::LegalRepresentative => c
-                    .person
-                    .legal_representative
-                    .as_ref()
-                    .map(Signer::described)
-                    .unwrap_or_default(),
-                Signatory::Host => format!("{} pour {}", c.host.signatory.described(), c.host.name),
-                Signatory::Prescriber => format!(
-                    "{} pour {}",
-                    c.prescriber.signatory.described(),
-                    c.prescriber.name
-                ),
-                Signatory::SupportStructure => c
-                    .support_structure
-                    .as_ref()
-                    .map(|o| format!("{} pour {}", o.signatory.described(), o.name))
-                    .unwrap_or_default(),
-                Signatory::CurrentEmployer => situation
-                    .current_employer
-                    .as_ref()
-                    .map(|o| format!("{} pour {}", o.signatory.described(), o.name))
-                    .unwrap_or_default(),
-            };
-            let given = c.signatures.iter().find(|g| g.signatory.0 == s).map(|g| {
-                let on = g.paper_signed_on.unwrap_or(g.signed_at);
-                format!("{} le {}", g.method.french(), on.french())
-            });
-            Block {
-                role: s.french(),
-                signer,
-                given,
-            }
-        })
-        .collect();
+    let blocks_of = |given: &[Signature]| -> Vec<Block> {
+        Signatory::ALL
+            .iter()
+            .filter(|s| signatories.contains(s))
+            .map(|&s| {
+                let signer = match s {
+                    Signatory::Person => person_name.clone(),
+                    Signatory::LegalRepresentative => c
+                        .person
+                        .legal_representative
+                        .as_ref()
+                        .map(Signer::described)
+                        .unwrap_or_default(),
+                    Signatory::Host => {
+                        format!("{} pour {}", c.host.signatory.described(), c.host.name)
+                    }
+                    Signatory::Prescriber => format!(
+                        "{} pour {}",
+                        c.prescriber.signatory.described(),
+                        c.prescriber.name
+                    ),
+                    Signatory::SupportStructure => c
+                        .support_structure
+                        .as_ref()
+                        .map(|o| format!("{} pour {}", o.signatory.described(), o.name))
+                        .unwrap_or_default(),
+                    Signatory::CurrentEmployer => situation
+                        .current_employer
+                        .as_ref()
+                        .map(|o| format!("{} pour {}", o.signatory.described(), o.name))
+                        .unwrap_or_default(),
+                };
+                let given = given.iter().find(|g| g.signatory.0 == s).map(|g| {
+                    let on = g.paper_signed_on.unwrap_or(g.signed_at);
+                    format!("{} le {}", g.method.french(), on.french())
+                });
+                Block {
+                    role: s.french(),
+                    signer,
+                    given,
+                }
+            })
+            .collect()
+    };
+    let blocks = blocks_of(&c.signatures);
+    let renewal = c.renewal.as_ref().map(|r| RenewalShown {
+        period: period(&r.period),
+        hours: hours(r.weekly_hours),
+        schedule: r.schedule.clone(),
+        objective: r.objective.french(),
+        goals: r.goals.clone(),
+        why: r.why_goals_not_reached.clone(),
+        blocks: blocks_of(&r.signatures),
+    });
 
     let body = PrintTemplate {
         nav: page.nav(None),
         id,
         parties,
-        period: format!(
-            "du {} au {}",
-            c.period.start.french(),
-            c.period.end.french()
-        ),
-        days: fr::days(c.period.days),
+        period: period(&c.period),
         hours: hours(c.weekly_hours),
         schedule: c.schedule,
         place: format!("{} (commune {})", c.place.address, c.place.commune),
@@ -372,6 +418,7 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
         safety: c.safety,
         attested: c.forbidden_uses_excluded,
         blocks,
+        renewal,
     }
     .render();
     page.render(StatusCode::OK, body)
