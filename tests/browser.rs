@@ -1736,7 +1736,7 @@ async fn the_persons_file_shows_their_words_inquiries_and_consents_and_their_dat
     // No disability recognition recorded: no such section.
     assert!(!file.contains("Reconnaissance du handicap"), "{file}");
     browser.audit("fiche de la personne").await;
-    browser.screenshot("fiche-personne").await;
+    browser.screenshot("fiche-personne-sections").await;
 
     browser
         .click(&format!("a[href='/people/{id}/donnees']"))
@@ -1783,6 +1783,77 @@ async fn the_persons_file_shows_their_words_inquiries_and_consents_and_their_dat
     assert!(body.contains("Introuvable"), "{body}");
     let (status, _, _) = web_get(&server, &other, &format!("/people/{id}/donnees.json")).await;
     assert_eq!(status, 404);
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn the_person_reads_her_own_data_from_her_space_with_who_read_her_health_data() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let awa = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    for query in [
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: DISABILITY_RECOGNITION,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        "mutation($p: ID!) { disabilityRecognitionRecord(input: { personId: $p,
+            recognised: true }) { person { id } } }",
+    ] {
+        let done = gql(&server, Some(&staff), query, json!({ "p": awa })).await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let id = awa.as_str().unwrap();
+    let base = &server.base;
+
+    // Her referent sees the recognition on her file.
+    browser.sign_in(base).await;
+    let file = browser
+        .until(&format!("{base}/people/{id}"), "Reconnaissance du handicap")
+        .await;
+    assert!(
+        file.contains("Reconnaissance (RQTH) en cours de validité"),
+        "{file}"
+    );
+    assert!(
+        file.contains("Enregistrer la RQTH (donnée de santé) : donné"),
+        "{file}"
+    );
+    browser.audit("fiche de la personne, RQTH").await;
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // She signs in by her mailed link and opens « Mes données ».
+    gql(
+        &server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": "awa@exemple.fr" }),
+    )
+    .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    assert!(browser.body().await.contains("Mes données"));
+    browser.audit("espace de la personne").await;
+    browser
+        .click(&format!("a[href='/people/{id}/donnees']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Données de Awa Diallo"), "{page}");
+    assert!(page.contains("Début de l'accompagnement"), "{page}");
+    assert!(
+        page.contains("Qui a consulté vos données de santé"),
+        "{page}"
+    );
+    assert!(page.contains("en consultant votre fiche"), "{page}");
+    assert!(
+        page.contains("la personne, par un export de vos données"),
+        "{page}"
+    );
+    browser.audit("mes données").await;
+    browser.screenshot("mes-donnees").await;
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -79,8 +79,8 @@ fn state_label(state: &str) -> &'static str {
 /// How the health data was read.
 fn through_label(through: &str) -> &'static str {
     match through {
-        "data_export" => "par un export de ses données",
-        _ => "en consultant sa fiche",
+        "data_export" => "par un export de vos données",
+        _ => "en consultant votre fiche",
     }
 }
 
