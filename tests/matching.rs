@@ -311,6 +311,52 @@ async fn matching_needs_employers_peers_and_people() {
         .collect();
     assert_eq!(theirs, vec![&yann]);
 
+    // Possible mentors: those who mentored someone of the structure whose
+    // project fits, by the name recorded; not another structure's, nor a
+    // mentor of another job.
+    let mentor = "mutation($p: ID!, $m: String!, $j: String) { mentorshipStart(input: {
+        personId: $p, mentor: $m, mentorJob: $j }) { person { id } } }";
+    let mentee = with_project(&server, &a, "Léa", None, "D1101").await;
+    consent(&server, &a, &mentee, "MENTORING", true).await;
+    ok(
+        &server,
+        &a,
+        mentor,
+        json!({ "p": mentee, "m": "Sophie Marchand", "j": "D1106" }),
+    )
+    .await;
+    let off_path = with_project(&server, &a, "Hugo", None, "A1101").await;
+    consent(&server, &a, &off_path, "MENTORING", true).await;
+    ok(
+        &server,
+        &a,
+        mentor,
+        json!({ "p": off_path, "m": "Marc Ferme", "j": null }),
+    )
+    .await;
+    let theirs = with_project(&server, &b, "Noé", None, "D1102").await;
+    consent(&server, &b, &theirs, "MENTORING", true).await;
+    ok(
+        &server,
+        &b,
+        mentor,
+        json!({ "p": theirs, "m": "Paul Autre", "j": null }),
+    )
+    .await;
+    assert_eq!(
+        all(
+            &server,
+            &a,
+            &awa,
+            "possibleMentors",
+            "name mentorJob romeMatch"
+        )
+        .await,
+        vec![
+            json!({ "name": "Sophie Marchand", "mentorJob": "D1106", "romeMatch": "SAME_DOMAIN" })
+        ]
+    );
+
     // The person herself, by a link: her matching is for her mediators.
     let asked = gql(
         &server,
@@ -329,12 +375,18 @@ async fn matching_needs_employers_peers_and_people() {
         &server,
         &her,
         "query($p: ID!) { person(id: $p) { id matchingNeeds { edges { cursor } }
-            matchingEmployers { edges { cursor } } peers { edges { cursor } } } }",
+            matchingEmployers { edges { cursor } } peers { edges { cursor } }
+            possibleMentors { edges { cursor } } } }",
         json!({ "p": awa }),
     )
     .await;
     assert_eq!(own["person"]["id"], awa, "{own}");
-    for field in ["matchingNeeds", "matchingEmployers", "peers"] {
+    for field in [
+        "matchingNeeds",
+        "matchingEmployers",
+        "peers",
+        "possibleMentors",
+    ] {
         assert_eq!(own["person"][field]["edges"], json!([]), "{field}");
     }
 

@@ -10,12 +10,13 @@
 //! list. Nodes are summaries of their own, so that the people and
 //! employers features, which delegate here, import nothing back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_graphql::{Context, ID, Result, SimpleObject};
 use passerelle_app::policy;
+use passerelle_domain::person::{Person as PersonAggregate, PersonEvent};
 use passerelle_domain::testimony::{Audience, Testimony, TestimonyEvent};
-use passerelle_domain::values::TestimonyId;
+use passerelle_domain::values::{PersonId, TestimonyId};
 use passerelle_projections::views::matching::{
     self, EmployerMatchRow, NeedMatchRow, PeerRow, PersonMatchRow, Proximity, RomeMatch,
 };
@@ -132,6 +133,17 @@ pub struct PeerTestimony {
     pub recorded_on: Date,
 }
 
+/// Someone who already mentored a person of the structure whose project
+/// fits: the name as it was recorded (a label, not an account).
+#[derive(SimpleObject, Debug)]
+pub struct PossibleMentor {
+    pub name: String,
+    /// The mentor's job, when it was recorded.
+    pub mentor_job: Option<String>,
+    /// How the project of the people they mentored fits.
+    pub rome_match: RomeMatch,
+}
+
 macro_rules! connections {
     ($($node:ident => $edge:ident, $connection:ident;)*) => {$(
         #[derive(SimpleObject, Debug)]
@@ -165,6 +177,7 @@ connections! {
     EmployerMatch => EmployerMatchEdge, EmployerMatchConnection;
     PersonMatch => PersonMatchEdge, PersonMatchConnection;
     Peer => PeerEdge, PeerConnection;
+    PossibleMentor => PossibleMentorEdge, PossibleMentorConnection;
 }
 
 /// The person's project codes and place, when the viewer reads their
@@ -413,4 +426,77 @@ fn current(events: impl Iterator<Item = TestimonyEvent>) -> Option<PeerTestimony
         }
     }
     testimony
+}
+
+/// How many mentored people a person's possible mentors are read from: each
+/// is one stream read.
+const MENTORED_READ: i64 = 200;
+
+/// `Person.possibleMentors`: the mentors of people of the person's own
+/// structure whose project fits theirs, by name.
+pub(crate) async fn mentors_of(
+    ctx: &Context<'_>,
+    person: &PersonRow,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PossibleMentorConnection> {
+    let limit = page_size(first)?;
+    let after = after_key(after, 2, |k| Some((int(&k[0])?, k[1].clone())))?;
+    let Some((codes, _)) = profile(ctx, person).await? else {
+        return Ok(PossibleMentorConnection::empty());
+    };
+    let gw = gateway(ctx);
+    let mentored = matching::mentored(
+        &gw.pool,
+        person.structure,
+        person.person_id,
+        &codes,
+        MENTORED_READ,
+    )
+    .await
+    .map_err(error::db)?;
+    // By name, each with the closest fit of the people they mentored.
+    let mut mentors: BTreeMap<String, (i32, Option<String>)> = BTreeMap::new();
+    for (mentee, level) in mentored {
+        let history = gw
+            .handler
+            .history::<PersonAggregate>(PersonId(mentee))
+            .await
+            .map_err(error::app)?;
+        for fact in history {
+            if let PersonEvent::MentorshipStarted(e) = fact.event
+                && let Some(name) = e.mentor.known()
+            {
+                let job = e.mentor_job.map(|j| j.as_str().to_owned());
+                let entry = mentors
+                    .entry(name.as_str().to_owned())
+                    .or_insert((level, None));
+                entry.0 = entry.0.min(level);
+                if entry.1.is_none() {
+                    entry.1 = job;
+                }
+            }
+        }
+    }
+    let mut rows: Vec<(i32, String, Option<String>)> = mentors
+        .into_iter()
+        .map(|(name, (level, job))| (level, name, job))
+        .filter(|(level, name, _)| after.as_ref().is_none_or(|(l, n)| (*level, name) > (*l, n)))
+        .collect();
+    rows.sort();
+    rows.truncate(usize::try_from(limit + 1).unwrap_or_default());
+    let (edges, page_info) = page(
+        rows,
+        limit,
+        |(level, name, _)| cursor(&[&level.to_string(), name]),
+        |cursor, (level, name, mentor_job)| PossibleMentorEdge {
+            cursor,
+            node: PossibleMentor {
+                name,
+                mentor_job,
+                rome_match: RomeMatch::of_level(level),
+            },
+        },
+    );
+    Ok(PossibleMentorConnection { edges, page_info })
 }

@@ -187,6 +187,17 @@ impl Person {
     ) -> Result<crate::matching::PeerConnection> {
         crate::matching::peers_of(ctx, &self.0, first, after).await
     }
+    /// Mentors, by the name recorded, who already mentored people of their
+    /// structure whose project fits theirs. Empty to anyone but their
+    /// structure's staff.
+    async fn possible_mentors(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<crate::matching::PossibleMentorConnection> {
+        crate::matching::mentors_of(ctx, &self.0, first, after).await
+    }
 }
 
 #[derive(Debug)]

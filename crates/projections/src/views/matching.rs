@@ -29,6 +29,11 @@ pub enum RomeMatch {
 }
 
 impl RomeMatch {
+    /// From a level the queries compute: 0 for the same code.
+    pub fn of_level(level: i32) -> Self {
+        Self::of(level)
+    }
+
     fn of(level: i32) -> Self {
         if level == 0 {
             Self::Exact
@@ -447,6 +452,47 @@ pub async fn testimony_streams(
          order by transaction_id, global_position",
     )
     .bind(people)
+    .fetch_all(db)
+    .await
+}
+
+/// The people of `structure`, other than `person`, who had a mentor and
+/// whose project went through a code that fits `codes`: exact codes first,
+/// at most `limit` of them. Their mentors are read from their own streams,
+/// where the names are sealed with their key.
+pub async fn mentored(
+    db: impl PgExecutor<'_>,
+    structure: Uuid,
+    person: Uuid,
+    codes: &[String],
+    limit: i64,
+) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "select person_id, rome_level from (
+             select p.person_id,
+                    (select min(case when v.target_rome_codes && $3 then 0 else 1 end)
+                     from people.project_versions v
+                     where v.person_id = p.person_id
+                       and exists (select 1 from unnest(v.target_rome_codes) c
+                                   where left(c, 3) = any($4))) as rome_level
+             from people.people p
+             where p.structure = $1 and p.person_id <> $2 and not p.erased
+               and exists (select 1 from people.timeline t
+                           where t.person_id = p.person_id
+                             and t.event_type = 'mentorship_started')
+         ) m
+         where rome_level is not null
+         order by rome_level, person_id
+         limit $5",
+    )
+    .bind(structure)
+    .bind(person)
+    .bind(codes)
+    .bind(domains(codes))
+    .bind(limit)
     .fetch_all(db)
     .await
 }
