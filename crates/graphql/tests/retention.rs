@@ -151,6 +151,7 @@ impl World {
         let runs = self.scheduler.tick().await.unwrap();
         assert_eq!(runs.len(), 1, "{runs:?}");
         assert_eq!(runs[0].outcome, "succeeded", "{runs:?}");
+        assert_eq!(runs[0].job, "retention");
         self.projections.catch_up().await.unwrap();
         runs[0].items
     }
@@ -372,6 +373,28 @@ async fn inactive_people_are_warned_then_erased_unless_extended_and_the_plan_say
     assert_eq!(w.warnings().await.len(), 3);
     // The active path reaches 24 months of silence a year later only.
     assert!(!ids(&w.plan().await.warn).contains(&active().0));
+
+    // Each run is visible to managers, with what it did (mails and
+    // erasures), newest first.
+    let response = w
+        .schema
+        .execute(prepare(
+            async_graphql::Request::new(
+                "{ jobRuns(job: \"retention\", first: 3) { job items succeeded } }",
+            ),
+            &w.gateway,
+            World::viewer(other_mediator(), StaffRole::Manager),
+        ))
+        .await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    assert_eq!(
+        response.data.into_json().unwrap()["jobRuns"],
+        json!([
+            { "job": "retention", "items": 1, "succeeded": true },
+            { "job": "retention", "items": 1, "succeeded": true },
+            { "job": "retention", "items": 0, "succeeded": true },
+        ])
+    );
 }
 
 #[tokio::test]
