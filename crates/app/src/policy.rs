@@ -399,4 +399,3 @@ pub fn consents_online(actor: &Actor) -> bool {
 pub fn reads_health_log(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin)
 }
-
