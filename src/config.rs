@@ -411,9 +411,12 @@ impl Config {
             config.mail.lease_secs,
             shortest.as_secs()
         );
+        // Bounded above too: a date moved by a period out of range would
+        // stop the scheduler, not the one run.
         anyhow::ensure!(
-            config.retention.inactive_months >= 1 && config.retention.grace_days >= 1,
-            "retention.inactive_months and retention.grace_days must be at least 1 \
+            (1..=120).contains(&config.retention.inactive_months)
+                && (1..=3650).contains(&config.retention.grace_days),
+            "retention.inactive_months goes from 1 to 120 and retention.grace_days from 1 to 3650 \
              (turn the job off with retention.enabled = false)"
         );
         if let Some(header) = &config.api.client_ip_header {

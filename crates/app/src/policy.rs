@@ -209,9 +209,11 @@ pub fn may_read(actor: &Actor, field: Field) -> bool {
         }
         // Whoever reaches the immersion: its structure's staff, its person,
         // its host.
-        Field::ImmersionConvention
-        | Field::ImmersionAssessment
-        | Field::ImmersionPersonFeedback => true,
+        Field::ImmersionConvention | Field::ImmersionAssessment => true,
+        // The person's own words on their immersion (and their disagreement
+        // with the host's assessment): for them and the staff who follow
+        // them, not for the host they judge.
+        Field::ImmersionPersonFeedback => !matches!(actor.role, Role::Employer(_)),
         Field::ImmersionEnding | Field::ImmersionAccidents => matches!(
             actor.role,
             Role::Admin | Role::Manager | Role::Mediator | Role::System | Role::Employer(_)
@@ -371,6 +373,12 @@ pub fn extends_retention(actor: &Actor, referent: passerelle_domain::values::Use
 /// person (RGPD art. 15 and 20): staff of the person's structure, for the
 /// person who asks them, and the person themself from their own space. The
 /// caller has checked that the actor reaches the person ([`reaches_person`]).
+///
+/// The export is the right of access: it holds every fact recorded about
+/// the person, staff notes about them included (a mediator's notes on their
+/// immersion, why a host declined), which the API's fields keep to staff in
+/// day-to-day reading ([`may_read`]). Only health data is left out, for a
+/// maker who may not read it ([`exports_health_data`]).
 pub fn exports_person_data(actor: &Actor) -> bool {
     matches!(
         actor.role,

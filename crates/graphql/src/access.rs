@@ -87,6 +87,7 @@ impl AccessQuery {
         let mut facts = Vec::new();
         let mut withheld = 0;
         for stream in &streams {
+            crate::context::read_stream(ctx, stream.clone())?;
             for recorded in gw
                 .handler
                 .history_of::<Value>(stream)
@@ -196,7 +197,9 @@ fn recipient_kind(recipient: &passerelle_notify::Recipient) -> String {
     match recipient {
         R::Staff { .. } => "staff".to_owned(),
         R::Person { .. } => "person".to_owned(),
-        R::Employer { .. } | R::Contact { .. } | R::Referent { .. } => "employer".to_owned(),
+        R::Employer { .. } | R::Contact { .. } => "employer".to_owned(),
+        // Whoever follows the employer at the structure: staff.
+        R::Referent { .. } => "staff".to_owned(),
         R::Party { role, .. } => format!("party:{role}"),
     }
 }

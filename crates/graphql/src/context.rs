@@ -52,8 +52,48 @@ pub fn prepare(
 ) -> async_graphql::Request {
     request
         .data(viewer)
+        .data(StreamReads::default())
         .data(crate::loaders::Lists::loader(gateway.pool.clone()))
         .data(crate::loaders::Histories::loader(gateway.handler.clone()))
+}
+
+/// How many streams one request may read back (a person's or an
+/// immersion's record, peers' testimonies, mentors' mentees): such fields
+/// in a list multiply, and each read is a query and its events in memory.
+pub(crate) const STREAM_READS: usize = 500;
+
+/// The streams a request has read back so far, each counted once however
+/// many fields read it.
+#[derive(Debug, Default)]
+pub(crate) struct StreamReads(std::sync::Mutex<std::collections::HashSet<String>>);
+
+/// Counts the stream `stream_id` as read back by this request; past
+/// [`STREAM_READS`] streams, the field is refused and asks for smaller
+/// pages.
+pub(crate) fn read_stream(ctx: &Context<'_>, stream_id: String) -> Result<()> {
+    // A connection's data (subscriptions) holds no counter: each answer
+    // there reads the one immersion it is about.
+    let Some(reads) = ctx.data_opt::<StreamReads>() else {
+        return Ok(());
+    };
+    let mut read = reads
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if read.contains(&stream_id) {
+        return Ok(());
+    }
+    if read.len() >= STREAM_READS {
+        return Err(error::error(
+            error::Code::BadUserInput,
+            format!(
+                "Cette requête lit trop de dossiers à la fois ({STREAM_READS} au plus) : \
+                 demandez moins d'éléments par page."
+            ),
+        ));
+    }
+    read.insert(stream_id);
+    Ok(())
 }
 
 /// Who a session token stands for: a staff member, else an employer or a

@@ -43,6 +43,7 @@ pub(crate) async fn readable(
     if !policy::may_read(&actor(ctx)?, field) {
         return Ok(None);
     }
+    crate::context::read_stream(ctx, format!("immersion-{immersion}"))?;
     let loader = ctx.data::<DataLoader<Histories>>()?;
     let history = loader
         .load_one(HistoryOf(ImmersionId(immersion)))

@@ -253,9 +253,16 @@ pub(crate) async fn employers_of(
     let Some((codes, place)) = profile(ctx, person).await? else {
         return Ok(EmployerMatchConnection::empty());
     };
-    let rows = matching::employers_for(&gateway(ctx).pool, &codes, &place, after, limit + 1)
-        .await
-        .map_err(error::db)?;
+    let rows = matching::employers_for(
+        &gateway(ctx).pool,
+        &codes,
+        &place,
+        person.structure,
+        after,
+        limit + 1,
+    )
+    .await
+    .map_err(error::db)?;
     let (edges, page_info) = page(
         rows,
         limit,
@@ -363,6 +370,7 @@ pub(crate) async fn peers_of(
         };
         // The stream, not a view: a withdrawal or an audience changed a
         // moment ago holds at once.
+        crate::context::read_stream(ctx, stream.clone())?;
         let history = gw
             .handler
             .history::<Testimony>(TestimonyId(id))
@@ -458,6 +466,7 @@ pub(crate) async fn mentors_of(
     // By name, each with the closest fit of the people they mentored.
     let mut mentors: BTreeMap<String, (i32, Option<String>)> = BTreeMap::new();
     for (mentee, level) in mentored {
+        crate::context::read_stream(ctx, format!("person-{mentee}"))?;
         let history = gw
             .handler
             .history::<PersonAggregate>(PersonId(mentee))

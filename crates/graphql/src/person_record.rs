@@ -147,6 +147,7 @@ impl History {
         if !policy::reads_person_record(&viewer, record, row.referent) {
             return Ok(None);
         }
+        crate::context::read_stream(ctx, format!("person-{}", row.person_id))?;
         let facts = self
             .0
             .get_or_try_init(|| async {

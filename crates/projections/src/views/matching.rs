@@ -226,12 +226,15 @@ impl EmployerMatchRow {
 pub type EmployerMatchKey = (i32, i32, String, Uuid);
 
 /// The employers whose open needs, or the needs of the immersions they
-/// hosted (started, interrupted or completed), fit `codes`: nearest to
-/// `place` first, then exact codes before same domain, then by name.
+/// hosted (started, interrupted or completed) for `structure`, fit `codes`:
+/// nearest to `place` first, then exact codes before same domain, then by
+/// name. Another structure's immersions are not counted: which employers
+/// host whom is each structure's own.
 pub async fn employers_for(
     db: impl PgExecutor<'_>,
     codes: &[String],
     place: &Place,
+    structure: Uuid,
     after: Option<EmployerMatchKey>,
     limit: i64,
 ) -> Result<Vec<EmployerMatchRow>, sqlx::Error> {
@@ -261,6 +264,7 @@ pub async fn employers_for(
                          from immersions.immersions i
                          join needs.needs n on n.need_id = i.need_id
                          where i.employer_id = e.employer_id
+                           and i.structure = $11
                            and i.stage in ('started', 'interrupted', 'completed')
                            and exists (select 1 from unnest(n.rome_codes) c
                                        where left(c, 3) = any($2))) as hosted_level
@@ -284,6 +288,7 @@ pub async fn employers_for(
     .bind(name)
     .bind(id)
     .bind(limit)
+    .bind(structure)
     .fetch_all(db)
     .await
 }
