@@ -38,6 +38,11 @@ async fn a_request_reading_too_many_records_is_refused_in_french() {
         .await;
         cursors.push(page["data"]["people"]["pageInfo"]["endCursor"].clone());
     }
+    // A page's cursor, which the pages put in their URLs, is the last
+    // person's id (36 characters, 48 once encoded), never their name.
+    for cursor in &cursors[1..] {
+        assert_eq!(cursor.as_str().unwrap().len(), 48, "{cursor}");
+    }
     let pages = |n: usize| {
         (0..n)
             .map(|k| {

@@ -318,28 +318,20 @@ impl PeopleQuery {
         let actor = staff(ctx)?;
         let filter = filter.map(|f| f.parse()).transpose()?.unwrap_or_default();
         let limit = page_size(first)?;
-        let after = after_key(after, 3, |key| {
-            let id = key[2].parse().ok()?;
-            let [last, first, _] = <[String; 3]>::try_from(key).ok()?;
-            Some((last, first, id))
-        })?;
+        // The cursor is the last person's id, not their name: a page's URL
+        // names no one.
+        let after = after_key(after, 1, |key| key[0].parse::<Uuid>().ok())?;
         // A list may lag: from the standby when it serves (`reads`).
-        let (structure, after, filter) = (actor.structure, &after, &filter);
+        let (structure, filter) = (actor.structure, &filter);
         let rows = crate::reads::lagging(ctx, |pool| async move {
-            people::page(&pool, structure, filter, after.clone(), limit + 1).await
+            people::page(&pool, structure, filter, after, limit + 1).await
         })
         .await
         .map_err(error::db)?;
         let (edges, page_info) = page(
             rows,
             limit,
-            |r| {
-                cursor(&[
-                    r.last_name.as_deref().unwrap_or(""),
-                    r.first_name.as_deref().unwrap_or(""),
-                    &r.person_id.to_string(),
-                ])
-            },
+            |r| cursor(&[&r.person_id.to_string()]),
             |cursor, r| PersonEdge {
                 cursor,
                 node: Person::from(r),

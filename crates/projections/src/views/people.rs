@@ -628,38 +628,34 @@ pub async fn page(
     db: impl PgExecutor<'_>,
     structure: StructureId,
     filter: &PeopleFilter,
-    after: Option<(String, String, Uuid)>,
+    after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<PersonRow>, sqlx::Error> {
-    let (last, first, id) = match after {
-        Some((l, f, i)) => (Some(l), Some(f), Some(i)),
-        None => (None, None, None),
-    };
     let patterns: Vec<String> = filter.name_words.iter().map(|w| anywhere(w)).collect();
     // The stage, computed as `PersonStage` orders it; its names are the
     // enum's tags (checked by a test below).
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {PERSON_COLUMNS} from people.people p
          where structure = $1
-           and ($2::text is null
-                or (coalesce(last_name, ''), coalesce(first_name, ''), person_id) > ($2, $3, $4))
-           and (cardinality($6::text[]) = 0 or search_name like all ($6))
-           and ($7::uuid is null or referent = $7)
-           and ($8::text is null or $8 = any (target_rome_codes))
-           and ($9::text is null or $9 = case
-                 when exited_on is not null and exit_reason = $10 then 'hired'
+           and ($2::uuid is null
+                or (coalesce(last_name, ''), coalesce(first_name, ''), person_id)
+                   > (select coalesce(q.last_name, ''), coalesce(q.first_name, ''), q.person_id
+                      from people.people q where q.person_id = $2 and q.structure = $1))
+           and (cardinality($4::text[]) = 0 or search_name like all ($4))
+           and ($5::uuid is null or referent = $5)
+           and ($6::text is null or $6 = any (target_rome_codes))
+           and ($7::text is null or $7 = case
+                 when exited_on is not null and exit_reason = $8 then 'hired'
                  when exited_on is not null then 'exited'
                  when exists (select 1 from immersions.immersions i
-                              where i.person_id = p.person_id and i.stage = $11)
+                              where i.person_id = p.person_id and i.stage = $9)
                    then 'immersion_in_progress'
                  when project_version = 0 then 'no_project_yet'
                  else 'project_stated' end)
-         order by coalesce(last_name, ''), coalesce(first_name, ''), person_id limit $5"
+         order by coalesce(last_name, ''), coalesce(first_name, ''), person_id limit $3"
     )))
     .bind(structure.0)
-    .bind(last)
-    .bind(first)
-    .bind(id)
+    .bind(after)
     .bind(limit)
     .bind(&patterns)
     .bind(filter.referent)
