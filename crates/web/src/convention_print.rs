@@ -230,10 +230,22 @@ fn period(p: &Period) -> String {
     )
 }
 
-/// "35", "35,5".
+/// "35", "35,5", "35,33": two decimals at most, none when whole.
 fn hours(weekly: f64) -> String {
-    let text = format!("{weekly}");
+    let text = format!("{weekly:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
     text.replace('.', ",")
+}
+
+/// "Nantes (44109)"; the code alone when the referential no longer has it.
+fn commune_name(code: &str) -> String {
+    match passerelle_domain::values::CommuneCode::parse(code)
+        .ok()
+        .and_then(|c| c.commune())
+    {
+        Some(commune) => format!("{} ({code})", commune.name),
+        None => code.to_owned(),
+    }
 }
 
 fn organisation(title: &'static str, o: &Organisation) -> Party {
@@ -410,7 +422,7 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
         period: period(&c.period),
         hours: hours(c.weekly_hours),
         schedule: c.schedule,
-        place: format!("{} (commune {})", c.place.address, c.place.commune),
+        place: format!("{}, {}", c.place.address, commune_name(&c.place.commune)),
         objective: c.objective.french(),
         goals: c.goals,
         tasks: c.tasks,
@@ -432,5 +444,7 @@ mod tests {
     fn weekly_hours_read_with_a_french_comma() {
         assert_eq!(hours(35.0), "35");
         assert_eq!(hours(35.5), "35,5");
+        assert_eq!(hours(106.0 / 3.0), "35,33");
+        assert_eq!(hours(12.1), "12,1");
     }
 }
