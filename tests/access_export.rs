@@ -196,19 +196,7 @@ async fn a_person_export_holds_their_whole_path_in_clear_for_whoever_may_read_it
     );
 
     // Herself, from her own space: her health data included.
-    let asked = gql(
-        &server,
-        None,
-        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
-        json!({ "m": "awa.diallo@exemple.fr" }),
-    )
-    .await;
-    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
-    let session = redeem(&server, &next_link(&server, 0).await).await;
-    let her = session["data"]["magicLinkRedeem"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{session}"))
-        .to_owned();
+    let her = link_session(&server, "awa.diallo@exemple.fr", 0).await;
     let own = export(&server, &her, &person).await;
     assert!(types(&own).contains(&"disability_recognition_recorded"));
     assert_eq!(own["person"]["firstName"], "Awa");

@@ -38,19 +38,7 @@ async fn a_person_reads_the_text_and_gives_and_withdraws_consent_online() {
     )
     .await["data"]["personEnroll"]["person"]["id"]
         .clone();
-    let asked = gql(
-        &server,
-        None,
-        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
-        json!({ "m": "awa.diallo@exemple.fr" }),
-    )
-    .await;
-    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
-    let session = redeem(&server, &next_link(&server, 0).await).await;
-    let her = session["data"]["magicLinkRedeem"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{session}"))
-        .to_owned();
+    let her = link_session(&server, "awa.diallo@exemple.fr", 0).await;
 
     // The current text of every purpose, in French, from her own space.
     let texts = gql(&server, Some(&her), TEXTS, json!({})).await;

@@ -150,19 +150,7 @@ async fn an_erased_person_leaves_no_trace_and_the_figures_stay() {
     assert!(drafted["errors"].is_null(), "{drafted}");
 
     // Her own session, by a link to her address.
-    let asked = gql(
-        &server,
-        None,
-        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
-        json!({ "m": "awa.diallo@exemple.fr" }),
-    )
-    .await;
-    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
-    let session = redeem(&server, &next_link(&server, 0).await).await;
-    let her = session["data"]["magicLinkRedeem"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{session}"))
-        .to_owned();
+    let her = link_session(&server, "awa.diallo@exemple.fr", 0).await;
     let own = "query($i: ID!) { immersion(id: $i) { id } }";
     let seen = gql(&server, Some(&her), own, json!({ "i": immersion })).await;
     assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");

@@ -263,19 +263,7 @@ async fn a_persons_record_reads_back_for_whoever_may_read_it() {
 
     // The person, by a link to her address: her own path, no health data,
     // not the structure's follow-up.
-    let asked = gql(
-        &server,
-        None,
-        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
-        json!({ "m": "awa.diallo@exemple.fr" }),
-    )
-    .await;
-    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
-    let session = redeem(&server, &next_link(&server, 0).await).await;
-    let her = session["data"]["magicLinkRedeem"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{session}"))
-        .to_owned();
+    let her = link_session(&server, "awa.diallo@exemple.fr", 0).await;
     let own = record_of(&server, &her, &person).await;
     for part in [
         "situation",

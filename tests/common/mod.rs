@@ -378,6 +378,25 @@ pub async fn redeem(server: &Server, link: &str) -> Value {
     .await
 }
 
+/// A session by magic link for the person or contact at `email`: asks for
+/// the link, follows the one logged after the `seen` first ones, and gives
+/// the session's token (with [`started_with_links`]).
+pub async fn link_session(server: &Server, email: &str, seen: usize) -> String {
+    let asked = gql(
+        server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": email }),
+    )
+    .await;
+    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
+    let session = redeem(server, &next_link(server, seen).await).await;
+    session["data"]["magicLinkRedeem"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{session}"))
+        .to_owned()
+}
+
 /// The first error's code, field and message (empty when absent).
 pub fn error(answer: &Value) -> (String, String, String) {
     let e = &answer["errors"][0];
