@@ -1857,3 +1857,107 @@ async fn the_person_reads_her_own_data_from_her_space_with_who_read_her_health_d
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_the_immersion() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    let now = time::OffsetDateTime::now_utc();
+    let today = now.date().to_string();
+    let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, i.clone()).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser
+        .goto(&format!(
+            "{base}/immersions/{}",
+            immersion.as_str().unwrap()
+        ))
+        .await;
+    assert!(browser.body().await.contains("En cours"));
+    browser.audit("immersion en cours").await;
+
+    // An accident this morning, the structure told at once; its
+    // declaration to the CPAM is then due within 48 hours.
+    let minute =
+        |t: time::OffsetDateTime| format!("{}T{:02}:{:02}", t.date(), t.hour(), t.minute());
+    let at = minute(now - time::Duration::minutes(2));
+    browser.set_date("accident_at", &at).await;
+    browser.set_date("accident_informed", &at).await;
+    browser
+        .fill("#accident_description", "Coupure à la main au façonnage")
+        .await;
+    browser.click("form[action$='/accident'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Coupure à la main au façonnage"), "{page}");
+    assert!(page.contains("à déposer avant le"), "{page}");
+    browser
+        .set_date(
+            &browser
+                .client
+                .find(Locator::Css("input[name='filed_at']"))
+                .await
+                .unwrap()
+                .attr("id")
+                .await
+                .unwrap()
+                .unwrap(),
+            &at,
+        )
+        .await;
+    browser.click("form[action$='/declaration'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("déposée le"), "{page}");
+    assert!(!page.contains("à déposer avant le"), "{page}");
+
+    // An interruption without its reason is refused beside the field, and
+    // nothing is recorded; with it, read back in French.
+    browser.click("form[action$='/interruption'] button").await;
+    browser.refused("interrupt_reason", "").await;
+    browser.audit("interruption refusée").await;
+    assert!(browser.body().await.contains("En cours"));
+    browser
+        .client
+        .find(Locator::Css("#interrupt_by"))
+        .await
+        .unwrap()
+        .select_by_value("EMPLOYER")
+        .await
+        .unwrap();
+    browser
+        .fill("#interrupt_reason", "Le fournil ferme pour travaux")
+        .await;
+    browser.click("form[action$='/interruption'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Interrompue"), "{page}");
+    assert!(
+        page.contains("à l'initiative de : L'employeur. Motif : Le fournil ferme pour travaux"),
+        "{page}"
+    );
+    assert!(page.contains("Coupure à la main au façonnage"), "{page}");
+    browser.audit("immersion interrompue").await;
+    browser.screenshot("immersion-interrompue").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

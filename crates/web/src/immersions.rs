@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use passerelle_domain::fr::Labelled;
-use passerelle_domain::immersion::{FeedbackAuthor, Objective, Signatory, Stage};
+use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signatory, Stage};
 
 use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
 use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS};
@@ -28,6 +28,96 @@ fn not_found() -> Response {
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmpObjective
     personId employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
     awaitedSignatories awaitsValidation feedbackAuthors } }";
+
+/// What the immersion's stream records of its ends and accidents: read
+/// only by its page.
+const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
+    cancellation { by reason cancelledOn } interruption { by reason interruptedOn }
+    rejection { justification recorded { at } } deprecation { justification recorded { at } }
+    accidents { id occurredAt structureInformedAt informedInTime description
+        declarationDueAt declarationFiledAt declarationFiledInTime } } }";
+
+#[derive(Deserialize)]
+struct RecordAnswer {
+    immersion: Option<Recorded>,
+}
+
+#[derive(Deserialize)]
+struct Recorded {
+    prevalidated: bool,
+    cancellation: Option<Ending>,
+    interruption: Option<Ending>,
+    rejection: Option<Justification>,
+    deprecation: Option<Justification>,
+    accidents: Option<Vec<Accident>>,
+}
+
+/// A cancellation or an interruption: who took the initiative, why, when.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Ending {
+    by: Code<Initiator>,
+    reason: String,
+    #[serde(alias = "interruptedOn")]
+    cancelled_on: Day,
+}
+
+#[derive(Deserialize)]
+struct Justification {
+    justification: String,
+    recorded: At,
+}
+
+#[derive(Deserialize)]
+struct At {
+    at: Day,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Accident {
+    id: String,
+    occurred_at: String,
+    structure_informed_at: String,
+    informed_in_time: bool,
+    description: Option<String>,
+    declaration_due_at: String,
+    declaration_filed_at: Option<String>,
+    declaration_filed_in_time: Option<bool>,
+}
+
+/// An instant the API gives (`2026-05-04T09:30:00Z`), in French: "4 mai
+/// 2026 à 09 h 30".
+fn moment(text: &str) -> String {
+    let day = text.get(..10).and_then(crate::page::parse_date);
+    match (day, text.get(11..13), text.get(14..16)) {
+        (Some(d), Some(h), Some(m)) => format!("{} à {h} h {m}", passerelle_domain::fr::date(d)),
+        _ => text.to_owned(),
+    }
+}
+
+/// An accident as the page lists it.
+struct AccidentShown {
+    id: String,
+    occurred: String,
+    informed: String,
+    description: String,
+    /// When the declaration was filed, or is due.
+    declaration: String,
+    declared: bool,
+}
+
+/// A value of a `datetime-local` field (`2026-05-04T09:30`) as the API
+/// takes an instant; the text as sent when it is not one, for the API to
+/// refuse beside its field.
+fn instant(text: &str) -> String {
+    let text = text.trim();
+    if text.len() == 16 {
+        format!("{text}:00Z")
+    } else {
+        text.to_owned()
+    }
+}
 
 #[derive(Deserialize)]
 struct ImmersionAnswer {
@@ -96,10 +186,67 @@ struct ImmersionTemplate {
     contracts: &'static [(&'static str, &'static str)],
     milestones: &'static [(&'static str, &'static str)],
     outcomes: &'static [(&'static str, &'static str)],
+    initiators: Vec<(String, &'static str)>,
+    /// The failed form's values and errors (names are unique on the page).
+    form: FormState,
+    /// The action refused, and the refusal shown beside its form.
+    refused: Option<(String, String)>,
+    prevalidate: bool,
+    /// Reject or abandon the convention (before validation).
+    judge: bool,
+    cancel: bool,
+    interrupt: bool,
+    report: bool,
+    /// What was recorded: who, why, when.
+    endings: Vec<(&'static str, String)>,
+    accidents: Option<Vec<AccidentShown>>,
+}
+
+impl ImmersionTemplate {
+    /// The refusal of `action`, shown beside its form.
+    fn refusal(&self, action: &str) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|(a, _)| a == action)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// Each action's GraphQL fields, by the page's field names.
+fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
+    match action {
+        "annulation" => &[("reason", "cancel_reason"), ("by", "cancel_by")],
+        "interruption" => &[
+            ("reason", "interrupt_reason"),
+            ("by", "interrupt_by"),
+            ("interruptedOn", "interrupt_on"),
+            ("on", "interrupt_on"),
+        ],
+        "accident" => &[
+            ("occurredAt", "accident_at"),
+            ("structureInformedAt", "accident_informed"),
+            ("description", "accident_description"),
+        ],
+        "rejet" => &[("justification", "reject_justification")],
+        "abandon" => &[("justification", "deprecate_justification")],
+        _ => &[],
+    }
 }
 
 impl Page {
     async fn immersion_page(self, id: &str, status: StatusCode, error: Option<String>) -> Response {
+        self.immersion_form(id, status, error, FormState::default(), None)
+            .await
+    }
+
+    async fn immersion_form(
+        self,
+        id: &str,
+        status: StatusCode,
+        error: Option<String>,
+        form: FormState,
+        refused: Option<(String, String)>,
+    ) -> Response {
         let out = self.run(IMMERSION, json!({ "i": id })).await;
         let answer: ImmersionAnswer = read_or_return!(out);
         let Some(i) = answer.immersion else {
@@ -204,6 +351,81 @@ impl Page {
         let observe = after_start && staff && !given(FeedbackAuthor::Mediator);
         let feedback = after_start && is_person && !given(FeedbackAuthor::Person);
         let outcome = staff && matches!(stage, Stage::Completed | Stage::Interrupted);
+        let recorded = if staff {
+            let out = self.run(RECORD, json!({ "i": id })).await;
+            let answer: RecordAnswer = read_or_return!(out);
+            answer.immersion
+        } else {
+            None
+        };
+        let mut endings = Vec::new();
+        let mut accidents = None;
+        let mut prevalidated = false;
+        if let Some(r) = recorded {
+            prevalidated = r.prevalidated;
+            if let Some(c) = r.cancellation {
+                endings.push((
+                    "Annulation",
+                    format!(
+                        "le {}, à l'initiative de : {}. Motif : {}",
+                        c.cancelled_on.french(),
+                        c.by.french(),
+                        c.reason
+                    ),
+                ));
+            }
+            if let Some(c) = r.interruption {
+                endings.push((
+                    "Interruption",
+                    format!(
+                        "le {}, à l'initiative de : {}. Motif : {}",
+                        c.cancelled_on.french(),
+                        c.by.french(),
+                        c.reason
+                    ),
+                ));
+            }
+            if let Some(j) = r.rejection {
+                endings.push((
+                    "Rejet de la convention",
+                    format!("le {}. Motif : {}", j.recorded.at.french(), j.justification),
+                ));
+            }
+            if let Some(j) = r.deprecation {
+                endings.push((
+                    "Abandon de la convention",
+                    format!("le {}. Motif : {}", j.recorded.at.french(), j.justification),
+                ));
+            }
+            accidents = r.accidents.map(|list| {
+                list.into_iter()
+                    .map(|a| AccidentShown {
+                        occurred: moment(&a.occurred_at),
+                        informed: format!(
+                            "{}{}",
+                            moment(&a.structure_informed_at),
+                            if a.informed_in_time {
+                                ""
+                            } else {
+                                " (plus de 24 heures après)"
+                            }
+                        ),
+                        description: a.description.unwrap_or_else(|| "Effacée".to_owned()),
+                        declared: a.declaration_filed_at.is_some(),
+                        declaration: match (a.declaration_filed_at, a.declaration_filed_in_time) {
+                            (Some(at), Some(false)) => {
+                                format!("déposée le {} (hors délai de 48 heures)", moment(&at))
+                            }
+                            (Some(at), _) => format!("déposée le {}", moment(&at)),
+                            (None, _) => {
+                                format!("à déposer avant le {}", moment(&a.declaration_due_at))
+                            }
+                        },
+                        id: a.id,
+                    })
+                    .collect()
+            });
+        }
         let period = match (i.period_start, i.period_end) {
             (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s.0, e.0)),
             _ => None,
@@ -242,6 +464,19 @@ impl Page {
             contracts: &CONTRACTS,
             milestones: &MILESTONES,
             outcomes: &OUTCOMES,
+            initiators: Initiator::ALL
+                .iter()
+                .map(|i| (i.code().to_ascii_uppercase(), i.french()))
+                .collect(),
+            form,
+            refused,
+            prevalidate: staff && i.awaits_validation && !prevalidated,
+            judge: staff && stage == Stage::Drafted,
+            cancel: staff && stage == Stage::Validated,
+            interrupt: staff && stage == Stage::Started,
+            report: staff && after_start,
+            endings,
+            accidents,
         }
         .render();
         self.render(status, body)
@@ -670,6 +905,49 @@ fn operation(
             json!({ "i": id, "s": f.get("signatory"), "p": (f.get("paper") == "true").then_some(today) }),
         ),
         "validation" => (one("conventionValidate"), json!({ "i": id })),
+        "prevalidation" => (one("conventionPrevalidate"), json!({ "i": id })),
+        "rejet" => (
+            "mutation($i: ID!, $j: String!) {
+                conventionReject(input: { immersionId: $i, justification: $j }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "j": f.get("reject_justification") }),
+        ),
+        "abandon" => (
+            "mutation($i: ID!, $j: String!) {
+                conventionDeprecate(input: { immersionId: $i, justification: $j }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "j": f.get("deprecate_justification") }),
+        ),
+        "annulation" => (
+            "mutation($i: ID!, $by: Initiative!, $r: String!) {
+                conventionCancel(input: { immersionId: $i, by: $by, reason: $r }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "by": f.get("cancel_by"), "r": f.get("cancel_reason") }),
+        ),
+        "interruption" => (
+            "mutation($i: ID!, $by: Initiative!, $r: String!, $on: Date) {
+                immersionInterrupt(input: { immersionId: $i, by: $by, reason: $r, on: $on }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "by": f.get("interrupt_by"), "r": f.get("interrupt_reason"), "on": f.optional("interrupt_on") }),
+        ),
+        // A work accident: when, when the structure heard of it, what
+        // happened; its declaration to the health insurance is due 48
+        // hours after.
+        "accident" => (
+            "mutation($i: ID!, $at: DateTime!, $told: DateTime!, $d: String!) {
+                accidentReport(input: { immersionId: $i, occurredAt: $at, structureInformedAt: $told, description: $d }) {
+                    immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "at": instant(f.get("accident_at")), "told": instant(f.get("accident_informed")),
+                "d": f.get("accident_description") }),
+        ),
+        "declaration" => (
+            "mutation($i: ID!, $a: ID!, $at: DateTime!) {
+                accidentDeclarationRecord(input: { immersionId: $i, accidentId: $a, filedAt: $at }) {
+                    immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "a": f.get("accident"), "at": instant(f.get("filed_at")) }),
+        ),
         "debut" => (one("immersionStart"), json!({ "i": id })),
         "fin" => (one("immersionComplete"), json!({ "i": id })),
         // The host's assessment: attendance, goals, a grid of skills,
@@ -743,5 +1021,30 @@ pub(crate) async fn action(
     let Some((query, variables)) = operation(&action, &id, &fields, staff, &today) else {
         return not_found();
     };
-    page.act(&id, &query, variables).await
+    let names = fields_of(&action);
+    if names.is_empty() && action != "declaration" && action != "prevalidation" {
+        return page.act(&id, &query, variables).await;
+    }
+    // The lifecycle's forms: each refusal beside its field, else beside
+    // the form.
+    let out = page.run(&query, variables).await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/immersions/{id}"), Vec::new());
+    }
+    let values: Vec<(&str, &str)> = fields
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut form = FormState::with(&values);
+    form.absorb(&out.errors, names);
+    // Whichever accident's declaration was refused.
+    let key = if action == "declaration" {
+        format!("declaration-{}", fields.get("accident"))
+    } else {
+        action.clone()
+    };
+    let refused = form.general.take().map(|m| (key, m));
+    page.immersion_form(&id, StatusCode::UNPROCESSABLE_ENTITY, None, form, refused)
+        .await
 }

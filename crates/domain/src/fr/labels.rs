@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use crate::employer::VisitPurpose;
 use crate::immersion::{
-    FeedbackAuthor, Milestone, Objective, Outcome, Signatory, SignatureMethodKind, SituationKind,
-    Skill, Stage,
+    FeedbackAuthor, Initiator, Milestone, Objective, Outcome, Signatory, SignatureMethodKind,
+    SituationKind, Skill, Stage,
 };
 use crate::need::{HiringIntent, Horizon, NeedSource};
 use crate::person::{ConsentPurpose, ReadjustmentCause};
@@ -108,6 +108,12 @@ labels!(FeedbackAuthor {
     Host => "host", "Entreprise";
     Person => "person", "Personne";
     Mediator => "mediator", "Médiateur";
+});
+
+labels!(Initiator {
+    Person => "person", "La personne";
+    Employer => "employer", "L'employeur";
+    Mediator => "mediator", "Le médiateur";
 });
 
 labels!(Signatory {
