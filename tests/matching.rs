@@ -139,6 +139,14 @@ async fn all(server: &Server, token: &str, person: &Value, field: &str, node: &s
         let list = &page["person"][field];
         let edges = list["edges"].as_array().unwrap_or_else(|| panic!("{page}"));
         assert!(edges.len() <= 2, "{page}");
+        // A list of people's cursor holds ids or a position, no name: at
+        // most a level and an id (51 characters once encoded).
+        if field == "peers" || field == "possibleMentors" {
+            for edge in edges {
+                let cursor = edge["cursor"].as_str().unwrap();
+                assert!(cursor.len() <= 51, "{field}: {cursor}");
+            }
+        }
         nodes.extend(edges.iter().map(|e| e["node"].clone()));
         if list["pageInfo"]["hasNextPage"] != true {
             return nodes;

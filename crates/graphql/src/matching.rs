@@ -290,9 +290,7 @@ pub(crate) async fn people_of(
     after: Option<String>,
 ) -> Result<PersonMatchConnection> {
     let limit = page_size(first)?;
-    let after = after_key(after, 4, |k| {
-        Some((int(&k[0])?, k[1].clone(), k[2].clone(), k[3].parse().ok()?))
-    })?;
+    let after = after_key(after, 2, |k| Some((int(&k[0])?, k[1].parse().ok()?)))?;
     let Some(structure) = policy::matching_structure(&actor(ctx)?) else {
         return Ok(PersonMatchConnection::empty());
     };
@@ -309,12 +307,8 @@ pub(crate) async fn people_of(
         rows,
         limit,
         |r| {
-            cursor(&[
-                &r.rome_level.to_string(),
-                &r.last_name,
-                &r.first_name,
-                &r.person_id.to_string(),
-            ])
+            // Ids only: a cursor names no one.
+            cursor(&[&r.rome_level.to_string(), &r.person_id.to_string()])
         },
         |cursor, r| PersonMatchEdge {
             cursor,
@@ -332,9 +326,7 @@ pub(crate) async fn peers_of(
     after: Option<String>,
 ) -> Result<PeerConnection> {
     let limit = page_size(first)?;
-    let after = after_key(after, 3, |k| {
-        Some((int(&k[0])?, k[1].clone(), k[2].parse().ok()?))
-    })?;
+    let after = after_key(after, 2, |k| Some((int(&k[0])?, k[1].parse().ok()?)))?;
     let viewer = actor(ctx)?;
     let Some((codes, _)) = profile(ctx, person).await? else {
         return Ok(PeerConnection::empty());
@@ -392,13 +384,7 @@ pub(crate) async fn peers_of(
     let (edges, page_info) = page(
         rows,
         limit,
-        |(r, _)| {
-            cursor(&[
-                &r.rome_level.to_string(),
-                &r.first_name,
-                &r.person_id.to_string(),
-            ])
-        },
+        |(r, _)| cursor(&[&r.rome_level.to_string(), &r.person_id.to_string()]),
         |cursor, (r, testimonies)| PeerEdge {
             cursor,
             node: Peer {
@@ -449,7 +435,9 @@ pub(crate) async fn mentors_of(
     after: Option<String>,
 ) -> Result<PossibleMentorConnection> {
     let limit = page_size(first)?;
-    let after = after_key(after, 2, |k| Some((int(&k[0])?, k[1].clone())))?;
+    // The cursor is a position in the list, which is worked out again for
+    // each page from a bounded read: it names no mentor.
+    let after = after_key(after, 1, |k| k[0].parse::<usize>().ok())?;
     let Some((codes, _)) = profile(ctx, person).await? else {
         return Ok(PossibleMentorConnection::empty());
     };
@@ -490,15 +478,19 @@ pub(crate) async fn mentors_of(
     let mut rows: Vec<(i32, String, Option<String>)> = mentors
         .into_iter()
         .map(|(name, (level, job))| (level, name, job))
-        .filter(|(level, name, _)| after.as_ref().is_none_or(|(l, n)| (*level, name) > (*l, n)))
         .collect();
     rows.sort();
-    rows.truncate(usize::try_from(limit + 1).unwrap_or_default());
+    let rows: Vec<_> = rows
+        .into_iter()
+        .enumerate()
+        .skip(after.unwrap_or(0))
+        .take(usize::try_from(limit + 1).unwrap_or_default())
+        .collect();
     let (edges, page_info) = page(
         rows,
         limit,
-        |(level, name, _)| cursor(&[&level.to_string(), name]),
-        |cursor, (level, name, mentor_job)| PossibleMentorEdge {
+        |(position, _)| cursor(&[&(position + 1).to_string()]),
+        |cursor, (_, (level, name, mentor_job))| PossibleMentorEdge {
             cursor,
             node: PossibleMentor {
                 name,

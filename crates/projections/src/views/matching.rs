@@ -309,9 +309,10 @@ impl PersonMatchRow {
     }
 }
 
-/// The key of a person match in its list: (ROME level, last name, first
-/// name, person).
-pub type PersonMatchKey = (i32, String, String, Uuid);
+/// The key of a person match in its list: (ROME level, person). Their
+/// names, which order the list, are read from the view by the query, so a
+/// cursor names no one.
+pub type PersonMatchKey = (i32, Uuid);
 
 /// The people `structure` follows (enrolled, not exited, not erased) whose
 /// current project fits `codes`: exact codes first, then same domain, then
@@ -326,9 +327,9 @@ pub async fn people_for(
     if codes.is_empty() {
         return Ok(Vec::new());
     }
-    let (r, last, first, id) = match after {
-        Some((r, last, first, id)) => (Some(r), Some(last), Some(first), Some(id)),
-        None => (None, None, None, None),
+    let (r, id) = match after {
+        Some((r, id)) => (Some(r), Some(id)),
+        None => (None, None),
     };
     sqlx::query_as(
         "select * from (
@@ -341,16 +342,17 @@ pub async fn people_for(
                            where left(c, 3) = any($3))
          ) m
          where $4::int is null or rome_level > $4
-            or (rome_level = $4 and (last_name, first_name, person_id) > ($5, $6, $7))
+            or (rome_level = $4 and (last_name, first_name, person_id) > (
+                (select q.last_name from people.people q where q.person_id = $5 and q.structure = $1),
+                (select q.first_name from people.people q where q.person_id = $5 and q.structure = $1),
+                $5))
          order by rome_level, last_name, first_name, person_id
-         limit $8",
+         limit $6",
     )
     .bind(structure)
     .bind(codes)
     .bind(domains(codes))
     .bind(r)
-    .bind(last)
-    .bind(first)
     .bind(id)
     .bind(limit)
     .fetch_all(db)
@@ -378,8 +380,9 @@ impl PeerRow {
     }
 }
 
-/// The key of a peer in its list: (ROME level, first name, person).
-pub type PeerKey = (i32, String, Uuid);
+/// The key of a peer in its list: (ROME level, person); their first name,
+/// which orders the list, is read by the query.
+pub type PeerKey = (i32, Uuid);
 
 /// The former participants of `structure` (exited, or with an immersion
 /// completed), other than `person`, who consent now to share their
@@ -401,9 +404,9 @@ pub async fn peers(
         tag(&ConsentPurpose::Testimony),
         tag(&ConsentPurpose::PeerContact),
     ];
-    let (r, first, id) = match after {
-        Some((r, first, id)) => (Some(r), Some(first), Some(id)),
-        None => (None, None, None),
+    let (r, id) = match after {
+        Some((r, id)) => (Some(r), Some(id)),
+        None => (None, None),
     };
     sqlx::query_as(
         "select * from (
@@ -428,9 +431,12 @@ pub async fn peers(
          ) m
          where rome_level is not null
            and ($6::int is null or rome_level > $6
-                or (rome_level = $6 and (first_name, person_id) > ($7, $8)))
+                or (rome_level = $6 and (first_name, person_id) > (
+                    (select q.first_name from people.people q
+                     where q.person_id = $7 and q.structure = $1),
+                    $7)))
          order by rome_level, first_name, person_id
-         limit $9",
+         limit $8",
     )
     .bind(structure)
     .bind(person)
@@ -438,7 +444,6 @@ pub async fn peers(
     .bind(domains(codes))
     .bind(consents)
     .bind(r)
-    .bind(first)
     .bind(id)
     .bind(limit)
     .fetch_all(db)
