@@ -1859,6 +1859,125 @@ async fn the_person_reads_her_own_data_from_her_space_with_who_read_her_health_d
 }
 
 #[tokio::test]
+async fn the_persons_file_shows_the_needs_that_fit_and_the_peers_who_walked_the_path() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let employer = ok(
+        "mutation($s: String!) { employerRegister(input: { siret: $s,
+            name: \"Boulangerie du Port\", naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret(21) }),
+    )
+    .await["employerRegister"]["employer"]["id"]
+        .clone();
+    let need = ok(
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Fournée du matin\", romeCodes: [\"D1102\"],
+            horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await["needSurface"]["need"]["id"]
+        .clone();
+    // Awa in Nantes aims at the bakery; Inès, of the same structure, walked
+    // a path of the same domain, consents to share it and testified.
+    let mut people = Vec::new();
+    for (first, code) in [("Awa", "D1102"), ("Inès", "D1101")] {
+        let person = ok(
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Lefèvre\",
+                birthDate: \"1990-03-04\", commune: \"44109\" }) { person { id } } }",
+            json!({ "f": first }),
+        )
+        .await["personEnroll"]["person"]["id"]
+            .clone();
+        ok(
+            "mutation($p: ID!, $r: String!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [$r] } }) { person { id } } }",
+            json!({ "p": person, "r": code }),
+        )
+        .await;
+        people.push(person);
+    }
+    let (awa, ines) = (&people[0], &people[1]);
+    for purpose in ["TESTIMONY", "PEER_CONTACT"] {
+        ok(
+            "mutation($p: ID!, $c: ConsentPurpose!) { consentGive(input: { personId: $p,
+                purpose: $c, textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": ines, "c": purpose }),
+        )
+        .await;
+    }
+    ok(
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+            account: \"De la caisse à la boulangerie\", romeCodes: [\"D1101\"],
+            audience: OWN_STRUCTURE_MEDIATORS }) { testimonyId } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    ok(
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: TRAINING }) {
+            person { id } } }",
+        json!({ "p": ines }),
+    )
+    .await;
+
+    let id = awa.as_str().unwrap();
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let file = browser
+        .until(
+            &format!("{base}/people/{id}"),
+            "Besoins ouverts qui correspondent",
+        )
+        .await;
+    assert!(file.contains("Fournée du matin"), "{file}");
+    assert!(file.contains("D1102 — Boulanger / Boulangère"), "{file}");
+    assert!(file.contains("Chez Boulangerie du Port"), "{file}");
+    assert!(file.contains("À Nantes (44109)"), "{file}");
+    assert!(
+        file.contains("Pourquoi : le même métier, dans sa commune"),
+        "{file}"
+    );
+    assert!(file.contains("Employeurs qui correspondent"), "{file}");
+    assert!(
+        file.contains("Pourquoi : un besoin ouvert pour le même métier, dans sa commune"),
+        "{file}"
+    );
+    assert!(
+        file.contains("Des personnes qui ont fait ce chemin"),
+        "{file}"
+    );
+    assert!(file.contains("Inès"), "{file}");
+    assert!(file.contains("Visait un métier du même domaine"), "{file}");
+    assert!(file.contains("De la caisse à la boulangerie"), "{file}");
+    // No mentor yet: no such section.
+    assert!(!file.contains("Parrains ou marraines possibles"), "{file}");
+    browser
+        .audit("fiche de la personne, ce qui correspond")
+        .await;
+    browser.screenshot("fiche-personne-correspondances").await;
+    // The need's link leads to its file.
+    let need = need.as_str().unwrap();
+    browser.click(&format!("a[href='/needs/{need}']")).await;
+    let page = browser
+        .until(&format!("{base}/needs/{need}"), "Fournée du matin")
+        .await;
+    assert!(page.contains("Boulangerie du Port"), "{page}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_the_immersion() {
     let Some(browser) = Browser::start().await else {
         return;

@@ -67,6 +67,12 @@ struct Edge<T> {
     node: T,
 }
 
+impl<T> Default for Connection<T> {
+    fn default() -> Self {
+        Self { edges: Vec::new() }
+    }
+}
+
 impl<T> Connection<T> {
     pub(crate) fn nodes(self) -> impl Iterator<Item = T> {
         self.edges.into_iter().map(|e| e.node)
@@ -146,6 +152,57 @@ impl<T: Labelled> Code<T> {
     /// The value's French label.
     pub(crate) fn french(self) -> &'static str {
         self.0.french()
+    }
+}
+
+/// How a job fits the person's project, as the API's `RomeMatch` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum RomeMatch {
+    Exact,
+    SameDomain,
+}
+
+impl RomeMatch {
+    /// Why it fits, as the end of a sentence.
+    pub(crate) fn french(self) -> &'static str {
+        match self {
+            Self::Exact => "le même métier",
+            Self::SameDomain => "un métier du même domaine",
+        }
+    }
+}
+
+/// How near a place is to the person, as the API's `Proximity` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum Proximity {
+    SameCommune,
+    SameDepartement,
+    SameRegion,
+    Farther,
+}
+
+impl Proximity {
+    /// Where it is, as the end of a sentence.
+    pub(crate) fn french(self) -> &'static str {
+        match self {
+            Self::SameCommune => "dans sa commune",
+            Self::SameDepartement => "dans son département",
+            Self::SameRegion => "dans sa région",
+            Self::Farther => "plus loin",
+        }
+    }
+}
+
+/// "Nantes (44109)"; the code alone when the referential no longer has it.
+pub(crate) fn commune_name(code: &str) -> String {
+    match passerelle_domain::values::CommuneCode::parse(code)
+        .ok()
+        .and_then(|c| c.commune())
+    {
+        Some(commune) => format!("{} ({code})", commune.name),
+        None => code.to_owned(),
     }
 }
 

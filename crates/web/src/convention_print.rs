@@ -17,7 +17,7 @@ use serde_json::json;
 use passerelle_domain::fr::{self, Labelled};
 use passerelle_domain::immersion::{Objective, Signatory, SignatureMethodKind, SituationKind};
 
-use crate::answer::{Code, Day, read_or_return};
+use crate::answer::{Code, Day, commune_name, read_or_return};
 use crate::page::{Nav, Page, message};
 
 const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { convention {
@@ -235,17 +235,6 @@ fn hours(weekly: f64) -> String {
     let text = format!("{weekly:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     text.replace('.', ",")
-}
-
-/// "Nantes (44109)"; the code alone when the referential no longer has it.
-fn commune_name(code: &str) -> String {
-    match passerelle_domain::values::CommuneCode::parse(code)
-        .ok()
-        .and_then(|c| c.commune())
-    {
-        Some(commune) => format!("{} ({code})", commune.name),
-        None => code.to_owned(),
-    }
 }
 
 fn organisation(title: &'static str, o: &Organisation) -> Party {

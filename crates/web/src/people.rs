@@ -15,7 +15,9 @@ use passerelle_domain::person::{CauseKind, ConsentPurpose, ReadjustmentCause};
 
 use passerelle_domain::fr::event_label;
 
-use crate::answer::{Code, Connection, Day, Paged, PersonName, read_or_return};
+use crate::answer::{
+    Code, Connection, Day, Paged, PersonName, Proximity, RomeMatch, commune_name, read_or_return,
+};
 use crate::home::{Notice, notice};
 use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, given, message, parse_date};
 
@@ -162,7 +164,29 @@ struct PersonTemplate {
     consents: Vec<Line>,
     /// Their disability recognition, when the viewer may read it.
     disability: Option<String>,
+    /// What fits their project, for their structure's staff (empty lists
+    /// to anyone else).
+    leads: Leads,
     form: FormState,
+}
+
+/// What fits the person's project: open needs, employers, peers and
+/// possible mentors.
+#[derive(Default)]
+struct Leads {
+    needs: Vec<Lead>,
+    employers: Vec<Lead>,
+    peers: Vec<Lead>,
+    mentors: Vec<Lead>,
+}
+
+/// One thing that fits: what it is, where it leads, facts about it, and
+/// words quoted.
+struct Lead {
+    title: String,
+    link: Option<String>,
+    details: Vec<String>,
+    quotes: Vec<String>,
 }
 
 /// One entry of a section of the file: when, what, and details.
@@ -191,6 +215,159 @@ struct PersonFile {
     mentorships: Vec<Mentorship>,
     consent_records: Vec<ConsentRecord>,
     disability_recognition: Option<DisabilityRecognition>,
+    matching_needs: Connection<NeedMatch>,
+    matching_employers: Connection<EmployerMatch>,
+    peers: Connection<Peer>,
+    possible_mentors: Connection<PossibleMentor>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NeedMatch {
+    need_id: String,
+    employer_name: String,
+    activities: String,
+    rome_codes: Vec<String>,
+    commune: String,
+    rome_match: RomeMatch,
+    proximity: Proximity,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmployerMatch {
+    employer_id: String,
+    name: String,
+    commune: String,
+    by_open_need: bool,
+    by_hosting: bool,
+    rome_match: RomeMatch,
+    proximity: Proximity,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Peer {
+    first_name: String,
+    rome_match: RomeMatch,
+    testimonies: Vec<PeerTestimony>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeerTestimony {
+    account: String,
+    rome_codes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PossibleMentor {
+    name: String,
+    mentor_job: Option<String>,
+    rome_match: RomeMatch,
+}
+
+/// Jobs by their labels, in one line.
+fn jobs(codes: &[String]) -> String {
+    codes
+        .iter()
+        .map(|c| fr::rome(c))
+        .collect::<Vec<_>>()
+        .join(" ; ")
+}
+
+/// What fits the person's project, from the file's answer.
+fn leads(p: &mut PersonFile) -> Leads {
+    let needs = std::mem::take(&mut p.matching_needs)
+        .nodes()
+        .map(|n| Lead {
+            title: n.activities,
+            link: Some(format!("/needs/{}", n.need_id)),
+            details: [
+                Some(jobs(&n.rome_codes)),
+                (!n.employer_name.trim().is_empty()).then(|| format!("Chez {}", n.employer_name)),
+                Some(format!("À {}", commune_name(&n.commune))),
+                Some(format!(
+                    "Pourquoi : {}, {}",
+                    n.rome_match.french(),
+                    n.proximity.french()
+                )),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            quotes: Vec::new(),
+        })
+        .collect();
+    let employers = std::mem::take(&mut p.matching_employers)
+        .nodes()
+        .map(|e| {
+            let by = match (e.by_open_need, e.by_hosting) {
+                (true, true) => "un besoin ouvert et une immersion déjà accueillie",
+                (true, false) => "un besoin ouvert",
+                (false, _) => "une immersion déjà accueillie",
+            };
+            Lead {
+                title: e.name,
+                link: Some(format!("/employers/{}", e.employer_id)),
+                details: vec![
+                    format!("À {}", commune_name(&e.commune)),
+                    format!(
+                        "Pourquoi : {by} pour {}, {}",
+                        e.rome_match.french(),
+                        e.proximity.french()
+                    ),
+                ],
+                quotes: Vec::new(),
+            }
+        })
+        .collect();
+    let peers = std::mem::take(&mut p.peers)
+        .nodes()
+        .map(|peer| {
+            let mut codes: Vec<String> = Vec::new();
+            for t in &peer.testimonies {
+                for c in &t.rome_codes {
+                    if !codes.contains(c) {
+                        codes.push(c.clone());
+                    }
+                }
+            }
+            let mut details = vec![format!("Visait {}", peer.rome_match.french())];
+            if !codes.is_empty() {
+                details.push(jobs(&codes));
+            }
+            Lead {
+                title: peer.first_name,
+                link: None,
+                details,
+                quotes: peer.testimonies.into_iter().map(|t| t.account).collect(),
+            }
+        })
+        .collect();
+    let mentors = std::mem::take(&mut p.possible_mentors)
+        .nodes()
+        .map(|m| Lead {
+            title: m.name,
+            link: None,
+            details: m
+                .mentor_job
+                .into_iter()
+                .chain(Some(format!(
+                    "A parrainé des personnes visant {}",
+                    m.rome_match.french()
+                )))
+                .collect(),
+            quotes: Vec::new(),
+        })
+        .collect();
+    Leads {
+        needs,
+        employers,
+        peers,
+        mentors,
+    }
 }
 
 #[derive(Deserialize)]
@@ -359,7 +536,14 @@ impl Page {
                     peerMeetings { heldOn peer romeCodes takeaways }
                     mentorships { startedOn endedOn mentor mentorJob endReason }
                     consentRecords { purpose given on textVersion signedForm }
-                    disabilityRecognition { recognised recordedOn } }
+                    disabilityRecognition { recognised recordedOn }
+                    matchingNeeds(first: 5) { edges { node { needId employerName activities
+                        romeCodes commune romeMatch proximity } } }
+                    matchingEmployers(first: 5) { edges { node { employerId name commune
+                        byOpenNeed byHosting romeMatch proximity } } }
+                    peers(first: 5) { edges { node { firstName romeMatch
+                        testimonies { account romeCodes } } } }
+                    possibleMentors(first: 5) { edges { node { name mentorJob romeMatch } } } }
                   immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors } } } }",
                 json!({ "p": id }),
             )
@@ -373,6 +557,7 @@ impl Page {
             );
         };
         let (inquiries, meetings, mentorships, consents) = sections(&mut p);
+        let leads = leads(&mut p);
         let situation = p.situation.map(|s| {
             (
                 s.stated_on.french(),
@@ -433,6 +618,7 @@ impl Page {
             mentorships,
             consents,
             disability,
+            leads,
             form,
         }
         .render();
