@@ -2053,7 +2053,7 @@ async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_t
     // An interruption without its reason is refused beside the field, and
     // nothing is recorded; with it, read back in French.
     browser.click("form[action$='/interruption'] button").await;
-    browser.refused("interrupt_reason", "").await;
+    browser.refused("interrupt_reason", "obligatoire").await;
     browser.audit("interruption refusée").await;
     assert!(browser.body().await.contains("En cours"));
     browser

@@ -1,7 +1,10 @@
 //! An immersion from proposal to validated convention: proposing one, the
 //! immersion's page (answers, signatures, validation, for whoever views it:
 //! the person and the employer act for themselves, staff for anyone), and
-//! the convention form, whose rule errors show beside their field.
+//! the convention form, whose rule errors show beside their field. Staff
+//! also walk the rest of the lifecycle there (prevalidation, rejection,
+//! abandon, cancellation, interruption, work accidents and their
+//! declaration), and read back what was recorded.
 
 use askama::Template;
 use axum::extract::{Form, Path};
