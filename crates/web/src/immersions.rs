@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signatory, Stage};
@@ -89,14 +91,19 @@ struct Accident {
     declaration_filed_in_time: Option<bool>,
 }
 
-/// An instant the API gives (`2026-05-04T09:30:00Z`), in French: "4 mai
-/// 2026 à 09 h 30".
+/// An instant the API gives (`2026-05-04T09:30:00Z`), in French at Paris
+/// time: "4 mai 2026 à 11 h 30".
 fn moment(text: &str) -> String {
-    let day = text.get(..10).and_then(crate::page::parse_date);
-    match (day, text.get(11..13), text.get(14..16)) {
-        (Some(d), Some(h), Some(m)) => format!("{} à {h} h {m}", passerelle_domain::fr::date(d)),
-        _ => text.to_owned(),
-    }
+    let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) else {
+        return text.to_owned();
+    };
+    let local = at.to_offset(passerelle_app::paris_offset(at));
+    format!(
+        "{} à {:02} h {:02}",
+        passerelle_domain::fr::date(local.date()),
+        local.hour(),
+        local.minute()
+    )
 }
 
 /// An accident as the page lists it.
@@ -110,16 +117,22 @@ struct AccidentShown {
     declared: bool,
 }
 
-/// A value of a `datetime-local` field (`2026-05-04T09:30`) as the API
-/// takes an instant; the text as sent when it is not one, for the API to
-/// refuse beside its field.
+/// A value of a `datetime-local` field (`2026-05-04T09:30`, Paris time) as
+/// the API takes an instant (`2026-05-04T09:30:00+02:00`); the text as sent
+/// when it is not one, for the API to refuse beside its field.
 fn instant(text: &str) -> String {
     let text = text.trim();
-    if text.len() == 16 {
-        format!("{text}:00Z")
-    } else {
-        text.to_owned()
-    }
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let Ok(local) = PrimitiveDateTime::parse(text, format) else {
+        return text.to_owned();
+    };
+    // The offset of that wall-clock time in Paris (off by an hour only in
+    // the hour the clocks change).
+    let offset = passerelle_app::paris_offset(local.assume_utc());
+    local
+        .assume_offset(offset)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| text.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -1050,4 +1063,19 @@ pub(crate) async fn action(
     let refused = form.general.take().map(|m| (key, m));
     page.immersion_form(&id, StatusCode::UNPROCESSABLE_ENTITY, None, form, refused)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{instant, moment};
+
+    #[test]
+    fn times_are_typed_and_shown_at_paris_time() {
+        // Summer (UTC+2) and winter (UTC+1).
+        assert_eq!(instant("2026-05-04T09:30"), "2026-05-04T09:30:00+02:00");
+        assert_eq!(instant("2026-12-04T09:30"), "2026-12-04T09:30:00+01:00");
+        assert_eq!(instant("pas une date"), "pas une date");
+        assert_eq!(moment("2026-05-04T07:30:00Z"), "4 mai 2026 à 09 h 30");
+        assert_eq!(moment("2026-12-04T08:30:00Z"), "4 décembre 2026 à 09 h 30");
+    }
 }
