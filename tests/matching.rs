@@ -15,28 +15,6 @@ async fn ok(server: &Server, token: &str, query: &str, variables: Value) -> Valu
     answer["data"].clone()
 }
 
-/// A valid SIRET for `n` (the Luhn key computed).
-fn siret(n: u32) -> String {
-    let base = format!("4430618410{n:03}");
-    let sum: u32 = base
-        .chars()
-        .rev()
-        .enumerate()
-        .map(|(i, c)| {
-            let d = c.to_digit(10).unwrap();
-            // From the right, every first digit of base is doubled: the
-            // check digit goes last.
-            if i % 2 == 0 {
-                let twice = d * 2;
-                if twice > 9 { twice - 9 } else { twice }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{base}{}", (10 - sum % 10) % 10)
-}
-
 /// An employer in `commune` with one open need for `code`: (employer, need).
 async fn need_at(
     server: &Server,

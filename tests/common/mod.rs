@@ -407,3 +407,25 @@ pub fn error(answer: &Value) -> (String, String, String) {
         text(&e["message"]),
     )
 }
+
+/// The `n`th SIRET of a made-up company, its check digit right (Luhn).
+pub fn siret(n: u32) -> String {
+    let base = format!("4430618410{n:03}");
+    let sum: u32 = base
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).unwrap();
+            // The check digit goes last: from the right, every first digit
+            // of base is doubled.
+            if i % 2 == 0 {
+                let twice = d * 2;
+                if twice > 9 { twice - 9 } else { twice }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{base}{}", (10 - sum % 10) % 10)
+}
