@@ -4,19 +4,14 @@
 //! these texts too.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use passerelle_app::{Views, policy};
+use passerelle_app::policy;
 use passerelle_domain::consent_texts::{self, ConsentText};
-use passerelle_domain::person::{
-    ConsentProof, ConsentPurpose, Person as PersonAggregate, PersonCommand,
-};
-use passerelle_domain::values::PersonId;
-use passerelle_projections::views::people;
+use passerelle_domain::person::{ConsentProof, ConsentPurpose, PersonCommand};
 use uuid::Uuid;
 
-use crate::context::{actor, gateway, meta};
-use crate::error;
-use crate::input::{parse_id, text_version};
-use crate::people::Person;
+use crate::context::actor;
+use crate::input::text_version;
+use crate::people::{Person, on_person_as};
 
 /// A version of the text a person agrees to for a purpose.
 #[derive(SimpleObject, Debug)]
@@ -108,28 +103,15 @@ impl ConsentMutation {
         command_id: Option<Uuid>,
         command: impl FnOnce(time::Date) -> Result<PersonCommand>,
     ) -> Result<Person> {
-        let actor = actor(ctx)?;
-        let gw = gateway(ctx);
-        let id = PersonId(parse_id(person, "Personne")?);
-        if !policy::reaches_person(&gw.pool, &actor, id)
-            .await
-            .map_err(error::app)?
-        {
-            return Err(error::not_found("Personne"));
-        }
-        if !policy::consents_online(&actor) {
-            return Err(error::forbidden());
-        }
-        let command = command(gw.handler.clock().today())?;
-        gw.handler
-            .execute::<PersonAggregate>(id, &command, &meta(actor, command_id), &Views)
-            .await
-            .map_err(error::app)?;
-        people::get(&gw.pool, id)
-            .await
-            .map_err(error::db)?
-            .map(Person::from)
-            .ok_or_else(|| error::not_found("Personne"))
+        on_person_as(
+            ctx,
+            actor(ctx)?,
+            person,
+            command_id,
+            |actor, _| policy::consents_online(actor),
+            command,
+        )
+        .await
     }
 }
 

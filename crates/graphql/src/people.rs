@@ -269,9 +269,17 @@ pub struct PersonConnection {
 
 /// The person, when the viewer reaches them; otherwise as if absent.
 async fn reachable(ctx: &Context<'_>, id: PersonId) -> Result<Option<Person>> {
-    let actor = staff(ctx)?;
+    reachable_by(ctx, &staff(ctx)?, id).await
+}
+
+/// The person, when `actor` reaches them.
+async fn reachable_by(
+    ctx: &Context<'_>,
+    actor: &passerelle_app::Actor,
+    id: PersonId,
+) -> Result<Option<Person>> {
     let pool = &gateway(ctx).pool;
-    if !policy::reaches_person(pool, &actor, id)
+    if !policy::reaches_person(pool, actor, id)
         .await
         .map_err(error::app)?
     {
@@ -598,10 +606,22 @@ pub(crate) async fn on_person(
     allowed: impl FnOnce(&passerelle_app::Actor, &PersonRow) -> bool,
     command: impl FnOnce(Date) -> Result<PersonCommand>,
 ) -> Result<Person> {
-    let actor = staff(ctx)?;
+    on_person_as(ctx, staff(ctx)?, person, command_id, allowed, command).await
+}
+
+/// [`on_person`] issued as `actor`, staff or the person by their own
+/// session: what `allowed` lets them issue.
+pub(crate) async fn on_person_as(
+    ctx: &Context<'_>,
+    actor: passerelle_app::Actor,
+    person: &ID,
+    command_id: Option<Uuid>,
+    allowed: impl FnOnce(&passerelle_app::Actor, &PersonRow) -> bool,
+    command: impl FnOnce(Date) -> Result<PersonCommand>,
+) -> Result<Person> {
     let gw = gateway(ctx);
     let id = PersonId(parse_id(person, "Personne")?);
-    let Some(found) = reachable(ctx, id).await? else {
+    let Some(found) = reachable_by(ctx, &actor, id).await? else {
         return Err(error::not_found("Personne"));
     };
     if !allowed(&actor, &found.0) {
@@ -609,10 +629,10 @@ pub(crate) async fn on_person(
     }
     let command = command(gw.handler.clock().today())?;
     gw.handler
-        .execute::<PersonAggregate>(id, &command, &meta(actor, command_id), &Views)
+        .execute::<PersonAggregate>(id, &command, &meta(actor.clone(), command_id), &Views)
         .await
         .map_err(error::app)?;
-    reachable(ctx, id)
+    reachable_by(ctx, &actor, id)
         .await?
         .ok_or_else(|| error::not_found("Personne"))
 }
