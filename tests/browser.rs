@@ -2058,3 +2058,112 @@ async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_t
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+impl Browser {
+    /// Signs a staff member in from the home page.
+    async fn sign_in_as(&self, base: &str, email: &str) {
+        self.goto(&format!("{base}/")).await;
+        self.fill("#email", email).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("form[action='/connexion'] button").await;
+    }
+}
+
+#[tokio::test]
+async fn a_manager_erases_a_persons_data_from_her_file_after_confirming() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let awa = enroll(&server, &staff, Some("awa.diallo@example.fr")).await;
+    let id = awa.as_str().unwrap();
+    let base = &server.base;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+
+    // Her referent, a mediator: no link, and the page refuses.
+    browser.sign_in(base).await;
+    let file = browser
+        .until(&format!("{base}/people/{id}"), "Awa Diallo")
+        .await;
+    assert!(!file.contains("Effacer ses données"), "{file}");
+    let (status, _, body) = web_get(&server, &staff, &format!("/people/{id}/effacer")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains("Diallo"), "{body}");
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // A manager of her structure: the link, the page, refusals beside
+    // their fields and what was typed kept.
+    browser.sign_in_as(base, "dominique@ml-nantes.fr").await;
+    browser.goto(&format!("{base}/people/{id}")).await;
+    browser
+        .click(&format!("a[href='/people/{id}/effacer']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Effacer les données de Awa Diallo"), "{page}");
+    assert!(page.contains("ne peut pas être annulé"), "{page}");
+    assert!(page.contains("Fin de la durée de conservation"), "{page}");
+    assert!(page.contains("Autre motif"), "{page}");
+    browser.audit("effacement").await;
+    browser.tick("input[name='motif'][value='OTHER']").await;
+    browser.fill("#saisie", "effacer").await;
+    browser.click("form[action$='/effacer'] button").await;
+    browser.refused("confirme", "définitif").await;
+    browser.refused("saisie", "EFFACER").await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("input[name='motif'][value='OTHER']:checked"))
+            .await
+            .is_ok()
+    );
+    // Another reason needs its explanation, said by the API beside it.
+    browser.tick("#confirme").await;
+    browser.fill("#saisie", "EFFACER").await;
+    browser.click("form[action$='/effacer'] button").await;
+    browser.refused("explication", "motif").await;
+    browser.audit("effacement, erreurs").await;
+    browser.screenshot("effacement-erreurs").await;
+    let erased = || {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from erased_subjects")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(erased().await, 0, "nothing erased yet");
+
+    browser
+        .tick("input[name='motif'][value='PERSON_REQUEST']")
+        .await;
+    // The box stays ticked from the form sent before.
+    browser.fill("#saisie", "EFFACER").await;
+    browser.click("form[action$='/effacer'] button").await;
+    let after = browser.body().await;
+    assert!(after.contains("Ses données sont effacées"), "{after}");
+    assert!(!after.contains("Awa"), "{after}");
+    assert!(!after.contains("Diallo"), "{after}");
+    assert!(after.contains("(effacé)"), "{after}");
+    assert!(!after.contains("Effacer ses données"), "{after}");
+    assert_eq!(erased().await, 1);
+    browser.audit("fiche effacée").await;
+    // Not twice.
+    let (status, _, _) = web_get(
+        &server,
+        &login(&server, "dominique@ml-nantes.fr").await,
+        &format!("/people/{id}/effacer"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -144,6 +144,12 @@ impl Person {
         }
         Ok(read)
     }
+    /// Whether the viewer may erase this person's data (`personErase`):
+    /// a manager's or an admin's of their structure, so pages offer it to
+    /// them only.
+    async fn may_erase(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(!self.0.erased && policy::erases_people(&actor(ctx)?))
+    }
     /// Every event of their path, in order, with who did it.
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
         Ok(

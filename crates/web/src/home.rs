@@ -118,6 +118,7 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "besoin" => "Votre besoin est envoyé : votre médiateur vous recontacte.",
             "visite" => "Visite enregistrée.",
             "inscription" => "Personne inscrite : vous êtes son référent.",
+            "effacement" => "Ses données sont effacées : seuls les chiffres restent.",
             "etablissement" => "Établissement enregistré.",
             "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
             _ => return None,

@@ -17,6 +17,7 @@ mod convention_print;
 mod dashboards;
 mod data_export;
 mod employers;
+mod erasure;
 mod export;
 mod files;
 mod home;
@@ -58,6 +59,10 @@ pub fn router(api: ApiCell) -> Router {
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
         .route("/people/{id}/donnees", get(data_export::page))
+        .route(
+            "/people/{id}/effacer",
+            get(erasure::form).post(erasure::erase),
+        )
         .route("/people/{id}/donnees.json", get(data_export::download))
         .route("/immersions/nouvelle", get(immersions::propose_form))
         .route("/immersions", post(immersions::propose))

@@ -146,6 +146,8 @@ struct PersonTemplate {
     nav: Nav,
     id: String,
     name: String,
+    /// Whether the viewer may erase their data: the link is theirs only.
+    may_erase: bool,
     /// When, targets, what changed and why.
     versions: Vec<(String, String, String)>,
     /// When, what.
@@ -207,6 +209,7 @@ struct PersonAnswer {
 struct PersonFile {
     #[serde(flatten)]
     name: PersonName,
+    may_erase: bool,
     project_versions: Vec<ProjectVersion>,
     timeline: Vec<Fact>,
     situation: Option<Situation>,
@@ -528,7 +531,7 @@ impl Page {
     ) -> Response {
         let out = self
             .run(
-                "query($p: ID!) { person(id: $p) { firstName lastName
+                "query($p: ID!) { person(id: $p) { firstName lastName mayErase
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
                     timeline { eventType recordedAt }
                     situation { statedOn words }
@@ -609,6 +612,7 @@ impl Page {
             nav: self.nav(notice),
             id: id.to_owned(),
             name: p.name.full(),
+            may_erase: p.may_erase,
             versions,
             timeline,
             immersions,

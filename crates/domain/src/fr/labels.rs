@@ -9,7 +9,7 @@ use crate::immersion::{
     SituationKind, Skill, Stage,
 };
 use crate::need::{HiringIntent, Horizon, NeedSource};
-use crate::person::{ConsentPurpose, ReadjustmentCause};
+use crate::person::{ConsentPurpose, ErasureReason, ReadjustmentCause};
 use crate::values::{
     AgeBand, ContractType, ImmersionId, InquiryId, MeetingId, MentorshipId, RomeCode, VisitId,
 };
@@ -102,6 +102,12 @@ labels!(ConsentPurpose {
     Mentoring => "mentoring", "Être mis en relation avec un parrain ou une marraine";
     PeerContact => "peer_contact", "Rencontrer des personnes accompagnées comme pair";
     DisabilityRecognition => "disability_recognition", "Enregistrer la RQTH (donnée de santé)";
+});
+
+labels!(ErasureReason {
+    PersonRequest => "person_request", "À la demande de la personne (droit à l'effacement)";
+    EndOfRetention => "end_of_retention", "Fin de la durée de conservation";
+    Other => "other", "Autre motif";
 });
 
 labels!(FeedbackAuthor {
