@@ -467,3 +467,104 @@ async fn a_command_on_an_erased_persons_data_is_refused_in_french() {
     assert_ne!(code, "INTERNAL", "{recorded}");
     assert!(message.contains("effacées"), "{message}");
 }
+
+/// A mutation's answer kept under its command id may quote the person:
+/// the erasure forgets the answers kept for her structure, so the request
+/// sent again within the hour no longer gives her name back.
+#[tokio::test]
+async fn an_erasure_forgets_the_answers_kept_under_command_ids() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let manager = login(&server, "dominique@ml-nantes.fr").await;
+    let command = Uuid::new_v4();
+    let enrol = "mutation($c: UUID) { personEnroll(input: { firstName: \"Awa\",
+        lastName: \"Diallo\", birthDate: \"2001-05-12\", commandId: $c }) {
+        person { id firstName lastName } } }";
+    let first = gql(&server, Some(&mediator), enrol, json!({ "c": command })).await;
+    assert!(first["errors"].is_null(), "{first}");
+    let person = first["data"]["personEnroll"]["person"]["id"].clone();
+    let again = gql(&server, Some(&mediator), enrol, json!({ "c": command })).await;
+    assert_eq!(again, first, "the kept answer");
+    let kept = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from command_answers where command_id = $1")
+            .bind(command)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(kept().await, 1);
+
+    let erased = gql(
+        &server,
+        Some(&manager),
+        ERASE,
+        json!({ "p": person, "c": true, "r": "PERSON_REQUEST" }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    assert_eq!(kept().await, 0, "her structure's kept answers are gone");
+    let after = gql(&server, Some(&mediator), enrol, json!({ "c": command })).await;
+    let text = after.to_string();
+    assert!(!text.contains("Awa") && !text.contains("Diallo"), "{after}");
+    assert!(server.terminate().success());
+}
+
+/// The mails projection's batch and an erasure of the person it mails
+/// about are serialised: a batch that read the person as not erased cannot
+/// commit its mail after the erasure deleted theirs. Here the erasure's
+/// lock is held by hand while an immersion is proposed to her; the batch
+/// waits for it, then sees her erased and queues nothing.
+#[tokio::test]
+async fn a_mail_queued_while_the_person_is_being_erased_does_not_stay() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &mediator, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &mediator, Some("awa.diallo@exemple.fr")).await;
+    let awa: Uuid = person.as_str().unwrap().parse().unwrap();
+    let theirs = "select count(*) from outbox where recipient ->> 'person_id' = $1::text";
+    // Her enrolment mails nothing; a proposal mails her.
+    assert_eq!(scalar(&db, theirs, awa).await, 0);
+
+    // An erasure under way: its lock taken, its mark not yet committed.
+    let mut erasure = db.pool.begin().await.unwrap();
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(awa)
+        .execute(&mut *erasure)
+        .await
+        .unwrap();
+    let immersion = propose(&server, &mediator, &person, &employer).await;
+    assert!(immersion.is_string(), "{immersion}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        scalar(&db, theirs, awa).await,
+        0,
+        "the batch waits for the erasure"
+    );
+    sqlx::query("insert into erased_subjects (subject_id) values ($1)")
+        .bind(awa)
+        .execute(&mut *erasure)
+        .await
+        .unwrap();
+    erasure.commit().await.unwrap();
+    // The batch goes on, and queues nothing about her.
+    let caught_up = "select count(*) from notifications.parties where person_id = $1";
+    for _ in 0..50 {
+        if scalar(&db, caught_up, awa).await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(scalar(&db, caught_up, awa).await, 1, "the batch committed");
+    assert_eq!(scalar(&db, theirs, awa).await, 0, "no mail about her stays");
+    assert!(server.terminate().success());
+}

@@ -2,8 +2,9 @@
 //! manager's or an admin's decision, with a reason and a confirmation.
 //! The command path records who, when and why, then destroys the person's
 //! key; here, what else holds their data is forgotten in the same
-//! transaction: their sessions and links, the mails about them, and their
-//! retention's warnings and extensions.
+//! transaction: their sessions and links, the mails about them, their
+//! retention's warnings and extensions, and the mutations' answers kept
+//! for their structure (which may quote them).
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use async_trait::async_trait;
@@ -37,6 +38,7 @@ impl Forget for SessionsAndMail {
             })?;
         passerelle_notify::outbox::forget_person(&mut *conn, person.as_uuid()).await?;
         passerelle_notify::retention::forget_person(&mut *conn, person.as_uuid()).await?;
+        crate::replays::forget_answers_about(&mut *conn, person.as_uuid()).await?;
         Ok(())
     }
 }

@@ -98,6 +98,32 @@ impl Extension for ReplaysExtension {
     }
 }
 
+/// Forgets the answers kept for the staff and the sessions of the
+/// structure of `person`, who is being erased: an answer of the last hour
+/// may quote them (their name in a payload), and only their structure's
+/// actors reach them. Part of the erasure's transaction. A retry of one of
+/// those requests then goes to the command path, which appends nothing
+/// twice and answers with the object as it stands. Returns how many
+/// answers went.
+pub(crate) async fn forget_answers_about(
+    conn: &mut sqlx::PgConnection,
+    person: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "with theirs as (
+             select tenant from streams where stream_id = 'person-' || $1::text
+         )
+         delete from command_answers
+         where actor like '%@' || (select tenant::text from theirs)
+            or actor in (select 'user:' || u.user_id::text
+                         from users u join theirs t on u.structure_id = t.tenant)",
+    )
+    .bind(person)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// A mutation field sent with a command id, by someone.
 struct KeyedRequest {
     command_id: Uuid,

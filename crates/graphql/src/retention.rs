@@ -59,6 +59,22 @@ impl passerelle_notify::retention::Eraser for RetentionEraser {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    async fn finish(&self, person: Uuid, structure: Uuid) -> Result<(), String> {
+        let meta = CommandMeta {
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+            actor: Actor::system("retention", StructureId(structure)),
+        };
+        let forget = crate::erasure::SessionsAndMail {
+            now: self.handler.clock().now(),
+        };
+        self.handler
+            .destroy_personal_data(PersonId(person), &meta, &forget)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[derive(InputObject, Debug)]

@@ -412,3 +412,67 @@ async fn a_retention_run_without_its_eraser_fails_and_is_recorded() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].outcome, "failed");
 }
+
+/// An erasure whose fact was recorded but whose key was not destroyed (a
+/// crash between the two steps) is finished by the next run of the job,
+/// without being asked again.
+#[tokio::test]
+async fn the_retention_run_finishes_an_interrupted_erasure() {
+    let w = World::new().await;
+    w.enroll(left(), "Awa").await;
+    w.enroll(kept(), "Yanis").await;
+    // The first step alone: the fact, as the command path records it.
+    w.command(
+        left(),
+        PersonCommand::Erase {
+            by: referent(),
+            reason: passerelle_domain::person::ErasureReason::PersonRequest,
+            explanation: None,
+            erased_on: w.clock.today(),
+        },
+    )
+    .await;
+    let keys = |id: PersonId| {
+        let pool = w.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from subject_keys where subject_id = $1")
+                .bind(id.0)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(keys(left()).await, 1, "the key survived the interruption");
+    assert_eq!(
+        retention::interrupted_erasures(&w.db.pool).await.unwrap(),
+        vec![(left().0, structure().0)]
+    );
+
+    w.on(date!(2024 - 01 - 11));
+    assert_eq!(w.run().await, 1, "one erasure finished");
+    assert_eq!(keys(left()).await, 0, "her key is destroyed");
+    assert_eq!(keys(kept()).await, 1, "nobody else's");
+    let erased: bool =
+        sqlx::query_scalar("select exists (select 1 from erased_subjects where subject_id = $1)")
+            .bind(left().0)
+            .fetch_one(&w.db.pool)
+            .await
+            .unwrap();
+    assert!(erased);
+    let names: Option<String> =
+        sqlx::query_scalar("select first_name from people.people where person_id = $1")
+            .bind(left().0)
+            .fetch_one(&w.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(names, None, "the view is purged");
+    assert!(
+        retention::interrupted_erasures(&w.db.pool)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Nothing left to finish: the next run does nothing more.
+    w.on(date!(2024 - 01 - 12));
+    assert_eq!(w.run().await, 0);
+}

@@ -128,6 +128,25 @@ async fn drop_erased(
         })
         .collect();
     let immersions: Vec<Uuid> = mails.iter().filter_map(|m| m.params.immersion_id).collect();
+    // Serialised with the erasures of the people these mails are about:
+    // an erasure holds its person's lock while it deletes their mails, so
+    // either it finishes first and is seen below, or it waits for this
+    // batch to commit and then deletes what it queued. Without the lock, a
+    // batch reading before the erasure commits and committing after it
+    // would leave its mails in the outbox. In order, so that two batches
+    // never wait on each other.
+    sqlx::query(
+        "select pg_advisory_xact_lock_shared(hashtextextended(p::text, 0))
+         from (select distinct p from (
+                   select unnest($1::uuid[]) as p
+                   union all
+                   select person_id from parties where immersion_id = any($2)) concerned
+               order by p) ordered",
+    )
+    .bind(&people)
+    .bind(&immersions)
+    .execute(&mut *conn)
+    .await?;
     let erased: Vec<Uuid> = sqlx::query_scalar(
         "select subject_id from erased_subjects where subject_id = any($1)
          union all

@@ -39,6 +39,29 @@ impl Default for Settings {
 #[async_trait]
 pub trait Eraser: Send + Sync + std::fmt::Debug {
     async fn erase(&self, person: Uuid, structure: Uuid) -> Result<(), String>;
+
+    /// Finishes an erasure whose fact was recorded but whose key was not
+    /// destroyed (a crash between the two): the same second step as the
+    /// erasure's, idempotent.
+    async fn finish(&self, person: Uuid, structure: Uuid) -> Result<(), String>;
+}
+
+/// The people whose erasure was recorded (`person_erased`) but not carried
+/// out: their key not destroyed, so their data still readable. Each with
+/// their structure (the tenant of their stream). Reads every erasure fact:
+/// a nightly job's work, bounded by the number of erasures ever made.
+pub async fn interrupted_erasures(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    sqlx::query_as(
+        "select substr(e.stream_id, 8)::uuid, e.tenant from events e
+         where e.event_type = 'person_erased' and e.stream_id like 'person-%'
+           and not exists (select 1 from erased_subjects s
+                           where s.subject_id = substr(e.stream_id, 8)::uuid)
+         order by e.global_position",
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// The retention job's settings and its eraser.
@@ -194,9 +217,20 @@ pub async fn run(
     today: Date,
     now: OffsetDateTime,
 ) -> Result<u64, sqlx::Error> {
-    let plan = plan(pool, today, retention.settings).await?;
     let mut erased = 0u64;
     let mut failures = Vec::new();
+    // Erasures left half done first: their people's data is readable
+    // although their erasure was decided.
+    for (person, structure) in interrupted_erasures(pool).await? {
+        match retention.eraser.finish(person, structure).await {
+            Ok(()) => erased += 1,
+            Err(e) => {
+                tracing::error!(person = %person, "retention: finishing an erasure failed: {e}");
+                failures.push(person);
+            }
+        }
+    }
+    let plan = plan(pool, today, retention.settings).await?;
     for c in &plan.erase {
         match retention.eraser.erase(c.person_id, c.structure).await {
             Ok(()) => erased += 1,
@@ -210,7 +244,7 @@ pub async fn run(
         return Err(sqlx::Error::Protocol(format!(
             "{} erasure(s) failed out of {}, first {}",
             failures.len(),
-            plan.erase.len(),
+            erased + failures.len() as u64,
             failures[0]
         )));
     }
