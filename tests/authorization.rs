@@ -322,6 +322,18 @@ fn table() -> Vec<Case> {
         case(
             "Mutation.conventionCancel",
             "",
+        case(
+            "Query.staffMembers",
+            "the viewer's own structure's",
+            "{ staffMembers { edges { node { id name email role active lastLoginAt } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Query.accountChanges",
+            "the viewer's own structure's",
+            "{ accountChanges { edges { node { id action actorName subjectName role at } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
             "mutation($i: ID!) { conventionCancel(input: { immersionId: $i, by: EMPLOYER,
                 reason: \"Plus possible\" }) { immersion { id stage } } }",
             ALL_DENIED,
@@ -793,6 +805,56 @@ fn roots(document: &str) -> Result<Vec<String>, String> {
         };
         for item in &operation.node.selection_set.node.items {
             if let Selection::Field(field) = &item.node {
+        case(
+            "Mutation.structureUpdate",
+            "the viewer's own structure",
+            "mutation { structureUpdate(input: { prevalidationRequired: false,
+                departements: [\"44\"] }) {
+                structure { id name prevalidationRequired departements { code name } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Mutation.staffCreate",
+            "in the viewer's own structure",
+            "mutation { staffCreate(input: { name: \"Nouvelle Recrue\",
+                email: \"recrue@plie-nord.fr\", role: MEDIATOR }) {
+                member { id name email role active } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Mutation.staffDeactivate",
+            "A's mediator",
+            "mutation($m: ID!) { staffDeactivate(input: { userId: $m }) {
+                member { id name email active } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.staffRoleChange",
+            "A's mediator",
+            "mutation($m: ID!) { staffRoleChange(input: { userId: $m, role: MANAGER }) {
+                member { id name email role } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.passwordChange",
+            "the viewer's own, to the same",
+            "mutation { passwordChange(input: { currentPassword: \"correct horse battery\",
+                newPassword: \"correct horse battery\" }) { me { id email } } }",
+            STAFF,
+        ),
+        case(
+            "Mutation.passwordResetRequest",
+            "A's person's address",
+            "mutation($pe: String!) { passwordResetRequest(input: { email: $pe }) { sent } }",
+            PUBLIC,
+        ),
+        case(
+            "Mutation.passwordResetComplete",
+            "an unknown token",
+            "mutation { passwordResetComplete(input: { token: \"jeton-inconnu\",
+                newPassword: \"un mot de passe assez long\" }) { passwordSet } }",
+            PUBLIC,
+        ),
                 out.push(format!("{root}.{}", field.node.name.node));
             }
         }

@@ -19,9 +19,13 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 pub mod health_log;
+pub mod staff;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest password accepted, in characters: argon2 hashes whatever it
+/// is given, so a client could otherwise make each hash arbitrarily long.
+pub const MAX_PASSWORD_CHARS: usize = 128;
 
 /// A staff member's role within their structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +76,10 @@ pub enum AccountError {
     /// all, so a login attempt learns nothing about which accounts exist.
     #[error("wrong email or password")]
     BadCredentials,
+    #[error("another structure bears this name")]
+    StructureNameTaken,
+    #[error("the password must have at most {MAX_PASSWORD_CHARS} characters")]
+    LongPassword,
     #[error("password hashing failed")]
     Hashing,
     #[error("database")]
@@ -88,11 +96,11 @@ impl std::fmt::Debug for SessionToken {
     }
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-async fn hash_password(password: String) -> Result<String, AccountError> {
+pub(crate) async fn hash_password(password: String) -> Result<String, AccountError> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -103,7 +111,7 @@ async fn hash_password(password: String) -> Result<String, AccountError> {
     .map_err(|_| AccountError::Hashing)?
 }
 
-async fn verify_password(password: String, hash: String) -> bool {
+pub(crate) async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()
@@ -191,7 +199,8 @@ impl From<UserRow> for Option<User> {
 
 #[derive(sqlx::FromRow)]
 struct LoginRow {
-    password_hash: String,
+    /// None for a member invited who has not set a password yet.
+    password_hash: Option<String>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -231,7 +240,7 @@ pub async fn login(
     .fetch_optional(pool)
     .await?;
     let Some(LoginRow {
-        password_hash,
+        password_hash: Some(password_hash),
         user: row,
     }) = found
     else {
@@ -245,7 +254,10 @@ pub async fn login(
     let user = Option::<User>::from(row).ok_or(AccountError::BadCredentials)?;
     let token = random_token();
     sqlx::query(
-        "insert into sessions (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)",
+        "with opened as (
+             insert into sessions (token_hash, user_id, created_at, expires_at)
+             values ($1, $2, $3, $4))
+         update users set last_login_at = $3 where user_id = $2",
     )
     .bind(token_hash(&token))
     .bind(user.user_id.0)
@@ -359,7 +371,7 @@ pub struct PrincipalSession {
     pub structure: StructureId,
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -519,51 +531,160 @@ pub struct StructureSettings {
     pub name: String,
     /// Whether its conventions are pre-validated before validation.
     pub prevalidation_required: bool,
+    /// The départements it covers, by INSEE code, sorted.
+    pub departements: Vec<String>,
 }
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    structure_id: Uuid,
+    name: String,
+    prevalidation_required: bool,
+    departements: Vec<String>,
+}
+
+impl From<SettingsRow> for StructureSettings {
+    fn from(r: SettingsRow) -> Self {
+        Self {
+            structure: StructureId(r.structure_id),
+            name: r.name,
+            prevalidation_required: r.prevalidation_required,
+            departements: r.departements,
+        }
+    }
+}
+
+const SETTINGS_COLUMNS: &str = "structure_id, name, prevalidation_required, departements";
 
 /// The structure's settings; none for an unknown structure.
 pub async fn structure_settings(
     db: impl PgExecutor<'_>,
     structure: StructureId,
 ) -> Result<Option<StructureSettings>, AccountError> {
-    let row: Option<(Uuid, String, bool)> = sqlx::query_as(
-        "select structure_id, name, prevalidation_required from structures
+    let row: Option<SettingsRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {SETTINGS_COLUMNS} from structures where structure_id = $1"
+    )))
+    .bind(structure.0)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(StructureSettings::from))
+}
+
+/// One of a structure's settings, as the record of changes names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum StructureSetting {
+    Name,
+    PrevalidationRequired,
+    Departements,
+}
+
+impl StructureSetting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StructureSetting::Name => "name",
+            StructureSetting::PrevalidationRequired => "prevalidation_required",
+            StructureSetting::Departements => "departements",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            StructureSetting::Name,
+            StructureSetting::PrevalidationRequired,
+            StructureSetting::Departements,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+
+    /// In French, for the administration page.
+    pub fn label(self) -> &'static str {
+        match self {
+            StructureSetting::Name => "nom",
+            StructureSetting::PrevalidationRequired => "pré-validation des conventions",
+            StructureSetting::Departements => "départements couverts",
+        }
+    }
+}
+
+/// What a structure's managers change of its settings: `None` keeps a
+/// setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    pub name: Option<Label>,
+    pub prevalidation_required: Option<bool>,
+    /// INSEE codes the caller checked against the referential.
+    pub departements: Option<Vec<String>>,
+}
+
+/// Changes the structure's settings in the caller's transaction; its
+/// settings after, and those that changed. A name another structure
+/// bears is [`AccountError::StructureNameTaken`].
+pub async fn update_structure(
+    conn: &mut sqlx::PgConnection,
+    structure: StructureId,
+    change: SettingsChange,
+) -> Result<Option<(StructureSettings, Vec<StructureSetting>)>, AccountError> {
+    let before: Option<SettingsRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {SETTINGS_COLUMNS} from structures where structure_id = $1 for update"
+    )))
+    .bind(structure.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(before) = before.map(StructureSettings::from) else {
+        return Ok(None);
+    };
+    let mut after = before.clone();
+    if let Some(name) = change.name {
+        after.name = name.as_str().to_owned();
+    }
+    if let Some(required) = change.prevalidation_required {
+        after.prevalidation_required = required;
+    }
+    if let Some(mut departements) = change.departements {
+        departements.sort();
+        departements.dedup();
+        after.departements = departements;
+    }
+    let mut fields = Vec::new();
+    if after.name != before.name {
+        fields.push(StructureSetting::Name);
+    }
+    if after.prevalidation_required != before.prevalidation_required {
+        fields.push(StructureSetting::PrevalidationRequired);
+    }
+    if after.departements != before.departements {
+        fields.push(StructureSetting::Departements);
+    }
+    if fields.is_empty() {
+        return Ok(Some((after, fields)));
+    }
+    let taken: bool = sqlx::query_scalar(
+        "select exists (select 1 from structures where name = $1 and structure_id <> $2)",
+    )
+    .bind(&after.name)
+    .bind(structure.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    if taken {
+        return Err(AccountError::StructureNameTaken);
+    }
+    sqlx::query(
+        "update structures set name = $2, prevalidation_required = $3, departements = $4
          where structure_id = $1",
     )
     .bind(structure.0)
-    .fetch_optional(db)
-    .await?;
-    Ok(
-        row.map(|(id, name, prevalidation_required)| StructureSettings {
-            structure: StructureId(id),
-            name,
-            prevalidation_required,
-        }),
-    )
-}
-
-/// Sets whether the structure's conventions are pre-validated before
-/// validation; its settings as they stand after.
-pub async fn set_prevalidation_required(
-    db: impl PgExecutor<'_>,
-    structure: StructureId,
-    required: bool,
-) -> Result<Option<StructureSettings>, AccountError> {
-    let row: Option<(Uuid, String, bool)> = sqlx::query_as(
-        "update structures set prevalidation_required = $2 where structure_id = $1
-         returning structure_id, name, prevalidation_required",
-    )
-    .bind(structure.0)
-    .bind(required)
-    .fetch_optional(db)
-    .await?;
-    Ok(
-        row.map(|(id, name, prevalidation_required)| StructureSettings {
-            structure: StructureId(id),
-            name,
-            prevalidation_required,
-        }),
-    )
+    .bind(&after.name)
+    .bind(after.prevalidation_required)
+    .bind(&after.departements)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => AccountError::StructureNameTaken,
+        _ => AccountError::Database(e),
+    })?;
+    Ok(Some((after, fields)))
 }
 
 /// Ends every way in for an erased person: their open sessions are revoked

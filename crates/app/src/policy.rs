@@ -407,3 +407,43 @@ pub fn consents_online(actor: &Actor) -> bool {
 pub fn reads_health_log(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin)
 }
+
+/// Whether the actor administers its structure's staff: lists them with
+/// their addresses and last logins, invites, deactivates, changes roles,
+/// reads the record of those changes. Its managers and admins, for their
+/// own structure only (the caller reads members within
+/// `actor.structure`).
+pub fn administers_staff(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin)
+}
+
+/// Whether the actor may give `role` (to a new member or to a colleague):
+/// an admin any staff role; a manager a manager's or a mediator's, never
+/// an admin's, so that no one raises anyone above themself.
+pub fn grants_role(actor: &Actor, role: Role) -> bool {
+    match actor.role {
+        Role::Admin => matches!(role, Role::Admin | Role::Manager | Role::Mediator),
+        Role::Manager => matches!(role, Role::Manager | Role::Mediator),
+        _ => false,
+    }
+}
+
+/// Whether the actor may deactivate a colleague of `role`, or change their
+/// role: a manager or an admin, but a manager not an admin (whom it could
+/// not have made). Never themself: an account is closed or demoted by
+/// someone else, so the structure always keeps the one acting; the caller
+/// also checks, under the structure's lock, that another active manager or
+/// admin remains when the colleague was one.
+pub fn manages_colleague(
+    actor: &Actor,
+    colleague: passerelle_domain::values::UserId,
+    role: Role,
+) -> bool {
+    let other = actor.id != format!("user:{colleague}");
+    other
+        && match actor.role {
+            Role::Admin => true,
+            Role::Manager => role != Role::Admin,
+            _ => false,
+        }
+}

@@ -2,7 +2,7 @@
 //! people, and who is logged in.
 
 use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
-use passerelle_accounts::{Principal, StaffRole, User};
+use passerelle_accounts::{AccountError, Principal, StaffRole, User};
 use time::Duration;
 
 use crate::context::{Viewer, gateway, viewer};
@@ -285,6 +285,134 @@ impl AccountMutation {
         Ok(MagicLinkRequestPayload { sent: true })
     }
 
+    /// Changes the viewer's own password: the current one is required. The
+    /// other sessions of the account end; this one stays open. Attempts
+    /// are throttled as logins are.
+    async fn password_change(
+        &self,
+        ctx: &Context<'_>,
+        input: PasswordChangeInput,
+    ) -> Result<PasswordChangePayload> {
+        let gw = gateway(ctx);
+        let Some(user) = viewer(ctx).cloned() else {
+            return Err(match ctx.data_opt::<Viewer>().and_then(|v| v.principal) {
+                Some(_) => error::forbidden(),
+                None => error::unauthenticated(),
+            });
+        };
+        let keys = attempt_keys(ctx, "password", &user.user_id.to_string());
+        let lockouts = gw.throttle.attempt(&keys).map_err(rate_limited)?;
+        log_lockouts("password", &lockouts);
+        // The new one is checked first: a client learns nothing of the
+        // current one from a refusal of the new one's length.
+        if let Err(e) = passerelle_accounts::staff::check_password(&input.new_password) {
+            return Err(weak_password("newPassword", &e).unwrap_or_else(|| error::internal(&e)));
+        }
+        let session = ctx.data_opt::<Viewer>().and_then(|v| v.token.clone());
+        let now = gw.handler.clock().now();
+        match passerelle_accounts::staff::change_password(
+            &gw.pool,
+            &user,
+            &input.current_password,
+            &input.new_password,
+            session.as_deref(),
+            now,
+        )
+        .await
+        {
+            Ok(()) => {
+                gw.throttle.succeeded(&keys);
+                Ok(PasswordChangePayload {
+                    me: Me::from(&user),
+                })
+            }
+            Err(AccountError::BadCredentials) => Err(error::error(
+                Code::BadUserInput,
+                "Mot de passe actuel incorrect.",
+            )
+            .extend_with(|_, e| e.set("field", "currentPassword"))),
+            Err(e) => Err(weak_password("newPassword", &e).unwrap_or_else(|| error::internal(&e))),
+        }
+    }
+
+    /// Mails a staff member a link to choose a new password (valid one
+    /// hour), when the address is an active account's. The answer is the
+    /// same either way; attempts are throttled as logins are.
+    async fn password_reset_request(
+        &self,
+        ctx: &Context<'_>,
+        input: PasswordResetRequestInput,
+    ) -> Result<PasswordResetRequestPayload> {
+        let gw = gateway(ctx);
+        let email = passerelle_domain::values::Email::parse(&input.email)
+            .map_err(|e| error::on_field("email", e))?;
+        let keys = attempt_keys(ctx, "reset", email.as_str());
+        let lockouts = gw.throttle.attempt(&keys).map_err(rate_limited)?;
+        log_lockouts("reset", &lockouts);
+        let target = passerelle_accounts::staff::reset_target(&gw.pool, &email)
+            .await
+            .map_err(|e| error::internal(&e))?;
+        if let Some((user, structure)) = target {
+            let now = gw.handler.clock().now();
+            let mut conn = gw.pool.acquire().await.map_err(error::db)?;
+            passerelle_notify::outbox::enqueue(
+                &mut conn,
+                &[passerelle_notify::Entry {
+                    // Each request asks for a new link.
+                    key: format!(
+                        "request:{}:password_reset:staff:{}",
+                        uuid::Uuid::new_v4(),
+                        user.0
+                    ),
+                    template: passerelle_notify::Template::PasswordReset,
+                    recipient: passerelle_notify::Recipient::Staff { user_id: user.0 },
+                    params: passerelle_notify::Params::default(),
+                    structure: Some(structure.0),
+                }],
+                now,
+            )
+            .await
+            .map_err(error::db)?;
+        }
+        Ok(PasswordResetRequestPayload { sent: true })
+    }
+
+    /// Sets a password from a mailed link (a reset or an invitation): once,
+    /// before it expires. Every session of the account ends.
+    async fn password_reset_complete(
+        &self,
+        ctx: &Context<'_>,
+        input: PasswordResetCompleteInput,
+    ) -> Result<PasswordResetCompletePayload> {
+        let gw = gateway(ctx);
+        let expired = || {
+            error::error(
+                Code::Unauthenticated,
+                "Ce lien n'est plus valable (déjà utilisé ou expiré) : demandez-en un nouveau avec « Mot de passe oublié ».",
+            )
+            .extend_with(|_, e| e.set("field", "token"))
+        };
+        if let Err(e) = passerelle_accounts::staff::check_password(&input.new_password) {
+            return Err(weak_password("newPassword", &e).unwrap_or_else(|| error::internal(&e)));
+        }
+        if input.token.len() > MAX_TOKEN_BYTES {
+            return Err(expired());
+        }
+        let now = gw.handler.clock().now();
+        match passerelle_accounts::staff::complete_password_token(
+            &gw.pool,
+            &input.token,
+            &input.new_password,
+            now,
+        )
+        .await
+        {
+            Ok(Some(_)) => Ok(PasswordResetCompletePayload { password_set: true }),
+            Ok(None) => Err(expired()),
+            Err(e) => Err(weak_password("newPassword", &e).unwrap_or_else(|| error::internal(&e))),
+        }
+    }
+
     /// Opens a session from a magic link's token, once.
     async fn magic_link_redeem(
         &self,
@@ -315,6 +443,60 @@ impl AccountMutation {
         })
     }
 }
+
+#[derive(InputObject, Debug)]
+pub struct PasswordChangeInput {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PasswordChangePayload {
+    pub me: Me,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PasswordResetRequestInput {
+    pub email: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PasswordResetRequestPayload {
+    /// Always true: whether the address is a staff account's is not told.
+    pub sent: bool,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PasswordResetCompleteInput {
+    /// The token of the mailed link (a reset or an invitation).
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PasswordResetCompletePayload {
+    /// True: the password is set; every session of the account ended.
+    pub password_set: bool,
+}
+
+/// A new password refused, in French, on `field`.
+fn weak_password(field: &'static str, e: &AccountError) -> Option<async_graphql::Error> {
+    let message = match e {
+        AccountError::WeakPassword => format!(
+            "Le mot de passe doit compter au moins {} caractères.",
+            passerelle_accounts::MIN_PASSWORD_CHARS
+        ),
+        AccountError::LongPassword => format!(
+            "Le mot de passe doit compter au plus {} caractères.",
+            passerelle_accounts::MAX_PASSWORD_CHARS
+        ),
+        _ => return None,
+    };
+    Some(error::error(Code::BadUserInput, message).extend_with(|_, ext| ext.set("field", field)))
+}
+
+/// A link made for a password's token, at most this long (ours are 43).
+const MAX_TOKEN_BYTES: usize = 128;
 
 #[derive(InputObject, Debug)]
 pub struct MagicLinkRequestInput {

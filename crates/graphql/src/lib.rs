@@ -36,6 +36,7 @@ pub mod retention;
 mod revalidate;
 mod schema;
 mod structures;
+mod staff;
 mod testimonies;
 mod throttle;
 

@@ -7,7 +7,8 @@ use crate::limits::Limits;
 use crate::reads::Reads;
 use crate::{
     access, accidents, accounts, consents, conventions, dashboards, employers, erasure, health_log,
-    immersions, inbox, mentorships, notifications, people, retention, structures, testimonies,
+    immersions, inbox, mentorships, notifications, people, retention, staff, structures,
+    testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -23,6 +24,7 @@ pub struct Query(
     access::AccessQuery,
     consents::ConsentQuery,
     health_log::HealthLogQuery,
+    staff::StaffQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]
@@ -40,6 +42,7 @@ pub struct Mutation(
     retention::RetentionMutation,
     structures::StructureMutation,
     consents::ConsentMutation,
+    staff::StaffMutation,
 );
 
 #[derive(MergedSubscription, Default, Debug)]

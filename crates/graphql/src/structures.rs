@@ -1,13 +1,24 @@
-//! The viewer's structure and the settings its managers keep: whether its
-//! conventions are pre-validated before their validation.
+//! The viewer's structure and the settings its managers keep: its name,
+//! whether its conventions are pre-validated before their validation, the
+//! départements it covers. Each change is recorded (`accountChanges`).
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
-use passerelle_accounts::StructureSettings;
-use passerelle_app::policy;
+use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
+use passerelle_accounts::staff::{AccountChange, Change};
+use passerelle_accounts::{AccountError, SettingsChange, StructureSettings};
+use passerelle_app::{Actor, policy};
+use passerelle_domain::values::{UserId, departement_name};
 
-use crate::context::{gateway, staff};
-use crate::error;
+use crate::context::{gateway, staff, user_of};
+use crate::error::{self, Code};
+use crate::input::label;
 use crate::primitives::payloads;
+
+/// A département, by its INSEE code and name.
+#[derive(SimpleObject, Debug)]
+pub struct Departement {
+    pub code: String,
+    pub name: String,
+}
 
 /// A structure, as its staff see it.
 #[derive(Debug)]
@@ -26,6 +37,106 @@ impl Structure {
     async fn prevalidation_required(&self) -> bool {
         self.0.prevalidation_required
     }
+    /// The départements it covers, by code.
+    async fn departements(&self) -> Vec<Departement> {
+        self.0
+            .departements
+            .iter()
+            .map(|code| Departement {
+                code: code.clone(),
+                name: departement_name(code).unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// The structure's settings to change; a field left out stays as it is.
+#[derive(InputObject, Debug)]
+pub struct StructureUpdateInput {
+    pub name: Option<String>,
+    pub prevalidation_required: Option<bool>,
+    /// Every département it covers, by INSEE code (`44`, `2A`, `974`):
+    /// replaces the list.
+    pub departements: Option<Vec<String>>,
+}
+
+payloads!(structure: Structure => StructureUpdatePayload);
+
+/// At most this many départements in a list: there are 101.
+const MAX_DEPARTEMENTS: usize = 101;
+
+fn on(field: &'static str, code: Code, message: String) -> async_graphql::Error {
+    error::error(code, message).extend_with(|_, e| e.set("field", field))
+}
+
+/// The départements given, checked against the referential.
+fn departements(codes: &[String]) -> Result<Vec<String>> {
+    if codes.len() > MAX_DEPARTEMENTS {
+        return Err(on(
+            "departements",
+            Code::BadUserInput,
+            format!("{MAX_DEPARTEMENTS} départements au plus."),
+        ));
+    }
+    codes
+        .iter()
+        .map(|c| {
+            let code = c.trim().to_ascii_uppercase();
+            if departement_name(&code).is_some() {
+                Ok(code)
+            } else {
+                let shown: String = c.chars().take(20).collect();
+                Err(on(
+                    "departements",
+                    Code::BadUserInput,
+                    format!(
+                        "Le département « {shown} » n'existe pas : indiquez son code INSEE, par exemple 44 ou 2A."
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Applies a change to the actor's structure and records it, in one
+/// transaction.
+async fn update(ctx: &Context<'_>, actor: &Actor, change: SettingsChange) -> Result<Structure> {
+    let gw = gateway(ctx);
+    let now = gw.handler.clock().now();
+    let mut tx = gw.pool.begin().await.map_err(error::db)?;
+    let (settings, fields) =
+        match passerelle_accounts::update_structure(&mut tx, actor.structure, change).await {
+            Ok(Some(updated)) => updated,
+            Ok(None) => return Err(error::not_found("Structure")),
+            Err(AccountError::StructureNameTaken) => {
+                return Err(on(
+                    "name",
+                    Code::Conflict,
+                    "Une autre structure porte déjà ce nom.".to_owned(),
+                ));
+            }
+            Err(e) => return Err(error::internal(&e)),
+        };
+    if !fields.is_empty() {
+        passerelle_accounts::staff::record(
+            &mut *tx,
+            &Change {
+                structure: actor.structure,
+                actor: Some(UserId(user_of(actor))),
+                actor_role: actor.role.as_str(),
+                action: AccountChange::StructureUpdated,
+                subject: None,
+                role: None,
+                previous_role: None,
+                fields: &fields,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| error::internal(&e))?;
+    }
+    tx.commit().await.map_err(error::db)?;
+    Ok(Structure(settings))
 }
 
 #[derive(InputObject, Debug)]
@@ -68,15 +179,44 @@ impl StructureMutation {
         if !policy::sets_structure_settings(&actor) {
             return Err(error::forbidden());
         }
-        let structure = passerelle_accounts::set_prevalidation_required(
-            &gateway(ctx).pool,
-            actor.structure,
-            input.prevalidation_required,
+        let structure = update(
+            ctx,
+            &actor,
+            SettingsChange {
+                prevalidation_required: Some(input.prevalidation_required),
+                ..SettingsChange::default()
+            },
         )
-        .await
-        .map_err(|e| error::internal(&e))?
-        .map(Structure)
-        .ok_or_else(|| error::not_found("Structure"))?;
+        .await?;
         Ok(StructureSettingsUpdatePayload { structure })
+    }
+
+    /// Changes the viewer's structure's settings (its name, pre-validation,
+    /// the départements it covers): its managers and admins only. Each
+    /// change is recorded with who made it.
+    async fn structure_update(
+        &self,
+        ctx: &Context<'_>,
+        input: StructureUpdateInput,
+    ) -> Result<StructureUpdatePayload> {
+        let actor = staff(ctx)?;
+        if !policy::sets_structure_settings(&actor) {
+            return Err(error::forbidden());
+        }
+        let change = SettingsChange {
+            name: input
+                .name
+                .as_deref()
+                .map(|n| label("name", n))
+                .transpose()?,
+            prevalidation_required: input.prevalidation_required,
+            departements: input
+                .departements
+                .as_deref()
+                .map(departements)
+                .transpose()?,
+        };
+        let structure = update(ctx, &actor, change).await?;
+        Ok(StructureUpdatePayload { structure })
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use passerelle_accounts::staff::{self, TokenPurpose};
 use passerelle_accounts::{Principal, StaffRole};
 use passerelle_app::Clock;
 use passerelle_domain::fr::Labelled;
@@ -324,9 +325,30 @@ impl Sender {
             ..Facts::default()
         };
         let base = self.settings.public_url.trim_end_matches('/');
-        facts.link = match (&target.principal, template) {
-            (_, Template::StartDay) => None,
-            (Some((principal, structure)), _) => {
+        facts.link = match (&target.principal, template, &mail.recipient.0) {
+            (_, Template::StartDay, _) => None,
+            // A link to set a password, made as the mail goes (the outbox
+            // holds no token): none once the account was deactivated.
+            (
+                _,
+                Template::StaffInvitation | Template::PasswordReset,
+                Recipient::Staff { user_id },
+            ) => {
+                let purpose = if template == Template::StaffInvitation {
+                    TokenPurpose::Invitation
+                } else {
+                    TokenPurpose::Reset
+                };
+                let Some(token) =
+                    staff::issue_password_token(&self.pool, UserId(*user_id), purpose, now)
+                        .await
+                        .map_err(crate::outbox::account_error)?
+                else {
+                    return Ok(Prepared::Cancel("compte désactivé".into()));
+                };
+                Some(format!("{base}/mot-de-passe/{}", token.0))
+            }
+            (Some((principal, structure)), _, _) => {
                 let ttl = if template == Template::MagicLink {
                     self.settings.magic_link_ttl
                 } else {
@@ -343,7 +365,7 @@ impl Sender {
                 .map_err(crate::outbox::account_error)?;
                 Some(format!("{base}/acces/{}", token.0))
             }
-            (None, _) => Some(
+            (None, _, _) => Some(
                 match (params.immersion_id, params.need_id, params.person_id) {
                     (Some(i), _, _) => format!("{base}/immersions/{i}"),
                     (None, Some(n), _) => format!("{base}/needs/{n}"),

@@ -51,10 +51,16 @@ pub enum Template {
     /// data is erased after the grace period unless their retention is
     /// extended (to the referent).
     RetentionWarning,
+    /// A manager created the recipient's staff account: a link to choose
+    /// their password.
+    StaffInvitation,
+    /// A staff member forgot their password: a link to choose another,
+    /// asked for by them.
+    PasswordReset,
 }
 
 impl Template {
-    pub const ALL: [Template; 16] = [
+    pub const ALL: [Template; 18] = [
         Template::MagicLink,
         Template::NeedFromPortal,
         Template::ProposalToEmployer,
@@ -71,6 +77,8 @@ impl Template {
         Template::ProposalUnanswered,
         Template::EmployerContactAdded,
         Template::RetentionWarning,
+        Template::StaffInvitation,
+        Template::PasswordReset,
     ];
 
     /// The name stored in the outbox.
@@ -92,6 +100,8 @@ impl Template {
             Template::ProposalUnanswered => "proposal_unanswered",
             Template::EmployerContactAdded => "employer_contact_added",
             Template::RetentionWarning => "retention_warning",
+            Template::StaffInvitation => "staff_invitation",
+            Template::PasswordReset => "password_reset",
         }
     }
 
@@ -99,7 +109,8 @@ impl Template {
         Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// Mails a recipient cannot turn off: asked for, needed for the
+    /// Mails a recipient cannot turn off: asked for (a link, a reset), an
+    /// account's invitation, needed for the
     /// convention to be lawful (every party signs it and receives it), or
     /// telling that someone else may now act for the recipient's
     /// establishment, or that a person's data is about to be erased (a
@@ -113,6 +124,8 @@ impl Template {
                 | Template::ConventionValidated
                 | Template::EmployerContactAdded
                 | Template::RetentionWarning
+                | Template::StaffInvitation
+                | Template::PasswordReset
         )
     }
 
@@ -135,6 +148,8 @@ impl Template {
             Template::ProposalUnanswered => "Proposition sans réponse",
             Template::EmployerContactAdded => "Nouveau contact de l'établissement",
             Template::RetentionWarning => "Dossier inactif bientôt effacé",
+            Template::StaffInvitation => "Invitation (compte du personnel)",
+            Template::PasswordReset => "Réinitialisation du mot de passe",
         }
     }
 }
@@ -208,6 +223,24 @@ fn body(template: Template, f: &Facts) -> Body {
             ],
             list: vec![],
             action: Some("Ouvrir mon espace"),
+        },
+        Template::StaffInvitation => Body {
+            subject: "Votre compte Passerelle est prêt".into(),
+            paragraphs: vec![
+                "Un responsable de votre structure vous a créé un compte sur Passerelle, l'outil de médiation active vers l'emploi.".into(),
+                "Choisissez votre mot de passe avec le lien ci-dessous : il ne sert qu'une fois et reste valable 7 jours. Passé ce délai, utilisez « Mot de passe oublié » sur la page de connexion.".into(),
+            ],
+            list: vec![],
+            action: Some("Choisir mon mot de passe"),
+        },
+        Template::PasswordReset => Body {
+            subject: "Réinitialisation de votre mot de passe Passerelle".into(),
+            paragraphs: vec![
+                "Vous avez demandé à choisir un nouveau mot de passe pour votre compte Passerelle.".into(),
+                "Ce lien ne sert qu'une fois et reste valable une heure. Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot de passe ne change pas.".into(),
+            ],
+            list: vec![],
+            action: Some("Choisir un nouveau mot de passe"),
         },
         Template::NeedFromPortal => Body {
             subject: format!("Nouveau besoin déposé par {employer}"),
@@ -471,7 +504,9 @@ mod tests {
                 Template::ConventionValidated,
                 Template::SignatureReminder,
                 Template::EmployerContactAdded,
-                Template::RetentionWarning
+                Template::RetentionWarning,
+                Template::StaffInvitation,
+                Template::PasswordReset
             ]
         );
     }
