@@ -173,6 +173,26 @@ fn table() -> Vec<Case> {
             STAFF,
         ),
         case(
+            "Query.mailDeliveries",
+            "every mail the viewer sees",
+            "{ mailDeliveries(first: 100) { edges { cursor node { id immersionId recipient label state } } } }",
+            STAFF,
+        ),
+        case(
+            "Query.mailDeliveries",
+            "the mails of A's immersion",
+            "query($i: ID!) { mailDeliveries(filter: { immersionId: $i }) { edges { node { id immersionId recipient } } } }",
+            STAFF,
+        ),
+        case(
+            "Query.employer",
+            "A's employer, its pages of visits and needs",
+            "query($e: ID!) { employer(id: $e) { id name
+                loggedVisits(first: 100) { edges { node { id structureId observations nextStep } } }
+                surfacedNeeds(first: 100) { edges { node { id activities } } } } }",
+            [Denied, Allowed, Allowed, Allowed, Denied, Denied, Allowed],
+        ),
+        case(
             "Query.employer",
             "A's employer, its visits and needs",
             "query($e: ID!) { employer(id: $e) { id name siret contacts { id email structureId }
@@ -236,6 +256,12 @@ fn table() -> Vec<Case> {
             "Query.jobRuns",
             "",
             "{ jobRuns { job items succeeded } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Query.scheduledJobRuns",
+            "",
+            "{ scheduledJobRuns(first: 100) { edges { cursor node { job items succeeded } } } }",
             [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
         ),
         case(
@@ -646,6 +672,39 @@ fn table() -> Vec<Case> {
             "A's person, confirmed",
             "mutation($p: ID!) { personErase(input: { personId: $p, reason: PERSON_REQUEST,
                 confirm: true }) { personId erasedOn } }",
+        case(
+            "Mutation.personCorrect",
+            "A's person's name",
+            "mutation($p: ID!) { personCorrect(input: { personId: $p,
+                changes: { lastName: \"Autrement\" }, reason: \"Essai\" }) {
+                person { id lastName } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.employerVisitCorrect",
+            "A's visit at A's employer",
+            "mutation($e: ID!, $v: ID!) { employerVisitCorrect(input: { employerId: $e,
+                visitId: $v, changes: { observations: \"Réécrit par B\" }, reason: \"Essai\" }) {
+                employer { id } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.employerCorrect",
+            "A's employer's address",
+            "mutation($e: ID!) { employerCorrect(input: { employerId: $e,
+                changes: { address: \"14 quai de la Fosse\" }, reason: \"Adresse exacte\" }) {
+                employer { id address } } }",
+            STAFF,
+        ),
+        case(
+            "Mutation.needCorrect",
+            "A's need, another headcount",
+            "mutation($n: ID!) { needCorrect(input: { needId: $n, description: {
+                activities: \"Tournage et finition (besoin A-8842)\", romeCodes: [\"D1102\"],
+                headcount: 2, horizon: NOW, hiringIntent: POSSIBLE }, reason: \"Deux postes\" }) {
+                need { id headcount } } }",
+            STAFF,
+        ),
             ALL_DENIED,
         ),
         case(
@@ -1668,6 +1727,7 @@ async fn no_viewer_outside_a_structure_reaches_its_people_or_immersions_by_any_r
         .map_or(
             "subscription($i: ID!) { immersionChanged(id: $i) { id stage } }",
             |c| c.document,
+        "v": visit_a,
         );
     let mut control = subscribe(server, a, immersion_changed, &variables).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

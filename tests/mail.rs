@@ -220,3 +220,157 @@ async fn mailed_links_open_a_session_and_turn_optional_mail_off() {
     );
     assert!(server.terminate().success());
 }
+
+/// A GraphQL step that must succeed; its answer.
+async fn step(server: &Server, token: &str, query: &str, variables: serde_json::Value) {
+    let answer = gql(server, Some(token), query, variables).await;
+    assert!(answer["errors"].is_null(), "{query}: {answer}");
+}
+
+/// The addresses the signature requests went to so far, sorted.
+fn signature_requests(sink: &SmtpSink) -> Vec<String> {
+    let mut to: Vec<String> = sink
+        .mails()
+        .into_iter()
+        .filter(|m| m.subject.starts_with("Convention d'immersion à signer"))
+        .flat_map(|m| m.rcpt_to)
+        .collect();
+    to.sort();
+    to
+}
+
+/// Waits until `count` signature requests went out; then a little more,
+/// so that one too many would show.
+async fn wait_for_requests(sink: &SmtpSink, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while signature_requests(sink).len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{count} signature requests expected; got {:?}",
+            signature_requests(sink)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    signature_requests(sink)
+}
+
+#[tokio::test]
+async fn a_renewal_asks_every_signatory_to_sign_again_once() {
+    let sink = SmtpSink::start().await;
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_MAIL__SMTP_URL", sink.url())
+            .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100");
+    })
+    .await;
+    let enrolled = gql(
+        &server,
+        Some(&staff),
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\" }) { person { id enrolledOn } } }",
+        json!({}),
+    )
+    .await;
+    let person = enrolled["data"]["personEnroll"]["person"]["id"].clone();
+    let today = enrolled["data"]["personEnroll"]["person"]["enrolledOn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{enrolled}"))
+        .to_owned();
+    let tomorrow = (time::Date::parse(
+        &today,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .unwrap()
+        + time::Duration::days(1))
+    .to_string();
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    for by in ["PERSON", "EMPLOYER"] {
+        step(
+            &server,
+            &staff,
+            "mutation($i: ID!, $by: Party!) {
+                immersionAccept(input: { immersionId: $i, by: $by }) { immersion { id } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+    }
+    // Each signatory with an address of their own.
+    let mut terms = convention(&today, 35.0);
+    terms["person"]["identity"]["email"] = json!("awa@exemple.fr");
+    terms["host"]["signatory"]["email"] = json!("jean.martin@boulangerie-du-port.fr");
+    terms["prescriber"]["signatory"]["email"] = json!("camille.durand@ml-nantes.fr");
+    step(
+        &server,
+        &staff,
+        "mutation($i: ID!, $c: ConventionInput!) {
+            conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        json!({ "i": immersion, "c": terms }),
+    )
+    .await;
+    let signatories = [
+        "awa@exemple.fr",
+        "camille.durand@ml-nantes.fr",
+        "jean.martin@boulangerie-du-port.fr",
+    ];
+    assert_eq!(wait_for_requests(&sink, 3).await, signatories);
+
+    // Signed on paper, validated, started.
+    for (signatory, paper) in [
+        ("PERSON", json!(today)),
+        ("HOST", json!(today)),
+        ("PRESCRIBER", serde_json::Value::Null),
+    ] {
+        step(
+            &server,
+            &staff,
+            "mutation($i: ID!, $s: Signatory!, $p: Date) { conventionSign(input: {
+                immersionId: $i, signatory: $s, onPaperOn: $p }) { immersion { id } } }",
+            json!({ "i": immersion, "s": signatory, "p": paper }),
+        )
+        .await;
+    }
+    for mutation in [
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+    ] {
+        step(&server, &staff, mutation, json!({ "i": immersion })).await;
+    }
+
+    // The renewal: every signatory of the convention is asked again, once.
+    step(
+        &server,
+        &staff,
+        "mutation($i: ID!, $d: Date!) { conventionRenew(input: { immersionId: $i,
+            period: { start: $d, end: $d }, schedule: \"De 6 h à 13 h\", weeklyHours: 35,
+            objective: DISCOVER_JOB_OR_SECTOR, goals: \"Découvrir le façonnage du pain\",
+            whyGoalsNotReached: \"Une journée n'a pas suffi pour façonner seule\" }) {
+            immersion { id } } }",
+        json!({ "i": immersion, "d": tomorrow }),
+    )
+    .await;
+    let twice: Vec<String> = signatories
+        .iter()
+        .flat_map(|s| [s.to_string(), s.to_string()])
+        .collect();
+    assert_eq!(wait_for_requests(&sink, 6).await, twice);
+    let link = sink
+        .mails()
+        .into_iter()
+        .rfind(|m| {
+            m.subject.starts_with("Convention d'immersion à signer")
+                && m.rcpt_to == ["awa@exemple.fr"]
+        })
+        .and_then(|m| m.link("/acces/"));
+    assert!(link.is_some(), "the request carries a link to sign");
+
+    // The log replayed: nothing mailed again.
+    let out = passerelle(&db, &dir, &["projections", "rebuild", "notifications"]);
+    assert!(out.status.success(), "{out:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(signature_requests(&sink), twice);
+    assert!(server.terminate().success());
+}

@@ -320,6 +320,39 @@ pub enum PersonRecord {
     /// Who followed them and how their accompaniment ended: the
     /// structure's follow-up, for its staff.
     FollowUp,
+/// Whether the actor may correct these fields of the identity of a person
+/// it reaches: staff of their structure any of them; the person, from their
+/// own session, only how to reach them (email, phone), which they know
+/// best, not their name or birth date, which their structure checked on
+/// enrolment. The caller has checked that the actor reaches the person.
+pub fn corrects_identity(
+    actor: &Actor,
+    fields: &[passerelle_domain::person::IdentityField],
+) -> bool {
+    use passerelle_domain::person::IdentityField;
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => true,
+        Role::Person(_) => fields
+            .iter()
+            .all(|f| matches!(f, IdentityField::Email | IdentityField::Phone)),
+        Role::Employer(_) | Role::System => false,
+    }
+}
+
+/// Whether the actor may correct an establishment's file or a need: any
+/// staff member, as they are shared across the territory and kept by all;
+/// not an employer by magic link, whose file the structures keep.
+pub fn corrects_shared_records(actor: &Actor) -> bool {
+    is_staff(actor)
+}
+
+/// Whether the actor may correct a visit logged by `visit_structure`: staff
+/// of that structure, who answer for what their visit says; other
+/// structures read it but do not rewrite it.
+pub fn corrects_visit(actor: &Actor, visit_structure: uuid::Uuid) -> bool {
+    is_staff(actor) && actor.structure.as_uuid() == visit_structure
+}
+
     /// Their disability recognition (RQTH): health data.
     Health,
 }
@@ -332,8 +365,11 @@ pub enum PersonRecord {
 /// ([`reaches_person`]); anyone else reads it as absent.
 pub fn reads_person_record(actor: &Actor, record: PersonRecord, referent: uuid::Uuid) -> bool {
     match record {
+    /// The corrections of their identity: who they are, which whoever
+    /// reaches them reads.
+    Identity,
         PersonRecord::Health => records_health_data(actor, referent),
-        PersonRecord::Path => matches!(
+        PersonRecord::Path | PersonRecord::Identity => matches!(
             actor.role,
             Role::Admin | Role::Manager | Role::Mediator | Role::Person(_) | Role::System
         ),

@@ -2,7 +2,7 @@
 //! every structure of the territory with its visit history, so that
 //! structures stop soliciting the same company blindly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -28,6 +28,66 @@ pub enum VisitPurpose {
     /// Supporting someone recently hired, and their employer (médiation
     /// dans l'emploi).
     InEmploymentMediation,
+}
+
+/// What a correction of an establishment's file changes: only the fields
+/// given. Not the SIRET: it is the establishment's identity, unique across
+/// the territory and what every structure finds it by; a wrong SIRET is
+/// another establishment, to register as such.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployerChanges {
+    pub name: Option<Label>,
+    pub naf: Option<NafDivision>,
+    pub commune: Option<CommuneCode>,
+    pub address: Option<Label>,
+}
+
+impl EmployerChanges {
+    fn against(&self, current: &EmployerRegistered) -> EmployerChanges {
+        EmployerChanges {
+            name: self.name.clone().filter(|n| *n != current.name),
+            naf: self.naf.clone().filter(|n| *n != current.naf),
+            commune: self.commune.clone().filter(|c| *c != current.commune),
+            address: self
+                .address
+                .clone()
+                .filter(|a| Some(a) != current.address.as_ref()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self == &EmployerChanges::default()
+    }
+}
+
+/// What a correction of a visit changes: only the fields given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitChanges {
+    pub visited_on: Option<Date>,
+    pub purpose: Option<VisitPurpose>,
+    pub observations: Option<Text>,
+    pub next_step: Option<Text>,
+}
+
+impl VisitChanges {
+    fn against(&self, current: &EmployerVisitLogged) -> VisitChanges {
+        VisitChanges {
+            visited_on: self.visited_on.filter(|d| *d != current.visited_on),
+            purpose: self.purpose.filter(|p| *p != current.purpose),
+            observations: self
+                .observations
+                .clone()
+                .filter(|o| *o != current.observations),
+            next_step: self
+                .next_step
+                .clone()
+                .filter(|n| Some(n) != current.next_step.as_ref()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self == &VisitChanges::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +124,19 @@ pub enum EmployerCommand {
         /// cannot host for now.
         simultaneous_immersions: u8,
         notes: Option<Text>,
+    },
+    /// Corrects a mistake in the establishment's file, with why.
+    Correct {
+        changes: EmployerChanges,
+        reason: Text,
+        corrected_on: Date,
+    },
+    /// Corrects a mistake in a visit's record, with why.
+    CorrectVisit {
+        visit_id: VisitId,
+        changes: VisitChanges,
+        reason: Text,
+        corrected_on: Date,
     },
 }
 
@@ -111,6 +184,25 @@ pub struct HostingCapacitySet {
     pub notes: Option<Text>,
 }
 
+/// A mistake in the establishment's file corrected: the fields that change
+/// and why; the registration keeps the old values in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployerCorrected {
+    pub changes: EmployerChanges,
+    pub reason: Text,
+    pub corrected_on: Date,
+}
+
+/// A mistake in a visit's record corrected, by the structure that logged
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployerVisitCorrected {
+    pub visit_id: VisitId,
+    pub changes: VisitChanges,
+    pub reason: Text,
+    pub corrected_on: Date,
+}
+
 events! {
     /// What happened to an employer.
     pub enum EmployerEvent {
@@ -119,6 +211,8 @@ events! {
         ContactRemoved = ("employer_contact_removed", 1),
         EmployerVisitLogged = ("employer_visit_logged", 1),
         HostingCapacitySet = ("employer_hosting_capacity_set", 1),
+        EmployerCorrected = ("employer_corrected", 1),
+        EmployerVisitCorrected = ("employer_visit_corrected", 1),
     }
 }
 
@@ -126,7 +220,8 @@ events! {
 pub struct EmployerState {
     pub registered: Option<EmployerRegistered>,
     pub contacts: BTreeMap<ContactId, ContactAdded>,
-    pub visits: BTreeSet<VisitId>,
+    /// Each visit as recorded now, corrections applied.
+    pub visits: BTreeMap<VisitId, EmployerVisitLogged>,
     pub last_visit: Option<Date>,
     pub simultaneous_immersions: Option<u8>,
 }
@@ -222,6 +317,17 @@ impl Decider for Employer {
                 notes: notes.clone(),
             }
             .into(),
+            C::Correct {
+                changes,
+                reason,
+                corrected_on,
+            } => correct(changes, reason, *corrected_on, state, context)?,
+            C::CorrectVisit {
+                visit_id,
+                changes,
+                reason,
+                corrected_on,
+            } => correct_visit(*visit_id, changes, reason, *corrected_on, state, context)?,
         };
         Ok(vec![event])
     }
@@ -236,8 +342,43 @@ impl Decider for Employer {
                 state.contacts.remove(&e.contact_id);
             }
             EmployerEvent::EmployerVisitLogged(e) => {
-                state.visits.insert(e.visit_id);
+                state.visits.insert(e.visit_id, e.clone());
                 state.last_visit = state.last_visit.max(Some(e.visited_on));
+            }
+            EmployerEvent::EmployerCorrected(e) => {
+                if let Some(registered) = &mut state.registered {
+                    let c = &e.changes;
+                    if let Some(name) = &c.name {
+                        registered.name = name.clone();
+                    }
+                    if let Some(naf) = &c.naf {
+                        registered.naf = naf.clone();
+                    }
+                    if let Some(commune) = &c.commune {
+                        registered.commune = commune.clone();
+                    }
+                    if let Some(address) = &c.address {
+                        registered.address = Some(address.clone());
+                    }
+                }
+            }
+            EmployerEvent::EmployerVisitCorrected(e) => {
+                if let Some(visit) = state.visits.get_mut(&e.visit_id) {
+                    let c = &e.changes;
+                    if let Some(day) = c.visited_on {
+                        visit.visited_on = day;
+                    }
+                    if let Some(purpose) = c.purpose {
+                        visit.purpose = purpose;
+                    }
+                    if let Some(observations) = &c.observations {
+                        visit.observations = observations.clone();
+                    }
+                    if let Some(next_step) = &c.next_step {
+                        visit.next_step = Some(next_step.clone());
+                    }
+                }
+                state.last_visit = state.visits.values().map(|v| v.visited_on).max();
             }
             EmployerEvent::HostingCapacitySet(e) => {
                 state.simultaneous_immersions = Some(e.simultaneous_immersions);
@@ -314,7 +455,7 @@ fn log_visit(
     state: &EmployerState,
     context: &EmployerContext,
 ) -> Result<EmployerEvent, DomainError> {
-    if state.visits.contains(&visit.visit_id) {
+    if state.visits.contains_key(&visit.visit_id) {
         return Err(already_exists(
             "visitId",
             "Cette visite est déjà enregistrée.",
@@ -322,4 +463,78 @@ fn log_visit(
     }
     not_in_future(visit.visited_on, context.today, "visitedOn")?;
     Ok(visit.into())
+}
+
+fn nothing_to_correct(field: &'static str, what: &str) -> DomainError {
+    DomainError::rule(
+        Rule::NothingToCorrect,
+        field,
+        format!(
+            "Rien ne change : indiquez au moins une valeur différente de celle enregistrée ({what})."
+        ),
+    )
+}
+
+fn correct(
+    changes: &EmployerChanges,
+    reason: &Text,
+    corrected_on: Date,
+    state: &EmployerState,
+    context: &EmployerContext,
+) -> Result<EmployerEvent, DomainError> {
+    let Some(registered) = &state.registered else {
+        return Err(not_found(
+            "employerId",
+            "Cet employeur n'est pas enregistré.",
+        ));
+    };
+    not_in_future(corrected_on, context.today, "correctedOn")?;
+    let changes = changes.against(registered);
+    if changes.is_empty() {
+        return Err(nothing_to_correct(
+            "changes",
+            "nom, secteur, commune ou adresse",
+        ));
+    }
+    Ok(EmployerCorrected {
+        changes,
+        reason: reason.clone(),
+        corrected_on,
+    }
+    .into())
+}
+
+fn correct_visit(
+    visit_id: VisitId,
+    changes: &VisitChanges,
+    reason: &Text,
+    corrected_on: Date,
+    state: &EmployerState,
+    context: &EmployerContext,
+) -> Result<EmployerEvent, DomainError> {
+    let Some(visit) = state.visits.get(&visit_id) else {
+        return Err(DomainError::not_found(
+            Rule::VisitUnknown,
+            "visitId",
+            "Cette visite n'existe pas chez cet employeur.",
+        ));
+    };
+    not_in_future(corrected_on, context.today, "correctedOn")?;
+    let changes = changes.against(visit);
+    if changes.is_empty() {
+        return Err(nothing_to_correct(
+            "changes",
+            "date, objet, observations ou suite prévue",
+        ));
+    }
+    if let Some(day) = changes.visited_on {
+        not_in_future(day, context.today, "changes.visitedOn")?;
+    }
+    Ok(EmployerVisitCorrected {
+        visit_id,
+        changes,
+        reason: reason.clone(),
+        corrected_on,
+    }
+    .into())
 }

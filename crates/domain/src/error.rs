@@ -105,6 +105,9 @@ pub enum Rule {
     AccidentUnknown,
     // Testimony.
     TestimonyWithdrawn,
+    // Corrections.
+    NothingToCorrect,
+    VisitUnknown,
 }
 
 impl Rule {
@@ -188,6 +191,8 @@ impl Rule {
             AccidentAlreadyDeclared => "pmsmp.accident_already_declared",
             AccidentUnknown => "pmsmp.accident_unknown",
             TestimonyWithdrawn => "testimony.withdrawn",
+            NothingToCorrect => "correction.nothing_changes",
+            VisitUnknown => "employer.visit_unknown",
         }
     }
 }

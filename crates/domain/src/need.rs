@@ -132,6 +132,14 @@ pub enum NeedCommand {
         reason: NeedCloseReason,
         closed_on: Date,
     },
+    /// Corrects a mistake in the need's description, with why: the whole
+    /// description as it should read, as `Qualify` gives it, without
+    /// qualifying the need.
+    Correct {
+        description: NeedDescription,
+        reason: Text,
+        corrected_on: Date,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +169,15 @@ pub struct NeedClosed {
     pub closed_on: Date,
 }
 
+/// A mistake in a need's description corrected; the description before
+/// stays in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedCorrected {
+    pub description: NeedDescription,
+    pub reason: Text,
+    pub corrected_on: Date,
+}
+
 events! {
     /// What happened to a need.
     pub enum NeedEvent {
@@ -168,6 +185,7 @@ events! {
         NeedQualified = ("need_qualified", 1),
         NeedFormalisedAsOffer = ("need_formalised_as_offer", 1),
         NeedClosed = ("need_closed", 1),
+        NeedCorrected = ("need_corrected", 1),
     }
 }
 
@@ -293,6 +311,13 @@ impl Decider for Need {
                 formalised_on,
             } => formalise_as_offer(offer_reference.as_ref(), *formalised_on, existing()?)?,
             NeedCommand::Close { reason, closed_on } => close(reason, *closed_on, existing()?)?,
+            // A closed need's record is corrected too: it stays in the
+            // employer's history and the figures.
+            NeedCommand::Correct {
+                description,
+                reason,
+                corrected_on,
+            } => correct(description, reason, *corrected_on, state, context)?,
         };
         Ok(vec![event])
     }
@@ -309,6 +334,7 @@ impl Decider for Need {
             }
             NeedEvent::NeedFormalisedAsOffer(_) => state.status = NeedStatus::FormalisedAsOffer,
             NeedEvent::NeedClosed(_) => state.status = NeedStatus::Closed,
+            NeedEvent::NeedCorrected(e) => state.description = Some(e.description.clone()),
         }
         state
     }
@@ -419,6 +445,34 @@ fn close(
     Ok(NeedClosed {
         reason: reason.clone(),
         closed_on,
+    }
+    .into())
+}
+
+fn correct(
+    description: &NeedDescription,
+    reason: &Text,
+    corrected_on: Date,
+    state: &NeedState,
+    context: &NeedContext,
+) -> Result<NeedEvent, DomainError> {
+    if state.surfaced.is_none() {
+        return Err(not_found("needId", "Ce besoin n'existe pas."));
+    }
+    not_in_future(corrected_on, context.today, "correctedOn")?;
+    // A qualified need keeps its jobs named.
+    let description = checked(description, state.qualified)?;
+    if state.description.as_ref() == Some(&description) {
+        return Err(DomainError::rule(
+            Rule::NothingToCorrect,
+            "description",
+            "Rien ne change : la description corrigée est identique à celle enregistrée.",
+        ));
+    }
+    Ok(NeedCorrected {
+        description,
+        reason: reason.clone(),
+        corrected_on,
     }
     .into())
 }

@@ -29,6 +29,79 @@ pub struct Identity {
     pub address: Option<Text>,
 }
 
+/// What a correction of the identity changes: only the fields given, each
+/// replacing the value recorded (the enrolment keeps the old one in the
+/// log). The address is not here: it is not shown anywhere yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityChanges {
+    pub first_name: Option<Label>,
+    pub last_name: Option<Label>,
+    pub birth_date: Option<Date>,
+    pub email: Option<Email>,
+    pub phone: Option<PhoneNumber>,
+}
+
+/// A field of the identity a correction changed, named in clear so the
+/// record says which without the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum IdentityField {
+    FirstName,
+    LastName,
+    BirthDate,
+    Email,
+    Phone,
+}
+
+impl IdentityChanges {
+    /// The fields given, in the identity's order.
+    pub fn fields(&self) -> Vec<IdentityField> {
+        [
+            (self.first_name.is_some(), IdentityField::FirstName),
+            (self.last_name.is_some(), IdentityField::LastName),
+            (self.birth_date.is_some(), IdentityField::BirthDate),
+            (self.email.is_some(), IdentityField::Email),
+            (self.phone.is_some(), IdentityField::Phone),
+        ]
+        .into_iter()
+        .filter_map(|(given, field)| given.then_some(field))
+        .collect()
+    }
+
+    /// Only the changes that differ from `current`.
+    fn against(&self, current: &Identity) -> IdentityChanges {
+        fn changed<T: PartialEq + Clone>(new: &Option<T>, old: Option<&T>) -> Option<T> {
+            new.as_ref().filter(|n| Some(*n) != old).cloned()
+        }
+        IdentityChanges {
+            first_name: changed(&self.first_name, Some(&current.first_name)),
+            last_name: changed(&self.last_name, Some(&current.last_name)),
+            birth_date: changed(&self.birth_date, Some(&current.birth_date)),
+            email: changed(&self.email, current.email.as_ref()),
+            phone: changed(&self.phone, current.phone.as_ref()),
+        }
+    }
+
+    /// `identity` with these changes applied.
+    pub fn applied_to(&self, identity: &Identity) -> Identity {
+        Identity {
+            first_name: self
+                .first_name
+                .clone()
+                .unwrap_or_else(|| identity.first_name.clone()),
+            last_name: self
+                .last_name
+                .clone()
+                .unwrap_or_else(|| identity.last_name.clone()),
+            birth_date: self.birth_date.unwrap_or(identity.birth_date),
+            email: self.email.clone().or_else(|| identity.email.clone()),
+            phone: self.phone.clone().or_else(|| identity.phone.clone()),
+            address: identity.address.clone(),
+        }
+    }
+}
+
 /// The legal ground for processing the person's data (RGPD art. 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -240,6 +313,15 @@ pub enum PersonCommand {
         reason: ExitReason,
         exited_on: Date,
     },
+    /// Corrects a mistake in who the person is (a misspelt name, a wrong
+    /// birth date or contact): recorded as a fact with its reason, the
+    /// enrolment kept as it was.
+    CorrectIdentity {
+        changes: IdentityChanges,
+        /// Why: bounded text, may name the person, so sealed.
+        reason: Text,
+        corrected_on: Date,
+    },
     /// Erases the person's data: recorded first, then the caller destroys
     /// their key, which blanks every personal value ever sealed with it.
     Erase {
@@ -356,6 +438,19 @@ pub struct PersonExited {
     pub exited_on: Date,
 }
 
+/// A mistake in the person's identity corrected. The values and the reason
+/// are sealed with the person's key; which fields changed, and the age band
+/// at enrolment a corrected birth date gives, stay in clear (the figures by
+/// public survive the erasure, as with the enrolment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityCorrected {
+    pub fields: Vec<IdentityField>,
+    pub changes: Personal<IdentityChanges>,
+    pub age_band: Option<AgeBand>,
+    pub reason: Personal<Text>,
+    pub corrected_on: Date,
+}
+
 /// The person's data was erased. Who, when and why (its kind) stay in
 /// clear; the explanation is sealed with the person's key, which is
 /// destroyed right after, so it is gone with the rest.
@@ -384,6 +479,7 @@ events! {
         DisabilityRecognitionRecorded = ("disability_recognition_recorded", 1),
         PersonExited = ("person_exited", 1),
         PersonErased = ("person_erased", 1),
+        IdentityCorrected = ("person_identity_corrected", 1),
     }
 }
 
@@ -398,6 +494,9 @@ pub struct Enrolment {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersonState {
     pub enrolment: Option<Enrolment>,
+    /// Who the person is now, corrections applied: what a correction is
+    /// compared with. Personal, so kept only while the state is.
+    pub identity: Option<Identity>,
     pub project: Option<Project>,
     pub project_version: u32,
     pub inquiries: BTreeSet<InquiryId>,
@@ -659,6 +758,13 @@ impl Decider for Person {
                 explanation,
                 erased_on,
             } => erase(*by, *reason, explanation.as_ref(), *erased_on, enrolled()?)?,
+            // A mistake is corrected after the exit too: the record stays
+            // true as long as it is kept.
+            C::CorrectIdentity {
+                changes,
+                reason,
+                corrected_on,
+            } => correct_identity(changes, reason, *corrected_on, enrolled()?)?,
         };
         Ok(vec![event])
     }
@@ -672,6 +778,12 @@ impl Decider for Person {
                     referent: e.referent,
                     enrolled_on: e.enrolled_on,
                 });
+                state.identity = e.identity.known().cloned();
+            }
+            PersonEvent::IdentityCorrected(e) => {
+                if let (Some(identity), Some(changes)) = (&state.identity, e.changes.known()) {
+                    state.identity = Some(changes.applied_to(identity));
+                }
             }
             PersonEvent::ReferentChanged(e) => {
                 if let Some(enrolment) = &mut state.enrolment {
@@ -1021,6 +1133,42 @@ fn erase(
         reason,
         explanation: explanation.cloned().map(Personal::Known),
         erased_on,
+    }
+    .into())
+}
+
+fn correct_identity(
+    changes: &IdentityChanges,
+    reason: &Text,
+    corrected_on: Date,
+    person: Enrolled<'_>,
+) -> Result<PersonEvent, DomainError> {
+    not_in_future(corrected_on, person.context.today, "correctedOn")?;
+    let changes = match &person.state.identity {
+        Some(current) => changes.against(current),
+        None => changes.clone(),
+    };
+    let fields = changes.fields();
+    if fields.is_empty() {
+        // Well-formed values that change nothing: a rule on what is
+        // recorded, as for a project readjusted to itself.
+        return Err(DomainError::rule(
+            Rule::NothingToCorrect,
+            "changes",
+            "Rien ne change : indiquez au moins une valeur différente de celle enregistrée (prénom, nom, date de naissance, courriel ou téléphone).",
+        ));
+    }
+    if let Some(birth_date) = changes.birth_date {
+        not_in_future(birth_date, person.context.today, "changes.birthDate")?;
+    }
+    Ok(IdentityCorrected {
+        fields,
+        age_band: changes
+            .birth_date
+            .map(|b| AgeBand::of(b, person.enrolled_on)),
+        changes: Personal::Known(changes),
+        reason: Personal::Known(reason.clone()),
+        corrected_on,
     }
     .into())
 }

@@ -307,3 +307,168 @@ fn a_closed_need_takes_nothing_more() {
         })
         .refused(Rule::DateBeforeStart, "closedOn");
 }
+
+fn correct(changes: EmployerChanges) -> EmployerCommand {
+    EmployerCommand::Correct {
+        changes,
+        reason: text("Enseigne changée"),
+        corrected_on: TODAY,
+    }
+}
+
+#[test]
+fn an_employer_is_corrected_with_only_what_changes() {
+    let events = registered();
+    let corrected = given::<Employer>(&events, employer_ctx())
+        .when(correct(EmployerChanges {
+            name: Some(label("Boulangerie du Quai")),
+            naf: Some(NafDivision::parse("10").unwrap()),
+            ..EmployerChanges::default()
+        }))
+        .events();
+    // The sector given is the one recorded (10.71C is division 10).
+    assert_eq!(
+        corrected,
+        [EmployerCorrected {
+            changes: EmployerChanges {
+                name: Some(label("Boulangerie du Quai")),
+                ..EmployerChanges::default()
+            },
+            reason: text("Enseigne changée"),
+            corrected_on: TODAY,
+        }
+        .into()]
+    );
+    let mut all = events.clone();
+    all.extend(corrected);
+    assert_eq!(
+        <Employer as passerelle_domain::Decider>::fold(&all)
+            .registered
+            .map(|r| r.name),
+        Some(label("Boulangerie du Quai"))
+    );
+    given::<Employer>(&all, employer_ctx())
+        .when(correct(EmployerChanges {
+            name: Some(label("Boulangerie du Quai")),
+            ..EmployerChanges::default()
+        }))
+        .refused(Rule::NothingToCorrect, "changes");
+    given::<Employer>(&[], employer_ctx())
+        .when(correct(EmployerChanges {
+            name: Some(label("X")),
+            ..EmployerChanges::default()
+        }))
+        .refused(Rule::UnknownAggregate, "employerId");
+}
+
+fn correct_visit(visit_id: VisitId, changes: VisitChanges) -> EmployerCommand {
+    EmployerCommand::CorrectVisit {
+        visit_id,
+        changes,
+        reason: text("Date mal saisie"),
+        corrected_on: TODAY,
+    }
+}
+
+#[test]
+fn a_visit_is_corrected_and_the_last_visit_follows() {
+    let mut events = registered();
+    events.extend(
+        given::<Employer>(&events, employer_ctx())
+            .when(visit(TODAY))
+            .events(),
+    );
+    let earlier = TODAY - Duration::days(10);
+    let corrected = given::<Employer>(&events, employer_ctx())
+        .when(correct_visit(
+            VisitId(uuid("visite-1")),
+            VisitChanges {
+                visited_on: Some(earlier),
+                ..VisitChanges::default()
+            },
+        ))
+        .events();
+    assert_eq!(corrected.len(), 1);
+    events.extend(corrected);
+    assert_eq!(
+        <Employer as passerelle_domain::Decider>::fold(&events).last_visit,
+        Some(earlier)
+    );
+    given::<Employer>(&events, employer_ctx())
+        .when(correct_visit(
+            VisitId(uuid("visite-1")),
+            VisitChanges {
+                visited_on: Some(earlier),
+                ..VisitChanges::default()
+            },
+        ))
+        .refused(Rule::NothingToCorrect, "changes");
+    given::<Employer>(&events, employer_ctx())
+        .when(correct_visit(
+            VisitId(uuid("visite-1")),
+            VisitChanges {
+                visited_on: Some(TODAY + Duration::days(1)),
+                ..VisitChanges::default()
+            },
+        ))
+        .refused(Rule::DateInFuture, "changes.visitedOn");
+    given::<Employer>(&events, employer_ctx())
+        .when(correct_visit(
+            VisitId(uuid("autre")),
+            VisitChanges {
+                observations: Some(text("Autre")),
+                ..VisitChanges::default()
+            },
+        ))
+        .refused(Rule::VisitUnknown, "visitId");
+}
+
+fn correct_need(description: NeedDescription) -> NeedCommand {
+    NeedCommand::Correct {
+        description,
+        reason: text("Confusion avec un autre besoin"),
+        corrected_on: TODAY,
+    }
+}
+
+#[test]
+fn a_need_is_corrected_even_closed_and_keeps_its_jobs_once_qualified() {
+    let mut events = surfaced();
+    let corrected = given::<Need>(&events, need_ctx())
+        .when(correct_need(description(vec!["D1102"])))
+        .events();
+    assert_eq!(corrected.len(), 1);
+    events.extend(corrected);
+    given::<Need>(&events, need_ctx())
+        .when(correct_need(description(vec!["D1102"])))
+        .refused(Rule::NothingToCorrect, "description");
+    events.extend(
+        given::<Need>(&events, need_ctx())
+            .when(NeedCommand::Qualify {
+                description: description(vec!["D1102"]),
+                qualified_on: TODAY,
+            })
+            .events(),
+    );
+    given::<Need>(&events, need_ctx())
+        .when(correct_need(description(vec![])))
+        .refused(Rule::Required, "description.romeCodes");
+    events.extend(
+        given::<Need>(&events, need_ctx())
+            .when(NeedCommand::Close {
+                reason: NeedCloseReason::NoLongerNeeded,
+                closed_on: TODAY,
+            })
+            .events(),
+    );
+    assert_eq!(
+        given::<Need>(&events, need_ctx())
+            .when(correct_need(description(vec!["D1104"])))
+            .events()
+            .len(),
+        1
+    );
+    given::<Need>(&[], need_ctx())
+        .when(correct_need(description(vec![])))
+        .refused(Rule::UnknownAggregate, "needId");
+}

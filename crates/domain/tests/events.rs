@@ -70,6 +70,29 @@ fn employer_samples() -> Vec<EmployerEvent> {
             notes: Some(text("Pas en décembre")),
         }
         .into(),
+        EmployerCorrected {
+            changes: EmployerChanges {
+                name: Some(label("Boulangerie du Quai")),
+                naf: None,
+                commune: Some(CommuneCode::parse("44162").unwrap()),
+                address: None,
+            },
+            reason: text("Enseigne changée"),
+            corrected_on: TODAY,
+        }
+        .into(),
+        EmployerVisitCorrected {
+            visit_id: VisitId(uuid("visite")),
+            changes: VisitChanges {
+                visited_on: Some(TODAY),
+                purpose: Some(VisitPurpose::FollowUp),
+                observations: None,
+                next_step: Some(text("Rappeler en juin")),
+            },
+            reason: text("Date mal saisie"),
+            corrected_on: TODAY,
+        }
+        .into(),
     ]
 }
 
@@ -111,6 +134,12 @@ fn need_samples() -> Vec<NeedEvent> {
                 explanation: text("Rachat de l'entreprise"),
             },
             closed_on: TODAY,
+        }
+        .into(),
+        NeedCorrected {
+            description: description(),
+            reason: text("Confusion avec un autre besoin"),
+            corrected_on: TODAY,
         }
         .into(),
     ]
@@ -224,6 +253,20 @@ fn person_samples() -> Vec<PersonEvent> {
                 contract: ContractType::Cdi,
             },
             exited_on: TODAY,
+        }
+        .into(),
+        IdentityCorrected {
+            fields: vec![IdentityField::LastName, IdentityField::BirthDate],
+            changes: Personal::Known(IdentityChanges {
+                first_name: None,
+                last_name: Some(label("Diallo-Sow")),
+                birth_date: Some(date!(2001 - 05 - 21)),
+                email: None,
+                phone: None,
+            }),
+            age_band: Some(AgeBand::Under26),
+            reason: Personal::Known(text("Nom mal recopié")),
+            corrected_on: TODAY,
         }
         .into(),
         PersonErased {

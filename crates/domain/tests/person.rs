@@ -521,3 +521,107 @@ fn a_withdrawn_testimony_is_shared_no_more() {
         })
         .refused(Rule::UnknownAggregate, "testimonyId");
 }
+
+fn correct(changes: IdentityChanges) -> PersonCommand {
+    PersonCommand::CorrectIdentity {
+        changes,
+        reason: text("Nom mal recopié à l'inscription"),
+        corrected_on: TODAY,
+    }
+}
+
+#[test]
+fn an_identity_correction_keeps_only_what_changes_sealed_with_its_reason() {
+    let path = Path::new();
+    let events = given::<Person>(&path.0, ctx())
+        .when(correct(IdentityChanges {
+            first_name: Some(label("Awa")),
+            last_name: Some(label("Diallo-Sow")),
+            birth_date: Some(date!(1990 - 02 - 01)),
+            ..IdentityChanges::default()
+        }))
+        .events();
+    let [PersonEvent::IdentityCorrected(e)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    // The first name given is the one recorded: not a change.
+    assert_eq!(
+        e.fields,
+        [IdentityField::LastName, IdentityField::BirthDate]
+    );
+    assert_eq!(
+        e.changes,
+        Personal::Known(IdentityChanges {
+            last_name: Some(label("Diallo-Sow")),
+            birth_date: Some(date!(1990 - 02 - 01)),
+            ..IdentityChanges::default()
+        })
+    );
+    assert_eq!(
+        e.reason,
+        Personal::Known(text("Nom mal recopié à l'inscription"))
+    );
+    // Born in 1990, enrolled in 2026: the band at enrolment follows, in clear.
+    assert_eq!(e.age_band, Some(AgeBand::From26To49));
+    let mut all = path.0.clone();
+    all.extend(events);
+    let state = Person::fold(&all);
+    assert_eq!(
+        state.identity.as_ref().map(|i| i.last_name.as_str()),
+        Some("Diallo-Sow")
+    );
+    // The same correction again changes nothing: refused.
+    given::<Person>(&all, ctx())
+        .when(correct(IdentityChanges {
+            last_name: Some(label("Diallo-Sow")),
+            ..IdentityChanges::default()
+        }))
+        .refused(Rule::NothingToCorrect, "changes");
+}
+
+#[test]
+fn an_identity_correction_refuses_nothing_to_change_and_a_future_birth() {
+    let path = Path::new();
+    given::<Person>(&path.0, ctx())
+        .when(correct(IdentityChanges::default()))
+        .refused(Rule::NothingToCorrect, "changes");
+    given::<Person>(&path.0, ctx())
+        .when(correct(IdentityChanges {
+            birth_date: Some(TODAY + Duration::days(1)),
+            ..IdentityChanges::default()
+        }))
+        .refused(Rule::DateInFuture, "changes.birthDate");
+    given::<Person>(&[], ctx())
+        .when(correct(IdentityChanges {
+            last_name: Some(label("Sow")),
+            ..IdentityChanges::default()
+        }))
+        .refused(Rule::UnknownAggregate, "personId");
+}
+
+#[test]
+fn an_identity_is_corrected_after_the_exit_but_not_after_the_erasure() {
+    let exited = Path::new().run(PersonCommand::Exit {
+        reason: ExitReason::Moved,
+        exited_on: TODAY,
+    });
+    let fix = || {
+        correct(IdentityChanges {
+            phone: Some(passerelle_domain::values::PhoneNumber::parse("06 12 34 56 78").unwrap()),
+            ..IdentityChanges::default()
+        })
+    };
+    assert_eq!(
+        given::<Person>(&exited.0, ctx()).when(fix()).events().len(),
+        1
+    );
+    let erased = exited.run(PersonCommand::Erase {
+        by: mediator(),
+        reason: ErasureReason::PersonRequest,
+        explanation: None,
+        erased_on: TODAY,
+    });
+    given::<Person>(&erased.0, ctx())
+        .when(fix())
+        .refused(Rule::PersonErased, "personId");
+}

@@ -27,7 +27,7 @@ use crate::input::{
     after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
 };
 use crate::kinds::stored;
-use crate::loaders::{ContactsOf, Lists, NeedsOf, VisitsOf};
+use crate::loaders::{ContactsOf, Lists, NeedPageOf, NeedsOf, VisitPageOf, VisitsOf};
 use crate::primitives::{PageInfo, page, payloads};
 
 /// An establishment, as every structure of the territory sees it.
@@ -88,6 +88,7 @@ impl Employer {
         self.0.last_visit
     }
     /// Every structure's visits, newest first: who came, when, why.
+    #[graphql(deprecation = "Use `loggedVisits`, the same visits a page at a time.")]
     async fn visits(&self, ctx: &Context<'_>) -> Result<Vec<Visit>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader
@@ -116,7 +117,67 @@ impl Employer {
             .map(EmployerContact)
             .collect())
     }
+    /// Every structure's visits, newest first (then by id): who came,
+    /// when, why.
+    async fn logged_visits(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<VisitConnection> {
+        let limit = page_size(first)?;
+        let key = VisitPageOf {
+            employer: self.0.employer_id,
+            after: dated_key(after)?,
+            limit: limit + 1,
+        };
+        let rows = ctx
+            .data_unchecked::<DataLoader<Lists>>()
+            .load_one(key)
+            .await?
+            .unwrap_or_default();
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| dated_cursor(r.visited_on, r.visit_id),
+            |cursor, r| VisitEdge {
+                cursor,
+                node: Visit(r),
+            },
+        );
+        Ok(VisitConnection { edges, page_info })
+    }
+    /// Its needs, newest first (then by id), whatever their status.
+    async fn surfaced_needs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<NeedConnection> {
+        let limit = page_size(first)?;
+        let key = NeedPageOf {
+            employer: self.0.employer_id,
+            after: dated_key(after)?,
+            limit: limit + 1,
+        };
+        let rows = ctx
+            .data_unchecked::<DataLoader<Lists>>()
+            .load_one(key)
+            .await?
+            .unwrap_or_default();
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| dated_cursor(r.surfaced_on, r.need_id),
+            |cursor, r| NeedEdge {
+                cursor,
+                node: Need(r),
+            },
+        );
+        Ok(NeedConnection { edges, page_info })
+    }
     /// Its needs, newest first.
+    #[graphql(deprecation = "Use `surfacedNeeds`, the same needs a page at a time.")]
     async fn needs(&self, ctx: &Context<'_>) -> Result<Vec<Need>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader
@@ -127,6 +188,31 @@ impl Employer {
             .map(Need)
             .collect())
     }
+}
+
+/// The cursor of a row listed newest first by a day, then by id.
+fn dated_cursor(day: Date, id: Uuid) -> String {
+    cursor(&[&day.to_string(), &id.to_string()])
+}
+
+/// The key an `after` cursor of `dated_cursor` holds.
+fn dated_key(after: Option<String>) -> Result<Option<(Date, Uuid)>> {
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    after_key(after, 2, |key| {
+        Some((Date::parse(&key[0], day).ok()?, key[1].parse().ok()?))
+    })
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct VisitEdge {
+    pub cursor: String,
+    pub node: Visit,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct VisitConnection {
+    pub edges: Vec<VisitEdge>,
+    pub page_info: PageInfo,
 }
 
 #[derive(Debug)]
@@ -665,7 +751,7 @@ pub struct NeedDescriptionInput {
 }
 
 impl NeedDescriptionInput {
-    fn parse(&self) -> Result<NeedDescription> {
+    pub(crate) fn parse(&self) -> Result<NeedDescription> {
         Ok(NeedDescription {
             activities: text("description.activities", &self.activities)?,
             rome_codes: rome_codes("description.romeCodes", &self.rome_codes)?,
@@ -734,7 +820,7 @@ pub struct EmployerMutation;
 
 /// Carries a command on an employer and answers with it, as the view the
 /// same transaction updated has it.
-async fn on_employer(
+pub(crate) async fn on_employer(
     ctx: &Context<'_>,
     actor: passerelle_app::Actor,
     id: EmployerId,
@@ -760,7 +846,7 @@ async fn on_employer(
 }
 
 /// Carries a command on a need and answers with it.
-async fn on_need(
+pub(crate) async fn on_need(
     ctx: &Context<'_>,
     actor: passerelle_app::Actor,
     id: NeedId,

@@ -36,6 +36,9 @@ pub enum Code {
     Unauthenticated,
     Forbidden,
     RateLimited,
+    /// The command looks like a duplicate of what exists: sent again with
+    /// its input's `confirmDuplicate: true`, it goes through.
+    ConfirmationRequired,
     Internal,
 }
 
@@ -49,6 +52,7 @@ impl Code {
             Code::Unauthenticated => "UNAUTHENTICATED",
             Code::Forbidden => "FORBIDDEN",
             Code::RateLimited => "RATE_LIMITED",
+            Code::ConfirmationRequired => "CONFIRMATION_REQUIRED",
             Code::Internal => "INTERNAL",
         }
     }
@@ -56,6 +60,29 @@ impl Code {
 
 pub(crate) fn error(code: Code, message: impl Into<String>) -> Error {
     Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
+}
+
+/// A warning the client confirms past: what looks duplicated, in French,
+/// on `field` (the input's confirmation), with the ids of the existing
+/// objects the viewer may read in `extensions.duplicates`.
+pub(crate) fn confirmation_required(
+    field: &'static str,
+    message: impl Into<String>,
+    duplicates: Vec<String>,
+) -> Error {
+    Error::new(message).extend_with(move |_, ext| {
+        ext.set("code", Code::ConfirmationRequired.as_str());
+        ext.set("field", field);
+        ext.set(
+            "duplicates",
+            async_graphql::Value::List(
+                duplicates
+                    .iter()
+                    .map(|d| async_graphql::Value::String(d.clone()))
+                    .collect(),
+            ),
+        );
+    })
 }
 
 /// A domain refusal, on the input field named by the rule.

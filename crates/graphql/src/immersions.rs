@@ -664,6 +664,10 @@ pub struct ConventionDraftInput {
     pub command_id: Option<Uuid>,
     pub immersion_id: ID,
     pub convention: ConventionInput,
+    /// Drafts it even though another convention of the person with the
+    /// same host covers some of its dates (else `CONFIRMATION_REQUIRED`);
+    /// false when left out.
+    pub confirm_duplicate: Option<bool>,
 }
 
 #[derive(InputObject, Debug)]
@@ -857,6 +861,60 @@ fn input_path(field: &'static str) -> &'static str {
     }
 }
 
+/// Refuses with `CONFIRMATION_REQUIRED` a convention whose dates overlap
+/// another convention of the same person with the same host (by SIRET)
+/// that still counts: most likely the same immersion drafted twice. The
+/// ids given are those the viewer reaches; an immersion the viewer does not
+/// reach is left to `on_immersion` to answer as unknown.
+async fn overlapping_conventions(
+    ctx: &Context<'_>,
+    immersion: &ID,
+    convention: &Convention,
+) -> Result<()> {
+    let actor = actor(ctx)?;
+    let gw = gateway(ctx);
+    let id = ImmersionId(parse_id(immersion, "Immersion")?);
+    let Some(row) = policy::reachable_immersion(&gw.pool, &actor, id)
+        .await
+        .map_err(error::app)?
+    else {
+        return Ok(());
+    };
+    let period = &convention.period;
+    let overlapping: Vec<_> = immersions::history_with_host(
+        &gw.pool,
+        PersonId(row.person_id),
+        &convention.host.siret,
+        id,
+    )
+    .await
+    .map_err(error::db)?
+    .into_iter()
+    .filter(|prior| prior.span.start() <= period.end() && period.start() <= prior.span.end())
+    .collect();
+    let Some(first) = overlapping.first() else {
+        return Ok(());
+    };
+    let mut readable = Vec::new();
+    for prior in &overlapping {
+        if policy::reachable_immersion(&gw.pool, &actor, prior.immersion_id)
+            .await
+            .map_err(error::app)?
+            .is_some()
+        {
+            readable.push(prior.immersion_id.to_string());
+        }
+    }
+    Err(error::confirmation_required(
+        "confirmDuplicate",
+        format!(
+            "Une autre convention de cette personne avec le même établissement couvre déjà une partie de ces dates ({}) : vérifiez qu'il ne s'agit pas de la même immersion, ou confirmez pour la rédiger quand même.",
+            passerelle_domain::fr::range(first.span.start(), first.span.end()),
+        ),
+        readable,
+    ))
+}
+
 #[Object]
 impl ImmersionMutation {
     /// Proposes an immersion to a person of the viewer's structure, with an
@@ -948,9 +1006,13 @@ impl ImmersionMutation {
         ctx: &Context<'_>,
         input: ConventionDraftInput,
     ) -> Result<ConventionDraftPayload> {
+        let convention = input.convention.parse()?;
+        if !input.confirm_duplicate.unwrap_or(false) {
+            overlapping_conventions(ctx, &input.immersion_id, &convention).await?;
+        }
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, _| {
             Ok(ImmersionCommand::DraftConvention {
-                convention: Box::new(input.convention.parse()?),
+                convention: Box::new(convention),
             })
         })
         .await

@@ -12,6 +12,7 @@ mod accounts;
 mod consents;
 mod context;
 mod conventions;
+mod corrections;
 mod dashboards;
 mod employers;
 pub mod erasure;

@@ -1,6 +1,7 @@
 //! Per-request batching (a DataLoader caches for one request only): the
-//! lists below a page of employers, what a page of immersions names, and
-//! the immersions' streams their recorded facts are read from.
+//! lists and pages of lists below a page of employers, what a page of
+//! immersions names, and the immersions' streams their recorded facts are
+//! read from.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use passerelle_domain::immersion::{Immersion, ImmersionEvent};
 use passerelle_domain::values::ImmersionId;
 use passerelle_projections::views::employers::{self, ContactRow, VisitRow};
 use passerelle_projections::views::needs::{self, NeedRow};
+use time::Date;
 use uuid::Uuid;
 
 /// Batches the lists below employers: one query per page, not per row.
@@ -34,6 +36,90 @@ pub struct ContactsOf(pub Uuid);
 /// An employer's name, for the rows that name their host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NameOf(pub Uuid);
+
+/// One page of an employer's visits: the key of the row it starts after
+/// (`visited_on`, `visit_id`) and how many rows to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VisitPageOf {
+    pub employer: Uuid,
+    pub after: Option<(Date, Uuid)>,
+    pub limit: i64,
+}
+
+/// One page of an employer's needs: the key of the row it starts after
+/// (`surfaced_on`, `need_id`) and how many rows to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NeedPageOf {
+    pub employer: Uuid,
+    pub after: Option<(Date, Uuid)>,
+    pub limit: i64,
+}
+
+/// The employers of the keys that ask the same page (a page of employers
+/// asks the same `first` and `after` for each): one query per group.
+fn by_page<K: Copy>(
+    keys: &[K],
+    page: impl Fn(&K) -> (Option<(Date, Uuid)>, i64),
+    employer: impl Fn(&K) -> Uuid,
+) -> HashMap<(Option<(Date, Uuid)>, i64), Vec<Uuid>> {
+    let mut groups: HashMap<_, Vec<Uuid>> = HashMap::new();
+    for k in keys {
+        groups.entry(page(k)).or_default().push(employer(k));
+    }
+    groups
+}
+
+impl Loader<VisitPageOf> for Lists {
+    type Value = Vec<VisitRow>;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(
+        &self,
+        keys: &[VisitPageOf],
+    ) -> Result<HashMap<VisitPageOf, Vec<VisitRow>>, Self::Error> {
+        let mut out: HashMap<VisitPageOf, Vec<VisitRow>> = HashMap::new();
+        for ((after, limit), ids) in by_page(keys, |k| (k.after, k.limit), |k| k.employer) {
+            for row in employers::visit_pages(&self.pool, &ids, after, limit)
+                .await
+                .map_err(Arc::new)?
+            {
+                let key = VisitPageOf {
+                    employer: row.employer_id,
+                    after,
+                    limit,
+                };
+                out.entry(key).or_default().push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<NeedPageOf> for Lists {
+    type Value = Vec<NeedRow>;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(
+        &self,
+        keys: &[NeedPageOf],
+    ) -> Result<HashMap<NeedPageOf, Vec<NeedRow>>, Self::Error> {
+        let mut out: HashMap<NeedPageOf, Vec<NeedRow>> = HashMap::new();
+        for ((after, limit), ids) in by_page(keys, |k| (k.after, k.limit), |k| k.employer) {
+            for row in needs::pages_of_employers(&self.pool, &ids, after, limit)
+                .await
+                .map_err(Arc::new)?
+            {
+                let key = NeedPageOf {
+                    employer: row.employer_id,
+                    after,
+                    limit,
+                };
+                out.entry(key).or_default().push(row);
+            }
+        }
+        Ok(out)
+    }
+}
 
 impl Loader<VisitsOf> for Lists {
     type Value = Vec<VisitRow>;

@@ -3,17 +3,19 @@
 //! failed with the server's answer; and a failed mail sent again on
 //! request.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::Role;
 use passerelle_notify::outbox::{self, Delivery as Row, DeliveryFilter};
+use passerelle_notify::schedule::Job;
 use passerelle_notify::{Recipient, State, Template};
 
 use passerelle_projections::views::UnknownTag;
 
 use crate::context::{gateway, staff};
 use crate::error::{self, Code};
-use crate::input::parse_id;
+use crate::input::{after as after_key, cursor, page_size, parse_id};
 use crate::kinds::stored;
+use crate::primitives::{PageInfo, page};
 
 /// The structure of the mails a staff member may see: its own.
 fn mail_structure(actor: &passerelle_app::Actor) -> Result<uuid::Uuid> {
@@ -118,8 +120,56 @@ pub struct NotificationQuery;
 #[Object]
 impl NotificationQuery {
     /// Mails, newest first: the structure's own for its staff, every
+    /// structure's for an administrator. The cursor is the mail's id.
+    async fn mail_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<DeliveryFilterInput>,
+    ) -> Result<DeliveryConnection> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let limit = page_size(first)?;
+        let before = after_key(after, 1, |key| key[0].parse::<i64>().ok())?;
+        let filter = filter.unwrap_or_default();
+        let rows = outbox::deliveries(
+            &gw.pool,
+            &DeliveryFilter {
+                structure: Some(mail_structure(&actor)?),
+                immersion: match &filter.immersion_id {
+                    Some(id) => Some(parse_id(id, "Immersion")?),
+                    None => None,
+                },
+                state: filter.state,
+                before,
+            },
+            limit + 1,
+        )
+        .await
+        .map_err(error::db)?;
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| cursor(&[&r.id.to_string()]),
+            |cursor, r| (cursor, r),
+        );
+        let edges = edges
+            .into_iter()
+            .map(|(cursor, r)| {
+                Ok(DeliveryEdge {
+                    cursor,
+                    node: delivery(r)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(DeliveryConnection { edges, page_info })
+    }
+
+    /// Mails, newest first: the structure's own for its staff, every
     /// structure's for an administrator. `before` is the id of the last
     /// one of the previous page.
+    #[graphql(deprecation = "Use `mailDeliveries`, the same mails a page at a time with cursors.")]
     async fn deliveries(
         &self,
         ctx: &Context<'_>,
@@ -167,7 +217,67 @@ impl NotificationQuery {
             .map_err(error::db)
     }
 
+    /// The scheduled jobs' runs, newest first, for managers and
+    /// administrators; `job` keeps one job's (`reminders`,
+    /// `weekly_digest`, `retention`).
+    async fn scheduled_job_runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        job: Option<String>,
+    ) -> Result<JobRunConnection> {
+        let actor = staff(ctx)?;
+        if actor.role == Role::Mediator {
+            return Err(error::forbidden());
+        }
+        let limit = page_size(first)?;
+        let job = match job.as_deref().map(str::trim).filter(|j| !j.is_empty()) {
+            None => None,
+            Some(j) => Some(
+                Job::ALL
+                    .into_iter()
+                    .map(Job::name)
+                    .find(|name| *name == j)
+                    .ok_or_else(|| {
+                        error::error(
+                            Code::BadUserInput,
+                            "Tâche inconnue : indiquez reminders, weekly_digest ou retention.",
+                        )
+                        .extend_with(|_, e| e.set("field", "job"))
+                    })?,
+            ),
+        };
+        let after = after_key(after, 2, |key| {
+            let nanos: i128 = key[0].parse().ok()?;
+            Some((
+                time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?,
+                key[1].parse().ok()?,
+            ))
+        })?;
+        let runs =
+            passerelle_notify::schedule::runs_page(&gateway(ctx).pool, job, after, limit + 1)
+                .await
+                .map_err(error::db)?;
+        let (edges, page_info) = page(
+            runs,
+            limit,
+            |r| {
+                cursor(&[
+                    &r.started_at.unix_timestamp_nanos().to_string(),
+                    &r.id.to_string(),
+                ])
+            },
+            |cursor, r| JobRunEdge {
+                cursor,
+                node: job_run(r),
+            },
+        );
+        Ok(JobRunConnection { edges, page_info })
+    }
+
     /// The scheduled jobs' latest runs, for managers and administrators.
+    #[graphql(deprecation = "Use `scheduledJobRuns`, the same runs a page at a time with cursors.")]
     async fn job_runs(
         &self,
         ctx: &Context<'_>,
@@ -183,19 +293,44 @@ impl NotificationQuery {
             passerelle_notify::schedule::runs(&gw.pool, job.as_deref(), first.clamp(1, MAX_PAGE))
                 .await
                 .map_err(error::db)?;
-        Ok(runs
-            .into_iter()
-            .map(|r| JobRun {
-                job: r.job,
-                tick: r.tick,
-                started_at: r.started_at,
-                finished_at: r.finished_at,
-                succeeded: r.outcome == "succeeded",
-                items: r.items,
-                error: r.error,
-            })
-            .collect())
+        Ok(runs.into_iter().map(job_run).collect())
     }
+}
+
+fn job_run(r: passerelle_notify::schedule::JobRun) -> JobRun {
+    JobRun {
+        job: r.job,
+        tick: r.tick,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        succeeded: r.outcome == "succeeded",
+        items: r.items,
+        error: r.error,
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct DeliveryEdge {
+    pub cursor: String,
+    pub node: Delivery,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct DeliveryConnection {
+    pub edges: Vec<DeliveryEdge>,
+    pub page_info: PageInfo,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct JobRunEdge {
+    pub cursor: String,
+    pub node: JobRun,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct JobRunConnection {
+    pub edges: Vec<JobRunEdge>,
+    pub page_info: PageInfo,
 }
 
 #[derive(SimpleObject, Debug)]

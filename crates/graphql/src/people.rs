@@ -25,8 +25,8 @@ use crate::input::{
 };
 use crate::kinds::stored;
 use crate::person_record::{
-    ConsentRecord, DisabilityRecognition, History, JobInquiry, Mentorship, PeerMeeting, PersonExit,
-    ReferentChange, Situation,
+    ConsentRecord, DisabilityRecognition, History, IdentityCorrection, JobInquiry, Mentorship,
+    PeerMeeting, PersonExit, ReferentChange, Situation,
 };
 use crate::primitives::{PageInfo, page, payloads};
 
@@ -115,6 +115,12 @@ impl Person {
     async fn consent_records(&self, ctx: &Context<'_>) -> Result<Vec<ConsentRecord>> {
         self.1.consent_records(ctx, &self.0).await
     }
+    /// Each correction of their identity or contact, oldest first, with
+    /// who made it and why; for whoever reads who they are (their
+    /// structure's staff, the person themself).
+    async fn identity_corrections(&self, ctx: &Context<'_>) -> Result<Vec<IdentityCorrection>> {
+        self.1.identity_corrections(ctx, &self.0).await
+    }
     /// Each hand-over of their follow-up to another referent, oldest
     /// first; for staff.
     async fn referent_changes(&self, ctx: &Context<'_>) -> Result<Vec<ReferentChange>> {
@@ -151,6 +157,7 @@ impl Person {
         Ok(!self.0.erased && policy::erases_people(&actor(ctx)?))
     }
     /// Every event of their path, in order, with who did it.
+    #[graphql(deprecation = "Use `timelineEvents`, the same events a page at a time.")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
         Ok(
             people::timeline(&gateway(ctx).pool, PersonId(self.0.person_id))
@@ -160,6 +167,43 @@ impl Person {
                 .map(TimelineItem)
                 .collect(),
         )
+    }
+    /// Every event of their path, in the order it was recorded, with who
+    /// did it. The cursor is the event's place in the log, never who it
+    /// is about.
+    async fn timeline_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<TimelineItemConnection> {
+        let limit = page_size(first)?;
+        let after = after_key(after, 2, |key| {
+            Some((key[0].parse().ok()?, key[1].parse().ok()?))
+        })?;
+        let rows = people::timeline_page(
+            &gateway(ctx).pool,
+            PersonId(self.0.person_id),
+            after,
+            limit + 1,
+        )
+        .await
+        .map_err(error::db)?;
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |r| {
+                cursor(&[
+                    &r.transaction_id.to_string(),
+                    &r.global_position.to_string(),
+                ])
+            },
+            |cursor, r| TimelineItemEdge {
+                cursor,
+                node: TimelineItem(r.entry),
+            },
+        );
+        Ok(TimelineItemConnection { edges, page_info })
     }
     /// The territory's open needs that fit their project: nearest first,
     /// then exact codes, then newest. Empty to anyone but their structure's
@@ -259,6 +303,18 @@ impl TimelineItem {
     async fn recorded_at(&self) -> OffsetDateTime {
         self.0.recorded_at
     }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct TimelineItemEdge {
+    pub cursor: String,
+    pub node: TimelineItem,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct TimelineItemConnection {
+    pub edges: Vec<TimelineItemEdge>,
+    pub page_info: PageInfo,
 }
 
 #[derive(SimpleObject, Debug)]
@@ -479,6 +535,10 @@ pub struct CauseInput {
 
 #[derive(InputObject, Debug)]
 pub struct ProjectReadjustInput {
+    /// Enrols even though a person of the same name and birth date is
+    /// followed by the viewer's structure (else `CONFIRMATION_REQUIRED`);
+    /// false when left out.
+    pub confirm_duplicate: Option<bool>,
     pub command_id: Option<Uuid>,
     pub person_id: ID,
     pub project: ProjectInput,
@@ -636,6 +696,54 @@ pub(crate) async fn on_person_as(
     let command = command(gw.handler.clock().today())?;
     gw.handler
         .execute::<PersonAggregate>(id, &command, &meta(actor.clone(), command_id), &Views)
+/// Refuses with `CONFIRMATION_REQUIRED` an enrolment whose folded first and
+/// last name and birth date are those of a person `structure` follows now:
+/// the same person enrolled twice splits their path in two. Only the
+/// viewer's own structure is looked at, so nothing is told of who another
+/// structure follows; the ids given are of people the viewer reaches.
+async fn already_followed(
+    ctx: &Context<'_>,
+    structure: passerelle_domain::values::StructureId,
+    identity: &Identity,
+) -> Result<()> {
+    let gw = gateway(ctx);
+    let name = search_key(&format!(
+        "{} {}",
+        identity.first_name.as_str(),
+        identity.last_name.as_str()
+    ));
+    let candidates = people::followed_with_name(&gw.pool, structure, &name)
+        .await
+        .map_err(error::db)?;
+    let mut same = Vec::new();
+    for candidate in candidates {
+        let state = gw
+            .handler
+            .state::<PersonAggregate>(candidate)
+            .await
+            .map_err(error::app)?;
+        if state
+            .identity
+            .is_some_and(|i| i.birth_date == identity.birth_date)
+        {
+            same.push(candidate.to_string());
+        }
+    }
+    if same.is_empty() {
+        return Ok(());
+    }
+    Err(error::confirmation_required(
+        "confirmDuplicate",
+        format!(
+            "{} {}, né(e) le {}, est déjà suivi(e) par votre structure : ouvrez sa fiche plutôt que de l'inscrire une seconde fois, ou confirmez qu'il s'agit d'une autre personne.",
+            identity.first_name.as_str(),
+            identity.last_name.as_str(),
+            passerelle_domain::fr::date(identity.birth_date),
+        ),
+        same,
+    ))
+}
+
         .await
         .map_err(error::app)?;
     reachable_by(ctx, &actor, id)
@@ -737,6 +845,15 @@ impl PeopleMutation {
         input: ProjectReadjustInput,
     ) -> Result<ProjectReadjustPayload> {
         self.on_person(ctx, &input.person_id, input.command_id, |today| {
+        if !input.confirm_duplicate.unwrap_or(false)
+            && let PersonCommand::Enroll {
+                identity,
+                structure,
+                ..
+            } = &command
+        {
+            already_followed(ctx, *structure, identity).await?;
+        }
             let id = parse_id(&input.cause.id, "Expérience")?;
             let cause = match input.cause.kind {
                 CauseKind::ImmersionFeedback => ReadjustmentCause::ImmersionFeedback {

@@ -1,7 +1,8 @@
 //! What is recorded about a person, read back from their stream with who
 //! recorded it and when: their situation in their own words, job inquiries,
 //! peer meetings, mentorships, consents given and withdrawn, referent
-//! changes, their exit, and their disability recognition (health data).
+//! changes, their exit, their disability recognition (health data), and the
+//! corrections of their identity.
 //! The policy says who reads which part (`policy::reads_person_record`);
 //! anyone else reads it as absent. A personal value of an erased person
 //! reads as null.
@@ -13,7 +14,8 @@ use passerelle_app::policy::{self, PersonRecord};
 use passerelle_app::{Actor, Recorded};
 use passerelle_domain::Personal;
 use passerelle_domain::person::{
-    ConsentPurpose, ExitReason, ExitReasonKind, Person as PersonAggregate, PersonEvent,
+    ConsentPurpose, ExitReason, ExitReasonKind, IdentityField, Person as PersonAggregate,
+    PersonEvent,
 };
 use passerelle_domain::values::{ContractType, PersonId};
 use passerelle_projections::views::people::PersonRow;
@@ -125,6 +127,25 @@ pub struct DisabilityRecognition {
     /// Null once their personal data was erased.
     pub recognised: Option<bool>,
     pub recorded_on: Date,
+    pub recorded: Recording,
+}
+
+/// A correction of the person's identity: which fields, their new values,
+/// and why. The values before stay in the log (the enrolment, earlier
+/// corrections).
+#[derive(SimpleObject, Debug)]
+pub struct IdentityCorrection {
+    /// The fields it changed.
+    pub fields: Vec<IdentityField>,
+    /// The new values, null for a field it left alone or once erased.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub birth_date: Option<Date>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Why; null once erased.
+    pub reason: Option<String>,
+    pub corrected_on: Date,
     pub recorded: Recording,
 }
 
@@ -338,6 +359,39 @@ impl History {
             })
             .await?;
         Ok(exits.into_iter().last())
+    }
+
+    pub(crate) async fn identity_corrections(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Vec<IdentityCorrection>> {
+        self.each(ctx, row, PersonRecord::Identity, |r| match &r.event {
+            PersonEvent::IdentityCorrected(e) => {
+                let changes = e.changes.known();
+                Some(IdentityCorrection {
+                    fields: e.fields.clone(),
+                    first_name: changes
+                        .and_then(|c| c.first_name.as_ref())
+                        .map(|v| v.as_str().to_owned()),
+                    last_name: changes
+                        .and_then(|c| c.last_name.as_ref())
+                        .map(|v| v.as_str().to_owned()),
+                    birth_date: changes.and_then(|c| c.birth_date),
+                    email: changes
+                        .and_then(|c| c.email.as_ref())
+                        .map(|v| v.as_str().to_owned()),
+                    phone: changes
+                        .and_then(|c| c.phone.as_ref())
+                        .map(ToString::to_string),
+                    reason: opened(&e.reason),
+                    corrected_on: e.corrected_on,
+                    recorded: r.into(),
+                })
+            }
+            _ => None,
+        })
+        .await
     }
 
     pub(crate) async fn disability_recognition(

@@ -6,9 +6,9 @@ use crate::context::Gateway;
 use crate::limits::Limits;
 use crate::reads::Reads;
 use crate::{
-    access, accidents, accounts, consents, conventions, dashboards, employers, erasure, health_log,
-    immersions, inbox, mentorships, notifications, people, retention, staff, structures,
-    testimonies,
+    access, accidents, accounts, consents, conventions, corrections, dashboards, employers,
+    erasure, health_log, immersions, inbox, mentorships, notifications, people, retention, staff,
+    structures, testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -42,6 +42,7 @@ pub struct Mutation(
     retention::RetentionMutation,
     structures::StructureMutation,
     consents::ConsentMutation,
+    corrections::CorrectionMutation,
     staff::StaffMutation,
 );
 

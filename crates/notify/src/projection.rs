@@ -69,6 +69,9 @@ impl Projection for Notifications {
              person_id uuid not null,
              employer_id uuid not null,
              person_feedback boolean not null default false,
+             -- The convention's signatories (`person`, `host`…): a renewal
+             -- asks each of them to sign again.
+             signatories text[] not null default '{}',
              -- Personal: each party's name and address as the convention
              -- gives them, by role; the person's, their representative's and
              -- the tutor's are purged when the person is erased.
@@ -365,6 +368,19 @@ async fn immersion(
                 mail(Template::SignatureRequest, party(&role), &role);
             }
         }
+        ImmersionEvent::ConventionRenewed(_) => {
+            // A renewal is a new commitment of every party to the
+            // convention: each signs it again (L5135-4).
+            let roles: Vec<String> =
+                sqlx::query_scalar("select signatories from parties where immersion_id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .unwrap_or_default();
+            for role in roles {
+                mail(Template::SignatureRequest, party(&role), &role);
+            }
+        }
         ImmersionEvent::ConventionValidated(e) if !e.renewal => {
             for role in ["person", "host", "tutor"] {
                 mail(Template::ConventionValidated, party(role), role);
@@ -445,9 +461,12 @@ async fn convention(
             support.signatory.email.as_ref().map(|e| e.as_str()),
         );
     }
-    sqlx::query("update parties set contacts = $2 where immersion_id = $1")
+    sqlx::query("update parties set contacts = $2, signatories = $3 where immersion_id = $1")
         .bind(id)
         .bind(Value::Object(contacts))
+        .bind(passerelle_projections::views::required_signatories(
+            convention,
+        ))
         .execute(conn)
         .await?;
     Ok(())

@@ -329,6 +329,28 @@ pub async fn runs(
     .await
 }
 
+/// A page of runs, newest first, after the run at `(started_at, id)` when
+/// given.
+pub async fn runs_page(
+    db: impl sqlx::PgExecutor<'_>,
+    job: Option<&str>,
+    after: Option<(OffsetDateTime, i64)>,
+    limit: i64,
+) -> Result<Vec<JobRun>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, job, tick, started_at, finished_at, outcome, items, error
+         from public.job_runs where ($1::text is null or job = $1)
+           and ($2::timestamptz is null or (started_at, id) < ($2, $3))
+         order by started_at desc, id desc limit $4",
+    )
+    .bind(job)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -533,6 +533,13 @@ fn moot(
     };
     match template {
         Template::SignatureRequest | Template::SignatureReminder => {
+            // While a renewal awaits signatures, the requests are for it:
+            // a signature of the first convention does not count.
+            let signed = if i.renewal.as_deref() == Some("pending") {
+                &i.renewal_signatures
+            } else {
+                &i.signatures
+            };
             if closed {
                 Some("immersion close")
             } else if role.is_some_and(|r| i.signatures.iter().any(|s| s == r)) {

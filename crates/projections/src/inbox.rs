@@ -264,7 +264,8 @@ impl Tables {
                 need.open = false;
                 need.touch(e.closed_on);
             }
-            NeedEvent::NeedSurfaced(_) => {}
+            // A correction fixes the record; it is not activity on the need.
+            NeedEvent::NeedSurfaced(_) | NeedEvent::NeedCorrected(_) => {}
         }
     }
 

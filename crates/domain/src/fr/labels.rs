@@ -259,6 +259,7 @@ pub fn event_label(event_type: &str) -> &'static str {
         "testimony_audience_changed" => "Diffusion du témoignage modifiée",
         "testimony_withdrawn" => "Témoignage retiré",
         "person_erased" => "Données effacées",
+        "person_identity_corrected" => "Identité corrigée",
         _ => "Autre fait",
     }
 }

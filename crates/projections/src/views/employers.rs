@@ -104,6 +104,7 @@ impl Projection for Employers {
         let mut contacts = Rows::<ContactRow>::load(conn, contacts).await?;
         let mut visits = Inserts::<VisitRow>::new("visits");
         let mut visited = Visited::default();
+        let mut corrected_visits = Vec::new();
         for subject in erased {
             contacts.remove(subject);
         }
@@ -165,11 +166,65 @@ impl Projection for Employers {
                         contact.removed = true;
                     }
                 }
+                EmployerEvent::EmployerCorrected(e) => {
+                    let Some(employer) = employers.get_mut(id) else {
+                        continue;
+                    };
+                    let c = &e.changes;
+                    if let Some(name) = &c.name {
+                        employer.name = name.as_str().to_owned();
+                        employer.name_key = search_key(name.as_str());
+                    }
+                    if let Some(naf) = &c.naf {
+                        employer.naf = naf.as_str().to_owned();
+                    }
+                    if let Some(code) = &c.commune {
+                        let commune = code.commune();
+                        employer.commune = code.as_str().to_owned();
+                        employer.municipality = code.municipality().to_owned();
+                        employer.departement = commune.map(|c| c.departement.to_owned());
+                        employer.region = commune.map(|c| c.region.to_owned());
+                    }
+                    if let Some(address) = &c.address {
+                        employer.address = Some(address.as_str().to_owned());
+                    }
+                }
+                EmployerEvent::EmployerVisitCorrected(e) => {
+                    let Some(employer_id) = id else { continue };
+                    corrected_visits.push((employer_id, e));
+                }
             }
         }
         employers.save(conn).await?;
         visits.save(conn).await?;
         visited.save(conn).await?;
+        // After the batch's visits are written: a visit logged and corrected
+        // in one batch is there to correct.
+        for (employer_id, e) in corrected_visits {
+            let c = &e.changes;
+            sqlx::query(
+                "update visits set visited_on = coalesce($2, visited_on),
+                     purpose = coalesce($3, purpose),
+                     observations = coalesce($4, observations),
+                     next_step = coalesce($5, next_step)
+                 where visit_id = $1",
+            )
+            .bind(e.visit_id.0)
+            .bind(c.visited_on)
+            .bind(c.purpose.as_ref().map(tag))
+            .bind(c.observations.as_ref().map(|o| o.as_str()))
+            .bind(c.next_step.as_ref().map(|n| n.as_str()))
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "update employers set last_visit =
+                     (select max(visited_on) from visits where employer_id = $1)
+                 where employer_id = $1",
+            )
+            .bind(employer_id)
+            .execute(&mut *conn)
+            .await?;
+        }
         contacts.save(conn).await?;
         Ok(())
     }
@@ -478,6 +533,21 @@ impl VisitRow {
     }
 }
 
+/// One visit, whichever employer it was at.
+pub async fn visit(
+    db: impl PgExecutor<'_>,
+    visit: VisitId,
+) -> Result<Option<VisitRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select visit_id, employer_id, visited_on, mediator, structure, purpose, observations,
+                next_step
+         from employers.visits where visit_id = $1",
+    )
+    .bind(visit.0)
+    .fetch_optional(db)
+    .await
+}
+
 /// The visits of several employers, newest first: one query for a page.
 pub async fn visits_of(
     db: impl PgExecutor<'_>,
@@ -493,6 +563,36 @@ pub async fn visits_of(
     .fetch_all(db)
     .await
 }
+/// A page of the visits of several employers, each its own page: newest
+/// first, then by id, after the key `(visited_on, visit_id)` when given,
+/// `limit` rows at most per employer. One query for a page of employers.
+pub async fn visit_pages(
+    db: impl PgExecutor<'_>,
+    employers: &[uuid::Uuid],
+    after: Option<(time::Date, uuid::Uuid)>,
+    limit: i64,
+) -> Result<Vec<VisitRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select v.visit_id, v.employer_id, v.visited_on, v.mediator, v.structure, v.purpose,
+                v.observations, v.next_step
+         from unnest($1::uuid[]) as e(id)
+         cross join lateral (
+             select * from employers.visits w
+             where w.employer_id = e.id
+               and ($2::date is null
+                    or w.visited_on < $2 or (w.visited_on = $2 and w.visit_id > $3))
+             order by w.visited_on desc, w.visit_id limit $4
+         ) v
+         order by v.employer_id, v.visited_on desc, v.visit_id",
+    )
+    .bind(employers)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 
 /// The contacts with this email: their establishment, the structure that
 /// added the contact (the one its link and session are scoped to), and the

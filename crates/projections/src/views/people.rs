@@ -384,6 +384,31 @@ fn apply_person(
         // Blanked at once; the key's destruction right after blanks the
         // enrolment itself for any rebuild.
         PersonEvent::PersonErased(_) => row.forget(),
+        // The names shown and searched follow the correction; a sealed
+        // value already erased changes nothing.
+        PersonEvent::IdentityCorrected(e) => {
+            if let Some(age_band) = &e.age_band {
+                row.age_band = tag(age_band);
+            }
+            let Some(changes) = e.changes.known() else {
+                return;
+            };
+            if row.erased {
+                return;
+            }
+            if let Some(first) = &changes.first_name {
+                row.first_name = Some(first.as_str().to_owned());
+            }
+            if let Some(last) = &changes.last_name {
+                row.last_name = Some(last.as_str().to_owned());
+            }
+            if let (Some(first), Some(last)) = (&row.first_name, &row.last_name) {
+                row.search_name = Some(search_key(&format!("{first} {last}")));
+            }
+            if let Some(email) = &changes.email {
+                row.email = Some(email.as_str().to_owned());
+            }
+        }
         PersonEvent::PersonEnrolled(_)
         | PersonEvent::SituationStated(_)
         | PersonEvent::JobInquiryHeld(_)
@@ -501,6 +526,38 @@ pub async fn timeline(
     .await
 }
 
+/// A page of the person's path, in commit order, after the event at
+/// `(transaction_id, global_position)` when given.
+pub async fn timeline_page(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<TimelinePosition>, sqlx::Error> {
+    sqlx::query_as(
+        "select transaction_id, global_position, stream_id, event_type, actor, role, recorded_at
+         from people.timeline
+         where person_id = $1
+           and ($2::bigint is null or (transaction_id, global_position) > ($2, $3))
+         order by transaction_id, global_position limit $4",
+    )
+    .bind(person.0)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// A timeline entry with its place in commit order, the key of its page.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TimelinePosition {
+    pub transaction_id: i64,
+    pub global_position: i64,
+    #[sqlx(flatten)]
+    pub entry: TimelineEntry,
+}
+
 /// A version of a person's project and what caused it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ProjectVersion {
@@ -564,6 +621,27 @@ const PERSON_COLUMNS: &str = "person_id, structure, referent, first_name, last_n
     enrolled_on, exited_on, project_version, target_rome_codes, consents, erased";
 
 pub async fn get(
+/// The people `structure` follows now (not exited, not erased) whose
+/// folded first and last name is `search_name` ([`search_key`] of "first
+/// last"): the candidates of a duplicate, whose birth dates the caller
+/// compares from their sealed enrolment, not copied here.
+pub async fn followed_with_name(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+    search_name: &str,
+) -> Result<Vec<PersonId>, sqlx::Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select person_id from people.people
+         where structure = $1 and search_name = $2 and exited_on is null and not erased
+         order by person_id limit 20",
+    )
+    .bind(structure.0)
+    .bind(search_name)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(PersonId).collect())
+}
+
     db: impl PgExecutor<'_>,
     person: PersonId,
 ) -> Result<Option<PersonRow>, sqlx::Error> {
