@@ -588,6 +588,13 @@ fn table() -> Vec<Case> {
             ALL_DENIED,
         ),
         case(
+            "Mutation.employerContactErase",
+            "A's contact at A's employer, confirmed",
+            "mutation($e: ID!, $ct: ID!) { employerContactErase(input: { employerId: $e,
+                contactId: $ct, confirm: true }) { employerId contactId erasedOn } }",
+            ALL_DENIED,
+        ),
+        case(
             "Mutation.employerContactAdd",
             "at A's employer, no address",
             "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Autre contact\",

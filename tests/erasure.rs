@@ -568,3 +568,97 @@ async fn a_mail_queued_while_the_person_is_being_erased_does_not_stay() {
     assert_eq!(scalar(&db, theirs, awa).await, 0, "no mail about her stays");
     assert!(server.terminate().success());
 }
+
+/// An employer's contact's personal data erased: their name, email and
+/// phone (sealed with their own key) unreadable, in clear nowhere in the
+/// database, the contact removed, no mail to them kept; the structure that
+/// added them only, after a confirmation.
+#[tokio::test]
+async fn an_erased_employer_contact_leaves_no_trace() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started(&db, &dir).await;
+    create_user(&db, &dir, "Cap emploi Rennes", "yann@cap-rennes.fr");
+    let elsewhere = login(&server, "yann@cap-rennes.fr").await;
+    let employer =
+        register_employer(&server, &mediator, "73282932000074", "Boulangerie du Port").await;
+    let added = gql(
+        &server,
+        Some(&mediator),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Maëlle Quéré\",
+            jobTitle: \"Gérante\", email: \"maelle.quere@exemple.fr\", phone: \"06 11 22 33 44\" }) {
+            employer { contacts { id email } } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let contact = added["data"]["employerContactAdd"]["employer"]["contacts"][0]["id"].clone();
+    let id: Uuid = contact.as_str().unwrap().parse().unwrap();
+    assert!(
+        !plaintext(&db, "maelle.quere").await.is_empty(),
+        "in the view before"
+    );
+    let erase = "mutation($e: ID!, $ct: ID!, $c: Boolean!) { employerContactErase(input: {
+        employerId: $e, contactId: $ct, confirm: $c }) { employerId contactId erasedOn } }";
+    let vars = |c: bool| json!({ "e": employer, "ct": contact, "c": c });
+
+    let refused = gql(&server, Some(&elsewhere), erase, vars(true)).await;
+    assert_eq!(error(&refused).0, "NOT_FOUND", "{refused}");
+    let refused = gql(&server, Some(&mediator), erase, vars(false)).await;
+    assert_eq!(
+        (error(&refused).0.as_str(), error(&refused).1.as_str()),
+        ("BAD_USER_INPUT", "confirm"),
+        "{refused}"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "select count(*) from subject_keys where subject_id = $1",
+            id
+        )
+        .await,
+        1,
+        "nothing erased by a refusal"
+    );
+
+    let erased = gql(&server, Some(&mediator), erase, vars(true)).await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    assert_eq!(erased["data"]["employerContactErase"]["contactId"], contact);
+    for needle in ["maelle.quere", "Quéré", "06 11 22 33 44", "0611223344"] {
+        let found = plaintext(&db, needle).await;
+        assert!(found.is_empty(), "{needle} in clear in {found:?}");
+    }
+    for (sql, expected) in [
+        ("select count(*) from subject_keys where subject_id = $1", 0),
+        (
+            "select count(*) from erased_subjects where subject_id = $1",
+            1,
+        ),
+        (
+            "select count(*) from employers.contacts where contact_id = $1",
+            0,
+        ),
+        (
+            "select count(*) from outbox where recipient ->> 'contact_id' = $1::text",
+            0,
+        ),
+        (
+            "select count(*) from events where stream_id = 'subject-' || $1::text",
+            1,
+        ),
+    ] {
+        assert_eq!(scalar(&db, sql, id).await, expected, "{sql}");
+    }
+    let file = gql(
+        &server,
+        Some(&mediator),
+        "query($e: ID!) { employer(id: $e) { contacts { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert_eq!(file["data"]["employer"]["contacts"], json!([]), "{file}");
+    // Once erased, the contact is gone: as if it never was.
+    let again = gql(&server, Some(&mediator), erase, vars(true)).await;
+    assert_eq!(error(&again).0, "NOT_FOUND", "{again}");
+    assert!(server.terminate().success());
+}

@@ -26,6 +26,13 @@ pub trait Forget: Send + Sync {
     async fn forget(&self, conn: &mut PgConnection, person: PersonId) -> Result<(), AppError>;
 }
 
+/// What else holds an employer's contact's data: run in the transaction
+/// that destroys their key.
+#[async_trait]
+pub trait ForgetContact: Send + Sync {
+    async fn forget(&self, conn: &mut PgConnection, contact: uuid::Uuid) -> Result<(), AppError>;
+}
+
 /// Nothing else to forget (tests of the command path alone).
 #[derive(Debug)]
 pub struct NothingElse;
@@ -69,6 +76,48 @@ impl Handler {
         forget: &dyn Forget,
     ) -> Result<(), AppError> {
         let subject = person.as_uuid();
+        let (mut tx, done) = self.destroy_key(subject, meta).await?;
+        forget.forget(&mut tx, person).await?;
+        tx.commit().await?;
+        if !done {
+            self.store().notify_appended();
+            self.announce(format!("subject-{subject}"));
+            self.announce(format!("person-{subject}"));
+        }
+        Ok(())
+    }
+
+    /// Erases an employer's contact's personal data (their name, email and
+    /// phone, sealed with their own key): the key, the store's erasure
+    /// event on `subject-<contact>` (the fact, with who and when in its
+    /// metadata, and no personal data), the inline views (the contact's
+    /// row), and the caller's own, in one transaction. Idempotent; the
+    /// caller removes the contact from the establishment first.
+    pub async fn destroy_contact_data(
+        &self,
+        contact: uuid::Uuid,
+        meta: &CommandMeta,
+        forget: &dyn ForgetContact,
+    ) -> Result<(), AppError> {
+        let (mut tx, done) = self.destroy_key(contact, meta).await?;
+        forget.forget(&mut tx, contact).await?;
+        tx.commit().await?;
+        if !done {
+            self.store().notify_appended();
+            self.announce(format!("subject-{contact}"));
+        }
+        Ok(())
+    }
+
+    /// Opens the erasure's transaction, holding the subject's lock (which
+    /// the mails projection also takes): destroys the key, records the
+    /// store's erasure event and applies it to the inline views, unless
+    /// done before. Returns the transaction and whether it was done before.
+    async fn destroy_key(
+        &self,
+        subject: uuid::Uuid,
+        meta: &CommandMeta,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, bool), AppError> {
         let metadata = Metadata {
             actor: meta.actor.id.clone(),
             role: meta.actor.role.as_str().to_owned(),
@@ -99,13 +148,6 @@ impl Handler {
             let recorded = result.recorded(std::slice::from_ref(&event), &metadata, &stream);
             self.projections().apply_inline(&mut tx, &recorded).await?;
         }
-        forget.forget(&mut tx, person).await?;
-        tx.commit().await?;
-        if !done {
-            self.store().notify_appended();
-            self.announce(stream);
-            self.announce(format!("person-{subject}"));
-        }
-        Ok(())
+        Ok((tx, done))
     }
 }

@@ -23,7 +23,7 @@ pub use actor::{Actor, Role};
 pub use aggregate::Aggregate;
 pub use clock::{Clock, FixedClock, SystemClock, paris_offset};
 pub use contexts::Views;
-pub use erasure::{Forget, NothingElse};
+pub use erasure::{Forget, ForgetContact, NothingElse};
 pub use error::AppError;
 pub use fanout::{RESYNC, fan_out};
 pub use handler::{CommandMeta, ContextSource, Handler, Outcome};

@@ -235,6 +235,16 @@ pub fn manages_contact(actor: &Actor, contact: &ContactRow, registered_by: uuid:
             || registered_by == actor.structure.as_uuid())
 }
 
+/// Whether the actor may erase this contact's personal data (their name,
+/// email and phone): staff of the structure that added the contact, which
+/// vouches for them and answers their requests. Not the structure that
+/// registered the establishment, which may only remove them: erasing is
+/// irreversible and the contact is not its to answer for. The caller has
+/// found the contact with [`managed_contact`].
+pub fn erases_contact(actor: &Actor, contact: &ContactRow) -> bool {
+    is_staff(actor) && contact.structure == actor.structure.as_uuid()
+}
+
 /// The contact, when it is one of this establishment's and the actor
 /// manages it ([`manages_contact`]); else none, as if it did not exist.
 pub async fn managed_contact(

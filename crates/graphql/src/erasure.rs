@@ -9,8 +9,9 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use async_trait::async_trait;
 use passerelle_app::{AppError, CommandMeta, Forget, Handler, Views, policy};
+use passerelle_domain::employer::{Employer, EmployerCommand};
 use passerelle_domain::person::{ErasureReason, PersonCommand};
-use passerelle_domain::values::{PersonId, UserId};
+use passerelle_domain::values::{ContactId, EmployerId, PersonId, StructureId, UserId};
 use passerelle_domain::{DomainError, Rule};
 use sqlx::PgConnection;
 use time::Date;
@@ -154,4 +155,119 @@ impl ErasureMutation {
             reason: input.reason,
         })
     }
+
+    /// Erases an employer's contact's personal data for good (their name,
+    /// email and phone, sealed with their own key): the contact is removed
+    /// from the establishment if it was not, their key destroyed, the mails
+    /// to them deleted and the establishment's sessions through their
+    /// structure ended. The staff of the structure that added the contact.
+    async fn employer_contact_erase(
+        &self,
+        ctx: &Context<'_>,
+        input: EmployerContactEraseInput,
+    ) -> Result<EmployerContactErasePayload> {
+        let actor = staff(ctx)?;
+        let gw = gateway(ctx);
+        let employer = EmployerId(parse_id(&input.employer_id, "Employeur")?);
+        let unknown = || {
+            on_field(
+                "contactId",
+                DomainError::not_found(
+                    Rule::ContactUnknown,
+                    "contactId",
+                    "Ce contact n'existe pas chez cet employeur.",
+                ),
+            )
+        };
+        let contact = input.contact_id.parse::<Uuid>().map_err(|_| unknown())?;
+        let mut conn = gw.pool.acquire().await.map_err(error::db)?;
+        // Out of reach (or erased already: its row is gone) answers as if
+        // the contact did not exist.
+        let contact = policy::managed_contact(&mut conn, &actor, employer, contact)
+            .await
+            .map_err(error::app)?
+            .ok_or_else(unknown)?;
+        drop(conn);
+        if !policy::erases_contact(&actor, &contact) {
+            return Err(error::forbidden());
+        }
+        if !input.confirm {
+            return Err(on_field(
+                "confirm",
+                DomainError::invalid(
+                    Rule::Required,
+                    "confirm",
+                    "Confirmez l'effacement : il est définitif, les coordonnées du contact ne pourront plus être lues.",
+                ),
+            ));
+        }
+        let meta = meta(actor, input.command_id);
+        if !contact.removed {
+            // Removed first, under an id of its own derived from the
+            // erasure's: a retry removes it once.
+            let remove = CommandMeta {
+                command_id: Uuid::new_v5(&meta.command_id, b"remove-contact"),
+                ..meta.clone()
+            };
+            gw.handler
+                .execute::<Employer>(
+                    employer,
+                    &EmployerCommand::RemoveContact {
+                        contact_id: ContactId(contact.contact_id),
+                    },
+                    &remove,
+                    &Views,
+                )
+                .await
+                .map_err(error::app)?;
+        }
+        gw.handler
+            .destroy_contact_data(contact.contact_id, &meta, &ContactMail)
+            .await
+            .map_err(error::app)?;
+        passerelle_accounts::revoke_employer_access(
+            &gw.pool,
+            employer,
+            StructureId(contact.structure),
+            gw.handler.clock().now(),
+        )
+        .await
+        .map_err(|e| error::internal(&e))?;
+        Ok(EmployerContactErasePayload {
+            employer_id: input.employer_id,
+            contact_id: input.contact_id,
+            erased_on: gw.handler.clock().today(),
+        })
+    }
+}
+
+/// What else than the event store and the views holds an employer's
+/// contact's data: the mails to them, forgotten in the transaction that
+/// destroys their key.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactMail;
+
+#[async_trait]
+impl passerelle_app::ForgetContact for ContactMail {
+    async fn forget(&self, conn: &mut PgConnection, contact: Uuid) -> Result<(), AppError> {
+        passerelle_notify::outbox::forget_contact(&mut *conn, contact).await?;
+        Ok(())
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct EmployerContactEraseInput {
+    employer_id: ID,
+    contact_id: ID,
+    /// Must be true: the erasure cannot be undone.
+    confirm: bool,
+    command_id: Option<Uuid>,
+}
+
+/// The erasure, as recorded: no personal data.
+#[derive(SimpleObject, Debug)]
+pub struct EmployerContactErasePayload {
+    employer_id: ID,
+    contact_id: ID,
+    erased_on: Date,
 }

@@ -435,3 +435,17 @@ pub async fn forget_person(conn: &mut PgConnection, person: Uuid) -> Result<u64,
     .await?;
     Ok(deleted.rows_affected())
 }
+
+/// Deletes the mails to an employer's contact, sent or not (a server's
+/// kept answer may quote their address): part of their erasure. Returns
+/// how many went. Idempotent.
+pub async fn forget_contact(conn: &mut PgConnection, contact: Uuid) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "delete from outbox
+         where recipient ->> 'kind' = 'contact' and recipient ->> 'contact_id' = $1::text",
+    )
+    .bind(contact)
+    .execute(&mut *conn)
+    .await?;
+    Ok(deleted.rows_affected())
+}
