@@ -323,6 +323,18 @@ fn table() -> Vec<Case> {
             [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
         ),
         case(
+            "Query.staffMembers",
+            "the viewer's own structure's",
+            "{ staffMembers { edges { node { id name email role active lastLoginAt } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Query.accountChanges",
+            "the viewer's own structure's",
+            "{ accountChanges { edges { node { id action actorName subjectName role at } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
             "Query.personDataExport",
             "",
             "query($p: ID!) { personDataExport(personId: $p) { format document } }",
@@ -348,18 +360,6 @@ fn table() -> Vec<Case> {
         case(
             "Mutation.conventionCancel",
             "",
-        case(
-            "Query.staffMembers",
-            "the viewer's own structure's",
-            "{ staffMembers { edges { node { id name email role active lastLoginAt } } } }",
-            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
-        ),
-        case(
-            "Query.accountChanges",
-            "the viewer's own structure's",
-            "{ accountChanges { edges { node { id action actorName subjectName role at } } } }",
-            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
-        ),
             "mutation($i: ID!) { conventionCancel(input: { immersionId: $i, by: EMPLOYER,
                 reason: \"Plus possible\" }) { immersion { id stage } } }",
             ALL_DENIED,
@@ -647,39 +647,6 @@ fn table() -> Vec<Case> {
             STAFF,
         ),
         case(
-            "Mutation.personReferentChange",
-            "to A's mediator",
-            "mutation($p: ID!, $m: ID!) { personReferentChange(input: { personId: $p,
-                referentId: $m }) { person { id firstName } } }",
-            ALL_DENIED,
-        ),
-        case(
-            "Mutation.personExit",
-            "",
-            "mutation($p: ID!) { personExit(input: { personId: $p, reason: MOVED }) {
-                person { id firstName exitedOn } } }",
-            ALL_DENIED,
-        ),
-        case(
-            "Mutation.consentGiveOnline",
-            "",
-            "mutation($p: ID!) { consentGiveOnline(input: { personId: $p, purpose: TESTIMONY,
-                textVersion: \"v1\" }) { person { id consentsGiven } } }",
-            ALL_DENIED,
-        ),
-        case(
-            "Mutation.consentWithdrawOnline",
-            "",
-            "mutation($p: ID!) { consentWithdrawOnline(input: { personId: $p, purpose: TESTIMONY }) {
-                person { id consentsGiven } } }",
-            ALL_DENIED,
-        ),
-        case(
-            "Mutation.personErase",
-            "A's person, confirmed",
-            "mutation($p: ID!) { personErase(input: { personId: $p, reason: PERSON_REQUEST,
-                confirm: true }) { personId erasedOn } }",
-        case(
             "Mutation.personCorrect",
             "A's person's name",
             "mutation($p: ID!) { personCorrect(input: { personId: $p,
@@ -712,6 +679,39 @@ fn table() -> Vec<Case> {
                 need { id headcount } } }",
             STAFF,
         ),
+        case(
+            "Mutation.personReferentChange",
+            "to A's mediator",
+            "mutation($p: ID!, $m: ID!) { personReferentChange(input: { personId: $p,
+                referentId: $m }) { person { id firstName } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.personExit",
+            "",
+            "mutation($p: ID!) { personExit(input: { personId: $p, reason: MOVED }) {
+                person { id firstName exitedOn } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.consentGiveOnline",
+            "",
+            "mutation($p: ID!) { consentGiveOnline(input: { personId: $p, purpose: TESTIMONY,
+                textVersion: \"v1\" }) { person { id consentsGiven } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.consentWithdrawOnline",
+            "",
+            "mutation($p: ID!) { consentWithdrawOnline(input: { personId: $p, purpose: TESTIMONY }) {
+                person { id consentsGiven } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.personErase",
+            "A's person, confirmed",
+            "mutation($p: ID!) { personErase(input: { personId: $p, reason: PERSON_REQUEST,
+                confirm: true }) { personId erasedOn } }",
             ALL_DENIED,
         ),
         case(
@@ -812,6 +812,56 @@ fn table() -> Vec<Case> {
                 structure { id name prevalidationRequired } } }",
             [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
         ),
+        case(
+            "Mutation.structureUpdate",
+            "the viewer's own structure",
+            "mutation { structureUpdate(input: { prevalidationRequired: false,
+                departements: [\"44\"] }) {
+                structure { id name prevalidationRequired departements { code name } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Mutation.staffCreate",
+            "in the viewer's own structure",
+            "mutation { staffCreate(input: { name: \"Nouvelle Recrue\",
+                email: \"recrue@plie-nord.fr\", role: MEDIATOR }) {
+                member { id name email role active } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
+            "Mutation.staffDeactivate",
+            "A's mediator",
+            "mutation($m: ID!) { staffDeactivate(input: { userId: $m }) {
+                member { id name email active } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.staffRoleChange",
+            "A's mediator",
+            "mutation($m: ID!) { staffRoleChange(input: { userId: $m, role: MANAGER }) {
+                member { id name email role } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.passwordChange",
+            "the viewer's own, to the same",
+            "mutation { passwordChange(input: { currentPassword: \"correct horse battery\",
+                newPassword: \"correct horse battery\" }) { me { id email } } }",
+            STAFF,
+        ),
+        case(
+            "Mutation.passwordResetRequest",
+            "A's person's address",
+            "mutation($pe: String!) { passwordResetRequest(input: { email: $pe }) { sent } }",
+            PUBLIC,
+        ),
+        case(
+            "Mutation.passwordResetComplete",
+            "an unknown token",
+            "mutation { passwordResetComplete(input: { token: \"jeton-inconnu\",
+                newPassword: \"un mot de passe assez long\" }) { passwordSet } }",
+            PUBLIC,
+        ),
         // Ends the viewer's session: tried last.
         case(
             "Mutation.logout",
@@ -871,56 +921,6 @@ fn roots(document: &str) -> Result<Vec<String>, String> {
         };
         for item in &operation.node.selection_set.node.items {
             if let Selection::Field(field) = &item.node {
-        case(
-            "Mutation.structureUpdate",
-            "the viewer's own structure",
-            "mutation { structureUpdate(input: { prevalidationRequired: false,
-                departements: [\"44\"] }) {
-                structure { id name prevalidationRequired departements { code name } } } }",
-            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
-        ),
-        case(
-            "Mutation.staffCreate",
-            "in the viewer's own structure",
-            "mutation { staffCreate(input: { name: \"Nouvelle Recrue\",
-                email: \"recrue@plie-nord.fr\", role: MEDIATOR }) {
-                member { id name email role active } } }",
-            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
-        ),
-        case(
-            "Mutation.staffDeactivate",
-            "A's mediator",
-            "mutation($m: ID!) { staffDeactivate(input: { userId: $m }) {
-                member { id name email active } } }",
-            ALL_DENIED,
-        ),
-        case(
-            "Mutation.staffRoleChange",
-            "A's mediator",
-            "mutation($m: ID!) { staffRoleChange(input: { userId: $m, role: MANAGER }) {
-                member { id name email role } } }",
-            ALL_DENIED,
-        ),
-        case(
-            "Mutation.passwordChange",
-            "the viewer's own, to the same",
-            "mutation { passwordChange(input: { currentPassword: \"correct horse battery\",
-                newPassword: \"correct horse battery\" }) { me { id email } } }",
-            STAFF,
-        ),
-        case(
-            "Mutation.passwordResetRequest",
-            "A's person's address",
-            "mutation($pe: String!) { passwordResetRequest(input: { email: $pe }) { sent } }",
-            PUBLIC,
-        ),
-        case(
-            "Mutation.passwordResetComplete",
-            "an unknown token",
-            "mutation { passwordResetComplete(input: { token: \"jeton-inconnu\",
-                newPassword: \"un mot de passe assez long\" }) { passwordSet } }",
-            PUBLIC,
-        ),
                 out.push(format!("{root}.{}", field.node.name.node));
             }
         }
@@ -1701,6 +1701,7 @@ async fn no_viewer_outside_a_structure_reaches_its_people_or_immersions_by_any_r
         "p": person_a,
         "i": immersion_a,
         "n": need_a,
+        "v": visit_a,
         "ct": contact_a,
         "m": mediator_a_id,
         "s": structure_a_id,
@@ -1734,7 +1735,6 @@ async fn no_viewer_outside_a_structure_reaches_its_people_or_immersions_by_any_r
         .map_or(
             "subscription($i: ID!) { immersionChanged(id: $i) { id stage } }",
             |c| c.document,
-        "v": visit_a,
         );
     let mut control = subscribe(server, a, immersion_changed, &variables).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

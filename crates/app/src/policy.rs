@@ -320,16 +320,6 @@ pub fn records_health_data(actor: &Actor, referent: uuid::Uuid) -> bool {
     }
 }
 
-/// A part of what is recorded about a person, as the policy sorts it for
-/// reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PersonRecord {
-    /// Their situation in their own words, job inquiries, peer meetings,
-    /// mentorships and consents: their own path, which they read too.
-    Path,
-    /// Who followed them and how their accompaniment ended: the
-    /// structure's follow-up, for its staff.
-    FollowUp,
 /// Whether the actor may correct these fields of the identity of a person
 /// it reaches: staff of their structure any of them; the person, from their
 /// own session, only how to reach them (email, phone), which they know
@@ -363,8 +353,21 @@ pub fn corrects_visit(actor: &Actor, visit_structure: uuid::Uuid) -> bool {
     is_staff(actor) && actor.structure.as_uuid() == visit_structure
 }
 
+/// A part of what is recorded about a person, as the policy sorts it for
+/// reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonRecord {
+    /// Their situation in their own words, job inquiries, peer meetings,
+    /// mentorships and consents: their own path, which they read too.
+    Path,
+    /// Who followed them and how their accompaniment ended: the
+    /// structure's follow-up, for its staff.
+    FollowUp,
     /// Their disability recognition (RQTH): health data.
     Health,
+    /// The corrections of their identity: who they are, which whoever
+    /// reaches them reads.
+    Identity,
 }
 
 /// Whether the actor may read this part of what is recorded about a person
@@ -375,9 +378,6 @@ pub fn corrects_visit(actor: &Actor, visit_structure: uuid::Uuid) -> bool {
 /// ([`reaches_person`]); anyone else reads it as absent.
 pub fn reads_person_record(actor: &Actor, record: PersonRecord, referent: uuid::Uuid) -> bool {
     match record {
-    /// The corrections of their identity: who they are, which whoever
-    /// reaches them reads.
-    Identity,
         PersonRecord::Health => records_health_data(actor, referent),
         PersonRecord::Path | PersonRecord::Identity => matches!(
             actor.role,

@@ -485,6 +485,10 @@ pub struct PersonEnrollInput {
     pub commune: Option<String>,
     /// Today when left out.
     pub enrolled_on: Option<Date>,
+    /// Enrols even though a person of the same name and birth date is
+    /// followed by the viewer's structure (else `CONFIRMATION_REQUIRED`);
+    /// false when left out.
+    pub confirm_duplicate: Option<bool>,
 }
 
 #[derive(InputObject, Debug)]
@@ -535,10 +539,6 @@ pub struct CauseInput {
 
 #[derive(InputObject, Debug)]
 pub struct ProjectReadjustInput {
-    /// Enrols even though a person of the same name and birth date is
-    /// followed by the viewer's structure (else `CONFIRMATION_REQUIRED`);
-    /// false when left out.
-    pub confirm_duplicate: Option<bool>,
     pub command_id: Option<Uuid>,
     pub person_id: ID,
     pub project: ProjectInput,
@@ -646,6 +646,54 @@ payloads!(person: Person =>
     DisabilityRecognitionRecordPayload,
 );
 
+/// Refuses with `CONFIRMATION_REQUIRED` an enrolment whose folded first and
+/// last name and birth date are those of a person `structure` follows now:
+/// the same person enrolled twice splits their path in two. Only the
+/// viewer's own structure is looked at, so nothing is told of who another
+/// structure follows; the ids given are of people the viewer reaches.
+async fn already_followed(
+    ctx: &Context<'_>,
+    structure: passerelle_domain::values::StructureId,
+    identity: &Identity,
+) -> Result<()> {
+    let gw = gateway(ctx);
+    let name = search_key(&format!(
+        "{} {}",
+        identity.first_name.as_str(),
+        identity.last_name.as_str()
+    ));
+    let candidates = people::followed_with_name(&gw.pool, structure, &name)
+        .await
+        .map_err(error::db)?;
+    let mut same = Vec::new();
+    for candidate in candidates {
+        let state = gw
+            .handler
+            .state::<PersonAggregate>(candidate)
+            .await
+            .map_err(error::app)?;
+        if state
+            .identity
+            .is_some_and(|i| i.birth_date == identity.birth_date)
+        {
+            same.push(candidate.to_string());
+        }
+    }
+    if same.is_empty() {
+        return Ok(());
+    }
+    Err(error::confirmation_required(
+        "confirmDuplicate",
+        format!(
+            "{} {}, né(e) le {}, est déjà suivi(e) par votre structure : ouvrez sa fiche plutôt que de l'inscrire une seconde fois, ou confirmez qu'il s'agit d'une autre personne.",
+            identity.first_name.as_str(),
+            identity.last_name.as_str(),
+            passerelle_domain::fr::date(identity.birth_date),
+        ),
+        same,
+    ))
+}
+
 #[derive(Default, Debug)]
 pub struct PeopleMutation;
 
@@ -696,54 +744,6 @@ pub(crate) async fn on_person_as(
     let command = command(gw.handler.clock().today())?;
     gw.handler
         .execute::<PersonAggregate>(id, &command, &meta(actor.clone(), command_id), &Views)
-/// Refuses with `CONFIRMATION_REQUIRED` an enrolment whose folded first and
-/// last name and birth date are those of a person `structure` follows now:
-/// the same person enrolled twice splits their path in two. Only the
-/// viewer's own structure is looked at, so nothing is told of who another
-/// structure follows; the ids given are of people the viewer reaches.
-async fn already_followed(
-    ctx: &Context<'_>,
-    structure: passerelle_domain::values::StructureId,
-    identity: &Identity,
-) -> Result<()> {
-    let gw = gateway(ctx);
-    let name = search_key(&format!(
-        "{} {}",
-        identity.first_name.as_str(),
-        identity.last_name.as_str()
-    ));
-    let candidates = people::followed_with_name(&gw.pool, structure, &name)
-        .await
-        .map_err(error::db)?;
-    let mut same = Vec::new();
-    for candidate in candidates {
-        let state = gw
-            .handler
-            .state::<PersonAggregate>(candidate)
-            .await
-            .map_err(error::app)?;
-        if state
-            .identity
-            .is_some_and(|i| i.birth_date == identity.birth_date)
-        {
-            same.push(candidate.to_string());
-        }
-    }
-    if same.is_empty() {
-        return Ok(());
-    }
-    Err(error::confirmation_required(
-        "confirmDuplicate",
-        format!(
-            "{} {}, né(e) le {}, est déjà suivi(e) par votre structure : ouvrez sa fiche plutôt que de l'inscrire une seconde fois, ou confirmez qu'il s'agit d'une autre personne.",
-            identity.first_name.as_str(),
-            identity.last_name.as_str(),
-            passerelle_domain::fr::date(identity.birth_date),
-        ),
-        same,
-    ))
-}
-
         .await
         .map_err(error::app)?;
     reachable_by(ctx, &actor, id)
@@ -795,6 +795,15 @@ impl PeopleMutation {
                 .enrolled_on
                 .unwrap_or_else(|| gw.handler.clock().today()),
         };
+        if !input.confirm_duplicate.unwrap_or(false)
+            && let PersonCommand::Enroll {
+                identity,
+                structure,
+                ..
+            } = &command
+        {
+            already_followed(ctx, *structure, identity).await?;
+        }
         // The input is flat where the command groups the identity.
         gw.handler
             .execute::<PersonAggregate>(id, &command, &meta(actor, input.command_id), &Views)
@@ -845,15 +854,6 @@ impl PeopleMutation {
         input: ProjectReadjustInput,
     ) -> Result<ProjectReadjustPayload> {
         self.on_person(ctx, &input.person_id, input.command_id, |today| {
-        if !input.confirm_duplicate.unwrap_or(false)
-            && let PersonCommand::Enroll {
-                identity,
-                structure,
-                ..
-            } = &command
-        {
-            already_followed(ctx, *structure, identity).await?;
-        }
             let id = parse_id(&input.cause.id, "Expérience")?;
             let cause = match input.cause.kind {
                 CauseKind::ImmersionFeedback => ReadjustmentCause::ImmersionFeedback {

@@ -533,6 +533,7 @@ impl VisitRow {
     }
 }
 
+/// The visits of several employers, newest first: one query for a page.
 /// One visit, whichever employer it was at.
 pub async fn visit(
     db: impl PgExecutor<'_>,
@@ -548,7 +549,6 @@ pub async fn visit(
     .await
 }
 
-/// The visits of several employers, newest first: one query for a page.
 pub async fn visits_of(
     db: impl PgExecutor<'_>,
     employers: &[uuid::Uuid],
@@ -563,6 +563,7 @@ pub async fn visits_of(
     .fetch_all(db)
     .await
 }
+
 /// A page of the visits of several employers, each its own page: newest
 /// first, then by id, after the key `(visited_on, visit_id)` when given,
 /// `limit` rows at most per employer. One query for a page of employers.
@@ -592,7 +593,6 @@ pub async fn visit_pages(
     .fetch_all(db)
     .await
 }
-
 
 /// The contacts with this email: their establishment, the structure that
 /// added the contact (the one its link and session are scoped to), and the

@@ -233,6 +233,34 @@ pub async fn of_employers(
     .await
 }
 
+/// A page of the needs of several employers, each its own page: newest
+/// first, then by id, after the key `(surfaced_on, need_id)` when given,
+/// `limit` rows at most per employer. One query for a page of employers.
+pub async fn pages_of_employers(
+    db: impl PgExecutor<'_>,
+    employers: &[uuid::Uuid],
+    after: Option<(time::Date, uuid::Uuid)>,
+    limit: i64,
+) -> Result<Vec<NeedRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select n.* from unnest($1::uuid[]) as e(id)
+         cross join lateral (
+             select {NEED_COLUMNS} from needs.needs m
+             where m.employer_id = e.id
+               and ($2::date is null
+                    or m.surfaced_on < $2 or (m.surfaced_on = $2 and m.need_id > $3))
+             order by m.surfaced_on desc, m.need_id limit $4
+         ) n
+         order by n.employer_id, n.surfaced_on desc, n.need_id"
+    )))
+    .bind(employers)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// What a search of the territory's open needs keeps: every criterion
 /// given must hold. Values are parsed and bounded by the caller.
 #[derive(Debug, Default, Clone)]
@@ -291,31 +319,3 @@ pub async fn open_page(
     .fetch_all(db)
     .await
 }
-/// A page of the needs of several employers, each its own page: newest
-/// first, then by id, after the key `(surfaced_on, need_id)` when given,
-/// `limit` rows at most per employer. One query for a page of employers.
-pub async fn pages_of_employers(
-    db: impl PgExecutor<'_>,
-    employers: &[uuid::Uuid],
-    after: Option<(time::Date, uuid::Uuid)>,
-    limit: i64,
-) -> Result<Vec<NeedRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select n.* from unnest($1::uuid[]) as e(id)
-         cross join lateral (
-             select {NEED_COLUMNS} from needs.needs m
-             where m.employer_id = e.id
-               and ($2::date is null
-                    or m.surfaced_on < $2 or (m.surfaced_on = $2 and m.need_id > $3))
-             order by m.surfaced_on desc, m.need_id limit $4
-         ) n
-         order by n.employer_id, n.surfaced_on desc, n.need_id"
-    )))
-    .bind(employers)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(db)
-    .await
-}
-

@@ -589,6 +589,27 @@ pub async fn project_versions(
     .await
 }
 
+/// The people `structure` follows now (not exited, not erased) whose
+/// folded first and last name is `search_name` ([`search_key`] of "first
+/// last"): the candidates of a duplicate, whose birth dates the caller
+/// compares from their sealed enrolment, not copied here.
+pub async fn followed_with_name(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+    search_name: &str,
+) -> Result<Vec<PersonId>, sqlx::Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select person_id from people.people
+         where structure = $1 and search_name = $2 and exited_on is null and not erased
+         order by person_id limit 20",
+    )
+    .bind(structure.0)
+    .bind(search_name)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(PersonId).collect())
+}
+
 /// A person as the view keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PersonRow {
@@ -621,27 +642,6 @@ const PERSON_COLUMNS: &str = "person_id, structure, referent, first_name, last_n
     enrolled_on, exited_on, project_version, target_rome_codes, consents, erased";
 
 pub async fn get(
-/// The people `structure` follows now (not exited, not erased) whose
-/// folded first and last name is `search_name` ([`search_key`] of "first
-/// last"): the candidates of a duplicate, whose birth dates the caller
-/// compares from their sealed enrolment, not copied here.
-pub async fn followed_with_name(
-    db: impl PgExecutor<'_>,
-    structure: StructureId,
-    search_name: &str,
-) -> Result<Vec<PersonId>, sqlx::Error> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "select person_id from people.people
-         where structure = $1 and search_name = $2 and exited_on is null and not erased
-         order by person_id limit 20",
-    )
-    .bind(structure.0)
-    .bind(search_name)
-    .fetch_all(db)
-    .await?;
-    Ok(ids.into_iter().map(PersonId).collect())
-}
-
     db: impl PgExecutor<'_>,
     person: PersonId,
 ) -> Result<Option<PersonRow>, sqlx::Error> {
