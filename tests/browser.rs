@@ -2167,3 +2167,154 @@ async fn a_manager_erases_a_persons_data_from_her_file_after_confirming() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_manager_administers_the_team_and_settings_and_staff_set_their_passwords() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let base = &server.base;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let user_id = |email: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, uuid::Uuid>("select user_id from users where email = $1")
+                .bind(email)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    // A mediator has no administration.
+    let (status, _, _) = web_get(&server, &staff, "/administration").await;
+    assert_eq!(status, 403);
+
+    // The manager: the link, the team, an account created after a refusal
+    // beside its field with what was typed kept.
+    browser.sign_in_as(base, "dominique@ml-nantes.fr").await;
+    browser.click("nav a[href='/administration']").await;
+    let page = browser.body().await;
+    assert!(page.contains("Équipe"), "{page}");
+    assert!(page.contains("camille@ml-nantes.fr"), "{page}");
+    assert!(page.contains("Médiateur"), "{page}");
+    browser.audit("administration").await;
+    browser.fill("#nom", "Inès Martin").await;
+    browser.fill("#email", "pas-une-adresse").await;
+    browser
+        .click("form[action='/administration/personnel'] button")
+        .await;
+    browser.refused("email", "").await;
+    assert_eq!(browser.value("#nom").await, "Inès Martin");
+    browser.audit("administration, erreur").await;
+    browser.fill("#email", "ines@ml-nantes.fr").await;
+    browser
+        .click("form[action='/administration/personnel'] button")
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("une invitation a été envoyée"), "{page}");
+    assert!(page.contains("Invitation en attente"), "{page}");
+
+    // The structure's settings: a département that does not exist refused
+    // beside its field, then saved and recorded.
+    browser.fill("#departements", "44, 99").await;
+    browser
+        .click("form[action='/administration/structure'] button")
+        .await;
+    browser.refused("departements", "n'existe pas").await;
+    assert_eq!(browser.value("#departements").await, "44, 99");
+    browser.fill("#departements", "44, 85").await;
+    browser
+        .click("form[action='/administration/structure'] button")
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Paramètres de la structure enregistrés"),
+        "{page}"
+    );
+    assert!(page.contains("départements couverts"), "{page}");
+
+    // The mediator deactivated: her session ends.
+    let camille = user_id("camille@ml-nantes.fr").await;
+    browser
+        .click(&format!(
+            "form[action='/administration/personnel/{camille}/desactiver'] button"
+        ))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Compte désactivé"), "{page}");
+    assert!(page.contains("Désactivé"), "{page}");
+    assert!(
+        page.contains("Compte créé (invitation envoyée) : Inès Martin (Médiateur)"),
+        "{page}"
+    );
+    browser.audit("administration, historique").await;
+    let (status, _, _) = web_get(&server, &staff, "/compte").await;
+    assert_eq!(status, 401, "her session is closed");
+
+    // One's own password: the current one required, beside its field.
+    browser.goto(&format!("{base}/compte")).await;
+    browser.audit("compte").await;
+    browser.fill("#actuel", "pas le bon mot de passe").await;
+    browser.fill("#nouveau", "un nouveau mot de passe").await;
+    browser.click("form[action='/compte'] button").await;
+    browser.refused("actuel", "incorrect").await;
+    browser.audit("compte, erreur").await;
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // Forgotten: the same answer for any address.
+    browser.click("a[href='/mot-de-passe-oublie']").await;
+    browser.audit("mot de passe oublié").await;
+    browser.fill("#email", "inconnu@ml-nantes.fr").await;
+    browser
+        .click("form[action='/mot-de-passe-oublie'] button")
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Si cette adresse est celle d'un compte"),
+        "{page}"
+    );
+
+    // The mailed link's page (its token made here: the mail is tested
+    // elsewhere): no referrer, a short password refused beside its field,
+    // then the password set and used to log in.
+    let ines = user_id("ines@ml-nantes.fr").await;
+    let token = "jeton-de-test-pour-choisir-un-mot-de-passe";
+    sqlx::query(
+        "insert into password_tokens (token_hash, user_id, purpose, created_at, expires_at)
+         values (sha256(convert_to($1, 'UTF8')), $2, 'invitation', now(), now() + interval '1 hour')",
+    )
+    .bind(token)
+    .bind(ines)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let response = reqwest::get(format!("{base}/mot-de-passe/{token}"))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    browser.goto(&format!("{base}/mot-de-passe/{token}")).await;
+    browser.audit("choisir un mot de passe").await;
+    browser.fill("#nouveau", "court").await;
+    browser.click("form[action='/mot-de-passe'] button").await;
+    browser.refused("nouveau", "au moins 12 caractères").await;
+    browser.fill("#nouveau", "le mot de passe d'Inès").await;
+    browser.click("form[action='/mot-de-passe'] button").await;
+    assert!(browser.body().await.contains("Mot de passe enregistré"));
+    browser.goto(&format!("{base}/")).await;
+    browser.fill("#email", "ines@ml-nantes.fr").await;
+    browser.fill("#password", "le mot de passe d'Inès").await;
+    browser.click("form[action='/connexion'] button").await;
+    assert!(browser.body().await.contains("Mon compte"));
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -12,6 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+mod admin;
 mod answer;
 mod convention_print;
 mod dashboards;
@@ -76,6 +77,20 @@ pub fn router(api: ApiCell) -> Router {
             "/immersions/{id}/convention/imprimer",
             get(convention_print::page),
         )
+        .route("/administration", get(admin::administration))
+        .route("/administration/personnel", post(admin::create))
+        .route(
+            "/administration/personnel/{id}/{action}",
+            post(admin::member_action),
+        )
+        .route("/administration/structure", post(admin::settings))
+        .route("/compte", get(admin::account).post(admin::password_change))
+        .route(
+            "/mot-de-passe-oublie",
+            get(admin::forgot).post(admin::forgot_request),
+        )
+        .route("/mot-de-passe/{token}", get(admin::reset_page))
+        .route("/mot-de-passe", post(admin::reset))
         .route("/acces/{token}", get(links::access_page))
         .route("/acces", post(links::access))
         .route(

@@ -224,6 +224,8 @@ pub(crate) struct Page {
 /// What the layout shows.
 pub(crate) struct Nav {
     pub staff: bool,
+    /// A manager or an admin: the administration's link.
+    pub manager: bool,
     pub signed_in: bool,
     pub csrf: String,
     pub notice: Option<String>,
@@ -314,6 +316,12 @@ impl Page {
     pub(crate) fn nav(&self, notice: Option<String>) -> Nav {
         Nav {
             staff: self.viewer.user.is_some(),
+            manager: self.viewer.user.as_ref().is_some_and(|u| {
+                matches!(
+                    u.role,
+                    passerelle_graphql::StaffRole::Manager | passerelle_graphql::StaffRole::Admin
+                )
+            }),
             signed_in: self.viewer.user.is_some() || self.viewer.principal.is_some(),
             csrf: self.csrf.clone(),
             notice,
@@ -521,6 +529,7 @@ pub fn error_page(status: StatusCode, text: &str) -> Response {
 pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     let nav = Nav {
         staff: false,
+        manager: false,
         signed_in: false,
         csrf: String::new(),
         notice: None,
