@@ -1076,6 +1076,27 @@ async fn a_mediator_enrols_a_person_through_the_form() {
     browser.click("nav a[href='/people']").await;
     browser.click("main a[href='/people/nouvelle']").await;
     assert!(browser.body().await.contains("Inscrire une personne"));
+
+    // The same name and birth date again: a warning beside a box to tick,
+    // what was typed kept, nothing recorded until it is ticked.
+    browser.fill("#first_name", "awa").await;
+    browser.fill("#last_name", "DIALLO").await;
+    browser.set_date("birth_date", "2001-05-12").await;
+    browser.click("form[action='/people'] button").await;
+    browser.refused("confirm_duplicate", "déjà suivi").await;
+    assert_eq!(browser.value("#last_name").await, "DIALLO");
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Je confirme qu'il s'agit d'une autre personne")
+    );
+    browser.audit("inscription, homonyme").await;
+    assert_eq!(enrolled().await, 1, "nothing recorded before the confirmation");
+    browser.tick("#confirm_duplicate").await;
+    browser.click("form[action='/people'] button").await;
+    assert!(browser.body().await.contains("Personne inscrite"));
+    assert_eq!(enrolled().await, 2);
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -727,10 +727,17 @@ pub(crate) struct EnrolForm {
     address: String,
     #[serde(default)]
     commune: String,
+    /// "oui" once the mediator confirmed, past the duplicate warning, that
+    /// this is another person.
+    #[serde(default)]
+    confirm_duplicate: String,
 }
 
-/// The enrolment form's fields, with where the gateway names them.
-const ENROL_FIELDS: [(&str, &str); 7] = [
+/// The enrolment form's fields, with where the gateway names them; the
+/// duplicate warning (`CONFIRMATION_REQUIRED` on `confirmDuplicate`) goes
+/// beside the box that confirms past it.
+const ENROL_FIELDS: [(&str, &str); 8] = [
+    ("confirmDuplicate", "confirm_duplicate"),
     ("firstName", "first_name"),
     ("lastName", "last_name"),
     ("birthDate", "birth_date"),
@@ -752,6 +759,7 @@ pub(crate) async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> Response {
         ("phone", &form.phone),
         ("address", &form.address),
         ("commune", &form.commune),
+        ("confirm_duplicate", &form.confirm_duplicate),
     ]);
     let Some(birth_date) = parse_date(&form.birth_date) else {
         state.errors.insert(
@@ -771,6 +779,7 @@ pub(crate) async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> Response {
                 "phone": given(&form.phone),
                 "address": given(&form.address),
                 "commune": given(&form.commune),
+                "confirmDuplicate": form.confirm_duplicate == "oui",
             } }),
         )
         .await;
