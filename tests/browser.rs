@@ -1092,11 +1092,56 @@ async fn a_mediator_enrols_a_person_through_the_form() {
             .contains("Je confirme qu'il s'agit d'une autre personne")
     );
     browser.audit("inscription, homonyme").await;
-    assert_eq!(enrolled().await, 1, "nothing recorded before the confirmation");
+    assert_eq!(
+        enrolled().await,
+        1,
+        "nothing recorded before the confirmation"
+    );
     browser.tick("#confirm_duplicate").await;
     browser.click("form[action='/people'] button").await;
     assert!(browser.body().await.contains("Personne inscrite"));
     assert_eq!(enrolled().await, 2);
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_mediator_corrects_a_persons_name_from_her_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let base = &server.base;
+    let person = enroll(&server, &staff, None).await;
+    let person = person.as_str().unwrap();
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{person}")).await;
+    browser
+        .click(&format!("main a[href='/people/{person}/corriger']"))
+        .await;
+    browser.audit("correction").await;
+
+    // No reason: refused beside the reason, what was typed kept.
+    browser.fill("#last_name", "Diallo-Sow").await;
+    browser
+        .click(&format!("form[action='/people/{person}/corriger'] button"))
+        .await;
+    browser.refused("reason", "").await;
+    assert_eq!(browser.value("#last_name").await, "Diallo-Sow");
+    browser.audit("correction, erreur").await;
+
+    browser
+        .fill("#reason", "Nom d'usage oublié à l'inscription")
+        .await;
+    browser
+        .click(&format!("form[action='/people/{person}/corriger'] button"))
+        .await;
+    let file = browser.body().await;
+    assert!(file.contains("Identité corrigée"), "{file}");
+    assert!(file.contains("Awa Diallo-Sow"), "{file}");
+    browser.audit("fiche, corrigée").await;
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -119,6 +119,7 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "visite" => "Visite enregistrée.",
             "inscription" => "Personne inscrite : vous êtes son référent.",
             "effacement" => "Ses données sont effacées : seuls les chiffres restent.",
+            "correction" => "Identité corrigée : la correction est conservée avec sa raison.",
             "etablissement" => "Établissement enregistré.",
             "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
             _ => return None,

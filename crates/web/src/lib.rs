@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 mod admin;
 mod answer;
 mod convention_print;
+mod correction;
 mod dashboards;
 mod data_export;
 mod employers;
@@ -60,6 +61,10 @@ pub fn router(api: ApiCell) -> Router {
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
         .route("/people/{id}/donnees", get(data_export::page))
+        .route(
+            "/people/{id}/corriger",
+            get(correction::form).post(correction::correct),
+        )
         .route(
             "/people/{id}/effacer",
             get(erasure::form).post(erasure::erase),
