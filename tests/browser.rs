@@ -2384,3 +2384,236 @@ async fn a_manager_administers_the_team_and_settings_and_staff_set_their_passwor
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_mediator_searches_from_home_walks_the_open_needs_and_acts_on_a_need() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let employer = ok(
+        "mutation($s: String!) { employerRegister(input: { siret: $s,
+            name: \"Boulangerie du Quai\", naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret(31) }),
+    )
+    .await["employerRegister"]["employer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let need = ok(
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Fournée de l'aube\", romeCodes: [\"D1102\"],
+            horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await["needSurface"]["need"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let person = ok(
+        "mutation { personEnroll(input: { firstName: \"Maëlle\", lastName: \"Guérin\",
+            birthDate: \"1991-02-03\", commune: \"44109\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["personEnroll"]["person"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+
+    let base = &server.base;
+    browser.sign_in(base).await;
+    // One field finds a person by name, without accents, in a POST: the
+    // typed name is in no URL.
+    browser.until(&format!("{base}/"), "Rechercher").await;
+    browser.fill("#q", "maelle").await;
+    browser.click("form[action='/recherche'] button").await;
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/recherche");
+    assert!(url.query().is_none(), "{url}");
+    let found = browser.body().await;
+    assert!(found.contains("Personnes accompagnées"), "{found}");
+    assert!(found.contains("Maëlle Guérin"), "{found}");
+    assert!(found.contains("D1102 — Boulanger / Boulangère"), "{found}");
+    browser.audit("accueil, recherche d'une personne").await;
+    // A job's word finds the open need; a name the establishment.
+    browser.fill("#q", "boulanger").await;
+    browser.click("form[action='/recherche'] button").await;
+    let found = browser.body().await;
+    assert!(found.contains("Besoins ouverts"), "{found}");
+    assert!(found.contains("Fournée de l'aube"), "{found}");
+    browser.fill("#q", "quai").await;
+    browser.click("form[action='/recherche'] button").await;
+    let found = browser.body().await;
+    assert!(found.contains("Établissements"), "{found}");
+    assert!(found.contains("Boulangerie du Quai"), "{found}");
+    // Empty: said beside the field.
+    browser.fill("#q", " ").await;
+    browser.click("form[action='/recherche'] button").await;
+    assert!(
+        browser.text("#q-erreur").await.contains("Indiquez un nom"),
+        "{}",
+        browser.body().await
+    );
+
+    // The open needs, with their job's label, employer and age.
+    let list = browser
+        .until(&format!("{base}/besoins"), "Fournée de l'aube")
+        .await;
+    assert!(list.contains("D1102 — Boulanger / Boulangère"), "{list}");
+    assert!(list.contains("Chez Boulangerie du Quai"), "{list}");
+    assert!(list.contains("Exprimé aujourd'hui"), "{list}");
+    assert!(list.contains("téléphone"), "{list}");
+    browser.audit("besoins ouverts").await;
+    browser.fill("#metier", "D1102").await;
+    browser.fill("#departement", "44").await;
+    browser.click("form[action='/besoins'] button").await;
+    assert!(browser.body().await.contains("Fournée de l'aube"));
+    browser.fill("#metier", "A1101").await;
+    browser.click("form[action='/besoins'] button").await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Aucun besoin ouvert ne correspond")
+    );
+    browser.fill("#metier", "").await;
+    browser.fill("#anciennete", "beaucoup").await;
+    browser.click("form[action='/besoins'] button").await;
+    assert!(
+        browser
+            .text("#anciennete-erreur")
+            .await
+            .contains("entre 0 et 3650")
+    );
+
+    // The need's file: the people whose project fits, a proposal that
+    // starts with its employer, its qualification and closing.
+    let file = browser
+        .until(&format!("{base}/needs/{need}"), "Maëlle Guérin")
+        .await;
+    assert!(
+        file.contains("Personnes dont le projet correspond"),
+        "{file}"
+    );
+    assert!(file.contains("Ouvert"), "{file}");
+    browser.audit("besoin, ses actions").await;
+    browser
+        .click(&format!(
+            "a[href='/immersions/nouvelle?personne={person}&employeur={employer}']"
+        ))
+        .await;
+    let chosen = browser
+        .client
+        .execute(
+            "return [document.getElementById('person').value, document.getElementById('employer').value];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(chosen, json!([person, employer]));
+    browser.goto(&format!("{base}/needs/{need}")).await;
+    browser.fill("#rome_codes", "ZZZ").await;
+    browser
+        .click(&format!("form[action='/needs/{need}/qualifier'] button"))
+        .await;
+    let refused = browser.body().await;
+    assert!(refused.contains("ZZZ"), "{refused}");
+    browser.fill("#rome_codes", "D1102 D1104").await;
+    browser
+        .click(&format!("form[action='/needs/{need}/qualifier'] button"))
+        .await;
+    let file = browser
+        .until(&format!("{base}/needs/{need}"), "qualifié")
+        .await;
+    assert!(file.contains("D1104"), "{file}");
+    browser
+        .click(&format!("form[action='/needs/{need}/clore'] button"))
+        .await;
+    let file = browser.until(&format!("{base}/needs/{need}"), "Clos").await;
+    assert!(!file.contains("Clore le besoin"), "{file}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn the_person_gives_and_withdraws_a_consent_online_from_her_space() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let awa = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let base = &server.base;
+    gql(
+        &server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": "awa@exemple.fr" }),
+    )
+    .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    let space = browser.body().await;
+    assert!(space.contains("Vos accords"), "{space}");
+    assert!(
+        space.contains("Partager mon parcours sous forme de témoignage"),
+        "{space}"
+    );
+    assert!(space.contains("Texte version v1"), "{space}");
+    browser.audit("espace de la personne, ses accords").await;
+    browser
+        .click("#accord-TESTIMONY ~ form button[value='donner']")
+        .await;
+    let space = browser.body().await;
+    assert!(space.contains("Votre choix est enregistré"), "{space}");
+    // Her referent reads it as given online.
+    let read = |p: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            gql(
+                server,
+                Some(staff),
+                "query($p: ID!) { person(id: $p) { consentRecords { purpose given } } }",
+                json!({ "p": p }),
+            )
+            .await["data"]["person"]["consentRecords"]
+                .clone()
+        }
+    };
+    let records = read(awa.clone()).await;
+    assert_eq!(records, json!([{ "purpose": "TESTIMONY", "given": true }]));
+    browser
+        .click("#accord-TESTIMONY ~ form button[value='retirer']")
+        .await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Donner mon accord : Partager mon parcours")
+    );
+    let records = read(awa).await;
+    assert_eq!(
+        records,
+        json!([{ "purpose": "TESTIMONY", "given": true }, { "purpose": "TESTIMONY", "given": false }])
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}

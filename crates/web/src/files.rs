@@ -2,7 +2,9 @@
 //! structure) and a need, as the inbox links to them.
 
 use askama::Template;
-use axum::extract::{Path, Query};
+use std::collections::HashMap;
+
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_domain::employer::VisitPurpose;
@@ -10,9 +12,12 @@ use passerelle_domain::need::{HiringIntent, Horizon, NeedSource};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Code, Day, read_or_return};
+use passerelle_domain::fr::{self, Labelled};
+
+use crate::answer::{Code, Connection, Day, PersonName, RomeMatch, read_or_return};
 use crate::home::{Notice, notice};
-use crate::page::{Nav, Page, message};
+use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS};
+use crate::page::{FormState, Nav, Page, given, message};
 
 #[derive(Template)]
 #[template(path = "employer.html")]
@@ -31,14 +36,29 @@ struct EmployerTemplate {
 #[template(path = "need.html")]
 struct NeedTemplate {
     nav: Nav,
+    id: String,
     employer: String,
     employer_id: String,
     activities: String,
+    jobs: Vec<String>,
     conditions: Option<String>,
     horizon: String,
     intent: String,
     headcount: i64,
     origin: String,
+    /// Where it stands, in French; open, its actions are offered.
+    status: &'static str,
+    open: bool,
+    qualified: bool,
+    /// Id, name, why their project fits.
+    matching: Vec<(String, String, String)>,
+    /// The actions' fields (the qualification's start from the need).
+    form: FormState,
+    /// The action refused, and why.
+    refused: Option<(String, String)>,
+    horizons: &'static [(&'static str, &'static str)],
+    intents: &'static [(&'static str, &'static str)],
+    reasons: &'static [(&'static str, &'static str)],
 }
 
 /// Where a need was heard, as the end of a sentence.
@@ -95,6 +115,10 @@ struct NeedAnswer {
 #[serde(rename_all = "camelCase")]
 struct NeedFile {
     employer_id: String,
+    current_status: NeedStatus,
+    qualified: bool,
+    rome_codes: Vec<String>,
+    matching_people: Connection<Matching>,
     activities: String,
     conditions: Option<String>,
     headcount: i64,
@@ -105,6 +129,24 @@ struct NeedFile {
     #[serde(rename = "sourceKind")]
     source: Code<NeedSource>,
     surfaced_on: Day,
+}
+
+#[derive(Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum NeedStatus {
+    Open,
+    FormalisedAsOffer,
+    Closed,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Matching {
+    person_id: String,
+    #[serde(flatten)]
+    name: PersonName,
+    rome_match: RomeMatch,
+    target_rome_codes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -193,37 +235,173 @@ pub(crate) async fn need(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    let out = page
-        .run(
-            "query($n: ID!) { need(id: $n) { employerId activities conditions headcount neededWithin
-                wouldHire sourceKind surfacedOn } }",
-            json!({ "n": id }),
-        )
-        .await;
-    let answer: NeedAnswer = read_or_return!(out);
-    let Some(n) = answer.need else {
-        return not_found();
-    };
-    let employer = page
-        .run(
-            "query($e: ID!) { employer(id: $e) { name } }",
-            json!({ "e": n.employer_id }),
-        )
-        .await;
-    let host: HostAnswer = read_or_return!(employer);
-    let body = NeedTemplate {
-        nav: page.nav(None),
-        employer: host
-            .employer
-            .map_or_else(|| "l'employeur".to_owned(), |h| h.name),
-        employer_id: n.employer_id,
-        activities: n.activities,
-        conditions: n.conditions,
-        horizon: n.horizon.french().to_owned(),
-        intent: n.hiring_intent.french().to_owned(),
-        headcount: n.headcount,
-        origin: format!("Le {}, {}", n.surfaced_on.french(), origin(n.source)),
+    page.need_page(&id, StatusCode::OK, None, None).await
+}
+
+impl Page {
+    /// A need's file; `form` holds what an action refused was given.
+    async fn need_page(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: Option<FormState>,
+        refused: Option<(String, String)>,
+    ) -> Response {
+        let out = self
+            .run(
+                "query($n: ID!) { need(id: $n) { employerId currentStatus qualified romeCodes
+                    activities conditions headcount neededWithin wouldHire sourceKind surfacedOn
+                    matchingPeople(first: 20) { edges { node { personId firstName lastName
+                        romeMatch targetRomeCodes } } } } }",
+                json!({ "n": id }),
+            )
+            .await;
+        let answer: NeedAnswer = read_or_return!(out);
+        let Some(n) = answer.need else {
+            return not_found();
+        };
+        let employer = self
+            .run(
+                "query($e: ID!) { employer(id: $e) { name } }",
+                json!({ "e": n.employer_id }),
+            )
+            .await;
+        let host: HostAnswer = read_or_return!(employer);
+        let form = form.unwrap_or_else(|| {
+            let headcount = n.headcount.to_string();
+            FormState::with(&[
+                ("activities", &n.activities),
+                ("conditions", n.conditions.as_deref().unwrap_or_default()),
+                ("headcount", &headcount),
+                ("horizon", &n.horizon.0.code().to_ascii_uppercase()),
+                (
+                    "hiring_intent",
+                    &n.hiring_intent.0.code().to_ascii_uppercase(),
+                ),
+                ("rome_codes", &n.rome_codes.join(" ")),
+            ])
+        });
+        let matching = n
+            .matching_people
+            .nodes()
+            .map(|m| {
+                let jobs = m
+                    .target_rome_codes
+                    .iter()
+                    .map(|c| fr::rome(c))
+                    .collect::<Vec<_>>()
+                    .join(" ; ");
+                (
+                    m.person_id,
+                    m.name.full(),
+                    format!("Vise {} : {jobs}", m.rome_match.french()),
+                )
+            })
+            .collect();
+        let body = NeedTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            employer: host
+                .employer
+                .map_or_else(|| "l'employeur".to_owned(), |h| h.name),
+            employer_id: n.employer_id,
+            jobs: n.rome_codes.iter().map(|c| fr::rome(c)).collect(),
+            activities: n.activities,
+            conditions: n.conditions,
+            horizon: n.horizon.french().to_owned(),
+            intent: n.hiring_intent.french().to_owned(),
+            headcount: n.headcount,
+            origin: format!("Le {}, {}", n.surfaced_on.french(), origin(n.source)),
+            status: match n.current_status {
+                NeedStatus::Open => "Ouvert",
+                NeedStatus::FormalisedAsOffer => "Formalisé en offre d'emploi",
+                NeedStatus::Closed => "Clos",
+            },
+            open: n.current_status == NeedStatus::Open,
+            qualified: n.qualified,
+            matching,
+            form,
+            refused,
+            horizons: &HORIZONS,
+            intents: &INTENTS,
+            reasons: &CLOSE_REASONS,
+        }
+        .render();
+        self.render(status, body)
     }
-    .render();
-    page.render(StatusCode::OK, body)
+}
+
+/// A need's actions, posted from its file: qualified (its description
+/// made precise, with its jobs), closed (with why), formalised as an offer.
+pub(crate) async fn need_action(
+    page: Page,
+    Path((id, action)): Path<(String, String)>,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let get = |k: &str| fields.get(k).map_or("", String::as_str);
+    if let Err(r) = page.checked(get("csrf")) {
+        return *r;
+    }
+    let optional = |k: &str| given(get(k)).map(str::to_owned);
+    let (query, variables, names): (&str, _, &[(&str, &str)]) = match action.as_str() {
+        "qualifier" => (
+            "mutation($i: NeedQualifyInput!) { needQualify(input: $i) { need { id } } }",
+            json!({ "i": {
+                "needId": id,
+                "description": {
+                    "activities": get("activities"),
+                    "conditions": optional("conditions"),
+                    "headcount": get("headcount").trim().parse::<i64>().unwrap_or(0),
+                    "horizon": get("horizon"),
+                    "hiringIntent": get("hiring_intent"),
+                    "romeCodes": get("rome_codes")
+                        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                        .filter(|c| !c.is_empty())
+                        .take(21)
+                        .map(str::to_ascii_uppercase)
+                        .collect::<Vec<_>>(),
+                },
+            } }),
+            &[
+                ("activities", "activities"),
+                ("conditions", "conditions"),
+                ("headcount", "headcount"),
+                ("horizon", "horizon"),
+                ("hiringIntent", "hiring_intent"),
+                ("romeCodes", "rome_codes"),
+            ],
+        ),
+        "clore" => (
+            "mutation($i: NeedCloseInput!) { needClose(input: $i) { need { id } } }",
+            json!({ "i": {
+                "needId": id,
+                "reason": get("reason"),
+                "explanation": optional("explanation"),
+            } }),
+            &[("reason", "reason"), ("explanation", "explanation")],
+        ),
+        "offre" => (
+            "mutation($i: NeedFormaliseInput!) { needFormalise(input: $i) { need { id } } }",
+            json!({ "i": { "needId": id, "offerReference": optional("offer_reference") } }),
+            &[("offerReference", "offer_reference")],
+        ),
+        _ => return not_found(),
+    };
+    let out = page.run(query, variables).await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/needs/{id}"), Vec::new());
+    }
+    let values: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k.as_str() != "csrf")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut form = FormState::with(&values);
+    form.absorb(&out.errors, names);
+    let refused = form.general.take().map(|m| (action.clone(), m));
+    page.need_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(form), refused)
+        .await
 }

@@ -2,16 +2,18 @@
 //! a person's immersions.
 
 use askama::Template;
-use axum::extract::Query;
+use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_graphql::Viewer;
 use serde::Deserialize;
 use serde_json::json;
 
+use passerelle_domain::fr;
 use passerelle_domain::immersion::Stage;
+use passerelle_domain::values::RomeCode;
 
-use crate::answer::{Code, Connection, Day, read_or_return};
+use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
 use crate::page::{FormState, Nav, Page};
 
 #[derive(Template)]
@@ -29,6 +31,33 @@ struct InboxTemplate {
     structure: String,
     overdue: i64,
     tasks: Vec<TaskView>,
+    /// The search's field, and its errors.
+    form: FormState,
+    /// What a search found, when one was made.
+    found: Option<Found>,
+}
+
+/// What the staff's search found, by kind: id or link, label, details.
+pub(crate) struct Found {
+    people: Vec<(String, String, String)>,
+    employers: Vec<(String, String, String)>,
+    needs: Vec<(String, String, String)>,
+}
+
+impl Found {
+    fn is_empty(&self) -> bool {
+        self.people.is_empty() && self.employers.is_empty() && self.needs.is_empty()
+    }
+
+    /// Each kind found: its heading's id, its French heading, its rows.
+    #[allow(clippy::type_complexity)]
+    fn groups(&self) -> [(&'static str, &'static str, &[(String, String, String)]); 3] {
+        [
+            ("trouve-personnes", "Personnes accompagnées", &self.people),
+            ("trouve-employeurs", "Établissements", &self.employers),
+            ("trouve-besoins", "Besoins ouverts", &self.needs),
+        ]
+    }
 }
 
 struct TaskView {
@@ -55,6 +84,78 @@ struct PersonTemplate {
     immersions: Vec<(String, String)>,
     /// The person's id, for the page of their own data.
     me: Option<String>,
+    /// The texts they may agree to, and whether they have.
+    consents: Vec<ConsentView>,
+}
+
+/// A consent text as the person reads it, with their answer so far.
+struct ConsentView {
+    /// The API's name of the purpose (`TESTIMONY`).
+    purpose: String,
+    title: String,
+    paragraphs: Vec<String>,
+    version: String,
+    given: bool,
+}
+
+impl Page {
+    /// The current consent texts, each with whether the person gave it
+    /// (their last answer for its purpose).
+    async fn own_consents(&self, me: &str) -> Result<Vec<ConsentView>, Box<Response>> {
+        let out = self
+            .run(
+                "query($p: ID!) { consentTexts { purpose title body version }
+                    person(id: $p) { consentRecords { purpose given } } }",
+                json!({ "p": me }),
+            )
+            .await;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            consent_texts: Vec<Text>,
+            person: Option<Own>,
+        }
+        #[derive(Deserialize)]
+        struct Text {
+            purpose: String,
+            title: String,
+            body: String,
+            version: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Own {
+            consent_records: Vec<Record>,
+        }
+        #[derive(Deserialize)]
+        struct Record {
+            purpose: String,
+            given: bool,
+        }
+        let answer: Answer = out.read()?;
+        let records = answer.person.map(|p| p.consent_records).unwrap_or_default();
+        Ok(answer
+            .consent_texts
+            .into_iter()
+            .map(|t| ConsentView {
+                given: records
+                    .iter()
+                    .rev()
+                    .find(|r| r.purpose == t.purpose)
+                    .is_some_and(|r| r.given),
+                paragraphs: t
+                    .body
+                    .split("\n\n")
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                purpose: t.purpose,
+                title: t.title,
+                version: t.version,
+            })
+            .collect())
+    }
 }
 
 impl Page {
@@ -102,36 +203,12 @@ impl Page {
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct Notice {
-    /// What was just done, to say so.
-    #[serde(default)]
-    fait: Option<String>,
-    /// The employer a visit form starts with.
-    #[serde(default)]
-    pub employeur: Option<String>,
-}
-
-pub(crate) fn notice(q: &Notice) -> Option<String> {
-    Some(
-        match q.fait.as_deref()? {
-            "besoin" => "Votre besoin est envoyé : votre médiateur vous recontacte.",
-            "visite" => "Visite enregistrée.",
-            "inscription" => "Personne inscrite : vous êtes son référent.",
-            "effacement" => "Ses données sont effacées : seuls les chiffres restent.",
-            "correction" => "Identité corrigée : la correction est conservée avec sa raison.",
-            "etablissement" => "Établissement enregistré.",
-            "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
-            _ => return None,
-        }
-        .to_owned(),
-    )
-}
-
-pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
-    let nav = page.nav(notice(&q));
-    if page.viewer.user.is_some() {
-        let out = page
+impl Page {
+    /// A mediator's home: their tasks, the search's field, and what a
+    /// search found.
+    async fn inbox(self, nav: Nav, form: FormState, found: Option<Found>) -> Response {
+        let form_failed = !form.errors.is_empty() || form.general.is_some();
+        let out = self
             .run(
                 "{ me { name structureName } inbox { overdue tasks { title link overdueDays } } }",
                 json!({}),
@@ -176,9 +253,50 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
                     late: t.overdue_days > 0,
                 })
                 .collect(),
+            form,
+            found,
         }
         .render();
-        return page.render(StatusCode::OK, body);
+        let status = if form_failed {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        self.render(status, body)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Notice {
+    /// What was just done, to say so.
+    #[serde(default)]
+    fait: Option<String>,
+    /// The employer a visit form starts with.
+    #[serde(default)]
+    pub employeur: Option<String>,
+}
+
+pub(crate) fn notice(q: &Notice) -> Option<String> {
+    Some(
+        match q.fait.as_deref()? {
+            "besoin" => "Votre besoin est envoyé : votre médiateur vous recontacte.",
+            "visite" => "Visite enregistrée.",
+            "inscription" => "Personne inscrite : vous êtes son référent.",
+            "effacement" => "Ses données sont effacées : seuls les chiffres restent.",
+            "correction" => "Identité corrigée : la correction est conservée avec sa raison.",
+            "etablissement" => "Établissement enregistré.",
+            "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
+            "accord" => "Votre choix est enregistré. Vous pouvez le changer à tout moment.",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
+    let nav = page.nav(notice(&q));
+    if page.viewer.user.is_some() {
+        return page.inbox(nav, FormState::default(), None).await;
     }
     if let Some(employer) = own_employer(&page.viewer) {
         let out = page
@@ -239,10 +357,18 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             Err(r) => return *r,
         };
         let me = own_person(&page.viewer);
+        let consents = match &me {
+            Some(me) => match page.own_consents(me).await {
+                Ok(list) => list,
+                Err(r) => return *r,
+            },
+            None => Vec::new(),
+        };
         let body = PersonTemplate {
             nav,
             immersions,
             me,
+            consents,
         }
         .render();
         return page.render(StatusCode::OK, body);
@@ -268,4 +394,194 @@ pub(crate) fn own_employer(viewer: &Viewer) -> Option<String> {
         passerelle_graphql::Principal::Employer(e) => Some(e.0.to_string()),
         passerelle_graphql::Principal::Person(_) => None,
     }
+}
+
+/// The staff's search, posted: the typed text is personal data (a name),
+/// so it never travels in a URL a proxy would log.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    q: String,
+}
+
+/// How long a search may be, in characters.
+const SEARCH_MAX: usize = 100;
+/// How many of each kind a search shows.
+const SEARCH_ROWS: i64 = 10;
+
+/// People, establishments and open needs found by one text, on the home
+/// page: the people by name, the establishments by name or SIRET, the
+/// needs by the jobs the text names.
+pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let nav = page.nav(None);
+    let text = form.q.trim();
+    let mut state = FormState::with(&[("q", &form.q)]);
+    if text.is_empty() {
+        state.errors.insert(
+            "q".to_owned(),
+            "Indiquez un nom, un SIRET ou un métier.".to_owned(),
+        );
+        return page.inbox(nav, state, None).await;
+    }
+    if text.chars().count() > SEARCH_MAX {
+        state.errors.insert(
+            "q".to_owned(),
+            format!("La recherche tient en {SEARCH_MAX} caractères au plus."),
+        );
+        return page.inbox(nav, state, None).await;
+    }
+    let jobs: Vec<String> = RomeCode::matching(text, 20)
+        .into_iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    let out = page
+        .run(
+            "query($q: String!, $n: Int!, $jobs: [String!], $withNeeds: Boolean!) {
+                people(first: $n, filter: { name: $q }) {
+                    edges { node { id firstName lastName targetRomeCodes } } }
+                employers(first: $n, filter: { nameOrSiret: $q }) {
+                    edges { node { id name communeName } } }
+                needs(first: $n, filter: { romeCodes: $jobs }) @include(if: $withNeeds) {
+                    edges { node { id activities romeCodes } } } }",
+            json!({ "q": text, "n": SEARCH_ROWS, "jobs": jobs, "withNeeds": !jobs.is_empty() }),
+        )
+        .await;
+    if !out.errors.is_empty() {
+        state.absorb(&out.errors, &[("name", "q"), ("nameOrSiret", "q")]);
+        return page.inbox(nav, state, None).await;
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        people: Connection<Person>,
+        employers: Connection<Employer>,
+        #[serde(default)]
+        needs: Option<Connection<Need>>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Person {
+        id: String,
+        #[serde(flatten)]
+        name: PersonName,
+        target_rome_codes: Vec<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Employer {
+        id: String,
+        name: String,
+        commune_name: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Need {
+        id: String,
+        activities: String,
+        rome_codes: Vec<String>,
+    }
+    let answer: Answer = read_or_return!(out);
+    let labels = |codes: &[String]| {
+        codes
+            .iter()
+            .map(|c| fr::rome(c))
+            .collect::<Vec<_>>()
+            .join(" ; ")
+    };
+    let found = Found {
+        people: answer
+            .people
+            .nodes()
+            .map(|p| {
+                (
+                    format!("/people/{}", p.id),
+                    p.name.full(),
+                    labels(&p.target_rome_codes),
+                )
+            })
+            .collect(),
+        employers: answer
+            .employers
+            .nodes()
+            .map(|e| {
+                (
+                    format!("/employers/{}", e.id),
+                    e.name,
+                    e.commune_name.unwrap_or_default(),
+                )
+            })
+            .collect(),
+        needs: answer
+            .needs
+            .map(|n| {
+                n.nodes()
+                    .map(|n| {
+                        (
+                            format!("/needs/{}", n.id),
+                            n.activities,
+                            labels(&n.rome_codes),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    page.inbox(nav, state, Some(found)).await
+}
+
+/// A consent given or withdrawn by the person, from their space.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    version: String,
+    /// `donner` or `retirer`.
+    #[serde(default)]
+    choix: String,
+}
+
+pub(crate) async fn consent(page: Page, Form(form): Form<ConsentForm>) -> Response {
+    let Some(me) = own_person(&page.viewer) else {
+        return page.redirect("/", Vec::new());
+    };
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let out = match form.choix.as_str() {
+        "donner" => {
+            page.run(
+                "mutation($p: ID!, $c: ConsentPurpose!, $v: String!) { consentGiveOnline(input: {
+                    personId: $p, purpose: $c, textVersion: $v }) { person { id } } }",
+                json!({ "p": me, "c": form.purpose, "v": form.version }),
+            )
+            .await
+        }
+        "retirer" => {
+            page.run(
+                "mutation($p: ID!, $c: ConsentPurpose!) { consentWithdrawOnline(input: {
+                    personId: $p, purpose: $c }) { person { id } } }",
+                json!({ "p": me, "c": form.purpose }),
+            )
+            .await
+        }
+        _ => return page.redirect("/", Vec::new()),
+    };
+    if let Some(e) = out.errors.first() {
+        return crate::page::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Accord non enregistré",
+            &e.message,
+        );
+    }
+    page.redirect("/?fait=accord", Vec::new())
 }

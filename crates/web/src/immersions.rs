@@ -561,7 +561,27 @@ impl Page {
             .nodes()
             .map(|n| (n.id, n.name.full()))
             .collect();
-        let employers = answer.employers.nodes().map(|n| (n.id, n.name)).collect();
+        let mut employers: Vec<(String, String)> =
+            answer.employers.nodes().map(|n| (n.id, n.name)).collect();
+        // The employer the proposal starts with (from a need or a match)
+        // may lie beyond the list's first page: it is offered first.
+        let chosen = form.value("employer").to_owned();
+        if !chosen.is_empty() && !employers.iter().any(|(id, _)| *id == chosen) {
+            #[derive(Deserialize)]
+            struct One {
+                employer: Option<Host>,
+            }
+            let out = self
+                .run(
+                    "query($e: ID!) { employer(id: $e) { id name } }",
+                    json!({ "e": chosen }),
+                )
+                .await;
+            // An id unknown or not readable: the list as it is.
+            if let Ok(One { employer: Some(h) }) = out.read::<One>() {
+                employers.insert(0, (h.id, h.name));
+            }
+        }
         let body = ProposeTemplate {
             nav: self.nav(None),
             form,
@@ -579,6 +599,10 @@ pub(crate) struct ProposeQuery {
     /// The person a proposal starts with, from their file.
     #[serde(default)]
     personne: Option<String>,
+    /// The employer it starts with, from a need or a matching employer
+    /// (an id: no personal data in the URL).
+    #[serde(default)]
+    employeur: Option<String>,
 }
 
 pub(crate) async fn propose_form(
@@ -588,7 +612,10 @@ pub(crate) async fn propose_form(
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    let form = FormState::with(&[("person", q.personne.as_deref().unwrap_or_default())]);
+    let form = FormState::with(&[
+        ("person", q.personne.as_deref().unwrap_or_default()),
+        ("employer", q.employeur.as_deref().unwrap_or_default()),
+    ]);
     page.propose_page(StatusCode::OK, form).await
 }
 

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{Milestone, Objective, Outcome, Skill};
-use passerelle_domain::need::{HiringIntent, Horizon};
+use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use passerelle_domain::values::{AgeBand, ContractType};
 
 /// Each value as the API names it (`DISCOVER_JOB_OR_SECTOR`), with its label.
@@ -33,3 +33,5 @@ pub(crate) static CONTRACTS: Options = LazyLock::new(options::<ContractType>);
 pub(crate) static MILESTONES: Options = LazyLock::new(options::<Milestone>);
 pub(crate) static OUTCOMES: Options = LazyLock::new(options::<Outcome>);
 pub(crate) static AGE_BANDS: Options = LazyLock::new(options::<AgeBand>);
+pub(crate) static CLOSE_REASONS: Options = LazyLock::new(options::<NeedCloseReasonKind>);
+pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);

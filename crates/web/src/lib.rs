@@ -28,6 +28,7 @@ mod labels;
 mod links;
 mod login;
 mod need;
+mod needs;
 mod page;
 mod people;
 mod visit;
@@ -41,6 +42,8 @@ const STYLESHEET: &str = include_str!("../static/app.css");
 pub fn router(api: ApiCell) -> Router {
     Router::new()
         .route("/", get(home::home))
+        .route("/recherche", post(home::search))
+        .route("/mon-espace/accords", post(home::consent))
         .route("/connexion", post(login::login))
         .route("/deconnexion", post(login::logout))
         .route("/lien", post(login::link_request))
@@ -55,7 +58,9 @@ pub fn router(api: ApiCell) -> Router {
         .route("/employers", get(employers::list).post(employers::register))
         .route("/employers/nouvelle", get(employers::register_form))
         .route("/employers/{id}", get(files::employer))
+        .route("/besoins", get(needs::list))
         .route("/needs/{id}", get(files::need))
+        .route("/needs/{id}/{action}", post(files::need_action))
         .route("/people", get(people::list).post(people::enrol))
         .route("/people/nouvelle", get(people::enrol_form))
         .route("/people/{id}", get(people::file))

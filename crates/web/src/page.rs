@@ -142,6 +142,15 @@ pub(crate) struct ListQuery {
     /// `oui`: only the people the viewer follows.
     #[serde(default)]
     pub miens: String,
+    /// A need's employer's département, by its INSEE code.
+    #[serde(default)]
+    pub departement: String,
+    /// Where a need was first heard (`PORTAL`, `PHONE`, `VISIT`).
+    #[serde(default)]
+    pub source: String,
+    /// Needs older than this many days.
+    #[serde(default)]
+    pub anciennete: String,
     /// The cursor the page starts after.
     #[serde(default)]
     pub apres: String,
@@ -149,13 +158,16 @@ pub(crate) struct ListQuery {
 
 impl ListQuery {
     /// The search's fields, by name.
-    fn search(&self) -> [(&'static str, &str); 5] {
+    fn search(&self) -> [(&'static str, &str); 8] {
         [
             ("nom", &self.nom),
             ("commune", &self.commune),
             ("secteur", &self.secteur),
             ("metier", &self.metier),
             ("miens", &self.miens),
+            ("departement", &self.departement),
+            ("source", &self.source),
+            ("anciennete", &self.anciennete),
         ]
     }
 

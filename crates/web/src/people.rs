@@ -189,6 +189,8 @@ struct Lead {
     link: Option<String>,
     details: Vec<String>,
     quotes: Vec<String>,
+    /// The employer an immersion proposed from here starts with.
+    host: Option<String>,
 }
 
 /// One entry of a section of the file: when, what, and details.
@@ -228,6 +230,7 @@ struct PersonFile {
 #[serde(rename_all = "camelCase")]
 struct NeedMatch {
     need_id: String,
+    employer_id: String,
     employer_name: String,
     activities: String,
     rome_codes: Vec<String>,
@@ -301,6 +304,7 @@ fn leads(p: &mut PersonFile) -> Leads {
             .flatten()
             .collect(),
             quotes: Vec::new(),
+            host: Some(n.employer_id),
         })
         .collect();
     let employers = std::mem::take(&mut p.matching_employers)
@@ -314,6 +318,7 @@ fn leads(p: &mut PersonFile) -> Leads {
             Lead {
                 title: e.name,
                 link: Some(format!("/employers/{}", e.employer_id)),
+                host: Some(e.employer_id.clone()),
                 details: vec![
                     format!("À {}", commune_name(&e.commune)),
                     format!(
@@ -346,6 +351,7 @@ fn leads(p: &mut PersonFile) -> Leads {
                 link: None,
                 details,
                 quotes: peer.testimonies.into_iter().map(|t| t.account).collect(),
+                host: None,
             }
         })
         .collect();
@@ -363,6 +369,7 @@ fn leads(p: &mut PersonFile) -> Leads {
                 )))
                 .collect(),
             quotes: Vec::new(),
+            host: None,
         })
         .collect();
     Leads {
@@ -540,7 +547,7 @@ impl Page {
                     mentorships { startedOn endedOn mentor mentorJob endReason }
                     consentRecords { purpose given on textVersion signedForm }
                     disabilityRecognition { recognised recordedOn }
-                    matchingNeeds(first: 5) { edges { node { needId employerName activities
+                    matchingNeeds(first: 5) { edges { node { needId employerId employerName activities
                         romeCodes commune romeMatch proximity } } }
                     matchingEmployers(first: 5) { edges { node { employerId name commune
                         byOpenNeed byHosting romeMatch proximity } } }

@@ -8,7 +8,7 @@ use crate::immersion::{
     FeedbackAuthor, Initiator, Milestone, Objective, Outcome, Signatory, SignatureMethodKind,
     SituationKind, Skill, Stage,
 };
-use crate::need::{HiringIntent, Horizon, NeedSource};
+use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use crate::person::{ConsentPurpose, ErasureReason, ReadjustmentCause};
 use crate::values::{
     AgeBand, ContractType, ImmersionId, InquiryId, MeetingId, MentorshipId, RomeCode, VisitId,
@@ -197,6 +197,13 @@ labels!(VisitPurpose {
     Prospection => "prospection", "Prospection";
     FollowUp => "follow_up", "Suivi";
     InEmploymentMediation => "in_employment_mediation", "Médiation dans l'emploi";
+});
+
+labels!(NeedCloseReasonKind {
+    Met => "met", "Besoin pourvu";
+    NoLongerNeeded => "no_longer_needed", "Plus d'actualité";
+    NoSuitableCandidate => "no_suitable_candidate", "Personne ne correspondait";
+    Other => "other", "Autre raison";
 });
 
 labels!(NeedSource {

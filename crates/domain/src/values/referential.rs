@@ -199,6 +199,28 @@ impl RomeCode {
     pub fn label(&self) -> Option<&'static str> {
         ROME.get(self.0.as_str()).copied()
     }
+
+    /// The jobs a searched text names: its code's start, or words of its
+    /// label whatever their case and accents; in code order, `limit` at
+    /// most. A search by job finds needs, which hold codes, not words.
+    pub fn matching(text: &str, limit: usize) -> Vec<RomeCode> {
+        let key = super::search_key(text);
+        if key.is_empty() {
+            return Vec::new();
+        }
+        let code = key.to_ascii_uppercase();
+        let mut found: Vec<&'static str> = ROME
+            .iter()
+            .filter(|(c, label)| c.starts_with(&code) || super::search_key(label).contains(&key))
+            .map(|(c, _)| *c)
+            .collect();
+        found.sort_unstable();
+        found
+            .into_iter()
+            .take(limit)
+            .map(|c| RomeCode(c.to_owned()))
+            .collect()
+    }
 }
 
 impl NafDivision {

@@ -1,0 +1,197 @@
+//! The territory's open needs (`/besoins`): searched by job, commune,
+//! département, where they were heard and how long they have waited, 20 a
+//! page, each with its jobs' labels, its employer and its age.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use passerelle_domain::fr;
+use passerelle_domain::need::NeedSource;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::answer::{Code, Day, Paged, read_or_return};
+use crate::labels::SOURCES;
+use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, given};
+
+#[derive(Template)]
+#[template(path = "needs.html")]
+struct ListTemplate {
+    nav: Nav,
+    form: FormState,
+    searched: bool,
+    sources: &'static [(&'static str, &'static str)],
+    needs: Vec<Row>,
+    pager: Pager,
+}
+
+struct Row {
+    id: String,
+    activities: String,
+    jobs: String,
+    employer: String,
+    employer_id: String,
+    /// Its age and where it was heard.
+    about: String,
+}
+
+/// How long ago a day was, in French.
+pub(crate) fn age(day: Day, today: time::Date) -> String {
+    match (today - day.0).whole_days() {
+        ..=0 => "aujourd'hui".to_owned(),
+        1 => "hier".to_owned(),
+        n @ 2..=59 => format!("il y a {n} jours"),
+        n => format!("il y a {} mois", n / 30),
+    }
+}
+
+/// The names of these employers, in one operation (each an aliased
+/// field), by id; an employer the viewer may not read is left out.
+pub(crate) async fn employer_names(page: &Page, ids: &[String]) -> HashMap<String, String> {
+    let mut unique: Vec<&String> = Vec::new();
+    for id in ids {
+        if !unique.contains(&id) {
+            unique.push(id);
+        }
+    }
+    if unique.is_empty() {
+        return HashMap::new();
+    }
+    let params: Vec<String> = (0..unique.len()).map(|i| format!("$e{i}: ID!")).collect();
+    let fields: Vec<String> = (0..unique.len())
+        .map(|i| format!("e{i}: employer(id: $e{i}) {{ id name }}"))
+        .collect();
+    let query = format!("query({}) {{ {} }}", params.join(", "), fields.join(" "));
+    let variables: serde_json::Map<String, Value> = unique
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (format!("e{i}"), json!(id)))
+        .collect();
+    let out = page.run(&query, Value::Object(variables)).await;
+    #[derive(Deserialize)]
+    struct Host {
+        id: String,
+        name: String,
+    }
+    let Ok(answer) = out.read::<HashMap<String, Option<Host>>>() else {
+        return HashMap::new();
+    };
+    answer
+        .into_values()
+        .flatten()
+        .map(|h| (h.id, h.name))
+        .collect()
+}
+
+pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        needs: Paged<Listed>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Listed {
+        id: String,
+        employer_id: String,
+        activities: String,
+        rome_codes: Vec<String>,
+        #[serde(rename = "sourceKind")]
+        source: Code<NeedSource>,
+        surfaced_on: Day,
+    }
+    let mut form = q.form();
+    let older = match given(&q.anciennete).map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(days)) if (0..=3650).contains(&days) => Some(days),
+        Some(_) => {
+            form.errors.insert(
+                "anciennete".to_owned(),
+                "Indiquez un nombre de jours entre 0 et 3650.".to_owned(),
+            );
+            None
+        }
+    };
+    let (needs, next, status) = if form.errors.is_empty() {
+        let out = page
+            .run(
+                "query($first: Int!, $after: String, $filter: NeedFilterInput) {
+                    needs(first: $first, after: $after, filter: $filter) {
+                        edges { node { id employerId activities romeCodes sourceKind surfacedOn } }
+                        pageInfo { endCursor hasNextPage } } }",
+                json!({
+                    "first": PAGE_SIZE,
+                    "after": q.after(),
+                    "filter": {
+                        "romeCodes": given(&q.metier).map(|c| vec![c.to_ascii_uppercase()]),
+                        "commune": given(&q.commune),
+                        "departement": given(&q.departement),
+                        "source": given(&q.source),
+                        "olderThanDays": older,
+                    },
+                }),
+            )
+            .await;
+        if out.errors.is_empty() {
+            let answer: Answer = read_or_return!(out);
+            let (rows, next) = answer.needs.split();
+            let ids: Vec<String> = rows.iter().map(|n| n.employer_id.clone()).collect();
+            let names = employer_names(&page, &ids).await;
+            let today = time::OffsetDateTime::now_utc().date();
+            let rows = rows
+                .into_iter()
+                .map(|n| Row {
+                    employer: names
+                        .get(&n.employer_id)
+                        .cloned()
+                        .unwrap_or_else(|| "Établissement".to_owned()),
+                    jobs: n
+                        .rome_codes
+                        .iter()
+                        .map(|c| fr::rome(c))
+                        .collect::<Vec<_>>()
+                        .join(" ; "),
+                    about: format!(
+                        "Exprimé {} ({}), {}",
+                        age(n.surfaced_on, today),
+                        n.surfaced_on.french(),
+                        n.source.french().to_lowercase()
+                    ),
+                    id: n.id,
+                    activities: n.activities,
+                    employer_id: n.employer_id,
+                })
+                .collect();
+            (rows, next, StatusCode::OK)
+        } else {
+            form.absorb(
+                &out.errors,
+                &[
+                    ("romeCodes", "metier"),
+                    ("commune", "commune"),
+                    ("departement", "departement"),
+                    ("source", "source"),
+                    ("olderThanDays", "anciennete"),
+                ],
+            );
+            (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    } else {
+        (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
+    };
+    let body = ListTemplate {
+        nav: page.nav(None),
+        form,
+        searched: q.searched(),
+        sources: &SOURCES,
+        needs,
+        pager: Pager::of("/besoins", &q, next),
+    }
+    .render();
+    page.render(status, body)
+}
