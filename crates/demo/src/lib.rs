@@ -3,7 +3,17 @@
 //! structures of a territory, needs surfaced on visits, people enrolled who
 //! state a project, immersions proposed, accepted or declined, signed,
 //! validated, started, interrupted or completed, assessed and followed up at
-//! 1, 3 and 6 months, projects readjusted from the feedback.
+//! 1, 3 and 6 months, projects readjusted from the feedback. Around them,
+//! what every screen shows: hosting capacities, needs formalised as offers,
+//! work accidents reported and declared, referents changed, job inquiries,
+//! peer meetings, mentorships started and ended, consents given, testimonies
+//! shared with consent, a few disability recognitions, exits, and a few
+//! mistakes corrected (an employer's address, a visit's notes, a need's
+//! conditions, a person's phone), each with its reason.
+//!
+//! Those additions draw from a random stream of their own: the core
+//! history's draws stay as they were, only the needs formalised without an
+//! immersion are no longer offered to one.
 //!
 //! Every fact goes through the command path with a clock set to the day it
 //! happens, so the domain's rules hold for the whole history and each event
@@ -13,14 +23,19 @@ use std::collections::HashSet;
 
 use passerelle_app::{Actor, AppError, CommandMeta, FixedClock, Handler, Role, Views};
 use passerelle_domain::Personal;
-use passerelle_domain::employer::{Employer, EmployerCommand, VisitPurpose};
+use passerelle_domain::consent_texts;
+use passerelle_domain::employer::{
+    Employer, EmployerChanges, EmployerCommand, VisitChanges, VisitPurpose,
+};
 use passerelle_domain::immersion::*;
 use passerelle_domain::need::{
     HiringIntent, Horizon, Need, NeedCommand, NeedDescription, NeedSource,
 };
 use passerelle_domain::person::{
-    Identity, LegalBasis, Person, PersonCommand, Project, ReadjustmentCause,
+    ConsentProof, ConsentPurpose, ExitReason, Identity, IdentityChanges, LegalBasis, Person,
+    PersonCommand, Project, ReadjustmentCause,
 };
+use passerelle_domain::testimony::{Audience, Testimony, TestimonyCommand};
 use passerelle_domain::values::*;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -66,6 +81,18 @@ enum Command {
     Need(NeedId, NeedCommand),
     Person(PersonId, PersonCommand),
     Immersion(ImmersionId, ImmersionCommand),
+    Testimony(TestimonyId, TestimonyCommand),
+}
+
+/// A fact a history brought about, as it was commanded: what tests
+/// compute their expectations from.
+#[derive(Debug, Clone, Copy)]
+pub enum Fact<'a> {
+    Employer(EmployerId, &'a EmployerCommand),
+    Need(NeedId, &'a NeedCommand),
+    Person(PersonId, &'a PersonCommand),
+    Immersion(ImmersionId, &'a ImmersionCommand),
+    Testimony(TestimonyId, &'a TestimonyCommand),
 }
 
 /// One fact to bring about, at its instant. `path` groups the facts that
@@ -98,6 +125,13 @@ const FIRST_NAMES: &[&str] = &[
 const LAST_NAMES: &[&str] = &[
     "Diallo", "Martin", "Bernard", "Nguyen", "Dubois", "Traoré", "Moreau", "Laurent", "Benali",
     "Garcia", "Petit", "Rousseau", "Fontaine", "Lefèvre", "Mercier", "Camara", "Girard", "Morel",
+];
+/// Mentors, by the name and trade a mediator records.
+const MENTORS: &[&str] = &[
+    "Mme Girard, boulangère retraitée",
+    "M. Camara, chef d'équipe en logistique",
+    "Mme Petit, aide-soignante",
+    "M. Fontaine, cuisinier",
 ];
 const TRADES: &[&str] = &[
     "Boulangerie",
@@ -135,6 +169,8 @@ pub struct History {
     steps: Vec<Step>,
     next: usize,
     broken: HashSet<Uuid>,
+    /// The steps carried out, in order.
+    done: Vec<usize>,
     report: Report,
 }
 
@@ -167,12 +203,25 @@ impl History {
             steps,
             next: 0,
             broken: HashSet::new(),
+            done: Vec::new(),
             report: plan.report,
         }
     }
 
     pub fn report(&self) -> &Report {
         &self.report
+    }
+
+    /// The facts carried out so far, in the order they were; refused
+    /// commands are left out.
+    pub fn done(&self) -> impl Iterator<Item = Fact<'_>> {
+        self.done.iter().map(|&i| match &self.steps[i].command {
+            Command::Employer(id, c) => Fact::Employer(*id, c),
+            Command::Need(id, c) => Fact::Need(*id, c),
+            Command::Person(id, c) => Fact::Person(*id, c),
+            Command::Immersion(id, c) => Fact::Immersion(*id, c),
+            Command::Testimony(id, c) => Fact::Testimony(*id, c),
+        })
     }
 
     /// Carries out every planned fact up to the end of `day` (Paris), in
@@ -208,9 +257,13 @@ impl History {
                 Command::Immersion(id, c) => {
                     handler.execute::<Immersion>(*id, c, &meta, &Views).await
                 }
+                Command::Testimony(id, c) => {
+                    handler.execute::<Testimony>(*id, c, &meta, &Views).await
+                }
             };
             match done {
                 Ok(outcome) => {
+                    self.done.push(self.next - 1);
                     self.report.commands += 1;
                     self.report.events += outcome.events.len() as u64;
                 }
@@ -237,6 +290,8 @@ fn paris_time(day: Date, minutes: i64) -> OffsetDateTime {
 
 struct Plan<'a> {
     rng: StdRng,
+    /// What surrounds the core history draws from here (see the module).
+    extra: StdRng,
     options: &'a Options,
     staff: &'a [Staff],
     start: Date,
@@ -253,6 +308,7 @@ impl<'a> Plan<'a> {
         let start = options.end - Duration::days(i64::from(options.months) * 365 / 12);
         Self {
             rng: StdRng::seed_from_u64(options.seed),
+            extra: StdRng::seed_from_u64(options.seed ^ 0x005e_ed0f_e17a),
             options,
             staff,
             start,
@@ -271,6 +327,41 @@ impl<'a> Plan<'a> {
 
     fn chance(&mut self, p: f64) -> bool {
         self.rng.random::<f64>() < p
+    }
+
+    fn extra_uuid(&mut self) -> Uuid {
+        uuid::Builder::from_random_bytes(self.extra.random()).into_uuid()
+    }
+
+    fn extra_chance(&mut self, p: f64) -> bool {
+        self.extra.random::<f64>() < p
+    }
+
+    fn extra_after(&mut self, day: Date, from: i64, to: i64) -> Date {
+        day + Duration::days(self.extra.random_range(from..=to.max(from)))
+    }
+
+    /// Schedules `command` on `day` with a time drawn from the extra
+    /// stream, after `not_before` within its path.
+    fn push_extra(
+        &mut self,
+        path: Uuid,
+        day: Date,
+        not_before: &mut OffsetDateTime,
+        actor: Actor,
+        command: Command,
+    ) {
+        let minutes = self.extra.random_range(0..9 * 60) + 8 * 60;
+        let at = paris_time(day, minutes).max(*not_before + Duration::minutes(1));
+        *not_before = at;
+        self.order += 1;
+        self.steps.push(Step {
+            at,
+            order: self.order,
+            path,
+            actor,
+            command,
+        });
     }
 
     fn day(&mut self, from: i64, to: i64) -> Date {
@@ -306,6 +397,17 @@ impl<'a> Plan<'a> {
     fn mediator_of(&mut self, staff: usize) -> (StructureId, UserId, Actor) {
         let s = &self.staff[staff];
         let mediator = *s.mediators.choose(&mut self.rng).expect("a mediator");
+        (
+            s.structure,
+            mediator,
+            Actor::user(mediator, Role::Mediator, s.structure),
+        )
+    }
+
+    /// As `mediator_of`, drawn from the extra stream.
+    fn extra_mediator_of(&mut self, staff: usize) -> (StructureId, UserId, Actor) {
+        let s = &self.staff[staff];
+        let mediator = *s.mediators.choose(&mut self.extra).expect("a mediator");
         (
             s.structure,
             mediator,
@@ -416,6 +518,33 @@ impl<'a> Plan<'a> {
                         },
                     ),
                 );
+                // The mediator who logged it completes the notes later
+                // that day.
+                if self.extra_chance(0.05) {
+                    self.push_extra(
+                        path,
+                        day,
+                        &mut clock,
+                        actor.clone(),
+                        Command::Employer(
+                            id,
+                            EmployerCommand::CorrectVisit {
+                                visit_id,
+                                changes: VisitChanges {
+                                    observations: Some(
+                                        Text::parse(
+                                            "Échange avec la direction et le chef d'atelier sur l'activité et les besoins à venir",
+                                        )
+                                        .expect("a text"),
+                                    ),
+                                    ..VisitChanges::default()
+                                },
+                                reason: Text::parse("Notes de visite complétées").expect("a text"),
+                                corrected_on: day,
+                            },
+                        ),
+                    );
+                }
                 if self.chance(0.45) {
                     let source = NeedSource::Visit { visit_id };
                     self.need(&mut plan, source, day, actor, path, &mut clock);
@@ -439,6 +568,50 @@ impl<'a> Plan<'a> {
                 let (path, mut clock) = (self.uuid(), OffsetDateTime::UNIX_EPOCH);
                 self.need(&mut plan, NeedSource::Portal, day, actor, path, &mut clock);
             }
+            if self.extra_chance(0.08) {
+                let day = self.extra_after(registered, 1, 60);
+                let (_, _, actor) = self.extra_mediator_of(home);
+                let (path, mut clock) = (self.extra_uuid(), OffsetDateTime::UNIX_EPOCH);
+                self.push_extra(
+                    path,
+                    day,
+                    &mut clock,
+                    actor,
+                    Command::Employer(
+                        id,
+                        EmployerCommand::Correct {
+                            changes: EmployerChanges {
+                                address: Some(
+                                    Label::parse("Zone d'activité, bâtiment B").expect("a label"),
+                                ),
+                                ..EmployerChanges::default()
+                            },
+                            reason: Text::parse("Adresse relevée lors de la visite")
+                                .expect("a text"),
+                            corrected_on: day,
+                        },
+                    ),
+                );
+            }
+            if self.extra_chance(0.3) {
+                let day = self.extra_after(registered, 1, 120);
+                let (_, _, actor) = self.extra_mediator_of(home);
+                let places = self.extra.random_range(1..=3);
+                let (path, mut clock) = (self.extra_uuid(), OffsetDateTime::UNIX_EPOCH);
+                self.push_extra(
+                    path,
+                    day,
+                    &mut clock,
+                    actor,
+                    Command::Employer(
+                        id,
+                        EmployerCommand::SetHostingCapacity {
+                            simultaneous_immersions: places,
+                            notes: None,
+                        },
+                    ),
+                );
+            }
             self.employers.push(plan);
         }
         self.report.employers = self.employers.len();
@@ -456,6 +629,7 @@ impl<'a> Plan<'a> {
         clock: &mut OffsetDateTime,
     ) {
         let id = NeedId(self.uuid());
+        let actor_structure = actor.structure;
         let jobs = employer.naf.rome_codes();
         let count = self.rng.random_range(1..=2).min(jobs.len());
         let rome_codes: Vec<RomeCode> = jobs
@@ -504,6 +678,92 @@ impl<'a> Plan<'a> {
                 },
             ),
         );
+        // Some needs become job offers without an immersion: qualified with
+        // the employer, then formalised. No immersion is offered on them.
+        if self.extra_chance(0.12) {
+            let staff = self
+                .staff
+                .iter()
+                .position(|s| s.structure == actor_structure)
+                .unwrap_or_default();
+            let (_, _, mediator) = self.extra_mediator_of(staff);
+            let (path, mut clock) = (self.extra_uuid(), OffsetDateTime::UNIX_EPOCH);
+            let qualified = self.extra_after(day, 3, 20);
+            self.push_extra(
+                path,
+                qualified,
+                &mut clock,
+                mediator.clone(),
+                Command::Need(
+                    id,
+                    NeedCommand::Qualify {
+                        description: NeedDescription {
+                            activities: Text::parse(
+                                "Poste précisé avec l'employeur : tâches, horaires et tenue",
+                            )
+                            .expect("a text"),
+                            rome_codes,
+                            conditions: None,
+                            headcount,
+                            horizon,
+                            hiring_intent: HiringIntent::Planned,
+                        },
+                        qualified_on: qualified,
+                    },
+                ),
+            );
+            let formalised = self.extra_after(qualified, 1, 20);
+            self.push_extra(
+                path,
+                formalised,
+                &mut clock,
+                mediator,
+                Command::Need(
+                    id,
+                    NeedCommand::FormaliseAsOffer {
+                        offer_reference: None,
+                        formalised_on: formalised,
+                    },
+                ),
+            );
+            return;
+        }
+        if self.extra_chance(0.06) {
+            let staff = self
+                .staff
+                .iter()
+                .position(|s| s.structure == actor_structure)
+                .unwrap_or_default();
+            let (_, _, mediator) = self.extra_mediator_of(staff);
+            let (path, mut clock) = (self.extra_uuid(), OffsetDateTime::UNIX_EPOCH);
+            let corrected = self.extra_after(day, 1, 10);
+            self.push_extra(
+                path,
+                corrected,
+                &mut clock,
+                mediator,
+                Command::Need(
+                    id,
+                    NeedCommand::Correct {
+                        description: NeedDescription {
+                            activities: Text::parse(
+                                "Renfort sur l'activité principale, accueil et préparation",
+                            )
+                            .expect("a text"),
+                            rome_codes: rome_codes.clone(),
+                            conditions: Some(
+                                Text::parse("Horaires du matin, tenue fournie").expect("a text"),
+                            ),
+                            headcount,
+                            horizon,
+                            hiring_intent,
+                        },
+                        reason: Text::parse("Conditions oubliées à la saisie").expect("a text"),
+                        corrected_on: corrected,
+                    },
+                ),
+            );
+        }
         employer.needs.push((id, day, rome_codes));
     }
 
@@ -587,15 +847,256 @@ impl<'a> Plan<'a> {
                 identity,
                 target,
             };
+            let mut busy_until = stated;
             for _ in 0..immersions {
                 if day > self.options.end {
                     break;
                 }
                 match self.immersion(&mut person, day, &mut hosts, path) {
-                    Some(next) => day = self.after(next, 7, 60),
+                    Some(next) => {
+                        busy_until = next;
+                        day = self.after(next, 7, 60);
+                    }
                     None => break,
                 }
             }
+            self.around_person(&person, home, stated, busy_until);
+        }
+    }
+
+    /// What surrounds a person's immersions, on a path of its own: a
+    /// referent changed, job inquiries, a peer meeting, a mentorship,
+    /// consents and a testimony, a disability recognition, and the exit
+    /// once every immersion and its follow-up is behind.
+    fn around_person(&mut self, person: &PersonPlan, home: usize, stated: Date, busy_until: Date) {
+        let path = self.extra_uuid();
+        let mut clock = OffsetDateTime::UNIX_EPOCH;
+        let actor = person.actor.clone();
+        let on_person = |c| Command::Person(person.id, c);
+        let code = person.target[0].clone();
+        if self.extra_chance(0.04) {
+            let day = self.extra_after(stated, 1, 30);
+            self.push_extra(
+                path,
+                day,
+                &mut clock,
+                actor.clone(),
+                on_person(PersonCommand::CorrectIdentity {
+                    changes: IdentityChanges {
+                        phone: Some(PhoneNumber::parse("06 12 34 56 78").expect("a phone")),
+                        ..IdentityChanges::default()
+                    },
+                    reason: Text::parse("Numéro de téléphone donné à l'entretien").expect("a text"),
+                    corrected_on: day,
+                }),
+            );
+        }
+        if self.staff[home].mediators.len() > 1 && self.extra_chance(0.12) {
+            let day = self.extra_after(stated, 20, 200);
+            let others: Vec<UserId> = self.staff[home]
+                .mediators
+                .iter()
+                .copied()
+                .filter(|m| *m != person.referent)
+                .collect();
+            let referent = *others.choose(&mut self.extra).expect("another mediator");
+            self.push_extra(
+                path,
+                day,
+                &mut clock,
+                actor.clone(),
+                on_person(PersonCommand::ChangeReferent { referent }),
+            );
+        }
+        if self.extra_chance(0.35) {
+            let mut day = stated;
+            for with_whom in ["Entreprise du quartier", "Forum de l'emploi"]
+                .into_iter()
+                .take(self.extra.random_range(1..=2))
+            {
+                day = self.extra_after(day, 3, 40);
+                let inquiry_id = InquiryId(self.extra_uuid());
+                self.push_extra(
+                    path,
+                    day,
+                    &mut clock,
+                    actor.clone(),
+                    on_person(PersonCommand::LogJobInquiry {
+                        inquiry_id,
+                        held_on: day,
+                        rome_code: code.clone(),
+                        with_whom: Label::parse(with_whom).expect("a label"),
+                        learned: Some(
+                            Text::parse("Les horaires et les gestes du métier, vus sur place")
+                                .expect("a text"),
+                        ),
+                    }),
+                );
+            }
+        }
+        if self.extra_chance(0.15) {
+            let day = self.extra_after(stated, 15, 90);
+            let meeting_id = MeetingId(self.extra_uuid());
+            self.push_extra(
+                path,
+                day,
+                &mut clock,
+                actor.clone(),
+                on_person(PersonCommand::LogPeerMeeting {
+                    meeting_id,
+                    held_on: day,
+                    testimony_id: None,
+                    peer: Label::parse("Ancien participant passé par le même métier")
+                        .expect("a label"),
+                    rome_codes: vec![code.clone()],
+                    takeaways: Some(
+                        Text::parse("Le métier s'apprend vite avec une bonne équipe")
+                            .expect("a text"),
+                    ),
+                }),
+            );
+        }
+        let consent = |purpose: ConsentPurpose, given_on: Date| PersonCommand::GiveConsent {
+            purpose,
+            text_version: Label::parse(consent_texts::current(purpose).version).expect("a label"),
+            proof: ConsentProof::SignedForm,
+            given_on,
+        };
+        if self.extra_chance(0.12) {
+            let started = self.extra_after(stated, 10, 60);
+            let mentorship_id = MentorshipId(self.extra_uuid());
+            // Put in touch with a mentor with their consent only.
+            self.push_extra(
+                path,
+                started,
+                &mut clock,
+                actor.clone(),
+                on_person(consent(ConsentPurpose::Mentoring, started)),
+            );
+            let mentor = *MENTORS.choose(&mut self.extra).expect("mentors");
+            self.push_extra(
+                path,
+                started,
+                &mut clock,
+                actor.clone(),
+                on_person(PersonCommand::StartMentorship {
+                    mentorship_id,
+                    mentor: Label::parse(mentor).expect("a label"),
+                    mentor_job: Some(code.clone()),
+                    started_on: started,
+                }),
+            );
+            if self.extra_chance(0.6) {
+                let ended = self.extra_after(started, 60, 180);
+                self.push_extra(
+                    path,
+                    ended,
+                    &mut clock,
+                    actor.clone(),
+                    on_person(PersonCommand::EndMentorship {
+                        mentorship_id,
+                        ended_on: ended,
+                        reason: Some(
+                            Text::parse("Objectifs du parrainage atteints").expect("a text"),
+                        ),
+                    }),
+                );
+            }
+        }
+        if self.extra_chance(0.04) {
+            let day = self.extra_after(stated, 5, 60);
+            self.push_extra(
+                path,
+                day,
+                &mut clock,
+                actor.clone(),
+                on_person(consent(ConsentPurpose::DisabilityRecognition, day)),
+            );
+            self.push_extra(
+                path,
+                day,
+                &mut clock,
+                actor.clone(),
+                on_person(PersonCommand::RecordDisabilityRecognition {
+                    recognised: true,
+                    recorded_on: day,
+                }),
+            );
+        }
+        // Once their immersions are behind them, some agree to meet peers,
+        // some to share their path as a testimony.
+        let after_immersions = self.extra_after(busy_until, 5, 30);
+        if self.extra_chance(0.3) {
+            self.push_extra(
+                path,
+                after_immersions,
+                &mut clock,
+                actor.clone(),
+                on_person(consent(ConsentPurpose::PeerContact, after_immersions)),
+            );
+        }
+        if self.extra_chance(0.25) {
+            self.push_extra(
+                path,
+                after_immersions,
+                &mut clock,
+                actor.clone(),
+                on_person(consent(ConsentPurpose::Testimony, after_immersions)),
+            );
+            let recorded = self.extra_after(after_immersions, 0, 10);
+            let testimony_id = TestimonyId(self.extra_uuid());
+            let audience = *[
+                Audience::OwnStructureMediators,
+                Audience::OwnStructurePeople,
+                Audience::Territory,
+            ]
+            .choose(&mut self.extra)
+            .expect("audiences");
+            self.push_extra(
+                path,
+                recorded,
+                &mut clock,
+                actor.clone(),
+                Command::Testimony(
+                    testimony_id,
+                    TestimonyCommand::Record {
+                        testimony_id,
+                        author: person.id,
+                        account: Text::parse(
+                            "J'ai découvert le métier en immersion ; l'équipe m'a appris les gestes et j'ai pris confiance.",
+                        )
+                        .expect("a text"),
+                        rome_codes: person.target.clone(),
+                        audience,
+                        recorded_on: recorded,
+                    },
+                ),
+            );
+        }
+        // The exit, after the six-month follow-up of the last immersion.
+        if self.extra_chance(0.25) {
+            // After the path's own last fact too (a mentorship that ends).
+            let exited =
+                self.extra_after(busy_until, 200, 300)
+                    .max(self.extra_after(clock.date(), 7, 30));
+            let reason = match self.extra.random_range(0..4) {
+                0 => ExitReason::Employment {
+                    contract: ContractType::Cdi,
+                },
+                1 => ExitReason::Training,
+                2 => ExitReason::EndOfSupport,
+                _ => ExitReason::Moved,
+            };
+            self.push_extra(
+                path,
+                exited,
+                &mut clock,
+                actor,
+                on_person(PersonCommand::Exit {
+                    reason,
+                    exited_on: exited,
+                }),
+            );
         }
     }
 
@@ -812,6 +1313,37 @@ impl<'a> Plan<'a> {
                 }),
             );
             return Some(on);
+        }
+        // A work accident, now and then: reported the day it happens,
+        // declared to the health insurance the next day.
+        if self.extra_chance(0.03) {
+            let on = self.extra_after(first, 0, ((last - first).whole_days() - 1).max(0));
+            let accident_id = AccidentId(self.extra_uuid());
+            let occurred_at = paris_time(on, 7 * 60 + 30);
+            self.push_extra(
+                path,
+                on,
+                &mut clock,
+                mediator.clone(),
+                cmd(ImmersionCommand::ReportAccident {
+                    accident_id,
+                    occurred_at,
+                    structure_informed_at: occurred_at + Duration::minutes(20),
+                    description: Text::parse("Coupure légère à la main pendant une tâche encadrée")
+                        .expect("a text"),
+                }),
+            );
+            let next = on + Duration::days(1);
+            self.push_extra(
+                path,
+                next,
+                &mut clock,
+                mediator.clone(),
+                cmd(ImmersionCommand::RecordAccidentDeclaration {
+                    accident_id,
+                    filed_at: paris_time(next, 7 * 60 + 45),
+                }),
+            );
         }
         self.push(
             path,

@@ -55,13 +55,16 @@ pub struct NeedPageOf {
     pub limit: i64,
 }
 
+/// A page below an employer: the key it starts after, and how many rows.
+type Page = (Option<(Date, Uuid)>, i64);
+
 /// The employers of the keys that ask the same page (a page of employers
 /// asks the same `first` and `after` for each): one query per group.
 fn by_page<K: Copy>(
     keys: &[K],
-    page: impl Fn(&K) -> (Option<(Date, Uuid)>, i64),
+    page: impl Fn(&K) -> Page,
     employer: impl Fn(&K) -> Uuid,
-) -> HashMap<(Option<(Date, Uuid)>, i64), Vec<Uuid>> {
+) -> HashMap<Page, Vec<Uuid>> {
     let mut groups: HashMap<_, Vec<Uuid>> = HashMap::new();
     for k in keys {
         groups.entry(page(k)).or_default().push(employer(k));
