@@ -103,9 +103,16 @@ pub struct ApiReport {
     pub ratio: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The mutations the clients sent, in the order each client cycles
+    /// through them.
+    pub mix: Vec<Kind>,
     /// Database round trips per mutation, counted on the wire during the
     /// API rounds (`None` for a server reached over the network).
     pub round_trips_per_mutation: Option<f64>,
+    /// Round trips of one mutation of each kind, counted on the wire with
+    /// one client before the rounds (every kind, in the mix or not), and
+    /// its p50 latency then, in ms.
+    pub round_trips_by_kind: Vec<KindTrips>,
     /// The same for the raw store appends, for comparison.
     pub round_trips_per_append: Option<f64>,
     /// Resident memory of the process (server and clients), at the end.
@@ -115,6 +122,31 @@ pub struct ApiReport {
     pub targets_met: bool,
 }
 
+/// One kind's round trips per mutation, counted alone.
+#[derive(Debug, Serialize)]
+pub struct KindTrips {
+    pub kind: Kind,
+    pub round_trips: Option<f64>,
+    pub p50_ms: f64,
+}
+
+/// A mutation the benchmark sends: what a mediator does most, on an
+/// employer of the client's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// `employerVisitLog`: a visit, the one fact written in the append's
+    /// own statement from the start.
+    Visit,
+    /// `needSurface`: a need heard by phone.
+    NeedSurface,
+    /// `needQualify`: the client's last need surfaced, qualified.
+    NeedQualify,
+    /// `personEnroll`: a person enrolled, their identity sealed with a key
+    /// of their own.
+    PersonEnroll,
+}
+
 const PASSWORD: &str = "bench password, not a secret";
 const VISIT: &str = "mutation($e: ID!) {
     employerVisitLog(input: { employerId: $e, purpose: FOLLOW_UP,
@@ -122,6 +154,97 @@ const VISIT: &str = "mutation($e: ID!) {
         employer { visitCount }
     }
 }";
+const NEED_SURFACE: &str = "mutation($e: ID!) {
+    needSurface(input: { employerId: $e, source: { kind: PHONE },
+                         description: { activities: \"Mise en rayon\", romeCodes: [\"D1507\"],
+                                        headcount: 1, horizon: WITHIN_THREE_MONTHS,
+                                        hiringIntent: POSSIBLE } }) {
+        need { id qualified }
+    }
+}";
+const NEED_QUALIFY: &str = "mutation($n: ID!) {
+    needQualify(input: { needId: $n,
+                         description: { activities: \"Mise en rayon, réception\",
+                                        romeCodes: [\"D1507\"], headcount: 2,
+                                        horizon: WITHIN_THREE_MONTHS, hiringIntent: PLANNED } }) {
+        need { id qualified }
+    }
+}";
+const PERSON_ENROLL: &str = "mutation($last: String!) {
+    personEnroll(input: { firstName: \"Camille\", lastName: $last,
+                          birthDate: \"1990-05-14\" }) {
+        person { id }
+    }
+}";
+
+/// A last name of its own for each person enrolled: the same name and
+/// birth date twice asks for a confirmation.
+fn last_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = "Martin-".to_owned();
+    loop {
+        name.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+        if n == 0 {
+            return name;
+        }
+    }
+}
+
+/// What a client keeps between its mutations: its employer, and its last
+/// need surfaced (which `NeedQualify` qualifies).
+struct Client {
+    employer: String,
+    need: Option<String>,
+}
+
+impl Client {
+    /// Sends one mutation of `kind`.
+    async fn send(
+        &mut self,
+        http: &reqwest::Client,
+        url: &str,
+        token: &str,
+        kind: Kind,
+    ) -> anyhow::Result<()> {
+        match kind {
+            Kind::Visit => {
+                post(http, url, token, VISIT, json!({ "e": self.employer })).await?;
+            }
+            Kind::NeedSurface | Kind::NeedQualify
+                if kind == Kind::NeedSurface || self.need.is_none() =>
+            {
+                let answer = post(
+                    http,
+                    url,
+                    token,
+                    NEED_SURFACE,
+                    json!({ "e": self.employer }),
+                )
+                .await?;
+                self.need = answer["data"]["needSurface"]["need"]["id"]
+                    .as_str()
+                    .map(str::to_owned);
+                anyhow::ensure!(self.need.is_some(), "no need surfaced: {answer}");
+            }
+            Kind::NeedSurface | Kind::NeedQualify => {
+                post(http, url, token, NEED_QUALIFY, json!({ "n": self.need })).await?;
+            }
+            Kind::PersonEnroll => {
+                post(
+                    http,
+                    url,
+                    token,
+                    PERSON_ENROLL,
+                    json!({ "last": last_name() }),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
 
 fn memory_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -162,25 +285,33 @@ async fn post(
     Ok(answer)
 }
 
-/// Each client logs visits on an employer of its own for `run_time`;
-/// returns the latencies.
+/// Each client sends the mix's mutations in turn on an employer of its own
+/// for `run_time`; returns the latencies.
 async fn api_round(
     url: &str,
     token: &str,
     employers: &[String],
+    mix: &[Kind],
     run_time: Duration,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for employer in employers {
-        let (url, token, employer) = (url.to_owned(), token.to_owned(), employer.clone());
+    for (n, employer) in employers.iter().enumerate() {
+        let (url, token, mix) = (url.to_owned(), token.to_owned(), mix.to_vec());
+        let mut client = Client {
+            employer: employer.clone(),
+            need: None,
+        };
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let http = reqwest::Client::new();
             let mut latencies = Vec::new();
+            // Clients start at different places in the mix.
+            let mut next = n % mix.len();
             while started.elapsed() < run_time {
                 let sent = Instant::now();
-                post(&client, &url, &token, VISIT, json!({ "e": employer })).await?;
+                client.send(&http, &url, &token, mix[next]).await?;
                 latencies.push(sent.elapsed());
+                next = (next + 1) % mix.len();
             }
             Ok::<_, anyhow::Error>(latencies)
         }));
@@ -192,13 +323,60 @@ async fn api_round(
     Ok((all, started.elapsed()))
 }
 
+/// The round trips of one mutation of each kind, sent `times` times in a
+/// row by one client, and the p50 latency.
+async fn round_trips_by_kind(
+    url: &str,
+    token: &str,
+    employer: &str,
+    counted: impl Fn() -> Option<u64>,
+    times: usize,
+) -> anyhow::Result<Vec<KindTrips>> {
+    let http = reqwest::Client::new();
+    let mut client = Client {
+        employer: employer.to_owned(),
+        need: None,
+    };
+    // A need to qualify, and warm connections, before counting.
+    client.send(&http, url, token, Kind::NeedSurface).await?;
+    let mut all = Vec::new();
+    for kind in [
+        Kind::Visit,
+        Kind::NeedSurface,
+        Kind::NeedQualify,
+        Kind::PersonEnroll,
+    ] {
+        client.send(&http, url, token, kind).await?;
+        let before = counted();
+        let mut latencies = Vec::with_capacity(times);
+        for _ in 0..times {
+            let sent = Instant::now();
+            client.send(&http, url, token, kind).await?;
+            latencies.push(sent.elapsed());
+        }
+        latencies.sort_unstable();
+        let round_trips = match (before, counted()) {
+            (Some(before), Some(after)) => Some((after - before) as f64 / times as f64),
+            _ => None,
+        };
+        all.push(KindTrips {
+            kind,
+            round_trips,
+            p50_ms: percentile(&latencies, 0.5),
+        });
+    }
+    Ok(all)
+}
+
 pub async fn run(
     config: &Config,
     db: &Database,
     clients: usize,
     seconds: f64,
     rounds: usize,
+    mix: &[Kind],
 ) -> anyhow::Result<ApiReport> {
+    anyhow::ensure!(!mix.is_empty(), "the mix names no mutation");
     let bench = BenchDatabase::create_counted(db, "passerelle_bench_api").await?;
     let counted = || bench.round_trips.as_ref().map(round_trips::RoundTrips::get);
     let (pool, store) = (bench.pool.clone(), bench.store.clone());
@@ -261,26 +439,12 @@ pub async fn run(
         .to_owned();
     let mut employers = Vec::new();
     for n in 0..clients {
-        let siret = (0..10)
-            .map(|d| format!("{:013}{d}", 4_100_000_000_000u64 + n as u64 * 7))
-            .find(|s| passerelle_domain::values::Siret::parse(s).is_ok())
-            .context("a SIRET")?;
-        let answer = post(
-            &client,
-            &url,
-            &token,
-            "mutation($s: String!, $n: String!) { employerRegister(input: { siret: $s, name: $n,
-                naf: \"56\", commune: \"44109\" }) { employer { id } } }",
-            json!({ "s": siret, "n": format!("Employeur {n}") }),
-        )
-        .await?;
-        employers.push(
-            answer["data"]["employerRegister"]["employer"]["id"]
-                .as_str()
-                .context("an employer id")?
-                .to_owned(),
-        );
+        employers.push(register(&client, &url, &token, n).await?);
     }
+
+    // Its own employer, so that its needs do not mix with the clients'.
+    let calibration = register(&client, &url, &token, clients).await?;
+    let round_trips_by_kind = round_trips_by_kind(&url, &token, &calibration, &counted, 50).await?;
 
     let run_time = Duration::from_secs_f64(seconds);
     let (mut latencies, mut api_time) = (Vec::new(), Duration::ZERO);
@@ -288,7 +452,7 @@ pub async fn run(
     let (mut api_trips, mut store_trips) = (0u64, 0u64);
     for round in 0..rounds {
         let before = counted();
-        let (l, t) = api_round(&url, &token, &employers, run_time).await?;
+        let (l, t) = api_round(&url, &token, &employers, mix, run_time).await?;
         let between = counted();
         latencies.extend(l);
         api_time += t;
@@ -328,10 +492,38 @@ pub async fn run(
         ratio,
         p50_ms: p50,
         p99_ms: p99,
+        mix: mix.to_vec(),
         round_trips_per_mutation,
+        round_trips_by_kind,
         round_trips_per_append,
         rss_mb: rss,
         peak_rss_mb: peak,
         targets_met: ratio >= 0.5 && p99 < 20.0 && peak < 100.0,
     })
+}
+
+/// Registers the `n`th benchmark employer; its id.
+async fn register(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    n: usize,
+) -> anyhow::Result<String> {
+    let siret = (0..10)
+        .map(|d| format!("{:013}{d}", 4_100_000_000_000u64 + n as u64 * 7))
+        .find(|s| passerelle_domain::values::Siret::parse(s).is_ok())
+        .context("a SIRET")?;
+    let answer = post(
+        client,
+        url,
+        token,
+        "mutation($s: String!, $n: String!) { employerRegister(input: { siret: $s, name: $n,
+            naf: \"56\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret, "n": format!("Employeur {n}") }),
+    )
+    .await?;
+    Ok(answer["data"]["employerRegister"]["employer"]["id"]
+        .as_str()
+        .context("an employer id")?
+        .to_owned())
 }

@@ -163,7 +163,7 @@ pub(crate) enum DemoCommand {
 pub(crate) enum BenchCommand {
     /// GraphQL mutations over HTTP with concurrent clients, beside raw store appends.
     Api {
-        /// Concurrent clients, each logging visits on an employer of its own.
+        /// Concurrent clients, each on an employer of its own.
         #[arg(long, default_value_t = 16)]
         clients: usize,
         /// Seconds per measured run.
@@ -172,6 +172,14 @@ pub(crate) enum BenchCommand {
         /// Runs per side, API and store alternating.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// The mutations each client sends in turn (every kind's round
+        /// trips are counted apart before the rounds either way).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "visit,need-surface,need-qualify"
+        )]
+        mix: Vec<crate::bench::Kind>,
     },
     /// Each dashboard query's p50/p95 and every projection's rebuild rate on a
     /// seeded store, beside a raw sequential read of the same events.

@@ -485,7 +485,16 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             seconds,
             rounds,
         } => {
-            let r = bench::run(config, db, clients, seconds, rounds).await?;
+            let r = bench::run(config, db, clients, seconds, rounds, &mix).await?;
+            println!();
+            println!("| mutation | round trips | p50 ms (one client) |");
+            println!("|----------|------------:|--------------------:|");
+            for k in &r.round_trips_by_kind {
+                let trips = k
+                    .round_trips
+                    .map_or("not counted".to_owned(), |t| format!("{t:.2}"));
+                println!("| {:?} | {trips} | {:.1} |", k.kind, k.p50_ms);
+            }
             println!();
             println!(
                 "| clients | API mutations/s | store appends/s | ratio | p50 ms | p99 ms | RSS MB (peak) |"
@@ -505,8 +514,10 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
                 r.peak_rss_mb
             );
             match (r.round_trips_per_mutation, r.round_trips_per_append) {
+            mix,
                 (Some(mutation), Some(append)) => println!(
-                    "database round trips, counted on the wire: {mutation:.2} per mutation, {append:.2} per raw append"
+                    "database round trips, counted on the wire: {mutation:.2} per mutation of the mix {:?}, {append:.2} per raw append",
+                    r.mix
                 ),
                 _ => {
                     println!("database round trips: not counted (server reached over the network)")

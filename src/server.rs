@@ -16,7 +16,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures::{SinkExt as _, StreamExt as _};
 use metrics_exporter_prometheus::PrometheusHandle;
-use passerelle_graphql::Viewer;
 use passerelle_web::{OwnRefusal, session_token};
 use serde_json::json;
 use sqlx::PgPool;
@@ -250,23 +249,27 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
              {\"query\": \"…\", \"variables\": {…}}.",
         );
     };
-    let mut viewer = match viewer_for(api, session_token(&parts.headers)).await {
-        Ok(viewer) => viewer,
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return not_ready("session lookup failed");
-        }
-    };
+    let mut request = request;
+    let token = session_token(&parts.headers);
+    let (mut viewer, check) =
+        match passerelle_graphql::viewer_of_request(&api.gateway, &mut request, token).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return not_ready("session lookup failed");
+            }
+        };
     viewer.client = passerelle_web::client_address(api, &parts.headers, &parts.extensions);
     let request = passerelle_graphql::prepare(request, &api.gateway, viewer);
-    GraphQLResponse::from(api.schema.execute(request).await).into_response()
+    let response = passerelle_graphql::execute(&api.schema, &api.gateway, request, check).await;
+    GraphQLResponse::from(response).into_response()
 }
 
-/// Who a session token stands for.
+/// Who a session token stands for, looked up.
 async fn viewer_for(
     api: &Api,
     token: Option<String>,
-) -> Result<Viewer, passerelle_accounts::AccountError> {
+) -> Result<passerelle_graphql::Viewer, passerelle_accounts::AccountError> {
     passerelle_graphql::viewer_of_token(&api.gateway, token).await
 }
 

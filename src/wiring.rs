@@ -166,6 +166,7 @@ pub(crate) fn api_over(
         magic_links_in_log: config.api.magic_links_in_log,
         small_cell_threshold: config.dashboards.small_cell_threshold,
         throttle: Arc::new(passerelle_graphql::Throttle::new(config.api.throttle())),
+        sessions: passerelle_graphql::Sessions::default(),
     };
     if config.api.magic_links_in_log {
         tracing::warn!(

@@ -288,6 +288,35 @@ pub async fn authenticate(
     Ok(row.and_then(Option::<User>::from))
 }
 
+/// The check that a session looked up before still stands for `user`, as
+/// a boolean SQL expression over its values (`$4`, JSON) and those values:
+/// what [`authenticate`] requires (open, not expired at `now`, the account
+/// enabled), and the same user, structure and role. The gateway has a
+/// command make it in the statement that reads its stream, instead of
+/// looking the session up again first.
+pub fn session_check(token: &str, user: &User, now: OffsetDateTime) -> (&'static str, String) {
+    const STILL_OPEN: &str = "exists (select 1 from sessions x join users u using (user_id)
+        where x.token_hash = decode($4::jsonb->>'token', 'base64')
+          and x.revoked_at is null and x.expires_at > ($4::jsonb->>'at')::timestamptz
+          and u.disabled_at is null
+          and u.user_id = ($4::jsonb->>'user')::uuid
+          and u.structure_id = ($4::jsonb->>'structure')::uuid
+          and u.role = $4::jsonb->>'role')";
+    let at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    // Every value is base64, a UUID, a timestamp or a role's name: nothing
+    // to escape in JSON.
+    let params = format!(
+        r#"{{"token":"{}","at":"{at}","user":"{}","structure":"{}","role":"{}"}}"#,
+        base64::engine::general_purpose::STANDARD.encode(token_hash(token)),
+        user.user_id.0,
+        user.structure.0,
+        user.role.as_str(),
+    );
+    (STILL_OPEN, params)
+}
+
 /// An active staff member, by id.
 pub async fn staff_member(
     db: impl PgExecutor<'_>,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use passerelle_domain::Decider;
 use passerelle_domain::employer::{Employer, EmployerCommand, EmployerContext};
 use passerelle_domain::immersion::{Immersion, ImmersionCommand, ImmersionContext};
-use passerelle_domain::need::{Need, NeedCommand, NeedContext};
+use passerelle_domain::need::{Need, NeedCommand, NeedContext, NeedSource};
 use passerelle_domain::person::{ConsentPurpose, Person, PersonCommand, PersonContext};
 use passerelle_domain::testimony::{Testimony, TestimonyCommand, TestimonyContext};
 use passerelle_projections::views::{employers, immersions, needs, people};
@@ -56,9 +56,19 @@ impl ContextSource<Need> for Views {
         _: OffsetDateTime,
         today: Date,
     ) -> Result<NeedContext, AppError> {
+        // The decision asks only whether the visit the need came from was
+        // logged there: that visit is the only one read, in one statement.
         let employer_visits = match command {
-            NeedCommand::Surface { employer_id, .. } => {
-                employers::visits(conn, *employer_id).await?
+            NeedCommand::Surface {
+                employer_id,
+                source,
+                ..
+            } => {
+                let named = match source {
+                    NeedSource::Visit { visit_id } => vec![*visit_id],
+                    _ => Vec::new(),
+                };
+                employers::visits_among(conn, *employer_id, &named).await?
             }
             _ => Some(Vec::new()),
         };
@@ -122,7 +132,9 @@ impl ContextSource<Immersion> for Views {
                 context.person_accompanied =
                     people::accompanied_by(&mut *conn, *person_id, *structure).await?;
                 context.employer_registered =
-                    employers::visits(conn, *employer_id).await?.is_some();
+                    employers::visits_among(&mut *conn, *employer_id, &[])
+                        .await?
+                        .is_some();
                 if let Some(need) = need_id {
                     context.need_employer = needs::open_need_employer(&mut *conn, *need).await?;
                 }

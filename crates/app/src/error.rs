@@ -16,6 +16,10 @@ pub enum AppError {
     /// stream, with other content or by another actor.
     #[error("command {command_id} was already used for another command")]
     CommandReused { command_id: Uuid },
+    /// The check the caller asked for in the command's first statement
+    /// ([`crate::Handler::checking`]) did not hold: nothing was done.
+    #[error("the command's check did not hold")]
+    CheckFailed,
     #[error("stored event {event_type} could not be read")]
     Decode {
         event_type: String,

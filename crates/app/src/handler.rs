@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use passerelle_domain::EventType;
 use passerelle_store::projection::Projections;
 use passerelle_store::{
-    Append, AppendResult, AppendedCommand, ExpectedVersion, LogPosition, Metadata, NewEvent,
+    Append, AppendResult, AppendedCommand, ExpectedVersion, Guard, LogPosition, Metadata, NewEvent,
     RecordedEvent, Store, StoreError,
 };
 use sqlx::PgConnection;
@@ -30,6 +30,12 @@ const MAX_ATTEMPTS: usize = 5;
 /// How many aggregate states are kept between commands, and for how long.
 const CACHED_STATES: usize = 10_000;
 const CACHED_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+tokio::task_local! {
+    /// The check every command carried within [`Handler::checking`] makes
+    /// in the statement that reads its stream.
+    static CHECK: Option<Guard>;
+}
 
 /// What identifies one issuing of a command.
 #[derive(Debug, Clone)]
@@ -132,6 +138,16 @@ impl Handler {
         self.clock.as_ref()
     }
 
+    /// Runs `work` with `check` made by each command it carries, in the
+    /// statement that reads the command's stream (no round trip of its
+    /// own): a command whose check fails is refused with
+    /// [`AppError::CheckFailed`] before anything is read or decided. The
+    /// gateway checks there a session it knew already, instead of looking
+    /// it up again first.
+    pub async fn checking<F: std::future::Future>(check: Option<Guard>, work: F) -> F::Output {
+        CHECK.scope(check, work).await
+    }
+
     /// Decides `command` on the aggregate `id` and appends what it yields.
     /// A refusal appends nothing; a retried command id answers as the first
     /// time did, without deciding again, and a command id already used for
@@ -145,6 +161,7 @@ impl Handler {
     ) -> Result<Outcome, AppError> {
         let stream_id = A::stream_id(id);
         let fingerprint = self.fingerprint(&stream_id, command, meta);
+        let check = CHECK.try_with(Clone::clone).ok().flatten();
         for attempt in 1..=MAX_ATTEMPTS {
             // Outside a transaction until the append: the compare-and-set on
             // the stream's version guards the decision, and a statement
@@ -159,10 +176,20 @@ impl Handler {
             // snapshot for both, so a first attempt of this command that the
             // read sees is found too, and the command is not decided against
             // its own effects.
-            let (recorded, done) = self
+            let (recorded, done, allowed) = self
                 .store
-                .read_stream_for_command(&mut conn, &stream_id, cached + 1, meta.command_id)
+                .read_stream_guarded(
+                    &mut conn,
+                    &stream_id,
+                    cached + 1,
+                    meta.command_id,
+                    check.as_ref(),
+                )
                 .await?;
+            if !allowed {
+                conn.finished();
+                return Err(AppError::CheckFailed);
+            }
             let done = already_done(done, &stream_id, &fingerprint, meta)?;
             let version = recorded.last().map_or(cached, |e| e.version);
             for event in &recorded {

@@ -27,4 +27,5 @@ pub use erasure::{Forget, ForgetContact, NothingElse};
 pub use error::AppError;
 pub use fanout::{RESYNC, fan_out};
 pub use handler::{CommandMeta, ContextSource, Handler, Outcome};
+pub use passerelle_store::Guard;
 pub use reading::Recorded;

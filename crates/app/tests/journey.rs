@@ -8,7 +8,7 @@ use passerelle_app::{Actor, AppError, CommandMeta, FixedClock, Handler, Role, Vi
 use passerelle_domain::employer::{Employer, EmployerCommand, VisitPurpose};
 use passerelle_domain::immersion::*;
 use passerelle_domain::need::{
-    HiringIntent, Horizon, Need, NeedCommand, NeedDescription, NeedSource,
+    HiringIntent, Horizon, Need, NeedCloseReason, NeedCommand, NeedDescription, NeedSource,
 };
 use passerelle_domain::person::{
     Identity, LegalBasis, Person, PersonCommand, Project, ReadjustmentCause,
@@ -76,6 +76,14 @@ impl World {
             .execute::<Need>(need(), &command, &self.meta(&self.mediator), &Views)
             .await
             .unwrap();
+    }
+
+    /// A command on another need than `need()`; what it did.
+    async fn need_at(&self, id: NeedId, command: NeedCommand) -> passerelle_app::Outcome {
+        self.handler
+            .execute::<Need>(id, &command, &self.meta(&self.mediator), &Views)
+            .await
+            .unwrap()
     }
 
     async fn person(&self, command: PersonCommand) -> Result<(), AppError> {
@@ -238,6 +246,41 @@ async fn the_whole_journey_reads_its_own_writes_and_the_timeline_tells_it() {
         surfaced_on: monday,
     })
     .await;
+    // Another need, heard by phone, qualified then closed: each written in
+    // its append's own statement, the row back with the outcome (and the
+    // views compared with a rebuild at the end).
+    let other_need = NeedId(id(31));
+    let description = |activities: &str, codes: &[&str], headcount| NeedDescription {
+        activities: text(activities),
+        rome_codes: codes.iter().map(|c| RomeCode::parse(c).unwrap()).collect(),
+        conditions: Some(text("Horaires décalés")),
+        headcount,
+        horizon: Horizon::WithinThreeMonths,
+        hiring_intent: HiringIntent::Planned,
+    };
+    for command in [
+        NeedCommand::Surface {
+            need_id: other_need,
+            employer_id: employer(),
+            source: NeedSource::Phone,
+            description: description("Réception des livraisons", &["N1103"], 1),
+            surfaced_on: monday,
+        },
+        NeedCommand::Qualify {
+            description: description("Réception et mise en rayon", &["N1103", "D1507"], 2),
+            qualified_on: monday,
+        },
+        NeedCommand::Close {
+            reason: NeedCloseReason::Other {
+                explanation: text("Poste pourvu en interne"),
+            },
+            closed_on: monday,
+        },
+    ] {
+        let outcome = w.need_at(other_need, command).await;
+        let row = passerelle_projections::views::needs::written(&outcome.written, other_need);
+        assert!(row.is_some(), "the need's row comes back with the outcome");
+    }
     w.person(PersonCommand::Enroll {
         person_id: person(),
         structure: structure(),

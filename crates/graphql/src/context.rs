@@ -1,6 +1,7 @@
 //! What each request carries: the gateway to the command path and the
 //! database, who sends it, and the actor its commands are issued as.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::{Context, Result};
@@ -28,6 +29,189 @@ pub struct Gateway {
     pub throttle: Arc<Throttle>,
     /// Dashboard counts below this are masked beyond the viewer's structure.
     pub small_cell_threshold: i64,
+    /// Staff sessions looked up lately (see [`viewer_of_request`]).
+    pub sessions: Sessions,
+}
+
+/// How long a staff session looked up is taken as it was by a command
+/// that checks it in its own statement, and how many are kept.
+const SESSION_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+const SESSIONS_KEPT: usize = 10_000;
+
+/// The mutations whose every resolver's first reach of the database is its
+/// command's [`passerelle_app::Handler::execute`], before any read: what
+/// they do before (parsing, `app::policy` on the viewer in hand) reads
+/// nothing. Sent with a staff session kept in [`Sessions`], they are not
+/// preceded by a session lookup: the command checks the session in the
+/// statement that reads its stream, and is refused `UNAUTHENTICATED` when
+/// it no longer stands, before anything is read or written. A mutation
+/// added here must keep that order.
+const CHECKED_BY_COMMAND: &[&str] = &[
+    "employerRegister",
+    "employerVisitLog",
+    "employerHostingCapacitySet",
+    "needSurface",
+    "needQualify",
+    "needClose",
+    "needFormalise",
+];
+
+/// Staff sessions recently looked up, by token: the user each stands for.
+/// Never an authority by itself: only the commands of
+/// [`CHECKED_BY_COMMAND`] use an entry, and they check the session again
+/// in their own statement.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions(Arc<std::sync::Mutex<HashMap<String, (User, std::time::Instant)>>>);
+
+impl Sessions {
+    fn get(&self, token: &str) -> Option<User> {
+        let kept = self.lock();
+        let (user, since) = kept.get(token)?;
+        (since.elapsed() < SESSION_KEPT_FOR).then(|| user.clone())
+    }
+
+    fn keep(&self, token: &str, user: Option<&User>) {
+        let mut kept = self.lock();
+        let Some(user) = user else {
+            kept.remove(token);
+            return;
+        };
+        if kept.len() >= SESSIONS_KEPT && !kept.contains_key(token) {
+            kept.retain(|_, (_, since)| since.elapsed() < SESSION_KEPT_FOR);
+            if kept.len() >= SESSIONS_KEPT {
+                kept.clear();
+            }
+        }
+        kept.insert(token.to_owned(), (user.clone(), std::time::Instant::now()));
+    }
+
+    /// Forgets a session ended here (a logout) or refused by a command.
+    pub(crate) fn forget(&self, token: &str) {
+        self.lock().remove(token);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (User, std::time::Instant)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What the commands of a request check of its session, in their own
+/// statement, when it was not looked up first ([`viewer_of_request`]).
+#[derive(Debug, Clone)]
+pub struct SessionCheck {
+    guard: passerelle_app::Guard,
+    token: String,
+}
+
+/// Who sends `request`, and what its commands must check of the session:
+/// for a mutation whose every field is one of [`CHECKED_BY_COMMAND`] sent
+/// with a staff session looked up in the last seconds, the session as it
+/// was, checked by the command in the statement that reads its stream (one
+/// round trip fewer); otherwise the session looked up, as
+/// [`viewer_of_token`] does.
+pub async fn viewer_of_request(
+    gateway: &Gateway,
+    request: &mut async_graphql::Request,
+    token: Option<String>,
+) -> Result<(Viewer, Option<SessionCheck>), passerelle_accounts::AccountError> {
+    if let Some(t) = &token
+        && let Some(user) = gateway.sessions.get(t)
+        && checked_by_command(request)
+    {
+        let now = gateway.handler.clock().now();
+        let (sql, params) = passerelle_accounts::session_check(t, &user, now);
+        let viewer = Viewer {
+            user: Some(user),
+            token: token.clone(),
+            ..Viewer::default()
+        };
+        let check = SessionCheck {
+            guard: passerelle_app::Guard { sql, params },
+            token: t.clone(),
+        };
+        return Ok((viewer, Some(check)));
+    }
+    let viewer = viewer_of_token(gateway, token).await?;
+    if let Some(t) = &viewer.token {
+        gateway.sessions.keep(t, viewer.user.as_ref());
+    }
+    Ok((viewer, None))
+}
+
+/// Whether the request is a mutation whose every field is one of
+/// [`CHECKED_BY_COMMAND`] (no fragment at its root, so nothing else runs).
+fn checked_by_command(request: &mut async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{OperationType, Selection};
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let operation = match &name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name.as_str()))
+            .map(|(_, op)| op),
+        None => {
+            let mut all = document.operations.iter();
+            match (all.next(), all.next()) {
+                (Some((_, op)), None) => Some(op),
+                _ => None,
+            }
+        }
+    };
+    let Some(operation) = operation else {
+        return false;
+    };
+    let operation = &operation.node;
+    operation.ty == OperationType::Mutation
+        && !operation.selection_set.node.items.is_empty()
+        && operation
+            .selection_set
+            .node
+            .items
+            .iter()
+            .all(|item| match &item.node {
+                Selection::Field(field) => {
+                    field.node.directives.is_empty()
+                        && CHECKED_BY_COMMAND.contains(&field.node.name.node.as_str())
+                }
+                _ => false,
+            })
+}
+
+/// Runs a request readied by [`prepare`] with the session check
+/// [`viewer_of_request`] gave, made by each of its commands.
+pub async fn execute(
+    schema: &crate::PasserelleSchema,
+    gateway: &Gateway,
+    request: async_graphql::Request,
+    check: Option<SessionCheck>,
+) -> async_graphql::Response {
+    let Some(check) = check else {
+        return schema.execute(request).await;
+    };
+    let (guard, token) = (check.guard.clone(), check.token.clone());
+    let response =
+        passerelle_app::Handler::checking(Some(guard), schema.execute(request.data(check))).await;
+    // Refused as no longer open: not taken as it was again.
+    if response
+        .errors
+        .iter()
+        .any(|e| is_code(e, crate::error::Code::Unauthenticated))
+    {
+        gateway.sessions.forget(&token);
+    }
+    response
+}
+
+fn is_code(e: &async_graphql::ServerError, code: crate::error::Code) -> bool {
+    e.extensions
+        .as_ref()
+        .and_then(|x| x.get("code"))
+        .is_some_and(|c| *c == async_graphql::Value::from(code.as_str()))
 }
 
 /// Who sends the request, as the HTTP layer authenticated them: a staff
@@ -105,11 +289,15 @@ pub async fn viewer_of_token(
     let mut viewer = Viewer::default();
     if let Some(t) = &token {
         let now = gateway.handler.clock().now();
-        viewer.user = passerelle_accounts::authenticate(&gateway.pool, t, now).await?;
+        // The command path's warm connection: back without the pool's ping
+        // once the lookups completed (dropped on an error, it gets it).
+        let mut conn = gateway.handler.store().acquire_warm().await?;
+        viewer.user = passerelle_accounts::authenticate(&mut *conn, t, now).await?;
         if viewer.user.is_none() {
             viewer.principal =
-                passerelle_accounts::authenticate_principal(&gateway.pool, t, now).await?;
+                passerelle_accounts::authenticate_principal(&mut *conn, t, now).await?;
         }
+        conn.finished();
         // A person's session lasts while they are accompanied: once they
         // exit or are erased it is revoked, whatever its expiry.
         if let Some(PrincipalSession {
@@ -218,4 +406,51 @@ pub(crate) fn user_of(actor: &passerelle_app::Actor) -> Uuid {
         .strip_prefix("user:")
         .and_then(|id| id.parse().ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(query: &str, operation: Option<&str>) -> bool {
+        let mut request = async_graphql::Request::new(query);
+        if let Some(name) = operation {
+            request = request.operation_name(name);
+        }
+        checked_by_command(&mut request)
+    }
+
+    #[test]
+    fn only_a_mutation_of_commands_alone_is_checked_by_its_commands() {
+        let visit = "employerVisitLog(input: {}) { employer { id } }";
+        assert!(checked(&format!("mutation {{ {visit} }}"), None));
+        assert!(checked(
+            &format!("mutation {{ a: {visit} b: needQualify(input: {{}}) {{ need {{ id }} }} }}"),
+            None
+        ));
+        // Reads, and mutations that read before their command, are looked up.
+        assert!(!checked("{ me { name } }", None));
+        assert!(!checked(
+            &format!("mutation {{ {visit} logout {{ loggedOut }} }}"),
+            None
+        ));
+        assert!(!checked("mutation { __typename }", None));
+        // Whatever a fragment or a directive at the root would run.
+        assert!(!checked(
+            &format!("mutation {{ ...F }} fragment F on Mutation {{ {visit} }}"),
+            None
+        ));
+        assert!(!checked(
+            &format!(
+                "mutation($s: Boolean!) {{ employerVisitLog(input: {{}}) @skip(if: $s) {{ employer {{ id }} }} }}"
+            ),
+            None
+        ));
+        // The operation that runs is the one judged.
+        let two = format!("query Q {{ me {{ name }} }} mutation M {{ {visit} }}");
+        assert!(checked(&two, Some("M")));
+        assert!(!checked(&two, Some("Q")));
+        assert!(!checked(&two, None));
+        assert!(!checked("mutation {", None));
+    }
 }

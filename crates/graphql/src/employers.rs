@@ -854,10 +854,16 @@ pub(crate) async fn on_need(
     command_id: Option<Uuid>,
 ) -> Result<Need> {
     let gw = gateway(ctx);
-    gw.handler
+    let outcome = gw
+        .handler
         .execute::<NeedAggregate>(id, command, &meta(actor, command_id), &Views)
         .await
         .map_err(error::app)?;
+    // The row as the command's own statement left it, when it wrote the
+    // view there: no read again.
+    if let Some(row) = needs::written(&outcome.written, id) {
+        return Ok(Need(row));
+    }
     needs::get(&gw.pool, id)
         .await
         .map_err(error::db)?

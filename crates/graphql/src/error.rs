@@ -285,6 +285,9 @@ pub(crate) fn app(e: AppError) -> Error {
             Code::Conflict,
             "Cet identifiant de commande (commandId) a déjà servi pour une autre opération.",
         ),
+        // The session the request came with no longer stands (see
+        // `context::viewer_of_request`).
+        AppError::CheckFailed => unauthenticated(),
         // A fact about a person whose key is destroyed cannot be sealed:
         // the request names an erased person, which the client can send.
         _ if e.names_erased_subject() => error(

@@ -42,7 +42,10 @@ mod testimonies;
 mod throttle;
 
 pub use accounts::SESSION_COOKIE;
-pub use context::{Gateway, Viewer, connection_data, prepare, viewer_of_token};
+pub use context::{
+    Gateway, SessionCheck, Sessions, Viewer, connection_data, execute, prepare, viewer_of_request,
+    viewer_of_token,
+};
 pub use error::Code;
 pub use limits::Limits;
 pub use passerelle_accounts::staff::AccountChange;

@@ -18,7 +18,7 @@ use async_graphql::extensions::{
 use async_graphql::{Name, Request, ServerResult, Value, Variables};
 use uuid::Uuid;
 
-use crate::context::{Gateway, Viewer};
+use crate::context::{Gateway, SessionCheck, Viewer, viewer_of_token};
 
 /// The extension that keeps and gives back mutations' answers.
 pub(crate) struct Replays;
@@ -61,6 +61,13 @@ impl Extension for ReplaysExtension {
         let Some(gateway) = ctx.data_opt::<Gateway>() else {
             return next.run(ctx, info).await;
         };
+        // A session taken as it was is checked by the command only
+        // (`context::viewer_of_request`): before an answer is given
+        // without the command, it is looked up. One that no longer stands
+        // goes to the command, which refuses it.
+        if ctx.data_opt::<SessionCheck>().is_some() && !still_stands(ctx, gateway).await {
+            return next.run(ctx, info).await;
+        }
         let store = gateway.handler.store();
         let now = gateway.handler.clock().now();
         let digest = store.request_digest(request.text.as_bytes());
@@ -122,6 +129,21 @@ pub(crate) async fn forget_answers_about(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Whether the request's staff session, taken as it was, still stands for
+/// the same user, structure and role.
+async fn still_stands(ctx: &ExtensionContext<'_>, gateway: &Gateway) -> bool {
+    let Some(viewer) = ctx.data_opt::<Viewer>() else {
+        return false;
+    };
+    match viewer_of_token(gateway, viewer.token.clone()).await {
+        Ok(now) => now.user.is_some() && now.user == viewer.user,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            false
+        }
+    }
 }
 
 /// A mutation field sent with a command id, by someone.

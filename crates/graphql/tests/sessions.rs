@@ -94,3 +94,97 @@ async fn a_person_who_exits_loses_their_session() {
     .unwrap();
     assert!(revoked, "and it is revoked, not merely refused");
 }
+
+/// A staff session the gateway looked up is taken as it was by the next
+/// command-only mutation, whose command checks it in its own statement: a
+/// logout made meanwhile elsewhere (here, straight in the table, as another
+/// replica would) refuses that mutation, before it appends anything.
+#[tokio::test]
+async fn a_session_kept_is_checked_by_the_command_and_refused_once_revoked() {
+    let db = TestDb::new().await;
+    let projections = support::projections(&db).await;
+    let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
+    let handler = Handler::new(projections.clone(), clock.clone());
+    let (gateway, schema) = support::gateway(handler.clone(), &db);
+    let password = "un mot de passe assez long";
+    passerelle_accounts::create_user(
+        &db.pool,
+        &Label::parse("Mission locale").unwrap(),
+        passerelle_accounts::StaffRole::Mediator,
+        &Email::parse("mediatrice@example.org").unwrap(),
+        &Label::parse("Inès").unwrap(),
+        password,
+    )
+    .await
+    .unwrap();
+    let (token, _) = passerelle_accounts::login(
+        &db.pool,
+        "mediatrice@example.org",
+        password,
+        clock.now(),
+        time::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let register = |siret: &str| {
+        async_graphql::Request::new(format!(
+            "mutation {{ employerRegister(input: {{ siret: \"{siret}\", name: \"Boulangerie\",
+                naf: \"10\", commune: \"44109\" }}) {{ employer {{ id }} }} }}"
+        ))
+    };
+    let send = |mut request: async_graphql::Request| {
+        let (gateway, schema, token) = (gateway.clone(), schema.clone(), token.0.clone());
+        async move {
+            let (viewer, check) =
+                passerelle_graphql::viewer_of_request(&gateway, &mut request, Some(token))
+                    .await
+                    .unwrap();
+            let taken_as_it_was = check.is_some();
+            let request = passerelle_graphql::prepare(request, &gateway, viewer);
+            let response = passerelle_graphql::execute(&schema, &gateway, request, check).await;
+            (taken_as_it_was, response)
+        }
+    };
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+
+    // Looked up the first time, then taken as it was.
+    let (kept, first) = send(register("73282932000074")).await;
+    assert!(!kept && first.errors.is_empty(), "{first:?}");
+    let (kept, second) = send(register("35600000000048")).await;
+    assert!(
+        kept,
+        "the second command-only mutation takes the session kept"
+    );
+    assert!(second.errors.is_empty(), "{second:?}");
+    let appended = events().await;
+
+    sqlx::query("update sessions set revoked_at = now()")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (kept, refused) = send(register("55210055400013")).await;
+    assert!(kept, "still kept until a command refuses it");
+    assert_eq!(
+        refused.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned(),
+        Some(async_graphql::Value::from("UNAUTHENTICATED")),
+        "{refused:?}"
+    );
+    assert_eq!(events().await, appended, "nothing appended");
+    // Refused once, it is looked up again from then on.
+    let (kept, again) = send(register("55210055400013")).await;
+    assert!(!kept, "no longer kept");
+    assert!(!again.errors.is_empty(), "{again:?}");
+    // A query is always looked up.
+    let (kept, me) = send(async_graphql::Request::new("{ me { name } }")).await;
+    assert!(!kept);
+    assert_eq!(me.data.into_json().unwrap()["me"], serde_json::Value::Null);
+}

@@ -32,7 +32,7 @@ pub use event::{
     event_id,
 };
 pub use personal::{Keyring, MasterKey};
-pub use store::{Append, AppendedCommand, ERASED_EVENT, Store};
+pub use store::{Append, AppendedCommand, ERASED_EVENT, Guard, Store};
 pub use upcast::{Upcaster, Upcasters};
 pub use warm::WarmConnection;
 

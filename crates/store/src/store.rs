@@ -167,24 +167,40 @@ static READ_STREAM: LazyLock<String> = LazyLock::new(|| {
 // The command's first event, if appended, and the stream's events after a
 // version, in one statement: one snapshot for both, so a first attempt of the
 // command that the read sees is found too. The outer join keeps a row when
-// the stream has no new event; the lookup's columns come first.
-static READ_STREAM_FOR_COMMAND: LazyLock<String> = LazyLock::new(|| {
+// the stream has no new event; the lookup's columns come first, the guard's
+// answer last. A guard that does not hold reads nothing else.
+fn read_stream_for_command_sql(guard: &str) -> String {
     format!(
-        "select d.stream_id, d.version, d.command_fingerprint, ev.*
-         from (select 1) one
+        "select d.stream_id, d.version, d.command_fingerprint, ev.*, one.allowed
+         from (select {guard} as allowed) one
          left join (
              select e.stream_id,
                     (select max(x.version) from events x
                      where x.stream_id = e.stream_id and x.command_id = e.command_id) as version,
                     e.command_fingerprint
              from events e where e.event_id = $3
-         ) d on true
+         ) d on one.allowed
          left join (
              select {EVENT_COLUMNS} from events where stream_id = $1 and version >= $2
-         ) ev on true
+         ) ev on one.allowed
          order by ev.version"
     )
-});
+}
+static READ_STREAM_FOR_COMMAND: LazyLock<String> =
+    LazyLock::new(|| read_stream_for_command_sql("true"));
+
+/// A condition the command path checks in the statement that reads the
+/// command's stream, so that checking it costs no round trip of its own:
+/// the session a request came with still open, for one. The store knows
+/// nothing of what it checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// A boolean SQL expression; `$4` is `params`, as `jsonb`. Written by
+    /// the crate that owns the tables it reads, never from client input.
+    pub sql: &'static str,
+    /// A JSON object, the expression's values.
+    pub params: String,
+}
 // The ORDER BY names the table's columns: the select list's
 // `transaction_id` alias is a bigint copy, and sorting by it would bypass the
 // `events_commit_order` index (a full scan and sort per batch).
@@ -253,10 +269,12 @@ impl<'r> sqlx::FromRow<'r, PgRow> for EventRow {
 }
 
 /// A row of `READ_STREAM_FOR_COMMAND`: the command's earlier appending, if
-/// any (repeated on every row), and one event of the stream, if any.
+/// any (repeated on every row), one event of the stream, if any, and
+/// whether the guard held.
 struct CommandReadRow {
     done: Option<AppendedCommand>,
     event: Option<EventRow>,
+    allowed: bool,
 }
 
 impl<'r> sqlx::FromRow<'r, PgRow> for CommandReadRow {
@@ -275,7 +293,13 @@ impl<'r> sqlx::FromRow<'r, PgRow> for CommandReadRow {
             Some(_) => Some(EventRow::at(row, 3)?),
             None => None,
         };
-        Ok(Self { done, event })
+        // After the lookup's three columns and the event's fifteen.
+        let allowed = row.try_get(18)?;
+        Ok(Self {
+            done,
+            event,
+            allowed,
+        })
     }
 }
 
@@ -296,8 +320,8 @@ impl Store {
 
     /// A connection for the command path, kept warm between commands
     /// without the pool's ping on release (see [`Warm`]).
-    pub async fn acquire_warm(&self) -> Result<WarmConnection> {
-        Ok(self.warm.acquire().await?)
+    pub async fn acquire_warm(&self) -> Result<WarmConnection, sqlx::Error> {
+        self.warm.acquire().await
     }
 
     pub(crate) fn keyring(&self) -> &Keyring {
@@ -612,13 +636,36 @@ impl Store {
         from_version: i64,
         command_id: Uuid,
     ) -> Result<(Vec<RecordedEvent>, Option<AppendedCommand>)> {
-        let rows: Vec<CommandReadRow> =
-            sqlx::query_as(AssertSqlSafe(READ_STREAM_FOR_COMMAND.as_str()))
-                .bind(stream_id)
-                .bind(from_version)
-                .bind(event_id(command_id, 0))
-                .fetch_all(&mut *conn)
-                .await?;
+        let (events, done, _) = self
+            .read_stream_guarded(conn, stream_id, from_version, command_id, None)
+            .await?;
+        Ok((events, done))
+    }
+
+    /// [`Store::read_stream_for_command`] with `guard` checked in the same
+    /// statement: `false` last, and nothing read, when it does not hold.
+    pub async fn read_stream_guarded(
+        &self,
+        conn: &mut PgConnection,
+        stream_id: &str,
+        from_version: i64,
+        command_id: Uuid,
+        guard: Option<&Guard>,
+    ) -> Result<(Vec<RecordedEvent>, Option<AppendedCommand>, bool)> {
+        let sql: std::borrow::Cow<'_, str> = match guard {
+            Some(g) => read_stream_for_command_sql(g.sql).into(),
+            None => READ_STREAM_FOR_COMMAND.as_str().into(),
+        };
+        let mut query = sqlx::query_as::<_, CommandReadRow>(AssertSqlSafe(sql))
+            .bind(stream_id)
+            .bind(from_version)
+            .bind(event_id(command_id, 0));
+        if let Some(g) = guard {
+            query = query.bind(g.params.as_str());
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        // The outer joins keep one row at least.
+        let allowed = rows.first().is_some_and(|r| r.allowed);
         let mut done = None;
         let mut events = Vec::with_capacity(rows.len());
         for row in rows {
@@ -627,7 +674,7 @@ impl Store {
             }
             events.extend(row.event);
         }
-        Ok((self.decode(conn, events).await?, done))
+        Ok((self.decode(conn, events).await?, done, allowed))
     }
 
     /// Up to `limit` events after `after`, in commit-safe order: only events

@@ -31,6 +31,7 @@ pub fn gateway(handler: Handler, db: &TestDb) -> (Gateway, PasserelleSchema) {
         magic_links_in_log: false,
         small_cell_threshold: 5,
         throttle: Arc::new(Throttle::new(ThrottleSettings::default())),
+        sessions: Default::default(),
     };
     let schema = build(
         gateway.clone(),

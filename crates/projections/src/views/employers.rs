@@ -349,26 +349,25 @@ pub async fn by_siret(
     Ok(id.map(EmployerId))
 }
 
-/// The visits logged at an employer, or `None` when it is not registered.
-pub async fn visits(
-    conn: &mut PgConnection,
+/// Whether the employer is registered, and which of `among` are visits
+/// logged there (`None` when it is not registered): one statement, and
+/// only the visits asked about, however many the employer has.
+pub async fn visits_among(
+    db: impl PgExecutor<'_>,
     employer: EmployerId,
+    among: &[VisitId],
 ) -> Result<Option<Vec<VisitId>>, sqlx::Error> {
-    let exists: bool = sqlx::query_scalar(
-        "select exists (select 1 from employers.employers where employer_id = $1)",
+    let among: Vec<uuid::Uuid> = among.iter().map(|v| v.0).collect();
+    let (exists, ids): (bool, Vec<uuid::Uuid>) = sqlx::query_as(
+        "select exists (select 1 from employers.employers where employer_id = $1),
+                array(select visit_id from employers.visits
+                      where employer_id = $1 and visit_id = any($2))",
     )
     .bind(employer.0)
-    .fetch_one(&mut *conn)
+    .bind(&among)
+    .fetch_one(db)
     .await?;
-    if !exists {
-        return Ok(None);
-    }
-    let ids: Vec<uuid::Uuid> =
-        sqlx::query_scalar("select visit_id from employers.visits where employer_id = $1")
-            .bind(employer.0)
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(Some(ids.into_iter().map(VisitId).collect()))
+    Ok(exists.then(|| ids.into_iter().map(VisitId).collect()))
 }
 
 /// An employer as the view keeps it.

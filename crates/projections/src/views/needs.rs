@@ -5,8 +5,8 @@ use passerelle_domain::need::{
     HiringIntent, Horizon, NeedDescription, NeedEvent, NeedSource, NeedSourceKind, NeedStatus,
 };
 use passerelle_domain::values::{EmployerId, NeedId};
-use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
+use passerelle_store::{InlineWrite, RecordedEvent};
 use sqlx::{PgConnection, PgExecutor};
 
 use super::{UnknownTag, of_category, stream_uuid, tag, untag};
@@ -148,6 +148,103 @@ impl Projection for Needs {
         }
         Ok(())
     }
+
+    /// Each need event is one insert or one update that reads nothing
+    /// first: a command with one need event writes it in its append's
+    /// statement, as `apply` would (the same values), and gets the need's
+    /// row back for its answer. Several in one command (the same row twice
+    /// in one statement) or an event written otherwise go through `apply`.
+    fn inline_writes(&self, events: &[RecordedEvent]) -> Option<Vec<InlineWrite>> {
+        let mut ours = events.iter().filter(|e| super::in_category(e, "need"));
+        let (Some(recorded), None) = (ours.next(), ours.next()) else {
+            return None;
+        };
+        let id = stream_uuid(recorded)?;
+        let (sql, row) = match recorded.decode::<NeedEvent>().ok()? {
+            NeedEvent::NeedSurfaced(e) => {
+                let visit = match e.source {
+                    NeedSource::Visit { visit_id } => Some(visit_id.0),
+                    _ => None,
+                };
+                let d = &e.description;
+                (
+                    "insert into {schema}.needs (need_id, employer_id, structure, source, visit_id,
+                         activities, rome_codes, conditions, headcount, horizon, hiring_intent,
+                         surfaced_on)
+                     select need_id, employer_id, structure, source, visit_id, activities,
+                            rome_codes, conditions, headcount, horizon, hiring_intent, surfaced_on
+                     from json_populate_recordset(null::{schema}.needs, {rows})
+                     where {appended}
+                     returning *",
+                    serde_json::json!({
+                        "need_id": e.need_id.0,
+                        "employer_id": e.employer_id.0,
+                        "structure": recorded.tenant,
+                        "source": tag(&e.source),
+                        "visit_id": visit,
+                        "activities": d.activities.as_str(),
+                        "rome_codes": codes(d),
+                        "conditions": d.conditions.as_ref().map(|c| c.as_str()),
+                        "headcount": i32::from(d.headcount),
+                        "horizon": tag(&d.horizon),
+                        "hiring_intent": tag(&d.hiring_intent),
+                        "surfaced_on": e.surfaced_on,
+                    }),
+                )
+            }
+            NeedEvent::NeedQualified(e) => {
+                let d = &e.description;
+                (
+                    "update {schema}.needs n set activities = v.activities,
+                         rome_codes = v.rome_codes, conditions = v.conditions,
+                         headcount = v.headcount, horizon = v.horizon,
+                         hiring_intent = v.hiring_intent, qualified = true
+                     from json_populate_recordset(null::{schema}.needs, {rows}) v
+                     where n.need_id = v.need_id and {appended}
+                     returning n.*",
+                    serde_json::json!({
+                        "need_id": id,
+                        "activities": d.activities.as_str(),
+                        "rome_codes": codes(d),
+                        "conditions": d.conditions.as_ref().map(|c| c.as_str()),
+                        "headcount": i32::from(d.headcount),
+                        "horizon": tag(&d.horizon),
+                        "hiring_intent": tag(&d.hiring_intent),
+                    }),
+                )
+            }
+            NeedEvent::NeedClosed(e) => (
+                "update {schema}.needs n set status = 'closed', closed_on = v.closed_on,
+                     close_reason = v.close_reason
+                 from json_populate_recordset(null::{schema}.needs, {rows}) v
+                 where n.need_id = v.need_id and {appended}
+                 returning n.*",
+                serde_json::json!({
+                    "need_id": id,
+                    "closed_on": e.closed_on,
+                    "close_reason": tag(&e.reason),
+                }),
+            ),
+            _ => return None,
+        };
+        Some(vec![InlineWrite {
+            sql,
+            rows: serde_json::Value::Array(vec![row]).to_string(),
+            returning: true,
+        }])
+    }
+}
+
+/// The need's row as the command's own statement left it, when it wrote
+/// the view there ([`Projection::inline_writes`]).
+pub fn written(written: &[(&'static str, serde_json::Value)], need: NeedId) -> Option<NeedRow> {
+    written
+        .iter()
+        .filter(|(projection, _)| *projection == "needs")
+        .filter_map(|(_, rows)| rows.as_array())
+        .flatten()
+        .filter_map(|row| serde_json::from_value::<NeedRow>(row.clone()).ok())
+        .find(|row| row.need_id == need.0)
 }
 
 fn codes(d: &NeedDescription) -> Vec<String> {
@@ -169,7 +266,7 @@ pub async fn open_need_employer(
 }
 
 /// A need as the view keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct NeedRow {
     pub need_id: uuid::Uuid,
     pub employer_id: uuid::Uuid,
