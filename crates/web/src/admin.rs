@@ -177,6 +177,8 @@ struct AdminTemplate {
     nav: Nav,
     structure_name: String,
     members: Vec<MemberShown>,
+    /// A refusal about a member not on this page of the team.
+    team_error: Option<String>,
     staff_pages: Pages,
     roles: Vec<(&'static str, &'static str)>,
     create: FormState,
@@ -344,6 +346,11 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
     let answer: AdminAnswer = read_or_return!(out);
     let me = answer.me.id;
     let (members, next) = answer.staff_members.split();
+    let team_error = typed
+        .row_error
+        .as_ref()
+        .filter(|(id, _)| !members.iter().any(|m| m.id == *id))
+        .map(|(_, e)| e.clone());
     let members = members
         .into_iter()
         .map(|m| {
@@ -442,6 +449,7 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
         nav: page.nav(q.notice()),
         structure_name: structure.name,
         members,
+        team_error,
         staff_pages,
         roles,
         create: typed
