@@ -1147,6 +1147,42 @@ async fn a_mediator_corrects_a_persons_name_from_her_file() {
 }
 
 #[tokio::test]
+async fn a_mediator_corrects_an_employers_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let base = &server.base;
+    let employer = register_employer(&server, &staff, &siret(7), "Boulangerie du Port").await;
+    let employer = employer.as_str().unwrap();
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/employers/{employer}")).await;
+    browser
+        .click(&format!("main a[href='/employers/{employer}/corriger']"))
+        .await;
+    browser.audit("correction d'un établissement").await;
+    let submit = format!("form[action='/employers/{employer}/corriger'] button");
+    // A postal code where the INSEE code goes: refused beside it, what was
+    // typed kept.
+    browser.fill("#name", "Boulangerie du Quai").await;
+    browser.fill("#commune", "44000").await;
+    browser.fill("#reason", "Enseigne changée").await;
+    browser.click(&submit).await;
+    browser.refused("commune", "code INSEE").await;
+    assert_eq!(browser.value("#name").await, "Boulangerie du Quai");
+    browser.audit("correction d'un établissement, erreur").await;
+    browser.fill("#commune", "").await;
+    browser.click(&submit).await;
+    let file = browser.body().await;
+    assert!(file.contains("Fiche corrigée"), "{file}");
+    assert!(file.contains("Boulangerie du Quai"), "{file}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn a_mediator_registers_an_employer_through_the_form() {
     let Some(browser) = Browser::start().await else {
         return;

@@ -145,3 +145,128 @@ pub(crate) async fn correct(
     page.correct_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state)
         .await
 }
+
+#[derive(Template)]
+#[template(path = "correct_employer.html")]
+struct CorrectEmployerTemplate {
+    nav: Nav,
+    id: String,
+    name: String,
+    form: FormState,
+}
+
+#[derive(Deserialize)]
+struct EmployerAnswer {
+    employer: Option<EmployerName>,
+}
+
+#[derive(Deserialize)]
+struct EmployerName {
+    name: String,
+}
+
+impl Page {
+    async fn correct_employer_page(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: FormState,
+    ) -> Response {
+        let out = self
+            .run(
+                "query($e: ID!) { employer(id: $e) { name } }",
+                json!({ "e": id }),
+            )
+            .await;
+        let answer: EmployerAnswer = read_or_return!(out);
+        let Some(employer) = answer.employer else {
+            return message(
+                StatusCode::NOT_FOUND,
+                "Introuvable",
+                "Cet établissement n'existe pas ou ne vous est pas accessible.",
+            );
+        };
+        let body = CorrectEmployerTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            name: employer.name,
+            form,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+/// An establishment's file corrected (`/employers/{id}/corriger`): its
+/// name, sector, commune or address, never its SIRET.
+pub(crate) async fn employer_form(page: Page, Path(id): Path<String>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.correct_employer_page(&id, StatusCode::OK, FormState::default())
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CorrectEmployerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    naf: String,
+    #[serde(default)]
+    commune: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(crate) async fn correct_employer(
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<CorrectEmployerForm>,
+) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    let mut state = FormState::with(&[
+        ("name", &f.name),
+        ("naf", &f.naf),
+        ("commune", &f.commune),
+        ("address", &f.address),
+        ("reason", &f.reason),
+    ]);
+    let out = page
+        .run(
+            "mutation($e: ID!, $c: EmployerChangesInput!, $r: String!) {
+                employerCorrect(input: { employerId: $e, changes: $c, reason: $r }) {
+                    employer { id } } }",
+            json!({ "e": id, "r": f.reason, "c": {
+                "name": given(&f.name),
+                "naf": given(&f.naf),
+                "commune": given(&f.commune),
+                "address": given(&f.address),
+            } }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(
+            &format!("/employers/{id}?fait=correction-etablissement"),
+            Vec::new(),
+        );
+    }
+    state.absorb(
+        &out.errors,
+        &[
+            ("name", "name"),
+            ("naf", "naf"),
+            ("commune", "commune"),
+            ("address", "address"),
+            ("reason", "reason"),
+        ],
+    );
+    page.correct_employer_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state)
+        .await
+}

@@ -71,6 +71,10 @@ pub fn router(api: ApiCell) -> Router {
             get(correction::form).post(correction::correct),
         )
         .route(
+            "/employers/{id}/corriger",
+            get(correction::employer_form).post(correction::correct_employer),
+        )
+        .route(
             "/people/{id}/effacer",
             get(erasure::form).post(erasure::erase),
         )
