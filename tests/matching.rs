@@ -342,6 +342,19 @@ async fn matching_needs_employers_peers_and_people() {
             json!({ "name": "Sophie Marchand", "mentorJob": "D1106", "romeMatch": "SAME_DOMAIN" })
         ]
     );
+    // Léa withdraws her consent to mentoring: her mentor is no longer
+    // proposed from her record, at once; given again, she is.
+    consent(&server, &a, &mentee, "MENTORING", false).await;
+    assert_eq!(
+        all(&server, &a, &awa, "possibleMentors", "name").await,
+        Vec::<Value>::new(),
+        "withdrawn"
+    );
+    consent(&server, &a, &mentee, "MENTORING", true).await;
+    assert_eq!(
+        all(&server, &a, &awa, "possibleMentors", "name").await,
+        vec![json!({ "name": "Sophie Marchand" })]
+    );
 
     // The person herself, by a link: her matching is for her mediators.
     let asked = gql(

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_graphql::{Context, ID, Result, SimpleObject};
 use passerelle_app::policy;
-use passerelle_domain::person::{Person as PersonAggregate, PersonEvent};
+use passerelle_domain::person::{ConsentPurpose, Person as PersonAggregate, PersonEvent};
 use passerelle_domain::testimony::{Audience, Testimony, TestimonyEvent};
 use passerelle_domain::values::{PersonId, TestimonyId};
 use passerelle_projections::views::matching::{
@@ -427,7 +427,9 @@ fn current(events: impl Iterator<Item = TestimonyEvent>) -> Option<PeerTestimony
 const MENTORED_READ: i64 = 200;
 
 /// `Person.possibleMentors`: the mentors of people of the person's own
-/// structure whose project fits theirs, by name.
+/// structure whose project fits theirs, by name; only of the people who
+/// consent to mentoring now (`ConsentPurpose::Mentoring`), since naming
+/// their mentor tells of their own path.
 pub(crate) async fn mentors_of(
     ctx: &Context<'_>,
     person: &PersonRow,
@@ -460,18 +462,38 @@ pub(crate) async fn mentors_of(
             .history::<PersonAggregate>(PersonId(mentee))
             .await
             .map_err(error::app)?;
+        // Their mentor is named from their own record: only while they
+        // consent to mentoring, as their stream says now (a withdrawal
+        // holds at once, whatever a view says).
+        let mut consents = false;
+        let mut theirs = Vec::new();
         for fact in history {
-            if let PersonEvent::MentorshipStarted(e) = fact.event
-                && let Some(name) = e.mentor.known()
-            {
-                let job = e.mentor_job.map(|j| j.as_str().to_owned());
-                let entry = mentors
-                    .entry(name.as_str().to_owned())
-                    .or_insert((level, None));
-                entry.0 = entry.0.min(level);
-                if entry.1.is_none() {
-                    entry.1 = job;
+            match fact.event {
+                PersonEvent::ConsentGiven(e) if e.purpose == ConsentPurpose::Mentoring => {
+                    consents = true;
                 }
+                PersonEvent::ConsentWithdrawn(e) if e.purpose == ConsentPurpose::Mentoring => {
+                    consents = false;
+                }
+                PersonEvent::MentorshipStarted(e) => {
+                    if let Some(name) = e.mentor.known() {
+                        theirs.push((
+                            name.as_str().to_owned(),
+                            e.mentor_job.map(|j| j.as_str().to_owned()),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !consents {
+            continue;
+        }
+        for (name, job) in theirs {
+            let entry = mentors.entry(name).or_insert((level, None));
+            entry.0 = entry.0.min(level);
+            if entry.1.is_none() {
+                entry.1 = job;
             }
         }
     }
