@@ -180,6 +180,17 @@ pub struct RetentionConfig {
     pub inactive_months: u32,
     /// Days between the referent's warning and the erasure.
     pub grace_days: i64,
+    /// Months a signed convention is kept from its validation: its person
+    /// is not erased for inactivity before.
+    pub signed_convention_months: u32,
+    /// Months a mail is kept in the outbox once sent, failed or cancelled.
+    pub mail_months: u32,
+    /// Days an ended session or a used or expired magic link is kept.
+    pub session_days: u32,
+    /// Months a read of health data stays in the access log.
+    pub health_log_months: u32,
+    /// Months a job's run stays in `jobRuns`.
+    pub job_run_months: u32,
 }
 
 impl Default for RetentionConfig {
@@ -189,6 +200,11 @@ impl Default for RetentionConfig {
             enabled: true,
             inactive_months: d.inactive_months,
             grace_days: d.grace_days,
+            signed_convention_months: d.signed_convention_months,
+            mail_months: d.mail_months,
+            session_days: d.session_days,
+            health_log_months: d.health_log_months,
+            job_run_months: d.job_run_months,
         }
     }
 }
@@ -198,6 +214,11 @@ impl RetentionConfig {
         passerelle_notify::retention::Settings {
             inactive_months: self.inactive_months,
             grace_days: self.grace_days,
+            signed_convention_months: self.signed_convention_months,
+            mail_months: self.mail_months,
+            session_days: self.session_days,
+            health_log_months: self.health_log_months,
+            job_run_months: self.job_run_months,
         }
     }
 }
@@ -418,6 +439,17 @@ impl Config {
                 && (1..=3650).contains(&config.retention.grace_days),
             "retention.inactive_months goes from 1 to 120 and retention.grace_days from 1 to 3650 \
              (turn the job off with retention.enabled = false)"
+        );
+        let r = &config.retention;
+        anyhow::ensure!(
+            [r.mail_months, r.health_log_months, r.job_run_months]
+                .iter()
+                .all(|m| (1..=120).contains(m))
+                && (1..=3650).contains(&r.session_days)
+                && (1..=240).contains(&r.signed_convention_months),
+            "retention.mail_months, retention.health_log_months and retention.job_run_months go \
+             from 1 to 120, retention.session_days from 1 to 3650, \
+             retention.signed_convention_months from 1 to 240"
         );
         if let Some(header) = &config.api.client_ip_header {
             // Ignored, every client would count as the proxy: one guesser

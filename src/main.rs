@@ -249,6 +249,27 @@ async fn retention(
         plan.warn.len(),
         plan.erase.len()
     );
+    let mut conn = db.pool.acquire().await?;
+    let pruned = passerelle_notify::retention::prunable(
+        &mut conn,
+        passerelle_app::SystemClock.now(),
+        settings,
+    )
+    .await?;
+    println!(
+        "past their period, to delete: {} mails (kept {} months once sent, failed or cancelled), \
+         {} sessions and {} magic links (ended more than {} days ago), \
+         {} health data reads ({} months), {} job runs ({} months)",
+        pruned.mails,
+        settings.mail_months,
+        pruned.sessions,
+        pruned.links,
+        settings.session_days,
+        pruned.health_reads,
+        settings.health_log_months,
+        pruned.job_runs,
+        settings.job_run_months
+    );
     println!("action\tperson\tstructure\tlast_activity\twarned_on");
     for (action, list) in [("warn", &plan.warn), ("erase", &plan.erase)] {
         for c in list {

@@ -476,3 +476,147 @@ async fn the_retention_run_finishes_an_interrupted_erasure() {
     w.on(date!(2024 - 01 - 12));
     assert_eq!(w.run().await, 0);
 }
+
+/// Past their periods, the job prunes mails done with (6 months), ended
+/// sessions and used or expired links (30 days), health data reads (12
+/// months) and job runs (12 months); what is within them stays, and a
+/// mail not yet sent stays whatever its age.
+#[tokio::test]
+async fn the_retention_run_prunes_what_is_past_its_period() {
+    let w = World::new().await;
+    let now = at(date!(2024 - 09 - 01));
+    let ago = |days: i64| now - time::Duration::days(days);
+    for (key, state, created) in [
+        ("old-sent", "sent", ago(200)),
+        ("old-failed", "failed", ago(190)),
+        ("recent-sent", "sent", ago(150)),
+        ("old-queued", "queued", ago(200)),
+    ] {
+        sqlx::query(
+            "insert into outbox (key, template, recipient, essential, state,
+                 next_attempt_at, created_at)
+             values ($1, 'proposal_to_person', '{\"kind\": \"person\"}', false, $2, $3, $3)",
+        )
+        .bind(key)
+        .bind(state)
+        .bind(created)
+        .execute(&w.db.pool)
+        .await
+        .unwrap();
+    }
+    for (i, (expires, used)) in [(ago(40), None), (ago(10), None), (ago(60), Some(ago(35)))]
+        .into_iter()
+        .enumerate()
+    {
+        for table in ["principal_sessions", "magic_links"] {
+            let used = if table == "magic_links" { used } else { None };
+            let sql = if table == "magic_links" {
+                "insert into magic_links (token_hash, principal_kind, principal_id,
+                     structure_id, expires_at, used_at) values ($1, 'person', $2, $2, $3, $4)"
+            } else {
+                "insert into principal_sessions (token_hash, principal_kind, principal_id,
+                     structure_id, expires_at, revoked_at) values ($1, 'person', $2, $2, $3, $4)"
+            };
+            sqlx::query(sql)
+                .bind(vec![u8::try_from(i).unwrap(); 32])
+                .bind(Uuid::from_u128(99))
+                .bind(expires)
+                .bind(used)
+                .execute(&w.db.pool)
+                .await
+                .unwrap();
+        }
+    }
+    for read_at in [ago(400), ago(300)] {
+        sqlx::query(
+            "insert into health_data_reads (structure_id, person_id, reader, reader_role,
+                 through, read_at) values ($1, $1, 'user:x', 'manager', 'person_file', $2)",
+        )
+        .bind(structure().0)
+        .bind(read_at)
+        .execute(&w.db.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "insert into job_runs (job, tick, started_at, finished_at, outcome)
+         values ('retention', $1, $1, $1, 'succeeded')",
+    )
+    .bind(ago(400))
+    .execute(&w.db.pool)
+    .await
+    .unwrap();
+
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    let expected = retention::Pruned {
+        mails: 2,
+        sessions: 2,
+        links: 2,
+        health_reads: 1,
+        job_runs: 1,
+    };
+    assert_eq!(
+        retention::prunable(&mut conn, now, Settings::default())
+            .await
+            .unwrap(),
+        expected,
+        "the dry run's counts"
+    );
+    drop(conn);
+    w.clock.set(now);
+    assert_eq!(w.run().await, 8);
+    let keys: Vec<String> = sqlx::query_scalar("select key from outbox order by key")
+        .fetch_all(&w.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["old-queued", "recent-sent"]);
+    for (table, left) in [
+        ("principal_sessions", 1),
+        ("magic_links", 1),
+        ("health_data_reads", 1),
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+                .fetch_one(&w.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(n, left, "{table}");
+    }
+    let old_runs: i64 = sqlx::query_scalar("select count(*) from job_runs where finished_at < $1")
+        .bind(ago(300))
+        .fetch_one(&w.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(old_runs, 0);
+}
+
+/// A person named by a convention signed less than five years ago is not
+/// warned about nor erased for inactivity: the convention is kept for its
+/// period, and its person with it; once the period is over, the usual
+/// warning comes.
+#[tokio::test]
+async fn a_signed_convention_keeps_its_person_for_five_years() {
+    let w = World::new().await;
+    w.enroll(left(), "Awa").await;
+    // Her convention, validated on her enrolment's day (as the view holds
+    // it; the convention's own path is tested elsewhere).
+    sqlx::query(
+        "insert into immersions.immersions (immersion_id, person_id, employer_id, structure,
+             mediator, objective, stage, proposed_on, validated_on)
+         values ($1, $2, $1, $3, $4, 'confirm_project', 'completed', $5, $5)",
+    )
+    .bind(Uuid::from_u128(77))
+    .bind(left().0)
+    .bind(structure().0)
+    .bind(referent().0)
+    .bind(date!(2024 - 01 - 10))
+    .execute(&w.db.pool)
+    .await
+    .unwrap();
+    // Three years on: inactive, but her convention is under five.
+    w.on(date!(2027 - 01 - 11));
+    assert!(w.plan().await.warn.is_empty(), "kept with her convention");
+    // Five years and a day after the signature: warned.
+    w.on(date!(2029 - 01 - 11));
+    assert_eq!(ids(&w.plan().await.warn), vec![left().0]);
+}

@@ -23,6 +23,18 @@ pub struct Settings {
     pub inactive_months: u32,
     /// Days between the warning and the erasure.
     pub grace_days: i64,
+    /// Months a signed convention is kept from its validation: its person
+    /// is not erased for inactivity before.
+    pub signed_convention_months: u32,
+    /// Months a mail is kept in the outbox once sent, failed or
+    /// cancelled (its parameters and the server's answer).
+    pub mail_months: u32,
+    /// Days an ended session or a used or expired magic link is kept.
+    pub session_days: u32,
+    /// Months a read of health data stays in the access log.
+    pub health_log_months: u32,
+    /// Months a job's run stays in `jobRuns`.
+    pub job_run_months: u32,
 }
 
 impl Default for Settings {
@@ -30,8 +42,102 @@ impl Default for Settings {
         Self {
             inactive_months: 24,
             grace_days: 30,
+            signed_convention_months: 60,
+            mail_months: 6,
+            session_days: 30,
+            health_log_months: 12,
+            job_run_months: 12,
         }
     }
+}
+
+/// What the retention job prunes past its period, by kind: counts only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub mails: u64,
+    pub sessions: u64,
+    pub links: u64,
+    pub health_reads: u64,
+    pub job_runs: u64,
+}
+
+impl Pruned {
+    pub fn total(&self) -> u64 {
+        self.mails + self.sessions + self.links + self.health_reads + self.job_runs
+    }
+}
+
+/// Each kind pruned: what is past its period, given `$1` the instant of
+/// the run and `$2` the period (months, or days for sessions and links).
+const PAST: [&str; 6] = [
+    // Mails done with: sent, failed for good or cancelled.
+    "from public.outbox where state in ('sent', 'failed', 'cancelled')
+       and created_at < $1 - make_interval(months => $2)",
+    "from public.sessions where coalesce(revoked_at, expires_at) < $1 - make_interval(days => $2)",
+    "from public.principal_sessions
+       where coalesce(revoked_at, expires_at) < $1 - make_interval(days => $2)",
+    "from public.magic_links
+       where coalesce(used_at, expires_at) < $1 - make_interval(days => $2)",
+    "from public.health_data_reads where read_at < $1 - make_interval(months => $2)",
+    "from public.job_runs where finished_at < $1 - make_interval(months => $2)",
+];
+
+fn periods(settings: Settings) -> [u32; 6] {
+    [
+        settings.mail_months,
+        settings.session_days,
+        settings.session_days,
+        settings.session_days,
+        settings.health_log_months,
+        settings.job_run_months,
+    ]
+}
+
+fn pruned(counts: [u64; 6]) -> Pruned {
+    Pruned {
+        mails: counts[0],
+        sessions: counts[1] + counts[2],
+        links: counts[3],
+        health_reads: counts[4],
+        job_runs: counts[5],
+    }
+}
+
+/// What a run at `now` would prune; changes nothing.
+pub async fn prunable(
+    conn: &mut PgConnection,
+    now: OffsetDateTime,
+    settings: Settings,
+) -> Result<Pruned, sqlx::Error> {
+    let mut counts = [0u64; 6];
+    for ((past, period), count) in PAST.iter().zip(periods(settings)).zip(&mut counts) {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) {past}")))
+            .bind(now)
+            .bind(i32::try_from(period).unwrap_or(i32::MAX))
+            .fetch_one(&mut *conn)
+            .await?;
+        *count = u64::try_from(n).unwrap_or_default();
+    }
+    Ok(pruned(counts))
+}
+
+/// Deletes what is past its period (mails, sessions and links, health
+/// data reads, job runs), in the run's transaction.
+pub async fn prune(
+    conn: &mut PgConnection,
+    now: OffsetDateTime,
+    settings: Settings,
+) -> Result<Pruned, sqlx::Error> {
+    let mut counts = [0u64; 6];
+    for ((past, period), count) in PAST.iter().zip(periods(settings)).zip(&mut counts) {
+        *count = sqlx::query(sqlx::AssertSqlSafe(format!("delete {past}")))
+            .bind(now)
+            .bind(i32::try_from(period).unwrap_or(i32::MAX))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(pruned(counts))
 }
 
 /// Erases a person at the end of their retention, through the erasure's
@@ -100,6 +206,8 @@ struct Row {
     last_activity: OffsetDateTime,
     warned_on: Option<Date>,
     extended_until: Option<Date>,
+    /// The newest validation of a convention of theirs (all signatures).
+    last_signed: Option<Date>,
 }
 
 /// Who a run on `today` would warn and erase; changes nothing.
@@ -117,7 +225,9 @@ pub async fn plan(
                   where n.person_id = p.person_id and n.last_activity = t.last_activity
                     and n.warned_on > coalesce(x.extended_at::date, '-infinity'::date))
                     as warned_on,
-                x.until as extended_until
+                x.until as extended_until,
+                (select max(i.validated_on) from immersions.immersions i
+                  where i.person_id = p.person_id) as last_signed
          from people.people p
          cross join lateral (
              select coalesce(max(recorded_at), p.enrolled_on::timestamptz) as last_activity
@@ -134,6 +244,16 @@ pub async fn plan(
     let mut plan = Plan::default();
     for row in rows {
         if row.extended_until.is_some_and(|until| until >= today) {
+            continue;
+        }
+        // A signed convention is kept for its period from its signature
+        // (proof of the parties' commitments, accidents included), and
+        // with it the person it names: not before does inactivity erase
+        // them.
+        if row
+            .last_signed
+            .is_some_and(|signed| add_months(signed, settings.signed_convention_months) > today)
+        {
             continue;
         }
         let last_activity = row.last_activity.date();
@@ -206,9 +326,10 @@ pub async fn record_warnings(
     Ok(())
 }
 
-/// A run of the retention job on `today`: the erasures due, then the
-/// warnings queued and recorded in `tx`. Returns the mails queued plus the
-/// people erased; an erasure that fails fails the run (the others are
+/// A run of the retention job on `today`: the erasures left half done
+/// finished, the erasures due, then the warnings queued and recorded and
+/// what is past its period pruned ([`prune`]) in `tx`. Returns the mails
+/// queued plus the people erased plus the rows pruned; an erasure that fails fails the run (the others are
 /// done) and the run's warnings are rolled back, to be given again.
 pub async fn run(
     pool: &PgPool,
@@ -255,7 +376,16 @@ pub async fn run(
         .collect();
     let queued = crate::outbox::enqueue(&mut *tx, &entries, now).await?;
     record_warnings(&mut *tx, &plan.warn, today).await?;
-    Ok(queued + erased)
+    let pruned = prune(&mut *tx, now, retention.settings).await?;
+    tracing::info!(
+        mails = pruned.mails,
+        sessions = pruned.sessions,
+        links = pruned.links,
+        health_reads = pruned.health_reads,
+        job_runs = pruned.job_runs,
+        "retention: pruned past their period"
+    );
+    Ok(queued + erased + pruned.total())
 }
 
 /// Extends a person's retention until `until`, for `reason`.
