@@ -2653,3 +2653,162 @@ async fn the_person_gives_and_withdraws_a_consent_online_from_her_space() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_mediator_prevalidates_rejects_abandons_and_cancels_conventions_from_their_pages() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    // Three conventions signed by all, waiting for their validation; the
+    // third validated.
+    let mut immersions = Vec::new();
+    for n in 0..3 {
+        // Three people, not one enrolled thrice (a homonym asks to confirm).
+        let person = gql(
+            &server,
+            s,
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Diallo\",
+                birthDate: \"2001-05-12\" }) { person { id } } }",
+            json!({ "f": ["Awa", "Inès", "Léo"][n] }),
+        )
+        .await["data"]["personEnroll"]["person"]["id"]
+            .clone();
+        let immersion = propose(&server, &staff, &person, &employer).await;
+        let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
+        let mut steps = vec![
+            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+            "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+            "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: $d }) { immersion { id } } }",
+            "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: $d }) { immersion { id } } }",
+            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        ];
+        if n == 2 {
+            steps.push(
+                "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+            );
+        }
+        for step in steps {
+            let done = gql(&server, s, step, i.clone()).await;
+            assert!(done["errors"].is_null(), "{step}: {done}");
+        }
+        immersions.push(immersion.as_str().unwrap().to_owned());
+    }
+    let base = &server.base;
+    browser.sign_in(base).await;
+
+    // Pre-validated, then rejected (a reason is required, said beside it).
+    let first = &immersions[0];
+    let page = browser
+        .until(
+            &format!("{base}/immersions/{first}"),
+            "Pré-valider la convention",
+        )
+        .await;
+    assert!(page.contains("Rejeter la convention"), "{page}");
+    browser.audit("convention à valider").await;
+    browser.click("form[action$='/prevalidation'] button").await;
+    let page = browser.body().await;
+    assert!(!page.contains("Pré-valider la convention"), "{page}");
+    let read = gql(
+        &server,
+        s,
+        "query($i: ID!) { immersion(id: $i) { prevalidated } }",
+        json!({ "i": first }),
+    )
+    .await;
+    assert_eq!(read["data"]["immersion"]["prevalidated"], true, "{read}");
+    browser.click("form[action$='/rejet'] button").await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#reject_justification-erreur"))
+            .await
+            .is_ok(),
+        "{}",
+        browser.body().await
+    );
+    browser.audit("rejet, erreur").await;
+    browser
+        .fill(
+            "#reject_justification",
+            "Horaires incompatibles avec la loi",
+        )
+        .await;
+    browser.click("form[action$='/rejet'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention rejetée"), "{page}");
+    assert!(page.contains("Rejet de la convention"), "{page}");
+    assert!(
+        page.contains("Horaires incompatibles avec la loi"),
+        "{page}"
+    );
+
+    // Abandoned.
+    let second = &immersions[1];
+    browser.goto(&format!("{base}/immersions/{second}")).await;
+    browser
+        .fill("#deprecate_justification", "Besoin disparu")
+        .await;
+    browser.click("form[action$='/abandon'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention abandonnée"), "{page}");
+    assert!(page.contains("Besoin disparu"), "{page}");
+    browser.audit("convention abandonnée").await;
+
+    // Cancelled once validated.
+    let third = &immersions[2];
+    browser.goto(&format!("{base}/immersions/{third}")).await;
+    browser
+        .fill("#cancel_reason", "L'employeur ferme en août")
+        .await;
+    browser.click("form[action$='/annulation'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention annulée"), "{page}");
+    assert!(page.contains("L'employeur ferme en août"), "{page}");
+    browser.audit("convention annulée").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn the_employer_engagement_dashboard_has_its_page_and_the_structure_filter_a_field() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/tableaux/employeurs")).await;
+    let page = browser.body().await;
+    assert!(page.contains("Engagement des employeurs"), "{page}");
+    assert!(page.contains("Employeurs visités"), "{page}");
+    assert!(page.contains("Sans réponse à 7 jours"), "{page}");
+    // The structure as a choice; the team is listed to managers alone.
+    let options = browser
+        .client
+        .find_all(Locator::Css("#structureId option"))
+        .await
+        .unwrap();
+    assert_eq!(options.len(), 2, "{page}");
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#mediatorId"))
+            .await
+            .is_err()
+    );
+    browser.audit("engagement des employeurs").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -201,7 +201,7 @@ pub(crate) const READJUSTMENTS: Dashboard = Dashboard {
     field: "projectReadjustments",
 };
 
-/// A CSV only, without a page.
+/// Employers' engagement, for its page and its CSV.
 pub(crate) const ENGAGEMENT: Dashboard = Dashboard {
     csv: "employer-engagement",
     filename: "engagement-employeurs.csv",
@@ -319,7 +319,7 @@ struct Board {
     charts: fn(&Value) -> Result<Vec<Chart>, Unfit>,
 }
 
-const BOARDS: [Board; 4] = [
+const BOARDS: [Board; 5] = [
     Board {
         slug: "entonnoir",
         title: "Entonnoir des immersions",
@@ -344,7 +344,44 @@ const BOARDS: [Board; 4] = [
         dashboard: &READJUSTMENTS,
         charts: readjustments,
     },
+    Board {
+        slug: "employeurs",
+        title: "Engagement des employeurs",
+        dashboard: &ENGAGEMENT,
+        charts: engagement,
+    },
 ];
+
+fn engagement(data: &Value) -> Result<Vec<Chart>, Unfit> {
+    let e: Engagement = fit(data)?;
+    let median = e
+        .median_days_to_answer
+        .map_or_else(|| "–".to_owned(), |d| french(d, 1));
+    let rows = [
+        ("Employeurs visités", e.employers_visited, ""),
+        ("Visites", e.visits, ""),
+        ("Avec un besoin", e.employers_with_needs, ""),
+        ("Besoins", e.needs, ""),
+        ("Ayant accueilli", e.employers_hosting, ""),
+        ("Immersions accueillies", e.immersions_hosted, ""),
+        ("Propositions", e.proposals, ""),
+        ("Avec réponse", e.proposals_answered, median.as_str()),
+        ("Sans réponse à 7 jours", e.waiting_over_seven_days, ""),
+    ]
+    .into_iter()
+    .map(|(label, count, extra)| Row {
+        label: label.to_owned(),
+        count,
+        extra: vec![extra.to_owned()],
+    })
+    .collect();
+    Ok(vec![Chart::new(
+        "employeurs",
+        "Engagement des employeurs",
+        &["Mesure", "Nombre", "Délai médian de réponse (jours)"],
+        rows,
+    )])
+}
 
 fn funnel(data: &Value) -> Result<Vec<Chart>, Unfit> {
     let funnel: Funnel = fit(data)?;
@@ -507,6 +544,11 @@ struct DashboardTemplate {
     error: Option<String>,
     charts: Vec<Chart>,
     csv: String,
+    /// The viewer's structure (id, name), to narrow the figures to it.
+    structure: Option<(String, String)>,
+    /// Its mediators (id, name), for its managers and admins, who alone
+    /// read the team.
+    mediators: Vec<(String, String)>,
 }
 
 impl DashboardTemplate {
@@ -565,6 +607,7 @@ pub(crate) async fn page(
             }
         }
     };
+    let (structure, mediators) = page.filter_choices().await;
     let mut query: Vec<(&String, &String)> = params.iter().collect();
     query.sort();
     let query = query
@@ -588,7 +631,57 @@ pub(crate) async fn page(
         } else {
             format!("/exports/{}.csv?{query}", board.dashboard.csv)
         },
+        structure,
+        mediators,
     }
     .render();
     page.render(StatusCode::OK, body)
+}
+
+impl Page {
+    /// What the structure and mediator filters offer: the viewer's
+    /// structure, and its staff to its managers and admins (the API lists
+    /// the team to them alone; a mediator's form has no such field).
+    async fn filter_choices(&self) -> (Option<(String, String)>, Vec<(String, String)>) {
+        #[derive(Deserialize)]
+        struct Answer {
+            structure: Option<Own>,
+        }
+        #[derive(Deserialize)]
+        struct Own {
+            id: String,
+            name: String,
+        }
+        let structure = self
+            .run("{ structure { id name } }", json!({}))
+            .await
+            .read::<Answer>()
+            .ok()
+            .and_then(|a| a.structure)
+            .map(|s| (s.id, s.name));
+        let manager = self.nav(None).manager;
+        if !manager {
+            return (structure, Vec::new());
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Team {
+            staff_members: crate::answer::Connection<Member>,
+        }
+        #[derive(Deserialize)]
+        struct Member {
+            id: String,
+            name: String,
+        }
+        let mediators = self
+            .run(
+                "{ staffMembers(first: 100) { edges { node { id name } } } }",
+                json!({}),
+            )
+            .await
+            .read::<Team>()
+            .map(|t| t.staff_members.nodes().map(|m| (m.id, m.name)).collect())
+            .unwrap_or_default();
+        (structure, mediators)
+    }
 }

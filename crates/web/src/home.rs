@@ -284,7 +284,9 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "inscription" => "Personne inscrite : vous êtes son référent.",
             "effacement" => "Ses données sont effacées : seuls les chiffres restent.",
             "correction" => "Identité corrigée : la correction est conservée avec sa raison.",
-            "correction-etablissement" => "Fiche corrigée : la correction est conservée avec sa raison.",
+            "correction-etablissement" => {
+                "Fiche corrigée : la correction est conservée avec sa raison."
+            }
             "etablissement" => "Établissement enregistré.",
             "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
             "accord" => "Votre choix est enregistré. Vous pouvez le changer à tout moment.",
