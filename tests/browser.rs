@@ -2676,7 +2676,7 @@ async fn a_mediator_prevalidates_rejects_abandons_and_cancels_conventions_from_t
             s,
             "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Diallo\",
                 birthDate: \"2001-05-12\" }) { person { id } } }",
-            json!({ "f": ["Awa", "Inès", "Léo"][n] }),
+            json!({ "f": (["Awa", "Inès", "Léo"][n]) }),
         )
         .await["data"]["personEnroll"]["person"]["id"]
             .clone();
