@@ -357,15 +357,24 @@ async fn a_renewal_asks_every_signatory_to_sign_again_once() {
         .flat_map(|s| [s.to_string(), s.to_string()])
         .collect();
     assert_eq!(wait_for_requests(&sink, 6).await, twice);
-    let link = sink
+    let renewal = sink
         .mails()
         .into_iter()
         .rfind(|m| {
             m.subject.starts_with("Convention d'immersion à signer")
                 && m.rcpt_to == ["awa@exemple.fr"]
         })
-        .and_then(|m| m.link("/acces/"));
-    assert!(link.is_some(), "the request carries a link to sign");
+        .unwrap();
+    assert!(renewal.link("/acces/").is_some(), "a link to sign");
+    // The renewal's day, not the first period's.
+    let day = passerelle_domain::fr::date(
+        time::Date::parse(
+            &tomorrow,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .unwrap(),
+    );
+    assert!(renewal.text.contains(&day), "{day}: {}", renewal.text);
 
     // The log replayed: nothing mailed again.
     let out = passerelle(&db, &dir, &["projections", "rebuild", "notifications"]);

@@ -357,12 +357,18 @@ impl Territory {
             .collect()
     }
 
-    /// `possibleMentors`: the mentors of the structure's other people whose
-    /// project went through a fitting code, each with their closest fit.
+    /// `possibleMentors`: the mentors of the structure's other people who
+    /// consent to mentoring and whose project went through a fitting code,
+    /// each with their closest fit.
     fn mentors_of(&self, id: Uuid, person: &PersonFacts) -> Vec<Value> {
         let mut mentors: BTreeMap<String, (i32, Option<String>)> = BTreeMap::new();
         for (other, p) in &self.people {
-            if *other == id || p.structure != person.structure || p.mentors.is_empty() {
+            // A mentor is named from a mentee who consents to mentoring now.
+            if *other == id
+                || p.structure != person.structure
+                || p.mentors.is_empty()
+                || !p.consents.contains(&ConsentPurpose::Mentoring)
+            {
                 continue;
             }
             let Some(level) = p

@@ -313,9 +313,18 @@ impl Sender {
             recipient_name: target.name,
             employer_name,
             person_name,
-            period: immersion
-                .as_ref()
-                .and_then(|i| Some((i.period_start?, i.period_end?))),
+            period: immersion.as_ref().and_then(|i| {
+                // A request to sign a renewal gives the renewal's dates.
+                if matches!(
+                    template,
+                    Template::SignatureRequest | Template::SignatureReminder
+                ) && i.renewal.as_deref() == Some("pending")
+                {
+                    Some((i.renewal_start?, i.renewal_end?))
+                } else {
+                    Some((i.period_start?, i.period_end?))
+                }
+            }),
             stage: params.stage,
             due_on: params.due_on,
             milestone: params
