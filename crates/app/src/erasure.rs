@@ -79,6 +79,10 @@ impl Handler {
         let (mut tx, done) = self.destroy_key(subject, meta).await?;
         forget.forget(&mut tx, person).await?;
         tx.commit().await?;
+        // The person's state kept in this replica's memory holds their
+        // values as read before: dropped now (whatever its type, `take`
+        // removes the entry), not within the minute it would expire in.
+        let _ = self.states.take::<()>(&format!("person-{subject}"));
         if !done {
             self.store().notify_appended();
             self.announce(format!("subject-{subject}"));

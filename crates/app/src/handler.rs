@@ -92,7 +92,7 @@ pub struct Handler {
     changes: tokio::sync::broadcast::Sender<String>,
     /// The stream ids of commits made here only, which `fanout` publishes.
     committed: tokio::sync::broadcast::Sender<String>,
-    states: Arc<StateCache>,
+    pub(crate) states: Arc<StateCache>,
 }
 
 impl Handler {
