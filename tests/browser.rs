@@ -2666,6 +2666,8 @@ async fn a_mediator_prevalidates_rejects_abandons_and_cancels_conventions_from_t
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let today = time::OffsetDateTime::now_utc().date().to_string();
+    // A period ahead whatever the hour in Paris: validated before it starts.
+    let start = (time::OffsetDateTime::now_utc().date() + time::Duration::days(3)).to_string();
     // Three conventions signed by all, waiting for their validation; the
     // third validated.
     let mut immersions = Vec::new();
@@ -2681,7 +2683,7 @@ async fn a_mediator_prevalidates_rejects_abandons_and_cancels_conventions_from_t
         .await["data"]["personEnroll"]["person"]["id"]
             .clone();
         let immersion = propose(&server, &staff, &person, &employer).await;
-        let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
+        let i = json!({ "i": immersion, "c": convention(&start, 35.0), "d": today });
         let mut steps = vec![
             "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
             "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
