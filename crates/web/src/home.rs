@@ -37,11 +37,14 @@ struct InboxTemplate {
     found: Option<Found>,
 }
 
-/// What the staff's search found, by kind: id or link, label, details.
+/// One thing found: its link, its label, details.
+type FoundRow = (String, String, String);
+
+/// What the staff's search found, by kind.
 pub(crate) struct Found {
-    people: Vec<(String, String, String)>,
-    employers: Vec<(String, String, String)>,
-    needs: Vec<(String, String, String)>,
+    people: Vec<FoundRow>,
+    employers: Vec<FoundRow>,
+    needs: Vec<FoundRow>,
 }
 
 impl Found {
@@ -50,8 +53,7 @@ impl Found {
     }
 
     /// Each kind found: its heading's id, its French heading, its rows.
-    #[allow(clippy::type_complexity)]
-    fn groups(&self) -> [(&'static str, &'static str, &[(String, String, String)]); 3] {
+    fn groups(&self) -> [(&'static str, &'static str, &[FoundRow]); 3] {
         [
             ("trouve-personnes", "Personnes accompagnées", &self.people),
             ("trouve-employeurs", "Établissements", &self.employers),

@@ -142,7 +142,8 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
             let (rows, next) = answer.needs.split();
             let ids: Vec<String> = rows.iter().map(|n| n.employer_id.clone()).collect();
             let names = employer_names(&page, &ids).await;
-            let today = time::OffsetDateTime::now_utc().date();
+            // The service's day (Paris), as the need's was recorded.
+            let today = page.api.gateway.handler.clock().today();
             let rows = rows
                 .into_iter()
                 .map(|n| Row {
