@@ -63,6 +63,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/needs/{id}/{action}", post(files::need_action))
         .route("/people", get(people::list).post(people::enrol))
         .route("/people/nouvelle", get(people::enrol_form))
+        .route("/people/recherche", post(people::search))
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
         .route("/people/{id}/donnees", get(data_export::page))

@@ -39,6 +39,11 @@ struct PeopleTemplate {
     searched: bool,
     people: Vec<Row>,
     pager: Pager,
+    /// A search by name goes by POST, so the name stays out of URLs: its
+    /// next page is a POST too, carrying the search and the cursor.
+    posted_next: Option<String>,
+    /// A later page of a posted search: a link back to the whole list.
+    posted_later: bool,
 }
 
 /// A person in the list: who, who follows them, what they aim at.
@@ -49,10 +54,50 @@ struct Row {
     project: String,
 }
 
-pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
+/// The list, by GET: paged by ids, searched by job or referent; a name is
+/// never read from a URL (proxies and histories keep them), it is searched
+/// by [`search`].
+pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
+    q.nom.clear();
+    people_list(page, q, false).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    metier: String,
+    #[serde(default)]
+    miens: String,
+    #[serde(default)]
+    apres: String,
+}
+
+/// The list searched by POST (`/people/recherche`), a page at a time.
+pub(crate) async fn search(page: Page, Form(f): Form<SearchForm>) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let q = ListQuery {
+        nom: f.nom,
+        metier: f.metier,
+        miens: f.miens,
+        apres: f.apres,
+        ..ListQuery::default()
+    };
+    people_list(page, q, true).await
+}
+
+async fn people_list(page: Page, q: ListQuery, posted: bool) -> Response {
     #[derive(Deserialize)]
     struct Answer {
         people: Paged<Listed>,
@@ -134,7 +179,16 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
         form,
         searched: q.searched(),
         people,
-        pager: Pager::of("/people", &q, next),
+        posted_next: if posted { next.clone() } else { None },
+        posted_later: posted && q.after().is_some(),
+        pager: if posted {
+            Pager {
+                next: None,
+                first: None,
+            }
+        } else {
+            Pager::of("/people", &q, next)
+        },
     }
     .render();
     page.render(status, body)
