@@ -454,3 +454,136 @@ async fn a_convention_overlapping_another_with_the_same_host_asks_for_a_confirma
         "drafted"
     );
 }
+
+#[tokio::test]
+async fn the_corrections_of_an_employer_a_visit_and_a_need_are_read_back_with_who_and_why() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, token) = started_with_links(&db, &dir).await;
+    let t = Some(token.as_str());
+    let employer = register_employer(&server, &token, &siret(1), "Boulangerie du Port").await;
+    let corrected = gql(
+        &server,
+        t,
+        "mutation($e: ID!) { employerCorrect(input: { employerId: $e,
+            changes: { name: \"Boulangerie du Quai\" }, reason: \"Enseigne changée\" }) {
+            employer { corrections { fields name commune reason recorded { by role } } } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let read = &corrected["data"]["employerCorrect"]["employer"]["corrections"];
+    assert_eq!(read[0]["fields"], json!(["NAME"]), "{corrected}");
+    assert_eq!(read[0]["name"], "Boulangerie du Quai");
+    assert!(read[0]["commune"].is_null(), "a field left alone: {read}");
+    assert_eq!(read[0]["reason"], "Enseigne changée");
+    assert_eq!(read[0]["recorded"]["role"], "mediator");
+    assert!(
+        read[0]["recorded"]["by"]
+            .as_str()
+            .is_some_and(|by| by.starts_with("user:")),
+        "{read}"
+    );
+
+    gql(
+        &server,
+        t,
+        "mutation($e: ID!) { employerVisitLog(input: { employerId: $e, purpose: PROSPECTION,
+            observations: \"Deux départs\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let visits = gql(
+        &server,
+        t,
+        "query($e: ID!) { employer(id: $e) { visits { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let visit = visits["data"]["employer"]["visits"][0]["id"].clone();
+    let visit_corrected = gql(
+        &server,
+        t,
+        "mutation($e: ID!, $v: ID!) { employerVisitCorrect(input: { employerId: $e, visitId: $v,
+            changes: { observations: \"Trois départs en retraite\" },
+            reason: \"Observations d'une autre visite\" }) { employer { id } } }",
+        json!({ "e": employer, "v": visit }),
+    )
+    .await;
+    assert!(visit_corrected["errors"].is_null(), "{visit_corrected}");
+    let surfaced = gql(
+        &server,
+        t,
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Vente\", horizon: NOW, hiringIntent: POSSIBLE } }) {
+            need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let need = surfaced["data"]["needSurface"]["need"]["id"].clone();
+    let need_corrected = gql(
+        &server,
+        t,
+        "mutation($n: ID!) { needCorrect(input: { needId: $n, reason: \"Confusion\",
+            description: { activities: \"Façonnage du pain\", romeCodes: [\"D1102\"],
+                           horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "n": need }),
+    )
+    .await;
+    assert!(need_corrected["errors"].is_null(), "{need_corrected}");
+
+    const READ: &str = "query($e: ID!) { employer(id: $e) {
+        corrections { reason }
+        visits { corrections { fields observations reason recorded { role } } }
+        surfacedNeeds { edges { node { corrections { activities romeCodes reason
+                                                     recorded { role } } } } } } }";
+    let staff_read = gql(&server, t, READ, json!({ "e": employer })).await;
+    assert!(staff_read["errors"].is_null(), "{staff_read}");
+    let e = &staff_read["data"]["employer"];
+    assert_eq!(e["corrections"][0]["reason"], "Enseigne changée");
+    let v = &e["visits"][0]["corrections"][0];
+    assert_eq!(v["fields"], json!(["OBSERVATIONS"]), "{staff_read}");
+    assert_eq!(v["observations"], "Trois départs en retraite");
+    assert_eq!(v["reason"], "Observations d'une autre visite");
+    assert_eq!(v["recorded"]["role"], "mediator");
+    let n = &e["surfacedNeeds"]["edges"][0]["node"]["corrections"][0];
+    assert_eq!(n["activities"], "Façonnage du pain", "{staff_read}");
+    assert_eq!(n["romeCodes"], json!(["D1102"]));
+    assert_eq!(n["reason"], "Confusion");
+    assert_eq!(n["recorded"]["role"], "mediator");
+
+    // The employer by magic link reads its file's and its needs'
+    // corrections, not its visits' (they may carry internal notes).
+    gql(
+        &server,
+        t,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie\",
+            email: \"lucie@boulangerie.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let boss = link_session(&server, "lucie@boulangerie.fr", 0).await;
+    let boss_read = gql(&server, Some(&boss), READ, json!({ "e": employer })).await;
+    assert!(boss_read["errors"].is_null(), "{boss_read}");
+    let e = &boss_read["data"]["employer"];
+    assert_eq!(e["corrections"][0]["reason"], "Enseigne changée");
+    assert!(
+        e["visits"][0]["corrections"].is_null(),
+        "a visit's corrections are staff-only: {boss_read}"
+    );
+    assert!(
+        !e["visits"][0].is_null(),
+        "the visit itself is read: {boss_read}"
+    );
+
+    // Another establishment's contact reaches neither.
+    let other = register_employer(&server, &token, &siret(2), "Garage").await;
+    let elsewhere = gql(&server, Some(&boss), READ, json!({ "e": other })).await;
+    assert!(
+        elsewhere["data"]["employer"].is_null(),
+        "another establishment: {elsewhere}"
+    );
+    // A person by magic link reads no employer at all.
+    enroll(&server, &token, Some("awa@exemple.fr")).await;
+    let awa = link_session(&server, "awa@exemple.fr", 1).await;
+    let person_read = gql(&server, Some(&awa), READ, json!({ "e": employer })).await;
+    assert_eq!(error(&person_read).0, "FORBIDDEN", "{person_read}");
+}

@@ -60,6 +60,59 @@ impl EmployerChanges {
     }
 }
 
+/// A field of an establishment's file a correction changed, named in clear
+/// so the record says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum EmployerField {
+    Name,
+    Naf,
+    Commune,
+    Address,
+}
+
+impl EmployerChanges {
+    /// The fields given, in the file's order.
+    pub fn fields(&self) -> Vec<EmployerField> {
+        [
+            (self.name.is_some(), EmployerField::Name),
+            (self.naf.is_some(), EmployerField::Naf),
+            (self.commune.is_some(), EmployerField::Commune),
+            (self.address.is_some(), EmployerField::Address),
+        ]
+        .into_iter()
+        .filter_map(|(given, field)| given.then_some(field))
+        .collect()
+    }
+}
+
+/// A field of a visit's record a correction changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum VisitField {
+    VisitedOn,
+    Purpose,
+    Observations,
+    NextStep,
+}
+
+impl VisitChanges {
+    /// The fields given, in the record's order.
+    pub fn fields(&self) -> Vec<VisitField> {
+        [
+            (self.visited_on.is_some(), VisitField::VisitedOn),
+            (self.purpose.is_some(), VisitField::Purpose),
+            (self.observations.is_some(), VisitField::Observations),
+            (self.next_step.is_some(), VisitField::NextStep),
+        ]
+        .into_iter()
+        .filter_map(|(given, field)| given.then_some(field))
+        .collect()
+    }
+}
+
 /// What a correction of a visit changes: only the fields given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitChanges {

@@ -252,6 +252,7 @@ impl CorrectionMutation {
                 .unwrap_or_else(|| gateway(ctx).handler.clock().today()),
         };
         let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
+        crate::correction_record::forget(ctx);
         Ok(EmployerCorrectPayload { employer })
     }
 
@@ -294,6 +295,7 @@ impl CorrectionMutation {
                 .unwrap_or_else(|| gateway(ctx).handler.clock().today()),
         };
         let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
+        crate::correction_record::forget(ctx);
         Ok(EmployerVisitCorrectPayload { employer })
     }
 
@@ -318,6 +320,7 @@ impl CorrectionMutation {
                 .unwrap_or_else(|| gateway(ctx).handler.clock().today()),
         };
         let need = on_need(ctx, actor, id, &command, input.command_id).await?;
+        crate::correction_record::forget(ctx);
         Ok(NeedCorrectPayload { need })
     }
 }

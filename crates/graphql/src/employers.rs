@@ -176,6 +176,15 @@ impl Employer {
         );
         Ok(NeedConnection { edges, page_info })
     }
+    /// The corrections of its file (`employerCorrect`), oldest first: the
+    /// fields, their new values, why, and who recorded each; null for a
+    /// viewer who does not reach it.
+    async fn corrections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<crate::correction_record::EmployerCorrection>>> {
+        crate::correction_record::of_employer(ctx, self.0.employer_id).await
+    }
     /// Its needs, newest first.
     #[graphql(deprecation = "Use `surfacedNeeds`, the same needs a page at a time.")]
     async fn needs(&self, ctx: &Context<'_>) -> Result<Vec<Need>> {
@@ -251,6 +260,15 @@ impl Visit {
             .next_step
             .as_deref()
             .filter(|_| policy::may_read(&actor, Field::VisitNextStep)))
+    }
+    /// The corrections of this visit (`employerVisitCorrect`), oldest
+    /// first, with why and who recorded each: for staff, null for an
+    /// employer by magic link (a correction may carry internal notes).
+    async fn corrections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<crate::correction_record::VisitCorrection>>> {
+        crate::correction_record::of_visit(ctx, self.0.employer_id, self.0.visit_id).await
     }
 }
 
@@ -340,6 +358,15 @@ impl Need {
     }
     async fn surfaced_on(&self) -> Date {
         self.0.surfaced_on
+    }
+    /// The corrections of its description (`needCorrect`), oldest first,
+    /// with why and who recorded each; null for a viewer who does not reach
+    /// its establishment.
+    async fn corrections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<crate::correction_record::NeedCorrection>>> {
+        crate::correction_record::of_need(ctx, self.0.employer_id, self.0.need_id).await
     }
     /// The people the viewer's structure follows whose project fits the
     /// need: exact codes first, then same domain. Empty to anyone but

@@ -12,6 +12,7 @@ mod accounts;
 mod consents;
 mod context;
 mod conventions;
+mod correction_record;
 mod corrections;
 mod dashboards;
 mod employers;

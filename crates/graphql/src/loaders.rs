@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use passerelle_app::{AppError, Handler, Recorded};
+use passerelle_domain::employer::{Employer, EmployerEvent};
 use passerelle_domain::immersion::{Immersion, ImmersionEvent};
-use passerelle_domain::values::ImmersionId;
+use passerelle_domain::need::{Need, NeedEvent};
+use passerelle_domain::values::{EmployerId, ImmersionId, NeedId};
 use passerelle_projections::views::employers::{self, ContactRow, VisitRow};
 use passerelle_projections::views::needs::{self, NeedRow};
 use time::Date;
@@ -239,6 +241,58 @@ impl Loader<HistoryOf> for Histories {
             let history = self
                 .handler
                 .history::<Immersion>(key.0)
+                .await
+                .map_err(Arc::new)?;
+            out.insert(*key, history.into());
+        }
+        Ok(out)
+    }
+}
+
+/// An establishment's facts, oldest first: its file's and its visits'
+/// corrections are read from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EmployerHistoryOf(pub EmployerId);
+
+impl Loader<EmployerHistoryOf> for Histories {
+    type Value = Arc<[Recorded<EmployerEvent>]>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[EmployerHistoryOf],
+    ) -> Result<HashMap<EmployerHistoryOf, Self::Value>, Self::Error> {
+        let mut out = HashMap::new();
+        // One stream at a time, as for immersions.
+        for key in keys {
+            let history = self
+                .handler
+                .history::<Employer>(key.0)
+                .await
+                .map_err(Arc::new)?;
+            out.insert(*key, history.into());
+        }
+        Ok(out)
+    }
+}
+
+/// A need's facts, oldest first: its corrections are read from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NeedHistoryOf(pub NeedId);
+
+impl Loader<NeedHistoryOf> for Histories {
+    type Value = Arc<[Recorded<NeedEvent>]>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[NeedHistoryOf],
+    ) -> Result<HashMap<NeedHistoryOf, Self::Value>, Self::Error> {
+        let mut out = HashMap::new();
+        for key in keys {
+            let history = self
+                .handler
+                .history::<Need>(key.0)
                 .await
                 .map_err(Arc::new)?;
             out.insert(*key, history.into());
