@@ -282,13 +282,15 @@ pub async fn register_employer(server: &Server, token: &str, siret: &str, name: 
     answer["data"]["employerRegister"]["employer"]["id"].clone()
 }
 
-/// Enrolls Awa Diallo, with an email when given; her id.
+/// Enrolls Awa Diallo, with an email when given; her id. Tests enrol several
+/// people through it, all alike, so it confirms past the duplicate warning
+/// (which `tests/corrections.rs` checks).
 pub async fn enroll(server: &Server, token: &str, email: Option<&str>) -> Value {
     let answer = gql(
         server,
         Some(token),
         "mutation($m: String) { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
-            birthDate: \"2001-05-12\", email: $m }) { person { id } } }",
+            birthDate: \"2001-05-12\", email: $m, confirmDuplicate: true }) { person { id } } }",
         json!({ "m": email }),
     )
     .await;
