@@ -7,6 +7,7 @@
 //! and its clients together: an upper bound of the server's own.
 
 pub mod dashboards;
+pub mod erasure;
 pub mod round_trips;
 pub mod store;
 

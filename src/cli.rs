@@ -194,6 +194,20 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 40)]
         samples: usize,
     },
+    /// Erases people of a seeded store through `personErase`'s path, timed,
+    /// and checks every dashboard reads the same figures afterwards.
+    Erasure {
+        /// People erased.
+        #[arg(long, default_value_t = 1_000)]
+        people: usize,
+        /// Events the seeded store holds at least.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+        /// Keep the store an earlier run seeded (and its key) instead of
+        /// seeding anew; people erased before are not picked again.
+        #[arg(long)]
+        reuse: bool,
+    },
     /// Appends with 1, 8 and 32 writers and read-all, beside raw inserts and reads.
     Store {
         /// Events in the log for the read-all measure.

@@ -501,10 +501,48 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             println!("{}", serde_json::to_string(&r)?);
             return Ok(());
         }
+        BenchCommand::Erasure {
+            people,
+            events,
+            reuse,
+        } => {
+            let r = bench::erasure::run(config, db, people, events, reuse).await?;
+            println!(
+                "{} erasures ({} at a time) in {:.1} s: {:.1} erasures/s, p50 {:.0} ms, p99 {:.0} ms; projections caught up in {:.1} s; {} events in the store",
+                r.people,
+                r.concurrent,
+                r.erasures_s,
+                r.erasures_per_s,
+                r.p50_ms,
+                r.p99_ms,
+                r.catch_up_s,
+                r.events
+            );
+            for d in &r.differing {
+                println!("differs: {d}");
+            }
+            println!(
+                "{} dashboard figures compared, {} differ",
+                r.figures_compared,
+                r.differing.len()
+            );
+            println!(
+                "targets met (erasures < 30 s, every dashboard equal): {}",
+                r.targets_met
+            );
+            println!("{}", serde_json::to_string(&r)?);
+            anyhow::ensure!(
+                r.differing.is_empty(),
+                "the erasures changed {} dashboard figures",
+                r.differing.len()
+            );
+            return Ok(());
+        }
         BenchCommand::Api {
             clients,
             seconds,
             rounds,
+            mix,
         } => {
             let r = bench::run(config, db, clients, seconds, rounds, &mix).await?;
             println!();
@@ -535,7 +573,6 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
                 r.peak_rss_mb
             );
             match (r.round_trips_per_mutation, r.round_trips_per_append) {
-            mix,
                 (Some(mutation), Some(append)) => println!(
                     "database round trips, counted on the wire: {mutation:.2} per mutation of the mix {:?}, {append:.2} per raw append",
                     r.mix

@@ -59,25 +59,28 @@ pub struct DashboardsReport {
     pub targets_met: bool,
 }
 
-/// The benchmark's own database, and the key its personal data is sealed
-/// with, kept beside the service's data so `--reuse` can read it again.
-async fn open(
+/// A benchmark's own database `name`, and the key its personal data is
+/// sealed with, kept beside the service's data in `key_file` so `--reuse`
+/// can read it again.
+pub(super) async fn open(
     config: &Config,
     db: &Database,
+    name: &str,
+    key_file: &str,
     reuse: bool,
 ) -> anyhow::Result<(sqlx::PgPool, Store)> {
-    let key_path = config.data_dir.join("bench-dashboards.key");
+    let key_path = config.data_dir.join(key_file);
     let mut admin =
         sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
     let exists: bool =
         sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(NAME)
+            .bind(name)
             .fetch_one(&mut admin)
             .await?;
     let fresh = !(reuse && exists && key_path.exists());
     if fresh {
-        super::drop_database(&mut admin, NAME).await?;
-        database::create_database_if_missing(&db.server, NAME).await?;
+        super::drop_database(&mut admin, name).await?;
+        database::create_database_if_missing(&db.server, name).await?;
         // The key of a store just dropped seals nothing any more.
         if key_path.exists() {
             std::fs::remove_file(&key_path)?;
@@ -86,20 +89,20 @@ async fn open(
     }
     let key = MasterKey::from_base64(std::fs::read_to_string(&key_path)?.trim())
         .context("the benchmark's key")?;
-    let pool = passerelle_store::connect(db.server.clone().database(NAME), 20).await?;
+    let pool = passerelle_store::connect(db.server.clone().database(name), 20).await?;
     MIGRATOR.run(&pool).await?;
     let store = Store::new(pool.clone(), Keyring::new(&key), Upcasters::default());
     Ok((pool, store))
 }
 
-async fn count_events(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
+pub(super) async fn count_events(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar("select count(*) from events")
         .fetch_one(pool)
         .await?)
 }
 
 /// Seeds territories until the log holds `target` events.
-async fn seed(projections: &Arc<Projections>, target: i64) -> anyhow::Result<()> {
+pub(super) async fn seed(projections: &Arc<Projections>, target: i64) -> anyhow::Result<()> {
     let today = SystemClock.today();
     let mut index = 0u64;
     let mut events = count_events(projections.store().pool()).await?;
@@ -178,7 +181,7 @@ pub async fn run(
     reuse: bool,
     samples: usize,
 ) -> anyhow::Result<DashboardsReport> {
-    let (pool, store) = open(config, db, reuse).await?;
+    let (pool, store) = open(config, db, NAME, "bench-dashboards.key", reuse).await?;
     let projections = Arc::new(Projections::new(
         store,
         passerelle_projections::all(),
