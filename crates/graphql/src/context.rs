@@ -441,9 +441,7 @@ mod tests {
             None
         ));
         assert!(!checked(
-            &format!(
-                "mutation($s: Boolean!) {{ employerVisitLog(input: {{}}) @skip(if: $s) {{ employer {{ id }} }} }}"
-            ),
+            "mutation($s: Boolean!) { employerVisitLog(input: {}) @skip(if: $s) { employer { id } } }",
             None
         ));
         // The operation that runs is the one judged.
