@@ -1178,6 +1178,12 @@ async fn a_mediator_corrects_an_employers_file() {
     let file = browser.body().await;
     assert!(file.contains("Fiche corrigée"), "{file}");
     assert!(file.contains("Boulangerie du Quai"), "{file}");
+    // The file lists its corrections: when, by whom, which fields in
+    // French, and why.
+    assert!(file.contains("Corrections de la fiche"), "{file}");
+    assert!(file.contains(", Médiateur : Nom"), "{file}");
+    assert!(file.contains("Motif : Enseigne changée"), "{file}");
+    browser.audit("fiche d'un établissement corrigée").await;
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_domain::employer::VisitPurpose;
+use passerelle_domain::employer::{EmployerField, VisitPurpose};
 use passerelle_domain::need::{HiringIntent, Horizon, NeedSource};
 use serde::Deserialize;
 use serde_json::json;
@@ -30,6 +30,8 @@ struct EmployerTemplate {
     needs: Vec<(String, String, String)>,
     /// Date, purpose, observations.
     visits: Vec<(String, String, String)>,
+    /// Date, by whom, the fields in French, why.
+    corrections: Vec<(String, String, String, String)>,
 }
 
 #[derive(Template)]
@@ -84,6 +86,22 @@ struct EmployerFile {
     naf_label: Option<String>,
     needs: Vec<Listed>,
     visits: Vec<VisitLine>,
+    /// Null only for a viewer who does not reach the file.
+    corrections: Option<Vec<CorrectionLine>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CorrectionLine {
+    fields: Vec<Code<EmployerField>>,
+    reason: String,
+    corrected_on: Day,
+    recorded: RecordedBy,
+}
+
+#[derive(Deserialize)]
+struct RecordedBy {
+    role: String,
 }
 
 #[derive(Deserialize)]
@@ -179,7 +197,8 @@ pub(crate) async fn employer(
         .run(
             "query($e: ID!) { employer(id: $e) { id name communeName nafLabel
                 needs { id activities neededWithin sourceKind surfacedOn }
-                visits { visitedOn purpose observations } } }",
+                visits { visitedOn purpose observations }
+                corrections { fields reason correctedOn recorded { role } } } }",
             json!({ "e": id }),
         )
         .await;
@@ -214,6 +233,24 @@ pub(crate) async fn employer(
             )
         })
         .collect();
+    // Newest first, as the visits.
+    let corrections = e
+        .corrections
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .map(|c| {
+            let fields: Vec<&str> = c.fields.into_iter().map(Code::french).collect();
+            (
+                c.corrected_on.french(),
+                passerelle_graphql::StaffRole::parse(&c.recorded.role)
+                    .map_or("Le service", |r| r.label())
+                    .to_owned(),
+                fields.join(", "),
+                c.reason,
+            )
+        })
+        .collect();
     let place = [e.commune_name, e.naf_label]
         .into_iter()
         .flatten()
@@ -226,6 +263,7 @@ pub(crate) async fn employer(
         place,
         needs,
         visits,
+        corrections,
     }
     .render();
     page.render(StatusCode::OK, body)

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::employer::VisitPurpose;
+use crate::employer::{EmployerField, VisitPurpose};
 use crate::immersion::{
     FeedbackAuthor, Initiator, Milestone, Objective, Outcome, Signatory, SignatureMethodKind,
     SituationKind, Skill, Stage,
@@ -199,6 +199,13 @@ labels!(VisitPurpose {
     InEmploymentMediation => "in_employment_mediation", "Médiation dans l'emploi";
 });
 
+labels!(EmployerField {
+    Name => "name", "Nom";
+    Naf => "naf", "Secteur d'activité";
+    Commune => "commune", "Commune";
+    Address => "address", "Adresse";
+});
+
 labels!(NeedCloseReasonKind {
     Met => "met", "Besoin pourvu";
     NoLongerNeeded => "no_longer_needed", "Plus d'actualité";
@@ -303,6 +310,7 @@ mod tests {
         distinct::<Horizon>();
         distinct::<HiringIntent>();
         distinct::<VisitPurpose>();
+        distinct::<EmployerField>();
         distinct::<NeedSource>();
         distinct::<ReadjustmentCause>();
         distinct::<AgeBand>();
