@@ -249,19 +249,41 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
              {\"query\": \"…\", \"variables\": {…}}.",
         );
     };
-    let mut request = request;
     let token = session_token(&parts.headers);
-    let (mut viewer, check) =
-        match passerelle_graphql::viewer_of_request(&api.gateway, &mut request, token).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return not_ready("session lookup failed");
-            }
+    let mut response = None;
+    let mut first = Some(request);
+    // At most twice: a request whose session was kept and no longer stands
+    // as it was is refused before anything is read or written, then run
+    // once more, read again from its body, with the session looked up.
+    for _ in 0..2 {
+        let mut request = match first.take() {
+            Some(request) => request,
+            None => match serde_json::from_slice::<async_graphql::Request>(&bytes) {
+                Ok(request) => request,
+                Err(_) => break,
+            },
         };
-    viewer.client = passerelle_web::client_address(api, &parts.headers, &parts.extensions);
-    let request = passerelle_graphql::prepare(request, &api.gateway, viewer);
-    let response = passerelle_graphql::execute(&api.schema, &api.gateway, request, check).await;
+        let (mut viewer, check) =
+            match passerelle_graphql::viewer_of_request(&api.gateway, &mut request, token.clone())
+                .await
+            {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::error!(error = %e, "session lookup failed");
+                    return not_ready("session lookup failed");
+                }
+            };
+        let kept = check.is_some();
+        viewer.client = passerelle_web::client_address(api, &parts.headers, &parts.extensions);
+        let request = passerelle_graphql::prepare(request, &api.gateway, viewer);
+        let answer = passerelle_graphql::execute(&api.schema, &api.gateway, request, check).await;
+        let again = kept && passerelle_graphql::refused_as_kept(&answer);
+        response = Some(answer);
+        if !again {
+            break;
+        }
+    }
+    let response = response.unwrap_or_default();
     GraphQLResponse::from(response).into_response()
 }
 

@@ -604,3 +604,88 @@ async fn a_structure_update_checks_departements_and_is_recorded() {
     );
     assert_eq!(edges[0]["node"]["actorRole"], "MANAGER");
 }
+
+/// A mediator given another role keeps working: her next command, whose
+/// session the server kept as it was, is run again with the session looked
+/// up afresh instead of being refused as if she were logged out.
+#[tokio::test]
+async fn a_role_changed_does_not_log_its_member_out() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    let manager = login(&server, "direction@ml-nantes.fr").await;
+    // A first command: the server keeps her session as it is.
+    let first = register_employer(&server, &mediator, &siret(1), "Boulangerie du Port").await;
+    assert!(first.is_string(), "registered");
+    let listed = members(&server, &manager, None).await;
+    let mut after: Option<String> = None;
+    let mut camille = Value::Null;
+    for _ in 0..10 {
+        let page = match &after {
+            None => listed.clone(),
+            Some(a) => members(&server, &manager, Some(a)).await,
+        };
+        let edges = page["data"]["staffMembers"]["edges"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if let Some(e) = edges
+            .iter()
+            .find(|e| e["node"]["email"] == "camille@ml-nantes.fr")
+        {
+            camille = e["node"]["id"].clone();
+            break;
+        }
+        after = page["data"]["staffMembers"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    assert!(camille.is_string(), "the mediator is listed: {listed}");
+    let promoted = change_role(&server, &manager, &camille, "MANAGER").await;
+    assert_eq!(
+        promoted["data"]["staffRoleChange"]["member"]["role"], "MANAGER",
+        "{promoted}"
+    );
+
+    let answer = gql(
+        &server,
+        Some(&mediator),
+        "mutation($s: String!) { employerRegister(input: { siret: $s,
+            name: \"Garage du Centre\", naf: \"45\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret(2) }),
+    )
+    .await;
+    assert!(
+        answer["data"]["employerRegister"]["employer"]["id"].is_string(),
+        "her command goes through under her new role: {answer}"
+    );
+    assert_eq!(
+        me(&server, &mediator).await["email"],
+        "camille@ml-nantes.fr"
+    );
+
+    // Logged out, the kept session is refused all the same.
+    gql(
+        &server,
+        Some(&mediator),
+        "mutation { logout { loggedOut } }",
+        json!({}),
+    )
+    .await;
+    let refused = gql(
+        &server,
+        Some(&mediator),
+        "mutation($s: String!) { employerRegister(input: { siret: $s,
+            name: \"Café de la Gare\", naf: \"56\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret(3) }),
+    )
+    .await;
+    assert_eq!(error(&refused).0, "UNAUTHENTICATED", "{refused}");
+}

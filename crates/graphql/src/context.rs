@@ -207,6 +207,27 @@ pub async fn execute(
     response
 }
 
+/// Whether a request run with a [`SessionCheck`] was refused only because
+/// the session kept no longer stands as it was, nothing answered: its
+/// commands were refused before they read or wrote anything, so the caller
+/// runs it again with the session looked up afresh ([`viewer_of_request`]
+/// no longer finds it kept). A role changed since the session was kept is
+/// then taken as it now is, and a session ended is refused as any other.
+pub fn refused_as_kept(response: &async_graphql::Response) -> bool {
+    let answered_nothing = match &response.data {
+        async_graphql::Value::Object(fields) => {
+            fields.values().all(|v| *v == async_graphql::Value::Null)
+        }
+        _ => true,
+    };
+    answered_nothing
+        && !response.errors.is_empty()
+        && response
+            .errors
+            .iter()
+            .all(|e| is_code(e, crate::error::Code::Unauthenticated))
+}
+
 fn is_code(e: &async_graphql::ServerError, code: crate::error::Code) -> bool {
     e.extensions
         .as_ref()

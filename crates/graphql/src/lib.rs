@@ -44,8 +44,8 @@ mod throttle;
 
 pub use accounts::SESSION_COOKIE;
 pub use context::{
-    Gateway, SessionCheck, Sessions, Viewer, connection_data, execute, prepare, viewer_of_request,
-    viewer_of_token,
+    Gateway, SessionCheck, Sessions, Viewer, connection_data, execute, prepare, refused_as_kept,
+    viewer_of_request, viewer_of_token,
 };
 pub use error::Code;
 pub use limits::Limits;
