@@ -551,7 +551,7 @@ fn moot(
             };
             if closed {
                 Some("immersion close")
-            } else if role.is_some_and(|r| i.signatures.iter().any(|s| s == r)) {
+            } else if role.is_some_and(|r| signed.iter().any(|s| s == r)) {
                 Some("déjà signée")
             } else {
                 None
