@@ -481,6 +481,12 @@ pub async fn complete_password_token(
     now: OffsetDateTime,
 ) -> Result<Option<User>, AccountError> {
     check_password(password)?;
+    // The link is checked before the password is hashed: anyone may send
+    // this, and a hash costs memory and CPU that a made-up token must not.
+    // The update below checks it again, atomically.
+    if !password_token_usable(pool, token, now).await? {
+        return Ok(None);
+    }
     let hash = hash_password(password.to_owned()).await?;
     let mut tx = pool.begin().await?;
     let used: Option<(Uuid, String)> = sqlx::query_as(
