@@ -140,7 +140,7 @@ pub async fn viewer_of_request(
     Ok((viewer, None))
 }
 
-/// Whether the request is a mutation whose every field is one of
+/// Whether the request is a mutation of one field, one of
 /// [`CHECKED_BY_COMMAND`] (no fragment at its root, so nothing else runs).
 fn checked_by_command(request: &mut async_graphql::Request) -> bool {
     use async_graphql::parser::types::{OperationType, Selection};
@@ -166,8 +166,11 @@ fn checked_by_command(request: &mut async_graphql::Request) -> bool {
         return false;
     };
     let operation = &operation.node;
+    // One field only: a request refused on its kept session is run again
+    // (`refused_as_kept`), which must never repeat a command that went
+    // through before another field of the same request was refused.
     operation.ty == OperationType::Mutation
-        && !operation.selection_set.node.items.is_empty()
+        && operation.selection_set.node.items.len() == 1
         && operation
             .selection_set
             .node
@@ -442,10 +445,12 @@ mod tests {
     }
 
     #[test]
-    fn only_a_mutation_of_commands_alone_is_checked_by_its_commands() {
+    fn only_a_mutation_of_one_command_is_checked_by_it() {
         let visit = "employerVisitLog(input: {}) { employer { id } }";
         assert!(checked(&format!("mutation {{ {visit} }}"), None));
-        assert!(checked(
+        // Two commands are looked up: the second refused on a kept session
+        // would have the request run again, the first with it.
+        assert!(!checked(
             &format!("mutation {{ a: {visit} b: needQualify(input: {{}}) {{ need {{ id }} }} }}"),
             None
         ));
