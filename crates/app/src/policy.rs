@@ -454,6 +454,13 @@ pub fn reads_health_log(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin)
 }
 
+/// Whether the actor reads the scheduled jobs' runs (when, how long, what
+/// they did): managers and admins, who answer for the structure's mail and
+/// retention. The runs name no person.
+pub fn reads_job_runs(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin)
+}
+
 /// Whether the actor administers its structure's staff: lists them with
 /// their addresses and last logins, invites, deactivates, changes roles,
 /// reads the record of those changes. Its managers and admins, for their

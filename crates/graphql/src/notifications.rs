@@ -4,7 +4,7 @@
 //! request.
 
 use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
-use passerelle_app::Role;
+use passerelle_app::policy;
 use passerelle_notify::outbox::{self, Delivery as Row, DeliveryFilter};
 use passerelle_notify::schedule::Job;
 use passerelle_notify::{Recipient, State, Template};
@@ -228,7 +228,7 @@ impl NotificationQuery {
         job: Option<String>,
     ) -> Result<JobRunConnection> {
         let actor = staff(ctx)?;
-        if actor.role == Role::Mediator {
+        if !policy::reads_job_runs(&actor) {
             return Err(error::forbidden());
         }
         let limit = page_size(first)?;
@@ -285,7 +285,7 @@ impl NotificationQuery {
         #[graphql(default = 20)] first: i64,
     ) -> Result<Vec<JobRun>> {
         let actor = staff(ctx)?;
-        if actor.role == Role::Mediator {
+        if !policy::reads_job_runs(&actor) {
             return Err(error::forbidden());
         }
         let gw = gateway(ctx);
