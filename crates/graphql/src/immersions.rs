@@ -892,9 +892,9 @@ async fn overlapping_conventions(
     .into_iter()
     .filter(|prior| prior.span.start() <= period.end() && period.start() <= prior.span.end())
     .collect();
-    let Some(first) = overlapping.first() else {
+    if overlapping.is_empty() {
         return Ok(());
-    };
+    }
     let mut readable = Vec::new();
     for prior in &overlapping {
         if policy::reachable_immersion(&gw.pool, &actor, prior.immersion_id)
@@ -902,16 +902,29 @@ async fn overlapping_conventions(
             .map_err(error::app)?
             .is_some()
         {
-            readable.push(prior.immersion_id.to_string());
+            readable.push(prior);
         }
     }
+    // The dates are those of a convention the viewer may read; of one they
+    // may not, only that it exists.
+    let dates = readable
+        .first()
+        .map(|p| {
+            format!(
+                " ({})",
+                passerelle_domain::fr::range(p.span.start(), p.span.end())
+            )
+        })
+        .unwrap_or_default();
     Err(error::confirmation_required(
         "confirmDuplicate",
         format!(
-            "Une autre convention de cette personne avec le même établissement couvre déjà une partie de ces dates ({}) : vérifiez qu'il ne s'agit pas de la même immersion, ou confirmez pour la rédiger quand même.",
-            passerelle_domain::fr::range(first.span.start(), first.span.end()),
+            "Une autre convention de cette personne avec le même établissement couvre déjà une partie de ces dates{dates} : vérifiez qu'il ne s'agit pas de la même immersion, ou confirmez pour la rédiger quand même.",
         ),
-        readable,
+        readable
+            .iter()
+            .map(|p| p.immersion_id.to_string())
+            .collect(),
     ))
 }
 
