@@ -252,11 +252,15 @@ fn proximity_name(level: i32) -> &'static str {
     ["SAME_COMMUNE", "SAME_DEPARTEMENT", "SAME_REGION", "FARTHER"][level as usize]
 }
 
+/// A need's place in `matchingNeeds`' order: proximity, exactness, newest
+/// first, then the need itself.
+type NeedRank = (i32, i32, std::cmp::Reverse<(Date, Uuid)>, Uuid);
+
 impl Territory {
     /// `matchingNeeds`: open needs whose codes fit the project, nearest
     /// first, then exact codes, then newest.
     fn needs_for(&self, person: &PersonFacts) -> Vec<Value> {
-        let mut rows: Vec<(i32, i32, std::cmp::Reverse<(Date, Uuid)>, Uuid)> = self
+        let mut rows: Vec<NeedRank> = self
             .needs
             .iter()
             .filter(|(_, n)| n.open)
