@@ -575,6 +575,7 @@ async fn a_mail_queued_while_the_person_is_being_erased_does_not_stay() {
 /// added them only, after a confirmation.
 #[tokio::test]
 async fn an_erased_employer_contact_leaves_no_trace() {
+    const ADDED_UNDER: &str = "5f0c2d1e-8a47-4b6e-9d3a-2c7e1b9f4a60";
     let db = TestDb::new().await;
     let dir = data_dir();
     let (server, mediator) = started(&db, &dir).await;
@@ -585,13 +586,18 @@ async fn an_erased_employer_contact_leaves_no_trace() {
     let added = gql(
         &server,
         Some(&mediator),
-        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Maëlle Quéré\",
-            jobTitle: \"Gérante\", email: \"maelle.quere@exemple.fr\", phone: \"06 11 22 33 44\" }) {
+        "mutation($e: ID!, $k: UUID) { employerContactAdd(input: { employerId: $e,
+            name: \"Maëlle Quéré\", jobTitle: \"Gérante\", email: \"maelle.quere@exemple.fr\",
+            phone: \"06 11 22 33 44\", commandId: $k }) {
             employer { contacts { id email } } } }",
-        json!({ "e": employer }),
+        json!({ "e": employer, "k": ADDED_UNDER }),
     )
     .await;
     assert!(added["errors"].is_null(), "{added}");
+    // Its answer, which names her, is kept under its command id (sealed).
+    let kept = "select count(*) from command_answers where command_id = $1";
+    let added_under: Uuid = ADDED_UNDER.parse().unwrap();
+    assert_eq!(scalar(&db, kept, added_under).await, 1, "kept before");
     let contact = added["data"]["employerContactAdd"]["employer"]["contacts"][0]["id"].clone();
     let id: Uuid = contact.as_str().unwrap().parse().unwrap();
     assert!(
@@ -628,6 +634,11 @@ async fn an_erased_employer_contact_leaves_no_trace() {
         let found = plaintext(&db, needle).await;
         assert!(found.is_empty(), "{needle} in clear in {found:?}");
     }
+    assert_eq!(
+        scalar(&db, kept, added_under).await,
+        0,
+        "the answer naming her forgotten"
+    );
     for (sql, expected) in [
         ("select count(*) from subject_keys where subject_id = $1", 0),
         (

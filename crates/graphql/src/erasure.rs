@@ -242,8 +242,8 @@ impl ErasureMutation {
 }
 
 /// What else than the event store and the views holds an employer's
-/// contact's data: the mails to them, forgotten in the transaction that
-/// destroys their key.
+/// contact's data: the mails to them and the answers kept under command
+/// ids, forgotten in the transaction that destroys their key.
 #[derive(Debug, Clone, Copy)]
 pub struct ContactMail;
 
@@ -251,6 +251,7 @@ pub struct ContactMail;
 impl passerelle_app::ForgetContact for ContactMail {
     async fn forget(&self, conn: &mut PgConnection, contact: Uuid) -> Result<(), AppError> {
         passerelle_notify::outbox::forget_contact(&mut *conn, contact).await?;
+        crate::replays::forget_all_answers(&mut *conn).await?;
         Ok(())
     }
 }

@@ -131,6 +131,19 @@ pub(crate) async fn forget_answers_about(
     Ok(done.rows_affected())
 }
 
+/// Forgets every answer kept under a command id, for the erasure of an
+/// employer's contact: any actor who reaches the establishment may have had
+/// the contact's name or address in an answer, and answers are sealed, so
+/// they cannot be searched for it. They are kept an hour only; a retry then
+/// goes to the command path, which appends nothing twice. Part of the
+/// erasure's transaction.
+pub(crate) async fn forget_all_answers(conn: &mut sqlx::PgConnection) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("delete from command_answers")
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Whether the request's staff session, taken as it was, still stands for
 /// the same user, structure and role.
 async fn still_stands(ctx: &ExtensionContext<'_>, gateway: &Gateway) -> bool {
