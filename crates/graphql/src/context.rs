@@ -186,13 +186,20 @@ fn checked_by_command(request: &mut async_graphql::Request) -> bool {
 }
 
 /// Runs a request readied by [`prepare`] with the session check
-/// [`viewer_of_request`] gave, made by each of its commands.
-pub async fn execute(
-    schema: &crate::PasserelleSchema,
+/// [`viewer_of_request`] gave, made by each of its commands. Generic over
+/// the schema's roots, which `schema.rs` composes from the features that
+/// import this module.
+pub async fn execute<Q, M, S>(
+    schema: &async_graphql::Schema<Q, M, S>,
     gateway: &Gateway,
     request: async_graphql::Request,
     check: Option<SessionCheck>,
-) -> async_graphql::Response {
+) -> async_graphql::Response
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
     let Some(check) = check else {
         return schema.execute(request).await;
     };

@@ -204,14 +204,16 @@ impl RomeCode {
     /// label whatever their case and accents; in code order, `limit` at
     /// most. A search by job finds needs, which hold codes, not words.
     pub fn matching(text: &str, limit: usize) -> Vec<RomeCode> {
-        let key = super::search_key(text);
+        let key = super::text::search_key(text);
         if key.is_empty() {
             return Vec::new();
         }
         let code = key.to_ascii_uppercase();
         let mut found: Vec<&'static str> = ROME
             .iter()
-            .filter(|(c, label)| c.starts_with(&code) || super::search_key(label).contains(&key))
+            .filter(|(c, label)| {
+                c.starts_with(&code) || super::text::search_key(label).contains(&key)
+            })
             .map(|(c, _)| *c)
             .collect();
         found.sort_unstable();
