@@ -138,8 +138,11 @@ fn whole_convention(today: &str) -> Value {
 
 const ACCEPT: &str = "mutation($i: ID!, $by: Party!) {
     immersionAccept(input: { immersionId: $i, by: $by }) { immersion { id } } }";
+// The test's immersions share a person, a host and their dates: confirmed
+// past the duplicate warning, which `tests/corrections.rs` checks.
 const DRAFT: &str = "mutation($i: ID!, $c: ConventionInput!) {
-    conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }";
+    conventionDraft(input: { immersionId: $i, convention: $c, confirmDuplicate: true }) {
+        immersion { id } } }";
 const SIGN: &str = "mutation($i: ID!, $s: Signatory!, $p: Date) {
     conventionSign(input: { immersionId: $i, signatory: $s, onPaperOn: $p }) { immersion { id } } }";
 const VALIDATE: &str = "mutation($i: ID!) {

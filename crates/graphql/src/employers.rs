@@ -87,8 +87,8 @@ impl Employer {
     async fn last_visit(&self) -> Option<Date> {
         self.0.last_visit
     }
-    /// Every structure's visits, newest first: who came, when, why.
-    #[graphql(deprecation = "Use `loggedVisits`, the same visits a page at a time.")]
+    /// Every structure's visits, newest first: who came, when, why. The
+    /// whole list; `loggedVisits` gives them a page at a time.
     async fn visits(&self, ctx: &Context<'_>) -> Result<Vec<Visit>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader
@@ -185,8 +185,8 @@ impl Employer {
     ) -> Result<Option<Vec<crate::correction_record::EmployerCorrection>>> {
         crate::correction_record::of_employer(ctx, self.0.employer_id).await
     }
-    /// Its needs, newest first.
-    #[graphql(deprecation = "Use `surfacedNeeds`, the same needs a page at a time.")]
+    /// Its needs, newest first. The whole list; `surfacedNeeds` gives them a
+    /// page at a time.
     async fn needs(&self, ctx: &Context<'_>) -> Result<Vec<Need>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader

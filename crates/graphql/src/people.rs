@@ -156,8 +156,8 @@ impl Person {
     async fn may_erase(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(!self.0.erased && policy::erases_people(&actor(ctx)?))
     }
-    /// Every event of their path, in order, with who did it.
-    #[graphql(deprecation = "Use `timelineEvents`, the same events a page at a time.")]
+    /// Every event of their path, in order, with who did it. The whole
+    /// list; `timelineEvents` gives it a page at a time.
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
         Ok(
             people::timeline(&gateway(ctx).pool, PersonId(self.0.person_id))

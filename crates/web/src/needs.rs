@@ -11,7 +11,7 @@ use axum::response::Response;
 use passerelle_domain::fr;
 use passerelle_domain::need::NeedSource;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::answer::{Code, Day, Paged, read_or_return};
 use crate::labels::SOURCES;
@@ -60,30 +60,34 @@ pub(crate) async fn employer_names(page: &Page, ids: &[String]) -> HashMap<Strin
     if unique.is_empty() {
         return HashMap::new();
     }
-    let params: Vec<String> = (0..unique.len()).map(|i| format!("$e{i}: ID!")).collect();
-    let fields: Vec<String> = (0..unique.len())
-        .map(|i| format!("e{i}: employer(id: $e{i}) {{ id name }}"))
-        .collect();
-    let query = format!("query({}) {{ {} }}", params.join(", "), fields.join(" "));
-    let variables: serde_json::Map<String, Value> = unique
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (format!("e{i}"), json!(id)))
-        .collect();
-    let out = page.run(&query, Value::Object(variables)).await;
     #[derive(Deserialize)]
     struct Host {
         id: String,
         name: String,
     }
-    let Ok(answer) = out.read::<HashMap<String, Option<Host>>>() else {
-        return HashMap::new();
-    };
-    answer
-        .into_values()
-        .flatten()
-        .map(|h| (h.id, h.name))
-        .collect()
+    // One fixed operation per establishment (at most a page's worth, run
+    // in-process), so that every operation of the pages is a constant the
+    // schema's checks validate.
+    let mut names = HashMap::new();
+    for id in unique {
+        let out = page
+            .run(
+                "query($e: ID!) { employer(id: $e) { id name } }",
+                json!({ "e": id }),
+            )
+            .await;
+        #[derive(Deserialize)]
+        struct Answer {
+            employer: Option<Host>,
+        }
+        if let Ok(Answer {
+            employer: Some(host),
+        }) = out.read::<Answer>()
+        {
+            names.insert(host.id, host.name);
+        }
+    }
+    names
 }
 
 pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
