@@ -371,7 +371,8 @@ async fn a_replica_killed_mid_load_loses_and_doubles_nothing() {
                         &token,
                         &json!({ "query": "mutation($m: String!, $c: UUID!, $n: String!) {
                             personEnroll(input: { firstName: $n, lastName: \"Diallo\",
-                              birthDate: \"2001-05-12\", email: $m, commandId: $c }) { person { id } } }",
+                              birthDate: \"2001-05-12\", email: $m, commandId: $c,
+                              confirmDuplicate: true }) { person { id } } }",
                           "variables": { "m": email, "c": enroll_id, "n": FIRST_NAMES[(c + r) % 8] } }),
                     )
                     .await;
