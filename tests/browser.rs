@@ -2834,3 +2834,305 @@ async fn the_employer_engagement_dashboard_has_its_page_and_the_structure_filter
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// A visit's id, logged by API at the establishment.
+async fn visit_logged(server: &Server, staff: &str, employer: &Value) -> String {
+    let answer = gql(
+        server,
+        Some(staff),
+        "mutation($e: ID!) { employerVisitLog(input: { employerId: $e, purpose: PROSPECTION,
+            observations: \"Four à sole, trois apprentis\" }) { employer { visits { id } } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    answer["data"]["employerVisitLog"]["employer"]["visits"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_mediator_corrects_a_visit_and_a_need_from_their_pages() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let base = &server.base;
+    let employer = register_employer(&server, &staff, &siret(8), "Boulangerie du Port").await;
+    let visit = visit_logged(&server, &staff, &employer).await;
+    let need = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Fournée du matin\", romeCodes: [\"D1102\"],
+            horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await["data"]["needSurface"]["need"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let employer = employer.as_str().unwrap();
+    browser.sign_in(base).await;
+
+    // The visit, from the establishment's file, then its correction.
+    browser.goto(&format!("{base}/employers/{employer}")).await;
+    let visit_page = format!("/employers/{employer}/visites/{visit}");
+    browser.click(&format!("main a[href='{visit_page}']")).await;
+    let page = browser.body().await;
+    assert!(page.contains("Four à sole, trois apprentis"), "{page}");
+    assert!(page.contains("Aucune correction."), "{page}");
+    browser.audit("visite").await;
+    browser
+        .click(&format!("main a[href='{visit_page}/corriger']"))
+        .await;
+    browser.audit("correction d'une visite").await;
+    let submit = format!("form[action='{visit_page}/corriger'] button");
+    // No reason: refused beside it, what was typed kept.
+    browser
+        .fill("#observations", "Four à sole, deux apprentis")
+        .await;
+    browser.click(&submit).await;
+    browser.refused("reason", "").await;
+    assert_eq!(
+        browser.value("#observations").await,
+        "Four à sole, deux apprentis"
+    );
+    browser.audit("correction d'une visite, erreur").await;
+    browser.fill("#reason", "Apprentis mal comptés").await;
+    browser.click(&submit).await;
+    let page = browser.body().await;
+    assert!(page.contains("Visite corrigée"), "{page}");
+    assert!(page.contains("Four à sole, deux apprentis"), "{page}");
+    // Who, when, which fields in French, why.
+    assert!(page.contains("Corrections de la visite"), "{page}");
+    assert!(page.contains(", Médiateur : Observations"), "{page}");
+    assert!(page.contains("Motif : Apprentis mal comptés"), "{page}");
+    browser.audit("visite corrigée").await;
+
+    // The need's description, corrected whole from the one recorded.
+    browser.goto(&format!("{base}/needs/{need}")).await;
+    browser
+        .click(&format!("main a[href='/needs/{need}/corriger']"))
+        .await;
+    assert_eq!(browser.value("#activities").await, "Fournée du matin");
+    browser.audit("correction d'un besoin").await;
+    let submit = format!("form[action='/needs/{need}/corriger'] button");
+    browser.fill("#activities", "Fournée du soir").await;
+    browser.fill("#headcount", "2").await;
+    browser.click(&submit).await;
+    browser.refused("reason", "").await;
+    assert_eq!(browser.value("#activities").await, "Fournée du soir");
+    browser.audit("correction d'un besoin, erreur").await;
+    browser.fill("#reason", "Mal noté au téléphone").await;
+    browser.click(&submit).await;
+    let page = browser.body().await;
+    assert!(page.contains("Besoin corrigé"), "{page}");
+    assert!(page.contains("Corrections du besoin"), "{page}");
+    assert!(page.contains("Tâches : Fournée du soir"), "{page}");
+    assert!(page.contains("Personnes : 2"), "{page}");
+    assert!(page.contains("Pour quand : "), "{page}");
+    assert!(!page.contains("NOW"), "{page}");
+    assert!(page.contains("Motif : Mal noté au téléphone"), "{page}");
+    browser.audit("besoin corrigé").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_mediator_renews_a_running_immersion_and_sees_the_signatures_it_asks_for() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let i = json!({ "i": immersion, "c": convention(&today.to_string(), 35.0), "d": today.to_string() });
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, i.clone()).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    let base = &server.base;
+    let id = immersion.as_str().unwrap();
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/immersions/{id}")).await;
+    let page = browser.body().await;
+    assert!(page.contains("Demandeur ou demandeuse d'emploi"), "{page}");
+    browser
+        .click(&format!("main a[href='/immersions/{id}/renouvellement']"))
+        .await;
+    // The objective, goals, schedule and hours come from the convention.
+    assert_eq!(
+        browser.value("#goals").await,
+        "Découvrir le façonnage du pain"
+    );
+    browser.audit("renouvellement").await;
+    // Longer than the first period (one day): refused beside the last
+    // day, what was typed kept.
+    let tomorrow = today + time::Duration::days(1);
+    browser.set_date("start", &tomorrow.to_string()).await;
+    browser
+        .set_date("end", &(tomorrow + time::Duration::days(1)).to_string())
+        .await;
+    browser
+        .fill("#why", "Le façonnage n'est pas encore acquis")
+        .await;
+    let submit = format!("form[action='/immersions/{id}/renouvellement'] button");
+    browser.click(&submit).await;
+    browser.refused("end", "première période").await;
+    assert_eq!(
+        browser.value("#why").await,
+        "Le façonnage n'est pas encore acquis"
+    );
+    browser.audit("renouvellement, erreur").await;
+    browser.set_date("end", &tomorrow.to_string()).await;
+    browser.click(&submit).await;
+    // The renewal on the immersion's page, with the signatures it asked
+    // for, each party named in French.
+    let page = browser.body().await;
+    assert!(page.contains("Renouvellement"), "{page}");
+    assert!(
+        page.contains("En attente des signatures et de la validation"),
+        "{page}"
+    );
+    assert!(page.contains("Signatures demandées"), "{page}");
+    assert!(
+        page.contains("Personne : demande de signature envoyée, en attente"),
+        "{page}"
+    );
+    assert!(page.contains("Structure d'accueil : demande"), "{page}");
+    assert!(
+        page.contains("Le façonnage n'est pas encore acquis"),
+        "{page}"
+    );
+    assert!(!page.contains("PENDING"), "{page}");
+    browser.audit("immersion renouvelée").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_and_employer() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, json!({ "i": immersion })).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    let base = &server.base;
+    let id = immersion.as_str().unwrap();
+    browser.sign_in(base).await;
+    browser
+        .goto(&format!("{base}/immersions/{id}/convention"))
+        .await;
+    // The current employer's fields show once the person is said to be
+    // employed, without a script.
+    let employer_fields = || async {
+        browser
+            .client
+            .find(Locator::Css("#employer_name"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    };
+    assert!(!employer_fields().await);
+    browser
+        .client
+        .find(Locator::Css("#situation"))
+        .await
+        .unwrap()
+        .select_by_value("EMPLOYED")
+        .await
+        .unwrap();
+    assert!(employer_fields().await);
+    browser.audit("convention, personne salariée").await;
+    // Sixteen on the first day: a minor.
+    let start = time::OffsetDateTime::now_utc().date() + time::Duration::days(14);
+    let birth = start.replace_year(start.year() - 16).unwrap() - time::Duration::days(30);
+    browser.set_date("start", &start.to_string()).await;
+    browser.set_date("end", &start.to_string()).await;
+    browser.set_date("birth_date", &birth.to_string()).await;
+    for (field, value) in [
+        ("#address", "3 rue des Lilas, 44000 Nantes"),
+        ("#place_address", "12 quai de la Fosse"),
+        ("#host_agreement", "IDCC 843"),
+        ("#host_signatory", "Jean Martin"),
+        ("#tutor_name", "Lucie Bernard"),
+        ("#tutor_job", "Cheffe boulangère"),
+        ("#goals", "Découvrir le façonnage du pain"),
+        ("#tasks", "Peser, pétrir, façonner"),
+        ("#evaluation", "Grille remplie avec la tutrice"),
+        ("#employer_name", "Supermarché des Dervallières"),
+        ("#employer_signatory", "Paul Girard"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser.tick("input[name='attestation']").await;
+    let submit = format!("form[action='/immersions/{id}/convention'] button");
+    // No legal representative for a minor: refused beside the field, what
+    // was typed kept.
+    browser.click(&submit).await;
+    browser.refused("legal_name", "représentant légal").await;
+    assert_eq!(
+        browser.value("#employer_name").await,
+        "Supermarché des Dervallières"
+    );
+    assert_eq!(browser.value("#situation").await, "EMPLOYED");
+    assert!(employer_fields().await);
+    browser.audit("convention d'une mineure, erreur").await;
+    browser.fill("#legal_name", "Mariam Diallo").await;
+    browser.fill("#legal_email", "mariam@exemple.fr").await;
+    browser.click(&submit).await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention rédigée"), "{page}");
+    assert!(page.contains("Salarié ou salariée"), "{page}");
+    assert!(page.contains("Mariam Diallo, mariam@exemple.fr"), "{page}");
+    assert!(page.contains("Supermarché des Dervallières"), "{page}");
+    assert!(page.contains("Représentant légal"), "{page}");
+    assert!(page.contains("Employeur actuel"), "{page}");
+    assert!(!page.contains("EMPLOYED"), "{page}");
+    browser.audit("immersion d'une mineure salariée").await;
+    browser
+        .goto(&format!("{base}/immersions/{id}/convention/imprimer"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Mariam Diallo"), "{page}");
+    assert!(page.contains("Supermarché des Dervallières"), "{page}");
+    assert!(page.contains("Paul Girard"), "{page}");
+    browser
+        .audit("convention imprimable d'une mineure salariée")
+        .await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -2,7 +2,10 @@
 //! the name as recorded to start from, the fields to change, the reason,
 //! then `personCorrect`. A field left blank stays as recorded; the gateway
 //! refuses a correction that changes nothing or has no reason, each beside
-//! its field, and what was typed stays.
+//! its field, and what was typed stays. An establishment's file
+//! (`employerCorrect`), a visit (`employerVisitCorrect`) and a need's
+//! description (`needCorrect`) are corrected alike; `Corrected` reads
+//! back a correction as every file lists it.
 
 use askama::Template;
 use axum::extract::{Form, Path};
@@ -11,8 +14,42 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{PersonName, read_or_return};
+use passerelle_domain::employer::VisitPurpose;
+use passerelle_domain::fr::Labelled;
+
+use crate::answer::{Code, Day, PersonName, read_or_return};
+use crate::labels::{HORIZONS, INTENTS, PURPOSES};
 use crate::page::{FormState, Nav, Page, given, message, parse_date};
+
+/// A correction as the files list it, whatever it corrected: when, who
+/// recorded it (their role), why. What it changed is the file's own.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Corrected {
+    reason: String,
+    corrected_on: Day,
+    recorded: RecordedBy,
+}
+
+#[derive(Deserialize)]
+struct RecordedBy {
+    role: String,
+}
+
+impl Corrected {
+    /// The date in French, who (their role in French), `what` it changed,
+    /// why.
+    pub(crate) fn shown(self, what: String) -> (String, String, String, String) {
+        (
+            self.corrected_on.french(),
+            passerelle_graphql::StaffRole::parse(&self.recorded.role)
+                .map_or("Le service", |r| r.label())
+                .to_owned(),
+            what,
+            self.reason,
+        )
+    }
+}
 
 #[derive(Template)]
 #[template(path = "correct.html")]
@@ -268,5 +305,352 @@ pub(crate) async fn correct_employer(
         ],
     );
     page.correct_employer_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state)
+        .await
+}
+
+#[derive(Template)]
+#[template(path = "correct_visit.html")]
+struct CorrectVisitTemplate {
+    nav: Nav,
+    employer_id: String,
+    visit_id: String,
+    employer: String,
+    /// The visit as recorded: its date and purpose, in French.
+    visit: String,
+    form: FormState,
+    purposes: &'static [(&'static str, &'static str)],
+}
+
+const VISIT: &str = "query($e: ID!) { employer(id: $e) { name visits { id visitedOn purpose } } }";
+
+#[derive(Deserialize)]
+struct VisitAnswer {
+    employer: Option<VisitsOf>,
+}
+
+#[derive(Deserialize)]
+struct VisitsOf {
+    name: String,
+    visits: Vec<VisitListed>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VisitListed {
+    id: String,
+    visited_on: Day,
+    purpose: Code<VisitPurpose>,
+}
+
+impl Page {
+    async fn correct_visit_page(
+        self,
+        employer_id: &str,
+        visit_id: &str,
+        status: StatusCode,
+        form: FormState,
+    ) -> Response {
+        let out = self.run(VISIT, json!({ "e": employer_id })).await;
+        let answer: VisitAnswer = read_or_return!(out);
+        let Some((employer, visit)) = answer.employer.and_then(|e| {
+            let name = e.name;
+            e.visits
+                .into_iter()
+                .find(|v| v.id == visit_id)
+                .map(|v| (name, v))
+        }) else {
+            return message(
+                StatusCode::NOT_FOUND,
+                "Introuvable",
+                "Cette visite n'existe pas ou ne vous est pas accessible.",
+            );
+        };
+        let body = CorrectVisitTemplate {
+            nav: self.nav(None),
+            employer_id: employer_id.to_owned(),
+            visit_id: visit_id.to_owned(),
+            employer,
+            visit: format!(
+                "{}, {}",
+                visit.visited_on.french(),
+                visit.purpose.french().to_lowercase()
+            ),
+            form,
+            purposes: &PURPOSES,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+/// A visit's record corrected (`/employers/{id}/visites/{visit}/corriger`):
+/// its date, purpose, observations or next step, with why.
+pub(crate) async fn visit_form(
+    page: Page,
+    Path((employer, visit)): Path<(String, String)>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.correct_visit_page(&employer, &visit, StatusCode::OK, FormState::default())
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CorrectVisitForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    visited_on: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    observations: String,
+    #[serde(default)]
+    next_step: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(crate) async fn correct_visit(
+    page: Page,
+    Path((employer, visit)): Path<(String, String)>,
+    Form(f): Form<CorrectVisitForm>,
+) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    let mut state = FormState::with(&[
+        ("visited_on", &f.visited_on),
+        ("purpose", &f.purpose),
+        ("observations", &f.observations),
+        ("next_step", &f.next_step),
+        ("reason", &f.reason),
+    ]);
+    let visited_on = match given(&f.visited_on) {
+        None => None,
+        Some(typed) => match parse_date(typed) {
+            Some(day) => Some(day.to_string()),
+            None => {
+                state.errors.insert(
+                    "visited_on".into(),
+                    "Indiquez la date de la visite (jour, mois, année), ou laissez vide.".into(),
+                );
+                return page
+                    .correct_visit_page(&employer, &visit, StatusCode::UNPROCESSABLE_ENTITY, state)
+                    .await;
+            }
+        },
+    };
+    let out = page
+        .run(
+            "mutation($e: ID!, $v: ID!, $c: VisitChangesInput!, $r: String!) {
+                employerVisitCorrect(input: { employerId: $e, visitId: $v, changes: $c, reason: $r }) {
+                    employer { id } } }",
+            json!({ "e": employer, "v": visit, "r": f.reason, "c": {
+                "visitedOn": visited_on,
+                "purpose": given(&f.purpose),
+                "observations": given(&f.observations),
+                "nextStep": given(&f.next_step),
+            } }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(
+            &format!("/employers/{employer}/visites/{visit}?fait=correction-visite"),
+            Vec::new(),
+        );
+    }
+    state.absorb(
+        &out.errors,
+        &[
+            ("visitedOn", "visited_on"),
+            ("purpose", "purpose"),
+            ("observations", "observations"),
+            ("nextStep", "next_step"),
+            ("reason", "reason"),
+        ],
+    );
+    page.correct_visit_page(&employer, &visit, StatusCode::UNPROCESSABLE_ENTITY, state)
+        .await
+}
+
+#[derive(Template)]
+#[template(path = "correct_need.html")]
+struct CorrectNeedTemplate {
+    nav: Nav,
+    id: String,
+    employer: String,
+    form: FormState,
+    horizons: &'static [(&'static str, &'static str)],
+    intents: &'static [(&'static str, &'static str)],
+}
+
+const NEED: &str = "query($n: ID!) { need(id: $n) { employerId activities romeCodes conditions
+    headcount neededWithin wouldHire } }";
+
+#[derive(Deserialize)]
+struct NeedAnswer {
+    need: Option<NeedDescribed>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NeedDescribed {
+    employer_id: String,
+    activities: String,
+    rome_codes: Vec<String>,
+    conditions: Option<String>,
+    headcount: i64,
+    #[serde(rename = "neededWithin")]
+    horizon: Code<passerelle_domain::need::Horizon>,
+    #[serde(rename = "wouldHire")]
+    hiring_intent: Code<passerelle_domain::need::HiringIntent>,
+}
+
+impl Page {
+    /// The need's correction form; `form` holds what a refused correction
+    /// was given, else the description as it reads.
+    async fn correct_need_page(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: Option<FormState>,
+    ) -> Response {
+        let out = self.run(NEED, json!({ "n": id })).await;
+        let answer: NeedAnswer = read_or_return!(out);
+        let Some(n) = answer.need else {
+            return message(
+                StatusCode::NOT_FOUND,
+                "Introuvable",
+                "Ce besoin n'existe pas ou ne vous est pas accessible.",
+            );
+        };
+        let out = self
+            .run(
+                "query($e: ID!) { employer(id: $e) { name } }",
+                json!({ "e": n.employer_id }),
+            )
+            .await;
+        let host: EmployerAnswer = read_or_return!(out);
+        let form = form.unwrap_or_else(|| {
+            let headcount = n.headcount.to_string();
+            FormState::with(&[
+                ("activities", &n.activities),
+                ("rome_codes", &n.rome_codes.join(" ")),
+                ("conditions", n.conditions.as_deref().unwrap_or_default()),
+                ("headcount", &headcount),
+                ("horizon", &n.horizon.0.code().to_ascii_uppercase()),
+                (
+                    "hiring_intent",
+                    &n.hiring_intent.0.code().to_ascii_uppercase(),
+                ),
+            ])
+        });
+        let body = CorrectNeedTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            employer: host
+                .employer
+                .map_or_else(|| "l'employeur".to_owned(), |e| e.name),
+            form,
+            horizons: &HORIZONS,
+            intents: &INTENTS,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+/// A need's description corrected (`/needs/{id}/corriger`): the whole
+/// description as it should read, from the one recorded, with why.
+pub(crate) async fn need_form(page: Page, Path(id): Path<String>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.correct_need_page(&id, StatusCode::OK, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CorrectNeedForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    activities: String,
+    #[serde(default)]
+    rome_codes: String,
+    #[serde(default)]
+    conditions: String,
+    #[serde(default)]
+    headcount: String,
+    #[serde(default)]
+    horizon: String,
+    #[serde(default)]
+    hiring_intent: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(crate) async fn correct_need(
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<CorrectNeedForm>,
+) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    let mut state = FormState::with(&[
+        ("activities", &f.activities),
+        ("rome_codes", &f.rome_codes),
+        ("conditions", &f.conditions),
+        ("headcount", &f.headcount),
+        ("horizon", &f.horizon),
+        ("hiring_intent", &f.hiring_intent),
+        ("reason", &f.reason),
+    ]);
+    let Some(headcount) = f.headcount.trim().parse::<i64>().ok() else {
+        state.errors.insert(
+            "headcount".into(),
+            "Indiquez un nombre de personnes, par exemple 2.".into(),
+        );
+        return page
+            .correct_need_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
+            .await;
+    };
+    let out = page
+        .run(
+            "mutation($n: ID!, $d: NeedDescriptionInput!, $r: String!) {
+                needCorrect(input: { needId: $n, description: $d, reason: $r }) { need { id } } }",
+            json!({ "n": id, "r": f.reason, "d": {
+                "activities": f.activities,
+                "conditions": given(&f.conditions),
+                "headcount": headcount,
+                "horizon": f.horizon,
+                "hiringIntent": f.hiring_intent,
+                "romeCodes": f.rome_codes
+                    .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                    .filter(|c| !c.is_empty())
+                    .take(21)
+                    .map(str::to_ascii_uppercase)
+                    .collect::<Vec<_>>(),
+            } }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/needs/{id}?fait=correction-besoin"), Vec::new());
+    }
+    state.absorb(
+        &out.errors,
+        &[
+            ("activities", "activities"),
+            ("conditions", "conditions"),
+            ("headcount", "headcount"),
+            ("horizon", "horizon"),
+            ("hiringIntent", "hiring_intent"),
+            ("romeCodes", "rome_codes"),
+            ("reason", "reason"),
+        ],
+    );
+    page.correct_need_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
         .await
 }

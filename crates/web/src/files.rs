@@ -15,6 +15,7 @@ use serde_json::json;
 use passerelle_domain::fr::{self, Labelled};
 
 use crate::answer::{Code, Connection, Day, PersonName, RomeMatch, read_or_return};
+use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS};
 use crate::page::{FormState, Nav, Page, given, message};
@@ -28,8 +29,8 @@ struct EmployerTemplate {
     place: String,
     /// Id, what, then its details.
     needs: Vec<(String, String, String)>,
-    /// Date, purpose, observations.
-    visits: Vec<(String, String, String)>,
+    /// Id, date, purpose, observations.
+    visits: Vec<(String, String, String, String)>,
     /// Date, by whom, the fields in French, why.
     corrections: Vec<(String, String, String, String)>,
 }
@@ -54,6 +55,8 @@ struct NeedTemplate {
     qualified: bool,
     /// Id, name, why their project fits.
     matching: Vec<(String, String, String)>,
+    /// Date, by whom, the description it gave, why; newest first.
+    corrections: Vec<(String, String, String, String)>,
     /// The actions' fields (the qualification's start from the need).
     form: FormState,
     /// The action refused, and why.
@@ -91,17 +94,42 @@ struct EmployerFile {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct CorrectionLine {
     fields: Vec<Code<EmployerField>>,
-    reason: String,
-    corrected_on: Day,
-    recorded: RecordedBy,
+    #[serde(flatten)]
+    corrected: Corrected,
 }
 
+/// A need's correction: the whole description as it reads since.
 #[derive(Deserialize)]
-struct RecordedBy {
-    role: String,
+#[serde(rename_all = "camelCase")]
+struct NeedCorrectionLine {
+    activities: String,
+    rome_codes: Vec<String>,
+    conditions: Option<String>,
+    headcount: i64,
+    needed_within: Code<Horizon>,
+    would_hire: Code<HiringIntent>,
+    #[serde(flatten)]
+    corrected: Corrected,
+}
+
+impl NeedCorrectionLine {
+    /// The description it gave, each field with its French name.
+    fn described(&self) -> String {
+        let mut parts = vec![format!("Tâches : {}", self.activities)];
+        if !self.rome_codes.is_empty() {
+            let jobs: Vec<String> = self.rome_codes.iter().map(|c| fr::rome(c)).collect();
+            parts.push(format!("Métiers : {}", jobs.join(" ; ")));
+        }
+        if let Some(c) = &self.conditions {
+            parts.push(format!("Conditions : {c}"));
+        }
+        parts.push(format!("Personnes : {}", self.headcount));
+        parts.push(format!("Pour quand : {}", self.needed_within.french()));
+        parts.push(format!("Embauche envisagée : {}", self.would_hire.french()));
+        parts.join(" ; ")
+    }
 }
 
 #[derive(Deserialize)]
@@ -119,6 +147,7 @@ struct Listed {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct VisitLine {
+    id: String,
     visited_on: Day,
     purpose: Code<VisitPurpose>,
     observations: Option<String>,
@@ -147,6 +176,8 @@ struct NeedFile {
     #[serde(rename = "sourceKind")]
     source: Code<NeedSource>,
     surfaced_on: Day,
+    /// Null only for a viewer who does not reach the establishment.
+    corrections: Option<Vec<NeedCorrectionLine>>,
 }
 
 #[derive(Deserialize, PartialEq, Eq)]
@@ -197,7 +228,7 @@ pub(crate) async fn employer(
         .run(
             "query($e: ID!) { employer(id: $e) { id name communeName nafLabel
                 needs { id activities neededWithin sourceKind surfacedOn }
-                visits { visitedOn purpose observations }
+                visits { id visitedOn purpose observations }
                 corrections { fields reason correctedOn recorded { role } } } }",
             json!({ "e": id }),
         )
@@ -227,6 +258,7 @@ pub(crate) async fn employer(
         .into_iter()
         .map(|v| {
             (
+                v.id,
                 v.visited_on.french(),
                 v.purpose.french().to_lowercase(),
                 v.observations.unwrap_or_default(),
@@ -241,14 +273,7 @@ pub(crate) async fn employer(
         .rev()
         .map(|c| {
             let fields: Vec<&str> = c.fields.into_iter().map(Code::french).collect();
-            (
-                c.corrected_on.french(),
-                passerelle_graphql::StaffRole::parse(&c.recorded.role)
-                    .map_or("Le service", |r| r.label())
-                    .to_owned(),
-                fields.join(", "),
-                c.reason,
-            )
+            c.corrected.shown(fields.join(", "))
         })
         .collect();
     let place = [e.commune_name, e.naf_label]
@@ -269,11 +294,12 @@ pub(crate) async fn employer(
     page.render(StatusCode::OK, body)
 }
 
-pub(crate) async fn need(page: Page, Path(id): Path<String>) -> Response {
+pub(crate) async fn need(page: Page, Path(id): Path<String>, Query(q): Query<Notice>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    page.need_page(&id, StatusCode::OK, None, None).await
+    let done = notice(&q);
+    page.need_page(&id, StatusCode::OK, None, None, done).await
 }
 
 impl Page {
@@ -284,11 +310,14 @@ impl Page {
         status: StatusCode,
         form: Option<FormState>,
         refused: Option<(String, String)>,
+        done: Option<String>,
     ) -> Response {
         let out = self
             .run(
                 "query($n: ID!) { need(id: $n) { employerId currentStatus qualified romeCodes
                     activities conditions headcount neededWithin wouldHire sourceKind surfacedOn
+                    corrections { activities romeCodes conditions headcount neededWithin wouldHire
+                        reason correctedOn recorded { role } }
                     matchingPeople(first: 20) { edges { node { personId firstName lastName
                         romeMatch targetRomeCodes } } } } }",
                 json!({ "n": id }),
@@ -336,8 +365,18 @@ impl Page {
                 )
             })
             .collect();
+        let corrections = n
+            .corrections
+            .unwrap_or_default()
+            .into_iter()
+            .rev()
+            .map(|c| {
+                let described = c.described();
+                c.corrected.shown(described)
+            })
+            .collect();
         let body = NeedTemplate {
-            nav: self.nav(None),
+            nav: self.nav(done),
             id: id.to_owned(),
             employer: host
                 .employer
@@ -358,6 +397,7 @@ impl Page {
             open: n.current_status == NeedStatus::Open,
             qualified: n.qualified,
             matching,
+            corrections,
             form,
             refused,
             horizons: &HORIZONS,
@@ -440,6 +480,12 @@ pub(crate) async fn need_action(
     let mut form = FormState::with(&values);
     form.absorb(&out.errors, names);
     let refused = form.general.take().map(|m| (action.clone(), m));
-    page.need_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(form), refused)
-        .await
+    page.need_page(
+        &id,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(form),
+        refused,
+        None,
+    )
+    .await
 }

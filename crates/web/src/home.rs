@@ -289,6 +289,8 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "correction-etablissement" => {
                 "Fiche corrigée : la correction est conservée avec sa raison."
             }
+            "correction-visite" => "Visite corrigée : la correction est conservée avec sa raison.",
+            "correction-besoin" => "Besoin corrigé : la correction est conservée avec sa raison.",
             "etablissement" => "Établissement enregistré.",
             "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
             "accord" => "Votre choix est enregistré. Vous pouvez le changer à tout moment.",

@@ -19,8 +19,9 @@ use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signatory, Stage};
 
 use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
-use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SKILLS};
+use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SITUATIONS, SKILLS};
 use crate::page::{FormState, Nav, Page, message, parse_date};
+use crate::renewal::ConventionFacts;
 
 fn not_found() -> Response {
     message(
@@ -215,6 +216,8 @@ struct ImmersionTemplate {
     report: bool,
     /// What was recorded: who, why, when.
     endings: Vec<(&'static str, String)>,
+    /// The convention's parties beyond the usual and its renewal.
+    convention_facts: Option<ConventionFacts>,
     accidents: Option<Vec<AccidentShown>>,
 }
 
@@ -442,6 +445,17 @@ impl Page {
                     .collect()
             });
         }
+        let convention_facts = if matches!(
+            stage,
+            Stage::NotProposed | Stage::Proposed | Stage::Declined
+        ) {
+            None
+        } else {
+            match self.convention_facts(id).await {
+                Ok(facts) => facts,
+                Err(r) => return *r,
+            }
+        };
         let period = match (i.period_start, i.period_end) {
             (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s.0, e.0)),
             _ => None,
@@ -492,6 +506,7 @@ impl Page {
             interrupt: staff && stage == Stage::Started,
             report: staff && after_start,
             endings,
+            convention_facts,
             accidents,
         }
         .render();
@@ -683,7 +698,18 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
 }
 
 /// The convention form's fields, with where the gateway names them.
-const CONVENTION_FIELDS: [(&str, &str); 26] = [
+const CONVENTION_FIELDS: [(&str, &str); 35] = [
+    // The person's situation and parties of their own, before the
+    // organisations' fields whose paths end alike.
+    ("situation.description", "situation_description"),
+    ("currentEmployer.siret", "employer_siret"),
+    ("currentEmployer.email", "employer_email"),
+    ("currentEmployer.name", "employer_name"),
+    ("currentEmployer", "employer_name"),
+    ("legalRepresentative.email", "legal_email"),
+    ("legalRepresentative.phone", "legal_phone"),
+    ("legalRepresentative.name", "legal_name"),
+    ("legalRepresentative", "legal_name"),
     ("period.start", "start"),
     ("period.end", "end"),
     ("period", "end"),
@@ -721,6 +747,7 @@ struct ConventionTemplate {
     person: String,
     form: FormState,
     objectives: &'static [(&'static str, &'static str)],
+    situations: &'static [(&'static str, &'static str)],
 }
 
 impl Page {
@@ -802,6 +829,7 @@ impl Page {
             person: person.full(),
             form,
             objectives: &OBJECTIVES,
+            situations: &SITUATIONS,
         }
         .render();
         self.render(status, body)
@@ -853,6 +881,28 @@ pub(crate) async fn convention(
             .await;
     }
     let optional = |name: &str| fields.optional(name);
+    // A party of the person's own, sent when any of its fields is filled:
+    // the gateway says which the situation or the age requires.
+    let any = |names: &[&str]| names.iter().any(|n| fields.optional(n).is_some());
+    let current_employer = any(&[
+        "employer_name",
+        "employer_siret",
+        "employer_signatory",
+        "employer_email",
+    ])
+    .then(|| {
+        json!({
+            "name": get("employer_name"), "siret": optional("employer_siret"),
+            "signatory": { "name": get("employer_signatory"), "email": optional("employer_email") },
+        })
+    });
+    let legal_representative = any(&["legal_name", "legal_email", "legal_phone"]).then(|| {
+        json!({ "name": get("legal_name"), "email": optional("legal_email"), "phone": optional("legal_phone") })
+    });
+    let situation = match get("situation") {
+        "" => "JOB_SEEKER",
+        kind => kind,
+    };
     let convention = json!({
         "prescriber": { "name": get("prescriber_name"), "signatory": { "name": get("prescriber_signatory") } },
         "person": {
@@ -861,7 +911,12 @@ pub(crate) async fn convention(
                 "birthDate": get("birth_date"), "address": get("address"),
                 "email": optional("person_email"),
             },
-            "situation": { "kind": "JOB_SEEKER" },
+            "situation": {
+                "kind": situation,
+                "description": optional("situation_description"),
+                "currentEmployer": current_employer,
+            },
+            "legalRepresentative": legal_representative,
         },
         "host": {
             "siret": get("host_siret"), "name": get("host_name"), "activity": get("host_activity"),

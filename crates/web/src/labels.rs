@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
-use passerelle_domain::immersion::{Milestone, Objective, Outcome, Skill};
+use passerelle_domain::immersion::{Milestone, Objective, Outcome, SituationKind, Skill};
 use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use passerelle_domain::values::{AgeBand, ContractType};
 
@@ -25,6 +25,7 @@ fn options<T: Labelled>() -> Vec<(&'static str, &'static str)> {
 type Options = LazyLock<Vec<(&'static str, &'static str)>>;
 
 pub(crate) static OBJECTIVES: Options = LazyLock::new(options::<Objective>);
+pub(crate) static SITUATIONS: Options = LazyLock::new(options::<SituationKind>);
 pub(crate) static HORIZONS: Options = LazyLock::new(options::<Horizon>);
 pub(crate) static INTENTS: Options = LazyLock::new(options::<HiringIntent>);
 pub(crate) static PURPOSES: Options = LazyLock::new(options::<VisitPurpose>);

@@ -31,6 +31,7 @@ mod need;
 mod needs;
 mod page;
 mod people;
+mod renewal;
 mod visit;
 
 pub use export::OwnRefusal;
@@ -60,6 +61,10 @@ pub fn router(api: ApiCell) -> Router {
         .route("/employers/{id}", get(files::employer))
         .route("/besoins", get(needs::list))
         .route("/needs/{id}", get(files::need))
+        .route(
+            "/needs/{id}/corriger",
+            get(correction::need_form).post(correction::correct_need),
+        )
         .route("/needs/{id}/{action}", post(files::need_action))
         .route("/people", get(people::list).post(people::enrol))
         .route("/people/nouvelle", get(people::enrol_form))
@@ -75,6 +80,11 @@ pub fn router(api: ApiCell) -> Router {
             "/employers/{id}/corriger",
             get(correction::employer_form).post(correction::correct_employer),
         )
+        .route("/employers/{id}/visites/{visit}", get(visit::visit_page))
+        .route(
+            "/employers/{id}/visites/{visit}/corriger",
+            get(correction::visit_form).post(correction::correct_visit),
+        )
         .route(
             "/people/{id}/effacer",
             get(erasure::form).post(erasure::erase),
@@ -83,6 +93,10 @@ pub fn router(api: ApiCell) -> Router {
         .route("/immersions/nouvelle", get(immersions::propose_form))
         .route("/immersions", post(immersions::propose))
         .route("/immersions/{id}", get(immersions::page))
+        .route(
+            "/immersions/{id}/renouvellement",
+            get(renewal::form).post(renewal::renew),
+        )
         .route("/immersions/{id}/{action}", post(immersions::action))
         .route(
             "/immersions/{id}/convention",

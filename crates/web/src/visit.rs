@@ -1,16 +1,22 @@
-//! A visit to an employer, logged from a phone.
+//! A visit to an employer, logged from a phone, and a visit's page
+//! (`/employers/{id}/visites/{visit}`): what was recorded, with its
+//! corrections (staff only: they may carry internal notes) and the way to
+//! correct it.
 
 use askama::Template;
-use axum::extract::{Form, Query};
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Connection, read_or_return};
+use passerelle_domain::employer::{VisitField, VisitPurpose};
+
+use crate::answer::{Code, Connection, Day, read_or_return};
+use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::PURPOSES;
-use crate::page::{FormState, Nav, Page, parse_date};
+use crate::page::{FormState, Nav, Page, message, parse_date};
 
 #[derive(Template)]
 #[template(path = "visit_form.html")]
@@ -140,4 +146,102 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
     );
     page.visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, None)
         .await
+}
+
+#[derive(Template)]
+#[template(path = "visit.html")]
+struct VisitPageTemplate {
+    nav: Nav,
+    employer_id: String,
+    visit_id: String,
+    employer: String,
+    visited_on: String,
+    purpose: &'static str,
+    observations: Option<String>,
+    next_step: Option<String>,
+    /// Date, by whom, the fields in French, why; newest first.
+    corrections: Vec<(String, String, String, String)>,
+}
+
+const VISIT_PAGE: &str = "query($e: ID!) { employer(id: $e) { name
+    visits { id visitedOn purpose observations nextStep
+        corrections { fields reason correctedOn recorded { role } } } } }";
+
+#[derive(Deserialize)]
+struct VisitPageAnswer {
+    employer: Option<VisitsOf>,
+}
+
+#[derive(Deserialize)]
+struct VisitsOf {
+    name: String,
+    visits: Vec<VisitShown>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VisitShown {
+    id: String,
+    visited_on: Day,
+    purpose: Code<VisitPurpose>,
+    observations: Option<String>,
+    next_step: Option<String>,
+    /// Null to whoever does not read the visit's internal notes.
+    corrections: Option<Vec<VisitCorrectionLine>>,
+}
+
+#[derive(Deserialize)]
+struct VisitCorrectionLine {
+    fields: Vec<Code<VisitField>>,
+    #[serde(flatten)]
+    corrected: Corrected,
+}
+
+/// A visit's page, from the establishment's file.
+pub(crate) async fn visit_page(
+    page: Page,
+    Path((employer_id, visit_id)): Path<(String, String)>,
+    Query(q): Query<Notice>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let out = page.run(VISIT_PAGE, json!({ "e": employer_id })).await;
+    let answer: VisitPageAnswer = read_or_return!(out);
+    let Some((employer, visit)) = answer.employer.and_then(|e| {
+        let name = e.name;
+        e.visits
+            .into_iter()
+            .find(|v| v.id == visit_id)
+            .map(|v| (name, v))
+    }) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Introuvable",
+            "Cette visite n'existe pas ou ne vous est pas accessible.",
+        );
+    };
+    let corrections = visit
+        .corrections
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .map(|c| {
+            let fields: Vec<&str> = c.fields.into_iter().map(Code::french).collect();
+            c.corrected.shown(fields.join(", "))
+        })
+        .collect();
+    let body = VisitPageTemplate {
+        nav: page.nav(notice(&q)),
+        employer_id,
+        visit_id,
+        employer,
+        visited_on: visit.visited_on.french(),
+        purpose: visit.purpose.french(),
+        observations: visit.observations,
+        next_step: visit.next_step,
+        corrections,
+    }
+    .render();
+    page.render(StatusCode::OK, body)
 }

@@ -3,10 +3,10 @@
 
 use uuid::Uuid;
 
-use crate::employer::{EmployerField, VisitPurpose};
+use crate::employer::{EmployerField, VisitField, VisitPurpose};
 use crate::immersion::{
-    FeedbackAuthor, Initiator, Milestone, Objective, Outcome, Signatory, SignatureMethodKind,
-    SituationKind, Skill, Stage,
+    FeedbackAuthor, Initiator, Milestone, Objective, Outcome, RenewalStatus, Signatory,
+    SignatureMethodKind, SituationKind, Skill, Stage,
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use crate::person::{ConsentPurpose, ErasureReason, ReadjustmentCause};
@@ -204,6 +204,18 @@ labels!(EmployerField {
     Naf => "naf", "Secteur d'activité";
     Commune => "commune", "Commune";
     Address => "address", "Adresse";
+});
+
+labels!(VisitField {
+    VisitedOn => "visited_on", "Date";
+    Purpose => "purpose", "Objet";
+    Observations => "observations", "Observations";
+    NextStep => "next_step", "Suite prévue";
+});
+
+labels!(RenewalStatus {
+    Pending => "pending", "En attente des signatures et de la validation";
+    Validated => "validated", "Validé";
 });
 
 labels!(NeedCloseReasonKind {
