@@ -809,7 +809,8 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     ])
     .await;
 
-    // Each signs online from their own space, after reading what it is.
+    // Each signs online from their own space, after reading what it is
+    // and the whole convention: the signature is at its foot.
     for (who, email) in [
         ("hôte", "lucie@boulangerie-du-port.fr"),
         ("personne", "awa@exemple.fr"),
@@ -817,7 +818,47 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
         open(email).await;
         let page = browser.body().await;
         assert!(page.contains("sans être salarié"), "{who}: {page}");
+        assert!(
+            !page.contains("Signer la convention en ligne"),
+            "{who} signs after reading: {page}"
+        );
         browser.audit(&format!("signature, {who}")).await;
+        browser.click("a[href$='/convention/imprimer']").await;
+        let convention = browser.body().await;
+        let day = passerelle_domain::fr::date(
+            time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE)
+                .unwrap(),
+        );
+        for mention in [
+            // The period, the schedule and hours, the place.
+            &*format!("du {day} au {day} (1 jour)"),
+            "35 heures par semaine",
+            "De 6 h à 13 h",
+            "12 quai de la Fosse, Nantes",
+            // The tasks, the tutor, the objective and goals, the evaluation.
+            "Peser, pétrir, façonner",
+            "Lucie Bernard, Cheffe boulangère",
+            "Découvrir un métier ou un secteur d'activité",
+            "Découvrir le façonnage du pain",
+            "Grille remplie avec la tutrice",
+            // The parties.
+            "Mission locale de Nantes",
+            "Diallo",
+            "Boulangerie du Port",
+            "Une immersion n'est pas un emploi",
+        ] {
+            assert!(
+                convention.contains(mention),
+                "{who}: {mention:?} missing:\n{convention}"
+            );
+        }
+        assert!(
+            !convention.contains("DISCOVER_JOB_OR_SECTOR"),
+            "{convention}"
+        );
+        browser
+            .audit(&format!("convention à lire avant de signer, {who}"))
+            .await;
         browser.click("form[action$='/signature'] button").await;
         let after = browser.body().await;
         assert!(
@@ -870,13 +911,97 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     browser.screenshot("bilan-envoye").await;
     browser.click("form[action='/deconnexion'] button").await;
 
-    // The person, by hers: her own words.
+    // The person, by hers: the host's assessment read back, her own words,
+    // and the assessment contested, which takes a reason.
     open("awa@exemple.fr").await;
+    let page = browser.body().await;
+    for part in [
+        "Le bilan de l'entreprise",
+        "Présente tout du long",
+        "Gestes du métier",
+        "Acquise",
+        "La pâtisserie lui irait bien",
+    ] {
+        assert!(page.contains(part), "{part:?} missing:\n{page}");
+    }
+    assert!(
+        !page.contains("JOB_TASKS") && !page.contains("ACQUIRED"),
+        "{page}"
+    );
     browser
         .fill("#words", "J'ai aimé le fournil, moins les horaires")
         .await;
+    browser
+        .tick("input[name='countersigns'][value='non']")
+        .await;
     browser.click("form[action$='/retour'] button").await;
-    assert!(browser.body().await.contains("le retour de la personne"));
+    browser.refused("disagreement", "obligatoire").await;
+    assert_eq!(
+        browser.value("#words").await,
+        "J'ai aimé le fournil, moins les horaires",
+        "what she typed stays"
+    );
+    let checked = browser
+        .client
+        .find(Locator::Css("input[name='countersigns'][value='non']"))
+        .await
+        .unwrap()
+        .prop("checked")
+        .await
+        .unwrap();
+    assert_eq!(checked.as_deref(), Some("true"), "her choice stays");
+    browser.audit("retour refusé, personne").await;
+    browser
+        .fill(
+            "#disagreement",
+            "Je suis venue tous les jours, même le samedi",
+        )
+        .await;
+    browser.click("form[action$='/retour'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("le retour de la personne"), "{page}");
+    assert!(
+        page.contains("Bilan contesté par la personne")
+            && page.contains("Je suis venue tous les jours, même le samedi"),
+        "{page}"
+    );
+    // The assessment to print, with her answer.
+    browser.click("a[href$='/bilan/imprimer']").await;
+    let printed = browser.body().await;
+    for part in [
+        "Bilan de l'immersion chez Boulangerie du Port",
+        "Présence",
+        "Présente tout du long",
+        "Objectifs atteints",
+        "Gestes du métier",
+        "Acquise",
+        "La pâtisserie lui irait bien",
+        "Contrat proposé",
+        "en ligne par l'entreprise",
+        "J'ai aimé le fournil, moins les horaires",
+        "Bilan contesté par la personne",
+        "Je suis venue tous les jours, même le samedi",
+    ] {
+        assert!(printed.contains(part), "{part:?} missing:\n{printed}");
+    }
+    browser.audit("bilan à imprimer, personne").await;
+    browser.screenshot("bilan-imprimable").await;
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // The host prints its assessment, without the person's words on it.
+    open("lucie@boulangerie-du-port.fr").await;
+    browser.click("a[href$='/bilan/imprimer']").await;
+    let printed = browser.body().await;
+    assert!(
+        printed.contains("La pâtisserie lui irait bien"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Aucun retour de la personne à lire ici"),
+        "{printed}"
+    );
+    assert!(!printed.contains("même le samedi"), "{printed}");
+    browser.audit("bilan à imprimer, hôte").await;
     browser.click("form[action='/deconnexion'] button").await;
 
     // The mediator records where she stands.
@@ -890,6 +1015,20 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
         ))
         .await;
     browser.audit("suite").await;
+    // The assessment to print, from the immersion's page.
+    browser.click("a[href$='/bilan/imprimer']").await;
+    let printed = browser.body().await;
+    assert!(
+        printed.contains("Je suis venue tous les jours, même le samedi"),
+        "{printed}"
+    );
+    browser.audit("bilan à imprimer, médiateur").await;
+    browser
+        .goto(&format!(
+            "{base}/immersions/{}",
+            immersion.as_str().unwrap()
+        ))
+        .await;
     browser
         .fill(
             "#notes",

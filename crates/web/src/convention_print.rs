@@ -3,7 +3,9 @@
 //! immersion may not serve, what to do after an accident, and a signature
 //! block for each party that signs, those already signed saying how and
 //! when. Readable by whoever the API lets read the convention: the staff
-//! who reach the immersion, its host, the person accompanied.
+//! who reach the immersion, its host, the person accompanied. A party whose
+//! signature the convention awaits reads it here whole before signing, and
+//! signs online from its foot.
 
 use std::collections::BTreeSet;
 
@@ -20,7 +22,7 @@ use passerelle_domain::immersion::{Objective, Signatory, SignatureMethodKind, Si
 use crate::answer::{Code, Day, commune_name, read_or_return};
 use crate::page::{Nav, Page, message};
 
-const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { convention {
+const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { awaitedSignatories convention {
     objective goals tasks evaluation safety schedule weeklyHours forbiddenUsesExcluded
     period { start end days }
     place { address commune }
@@ -44,7 +46,9 @@ struct Answer {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Immersion {
+    awaited_signatories: Vec<Code<Signatory>>,
     convention: Option<Convention>,
 }
 
@@ -218,6 +222,9 @@ struct PrintTemplate {
     attested: bool,
     blocks: Vec<Block>,
     renewal: Option<RenewalShown>,
+    /// The viewer's own signature the convention awaits (`PERSON`,
+    /// `HOST`), to give online at the page's foot.
+    sign: Option<String>,
 }
 
 /// "du 4 mai 2026 au 8 mai 2026 (5 jours)".
@@ -260,9 +267,22 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     }
     let out = page.run(CONVENTION, json!({ "i": id })).await;
     let answer: Answer = read_or_return!(out);
-    let Some(c) = answer.immersion.and_then(|i| i.convention) else {
+    let Some(immersion) = answer.immersion else {
         return not_found();
     };
+    let Some(c) = immersion.convention else {
+        return not_found();
+    };
+    // The party who views signs for itself online: the person as the
+    // person, an employer's contact as the host.
+    let own = match page.viewer.principal.map(|p| p.principal) {
+        Some(passerelle_graphql::Principal::Person(_)) => Some(Signatory::Person),
+        Some(passerelle_graphql::Principal::Employer(_)) => Some(Signatory::Host),
+        None => None,
+    };
+    let sign = own
+        .filter(|s| immersion.awaited_signatories.contains(&Code(*s)))
+        .map(|s| s.code().to_ascii_uppercase());
 
     let mut parties = vec![organisation("Le prescripteur", &c.prescriber)];
     if let Some(support) = &c.support_structure {
@@ -420,6 +440,7 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
         attested: c.forbidden_uses_excluded,
         blocks,
         renewal,
+        sign,
     }
     .render();
     page.render(StatusCode::OK, body)

@@ -19,6 +19,7 @@ use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signatory, Stage};
 
 use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
+use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
 use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SITUATIONS, SKILLS};
 use crate::page::{FormState, Nav, Page, message, parse_date};
 use crate::renewal::ConventionFacts;
@@ -187,6 +188,8 @@ struct ImmersionTemplate {
     drafted: bool,
     /// Signatory, button, on paper.
     signatures: Vec<(String, String, bool)>,
+    /// The viewer's own signature awaited: read the convention to sign it.
+    read_to_sign: bool,
     validate: bool,
     given: Vec<&'static str>,
     /// Path, button: start, complete.
@@ -219,6 +222,11 @@ struct ImmersionTemplate {
     /// The convention's parties beyond the usual and its renewal.
     convention_facts: Option<ConventionFacts>,
     accidents: Option<Vec<AccidentShown>>,
+    /// The host's assessment, read back to whoever reads it.
+    assessment: Option<AssessmentShown>,
+    /// The person's words and their answer to the assessment, read back
+    /// to whoever reads them.
+    response: Option<(String, String)>,
 }
 
 impl ImmersionTemplate {
@@ -247,6 +255,12 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
             ("description", "accident_description"),
         ],
         "rejet" => &[("justification", "reject_justification")],
+        // The person's feedback, and their answer to the host's assessment.
+        "retour" => &[
+            ("words", "words"),
+            ("disagreement", "disagreement"),
+            ("onAssessment", "countersigns"),
+        ],
         "abandon" => &[("justification", "deprecate_justification")],
         _ => &[],
     }
@@ -332,12 +346,17 @@ impl Page {
         let draft =
             staff && stage == Stage::Proposed && i.accepted_by_person && i.accepted_by_employer;
         let mut signatures = Vec::new();
+        // A party signs for itself from the convention's page, where it
+        // reads the whole of what it signs.
+        let mut read_to_sign = false;
         for Code(signatory) in &i.awaited_signatories {
             // The form sends the signatory as the API names it.
             let name = signatory.code().to_ascii_uppercase();
             let own = (is_person && *signatory == Signatory::Person)
                 || (is_employer && *signatory == Signatory::Host);
-            if own || (staff && *signatory == Signatory::Prescriber) {
+            if own {
+                read_to_sign = true;
+            } else if staff && *signatory == Signatory::Prescriber {
                 signatures.push((name, "Signer la convention en ligne".to_owned(), false));
             } else if staff {
                 signatures.push((
@@ -460,6 +479,17 @@ impl Page {
             (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s.0, e.0)),
             _ => None,
         };
+        // The assessment and the person's answer, read back once given
+        // (each null to whoever may not read it).
+        let (mut assessment, mut response) = (None, None);
+        if given(FeedbackAuthor::Host) || given(FeedbackAuthor::Person) {
+            let out = self.run(ASSESSMENT, json!({ "i": id })).await;
+            let answer: AssessmentAnswer = read_or_return!(out);
+            if let Some(a) = answer.immersion {
+                assessment = a.assessment.as_ref().map(|a| a.shown());
+                response = a.person_feedback.as_ref().map(|p| (p.words(), p.answer()));
+            }
+        }
         let body = ImmersionTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
@@ -477,6 +507,7 @@ impl Page {
                 Stage::NotProposed | Stage::Proposed | Stage::Declined
             ),
             signatures,
+            read_to_sign,
             validate,
             given: i
                 .feedback_authors
@@ -508,6 +539,8 @@ impl Page {
             endings,
             convention_facts,
             accidents,
+            assessment,
+            response,
         }
         .render();
         self.render(status, body)
@@ -1073,12 +1106,16 @@ fn operation(
                 } }),
             )
         }
-        // The person's own feedback, in their words.
+        // The person's own feedback, in their words, with their
+        // countersignature of the host's assessment or why they contest it.
         "retour" => (
-            "mutation($i: ID!, $w: String!) {
-                feedbackRecord(input: { immersionId: $i, person: { words: $w } }) { immersion { id } } }"
+            "mutation($i: ID!, $w: String!, $c: Boolean, $d: String) {
+                feedbackRecord(input: { immersionId: $i,
+                    person: { words: $w, countersigns: $c, disagreement: $d } }) { immersion { id } } }"
                 .to_owned(),
-            json!({ "i": id, "w": f.get("words") }),
+            json!({ "i": id, "w": f.get("words"),
+                "c": match f.get("countersigns") { "oui" => Some(true), "non" => Some(false), _ => None },
+                "d": f.optional("disagreement") }),
         ),
         // The mediator's own feedback.
         "observation" => (

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 
 mod admin;
 mod answer;
+mod assessment_print;
 mod convention_print;
 mod correction;
 mod dashboards;
@@ -105,6 +106,10 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/immersions/{id}/convention/imprimer",
             get(convention_print::page),
+        )
+        .route(
+            "/immersions/{id}/bilan/imprimer",
+            get(assessment_print::page),
         )
         .route("/administration", get(admin::administration))
         .route("/administration/personnel", post(admin::create))

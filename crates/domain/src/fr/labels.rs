@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use crate::employer::{EmployerField, VisitField, VisitPurpose};
 use crate::immersion::{
-    FeedbackAuthor, Initiator, Milestone, Objective, Outcome, RenewalStatus, Signatory,
-    SignatureMethodKind, SituationKind, Skill, Stage,
+    AttendanceKind, FeedbackAuthor, Initiator, Level, Milestone, Objective, Outcome, RenewalStatus,
+    Signatory, SignatureMethodKind, SituationKind, Skill, Stage,
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use crate::person::{ConsentPurpose, ErasureReason, ReadjustmentCause};
@@ -151,6 +151,18 @@ labels!(Skill {
     Communication => "communication", "Communication";
     Autonomy => "autonomy", "Autonomie";
     Initiative => "initiative", "Initiative";
+});
+
+labels!(Level {
+    ToImprove => "to_improve", "À améliorer";
+    Acquired => "acquired", "Acquise";
+    Strong => "strong", "Point fort";
+});
+
+labels!(AttendanceKind {
+    Completed => "completed", "Présente tout du long";
+    Partially => "partially", "Présente en partie";
+    DidNotShow => "did_not_show", "Jamais venue";
 });
 
 labels!(Milestone {
