@@ -3233,12 +3233,27 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
         ("#tasks", "Peser, pétrir, façonner"),
         ("#evaluation", "Grille remplie avec la tutrice"),
         ("#employer_name", "Supermarché des Dervallières"),
-        ("#employer_signatory", "Paul Girard"),
     ] {
         browser.fill(field, value).await;
     }
     browser.tick("input[name='attestation']").await;
     let submit = format!("form[action='/immersions/{id}/convention'] button");
+    // The current employer's signatory left out: refused beside that
+    // field, not beside the employer's name.
+    browser.click(&submit).await;
+    browser.refused("employer_signatory", "").await;
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css("#employer_name"))
+            .await
+            .unwrap()
+            .attr("aria-invalid")
+            .await
+            .unwrap(),
+        None
+    );
+    browser.fill("#employer_signatory", "Paul Girard").await;
     // No legal representative for a minor: refused beside the field, what
     // was typed kept.
     browser.click(&submit).await;

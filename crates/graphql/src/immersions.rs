@@ -503,7 +503,7 @@ fn weekly_hours(field: &'static str, hours: f64) -> Result<WeeklyHours> {
 }
 
 macro_rules! signer {
-    ($input:expr, $path:literal) => {
+    ($input:expr, $path:expr) => {
         Signer {
             name: label(concat!($path, ".name"), &$input.name)?,
             job_title: optional_label(concat!($path, ".jobTitle"), $input.job_title.as_deref())?,
@@ -523,7 +523,9 @@ macro_rules! organisation {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| siret(concat!($path, ".siret"), s))
                 .transpose()?,
-            signatory: signer!($input.signatory, $path),
+            // Its own path, so a refusal names the signatory's field, not
+            // the organisation's.
+            signatory: signer!($input.signatory, concat!($path, ".signatory")),
         }
     };
 }

@@ -731,12 +731,13 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
 }
 
 /// The convention form's fields, with where the gateway names them.
-const CONVENTION_FIELDS: [(&str, &str); 35] = [
+const CONVENTION_FIELDS: [(&str, &str); 36] = [
     // The person's situation and parties of their own, before the
     // organisations' fields whose paths end alike.
     ("situation.description", "situation_description"),
     ("currentEmployer.siret", "employer_siret"),
-    ("currentEmployer.email", "employer_email"),
+    ("currentEmployer.signatory.name", "employer_signatory"),
+    ("currentEmployer.signatory.email", "employer_email"),
     ("currentEmployer.name", "employer_name"),
     ("currentEmployer", "employer_name"),
     ("legalRepresentative.email", "legal_email"),
