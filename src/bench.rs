@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use passerelle_store::projection::Projections;
-use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store, Upcasters};
+use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
@@ -66,7 +66,7 @@ impl BenchDatabase {
         let store = Store::new(
             pool.clone(),
             Keyring::new(&MasterKey::generate()),
-            Upcasters::default(),
+            passerelle_app::upcasters(),
         );
         Ok(Self {
             pool,

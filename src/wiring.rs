@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use passerelle_store::projection::Projections;
-use passerelle_store::{Keyring, MIGRATOR, Store, Upcasters};
+use passerelle_store::{Keyring, MIGRATOR, Store};
 
 use crate::config::Config;
 use crate::database::{self, Database};
@@ -50,7 +50,7 @@ pub(crate) async fn wire_unless_fenced(
 async fn registry(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projections> {
     let keyring = Keyring::new(&database::master_key(config)?);
     keyring.verify(pool).await?;
-    let store = Store::new(pool.clone(), keyring, Upcasters::default());
+    let store = Store::new(pool.clone(), keyring, passerelle_app::upcasters());
     let mut list = passerelle_projections::all();
     list.push(Arc::new(passerelle_notify::Notifications::new(Arc::new(
         passerelle_app::SystemClock,

@@ -2814,6 +2814,143 @@ async fn the_person_gives_and_withdraws_a_consent_online_from_her_space() {
 }
 
 #[tokio::test]
+async fn the_person_corrects_her_email_and_phone_from_her_space() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let awa = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let base = &server.base;
+    gql(
+        &server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": "awa@exemple.fr" }),
+    )
+    .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    browser.click("a[href='/mon-espace/coordonnees']").await;
+    browser.audit("mes coordonnées").await;
+
+    // A phone number that is not one: said beside it, what she typed kept.
+    browser.fill("#email", "awa.diallo@exemple.fr").await;
+    browser.fill("#phone", "12").await;
+    browser
+        .click("form[action='/mon-espace/coordonnees'] button")
+        .await;
+    browser.refused("phone", "").await;
+    assert_eq!(browser.value("#email").await, "awa.diallo@exemple.fr");
+    assert_eq!(browser.value("#phone").await, "12");
+    browser.audit("mes coordonnées refusées").await;
+    browser.fill("#phone", "06 12 34 56 78").await;
+    browser
+        .click("form[action='/mon-espace/coordonnees'] button")
+        .await;
+    let space = browser.body().await;
+    assert!(
+        space.contains("Vos coordonnées sont enregistrées"),
+        "{space}"
+    );
+    let corrected = gql(
+        &server,
+        Some(&staff),
+        "query($p: ID!) { person(id: $p) { identityCorrections { fields email phone } } }",
+        json!({ "p": awa }),
+    )
+    .await;
+    assert_eq!(
+        corrected["data"]["person"]["identityCorrections"],
+        json!([{ "fields": ["EMAIL", "PHONE"], "email": "awa.diallo@exemple.fr",
+            "phone": "06 12 34 56 78" }]),
+        "{corrected}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn an_establishments_contact_adds_and_removes_a_colleague_from_its_space() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let base = &server.base;
+    gql(
+        &server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": "lucie@boulangerie-du-port.fr" }),
+    )
+    .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    browser.audit("espace employeur").await;
+    browser.click("a[href='/mon-espace/contacts']").await;
+    let page = browser.body().await;
+    assert!(page.contains("lucie@boulangerie-du-port.fr"), "{page}");
+    browser.audit("contacts de l'établissement").await;
+
+    // An address that is not one: said beside it, what was typed kept.
+    browser.fill("#name", "Marc Le Goff").await;
+    browser.fill("#job_title", "Tuteur").await;
+    browser.fill("#email", "marc@").await;
+    browser
+        .click("form[action='/mon-espace/contacts'] button")
+        .await;
+    browser.refused("email", "").await;
+    assert_eq!(browser.value("#name").await, "Marc Le Goff");
+    assert_eq!(browser.value("#job_title").await, "Tuteur");
+    browser.audit("contact refusé").await;
+    browser.fill("#email", "marc@boulangerie-du-port.fr").await;
+    browser
+        .click("form[action='/mon-espace/contacts'] button")
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Contact ajouté"), "{page}");
+    assert!(page.contains("marc@boulangerie-du-port.fr"), "{page}");
+
+    // He leaves: removed, and every session of the establishment closes.
+    browser
+        .click("button[aria-label='Retirer le contact marc@boulangerie-du-port.fr']")
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Contact retiré"), "{page}");
+    assert!(page.contains("demandez un nouveau lien"), "{page}");
+    browser.audit("contact retiré").await;
+    let left = gql(
+        &server,
+        Some(&staff),
+        "query($e: ID!) { employer(id: $e) { contacts { email } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert_eq!(
+        left["data"]["employer"]["contacts"],
+        json!([{ "email": "lucie@boulangerie-du-port.fr" }]),
+        "{left}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn a_mediator_prevalidates_rejects_abandons_and_cancels_conventions_from_their_pages() {
     let Some(browser) = Browser::start().await else {
         return;

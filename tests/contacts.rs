@@ -1,8 +1,9 @@
 //! Employers' contacts end to end, over HTTP against the real binary: a
 //! contact reaches the immersions of the structure that added it and of no
 //! other, the establishment's other contacts are told of an addition, a
-//! removed contact's links and sessions end, and an employer's session reads
-//! no staff notes.
+//! removed contact's links and sessions end, an establishment's contacts add
+//! and remove those of their own structure from their space, and an
+//! employer's session reads no staff notes.
 
 mod common;
 
@@ -336,7 +337,8 @@ async fn a_removed_contact_gets_no_link_and_its_sessions_end() {
     assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");
 
     // Who may not remove it: another structure (to which it does not
-    // exist), the employer itself, nobody for a contact unknown.
+    // exist), nobody for a contact unknown; nor may the establishment's
+    // own contact remove one another structure added.
     let before = events(&db).await;
     let by_b = gql(
         &server,
@@ -360,10 +362,14 @@ async fn a_removed_contact_gets_no_link_and_its_sessions_end() {
         &server,
         Some(&session),
         REMOVE,
-        json!({ "e": employer, "c": lucie }),
+        json!({ "e": employer, "c": paul }),
     )
     .await;
-    assert_eq!(error(&by_employer).0, "FORBIDDEN", "{by_employer}");
+    assert_eq!(
+        (error(&by_employer).0, error(&by_employer).1),
+        ("NOT_FOUND".into(), "contactId".into()),
+        "{by_employer}"
+    );
     for bad in [json!("pas-un-id"), json!(uuid::Uuid::new_v4().to_string())] {
         let unknown = gql(
             &server,
@@ -434,6 +440,143 @@ async fn a_removed_contact_gets_no_link_and_its_sessions_end() {
 }
 
 #[tokio::test]
+async fn an_establishments_contact_adds_and_removes_colleagues_for_its_own_structure() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, a, b) = two_structures(&db, &dir).await;
+    let employer = register_employer(&server, &a, "73282932000074", "Boulangerie du Port").await;
+    let other = register_employer(&server, &a, &siret(7), "Fournil de l'Erdre").await;
+    add_contact(&server, &a, &employer, "lucie@boulangerie-du-port.fr").await;
+    add_contact(&server, &b, &employer, "paul@boulangerie-du-port.fr").await;
+    let awa = enroll(&server, &a, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &a, &awa, &employer).await;
+    let session = session_of(&server, "lucie@boulangerie-du-port.fr").await;
+    let s = Some(session.as_str());
+
+    // Lucie sees the contacts of her structure's scope: herself, not the
+    // one PLIE Nord vouches for.
+    let own = contacts(&server, &session, &employer).await;
+    assert_eq!(
+        own.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+        ["lucie@boulangerie-du-port.fr"]
+    );
+
+    // She adds a colleague: the establishment's contacts are told, and the
+    // colleague's link reaches what hers does, for the same structure.
+    let told = queued(&db, "employer_contact_added", None, 0).await.len();
+    let added = gql(
+        &server,
+        s,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Marc Le Goff\",
+            jobTitle: \"Tuteur\", email: \"marc@boulangerie-du-port.fr\" }) {
+            employer { contacts { email structureId } } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let structure_a = structure_of(&db, "Mission locale de Nantes").await;
+    assert_eq!(
+        added["data"]["employerContactAdd"]["employer"]["contacts"],
+        json!([
+            { "email": "lucie@boulangerie-du-port.fr", "structureId": structure_a },
+            { "email": "marc@boulangerie-du-port.fr", "structureId": structure_a },
+        ]),
+        "{added}"
+    );
+    assert!(
+        queued(&db, "employer_contact_added", None, told + 1)
+            .await
+            .len()
+            > told
+    );
+    let by_staff = contacts(&server, &a, &employer).await;
+    assert!(
+        by_staff
+            .iter()
+            .any(|c| c.0 == "marc@boulangerie-du-port.fr"),
+        "the structure's staff see the addition: {by_staff:?}"
+    );
+    let marc = session_of(&server, "marc@boulangerie-du-port.fr").await;
+    let seen = gql(
+        &server,
+        Some(&marc),
+        "query($i: ID!) { immersion(id: $i) { id } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");
+
+    // Not at another establishment, not a contact of another structure,
+    // not by a person: nothing appended.
+    let before = events(&db).await;
+    let elsewhere = gql(
+        &server,
+        s,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Marc Le Goff\",
+            email: \"marc@exemple.fr\" }) { employer { id } } }",
+        json!({ "e": other }),
+    )
+    .await;
+    assert_eq!(error(&elsewhere).0, "FORBIDDEN", "{elsewhere}");
+    let paul = by_staff
+        .iter()
+        .find(|c| c.0 == "paul@boulangerie-du-port.fr")
+        .unwrap()
+        .1
+        .clone();
+    let theirs = gql(&server, s, REMOVE, json!({ "e": employer, "c": paul })).await;
+    assert_eq!(
+        (error(&theirs).0, error(&theirs).1),
+        ("NOT_FOUND".into(), "contactId".into()),
+        "{theirs}"
+    );
+    let links = request_links(&server, "awa@exemple.fr").await;
+    let person = redeem(&server, &links[0]).await["data"]["magicLinkRedeem"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_person = gql(
+        &server,
+        Some(&person),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Awa\",
+            email: \"awa@exemple.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert_eq!(error(&by_person).0, "FORBIDDEN", "{by_person}");
+    assert_eq!(events(&db).await, before, "refusals append nothing");
+
+    // She removes him when he leaves: no link for him any more, and the
+    // establishment's sessions for the structure end, hers with his.
+    let marc_id = contacts(&server, &session, &employer)
+        .await
+        .into_iter()
+        .find(|c| c.0 == "marc@boulangerie-du-port.fr")
+        .unwrap()
+        .1;
+    let removed = gql(&server, s, REMOVE, json!({ "e": employer, "c": marc_id })).await;
+    assert_eq!(
+        removed["data"]["employerContactRemove"]["employer"]["contacts"],
+        json!([{ "email": "lucie@boulangerie-du-port.fr" }]),
+        "{removed}"
+    );
+    assert!(
+        request_links(&server, "marc@boulangerie-du-port.fr")
+            .await
+            .is_empty(),
+        "no link for a removed contact"
+    );
+    let after = gql(
+        &server,
+        Some(&marc),
+        "query($i: ID!) { immersion(id: $i) { id } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(error(&after).0, "UNAUTHENTICATED", "{after}");
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn an_employers_session_reads_the_visits_without_the_staff_notes() {
     let (db, dir) = (TestDb::new().await, data_dir());
     let (server, a, b) = two_structures(&db, &dir).await;
@@ -455,10 +598,13 @@ async fn an_employers_session_reads_the_visits_without_the_staff_notes() {
 
     let seen = gql(&server, Some(&session), visits, json!({ "e": employer })).await;
     assert!(seen["errors"].is_null(), "{seen}");
+    // The contacts it reads are its own establishment's, of its structure.
+    let lucie = seen["data"]["employer"]["contacts"][0]["id"].clone();
+    assert!(lucie.is_string(), "{seen}");
     assert_eq!(
         seen["data"]["employer"],
         json!({ "visits": [{ "purpose": "PROSPECTION", "observations": null, "nextStep": null }],
-                "contacts": [] }),
+                "contacts": [{ "id": lucie }] }),
         "{seen}"
     );
     assert!(!seen.to_string().contains("réticent"));

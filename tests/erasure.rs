@@ -90,6 +90,20 @@ async fn plaintext(db: &TestDb, needle: &str) -> Vec<String> {
     found
 }
 
+/// Where `needle` is still in clear once the asynchronous projections have
+/// had their time to purge it (the mails' parties), up to 15 s: what an
+/// event holds in clear stays there however long one waits.
+async fn left_in_clear(db: &TestDb, needle: &str) -> Vec<String> {
+    for _ in 0..30 {
+        let found = plaintext(db, needle).await;
+        if found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    plaintext(db, needle).await
+}
+
 async fn scalar(db: &TestDb, sql: &'static str, person: Uuid) -> i64 {
     sqlx::query_scalar(sql)
         .bind(person)
@@ -104,6 +118,16 @@ const HERS: [&str; 4] = [
     "awa.diallo@exemple.fr",
     "rue des Lilas",
     "Lucie Bernard",
+];
+
+/// What she or her mediator wrote about her path in their own words: what
+/// a readjustment of her project changed, why she left the accompaniment, a
+/// proposal's message and why she declined it.
+const HER_WORDS: [&str; 4] = [
+    "Quignonnerie de Tréméven",
+    "Mirabelle-sur-Odet",
+    "Kerlouan-Plouguerneau",
+    "Locmariaquer-Belz",
 ];
 
 #[tokio::test]
@@ -172,6 +196,74 @@ async fn an_erased_person_leaves_no_trace_and_the_figures_stay() {
     let seen = gql(&server, Some(&her), own, json!({ "i": immersion })).await;
     assert_eq!(seen["data"]["immersion"]["id"], immersion, "{seen}");
 
+    // Her path in words that may name her: a readjustment of her project
+    // after a job inquiry, then her exit for another reason.
+    let path = |q: &'static str| {
+        let (server, mediator, person) = (&server, &mediator, &person);
+        async move {
+            let answer = gql(server, Some(mediator), q, json!({ "p": person })).await;
+            assert!(answer["errors"].is_null(), "{answer}");
+            answer
+        }
+    };
+    path(
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+    )
+    .await;
+    let inquiry = path(
+        "mutation($p: ID!) { jobInquiryLog(input: { personId: $p, romeCode: \"D1104\",
+            withWhom: \"Pâtisserie du centre\" }) { inquiryId } }",
+    )
+    .await;
+    let inquiry = inquiry["data"]["jobInquiryLog"]["inquiryId"].clone();
+    let readjusted = gql(
+        &server,
+        Some(&mediator),
+        "mutation($p: ID!, $i: ID!, $w: String!) { projectReadjust(input: { personId: $p,
+            cause: { kind: JOB_INQUIRY, id: $i }, project: { targetRomeCodes: [\"D1104\"] },
+            whatChanged: $w }) { person { projectVersions { whatChanged } } } }",
+        json!({ "p": person, "i": inquiry,
+                "w": format!("Après son enquête à la {}", HER_WORDS[0]) }),
+    )
+    .await;
+    assert!(readjusted["errors"].is_null(), "{readjusted}");
+    let declined = gql(
+        &server,
+        Some(&mediator),
+        "mutation($p: ID!, $e: ID!, $m: String!) { immersionPropose(input: { personId: $p,
+            employerId: $e, objective: DISCOVER_JOB_OR_SECTOR, message: $m }) { immersion { id } } }",
+        json!({ "p": person, "e": employer,
+                "m": format!("Awa, une semaine à {} ?", HER_WORDS[2]) }),
+    )
+    .await;
+    assert!(declined["errors"].is_null(), "{declined}");
+    let declined = gql(
+        &server,
+        Some(&mediator),
+        "mutation($i: ID!, $r: String!) { immersionDecline(input: { immersionId: $i, by: PERSON,
+            reason: $r }) { immersion { stage } } }",
+        json!({ "i": declined["data"]["immersionPropose"]["immersion"]["id"],
+                "r": format!("Trop loin de {}", HER_WORDS[3]) }),
+    )
+    .await;
+    assert!(declined["errors"].is_null(), "{declined}");
+    let exited = gql(
+        &server,
+        Some(&mediator),
+        "mutation($p: ID!, $x: String!) { personExit(input: { personId: $p, reason: OTHER,
+            explanation: $x }) { person { exit { explanation } } } }",
+        json!({ "p": person, "x": format!("Part vivre chez sa tante à {}", HER_WORDS[1]) }),
+    )
+    .await;
+    assert!(exited["errors"].is_null(), "{exited}");
+    assert!(
+        exited["data"]["personExit"]["person"]["exit"]["explanation"]
+            .as_str()
+            .is_some_and(|x| x.contains(HER_WORDS[1])),
+        "read back while she is not erased: {exited}"
+    );
+
     let before = dashboards(&db, &server, &manager).await;
     let found = plaintext(&db, "Diallo").await;
     assert!(!found.is_empty(), "her name is in the people view before");
@@ -228,8 +320,8 @@ async fn an_erased_person_leaves_no_trace_and_the_figures_stay() {
     let check = |label: &'static str| {
         let (db, server, manager, before) = (&db, &server, &manager, &before);
         async move {
-            for needle in HERS {
-                let found = plaintext(db, needle).await;
+            for needle in HERS.into_iter().chain(HER_WORDS) {
+                let found = left_in_clear(db, needle).await;
                 assert!(found.is_empty(), "{label}: {needle} in clear in {found:?}");
             }
             let found = plaintext(db, "Kerbrat").await;

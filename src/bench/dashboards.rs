@@ -16,7 +16,7 @@ use passerelle_demo::{Options, Staff};
 use passerelle_domain::values::{StructureId, UserId};
 use passerelle_projections::dashboards::{self, Filter};
 use passerelle_store::projection::Projections;
-use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store, Upcasters};
+use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store};
 use serde::Serialize;
 use sqlx::Connection as _;
 use time::{Duration as Days, OffsetDateTime};
@@ -91,7 +91,7 @@ pub(super) async fn open(
         .context("the benchmark's key")?;
     let pool = passerelle_store::connect(db.server.clone().database(name), 20).await?;
     MIGRATOR.run(&pool).await?;
-    let store = Store::new(pool.clone(), Keyring::new(&key), Upcasters::default());
+    let store = Store::new(pool.clone(), Keyring::new(&key), passerelle_app::upcasters());
     Ok((pool, store))
 }
 

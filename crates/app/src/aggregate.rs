@@ -1,5 +1,6 @@
-//! How each decider of the domain is stored: its stream and whose key seals
-//! the personal values of its events.
+//! How each decider of the domain is stored: its stream, whose key seals
+//! the personal values of its events, and how events stored under an older
+//! schema version read.
 
 use std::fmt::Display;
 
@@ -9,10 +10,21 @@ use passerelle_domain::need::Need;
 use passerelle_domain::person::{Person, PersonEvent};
 use passerelle_domain::testimony::{Testimony, TestimonyEvent};
 use passerelle_domain::values::{EmployerId, ImmersionId, NeedId, PersonId, TestimonyId};
-use passerelle_domain::{Decider, EventType};
+use passerelle_domain::{Decider, EventType, upcast};
+use passerelle_store::Upcasters;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
+
+/// The domain's upcasting steps, for the store to apply on read: every
+/// store that reads the domain's events is made with them.
+pub fn upcasters() -> Upcasters {
+    upcast::STEPS
+        .iter()
+        .fold(Upcasters::default(), |upcasters, &(event_type, from, step)| {
+            upcasters.with(event_type, from, step)
+        })
+}
 
 pub trait Aggregate:
     Decider<

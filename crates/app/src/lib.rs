@@ -20,7 +20,7 @@ pub mod policy;
 mod reading;
 
 pub use actor::{Actor, Role};
-pub use aggregate::Aggregate;
+pub use aggregate::{Aggregate, upcasters};
 pub use clock::{Clock, FixedClock, SystemClock, paris_offset};
 pub use contexts::Views;
 pub use erasure::{Forget, ForgetContact, NothingElse};

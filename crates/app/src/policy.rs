@@ -227,12 +227,43 @@ pub fn may_read(actor: &Actor, field: Field) -> bool {
 /// the structure that registered the establishment (it keeps the shared
 /// file, and is who the establishment's other contacts turn to when told
 /// of an addition they do not recognise). No other structure: a structure
-/// does not learn whom another vouches for. No employer or person by magic
-/// link: a contact does not manage who else has access.
+/// does not learn whom another vouches for.
+///
+/// An employer by magic link, the contacts of its own establishment that
+/// the structure of its session added: an establishment knows best who
+/// works there, and expects to take off the list a tutor who left, whose
+/// address would otherwise still get links to its immersions. Those are
+/// the contacts whose sessions reach the same immersions as its own; the
+/// contacts other structures added are theirs to keep, and are not shown.
+/// A person by magic link manages none.
 pub fn manages_contact(actor: &Actor, contact: &ContactRow, registered_by: uuid::Uuid) -> bool {
-    is_staff(actor)
-        && (contact.structure == actor.structure.as_uuid()
-            || registered_by == actor.structure.as_uuid())
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => {
+            contact.structure == actor.structure.as_uuid()
+                || registered_by == actor.structure.as_uuid()
+        }
+        Role::Employer(own) => {
+            own.as_uuid() == contact.employer_id && contact.structure == actor.structure.as_uuid()
+        }
+        Role::Person(_) | Role::System => false,
+    }
+}
+
+/// Whether the actor may add a contact to this establishment: any staff
+/// member; an employer by magic link to its own establishment, for the
+/// structure of its session (a colleague, the tutor of an immersion to
+/// come), as the establishment would expect to do without calling its
+/// mediator. The contact added reaches what the adder's session reaches,
+/// no more: that structure's immersions with the establishment. The
+/// establishment's other contacts are told of it by mail, as of any
+/// addition, and the structure's staff see it and may remove it. A person
+/// by magic link adds none.
+pub fn adds_contact(actor: &Actor, employer: EmployerId) -> bool {
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => true,
+        Role::Employer(own) => own == employer,
+        Role::Person(_) | Role::System => false,
+    }
 }
 
 /// Whether the actor may erase this contact's personal data (their name,
@@ -253,7 +284,7 @@ pub async fn managed_contact(
     employer: EmployerId,
     contact: uuid::Uuid,
 ) -> Result<Option<ContactRow>, AppError> {
-    if !is_staff(actor) {
+    if !is_staff(actor) && actor.role != Role::Employer(employer) {
         return Ok(None);
     }
     let Some(found) = employers::contact(&mut *conn, contact).await? else {

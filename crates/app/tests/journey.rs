@@ -401,7 +401,7 @@ async fn the_whole_journey_reads_its_own_writes_and_the_timeline_tells_it() {
                 attendance: Attendance::Completed,
                 goals_reached: true,
                 skills: vec![],
-                advice: Some(text("La pâtisserie lui irait mieux")),
+                advice: Some(Personal::Known(text("La pâtisserie lui irait mieux"))),
                 appraisal: None,
                 hiring: Hiring::No,
                 received_by_other_means: false,

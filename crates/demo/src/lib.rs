@@ -1414,8 +1414,10 @@ impl<'a> Plan<'a> {
                 mediator.clone(),
                 cmd(ImmersionCommand::RecordFeedback {
                     feedback: Feedback::Mediator(MediatorFeedback {
-                        notes: Text::parse("Bilan fait avec la personne et la tutrice")
-                            .expect("a text"),
+                        notes: Personal::Known(
+                            Text::parse("Bilan fait avec la personne et la tutrice")
+                                .expect("a text"),
+                        ),
                         goals_reached,
                         next_steps: None,
                     }),

@@ -28,6 +28,7 @@ pub mod need;
 pub mod person;
 mod personal;
 pub mod testimony;
+pub mod upcast;
 pub mod values;
 
 pub use decider::{Decider, EventType};

@@ -192,7 +192,9 @@ pub enum ExitReason {
     Moved,
     NoLongerInTouch,
     EndOfSupport,
-    Other { explanation: Text },
+    /// The explanation may name the person or what they live through:
+    /// sealed with their key, so erased with them.
+    Other { explanation: Personal<Text> },
 }
 
 /// Why a person left the accompaniment, without the contract or the
@@ -372,7 +374,9 @@ pub struct ProjectReadjusted {
     pub version: u32,
     pub project: Project,
     pub cause: ReadjustmentCause,
-    pub what_changed: Text,
+    /// What the experience changed, in the mediator's or the person's words:
+    /// may name them, so sealed with their key (in clear in version 1).
+    pub what_changed: Personal<Text>,
     pub readjusted_on: Date,
 }
 
@@ -469,7 +473,7 @@ events! {
         ReferentChanged = ("person_referent_changed", 1),
         SituationStated = ("situation_stated", 1),
         ProjectStated = ("project_stated", 1),
-        ProjectReadjusted = ("project_readjusted", 1),
+        ProjectReadjusted = ("project_readjusted", 2),
         JobInquiryHeld = ("job_inquiry_held", 1),
         PeerMeetingHeld = ("peer_meeting_held", 1),
         MentorshipStarted = ("mentorship_started", 1),
@@ -477,7 +481,7 @@ events! {
         ConsentGiven = ("consent_given", 1),
         ConsentWithdrawn = ("consent_withdrawn", 1),
         DisabilityRecognitionRecorded = ("disability_recognition_recorded", 1),
-        PersonExited = ("person_exited", 1),
+        PersonExited = ("person_exited", 2),
         PersonErased = ("person_erased", 1),
         IdentityCorrected = ("person_identity_corrected", 1),
     }
@@ -926,7 +930,7 @@ fn readjust_project(
         version: state.project_version + 1,
         project,
         cause: *cause,
-        what_changed: what_changed.clone(),
+        what_changed: Personal::Known(what_changed.clone()),
         readjusted_on,
     }
     .into())

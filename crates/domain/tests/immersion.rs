@@ -167,7 +167,7 @@ fn a_declined_proposal_ends_the_immersion_and_says_who_declined() {
         declined.events.last(),
         Some(&ImmersionEvent::ProposalDeclined(ProposalDeclined {
             by: Respondent::Employer,
-            reason: text("Pas de tuteur disponible en mars"),
+            reason: Personal::Known(text("Pas de tuteur disponible en mars")),
             answered_on: TODAY,
         }))
     );
@@ -688,7 +688,7 @@ fn cancelled_only_after_validation_and_before_the_start() {
         vec![
             ConventionCancelled {
                 by: Initiator::Employer,
-                reason: text("Fermeture exceptionnelle du fournil"),
+                reason: Personal::Known(text("Fermeture exceptionnelle du fournil")),
                 cancelled_on: TODAY,
             }
             .into()
@@ -758,7 +758,7 @@ fn an_interruption_says_who_and_why() {
         .then(vec![
             ImmersionInterrupted {
                 by: Initiator::Person,
-                reason: text("Horaires de nuit incompatibles avec la garde de ma fille"),
+                reason: Personal::Known(text("Horaires de nuit incompatibles avec la garde de ma fille")),
                 interrupted_on: on,
             }
             .into(),
@@ -1060,7 +1060,7 @@ fn host_assessment(goals_reached: bool) -> HostAssessment {
             level: Level::Strong,
             comment: None,
         }],
-        advice: Some(text("Passer le CAP boulanger en alternance")),
+        advice: Some(Personal::Known(text("Passer le CAP boulanger en alternance"))),
         appraisal: None,
         hiring: Hiring::No,
         received_by_other_means: false,
@@ -1113,7 +1113,7 @@ fn feedback_comes_from_the_last_day_each_party_once() {
         &completed.events,
         date!(2026 - 03 - 23),
         Feedback::Mediator(MediatorFeedback {
-            notes: text("Bonne immersion, projet à confirmer"),
+            notes: Personal::Known(text("Bonne immersion, projet à confirmer")),
             goals_reached: false,
             next_steps: None,
         }),

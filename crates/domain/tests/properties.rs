@@ -269,7 +269,7 @@ fn arb_command() -> impl Strategy<Value = ImmersionCommand> {
         2 => (any::<bool>(), day()).prop_map(|(goals_reached, recorded_on)| {
             ImmersionCommand::RecordFeedback {
                 feedback: Feedback::Mediator(MediatorFeedback {
-                    notes: text("Notes"),
+                    notes: Personal::Known(text("Notes")),
                     goals_reached,
                     next_steps: None,
                 }),

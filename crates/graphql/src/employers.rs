@@ -101,12 +101,11 @@ impl Employer {
     }
     /// The contacts the viewer manages (`employerContactRemove`): those its
     /// structure added, every one for the structure that registered the
-    /// establishment; none for an employer or a person by magic link.
+    /// establishment; for an employer by magic link, those of its own
+    /// establishment that the structure of its session added; none for a
+    /// person.
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<EmployerContact>> {
         let actor = actor(ctx)?;
-        if !policy::is_staff(&actor) {
-            return Ok(Vec::new());
-        }
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader
             .load_one(ContactsOf(self.0.employer_id))
@@ -949,14 +948,19 @@ impl EmployerMutation {
         Ok(EmployerVisitLogPayload { employer })
     }
 
-    /// Adds a contact person at an employer.
+    /// Adds a contact person at an employer: staff at any establishment, an
+    /// employer by magic link at its own, for the structure of its session
+    /// (`policy::adds_contact`).
     async fn employer_contact_add(
         &self,
         ctx: &Context<'_>,
         input: EmployerContactAddInput,
     ) -> Result<EmployerContactAddPayload> {
-        let actor = staff(ctx)?;
+        let actor = actor(ctx)?;
         let id = EmployerId(parse_id(&input.employer_id, "Employeur")?);
+        if !policy::adds_contact(&actor, id) {
+            return Err(error::forbidden());
+        }
         let command = EmployerCommand::AddContact {
             contact_id: ContactId(new_id(input.command_id, "contact")),
             name: Personal::Known(label("name", &input.name)?),
@@ -995,13 +999,15 @@ impl EmployerMutation {
     /// the sessions the establishment holds through the contact's structure
     /// end (the contacts still kept ask for a new link). Open to the staff
     /// of the structure that added the contact and of the structure that
-    /// registered the establishment; to others the contact does not exist.
+    /// registered the establishment, and to the establishment's own
+    /// contacts by a session of the structure that added it
+    /// (`policy::manages_contact`); to others the contact does not exist.
     async fn employer_contact_remove(
         &self,
         ctx: &Context<'_>,
         input: EmployerContactRemoveInput,
     ) -> Result<EmployerContactRemovePayload> {
-        let actor = staff(ctx)?;
+        let actor = actor(ctx)?;
         let gw = gateway(ctx);
         let id = EmployerId(parse_id(&input.employer_id, "Employeur")?);
         let unknown = || {

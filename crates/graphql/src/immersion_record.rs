@@ -69,6 +69,11 @@ fn known<'a, T, U>(value: &'a Personal<T>, f: impl FnOnce(&'a T) -> U) -> Option
     value.known().map(f)
 }
 
+/// A text the schema always gives: an erased person's reads as empty.
+fn known_text(value: &Personal<Text>) -> String {
+    known(value, texts).unwrap_or_default()
+}
+
 fn hours(value: WeeklyHours) -> f64 {
     f64::from(value.minutes()) / 60.0
 }
@@ -472,11 +477,11 @@ pub(crate) fn assessment(history: &[Recorded<ImmersionEvent>]) -> Option<Immersi
                 .map(|s| AssessedSkill {
                     skill: s.skill,
                     level: s.level,
-                    comment: s.comment.as_ref().map(texts),
+                    comment: s.comment.as_ref().and_then(|c| known(c, texts)),
                 })
                 .collect(),
-            advice: a.advice.as_ref().map(texts),
-            appraisal: a.appraisal.as_ref().map(texts),
+            advice: a.advice.as_ref().and_then(|t| known(t, texts)),
+            appraisal: a.appraisal.as_ref().and_then(|t| known(t, texts)),
             contract_offered: match a.hiring {
                 Hiring::Yes { contract } => Some(contract),
                 Hiring::No => None,
@@ -518,9 +523,9 @@ pub(crate) fn mediator_feedback(
             return None;
         };
         Some(ImmersionMediatorFeedback {
-            notes: texts(&m.notes),
+            notes: known_text(&m.notes),
             goals_reached: m.goals_reached,
-            next_steps: m.next_steps.as_ref().map(texts),
+            next_steps: m.next_steps.as_ref().and_then(|t| known(t, texts)),
             recorded_on,
             recorded: r.into(),
         })
@@ -567,7 +572,7 @@ pub(crate) fn decline(history: &[Recorded<ImmersionEvent>]) -> Option<ImmersionD
     fact(history, |event, r| match event {
         ImmersionEvent::ProposalDeclined(e) => Some(ImmersionDecline {
             by: e.by,
-            reason: texts(&e.reason),
+            reason: known_text(&e.reason),
             answered_on: e.answered_on,
             recorded: r.into(),
         }),
@@ -579,7 +584,7 @@ pub(crate) fn cancellation(history: &[Recorded<ImmersionEvent>]) -> Option<Immer
     fact(history, |event, r| match event {
         ImmersionEvent::ConventionCancelled(e) => Some(ImmersionCancellation {
             by: e.by,
-            reason: texts(&e.reason),
+            reason: known_text(&e.reason),
             cancelled_on: e.cancelled_on,
             recorded: r.into(),
         }),
@@ -591,7 +596,7 @@ pub(crate) fn interruption(history: &[Recorded<ImmersionEvent>]) -> Option<Immer
     fact(history, |event, r| match event {
         ImmersionEvent::ImmersionInterrupted(e) => Some(ImmersionInterruption {
             by: e.by,
-            reason: texts(&e.reason),
+            reason: known_text(&e.reason),
             interrupted_on: e.interrupted_on,
             recorded: r.into(),
         }),
@@ -602,7 +607,7 @@ pub(crate) fn interruption(history: &[Recorded<ImmersionEvent>]) -> Option<Immer
 pub(crate) fn rejection(history: &[Recorded<ImmersionEvent>]) -> Option<ConventionJustification> {
     fact(history, |event, r| match event {
         ImmersionEvent::ConventionRejected(e) => Some(ConventionJustification {
-            justification: texts(&e.justification),
+            justification: known_text(&e.justification),
             recorded: r.into(),
         }),
         _ => None,
@@ -612,7 +617,7 @@ pub(crate) fn rejection(history: &[Recorded<ImmersionEvent>]) -> Option<Conventi
 pub(crate) fn deprecation(history: &[Recorded<ImmersionEvent>]) -> Option<ConventionJustification> {
     fact(history, |event, r| match event {
         ImmersionEvent::ConventionDeprecated(e) => Some(ConventionJustification {
-            justification: texts(&e.justification),
+            justification: known_text(&e.justification),
             recorded: r.into(),
         }),
         _ => None,

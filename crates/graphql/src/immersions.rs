@@ -1196,12 +1196,14 @@ impl ImmersionMutation {
                             Ok(SkillObserved {
                                 skill: s.skill,
                                 level: s.level,
-                                comment: optional_text("host.skills.comment", s.comment.as_deref())?,
+                                comment: optional_text("host.skills.comment", s.comment.as_deref())?
+                                    .map(Personal::Known),
                             })
                         })
                         .collect::<Result<_>>()?,
-                    advice: optional_text("host.advice", h.advice.as_deref())?,
-                    appraisal: optional_text("host.appraisal", h.appraisal.as_deref())?,
+                    advice: optional_text("host.advice", h.advice.as_deref())?.map(Personal::Known),
+                    appraisal: optional_text("host.appraisal", h.appraisal.as_deref())?
+                        .map(Personal::Known),
                     hiring: match h.hiring {
                         Some(contract) => Hiring::Yes { contract },
                         None => Hiring::No,
@@ -1222,9 +1224,10 @@ impl ImmersionMutation {
                     },
                 }),
                 (None, None, Some(m)) => Feedback::Mediator(MediatorFeedback {
-                    notes: text("mediator.notes", &m.notes)?,
+                    notes: Personal::Known(text("mediator.notes", &m.notes)?),
                     goals_reached: m.goals_reached,
-                    next_steps: optional_text("mediator.nextSteps", m.next_steps.as_deref())?,
+                    next_steps: optional_text("mediator.nextSteps", m.next_steps.as_deref())?
+                        .map(Personal::Known),
                 }),
                 _ => {
                     return Err(required(

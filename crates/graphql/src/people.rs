@@ -158,6 +158,7 @@ impl Person {
     }
     /// Every event of their path, in order, with who did it. The whole
     /// list; `timelineEvents` gives it a page at a time.
+    #[graphql(deprecation = "Use `timelineEvents`, the same events a page at a time.")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
         Ok(
             people::timeline(&gateway(ctx).pool, PersonId(self.0.person_id))
@@ -1052,7 +1053,7 @@ impl PeopleMutation {
                 ExitReasonKind::NoLongerInTouch => ExitReason::NoLongerInTouch,
                 ExitReasonKind::EndOfSupport => ExitReason::EndOfSupport,
                 ExitReasonKind::Other => ExitReason::Other {
-                    explanation: explanation()?,
+                    explanation: Personal::Known(explanation()?),
                 },
             };
             Ok(PersonCommand::Exit {

@@ -349,7 +349,9 @@ impl History {
                         _ => None,
                     },
                     explanation: match &e.reason {
-                        ExitReason::Other { explanation } => Some(explanation.as_str().to_owned()),
+                        ExitReason::Other { explanation } => {
+                            explanation.known().map(|t| t.as_str().to_owned())
+                        }
                         _ => None,
                     },
                     exited_on: e.exited_on,

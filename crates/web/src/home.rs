@@ -294,6 +294,8 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "etablissement" => "Établissement enregistré.",
             "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
             "accord" => "Votre choix est enregistré. Vous pouvez le changer à tout moment.",
+            "coordonnees" => "Vos coordonnées sont enregistrées.",
+            "contact" => "Contact ajouté : vos autres contacts en sont informés par e-mail.",
             _ => return None,
         }
         .to_owned(),
@@ -389,7 +391,7 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
 }
 
 /// The person signed in by their own link, if that is who views.
-fn own_person(viewer: &Viewer) -> Option<String> {
+pub(crate) fn own_person(viewer: &Viewer) -> Option<String> {
     match viewer.principal?.principal {
         passerelle_graphql::Principal::Person(p) => Some(p.0.to_string()),
         passerelle_graphql::Principal::Employer(_) => None,

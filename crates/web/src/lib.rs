@@ -30,6 +30,7 @@ mod links;
 mod login;
 mod need;
 mod needs;
+mod own_space;
 mod page;
 mod people;
 mod renewal;
@@ -46,6 +47,18 @@ pub fn router(api: ApiCell) -> Router {
         .route("/", get(home::home))
         .route("/recherche", post(home::search))
         .route("/mon-espace/accords", post(home::consent))
+        .route(
+            "/mon-espace/coordonnees",
+            get(own_space::contact_form).post(own_space::correct_contact),
+        )
+        .route(
+            "/mon-espace/contacts",
+            get(own_space::contacts).post(own_space::add_contact),
+        )
+        .route(
+            "/mon-espace/contacts/{id}/retirer",
+            post(own_space::remove_contact),
+        )
         .route("/connexion", post(login::login))
         .route("/deconnexion", post(login::logout))
         .route("/lien", post(login::link_request))

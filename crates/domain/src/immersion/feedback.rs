@@ -77,7 +77,8 @@ pub enum Level {
 pub struct SkillObserved {
     pub skill: Skill,
     pub level: Level,
-    pub comment: Option<Text>,
+    /// The host's words about the person: sealed with their key.
+    pub comment: Option<Personal<Text>>,
 }
 
 /// Whether the host hires at the end.
@@ -94,9 +95,11 @@ pub struct HostAssessment {
     pub attendance: Attendance,
     pub goals_reached: bool,
     pub skills: Vec<SkillObserved>,
-    pub advice: Option<Text>,
-    /// The employer's appraisal of the immersion itself.
-    pub appraisal: Option<Text>,
+    /// The host's advice to the person: sealed with their key.
+    pub advice: Option<Personal<Text>>,
+    /// The employer's appraisal of the immersion itself, which may speak of
+    /// the person: sealed with their key.
+    pub appraisal: Option<Personal<Text>>,
     pub hiring: Hiring,
     /// Given on paper or by phone and entered by the mediator.
     pub received_by_other_means: bool,
@@ -120,9 +123,10 @@ pub struct PersonFeedback {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediatorFeedback {
-    pub notes: Text,
+    /// The mediator's notes about the person: sealed with their key.
+    pub notes: Personal<Text>,
     pub goals_reached: bool,
-    pub next_steps: Option<Text>,
+    pub next_steps: Option<Personal<Text>>,
 }
 
 /// One party's feedback: each party gives its own, once.

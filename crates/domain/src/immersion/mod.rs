@@ -209,7 +209,9 @@ pub struct ImmersionProposed {
     pub objective: Objective,
     pub structure: StructureId,
     pub mediator: UserId,
-    pub message: Option<Text>,
+    /// The mediator's word to the person and the host: may name the
+    /// person, so sealed with their key (in clear in version 1).
+    pub message: Option<Personal<Text>>,
     pub proposed_on: Date,
 }
 
@@ -226,7 +228,9 @@ pub struct ProposalAcceptedByEmployer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalDeclined {
     pub by: Respondent,
-    pub reason: Text,
+    /// Why, in the words of whoever declined: may say what the person lives
+    /// through, so sealed with their key (in clear in version 1).
+    pub reason: Personal<Text>,
     pub answered_on: Date,
 }
 
@@ -269,18 +273,21 @@ pub struct ConventionValidated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConventionRejected {
     pub by: UserId,
-    pub justification: Text,
+    /// Sealed with the person's key (in clear in version 1).
+    pub justification: Personal<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConventionDeprecated {
-    pub justification: Text,
+    /// Sealed with the person's key (in clear in version 1).
+    pub justification: Personal<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConventionCancelled {
     pub by: Initiator,
-    pub reason: Text,
+    /// Sealed with the person's key (in clear in version 1).
+    pub reason: Personal<Text>,
     pub cancelled_on: Date,
 }
 
@@ -300,7 +307,8 @@ pub struct ImmersionStarted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImmersionInterrupted {
     pub by: Initiator,
-    pub reason: Text,
+    /// Sealed with the person's key (in clear in version 1).
+    pub reason: Personal<Text>,
     pub interrupted_on: Date,
 }
 
@@ -348,25 +356,25 @@ pub struct OutcomeRecorded {
 events! {
     /// What happened to an immersion.
     pub enum ImmersionEvent {
-        ImmersionProposed = ("immersion_proposed", 1),
+        ImmersionProposed = ("immersion_proposed", 2),
         ProposalAcceptedByPerson = ("proposal_accepted_by_person", 1),
         ProposalAcceptedByEmployer = ("proposal_accepted_by_employer", 1),
-        ProposalDeclined = ("proposal_declined", 1),
+        ProposalDeclined = ("proposal_declined", 2),
         ConventionDrafted = ("convention_drafted", 1),
         ConventionModified = ("convention_modified", 1),
         ConventionSigned = ("convention_signed", 1),
         ConventionPrevalidated = ("convention_prevalidated", 1),
         ConventionValidated = ("convention_validated", 1),
-        ConventionRejected = ("convention_rejected", 1),
-        ConventionDeprecated = ("convention_deprecated", 1),
-        ConventionCancelled = ("convention_cancelled", 1),
+        ConventionRejected = ("convention_rejected", 2),
+        ConventionDeprecated = ("convention_deprecated", 2),
+        ConventionCancelled = ("convention_cancelled", 2),
         ConventionRenewed = ("convention_renewed", 1),
         ImmersionStarted = ("immersion_started", 1),
-        ImmersionInterrupted = ("immersion_interrupted", 1),
+        ImmersionInterrupted = ("immersion_interrupted", 2),
         ImmersionCompleted = ("immersion_completed", 1),
         AccidentReported = ("accident_reported", 1),
         AccidentDeclarationFiled = ("accident_declaration_filed", 1),
-        FeedbackRecorded = ("feedback_recorded", 1),
+        FeedbackRecorded = ("feedback_recorded", 2),
         OutcomeRecorded = ("outcome_recorded", 1),
     }
 }
@@ -658,7 +666,7 @@ impl Decider for Immersion {
                     objective: *objective,
                     structure: *structure,
                     mediator: *mediator,
-                    message: message.clone(),
+                    message: message.clone().map(Personal::Known),
                     proposed_on: *proposed_on,
                 };
                 return propose(proposal, state, context);
@@ -890,7 +898,7 @@ fn decline(
     answer(by, answered_on, immersion)?;
     Ok(ProposalDeclined {
         by,
-        reason: reason.clone(),
+        reason: Personal::Known(reason.clone()),
         answered_on,
     }
     .into())
@@ -1104,7 +1112,7 @@ fn reject(
     before_validation(immersion.state)?;
     Ok(ConventionRejected {
         by,
-        justification: justification.clone(),
+        justification: Personal::Known(justification.clone()),
     }
     .into())
 }
@@ -1112,7 +1120,7 @@ fn reject(
 fn deprecate(justification: &Text, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
     before_validation(immersion.state)?;
     Ok(ConventionDeprecated {
-        justification: justification.clone(),
+        justification: Personal::Known(justification.clone()),
     }
     .into())
 }
@@ -1143,7 +1151,7 @@ fn cancel(
     }
     Ok(ConventionCancelled {
         by,
-        reason: reason.clone(),
+        reason: Personal::Known(reason.clone()),
         cancelled_on: context.today,
     }
     .into())
@@ -1296,7 +1304,7 @@ fn interrupt(
     )?;
     Ok(ImmersionInterrupted {
         by,
-        reason: reason.clone(),
+        reason: Personal::Known(reason.clone()),
         interrupted_on,
     }
     .into())

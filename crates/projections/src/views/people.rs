@@ -364,7 +364,7 @@ fn apply_person(
                 e.version,
                 &e.project,
                 Some(&e.cause),
-                Some(e.what_changed.as_str()),
+                e.what_changed.known().map(|t| t.as_str()),
                 e.readjusted_on,
             ));
         }
