@@ -19,11 +19,10 @@ use uuid::Uuid;
 /// The domain's upcasting steps, for the store to apply on read: every
 /// store that reads the domain's events is made with them.
 pub fn upcasters() -> Upcasters {
-    upcast::STEPS
-        .iter()
-        .fold(Upcasters::default(), |upcasters, &(event_type, from, step)| {
-            upcasters.with(event_type, from, step)
-        })
+    upcast::STEPS.iter().fold(
+        Upcasters::default(),
+        |upcasters, &(event_type, from, step)| upcasters.with(event_type, from, step),
+    )
 }
 
 pub trait Aggregate:

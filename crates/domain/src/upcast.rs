@@ -14,12 +14,24 @@ pub type Step = fn(Value) -> Value;
 pub const STEPS: &[(&str, i32, Step)] = &[
     ("project_readjusted", 1, project_readjusted_v1),
     ("person_exited", 1, person_exited_v1),
-    ("immersion_proposed", 1, |data| sealed_from_v2(data, "message")),
-    ("proposal_declined", 1, |data| sealed_from_v2(data, "reason")),
-    ("convention_rejected", 1, |data| sealed_from_v2(data, "justification")),
-    ("convention_deprecated", 1, |data| sealed_from_v2(data, "justification")),
-    ("convention_cancelled", 1, |data| sealed_from_v2(data, "reason")),
-    ("immersion_interrupted", 1, |data| sealed_from_v2(data, "reason")),
+    ("immersion_proposed", 1, |data| {
+        sealed_from_v2(data, "message")
+    }),
+    ("proposal_declined", 1, |data| {
+        sealed_from_v2(data, "reason")
+    }),
+    ("convention_rejected", 1, |data| {
+        sealed_from_v2(data, "justification")
+    }),
+    ("convention_deprecated", 1, |data| {
+        sealed_from_v2(data, "justification")
+    }),
+    ("convention_cancelled", 1, |data| {
+        sealed_from_v2(data, "reason")
+    }),
+    ("immersion_interrupted", 1, |data| {
+        sealed_from_v2(data, "reason")
+    }),
     ("feedback_recorded", 1, feedback_recorded_v1),
 ];
 
@@ -182,7 +194,10 @@ mod tests {
             "recorded_on": "2026-10-01"
         });
         let (_, data) = upcast("feedback_recorded", 1, mediator);
-        assert_eq!(data["feedback"]["notes"], json!({"$personal": "Awa a aimé"}));
+        assert_eq!(
+            data["feedback"]["notes"],
+            json!({"$personal": "Awa a aimé"})
+        );
         assert!(data["feedback"]["next_steps"].is_null(), "{data}");
         let _: ImmersionEvent = serde_json::from_value(data).unwrap();
 
@@ -199,10 +214,7 @@ mod tests {
     #[test]
     fn a_current_version_is_left_alone() {
         let data = json!({"what_changed": {"$personal": "x"}});
-        assert_eq!(
-            upcast("project_readjusted", 2, data.clone()),
-            (2, data)
-        );
+        assert_eq!(upcast("project_readjusted", 2, data.clone()), (2, data));
         assert_eq!(upcast("person_enrolled", 1, json!({})), (1, json!({})));
     }
 }

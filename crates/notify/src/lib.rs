@@ -17,6 +17,7 @@ pub mod mailer;
 pub mod outbox;
 pub mod preferences;
 pub mod projection;
+pub mod redact;
 pub mod retention;
 pub mod schedule;
 pub mod sender;

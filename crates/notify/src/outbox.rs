@@ -290,7 +290,8 @@ pub(crate) async fn mark_sent(
     Ok(())
 }
 
-/// Queued again for `next`, or failed for good when `next` is none.
+/// Queued again for `next`, or failed for good when `next` is none. The
+/// server's answer is kept without the addresses it may quote.
 pub(crate) async fn mark_not_sent(
     db: impl PgExecutor<'_>,
     id: i64,
@@ -304,7 +305,7 @@ pub(crate) async fn mark_not_sent(
          where id = $1",
     )
     .bind(id)
-    .bind(answer)
+    .bind(crate::redact::without_addresses(answer).as_ref())
     .bind(next)
     .execute(db)
     .await?;
@@ -340,7 +341,7 @@ pub(crate) async fn mark_cancelled(
          where id = $1",
     )
     .bind(id)
-    .bind(why)
+    .bind(crate::redact::without_addresses(why).as_ref())
     .execute(db)
     .await?;
     Ok(())
