@@ -10,9 +10,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use passerelle_accounts::{StaffRole, User};
-use passerelle_app::{Clock as _, FixedClock, Handler};
+use passerelle_app::{Actor, Clock as _, CommandMeta, FixedClock, Handler, Role, Views};
 use passerelle_demo::{History, Options, Staff};
+use passerelle_domain::employer::{
+    Employer, EmployerChanges, EmployerCommand, EmployerEvent, VisitChanges,
+};
 use passerelle_domain::immersion::{ImmersionEvent, Outcome, Signatory};
+use passerelle_domain::need::{Need, NeedCommand, NeedDescription, NeedEvent};
+use passerelle_domain::person::{IdentityChanges, Person, PersonCommand, PersonEvent};
+use passerelle_domain::values::{
+    AgeBand, CommuneCode, EmployerId, NafDivision, NeedId, PersonId, RomeCode, StructureId, Text,
+    UserId,
+};
 use passerelle_graphql::{Gateway, PasserelleSchema, Viewer, prepare};
 use passerelle_store::projection::Projections;
 use passerelle_store::testkit::TestDb;
@@ -412,9 +421,7 @@ fn stream_uuid(event: &RecordedEvent) -> Uuid {
 }
 
 fn fold_territory(log: &[RecordedEvent], cutoff: OffsetDateTime) -> Territory {
-    use passerelle_domain::employer::EmployerEvent;
-    use passerelle_domain::need::{NeedEvent, NeedSource};
-    use passerelle_domain::person::PersonEvent;
+    use passerelle_domain::need::NeedSource;
     let mut t = Territory::default();
     for event in log.iter().filter(|e| e.recorded_at <= cutoff) {
         let id = stream_uuid(event);
@@ -501,6 +508,441 @@ fn fold_territory(log: &[RecordedEvent], cutoff: OffsetDateTime) -> Territory {
         }
     }
     t
+}
+
+/// The values the corrections below give, which the filters then select.
+struct Corrections {
+    /// A NAF division no seeded employer has.
+    naf: NafDivision,
+    /// A commune outside the seeded départements (Brest, 29).
+    commune: CommuneCode,
+    /// A ROME code no need of the log named when it was chosen.
+    rome: RomeCode,
+}
+
+impl Corrections {
+    fn new(log: &[RecordedEvent]) -> Self {
+        let with_jobs = NafDivision::with_jobs();
+        let naf = (1..100)
+            .filter_map(|n| NafDivision::parse(&format!("{n:02}")).ok())
+            .find(|d| !with_jobs.contains(d))
+            .unwrap();
+        let named: BTreeSet<String> = log
+            .iter()
+            .filter(|e| e.stream_id.starts_with("need-"))
+            .filter_map(|e| match e.decode::<NeedEvent>().unwrap() {
+                NeedEvent::NeedSurfaced(n) => Some(n.description),
+                NeedEvent::NeedQualified(n) => Some(n.description),
+                NeedEvent::NeedCorrected(n) => Some(n.description),
+                _ => None,
+            })
+            .flat_map(|d| d.rome_codes)
+            .map(|c| c.as_str().to_owned())
+            .collect();
+        let rome = ["A1102", "K2204", "M1607", "E1101", "B1101", "L1101"]
+            .into_iter()
+            .find(|c| !named.contains(*c))
+            .map(|c| RomeCode::parse(c).unwrap())
+            .unwrap();
+        Self {
+            naf,
+            commune: CommuneCode::parse("29019").unwrap(),
+            rome,
+        }
+    }
+
+    /// Corrects, through the command path and as of the clock's day, some
+    /// of the log's employers (sector, commune), visits (day), needs (jobs)
+    /// and people (a birth date that puts them at 50 and over at their
+    /// enrolment): a different share each `round`.
+    async fn apply(&self, f: &Fixture, round: usize) {
+        let log = f.log().await;
+        let today = f.clock.today();
+        let reason = Text::parse("Erreur de saisie relevée au contrôle").unwrap();
+        let meta = |structure: StructureId, mediator: UserId| CommandMeta {
+            command_id: Uuid::new_v4(),
+            correlation_id: Uuid::new_v4(),
+            causation_id: None,
+            actor: Actor::user(mediator, Role::Mediator, structure),
+        };
+        let first = &f.staff[0];
+        let staff_meta = || meta(first.structure, first.mediators[0]);
+        let (mut employers, mut visits, mut people) = (0, 0, 0);
+        let mut needs: BTreeMap<Uuid, (usize, NeedDescription)> = BTreeMap::new();
+        for event in &log {
+            let id = stream_uuid(event);
+            match event.stream_id.split_once('-').unwrap().0 {
+                "employer" => match event.decode::<EmployerEvent>().unwrap() {
+                    EmployerEvent::EmployerRegistered(_) => {
+                        employers += 1;
+                        let changes = match employers % 4 {
+                            n if n == round => EmployerChanges {
+                                naf: Some(self.naf.clone()),
+                                ..EmployerChanges::default()
+                            },
+                            n if n == round + 2 => EmployerChanges {
+                                commune: Some(self.commune.clone()),
+                                ..EmployerChanges::default()
+                            },
+                            _ => continue,
+                        };
+                        let command = EmployerCommand::Correct {
+                            changes,
+                            reason: reason.clone(),
+                            corrected_on: today,
+                        };
+                        f.handler
+                            .execute::<Employer>(EmployerId(id), &command, &staff_meta(), &Views)
+                            .await
+                            .unwrap();
+                    }
+                    EmployerEvent::EmployerVisitLogged(v) => {
+                        visits += 1;
+                        if visits % 6 != round {
+                            continue;
+                        }
+                        let command = EmployerCommand::CorrectVisit {
+                            visit_id: v.visit_id,
+                            changes: VisitChanges {
+                                visited_on: Some(v.visited_on - Duration::days(30)),
+                                ..VisitChanges::default()
+                            },
+                            reason: reason.clone(),
+                            corrected_on: today,
+                        };
+                        f.handler
+                            .execute::<Employer>(
+                                EmployerId(id),
+                                &command,
+                                &meta(v.structure, v.mediator),
+                                &Views,
+                            )
+                            .await
+                            .unwrap();
+                    }
+                    _ => {}
+                },
+                "need" => match event.decode::<NeedEvent>().unwrap() {
+                    NeedEvent::NeedSurfaced(n) => {
+                        let index = needs.len();
+                        needs.insert(id, (index, n.description));
+                    }
+                    NeedEvent::NeedQualified(n) => needs.get_mut(&id).unwrap().1 = n.description,
+                    NeedEvent::NeedCorrected(n) => needs.get_mut(&id).unwrap().1 = n.description,
+                    _ => {}
+                },
+                "person" => {
+                    if let PersonEvent::PersonEnrolled(p) = event.decode::<PersonEvent>().unwrap() {
+                        people += 1;
+                        if people % 5 != round {
+                            continue;
+                        }
+                        let command = PersonCommand::CorrectIdentity {
+                            changes: IdentityChanges {
+                                birth_date: Some(p.enrolled_on - Duration::days(60 * 365)),
+                                ..IdentityChanges::default()
+                            },
+                            reason: reason.clone(),
+                            corrected_on: today,
+                        };
+                        let referent = f.staff.iter().find(|s| s.structure == p.structure).unwrap();
+                        // Refused when the birth date is already that one.
+                        let _ = f
+                            .handler
+                            .execute::<Person>(
+                                PersonId(id),
+                                &command,
+                                &meta(referent.structure, p.referent),
+                                &Views,
+                            )
+                            .await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (id, (index, description)) in needs {
+            if index % 4 != round || description.rome_codes.contains(&self.rome) {
+                continue;
+            }
+            let command = NeedCommand::Correct {
+                description: NeedDescription {
+                    rome_codes: vec![self.rome.clone()],
+                    ..description
+                },
+                reason: reason.clone(),
+                corrected_on: today,
+            };
+            f.handler
+                .execute::<Need>(NeedId(id), &command, &staff_meta(), &Views)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// What immersions, visits and people count under once corrected, folded
+/// over the whole log whatever the cutoff: the figures as of a past day
+/// count what happened by then, under the values as corrected since.
+#[derive(Default)]
+struct Dimensions {
+    /// employer → (NAF division, département)
+    employers: BTreeMap<Uuid, (String, Option<String>)>,
+    /// person → age band at enrolment, as the API names it
+    people: BTreeMap<Uuid, String>,
+    /// visit → (structure, employer, day, recorded at)
+    visits: BTreeMap<Uuid, (Uuid, Uuid, Date, OffsetDateTime)>,
+    /// immersion stream → (employer, person, need, ROME codes)
+    immersions: BTreeMap<String, (Uuid, Uuid, Option<Uuid>, Vec<String>)>,
+}
+
+fn fold_dimensions(log: &[RecordedEvent]) -> Dimensions {
+    let mut d = Dimensions::default();
+    let codes = |c: &[RomeCode]| c.iter().map(|c| c.as_str().to_owned()).collect::<Vec<_>>();
+    let departement = |c: &CommuneCode| c.commune().map(|c| c.departement.to_owned());
+    let band = |b: &AgeBand| json_tag(b).to_uppercase();
+    // need → its jobs as last described
+    let mut needs: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+    for event in log {
+        let id = stream_uuid(event);
+        match event.stream_id.split_once('-').unwrap().0 {
+            "employer" => match event.decode::<EmployerEvent>().unwrap() {
+                EmployerEvent::EmployerRegistered(e) => {
+                    d.employers
+                        .insert(id, (e.naf.as_str().to_owned(), departement(&e.commune)));
+                }
+                EmployerEvent::EmployerCorrected(e) => {
+                    let employer = d.employers.get_mut(&id).unwrap();
+                    if let Some(naf) = &e.changes.naf {
+                        employer.0 = naf.as_str().to_owned();
+                    }
+                    if let Some(commune) = &e.changes.commune {
+                        employer.1 = departement(commune);
+                    }
+                }
+                EmployerEvent::EmployerVisitLogged(e) => {
+                    d.visits.insert(
+                        e.visit_id.0,
+                        (e.structure.0, id, e.visited_on, event.recorded_at),
+                    );
+                }
+                EmployerEvent::EmployerVisitCorrected(e) => {
+                    if let Some(day) = e.changes.visited_on {
+                        d.visits.get_mut(&e.visit_id.0).unwrap().2 = day;
+                    }
+                }
+                _ => {}
+            },
+            "person" => match event.decode::<PersonEvent>().unwrap() {
+                PersonEvent::PersonEnrolled(e) => {
+                    d.people.insert(id, band(&e.age_band));
+                }
+                PersonEvent::IdentityCorrected(e) => {
+                    if let Some(b) = &e.age_band {
+                        d.people.insert(id, band(b));
+                    }
+                }
+                _ => {}
+            },
+            "need" => match event.decode::<NeedEvent>().unwrap() {
+                NeedEvent::NeedSurfaced(e) => {
+                    needs.insert(id, codes(&e.description.rome_codes));
+                }
+                NeedEvent::NeedQualified(e) => {
+                    needs.insert(id, codes(&e.description.rome_codes));
+                }
+                // The immersions that took the description corrected take
+                // the correction.
+                NeedEvent::NeedCorrected(e) => {
+                    let now = codes(&e.description.rome_codes);
+                    let was = needs.insert(id, now.clone()).unwrap();
+                    for (_, _, need, rome) in d.immersions.values_mut() {
+                        if *need == Some(id) && *rome == was {
+                            rome.clone_from(&now);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            "immersion" => {
+                if let ImmersionEvent::ImmersionProposed(e) = event.decode().unwrap() {
+                    let rome = e
+                        .need_id
+                        .and_then(|n| needs.get(&n.0).cloned())
+                        .unwrap_or_default();
+                    d.immersions.insert(
+                        event.stream_id.clone(),
+                        (e.employer_id.0, e.person_id.0, e.need_id.map(|n| n.0), rome),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    d
+}
+
+/// Whether an immersion (by its stream) is among those a filter selects.
+type Selects<'a> = Box<dyn Fn(&str) -> bool + 'a>;
+
+/// The figures the corrections change, each structure's as its manager
+/// sees them, against the fold: the funnel by sector, département, age
+/// band and job; visits by period, sector and département; projects by
+/// age band. Gives the API's answers, for the rebuild to compare.
+async fn check_corrected_figures(
+    f: &Fixture,
+    log: &[RecordedEvent],
+    corrections: &Corrections,
+    cutoff: OffsetDateTime,
+    as_of: Option<Date>,
+    context: &str,
+) -> Vec<Value> {
+    let folded = fold(log, cutoff);
+    let d = fold_dimensions(log);
+    let naf = corrections.naf.as_str().to_owned();
+    let departement = corrections
+        .commune
+        .commune()
+        .unwrap()
+        .departement
+        .to_owned();
+    let rome = corrections.rome.as_str().to_owned();
+    let (from, to) = (date!(2025 - 06 - 01), date!(2025 - 12 - 31));
+    let mut answers = Vec::new();
+    let mut selected = [0usize; 4];
+    for (n, staff) in f.staff.iter().enumerate() {
+        let structure = staff.structure.0;
+        let filters: [(&str, Value, Selects); 4] = [
+            (
+                "naf",
+                json!(naf),
+                Box::new(|i: &str| d.employers[&d.immersions[i].0].0 == naf),
+            ),
+            (
+                "departement",
+                json!(departement),
+                Box::new(|i: &str| {
+                    d.employers[&d.immersions[i].0].1.as_deref() == Some(departement.as_str())
+                }),
+            ),
+            (
+                "ageBand",
+                json!("FROM_50"),
+                Box::new(|i: &str| d.people[&d.immersions[i].1] == "50_AND_OVER"),
+            ),
+            (
+                "rome",
+                json!(rome),
+                Box::new(|i: &str| d.immersions[i].3.contains(&rome)),
+            ),
+        ];
+        for (k, (name, value, selects)) in filters.iter().enumerate() {
+            let mut filter = json!({ "structureId": structure.to_string() });
+            filter[*name] = value.clone();
+            let answer = f
+                .query(
+                    &f.viewer(n),
+                    FUNNEL,
+                    json!({ "filter": filter, "asOf": as_of }),
+                )
+                .await;
+            let mine: BTreeMap<String, Folded> = folded
+                .iter()
+                .filter(|(stream, _)| selects(stream))
+                .map(|(stream, i)| {
+                    (
+                        stream.clone(),
+                        Folded {
+                            structure: i.structure,
+                            reached: i.reached.clone(),
+                            ..Folded::default()
+                        },
+                    )
+                })
+                .collect();
+            let expected = funnel_of(&mine, Some(structure));
+            selected[k] += expected[0].0 as usize;
+            assert_funnel_eq(
+                &api_funnel(&answer),
+                &expected,
+                &format!("{context}, structure {n}, funnel by {name}"),
+            );
+            answers.push(answer);
+        }
+        // Visits: by their corrected day, and by their employer's
+        // corrected sector and département; counted by when recorded.
+        let recorded = |v: &&(Uuid, Uuid, Date, OffsetDateTime)| v.0 == structure && v.3 <= cutoff;
+        for (filter, expected) in [
+            (
+                json!({ "from": from, "to": to }),
+                d.visits
+                    .values()
+                    .filter(recorded)
+                    .filter(|v| (from..=to).contains(&v.2))
+                    .count(),
+            ),
+            (
+                json!({ "naf": naf }),
+                d.visits
+                    .values()
+                    .filter(recorded)
+                    .filter(|v| d.employers[&v.1].0 == naf)
+                    .count(),
+            ),
+            (
+                json!({ "departement": departement }),
+                d.visits
+                    .values()
+                    .filter(recorded)
+                    .filter(|v| d.employers[&v.1].1.as_deref() == Some(departement.as_str()))
+                    .count(),
+            ),
+        ] {
+            let mut filter = filter;
+            filter["structureId"] = json!(structure.to_string());
+            let answer = f
+                .query(
+                    &f.viewer(n),
+                    NEEDS,
+                    json!({ "filter": filter, "asOf": as_of }),
+                )
+                .await;
+            assert_eq!(
+                answer["needsConversion"]["visits"].as_i64(),
+                Some(expected as i64),
+                "{context}, structure {n}, visits by {filter}"
+            );
+            answers.push(answer);
+        }
+        // Projects of people at 50 and over at their enrolment.
+        let territory = fold_territory(log, cutoff);
+        let expected = territory
+            .people
+            .iter()
+            .filter(|(id, p)| p.0 == structure && p.1 && d.people[id] == "50_AND_OVER")
+            .count();
+        let filter = json!({ "structureId": structure.to_string(), "ageBand": "FROM_50" });
+        let answer = f
+            .query(
+                &f.viewer(n),
+                READJUSTMENTS,
+                json!({ "filter": filter, "asOf": as_of }),
+            )
+            .await;
+        assert_eq!(
+            answer["projectReadjustments"]["projects"].as_i64(),
+            Some(expected as i64),
+            "{context}, structure {n}, projects by age band"
+        );
+        answers.push(answer);
+    }
+    if as_of.is_none() {
+        assert!(
+            selected.iter().all(|&s| s > 0),
+            "{context}: every corrected value selects immersions: {selected:?}"
+        );
+    }
+    answers
 }
 
 /// The three dashboards of one structure (every one when `None`) as the API
@@ -660,13 +1102,24 @@ async fn check_history(seed: u64) {
     };
     let mut history = History::plan(&f.staff, &options);
     // The figures as the live dashboards gave them at the end of two past days.
+    // Corrections come in after each (the live figures of that day taken
+    // before them) and after the end: immersions proposed before and
+    // after, in batches of their own and in one rebuild.
     let mut snapshots = Vec::new();
+    let mut corrections = None;
     for day in [date!(2025 - 10 - 15), date!(2026 - 02 - 27)] {
         history.run_until(&f.handler, &f.clock, day).await.unwrap();
         f.catch_up().await;
         snapshots.push((day, f.figures(None).await));
+        if corrections.is_none() {
+            let c = Corrections::new(&f.log().await);
+            c.apply(&f, 0).await;
+            corrections = Some(c);
+        }
     }
     history.run_until(&f.handler, &f.clock, end).await.unwrap();
+    let corrections = corrections.unwrap();
+    corrections.apply(&f, 1).await;
     f.catch_up().await;
     let report = history.report().clone();
     assert_eq!(report.refused, 0, "{report:?}");
@@ -674,6 +1127,7 @@ async fn check_history(seed: u64) {
 
     let log = f.log().await;
     let now = f.clock.now();
+    let mut corrected = Vec::new();
     for (cutoff, as_of) in [
         (
             end_of_day(date!(2025 - 10 - 15)),
@@ -681,6 +1135,17 @@ async fn check_history(seed: u64) {
         ),
         (now, None),
     ] {
+        corrected.extend(
+            check_corrected_figures(
+                &f,
+                &log,
+                &corrections,
+                cutoff,
+                as_of,
+                &format!("seed {seed}, as of {as_of:?}"),
+            )
+            .await,
+        );
         let folded = fold(&log, cutoff);
         let territory = fold_territory(&log, cutoff);
         for (n, staff) in f.staff.iter().enumerate() {
@@ -770,6 +1235,27 @@ async fn check_history(seed: u64) {
         before,
         "rebuilt from the log, seed {seed}"
     );
+    let mut rebuilt = Vec::new();
+    for (cutoff, as_of) in [
+        (
+            end_of_day(date!(2025 - 10 - 15)),
+            Some(date!(2025 - 10 - 15)),
+        ),
+        (now, None),
+    ] {
+        rebuilt.extend(
+            check_corrected_figures(
+                &f,
+                &log,
+                &corrections,
+                cutoff,
+                as_of,
+                &format!("seed {seed}, rebuilt, as of {as_of:?}"),
+            )
+            .await,
+        );
+    }
+    assert_eq!(rebuilt, corrected, "corrected figures rebuilt, seed {seed}");
 }
 
 #[tokio::test]

@@ -417,3 +417,33 @@ async fn a_manager_opens_a_colleagues_inbox_and_nobody_else_does() {
     assert_eq!(code(ask(&colleague, &manager).await), "FORBIDDEN");
     assert_eq!(code(ask(&outsider, &colleague).await), "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_task_names_the_employer_as_corrected() {
+    let w = World::new().await;
+    proposed_and_drafted(&w).await;
+    w.on(date!(2026 - 05 - 04));
+    let title = |inbox: Value| {
+        inbox["inbox"]["tasks"][0]["title"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let before = title(w.inbox(mediator()).await);
+    assert!(before.contains("Boulangerie du Port"), "{before}");
+    w.command::<Employer>(
+        employer(),
+        EmployerCommand::Correct {
+            changes: passerelle_domain::employer::EmployerChanges {
+                name: Some(Label::parse("Boulangerie du Quai").unwrap()),
+                ..Default::default()
+            },
+            reason: Text::parse("Nom relevé sur l'enseigne").unwrap(),
+            corrected_on: date!(2026 - 05 - 04),
+        },
+    )
+    .await;
+    let after = title(w.inbox(mediator()).await);
+    assert!(after.contains("Boulangerie du Quai"), "{after}");
+    assert!(!after.contains("Boulangerie du Port"), "{after}");
+}

@@ -19,7 +19,7 @@ use sqlx::PgConnection;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::rows::{Inserts, Rows, keyed};
+use crate::rows::{Rows, keyed};
 use crate::views::{decode_one, in_category, required_signatories, staff_actor, stream_uuid, tag};
 
 /// A signature still missing this many business days before the start is
@@ -43,6 +43,13 @@ pub struct Inbox;
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
         "inbox"
+    }
+
+    /// The streams `apply` reads.
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        ["employer", "need", "immersion"]
+            .iter()
+            .any(|c| in_category(event, c))
     }
 
     fn schema_sql(&self) -> &'static str {
@@ -74,6 +81,7 @@ impl Projection for Inbox {
              declare_by timestamptz not null,
              filed_at timestamptz
          );
+         -- The name as last corrected (`employer_corrected`).
          create table employers (
              employer_id uuid primary key,
              name text not null
@@ -98,9 +106,16 @@ impl Projection for Inbox {
     ) -> Result<(), ProjectionError> {
         let mut facts = Vec::new();
         let (mut immersions, mut needs, mut accidents) = (Vec::new(), Vec::new(), Vec::new());
+        let mut renamed = Vec::new();
         for event in events {
             if in_category(event, "employer") {
-                facts.push(Fact::Employer(decode_one(event, "employer")?));
+                let e: EmployerEvent = decode_one(event, "employer")?;
+                if let EmployerEvent::EmployerCorrected(c) = &e
+                    && c.changes.name.is_some()
+                {
+                    renamed.extend(stream_uuid(event));
+                }
+                facts.push(Fact::Employer(event, e));
             } else if in_category(event, "need") {
                 let e: NeedEvent = decode_one(event, "need")?;
                 needs.extend(stream_uuid(event));
@@ -127,17 +142,25 @@ impl Projection for Inbox {
             immersions: Rows::load(conn, immersions).await?,
             accidents: Rows::load(conn, accidents).await?,
             needs: Rows::load(conn, needs).await?,
-            employers: Inserts::new("employers"),
+            employers: Rows::load(conn, renamed).await?,
         };
         for fact in facts {
             match fact {
-                Fact::Employer(EmployerEvent::EmployerRegistered(e)) => {
-                    rows.employers.push(EmployerRow {
+                Fact::Employer(_, EmployerEvent::EmployerRegistered(e)) => {
+                    rows.employers.insert(EmployerRow {
                         employer_id: e.employer_id.0,
                         name: e.name.as_str().to_owned(),
                     });
                 }
-                Fact::Employer(_) => {}
+                // The tasks name the establishment as corrected.
+                Fact::Employer(event, EmployerEvent::EmployerCorrected(e)) => {
+                    if let (Some(name), Some(employer)) =
+                        (&e.changes.name, rows.employers.get_mut(stream_uuid(event)))
+                    {
+                        employer.name = name.as_str().to_owned();
+                    }
+                }
+                Fact::Employer(..) => {}
                 Fact::Need(event, e) => rows.need(event, e),
                 Fact::Immersion(event, e) => rows.immersion(event, *e),
             }
@@ -152,7 +175,7 @@ impl Projection for Inbox {
 
 /// An event this projection reads, decoded.
 enum Fact<'a> {
-    Employer(EmployerEvent),
+    Employer(&'a RecordedEvent, EmployerEvent),
     Need(&'a RecordedEvent, NeedEvent),
     Immersion(&'a RecordedEvent, Box<ImmersionEvent>),
 }
@@ -193,11 +216,12 @@ struct AccidentRow {
 }
 keyed!(AccidentRow, "accidents", accident_id);
 
-#[derive(Serialize)]
+#[derive(Serialize, sqlx::FromRow)]
 struct EmployerRow {
     employer_id: Uuid,
     name: String,
 }
+keyed!(EmployerRow, "employers", employer_id);
 
 #[derive(Serialize, sqlx::FromRow)]
 struct NeedRow {
@@ -224,7 +248,7 @@ struct Tables {
     immersions: Rows<ImmersionRow>,
     accidents: Rows<AccidentRow>,
     needs: Rows<NeedRow>,
-    employers: Inserts<EmployerRow>,
+    employers: Rows<EmployerRow>,
 }
 
 impl Tables {

@@ -96,6 +96,17 @@ impl<R: Row> Rows<R> {
         }
     }
 
+    /// Changes every row `matches` selects, of those read and those added
+    /// so far; each is written back.
+    pub fn update_where(&mut self, matches: impl Fn(&R) -> bool, mut change: impl FnMut(&mut R)) {
+        for (key, row) in &mut self.rows {
+            if matches(row) {
+                change(row);
+                self.changed.insert(*key);
+            }
+        }
+    }
+
     /// The keys of the rows added or changed so far.
     pub fn changed(&self) -> Vec<Uuid> {
         self.changed.iter().copied().collect()

@@ -1,4 +1,9 @@
--- With the earliest instant each employer was visited, had a need
+-- The sector and territory of an employer, the day of a visit, the
+         -- jobs of a need and the age band of a person are kept as last
+         -- corrected, in the immersions' copies too (a version made before
+         -- this line did not follow corrections, and is built again).
+         --
+         -- With the earliest instant each employer was visited, had a need
          -- surfaced and began hosting an immersion: the employers engaged
          -- by any day are counted here, without grouping the activity.
          create table employers (

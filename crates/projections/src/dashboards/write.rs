@@ -31,10 +31,20 @@ impl Projection for Dashboards {
         "dashboards"
     }
 
-    /// Byte for byte the DDL first released, indentation included: a
+    /// The streams [`decode`] reads, and erasures.
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        ["employer", "need", "person", "immersion"]
+            .iter()
+            .any(|c| in_category(event, c))
+            || event.event_type == passerelle_store::ERASED_EVENT
+    }
+
+    /// Byte for byte the DDL as last released, indentation included: a
     /// version records its hash, and any change to the text builds the
-    /// projection again on every deployed database. Trimmed, so that a
-    /// final newline an editor adds changes nothing.
+    /// projection again on every deployed database (which is how a release
+    /// that changes what the rows hold, such as following corrections, has
+    /// them made again from the log). Trimmed, so that a final newline an
+    /// editor adds changes nothing.
     fn schema_sql(&self) -> &'static str {
         include_str!("schema.sql").trim_end()
     }
@@ -215,6 +225,20 @@ struct OutcomeRow {
     recorded_at: OffsetDateTime,
 }
 
+/// What a batch corrects that immersions copied at their proposal.
+#[derive(Default)]
+struct Corrected {
+    employers: Vec<Uuid>,
+    people: Vec<Uuid>,
+    needs: Vec<Uuid>,
+}
+
+impl Corrected {
+    fn is_empty(&self) -> bool {
+        self.employers.is_empty() && self.people.is_empty() && self.needs.is_empty()
+    }
+}
+
 /// Keeps the first instant a step was reached.
 fn first(slot: &mut Option<OffsetDateTime>, at: OffsetDateTime) {
     slot.get_or_insert(at);
@@ -253,6 +277,7 @@ impl Tables {
             Vec::new(),
         );
         let (mut hires, mut starts) = (Vec::new(), Vec::new());
+        let mut corrected = Corrected::default();
         for fact in facts {
             match fact {
                 Fact::Employer(_, EmployerEvent::EmployerRegistered(e)) => {
@@ -262,9 +287,23 @@ impl Tables {
                     visits.push(e.visit_id.0);
                     employers.extend(stream_uuid(event));
                 }
+                Fact::Employer(event, EmployerEvent::EmployerCorrected(e)) => {
+                    if e.changes.naf.is_some() || e.changes.commune.is_some() {
+                        employers.extend(stream_uuid(event));
+                        corrected.employers.extend(stream_uuid(event));
+                    }
+                }
+                Fact::Employer(_, EmployerEvent::EmployerVisitCorrected(e)) => {
+                    if e.changes.visited_on.is_some() {
+                        visits.push(e.visit_id.0);
+                    }
+                }
                 Fact::Employer(..) => {}
                 Fact::Need(event, e) => {
                     needs.extend(stream_uuid(event));
+                    if let NeedEvent::NeedCorrected(_) = e {
+                        corrected.needs.extend(stream_uuid(event));
+                    }
                     if let NeedEvent::NeedSurfaced(e) = e {
                         needs.push(e.need_id.0);
                         employers.push(e.employer_id.0);
@@ -273,7 +312,14 @@ impl Tables {
                         }
                     }
                 }
-                Fact::Person(event, _) => people.extend(stream_uuid(event)),
+                Fact::Person(event, e) => {
+                    people.extend(stream_uuid(event));
+                    if let PersonEvent::IdentityCorrected(e) = e
+                        && e.age_band.is_some()
+                    {
+                        corrected.people.extend(stream_uuid(event));
+                    }
+                }
                 Fact::Immersion(event, e) => {
                     immersions.extend(stream_uuid(event));
                     match &**e {
@@ -293,6 +339,22 @@ impl Tables {
                     }
                 }
             }
+        }
+        // The immersions that copied what a correction changes: the
+        // employer's sector and territory, the person's age band, the
+        // need's jobs. Corrections are rare: a scan when a batch has some.
+        if !corrected.is_empty() {
+            let copied: Vec<Uuid> = sqlx::query_scalar(
+                "select immersion_id from immersions
+                 where employer_id = any($1) or person_id = any($2) or need_id = any($3)
+                 -- dashboards: copies of corrected values",
+            )
+            .bind(&corrected.employers)
+            .bind(&corrected.people)
+            .bind(&corrected.needs)
+            .fetch_all(&mut *conn)
+            .await?;
+            immersions.extend(copied);
         }
         let immersions = Rows::<ImmersionRow>::load(conn, immersions).await?;
         // A hire counts for the need of an immersion proposed earlier, a
@@ -386,6 +448,50 @@ impl Tables {
                     recorded_at: event.recorded_at,
                 });
             }
+            // A mistake fixed: the figures count the establishment under its
+            // corrected sector and territory, its immersions included (their
+            // copies of them), whenever they were proposed.
+            EmployerEvent::EmployerCorrected(e) => {
+                let c = &e.changes;
+                if c.naf.is_none() && c.commune.is_none() {
+                    return Ok(());
+                }
+                let employer_id = stream_uuid(event);
+                let Some(employer) = self.employers.get_mut(employer_id) else {
+                    return Ok(());
+                };
+                if let Some(naf) = &c.naf {
+                    employer.naf = naf.as_str().to_owned();
+                }
+                if let Some(commune) = &c.commune {
+                    let commune = commune.commune();
+                    employer.departement = commune.map(|c| c.departement.to_owned());
+                    employer.region = commune.map(|c| c.region.to_owned());
+                }
+                let (id, naf, departement, region) = (
+                    employer.employer_id,
+                    employer.naf.clone(),
+                    employer.departement.clone(),
+                    employer.region.clone(),
+                );
+                self.immersions.update_where(
+                    |i| i.employer_id == id,
+                    |i| {
+                        i.naf = Some(naf.clone());
+                        i.departement.clone_from(&departement);
+                        i.region.clone_from(&region);
+                    },
+                );
+            }
+            // The visit counts on its corrected day in a period; when it was
+            // recorded, which "as of" reads, does not change.
+            EmployerEvent::EmployerVisitCorrected(e) => {
+                if let Some(day) = e.changes.visited_on
+                    && let Some(visit) = self.visits.get_mut(Some(e.visit_id.0))
+                {
+                    visit.visited_on = day;
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -436,6 +542,25 @@ impl Tables {
                     need.rome_codes = rome(&e.description.rome_codes);
                 }
             }
+            // The jobs of the description corrected: the immersions that
+            // copied that description at their proposal count under the
+            // corrected jobs (not those proposed on an earlier description
+            // a qualification replaced since, which this does not correct).
+            NeedEvent::NeedCorrected(e) => {
+                let codes = rome(&e.description.rome_codes);
+                let Some(need) = self.needs.get_mut(id) else {
+                    return;
+                };
+                if need.rome_codes == codes {
+                    return;
+                }
+                let was = std::mem::replace(&mut need.rome_codes, codes.clone());
+                let need_id = need.need_id;
+                self.immersions.update_where(
+                    |i| i.need_id == Some(need_id) && i.rome_codes == was,
+                    |i| i.rome_codes.clone_from(&codes),
+                );
+            }
             _ => {}
         }
     }
@@ -461,6 +586,21 @@ impl Tables {
                 if let Some(person) = self.people.get_mut(id) {
                     person.referent = e.referent.0;
                 }
+            }
+            // A birth date corrected gives the age band at enrolment anew:
+            // the person and their immersions count in it.
+            PersonEvent::IdentityCorrected(e) => {
+                let (Some(band), Some(person_id)) = (&e.age_band, id) else {
+                    return;
+                };
+                let band = tag(band);
+                if let Some(person) = self.people.get_mut(id) {
+                    person.age_band.clone_from(&band);
+                }
+                self.immersions.update_where(
+                    |i| i.person_id == person_id,
+                    |i| i.age_band = Some(band.clone()),
+                );
             }
             PersonEvent::ProjectStated(_) => {
                 if let Some(person) = self.people.get_mut(id) {
