@@ -443,8 +443,7 @@ async fn an_immersions_recorded_facts_read_back_to_whoever_may_read_them() {
     // The host's words about her go with her; what it assessed stays.
     assert_eq!(erased["assessment"]["advice"], Value::Null, "{erased}");
     assert_eq!(
-        erased["assessment"]["goalsReached"],
-        assessment["goalsReached"],
+        erased["assessment"]["goalsReached"], assessment["goalsReached"],
         "{erased}"
     );
     assert!(server.terminate().success());
