@@ -28,8 +28,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 pub use answers::KeptAnswer;
 pub use error::{Result, StoreError};
 pub use event::{
-    AppendResult, ExpectedVersion, InlineWrite, LogPosition, Metadata, NewEvent, RecordedEvent,
-    event_id,
+    AppendResult, EventData, ExpectedVersion, InlineWrite, LogPosition, Metadata, NewEvent,
+    RecordedEvent, event_id,
 };
 pub use personal::{Keyring, MasterKey};
 pub use store::{Append, AppendedCommand, ERASED_EVENT, Guard, Store};

@@ -58,9 +58,14 @@ pub trait Projection: Send + Sync + 'static {
     fn mode(&self) -> Mode {
         Mode::Async
     }
-    /// Whether the projection reads this event at all. An inline projection
-    /// that reads none of a command's events is not visited in the append's
-    /// transaction, which saves its round trips on every mutation.
+    /// Whether the projection reads this event at all, from its envelope
+    /// alone (stream, type, metadata): the runner asks before the event's
+    /// data is taken from its row, and gives `apply` only the events
+    /// handled, so the others cost neither decoding nor unsealing (nor a
+    /// visit, for a batch of none). `apply` must leave its tables as they
+    /// are for an event not handled. An inline projection that reads none
+    /// of a command's events is not visited in the append's transaction,
+    /// which saves its round trips on every mutation.
     fn handles(&self, _event: &RecordedEvent) -> bool {
         true
     }
@@ -569,6 +574,23 @@ impl Projections {
         version: i32,
         limit: i64,
     ) -> Result<Batch> {
+        self.batch_reading_ahead(p, version, limit, None).await
+    }
+
+    /// [`Projections::process_batch`]; with `ahead`, the next batch is read
+    /// on another connection while this one is applied, and kept there for
+    /// the next call, which uses it when its checkpoint is where that read
+    /// began (a rebuild: the server writes one batch while this process
+    /// decodes the next).
+    async fn batch_reading_ahead(
+        &self,
+        p: &dyn Projection,
+        version: i32,
+        limit: i64,
+        mut ahead: Option<&mut Option<Ahead>>,
+    ) -> Result<Batch> {
+        let read_ahead = ahead.is_some();
+        let prefetched = ahead.as_mut().and_then(|a| a.take());
         let mut tx = self.store.pool().begin().await?;
         let checkpoint: Option<(i64, i64)> = sqlx::query_as(
             "select transaction_id, global_position from projection_checkpoints
@@ -591,15 +613,44 @@ impl Projections {
             transaction_id,
             global_position,
         };
-        let events = self.store.read_all(&mut tx, after, limit).await?;
-        let Some(last) = events.last() else {
+        // Only the events the projection reads: the others' data is not
+        // taken from the rows, nor unsealed, and it is not visited for them.
+        let batch = match prefetched {
+            Some(Ahead { from, batch }) if from == after => batch,
+            _ => {
+                self.store
+                    .read_all_where(&mut tx, after, limit, true, |e| p.handles(e))
+                    .await?
+            }
+        };
+        let Some(reached) = batch.reached else {
             tx.rollback().await?;
             return Ok(Batch::CaughtUp);
         };
-        let reached = last.position;
+        let events = batch.events;
         let started = Instant::now();
-        set_search_path(&mut tx, &version_schema(p.name(), version)).await?;
-        if let Err(e) = p.apply(&mut tx, &events).await {
+        let apply = async {
+            if !events.is_empty() {
+                set_search_path(&mut tx, &version_schema(p.name(), version)).await?;
+            }
+            Ok::<_, StoreError>(apply_handled(p, &mut tx, &events).await)
+        };
+        let next = async {
+            if !read_ahead {
+                return Ok(None);
+            }
+            let mut conn = self.store.pool().acquire().await?;
+            let batch = self
+                .store
+                .read_all_where(&mut conn, reached, limit, true, |e| p.handles(e))
+                .await?;
+            Ok::<_, StoreError>(Some(Ahead {
+                from: reached,
+                batch,
+            }))
+        };
+        let (applied, next) = tokio::join!(apply, next);
+        if let Err(e) = applied? {
             // Nothing of the batch stays: the transaction is rolled back.
             tx.rollback().await?;
             self.record_failure(p.name(), version, &e.to_string())
@@ -609,17 +660,21 @@ impl Projections {
                 message: e.to_string(),
             });
         }
-        advance(&mut tx, p.name(), version, reached, events.len() as i64).await?;
+        advance(&mut tx, p.name(), version, reached, batch.read as i64).await?;
         tx.commit().await?;
+        if let Some(ahead) = ahead {
+            // A failed read ahead is read again by the next batch.
+            *ahead = next.ok().flatten();
+        }
         let labels = [
             ("projection", p.name().to_owned()),
             ("version", version.to_string()),
         ];
         metrics::counter!("passerelle_projection_events_total", &labels)
-            .increment(events.len() as u64);
+            .increment(batch.read as u64);
         metrics::histogram!("passerelle_projection_batch_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
-        Ok(Batch::Applied(events.len()))
+        Ok(Batch::Applied(batch.read))
     }
 
     async fn record_failure(&self, name: &str, version: i32, error: &str) -> Result<()> {
@@ -843,9 +898,15 @@ impl Projections {
         );
         bar.set_message(format!("{name} v{version}"));
         let mut applied = 0i64;
+        let mut ahead = None;
         loop {
             match self
-                .process_batch(p.as_ref(), version, self.config.rebuild_batch_size)
+                .batch_reading_ahead(
+                    p.as_ref(),
+                    version,
+                    self.config.rebuild_batch_size,
+                    Some(&mut ahead),
+                )
                 .await?
             {
                 Batch::Applied(n) => {
@@ -937,19 +998,20 @@ impl Projections {
             set_search_path(&mut tx, &version_schema(p.name(), version)).await?;
             loop {
                 // No inline appender is in flight: every event is committed.
-                let events = self
+                let batch = self
                     .store
-                    .read_all_with(&mut tx, after, self.config.rebuild_batch_size, false)
+                    .read_all_where(&mut tx, after, self.config.rebuild_batch_size, false, |e| {
+                        p.handles(e)
+                    })
                     .await?;
-                let Some(last) = events.last() else { break };
-                let reached = last.position;
-                p.apply(&mut tx, &events)
+                let Some(reached) = batch.reached else { break };
+                apply_handled(p, &mut tx, &batch.events)
                     .await
                     .map_err(|e| StoreError::Projection {
                         projection: p.name().to_owned(),
                         message: e.to_string(),
                     })?;
-                advance(&mut tx, p.name(), version, reached, events.len() as i64).await?;
+                advance(&mut tx, p.name(), version, reached, batch.read as i64).await?;
                 after = reached;
             }
             sqlx::query("set local search_path to default")
@@ -983,6 +1045,26 @@ impl Projections {
         tracing::info!(projection = p.name(), version, "projection version is live");
         Ok(())
     }
+}
+
+/// A batch read ahead of its turn, from `from` on.
+#[derive(Debug)]
+struct Ahead {
+    from: LogPosition,
+    batch: crate::store::ReadBatch,
+}
+
+/// Applies the events a projection handles, when there are some: a batch
+/// of events it does not read leaves its tables as they are.
+async fn apply_handled(
+    p: &dyn Projection,
+    conn: &mut PgConnection,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    p.apply(conn, events).await
 }
 
 async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<()> {

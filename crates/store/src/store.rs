@@ -3,7 +3,6 @@
 use std::sync::{Arc, LazyLock};
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _};
@@ -13,8 +12,8 @@ use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
 use crate::event::{
-    AppendResult, ExpectedVersion, InlineWrite, LogPosition, Metadata, NewEvent, RecordedEvent,
-    event_id,
+    AppendResult, EventData, ExpectedVersion, InlineWrite, LogPosition, Metadata, NewEvent,
+    RecordedEvent, event_id,
 };
 use crate::personal::{self, Keyring};
 use crate::upcast::Upcasters;
@@ -219,53 +218,60 @@ static READ_ALL: LazyLock<[String; 2]> = LazyLock::new(|| {
     })
 });
 
-/// One row of `EVENT_COLUMNS`, decoded by position: read-all decodes a
-/// million of them, and looking each column up by name costs.
-struct EventRow {
-    global_position: i64,
-    transaction_id: i64,
-    tenant: Uuid,
-    stream_id: String,
-    version: i64,
-    event_id: Uuid,
-    event_type: String,
-    schema_version: i32,
-    data: Json<Box<RawValue>>,
-    actor: String,
-    role: String,
-    correlation_id: Uuid,
-    causation_id: Option<Uuid>,
-    command_id: Uuid,
-    recorded_at: OffsetDateTime,
-}
-
-impl EventRow {
-    /// The event's columns from `at` on.
-    fn at(row: &PgRow, at: usize) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            global_position: row.try_get(at)?,
+/// The event of `EVENT_COLUMNS` from column `at` on, decoded by position
+/// (read-all decodes a million of them, and looking each column up by name
+/// costs), without its data: see [`data_at`].
+fn event_at(row: &PgRow, at: usize) -> Result<RecordedEvent, sqlx::Error> {
+    let tenant = row.try_get(at + 2)?;
+    Ok(RecordedEvent {
+        position: LogPosition {
             transaction_id: row.try_get(at + 1)?,
-            tenant: row.try_get(at + 2)?,
-            stream_id: row.try_get(at + 3)?,
-            version: row.try_get(at + 4)?,
-            event_id: row.try_get(at + 5)?,
-            event_type: row.try_get(at + 6)?,
-            schema_version: row.try_get(at + 7)?,
-            data: row.try_get(at + 8)?,
+            global_position: row.try_get(at)?,
+        },
+        tenant,
+        stream_id: row.try_get(at + 3)?,
+        version: row.try_get(at + 4)?,
+        event_id: row.try_get(at + 5)?,
+        event_type: row.try_get(at + 6)?,
+        schema_version: row.try_get(at + 7)?,
+        data: EventData::null(),
+        metadata: Metadata {
             actor: row.try_get(at + 9)?,
             role: row.try_get(at + 10)?,
+            structure: tenant,
             correlation_id: row.try_get(at + 11)?,
             causation_id: row.try_get(at + 12)?,
             command_id: row.try_get(at + 13)?,
-            recorded_at: row.try_get(at + 14)?,
-        })
-    }
+        },
+        recorded_at: row.try_get(at + 14)?,
+    })
 }
 
-impl<'r> sqlx::FromRow<'r, PgRow> for EventRow {
-    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        Self::at(row, 0)
-    }
+/// The data of the event of `EVENT_COLUMNS` from column `at` on: the
+/// `json` column's text as the server sends it (its binary form is the
+/// text), which it checked when the event was written; read as is rather
+/// than parsed to check it again.
+fn data_at(row: &PgRow, at: usize) -> Result<EventData, sqlx::Error> {
+    let text: &str = row.try_get_unchecked(at + 8)?;
+    Ok(EventData::from_json_text(text))
+}
+
+/// The whole event of `EVENT_COLUMNS` from column `at` on.
+fn whole_event_at(row: &PgRow, at: usize) -> Result<RecordedEvent, sqlx::Error> {
+    let mut event = event_at(row, at)?;
+    event.data = data_at(row, at)?;
+    Ok(event)
+}
+
+/// What [`Store::read_all_where`] read.
+#[derive(Debug)]
+pub(crate) struct ReadBatch {
+    /// The events the reader kept, in order, with their data.
+    pub events: Vec<RecordedEvent>,
+    /// The events read, kept or not.
+    pub read: usize,
+    /// The position of the last event read, kept or not.
+    pub reached: Option<LogPosition>,
 }
 
 /// A row of `READ_STREAM_FOR_COMMAND`: the command's earlier appending, if
@@ -273,7 +279,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for EventRow {
 /// whether the guard held.
 struct CommandReadRow {
     done: Option<AppendedCommand>,
-    event: Option<EventRow>,
+    event: Option<RecordedEvent>,
     allowed: bool,
 }
 
@@ -290,7 +296,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for CommandReadRow {
         };
         let position: Option<i64> = row.try_get(3)?;
         let event = match position {
-            Some(_) => Some(EventRow::at(row, 3)?),
+            Some(_) => Some(whole_event_at(row, 3)?),
             None => None,
         };
         // After the lookup's three columns and the event's fifteen.
@@ -337,10 +343,13 @@ impl Store {
         &self.appended
     }
 
-    /// Appends in its own transaction and wakes the projection runner.
+    /// Appends in its own transaction and wakes the projection runner. The
+    /// connection comes from the command path's warm ones ([`Warm`]): an
+    /// append that completed needs no ping on its way back.
     pub async fn append(&self, append: &Append<'_>) -> Result<AppendResult> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.warm.acquire().await?;
         let result = self.append_in(&mut conn, append).await?;
+        conn.finished();
         if !result.replayed {
             self.notify_appended();
         }
@@ -618,12 +627,16 @@ impl Store {
         stream_id: &str,
         from_version: i64,
     ) -> Result<Vec<RecordedEvent>> {
-        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(READ_STREAM.as_str()))
+        let rows = sqlx::query(AssertSqlSafe(READ_STREAM.as_str()))
             .bind(stream_id)
             .bind(from_version)
             .fetch_all(&mut *conn)
             .await?;
-        self.decode(conn, rows).await
+        let events = rows
+            .iter()
+            .map(|row| whole_event_at(row, 0))
+            .collect::<Result<_, _>>()?;
+        self.finish(conn, events).await
     }
 
     /// [`Store::read_stream`] and [`Store::command_appended`] in one
@@ -674,7 +687,7 @@ impl Store {
             }
             events.extend(row.event);
         }
-        Ok((self.decode(conn, events).await?, done, allowed))
+        Ok((self.finish(conn, events).await?, done, allowed))
     }
 
     /// Up to `limit` events after `after`, in commit-safe order: only events
@@ -698,70 +711,85 @@ impl Store {
         limit: i64,
         guarded: bool,
     ) -> Result<Vec<RecordedEvent>> {
+        Ok(self
+            .read_all_where(conn, after, limit, guarded, |_| true)
+            .await?
+            .events)
+    }
+
+    /// Like [`Store::read_all`], giving back only the events `keep` wants
+    /// (it sees each event without its data): the others' data is neither
+    /// taken from the row, upcast nor unsealed. Says how far it read.
+    pub(crate) async fn read_all_where(
+        &self,
+        conn: &mut PgConnection,
+        after: LogPosition,
+        limit: i64,
+        guarded: bool,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<ReadBatch> {
         let sql = &READ_ALL[usize::from(!guarded)];
-        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(after.transaction_id)
             .bind(after.global_position)
             .bind(limit)
             .fetch_all(&mut *conn)
             .await?;
-        self.decode(conn, rows).await
+        let read = rows.len();
+        let mut events = Vec::with_capacity(read);
+        let mut reached = None;
+        for row in &rows {
+            let mut event = event_at(row, 0)?;
+            reached = Some(event.position);
+            if keep(&event) {
+                event.data = data_at(row, 0)?;
+                events.push(event);
+            }
+        }
+        drop(rows);
+        Ok(ReadBatch {
+            events: self.finish(conn, events).await?,
+            read,
+            reached,
+        })
     }
 
-    async fn decode(
+    /// The events as their readers see them: upcast to the code's schema
+    /// versions, their sealed values opened (the keys fetched in one query).
+    /// Events needing neither keep their text untouched.
+    async fn finish(
         &self,
         conn: &mut PgConnection,
-        rows: Vec<EventRow>,
+        mut events: Vec<RecordedEvent>,
     ) -> Result<Vec<RecordedEvent>> {
-        let mut events = Vec::with_capacity(rows.len());
         // Events whose data must be worked on as a tree: sealed values to
-        // open. The others keep their text untouched.
+        // open.
         let mut sealed: Vec<(usize, Value)> = Vec::new();
-        for r in rows {
-            let (schema_version, data) = if self.upcasters.applies(&r.event_type, r.schema_version)
+        for (index, event) in events.iter_mut().enumerate() {
+            if self
+                .upcasters
+                .applies(&event.event_type, event.schema_version)
             {
                 let value: Value =
-                    serde_json::from_str(r.data.0.get()).map_err(StoreError::Data)?;
+                    serde_json::from_str(event.data.get()).map_err(StoreError::Data)?;
                 let (version, value) =
                     self.upcasters
-                        .upcast(&r.event_type, r.schema_version, value);
-                (version, to_raw(&value)?)
-            } else {
-                (r.schema_version, r.data.0)
-            };
-            if personal::may_hold_sealed(data.get()) {
-                let value: Value = serde_json::from_str(data.get()).map_err(StoreError::Data)?;
-                sealed.push((events.len(), value));
+                        .upcast(&event.event_type, event.schema_version, value);
+                event.schema_version = version;
+                event.data = EventData::of(&value);
             }
-            events.push(RecordedEvent {
-                position: LogPosition {
-                    transaction_id: r.transaction_id,
-                    global_position: r.global_position,
-                },
-                metadata: Metadata {
-                    actor: r.actor,
-                    role: r.role,
-                    structure: r.tenant,
-                    correlation_id: r.correlation_id,
-                    causation_id: r.causation_id,
-                    command_id: r.command_id,
-                },
-                tenant: r.tenant,
-                stream_id: r.stream_id,
-                version: r.version,
-                event_id: r.event_id,
-                event_type: r.event_type,
-                schema_version,
-                data,
-                recorded_at: r.recorded_at,
-            });
+            if personal::may_hold_sealed(event.data.get()) {
+                let value: Value =
+                    serde_json::from_str(event.data.get()).map_err(StoreError::Data)?;
+                sealed.push((index, value));
+            }
         }
         if !sealed.is_empty() {
             self.keyring
                 .open_all(conn, sealed.iter_mut().map(|(_, v)| v))
                 .await?;
             for (index, value) in sealed {
-                events[index].data = to_raw(&value)?;
+                events[index].data = EventData::of(&value);
             }
         }
         Ok(events)
@@ -825,10 +853,6 @@ fn same_command(stored: Option<&[u8]>, given: Option<&[u8]>) -> bool {
         (Some(stored), Some(given)) => stored == given,
         _ => true,
     }
-}
-
-fn to_raw(value: &Value) -> Result<Box<RawValue>> {
-    serde_json::value::to_raw_value(value).map_err(StoreError::Data)
 }
 
 /// The event type recorded when a data subject is erased.
