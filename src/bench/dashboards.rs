@@ -202,7 +202,9 @@ pub async fn run(
     let mut rebuilds = Vec::new();
     let (mut all_events, mut all_time) = (0i64, Duration::ZERO);
     for name in passerelle_projections::all().iter().map(|p| p.name()) {
-        let report = projections.rebuild(name, false).await?;
+        // With its progress bar, as `projections rebuild` runs it (drawn
+        // on a terminal only).
+        let report = projections.rebuild(name, true).await?;
         let rate = report.events as f64 / report.elapsed.as_secs_f64();
         println!(
             "rebuild {name:<16} {} events, {rate:.0} events/s",
