@@ -3427,3 +3427,135 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// The rows of the list under the section headed `id`, its pages' links
+/// left out.
+async fn rows_under(browser: &Browser, id: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for row in browser
+        .client
+        .find_all(Locator::Css(&format!(
+            "section[aria-labelledby='{id}'] :is(ul.tasks, ol) > li"
+        )))
+        .await
+        .unwrap()
+    {
+        texts.push(row.text().await.unwrap());
+    }
+    texts
+}
+
+#[tokio::test]
+async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let employer = register_employer(&server, &staff, &siret(1), "Boulangerie du Port").await;
+    // 22 visits and 22 needs: more than a page of each.
+    for n in 1..=22 {
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($e: ID!, $o: String!) { employerVisitLog(input: { employerId: $e,
+                purpose: PROSPECTION, observations: $o }) { employer { id } } }",
+            json!({ "e": employer, "o": format!("Visite numéro {n:02}") }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($e: ID!, $a: String!) { needSurface(input: { employerId: $e,
+                source: { kind: PHONE }, description: { activities: $a, romeCodes: [\"D1102\"],
+                horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+            json!({ "e": employer, "a": format!("Besoin numéro {n:02}") }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let id = employer.as_str().unwrap();
+    browser.goto(&format!("{base}/employers/{id}")).await;
+    let first_visits = rows_under(&browser, "visites").await;
+    assert_eq!(first_visits.len(), 20, "{first_visits:?}");
+    assert_eq!(rows_under(&browser, "besoins").await.len(), 20);
+    browser.audit("fiche établissement, premières pages").await;
+    // The visits' next page; the needs stay on theirs.
+    browser
+        .click("nav[aria-label='Pages des visites'] a[rel='next']")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/employers/{id}"), "{url}");
+    let query = url.query().unwrap_or_default();
+    assert!(
+        query.starts_with("visites=") && !query.contains('&'),
+        "{url}"
+    );
+    let more_visits = rows_under(&browser, "visites").await;
+    assert_eq!(more_visits.len(), 2, "{more_visits:?}");
+    let mut seen: Vec<&String> = first_visits.iter().chain(&more_visits).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 22, "each visit once");
+    assert_eq!(rows_under(&browser, "besoins").await.len(), 20);
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("nav[aria-label='Pages des visites'] a[rel='next']"))
+            .await
+            .is_err(),
+        "the last page has no next"
+    );
+    browser.audit("fiche établissement, visites page 2").await;
+    // The needs' next page keeps the visits' page.
+    browser
+        .click("nav[aria-label='Pages des besoins'] a[rel='next']")
+        .await;
+    assert_eq!(rows_under(&browser, "besoins").await.len(), 2);
+    assert_eq!(rows_under(&browser, "visites").await.len(), 2);
+    browser
+        .click("nav[aria-label='Pages des visites'] a:not([rel])")
+        .await;
+    assert_eq!(rows_under(&browser, "visites").await.len(), 20);
+    assert_eq!(rows_under(&browser, "besoins").await.len(), 2);
+
+    // A person's path: enrolled, then 21 job inquiries.
+    let awa = enroll(&server, &staff, None).await;
+    for n in 1..=21 {
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($p: ID!, $l: String!) { jobInquiryLog(input: { personId: $p,
+                romeCode: \"D1102\", withWhom: \"Boulangerie du Port\", learned: $l }) { inquiryId } }",
+            json!({ "p": awa, "l": format!("Leçon numéro {n:02}") }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let person = awa.as_str().unwrap();
+    browser.goto(&format!("{base}/people/{person}")).await;
+    let first_facts = rows_under(&browser, "parcours").await;
+    assert_eq!(first_facts.len(), 20, "{first_facts:?}");
+    browser
+        .click("nav[aria-label='Pages de son parcours'] a[rel='next']")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/people/{person}"), "{url}");
+    assert!(
+        url.query().unwrap_or_default().starts_with("parcours="),
+        "{url}"
+    );
+    assert!(!url.as_str().to_lowercase().contains("diallo"), "no name in the URL: {url}");
+    assert_eq!(rows_under(&browser, "parcours").await.len(), 2);
+    browser.audit("dossier, parcours page 2").await;
+    browser
+        .click("nav[aria-label='Pages de son parcours'] a:not([rel])")
+        .await;
+    assert_eq!(rows_under(&browser, "parcours").await, first_facts);
+    browser.close().await;
+    assert!(server.terminate().success());
+}

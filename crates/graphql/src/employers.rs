@@ -89,6 +89,7 @@ impl Employer {
     }
     /// Every structure's visits, newest first: who came, when, why. The
     /// whole list; `loggedVisits` gives them a page at a time.
+    #[graphql(deprecation = "Use `loggedVisits`, the same visits a page at a time.")]
     async fn visits(&self, ctx: &Context<'_>) -> Result<Vec<Visit>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader
@@ -115,6 +116,17 @@ impl Employer {
             .filter(|c| policy::manages_contact(&actor, c, self.0.registered_by_structure))
             .map(EmployerContact)
             .collect())
+    }
+    /// One of its visits, by its id: null when it has none of that id.
+    async fn visit(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Visit>> {
+        let Ok(visit) = id.parse::<Uuid>() else {
+            return Ok(None);
+        };
+        Ok(employers::visit(&gateway(ctx).pool, VisitId(visit))
+            .await
+            .map_err(error::db)?
+            .filter(|v| v.employer_id == self.0.employer_id)
+            .map(Visit))
     }
     /// Every structure's visits, newest first (then by id): who came,
     /// when, why.
@@ -186,6 +198,7 @@ impl Employer {
     }
     /// Its needs, newest first. The whole list; `surfacedNeeds` gives them a
     /// page at a time.
+    #[graphql(deprecation = "Use `surfacedNeeds`, the same needs a page at a time.")]
     async fn needs(&self, ctx: &Context<'_>) -> Result<Vec<Need>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader

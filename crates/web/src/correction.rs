@@ -321,7 +321,8 @@ struct CorrectVisitTemplate {
     purposes: &'static [(&'static str, &'static str)],
 }
 
-const VISIT: &str = "query($e: ID!) { employer(id: $e) { name visits { id visitedOn purpose } } }";
+const VISIT: &str =
+    "query($e: ID!, $v: ID!) { employer(id: $e) { name visit(id: $v) { visitedOn purpose } } }";
 
 #[derive(Deserialize)]
 struct VisitAnswer {
@@ -331,13 +332,12 @@ struct VisitAnswer {
 #[derive(Deserialize)]
 struct VisitsOf {
     name: String,
-    visits: Vec<VisitListed>,
+    visit: Option<VisitListed>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct VisitListed {
-    id: String,
     visited_on: Day,
     purpose: Code<VisitPurpose>,
 }
@@ -350,15 +350,12 @@ impl Page {
         status: StatusCode,
         form: FormState,
     ) -> Response {
-        let out = self.run(VISIT, json!({ "e": employer_id })).await;
+        let out = self
+            .run(VISIT, json!({ "e": employer_id, "v": visit_id }))
+            .await;
         let answer: VisitAnswer = read_or_return!(out);
-        let Some((employer, visit)) = answer.employer.and_then(|e| {
-            let name = e.name;
-            e.visits
-                .into_iter()
-                .find(|v| v.id == visit_id)
-                .map(|v| (name, v))
-        }) else {
+        let Some((employer, visit)) = answer.employer.and_then(|e| e.visit.map(|v| (e.name, v)))
+        else {
             return message(
                 StatusCode::NOT_FOUND,
                 "Introuvable",

@@ -14,11 +14,11 @@ use serde_json::json;
 
 use passerelle_domain::fr::{self, Labelled};
 
-use crate::answer::{Code, Connection, Day, PersonName, RomeMatch, read_or_return};
+use crate::answer::{Code, Connection, Day, Paged, PersonName, RomeMatch, read_or_return};
 use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS};
-use crate::page::{FormState, Nav, Page, given, message};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, given, list_href, message};
 
 #[derive(Template)]
 #[template(path = "employer.html")]
@@ -29,8 +29,12 @@ struct EmployerTemplate {
     place: String,
     /// Id, what, then its details.
     needs: Vec<(String, String, String)>,
+    /// The needs' next and first pages, when there are.
+    needs_pager: Pager,
     /// Id, date, purpose, observations.
     visits: Vec<(String, String, String, String)>,
+    /// The visits' next and first pages, when there are.
+    visits_pager: Pager,
     /// Date, by whom, the fields in French, why.
     corrections: Vec<(String, String, String, String)>,
 }
@@ -87,10 +91,47 @@ struct EmployerFile {
     name: String,
     commune_name: Option<String>,
     naf_label: Option<String>,
-    needs: Vec<Listed>,
-    visits: Vec<VisitLine>,
+    surfaced_needs: Paged<Listed>,
+    logged_visits: Paged<VisitLine>,
     /// Null only for a viewer who does not reach the file.
     corrections: Option<Vec<CorrectionLine>>,
+}
+
+/// Where the employer's file starts each of its lists: after a cursor of
+/// the API's (a day and an id, nobody's name), else at the beginning.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct FilePages {
+    #[serde(default)]
+    besoins: String,
+    #[serde(default)]
+    visites: String,
+}
+
+impl FilePages {
+    /// The links of one list's pages: the next one (`next`, its cursor),
+    /// the first one when this is not it; the other list stays on its
+    /// page, and the link leads back to the list's section.
+    fn pager(&self, id: &str, list: &str, next: Option<String>) -> Pager {
+        let mut at = [
+            ("besoins", self.besoins.as_str()),
+            ("visites", self.visites.as_str()),
+        ];
+        let section = |query: &[(&str, &str)]| {
+            format!("{}#{list}", list_href(&format!("/employers/{id}"), query))
+        };
+        let own = at.iter().position(|(k, _)| *k == list).unwrap_or_default();
+        let started = !at[own].1.is_empty();
+        let next = next.map(|cursor| {
+            let mut query = at;
+            query[own].1 = &cursor;
+            section(&query)
+        });
+        at[own].1 = "";
+        Pager {
+            next,
+            first: started.then(|| section(&at)),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -220,25 +261,40 @@ pub(crate) async fn employer(
     page: Page,
     Path(id): Path<String>,
     Query(q): Query<Notice>,
+    Query(at): Query<FilePages>,
 ) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
+    let after = |cursor: &str| given(cursor).map(str::to_owned);
     let out = page
         .run(
-            "query($e: ID!) { employer(id: $e) { id name communeName nafLabel
-                needs { id activities neededWithin sourceKind surfacedOn }
-                visits { id visitedOn purpose observations }
+            "query($e: ID!, $first: Int!, $needsAfter: String, $visitsAfter: String) {
+                employer(id: $e) { id name communeName nafLabel
+                surfacedNeeds(first: $first, after: $needsAfter) {
+                    edges { node { id activities neededWithin sourceKind surfacedOn } }
+                    pageInfo { endCursor hasNextPage } }
+                loggedVisits(first: $first, after: $visitsAfter) {
+                    edges { node { id visitedOn purpose observations } }
+                    pageInfo { endCursor hasNextPage } }
                 corrections { fields reason correctedOn recorded { role } } } }",
-            json!({ "e": id }),
+            json!({
+                "e": id,
+                "first": PAGE_SIZE,
+                "needsAfter": after(&at.besoins),
+                "visitsAfter": after(&at.visites),
+            }),
         )
         .await;
     let answer: EmployerAnswer = read_or_return!(out);
     let Some(e) = answer.employer else {
         return not_found();
     };
-    let needs = e
-        .needs
+    let (needs, next_needs) = e.surfaced_needs.split();
+    let (visits, next_visits) = e.logged_visits.split();
+    let needs_pager = at.pager(&e.id, "besoins", next_needs);
+    let visits_pager = at.pager(&e.id, "visites", next_visits);
+    let needs = needs
         .into_iter()
         .map(|n| {
             (
@@ -253,8 +309,7 @@ pub(crate) async fn employer(
             )
         })
         .collect();
-    let visits = e
-        .visits
+    let visits = visits
         .into_iter()
         .map(|v| {
             (
@@ -287,7 +342,9 @@ pub(crate) async fn employer(
         name: e.name,
         place,
         needs,
+        needs_pager,
         visits,
+        visits_pager,
         corrections,
     }
     .render();

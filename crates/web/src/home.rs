@@ -310,8 +310,9 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
     if let Some(employer) = own_employer(&page.viewer) {
         let out = page
             .run(
-                "query($e: ID!) { employer(id: $e) { name needs { activities surfacedOn }
-                    visits { visitedOn } } }",
+                "query($e: ID!) { employer(id: $e) { name
+                    surfacedNeeds(first: 20) { edges { node { activities } } }
+                    loggedVisits(first: 20) { edges { node { visitedOn } } } } }",
                 json!({ "e": employer }),
             )
             .await;
@@ -320,10 +321,12 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             employer: Option<Portal>,
         }
         #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
         struct Portal {
             name: String,
-            needs: Vec<PortalNeed>,
-            visits: Vec<PortalVisit>,
+            /// The latest ones.
+            surfaced_needs: Connection<PortalNeed>,
+            logged_visits: Connection<PortalVisit>,
         }
         #[derive(Deserialize)]
         struct PortalNeed {
@@ -339,23 +342,23 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             Ok(list) => list,
             Err(r) => return *r,
         };
-        let portal = answer.employer;
+        let (name, needs, visits) = match answer.employer {
+            Some(p) => (
+                p.name,
+                p.surfaced_needs.nodes().map(|n| n.activities).collect(),
+                p.logged_visits
+                    .nodes()
+                    .map(|v| format!("Visite le {}", v.visited_on.french()))
+                    .collect(),
+            ),
+            None => ("Votre établissement".to_owned(), Vec::new(), Vec::new()),
+        };
         let body = PortalTemplate {
             nav,
-            name: portal
-                .as_ref()
-                .map_or_else(|| "Votre établissement".to_owned(), |p| p.name.clone()),
-            needs: portal
-                .iter()
-                .flat_map(|p| &p.needs)
-                .map(|n| n.activities.clone())
-                .collect(),
+            name,
+            needs,
             immersions,
-            visits: portal
-                .iter()
-                .flat_map(|p| &p.visits)
-                .map(|v| format!("Visite le {}", v.visited_on.french()))
-                .collect(),
+            visits,
         }
         .render();
         return page.render(StatusCode::OK, body);

@@ -19,7 +19,10 @@ use crate::answer::{
     Code, Connection, Day, Paged, PersonName, Proximity, RomeMatch, commune_name, read_or_return,
 };
 use crate::home::{Notice, notice};
-use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, given, message, parse_date};
+use crate::page::{
+    FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, encode, given, list_href, message,
+    parse_date,
+};
 
 /// What led to a readjustment, as the end of a sentence.
 fn cause_phrase(kind: CauseKind) -> &'static str {
@@ -204,8 +207,10 @@ struct PersonTemplate {
     may_erase: bool,
     /// When, targets, what changed and why.
     versions: Vec<(String, String, String)>,
-    /// When, what.
+    /// When, what: a page of their path.
     timeline: Vec<(String, &'static str)>,
+    /// The next page of their path, and the first when this is not it.
+    timeline_pager: Pager,
     /// Immersions with feedback: id, label.
     immersions: Vec<(String, String)>,
     /// When stated, in their words.
@@ -267,7 +272,7 @@ struct PersonFile {
     name: PersonName,
     may_erase: bool,
     project_versions: Vec<ProjectVersion>,
-    timeline: Vec<Fact>,
+    timeline_events: Paged<Fact>,
     situation: Option<Situation>,
     job_inquiries: Vec<JobInquiry>,
     peer_meetings: Vec<PeerMeeting>,
@@ -582,6 +587,14 @@ struct PersonImmersion {
     feedback_authors: Vec<Code<FeedbackAuthor>>,
 }
 
+/// Where the person's file starts their path: after a cursor of the API's
+/// (a place in the log, nobody's name), else at the beginning.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PathPage {
+    #[serde(default)]
+    parcours: String,
+}
+
 impl Page {
     async fn person_page(
         self,
@@ -589,12 +602,15 @@ impl Page {
         status: StatusCode,
         form: FormState,
         notice: Option<String>,
+        path_after: Option<&str>,
     ) -> Response {
         let out = self
             .run(
-                "query($p: ID!) { person(id: $p) { firstName lastName mayErase
+                "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
+                  person(id: $p) { firstName lastName mayErase
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
-                    timeline { eventType recordedAt }
+                    timelineEvents(first: $pathFirst, after: $pathAfter) {
+                        edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
                     situation { statedOn words }
                     jobInquiries { heldOn romeCode withWhom learned }
                     peerMeetings { heldOn peer romeCodes takeaways }
@@ -609,7 +625,7 @@ impl Page {
                         testimonies { account romeCodes } } } }
                     possibleMentors(first: 5) { edges { node { name mentorJob romeMatch } } } }
                   immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors } } } }",
-                json!({ "p": id }),
+                json!({ "p": id, "pathFirst": PAGE_SIZE, "pathAfter": path_after }),
             )
             .await;
         let answer: PersonAnswer = read_or_return!(out);
@@ -655,11 +671,17 @@ impl Page {
                 )
             })
             .collect();
-        let timeline = p
-            .timeline
+        let (timeline, next) = p.timeline_events.split();
+        let timeline = timeline
             .into_iter()
             .map(|t| (t.recorded_at.french(), event_label(&t.event_type)))
             .collect();
+        let file = format!("/people/{}", encode(id));
+        let timeline_pager = Pager {
+            next: next
+                .map(|cursor| format!("{}#parcours", list_href(&file, &[("parcours", &cursor)]))),
+            first: path_after.map(|_| format!("{file}#parcours")),
+        };
         let immersions = answer
             .immersions
             .nodes()
@@ -676,6 +698,7 @@ impl Page {
             may_erase: p.may_erase,
             versions,
             timeline,
+            timeline_pager,
             immersions,
             situation,
             inquiries,
@@ -691,11 +714,17 @@ impl Page {
     }
 }
 
-pub(crate) async fn file(page: Page, Path(id): Path<String>, Query(q): Query<Notice>) -> Response {
+pub(crate) async fn file(
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<Notice>,
+    Query(at): Query<PathPage>,
+) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    page.person_page(&id, StatusCode::OK, FormState::default(), notice(&q))
+    let after = given(&at.parcours);
+    page.person_page(&id, StatusCode::OK, FormState::default(), notice(&q), after)
         .await
 }
 
@@ -741,7 +770,7 @@ pub(crate) async fn readjust(
         &out.errors,
         &[("targetRomeCodes", "rome"), ("whatChanged", "what_changed")],
     );
-    page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None)
+    page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
         .await
 }
 

@@ -163,8 +163,8 @@ struct VisitPageTemplate {
     corrections: Vec<(String, String, String, String)>,
 }
 
-const VISIT_PAGE: &str = "query($e: ID!) { employer(id: $e) { name
-    visits { id visitedOn purpose observations nextStep
+const VISIT_PAGE: &str = "query($e: ID!, $v: ID!) { employer(id: $e) { name
+    visit(id: $v) { visitedOn purpose observations nextStep
         corrections { fields reason correctedOn recorded { role } } } } }";
 
 #[derive(Deserialize)]
@@ -175,13 +175,12 @@ struct VisitPageAnswer {
 #[derive(Deserialize)]
 struct VisitsOf {
     name: String,
-    visits: Vec<VisitShown>,
+    visit: Option<VisitShown>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct VisitShown {
-    id: String,
     visited_on: Day,
     purpose: Code<VisitPurpose>,
     observations: Option<String>,
@@ -206,15 +205,11 @@ pub(crate) async fn visit_page(
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    let out = page.run(VISIT_PAGE, json!({ "e": employer_id })).await;
+    let out = page
+        .run(VISIT_PAGE, json!({ "e": employer_id, "v": visit_id }))
+        .await;
     let answer: VisitPageAnswer = read_or_return!(out);
-    let Some((employer, visit)) = answer.employer.and_then(|e| {
-        let name = e.name;
-        e.visits
-            .into_iter()
-            .find(|v| v.id == visit_id)
-            .map(|v| (name, v))
-    }) else {
+    let Some((employer, visit)) = answer.employer.and_then(|e| e.visit.map(|v| (e.name, v))) else {
         return message(
             StatusCode::NOT_FOUND,
             "Introuvable",
