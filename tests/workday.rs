@@ -1,0 +1,443 @@
+//! A whole working day in the pages, in headless Chromium on a phone's
+//! screen: a mediator's day from her home page to the need formalised as an
+//! offer, the parties' part by their mailed links, then a manager's reading
+//! of the dashboards. Every page passes axe-core's audit at 375 px and at a
+//! desktop's width (see `tests/support/browser.rs`).
+//!
+//! With `WORKDAY_SCREENSHOTS=docs/screenshots` set, the main screens are
+//! saved there at 375 px (the viewport only), as `docs/guide.md` shows them;
+//! without it, nothing is written.
+//!
+//! The steps the pages do not offer yet are done through the API, each said
+//! where it is (`not_in_the_pages`): an establishment's first contact, a
+//! person's first project, a job inquiry and a peer meeting.
+
+mod common;
+#[path = "support/browser.rs"]
+mod support;
+
+use std::path::PathBuf;
+
+use common::*;
+use fantoccini::Locator;
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+use support::*;
+
+impl Browser {
+    /// Saves the viewport as `<name>.png` under `WORKDAY_SCREENSHOTS`,
+    /// when it is set (relative to the repository): the top of the page, or
+    /// from the element `from` when it is given.
+    async fn keep(&self, name: &str, from: Option<&str>) {
+        let Some(dir) = std::env::var_os("WORKDAY_SCREENSHOTS") else {
+            return;
+        };
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.client
+            .execute(
+                "const from = arguments[0] && document.querySelector(arguments[0]);
+                 if (from) { from.scrollIntoView({ block: 'start' }); } else { window.scrollTo(0, 0); }",
+                vec![json!(from)],
+            )
+            .await
+            .unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Picks `value` in the list `css`.
+    async fn pick(&self, css: &str, value: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+
+    /// Asks for a link on the home page as an employer's contact or a
+    /// person would, follows the link the mail carries (logged here) and
+    /// opens the session; `links` counts the links sent so far.
+    async fn by_link(&self, server: &Server, email: &str, links: &mut usize) {
+        let base = &server.base;
+        self.goto(&format!("{base}/")).await;
+        self.fill("#lien-email", email).await;
+        self.click("form[action='/lien'] button").await;
+        assert!(
+            self.body()
+                .await
+                .contains("un lien vient de vous être envoyé"),
+            "{email}"
+        );
+        let token = logged_link(server, *links).await;
+        *links += 1;
+        self.goto(&format!("{base}/acces/{token}")).await;
+        self.click("form[action='/acces'] button").await;
+    }
+
+    async fn sign_out(&self) {
+        self.click("form[action='/deconnexion'] button").await;
+    }
+
+    /// The path of the page shown, and its last segment (an id).
+    async fn path(&self) -> (String, String) {
+        let url = self.client.current_url().await.unwrap();
+        let path = url.path().to_owned();
+        let last = path.rsplit('/').next().unwrap().to_owned();
+        (path, last)
+    }
+}
+
+/// A step the pages do not offer: done through the API as the mediator,
+/// so that the day goes on.
+async fn not_in_the_pages(server: &Server, token: &str, query: &str, variables: Value) -> Value {
+    let answer = gql(server, Some(token), query, variables).await;
+    assert!(answer["errors"].is_null(), "{query}: {answer}");
+    answer["data"].clone()
+}
+
+#[tokio::test]
+async fn a_working_day_from_the_home_page_to_the_dashboards() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    // Already followed before the day: Awa Diallo, born on 12 May 2001.
+    enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let base = &server.base;
+    let mut links = 0;
+    let host = "lucie@boulangerie-du-port.fr";
+    let awa = "awa.diallo@exemple.fr";
+
+    // Morning: Camille logs in; her home page has her tasks and the search.
+    browser.sign_in(base).await;
+    browser.until(&format!("{base}/"), "Rechercher").await;
+    browser.audit("accueil du médiateur").await;
+    browser.keep("01-accueil", None).await;
+    browser.fill("#q", "diallo").await;
+    browser.click("form[action='/recherche'] button").await;
+    let found = browser.body().await;
+    assert!(found.contains("Personnes accompagnées"), "{found}");
+    assert!(found.contains("Awa Diallo"), "{found}");
+    browser.audit("recherche depuis l'accueil").await;
+    browser.keep("02-recherche", None).await;
+
+    // She enrols another Awa Diallo, born the same day: the warning, then
+    // the confirmation.
+    browser.goto(&format!("{base}/")).await;
+    browser.click("main a[href='/people/nouvelle']").await;
+    browser.audit("inscription").await;
+    browser.fill("#first_name", "Awa").await;
+    browser.fill("#last_name", "Diallo").await;
+    browser.set_date("birth_date", "2001-05-12").await;
+    browser.fill("#email", awa).await;
+    browser.fill("#phone", "06 12 34 56 78").await;
+    browser.fill("#commune", "44109").await;
+    browser.click("form[action='/people'] button").await;
+    browser.refused("confirm_duplicate", "déjà suivi").await;
+    browser.audit("inscription, homonyme").await;
+    browser
+        .keep("03-inscription-homonyme", Some("#confirm_duplicate-erreur"))
+        .await;
+    browser.tick("#confirm_duplicate").await;
+    browser.click("form[action='/people'] button").await;
+    assert!(browser.body().await.contains("Personne inscrite"));
+    browser.audit("fiche, inscrite").await;
+    let (_, person) = browser.path().await;
+    // Her first project: no page states one (the file only readjusts it
+    // after an immersion).
+    not_in_the_pages(
+        &server,
+        &staff,
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+
+    // An establishment registered from her phone.
+    browser.goto(&format!("{base}/")).await;
+    browser.click("main a[href='/employers/nouvelle']").await;
+    browser.audit("établissement").await;
+    browser.fill("#name", "Boulangerie du Port").await;
+    browser.fill("#siret", "73282932000074").await;
+    browser.fill("#naf", "10.71C").await;
+    browser.fill("#commune", "44109").await;
+    browser.fill("#address", "12 quai de la Fosse").await;
+    browser.click("form[action='/employers'] button").await;
+    assert!(browser.body().await.contains("Établissement enregistré"));
+    let (_, employer) = browser.path().await;
+    browser.audit("fiche de l'établissement").await;
+    browser.keep("04-etablissement", None).await;
+    // Its first contact: no page adds one for staff (the contacts add
+    // their colleagues from their own space).
+    not_in_the_pages(
+        &server,
+        &staff,
+        "mutation($e: ID!, $m: String!) { employerContactAdd(input: { employerId: $e,
+            name: \"Lucie Bernard\", jobTitle: \"Gérante\", email: $m }) { employer { id } } }",
+        json!({ "e": employer, "m": host }),
+    )
+    .await;
+
+    // The visit, from the establishment's file.
+    browser.click("main a[href^='/visites/nouvelle?']").await;
+    browser
+        .fill(
+            "#observations",
+            "La gérante cherche quelqu'un pour le fournil à la rentrée",
+        )
+        .await;
+    browser.audit("visite").await;
+    browser.keep("05-visite", None).await;
+    browser.click("form[action='/visites'] button").await;
+    assert!(browser.body().await.contains("Visite enregistrée"));
+    browser.sign_out().await;
+
+    // The need the visit surfaced: staff have no form for it, the
+    // establishment describes it from its space, by its link.
+    browser.by_link(&server, host, &mut links).await;
+    assert!(browser.body().await.contains("Boulangerie du Port"));
+    browser.audit("portail de l'employeur").await;
+    browser.click("a[href='/portail/besoin']").await;
+    browser
+        .fill(
+            "#activities",
+            "Peser, pétrir et façonner la pâte avec l'équipe du matin",
+        )
+        .await;
+    browser.pick("#horizon", "WITHIN_THREE_MONTHS").await;
+    browser.audit("besoin, portail").await;
+    browser.keep("06-portail-besoin", None).await;
+    browser.click("form[action='/portail/besoin'] button").await;
+    assert!(browser.body().await.contains("Votre besoin est envoyé"));
+    browser.sign_out().await;
+
+    // Camille finds it in her tasks and qualifies it: the people whose
+    // project fits come up.
+    browser.sign_in(base).await;
+    browser
+        .until(&format!("{base}/"), "a exprimé un besoin")
+        .await;
+    browser.click(".tasks a[href^='/needs/']").await;
+    let (_, need) = browser.path().await;
+    browser.audit("besoin").await;
+    browser.fill("#rome_codes", "D1102").await;
+    browser.pick("#hiring_intent", "PLANNED").await;
+    browser
+        .click(&format!("form[action='/needs/{need}/qualifier'] button"))
+        .await;
+    let file = browser
+        .until(&format!("{base}/needs/{need}"), "qualifié")
+        .await;
+    assert!(
+        file.contains("Personnes dont le projet correspond"),
+        "{file}"
+    );
+    let proposal = format!("a[href='/immersions/nouvelle?personne={person}&employeur={employer}']");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while browser.client.find(Locator::Css(&proposal)).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "{person} never fits");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        browser.goto(&format!("{base}/needs/{need}")).await;
+    }
+    browser.audit("besoin qualifié").await;
+    browser.keep("07-besoin-qualifie", Some("#personnes")).await;
+
+    // The immersion proposed from there; both parties' yes, as heard.
+    browser.click(&proposal).await;
+    browser.audit("proposition").await;
+    browser.click("form[action='/immersions'] button").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Immersion chez Boulangerie du Port"),
+        "{page}"
+    );
+    let (_, immersion) = browser.path().await;
+    browser.audit("immersion proposée").await;
+    browser.keep("08-immersion", None).await;
+    browser.click("form[action$='/reponse'] button").await;
+    browser.click("form[action$='/reponse'] button").await;
+
+    // The convention drafted, for today.
+    browser.click("a[href$='/convention']").await;
+    let today = passerelle_app::Clock::today(&passerelle_app::SystemClock).to_string();
+    for (field, value) in [
+        ("start", today.as_str()),
+        ("end", today.as_str()),
+        ("birth_date", "2001-05-12"),
+    ] {
+        browser.set_date(field, value).await;
+    }
+    for (field, value) in [
+        ("#address", "3 rue des Lilas, 44000 Nantes"),
+        ("#place_address", "12 quai de la Fosse"),
+        ("#host_agreement", "IDCC 843"),
+        ("#host_signatory", "Lucie Bernard"),
+        ("#tutor_name", "Lucie Bernard"),
+        ("#tutor_job", "Gérante"),
+        ("#goals", "Découvrir le façonnage du pain"),
+        ("#tasks", "Peser, pétrir, façonner"),
+        ("#evaluation", "Grille remplie avec la tutrice"),
+        ("#weekly_hours", "35"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser.tick("input[name='attestation']").await;
+    browser.audit("convention").await;
+    browser.click("form[action$='/convention'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention rédigée"), "{page}");
+    browser.sign_out().await;
+
+    // Each party reads it whole and signs at its foot, from its link.
+    for (who, email) in [("hôte", host), ("personne", awa)] {
+        browser.by_link(&server, email, &mut links).await;
+        browser.click(".tasks a[href^='/immersions/']").await;
+        browser.click("a[href$='/convention/imprimer']").await;
+        browser.audit(&format!("convention à signer, {who}")).await;
+        if who == "personne" {
+            browser.keep("09-convention-a-signer", None).await;
+        }
+        browser.click("form[action$='/signature'] button").await;
+        assert!(
+            !browser
+                .body()
+                .await
+                .contains("Signer la convention en ligne"),
+            "{who}"
+        );
+        browser.sign_out().await;
+    }
+
+    // Camille signs as prescriber, validates, and the immersion runs.
+    browser.sign_in(base).await;
+    browser
+        .goto(&format!("{base}/immersions/{immersion}"))
+        .await;
+    browser.click("form[action$='/signature'] button").await;
+    browser.click("form[action$='/validation'] button").await;
+    assert!(browser.body().await.contains("Convention validée"));
+    browser.click("form[action$='/debut'] button").await;
+    browser.audit("immersion en cours").await;
+    browser.click("form[action$='/fin'] button").await;
+    browser.sign_out().await;
+
+    // The host's assessment, by its link.
+    browser.by_link(&server, host, &mut links).await;
+    browser.click(".tasks a[href^='/immersions/']").await;
+    browser.pick("#skill-JOB_TASKS", "ACQUIRED").await;
+    browser
+        .fill("#advice", "La pâtisserie lui irait bien")
+        .await;
+    browser.audit("bilan de l'hôte").await;
+    browser.keep("10-bilan", Some("#bilan")).await;
+    browser.click("form[action$='/bilan'] button").await;
+    assert!(browser.body().await.contains("le bilan de l'entreprise"));
+    browser.sign_out().await;
+
+    // The person reads it and countersigns it, with her own words.
+    browser.by_link(&server, awa, &mut links).await;
+    browser.click(".tasks a[href^='/immersions/']").await;
+    let page = browser.body().await;
+    assert!(page.contains("La pâtisserie lui irait bien"), "{page}");
+    browser
+        .fill("#words", "J'ai aimé le fournil, moins les horaires")
+        .await;
+    browser
+        .tick("input[name='countersigns'][value='oui']")
+        .await;
+    browser.audit("retour de la personne").await;
+    browser.click("form[action$='/retour'] button").await;
+    assert!(browser.body().await.contains("le retour de la personne"));
+    browser.sign_out().await;
+
+    // Afternoon: her project readjusted from her file.
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{person}")).await;
+    browser.fill("#rome", "D1104 D1102").await;
+    browser
+        .fill(
+            "#what_changed",
+            "La pâtisserie d'abord, la boulangerie ensuite",
+        )
+        .await;
+    browser.click("form[action$='/projet'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Version 2"), "{file}");
+    assert!(file.contains("D1104 — Pâtissier / Pâtissière"), "{file}");
+
+    // A peer meeting and a job inquiry: the file lists them, no page logs
+    // them.
+    not_in_the_pages(
+        &server,
+        &staff,
+        "mutation($p: ID!) { peerMeetingLog(input: { personId: $p,
+            peer: \"Une pâtissière en reconversion\", romeCodes: [\"D1104\"],
+            takeaways: \"Commencer par un CAP en alternance\" }) { meetingId } }",
+        json!({ "p": person }),
+    )
+    .await;
+    not_in_the_pages(
+        &server,
+        &staff,
+        "mutation($p: ID!) { jobInquiryLog(input: { personId: $p, romeCode: \"D1104\",
+            withWhom: \"Pâtisserie Roux, rue Crébillon\",
+            learned: \"Les horaires commencent à 5 h\" }) { inquiryId } }",
+        json!({ "p": person }),
+    )
+    .await;
+    let file = browser
+        .until(
+            &format!("{base}/people/{person}"),
+            "Pâtisserie Roux, rue Crébillon",
+        )
+        .await;
+    assert!(file.contains("Une pâtissière en reconversion"), "{file}");
+    browser.audit("fiche de la personne").await;
+    browser.keep("11-fiche-personne", Some("#projet")).await;
+
+    // The need became an offer.
+    browser.goto(&format!("{base}/needs/{need}")).await;
+    browser.fill("#offer_reference", "FT-2026-0042").await;
+    browser
+        .click(&format!("form[action='/needs/{need}/offre'] button"))
+        .await;
+    browser
+        .until(
+            &format!("{base}/needs/{need}"),
+            "Formalisé en offre d'emploi",
+        )
+        .await;
+    browser.audit("besoin formalisé").await;
+    browser.sign_out().await;
+
+    // Evening: the manager reads the dashboards.
+    browser.sign_in_as(base, "direction@ml-nantes.fr").await;
+    for (board, title) in [
+        ("entonnoir", "Entonnoir des immersions"),
+        ("suites", "Suites des immersions"),
+        ("besoins", "Des besoins aux embauches"),
+        ("reajustements", "Réajustements des projets"),
+        ("employeurs", "Engagement des employeurs"),
+    ] {
+        browser.goto(&format!("{base}/tableaux/{board}")).await;
+        let page = browser.body().await;
+        assert!(page.contains(title), "{board}: {page}");
+        browser.audit(title).await;
+    }
+    browser.keep("12-engagement-employeurs", None).await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
