@@ -9,8 +9,8 @@
 //! without it, nothing is written.
 //!
 //! The steps the pages do not offer yet are done through the API, each said
-//! where it is (`not_in_the_pages`): an establishment's first contact, a
-//! person's first project, a job inquiry and a peer meeting.
+//! where it is (`not_in_the_pages`): an establishment's first contact and a
+//! person's first project.
 
 mod common;
 #[path = "support/browser.rs"]
@@ -378,26 +378,41 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     assert!(file.contains("Version 2"), "{file}");
     assert!(file.contains("D1104 — Pâtissier / Pâtissière"), "{file}");
 
-    // A peer meeting and a job inquiry: the file lists them, no page logs
-    // them.
-    not_in_the_pages(
-        &server,
-        &staff,
-        "mutation($p: ID!) { peerMeetingLog(input: { personId: $p,
-            peer: \"Une pâtissière en reconversion\", romeCodes: [\"D1104\"],
-            takeaways: \"Commencer par un CAP en alternance\" }) { meetingId } }",
-        json!({ "p": person }),
-    )
-    .await;
-    not_in_the_pages(
-        &server,
-        &staff,
-        "mutation($p: ID!) { jobInquiryLog(input: { personId: $p, romeCode: \"D1104\",
-            withWhom: \"Pâtisserie Roux, rue Crébillon\",
-            learned: \"Les horaires commencent à 5 h\" }) { inquiryId } }",
-        json!({ "p": person }),
-    )
-    .await;
+    // A peer meeting and a job inquiry, from her file: a job's code that
+    // is not one is refused beside its field.
+    browser.click("a[href$='/rencontre']").await;
+    browser.audit("rencontre avec un pair").await;
+    browser
+        .fill("#peer", "Une pâtissière en reconversion")
+        .await;
+    browser.fill("#rome", "D1104").await;
+    browser
+        .fill("#learned", "Commencer par un CAP en alternance")
+        .await;
+    browser.click("form[action$='/rencontre'] button").await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Une pâtissière en reconversion")
+    );
+    browser.click("a[href$='/enquete']").await;
+    browser.fill("#rome", "ZZZ").await;
+    browser
+        .fill("#with_whom", "Pâtisserie Roux, rue Crébillon")
+        .await;
+    browser
+        .fill("#learned", "Les horaires commencent à 5 h")
+        .await;
+    browser.click("form[action$='/enquete'] button").await;
+    browser.refused("rome", "ROME").await;
+    assert_eq!(
+        browser.value("#with_whom").await,
+        "Pâtisserie Roux, rue Crébillon"
+    );
+    browser.audit("enquête métier, erreur").await;
+    browser.fill("#rome", "D1104").await;
+    browser.click("form[action$='/enquete'] button").await;
     let file = browser
         .until(
             &format!("{base}/people/{person}"),

@@ -20,6 +20,7 @@ mod correction;
 mod dashboards;
 mod data_export;
 mod employers;
+mod encounters;
 mod erasure;
 mod export;
 mod files;
@@ -85,6 +86,14 @@ pub fn router(api: ApiCell) -> Router {
         .route("/people/recherche", post(people::search))
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
+        .route(
+            "/people/{id}/enquete",
+            get(encounters::inquiry_form).post(encounters::inquiry_log),
+        )
+        .route(
+            "/people/{id}/rencontre",
+            get(encounters::meeting_form).post(encounters::meeting_log),
+        )
         .route("/people/{id}/donnees", get(data_export::page))
         .route(
             "/people/{id}/corriger",
