@@ -3201,3 +3201,124 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_person_answers_the_assessment_that_came_after_her_feedback() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
+    let steps = |list: &'static [&'static str]| {
+        let (server, i) = (&server, i.clone());
+        async move {
+            for step in list {
+                let done = gql(server, s, step, i.clone()).await;
+                assert!(done["errors"].is_null(), "{step}: {done}");
+            }
+        }
+    };
+    steps(&[
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
+    ])
+    .await;
+    let request = "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }";
+    let open = |seen: usize| {
+        let (server, browser) = (&server, &browser);
+        async move {
+            gql(server, None, request, json!({ "m": "awa@exemple.fr" })).await;
+            let token = logged_link(server, seen).await;
+            browser
+                .goto(&format!("{}/acces/{token}", server.base))
+                .await;
+            browser.click("form[action='/acces'] button").await;
+            browser.click(".tasks a[href^='/immersions/']").await;
+        }
+    };
+
+    // Her words before the host's assessment: she is told she will answer
+    // it when it comes.
+    open(0).await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("quand le bilan arrivera, vous pourrez le contresigner ou le contester ici"),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"countersigns\""), "{page}");
+    browser
+        .fill("#words", "J'ai aimé le fournil, moins les horaires")
+        .await;
+    browser.click("form[action$='/retour'] button").await;
+    assert!(!browser.body().await.contains("Votre réponse au bilan"));
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // The assessment comes in on paper, entered by the mediator.
+    steps(&[
+        "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i, host: {
+            attendance: COMPLETED, goalsReached: true, advice: \"La pâtisserie lui irait bien\",
+            receivedByOtherMeans: true } }) { immersion { id } } }",
+    ])
+    .await;
+
+    // She reads it and contests it, which takes a reason; once.
+    open(1).await;
+    let page = browser.body().await;
+    assert!(page.contains("La pâtisserie lui irait bien"), "{page}");
+    assert!(page.contains("Votre réponse au bilan"), "{page}");
+    assert!(
+        page.contains("La personne n'a ni contresigné ni contesté le bilan."),
+        "{page}"
+    );
+    browser.audit("réponse au bilan, personne").await;
+    browser
+        .tick("input[name='countersigns'][value='non']")
+        .await;
+    browser
+        .click("form[action$='/reponse-au-bilan'] button")
+        .await;
+    browser.refused("disagreement", "obligatoire").await;
+    browser.audit("réponse au bilan refusée, personne").await;
+    browser
+        .fill(
+            "#disagreement",
+            "Je suis venue tous les jours, même le samedi",
+        )
+        .await;
+    browser
+        .click("form[action$='/reponse-au-bilan'] button")
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Bilan contesté par la personne")
+            && page.contains("Je suis venue tous les jours, même le samedi"),
+        "{page}"
+    );
+    assert!(!page.contains("Votre réponse au bilan"), "{page}");
+    browser.click("a[href$='/bilan/imprimer']").await;
+    let printed = browser.body().await;
+    for part in [
+        "J'ai aimé le fournil, moins les horaires",
+        "Bilan contesté par la personne",
+        "Je suis venue tous les jours, même le samedi",
+    ] {
+        assert!(printed.contains(part), "{part:?} missing:\n{printed}");
+    }
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -70,6 +70,7 @@ const WAYS_IN: &[(&str, &str)] = &[
     ),
     ("ImmersionCommand::RecordFeedback", "feedbackRecord"),
     ("ImmersionCommand::RecordOutcome", "outcomeRecord"),
+    ("ImmersionCommand::AnswerAssessment", "assessmentAnswer"),
 ];
 
 /// The source without comments, strings and character literals, so that a

@@ -675,3 +675,158 @@ async fn who_ended_an_immersion_and_why_reads_back_to_staff_and_the_host() {
     }
     assert!(server.terminate().success());
 }
+
+/// The error a mutation is refused with: its code and field.
+async fn refused(server: &Server, token: &str, query: &str, variables: Value) -> (Value, Value) {
+    let answer = gql(server, Some(token), query, variables).await;
+    let e = &answer["errors"][0];
+    assert!(
+        e["message"].as_str().is_some_and(|m| m.ends_with('.')),
+        "a French sentence: {answer}"
+    );
+    (
+        e["extensions"]["code"].clone(),
+        e["extensions"]["field"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn the_person_answers_the_assessment_that_came_after_her_feedback_once() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    step(
+        &server,
+        &staff,
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Jean Martin\",
+            email: \"jean@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let enrolled = step(
+        &server,
+        &staff,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id enrolledOn } } }",
+        json!({}),
+    )
+    .await;
+    let person = enrolled["data"]["personEnroll"]["person"]["id"].clone();
+    let today = enrolled["data"]["personEnroll"]["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let host = session(&server, "jean@boulangerie-du-port.fr", "EMPLOYER").await;
+    let awa = session(&server, "awa@exemple.fr", "PERSON").await;
+    let as_awa = recording(format!("person:{}", person.as_str().unwrap()), "person");
+    let i = &propose(&server, &staff, &person, &employer).await;
+    for by in ["PERSON", "EMPLOYER"] {
+        step(&server, &staff, ACCEPT, json!({ "i": i, "by": by })).await;
+    }
+    step(
+        &server,
+        &staff,
+        DRAFT,
+        json!({ "i": i, "c": convention(&today, 35.0) }),
+    )
+    .await;
+    for (signatory, paper) in [
+        ("PERSON", json!(today)),
+        ("HOST", json!(today)),
+        ("PRESCRIBER", Value::Null),
+    ] {
+        step(
+            &server,
+            &staff,
+            SIGN,
+            json!({ "i": i, "s": signatory, "p": paper }),
+        )
+        .await;
+    }
+    step(&server, &staff, VALIDATE, json!({ "i": i })).await;
+    step(&server, &staff, START, json!({ "i": i })).await;
+    step(
+        &server,
+        &staff,
+        "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": i }),
+    )
+    .await;
+    let feedback = "mutation($i: ID!, $h: HostAssessmentInput, $p: PersonFeedbackInput) {
+        feedbackRecord(input: { immersionId: $i, host: $h, person: $p }) { immersion { id } } }";
+    let answer = "mutation($i: ID!, $c: Boolean, $d: String) {
+        assessmentAnswer(input: { immersionId: $i, countersigns: $c, disagreement: $d }) {
+            immersion { personFeedback { countersigns disagreement answeredOn
+                answerRecorded { by role } } } } }";
+
+    // Her words first, before the host's assessment: nothing to answer yet.
+    step(
+        &server,
+        &awa,
+        feedback,
+        json!({ "i": i, "p": { "words": "J'ai aimé le fournil, moins les horaires" } }),
+    )
+    .await;
+    assert_eq!(
+        refused(&server, &awa, answer, json!({ "i": i, "c": true })).await,
+        (json!("RULE_VIOLATED"), json!("countersigns"))
+    );
+    step(
+        &server,
+        &host,
+        feedback,
+        json!({ "i": i, "h": { "attendance": "COMPLETED", "goalsReached": true } }),
+    )
+    .await;
+    let read = record(&server, &awa, i).await;
+    assert_eq!(
+        read["personFeedback"]["countersigns"],
+        Value::Null,
+        "{read}"
+    );
+
+    // The host does not answer for her; she says which, and why she
+    // contests.
+    let (code, _) = refused(&server, &host, answer, json!({ "i": i, "c": true })).await;
+    assert_eq!(code, "FORBIDDEN");
+    assert_eq!(
+        refused(&server, &awa, answer, json!({ "i": i })).await,
+        (json!("BAD_USER_INPUT"), json!("countersigns"))
+    );
+    assert_eq!(
+        refused(&server, &awa, answer, json!({ "i": i, "c": false })).await,
+        (json!("BAD_USER_INPUT"), json!("disagreement"))
+    );
+    let answered = step(
+        &server,
+        &awa,
+        answer,
+        json!({ "i": i, "c": false, "d": "Je n'ai pas fait que de la plonge" }),
+    )
+    .await;
+    assert_eq!(
+        answered["data"]["assessmentAnswer"]["immersion"]["personFeedback"],
+        json!({ "countersigns": false, "disagreement": "Je n'ai pas fait que de la plonge",
+                "answeredOn": today, "answerRecorded": as_awa }),
+        "{answered}"
+    );
+
+    // It reads back with her feedback, to staff as to her; once only.
+    let mut read = record(&server, &staff, i).await;
+    without_instants(&mut read);
+    assert_eq!(
+        read["personFeedback"],
+        json!({ "words": "J'ai aimé le fournil, moins les horaires", "countersigns": false,
+                "disagreement": "Je n'ai pas fait que de la plonge", "recordedOn": today,
+                "recorded": as_awa }),
+        "{read}"
+    );
+    for token in [&awa, &staff] {
+        assert_eq!(
+            refused(&server, token, answer, json!({ "i": i, "c": true })).await,
+            (json!("CONFLICT"), json!("countersigns"))
+        );
+    }
+    assert!(server.terminate().success());
+}

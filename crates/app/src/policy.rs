@@ -301,7 +301,9 @@ pub async fn managed_contact(
 
 /// Whether the actor may issue this command on an immersion it reaches.
 /// Staff issue every command; an employer and a person only answer for
-/// themselves, sign online for themselves and give their own feedback.
+/// themselves, sign online for themselves and give their own feedback (the
+/// person's answer to the host's assessment included, given later when the
+/// assessment came after her feedback).
 pub fn may_issue(actor: &Actor, command: &ImmersionCommand) -> bool {
     use ImmersionCommand as C;
     match actor.role {
@@ -326,6 +328,10 @@ pub fn may_issue(actor: &Actor, command: &ImmersionCommand) -> bool {
                 feedback: Feedback::Person(_),
                 ..
             } => true,
+            // Her answer to the host's assessment, when it came after her
+            // feedback: hers alone, as her feedback is (staff may record
+            // it for her, as they record her feedback).
+            C::AnswerAssessment { .. } => true,
             _ => false,
         },
     }

@@ -417,6 +417,13 @@ fn immersion_samples() -> Vec<ImmersionEvent> {
             recorded_on: TODAY,
         }
         .into(),
+        AssessmentAnswered {
+            response: AssessmentResponse::Disagreed {
+                comment: Personal::Known(text("Je n'ai manqué que deux heures")),
+            },
+            answered_on: TODAY,
+        }
+        .into(),
     ]
 }
 

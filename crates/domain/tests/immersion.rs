@@ -1155,6 +1155,101 @@ fn the_person_countersigns_or_contests_an_assessment_that_exists() {
 }
 
 #[test]
+fn the_person_answers_an_assessment_that_came_after_her_feedback_once() {
+    let day = date!(2026 - 03 - 20);
+    let completed = Journey::completed(convention());
+    let answer = |events: &[ImmersionEvent], response| {
+        given::<Immersion>(events, context(day)).when(ImmersionCommand::AnswerAssessment {
+            response,
+            answered_on: day,
+        })
+    };
+    let countersigned = || AssessmentResponse::Countersigned;
+    // No assessment yet: nothing to answer.
+    answer(&completed.events, countersigned())
+        .refused(Rule::CountersignWithoutAssessment, "response");
+    // Her feedback first, without an answer; then the assessment.
+    let spoke = completed.run(
+        day,
+        ImmersionCommand::RecordFeedback {
+            feedback: person_feedback(None),
+            recorded_on: day,
+        },
+    );
+    answer(&spoke.events, countersigned()).refused(Rule::CountersignWithoutAssessment, "response");
+    let assessed = spoke.run(
+        day,
+        ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Host(host_assessment(false)),
+            recorded_on: day,
+        },
+    );
+    let disagreed = AssessmentResponse::Disagreed {
+        comment: Personal::Known(text("J'étais là tous les jours")),
+    };
+    given::<Immersion>(&assessed.events, context(day))
+        .when(ImmersionCommand::AnswerAssessment {
+            response: disagreed.clone(),
+            answered_on: date!(2026 - 03 - 21),
+        })
+        .refused(Rule::DateInFuture, "answeredOn");
+    answer(&assessed.events, disagreed.clone()).then(vec![
+        AssessmentAnswered {
+            response: disagreed.clone(),
+            answered_on: day,
+        }
+        .into(),
+    ]);
+    // Answered: the state reads it as her feedback's answer, and a second
+    // answer is refused.
+    let answered = assessed.run(
+        day,
+        ImmersionCommand::AnswerAssessment {
+            response: disagreed.clone(),
+            answered_on: day,
+        },
+    );
+    let state: ImmersionState = Immersion::fold(&answered.events);
+    assert_eq!(
+        state.feedback.get(&FeedbackAuthor::Person),
+        Some(&Feedback::Person(PersonFeedback {
+            words: Personal::Known(text("J'ai aimé le fournil, moins les horaires")),
+            on_assessment: Some(disagreed),
+        }))
+    );
+    let err = answer(&answered.events, countersigned())
+        .refused(Rule::AssessmentAlreadyAnswered, "response");
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    // Answered with her feedback: answering again is refused too.
+    let with_feedback = Journey::completed(convention())
+        .run(
+            day,
+            ImmersionCommand::RecordFeedback {
+                feedback: Feedback::Host(host_assessment(false)),
+                recorded_on: day,
+            },
+        )
+        .run(
+            day,
+            ImmersionCommand::RecordFeedback {
+                feedback: person_feedback(Some(AssessmentResponse::Countersigned)),
+                recorded_on: day,
+            },
+        );
+    answer(&with_feedback.events, countersigned())
+        .refused(Rule::AssessmentAlreadyAnswered, "response");
+    // The assessment there, her feedback not yet: she answers with it.
+    let only_assessed = Journey::completed(convention()).run(
+        day,
+        ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Host(host_assessment(false)),
+            recorded_on: day,
+        },
+    );
+    answer(&only_assessed.events, countersigned()).refused(Rule::AnswerWithoutFeedback, "response");
+}
+
+#[test]
 fn outcomes_at_the_end_then_at_one_three_and_six_months() {
     let completed = Journey::completed(convention()).events;
     let record = |events: &[ImmersionEvent], milestone, day| {

@@ -434,6 +434,13 @@ recorded!(ImmersionPersonFeedback {
     /// Why they contest the host's assessment.
     disagreement: Option<String>,
     recorded_on: Date,
+    /// The day they countersigned or contested the host's assessment: their
+    /// feedback's, or a later one when the assessment came in after it;
+    /// null when they did not answer it.
+    answered_on: Option<Date>,
+    /// Who recorded their answer to the assessment, and when (their
+    /// feedback's recording when they answered with it).
+    answer_recorded: Option<Recording>,
 });
 
 recorded!(ImmersionMediatorFeedback {
@@ -500,7 +507,16 @@ pub(crate) fn person_feedback(
         let domain::Feedback::Person(p) = f else {
             return None;
         };
-        let (countersigns, disagreement) = match &p.on_assessment {
+        // Her answer to the assessment: with her feedback, or on its own
+        // once the assessment came in after it.
+        let answer = match &p.on_assessment {
+            Some(response) => Some((response, recorded_on, r)),
+            None => history.iter().find_map(|a| match &a.event {
+                ImmersionEvent::AssessmentAnswered(e) => Some((&e.response, e.answered_on, a)),
+                _ => None,
+            }),
+        };
+        let (countersigns, disagreement) = match answer.map(|(response, ..)| response) {
             Some(AssessmentResponse::Countersigned) => (Some(true), None),
             Some(AssessmentResponse::Disagreed { comment }) => (Some(false), known(comment, texts)),
             None => (None, None),
@@ -510,6 +526,8 @@ pub(crate) fn person_feedback(
             countersigns,
             disagreement,
             recorded_on,
+            answered_on: answer.map(|(_, on, _)| on),
+            answer_recorded: answer.map(|(.., a)| a.into()),
             recorded: r.into(),
         })
     })

@@ -778,6 +778,21 @@ pub struct FeedbackRecordInput {
     pub recorded_on: Option<Date>,
 }
 
+/// The person's answer to the host's assessment, when it came in after
+/// their feedback (which then had none).
+#[derive(InputObject, Debug)]
+pub struct AssessmentAnswerInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    /// True to countersign the host's assessment, false to contest it:
+    /// required (null is refused beside this field).
+    pub countersigns: Option<bool>,
+    /// Why they contest it: required with `countersigns: false`.
+    pub disagreement: Option<String>,
+    /// Today when left out.
+    pub answered_on: Option<Date>,
+}
+
 #[derive(InputObject, Debug)]
 pub struct OutcomeRecordInput {
     pub command_id: Option<Uuid>,
@@ -802,6 +817,7 @@ payloads!(immersion: Immersion =>
     ImmersionInterruptPayload,
     ImmersionCompletePayload,
     FeedbackRecordPayload,
+    AssessmentAnswerPayload,
     OutcomeRecordPayload,
 );
 
@@ -859,6 +875,7 @@ fn input_path(field: &'static str) -> &'static str {
     match field {
         "startedOn" | "interruptedOn" | "completedOn" => "on",
         "method.signedOn" => "onPaperOn",
+        "response" => "countersigns",
         f => f.strip_prefix("terms.").unwrap_or(f),
     }
 }
@@ -1243,6 +1260,39 @@ impl ImmersionMutation {
         })
         .await
         .map(|immersion| FeedbackRecordPayload { immersion })
+    }
+
+    /// Records the person's answer to the host's assessment (countersigned,
+    /// or contested with why) when the assessment came in after their
+    /// feedback: the person from their own session, or staff for them; once.
+    async fn assessment_answer(
+        &self,
+        ctx: &Context<'_>,
+        input: AssessmentAnswerInput,
+    ) -> Result<AssessmentAnswerPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            let response = match input.countersigns {
+                Some(true) => AssessmentResponse::Countersigned,
+                Some(false) => AssessmentResponse::Disagreed {
+                    comment: Personal::Known(text(
+                        "disagreement",
+                        input.disagreement.as_deref().unwrap_or(""),
+                    )?),
+                },
+                None => {
+                    return Err(required(
+                        "countersigns",
+                        "Dites si vous contresignez le bilan ou si vous le contestez.",
+                    ));
+                }
+            };
+            Ok(ImmersionCommand::AnswerAssessment {
+                response,
+                answered_on: input.answered_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| AssessmentAnswerPayload { immersion })
     }
 
     /// Records where the person stands at a milestone.

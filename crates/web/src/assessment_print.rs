@@ -29,7 +29,7 @@ pub(crate) const ASSESSMENT: &str = "query($i: ID!) { immersion(id: $i) {
     assessment { attendance lastDayPresent missedHours goalsReached
         skills { skill level comment } advice appraisal contractOffered
         receivedByOtherMeans recordedOn }
-    personFeedback { words countersigns disagreement recordedOn } } }";
+    personFeedback { words countersigns disagreement recordedOn answeredOn } } }";
 
 #[derive(Deserialize)]
 pub(crate) struct AssessmentAnswer {
@@ -75,6 +75,9 @@ pub(crate) struct PersonFeedback {
     countersigns: Option<bool>,
     disagreement: Option<String>,
     recorded_on: Day,
+    /// The day they answered the assessment: their feedback's, or later
+    /// when the assessment came in after it.
+    answered_on: Option<Day>,
 }
 
 /// The assessment as pages show it: each mention a label and a value, and
@@ -148,7 +151,7 @@ impl Assessment {
 impl PersonFeedback {
     /// The person's answer to the assessment, as a sentence.
     pub(crate) fn answer(&self) -> String {
-        let on = self.recorded_on.french();
+        let on = self.answered_on.unwrap_or(self.recorded_on).french();
         match self.countersigns {
             Some(true) => format!("Bilan contresigné par la personne le {on}."),
             Some(false) => format!(
@@ -157,6 +160,12 @@ impl PersonFeedback {
             ),
             None => "La personne n'a ni contresigné ni contesté le bilan.".to_owned(),
         }
+    }
+
+    /// Whether they countersigned or contested the assessment, with their
+    /// feedback or later.
+    pub(crate) fn answered(&self) -> bool {
+        self.countersigns.is_some()
     }
 
     /// Their own words, or what stands for them once erased.

@@ -227,6 +227,9 @@ struct ImmersionTemplate {
     /// The person's words and their answer to the assessment, read back
     /// to whoever reads them.
     response: Option<(String, String)>,
+    /// The person countersigns or contests the assessment that came in
+    /// after their feedback.
+    answer_assessment: bool,
 }
 
 impl ImmersionTemplate {
@@ -260,6 +263,12 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
             ("words", "words"),
             ("disagreement", "disagreement"),
             ("onAssessment", "countersigns"),
+        ],
+        // The person's answer to the assessment, when it came in after
+        // their feedback.
+        "reponse-au-bilan" => &[
+            ("countersigns", "countersigns"),
+            ("disagreement", "disagreement"),
         ],
         "abandon" => &[("justification", "deprecate_justification")],
         _ => &[],
@@ -481,15 +490,19 @@ impl Page {
         };
         // The assessment and the person's answer, read back once given
         // (each null to whoever may not read it).
-        let (mut assessment, mut response) = (None, None);
+        let (mut assessment, mut response, mut unanswered) = (None, None, false);
         if given(FeedbackAuthor::Host) || given(FeedbackAuthor::Person) {
             let out = self.run(ASSESSMENT, json!({ "i": id })).await;
             let answer: AssessmentAnswer = read_or_return!(out);
             if let Some(a) = answer.immersion {
                 assessment = a.assessment.as_ref().map(|a| a.shown());
                 response = a.person_feedback.as_ref().map(|p| (p.words(), p.answer()));
+                unanswered = a.person_feedback.as_ref().is_some_and(|p| !p.answered());
             }
         }
+        // The assessment came in after the person's feedback: they
+        // countersign or contest it on its own.
+        let answer_assessment = is_person && assessment.is_some() && unanswered;
         let body = ImmersionTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
@@ -541,6 +554,7 @@ impl Page {
             accidents,
             assessment,
             response,
+            answer_assessment,
         }
         .render();
         self.render(status, body)
@@ -1115,6 +1129,17 @@ fn operation(
                     person: { words: $w, countersigns: $c, disagreement: $d } }) { immersion { id } } }"
                 .to_owned(),
             json!({ "i": id, "w": f.get("words"),
+                "c": match f.get("countersigns") { "oui" => Some(true), "non" => Some(false), _ => None },
+                "d": f.optional("disagreement") }),
+        ),
+        // The person's answer to the host's assessment that came in after
+        // their feedback: countersigned, or contested with why.
+        "reponse-au-bilan" => (
+            "mutation($i: ID!, $c: Boolean, $d: String) {
+                assessmentAnswer(input: { immersionId: $i, countersigns: $c, disagreement: $d }) {
+                    immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id,
                 "c": match f.get("countersigns") { "oui" => Some(true), "non" => Some(false), _ => None },
                 "d": f.optional("disagreement") }),
         ),

@@ -293,6 +293,7 @@ pub fn event_label(event_type: &str) -> &'static str {
         "accident_declaration_filed" => "Déclaration d'accident faite",
         "feedback_recorded" => "Retour enregistré",
         "outcome_recorded" => "Situation après l'immersion",
+        "assessment_answered" => "Bilan contresigné ou contesté",
         "testimony_recorded" => "Témoignage recueilli",
         "testimony_audience_changed" => "Diffusion du témoignage modifiée",
         "testimony_withdrawn" => "Témoignage retiré",

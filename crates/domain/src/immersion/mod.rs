@@ -198,6 +198,13 @@ pub enum ImmersionCommand {
         outcome: Outcome,
         recorded_on: Date,
     },
+    /// The person countersigns or contests the host's assessment after
+    /// giving their feedback without an answer to it (the assessment came
+    /// in after their feedback).
+    AnswerAssessment {
+        response: AssessmentResponse,
+        answered_on: Date,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,6 +353,14 @@ pub struct FeedbackRecorded {
     pub recorded_on: Date,
 }
 
+/// The person's answer to the host's assessment, given after their own
+/// feedback, which had none: the assessment came in after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessmentAnswered {
+    pub response: AssessmentResponse,
+    pub answered_on: Date,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeRecorded {
     pub milestone: Milestone,
@@ -376,6 +391,7 @@ events! {
         AccidentDeclarationFiled = ("accident_declaration_filed", 1),
         FeedbackRecorded = ("feedback_recorded", 2),
         OutcomeRecorded = ("outcome_recorded", 1),
+        AssessmentAnswered = ("assessment_answered", 1),
     }
 }
 
@@ -717,6 +733,10 @@ impl Decider for Immersion {
                 outcome,
                 recorded_on,
             } => record_outcome(*milestone, *outcome, *recorded_on, existing()?)?,
+            C::AnswerAssessment {
+                response,
+                answered_on,
+            } => answer_assessment(response, *answered_on, existing()?)?,
         };
         Ok(vec![event])
     }
@@ -803,6 +823,11 @@ impl Decider for Immersion {
             }
             E::OutcomeRecorded(e) => {
                 state.outcomes.insert(e.milestone);
+            }
+            E::AssessmentAnswered(e) => {
+                if let Some(Feedback::Person(p)) = state.feedback.get_mut(&FeedbackAuthor::Person) {
+                    p.on_assessment = Some(e.response.clone());
+                }
             }
         }
         state
@@ -1482,6 +1507,43 @@ fn record_feedback(
     Ok(FeedbackRecorded {
         feedback: feedback.clone(),
         recorded_on,
+    }
+    .into())
+}
+
+/// The person's answer to the host's assessment, once both the assessment
+/// and their own feedback (without an answer) are recorded: once only.
+fn answer_assessment(
+    response: &AssessmentResponse,
+    answered_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    if !state.feedback.contains_key(&FeedbackAuthor::Host) {
+        return Err(DomainError::rule(
+            Rule::CountersignWithoutAssessment,
+            "response",
+            "Le bilan de la structure d'accueil n'est pas encore enregistré : la personne ne peut pas encore le contresigner ni le contester.",
+        ));
+    }
+    let Some(Feedback::Person(feedback)) = state.feedback.get(&FeedbackAuthor::Person) else {
+        return Err(DomainError::rule(
+            Rule::AnswerWithoutFeedback,
+            "response",
+            "Le retour de la personne n'est pas encore enregistré : contresignez ou contestez le bilan en donnant ce retour.",
+        ));
+    };
+    if feedback.on_assessment.is_some() {
+        return Err(DomainError::conflict(
+            Rule::AssessmentAlreadyAnswered,
+            "response",
+            "La personne a déjà contresigné ou contesté le bilan de la structure d'accueil.",
+        ));
+    }
+    not_in_future(answered_on, context.today, "answeredOn")?;
+    Ok(AssessmentAnswered {
+        response: response.clone(),
+        answered_on,
     }
     .into())
 }

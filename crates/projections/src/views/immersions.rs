@@ -206,8 +206,11 @@ impl ImmersionRow {
             }
             ImmersionEvent::FeedbackRecorded(e) => self.feedback_authors.push(tag(&e.feedback)),
             ImmersionEvent::OutcomeRecorded(e) => self.outcomes.push(tag(&e.milestone)),
-            // The accident clocks belong to the inbox.
-            ImmersionEvent::AccidentReported(_) | ImmersionEvent::AccidentDeclarationFiled(_) => {}
+            // The accident clocks belong to the inbox; the person's answer
+            // to the assessment is read back from the stream.
+            ImmersionEvent::AccidentReported(_)
+            | ImmersionEvent::AccidentDeclarationFiled(_)
+            | ImmersionEvent::AssessmentAnswered(_) => {}
         }
     }
 
