@@ -9,8 +9,7 @@
 //! without it, nothing is written.
 //!
 //! The steps the pages do not offer yet are done through the API, each said
-//! where it is (`not_in_the_pages`): an establishment's first contact and a
-//! person's first project.
+//! where it is (`not_in_the_pages`): an establishment's first contact.
 
 mod common;
 #[path = "support/browser.rs"]
@@ -155,16 +154,24 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     assert!(browser.body().await.contains("Personne inscrite"));
     browser.audit("fiche, inscrite").await;
     let (_, person) = browser.path().await;
-    // Her first project: no page states one (the file only readjusts it
-    // after an immersion).
-    not_in_the_pages(
-        &server,
-        &staff,
-        "mutation($p: ID!) { projectState(input: { personId: $p,
-            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
-        json!({ "p": person }),
-    )
-    .await;
+    // Her first project, from her file: a code that is not a job's is
+    // refused beside its field.
+    browser.fill("#project_rome", "ZZZ").await;
+    browser
+        .click("form[action$='/premier-projet'] button")
+        .await;
+    browser.refused("project_rome", "ZZZ").await;
+    browser.audit("fiche, projet refusé").await;
+    browser.fill("#project_rome", "D1102").await;
+    browser
+        .click("form[action$='/premier-projet'] button")
+        .await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("D1102 — Boulanger / Boulangère")
+    );
 
     // An establishment registered from her phone.
     browser.goto(&format!("{base}/")).await;

@@ -86,6 +86,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/people/recherche", post(people::search))
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
+        .route("/people/{id}/premier-projet", post(people::state))
         .route(
             "/people/{id}/enquete",
             get(encounters::inquiry_form).post(encounters::inquiry_log),

@@ -729,6 +729,47 @@ pub(crate) async fn file(
 }
 
 #[derive(Debug, serde::Deserialize)]
+pub(crate) struct StateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    project_rome: String,
+}
+
+/// A person's first project, from their file while they have none
+/// (`/people/{id}/premier-projet`, `projectState`): the jobs aimed at.
+pub(crate) async fn state(
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<StateForm>,
+) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let codes: Vec<String> = form
+        .project_rome
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_uppercase())
+        .collect();
+    let out = page
+        .run(
+            "mutation($p: ID!, $r: [String!]!) {
+                projectState(input: { personId: $p, project: { targetRomeCodes: $r } }) {
+                    person { id } } }",
+            json!({ "p": id, "r": codes }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/people/{id}#projet"), Vec::new());
+    }
+    let mut state = FormState::with(&[("project_rome", &form.project_rome)]);
+    state.absorb(&out.errors, &[("targetRomeCodes", "project_rome")]);
+    page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
+        .await
+}
+
+#[derive(Debug, serde::Deserialize)]
 pub(crate) struct ReadjustForm {
     #[serde(default)]
     csrf: String,
