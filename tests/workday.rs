@@ -8,8 +8,8 @@
 //! saved there at 375 px (the viewport only), as `docs/guide.md` shows them;
 //! without it, nothing is written.
 //!
-//! The steps the pages do not offer yet are done through the API, each said
-//! where it is (`not_in_the_pages`): an establishment's first contact.
+//! Staff have no form for a need heard during a visit: the establishment
+//! describes it from its own space instead.
 
 mod common;
 #[path = "support/browser.rs"]
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use common::*;
 use fantoccini::Locator;
 use passerelle_store::testkit::TestDb;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
 
 impl Browser {
@@ -87,14 +87,6 @@ impl Browser {
         let last = path.rsplit('/').next().unwrap().to_owned();
         (path, last)
     }
-}
-
-/// A step the pages do not offer: done through the API as the mediator,
-/// so that the day goes on.
-async fn not_in_the_pages(server: &Server, token: &str, query: &str, variables: Value) -> Value {
-    let answer = gql(server, Some(token), query, variables).await;
-    assert!(answer["errors"].is_null(), "{query}: {answer}");
-    answer["data"].clone()
 }
 
 #[tokio::test]
@@ -187,16 +179,19 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     let (_, employer) = browser.path().await;
     browser.audit("fiche de l'établissement").await;
     browser.keep("04-etablissement", None).await;
-    // Its first contact: no page adds one for staff (the contacts add
-    // their colleagues from their own space).
-    not_in_the_pages(
-        &server,
-        &staff,
-        "mutation($e: ID!, $m: String!) { employerContactAdd(input: { employerId: $e,
-            name: \"Lucie Bernard\", jobTitle: \"Gérante\", email: $m }) { employer { id } } }",
-        json!({ "e": employer, "m": host }),
-    )
-    .await;
+    // Its first contact, who will get the establishment's link.
+    browser.click("a[href$='/contact']").await;
+    browser.fill("#name", "Lucie Bernard").await;
+    browser.fill("#job_title", "Gérante").await;
+    browser.fill("#email", "pas une adresse").await;
+    browser.click("form[action$='/contact'] button").await;
+    browser.refused("email", "").await;
+    assert_eq!(browser.value("#name").await, "Lucie Bernard");
+    browser.audit("contact, erreur").await;
+    browser.fill("#email", host).await;
+    browser.click("form[action$='/contact'] button").await;
+    let (path, _) = browser.path().await;
+    assert_eq!(path, format!("/employers/{employer}"));
 
     // The visit, from the establishment's file.
     browser.click("main a[href^='/visites/nouvelle?']").await;

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 mod admin;
 mod answer;
 mod assessment_print;
+mod contact_add;
 mod convention_print;
 mod correction;
 mod dashboards;
@@ -74,6 +75,10 @@ pub fn router(api: ApiCell) -> Router {
         .route("/employers", get(employers::list).post(employers::register))
         .route("/employers/nouvelle", get(employers::register_form))
         .route("/employers/{id}", get(files::employer))
+        .route(
+            "/employers/{id}/contact",
+            get(contact_add::form).post(contact_add::add),
+        )
         .route("/besoins", get(needs::list))
         .route("/needs/{id}", get(files::need))
         .route(
