@@ -3147,7 +3147,9 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
     assert!(
         browser
             .client
-            .find(Locator::Css("nav[aria-label='Pages des visites'] a[rel='next']"))
+            .find(Locator::Css(
+                "nav[aria-label='Pages des visites'] a[rel='next']"
+            ))
             .await
             .is_err(),
         "the last page has no next"
@@ -3191,7 +3193,10 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
         url.query().unwrap_or_default().starts_with("parcours="),
         "{url}"
     );
-    assert!(!url.as_str().to_lowercase().contains("diallo"), "no name in the URL: {url}");
+    assert!(
+        !url.as_str().to_lowercase().contains("diallo"),
+        "no name in the URL: {url}"
+    );
     assert_eq!(rows_under(&browser, "parcours").await.len(), 2);
     browser.audit("dossier, parcours page 2").await;
     browser

@@ -91,7 +91,11 @@ pub(super) async fn open(
         .context("the benchmark's key")?;
     let pool = passerelle_store::connect(db.server.clone().database(name), 20).await?;
     MIGRATOR.run(&pool).await?;
-    let store = Store::new(pool.clone(), Keyring::new(&key), passerelle_app::upcasters());
+    let store = Store::new(
+        pool.clone(),
+        Keyring::new(&key),
+        passerelle_app::upcasters(),
+    );
     Ok((pool, store))
 }
 

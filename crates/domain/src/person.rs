@@ -187,14 +187,18 @@ pub enum ConsentProof {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExitReason {
-    Employment { contract: ContractType },
+    Employment {
+        contract: ContractType,
+    },
     Training,
     Moved,
     NoLongerInTouch,
     EndOfSupport,
     /// The explanation may name the person or what they live through:
     /// sealed with their key, so erased with them.
-    Other { explanation: Personal<Text> },
+    Other {
+        explanation: Personal<Text>,
+    },
 }
 
 /// Why a person left the accompaniment, without the contract or the

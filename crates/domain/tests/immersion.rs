@@ -758,7 +758,9 @@ fn an_interruption_says_who_and_why() {
         .then(vec![
             ImmersionInterrupted {
                 by: Initiator::Person,
-                reason: Personal::Known(text("Horaires de nuit incompatibles avec la garde de ma fille")),
+                reason: Personal::Known(text(
+                    "Horaires de nuit incompatibles avec la garde de ma fille",
+                )),
                 interrupted_on: on,
             }
             .into(),
@@ -1060,7 +1062,9 @@ fn host_assessment(goals_reached: bool) -> HostAssessment {
             level: Level::Strong,
             comment: None,
         }],
-        advice: Some(Personal::Known(text("Passer le CAP boulanger en alternance"))),
+        advice: Some(Personal::Known(text(
+            "Passer le CAP boulanger en alternance",
+        ))),
         appraisal: None,
         hiring: Hiring::No,
         received_by_other_means: false,
