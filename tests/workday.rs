@@ -205,10 +205,43 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     browser.keep("05-visite", None).await;
     browser.click("form[action='/visites'] button").await;
     assert!(browser.body().await.contains("Visite enregistrée"));
+
+    // From the visit's page, a need heard there, noted in the employer's
+    // words: nothing typed is refused beside its field, then the need's page.
+    let (visit_page, _) = browser.path().await;
+    assert!(
+        visit_page.starts_with(&format!("/employers/{employer}/visites/")),
+        "{visit_page}"
+    );
+    browser.click("main a[href$='/besoin']").await;
+    browser.audit("besoin repéré en visite").await;
+    let heard = format!("form[action='{visit_page}/besoin'] button");
+    browser.click(&heard).await;
+    browser.refused("activities", "").await;
+    browser
+        .fill("#activities", "Livrer les commandes du samedi matin")
+        .await;
+    browser.fill("#headcount", "0").await;
+    browser.click(&heard).await;
+    browser.refused("headcount", "").await;
+    assert_eq!(
+        browser.value("#activities").await,
+        "Livrer les commandes du samedi matin"
+    );
+    browser.fill("#headcount", "1").await;
+    browser.click(&heard).await;
+    let noted = browser.body().await;
+    assert!(noted.contains("Besoin enregistré"), "{noted}");
+    assert!(
+        noted.contains("Livrer les commandes du samedi matin"),
+        "{noted}"
+    );
+    assert!(noted.contains("visite"), "{noted}");
+    browser.audit("besoin repéré, sa fiche").await;
     browser.sign_out().await;
 
-    // The need the visit surfaced: staff have no form for it, the
-    // establishment describes it from its space, by its link.
+    // Another need, in the establishment's own words, from its space, by
+    // its link.
     browser.by_link(&server, host, &mut links).await;
     assert!(browser.body().await.contains("Boulangerie du Port"));
     browser.audit("portail de l'employeur").await;

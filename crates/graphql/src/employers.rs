@@ -736,10 +736,17 @@ pub struct EmployerRegisterInput {
 
 payloads!(employer: Employer =>
     EmployerRegisterPayload,
-    EmployerVisitLogPayload,
     EmployerContactAddPayload,
     EmployerContactRemovePayload,
 );
+
+#[derive(async_graphql::SimpleObject, Debug)]
+pub struct EmployerVisitLogPayload {
+    pub employer: Employer,
+    /// The visit logged: a need heard during it names it in `needSurface`'s
+    /// `source.visitId`.
+    pub visit_id: ID,
+}
 
 #[derive(InputObject, Debug)]
 pub struct EmployerContactRemoveInput {
@@ -946,8 +953,9 @@ impl EmployerMutation {
         let actor = staff(ctx)?;
         let gw = gateway(ctx);
         let id = EmployerId(parse_id(&input.employer_id, "Employeur")?);
+        let visit_id = VisitId(new_id(input.command_id, "visit"));
         let command = EmployerCommand::LogVisit {
-            visit_id: VisitId(new_id(input.command_id, "visit")),
+            visit_id,
             visited_on: input
                 .visited_on
                 .unwrap_or_else(|| gw.handler.clock().today()),
@@ -958,7 +966,10 @@ impl EmployerMutation {
             next_step: optional_text("nextStep", input.next_step.as_deref())?,
         };
         let employer = on_employer(ctx, actor, id, &command, input.command_id).await?;
-        Ok(EmployerVisitLogPayload { employer })
+        Ok(EmployerVisitLogPayload {
+            employer,
+            visit_id: ID(visit_id.0.to_string()),
+        })
     }
 
     /// Adds a contact person at an employer: staff at any establishment, an

@@ -283,6 +283,7 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
         match q.fait.as_deref()? {
             "besoin" => "Votre besoin est envoyé : votre médiateur vous recontacte.",
             "visite" => "Visite enregistrée.",
+            "besoin-repere" => "Besoin enregistré : il reste à le qualifier.",
             "inscription" => "Personne inscrite : vous êtes son référent.",
             "effacement" => "Ses données sont effacées : seuls les chiffres restent.",
             "correction" => "Identité corrigée : la correction est conservée avec sa raison.",

@@ -111,6 +111,10 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route("/employers/{id}/visites/{visit}", get(visit::visit_page))
         .route(
+            "/employers/{id}/visites/{visit}/besoin",
+            get(need::visit_need_form).post(need::visit_need_submit),
+        )
+        .route(
             "/employers/{id}/visites/{visit}/corriger",
             get(correction::visit_form).post(correction::correct_visit),
         )

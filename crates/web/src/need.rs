@@ -1,12 +1,15 @@
-//! The employer portal's need form.
+//! The need form: an employer's own, from its portal, and a mediator's, for
+//! a need heard during a visit (`/employers/{id}/visites/{visit}/besoin`).
+//! One form, one mutation; only the need's source and where it goes differ.
 
 use askama::Template;
-use axum::extract::Form;
+use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::answer::read_or_return;
 use crate::home::own_employer;
 use crate::labels::{HORIZONS, INTENTS};
 use crate::page::{FormState, Nav, Page, message};
@@ -16,6 +19,9 @@ use crate::page::{FormState, Nav, Page, message};
 struct NeedTemplate {
     nav: Nav,
     form: FormState,
+    /// Where the form posts, and whose words it asks for.
+    action: String,
+    heard_in_visit: bool,
     horizons: &'static [(&'static str, &'static str)],
     intents: &'static [(&'static str, &'static str)],
 }
@@ -28,14 +34,53 @@ pub(crate) async fn need_form(page: Page) -> Response {
             "Ouvrez le lien reçu par e-mail pour décrire un besoin.",
         );
     }
-    let body = NeedTemplate {
-        nav: page.nav(None),
-        form: FormState::default(),
-        horizons: &HORIZONS,
-        intents: &INTENTS,
+    need_page(page, StatusCode::OK, FormState::default(), Heard::Portal)
+}
+
+/// Where a need comes from, as the form knows it.
+enum Heard {
+    /// The employer's own words, from its portal.
+    Portal,
+    /// Heard by a mediator during this visit to this establishment.
+    Visit { employer: String, visit: String },
+}
+
+impl Heard {
+    fn action(&self) -> String {
+        match self {
+            Heard::Portal => "/portail/besoin".to_owned(),
+            Heard::Visit { employer, visit } => {
+                format!("/employers/{employer}/visites/{visit}/besoin")
+            }
+        }
     }
-    .render();
-    page.render(StatusCode::OK, body)
+}
+
+/// A mediator's form for a need heard during a visit.
+pub(crate) async fn visit_need_form(
+    page: Page,
+    Path((employer, visit)): Path<(String, String)>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    need_page(
+        page,
+        StatusCode::OK,
+        FormState::default(),
+        Heard::Visit { employer, visit },
+    )
+}
+
+pub(crate) async fn visit_need_submit(
+    page: Page,
+    Path((employer, visit)): Path<(String, String)>,
+    Form(form): Form<NeedForm>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    surface(page, form, Heard::Visit { employer, visit }).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,15 +100,27 @@ pub(crate) struct NeedForm {
 }
 
 pub(crate) async fn need_submit(page: Page, Form(form): Form<NeedForm>) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
-        return *r;
-    }
-    let Some(employer) = own_employer(&page.viewer) else {
+    if own_employer(&page.viewer).is_none() {
         return message(
             StatusCode::FORBIDDEN,
             "Espace employeur",
             "Ouvrez le lien reçu par e-mail pour décrire un besoin.",
         );
+    }
+    surface(page, form, Heard::Portal).await
+}
+
+async fn surface(page: Page, form: NeedForm, heard: Heard) -> Response {
+    if let Err(r) = page.checked(&form.csrf) {
+        return *r;
+    }
+    let employer = match &heard {
+        Heard::Portal => own_employer(&page.viewer).unwrap_or_default(),
+        Heard::Visit { employer, .. } => employer.clone(),
+    };
+    let source = match &heard {
+        Heard::Portal => json!({ "kind": "PORTAL" }),
+        Heard::Visit { visit, .. } => json!({ "kind": "VISIT", "visitId": visit }),
     };
     let mut state = FormState::with(&[
         ("activities", &form.activities),
@@ -83,15 +140,16 @@ pub(crate) async fn need_submit(page: Page, Form(form): Form<NeedForm>) -> Respo
             "headcount".into(),
             "Indiquez un nombre de personnes entre 1 et 50.".into(),
         );
-        return need_again(page, state);
+        return need_page(page, StatusCode::UNPROCESSABLE_ENTITY, state, heard);
     };
     let out = page
         .run(
-            "mutation($e: ID!, $d: NeedDescriptionInput!) {
-                needSurface(input: { employerId: $e, source: { kind: PORTAL }, description: $d }) { need { id } }
+            "mutation($e: ID!, $s: NeedSourceInput!, $d: NeedDescriptionInput!) {
+                needSurface(input: { employerId: $e, source: $s, description: $d }) { need { id } }
             }",
             json!({
                 "e": employer,
+                "s": source,
                 "d": {
                     "activities": form.activities,
                     "conditions": (!form.conditions.trim().is_empty()).then_some(&form.conditions),
@@ -103,7 +161,27 @@ pub(crate) async fn need_submit(page: Page, Form(form): Form<NeedForm>) -> Respo
         )
         .await;
     if out.errors.is_empty() {
-        return page.redirect("/?fait=besoin", Vec::new());
+        return match heard {
+            Heard::Portal => page.redirect("/?fait=besoin", Vec::new()),
+            Heard::Visit { .. } => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Answer {
+                    need_surface: Surfaced,
+                }
+                #[derive(Deserialize)]
+                struct Surfaced {
+                    need: Id,
+                }
+                #[derive(Deserialize)]
+                struct Id {
+                    id: String,
+                }
+                let answer: Answer = read_or_return!(out);
+                let to = format!("/needs/{}?fait=besoin-repere", answer.need_surface.need.id);
+                page.redirect(&to, Vec::new())
+            }
+        };
     }
     state.absorb(
         &out.errors,
@@ -113,16 +191,18 @@ pub(crate) async fn need_submit(page: Page, Form(form): Form<NeedForm>) -> Respo
             ("headcount", "headcount"),
         ],
     );
-    need_again(page, state)
+    need_page(page, StatusCode::UNPROCESSABLE_ENTITY, state, heard)
 }
 
-fn need_again(page: Page, form: FormState) -> Response {
+fn need_page(page: Page, status: StatusCode, form: FormState, heard: Heard) -> Response {
     let body = NeedTemplate {
         nav: page.nav(None),
         form,
+        action: heard.action(),
+        heard_in_visit: matches!(heard, Heard::Visit { .. }),
         horizons: &HORIZONS,
         intents: &INTENTS,
     }
     .render();
-    page.render(StatusCode::UNPROCESSABLE_ENTITY, body)
+    page.render(status, body)
 }

@@ -123,7 +123,7 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
     let out = page
         .run(
             "mutation($e: ID!, $d: Date, $p: VisitPurpose!, $o: String!) {
-                employerVisitLog(input: { employerId: $e, visitedOn: $d, purpose: $p, observations: $o }) { employer { id } }
+                employerVisitLog(input: { employerId: $e, visitedOn: $d, purpose: $p, observations: $o }) { visitId }
             }",
             json!({
                 "e": form.employer,
@@ -134,7 +134,23 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
         )
         .await;
     if out.errors.is_empty() {
-        return page.redirect("/visites/nouvelle?fait=visite", Vec::new());
+        // To the visit's page: a need heard there is noted from it.
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            employer_visit_log: Logged,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Logged {
+            visit_id: String,
+        }
+        let answer: Answer = read_or_return!(out);
+        let to = format!(
+            "/employers/{}/visites/{}?fait=visite",
+            form.employer, answer.employer_visit_log.visit_id
+        );
+        return page.redirect(&to, Vec::new());
     }
     state.absorb(
         &out.errors,
