@@ -45,6 +45,17 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// The same, on a desktop's screen (1280 px wide), then back to the
+    /// phone's.
+    async fn keep_wide(&self, name: &str, from: Option<&str>) {
+        if std::env::var_os("WORKDAY_SCREENSHOTS").is_none() {
+            return;
+        }
+        self.screen(DESKTOP).await;
+        self.keep(name, from).await;
+        self.screen(PHONE).await;
+    }
+
     /// Picks `value` in the list `css`.
     async fn pick(&self, css: &str, value: &str) {
         self.client
@@ -116,6 +127,7 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     browser.until(&format!("{base}/"), "Rechercher").await;
     browser.audit("accueil du médiateur").await;
     browser.keep("01-accueil", None).await;
+    browser.keep_wide("01-accueil-bureau", None).await;
     browser.fill("#q", "diallo").await;
     browser.click("form[action='/recherche'] button").await;
     let found = browser.body().await;
@@ -334,38 +346,102 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     browser.click("form[action$='/convention'] button").await;
     let page = browser.body().await;
     assert!(page.contains("Convention rédigée"), "{page}");
+
+    // The host signs on paper: Camille prints the convention, takes it to
+    // the bakery, and records the signature it came back with.
+    browser.click("a[href$='/convention/imprimer']").await;
+    let printed = browser.body().await;
+    assert!(printed.contains("Lucie Bernard"), "{printed}");
+    browser.audit("convention imprimée").await;
+    browser
+        .goto(&format!("{base}/immersions/{immersion}"))
+        .await;
+    let on_paper = "form[action$='/signature']:has(input[name='signatory'][value='HOST']):has(input[name='paper'][value='true']) button";
+    assert_eq!(
+        browser.text(on_paper).await,
+        "Enregistrer la signature sur papier de la structure d'accueil"
+    );
+    browser.click(on_paper).await;
+    let page = browser.body().await;
+    assert!(
+        !page.contains("signature sur papier de la structure d'accueil"),
+        "{page}"
+    );
+    assert!(browser.text("dl").await.contains("la personne"), "{page}");
+    assert!(!browser.text("dl").await.contains("la structure d'accueil"));
+    browser.audit("signature sur papier enregistrée").await;
     browser.sign_out().await;
 
-    // Each party reads it whole and signs at its foot, from its link.
-    for (who, email) in [("hôte", host), ("personne", awa)] {
-        browser.by_link(&server, email, &mut links).await;
-        browser.click(".tasks a[href^='/immersions/']").await;
-        browser.click("a[href$='/convention/imprimer']").await;
-        browser.audit(&format!("convention à signer, {who}")).await;
-        if who == "personne" {
-            browser.keep("09-convention-a-signer", None).await;
-        }
-        browser.click("form[action$='/signature'] button").await;
-        assert!(
-            !browser
-                .body()
-                .await
-                .contains("Signer la convention en ligne"),
-            "{who}"
-        );
-        browser.sign_out().await;
-    }
+    // Awa reads it whole and signs at its foot, from her link.
+    browser.by_link(&server, awa, &mut links).await;
+    browser.click(".tasks a[href^='/immersions/']").await;
+    browser.click("a[href$='/convention/imprimer']").await;
+    browser.audit("convention à signer, personne").await;
+    browser.keep("09-convention-a-signer", None).await;
+    browser.click("form[action$='/signature'] button").await;
+    assert!(
+        !browser
+            .body()
+            .await
+            .contains("Signer la convention en ligne")
+    );
+    browser.sign_out().await;
 
     // Camille signs as prescriber, validates, and the immersion runs.
     browser.sign_in(base).await;
     browser
         .goto(&format!("{base}/immersions/{immersion}"))
         .await;
-    browser.click("form[action$='/signature'] button").await;
+    browser
+        .click("form[action$='/signature']:has(input[name='signatory'][value='PRESCRIBER']) button")
+        .await;
     browser.click("form[action$='/validation'] button").await;
     assert!(browser.body().await.contains("Convention validée"));
     browser.click("form[action$='/debut'] button").await;
     browser.audit("immersion en cours").await;
+
+    // A work accident during the immersion, as the host told it minutes
+    // later, reported from the immersion's page; then its declaration to
+    // the health insurance, filed.
+    let now = passerelle_app::Clock::now(&passerelle_app::SystemClock);
+    let paris = now.to_offset(passerelle_app::paris_offset(now));
+    let minute = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let ago = |m: i64| (paris - time::Duration::minutes(m)).format(minute).unwrap();
+    browser.set_date("accident_at", &ago(3)).await;
+    browser.set_date("accident_informed", &ago(2)).await;
+    browser
+        .fill(
+            "#accident_description",
+            "Coupure légère à la main en façonnant, soignée sur place",
+        )
+        .await;
+    browser.click("form[action$='/accident'] button").await;
+    let page = browser
+        .until(
+            &format!("{base}/immersions/{immersion}"),
+            "Coupure légère à la main",
+        )
+        .await;
+    assert!(page.contains("Accidents du travail"), "{page}");
+    assert!(page.contains("à déposer avant le"), "{page}");
+    browser.audit("accident signalé").await;
+    browser
+        .keep_wide("08-immersion-accident-bureau", Some("#accidents"))
+        .await;
+    browser
+        .client
+        .execute(
+            "document.querySelector(\"input[name='filed_at']\").value = arguments[0];",
+            vec![json!(ago(1))],
+        )
+        .await
+        .unwrap();
+    browser.click("form[action$='/declaration'] button").await;
+    let page = browser
+        .until(&format!("{base}/immersions/{immersion}"), "déposée le")
+        .await;
+    assert!(!page.contains("Enregistrer la déclaration"), "{page}");
+    browser.audit("déclaration d'accident déposée").await;
     browser.click("form[action$='/fin'] button").await;
     browser.sign_out().await;
 
@@ -396,11 +472,25 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     browser.audit("retour de la personne").await;
     browser.click("form[action$='/retour'] button").await;
     assert!(browser.body().await.contains("le retour de la personne"));
+    // From her space, she agrees to share her path as a testimony.
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .click("form[action='/mon-espace/accords']:has(input[name='purpose'][value='TESTIMONY']) button")
+        .await;
+    let space = browser.body().await;
+    assert!(space.contains("Votre choix est enregistré"), "{space}");
+    assert!(
+        space.contains("Retirer mon accord : Partager mon parcours"),
+        "{space}"
+    );
+    browser.audit("accord pour témoigner").await;
     browser.sign_out().await;
 
     // Afternoon: her project readjusted from her file.
     browser.sign_in(base).await;
     browser.goto(&format!("{base}/people/{person}")).await;
+    // The readjustment cites the immersion that caused it.
+    browser.pick("#immersion", &immersion).await;
     browser.fill("#rome", "D1104 D1102").await;
     browser
         .fill(
@@ -412,6 +502,11 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     let file = browser.body().await;
     assert!(file.contains("Version 2"), "{file}");
     assert!(file.contains("D1104 — Pâtissier / Pâtissière"), "{file}");
+    assert!(file.contains("après les retours d'une immersion"), "{file}");
+    assert!(
+        file.contains("Partager son parcours (témoignage) : donné"),
+        "{file}"
+    );
 
     // A peer meeting and a job inquiry, from her file: a job's code that
     // is not one is refused beside its field.
@@ -457,6 +552,9 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     assert!(file.contains("Une pâtissière en reconversion"), "{file}");
     browser.audit("fiche de la personne").await;
     browser.keep("11-fiche-personne", Some("#projet")).await;
+    browser
+        .keep_wide("11-fiche-personne-bureau", Some("#projet"))
+        .await;
 
     // The need became an offer.
     browser.goto(&format!("{base}/needs/{need}")).await;
