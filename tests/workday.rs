@@ -1,15 +1,18 @@
 //! A whole working day in the pages, in headless Chromium on a phone's
 //! screen: a mediator's day from her home page to the need formalised as an
-//! offer, the parties' part by their mailed links, then a manager's reading
-//! of the dashboards. Every page passes axe-core's audit at 375 px and at a
-//! desktop's width (see `tests/support/browser.rs`).
+//! offer (a host's signature collected on paper, a work accident reported
+//! and declared, the project readjusted after the immersion), the parties'
+//! part by their mailed links, then a manager's reading of the dashboards.
+//! Every page passes axe-core's audit at 375 px and at a desktop's width
+//! (see `tests/support/browser.rs`).
 //!
 //! With `WORKDAY_SCREENSHOTS=docs/screenshots` set, the main screens are
-//! saved there at 375 px (the viewport only), as `docs/guide.md` shows them;
-//! without it, nothing is written.
+//! saved there at 375 px (the viewport only), and three of them at 1280 px
+//! too (`-bureau`), as `docs/guide.md` shows them; without it, nothing is
+//! written.
 //!
-//! Staff have no form for a need heard during a visit: the establishment
-//! describes it from its own space instead.
+//! The person gives her consent to share her path from her space, but a
+//! testimony itself (and its audience) has no form in the pages yet.
 
 mod common;
 #[path = "support/browser.rs"]
