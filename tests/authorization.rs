@@ -613,6 +613,17 @@ fn table() -> Vec<Case> {
         ),
         case(
             "Mutation.needSurface",
+            "at A's employer, heard during A's visit",
+            "mutation($e: ID!, $v: ID!) { needSurface(input: { employerId: $e,
+                source: { kind: VISIT, visitId: $v },
+                description: { activities: \"Débit\", horizon: NOW, hiringIntent: POSSIBLE } }) {
+                need { id activities } } }",
+            // A need from a visit counts for the visit's structure: only
+            // its staff note one.
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.needSurface",
             "at A's employer, from the portal",
             "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PORTAL },
                 description: { activities: \"Vernissage\", horizon: NOW, hiringIntent: POSSIBLE } }) {

@@ -383,10 +383,12 @@ pub fn corrects_shared_records(actor: &Actor) -> bool {
     is_staff(actor)
 }
 
-/// Whether the actor may correct a visit logged by `visit_structure`: staff
-/// of that structure, who answer for what their visit says; other
-/// structures read it but do not rewrite it.
-pub fn corrects_visit(actor: &Actor, visit_structure: uuid::Uuid) -> bool {
+/// Whether the actor answers for a visit logged by `visit_structure`: staff
+/// of that structure, who may correct what their visit says and note the
+/// needs heard during it (a need from a visit counts in the figures of the
+/// visit's structure). Other structures read it but neither rewrite it nor
+/// add to it.
+pub fn answers_for_visit(actor: &Actor, visit_structure: uuid::Uuid) -> bool {
     is_staff(actor) && actor.structure.as_uuid() == visit_structure
 }
 

@@ -283,7 +283,7 @@ impl CorrectionMutation {
             .ok_or_else(unknown)?;
         // Visits are read by every structure: another's is known, and
         // refused as such.
-        if !policy::corrects_visit(&actor, found.structure) {
+        if !policy::answers_for_visit(&actor, found.structure) {
             return Err(error::forbidden());
         }
         let command = EmployerCommand::CorrectVisit {

@@ -257,6 +257,11 @@ impl Visit {
     async fn purpose(&self) -> Result<VisitPurpose> {
         stored(passerelle_projections::views::untag(&self.0.purpose))
     }
+    /// Whether the viewer answers for this visit (staff of the structure
+    /// that logged it): they correct it and note the needs heard during it.
+    async fn answered_for_by_me(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(policy::answers_for_visit(&actor(ctx)?, self.0.structure))
+    }
     /// What the mediator noted, for staff: null for an employer by magic
     /// link.
     async fn observations(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -1085,9 +1090,21 @@ impl EmployerMutation {
         let gw = gateway(ctx);
         let id = NeedId(new_id(input.command_id, "need"));
         let source = match (input.source.kind, &input.source.visit_id) {
-            (NeedSourceKind::Visit, Some(v)) => NeedSource::Visit {
-                visit_id: VisitId(parse_id(v, "Visite")?),
-            },
+            (NeedSourceKind::Visit, Some(v)) => {
+                let visit_id = VisitId(parse_id(v, "Visite")?);
+                // Visits are read across the territory, but a need heard
+                // during one counts for the structure that logged it: only
+                // that structure notes it. (Whether the visit took place at
+                // this employer is the decision's to say.)
+                let logged_by = employers::visit(&gw.pool, visit_id)
+                    .await
+                    .map_err(error::db)?
+                    .map(|row| row.structure);
+                if logged_by.is_some_and(|s| !policy::answers_for_visit(&actor, s)) {
+                    return Err(error::forbidden());
+                }
+                NeedSource::Visit { visit_id }
+            }
             (NeedSourceKind::Visit, None) => {
                 return Err(error::on_field(
                     "source.visitId",

@@ -789,7 +789,8 @@ pub struct AssessmentAnswerInput {
     pub countersigns: Option<bool>,
     /// Why they contest it: required with `countersigns: false`.
     pub disagreement: Option<String>,
-    /// Today when left out.
+    /// The day staff entering an answer given on paper date it; today when
+    /// left out, and always today for the person from her own session.
     pub answered_on: Option<Date>,
 }
 
@@ -1270,27 +1271,38 @@ impl ImmersionMutation {
         ctx: &Context<'_>,
         input: AssessmentAnswerInput,
     ) -> Result<AssessmentAnswerPayload> {
-        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
-            let response = match input.countersigns {
-                Some(true) => AssessmentResponse::Countersigned,
-                Some(false) => AssessmentResponse::Disagreed {
-                    comment: Personal::Known(text(
-                        "disagreement",
-                        input.disagreement.as_deref().unwrap_or(""),
-                    )?),
-                },
-                None => {
-                    return Err(required(
-                        "countersigns",
-                        "Dites si vous contresignez le bilan ou si vous le contestez.",
-                    ));
-                }
-            };
-            Ok(ImmersionCommand::AnswerAssessment {
-                response,
-                answered_on: input.answered_on.unwrap_or(today),
-            })
-        })
+        ImmersionMutation::on_immersion(
+            ctx,
+            &input.immersion_id,
+            input.command_id,
+            |actor, today| {
+                let response = match input.countersigns {
+                    Some(true) => AssessmentResponse::Countersigned,
+                    Some(false) => AssessmentResponse::Disagreed {
+                        comment: Personal::Known(text(
+                            "disagreement",
+                            input.disagreement.as_deref().unwrap_or(""),
+                        )?),
+                    },
+                    None => {
+                        return Err(required(
+                            "countersigns",
+                            "Dites si vous contresignez le bilan ou si vous le contestez.",
+                        ));
+                    }
+                };
+                // The person answering from her own session answers today: only
+                // staff entering an answer given on paper date it otherwise.
+                let answered_on = match input.answered_on {
+                    Some(day) if policy::is_staff(actor) => day,
+                    _ => today,
+                };
+                Ok(ImmersionCommand::AnswerAssessment {
+                    response,
+                    answered_on,
+                })
+            },
+        )
         .await
         .map(|immersion| AssessmentAnswerPayload { immersion })
     }

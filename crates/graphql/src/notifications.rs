@@ -84,7 +84,11 @@ fn delivery(row: Row) -> Result<Delivery> {
         recipient: recipient(&row.recipient.0),
         state,
         attempts: row.attempts,
-        last_answer: row.last_answer,
+        // Answers stored before they were masked on the way in may still
+        // quote an address: masked on the way out too.
+        last_answer: row
+            .last_answer
+            .map(|a| passerelle_notify::redact::without_addresses(&a).into_owned()),
         created_at: row.created_at,
         next_attempt_at: matches!(state, State::Queued).then_some(row.next_attempt_at),
         sent_at: row.sent_at,

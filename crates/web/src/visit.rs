@@ -175,12 +175,15 @@ struct VisitPageTemplate {
     purpose: &'static str,
     observations: Option<String>,
     next_step: Option<String>,
+    /// Whether the viewer's structure logged it, and so corrects it and
+    /// notes the needs heard during it.
+    answered_for: bool,
     /// Date, by whom, the fields in French, why; newest first.
     corrections: Vec<(String, String, String, String)>,
 }
 
 const VISIT_PAGE: &str = "query($e: ID!, $v: ID!) { employer(id: $e) { name
-    visit(id: $v) { visitedOn purpose observations nextStep
+    visit(id: $v) { visitedOn purpose observations nextStep answeredForByMe
         corrections { fields reason correctedOn recorded { role } } } } }";
 
 #[derive(Deserialize)]
@@ -201,6 +204,7 @@ struct VisitShown {
     purpose: Code<VisitPurpose>,
     observations: Option<String>,
     next_step: Option<String>,
+    answered_for_by_me: bool,
     /// Null to whoever does not read the visit's internal notes.
     corrections: Option<Vec<VisitCorrectionLine>>,
 }
@@ -251,6 +255,7 @@ pub(crate) async fn visit_page(
         purpose: visit.purpose.french(),
         observations: visit.observations,
         next_step: visit.next_step,
+        answered_for: visit.answered_for_by_me,
         corrections,
     }
     .render();
