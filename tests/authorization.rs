@@ -435,6 +435,13 @@ fn table() -> Vec<Case> {
             ALL_DENIED,
         ),
         case(
+            "Mutation.assessmentAnswer",
+            "the person countersigning the host's assessment",
+            "mutation($i: ID!) { assessmentAnswer(input: { immersionId: $i, countersigns: true }) {
+                immersion { id feedbackFrom } } }",
+            ALL_DENIED,
+        ),
+        case(
             "Mutation.immersionAccept",
             "by the employer",
             "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) {
