@@ -1243,18 +1243,17 @@ async fn the_log_names_mails_by_template_and_id_never_by_recipient_address_or_su
         .await
         .unwrap();
     assert!(
-        deliveries.iter().any(|d| d
-            .last_answer
-            .as_deref()
-            .is_some_and(|a| a.contains("Recipient address rejected")
+        deliveries
+            .iter()
+            .any(|d| d.last_answer.as_deref().is_some_and(|a| a
+                .contains("Recipient address rejected")
                 && a.contains("[adresse masquée]"))),
         "{deliveries:?}"
     );
     assert!(
-        !deliveries.iter().any(|d| d
-            .last_answer
-            .as_deref()
-            .is_some_and(|a| a.contains('@'))),
+        !deliveries
+            .iter()
+            .any(|d| d.last_answer.as_deref().is_some_and(|a| a.contains('@'))),
         "{deliveries:?}"
     );
 
