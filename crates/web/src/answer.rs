@@ -10,7 +10,32 @@ use passerelle_domain::fr::Labelled;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer};
 
-use crate::page::{Outcome, message};
+use serde_json::json;
+
+use crate::page::{Outcome, Page, message};
+
+impl Page {
+    /// The name of an establishment the viewer reaches, by the one
+    /// operation the pages share for it: `None` when it does not exist or
+    /// is out of the viewer's reach; `Err` the error page of a failed read.
+    pub(crate) async fn employer_name(&self, id: &str) -> Result<Option<String>, Box<Response>> {
+        #[derive(Deserialize)]
+        struct Answer {
+            employer: Option<Named>,
+        }
+        #[derive(Deserialize)]
+        struct Named {
+            name: String,
+        }
+        let out = self
+            .run(
+                "query($e: ID!) { employer(id: $e) { name } }",
+                json!({ "e": id }),
+            )
+            .await;
+        Ok(out.read::<Answer>()?.employer.map(|e| e.name))
+    }
+}
 
 impl Outcome {
     /// The answer's `data` as `T`. An answer that does not fit is logged

@@ -10,7 +10,6 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::read_or_return;
 use crate::page::{FormState, Nav, Page, given, message};
 
 #[derive(Template)]
@@ -22,36 +21,23 @@ struct ContactTemplate {
     form: FormState,
 }
 
-#[derive(Deserialize)]
-struct Answer {
-    employer: Option<EmployerName>,
-}
-
-#[derive(Deserialize)]
-struct EmployerName {
-    name: String,
-}
-
 impl Page {
     async fn contact_page(self, id: &str, status: StatusCode, form: FormState) -> Response {
-        let out = self
-            .run(
-                "query($e: ID!) { employer(id: $e) { name } }",
-                json!({ "e": id }),
-            )
-            .await;
-        let answer: Answer = read_or_return!(out);
-        let Some(employer) = answer.employer else {
-            return message(
-                StatusCode::NOT_FOUND,
-                "Introuvable",
-                "Cet établissement n'existe pas ou ne vous est pas accessible.",
-            );
+        let name = match self.employer_name(id).await {
+            Ok(Some(name)) => name,
+            Ok(None) => {
+                return message(
+                    StatusCode::NOT_FOUND,
+                    "Introuvable",
+                    "Cet établissement n'existe pas ou ne vous est pas accessible.",
+                );
+            }
+            Err(page) => return *page,
         };
         let body = ContactTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: employer.name,
+            name,
             form,
         }
         .render();

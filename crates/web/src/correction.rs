@@ -192,16 +192,6 @@ struct CorrectEmployerTemplate {
     form: FormState,
 }
 
-#[derive(Deserialize)]
-struct EmployerAnswer {
-    employer: Option<EmployerName>,
-}
-
-#[derive(Deserialize)]
-struct EmployerName {
-    name: String,
-}
-
 impl Page {
     async fn correct_employer_page(
         self,
@@ -209,24 +199,21 @@ impl Page {
         status: StatusCode,
         form: FormState,
     ) -> Response {
-        let out = self
-            .run(
-                "query($e: ID!) { employer(id: $e) { name } }",
-                json!({ "e": id }),
-            )
-            .await;
-        let answer: EmployerAnswer = read_or_return!(out);
-        let Some(employer) = answer.employer else {
-            return message(
-                StatusCode::NOT_FOUND,
-                "Introuvable",
-                "Cet établissement n'existe pas ou ne vous est pas accessible.",
-            );
+        let name = match self.employer_name(id).await {
+            Ok(Some(name)) => name,
+            Ok(None) => {
+                return message(
+                    StatusCode::NOT_FOUND,
+                    "Introuvable",
+                    "Cet établissement n'existe pas ou ne vous est pas accessible.",
+                );
+            }
+            Err(page) => return *page,
         };
         let body = CorrectEmployerTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: employer.name,
+            name,
             form,
         }
         .render();
@@ -523,13 +510,10 @@ impl Page {
                 "Ce besoin n'existe pas ou ne vous est pas accessible.",
             );
         };
-        let out = self
-            .run(
-                "query($e: ID!) { employer(id: $e) { name } }",
-                json!({ "e": n.employer_id }),
-            )
-            .await;
-        let host: EmployerAnswer = read_or_return!(out);
+        let host = match self.employer_name(&n.employer_id).await {
+            Ok(name) => name,
+            Err(page) => return *page,
+        };
         let form = form.unwrap_or_else(|| {
             let headcount = n.headcount.to_string();
             FormState::with(&[
@@ -547,9 +531,7 @@ impl Page {
         let body = CorrectNeedTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            employer: host
-                .employer
-                .map_or_else(|| "l'employeur".to_owned(), |e| e.name),
+            employer: host.unwrap_or_else(|| "l'employeur".to_owned()),
             form,
             horizons: &HORIZONS,
             intents: &INTENTS,

@@ -239,16 +239,6 @@ struct Matching {
     target_rome_codes: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct HostAnswer {
-    employer: Option<Host>,
-}
-
-#[derive(Deserialize)]
-struct Host {
-    name: String,
-}
-
 fn not_found() -> Response {
     message(
         StatusCode::NOT_FOUND,
@@ -384,13 +374,10 @@ impl Page {
         let Some(n) = answer.need else {
             return not_found();
         };
-        let employer = self
-            .run(
-                "query($e: ID!) { employer(id: $e) { name } }",
-                json!({ "e": n.employer_id }),
-            )
-            .await;
-        let host: HostAnswer = read_or_return!(employer);
+        let host = match self.employer_name(&n.employer_id).await {
+            Ok(name) => name,
+            Err(page) => return *page,
+        };
         let form = form.unwrap_or_else(|| {
             let headcount = n.headcount.to_string();
             FormState::with(&[
@@ -435,9 +422,7 @@ impl Page {
         let body = NeedTemplate {
             nav: self.nav(done),
             id: id.to_owned(),
-            employer: host
-                .employer
-                .map_or_else(|| "l'employeur".to_owned(), |h| h.name),
+            employer: host.unwrap_or_else(|| "l'employeur".to_owned()),
             employer_id: n.employer_id,
             jobs: n.rome_codes.iter().map(|c| fr::rome(c)).collect(),
             activities: n.activities,
