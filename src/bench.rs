@@ -8,6 +8,7 @@
 
 pub mod dashboards;
 pub mod erasure;
+pub mod pages;
 pub mod round_trips;
 pub mod store;
 
@@ -369,6 +370,40 @@ async fn round_trips_by_kind(
     Ok(all)
 }
 
+/// The service's router (API and pages) over `pool`, wired as `serve`
+/// wires it, served in this process on a loopback port of its own: its
+/// base URL (`http://127.0.0.1:<port>`) and the task serving it.
+pub(crate) async fn serve(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    projections: &Projections,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let api = Arc::new(OnceLock::new());
+    let _ = api.set(crate::wiring::api_over(
+        config,
+        pool,
+        &passerelle_graphql::Reads::primary_only(),
+        projections,
+    ));
+    let app = server::router(server::AppState {
+        pool: pool.clone(),
+        metrics: crate::telemetry::init_metrics()?,
+        api,
+        http: server::HttpSettings::of(config),
+        lifecycle: server::Lifecycle::running(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let serving = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    Ok((base, serving))
+}
+
 pub async fn run(
     config: &Config,
     db: &Database,
@@ -387,29 +422,8 @@ pub async fn run(
         config.projections.runner(),
     );
     projections.setup().await?;
-    let api = Arc::new(OnceLock::new());
-    let _ = api.set(crate::wiring::api_over(
-        config,
-        &pool,
-        &passerelle_graphql::Reads::primary_only(),
-        &projections,
-    ));
-    let app = server::router(server::AppState {
-        pool: pool.clone(),
-        metrics: crate::telemetry::init_metrics()?,
-        api,
-        http: server::HttpSettings::of(config),
-        lifecycle: server::Lifecycle::running(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/graphql", listener.local_addr()?);
-    let serving = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
+    let (base, serving) = serve(config, &pool, &projections).await?;
+    let url = format!("{base}/graphql");
 
     passerelle_accounts::create_user(
         &pool,

@@ -208,6 +208,22 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         reuse: bool,
     },
+    /// The server time of the main pages (inbox, people search, a person's
+    /// file, an employer's file, the open needs, a dashboard) on the store
+    /// `bench dashboards` seeds, each beside a raw read of the same store.
+    Pages {
+        /// Events the seeded store holds at least.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+        /// Keep the store an earlier run of `bench pages` or `bench
+        /// dashboards` seeded (and its key) instead of seeding anew.
+        #[arg(long)]
+        reuse: bool,
+        /// Timed requests of each page, and runs of each raw read, after
+        /// three to warm up.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+    },
     /// Appends with 1, 8 and 32 writers and read-all, beside raw inserts and reads.
     Store {
         /// Events in the log for the read-all measure.

@@ -501,6 +501,53 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             println!("{}", serde_json::to_string(&r)?);
             return Ok(());
         }
+        BenchCommand::Pages {
+            events,
+            reuse,
+            samples,
+        } => {
+            let r = bench::pages::run(config, db, events, reuse, samples).await?;
+            println!();
+            println!(
+                "{} events; {} samples a page; the person's path {} entries, the employer's visits and needs {}, the search {} people of {} in the structure",
+                r.events,
+                r.samples,
+                r.timeline_entries,
+                r.employer_visits_and_needs,
+                r.search_matches,
+                r.people_in_structure
+            );
+            println!();
+            println!(
+                "| page | route | p50 ms | p95 ms | max ms | raw read (same store) | raw p50 ms | raw p95 ms | p95 ratio | p95 < {} ms |",
+                bench::pages::TARGET_MS
+            );
+            println!(
+                "|------|-------|-------:|-------:|-------:|-----------------------|-----------:|-----------:|----------:|:--:|"
+            );
+            for f in &r.pages {
+                println!(
+                    "| {} | `{}` | {:.1} | {:.1} | {:.1} | `{}` | {:.2} | {:.2} | {:.1} | {} |",
+                    f.page,
+                    f.route,
+                    f.times.p50_ms,
+                    f.times.p95_ms,
+                    f.times.max_ms,
+                    f.raw,
+                    f.raw_times.p50_ms,
+                    f.raw_times.p95_ms,
+                    f.ratio,
+                    if f.slow { "**no**" } else { "yes" }
+                );
+            }
+            println!(
+                "targets met (every page's p95 < {} ms): {}",
+                bench::pages::TARGET_MS,
+                r.targets_met
+            );
+            println!("{}", serde_json::to_string(&r)?);
+            return Ok(());
+        }
         BenchCommand::Erasure {
             people,
             events,

@@ -25,7 +25,9 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::database::{self, Database};
 
-const NAME: &str = "passerelle_bench_dashboards";
+/// The store's database, which `bench pages` reads too.
+pub(super) const NAME: &str = "passerelle_bench_dashboards";
+pub(super) const KEY_FILE: &str = "bench-dashboards.key";
 /// Départements the territories are drawn in, in turn.
 const DEPARTEMENTS: [&str; 8] = ["44", "35", "49", "29", "56", "22", "85", "72"];
 /// Histories carried out at once.
@@ -105,8 +107,53 @@ pub(super) async fn count_events(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
         .await?)
 }
 
-/// Seeds territories until the log holds `target` events.
+/// A seeded store, its projections caught up.
+pub(super) struct Seeded {
+    pub pool: sqlx::PgPool,
+    pub projections: Arc<Projections>,
+    /// Events in the log.
+    pub events: i64,
+    /// Whether this run seeded any.
+    pub seeded_now: bool,
+}
+
+/// The benchmark's store `name` ([`open`]), seeded until it holds `events`
+/// events at least, every projection caught up.
+pub(super) async fn seeded(
+    config: &Config,
+    db: &Database,
+    name: &str,
+    key_file: &str,
+    events: i64,
+    reuse: bool,
+) -> anyhow::Result<Seeded> {
+    let (pool, store) = open(config, db, name, key_file, reuse).await?;
+    let projections = Arc::new(Projections::new(
+        store,
+        passerelle_projections::all(),
+        config.projections.runner(),
+    ));
+    projections.setup().await?;
+    let before = count_events(&pool).await?;
+    seed(&projections, events).await?;
+    projections.catch_up().await?;
+    let total = count_events(&pool).await?;
+    println!("{total} events in the log");
+    Ok(Seeded {
+        pool,
+        projections,
+        events: total,
+        seeded_now: total > before,
+    })
+}
+
+/// Seeds territories until the log holds `target` events: of 2,000 people
+/// and 700 employers each, smaller for a target below a few waves' worth
+/// (a test's store), so that it is not overshot by far.
 pub(super) async fn seed(projections: &Arc<Projections>, target: i64) -> anyhow::Result<()> {
+    let people = usize::try_from(target / (CONCURRENT as i64 * 125))
+        .unwrap_or(0)
+        .clamp(30, 2_000);
     let today = SystemClock.today();
     let mut index = 0u64;
     let mut events = count_events(projections.store().pool()).await?;
@@ -129,8 +176,8 @@ pub(super) async fn seed(projections: &Arc<Projections>, target: i64) -> anyhow:
             wave.spawn(async move {
                 let options = Options {
                     seed: n,
-                    people: 2_000,
-                    employers: 700,
+                    people,
+                    employers: people * 7 / 20,
                     months: 36,
                     end: today,
                 };
@@ -185,19 +232,12 @@ pub async fn run(
     reuse: bool,
     samples: usize,
 ) -> anyhow::Result<DashboardsReport> {
-    let (pool, store) = open(config, db, NAME, "bench-dashboards.key", reuse).await?;
-    let projections = Arc::new(Projections::new(
-        store,
-        passerelle_projections::all(),
-        config.projections.runner(),
-    ));
-    projections.setup().await?;
-    let before = count_events(&pool).await?;
-    seed(&projections, events).await?;
-    let seeded_now = count_events(&pool).await? > before;
-    projections.catch_up().await?;
-    let total = count_events(&pool).await?;
-    println!("{total} events in the log");
+    let Seeded {
+        pool,
+        projections,
+        events: total,
+        seeded_now,
+    } = seeded(config, db, NAME, KEY_FILE, events, reuse).await?;
 
     let (read, elapsed) = super::store::raw_scan(&pool).await?;
     let raw_rate = read as f64 / elapsed.as_secs_f64();

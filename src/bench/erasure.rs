@@ -179,21 +179,12 @@ pub async fn run(
     events: i64,
     reuse: bool,
 ) -> anyhow::Result<ErasureReport> {
-    let (pool, store) = super::dashboards::open(config, db, NAME, KEY_FILE, reuse).await?;
-    let projections = Arc::new(Projections::new(
-        store,
-        passerelle_projections::all(),
-        config.projections.runner(),
-    ));
-    projections.setup().await?;
-    let before = super::dashboards::count_events(&pool).await?;
-    super::dashboards::seed(&projections, events).await?;
-    let seeded_now = super::dashboards::count_events(&pool).await? > before;
-    projections.catch_up().await?;
-    println!(
-        "{} events in the log",
-        super::dashboards::count_events(&pool).await?
-    );
+    let super::dashboards::Seeded {
+        pool,
+        projections,
+        seeded_now,
+        ..
+    } = super::dashboards::seeded(config, db, NAME, KEY_FILE, events, reuse).await?;
 
     // One instant for both readings: the figures counted up to "now"
     // (employers' answer times) must not move with the clock.
