@@ -154,6 +154,10 @@ fn the_record_of_processing_lists_every_personal_field_of_the_domain() {
         ("DisabilityRecognitionRecorded", "recognised"),
         ("TestimonyRecorded", "account"),
         ("Disagreed", "comment"),
+        // The free texts sealed last: a renewal's reason, a convention's
+        // other situation.
+        ("RenewalTerms", "why_goals_not_reached"),
+        ("Other", "description"),
     ] {
         assert!(
             fields

@@ -33,6 +33,17 @@ pub const STEPS: &[(&str, i32, Step)] = &[
         sealed_from_v2(data, "reason")
     }),
     ("feedback_recorded", 1, feedback_recorded_v1),
+    ("convention_drafted", 1, convention_v1),
+    ("convention_modified", 1, convention_v1),
+    ("convention_renewed", 1, |mut data| {
+        if let Some(text) = data
+            .get_mut("terms")
+            .and_then(|terms| terms.get_mut("why_goals_not_reached"))
+        {
+            mark_personal(text);
+        }
+        data
+    }),
 ];
 
 /// The data of `event_type` stored at `version`, read as the current
@@ -89,6 +100,21 @@ fn feedback_recorded_v1(mut data: Value) -> Value {
         if let Some(text) = feedback.get_mut(*field) {
             mark_personal(text);
         }
+    }
+    data
+}
+
+/// Version 1 kept the description of the person's other situation in
+/// clear; version 2 seals it.
+fn convention_v1(mut data: Value) -> Value {
+    if let Some(situation) = data
+        .get_mut("convention")
+        .and_then(|c| c.get_mut("person"))
+        .and_then(|p| p.get_mut("situation"))
+        .filter(|s| s.get("kind").and_then(Value::as_str) == Some("other"))
+        && let Some(text) = situation.get_mut("description")
+    {
+        mark_personal(text);
     }
     data
 }
@@ -209,6 +235,70 @@ mod tests {
         });
         let (version, data) = upcast("feedback_recorded", 1, person.clone());
         assert_eq!((version, &data), (2, &person), "sealed from the start");
+    }
+
+    #[test]
+    fn a_convention_s_other_situation_and_a_renewal_s_why_in_clear_read_as_personal() {
+        use crate::immersion::{ImmersionEvent, Situation};
+        let mut drafted: Value = serde_json::from_str(include_str!(
+            "../tests/snapshots/events/convention_drafted.v1.json"
+        ))
+        .unwrap();
+        drafted["convention"]["person"]["situation"] =
+            json!({"kind": "other", "description": "Sortie de détention en mars"});
+        for event_type in ["convention_drafted", "convention_modified"] {
+            let mut stored = drafted.clone();
+            stored["type"] = json!(event_type);
+            if event_type == "convention_modified" {
+                stored["signatures_cleared"] = json!([]);
+            }
+            let (version, data) = upcast(event_type, 1, stored);
+            assert_eq!(
+                data["convention"]["person"]["situation"]["description"],
+                json!({"$personal": "Sortie de détention en mars"})
+            );
+            let event: ImmersionEvent = serde_json::from_value(data).unwrap();
+            assert_eq!(version, event.schema_version());
+            let convention = match event {
+                ImmersionEvent::ConventionDrafted(e) => e.convention,
+                ImmersionEvent::ConventionModified(e) => e.convention,
+                other => panic!("a convention: {other:?}"),
+            };
+            let Situation::Other { description } = convention.person.situation else {
+                panic!("another situation")
+            };
+            assert_eq!(
+                description.known().map(|d| d.as_str()),
+                Some("Sortie de détention en mars")
+            );
+        }
+        let seeker: Value = serde_json::from_str(include_str!(
+            "../tests/snapshots/events/convention_drafted.v1.json"
+        ))
+        .unwrap();
+        let (version, data) = upcast("convention_drafted", 1, seeker.clone());
+        assert_eq!((version, data), (2, seeker), "no description to seal");
+
+        let renewed: Value = serde_json::from_str(include_str!(
+            "../tests/snapshots/events/convention_renewed.v1.json"
+        ))
+        .unwrap();
+        let clear = renewed["terms"]["why_goals_not_reached"].clone();
+        assert!(clear.is_string(), "{renewed}");
+        let (version, data) = upcast("convention_renewed", 1, renewed);
+        let event: ImmersionEvent = serde_json::from_value(data).unwrap();
+        assert_eq!(version, event.schema_version());
+        let ImmersionEvent::ConventionRenewed(renewed) = event else {
+            panic!("a renewal")
+        };
+        assert_eq!(
+            renewed
+                .terms
+                .why_goals_not_reached
+                .known()
+                .map(|t| t.as_str()),
+            clear.as_str()
+        );
     }
 
     #[test]

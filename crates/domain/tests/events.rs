@@ -289,7 +289,7 @@ fn immersion_samples() -> Vec<ImmersionEvent> {
         weekly_hours: WeeklyHours::from_minutes(35 * 60 + 30).unwrap(),
         objective: Objective::DiscoverJobOrSector,
         goals: text("Découvrir le façonnage"),
-        why_goals_not_reached: text("Panne du four"),
+        why_goals_not_reached: text("Panne du four").into(),
     };
     vec![
         ImmersionProposed {
@@ -317,7 +317,15 @@ fn immersion_samples() -> Vec<ImmersionEvent> {
         }
         .into(),
         ConventionModified {
-            convention: convention(),
+            convention: Convention {
+                person: ConventionPerson {
+                    situation: Situation::Other {
+                        description: Personal::Known(label("En formation à distance")),
+                    },
+                    ..convention().person
+                },
+                ..convention()
+            },
             signatures_cleared: vec![Signatory::Person],
         }
         .into(),
@@ -655,5 +663,18 @@ fn personal_values_are_marked_for_sealing() {
         .find(|s| s.event_type == "person_exited")
         .unwrap();
     assert!(exited.json["reason"]["explanation"]["$personal"].is_string());
+    let modified = samples
+        .iter()
+        .find(|s| s.event_type == "convention_modified")
+        .unwrap();
+    let situation = &modified.json["convention"]["person"]["situation"];
+    assert!(situation["description"]["$personal"].is_string(), "{situation}");
+    assert_eq!(situation["kind"], "other", "kept in clear");
+    let renewed = samples
+        .iter()
+        .find(|s| s.event_type == "convention_renewed")
+        .unwrap();
+    assert!(renewed.json["terms"]["why_goals_not_reached"]["$personal"].is_string());
+    assert!(renewed.json["terms"]["goals"].is_string(), "a term, in clear");
     assert_eq!(exited.json["reason"]["kind"], "other", "kept in clear");
 }

@@ -811,7 +811,7 @@ fn renewal(start: time::Date, end: time::Date) -> RenewalTerms {
         weekly_hours: c.weekly_hours,
         objective: c.objective,
         goals: c.goals,
-        why_goals_not_reached: text("Le façonnage n'a pas pu être pratiqué : panne du four"),
+        why_goals_not_reached: text("Le façonnage n'a pas pu être pratiqué : panne du four").into(),
     }
 }
 

@@ -165,7 +165,7 @@ impl Step {
                         weekly_hours: c.weekly_hours,
                         objective: c.objective,
                         goals: c.goals,
-                        why_goals_not_reached: text("Pas assez pratiqué"),
+                        why_goals_not_reached: text("Pas assez pratiqué").into(),
                     };
                     (ImmersionCommand::Renew { terms }, today)
                 }
@@ -261,7 +261,7 @@ fn arb_command() -> impl Strategy<Value = ImmersionCommand> {
                             Objective::InitiateRecruitment
                         },
                         goals: if same_goals { c.goals } else { text("Autre chose") },
-                        why_goals_not_reached: text("Pas assez pratiqué"),
+                        why_goals_not_reached: text("Pas assez pratiqué").into(),
                     },
                 }
             }

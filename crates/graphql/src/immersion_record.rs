@@ -145,7 +145,7 @@ pub struct ConventionSituation {
     pub kind: SituationKind,
     /// With `EMPLOYED`: the current employer, who signs too.
     pub current_employer: Option<ConventionOrganisation>,
-    /// With `OTHER`.
+    /// With `OTHER` (null too once the person's data is erased).
     pub description: Option<String>,
 }
 
@@ -235,6 +235,7 @@ recorded!(ConventionRenewal {
     weekly_hours: f64,
     objective: Objective,
     goals: String,
+    /// Empty once the person's data is erased.
     why_goals_not_reached: String,
     status: RenewalStatus,
     /// The signatures the renewal has collected.
@@ -281,7 +282,7 @@ impl Convention {
             domain::Situation::Other { description } => ConventionSituation {
                 kind: SituationKind::Other,
                 current_employer: None,
-                description: Some(description.as_str().to_owned()),
+                description: known(description, |d| d.as_str().to_owned()),
             },
             other => ConventionSituation {
                 kind: other.kind(),
@@ -379,7 +380,7 @@ pub(crate) fn convention(history: &[Recorded<ImmersionEvent>]) -> Option<Convent
                     weekly_hours: hours(t.weekly_hours),
                     objective: t.objective,
                     goals: texts(&t.goals),
-                    why_goals_not_reached: texts(&t.why_goals_not_reached),
+                    why_goals_not_reached: known_text(&t.why_goals_not_reached),
                     status: RenewalStatus::Pending,
                     signatures: Vec::new(),
                     recorded: r.into(),

@@ -550,7 +550,8 @@ impl ConventionInput {
                 description: label(
                     "convention.person.situation.description",
                     p.situation.description.as_deref().unwrap_or(""),
-                )?,
+                )?
+                .into(),
             },
             SituationKind::Employed => {
                 let Some(employer) = &p.situation.current_employer else {
@@ -1134,7 +1135,8 @@ impl ImmersionMutation {
                     why_goals_not_reached: text(
                         "whyGoalsNotReached",
                         &input.why_goals_not_reached,
-                    )?,
+                    )?
+                    .into(),
                 },
             })
         })

@@ -79,7 +79,9 @@ pub enum Situation {
     },
     Student,
     Other {
-        description: Label,
+        /// Personal: the person's situation in a few words, sealed with
+        /// their key.
+        description: Personal<Label>,
     },
 }
 

@@ -113,7 +113,9 @@ pub struct RenewalTerms {
     pub weekly_hours: WeeklyHours,
     pub objective: Objective,
     pub goals: Text,
-    pub why_goals_not_reached: Text,
+    /// Personal: why the person has not reached them yet, sealed with
+    /// their key.
+    pub why_goals_not_reached: Personal<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,15 +377,15 @@ events! {
         ProposalAcceptedByPerson = ("proposal_accepted_by_person", 1),
         ProposalAcceptedByEmployer = ("proposal_accepted_by_employer", 1),
         ProposalDeclined = ("proposal_declined", 2),
-        ConventionDrafted = ("convention_drafted", 1),
-        ConventionModified = ("convention_modified", 1),
+        ConventionDrafted = ("convention_drafted", 2),
+        ConventionModified = ("convention_modified", 2),
         ConventionSigned = ("convention_signed", 1),
         ConventionPrevalidated = ("convention_prevalidated", 1),
         ConventionValidated = ("convention_validated", 1),
         ConventionRejected = ("convention_rejected", 2),
         ConventionDeprecated = ("convention_deprecated", 2),
         ConventionCancelled = ("convention_cancelled", 2),
-        ConventionRenewed = ("convention_renewed", 1),
+        ConventionRenewed = ("convention_renewed", 2),
         ImmersionStarted = ("immersion_started", 1),
         ImmersionInterrupted = ("immersion_interrupted", 2),
         ImmersionCompleted = ("immersion_completed", 1),
