@@ -782,3 +782,238 @@ async fn an_erased_employer_contact_leaves_no_trace() {
     assert_eq!(error(&again).0, "NOT_FOUND", "{again}");
     assert!(server.terminate().success());
 }
+
+/// Words recorded before free texts were sealed, as an older version wrote
+/// them: in clear in the events (schema version 1 of their types): what a
+/// readjustment changed, why she left, why she declined a proposal, her
+/// other situation in a convention and why a renewal's goals were not
+/// reached.
+const OLD_WORDS: [&str; 5] = [
+    "Plouzané-Lanildut",
+    "Landévennec-Crozon",
+    "Trégunc-Névez",
+    "Pouldreuzic-Penhors",
+    "Douarnenez-Tréboul",
+];
+
+/// The store the server runs with: its master key, the domain's upcasters.
+fn servers_store(db: &TestDb, dir: &tempdir::Dir) -> passerelle_store::Store {
+    let key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    passerelle_store::Store::new(
+        db.pool.clone(),
+        passerelle_store::Keyring::new(&passerelle_store::MasterKey::from_base64(&key).unwrap()),
+        passerelle_app::upcasters(),
+    )
+}
+
+/// `data` of `event_type` at schema version 1, from its committed snapshot.
+fn old_event(event_type: &str, change: impl FnOnce(&mut Value)) -> Value {
+    let path = format!(
+        "{}/crates/domain/tests/snapshots/events/{event_type}.v1.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    change(&mut data);
+    data
+}
+
+#[tokio::test]
+async fn an_erasure_writes_over_the_words_recorded_in_clear_before_they_were_sealed() {
+    use passerelle_store::{Append, ExpectedVersion, Metadata, NewEvent};
+
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started_with_links(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let manager = login(&server, "dominique@ml-nantes.fr").await;
+    let employer =
+        register_employer(&server, &mediator, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &mediator, None).await;
+    let awa: Uuid = person.as_str().unwrap().parse().unwrap();
+    let declined = propose(&server, &mediator, &person, &employer).await;
+    let renewed = propose(&server, &mediator, &person, &employer).await;
+
+    // Her path as an older version recorded it: each free text in clear,
+    // beside what was sealed with her key from the start.
+    let store = servers_store(&db, &dir);
+    let old = |event_type: &str, change: &dyn Fn(&mut Value)| {
+        NewEvent::new(event_type, 1, old_event(event_type, change)).about(awa)
+    };
+    let stream = |id: &Value| format!("immersion-{}", id.as_str().unwrap());
+    let histories = [
+        (
+            format!("person-{awa}"),
+            vec![
+                old("project_readjusted", &|d| d["what_changed"] = json!(OLD_WORDS[0])),
+                old("person_exited", &|d| {
+                    d["reason"] = json!({"kind": "other", "explanation": OLD_WORDS[1]})
+                }),
+            ],
+        ),
+        (
+            stream(&declined),
+            vec![old("proposal_declined", &|d| d["reason"] = json!(OLD_WORDS[2]))],
+        ),
+        (
+            stream(&renewed),
+            vec![
+                old("convention_drafted", &|d| {
+                    d["convention"]["person"]["situation"] =
+                        json!({"kind": "other", "description": OLD_WORDS[3]})
+                }),
+                old("convention_renewed", &|d| {
+                    d["terms"]["why_goals_not_reached"] = json!(OLD_WORDS[4])
+                }),
+            ],
+        ),
+    ];
+    let metadata = Metadata {
+        actor: "user:old-version".into(),
+        role: "mediator".into(),
+        structure: Uuid::new_v4(),
+        correlation_id: Uuid::new_v4(),
+        causation_id: None,
+        command_id: Uuid::new_v4(),
+    };
+    for (i, (stream_id, events)) in histories.iter().enumerate() {
+        let metadata = Metadata {
+            command_id: Uuid::new_v4(),
+            ..metadata.clone()
+        };
+        store
+            .append(&Append {
+                stream_id,
+                expected: ExpectedVersion::Any,
+                events,
+                metadata: &metadata,
+                recorded_at: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("history {i}: {e}"));
+    }
+    for needle in OLD_WORDS {
+        assert!(
+            !plaintext(&db, needle).await.is_empty(),
+            "{needle} is in clear in the events before"
+        );
+    }
+
+    // Read back through the API while she is not erased: her export holds
+    // every one, her immersions the ones about them.
+    let export = gql(
+        &server,
+        Some(&manager),
+        "query($p: ID!) { personDataExport(personId: $p) { document } }",
+        json!({ "p": person }),
+    )
+    .await;
+    assert!(export["errors"].is_null(), "{export}");
+    let export = export.to_string();
+    for needle in OLD_WORDS {
+        assert!(export.contains(needle), "{needle} not in the export: {export}");
+    }
+    let immersions = |token: &str| {
+        let (server, token) = (&server, token.to_owned());
+        let ids = json!([declined, renewed]);
+        async move {
+            let mut texts = String::new();
+            for id in ids.as_array().unwrap() {
+                let answer = gql(
+                    server,
+                    Some(&token),
+                    "query($i: ID!) { immersion(id: $i) { decline { reason }
+                        convention { person { situation { kind description } }
+                                     renewal { whyGoalsNotReached } } } }",
+                    json!({ "i": id }),
+                )
+                .await;
+                assert!(answer["errors"].is_null(), "{answer}");
+                texts.push_str(&answer.to_string());
+            }
+            texts
+        }
+    };
+    let before = immersions(&manager).await;
+    for needle in &OLD_WORDS[2..] {
+        assert!(before.contains(needle), "{needle} not read back: {before}");
+    }
+
+    let erased = gql(
+        &server,
+        Some(&manager),
+        ERASE,
+        json!({ "p": person, "c": true, "r": "PERSON_REQUEST" }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+
+    let check = |label: &'static str| {
+        let (db, store, immersions) = (&db, &store, &immersions);
+        let manager = manager.clone();
+        let streams: Vec<String> = histories.iter().map(|(s, _)| s.clone()).collect();
+        async move {
+            for needle in OLD_WORDS {
+                let found = left_in_clear(db, needle).await;
+                assert!(found.is_empty(), "{label}: {needle} in clear in {found:?}");
+            }
+            let read = immersions(&manager).await;
+            for needle in OLD_WORDS {
+                assert!(!read.contains(needle), "{label}: {needle} read back: {read}");
+            }
+            assert!(read.contains("\"OTHER\""), "{label}: the figures' part stays: {read}");
+            // Replayed by the store, each reads as erased, the rest as it was.
+            let mut conn = db.pool.acquire().await.unwrap();
+            for stream in &streams {
+                for event in store.read_stream(&mut conn, stream, 1).await.unwrap() {
+                    let text = event.data.get();
+                    assert!(
+                        OLD_WORDS.iter().all(|w| !text.contains(w)),
+                        "{label}: {stream}: {text}"
+                    );
+                }
+            }
+            let exited = store
+                .read_stream(&mut conn, &streams[0], 1)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.event_type == "person_exited")
+                .unwrap();
+            assert_eq!(exited.schema_version, 2, "{label}");
+            assert_eq!(
+                exited.value()["reason"],
+                json!({"kind": "other", "explanation": {"$erased": true}}),
+                "{label}"
+            );
+        }
+    };
+    check("after the erasure").await;
+
+    // Asked again, as for someone erased before this was done: nothing
+    // left to write over, refused as before.
+    let again = gql(
+        &server,
+        Some(&manager),
+        ERASE,
+        json!({ "p": person, "c": true, "r": "PERSON_REQUEST" }),
+    )
+    .await;
+    assert_eq!(error(&again).0, "RULE_VIOLATED", "{again}");
+
+    // The views that read these events, rebuilt from the log.
+    for name in ["people", "immersions", "dashboards", "inbox", "notifications"] {
+        let out = passerelle(&db, &dir, &["projections", "rebuild", name]);
+        assert!(
+            out.status.success(),
+            "rebuild {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    check("after rebuilding the views").await;
+}

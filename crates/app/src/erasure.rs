@@ -3,8 +3,10 @@
 //! The fact is appended by the command path like any command; once it is
 //! durable, one transaction destroys the person's key (every value ever
 //! sealed with it reads as erased from then on), records the store's
-//! erasure on `subject-<id>`, purges the inline views in it and runs what
-//! the caller adds (sessions, links, queued mail). A crash between the two
+//! erasure on `subject-<id>`, purges the inline views in it, writes over
+//! what their path's events recorded in clear before it was sealed
+//! (`Store::erase_clear_in`) and runs what the caller adds (sessions,
+//! links, queued mail). A crash between the two
 //! leaves the fact without the destruction: erasing the person again finds
 //! the fact, is refused in the domain, and finishes the destruction first,
 //! so a retry always completes the job and never does it twice.
@@ -77,12 +79,18 @@ impl Handler {
     ) -> Result<(), AppError> {
         let subject = person.as_uuid();
         let (mut tx, done) = self.destroy_key(subject, meta).await?;
+        // What their path recorded in clear before it was sealed goes too,
+        // on an erasure asked again as well (one made before this did it).
+        let streams = passerelle_projections::views::people::streams_of(&mut *tx, person).await?;
+        self.store().erase_clear_in(&mut tx, &streams).await?;
         forget.forget(&mut tx, person).await?;
         tx.commit().await?;
-        // The person's state kept in this replica's memory holds their
+        // The states of their path kept in this replica's memory hold their
         // values as read before: dropped now (whatever its type, `take`
-        // removes the entry), not within the minute it would expire in.
-        let _ = self.states.take::<()>(&format!("person-{subject}"));
+        // removes the entry), not within the minute they would expire in.
+        for stream in &streams {
+            let _ = self.states.take::<()>(stream);
+        }
         if !done {
             self.store().notify_appended();
             self.announce(format!("subject-{subject}"));

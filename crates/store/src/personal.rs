@@ -315,6 +315,27 @@ pub(crate) async fn erase(conn: &mut PgConnection, subject: Uuid) -> Result<bool
     Ok(first)
 }
 
+/// Replaces every personal value still in clear (`{"$personal": v}`) with
+/// `{"$erased": true}`; says whether there was one. Stored data holds such
+/// values only once an upcaster read a text recorded in clear before it was
+/// sealed: everything marked personal when appended is sealed.
+pub(crate) fn erase_clear(value: &mut Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            if single_entry(map, PERSONAL).is_some() {
+                *value = json!({ ERASED: true });
+                return true;
+            }
+            map.values_mut()
+                .fold(false, |erased, v| erase_clear(v) || erased)
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |erased, v| erase_clear(v) || erased),
+        _ => false,
+    }
+}
+
 fn contains_key(value: &Value, key: &str) -> bool {
     match value {
         Value::Object(map) => map.contains_key(key) || map.values().any(|v| contains_key(v, key)),
@@ -417,6 +438,28 @@ mod tests {
         seal_in_place(&mut data, &key, subject).unwrap();
         open_in_place(&mut data, &HashMap::new()).unwrap();
         assert_eq!(data, json!({"name": {"$erased": true}}));
+    }
+
+    #[test]
+    fn a_value_in_clear_is_erased_and_a_sealed_one_left_as_it_is() {
+        let sealed = json!({ SEALED: { "subject": Uuid::nil(), "box": "AAAA" } });
+        let mut data = json!({
+            "why": {"$personal": "Malade"},
+            "skills": [{"comment": {"$personal": "Vite"}}, {"comment": null}],
+            "words": sealed,
+            "kind": "other"
+        });
+        assert!(erase_clear(&mut data));
+        assert_eq!(
+            data,
+            json!({
+                "why": {"$erased": true},
+                "skills": [{"comment": {"$erased": true}}, {"comment": null}],
+                "words": sealed,
+                "kind": "other"
+            })
+        );
+        assert!(!erase_clear(&mut data), "nothing left to erase");
     }
 
     #[test]

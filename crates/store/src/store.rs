@@ -795,6 +795,66 @@ impl Store {
         Ok(events)
     }
 
+    /// Writes over the personal values of the events of `streams` that
+    /// were recorded in clear, before they were sealed: the values an
+    /// upcaster reads as personal from an older schema version. Each
+    /// becomes `{"$erased": true}` and its event is stored as the version
+    /// its upcasters read it as; its sealed values, and every event with
+    /// nothing in clear, are left as they are. For an erasure, on its
+    /// transaction (the events are otherwise immutable: the update is let
+    /// through for this transaction only), with the subject's own streams:
+    /// what their key sealed goes with the key, what was never sealed goes
+    /// with this. Idempotent; returns how many events it wrote over.
+    pub async fn erase_clear_in(&self, conn: &mut PgConnection, streams: &[String]) -> Result<u64> {
+        if streams.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<(String, i64, String, i32, String)> = sqlx::query_as(
+            "select stream_id, version, event_type, schema_version, data::text from events
+             where stream_id = any($1)",
+        )
+        .bind(streams)
+        .fetch_all(&mut *conn)
+        .await?;
+        let (mut ids, mut versions, mut schemas, mut data) = (vec![], vec![], vec![], vec![]);
+        for (stream_id, version, event_type, schema_version, text) in rows {
+            if !self.upcasters.applies(&event_type, schema_version) {
+                continue;
+            }
+            let value: Value = serde_json::from_str(&text).map_err(StoreError::Data)?;
+            let (upcast_to, mut value) = self.upcasters.upcast(&event_type, schema_version, value);
+            if personal::erase_clear(&mut value) {
+                ids.push(stream_id);
+                versions.push(version);
+                schemas.push(upcast_to);
+                data.push(value.to_string());
+            }
+        }
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        sqlx::query("select set_config('passerelle.erasure', 'on', true)")
+            .execute(&mut *conn)
+            .await?;
+        let written = sqlx::query(
+            "update events e set data = n.data::json, schema_version = n.schema_version
+             from unnest($1::text[], $2::int8[], $3::int4[], $4::text[])
+                  as n(stream_id, version, schema_version, data)
+             where e.stream_id = n.stream_id and e.version = n.version",
+        )
+        .bind(&ids)
+        .bind(&versions)
+        .bind(&schemas)
+        .bind(&data)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        sqlx::query("select set_config('passerelle.erasure', 'off', true)")
+            .execute(&mut *conn)
+            .await?;
+        Ok(written)
+    }
+
     /// Erases a data subject: deletes their key, so their sealed fields read
     /// as erased everywhere, and records the erasure as an event on the
     /// `subject-<id>` stream so projections can purge what they copied.

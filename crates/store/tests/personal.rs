@@ -184,3 +184,145 @@ async fn a_server_with_another_master_key_refuses_the_database() {
         .unwrap_err();
     assert!(matches!(err, StoreError::WrongMasterKey), "{err:?}");
 }
+
+/// Version 1 kept `why` in clear; version 2 seals it (the domain's
+/// upcasters mark such a text as personal the same way).
+fn why_sealed_from_v2(mut data: serde_json::Value) -> serde_json::Value {
+    let why = data["why"].take();
+    data["why"] = json!({ "$personal": why });
+    data
+}
+
+#[tokio::test]
+async fn an_erasure_writes_over_what_older_events_hold_in_clear() {
+    let db = TestDb::new().await;
+    let upcasters = || Upcasters::default().with("Interrupted", 1, why_sealed_from_v2);
+    let store = db.store_with(upcasters());
+    let person = Uuid::new_v4();
+    // As an older version recorded them: the free text in clear beside a
+    // value sealed with the person's key; then one recorded sealed.
+    let old = NewEvent::new(
+        "Interrupted",
+        1,
+        json!({"why": "Malade depuis lundi", "by": "person",
+               "words": {"$personal": "Je reviendrai"}}),
+    )
+    .about(person);
+    let new = NewEvent::new(
+        "Interrupted",
+        2,
+        json!({"why": {"$personal": "Absente"}, "by": "host"}),
+    )
+    .about(person);
+    store
+        .append(&append(
+            "immersion-1",
+            ExpectedVersion::NoStream,
+            &[old, new],
+            &metadata(),
+        ))
+        .await
+        .unwrap();
+    // Another person's stream, not erased.
+    let other = NewEvent::new("Interrupted", 1, json!({"why": "Grippe de Yanis"}));
+    store
+        .append(&append(
+            "immersion-2",
+            ExpectedVersion::NoStream,
+            &[other],
+            &metadata(),
+        ))
+        .await
+        .unwrap();
+    let raw = |stream: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            let rows: Vec<(i32, String)> = sqlx::query_as(
+                "select schema_version, data::text from events where stream_id = $1
+                 order by version",
+            )
+            .bind(stream)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    assert!(raw("immersion-1").await[0].1.contains("Malade"));
+
+    // Writing over refuses what is not an erasure's: another column, or the
+    // same version, even with the setting on.
+    for sql in [
+        "update events set actor = 'x', schema_version = 2 where stream_id = 'immersion-1' and version = 1",
+        "update events set data = '{}' where stream_id = 'immersion-1' and version = 1",
+    ] {
+        let mut tx = db.pool.begin().await.unwrap();
+        sqlx::query("select set_config('passerelle.erasure', 'on', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let err = sqlx::query(sql).execute(&mut *tx).await.unwrap_err();
+        assert!(
+            err.to_string().contains("events are immutable"),
+            "{sql}: {err}"
+        );
+    }
+
+    let mut tx = db.pool.begin().await.unwrap();
+    store
+        .erase_subject_in(&mut tx, person, &metadata())
+        .await
+        .unwrap();
+    let written = store
+        .erase_clear_in(&mut tx, &["immersion-1".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(written, 1, "the older event alone");
+    // The setting does not outlive the erasure's statements.
+    let err = sqlx::query("update events set data = '{}', schema_version = 9 where stream_id = 'immersion-2'")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("events are immutable"), "{err}");
+    drop(tx);
+
+    // Rolled back with the failed statement: done again, then committed.
+    let mut tx = db.pool.begin().await.unwrap();
+    store
+        .erase_subject_in(&mut tx, person, &metadata())
+        .await
+        .unwrap();
+    store
+        .erase_clear_in(&mut tx, &["immersion-1".to_owned()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let rows = raw("immersion-1").await;
+    assert!(!rows[0].1.contains("Malade"), "{rows:?}");
+    assert_eq!(rows[0].0, 2, "stored as the version it reads as");
+    assert!(rows[0].1.contains("$sealed"), "the sealed value stays sealed: {rows:?}");
+    assert_eq!(raw("immersion-2").await[0].1, r#"{"why":"Grippe de Yanis"}"#);
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    let read = store.read_stream(&mut conn, "immersion-1", 1).await.unwrap();
+    assert_eq!(read[0].schema_version, 2);
+    assert_eq!(
+        read[0].value(),
+        json!({"why": {"$erased": true}, "by": "person", "words": {"$erased": true}})
+    );
+    assert_eq!(
+        read[1].value(),
+        json!({"why": {"$erased": true}, "by": "host"})
+    );
+    let other = store.read_stream(&mut conn, "immersion-2", 1).await.unwrap();
+    assert_eq!(other[0].value(), json!({"why": {"$personal": "Grippe de Yanis"}}));
+
+    // Again: nothing left to write over.
+    let mut tx = db.pool.begin().await.unwrap();
+    let again = store
+        .erase_clear_in(&mut tx, &["immersion-1".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}

@@ -526,6 +526,23 @@ pub async fn timeline(
     .await
 }
 
+/// The streams of the person's path: their own, their immersions' and
+/// their testimonies', as the timeline knows them (by its key, so one
+/// index scan).
+pub async fn streams_of(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select 'person-' || $1::text
+         union
+         select distinct stream_id from people.timeline where person_id = $1",
+    )
+    .bind(person.0)
+    .fetch_all(db)
+    .await
+}
+
 /// A page of the person's path, in commit order, after the event at
 /// `(transaction_id, global_position)` when given.
 pub async fn timeline_page(
