@@ -376,6 +376,11 @@ impl Need {
     async fn surfaced_on(&self) -> Date {
         self.0.surfaced_on
     }
+    /// The offer's reference it was formalised with (`needFormalise`), if
+    /// one was given.
+    async fn offer_reference(&self) -> Option<&str> {
+        self.0.offer_reference.as_deref()
+    }
     /// The corrections of its description (`needCorrect`), oldest first,
     /// with why and who recorded each; null for a viewer who does not reach
     /// its establishment.

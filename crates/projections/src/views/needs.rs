@@ -282,6 +282,10 @@ pub struct NeedRow {
     pub qualified: bool,
     pub status: String,
     pub surfaced_on: time::Date,
+    /// The offer's reference the need was formalised with, if one was
+    /// given.
+    #[serde(default)]
+    pub offer_reference: Option<String>,
 }
 
 /// The row's values read back into the domain's enums: an unknown stored
@@ -305,7 +309,8 @@ impl NeedRow {
 }
 
 const NEED_COLUMNS: &str = "need_id, employer_id, structure, source, visit_id, activities,
-    rome_codes, conditions, headcount, horizon, hiring_intent, qualified, status, surfaced_on";
+    rome_codes, conditions, headcount, horizon, hiring_intent, qualified, status, surfaced_on,
+    offer_reference";
 
 pub async fn get(db: impl PgExecutor<'_>, need: NeedId) -> Result<Option<NeedRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
