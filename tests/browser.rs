@@ -3077,7 +3077,7 @@ async fn rows_under(browser: &Browser, id: &str) -> Vec<String> {
     for row in browser
         .client
         .find_all(Locator::Css(&format!(
-            "section[aria-labelledby='{id}'] :is(ul.tasks, ol) > li"
+            "section[aria-labelledby='{id}'] :is(ul.tasks, ul.dated, ol) > li"
         )))
         .await
         .unwrap()
@@ -3097,6 +3097,7 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
     let (server, staff) = started(&db, &dir).await;
     let employer = register_employer(&server, &staff, &siret(1), "Boulangerie du Port").await;
     // 22 visits and 22 needs: more than a page of each.
+    let mut needs = Vec::new();
     for n in 1..=22 {
         let done = gql(
             &server,
@@ -3117,6 +3118,19 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
         )
         .await;
         assert!(done["errors"].is_null(), "{done}");
+        needs.push(done["data"]["needSurface"]["need"]["id"].clone());
+    }
+    // One of them, qualified, became an offer with its reference.
+    let offer = &needs[21];
+    for mutation in [
+        "mutation($n: ID!) { needQualify(input: { needId: $n, description: {
+            activities: \"Besoin numéro 22\", romeCodes: [\"D1102\"], horizon: NOW,
+            hiringIntent: POSSIBLE } }) { need { id } } }",
+        "mutation($n: ID!) { needFormalise(input: { needId: $n,
+            offerReference: \"FT-192XKLM\" }) { need { id } } }",
+    ] {
+        let done = gql(&server, Some(&staff), mutation, json!({ "n": offer })).await;
+        assert!(done["errors"].is_null(), "{done}");
     }
     let base = &server.base;
     browser.sign_in(base).await;
@@ -3124,7 +3138,8 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
     browser.goto(&format!("{base}/employers/{id}")).await;
     let first_visits = rows_under(&browser, "visites").await;
     assert_eq!(first_visits.len(), 20, "{first_visits:?}");
-    assert_eq!(rows_under(&browser, "besoins").await.len(), 20);
+    let first_needs = rows_under(&browser, "besoins").await;
+    assert_eq!(first_needs.len(), 20);
     browser.audit("fiche établissement, premières pages").await;
     // The visits' next page; the needs stay on theirs.
     browser
@@ -3159,13 +3174,55 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
     browser
         .click("nav[aria-label='Pages des besoins'] a[rel='next']")
         .await;
-    assert_eq!(rows_under(&browser, "besoins").await.len(), 2);
+    let more_needs = rows_under(&browser, "besoins").await;
+    assert_eq!(more_needs.len(), 2);
     assert_eq!(rows_under(&browser, "visites").await.len(), 2);
+    // The formalised need says so in the list, with its offer's reference.
+    let formalised: Vec<&String> = first_needs
+        .iter()
+        .chain(&more_needs)
+        .filter(|n| n.contains("Offre publiée"))
+        .collect();
+    assert_eq!(formalised.len(), 1, "{first_needs:?} {more_needs:?}");
+    assert!(
+        formalised[0].contains("Besoin numéro 22")
+            && formalised[0].contains("Offre publiée : FT-192XKLM"),
+        "{formalised:?}"
+    );
     browser
         .click("nav[aria-label='Pages des visites'] a:not([rel])")
         .await;
     assert_eq!(rows_under(&browser, "visites").await.len(), 20);
     assert_eq!(rows_under(&browser, "besoins").await.len(), 2);
+
+    // The need's page says the offer and its reference.
+    browser
+        .goto(&format!("{base}/needs/{}", offer.as_str().unwrap()))
+        .await;
+    let need = browser.body().await;
+    assert!(need.contains("Offre publiée : FT-192XKLM"), "{need}");
+    browser.audit("besoin devenu offre").await;
+
+    // A page's link no longer valid (a cursor made up or cut short): the
+    // file from the start of its lists, saying so; never « Introuvable ».
+    for garbage in ["visites=n%27importe-quoi", "besoins=AAAA&visites=zz"] {
+        browser
+            .goto(&format!("{base}/employers/{id}?{garbage}"))
+            .await;
+        let page = browser.body().await;
+        assert!(!page.contains("Introuvable"), "{garbage}: {page}");
+        assert!(
+            page.contains("Ce lien de page n'est plus valable"),
+            "{page}"
+        );
+        assert_eq!(rows_under(&browser, "visites").await, first_visits);
+        assert_eq!(rows_under(&browser, "besoins").await.len(), 20);
+    }
+    let (status, _, _) = web_get(&server, &staff, &format!("/employers/{id}?visites=zz")).await;
+    assert_eq!(status, 200);
+    browser
+        .audit("fiche établissement, lien de page périmé")
+        .await;
 
     // A person's path: enrolled, then 21 job inquiries.
     let awa = enroll(&server, &staff, None).await;
@@ -3198,11 +3255,36 @@ async fn the_employers_file_and_the_persons_path_go_a_page_at_a_time() {
         "no name in the URL: {url}"
     );
     assert_eq!(rows_under(&browser, "parcours").await.len(), 2);
+    // Dated, the path is not numbered: a second page does not count from
+    // 1 again.
+    assert!(
+        browser
+            .client
+            .find_all(Locator::Css(
+                "section[aria-labelledby='parcours'] ol:not([start])"
+            ))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the path's second page numbers its entries from 1 again"
+    );
     browser.audit("dossier, parcours page 2").await;
     browser
         .click("nav[aria-label='Pages de son parcours'] a:not([rel])")
         .await;
     assert_eq!(rows_under(&browser, "parcours").await, first_facts);
+    // A path's link no longer valid: her file from the start of her path.
+    browser
+        .goto(&format!("{base}/people/{person}?parcours=pas-un-curseur"))
+        .await;
+    let page = browser.body().await;
+    assert!(!page.contains("Introuvable"), "{page}");
+    assert!(
+        page.contains("Ce lien de page n'est plus valable"),
+        "{page}"
+    );
+    assert_eq!(rows_under(&browser, "parcours").await, first_facts);
+    browser.audit("dossier, lien de page périmé").await;
     browser.close().await;
     assert!(server.terminate().success());
 }
@@ -3324,6 +3406,241 @@ async fn the_person_answers_the_assessment_that_came_after_her_feedback() {
     ] {
         assert!(printed.contains(part), "{part:?} missing:\n{printed}");
     }
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+/// How many establishments a visit form offers to choose from.
+async fn employer_choices(browser: &Browser) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(
+            "form[action='/visites'] input[name='employer'][type='radio']",
+        ))
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn the_visit_form_finds_the_establishment_among_more_than_a_hundred() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    // A hundred establishments before it by name: the one visited comes
+    // 101st.
+    for n in 1..=100 {
+        let id = register_employer(&server, &staff, &siret(n), &format!("Atelier {n:03}")).await;
+        assert!(id.is_string(), "{id}");
+    }
+    let visited = register_employer(&server, &staff, &siret(101), "Zinguerie du Quai").await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/visites/nouvelle")).await;
+    // A page of them at a time, never a list cut short.
+    assert_eq!(employer_choices(&browser).await, 20);
+    browser.audit("visite, choix de l'établissement").await;
+    browser
+        .click("nav[aria-label='Pages de la liste'] a[rel='next']")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/visites/nouvelle", "{url}");
+    assert!(
+        url.query().unwrap_or_default().starts_with("apres="),
+        "{url}"
+    );
+    assert_eq!(employer_choices(&browser).await, 20);
+    // A made-up page's link: the first page, saying so.
+    browser
+        .goto(&format!("{base}/visites/nouvelle?apres=pas-un-curseur"))
+        .await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Ce lien de page n'est plus valable")
+    );
+    assert_eq!(employer_choices(&browser).await, 20);
+    // The search narrows the choice to the one visited.
+    browser.fill("#nom", "zinguerie").await;
+    browser.click("form[role='search'] button").await;
+    assert_eq!(employer_choices(&browser).await, 1);
+    browser.audit("visite, établissement cherché").await;
+    // Sent without a choice: refused beside the choice, what was typed
+    // kept, the search's result offered again.
+    browser
+        .fill("#observations", "Le gérant cherche un apprenti couvreur")
+        .await;
+    browser.click("form[action='/visites'] button").await;
+    assert!(
+        browser
+            .text("#employer-erreur")
+            .await
+            .contains("Choisissez l'établissement")
+    );
+    assert_eq!(
+        browser.value("#observations").await,
+        "Le gérant cherche un apprenti couvreur"
+    );
+    assert_eq!(employer_choices(&browser).await, 1);
+    browser.audit("visite, établissement à choisir").await;
+    browser.tick("#employer-0").await;
+    browser.click("form[action='/visites'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Visite enregistrée"), "{page}");
+    assert!(page.contains("Zinguerie du Quai"), "{page}");
+    let seen = gql(
+        &server,
+        Some(&staff),
+        "query($e: ID!) { employer(id: $e) { visitCount } }",
+        json!({ "e": visited }),
+    )
+    .await;
+    assert_eq!(seen["data"]["employer"]["visitCount"], 1, "{seen}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn the_employers_and_the_persons_spaces_go_a_page_at_a_time() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let employer = register_employer(&server, &staff, &siret(1), "Boulangerie du Port").await;
+    let added = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let mut needs = Vec::new();
+    for n in 1..=22 {
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($e: ID!, $o: String!) { employerVisitLog(input: { employerId: $e,
+                purpose: PROSPECTION, observations: $o }) { employer { id } } }",
+            json!({ "e": employer, "o": format!("Visite numéro {n:02}") }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($e: ID!, $a: String!) { needSurface(input: { employerId: $e,
+                source: { kind: PHONE }, description: { activities: $a, romeCodes: [\"D1102\"],
+                horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+            json!({ "e": employer, "a": format!("Besoin numéro {n:02}") }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+        needs.push(done["data"]["needSurface"]["need"]["id"].clone());
+    }
+    for mutation in [
+        "mutation($n: ID!) { needQualify(input: { needId: $n, description: {
+            activities: \"Besoin numéro 01\", romeCodes: [\"D1102\"], horizon: NOW,
+            hiringIntent: POSSIBLE } }) { need { id } } }",
+        "mutation($n: ID!) { needFormalise(input: { needId: $n,
+            offerReference: \"FT-192XKLM\" }) { need { id } } }",
+    ] {
+        let done = gql(&server, Some(&staff), mutation, json!({ "n": needs[0] })).await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let awa = enroll(&server, &staff, Some("awa.diallo@example.org")).await;
+    for _ in 1..=21 {
+        let id = propose(&server, &staff, &awa, &employer).await;
+        assert!(id.is_string(), "{id}");
+    }
+    let base = &server.base;
+
+    // The establishment's space: each list a page at a time.
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .fill("#lien-email", "lucie@boulangerie-du-port.fr")
+        .await;
+    browser.click("form[action='/lien'] button").await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    let first_needs = rows_under(&browser, "besoins").await;
+    assert_eq!(first_needs.len(), 20, "{first_needs:?}");
+    assert_eq!(rows_under(&browser, "visites").await.len(), 20);
+    assert_eq!(rows_under(&browser, "immersions").await.len(), 20);
+    browser.audit("portail, premières pages").await;
+    browser
+        .click("nav[aria-label='Pages de vos besoins'] a[rel='next']")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    assert!(
+        url.query().unwrap_or_default().starts_with("besoins="),
+        "{url}"
+    );
+    let more_needs = rows_under(&browser, "besoins").await;
+    assert_eq!(more_needs.len(), 2, "{more_needs:?}");
+    assert_eq!(rows_under(&browser, "visites").await.len(), 20);
+    let mut seen: Vec<&String> = first_needs.iter().chain(&more_needs).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 22, "each need once");
+    // The need that became an offer says so, with its reference.
+    let offers: Vec<&&String> = seen
+        .iter()
+        .filter(|n| n.contains("Offre publiée"))
+        .collect();
+    assert_eq!(offers.len(), 1, "{seen:?}");
+    assert!(offers[0].contains("Besoin numéro 01"), "{offers:?}");
+    assert!(
+        offers[0].contains("Offre publiée : FT-192XKLM"),
+        "{offers:?}"
+    );
+    browser.audit("portail, besoins page 2").await;
+    browser
+        .click("nav[aria-label='Pages des visites'] a[rel='next']")
+        .await;
+    assert_eq!(rows_under(&browser, "visites").await.len(), 2);
+    assert_eq!(rows_under(&browser, "besoins").await.len(), 2);
+    browser
+        .click("nav[aria-label='Pages de vos immersions'] a[rel='next']")
+        .await;
+    assert_eq!(rows_under(&browser, "immersions").await.len(), 1);
+    // A page's link no longer valid: every list from its start, saying so.
+    browser
+        .goto(&format!("{base}/?besoins=zz&immersions=AAAA"))
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Ce lien de page n'est plus valable"),
+        "{page}"
+    );
+    assert_eq!(rows_under(&browser, "besoins").await, first_needs);
+    assert_eq!(rows_under(&browser, "immersions").await.len(), 20);
+    browser.audit("portail, lien de page périmé").await;
+
+    // The person's space: her immersions a page at a time.
+    browser.click("form[action='/deconnexion'] button").await;
+    browser.fill("#lien-email", "awa.diallo@example.org").await;
+    browser.click("form[action='/lien'] button").await;
+    let token = logged_link(&server, 1).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    assert_eq!(rows_under(&browser, "immersions").await.len(), 20);
+    browser.audit("espace de la personne, immersions").await;
+    browser
+        .click("nav[aria-label='Pages de vos immersions'] a[rel='next']")
+        .await;
+    assert_eq!(rows_under(&browser, "immersions").await.len(), 1);
+    browser
+        .audit("espace de la personne, immersions page 2")
+        .await;
     browser.close().await;
     assert!(server.terminate().success());
 }

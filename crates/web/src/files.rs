@@ -18,7 +18,7 @@ use crate::answer::{Code, Connection, Day, Paged, PersonName, RomeMatch, read_or
 use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, given, list_href, message};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
 
 #[derive(Template)]
 #[template(path = "employer.html")]
@@ -55,6 +55,8 @@ struct NeedTemplate {
     origin: String,
     /// Where it stands, in French; open, its actions are offered.
     status: &'static str,
+    /// Formalised as an offer: « Offre publiée : <reference> ».
+    offer: Option<String>,
     open: bool,
     qualified: bool,
     /// Id, name, why their project fits.
@@ -183,6 +185,8 @@ struct Listed {
     #[serde(rename = "sourceKind")]
     source: Code<NeedSource>,
     surfaced_on: Day,
+    current_status: NeedStatus,
+    offer_reference: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +223,7 @@ struct NeedFile {
     surfaced_on: Day,
     /// Null only for a viewer who does not reach the establishment.
     corrections: Option<Vec<NeedCorrectionLine>>,
+    offer_reference: Option<String>,
 }
 
 #[derive(Deserialize, PartialEq, Eq)]
@@ -239,12 +244,43 @@ struct Matching {
     target_rome_codes: Vec<String>,
 }
 
+/// A need formalised as an offer, as its lists and its page say it: with
+/// the offer's reference when one was given.
+pub(crate) fn offer_published(reference: Option<&str>) -> String {
+    match reference {
+        Some(r) => format!("Offre publiée : {r}"),
+        None => "Offre publiée, sans référence".to_owned(),
+    }
+}
+
 fn not_found() -> Response {
     message(
         StatusCode::NOT_FOUND,
         "Introuvable",
         "Cette fiche n'existe pas ou ne vous est pas accessible.",
     )
+}
+
+const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
+    $visitsAfter: String) {
+    employer(id: $e) { id name communeName nafLabel
+    surfacedNeeds(first: $first, after: $needsAfter) {
+        edges { node { id activities neededWithin sourceKind surfacedOn
+            currentStatus offerReference } }
+        pageInfo { endCursor hasNextPage } }
+    loggedVisits(first: $first, after: $visitsAfter) {
+        edges { node { id visitedOn purpose observations } }
+        pageInfo { endCursor hasNextPage } }
+    corrections { fields reason correctedOn recorded { role } } } }";
+
+/// The employer file's variables: its id and where each list starts.
+fn file_variables(id: &str, at: &FilePages) -> serde_json::Value {
+    json!({
+        "e": id,
+        "first": PAGE_SIZE,
+        "needsAfter": given(&at.besoins),
+        "visitsAfter": given(&at.visites),
+    })
 }
 
 pub(crate) async fn employer(
@@ -256,26 +292,15 @@ pub(crate) async fn employer(
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    let after = |cursor: &str| given(cursor).map(str::to_owned);
-    let out = page
-        .run(
-            "query($e: ID!, $first: Int!, $needsAfter: String, $visitsAfter: String) {
-                employer(id: $e) { id name communeName nafLabel
-                surfacedNeeds(first: $first, after: $needsAfter) {
-                    edges { node { id activities neededWithin sourceKind surfacedOn } }
-                    pageInfo { endCursor hasNextPage } }
-                loggedVisits(first: $first, after: $visitsAfter) {
-                    edges { node { id visitedOn purpose observations } }
-                    pageInfo { endCursor hasNextPage } }
-                corrections { fields reason correctedOn recorded { role } } } }",
-            json!({
-                "e": id,
-                "first": PAGE_SIZE,
-                "needsAfter": after(&at.besoins),
-                "visitsAfter": after(&at.visites),
-            }),
-        )
-        .await;
+    let mut notice = notice(&q);
+    let mut at = at;
+    let mut out = page.run(EMPLOYER_FILE, file_variables(&id, &at)).await;
+    if out.bad_cursor() {
+        // A page's link no longer valid: both lists from their start.
+        at = FilePages::default();
+        notice = Some(STALE_PAGE.to_owned());
+        out = page.run(EMPLOYER_FILE, file_variables(&id, &at)).await;
+    }
     let answer: EmployerAnswer = read_or_return!(out);
     let Some(e) = answer.employer else {
         return not_found();
@@ -287,16 +312,21 @@ pub(crate) async fn employer(
     let needs = needs
         .into_iter()
         .map(|n| {
-            (
-                n.id,
-                n.activities,
-                format!(
-                    "{}, exprimé le {} {}",
-                    n.horizon.french(),
-                    n.surfaced_on.french(),
-                    origin(n.source)
-                ),
-            )
+            let mut details = format!(
+                "{}, exprimé le {} {}",
+                n.horizon.french(),
+                n.surfaced_on.french(),
+                origin(n.source)
+            );
+            match n.current_status {
+                NeedStatus::Open => {}
+                NeedStatus::FormalisedAsOffer => details.push_str(&format!(
+                    " ; {}",
+                    offer_published(n.offer_reference.as_deref())
+                )),
+                NeedStatus::Closed => details.push_str(" ; clos"),
+            }
+            (n.id, n.activities, details)
         })
         .collect();
     let visits = visits
@@ -327,7 +357,7 @@ pub(crate) async fn employer(
         .collect::<Vec<_>>()
         .join(" – ");
     let body = EmployerTemplate {
-        nav: page.nav(notice(&q)),
+        nav: page.nav(notice),
         id: e.id,
         name: e.name,
         place,
@@ -361,7 +391,7 @@ impl Page {
     ) -> Response {
         let out = self
             .run(
-                "query($n: ID!) { need(id: $n) { employerId currentStatus qualified romeCodes
+                "query($n: ID!) { need(id: $n) { employerId currentStatus offerReference qualified romeCodes
                     activities conditions headcount neededWithin wouldHire sourceKind surfacedOn
                     corrections { activities romeCodes conditions headcount neededWithin wouldHire
                         reason correctedOn recorded { role } }
@@ -436,6 +466,8 @@ impl Page {
                 NeedStatus::FormalisedAsOffer => "Formalisé en offre d'emploi",
                 NeedStatus::Closed => "Clos",
             },
+            offer: (n.current_status == NeedStatus::FormalisedAsOffer)
+                .then(|| offer_published(n.offer_reference.as_deref())),
             open: n.current_status == NeedStatus::Open,
             qualified: n.qualified,
             matching,

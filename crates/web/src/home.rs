@@ -13,8 +13,8 @@ use passerelle_domain::fr;
 use passerelle_domain::immersion::Stage;
 use passerelle_domain::values::RomeCode;
 
-use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
-use crate::page::{FormState, Nav, Page};
+use crate::answer::{Code, Connection, Day, Paged, PersonName, read_or_return};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_pager};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -73,10 +73,14 @@ struct TaskView {
 struct PortalTemplate {
     nav: Nav,
     name: String,
-    needs: Vec<String>,
+    /// What, then where it stands when no longer open.
+    needs: Vec<(String, Option<String>)>,
+    needs_pager: Pager,
     /// Id, what.
     immersions: Vec<(String, String)>,
+    immersions_pager: Pager,
     visits: Vec<String>,
+    visits_pager: Pager,
 }
 
 #[derive(Template)]
@@ -84,6 +88,7 @@ struct PortalTemplate {
 struct PersonTemplate {
     nav: Nav,
     immersions: Vec<(String, String)>,
+    immersions_pager: Pager,
     /// The person's id, for the page of their own data.
     me: Option<String>,
     /// The texts they may agree to, and whether they have.
@@ -161,17 +166,31 @@ impl Page {
 }
 
 impl Page {
-    /// The viewer's own immersions, as links: what stage, since when.
-    async fn own_immersions(&self) -> Result<Vec<(String, String)>, Box<Response>> {
-        let out = self
-            .run(
-                "{ immersions(first: 50) { edges { node { id currentStage employerName } } } }",
-                json!({}),
+    /// The page of the viewer's own immersions the URL asks for, as links
+    /// (what stage, since when), and the cursor of the next page; a cursor
+    /// no longer valid gives the first page, and says so.
+    async fn own_immersions(
+        &self,
+        at: &mut SpacePages,
+        said: &mut Option<String>,
+    ) -> Result<(Vec<(String, String)>, Option<String>), Box<Response>> {
+        let read = |after: Option<&str>| {
+            self.run(
+                "query($first: Int!, $after: String) { immersions(first: $first, after: $after) {
+                    edges { node { id currentStage employerName } }
+                    pageInfo { endCursor hasNextPage } } }",
+                json!({ "first": PAGE_SIZE, "after": after }),
             )
-            .await;
+        };
+        let mut out = read(given(&at.immersions)).await;
+        if out.bad_cursor() {
+            at.immersions.clear();
+            *said = Some(STALE_PAGE.to_owned());
+            out = read(None).await;
+        }
         #[derive(Deserialize)]
         struct Answer {
-            immersions: Connection<Own>,
+            immersions: Paged<Own>,
         }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -181,9 +200,9 @@ impl Page {
             employer_name: Option<String>,
         }
         let answer: Answer = out.read()?;
-        Ok(answer
-            .immersions
-            .nodes()
+        let (rows, next) = answer.immersions.split();
+        let rows = rows
+            .into_iter()
             .map(|n| {
                 let name = n.employer_name.as_deref().unwrap_or("Immersion");
                 let what = match n.current_stage.0 {
@@ -201,7 +220,8 @@ impl Page {
                 };
                 (n.id, format!("{name} : {what}"))
             })
-            .collect())
+            .collect();
+        Ok((rows, next))
     }
 }
 
@@ -278,6 +298,32 @@ pub(crate) struct Notice {
     pub employeur: Option<String>,
 }
 
+/// Where the spaces start each of their lists: after a cursor of the
+/// API's (nobody's name), else at the beginning.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SpacePages {
+    #[serde(default)]
+    immersions: String,
+    #[serde(default)]
+    besoins: String,
+    #[serde(default)]
+    visites: String,
+}
+
+impl SpacePages {
+    fn lists(&self) -> [(&'static str, &str); 3] {
+        [
+            ("immersions", &self.immersions),
+            ("besoins", &self.besoins),
+            ("visites", &self.visites),
+        ]
+    }
+
+    fn pager(&self, list: &str, next: Option<String>) -> Pager {
+        list_pager("/", &self.lists(), list, next)
+    }
+}
+
 pub(crate) fn notice(q: &Notice) -> Option<String> {
     Some(
         match q.fait.as_deref()? {
@@ -303,20 +349,43 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
     )
 }
 
-pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
-    let nav = page.nav(notice(&q));
+pub(crate) async fn home(
+    page: Page,
+    Query(q): Query<Notice>,
+    Query(at): Query<SpacePages>,
+) -> Response {
     if page.viewer.user.is_some() {
+        let nav = page.nav(notice(&q));
         return page.inbox(nav, FormState::default(), None).await;
     }
+    let mut at = at;
+    let mut said = notice(&q);
     if let Some(employer) = own_employer(&page.viewer) {
-        let out = page
-            .run(
-                "query($e: ID!) { employer(id: $e) { name
-                    surfacedNeeds(first: 20) { edges { node { activities } } }
-                    loggedVisits(first: 20) { edges { node { visitedOn } } } } }",
-                json!({ "e": employer }),
+        let read = |at: &SpacePages| {
+            page.run(
+                "query($e: ID!, $first: Int!, $needsAfter: String, $visitsAfter: String) {
+                    employer(id: $e) { name
+                    surfacedNeeds(first: $first, after: $needsAfter) {
+                        edges { node { activities currentStatus offerReference } }
+                        pageInfo { endCursor hasNextPage } }
+                    loggedVisits(first: $first, after: $visitsAfter) {
+                        edges { node { visitedOn } }
+                        pageInfo { endCursor hasNextPage } } } }",
+                json!({
+                    "e": employer,
+                    "first": PAGE_SIZE,
+                    "needsAfter": given(&at.besoins),
+                    "visitsAfter": given(&at.visites),
+                }),
             )
-            .await;
+        };
+        let mut out = read(&at).await;
+        if out.bad_cursor() {
+            // A page's link no longer valid: every list from its start.
+            at = SpacePages::default();
+            said = Some(STALE_PAGE.to_owned());
+            out = read(&at).await;
+        }
         #[derive(Deserialize)]
         struct Answer {
             employer: Option<Portal>,
@@ -325,13 +394,16 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
         #[serde(rename_all = "camelCase")]
         struct Portal {
             name: String,
-            /// The latest ones.
-            surfaced_needs: Connection<PortalNeed>,
-            logged_visits: Connection<PortalVisit>,
+            /// The latest ones first.
+            surfaced_needs: Paged<PortalNeed>,
+            logged_visits: Paged<PortalVisit>,
         }
         #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
         struct PortalNeed {
             activities: String,
+            current_status: String,
+            offer_reference: Option<String>,
         }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -339,33 +411,56 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             visited_on: Day,
         }
         let answer: Answer = read_or_return!(out);
-        let immersions = match page.own_immersions().await {
+        let (immersions, next_immersions) = match page.own_immersions(&mut at, &mut said).await {
             Ok(list) => list,
             Err(r) => return *r,
         };
-        let (name, needs, visits) = match answer.employer {
-            Some(p) => (
-                p.name,
-                p.surfaced_needs.nodes().map(|n| n.activities).collect(),
-                p.logged_visits
-                    .nodes()
+        let (name, needs, next_needs, visits, next_visits) = match answer.employer {
+            Some(p) => {
+                let (needs, next_needs) = p.surfaced_needs.split();
+                let (visits, next_visits) = p.logged_visits.split();
+                let needs = needs
+                    .into_iter()
+                    .map(|n| {
+                        let status = match n.current_status.as_str() {
+                            "FORMALISED_AS_OFFER" => {
+                                Some(crate::files::offer_published(n.offer_reference.as_deref()))
+                            }
+                            "CLOSED" => Some("Clos".to_owned()),
+                            _ => None,
+                        };
+                        (n.activities, status)
+                    })
+                    .collect();
+                let visits = visits
+                    .into_iter()
                     .map(|v| format!("Visite le {}", v.visited_on.french()))
-                    .collect(),
+                    .collect();
+                (p.name, needs, next_needs, visits, next_visits)
+            }
+            None => (
+                "Votre établissement".to_owned(),
+                Vec::new(),
+                None,
+                Vec::new(),
+                None,
             ),
-            None => ("Votre établissement".to_owned(), Vec::new(), Vec::new()),
         };
         let body = PortalTemplate {
-            nav,
+            nav: page.nav(said),
             name,
             needs,
+            needs_pager: at.pager("besoins", next_needs),
             immersions,
+            immersions_pager: at.pager("immersions", next_immersions),
             visits,
+            visits_pager: at.pager("visites", next_visits),
         }
         .render();
         return page.render(StatusCode::OK, body);
     }
     if page.viewer.principal.is_some() {
-        let immersions = match page.own_immersions().await {
+        let (immersions, next_immersions) = match page.own_immersions(&mut at, &mut said).await {
             Ok(list) => list,
             Err(r) => return *r,
         };
@@ -378,8 +473,9 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
             None => Vec::new(),
         };
         let body = PersonTemplate {
-            nav,
+            nav: page.nav(said),
             immersions,
+            immersions_pager: at.pager("immersions", next_immersions),
             me,
             consents,
         }
@@ -387,7 +483,7 @@ pub(crate) async fn home(page: Page, Query(q): Query<Notice>) -> Response {
         return page.render(StatusCode::OK, body);
     }
     let body = HomeTemplate {
-        nav,
+        nav: page.nav(said),
         form: FormState::default(),
     }
     .render();

@@ -215,6 +215,36 @@ impl Pager {
     }
 }
 
+/// The links of one of a page's several lists (each with its own cursor
+/// in the URL, `lists` the names and cursors of them all): its next page,
+/// its first when this is not it, the other lists staying on their pages;
+/// each link leads back to the list's section (`#list`).
+pub(crate) fn list_pager(
+    path: &str,
+    lists: &[(&str, &str)],
+    list: &str,
+    next: Option<String>,
+) -> Pager {
+    let mut at = lists.to_vec();
+    let section = |query: &[(&str, &str)]| format!("{}#{list}", list_href(path, query));
+    let own = at.iter().position(|(k, _)| *k == list).unwrap_or_default();
+    let started = at.get(own).is_some_and(|(_, v)| !v.is_empty());
+    let next = next.map(|cursor| {
+        let mut query: Vec<(&str, &str)> = at.iter().copied().collect();
+        if let Some(slot) = query.get_mut(own) {
+            slot.1 = &cursor;
+        }
+        section(&query)
+    });
+    if let Some(slot) = at.get_mut(own) {
+        slot.1 = "";
+    }
+    Pager {
+        next,
+        first: started.then(|| section(&at)),
+    }
+}
+
 /// A day as a date field sends it.
 pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
     time::Date::parse(
@@ -464,6 +494,21 @@ pub(crate) struct Outcome {
     pub errors: Vec<GqlError>,
     pub cookies: Vec<String>,
 }
+
+impl Outcome {
+    /// Whether the API refused a page's cursor (`after`): a link made
+    /// before the list changed, or edited by hand.
+    pub(crate) fn bad_cursor(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.field.as_deref() == Some("after"))
+    }
+}
+
+/// What a page says when the cursor of its link was refused and it shows
+/// the list's first page instead.
+pub(crate) const STALE_PAGE: &str =
+    "Ce lien de page n'est plus valable : voici le début de la liste.";
 
 /// A form's values as sent, and the errors to show beside each field.
 #[derive(Default)]

@@ -20,8 +20,8 @@ use crate::answer::{
 };
 use crate::home::{Notice, notice};
 use crate::page::{
-    FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, encode, given, list_href, message,
-    parse_date,
+    FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_href,
+    message, parse_date,
 };
 
 /// What led to a readjustment, as the end of a sentence.
@@ -601,11 +601,11 @@ impl Page {
         id: &str,
         status: StatusCode,
         form: FormState,
-        notice: Option<String>,
-        path_after: Option<&str>,
+        mut notice: Option<String>,
+        mut path_after: Option<&str>,
     ) -> Response {
-        let out = self
-            .run(
+        let read = |path_after: Option<&str>| {
+            self.run(
                 "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
                   person(id: $p) { firstName lastName mayErase
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
@@ -627,7 +627,14 @@ impl Page {
                   immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors } } } }",
                 json!({ "p": id, "pathFirst": PAGE_SIZE, "pathAfter": path_after }),
             )
-            .await;
+        };
+        let mut out = read(path_after).await;
+        if out.bad_cursor() && path_after.is_some() {
+            // A page's link no longer valid: the path from its start.
+            path_after = None;
+            notice = Some(STALE_PAGE.to_owned());
+            out = read(None).await;
+        }
         let answer: PersonAnswer = read_or_return!(out);
         let Some(mut p) = answer.person else {
             return message(

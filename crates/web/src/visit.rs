@@ -12,20 +12,42 @@ use serde_json::json;
 
 use passerelle_domain::employer::{VisitField, VisitPurpose};
 
-use crate::answer::{Code, Connection, Day, read_or_return};
+use crate::answer::{Code, Day, Paged, read_or_return};
 use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::PURPOSES;
-use crate::page::{FormState, Nav, Page, message, parse_date};
+use crate::page::{
+    FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, message, parse_date,
+};
 
 #[derive(Template)]
 #[template(path = "visit_form.html")]
 struct VisitTemplate {
     nav: Nav,
     form: FormState,
+    /// The establishment chosen (from its file, or after a refusal): id,
+    /// name; the search is then not shown.
+    chosen: Option<(String, String)>,
+    /// Otherwise a page of establishments to choose from (id, label),
+    /// narrowed by the search's name or SIRET, and its pages.
     employers: Vec<(String, String)>,
+    search: FormState,
+    searched: bool,
+    pager: Pager,
     purposes: &'static [(&'static str, &'static str)],
     today: String,
+}
+
+/// The establishments a visit form offers: the search's name or SIRET,
+/// and where its page starts. The territory's establishments number in
+/// thousands: the form offers a page of them at a time, narrowed by the
+/// search, never a list cut short.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ChoiceQuery {
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    apres: String,
 }
 
 impl Page {
@@ -33,42 +55,79 @@ impl Page {
         self,
         status: StatusCode,
         form: FormState,
-        notice: Option<String>,
+        mut notice: Option<String>,
+        choice: ChoiceQuery,
     ) -> Response {
-        let out = self
-            .run(
-                "{ employers(first: 100) { edges { node { id name communeName } } } }",
-                json!({}),
-            )
-            .await;
-        #[derive(Deserialize)]
-        struct Answer {
-            employers: Connection<Choice>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Choice {
-            id: String,
-            name: String,
-            commune_name: Option<String>,
-        }
-        let answer: Answer = read_or_return!(out);
-        let employers = answer
-            .employers
-            .nodes()
-            .map(|n| {
-                let label = match n.commune_name {
-                    Some(c) => format!("{} ({c})", n.name),
-                    None => n.name,
-                };
-                (n.id, label)
-            })
-            .collect();
+        let mut choice = choice;
+        let chosen = match given(form.value("employer")) {
+            Some(id) => match self.employer_name(id).await {
+                Ok(Some(name)) => Some((id.to_owned(), name)),
+                Ok(None) => None,
+                Err(page) => return *page,
+            },
+            None => None,
+        };
+        let (employers, next) = if chosen.is_some() {
+            (Vec::new(), None)
+        } else {
+            let read = |choice: &ChoiceQuery| {
+                self.run(
+                    "query($first: Int!, $after: String, $filter: EmployerFilter) {
+                        employers(first: $first, after: $after, filter: $filter) {
+                            edges { node { id name communeName } }
+                            pageInfo { endCursor hasNextPage } } }",
+                    json!({
+                        "first": PAGE_SIZE,
+                        "after": given(&choice.apres),
+                        "filter": { "nameOrSiret": given(&choice.nom) },
+                    }),
+                )
+            };
+            let mut out = read(&choice).await;
+            if out.bad_cursor() {
+                choice.apres.clear();
+                notice = Some(STALE_PAGE.to_owned());
+                out = read(&choice).await;
+            }
+            #[derive(Deserialize)]
+            struct Answer {
+                employers: Paged<Choice>,
+            }
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Choice {
+                id: String,
+                name: String,
+                commune_name: Option<String>,
+            }
+            let answer: Answer = read_or_return!(out);
+            let (rows, next) = answer.employers.split();
+            let rows = rows
+                .into_iter()
+                .map(|n| {
+                    let label = match n.commune_name {
+                        Some(c) => format!("{} ({c})", n.name),
+                        None => n.name,
+                    };
+                    (n.id, label)
+                })
+                .collect();
+            (rows, next)
+        };
+        let list = ListQuery {
+            nom: choice.nom.clone(),
+            apres: choice.apres.clone(),
+            ..ListQuery::default()
+        };
         let today = self.api.gateway.handler.clock().today().to_string();
         let body = VisitTemplate {
             nav: self.nav(notice),
             form,
+            chosen,
             employers,
+            search: FormState::with(&[("nom", &choice.nom)]),
+            searched: given(&choice.nom).is_some(),
+            pager: Pager::of("/visites/nouvelle", &list, next),
             purposes: &PURPOSES,
             today,
         }
@@ -77,12 +136,17 @@ impl Page {
     }
 }
 
-pub(crate) async fn visit_form(page: Page, Query(q): Query<Notice>) -> Response {
+pub(crate) async fn visit_form(
+    page: Page,
+    Query(q): Query<Notice>,
+    Query(choice): Query<ChoiceQuery>,
+) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
     let form = FormState::with(&[("employer", q.employeur.as_deref().unwrap_or_default())]);
-    page.visit_page(StatusCode::OK, form, notice(&q)).await
+    page.visit_page(StatusCode::OK, form, notice(&q), choice)
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +161,10 @@ pub(crate) struct VisitForm {
     purpose: String,
     #[serde(default)]
     observations: String,
+    /// The search the establishments were chosen from, to offer them
+    /// again after a refusal.
+    #[serde(default)]
+    nom: String,
 }
 
 pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Response {
@@ -109,6 +177,23 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
         ("purpose", &form.purpose),
         ("observations", &form.observations),
     ]);
+    if given(&form.employer).is_none() {
+        state.errors.insert(
+            "employer".into(),
+            "Choisissez l'établissement visité.".into(),
+        );
+        return page
+            .visit_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                state,
+                None,
+                ChoiceQuery {
+                    nom: form.nom.clone(),
+                    apres: String::new(),
+                },
+            )
+            .await;
+    }
     let visited_on = match parse_date(&form.visited_on) {
         Some(d) => d,
         None => {
@@ -116,7 +201,12 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
                 .errors
                 .insert("visited_on".into(), "Indiquez la date de la visite.".into());
             return page
-                .visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, None)
+                .visit_page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    state,
+                    None,
+                    ChoiceQuery::default(),
+                )
                 .await;
         }
     };
@@ -160,8 +250,16 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
             ("employerId", "employer"),
         ],
     );
-    page.visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, None)
-        .await
+    page.visit_page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        state,
+        None,
+        ChoiceQuery {
+            nom: form.nom,
+            apres: String::new(),
+        },
+    )
+    .await
 }
 
 #[derive(Template)]
