@@ -850,7 +850,9 @@ async fn an_erasure_writes_over_the_words_recorded_in_clear_before_they_were_sea
         (
             format!("person-{awa}"),
             vec![
-                old("project_readjusted", &|d| d["what_changed"] = json!(OLD_WORDS[0])),
+                old("project_readjusted", &|d| {
+                    d["what_changed"] = json!(OLD_WORDS[0])
+                }),
                 old("person_exited", &|d| {
                     d["reason"] = json!({"kind": "other", "explanation": OLD_WORDS[1]})
                 }),
@@ -858,7 +860,9 @@ async fn an_erasure_writes_over_the_words_recorded_in_clear_before_they_were_sea
         ),
         (
             stream(&declined),
-            vec![old("proposal_declined", &|d| d["reason"] = json!(OLD_WORDS[2]))],
+            vec![old("proposal_declined", &|d| {
+                d["reason"] = json!(OLD_WORDS[2])
+            })],
         ),
         (
             stream(&renewed),
@@ -916,7 +920,10 @@ async fn an_erasure_writes_over_the_words_recorded_in_clear_before_they_were_sea
     assert!(export["errors"].is_null(), "{export}");
     let export = export.to_string();
     for needle in OLD_WORDS {
-        assert!(export.contains(needle), "{needle} not in the export: {export}");
+        assert!(
+            export.contains(needle),
+            "{needle} not in the export: {export}"
+        );
     }
     let immersions = |token: &str| {
         let (server, token) = (&server, token.to_owned());
@@ -964,9 +971,15 @@ async fn an_erasure_writes_over_the_words_recorded_in_clear_before_they_were_sea
             }
             let read = immersions(&manager).await;
             for needle in OLD_WORDS {
-                assert!(!read.contains(needle), "{label}: {needle} read back: {read}");
+                assert!(
+                    !read.contains(needle),
+                    "{label}: {needle} read back: {read}"
+                );
             }
-            assert!(read.contains("\"OTHER\""), "{label}: the figures' part stays: {read}");
+            assert!(
+                read.contains("\"OTHER\""),
+                "{label}: the figures' part stays: {read}"
+            );
             // Replayed by the store, each reads as erased, the rest as it was.
             let mut conn = db.pool.acquire().await.unwrap();
             for stream in &streams {
@@ -1007,7 +1020,13 @@ async fn an_erasure_writes_over_the_words_recorded_in_clear_before_they_were_sea
     assert_eq!(error(&again).0, "RULE_VIOLATED", "{again}");
 
     // The views that read these events, rebuilt from the log.
-    for name in ["people", "immersions", "dashboards", "inbox", "notifications"] {
+    for name in [
+        "people",
+        "immersions",
+        "dashboards",
+        "inbox",
+        "notifications",
+    ] {
         let out = passerelle(&db, &dir, &["projections", "rebuild", name]);
         assert!(
             out.status.success(),

@@ -668,13 +668,19 @@ fn personal_values_are_marked_for_sealing() {
         .find(|s| s.event_type == "convention_modified")
         .unwrap();
     let situation = &modified.json["convention"]["person"]["situation"];
-    assert!(situation["description"]["$personal"].is_string(), "{situation}");
+    assert!(
+        situation["description"]["$personal"].is_string(),
+        "{situation}"
+    );
     assert_eq!(situation["kind"], "other", "kept in clear");
     let renewed = samples
         .iter()
         .find(|s| s.event_type == "convention_renewed")
         .unwrap();
     assert!(renewed.json["terms"]["why_goals_not_reached"]["$personal"].is_string());
-    assert!(renewed.json["terms"]["goals"].is_string(), "a term, in clear");
+    assert!(
+        renewed.json["terms"]["goals"].is_string(),
+        "a term, in clear"
+    );
     assert_eq!(exited.json["reason"]["kind"], "other", "kept in clear");
 }

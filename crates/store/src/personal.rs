@@ -326,12 +326,20 @@ pub(crate) fn erase_clear(value: &mut Value) -> bool {
                 *value = json!({ ERASED: true });
                 return true;
             }
-            map.values_mut()
-                .fold(false, |erased, v| erase_clear(v) || erased)
+            // Every value visited: no short circuit.
+            let mut erased = false;
+            for v in map.values_mut() {
+                erased |= erase_clear(v);
+            }
+            erased
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |erased, v| erase_clear(v) || erased),
+        Value::Array(items) => {
+            let mut erased = false;
+            for v in items {
+                erased |= erase_clear(v);
+            }
+            erased
+        }
         _ => false,
     }
 }

@@ -279,10 +279,12 @@ async fn an_erasure_writes_over_what_older_events_hold_in_clear() {
         .unwrap();
     assert_eq!(written, 1, "the older event alone");
     // The setting does not outlive the erasure's statements.
-    let err = sqlx::query("update events set data = '{}', schema_version = 9 where stream_id = 'immersion-2'")
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
+    let err = sqlx::query(
+        "update events set data = '{}', schema_version = 9 where stream_id = 'immersion-2'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("events are immutable"), "{err}");
     drop(tx);
 
@@ -301,11 +303,20 @@ async fn an_erasure_writes_over_what_older_events_hold_in_clear() {
     let rows = raw("immersion-1").await;
     assert!(!rows[0].1.contains("Malade"), "{rows:?}");
     assert_eq!(rows[0].0, 2, "stored as the version it reads as");
-    assert!(rows[0].1.contains("$sealed"), "the sealed value stays sealed: {rows:?}");
-    assert_eq!(raw("immersion-2").await[0].1, r#"{"why":"Grippe de Yanis"}"#);
+    assert!(
+        rows[0].1.contains("$sealed"),
+        "the sealed value stays sealed: {rows:?}"
+    );
+    assert_eq!(
+        raw("immersion-2").await[0].1,
+        r#"{"why":"Grippe de Yanis"}"#
+    );
 
     let mut conn = db.pool.acquire().await.unwrap();
-    let read = store.read_stream(&mut conn, "immersion-1", 1).await.unwrap();
+    let read = store
+        .read_stream(&mut conn, "immersion-1", 1)
+        .await
+        .unwrap();
     assert_eq!(read[0].schema_version, 2);
     assert_eq!(
         read[0].value(),
@@ -315,8 +326,14 @@ async fn an_erasure_writes_over_what_older_events_hold_in_clear() {
         read[1].value(),
         json!({"why": {"$erased": true}, "by": "host"})
     );
-    let other = store.read_stream(&mut conn, "immersion-2", 1).await.unwrap();
-    assert_eq!(other[0].value(), json!({"why": {"$personal": "Grippe de Yanis"}}));
+    let other = store
+        .read_stream(&mut conn, "immersion-2", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        other[0].value(),
+        json!({"why": {"$personal": "Grippe de Yanis"}})
+    );
 
     // Again: nothing left to write over.
     let mut tx = db.pool.begin().await.unwrap();
