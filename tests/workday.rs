@@ -493,7 +493,9 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     browser.sign_in(base).await;
     browser.goto(&format!("{base}/people/{person}")).await;
     // The readjustment cites the immersion that caused it.
-    browser.pick("#immersion", &immersion).await;
+    browser
+        .pick("#cause", &format!("IMMERSION_FEEDBACK:{immersion}"))
+        .await;
     browser.fill("#rome", "D1104 D1102").await;
     browser
         .fill(

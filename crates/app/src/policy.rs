@@ -82,6 +82,24 @@ pub fn reads_testimony(
     }
 }
 
+/// Whether the actor may issue this command on a testimony whose author
+/// it reaches ([`reaches_person`]): her structure's staff record it, with
+/// her consent, and change its audience or withdraw it as she asks; she
+/// herself, from her own space, changes who reads it and withdraws it
+/// (withdrawing is as easy as giving, DOMAIN.md), but records none there:
+/// her structure takes her account down.
+pub fn may_issue_on_testimony(
+    actor: &Actor,
+    command: &passerelle_domain::testimony::TestimonyCommand,
+) -> bool {
+    use passerelle_domain::testimony::TestimonyCommand as C;
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator | Role::System => true,
+        Role::Person(_) => matches!(command, C::ChangeAudience { .. } | C::Withdraw { .. }),
+        Role::Employer(_) => false,
+    }
+}
+
 /// The structure whose people a need's matching lists for the actor: its
 /// own, for staff; none for anyone else.
 pub fn matching_structure(actor: &Actor) -> Option<uuid::Uuid> {

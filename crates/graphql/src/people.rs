@@ -227,6 +227,14 @@ impl Person {
     ) -> Result<crate::matching::EmployerMatchConnection> {
         crate::matching::employers_of(ctx, &self.0, first, after).await
     }
+    /// Their testimonies, oldest first, withdrawn ones included: for
+    /// them and their structure's staff, empty to anyone else.
+    async fn testimonies(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::testimonies::PersonTestimony>> {
+        crate::testimonies::of_person(ctx, &self.0).await
+    }
     /// Former participants of their structure who walked the same path and
     /// consent to share it, first names only, with their testimonies. Empty
     /// to anyone but their structure's staff.

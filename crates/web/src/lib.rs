@@ -36,6 +36,7 @@ mod own_space;
 mod page;
 mod people;
 mod renewal;
+mod testimonies;
 mod visit;
 
 pub use export::OwnRefusal;
@@ -52,6 +53,15 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/mon-espace/coordonnees",
             get(own_space::contact_form).post(own_space::correct_contact),
+        )
+        .route("/mon-espace/temoignages", get(testimonies::own_list))
+        .route(
+            "/mon-espace/temoignages/{id}/public",
+            post(testimonies::own_audience),
+        )
+        .route(
+            "/mon-espace/temoignages/{id}/retirer",
+            get(testimonies::withdraw_form).post(testimonies::withdraw),
         )
         .route(
             "/mon-espace/contacts",
@@ -99,6 +109,10 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/people/{id}/rencontre",
             get(encounters::meeting_form).post(encounters::meeting_log),
+        )
+        .route(
+            "/people/{id}/temoignage",
+            get(testimonies::record_form).post(testimonies::record),
         )
         .route("/people/{id}/donnees", get(data_export::page))
         .route(

@@ -211,8 +211,8 @@ struct PersonTemplate {
     timeline: Vec<(String, &'static str)>,
     /// The next page of their path, and the first when this is not it.
     timeline_pager: Pager,
-    /// Immersions with feedback: id, label.
-    immersions: Vec<(String, String)>,
+    /// What a readjustment may name as its cause: `KIND:id`, label.
+    causes: Vec<(String, String)>,
     /// When stated, in their words.
     situation: Option<(String, String)>,
     /// When, job, with whom, what they learned.
@@ -449,6 +449,7 @@ struct Situation {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct JobInquiry {
+    id: String,
     held_on: Day,
     rome_code: String,
     with_whom: String,
@@ -458,6 +459,7 @@ struct JobInquiry {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PeerMeeting {
+    id: String,
     held_on: Day,
     peer: String,
     rome_codes: Vec<String>,
@@ -467,6 +469,7 @@ struct PeerMeeting {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Mentorship {
+    id: String,
     started_on: Day,
     ended_on: Option<Day>,
     mentor: Option<String>,
@@ -585,6 +588,66 @@ struct PersonImmersion {
     id: String,
     employer_name: Option<String>,
     feedback_authors: Vec<Code<FeedbackAuthor>>,
+    period_start: Option<Day>,
+    period_end: Option<Day>,
+    proposed_on: Day,
+}
+
+/// What a readjustment may name as its cause, as the form offers it: each
+/// job inquiry, peer meeting and mentorship recorded, and each immersion
+/// with feedback, as `KIND:id` with a French label and its dates.
+fn causes(p: &PersonFile, immersions: &[PersonImmersion]) -> Vec<(String, String)> {
+    let inquiries = p.job_inquiries.iter().map(|i| {
+        (
+            format!("JOB_INQUIRY:{}", i.id),
+            format!(
+                "Enquête métier du {} : {} (avec : {})",
+                i.held_on.french(),
+                fr::rome(&i.rome_code),
+                i.with_whom
+            ),
+        )
+    });
+    let meetings = p.peer_meetings.iter().map(|m| {
+        (
+            format!("PEER_MEETING:{}", m.id),
+            format!(
+                "Rencontre avec un pair du {} : {}",
+                m.held_on.french(),
+                m.peer
+            ),
+        )
+    });
+    let mentorships = p.mentorships.iter().map(|m| {
+        let when = match m.ended_on {
+            Some(end) => format!("du {} au {}", m.started_on.french(), end.french()),
+            None => format!("depuis le {}", m.started_on.french()),
+        };
+        let mentor = m.mentor.as_deref().unwrap_or("(effacé)");
+        (
+            format!("MENTORSHIP:{}", m.id),
+            format!("Parrainage {when} : {mentor}"),
+        )
+    });
+    let immersions = immersions
+        .iter()
+        .filter(|n| !n.feedback_authors.is_empty())
+        .map(|n| {
+            let host = n.employer_name.as_deref().unwrap_or("l'employeur");
+            let when = match (n.period_start, n.period_end) {
+                (Some(start), Some(end)) => format!("du {} au {}", start.french(), end.french()),
+                _ => format!("proposée le {}", n.proposed_on.french()),
+            };
+            (
+                format!("IMMERSION_FEEDBACK:{}", n.id),
+                format!("Immersion chez {host}, {when}"),
+            )
+        });
+    inquiries
+        .chain(meetings)
+        .chain(mentorships)
+        .chain(immersions)
+        .collect()
 }
 
 /// Where the person's file starts their path: after a cursor of the API's
@@ -612,9 +675,9 @@ impl Page {
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
                     situation { statedOn words }
-                    jobInquiries { heldOn romeCode withWhom learned }
-                    peerMeetings { heldOn peer romeCodes takeaways }
-                    mentorships { startedOn endedOn mentor mentorJob endReason }
+                    jobInquiries { id heldOn romeCode withWhom learned }
+                    peerMeetings { id heldOn peer romeCodes takeaways }
+                    mentorships { id startedOn endedOn mentor mentorJob endReason }
                     consentRecords { purpose given on textVersion signedForm }
                     disabilityRecognition { recognised recordedOn }
                     matchingNeeds(first: 5) { edges { node { needId employerId employerName activities
@@ -624,7 +687,7 @@ impl Page {
                     peers(first: 5) { edges { node { firstName romeMatch
                         testimonies { account romeCodes } } } }
                     possibleMentors(first: 5) { edges { node { name mentorJob romeMatch } } } }
-                  immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors } } } }",
+                  immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors periodStart periodEnd proposedOn } } } }",
                 json!({ "p": id, "pathFirst": PAGE_SIZE, "pathAfter": path_after }),
             )
         };
@@ -643,6 +706,8 @@ impl Page {
                 "Cette personne n'existe pas ou ne vous est pas accessible.",
             );
         };
+        let immersions: Vec<PersonImmersion> = answer.immersions.nodes().collect();
+        let causes = causes(&p, &immersions);
         let (inquiries, meetings, mentorships, consents) = sections(&mut p);
         let leads = leads(&mut p);
         let situation = p.situation.map(|s| {
@@ -689,15 +754,6 @@ impl Page {
                 .map(|cursor| format!("{}#parcours", list_href(&file, &[("parcours", &cursor)]))),
             first: path_after.map(|_| format!("{file}#parcours")),
         };
-        let immersions = answer
-            .immersions
-            .nodes()
-            .filter(|n| !n.feedback_authors.is_empty())
-            .map(|n| {
-                let host = n.employer_name.as_deref().unwrap_or("l'employeur");
-                (n.id, format!("Chez {host}"))
-            })
-            .collect();
         let body = PersonTemplate {
             nav: self.nav(notice),
             id: id.to_owned(),
@@ -706,7 +762,7 @@ impl Page {
             versions,
             timeline,
             timeline_pager,
-            immersions,
+            causes,
             situation,
             inquiries,
             meetings,
@@ -780,8 +836,9 @@ pub(crate) async fn state(
 pub(crate) struct ReadjustForm {
     #[serde(default)]
     csrf: String,
+    /// `KIND:id`, as [`causes`] offers it.
     #[serde(default)]
-    immersion: String,
+    cause: String,
     #[serde(default)]
     rome: String,
     #[serde(default)]
@@ -802,21 +859,49 @@ pub(crate) async fn readjust(
         .filter(|c| !c.is_empty())
         .map(|c| c.to_uppercase())
         .collect();
+    let mut state = FormState::with(&[
+        ("cause", &form.cause),
+        ("rome", &form.rome),
+        ("what_changed", &form.what_changed),
+    ]);
+    let kinds = [
+        "JOB_INQUIRY",
+        "PEER_MEETING",
+        "MENTORSHIP",
+        "IMMERSION_FEEDBACK",
+    ];
+    let Some((kind, cause)) = form
+        .cause
+        .split_once(':')
+        .filter(|(kind, cause)| kinds.contains(kind) && !cause.is_empty())
+    else {
+        state.errors.insert(
+            "cause".into(),
+            "Choisissez ce qui a fait évoluer le projet : une enquête, une rencontre, un parrainage ou une immersion.".into(),
+        );
+        return page
+            .person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
+            .await;
+    };
     let out = page
         .run(
-            "mutation($p: ID!, $i: ID!, $r: [String!]!, $w: String!) {
-                projectReadjust(input: { personId: $p, cause: { kind: IMMERSION_FEEDBACK, id: $i },
+            "mutation($p: ID!, $k: CauseKind!, $i: ID!, $r: [String!]!, $w: String!) {
+                projectReadjust(input: { personId: $p, cause: { kind: $k, id: $i },
                     project: { targetRomeCodes: $r }, whatChanged: $w }) { person { id } } }",
-            json!({ "p": id, "i": form.immersion, "r": codes, "w": form.what_changed }),
+            json!({ "p": id, "k": kind, "i": cause, "r": codes, "w": form.what_changed }),
         )
         .await;
     if out.errors.is_empty() {
-        return page.redirect(&format!("/people/{id}"), Vec::new());
+        return page.redirect(&format!("/people/{id}#projet"), Vec::new());
     }
-    let mut state = FormState::with(&[("rome", &form.rome), ("what_changed", &form.what_changed)]);
     state.absorb(
         &out.errors,
-        &[("targetRomeCodes", "rome"), ("whatChanged", "what_changed")],
+        &[
+            ("cause", "cause"),
+            ("id", "cause"),
+            ("targetRomeCodes", "rome"),
+            ("whatChanged", "what_changed"),
+        ],
     );
     page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
         .await

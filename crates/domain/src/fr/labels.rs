@@ -10,6 +10,7 @@ use crate::immersion::{
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use crate::person::{ConsentPurpose, ErasureReason, ReadjustmentCause};
+use crate::testimony::Audience;
 use crate::values::{
     AgeBand, ContractType, ImmersionId, InquiryId, MeetingId, MentorshipId, RomeCode, VisitId,
 };
@@ -102,6 +103,12 @@ labels!(ConsentPurpose {
     Mentoring => "mentoring", "Être mis en relation avec un parrain ou une marraine";
     PeerContact => "peer_contact", "Rencontrer des personnes accompagnées comme pair";
     DisabilityRecognition => "disability_recognition", "Enregistrer la RQTH (donnée de santé)";
+});
+
+labels!(Audience {
+    OwnStructureMediators => "own_structure_mediators", "Les médiateurs de la structure seulement";
+    OwnStructurePeople => "own_structure_people", "Les médiateurs et les personnes accompagnées par la structure";
+    Territory => "territory", "Toutes les structures du territoire et les personnes qu'elles accompagnent";
 });
 
 labels!(ErasureReason {
