@@ -29,7 +29,8 @@ pub(crate) const ASSESSMENT: &str = "query($i: ID!) { immersion(id: $i) {
     assessment { attendance lastDayPresent missedHours goalsReached
         skills { skill level comment } advice appraisal contractOffered
         receivedByOtherMeans recordedOn }
-    personFeedback { words countersigns disagreement recordedOn answeredOn } } }";
+    personFeedback { words countersigns disagreement recordedOn answeredOn
+        answerRecorded { role } } } }";
 
 #[derive(Deserialize)]
 pub(crate) struct AssessmentAnswer {
@@ -78,6 +79,14 @@ pub(crate) struct PersonFeedback {
     /// The day they answered the assessment: their feedback's, or later
     /// when the assessment came in after it.
     answered_on: Option<Day>,
+    /// Who recorded the answer: the person online, or staff from her
+    /// answer on paper.
+    answer_recorded: Option<RecordedBy>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RecordedBy {
+    role: String,
 }
 
 /// The assessment as pages show it: each mention a label and a value, and
@@ -152,10 +161,19 @@ impl PersonFeedback {
     /// The person's answer to the assessment, as a sentence.
     pub(crate) fn answer(&self) -> String {
         let on = self.answered_on.unwrap_or(self.recorded_on).french();
+        // How it was given: online from her space, or on paper and
+        // entered by staff (who recorded it says which).
+        let how = match self.answer_recorded.as_ref().map(|r| r.role.as_str()) {
+            Some("person") => " Réponse donnée en ligne par la personne.",
+            Some("mediator" | "manager" | "admin") => {
+                " Réponse donnée sur papier, saisie par son médiateur."
+            }
+            _ => "",
+        };
         match self.countersigns {
-            Some(true) => format!("Bilan contresigné par la personne le {on}."),
+            Some(true) => format!("Bilan contresigné par la personne le {on}.{how}"),
             Some(false) => format!(
-                "Bilan contesté par la personne le {on}. Pourquoi : {}",
+                "Bilan contesté par la personne le {on}. Pourquoi : {}{how}",
                 self.disagreement.as_deref().unwrap_or("(effacé)")
             ),
             None => "La personne n'a ni contresigné ni contesté le bilan.".to_owned(),

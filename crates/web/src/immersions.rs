@@ -228,7 +228,7 @@ struct ImmersionTemplate {
     /// to whoever reads them.
     response: Option<(String, String)>,
     /// The person countersigns or contests the assessment that came in
-    /// after their feedback.
+    /// after their feedback (staff: they enter her paper answer).
     answer_assessment: bool,
 }
 
@@ -269,6 +269,7 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
         "reponse-au-bilan" => &[
             ("countersigns", "countersigns"),
             ("disagreement", "disagreement"),
+            ("answeredOn", "answered_on"),
         ],
         "abandon" => &[("justification", "deprecate_justification")],
         _ => &[],
@@ -501,8 +502,9 @@ impl Page {
             }
         }
         // The assessment came in after the person's feedback: they
-        // countersign or contest it on its own.
-        let answer_assessment = is_person && assessment.is_some() && unanswered;
+        // countersign or contest it on its own, or staff enter the answer
+        // she gave them on paper.
+        let answer_assessment = (is_person || staff) && assessment.is_some() && unanswered;
         let body = ImmersionTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
@@ -1133,15 +1135,17 @@ fn operation(
                 "d": f.optional("disagreement") }),
         ),
         // The person's answer to the host's assessment that came in after
-        // their feedback: countersigned, or contested with why.
+        // their feedback: countersigned, or contested with why; from her
+        // session, or entered by staff from her paper answer, on its day.
         "reponse-au-bilan" => (
-            "mutation($i: ID!, $c: Boolean, $d: String) {
-                assessmentAnswer(input: { immersionId: $i, countersigns: $c, disagreement: $d }) {
-                    immersion { id } } }"
+            "mutation($i: ID!, $c: Boolean, $d: String, $on: Date) {
+                assessmentAnswer(input: { immersionId: $i, countersigns: $c, disagreement: $d,
+                    answeredOn: $on }) { immersion { id } } }"
                 .to_owned(),
             json!({ "i": id,
                 "c": match f.get("countersigns") { "oui" => Some(true), "non" => Some(false), _ => None },
-                "d": f.optional("disagreement") }),
+                "d": f.optional("disagreement"),
+                "on": if staff { f.optional("answered_on") } else { None } }),
         ),
         // The mediator's own feedback.
         "observation" => (
