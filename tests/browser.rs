@@ -3410,6 +3410,433 @@ async fn the_person_answers_the_assessment_that_came_after_her_feedback() {
     assert!(server.terminate().success());
 }
 
+/// Opens the person's space by a magic link sent to `email`, the
+/// `seen`-th link the server logged.
+async fn person_space(browser: &Browser, server: &Server, email: &str, seen: usize) {
+    gql(
+        server,
+        None,
+        "mutation($m: String!) { magicLinkRequest(input: { email: $m }) { sent } }",
+        json!({ "m": email }),
+    )
+    .await;
+    let token = logged_link(server, seen).await;
+    browser
+        .goto(&format!("{}/acces/{token}", server.base))
+        .await;
+    browser.click("form[action='/acces'] button").await;
+}
+
+#[tokio::test]
+async fn a_testimony_is_recorded_from_her_file_and_she_changes_its_audience_and_withdraws_it() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    // Awa aims at the bakery; Inès, of the same structure, walked a path
+    // of the same domain and will tell it.
+    let mut people = Vec::new();
+    for (first, code, email) in [
+        ("Awa", "D1102", "awa@exemple.fr"),
+        ("Inès", "D1101", "ines@exemple.fr"),
+    ] {
+        let person = ok(
+            "mutation($f: String!, $m: String!) { personEnroll(input: { firstName: $f,
+                lastName: \"Lefèvre\", birthDate: \"1990-03-04\", commune: \"44109\", email: $m }) {
+                person { id } } }",
+            json!({ "f": first, "m": email }),
+        )
+        .await["personEnroll"]["person"]["id"]
+            .clone();
+        ok(
+            "mutation($p: ID!, $r: String!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [$r] } }) { person { id } } }",
+            json!({ "p": person, "r": code }),
+        )
+        .await;
+        people.push(person);
+    }
+    let awa = people[0].as_str().unwrap().to_owned();
+    let ines = people[1].as_str().unwrap().to_owned();
+    let base = &server.base;
+
+    // Her testimonies' page on her file: nothing yet; recorded without
+    // her consent, it is refused beside the audience.
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{ines}")).await;
+    browser
+        .click(&format!("a[href='/people/{ines}/temoignage']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Témoignages de Inès Lefèvre"), "{page}");
+    assert!(page.contains("Aucun témoignage pour l'instant."), "{page}");
+    browser.audit("témoignages d'une personne, fiche").await;
+    browser.click("form[action$='/temoignage'] button").await;
+    assert!(
+        browser
+            .text("#audience-erreur")
+            .await
+            .contains("Indiquez qui peut lire"),
+        "{}",
+        browser.body().await
+    );
+    browser
+        .fill("#account", "De la caisse à la boulangerie")
+        .await;
+    browser
+        .tick("input[name='audience'][value='OWN_STRUCTURE_MEDIATORS']")
+        .await;
+    browser.click("form[action$='/temoignage'] button").await;
+    assert!(
+        browser.text("#audience-erreur").await.contains("consenti"),
+        "{}",
+        browser.body().await
+    );
+    // What was typed stays.
+    assert_eq!(
+        browser.value("#account").await,
+        "De la caisse à la boulangerie"
+    );
+    browser.audit("témoignage refusé sans accord").await;
+    for purpose in ["TESTIMONY", "PEER_CONTACT"] {
+        ok(
+            "mutation($p: ID!, $c: ConsentPurpose!) { consentGive(input: { personId: $p,
+                purpose: $c, textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": ines, "c": purpose }),
+        )
+        .await;
+    }
+    browser.fill("#rome", "d1101").await;
+    browser
+        .tick("input[name='audience'][value='OWN_STRUCTURE_MEDIATORS']")
+        .await;
+    browser.click("form[action$='/temoignage'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Témoignage enregistré"), "{page}");
+    assert!(page.contains("De la caisse à la boulangerie"), "{page}");
+    assert!(
+        page.contains("Qui peut le lire : Les médiateurs de la structure seulement."),
+        "{page}"
+    );
+    assert!(page.contains("D1101 — "), "{page}");
+    // Inès completed an immersion: she walked the path.
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let immersion = propose(&server, &staff, &people[1], &employer).await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
+    ] {
+        ok(step, i.clone()).await;
+    }
+    // Awa's file shows it among the people who walked her path.
+    let file = browser
+        .until(
+            &format!("{base}/people/{awa}"),
+            "De la caisse à la boulangerie",
+        )
+        .await;
+    assert!(
+        file.contains("Des personnes qui ont fait ce chemin"),
+        "{file}"
+    );
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // From her space, Inès reads it with who may read it, opens it to the
+    // territory, then withdraws it after confirming.
+    person_space(&browser, &server, "ines@exemple.fr", 0).await;
+    browser.click("a[href='/mon-espace/temoignages']").await;
+    let page = browser.body().await;
+    assert!(page.contains("Mes témoignages"), "{page}");
+    assert!(page.contains("De la caisse à la boulangerie"), "{page}");
+    assert!(
+        page.contains("Qui peut le lire : Les médiateurs de la structure seulement."),
+        "{page}"
+    );
+    browser
+        .audit("mes témoignages, espace de la personne")
+        .await;
+    browser
+        .tick("input[name='audience'][value='TERRITORY']")
+        .await;
+    browser.click("form[action$='/public'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Votre choix est enregistré"), "{page}");
+    assert!(
+        page.contains(
+            "Qui peut le lire : Toutes les structures du territoire et les personnes qu'elles accompagnent."
+        ),
+        "{page}"
+    );
+    browser.click("a[href$='/retirer']").await;
+    let page = browser.body().await;
+    assert!(page.contains("Retirer mon témoignage"), "{page}");
+    assert!(page.contains("plus personne ne peut le lire"), "{page}");
+    browser.audit("retrait d'un témoignage, confirmation").await;
+    browser.click("form[action$='/retirer'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Votre témoignage est retiré"), "{page}");
+    assert!(page.contains("Retiré le"), "{page}");
+    assert!(!page.contains("Retirer ce témoignage"), "{page}");
+    browser.audit("mes témoignages, après un retrait").await;
+    // Her session records none itself: her structure does.
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // At once, Awa's file no longer shows it: no wait, no reload loop.
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{awa}")).await;
+    let file = browser.body().await;
+    assert!(!file.contains("De la caisse à la boulangerie"), "{file}");
+    // Her own file says it was withdrawn.
+    browser
+        .goto(&format!("{base}/people/{ines}/temoignage"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Retiré le"), "{page}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn the_readjustment_cites_an_inquiry_a_meeting_or_a_mentorship_with_its_date() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let person = enroll(&server, &staff, None).await;
+    let p = person.as_str().unwrap();
+    ok(
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+        json!({ "p": p }),
+    )
+    .await;
+    let inquiry = ok(
+        "mutation($p: ID!) { jobInquiryLog(input: { personId: $p, romeCode: \"D1104\",
+            withWhom: \"Pâtisserie Rivière\" }) { inquiryId } }",
+        json!({ "p": p }),
+    )
+    .await["jobInquiryLog"]["inquiryId"]
+        .clone();
+    ok(
+        "mutation($p: ID!) { peerMeetingLog(input: { personId: $p,
+            peer: \"Une pâtissière en reconversion\", romeCodes: [\"D1104\"],
+            }) { meetingId } }",
+        json!({ "p": p }),
+    )
+    .await;
+    ok(
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: MENTORING,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": p }),
+    )
+    .await;
+    ok(
+        "mutation($p: ID!) { mentorshipStart(input: { personId: $p, mentor: \"Un boulanger retraité\" }) {
+            mentorshipId } }",
+        json!({ "p": p }),
+    )
+    .await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{p}")).await;
+    let options = browser.text("#cause").await;
+    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    for label in [
+        format!(
+            "Enquête métier du {today} : D1104 — Pâtissier / Pâtissière (avec : Pâtisserie Rivière)"
+        ),
+        format!("Rencontre avec un pair du {today} : Une pâtissière en reconversion"),
+        format!("Parrainage depuis le {today} : Un boulanger retraité"),
+    ] {
+        assert!(options.contains(&label), "{label:?} missing:\n{options}");
+    }
+    browser.audit("réajustement, les causes possibles").await;
+    // No cause chosen: said beside the field, what was typed kept.
+    browser.fill("#rome", "D1104").await;
+    browser
+        .fill("#what_changed", "La pâtisserie plutôt que le pain")
+        .await;
+    browser.click("form[action$='/projet'] button").await;
+    browser
+        .refused("cause", "Choisissez ce qui a fait évoluer le projet")
+        .await;
+    assert_eq!(
+        browser.value("#what_changed").await,
+        "La pâtisserie plutôt que le pain"
+    );
+    browser.audit("réajustement refusé, sans cause").await;
+    // The inquiry chosen, a job the referential lacks: refused beside the
+    // jobs, the cause still chosen.
+    browser
+        .client
+        .find(Locator::Css("#cause"))
+        .await
+        .unwrap()
+        .select_by_value(&format!("JOB_INQUIRY:{}", inquiry.as_str().unwrap()))
+        .await
+        .unwrap();
+    browser.fill("#rome", "Z9999").await;
+    browser.click("form[action$='/projet'] button").await;
+    let rome_error = browser.text("#rome-erreur").await;
+    assert!(!rome_error.is_empty(), "{}", browser.body().await);
+    assert_eq!(
+        browser.value("#cause").await,
+        format!("JOB_INQUIRY:{}", inquiry.as_str().unwrap())
+    );
+    browser.fill("#rome", "D1104").await;
+    browser.click("form[action$='/projet'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Version 2"), "{file}");
+    assert!(
+        file.contains("La pâtisserie plutôt que le pain (après une enquête métier)"),
+        "{file}"
+    );
+    let seen = gql(
+        &server,
+        Some(&staff),
+        "query($p: ID!) { person(id: $p) { projectVersions { version cause } } }",
+        json!({ "p": p }),
+    )
+    .await;
+    assert_eq!(
+        seen["data"]["person"]["projectVersions"][1]["cause"], "JOB_INQUIRY",
+        "{seen}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_mediator_enters_the_answer_she_gave_on_paper_to_the_assessment() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let s = Some(staff.as_str());
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, None).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let i = json!({ "i": immersion, "c": convention(&today.to_string(), 35.0), "d": today.to_string() });
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
+        // Her words first, then the host's assessment, on paper.
+        "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i,
+            person: { words: \"J'ai aimé le fournil\" } }) { immersion { id } } }",
+        "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i, host: {
+            attendance: COMPLETED, goalsReached: true, advice: \"La pâtisserie lui irait bien\",
+            receivedByOtherMeans: true } }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, i.clone()).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    let id = immersion.as_str().unwrap();
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/immersions/{id}")).await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Sa réponse au bilan, donnée sur papier"),
+        "{page}"
+    );
+    browser
+        .audit("réponse au bilan saisie par le médiateur")
+        .await;
+    // Contested without a reason: refused beside the reason.
+    browser
+        .tick("input[name='countersigns'][value='non']")
+        .await;
+    browser
+        .click("form[action$='/reponse-au-bilan'] button")
+        .await;
+    browser.refused("disagreement", "obligatoire").await;
+    browser.audit("réponse au bilan refusée, médiateur").await;
+    let yesterday = (today - time::Duration::days(1)).to_string();
+    browser
+        .fill(
+            "#disagreement",
+            "Elle est venue tous les jours, même le samedi",
+        )
+        .await;
+    browser.set_date("answered_on", &yesterday).await;
+    browser
+        .click("form[action$='/reponse-au-bilan'] button")
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains(&format!(
+            "Bilan contesté par la personne le {}",
+            passerelle_domain::fr::date(today - time::Duration::days(1))
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("Réponse donnée sur papier, saisie par son médiateur."),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Sa réponse au bilan, donnée sur papier"),
+        "{page}"
+    );
+    let seen = gql(
+        &server,
+        s,
+        "query($i: ID!) { immersion(id: $i) { personFeedback { countersigns answeredOn
+            answerRecorded { role } } } }",
+        json!({ "i": id }),
+    )
+    .await;
+    assert_eq!(
+        seen["data"]["immersion"]["personFeedback"],
+        json!({ "countersigns": false, "answeredOn": yesterday,
+            "answerRecorded": { "role": "mediator" } }),
+        "{seen}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
 /// How many establishments a visit form offers to choose from.
 async fn employer_choices(browser: &Browser) -> usize {
     browser
