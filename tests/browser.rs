@@ -353,6 +353,8 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
         .unwrap();
     assert_eq!(chosen.as_deref(), awa.as_str());
     browser.audit("proposition").await;
+    // The employer chosen among the establishments (one here).
+    browser.tick("#employer-0").await;
     browser.click("form[action='/immersions'] button").await;
     let page = browser.body().await;
     assert!(
@@ -3850,7 +3852,7 @@ async fn employer_choices(browser: &Browser) -> usize {
 }
 
 #[tokio::test]
-async fn the_visit_form_finds_the_establishment_among_more_than_a_hundred() {
+async fn the_visit_and_proposal_forms_find_the_establishment_among_more_than_a_hundred() {
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -3927,8 +3929,58 @@ async fn the_visit_form_finds_the_establishment_among_more_than_a_hundred() {
     )
     .await;
     assert_eq!(seen["data"]["employer"]["visitCount"], 1, "{seen}");
+
+    // An immersion proposed from the menu: the person found by her name
+    // (posted, never in the URL), the employer among the hundred and one.
+    let awa = enroll(&server, &staff, None).await;
+    browser.goto(&format!("{base}/immersions/nouvelle")).await;
+    browser.audit("proposition, choix de la personne").await;
+    browser.fill("#nom_personne", "diallo").await;
+    browser
+        .click("form[action='/immersions/nouvelle'][method='post'] button")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    assert!(!url.as_str().to_lowercase().contains("diallo"), "{url}");
+    browser.audit("proposition, personne cherchée").await;
+    browser
+        .click(&format!(
+            "a[href='/immersions/nouvelle?personne={}']",
+            awa.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(employer_choices_in(&browser, "/immersions").await, 20);
+    browser.audit("proposition, choix de l'employeur").await;
+    browser.fill("#nom", "zinguerie").await;
+    browser.click("form[role='search'] button").await;
+    assert_eq!(employer_choices_in(&browser, "/immersions").await, 1);
+    browser.click("form[action='/immersions'] button").await;
+    assert!(
+        browser
+            .text("#employer-erreur")
+            .await
+            .contains("Choisissez")
+    );
+    assert_eq!(employer_choices_in(&browser, "/immersions").await, 1);
+    browser.audit("proposition, employeur à choisir").await;
+    browser.tick("#employer-0").await;
+    browser.click("form[action='/immersions'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Immersion chez Zinguerie du Quai"), "{page}");
+    assert!(page.contains("Awa Diallo"), "{page}");
     browser.close().await;
     assert!(server.terminate().success());
+}
+
+/// How many establishments the form posted to `action` offers.
+async fn employer_choices_in(browser: &Browser, action: &str) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(&format!(
+            "form[action='{action}'] input[name='employer'][type='radio']"
+        )))
+        .await
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]

@@ -18,11 +18,12 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signatory, Stage};
 
-use crate::answer::{Code, Connection, Day, PersonName, read_or_return};
+use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
 use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
 use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SITUATIONS, SKILLS};
-use crate::page::{FormState, Nav, Page, message, parse_date};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, given, message, parse_date};
 use crate::renewal::ConventionFacts;
+use crate::visit::{ChoiceQuery, EmployerChoice};
 
 fn not_found() -> Response {
     message(
@@ -589,68 +590,111 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
 struct ProposeTemplate {
     nav: Nav,
     form: FormState,
-    people: Vec<(String, String)>,
-    employers: Vec<(String, String)>,
+    /// The person proposed to (id, name); none yet, the page searches
+    /// for her by name, posted (a name never travels in a URL).
+    person: Option<(String, String)>,
+    /// The people the search found: id, name.
+    found: Vec<(String, String)>,
+    /// Whether the search found more than a page: narrow it.
+    found_more: bool,
+    /// Whether a search was made.
+    searched: bool,
+    /// The employer, or a page of them to choose from.
+    choice: EmployerChoice,
     objectives: &'static [(&'static str, &'static str)],
 }
 
 impl Page {
-    async fn propose_page(self, status: StatusCode, form: FormState) -> Response {
-        let out = self
-            .run(
-                "{ people(first: 100) { edges { node { id firstName lastName } } }
-                   employers(first: 100) { edges { node { id name } } } }",
-                json!({}),
-            )
-            .await;
+    /// The proposal's form: `form` holds the person and employer chosen
+    /// (ids); `choice` the employers' search; `person_search` a name the
+    /// viewer posted to find the person.
+    async fn propose_page(
+        self,
+        status: StatusCode,
+        mut form: FormState,
+        choice: ChoiceQuery,
+        person_search: Option<&str>,
+    ) -> Response {
         #[derive(Deserialize)]
-        struct Answer {
-            people: Connection<Choice>,
-            employers: Connection<Host>,
+        struct One {
+            person: Option<Named>,
         }
         #[derive(Deserialize)]
-        struct Choice {
-            id: String,
+        struct Named {
             #[serde(flatten)]
             name: PersonName,
         }
-        #[derive(Deserialize)]
-        struct Host {
-            id: String,
-            name: String,
+        let mut person = None;
+        if let Some(id) = given(form.value("person")) {
+            let out = self
+                .run(
+                    "query($p: ID!) { person(id: $p) { firstName lastName } }",
+                    json!({ "p": id }),
+                )
+                .await;
+            // An id unknown or not readable: the search instead.
+            if let Ok(One { person: Some(p) }) = out.read::<One>() {
+                person = Some((id.to_owned(), p.name.full()));
+            }
         }
-        let answer: Answer = read_or_return!(out);
-        let people = answer
-            .people
-            .nodes()
-            .map(|n| (n.id, n.name.full()))
-            .collect();
-        let mut employers: Vec<(String, String)> =
-            answer.employers.nodes().map(|n| (n.id, n.name)).collect();
-        // The employer the proposal starts with (from a need or a match)
-        // may lie beyond the list's first page: it is offered first.
-        let chosen = form.value("employer").to_owned();
-        if !chosen.is_empty() && !employers.iter().any(|(id, _)| *id == chosen) {
+        let (mut found, mut found_more) = (Vec::new(), false);
+        if person.is_none()
+            && let Some(name) = person_search.and_then(given)
+        {
             #[derive(Deserialize)]
-            struct One {
-                employer: Option<Host>,
+            struct Answer {
+                people: Paged<Choice>,
+            }
+            #[derive(Deserialize)]
+            struct Choice {
+                id: String,
+                #[serde(flatten)]
+                name: PersonName,
             }
             let out = self
                 .run(
-                    "query($e: ID!) { employer(id: $e) { id name } }",
-                    json!({ "e": chosen }),
+                    "query($first: Int!, $filter: PeopleFilterInput) {
+                        people(first: $first, filter: $filter) {
+                            edges { node { id firstName lastName } }
+                            pageInfo { endCursor hasNextPage } } }",
+                    json!({ "first": PAGE_SIZE, "filter": { "name": name } }),
                 )
                 .await;
-            // An id unknown or not readable: the list as it is.
-            if let Ok(One { employer: Some(h) }) = out.read::<One>() {
-                employers.insert(0, (h.id, h.name));
+            if out.errors.is_empty() {
+                let answer: Answer = read_or_return!(out);
+                let (rows, next) = answer.people.split();
+                found = rows.into_iter().map(|p| (p.id, p.name.full())).collect();
+                found_more = next.is_some();
+            } else {
+                form.absorb(&out.errors, &[("name", "nom_personne")]);
             }
         }
+        let mut notice = None;
+        let keep = person
+            .as_ref()
+            .map(|(id, _)| id.clone())
+            .unwrap_or_default();
+        let choice = match self
+            .employer_choice(
+                form.value("employer"),
+                choice,
+                "/immersions/nouvelle",
+                &[("personne", &keep)],
+                &mut notice,
+            )
+            .await
+        {
+            Ok(choice) => choice,
+            Err(page) => return *page,
+        };
         let body = ProposeTemplate {
-            nav: self.nav(None),
+            nav: self.nav(notice),
             form,
-            people,
-            employers,
+            person,
+            found,
+            found_more,
+            searched: person_search.is_some(),
+            choice,
             objectives: &OBJECTIVES,
         }
         .render();
@@ -672,6 +716,7 @@ pub(crate) struct ProposeQuery {
 pub(crate) async fn propose_form(
     page: Page,
     axum::extract::Query(q): axum::extract::Query<ProposeQuery>,
+    axum::extract::Query(choice): axum::extract::Query<ChoiceQuery>,
 ) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
@@ -680,7 +725,36 @@ pub(crate) async fn propose_form(
         ("person", q.personne.as_deref().unwrap_or_default()),
         ("employer", q.employeur.as_deref().unwrap_or_default()),
     ]);
-    page.propose_page(StatusCode::OK, form).await
+    page.propose_page(StatusCode::OK, form, choice, None).await
+}
+
+/// The person searched for by name, posted from the proposal's form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PersonSearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nom_personne: String,
+    /// The employer already chosen, if any (an id).
+    #[serde(default)]
+    employer: String,
+}
+
+pub(crate) async fn propose_person_search(page: Page, Form(f): Form<PersonSearchForm>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    let form = FormState::with(&[("employer", &f.employer), ("nom_personne", &f.nom_personne)]);
+    page.propose_page(
+        StatusCode::OK,
+        form,
+        ChoiceQuery::default(),
+        Some(&f.nom_personne),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -695,11 +769,32 @@ pub(crate) struct ProposeForm {
     objective: String,
     #[serde(default)]
     message: String,
+    /// The employers' search the choice was made from, offered again
+    /// after a refusal.
+    #[serde(default)]
+    nom: String,
 }
 
 pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Response {
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
+    }
+    if given(&form.employer).is_none() {
+        let mut state = FormState::with(&[
+            ("person", &form.person),
+            ("objective", &form.objective),
+            ("message", &form.message),
+        ]);
+        state
+            .errors
+            .insert("employer".into(), "Choisissez l'employeur.".into());
+        let choice = ChoiceQuery {
+            nom: form.nom,
+            apres: String::new(),
+        };
+        return page
+            .propose_page(StatusCode::UNPROCESSABLE_ENTITY, state, choice, None)
+            .await;
     }
     let out = page
         .run(
@@ -741,8 +836,19 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
         ("objective", &form.objective),
         ("message", &form.message),
     ]);
-    state.absorb(&out.errors, &[("message", "message")]);
-    page.propose_page(StatusCode::UNPROCESSABLE_ENTITY, state)
+    state.absorb(
+        &out.errors,
+        &[
+            ("message", "message"),
+            ("employerId", "employer"),
+            ("personId", "person"),
+        ],
+    );
+    let choice = ChoiceQuery {
+        nom: form.nom,
+        apres: String::new(),
+    };
+    page.propose_page(StatusCode::UNPROCESSABLE_ENTITY, state, choice, None)
         .await
 }
 

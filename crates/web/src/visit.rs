@@ -17,7 +17,7 @@ use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::PURPOSES;
 use crate::page::{
-    FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, message, parse_date,
+    FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message, parse_date,
 };
 
 #[derive(Template)]
@@ -25,15 +25,8 @@ use crate::page::{
 struct VisitTemplate {
     nav: Nav,
     form: FormState,
-    /// The establishment chosen (from its file, or after a refusal): id,
-    /// name; the search is then not shown.
-    chosen: Option<(String, String)>,
-    /// Otherwise a page of establishments to choose from (id, label),
-    /// narrowed by the search's name or SIRET, and its pages.
-    employers: Vec<(String, String)>,
-    search: FormState,
-    searched: bool,
-    pager: Pager,
+    /// The establishment visited, or a page of them to choose from.
+    choice: EmployerChoice,
     purposes: &'static [(&'static str, &'static str)],
     today: String,
 }
@@ -45,12 +38,113 @@ struct VisitTemplate {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ChoiceQuery {
     #[serde(default)]
-    nom: String,
+    pub nom: String,
     #[serde(default)]
-    apres: String,
+    pub apres: String,
+}
+
+/// The establishment a form is about: the one chosen (from its file, or
+/// after a refusal), else a page of establishments to choose from,
+/// narrowed by a search of their name or SIRET, with its pages' links.
+pub(crate) struct EmployerChoice {
+    /// Id, name.
+    pub chosen: Option<(String, String)>,
+    /// Id, label.
+    pub employers: Vec<(String, String)>,
+    /// The search's field, as typed.
+    pub search: FormState,
+    pub searched: bool,
+    pub pager: Pager,
 }
 
 impl Page {
+    /// The establishment chosen (`chosen`, an id), else the page of
+    /// establishments `choice` asks for; the pages' links lead to `path`
+    /// with `keep` (ids only) in their URL. A cursor no longer valid gives
+    /// the first page, and `notice` says so.
+    pub(crate) async fn employer_choice(
+        &self,
+        chosen: &str,
+        mut choice: ChoiceQuery,
+        path: &str,
+        keep: &[(&str, &str)],
+        notice: &mut Option<String>,
+    ) -> Result<EmployerChoice, Box<Response>> {
+        if let Some(id) = given(chosen)
+            && let Some(name) = self.employer_name(id).await?
+        {
+            return Ok(EmployerChoice {
+                chosen: Some((id.to_owned(), name)),
+                employers: Vec::new(),
+                search: FormState::default(),
+                searched: false,
+                pager: Pager {
+                    next: None,
+                    first: None,
+                },
+            });
+        }
+        let read = |choice: &ChoiceQuery| {
+            self.run(
+                "query($first: Int!, $after: String, $filter: EmployerFilter) {
+                    employers(first: $first, after: $after, filter: $filter) {
+                        edges { node { id name communeName } }
+                        pageInfo { endCursor hasNextPage } } }",
+                json!({
+                    "first": PAGE_SIZE,
+                    "after": given(&choice.apres),
+                    "filter": { "nameOrSiret": given(&choice.nom) },
+                }),
+            )
+        };
+        let mut out = read(&choice).await;
+        if out.bad_cursor() {
+            choice.apres.clear();
+            *notice = Some(STALE_PAGE.to_owned());
+            out = read(&choice).await;
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            employers: Paged<Choice>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Choice {
+            id: String,
+            name: String,
+            commune_name: Option<String>,
+        }
+        let answer: Answer = out.read()?;
+        let (rows, next) = answer.employers.split();
+        let employers = rows
+            .into_iter()
+            .map(|n| {
+                let label = match n.commune_name {
+                    Some(c) => format!("{} ({c})", n.name),
+                    None => n.name,
+                };
+                (n.id, label)
+            })
+            .collect();
+        let mut query: Vec<(&str, &str)> = keep.to_vec();
+        query.push(("nom", &choice.nom));
+        let pager = Pager {
+            next: next.map(|cursor| {
+                let mut query = query.clone();
+                query.push(("apres", &cursor));
+                list_href(path, &query)
+            }),
+            first: given(&choice.apres).map(|_| list_href(path, &query)),
+        };
+        Ok(EmployerChoice {
+            chosen: None,
+            employers,
+            search: FormState::with(&[("nom", &choice.nom)]),
+            searched: given(&choice.nom).is_some(),
+            pager,
+        })
+    }
+
     async fn visit_page(
         self,
         status: StatusCode,
@@ -58,76 +152,24 @@ impl Page {
         mut notice: Option<String>,
         choice: ChoiceQuery,
     ) -> Response {
-        let mut choice = choice;
-        let chosen = match given(form.value("employer")) {
-            Some(id) => match self.employer_name(id).await {
-                Ok(Some(name)) => Some((id.to_owned(), name)),
-                Ok(None) => None,
-                Err(page) => return *page,
-            },
-            None => None,
-        };
-        let (employers, next) = if chosen.is_some() {
-            (Vec::new(), None)
-        } else {
-            let read = |choice: &ChoiceQuery| {
-                self.run(
-                    "query($first: Int!, $after: String, $filter: EmployerFilter) {
-                        employers(first: $first, after: $after, filter: $filter) {
-                            edges { node { id name communeName } }
-                            pageInfo { endCursor hasNextPage } } }",
-                    json!({
-                        "first": PAGE_SIZE,
-                        "after": given(&choice.apres),
-                        "filter": { "nameOrSiret": given(&choice.nom) },
-                    }),
-                )
-            };
-            let mut out = read(&choice).await;
-            if out.bad_cursor() {
-                choice.apres.clear();
-                notice = Some(STALE_PAGE.to_owned());
-                out = read(&choice).await;
-            }
-            #[derive(Deserialize)]
-            struct Answer {
-                employers: Paged<Choice>,
-            }
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Choice {
-                id: String,
-                name: String,
-                commune_name: Option<String>,
-            }
-            let answer: Answer = read_or_return!(out);
-            let (rows, next) = answer.employers.split();
-            let rows = rows
-                .into_iter()
-                .map(|n| {
-                    let label = match n.commune_name {
-                        Some(c) => format!("{} ({c})", n.name),
-                        None => n.name,
-                    };
-                    (n.id, label)
-                })
-                .collect();
-            (rows, next)
-        };
-        let list = ListQuery {
-            nom: choice.nom.clone(),
-            apres: choice.apres.clone(),
-            ..ListQuery::default()
+        let choice = match self
+            .employer_choice(
+                form.value("employer"),
+                choice,
+                "/visites/nouvelle",
+                &[],
+                &mut notice,
+            )
+            .await
+        {
+            Ok(choice) => choice,
+            Err(page) => return *page,
         };
         let today = self.api.gateway.handler.clock().today().to_string();
         let body = VisitTemplate {
             nav: self.nav(notice),
             form,
-            chosen,
-            employers,
-            search: FormState::with(&[("nom", &choice.nom)]),
-            searched: given(&choice.nom).is_some(),
-            pager: Pager::of("/visites/nouvelle", &list, next),
+            choice,
             purposes: &PURPOSES,
             today,
         }
