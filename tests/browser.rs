@@ -4123,3 +4123,162 @@ async fn the_employers_and_the_persons_spaces_go_a_page_at_a_time() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_home_search_the_needs_people_and_the_team_filter_are_never_cut_short() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    // A team of more than a hundred: the dashboards' filter lists them all.
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "lea@ml-nantes.fr",
+    );
+    let manager = login(&server, "lea@ml-nantes.fr").await;
+    for n in 1..=100 {
+        let done = gql(
+            &server,
+            Some(&manager),
+            "mutation($n: String!, $e: String!) { staffCreate(input: { name: $n, email: $e,
+                role: MEDIATOR }) { member { id } } }",
+            json!({ "n": format!("Médiateur {n:03}"), "e": format!("m{n:03}@ml-nantes.fr") }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let done = gql(
+        &server,
+        Some(&manager),
+        "mutation { staffCreate(input: { name: \"Zoé Martin\", email: \"zoe@ml-nantes.fr\",
+            role: MEDIATOR }) { member { id } } }",
+        json!({}),
+    )
+    .await;
+    assert!(done["errors"].is_null(), "{done}");
+    let (status, _, page) = web_get(&server, &manager, "/tableaux/employeurs").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Zoé Martin"),
+        "the team's 103rd member is offered"
+    );
+
+    // 21 people whose project is the need's job, 11 establishments alike.
+    for _ in 1..=21 {
+        let person = enroll(&server, &staff, None).await;
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($p: ID!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+            json!({ "p": person }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let mut employer = Value::Null;
+    for n in 1..=11 {
+        employer =
+            register_employer(&server, &staff, &siret(n), &format!("Boulangerie {n:02}")).await;
+    }
+    let done = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Pétrir et façonner\", romeCodes: [\"D1102\"],
+            horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let need = done["data"]["needSurface"]["need"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = &server.base;
+    browser.sign_in(base).await;
+
+    // The home search shows ten of each kind, and leads to the rest.
+    browser.fill("#q", "diallo").await;
+    browser.click("form[action='/recherche'] button").await;
+    let people = browser
+        .client
+        .find_all(Locator::Css("ul[aria-labelledby='trouve-personnes'] > li"))
+        .await
+        .unwrap();
+    assert_eq!(people.len(), 10);
+    browser.audit("recherche, plus de résultats").await;
+    browser
+        .click("form[action='/people/recherche'] input[name='nom'][value='diallo'] ~ button")
+        .await;
+    assert_eq!(
+        browser
+            .client
+            .find_all(Locator::Css("main ul.tasks > li"))
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+    browser.goto(&format!("{base}/")).await;
+    browser.fill("#q", "boulangerie").await;
+    browser.click("form[action='/recherche'] button").await;
+    browser.click("a[href='/employers?nom=boulangerie']").await;
+    assert_eq!(
+        browser
+            .client
+            .find_all(Locator::Css("main ul.tasks > li"))
+            .await
+            .unwrap()
+            .len(),
+        11
+    );
+
+    // The need's page: the people whose project fits, a page at a time.
+    let url = format!("{base}/needs/{need}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        browser.goto(&url).await;
+        if rows_in(&browser, "personnes").await == 20 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            browser.body().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    browser.audit("besoin, personnes page 1").await;
+    browser
+        .click("nav[aria-label='Pages des personnes dont le projet correspond'] a[rel='next']")
+        .await;
+    assert_eq!(rows_in(&browser, "personnes").await, 1);
+    browser.audit("besoin, personnes page 2").await;
+    browser.goto(&format!("{url}?personnes=zz")).await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Ce lien de page n'est plus valable")
+    );
+    assert_eq!(rows_in(&browser, "personnes").await, 20);
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+/// How many rows the leads' list of the section headed `id` has.
+async fn rows_in(browser: &Browser, id: &str) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(&format!(
+            "section[aria-labelledby='{id}'] ul.leads > li"
+        )))
+        .await
+        .unwrap()
+        .len()
+}

@@ -666,22 +666,36 @@ impl Page {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Team {
-            staff_members: crate::answer::Connection<Member>,
+            staff_members: crate::answer::Paged<Member>,
         }
         #[derive(Deserialize)]
         struct Member {
             id: String,
             name: String,
         }
-        let mediators = self
-            .run(
-                "{ staffMembers(first: 100) { edges { node { id name } } } }",
-                json!({}),
-            )
-            .await
-            .read::<Team>()
-            .map(|t| t.staff_members.nodes().map(|m| (m.id, m.name)).collect())
-            .unwrap_or_default();
+        // Every member of the team, a page after another: the filter's
+        // choice is never cut short.
+        let mut mediators = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let Ok(team) = self
+                .run(
+                    "query($after: String) { staffMembers(first: 100, after: $after) {
+                        edges { node { id name } } pageInfo { endCursor hasNextPage } } }",
+                    json!({ "after": after }),
+                )
+                .await
+                .read::<Team>()
+            else {
+                break;
+            };
+            let (members, next) = team.staff_members.split();
+            mediators.extend(members.into_iter().map(|m| (m.id, m.name)));
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
         (structure, mediators)
     }
 }

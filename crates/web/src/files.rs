@@ -14,11 +14,14 @@ use serde_json::json;
 
 use passerelle_domain::fr::{self, Labelled};
 
-use crate::answer::{Code, Connection, Day, Paged, PersonName, RomeMatch, read_or_return};
+use crate::answer::{Code, Day, Paged, PersonName, RomeMatch, read_or_return};
 use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
+use crate::page::{
+    FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_href, list_pager,
+    message,
+};
 
 #[derive(Template)]
 #[template(path = "employer.html")]
@@ -59,8 +62,9 @@ struct NeedTemplate {
     offer: Option<String>,
     open: bool,
     qualified: bool,
-    /// Id, name, why their project fits.
+    /// Id, name, why their project fits: a page of them.
     matching: Vec<(String, String, String)>,
+    matching_pager: Pager,
     /// Date, by whom, the description it gave, why; newest first.
     corrections: Vec<(String, String, String, String)>,
     /// The actions' fields (the qualification's start from the need).
@@ -210,7 +214,7 @@ struct NeedFile {
     current_status: NeedStatus,
     qualified: bool,
     rome_codes: Vec<String>,
-    matching_people: Connection<Matching>,
+    matching_people: Paged<Matching>,
     activities: String,
     conditions: Option<String>,
     headcount: i64,
@@ -371,12 +375,26 @@ pub(crate) async fn employer(
     page.render(StatusCode::OK, body)
 }
 
-pub(crate) async fn need(page: Page, Path(id): Path<String>, Query(q): Query<Notice>) -> Response {
+/// Where a need's page starts the people whose project fits: after a
+/// cursor of the API's (nobody's name), else at the beginning.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct NeedPages {
+    #[serde(default)]
+    personnes: String,
+}
+
+pub(crate) async fn need(
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<Notice>,
+    Query(at): Query<NeedPages>,
+) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
     let done = notice(&q);
-    page.need_page(&id, StatusCode::OK, None, None, done).await
+    page.need_page_at(&id, StatusCode::OK, None, None, done, given(&at.personnes))
+        .await
 }
 
 impl Page {
@@ -389,17 +407,40 @@ impl Page {
         refused: Option<(String, String)>,
         done: Option<String>,
     ) -> Response {
-        let out = self
-            .run(
-                "query($n: ID!) { need(id: $n) { employerId currentStatus offerReference qualified romeCodes
+        self.need_page_at(id, status, form, refused, done, None)
+            .await
+    }
+
+    /// A need's file, the people whose project fits from after
+    /// `people_after` (a cursor), else from the start.
+    async fn need_page_at(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: Option<FormState>,
+        refused: Option<(String, String)>,
+        mut done: Option<String>,
+        mut people_after: Option<&str>,
+    ) -> Response {
+        let read = |after: Option<&str>| {
+            self.run(
+                "query($n: ID!, $first: Int!, $after: String) { need(id: $n) {
+                    employerId currentStatus offerReference qualified romeCodes
                     activities conditions headcount neededWithin wouldHire sourceKind surfacedOn
                     corrections { activities romeCodes conditions headcount neededWithin wouldHire
                         reason correctedOn recorded { role } }
-                    matchingPeople(first: 20) { edges { node { personId firstName lastName
-                        romeMatch targetRomeCodes } } } } }",
-                json!({ "n": id }),
+                    matchingPeople(first: $first, after: $after) {
+                        edges { node { personId firstName lastName romeMatch targetRomeCodes } }
+                        pageInfo { endCursor hasNextPage } } } }",
+                json!({ "n": id, "first": PAGE_SIZE, "after": after }),
             )
-            .await;
+        };
+        let mut out = read(people_after).await;
+        if out.bad_cursor() && people_after.is_some() {
+            people_after = None;
+            done = Some(STALE_PAGE.to_owned());
+            out = read(None).await;
+        }
         let answer: NeedAnswer = read_or_return!(out);
         let Some(n) = answer.need else {
             return not_found();
@@ -422,9 +463,15 @@ impl Page {
                 ("rome_codes", &n.rome_codes.join(" ")),
             ])
         });
-        let matching = n
-            .matching_people
-            .nodes()
+        let (matching, next) = n.matching_people.split();
+        let matching_pager = list_pager(
+            &format!("/needs/{}", encode(id)),
+            &[("personnes", people_after.unwrap_or_default())],
+            "personnes",
+            next,
+        );
+        let matching = matching
+            .into_iter()
             .map(|m| {
                 let jobs = m
                     .target_rome_codes
@@ -471,6 +518,7 @@ impl Page {
             open: n.current_status == NeedStatus::Open,
             qualified: n.qualified,
             matching,
+            matching_pager,
             corrections,
             form,
             refused,

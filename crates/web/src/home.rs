@@ -13,8 +13,10 @@ use passerelle_domain::fr;
 use passerelle_domain::immersion::Stage;
 use passerelle_domain::values::RomeCode;
 
-use crate::answer::{Code, Connection, Day, Paged, PersonName, read_or_return};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_pager};
+use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
+use crate::page::{
+    FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, list_pager,
+};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -45,6 +47,20 @@ pub(crate) struct Found {
     people: Vec<FoundRow>,
     employers: Vec<FoundRow>,
     needs: Vec<FoundRow>,
+    /// Where the rest of each kind is, when it found more than it shows.
+    more: [Option<More>; 3],
+}
+
+/// Where the rest of what a search found is: the search shows the first
+/// ones of each kind, and says so when there are more.
+pub(crate) enum More {
+    /// The people's list, searched by the same name (posted: a name never
+    /// travels in a URL).
+    People(String),
+    /// A list's page with the same search (no personal data in it).
+    Link(String),
+    /// No list takes the same search: narrow it.
+    Narrow,
 }
 
 impl Found {
@@ -52,12 +68,28 @@ impl Found {
         self.people.is_empty() && self.employers.is_empty() && self.needs.is_empty()
     }
 
-    /// Each kind found: its heading's id, its French heading, its rows.
-    fn groups(&self) -> [(&'static str, &'static str, &[FoundRow]); 3] {
+    /// Each kind found: its heading's id, its French heading, its rows,
+    /// where the rest is.
+    fn groups(&self) -> [(&'static str, &'static str, &[FoundRow], &Option<More>); 3] {
         [
-            ("trouve-personnes", "Personnes accompagnées", &self.people),
-            ("trouve-employeurs", "Établissements", &self.employers),
-            ("trouve-besoins", "Besoins ouverts", &self.needs),
+            (
+                "trouve-personnes",
+                "Personnes accompagnées",
+                &self.people,
+                &self.more[0],
+            ),
+            (
+                "trouve-employeurs",
+                "Établissements",
+                &self.employers,
+                &self.more[1],
+            ),
+            (
+                "trouve-besoins",
+                "Besoins ouverts",
+                &self.needs,
+                &self.more[2],
+            ),
         ]
     }
 }
@@ -555,11 +587,14 @@ pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response
         .run(
             "query($q: String!, $n: Int!, $jobs: [String!], $withNeeds: Boolean!) {
                 people(first: $n, filter: { name: $q }) {
-                    edges { node { id firstName lastName targetRomeCodes } } }
+                    edges { node { id firstName lastName targetRomeCodes } }
+                    pageInfo { endCursor hasNextPage } }
                 employers(first: $n, filter: { nameOrSiret: $q }) {
-                    edges { node { id name communeName } } }
+                    edges { node { id name communeName } }
+                    pageInfo { endCursor hasNextPage } }
                 needs(first: $n, filter: { romeCodes: $jobs }) @include(if: $withNeeds) {
-                    edges { node { id activities romeCodes } } } }",
+                    edges { node { id activities romeCodes } }
+                    pageInfo { endCursor hasNextPage } } }",
             json!({ "q": text, "n": SEARCH_ROWS, "jobs": jobs, "withNeeds": !jobs.is_empty() }),
         )
         .await;
@@ -569,10 +604,10 @@ pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response
     }
     #[derive(Deserialize)]
     struct Answer {
-        people: Connection<Person>,
-        employers: Connection<Employer>,
+        people: Paged<Person>,
+        employers: Paged<Employer>,
         #[serde(default)]
-        needs: Option<Connection<Need>>,
+        needs: Option<Paged<Need>>,
     }
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -604,10 +639,21 @@ pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response
             .collect::<Vec<_>>()
             .join(" ; ")
     };
+    let (people, more_people) = answer.people.split();
+    let (employers, more_employers) = answer.employers.split();
+    let (needs, more_needs) = answer.needs.map(Paged::split).unwrap_or_default();
+    let more = [
+        more_people.map(|_| More::People(text.to_owned())),
+        more_employers.map(|_| More::Link(list_href("/employers", &[("nom", text)]))),
+        more_needs.map(|_| match jobs.as_slice() {
+            [job] => More::Link(list_href("/besoins", &[("metier", job.as_str())])),
+            _ => More::Narrow,
+        }),
+    ];
     let found = Found {
-        people: answer
-            .people
-            .nodes()
+        more,
+        people: people
+            .into_iter()
             .map(|p| {
                 (
                     format!("/people/{}", p.id),
@@ -616,9 +662,8 @@ pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response
                 )
             })
             .collect(),
-        employers: answer
-            .employers
-            .nodes()
+        employers: employers
+            .into_iter()
             .map(|e| {
                 (
                     format!("/employers/{}", e.id),
@@ -627,20 +672,16 @@ pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response
                 )
             })
             .collect(),
-        needs: answer
-            .needs
+        needs: needs
+            .into_iter()
             .map(|n| {
-                n.nodes()
-                    .map(|n| {
-                        (
-                            format!("/needs/{}", n.id),
-                            n.activities,
-                            labels(&n.rome_codes),
-                        )
-                    })
-                    .collect()
+                (
+                    format!("/needs/{}", n.id),
+                    n.activities,
+                    labels(&n.rome_codes),
+                )
             })
-            .unwrap_or_default(),
+            .collect(),
     };
     page.inbox(nav, state, Some(found)).await
 }
