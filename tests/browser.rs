@@ -4267,6 +4267,21 @@ async fn the_home_search_the_needs_people_and_the_team_filter_are_never_cut_shor
             .contains("Ce lien de page n'est plus valable")
     );
     assert_eq!(rows_in(&browser, "personnes").await, 20);
+    // Every list's page link no longer valid: its start, saying so.
+    for (token, path) in [
+        (&staff, "/people?apres=zz"),
+        (&staff, "/employers?nom=boulangerie&apres=AAAA"),
+        (&staff, "/besoins?apres=n%27importe-quoi"),
+        (&manager, "/administration?journal=zz"),
+    ] {
+        let (status, _, page) = web_get(&server, token, path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(
+            page.contains("Ce lien de page n&#39;est plus valable")
+                || page.contains("Ce lien de page n'est plus valable"),
+            "{path}: {page}"
+        );
+    }
     browser.close().await;
     assert!(server.terminate().success());
 }

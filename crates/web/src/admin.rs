@@ -330,8 +330,8 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
             "L'administration de la structure est réservée à ses responsables et administrateurs.",
         );
     }
-    let out = page
-        .run(
+    let read = |q: &AdminQuery| {
+        page.run(
             ADMIN_QUERY,
             json!({
                 "a": crate::page::given(&q.apres),
@@ -339,7 +339,21 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
                 "l": crate::page::given(&q.lectures),
             }),
         )
-        .await;
+    };
+    let mut out = read(q).await;
+    // A page's link no longer valid: every list from its start, saying so.
+    let stale = out.bad_cursor();
+    let from_start;
+    let q = if stale {
+        from_start = AdminQuery {
+            fait: q.fait.clone(),
+            ..AdminQuery::default()
+        };
+        out = read(&from_start).await;
+        &from_start
+    } else {
+        q
+    };
     if let Some(e) = out.errors.first() {
         return message(StatusCode::BAD_REQUEST, "Page introuvable", &e.message);
     }
@@ -446,7 +460,11 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
         .map(|r| (r.as_str(), r.label()))
         .collect();
     let body = AdminTemplate {
-        nav: page.nav(q.notice()),
+        nav: page.nav(if stale {
+            Some(crate::page::STALE_PAGE.to_owned())
+        } else {
+            q.notice()
+        }),
         structure_name: structure.name,
         members,
         team_error,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Paged, read_or_return};
-use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, given};
+use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given};
 
 #[derive(Template)]
 #[template(path = "employers.html")]
@@ -24,7 +24,7 @@ struct ListTemplate {
     pager: Pager,
 }
 
-pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
+pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
@@ -40,8 +40,8 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
         commune_name: Option<String>,
         naf_label: Option<String>,
     }
-    let out = page
-        .run(
+    let read = |q: &ListQuery| {
+        page.run(
             "query($first: Int!, $after: String, $filter: EmployerFilter) {
                 employers(first: $first, after: $after, filter: $filter) {
                     edges { node { id name communeName nafLabel } }
@@ -56,7 +56,15 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
                 },
             }),
         )
-        .await;
+    };
+    let mut out = read(&q).await;
+    // A page's link no longer valid: the list from its start, saying so.
+    let mut notice = None;
+    if out.bad_cursor() {
+        q.apres.clear();
+        notice = Some(STALE_PAGE.to_owned());
+        out = read(&q).await;
+    }
     let mut form = q.form();
     let (employers, next) = if out.errors.is_empty() {
         let answer: Answer = read_or_return!(out);
@@ -90,7 +98,7 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let body = ListTemplate {
-        nav: page.nav(None),
+        nav: page.nav(notice),
         form,
         searched: q.searched(),
         employers,

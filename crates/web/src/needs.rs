@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::answer::{Code, Day, Paged, read_or_return};
 use crate::labels::SOURCES;
-use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, given};
+use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given};
 
 #[derive(Template)]
 #[template(path = "needs.html")]
@@ -90,7 +90,7 @@ pub(crate) async fn employer_names(page: &Page, ids: &[String]) -> HashMap<Strin
     names
 }
 
-pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
+pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
@@ -121,9 +121,10 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
             None
         }
     };
+    let mut notice = None;
     let (needs, next, status) = if form.errors.is_empty() {
-        let out = page
-            .run(
+        let read = |q: &ListQuery| {
+            page.run(
                 "query($first: Int!, $after: String, $filter: NeedFilterInput) {
                     needs(first: $first, after: $after, filter: $filter) {
                         edges { node { id employerId activities romeCodes sourceKind surfacedOn } }
@@ -140,7 +141,14 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
                     },
                 }),
             )
-            .await;
+        };
+        let mut out = read(&q).await;
+        // A page's link no longer valid: the list from its start, saying so.
+        if out.bad_cursor() {
+            q.apres.clear();
+            notice = Some(STALE_PAGE.to_owned());
+            out = read(&q).await;
+        }
         if out.errors.is_empty() {
             let answer: Answer = read_or_return!(out);
             let (rows, next) = answer.needs.split();
@@ -190,7 +198,7 @@ pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
         (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
     };
     let body = ListTemplate {
-        nav: page.nav(None),
+        nav: page.nav(notice),
         form,
         searched: q.searched(),
         sources: &SOURCES,

@@ -100,7 +100,7 @@ pub(crate) async fn search(page: Page, Form(f): Form<SearchForm>) -> Response {
     people_list(page, q, true).await
 }
 
-async fn people_list(page: Page, q: ListQuery, posted: bool) -> Response {
+async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
     #[derive(Deserialize)]
     struct Answer {
         people: Paged<Listed>,
@@ -121,8 +121,8 @@ async fn people_list(page: Page, q: ListQuery, posted: bool) -> Response {
         .as_ref()
         .map(|u| u.user_id.to_string())
         .unwrap_or_default();
-    let out = page
-        .run(
+    let read = |q: &ListQuery| {
+        page.run(
             "query($first: Int!, $after: String, $filter: PeopleFilterInput) {
                 people(first: $first, after: $after, filter: $filter) {
                     edges { node { id firstName lastName referentId targetRomeCodes } }
@@ -137,7 +137,15 @@ async fn people_list(page: Page, q: ListQuery, posted: bool) -> Response {
                 },
             }),
         )
-        .await;
+    };
+    let mut out = read(&q).await;
+    // A page's link no longer valid: the list from its start, saying so.
+    let mut notice = None;
+    if out.bad_cursor() {
+        q.apres.clear();
+        notice = Some(STALE_PAGE.to_owned());
+        out = read(&q).await;
+    }
     let mut form = q.form();
     let (people, next) = if out.errors.is_empty() {
         let answer: Answer = read_or_return!(out);
@@ -178,7 +186,7 @@ async fn people_list(page: Page, q: ListQuery, posted: bool) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let body = PeopleTemplate {
-        nav: page.nav(None),
+        nav: page.nav(notice),
         form,
         searched: q.searched(),
         people,
