@@ -232,8 +232,8 @@ impl Person {
     async fn testimonies(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<Vec<crate::testimonies::PersonTestimony>> {
-        crate::testimonies::of_person(ctx, &self.0).await
+    ) -> Result<Vec<crate::person_record::PersonTestimony>> {
+        crate::person_record::testimonies_of(ctx, &self.0).await
     }
     /// Former participants of their structure who walked the same path and
     /// consent to share it, first names only, with their testimonies. Empty

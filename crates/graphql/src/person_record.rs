@@ -2,7 +2,8 @@
 //! recorded it and when: their situation in their own words, job inquiries,
 //! peer meetings, mentorships, consents given and withdrawn, referent
 //! changes, their exit, their disability recognition (health data), and the
-//! corrections of their identity.
+//! corrections of their identity; and their testimonies, read from their
+//! own streams.
 //! The policy says who reads which part (`policy::reads_person_record`);
 //! anyone else reads it as absent. A personal value of an erased person
 //! reads as null.
@@ -17,7 +18,9 @@ use passerelle_domain::person::{
     ConsentPurpose, ExitReason, ExitReasonKind, IdentityField, Person as PersonAggregate,
     PersonEvent,
 };
-use passerelle_domain::values::{ContractType, PersonId};
+use passerelle_domain::testimony::{Audience, Testimony, TestimonyEvent};
+use passerelle_domain::values::{ContractType, PersonId, TestimonyId};
+use passerelle_projections::views::matching;
 use passerelle_projections::views::people::PersonRow;
 use time::Date;
 use tokio::sync::OnceCell;
@@ -413,4 +416,78 @@ impl History {
             .await?;
         Ok(recorded.into_iter().last())
     }
+}
+
+/// A testimony of the person, as its facts leave it: withdrawn ones too,
+/// with the day, so she sees what she shared and what she took back.
+#[derive(SimpleObject, Debug)]
+pub struct PersonTestimony {
+    pub id: ID,
+    /// The account, in her words; null once her personal data was erased.
+    pub account: Option<String>,
+    pub rome_codes: Vec<String>,
+    /// Who may read it now (while not withdrawn).
+    pub audience: Audience,
+    pub recorded_on: Date,
+    /// Null while it is shared.
+    pub withdrawn_on: Option<Date>,
+}
+
+/// `Person.testimonies`: hers, oldest first, read from their streams (a
+/// change a moment ago holds at once), for whoever reads her path (her
+/// structure's staff, herself); empty to anyone else.
+pub(crate) async fn testimonies_of(
+    ctx: &Context<'_>,
+    row: &PersonRow,
+) -> Result<Vec<PersonTestimony>> {
+    let viewer = actor(ctx)?;
+    if !policy::reads_person_record(&viewer, PersonRecord::Path, row.referent) {
+        return Ok(Vec::new());
+    }
+    let gw = gateway(ctx);
+    let streams = matching::testimony_streams(&gw.pool, &[row.person_id])
+        .await
+        .map_err(error::db)?;
+    let mut testimonies = Vec::new();
+    for (_, stream) in streams {
+        let Some(id) = stream
+            .strip_prefix("testimony-")
+            .and_then(|id| id.parse().ok())
+        else {
+            continue;
+        };
+        crate::context::read_stream(ctx, stream.clone())?;
+        let history = gw
+            .handler
+            .history::<Testimony>(TestimonyId(id))
+            .await
+            .map_err(error::app)?;
+        let mut testimony: Option<PersonTestimony> = None;
+        for event in history.into_iter().map(|r| r.event) {
+            match event {
+                TestimonyEvent::TestimonyRecorded(e) => {
+                    testimony = Some(PersonTestimony {
+                        id: ID(id.to_string()),
+                        account: e.account.known().map(|a| a.as_str().to_owned()),
+                        rome_codes: e.rome_codes.iter().map(|c| c.as_str().to_owned()).collect(),
+                        audience: e.audience,
+                        recorded_on: e.recorded_on,
+                        withdrawn_on: None,
+                    });
+                }
+                TestimonyEvent::TestimonyAudienceChanged(e) => {
+                    if let Some(t) = testimony.as_mut() {
+                        t.audience = e.audience;
+                    }
+                }
+                TestimonyEvent::TestimonyWithdrawn(e) => {
+                    if let Some(t) = testimony.as_mut() {
+                        t.withdrawn_on = Some(e.withdrawn_on);
+                    }
+                }
+            }
+        }
+        testimonies.extend(testimony);
+    }
+    Ok(testimonies)
 }

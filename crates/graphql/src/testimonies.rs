@@ -3,16 +3,14 @@
 //! withdraw it at any time. Only the author's structure records them; she
 //! changes their audience or withdraws them from her own space too
 //! (`policy::may_issue_on_testimony`). Each answers with the author, as
-//! `people` shows them, and the testimony's id. `Person.testimonies` lists
-//! hers, withdrawn ones included, to her and her structure's staff.
+//! `people` shows them, and the testimony's id. `Person.testimonies`
+//! (`person_record`) lists hers, withdrawn ones included.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use passerelle_app::policy::PersonRecord;
 use passerelle_app::{Views, policy};
-use passerelle_domain::testimony::{Audience, Testimony, TestimonyCommand, TestimonyEvent};
+use passerelle_domain::testimony::{Audience, Testimony, TestimonyCommand};
 use passerelle_domain::values::{PersonId, TestimonyId};
-use passerelle_projections::views::matching;
-use passerelle_projections::views::people::{self, PersonRow};
+use passerelle_projections::views::people;
 use time::Date;
 use uuid::Uuid;
 
@@ -67,77 +65,6 @@ testimony_payloads!(
     TestimonyAudienceChangePayload,
     TestimonyWithdrawPayload,
 );
-
-/// A testimony of the person, as its facts leave it: withdrawn ones too,
-/// with the day, so she sees what she shared and what she took back.
-#[derive(SimpleObject, Debug)]
-pub struct PersonTestimony {
-    pub id: ID,
-    /// The account, in her words; null once her personal data was erased.
-    pub account: Option<String>,
-    pub rome_codes: Vec<String>,
-    /// Who may read it now (while not withdrawn).
-    pub audience: Audience,
-    pub recorded_on: Date,
-    /// Null while it is shared.
-    pub withdrawn_on: Option<Date>,
-}
-
-/// `Person.testimonies`: hers, oldest first, read from their streams (a
-/// change a moment ago holds at once), for whoever reads her path (her
-/// structure's staff, herself); empty to anyone else.
-pub(crate) async fn of_person(ctx: &Context<'_>, row: &PersonRow) -> Result<Vec<PersonTestimony>> {
-    let viewer = actor(ctx)?;
-    if !policy::reads_person_record(&viewer, PersonRecord::Path, row.referent) {
-        return Ok(Vec::new());
-    }
-    let gw = gateway(ctx);
-    let streams = matching::testimony_streams(&gw.pool, &[row.person_id])
-        .await
-        .map_err(error::db)?;
-    let mut testimonies = Vec::new();
-    for (_, stream) in streams {
-        let Some(id) = stream
-            .strip_prefix("testimony-")
-            .and_then(|id| id.parse().ok())
-        else {
-            continue;
-        };
-        crate::context::read_stream(ctx, stream.clone())?;
-        let history = gw
-            .handler
-            .history::<Testimony>(TestimonyId(id))
-            .await
-            .map_err(error::app)?;
-        let mut testimony: Option<PersonTestimony> = None;
-        for event in history.into_iter().map(|r| r.event) {
-            match event {
-                TestimonyEvent::TestimonyRecorded(e) => {
-                    testimony = Some(PersonTestimony {
-                        id: ID(id.to_string()),
-                        account: e.account.known().map(|a| a.as_str().to_owned()),
-                        rome_codes: e.rome_codes.iter().map(|c| c.as_str().to_owned()).collect(),
-                        audience: e.audience,
-                        recorded_on: e.recorded_on,
-                        withdrawn_on: None,
-                    });
-                }
-                TestimonyEvent::TestimonyAudienceChanged(e) => {
-                    if let Some(t) = testimony.as_mut() {
-                        t.audience = e.audience;
-                    }
-                }
-                TestimonyEvent::TestimonyWithdrawn(e) => {
-                    if let Some(t) = testimony.as_mut() {
-                        t.withdrawn_on = Some(e.withdrawn_on);
-                    }
-                }
-            }
-        }
-        testimonies.extend(testimony);
-    }
-    Ok(testimonies)
-}
 
 #[derive(Default, Debug)]
 pub struct TestimonyMutation;
