@@ -154,6 +154,38 @@ pub struct RebuildReport {
     pub elapsed: Duration,
 }
 
+/// What one projection did in a rebuild of several in one pass over the
+/// log ([`Projections::rebuild_all`]).
+#[derive(Debug, Clone)]
+pub struct PassShare {
+    pub projection: &'static str,
+    pub version: i32,
+    /// Events of the log it went past (handled or not).
+    pub events: i64,
+    /// Of them, the events it handles, given to its `apply`.
+    pub handled: i64,
+    /// Time in its batches' transactions (lock, apply, checkpoint, commit),
+    /// summed: they run beside the other projections' and the next read.
+    pub apply: Duration,
+    /// Batches whose pass it held up: the last of the projections to commit.
+    pub slowest_batches: usize,
+    /// Time of its swap, compaction included.
+    pub swap: Duration,
+}
+
+/// A rebuild of several projections in one pass over the log.
+#[derive(Debug, Clone)]
+pub struct RebuildAllReport {
+    /// Events read from the log, once for every projection.
+    pub events: i64,
+    pub elapsed: Duration,
+    /// Of `elapsed`, the pass over the log (the swaps come after).
+    pub pass: Duration,
+    /// Time the pass waited for a read that its applies did not hide.
+    pub read_wait: Duration,
+    pub projections: Vec<PassShare>,
+}
+
 /// The registered projections and the machinery that keeps them.
 #[derive(Clone)]
 pub struct Projections {
@@ -927,6 +959,298 @@ impl Projections {
         })
     }
 
+    /// Builds a new version of each projection of `names` (every registered
+    /// one when empty) in ONE pass over the log, while the live versions
+    /// keep serving, then swaps each in as [`Projections::rebuild`] does.
+    /// Each batch is read and decoded once (only the events some projection
+    /// handles, with their data) and the next one read meanwhile; every
+    /// projection applies it in its own transaction on its own connection,
+    /// beside the others, to its own version's schema, given only the events
+    /// it handles, and advances its own checkpoint. Resumes versions already
+    /// being built: the pass starts at the earliest of their checkpoints and
+    /// a projection is given only the events past its own. Shows one
+    /// progress bar on a terminal when `progress` is set.
+    pub async fn rebuild_all(&self, names: &[&str], progress: bool) -> Result<RebuildAllReport> {
+        let started = Instant::now();
+        let mut wanted: Vec<Arc<dyn Projection>> = Vec::new();
+        if names.is_empty() {
+            wanted.extend(self.list.iter().cloned());
+        } else {
+            for name in names {
+                let p = self.find(name)?;
+                if !wanted.iter().any(|w| w.name() == p.name()) {
+                    wanted.push(p.clone());
+                }
+            }
+        }
+        let mut parts = Vec::with_capacity(wanted.len());
+        for p in wanted {
+            let version = self.begin_rebuild(p.name()).await?;
+            parts.push((p, version));
+        }
+        let mut report = RebuildAllReport {
+            events: 0,
+            elapsed: Duration::ZERO,
+            pass: Duration::ZERO,
+            read_wait: Duration::ZERO,
+            projections: parts
+                .iter()
+                .map(|(p, version)| PassShare {
+                    projection: p.name(),
+                    version: *version,
+                    events: 0,
+                    handled: 0,
+                    apply: Duration::ZERO,
+                    slowest_batches: 0,
+                    swap: Duration::ZERO,
+                })
+                .collect(),
+        };
+        // A batch's events carry which projections handle them as bits.
+        for (group, shares) in parts.chunks(64).zip(report.projections.chunks_mut(64)) {
+            report.events += self
+                .one_pass(group, shares, progress, &mut report.read_wait)
+                .await?;
+        }
+        report.pass = started.elapsed();
+        // Each swap compacts its version's tables then, for an inline
+        // projection, applies what was appended since under its lock: they
+        // run side by side.
+        let mut swaps = tokio::task::JoinSet::new();
+        for (i, (p, version)) in parts.iter().enumerate() {
+            let (this, p, version) = (self.clone(), p.clone(), *version);
+            swaps.spawn(async move {
+                let started = Instant::now();
+                // Left behind by the pass only if another runner held its
+                // checkpoint past the pass's end: the rest, alone.
+                loop {
+                    match this
+                        .process_batch(p.as_ref(), version, this.config.rebuild_batch_size)
+                        .await?
+                    {
+                        Batch::Applied(_) => {}
+                        Batch::CaughtUp => break,
+                        Batch::Skipped => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+                this.swap(p.as_ref(), version).await?;
+                Ok::<_, StoreError>((i, started.elapsed()))
+            });
+        }
+        while let Some(done) = swaps.join_next().await {
+            let (i, took) = done.map_err(|e| StoreError::Projection {
+                projection: "rebuild".to_owned(),
+                message: e.to_string(),
+            })??;
+            report.projections[i].swap = took;
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// The pass of [`Projections::rebuild_all`] for at most 64 projections:
+    /// returns the events read.
+    async fn one_pass(
+        &self,
+        parts: &[(Arc<dyn Projection>, i32)],
+        shares: &mut [PassShare],
+        progress: bool,
+        read_wait: &mut Duration,
+    ) -> Result<i64> {
+        let names: Vec<&str> = parts.iter().map(|(p, _)| p.name()).collect();
+        let versions: Vec<i32> = parts.iter().map(|(_, v)| *v).collect();
+        let start: Option<(i64, i64)> = sqlx::query_as(
+            "select transaction_id, global_position from projection_checkpoints
+             join unnest($1::text[], $2::int[]) as wanted(projection, version) using (projection, version)
+             order by transaction_id, global_position limit 1",
+        )
+        .bind(&names)
+        .bind(&versions)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some((transaction_id, global_position)) = start else {
+            return Ok(0);
+        };
+        let mut after = LogPosition {
+            transaction_id,
+            global_position,
+        };
+        let total: i64 = sqlx::query_scalar(
+            "select count(*) from events where (transaction_id, global_position) > ($1, $2)",
+        )
+        .bind(after.transaction_id)
+        .bind(after.global_position)
+        .fetch_one(self.store.pool())
+        .await?;
+        let bar = if progress {
+            ProgressBar::new(u64::try_from(total).unwrap_or(0))
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} events, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("{} projections", parts.len()));
+        let parts: Arc<Vec<(Arc<dyn Projection>, i32)>> = Arc::new(parts.to_vec());
+        let limit = self.config.rebuild_batch_size;
+        let mut read = 0i64;
+        let mut ahead: Option<tokio::task::JoinHandle<Result<PassBatch>>> = None;
+        loop {
+            let waited = Instant::now();
+            let batch = match ahead.take() {
+                Some(next) => next.await.map_err(|e| StoreError::Projection {
+                    projection: "rebuild".to_owned(),
+                    message: e.to_string(),
+                })??,
+                None => {
+                    let mut conn = self.store.pool().acquire().await?;
+                    read_pass(&self.store, &mut conn, &parts, after, limit).await?
+                }
+            };
+            *read_wait += waited.elapsed();
+            let Some(reached) = batch.reached else { break };
+            // The next batch is read while this one is applied.
+            ahead = Some({
+                let (store, parts) = (self.store.clone(), parts.clone());
+                tokio::spawn(async move {
+                    let mut conn = store.pool().acquire().await?;
+                    read_pass(&store, &mut conn, &parts, reached, limit).await
+                })
+            });
+            let batch = Arc::new(batch);
+            let mut applies = tokio::task::JoinSet::new();
+            for (bit, (p, version)) in parts.iter().enumerate() {
+                let (this, p, version, batch) = (self.clone(), p.clone(), *version, batch.clone());
+                applies.spawn(async move {
+                    let started = Instant::now();
+                    let done = this
+                        .pass_apply(p.as_ref(), version, bit, after, &batch)
+                        .await?;
+                    Ok::<_, StoreError>((bit, done, started.elapsed()))
+                });
+            }
+            let mut last = None;
+            while let Some(done) = applies.join_next().await {
+                let (bit, (events, handled), took) = match done {
+                    Ok(Ok(done)) => done,
+                    Ok(Err(e)) => return Err(e),
+                    Err(e) => {
+                        return Err(StoreError::Projection {
+                            projection: "rebuild".to_owned(),
+                            message: e.to_string(),
+                        });
+                    }
+                };
+                shares[bit].events += events;
+                shares[bit].handled += handled;
+                shares[bit].apply += took;
+                last = Some(bit);
+            }
+            if let Some(bit) = last {
+                shares[bit].slowest_batches += 1;
+            }
+            read += batch.read as i64;
+            bar.inc(batch.read as u64);
+            after = reached;
+        }
+        bar.finish_and_clear();
+        Ok(read)
+    }
+
+    /// One projection's share of a batch of the pass read from `after`:
+    /// in its own transaction, the events it handles past its checkpoint,
+    /// which then moves to the batch's end. Returns the events of the log it
+    /// went past and how many it handled.
+    async fn pass_apply(
+        &self,
+        p: &dyn Projection,
+        version: i32,
+        bit: usize,
+        after: LogPosition,
+        batch: &PassBatch,
+    ) -> Result<(i64, i64)> {
+        let Some(reached) = batch.reached else {
+            return Ok((0, 0));
+        };
+        let mask = 1u64 << bit;
+        loop {
+            let mut tx = self.store.pool().begin().await?;
+            let checkpoint: Option<(i64, i64)> = sqlx::query_as(
+                "select transaction_id, global_position from projection_checkpoints
+                 where projection = $1 and version = $2 and status <> 'retired' and not paused
+                   and (retry_at is null or retry_at <= now())
+                 for update skip locked",
+            )
+            .bind(p.name())
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((transaction_id, global_position)) = checkpoint else {
+                // A server replica holds it: it builds the same version.
+                tx.rollback().await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let at = LogPosition {
+                transaction_id,
+                global_position,
+            };
+            // Behind the batch (never, unless moved back by hand): the rest
+            // is built alone before the swap. Past it: a replica applied it.
+            if at < after || at >= reached {
+                tx.rollback().await?;
+                return Ok((0, 0));
+            }
+            let past = batch.envelopes.iter().filter(|(pos, _)| *pos > at).count();
+            let mine = batch
+                .envelopes
+                .iter()
+                .filter(|(_, bits)| *bits != 0)
+                .zip(&batch.events)
+                .filter(|((pos, bits), _)| bits & mask != 0 && *pos > at)
+                .map(|(_, e)| e);
+            // Every event kept is this projection's (one that reads them
+            // all): given as read, without a copy.
+            let events: std::borrow::Cow<'_, [RecordedEvent]> = if at == after
+                && batch
+                    .envelopes
+                    .iter()
+                    .all(|(_, bits)| bits & mask != 0 || *bits == 0)
+            {
+                std::borrow::Cow::Borrowed(&batch.events)
+            } else {
+                std::borrow::Cow::Owned(mine.cloned().collect())
+            };
+            let started = Instant::now();
+            if !events.is_empty() {
+                set_search_path(&mut tx, &version_schema(p.name(), version)).await?;
+            }
+            if let Err(e) = apply_handled(p, &mut tx, &events).await {
+                tx.rollback().await?;
+                self.record_failure(p.name(), version, &e.to_string())
+                    .await?;
+                return Err(StoreError::Projection {
+                    projection: p.name().to_owned(),
+                    message: e.to_string(),
+                });
+            }
+            advance(&mut tx, p.name(), version, reached, past as i64).await?;
+            tx.commit().await?;
+            let labels = [
+                ("projection", p.name().to_owned()),
+                ("version", version.to_string()),
+            ];
+            metrics::counter!("passerelle_projection_events_total", &labels).increment(past as u64);
+            metrics::histogram!("passerelle_projection_batch_seconds", &labels)
+                .record(started.elapsed().as_secs_f64());
+            return Ok((past as i64, events.len() as i64));
+        }
+    }
+
     /// Rewrites the tables of a version built from the log, before it
     /// serves. A build applies many events to the same rows in one batch
     /// transaction, so each row leaves a trail of versions behind that
@@ -1052,6 +1376,49 @@ impl Projections {
 struct Ahead {
     from: LogPosition,
     batch: crate::store::ReadBatch,
+}
+
+/// A batch of a one-pass rebuild: the events some projection handles, with
+/// their data, and every event read as its position and which projections
+/// handle it (bit `i` for the pass's projection `i`).
+#[derive(Debug)]
+struct PassBatch {
+    events: Vec<RecordedEvent>,
+    envelopes: Vec<(LogPosition, u64)>,
+    read: usize,
+    reached: Option<LogPosition>,
+}
+
+async fn read_pass(
+    store: &Store,
+    conn: &mut PgConnection,
+    parts: &[(Arc<dyn Projection>, i32)],
+    after: LogPosition,
+    limit: i64,
+) -> Result<PassBatch> {
+    let envelopes = std::sync::Mutex::new(Vec::with_capacity(usize::try_from(limit).unwrap_or(0)));
+    let batch = store
+        .read_all_where(conn, after, limit, true, |e| {
+            let bits = parts
+                .iter()
+                .enumerate()
+                .filter(|(_, (p, _))| p.handles(e))
+                .fold(0u64, |bits, (i, _)| bits | 1 << i);
+            envelopes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((e.position, bits));
+            bits != 0
+        })
+        .await?;
+    Ok(PassBatch {
+        events: batch.events,
+        envelopes: envelopes
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        read: batch.read,
+        reached: batch.reached,
+    })
 }
 
 /// Applies the events a projection handles, when there are some: a batch

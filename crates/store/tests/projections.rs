@@ -890,3 +890,207 @@ async fn a_release_is_told_when_a_newer_one_rebuilt_its_projection() {
     assert!(old.newer_release().await.unwrap().is_empty());
     assert_eq!(new.newer_release().await.unwrap(), ["stream_counts"]);
 }
+
+/// Counts the events of the streams `keep` picks, under its own name: the
+/// runner gives it only those.
+struct Picky {
+    name: &'static str,
+    mode: Mode,
+    keep: fn(&str) -> bool,
+}
+
+#[async_trait]
+impl Projection for Picky {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn schema_sql(&self) -> &'static str {
+        SCHEMA
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        (self.keep)(&event.stream_id)
+    }
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        if let Some(e) = events.iter().find(|e| !self.handles(e)) {
+            return Err(format!("{} was given {}", self.name, e.stream_id).into());
+        }
+        StreamCounts::healthy(self.mode).apply(conn, events).await
+    }
+}
+
+fn odd(stream: &str) -> bool {
+    stream.ends_with(['1', '3', '5'])
+}
+
+fn low(stream: &str) -> bool {
+    ["s0", "s1", "s2"].contains(&stream)
+}
+
+/// Every stream's count, and the log's truth, of the streams `keep` picks.
+async fn truth_of(db: &TestDb, keep: fn(&str) -> bool) -> Vec<(String, i64)> {
+    truth(db).await.into_iter().filter(|(s, _)| keep(s)).collect()
+}
+
+/// Projections reading all the events, some, and none: inline and async.
+fn several(store: &Store, config: RunnerConfig) -> Projections {
+    Projections::new(
+        store.clone(),
+        vec![
+            StreamCounts::healthy(Mode::Inline) as Arc<dyn Projection>,
+            Arc::new(Picky {
+                name: "odd_counts",
+                mode: Mode::Async,
+                keep: odd,
+            }),
+            Arc::new(Picky {
+                name: "low_counts",
+                mode: Mode::Inline,
+                keep: low,
+            }),
+            Arc::new(Picky {
+                name: "no_counts",
+                mode: Mode::Async,
+                keep: |_| false,
+            }),
+        ],
+        config,
+    )
+}
+
+/// Each projection's rows, read from its stable schema or one of its versions.
+async fn every_count(db: &TestDb, version: Option<i32>) -> Vec<Vec<(String, i64)>> {
+    let mut all = Vec::new();
+    for name in ["stream_counts", "odd_counts", "low_counts", "no_counts"] {
+        let schema = version.map_or(name.to_owned(), |v| format!("{name}_v{v}"));
+        all.push(counts_in(db, &schema).await);
+    }
+    all
+}
+
+async fn every_truth(db: &TestDb) -> Vec<Vec<(String, i64)>> {
+    vec![
+        truth(db).await,
+        truth_of(db, odd).await,
+        truth_of(db, low).await,
+        Vec::new(),
+    ]
+}
+
+/// Appends that apply the inline projections keep coming while every
+/// projection is rebuilt in one pass over the log: each new version ends
+/// with every event it handles, once, the same rows as the live versions
+/// kept event by event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_projection_is_rebuilt_in_one_pass_under_write_load() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let projections = several(&store, config());
+    projections.setup().await.unwrap();
+    for n in 0..40 {
+        write_inline(&store, &projections, &format!("s{}", n % 7), n).await;
+    }
+    catch_up(&projections).await;
+    let live = every_count(&db, None).await;
+    assert_eq!(live, every_truth(&db).await);
+    let writer = {
+        let (store, projections) = (store.clone(), projections.clone());
+        tokio::spawn(async move {
+            for n in 0..300 {
+                write_inline(&store, &projections, &format!("s{}", n % 7), n).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let report = projections.rebuild_all(&[], false).await.unwrap();
+    writer.await.unwrap();
+    catch_up(&projections).await;
+    assert_eq!(
+        report
+            .projections
+            .iter()
+            .map(|s| (s.projection, s.version))
+            .collect::<Vec<_>>(),
+        [
+            ("stream_counts", 2),
+            ("odd_counts", 2),
+            ("low_counts", 2),
+            ("no_counts", 2)
+        ]
+    );
+    assert!(report.events >= 40, "{report:?}");
+    assert!(
+        report.projections.iter().all(|s| s.events == report.events),
+        "each went past every event read: {report:?}"
+    );
+    assert_eq!(report.projections[3].handled, 0);
+    assert_eq!(every_count(&db, None).await, every_truth(&db).await);
+    assert_eq!(every_count(&db, Some(2)).await, every_truth(&db).await);
+    let old_schemas: i64 = sqlx::query_scalar(
+        "select count(*) from pg_namespace where nspname like '%\\_counts\\_v1'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(old_schemas, 0, "the retired versions' tables are dropped");
+}
+
+/// A one-pass rebuild resumes versions already begun, each from its own
+/// checkpoint, and one event per batch builds what one batch does.
+#[tokio::test]
+async fn a_one_pass_rebuild_resumes_versions_begun_and_reads_any_batch_size() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let projections = several(&store, config());
+    projections.setup().await.unwrap();
+    for n in 0..30 {
+        write_inline(&store, &projections, &format!("s{}", n % 7), n).await;
+    }
+    catch_up(&projections).await;
+    assert_eq!(projections.begin_rebuild("odd_counts").await.unwrap(), 2);
+    let odd_counts = Picky {
+        name: "odd_counts",
+        mode: Mode::Async,
+        keep: odd,
+    };
+    assert_eq!(
+        projections.process_batch(&odd_counts, 2, 5).await.unwrap(),
+        Batch::Applied(5)
+    );
+    let report = projections
+        .rebuild_all(&["stream_counts", "odd_counts"], false)
+        .await
+        .unwrap();
+    assert_eq!(report.events, 30);
+    assert_eq!(
+        report
+            .projections
+            .iter()
+            .map(|s| (s.projection, s.version, s.events))
+            .collect::<Vec<_>>(),
+        [("stream_counts", 2, 30), ("odd_counts", 2, 25)]
+    );
+    assert_eq!(every_count(&db, None).await, every_truth(&db).await);
+
+    for batch in [1, 1_000] {
+        let projections = several(
+            &store,
+            RunnerConfig {
+                rebuild_batch_size: batch,
+                ..config()
+            },
+        );
+        projections.rebuild_all(&[], false).await.unwrap();
+        assert_eq!(
+            every_count(&db, None).await,
+            every_truth(&db).await,
+            "{batch} events a batch"
+        );
+    }
+}
