@@ -136,3 +136,117 @@ async fn a_person_reads_the_text_and_gives_and_withdraws_consent_online() {
     assert!(versions.iter().all(|t| t["purpose"] == "MENTORING"));
     assert_eq!(versions.iter().filter(|t| t["current"] == true).count(), 1);
 }
+
+/// What the consent text promises: the person changes who reads her
+/// testimony and withdraws it from her own session; she records none
+/// there (her structure does), and another's testimony does not exist for
+/// her. Nothing refused appends anything.
+#[tokio::test]
+async fn a_person_changes_and_withdraws_her_own_testimony_and_no_one_elses() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started_with_links(&db, &dir).await;
+    let s = Some(mediator.as_str());
+    let mut testimonies = Vec::new();
+    let mut people = Vec::new();
+    for email in ["awa@exemple.fr", "ines@exemple.fr"] {
+        let person = enroll(&server, &mediator, Some(email)).await;
+        let given = gql(
+            &server,
+            s,
+            "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: TESTIMONY,
+                textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": person }),
+        )
+        .await;
+        assert!(given["errors"].is_null(), "{given}");
+        let recorded = gql(
+            &server,
+            s,
+            "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+                account: \"De la caisse à la boulangerie\", romeCodes: [\"D1101\"],
+                audience: OWN_STRUCTURE_MEDIATORS }) {
+                testimonyId } }",
+            json!({ "p": person }),
+        )
+        .await;
+        assert!(recorded["errors"].is_null(), "{recorded}");
+        testimonies.push(recorded["data"]["testimonyRecord"]["testimonyId"].clone());
+        people.push(person);
+    }
+    let awa = link_session(&server, "awa@exemple.fr", 0).await;
+    let a = Some(awa.as_str());
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+    // She records none from her session.
+    let refused = gql(
+        &server,
+        a,
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p, account: \"Mon parcours\",
+            audience: TERRITORY }) { testimonyId } }",
+        json!({ "p": people[0] }),
+    )
+    .await;
+    assert_eq!(error(&refused).0, "FORBIDDEN", "{refused}");
+    // Inès's testimony does not exist for her.
+    for document in [
+        "mutation($t: ID!) { testimonyAudienceChange(input: { testimonyId: $t,
+            audience: TERRITORY }) { testimonyId } }",
+        "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) { testimonyId } }",
+    ] {
+        let refused = gql(&server, a, document, json!({ "t": testimonies[1] })).await;
+        assert_eq!(error(&refused).0, "NOT_FOUND", "{refused}");
+    }
+    assert_eq!(count().await, before, "a refused command appended");
+    // Her own: opened to the territory, then withdrawn.
+    let changed = gql(
+        &server,
+        a,
+        "mutation($t: ID!) { testimonyAudienceChange(input: { testimonyId: $t,
+            audience: TERRITORY }) { testimonyId } }",
+        json!({ "t": testimonies[0] }),
+    )
+    .await;
+    assert!(changed["errors"].is_null(), "{changed}");
+    let withdrawn = gql(
+        &server,
+        a,
+        "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) { testimonyId } }",
+        json!({ "t": testimonies[0] }),
+    )
+    .await;
+    assert!(withdrawn["errors"].is_null(), "{withdrawn}");
+    let hers = gql(
+        &server,
+        a,
+        "query($p: ID!) { person(id: $p) { testimonies { account audience withdrawnOn } } }",
+        json!({ "p": people[0] }),
+    )
+    .await;
+    let hers = &hers["data"]["person"]["testimonies"];
+    assert_eq!(hers[0]["audience"], "TERRITORY", "{hers}");
+    assert!(hers[0]["withdrawnOn"].is_string(), "{hers}");
+    assert_eq!(
+        hers[0]["account"], "De la caisse à la boulangerie",
+        "{hers}"
+    );
+    // Inès's stands, as her structure's staff read it.
+    let theirs = gql(
+        &server,
+        s,
+        "query($p: ID!) { person(id: $p) { testimonies { audience withdrawnOn } } }",
+        json!({ "p": people[1] }),
+    )
+    .await;
+    assert_eq!(
+        theirs["data"]["person"]["testimonies"],
+        json!([{ "audience": "OWN_STRUCTURE_MEDIATORS", "withdrawnOn": null }]),
+        "{theirs}"
+    );
+    assert!(server.terminate().success());
+}
