@@ -77,7 +77,16 @@ pub(crate) enum ProjectionsCommand {
     /// Each projection's version, state, position and lag.
     Status,
     /// Build a new version from the whole log while the live one serves, then swap.
-    Rebuild { name: String },
+    /// Several projections (or `--all`) are built together in one pass over the log.
+    #[command(arg_required_else_help = true)]
+    Rebuild {
+        /// The projections to rebuild.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        names: Vec<String>,
+        /// Every projection, in one pass over the log.
+        #[arg(long)]
+        all: bool,
+    },
     /// Let a projection paused by repeated failures run again.
     Resume { name: String },
 }

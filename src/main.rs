@@ -464,14 +464,40 @@ async fn projections(
                 );
             }
         }
-        ProjectionsCommand::Rebuild { name } => {
-            let report = projections.rebuild(&name, true).await?;
-            println!(
-                "{name}: version {} is live ({} events in {:.1} s)",
-                report.version,
-                report.events,
-                report.elapsed.as_secs_f64()
-            );
+        ProjectionsCommand::Rebuild { names, all } => {
+            if let [name] = names.as_slice() {
+                let report = projections.rebuild(name, true).await?;
+                println!(
+                    "{name}: version {} is live ({} events in {:.1} s)",
+                    report.version,
+                    report.events,
+                    report.elapsed.as_secs_f64()
+                );
+            } else {
+                // Every projection when `--all` (the names are empty then).
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                debug_assert!(all || names.len() > 1);
+                let report = projections.rebuild_all(&names, true).await?;
+                let pass = report.pass.as_secs_f64();
+                println!(
+                    "{} events read once in {pass:.1} s ({:.0} events/s), swaps done at {:.1} s",
+                    report.events,
+                    report.events as f64 / pass,
+                    report.elapsed.as_secs_f64()
+                );
+                for s in &report.projections {
+                    println!(
+                        "{}: version {} is live ({} events, {} handled; applying {:.1} s, slowest of {} batches; swap {:.1} s)",
+                        s.projection,
+                        s.version,
+                        s.events,
+                        s.handled,
+                        s.apply.as_secs_f64(),
+                        s.slowest_batches,
+                        s.swap.as_secs_f64()
+                    );
+                }
+            }
         }
         ProjectionsCommand::Resume { name } => {
             projections.resume(&name).await?;
