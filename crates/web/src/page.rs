@@ -230,7 +230,7 @@ pub(crate) fn list_pager(
     let own = at.iter().position(|(k, _)| *k == list).unwrap_or_default();
     let started = at.get(own).is_some_and(|(_, v)| !v.is_empty());
     let next = next.map(|cursor| {
-        let mut query: Vec<(&str, &str)> = at.iter().copied().collect();
+        let mut query: Vec<(&str, &str)> = at.to_vec();
         if let Some(slot) = query.get_mut(own) {
             slot.1 = &cursor;
         }
