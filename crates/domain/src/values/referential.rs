@@ -200,6 +200,23 @@ impl RomeCode {
         ROME.get(self.0.as_str()).copied()
     }
 
+    /// `codes` and every job of the referential in the same domain (the
+    /// first three characters) as one of them, sorted: "the same domain"
+    /// as a list of codes, which an index on codes can look up where a
+    /// comparison of prefixes would read every row.
+    pub fn same_domain(codes: &[String]) -> Vec<String> {
+        let domains: Vec<&str> = codes.iter().filter_map(|c| c.get(..3)).collect();
+        let mut found: Vec<String> = ROME
+            .keys()
+            .filter(|c| c.get(..3).is_some_and(|d| domains.contains(&d)))
+            .map(|c| (*c).to_owned())
+            .chain(codes.iter().cloned())
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
     /// The jobs a searched text names: its code's start, or words of its
     /// label whatever their case and accents; in code order, `limit` at
     /// most. A search by job finds needs, which hold codes, not words.
@@ -383,6 +400,24 @@ mod tests {
         assert_eq!(ARRONDISSEMENTS.len(), 20 + 9 + 16);
         assert_eq!(DEPARTEMENTS.len(), 109);
         assert_eq!(REGIONS.len(), 26);
+    }
+
+    #[test]
+    fn the_same_domain_lists_every_job_sharing_the_first_three_characters() {
+        let fit = RomeCode::same_domain(&["G1602".to_owned(), "Z9999".to_owned()]);
+        let expected: Vec<&str> = {
+            let mut all: Vec<&str> = ROME
+                .keys()
+                .copied()
+                .filter(|c| c.starts_with("G16"))
+                .collect();
+            all.push("Z9999");
+            all.sort_unstable();
+            all
+        };
+        assert!(expected.len() > 3, "{expected:?}");
+        assert_eq!(fit, expected);
+        assert!(RomeCode::same_domain(&[]).is_empty());
     }
 
     #[test]

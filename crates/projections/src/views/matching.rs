@@ -74,16 +74,10 @@ pub struct Place {
     pub region: Option<String>,
 }
 
-/// The ROME domains (first three characters) of codes, without repeats.
-fn domains(codes: &[String]) -> Vec<String> {
-    let mut domains: Vec<String> = codes
-        .iter()
-        .filter_map(|c| c.get(..3))
-        .map(str::to_owned)
-        .collect();
-    domains.sort();
-    domains.dedup();
-    domains
+/// The codes that fit `codes`: the same codes, and every job of their
+/// domains, looked up with `&&` on the views' arrays of codes.
+fn fitting(codes: &[String]) -> Vec<String> {
+    passerelle_domain::values::RomeCode::same_domain(codes)
 }
 
 /// What the person's own data says of where they live and what they aim
@@ -175,7 +169,7 @@ pub async fn needs_for(
                     {} as proximity_level
              from needs.needs n join employers.employers e on e.employer_id = n.employer_id
              where n.status = 'open'
-               and exists (select 1 from unnest(n.rome_codes) c where left(c, 3) = any($2))
+               and n.rome_codes && $2
          ) m
          where $6::int is null
             or (proximity_level, rome_level) > ($6, $7)
@@ -185,7 +179,7 @@ pub async fn needs_for(
         proximity_sql(3)
     )))
     .bind(codes)
-    .bind(domains(codes))
+    .bind(fitting(codes))
     .bind(place.municipality.as_deref())
     .bind(place.departement.as_deref())
     .bind(place.region.as_deref())
@@ -246,30 +240,37 @@ pub async fn employers_for(
         None => (None, None, None, None),
     };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select employer_id, name, commune, by_open_need, by_hosting, rome_level,
+        // From the needs that fit, found by the index on their codes, to
+        // their employers: never every employer with a lookup each. The
+        // immersions are reached by employer, which they are indexed by.
+        "with open as (
+             select n.employer_id,
+                    min(case when n.rome_codes && $1 then 0 else 1 end) as level
+             from needs.needs n
+             where n.status = 'open' and n.rome_codes && $2
+             group by n.employer_id
+         ), hosted as (
+             select i.employer_id,
+                    min(case when n.rome_codes && $1 then 0 else 1 end) as level
+             from needs.needs n
+             join immersions.immersions i
+               on i.employer_id = n.employer_id and i.need_id = n.need_id
+             where n.rome_codes && $2
+               and i.structure = $11
+               and i.stage in ('started', 'interrupted', 'completed')
+             group by i.employer_id
+         )
+         select employer_id, name, commune, by_open_need, by_hosting, rome_level,
                 proximity_level from (
              select e.employer_id, e.name, e.commune,
-                    x.open_level is not null as by_open_need,
-                    x.hosted_level is not null as by_hosting,
-                    least(x.open_level, x.hosted_level) as rome_level,
+                    o.level is not null as by_open_need,
+                    h.level is not null as by_hosting,
+                    least(o.level, h.level) as rome_level,
                     {} as proximity_level
-             from employers.employers e
-             cross join lateral (
-                 select (select min(case when n.rome_codes && $1 then 0 else 1 end)
-                         from needs.needs n
-                         where n.employer_id = e.employer_id and n.status = 'open'
-                           and exists (select 1 from unnest(n.rome_codes) c
-                                       where left(c, 3) = any($2))) as open_level,
-                        (select min(case when n.rome_codes && $1 then 0 else 1 end)
-                         from immersions.immersions i
-                         join needs.needs n on n.need_id = i.need_id
-                         where i.employer_id = e.employer_id
-                           and i.structure = $11
-                           and i.stage in ('started', 'interrupted', 'completed')
-                           and exists (select 1 from unnest(n.rome_codes) c
-                                       where left(c, 3) = any($2))) as hosted_level
-             ) x
-             where x.open_level is not null or x.hosted_level is not null
+             from (select employer_id from open union select employer_id from hosted) k
+             join employers.employers e on e.employer_id = k.employer_id
+             left join open o on o.employer_id = k.employer_id
+             left join hosted h on h.employer_id = k.employer_id
          ) m
          where $6::int is null
             or (proximity_level, rome_level) > ($6, $7)
@@ -279,7 +280,7 @@ pub async fn employers_for(
         proximity_sql(3)
     )))
     .bind(codes)
-    .bind(domains(codes))
+    .bind(fitting(codes))
     .bind(place.municipality.as_deref())
     .bind(place.departement.as_deref())
     .bind(place.region.as_deref())
@@ -338,8 +339,7 @@ pub async fn people_for(
              from people.people p
              where p.structure = $1 and not p.erased and p.exited_on is null
                and p.first_name is not null and p.last_name is not null
-               and exists (select 1 from unnest(p.target_rome_codes) c
-                           where left(c, 3) = any($3))
+               and p.target_rome_codes && $3
          ) m
          where $4::int is null or rome_level > $4
             or (rome_level = $4 and (last_name, first_name, person_id) > (
@@ -351,7 +351,7 @@ pub async fn people_for(
     )
     .bind(structure)
     .bind(codes)
-    .bind(domains(codes))
+    .bind(fitting(codes))
     .bind(r)
     .bind(id)
     .bind(limit)
@@ -419,8 +419,7 @@ pub async fn peers(
                            join needs.needs n on n.need_id = i.need_id
                            where i.person_id = p.person_id
                              and i.stage in ('started', 'interrupted', 'completed')) x
-                     where exists (select 1 from unnest(x.codes) c
-                                   where left(c, 3) = any($4))) as rome_level
+                     where x.codes && $4) as rome_level
              from people.people p
              where p.structure = $1 and p.person_id <> $2 and not p.erased
                and p.first_name is not null
@@ -441,7 +440,7 @@ pub async fn peers(
     .bind(structure)
     .bind(person)
     .bind(codes)
-    .bind(domains(codes))
+    .bind(fitting(codes))
     .bind(consents)
     .bind(r)
     .bind(id)
@@ -486,13 +485,15 @@ pub async fn mentored(
                     (select min(case when v.target_rome_codes && $3 then 0 else 1 end)
                      from people.project_versions v
                      where v.person_id = p.person_id
-                       and exists (select 1 from unnest(v.target_rome_codes) c
-                                   where left(c, 3) = any($4))) as rome_level
+                       and v.target_rome_codes && $4) as rome_level
              from people.people p
+             -- One lookup by person in the timeline's key: a semi-join
+             -- would read the whole timeline for a structure's few people.
+             cross join lateral (select 1 from people.timeline t
+                                 where t.person_id = p.person_id
+                                   and t.event_type = 'mentorship_started'
+                                 limit 1) mentored
              where p.structure = $1 and p.person_id <> $2 and not p.erased
-               and exists (select 1 from people.timeline t
-                           where t.person_id = p.person_id
-                             and t.event_type = 'mentorship_started')
          ) m
          where rome_level is not null
          order by rome_level, person_id
@@ -501,7 +502,7 @@ pub async fn mentored(
     .bind(structure)
     .bind(person)
     .bind(codes)
-    .bind(domains(codes))
+    .bind(fitting(codes))
     .bind(limit)
     .fetch_all(db)
     .await
