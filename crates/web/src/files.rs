@@ -17,7 +17,7 @@ use passerelle_domain::fr::{self, Labelled};
 use crate::answer::{Code, Day, Paged, PersonName, RomeMatch, read_or_return};
 use crate::correction::Corrected;
 use crate::home::{Notice, notice};
-use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS};
+use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS, offer_published};
 use crate::page::{
     FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_href, list_pager,
     message,
@@ -246,15 +246,6 @@ struct Matching {
     name: PersonName,
     rome_match: RomeMatch,
     target_rome_codes: Vec<String>,
-}
-
-/// A need formalised as an offer, as its lists and its page say it: with
-/// the offer's reference when one was given.
-pub(crate) fn offer_published(reference: Option<&str>) -> String {
-    match reference {
-        Some(r) => format!("Offre publiée : {r}"),
-        None => "Offre publiée, sans référence".to_owned(),
-    }
 }
 
 fn not_found() -> Response {

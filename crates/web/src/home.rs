@@ -456,7 +456,7 @@ pub(crate) async fn home(
                     .map(|n| {
                         let status = match n.current_status.as_str() {
                             "FORMALISED_AS_OFFER" => {
-                                Some(crate::files::offer_published(n.offer_reference.as_deref()))
+                                Some(crate::labels::offer_published(n.offer_reference.as_deref()))
                             }
                             "CLOSED" => Some("Clos".to_owned()),
                             _ => None,

@@ -36,3 +36,12 @@ pub(crate) static OUTCOMES: Options = LazyLock::new(options::<Outcome>);
 pub(crate) static AGE_BANDS: Options = LazyLock::new(options::<AgeBand>);
 pub(crate) static CLOSE_REASONS: Options = LazyLock::new(options::<NeedCloseReasonKind>);
 pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);
+
+/// A need formalised as an offer, as its lists and its page say it: with
+/// the offer's reference when one was given.
+pub(crate) fn offer_published(reference: Option<&str>) -> String {
+    match reference {
+        Some(r) => format!("Offre publiée : {r}"),
+        None => "Offre publiée, sans référence".to_owned(),
+    }
+}
