@@ -1871,6 +1871,109 @@ async fn the_persons_file_shows_the_needs_that_fit_and_the_peers_who_walked_the_
 }
 
 #[tokio::test]
+async fn a_persons_file_links_to_the_whole_list_of_needs_that_fit_when_it_shows_only_some() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let employer = ok(
+        "mutation($s: String!) { employerRegister(input: { siret: $s,
+            name: \"Boulangerie du Port\", naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret(22) }),
+    )
+    .await["employerRegister"]["employer"]["id"]
+        .clone();
+    // Six open needs fit Awa's project: the file shows five.
+    for n in 1..=6 {
+        ok(
+            "mutation($e: ID!, $a: String!) { needSurface(input: { employerId: $e,
+                source: { kind: PHONE }, description: { activities: $a, romeCodes: [\"D1102\"],
+                horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+            json!({ "e": employer, "a": format!("Fournée numéro {n}") }),
+        )
+        .await;
+    }
+    let awa = ok(
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"1990-03-04\", commune: \"44109\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["personEnroll"]["person"]["id"]
+        .clone();
+    ok(
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+        json!({ "p": awa }),
+    )
+    .await;
+
+    let id = awa.as_str().unwrap();
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let file = browser
+        .until(
+            &format!("{base}/people/{id}"),
+            "Besoins ouverts qui correspondent",
+        )
+        .await;
+    assert_eq!(file.matches("Fournée numéro").count(), 5, "{file}");
+    assert!(
+        file.contains("Voir toute la liste : besoins ouverts qui correspondent"),
+        "{file}"
+    );
+    // Employers: one, no link to more.
+    assert!(
+        !file.contains("Voir toute la liste : employeurs qui correspondent"),
+        "{file}"
+    );
+    browser
+        .click(&format!("a[href='/people/{id}/pistes/besoins']"))
+        .await;
+    let list = browser
+        .until(
+            &format!("{base}/people/{id}/pistes/besoins"),
+            "Pour Awa Diallo",
+        )
+        .await;
+    for n in 1..=6 {
+        assert!(list.contains(&format!("Fournée numéro {n}")), "{list}");
+    }
+    assert!(list.contains("Chez Boulangerie du Port"), "{list}");
+    assert!(list.contains("Proposer une immersion"), "{list}");
+    assert!(!list.contains("Suivants"), "{list}");
+    browser
+        .audit("fiche de la personne, tous les besoins qui correspondent")
+        .await;
+    // A cursor no longer valid: the list from its start, said so.
+    browser
+        .goto(&format!("{base}/people/{id}/pistes/besoins?apres=perime"))
+        .await;
+    let stale = browser.body().await;
+    assert!(
+        stale.contains("Ce lien de page n'est plus valable"),
+        "{stale}"
+    );
+    assert_eq!(stale.matches("Fournée numéro").count(), 6, "{stale}");
+    // No such list.
+    browser
+        .goto(&format!("{base}/people/{id}/pistes/autres"))
+        .await;
+    assert!(browser.body().await.contains("Cette liste n'existe pas."));
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_the_immersion() {
     let Some(browser) = Browser::start().await else {
         return;

@@ -81,27 +81,9 @@ pub(crate) fn fit<T: DeserializeOwned>(data: &serde_json::Value) -> Result<T, Un
     })
 }
 
-/// A connection's nodes, in order.
-#[derive(Deserialize)]
-pub(crate) struct Connection<T> {
-    edges: Vec<Edge<T>>,
-}
-
 #[derive(Deserialize)]
 struct Edge<T> {
     node: T,
-}
-
-impl<T> Default for Connection<T> {
-    fn default() -> Self {
-        Self { edges: Vec::new() }
-    }
-}
-
-impl<T> Connection<T> {
-    pub(crate) fn nodes(self) -> impl Iterator<Item = T> {
-        self.edges.into_iter().map(|e| e.node)
-    }
 }
 
 /// One page of a connection: its nodes, and the cursor the next page
@@ -113,11 +95,20 @@ pub(crate) struct Paged<T> {
     page_info: PageInfo,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct PageInfo {
     end_cursor: Option<String>,
     has_next_page: bool,
+}
+
+impl<T> Default for Paged<T> {
+    fn default() -> Self {
+        Self {
+            edges: Vec::new(),
+            page_info: PageInfo::default(),
+        }
+    }
 }
 
 impl<T> Paged<T> {

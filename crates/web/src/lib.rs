@@ -102,6 +102,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
         .route("/people/{id}/premier-projet", post(people::state))
+        .route("/people/{id}/pistes/{liste}", get(people::leads_list))
         .route(
             "/people/{id}/enquete",
             get(encounters::inquiry_form).post(encounters::inquiry_log),

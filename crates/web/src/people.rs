@@ -16,7 +16,7 @@ use passerelle_domain::person::{CauseKind, ConsentPurpose, ReadjustmentCause};
 use passerelle_domain::fr::event_label;
 
 use crate::answer::{
-    Code, Connection, Day, Paged, PersonName, Proximity, RomeMatch, commune_name, read_or_return,
+    Code, Day, Paged, PersonName, Proximity, RomeMatch, commune_name, read_or_return,
 };
 use crate::home::{Notice, notice};
 use crate::page::{
@@ -247,6 +247,11 @@ struct Leads {
     employers: Vec<Lead>,
     peers: Vec<Lead>,
     mentors: Vec<Lead>,
+    /// Whether each list has more than the file shows.
+    needs_more: bool,
+    employers_more: bool,
+    peers_more: bool,
+    mentors_more: bool,
 }
 
 /// One thing that fits: what it is, where it leads, facts about it, and
@@ -270,7 +275,11 @@ struct Line {
 #[derive(Deserialize)]
 struct PersonAnswer {
     person: Option<PersonFile>,
-    immersions: Connection<PersonImmersion>,
+}
+
+#[derive(Deserialize)]
+struct ImmersionsAnswer {
+    immersions: Paged<PersonImmersion>,
 }
 
 #[derive(Deserialize)]
@@ -287,10 +296,10 @@ struct PersonFile {
     mentorships: Vec<Mentorship>,
     consent_records: Vec<ConsentRecord>,
     disability_recognition: Option<DisabilityRecognition>,
-    matching_needs: Connection<NeedMatch>,
-    matching_employers: Connection<EmployerMatch>,
-    peers: Connection<Peer>,
-    possible_mentors: Connection<PossibleMentor>,
+    matching_needs: Paged<NeedMatch>,
+    matching_employers: Paged<EmployerMatch>,
+    peers: Paged<Peer>,
+    possible_mentors: Paged<PossibleMentor>,
 }
 
 #[derive(Deserialize)]
@@ -350,10 +359,30 @@ fn jobs(codes: &[String]) -> String {
         .join(" ; ")
 }
 
-/// What fits the person's project, from the file's answer.
+/// What fits the person's project, from the file's answer: each list's
+/// first leads, and whether it has more (then the file links to the list's
+/// own pages).
 fn leads(p: &mut PersonFile) -> Leads {
-    let needs = std::mem::take(&mut p.matching_needs)
-        .nodes()
+    let (needs, needs_more) = std::mem::take(&mut p.matching_needs).split();
+    let (employers, employers_more) = std::mem::take(&mut p.matching_employers).split();
+    let (peers, peers_more) = std::mem::take(&mut p.peers).split();
+    let (mentors, mentors_more) = std::mem::take(&mut p.possible_mentors).split();
+    Leads {
+        needs: need_leads(needs),
+        employers: employer_leads(employers),
+        peers: peer_leads(peers),
+        mentors: mentor_leads(mentors),
+        needs_more: needs_more.is_some(),
+        employers_more: employers_more.is_some(),
+        peers_more: peers_more.is_some(),
+        mentors_more: mentors_more.is_some(),
+    }
+}
+
+/// Open needs that fit, as leads.
+fn need_leads(needs: Vec<NeedMatch>) -> Vec<Lead> {
+    needs
+        .into_iter()
         .map(|n| Lead {
             title: n.activities,
             link: Some(format!("/needs/{}", n.need_id)),
@@ -373,9 +402,13 @@ fn leads(p: &mut PersonFile) -> Leads {
             quotes: Vec::new(),
             host: Some(n.employer_id),
         })
-        .collect();
-    let employers = std::mem::take(&mut p.matching_employers)
-        .nodes()
+        .collect()
+}
+
+/// Employers that fit, as leads.
+fn employer_leads(employers: Vec<EmployerMatch>) -> Vec<Lead> {
+    employers
+        .into_iter()
         .map(|e| {
             let by = match (e.by_open_need, e.by_hosting) {
                 (true, true) => "un besoin ouvert et une immersion déjà accueillie",
@@ -397,9 +430,13 @@ fn leads(p: &mut PersonFile) -> Leads {
                 quotes: Vec::new(),
             }
         })
-        .collect();
-    let peers = std::mem::take(&mut p.peers)
-        .nodes()
+        .collect()
+}
+
+/// People who walked the path, as leads.
+fn peer_leads(peers: Vec<Peer>) -> Vec<Lead> {
+    peers
+        .into_iter()
         .map(|peer| {
             let mut codes: Vec<String> = Vec::new();
             for t in &peer.testimonies {
@@ -421,9 +458,13 @@ fn leads(p: &mut PersonFile) -> Leads {
                 host: None,
             }
         })
-        .collect();
-    let mentors = std::mem::take(&mut p.possible_mentors)
-        .nodes()
+        .collect()
+}
+
+/// Possible mentors, as leads.
+fn mentor_leads(mentors: Vec<PossibleMentor>) -> Vec<Lead> {
+    mentors
+        .into_iter()
         .map(|m| Lead {
             title: m.name,
             link: None,
@@ -438,13 +479,7 @@ fn leads(p: &mut PersonFile) -> Leads {
             quotes: Vec::new(),
             host: None,
         })
-        .collect();
-    Leads {
-        needs,
-        employers,
-        peers,
-        mentors,
-    }
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -689,13 +724,13 @@ impl Page {
                     consentRecords { purpose given on textVersion signedForm }
                     disabilityRecognition { recognised recordedOn }
                     matchingNeeds(first: 5) { edges { node { needId employerId employerName activities
-                        romeCodes commune romeMatch proximity } } }
+                        romeCodes commune romeMatch proximity } } pageInfo { endCursor hasNextPage } }
                     matchingEmployers(first: 5) { edges { node { employerId name commune
-                        byOpenNeed byHosting romeMatch proximity } } }
+                        byOpenNeed byHosting romeMatch proximity } } pageInfo { endCursor hasNextPage } }
                     peers(first: 5) { edges { node { firstName romeMatch
-                        testimonies { account romeCodes } } } }
-                    possibleMentors(first: 5) { edges { node { name mentorJob romeMatch } } } }
-                  immersions(first: 50, filter: { personId: $p }) { edges { node { id employerName feedbackAuthors periodStart periodEnd proposedOn } } } }",
+                        testimonies { account romeCodes } } } pageInfo { endCursor hasNextPage } }
+                    possibleMentors(first: 5) { edges { node { name mentorJob romeMatch } }
+                        pageInfo { endCursor hasNextPage } } } }",
                 json!({ "p": id, "pathFirst": PAGE_SIZE, "pathAfter": path_after }),
             )
         };
@@ -714,7 +749,10 @@ impl Page {
                 "Cette personne n'existe pas ou ne vous est pas accessible.",
             );
         };
-        let immersions: Vec<PersonImmersion> = answer.immersions.nodes().collect();
+        let immersions = match self.person_immersions(id).await {
+            Ok(immersions) => immersions,
+            Err(page) => return *page,
+        };
         let causes = causes(&p, &immersions);
         let (inquiries, meetings, mentorships, consents) = sections(&mut p);
         let leads = leads(&mut p);
@@ -783,6 +821,198 @@ impl Page {
         .render();
         self.render(status, body)
     }
+}
+
+impl Page {
+    /// Every immersion of the person, for the readjustment's causes: read
+    /// page by page so none is cut. A person has a handful; the bound (500,
+    /// five pages of the API's largest) only stops a runaway loop, never a
+    /// real path.
+    async fn person_immersions(&self, id: &str) -> Result<Vec<PersonImmersion>, Box<Response>> {
+        const PAGES: usize = 5;
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..PAGES {
+            let out = self
+                .run(
+                    "query($p: ID!, $after: String) {
+                      immersions(first: 100, after: $after, filter: { personId: $p }) {
+                        edges { node { id employerName feedbackAuthors periodStart periodEnd proposedOn } }
+                        pageInfo { endCursor hasNextPage } } }",
+                    json!({ "p": id, "after": after }),
+                )
+                .await;
+            let (nodes, next) = out.read::<ImmersionsAnswer>()?.immersions.split();
+            all.extend(nodes);
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// One of the file's lists of leads, on pages of its own
+/// (`/people/{id}/pistes/{liste}`).
+#[derive(Clone, Copy)]
+enum LeadList {
+    Needs,
+    Employers,
+    Peers,
+    Mentors,
+}
+
+impl LeadList {
+    fn parse(slug: &str) -> Option<Self> {
+        match slug {
+            "besoins" => Some(Self::Needs),
+            "employeurs" => Some(Self::Employers),
+            "chemin" => Some(Self::Peers),
+            "parrains" => Some(Self::Mentors),
+            _ => None,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Needs => "Besoins ouverts qui correspondent",
+            Self::Employers => "Employeurs qui correspondent",
+            Self::Peers => "Des personnes qui ont fait ce chemin",
+            Self::Mentors => "Parrains ou marraines possibles",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "person_leads.html")]
+struct PersonLeadsTemplate {
+    nav: Nav,
+    id: String,
+    name: String,
+    title: &'static str,
+    leads: Vec<Lead>,
+    pager: Pager,
+}
+
+/// Where a list of leads starts: after a cursor of the API's (a place in
+/// the list, nobody's name), else at the beginning.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LeadsPage {
+    #[serde(default)]
+    apres: String,
+}
+
+#[derive(Deserialize)]
+struct LeadsAnswer {
+    person: Option<LeadsFile>,
+}
+
+/// The one list asked for, the others left out by `@include`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeadsFile {
+    #[serde(flatten)]
+    name: PersonName,
+    matching_needs: Option<Paged<NeedMatch>>,
+    matching_employers: Option<Paged<EmployerMatch>>,
+    peers: Option<Paged<Peer>>,
+    possible_mentors: Option<Paged<PossibleMentor>>,
+}
+
+/// One list of what fits the person's project, 20 at a time, the next
+/// page's link carrying only the API's cursor; for their structure's staff
+/// (the API answers empty lists to anyone else).
+pub(crate) async fn leads_list(
+    page: Page,
+    Path((id, slug)): Path<(String, String)>,
+    Query(at): Query<LeadsPage>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let Some(list) = LeadList::parse(&slug) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Introuvable",
+            "Cette liste n'existe pas.",
+        );
+    };
+    let read = |after: Option<&str>| {
+        page.run(
+            "query($p: ID!, $first: Int!, $after: String, $needs: Boolean!,
+                $employers: Boolean!, $peers: Boolean!, $mentors: Boolean!) {
+              person(id: $p) { firstName lastName
+                matchingNeeds(first: $first, after: $after) @include(if: $needs) {
+                    edges { node { needId employerId employerName activities
+                    romeCodes commune romeMatch proximity } } pageInfo { endCursor hasNextPage } }
+                matchingEmployers(first: $first, after: $after) @include(if: $employers) {
+                    edges { node { employerId name commune
+                    byOpenNeed byHosting romeMatch proximity } } pageInfo { endCursor hasNextPage } }
+                peers(first: $first, after: $after) @include(if: $peers) {
+                    edges { node { firstName romeMatch testimonies { account romeCodes } } }
+                    pageInfo { endCursor hasNextPage } }
+                possibleMentors(first: $first, after: $after) @include(if: $mentors) {
+                    edges { node { name mentorJob romeMatch } } pageInfo { endCursor hasNextPage } } } }",
+            json!({
+                "p": id, "first": PAGE_SIZE, "after": after,
+                "needs": matches!(list, LeadList::Needs),
+                "employers": matches!(list, LeadList::Employers),
+                "peers": matches!(list, LeadList::Peers),
+                "mentors": matches!(list, LeadList::Mentors),
+            }),
+        )
+    };
+    let mut after = given(&at.apres);
+    let mut notice = None;
+    let mut out = read(after).await;
+    if out.bad_cursor() && after.is_some() {
+        // A page's link no longer valid: the list from its start.
+        after = None;
+        notice = Some(STALE_PAGE.to_owned());
+        out = read(None).await;
+    }
+    let answer: LeadsAnswer = read_or_return!(out);
+    let Some(p) = answer.person else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Introuvable",
+            "Cette personne n'existe pas ou ne vous est pas accessible.",
+        );
+    };
+    let (leads, next) = match list {
+        LeadList::Needs => {
+            let (nodes, next) = p.matching_needs.unwrap_or_default().split();
+            (need_leads(nodes), next)
+        }
+        LeadList::Employers => {
+            let (nodes, next) = p.matching_employers.unwrap_or_default().split();
+            (employer_leads(nodes), next)
+        }
+        LeadList::Peers => {
+            let (nodes, next) = p.peers.unwrap_or_default().split();
+            (peer_leads(nodes), next)
+        }
+        LeadList::Mentors => {
+            let (nodes, next) = p.possible_mentors.unwrap_or_default().split();
+            (mentor_leads(nodes), next)
+        }
+    };
+    let path = format!("/people/{}/pistes/{slug}", encode(&id));
+    let pager = Pager {
+        next: next.map(|cursor| list_href(&path, &[("apres", &cursor)])),
+        first: after.map(|_| path.clone()),
+    };
+    let body = PersonLeadsTemplate {
+        nav: page.nav(notice),
+        id: id.clone(),
+        name: p.name.full(),
+        title: list.title(),
+        leads,
+        pager,
+    }
+    .render();
+    page.render(StatusCode::OK, body)
 }
 
 pub(crate) async fn file(
