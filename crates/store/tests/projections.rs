@@ -935,7 +935,11 @@ fn low(stream: &str) -> bool {
 
 /// Every stream's count, and the log's truth, of the streams `keep` picks.
 async fn truth_of(db: &TestDb, keep: fn(&str) -> bool) -> Vec<(String, i64)> {
-    truth(db).await.into_iter().filter(|(s, _)| keep(s)).collect()
+    truth(db)
+        .await
+        .into_iter()
+        .filter(|(s, _)| keep(s))
+        .collect()
 }
 
 /// Projections reading all the events, some, and none: inline and async.
