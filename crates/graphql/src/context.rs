@@ -282,6 +282,48 @@ pub(crate) const STREAM_READS: usize = 500;
 #[derive(Debug, Default)]
 pub(crate) struct StreamReads(std::sync::Mutex<std::collections::HashSet<String>>);
 
+/// The testimonies `people` recorded, oldest first: each author, and its
+/// facts read from its own stream (a withdrawal or an audience changed a
+/// moment ago holds at once), each stream counted as read by this request.
+pub(crate) async fn testimony_histories(
+    ctx: &Context<'_>,
+    people: &[Uuid],
+) -> Result<
+    Vec<(
+        Uuid,
+        passerelle_domain::values::TestimonyId,
+        Vec<passerelle_domain::testimony::TestimonyEvent>,
+    )>,
+> {
+    use passerelle_domain::testimony::Testimony;
+    use passerelle_domain::values::TestimonyId;
+    let gw = gateway(ctx);
+    let streams = passerelle_projections::views::matching::testimony_streams(&gw.pool, people)
+        .await
+        .map_err(error::db)?;
+    let mut histories = Vec::with_capacity(streams.len());
+    for (author, stream) in streams {
+        let Some(id) = stream
+            .strip_prefix("testimony-")
+            .and_then(|id| id.parse().ok())
+        else {
+            continue;
+        };
+        read_stream(ctx, stream.clone())?;
+        let history = gw
+            .handler
+            .history::<Testimony>(TestimonyId(id))
+            .await
+            .map_err(error::app)?;
+        histories.push((
+            author,
+            TestimonyId(id),
+            history.into_iter().map(|r| r.event).collect(),
+        ));
+    }
+    Ok(histories)
+}
+
 /// Counts the stream `stream_id` as read back by this request; past
 /// [`STREAM_READS`] streams, the field is refused and asks for smaller
 /// pages.

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use async_graphql::{Context, ID, Result, SimpleObject};
 use passerelle_app::policy;
 use passerelle_domain::person::{ConsentPurpose, Person as PersonAggregate, PersonEvent};
-use passerelle_domain::testimony::{Audience, Testimony, TestimonyEvent};
-use passerelle_domain::values::{PersonId, TestimonyId};
+use passerelle_domain::testimony::{Audience, TestimonyEvent};
+use passerelle_domain::values::PersonId;
 use passerelle_projections::views::matching::{
     self, EmployerMatchRow, NeedMatchRow, PeerRow, PersonMatchRow, Proximity, RomeMatch,
 };
@@ -349,26 +349,9 @@ pub(crate) async fn peers_of(
         .filter(|r| r.shares_testimonies())
         .map(|r| r.person_id)
         .collect();
-    let streams = matching::testimony_streams(&gw.pool, &sharing)
-        .await
-        .map_err(error::db)?;
     let mut testimonies: HashMap<Uuid, Vec<PeerTestimony>> = HashMap::new();
-    for (author, stream) in streams {
-        let Some(id) = stream
-            .strip_prefix("testimony-")
-            .and_then(|id| id.parse().ok())
-        else {
-            continue;
-        };
-        // The stream, not a view: a withdrawal or an audience changed a
-        // moment ago holds at once.
-        crate::context::read_stream(ctx, stream.clone())?;
-        let history = gw
-            .handler
-            .history::<Testimony>(TestimonyId(id))
-            .await
-            .map_err(error::app)?;
-        if let Some(t) = current(history.into_iter().map(|r| r.event))
+    for (author, _, history) in crate::context::testimony_histories(ctx, &sharing).await? {
+        if let Some(t) = current(history.into_iter())
             && policy::reads_testimony(&viewer, person.structure, t.audience)
         {
             testimonies.entry(author).or_default().push(t);

@@ -18,9 +18,8 @@ use passerelle_domain::person::{
     ConsentPurpose, ExitReason, ExitReasonKind, IdentityField, Person as PersonAggregate,
     PersonEvent,
 };
-use passerelle_domain::testimony::{Audience, Testimony, TestimonyEvent};
-use passerelle_domain::values::{ContractType, PersonId, TestimonyId};
-use passerelle_projections::views::matching;
+use passerelle_domain::testimony::{Audience, TestimonyEvent};
+use passerelle_domain::values::{ContractType, PersonId};
 use passerelle_projections::views::people::PersonRow;
 use time::Date;
 use tokio::sync::OnceCell;
@@ -444,30 +443,14 @@ pub(crate) async fn testimonies_of(
     if !policy::reads_person_record(&viewer, PersonRecord::Path, row.referent) {
         return Ok(Vec::new());
     }
-    let gw = gateway(ctx);
-    let streams = matching::testimony_streams(&gw.pool, &[row.person_id])
-        .await
-        .map_err(error::db)?;
     let mut testimonies = Vec::new();
-    for (_, stream) in streams {
-        let Some(id) = stream
-            .strip_prefix("testimony-")
-            .and_then(|id| id.parse().ok())
-        else {
-            continue;
-        };
-        crate::context::read_stream(ctx, stream.clone())?;
-        let history = gw
-            .handler
-            .history::<Testimony>(TestimonyId(id))
-            .await
-            .map_err(error::app)?;
+    for (_, id, history) in crate::context::testimony_histories(ctx, &[row.person_id]).await? {
         let mut testimony: Option<PersonTestimony> = None;
-        for event in history.into_iter().map(|r| r.event) {
+        for event in history {
             match event {
                 TestimonyEvent::TestimonyRecorded(e) => {
                     testimony = Some(PersonTestimony {
-                        id: ID(id.to_string()),
+                        id: ID(id.0.to_string()),
                         account: e.account.known().map(|a| a.as_str().to_owned()),
                         rome_codes: e.rome_codes.iter().map(|c| c.as_str().to_owned()).collect(),
                         audience: e.audience,

@@ -165,12 +165,7 @@ async fn log(page: Page, id: String, kind: Encounter, f: EncounterForm) -> Respo
             }
         },
     };
-    let codes: Vec<String> = f
-        .rome
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|c| !c.is_empty())
-        .map(str::to_uppercase)
-        .collect();
+    let codes = crate::page::typed_rome_codes(&f.rome);
     let out = match kind {
         Encounter::Inquiry => {
             page.run(

@@ -254,6 +254,15 @@ pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
     .ok()
 }
 
+/// The ROME codes a field holds as typed: separated by spaces or commas,
+/// in capitals; the API checks each against the referential.
+pub(crate) fn typed_rome_codes(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_uppercase)
+        .collect()
+}
+
 /// What every page knows of its request: who, and the form token.
 pub(crate) struct Page {
     pub api: Api,

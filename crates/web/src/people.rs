@@ -1047,12 +1047,7 @@ pub(crate) async fn state(
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
     }
-    let codes: Vec<String> = form
-        .project_rome
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|c| !c.is_empty())
-        .map(|c| c.to_uppercase())
-        .collect();
+    let codes = crate::page::typed_rome_codes(&form.project_rome);
     let out = page
         .run(
             "mutation($p: ID!, $r: [String!]!) {
@@ -1091,12 +1086,7 @@ pub(crate) async fn readjust(
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
     }
-    let codes: Vec<String> = form
-        .rome
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|c| !c.is_empty())
-        .map(|c| c.to_uppercase())
-        .collect();
+    let codes = crate::page::typed_rome_codes(&form.rome);
     let mut state = FormState::with(&[
         ("cause", &form.cause),
         ("rome", &form.rome),

@@ -403,12 +403,7 @@ pub(crate) async fn record(
             .record_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None)
             .await;
     }
-    let codes: Vec<String> = f
-        .rome
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|c| !c.is_empty())
-        .map(|c| c.to_uppercase())
-        .collect();
+    let codes = crate::page::typed_rome_codes(&f.rome);
     let out = page
         .run(
             "mutation($p: ID!, $t: String!, $r: [String!]!, $a: Audience!) {
