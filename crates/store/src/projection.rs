@@ -624,26 +624,12 @@ impl Projections {
         let read_ahead = ahead.is_some();
         let prefetched = ahead.as_mut().and_then(|a| a.take());
         let mut tx = self.store.pool().begin().await?;
-        let checkpoint: Option<(i64, i64)> = sqlx::query_as(
-            "select transaction_id, global_position from projection_checkpoints
-             where projection = $1 and version = $2 and status <> 'retired' and not paused
-               and (retry_at is null or retry_at <= now())
-             for update skip locked",
-        )
-        .bind(p.name())
-        .bind(version)
-        .fetch_optional(&mut *tx)
-        .await?;
         // Every way out ends the transaction explicitly: a dropped one is
         // rolled back only when its connection is next used, and would keep
         // the checkpoint row locked until then (another batch would skip it).
-        let Some((transaction_id, global_position)) = checkpoint else {
+        let Some(after) = lock_checkpoint(&mut tx, p.name(), version).await? else {
             tx.rollback().await?;
             return Ok(Batch::Skipped);
-        };
-        let after = LogPosition {
-            transaction_id,
-            global_position,
         };
         // Only the events the projection reads: the others' data is not
         // taken from the rows, nor unsealed, and it is not visited for them.
@@ -1179,25 +1165,11 @@ impl Projections {
         let mask = 1u64 << bit;
         loop {
             let mut tx = self.store.pool().begin().await?;
-            let checkpoint: Option<(i64, i64)> = sqlx::query_as(
-                "select transaction_id, global_position from projection_checkpoints
-                 where projection = $1 and version = $2 and status <> 'retired' and not paused
-                   and (retry_at is null or retry_at <= now())
-                 for update skip locked",
-            )
-            .bind(p.name())
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((transaction_id, global_position)) = checkpoint else {
+            let Some(at) = lock_checkpoint(&mut tx, p.name(), version).await? else {
                 // A server replica holds it: it builds the same version.
                 tx.rollback().await?;
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
-            };
-            let at = LogPosition {
-                transaction_id,
-                global_position,
             };
             // Behind the batch (never, unless moved back by hand): the rest
             // is built alone before the swap. Past it: a replica applied it.
@@ -1432,6 +1404,32 @@ async fn apply_handled(
         return Ok(());
     }
     p.apply(conn, events).await
+}
+
+/// The position a projection's version has reached, its checkpoint row
+/// locked for the transaction; `None` when another batch holds it, or when
+/// the version is retired, paused or waiting to retry.
+async fn lock_checkpoint(
+    tx: &mut Transaction<'_, Postgres>,
+    name: &str,
+    version: i32,
+) -> Result<Option<LogPosition>> {
+    let checkpoint: Option<(i64, i64)> = sqlx::query_as(
+        "select transaction_id, global_position from projection_checkpoints
+         where projection = $1 and version = $2 and status <> 'retired' and not paused
+           and (retry_at is null or retry_at <= now())
+         for update skip locked",
+    )
+    .bind(name)
+    .bind(version)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(
+        checkpoint.map(|(transaction_id, global_position)| LogPosition {
+            transaction_id,
+            global_position,
+        }),
+    )
 }
 
 async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<()> {
