@@ -157,12 +157,16 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     // Today in France, as the service counts days.
     let paris_today = passerelle_app::Clock::today(&passerelle_app::SystemClock).to_string();
     assert_eq!(today, Some(paris_today));
-    browser.click("form[action='/visites'] button").await;
+    browser
+        .click("form[action='/visites'] button:not([name])")
+        .await;
     assert!(!browser.text("#observations-erreur").await.is_empty());
     browser
         .fill("#observations", "Le gérant cherche quelqu'un pour l'été")
         .await;
-    browser.click("form[action='/visites'] button").await;
+    browser
+        .click("form[action='/visites'] button:not([name])")
+        .await;
     assert!(browser.body().await.contains("Visite enregistrée"));
     browser.screenshot("visite-enregistree").await;
     browser
@@ -355,7 +359,9 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
     browser.audit("proposition").await;
     // The employer chosen among the establishments (one here).
     browser.tick("#employer-0").await;
-    browser.click("form[action='/immersions'] button").await;
+    browser
+        .click("form[action='/immersions'] button:not([name])")
+        .await;
     let page = browser.body().await;
     assert!(
         page.contains("Immersion chez Boulangerie du Port"),
@@ -3975,15 +3981,11 @@ async fn the_visit_and_proposal_forms_find_the_establishment_among_more_than_a_h
     // A page of them at a time, never a list cut short.
     assert_eq!(employer_choices(&browser).await, 20);
     browser.audit("visite, choix de l'établissement").await;
-    browser
-        .click("nav[aria-label='Pages de la liste'] a[rel='next']")
-        .await;
+    browser.click(NEXT_EMPLOYERS).await;
+    // Posted: the cursor travels in the form, not in the URL.
     let url = browser.client.current_url().await.unwrap();
-    assert_eq!(url.path(), "/visites/nouvelle", "{url}");
-    assert!(
-        url.query().unwrap_or_default().starts_with("apres="),
-        "{url}"
-    );
+    assert_eq!(url.path(), "/visites", "{url}");
+    assert_eq!(url.query(), None, "{url}");
     assert_eq!(employer_choices(&browser).await, 20);
     // A made-up page's link: the first page, saying so.
     browser
@@ -3998,7 +4000,7 @@ async fn the_visit_and_proposal_forms_find_the_establishment_among_more_than_a_h
     assert_eq!(employer_choices(&browser).await, 20);
     // The search narrows the choice to the one visited.
     browser.fill("#nom", "zinguerie").await;
-    browser.click("form[role='search'] button").await;
+    browser.click(SEARCH).await;
     assert_eq!(employer_choices(&browser).await, 1);
     browser.audit("visite, établissement cherché").await;
     // Sent without a choice: refused beside the choice, what was typed
@@ -4006,7 +4008,9 @@ async fn the_visit_and_proposal_forms_find_the_establishment_among_more_than_a_h
     browser
         .fill("#observations", "Le gérant cherche un apprenti couvreur")
         .await;
-    browser.click("form[action='/visites'] button").await;
+    browser
+        .click("form[action='/visites'] button:not([name])")
+        .await;
     assert!(
         browser
             .text("#employer-erreur")
@@ -4020,7 +4024,9 @@ async fn the_visit_and_proposal_forms_find_the_establishment_among_more_than_a_h
     assert_eq!(employer_choices(&browser).await, 1);
     browser.audit("visite, établissement à choisir").await;
     browser.tick("#employer-0").await;
-    browser.click("form[action='/visites'] button").await;
+    browser
+        .click("form[action='/visites'] button:not([name])")
+        .await;
     let page = browser.body().await;
     assert!(page.contains("Visite enregistrée"), "{page}");
     assert!(page.contains("Zinguerie du Quai"), "{page}");
@@ -4039,24 +4045,23 @@ async fn the_visit_and_proposal_forms_find_the_establishment_among_more_than_a_h
     browser.goto(&format!("{base}/immersions/nouvelle")).await;
     browser.audit("proposition, choix de la personne").await;
     browser.fill("#nom_personne", "diallo").await;
-    browser
-        .click("form[action='/immersions/nouvelle'][method='post'] button")
-        .await;
+    browser.click(SEARCH).await;
     let url = browser.client.current_url().await.unwrap();
     assert!(!url.as_str().to_lowercase().contains("diallo"), "{url}");
     browser.audit("proposition, personne cherchée").await;
-    browser
-        .click(&format!(
-            "a[href='/immersions/nouvelle?personne={}']",
-            awa.as_str().unwrap()
-        ))
-        .await;
+    assert_eq!(
+        browser.value("#person-0").await,
+        awa.as_str().unwrap().to_owned()
+    );
+    browser.tick("#person-0").await;
     assert_eq!(employer_choices_in(&browser, "/immersions").await, 20);
     browser.audit("proposition, choix de l'employeur").await;
     browser.fill("#nom", "zinguerie").await;
-    browser.click("form[role='search'] button").await;
+    browser.click(SEARCH).await;
     assert_eq!(employer_choices_in(&browser, "/immersions").await, 1);
-    browser.click("form[action='/immersions'] button").await;
+    browser
+        .click("form[action='/immersions'] button:not([name])")
+        .await;
     assert!(
         browser
             .text("#employer-erreur")
@@ -4066,10 +4071,290 @@ async fn the_visit_and_proposal_forms_find_the_establishment_among_more_than_a_h
     assert_eq!(employer_choices_in(&browser, "/immersions").await, 1);
     browser.audit("proposition, employeur à choisir").await;
     browser.tick("#employer-0").await;
-    browser.click("form[action='/immersions'] button").await;
+    browser
+        .click("form[action='/immersions'] button:not([name])")
+        .await;
     let page = browser.body().await;
     assert!(page.contains("Immersion chez Zinguerie du Quai"), "{page}");
     assert!(page.contains("Awa Diallo"), "{page}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+/// The search button of a form whose lists are its own buttons.
+const SEARCH: &str = "button[name='liste'][value='chercher']:not([hidden])";
+/// The establishments' next page, their first; the people's.
+const NEXT_EMPLOYERS: &str = "button[name='liste'][value='suivants']";
+const FIRST_EMPLOYERS: &str = "button[name='liste'][value='debut']";
+const NEXT_PEOPLE: &str = "button[name='liste'][value='personnes_suivantes']";
+const FIRST_PEOPLE: &str = "button[name='liste'][value='personnes_debut']";
+
+/// Presses Enter in a field, then waits for the next page to load.
+async fn press_enter(browser: &Browser, css: &str) {
+    browser
+        .client
+        .execute("window.__leaving = true;", vec![])
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let loaded = browser
+            .client
+            .execute(
+                "return window.__leaving === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .unwrap_or(json!(false));
+        if loaded == json!(true) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no page after Enter in {css}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+}
+
+/// What the visit form holds besides its establishment: date, purpose,
+/// observations.
+async fn visit_fields(browser: &Browser) -> [String; 3] {
+    [
+        browser.value("#visited_on").await,
+        browser.value("#purpose").await,
+        browser.value("#observations").await,
+    ]
+}
+
+#[tokio::test]
+async fn the_visit_forms_search_and_pages_keep_what_was_typed() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    for n in 1..=25 {
+        let id = register_employer(&server, &staff, &siret(n), &format!("Atelier {n:03}")).await;
+        assert!(id.is_string(), "{id}");
+    }
+    let visited = register_employer(&server, &staff, &siret(26), "Zinguerie du Quai").await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/visites/nouvelle")).await;
+    // Typed first, the establishment looked for after.
+    browser.set_date("visited_on", "2026-01-15").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('purpose').value = 'FOLLOW_UP';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .fill("#observations", "Le gérant cherche un apprenti couvreur")
+        .await;
+    let typed = visit_fields(&browser).await;
+    assert_eq!(typed[0], "2026-01-15");
+    assert_eq!(typed[1], "FOLLOW_UP");
+    // The next page of establishments: what was typed is still there.
+    browser.click(NEXT_EMPLOYERS).await;
+    assert_eq!(employer_choices(&browser).await, 6);
+    assert_eq!(visit_fields(&browser).await, typed);
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.query(), None, "{url}");
+    browser
+        .audit("visite, deuxième page d'établissements")
+        .await;
+    // Back to the first page: still there.
+    browser.click(FIRST_EMPLOYERS).await;
+    assert_eq!(employer_choices(&browser).await, 20);
+    assert_eq!(visit_fields(&browser).await, typed);
+    // The search, by its button then by the Enter key.
+    browser.fill("#nom", "atelier 02").await;
+    browser.click(SEARCH).await;
+    assert_eq!(employer_choices(&browser).await, 6);
+    assert_eq!(visit_fields(&browser).await, typed);
+    browser.fill("#nom", "zinguerie").await;
+    press_enter(&browser, "#nom").await;
+    assert_eq!(employer_choices(&browser).await, 1);
+    assert_eq!(browser.value("#nom").await, "zinguerie");
+    assert_eq!(visit_fields(&browser).await, typed);
+    browser
+        .audit("visite, établissement cherché, saisie gardée")
+        .await;
+    // Sent: the visit as typed before the search.
+    browser.tick("#employer-0").await;
+    browser
+        .click("form[action='/visites'] button:not([name])")
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Visite enregistrée"), "{page}");
+    let seen = gql(
+        &server,
+        Some(&staff),
+        "query($e: ID!) { employer(id: $e) { visits { observations purpose visitedOn } } }",
+        json!({ "e": visited }),
+    )
+    .await;
+    assert_eq!(
+        seen["data"]["employer"]["visits"],
+        json!([{ "observations": "Le gérant cherche un apprenti couvreur",
+            "purpose": "FOLLOW_UP", "visitedOn": "2026-01-15" }]),
+        "{seen}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+/// How many people the proposal's form offers to choose from.
+async fn person_choices(browser: &Browser) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(
+            "form[action='/immersions'] input[name='person'][type='radio']",
+        ))
+        .await
+        .unwrap()
+        .len()
+}
+
+/// What the proposal's form holds besides its person and employer: the
+/// objective ticked, the message.
+async fn proposal_fields(browser: &Browser) -> (String, String) {
+    (
+        browser.value("input[name='objective']:checked").await,
+        browser.value("#message").await,
+    )
+}
+
+#[tokio::test]
+async fn the_proposal_form_pages_the_people_found_and_keeps_what_was_typed() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    for n in 1..=25 {
+        let id = register_employer(&server, &staff, &siret(n), &format!("Atelier {n:03}")).await;
+        assert!(id.is_string(), "{id}");
+    }
+    // 21 people of the same name: a page of 20, then the 21st.
+    for _ in 0..21 {
+        assert!(enroll(&server, &staff, None).await.is_string());
+    }
+    let listed = gql(
+        &server,
+        Some(&staff),
+        "query { people(first: 21, filter: { name: \"diallo\" }) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    let ids: Vec<String> = listed["data"]["people"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 21, "{listed}");
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/immersions/nouvelle")).await;
+    browser
+        .tick("input[name='objective'][value='CONFIRM_PROJECT']")
+        .await;
+    browser
+        .fill("#message", "Une semaine au fournil pour voir")
+        .await;
+    let typed = proposal_fields(&browser).await;
+    assert_eq!(typed.0, "CONFIRM_PROJECT");
+    browser.fill("#nom_personne", "diallo").await;
+    browser.click(SEARCH).await;
+    assert_eq!(person_choices(&browser).await, 20);
+    assert_eq!(proposal_fields(&browser).await, typed);
+    // The people's next page: the 21st, none of the first 20 again.
+    browser.click(NEXT_PEOPLE).await;
+    let url = browser.client.current_url().await.unwrap();
+    assert!(!url.as_str().to_lowercase().contains("diallo"), "{url}");
+    assert_eq!(url.query(), None, "{url}");
+    assert_eq!(person_choices(&browser).await, 1);
+    assert_eq!(browser.value("#person-0").await, ids[20]);
+    assert_eq!(browser.value("#nom_personne").await, "diallo");
+    assert_eq!(proposal_fields(&browser).await, typed);
+    browser
+        .audit("proposition, deuxième page de personnes")
+        .await;
+    browser.click(FIRST_PEOPLE).await;
+    assert_eq!(person_choices(&browser).await, 20);
+    assert_eq!(browser.value("#person-0").await, ids[0]);
+    assert_eq!(proposal_fields(&browser).await, typed);
+    browser.click(NEXT_PEOPLE).await;
+    assert_eq!(browser.value("#person-0").await, ids[20]);
+    // Sent with no one chosen: refused beside the choice, nothing lost.
+    browser
+        .click("form[action='/immersions'] button:not([name])")
+        .await;
+    assert!(
+        browser
+            .text("#person-erreur")
+            .await
+            .contains("Choisissez la personne")
+    );
+    assert!(
+        browser
+            .text("#employer-erreur")
+            .await
+            .contains("Choisissez l'employeur")
+    );
+    assert_eq!(browser.value("#person-0").await, ids[20]);
+    assert_eq!(proposal_fields(&browser).await, typed);
+    browser
+        .audit("proposition, personne et employeur à choisir")
+        .await;
+    // The 21st chosen, then the employers' next page: she stays chosen.
+    browser.tick("#person-0").await;
+    browser.click(NEXT_EMPLOYERS).await;
+    assert_eq!(browser.value("#person").await, ids[20]);
+    assert_eq!(employer_choices_in(&browser, "/immersions").await, 5);
+    assert_eq!(proposal_fields(&browser).await, typed);
+    browser
+        .audit("proposition, deuxième page d'employeurs")
+        .await;
+    browser.tick("#employer-0").await;
+    browser
+        .click("form[action='/immersions'] button:not([name])")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    let immersion = url
+        .path()
+        .strip_prefix("/immersions/")
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_owned();
+    let page = browser.body().await;
+    assert!(page.contains("Immersion chez Atelier 021"), "{page}");
+    let seen = gql(
+        &server,
+        Some(&staff),
+        "query($i: ID!) { immersion(id: $i) { personId pmsmpObjective } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        seen["data"]["immersion"],
+        json!({ "personId": ids[20], "pmsmpObjective": "CONFIRM_PROJECT" }),
+        "{seen}"
+    );
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -218,7 +218,9 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
         .await;
     browser.audit("visite").await;
     browser.keep("05-visite", None).await;
-    browser.click("form[action='/visites'] button").await;
+    browser
+        .click("form[action='/visites'] button:not([name])")
+        .await;
     assert!(browser.body().await.contains("Visite enregistrée"));
 
     // From the visit's page, a need heard there, noted in the employer's
@@ -308,7 +310,9 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
     // The immersion proposed from there; both parties' yes, as heard.
     browser.click(&proposal).await;
     browser.audit("proposition").await;
-    browser.click("form[action='/immersions'] button").await;
+    browser
+        .click("form[action='/immersions'] button:not([name])")
+        .await;
     let page = browser.body().await;
     assert!(
         page.contains("Immersion chez Boulangerie du Port"),

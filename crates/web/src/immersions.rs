@@ -21,9 +21,9 @@ use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signato
 use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
 use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
 use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SITUATIONS, SKILLS};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, given, message, parse_date};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, parse_date};
 use crate::renewal::ConventionFacts;
-use crate::visit::{ChoiceQuery, EmployerChoice};
+use crate::visit::{ChoiceQuery, EmployerChoice, ListAction, PostedChoice};
 
 fn not_found() -> Response {
     message(
@@ -590,30 +590,46 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
 struct ProposeTemplate {
     nav: Nav,
     form: FormState,
-    /// The person proposed to (id, name); none yet, the page searches
-    /// for her by name, posted (a name never travels in a URL).
+    /// The person proposed to (id, name), else a page of the people her
+    /// name's search found.
     person: Option<(String, String)>,
-    /// The people the search found: id, name.
-    found: Vec<(String, String)>,
-    /// Whether the search found more than a page: narrow it.
-    found_more: bool,
-    /// Whether a search was made.
-    searched: bool,
+    people: PeopleChoice,
     /// The employer, or a page of them to choose from.
     choice: EmployerChoice,
     objectives: &'static [(&'static str, &'static str)],
 }
 
+/// The people a proposal's form found by the name posted (a name never
+/// travels in a URL), a page at a time: the search the list shows and its
+/// cursors go in hidden fields.
+#[derive(Default)]
+struct PeopleChoice {
+    /// Id, name.
+    found: Vec<(String, String)>,
+    /// The search the list shows; empty, no search was made.
+    listed: String,
+    /// Where the page shown starts, empty on the first.
+    after: String,
+    /// Where the next page starts, when there is one.
+    next: Option<String>,
+}
+
+/// What a proposal's form is about: the person and the employer chosen
+/// (ids, else empty) and the pages of both lists to offer.
+struct Proposal<'a> {
+    person: &'a str,
+    employer: &'a str,
+    people: ChoiceQuery,
+    employers: ChoiceQuery,
+}
+
 impl Page {
-    /// The proposal's form: `form` holds the person and employer chosen
-    /// (ids); `choice` the employers' search; `person_search` a name the
-    /// viewer posted to find the person.
+    /// The proposal's form with `form`'s values as typed.
     async fn propose_page(
         self,
         status: StatusCode,
         mut form: FormState,
-        choice: ChoiceQuery,
-        person_search: Option<&str>,
+        mut asked: Proposal<'_>,
     ) -> Response {
         #[derive(Deserialize)]
         struct One {
@@ -624,8 +640,9 @@ impl Page {
             #[serde(flatten)]
             name: PersonName,
         }
+        let mut notice = None;
         let mut person = None;
-        if let Some(id) = given(form.value("person")) {
+        if let Some(id) = given(asked.person) {
             let out = self
                 .run(
                     "query($p: ID!) { person(id: $p) { firstName lastName } }",
@@ -637,9 +654,9 @@ impl Page {
                 person = Some((id.to_owned(), p.name.full()));
             }
         }
-        let (mut found, mut found_more) = (Vec::new(), false);
+        let mut people = PeopleChoice::default();
         if person.is_none()
-            && let Some(name) = person_search.and_then(given)
+            && let Some(name) = given(&asked.people.nom).map(str::to_owned)
         {
             #[derive(Deserialize)]
             struct Answer {
@@ -651,35 +668,39 @@ impl Page {
                 #[serde(flatten)]
                 name: PersonName,
             }
-            let out = self
-                .run(
-                    "query($first: Int!, $filter: PeopleFilterInput) {
-                        people(first: $first, filter: $filter) {
+            let read = |after: &str| {
+                self.run(
+                    "query($first: Int!, $after: String, $filter: PeopleFilterInput) {
+                        people(first: $first, after: $after, filter: $filter) {
                             edges { node { id firstName lastName } }
                             pageInfo { endCursor hasNextPage } } }",
-                    json!({ "first": PAGE_SIZE, "filter": { "name": name } }),
+                    json!({ "first": PAGE_SIZE, "after": given(after), "filter": { "name": name } }),
                 )
-                .await;
+            };
+            let mut out = read(&asked.people.apres).await;
+            if out.bad_cursor() {
+                asked.people.apres.clear();
+                notice = Some(STALE_PAGE.to_owned());
+                out = read("").await;
+            }
             if out.errors.is_empty() {
                 let answer: Answer = read_or_return!(out);
                 let (rows, next) = answer.people.split();
-                found = rows.into_iter().map(|p| (p.id, p.name.full())).collect();
-                found_more = next.is_some();
+                people = PeopleChoice {
+                    found: rows.into_iter().map(|p| (p.id, p.name.full())).collect(),
+                    listed: name,
+                    after: asked.people.apres,
+                    next,
+                };
             } else {
                 form.absorb(&out.errors, &[("name", "nom_personne")]);
             }
         }
-        let mut notice = None;
-        let keep = person
-            .as_ref()
-            .map(|(id, _)| id.clone())
-            .unwrap_or_default();
         let choice = match self
             .employer_choice(
-                form.value("employer"),
-                choice,
-                "/immersions/nouvelle",
-                &[("personne", &keep)],
+                asked.employer,
+                asked.employers,
+                form.value("nom"),
                 &mut notice,
             )
             .await
@@ -691,9 +712,7 @@ impl Page {
             nav: self.nav(notice),
             form,
             person,
-            found,
-            found_more,
-            searched: person_search.is_some(),
+            people,
             choice,
             objectives: &OBJECTIVES,
         }
@@ -721,40 +740,20 @@ pub(crate) async fn propose_form(
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
+    let person = q.personne.unwrap_or_default();
+    let employer = q.employeur.unwrap_or_default();
     let form = FormState::with(&[
-        ("person", q.personne.as_deref().unwrap_or_default()),
-        ("employer", q.employeur.as_deref().unwrap_or_default()),
+        ("person", &person),
+        ("employer", &employer),
+        ("nom", &choice.nom),
     ]);
-    page.propose_page(StatusCode::OK, form, choice, None).await
-}
-
-/// The person searched for by name, posted from the proposal's form.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PersonSearchForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    nom_personne: String,
-    /// The employer already chosen, if any (an id).
-    #[serde(default)]
-    employer: String,
-}
-
-pub(crate) async fn propose_person_search(page: Page, Form(f): Form<PersonSearchForm>) -> Response {
-    if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
-    }
-    if let Err(r) = page.checked(&f.csrf) {
-        return *r;
-    }
-    let form = FormState::with(&[("employer", &f.employer), ("nom_personne", &f.nom_personne)]);
-    page.propose_page(
-        StatusCode::OK,
-        form,
-        ChoiceQuery::default(),
-        Some(&f.nom_personne),
-    )
-    .await
+    let asked = Proposal {
+        person: &person,
+        employer: &employer,
+        people: ChoiceQuery::default(),
+        employers: choice,
+    };
+    page.propose_page(StatusCode::OK, form, asked).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -769,31 +768,107 @@ pub(crate) struct ProposeForm {
     objective: String,
     #[serde(default)]
     message: String,
-    /// The employers' search the choice was made from, offered again
-    /// after a refusal.
+    /// The search or page button pressed, if any (`ListAction`).
     #[serde(default)]
-    nom: String,
+    liste: String,
+    /// The people's search as typed, the one their list shows, the page
+    /// shown and the next.
+    #[serde(default)]
+    nom_personne: String,
+    #[serde(default)]
+    nom_personne_liste: String,
+    #[serde(default)]
+    personnes_apres: String,
+    #[serde(default)]
+    personnes_suivant: String,
+    /// The employers' search and pages.
+    #[serde(flatten)]
+    choice: PostedChoice,
 }
 
+impl ProposeForm {
+    /// The people's page `action` asks for; none, the page shown.
+    fn people_asked(&self, action: Option<ListAction>) -> ChoiceQuery {
+        let (nom, apres) = match action {
+            Some(ListAction::Search | ListAction::OtherPerson) => (&self.nom_personne, ""),
+            Some(ListAction::PeopleFirst) => (&self.nom_personne_liste, ""),
+            Some(ListAction::PeopleNext) => {
+                (&self.nom_personne_liste, self.personnes_suivant.as_str())
+            }
+            _ => (&self.nom_personne_liste, self.personnes_apres.as_str()),
+        };
+        ChoiceQuery {
+            nom: nom.clone(),
+            apres: apres.to_owned(),
+        }
+    }
+}
+
+/// The proposal's form posted: a search or a page asked gives the form
+/// back with every field as typed; its own button proposes.
 pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
     }
-    if given(&form.employer).is_none() {
-        let mut state = FormState::with(&[
-            ("person", &form.person),
-            ("objective", &form.objective),
-            ("message", &form.message),
-        ]);
-        state
-            .errors
-            .insert("employer".into(), "Choisissez l'employeur.".into());
-        let choice = ChoiceQuery {
-            nom: form.nom,
-            apres: String::new(),
+    let action = ListAction::of(&form.liste);
+    // Another person or employer asked for: that choice undone.
+    let person = match action {
+        Some(ListAction::OtherPerson) => "",
+        _ => form.person.as_str(),
+    };
+    let employer = match action {
+        Some(ListAction::Other) => "",
+        _ => form.employer.as_str(),
+    };
+    let mut state = FormState::with(&[
+        ("person", person),
+        ("employer", employer),
+        ("objective", &form.objective),
+        ("message", &form.message),
+        ("nom", &form.choice.nom),
+        ("nom_personne", &form.nom_personne),
+    ]);
+    if let Some(action) = action {
+        // A choice made stays so, but for the list asked for (or searched
+        // anew), whose choice is ticked again when its page holds it.
+        let search = action == ListAction::Search;
+        let people_list = matches!(
+            action,
+            ListAction::PeopleNext | ListAction::PeopleFirst | ListAction::OtherPerson
+        ) || search && given(&form.nom_personne).is_some();
+        let employers_list = matches!(
+            action,
+            ListAction::Next | ListAction::First | ListAction::Other
+        ) || search && given(&form.choice.nom).is_some();
+        let asked = Proposal {
+            person: if people_list { "" } else { person },
+            employer: if employers_list { "" } else { employer },
+            people: form.people_asked(Some(action)),
+            employers: form.choice.asked(Some(action)),
         };
+        return page.propose_page(StatusCode::OK, state, asked).await;
+    }
+    let missing = |field: &str, message: &str, state: &mut FormState| {
+        state.errors.insert(field.into(), message.into());
+    };
+    if given(&form.person).is_none() {
+        missing("person", "Choisissez la personne.", &mut state);
+    }
+    if given(&form.employer).is_none() {
+        missing("employer", "Choisissez l'employeur.", &mut state);
+    }
+    let asked = Proposal {
+        person: &form.person,
+        employer: &form.employer,
+        people: form.people_asked(None),
+        employers: form.choice.asked(None),
+    };
+    if !state.errors.is_empty() {
         return page
-            .propose_page(StatusCode::UNPROCESSABLE_ENTITY, state, choice, None)
+            .propose_page(StatusCode::UNPROCESSABLE_ENTITY, state, asked)
             .await;
     }
     let out = page
@@ -830,12 +905,6 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
         let id = proposed.immersion.id;
         return page.redirect(&format!("/immersions/{id}"), Vec::new());
     }
-    let mut state = FormState::with(&[
-        ("person", &form.person),
-        ("employer", &form.employer),
-        ("objective", &form.objective),
-        ("message", &form.message),
-    ]);
     state.absorb(
         &out.errors,
         &[
@@ -844,11 +913,7 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
             ("personId", "person"),
         ],
     );
-    let choice = ChoiceQuery {
-        nom: form.nom,
-        apres: String::new(),
-    };
-    page.propose_page(StatusCode::UNPROCESSABLE_ENTITY, state, choice, None)
+    page.propose_page(StatusCode::UNPROCESSABLE_ENTITY, state, asked)
         .await
 }
 

@@ -138,10 +138,7 @@ pub fn router(api: ApiCell) -> Router {
             get(erasure::form).post(erasure::erase),
         )
         .route("/people/{id}/donnees.json", get(data_export::download))
-        .route(
-            "/immersions/nouvelle",
-            get(immersions::propose_form).post(immersions::propose_person_search),
-        )
+        .route("/immersions/nouvelle", get(immersions::propose_form))
         .route("/immersions", post(immersions::propose))
         .route("/immersions/{id}", get(immersions::page))
         .route(

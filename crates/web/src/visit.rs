@@ -16,9 +16,7 @@ use crate::answer::{Code, Day, Paged, read_or_return};
 use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::PURPOSES;
-use crate::page::{
-    FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message, parse_date,
-};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, parse_date};
 
 #[derive(Template)]
 #[template(path = "visit_form.html")]
@@ -45,7 +43,10 @@ pub(crate) struct ChoiceQuery {
 
 /// The establishment a form is about: the one chosen (from its file, or
 /// after a refusal), else a page of establishments to choose from,
-/// narrowed by a search of their name or SIRET, with its pages' links.
+/// narrowed by a search of their name or SIRET. The search and the pages
+/// are the form's own submit buttons (`liste`), so what was typed in the
+/// rest of the form comes back with them; the list's search and cursors
+/// travel in hidden fields, never in a URL.
 pub(crate) struct EmployerChoice {
     /// Id, name.
     pub chosen: Option<(String, String)>,
@@ -53,21 +54,92 @@ pub(crate) struct EmployerChoice {
     pub employers: Vec<(String, String)>,
     /// The search's field, as typed.
     pub search: FormState,
+    /// The search the list shows (a hidden field).
+    pub listed: String,
+    /// Where the page shown starts (a hidden field), empty on the first.
+    pub after: String,
+    /// Where the next page starts, when there is one (a hidden field).
+    pub next: Option<String>,
     pub searched: bool,
-    pub pager: Pager,
+}
+
+/// What one of a form's search or page buttons asks (the `liste` field):
+/// the form comes back with every field as sent, and the list asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListAction {
+    /// Search the lists with their fields as typed (also what the Enter
+    /// key does, the form's first, hidden, button).
+    Search,
+    /// The establishments' next page, or their first.
+    Next,
+    First,
+    /// Another establishment than the one chosen.
+    Other,
+    /// The people's next page, their first, another person than the one
+    /// chosen (the proposal's form).
+    PeopleNext,
+    PeopleFirst,
+    OtherPerson,
+}
+
+impl ListAction {
+    /// The button's value, none for the form's own submit button; an
+    /// unknown one searches (nothing sent is lost either way).
+    pub(crate) fn of(value: &str) -> Option<Self> {
+        Some(match value {
+            "" => return None,
+            "suivants" => Self::Next,
+            "debut" => Self::First,
+            "autre" => Self::Other,
+            "personnes_suivantes" => Self::PeopleNext,
+            "personnes_debut" => Self::PeopleFirst,
+            "autre_personne" => Self::OtherPerson,
+            _ => Self::Search,
+        })
+    }
+}
+
+/// The establishments' list as a form posted it: the search typed
+/// (`nom`), the one its list shows (`nom_liste`), the page shown
+/// (`apres`) and the next (`suivant`).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PostedChoice {
+    #[serde(default)]
+    pub nom: String,
+    #[serde(default)]
+    pub nom_liste: String,
+    #[serde(default)]
+    pub apres: String,
+    #[serde(default)]
+    pub suivant: String,
+}
+
+impl PostedChoice {
+    /// The page of establishments `action` asks for; none, the page shown.
+    pub(crate) fn asked(&self, action: Option<ListAction>) -> ChoiceQuery {
+        let (nom, apres) = match action {
+            Some(ListAction::Search | ListAction::Other) => (&self.nom, ""),
+            Some(ListAction::First) => (&self.nom_liste, ""),
+            Some(ListAction::Next) => (&self.nom_liste, self.suivant.as_str()),
+            _ => (&self.nom_liste, self.apres.as_str()),
+        };
+        ChoiceQuery {
+            nom: nom.clone(),
+            apres: apres.to_owned(),
+        }
+    }
 }
 
 impl Page {
     /// The establishment chosen (`chosen`, an id), else the page of
-    /// establishments `choice` asks for; the pages' links lead to `path`
-    /// with `keep` (ids only) in their URL. A cursor no longer valid gives
-    /// the first page, and `notice` says so.
+    /// establishments `choice` asks for, the search's field showing
+    /// `typed`. A cursor no longer valid gives the first page, and
+    /// `notice` says so.
     pub(crate) async fn employer_choice(
         &self,
         chosen: &str,
         mut choice: ChoiceQuery,
-        path: &str,
-        keep: &[(&str, &str)],
+        typed: &str,
         notice: &mut Option<String>,
     ) -> Result<EmployerChoice, Box<Response>> {
         if let Some(id) = given(chosen)
@@ -76,12 +148,11 @@ impl Page {
             return Ok(EmployerChoice {
                 chosen: Some((id.to_owned(), name)),
                 employers: Vec::new(),
-                search: FormState::default(),
+                search: FormState::with(&[("nom", typed)]),
+                listed: String::new(),
+                after: String::new(),
+                next: None,
                 searched: false,
-                pager: Pager {
-                    next: None,
-                    first: None,
-                },
             });
         }
         let read = |choice: &ChoiceQuery| {
@@ -126,40 +197,29 @@ impl Page {
                 (n.id, label)
             })
             .collect();
-        let mut query: Vec<(&str, &str)> = keep.to_vec();
-        query.push(("nom", &choice.nom));
-        let pager = Pager {
-            next: next.map(|cursor| {
-                let mut query = query.clone();
-                query.push(("apres", &cursor));
-                list_href(path, &query)
-            }),
-            first: given(&choice.apres).map(|_| list_href(path, &query)),
-        };
         Ok(EmployerChoice {
             chosen: None,
             employers,
-            search: FormState::with(&[("nom", &choice.nom)]),
+            search: FormState::with(&[("nom", typed)]),
             searched: given(&choice.nom).is_some(),
-            pager,
+            listed: choice.nom,
+            after: choice.apres,
+            next,
         })
     }
 
+    /// The visit's form with `form`'s values; the establishment chosen
+    /// is `chosen` (an id), else the page of them `choice` asks for.
     async fn visit_page(
         self,
         status: StatusCode,
         form: FormState,
+        chosen: &str,
         mut notice: Option<String>,
         choice: ChoiceQuery,
     ) -> Response {
         let choice = match self
-            .employer_choice(
-                form.value("employer"),
-                choice,
-                "/visites/nouvelle",
-                &[],
-                &mut notice,
-            )
+            .employer_choice(chosen, choice, form.value("nom"), &mut notice)
             .await
         {
             Ok(choice) => choice,
@@ -186,8 +246,9 @@ pub(crate) async fn visit_form(
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
-    let form = FormState::with(&[("employer", q.employeur.as_deref().unwrap_or_default())]);
-    page.visit_page(StatusCode::OK, form, notice(&q), choice)
+    let employer = q.employeur.clone().unwrap_or_default();
+    let form = FormState::with(&[("employer", &employer), ("nom", &choice.nom)]);
+    page.visit_page(StatusCode::OK, form, &employer, notice(&q), choice)
         .await
 }
 
@@ -203,10 +264,12 @@ pub(crate) struct VisitForm {
     purpose: String,
     #[serde(default)]
     observations: String,
-    /// The search the establishments were chosen from, to offer them
-    /// again after a refusal.
+    /// The search or page button pressed, if any (`ListAction`).
     #[serde(default)]
-    nom: String,
+    liste: String,
+    /// The establishments' search and pages.
+    #[serde(flatten)]
+    choice: PostedChoice,
 }
 
 pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Response {
@@ -218,22 +281,31 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
         ("visited_on", &form.visited_on),
         ("purpose", &form.purpose),
         ("observations", &form.observations),
+        ("nom", &form.choice.nom),
     ]);
+    // A search or a page asked: the form again, as typed, nothing sent.
+    if let Some(action) = ListAction::of(&form.liste) {
+        if action == ListAction::Other {
+            state = FormState::with(&[
+                ("visited_on", &form.visited_on),
+                ("purpose", &form.purpose),
+                ("observations", &form.observations),
+                ("nom", &form.choice.nom),
+            ]);
+        }
+        let choice = form.choice.asked(Some(action));
+        return page
+            .visit_page(StatusCode::OK, state, "", None, choice)
+            .await;
+    }
+    let choice = form.choice.asked(None);
     if given(&form.employer).is_none() {
         state.errors.insert(
             "employer".into(),
             "Choisissez l'établissement visité.".into(),
         );
         return page
-            .visit_page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                state,
-                None,
-                ChoiceQuery {
-                    nom: form.nom.clone(),
-                    apres: String::new(),
-                },
-            )
+            .visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, "", None, choice)
             .await;
     }
     let visited_on = match parse_date(&form.visited_on) {
@@ -246,8 +318,9 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
                 .visit_page(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     state,
+                    &form.employer,
                     None,
-                    ChoiceQuery::default(),
+                    choice,
                 )
                 .await;
         }
@@ -295,11 +368,9 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
     page.visit_page(
         StatusCode::UNPROCESSABLE_ENTITY,
         state,
+        &form.employer,
         None,
-        ChoiceQuery {
-            nom: form.nom,
-            apres: String::new(),
-        },
+        choice,
     )
     .await
 }
