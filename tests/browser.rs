@@ -1980,6 +1980,172 @@ async fn a_persons_file_links_to_the_whole_list_of_needs_that_fit_when_it_shows_
 }
 
 #[tokio::test]
+async fn each_list_of_leads_has_its_page_and_the_needs_go_on_to_a_next_page() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let employer = ok(
+        "mutation($s: String!) { employerRegister(input: { siret: $s,
+            name: \"Boulangerie du Port\", naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+        json!({ "s": siret(23) }),
+    )
+    .await["employerRegister"]["employer"]["id"]
+        .clone();
+    // 21 open needs fit Awa's project: a page of 20, then the 21st.
+    for n in 1..=21 {
+        ok(
+            "mutation($e: ID!, $a: String!) { needSurface(input: { employerId: $e,
+                source: { kind: PHONE }, description: { activities: $a, romeCodes: [\"D1102\"],
+                horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+            json!({ "e": employer, "a": format!("Fournée numéro {n:02}") }),
+        )
+        .await;
+    }
+    // Awa aims at the bakery; Inès, of the same structure, walked a path of
+    // the same domain, testified and was mentored, and consents to share
+    // all three.
+    let mut people = Vec::new();
+    for (first, code) in [("Awa", "D1102"), ("Inès", "D1101")] {
+        let person = ok(
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Lefèvre\",
+                birthDate: \"1990-03-04\", commune: \"44109\" }) { person { id } } }",
+            json!({ "f": first }),
+        )
+        .await["personEnroll"]["person"]["id"]
+            .clone();
+        ok(
+            "mutation($p: ID!, $r: String!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [$r] } }) { person { id } } }",
+            json!({ "p": person, "r": code }),
+        )
+        .await;
+        people.push(person);
+    }
+    let (awa, ines) = (&people[0], &people[1]);
+    for purpose in ["TESTIMONY", "PEER_CONTACT", "MENTORING"] {
+        ok(
+            "mutation($p: ID!, $c: ConsentPurpose!) { consentGive(input: { personId: $p,
+                purpose: $c, textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": ines, "c": purpose }),
+        )
+        .await;
+    }
+    ok(
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+            account: \"De la caisse à la boulangerie\", romeCodes: [\"D1101\"],
+            audience: OWN_STRUCTURE_MEDIATORS }) { testimonyId } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    ok(
+        "mutation($p: ID!) { mentorshipStart(input: { personId: $p,
+            mentor: \"Un boulanger retraité\", mentorJob: \"D1102\" }) { mentorshipId } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    ok(
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: TRAINING }) {
+            person { id } } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    // The needs in the API's order: the page's must be the same.
+    let order = ok(
+        "query($p: ID!) { person(id: $p) { matchingNeeds(first: 21) {
+            edges { node { activities } } } } }",
+        json!({ "p": awa }),
+    )
+    .await;
+    let needs: Vec<String> = order["person"]["matchingNeeds"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["activities"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(needs.len(), 21, "{order}");
+
+    let id = awa.as_str().unwrap();
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let list = |slug: &str| format!("{base}/people/{id}/pistes/{slug}");
+    // The needs: 20, then « Suivants » to the 21st alone.
+    let first = browser
+        .until(&list("besoins"), "Besoins ouverts qui correspondent")
+        .await;
+    assert_eq!(first.matches("Fournée numéro").count(), 20, "{first}");
+    for need in &needs[..20] {
+        assert!(first.contains(need.as_str()), "{need}: {first}");
+    }
+    assert!(!first.contains(needs[20].as_str()), "{first}");
+    assert!(!first.contains("Début de la liste"), "{first}");
+    browser.audit("pistes, besoins, première page").await;
+    browser
+        .click("nav[aria-label='Pages de la liste'] a[rel='next']")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/people/{id}/pistes/besoins"), "{url}");
+    assert!(
+        url.query().unwrap_or_default().starts_with("apres="),
+        "{url}"
+    );
+    let second = browser.body().await;
+    assert_eq!(second.matches("Fournée numéro").count(), 1, "{second}");
+    assert!(second.contains(needs[20].as_str()), "{second}");
+    for need in &needs[..20] {
+        assert!(!second.contains(need.as_str()), "{need}: {second}");
+    }
+    assert!(!second.contains("Suivants"), "{second}");
+    browser.audit("pistes, besoins, page suivante").await;
+    // Back to its start.
+    browser.click("nav[aria-label='Pages de la liste'] a").await;
+    let again = browser.body().await;
+    assert_eq!(again.matches("Fournée numéro").count(), 20, "{again}");
+    assert!(again.contains(needs[0].as_str()), "{again}");
+    // The employers that fit.
+    let employers = browser
+        .until(&list("employeurs"), "Boulangerie du Port")
+        .await;
+    assert!(
+        employers.contains("Employeurs qui correspondent"),
+        "{employers}"
+    );
+    assert!(!employers.contains("Suivants"), "{employers}");
+    browser.audit("pistes, employeurs").await;
+    // The people who walked the path, with their testimony.
+    let peers = browser
+        .until(&list("chemin"), "De la caisse à la boulangerie")
+        .await;
+    assert!(
+        peers.contains("Des personnes qui ont fait ce chemin"),
+        "{peers}"
+    );
+    assert!(peers.contains("Inès"), "{peers}");
+    browser.audit("pistes, chemin").await;
+    // The possible mentors.
+    let mentors = browser
+        .until(&list("parrains"), "Un boulanger retraité")
+        .await;
+    assert!(
+        mentors.contains("Parrains ou marraines possibles"),
+        "{mentors}"
+    );
+    browser.audit("pistes, parrains").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_the_immersion() {
     let Some(browser) = Browser::start().await else {
         return;
