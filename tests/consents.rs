@@ -250,3 +250,192 @@ async fn a_person_changes_and_withdraws_her_own_testimony_and_no_one_elses() {
     );
     assert!(server.terminate().success());
 }
+
+/// Her rights on her data outlast her accompaniment: a person who exited
+/// asks for her link as before, signs in, reads what is held about her, and
+/// withdraws her testimony and a consent herself; what belongs to an
+/// accompaniment that runs (answering a proposal) is refused to her, and
+/// giving a new consent too. An erased person gets no link at all.
+#[tokio::test]
+async fn an_exited_person_signs_in_and_withdraws_her_testimony_and_consent_but_an_erased_one_gets_no_link()
+ {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started_with_links(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let manager = login(&server, "dominique@ml-nantes.fr").await;
+    let s = Some(mediator.as_str());
+    let ok = |query: &'static str, variables: Value| {
+        let server = &server;
+        async move {
+            let answer = gql(server, s, query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let ines = enroll(&server, &mediator, Some("ines@exemple.fr")).await;
+    for purpose in ["TESTIMONY", "PEER_CONTACT"] {
+        ok(
+            "mutation($p: ID!, $c: ConsentPurpose!) { consentGive(input: { personId: $p,
+                purpose: $c, textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": ines, "c": purpose }),
+        )
+        .await;
+    }
+    let testimony = ok(
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+            account: \"De la caisse à la boulangerie\", romeCodes: [\"D1101\"],
+            audience: TERRITORY }) { testimonyId } }",
+        json!({ "p": ines }),
+    )
+    .await["testimonyRecord"]["testimonyId"]
+        .clone();
+    let employer = register_employer(&server, &mediator, &siret(1), "Boulangerie du Port").await;
+    let immersion = propose(&server, &mediator, &ines, &employer).await;
+    let exited = ok(
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: TRAINING }) {
+            person { exitedOn } } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    let exited_on = exited["personExit"]["person"]["exitedOn"].clone();
+    assert!(exited_on.is_string(), "{exited}");
+
+    // She asks for her link as before, and signs in.
+    let her = link_session(&server, "ines@exemple.fr", 0).await;
+    let h = Some(her.as_str());
+    // What she reads of herself answers whole, with the day her
+    // accompaniment ended.
+    let own = gql(
+        &server,
+        h,
+        "query($p: ID!) { me { name } person(id: $p) { id exitedOn firstName consentsGiven
+            consentRecords { purpose given } testimonies { id audience withdrawnOn }
+            timeline { eventType } identityCorrections { reason } jobInquiries { learned }
+            peerMeetings { peer } mentorships { mentor } situation { words } exit { reason }
+            peers { edges { cursor } } matchingNeeds { edges { cursor } } }
+            immersions(first: 10) { edges { node { id currentStage } } }
+            personDataExport(personId: $p) { document } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    assert!(own["errors"].is_null(), "{own}");
+    assert_eq!(own["data"]["me"], Value::Null, "{own}");
+    assert_eq!(own["data"]["person"]["exitedOn"], exited_on, "{own}");
+    assert_eq!(
+        own["data"]["immersions"]["edges"][0]["node"]["id"], immersion,
+        "{own}"
+    );
+    assert!(
+        own["data"]["personDataExport"]["document"].is_object(),
+        "{own}"
+    );
+
+    // Answering the proposal belongs to an accompaniment that runs: refused,
+    // nothing appended; giving a new consent too, in French.
+    let before = common::events(&db).await;
+    let accepted = gql(
+        &server,
+        h,
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) {
+            immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(error(&accepted).0, "FORBIDDEN", "{accepted}");
+    let given = gql(
+        &server,
+        h,
+        GIVE,
+        json!({ "p": ines, "c": "MENTORING", "v": "v1" }),
+    )
+    .await;
+    let (code, _, message) = error(&given);
+    assert_ne!(code, "INTERNAL", "{given}");
+    assert!(message.contains("sortie de l'accompagnement"), "{given}");
+    assert_eq!(
+        common::events(&db).await,
+        before,
+        "a refused command appended"
+    );
+
+    // She withdraws her testimony and her consent to share it.
+    let withdrawn = gql(
+        &server,
+        h,
+        "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) { testimonyId } }",
+        json!({ "t": testimony }),
+    )
+    .await;
+    assert!(withdrawn["errors"].is_null(), "{withdrawn}");
+    let withdrawn = gql(&server, h, WITHDRAW, json!({ "p": ines, "c": "TESTIMONY" })).await;
+    assert_eq!(
+        withdrawn["data"]["consentWithdrawOnline"]["person"]["consentsGiven"],
+        json!(["PEER_CONTACT"]),
+        "{withdrawn}"
+    );
+    let hers = gql(
+        &server,
+        s,
+        "query($p: ID!) { person(id: $p) { testimonies { withdrawnOn } } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    assert!(
+        hers["data"]["person"]["testimonies"][0]["withdrawnOn"].is_string(),
+        "{hers}"
+    );
+    // Recorded as hers.
+    let (actor, role): (String, String) =
+        sqlx::query_as("select actor, role from events where event_type = 'testimony_withdrawn'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (actor.as_str(), role.as_str()),
+        (
+            format!("person:{}", ines.as_str().unwrap()).as_str(),
+            "person"
+        )
+    );
+
+    // Erased, she gets no link, and her session ends.
+    let erased = gql(
+        &server,
+        Some(&manager),
+        "mutation($p: ID!) { personErase(input: { personId: $p, reason: PERSON_REQUEST,
+            confirm: true }) { personId } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    let ended = gql(
+        &server,
+        h,
+        "query($p: ID!) { person(id: $p) { id } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    assert_eq!(error(&ended).0, "UNAUTHENTICATED", "{ended}");
+    let asked = gql(
+        &server,
+        None,
+        "mutation { magicLinkRequest(input: { email: \"ines@exemple.fr\" }) { sent } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(asked["data"]["magicLinkRequest"]["sent"], true, "{asked}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        logged_links(&server).len(),
+        1,
+        "no link for an erased person"
+    );
+    assert!(server.terminate().success());
+}

@@ -322,9 +322,19 @@ pub async fn managed_contact(
 /// themselves, sign online for themselves and give their own feedback (the
 /// person's answer to the host's assessment included, given later when the
 /// assessment came after her feedback).
-pub fn may_issue(actor: &Actor, command: &ImmersionCommand) -> bool {
+///
+/// A person whose accompaniment ended (or who was erased) issues none:
+/// answering a proposal, signing a convention, giving feedback belong to
+/// an accompaniment that runs. Her own space stays open for her rights on
+/// her data (reading it, withdrawing a consent or a testimony), and her
+/// structure's staff still record what she says on paper.
+pub async fn may_issue(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    command: &ImmersionCommand,
+) -> Result<bool, AppError> {
     use ImmersionCommand as C;
-    match actor.role {
+    Ok(match actor.role {
         Role::Admin | Role::Manager | Role::Mediator | Role::System => true,
         Role::Employer(_) => match command {
             C::Accept { by, .. } | C::Decline { by, .. } => *by == Respondent::Employer,
@@ -337,22 +347,33 @@ pub fn may_issue(actor: &Actor, command: &ImmersionCommand) -> bool {
             } => !assessment.received_by_other_means,
             _ => false,
         },
-        Role::Person(_) => match command {
-            C::Accept { by, .. } | C::Decline { by, .. } => *by == Respondent::Person,
-            C::Sign { signatory, method } => {
-                *signatory == Signatory::Person && *method == SignatureMethod::Online
-            }
-            C::RecordFeedback {
-                feedback: Feedback::Person(_),
-                ..
-            } => true,
-            // Her answer to the host's assessment, when it came after her
-            // feedback: hers alone, as her feedback is (staff may record
-            // it for her, as they record her feedback).
-            C::AnswerAssessment { .. } => true,
-            _ => false,
-        },
-    }
+        Role::Person(own) => {
+            let hers = match command {
+                C::Accept { by, .. } | C::Decline { by, .. } => *by == Respondent::Person,
+                C::Sign { signatory, method } => {
+                    *signatory == Signatory::Person && *method == SignatureMethod::Online
+                }
+                C::RecordFeedback {
+                    feedback: Feedback::Person(_),
+                    ..
+                } => true,
+                // Her answer to the host's assessment, when it came after her
+                // feedback: hers alone, as her feedback is (staff may record
+                // it for her, as they record her feedback).
+                C::AnswerAssessment { .. } => true,
+                _ => false,
+            };
+            hers && is_accompanied(db, own).await?
+        }
+    })
+}
+
+/// Whether the person's accompaniment runs: enrolled, not exited, not
+/// erased.
+async fn is_accompanied(db: impl PgExecutor<'_>, person: PersonId) -> Result<bool, AppError> {
+    Ok(people::get(db, person)
+        .await?
+        .is_some_and(|p| p.exited_on.is_none() && !p.erased))
 }
 
 /// Whether the actor reassigns a person's follow-up to another referent: a

@@ -371,20 +371,22 @@ pub async fn viewer_of_token(
                 passerelle_accounts::authenticate_principal(&mut *conn, t, now).await?;
         }
         conn.finished();
-        // A person's session lasts while they are accompanied: once they
-        // exit or are erased it is revoked, whatever its expiry.
+        // A person's session outlasts her accompaniment, as her rights on
+        // her data do (the policy keeps what belongs to an accompaniment
+        // running to those still accompanied); once she is erased it is
+        // revoked, whatever its expiry.
         if let Some(PrincipalSession {
             principal: Principal::Person(person),
             structure,
         }) = viewer.principal
         {
-            let accompanied = passerelle_projections::views::people::accompanied_by(
+            let enrolled = passerelle_projections::views::people::enrolled_in(
                 &gateway.pool,
                 person,
                 structure,
             )
             .await?;
-            if !accompanied {
+            if !enrolled {
                 passerelle_accounts::logout_principal(&gateway.pool, t, now).await?;
                 viewer.principal = None;
             }

@@ -852,7 +852,10 @@ impl ImmersionMutation {
             return Err(error::not_found("Immersion"));
         };
         let command = command(&actor, gw.handler.clock().today())?;
-        if !policy::may_issue(&actor, &command) {
+        if !policy::may_issue(&gw.pool, &actor, &command)
+            .await
+            .map_err(error::app)?
+        {
             return Err(error::forbidden());
         }
         // An employer or a person acts within the immersion's structure.

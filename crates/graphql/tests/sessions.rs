@@ -1,5 +1,6 @@
-//! A person's magic-link session lasts while they are accompanied: once
-//! they exit, the session is refused and revoked, whatever its expiry.
+//! A person's magic-link session outlasts her accompaniment, as her rights
+//! on her data do: it stands after her exit; once she is erased, it is
+//! refused and revoked, whatever its expiry.
 
 mod support;
 
@@ -7,7 +8,9 @@ use std::sync::Arc;
 
 use passerelle_accounts::Principal;
 use passerelle_app::{Actor, Clock as _, CommandMeta, FixedClock, Handler, Role, Views};
-use passerelle_domain::person::{ExitReason, Identity, LegalBasis, Person, PersonCommand};
+use passerelle_domain::person::{
+    ErasureReason, ExitReason, Identity, LegalBasis, Person, PersonCommand,
+};
 use passerelle_domain::values::*;
 use passerelle_graphql::viewer_of_token;
 use passerelle_store::testkit::TestDb;
@@ -15,7 +18,7 @@ use time::macros::{date, datetime};
 use uuid::Uuid;
 
 #[tokio::test]
-async fn a_person_who_exits_loses_their_session() {
+async fn a_person_who_exits_keeps_her_session_until_she_is_erased() {
     let db = TestDb::new().await;
     let projections = support::projections(&db).await;
     let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
@@ -81,9 +84,24 @@ async fn a_person_who_exits_loses_their_session() {
     let viewer = viewer_of_token(&gateway, Some(token.0.clone()))
         .await
         .unwrap();
+    assert!(viewer.principal.is_some(), "the session outlasts the exit");
+
+    let erase = PersonCommand::Erase {
+        by: UserId(Uuid::from_u128(2)),
+        reason: ErasureReason::PersonRequest,
+        explanation: None,
+        erased_on: date!(2026 - 04 - 27),
+    };
+    handler
+        .execute::<Person>(person, &erase, &meta(), &Views)
+        .await
+        .unwrap();
+    let viewer = viewer_of_token(&gateway, Some(token.0.clone()))
+        .await
+        .unwrap();
     assert!(
         viewer.principal.is_none(),
-        "the session ended with the exit"
+        "the session ended with the erasure"
     );
     let revoked: bool = sqlx::query_scalar(
         "select revoked_at is not null from principal_sessions where principal_id = $1",

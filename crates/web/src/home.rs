@@ -125,6 +125,9 @@ struct PersonTemplate {
     me: Option<String>,
     /// The texts they may agree to, and whether they have.
     consents: Vec<ConsentView>,
+    /// "5 décembre 2026" once their accompaniment ended: their space then
+    /// keeps their rights on their data only (read, withdraw).
+    ended: Option<String>,
 }
 
 /// A consent text as the person reads it, with their answer so far.
@@ -139,12 +142,16 @@ struct ConsentView {
 
 impl Page {
     /// The current consent texts, each with whether the person gave it
-    /// (their last answer for its purpose).
-    async fn own_consents(&self, me: &str) -> Result<Vec<ConsentView>, Box<Response>> {
+    /// (their last answer for its purpose), and the day their
+    /// accompaniment ended, if it did.
+    async fn own_consents(
+        &self,
+        me: &str,
+    ) -> Result<(Vec<ConsentView>, Option<Day>), Box<Response>> {
         let out = self
             .run(
                 "query($p: ID!) { consentTexts { purpose title body version }
-                    person(id: $p) { consentRecords { purpose given } } }",
+                    person(id: $p) { exitedOn consentRecords { purpose given } } }",
                 json!({ "p": me }),
             )
             .await;
@@ -164,6 +171,7 @@ impl Page {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Own {
+            exited_on: Option<Day>,
             consent_records: Vec<Record>,
         }
         #[derive(Deserialize)]
@@ -172,8 +180,11 @@ impl Page {
             given: bool,
         }
         let answer: Answer = out.read()?;
-        let records = answer.person.map(|p| p.consent_records).unwrap_or_default();
-        Ok(answer
+        let (records, exited_on) = answer
+            .person
+            .map(|p| (p.consent_records, p.exited_on))
+            .unwrap_or_default();
+        let consents = answer
             .consent_texts
             .into_iter()
             .map(|t| ConsentView {
@@ -193,7 +204,8 @@ impl Page {
                 title: t.title,
                 version: t.version,
             })
-            .collect())
+            .collect();
+        Ok((consents, exited_on))
     }
 }
 
@@ -497,12 +509,12 @@ pub(crate) async fn home(
             Err(r) => return *r,
         };
         let me = own_person(&page.viewer);
-        let consents = match &me {
+        let (consents, exited_on) = match &me {
             Some(me) => match page.own_consents(me).await {
-                Ok(list) => list,
+                Ok(found) => found,
                 Err(r) => return *r,
             },
-            None => Vec::new(),
+            None => (Vec::new(), None),
         };
         let body = PersonTemplate {
             nav: page.nav(said),
@@ -510,6 +522,7 @@ pub(crate) async fn home(
             immersions_pager: at.pager("immersions", next_immersions),
             me,
             consents,
+            ended: exited_on.map(Day::french),
         }
         .render();
         return page.render(StatusCode::OK, body);

@@ -473,6 +473,23 @@ pub async fn accompanied_by(
     .await
 }
 
+/// Whether the person is enrolled in `structure` and was not erased,
+/// whether or not her accompaniment ended: what her own session needs.
+pub async fn enrolled_in(
+    db: impl PgExecutor<'_>,
+    person: PersonId,
+    structure: StructureId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from people.people
+                        where person_id = $1 and structure = $2 and not erased)",
+    )
+    .bind(person.0)
+    .bind(structure.0)
+    .fetch_one(db)
+    .await
+}
+
 /// Whether the person's consent for `purpose` stands.
 pub async fn has_consented(
     db: impl PgExecutor<'_>,
@@ -762,14 +779,16 @@ pub async fn page(
     .await
 }
 
-/// The people still accompanied whose email this is, with their structure.
+/// The people whose email this is, with their structure: those accompanied
+/// and those whose accompaniment ended, who keep reaching their own data
+/// (reading it, withdrawing a consent or a testimony); never the erased.
 pub async fn by_email(
     db: impl PgExecutor<'_>,
     email: &str,
 ) -> Result<Vec<(PersonId, Uuid)>, sqlx::Error> {
     let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "select person_id, structure from people.people
-         where email = $1 and exited_on is null and not erased",
+         where email = $1 and not erased",
     )
     .bind(email)
     .fetch_all(db)
