@@ -4851,3 +4851,240 @@ async fn rows_in(browser: &Browser, id: &str) -> usize {
         .unwrap()
         .len()
 }
+
+/// The staff of her structure, as she asks them, change who reads one of
+/// her testimonies and withdraw another after confirming, from her file;
+/// a change on a testimony withdrawn meanwhile is refused beside it. The
+/// log records who did each.
+#[tokio::test]
+async fn staff_change_who_reads_her_testimony_and_withdraw_it_from_her_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let person = enroll(&server, &staff, None).await;
+    let p = person.as_str().unwrap().to_owned();
+    ok(
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: TESTIMONY,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": p }),
+    )
+    .await;
+    let mut testimonies = Vec::new();
+    for account in ["De la caisse à la boulangerie", "Du quai au fournil"] {
+        let t = ok(
+            "mutation($p: ID!, $t: String!) { testimonyRecord(input: { personId: $p,
+                account: $t, romeCodes: [\"D1101\"], audience: OWN_STRUCTURE_MEDIATORS }) {
+                testimonyId } }",
+            json!({ "p": p, "t": account }),
+        )
+        .await["testimonyRecord"]["testimonyId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        testimonies.push(t);
+    }
+    let (first, second) = (&testimonies[0], &testimonies[1]);
+    let base = &server.base;
+
+    // From her file, her testimonies, each with who reads it in French.
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{p}")).await;
+    browser
+        .click(&format!("a[href='/people/{p}/temoignage']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Témoignages de Awa Diallo"), "{page}");
+    assert!(
+        page.contains("Qui peut le lire : Les médiateurs de la structure seulement."),
+        "{page}"
+    );
+    browser
+        .audit("témoignages d'une personne, à changer ou retirer")
+        .await;
+
+    // She asks that the territory read the first one.
+    let form = format!("form[action='/people/{p}/temoignages/{first}/public']");
+    browser
+        .tick(&format!("{form} input[value='TERRITORY']"))
+        .await;
+    browser.click(&format!("{form} button")).await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Enregistré : seules ces personnes peuvent désormais lire ce témoignage."),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "Qui peut le lire : Toutes les structures du territoire et les personnes qu'elles accompagnent."
+        ),
+        "{page}"
+    );
+
+    // The second, withdrawn meanwhile by a colleague: the change is refused
+    // beside it, in French.
+    ok(
+        "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) { testimonyId } }",
+        json!({ "t": second }),
+    )
+    .await;
+    let form = format!("form[action='/people/{p}/temoignages/{second}/public']");
+    browser
+        .tick(&format!("{form} input[value='TERRITORY']"))
+        .await;
+    browser.click(&format!("{form} button")).await;
+    let refused = browser
+        .text(&format!(
+            "section[aria-labelledby='temoignage-{second}'] .alert"
+        ))
+        .await;
+    assert!(refused.contains("a été retiré"), "{refused}");
+    browser.audit("changement refusé, témoignage retiré").await;
+
+    // The first withdrawn, after confirming.
+    browser
+        .click(&format!(
+            "a[href='/people/{p}/temoignages/{first}/retirer']"
+        ))
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Retirer le témoignage de Awa Diallo"),
+        "{page}"
+    );
+    assert!(page.contains("De la caisse à la boulangerie"), "{page}");
+    browser
+        .audit("retrait d'un témoignage par le personnel")
+        .await;
+    browser.click("form[action$='/retirer'] button").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Témoignage retiré : plus personne ne peut le lire."),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Retirer ce témoignage à sa demande"),
+        "{page}"
+    );
+    assert_eq!(page.matches("Retiré le").count(), 2, "{page}");
+    browser.audit("témoignages d'une personne, retirés").await;
+
+    // Each recorded as the staff member's, as the API records it.
+    let by: Vec<(String, String, String)> = sqlx::query_as(
+        "select event_type, actor, role from events
+         where event_type in ('testimony_audience_changed', 'testimony_withdrawn')
+         order by global_position",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(by.len(), 3, "{by:?}");
+    assert!(
+        by.iter()
+            .all(|(_, actor, role)| actor.starts_with("user:") && role == "mediator"),
+        "{by:?}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+/// Her accompaniment ended, she asks for her link as before and signs in:
+/// her space says since when, offers no consent to give any more, and she
+/// withdraws a consent and her testimony herself.
+#[tokio::test]
+async fn a_person_whose_accompaniment_ended_withdraws_her_consent_and_testimony_from_her_space() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let person = enroll(&server, &staff, Some("ines@exemple.fr")).await;
+    for purpose in ["TESTIMONY", "PEER_CONTACT"] {
+        ok(
+            "mutation($p: ID!, $c: ConsentPurpose!) { consentGive(input: { personId: $p,
+                purpose: $c, textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": person, "c": purpose }),
+        )
+        .await;
+    }
+    ok(
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+            account: \"De la caisse à la boulangerie\", romeCodes: [\"D1101\"],
+            audience: TERRITORY }) { testimonyId } }",
+        json!({ "p": person }),
+    )
+    .await;
+    ok(
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: TRAINING }) {
+            person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+
+    person_space(&browser, &server, "ines@exemple.fr", 0).await;
+    let page = browser.body().await;
+    assert!(page.contains("Votre espace"), "{page}");
+    let year = time::OffsetDateTime::now_utc().year();
+    assert!(
+        page.contains("Votre accompagnement a pris fin le ") && page.contains(&year.to_string()),
+        "{page}"
+    );
+    assert!(!page.contains("Donner mon accord"), "{page}");
+    browser
+        .audit("espace d'une personne dont l'accompagnement a pris fin")
+        .await;
+    browser
+        .click("form:has(input[value='TESTIMONY']) button[value='retirer']")
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Votre accompagnement a pris fin le "),
+        "{page}"
+    );
+    assert_eq!(
+        browser
+            .client
+            .find_all(Locator::Css("button[value='retirer']"))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "{page}"
+    );
+
+    browser.click("a[href='/mon-espace/temoignages']").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Votre accompagnement a pris fin le "),
+        "{page}"
+    );
+    assert!(page.contains("De la caisse à la boulangerie"), "{page}");
+    browser
+        .audit("mes témoignages, accompagnement terminé")
+        .await;
+    browser.click("a[href$='/retirer']").await;
+    browser.click("form[action$='/retirer'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Votre témoignage est retiré"), "{page}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -188,7 +188,7 @@ fn live(state: &TestimonyState) -> Result<(), DomainError> {
         return Err(DomainError::rule(
             Rule::TestimonyWithdrawn,
             "testimonyId",
-            "Ce témoignage a été retiré par son auteur : il ne se partage plus.",
+            "Ce témoignage a été retiré : il ne se partage plus.",
         ));
     }
     Ok(())

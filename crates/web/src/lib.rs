@@ -115,6 +115,14 @@ pub fn router(api: ApiCell) -> Router {
             "/people/{id}/temoignage",
             get(testimonies::record_form).post(testimonies::record),
         )
+        .route(
+            "/people/{id}/temoignages/{testimony}/public",
+            post(testimonies::audience),
+        )
+        .route(
+            "/people/{id}/temoignages/{testimony}/retirer",
+            get(testimonies::withdraw_for_form).post(testimonies::withdraw_for),
+        )
         .route("/people/{id}/donnees", get(data_export::page))
         .route(
             "/people/{id}/corriger",

@@ -3,9 +3,13 @@
 //! each, changes that audience (`testimonyAudienceChange`) and withdraws
 //! one after confirming (`testimonyWithdraw`), as the consent text
 //! promises; a withdrawn one leaves the peers' lists at once (they read
-//! its stream). From her file (`/people/{id}/temoignage`), her structure's
-//! staff record the account she gives, with the audience she chose
-//! (`testimonyRecord`, which her consent to share it conditions).
+//! its stream). Her accompaniment ended, she still does both there, and the
+//! page says since when. From her file (`/people/{id}/temoignage`), her
+//! structure's staff record the account she gives, with the audience she
+//! chose (`testimonyRecord`, which her consent to share it conditions), and,
+//! as she asks them, change who reads each one
+//! (`/people/{id}/temoignages/{t}/public`) or withdraw it after confirming
+//! (`/people/{id}/temoignages/{t}/retirer`); the API records who did.
 
 use askama::Template;
 use axum::extract::{Form, Path, Query};
@@ -16,7 +20,7 @@ use passerelle_domain::testimony::Audience;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Code, Day, PersonName};
+use crate::answer::{Code, Day, PersonName, read_or_return};
 use crate::home::own_person;
 use crate::page::{FormState, Nav, Page, message};
 
@@ -51,10 +55,21 @@ struct Answer {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Testified {
     #[serde(flatten)]
     name: PersonName,
+    exited_on: Option<Day>,
     testimonies: Vec<Testimony>,
+}
+
+/// A person's testimonies as a page shows them.
+struct Testimonies {
+    /// Her full name.
+    name: String,
+    /// "5 décembre 2026" once her accompaniment ended.
+    ended: Option<String>,
+    shown: Vec<Shown>,
 }
 
 /// Each audience as the API names it, with its label, in the order the
@@ -84,10 +99,10 @@ fn shown(t: Testimony) -> Shown {
 
 impl Page {
     /// The person's name and testimonies, or the page to answer instead.
-    async fn testimonies_of(&self, person: &str) -> Result<(String, Vec<Shown>), Box<Response>> {
+    async fn testimonies_of(&self, person: &str) -> Result<Testimonies, Box<Response>> {
         let out = self
             .run(
-                "query($p: ID!) { person(id: $p) { firstName lastName
+                "query($p: ID!) { person(id: $p) { firstName lastName exitedOn
                     testimonies { id account romeCodes audience recordedOn withdrawnOn } } }",
                 json!({ "p": person }),
             )
@@ -100,10 +115,11 @@ impl Page {
                 "Cette personne n'existe pas ou ne vous est pas accessible.",
             )));
         };
-        Ok((
-            p.name.full(),
-            p.testimonies.into_iter().map(shown).collect(),
-        ))
+        Ok(Testimonies {
+            name: p.name.full(),
+            ended: p.exited_on.map(Day::french),
+            shown: p.testimonies.into_iter().map(shown).collect(),
+        })
     }
 }
 
@@ -111,19 +127,25 @@ impl Page {
 #[template(path = "own_testimonies.html")]
 struct OwnTestimoniesTemplate {
     nav: Nav,
+    /// "5 décembre 2026" once her accompaniment ended.
+    ended: Option<String>,
     testimonies: Vec<Shown>,
     audiences: Vec<(String, &'static str)>,
     /// The testimony a change was refused for, and why.
     refused: Option<(String, String)>,
 }
 
+/// The refusal of a change of testimony `id`, shown beside its form.
+fn refusal<'a>(refused: &'a Option<(String, String)>, id: &str) -> Option<&'a str> {
+    refused
+        .as_ref()
+        .filter(|(t, _)| t == id)
+        .map(|(_, m)| m.as_str())
+}
+
 impl OwnTestimoniesTemplate {
-    /// The refusal of a change of this testimony, shown beside its form.
     fn refusal(&self, id: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|(t, _)| t == id)
-            .map(|(_, m)| m.as_str())
+        refusal(&self.refused, id)
     }
 }
 
@@ -135,13 +157,14 @@ impl Page {
         notice: Option<String>,
         refused: Option<(String, String)>,
     ) -> Response {
-        let (_, testimonies) = match self.testimonies_of(me).await {
+        let found = match self.testimonies_of(me).await {
             Ok(found) => found,
             Err(page) => return *page,
         };
         let body = OwnTestimoniesTemplate {
             nav: self.nav(notice),
-            testimonies,
+            ended: found.ended,
+            testimonies: found.shown,
             audiences: audiences(),
             refused,
         }
@@ -163,6 +186,8 @@ fn done(q: &Done) -> Option<String> {
             "public" => "Votre choix est enregistré : seules ces personnes peuvent désormais lire ce témoignage.",
             "retrait" => "Votre témoignage est retiré : plus personne ne peut le lire.",
             "temoignage" => "Témoignage enregistré, avec le public qu'elle ou il a choisi.",
+            "son-public" => "Enregistré : seules ces personnes peuvent désormais lire ce témoignage.",
+            "son-retrait" => "Témoignage retiré : plus personne ne peut le lire.",
             _ => return None,
         }
         .to_owned(),
@@ -208,16 +233,7 @@ pub(crate) async fn own_audience(
     match out.errors.first() {
         None => page.redirect("/mon-espace/temoignages?fait=public", Vec::new()),
         Some(e) => {
-            // An audience the form does not offer is refused by the API's
-            // own parsing, in English: the page says it in French.
-            let why = if Audience::ALL
-                .iter()
-                .any(|a| a.code().eq_ignore_ascii_case(&f.audience))
-            {
-                e.message.clone()
-            } else {
-                "Choisissez qui peut lire ce témoignage.".to_owned()
-            };
+            let why = audience_refused(&f.audience, &e.message);
             page.own_testimonies_page(
                 &me,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -226,6 +242,20 @@ pub(crate) async fn own_audience(
             )
             .await
         }
+    }
+}
+
+/// Why a change of audience was refused: an audience the form does not
+/// offer is refused by the API's own parsing, in English, which the page
+/// says in French; else the API's own words.
+fn audience_refused(audience: &str, message: &str) -> String {
+    if Audience::ALL
+        .iter()
+        .any(|a| a.code().eq_ignore_ascii_case(audience))
+    {
+        message.to_owned()
+    } else {
+        "Choisissez qui peut lire ce témoignage.".to_owned()
     }
 }
 
@@ -245,11 +275,12 @@ impl Page {
         status: StatusCode,
         error: Option<String>,
     ) -> Response {
-        let (_, testimonies) = match self.testimonies_of(me).await {
+        let found = match self.testimonies_of(me).await {
             Ok(found) => found,
             Err(page) => return *page,
         };
-        let Some(found) = testimonies
+        let Some(found) = found
+            .shown
             .into_iter()
             .find(|t| t.id == testimony && t.withdrawn.is_none())
         else {
@@ -322,6 +353,14 @@ struct RecordTemplate {
     testimonies: Vec<Shown>,
     audiences: Vec<(String, &'static str)>,
     form: FormState,
+    /// The testimony a change of audience was refused for, and why.
+    refused: Option<(String, String)>,
+}
+
+impl RecordTemplate {
+    fn refusal(&self, id: &str) -> Option<&str> {
+        refusal(&self.refused, id)
+    }
 }
 
 impl Page {
@@ -332,17 +371,30 @@ impl Page {
         form: FormState,
         notice: Option<String>,
     ) -> Response {
-        let (name, testimonies) = match self.testimonies_of(person).await {
+        self.testimonies_page(person, status, form, notice, None)
+            .await
+    }
+
+    async fn testimonies_page(
+        self,
+        person: &str,
+        status: StatusCode,
+        form: FormState,
+        notice: Option<String>,
+        refused: Option<(String, String)>,
+    ) -> Response {
+        let found = match self.testimonies_of(person).await {
             Ok(found) => found,
             Err(page) => return *page,
         };
         let body = RecordTemplate {
             nav: self.nav(notice),
             id: person.to_owned(),
-            name,
-            testimonies,
+            name: found.name,
+            testimonies: found.shown,
             audiences: audiences(),
             form,
+            refused,
         }
         .render();
         self.render(status, body)
@@ -430,9 +482,184 @@ pub(crate) async fn record(
         .await
 }
 
+/// A change's answer: the testimony's author, whose page it goes back to
+/// (her id as the API gives it, not as the URL had it).
+#[derive(Deserialize)]
+struct Changed {
+    person: Author,
+}
+
+#[derive(Deserialize)]
+struct Author {
+    id: String,
+}
+
+/// Who may read one of her testimonies, changed by her structure's staff
+/// as she asks.
+pub(crate) async fn audience(
+    page: Page,
+    Path((person, testimony)): Path<(String, String)>,
+    Form(f): Form<AudienceForm>,
+) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let out = page
+        .run(
+            "mutation($t: ID!, $a: Audience!) { testimonyAudienceChange(input: {
+                testimonyId: $t, audience: $a }) { person { id } } }",
+            json!({ "t": testimony, "a": f.audience }),
+        )
+        .await;
+    match out.errors.first() {
+        None => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Answer {
+                testimony_audience_change: Changed,
+            }
+            let answer: Answer = read_or_return!(out);
+            let author = answer.testimony_audience_change.person.id;
+            page.redirect(
+                &format!("/people/{author}/temoignage?fait=son-public"),
+                Vec::new(),
+            )
+        }
+        Some(e) => {
+            let why = audience_refused(&f.audience, &e.message);
+            page.testimonies_page(
+                &person,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FormState::default(),
+                None,
+                Some((testimony, why)),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "testimony_withdraw_for.html")]
+struct WithdrawForTemplate {
+    nav: Nav,
+    id: String,
+    name: String,
+    testimony: Shown,
+    error: Option<String>,
+}
+
+impl Page {
+    async fn withdraw_for_page(
+        self,
+        person: &str,
+        testimony: &str,
+        status: StatusCode,
+        error: Option<String>,
+    ) -> Response {
+        let found = match self.testimonies_of(person).await {
+            Ok(found) => found,
+            Err(page) => return *page,
+        };
+        let Some(shown) = found
+            .shown
+            .into_iter()
+            .find(|t| t.id == testimony && t.withdrawn.is_none())
+        else {
+            return message(
+                StatusCode::NOT_FOUND,
+                "Introuvable",
+                "Ce témoignage n'existe pas, est déjà retiré, ou ne vous est pas accessible.",
+            );
+        };
+        let body = WithdrawForTemplate {
+            nav: self.nav(None),
+            id: person.to_owned(),
+            name: found.name,
+            testimony: shown,
+            error,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+/// `/people/{id}/temoignages/{t}/retirer`: what withdrawing her testimony
+/// does, and the button that confirms it, for her structure's staff.
+pub(crate) async fn withdraw_for_form(
+    page: Page,
+    Path((person, testimony)): Path<(String, String)>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.withdraw_for_page(&person, &testimony, StatusCode::OK, None)
+        .await
+}
+
+/// Her testimony withdrawn by her structure's staff as she asks, once
+/// confirmed: no one reads it since.
+pub(crate) async fn withdraw_for(
+    page: Page,
+    Path((person, testimony)): Path<(String, String)>,
+    Form(f): Form<WithdrawForm>,
+) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let out = page
+        .run(
+            "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) {
+                person { id } } }",
+            json!({ "t": testimony }),
+        )
+        .await;
+    match out.errors.first() {
+        None => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Answer {
+                testimony_withdraw: Changed,
+            }
+            let answer: Answer = read_or_return!(out);
+            let author = answer.testimony_withdraw.person.id;
+            page.redirect(
+                &format!("/people/{author}/temoignage?fait=son-retrait"),
+                Vec::new(),
+            )
+        }
+        Some(e) => {
+            let why = e.message.clone();
+            page.withdraw_for_page(
+                &person,
+                &testimony,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(why),
+            )
+            .await
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_audience_the_form_does_not_offer_is_refused_in_french() {
+        assert_eq!(
+            audience_refused("TOUT_LE_MONDE", "Invalid value for argument"),
+            "Choisissez qui peut lire ce témoignage."
+        );
+        let said = "Ce témoignage a été retiré : il ne se partage plus.";
+        assert_eq!(audience_refused("TERRITORY", said), said);
+    }
 
     #[test]
     fn every_audience_has_a_french_label_and_the_api_name() {
