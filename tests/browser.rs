@@ -4359,8 +4359,13 @@ async fn the_visit_forms_search_and_pages_keep_what_was_typed() {
     browser
         .audit("visite, établissement cherché, saisie gardée")
         .await;
-    // Sent: the visit as typed before the search.
+    // Chosen, then the Enter key in the date: it stays chosen, nothing lost.
     browser.tick("#employer-0").await;
+    browser.fill("#nom", "").await;
+    press_enter(&browser, "#visited_on").await;
+    assert_eq!(browser.value("#employer").await, visited.as_str().unwrap());
+    assert_eq!(visit_fields(&browser).await, typed);
+    // Sent: the visit as typed before the search.
     browser
         .click("form[action='/visites'] button:not([name])")
         .await;

@@ -293,9 +293,17 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
                 ("nom", &form.choice.nom),
             ]);
         }
+        // The establishment chosen stays so (the Enter key in the date
+        // searches nothing), but for its list asked for or searched anew,
+        // which ticks it again when its page holds it.
+        let listed = matches!(
+            action,
+            ListAction::Next | ListAction::First | ListAction::Other
+        ) || given(&form.choice.nom).is_some();
+        let chosen = if listed { "" } else { form.employer.as_str() };
         let choice = form.choice.asked(Some(action));
         return page
-            .visit_page(StatusCode::OK, state, "", None, choice)
+            .visit_page(StatusCode::OK, state, chosen, None, choice)
             .await;
     }
     let choice = form.choice.asked(None);
