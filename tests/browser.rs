@@ -4502,7 +4502,23 @@ async fn the_proposal_form_pages_the_people_found_and_keeps_what_was_typed() {
     browser
         .audit("proposition, deuxième page d'employeurs")
         .await;
+    // Another person asked for, then found again: the employer ticked
+    // stays chosen, and the rest of the form as typed.
     browser.tick("#employer-0").await;
+    let employer = browser.value("#employer-0").await;
+    browser
+        .click("button[name='liste'][value='autre_personne']")
+        .await;
+    assert_eq!(person_choices(&browser).await, 0);
+    assert_eq!(browser.value("#nom_personne").await, "");
+    assert_eq!(browser.value("#employer").await, employer);
+    assert_eq!(proposal_fields(&browser).await, typed);
+    browser.fill("#nom_personne", "diallo").await;
+    browser.click(SEARCH).await;
+    browser.click(NEXT_PEOPLE).await;
+    browser.tick("#person-0").await;
+    assert_eq!(browser.value("#employer").await, employer);
+    assert_eq!(proposal_fields(&browser).await, typed);
     browser
         .click("form[action='/immersions'] button:not([name])")
         .await;
