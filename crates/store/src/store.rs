@@ -728,21 +728,25 @@ impl Store {
         guarded: bool,
         keep: impl Fn(&RecordedEvent) -> bool,
     ) -> Result<ReadBatch> {
+        use futures::TryStreamExt as _;
         let sql = &READ_ALL[usize::from(!guarded)];
-        let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+        // Each row decoded as it arrives, while the server sends the next
+        // ones, rather than once the whole batch is buffered: decoding and
+        // the server's work overlap, and the rows are never all held at once.
+        let mut rows = sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(after.transaction_id)
             .bind(after.global_position)
             .bind(limit)
-            .fetch_all(&mut *conn)
-            .await?;
-        let read = rows.len();
-        let mut events = Vec::with_capacity(read);
+            .fetch(&mut *conn);
+        let mut read = 0;
+        let mut events = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(10_000));
         let mut reached = None;
-        for row in &rows {
-            let mut event = event_at(row, 0)?;
+        while let Some(row) = rows.try_next().await? {
+            read += 1;
+            let mut event = event_at(&row, 0)?;
             reached = Some(event.position);
             if keep(&event) {
-                event.data = data_at(row, 0)?;
+                event.data = data_at(&row, 0)?;
                 events.push(event);
             }
         }
