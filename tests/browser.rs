@@ -5109,3 +5109,156 @@ async fn a_person_whose_accompaniment_ended_withdraws_her_consent_and_testimony_
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// The forms and links a party acts on an immersion with, on its page and
+/// on its convention's: answering, reading to sign, signing, feedback.
+async fn party_actions(browser: &Browser) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(
+            "form[action$='/reponse'], form[action$='/signature'], form[action$='/retour'], \
+             form[action$='/reponse-au-bilan'], a.button[href$='/convention/imprimer']",
+        ))
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_person_whose_accompaniment_ended_reads_her_immersions_with_nothing_to_answer_or_sign() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+        }
+    };
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let person = enroll(&server, &staff, Some("nora@exemple.fr")).await;
+    let accept = "mutation($i: ID!, $b: Party!) { immersionAccept(input: { immersionId: $i,
+        by: $b }) { immersion { id } } }";
+    let draft = "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: {
+        immersionId: $i, convention: $c }) { immersion { id } } }";
+    // Proposed: her answer awaited.
+    let atelier = register_employer(&server, &staff, "51208345000019", "Atelier des Lilas").await;
+    let proposed = propose(&server, &staff, &person, &atelier).await;
+    ok(accept, json!({ "i": proposed, "b": "EMPLOYER" })).await;
+    // Drafted: her signature awaited.
+    let bakery = register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let drafted = propose(&server, &staff, &person, &bakery).await;
+    for by in ["EMPLOYER", "PERSON"] {
+        ok(accept, json!({ "i": drafted, "b": by })).await;
+    }
+    ok(
+        draft,
+        json!({ "i": drafted, "c": convention(&today, 35.0) }),
+    )
+    .await;
+    // Completed: her feedback awaited.
+    let garage = register_employer(&server, &staff, "44306184100047", "Garage Central").await;
+    let completed = propose(&server, &staff, &person, &garage).await;
+    let mut terms = convention(&today, 35.0);
+    terms["host"]["siret"] = json!("44306184100047");
+    terms["host"]["name"] = json!("Garage Central");
+    for by in ["EMPLOYER", "PERSON"] {
+        ok(accept, json!({ "i": completed, "b": by })).await;
+    }
+    ok(draft, json!({ "i": completed, "c": terms })).await;
+    for step in [
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: PERSON, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!, $d: Date) { conventionSign(input: { immersionId: $i, signatory: HOST, onPaperOn: $d }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
+    ] {
+        ok(step, json!({ "i": completed, "d": today })).await;
+    }
+    let page_of = |id: &Value| format!("{}/immersions/{}", server.base, id.as_str().unwrap());
+
+    // While her accompaniment runs, each awaits something of her.
+    person_space(&browser, &server, "nora@exemple.fr", 0).await;
+    browser.goto(&page_of(&proposed)).await;
+    assert!(browser.body().await.contains("J'accepte cette immersion"));
+    browser.goto(&page_of(&drafted)).await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Lire la convention pour la signer")
+    );
+    browser
+        .click("a.button[href$='/convention/imprimer']")
+        .await;
+    assert_eq!(party_actions(&browser).await, 1, "{}", browser.body().await);
+    browser.goto(&page_of(&completed)).await;
+    assert!(browser.body().await.contains("Votre retour"));
+
+    ok(
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: TRAINING }) {
+            person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+
+    // Once it ended, her session still open, she reads each of them with
+    // nothing left to answer, sign or give.
+    browser.goto(&format!("{}/", server.base)).await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Votre accompagnement a pris fin le ")
+    );
+    for (id, host, stage) in [
+        (&proposed, "Atelier des Lilas", "Proposée"),
+        (&drafted, "Boulangerie du Port", "Convention rédigée"),
+        (&completed, "Garage Central", "Terminée"),
+    ] {
+        browser.goto(&page_of(id)).await;
+        let page = browser.body().await;
+        assert!(page.contains(host) && page.contains(stage), "{page}");
+        assert!(
+            page.contains("mais plus y répondre, la signer ni donner votre retour ici"),
+            "{page}"
+        );
+        for offered in [
+            "J'accepte cette immersion",
+            "Je décline",
+            "Lire la convention pour la signer",
+            "Votre retour",
+            "Envoyer mon retour",
+        ] {
+            assert!(!page.contains(offered), "{offered:?} offered:\n{page}");
+        }
+        assert_eq!(party_actions(&browser).await, 0, "{page}");
+    }
+    browser
+        .audit("immersion terminée, accompagnement terminé")
+        .await;
+    // The convention she can no longer sign, read whole.
+    browser.goto(&page_of(&drafted)).await;
+    browser.click("a[href$='/convention/imprimer']").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Boulangerie du Port") && page.contains("Peser, pétrir, façonner"),
+        "{page}"
+    );
+    assert!(!page.contains("Signer la convention en ligne"), "{page}");
+    assert_eq!(party_actions(&browser).await, 0, "{page}");
+    browser
+        .audit("convention à lire, accompagnement terminé")
+        .await;
+    browser.goto(&page_of(&proposed)).await;
+    browser
+        .audit("immersion proposée, accompagnement terminé")
+        .await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

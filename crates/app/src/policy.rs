@@ -8,8 +8,9 @@
 //! employer reaches its immersions. What is out of reach answers as
 //! if it did not exist, so nothing leaks about who is accompanied elsewhere.
 
+use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{
-    Feedback, ImmersionCommand, Respondent, Signatory, SignatureMethod,
+    Feedback, FeedbackAuthor, ImmersionCommand, Respondent, Signatory, SignatureMethod,
 };
 use passerelle_domain::values::{EmployerId, ImmersionId, PersonId};
 use passerelle_projections::views::employers::{self, ContactRow};
@@ -317,54 +318,92 @@ pub async fn managed_contact(
     Ok(manages_contact(actor, &found, row.registered_by_structure).then_some(found))
 }
 
-/// Whether the actor may issue this command on an immersion it reaches.
-/// Staff issue every command; an employer and a person only answer for
-/// themselves, sign online for themselves and give their own feedback (the
-/// person's answer to the host's assessment included, given later when the
-/// assessment came after her feedback).
+/// What a party does for itself on an immersion it reaches, as the policy
+/// allows it to the actor: whose answer to the proposal it gives, as whom
+/// it signs online, whose feedback it gives, and whether it answers the
+/// host's assessment that came in after the person's feedback. Whether the
+/// immersion's stage calls for it is the domain's to say, not this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyActs {
+    pub answer_for: Vec<Respondent>,
+    pub sign_online_as: Vec<Signatory>,
+    pub feedback_as: Vec<FeedbackAuthor>,
+    pub answer_assessment: bool,
+}
+
+/// What the actor may do as a party on an immersion it reaches. Staff do
+/// all of it for anyone (and more: `may_issue`); an employer answers for
+/// itself, signs online as the host and gives the host's assessment; a
+/// person answers for herself, signs online as the person, gives her
+/// feedback and answers the host's assessment, while her accompaniment
+/// runs.
 ///
-/// A person whose accompaniment ended (or who was erased) issues none:
+/// A person whose accompaniment ended (or who was erased) does none of it:
 /// answering a proposal, signing a convention, giving feedback belong to
 /// an accompaniment that runs. Her own space stays open for her rights on
 /// her data (reading it, withdrawing a consent or a testimony), and her
 /// structure's staff still record what she says on paper.
+pub async fn party_acts(db: impl PgExecutor<'_>, actor: &Actor) -> Result<PartyActs, AppError> {
+    Ok(match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator | Role::System => PartyActs {
+            answer_for: vec![Respondent::Person, Respondent::Employer],
+            sign_online_as: Signatory::ALL.to_vec(),
+            feedback_as: FeedbackAuthor::ALL.to_vec(),
+            answer_assessment: true,
+        },
+        Role::Employer(_) => PartyActs {
+            answer_for: vec![Respondent::Employer],
+            sign_online_as: vec![Signatory::Host],
+            feedback_as: vec![FeedbackAuthor::Host],
+            answer_assessment: false,
+        },
+        Role::Person(own) if is_accompanied(db, own).await? => PartyActs {
+            answer_for: vec![Respondent::Person],
+            sign_online_as: vec![Signatory::Person],
+            feedback_as: vec![FeedbackAuthor::Person],
+            // Her answer to the host's assessment, when it came after her
+            // feedback: hers alone, as her feedback is (staff may record
+            // it for her, as they record her feedback).
+            answer_assessment: true,
+        },
+        Role::Person(_) => PartyActs::default(),
+    })
+}
+
+/// Whether the actor may issue this command on an immersion it reaches.
+/// Staff issue every command; an employer and a person only do what
+/// `party_acts` allows them: answer for themselves, sign online for
+/// themselves and give their own feedback (the person's answer to the
+/// host's assessment included, given later when the assessment came after
+/// her feedback), a person only while her accompaniment runs.
 pub async fn may_issue(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     command: &ImmersionCommand,
 ) -> Result<bool, AppError> {
     use ImmersionCommand as C;
-    Ok(match actor.role {
-        Role::Admin | Role::Manager | Role::Mediator | Role::System => true,
-        Role::Employer(_) => match command {
-            C::Accept { by, .. } | C::Decline { by, .. } => *by == Respondent::Employer,
-            C::Sign { signatory, method } => {
-                *signatory == Signatory::Host && *method == SignatureMethod::Online
-            }
-            C::RecordFeedback {
-                feedback: Feedback::Host(assessment),
-                ..
-            } => !assessment.received_by_other_means,
-            _ => false,
-        },
-        Role::Person(own) => {
-            let hers = match command {
-                C::Accept { by, .. } | C::Decline { by, .. } => *by == Respondent::Person,
-                C::Sign { signatory, method } => {
-                    *signatory == Signatory::Person && *method == SignatureMethod::Online
-                }
-                C::RecordFeedback {
-                    feedback: Feedback::Person(_),
-                    ..
-                } => true,
-                // Her answer to the host's assessment, when it came after her
-                // feedback: hers alone, as her feedback is (staff may record
-                // it for her, as they record her feedback).
-                C::AnswerAssessment { .. } => true,
-                _ => false,
-            };
-            hers && is_accompanied(db, own).await?
-        }
+    if matches!(
+        actor.role,
+        Role::Admin | Role::Manager | Role::Mediator | Role::System
+    ) {
+        return Ok(true);
+    }
+    let acts = party_acts(db, actor).await?;
+    Ok(match command {
+        C::Accept { by, .. } | C::Decline { by, .. } => acts.answer_for.contains(by),
+        C::Sign {
+            signatory,
+            method: SignatureMethod::Online,
+        } => acts.sign_online_as.contains(signatory),
+        // An assessment received on paper or by phone is the staff's to
+        // enter.
+        C::RecordFeedback {
+            feedback: Feedback::Host(assessment),
+            ..
+        } if assessment.received_by_other_means => false,
+        C::RecordFeedback { feedback, .. } => acts.feedback_as.contains(&feedback.author()),
+        C::AnswerAssessment { .. } => acts.answer_assessment,
+        _ => false,
     })
 }
 

@@ -195,6 +195,22 @@ impl Immersion {
     async fn outcome_milestones(&self) -> Result<Vec<Milestone>> {
         stored(self.0.outcomes())
     }
+    /// What the viewer may do on this immersion as a party, as the policy
+    /// allows it (`policy::party_acts`), so that pages offer only that:
+    /// whether its stage calls for an answer, a signature or a feedback is
+    /// told by the other fields. A person whose accompaniment ended may do
+    /// none of it.
+    async fn viewer_may(&self, ctx: &Context<'_>) -> Result<ImmersionViewerMay> {
+        let acts = policy::party_acts(&gateway(ctx).pool, &actor(ctx)?)
+            .await
+            .map_err(error::app)?;
+        Ok(ImmersionViewerMay {
+            answer_for: acts.answer_for,
+            sign_online_as: acts.sign_online_as,
+            give_feedback_as: acts.feedback_as,
+            answer_assessment: acts.answer_assessment,
+        })
+    }
     /// The convention's whole content as last drafted or modified, with
     /// the signatures given to it and its renewal: what its parties sign.
     async fn convention(&self, ctx: &Context<'_>) -> Result<Option<record::Convention>> {
@@ -286,6 +302,21 @@ impl Immersion {
         let history = record::readable(ctx, self.0.immersion_id, field).await?;
         Ok(history.and_then(|h| fact(&h)))
     }
+}
+
+/// What the viewer may do on an immersion as a party, as the policy allows
+/// it.
+#[derive(SimpleObject, Debug)]
+pub struct ImmersionViewerMay {
+    /// Whose answer to the proposal the viewer gives or records.
+    pub answer_for: Vec<Respondent>,
+    /// As whom the viewer signs online.
+    pub sign_online_as: Vec<Signatory>,
+    /// Whose feedback the viewer gives or records.
+    pub give_feedback_as: Vec<FeedbackAuthor>,
+    /// Whether the viewer countersigns or contests the host's assessment
+    /// that came in after the person's feedback (or records that answer).
+    pub answer_assessment: bool,
 }
 
 #[derive(SimpleObject, Debug)]

@@ -22,7 +22,8 @@ use passerelle_domain::immersion::{Objective, Signatory, SignatureMethodKind, Si
 use crate::answer::{Code, Day, commune_name, read_or_return};
 use crate::page::{Nav, Page, message};
 
-const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { awaitedSignatories convention {
+const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { awaitedSignatories
+    viewerMay { signOnlineAs } convention {
     objective goals tasks evaluation safety schedule weeklyHours forbiddenUsesExcluded
     period { start end days }
     place { address commune }
@@ -49,7 +50,15 @@ struct Answer {
 #[serde(rename_all = "camelCase")]
 struct Immersion {
     awaited_signatories: Vec<Code<Signatory>>,
+    viewer_may: ViewerMay,
     convention: Option<Convention>,
+}
+
+/// As whom the viewer signs online, as the policy allows it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ViewerMay {
+    sign_online_as: Vec<Code<Signatory>>,
 }
 
 #[derive(Deserialize)]
@@ -273,16 +282,20 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     let Some(c) = immersion.convention else {
         return not_found();
     };
-    // The party who views signs for itself online: the person as the
-    // person, an employer's contact as the host.
-    let own = match page.viewer.principal.map(|p| p.principal) {
-        Some(passerelle_graphql::Principal::Person(_)) => Some(Signatory::Person),
-        Some(passerelle_graphql::Principal::Employer(_)) => Some(Signatory::Host),
-        None => None,
-    };
-    let sign = own
-        .filter(|s| immersion.awaited_signatories.contains(&Code(*s)))
-        .map(|s| s.code().to_ascii_uppercase());
+    // The party who views signs for itself online, as the policy allows
+    // it (the person as the person while her accompaniment runs, an
+    // employer's contact as the host); staff sign from the immersion's
+    // page.
+    let sign = page
+        .viewer
+        .principal
+        .and_then(|_| {
+            immersion
+                .awaited_signatories
+                .iter()
+                .find(|s| immersion.viewer_may.sign_online_as.contains(s))
+        })
+        .map(|s| s.0.code().to_ascii_uppercase());
 
     let mut parties = vec![organisation("Le prescripteur", &c.prescriber)];
     if let Some(support) = &c.support_structure {

@@ -35,7 +35,8 @@ fn not_found() -> Response {
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmpObjective
     personId employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
-    awaitedSignatories awaitsValidation feedbackAuthors } }";
+    awaitedSignatories awaitsValidation feedbackAuthors
+    viewerMay { answerFor signOnlineAs giveFeedbackAs answerAssessment } } }";
 
 /// What the immersion's stream records of its ends and accidents: read
 /// only by its page.
@@ -159,6 +160,31 @@ struct Shown {
     awaited_signatories: Vec<Code<Signatory>>,
     awaits_validation: bool,
     feedback_authors: Vec<Code<FeedbackAuthor>>,
+    viewer_may: ViewerMay,
+}
+
+/// What the viewer may do on the immersion as a party, as the policy
+/// allows it: the page offers only that.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ViewerMay {
+    /// Whose answer the viewer gives or records (`PERSON`, `EMPLOYER`).
+    answer_for: Vec<String>,
+    sign_online_as: Vec<Code<Signatory>>,
+    give_feedback_as: Vec<Code<FeedbackAuthor>>,
+    answer_assessment: bool,
+}
+
+impl ViewerMay {
+    fn answers_for(&self, party: &str) -> bool {
+        self.answer_for.iter().any(|p| p == party)
+    }
+    fn signs_online_as(&self, signatory: Signatory) -> bool {
+        self.sign_online_as.contains(&Code(signatory))
+    }
+    fn gives_feedback_as(&self, author: FeedbackAuthor) -> bool {
+        self.give_feedback_as.contains(&Code(author))
+    }
 }
 
 /// What a feedback is, as the page lists those received.
@@ -200,6 +226,9 @@ struct ImmersionTemplate {
     outcome: bool,
     /// What an immersion is, for those it is proposed to.
     plain: bool,
+    /// A party the policy lets do nothing here any more (a person whose
+    /// accompaniment ended): she reads it, and is told why she cannot act.
+    read_only: bool,
     /// The mediator's own feedback.
     observe: bool,
     staff: bool,
@@ -320,14 +349,13 @@ impl Page {
             "vous ou la personne accompagnée".to_owned()
         };
         let stage = i.current_stage.0;
-        let is_person = matches!(
-            self.viewer.principal.map(|p| p.principal),
-            Some(passerelle_graphql::Principal::Person(_))
-        );
-        let is_employer = !staff && !is_person && self.viewer.principal.is_some();
+        // What the viewer may do is the policy's to say (a person whose
+        // accompaniment ended answers, signs and gives feedback no more);
+        // the stage says what the immersion calls for.
+        let may = &i.viewer_may;
         let mut answers = Vec::new();
         if stage == Stage::Proposed {
-            if !i.accepted_by_person && (staff || is_person) {
+            if !i.accepted_by_person && may.answers_for("PERSON") {
                 answers.push(if staff {
                     (
                         "PERSON",
@@ -338,7 +366,7 @@ impl Page {
                     ("PERSON", "J'accepte cette immersion", "Je décline")
                 });
             }
-            if !i.accepted_by_employer && (staff || is_employer) {
+            if !i.accepted_by_employer && may.answers_for("EMPLOYER") {
                 answers.push(if staff {
                     (
                         "EMPLOYER",
@@ -363,8 +391,7 @@ impl Page {
         for Code(signatory) in &i.awaited_signatories {
             // The form sends the signatory as the API names it.
             let name = signatory.code().to_ascii_uppercase();
-            let own = (is_person && *signatory == Signatory::Person)
-                || (is_employer && *signatory == Signatory::Host);
+            let own = !staff && may.signs_online_as(*signatory);
             if own {
                 read_to_sign = true;
             } else if staff && *signatory == Signatory::Prescriber {
@@ -396,9 +423,14 @@ impl Page {
         );
         // The host assesses online; a mediator enters an assessment
         // received on paper or by phone, which also stops the reminders.
-        let assess = after_start && (is_employer || staff) && !given(FeedbackAuthor::Host);
+        let assess = after_start
+            && may.gives_feedback_as(FeedbackAuthor::Host)
+            && !given(FeedbackAuthor::Host);
         let observe = after_start && staff && !given(FeedbackAuthor::Mediator);
-        let feedback = after_start && is_person && !given(FeedbackAuthor::Person);
+        let feedback = after_start
+            && !staff
+            && may.gives_feedback_as(FeedbackAuthor::Person)
+            && !given(FeedbackAuthor::Person);
         let outcome = staff && matches!(stage, Stage::Completed | Stage::Interrupted);
         let recorded = if staff {
             let out = self.run(RECORD, json!({ "i": id })).await;
@@ -505,7 +537,7 @@ impl Page {
         // The assessment came in after the person's feedback: they
         // countersign or contest it on its own, or staff enter the answer
         // she gave them on paper.
-        let answer_assessment = (is_person || staff) && assessment.is_some() && unanswered;
+        let answer_assessment = may.answer_assessment && assessment.is_some() && unanswered;
         let body = ImmersionTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
@@ -535,6 +567,11 @@ impl Page {
             feedback,
             outcome,
             plain: !staff && matches!(stage, Stage::Proposed | Stage::Drafted),
+            read_only: !staff
+                && may.answer_for.is_empty()
+                && may.sign_online_as.is_empty()
+                && may.give_feedback_as.is_empty()
+                && !may.answer_assessment,
             observe,
             staff,
             skills: &SKILLS,
