@@ -5262,3 +5262,87 @@ async fn a_person_whose_accompaniment_ended_reads_her_immersions_with_nothing_to
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// Whether the page links to the person's file.
+async fn lists_person(browser: &Browser, person: &Value) -> bool {
+    !browser
+        .client
+        .find_all(Locator::Css(&format!(
+            "ul.tasks a[href='/people/{}']",
+            person.as_str().unwrap()
+        )))
+        .await
+        .unwrap()
+        .is_empty()
+}
+
+#[tokio::test]
+async fn the_people_list_filters_by_where_each_person_stands() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let newcomer = enroll(&server, &staff, None).await;
+    let stated = enroll(&server, &staff, None).await;
+    let answer = gql(
+        &server,
+        Some(&staff),
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1102\"] } }) { person { id } } }",
+        json!({ "p": stated }),
+    )
+    .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    browser.sign_in(&server.base).await;
+    browser.goto(&format!("{}/people", server.base)).await;
+    assert!(lists_person(&browser, &newcomer).await && lists_person(&browser, &stated).await);
+    let page = browser.body().await;
+    for label in [
+        "Où en est la personne",
+        "Toutes les étapes",
+        "Projet pas encore formulé",
+        "Projet formulé, sans immersion en cours",
+        "Immersion en cours",
+        "Sortie vers l'emploi",
+        "Sortie pour une autre raison",
+    ] {
+        assert!(page.contains(label), "{label:?} missing:\n{page}");
+    }
+    browser.audit("personnes, filtre par étape").await;
+
+    // Searched by stage: the one whose project is stated, the choice kept.
+    browser.tick("#etape option[value='PROJECT_STATED']").await;
+    browser.click("form[role='search'] button").await;
+    assert!(
+        lists_person(&browser, &stated).await,
+        "{}",
+        browser.body().await
+    );
+    assert!(
+        !lists_person(&browser, &newcomer).await,
+        "{}",
+        browser.body().await
+    );
+    assert_eq!(browser.value("#etape").await, "PROJECT_STATED");
+    browser.audit("personnes filtrées par étape").await;
+
+    // The list's own link (its pages carry it): the one without a project.
+    browser
+        .goto(&format!("{}/people?etape=NO_PROJECT_YET", server.base))
+        .await;
+    assert!(
+        lists_person(&browser, &newcomer).await,
+        "{}",
+        browser.body().await
+    );
+    assert!(
+        !lists_person(&browser, &stated).await,
+        "{}",
+        browser.body().await
+    );
+    assert_eq!(browser.value("#etape").await, "NO_PROJECT_YET");
+    browser.close().await;
+    assert!(server.terminate().success());
+}

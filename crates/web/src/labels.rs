@@ -37,6 +37,17 @@ pub(crate) static AGE_BANDS: Options = LazyLock::new(options::<AgeBand>);
 pub(crate) static CLOSE_REASONS: Options = LazyLock::new(options::<NeedCloseReasonKind>);
 pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);
 
+/// Where a person stands in their accompaniment, as the people list's
+/// filter offers it, by the API's names (`PersonStage`), in the order of a
+/// path.
+pub(crate) const PERSON_STAGES: [(&str, &str); 5] = [
+    ("NO_PROJECT_YET", "Projet pas encore formulé"),
+    ("PROJECT_STATED", "Projet formulé, sans immersion en cours"),
+    ("IMMERSION_IN_PROGRESS", "Immersion en cours"),
+    ("HIRED", "Sortie vers l'emploi"),
+    ("EXITED", "Sortie pour une autre raison"),
+];
+
 /// A need formalised as an offer, as its lists and its page say it: with
 /// the offer's reference when one was given.
 pub(crate) fn offer_published(reference: Option<&str>) -> String {

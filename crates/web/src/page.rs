@@ -142,6 +142,10 @@ pub(crate) struct ListQuery {
     /// `oui`: only the people the viewer follows.
     #[serde(default)]
     pub miens: String,
+    /// Where a person stands in their accompaniment, as the API names it
+    /// (`NO_PROJECT_YET`…).
+    #[serde(default)]
+    pub etape: String,
     /// A need's employer's département, by its INSEE code.
     #[serde(default)]
     pub departement: String,
@@ -158,13 +162,14 @@ pub(crate) struct ListQuery {
 
 impl ListQuery {
     /// The search's fields, by name.
-    fn search(&self) -> [(&'static str, &str); 8] {
+    fn search(&self) -> [(&'static str, &str); 9] {
         [
             ("nom", &self.nom),
             ("commune", &self.commune),
             ("secteur", &self.secteur),
             ("metier", &self.metier),
             ("miens", &self.miens),
+            ("etape", &self.etape),
             ("departement", &self.departement),
             ("source", &self.source),
             ("anciennete", &self.anciennete),

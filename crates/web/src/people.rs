@@ -19,6 +19,7 @@ use crate::answer::{
     Code, Day, Paged, PersonName, Proximity, RomeMatch, commune_name, read_or_return,
 };
 use crate::home::{Notice, notice};
+use crate::labels::PERSON_STAGES;
 use crate::page::{
     FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_href,
     message, parse_date,
@@ -47,6 +48,8 @@ struct PeopleTemplate {
     posted_next: Option<String>,
     /// A later page of a posted search: a link back to the whole list.
     posted_later: bool,
+    /// Where a person stands, to filter on.
+    stages: &'static [(&'static str, &'static str)],
 }
 
 /// A person in the list: who, who follows them, what they aim at.
@@ -79,6 +82,8 @@ pub(crate) struct SearchForm {
     #[serde(default)]
     miens: String,
     #[serde(default)]
+    etape: String,
+    #[serde(default)]
     apres: String,
 }
 
@@ -94,6 +99,7 @@ pub(crate) async fn search(page: Page, Form(f): Form<SearchForm>) -> Response {
         nom: f.nom,
         metier: f.metier,
         miens: f.miens,
+        etape: f.etape,
         apres: f.apres,
         ..ListQuery::default()
     };
@@ -134,6 +140,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
                     "name": given(&q.nom),
                     "romeCode": given(&q.metier),
                     "referentId": (q.miens == "oui").then_some(&me),
+                    "stage": given(&q.etape),
                 },
             }),
         )
@@ -176,6 +183,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
                 ("name", "nom"),
                 ("romeCode", "metier"),
                 ("referentId", "miens"),
+                ("stage", "etape"),
             ],
         );
         (Vec::new(), None)
@@ -192,6 +200,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
         people,
         posted_next: if posted { next.clone() } else { None },
         posted_later: posted && q.after().is_some(),
+        stages: &PERSON_STAGES,
         pager: if posted {
             Pager {
                 next: None,
