@@ -5346,3 +5346,57 @@ async fn the_people_list_filters_by_where_each_person_stands() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_employers_file_says_its_hosting_capacity_and_lists_its_contacts() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let id = employer.as_str().unwrap().to_owned();
+    browser.sign_in(&server.base).await;
+    browser
+        .goto(&format!("{}/employers/{id}", server.base))
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Capacité d'accueil : Pas encore renseignée.")
+            && page.contains("Aucun contact enregistré par votre structure."),
+        "{page}"
+    );
+    for (query, variables) in [
+        (
+            "mutation($e: ID!) { employerContactAdd(input: { employerId: $e,
+                name: \"Jean Martin\", email: \"jean.martin@boulangerie.fr\" }) {
+                employer { id } } }",
+            json!({ "e": id }),
+        ),
+        (
+            "mutation($e: ID!) { employerHostingCapacitySet(input: { employerId: $e,
+                simultaneousImmersions: 2 }) { employer { id } } }",
+            json!({ "e": id }),
+        ),
+    ] {
+        let answer = gql(&server, Some(&staff), query, variables).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    browser
+        .goto(&format!("{}/employers/{id}", server.base))
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Accueil et contacts")
+            && page.contains("Capacité d'accueil : Jusqu'à 2 immersions en même temps.")
+            && page.contains("jean.martin@boulangerie.fr"),
+        "{page}"
+    );
+    browser
+        .audit("fiche de l'établissement, accueil et contacts")
+        .await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -40,6 +40,11 @@ struct EmployerTemplate {
     visits_pager: Pager,
     /// Date, by whom, the fields in French, why.
     corrections: Vec<(String, String, String, String)>,
+    /// How many immersions it hosts at once, in words.
+    capacity: String,
+    /// Its contacts the viewer reads, by their address (or that it was
+    /// erased).
+    contacts: Vec<String>,
 }
 
 #[derive(Template)]
@@ -101,6 +106,24 @@ struct EmployerFile {
     logged_visits: Paged<VisitLine>,
     /// Null only for a viewer who does not reach the file.
     corrections: Option<Vec<CorrectionLine>>,
+    simultaneous_immersions: Option<i64>,
+    contacts: Vec<ContactLine>,
+}
+
+#[derive(Deserialize)]
+struct ContactLine {
+    /// Null once the contact's data was erased.
+    email: Option<String>,
+}
+
+/// An establishment's hosting capacity as its file says it.
+fn capacity(simultaneous: Option<i64>) -> String {
+    match simultaneous {
+        None => "Pas encore renseignée.".to_owned(),
+        Some(0) => "N'accueille pas d'immersion pour le moment.".to_owned(),
+        Some(1) => "Une immersion à la fois.".to_owned(),
+        Some(n) => format!("Jusqu'à {n} immersions en même temps."),
+    }
 }
 
 /// Where the employer's file starts each of its lists: after a cursor of
@@ -266,7 +289,8 @@ const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
     loggedVisits(first: $first, after: $visitsAfter) {
         edges { node { id visitedOn purpose observations } }
         pageInfo { endCursor hasNextPage } }
-    corrections { fields reason correctedOn recorded { role } } } }";
+    corrections { fields reason correctedOn recorded { role } }
+    simultaneousImmersions contacts { email } } }";
 
 /// The employer file's variables: its id and where each list starts.
 fn file_variables(id: &str, at: &FilePages) -> serde_json::Value {
@@ -361,6 +385,15 @@ pub(crate) async fn employer(
         visits,
         visits_pager,
         corrections,
+        capacity: capacity(e.simultaneous_immersions),
+        contacts: e
+            .contacts
+            .into_iter()
+            .map(|c| {
+                c.email
+                    .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned())
+            })
+            .collect(),
     }
     .render();
     page.render(StatusCode::OK, body)
