@@ -20,6 +20,10 @@ pub enum AppError {
     /// ([`crate::Handler::checking`]) did not hold: nothing was done.
     #[error("the command's check did not hold")]
     CheckFailed,
+    /// The command's context source stopped it before it was decided,
+    /// for a reason it keeps for its caller: nothing was done.
+    #[error("the command's context stopped it")]
+    Stopped,
     #[error("stored event {event_type} could not be read")]
     Decode {
         event_type: String,

@@ -257,9 +257,17 @@ impl Handler {
                 recorded_at: Some(now),
             };
             // The append and the inline views in one statement when the
-            // views can be written without reading them first; events about
-            // a person are sealed with their key, read in a transaction.
-            let fused = if new_events.iter().all(|e| e.subject.is_none()) {
+            // views can be written without reading them first. Events about
+            // a subject born with this stream (a person enrolled) are sealed
+            // with a key made for them, which that statement inserts; about
+            // another subject, with their key, read in a transaction.
+            let own = stream_id
+                .split_once('-')
+                .and_then(|(_, id)| id.parse::<Uuid>().ok());
+            let fused = if new_events
+                .iter()
+                .all(|e| e.subject.is_none() || (version == 0 && e.subject == own))
+            {
                 let preview = AppendResult {
                     stream_version: version + new_events.len() as i64,
                     positions: vec![LogPosition::START; new_events.len()],

@@ -48,11 +48,24 @@ pub async fn reaches_person(
     Ok(match actor.role {
         Role::Admin | Role::Manager | Role::Mediator => people::get(db, person)
             .await?
-            .is_some_and(|p| p.structure == actor.structure.as_uuid()),
+            .is_some_and(|p| reaches_person_row(actor, &p)),
         Role::Person(own) => own == person,
         Role::System => true,
         Role::Employer(_) => false,
     })
+}
+
+/// [`reaches_person`] on the person's row as the view has it (the one a
+/// command's own statement returned, for one): no read.
+pub fn reaches_person_row(actor: &Actor, person: &people::PersonRow) -> bool {
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => {
+            person.structure == actor.structure.as_uuid()
+        }
+        Role::Person(own) => own.0 == person.person_id,
+        Role::System => true,
+        Role::Employer(_) => false,
+    }
 }
 
 /// Whether the actor reads the matching of a person of `structure` (open

@@ -611,3 +611,102 @@ async fn a_proposal_needs_a_person_of_the_proposing_structure() {
         "{err:?}"
     );
 }
+
+/// A person enrolled is appended with her key and her views in one
+/// statement: the key made for her sealed her identity (read back opened),
+/// her row comes back with the outcome, and the views are those `apply`
+/// writes from the log. A retry answers as the first, under the same key;
+/// a subject erased gets no key, and nothing is appended.
+#[tokio::test]
+async fn an_enrolment_writes_its_key_and_views_in_its_append_as_apply_would() {
+    let w = World::new().await;
+    w.on(date!(2026 - 03 - 02));
+    let enrol = |person_id: PersonId| PersonCommand::Enroll {
+        person_id,
+        structure: structure(),
+        referent: mediator(),
+        identity: Identity {
+            first_name: label("Awa"),
+            last_name: label("Diallo"),
+            birth_date: date!(1998 - 05 - 12),
+            email: Some(Email::parse("awa@example.org").unwrap()),
+            phone: None,
+            address: None,
+        },
+        commune: Some(CommuneCode::parse("44109").unwrap()),
+        legal_basis: LegalBasis::PublicInterestMission,
+        enrolled_on: date!(2026 - 03 - 02),
+    };
+    let meta = w.meta(&w.mediator);
+    let outcome = w
+        .handler
+        .execute::<Person>(person(), &enrol(person()), &meta, &Views)
+        .await
+        .unwrap();
+    let row = people::written(&outcome.written, person())
+        .expect("the person's row comes back with the outcome");
+    assert_eq!(
+        row,
+        people::get(&w.db.pool, person()).await.unwrap().unwrap()
+    );
+    assert_eq!(row.first_name.as_deref(), Some("Awa"));
+    let keys = || async {
+        sqlx::query_scalar::<_, Vec<u8>>(
+            "select wrapped_key from subject_keys where subject_id = $1",
+        )
+        .bind(person().0)
+        .fetch_all(&w.db.pool)
+        .await
+        .unwrap()
+    };
+    let key = keys().await;
+    assert_eq!(key.len(), 1, "her key, made with her enrolment");
+    let history = w.handler.history::<Person>(person()).await.unwrap();
+    match &history[0].event {
+        passerelle_domain::person::PersonEvent::PersonEnrolled(e) => {
+            assert_eq!(e.identity.known().unwrap().last_name.as_str(), "Diallo");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same command again: the first answer, the same key.
+    let again = w
+        .handler
+        .execute::<Person>(person(), &enrol(person()), &meta, &Views)
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(keys().await, key);
+
+    // The views as `apply` writes them from the log.
+    let tables = &["people", "timeline"][..];
+    let before = dump(&w.db, "people", tables).await;
+    w.projections.rebuild("people", false).await.unwrap();
+    assert_eq!(
+        dump(&w.db, "people", tables).await,
+        before,
+        "people rebuilt"
+    );
+
+    // An erased subject gets no key: nothing is appended.
+    let erased = PersonId(id(900));
+    sqlx::query("insert into erased_subjects (subject_id) values ($1)")
+        .bind(erased.0)
+        .execute(&w.db.pool)
+        .await
+        .unwrap();
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from events")
+            .fetch_one(&w.db.pool)
+            .await
+            .unwrap()
+    };
+    let appended = events().await;
+    let refused = w
+        .handler
+        .execute::<Person>(erased, &enrol(erased), &w.meta(&w.mediator), &Views)
+        .await
+        .unwrap_err();
+    assert!(refused.names_erased_subject(), "{refused:?}");
+    assert_eq!(events().await, appended, "nothing appended");
+    assert!(people::get(&w.db.pool, erased).await.unwrap().is_none());
+}

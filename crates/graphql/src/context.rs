@@ -54,6 +54,7 @@ const CHECKED_BY_COMMAND: &[&str] = &[
     "needQualify",
     "needClose",
     "needFormalise",
+    "personEnroll",
 ];
 
 /// Staff sessions recently looked up, by token: the user each stands for.

@@ -6,7 +6,7 @@ use passerelle_app::{Views, policy};
 use passerelle_domain::Personal;
 use passerelle_domain::person::{
     CauseKind, ConsentProof, ConsentPurpose, ExitReason, ExitReasonKind, Identity, LegalBasis,
-    Person as PersonAggregate, PersonCommand, Project, ReadjustmentCause,
+    Person as PersonAggregate, PersonCommand, PersonState, Project, ReadjustmentCause,
 };
 use passerelle_domain::values::{
     AgeBand, CommuneCode, ContractType, Email, ImmersionId, InquiryId, MeetingId, MentorshipId,
@@ -655,52 +655,104 @@ payloads!(person: Person =>
     DisabilityRecognitionRecordPayload,
 );
 
-/// Refuses with `CONFIRMATION_REQUIRED` an enrolment whose folded first and
-/// last name and birth date are those of a person `structure` follows now:
-/// the same person enrolled twice splits their path in two. Only the
+/// The context of an enrolment: the views' ([`Views`]), and, unless the
+/// viewer confirmed it is another person, the people `structure` follows
+/// now whose folded first and last name and birth date are those enrolled:
+/// the same person enrolled twice splits their path in two. Read on the
+/// command's connection once its stream read checked the session, so a
+/// session that no longer stands never learns who is followed. Only the
 /// viewer's own structure is looked at, so nothing is told of who another
-/// structure follows; the ids given are of people the viewer reaches.
-async fn already_followed(
-    ctx: &Context<'_>,
-    structure: passerelle_domain::values::StructureId,
-    identity: &Identity,
-) -> Result<()> {
-    let gw = gateway(ctx);
-    let name = search_key(&format!(
-        "{} {}",
-        identity.first_name.as_str(),
-        identity.last_name.as_str()
-    ));
-    let candidates = people::followed_with_name(&gw.pool, structure, &name)
-        .await
-        .map_err(error::db)?;
-    let mut same = Vec::new();
-    for candidate in candidates {
-        let state = gw
-            .handler
-            .state::<PersonAggregate>(candidate)
-            .await
-            .map_err(error::app)?;
-        if state
-            .identity
-            .is_some_and(|i| i.birth_date == identity.birth_date)
+/// structure follows; the ids kept are of people the viewer reaches. The
+/// birth dates are sealed in the candidates' enrolments, read only when a
+/// name matches (rarely): the usual enrolment costs the name's lookup only.
+struct Enrolment {
+    handler: passerelle_app::Handler,
+    confirmed: bool,
+    /// The people found the same, when the command was stopped for them.
+    same: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl passerelle_app::ContextSource<PersonAggregate> for Enrolment {
+    async fn context(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        state: &<PersonAggregate as passerelle_domain::Decider>::State,
+        command: &PersonCommand,
+        now: OffsetDateTime,
+        today: Date,
+    ) -> std::result::Result<passerelle_domain::person::PersonContext, passerelle_app::AppError>
+    {
+        if !self.confirmed
+            && let PersonCommand::Enroll {
+                person_id,
+                structure,
+                identity,
+                ..
+            } = command
         {
-            same.push(candidate.to_string());
+            let name = search_key(&format!(
+                "{} {}",
+                identity.first_name.as_str(),
+                identity.last_name.as_str()
+            ));
+            let mut same = Vec::new();
+            for candidate in people::followed_with_name(&mut *conn, *structure, &name).await? {
+                if candidate == *person_id {
+                    continue;
+                }
+                // On the command's connection: no second one held by
+                // a command waiting for it.
+                let stream = <PersonAggregate as passerelle_app::Aggregate>::stream_id(candidate);
+                let mut state = PersonState::default();
+                for recorded in self.handler.store().read_stream(conn, &stream, 1).await? {
+                    let event =
+                        recorded
+                            .decode()
+                            .map_err(|source| passerelle_app::AppError::Decode {
+                                event_type: recorded.event_type.clone(),
+                                source,
+                            })?;
+                    state = <PersonAggregate as passerelle_domain::Decider>::evolve(state, &event);
+                }
+                if state
+                    .identity
+                    .is_some_and(|i| i.birth_date == identity.birth_date)
+                {
+                    same.push(candidate.to_string());
+                }
+            }
+            if !same.is_empty() {
+                *self.same.lock().unwrap_or_else(|e| e.into_inner()) = same;
+                return Err(passerelle_app::AppError::Stopped);
+            }
         }
+        passerelle_app::ContextSource::<PersonAggregate>::context(
+            &Views, conn, state, command, now, today,
+        )
+        .await
     }
-    if same.is_empty() {
-        return Ok(());
+}
+
+impl Enrolment {
+    /// `CONFIRMATION_REQUIRED` on `confirmDuplicate`, naming the people
+    /// found the same, when the command was stopped for them.
+    fn refusal(&self, identity: &Identity) -> Option<async_graphql::Error> {
+        let same = std::mem::take(&mut *self.same.lock().unwrap_or_else(|e| e.into_inner()));
+        if same.is_empty() {
+            return None;
+        }
+        Some(error::confirmation_required(
+            "confirmDuplicate",
+            format!(
+                "{} {}, né(e) le {}, est déjà suivi(e) par votre structure : ouvrez sa fiche plutôt que de l'inscrire une seconde fois, ou confirmez qu'il s'agit d'une autre personne.",
+                identity.first_name.as_str(),
+                identity.last_name.as_str(),
+                passerelle_domain::fr::date(identity.birth_date),
+            ),
+            same,
+        ))
     }
-    Err(error::confirmation_required(
-        "confirmDuplicate",
-        format!(
-            "{} {}, né(e) le {}, est déjà suivi(e) par votre structure : ouvrez sa fiche plutôt que de l'inscrire une seconde fois, ou confirmez qu'il s'agit d'une autre personne.",
-            identity.first_name.as_str(),
-            identity.last_name.as_str(),
-            passerelle_domain::fr::date(identity.birth_date),
-        ),
-        same,
-    ))
 }
 
 #[derive(Default, Debug)]
@@ -804,23 +856,35 @@ impl PeopleMutation {
                 .enrolled_on
                 .unwrap_or_else(|| gw.handler.clock().today()),
         };
-        if !input.confirm_duplicate.unwrap_or(false)
-            && let PersonCommand::Enroll {
-                identity,
-                structure,
-                ..
-            } = &command
+        let enrolment = Enrolment {
+            handler: gw.handler.clone(),
+            confirmed: input.confirm_duplicate.unwrap_or(false),
+            same: std::sync::Mutex::default(),
+        };
+        let outcome = gw
+            .handler
+            .execute::<PersonAggregate>(
+                id,
+                &command,
+                &meta(actor.clone(), input.command_id),
+                &enrolment,
+            )
+            .await;
+        if let PersonCommand::Enroll { identity, .. } = &command
+            && let Some(refusal) = enrolment.refusal(identity)
         {
-            already_followed(ctx, *structure, identity).await?;
+            return Err(refusal);
         }
         // The input is flat where the command groups the identity.
-        gw.handler
-            .execute::<PersonAggregate>(id, &command, &meta(actor, input.command_id), &Views)
-            .await
+        let outcome = outcome
             .map_err(|e| error::app_renamed(e, |f| f.strip_prefix("identity.").unwrap_or(f)))?;
-        let person = reachable(ctx, id)
-            .await?
-            .ok_or_else(|| error::not_found("Personne"))?;
+        // The row as the command's own statement left it, when it wrote the
+        // view there: no read again, the policy's reach checked on it.
+        let person = match people::written(&outcome.written, id) {
+            Some(row) => policy::reaches_person_row(&actor, &row).then(|| Person::from(row)),
+            None => reachable(ctx, id).await?,
+        }
+        .ok_or_else(|| error::not_found("Personne"))?;
         Ok(PersonEnrollPayload { person })
     }
 

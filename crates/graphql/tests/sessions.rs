@@ -206,3 +206,107 @@ async fn a_session_kept_is_checked_by_the_command_and_refused_once_revoked() {
     assert!(!kept);
     assert_eq!(me.data.into_json().unwrap()["me"], serde_json::Value::Null);
 }
+
+/// An enrolment sent with a kept session looks for a duplicate only once
+/// its command checked the session: refused `UNAUTHENTICATED` once the
+/// session is revoked, never told that the person is followed already, and
+/// nothing appended.
+#[tokio::test]
+async fn a_revoked_session_never_learns_that_a_person_is_followed() {
+    let db = TestDb::new().await;
+    let projections = support::projections(&db).await;
+    let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
+    let handler = Handler::new(projections.clone(), clock.clone());
+    let (gateway, schema) = support::gateway(handler.clone(), &db);
+    let password = "un mot de passe assez long";
+    passerelle_accounts::create_user(
+        &db.pool,
+        &Label::parse("Mission locale").unwrap(),
+        passerelle_accounts::StaffRole::Mediator,
+        &Email::parse("mediatrice@example.org").unwrap(),
+        &Label::parse("Inès").unwrap(),
+        password,
+    )
+    .await
+    .unwrap();
+    let (token, _) = passerelle_accounts::login(
+        &db.pool,
+        "mediatrice@example.org",
+        password,
+        clock.now(),
+        time::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let enrol = || {
+        async_graphql::Request::new(
+            "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+                birthDate: \"1998-05-12\" }) { person { id firstName } } }",
+        )
+    };
+    let send = |mut request: async_graphql::Request| {
+        let (gateway, schema, token) = (gateway.clone(), schema.clone(), token.0.clone());
+        async move {
+            let (viewer, check) =
+                passerelle_graphql::viewer_of_request(&gateway, &mut request, Some(token))
+                    .await
+                    .unwrap();
+            let taken_as_it_was = check.is_some();
+            let request = passerelle_graphql::prepare(request, &gateway, viewer);
+            let response = passerelle_graphql::execute(&schema, &gateway, request, check).await;
+            (taken_as_it_was, response)
+        }
+    };
+    let code = |response: &async_graphql::Response| {
+        response.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned()
+    };
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+
+    let (kept, first) = send(enrol()).await;
+    assert!(!kept && first.errors.is_empty(), "{first:?}");
+    let awa = first.data.into_json().unwrap()["personEnroll"]["person"]["id"].clone();
+    // Her again, the session kept: the command finds her.
+    let (kept, twice) = send(enrol()).await;
+    assert!(kept, "taken as it was");
+    assert_eq!(
+        code(&twice),
+        Some(async_graphql::Value::from("CONFIRMATION_REQUIRED")),
+        "{twice:?}"
+    );
+    let duplicates = twice.errors[0]
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("duplicates"))
+        .cloned()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(duplicates, serde_json::json!([awa]));
+    let appended = events().await;
+
+    sqlx::query("update sessions set revoked_at = now()")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (kept, refused) = send(enrol()).await;
+    assert!(kept, "still kept until a command refuses it");
+    assert_eq!(
+        code(&refused),
+        Some(async_graphql::Value::from("UNAUTHENTICATED")),
+        "{refused:?}"
+    );
+    assert!(
+        !format!("{refused:?}").contains(awa.as_str().unwrap()),
+        "{refused:?}"
+    );
+    assert_eq!(events().await, appended, "nothing appended");
+}

@@ -17,6 +17,12 @@ pub enum StoreError {
     NothingToAppend,
     #[error("event {event_type} holds personal values but names no subject")]
     MissingSubject { event_type: String },
+    /// An append with its inline views in one statement could not be
+    /// made so (personal values of a subject whose key exists already, or
+    /// of several subjects): nothing was written, the caller appends in a
+    /// transaction instead.
+    #[error("the append cannot be written in one statement")]
+    NotFused,
     #[error("subject {0} was erased: no personal data can be stored for them")]
     SubjectErased(Uuid),
     #[error(

@@ -260,6 +260,40 @@ impl Keyring {
         Ok(Cow::Owned(sealed))
     }
 
+    /// `data` sealed like [`Keyring::seal`] does, with a key made here
+    /// rather than read: the first of the append is kept in `fresh`, for the
+    /// append's own statement to insert ([`FreshKey`]). Refused with
+    /// [`StoreError::NotFused`] when the events name several subjects.
+    pub(crate) fn seal_fresh<'a>(
+        &self,
+        fresh: &mut Option<FreshKey>,
+        event_type: &str,
+        subject: Option<Uuid>,
+        data: &'a Value,
+    ) -> Result<Cow<'a, Value>> {
+        if !contains_key(data, PERSONAL) {
+            return Ok(Cow::Borrowed(data));
+        }
+        let subject = subject.ok_or_else(|| StoreError::MissingSubject {
+            event_type: event_type.to_owned(),
+        })?;
+        let key = match fresh {
+            Some(key) if key.subject == subject => key,
+            Some(_) => return Err(StoreError::NotFused),
+            None => {
+                let plain: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
+                fresh.insert(FreshKey {
+                    subject,
+                    wrapped: seal_bytes(&self.master, &plain, subject)?,
+                    cipher: XChaCha20Poly1305::new(&plain.into()),
+                })
+            }
+        };
+        let mut sealed = data.clone();
+        seal_in_place(&mut sealed, &key.cipher, subject)?;
+        Ok(Cow::Owned(sealed))
+    }
+
     /// Opens every sealed value of every event, fetching the keys in one query.
     pub(crate) async fn open_all<'a>(
         &self,
@@ -290,6 +324,17 @@ impl Keyring {
         }
         Ok(())
     }
+}
+
+/// A subject's data key made for an append that inserts it in its own
+/// statement (`subject_keys`, refused for an erased subject as
+/// [`Keyring::seal`]'s statement refuses it): the events are sealed with it
+/// before the statement is sent.
+pub(crate) struct FreshKey {
+    pub subject: Uuid,
+    /// The key wrapped with the master key, as `subject_keys` keeps it.
+    pub wrapped: Vec<u8>,
+    cipher: XChaCha20Poly1305,
 }
 
 /// Whether an event's JSON text may hold a sealed value: a cheap test that

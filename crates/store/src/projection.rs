@@ -365,6 +365,10 @@ impl Projections {
     /// them without reading first ([`Projection::inline_writes`]) and has a
     /// current live version. `None` when not: nothing was done, and the
     /// caller appends then [`Projections::apply_inline`]s in a transaction.
+    /// Personal values are sealed with a key made for the append, which the
+    /// statement inserts: only for the subject of a new stream (whose key
+    /// cannot exist yet); `None` too when the subject's key existed after
+    /// all.
     /// Returns, beside the append's result, what the writes returned, by
     /// projection. `events` are the events as they will be recorded, their
     /// positions unknown.
@@ -421,6 +425,8 @@ impl Projections {
                     .filter_map(|(name, rows)| Some((name, rows?)))
                     .collect(),
             ))),
+            // Nothing written: appended in a transaction instead.
+            Err(StoreError::NotFused) => Ok(None),
             Err(e) => {
                 if matches!(e, StoreError::Conflict { .. }) {
                     // Perhaps the live versions moved: read them again.

@@ -118,10 +118,36 @@ const GATE: &str = "with gate as (
 ),
 ";
 
-/// The statement of a fused append: the gate, the compare-and-set (on the
-/// gate's count too), the events, then each write, and its returned rows.
-fn fused_sql(expected: ExpectedVersion, fused: &Fused<'_>, first: usize) -> String {
-    let gate_ok = format!("(select count(*) from gate) = {}", fused.gate.len());
+/// The CTE that inserts the data key the events were sealed with (`$K1`
+/// the subject, `$K2` the wrapped key), as [`crate::personal`]'s statement
+/// does, refused for an erased subject; nor made when the stream exists
+/// already (a key is fresh only with its subject's new stream). The
+/// compare-and-set waits for it: a subject whose key exists, erased or
+/// not, appends nothing.
+const SUBJECT_KEY: &str = "subject_key as (
+    insert into subject_keys (subject_id, wrapped_key)
+    select $K1, $K2
+    where not exists (select 1 from erased_subjects where subject_id = $K1)
+      and not exists (select 1 from streams where stream_id = $1)
+    on conflict (subject_id) do nothing
+    returning 1
+),
+";
+
+/// The statement of a fused append: the gate, the subject's new key if
+/// any, the compare-and-set (on the gate's count and the key too), the
+/// events, then each write, and its returned rows.
+fn fused_sql(expected: ExpectedVersion, fused: &Fused<'_>, first: usize, keyed: bool) -> String {
+    let mut gate_ok = format!("(select count(*) from gate) = {}", fused.gate.len());
+    let key = if keyed {
+        gate_ok.push_str(" and (select count(*) from subject_key) = 1");
+        let at = first + 3 + fused.writes.len();
+        SUBJECT_KEY
+            .replace("$K1", &format!("${at}"))
+            .replace("$K2", &format!("${}", at + 1))
+    } else {
+        String::new()
+    };
     let cas = match expected {
         ExpectedVersion::Exact(v) if v > 0 => CAS_EXACT.replace(
             "and version = $15",
@@ -140,7 +166,10 @@ fn fused_sql(expected: ExpectedVersion, fused: &Fused<'_>, first: usize) -> Stri
         .replace("$P1", &format!("${first}"))
         .replace("$P2", &format!("${}", first + 1))
         .replace("$P3", &format!("${}", first + 2));
-    let mut sql = format!("{gate}{}{INSERT_EVENTS}", cas.trim_start_matches("with "));
+    let mut sql = format!(
+        "{gate}{key}{}{INSERT_EVENTS}",
+        cas.trim_start_matches("with ")
+    );
     let mut returned = String::new();
     for (i, (schema, write)) in fused.writes.iter().enumerate() {
         let statement = write
@@ -412,20 +441,46 @@ impl Store {
         let mut types = Vec::with_capacity(count);
         let mut versions = Vec::with_capacity(count);
         let mut datas = Vec::with_capacity(count);
+        // Fused, personal values are sealed with a key made here, which the
+        // statement inserts: no read of the keyring first.
+        let mut fresh = None;
         for event in append.events {
             types.push(event.event_type.as_str());
             versions.push(event.schema_version);
-            let sealed = self
-                .keyring
-                .seal(conn, &event.event_type, event.subject, &event.data)
-                .await?;
+            let sealed = match fused {
+                Some(_) => self.keyring.seal_fresh(
+                    &mut fresh,
+                    &event.event_type,
+                    event.subject,
+                    &event.data,
+                )?,
+                None => {
+                    self.keyring
+                        .seal(conn, &event.event_type, event.subject, &event.data)
+                        .await?
+                }
+            };
             datas.push(serde_json::to_string(&sealed).map_err(StoreError::Data)?);
         }
         let exact = matches!(append.expected, ExpectedVersion::Exact(v) if v > 0);
+        // A key is made only with its subject's stream: an older stream's
+        // subject has one already.
+        if fresh.is_some()
+            && !matches!(
+                append.expected,
+                ExpectedVersion::NoStream | ExpectedVersion::Exact(0)
+            )
+        {
+            return Err(StoreError::NotFused);
+        }
         let sql: std::borrow::Cow<'static, str> = match (fused, append.expected) {
-            (Some(fused), expected) => {
-                fused_sql(expected, fused, if exact { 16 } else { 15 }).into()
-            }
+            (Some(fused), expected) => fused_sql(
+                expected,
+                fused,
+                if exact { 16 } else { 15 },
+                fresh.is_some(),
+            )
+            .into(),
             (None, ExpectedVersion::Exact(v)) if v > 0 => APPEND_EXACT.as_str().into(),
             (None, ExpectedVersion::Exact(_) | ExpectedVersion::NoStream) => {
                 APPEND_NO_STREAM.as_str().into()
@@ -460,6 +515,9 @@ impl Store {
             query = query.bind(names).bind(versions).bind(hashes);
             for (_, write) in &fused.writes {
                 query = query.bind(write.rows.as_str());
+            }
+            if let Some(key) = &fresh {
+                query = query.bind(key.subject).bind(&key.wrapped);
             }
         }
         let rows = match query.fetch_all(&mut *conn).await {
@@ -525,8 +583,25 @@ impl Store {
         }
         let result = self
             .replay_or_conflict(conn, append, &ids, fingerprint)
+            .await;
+        // Not appended, nor by an earlier attempt: the subject's key, if
+        // the statement was to make one, may be why.
+        if let (Err(StoreError::Conflict { .. }), Some(key)) = (&result, &fresh) {
+            let (erased, keyed): (bool, bool) = sqlx::query_as(
+                "select exists (select 1 from erased_subjects where subject_id = $1),
+                        exists (select 1 from subject_keys where subject_id = $1)",
+            )
+            .bind(key.subject)
+            .fetch_one(&mut *conn)
             .await?;
-        Ok((result, Vec::new()))
+            if erased {
+                return Err(StoreError::SubjectErased(key.subject));
+            }
+            if keyed {
+                return Err(StoreError::NotFused);
+            }
+        }
+        Ok((result?, Vec::new()))
     }
 
     async fn replay_or_conflict(

@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use passerelle_domain::immersion::{ImmersionProposed, Stage};
 use passerelle_domain::person::{
-    CauseKind, ConsentPurpose, ExitReasonKind, PersonEvent, Project, ReadjustmentCause,
+    CauseKind, ConsentPurpose, ExitReasonKind, PersonEnrolled, PersonEvent, Project,
+    ReadjustmentCause,
 };
 use passerelle_domain::testimony::TestimonyRecorded;
 use passerelle_domain::values::{AgeBand, PersonId, StructureId, search_key};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
-use passerelle_store::{ERASED_EVENT, RecordedEvent};
+use passerelle_store::{ERASED_EVENT, InlineWrite, RecordedEvent};
 use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor};
 use time::{Date, OffsetDateTime};
@@ -198,6 +199,87 @@ impl Projection for People {
         timeline.write(conn).await?;
         Ok(())
     }
+
+    /// A person enrolled adds their row and their timeline's first line,
+    /// which needs no read first: the command writes them in its append's
+    /// statement, as `apply` would (the same row, the same line, its
+    /// position taken from the event as that statement inserts it), and
+    /// gets the person's row back for its answer. Other events go through
+    /// `apply`.
+    fn inline_writes(&self, events: &[RecordedEvent]) -> Option<Vec<InlineWrite>> {
+        let [recorded] = events else {
+            return None;
+        };
+        if !super::in_category(recorded, "person") {
+            return None;
+        }
+        let PersonEvent::PersonEnrolled(e) = recorded.decode::<PersonEvent>().ok()? else {
+            return None;
+        };
+        let person = stream_uuid(recorded)?;
+        let row = serde_json::to_string(&[enrolled(person, &e)]).ok()?;
+        let line = serde_json::json!([{
+            "person_id": person,
+            "version": recorded.version,
+            "stream_id": recorded.stream_id,
+            "event_type": recorded.event_type,
+            "actor": recorded.metadata.actor,
+            "role": recorded.metadata.role,
+        }]);
+        Some(vec![
+            // `Rows::save`'s statement for one row.
+            InlineWrite {
+                sql: "insert into {schema}.people (person_id, structure, referent, first_name,
+                          last_name, search_name, age_band, commune, enrolled_on, exited_on,
+                          exit_reason, project_version, target_rome_codes, consents, email, erased)
+                      select person_id, structure, referent, first_name, last_name, search_name,
+                             age_band, commune, enrolled_on, exited_on, exit_reason,
+                             project_version, target_rome_codes, consents, email, erased
+                      from json_populate_recordset(null::{schema}.people, {rows})
+                      where {appended}
+                      on conflict (person_id) do update set structure = excluded.structure,
+                          referent = excluded.referent, first_name = excluded.first_name,
+                          last_name = excluded.last_name, search_name = excluded.search_name,
+                          age_band = excluded.age_band, commune = excluded.commune,
+                          enrolled_on = excluded.enrolled_on, exited_on = excluded.exited_on,
+                          exit_reason = excluded.exit_reason,
+                          project_version = excluded.project_version,
+                          target_rome_codes = excluded.target_rome_codes,
+                          consents = excluded.consents, email = excluded.email,
+                          erased = excluded.erased
+                      returning *",
+                rows: row,
+                returning: true,
+            },
+            // `Timeline::write`'s, the position from the event inserted.
+            InlineWrite {
+                sql: "insert into {schema}.timeline (person_id, transaction_id, global_position,
+                          stream_id, event_type, actor, role, recorded_at)
+                      select v.person_id, ins.transaction_id, ins.global_position, v.stream_id,
+                             v.event_type, v.actor, v.role, ins.recorded_at
+                      from json_to_recordset({rows}) as v(person_id uuid, version bigint,
+                               stream_id text, event_type text, actor text, role text)
+                      join ins on ins.version = v.version",
+                rows: line.to_string(),
+                returning: false,
+            },
+        ])
+    }
+}
+
+/// The person's row as the command's own statement left it, when it wrote
+/// the view there ([`Projection::inline_writes`]).
+pub fn written(
+    written: &[(&'static str, serde_json::Value)],
+    person: PersonId,
+) -> Option<PersonRow> {
+    written
+        .iter()
+        .filter(|(projection, _)| *projection == "people")
+        .filter_map(|(_, rows)| rows.as_array())
+        .flatten()
+        .filter_map(|row| serde_json::from_value::<PersonRow>(row.clone()).ok())
+        .find(|row| row.person_id == person.0)
 }
 
 /// A row of `people`, every column.
@@ -307,6 +389,37 @@ fn decode<T: serde::de::DeserializeOwned>(recorded: &RecordedEvent) -> Result<T,
         .map_err(|e| format!("{} {}: {e}", recorded.event_type, recorded.event_id).into())
 }
 
+/// The row a person's enrolment makes.
+fn enrolled(person: Uuid, e: &PersonEnrolled) -> PersonRecord {
+    let identity = e.identity.known();
+    PersonRecord {
+        person_id: person,
+        structure: e.structure.0,
+        referent: e.referent.0,
+        first_name: identity.map(|i| i.first_name.as_str().to_owned()),
+        last_name: identity.map(|i| i.last_name.as_str().to_owned()),
+        search_name: identity.map(|i| {
+            search_key(&format!(
+                "{} {}",
+                i.first_name.as_str(),
+                i.last_name.as_str()
+            ))
+        }),
+        age_band: tag(&e.age_band),
+        commune: e.commune.as_ref().map(|c| c.as_str().to_owned()),
+        enrolled_on: e.enrolled_on,
+        exited_on: None,
+        exit_reason: None,
+        project_version: 0,
+        target_rome_codes: Vec::new(),
+        consents: Vec::new(),
+        email: identity
+            .and_then(|i| i.email.as_ref())
+            .map(|m| m.as_str().to_owned()),
+        erased: identity.is_none(),
+    }
+}
+
 fn apply_person(
     people: &mut Rows<PersonRecord>,
     versions: &mut Inserts<VersionRecord>,
@@ -314,33 +427,7 @@ fn apply_person(
     event: PersonEvent,
 ) {
     if let PersonEvent::PersonEnrolled(e) = &event {
-        let identity = e.identity.known();
-        people.insert(PersonRecord {
-            person_id: person,
-            structure: e.structure.0,
-            referent: e.referent.0,
-            first_name: identity.map(|i| i.first_name.as_str().to_owned()),
-            last_name: identity.map(|i| i.last_name.as_str().to_owned()),
-            search_name: identity.map(|i| {
-                search_key(&format!(
-                    "{} {}",
-                    i.first_name.as_str(),
-                    i.last_name.as_str()
-                ))
-            }),
-            age_band: tag(&e.age_band),
-            commune: e.commune.as_ref().map(|c| c.as_str().to_owned()),
-            enrolled_on: e.enrolled_on,
-            exited_on: None,
-            exit_reason: None,
-            project_version: 0,
-            target_rome_codes: Vec::new(),
-            consents: Vec::new(),
-            email: identity
-                .and_then(|i| i.email.as_ref())
-                .map(|m| m.as_str().to_owned()),
-            erased: identity.is_none(),
-        });
+        people.insert(enrolled(person, e));
         return;
     }
     let Some(row) = people.get_mut(Some(person)) else {
@@ -645,7 +732,7 @@ pub async fn followed_with_name(
 }
 
 /// A person as the view keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct PersonRow {
     pub person_id: Uuid,
     pub structure: Uuid,
