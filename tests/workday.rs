@@ -11,8 +11,9 @@
 //! too (`-bureau`), as `docs/guide.md` shows them; without it, nothing is
 //! written.
 //!
-//! The person gives her consent to share her path from her space, but a
-//! testimony itself (and its audience) has no form in the pages yet.
+//! The person gives her consent to share her path from her space; her
+//! testimony and its audience are recorded from her file, which
+//! `tests/browser.rs` walks.
 
 mod common;
 #[path = "support/browser.rs"]
