@@ -5400,3 +5400,88 @@ async fn the_employers_file_says_its_hosting_capacity_and_lists_its_contacts() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_manager_changes_a_role_and_reads_who_read_health_data_from_the_administration() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let base = &server.base;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    // Camille reads a person's recognition of disability: a read logged.
+    let awa = enroll(&server, &staff, None).await;
+    for query in [
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: DISABILITY_RECOGNITION,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        "mutation($p: ID!) { disabilityRecognitionRecord(input: { personId: $p,
+            recognised: true }) { person { id } } }",
+        "query($p: ID!) { person(id: $p) { disabilityRecognition { recognised } } }",
+    ] {
+        let done = gql(&server, Some(&staff), query, json!({ "p": awa })).await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let camille: uuid::Uuid =
+        sqlx::query_scalar("select user_id from users where email = 'camille@ml-nantes.fr'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+
+    browser.sign_in_as(base, "dominique@ml-nantes.fr").await;
+    browser.goto(&format!("{base}/administration")).await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Consultations des données de santé")
+            && !page.contains("Aucune consultation enregistrée."),
+        "{page}"
+    );
+    assert_eq!(
+        browser
+            .client
+            .find_all(Locator::Css(&format!(
+                "section[aria-labelledby='lectures'] a[href='/people/{}']",
+                awa.as_str().unwrap()
+            )))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "{page}"
+    );
+
+    // Camille made a manager, from her line of the team.
+    browser
+        .tick(&format!("#role-{camille} option[value='manager']"))
+        .await;
+    browser
+        .click(&format!(
+            "form[action='/administration/personnel/{camille}/role'] button"
+        ))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Rôle modifié."), "{page}");
+    assert_eq!(
+        browser.value(&format!("#role-{camille}")).await,
+        "manager",
+        "{page}"
+    );
+    browser
+        .audit("administration, rôle changé et consultations")
+        .await;
+    let role: String =
+        sqlx::query_scalar("select role from users where email = 'camille@ml-nantes.fr'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(role, "manager");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
