@@ -709,4 +709,62 @@ async fn an_enrolment_writes_its_key_and_views_in_its_append_as_apply_would() {
     assert!(refused.names_erased_subject(), "{refused:?}");
     assert_eq!(events().await, appended, "nothing appended");
     assert!(people::get(&w.db.pool, erased).await.unwrap().is_none());
+
+    // A subject whose key exists already (a fact about her sealed before):
+    // her enrolment goes through the transaction, sealed with that key.
+    let known = PersonId(id(901));
+    let mut note = passerelle_store::NewEvent::new(
+        "note_taken",
+        1,
+        serde_json::json!({ "words": { "$personal": "Déjà connue" } }),
+    );
+    note.subject = Some(known.0);
+    w.handler
+        .store()
+        .append(&passerelle_store::Append {
+            stream_id: &format!("note-{}", Uuid::new_v4()),
+            expected: passerelle_store::ExpectedVersion::NoStream,
+            events: &[note],
+            metadata: &passerelle_store::Metadata {
+                actor: "system:test".into(),
+                role: "system".into(),
+                structure: structure().0,
+                correlation_id: Uuid::new_v4(),
+                causation_id: None,
+                command_id: Uuid::new_v4(),
+            },
+            recorded_at: None,
+        })
+        .await
+        .unwrap();
+    let pool = w.db.pool.clone();
+    let key_of = |subject: Uuid| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Vec<u8>>(
+                "select wrapped_key from subject_keys where subject_id = $1",
+            )
+            .bind(subject)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let her_key = key_of(known.0).await;
+    assert_eq!(her_key.len(), 1);
+    let outcome = w
+        .handler
+        .execute::<Person>(known, &enrol(known), &w.meta(&w.mediator), &Views)
+        .await
+        .unwrap();
+    assert!(outcome.written.is_empty(), "appended in a transaction");
+    assert_eq!(key_of(known.0).await, her_key, "her key, not a second one");
+    let history = w.handler.history::<Person>(known).await.unwrap();
+    match &history[0].event {
+        passerelle_domain::person::PersonEvent::PersonEnrolled(e) => {
+            assert_eq!(e.identity.known().unwrap().first_name.as_str(), "Awa");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(people::get(&w.db.pool, known).await.unwrap().is_some());
 }
