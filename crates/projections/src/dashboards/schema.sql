@@ -88,12 +88,22 @@
              signatures text[] not null default '{}'
          );
          create index immersions_proposed_on on immersions (proposed_on);
+         -- The filters most figures are read with, a territory and an
+         -- objective: their rows found without reading every immersion.
+         create index immersions_territory on immersions (departement, objective);
          -- The proposals of the last days, for the employers kept waiting.
          -- On the instant read at UTC, which orders rows as the instant
          -- does: an index on the instant itself would serve the other
          -- queries' `proposed_at <= $1` in a prepared statement's generic
          -- plan, a bitmap over nearly every row, slower than their scan.
          create index immersions_proposed_utc on immersions ((proposed_at at time zone 'UTC'));
+         -- A territory's employers, and the visits and needs of each, for
+         -- the engagement figures of a département.
+         create index employers_territory on employers (departement);
+         create index visits_employer on visits (employer_id);
+         create index needs_employer on needs (employer_id);
+         -- A territory's people by age band, for the readjustments.
+         create index people_territory on people (departement, age_band);
          create table outcomes (
              immersion_id uuid not null,
              milestone text not null,
