@@ -387,6 +387,8 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "accord" => "Votre choix est enregistré. Vous pouvez le changer à tout moment.",
             "coordonnees" => "Vos coordonnées sont enregistrées.",
             "contact" => "Contact ajouté : vos autres contacts en sont informés par e-mail.",
+            "sortie" => "Sortie enregistrée : son accompagnement a pris fin.",
+            "referent" => "Référent changé : son suivi est confié au membre de l'équipe choisi.",
             _ => return None,
         }
         .to_owned(),

@@ -8,6 +8,7 @@ use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{Milestone, Objective, Outcome, SituationKind, Skill};
 use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
+use passerelle_domain::person::ExitReasonKind;
 use passerelle_domain::values::{AgeBand, ContractType};
 
 /// Each value as the API names it (`DISCOVER_JOB_OR_SECTOR`), with its label.
@@ -36,6 +37,7 @@ pub(crate) static OUTCOMES: Options = LazyLock::new(options::<Outcome>);
 pub(crate) static AGE_BANDS: Options = LazyLock::new(options::<AgeBand>);
 pub(crate) static CLOSE_REASONS: Options = LazyLock::new(options::<NeedCloseReasonKind>);
 pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);
+pub(crate) static EXIT_REASONS: Options = LazyLock::new(options::<ExitReasonKind>);
 
 /// Where a person stands in their accompaniment, as the people list's
 /// filter offers it, by the API's names (`PersonStage`), in the order of a

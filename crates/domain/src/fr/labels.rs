@@ -9,7 +9,7 @@ use crate::immersion::{
     Signatory, SignatureMethodKind, SituationKind, Skill, Stage,
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
-use crate::person::{ConsentPurpose, ErasureReason, ReadjustmentCause};
+use crate::person::{ConsentPurpose, ErasureReason, ExitReasonKind, ReadjustmentCause};
 use crate::testimony::Audience;
 use crate::values::{
     AgeBand, ContractType, ImmersionId, InquiryId, MeetingId, MentorshipId, RomeCode, VisitId,
@@ -196,6 +196,15 @@ labels!(ContractType {
     ContratAide => "contrat_aide", "Contrat aidé";
     ContratInsertion => "contrat_insertion", "Contrat d'insertion";
     Other => "other", "Autre contrat";
+});
+
+labels!(ExitReasonKind {
+    Employment => "employment", "Emploi";
+    Training => "training", "Formation";
+    Moved => "moved", "Déménagement";
+    NoLongerInTouch => "no_longer_in_touch", "Plus de nouvelles";
+    EndOfSupport => "end_of_support", "Fin de l'accompagnement prévu";
+    Other => "other", "Autre raison";
 });
 
 labels!(Horizon {
