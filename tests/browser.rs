@@ -2349,120 +2349,6 @@ async fn a_manager_erases_a_persons_data_from_her_file_after_confirming() {
 }
 
 #[tokio::test]
-async fn a_manager_hands_a_persons_follow_up_to_a_colleague_and_records_her_exit() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let (server, staff) = started(&db, &dir).await;
-    let awa = enroll(&server, &staff, Some("awa.diallo@example.fr")).await;
-    let id = awa.as_str().unwrap();
-    let base = &server.base;
-    create_staff(
-        &db,
-        &dir,
-        "Mission locale de Nantes",
-        "manager",
-        "dominique@ml-nantes.fr",
-    );
-    create_staff(
-        &db,
-        &dir,
-        "Mission locale de Nantes",
-        "mediator",
-        "ines@ml-nantes.fr",
-    );
-    sqlx::query("update users set name = 'Inès Martin' where email = 'ines@ml-nantes.fr'")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-
-    // Her referent, a mediator: she follows her, and may not hand her over.
-    browser.sign_in(base).await;
-    let file = browser
-        .until(&format!("{base}/people/{id}"), "Awa Diallo")
-        .await;
-    assert!(file.contains("Son référent"), "{file}");
-    assert!(file.contains("Accompagnement en cours"), "{file}");
-    assert!(!file.contains("Changer de référent"), "{file}");
-    let (status, _, body) = web_get(&server, &staff, &format!("/people/{id}/referent")).await;
-    assert_eq!(status, 403, "{body}");
-    browser.click("form[action='/deconnexion'] button").await;
-
-    // A manager hands her follow-up to Inès, chosen from the team.
-    browser.sign_in_as(base, "dominique@ml-nantes.fr").await;
-    browser.goto(&format!("{base}/people/{id}")).await;
-    browser
-        .click(&format!("a[href='/people/{id}/referent']"))
-        .await;
-    let page = browser.body().await;
-    assert!(page.contains("Changer le référent de Awa Diallo"), "{page}");
-    assert!(page.contains("Inès Martin"), "{page}");
-    browser.audit("changement de référent").await;
-    let ines = sqlx::query_scalar::<_, uuid::Uuid>(
-        "select user_id from users where email = 'ines@ml-nantes.fr'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#referent"))
-        .await
-        .unwrap()
-        .select_by_value(&ines.to_string())
-        .await
-        .unwrap();
-    browser.click("form[action$='/referent'] button").await;
-    let file = browser.body().await;
-    assert!(file.contains("Référent changé"), "{file}");
-    assert!(file.contains("Inès Martin"), "{file}");
-
-    // Her exit: each reason in French, refusals beside their fields, then
-    // the file says when and why.
-    browser.click(&format!("a[href='/people/{id}/sortie']")).await;
-    let page = browser.body().await;
-    assert!(page.contains("Fin de l'accompagnement de Awa Diallo"), "{page}");
-    for label in ["Emploi", "Formation", "Déménagement", "Plus de nouvelles", "Autre raison", "CDD de 6 mois ou plus"] {
-        assert!(page.contains(label), "{label}: {page}");
-    }
-    assert!(!page.contains(">EMPLOYMENT<"), "{page}");
-    browser.audit("sortie").await;
-    browser.click("form[action$='/sortie'] button").await;
-    browser.refused("reason", "raison").await;
-    browser
-        .client
-        .find(Locator::Css("#reason"))
-        .await
-        .unwrap()
-        .select_by_value("EMPLOYMENT")
-        .await
-        .unwrap();
-    browser.click("form[action$='/sortie'] button").await;
-    browser.refused("contract", "contrat").await;
-    browser.audit("sortie, erreurs").await;
-    browser
-        .client
-        .find(Locator::Css("#contract"))
-        .await
-        .unwrap()
-        .select_by_value("CDI")
-        .await
-        .unwrap();
-    browser.click("form[action$='/sortie'] button").await;
-    let file = browser.body().await;
-    assert!(file.contains("Sortie enregistrée"), "{file}");
-    assert!(file.contains("Sortie le"), "{file}");
-    assert!(file.contains("Emploi"), "{file}");
-    assert!(file.contains("Contrat : CDI"), "{file}");
-    assert!(!file.contains("Enregistrer sa sortie"), "{file}");
-    browser.audit("fiche après la sortie").await;
-    browser.close().await;
-    assert!(server.terminate().success());
-}
-
-#[tokio::test]
 async fn a_manager_administers_the_team_and_settings_and_staff_set_their_passwords() {
     let Some(browser) = Browser::start().await else {
         return;
@@ -5596,6 +5482,168 @@ async fn a_manager_changes_a_role_and_reads_who_read_health_data_from_the_admini
             .await
             .unwrap();
     assert_eq!(role, "manager");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_mediator_starts_a_mentorship_from_a_possible_mentor_and_ends_it_from_her_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    // Awa aims at the bakery; Inès, of the same structure, was mentored by
+    // a retired baker and consents to it.
+    let mut people = Vec::new();
+    for (first, code) in [("Awa", "D1102"), ("Inès", "D1101")] {
+        let person = ok(
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Lefèvre\",
+                birthDate: \"1990-03-04\", commune: \"44109\" }) { person { id } } }",
+            json!({ "f": first }),
+        )
+        .await["personEnroll"]["person"]["id"]
+            .clone();
+        ok(
+            "mutation($p: ID!, $r: String!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [$r] } }) { person { id } } }",
+            json!({ "p": person, "r": code }),
+        )
+        .await;
+        ok(
+            "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: MENTORING,
+                textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": person }),
+        )
+        .await;
+        people.push(person);
+    }
+    let (awa, ines) = (people[0].as_str().unwrap(), &people[1]);
+    ok(
+        "mutation($p: ID!) { mentorshipStart(input: { personId: $p,
+            mentor: \"Un boulanger retraité\", mentorJob: \"D1102\" }) { mentorshipId } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let file = format!("{base}/people/{awa}");
+    browser.until(&file, "Un boulanger retraité").await;
+    // From the possible mentor, the form comes prefilled.
+    browser.click("a[href$='/parrainage?suggestion=1']").await;
+    assert_eq!(browser.value("#mentor").await, "Un boulanger retraité");
+    assert_eq!(browser.value("#mentor_job").await, "D1102");
+    browser.audit("parrainage, commencer").await;
+    // A mentor left out is refused beside the field.
+    browser.fill("#mentor", " ").await;
+    browser.click("form[action$='/parrainage'] button").await;
+    browser.refused("mentor", "").await;
+    browser.audit("parrainage, commencer, refusé").await;
+    browser.fill("#mentor", "Un boulanger retraité").await;
+    browser.click("form[action$='/parrainage'] button").await;
+    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    let started = browser.body().await;
+    assert!(
+        started.contains(&format!("Depuis le {today} : Un boulanger retraité")),
+        "{started}"
+    );
+    // Ended after a confirmation, with its reason.
+    browser
+        .click("a[href*='/parrainages/'][href$='/terminer']")
+        .await;
+    let confirm = browser.body().await;
+    assert!(
+        confirm.contains(&format!(
+            "Le parrainage avec Un boulanger retraité, depuis le {today}"
+        )),
+        "{confirm}"
+    );
+    browser.audit("parrainage, terminer").await;
+    browser
+        .fill("#reason", "Elle a trouvé un apprentissage")
+        .await;
+    browser.click("form[action$='/terminer'] button").await;
+    let ended = browser.body().await;
+    assert!(
+        ended.contains(&format!("Du {today} au {today} : Un boulanger retraité")),
+        "{ended}"
+    );
+    assert!(
+        ended.contains("Fin : Elle a trouvé un apprentissage"),
+        "{ended}"
+    );
+    assert!(!ended.contains("Terminer le parrainage"), "{ended}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_mediator_sets_the_hosting_capacity_and_removes_a_contact_from_the_employers_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let id = employer.as_str().unwrap().to_owned();
+    let answer = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e,
+            name: \"Jean Martin\", email: \"jean.martin@boulangerie.fr\" }) {
+            employer { id } } }",
+        json!({ "e": id }),
+    )
+    .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    let file = format!("{}/employers/{id}", server.base);
+    browser.sign_in(&server.base).await;
+    browser.goto(&file).await;
+    // The hosting capacity, refused beyond 50 beside its field.
+    browser.click("a[href$='/capacite']").await;
+    browser.audit("capacité d'accueil").await;
+    browser.fill("#simultaneous", "60").await;
+    browser.click("form[action$='/capacite'] button").await;
+    browser.refused("simultaneous", "de 0 à 50").await;
+    browser.audit("capacité d'accueil, refusée").await;
+    browser.fill("#simultaneous", "3").await;
+    browser
+        .fill("#notes", "Pas d'accueil en août, la boutique ferme")
+        .await;
+    browser.click("form[action$='/capacite'] button").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Capacité d'accueil : Jusqu'à 3 immersions en même temps."),
+        "{page}"
+    );
+    // The contact, removed after a confirmation.
+    browser
+        .click("a[href*='/contacts/'][href$='/retirer']")
+        .await;
+    let confirm = browser.body().await;
+    assert!(
+        confirm.contains("Le contact jean.martin@boulangerie.fr ne sera plus sur la liste"),
+        "{confirm}"
+    );
+    browser.audit("retirer un contact").await;
+    browser.click("form[action$='/retirer'] button").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Aucun contact enregistré par votre structure.")
+            && !page.contains("jean.martin@boulangerie.fr"),
+        "{page}"
+    );
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -42,9 +42,9 @@ struct EmployerTemplate {
     corrections: Vec<(String, String, String, String)>,
     /// How many immersions it hosts at once, in words.
     capacity: String,
-    /// Its contacts the viewer reads, by their address (or that it was
-    /// erased).
-    contacts: Vec<String>,
+    /// Its contacts the viewer manages, each by its id and its address
+    /// (or that it was erased).
+    contacts: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -112,6 +112,7 @@ struct EmployerFile {
 
 #[derive(Deserialize)]
 struct ContactLine {
+    id: String,
     /// Null once the contact's data was erased.
     email: Option<String>,
 }
@@ -290,7 +291,7 @@ const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
         edges { node { id visitedOn purpose observations } }
         pageInfo { endCursor hasNextPage } }
     corrections { fields reason correctedOn recorded { role } }
-    simultaneousImmersions contacts { email } } }";
+    simultaneousImmersions contacts { id email } } }";
 
 /// The employer file's variables: its id and where each list starts.
 fn file_variables(id: &str, at: &FilePages) -> serde_json::Value {
@@ -390,8 +391,10 @@ pub(crate) async fn employer(
             .contacts
             .into_iter()
             .map(|c| {
-                c.email
-                    .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned())
+                let who = c
+                    .email
+                    .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned());
+                (c.id, who)
             })
             .collect(),
     }

@@ -26,16 +26,17 @@ mod erasure;
 mod export;
 mod files;
 mod home;
+mod hosting;
 mod immersions;
 mod labels;
 mod links;
 mod login;
+mod mentorships;
 mod need;
 mod needs;
 mod own_space;
 mod page;
 mod people;
-mod person_exit;
 mod renewal;
 mod testimonies;
 mod visit;
@@ -90,6 +91,14 @@ pub fn router(api: ApiCell) -> Router {
             "/employers/{id}/contact",
             get(contact_add::form).post(contact_add::add),
         )
+        .route(
+            "/employers/{id}/capacite",
+            get(hosting::capacity_form).post(hosting::capacity_set),
+        )
+        .route(
+            "/employers/{id}/contacts/{contact}/retirer",
+            get(hosting::remove_form).post(hosting::remove),
+        )
         .route("/besoins", get(needs::list))
         .route("/needs/{id}", get(files::need))
         .route(
@@ -109,16 +118,16 @@ pub fn router(api: ApiCell) -> Router {
             get(encounters::inquiry_form).post(encounters::inquiry_log),
         )
         .route(
-            "/people/{id}/sortie",
-            get(person_exit::exit_form).post(person_exit::exit),
-        )
-        .route(
-            "/people/{id}/referent",
-            get(person_exit::referent_form).post(person_exit::referent_change),
-        )
-        .route(
             "/people/{id}/rencontre",
             get(encounters::meeting_form).post(encounters::meeting_log),
+        )
+        .route(
+            "/people/{id}/parrainage",
+            get(mentorships::start_form).post(mentorships::start),
+        )
+        .route(
+            "/people/{id}/parrainages/{mentorship}/terminer",
+            get(mentorships::end_form).post(mentorships::end),
         )
         .route(
             "/people/{id}/temoignage",

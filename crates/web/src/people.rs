@@ -222,10 +222,6 @@ struct PersonTemplate {
     name: String,
     /// Whether the viewer may erase their data: the link is theirs only.
     may_erase: bool,
-    /// Who follows them, as the viewer may know it.
-    referent: String,
-    /// When they left and why, with the contract or the explanation.
-    exit: Option<(String, &'static str, Vec<String>)>,
     /// When, targets, what changed and why.
     versions: Vec<(String, String, String)>,
     /// When, what: a page of their path.
@@ -242,6 +238,8 @@ struct PersonTemplate {
     meetings: Vec<Line>,
     /// Since (and until) when, the mentor and their job, why it ended.
     mentorships: Vec<Line>,
+    /// The mentorships still running, to end: id, mentor.
+    running: Vec<(String, String)>,
     /// When, purpose, given or withdrawn, how.
     consents: Vec<Line>,
     /// Their disability recognition, when the viewer may read it.
@@ -276,6 +274,9 @@ struct Lead {
     quotes: Vec<String>,
     /// The employer an immersion proposed from here starts with.
     host: Option<String>,
+    /// A possible mentor's rank among the file's suggestions, from 1: a
+    /// mentorship started from here starts with them.
+    suggestion: Option<usize>,
 }
 
 /// One entry of a section of the file: when, what, and details.
@@ -301,8 +302,6 @@ struct PersonFile {
     #[serde(flatten)]
     name: PersonName,
     may_erase: bool,
-    referent_id: String,
-    exit: Option<PersonExit>,
     project_versions: Vec<ProjectVersion>,
     timeline_events: Paged<Fact>,
     situation: Option<Situation>,
@@ -386,7 +385,7 @@ fn leads(p: &mut PersonFile) -> Leads {
         needs: need_leads(needs),
         employers: employer_leads(employers),
         peers: peer_leads(peers),
-        mentors: mentor_leads(mentors),
+        mentors: mentor_leads(mentors, true),
         needs_more: needs_more.is_some(),
         employers_more: employers_more.is_some(),
         peers_more: peers_more.is_some(),
@@ -416,6 +415,7 @@ fn need_leads(needs: Vec<NeedMatch>) -> Vec<Lead> {
             .collect(),
             quotes: Vec::new(),
             host: Some(n.employer_id),
+            suggestion: None,
         })
         .collect()
 }
@@ -434,6 +434,7 @@ fn employer_leads(employers: Vec<EmployerMatch>) -> Vec<Lead> {
                 title: e.name,
                 link: Some(format!("/employers/{}", e.employer_id)),
                 host: Some(e.employer_id.clone()),
+                suggestion: None,
                 details: vec![
                     format!("À {}", commune_name(&e.commune)),
                     format!(
@@ -471,16 +472,19 @@ fn peer_leads(peers: Vec<Peer>) -> Vec<Lead> {
                 details,
                 quotes: peer.testimonies.into_iter().map(|t| t.account).collect(),
                 host: None,
+                suggestion: None,
             }
         })
         .collect()
 }
 
 /// Possible mentors, as leads.
-fn mentor_leads(mentors: Vec<PossibleMentor>) -> Vec<Lead> {
+/// On the file, each with its rank, so a mentorship starts from it.
+fn mentor_leads(mentors: Vec<PossibleMentor>, ranked: bool) -> Vec<Lead> {
     mentors
         .into_iter()
-        .map(|m| Lead {
+        .enumerate()
+        .map(|(i, m)| Lead {
             title: m.name,
             link: None,
             details: m
@@ -493,6 +497,7 @@ fn mentor_leads(mentors: Vec<PossibleMentor>) -> Vec<Lead> {
                 .collect(),
             quotes: Vec::new(),
             host: None,
+            suggestion: ranked.then_some(i + 1),
         })
         .collect()
 }
@@ -623,16 +628,6 @@ fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) 
     (inquiries, meetings, mentorships, consents)
 }
 
-/// The end of their accompaniment, as the API gives it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PersonExit {
-    exited_on: Day,
-    reason: Code<passerelle_domain::person::ExitReasonKind>,
-    contract: Option<Code<passerelle_domain::values::ContractType>>,
-    explanation: Option<String>,
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ProjectVersion {
@@ -738,8 +733,7 @@ impl Page {
         let read = |path_after: Option<&str>| {
             self.run(
                 "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
-                  person(id: $p) { firstName lastName mayErase referentId
-                    exit { exitedOn reason contract explanation }
+                  person(id: $p) { firstName lastName mayErase
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
@@ -780,6 +774,15 @@ impl Page {
             Err(page) => return *page,
         };
         let causes = causes(&p, &immersions);
+        let running = p
+            .mentorships
+            .iter()
+            .filter(|m| m.ended_on.is_none())
+            .map(|m| {
+                let mentor = m.mentor.as_deref().unwrap_or("(effacé)");
+                (m.id.clone(), mentor.to_owned())
+            })
+            .collect();
         let (inquiries, meetings, mentorships, consents) = sections(&mut p);
         let leads = leads(&mut p);
         let situation = p.situation.map(|s| {
@@ -820,28 +823,6 @@ impl Page {
             .into_iter()
             .map(|t| (t.recorded_at.french(), event_label(&t.event_type)))
             .collect();
-        let exit = p.exit.map(|e| {
-            let details = e
-                .contract
-                .map(|c| format!("Contrat : {}", c.french()))
-                .into_iter()
-                .chain(e.explanation.map(|x| format!("Explication : {x}")))
-                .collect();
-            (e.exited_on.french(), e.reason.french(), details)
-        });
-        let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
-        let referent = if me.as_deref() == Some(p.referent_id.as_str()) {
-            "Vous".to_owned()
-        } else {
-            // Its name for the managers, who read the team; a colleague
-            // for anyone else.
-            self.team()
-                .await
-                .into_iter()
-                .find(|m| m.id == p.referent_id)
-                .map(|m| m.name)
-                .unwrap_or_else(|| "Un autre membre de l'équipe".to_owned())
-        };
         let file = format!("/people/{}", encode(id));
         let timeline_pager = Pager {
             next: next
@@ -853,8 +834,6 @@ impl Page {
             id: id.to_owned(),
             name: p.name.full(),
             may_erase: p.may_erase,
-            referent,
-            exit,
             versions,
             timeline,
             timeline_pager,
@@ -863,6 +842,7 @@ impl Page {
             inquiries,
             meetings,
             mentorships,
+            running,
             consents,
             disability,
             leads,
@@ -1045,7 +1025,7 @@ pub(crate) async fn leads_list(
         }
         LeadList::Mentors => {
             let (nodes, next) = p.possible_mentors.unwrap_or_default().split();
-            (mentor_leads(nodes), next)
+            (mentor_leads(nodes, false), next)
         }
     };
     let path = format!("/people/{}/pistes/{slug}", encode(&id));

@@ -1,0 +1,233 @@
+//! What staff keep up to date on an establishment's file: how many
+//! immersions it hosts at once (`/employers/{id}/capacite`,
+//! `employerHostingCapacitySet`), and its contacts, one taken off the list
+//! after a confirmation (`/employers/{id}/contacts/{contact}/retirer`,
+//! `employerContactRemove`: those the viewer manages, which the file lists;
+//! the contact's links to the establishment's space stop working).
+
+use askama::Template;
+use axum::extract::{Form, Path};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::page::{FormState, Nav, Page, given, message};
+
+const NO_EMPLOYER: &str = "Cet établissement n'existe pas ou ne vous est pas accessible.";
+
+#[derive(Template)]
+#[template(path = "hosting_capacity.html")]
+struct CapacityTemplate {
+    nav: Nav,
+    id: String,
+    name: String,
+    form: FormState,
+}
+
+#[derive(Template)]
+#[template(path = "contact_remove.html")]
+struct RemoveTemplate {
+    nav: Nav,
+    id: String,
+    name: String,
+    contact: String,
+    /// Its address, or that its data was erased.
+    who: String,
+    general: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    employer: Option<Employer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Employer {
+    name: String,
+    simultaneous_immersions: Option<i64>,
+    contacts: Vec<Contact>,
+}
+
+#[derive(Deserialize)]
+struct Contact {
+    id: String,
+    email: Option<String>,
+}
+
+impl Page {
+    async fn employer_for_hosting(&self, id: &str) -> Result<Option<Employer>, Box<Response>> {
+        let out = self
+            .run(
+                "query($e: ID!) { employer(id: $e) { name simultaneousImmersions
+                    contacts { id email } } }",
+                json!({ "e": id }),
+            )
+            .await;
+        Ok(out.read::<Answer>()?.employer)
+    }
+
+    async fn capacity_page(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: Option<FormState>,
+    ) -> Response {
+        let employer = match self.employer_for_hosting(id).await {
+            Ok(Some(e)) => e,
+            Ok(None) => return message(StatusCode::NOT_FOUND, "Introuvable", NO_EMPLOYER),
+            Err(page) => return *page,
+        };
+        let form = form.unwrap_or_else(|| {
+            let now = employer
+                .simultaneous_immersions
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            FormState::with(&[("simultaneous", &now)])
+        });
+        let body = CapacityTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            name: employer.name,
+            form,
+        }
+        .render();
+        self.render(status, body)
+    }
+
+    async fn remove_page(
+        self,
+        id: &str,
+        contact: &str,
+        status: StatusCode,
+        general: Option<String>,
+    ) -> Response {
+        let employer = match self.employer_for_hosting(id).await {
+            Ok(Some(e)) => e,
+            Ok(None) => return message(StatusCode::NOT_FOUND, "Introuvable", NO_EMPLOYER),
+            Err(page) => return *page,
+        };
+        let Some(found) = employer.contacts.into_iter().find(|c| c.id == contact) else {
+            return message(
+                StatusCode::NOT_FOUND,
+                "Introuvable",
+                "Ce contact n'est pas, ou plus, sur la liste de cet établissement.",
+            );
+        };
+        let body = RemoveTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            name: employer.name,
+            contact: found.id,
+            who: found
+                .email
+                .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned()),
+            general,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+pub(crate) async fn capacity_form(page: Page, Path(id): Path<String>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.capacity_page(&id, StatusCode::OK, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CapacityForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    simultaneous: String,
+    #[serde(default)]
+    notes: String,
+}
+
+pub(crate) async fn capacity_set(
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<CapacityForm>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    let mut state = FormState::with(&[("simultaneous", &f.simultaneous), ("notes", &f.notes)]);
+    let Ok(simultaneous) = f.simultaneous.trim().parse::<i32>() else {
+        state.errors.insert(
+            "simultaneous".into(),
+            "Indiquez un nombre de 0 à 50 immersions accueillies en même temps.".into(),
+        );
+        return page
+            .capacity_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
+            .await;
+    };
+    let out = page
+        .run(
+            "mutation($e: ID!, $n: Int!, $t: String) {
+                employerHostingCapacitySet(input: { employerId: $e,
+                    simultaneousImmersions: $n, notes: $t }) { employer { id } } }",
+            json!({ "e": id, "n": simultaneous, "t": given(&f.notes) }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/employers/{id}#accueil"), Vec::new());
+    }
+    state.absorb(
+        &out.errors,
+        &[
+            ("simultaneousImmersions", "simultaneous"),
+            ("notes", "notes"),
+        ],
+    );
+    page.capacity_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
+        .await
+}
+
+pub(crate) async fn remove_form(
+    page: Page,
+    Path((id, contact)): Path<(String, String)>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    page.remove_page(&id, &contact, StatusCode::OK, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RemoveForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn remove(
+    page: Page,
+    Path((id, contact)): Path<(String, String)>,
+    Form(f): Form<RemoveForm>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    let out = page
+        .run(
+            "mutation($e: ID!, $c: ID!) { employerContactRemove(input: { employerId: $e,
+                contactId: $c }) { employer { id } } }",
+            json!({ "e": id, "c": contact }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/employers/{id}#accueil"), Vec::new());
+    }
+    let general = out.errors.first().map(|e| e.message.clone());
+    page.remove_page(&id, &contact, StatusCode::UNPROCESSABLE_ENTITY, general)
+        .await
+}
