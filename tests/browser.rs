@@ -2349,6 +2349,120 @@ async fn a_manager_erases_a_persons_data_from_her_file_after_confirming() {
 }
 
 #[tokio::test]
+async fn a_manager_hands_a_persons_follow_up_to_a_colleague_and_records_her_exit() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let awa = enroll(&server, &staff, Some("awa.diallo@example.fr")).await;
+    let id = awa.as_str().unwrap();
+    let base = &server.base;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "mediator",
+        "ines@ml-nantes.fr",
+    );
+    sqlx::query("update users set name = 'Inès Martin' where email = 'ines@ml-nantes.fr'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    // Her referent, a mediator: she follows her, and may not hand her over.
+    browser.sign_in(base).await;
+    let file = browser
+        .until(&format!("{base}/people/{id}"), "Awa Diallo")
+        .await;
+    assert!(file.contains("Son référent"), "{file}");
+    assert!(file.contains("Accompagnement en cours"), "{file}");
+    assert!(!file.contains("Changer de référent"), "{file}");
+    let (status, _, body) = web_get(&server, &staff, &format!("/people/{id}/referent")).await;
+    assert_eq!(status, 403, "{body}");
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // A manager hands her follow-up to Inès, chosen from the team.
+    browser.sign_in_as(base, "dominique@ml-nantes.fr").await;
+    browser.goto(&format!("{base}/people/{id}")).await;
+    browser
+        .click(&format!("a[href='/people/{id}/referent']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Changer le référent de Awa Diallo"), "{page}");
+    assert!(page.contains("Inès Martin"), "{page}");
+    browser.audit("changement de référent").await;
+    let ines = sqlx::query_scalar::<_, uuid::Uuid>(
+        "select user_id from users where email = 'ines@ml-nantes.fr'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#referent"))
+        .await
+        .unwrap()
+        .select_by_value(&ines.to_string())
+        .await
+        .unwrap();
+    browser.click("form[action$='/referent'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Référent changé"), "{file}");
+    assert!(file.contains("Inès Martin"), "{file}");
+
+    // Her exit: each reason in French, refusals beside their fields, then
+    // the file says when and why.
+    browser.click(&format!("a[href='/people/{id}/sortie']")).await;
+    let page = browser.body().await;
+    assert!(page.contains("Fin de l'accompagnement de Awa Diallo"), "{page}");
+    for label in ["Emploi", "Formation", "Déménagement", "Plus de nouvelles", "Autre raison", "CDD de 6 mois ou plus"] {
+        assert!(page.contains(label), "{label}: {page}");
+    }
+    assert!(!page.contains(">EMPLOYMENT<"), "{page}");
+    browser.audit("sortie").await;
+    browser.click("form[action$='/sortie'] button").await;
+    browser.refused("reason", "raison").await;
+    browser
+        .client
+        .find(Locator::Css("#reason"))
+        .await
+        .unwrap()
+        .select_by_value("EMPLOYMENT")
+        .await
+        .unwrap();
+    browser.click("form[action$='/sortie'] button").await;
+    browser.refused("contract", "contrat").await;
+    browser.audit("sortie, erreurs").await;
+    browser
+        .client
+        .find(Locator::Css("#contract"))
+        .await
+        .unwrap()
+        .select_by_value("CDI")
+        .await
+        .unwrap();
+    browser.click("form[action$='/sortie'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Sortie enregistrée"), "{file}");
+    assert!(file.contains("Sortie le"), "{file}");
+    assert!(file.contains("Emploi"), "{file}");
+    assert!(file.contains("Contrat : CDI"), "{file}");
+    assert!(!file.contains("Enregistrer sa sortie"), "{file}");
+    browser.audit("fiche après la sortie").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn a_manager_administers_the_team_and_settings_and_staff_set_their_passwords() {
     let Some(browser) = Browser::start().await else {
         return;

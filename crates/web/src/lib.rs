@@ -37,6 +37,7 @@ mod needs;
 mod own_space;
 mod page;
 mod people;
+mod person_exit;
 mod renewal;
 mod testimonies;
 mod visit;
@@ -116,6 +117,14 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/people/{id}/enquete",
             get(encounters::inquiry_form).post(encounters::inquiry_log),
+        )
+        .route(
+            "/people/{id}/sortie",
+            get(person_exit::exit_form).post(person_exit::exit),
+        )
+        .route(
+            "/people/{id}/referent",
+            get(person_exit::referent_form).post(person_exit::referent_change),
         )
         .route(
             "/people/{id}/rencontre",

@@ -222,6 +222,10 @@ struct PersonTemplate {
     name: String,
     /// Whether the viewer may erase their data: the link is theirs only.
     may_erase: bool,
+    /// Who follows them, as the viewer may know it.
+    referent: String,
+    /// When they left and why, with the contract or the explanation.
+    exit: Option<(String, &'static str, Vec<String>)>,
     /// When, targets, what changed and why.
     versions: Vec<(String, String, String)>,
     /// When, what: a page of their path.
@@ -302,6 +306,8 @@ struct PersonFile {
     #[serde(flatten)]
     name: PersonName,
     may_erase: bool,
+    referent_id: String,
+    exit: Option<PersonExit>,
     project_versions: Vec<ProjectVersion>,
     timeline_events: Paged<Fact>,
     situation: Option<Situation>,
@@ -628,6 +634,16 @@ fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) 
     (inquiries, meetings, mentorships, consents)
 }
 
+/// The end of their accompaniment, as the API gives it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonExit {
+    exited_on: Day,
+    reason: Code<passerelle_domain::person::ExitReasonKind>,
+    contract: Option<Code<passerelle_domain::values::ContractType>>,
+    explanation: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ProjectVersion {
@@ -733,7 +749,8 @@ impl Page {
         let read = |path_after: Option<&str>| {
             self.run(
                 "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
-                  person(id: $p) { firstName lastName mayErase
+                  person(id: $p) { firstName lastName mayErase referentId
+                    exit { exitedOn reason contract explanation }
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
@@ -823,6 +840,28 @@ impl Page {
             .into_iter()
             .map(|t| (t.recorded_at.french(), event_label(&t.event_type)))
             .collect();
+        let exit = p.exit.map(|e| {
+            let details = e
+                .contract
+                .map(|c| format!("Contrat : {}", c.french()))
+                .into_iter()
+                .chain(e.explanation.map(|x| format!("Explication : {x}")))
+                .collect();
+            (e.exited_on.french(), e.reason.french(), details)
+        });
+        let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
+        let referent = if me.as_deref() == Some(p.referent_id.as_str()) {
+            "Vous".to_owned()
+        } else {
+            // Its name for the managers, who read the team; a colleague
+            // for anyone else.
+            self.team()
+                .await
+                .into_iter()
+                .find(|m| m.id == p.referent_id)
+                .map(|m| m.name)
+                .unwrap_or_else(|| "Un autre membre de l'équipe".to_owned())
+        };
         let file = format!("/people/{}", encode(id));
         let timeline_pager = Pager {
             next: next
@@ -834,6 +873,8 @@ impl Page {
             id: id.to_owned(),
             name: p.name.full(),
             may_erase: p.may_erase,
+            referent,
+            exit,
             versions,
             timeline,
             timeline_pager,
