@@ -2421,10 +2421,22 @@ async fn a_manager_hands_a_persons_follow_up_to_a_colleague_and_records_her_exit
 
     // Her exit: each reason in French, refusals beside their fields, then
     // the file says when and why.
-    browser.click(&format!("a[href='/people/{id}/sortie']")).await;
+    browser
+        .click(&format!("a[href='/people/{id}/sortie']"))
+        .await;
     let page = browser.body().await;
-    assert!(page.contains("Fin de l'accompagnement de Awa Diallo"), "{page}");
-    for label in ["Emploi", "Formation", "Déménagement", "Plus de nouvelles", "Autre raison", "CDD de 6 mois ou plus"] {
+    assert!(
+        page.contains("Fin de l'accompagnement de Awa Diallo"),
+        "{page}"
+    );
+    for label in [
+        "Emploi",
+        "Formation",
+        "Déménagement",
+        "Plus de nouvelles",
+        "Autre raison",
+        "CDD de 6 mois ou plus",
+    ] {
         assert!(page.contains(label), "{label}: {page}");
     }
     assert!(!page.contains(">EMPLOYMENT<"), "{page}");
