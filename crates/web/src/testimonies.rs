@@ -121,6 +121,28 @@ impl Page {
             shown: p.testimonies.into_iter().map(shown).collect(),
         })
     }
+
+    /// The person's name and one of her testimonies still standing, to
+    /// withdraw; else the page to answer instead.
+    async fn standing_testimony(
+        &self,
+        person: &str,
+        testimony: &str,
+    ) -> Result<(String, Shown), Box<Response>> {
+        let found = self.testimonies_of(person).await?;
+        let shown = found
+            .shown
+            .into_iter()
+            .find(|t| t.id == testimony && t.withdrawn.is_none())
+            .ok_or_else(|| {
+                Box::new(message(
+                    StatusCode::NOT_FOUND,
+                    "Introuvable",
+                    "Ce témoignage n'existe pas, est déjà retiré, ou ne vous est pas accessible.",
+                ))
+            })?;
+        Ok((found.name, shown))
+    }
 }
 
 #[derive(Template)]
@@ -275,20 +297,9 @@ impl Page {
         status: StatusCode,
         error: Option<String>,
     ) -> Response {
-        let found = match self.testimonies_of(me).await {
-            Ok(found) => found,
+        let found = match self.standing_testimony(me, testimony).await {
+            Ok((_, found)) => found,
             Err(page) => return *page,
-        };
-        let Some(found) = found
-            .shown
-            .into_iter()
-            .find(|t| t.id == testimony && t.withdrawn.is_none())
-        else {
-            return message(
-                StatusCode::NOT_FOUND,
-                "Introuvable",
-                "Ce témoignage n'existe pas, est déjà retiré, ou ne vous est pas accessible.",
-            );
         };
         let body = WithdrawTemplate {
             nav: self.nav(None),
@@ -560,25 +571,14 @@ impl Page {
         status: StatusCode,
         error: Option<String>,
     ) -> Response {
-        let found = match self.testimonies_of(person).await {
+        let (name, shown) = match self.standing_testimony(person, testimony).await {
             Ok(found) => found,
             Err(page) => return *page,
-        };
-        let Some(shown) = found
-            .shown
-            .into_iter()
-            .find(|t| t.id == testimony && t.withdrawn.is_none())
-        else {
-            return message(
-                StatusCode::NOT_FOUND,
-                "Introuvable",
-                "Ce témoignage n'existe pas, est déjà retiré, ou ne vous est pas accessible.",
-            );
         };
         let body = WithdrawForTemplate {
             nav: self.nav(None),
             id: person.to_owned(),
-            name: found.name,
+            name,
             testimony: shown,
             error,
         }
