@@ -35,6 +35,35 @@ impl Page {
             .await;
         Ok(out.read::<Answer>()?.employer.map(|e| e.name))
     }
+
+    /// The full name of a person the viewer reaches; else the page to
+    /// answer: [`person_not_found`], or the error page of a failed read.
+    pub(crate) async fn person_name(&self, id: &str) -> Result<String, Box<Response>> {
+        #[derive(Deserialize)]
+        struct Answer {
+            person: Option<PersonName>,
+        }
+        let out = self
+            .run(
+                "query($p: ID!) { person(id: $p) { firstName lastName } }",
+                json!({ "p": id }),
+            )
+            .await;
+        match out.read::<Answer>()?.person {
+            Some(person) => Ok(person.full()),
+            None => Err(Box::new(person_not_found())),
+        }
+    }
+}
+
+/// The page for a person who does not exist or is out of the viewer's
+/// reach (the two are not told apart).
+pub(crate) fn person_not_found() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Introuvable",
+        "Cette personne n'existe pas ou ne vous est pas accessible.",
+    )
 }
 
 impl Outcome {

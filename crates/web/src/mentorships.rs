@@ -13,8 +13,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Day, PersonName, read_or_return};
-use crate::page::{FormState, Nav, Page, given, message, parse_date};
+use crate::answer::{Day, PersonName, person_not_found, read_or_return};
+use crate::page::{BAD_DAY, FormState, Nav, Page, given, message, typed_day};
 
 /// How many possible mentors the file suggests, so how far a suggestion's
 /// rank goes.
@@ -39,11 +39,6 @@ struct EndTemplate {
     mentor: String,
     since: String,
     form: FormState,
-}
-
-#[derive(Deserialize)]
-struct NameAnswer {
-    person: Option<PersonName>,
 }
 
 #[derive(Deserialize)]
@@ -100,24 +95,16 @@ fn not_found(what: &str) -> Response {
     message(StatusCode::NOT_FOUND, "Introuvable", what)
 }
 
-const NO_PERSON: &str = "Cette personne n'existe pas ou ne vous est pas accessible.";
-
 impl Page {
     async fn start_page(self, id: &str, status: StatusCode, form: FormState) -> Response {
-        let out = self
-            .run(
-                "query($p: ID!) { person(id: $p) { firstName lastName } }",
-                json!({ "p": id }),
-            )
-            .await;
-        let answer: NameAnswer = read_or_return!(out);
-        let Some(person) = answer.person else {
-            return not_found(NO_PERSON);
+        let name = match self.person_name(id).await {
+            Ok(name) => name,
+            Err(page) => return *page,
         };
         let body = StartTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: person.full(),
+            name,
             form,
         }
         .render();
@@ -140,7 +127,7 @@ impl Page {
             .await;
         let answer: MentorshipsAnswer = read_or_return!(out);
         let Some(person) = answer.person else {
-            return not_found(NO_PERSON);
+            return person_not_found();
         };
         let Some(m) = person
             .mentorships
@@ -196,7 +183,7 @@ pub(crate) async fn start_form(
             .await;
         let answer: SuggestionsAnswer = read_or_return!(out);
         let Some(person) = answer.person else {
-            return not_found(NO_PERSON);
+            return person_not_found();
         };
         if let Some(edge) = person.possible_mentors.edges.into_iter().nth(rank - 1) {
             mentor = edge.node.name;
@@ -226,16 +213,6 @@ pub(crate) struct StartForm {
     #[serde(default)]
     started_on: String,
 }
-
-/// The typed day, or `Err` when typed and not a date.
-fn typed_day(text: &str) -> Result<Option<String>, ()> {
-    match given(text) {
-        None => Ok(None),
-        Some(typed) => parse_date(typed).map(|d| Some(d.to_string())).ok_or(()),
-    }
-}
-
-const BAD_DAY: &str = "Indiquez la date (jour, mois, année), ou laissez vide pour aujourd'hui.";
 
 pub(crate) async fn start(
     page: Page,

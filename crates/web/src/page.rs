@@ -259,6 +259,19 @@ pub(crate) fn parse_date(text: &str) -> Option<time::Date> {
     .ok()
 }
 
+/// The day a date field holds as typed, as the API takes it: `None` when
+/// left blank, `Err` when typed and not a date ([`BAD_DAY`] says so).
+pub(crate) fn typed_day(text: &str) -> Result<Option<String>, ()> {
+    match given(text) {
+        None => Ok(None),
+        Some(typed) => parse_date(typed).map(|d| Some(d.to_string())).ok_or(()),
+    }
+}
+
+/// Beside a date field left for today, when what it holds is not a date.
+pub(crate) const BAD_DAY: &str =
+    "Indiquez la date (jour, mois, année), ou laissez vide pour aujourd'hui.";
+
 /// The ROME codes a field holds as typed: separated by spaces or commas,
 /// in capitals; the API checks each against the referential.
 pub(crate) fn typed_rome_codes(text: &str) -> Vec<String> {

@@ -145,6 +145,26 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
             }),
         )
     };
+    // A stage not on the list is refused beside its field, unasked.
+    if let Some(error) = stage_error(&q.etape) {
+        let mut form = q.form();
+        form.errors.insert("etape".into(), error.into());
+        let body = PeopleTemplate {
+            nav: page.nav(None),
+            form,
+            searched: q.searched(),
+            people: Vec::new(),
+            posted_next: None,
+            posted_later: false,
+            stages: &PERSON_STAGES,
+            pager: Pager {
+                next: None,
+                first: None,
+            },
+        }
+        .render();
+        return page.render(StatusCode::UNPROCESSABLE_ENTITY, body);
+    }
     let mut out = read(&q).await;
     // A page's link no longer valid: the list from its start, saying so.
     let mut notice = None;
@@ -212,6 +232,14 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
     }
     .render();
     page.render(status, body)
+}
+
+/// Why a stage asked for is refused: one not on the list. A blank one is
+/// no filter.
+fn stage_error(etape: &str) -> Option<&'static str> {
+    let etape = etape.trim();
+    (!etape.is_empty() && !PERSON_STAGES.iter().any(|(value, _)| *value == etape))
+        .then_some("Choisissez une étape de la liste.")
 }
 
 #[derive(Template)]
@@ -855,9 +883,11 @@ impl Page {
         } else {
             // Its name for the managers, who read the team; a colleague
             // for anyone else.
-            self.team()
-                .await
-                .into_iter()
+            let team = match self.team().await {
+                Ok(team) => team,
+                Err(page) => return *page,
+            };
+            team.into_iter()
                 .find(|m| m.id == p.referent_id)
                 .map(|m| m.name)
                 .unwrap_or_else(|| "Un autre membre de l'équipe".to_owned())
@@ -1328,4 +1358,24 @@ pub(crate) async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> Response {
     }
     state.absorb(&out.errors, &ENROL_FIELDS);
     page.enrol_page(StatusCode::UNPROCESSABLE_ENTITY, state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stage_error;
+
+    #[test]
+    fn a_stage_off_the_list_is_refused_a_known_or_blank_one_is_not() {
+        assert_eq!(
+            stage_error("SOMEWHERE"),
+            Some("Choisissez une étape de la liste.")
+        );
+        assert_eq!(
+            stage_error("hired"),
+            Some("Choisissez une étape de la liste.")
+        );
+        assert_eq!(stage_error("HIRED"), None);
+        assert_eq!(stage_error(" EXITED "), None);
+        assert_eq!(stage_error(""), None);
+    }
 }

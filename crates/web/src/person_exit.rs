@@ -13,9 +13,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Paged, PersonName, read_or_return};
+use crate::answer::{Paged, PersonName, person_not_found, read_or_return};
 use crate::labels::{CONTRACTS, EXIT_REASONS};
-use crate::page::{FormState, Nav, Page, given, message, parse_date};
+use crate::page::{BAD_DAY, FormState, Nav, Page, given, message, typed_day};
 
 /// Longest explanation the form sends on; the API bounds it too.
 const EXPLANATION_MAX: usize = 2000;
@@ -31,35 +31,16 @@ struct ExitTemplate {
     form: FormState,
 }
 
-#[derive(Deserialize)]
-struct NameAnswer {
-    person: Option<PersonName>,
-}
-
-fn not_found() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "Introuvable",
-        "Cette personne n'existe pas ou ne vous est pas accessible.",
-    )
-}
-
 impl Page {
     async fn exit_page(self, id: &str, status: StatusCode, form: FormState) -> Response {
-        let out = self
-            .run(
-                "query($p: ID!) { person(id: $p) { firstName lastName } }",
-                json!({ "p": id }),
-            )
-            .await;
-        let answer: NameAnswer = read_or_return!(out);
-        let Some(person) = answer.person else {
-            return not_found();
+        let name = match self.person_name(id).await {
+            Ok(name) => name,
+            Err(page) => return *page,
         };
         let body = ExitTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: person.full(),
+            name,
             reasons: &EXIT_REASONS,
             contracts: &CONTRACTS,
             form,
@@ -106,20 +87,10 @@ pub(crate) async fn exit(page: Page, Path(id): Path<String>, Form(f): Form<ExitF
         ("contract", &f.contract),
         ("explanation", &f.explanation),
     ]);
-    let exited_on = match given(&f.exited_on) {
-        None => None,
-        Some(typed) => match parse_date(typed) {
-            Some(day) => Some(day.to_string()),
-            None => {
-                state.errors.insert(
-                    "exited_on".into(),
-                    "Indiquez la date (jour, mois, année), ou laissez vide pour aujourd'hui."
-                        .into(),
-                );
-                None
-            }
-        },
-    };
+    let exited_on = typed_day(&f.exited_on).unwrap_or_else(|()| {
+        state.errors.insert("exited_on".into(), BAD_DAY.into());
+        None
+    });
     let reason = EXIT_REASONS
         .iter()
         .find(|(code, _)| *code == f.reason)
@@ -195,32 +166,30 @@ pub(crate) struct Member {
 impl Page {
     /// The structure's whole staff, a page after another so the choice is
     /// never cut short; for its managers and admins (the API lists the team
-    /// to them alone, and answers nobody to anyone else).
-    pub(crate) async fn team(&self) -> Vec<Member> {
+    /// to them alone, and answers nobody to anyone else). A page the API
+    /// fails to give is the error page, never a team cut short.
+    pub(crate) async fn team(&self) -> Result<Vec<Member>, Box<Response>> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Team {
             staff_members: Paged<Member>,
         }
         if !self.nav(None).manager {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         // A structure's team is a few dozen; the bound only stops a
         // runaway loop.
         for _ in 0..20 {
-            let Ok(team) = self
+            let team = self
                 .run(
                     "query($after: String) { staffMembers(first: 100, after: $after) {
                         edges { node { id name active } } pageInfo { endCursor hasNextPage } } }",
                     json!({ "after": after }),
                 )
                 .await
-                .read::<Team>()
-            else {
-                break;
-            };
+                .read::<Team>()?;
             let (members, next) = team.staff_members.split();
             all.extend(members);
             match next {
@@ -228,7 +197,7 @@ impl Page {
                 None => break,
             }
         }
-        all
+        Ok(all)
     }
 }
 
@@ -278,14 +247,16 @@ impl Page {
             .await;
         let answer: FollowedAnswer = read_or_return!(out);
         let Some(person) = answer.person else {
-            return not_found();
+            return person_not_found();
         };
         let form = form
             .take()
             .unwrap_or_else(|| FormState::with(&[("referent", &person.referent_id)]));
-        let members = self
-            .team()
-            .await
+        let team = match self.team().await {
+            Ok(team) => team,
+            Err(page) => return *page,
+        };
+        let members = team
             .into_iter()
             .filter(|m| m.active)
             .map(|m| (m.id, m.name))
