@@ -370,7 +370,7 @@ pub async fn party_acts(db: impl PgExecutor<'_>, actor: &Actor) -> Result<PartyA
             feedback_as: vec![FeedbackAuthor::Host],
             answer_assessment: false,
         },
-        Role::Person(own) if is_accompanied(db, own).await? => PartyActs {
+        Role::Person(own) if people::accompanied_by(db, own, actor.structure).await? => PartyActs {
             answer_for: vec![Respondent::Person],
             sign_online_as: vec![Signatory::Person],
             feedback_as: vec![FeedbackAuthor::Person],
@@ -418,14 +418,6 @@ pub async fn may_issue(
         C::AnswerAssessment { .. } => acts.answer_assessment,
         _ => false,
     })
-}
-
-/// Whether the person's accompaniment runs: enrolled, not exited, not
-/// erased.
-async fn is_accompanied(db: impl PgExecutor<'_>, person: PersonId) -> Result<bool, AppError> {
-    Ok(people::get(db, person)
-        .await?
-        .is_some_and(|p| p.exited_on.is_none() && !p.erased))
 }
 
 /// Whether the actor reassigns a person's follow-up to another referent: a

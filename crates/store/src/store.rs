@@ -121,13 +121,15 @@ const GATE: &str = "with gate as (
 /// The CTE that inserts the data key the events were sealed with (`$K1`
 /// the subject, `$K2` the wrapped key), as [`crate::personal`]'s statement
 /// does, refused for an erased subject; nor made when the stream exists
-/// already (a key is fresh only with its subject's new stream). The
-/// compare-and-set waits for it: a subject whose key exists, erased or
-/// not, appends nothing.
+/// already (a key is fresh only with its subject's new stream), nor when
+/// the gate did not hold (the statement appends nothing then, and a key
+/// without its events would stay behind). The compare-and-set waits for
+/// it: a subject whose key exists, erased or not, appends nothing.
 const SUBJECT_KEY: &str = "subject_key as (
     insert into subject_keys (subject_id, wrapped_key)
     select $K1, $K2
-    where not exists (select 1 from erased_subjects where subject_id = $K1)
+    where $GATE_OK
+      and not exists (select 1 from erased_subjects where subject_id = $K1)
       and not exists (select 1 from streams where stream_id = $1)
     on conflict (subject_id) do nothing
     returning 1
@@ -140,11 +142,13 @@ const SUBJECT_KEY: &str = "subject_key as (
 fn fused_sql(expected: ExpectedVersion, fused: &Fused<'_>, first: usize, keyed: bool) -> String {
     let mut gate_ok = format!("(select count(*) from gate) = {}", fused.gate.len());
     let key = if keyed {
-        gate_ok.push_str(" and (select count(*) from subject_key) = 1");
         let at = first + 3 + fused.writes.len();
-        SUBJECT_KEY
+        let key = SUBJECT_KEY
+            .replace("$GATE_OK", &gate_ok)
             .replace("$K1", &format!("${at}"))
-            .replace("$K2", &format!("${}", at + 1))
+            .replace("$K2", &format!("${}", at + 1));
+        gate_ok.push_str(" and (select count(*) from subject_key) = 1");
+        key
     } else {
         String::new()
     };
