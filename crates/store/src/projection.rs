@@ -1335,16 +1335,23 @@ impl Projections {
         .execute(&mut *tx)
         .await?;
         point_views(&mut tx, p.name(), version).await?;
+        tx.commit().await?;
+        tracing::info!(projection = p.name(), version, "projection version is live");
+        // The retired versions' tables are dropped once the swap committed,
+        // not in its transaction: an append that wrote them in its own
+        // statement may hold a lock on them while it waits for the live row
+        // this transaction locked, and dropping them here would wait on it
+        // in turn (a deadlock). Once the swap committed, that append finds
+        // the row retired, appends nothing and goes again, and the drop
+        // proceeds. Nothing reads a retired version.
         for old in previous {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                 "drop schema if exists {} cascade",
                 version_schema(p.name(), old)
             )))
-            .execute(&mut *tx)
+            .execute(self.store.pool())
             .await?;
         }
-        tx.commit().await?;
-        tracing::info!(projection = p.name(), version, "projection version is live");
         Ok(())
     }
 }
