@@ -228,6 +228,26 @@ impl ExitReason {
     }
 }
 
+/// Where a person stands in their accompaniment, as the people list sorts
+/// them out: each person is at exactly one stage, the first that holds in
+/// this order (a person who left is `Hired` or `Exited` whatever came
+/// before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum PersonStage {
+    /// Left the accompaniment for a job.
+    Hired,
+    /// Left the accompaniment for any other reason.
+    Exited,
+    /// Accompanied, with an immersion started and not ended.
+    ImmersionInProgress,
+    /// Accompanied, no project stated yet.
+    NoProjectYet,
+    /// Accompanied, with a project, no immersion under way.
+    ProjectStated,
+}
+
 /// Why a person's data is erased: kept in clear with the erasure, so the
 /// register of erasures says why without saying about whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{Milestone, Objective, Outcome, SituationKind, Skill};
 use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
-use passerelle_domain::person::ExitReasonKind;
+use passerelle_domain::person::{ExitReasonKind, PersonStage};
 use passerelle_domain::values::{AgeBand, ContractType};
 
 /// Each value as the API names it (`DISCOVER_JOB_OR_SECTOR`), with its label.
@@ -40,15 +40,8 @@ pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);
 pub(crate) static EXIT_REASONS: Options = LazyLock::new(options::<ExitReasonKind>);
 
 /// Where a person stands in their accompaniment, as the people list's
-/// filter offers it, by the API's names (`PersonStage`), in the order of a
-/// path.
-pub(crate) const PERSON_STAGES: [(&str, &str); 5] = [
-    ("NO_PROJECT_YET", "Projet pas encore formulé"),
-    ("PROJECT_STATED", "Projet formulé, sans immersion en cours"),
-    ("IMMERSION_IN_PROGRESS", "Immersion en cours"),
-    ("HIRED", "Sortie vers l'emploi"),
-    ("EXITED", "Sortie pour une autre raison"),
-];
+/// filter offers it, in the order of a path.
+pub(crate) static PERSON_STAGES: Options = LazyLock::new(options::<PersonStage>);
 
 /// A need formalised as an offer, as its lists and its page say it: with
 /// the offer's reference when one was given.

@@ -9,7 +9,9 @@ use crate::immersion::{
     Signatory, SignatureMethodKind, SituationKind, Skill, Stage,
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
-use crate::person::{ConsentPurpose, ErasureReason, ExitReasonKind, ReadjustmentCause};
+use crate::person::{
+    ConsentPurpose, ErasureReason, ExitReasonKind, PersonStage, ReadjustmentCause,
+};
 use crate::testimony::Audience;
 use crate::values::{
     AgeBand, ContractType, ImmersionId, InquiryId, MeetingId, MentorshipId, RomeCode, VisitId,
@@ -207,6 +209,15 @@ labels!(ExitReasonKind {
     Other => "other", "Autre raison";
 });
 
+// In the order of a path, as the people list's filter offers them.
+labels!(PersonStage {
+    NoProjectYet => "no_project_yet", "Projet pas encore formulé";
+    ProjectStated => "project_stated", "Projet formulé, sans immersion en cours";
+    ImmersionInProgress => "immersion_in_progress", "Immersion en cours";
+    Hired => "hired", "Sortie vers l'emploi";
+    Exited => "exited", "Sortie pour une autre raison";
+});
+
 labels!(Horizon {
     Now => "now", "Dès maintenant";
     WithinThreeMonths => "within_three_months", "Dans les 3 mois";
@@ -355,6 +366,20 @@ mod tests {
         distinct::<NeedSource>();
         distinct::<ReadjustmentCause>();
         distinct::<AgeBand>();
+        distinct::<PersonStage>();
+    }
+
+    /// A stage's code is the name it is stored and sent by, so a stage
+    /// renamed in the enum cannot drift from the filter's options.
+    #[test]
+    fn the_stages_codes_are_their_names() {
+        for stage in <PersonStage as Labelled>::ALL {
+            assert_eq!(
+                serde_json::to_value(stage).unwrap(),
+                serde_json::json!(stage.code()),
+                "{stage:?}"
+            );
+        }
     }
 
     #[test]

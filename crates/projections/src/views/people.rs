@@ -27,6 +27,10 @@ use uuid::Uuid;
 use super::{UnknownTag, stream_uuid, tag, untag, untag_all};
 use crate::rows::{Inserts, Rows, keyed};
 
+/// Where a person stands, as the list filters on it: the domain's, whose
+/// French labels the pages read.
+pub use passerelle_domain::person::PersonStage;
+
 #[derive(Debug, Clone, Copy)]
 pub struct People;
 
@@ -772,26 +776,6 @@ pub async fn get(
     .bind(person.0)
     .fetch_optional(db)
     .await
-}
-
-/// Where a person stands in their accompaniment, as the people list sorts
-/// them out: each person is at exactly one stage, the first that holds in
-/// this order (a person who left is `Hired` or `Exited` whatever came
-/// before).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
-pub enum PersonStage {
-    /// Left the accompaniment for a job.
-    Hired,
-    /// Left the accompaniment for any other reason.
-    Exited,
-    /// Accompanied, with an immersion started and not ended.
-    ImmersionInProgress,
-    /// Accompanied, no project stated yet.
-    NoProjectYet,
-    /// Accompanied, with a project, no immersion under way.
-    ProjectStated,
 }
 
 /// Which people of a structure a page lists: every part given must hold.
