@@ -126,6 +126,9 @@ pub struct Peer {
 /// A testimony as it stands now: never a withdrawn one.
 #[derive(SimpleObject, Debug)]
 pub struct PeerTestimony {
+    /// The testimony, for a peer meeting to name as where it came from (an
+    /// id, never its author's).
+    pub id: ID,
     /// The account, in the author's words.
     pub account: String,
     pub rome_codes: Vec<String>,
@@ -350,8 +353,8 @@ pub(crate) async fn peers_of(
         .map(|r| r.person_id)
         .collect();
     let mut testimonies: HashMap<Uuid, Vec<PeerTestimony>> = HashMap::new();
-    for (author, _, history) in crate::context::testimony_histories(ctx, &sharing).await? {
-        if let Some(t) = current(history.into_iter())
+    for (author, testimony, history) in crate::context::testimony_histories(ctx, &sharing).await? {
+        if let Some(t) = current(&testimony.to_string(), history.into_iter())
             && policy::reads_testimony(&viewer, person.structure, t.audience)
         {
             testimonies.entry(author).or_default().push(t);
@@ -382,12 +385,13 @@ pub(crate) async fn peers_of(
 
 /// A testimony as its facts leave it: none once withdrawn, or when its
 /// account was erased with its author's key.
-fn current(events: impl Iterator<Item = TestimonyEvent>) -> Option<PeerTestimony> {
+fn current(id: &str, events: impl Iterator<Item = TestimonyEvent>) -> Option<PeerTestimony> {
     let mut testimony = None;
     for event in events {
         match event {
             TestimonyEvent::TestimonyRecorded(e) => {
                 testimony = e.account.known().map(|account| PeerTestimony {
+                    id: ID(id.to_owned()),
                     account: account.as_str().to_owned(),
                     rome_codes: e.rome_codes.iter().map(|c| c.as_str().to_owned()).collect(),
                     audience: e.audience,
