@@ -5,6 +5,9 @@ use sqlx::{Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 use super::filter::{Columns, DashboardError, Filter, push_as_of, restrict};
+use super::totals::{
+    READJUSTMENT_BUCKETS, READJUSTMENT_CAUSE, everything, reached, readjusted, snapshot, totals,
+};
 use crate::views::untag;
 
 /// How many readjustments the projects needed, and what caused them.
@@ -36,6 +39,9 @@ pub async fn project_readjustments(
     filter: &Filter,
     as_of: Option<OffsetDateTime>,
 ) -> Result<ProjectReadjustments, DashboardError> {
+    if everything(filter, as_of) {
+        return whole_readjustments(db).await;
+    }
     // Readjustments are few beside people: counted per person first, then
     // joined to the people selected. Two queries, run side by side.
     let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
@@ -76,6 +82,30 @@ pub async fn project_readjustments(
     Ok(ProjectReadjustments {
         projects,
         by_iterations: [none, one, two, more],
+        by_cause: by_cause
+            .into_iter()
+            .map(|(cause, n)| Ok((untag(&cause)?, n)))
+            .collect::<Result<_, DashboardError>>()?,
+    })
+}
+
+/// Every project's readjustments as they stand, from `totals`.
+async fn whole_readjustments(db: &sqlx::PgPool) -> Result<ProjectReadjustments, DashboardError> {
+    let mut tx = snapshot(db).await?;
+    let mut names = vec![reached("people", "project_at")];
+    names.extend((0..READJUSTMENT_BUCKETS).map(readjusted));
+    let counts = totals(&mut tx, &names).await?;
+    let by_cause: Vec<(String, i64)> = sqlx::query_as(
+        "select substr(name, length($1) + 1), n from dashboards.totals
+         where starts_with(name, $1) and n <> 0 order by name",
+    )
+    .bind(READJUSTMENT_CAUSE)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ProjectReadjustments {
+        projects: counts[0],
+        by_iterations: [counts[1], counts[2], counts[3], counts[4]],
         by_cause: by_cause
             .into_iter()
             .map(|(cause, n)| Ok((untag(&cause)?, n)))

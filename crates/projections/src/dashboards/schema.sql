@@ -138,7 +138,9 @@
          );
          -- How many rows meet each condition the code counts, kept
          -- with each batch's changes: the figures of everything, as it
-         -- stands, without a scan. A count no row met yet has no row.
+         -- stands, without a scan (immersions by step, employers, visits,
+         -- needs, people with a project by their readjustments, and
+         -- readjustments by cause). A count no row met yet has no row.
          create table totals (
              name text primary key,
              n bigint not null

@@ -80,6 +80,53 @@ pub(super) fn reached(table: &str, column: &str) -> String {
     format!("{table}.{column}")
 }
 
+/// How many counts of people by readjustments are kept: 0, 1, 2, then 3
+/// or more, the figures' buckets.
+pub(super) const READJUSTMENT_BUCKETS: i64 = 4;
+
+/// The name in `totals` of the count of people with a project and `n`
+/// readjustments (`n` or more for the last bucket).
+pub(super) fn readjusted(n: i64) -> String {
+    format!("people.readjusted.{n}")
+}
+
+/// The prefix, in `totals`, of the count of readjustments of people with a
+/// project by cause (the cause's tag follows).
+pub(super) const READJUSTMENT_CAUSE: &str = "readjustments.cause.";
+
+/// Follows the readjustments inserted (`added`, see
+/// [`Inserts::save_then`](crate::rows::Inserts::save_then)) in `totals`: each
+/// person with a project moves from the bucket of the readjustments kept
+/// before to that of the count with the new ones (every part of a
+/// statement reads the same snapshot, so `readjustments` is read as it
+/// was), and each new readjustment counts under its cause. Only people with
+/// a project count, as in the filtered figures' join.
+pub(super) static READJUSTMENTS_COUNTED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        let last = READJUSTMENT_BUCKETS - 1;
+        format!(
+            ", moved as (
+                 select n.k as new_ones,
+                        (select count(*) from readjustments r where r.person_id = n.person_id)
+                            as before
+                 from (select person_id, count(*) as k from added group by person_id) n
+                      join people p using (person_id)
+                 where p.project_at is not null)
+             insert into totals (name, n)
+             select name, sum(d) from (
+                 select 'people.readjusted.' || least(before, {last}) as name, -1 as d from moved
+                 union all
+                 select 'people.readjusted.' || least(before + new_ones, {last}), 1 from moved
+                 union all
+                 select '{READJUSTMENT_CAUSE}' || a.cause, 1
+                 from added a join people p using (person_id)
+                 where p.project_at is not null) c
+             group by name
+             having sum(d) <> 0
+             on conflict (name) do update set n = totals.n + excluded.n"
+        )
+    });
+
 /// The name in `totals` of the count of rows of `delays` at `step`.
 pub(super) fn delays_at(step: i16) -> String {
     format!("delays.{step}")
@@ -111,6 +158,24 @@ fn counters(table: &str) -> Vec<(String, String)> {
         // Every row: its instant is always set.
         "visits" => set(&["recorded_at"]),
         "needs" => set(&["surfaced_at"]),
+        // People with a project, and each of them by how many
+        // readjustments were kept for them so far (see
+        // [`READJUSTMENTS_COUNTED`], which moves them on as readjustments
+        // come: people are written before readjustments in a batch).
+        "people" => {
+            let mut counters = set(&["project_at"]);
+            counters.extend((0..READJUSTMENT_BUCKETS).map(|n| {
+                (
+                    readjusted(n),
+                    format!(
+                        "i.project_at is not null and least((select count(*) from readjustments r
+                         where r.person_id = i.person_id), {last}) = {n}",
+                        last = READJUSTMENT_BUCKETS - 1
+                    ),
+                )
+            }));
+            counters
+        }
         _ => unreachable!("no totals are kept for {table}"),
     }
 }

@@ -16,7 +16,7 @@ use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::totals::{DELAYS_SQL, count_changes};
+use super::totals::{DELAYS_SQL, READJUSTMENTS_COUNTED, count_changes};
 use crate::rows::{Inserts, Rows, keyed};
 use crate::views::{
     decode_one, erased_subjects, in_category, required_signatories, staff_actor, stream_uuid, tag,
@@ -384,7 +384,9 @@ impl Tables {
         self.employers
             .save_then(conn, &count_changes("employers"))
             .await?;
-        self.people.save(conn).await?;
+        self.people
+            .save_then(conn, &count_changes("people"))
+            .await?;
         self.visits
             .save_then(conn, &count_changes("visits"))
             .await?;
@@ -399,7 +401,9 @@ impl Tables {
                 .execute(&mut *conn)
                 .await?;
         }
-        self.readjustments.save(conn).await?;
+        self.readjustments
+            .save_then(conn, &READJUSTMENTS_COUNTED)
+            .await?;
         // Counted once per outcome actually added, with its immersion's
         // objective: the join the figures make.
         self.outcomes
