@@ -5773,3 +5773,87 @@ async fn a_mediator_sets_the_hosting_capacity_and_removes_a_contact_from_the_emp
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// The rows of a list's page.
+async fn list_rows(browser: &Browser) -> Vec<String> {
+    let mut texts = Vec::new();
+    for row in browser
+        .client
+        .find_all(Locator::Css(".tasks li"))
+        .await
+        .unwrap()
+    {
+        texts.push(row.text().await.unwrap());
+    }
+    texts
+}
+
+#[tokio::test]
+async fn the_employers_list_finds_those_with_an_open_need_for_a_job() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    // 21 bakeries looking for a baker, more than a page, and a garage
+    // looking for a mechanic.
+    let mut hiring = Vec::new();
+    for n in 1..=21 {
+        hiring.push((
+            register_employer(&server, &staff, &siret(n), &format!("Boulangerie {n:02}")).await,
+            "D1102",
+        ));
+    }
+    hiring.push((
+        register_employer(&server, &staff, &siret(22), "Garage du Port").await,
+        "I1604",
+    ));
+    for (employer, job) in &hiring {
+        let done = gql(
+            &server,
+            Some(&staff),
+            "mutation($e: ID!, $j: String!) { needSurface(input: { employerId: $e,
+                source: { kind: PHONE }, description: { activities: \"Renfort\",
+                romeCodes: [$j], horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+            json!({ "e": employer, "j": job }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser.click("nav a[href='/employers']").await;
+    // By a word of the job's label, as the referential names it.
+    browser.fill("#metier", "boulanger").await;
+    browser.click("form[role='search'] button").await;
+    assert_eq!(browser.value("#metier").await, "boulanger");
+    let body = browser.body().await;
+    assert!(body.contains("D1102 — Boulanger / Boulangère"), "{body}");
+    let rows = list_rows(&browser).await;
+    assert_eq!(rows.len(), 20, "{rows:?}");
+    assert!(rows.iter().all(|r| r.contains("Boulangerie")), "{rows:?}");
+    browser.audit("établissements, par métier").await;
+    // The job kept on the next page.
+    browser.click("a[rel='next']").await;
+    assert_eq!(browser.value("#metier").await, "boulanger");
+    let rows = list_rows(&browser).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("Boulangerie 21"), "{rows:?}");
+    browser.audit("établissements, par métier, page 2").await;
+    // By its code: the garage only.
+    browser.fill("#metier", "i1604").await;
+    browser.click("form[role='search'] button").await;
+    let rows = list_rows(&browser).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("Garage du Port"), "{rows:?}");
+    // A code the referential does not know is refused beside the field,
+    // what was typed kept.
+    browser.fill("#metier", "Z9999").await;
+    browser.click("form[role='search'] button").await;
+    browser.refused("metier", "Z9999").await;
+    assert_eq!(browser.value("#metier").await, "Z9999");
+    browser.audit("établissements, métier inconnu").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

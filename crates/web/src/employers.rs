@@ -1,5 +1,5 @@
 //! A mediator's establishments: the list, searched by name or SIRET,
-//! commune and sector, and paged, and
+//! commune, sector and the job of an open need, and paged, and
 //! an establishment registered (its SIRET, sector and commune checked by
 //! the API).
 
@@ -7,6 +7,8 @@ use askama::Template;
 use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
+use passerelle_domain::fr;
+use passerelle_domain::values::RomeCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -21,7 +23,34 @@ struct ListTemplate {
     searched: bool,
     /// Id, name, then where and in what sector.
     employers: Vec<(String, String, String)>,
+    /// The jobs of the referential the « Métier » field was read as.
+    jobs: Vec<String>,
     pager: Pager,
+}
+
+/// How many jobs one search takes: the API's bound on `romeCodes`.
+const MAX_JOBS: usize = 20;
+
+/// The jobs of the referential a typed text names, as the API takes them
+/// (`romeCodes`): a code, or words of a job's label (« boulanger »),
+/// whatever their case and accents. Blank, no filter; `Err` what to say
+/// beside the field when the text names no job, or too many to search.
+fn searched_jobs(typed: &str) -> Result<Vec<RomeCode>, String> {
+    let Some(text) = given(typed) else {
+        return Ok(Vec::new());
+    };
+    let found = RomeCode::matching(text, MAX_JOBS + 1);
+    if found.is_empty() {
+        return Err(format!(
+            "Aucun métier du référentiel ROME ne correspond à « {text} » : indiquez un code (par exemple D1102) ou un mot du métier (par exemple boulanger)."
+        ));
+    }
+    if found.len() > MAX_JOBS {
+        return Err(format!(
+            "Plus de {MAX_JOBS} métiers correspondent à « {text} » : précisez le métier ou indiquez son code ROME."
+        ));
+    }
+    Ok(found)
 }
 
 pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
@@ -40,6 +69,12 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
         commune_name: Option<String>,
         naf_label: Option<String>,
     }
+    // The job is read against the referential here: the API takes codes.
+    let jobs = searched_jobs(&q.metier);
+    let codes: Vec<String> = jobs
+        .as_ref()
+        .map(|found| found.iter().map(|c| c.as_str().to_owned()).collect())
+        .unwrap_or_default();
     let read = |q: &ListQuery| {
         page.run(
             "query($first: Int!, $after: String, $filter: EmployerFilter) {
@@ -53,10 +88,28 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
                     "nameOrSiret": given(&q.nom),
                     "commune": given(&q.commune),
                     "naf": given(&q.secteur),
+                    "romeCodes": (!codes.is_empty()).then_some(&codes),
                 },
             }),
         )
     };
+    if let Err(error) = &jobs {
+        let mut form = q.form();
+        form.errors.insert("metier".into(), error.clone());
+        let body = ListTemplate {
+            nav: page.nav(None),
+            form,
+            searched: true,
+            employers: Vec::new(),
+            jobs: Vec::new(),
+            pager: Pager {
+                next: None,
+                first: None,
+            },
+        }
+        .render();
+        return page.render(StatusCode::UNPROCESSABLE_ENTITY, body);
+    }
     let mut out = read(&q).await;
     // A page's link no longer valid: the list from its start, saying so.
     let mut notice = None;
@@ -88,6 +141,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
                 ("nameOrSiret", "nom"),
                 ("commune", "commune"),
                 ("naf", "secteur"),
+                ("romeCodes", "metier"),
             ],
         );
         (Vec::new(), None)
@@ -102,6 +156,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
         form,
         searched: q.searched(),
         employers,
+        jobs: codes.iter().map(|c| fr::rome(c)).collect(),
         pager: Pager::of("/employers", &q, next),
     }
     .render();
@@ -204,4 +259,27 @@ pub(crate) async fn register(page: Page, Form(form): Form<RegisterForm>) -> Resp
     ]);
     state.absorb(&out.errors, &REGISTER_FIELDS);
     page.register_page(StatusCode::UNPROCESSABLE_ENTITY, state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_is_found_by_its_code_or_its_words_and_refused_when_unknown_or_vague() {
+        assert!(searched_jobs("  ").unwrap().is_empty());
+        let codes = |typed: &str| -> Vec<String> {
+            searched_jobs(typed)
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect()
+        };
+        assert_eq!(codes("d1102"), ["D1102"]);
+        assert!(codes("boulangere").contains(&"D1102".to_owned()));
+        let unknown = searched_jobs("Z9999").unwrap_err();
+        assert!(unknown.contains("« Z9999 »"), "{unknown}");
+        let vague = searched_jobs("D").unwrap_err();
+        assert!(vague.contains("précisez"), "{vague}");
+    }
 }
