@@ -570,6 +570,37 @@ pub fn consents_online(actor: &Actor) -> bool {
     matches!(actor.role, Role::Person(_))
 }
 
+/// What the actor does with the consents of a person it reaches: give one
+/// (the person online, her structure's staff recording one she gave on a
+/// form or orally) and withdraw one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConsentActs {
+    pub give: bool,
+    pub withdraw: bool,
+}
+
+/// What the actor may do with the consents of `person`, whom it reaches
+/// (the caller checked it): the person herself and her structure's staff
+/// give one while her accompaniment runs, and withdraw one at any time,
+/// after her exit too, as easily as it was given. Pages offer only that
+/// (`Person.viewerMay`); the domain refuses a consent after the exit too.
+pub async fn consent_acts(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    person: PersonId,
+) -> Result<ConsentActs, AppError> {
+    if !matches!(
+        actor.role,
+        Role::Admin | Role::Manager | Role::Mediator | Role::Person(_)
+    ) {
+        return Ok(ConsentActs::default());
+    }
+    Ok(ConsentActs {
+        give: people::accompanied_by(db, person, actor.structure).await?,
+        withdraw: true,
+    })
+}
+
 /// Whether the actor consults who read its structure's people's health
 /// data: its managers and admins, who answer for it.
 pub fn reads_health_log(actor: &Actor) -> bool {

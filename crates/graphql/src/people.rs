@@ -34,6 +34,16 @@ use crate::primitives::{PageInfo, page, payloads};
 #[derive(Debug)]
 pub struct Person(pub PersonRow, History);
 
+/// What the viewer may do with a person's consents.
+#[derive(SimpleObject, Debug)]
+pub struct PersonViewerMay {
+    /// Give a consent (the person, online) or record one she gave (staff,
+    /// on a signed form or orally).
+    pub give_consent: bool,
+    /// Withdraw a consent she gave, or record its withdrawal.
+    pub withdraw_consent: bool,
+}
+
 impl From<PersonRow> for Person {
     fn from(row: PersonRow) -> Self {
         Self(row, History::default())
@@ -114,6 +124,20 @@ impl Person {
     /// `consentsGiven`.
     async fn consent_records(&self, ctx: &Context<'_>) -> Result<Vec<ConsentRecord>> {
         self.1.consent_records(ctx, &self.0).await
+    }
+    /// What the viewer may do with their consents, as the policy allows it
+    /// (`policy::consent_acts`), so that pages offer only that: give one
+    /// while their accompaniment runs, withdraw one at any time. Whether a
+    /// purpose is given now is told by `consentsGiven`.
+    async fn viewer_may(&self, ctx: &Context<'_>) -> Result<PersonViewerMay> {
+        let acts =
+            policy::consent_acts(&gateway(ctx).pool, &actor(ctx)?, PersonId(self.0.person_id))
+                .await
+                .map_err(error::app)?;
+        Ok(PersonViewerMay {
+            give_consent: acts.give,
+            withdraw_consent: acts.withdraw,
+        })
     }
     /// Each correction of their identity or contact, oldest first, with
     /// who made it and why; for whoever reads who they are (their
