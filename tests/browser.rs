@@ -5857,3 +5857,221 @@ async fn the_employers_list_finds_those_with_an_open_need_for_a_job() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// A mediator records, from Awa's file, the consent she signed on a paper
+/// form, reading its text first, then its withdrawal after a
+/// confirmation; her consents page and her file read both back in French.
+/// Once her accompaniment ended, the page offers a withdrawal only, as the
+/// policy says (`Person.viewerMay`).
+#[tokio::test]
+async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let person = enroll(&server, &staff, None).await;
+    let p = person.as_str().unwrap().to_owned();
+    let base = &server.base;
+    let today = time::OffsetDateTime::now_utc().date();
+    let french_today = passerelle_domain::fr::date(today);
+
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{p}")).await;
+    browser
+        .click(&format!("a[href='/people/{p}/accords']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Accords de Awa Diallo"), "{page}");
+    assert!(page.contains("Jamais donné"), "{page}");
+    browser.audit("accords d'une personne").await;
+
+    // The text she signed, in the version recorded.
+    browser
+        .click(&format!("a[href='/people/{p}/accords/temoignage']"))
+        .await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Partager mon parcours sous forme de témoignage"),
+        "{page}"
+    );
+    assert!(page.contains("Texte version v1."), "{page}");
+    browser.audit("accord à enregistrer, avec son texte").await;
+    // How she gave it left out: refused beside the field.
+    let form = format!("form[action='/people/{p}/accords/temoignage']");
+    browser.click(&format!("{form} button")).await;
+    browser
+        .refused("proof", "Dites comment elle a donné son accord.")
+        .await;
+    browser.audit("accord à enregistrer, refusé").await;
+    // A day before her enrolment: the API's refusal beside the date, the
+    // choice kept.
+    browser.tick("#proof option[value='formulaire']").await;
+    let yesterday = today.previous_day().unwrap().to_string();
+    browser.set_date("given_on", &yesterday).await;
+    browser.click(&format!("{form} button")).await;
+    browser.refused("given_on", "précède").await;
+    assert_eq!(browser.value("#proof").await, "formulaire");
+    browser.set_date("given_on", &today.to_string()).await;
+    browser.click(&format!("{form} button")).await;
+    let page = browser.body().await;
+    assert!(page.contains("Accord enregistré"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "Donné sur un formulaire signé, texte version v1 le {french_today}."
+        )),
+        "{page}"
+    );
+    browser
+        .audit("accords d'une personne, un accord donné")
+        .await;
+
+    // Its withdrawal, after a confirmation.
+    browser
+        .click(&format!("a[href='/people/{p}/accords/temoignage/retirer']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Retirer l'accord de Awa Diallo"), "{page}");
+    assert!(
+        page.contains("Pour : Partager son parcours (témoignage)."),
+        "{page}"
+    );
+    browser.audit("retrait d'un accord, confirmation").await;
+    browser
+        .click(&format!(
+            "form[action='/people/{p}/accords/temoignage/retirer'] button"
+        ))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Retrait enregistré"), "{page}");
+    assert!(
+        page.contains(&format!("Retiré le {french_today}.")),
+        "{page}"
+    );
+    assert!(
+        page.contains("Partager son parcours (témoignage) : retiré"),
+        "{page}"
+    );
+    browser
+        .click(&format!("a[href='/people/{p}#consentements']"))
+        .await;
+    let file = browser.body().await;
+    assert!(
+        file.contains("Partager son parcours (témoignage) : donné"),
+        "{file}"
+    );
+    assert!(
+        file.contains("Partager son parcours (témoignage) : retiré"),
+        "{file}"
+    );
+
+    // Both recorded as the mediator's, the consent on a signed form.
+    let recorded: Vec<(String, String, String)> = sqlx::query_as(
+        "select event_type, actor, role from events
+         where event_type in ('consent_given', 'consent_withdrawn')
+         order by global_position",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(
+        recorded
+            .iter()
+            .all(|(_, actor, role)| actor.starts_with("user:") && role == "mediator"),
+        "{recorded:?}"
+    );
+
+    // Her accompaniment ended: a consent still given may be withdrawn, no
+    // new one recorded.
+    for query in [
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: MENTORING,
+            textVersion: \"v1\" }) { person { id } } }",
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: TRAINING }) {
+            person { id } } }",
+    ] {
+        let answer = gql(&server, Some(&staff), query, json!({ "p": p })).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    browser.goto(&format!("{base}/people/{p}/accords")).await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Donné à l'oral, noté par l'équipe, texte version v1"),
+        "{page}"
+    );
+    assert!(page.contains("Son accompagnement a pris fin le"), "{page}");
+    assert!(!page.contains("Enregistrer son accord"), "{page}");
+    assert!(
+        page.contains(
+            "Enregistrer son retrait : être mis en relation avec un parrain ou une marraine"
+        ),
+        "{page}"
+    );
+    browser
+        .audit("accords d'une personne dont l'accompagnement a pris fin")
+        .await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+/// A mediator notes Awa's situation in her words from her file (refused
+/// when left empty, prefilled with it the next time); the file says when
+/// and by whom, and Awa reads it in her own space.
+#[tokio::test]
+async fn a_mediator_records_her_situation_and_she_reads_it_in_her_space() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let p = person.as_str().unwrap().to_owned();
+    let base = &server.base;
+    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    let words = "Je cherche un travail près de chez moi, en journée : je garde ma fille le soir.";
+
+    browser.sign_in(base).await;
+    browser.goto(&format!("{base}/people/{p}")).await;
+    let file = browser.body().await;
+    assert!(file.contains("Pas encore exprimée."), "{file}");
+    browser
+        .click(&format!("a[href='/people/{p}/situation']"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Situation de Awa Diallo"), "{page}");
+    browser.audit("situation, dans ses mots").await;
+    let form = format!("form[action='/people/{p}/situation']");
+    browser.click(&format!("{form} button")).await;
+    browser
+        .refused("words", "Écrivez sa situation, comme elle ou il la dit.")
+        .await;
+    browser.audit("situation, refusée").await;
+    browser.fill("#words", words).await;
+    browser.click(&format!("{form} button")).await;
+    let file = browser.body().await;
+    assert!(file.contains("Sa situation est enregistrée"), "{file}");
+    assert!(file.contains(words), "{file}");
+    assert!(
+        file.contains(&format!("Dite le {today}, notée par vous.")),
+        "{file}"
+    );
+    // The next time, the form starts from her words.
+    browser
+        .click(&format!("a[href='/people/{p}/situation']"))
+        .await;
+    assert_eq!(browser.value("#words").await, words);
+    browser.click("form[action='/deconnexion'] button").await;
+
+    // In her space, in her words.
+    person_space(&browser, &server, "awa@exemple.fr", 0).await;
+    let page = browser.body().await;
+    assert!(page.contains("Votre situation, dans vos mots"), "{page}");
+    assert!(page.contains(words), "{page}");
+    assert!(page.contains(&format!("Notée le {today}")), "{page}");
+    assert!(page.contains("Donner mon accord"), "{page}");
+    browser.audit("espace d'une personne, sa situation").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -128,6 +128,22 @@ struct PersonTemplate {
     /// "5 décembre 2026" once their accompaniment ended: their space then
     /// keeps their rights on their data only (read, withdraw).
     ended: Option<String>,
+    /// Their situation in their own words, as last stated: when, what.
+    situation: Option<(String, String)>,
+    /// Whether they give a consent, and withdraw one, from here: the
+    /// policy's to say (`Person.viewerMay`).
+    may_give: bool,
+    may_withdraw: bool,
+}
+
+/// What the person's space shows of her record, besides her immersions.
+#[derive(Default)]
+struct OwnRecord {
+    consents: Vec<ConsentView>,
+    exited_on: Option<Day>,
+    situation: Option<(String, String)>,
+    may_give: bool,
+    may_withdraw: bool,
 }
 
 /// A consent text as the person reads it, with their answer so far.
@@ -142,16 +158,15 @@ struct ConsentView {
 
 impl Page {
     /// The current consent texts, each with whether the person gave it
-    /// (their last answer for its purpose), and the day their
-    /// accompaniment ended, if it did.
-    async fn own_consents(
-        &self,
-        me: &str,
-    ) -> Result<(Vec<ConsentView>, Option<Day>), Box<Response>> {
+    /// (their last answer for its purpose), what she may do with them, the
+    /// day their accompaniment ended, if it did, and their situation.
+    async fn own_record(&self, me: &str) -> Result<OwnRecord, Box<Response>> {
         let out = self
             .run(
                 "query($p: ID!) { consentTexts { purpose title body version }
-                    person(id: $p) { exitedOn consentRecords { purpose given } } }",
+                    person(id: $p) { exitedOn consentRecords { purpose given }
+                        viewerMay { giveConsent withdrawConsent }
+                        situation { statedOn words } } }",
                 json!({ "p": me }),
             )
             .await;
@@ -173,6 +188,8 @@ impl Page {
         struct Own {
             exited_on: Option<Day>,
             consent_records: Vec<Record>,
+            viewer_may: crate::consents::ViewerMay,
+            situation: Option<crate::situation::Situation>,
         }
         #[derive(Deserialize)]
         struct Record {
@@ -180,10 +197,10 @@ impl Page {
             given: bool,
         }
         let answer: Answer = out.read()?;
-        let (records, exited_on) = answer
-            .person
-            .map(|p| (p.consent_records, p.exited_on))
-            .unwrap_or_default();
+        let Some(own) = answer.person else {
+            return Ok(OwnRecord::default());
+        };
+        let records = own.consent_records;
         let consents = answer
             .consent_texts
             .into_iter()
@@ -193,19 +210,24 @@ impl Page {
                     .rev()
                     .find(|r| r.purpose == t.purpose)
                     .is_some_and(|r| r.given),
-                paragraphs: t
-                    .body
-                    .split("\n\n")
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                paragraphs: crate::consents::paragraphs(&t.body),
                 purpose: t.purpose,
                 title: t.title,
                 version: t.version,
             })
             .collect();
-        Ok((consents, exited_on))
+        Ok(OwnRecord {
+            consents,
+            exited_on: own.exited_on,
+            situation: own.situation.map(|s| {
+                (
+                    s.stated_on.french(),
+                    s.words.unwrap_or_else(|| "(effacée)".to_owned()),
+                )
+            }),
+            may_give: own.viewer_may.give_consent,
+            may_withdraw: own.viewer_may.withdraw_consent,
+        })
     }
 }
 
@@ -389,6 +411,11 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "contact" => "Contact ajouté : vos autres contacts en sont informés par e-mail.",
             "sortie" => "Sortie enregistrée : son accompagnement a pris fin.",
             "referent" => "Référent changé : son suivi est confié au membre de l'équipe choisi.",
+            "accord-enregistre" => "Accord enregistré, avec la façon dont elle l'a donné.",
+            "accord-retire" => {
+                "Retrait enregistré : cet accord ne vaut plus, à compter de la date indiquée."
+            }
+            "situation" => "Sa situation est enregistrée, dans ses mots.",
             _ => return None,
         }
         .to_owned(),
@@ -511,20 +538,23 @@ pub(crate) async fn home(
             Err(r) => return *r,
         };
         let me = own_person(&page.viewer);
-        let (consents, exited_on) = match &me {
-            Some(me) => match page.own_consents(me).await {
+        let own = match &me {
+            Some(me) => match page.own_record(me).await {
                 Ok(found) => found,
                 Err(r) => return *r,
             },
-            None => (Vec::new(), None),
+            None => OwnRecord::default(),
         };
         let body = PersonTemplate {
             nav: page.nav(said),
             immersions,
             immersions_pager: at.pager("immersions", next_immersions),
             me,
-            consents,
-            ended: exited_on.map(Day::french),
+            consents: own.consents,
+            ended: own.exited_on.map(Day::french),
+            situation: own.situation,
+            may_give: own.may_give,
+            may_withdraw: own.may_withdraw,
         }
         .render();
         return page.render(StatusCode::OK, body);

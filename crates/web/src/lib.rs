@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 mod admin;
 mod answer;
 mod assessment_print;
+mod consents;
 mod contact_add;
 mod convention_print;
 mod correction;
@@ -39,6 +40,7 @@ mod page;
 mod people;
 mod person_exit;
 mod renewal;
+mod situation;
 mod testimonies;
 mod visit;
 
@@ -125,6 +127,19 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/people/{id}/referent",
             get(person_exit::referent_form).post(person_exit::referent_change),
+        )
+        .route("/people/{id}/accords", get(consents::list))
+        .route(
+            "/people/{id}/accords/{purpose}",
+            get(consents::give_form).post(consents::give),
+        )
+        .route(
+            "/people/{id}/accords/{purpose}/retirer",
+            get(consents::withdraw_form).post(consents::withdraw),
+        )
+        .route(
+            "/people/{id}/situation",
+            get(situation::form).post(situation::state),
         )
         .route(
             "/people/{id}/rencontre",

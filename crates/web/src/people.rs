@@ -262,8 +262,8 @@ struct PersonTemplate {
     timeline_pager: Pager,
     /// What a readjustment may name as its cause: `KIND:id`, label.
     causes: Vec<(String, String)>,
-    /// When stated, in their words.
-    situation: Option<(String, String)>,
+    /// When stated, in their words, and who noted it.
+    situation: Option<(String, String, &'static str)>,
     /// When, job, with whom, what they learned.
     inquiries: Vec<Line>,
     /// When, jobs, who the peer is, what they took away.
@@ -541,6 +541,7 @@ fn mentor_leads(mentors: Vec<PossibleMentor>, ranked: bool) -> Vec<Lead> {
 struct Situation {
     stated_on: Day,
     words: Option<String>,
+    recorded: crate::situation::Recorded,
 }
 
 #[derive(Deserialize)]
@@ -782,7 +783,7 @@ impl Page {
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
-                    situation { statedOn words }
+                    situation { statedOn words recorded { by } }
                     jobInquiries { id heldOn romeCode withWhom learned }
                     peerMeetings { id heldOn peer romeCodes takeaways }
                     mentorships { id startedOn endedOn mentor mentorJob endReason }
@@ -831,9 +832,11 @@ impl Page {
         let (inquiries, meetings, mentorships, consents) = sections(&mut p);
         let leads = leads(&mut p);
         let situation = p.situation.map(|s| {
+            let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
             (
                 s.stated_on.french(),
                 s.words.unwrap_or_else(|| "(effacé)".to_owned()),
+                s.recorded.by_whom(me.as_deref()),
             )
         });
         let disability = p.disability_recognition.map(|d| {
