@@ -4,16 +4,22 @@
 //! (`/people/{id}/rencontre`, `peerMeetingLog`: who the peer is without
 //! naming them, the jobs talked about, what they take away). Both on the
 //! day given, today when left out; the file lists them.
+//!
+//! A meeting is logged once held (the API refuses a day to come), so a
+//! peer the file suggests leads to its form to note it afterwards:
+//! `?pair=2` (its rank on the list's page, `&apres=` that page's cursor,
+//! never a name in the address) prefills it with them and the testimony it
+//! comes from, which the meeting then names.
 
 use askama::Template;
-use axum::extract::{Form, Path};
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{PersonName, read_or_return};
-use crate::page::{FormState, Nav, Page, given, message, parse_date};
+use crate::answer::{PersonName, person_not_found};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, given, parse_date};
 
 /// Which of the two is logged.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,70 +60,229 @@ struct EncounterTemplate {
     inquiry: bool,
     slug: &'static str,
     title: &'static str,
+    /// The peer suggested, when the form comes from one.
+    peer: Option<PeerChoice>,
+    /// Where the peer was suggested, carried by the form so that a refusal
+    /// shows them again.
+    pick: PeerPick,
     form: FormState,
+}
+
+/// A peer as the form shows them: their first name (staff read it on the
+/// file; it is never recorded) and their testimonies, by id and account.
+struct PeerChoice {
+    first_name: String,
+    testimonies: Vec<(String, String)>,
+}
+
+/// A peer the file or its list suggested: their rank on the list's page,
+/// from 1, and that page's cursor (a place in the list, nobody's name).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PeerPick {
+    #[serde(default)]
+    pair: String,
+    #[serde(default)]
+    apres: String,
+}
+
+impl PeerPick {
+    fn rank(&self) -> Option<usize> {
+        self.pair
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|r| (1..=PAGE_SIZE as usize).contains(r))
+    }
 }
 
 #[derive(Deserialize)]
 struct Answer {
-    person: Option<PersonName>,
+    person: Option<Person>,
+}
+
+#[derive(Deserialize)]
+struct Person {
+    #[serde(flatten)]
+    name: PersonName,
+    #[serde(default)]
+    peers: Option<Edges>,
+}
+
+#[derive(Deserialize)]
+struct Edges {
+    edges: Vec<Edge>,
+}
+
+#[derive(Deserialize)]
+struct Edge {
+    node: Peer,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Peer {
+    first_name: String,
+    testimonies: Vec<Testimony>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Testimony {
+    id: String,
+    account: String,
+    rome_codes: Vec<String>,
 }
 
 impl Page {
+    /// The person's name, and the peer picked when there is one (none when
+    /// the list moved and the rank or cursor no longer leads anywhere).
+    async fn encounter_lookup(
+        &self,
+        id: &str,
+        pick: &PeerPick,
+    ) -> Result<(String, Option<Peer>), Box<Response>> {
+        let read = |rank: Option<usize>| {
+            self.run(
+                "query($p: ID!, $n: Int!, $a: String, $peer: Boolean!) {
+                    person(id: $p) { firstName lastName
+                    peers(first: $n, after: $a) @include(if: $peer) {
+                        edges { node { firstName testimonies { id account romeCodes } } } } } }",
+                json!({ "p": id, "n": rank.unwrap_or(1), "a": given(&pick.apres),
+                    "peer": rank.is_some() }),
+            )
+        };
+        let mut rank = pick.rank();
+        let mut out = read(rank).await;
+        if out.bad_cursor() {
+            // A list's page no longer valid: nobody prefilled rather than
+            // someone else.
+            rank = None;
+            out = read(None).await;
+        }
+        let Some(person) = out.read::<Answer>()?.person else {
+            return Err(Box::new(person_not_found()));
+        };
+        let peer = rank.and_then(|rank| {
+            person
+                .peers
+                .and_then(|p| p.edges.into_iter().nth(rank - 1))
+                .map(|e| e.node)
+        });
+        Ok((person.name.full(), peer))
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one page's parts")]
+    fn encounter_render(
+        self,
+        id: &str,
+        kind: Encounter,
+        status: StatusCode,
+        form: FormState,
+        name: String,
+        peer: Option<Peer>,
+        pick: PeerPick,
+    ) -> Response {
+        let body = EncounterTemplate {
+            nav: self.nav(None),
+            id: id.to_owned(),
+            name,
+            inquiry: kind == Encounter::Inquiry,
+            slug: kind.slug(),
+            title: kind.title(),
+            peer: peer.map(|p| PeerChoice {
+                first_name: p.first_name,
+                testimonies: p
+                    .testimonies
+                    .into_iter()
+                    .map(|t| (t.id, t.account))
+                    .collect(),
+            }),
+            pick,
+            form,
+        }
+        .render();
+        self.render(status, body)
+    }
+
     async fn encounter_page(
         self,
         id: &str,
         kind: Encounter,
         status: StatusCode,
         form: FormState,
+        pick: PeerPick,
     ) -> Response {
-        let out = self
-            .run(
-                "query($p: ID!) { person(id: $p) { firstName lastName } }",
-                json!({ "p": id }),
-            )
-            .await;
-        let answer: Answer = read_or_return!(out);
-        let Some(person) = answer.person else {
-            return message(
-                StatusCode::NOT_FOUND,
-                "Introuvable",
-                "Cette personne n'existe pas ou ne vous est pas accessible.",
-            );
+        let (name, peer) = match self.encounter_lookup(id, &pick).await {
+            Ok(found) => found,
+            Err(page) => return *page,
         };
-        let body = EncounterTemplate {
-            nav: self.nav(None),
-            id: id.to_owned(),
-            name: person.full(),
-            inquiry: kind == Encounter::Inquiry,
-            slug: kind.slug(),
-            title: kind.title(),
-            form,
-        }
-        .render();
-        self.render(status, body)
+        self.encounter_render(id, kind, status, form, name, peer, pick)
     }
 }
 
-async fn form(page: Page, id: String, kind: Encounter) -> Response {
+pub(crate) async fn inquiry_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
         return page.redirect("/", Vec::new());
     }
     let today = page.api.gateway.handler.clock().today().to_string();
     page.encounter_page(
         &id,
-        kind,
+        Encounter::Inquiry,
         StatusCode::OK,
         FormState::with(&[("held_on", &today)]),
+        PeerPick::default(),
     )
     .await
 }
 
-pub(crate) async fn inquiry_form(page: Page, Path(id): Path<String>) -> Response {
-    form(page, id, Encounter::Inquiry).await
-}
-
-pub(crate) async fn meeting_form(page: Page, Path(id): Path<String>) -> Response {
-    form(page, id, Encounter::Meeting).await
+/// The meeting's form, prefilled from the peer picked: who they are
+/// without naming them, the jobs of the testimony it comes from (its
+/// first, else of them all), that testimony chosen.
+pub(crate) async fn meeting_form(
+    page: Page,
+    Path(id): Path<String>,
+    Query(pick): Query<PeerPick>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.redirect("/", Vec::new());
+    }
+    let today = page.api.gateway.handler.clock().today().to_string();
+    let (name, peer) = match page.encounter_lookup(&id, &pick).await {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    let mut values = vec![("held_on", today)];
+    if let Some(peer) = &peer {
+        let codes: Vec<&str> = match peer.testimonies.first() {
+            Some(t) if !t.rome_codes.is_empty() => {
+                t.rome_codes.iter().map(String::as_str).collect()
+            }
+            _ => {
+                let mut all: Vec<&str> = Vec::new();
+                for c in peer.testimonies.iter().flat_map(|t| &t.rome_codes) {
+                    if !all.contains(&c.as_str()) {
+                        all.push(c);
+                    }
+                }
+                all
+            }
+        };
+        values.push(("peer", "Une personne qui a fait ce chemin".to_owned()));
+        values.push(("rome", codes.join(" ")));
+        if let Some(t) = peer.testimonies.first() {
+            values.push(("testimony", t.id.clone()));
+        }
+    }
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    page.encounter_render(
+        &id,
+        Encounter::Meeting,
+        StatusCode::OK,
+        FormState::with(&values),
+        name,
+        peer,
+        pick,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +301,13 @@ pub(crate) struct EncounterForm {
     /// What the person learned, or takes away.
     #[serde(default)]
     learned: String,
+    /// The testimony the meeting comes from: its id, none when left out.
+    #[serde(default)]
+    testimony: String,
+    #[serde(default)]
+    pair: String,
+    #[serde(default)]
+    apres: String,
 }
 
 async fn log(page: Page, id: String, kind: Encounter, f: EncounterForm) -> Response {
@@ -148,7 +320,12 @@ async fn log(page: Page, id: String, kind: Encounter, f: EncounterForm) -> Respo
         ("with_whom", &f.with_whom),
         ("peer", &f.peer),
         ("learned", &f.learned),
+        ("testimony", &f.testimony),
     ]);
+    let pick = PeerPick {
+        pair: f.pair.clone(),
+        apres: f.apres.clone(),
+    };
     let held_on = match given(&f.held_on) {
         None => None,
         Some(typed) => match parse_date(typed) {
@@ -160,7 +337,7 @@ async fn log(page: Page, id: String, kind: Encounter, f: EncounterForm) -> Respo
                         .into(),
                 );
                 return page
-                    .encounter_page(&id, kind, StatusCode::UNPROCESSABLE_ENTITY, state)
+                    .encounter_page(&id, kind, StatusCode::UNPROCESSABLE_ENTITY, state, pick)
                     .await;
             }
         },
@@ -179,11 +356,12 @@ async fn log(page: Page, id: String, kind: Encounter, f: EncounterForm) -> Respo
         }
         Encounter::Meeting => {
             page.run(
-                "mutation($p: ID!, $d: Date, $r: [String!]!, $w: String!, $l: String) {
+                "mutation($p: ID!, $d: Date, $r: [String!]!, $w: String!, $l: String,
+                    $t: ID) {
                     peerMeetingLog(input: { personId: $p, heldOn: $d, romeCodes: $r,
-                        peer: $w, takeaways: $l }) { meetingId } }",
+                        peer: $w, takeaways: $l, testimonyId: $t }) { meetingId } }",
                 json!({ "p": id, "d": held_on, "r": codes, "w": f.peer,
-                    "l": given(&f.learned) }),
+                    "l": given(&f.learned), "t": given(&f.testimony) }),
             )
             .await
         }
@@ -201,9 +379,10 @@ async fn log(page: Page, id: String, kind: Encounter, f: EncounterForm) -> Respo
             ("peer", "peer"),
             ("learned", "learned"),
             ("takeaways", "learned"),
+            ("testimonyId", "testimony"),
         ],
     );
-    page.encounter_page(&id, kind, StatusCode::UNPROCESSABLE_ENTITY, state)
+    page.encounter_page(&id, kind, StatusCode::UNPROCESSABLE_ENTITY, state, pick)
         .await
 }
 

@@ -1,7 +1,8 @@
 //! A person's mentorship (parrainage), started and ended by staff from
 //! their file: `/people/{id}/parrainage` (`mentorshipStart`: who the mentor
 //! is, their job, since when), prefilled from one of the possible mentors
-//! the file suggests (`?suggestion=1` to `5`, its rank, never a name in the
+//! the file or their whole list suggests (`?suggestion=1` to `20`, its rank
+//! on the list's page, `&apres=` that page's cursor; never a name in the
 //! address), and `/people/{id}/parrainages/{mentorship}/terminer`
 //! (`mentorshipEnd`: when and why, after a confirmation). The file then
 //! lists it, with its dates.
@@ -14,11 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Day, PersonName, person_not_found, read_or_return};
-use crate::page::{BAD_DAY, FormState, Nav, Page, given, message, typed_day};
-
-/// How many possible mentors the file suggests, so how far a suggestion's
-/// rank goes.
-const SUGGESTIONS: usize = 5;
+use crate::page::{BAD_DAY, FormState, Nav, PAGE_SIZE, Page, given, message, typed_day};
 
 #[derive(Template)]
 #[template(path = "mentorship_start.html")]
@@ -152,9 +149,13 @@ impl Page {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct StartQuery {
-    /// The rank of the possible mentor the file suggested, from 1.
+    /// The rank of the possible mentor suggested, from 1, on the list's
+    /// page that starts after `apres` (the API's cursor, a place in the
+    /// list), else on its first (the file's).
     #[serde(default)]
     suggestion: String,
+    #[serde(default)]
+    apres: String,
 }
 
 pub(crate) async fn start_form(
@@ -171,23 +172,27 @@ pub(crate) async fn start_form(
         .trim()
         .parse::<usize>()
         .ok()
-        .filter(|r| (1..=SUGGESTIONS).contains(r));
+        .filter(|r| (1..=PAGE_SIZE as usize).contains(r));
     let (mut mentor, mut job) = (String::new(), String::new());
     if let Some(rank) = rank {
         let out = page
             .run(
-                "query($p: ID!, $n: Int!) { person(id: $p) {
-                    possibleMentors(first: $n) { edges { node { name mentorJob } } } } }",
-                json!({ "p": id, "n": SUGGESTIONS }),
+                "query($p: ID!, $n: Int!, $a: String) { person(id: $p) {
+                    possibleMentors(first: $n, after: $a) { edges { node { name mentorJob } } } } }",
+                json!({ "p": id, "n": rank, "a": given(&q.apres) }),
             )
             .await;
-        let answer: SuggestionsAnswer = read_or_return!(out);
-        let Some(person) = answer.person else {
-            return person_not_found();
-        };
-        if let Some(edge) = person.possible_mentors.edges.into_iter().nth(rank - 1) {
-            mentor = edge.node.name;
-            job = edge.node.mentor_job.unwrap_or_default();
+        // A list's page no longer valid: nobody prefilled rather than
+        // someone else.
+        if !out.bad_cursor() {
+            let answer: SuggestionsAnswer = read_or_return!(out);
+            let Some(person) = answer.person else {
+                return person_not_found();
+            };
+            if let Some(edge) = person.possible_mentors.edges.into_iter().nth(rank - 1) {
+                mentor = edge.node.name;
+                job = edge.node.mentor_job.unwrap_or_default();
+            }
         }
     }
     page.start_page(

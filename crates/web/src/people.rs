@@ -306,9 +306,26 @@ struct Lead {
     quotes: Vec<String>,
     /// The employer an immersion proposed from here starts with.
     host: Option<String>,
-    /// A possible mentor's rank among the file's suggestions, from 1: a
-    /// mentorship started from here starts with them.
-    suggestion: Option<usize>,
+    /// A possible mentor's link to the mentorship form, which starts with
+    /// them (their rank on the list's page, never their name).
+    mentorship: Option<String>,
+    /// A peer's link to the form noting a meeting with them, which starts
+    /// with them and their testimony (their rank, never their name).
+    meeting: Option<String>,
+}
+
+/// A lead's link to a form of the person's file (`/people/{id}/{form}`)
+/// that starts from the lead: its rank on the list's page, from 1, under
+/// `key`, and the page's cursor when it is not the first (a place in the
+/// list, nobody's name).
+fn ranked_href(id: &str, form: &str, key: &str, rank: usize, after: Option<&str>) -> String {
+    list_href(
+        &format!("/people/{}/{form}", encode(id)),
+        &[
+            (key, &rank.to_string()),
+            ("apres", after.unwrap_or_default()),
+        ],
+    )
 }
 
 /// One entry of a section of the file: when, what, and details.
@@ -410,7 +427,7 @@ fn jobs(codes: &[String]) -> String {
 /// What fits the person's project, from the file's answer: each list's
 /// first leads, and whether it has more (then the file links to the list's
 /// own pages).
-fn leads(p: &mut PersonFile) -> Leads {
+fn leads(id: &str, p: &mut PersonFile) -> Leads {
     let (needs, needs_more) = std::mem::take(&mut p.matching_needs).split();
     let (employers, employers_more) = std::mem::take(&mut p.matching_employers).split();
     let (peers, peers_more) = std::mem::take(&mut p.peers).split();
@@ -418,8 +435,8 @@ fn leads(p: &mut PersonFile) -> Leads {
     Leads {
         needs: need_leads(needs),
         employers: employer_leads(employers),
-        peers: peer_leads(peers),
-        mentors: mentor_leads(mentors, true),
+        peers: peer_leads(id, peers, None),
+        mentors: mentor_leads(id, mentors, None),
         needs_more: needs_more.is_some(),
         employers_more: employers_more.is_some(),
         peers_more: peers_more.is_some(),
@@ -449,7 +466,8 @@ fn need_leads(needs: Vec<NeedMatch>) -> Vec<Lead> {
             .collect(),
             quotes: Vec::new(),
             host: Some(n.employer_id),
-            suggestion: None,
+            mentorship: None,
+            meeting: None,
         })
         .collect()
 }
@@ -468,7 +486,8 @@ fn employer_leads(employers: Vec<EmployerMatch>) -> Vec<Lead> {
                 title: e.name,
                 link: Some(format!("/employers/{}", e.employer_id)),
                 host: Some(e.employer_id.clone()),
-                suggestion: None,
+                mentorship: None,
+                meeting: None,
                 details: vec![
                     format!("À {}", commune_name(&e.commune)),
                     format!(
@@ -483,11 +502,13 @@ fn employer_leads(employers: Vec<EmployerMatch>) -> Vec<Lead> {
         .collect()
 }
 
-/// People who walked the path, as leads.
-fn peer_leads(peers: Vec<Peer>) -> Vec<Lead> {
+/// People who walked the path, as leads, each leading to the form noting
+/// a meeting with them.
+fn peer_leads(id: &str, peers: Vec<Peer>, after: Option<&str>) -> Vec<Lead> {
     peers
         .into_iter()
-        .map(|peer| {
+        .enumerate()
+        .map(|(i, peer)| {
             let mut codes: Vec<String> = Vec::new();
             for t in &peer.testimonies {
                 for c in &t.rome_codes {
@@ -506,15 +527,15 @@ fn peer_leads(peers: Vec<Peer>) -> Vec<Lead> {
                 details,
                 quotes: peer.testimonies.into_iter().map(|t| t.account).collect(),
                 host: None,
-                suggestion: None,
+                mentorship: None,
+                meeting: Some(ranked_href(id, "rencontre", "pair", i + 1, after)),
             }
         })
         .collect()
 }
 
-/// Possible mentors, as leads.
-/// On the file, each with its rank, so a mentorship starts from it.
-fn mentor_leads(mentors: Vec<PossibleMentor>, ranked: bool) -> Vec<Lead> {
+/// Possible mentors, as leads, each leading to the mentorship form.
+fn mentor_leads(id: &str, mentors: Vec<PossibleMentor>, after: Option<&str>) -> Vec<Lead> {
     mentors
         .into_iter()
         .enumerate()
@@ -531,7 +552,8 @@ fn mentor_leads(mentors: Vec<PossibleMentor>, ranked: bool) -> Vec<Lead> {
                 .collect(),
             quotes: Vec::new(),
             host: None,
-            suggestion: ranked.then_some(i + 1),
+            mentorship: Some(ranked_href(id, "parrainage", "suggestion", i + 1, after)),
+            meeting: None,
         })
         .collect()
 }
@@ -562,6 +584,7 @@ struct PeerMeeting {
     peer: String,
     rome_codes: Vec<String>,
     takeaways: Option<String>,
+    testimony_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -617,6 +640,10 @@ fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) 
                     .join(" ; "),
             )
             .filter(|jobs| !jobs.is_empty())
+            .chain(
+                m.testimony_id
+                    .map(|_| "Venue d'un témoignage de son parcours".to_owned()),
+            )
             .chain(m.takeaways.map(|t| format!("Ce qui en ressort : {t}")))
             .collect(),
         })
@@ -785,7 +812,7 @@ impl Page {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
                     situation { statedOn words recorded { by } }
                     jobInquiries { id heldOn romeCode withWhom learned }
-                    peerMeetings { id heldOn peer romeCodes takeaways }
+                    peerMeetings { id heldOn peer romeCodes takeaways testimonyId }
                     mentorships { id startedOn endedOn mentor mentorJob endReason }
                     consentRecords { purpose given on textVersion signedForm }
                     disabilityRecognition { recognised recordedOn }
@@ -830,7 +857,7 @@ impl Page {
             })
             .collect();
         let (inquiries, meetings, mentorships, consents) = sections(&mut p);
-        let leads = leads(&mut p);
+        let leads = leads(id, &mut p);
         let situation = p.situation.map(|s| {
             let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
             (
@@ -1095,11 +1122,11 @@ pub(crate) async fn leads_list(
         }
         LeadList::Peers => {
             let (nodes, next) = p.peers.unwrap_or_default().split();
-            (peer_leads(nodes), next)
+            (peer_leads(&id, nodes, after), next)
         }
         LeadList::Mentors => {
             let (nodes, next) = p.possible_mentors.unwrap_or_default().split();
-            (mentor_leads(nodes, false), next)
+            (mentor_leads(&id, nodes, after), next)
         }
     };
     let path = format!("/people/{}/pistes/{slug}", encode(&id));
