@@ -6075,3 +6075,223 @@ async fn a_mediator_records_her_situation_and_she_reads_it_in_her_space() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_mediator_notes_a_meeting_with_a_peer_from_her_file_prefilled_with_the_testimony() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    // Awa aims at the bakery; Inès, of the same structure, walked a path of
+    // the same domain, consents to share it, testified and left.
+    let mut people = Vec::new();
+    for (first, code) in [("Awa", "D1102"), ("Inès", "D1101")] {
+        let person = ok(
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Lefèvre\",
+                birthDate: \"1990-03-04\", commune: \"44109\" }) { person { id } } }",
+            json!({ "f": first }),
+        )
+        .await["personEnroll"]["person"]["id"]
+            .clone();
+        ok(
+            "mutation($p: ID!, $r: String!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [$r] } }) { person { id } } }",
+            json!({ "p": person, "r": code }),
+        )
+        .await;
+        people.push(person);
+    }
+    let (awa, ines) = (people[0].as_str().unwrap(), &people[1]);
+    for purpose in ["TESTIMONY", "PEER_CONTACT"] {
+        ok(
+            "mutation($p: ID!, $c: ConsentPurpose!) { consentGive(input: { personId: $p,
+                purpose: $c, textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": ines, "c": purpose }),
+        )
+        .await;
+    }
+    let testimony = ok(
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+            account: \"De la caisse à la boulangerie\", romeCodes: [\"D1101\"],
+            audience: OWN_STRUCTURE_MEDIATORS }) { testimonyId } }",
+        json!({ "p": ines }),
+    )
+    .await["testimonyRecord"]["testimonyId"]
+        .clone();
+    ok(
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: TRAINING }) {
+            person { id } } }",
+        json!({ "p": ines }),
+    )
+    .await;
+
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser
+        .until(
+            &format!("{base}/people/{awa}"),
+            "De la caisse à la boulangerie",
+        )
+        .await;
+    // One click from the peer: the form starts with her, without her name,
+    // and with the testimony it comes from.
+    browser.click("a[href$='/rencontre?pair=1']").await;
+    let form = browser.body().await;
+    assert!(form.contains("Avec Inès, qui a fait ce chemin"), "{form}");
+    assert!(
+        form.contains("Enregistrez la rencontre une fois qu'elle a eu lieu"),
+        "{form}"
+    );
+    assert_eq!(
+        browser.value("#peer").await,
+        "Une personne qui a fait ce chemin"
+    );
+    assert_eq!(browser.value("#rome").await, "D1101");
+    assert_eq!(
+        browser.value("input[name='testimony']:checked").await,
+        testimony.as_str().unwrap()
+    );
+    browser
+        .audit("rencontre avec un pair, depuis sa fiche")
+        .await;
+    // A day to come is refused beside the date, the peer still shown.
+    let tomorrow = time::OffsetDateTime::now_utc().date().next_day().unwrap();
+    browser.set_date("held_on", &tomorrow.to_string()).await;
+    browser.click("form[action$='/rencontre'] button").await;
+    browser.refused("held_on", "dans le futur").await;
+    assert_eq!(
+        browser.value("input[name='testimony']:checked").await,
+        testimony.as_str().unwrap()
+    );
+    browser.audit("rencontre avec un pair, refusée").await;
+    let today = time::OffsetDateTime::now_utc().date();
+    browser.set_date("held_on", &today.to_string()).await;
+    browser
+        .fill("#peer", "Une ancienne caissière devenue boulangère")
+        .await;
+    browser
+        .fill("#learned", "Se lever tôt s'apprend vite")
+        .await;
+    browser.click("form[action$='/rencontre'] button").await;
+    let file = browser.body().await;
+    let day = passerelle_domain::fr::date(today);
+    assert!(
+        file.contains(&format!(
+            "{day} : Une ancienne caissière devenue boulangère"
+        )),
+        "{file}"
+    );
+    assert!(
+        file.contains("Venue d'un témoignage de son parcours"),
+        "{file}"
+    );
+    assert!(
+        file.contains("Ce qui en ressort : Se lever tôt s'apprend vite"),
+        "{file}"
+    );
+    let meetings = ok(
+        "query($p: ID!) { person(id: $p) { peerMeetings { peer testimonyId heldOn } } }",
+        json!({ "p": awa }),
+    )
+    .await["person"]["peerMeetings"]
+        .clone();
+    assert_eq!(meetings[0]["testimonyId"], testimony, "{meetings}");
+    assert_eq!(
+        meetings[0]["heldOn"],
+        json!(today.to_string()),
+        "{meetings}"
+    );
+    // The whole list of peers leads to the same form.
+    browser
+        .goto(&format!("{base}/people/{awa}/pistes/chemin"))
+        .await;
+    browser.click("a[href$='/rencontre?pair=1']").await;
+    assert_eq!(browser.value("#rome").await, "D1101");
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_mediator_starts_a_mentorship_from_the_whole_list_of_possible_mentors() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let ok = |query: &'static str, variables: Value| {
+        let (server, staff) = (&server, &staff);
+        async move {
+            let answer = gql(server, Some(staff), query, variables).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    // Awa aims at the bakery; Inès, of the same structure, was mentored by
+    // a retired baker and consents to it.
+    let mut people = Vec::new();
+    for (first, code) in [("Awa", "D1102"), ("Inès", "D1101")] {
+        let person = ok(
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Lefèvre\",
+                birthDate: \"1990-03-04\", commune: \"44109\" }) { person { id } } }",
+            json!({ "f": first }),
+        )
+        .await["personEnroll"]["person"]["id"]
+            .clone();
+        ok(
+            "mutation($p: ID!, $r: String!) { projectState(input: { personId: $p,
+                project: { targetRomeCodes: [$r] } }) { person { id } } }",
+            json!({ "p": person, "r": code }),
+        )
+        .await;
+        ok(
+            "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: MENTORING,
+                textVersion: \"v1\", signedForm: true }) { person { id } } }",
+            json!({ "p": person }),
+        )
+        .await;
+        people.push(person);
+    }
+    let (awa, ines) = (people[0].as_str().unwrap(), &people[1]);
+    ok(
+        "mutation($p: ID!) { mentorshipStart(input: { personId: $p,
+            mentor: \"Un boulanger retraité\", mentorJob: \"D1102\" }) { mentorshipId } }",
+        json!({ "p": ines }),
+    )
+    .await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let list = browser
+        .until(
+            &format!("{base}/people/{awa}/pistes/parrains"),
+            "Un boulanger retraité",
+        )
+        .await;
+    // A mentor is no peer: no meeting offered from this list.
+    assert!(!list.contains("Organiser une rencontre"), "{list}");
+    browser
+        .audit("fiche de la personne, tous les parrains possibles")
+        .await;
+    browser.click("a[href$='/parrainage?suggestion=1']").await;
+    assert_eq!(browser.value("#mentor").await, "Un boulanger retraité");
+    assert_eq!(browser.value("#mentor_job").await, "D1102");
+    browser.click("form[action$='/parrainage'] button").await;
+    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    let started = browser.body().await;
+    assert!(
+        started.contains(&format!("Depuis le {today} : Un boulanger retraité")),
+        "{started}"
+    );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
