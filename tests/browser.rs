@@ -1238,7 +1238,14 @@ async fn the_people_list_searches_by_name_and_job_and_pages() {
     );
 
     // Only those Camille follows, the choice kept on the next page.
-    browser.tick("#miens").await;
+    browser
+        .client
+        .find(Locator::Css("#referent"))
+        .await
+        .unwrap()
+        .select_by_label("Vous")
+        .await
+        .unwrap();
     browser.click("form[role='search'] button").await;
     assert!(!browser.body().await.contains("Bob Leroy"));
     // A search is posted: its next page too, the search carried along.
@@ -6292,6 +6299,97 @@ async fn a_mediator_starts_a_mentorship_from_the_whole_list_of_possible_mentors(
         started.contains(&format!("Depuis le {today} : Un boulanger retraité")),
         "{started}"
     );
+    browser.close().await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_manager_lists_the_people_another_referent_follows() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    for (role, email, name) in [
+        ("manager", "lea@ml-nantes.fr", "Léa Petit"),
+        ("mediator", "hugo@ml-nantes.fr", "Hugo Bernard"),
+    ] {
+        create_staff(&db, &dir, "Mission locale de Nantes", role, email);
+        sqlx::query("update users set name = $1 where email = $2")
+            .bind(name)
+            .bind(email)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    // Camille follows Awa, Hugo follows Bob.
+    let awa = enroll(&server, &staff, None).await;
+    let hugo = login(&server, "hugo@ml-nantes.fr").await;
+    let bob = gql(
+        &server,
+        Some(&hugo),
+        "mutation { personEnroll(input: { firstName: \"Bob\", lastName: \"Leroy\",
+            birthDate: \"1990-03-04\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]["id"]
+        .clone();
+    assert!(bob.is_string(), "{bob}");
+    browser.sign_in_as(&server.base, "lea@ml-nantes.fr").await;
+    browser.goto(&format!("{}/people", server.base)).await;
+    assert!(lists_person(&browser, &awa).await && lists_person(&browser, &bob).await);
+    // Each referent by name: the team is the managers' to read.
+    let page = browser.body().await;
+    assert!(page.contains("Référent : Hugo Bernard"), "{page}");
+    assert!(page.contains("Référent : Camille Durand"), "{page}");
+    browser
+        .client
+        .find(Locator::Css("#referent"))
+        .await
+        .unwrap()
+        .select_by_label("Hugo Bernard")
+        .await
+        .unwrap();
+    browser.click("form[role='search'] button").await;
+    assert!(
+        lists_person(&browser, &bob).await,
+        "{}",
+        browser.body().await
+    );
+    assert!(!lists_person(&browser, &awa).await);
+    let chosen = browser.value("#referent").await;
+    let hugo_id: (uuid::Uuid,) =
+        sqlx::query_as("select user_id from users where email = 'hugo@ml-nantes.fr'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(chosen, hugo_id.0.to_string());
+    browser.audit("personnes d'un autre référent").await;
+    // Another's, from the list's link.
+    browser
+        .client
+        .find(Locator::Css("#referent"))
+        .await
+        .unwrap()
+        .select_by_label("Camille Durand")
+        .await
+        .unwrap();
+    browser.click("form[role='search'] button").await;
+    assert!(lists_person(&browser, &awa).await);
+    assert!(!lists_person(&browser, &bob).await);
+    // Someone not of the team is refused beside the field, never asked.
+    browser
+        .goto(&format!(
+            "{}/people?referent=00000000-0000-0000-0000-000000000000",
+            server.base
+        ))
+        .await;
+    browser
+        .refused("referent", "Choisissez un membre de l'équipe")
+        .await;
+    assert!(!lists_person(&browser, &awa).await);
+    browser.audit("personnes, référent refusé").await;
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -139,9 +139,9 @@ pub(crate) struct ListQuery {
     /// A job of a person's project, by its ROME code.
     #[serde(default)]
     pub metier: String,
-    /// `oui`: only the people the viewer follows.
+    /// A referent, by their staff id: only the people they follow.
     #[serde(default)]
-    pub miens: String,
+    pub referent: String,
     /// Where a person stands in their accompaniment, as the API names it
     /// (`NO_PROJECT_YET`…).
     #[serde(default)]
@@ -168,7 +168,7 @@ impl ListQuery {
             ("commune", &self.commune),
             ("secteur", &self.secteur),
             ("metier", &self.metier),
-            ("miens", &self.miens),
+            ("referent", &self.referent),
             ("etape", &self.etape),
             ("departement", &self.departement),
             ("source", &self.source),

@@ -24,6 +24,7 @@ use crate::page::{
     FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_href,
     message, parse_date,
 };
+use crate::person_exit::Member;
 
 /// What led to a readjustment, as the end of a sentence.
 fn cause_phrase(kind: CauseKind) -> &'static str {
@@ -50,13 +51,15 @@ struct PeopleTemplate {
     posted_later: bool,
     /// Where a person stands, to filter on.
     stages: &'static [(&'static str, &'static str)],
+    /// The referents to filter on: id, name.
+    referents: Vec<(String, String)>,
 }
 
 /// A person in the list: who, who follows them, what they aim at.
 struct Row {
     id: String,
     name: String,
-    referent: &'static str,
+    referent: String,
     project: String,
 }
 
@@ -80,7 +83,7 @@ pub(crate) struct SearchForm {
     #[serde(default)]
     metier: String,
     #[serde(default)]
-    miens: String,
+    referent: String,
     #[serde(default)]
     etape: String,
     #[serde(default)]
@@ -98,7 +101,7 @@ pub(crate) async fn search(page: Page, Form(f): Form<SearchForm>) -> Response {
     let q = ListQuery {
         nom: f.nom,
         metier: f.metier,
-        miens: f.miens,
+        referent: f.referent,
         etape: f.etape,
         apres: f.apres,
         ..ListQuery::default()
@@ -127,6 +130,13 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
         .as_ref()
         .map(|u| u.user_id.to_string())
         .unwrap_or_default();
+    // Who may be chosen as the referent: the viewer, and the team by name
+    // for the managers, who read it (anyone else, the viewer alone).
+    let team = match page.team().await {
+        Ok(team) => team,
+        Err(r) => return *r,
+    };
+    let referents = referent_options(&me, team);
     let read = |q: &ListQuery| {
         page.run(
             "query($first: Int!, $after: String, $filter: PeopleFilterInput) {
@@ -139,16 +149,22 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
                 "filter": {
                     "name": given(&q.nom),
                     "romeCode": given(&q.metier),
-                    "referentId": (q.miens == "oui").then_some(&me),
+                    "referentId": given(&q.referent),
                     "stage": given(&q.etape),
                 },
             }),
         )
     };
-    // A stage not on the list is refused beside its field, unasked.
+    // A stage or a referent not on the list is refused beside its field,
+    // unasked.
+    let mut form = q.form();
     if let Some(error) = stage_error(&q.etape) {
-        let mut form = q.form();
         form.errors.insert("etape".into(), error.into());
+    }
+    if let Some(error) = referent_error(&q.referent, &referents) {
+        form.errors.insert("referent".into(), error.into());
+    }
+    if !form.errors.is_empty() {
         let body = PeopleTemplate {
             nav: page.nav(None),
             form,
@@ -157,6 +173,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
             posted_next: None,
             posted_later: false,
             stages: &PERSON_STAGES,
+            referents,
             pager: Pager {
                 next: None,
                 first: None,
@@ -183,9 +200,12 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
                 id: p.id,
                 name: p.name.full(),
                 referent: if p.referent_id == me {
-                    "vous"
+                    "vous".to_owned()
                 } else {
-                    "un autre membre de l'équipe"
+                    referents
+                        .iter()
+                        .find(|(id, _)| *id == p.referent_id)
+                        .map_or_else(|| "un autre membre de l'équipe".to_owned(), |r| r.1.clone())
                 },
                 project: p
                     .target_rome_codes
@@ -202,7 +222,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
             &[
                 ("name", "nom"),
                 ("romeCode", "metier"),
-                ("referentId", "miens"),
+                ("referentId", "referent"),
                 ("stage", "etape"),
             ],
         );
@@ -221,6 +241,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
         posted_next: if posted { next.clone() } else { None },
         posted_later: posted && q.after().is_some(),
         stages: &PERSON_STAGES,
+        referents,
         pager: if posted {
             Pager {
                 next: None,
@@ -232,6 +253,36 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
     }
     .render();
     page.render(status, body)
+}
+
+/// The referents the list filters on, as its field offers them: the
+/// viewer first, then the team (as far as the viewer reads it) by name, a
+/// deactivated account said so (they may still follow people).
+fn referent_options(me: &str, team: Vec<Member>) -> Vec<(String, String)> {
+    let mut others: Vec<(String, String)> = team
+        .into_iter()
+        .filter(|m| m.id != me)
+        .map(|m| {
+            let name = if m.active {
+                m.name
+            } else {
+                format!("{} (compte désactivé)", m.name)
+            };
+            (m.id, name)
+        })
+        .collect();
+    others.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut all = vec![(me.to_owned(), "Vous".to_owned())];
+    all.extend(others);
+    all
+}
+
+/// Why a referent asked for is refused: one not on the list. A blank one
+/// is no filter.
+fn referent_error(referent: &str, referents: &[(String, String)]) -> Option<&'static str> {
+    let referent = referent.trim();
+    (!referent.is_empty() && !referents.iter().any(|(id, _)| id == referent))
+        .then_some("Choisissez un membre de l'équipe dans la liste.")
 }
 
 /// Why a stage asked for is refused: one not on the list. A blank one is
