@@ -6393,3 +6393,78 @@ async fn a_manager_lists_the_people_another_referent_follows() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_employers_file_lists_the_immersions_it_hosted_a_page_at_a_time() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let employer = register_employer(&server, &staff, &siret(1), "Boulangerie du Port").await;
+    let elsewhere = register_employer(&server, &staff, &siret(2), "Garage du Port").await;
+    // 21 people each proposed an immersion there: more than a page; one
+    // more elsewhere, which its file does not list.
+    let mut immersions = Vec::new();
+    for n in 1..=22 {
+        let person = gql(
+            &server,
+            Some(&staff),
+            "mutation($f: String!) { personEnroll(input: { firstName: $f, lastName: \"Martin\",
+                birthDate: \"1999-01-02\", confirmDuplicate: true }) { person { id } } }",
+            json!({ "f": format!("Personne{n:02}") }),
+        )
+        .await["data"]["personEnroll"]["person"]["id"]
+            .clone();
+        assert!(person.is_string(), "{person}");
+        let host = if n == 22 { &elsewhere } else { &employer };
+        let immersion = propose(&server, &staff, &person, host).await;
+        assert!(immersion.is_string(), "{immersion}");
+        immersions.push(immersion);
+    }
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let file = format!("{base}/employers/{}", employer.as_str().unwrap());
+    browser.until(&file, "Immersions accueillies").await;
+    let first = rows_under(&browser, "accueils").await;
+    assert_eq!(first.len(), 20, "{first:?}");
+    assert!(
+        first
+            .iter()
+            .all(|r| r.contains("Martin") && r.contains("Proposée")),
+        "{first:?}"
+    );
+    assert!(!first.iter().any(|r| r.contains("Personne22")), "{first:?}");
+    browser
+        .audit("fiche établissement, immersions accueillies")
+        .await;
+    // The next page holds the last one, none of the first's.
+    browser
+        .click("nav[aria-label='Pages des immersions accueillies'] a[rel='next']")
+        .await;
+    let second = rows_under(&browser, "accueils").await;
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert!(!first.contains(&second[0]), "{second:?}");
+    browser
+        .audit("fiche établissement, immersions accueillies, page 2")
+        .await;
+    // Each leads to its immersion.
+    let name = second[0].lines().next().unwrap().to_owned();
+    browser
+        .click("section[aria-labelledby='accueils'] ul.tasks a")
+        .await;
+    let url = browser.client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/immersions/"), "{url}");
+    let id = url.path().trim_start_matches("/immersions/").to_owned();
+    assert!(
+        immersions[..21]
+            .iter()
+            .any(|i| i.as_str() == Some(id.as_str())),
+        "{id}"
+    );
+    let page = browser.body().await;
+    assert!(page.contains(&name), "{name}: {page}");
+    browser.close().await;
+    assert!(server.terminate().success());
+}

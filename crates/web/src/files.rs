@@ -1,5 +1,6 @@
-//! A mediator's files: an employer (its needs, and the visits of every
-//! structure) and a need, as the inbox links to them.
+//! A mediator's files: an employer (its needs, the visits of every
+//! structure and the immersions it hosted for the viewer's structure) and
+//! a need, as the inbox links to them.
 
 use askama::Template;
 use std::collections::HashMap;
@@ -8,6 +9,7 @@ use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_domain::employer::{EmployerField, VisitPurpose};
+use passerelle_domain::immersion::{Milestone, Stage};
 use passerelle_domain::need::{HiringIntent, Horizon, NeedSource};
 use serde::Deserialize;
 use serde_json::json;
@@ -19,8 +21,7 @@ use crate::correction::Corrected;
 use crate::home::{Notice, notice};
 use crate::labels::{CLOSE_REASONS, HORIZONS, INTENTS, offer_published};
 use crate::page::{
-    FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_href, list_pager,
-    message,
+    FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_pager, message,
 };
 
 #[derive(Template)]
@@ -38,6 +39,10 @@ struct EmployerTemplate {
     visits: Vec<(String, String, String, String)>,
     /// The visits' next and first pages, when there are.
     visits_pager: Pager,
+    /// The immersions it hosted: a page of them.
+    hosted: Vec<Hosted>,
+    /// The hosted immersions' next and first pages, when there are.
+    hosted_pager: Pager,
     /// Date, by whom, the fields in French, why.
     corrections: Vec<(String, String, String, String)>,
     /// How many immersions it hosts at once, in words.
@@ -45,6 +50,19 @@ struct EmployerTemplate {
     /// Its contacts the viewer manages, each by its id and its address
     /// (or that it was erased).
     contacts: Vec<(String, String)>,
+}
+
+/// An immersion the establishment hosted, as its file lists it.
+struct Hosted {
+    id: String,
+    /// The person's name, as the viewer may read it.
+    person: String,
+    /// Its dates, or when it was proposed.
+    when: String,
+    /// Where it stands, in French.
+    stage: &'static str,
+    /// When its outcome was noted, in French.
+    outcomes: String,
 }
 
 #[derive(Template)]
@@ -93,6 +111,19 @@ fn origin(source: Code<NeedSource>) -> &'static str {
 #[derive(Deserialize)]
 struct EmployerAnswer {
     employer: Option<EmployerFile>,
+    immersions: Paged<HostedLine>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HostedLine {
+    id: String,
+    person_id: String,
+    current_stage: Code<Stage>,
+    period_start: Option<Day>,
+    period_end: Option<Day>,
+    proposed_on: Day,
+    outcome_milestones: Vec<Code<Milestone>>,
 }
 
 #[derive(Deserialize)]
@@ -135,32 +166,25 @@ pub(crate) struct FilePages {
     besoins: String,
     #[serde(default)]
     visites: String,
+    #[serde(default)]
+    accueils: String,
 }
 
 impl FilePages {
     /// The links of one list's pages: the next one (`next`, its cursor),
-    /// the first one when this is not it; the other list stays on its
-    /// page, and the link leads back to the list's section.
+    /// the first one when this is not it; the other lists stay on their
+    /// pages, and the link leads back to the list's section.
     fn pager(&self, id: &str, list: &str, next: Option<String>) -> Pager {
-        let mut at = [
-            ("besoins", self.besoins.as_str()),
-            ("visites", self.visites.as_str()),
-        ];
-        let section = |query: &[(&str, &str)]| {
-            format!("{}#{list}", list_href(&format!("/employers/{id}"), query))
-        };
-        let own = at.iter().position(|(k, _)| *k == list).unwrap_or_default();
-        let started = !at[own].1.is_empty();
-        let next = next.map(|cursor| {
-            let mut query = at;
-            query[own].1 = &cursor;
-            section(&query)
-        });
-        at[own].1 = "";
-        Pager {
+        list_pager(
+            &format!("/employers/{}", encode(id)),
+            &[
+                ("besoins", &self.besoins),
+                ("visites", &self.visites),
+                ("accueils", &self.accueils),
+            ],
+            list,
             next,
-            first: started.then(|| section(&at)),
-        }
+        )
     }
 }
 
@@ -280,8 +304,10 @@ fn not_found() -> Response {
     )
 }
 
+/// The employer's file: its lists a page at a time, and the immersions it
+/// hosted as the viewer may list them (their structure's, by the policy).
 const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
-    $visitsAfter: String) {
+    $visitsAfter: String, $hostedAfter: String) {
     employer(id: $e) { id name communeName nafLabel
     surfacedNeeds(first: $first, after: $needsAfter) {
         edges { node { id activities neededWithin sourceKind surfacedOn
@@ -291,7 +317,11 @@ const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
         edges { node { id visitedOn purpose observations } }
         pageInfo { endCursor hasNextPage } }
     corrections { fields reason correctedOn recorded { role } }
-    simultaneousImmersions contacts { id email } } }";
+    simultaneousImmersions contacts { id email } }
+    immersions(first: $first, after: $hostedAfter, filter: { employerId: $e }) {
+        edges { node { id personId currentStage periodStart periodEnd proposedOn
+            outcomeMilestones } }
+        pageInfo { endCursor hasNextPage } } }";
 
 /// The employer file's variables: its id and where each list starts.
 fn file_variables(id: &str, at: &FilePages) -> serde_json::Value {
@@ -300,6 +330,7 @@ fn file_variables(id: &str, at: &FilePages) -> serde_json::Value {
         "first": PAGE_SIZE,
         "needsAfter": given(&at.besoins),
         "visitsAfter": given(&at.visites),
+        "hostedAfter": given(&at.accueils),
     })
 }
 
@@ -329,6 +360,38 @@ pub(crate) async fn employer(
     let (visits, next_visits) = e.logged_visits.split();
     let needs_pager = at.pager(&e.id, "besoins", next_needs);
     let visits_pager = at.pager(&e.id, "visites", next_visits);
+    let (hosted, next_hosted) = answer.immersions.split();
+    let hosted_pager = at.pager(&e.id, "accueils", next_hosted);
+    let names = match page
+        .person_names(hosted.iter().map(|h| h.person_id.as_str()))
+        .await
+    {
+        Ok(names) => names,
+        Err(r) => return *r,
+    };
+    let hosted = hosted
+        .into_iter()
+        .map(|h| Hosted {
+            person: names
+                .get(&h.person_id)
+                .cloned()
+                .unwrap_or_else(|| "Une personne accompagnée".to_owned()),
+            when: match (h.period_start, h.period_end) {
+                (Some(start), Some(end)) => {
+                    format!("Immersion {}", fr::range(start.0, end.0))
+                }
+                _ => format!("Proposée le {}", h.proposed_on.french()),
+            },
+            stage: h.current_stage.french(),
+            outcomes: h
+                .outcome_milestones
+                .into_iter()
+                .map(|m| m.french().to_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+            id: h.id,
+        })
+        .collect();
     let needs = needs
         .into_iter()
         .map(|n| {
@@ -385,6 +448,8 @@ pub(crate) async fn employer(
         needs_pager,
         visits,
         visits_pager,
+        hosted,
+        hosted_pager,
         corrections,
         capacity: capacity(e.simultaneous_immersions),
         contacts: e
@@ -400,6 +465,43 @@ pub(crate) async fn employer(
     }
     .render();
     page.render(StatusCode::OK, body)
+}
+
+impl Page {
+    /// The full names of the people of a page's list, by id, in one
+    /// operation: those the viewer reads (a person out of reach is left
+    /// out, an erased one named so).
+    async fn person_names(
+        &self,
+        ids: impl Iterator<Item = &str>,
+    ) -> Result<HashMap<String, String>, Box<Response>> {
+        let mut ids: Vec<&str> = ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let params: Vec<String> = (0..ids.len()).map(|n| format!("$p{n}: ID!")).collect();
+        let fields: Vec<String> = (0..ids.len())
+            .map(|n| format!("p{n}: person(id: $p{n}) {{ firstName lastName }}"))
+            .collect();
+        let query = format!("query({}) {{ {} }}", params.join(", "), fields.join(" "));
+        let variables: serde_json::Map<String, serde_json::Value> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| (format!("p{n}"), json!(id)))
+            .collect();
+        let out = self.run(&query, variables.into()).await;
+        let answer: HashMap<String, Option<PersonName>> = out.read()?;
+        Ok(ids
+            .iter()
+            .enumerate()
+            .filter_map(|(n, id)| {
+                let name = answer.get(&format!("p{n}"))?.as_ref()?;
+                Some(((*id).to_owned(), name.full()))
+            })
+            .collect())
+    }
 }
 
 /// Where a need's page starts the people whose project fits: after a
