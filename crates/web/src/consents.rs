@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Code, Day, PersonName, person_not_found, read_or_return};
-use crate::home::{Notice, notice};
+use crate::home::{Notice, ViewerMay, notice, paragraphs};
 use crate::page::{BAD_DAY, FormState, Nav, Page, message, typed_day};
 use crate::situation::Recorded;
 
@@ -91,14 +91,6 @@ impl ConsentRecord {
         }
         said
     }
-}
-
-/// What the viewer may do with her consents, as the API says it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ViewerMay {
-    pub give_consent: bool,
-    pub withdraw_consent: bool,
 }
 
 #[derive(Deserialize)]
@@ -290,15 +282,6 @@ impl Page {
         .render();
         self.render(status, body)
     }
-}
-
-/// A text's paragraphs, separated by blank lines.
-pub(crate) fn paragraphs(body: &str) -> Vec<String> {
-    body.split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 pub(crate) async fn give_form(page: Page, Path((id, purpose)): Path<(String, String)>) -> Response {

@@ -146,6 +146,25 @@ struct OwnRecord {
     may_withdraw: bool,
 }
 
+/// What the viewer may do with a person's consents, as the API says it
+/// (`Person.viewerMay`): her space and her file's consents page offer only
+/// that.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ViewerMay {
+    pub give_consent: bool,
+    pub withdraw_consent: bool,
+}
+
+/// A consent text's paragraphs, separated by blank lines.
+pub(crate) fn paragraphs(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A consent text as the person reads it, with their answer so far.
 struct ConsentView {
     /// The API's name of the purpose (`TESTIMONY`).
@@ -188,7 +207,7 @@ impl Page {
         struct Own {
             exited_on: Option<Day>,
             consent_records: Vec<Record>,
-            viewer_may: crate::consents::ViewerMay,
+            viewer_may: ViewerMay,
             situation: Option<crate::situation::Situation>,
         }
         #[derive(Deserialize)]
@@ -210,7 +229,7 @@ impl Page {
                     .rev()
                     .find(|r| r.purpose == t.purpose)
                     .is_some_and(|r| r.given),
-                paragraphs: crate::consents::paragraphs(&t.body),
+                paragraphs: paragraphs(&t.body),
                 purpose: t.purpose,
                 title: t.title,
                 version: t.version,
