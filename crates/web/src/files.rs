@@ -57,7 +57,7 @@ struct Hosted {
     id: String,
     /// The person's name, as the viewer may read it.
     person: String,
-    /// Its dates, or when it was proposed.
+    /// Its dates, or that they are to be set and when it was proposed.
     when: String,
     /// Where it stands, in French.
     stage: &'static str,
@@ -377,10 +377,8 @@ pub(crate) async fn employer(
                 .cloned()
                 .unwrap_or_else(|| "Une personne accompagnée".to_owned()),
             when: match (h.period_start, h.period_end) {
-                (Some(start), Some(end)) => {
-                    format!("Immersion {}", fr::range(start.0, end.0))
-                }
-                _ => format!("Proposée le {}", h.proposed_on.french()),
+                (Some(start), Some(end)) => fr::range(start.0, end.0),
+                _ => format!("dates à fixer (proposée le {})", h.proposed_on.french()),
             },
             stage: h.current_stage.french(),
             outcomes: h
