@@ -6224,6 +6224,23 @@ async fn a_mediator_notes_a_meeting_with_a_peer_from_her_file_prefilled_with_the
         .await;
     browser.click("a[href$='/rencontre?pair=1']").await;
     assert_eq!(browser.value("#rome").await, "D1101");
+    // Her testimony withdrawn while the form is open: the meeting is
+    // refused, said above the form since the testimony is no longer there
+    // to choose.
+    ok(
+        "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) { testimonyId } }",
+        json!({ "t": testimony }),
+    )
+    .await;
+    browser.click("form[action$='/rencontre'] button").await;
+    let refused = browser.body().await;
+    assert!(
+        refused.contains("Ce témoignage n'existe pas ou n'est plus lisible."),
+        "{refused}"
+    );
+    browser
+        .audit("rencontre avec un pair, témoignage retiré")
+        .await;
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -406,3 +406,70 @@ async fn matching_needs_employers_peers_and_people() {
         );
     }
 }
+
+/// A peer meeting names only a testimony the viewer reads now: a made-up
+/// id, another structure's testimony or a withdrawn one are refused on
+/// `testimonyId` with the same words, so the answer tells none apart.
+#[tokio::test]
+async fn a_peer_meeting_names_only_a_testimony_the_viewer_reads() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, a) = started_with_links(&db, &dir).await;
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let b = login(&server, "lea@plie-nord.fr").await;
+    let record = "mutation($p: ID!) { testimonyRecord(input: { personId: $p,
+        account: \"De la caisse à la boulangerie\", romeCodes: [\"D1101\"],
+        audience: OWN_STRUCTURE_MEDIATORS }) { testimonyId } }";
+
+    let awa = with_project(&server, &a, "Awa", None, "D1102").await;
+    let ines = with_project(&server, &a, "Inès", None, "D1101").await;
+    consent(&server, &a, &ines, "TESTIMONY", true).await;
+    let ours =
+        ok(&server, &a, record, json!({ "p": ines })).await["testimonyRecord"]["testimonyId"]
+            .clone();
+    let zoe = with_project(&server, &b, "Zoé", None, "D1101").await;
+    consent(&server, &b, &zoe, "TESTIMONY", true).await;
+    let theirs =
+        ok(&server, &b, record, json!({ "p": zoe })).await["testimonyRecord"]["testimonyId"]
+            .clone();
+    let withdrawn =
+        ok(&server, &a, record, json!({ "p": ines })).await["testimonyRecord"]["testimonyId"]
+            .clone();
+    ok(
+        &server,
+        &a,
+        "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) { testimonyId } }",
+        json!({ "t": withdrawn }),
+    )
+    .await;
+
+    let meeting = "mutation($p: ID!, $t: ID) { peerMeetingLog(input: { personId: $p,
+        peer: \"Une boulangère\", romeCodes: [\"D1101\"], testimonyId: $t }) { meetingId } }";
+    for refused in [
+        json!("0b9f3a52-5d1c-4c52-9d55-2f6f1c0a7e41"),
+        json!("pas-un-identifiant"),
+        theirs,
+        withdrawn,
+    ] {
+        let answer = gql(
+            &server,
+            Some(&a),
+            meeting,
+            json!({ "p": awa, "t": refused }),
+        )
+        .await;
+        let error = &answer["errors"][0];
+        assert_eq!(
+            error["extensions"]["code"], "BAD_USER_INPUT",
+            "{refused}: {answer}"
+        );
+        assert_eq!(error["extensions"]["field"], "testimonyId", "{answer}");
+        assert_eq!(
+            error["message"], "Ce témoignage n'existe pas ou n'est plus lisible.",
+            "{answer}"
+        );
+    }
+    // The structure's own testimony, current, is named.
+    ok(&server, &a, meeting, json!({ "p": awa, "t": ours })).await;
+    ok(&server, &a, meeting, json!({ "p": awa, "t": null })).await;
+}

@@ -385,7 +385,10 @@ pub(crate) async fn peers_of(
 
 /// A testimony as its facts leave it: none once withdrawn, or when its
 /// account was erased with its author's key.
-fn current(id: &str, events: impl Iterator<Item = TestimonyEvent>) -> Option<PeerTestimony> {
+pub(crate) fn current(
+    id: &str,
+    events: impl Iterator<Item = TestimonyEvent>,
+) -> Option<PeerTestimony> {
     let mut testimony = None;
     for event in events {
         match event {

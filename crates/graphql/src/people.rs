@@ -10,7 +10,7 @@ use passerelle_domain::person::{
 };
 use passerelle_domain::values::{
     AgeBand, CommuneCode, ContractType, Email, ImmersionId, InquiryId, MeetingId, MentorshipId,
-    PersonId, PhoneNumber, RomeCode, TestimonyId, search_key,
+    PersonId, PhoneNumber, RomeCode, search_key,
 };
 use passerelle_projections::views::people::{
     self, PeopleFilter, PersonRow, PersonStage, ProjectVersion, TimelineEntry,
@@ -1008,15 +1008,18 @@ impl PeopleMutation {
         input: PeerMeetingLogInput,
     ) -> Result<PeerMeetingLogPayload> {
         let meeting = MeetingId(new_id(input.command_id, "meeting"));
+        // A meeting names only a testimony the viewer could have shown:
+        // never a made-up id, a withdrawn one or another structure's.
+        staff(ctx)?;
+        let testimony_id = match &input.testimony_id {
+            Some(t) => Some(crate::testimonies::readable(ctx, "testimonyId", t).await?),
+            None => None,
+        };
         self.on_person(ctx, &input.person_id, input.command_id, |today| {
             Ok(PersonCommand::LogPeerMeeting {
                 meeting_id: meeting,
                 held_on: input.held_on.unwrap_or(today),
-                testimony_id: input
-                    .testimony_id
-                    .as_ref()
-                    .map(|t| parse_id(t, "Témoignage").map(TestimonyId))
-                    .transpose()?,
+                testimony_id,
                 peer: label("peer", &input.peer)?,
                 rome_codes: rome_codes("romeCodes", &input.rome_codes)?,
                 takeaways: optional_text("takeaways", input.takeaways.as_deref())?,

@@ -182,6 +182,14 @@ impl Page {
         peer: Option<Peer>,
         pick: PeerPick,
     ) -> Response {
+        let mut form = form;
+        // Without a peer's testimonies on the page there is no field for
+        // the testimony's error to stand beside: the form says it.
+        if peer.as_ref().is_none_or(|p| p.testimonies.is_empty())
+            && let Some(error) = form.errors.remove("testimony")
+        {
+            form.general.get_or_insert(error);
+        }
         let body = EncounterTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
