@@ -6018,6 +6018,17 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     browser
         .audit("accords d'une personne dont l'accompagnement a pris fin")
         .await;
+    // The give page itself, opened by its address, offers no form either.
+    browser
+        .goto(&format!("{base}/people/{p}/accords/temoignage"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Son accompagnement a pris fin le"), "{page}");
+    assert!(!page.contains("Enregistrer son accord"), "{page}");
+    assert!(!page.contains("Comment elle ou il l'a donné"), "{page}");
+    browser
+        .audit("accord à enregistrer, accompagnement terminé")
+        .await;
     browser.close().await;
     assert!(server.terminate().success());
 }

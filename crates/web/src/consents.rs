@@ -191,13 +191,7 @@ pub(crate) async fn list(page: Page, Path(id): Path<String>, Query(q): Query<Not
             )
         })
         .collect();
-    let no_more = (!may.give_consent).then(|| match person.exited_on {
-        Some(on) => format!(
-            "Son accompagnement a pris fin le {} : un nouvel accord ne s'enregistre plus, un retrait toujours.",
-            on.french()
-        ),
-        None => "Vous n'enregistrez pas de nouvel accord pour elle.".to_owned(),
-    });
+    let no_more = no_more(may, person.exited_on);
     let body = ConsentsTemplate {
         nav: page.nav(notice(&q)),
         id: id.clone(),
@@ -208,6 +202,19 @@ pub(crate) async fn list(page: Page, Path(id): Path<String>, Query(q): Query<Not
     }
     .render();
     page.render(StatusCode::OK, body)
+}
+
+/// Why the viewer records no new consent for her, when the policy says so
+/// (`viewerMay.giveConsent`): the consents' page and the give page say it
+/// in the same words.
+fn no_more(may: &ViewerMay, exited_on: Option<Day>) -> Option<String> {
+    (!may.give_consent).then(|| match exited_on {
+        Some(on) => format!(
+            "Son accompagnement a pris fin le {} : un nouvel accord ne s'enregistre plus, un retrait toujours.",
+            on.french()
+        ),
+        None => "Vous n'enregistrez pas de nouvel accord pour elle.".to_owned(),
+    })
 }
 
 #[derive(Template)]
@@ -223,6 +230,8 @@ struct GiveTemplate {
     version: String,
     proofs: &'static [(&'static str, &'static str)],
     form: FormState,
+    /// Why no form is offered, when the viewer may not record a consent.
+    no_more: Option<String>,
 }
 
 /// How she gave it, as the form offers it.
@@ -242,7 +251,8 @@ impl Page {
         let out = self
             .run(
                 "query($p: ID!, $c: ConsentPurpose!) {
-                    person(id: $p) { firstName lastName }
+                    person(id: $p) { firstName lastName exitedOn
+                        viewerMay { giveConsent withdrawConsent } }
                     consentTexts(purpose: $c) { version title body current } }",
                 json!({ "p": id, "c": api_name(purpose) }),
             )
@@ -250,8 +260,16 @@ impl Page {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Answer {
-            person: Option<PersonName>,
+            person: Option<Person>,
             consent_texts: Vec<Text>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Person {
+            #[serde(flatten)]
+            name: PersonName,
+            exited_on: Option<Day>,
+            viewer_may: ViewerMay,
         }
         #[derive(Deserialize)]
         struct Text {
@@ -270,7 +288,7 @@ impl Page {
         let body = GiveTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: person.full(),
+            name: person.name.full(),
             slug: slug(purpose),
             label: purpose.french(),
             title: text.title,
@@ -278,6 +296,7 @@ impl Page {
             version: text.version,
             proofs: &PROOFS,
             form,
+            no_more: no_more(&person.viewer_may, person.exited_on),
         }
         .render();
         self.render(status, body)
