@@ -70,7 +70,10 @@ impl Projection for Immersions {
              outcomes text[] not null default '{}'
          );
          create index immersions_person_host on immersions (person_id, host_siret);
-         create index immersions_employer on immersions (employer_id);"
+         create index immersions_employer on immersions (employer_id);
+         -- The immersions of a need, for the employers whose hosting fits
+         -- a project: most immersions have no need.
+         create index immersions_need on immersions (need_id) where need_id is not null;"
     }
 
     async fn apply(

@@ -242,7 +242,7 @@ pub async fn employers_for(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         // From the needs that fit, found by the index on their codes, to
         // their employers: never every employer with a lookup each. The
-        // immersions are reached by employer, which they are indexed by.
+        // immersions are reached by need, which they are indexed by.
         "with open as (
              select n.employer_id,
                     min(case when n.rome_codes && $1 then 0 else 1 end) as level
@@ -250,14 +250,20 @@ pub async fn employers_for(
              where n.status = 'open' and n.rome_codes && $2
              group by n.employer_id
          ), hosted as (
+             -- Each fitting need's immersions looked up by the need (a
+             -- lateral kept apart by `offset 0`): joined, the planner may
+             -- scan every immersion or every need instead, for a few
+             -- hundred lookups' worth of rows.
              select i.employer_id,
                     min(case when n.rome_codes && $1 then 0 else 1 end) as level
              from needs.needs n
-             join immersions.immersions i
-               on i.employer_id = n.employer_id and i.need_id = n.need_id
+             cross join lateral (
+                 select i.employer_id from immersions.immersions i
+                 where i.need_id = n.need_id and i.employer_id = n.employer_id
+                   and i.structure = $11
+                   and i.stage in ('started', 'interrupted', 'completed')
+                 offset 0) i
              where n.rome_codes && $2
-               and i.structure = $11
-               and i.stage in ('started', 'interrupted', 'completed')
              group by i.employer_id
          )
          select employer_id, name, commune, by_open_need, by_hosting, rome_level,
