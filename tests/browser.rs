@@ -5896,7 +5896,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
 
     // The text she signed, in the version recorded.
     browser
-        .click(&format!("a[href='/people/{p}/accords/temoignage']"))
+        .click(&format!("a[href='/people/{p}/accords/1']"))
         .await;
     let page = browser.body().await;
     assert!(
@@ -5906,7 +5906,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     assert!(page.contains("Texte version v1."), "{page}");
     browser.audit("accord à enregistrer, avec son texte").await;
     // How she gave it left out: refused beside the field.
-    let form = format!("form[action='/people/{p}/accords/temoignage']");
+    let form = format!("form[action='/people/{p}/accords/1']");
     browser.click(&format!("{form} button")).await;
     browser
         .refused("proof", "Dites comment elle a donné son accord.")
@@ -5936,7 +5936,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
 
     // Its withdrawal, after a confirmation.
     browser
-        .click(&format!("a[href='/people/{p}/accords/temoignage/retirer']"))
+        .click(&format!("a[href='/people/{p}/accords/1/retirer']"))
         .await;
     let page = browser.body().await;
     assert!(page.contains("Retirer l'accord de Awa Diallo"), "{page}");
@@ -5947,7 +5947,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     browser.audit("retrait d'un accord, confirmation").await;
     browser
         .click(&format!(
-            "form[action='/people/{p}/accords/temoignage/retirer'] button"
+            "form[action='/people/{p}/accords/1/retirer'] button"
         ))
         .await;
     let page = browser.body().await;
@@ -6020,7 +6020,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
         .await;
     // The give page itself, opened by its address, offers no form either.
     browser
-        .goto(&format!("{base}/people/{p}/accords/temoignage"))
+        .goto(&format!("{base}/people/{p}/accords/1"))
         .await;
     let page = browser.body().await;
     assert!(page.contains("Son accompagnement a pris fin le"), "{page}");

@@ -22,13 +22,17 @@ use crate::home::{Notice, ViewerMay, notice, paragraphs};
 use crate::page::{BAD_DAY, FormState, Nav, Page, message, typed_day};
 use crate::situation::Recorded;
 
-/// A purpose's part of an address, in French: `/accords/temoignage`.
+/// A purpose's part of an address: a number, `/accords/1`, never its name.
+/// Addresses end in logs (a reverse proxy's), where a word would tie this
+/// person to what she consents to, health data among it (a disability
+/// recognition). One number per purpose, kept once given: a new purpose
+/// takes the next.
 fn slug(purpose: ConsentPurpose) -> &'static str {
     match purpose {
-        ConsentPurpose::Testimony => "temoignage",
-        ConsentPurpose::Mentoring => "parrainage",
-        ConsentPurpose::PeerContact => "pairs",
-        ConsentPurpose::DisabilityRecognition => "rqth",
+        ConsentPurpose::Testimony => "1",
+        ConsentPurpose::Mentoring => "2",
+        ConsentPurpose::PeerContact => "3",
+        ConsentPurpose::DisabilityRecognition => "4",
     }
 }
 
