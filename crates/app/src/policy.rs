@@ -579,20 +579,23 @@ pub struct ConsentActs {
     pub withdraw: bool,
 }
 
-/// What the actor may do with the consents of `person`, whom it reaches
-/// (the caller checked it): the person herself and her structure's staff
-/// give one while her accompaniment runs, and withdraw one at any time,
-/// after her exit too, as easily as it was given. Pages offer only that
-/// (`Person.viewerMay`); the domain refuses a consent after the exit too.
+/// What the actor may do with the consents of `person`: the person herself
+/// and her structure's staff give one while her accompaniment runs, and
+/// withdraw one at any time, after her exit too, as easily as it was
+/// given; anyone else nothing, even where a caller forgot to check that
+/// the actor reaches her. Pages offer only that (`Person.viewerMay`); the
+/// domain refuses a consent after the exit too.
 pub async fn consent_acts(
-    db: impl PgExecutor<'_>,
+    db: impl PgExecutor<'_> + Copy,
     actor: &Actor,
     person: PersonId,
 ) -> Result<ConsentActs, AppError> {
-    if !matches!(
-        actor.role,
-        Role::Admin | Role::Manager | Role::Mediator | Role::Person(_)
-    ) {
+    let hers = match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => true,
+        Role::Person(own) => own == person,
+        Role::Employer(_) | Role::System => false,
+    };
+    if !hers || !people::enrolled_in(db, person, actor.structure).await? {
         return Ok(ConsentActs::default());
     }
     Ok(ConsentActs {
