@@ -11,7 +11,7 @@ use passerelle_domain::need::{
     NeedCommand, NeedDescription, NeedSource, NeedSourceKind, NeedStatus,
 };
 use passerelle_domain::values::{
-    CommuneCode, ContactId, Email, EmployerId, NafDivision, NeedId, PhoneNumber, Siret,
+    CommuneCode, ContactId, Email, EmployerId, NafDivision, NeedId, PhoneNumber, RomeCode, Siret,
     StructureId, UserId, VisitId, departement_name, search_key,
 };
 use passerelle_projections::views::employers::{
@@ -439,9 +439,6 @@ pub struct EmployerFilter {
     pub visited_by_my_structure: Option<bool>,
 }
 
-/// How many ROME codes a search takes.
-const MAX_SEARCHED_ROME_CODES: usize = 20;
-
 /// A filter's text: blank is no filter; else one line, bounded as a label.
 fn search_text(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
     value
@@ -480,12 +477,13 @@ fn search_departement(field: &'static str, value: Option<&str>) -> Result<Option
 
 fn search_rome_codes(field: &'static str, codes: Option<&[String]>) -> Result<Vec<String>> {
     let codes = codes.unwrap_or_default();
-    if codes.len() > MAX_SEARCHED_ROME_CODES {
+    if codes.len() > RomeCode::MAX_SEARCHED {
         return Err(bad_input(
             field,
             format!(
-                "{} codes ROME : une recherche en prend {MAX_SEARCHED_ROME_CODES} au plus.",
-                codes.len()
+                "{} codes ROME : une recherche en prend {} au plus.",
+                codes.len(),
+                RomeCode::MAX_SEARCHED
             ),
         ));
     }

@@ -28,9 +28,6 @@ struct ListTemplate {
     pager: Pager,
 }
 
-/// How many jobs one search takes: the API's bound on `romeCodes`.
-const MAX_JOBS: usize = 20;
-
 /// The jobs of the referential a typed text names, as the API takes them
 /// (`romeCodes`): a code, or words of a job's label (« boulanger »),
 /// whatever their case and accents. Blank, no filter; `Err` what to say
@@ -39,15 +36,16 @@ fn searched_jobs(typed: &str) -> Result<Vec<RomeCode>, String> {
     let Some(text) = given(typed) else {
         return Ok(Vec::new());
     };
-    let found = RomeCode::matching(text, MAX_JOBS + 1);
+    let found = RomeCode::matching(text, RomeCode::MAX_SEARCHED + 1);
     if found.is_empty() {
         return Err(format!(
             "Aucun métier du référentiel ROME ne correspond à « {text} » : indiquez un code (par exemple D1102) ou un mot du métier (par exemple boulanger)."
         ));
     }
-    if found.len() > MAX_JOBS {
+    if found.len() > RomeCode::MAX_SEARCHED {
         return Err(format!(
-            "Plus de {MAX_JOBS} métiers correspondent à « {text} » : précisez le métier ou indiquez son code ROME."
+            "Plus de {} métiers correspondent à « {text} » : précisez le métier ou indiquez son code ROME.",
+            RomeCode::MAX_SEARCHED
         ));
     }
     Ok(found)

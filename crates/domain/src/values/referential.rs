@@ -179,6 +179,11 @@ code_type!(
 );
 
 impl RomeCode {
+    /// How many jobs one search of employers or needs takes at most: the
+    /// API's bound on `romeCodes`, and the page's on the jobs a typed text
+    /// names.
+    pub const MAX_SEARCHED: usize = 20;
+
     pub fn parse(input: &str) -> Result<Self, DomainError> {
         let code = input.trim().to_ascii_uppercase();
         if ROME.contains_key(code.as_str()) {
