@@ -6,3 +6,7 @@ mod labels;
 
 pub use dates::{date, day_month, days, range};
 pub use labels::{Labelled, event_label, label, label_of, rome};
+
+/// What stands for a person's situation in her words once her data was
+/// erased (« la situation », feminine), on her file and in her space alike.
+pub const ERASED_SITUATION: &str = "(effacée)";

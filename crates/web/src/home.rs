@@ -238,12 +238,7 @@ impl Page {
         Ok(OwnRecord {
             consents,
             exited_on: own.exited_on,
-            situation: own.situation.map(|s| {
-                (
-                    s.stated_on.french(),
-                    s.words.unwrap_or_else(|| "(effacée)".to_owned()),
-                )
-            }),
+            situation: own.situation.map(|s| (s.stated_on.french(), s.said())),
             may_give: own.viewer_may.give_consent,
             may_withdraw: own.viewer_may.withdraw_consent,
         })

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use passerelle_domain::immersion::FeedbackAuthor;
-use passerelle_domain::person::{CauseKind, ConsentPurpose, ReadjustmentCause};
+use passerelle_domain::person::{CauseKind, ReadjustmentCause};
 
 use passerelle_domain::fr::event_label;
 
@@ -406,11 +406,11 @@ struct PersonFile {
     exit: Option<PersonExit>,
     project_versions: Vec<ProjectVersion>,
     timeline_events: Paged<Fact>,
-    situation: Option<Situation>,
+    situation: Option<crate::situation::Situation>,
     job_inquiries: Vec<JobInquiry>,
     peer_meetings: Vec<PeerMeeting>,
     mentorships: Vec<Mentorship>,
-    consent_records: Vec<ConsentRecord>,
+    consent_records: Vec<crate::consents::ConsentRecord>,
     disability_recognition: Option<DisabilityRecognition>,
     matching_needs: Paged<NeedMatch>,
     matching_employers: Paged<EmployerMatch>,
@@ -611,14 +611,6 @@ fn mentor_leads(id: &str, mentors: Vec<PossibleMentor>, after: Option<&str>) -> 
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Situation {
-    stated_on: Day,
-    words: Option<String>,
-    recorded: crate::situation::Recorded,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct JobInquiry {
     id: String,
     held_on: Day,
@@ -647,16 +639,6 @@ struct Mentorship {
     mentor: Option<String>,
     mentor_job: Option<String>,
     end_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ConsentRecord {
-    purpose: Code<ConsentPurpose>,
-    given: bool,
-    on: Day,
-    text_version: Option<String>,
-    signed_form: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -865,7 +847,7 @@ impl Page {
                     jobInquiries { id heldOn romeCode withWhom learned }
                     peerMeetings { id heldOn peer romeCodes takeaways testimonyId }
                     mentorships { id startedOn endedOn mentor mentorJob endReason }
-                    consentRecords { purpose given on textVersion signedForm }
+                    consentRecords { purpose given on textVersion signedForm recorded { by } }
                     disabilityRecognition { recognised recordedOn }
                     matchingNeeds(first: 5) { edges { node { needId employerId employerName activities
                         romeCodes commune romeMatch proximity } } pageInfo { endCursor hasNextPage } }
@@ -913,8 +895,8 @@ impl Page {
             let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
             (
                 s.stated_on.french(),
-                s.words.unwrap_or_else(|| "(effacé)".to_owned()),
-                s.recorded.by_whom(me.as_deref()),
+                s.said(),
+                s.recorded.unwrap_or_default().by_whom(me.as_deref()),
             )
         });
         let disability = p.disability_recognition.map(|d| {

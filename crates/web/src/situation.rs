@@ -30,12 +30,24 @@ struct SituationTemplate {
     form: FormState,
 }
 
-/// Her situation as the API gives it: her words, null once erased.
+/// Her situation as the API gives it: her words, null once erased, and who
+/// noted them when the page asks (her file does).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Situation {
     pub stated_on: Day,
     pub words: Option<String>,
+    #[serde(default)]
+    pub recorded: Option<Recorded>,
+}
+
+impl Situation {
+    /// Her words, or that they were erased.
+    pub(crate) fn said(&self) -> String {
+        self.words
+            .clone()
+            .unwrap_or_else(|| passerelle_domain::fr::ERASED_SITUATION.to_owned())
+    }
 }
 
 #[derive(Deserialize)]
@@ -164,7 +176,7 @@ pub(crate) async fn state(
 }
 
 /// Who recorded a fact, as the API gives it.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct Recorded {
     /// `user:<id>` for staff, `person:<id>` for the person herself.
     pub by: String,
