@@ -347,7 +347,8 @@ pub(crate) async fn employer(
     let mut at = at;
     let mut out = page.run(EMPLOYER_FILE, file_variables(&id, &at)).await;
     if out.bad_cursor() {
-        // A page's link no longer valid: both lists from their start.
+        // A page's link no longer valid: every list (needs, visits,
+        // immersions) from its start.
         at = FilePages::default();
         notice = Some(STALE_PAGE.to_owned());
         out = page.run(EMPLOYER_FILE, file_variables(&id, &at)).await;
