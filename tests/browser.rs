@@ -6019,9 +6019,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
         .audit("accords d'une personne dont l'accompagnement a pris fin")
         .await;
     // The give page itself, opened by its address, offers no form either.
-    browser
-        .goto(&format!("{base}/people/{p}/accords/1"))
-        .await;
+    browser.goto(&format!("{base}/people/{p}/accords/1")).await;
     let page = browser.body().await;
     assert!(page.contains("Son accompagnement a pris fin le"), "{page}");
     assert!(!page.contains("Enregistrer son accord"), "{page}");
@@ -6252,6 +6250,21 @@ async fn a_mediator_notes_a_meeting_with_a_peer_from_her_file_prefilled_with_the
     browser
         .audit("rencontre avec un pair, témoignage retiré")
         .await;
+    // A peer's link gone stale (its page's cursor refused, or a rank past
+    // the list): the form empty, and said so.
+    for stale in ["pair=1&apres=perime", "pair=9"] {
+        browser
+            .goto(&format!("{base}/people/{awa}/rencontre?{stale}"))
+            .await;
+        let form = browser.body().await;
+        assert!(
+            form.contains("Ce lien de page n'est plus valable"),
+            "{stale}: {form}"
+        );
+        assert!(!form.contains("Avec Inès"), "{stale}: {form}");
+        assert_eq!(browser.value("#peer").await, "", "{stale}");
+    }
+    browser.audit("rencontre avec un pair, lien périmé").await;
     browser.close().await;
     assert!(server.terminate().success());
 }
@@ -6327,6 +6340,22 @@ async fn a_mediator_starts_a_mentorship_from_the_whole_list_of_possible_mentors(
         started.contains(&format!("Depuis le {today} : Un boulanger retraité")),
         "{started}"
     );
+    // A suggestion's link gone stale (its page's cursor refused, or a rank
+    // past the list): the form empty, and said so.
+    for stale in ["suggestion=1&apres=perime", "suggestion=9"] {
+        browser
+            .goto(&format!("{base}/people/{awa}/parrainage?{stale}"))
+            .await;
+        let form = browser.body().await;
+        assert!(
+            form.contains("Ce lien de page n'est plus valable"),
+            "{stale}: {form}"
+        );
+        assert_eq!(browser.value("#mentor").await, "", "{stale}");
+    }
+    browser
+        .audit("parrainage à enregistrer, suggestion périmée")
+        .await;
     browser.close().await;
     assert!(server.terminate().success());
 }

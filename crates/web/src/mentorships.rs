@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Day, PersonName, person_not_found, read_or_return};
-use crate::page::{BAD_DAY, FormState, Nav, PAGE_SIZE, Page, given, message, typed_day};
+use crate::page::{
+    BAD_DAY, FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, typed_day,
+};
 
 #[derive(Template)]
 #[template(path = "mentorship_start.html")]
@@ -93,13 +95,20 @@ fn not_found(what: &str) -> Response {
 }
 
 impl Page {
-    async fn start_page(self, id: &str, status: StatusCode, form: FormState) -> Response {
+    /// The form, with `notice` above it when there is one.
+    async fn start_page(
+        self,
+        id: &str,
+        status: StatusCode,
+        form: FormState,
+        notice: Option<String>,
+    ) -> Response {
         let name = match self.person_name(id).await {
             Ok(name) => name,
             Err(page) => return *page,
         };
         let body = StartTemplate {
-            nav: self.nav(None),
+            nav: self.nav(notice),
             id: id.to_owned(),
             name,
             form,
@@ -195,6 +204,10 @@ pub(crate) async fn start_form(
             }
         }
     }
+    // A suggestion that no longer leads to anyone (its page's link no
+    // longer valid, or the list moved) says so rather than leave the form
+    // empty without a word.
+    let stale = given(&q.suggestion).is_some() && mentor.is_empty();
     page.start_page(
         &id,
         StatusCode::OK,
@@ -203,6 +216,7 @@ pub(crate) async fn start_form(
             ("mentor_job", &job),
             ("started_on", &today),
         ]),
+        stale.then(|| STALE_PAGE.to_owned()),
     )
     .await
 }
@@ -238,7 +252,7 @@ pub(crate) async fn start(
     let Ok(started_on) = typed_day(&f.started_on) else {
         state.errors.insert("started_on".into(), BAD_DAY.into());
         return page
-            .start_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state)
+            .start_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None)
             .await;
     };
     let out = page
@@ -261,7 +275,7 @@ pub(crate) async fn start(
             ("startedOn", "started_on"),
         ],
     );
-    page.start_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state)
+    page.start_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None)
         .await
 }
 
