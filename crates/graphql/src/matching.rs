@@ -12,11 +12,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use async_graphql::{Context, ID, Result, SimpleObject};
+use async_graphql::{Context, ErrorExtensions as _, ID, Result, SimpleObject};
 use passerelle_app::policy;
 use passerelle_domain::person::{ConsentPurpose, Person as PersonAggregate, PersonEvent};
-use passerelle_domain::testimony::{Audience, TestimonyEvent};
-use passerelle_domain::values::PersonId;
+use passerelle_domain::testimony::{Audience, Testimony, TestimonyEvent};
+use passerelle_domain::values::{PersonId, TestimonyId};
 use passerelle_projections::views::matching::{
     self, EmployerMatchRow, NeedMatchRow, PeerRow, PersonMatchRow, Proximity, RomeMatch,
 };
@@ -383,12 +383,57 @@ pub(crate) async fn peers_of(
     Ok(PeerConnection { edges, page_info })
 }
 
+/// The testimony a command names on `field`, when it exists, is not
+/// withdrawn and the viewer reads it (`policy::reads_testimony`): else
+/// `BAD_USER_INPUT`, the same whether it does not exist or is not the
+/// viewer's to read, so that the answer tells nothing of other structures'
+/// testimonies.
+pub(crate) async fn readable_testimony(
+    ctx: &Context<'_>,
+    field: &'static str,
+    id: &ID,
+) -> Result<TestimonyId> {
+    let refused = || {
+        error::error(
+            error::Code::BadUserInput,
+            "Ce témoignage n'existe pas ou n'est plus lisible.",
+        )
+        .extend_with(move |_, e| e.set("field", field))
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Err(refused());
+    };
+    let viewer = actor(ctx)?;
+    let gw = gateway(ctx);
+    let Some(author) = passerelle_projections::views::people::testimony_author(&gw.pool, id)
+        .await
+        .map_err(error::db)?
+    else {
+        return Err(refused());
+    };
+    let Some(author) = passerelle_projections::views::people::get(&gw.pool, author)
+        .await
+        .map_err(error::db)?
+    else {
+        return Err(refused());
+    };
+    crate::context::read_stream(ctx, format!("testimony-{id}"))?;
+    let history = gw
+        .handler
+        .history::<Testimony>(TestimonyId(id))
+        .await
+        .map_err(error::app)?;
+    match current(&id.to_string(), history.into_iter().map(|r| r.event)) {
+        Some(t) if policy::reads_testimony(&viewer, author.structure, t.audience) => {
+            Ok(TestimonyId(id))
+        }
+        _ => Err(refused()),
+    }
+}
+
 /// A testimony as its facts leave it: none once withdrawn, or when its
 /// account was erased with its author's key.
-pub(crate) fn current(
-    id: &str,
-    events: impl Iterator<Item = TestimonyEvent>,
-) -> Option<PeerTestimony> {
+fn current(id: &str, events: impl Iterator<Item = TestimonyEvent>) -> Option<PeerTestimony> {
     let mut testimony = None;
     for event in events {
         match event {

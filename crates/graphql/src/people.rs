@@ -1012,7 +1012,7 @@ impl PeopleMutation {
         // never a made-up id, a withdrawn one or another structure's.
         staff(ctx)?;
         let testimony_id = match &input.testimony_id {
-            Some(t) => Some(crate::testimonies::readable(ctx, "testimonyId", t).await?),
+            Some(t) => Some(crate::matching::readable_testimony(ctx, "testimonyId", t).await?),
             None => None,
         };
         self.on_person(ctx, &input.person_id, input.command_id, |today| {

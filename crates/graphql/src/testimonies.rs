@@ -6,7 +6,7 @@
 //! `people` shows them, and the testimony's id. `Person.testimonies`
 //! (`person_record`) lists hers, withdrawn ones included.
 
-use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::{Views, policy};
 use passerelle_domain::testimony::{Audience, Testimony, TestimonyCommand};
 use passerelle_domain::values::{PersonId, TestimonyId};
@@ -109,51 +109,6 @@ async fn on_testimony(
         .map(Person::from)
         .ok_or_else(|| error::not_found("Personne"))?;
     Ok((person, ID(id.to_string())))
-}
-
-/// The testimony a command names on `field`, when it exists, is not
-/// withdrawn and the viewer reads it (`policy::reads_testimony`): else
-/// `BAD_USER_INPUT`, the same whether it does not exist or is not the
-/// viewer's to read, so that the answer tells nothing of other structures'
-/// testimonies.
-pub(crate) async fn readable(
-    ctx: &Context<'_>,
-    field: &'static str,
-    id: &ID,
-) -> Result<TestimonyId> {
-    let refused = || {
-        error::error(
-            error::Code::BadUserInput,
-            "Ce témoignage n'existe pas ou n'est plus lisible.",
-        )
-        .extend_with(move |_, e| e.set("field", field))
-    };
-    let Ok(id) = id.parse::<Uuid>() else {
-        return Err(refused());
-    };
-    let viewer = actor(ctx)?;
-    let gw = gateway(ctx);
-    let Some(author) = people::testimony_author(&gw.pool, id)
-        .await
-        .map_err(error::db)?
-    else {
-        return Err(refused());
-    };
-    let Some(author) = people::get(&gw.pool, author).await.map_err(error::db)? else {
-        return Err(refused());
-    };
-    crate::context::read_stream(ctx, format!("testimony-{id}"))?;
-    let history = gw
-        .handler
-        .history::<Testimony>(TestimonyId(id))
-        .await
-        .map_err(error::app)?;
-    match crate::matching::current(&id.to_string(), history.into_iter().map(|r| r.event)) {
-        Some(t) if policy::reads_testimony(&viewer, author.structure, t.audience) => {
-            Ok(TestimonyId(id))
-        }
-        _ => Err(refused()),
-    }
 }
 
 #[Object]
