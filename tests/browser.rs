@@ -6258,7 +6258,7 @@ async fn a_mediator_notes_a_meeting_with_a_peer_from_her_file_prefilled_with_the
             .await;
         let form = browser.body().await;
         assert!(
-            form.contains("Ce lien de page n'est plus valable"),
+            form.contains("La personne choisie n'est plus à cette place"),
             "{stale}: {form}"
         );
         assert!(!form.contains("Avec Inès"), "{stale}: {form}");
@@ -6348,7 +6348,7 @@ async fn a_mediator_starts_a_mentorship_from_the_whole_list_of_possible_mentors(
             .await;
         let form = browser.body().await;
         assert!(
-            form.contains("Ce lien de page n'est plus valable"),
+            form.contains("La personne choisie n'est plus à cette place"),
             "{stale}: {form}"
         );
         assert_eq!(browser.value("#mentor").await, "", "{stale}");

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{PersonName, person_not_found};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, parse_date};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, STALE_CHOICE, given, parse_date};
 
 /// Which of the two is logged.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -194,7 +194,7 @@ impl Page {
         // longer valid, or the list moved) says so above the empty form.
         let stale = given(&pick.pair).is_some() && peer.is_none();
         let body = EncounterTemplate {
-            nav: self.nav(stale.then(|| STALE_PAGE.to_owned())),
+            nav: self.nav(stale.then(|| STALE_CHOICE.to_owned())),
             id: id.to_owned(),
             name,
             inquiry: kind == Encounter::Inquiry,

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::answer::{Day, PersonName, person_not_found, read_or_return};
 use crate::page::{
-    BAD_DAY, FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, typed_day,
+    BAD_DAY, FormState, Nav, PAGE_SIZE, Page, STALE_CHOICE, given, message, typed_day,
 };
 
 #[derive(Template)]
@@ -216,7 +216,7 @@ pub(crate) async fn start_form(
             ("mentor_job", &job),
             ("started_on", &today),
         ]),
-        stale.then(|| STALE_PAGE.to_owned()),
+        stale.then(|| STALE_CHOICE.to_owned()),
     )
     .await
 }

@@ -537,6 +537,11 @@ impl Outcome {
 pub(crate) const STALE_PAGE: &str =
     "Ce lien de page n'est plus valable : voici le début de la liste.";
 
+/// Above a form a list's entry prefills, when that entry can no longer be
+/// found where the link said (the list moved, or its page link expired).
+pub(crate) const STALE_CHOICE: &str = "La personne choisie n'est plus à cette place dans la liste : \
+     rien n'a été prérempli. Choisissez-la de nouveau depuis la liste, ou remplissez le formulaire.";
+
 /// A form's values as sent, and the errors to show beside each field.
 #[derive(Default)]
 pub(crate) struct FormState {
