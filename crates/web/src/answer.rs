@@ -39,6 +39,18 @@ impl Page {
     /// The full name of a person the viewer reaches; else the page to
     /// answer: [`person_not_found`], or the error page of a failed read.
     pub(crate) async fn person_name(&self, id: &str) -> Result<String, Box<Response>> {
+        match self.readable_person_name(id).await? {
+            Some(name) => Ok(name),
+            None => Err(Box::new(person_not_found())),
+        }
+    }
+
+    /// A person's full name, when the viewer reads her (`None` for one who
+    /// does not exist or is out of reach, the two not told apart).
+    pub(crate) async fn readable_person_name(
+        &self,
+        id: &str,
+    ) -> Result<Option<String>, Box<Response>> {
         #[derive(Deserialize)]
         struct Answer {
             person: Option<PersonName>,
@@ -49,10 +61,7 @@ impl Page {
                 json!({ "p": id }),
             )
             .await;
-        match out.read::<Answer>()?.person {
-            Some(person) => Ok(person.full()),
-            None => Err(Box::new(person_not_found())),
-        }
+        Ok(out.read::<Answer>()?.person.map(|p| p.full()))
     }
 }
 
