@@ -16,7 +16,7 @@ const RECORD: &str = "query($p: ID!) { person(id: $p) {
     jobInquiries { id romeCode job withWhom learned heldOn recorded { by role at } }
     peerMeetings { id peer romeCodes testimonyId takeaways heldOn recorded { by } }
     mentorships { id mentor mentorJob startedOn endedOn endReason recorded { by } }
-    consentRecords { purpose given textVersion signedForm on recorded { by role } }
+    consentRecords { purpose given textVersion signedForm proof on recorded { by role } }
     referentChanges { referentId recorded { by role } }
     exit { reason contract explanation exitedOn recorded { by } }
     disabilityRecognition { recognised recordedOn recorded { by role } }
@@ -226,11 +226,11 @@ async fn a_persons_record_reads_back_for_whoever_may_read_it() {
         read["consentRecords"],
         json!([
             { "purpose": "MENTORING", "given": true, "textVersion": "v1", "signedForm": false,
-              "on": today, "recorded": staff },
+              "proof": "ORAL", "on": today, "recorded": staff },
             { "purpose": "DISABILITY_RECOGNITION", "given": true, "textVersion": "v1",
-              "signedForm": true, "on": today, "recorded": staff },
+              "signedForm": true, "proof": "SIGNED_FORM", "on": today, "recorded": staff },
             { "purpose": "MENTORING", "given": false, "textVersion": null, "signedForm": null,
-              "on": today, "recorded": staff },
+              "proof": null, "on": today, "recorded": staff },
         ]),
         "the history, not only what stands: {read}"
     );

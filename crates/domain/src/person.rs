@@ -172,6 +172,27 @@ pub enum ConsentPurpose {
     DisabilityRecognition,
 }
 
+/// How a consent was obtained, without who noted it: what the API and the
+/// pages say of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum ConsentProofKind {
+    SignedForm,
+    Online,
+    Oral,
+}
+
+impl ConsentProof {
+    pub fn kind(self) -> ConsentProofKind {
+        match self {
+            ConsentProof::SignedForm => ConsentProofKind::SignedForm,
+            ConsentProof::Online => ConsentProofKind::Online,
+            ConsentProof::Oral { .. } => ConsentProofKind::Oral,
+        }
+    }
+}
+
 /// How the consent was obtained: the proof kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

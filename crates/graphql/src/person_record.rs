@@ -15,8 +15,8 @@ use passerelle_app::policy::{self, PersonRecord};
 use passerelle_app::{Actor, Recorded};
 use passerelle_domain::Personal;
 use passerelle_domain::person::{
-    ConsentPurpose, ExitReason, ExitReasonKind, IdentityField, Person as PersonAggregate,
-    PersonEvent,
+    ConsentProofKind, ConsentPurpose, ExitReason, ExitReasonKind, IdentityField,
+    Person as PersonAggregate, PersonEvent,
 };
 use passerelle_domain::testimony::{Audience, TestimonyEvent};
 use passerelle_domain::values::{ContractType, PersonId};
@@ -98,6 +98,9 @@ pub struct ConsentRecord {
     /// True when the person signed a form, false for an oral or online
     /// consent; null for a withdrawal.
     pub signed_form: Option<bool>,
+    /// How it was given: on a signed form, online by the person, or orally
+    /// before staff who noted it; null for a withdrawal.
+    pub proof: Option<ConsentProofKind>,
     /// When it was given or withdrawn.
     pub on: Date,
     pub recorded: Recording,
@@ -302,10 +305,8 @@ impl History {
                 purpose: e.purpose,
                 given: true,
                 text_version: Some(e.text_version.as_str().to_owned()),
-                signed_form: Some(matches!(
-                    e.proof,
-                    passerelle_domain::person::ConsentProof::SignedForm
-                )),
+                signed_form: Some(e.proof.kind() == ConsentProofKind::SignedForm),
+                proof: Some(e.proof.kind()),
                 on: e.given_on,
                 recorded: r.into(),
             }),
@@ -314,6 +315,7 @@ impl History {
                 given: false,
                 text_version: None,
                 signed_form: None,
+                proof: None,
                 on: e.withdrawn_on,
                 recorded: r.into(),
             }),

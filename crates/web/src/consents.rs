@@ -13,14 +13,13 @@ use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_domain::fr::Labelled;
-use passerelle_domain::person::ConsentPurpose;
+use passerelle_domain::person::{ConsentProofKind, ConsentPurpose};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Code, Day, PersonName, person_not_found, read_or_return};
 use crate::home::{Notice, ViewerMay, notice, paragraphs};
 use crate::page::{BAD_DAY, FormState, Nav, Page, message, typed_day};
-use crate::situation::Recorded;
 
 /// A purpose's part of an address: a number, `/accords/1`, never its name.
 /// Addresses end in logs (a reverse proxy's), where a word would tie this
@@ -66,35 +65,35 @@ pub(crate) struct ConsentRecord {
     pub on: Day,
     pub text_version: Option<String>,
     pub signed_form: Option<bool>,
-    pub recorded: Recorded,
+    /// How she gave it, as the API says; none for a withdrawal.
+    pub proof: Option<Code<ConsentProofKind>>,
 }
 
 impl ConsentRecord {
-    /// How she gave it: on a form she signed, orally before staff who
-    /// noted it, or online from her own space (recorded as hers).
-    pub(crate) fn how(&self) -> Option<&'static str> {
-        Some(match self.signed_form? {
-            true => "sur un formulaire signé",
-            false if self.recorded.by.starts_with("person:") => "en ligne, depuis son espace",
-            false => "à l'oral, noté par l'équipe",
-        })
-    }
-
     /// « Donné sur un formulaire signé, texte version v1 » ; « Retiré ».
     pub(crate) fn said(&self) -> String {
         if !self.given {
             return "Retiré".to_owned();
         }
         let mut said = String::from("Donné");
-        if let Some(how) = self.how() {
+        if let Some(how) = self.proof {
             said.push(' ');
-            said.push_str(how);
+            said.push_str(&lowercase_first(how.french()));
         }
         if let Some(version) = &self.text_version {
             said.push_str(&format!(", texte version {version}"));
         }
         said
     }
+}
+
+/// A label as it reads inside a sentence: « À l'oral » → « à l'oral ».
+fn lowercase_first(label: &str) -> String {
+    let mut chars = label.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -124,7 +123,7 @@ impl Consents {
 
 const PERSON_CONSENTS: &str = "query($p: ID!) { person(id: $p) { firstName lastName exitedOn
     viewerMay { giveConsent withdrawConsent }
-    consentRecords { purpose given on textVersion signedForm recorded { by } } } }";
+    consentRecords { purpose given on textVersion signedForm proof } } }";
 
 /// One purpose on the page: its label, where it stands, what to do.
 struct PurposeView {

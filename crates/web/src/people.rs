@@ -847,7 +847,7 @@ impl Page {
                     jobInquiries { id heldOn romeCode withWhom learned }
                     peerMeetings { id heldOn peer romeCodes takeaways testimonyId }
                     mentorships { id startedOn endedOn mentor mentorJob endReason }
-                    consentRecords { purpose given on textVersion signedForm recorded { by } }
+                    consentRecords { purpose given on textVersion signedForm proof }
                     disabilityRecognition { recognised recordedOn }
                     matchingNeeds(first: 5) { edges { node { needId employerId employerName activities
                         romeCodes commune romeMatch proximity } } pageInfo { endCursor hasNextPage } }

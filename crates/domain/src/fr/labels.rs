@@ -10,7 +10,7 @@ use crate::immersion::{
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use crate::person::{
-    ConsentPurpose, ErasureReason, ExitReasonKind, PersonStage, ReadjustmentCause,
+    ConsentProofKind, ConsentPurpose, ErasureReason, ExitReasonKind, PersonStage, ReadjustmentCause,
 };
 use crate::testimony::Audience;
 use crate::values::{
@@ -105,6 +105,12 @@ labels!(ConsentPurpose {
     Mentoring => "mentoring", "Être mis en relation avec un parrain ou une marraine";
     PeerContact => "peer_contact", "Rencontrer des personnes accompagnées comme pair";
     DisabilityRecognition => "disability_recognition", "Enregistrer la RQTH (donnée de santé)";
+});
+
+labels!(ConsentProofKind {
+    SignedForm => "signed_form", "Sur un formulaire signé";
+    Online => "online", "En ligne, depuis son espace";
+    Oral => "oral", "À l'oral, noté par l'équipe";
 });
 
 labels!(Audience {
@@ -353,6 +359,7 @@ mod tests {
     fn every_value_has_its_own_label() {
         distinct::<Objective>();
         distinct::<ConsentPurpose>();
+        distinct::<ConsentProofKind>();
         distinct::<Stage>();
         distinct::<FeedbackAuthor>();
         distinct::<Skill>();
