@@ -10,6 +10,7 @@ pub mod dashboards;
 pub mod erasure;
 pub mod pages;
 pub mod round_trips;
+pub mod seeding;
 pub mod store;
 
 use std::sync::{Arc, OnceLock};

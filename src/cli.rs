@@ -202,6 +202,16 @@ pub(crate) enum BenchCommand {
         /// Runs of each query.
         #[arg(long, default_value_t = 40)]
         samples: usize,
+        /// Events seeded through the command path at most; a larger store
+        /// is copies of them under fresh identities.
+        #[arg(long, default_value_t = crate::bench::seeding::TEMPLATE_EVENTS,
+              value_parser = clap::value_parser!(i64).range(1..))]
+        template_events: i64,
+        /// Skip rebuilding each projection alone after the one-pass
+        /// rebuild: at ten million events they take the better part of an
+        /// hour, and the cost curve needs the one pass only.
+        #[arg(long)]
+        no_rebuild_each: bool,
     },
     /// Erases people of a seeded store through `personErase`'s path, timed,
     /// and checks every dashboard reads the same figures afterwards.

@@ -518,8 +518,19 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             events,
             reuse,
             samples,
+            template_events,
+            no_rebuild_each,
         } => {
-            let r = bench::dashboards::run(config, db, events, reuse, samples).await?;
+            let r = bench::dashboards::run(
+                config,
+                db,
+                events,
+                template_events,
+                reuse,
+                samples,
+                !no_rebuild_each,
+            )
+            .await?;
             println!(
                 "targets met (every query p95 < {} ms, < {} ms as of a date; one-pass rebuild ≥ {} log events/s): {}",
                 bench::dashboards::QUERY_TARGET_MS,

@@ -4,40 +4,31 @@
 //! every projection alone, on a seeded store, beside a raw sequential read
 //! of the same events in the same run.
 //!
-//! The store is seeded with independent demo histories (one territory of
-//! three structures each) carried out concurrently through the command
-//! path. `--reuse` keeps a store seeded by an earlier run, with its key.
+//! The store is seeded as [`super::seeding`] says: demo histories through
+//! the command path, then copies of them for a larger store. `--reuse`
+//! keeps a store seeded by an earlier run, with its key, and grows it to
+//! `--events`: the cost curve is measured on one store, grown from size to
+//! size.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use passerelle_app::{Clock as _, FixedClock, Handler, SystemClock};
-use passerelle_demo::{Options, Staff};
-use passerelle_domain::values::{StructureId, UserId};
 use passerelle_projections::dashboards::{self, Filter};
 use passerelle_store::projection::Projections;
-use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store};
 use serde::Serialize;
-use sqlx::Connection as _;
 use time::{Duration as Days, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::database::{self, Database};
+use crate::database::Database;
 
 /// The store's database, which `bench pages` reads too.
 pub(super) const NAME: &str = "passerelle_bench_dashboards";
 pub(super) const KEY_FILE: &str = "bench-dashboards.key";
-/// Départements the territories are drawn in, in turn.
-const DEPARTEMENTS: [&str; 8] = ["44", "35", "49", "29", "56", "22", "85", "72"];
 /// Each figure's p95, plain or filtered, and "as of" a past day; the log's
 /// events per second through the one-pass rebuild of every projection.
 pub const QUERY_TARGET_MS: f64 = 25.0;
 pub const AS_OF_TARGET_MS: f64 = 100.0;
 pub const REBUILD_TARGET: f64 = 100_000.0;
-/// Histories carried out at once.
-const CONCURRENT: usize = 4;
 
 #[derive(Debug, Serialize)]
 pub struct QueryFigure {
@@ -98,143 +89,11 @@ pub struct DashboardsReport {
     pub raw_read_events_per_s: f64,
     pub rebuilds: Vec<RebuildFigure>,
     /// Every projection rebuilt one after the other: the log's events times
-    /// the projections, over the total time.
+    /// the projections, over the total time (none with `--no-rebuild-each`).
     pub rebuild_all_events_per_s: f64,
     pub one_pass: OnePassFigure,
     pub queries: Vec<QueryFigure>,
     pub targets_met: bool,
-}
-
-/// A benchmark's own database `name`, and the key its personal data is
-/// sealed with, kept beside the service's data in `key_file` so `--reuse`
-/// can read it again.
-pub(super) async fn open(
-    config: &Config,
-    db: &Database,
-    name: &str,
-    key_file: &str,
-    reuse: bool,
-) -> anyhow::Result<(sqlx::PgPool, Store)> {
-    let key_path = config.data_dir.join(key_file);
-    let mut admin =
-        sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(name)
-            .fetch_one(&mut admin)
-            .await?;
-    let fresh = !(reuse && exists && key_path.exists());
-    if fresh {
-        super::drop_database(&mut admin, name).await?;
-        database::create_database_if_missing(&db.server, name).await?;
-        // The key of a store just dropped seals nothing any more.
-        if key_path.exists() {
-            std::fs::remove_file(&key_path)?;
-        }
-        database::write_secret(&key_path, &MasterKey::generate().to_base64())?;
-    }
-    let key = MasterKey::from_base64(std::fs::read_to_string(&key_path)?.trim())
-        .context("the benchmark's key")?;
-    let pool = passerelle_store::connect(db.server.clone().database(name), 20).await?;
-    MIGRATOR.run(&pool).await?;
-    let store = Store::new(
-        pool.clone(),
-        Keyring::new(&key),
-        passerelle_app::upcasters(),
-    );
-    Ok((pool, store))
-}
-
-pub(super) async fn count_events(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar("select count(*) from events")
-        .fetch_one(pool)
-        .await?)
-}
-
-/// A seeded store, its projections caught up.
-pub(super) struct Seeded {
-    pub pool: sqlx::PgPool,
-    pub projections: Arc<Projections>,
-    /// Events in the log.
-    pub events: i64,
-    /// Whether this run seeded any.
-    pub seeded_now: bool,
-}
-
-/// The benchmark's store `name` ([`open`]), seeded until it holds `events`
-/// events at least, every projection caught up.
-pub(super) async fn seeded(
-    config: &Config,
-    db: &Database,
-    name: &str,
-    key_file: &str,
-    events: i64,
-    reuse: bool,
-) -> anyhow::Result<Seeded> {
-    let (pool, store) = open(config, db, name, key_file, reuse).await?;
-    let projections = Arc::new(Projections::new(
-        store,
-        passerelle_projections::all(),
-        config.projections.runner(),
-    ));
-    projections.setup().await?;
-    let before = count_events(&pool).await?;
-    seed(&projections, events).await?;
-    projections.catch_up().await?;
-    let total = count_events(&pool).await?;
-    println!("{total} events in the log");
-    Ok(Seeded {
-        pool,
-        projections,
-        events: total,
-        seeded_now: total > before,
-    })
-}
-
-/// Seeds territories until the log holds `target` events: of 2,000 people
-/// and 700 employers each, smaller for a target below a few waves' worth
-/// (a test's store), so that it is not overshot by far.
-pub(super) async fn seed(projections: &Arc<Projections>, target: i64) -> anyhow::Result<()> {
-    let people = usize::try_from(target / (CONCURRENT as i64 * 125))
-        .unwrap_or(0)
-        .clamp(30, 2_000);
-    let today = SystemClock.today();
-    let mut index = 0u64;
-    let mut events = count_events(projections.store().pool()).await?;
-    while events < target {
-        let mut wave = tokio::task::JoinSet::new();
-        for _ in 0..CONCURRENT {
-            index += 1;
-            let n = index;
-            let staff: Vec<Staff> = (0..3u64)
-                .map(|s| Staff {
-                    structure: StructureId(Uuid::from_u64_pair(n, s)),
-                    departement: DEPARTEMENTS[((n * 3 + s) % DEPARTEMENTS.len() as u64) as usize],
-                    mediators: (0..4)
-                        .map(|m| UserId(Uuid::from_u64_pair(n, 100 + s * 10 + m)))
-                        .collect(),
-                })
-                .collect();
-            let clock = Arc::new(FixedClock::new(SystemClock.now()));
-            let handler = Handler::new(projections.clone(), clock.clone());
-            wave.spawn(async move {
-                let options = Options {
-                    seed: n,
-                    people,
-                    employers: people * 7 / 20,
-                    months: 36,
-                    end: today,
-                };
-                passerelle_demo::seed(&handler, &clock, &staff, &options).await
-            });
-        }
-        while let Some(done) = wave.join_next().await {
-            done??;
-        }
-        events = count_events(projections.store().pool()).await?;
-        println!("seeded {events} events");
-    }
-    Ok(())
 }
 
 /// Runs `query` `samples` times; its p50 and p95.
@@ -334,15 +193,17 @@ pub async fn run(
     config: &Config,
     db: &Database,
     events: i64,
+    template: i64,
     reuse: bool,
     samples: usize,
+    rebuild_each: bool,
 ) -> anyhow::Result<DashboardsReport> {
-    let Seeded {
+    let super::seeding::Seeded {
         pool,
         projections,
         events: total,
         seeded_now,
-    } = seeded(config, db, NAME, KEY_FILE, events, reuse).await?;
+    } = super::seeding::seeded(config, db, NAME, KEY_FILE, events, template, reuse).await?;
 
     let (read, elapsed) = super::store::raw_scan(&pool).await?;
     let raw_rate = read as f64 / elapsed.as_secs_f64();
@@ -352,7 +213,8 @@ pub async fn run(
 
     let mut rebuilds = Vec::new();
     let (mut all_events, mut all_time) = (0i64, Duration::ZERO);
-    for name in passerelle_projections::all().iter().map(|p| p.name()) {
+    let each = passerelle_projections::all();
+    for name in each.iter().map(|p| p.name()).filter(|_| rebuild_each) {
         // With its progress bar, as `projections rebuild` runs it (drawn
         // on a terminal only).
         let report = projections.rebuild(name, true).await?;
@@ -369,7 +231,7 @@ pub async fn run(
             events_per_s: rate,
         });
     }
-    let rebuild_all = all_events as f64 / all_time.as_secs_f64();
+    let rebuild_all = all_events as f64 / all_time.as_secs_f64().max(f64::EPSILON);
 
     let now = OffsetDateTime::now_utc();
     let past = now - Days::days(365);

@@ -179,12 +179,21 @@ pub async fn run(
     events: i64,
     reuse: bool,
 ) -> anyhow::Result<ErasureReport> {
-    let super::dashboards::Seeded {
+    let super::seeding::Seeded {
         pool,
         projections,
         seeded_now,
         ..
-    } = super::dashboards::seeded(config, db, NAME, KEY_FILE, events, reuse).await?;
+    } = super::seeding::seeded(
+        config,
+        db,
+        NAME,
+        KEY_FILE,
+        events,
+        super::seeding::TEMPLATE_EVENTS,
+        reuse,
+    )
+    .await?;
 
     // One instant for both readings: the figures counted up to "now"
     // (employers' answer times) must not move with the clock.
@@ -204,7 +213,7 @@ pub async fn run(
     projections.catch_up().await?;
     let catch_up = started.elapsed();
     let after = figures(&pool, now).await?;
-    let total = super::dashboards::count_events(&pool).await?;
+    let total = super::seeding::count_events(&pool).await?;
     pool.close().await;
 
     let differing: Vec<String> = before

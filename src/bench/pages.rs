@@ -345,13 +345,23 @@ pub async fn run(
     reuse: bool,
     samples: usize,
 ) -> anyhow::Result<PagesReport> {
-    use super::dashboards::{KEY_FILE, NAME, Seeded, seeded};
+    use super::dashboards::{KEY_FILE, NAME};
+    use super::seeding::{Seeded, seeded};
     let Seeded {
         pool,
         projections,
         events,
         seeded_now,
-    } = seeded(config, db, NAME, KEY_FILE, events, reuse).await?;
+    } = seeded(
+        config,
+        db,
+        NAME,
+        KEY_FILE,
+        events,
+        super::seeding::TEMPLATE_EVENTS,
+        reuse,
+    )
+    .await?;
     let p = pick(&pool).await?;
     let mediator_email = format!("banc-pages-{}@passerelle.invalid", p.mediator.simple());
     let manager_email = format!(
