@@ -151,9 +151,11 @@ impl EventData {
         Self(text.into())
     }
 
-    /// Placeholder for an event whose data is not read.
-    pub(crate) fn null() -> Self {
-        Self("null".into())
+    /// Placeholder for an event whose data is not read yet: empty, so
+    /// that making it allocates nothing (read-all makes one per row, for
+    /// its reader to see the event before the data is taken).
+    pub(crate) fn unread() -> Self {
+        Self(Box::default())
     }
 }
 

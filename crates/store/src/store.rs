@@ -253,30 +253,36 @@ static READ_ALL: LazyLock<[String; 2]> = LazyLock::new(|| {
 
 /// The event of `EVENT_COLUMNS` from column `at` on, decoded by position
 /// (read-all decodes a million of them, and looking each column up by name
-/// costs), without its data: see [`data_at`].
+/// costs), without its data: see [`data_at`]. Each value is decoded without
+/// first checking its column's type against the Rust type's: the columns are
+/// the events table's own, typed by its DDL, and the check (a list of
+/// compatible types walked per column per row) was a fair part of decoding a
+/// row; each decoder still checks the value it reads (a UUID's sixteen
+/// bytes, an integer's width, a text's UTF-8), and the store's tests read
+/// every column back.
 fn event_at(row: &PgRow, at: usize) -> Result<RecordedEvent, sqlx::Error> {
-    let tenant = row.try_get(at + 2)?;
+    let tenant = row.try_get_unchecked(at + 2)?;
     Ok(RecordedEvent {
         position: LogPosition {
-            transaction_id: row.try_get(at + 1)?,
-            global_position: row.try_get(at)?,
+            transaction_id: row.try_get_unchecked(at + 1)?,
+            global_position: row.try_get_unchecked(at)?,
         },
         tenant,
-        stream_id: row.try_get(at + 3)?,
-        version: row.try_get(at + 4)?,
-        event_id: row.try_get(at + 5)?,
-        event_type: row.try_get(at + 6)?,
-        schema_version: row.try_get(at + 7)?,
-        data: EventData::null(),
+        stream_id: row.try_get_unchecked(at + 3)?,
+        version: row.try_get_unchecked(at + 4)?,
+        event_id: row.try_get_unchecked(at + 5)?,
+        event_type: row.try_get_unchecked(at + 6)?,
+        schema_version: row.try_get_unchecked(at + 7)?,
+        data: EventData::unread(),
         metadata: Metadata {
-            actor: row.try_get(at + 9)?,
-            role: row.try_get(at + 10)?,
+            actor: row.try_get_unchecked(at + 9)?,
+            role: row.try_get_unchecked(at + 10)?,
             structure: tenant,
-            correlation_id: row.try_get(at + 11)?,
-            causation_id: row.try_get(at + 12)?,
-            command_id: row.try_get(at + 13)?,
+            correlation_id: row.try_get_unchecked(at + 11)?,
+            causation_id: row.try_get_unchecked(at + 12)?,
+            command_id: row.try_get_unchecked(at + 13)?,
         },
-        recorded_at: row.try_get(at + 14)?,
+        recorded_at: row.try_get_unchecked(at + 14)?,
     })
 }
 
@@ -285,8 +291,12 @@ fn event_at(row: &PgRow, at: usize) -> Result<RecordedEvent, sqlx::Error> {
 /// text), which it checked when the event was written; read as is rather
 /// than parsed to check it again.
 fn data_at(row: &PgRow, at: usize) -> Result<EventData, sqlx::Error> {
-    let text: &str = row.try_get_unchecked(at + 8)?;
-    Ok(EventData::from_json_text(text))
+    Ok(EventData::from_json_text(data_text_at(row, at)?))
+}
+
+/// The data's text as [`data_at`] takes it, borrowed from the row.
+fn data_text_at(row: &PgRow, at: usize) -> Result<&str, sqlx::Error> {
+    row.try_get_unchecked(at + 8)
 }
 
 /// The whole event of `EVENT_COLUMNS` from column `at` on.
@@ -819,22 +829,37 @@ impl Store {
             .fetch(&mut *conn);
         let mut read = 0;
         let mut events = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(10_000));
+        // The kept events whose data is to be upcast or unsealed, told while
+        // the row is at hand: a batch with none (most of the log) takes no
+        // second pass over its events.
+        let mut worked = Vec::new();
         let mut reached = None;
         while let Some(row) = rows.try_next().await? {
             read += 1;
             let mut event = event_at(&row, 0)?;
             reached = Some(event.position);
             if keep(&event) {
-                event.data = data_at(&row, 0)?;
+                let text = data_text_at(&row, 0)?;
+                if self.needs_work(&event.event_type, event.schema_version, text) {
+                    worked.push(events.len());
+                }
+                event.data = EventData::from_json_text(text);
                 events.push(event);
             }
         }
         drop(rows);
+        self.finish_at(conn, &mut events, worked).await?;
         Ok(ReadBatch {
-            events: self.finish(conn, events).await?,
+            events,
             read,
             reached,
         })
+    }
+
+    /// Whether an event's data is to be worked on as a tree before its
+    /// reader sees it: upcast, or sealed values to open.
+    fn needs_work(&self, event_type: &str, schema_version: i32, data: &str) -> bool {
+        self.upcasters.applies(event_type, schema_version) || personal::may_hold_sealed(data)
     }
 
     /// The events as their readers see them: upcast to the code's schema
@@ -845,10 +870,29 @@ impl Store {
         conn: &mut PgConnection,
         mut events: Vec<RecordedEvent>,
     ) -> Result<Vec<RecordedEvent>> {
+        let worked = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| self.needs_work(&e.event_type, e.schema_version, e.data.get()))
+            .map(|(index, _)| index)
+            .collect();
+        self.finish_at(conn, &mut events, worked).await?;
+        Ok(events)
+    }
+
+    /// [`Store::finish`] for the events at `worked`, those
+    /// [`Store::needs_work`] picked; the others are left as read.
+    async fn finish_at(
+        &self,
+        conn: &mut PgConnection,
+        events: &mut [RecordedEvent],
+        worked: Vec<usize>,
+    ) -> Result<()> {
         // Events whose data must be worked on as a tree: sealed values to
         // open.
         let mut sealed: Vec<(usize, Value)> = Vec::new();
-        for (index, event) in events.iter_mut().enumerate() {
+        for index in worked {
+            let event = &mut events[index];
             if self
                 .upcasters
                 .applies(&event.event_type, event.schema_version)
@@ -875,7 +919,7 @@ impl Store {
                 events[index].data = EventData::of(&value);
             }
         }
-        Ok(events)
+        Ok(())
     }
 
     /// Writes over the personal values of the events of `streams` that

@@ -192,3 +192,39 @@ async fn an_open_transaction_holds_later_commits_back_instead_of_letting_them_be
         .collect();
     assert_eq!(ns, [1, 2]);
 }
+
+/// Read-all decodes each column by its position in the row, without
+/// checking the column's type first: every field of an event read back must
+/// be the one appended, in its own place (two columns of one type swapped,
+/// or one read at the wrong position, would be caught here).
+#[tokio::test]
+async fn read_all_gives_back_every_field_as_appended() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let mut meta = metadata();
+    meta.causation_id = Some(Uuid::new_v4());
+    let events = [event(1), event(2)];
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_000).unwrap();
+    let appended = store
+        .append(&passerelle_store::Append {
+            recorded_at: Some(at),
+            ..append("fields-1", ExpectedVersion::NoStream, &events, &meta)
+        })
+        .await
+        .unwrap();
+    let expected = appended.recorded(&events, &meta, "fields-1");
+    let read = read_everything(&store).await;
+    assert_eq!(read.len(), expected.len());
+    for (read, expected) in read.iter().zip(&expected) {
+        assert_eq!(read.position, expected.position);
+        assert_eq!(read.tenant, expected.tenant);
+        assert_eq!(read.stream_id, expected.stream_id);
+        assert_eq!(read.version, expected.version);
+        assert_eq!(read.event_id, expected.event_id);
+        assert_eq!(read.event_type, expected.event_type);
+        assert_eq!(read.schema_version, expected.schema_version);
+        assert_eq!(read.value(), expected.value());
+        assert_eq!(read.metadata, expected.metadata);
+        assert_eq!(read.recorded_at, at);
+    }
+}
