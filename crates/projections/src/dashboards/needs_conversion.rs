@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::filter::{
     DashboardError, Filter, NEED_COLUMNS, VISIT_COLUMNS, employers_join, push_as_of, restrict,
 };
+use super::totals::{NEED_FATES, everything, need_fate, need_sources, reached, snapshot, totals};
 use crate::views::untag;
 
 /// Needs surfaced by one source, and what became of them.
@@ -42,6 +43,9 @@ pub async fn needs_conversion(
     filter: &Filter,
     as_of: Option<OffsetDateTime>,
 ) -> Result<NeedsConversion, DashboardError> {
+    if everything(filter, as_of) {
+        return whole_needs_conversion(db).await;
+    }
     let mut q = QueryBuilder::<Postgres>::new(format!(
         "select count(*) from dashboards.visits v{} where v.recorded_at <= ",
         employers_join(filter)
@@ -83,4 +87,39 @@ pub async fn needs_conversion(
         })
         .collect::<Result<_, DashboardError>>()?;
     Ok(NeedsConversion { visits, by_source })
+}
+
+/// The figures of every visit and need as they stand, from the counts kept
+/// in `totals`: as the query above gives them, a row per source with at
+/// least one need, in the sources' text order.
+async fn whole_needs_conversion(db: &sqlx::PgPool) -> Result<NeedsConversion, DashboardError> {
+    let sources = need_sources();
+    let names: Vec<String> = std::iter::once(reached("visits", "recorded_at"))
+        .chain(
+            sources
+                .iter()
+                .flat_map(|source| NEED_FATES.map(|column| need_fate(source, column))),
+        )
+        .collect();
+    let mut tx = snapshot(db).await?;
+    let counts = totals(&mut tx, &names).await?;
+    tx.commit().await?;
+    let by_source = sources
+        .iter()
+        .zip(counts[1..].chunks(NEED_FATES.len()))
+        .filter(|(_, n)| n[0] > 0)
+        .map(|(source, n)| {
+            Ok(NeedsBySource {
+                source: untag(source)?,
+                needs: n[0],
+                became_immersion: n[1],
+                became_offer: n[2],
+                led_to_hire: n[3],
+            })
+        })
+        .collect::<Result<_, DashboardError>>()?;
+    Ok(NeedsConversion {
+        visits: counts[0],
+        by_source,
+    })
 }

@@ -125,6 +125,15 @@
              primary key (immersion_id, step)
          );
          create index delays_by_length on delays (step, seconds);
+         -- The delays of each step counted by the hour they fall in
+         -- (floor of seconds / 3600): the whole funnel's median is found
+         -- in its hour from these counts, then read from that hour on.
+         create table delay_hours (
+             step smallint not null,
+             hour bigint not null,
+             n bigint not null,
+             primary key (step, hour)
+         );
          -- The outcomes counted by milestone, objective, outcome and
          -- contract ('' when none), kept with each outcome added: the
          -- figures of every immersion, as they stand, without a scan.
@@ -139,8 +148,9 @@
          -- How many rows meet each condition the code counts, kept
          -- with each batch's changes: the figures of everything, as it
          -- stands, without a scan (immersions by step, employers, visits,
-         -- needs, people with a project by their readjustments, and
-         -- readjustments by cause). A count no row met yet has no row.
+         -- needs, needs of each source by what became of them, people
+         -- with a project by their readjustments, and readjustments by
+         -- cause). A count no row met yet has no row.
          create table totals (
              name text primary key,
              n bigint not null

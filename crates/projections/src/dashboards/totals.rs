@@ -6,7 +6,11 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
+use passerelle_domain::fr::Labelled as _;
+use passerelle_domain::need::NeedSource;
+
 use super::filter::Filter;
+use crate::views::tag;
 
 /// A step of the funnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,6 +131,27 @@ pub(super) static READJUSTMENTS_COUNTED: std::sync::LazyLock<String> =
         )
     });
 
+/// The columns of `needs` counted by source in `totals`: the instant each
+/// need was surfaced (every need), became an immersion, an offer, a hire.
+pub(super) const NEED_FATES: [&str; 4] = ["surfaced_at", "immersion_at", "offer_at", "hired_at"];
+
+/// The sources of needs as `needs.source` keeps them, in their text order
+/// (the order the filtered figures list them in).
+pub(super) fn need_sources() -> Vec<String> {
+    let mut sources: Vec<String> = NeedSource::ALL
+        .iter()
+        .map(|source| tag(&source.kind()))
+        .collect();
+    sources.sort();
+    sources
+}
+
+/// The name in `totals` of the count of needs from `source` where `column`
+/// (of [`NEED_FATES`]) is set.
+pub(super) fn need_fate(source: &str, column: &str) -> String {
+    format!("needs.{source}.{column}")
+}
+
 /// The name in `totals` of the count of rows of `delays` at `step`.
 pub(super) fn delays_at(step: i16) -> String {
     format!("delays.{step}")
@@ -157,7 +182,19 @@ fn counters(table: &str) -> Vec<(String, String)> {
         "employers" => set(&["first_visited_at", "first_need_at", "first_hosted_at"]),
         // Every row: its instant is always set.
         "visits" => set(&["recorded_at"]),
-        "needs" => set(&["surfaced_at"]),
+        // Every need, and those of each source by what became of them.
+        "needs" => {
+            let mut counters = set(&["surfaced_at"]);
+            for source in need_sources() {
+                counters.extend(NEED_FATES.map(|column| {
+                    (
+                        need_fate(&source, column),
+                        format!("i.source = '{source}' and i.{column} is not null"),
+                    )
+                }));
+            }
+            counters
+        }
         // People with a project, and each of them by how many
         // readjustments were kept for them so far (see
         // [`READJUSTMENTS_COUNTED`], which moves them on as readjustments
@@ -224,18 +261,31 @@ pub(super) async fn totals(
         .collect())
 }
 
-/// Adds the delays of the immersions `$1` newly complete.
+/// The seconds in an hour of `delay_hours`: a delay of `seconds` counts
+/// in the hour `floor(seconds / 3600)`, and the delays of the hours before
+/// hour `h` are exactly those under `h * 3600` (delays are differences of
+/// instants kept to the microsecond, far above the rounding of the
+/// division, so no delay under `h * 3600` divides to `h`).
+const HOUR: f64 = 3600.0;
+
+/// Adds the delays of the immersions `$1` newly complete, and counts each
+/// in its hour.
 pub(super) static DELAYS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let steps: Vec<String> = delay_steps()
         .map(|(step, at, since)| format!("({step}::int2, i.{at}, i.{since})"))
         .collect();
     format!(
-        "insert into delays (immersion_id, step, seconds)
-         select i.immersion_id, s.step, {}
-         from unnest($1::uuid[]) k join immersions i on i.immersion_id = k
-              cross join lateral (values {}) s(step, at, since)
-         where s.at is not null and s.since is not null
-         on conflict do nothing",
+        "with added as (
+             insert into delays (immersion_id, step, seconds)
+             select i.immersion_id, s.step, {}
+             from unnest($1::uuid[]) k join immersions i on i.immersion_id = k
+                  cross join lateral (values {}) s(step, at, since)
+             where s.at is not null and s.since is not null
+             on conflict do nothing
+             returning step, seconds)
+         insert into delay_hours (step, hour, n)
+         select step, floor(seconds / {HOUR:.1})::int8, count(*) from added group by 1, 2
+         on conflict (step, hour) do update set n = delay_hours.n + excluded.n",
         seconds_between("s.at", "s.since"),
         steps.join(", ")
     )
@@ -244,8 +294,12 @@ pub(super) static DELAYS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock:
 /// The median, in days, of every immersion's delay at each of `steps`
 /// (step number, how many delays it has), read from `delays` at the middle
 /// position: `percentile_cont(0.5)`, the middle value or the two middle
-/// ones interpolated as PostgreSQL does. `conn` must read in the snapshot
-/// the counts were taken in.
+/// ones interpolated as PostgreSQL does. The hour holding the middle
+/// position is found from the counts of `delay_hours` (as many rows as
+/// hours delays last, whatever the log's size), then the delays are read
+/// in order from that hour on, past those of its hour before the middle:
+/// the cost no longer grows with the delays before the middle. `conn` must
+/// read in the snapshot the counts were taken in.
 pub(super) async fn whole_medians(
     conn: &mut PgConnection,
     steps: &[(i16, i64)],
@@ -253,14 +307,27 @@ pub(super) async fn whole_medians(
     let mut q = QueryBuilder::<Postgres>::new("select ");
     let mut separated = q.separated(", ");
     for &(step, count) in steps {
+        let middle = (count - 1).max(0) / 2;
         separated
-            .push("array(select seconds from dashboards.delays where step = ")
+            .push(
+                "coalesce((select array(select d.seconds from dashboards.delays d where d.step = ",
+            )
             .push_bind_unseparated(step)
-            .push_unseparated(" order by seconds offset ")
-            .push_bind_unseparated((count - 1).max(0) / 2)
-            .push_unseparated(" limit ")
+            .push_unseparated(format_args!(
+                " and d.seconds >= x.hour * {HOUR:.1} order by d.seconds offset "
+            ))
+            .push_bind_unseparated(middle)
+            .push_unseparated(" - x.before limit ")
             .push_bind_unseparated(if count % 2 == 1 { 1i64 } else { 2 })
-            .push_unseparated(")");
+            .push_unseparated(
+                ") from (select hour, before from (select hour, n,
+                     (sum(n) over (order by hour) - n)::int8 as before
+                     from dashboards.delay_hours where step = ",
+            )
+            .push_bind_unseparated(step)
+            .push_unseparated(") h where before + n > ")
+            .push_bind_unseparated(middle)
+            .push_unseparated(" order by hour limit 1) x), '{}')");
     }
     let row = q.build().fetch_one(conn).await?;
     use sqlx::Row as _;
