@@ -196,7 +196,8 @@ pub(crate) enum BenchCommand {
         /// Events the seeded store holds at least.
         #[arg(long, default_value_t = 1_000_000)]
         events: i64,
-        /// Keep the store an earlier run seeded (and its key) instead of seeding anew.
+        /// Keep the store an earlier run seeded (and its key) instead of
+        /// seeding anew, grown to `--events` by further copies of its template.
         #[arg(long)]
         reuse: bool,
         /// Runs of each query.

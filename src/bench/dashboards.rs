@@ -89,7 +89,7 @@ pub struct DashboardsReport {
     pub raw_read_events_per_s: f64,
     pub rebuilds: Vec<RebuildFigure>,
     /// Every projection rebuilt one after the other: the log's events times
-    /// the projections, over the total time (none with `--no-rebuild-each`).
+    /// the projections, over the total time (0 with `--no-rebuild-each`).
     pub rebuild_all_events_per_s: f64,
     pub one_pass: OnePassFigure,
     pub queries: Vec<QueryFigure>,

@@ -133,13 +133,26 @@ pub(super) async fn seeded(
     projections.setup().await?;
     let before = count_events(&pool).await?;
     let template_path = config.data_dir.join(format!("{key_file}.template.json"));
-    // A store seeded anew has no template yet.
     let template_events = template;
     let mut template = match before {
-        0 => None,
+        // A store seeded anew has no template yet: one left by an earlier
+        // store of the same name describes nothing here.
+        0 => {
+            if template_path.exists() {
+                std::fs::remove_file(&template_path)?;
+            }
+            None
+        }
         _ => Template::load(&template_path)?,
     };
-    if template.is_none() {
+    if let Some(template) = &template {
+        template.check(before)?;
+    }
+    // Only an empty log is seeded through the command path: the demo's
+    // territories are drawn from their numbers, and those of a log that
+    // holds some already would be carried out again. A log that holds some
+    // and no template is the template itself.
+    if before == 0 {
         seed_commands(&projections, events.min(template_events)).await?;
         projections.catch_up().await?;
     }
@@ -235,6 +248,19 @@ impl Template {
         Ok(())
     }
 
+    /// Refuses a log that is not the template and whole copies of it (a
+    /// run stopped in the middle of a copy): growing it would write again a
+    /// copy partly written, under the same identities.
+    fn check(&self, events: i64) -> anyhow::Result<()> {
+        let copies = i64::try_from(self.copies)?;
+        anyhow::ensure!(
+            events == self.events * (copies + 1),
+            "the log holds {events} events, not the template's {} and {copies} copies of it: a copy was stopped halfway; seed the store anew (without --reuse)",
+            self.events
+        );
+        Ok(())
+    }
+
     /// The whole log as it stands.
     async fn of_log(pool: &sqlx::PgPool) -> anyhow::Result<Self> {
         let (events, transaction_id, global_position): (i64, i64, i64) = sqlx::query_as(
@@ -316,9 +342,18 @@ async fn grow(
             b.count,
             a.count
         );
+        // Copies repeat every delay as many times: each middle value is
+        // one of the same delays, so each median is unchanged.
+        anyhow::ensure!(
+            a.median_days == b.median_days,
+            "the funnel's median at step {:?} went from {:?} with {was} templates to {:?} with {now}",
+            b.step,
+            b.median_days,
+            a.median_days
+        );
     }
     println!(
-        "checked: every step of the funnel counts {now} times the template's ({} copies, {written} events in {:.1} s)",
+        "checked: every step of the funnel counts {now} times the template's, with the same medians ({} copies, {written} events in {:.1} s)",
         template.copies,
         started.elapsed().as_secs_f64()
     );
@@ -449,10 +484,7 @@ fn drawn_siret(number: u64, copy: u64, attempt: u64) -> String {
     loop {
         n = splitmix64(n);
         let prefix = 100_000_000_000 + n % 900_000_000_000;
-        if let Some(siret) = (0..100)
-            .map(|d| format!("{prefix}{d:02}"))
-            .find_map(|s| Siret::parse(&s).ok())
-        {
+        if let Some(siret) = Siret::completing(prefix) {
             return siret.as_str().to_owned();
         }
     }
@@ -466,7 +498,10 @@ fn splitmix64(x: u64) -> u64 {
 }
 
 /// How copy `n` moves the template's identities: each id by a mask of the
-/// copy's own (a bijection, so two ids never meet), each SIRET by its map.
+/// copy's own (a bijection: two ids of one copy never meet; ids of two
+/// copies meet only if two of the template's differ by the two masks'
+/// difference, a chance of about 2^-128 per pair, and would be refused by
+/// the log's unique keys rather than mixed), each SIRET by its map.
 struct Moved<'a> {
     mask: u128,
     sirets: &'a HashMap<String, String>,

@@ -427,9 +427,7 @@ impl<'a> Plan<'a> {
     fn siret(&mut self) -> Siret {
         loop {
             let prefix: u64 = self.rng.random_range(100_000_000_000..999_999_999_999);
-            let found = (0..100)
-                .map(|d| format!("{prefix}{d:02}"))
-                .find_map(|s| Siret::parse(&s).ok());
+            let found = Siret::completing(prefix);
             if let Some(siret) = found
                 && self.sirets.insert(siret.as_str().to_owned())
             {

@@ -59,6 +59,15 @@ impl Siret {
         &self.0
     }
 
+    /// The SIRET whose first twelve digits are `prefix`, with the first two
+    /// last digits that make its check hold (there is always one for a
+    /// prefix under 10^12): how generated histories draw theirs.
+    pub fn completing(prefix: u64) -> Option<Self> {
+        (0..100)
+            .map(|d| format!("{prefix:012}{d:02}"))
+            .find_map(|s| Self::parse(&s).ok())
+    }
+
     /// The company's SIREN, the first 9 digits.
     pub fn siren(&self) -> &str {
         &self.0[..9]
