@@ -10,10 +10,12 @@
 //! replaying the log.
 //!
 //! Beside those facts, kept with them in each batch: the delays between
-//! steps, indexed by length, from which the median of every immersion's
-//! delays is read at its position instead of sorting them; the outcome
-//! totals; the counts of `totals` (immersions at each step, delays per
-//! step, proposals kept waiting, employers engaged, visits, needs); and
+//! steps, indexed by length, and counted by the hour they fall in
+//! (`delay_hours`), from which the median of every immersion's delays is
+//! read at its position, from its hour on, instead of sorting them; the
+//! outcome totals; the counts of `totals` (immersions at each step, delays
+//! per step, proposals kept waiting, employers engaged, visits, needs, and
+//! needs of each source by what became of them); and
 //! each employer's earliest visit, need and start. They answer the figures
 //! unfiltered (or filtered on employers alone) without scanning or grouping
 //! the activity; the filtered queries read the facts.

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::filter::{
     DashboardError, Filter, NEED_COLUMNS, VISIT_COLUMNS, employers_join, push_as_of, restrict,
 };
-use super::totals::{NEED_FATES, everything, need_fate, need_sources, reached, snapshot, totals};
+use super::totals::{NEED_FATES, everything, need_fate, need_sources, reached, totals};
 use crate::views::untag;
 
 /// Needs surfaced by one source, and what became of them.
@@ -67,7 +67,8 @@ pub async fn needs_conversion(
         employers_join(filter)
     ));
     restrict(&mut q, filter, &NEED_COLUMNS)?;
-    q.push(" group by n.source order by n.source");
+    // Byte order, as `need_sources` lists them for the figures of everything.
+    q.push(" group by n.source order by n.source collate \"C\"");
     // Two scans of their own: run side by side on the pool.
     let (visits, rows): (i64, Vec<Stored>) = futures::future::try_join(
         visits.build_query_scalar().fetch_one(db),
@@ -101,9 +102,8 @@ async fn whole_needs_conversion(db: &sqlx::PgPool) -> Result<NeedsConversion, Da
                 .flat_map(|source| NEED_FATES.map(|column| need_fate(source, column))),
         )
         .collect();
-    let mut tx = snapshot(db).await?;
-    let counts = totals(&mut tx, &names).await?;
-    tx.commit().await?;
+    // One statement reads them all in one snapshot.
+    let counts = totals(&mut *db.acquire().await?, &names).await?;
     let by_source = sources
         .iter()
         .zip(counts[1..].chunks(NEED_FATES.len()))

@@ -263,9 +263,10 @@ pub(super) async fn totals(
 
 /// The seconds in an hour of `delay_hours`: a delay of `seconds` counts
 /// in the hour `floor(seconds / 3600)`, and the delays of the hours before
-/// hour `h` are exactly those under `h * 3600` (delays are differences of
-/// instants kept to the microsecond, far above the rounding of the
-/// division, so no delay under `h * 3600` divides to `h`).
+/// hour `h` are exactly those under `h * 3600`: `h * 3600` is exact in
+/// float8, and as 3600 is no power of two, a float8 under it divides to
+/// less than `h` (by over half a unit in the last place), so never rounds
+/// up to `h`.
 const HOUR: f64 = 3600.0;
 
 /// Adds the delays of the immersions `$1` newly complete, and counts each
@@ -297,9 +298,11 @@ pub(super) static DELAYS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock:
 /// ones interpolated as PostgreSQL does. The hour holding the middle
 /// position is found from the counts of `delay_hours` (as many rows as
 /// hours delays last, whatever the log's size), then the delays are read
-/// in order from that hour on, past those of its hour before the middle:
-/// the cost no longer grows with the delays before the middle. `conn` must
-/// read in the snapshot the counts were taken in.
+/// in order from that hour on, past those of its hour before the middle.
+/// Only the delays of that one hour are walked, instead of every delay
+/// before the middle: still in proportion to the log, but a small part of
+/// it (a step's delays spread over hundreds of hours). `conn` must read in
+/// the snapshot the counts were taken in.
 pub(super) async fn whole_medians(
     conn: &mut PgConnection,
     steps: &[(i16, i64)],

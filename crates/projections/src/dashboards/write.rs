@@ -513,15 +513,17 @@ impl Tables {
             NeedEvent::NeedSurfaced(e) => {
                 // A need surfaced on a visit belongs to the visit's structure
                 // and mediator; otherwise to whoever recorded it.
-                let (source, visit) = match e.source {
-                    NeedSource::Visit { visit_id } => ("visit", self.visits.get(Some(visit_id.0))),
-                    NeedSource::Portal => ("portal", None),
-                    NeedSource::Phone => ("phone", None),
+                // The source as the counts of `totals` name it
+                // (`need_sources`): one tag for both.
+                let source = tag(&e.source.kind());
+                let visit = match e.source {
+                    NeedSource::Visit { visit_id } => self.visits.get(Some(visit_id.0)),
+                    NeedSource::Portal | NeedSource::Phone => None,
                 };
                 let row = NeedRow {
                     need_id: e.need_id.0,
                     employer_id: e.employer_id.0,
-                    source: source.to_owned(),
+                    source,
                     structure: Some(visit.map_or(event.tenant, |v| v.structure)),
                     mediator: visit.map(|v| v.mediator).or_else(|| staff_actor(event)),
                     surfaced_on: e.surfaced_on,
