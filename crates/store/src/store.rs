@@ -257,9 +257,11 @@ static READ_ALL: LazyLock<[String; 2]> = LazyLock::new(|| {
 /// first checking its column's type against the Rust type's: the columns are
 /// the events table's own, typed by its DDL, and the check (a list of
 /// compatible types walked per column per row) was a fair part of decoding a
-/// row; each decoder still checks the value it reads (a UUID's sixteen
-/// bytes, an integer's width, a text's UTF-8), and the store's tests read
-/// every column back.
+/// row. A decoder still checks what it can of the value (a UUID's sixteen
+/// bytes, a text's UTF-8), but not its type: an int4 read as an int8, or
+/// any text-like column as another, would decode. So the positions must
+/// follow `EVENT_COLUMNS`, which the store's tests check by reading every
+/// field back, each distinct from the others.
 fn event_at(row: &PgRow, at: usize) -> Result<RecordedEvent, sqlx::Error> {
     let tenant = row.try_get_unchecked(at + 2)?;
     Ok(RecordedEvent {
