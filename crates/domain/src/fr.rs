@@ -5,7 +5,7 @@ pub(crate) mod dates;
 mod labels;
 
 pub use dates::{date, day_month, days, range};
-pub use labels::{Labelled, event_label, label, label_of, rome};
+pub use labels::{Labelled, event_label, in_sentence, label, label_of, rome};
 
 /// What stands for a person's situation in her words once her data was
 /// erased (« la situation », feminine), on her file and in her space alike.

@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_domain::fr::Labelled;
+use passerelle_domain::fr::{Labelled, in_sentence};
 use passerelle_domain::person::{ConsentProofKind, ConsentPurpose};
 use serde::Deserialize;
 use serde_json::json;
@@ -78,22 +78,13 @@ impl ConsentRecord {
         let mut said = String::from("Donné");
         if let Some(how) = self.proof {
             said.push(' ');
-            said.push_str(&lowercase_first(how.french()));
+            said.push_str(&in_sentence(how.french()));
         }
         if let Some(version) = &self.text_version {
             said.push_str(&format!(", texte version {version}"));
         }
         said
     }
-}
-
-/// A label as it reads inside a sentence: « À l'oral » → « à l'oral ».
-fn lowercase_first(label: &str) -> String {
-    let mut chars = label.chars();
-    chars
-        .next()
-        .map(|first| first.to_lowercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]

@@ -36,6 +36,16 @@ pub fn label<T: Labelled>(value: T) -> &'static str {
     value.french()
 }
 
+/// A label as it reads inside a sentence, its first letter lowered:
+/// « À l'oral » → « à l'oral ».
+pub fn in_sentence(label: &str) -> String {
+    let mut chars = label.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The label of a value given as the API names it (`DISCOVER_JOB_OR_SECTOR`)
 /// or lower-cased; `None` when no value of `T` has that name.
 pub fn label_of<T: Labelled>(code: &str) -> Option<&'static str> {
@@ -392,19 +402,11 @@ mod tests {
     #[test]
     fn sentence_forms_agree_with_labels() {
         for m in <Milestone as Labelled>::ALL {
-            assert_eq!(m.label(), lower_first(label(*m)));
+            assert_eq!(m.label(), in_sentence(label(*m)));
         }
         for o in <Objective as Labelled>::ALL {
-            assert_eq!(o.label(), lower_first(label(*o)));
+            assert_eq!(o.label(), in_sentence(label(*o)));
         }
-    }
-
-    fn lower_first(s: &str) -> String {
-        let mut chars = s.chars();
-        chars
-            .next()
-            .map(|c| c.to_lowercase().chain(chars).collect())
-            .unwrap_or_default()
     }
 
     #[test]
