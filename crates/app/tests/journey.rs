@@ -768,3 +768,144 @@ async fn an_enrolment_writes_its_key_and_views_in_its_append_as_apply_would() {
     }
     assert!(people::get(&w.db.pool, known).await.unwrap().is_some());
 }
+
+/// How many scans of the whole table and updates the live version of
+/// `projection`'s `table` has had, once the counts include `updates` updates
+/// and `inserts` inserts: a backend sends its counts when it goes idle, within
+/// a second or so.
+async fn scans_once_counted(
+    db: &TestDb,
+    projection: &str,
+    table: &str,
+    inserts: i64,
+    updates: i64,
+) -> i64 {
+    for _ in 0..200 {
+        let counts: Option<(i64, i64, i64)> = sqlx::query_as(
+            "select s.seq_scan, s.n_tup_ins, s.n_tup_upd
+             from pg_stat_user_tables s join projection_checkpoints c
+               on s.schemaname = c.projection || '_v' || c.version
+             where c.projection = $1 and c.status = 'live' and s.relname = $2",
+        )
+        .bind(projection)
+        .bind(table)
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap();
+        let (scans, inserted, updated) = counts.expect("the live table");
+        if inserted >= inserts && updated >= updates {
+            return scans;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{projection}.{table}: the counts never reached {inserts} inserts and {updates} updates"
+    );
+}
+
+/// Copies of the only row of the live `projection`'s `table` under `n`
+/// other keys (and SIRETs, for employers), with the planner's statistics.
+async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32) {
+    let version: i32 = sqlx::query_scalar(
+        "select version from projection_checkpoints where projection = $1 and status = 'live'",
+    )
+    .bind(projection)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let table = format!("{projection}_v{version}.{table}");
+    let siret = if projection == "employers" {
+        ", 'siret', lpad(g::text, 14, '0')"
+    } else {
+        ""
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "insert into {table}
+         select (jsonb_populate_record(t, jsonb_build_object('{key}', gen_random_uuid(){siret}))).*
+         from {table} t, generate_series(1, {n}) g;
+         analyze {table}"
+    )))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+/// A need qualified or closed and a visit logged write their view's row in
+/// the append's own statement, found by its key: none reads every need or
+/// every employer, as a structure's few thousand would have been read.
+#[tokio::test]
+async fn inline_writes_find_their_row_by_key_among_thousands() {
+    let w = World::new().await;
+    let monday = date!(2026 - 03 - 02);
+    w.on(monday);
+    w.employer(EmployerCommand::Register {
+        employer_id: employer(),
+        siret: Siret::parse(SIRET).unwrap(),
+        name: label("Boulangerie du Port"),
+        naf: NafDivision::parse("10.71C").unwrap(),
+        commune: CommuneCode::parse("44109").unwrap(),
+        address: None,
+    })
+    .await;
+    let description = |activities: &str| NeedDescription {
+        activities: text(activities),
+        rome_codes: vec![RomeCode::parse("D1102").unwrap()],
+        conditions: None,
+        headcount: 1,
+        horizon: Horizon::WithinSixMonths,
+        hiring_intent: HiringIntent::Possible,
+    };
+    w.need(NeedCommand::Surface {
+        need_id: need(),
+        employer_id: employer(),
+        source: NeedSource::Phone,
+        description: description("Aider au fournil"),
+        surfaced_on: monday,
+    })
+    .await;
+    fill(&w.db, "needs", "needs", "need_id", 3000).await;
+    fill(&w.db, "employers", "employers", "employer_id", 3000).await;
+    let needs_scans = scans_once_counted(&w.db, "needs", "needs", 3001, 0).await;
+    let employers_scans = scans_once_counted(&w.db, "employers", "employers", 3001, 0).await;
+
+    w.need(NeedCommand::Qualify {
+        description: description("Aider au fournil le matin"),
+        qualified_on: monday,
+    })
+    .await;
+    w.need(NeedCommand::Close {
+        reason: NeedCloseReason::NoLongerNeeded,
+        closed_on: monday,
+    })
+    .await;
+    w.employer(EmployerCommand::LogVisit {
+        visit_id: visit(),
+        visited_on: monday,
+        mediator: mediator(),
+        structure: structure(),
+        purpose: VisitPurpose::Prospection,
+        observations: text("Point sur les besoins"),
+        next_step: None,
+    })
+    .await;
+    assert_eq!(
+        scans_once_counted(&w.db, "needs", "needs", 3001, 2).await,
+        needs_scans,
+        "a qualification or a closing read every need"
+    );
+    assert_eq!(
+        scans_once_counted(&w.db, "employers", "employers", 3001, 1).await,
+        employers_scans,
+        "a visit read every employer"
+    );
+    let row: (bool, String, i32) = sqlx::query_as(
+        "select n.qualified, n.status, e.visits from needs.needs n, employers.employers e
+         where n.need_id = $1 and e.employer_id = $2",
+    )
+    .bind(need().0)
+    .bind(employer().0)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (true, "closed".to_owned(), 1));
+}

@@ -247,17 +247,18 @@ impl Projection for Employers {
             visits.push(VisitRow::of(&e, employer_id));
             visited.add(employer_id, e.visited_on);
         }
-        let counters: Vec<serde_json::Value> = visited
-            .0
-            .into_iter()
-            .map(|(employer_id, (visits, last_visit))| {
-                serde_json::json!({
-                    "employer_id": employer_id,
-                    "visits": visits,
-                    "last_visit": last_visit,
-                })
-            })
-            .collect();
+        // A command writes one stream, so one employer's counters: joined
+        // as one record, as the planner counts a set of rows from JSON as a
+        // hundred, and joined with a hundred rows a table of a few thousand
+        // employers is cheaper to scan whole than to probe by key, so every
+        // visit read them all. Any other shape goes through `apply`.
+        let [(employer_id, (visits_logged, last_visit))] =
+            <[_; 1]>::try_from(visited.0.into_iter().collect::<Vec<_>>()).ok()?;
+        let counters = serde_json::json!([{
+            "employer_id": employer_id,
+            "visits": visits_logged,
+            "last_visit": last_visit,
+        }]);
         Some(vec![
             InlineWrite {
                 sql: "insert into {schema}.visits (visit_id, employer_id, visited_on, mediator,
@@ -273,11 +274,11 @@ impl Projection for Employers {
             InlineWrite {
                 sql: "update {schema}.employers e set visits = e.visits + v.visits,
                           last_visit = greatest(e.last_visit, v.last_visit)
-                      from json_to_recordset({rows})
+                      from json_to_record({rows} -> 0)
                            as v(employer_id uuid, visits int, last_visit date)
                       where e.employer_id = v.employer_id and {appended}
                       returning e.*",
-                rows: serde_json::to_string(&counters).ok()?,
+                rows: counters.to_string(),
                 returning: true,
             },
         ])

@@ -154,6 +154,11 @@ impl Projection for Needs {
     /// statement, as `apply` would (the same values), and gets the need's
     /// row back for its answer. Several in one command (the same row twice
     /// in one statement) or an event written otherwise go through `apply`.
+    ///
+    /// An update joins its one row as one record (`json_populate_record`):
+    /// the planner counts a set of rows from JSON as a hundred, and joined
+    /// with a hundred rows a table of a few thousand needs is cheaper to scan
+    /// whole than to probe by key, so every qualification read them all.
     fn inline_writes(&self, events: &[RecordedEvent]) -> Option<Vec<InlineWrite>> {
         let mut ours = events.iter().filter(|e| super::in_category(e, "need"));
         let (Some(recorded), None) = (ours.next(), ours.next()) else {
@@ -199,7 +204,7 @@ impl Projection for Needs {
                          rome_codes = v.rome_codes, conditions = v.conditions,
                          headcount = v.headcount, horizon = v.horizon,
                          hiring_intent = v.hiring_intent, qualified = true
-                     from json_populate_recordset(null::{schema}.needs, {rows}) v
+                     from json_populate_record(null::{schema}.needs, {rows} -> 0) v
                      where n.need_id = v.need_id and {appended}
                      returning n.*",
                     serde_json::json!({
@@ -216,7 +221,7 @@ impl Projection for Needs {
             NeedEvent::NeedClosed(e) => (
                 "update {schema}.needs n set status = 'closed', closed_on = v.closed_on,
                      close_reason = v.close_reason
-                 from json_populate_recordset(null::{schema}.needs, {rows}) v
+                 from json_populate_record(null::{schema}.needs, {rows} -> 0) v
                  where n.need_id = v.need_id and {appended}
                  returning n.*",
                 serde_json::json!({
