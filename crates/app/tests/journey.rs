@@ -18,6 +18,9 @@ use passerelle_domain::{Personal, Rule};
 use passerelle_projections::views::{immersions, people};
 use passerelle_store::projection::{Projections, RunnerConfig};
 use passerelle_store::testkit::TestDb;
+use passerelle_store::{Keyring, MasterKey, Store, Upcasters};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
 use time::Date;
 use time::macros::{date, datetime};
 use uuid::Uuid;
@@ -33,8 +36,30 @@ struct World {
 impl World {
     async fn new() -> Self {
         let db = TestDb::new().await;
+        let store = db.store();
+        Self::over(db, store).await
+    }
+
+    /// A world whose command path plans each statement once for any
+    /// parameters, as a server's connections do from a statement's sixth
+    /// run on: the plans a deployment lives with.
+    async fn planning_once() -> Self {
+        let db = TestDb::new().await;
+        let options = PgConnectOptions::from_str(&db.url())
+            .unwrap()
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        let pool = PgPoolOptions::new().connect_with(options).await.unwrap();
+        let store = Store::new(
+            pool,
+            Keyring::new(&MasterKey::generate()),
+            Upcasters::default(),
+        );
+        Self::over(db, store).await
+    }
+
+    async fn over(db: TestDb, store: Store) -> Self {
         let projections = Projections::new(
-            db.store(),
+            store,
             passerelle_projections::all(),
             RunnerConfig::default(),
         );
@@ -769,20 +794,29 @@ async fn an_enrolment_writes_its_key_and_views_in_its_append_as_apply_would() {
     assert!(people::get(&w.db.pool, known).await.unwrap().is_some());
 }
 
-/// How many scans of the whole table and updates the live version of
-/// `projection`'s `table` has had, once the counts include `updates` updates
-/// and `inserts` inserts: a backend sends its counts when it goes idle, within
-/// a second or so.
-async fn scans_once_counted(
+/// What the live version of `projection`'s `table` has had: scans of the
+/// whole table, and rows read through an index other than its key.
+#[derive(Debug, PartialEq, Eq)]
+struct Reads {
+    scans: i64,
+    through_other_indexes: i64,
+}
+
+/// [`Reads`] of the live `projection`'s `table`, once its counts include
+/// `inserts` inserts and `updates` updates: a backend sends its counts when
+/// it goes idle, within a second or so.
+async fn reads_once_counted(
     db: &TestDb,
     projection: &str,
     table: &str,
     inserts: i64,
     updates: i64,
-) -> i64 {
+) -> Reads {
     for _ in 0..200 {
-        let counts: Option<(i64, i64, i64)> = sqlx::query_as(
-            "select s.seq_scan, s.n_tup_ins, s.n_tup_upd
+        let counts: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+            "select s.seq_scan, s.n_tup_ins, s.n_tup_upd,
+                    (select coalesce(sum(i.idx_tup_read), 0)::int8 from pg_stat_user_indexes i
+                     where i.relid = s.relid and i.indexrelname <> s.relname || '_pkey')
              from pg_stat_user_tables s join projection_checkpoints c
                on s.schemaname = c.projection || '_v' || c.version
              where c.projection = $1 and c.status = 'live' and s.relname = $2",
@@ -792,9 +826,12 @@ async fn scans_once_counted(
         .fetch_optional(&db.pool)
         .await
         .unwrap();
-        let (scans, inserted, updated) = counts.expect("the live table");
+        let (scans, inserted, updated, through_other_indexes) = counts.expect("the live table");
         if inserted >= inserts && updated >= updates {
-            return scans;
+            return Reads {
+                scans,
+                through_other_indexes,
+            };
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -803,9 +840,11 @@ async fn scans_once_counted(
     );
 }
 
-/// Copies of the only row of the live `projection`'s `table` under `n`
-/// other keys (and SIRETs, for employers), with the planner's statistics.
-async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32) {
+/// Copies of the first row of the live `projection`'s `table` under `n`
+/// other keys (and SIRETs, for employers), with `also` changed (pairs of a
+/// column and an expression, JSON object arguments), then the planner's
+/// statistics.
+async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32, also: &str) {
     let version: i32 = sqlx::query_scalar(
         "select version from projection_checkpoints where projection = $1 and status = 'live'",
     )
@@ -814,15 +853,17 @@ async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32) {
     .await
     .unwrap();
     let table = format!("{projection}_v{version}.{table}");
-    let siret = if projection == "employers" {
+    let siret = if table.ends_with(".employers") {
         ", 'siret', lpad(g::text, 14, '0')"
     } else {
         ""
     };
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "insert into {table}
-         select (jsonb_populate_record(t, jsonb_build_object('{key}', gen_random_uuid(){siret}))).*
-         from {table} t, generate_series(1, {n}) g;
+         select (jsonb_populate_record(t, jsonb_build_object(
+                    '{key}', gen_random_uuid(){siret}{also}))).*
+         from {table} t, generate_series(1, {n}) g
+         where t.ctid = (select ctid from {table} limit 1);
          analyze {table}"
     )))
     .execute(&db.pool)
@@ -830,12 +871,13 @@ async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32) {
     .unwrap();
 }
 
-/// A need qualified or closed and a visit logged write their view's row in
-/// the append's own statement, found by its key: none reads every need or
-/// every employer, as a structure's few thousand would have been read.
+/// A need surfaced from a visit, qualified and closed, and a visit logged,
+/// among a structure's thousands of needs and employers and an employer's
+/// thousands of visits: each reads and writes its own rows, found by key,
+/// never the whole table nor every visit of the employer.
 #[tokio::test]
-async fn inline_writes_find_their_row_by_key_among_thousands() {
-    let w = World::new().await;
+async fn commands_find_their_rows_by_key_among_thousands() {
+    let w = World::planning_once().await;
     let monday = date!(2026 - 03 - 02);
     w.on(monday);
     w.employer(EmployerCommand::Register {
@@ -847,6 +889,16 @@ async fn inline_writes_find_their_row_by_key_among_thousands() {
         address: None,
     })
     .await;
+    let log_visit = |visit_id| EmployerCommand::LogVisit {
+        visit_id,
+        visited_on: monday,
+        mediator: mediator(),
+        structure: structure(),
+        purpose: VisitPurpose::Prospection,
+        observations: text("Point sur les besoins"),
+        next_step: None,
+    };
+    w.employer(log_visit(visit())).await;
     let description = |activities: &str| NeedDescription {
         activities: text(activities),
         rome_codes: vec![RomeCode::parse("D1102").unwrap()],
@@ -863,11 +915,27 @@ async fn inline_writes_find_their_row_by_key_among_thousands() {
         surfaced_on: monday,
     })
     .await;
-    fill(&w.db, "needs", "needs", "need_id", 3000).await;
-    fill(&w.db, "employers", "employers", "employer_id", 3000).await;
-    let needs_scans = scans_once_counted(&w.db, "needs", "needs", 3001, 0).await;
-    let employers_scans = scans_once_counted(&w.db, "employers", "employers", 3001, 0).await;
+    fill(&w.db, "needs", "needs", "need_id", 3000, "").await;
+    fill(&w.db, "employers", "employers", "employer_id", 3000, "").await;
+    // The employer's own visits, and one for each of many others.
+    fill(&w.db, "employers", "visits", "visit_id", 1000, "").await;
+    let elsewhere = ", 'employer_id', gen_random_uuid()";
+    fill(&w.db, "employers", "visits", "visit_id", 3000, elsewhere).await;
+    let needs = reads_once_counted(&w.db, "needs", "needs", 3001, 0).await;
+    let employers = reads_once_counted(&w.db, "employers", "employers", 3001, 1).await;
+    let visits = reads_once_counted(&w.db, "employers", "visits", 4001, 0).await;
 
+    w.need_at(
+        NeedId(id(41)),
+        NeedCommand::Surface {
+            need_id: NeedId(id(41)),
+            employer_id: employer(),
+            source: NeedSource::Visit { visit_id: visit() },
+            description: description("Livrer le pain"),
+            surfaced_on: monday,
+        },
+    )
+    .await;
     w.need(NeedCommand::Qualify {
         description: description("Aider au fournil le matin"),
         qualified_on: monday,
@@ -878,25 +946,21 @@ async fn inline_writes_find_their_row_by_key_among_thousands() {
         closed_on: monday,
     })
     .await;
-    w.employer(EmployerCommand::LogVisit {
-        visit_id: visit(),
-        visited_on: monday,
-        mediator: mediator(),
-        structure: structure(),
-        purpose: VisitPurpose::Prospection,
-        observations: text("Point sur les besoins"),
-        next_step: None,
-    })
-    .await;
+    w.employer(log_visit(VisitId(id(42)))).await;
     assert_eq!(
-        scans_once_counted(&w.db, "needs", "needs", 3001, 2).await,
-        needs_scans,
-        "a qualification or a closing read every need"
+        reads_once_counted(&w.db, "needs", "needs", 3002, 2).await,
+        needs,
+        "a need surfaced, qualified or closed read every need"
     );
     assert_eq!(
-        scans_once_counted(&w.db, "employers", "employers", 3001, 1).await,
-        employers_scans,
+        reads_once_counted(&w.db, "employers", "employers", 3001, 2).await,
+        employers,
         "a visit read every employer"
+    );
+    assert_eq!(
+        reads_once_counted(&w.db, "employers", "visits", 4002, 0).await,
+        visits,
+        "a need surfaced from a visit read every visit of the employer"
     );
     let row: (bool, String, i32) = sqlx::query_as(
         "select n.qualified, n.status, e.visits from needs.needs n, employers.employers e
@@ -907,5 +971,5 @@ async fn inline_writes_find_their_row_by_key_among_thousands() {
     .fetch_one(&w.db.pool)
     .await
     .unwrap();
-    assert_eq!(row, (true, "closed".to_owned(), 1));
+    assert_eq!(row, (true, "closed".to_owned(), 2));
 }

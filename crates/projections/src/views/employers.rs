@@ -353,6 +353,12 @@ pub async fn by_siret(
 /// Whether the employer is registered, and which of `among` are visits
 /// logged there (`None` when it is not registered): one statement, and
 /// only the visits asked about, however many the employer has.
+///
+/// Each visit asked about is looked up by its key, then its employer
+/// compared: a prepared statement's generic plan of a join or of `visit_id
+/// = any($2)` on the employer's condition reads every visit of the
+/// employer through its index, counting an employer's visits as the
+/// average employer's.
 pub async fn visits_among(
     db: impl PgExecutor<'_>,
     employer: EmployerId,
@@ -361,8 +367,9 @@ pub async fn visits_among(
     let among: Vec<uuid::Uuid> = among.iter().map(|v| v.0).collect();
     let (exists, ids): (bool, Vec<uuid::Uuid>) = sqlx::query_as(
         "select exists (select 1 from employers.employers where employer_id = $1),
-                array(select visit_id from employers.visits
-                      where employer_id = $1 and visit_id = any($2))",
+                array(select k from unnest($2::uuid[]) k
+                      where (select v.employer_id from employers.visits v
+                             where v.visit_id = k) = $1)",
     )
     .bind(employer.0)
     .bind(&among)
