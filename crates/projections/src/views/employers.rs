@@ -367,7 +367,7 @@ pub async fn visits_among(
     let among: Vec<uuid::Uuid> = among.iter().map(|v| v.0).collect();
     let (exists, ids): (bool, Vec<uuid::Uuid>) = sqlx::query_as(
         "select exists (select 1 from employers.employers where employer_id = $1),
-                array(select k from unnest($2::uuid[]) k
+                array(select distinct k from unnest($2::uuid[]) k
                       where (select v.employer_id from employers.visits v
                              where v.visit_id = k) = $1)",
     )
