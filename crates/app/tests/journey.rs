@@ -876,9 +876,10 @@ async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32, als
 }
 
 /// A need surfaced from a visit, another qualified then closed, and a visit
-/// logged, each in its append's own statement, among a structure's thousands of needs and employers and an employer's
-/// thousand visits: each reads and writes its own rows, found by key,
-/// never the whole table nor every visit of the employer.
+/// logged, each in its append's own statement, among a structure's
+/// thousands of needs and employers and an employer's thousand visits: each
+/// reads and writes its own rows, found by key, never the whole table nor
+/// every visit of the employer.
 #[tokio::test]
 async fn commands_find_their_rows_by_key_among_thousands() {
     let w = World::planning_once().await;
