@@ -845,8 +845,8 @@ async fn reads_once_counted(
 }
 
 /// Copies of the first row of the live `projection`'s `table` under `n`
-/// other keys (and SIRETs, for employers), with `also` changed (pairs of a
-/// column and an expression, JSON object arguments), then the planner's
+/// other keys, with `also` changed (pairs of a column and an expression,
+/// JSON object arguments; `g` numbers the copies), then the planner's
 /// statistics.
 async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32, also: &str) {
     let version: i32 = sqlx::query_scalar(
@@ -857,15 +857,10 @@ async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32, als
     .await
     .unwrap();
     let table = format!("{projection}_v{version}.{table}");
-    let siret = if table.ends_with(".employers") {
-        ", 'siret', lpad(g::text, 14, '0')"
-    } else {
-        ""
-    };
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "insert into {table}
          select (jsonb_populate_record(t, jsonb_build_object(
-                    '{key}', gen_random_uuid(){siret}{also}))).*
+                    '{key}', gen_random_uuid(){also}))).*
          from {table} t, generate_series(1, {n}) g
          where t.ctid = (select ctid from {table} limit 1);
          analyze {table}"
@@ -913,7 +908,9 @@ async fn commands_find_their_rows_by_key_among_thousands() {
     })
     .await;
     fill(&w.db, "needs", "needs", "need_id", 3000, "").await;
-    fill(&w.db, "employers", "employers", "employer_id", 3000, "").await;
+    // SIRETs are unique.
+    let siret = ", 'siret', lpad(g::text, 14, '0')";
+    fill(&w.db, "employers", "employers", "employer_id", 3000, siret).await;
     // The employer's own visits, and one for each of many others.
     fill(&w.db, "employers", "visits", "visit_id", 1000, "").await;
     let elsewhere = ", 'employer_id', gen_random_uuid()";

@@ -252,8 +252,12 @@ impl Projection for Employers {
         // hundred, and joined with a hundred rows a table of a few thousand
         // employers is cheaper to scan whole than to probe by key, so every
         // visit read them all. Any other shape goes through `apply`.
-        let [(employer_id, (visits_logged, last_visit))] =
-            <[_; 1]>::try_from(visited.0.into_iter().collect::<Vec<_>>()).ok()?;
+        let mut employers = visited.0.into_iter();
+        let (Some((employer_id, (visits_logged, last_visit))), None) =
+            (employers.next(), employers.next())
+        else {
+            return None;
+        };
         let counters = serde_json::json!([{
             "employer_id": employer_id,
             "visits": visits_logged,
