@@ -80,7 +80,7 @@ impl BenchDatabase {
     }
 
     pub async fn drop(mut self) -> anyhow::Result<()> {
-        self.pool.close().await;
+        self.store.close().await;
         if self.round_trips.is_some() {
             round_trips::cleanup();
         }

@@ -16,11 +16,9 @@ use passerelle_domain::person::{
 use passerelle_domain::values::*;
 use passerelle_domain::{Personal, Rule};
 use passerelle_projections::views::{immersions, people};
+use passerelle_store::Store;
 use passerelle_store::projection::{Projections, RunnerConfig};
 use passerelle_store::testkit::TestDb;
-use passerelle_store::{Keyring, MasterKey, Store, Upcasters};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::str::FromStr;
 use time::Date;
 use time::macros::{date, datetime};
 use uuid::Uuid;
@@ -37,23 +35,6 @@ impl World {
     async fn new() -> Self {
         let db = TestDb::new().await;
         let store = db.store();
-        Self::over(db, store).await
-    }
-
-    /// A world whose command path plans each statement once for any
-    /// parameters, as a server's connections do from a statement's sixth
-    /// run on: the plans a deployment lives with.
-    async fn planning_once() -> Self {
-        let db = TestDb::new().await;
-        let options = PgConnectOptions::from_str(&db.url())
-            .unwrap()
-            .options([("plan_cache_mode", "force_generic_plan")]);
-        let pool = PgPoolOptions::new().connect_with(options).await.unwrap();
-        let store = Store::new(
-            pool,
-            Keyring::new(&MasterKey::generate()),
-            Upcasters::default(),
-        );
         Self::over(db, store).await
     }
 
@@ -874,10 +855,11 @@ async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32, als
 /// logged, each in its append's own statement, among a structure's
 /// thousands of needs and employers and an employer's thousand visits: each
 /// reads and writes its own rows, found by key, never the whole table nor
-/// every visit of the employer.
+/// every visit of the employer, on the generic plans the command path runs
+/// its statements on.
 #[tokio::test]
 async fn commands_find_their_rows_by_key_among_thousands() {
-    let w = World::planning_once().await;
+    let w = World::new().await;
     let monday = date!(2026 - 03 - 02);
     w.on(monday);
     w.employer(register()).await;

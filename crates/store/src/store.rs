@@ -357,7 +357,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for CommandReadRow {
 impl Store {
     pub fn new(pool: PgPool, keyring: Keyring, upcasters: Upcasters) -> Self {
         Self {
-            warm: Warm::new(pool.clone()),
+            warm: Warm::new(&pool),
             pool,
             keyring,
             upcasters: Arc::new(upcasters),
@@ -367,6 +367,13 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Closes the readers' pool and the command path's, once their
+    /// connections in use are back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.warm.close().await;
     }
 
     /// A connection for the command path, kept warm between commands

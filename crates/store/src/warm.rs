@@ -1,4 +1,10 @@
-//! Connections kept warm for the command path, off the pool's release.
+//! The command path's connections: a pool of its own, and connections kept
+//! warm off the pool's release.
+//!
+//! The command path's pool runs every statement on its generic plan (see
+//! [`crate::pool::command_pool`]), and leaves the readers' pool to the pages,
+//! the dashboards and the projections, which a burst of commands can no
+//! longer take whole.
 //!
 //! sqlx pings every connection it takes back (a `Sync` and its answer: one
 //! round trip, as many as a command's own statements). A connection whose
@@ -10,16 +16,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnection;
+use sqlx::pool::{CloseEvent, PoolConnection};
 use sqlx::{PgConnection, PgPool, Postgres};
 
-/// A kept connection idle longer than this goes back to the pool: the
-/// pool's other users (readers, projections, a batch taking every
-/// connection) would otherwise wait on connections nobody uses.
+use crate::pool::command_pool;
+
+/// A kept connection idle longer than this goes back to the pool, where
+/// the pool's own idle timeout may close it.
 const KEPT_FOR: Duration = Duration::from_millis(200);
 
-/// Connections taken from the pool and kept between commands, at most half
-/// of the pool so readers and projections always have the other half.
+/// The command path's pool, and connections taken from it and kept between
+/// commands.
 #[derive(Debug, Clone)]
 pub struct Warm {
     pool: PgPool,
@@ -28,18 +35,40 @@ pub struct Warm {
 }
 
 impl Warm {
-    pub fn new(pool: PgPool) -> Self {
-        let cap = (pool.options().get_max_connections() as usize / 2).max(1);
+    /// The command path beside the readers' `pool`; closing the readers'
+    /// pool closes it too.
+    pub fn new(pool: &PgPool) -> Self {
         let kept = Arc::new(Mutex::new(Vec::new()));
-        // Without a runtime (a synchronous caller) nothing is kept.
-        let cap = match tokio::runtime::Handle::try_current() {
+        // Without a runtime (a synchronous caller) nothing is kept, and the
+        // commands share the readers' pool: a pool of their own would need
+        // a runtime for its upkeep.
+        match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(give_back(Arc::downgrade(&kept)));
-                cap
+                let command = command_pool(pool);
+                runtime.spawn(give_back(
+                    Arc::downgrade(&kept),
+                    pool.close_event(),
+                    command.clone(),
+                ));
+                let cap = command.options().get_max_connections() as usize;
+                Self {
+                    pool: command,
+                    kept,
+                    cap,
+                }
             }
-            Err(_) => 0,
-        };
-        Self { pool, kept, cap }
+            Err(_) => Self {
+                pool: pool.clone(),
+                kept,
+                cap: 0,
+            },
+        }
+    }
+
+    /// Closes the command path's pool once its connections are back, the
+    /// kept ones first.
+    pub async fn close(&self) {
+        close(&self.kept, &self.pool).await;
     }
 
     /// A connection: a kept one used within the last seconds, else the
@@ -70,10 +99,21 @@ impl Warm {
 type Kept = Mutex<Vec<(PoolConnection<Postgres>, Instant)>>;
 
 /// Returns connections kept past [`KEPT_FOR`] to the pool, until the
-/// [`Warm`] is dropped.
-async fn give_back(kept: std::sync::Weak<Kept>) {
+/// [`Warm`] is dropped; closes the command path's pool when the readers'
+/// pool closes (`readers_closed`), so that whoever closes the one closes
+/// both.
+async fn give_back(kept: std::sync::Weak<Kept>, readers_closed: CloseEvent, command: PgPool) {
+    let mut readers_closed = std::pin::pin!(readers_closed);
     loop {
-        tokio::time::sleep(KEPT_FOR / 2).await;
+        tokio::select! {
+            () = &mut readers_closed => {
+                if let Some(kept) = kept.upgrade() {
+                    close(&kept, &command).await;
+                }
+                return;
+            }
+            () = tokio::time::sleep(KEPT_FOR / 2) => {}
+        }
         let Some(kept) = kept.upgrade() else {
             return;
         };
@@ -90,6 +130,17 @@ async fn give_back(kept: std::sync::Weak<Kept>) {
         };
         drop(old);
     }
+}
+
+/// Gives every kept connection back, then closes `pool`, which waits for
+/// the connections in use.
+async fn close(kept: &Kept, pool: &PgPool) {
+    let all: Vec<_> = kept
+        .lock()
+        .map(|mut k| k.drain(..).collect())
+        .unwrap_or_default();
+    drop(all);
+    pool.close().await;
 }
 
 /// A connection of the command path. [`WarmConnection::finished`] says its
@@ -133,7 +184,9 @@ impl Drop for WarmConnection {
         if !self.finished {
             return;
         }
-        if let Ok(mut kept) = self.warm.kept.lock()
+        // A closed pool's connections close as they come back.
+        if !self.warm.pool.is_closed()
+            && let Ok(mut kept) = self.warm.kept.lock()
             && kept.len() < self.warm.cap
         {
             kept.push((conn, Instant::now()));

@@ -3,6 +3,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::{append, event, metadata};
 use passerelle_store::testkit::TestDb;
@@ -275,4 +276,50 @@ async fn an_empty_append_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NothingToAppend));
+}
+
+/// The command path runs on connections of its own, each statement on its
+/// generic plan, while the readers' pool keeps plans made for each run's
+/// parameters; readers holding every connection of theirs do not hold an
+/// append back.
+#[tokio::test]
+async fn the_command_path_has_connections_of_its_own_with_generic_plans() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let mut readers = Vec::new();
+    for _ in 0..store.pool().options().get_max_connections() {
+        readers.push(store.pool().acquire().await.unwrap());
+    }
+    let mode: String = sqlx::query_scalar("show plan_cache_mode")
+        .fetch_one(&mut *readers[0])
+        .await
+        .unwrap();
+    assert_eq!(mode, "auto");
+
+    let mut conn = tokio::time::timeout(Duration::from_secs(5), store.acquire_warm())
+        .await
+        .expect("a command's connection while readers hold all of theirs")
+        .unwrap();
+    let mode: String = sqlx::query_scalar("show plan_cache_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "force_generic_plan");
+    conn.finished();
+    drop(conn);
+
+    let meta = metadata();
+    let appended = tokio::time::timeout(
+        Duration::from_secs(5),
+        store.append(&append(
+            "person-1",
+            ExpectedVersion::NoStream,
+            &[event(1)],
+            &meta,
+        )),
+    )
+    .await
+    .expect("an append while readers hold all of their connections")
+    .unwrap();
+    assert_eq!(appended.stream_version, 1);
 }
