@@ -60,7 +60,10 @@ impl Database {
                 &dir,
                 ClusterOptions {
                     durable: true,
-                    max_connections: 100,
+                    // Both pools (the command path's is half the
+                    // readers'), and room for an administrator and the
+                    // benchmarks' own connections.
+                    max_connections: max.saturating_add(max / 2).saturating_add(10).max(100),
                 },
             )
         })

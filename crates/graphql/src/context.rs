@@ -372,6 +372,10 @@ pub async fn viewer_of_token(
                 passerelle_accounts::authenticate_principal(&mut *conn, t, now).await?;
         }
         conn.finished();
+        // Back before the reads below, on the readers' pool: a caller
+        // holding a connection of each pool at once could wait on another
+        // doing the same the other way round.
+        drop(conn);
         // A person's session outlasts her accompaniment, as her rights on
         // her data do (the policy keeps what belongs to an accompaniment
         // running to those still accompanied); once she is erased it is

@@ -13,7 +13,7 @@
 //! unfinished (an error, a cancelled future, an open transaction): then
 //! sqlx's ping runs as before, and flushes a pending rollback.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::{CloseEvent, PoolConnection};
@@ -38,7 +38,7 @@ impl Warm {
     /// The command path beside the readers' `pool`; closing the readers'
     /// pool closes it too.
     pub fn new(pool: &PgPool) -> Self {
-        let kept = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::new(Mutex::new(Stash::default()));
         // Without a runtime (a synchronous caller) nothing is kept, and the
         // commands share the readers' pool: a pool of their own would need
         // a runtime for its upkeep.
@@ -75,16 +75,27 @@ impl Warm {
     /// pool's (which pings one idle too long before handing it out).
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
         loop {
-            let kept = self.kept.lock().map(|mut k| k.pop()).unwrap_or(None);
-            match kept {
-                // Dropped, it goes through the pool's own check.
-                Some((_, since)) if since.elapsed() > KEPT_FOR => continue,
+            let mut stash = lock(&self.kept);
+            match stash.conns.pop() {
+                Some((conn, since)) if since.elapsed() > KEPT_FOR => {
+                    // Dropped outside the lock, through the pool's own check.
+                    drop(stash);
+                    drop(conn);
+                }
                 Some((conn, _)) => return Ok(self.wrap(conn)),
-                None => break,
+                None => {
+                    // Counted under the lock that found the stash empty: a
+                    // connection finished from now on goes back to the
+                    // pool, which hands it to the first caller waiting.
+                    stash.waiting += 1;
+                    break;
+                }
             }
         }
-        let conn = self.pool.acquire().await?;
-        Ok(self.wrap(conn))
+        let waiting = Waiting(&self.kept);
+        let conn = self.pool.acquire().await;
+        drop(waiting);
+        Ok(self.wrap(conn?))
     }
 
     fn wrap(&self, conn: PoolConnection<Postgres>) -> WarmConnection {
@@ -96,7 +107,33 @@ impl Warm {
     }
 }
 
-type Kept = Mutex<Vec<(PoolConnection<Postgres>, Instant)>>;
+type Kept = Mutex<Stash>;
+
+#[derive(Debug, Default)]
+struct Stash {
+    conns: Vec<(PoolConnection<Postgres>, Instant)>,
+    /// Callers waiting on the pool. While there are any, a connection whose
+    /// statements completed goes back to the pool, which wakes the first of
+    /// them: kept here, it would be handed only to the callers coming after
+    /// them, and they would wait until the pool's timeout.
+    waiting: usize,
+}
+
+/// The stash, even if a thread panicked while holding it: its connections
+/// and count stay consistent (each change is one push, pop or count).
+fn lock(kept: &Kept) -> MutexGuard<'_, Stash> {
+    kept.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One caller waiting on the pool, counted until it has a connection or
+/// gives up (an error, or its future dropped).
+struct Waiting<'a>(&'a Kept);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        lock(self.0).waiting -= 1;
+    }
+}
 
 /// Returns connections kept past [`KEPT_FOR`] to the pool, until the
 /// [`Warm`] is dropped; closes the command path's pool when the readers'
@@ -118,29 +155,28 @@ async fn give_back(kept: std::sync::Weak<Kept>, readers_closed: CloseEvent, comm
             return;
         };
         // Dropped outside the lock: the pool's release runs then.
-        let old: Vec<_> = match kept.lock() {
-            Ok(mut kept) => {
-                let (old, fresh) = kept
-                    .drain(..)
-                    .partition(|(_, since)| since.elapsed() > KEPT_FOR);
-                *kept = fresh;
-                old
-            }
-            Err(_) => Vec::new(),
+        let old: Vec<_> = {
+            let mut stash = lock(&kept);
+            let (old, fresh) = stash
+                .conns
+                .drain(..)
+                .partition(|(_, since)| since.elapsed() > KEPT_FOR);
+            stash.conns = fresh;
+            old
         };
         drop(old);
     }
 }
 
-/// Gives every kept connection back, then closes `pool`, which waits for
-/// the connections in use.
+/// Closes `pool`, gives every kept connection back, then waits for the
+/// connections in use. The pool is marked closed before the stash is
+/// emptied, and a connection is kept only while it is not (checked under
+/// the stash's lock): none is kept after the stash was emptied.
 async fn close(kept: &Kept, pool: &PgPool) {
-    let all: Vec<_> = kept
-        .lock()
-        .map(|mut k| k.drain(..).collect())
-        .unwrap_or_default();
+    let closing = pool.close();
+    let all = std::mem::take(&mut lock(kept).conns);
     drop(all);
-    pool.close().await;
+    closing.await;
 }
 
 /// A connection of the command path. [`WarmConnection::finished`] says its
@@ -184,14 +220,14 @@ impl Drop for WarmConnection {
         if !self.finished {
             return;
         }
-        // A closed pool's connections close as they come back.
-        if !self.warm.pool.is_closed()
-            && let Ok(mut kept) = self.warm.kept.lock()
-            && kept.len() < self.warm.cap
-        {
-            kept.push((conn, Instant::now()));
+        let mut stash = lock(&self.warm.kept);
+        // A closed pool's connections close as they come back, and one
+        // that someone waits for goes to them through the pool.
+        if !self.warm.pool.is_closed() && stash.waiting == 0 && stash.conns.len() < self.warm.cap {
+            stash.conns.push((conn, Instant::now()));
             return;
         }
+        drop(stash);
         drop(conn);
     }
 }

@@ -323,3 +323,44 @@ async fn the_command_path_has_connections_of_its_own_with_generic_plans() {
     .unwrap();
     assert_eq!(appended.stream_version, 1);
 }
+
+/// A caller waiting for one of the command path's connections gets the
+/// first one given back, even while another caller keeps taking and
+/// finishing connections: a connection finished while someone waits goes to
+/// them, not to the connections kept warm for whoever comes next.
+#[tokio::test]
+async fn a_caller_waiting_for_a_command_connection_gets_the_next_one_given_back() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    // Every connection of the command path's pool, half the readers' one.
+    let mut held = Vec::new();
+    for _ in 0..store.pool().options().get_max_connections() / 2 {
+        held.push(store.acquire_warm().await.unwrap());
+    }
+    let waiter = tokio::spawn({
+        let store = store.clone();
+        async move { store.acquire_warm().await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut given_back = held.pop().unwrap();
+    given_back.finished();
+    drop(given_back);
+    let busy = tokio::spawn({
+        let store = store.clone();
+        async move {
+            loop {
+                let mut conn = store.acquire_warm().await.unwrap();
+                sqlx::query("select 1").execute(&mut *conn).await.unwrap();
+                conn.finished();
+                drop(conn);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let waited = tokio::time::timeout(Duration::from_secs(2), waiter).await;
+    busy.abort();
+    waited
+        .expect("the waiting caller had a connection within 2 s")
+        .unwrap()
+        .unwrap();
+}
