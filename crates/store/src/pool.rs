@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::Result;
+use crate::error::Result;
 
 /// How long a pooled connection may sit idle and still be used without a
 /// ping first.

@@ -12,12 +12,19 @@
 //! it back here instead, and sqlx sees it again only when it is dropped
 //! unfinished (an error, a cancelled future, an open transaction): then
 //! sqlx's ping runs as before, and flushes a pending rollback.
+//!
+//! A connection finished while callers wait for one goes straight to the
+//! first of them, also without the ping: kept instead, it would serve only
+//! the callers coming after them, and returned to the pool it would pay the
+//! ping.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::{CloseEvent, PoolConnection};
 use sqlx::{PgConnection, PgPool, Postgres};
+use tokio::sync::oneshot;
 
 use crate::pool::command_pool;
 
@@ -72,30 +79,67 @@ impl Warm {
     }
 
     /// A connection: a kept one used within the last seconds, else the
-    /// pool's (which pings one idle too long before handing it out).
+    /// first one finished or the pool's (which pings one idle too long
+    /// before handing it out), whichever comes first.
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
-        loop {
+        let mut stale = Vec::new();
+        let found = {
             let mut stash = lock(&self.kept);
-            match stash.conns.pop() {
-                Some((conn, since)) if since.elapsed() > KEPT_FOR => {
-                    // Dropped outside the lock, through the pool's own check.
-                    drop(stash);
-                    drop(conn);
-                }
-                Some((conn, _)) => return Ok(self.wrap(conn)),
-                None => {
-                    // Counted under the lock that found the stash empty: a
-                    // connection finished from now on goes back to the
-                    // pool, which hands it to the first caller waiting.
-                    stash.waiting += 1;
-                    break;
+            loop {
+                match stash.conns.pop() {
+                    Some((conn, since)) if since.elapsed() > KEPT_FOR => stale.push(conn),
+                    Some((conn, _)) => break Ok(conn),
+                    None => {
+                        // In line under the lock that found the stash
+                        // empty: a connection finished from now on comes
+                        // here, if it is this caller's turn.
+                        let (sender, handed) = oneshot::channel();
+                        stash.next_waiter += 1;
+                        let id = stash.next_waiter;
+                        stash.waiting.push_back((id, sender));
+                        break Err(Waiting {
+                            warm: self,
+                            id,
+                            handed,
+                        });
+                    }
                 }
             }
-        }
-        let waiting = Waiting(&self.kept);
-        let conn = self.pool.acquire().await;
+        };
+        // Dropped outside the lock, through the pool's own check.
+        drop(stale);
+        let mut waiting = match found {
+            Ok(conn) => return Ok(self.wrap(conn)),
+            Err(waiting) => waiting,
+        };
+        let conn = tokio::select! {
+            Ok(conn) = &mut waiting.handed => conn,
+            conn = self.pool.acquire() => conn?,
+        };
         drop(waiting);
-        Ok(self.wrap(conn?))
+        Ok(self.wrap(conn))
+    }
+
+    /// Hands a connection whose statements all completed to the first
+    /// caller waiting, else keeps it, else gives it back to the pool.
+    fn give(&self, mut conn: PoolConnection<Postgres>) {
+        let mut stash = lock(&self.kept);
+        // A closed pool's connections close as they come back.
+        if !self.pool.is_closed() {
+            while let Some((_, sender)) = stash.waiting.pop_front() {
+                match sender.send(conn) {
+                    Ok(()) => return,
+                    // That caller had a connection meanwhile, or gave up.
+                    Err(back) => conn = back,
+                }
+            }
+            if stash.conns.len() < self.cap {
+                stash.conns.push((conn, Instant::now()));
+                return;
+            }
+        }
+        drop(stash);
+        drop(conn);
     }
 
     fn wrap(&self, conn: PoolConnection<Postgres>) -> WarmConnection {
@@ -112,26 +156,37 @@ type Kept = Mutex<Stash>;
 #[derive(Debug, Default)]
 struct Stash {
     conns: Vec<(PoolConnection<Postgres>, Instant)>,
-    /// Callers waiting on the pool. While there are any, a connection whose
-    /// statements completed goes back to the pool, which wakes the first of
-    /// them: kept here, it would be handed only to the callers coming after
-    /// them, and they would wait until the pool's timeout.
-    waiting: usize,
+    /// Callers waiting for a connection, first come first: each is handed
+    /// the next one finished, unless the pool gives it one first.
+    waiting: VecDeque<(u64, oneshot::Sender<PoolConnection<Postgres>>)>,
+    next_waiter: u64,
 }
 
 /// The stash, even if a thread panicked while holding it: its connections
-/// and count stay consistent (each change is one push, pop or count).
+/// and callers stay consistent (each change is one push or pop).
 fn lock(kept: &Kept) -> MutexGuard<'_, Stash> {
     kept.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One caller waiting on the pool, counted until it has a connection or
-/// gives up (an error, or its future dropped).
-struct Waiting<'a>(&'a Kept);
+/// A caller in line for a finished connection, until it has one or gives
+/// up (an error, or its future dropped). Leaving the line, it hands on a
+/// connection handed to it meanwhile.
+struct Waiting<'a> {
+    warm: &'a Warm,
+    id: u64,
+    handed: oneshot::Receiver<PoolConnection<Postgres>>,
+}
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        lock(self.0).waiting -= 1;
+        // Out of the line under the lock connections are handed under:
+        // after it, none comes to this caller, and one that did is here.
+        lock(&self.warm.kept)
+            .waiting
+            .retain(|(id, _)| *id != self.id);
+        if let Ok(conn) = self.handed.try_recv() {
+            self.warm.give(conn);
+        }
     }
 }
 
@@ -168,14 +223,21 @@ async fn give_back(kept: std::sync::Weak<Kept>, readers_closed: CloseEvent, comm
     }
 }
 
-/// Closes `pool`, gives every kept connection back, then waits for the
+/// Closes `pool`, gives every kept connection back and sends the callers
+/// waiting to the pool (which refuses them now), then waits for the
 /// connections in use. The pool is marked closed before the stash is
-/// emptied, and a connection is kept only while it is not (checked under
-/// the stash's lock): none is kept after the stash was emptied.
+/// emptied, and a connection is kept or handed on only while it is not
+/// (checked under the stash's lock): none is kept after that.
 async fn close(kept: &Kept, pool: &PgPool) {
     let closing = pool.close();
-    let all = std::mem::take(&mut lock(kept).conns);
-    drop(all);
+    let (conns, waiting) = {
+        let mut stash = lock(kept);
+        (
+            std::mem::take(&mut stash.conns),
+            std::mem::take(&mut stash.waiting),
+        )
+    };
+    drop((conns, waiting));
     closing.await;
 }
 
@@ -220,14 +282,6 @@ impl Drop for WarmConnection {
         if !self.finished {
             return;
         }
-        let mut stash = lock(&self.warm.kept);
-        // A closed pool's connections close as they come back, and one
-        // that someone waits for goes to them through the pool.
-        if !self.warm.pool.is_closed() && stash.waiting == 0 && stash.conns.len() < self.warm.cap {
-            stash.conns.push((conn, Instant::now()));
-            return;
-        }
-        drop(stash);
-        drop(conn);
+        self.warm.give(conn);
     }
 }

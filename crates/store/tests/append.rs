@@ -364,3 +364,38 @@ async fn a_caller_waiting_for_a_command_connection_gets_the_next_one_given_back(
         .unwrap()
         .unwrap();
 }
+
+/// Closing the readers' pool closes the command path's too, its kept
+/// connections with it; closing the store waits for neither of them.
+#[tokio::test]
+async fn closing_the_readers_pool_closes_the_command_path() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let mut kept = store.acquire_warm().await.unwrap();
+    sqlx::query("select 1").execute(&mut *kept).await.unwrap();
+    kept.finished();
+    drop(kept);
+    store.pool().close().await;
+    let refused = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match store.acquire_warm().await {
+                Err(e) => break e,
+                Ok(conn) => {
+                    drop(conn);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the command path's pool closed within 5 s");
+    assert!(matches!(refused, sqlx::Error::PoolClosed), "{refused}");
+
+    let other = TestDb::new().await.store();
+    let mut kept = other.acquire_warm().await.unwrap();
+    kept.finished();
+    drop(kept);
+    tokio::time::timeout(Duration::from_secs(5), other.close())
+        .await
+        .expect("the store closed with a connection kept warm");
+}
