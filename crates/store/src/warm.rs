@@ -13,18 +13,18 @@
 //! unfinished (an error, a cancelled future, an open transaction): then
 //! sqlx's ping runs as before, and flushes a pending rollback.
 //!
-//! A connection finished while callers wait for one goes straight to the
-//! first of them, also without the ping: kept instead, it would serve only
-//! the callers coming after them, and returned to the pool it would pay the
-//! ping.
+//! A connection kept while callers wait on the pool wakes one of them,
+//! which takes it unless a caller already running took it first: the
+//! connection serves whoever can use it soonest, and the waiting callers
+//! see every connection kept, not only the pool's (which would otherwise
+//! wake them only when a kept connection had sat idle 200 ms).
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::{CloseEvent, PoolConnection};
 use sqlx::{PgConnection, PgPool, Postgres};
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 use crate::pool::command_pool;
 
@@ -38,6 +38,8 @@ const KEPT_FOR: Duration = Duration::from_millis(200);
 pub struct Warm {
     pool: PgPool,
     kept: Arc<Kept>,
+    /// Told of each connection kept while callers wait.
+    kept_one: Arc<Notify>,
     cap: usize,
 }
 
@@ -61,12 +63,14 @@ impl Warm {
                 Self {
                     pool: command,
                     kept,
+                    kept_one: Arc::new(Notify::new()),
                     cap,
                 }
             }
             Err(_) => Self {
                 pool: pool.clone(),
                 kept,
+                kept_one: Arc::new(Notify::new()),
                 cap: 0,
             },
         }
@@ -78,65 +82,61 @@ impl Warm {
         close(&self.kept, &self.pool).await;
     }
 
-    /// A connection: a kept one used within the last seconds, else the
-    /// first one finished or the pool's (which pings one idle too long
-    /// before handing it out), whichever comes first.
+    /// A connection: a kept one used within the last seconds, else one
+    /// kept meanwhile or the pool's (which pings one idle too long before
+    /// handing it out), whichever comes first.
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
-        let mut stale = Vec::new();
-        let found = {
-            let mut stash = lock(&self.kept);
-            loop {
-                match stash.conns.pop() {
-                    Some((conn, since)) if since.elapsed() > KEPT_FOR => stale.push(conn),
-                    Some((conn, _)) => break Ok(conn),
-                    None => {
-                        // In line under the lock that found the stash
-                        // empty: a connection finished from now on comes
-                        // here, if it is this caller's turn.
-                        let (sender, handed) = oneshot::channel();
-                        stash.next_waiter += 1;
-                        let id = stash.next_waiter;
-                        stash.waiting.push_back((id, sender));
-                        break Err(Waiting {
-                            warm: self,
-                            id,
-                            handed,
-                        });
+        let mut waiting = None;
+        loop {
+            // Listening before looking: a connection kept after the look
+            // wakes this caller.
+            let kept_one = self.kept_one.notified();
+            let mut kept_one = std::pin::pin!(kept_one);
+            kept_one.as_mut().enable();
+            let mut stale = Vec::new();
+            let found = {
+                let mut stash = lock(&self.kept);
+                let found = loop {
+                    match stash.conns.pop() {
+                        Some((conn, since)) if since.elapsed() > KEPT_FOR => stale.push(conn),
+                        found => break found.map(|(conn, _)| conn),
                     }
+                };
+                if found.is_none() && waiting.is_none() {
+                    stash.waiting += 1;
+                    waiting = Some(Waiting(&self.kept));
+                }
+                found
+            };
+            // Dropped outside the lock, through the pool's own check.
+            drop(stale);
+            if let Some(conn) = found {
+                drop(waiting);
+                return Ok(self.wrap(conn));
+            }
+            tokio::select! {
+                () = kept_one => {}
+                conn = self.pool.acquire() => {
+                    drop(waiting);
+                    return Ok(self.wrap(conn?));
                 }
             }
-        };
-        // Dropped outside the lock, through the pool's own check.
-        drop(stale);
-        let mut waiting = match found {
-            Ok(conn) => return Ok(self.wrap(conn)),
-            Err(waiting) => waiting,
-        };
-        let conn = tokio::select! {
-            Ok(conn) = &mut waiting.handed => conn,
-            conn = self.pool.acquire() => conn?,
-        };
-        drop(waiting);
-        Ok(self.wrap(conn))
+        }
     }
 
-    /// Hands a connection whose statements all completed to the first
-    /// caller waiting, else keeps it, else gives it back to the pool.
-    fn give(&self, mut conn: PoolConnection<Postgres>) {
+    /// Keeps a connection whose statements all completed, and wakes a
+    /// caller waiting, if any; gives it back to the pool when the pool is
+    /// closed or enough are kept.
+    fn give(&self, conn: PoolConnection<Postgres>) {
         let mut stash = lock(&self.kept);
-        // A closed pool's connections close as they come back.
-        if !self.pool.is_closed() {
-            while let Some((_, sender)) = stash.waiting.pop_front() {
-                match sender.send(conn) {
-                    Ok(()) => return,
-                    // That caller had a connection meanwhile, or gave up.
-                    Err(back) => conn = back,
-                }
+        if !self.pool.is_closed() && stash.conns.len() < self.cap {
+            stash.conns.push((conn, Instant::now()));
+            let wake = stash.waiting > 0;
+            drop(stash);
+            if wake {
+                self.kept_one.notify_one();
             }
-            if stash.conns.len() < self.cap {
-                stash.conns.push((conn, Instant::now()));
-                return;
-            }
+            return;
         }
         drop(stash);
         drop(conn);
@@ -156,37 +156,24 @@ type Kept = Mutex<Stash>;
 #[derive(Debug, Default)]
 struct Stash {
     conns: Vec<(PoolConnection<Postgres>, Instant)>,
-    /// Callers waiting for a connection, first come first: each is handed
-    /// the next one finished, unless the pool gives it one first.
-    waiting: VecDeque<(u64, oneshot::Sender<PoolConnection<Postgres>>)>,
-    next_waiter: u64,
+    /// Callers waiting for a connection, woken one at a time as
+    /// connections are kept.
+    waiting: usize,
 }
 
 /// The stash, even if a thread panicked while holding it: its connections
-/// and callers stay consistent (each change is one push or pop).
+/// and count stay consistent (each change is one push, pop or count).
 fn lock(kept: &Kept) -> MutexGuard<'_, Stash> {
     kept.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A caller in line for a finished connection, until it has one or gives
-/// up (an error, or its future dropped). Leaving the line, it hands on a
-/// connection handed to it meanwhile.
-struct Waiting<'a> {
-    warm: &'a Warm,
-    id: u64,
-    handed: oneshot::Receiver<PoolConnection<Postgres>>,
-}
+/// One caller waiting, counted until it has a connection or gives up (an
+/// error, or its future dropped).
+struct Waiting<'a>(&'a Kept);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        // Out of the line under the lock connections are handed under:
-        // after it, none comes to this caller, and one that did is here.
-        lock(&self.warm.kept)
-            .waiting
-            .retain(|(id, _)| *id != self.id);
-        if let Ok(conn) = self.handed.try_recv() {
-            self.warm.give(conn);
-        }
+        lock(self.0).waiting -= 1;
     }
 }
 
@@ -223,21 +210,15 @@ async fn give_back(kept: std::sync::Weak<Kept>, readers_closed: CloseEvent, comm
     }
 }
 
-/// Closes `pool`, gives every kept connection back and sends the callers
-/// waiting to the pool (which refuses them now), then waits for the
+/// Closes `pool`, gives every kept connection back, then waits for the
 /// connections in use. The pool is marked closed before the stash is
-/// emptied, and a connection is kept or handed on only while it is not
-/// (checked under the stash's lock): none is kept after that.
+/// emptied, and a connection is kept only while it is not (checked under
+/// the stash's lock): none is kept after that. Callers waiting are woken
+/// by the pool's refusal.
 async fn close(kept: &Kept, pool: &PgPool) {
     let closing = pool.close();
-    let (conns, waiting) = {
-        let mut stash = lock(kept);
-        (
-            std::mem::take(&mut stash.conns),
-            std::mem::take(&mut stash.waiting),
-        )
-    };
-    drop((conns, waiting));
+    let conns = std::mem::take(&mut lock(kept).conns);
+    drop(conns);
     closing.await;
 }
 

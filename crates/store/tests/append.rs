@@ -324,12 +324,12 @@ async fn the_command_path_has_connections_of_its_own_with_generic_plans() {
     assert_eq!(appended.stream_version, 1);
 }
 
-/// A caller waiting for one of the command path's connections gets the
-/// first one given back, even while another caller keeps taking and
-/// finishing connections: a connection finished while someone waits goes to
-/// them, not to the connections kept warm for whoever comes next.
+/// A caller waiting for one of the command path's connections gets one
+/// soon after one is given back, even while another caller keeps taking and
+/// finishing connections: each connection kept warm wakes a caller waiting,
+/// instead of serving only the callers that come after.
 #[tokio::test]
-async fn a_caller_waiting_for_a_command_connection_gets_the_next_one_given_back() {
+async fn a_caller_waiting_for_a_command_connection_is_not_passed_over() {
     let db = TestDb::new().await;
     let store = db.store();
     // Every connection of the command path's pool, half the readers' one.
