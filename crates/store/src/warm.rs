@@ -87,6 +87,12 @@ impl Warm {
     /// handing it out), whichever comes first.
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
         let mut waiting = None;
+        // One wait on the pool for the whole call, polled only once the
+        // stash is found empty: woken and passed over, the caller keeps its
+        // place in the pool's line, its timeout and any connection the pool
+        // is opening for it.
+        let from_pool = self.pool.acquire();
+        let mut from_pool = std::pin::pin!(from_pool);
         loop {
             // Listening before looking: a connection kept after the look
             // wakes this caller.
@@ -116,7 +122,7 @@ impl Warm {
             }
             tokio::select! {
                 () = kept_one => {}
-                conn = self.pool.acquire() => {
+                conn = &mut from_pool => {
                     drop(waiting);
                     return Ok(self.wrap(conn?));
                 }
