@@ -27,6 +27,9 @@ use crate::config::Config;
 use crate::database::{self, Database};
 use crate::server;
 
+/// The connections of the API benchmark's database pool.
+const BENCH_POOL: u32 = 40;
+
 /// A database of its own for one benchmark run, new each time, on the same
 /// server and settings as the service, migrated, with a store over it under
 /// a throwaway master key.
@@ -41,16 +44,24 @@ pub struct BenchDatabase {
 }
 
 impl BenchDatabase {
-    pub async fn create(db: &Database, name: &'static str) -> anyhow::Result<Self> {
-        Self::open(db, name, false).await
+    /// With a pool of `max` connections for readers, and half as many for
+    /// the command path.
+    pub async fn create(db: &Database, name: &'static str, max: u32) -> anyhow::Result<Self> {
+        Self::open(db, name, false, max).await
     }
 
-    /// Like [`BenchDatabase::create`], its pool's round trips counted.
+    /// Like [`BenchDatabase::create`] with the usual pool, its round trips
+    /// counted.
     pub async fn create_counted(db: &Database, name: &'static str) -> anyhow::Result<Self> {
-        Self::open(db, name, true).await
+        Self::open(db, name, true, BENCH_POOL).await
     }
 
-    async fn open(db: &Database, name: &'static str, counted: bool) -> anyhow::Result<Self> {
+    async fn open(
+        db: &Database,
+        name: &'static str,
+        counted: bool,
+        max: u32,
+    ) -> anyhow::Result<Self> {
         let mut admin =
             sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
         drop_database(&mut admin, name).await?;
@@ -63,7 +74,7 @@ impl BenchDatabase {
             },
             false => (options, None),
         };
-        let pool = passerelle_store::connect(options, 40).await?;
+        let pool = passerelle_store::connect(options, max).await?;
         MIGRATOR.run(&pool).await?;
         let store = Store::new(
             pool.clone(),

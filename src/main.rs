@@ -676,13 +676,13 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             return Ok(());
         }
     };
-    let bench = bench::BenchDatabase::create(db, "passerelle_bench").await?;
     let config = bench::store::BenchConfig {
         run_time: std::time::Duration::from_secs_f64(seconds),
         read_events: events,
         rounds,
         ..Default::default()
     };
+    let bench = bench::BenchDatabase::create(db, "passerelle_bench", config.pool_size()).await?;
     let report = bench::store::run(&bench.store, &config, |line| println!("{line}")).await?;
     println!();
     println!("| writers | events/append | store events/s | raw events/s | ratio |");

@@ -47,6 +47,17 @@ impl Default for BenchConfig {
     }
 }
 
+impl BenchConfig {
+    /// The pool the store's database needs: its command path has half of
+    /// it, as many connections as the most writers, which is what the raw
+    /// baseline has (each writer its own). Fewer would measure the pool's
+    /// wait, not the store.
+    pub fn pool_size(&self) -> u32 {
+        let writers = self.writers.iter().copied().max().unwrap_or(1);
+        u32::try_from(writers.saturating_mul(2)).unwrap_or(u32::MAX)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AppendFigure {
     pub writers: usize,
@@ -68,11 +79,11 @@ pub struct ReadFigure {
 pub struct BenchReport {
     pub appends: Vec<AppendFigure>,
     pub read_all: ReadFigure,
-    /// Appends at least 0.8 × raw at every concurrency, read-all ≥ 300,000 events/s.
+    /// Appends at least 0.85 × raw in every shape, read-all ≥ 300,000 events/s.
     pub targets_met: bool,
 }
 
-pub const APPEND_RATIO_TARGET: f64 = 0.8;
+pub const APPEND_RATIO_TARGET: f64 = 0.85;
 /// Events per read-all call, as a projection rebuild reads them.
 const READ_BATCH: i64 = 10_000;
 pub const READ_TARGET: f64 = 300_000.0;
