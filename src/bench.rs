@@ -27,7 +27,9 @@ use crate::config::Config;
 use crate::database::{self, Database};
 use crate::server;
 
-/// The connections of the API benchmark's database pool.
+/// The connections of the API benchmark's database pool: its baseline, the
+/// store's appends by as many writers as there are clients (16), needs that
+/// many on the command path, which has half.
 const BENCH_POOL: u32 = 40;
 
 /// A database of its own for one benchmark run, new each time, on the same
@@ -44,14 +46,18 @@ pub struct BenchDatabase {
 }
 
 impl BenchDatabase {
-    /// With a pool of `max` connections for readers, and half as many for
+    /// With a pool of `max_connections` for readers, and half as many for
     /// the command path.
-    pub async fn create(db: &Database, name: &'static str, max: u32) -> anyhow::Result<Self> {
-        Self::open(db, name, false, max).await
+    pub async fn create(
+        db: &Database,
+        name: &'static str,
+        max_connections: u32,
+    ) -> anyhow::Result<Self> {
+        Self::open(db, name, false, max_connections).await
     }
 
-    /// Like [`BenchDatabase::create`] with the usual pool, its round trips
-    /// counted.
+    /// Like [`BenchDatabase::create`] with [`BENCH_POOL`] connections, its
+    /// round trips counted.
     pub async fn create_counted(db: &Database, name: &'static str) -> anyhow::Result<Self> {
         Self::open(db, name, true, BENCH_POOL).await
     }
@@ -60,7 +66,7 @@ impl BenchDatabase {
         db: &Database,
         name: &'static str,
         counted: bool,
-        max: u32,
+        max_connections: u32,
     ) -> anyhow::Result<Self> {
         let mut admin =
             sqlx::PgConnection::connect_with(&db.server.clone().database("postgres")).await?;
@@ -74,7 +80,7 @@ impl BenchDatabase {
             },
             false => (options, None),
         };
-        let pool = passerelle_store::connect(options, max).await?;
+        let pool = passerelle_store::connect(options, max_connections).await?;
         MIGRATOR.run(&pool).await?;
         let store = Store::new(
             pool.clone(),

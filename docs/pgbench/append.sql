@@ -1,7 +1,8 @@
 -- The store's append of one event to a stream at version :v (the statement
 -- `Store::append` runs for an expected version above zero): the
--- compare-and-set on the stream's row, then the event. Run by
--- docs/performance.md's "What the compare-and-set costs".
+-- compare-and-set on the stream's row, then the event. How to run it:
+-- docs/performance.md, "At equal connections, and what the
+-- compare-and-set costs".
 with cas as (
     update streams set version = version + 1
     where stream_id = 'cas-' || :run || '-' || :client_id and version = :v
