@@ -88,7 +88,7 @@ const EVENT_COLUMNS: &str = "global_position, transaction_id, tenant, \
 // Without inline writes, the insert is the statement itself: its rows come
 // back as it returns them. Read through a CTE (`ins`, as a fused append
 // must, its writes following), they are first kept in a tuple store and
-// then read from it again, which cost 6–10 % of the rate of appends of one
+// then read from it again, which cost 5–10 % of the rate of appends of one
 // event by 8 and 32 clients under pgbench (docs/performance.md).
 static APPEND_EXACT: LazyLock<String> = LazyLock::new(|| format!("{CAS_EXACT}{INSERT_EVENTS}"));
 static APPEND_NO_STREAM: LazyLock<String> =
