@@ -1034,7 +1034,7 @@ async fn convention_rules_broken_through_the_api_name_the_field_and_append_nothi
         .await;
         assert!(accepted["errors"].is_null(), "{accepted}");
     }
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = paris_today();
     let start = today + time::Duration::days(10);
     let day = |d: time::Date| d.to_string();
     let base = || {

@@ -375,7 +375,7 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
     // The convention: most fields come from the files; 49 hours a week is
     // refused beside its field, and nothing is recorded.
     browser.click("a[href$='/convention']").await;
-    let start = time::OffsetDateTime::now_utc().date() + time::Duration::days(14);
+    let start = paris_today() + time::Duration::days(14);
     let end = start + time::Duration::days(4);
     for (field, value) in [
         ("start", start.to_string()),
@@ -487,7 +487,7 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     .await;
     assert!(stated["errors"].is_null(), "{stated}");
     let immersion = propose(&server, &staff, &person, &employer).await;
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let today = paris_today().to_string();
     let i = json!({ "i": immersion, "c": convention(&today, 35.0) });
     let steps = |list: &'static [&'static str]| {
         let (server, i) = (&server, i.clone());
@@ -1406,7 +1406,7 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
     .await;
     let person = enroll(&server, &staff, None).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = paris_today();
     let i = json!({ "i": immersion, "c": convention(&today.to_string(), 35.5) });
     for step in [
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
@@ -2165,7 +2165,9 @@ async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_t
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
+    // The time in Paris, as the form's fields are read.
     let now = time::OffsetDateTime::now_utc();
+    let now = now.to_offset(passerelle_app::paris_offset(now));
     let today = now.date().to_string();
     let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
     for step in [
@@ -2196,7 +2198,8 @@ async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_t
     // declaration to the CPAM is then due within 48 hours.
     let minute =
         |t: time::OffsetDateTime| format!("{}T{:02}:{:02}", t.date(), t.hour(), t.minute());
-    let at = minute(now - time::Duration::minutes(2));
+    // Not before the period, which starts today.
+    let at = minute((now - time::Duration::minutes(2)).max(now.replace_time(time::Time::MIDNIGHT)));
     browser.set_date("accident_at", &at).await;
     browser.set_date("accident_informed", &at).await;
     browser
@@ -3013,9 +3016,9 @@ async fn a_mediator_prevalidates_rejects_abandons_and_cancels_conventions_from_t
     let s = Some(staff.as_str());
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let today = paris_today().to_string();
     // A period ahead whatever the hour in Paris: validated before it starts.
-    let start = (time::OffsetDateTime::now_utc().date() + time::Duration::days(3)).to_string();
+    let start = (paris_today() + time::Duration::days(3)).to_string();
     // Three conventions signed by all, waiting for their validation; the
     // third validated.
     let mut immersions = Vec::new();
@@ -3282,7 +3285,7 @@ async fn a_mediator_renews_a_running_immersion_and_sees_the_signatures_it_asks_f
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = paris_today();
     let i = json!({ "i": immersion, "c": convention(&today.to_string(), 35.0), "d": today.to_string() });
     for step in [
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
@@ -3406,7 +3409,7 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
     assert!(employer_fields().await);
     browser.audit("convention, personne salariée").await;
     // Sixteen on the first day: a minor.
-    let start = time::OffsetDateTime::now_utc().date() + time::Duration::days(14);
+    let start = paris_today() + time::Duration::days(14);
     let birth = start.replace_year(start.year() - 16).unwrap() - time::Duration::days(30);
     browser.set_date("start", &start.to_string()).await;
     browser.set_date("end", &start.to_string()).await;
@@ -3712,7 +3715,7 @@ async fn the_person_answers_the_assessment_that_came_after_her_feedback() {
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let today = paris_today().to_string();
     let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
     let steps = |list: &'static [&'static str]| {
         let (server, i) = (&server, i.clone());
@@ -3943,7 +3946,7 @@ async fn a_testimony_is_recorded_from_her_file_and_she_changes_its_audience_and_
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let immersion = propose(&server, &staff, &people[1], &employer).await;
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let today = paris_today().to_string();
     let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
     for step in [
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
@@ -4080,7 +4083,7 @@ async fn the_readjustment_cites_an_inquiry_a_meeting_or_a_mentorship_with_its_da
     browser.sign_in(base).await;
     browser.goto(&format!("{base}/people/{p}")).await;
     let options = browser.text("#cause").await;
-    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    let today = passerelle_domain::fr::date(paris_today());
     for label in [
         format!(
             "Enquête métier du {today} : D1104 — Pâtissier / Pâtissière (avec : Pâtisserie Rivière)"
@@ -4159,7 +4162,7 @@ async fn a_mediator_enters_the_answer_she_gave_on_paper_to_the_assessment() {
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let person = enroll(&server, &staff, None).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = paris_today();
     let i = json!({ "i": immersion, "c": convention(&today.to_string(), 35.0), "d": today.to_string() });
     for step in [
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
@@ -5272,7 +5275,7 @@ async fn a_person_whose_accompaniment_ended_reads_her_immersions_with_nothing_to
             assert!(answer["errors"].is_null(), "{query}: {answer}");
         }
     };
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let today = paris_today().to_string();
     let person = enroll(&server, &staff, Some("nora@exemple.fr")).await;
     let accept = "mutation($i: ID!, $b: Party!) { immersionAccept(input: { immersionId: $i,
         by: $b }) { immersion { id } } }";
@@ -5683,7 +5686,7 @@ async fn a_mediator_starts_a_mentorship_from_a_possible_mentor_and_ends_it_from_
     browser.audit("parrainage, commencer, refusé").await;
     browser.fill("#mentor", "Un boulanger retraité").await;
     browser.click("form[action$='/parrainage'] button").await;
-    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    let today = passerelle_domain::fr::date(paris_today());
     let started = browser.body().await;
     assert!(
         started.contains(&format!("Depuis le {today} : Un boulanger retraité")),
@@ -5881,7 +5884,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     let person = enroll(&server, &staff, None).await;
     let p = person.as_str().unwrap().to_owned();
     let base = &server.base;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = paris_today();
     let french_today = passerelle_domain::fr::date(today);
 
     browser.sign_in(base).await;
@@ -6045,7 +6048,7 @@ async fn a_mediator_records_her_situation_and_she_reads_it_in_her_space() {
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let p = person.as_str().unwrap().to_owned();
     let base = &server.base;
-    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    let today = passerelle_domain::fr::date(paris_today());
     let words = "Je cherche un travail près de chez moi, en journée : je garde ma fille le soir.";
 
     browser.sign_in(base).await;
@@ -6181,7 +6184,7 @@ async fn a_mediator_notes_a_meeting_with_a_peer_from_her_file_prefilled_with_the
         .audit("rencontre avec un pair, depuis sa fiche")
         .await;
     // A day to come is refused beside the date, the peer still shown.
-    let tomorrow = time::OffsetDateTime::now_utc().date().next_day().unwrap();
+    let tomorrow = paris_today().next_day().unwrap();
     browser.set_date("held_on", &tomorrow.to_string()).await;
     browser.click("form[action$='/rencontre'] button").await;
     browser.refused("held_on", "dans le futur").await;
@@ -6190,7 +6193,7 @@ async fn a_mediator_notes_a_meeting_with_a_peer_from_her_file_prefilled_with_the
         testimony.as_str().unwrap()
     );
     browser.audit("rencontre avec un pair, refusée").await;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = paris_today();
     browser.set_date("held_on", &today.to_string()).await;
     browser
         .fill("#peer", "Une ancienne caissière devenue boulangère")
@@ -6334,7 +6337,7 @@ async fn a_mediator_starts_a_mentorship_from_the_whole_list_of_possible_mentors(
     assert_eq!(browser.value("#mentor").await, "Un boulanger retraité");
     assert_eq!(browser.value("#mentor_job").await, "D1102");
     browser.click("form[action$='/parrainage'] button").await;
-    let today = passerelle_domain::fr::date(time::OffsetDateTime::now_utc().date());
+    let today = passerelle_domain::fr::date(paris_today());
     let started = browser.body().await;
     assert!(
         started.contains(&format!("Depuis le {today} : Un boulanger retraité")),

@@ -177,7 +177,7 @@ async fn an_erased_person_leaves_no_trace_and_the_figures_stay() {
         .await;
         assert!(accepted["errors"].is_null(), "{accepted}");
     }
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let today = paris_today().to_string();
     let mut c = convention(&today, 35.0);
     c["person"]["identity"]["email"] = json!("awa.diallo@exemple.fr");
     let drafted = gql(

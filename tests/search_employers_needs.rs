@@ -130,7 +130,7 @@ async fn needs(server: &Server, token: &str, filter: Value) -> Vec<String> {
 /// day before Paris's for two hours each night: every bound the tests
 /// search by keeps more than a day's margin from the needs' days.
 fn days_ago(days: i64) -> String {
-    (time::OffsetDateTime::now_utc().date() - time::Duration::days(days)).to_string()
+    (paris_today() - time::Duration::days(days)).to_string()
 }
 
 /// The token of the session a magic link opens for `email`.

@@ -12,6 +12,13 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
 
+/// Today in Paris, as the service counts days: from 23:00 or 22:00 UTC it
+/// is already the next day there, and a date taken in UTC is then the day
+/// before the service's.
+pub fn paris_today() -> time::Date {
+    passerelle_app::Clock::today(&passerelle_app::SystemClock)
+}
+
 /// A running `passerelle serve` and the address it listens on.
 pub struct Server {
     pub child: Child,
