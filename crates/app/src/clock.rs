@@ -3,15 +3,16 @@
 use std::fmt::Debug;
 use std::sync::Mutex;
 
-use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
+use time::{Date, Duration, OffsetDateTime};
+
+pub use passerelle_domain::calendar::{paris_date, paris_offset};
 
 pub trait Clock: Send + Sync + Debug {
     fn now(&self) -> OffsetDateTime;
 
     /// Today in France (Europe/Paris): the date a mediator sees.
     fn today(&self) -> Date {
-        let now = self.now();
-        now.to_offset(paris_offset(now)).date()
+        paris_date(self.now())
     }
 }
 
@@ -48,66 +49,11 @@ impl Clock for FixedClock {
     }
 }
 
-fn last_sunday(year: i32, month: Month) -> Date {
-    let mut day = Date::from_calendar_date(year, month, time::util::days_in_month(month, year))
-        .expect("last day of the month");
-    while day.weekday() != Weekday::Sunday {
-        day = day.previous_day().expect("within the month");
-    }
-    day
-}
-
-/// Paris's offset from UTC at `instant`: +2 h from the last Sunday of March
-/// to the last Sunday of October (at 01:00 UTC both times, the EU rule),
-/// +1 h otherwise. Computed, so the binary needs no time-zone database.
-pub fn paris_offset(instant: OffsetDateTime) -> UtcOffset {
-    let utc = instant.to_offset(UtcOffset::UTC);
-    let year = utc.year();
-    let switch = |month| {
-        PrimitiveDateTime::new(
-            last_sunday(year, month),
-            Time::from_hms(1, 0, 0).expect("1 h"),
-        )
-        .assume_utc()
-    };
-    let hours = if utc >= switch(Month::March) && utc < switch(Month::October) {
-        2
-    } else {
-        1
-    };
-    UtcOffset::from_hms(hours, 0, 0).expect("a whole hour")
-}
-
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    #[test]
-    fn paris_follows_summer_time() {
-        // 2026: summer time from 29 March to 25 October, 01:00 UTC.
-        assert_eq!(
-            paris_offset(datetime!(2026-03-29 00:59 UTC)).whole_hours(),
-            1
-        );
-        assert_eq!(
-            paris_offset(datetime!(2026-03-29 01:00 UTC)).whole_hours(),
-            2
-        );
-        assert_eq!(
-            paris_offset(datetime!(2026-10-25 00:59 UTC)).whole_hours(),
-            2
-        );
-        assert_eq!(
-            paris_offset(datetime!(2026-10-25 01:00 UTC)).whole_hours(),
-            1
-        );
-        assert_eq!(
-            paris_offset(datetime!(2026-01-15 12:00 UTC)).whole_hours(),
-            1
-        );
-    }
 
     #[test]
     fn today_is_the_date_in_paris() {

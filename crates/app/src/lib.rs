@@ -21,7 +21,7 @@ mod reading;
 
 pub use actor::{Actor, Role};
 pub use aggregate::{Aggregate, upcasters};
-pub use clock::{Clock, FixedClock, SystemClock, paris_offset};
+pub use clock::{Clock, FixedClock, SystemClock, paris_date, paris_offset};
 pub use contexts::Views;
 pub use erasure::{Forget, ForgetContact, NothingElse};
 pub use error::AppError;

@@ -2,7 +2,7 @@
 //! metropolitan France (fixed ones, and those that follow Easter, computed),
 //! so that "two business days before the start" falls on the right day.
 
-use time::{Date, Duration, Month, Weekday};
+use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
 
 /// Easter Sunday of `year` (Gregorian; the anonymous algorithm, also known
 /// as Meeus/Jones/Butcher).
@@ -70,9 +70,45 @@ pub fn add_business_days(day: Date, n: i64) -> Date {
     current
 }
 
+fn last_sunday(year: i32, month: Month) -> Date {
+    let mut day = Date::from_calendar_date(year, month, time::util::days_in_month(month, year))
+        .expect("last day of the month");
+    while day.weekday() != Weekday::Sunday {
+        day = day.previous_day().expect("within the month");
+    }
+    day
+}
+
+/// Paris's offset from UTC at `instant`: +2 h from the last Sunday of March
+/// to the last Sunday of October (at 01:00 UTC both times, the EU rule),
+/// +1 h otherwise. Computed, so the binary needs no time-zone database.
+pub fn paris_offset(instant: OffsetDateTime) -> UtcOffset {
+    let utc = instant.to_offset(UtcOffset::UTC);
+    let year = utc.year();
+    let switch = |month| {
+        PrimitiveDateTime::new(
+            last_sunday(year, month),
+            Time::from_hms(1, 0, 0).expect("1 h"),
+        )
+        .assume_utc()
+    };
+    let hours = if utc >= switch(Month::March) && utc < switch(Month::October) {
+        2
+    } else {
+        1
+    };
+    UtcOffset::from_hms(hours, 0, 0).expect("a whole hour")
+}
+
+/// The date in Paris of `instant`, whatever offset it was sent with: the
+/// day a mediator, an employer and a person mean.
+pub fn paris_date(instant: OffsetDateTime) -> Date {
+    instant.to_offset(paris_offset(instant)).date()
+}
+
 #[cfg(test)]
 mod tests {
-    use time::macros::date;
+    use time::macros::{date, datetime};
 
     use super::*;
 
@@ -130,6 +166,51 @@ mod tests {
         assert_eq!(
             add_business_days(date!(2026 - 11 - 20), 0),
             date!(2026 - 11 - 20)
+        );
+    }
+
+    #[test]
+    fn paris_follows_summer_time() {
+        // 2026: summer time from 29 March to 25 October, 01:00 UTC.
+        assert_eq!(
+            paris_offset(datetime!(2026-03-29 00:59 UTC)).whole_hours(),
+            1
+        );
+        assert_eq!(
+            paris_offset(datetime!(2026-03-29 01:00 UTC)).whole_hours(),
+            2
+        );
+        assert_eq!(
+            paris_offset(datetime!(2026-10-25 00:59 UTC)).whole_hours(),
+            2
+        );
+        assert_eq!(
+            paris_offset(datetime!(2026-10-25 01:00 UTC)).whole_hours(),
+            1
+        );
+        assert_eq!(
+            paris_offset(datetime!(2026-01-15 12:00 UTC)).whole_hours(),
+            1
+        );
+    }
+
+    #[test]
+    fn the_paris_date_does_not_depend_on_the_offset_sent() {
+        // 00:30 in Paris on 16 November is still the 15th in UTC.
+        let utc = datetime!(2026-11-15 23:30 UTC);
+        assert_eq!(paris_date(utc), date!(2026 - 11 - 16));
+        assert_eq!(
+            paris_date(utc.to_offset(time::macros::offset!(-5))),
+            date!(2026 - 11 - 16)
+        );
+        // 01:30 in Paris in summer is 23:30 UTC the day before.
+        assert_eq!(
+            paris_date(datetime!(2026-06-30 23:30 UTC)),
+            date!(2026 - 07 - 01)
+        );
+        assert_eq!(
+            paris_date(datetime!(2026-06-30 21:59 UTC)),
+            date!(2026 - 06 - 30)
         );
     }
 }

@@ -7,8 +7,8 @@ use passerelle_domain::immersion::*;
 use passerelle_domain::values::{EmployerId, NeedId, UserId};
 use passerelle_domain::{Decider, ErrorKind, Personal, Rule};
 use support::*;
-use time::Duration;
-use time::macros::date;
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
 
 fn ctx() -> ImmersionContext {
     context(TODAY)
@@ -1049,6 +1049,34 @@ fn an_accident_happens_during_the_immersion_and_is_declared_once() {
             filed_at: at(date!(2026 - 03 - 10), 16),
         })
         .refused(Rule::AccidentAlreadyDeclared, "accidentId");
+}
+
+#[test]
+fn an_accident_s_day_is_its_day_in_paris_whatever_offset_it_is_sent_with() {
+    // The immersion starts on Monday 9 March 2026 (winter time, UTC+1).
+    let started = Journey::started(convention()).events;
+    let c = context(date!(2026 - 03 - 12));
+    let report = |occurred_at: OffsetDateTime| ImmersionCommand::ReportAccident {
+        accident_id: passerelle_domain::values::AccidentId(uuid("nuit")),
+        occurred_at,
+        structure_informed_at: occurred_at + Duration::hours(1),
+        description: text("Chute en prenant son poste de nuit"),
+    };
+    // 00:30 on 9 March in Paris, sent in UTC: still 8 March there.
+    let first_night = datetime!(2026-03-08 23:30 UTC);
+    assert_eq!(
+        given::<Immersion>(&started, c.clone())
+            .when(report(first_night))
+            .events()
+            .len(),
+        1
+    );
+    // 23:30 on 8 March in Paris, sent with an offset that puts it on the 9th.
+    given::<Immersion>(&started, c)
+        .when(report(
+            datetime!(2026-03-08 22:30 UTC).to_offset(time::macros::offset!(+3)),
+        ))
+        .refused(Rule::AccidentOutsideImmersion, "occurredAt");
 }
 
 // Feedback and outcomes.

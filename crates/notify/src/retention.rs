@@ -256,7 +256,7 @@ pub async fn plan(
         {
             continue;
         }
-        let last_activity = row.last_activity.date();
+        let last_activity = passerelle_domain::calendar::paris_date(row.last_activity);
         if add_months(last_activity, settings.inactive_months) > today {
             continue;
         }

@@ -650,7 +650,7 @@ pub fn tasks(facts: &Facts, today: Date, now: OffsetDateTime) -> Vec<Task> {
         detail: Vec::new(),
     };
     for a in &facts.accidents {
-        let due = a.declare_by.date();
+        let due = passerelle_domain::calendar::paris_date(a.declare_by);
         tasks.push(Task {
             kind: TaskKind::AccidentDeclaration,
             due,

@@ -1374,7 +1374,9 @@ fn report_accident(
     let during = match (state.stage, state.started_on) {
         (Stage::Started | Stage::Interrupted | Stage::Completed, Some(start)) => {
             let last = state.ended_on.unwrap_or(context.today);
-            let day = occurred_at.date();
+            // The immersion's days are days in Paris, whatever offset the
+            // client sent the instant with.
+            let day = crate::calendar::paris_date(occurred_at);
             start <= day && day <= last
         }
         _ => false,
