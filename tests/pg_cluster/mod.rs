@@ -187,6 +187,19 @@ impl Server {
         }
     }
 
+    /// Stops the server as a crash would (`-m immediate`): no shutdown
+    /// checkpoint, so the next start recovers from the write-ahead log and
+    /// empties the unlogged tables.
+    pub fn crash(&mut self) {
+        if self.running {
+            run(program("pg_ctl")
+                .args(["-w", "-m", "immediate", "-D"])
+                .arg(&self.data)
+                .arg("stop"));
+            self.running = false;
+        }
+    }
+
     /// The URL of `database` as user `postgres`, with `query` appended.
     pub fn url(&self, database: &str, query: &str) -> String {
         format!(

@@ -578,7 +578,11 @@ impl Projections {
                 Ok(Batch::Applied(n)) => applied += n,
                 // A first version built over an existing log, or one replacing
                 // a stale version: it goes live as soon as it is complete.
-                Ok(Batch::CaughtUp) if replaces_live => self.swap(p.as_ref(), version).await?,
+                // (Not swapped when a server restart emptied its tables: it
+                // is built again.)
+                Ok(Batch::CaughtUp) if replaces_live => {
+                    self.swap(p.as_ref(), version).await?;
+                }
                 Ok(Batch::CaughtUp | Batch::Skipped) => {}
                 Err(e) => {
                     tracing::warn!(projection = p.name(), version, error = %e, "projection batch failed")
@@ -937,12 +941,14 @@ impl Projections {
                     applied += n as i64;
                     bar.inc(n as u64);
                 }
-                Batch::CaughtUp => break,
+                // Built again from the start when a server restart emptied
+                // its tables before they were made durable.
+                Batch::CaughtUp if self.swap(p.as_ref(), version).await? => break,
+                Batch::CaughtUp => bar.set_position(0),
                 // A server replica holds this batch: it builds the same version.
                 Batch::Skipped => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
-        self.swap(p.as_ref(), version).await?;
         bar.finish_and_clear();
         Ok(RebuildReport {
             version,
@@ -1014,18 +1020,19 @@ impl Projections {
             swaps.spawn(async move {
                 let started = Instant::now();
                 // Left behind by the pass only if another runner held its
-                // checkpoint past the pass's end: the rest, alone.
+                // checkpoint past the pass's end, or if a server restart
+                // emptied its tables: the rest, alone.
                 loop {
                     match this
                         .process_batch(p.as_ref(), version, this.config.rebuild_batch_size)
                         .await?
                     {
                         Batch::Applied(_) => {}
-                        Batch::CaughtUp => break,
+                        Batch::CaughtUp if this.swap(p.as_ref(), version).await? => break,
+                        Batch::CaughtUp => {}
                         Batch::Skipped => tokio::time::sleep(Duration::from_millis(50)).await,
                     }
                 }
-                this.swap(p.as_ref(), version).await?;
                 Ok::<_, StoreError>((i, started.elapsed()))
             });
         }
@@ -1229,24 +1236,80 @@ impl Projections {
         }
     }
 
-    /// Rewrites the tables of a version built from the log, before it
-    /// serves. A build applies many events to the same rows in one batch
+    /// Makes the tables of a version built from the log durable and compact
+    /// before it serves; false when a server restart had emptied them, the
+    /// build then starting again from the start of the log.
+    ///
+    /// A build applies many events to the same rows in one batch
     /// transaction, so each row leaves a trail of versions behind that
     /// vacuum frees but does not give back: read as is, a table was several
     /// times its size (103 MB against 27 MB for 77,000 immersions, measured
-    /// here) and every scan paid for it.
-    async fn compact(&self, name: &str, version: i32) -> Result<()> {
+    /// here) and every scan paid for it. Setting an unlogged table logged
+    /// rewrites it, which compacts it as well; a version built before its
+    /// tables were unlogged is rewritten by `vacuum (full)`.
+    async fn make_durable(&self, name: &str, version: i32) -> Result<bool> {
         let schema = version_schema(name, version);
-        let tables: Vec<String> =
-            sqlx::query_scalar("select tablename::text from pg_tables where schemaname = $1")
-                .bind(&schema)
-                .fetch_all(self.store.pool())
+        let mut tx = self.store.pool().begin().await?;
+        // Waits for a batch in flight on the version, and holds the next.
+        let state: Option<(bool, bool)> = sqlx::query_as(
+            "select c.unlogged,
+                    c.unlogged and not exists (select 1 from projection_build_markers m
+                                               where m.projection = c.projection and m.version = c.version)
+             from projection_checkpoints c
+             where c.projection = $1 and c.version = $2 and c.status = 'building'
+             for update of c",
+        )
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let rewritten = match state {
+            // Another replica made it live already.
+            None => {
+                tx.rollback().await?;
+                return Ok(true);
+            }
+            Some((_, true)) => {
+                restart_lost_build(&mut tx, name, version).await?;
+                tx.commit().await?;
+                return Ok(false);
+            }
+            Some((true, false)) => {
+                set_persistence(&mut tx, &schema, "logged").await?;
+                sqlx::query(
+                    "update projection_checkpoints set unlogged = false
+                     where projection = $1 and version = $2",
+                )
+                .bind(name)
+                .bind(version)
+                .execute(&mut *tx)
                 .await?;
+                sqlx::query(
+                    "delete from projection_build_markers where projection = $1 and version = $2",
+                )
+                .bind(name)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+            Some((false, false)) => false,
+        };
+        tx.commit().await?;
+        let tables = {
+            let mut conn = self.store.pool().acquire().await?;
+            tables_of(&mut conn, &schema).await?
+        };
+        // The rewrite leaves the visibility map unset: a plain vacuum after
+        // it sets it, so index-only scans need not visit the rows.
+        let vacuums: &[&str] = if rewritten {
+            &["vacuum (analyze)"]
+        } else {
+            &["vacuum (full)", "vacuum (analyze)"]
+        };
         for table in tables {
-            // VACUUM runs outside a transaction; names come from the catalog.
-            // The rewrite leaves the visibility map unset: a plain vacuum
-            // after it sets it, so index-only scans need not visit the rows.
-            for vacuum in ["vacuum (full)", "vacuum (analyze)"] {
+            for vacuum in vacuums {
+                // VACUUM runs outside a transaction; names come from the catalog.
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "{vacuum} {schema}.\"{table}\""
                 )))
@@ -1254,15 +1317,20 @@ impl Projections {
                 .await?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Makes `version` the live one: readers' views point at it, the previous
     /// version is retired and its schema dropped. For an inline projection,
     /// the exclusive lock waits out in-flight appends; the events they wrote
     /// are applied here, so none is missed between the last batch and the swap.
-    async fn swap(&self, p: &dyn Projection, version: i32) -> Result<()> {
-        self.compact(p.name(), version).await?;
+    ///
+    /// Returns false, swapping nothing, when the version's unlogged tables
+    /// were lost to a server restart: it is then being built again.
+    async fn swap(&self, p: &dyn Projection, version: i32) -> Result<bool> {
+        if !self.make_durable(p.name(), version).await? {
+            return Ok(false);
+        }
         let mut tx = self.store.pool().begin().await?;
         if p.mode() == Mode::Inline {
             sqlx::query("select pg_advisory_xact_lock(hashtext('passerelle:projection:' || $1))")
@@ -1290,7 +1358,7 @@ impl Projections {
         .await?;
         let Some((transaction_id, global_position)) = checkpoint else {
             // Another replica swapped it already.
-            return Ok(());
+            return Ok(true);
         };
         if p.mode() == Mode::Inline {
             let mut after = LogPosition {
@@ -1352,7 +1420,7 @@ impl Projections {
             .execute(self.store.pool())
             .await?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -1427,22 +1495,27 @@ async fn lock_checkpoint(
     name: &str,
     version: i32,
 ) -> Result<Option<LogPosition>> {
-    let checkpoint: Option<(i64, i64)> = sqlx::query_as(
-        "select transaction_id, global_position from projection_checkpoints
-         where projection = $1 and version = $2 and status <> 'retired' and not paused
-           and (retry_at is null or retry_at <= now())
-         for update skip locked",
+    let checkpoint: Option<(i64, i64, bool)> = sqlx::query_as(
+        "select c.transaction_id, c.global_position,
+                c.unlogged and not exists (select 1 from projection_build_markers m
+                                           where m.projection = c.projection and m.version = c.version)
+         from projection_checkpoints c
+         where c.projection = $1 and c.version = $2 and c.status <> 'retired' and not c.paused
+           and (c.retry_at is null or c.retry_at <= now())
+         for update of c skip locked",
     )
     .bind(name)
     .bind(version)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(
-        checkpoint.map(|(transaction_id, global_position)| LogPosition {
+    match checkpoint {
+        None => Ok(None),
+        Some((_, _, true)) => Ok(Some(restart_lost_build(tx, name, version).await?)),
+        Some((transaction_id, global_position, false)) => Ok(Some(LogPosition {
             transaction_id,
             global_position,
-        }),
-    )
+        })),
+    }
 }
 
 async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<()> {
@@ -1505,17 +1578,106 @@ async fn create_version(
     sqlx::query("set local search_path to default")
         .execute(&mut **tx)
         .await?;
+    // A version to build from the log writes without the write-ahead log
+    // until it is made live (see `make_durable`).
+    let unlogged = status == "building";
+    if unlogged {
+        set_persistence(tx, &schema, "unlogged").await?;
+        mark_build(tx, p.name(), version).await?;
+    }
     sqlx::query(
-        "insert into projection_checkpoints (projection, version, status, schema_hash)
-         values ($1, $2, $3, $4)",
+        "insert into projection_checkpoints (projection, version, status, schema_hash, unlogged)
+         values ($1, $2, $3, $4, $5)",
     )
     .bind(p.name())
     .bind(version)
     .bind(status)
     .bind(schema_hash(p.schema_sql()))
+    .bind(unlogged)
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The tables of a version's schema, by name.
+async fn tables_of(conn: &mut PgConnection, schema: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "select tablename::text from pg_tables where schemaname = $1 order by tablename",
+    )
+    .bind(schema)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Sets every table of `schema` `logged` or `unlogged`. Projection tables
+/// reference no other table, so the order does not matter.
+async fn set_persistence(conn: &mut PgConnection, schema: &str, persistence: &str) -> Result<()> {
+    let tables = tables_of(conn, schema).await?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    // Names come from the catalog.
+    let sql: String = tables
+        .iter()
+        .map(|t| format!("alter table {schema}.\"{t}\" set {persistence};"))
+        .collect();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records that the unlogged tables of a version being built hold what its
+/// checkpoint says: the row is in an unlogged table, emptied by the same
+/// crash that empties them.
+async fn mark_build(conn: &mut PgConnection, name: &str, version: i32) -> Result<()> {
+    sqlx::query(
+        "insert into projection_build_markers (projection, version) values ($1, $2)
+         on conflict do nothing",
+    )
+    .bind(name)
+    .bind(version)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A version being built whose unlogged tables a server crash emptied (or a
+/// failover left behind: a standby never holds them): its tables are emptied
+/// for good measure, its checkpoint goes back to the start of the log and it
+/// is built again from there. Returns that start.
+async fn restart_lost_build(
+    tx: &mut Transaction<'_, Postgres>,
+    name: &str,
+    version: i32,
+) -> Result<LogPosition> {
+    tracing::warn!(
+        projection = name,
+        version,
+        "a version being built lost its unlogged tables in a server restart: building it again from the start of the log"
+    );
+    let schema = version_schema(name, version);
+    let tables = tables_of(tx, &schema).await?;
+    if !tables.is_empty() {
+        let list: Vec<String> = tables.iter().map(|t| format!("{schema}.\"{t}\"")).collect();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("truncate {}", list.join(", "))))
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "update projection_checkpoints
+         set transaction_id = 0, global_position = 0, events_applied = 0, updated_at = now()
+         where projection = $1 and version = $2",
+    )
+    .bind(name)
+    .bind(version)
+    .execute(&mut **tx)
+    .await?;
+    mark_build(tx, name, version).await?;
+    Ok(LogPosition {
+        transaction_id: 0,
+        global_position: 0,
+    })
 }
 
 /// The tables, columns, indexes and constraints of `schema`, as text with
@@ -1607,6 +1769,11 @@ async fn retire_stale(
     .bind(live_too)
     .fetch_all(&mut **tx)
     .await?;
+    sqlx::query("delete from projection_build_markers where projection = $1 and version = any($2)")
+        .bind(name)
+        .bind(&retired)
+        .execute(&mut **tx)
+        .await?;
     for version in retired {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "drop schema if exists {} cascade",
