@@ -7,7 +7,11 @@
 -- then claim rows that are gone. Each unlogged build has a row in the
 -- unlogged table below, emptied by the same crash: a build whose row is
 -- missing starts again from the start of the log.
-alter table projection_checkpoints add column unlogged boolean not null default false;
+--
+-- `unlogged`: true while the version's tables are unlogged, false once they
+-- are logged (made durable, or created live); null for a version made
+-- before this migration, whose tables were always logged.
+alter table projection_checkpoints add column unlogged boolean;
 
 create unlogged table projection_build_markers (
     projection text not null,

@@ -91,10 +91,11 @@ async fn counted(pool: &PgPool, table: &str) -> Vec<(String, i64)> {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_build_whose_unlogged_tables_a_crash_emptied_starts_again_from_the_start() {
-    let scratch = Scratch::new("unlogged-build");
-    let mut server = Server::init(&scratch, "pg", "host all all 127.0.0.1/32 trust\n", "");
+/// A server of the test's own with a migrated `passerelle` database whose
+/// log holds three streams of ten events, logged before the projection
+/// exists: its first version is built from the log.
+async fn logged_thirty(scratch: &Scratch) -> (Server, MasterKey) {
+    let mut server = Server::init(scratch, "pg", "host all all 127.0.0.1/32 trust\n", "");
     server.start();
     let mut admin = PgConnection::connect(&server.url("postgres", ""))
         .await
@@ -108,31 +109,57 @@ async fn a_build_whose_unlogged_tables_a_crash_emptied_starts_again_from_the_sta
     let db = pool(&server).await;
     passerelle_store::MIGRATOR.run(&db).await.unwrap();
     let store = Store::new(db.clone(), Keyring::new(&key), Upcasters::default());
-
-    // Three streams of ten events, logged before the projection exists: its
-    // first version is built from the log.
-    let metadata = |_| Metadata {
-        actor: "user:test".into(),
-        role: "mediator".into(),
-        structure: Uuid::from_u128(1),
-        correlation_id: Uuid::new_v4(),
-        causation_id: None,
-        command_id: Uuid::new_v4(),
-    };
     for n in 0..10 {
         for stream in ["a", "b", "c"] {
+            let metadata = Metadata {
+                actor: "user:test".into(),
+                role: "mediator".into(),
+                structure: Uuid::from_u128(1),
+                correlation_id: Uuid::new_v4(),
+                causation_id: None,
+                command_id: Uuid::new_v4(),
+            };
             store
                 .append(&Append {
                     stream_id: stream,
                     expected: ExpectedVersion::Any,
                     events: &[NewEvent::new("Counted", 1, json!({ "n": n }))],
-                    metadata: &metadata(n),
+                    metadata: &metadata,
                     recorded_at: None,
                 })
                 .await
                 .unwrap();
         }
     }
+    db.close().await;
+    (server, key)
+}
+
+/// The events counted in `table`, all streams together.
+async fn total(pool: &PgPool, table: &str) -> i64 {
+    counted(pool, table).await.iter().map(|(_, n)| n).sum()
+}
+
+/// Every event counted once, in the live version, whose tables are logged.
+async fn counted_once_and_durable(db: &PgPool) {
+    assert_eq!(
+        counted(db, "stream_counts.counts").await,
+        vec![("a".into(), 10), ("b".into(), 10), ("c".into(), 10)],
+        "every event counted once, from the start of the log"
+    );
+    assert_eq!(
+        persistence(db, "stream_counts_v1.counts").await,
+        "p",
+        "a live version's tables are logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_whose_unlogged_tables_a_crash_emptied_starts_again_from_the_start() {
+    let scratch = Scratch::new("unlogged-build");
+    let (mut server, key) = logged_thirty(&scratch).await;
+    let db = pool(&server).await;
+    let store = Store::new(db.clone(), Keyring::new(&key), Upcasters::default());
     let runner = projections(&store);
     runner.setup().await.unwrap();
     assert_eq!(
@@ -147,12 +174,7 @@ async fn a_build_whose_unlogged_tables_a_crash_emptied_starts_again_from_the_sta
             Batch::Applied(_)
         ));
     }
-    let before: i64 = counted(&db, "stream_counts_v1.counts")
-        .await
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
-    assert_eq!(before, 21);
+    assert_eq!(total(&db, "stream_counts_v1.counts").await, 21);
     db.close().await;
 
     server.crash();
@@ -178,15 +200,33 @@ async fn a_build_whose_unlogged_tables_a_crash_emptied_starts_again_from_the_sta
         status.iter().all(|s| s.lag == 0 && s.status == "live"),
         "{status:?}"
     );
-    assert_eq!(
-        counted(&db, "stream_counts.counts").await,
-        vec![("a".into(), 10), ("b".into(), 10), ("c".into(), 10)],
-        "every event counted once, from the start of the log"
-    );
-    assert_eq!(
-        persistence(&db, "stream_counts_v1.counts").await,
-        "p",
-        "a live version's tables are logged"
-    );
+    counted_once_and_durable(&db).await;
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_emptied_after_its_last_batch_is_not_swapped_in_but_built_again_in_one_pass() {
+    let scratch = Scratch::new("unlogged-swap");
+    let (mut server, key) = logged_thirty(&scratch).await;
+    let db = pool(&server).await;
+    let store = Store::new(db.clone(), Keyring::new(&key), Upcasters::default());
+    let runner = projections(&store);
+    runner.setup().await.unwrap();
+    // Every event applied, not yet swapped in.
+    while let Batch::Applied(_) = runner.process_batch(&Counts, 1, 7).await.unwrap() {}
+    assert_eq!(total(&db, "stream_counts_v1.counts").await, 30);
+    db.close().await;
+
+    server.crash();
+    server.start();
+
+    let db = pool(&server).await;
+    assert_eq!(total(&db, "stream_counts_v1.counts").await, 0);
+    let store = Store::new(db.clone(), Keyring::new(&key), Upcasters::default());
+    let runner = projections(&store);
+    // The pass over the log builds it again, from the start, then swaps.
+    let report = runner.rebuild_all(&[], false).await.unwrap();
+    assert_eq!(report.projections[0].handled, 30, "{report:?}");
+    counted_once_and_durable(&db).await;
     db.close().await;
 }

@@ -944,7 +944,10 @@ impl Projections {
                 // Built again from the start when a server restart emptied
                 // its tables before they were made durable.
                 Batch::CaughtUp if self.swap(p.as_ref(), version).await? => break,
-                Batch::CaughtUp => bar.set_position(0),
+                Batch::CaughtUp => {
+                    applied = 0;
+                    bar.set_position(0);
+                }
                 // A server replica holds this batch: it builds the same version.
                 Batch::Skipped => tokio::time::sleep(Duration::from_millis(50)).await,
             }
@@ -1056,6 +1059,14 @@ impl Projections {
         progress: bool,
         read_wait: &mut Duration,
     ) -> Result<i64> {
+        // A build whose tables a server restart emptied goes back to the
+        // start of the log before the pass chooses where to begin
+        // (`lock_checkpoint` does it), so that the pass builds it too.
+        for (p, version) in parts {
+            let mut tx = self.store.pool().begin().await?;
+            lock_checkpoint(&mut tx, p.name(), *version).await?;
+            tx.commit().await?;
+        }
         let names: Vec<&str> = parts.iter().map(|(p, _)| p.name()).collect();
         let versions: Vec<i32> = parts.iter().map(|(_, v)| *v).collect();
         let start: Option<(i64, i64)> = sqlx::query_as(
@@ -1245,36 +1256,33 @@ impl Projections {
     /// vacuum frees but does not give back: read as is, a table was several
     /// times its size (103 MB against 27 MB for 77,000 immersions, measured
     /// here) and every scan paid for it. Setting an unlogged table logged
-    /// rewrites it, which compacts it as well; a version built before its
-    /// tables were unlogged is rewritten by `vacuum (full)`.
+    /// rewrites it, which compacts it as well; a version begun before builds
+    /// were unlogged is rewritten by `vacuum (full)`.
     async fn make_durable(&self, name: &str, version: i32) -> Result<bool> {
         let schema = version_schema(name, version);
         let mut tx = self.store.pool().begin().await?;
         // Waits for a batch in flight on the version, and holds the next.
-        let state: Option<(bool, bool)> = sqlx::query_as(
-            "select c.unlogged,
-                    c.unlogged and not exists (select 1 from projection_build_markers m
-                                               where m.projection = c.projection and m.version = c.version)
-             from projection_checkpoints c
-             where c.projection = $1 and c.version = $2 and c.status = 'building'
-             for update of c",
+        let state: Option<Option<bool>> = sqlx::query_scalar(
+            "select unlogged from projection_checkpoints
+             where projection = $1 and version = $2 and status = 'building'
+             for update",
         )
         .bind(name)
         .bind(version)
         .fetch_optional(&mut *tx)
         .await?;
-        let rewritten = match state {
+        let vacuums: &[&str] = match state {
             // Another replica made it live already.
             None => {
                 tx.rollback().await?;
                 return Ok(true);
             }
-            Some((_, true)) => {
+            Some(Some(true)) if build_lost(&mut tx, name, version).await? => {
                 restart_lost_build(&mut tx, name, version).await?;
                 tx.commit().await?;
                 return Ok(false);
             }
-            Some((true, false)) => {
+            Some(Some(true)) => {
                 set_persistence(&mut tx, &schema, "logged").await?;
                 sqlx::query(
                     "update projection_checkpoints set unlogged = false
@@ -1291,21 +1299,23 @@ impl Projections {
                 .bind(version)
                 .execute(&mut *tx)
                 .await?;
-                true
+                // The rewrite leaves the visibility map unset: a plain vacuum
+                // after it sets it, so index-only scans need not visit the rows.
+                &["vacuum (analyze)"]
             }
-            Some((false, false)) => false,
+            // Made durable already, by another replica or by an attempt
+            // that failed before the swap.
+            Some(Some(false)) => &[],
+            // Built with logged tables, before they were unlogged.
+            Some(None) => &["vacuum (full)", "vacuum (analyze)"],
         };
         tx.commit().await?;
+        if vacuums.is_empty() {
+            return Ok(true);
+        }
         let tables = {
             let mut conn = self.store.pool().acquire().await?;
             tables_of(&mut conn, &schema).await?
-        };
-        // The rewrite leaves the visibility map unset: a plain vacuum after
-        // it sets it, so index-only scans need not visit the rows.
-        let vacuums: &[&str] = if rewritten {
-            &["vacuum (analyze)"]
-        } else {
-            &["vacuum (full)", "vacuum (analyze)"]
         };
         for table in tables {
             for vacuum in vacuums {
@@ -1495,14 +1505,11 @@ async fn lock_checkpoint(
     name: &str,
     version: i32,
 ) -> Result<Option<LogPosition>> {
-    let checkpoint: Option<(i64, i64, bool)> = sqlx::query_as(
-        "select c.transaction_id, c.global_position,
-                c.unlogged and not exists (select 1 from projection_build_markers m
-                                           where m.projection = c.projection and m.version = c.version)
-         from projection_checkpoints c
-         where c.projection = $1 and c.version = $2 and c.status <> 'retired' and not c.paused
-           and (c.retry_at is null or c.retry_at <= now())
-         for update of c skip locked",
+    let checkpoint: Option<(i64, i64, Option<bool>)> = sqlx::query_as(
+        "select transaction_id, global_position, unlogged from projection_checkpoints
+         where projection = $1 and version = $2 and status <> 'retired' and not paused
+           and (retry_at is null or retry_at <= now())
+         for update skip locked",
     )
     .bind(name)
     .bind(version)
@@ -1510,12 +1517,29 @@ async fn lock_checkpoint(
     .await?;
     match checkpoint {
         None => Ok(None),
-        Some((_, _, true)) => Ok(Some(restart_lost_build(tx, name, version).await?)),
-        Some((transaction_id, global_position, false)) => Ok(Some(LogPosition {
+        Some((_, _, Some(true))) if build_lost(tx, name, version).await? => {
+            Ok(Some(restart_lost_build(tx, name, version).await?))
+        }
+        Some((transaction_id, global_position, _)) => Ok(Some(LogPosition {
             transaction_id,
             global_position,
         })),
     }
+}
+
+/// Whether the unlogged tables of a version being built were emptied by a
+/// server restart: its marker is gone. Asked in a statement of its own, after
+/// the checkpoint is locked, so that it sees what a runner that held the lock
+/// before committed.
+async fn build_lost(tx: &mut Transaction<'_, Postgres>, name: &str, version: i32) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "select not exists (select 1 from projection_build_markers
+                            where projection = $1 and version = $2)",
+    )
+    .bind(name)
+    .bind(version)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<()> {
