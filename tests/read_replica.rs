@@ -65,14 +65,7 @@ async fn dashboards_read_from_a_streaming_standby_and_fall_back_to_the_primary()
         "wal_level = replica\nmax_wal_senders = 4\n",
     );
     primary.start();
-    let mut conn = sqlx::PgConnection::connect(&primary.url("postgres", ""))
-        .await
-        .unwrap();
-    sqlx::raw_sql("create database passerelle")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    primary.create_database("passerelle").await;
     let mut standby = Postgres::standby_of(&primary, &scratch, "standby");
     standby.start();
 
@@ -229,14 +222,7 @@ async fn a_hung_standby_does_not_hold_the_reads() {
         "wal_level = replica\nmax_wal_senders = 4\n",
     );
     primary.start();
-    let mut conn = sqlx::PgConnection::connect(&primary.url("postgres", ""))
-        .await
-        .unwrap();
-    sqlx::raw_sql("create database passerelle")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    primary.create_database("passerelle").await;
     let mut standby = Postgres::standby_of(&primary, &scratch, "standby");
     standby.start();
     let hung = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -398,14 +384,7 @@ async fn behind_a_balancing_service_no_read_comes_from_a_standby_too_far_behind(
         "wal_level = replica\nmax_wal_senders = 4\n",
     );
     primary.start();
-    let mut conn = sqlx::PgConnection::connect(&primary.url("postgres", ""))
-        .await
-        .unwrap();
-    sqlx::raw_sql("create database passerelle")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    primary.create_database("passerelle").await;
     let mut stuck = Postgres::standby_of(&primary, &scratch, "stuck");
     stuck.start();
     let mut live = Postgres::standby_of(&primary, &scratch, "live");

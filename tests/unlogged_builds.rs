@@ -12,14 +12,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use passerelle_store::projection::{Batch, Projection, ProjectionError, Projections, RunnerConfig};
 use passerelle_store::{
-    Append, ExpectedVersion, Keyring, MasterKey, Metadata, NewEvent, RecordedEvent, Store,
-    Upcasters,
+    Append, ExpectedVersion, Keyring, MasterKey, NewEvent, RecordedEvent, Store, Upcasters,
 };
 use pg_cluster::{Scratch, Server};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection as _, PgConnection, PgPool};
-use uuid::Uuid;
+use sqlx::{PgConnection, PgPool};
 
 /// Counts the events of each stream.
 struct Counts;
@@ -97,34 +95,19 @@ async fn counted(pool: &PgPool, table: &str) -> Vec<(String, i64)> {
 async fn logged_thirty(scratch: &Scratch) -> (Server, MasterKey) {
     let mut server = Server::init(scratch, "pg", "host all all 127.0.0.1/32 trust\n", "");
     server.start();
-    let mut admin = PgConnection::connect(&server.url("postgres", ""))
-        .await
-        .unwrap();
-    sqlx::raw_sql("create database passerelle")
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
+    server.create_database("passerelle").await;
     let key = MasterKey::generate();
     let db = pool(&server).await;
     passerelle_store::MIGRATOR.run(&db).await.unwrap();
     let store = Store::new(db.clone(), Keyring::new(&key), Upcasters::default());
     for n in 0..10 {
         for stream in ["a", "b", "c"] {
-            let metadata = Metadata {
-                actor: "user:test".into(),
-                role: "mediator".into(),
-                structure: Uuid::from_u128(1),
-                correlation_id: Uuid::new_v4(),
-                causation_id: None,
-                command_id: Uuid::new_v4(),
-            };
             store
                 .append(&Append {
                     stream_id: stream,
                     expected: ExpectedVersion::Any,
                     events: &[NewEvent::new("Counted", 1, json!({ "n": n }))],
-                    metadata: &metadata,
+                    metadata: &passerelle_store::testkit::metadata(),
                     recorded_at: None,
                 })
                 .await

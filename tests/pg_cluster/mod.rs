@@ -200,6 +200,19 @@ impl Server {
         }
     }
 
+    /// Creates `database`, empty, on the running server.
+    pub async fn create_database(&self, database: &str) {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&self.url("postgres", ""))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {database}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+
     /// The URL of `database` as user `postgres`, with `query` appended.
     pub fn url(&self, database: &str, query: &str) -> String {
         format!(

@@ -237,3 +237,15 @@ impl TestDb {
         )
     }
 }
+
+/// The metadata of a test's append: a mediator of structure 1, fresh ids.
+pub fn metadata() -> crate::Metadata {
+    crate::Metadata {
+        actor: "user:test".into(),
+        role: "mediator".into(),
+        structure: uuid::Uuid::from_u128(1),
+        correlation_id: uuid::Uuid::new_v4(),
+        causation_id: None,
+        command_id: uuid::Uuid::new_v4(),
+    }
+}

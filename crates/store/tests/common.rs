@@ -3,18 +3,8 @@
 
 use passerelle_store::{Append, ExpectedVersion, Metadata, NewEvent};
 use serde_json::json;
-use uuid::Uuid;
 
-pub fn metadata() -> Metadata {
-    Metadata {
-        actor: "user:test".into(),
-        role: "mediator".into(),
-        structure: Uuid::from_u128(1),
-        correlation_id: Uuid::new_v4(),
-        causation_id: None,
-        command_id: Uuid::new_v4(),
-    }
-}
+pub use passerelle_store::testkit::metadata;
 
 pub fn event(n: i64) -> NewEvent {
     NewEvent::new("Tested", 1, json!({ "n": n }))
