@@ -841,6 +841,8 @@ async fn a_convention_is_prevalidated_rejected_or_made_obsolete_and_an_accident_
     ] {
         ok(&server, &a, op, json!({ "i": third })).await;
     }
+    // Within the immersion's first day in Paris, and past.
+    let base = common::earlier_today(time::Duration::minutes(10));
     let now = time::OffsetDateTime::now_utc();
     let at = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
@@ -855,7 +857,7 @@ async fn a_convention_is_prevalidated_rejected_or_made_obsolete_and_an_accident_
         Some(&a),
         report,
         json!({ "i": third,
-        "o": at(now - time::Duration::minutes(5)), "s": at(now - time::Duration::minutes(10)) }),
+        "o": at(base + time::Duration::seconds(2)), "s": at(base + time::Duration::seconds(1)) }),
     )
     .await;
     assert_eq!(
@@ -863,8 +865,8 @@ async fn a_convention_is_prevalidated_rejected_or_made_obsolete_and_an_accident_
         ("RULE_VIOLATED", "structureInformedAt")
     );
     french(&message);
-    let vars = json!({ "i": third, "o": at(now - time::Duration::minutes(10)),
-        "s": at(now - time::Duration::minutes(5)) });
+    let vars = json!({ "i": third, "o": at(base + time::Duration::seconds(1)),
+        "s": at(base + time::Duration::seconds(2)) });
     let (code, ..) = refused(&db, &server, Some(&b), report, vars.clone()).await;
     assert_eq!(code, "NOT_FOUND");
     let reported = appends_one(&db, &server, &a, report, vars).await;

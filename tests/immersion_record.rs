@@ -237,12 +237,17 @@ async fn an_immersions_recorded_facts_read_back_to_whoever_may_read_them() {
     step(&server, &staff, VALIDATE, json!({ "i": i })).await;
     step(&server, &staff, START, json!({ "i": i })).await;
 
-    // An accident on the first day (the first minute of the day at
-    // UTC+14: past whatever the hour, and within the immersion's day),
-    // told two hours later, declared three hours after it happened.
-    let occurred_at = format!("{today}T00:01:00+14:00");
-    let informed_at = format!("{today}T02:01:00+14:00");
-    let filed_at = format!("{today}T03:01:00+14:00");
+    // An accident on the first day, in the past and on that day in Paris
+    // whatever the hour, told a second later, declared two seconds after it
+    // happened; sent at UTC+14, a day ahead of Paris at most hours.
+    let accident = common::earlier_today(time::Duration::hours(1));
+    let at = |seconds: i64| {
+        (accident + time::Duration::seconds(seconds))
+            .to_offset(time::macros::offset!(+14))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let (occurred_at, informed_at, filed_at) = (at(0), at(1), at(2));
     let reported = step(
         &server,
         &staff,

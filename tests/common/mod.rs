@@ -19,6 +19,16 @@ pub fn paris_today() -> time::Date {
     passerelle_app::Clock::today(&passerelle_app::SystemClock)
 }
 
+/// The instant `ago` before now, but not before today began in Paris: an
+/// instant on the first day of something that started today (an accident on
+/// an immersion's first day), in the past unless the day is younger than
+/// the seconds added to it.
+pub fn earlier_today(ago: time::Duration) -> time::OffsetDateTime {
+    let midnight = paris_today().midnight();
+    let midnight = midnight.assume_offset(passerelle_app::paris_offset(midnight.assume_utc()));
+    (time::OffsetDateTime::now_utc() - ago).max(midnight)
+}
+
 /// A running `passerelle serve` and the address it listens on.
 pub struct Server {
     pub child: Child,
