@@ -1,6 +1,8 @@
-//! Business days in France: weekends and the eleven public holidays of
-//! metropolitan France (fixed ones, and those that follow Easter, computed),
-//! so that "two business days before the start" falls on the right day.
+//! Days in France: the date in Paris of an instant, whatever offset it was
+//! sent with (Paris's offset computed, summer time included), and business
+//! days (weekends and the eleven public holidays of metropolitan France,
+//! fixed ones and those that follow Easter, computed), so that "two business
+//! days before the start" falls on the right day.
 
 use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
 

@@ -1688,20 +1688,20 @@ async fn restart_lost_build(
             .execute(&mut **tx)
             .await?;
     }
+    let start = LogPosition::START;
     sqlx::query(
         "update projection_checkpoints
-         set transaction_id = 0, global_position = 0, events_applied = 0, updated_at = now()
+         set transaction_id = $3, global_position = $4, events_applied = 0, updated_at = now()
          where projection = $1 and version = $2",
     )
     .bind(name)
     .bind(version)
+    .bind(start.transaction_id)
+    .bind(start.global_position)
     .execute(&mut **tx)
     .await?;
     mark_build(tx, name, version).await?;
-    Ok(LogPosition {
-        transaction_id: 0,
-        global_position: 0,
-    })
+    Ok(start)
 }
 
 /// The tables, columns, indexes and constraints of `schema`, as text with
