@@ -155,8 +155,7 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
         .await
         .unwrap();
     // Today in France, as the service counts days.
-    let paris_today = passerelle_app::Clock::today(&passerelle_app::SystemClock).to_string();
-    assert_eq!(today, Some(paris_today));
+    assert_eq!(today, Some(paris_today().to_string()));
     browser
         .click("form[action='/visites'] button:not([name])")
         .await;
@@ -2165,10 +2164,7 @@ async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_t
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
-    // The time in Paris, as the form's fields are read.
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.to_offset(passerelle_app::paris_offset(now));
-    let today = now.date().to_string();
+    let today = paris_today().to_string();
     let i = json!({ "i": immersion, "c": convention(&today, 35.0), "d": today });
     for step in [
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
@@ -2198,8 +2194,10 @@ async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_t
     // declaration to the CPAM is then due within 48 hours.
     let minute =
         |t: time::OffsetDateTime| format!("{}T{:02}:{:02}", t.date(), t.hour(), t.minute());
-    // Not before the period, which starts today.
-    let at = minute((now - time::Duration::minutes(2)).max(now.replace_time(time::Time::MIDNIGHT)));
+    // Not before the period, which starts today; in Paris time, as the
+    // form's fields are read.
+    let at = earlier_today(time::Duration::minutes(2));
+    let at = minute(at.to_offset(passerelle_app::paris_offset(at)));
     browser.set_date("accident_at", &at).await;
     browser.set_date("accident_informed", &at).await;
     browser

@@ -126,9 +126,8 @@ async fn needs(server: &Server, token: &str, filter: Value) -> Vec<String> {
         .collect()
 }
 
-/// The day `days` before today, as the API writes dates. Today in UTC, a
-/// day before Paris's for two hours each night: every bound the tests
-/// search by keeps more than a day's margin from the needs' days.
+/// The day `days` before today in Paris, as the service counts days and the
+/// API writes dates.
 fn days_ago(days: i64) -> String {
     (paris_today() - time::Duration::days(days)).to_string()
 }

@@ -118,6 +118,15 @@ async fn logged_thirty(scratch: &Scratch) -> (Server, MasterKey) {
     (server, key)
 }
 
+/// Crashes the server under `db` and starts it again, which empties the
+/// unlogged tables: a pool on the restarted server.
+async fn crash_and_reconnect(server: &mut Server, db: PgPool) -> PgPool {
+    db.close().await;
+    server.crash();
+    server.start();
+    pool(server).await
+}
+
 /// The events counted in `table`, all streams together.
 async fn total(pool: &PgPool, table: &str) -> i64 {
     counted(pool, table).await.iter().map(|(_, n)| n).sum()
@@ -158,12 +167,7 @@ async fn a_build_whose_unlogged_tables_a_crash_emptied_starts_again_from_the_sta
         ));
     }
     assert_eq!(total(&db, "stream_counts_v1.counts").await, 21);
-    db.close().await;
-
-    server.crash();
-    server.start();
-
-    let db = pool(&server).await;
+    let db = crash_and_reconnect(&mut server, db).await;
     assert!(
         counted(&db, "stream_counts_v1.counts").await.is_empty(),
         "the crash emptied the unlogged table, while the checkpoint kept its 21 events"
@@ -198,12 +202,7 @@ async fn a_build_emptied_after_its_last_batch_is_not_swapped_in_but_built_again_
     // Every event applied, not yet swapped in.
     while let Batch::Applied(_) = runner.process_batch(&Counts, 1, 7).await.unwrap() {}
     assert_eq!(total(&db, "stream_counts_v1.counts").await, 30);
-    db.close().await;
-
-    server.crash();
-    server.start();
-
-    let db = pool(&server).await;
+    let db = crash_and_reconnect(&mut server, db).await;
     assert_eq!(total(&db, "stream_counts_v1.counts").await, 0);
     let store = Store::new(db.clone(), Keyring::new(&key), Upcasters::default());
     let runner = projections(&store);

@@ -63,6 +63,49 @@ pub(crate) fn axe_path() -> PathBuf {
     )
 }
 
+/// chromedriver on a port picked free, once it listens.
+async fn chromedriver() -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (driver, port)
+}
+
+/// Headless Chromium with its profile in `profile`, on a phone's viewport.
+fn capabilities(profile: &tempdir::Dir) -> serde_json::Map<String, Value> {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--lang=fr-FR",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+            // A phone's viewport, exactly: a headless window has a
+            // minimum width of its own.
+            "mobileEmulation": {
+                "deviceMetrics": { "width": PHONE.0, "height": PHONE.1, "pixelRatio": 1.0 },
+            },
+        }),
+    );
+    caps
+}
+
 impl Browser {
     /// Chromium on a phone-sized window, or `None` (and why) when this
     /// machine has no browser and the tests are not required.
@@ -81,45 +124,29 @@ impl Browser {
             eprintln!("{why}");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let profile = data_dir();
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking", "--lang=fr-FR",
-                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-                // A phone's viewport, exactly: a headless window has a
-                // minimum width of its own.
-                "mobileEmulation": {
-                    "deviceMetrics": { "width": PHONE.0, "height": PHONE.1, "pixelRatio": 1.0 },
-                },
-            }),
-        );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a Chromium session");
+        // The port is free when picked but not held: another process of the
+        // suite may take it before chromedriver does, and the session then
+        // goes to that listener. Such a start is tried again on a new port.
+        let mut attempt = 0;
+        let (client, driver) = loop {
+            attempt += 1;
+            let (driver, port) = chromedriver().await;
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities(&profile))
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break (client, driver),
+                Err(e) if attempt < 3 => {
+                    eprintln!("a Chromium session did not start ({e}): once more");
+                    let mut driver = driver;
+                    let _ = driver.kill();
+                    let _ = driver.wait();
+                }
+                Err(e) => panic!("a Chromium session: {e:?}"),
+            }
+        };
         Some(Self {
             client,
             driver,
