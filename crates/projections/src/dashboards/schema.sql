@@ -97,6 +97,12 @@
          -- queries' `proposed_at <= $1` in a prepared statement's generic
          -- plan, a bitmap over nearly every row, slower than their scan.
          create index immersions_proposed_utc on immersions ((proposed_at at time zone 'UTC'));
+         -- The immersions that copied what a correction changes (the
+         -- employer's sector and territory, the person's age band, the
+         -- need's jobs), found by key in a batch that applies one.
+         create index immersions_employer on immersions (employer_id);
+         create index immersions_person on immersions (person_id);
+         create index immersions_need on immersions (need_id);
          -- A territory's employers, and the visits and needs of each, for
          -- the engagement figures of a département.
          create index employers_territory on employers (departement);

@@ -342,7 +342,8 @@ impl Tables {
         }
         // The immersions that copied what a correction changes: the
         // employer's sector and territory, the person's age band, the
-        // need's jobs. Corrections are rare: a scan when a batch has some.
+        // need's jobs; each column has its index, as most batches of a
+        // rebuild hold a correction.
         if !corrected.is_empty() {
             let copied: Vec<Uuid> = sqlx::query_scalar(
                 "select immersion_id from immersions
