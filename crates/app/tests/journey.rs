@@ -851,8 +851,8 @@ async fn fill(db: &TestDb, projection: &str, table: &str, key: &str, n: i32, als
     .unwrap();
 }
 
-/// A need surfaced from a visit, another qualified then closed, and a visit
-/// logged, each in its append's own statement, among a structure's
+/// A need surfaced from a visit, another qualified, corrected, made an
+/// offer then closed, and a visit logged, each in its append's own statement, among a structure's
 /// thousands of needs and employers and an employer's thousand visits: each
 /// reads and writes its own rows, found by key, never the whole table nor
 /// every visit of the employer, on the generic plans the command path runs
@@ -917,6 +917,15 @@ async fn commands_find_their_rows_by_key_among_thousands() {
             description: description("Aider au fournil le matin"),
             qualified_on: monday,
         },
+        NeedCommand::Correct {
+            description: description("Aider au fournil l'après-midi"),
+            reason: text("Horaires mal notés"),
+            corrected_on: monday,
+        },
+        NeedCommand::FormaliseAsOffer {
+            offer_reference: None,
+            formalised_on: monday,
+        },
         NeedCommand::Close {
             reason: NeedCloseReason::NoLongerNeeded,
             closed_on: monday,
@@ -941,9 +950,9 @@ async fn commands_find_their_rows_by_key_among_thousands() {
         "written in the append's own statement"
     );
     assert_eq!(
-        reads_once_counted(&w.db, "needs", "needs", 3002, 2).await,
+        reads_once_counted(&w.db, "needs", "needs", 3002, 4).await,
         needs,
-        "a need surfaced, qualified or closed read every need"
+        "a need surfaced, qualified, corrected, made an offer or closed read every need"
     );
     assert_eq!(
         reads_once_counted(&w.db, "employers", "employers", 3001, 2).await,

@@ -132,9 +132,9 @@ impl Projection for Needs {
     }
 
     /// Each need event is one insert or one update that reads nothing
-    /// first: a command with one need event writes it in its append's
-    /// statement, as `apply` would (the same values), and gets the need's
-    /// row back for its answer. Several in one command (the same row twice
+    /// first: a command with one need event, of any kind, writes it in its
+    /// append's statement, as `apply` would (the same values), and gets the
+    /// need's row back for its answer. Several in one command (the same row twice
     /// in one statement) or an event written otherwise go through `apply`.
     ///
     /// An update joins its one row as one record (`json_populate_record`):
@@ -179,27 +179,37 @@ impl Projection for Needs {
                     }),
                 )
             }
-            NeedEvent::NeedQualified(e) => {
-                let d = &e.description;
-                (
-                    "update {schema}.needs n set activities = v.activities,
-                         rome_codes = v.rome_codes, conditions = v.conditions,
-                         headcount = v.headcount, horizon = v.horizon,
-                         hiring_intent = v.hiring_intent, qualified = true
-                     from json_populate_record(null::{schema}.needs, {rows} -> 0) v
-                     where n.need_id = v.need_id and {appended}
-                     returning n.*",
-                    serde_json::json!({
-                        "need_id": id,
-                        "activities": d.activities.as_str(),
-                        "rome_codes": codes(d),
-                        "conditions": d.conditions.as_ref().map(|c| c.as_str()),
-                        "headcount": i32::from(d.headcount),
-                        "horizon": tag(&d.horizon),
-                        "hiring_intent": tag(&d.hiring_intent),
-                    }),
-                )
-            }
+            NeedEvent::NeedQualified(e) => (
+                "update {schema}.needs n set activities = v.activities,
+                     rome_codes = v.rome_codes, conditions = v.conditions,
+                     headcount = v.headcount, horizon = v.horizon,
+                     hiring_intent = v.hiring_intent, qualified = true
+                 from json_populate_record(null::{schema}.needs, {rows} -> 0) v
+                 where n.need_id = v.need_id and {appended}
+                 returning n.*",
+                described(id, &e.description),
+            ),
+            NeedEvent::NeedCorrected(e) => (
+                "update {schema}.needs n set activities = v.activities,
+                     rome_codes = v.rome_codes, conditions = v.conditions,
+                     headcount = v.headcount, horizon = v.horizon,
+                     hiring_intent = v.hiring_intent
+                 from json_populate_record(null::{schema}.needs, {rows} -> 0) v
+                 where n.need_id = v.need_id and {appended}
+                 returning n.*",
+                described(id, &e.description),
+            ),
+            NeedEvent::NeedFormalisedAsOffer(e) => (
+                "update {schema}.needs n set status = 'formalised_as_offer',
+                     offer_reference = v.offer_reference
+                 from json_populate_record(null::{schema}.needs, {rows} -> 0) v
+                 where n.need_id = v.need_id and {appended}
+                 returning n.*",
+                serde_json::json!({
+                    "need_id": id,
+                    "offer_reference": e.offer_reference.as_ref().map(|r| r.as_str()),
+                }),
+            ),
             NeedEvent::NeedClosed(e) => (
                 "update {schema}.needs n set status = 'closed', closed_on = v.closed_on,
                      close_reason = v.close_reason
@@ -212,7 +222,6 @@ impl Projection for Needs {
                     "close_reason": tag(&e.reason),
                 }),
             ),
-            _ => return None,
         };
         Some(vec![InlineWrite {
             sql,
@@ -232,6 +241,19 @@ pub fn written(written: &[(&'static str, serde_json::Value)], need: NeedId) -> O
         .flatten()
         .filter_map(|row| serde_json::from_value::<NeedRow>(row.clone()).ok())
         .find(|row| row.need_id == need.0)
+}
+
+/// The values of a description an inline update sets, with the need's id.
+fn described(id: uuid::Uuid, d: &NeedDescription) -> serde_json::Value {
+    serde_json::json!({
+        "need_id": id,
+        "activities": d.activities.as_str(),
+        "rome_codes": codes(d),
+        "conditions": d.conditions.as_ref().map(|c| c.as_str()),
+        "headcount": i32::from(d.headcount),
+        "horizon": tag(&d.horizon),
+        "hiring_intent": tag(&d.hiring_intent),
+    })
 }
 
 fn codes(d: &NeedDescription) -> Vec<String> {
