@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use passerelle_domain::need::{
     HiringIntent, Horizon, NeedDescription, NeedEvent, NeedSource, NeedSourceKind, NeedStatus,
+    NeedSurfaced,
 };
 use passerelle_domain::values::{EmployerId, NeedId};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
@@ -74,32 +75,7 @@ impl Projection for Needs {
         for (recorded, event) in events {
             let id = stream_uuid(recorded);
             match event {
-                NeedEvent::NeedSurfaced(e) => {
-                    let visit_id = match e.source {
-                        NeedSource::Visit { visit_id } => Some(visit_id.0),
-                        _ => None,
-                    };
-                    let d = &e.description;
-                    needs.insert(NeedRow {
-                        need_id: e.need_id.0,
-                        employer_id: e.employer_id.0,
-                        structure: recorded.tenant,
-                        source: tag(&e.source),
-                        visit_id,
-                        activities: d.activities.as_str().to_owned(),
-                        rome_codes: codes(d),
-                        conditions: d.conditions.as_ref().map(|c| c.as_str().to_owned()),
-                        headcount: i32::from(d.headcount),
-                        horizon: tag(&d.horizon),
-                        hiring_intent: tag(&d.hiring_intent),
-                        qualified: false,
-                        status: tag(&NeedStatus::Open),
-                        surfaced_on: e.surfaced_on,
-                        closed_on: None,
-                        close_reason: None,
-                        offer_reference: None,
-                    });
-                }
+                NeedEvent::NeedSurfaced(e) => needs.insert(surfaced(recorded, &e)),
                 NeedEvent::NeedQualified(e) => {
                     if let Some(need) = needs.get_mut(id) {
                         need.describe(&e.description);
@@ -148,37 +124,17 @@ impl Projection for Needs {
         };
         let id = stream_uuid(recorded)?;
         let (sql, row) = match recorded.decode::<NeedEvent>().ok()? {
-            NeedEvent::NeedSurfaced(e) => {
-                let visit = match e.source {
-                    NeedSource::Visit { visit_id } => Some(visit_id.0),
-                    _ => None,
-                };
-                let d = &e.description;
-                (
-                    "insert into {schema}.needs (need_id, employer_id, structure, source, visit_id,
-                         activities, rome_codes, conditions, headcount, horizon, hiring_intent,
-                         surfaced_on)
-                     select need_id, employer_id, structure, source, visit_id, activities,
-                            rome_codes, conditions, headcount, horizon, hiring_intent, surfaced_on
-                     from json_populate_recordset(null::{schema}.needs, {rows})
-                     where {appended}
-                     returning *",
-                    serde_json::json!({
-                        "need_id": e.need_id.0,
-                        "employer_id": e.employer_id.0,
-                        "structure": recorded.tenant,
-                        "source": tag(&e.source),
-                        "visit_id": visit,
-                        "activities": d.activities.as_str(),
-                        "rome_codes": codes(d),
-                        "conditions": d.conditions.as_ref().map(|c| c.as_str()),
-                        "headcount": i32::from(d.headcount),
-                        "horizon": tag(&d.horizon),
-                        "hiring_intent": tag(&d.hiring_intent),
-                        "surfaced_on": e.surfaced_on,
-                    }),
-                )
-            }
+            NeedEvent::NeedSurfaced(e) => (
+                "insert into {schema}.needs (need_id, employer_id, structure, source, visit_id,
+                     activities, rome_codes, conditions, headcount, horizon, hiring_intent,
+                     surfaced_on)
+                 select need_id, employer_id, structure, source, visit_id, activities,
+                        rome_codes, conditions, headcount, horizon, hiring_intent, surfaced_on
+                 from json_populate_recordset(null::{schema}.needs, {rows})
+                 where {appended}
+                 returning *",
+                serde_json::to_value(surfaced(recorded, &e)).ok()?,
+            ),
             NeedEvent::NeedQualified(e) => (
                 "update {schema}.needs n set activities = v.activities,
                      rome_codes = v.rome_codes, conditions = v.conditions,
@@ -241,6 +197,35 @@ pub fn written(written: &[(&'static str, serde_json::Value)], need: NeedId) -> O
         .flatten()
         .filter_map(|row| serde_json::from_value::<NeedRow>(row.clone()).ok())
         .find(|row| row.need_id == need.0)
+}
+
+/// A need's row as its surfacing makes it, which `apply` adds and a
+/// command's own statement inserts.
+fn surfaced(recorded: &RecordedEvent, e: &NeedSurfaced) -> NeedRow {
+    let visit_id = match e.source {
+        NeedSource::Visit { visit_id } => Some(visit_id.0),
+        _ => None,
+    };
+    let d = &e.description;
+    NeedRow {
+        need_id: e.need_id.0,
+        employer_id: e.employer_id.0,
+        structure: recorded.tenant,
+        source: tag(&e.source),
+        visit_id,
+        activities: d.activities.as_str().to_owned(),
+        rome_codes: codes(d),
+        conditions: d.conditions.as_ref().map(|c| c.as_str().to_owned()),
+        headcount: i32::from(d.headcount),
+        horizon: tag(&d.horizon),
+        hiring_intent: tag(&d.hiring_intent),
+        qualified: false,
+        status: tag(&NeedStatus::Open),
+        surfaced_on: e.surfaced_on,
+        closed_on: None,
+        close_reason: None,
+        offer_reference: None,
+    }
 }
 
 /// The values of a description an inline update sets, with the need's id.
