@@ -2,6 +2,8 @@
 //! per day. The operators' first view of what the service is used for, and
 //! the dashboards' sanity check against the log.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use passerelle_store::RecordedEvent;
 use passerelle_store::projection::{Projection, ProjectionError};
@@ -32,25 +34,35 @@ impl Projection for EventActivity {
         conn: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut structures = Vec::with_capacity(events.len());
-        let mut days = Vec::with_capacity(events.len());
-        let mut types = Vec::with_capacity(events.len());
+        // Counted here, one row per structure, day and type: the statement
+        // carries only those, not a row per event for the server to group;
+        // in key order, as the primary key's index is.
+        let mut counts: BTreeMap<(uuid::Uuid, Date, &str), i64> = BTreeMap::new();
         for e in events {
-            structures.push(e.tenant);
-            days.push(e.recorded_at.date());
-            types.push(e.event_type.as_str());
+            *counts
+                .entry((e.tenant, e.recorded_at.date(), e.event_type.as_str()))
+                .or_default() += 1;
         }
-        // One statement per batch: the rows are grouped before the upsert so
-        // that no row is touched twice by it.
+        let mut structures = Vec::with_capacity(counts.len());
+        let mut days = Vec::with_capacity(counts.len());
+        let mut types = Vec::with_capacity(counts.len());
+        let mut numbers = Vec::with_capacity(counts.len());
+        for ((structure, day, event_type), n) in counts {
+            structures.push(structure);
+            days.push(day);
+            types.push(event_type);
+            numbers.push(n);
+        }
+        // One statement per batch, no row touched twice by it.
         sqlx::query(
             "insert into daily (structure, day, event_type, events)
-             select s, d, t, count(*) from unnest($1::uuid[], $2::date[], $3::text[]) as e(s, d, t)
-             group by s, d, t
+             select * from unnest($1::uuid[], $2::date[], $3::text[], $4::int8[])
              on conflict (structure, day, event_type) do update set events = daily.events + excluded.events",
         )
         .bind(&structures)
         .bind(&days)
         .bind(&types)
+        .bind(&numbers)
         .execute(conn)
         .await?;
         Ok(())
