@@ -30,10 +30,10 @@ use crate::wiring::{
 };
 
 // With the system's allocator, allocating took a sixth of the process's
-// time on the command path; mimalloc gives more mutations a second with less
-// resident memory. Its `no_thp` build keeps it off transparent huge pages,
-// which otherwise raise the peak (docs/performance.md, "Where a mutation's
-// time goes").
+// time in the API benchmark (server and its clients); mimalloc gives more
+// mutations a second with less resident memory. Its `no_thp` build does
+// not ask the kernel for transparent huge pages, which raised the peak
+// (docs/performance.md, "Where a mutation's time goes").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

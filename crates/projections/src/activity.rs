@@ -35,8 +35,8 @@ impl Projection for EventActivity {
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
         // Counted here, one row per structure, day and type: the statement
-        // carries only those, not a row per event for the server to group;
-        // in key order, as the primary key's index is.
+        // carries only those, not a row per event for the server to group.
+        // A map's keys are unique, so no row is upserted twice.
         let mut counts: BTreeMap<(uuid::Uuid, Date, &str), i64> = BTreeMap::new();
         for e in events {
             *counts
