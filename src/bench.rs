@@ -22,25 +22,30 @@ use passerelle_store::{Keyring, MIGRATOR, MasterKey, Store};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
+use sqlx::postgres::PgConnectOptions;
 
 use crate::config::Config;
 use crate::database::{self, Database};
 use crate::server;
 
-/// The connections of the API benchmark's database pool: its baseline, the
+/// The connections of the API benchmark's own pool: its baseline, the
 /// store's appends by as many writers as there are clients (16), needs that
-/// many on the command path, which has half.
+/// many on the command path, which has half. The service it measures has
+/// a pool of its own, as configured ([`BenchDatabase::service_store`]).
 const BENCH_POOL: u32 = 40;
 
 /// A database of its own for one benchmark run, new each time, on the same
 /// server and settings as the service, migrated, with a store over it under
 /// a throwaway master key.
 pub struct BenchDatabase {
-    pub pool: sqlx::PgPool,
     pub store: Store,
     /// The round trips of the pool's connections, when they go through the
     /// counting relay.
     pub round_trips: Option<round_trips::RoundTrips>,
+    /// How the store's pool connects (through the counting relay, when it
+    /// counts).
+    options: PgConnectOptions,
+    keyring: Keyring,
     name: &'static str,
     admin: sqlx::PgConnection,
 }
@@ -80,20 +85,31 @@ impl BenchDatabase {
             },
             false => (options, None),
         };
-        let pool = passerelle_store::connect(options, max_connections).await?;
+        let pool = passerelle_store::connect(options.clone(), max_connections).await?;
         MIGRATOR.run(&pool).await?;
-        let store = Store::new(
-            pool.clone(),
-            Keyring::new(&MasterKey::generate()),
-            passerelle_app::upcasters(),
-        );
+        let keyring = Keyring::new(&MasterKey::generate());
+        let store = Store::new(pool.clone(), keyring.clone(), passerelle_app::upcasters());
         Ok(Self {
-            pool,
             store,
             round_trips,
+            options,
+            keyring,
             name,
             admin,
         })
+    }
+
+    /// A store on the same database with a pool of its own of
+    /// `max_connections`, as `serve` opens it: the service measured beside
+    /// the baseline has the connections it is configured with, not the
+    /// baseline's. Counted like the store's pool when it counts.
+    pub async fn service_store(&self, max_connections: u32) -> anyhow::Result<Store> {
+        let pool = passerelle_store::connect(self.options.clone(), max_connections).await?;
+        Ok(Store::new(
+            pool,
+            self.keyring.clone(),
+            passerelle_app::upcasters(),
+        ))
     }
 
     pub async fn drop(mut self) -> anyhow::Result<()> {
@@ -123,6 +139,10 @@ pub struct ApiReport {
     pub ratio: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The service's pool (its command path has half), as configured.
+    pub service_connections: u32,
+    /// The baseline's pool: a command-path connection for each writer.
+    pub baseline_connections: u32,
     /// The mutations the clients sent, in the order each client cycles
     /// through them.
     pub mix: Vec<Kind>,
@@ -433,9 +453,14 @@ pub async fn run(
     anyhow::ensure!(!mix.is_empty(), "the mix names no mutation");
     let bench = BenchDatabase::create_counted(db, "passerelle_bench_api").await?;
     let counted = || bench.round_trips.as_ref().map(round_trips::RoundTrips::get);
-    let (pool, store) = (bench.pool.clone(), bench.store.clone());
+    // The service on its configured pool (`database_max_connections`, and
+    // half as many for its command path), the baseline's writers on the
+    // benchmark's: with the baseline's pool, the service ran twice the
+    // concurrent commands it runs deployed.
+    let service = bench.service_store(config.database_max_connections).await?;
+    let (pool, store) = (service.pool().clone(), bench.store.clone());
     let projections = Projections::new(
-        store.clone(),
+        service.clone(),
         passerelle_projections::all(),
         config.projections.runner(),
     );
@@ -516,6 +541,7 @@ pub async fn run(
     let (round_trips_per_mutation, round_trips_per_append) =
         (per(api_trips, mutations), per(store_trips, appended));
     serving.abort();
+    service.close().await;
     bench.drop().await?;
     Ok(ApiReport {
         clients,
@@ -525,6 +551,8 @@ pub async fn run(
         ratio,
         p50_ms: p50,
         p99_ms: p99,
+        service_connections: config.database_max_connections,
+        baseline_connections: BENCH_POOL,
         mix: mix.to_vec(),
         round_trips_per_mutation,
         round_trips_by_kind,

@@ -667,6 +667,10 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
                 r.rss_mb,
                 r.peak_rss_mb
             );
+            println!(
+                "connections: the service's pool {} (half of them for commands), the baseline's {} (half of them for its appends)",
+                r.service_connections, r.baseline_connections
+            );
             match (r.round_trips_per_mutation, r.round_trips_per_append) {
                 (Some(mutation), Some(append)) => println!(
                     "database round trips, counted on the wire: {mutation:.2} per mutation of the mix {:?}, {append:.2} per raw append",
