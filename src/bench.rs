@@ -39,11 +39,10 @@ const BENCH_POOL: u32 = 40;
 /// a throwaway master key.
 pub struct BenchDatabase {
     pub store: Store,
-    /// The round trips of the pool's connections, when they go through the
-    /// counting relay.
+    /// The round trips of every pool opened on the database here (the
+    /// store's, a service's), when they go through the counting relay.
     pub round_trips: Option<round_trips::RoundTrips>,
-    /// How the store's pool connects (through the counting relay, when it
-    /// counts).
+    /// How a pool connects (through the counting relay, when it counts).
     options: PgConnectOptions,
     keyring: Keyring,
     name: &'static str,
@@ -85,10 +84,9 @@ impl BenchDatabase {
             },
             false => (options, None),
         };
-        let pool = passerelle_store::connect(options.clone(), max_connections).await?;
-        MIGRATOR.run(&pool).await?;
         let keyring = Keyring::new(&MasterKey::generate());
-        let store = Store::new(pool.clone(), keyring.clone(), passerelle_app::upcasters());
+        let store = store_over(&options, max_connections, &keyring).await?;
+        MIGRATOR.run(store.pool()).await?;
         Ok(Self {
             store,
             round_trips,
@@ -104,12 +102,7 @@ impl BenchDatabase {
     /// the baseline has the connections it is configured with, not the
     /// baseline's. Counted like the store's pool when it counts.
     pub async fn service_store(&self, max_connections: u32) -> anyhow::Result<Store> {
-        let pool = passerelle_store::connect(self.options.clone(), max_connections).await?;
-        Ok(Store::new(
-            pool,
-            self.keyring.clone(),
-            passerelle_app::upcasters(),
-        ))
+        store_over(&self.options, max_connections, &self.keyring).await
     }
 
     pub async fn drop(mut self) -> anyhow::Result<()> {
@@ -119,6 +112,20 @@ impl BenchDatabase {
         }
         drop_database(&mut self.admin, self.name).await
     }
+}
+
+/// A store on a pool of `max_connections` opened with `options`.
+async fn store_over(
+    options: &PgConnectOptions,
+    max_connections: u32,
+    keyring: &Keyring,
+) -> anyhow::Result<Store> {
+    let pool = passerelle_store::connect(options.clone(), max_connections).await?;
+    Ok(Store::new(
+        pool,
+        keyring.clone(),
+        passerelle_app::upcasters(),
+    ))
 }
 
 async fn drop_database(admin: &mut sqlx::PgConnection, name: &str) -> anyhow::Result<()> {
@@ -139,9 +146,10 @@ pub struct ApiReport {
     pub ratio: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
-    /// The service's pool (its command path has half), as configured.
+    /// The size of the service's pool (its command path has half), read
+    /// from the pool it served on.
     pub service_connections: u32,
-    /// The baseline's pool: a command-path connection for each writer.
+    /// The size of the baseline's pool (its appends have half).
     pub baseline_connections: u32,
     /// The mutations the clients sent, in the order each client cycles
     /// through them.
@@ -515,6 +523,10 @@ pub async fn run(
         latencies.extend(l);
         api_time += t;
         let (n, t) = self::store::store_appends(&store, clients, 1, run_time, round).await?;
+        // Both sides' pools count on one relay. A warm connection idle
+        // 200 ms goes back to its pool, which pings it when it is taken
+        // again: a few pings of one side (one a connection at most) can
+        // fall in the other's phase.
         if let (Some(before), Some(between), Some(after)) = (before, between, counted()) {
             api_trips += between - before;
             store_trips += after - between;
@@ -540,6 +552,8 @@ pub async fn run(
     };
     let (round_trips_per_mutation, round_trips_per_append) =
         (per(api_trips, mutations), per(store_trips, appended));
+    let service_connections = pool.options().get_max_connections();
+    let baseline_connections = store.pool().options().get_max_connections();
     serving.abort();
     service.close().await;
     bench.drop().await?;
@@ -551,8 +565,8 @@ pub async fn run(
         ratio,
         p50_ms: p50,
         p99_ms: p99,
-        service_connections: config.database_max_connections,
-        baseline_connections: BENCH_POOL,
+        service_connections,
+        baseline_connections,
         mix: mix.to_vec(),
         round_trips_per_mutation,
         round_trips_by_kind,

@@ -1,10 +1,9 @@
-//! `passerelle bench api` run briefly: the service it measures has the
-//! pool it is configured with, apart from the baseline's, and the run
-//! prints its table and JSON, so that it cannot rot between the long runs.
+//! `passerelle bench api` run briefly: the service it measures serves on a
+//! pool of the configured size, apart from the baseline's, its round trips
+//! counted; the run prints its table and JSON, so that it cannot rot
+//! between the long runs.
 
 mod common;
-
-use std::process::Command;
 
 use passerelle_store::testkit::TestDb;
 use serde_json::Value;
@@ -13,13 +12,12 @@ use serde_json::Value;
 async fn bench_api_measures_the_service_on_its_configured_pool() {
     let db = TestDb::new().await;
     let dir = common::data_dir();
-    let out = Command::new(common::BIN)
-        .args(["bench", "api", "--rounds", "1", "--seconds", "1"])
-        .env("DATABASE_URL", db.url())
-        .env("PASSERELLE_DATA_DIR", dir.path())
-        .env("PASSERELLE_DATABASE_MAX_CONNECTIONS", "6")
-        .output()
-        .expect("passerelle runs");
+    let out = common::passerelle_with(
+        &db,
+        &dir,
+        &["bench", "api", "--rounds", "1", "--seconds", "1"],
+        &[("PASSERELLE_DATABASE_MAX_CONNECTIONS", "6")],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -27,16 +25,15 @@ async fn bench_api_measures_the_service_on_its_configured_pool() {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{stdout}");
-    assert!(
-        stdout.contains(
-            "connections: the service's pool 6 (half of them for commands), the baseline's 40"
-        ),
-        "{stdout}"
-    );
     let report: Value = serde_json::from_str(stdout.lines().last().expect("a last line"))
         .expect("the last line is JSON");
+    // Read from the pools the two sides ran on.
     assert_eq!(report["service_connections"], 6, "{report}");
     assert_eq!(report["baseline_connections"], 40, "{report}");
+    assert!(
+        stdout.contains("connections: the service's pool 6"),
+        "{stdout}"
+    );
     assert!(
         report["mutations"].as_u64().expect("mutations") > 0,
         "{report}"
@@ -46,4 +43,12 @@ async fn bench_api_measures_the_service_on_its_configured_pool() {
         "{report}"
     );
     assert!(report["p99_ms"].as_f64().expect("a p99") > 0.0, "{report}");
+    // The service's pool goes through the counting relay too.
+    assert!(
+        report["round_trips_per_mutation"]
+            .as_f64()
+            .expect("counted")
+            >= 1.0,
+        "{report}"
+    );
 }

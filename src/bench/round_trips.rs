@@ -1,4 +1,4 @@
-//! Database round trips, counted on the wire: the benchmark's pool connects
+//! Database round trips, counted on the wire: the benchmark's pools connect
 //! through a relay in this process that passes every byte on unchanged and
 //! counts the server's `ReadyForQuery` messages. The server sends one at
 //! the end of each exchange the client waits for (a statement, `BEGIN`,

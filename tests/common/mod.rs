@@ -153,10 +153,21 @@ pub async fn wait_for_status(server: &Server, path: &str, status: u16) -> String
 }
 
 pub fn passerelle(db: &TestDb, dir: &tempdir::Dir, args: &[&str]) -> std::process::Output {
+    passerelle_with(db, dir, args, &[])
+}
+
+/// [`passerelle`] with more environment variables.
+pub fn passerelle_with(
+    db: &TestDb,
+    dir: &tempdir::Dir,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
     Command::new(BIN)
         .args(args)
         .env("DATABASE_URL", db.url())
         .env("PASSERELLE_DATA_DIR", dir.path())
+        .envs(env.iter().copied())
         .output()
         .expect("passerelle runs")
 }
