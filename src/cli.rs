@@ -181,6 +181,10 @@ pub(crate) enum BenchCommand {
         /// Runs per side, API and store alternating.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Seconds each side runs first, not counted: a service's first
+        /// commands prepare each connection's statements.
+        #[arg(long, default_value_t = 2.0)]
+        warm_up: f64,
         /// The mutations each client sends in turn (every kind's round
         /// trips are counted apart before the rounds either way).
         #[arg(

@@ -26,7 +26,8 @@ use crate::cli::{
 use crate::config::{Config, Overrides};
 use crate::database::Database;
 use crate::wiring::{
-    api_over, migrate, notifier, wire, wire_unless_fenced, wire_when_migrated, with_retention,
+    api_over, migrate, notifier, open_command_path, wire, wire_unless_fenced, wire_when_migrated,
+    with_retention,
 };
 
 // With the system's allocator, allocating took a sixth of the process's
@@ -320,6 +321,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     let (fence, fenced) = tokio::sync::watch::channel(None);
     let api = Arc::new(OnceLock::new());
     if let Some((p, _)) = &wired {
+        open_command_path(p).await;
         serve_api(&api, api_over(config, &db.pool, &db.reads, p), &stopped);
     }
     tokio::spawn(standby::watch(
@@ -342,6 +344,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
                 Some(wired) => wired,
                 None => match wire_when_migrated(&config, &pool).await {
                     Ok(wired) => {
+                        open_command_path(&wired.0).await;
                         serve_api(&api, api_over(&config, &pool, &reads, &wired.0), &stopped);
                         wired
                     }
@@ -637,9 +640,10 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
             clients,
             seconds,
             rounds,
+            warm_up,
             mix,
         } => {
-            let r = bench::run(config, db, clients, seconds, rounds, &mix).await?;
+            let r = bench::run(config, db, clients, seconds, rounds, warm_up, &mix).await?;
             println!();
             println!("| mutation | round trips | p50 ms (one client) |");
             println!("|----------|------------:|--------------------:|");
@@ -671,6 +675,7 @@ async fn bench(config: &Config, db: &Database, command: BenchCommand) -> anyhow:
                 "connections: the service's pool {} (half of them for commands), the baseline's {} (half of them for its appends)",
                 r.service_connections, r.baseline_connections
             );
+            println!("each side ran {} s first, not counted", r.warm_up_s);
             match (r.round_trips_per_mutation, r.round_trips_per_append) {
                 (Some(mutation), Some(append)) => println!(
                     "database round trips, counted on the wire: {mutation:.2} per mutation of the mix {:?}, {append:.2} per raw append",

@@ -46,6 +46,15 @@ pub(crate) async fn wire_unless_fenced(
     Ok((projections, fenced))
 }
 
+/// Opens the command path's connections before the API takes its first
+/// command: otherwise the first commands after a start each wait for one to
+/// be opened. Not opened, they open as commands need them.
+pub(crate) async fn open_command_path(projections: &Projections) {
+    if let Err(e) = projections.store().open_command_path().await {
+        tracing::warn!(error = %e, "the command path's connections open as commands need them");
+    }
+}
+
 /// The store and the registered projections, as they are in the database.
 async fn registry(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Projections> {
     let keyring = Keyring::new(&database::master_key(config)?);

@@ -1,6 +1,6 @@
 //! `passerelle bench api` run briefly: the service it measures serves on a
 //! pool of the configured size, apart from the baseline's, its round trips
-//! counted; the run prints its table and JSON, so that it cannot rot
+//! counted, after a warm-up of each side; the run prints its table and JSON, so that it cannot rot
 //! between the long runs.
 
 mod common;
@@ -15,7 +15,16 @@ async fn bench_api_measures_the_service_on_its_configured_pool() {
     let out = common::passerelle_with(
         &db,
         &dir,
-        &["bench", "api", "--rounds", "1", "--seconds", "1"],
+        &[
+            "bench",
+            "api",
+            "--rounds",
+            "1",
+            "--seconds",
+            "1",
+            "--warm-up",
+            "0.5",
+        ],
         &[("PASSERELLE_DATABASE_MAX_CONNECTIONS", "6")],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -32,6 +41,11 @@ async fn bench_api_measures_the_service_on_its_configured_pool() {
     assert_eq!(report["baseline_connections"], 40, "{report}");
     assert!(
         stdout.contains("connections: the service's pool 6"),
+        "{stdout}"
+    );
+    assert_eq!(report["warm_up_s"], 0.5, "{report}");
+    assert!(
+        stdout.contains("each side ran 0.5 s first, not counted"),
         "{stdout}"
     );
     assert!(

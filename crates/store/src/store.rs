@@ -377,6 +377,12 @@ impl Store {
         self.warm.close().await;
     }
 
+    /// Opens every connection of the command path ([`Warm::open_all`]):
+    /// for a service about to take commands.
+    pub async fn open_command_path(&self) -> Result<(), sqlx::Error> {
+        self.warm.open_all().await
+    }
+
     /// A connection for the command path, kept warm between commands
     /// without the pool's ping on release (see [`Warm`]).
     pub async fn acquire_warm(&self) -> Result<WarmConnection, sqlx::Error> {

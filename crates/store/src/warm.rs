@@ -82,6 +82,22 @@ impl Warm {
         close(&self.kept, &self.pool).await;
     }
 
+    /// Opens every connection of the command path now, one after the
+    /// other, and keeps them (once idle they go back to the pool, which
+    /// closes them after its idle timeout). Without it the first commands
+    /// after a start each wait for a connection to be opened, several at
+    /// once.
+    pub async fn open_all(&self) -> Result<(), sqlx::Error> {
+        let mut opened = Vec::with_capacity(self.cap);
+        for _ in 0..self.cap {
+            opened.push(self.pool.acquire().await?);
+        }
+        for conn in opened {
+            self.give(conn);
+        }
+        Ok(())
+    }
+
     /// A connection: a kept one used within the last seconds, else one
     /// kept meanwhile or the pool's (which pings one idle too long before
     /// handing it out), whichever comes first.

@@ -324,6 +324,43 @@ async fn the_command_path_has_connections_of_its_own_with_generic_plans() {
     assert_eq!(appended.stream_version, 1);
 }
 
+/// A service about to take commands opens every connection of its command
+/// path first, so that its first commands do not each wait for one.
+#[tokio::test]
+async fn the_command_path_opens_its_connections_ahead() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    let backends = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity where datname = current_database()",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let before = backends().await;
+    store.open_command_path().await.unwrap();
+    let opened = backends().await - before;
+    assert_eq!(
+        opened,
+        i64::from(store.pool().options().get_max_connections() / 2),
+        "every connection of the command path's pool, half the readers' one"
+    );
+    // Open, they serve an append.
+    let meta = metadata();
+    let appended = store
+        .append(&append(
+            "person-ahead",
+            ExpectedVersion::NoStream,
+            &[event(1)],
+            &meta,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(appended.stream_version, 1);
+    assert_eq!(backends().await - before, opened);
+}
+
 /// A caller waiting for one of the command path's connections gets one
 /// soon after one is given back, even while another caller keeps taking and
 /// finishing connections: each connection kept warm wakes a caller waiting,
