@@ -149,10 +149,10 @@ pub struct ApiReport {
     /// The size of the service's pool (its command path has half), read
     /// from the pool it served on.
     pub service_connections: u32,
-    /// Seconds each side ran before the measured rounds, not counted.
-    pub warm_up_s: f64,
     /// The size of the baseline's pool (its appends have half).
     pub baseline_connections: u32,
+    /// Seconds each side ran before the measured rounds, not counted.
+    pub warm_up_s: f64,
     /// The mutations the clients sent, in the order each client cycles
     /// through them.
     pub mix: Vec<Kind>,
@@ -463,10 +463,6 @@ pub async fn run(
     mix: &[Kind],
 ) -> anyhow::Result<ApiReport> {
     anyhow::ensure!(!mix.is_empty(), "the mix names no mutation");
-    anyhow::ensure!(
-        warm_up.is_finite() && warm_up >= 0.0,
-        "the warm-up is a number of seconds, zero or more"
-    );
     let bench = BenchDatabase::create_counted(db, "passerelle_bench_api").await?;
     let counted = || bench.round_trips.as_ref().map(round_trips::RoundTrips::get);
     // The service on its configured pool (`database_max_connections`, and
@@ -524,7 +520,8 @@ pub async fn run(
     // plans it, and a command path just opened does so for every statement
     // on every connection at once: in the first second of a 30 s run, 24
     // to 470 mutations took over 20 ms, up to 124 ms (docs/performance.md).
-    // The baseline runs as long first, on streams of its own.
+    // The baseline runs as long first, on streams of its own: those of a
+    // round numbered after the measured ones.
     if warm_up > 0.0 {
         let warm = Duration::from_secs_f64(warm_up);
         api_round(&url, &token, &employers, mix, warm).await?;
@@ -544,7 +541,8 @@ pub async fn run(
         // Both sides' pools count on one relay. A warm connection idle
         // 200 ms goes back to its pool, which pings it when it is taken
         // again: a few pings of one side (one a connection at most) can
-        // fall in the other's phase.
+        // fall in the other's phase, the baseline's warm-up's in the first
+        // round's API phase.
         if let (Some(before), Some(between), Some(after)) = (before, between, counted()) {
             api_trips += between - before;
             store_trips += after - between;
@@ -584,8 +582,8 @@ pub async fn run(
         p50_ms: p50,
         p99_ms: p99,
         service_connections,
-        warm_up_s: warm_up,
         baseline_connections,
+        warm_up_s: warm_up,
         mix: mix.to_vec(),
         round_trips_per_mutation,
         round_trips_by_kind,

@@ -176,14 +176,14 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         clients: usize,
         /// Seconds per measured run.
-        #[arg(long, default_value_t = 3.0)]
+        #[arg(long, default_value_t = 3.0, value_parser = run_seconds)]
         seconds: f64,
         /// Runs per side, API and store alternating.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         rounds: usize,
         /// Seconds each side runs first, not counted: a service's first
         /// commands prepare each connection's statements.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_parser = warm_up_seconds)]
         warm_up: f64,
         /// The mutations each client sends in turn (every kind's round
         /// trips are counted apart before the rounds either way).
@@ -254,10 +254,29 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         events: i64,
         /// Seconds per measured run.
-        #[arg(long, default_value_t = 1.5)]
+        #[arg(long, default_value_t = 1.5, value_parser = run_seconds)]
         seconds: f64,
         /// Runs per side and case, store and raw alternating.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         rounds: usize,
     },
+}
+
+/// A benchmark's measured run: more than zero seconds, at most a day.
+fn run_seconds(text: &str) -> Result<f64, String> {
+    let seconds = warm_up_seconds(text)?;
+    if seconds > 0.0 {
+        Ok(seconds)
+    } else {
+        Err("a run lasts more than zero seconds".into())
+    }
+}
+
+/// Seconds a benchmark runs before it measures: zero or more, at most a
+/// day (a duration the clock can hold).
+fn warm_up_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.0..=86_400.0).contains(&seconds) => Ok(seconds),
+        _ => Err("a number of seconds from 0 to 86400".into()),
+    }
 }

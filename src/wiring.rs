@@ -51,7 +51,10 @@ pub(crate) async fn wire_unless_fenced(
 /// be opened. Not opened, they open as commands need them.
 pub(crate) async fn open_command_path(projections: &Projections) {
     if let Err(e) = projections.store().open_command_path().await {
-        tracing::warn!(error = %e, "the command path's connections open as commands need them");
+        tracing::warn!(
+            error = %e,
+            "the command path's connections could not be opened ahead: they open as commands need them"
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! `passerelle bench api` run briefly: the service it measures serves on a
 //! pool of the configured size, apart from the baseline's, its round trips
-//! counted, after a warm-up of each side; the run prints its table and JSON, so that it cannot rot
-//! between the long runs.
+//! counted, after a warm-up of each side; the run prints its table and
+//! JSON, so that it cannot rot between the long runs.
 
 mod common;
 
@@ -65,4 +65,27 @@ async fn bench_api_measures_the_service_on_its_configured_pool() {
             >= 1.0,
         "{report}"
     );
+}
+
+/// Durations and counts a benchmark cannot run with are refused before
+/// anything is made, with the option's name; a negative or unparsable
+/// duration used to panic once the benchmark's database existed.
+#[tokio::test]
+async fn bench_durations_out_of_range_are_refused() {
+    let db = TestDb::new().await;
+    let dir = common::data_dir();
+    for args in [
+        &["bench", "api", "--seconds=-1"][..],
+        &["bench", "api", "--seconds", "0"],
+        &["bench", "api", "--warm-up", "NaN"],
+        &["bench", "api", "--warm-up", "1e20"],
+        &["bench", "api", "--rounds", "0"],
+        &["bench", "store", "--seconds", "inf"],
+    ] {
+        let out = common::passerelle(&db, &dir, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let option = args[2].split('=').next().unwrap_or_default();
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+    }
 }

@@ -25,7 +25,8 @@ pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<
 }
 
 /// The command path's pool beside `pool`, with half as many connections,
-/// opened as they are first needed.
+/// opened as they are first needed, or all at once by
+/// [`crate::Store::open_command_path`].
 ///
 /// Its statements (a session by its token, a stream and a command by their
 /// keys, inline writes of one record) read a few rows by key whatever their

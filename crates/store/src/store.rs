@@ -378,7 +378,7 @@ impl Store {
     }
 
     /// Opens every connection of the command path ([`Warm::open_all`]):
-    /// for a service about to take commands.
+    /// for a service about to take its first commands.
     pub async fn open_command_path(&self) -> Result<(), sqlx::Error> {
         self.warm.open_all().await
     }

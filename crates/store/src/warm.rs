@@ -82,16 +82,15 @@ impl Warm {
         close(&self.kept, &self.pool).await;
     }
 
-    /// Opens every connection of the command path now, one after the
-    /// other, and keeps them (once idle they go back to the pool, which
-    /// closes them after its idle timeout). Without it the first commands
-    /// after a start each wait for a connection to be opened, several at
-    /// once.
+    /// Opens every connection of the command path at once, before the
+    /// first command (connections in use would hold it up to the pool's
+    /// timeout), and keeps them. Once idle they go back to the pool, which
+    /// closes them after its idle timeout (10 minutes): this spares the
+    /// first commands after a start from each waiting for a connection to
+    /// be opened, several at once, not those after a long idle time.
     pub async fn open_all(&self) -> Result<(), sqlx::Error> {
-        let mut opened = Vec::with_capacity(self.cap);
-        for _ in 0..self.cap {
-            opened.push(self.pool.acquire().await?);
-        }
+        let opened =
+            futures::future::try_join_all((0..self.cap).map(|_| self.pool.acquire())).await?;
         for conn in opened {
             self.give(conn);
         }

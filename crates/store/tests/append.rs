@@ -324,23 +324,29 @@ async fn the_command_path_has_connections_of_its_own_with_generic_plans() {
     assert_eq!(appended.stream_version, 1);
 }
 
+/// The sessions open on the test's database.
+async fn client_backends(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and backend_type = 'client backend'",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
 /// A service about to take commands opens every connection of its command
 /// path first, so that its first commands do not each wait for one.
 #[tokio::test]
 async fn the_command_path_opens_its_connections_ahead() {
     let db = TestDb::new().await;
     let store = db.store();
-    let backends = || async {
-        sqlx::query_scalar::<_, i64>(
-            "select count(*) from pg_stat_activity where datname = current_database()",
-        )
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-    };
-    let before = backends().await;
+    // Counted on one connection held throughout, so that the count's own
+    // connection does not change it.
+    let mut counting = db.pool.acquire().await.unwrap();
+    let before = client_backends(&mut counting).await;
     store.open_command_path().await.unwrap();
-    let opened = backends().await - before;
+    let opened = client_backends(&mut counting).await - before;
     assert_eq!(
         opened,
         i64::from(store.pool().options().get_max_connections() / 2),
@@ -358,7 +364,7 @@ async fn the_command_path_opens_its_connections_ahead() {
         .await
         .unwrap();
     assert_eq!(appended.stream_version, 1);
-    assert_eq!(backends().await - before, opened);
+    assert_eq!(client_backends(&mut counting).await - before, opened);
 }
 
 /// A caller waiting for one of the command path's connections gets one
