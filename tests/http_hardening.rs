@@ -405,6 +405,103 @@ async fn a_form_token_is_bound_to_the_session_and_its_cookies_to_this_host() {
     assert_eq!(fresh.post(&server, "/deconnexion", "").await.status(), 303);
 }
 
+/// The cookies of a session opened through the login form.
+async fn signed_in(server: &Server, email: &str) -> Vec<String> {
+    let form = Form::fetch(server, &[]).await;
+    let answer = form
+        .post(
+            server,
+            "/connexion",
+            &format!(
+                "email={}&password={}",
+                email.replace('@', "%40"),
+                PASSWORD.replace(' ', "+")
+            ),
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    let mut cookies = form.cookies.clone();
+    cookies.extend(
+        answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned()),
+    );
+    cookies
+}
+
+/// A page's address whose id is not one (edited by hand, cut short) is a
+/// page that does not exist: a French 404, never the error page of a
+/// failure, whichever page it is.
+#[tokio::test]
+async fn a_page_asked_with_an_id_that_is_not_one_is_not_found() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    for path in [
+        "/people/abc",
+        "/people/%27",
+        "/people/abc/corriger",
+        "/people/abc/sortie",
+        "/immersions/abc",
+        "/immersions/abc/convention/imprimer",
+        "/employers/abc",
+        "/employers/abc/corriger",
+        "/employers/abc/visites/abc",
+        "/needs/abc",
+        "/needs/abc/corriger",
+        "/visites/nouvelle?employeur=abc",
+        "/immersions/nouvelle?employeur=abc",
+    ] {
+        let page = no_redirects()
+            .get(format!("{}{path}", server.base))
+            .header("cookie", cookies.join("; "))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 404, "{path}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Introuvable"), "{path}: {html}");
+    }
+}
+
+/// A role the administration's form does not offer (a page edited by
+/// hand) is refused beside the field, never read as another role.
+#[tokio::test]
+async fn a_role_the_form_does_not_offer_is_refused() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "manon@ml-nantes.fr",
+    );
+    let session = Form::fetch(&server, &signed_in(&server, "manon@ml-nantes.fr").await).await;
+    for role in ["zzz", "ADMIN", ""] {
+        let answer = session
+            .post(
+                &server,
+                "/administration/personnel",
+                &format!("nom=Lina+Morel&email=lina%40ml-nantes.fr&role={role}"),
+            )
+            .await;
+        assert_eq!(answer.status(), 400, "{role:?}");
+        let html = answer.text().await.unwrap();
+        // The apostrophe may come escaped.
+        assert!(html.contains("un des rôles proposés."), "{role:?}: {html}");
+    }
+    let staff: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(staff, 2, "no account made");
+}
+
 #[tokio::test]
 async fn websockets_refuse_foreign_origins_and_oversized_messages() {
     let db = TestDb::new().await;

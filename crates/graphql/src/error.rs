@@ -214,7 +214,37 @@ pub(crate) fn typed(e: &mut ServerError) {
             "La variable « {} » n'est pas déclarée par l'opération.",
             name(0)
         )
-    } else if original.contains("is never used") {
+    } else if original.starts_with("There can only be one argument named") {
+        format!("L'argument « {} » est donné plusieurs fois.", name(0))
+    } else if original.starts_with("Unknown directive") {
+        format!("La directive « @{} » n'existe pas.", name(0))
+    } else if original.starts_with("Duplicate directive") {
+        format!("La directive « @{} » est répétée.", name(0))
+    } else if original.starts_with("Directive") && original.contains("is required but not provided")
+    {
+        format!(
+            "La directive « {} » demande l'argument « {} ».",
+            name(0),
+            name(1)
+        )
+    } else if original.starts_with("Fragment cannot be spread here") {
+        format!(
+            "Un fragment sur « {} » ne s'applique pas ici, à « {} ».",
+            name(1),
+            name(0)
+        )
+    } else if original.starts_with("Fields") && original.contains("conflict because") {
+        format!(
+            "« {} » désigne deux sélections différentes : donnez-leur des alias distincts.",
+            name(0)
+        )
+    } else if original.starts_with("Invalid default value for argument") {
+        format!(
+            "La valeur par défaut de « {} » n'est pas du type « {} ».",
+            name(0),
+            name(1)
+        )
+    } else if original.contains("is never used") || original.contains("is not used") {
         format!("« {} » est déclaré mais ne sert nulle part.", name(0))
     } else if original.contains("must have a selection of subfields") {
         format!(
@@ -300,4 +330,58 @@ pub(crate) fn app(e: AppError) -> Error {
 
 pub(crate) fn db(e: sqlx::Error) -> Error {
     internal(&e)
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::ServerError;
+
+    use super::typed;
+
+    /// async-graphql's own validation messages, as it words them, each
+    /// answered in French with no English beside it.
+    #[test]
+    fn validation_errors_are_told_in_french() {
+        for (original, french) in [
+            (
+                r#"Variable "$x" is not used"#,
+                "« $x » est déclaré mais ne sert nulle part.",
+            ),
+            (
+                r#"There can only be one argument named "first""#,
+                "L'argument « first » est donné plusieurs fois.",
+            ),
+            (
+                r#"Unknown directive "foo""#,
+                "La directive « @foo » n'existe pas.",
+            ),
+            (
+                r#"Duplicate directive "skip""#,
+                "La directive « @skip » est répétée.",
+            ),
+            (
+                r#"Directive "@skip" argument "if" of type "Boolean!" is required but not provided"#,
+                "La directive « @skip » demande l'argument « if ».",
+            ),
+            (
+                r#"Fragment cannot be spread here as objects of type "Me" can never be of type "Person""#,
+                "Un fragment sur « Person » ne s'applique pas ici, à « Me ».",
+            ),
+            (
+                r#"Fields "a" conflict because "me" and "structure" are different fields. Use different aliases on the fields to fetch both if this was intentional."#,
+                "« a » désigne deux sélections différentes : donnez-leur des alias distincts.",
+            ),
+            (
+                r#"Invalid default value for argument: "x", expected type "Int""#,
+                "La valeur par défaut de « x » n'est pas du type « Int ».",
+            ),
+        ] {
+            let mut e = ServerError::new(original, None);
+            typed(&mut e);
+            assert_eq!(e.message, french);
+            let extensions = serde_json::to_value(&e.extensions).unwrap();
+            assert_eq!(extensions["code"], "BAD_USER_INPUT", "{extensions}");
+            assert!(extensions.get("detail").is_none(), "{extensions}");
+        }
+    }
 }

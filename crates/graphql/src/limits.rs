@@ -10,6 +10,10 @@
 //! async-graphql's own checks expand fragments as they go, so they only run
 //! on a document this one has let through.
 //!
+//! Before the document is parsed at all, its brackets' nesting is counted on
+//! the text: the parser recurses once per level, and values nested a few
+//! thousand deep in a few kilobytes would overflow its stack.
+//!
 //! Introspection (`__schema`, `__type`) has bounds of its own instead of the
 //! depth and complexity of the data it describes: the standard query of
 //! clients (graphql-js, graphql-core, GraphiQL) nests `ofType` deeper than
@@ -48,6 +52,11 @@ use crate::error::{self, Code};
 /// default: measured here first, so that a deeper document is refused in
 /// French before async-graphql walks it.
 const NESTING: u64 = 32;
+
+/// Brackets (`{`, `[`, `(`) the query text may nest: selections (bounded
+/// by [`NESTING`]) with their arguments' values. The parser recurses once per
+/// level, so this is counted on the text, before it parses.
+const BRACKETS: usize = 64;
 
 /// `__schema` and `__type` fields an operation may select: a client asks
 /// for the schema once.
@@ -176,6 +185,14 @@ impl Checks {
                     "Cette requête fait {} octets : {} au plus.",
                     request.query.len(),
                     limits.query_bytes
+                ),
+            ));
+        }
+        if deeper_than(&request.query, BRACKETS) {
+            return Err(limit(
+                "nesting",
+                format!(
+                    "Cette requête imbrique ses sélections ou ses valeurs sur plus de {BRACKETS} niveaux."
                 ),
             ));
         }
@@ -338,6 +355,54 @@ impl Checks {
         }
         Ok(())
     }
+}
+
+/// Whether `query` nests brackets (`{`, `[`, `(`) deeper than `bound`,
+/// strings and comments aside. async-graphql's parser recurses once per
+/// level of a value or a selection: a few kilobytes of `[[[…]]]` in an
+/// argument, a directive or a variable's default would overflow its stack,
+/// and abort the process, before any bound on the parsed document could be
+/// checked. One pass over the bytes, whatever the text.
+fn deeper_than(query: &str, bound: usize) -> bool {
+    let text = query.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < text.len() {
+        match text[i] {
+            b'#' => {
+                while i < text.len() && !matches!(text[i], b'\n' | b'\r') {
+                    i += 1;
+                }
+            }
+            b'"' if text[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < text.len() && !text[i..].starts_with(b"\"\"\"") {
+                    i += if text[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                // On the closing quotes' last: the step below passes it.
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < text.len() && !matches!(text[i], b'"' | b'\n' | b'\r') {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > bound {
+                    return true;
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 fn limit(name: &str, message: String) -> ServerError {
@@ -815,6 +880,9 @@ impl<'a> Inputs<'a> {
             };
             return match given {
                 Some(v) if values.iter().any(|known| known == v) => Ok(()),
+                // A choice left blank (a form's radio buttons none of which
+                // was picked) is a missing answer, not an unknown one.
+                Some(v) if v.trim().is_empty() => Err(required(shown(path), at)),
                 _ => Err(bad(
                     shown(path),
                     format!("Cette valeur n'est pas admise ici : {}.", one_of(values)),
@@ -858,6 +926,10 @@ impl<'a> Inputs<'a> {
             ("Float", _) => Err(expected(path, "un nombre", at)),
             ("Boolean", Value::Boolean(_)) => Ok(()),
             ("Boolean", _) => Err(expected(path, "true ou false", at)),
+            // A date left blank (a form's empty field) is a missing one.
+            ("Date" | "DateTime", Value::String(s)) if s.trim().is_empty() => {
+                Err(required(shown(path), at))
+            }
             ("Date", Value::String(s)) => parse_date(s)
                 .map(|_| ())
                 .map_err(|e| error::on_input(shown(path), &e, at)),
@@ -932,5 +1004,25 @@ fn one_of(values: &[String]) -> String {
         [] => String::new(),
         [one] => one.clone(),
         [rest @ .., last] => format!("{} ou {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deeper_than;
+
+    #[test]
+    fn brackets_are_counted_outside_strings_and_comments() {
+        assert!(!deeper_than("{ a { b(x: [[1]]) } }", 5));
+        assert!(deeper_than("{ a { b(x: [[1]]) } }", 4));
+        // Closed brackets do not add up.
+        assert!(!deeper_than(&"{ a }".repeat(1_000), 1));
+        // Inside a string, an escaped quote, a block string or a comment,
+        // brackets are text.
+        assert!(!deeper_than(r#"{ a(x: "[[[\"[[[") }"#, 2));
+        assert!(!deeper_than("{ a(x: \"\"\"[[[ \\\"\"\" [[[\"\"\") }", 2));
+        assert!(!deeper_than("{ a # [[[[[\n }", 1));
+        // An unterminated string ends at its line.
+        assert!(deeper_than("{ a(x: \"[[\n [[[ ) }", 3));
     }
 }

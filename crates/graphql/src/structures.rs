@@ -85,12 +85,12 @@ fn departements(codes: &[String]) -> Result<Vec<String>> {
             if departement_name(&code).is_some() {
                 Ok(code)
             } else {
-                let shown: String = c.chars().take(20).collect();
                 Err(on(
                     "departements",
                     Code::BadUserInput,
                     format!(
-                        "Le département « {shown} » n'existe pas : indiquez son code INSEE, par exemple 44 ou 2A."
+                        "Le département « {} » n'existe pas : indiquez son code INSEE, par exemple 44 ou 2A.",
+                        passerelle_domain::echoed(c)
                     ),
                 ))
             }

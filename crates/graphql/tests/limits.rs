@@ -144,6 +144,88 @@ async fn a_fragment_bomb_is_refused_before_it_is_expanded() {
     assert!(answer.get("errors").is_none(), "{answer}");
 }
 
+/// Values nested a few thousand levels deep, in a few kilobytes, overflowed
+/// the parser's stack and aborted the whole process: they are refused on
+/// the text, before it is parsed, wherever they stand.
+#[tokio::test]
+async fn values_nested_past_the_bound_are_refused_before_they_are_parsed() {
+    let api = Api::new().await;
+    let schema = api.schema(Limits::default());
+    let lists = |n: usize| format!("{}\"a\"{}", "[".repeat(n), "]".repeat(n));
+    let objects = |n: usize| format!("{}\"a\"{}", "{name: ".repeat(n), "}".repeat(n));
+    for query in [
+        format!(
+            "{{ people(filter: {{name: {}}}) {{ edges {{ node {{ id }} }} }} }}",
+            lists(2_000)
+        ),
+        format!(
+            "{{ people(filter: {}) {{ edges {{ node {{ id }} }} }} }}",
+            objects(1_500)
+        ),
+        format!(
+            "{{ __typename @include(if: {}true{}) }}",
+            "[".repeat(3_000),
+            "]".repeat(3_000)
+        ),
+        format!("query($x: [String] = {}) {{ __typename }}", lists(3_000)),
+    ] {
+        assert!(query.len() < 32 * 1024, "{} bytes", query.len());
+        let answer = api.run(&schema, &query).await;
+        assert_eq!(answer["data"], Value::Null, "nothing ran");
+        let (code, limit, message) = refused(&answer);
+        assert_eq!((code, limit), ("BAD_USER_INPUT", "nesting"), "{answer}");
+        french(message);
+    }
+    // Brackets in a comment are text, however many.
+    let answer = api
+        .run(
+            &schema,
+            &format!(
+                "{{ __typename @include(if: true) # {} \n}}",
+                "[".repeat(3_000)
+            ),
+        )
+        .await;
+    assert_eq!(answer["data"]["__typename"], "Query", "{answer}");
+}
+
+/// A choice or a date left blank, as a form sends radio buttons none of
+/// which was picked or an empty date field, is a missing answer; an unknown
+/// choice names the values admitted.
+#[tokio::test]
+async fn a_blank_choice_or_date_is_missing_and_an_unknown_choice_is_named() {
+    let api = Api::new().await;
+    let schema = api.schema(Limits::default());
+    let blank = api
+        .run(
+            &schema,
+            r#"{ immersionFunnel(filter: { objective: " " }) { masked } }"#,
+        )
+        .await;
+    let e = &blank["errors"][0];
+    assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{blank}");
+    assert_eq!(e["extensions"]["field"], "filter.objective", "{blank}");
+    assert_eq!(e["message"], "Ce champ est obligatoire.", "{blank}");
+    // A date left blank likewise.
+    let blank_day = api
+        .run(
+            &schema,
+            r#"{ immersionFunnel(filter: { from: "" }) { masked } }"#,
+        )
+        .await;
+    let e = &blank_day["errors"][0];
+    assert_eq!(e["extensions"]["field"], "filter.from", "{blank_day}");
+    assert_eq!(e["message"], "Ce champ est obligatoire.", "{blank_day}");
+    let unknown = api
+        .run(
+            &schema,
+            r#"{ immersionFunnel(filter: { objective: "NOPE" }) { masked } }"#,
+        )
+        .await;
+    let message = unknown["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("INITIATE_RECRUITMENT"), "{unknown}");
+}
+
 #[tokio::test]
 async fn fields_aliases_root_fields_and_length_are_bounded() {
     let api = Api::new().await;

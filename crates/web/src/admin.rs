@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::answer::{Paged, read_or_return};
-use crate::page::{FormState, Nav, Page, list_href, message};
+use crate::page::{FormState, GqlError, Nav, Page, list_href, message};
 
 /// A role as the API names it (`MANAGER`), read into the accounts' type.
 #[derive(Clone, Copy, Debug)]
@@ -499,35 +499,46 @@ pub(crate) struct CreateForm {
     role: String,
 }
 
-/// The API's name of a role chosen in a form (`mediator` → `MEDIATOR`).
-fn role_name(form_value: &str) -> String {
+/// The API's name of a role chosen in a form (`mediator` → `MEDIATOR`);
+/// a value the form does not offer is refused here, never read as another
+/// role.
+fn role_name(form_value: &str) -> Result<String, GqlError> {
     StaffRole::parse(form_value)
-        .unwrap_or(StaffRole::Mediator)
-        .as_str()
-        .to_ascii_uppercase()
+        .map(|role| role.as_str().to_ascii_uppercase())
+        .ok_or_else(|| GqlError {
+            field: Some("role".to_owned()),
+            message: "Choisissez l'un des rôles proposés.".to_owned(),
+            code: Some("BAD_USER_INPUT".to_owned()),
+        })
 }
 
 pub(crate) async fn create(page: Page, Form(form): Form<CreateForm>) -> Response {
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
     }
-    let out = page
-        .run(
-            "mutation($n: String!, $e: String!, $r: StaffRole!) {
-                staffCreate(input: { name: $n, email: $e, role: $r }) { member { id } } }",
-            json!({ "n": form.nom, "e": form.email, "r": role_name(&form.role) }),
-        )
-        .await;
-    if out.errors.is_empty() {
-        return page.redirect("/administration?fait=invite", Vec::new());
-    }
+    let errors = match role_name(&form.role) {
+        Ok(role) => {
+            let out = page
+                .run(
+                    "mutation($n: String!, $e: String!, $r: StaffRole!) {
+                        staffCreate(input: { name: $n, email: $e, role: $r }) { member { id } } }",
+                    json!({ "n": form.nom, "e": form.email, "r": role }),
+                )
+                .await;
+            if out.errors.is_empty() {
+                return page.redirect("/administration?fait=invite", Vec::new());
+            }
+            out.errors
+        }
+        Err(refused) => vec![refused],
+    };
     let mut state = FormState::with(&[
         ("nom", &form.nom),
         ("email", &form.email),
         ("role", &form.role),
     ]);
     state.absorb(
-        &out.errors,
+        &errors,
         &[("name", "nom"), ("email", "email"), ("role", "role")],
     );
     let typed = Typed {
@@ -553,22 +564,29 @@ pub(crate) async fn member_action(
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
     }
-    let (out, done) = match action.as_str() {
+    let (errors, done) = match action.as_str() {
         "desactiver" => (
             page.run(
                 "mutation($u: ID!) { staffDeactivate(input: { userId: $u }) { member { id } } }",
                 json!({ "u": id }),
             )
-            .await,
+            .await
+            .errors,
             "desactive",
         ),
         "role" => (
-            page.run(
-                "mutation($u: ID!, $r: StaffRole!) {
-                    staffRoleChange(input: { userId: $u, role: $r }) { member { id } } }",
-                json!({ "u": id, "r": role_name(&form.role) }),
-            )
-            .await,
+            match role_name(&form.role) {
+                Ok(role) => {
+                    page.run(
+                        "mutation($u: ID!, $r: StaffRole!) {
+                            staffRoleChange(input: { userId: $u, role: $r }) { member { id } } }",
+                        json!({ "u": id, "r": role }),
+                    )
+                    .await
+                    .errors
+                }
+                Err(refused) => vec![refused],
+            },
             "role",
         ),
         _ => {
@@ -579,7 +597,7 @@ pub(crate) async fn member_action(
             );
         }
     };
-    match out.errors.first() {
+    match errors.first() {
         None => page.redirect(&format!("/administration?fait={done}"), Vec::new()),
         Some(e) => {
             let typed = Typed {

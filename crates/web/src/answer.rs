@@ -80,7 +80,24 @@ impl Outcome {
     /// with the type it was read as and where it did not fit (never the
     /// data, which holds personal fields) and answered with a French error
     /// page.
+    ///
+    /// An answer refused whole as not found or on one of its inputs (no
+    /// data, such an error) is a page asked for with an address or a form's
+    /// hidden field that designates nothing, such as an id that is not one:
+    /// a 404, not an error of the service.
     pub(crate) fn read<T: DeserializeOwned>(&self) -> Result<T, Box<Response>> {
+        if self.data.is_null()
+            && self
+                .errors
+                .iter()
+                .any(|e| matches!(e.code.as_deref(), Some("NOT_FOUND" | "BAD_USER_INPUT")))
+        {
+            return Err(Box::new(message(
+                StatusCode::NOT_FOUND,
+                "Introuvable",
+                "Cette adresse ne désigne rien que vous puissiez consulter : vérifiez le lien suivi.",
+            )));
+        }
         fit(&self.data).map_err(|e| {
             tracing::error!(
                 answer = std::any::type_name::<T>(),

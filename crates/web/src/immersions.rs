@@ -126,7 +126,10 @@ struct AccidentShown {
 /// when it is not one, for the API to refuse beside its field.
 fn instant(text: &str) -> String {
     let text = text.trim();
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    // To the minute as browsers send it, or to the second as some do.
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute][optional [:[second]]]"
+    );
     let Ok(local) = PrimitiveDateTime::parse(text, format) else {
         return text.to_owned();
     };
@@ -1431,6 +1434,7 @@ mod tests {
         // Summer (UTC+2) and winter (UTC+1).
         assert_eq!(instant("2026-05-04T09:30"), "2026-05-04T09:30:00+02:00");
         assert_eq!(instant("2026-12-04T09:30"), "2026-12-04T09:30:00+01:00");
+        assert_eq!(instant("2026-12-05T10:00:00"), "2026-12-05T10:00:00+01:00");
         assert_eq!(instant("pas une date"), "pas une date");
         assert_eq!(moment("2026-05-04T07:30:00Z"), "4 mai 2026 à 09 h 30");
         assert_eq!(moment("2026-12-04T08:30:00Z"), "4 décembre 2026 à 09 h 30");

@@ -424,6 +424,7 @@ impl Page {
                 GqlError {
                     field: ext("field"),
                     message: e.message.clone(),
+                    code: ext("code"),
                 }
             })
             .collect();
@@ -514,6 +515,8 @@ pub fn protect(headers: &mut HeaderMap, csp: &'static str, referrer: &'static st
 pub(crate) struct GqlError {
     pub field: Option<String>,
     pub message: String,
+    /// `extensions.code`.
+    pub code: Option<String>,
 }
 
 pub(crate) struct Outcome {

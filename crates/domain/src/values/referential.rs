@@ -194,7 +194,7 @@ impl RomeCode {
                 "romeCode",
                 format!(
                     "Le code ROME « {} » n'existe pas : une lettre puis 4 chiffres, par exemple G1602 pour la cuisine.",
-                    input.trim()
+                    crate::echoed(input)
                 ),
             ))
         }
@@ -259,7 +259,8 @@ impl NafDivision {
                 Rule::NafDivisionUnknown,
                 "naf",
                 format!(
-                    "Le code NAF « {trimmed} » n'existe pas : indiquez le code APE de l'établissement (par exemple 56.10A) ou sa division (56)."
+                    "Le code NAF « {} » n'existe pas : indiquez le code APE de l'établissement (par exemple 56.10A) ou sa division (56).",
+                    crate::echoed(trimmed)
                 ),
             ))
         }
@@ -300,7 +301,8 @@ impl CommuneCode {
         let served = Commune::by_postal_code(input);
         let message = if served.is_empty() {
             format!(
-                "Le code commune « {input} » ne figure pas au Code officiel géographique de l'INSEE : indiquez le code INSEE de la commune (5 caractères, par exemple 44109 pour Nantes, 75115 pour Paris 15e)."
+                "Le code commune « {} » ne figure pas au Code officiel géographique de l'INSEE : indiquez le code INSEE de la commune (5 caractères, par exemple 44109 pour Nantes, 75115 pour Paris 15e).",
+                crate::echoed(input)
             )
         } else {
             let codes: Vec<String> = served
@@ -452,6 +454,34 @@ mod tests {
             NafDivision::parse("04").unwrap_err().rule,
             Rule::NafDivisionUnknown
         );
+    }
+
+    /// The labels are shown as they are: written with their accents.
+    #[test]
+    fn naf_labels_are_written_in_french() {
+        let label = |code: &str| NafDivision::parse(code).unwrap().label().unwrap();
+        assert_eq!(label("75"), "Activités vétérinaires");
+        assert_eq!(label("80"), "Enquêtes et sécurité");
+        assert_eq!(label("58"), "Édition");
+        for (division, label) in NAF.iter() {
+            let words: Vec<String> = label
+                .split(|c: char| !c.is_alphabetic())
+                .map(str::to_lowercase)
+                .collect();
+            for unaccented in [
+                "activites",
+                "reparation",
+                "hebergement",
+                "securite",
+                "equipements",
+                "batiments",
+            ] {
+                assert!(
+                    !words.iter().any(|w| w == unaccented),
+                    "{division}: {label}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -48,7 +48,70 @@ fn parse(
             message,
         ));
     }
+    // Invisible too, and able to make a name read other than it is (a
+    // direction override reverses what follows).
+    if let Some(c) = text.chars().find(|&c| formatting(c)) {
+        return Err(DomainError::invalid(
+            Rule::TextControlCharacter,
+            field,
+            format!(
+                "Ce texte contient un caractère de mise en forme invisible (U+{:04X}) : retirez-le.",
+                u32::from(c)
+            ),
+        ));
+    }
+    if !text.chars().any(|c| !c.is_whitespace() && !combining(c)) {
+        return Err(DomainError::invalid(
+            Rule::Required,
+            field,
+            "Ce texte ne contient aucun caractère visible.",
+        ));
+    }
     Ok(text)
+}
+
+/// Unicode's format characters (general category Cf) that nothing typed
+/// here needs: zero-width spaces and joiners' look-alikes, direction marks,
+/// embeddings, overrides and isolates, the byte order mark, invisible
+/// operators, interlinear annotations, tags. The zero-width joiner and
+/// non-joiner (U+200C, U+200D), which shape the letters of some scripts and
+/// emoji, are kept.
+fn formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// Combining marks and the joiners, which show only with the letters
+/// around them.
+fn combining(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+            | '\u{200C}'..='\u{200D}'
+    )
 }
 
 /// What a stored text was checked for when it was first parsed before
@@ -180,6 +243,44 @@ mod tests {
         let long = "a".repeat(201);
         assert_eq!(Label::parse(&long).unwrap_err().rule, Rule::TextTooLong);
         assert!(Label::parse(&"é".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn invisible_formatting_and_marks_alone_are_refused() {
+        for bad in [
+            "\u{200B}",
+            "\u{FEFF}Awa",
+            "Te\u{202E}st",
+            "Awa\u{2066}",
+            "\u{E0041}",
+            "Awa\u{00AD}",
+        ] {
+            let refused = Label::parse(bad).unwrap_err();
+            assert_eq!(refused.rule, Rule::TextControlCharacter, "{bad:?}");
+            assert!(refused.message.contains("U+"), "{}", refused.message);
+            assert_eq!(
+                Text::parse(bad).unwrap_err().rule,
+                Rule::TextControlCharacter,
+                "{bad:?}"
+            );
+        }
+        for nothing in ["\u{0301}\u{0301}\u{0301}", "\u{200D}", " \u{0301} "] {
+            assert_eq!(
+                Label::parse(nothing).unwrap_err().rule,
+                Rule::Required,
+                "{nothing:?}"
+            );
+        }
+        // Accents written as combining marks, joiners between letters and
+        // emoji stay.
+        for good in [
+            "Éloi",
+            "E\u{0301}loi",
+            "می\u{200C}خواهم",
+            "👩\u{200D}🍳 Awa",
+        ] {
+            assert!(Label::parse(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]
