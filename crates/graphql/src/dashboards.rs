@@ -118,6 +118,11 @@ struct Scope {
     as_of: Option<OffsetDateTime>,
     /// Counts below this are hidden (0 shows nothing to hide).
     mask_below: i64,
+    /// The same filter restricted to the viewer's own structure, when the
+    /// figures count it among others: she sees its figures in full, so a
+    /// count would tell the others' share by difference, and that share
+    /// must not be small either.
+    mine: Option<Filter>,
 }
 
 fn scope(ctx: &Context<'_>, filter: Option<DashboardFilter>, as_of: Option<Date>) -> Result<Scope> {
@@ -134,16 +139,45 @@ fn scope(ctx: &Context<'_>, filter: Option<DashboardFilter>, as_of: Option<Date>
     // Within one's own structure every figure shows; beyond it a small
     // count could point at someone, so it is hidden.
     let own = filter.structure == Some(actor.structure.as_uuid());
+    let mine = (!own && filter.structure.is_none()).then(|| Filter {
+        structure: Some(actor.structure.as_uuid()),
+        ..filter.clone()
+    });
     Ok(Scope {
         filter,
         as_of: as_of.and_then(end_of_day),
         mask_below: if own { 0 } else { gateway.small_cell_threshold },
+        mine,
     })
 }
 
 impl Scope {
-    fn show(&self, count: i64) -> Option<i64> {
-        (count == 0 || count >= self.mask_below).then_some(count)
+    /// `count`, or null when it could point at someone: when it is below
+    /// the threshold, or when what it counts beyond the viewer's own
+    /// structure (`own`, its share, which she reads in full) is.
+    fn show(&self, count: i64, own: i64) -> Option<i64> {
+        let others = count - own;
+        let enough = |n: i64| n <= 0 || n >= self.mask_below;
+        (count == 0 || (enough(count) && enough(others))).then_some(count)
+    }
+
+    /// The figures of the viewer's own structure under the same filter,
+    /// when the figures count it among others (see `mine`); `None` when
+    /// they do not, or when the dashboard is not split by structure.
+    async fn own<T, F, Fut>(&self, ctx: &Context<'_>, figures: F) -> Result<Option<T>>
+    where
+        F: Fn(sqlx::PgPool, Filter) -> Fut + Send + Sync,
+        Fut: std::future::Future<Output = Result<T, DashboardError>> + Send,
+        T: Send,
+    {
+        let Some(mine) = &self.mine else {
+            return Ok(None);
+        };
+        match lagging(ctx, |pool| figures(pool, mine.clone())).await {
+            Ok(own) => Ok(Some(own)),
+            Err(DashboardError::NotApplicable(_)) => Ok(None),
+            Err(e) => Err(failed(e)),
+        }
     }
 }
 
@@ -188,11 +222,21 @@ pub struct ImmersionOutcomes {
     pub cells: Vec<OutcomeCell>,
 }
 
-fn funnel(scope: &Scope, rows: Vec<StepRow>, as_of: Option<Date>) -> ImmersionFunnel {
+fn funnel(
+    scope: &Scope,
+    rows: Vec<StepRow>,
+    own: Option<Vec<StepRow>>,
+    as_of: Option<Date>,
+) -> ImmersionFunnel {
     let mut steps: Vec<FunnelStep> = Vec::with_capacity(rows.len());
     let mut previous: Option<Option<i64>> = None;
     for row in rows {
-        let count = scope.show(row.count);
+        let mine = own
+            .iter()
+            .flatten()
+            .find(|o| o.step == row.step)
+            .map_or(0, |o| o.count);
+        let count = scope.show(row.count, mine);
         let rate = match (previous, count) {
             (Some(Some(before)), Some(now)) if before > 0 => Some(now as f64 / before as f64),
             _ => None,
@@ -212,13 +256,21 @@ fn funnel(scope: &Scope, rows: Vec<StepRow>, as_of: Option<Date>) -> ImmersionFu
     }
 }
 
-fn outcome_cell(scope: &Scope, row: &OutcomeCount) -> OutcomeCell {
+fn outcome_cell(scope: &Scope, row: &OutcomeCount, own: Option<&[OutcomeCount]>) -> OutcomeCell {
+    let mine = own
+        .into_iter()
+        .flatten()
+        .find(|o| {
+            (o.milestone, o.objective, o.outcome, o.contract)
+                == (row.milestone, row.objective, row.outcome, row.contract)
+        })
+        .map_or(0, |o| o.count);
     OutcomeCell {
         milestone: row.milestone,
         objective: row.objective,
         outcome: row.outcome,
         contract: row.contract,
-        count: scope.show(row.count),
+        count: scope.show(row.count, mine),
     }
 }
 
@@ -305,7 +357,12 @@ impl DashboardQuery {
         })
         .await
         .map_err(failed)?;
-        Ok(funnel(&scope, rows, as_of))
+        let own = scope
+            .own(ctx, |pool, mine| async move {
+                dashboards::funnel(&pool, &mine, day).await
+            })
+            .await?;
+        Ok(funnel(&scope, rows, own, as_of))
     }
 
     /// Where the people stood at the end and at 1, 3 and 6 months, by
@@ -324,7 +381,15 @@ impl DashboardQuery {
         })
         .await
         .map_err(failed)?;
-        let cells: Vec<OutcomeCell> = rows.iter().map(|r| outcome_cell(&scope, r)).collect();
+        let own = scope
+            .own(ctx, |pool, mine| async move {
+                dashboards::outcomes(&pool, &mine, day).await
+            })
+            .await?;
+        let cells: Vec<OutcomeCell> = rows
+            .iter()
+            .map(|r| outcome_cell(&scope, r, own.as_deref()))
+            .collect();
         Ok(ImmersionOutcomes {
             as_of,
             masked: cells.iter().any(|c| c.count.is_none()),
@@ -347,24 +412,43 @@ impl DashboardQuery {
         })
         .await
         .map_err(failed)?;
-        let from_visits = figures
-            .by_source
-            .iter()
-            .find(|s| s.source == NeedSourceKind::Visit)
-            .map_or(0, |s| s.needs);
-        let visits = scope.show(figures.visits);
+        let own = scope
+            .own(ctx, |pool, mine| async move {
+                dashboards::needs_conversion(&pool, &mine, day).await
+            })
+            .await?;
+        let own_source = |source| {
+            own.as_ref()
+                .and_then(|o| o.by_source.iter().find(|s| s.source == source))
+        };
+        let from_visits = |f: &dashboards::NeedsConversion| {
+            f.by_source
+                .iter()
+                .find(|s| s.source == NeedSourceKind::Visit)
+                .map_or(0, |s| s.needs)
+        };
+        let visits = scope.show(figures.visits, own.as_ref().map_or(0, |o| o.visits));
         let by_source: Vec<NeedsFromSource> = figures
             .by_source
             .iter()
-            .map(|s| NeedsFromSource {
-                source: s.source,
-                needs: scope.show(s.needs),
-                became_immersion: scope.show(s.became_immersion),
-                became_offer: scope.show(s.became_offer),
-                led_to_hire: scope.show(s.led_to_hire),
+            .map(|s| {
+                let mine = own_source(s.source);
+                let show = |count: i64, of: fn(&dashboards::NeedsBySource) -> i64| {
+                    scope.show(count, mine.map_or(0, of))
+                };
+                NeedsFromSource {
+                    source: s.source,
+                    needs: show(s.needs, |m| m.needs),
+                    became_immersion: show(s.became_immersion, |m| m.became_immersion),
+                    became_offer: show(s.became_offer, |m| m.became_offer),
+                    led_to_hire: show(s.led_to_hire, |m| m.led_to_hire),
+                }
             })
             .collect();
-        let per_visit = match (visits, scope.show(from_visits)) {
+        let per_visit = match (
+            visits,
+            scope.show(from_visits(&figures), own.as_ref().map_or(0, from_visits)),
+        ) {
             (Some(v), Some(n)) if v > 0 => Some(n as f64 / v as f64),
             _ => None,
         };
@@ -397,13 +481,22 @@ impl DashboardQuery {
         })
         .await
         .map_err(failed)?;
+        let own = scope
+            .own(ctx, |pool, mine| async move {
+                dashboards::project_readjustments(&pool, &mine, day).await
+            })
+            .await?;
         let by_iterations: Vec<PeopleByIterations> = figures
             .by_iterations
             .iter()
             .zip(0..)
             .map(|(&people, readjustments)| PeopleByIterations {
                 readjustments,
-                people: scope.show(people),
+                people: scope.show(
+                    people,
+                    own.as_ref()
+                        .map_or(0, |o| o.by_iterations[readjustments as usize]),
+                ),
             })
             .collect();
         let by_cause: Vec<ReadjustmentsByCause> = figures
@@ -411,10 +504,15 @@ impl DashboardQuery {
             .iter()
             .map(|&(cause, n)| ReadjustmentsByCause {
                 cause,
-                readjustments: scope.show(n),
+                readjustments: scope.show(
+                    n,
+                    own.as_ref()
+                        .and_then(|o| o.by_cause.iter().find(|c| c.0 == cause))
+                        .map_or(0, |c| c.1),
+                ),
             })
             .collect();
-        let projects = scope.show(figures.projects);
+        let projects = scope.show(figures.projects, own.as_ref().map_or(0, |o| o.projects));
         Ok(ProjectReadjustments {
             as_of,
             masked: projects.is_none()
@@ -442,18 +540,29 @@ impl DashboardQuery {
         })
         .await
         .map_err(failed)?;
-        let counts = [
-            f.employers_visited,
-            f.visits,
-            f.employers_with_needs,
-            f.needs,
-            f.employers_hosting,
-            f.immersions_hosted,
-            f.proposals,
-            f.proposals_answered,
-            f.waiting_over_seven_days,
-        ]
-        .map(|n| scope.show(n));
+        let own = scope
+            .own(ctx, |pool, mine| async move {
+                dashboards::employer_engagement(&pool, &mine, day, now).await
+            })
+            .await?;
+        let counted = |f: &dashboards::EmployerEngagement| {
+            [
+                f.employers_visited,
+                f.visits,
+                f.employers_with_needs,
+                f.needs,
+                f.employers_hosting,
+                f.immersions_hosted,
+                f.proposals,
+                f.proposals_answered,
+                f.waiting_over_seven_days,
+            ]
+        };
+        let mine = own.as_ref().map_or([0; 9], counted);
+        let mut counts = counted(&f).map(Some);
+        for (count, own) in counts.iter_mut().zip(mine) {
+            *count = count.and_then(|n| scope.show(n, own));
+        }
         Ok(EmployerEngagement {
             as_of,
             masked: counts.iter().any(Option::is_none),

@@ -1057,13 +1057,18 @@ async fn api_territory_figures(f: &Fixture, n: usize, own: bool, as_of: Option<D
 }
 
 /// Equal, floats within a millionth.
-/// With `masked`, a null (a masked count) stands for a count from 1 to 4.
-fn assert_json_close(api: &Value, folded: &Value, masked: bool, context: &str) {
+/// With the viewer's own figures (`own`, the same shape, for figures that
+/// count her structure among others), a null (a masked count) stands for a
+/// count from 1 to 4, or one of which the others' share (what `own` does not
+/// count) is; a masked rate or median stands for one drawn from such a count.
+fn assert_json_close(api: &Value, folded: &Value, own: Option<&Value>, context: &str) {
     match (api, folded) {
-        (Value::Null, Value::Number(b)) if masked => {
+        (Value::Null, Value::Number(b)) if own.is_some() => {
+            let mine = own.and_then(Value::as_i64).unwrap_or(0);
             assert!(
-                b.as_i64().is_some_and(|b| (1..5).contains(&b)),
-                "{context}: {b} masked"
+                b.as_i64()
+                    .is_none_or(|b| (1..5).contains(&b) || (1..5).contains(&(b - mine))),
+                "{context}: {b} masked, {mine} of them the viewer's"
             );
         }
         (Value::Number(a), Value::Number(b)) => {
@@ -1077,13 +1082,13 @@ fn assert_json_close(api: &Value, folded: &Value, masked: bool, context: &str) {
                 "{context}"
             );
             for (k, v) in a {
-                assert_json_close(v, &b[k], masked, &format!("{context}.{k}"));
+                assert_json_close(v, &b[k], own.map(|o| &o[k]), &format!("{context}.{k}"));
             }
         }
         (Value::Array(a), Value::Array(b)) => {
             assert_eq!(a.len(), b.len(), "{context}: {api} ≠ {folded}");
             for (n, (x, y)) in a.iter().zip(b).enumerate() {
-                assert_json_close(x, y, masked, &format!("{context}[{n}]"));
+                assert_json_close(x, y, own.map(|o| &o[n]), &format!("{context}[{n}]"));
             }
         }
         _ => assert_eq!(api, folded, "{context}"),
@@ -1168,7 +1173,7 @@ async fn check_history(seed: u64) {
             assert_json_close(
                 &api_territory_figures(&f, n, true, as_of).await,
                 &territory_figures(&territory, Some(staff.structure.as_uuid()), cutoff),
-                false,
+                None,
                 &context,
             );
         }
@@ -1181,20 +1186,37 @@ async fn check_history(seed: u64) {
         // own (small counts masked): read apart from the filtered figures.
         let context = format!("seed {seed}, every structure, as of {as_of:?}");
         let everyone = json!({ "asOf": as_of });
+        // A count is also masked when what it counts beyond the viewer's
+        // own structure, which she reads in full, is small.
+        let mine = f.staff[0].structure.as_uuid();
+        let small =
+            |count: i64, own: i64| (1..5).contains(&count) || (1..5).contains(&(count - own));
+        let own_funnel = funnel_of(&folded, Some(mine));
         let funnel = f.query(&f.viewer(0), FUNNEL, everyone.clone()).await;
         let steps = funnel["immersionFunnel"]["steps"].as_array().unwrap();
         for (n, (s, folded)) in steps.iter().zip(&whole).enumerate() {
             match s["count"].as_i64() {
-                None => assert!((1..5).contains(&folded.0), "{context}: step {n} masked"),
-                Some(count) => assert_funnel_eq(
-                    &[(count, s["medianDaysFromPrevious"].as_f64())],
-                    &[*folded],
-                    &format!("{context}, step {n}"),
+                None => assert!(
+                    small(folded.0, own_funnel[n].0),
+                    "{context}: step {n} masked"
                 ),
+                Some(count) => {
+                    assert_funnel_eq(
+                        &[(count, s["medianDaysFromPrevious"].as_f64())],
+                        &[*folded],
+                        &format!("{context}, step {n}"),
+                    );
+                    assert!(
+                        !small(count, own_funnel[n].0),
+                        "{context}: step {n} shown, {} of it the viewer's",
+                        own_funnel[n].0
+                    );
+                }
             }
         }
         let outcomes = f.query(&f.viewer(0), OUTCOMES, everyone).await;
         let mut expected = outcomes_of(&folded, None);
+        let own_outcomes = outcomes_of(&folded, Some(mine));
         for c in outcomes["immersionOutcomes"]["cells"].as_array().unwrap() {
             let key = (
                 c["milestone"].as_str().unwrap().to_owned(),
@@ -1202,10 +1224,17 @@ async fn check_history(seed: u64) {
                 c["outcome"].as_str().unwrap().to_owned(),
                 c["contract"].as_str().unwrap_or_default().to_owned(),
             );
+            let own = own_outcomes.get(&key).copied().unwrap_or(0);
             let folded = expected.remove(&key).unwrap_or(0);
             match c["count"].as_i64() {
-                None => assert!((1..5).contains(&folded), "{context}: {key:?} masked"),
-                Some(count) => assert_eq!(count, folded, "{context}: {key:?}"),
+                None => assert!(small(folded, own), "{context}: {key:?} masked"),
+                Some(count) => {
+                    assert_eq!(count, folded, "{context}: {key:?}");
+                    assert!(
+                        !small(count, own),
+                        "{context}: {key:?} shown, {own} the viewer's"
+                    );
+                }
             }
         }
         assert!(
@@ -1215,7 +1244,11 @@ async fn check_history(seed: u64) {
         assert_json_close(
             &api_territory_figures(&f, 0, false, as_of).await,
             &territory_figures(&territory, None, cutoff),
-            true,
+            Some(&territory_figures(
+                &territory,
+                Some(f.staff[0].structure.as_uuid()),
+                cutoff,
+            )),
             &context,
         );
     }
@@ -1307,6 +1340,53 @@ async fn small_cells_are_masked_beyond_ones_own_structure() {
     assert_eq!(seen_from_inside["immersionOutcomes"]["masked"], false);
     let mine = f.query(&f.viewer(0), FUNNEL, own).await;
     assert_eq!(mine["immersionFunnel"]["masked"], false);
+
+    // Beyond her structure a figure counts hers among others: she reads
+    // hers in full, so what the others count, told by difference, must not
+    // be small either, under any filter.
+    let mut told_apart = 0;
+    for filter in [
+        json!({}),
+        json!({ "disability": true }),
+        json!({ "objective": "CONFIRM_PROJECT" }),
+        json!({ "objective": "DISCOVER_JOB_OR_SECTOR" }),
+        json!({ "objective": "INITIATE_RECRUITMENT" }),
+        json!({ "ageBand": "UNDER_26" }),
+        json!({ "ageBand": "FROM_26_TO_49" }),
+        json!({ "ageBand": "FROM_50" }),
+    ] {
+        let mut own = filter.clone();
+        own["structureId"] = json!(f.staff[0].structure.to_string());
+        let territory = f
+            .query(&f.viewer(0), FUNNEL, json!({ "filter": filter }))
+            .await;
+        let hers = f
+            .query(&f.viewer(0), FUNNEL, json!({ "filter": own }))
+            .await;
+        let counts = |answer: &Value| -> Vec<Option<i64>> {
+            answer["immersionFunnel"]["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["count"].as_i64())
+                .collect()
+        };
+        for (n, (all, hers)) in counts(&territory)
+            .into_iter()
+            .zip(counts(&hers))
+            .enumerate()
+        {
+            let hers = hers.expect("a structure sees all its figures");
+            match all {
+                Some(all) => assert!(
+                    !(1..5).contains(&(all - hers)),
+                    "{filter}, step {n}: {all} shown, {hers} hers"
+                ),
+                None => told_apart += 1,
+            }
+        }
+    }
+    assert!(told_apart > 0, "the history has figures to mask");
 }
 
 #[tokio::test]
