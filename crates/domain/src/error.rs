@@ -59,6 +59,7 @@ pub enum Rule {
     WeeklyHoursRange,
     HeadcountRange,
     MobilityRadiusRange,
+    BirthDateRange,
     // Lifecycle of any aggregate.
     AlreadyExists,
     UnknownAggregate,
@@ -153,6 +154,7 @@ impl Rule {
             WeeklyHoursRange => "weekly_hours.range",
             HeadcountRange => "need.headcount_range",
             MobilityRadiusRange => "project.mobility_radius_range",
+            BirthDateRange => "person.birth_date_range",
             AlreadyExists => "aggregate.already_exists",
             UnknownAggregate => "aggregate.unknown",
             DateInFuture => "date.in_future",

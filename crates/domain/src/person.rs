@@ -877,6 +877,35 @@ impl Decider for Person {
     }
 }
 
+/// The ages at enrolment a birth date may give: people accompanied
+/// towards employment, from the end of middle school on.
+const ENROLMENT_AGES: std::ops::RangeInclusive<i32> = 14..=100;
+
+/// A birth date before the enrolment, giving an age at it within
+/// [`ENROLMENT_AGES`]: anything else is a slip of the keyboard.
+fn plausible_birth(birth: Date, enrolled_on: Date, field: &'static str) -> Result<(), DomainError> {
+    let message = if birth > enrolled_on {
+        format!(
+            "La date de naissance ({}) est après l'inscription ({}) : vérifiez-la.",
+            crate::fr::dates::date(birth),
+            crate::fr::dates::date(enrolled_on)
+        )
+    } else {
+        let age = crate::values::age_on(birth, enrolled_on);
+        if ENROLMENT_AGES.contains(&age) {
+            return Ok(());
+        }
+        format!(
+            "Avec cette date de naissance ({}), la personne aurait eu {age} ans à son inscription ({}) : vérifiez-la (de {} à {} ans).",
+            crate::fr::dates::date(birth),
+            crate::fr::dates::date(enrolled_on),
+            ENROLMENT_AGES.start(),
+            ENROLMENT_AGES.end()
+        )
+    };
+    Err(DomainError::invalid(Rule::BirthDateRange, field, message))
+}
+
 fn enroll(
     enrolment: Enrolment,
     identity: &Identity,
@@ -893,6 +922,11 @@ fn enroll(
     }
     not_in_future(enrolment.enrolled_on, context.today, "enrolledOn")?;
     not_in_future(identity.birth_date, context.today, "identity.birthDate")?;
+    plausible_birth(
+        identity.birth_date,
+        enrolment.enrolled_on,
+        "identity.birthDate",
+    )?;
     Ok(PersonEnrolled {
         person_id: enrolment.person_id,
         structure: enrolment.structure,
@@ -1209,6 +1243,7 @@ fn correct_identity(
     }
     if let Some(birth_date) = changes.birth_date {
         not_in_future(birth_date, person.context.today, "changes.birthDate")?;
+        plausible_birth(birth_date, person.enrolled_on, "changes.birthDate")?;
     }
     Ok(IdentityCorrected {
         fields,

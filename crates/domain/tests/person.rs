@@ -111,6 +111,52 @@ fn enrolment_keeps_the_identity_personal_and_the_age_band_in_clear() {
         .refused(Rule::DateInFuture, "identity.birthDate");
 }
 
+/// A birth date after the enrolment, or one giving an age at it under 14
+/// or over 100, is a slip of the keyboard.
+#[test]
+fn a_birth_date_must_be_plausible_at_enrolment_and_when_corrected() {
+    let enrol = |birth_date, enrolled_on| {
+        let mut identity = identity();
+        identity.birth_date = birth_date;
+        PersonCommand::Enroll {
+            person_id: person_id(),
+            structure: structure(),
+            referent: mediator(),
+            identity,
+            commune: None,
+            legal_basis: LegalBasis::PublicInterestMission,
+            enrolled_on,
+        }
+    };
+    let years_before = |years: i32| TODAY.replace_year(TODAY.year() - years).unwrap();
+    for (birth, enrolled) in [
+        (TODAY - Duration::days(10), TODAY - Duration::days(20)),
+        (TODAY, TODAY),
+        (years_before(14) + Duration::days(1), TODAY),
+        (years_before(101), TODAY),
+        (date!(1900 - 01 - 01), TODAY),
+    ] {
+        given::<Person>(&[], ctx())
+            .when(enrol(birth, enrolled))
+            .refused(Rule::BirthDateRange, "identity.birthDate");
+    }
+    for birth in [years_before(14), years_before(100), date!(1960 - 02 - 29)] {
+        let events = given::<Person>(&[], ctx())
+            .when(enrol(birth, TODAY))
+            .events();
+        assert!(
+            matches!(&events[..], [PersonEvent::PersonEnrolled(_)]),
+            "{birth}"
+        );
+    }
+    given::<Person>(&Path::new().0, ctx())
+        .when(correct(IdentityChanges {
+            birth_date: Some(date!(1900 - 01 - 01)),
+            ..IdentityChanges::default()
+        }))
+        .refused(Rule::BirthDateRange, "changes.birthDate");
+}
+
 #[test]
 fn the_situation_is_in_the_persons_own_words() {
     given::<Person>(&Path::new().0, ctx())
