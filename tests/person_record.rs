@@ -261,6 +261,51 @@ async fn a_persons_record_reads_back_for_whoever_may_read_it() {
     // A manager: all of it, health data included.
     assert_eq!(record_of(&server, &manager, &person).await, read);
 
+    // The timeline says a recognition was recorded only to those who read
+    // it, a page at a time and whole.
+    let timeline = async |token: &str| -> (Vec<String>, Vec<String>) {
+        let answer = ok(
+            &server,
+            token,
+            "query($p: ID!) { person(id: $p) {
+                timelineEvents(first: 100) { edges { node { eventType } } }
+                timeline { eventType } } }",
+            json!({ "p": person }),
+        )
+        .await;
+        let types = |list: &Value| -> Vec<String> {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["eventType"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let paged: Vec<Value> = answer["person"]["timelineEvents"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect();
+        (
+            types(&Value::Array(paged)),
+            types(&answer["person"]["timeline"]),
+        )
+    };
+    let health = "disability_recognition_recorded".to_owned();
+    for token in [&referent, &manager] {
+        let (paged, whole) = timeline(token).await;
+        assert!(
+            paged.contains(&health) && whole.contains(&health),
+            "{paged:?}"
+        );
+    }
+    let (paged, whole) = timeline(&colleague).await;
+    assert!(
+        !paged.contains(&health) && !whole.contains(&health),
+        "{paged:?}"
+    );
+    assert!(paged.len() > 3 && paged == whole, "{paged:?}");
+
     // The person, by a link to her address: her own path, no health data,
     // not the structure's follow-up.
     let her = link_session(&server, "awa.diallo@exemple.fr", 0).await;

@@ -447,7 +447,7 @@ pub async fn run(
     let page = browser.timed(&person_path, None, samples).await?;
     let raw = timed(samples, || async move {
         people::get(pool, person).await?;
-        people::timeline_page(pool, person, None, ROWS).await?;
+        people::timeline_page(pool, person, None, ROWS, true).await?;
         Ok(())
     })
     .await?;

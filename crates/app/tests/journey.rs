@@ -471,7 +471,7 @@ async fn the_whole_journey_reads_its_own_writes_and_the_timeline_tells_it() {
     );
     assert_eq!(versions[1].cause_id, Some(first.0));
 
-    let timeline = people::timeline(&w.db.pool, person()).await.unwrap();
+    let timeline = people::timeline(&w.db.pool, person(), true).await.unwrap();
     let kinds: Vec<&str> = timeline.iter().map(|t| t.event_type.as_str()).collect();
     assert_eq!(
         kinds,

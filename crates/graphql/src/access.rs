@@ -25,7 +25,6 @@ pub const FORMAT: &str = "passerelle/export-personne/1";
 
 /// The fact that holds health data, left out of an export made by someone
 /// who may not read it.
-const HEALTH_FACT: &str = "disability_recognition_recorded";
 
 /// At most this many mails are listed: far more than one person's path
 /// causes, and a bound on the document.
@@ -79,7 +78,12 @@ impl AccessQuery {
         let with_health = policy::exports_health_data(&actor, person.referent);
 
         let mut streams: Vec<String> = Vec::new();
-        for entry in people::timeline(&gw.pool, id).await.map_err(error::db)? {
+        // Every stream of her path, the health fact's own included: the
+        // facts are sorted below.
+        for entry in people::timeline(&gw.pool, id, true)
+            .await
+            .map_err(error::db)?
+        {
             if !streams.contains(&entry.stream_id) {
                 streams.push(entry.stream_id);
             }
@@ -94,7 +98,7 @@ impl AccessQuery {
                 .await
                 .map_err(error::app)?
             {
-                if recorded.event_type == HEALTH_FACT && !with_health {
+                if recorded.event_type == people::HEALTH_FACT && !with_health {
                     withheld += 1;
                     continue;
                 }
@@ -102,7 +106,7 @@ impl AccessQuery {
             }
         }
         // Health data given is health data read: the log says by whom.
-        if with_health && facts.iter().any(|f| f["type"] == HEALTH_FACT) {
+        if with_health && facts.iter().any(|f| f["type"] == people::HEALTH_FACT) {
             crate::health_log::record(ctx, &actor, id, ReadThrough::DataExport).await?;
         }
         let mails = passerelle_notify::outbox::about_person(&gw.pool, id.as_uuid(), MAILS)

@@ -50,6 +50,18 @@ impl From<PersonRow> for Person {
     }
 }
 
+impl Person {
+    /// Whether the viewer reads the person's health data, and so sees on
+    /// her timeline that it was recorded.
+    fn reads_health(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(policy::reads_person_record(
+            &actor(ctx)?,
+            policy::PersonRecord::Health,
+            self.0.referent,
+        ))
+    }
+}
+
 #[Object]
 impl Person {
     async fn id(&self) -> ID {
@@ -180,12 +192,14 @@ impl Person {
     async fn may_erase(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(!self.0.erased && policy::erases_people(&actor(ctx)?))
     }
-    /// Every event of their path, in order, with who did it. The whole
-    /// list; `timelineEvents` gives it a page at a time.
+    /// Every event of their path, in order, with who did it; the record of
+    /// a disability recognition only for those who read health data. The
+    /// whole list; `timelineEvents` gives it a page at a time.
     #[graphql(deprecation = "Use `timelineEvents`, the same events a page at a time.")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
+        let health = self.reads_health(ctx)?;
         Ok(
-            people::timeline(&gateway(ctx).pool, PersonId(self.0.person_id))
+            people::timeline(&gateway(ctx).pool, PersonId(self.0.person_id), health)
                 .await
                 .map_err(error::db)?
                 .into_iter()
@@ -194,8 +208,9 @@ impl Person {
         )
     }
     /// Every event of their path, in the order it was recorded, with who
-    /// did it. The cursor is the event's place in the log, never who it
-    /// is about.
+    /// did it; the record of a disability recognition (health data) only
+    /// for their referent and the structure's managers. The cursor is the
+    /// event's place in the log, never who it is about.
     async fn timeline_events(
         &self,
         ctx: &Context<'_>,
@@ -211,6 +226,7 @@ impl Person {
             PersonId(self.0.person_id),
             after,
             limit + 1,
+            self.reads_health(ctx)?,
         )
         .await
         .map_err(error::db)?;

@@ -624,15 +624,24 @@ pub struct TimelineEntry {
 pub async fn timeline(
     db: impl PgExecutor<'_>,
     person: PersonId,
+    health: bool,
 ) -> Result<Vec<TimelineEntry>, sqlx::Error> {
     sqlx::query_as(
         "select stream_id, event_type, actor, role, recorded_at from people.timeline
-         where person_id = $1 order by transaction_id, global_position",
+         where person_id = $1 and ($2 or event_type <> $3)
+         order by transaction_id, global_position",
     )
     .bind(person.0)
+    .bind(health)
+    .bind(HEALTH_FACT)
     .fetch_all(db)
     .await
 }
+
+/// The type of the one fact of a person's path that is health data, her
+/// disability recognition (RQTH): that it was recorded at all is left out
+/// of her timeline for whoever may not read it (`health` false).
+pub const HEALTH_FACT: &str = "disability_recognition_recorded";
 
 /// The streams of the person's path: their own, their immersions' and
 /// their testimonies', as the timeline knows them (by its key, so one
@@ -658,18 +667,22 @@ pub async fn timeline_page(
     person: PersonId,
     after: Option<(i64, i64)>,
     limit: i64,
+    health: bool,
 ) -> Result<Vec<TimelinePosition>, sqlx::Error> {
     sqlx::query_as(
         "select transaction_id, global_position, stream_id, event_type, actor, role, recorded_at
          from people.timeline
          where person_id = $1
            and ($2::bigint is null or (transaction_id, global_position) > ($2, $3))
+           and ($5 or event_type <> $6)
          order by transaction_id, global_position limit $4",
     )
     .bind(person.0)
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit)
+    .bind(health)
+    .bind(HEALTH_FACT)
     .fetch_all(db)
     .await
 }
