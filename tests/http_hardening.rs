@@ -467,6 +467,22 @@ async fn a_page_asked_with_an_id_that_is_not_one_is_not_found() {
     }
 }
 
+/// A link asked for an address that is not one: the home page again, the
+/// address kept and the reason beside its field, not a page of its own.
+#[tokio::test]
+async fn a_link_asked_for_a_wrong_address_is_refused_beside_its_field() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let form = Form::fetch(&server, &[]).await;
+    let answer = form.post(&server, "/lien", "email=pas+une+adresse").await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("id=\"lien-email-erreur\""), "{html}");
+    assert!(html.contains("adresse e-mail"), "{html}");
+    assert!(html.contains("value=\"pas une adresse\""), "{html}");
+}
+
 /// A role the administration's form does not offer (a page edited by
 /// hand) is refused beside the field, never read as another role.
 #[tokio::test]

@@ -22,7 +22,10 @@ use crate::page::{
 #[template(path = "home.html")]
 pub(crate) struct HomeTemplate {
     pub nav: Nav,
+    /// The staff's sign-in form.
     pub form: FormState,
+    /// The request for a mailed link.
+    pub link: FormState,
 }
 
 #[derive(Template)]
@@ -576,6 +579,7 @@ pub(crate) async fn home(
     let body = HomeTemplate {
         nav: page.nav(said),
         form: FormState::default(),
+        link: FormState::default(),
     }
     .render();
     page.render(StatusCode::OK, body)

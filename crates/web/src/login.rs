@@ -8,7 +8,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::home::HomeTemplate;
-use crate::page::{FormState, MessageTemplate, Page};
+use crate::page::{FormState, Page};
+
+/// The link request's address field, apart from the sign-in form's.
+const LINK_EMAIL: &str = "lien-email";
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoginForm {
@@ -36,7 +39,12 @@ pub(crate) async fn login(page: Page, Form(form): Form<LoginForm>) -> Response {
     let mut state = FormState::with(&[("email", &form.email)]);
     state.absorb(&out.errors, &[]);
     let nav = page.nav(None);
-    let body = HomeTemplate { nav, form: state }.render();
+    let body = HomeTemplate {
+        nav,
+        form: state,
+        link: FormState::default(),
+    }
+    .render();
     page.render(StatusCode::UNAUTHORIZED, body)
 }
 
@@ -74,15 +82,22 @@ pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Resp
             json!({ "m": form.email }),
         )
         .await;
+    // Refused (an address that is not one, too many requests): the home
+    // page again, the address kept and the reason beside it.
     if let Some(e) = out.errors.first() {
-        let nav = page.nav(None);
-        let body = MessageTemplate {
-            nav,
-            title: "Demande non envoyée",
-            message: &e.message,
+        let status = match e.code.as_deref() {
+            Some("RATE_LIMITED") => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let mut link = FormState::with(&[(LINK_EMAIL, &form.email)]);
+        link.errors.insert(LINK_EMAIL.to_owned(), e.message.clone());
+        let body = HomeTemplate {
+            nav: page.nav(None),
+            form: FormState::default(),
+            link,
         }
         .render();
-        return page.render(StatusCode::TOO_MANY_REQUESTS, body);
+        return page.render(status, body);
     }
     page.redirect("/?fait=lien", Vec::new())
 }

@@ -37,10 +37,10 @@ impl Email {
             let shown = input.trim();
             let message = if shown.len() <= 254 && !shown.chars().any(char::is_control) {
                 format!(
-                    "L'adresse « {shown} » n'est pas une adresse email : elle s'écrit nom@domaine.fr."
+                    "L'adresse « {shown} » n'est pas une adresse e-mail : elle s'écrit nom@domaine.fr."
                 )
             } else {
-                "Ce n'est pas une adresse email : elle s'écrit nom@domaine.fr.".to_owned()
+                "Ce n'est pas une adresse e-mail : elle s'écrit nom@domaine.fr.".to_owned()
             };
             Err(DomainError::invalid(Rule::EmailFormat, "email", message))
         }
