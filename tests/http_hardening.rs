@@ -483,6 +483,23 @@ async fn a_link_asked_for_a_wrong_address_is_refused_beside_its_field() {
     assert!(html.contains("value=\"pas une adresse\""), "{html}");
 }
 
+/// Signed out, a staff page sends to the sign-in form, whichever it is.
+#[tokio::test]
+async fn signed_out_staff_pages_send_to_the_sign_in_form() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    for path in ["/administration", "/compte", "/people", "/besoins"] {
+        let answer = no_redirects()
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 303, "{path}");
+        assert_eq!(answer.headers()["location"], "/", "{path}");
+    }
+}
+
 /// A role the administration's form does not offer (a page edited by
 /// hand) is refused beside the field, never read as another role.
 #[tokio::test]

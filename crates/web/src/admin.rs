@@ -316,12 +316,9 @@ struct Typed {
 }
 
 async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCode) -> Response {
+    // Signed out: to the sign-in form, as every page sends there.
     let Some(viewer) = page.viewer.user.as_ref() else {
-        return crate::page::message(
-            StatusCode::UNAUTHORIZED,
-            "Connexion requise",
-            "Connectez-vous pour administrer votre structure.",
-        );
+        return page.redirect("/", Vec::new());
     };
     if !matches!(viewer.role, StaffRole::Manager | StaffRole::Admin) {
         return message(
@@ -675,11 +672,7 @@ pub(crate) struct Done {
 
 pub(crate) async fn account(page: Page, Query(q): Query<Done>) -> Response {
     if page.viewer.user.is_none() {
-        return message(
-            StatusCode::UNAUTHORIZED,
-            "Connexion requise",
-            "Connectez-vous pour gérer votre compte.",
-        );
+        return page.redirect("/", Vec::new());
     }
     let notice = (q.fait == "mot-de-passe")
         .then(|| "Mot de passe modifié : vos autres sessions sont fermées.".to_owned());
