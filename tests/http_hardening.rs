@@ -500,6 +500,26 @@ async fn signed_out_staff_pages_send_to_the_sign_in_form() {
     }
 }
 
+/// An enrolment sent blank names every missing field beside itself at once.
+#[tokio::test]
+async fn an_enrolment_sent_blank_names_every_missing_field() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let session = Form::fetch(&server, &signed_in(&server, "camille@ml-nantes.fr").await).await;
+    let answer = session
+        .post(&server, "/people", "first_name=&last_name=+&birth_date=")
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    for field in ["first_name", "last_name", "birth_date"] {
+        assert!(
+            html.contains(&format!("id=\"{field}-erreur\"")),
+            "{field}: {html}"
+        );
+    }
+}
+
 /// A role the administration's form does not offer (a page edited by
 /// hand) is refused beside the field, never read as another role.
 #[tokio::test]

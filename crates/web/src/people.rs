@@ -1376,11 +1376,26 @@ pub(crate) async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> Response {
         ("commune", &form.commune),
         ("confirm_duplicate", &form.confirm_duplicate),
     ]);
-    let Some(birth_date) = parse_date(&form.birth_date) else {
+    // Every field left blank is named at once, beside itself, rather than
+    // one after the other as the API refuses them.
+    for (field, value) in [
+        ("first_name", &form.first_name),
+        ("last_name", &form.last_name),
+    ] {
+        if value.trim().is_empty() {
+            state
+                .errors
+                .insert(field.into(), "Ce champ est obligatoire.".into());
+        }
+    }
+    let birth_date = parse_date(&form.birth_date);
+    if birth_date.is_none() {
         state.errors.insert(
             "birth_date".into(),
             "Indiquez la date de naissance (jour, mois, année).".into(),
         );
+    }
+    let (Some(birth_date), true) = (birth_date, state.errors.is_empty()) else {
         return page.enrol_page(StatusCode::UNPROCESSABLE_ENTITY, state);
     };
     let out = page
