@@ -23,9 +23,6 @@ use crate::input::parse_id;
 /// The format's name and version, written in every document.
 pub const FORMAT: &str = "passerelle/export-personne/1";
 
-/// The fact that holds health data, left out of an export made by someone
-/// who may not read it.
-
 /// At most this many mails are listed: far more than one person's path
 /// causes, and a bound on the document.
 const MAILS: i64 = 5_000;
