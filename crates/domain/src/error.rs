@@ -11,7 +11,7 @@ pub fn echoed(input: &str) -> String {
     let mut shown: String = input
         .trim()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !c.is_control() && !crate::values::text::invisible(c))
         .take(ECHOED_CHARS + 1)
         .collect();
     if shown.chars().count() > ECHOED_CHARS {
@@ -287,6 +287,8 @@ mod tests {
     fn an_input_is_quoted_back_short_and_printable() {
         assert_eq!(echoed("  06 12 34  "), "06 12 34");
         assert_eq!(echoed("a\u{1}b\0c"), "abc");
+        // Nor what would turn the message around, or show nothing.
+        assert_eq!(echoed("a\u{202E}b\u{200B}c"), "abc");
         let long = "0".repeat(100_000);
         assert_eq!(echoed(&long), format!("{}…", "0".repeat(ECHOED_CHARS)));
         assert_eq!(echoed(&"é".repeat(ECHOED_CHARS)), "é".repeat(ECHOED_CHARS));

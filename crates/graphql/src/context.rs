@@ -145,6 +145,11 @@ pub async fn viewer_of_request(
 /// [`CHECKED_BY_COMMAND`] (no fragment at its root, so nothing else runs).
 fn checked_by_command(request: &mut async_graphql::Request) -> bool {
     use async_graphql::parser::types::{OperationType, Selection};
+    // Read before the schema's checks: a text they would refuse unparsed
+    // is not parsed here either (its nesting could overflow the parser).
+    if crate::limits::too_nested_to_parse(&request.query) {
+        return false;
+    }
     let name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return false;

@@ -156,14 +156,16 @@ impl Scope {
     /// the threshold, or when what it counts beyond the viewer's own
     /// structure (`own`, its share, which she reads in full) is.
     fn show(&self, count: i64, own: i64) -> Option<i64> {
+        let enough = |n: i64| n == 0 || n >= self.mask_below;
+        // The two figures are read one after the other: a share read as
+        // negative (her structure's grew meanwhile) is not trusted either.
         let others = count - own;
-        let enough = |n: i64| n <= 0 || n >= self.mask_below;
-        (count == 0 || (enough(count) && enough(others))).then_some(count)
+        (enough(count) && (self.mask_below == 0 || enough(others))).then_some(count)
     }
 
     /// The figures of the viewer's own structure under the same filter,
     /// when the figures count it among others (see `mine`); `None` when
-    /// they do not, or when the dashboard is not split by structure.
+    /// they do not.
     async fn own<T, F, Fut>(&self, ctx: &Context<'_>, figures: F) -> Result<Option<T>>
     where
         F: Fn(sqlx::PgPool, Filter) -> Fut + Send + Sync,
@@ -173,11 +175,10 @@ impl Scope {
         let Some(mine) = &self.mine else {
             return Ok(None);
         };
-        match lagging(ctx, |pool| figures(pool, mine.clone())).await {
-            Ok(own) => Ok(Some(own)),
-            Err(DashboardError::NotApplicable(_)) => Ok(None),
-            Err(e) => Err(failed(e)),
-        }
+        lagging(ctx, |pool| figures(pool, mine.clone()))
+            .await
+            .map(Some)
+            .map_err(failed)
     }
 }
 
@@ -512,7 +513,13 @@ impl DashboardQuery {
                 ),
             })
             .collect();
-        let projects = scope.show(figures.projects, own.as_ref().map_or(0, |o| o.projects));
+        // The people by readjustments add up to the projects: with one of
+        // them masked, the total would give it back.
+        let projects = if by_iterations.iter().any(|b| b.people.is_none()) {
+            None
+        } else {
+            scope.show(figures.projects, own.as_ref().map_or(0, |o| o.projects))
+        };
         Ok(ProjectReadjustments {
             as_of,
             masked: projects.is_none()

@@ -464,12 +464,7 @@ fn search_departement(field: &'static str, value: Option<&str>) -> Result<Option
             if departement_name(&code).is_some() {
                 Ok(code)
             } else {
-                Err(bad_input(
-                    field,
-                    format!(
-                        "Le département « {v} » n'existe pas : indiquez son code INSEE, par exemple 44 ou 2A."
-                    ),
-                ))
+                Err(bad_input(field, crate::input::unknown_departement(v)))
             }
         })
         .transpose()
@@ -530,7 +525,8 @@ impl EmployerFilter {
                     return Err(bad_input(
                         "filter.nameOrSiret",
                         format!(
-                            "« {v} » a {} chiffres : un SIRET en a 14, un SIREN 9.",
+                            "« {} » a {} chiffres : un SIRET en a 14, un SIREN 9.",
+                            passerelle_domain::echoed(v),
                             digits.len()
                         ),
                     ));

@@ -233,16 +233,36 @@ pub(crate) fn typed(e: &mut ServerError) {
             name(1),
             name(0)
         )
+    } else if original.starts_with("Fragment \"") && original.contains("cannot be spread here") {
+        format!(
+            "Le fragment « {} », sur « {} », ne s'applique pas ici, à « {} ».",
+            name(0),
+            name(2),
+            name(1)
+        )
+    } else if original.starts_with("Field") && original.contains("is required but not provided") {
+        format!(
+            "Le champ « {} » demande l'argument « {} ».",
+            name(0),
+            name(1)
+        )
     } else if original.starts_with("Fields") && original.contains("conflict because") {
         format!(
             "« {} » désigne deux sélections différentes : donnez-leur des alias distincts.",
             name(0)
         )
-    } else if original.starts_with("Invalid default value for argument") {
+    } else if original.starts_with("Invalid default value for argument")
+        && original.contains("expected type")
+    {
         format!(
             "La valeur par défaut de « {} » n'est pas du type « {} ».",
             name(0),
             name(1)
+        )
+    } else if original.starts_with("Invalid default value for argument") {
+        format!(
+            "La valeur par défaut de « {} » ne convient pas à son type.",
+            name(0)
         )
     } else if original.contains("is never used") || original.contains("is not used") {
         format!("« {} » est déclaré mais ne sert nulle part.", name(0))
@@ -374,6 +394,18 @@ mod tests {
             (
                 r#"Invalid default value for argument: "x", expected type "Int""#,
                 "La valeur par défaut de « x » n'est pas du type « Int ».",
+            ),
+            (
+                r#"Invalid default value for argument: "f", unknown field "g" of type "Filter""#,
+                "La valeur par défaut de « f » ne convient pas à son type.",
+            ),
+            (
+                r#"Fragment "F" cannot be spread here as objects of type "Me" can never be of type "Person""#,
+                "Le fragment « F », sur « Person », ne s'applique pas ici, à « Me ».",
+            ),
+            (
+                r#"Field "people" argument "first" of type "Query" is required but not provided"#,
+                "Le champ « people » demande l'argument « first ».",
             ),
         ] {
             let mut e = ServerError::new(original, None);

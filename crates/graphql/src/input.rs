@@ -12,6 +12,15 @@ use uuid::Uuid;
 
 use crate::error::{self, Code, on_field};
 
+/// The refusal of a département's code that names none, its input quoted
+/// back short.
+pub(crate) fn unknown_departement(input: &str) -> String {
+    format!(
+        "Le département « {} » n'existe pas : indiquez son code INSEE, par exemple 44 ou 2A.",
+        passerelle_domain::echoed(input)
+    )
+}
+
 pub(crate) fn parse_id(id: &ID, what: &str) -> Result<Uuid> {
     id.parse::<Uuid>().map_err(|_| error::not_found(what))
 }

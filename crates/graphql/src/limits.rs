@@ -188,7 +188,7 @@ impl Checks {
                 ),
             ));
         }
-        if deeper_than(&request.query, BRACKETS) {
+        if too_nested_to_parse(&request.query) {
             return Err(limit(
                 "nesting",
                 format!(
@@ -363,7 +363,14 @@ impl Checks {
 /// argument, a directive or a variable's default would overflow its stack,
 /// and abort the process, before any bound on the parsed document could be
 /// checked. One pass over the bytes, whatever the text.
-fn deeper_than(query: &str, bound: usize) -> bool {
+///
+/// Strings and comments are read as async-graphql-parser's grammar reads
+/// them (`graphql.pest`), so that no bracket it takes for structure is taken
+/// here for text: a block string runs to the first `"""` not escaped as
+/// `\"""`, and one never closed is read as `""` (the grammar's other
+/// choice) followed by what comes next; a string ends at its `"` or at the
+/// first character it may not hold (the parse fails there).
+pub(crate) fn deeper_than(query: &str, bound: usize) -> bool {
     let text = query.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);
     while i < text.len() {
@@ -373,22 +380,37 @@ fn deeper_than(query: &str, bound: usize) -> bool {
                     i += 1;
                 }
             }
-            b'"' if text[i..].starts_with(b"\"\"\"") => {
-                i += 3;
-                while i < text.len() && !text[i..].starts_with(b"\"\"\"") {
-                    i += if text[i..].starts_with(b"\\\"\"\"") {
-                        4
-                    } else {
-                        1
-                    };
-                }
+            b'"' if text[i..].starts_with(b"\"\"\"") => match block_string_end(text, i + 3) {
                 // On the closing quotes' last: the step below passes it.
-                i += 2;
-            }
+                Some(end) => i = end - 1,
+                // Never closed: an empty string, then a quote that opens
+                // the next one.
+                None => i += 1,
+            },
             b'"' => {
                 i += 1;
-                while i < text.len() && !matches!(text[i], b'"' | b'\n' | b'\r') {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
+                while i < text.len() {
+                    match text[i] {
+                        b'"' | b'\n' | b'\r' => break,
+                        b'\\' if text.get(i + 1) == Some(&b'u') => i += 6,
+                        b'\\'
+                            if matches!(
+                                text.get(i + 1),
+                                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't')
+                            ) =>
+                        {
+                            i += 2;
+                        }
+                        // An escape the grammar does not know: the parse
+                        // stops here, read what follows as structure.
+                        b'\\' => break,
+                        _ => i += 1,
+                    }
+                }
+                // On the closing quote, or on what ended the string: the
+                // latter is read again as structure.
+                if i < text.len() && text[i] != b'"' {
+                    continue;
                 }
             }
             b'{' | b'[' | b'(' => {
@@ -403,6 +425,28 @@ fn deeper_than(query: &str, bound: usize) -> bool {
         i += 1;
     }
     false
+}
+
+/// Where the block string whose content starts at `from` ends (just past
+/// its closing `"""`), if it is closed.
+fn block_string_end(text: &[u8], mut from: usize) -> Option<usize> {
+    while from < text.len() {
+        if text[from..].starts_with(b"\\\"\"\"") {
+            from += 4;
+        } else if text[from..].starts_with(b"\"\"\"") {
+            return Some(from + 3);
+        } else {
+            from += 1;
+        }
+    }
+    None
+}
+
+/// Whether the query text is refused on its nesting ([`BRACKETS`]) before
+/// anything parses it: what reads a request before the schema does checks
+/// it first.
+pub(crate) fn too_nested_to_parse(query: &str) -> bool {
+    deeper_than(query, BRACKETS)
 }
 
 fn limit(name: &str, message: String) -> ServerError {
@@ -838,6 +882,24 @@ impl<'a> Inputs<'a> {
                 Err(required(shown(path), at))
             };
         }
+        // A choice or a date left blank (a form's radio buttons none of
+        // which was picked, an empty date field) is a missing answer, not an
+        // unknown or malformed one.
+        if let (BaseType::Named(name), Value::String(s)) = (&ty.base, value)
+            && s.trim().is_empty()
+            && (self.types.enums.contains_key(name.as_str())
+                || matches!(name.as_str(), "Date" | "DateTime"))
+        {
+            return Err(if ty.nullable {
+                bad(
+                    shown(path),
+                    "Ce champ est vide : indiquez une valeur, ou ne l'envoyez pas.".to_owned(),
+                    at,
+                )
+            } else {
+                required(shown(path), at)
+            });
+        }
         match &ty.base {
             BaseType::List(item) => match value {
                 Value::List(items) => items.iter().try_for_each(|v| self.value(item, v, path, at)),
@@ -880,9 +942,6 @@ impl<'a> Inputs<'a> {
             };
             return match given {
                 Some(v) if values.iter().any(|known| known == v) => Ok(()),
-                // A choice left blank (a form's radio buttons none of which
-                // was picked) is a missing answer, not an unknown one.
-                Some(v) if v.trim().is_empty() => Err(required(shown(path), at)),
                 _ => Err(bad(
                     shown(path),
                     format!("Cette valeur n'est pas admise ici : {}.", one_of(values)),
@@ -926,10 +985,6 @@ impl<'a> Inputs<'a> {
             ("Float", _) => Err(expected(path, "un nombre", at)),
             ("Boolean", Value::Boolean(_)) => Ok(()),
             ("Boolean", _) => Err(expected(path, "true ou false", at)),
-            // A date left blank (a form's empty field) is a missing one.
-            ("Date" | "DateTime", Value::String(s)) if s.trim().is_empty() => {
-                Err(required(shown(path), at))
-            }
             ("Date", Value::String(s)) => parse_date(s)
                 .map(|_| ())
                 .map_err(|e| error::on_input(shown(path), &e, at)),
@@ -1024,5 +1079,16 @@ mod tests {
         assert!(!deeper_than("{ a # [[[[[\n }", 1));
         // An unterminated string ends at its line.
         assert!(deeper_than("{ a(x: \"[[\n [[[ ) }", 3));
+        // A block string never closed is read as the grammar reads it, an
+        // empty string then a quote: what follows is structure.
+        let open = format!("{{ a(b: [\"\"\"\" {}", "[".repeat(100));
+        assert!(deeper_than(&open, 64), "{open}");
+        // Three quotes never closed: `""`, then a string never closed, where
+        // the parse fails.
+        assert!(!deeper_than(&format!("\"\"\" {}", "[".repeat(10)), 5));
+        // An escape the grammar does not know ends the parse there.
+        assert!(deeper_than(&format!("{{ a(x: \"\\q{}", "[".repeat(10)), 5));
+        // A block string's escaped quotes do not close it.
+        assert!(!deeper_than("{ a(x: \"\"\" \\\"\"\" [[[[[[ \"\"\") }", 3));
     }
 }

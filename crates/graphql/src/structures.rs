@@ -88,10 +88,7 @@ fn departements(codes: &[String]) -> Result<Vec<String>> {
                 Err(on(
                     "departements",
                     Code::BadUserInput,
-                    format!(
-                        "Le département « {} » n'existe pas : indiquez son code INSEE, par exemple 44 ou 2A.",
-                        passerelle_domain::echoed(c)
-                    ),
+                    crate::input::unknown_departement(c),
                 ))
             }
         })

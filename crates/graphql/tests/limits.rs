@@ -205,7 +205,11 @@ async fn a_blank_choice_or_date_is_missing_and_an_unknown_choice_is_named() {
     let e = &blank["errors"][0];
     assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{blank}");
     assert_eq!(e["extensions"]["field"], "filter.objective", "{blank}");
-    assert_eq!(e["message"], "Ce champ est obligatoire.", "{blank}");
+    // Optional: empty, not missing.
+    assert_eq!(
+        e["message"], "Ce champ est vide : indiquez une valeur, ou ne l'envoyez pas.",
+        "{blank}"
+    );
     // A date left blank likewise.
     let blank_day = api
         .run(
@@ -215,7 +219,20 @@ async fn a_blank_choice_or_date_is_missing_and_an_unknown_choice_is_named() {
         .await;
     let e = &blank_day["errors"][0];
     assert_eq!(e["extensions"]["field"], "filter.from", "{blank_day}");
-    assert_eq!(e["message"], "Ce champ est obligatoire.", "{blank_day}");
+    assert_eq!(
+        e["message"], "Ce champ est vide : indiquez une valeur, ou ne l'envoyez pas.",
+        "{blank_day}"
+    );
+    // A choice the operation requires, left blank: missing.
+    let required = api
+        .run(
+            &schema,
+            r#"mutation { immersionInterrupt(input: { immersionId: "00000000-0000-0000-0000-000000000000", by: "", reason: "x" }) { immersion { id } } }"#,
+        )
+        .await;
+    let e = &required["errors"][0];
+    assert_eq!(e["extensions"]["field"], "by", "{required}");
+    assert_eq!(e["message"], "Ce champ est obligatoire.", "{required}");
     let unknown = api
         .run(
             &schema,

@@ -81,16 +81,22 @@ impl Outcome {
     /// data, which holds personal fields) and answered with a French error
     /// page.
     ///
-    /// An answer refused whole as not found or on one of its inputs (no
-    /// data, such an error) is a page asked for with an address or a form's
-    /// hidden field that designates nothing, such as an id that is not one:
-    /// a 404, not an error of the service.
+    /// An answer refused whole, every error of it saying that what was
+    /// asked does not exist or naming the value sent that is not one, is a
+    /// page asked for with an address or a form's hidden field that
+    /// designates nothing, such as an id that is not one: a 404, not an
+    /// error of the service. Any other refusal of the page's own operation
+    /// (a limit, a validation error without a value to blame) stays the
+    /// defect it is, logged.
     pub(crate) fn read<T: DeserializeOwned>(&self) -> Result<T, Box<Response>> {
+        let designates_nothing = |e: &crate::page::GqlError| match e.code.as_deref() {
+            Some("NOT_FOUND") => true,
+            Some("BAD_USER_INPUT") => e.field.is_some(),
+            _ => false,
+        };
         if self.data.is_null()
-            && self
-                .errors
-                .iter()
-                .any(|e| matches!(e.code.as_deref(), Some("NOT_FOUND" | "BAD_USER_INPUT")))
+            && !self.errors.is_empty()
+            && self.errors.iter().all(designates_nothing)
         {
             return Err(Box::new(message(
                 StatusCode::NOT_FOUND,

@@ -54,7 +54,8 @@ pub fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, St
                 "false" | "non" => false,
                 _ => {
                     return Err(format!(
-                        "« disability » vaut true ou false, pas « {value} »."
+                        "« disability » vaut true ou false, pas « {} ».",
+                        passerelle_domain::echoed(value)
                     ));
                 }
             };

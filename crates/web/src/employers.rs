@@ -39,7 +39,8 @@ fn searched_jobs(typed: &str) -> Result<Vec<RomeCode>, String> {
     let found = RomeCode::matching(text, RomeCode::MAX_SEARCHED + 1);
     if found.is_empty() {
         return Err(format!(
-            "Aucun métier du référentiel ROME ne correspond à « {text} » : indiquez un code (par exemple D1102) ou un mot du métier (par exemple boulanger)."
+            "Aucun métier du référentiel ROME ne correspond à « {} » : indiquez un code (par exemple D1102) ou un mot du métier (par exemple boulanger).",
+            passerelle_domain::echoed(text)
         ));
     }
     if found.len() > RomeCode::MAX_SEARCHED {

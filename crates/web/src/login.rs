@@ -87,6 +87,7 @@ pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Resp
     if let Some(e) = out.errors.first() {
         let status = match e.code.as_deref() {
             Some("RATE_LIMITED") => StatusCode::TOO_MANY_REQUESTS,
+            Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let mut link = FormState::with(&[(LINK_EMAIL, &form.email)]);

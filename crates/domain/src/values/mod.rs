@@ -37,7 +37,7 @@ mod ids;
 mod period;
 mod referential;
 mod siret;
-mod text;
+pub(crate) mod text;
 
 pub use contact::{Email, PhoneNumber};
 pub use contract::ContractType;

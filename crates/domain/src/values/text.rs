@@ -28,6 +28,16 @@ fn parse(
     } else {
         input
     };
+    // Invisible characters pasted text brings along (a soft hyphen, a
+    // zero-width space, a byte order mark) are dropped rather than refused:
+    // nobody could see what to remove.
+    let kept;
+    let input = if input.chars().any(stripped) {
+        kept = input.chars().filter(|&c| !stripped(c)).collect::<String>();
+        kept.as_str()
+    } else {
+        input
+    };
     let text = stored(input, max, field)?;
     if let Some(c) = text
         .chars()
@@ -70,47 +80,73 @@ fn parse(
     Ok(text)
 }
 
-/// Unicode's format characters (general category Cf) that nothing typed
-/// here needs: zero-width spaces and joiners' look-alikes, direction marks,
-/// embeddings, overrides and isolates, the byte order mark, invisible
-/// operators, interlinear annotations, tags. The zero-width joiner and
-/// non-joiner (U+200C, U+200D), which shape the letters of some scripts and
-/// emoji, are kept.
-fn formatting(c: char) -> bool {
+/// Invisible characters dropped from what is typed: the soft hyphen, the
+/// Mongolian vowel separator, the zero-width space, the word joiner, the
+/// byte order mark.
+fn stripped(c: char) -> bool {
     matches!(
         c,
-        '\u{00AD}'
-            | '\u{0600}'..='\u{0605}'
-            | '\u{061C}'
-            | '\u{06DD}'
-            | '\u{070F}'
-            | '\u{180E}'
-            | '\u{200B}'
-            | '\u{200E}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{110BD}'
-            | '\u{110CD}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0001}'
-            | '\u{E0020}'..='\u{E007F}'
+        '\u{00AD}' | '\u{180E}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}'
     )
 }
 
-/// Combining marks and the joiners, which show only with the letters
-/// around them.
+/// Unicode's format characters (general category Cf) refused in what is
+/// typed: they are invisible, and some make a text read other than it is
+/// (a direction embedding, override or isolate reverses what follows):
+/// number signs and marks of Arabic and Syriac, embeddings, overrides and
+/// isolates, invisible operators, interlinear annotations, Egyptian and
+/// shorthand format controls, musical formatting, the language tag. The
+/// joiners (U+200C, U+200D), the direction marks (U+200E, U+200F, U+061C),
+/// which texts in Arabic or Hebrew need, and the tags that spell a flag's
+/// region after U+1F3F4 are kept.
+fn formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0600}'..='\u{0605}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2061}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+    )
+}
+
+/// Whether a character shows nothing by itself: dropped or refused here,
+/// or one of those kept that only shape the letters around them. Quoted
+/// back in a message ([`crate::echoed`]), none is.
+pub(crate) fn invisible(c: char) -> bool {
+    stripped(c) || formatting(c) || combining(c)
+}
+
+/// What shows only with the letters around it: combining marks (Latin,
+/// Arabic), variation selectors, the joiners and direction marks, the
+/// Hangul fillers, the tags. A text of nothing else is empty.
 fn combining(c: char) -> bool {
     matches!(
         c,
         '\u{0300}'..='\u{036F}'
+            | '\u{061C}'
+            | '\u{064B}'..='\u{065F}'
+            | '\u{0670}'
+            | '\u{115F}'..='\u{1160}'
             | '\u{1AB0}'..='\u{1AFF}'
             | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{200C}'..='\u{200F}'
             | '\u{20D0}'..='\u{20FF}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
             | '\u{FE20}'..='\u{FE2F}'
-            | '\u{200C}'..='\u{200D}'
+            | '\u{FFA0}'
+            | '\u{E0020}'..='\u{E007F}'
     )
 }
 
@@ -247,14 +283,7 @@ mod tests {
 
     #[test]
     fn invisible_formatting_and_marks_alone_are_refused() {
-        for bad in [
-            "\u{200B}",
-            "\u{FEFF}Awa",
-            "Te\u{202E}st",
-            "Awa\u{2066}",
-            "\u{E0041}",
-            "Awa\u{00AD}",
-        ] {
+        for bad in ["Te\u{202E}st", "Awa\u{2066}", "\u{E0001}fr", "A\u{FFF9}b"] {
             let refused = Label::parse(bad).unwrap_err();
             assert_eq!(refused.rule, Rule::TextControlCharacter, "{bad:?}");
             assert!(refused.message.contains("U+"), "{}", refused.message);
@@ -264,20 +293,34 @@ mod tests {
                 "{bad:?}"
             );
         }
-        for nothing in ["\u{0301}\u{0301}\u{0301}", "\u{200D}", " \u{0301} "] {
+        // Dropped, as pasted text brings them along.
+        assert_eq!(Label::parse("\u{FEFF}Awa\u{00AD}").unwrap().as_str(), "Awa");
+        assert_eq!(Text::parse("Pé\u{200B}trir").unwrap().as_str(), "Pétrir");
+        for nothing in [
+            "\u{0301}\u{0301}\u{0301}",
+            "\u{200D}",
+            " \u{0301} ",
+            "\u{200B}",
+            "\u{E0041}",
+            "\u{FE0F}",
+            "\u{3164}",
+            "\u{064B}",
+        ] {
             assert_eq!(
                 Label::parse(nothing).unwrap_err().rule,
                 Rule::Required,
                 "{nothing:?}"
             );
         }
-        // Accents written as combining marks, joiners between letters and
-        // emoji stay.
+        // Accents written as combining marks, joiners, direction marks,
+        // emoji and flags stay.
         for good in [
             "Éloi",
             "E\u{0301}loi",
             "می\u{200C}خواهم",
             "👩\u{200D}🍳 Awa",
+            "\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F} Awa",
+            "\u{05E9}\u{05DC}\u{05D5}\u{05DD}\u{200F}",
         ] {
             assert!(Label::parse(good).is_ok(), "{good:?}");
         }
