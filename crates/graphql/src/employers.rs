@@ -464,7 +464,7 @@ fn search_departement(field: &'static str, value: Option<&str>) -> Result<Option
             if departement_name(&code).is_some() {
                 Ok(code)
             } else {
-                Err(bad_input(field, crate::input::unknown_departement(v)))
+                Err(bad_input(field, crate::input::unknown_departement(&v)))
             }
         })
         .transpose()
@@ -526,7 +526,7 @@ impl EmployerFilter {
                         "filter.nameOrSiret",
                         format!(
                             "« {} » a {} chiffres : un SIRET en a 14, un SIREN 9.",
-                            passerelle_domain::echoed(v),
+                            passerelle_domain::echoed(&v),
                             digits.len()
                         ),
                     ));

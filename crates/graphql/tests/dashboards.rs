@@ -1366,7 +1366,7 @@ async fn small_cells_are_masked_beyond_ones_own_structure() {
         // Each structure's own figures, read by its staff in full: hers,
         // and, summed, the whole territory's.
         let mut structures = Vec::new();
-        let mut whole = vec![0i64; 7];
+        let mut whole = [0i64; 7];
         let mut hers = Vec::new();
         for n in 0..f.staff.len() {
             let structure = f.staff[n].structure;
