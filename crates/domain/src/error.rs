@@ -4,26 +4,6 @@
 
 use std::fmt;
 
-/// What a client typed, as a message quotes it back: trimmed, without its
-/// control characters, and cut after [`ECHOED_CHARS`] characters, so that a
-/// refusal stays short whatever was sent.
-pub fn echoed(input: &str) -> String {
-    let mut shown: String = input
-        .trim()
-        .chars()
-        .filter(|&c| !c.is_control() && !crate::values::text::invisible(c))
-        .take(ECHOED_CHARS + 1)
-        .collect();
-    if shown.chars().count() > ECHOED_CHARS {
-        shown = shown.chars().take(ECHOED_CHARS).collect();
-        shown.push('…');
-    }
-    shown
-}
-
-/// The characters of an input [`echoed`] keeps.
-pub const ECHOED_CHARS: usize = 30;
-
 /// What kind of refusal this is; the gateway maps it to an error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -275,27 +255,5 @@ impl DomainError {
     pub fn at(mut self, field: &'static str) -> Self {
         self.field = field;
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{ECHOED_CHARS, echoed};
-    use crate::values::{PhoneNumber, RomeCode};
-
-    #[test]
-    fn an_input_is_quoted_back_short_and_printable() {
-        assert_eq!(echoed("  06 12 34  "), "06 12 34");
-        assert_eq!(echoed("a\u{1}b\0c"), "abc");
-        // Nor what would turn the message around, or show nothing.
-        assert_eq!(echoed("a\u{202E}b\u{200B}c"), "abc");
-        let long = "0".repeat(100_000);
-        assert_eq!(echoed(&long), format!("{}…", "0".repeat(ECHOED_CHARS)));
-        assert_eq!(echoed(&"é".repeat(ECHOED_CHARS)), "é".repeat(ECHOED_CHARS));
-        // As the refusals quote it.
-        let phone = PhoneNumber::parse(&long).unwrap_err().message;
-        assert!(phone.len() < 200, "{phone}");
-        let rome = RomeCode::parse(&"B".repeat(100_000)).unwrap_err().message;
-        assert!(rome.len() < 200, "{rome}");
     }
 }

@@ -32,5 +32,6 @@ pub mod upcast;
 pub mod values;
 
 pub use decider::{Decider, EventType};
-pub use error::{DomainError, ErrorKind, Rule, echoed};
+pub use error::{DomainError, ErrorKind, Rule};
 pub use personal::{ERASED_KEY, PERSONAL_KEY, Personal};
+pub use values::echoed;

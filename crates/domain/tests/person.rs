@@ -671,3 +671,15 @@ fn an_identity_is_corrected_after_the_exit_but_not_after_the_erasure() {
         .when(fix())
         .refused(Rule::PersonErased, "personId");
 }
+
+/// A refusal quotes what was typed, but never all of it.
+#[test]
+fn refusals_quote_an_input_short() {
+    use passerelle_domain::values::{PhoneNumber, RomeCode};
+    let phone = PhoneNumber::parse(&"0".repeat(100_000))
+        .unwrap_err()
+        .message;
+    assert!(phone.len() < 200, "{phone}");
+    let rome = RomeCode::parse(&"B".repeat(100_000)).unwrap_err().message;
+    assert!(rome.len() < 200, "{rome}");
+}

@@ -87,7 +87,7 @@ impl PhoneNumber {
                 "phone",
                 format!(
                     "Le numéro « {} » n'est pas un numéro français : 10 chiffres commençant par 0 (06 12 34 56 78) ou +33.",
-                    crate::echoed(input)
+                    super::text::echoed(input)
                 ),
             )),
         }

@@ -37,7 +37,7 @@ mod ids;
 mod period;
 mod referential;
 mod siret;
-pub(crate) mod text;
+mod text;
 
 pub use contact::{Email, PhoneNumber};
 pub use contract::ContractType;
@@ -51,4 +51,4 @@ pub use period::{
 };
 pub use referential::{Commune, CommuneCode, NafDivision, RomeCode, departement_name};
 pub use siret::Siret;
-pub use text::{Label, Text, search_key};
+pub use text::{ECHOED_CHARS, Label, Text, echoed, search_key};

@@ -24,7 +24,7 @@ pub fn parse_date(input: &str) -> Result<Date, DomainError> {
             "date",
             format!(
                 "La date « {} » ne s'écrit pas AAAA-MM-JJ : écrivez-la par exemple 2026-04-01.",
-                crate::echoed(input)
+                super::text::echoed(input)
             ),
         )
     };
@@ -51,7 +51,7 @@ pub fn parse_date(input: &str) -> Result<Date, DomainError> {
         return Err(malformed());
     }
     if !PLAUSIBLE_YEARS.contains(&year) {
-        return Err(out_of_range(&crate::echoed(input)));
+        return Err(out_of_range(&super::text::echoed(input)));
     }
     if digits.len() != written.len() || digits.len() != 4 {
         return Err(malformed());
@@ -92,7 +92,7 @@ fn not_a_day(input: &str) -> DomainError {
         "date",
         format!(
             "La date « {} » n'existe pas au calendrier : vérifiez le mois (01 à 12) et le jour.",
-            crate::echoed(input)
+            super::text::echoed(input)
         ),
     )
 }

@@ -194,7 +194,7 @@ impl RomeCode {
                 "romeCode",
                 format!(
                     "Le code ROME « {} » n'existe pas : une lettre puis 4 chiffres, par exemple G1602 pour la cuisine.",
-                    crate::echoed(input)
+                    super::text::echoed(input)
                 ),
             ))
         }
@@ -260,7 +260,7 @@ impl NafDivision {
                 "naf",
                 format!(
                     "Le code NAF « {} » n'existe pas : indiquez le code APE de l'établissement (par exemple 56.10A) ou sa division (56).",
-                    crate::echoed(trimmed)
+                    super::text::echoed(trimmed)
                 ),
             ))
         }
@@ -302,7 +302,7 @@ impl CommuneCode {
         let message = if served.is_empty() {
             format!(
                 "Le code commune « {} » ne figure pas au Code officiel géographique de l'INSEE : indiquez le code INSEE de la commune (5 caractères, par exemple 44109 pour Nantes, 75115 pour Paris 15e).",
-                crate::echoed(input)
+                super::text::echoed(input)
             )
         } else {
             let codes: Vec<String> = served

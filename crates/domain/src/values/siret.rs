@@ -33,7 +33,7 @@ impl Siret {
                 "siret",
                 format!(
                     "Le SIRET « {} » doit compter 14 chiffres (9 du SIREN puis 5 de l'établissement).",
-                    crate::echoed(input)
+                    super::text::echoed(input)
                 ),
             ));
         }

@@ -122,8 +122,8 @@ fn formatting(c: char) -> bool {
 
 /// Whether a character shows nothing by itself: dropped or refused here,
 /// or one of those kept that only shape the letters around them. Quoted
-/// back in a message ([`crate::echoed`]), none is.
-pub(crate) fn invisible(c: char) -> bool {
+/// back in a message ([`echoed`]), none is.
+fn invisible(c: char) -> bool {
     stripped(c) || formatting(c) || combining(c)
 }
 
@@ -172,6 +172,26 @@ fn stored(input: &str, max: usize, field: &'static str) -> Result<String, Domain
     }
     Ok(trimmed.to_owned())
 }
+
+/// What a client typed, as a message quotes it back: trimmed, without its
+/// control characters, and cut after [`ECHOED_CHARS`] characters, so that a
+/// refusal stays short whatever was sent.
+pub fn echoed(input: &str) -> String {
+    let mut shown: String = input
+        .trim()
+        .chars()
+        .filter(|&c| !c.is_control() && !invisible(c))
+        .take(ECHOED_CHARS + 1)
+        .collect();
+    if shown.chars().count() > ECHOED_CHARS {
+        shown = shown.chars().take(ECHOED_CHARS).collect();
+        shown.push('…');
+    }
+    shown
+}
+
+/// The characters of an input [`echoed`] keeps.
+pub const ECHOED_CHARS: usize = 30;
 
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $max:expr, $lines:expr) => {
@@ -279,6 +299,17 @@ mod tests {
         let long = "a".repeat(201);
         assert_eq!(Label::parse(&long).unwrap_err().rule, Rule::TextTooLong);
         assert!(Label::parse(&"é".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn an_input_is_quoted_back_short_and_printable() {
+        assert_eq!(echoed("  06 12 34  "), "06 12 34");
+        assert_eq!(echoed("a\u{1}b\0c"), "abc");
+        // Nor what would turn the message around, or show nothing.
+        assert_eq!(echoed("a\u{202E}b\u{200B}c"), "abc");
+        let long = "0".repeat(100_000);
+        assert_eq!(echoed(&long), format!("{}…", "0".repeat(ECHOED_CHARS)));
+        assert_eq!(echoed(&"é".repeat(ECHOED_CHARS)), "é".repeat(ECHOED_CHARS));
     }
 
     #[test]
