@@ -2572,8 +2572,10 @@ async fn a_manager_administers_the_team_and_settings_and_staff_set_their_passwor
         "{page}"
     );
     browser.audit("administration, historique").await;
-    let (status, _, _) = web_get(&server, &staff, "/compte").await;
-    assert_eq!(status, 401, "her session is closed");
+    // Her session is closed: her account's page sends to the sign-in form.
+    let (status, _, body) = web_get(&server, &staff, "/compte").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("action=\"/connexion\""), "{body}");
 
     // One's own password: the current one required, beside its field.
     browser.goto(&format!("{base}/compte")).await;
