@@ -97,8 +97,8 @@ fn stripped(c: char) -> bool {
 /// isolates, invisible operators, interlinear annotations, Egyptian and
 /// shorthand format controls, musical formatting, the language tag. The
 /// joiners (U+200C, U+200D), the direction marks (U+200E, U+200F, U+061C),
-/// which texts in Arabic or Hebrew need, and the tags that spell a flag's
-/// region after U+1F3F4 are kept.
+/// which texts in Arabic or Hebrew need, and the tags (U+E0020 to U+E007F,
+/// which spell a flag's region after U+1F3F4) are kept.
 fn formatting(c: char) -> bool {
     matches!(
         c,
@@ -174,8 +174,9 @@ fn stored(input: &str, max: usize, field: &'static str) -> Result<String, Domain
 }
 
 /// What a client typed, as a message quotes it back: trimmed, without its
-/// control characters, and cut after [`ECHOED_CHARS`] characters, so that a
-/// refusal stays short whatever was sent.
+/// control and invisible characters (nothing in the message turns it
+/// around), and cut after [`ECHOED_CHARS`] characters, so that a refusal
+/// stays short whatever was sent.
 pub fn echoed(input: &str) -> String {
     let mut shown: String = input
         .trim()
