@@ -47,6 +47,12 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     browser.goto(&format!("{base}/")).await;
     browser.audit("accueil").await;
     browser.screenshot("accueil").await;
+    // An address that is not one: refused beside its field, kept.
+    browser.fill("#lien-email", "lucie boulangerie").await;
+    browser.click("form[action='/lien'] button").await;
+    browser.refused("lien-email", "adresse e-mail").await;
+    assert_eq!(browser.value("#lien-email").await, "lucie boulangerie");
+    browser.audit("accueil, lien refusé").await;
     browser
         .fill("#lien-email", "lucie@boulangerie-du-port.fr")
         .await;
