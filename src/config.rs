@@ -451,6 +451,14 @@ impl Config {
              from 1 to 120, retention.session_days from 1 to 3650, \
              retention.signed_convention_months from 1 to 240"
         );
+        let public = url::Url::parse(&config.mail.public_url).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        });
+        anyhow::ensure!(
+            public.is_some(),
+            "mail.public_url « {} » is not an http(s) address: links in mails start with it",
+            config.mail.public_url
+        );
         if let Some(header) = &config.api.client_ip_header {
             // Ignored, every client would count as the proxy: one guesser
             // would lock everybody out.
@@ -657,6 +665,38 @@ mod tests {
             )?;
             let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(config.mail.lease_secs, 40);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn a_public_address_that_is_not_a_web_address_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            for url in [
+                "passerelle.example.org",
+                "ftp://passerelle.example.org",
+                "https://",
+                "",
+            ] {
+                jail.create_file(
+                    "passerelle.toml",
+                    &format!("[mail]\npublic_url = \"{url}\"\n"),
+                )?;
+                let err = Config::load(None, &Overrides::default()).unwrap_err();
+                assert!(
+                    format!("{err:#}").contains("mail.public_url"),
+                    "{url}: {err:#}"
+                );
+            }
+            jail.create_file(
+                "passerelle.toml",
+                "[mail]\npublic_url = \"https://passerelle.example.org/\"\n",
+            )?;
+            Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
             Ok(())
         });
     }

@@ -77,7 +77,27 @@ pub(crate) fn notifier(
 ) -> anyhow::Result<(passerelle_notify::Sender, passerelle_notify::Scheduler)> {
     let timeout = std::time::Duration::from_secs(config.mail.timeout_secs);
     let mailer = match &config.mail.smtp_url {
-        Some(url) => passerelle_notify::Mailer::smtp(url, &config.mail.from, timeout)?,
+        Some(url) => {
+            // Mails that really leave with links only this machine opens.
+            let host = url::Url::parse(&config.mail.public_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            if host == "localhost"
+                || host.ends_with(".localhost")
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+            {
+                tracing::warn!(
+                    public_url = %config.mail.public_url,
+                    "mail.public_url is a loopback address: links in mails sent through \
+                     mail.smtp_url open only on this machine; set it to the address recipients reach"
+                );
+            }
+            passerelle_notify::Mailer::smtp(url, &config.mail.from, timeout)?
+        }
         None => {
             let dir = config
                 .mail

@@ -144,7 +144,7 @@ async fn a_person_export_holds_their_whole_path_in_clear_for_whoever_may_read_it
         &server,
         &manager,
         "query($p: ID!) { healthDataReads(personId: $p) { edges { node {
-            personId reader readerUserId readerRole through readAt } } } }",
+            personId reader readerUserId readerName readerRole through readAt } } } }",
         json!({ "p": person }),
     )
     .await;
@@ -156,6 +156,8 @@ async fn a_person_export_holds_their_whole_path_in_clear_for_whoever_may_read_it
         .iter()
         .map(|e| {
             assert_eq!(e["node"]["readerRole"], "mediator", "{log}");
+            // Staff are named as their accounts are.
+            assert_eq!(e["node"]["readerName"], "Camille Durand", "{log}");
             e["node"]["readerUserId"].as_str().unwrap()
         })
         .collect();
@@ -210,13 +212,13 @@ async fn a_person_export_holds_their_whole_path_in_clear_for_whoever_may_read_it
     let log = ok(
         &server,
         &manager,
-        "{ healthDataReads(first: 1) { edges { node { readerRole } } } }",
+        "{ healthDataReads(first: 1) { edges { node { readerRole readerName } } } }",
         json!({}),
     )
     .await;
     assert_eq!(
-        log["data"]["healthDataReads"]["edges"][0]["node"]["readerRole"],
-        "person"
+        log["data"]["healthDataReads"]["edges"][0]["node"],
+        json!({ "readerRole": "person", "readerName": null })
     );
 
     // Another structure does not even see her; a careless id is an error

@@ -2833,7 +2833,7 @@ async fn the_person_gives_and_withdraws_a_consent_online_from_her_space() {
         space.contains("Partager mon parcours sous forme de témoignage"),
         "{space}"
     );
-    assert!(space.contains("Texte version v1"), "{space}");
+    assert!(space.contains("Texte en version 1"), "{space}");
     browser.audit("espace de la personne, ses accords").await;
     browser
         .click("#accord-TESTIMONY ~ form button[value='donner']")
@@ -5585,6 +5585,16 @@ async fn a_manager_changes_a_role_and_reads_who_read_health_data_from_the_admini
             && !page.contains("Aucune consultation enregistrée."),
         "{page}"
     );
+    // Who read it, by name.
+    let reads = browser
+        .client
+        .find(Locator::Css("section[aria-labelledby='lectures']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reads.contains("Camille Durand (Médiateur)"), "{reads}");
     assert_eq!(
         browser
             .client
@@ -5912,7 +5922,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
         page.contains("Partager mon parcours sous forme de témoignage"),
         "{page}"
     );
-    assert!(page.contains("Texte version v1."), "{page}");
+    assert!(page.contains("Texte en version 1."), "{page}");
     browser.audit("accord à enregistrer, avec son texte").await;
     // How she gave it left out: refused beside the field.
     let form = format!("form[action='/people/{p}/accords/1']");
@@ -5935,7 +5945,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     assert!(page.contains("Accord enregistré"), "{page}");
     assert!(
         page.contains(&format!(
-            "Donné sur un formulaire signé, texte version v1 le {french_today}."
+            "Donné sur un formulaire signé, texte en version 1 le {french_today}."
         )),
         "{page}"
     );
@@ -6013,7 +6023,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     browser.goto(&format!("{base}/people/{p}/accords")).await;
     let page = browser.body().await;
     assert!(
-        page.contains("Donné à l'oral, noté par l'équipe, texte version v1"),
+        page.contains("Donné à l'oral, noté par l'équipe, texte en version 1"),
         "{page}"
     );
     assert!(page.contains("Son accompagnement a pris fin le"), "{page}");

@@ -792,3 +792,234 @@ async fn a_websocket_ends_with_its_session() {
     assert!(!text.contains("Camille"), "{text}");
     assert!(text.contains("UNAUTHENTICATED"), "{text}");
 }
+
+/// An error page keeps the navigation of whoever is signed in (her menu, a
+/// way to sign out); signed out, it has none to keep.
+#[tokio::test]
+async fn an_error_page_keeps_the_signed_in_navigation() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    for path in ["/people/abc", "/immersions/abc", "/pas-une-page"] {
+        let page = no_redirects()
+            .get(format!("{}{path}", server.base))
+            .header("cookie", cookies.join("; "))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 404, "{path}");
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Se déconnecter") && html.contains("href=\"/people\""),
+            "{path}: {html}"
+        );
+    }
+    let (status, html) = server.get("/pas-une-page").await;
+    assert_eq!(status, 404);
+    assert!(!html.contains("Se déconnecter"), "{html}");
+}
+
+/// A refused form shows what was typed again, but never the control
+/// characters a client slipped in.
+#[tokio::test]
+async fn a_refused_value_comes_back_without_control_characters() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let form = Form::fetch(&server, &[]).await;
+    let answer = form
+        .post(&server, "/lien", "email=pas%01une%1Badresse%7F")
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("value=\"pasuneadresse\""), "{html}");
+    assert!(
+        !html.chars().any(|c| c.is_control() && c != '\n'),
+        "{html:?}"
+    );
+}
+
+/// The feedback forms of an immersion appear from its last planned day
+/// on, as the domain takes feedback; refused, each keeps what was typed
+/// and says why beside the field.
+#[tokio::test]
+async fn the_feedback_forms_open_on_the_last_day_and_keep_what_was_typed() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let t = Some(token.as_str());
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let immersion = propose(&server, &token, &person, &employer).await;
+    let today = paris_today();
+    let mut terms = convention(&today.to_string(), 35.0);
+    let last = today + time::Duration::days(3);
+    terms["period"]["end"] = json!(last.to_string());
+    let steps = [
+        (
+            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+            json!({ "i": immersion }),
+        ),
+        (
+            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+            json!({ "i": immersion }),
+        ),
+        (
+            "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
+            json!({ "i": immersion, "c": terms }),
+        ),
+        (
+            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PERSON }) { immersion { id } } }",
+            json!({ "i": immersion }),
+        ),
+        (
+            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: HOST }) { immersion { id } } }",
+            json!({ "i": immersion }),
+        ),
+        (
+            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
+            json!({ "i": immersion }),
+        ),
+        (
+            "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+            json!({ "i": immersion }),
+        ),
+        (
+            "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+            json!({ "i": immersion }),
+        ),
+    ];
+    for (query, variables) in steps {
+        let answer = gql(&server, t, query, variables).await;
+        assert!(answer["errors"].is_null(), "{query}: {answer}");
+    }
+    let id = immersion.as_str().unwrap();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let read = |cookies: Vec<String>| {
+        let base = server.base.clone();
+        async move {
+            no_redirects()
+                .get(format!("{base}/immersions/{id}"))
+                .header("cookie", cookies.join("; "))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .replace("&#39;", "'")
+        }
+    };
+    // It runs until its last day: no feedback yet, here or in the API;
+    // once it stopped, feedback is taken.
+    let page = read(cookies.clone()).await;
+    assert!(page.contains("Enregistrer la fin de l'immersion"), "{page}");
+    for form in ["/observation\"", "/bilan\""] {
+        assert!(!page.contains(form), "{form} offered too early: {page}");
+    }
+    let answer = gql(
+        &server,
+        t,
+        "query($i: ID!) { immersion(id: $i) { takesFeedback } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["immersion"]["takesFeedback"], false,
+        "{answer}"
+    );
+    let answer = gql(
+        &server,
+        t,
+        "mutation($i: ID!) { immersionInterrupt(input: { immersionId: $i, by: PERSON,
+            reason: \"Un déménagement\" }) { immersion { takesFeedback } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["immersionInterrupt"]["immersion"]["takesFeedback"], true,
+        "{answer}"
+    );
+    let page = read(cookies.clone()).await;
+    assert!(
+        page.contains("/observation\"") && page.contains("/bilan\""),
+        "{page}"
+    );
+
+    let session = Form::fetch(&server, &cookies).await;
+    let refused = |path: &'static str, body: String| {
+        let (session, server) = (&session, &server);
+        async move {
+            let answer = session
+                .post(server, &format!("/immersions/{id}/{path}"), &body)
+                .await;
+            assert_eq!(answer.status(), 422, "{path}");
+            answer.text().await.unwrap().replace("&#39;", "'")
+        }
+    };
+    // The mediator's feedback without its notes.
+    let html = refused(
+        "observation",
+        "goals_observed=non&notes=+&next_steps=Une+autre+boulangerie".into(),
+    )
+    .await;
+    assert!(html.contains("id=\"notes-erreur\""), "{html}");
+    assert!(
+        html.contains("name=\"goals_observed\" value=\"non\" checked"),
+        "{html}"
+    );
+    assert!(html.contains(">Une autre boulangerie</textarea>"), "{html}");
+    // The host's assessment, present in part, without the last day.
+    let html = refused(
+        "bilan",
+        "attendance=PARTIALLY&goals_reached=non&skill-TEAMWORK=STRONG&advice=Revenir+en+mai&hiring=CDI".into(),
+    )
+    .await;
+    assert!(html.contains("id=\"last_day_present-erreur\""), "{html}");
+    assert!(html.contains("value=\"PARTIALLY\" checked"), "{html}");
+    assert!(html.contains("value=\"STRONG\" selected"), "{html}");
+    assert!(html.contains("value=\"CDI\" selected"), "{html}");
+    assert!(html.contains(">Revenir en mai</textarea>"), "{html}");
+    // A last day outside the immersion, and hours that cannot be.
+    let html = refused(
+        "bilan",
+        format!(
+            "attendance=PARTIALLY&goals_reached=oui&last_day_present={}",
+            today - time::Duration::days(1)
+        ),
+    )
+    .await;
+    assert!(html.contains("id=\"last_day_present-erreur\""), "{html}");
+    assert!(html.contains("pendant l'immersion"), "{html}");
+    let html = refused(
+        "bilan",
+        format!("attendance=PARTIALLY&goals_reached=oui&last_day_present={today}&missed_hours=-3"),
+    )
+    .await;
+    assert!(html.contains("id=\"missed_hours-erreur\""), "{html}");
+    assert!(html.contains("value=\"-3\""), "{html}");
+    // An outcome of a hiring without its contract.
+    let html = refused("suite", "milestone=END&outcome=HIRED&contract=".into()).await;
+    assert!(html.contains("id=\"contract-erreur\""), "{html}");
+    assert!(html.contains("value=\"HIRED\" selected"), "{html}");
+    // Nothing of it was recorded.
+    let answer = gql(
+        &server,
+        t,
+        "query($i: ID!) { immersion(id: $i) { feedbackAuthors outcomes } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["immersion"]["feedbackAuthors"],
+        json!([]),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["immersion"]["outcomes"],
+        json!([]),
+        "{answer}"
+    );
+}

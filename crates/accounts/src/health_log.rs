@@ -42,6 +42,9 @@ pub struct HealthRead {
     /// `user:<id>` or `person:<id>`.
     pub reader: String,
     pub reader_role: String,
+    /// The staff member's name as their account holds it now; none for the
+    /// person herself.
+    pub reader_name: Option<String>,
     pub through: String,
     pub read_at: OffsetDateTime,
 }
@@ -88,12 +91,15 @@ pub async fn reads(
     limit: i64,
 ) -> Result<Vec<HealthRead>, AccountError> {
     Ok(sqlx::query_as(
-        "select id, structure_id, person_id, reader, reader_role, through, read_at
-         from health_data_reads
-         where structure_id = $1
-           and ($2::uuid is null or person_id = $2)
-           and ($3::bigint is null or id < $3)
-         order by id desc limit $4",
+        "select r.id, r.structure_id, r.person_id, r.reader, r.reader_role, u.name as reader_name,
+                r.through, r.read_at
+         from health_data_reads r
+         left join users u
+           on u.user_id = case when r.reader like 'user:%' then substr(r.reader, 6)::uuid end
+         where r.structure_id = $1
+           and ($2::uuid is null or r.person_id = $2)
+           and ($3::bigint is null or r.id < $3)
+         order by r.id desc limit $4",
     )
     .bind(structure)
     .bind(person)

@@ -1332,3 +1332,35 @@ fn an_unknown_immersion_is_not_found() {
         .refused(Rule::UnknownAggregate, "immersionId");
     assert_eq!(err.kind, ErrorKind::NotFound);
 }
+
+#[test]
+fn a_partial_attendance_falls_within_the_immersion() {
+    let completed = Journey::completed(convention());
+    let day = date!(2026 - 03 - 23);
+    let partial = |last_day_present, missed_hours| {
+        given::<Immersion>(&completed.events, context(day)).when(ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Host(HostAssessment {
+                attendance: Attendance::Partially {
+                    last_day_present,
+                    missed_hours,
+                },
+                ..host_assessment(false)
+            }),
+            recorded_on: day,
+        })
+    };
+    // From 9 to 20 March: 12 days, at most 48 hours a week, 83 hours.
+    for outside in [date!(2026 - 03 - 08), date!(2026 - 03 - 21)] {
+        let err =
+            partial(outside, 0).refused(Rule::PresenceOutsideImmersion, "feedback.lastDayPresent");
+        assert!(
+            err.message.contains("du 9 mars 2026 au 20 mars 2026"),
+            "{err}"
+        );
+    }
+    let err = partial(date!(2026 - 03 - 09), 84)
+        .refused(Rule::PresenceOutsideImmersion, "feedback.missedHours");
+    assert!(err.message.contains("au plus 83"), "{err}");
+    partial(date!(2026 - 03 - 09), 83).events();
+    partial(date!(2026 - 03 - 20), 0).events();
+}

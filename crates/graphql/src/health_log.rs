@@ -59,6 +59,11 @@ impl HealthDataRead {
             .strip_prefix("user:")
             .map(|id| ID(id.to_owned()))
     }
+    /// The staff member who read it, by their account's name; null when
+    /// the person read her own.
+    async fn reader_name(&self) -> Option<&str> {
+        self.0.reader_name.as_deref()
+    }
     /// `mediator`, `manager`, `admin` or `person`.
     async fn reader_role(&self) -> &str {
         &self.0.reader_role

@@ -94,6 +94,12 @@ impl Immersion {
     async fn awaits_validation(&self) -> Result<bool> {
         stored(self.0.awaits_validation())
     }
+    /// Whether feedback is recorded today: once the immersion ended, or
+    /// from its last planned day on while it runs.
+    async fn takes_feedback(&self, ctx: &Context<'_>) -> Result<bool> {
+        let today = gateway(ctx).handler.clock().today();
+        stored(self.0.takes_feedback(today))
+    }
     async fn accepted_by_person(&self) -> bool {
         self.0.accepted_by_person
     }
@@ -1239,7 +1245,16 @@ impl ImmersionMutation {
                             last_day_present: h.last_day_present.ok_or_else(|| {
                                 required("host.lastDayPresent", "Indiquez le dernier jour de présence.")
                             })?,
-                            missed_hours: u16::try_from(h.missed_hours.unwrap_or(0)).unwrap_or(0),
+                            missed_hours: u16::try_from(h.missed_hours.unwrap_or(0)).map_err(|_| {
+                                on_field(
+                                    "host.missedHours",
+                                    passerelle_domain::DomainError::invalid(
+                                        passerelle_domain::Rule::PresenceOutsideImmersion,
+                                        "host.missedHours",
+                                        "Les heures manquées se comptent en heures entières, de 0 au total de l'immersion.",
+                                    ),
+                                )
+                            })?,
                         },
                     },
                     goals_reached: h.goals_reached,

@@ -111,6 +111,7 @@ struct ChangeAnswer {
 struct ReadAnswer {
     person_id: String,
     reader_user_id: Option<String>,
+    reader_name: Option<String>,
     reader_role: String,
     through: String,
     read_at: String,
@@ -302,7 +303,7 @@ const ADMIN_QUERY: &str = "query($a: String, $j: String, $l: String) {
         edges { node { action actorName actorRole subjectName role previousRole settings at } }
         pageInfo { hasNextPage endCursor } }
     healthDataReads(first: 20, after: $l) {
-        edges { node { personId readerUserId readerRole through readAt } }
+        edges { node { personId readerUserId readerName readerRole through readAt } }
         pageInfo { hasNextPage endCursor } }
 }";
 
@@ -412,9 +413,15 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
         .into_iter()
         .map(|r| ReadShown {
             at: moment(&r.read_at),
-            reader: match r.reader_user_id {
-                Some(_) => reader_role_label(&r.reader_role.to_ascii_lowercase()).to_owned(),
-                None => "La personne elle-même".to_owned(),
+            reader: match (r.reader_user_id, r.reader_name) {
+                (Some(_), Some(name)) => format!(
+                    "{name} ({})",
+                    reader_role_label(&r.reader_role.to_ascii_lowercase())
+                ),
+                (Some(_), None) => {
+                    reader_role_label(&r.reader_role.to_ascii_lowercase()).to_owned()
+                }
+                (None, _) => "La personne elle-même".to_owned(),
             },
             through: match r.through.as_str() {
                 "DATA_EXPORT" => "Export de ses données",

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Code, Day, PersonName, person_not_found, read_or_return};
-use crate::home::{Notice, ViewerMay, notice, paragraphs};
+use crate::home::{Notice, ViewerMay, notice, paragraphs, version_shown};
 use crate::page::{BAD_DAY, FormState, Nav, Page, message, typed_day};
 
 /// A purpose's part of an address: a number, `/accords/1`, never its name.
@@ -70,7 +70,7 @@ pub(crate) struct ConsentRecord {
 }
 
 impl ConsentRecord {
-    /// « Donné sur un formulaire signé, texte version v1 » ; « Retiré ».
+    /// « Donné sur un formulaire signé, texte en version 1 » ; « Retiré ».
     pub(crate) fn said(&self) -> String {
         if !self.given {
             return "Retiré".to_owned();
@@ -81,7 +81,7 @@ impl ConsentRecord {
             said.push_str(&in_sentence(how.french()));
         }
         if let Some(version) = &self.text_version {
-            said.push_str(&format!(", texte version {version}"));
+            said.push_str(&format!(", texte en {}", version_shown(version)));
         }
         said
     }
@@ -120,7 +120,7 @@ const PERSON_CONSENTS: &str = "query($p: ID!) { person(id: $p) { firstName lastN
 struct PurposeView {
     slug: &'static str,
     label: &'static str,
-    /// « Donné le 4 mai 2026 sur un formulaire signé, texte version v1 ».
+    /// « Donné le 4 mai 2026 sur un formulaire signé, texte en version 1 ».
     stands: String,
     /// A withdrawal to record (it stands given), or a consent to record.
     withdraw: bool,
@@ -226,6 +226,12 @@ struct GiveTemplate {
     form: FormState,
     /// Why no form is offered, when the viewer may not record a consent.
     no_more: Option<String>,
+}
+
+impl GiveTemplate {
+    fn version_shown(&self) -> String {
+        version_shown(&self.version)
+    }
 }
 
 /// How she gave it, as the form offers it.

@@ -168,6 +168,14 @@ pub(crate) fn paragraphs(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// A consent text's version as people read it: « version 1 » for `v1`.
+pub(crate) fn version_shown(version: &str) -> String {
+    match version.strip_prefix('v') {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("version {n}"),
+        _ => format!("version « {version} »"),
+    }
+}
+
 /// A consent text as the person reads it, with their answer so far.
 struct ConsentView {
     /// The API's name of the purpose (`TESTIMONY`).
@@ -176,6 +184,12 @@ struct ConsentView {
     paragraphs: Vec<String>,
     version: String,
     given: bool,
+}
+
+impl ConsentView {
+    fn version_shown(&self) -> String {
+        version_shown(&self.version)
+    }
 }
 
 impl Page {

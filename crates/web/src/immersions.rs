@@ -20,7 +20,9 @@ use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signato
 
 use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
 use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
-use crate::labels::{CONTRACTS, MILESTONES, OBJECTIVES, OUTCOMES, SITUATIONS, SKILLS};
+use crate::labels::{
+    ATTENDANCES, CONTRACTS, LEVELS, MILESTONES, OBJECTIVES, OUTCOMES, SITUATIONS, SKILLS,
+};
 use crate::page::{FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, parse_date};
 use crate::renewal::ConventionFacts;
 use crate::visit::{ChoiceQuery, EmployerChoice, ListAction, PostedChoice};
@@ -35,7 +37,7 @@ fn not_found() -> Response {
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmpObjective
     personId employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
-    awaitedSignatories awaitsValidation feedbackAuthors
+    awaitedSignatories awaitsValidation takesFeedback feedbackAuthors
     viewerMay { answerFor signOnlineAs giveFeedbackAs answerAssessment } } }";
 
 /// What the immersion's stream records of its ends and accidents: read
@@ -162,6 +164,7 @@ struct Shown {
     period_end: Option<Day>,
     awaited_signatories: Vec<Code<Signatory>>,
     awaits_validation: bool,
+    takes_feedback: bool,
     feedback_authors: Vec<Code<FeedbackAuthor>>,
     viewer_may: ViewerMay,
 }
@@ -236,6 +239,8 @@ struct ImmersionTemplate {
     observe: bool,
     staff: bool,
     skills: &'static [(&'static str, &'static str)],
+    levels: &'static [(&'static str, &'static str)],
+    attendances: &'static [(&'static str, &'static str)],
     contracts: &'static [(&'static str, &'static str)],
     milestones: &'static [(&'static str, &'static str)],
     outcomes: &'static [(&'static str, &'static str)],
@@ -266,6 +271,11 @@ struct ImmersionTemplate {
 }
 
 impl ImmersionTemplate {
+    /// The level a refused assessment gave `skill`: none when first shown.
+    fn level_of(&self, skill: &str) -> &str {
+        self.form.value(&format!("skill-{skill}"))
+    }
+
     /// The refusal of `action`, shown beside its form.
     fn refusal(&self, action: &str) -> Option<&str> {
         self.refused
@@ -305,6 +315,24 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
             ("answeredOn", "answered_on"),
         ],
         "abandon" => &[("justification", "deprecate_justification")],
+        // The host's assessment.
+        "bilan" => &[
+            ("attendance", "attendance"),
+            ("lastDayPresent", "last_day_present"),
+            ("missedHours", "missed_hours"),
+            ("advice", "advice"),
+            ("hiring", "hiring"),
+        ],
+        // The mediator's own feedback.
+        "observation" => &[("notes", "notes"), ("nextSteps", "next_steps")],
+        // An outcome: a milestone too early or already recorded is said
+        // beside the milestone.
+        "suite" => &[
+            ("milestone", "milestone"),
+            ("recordedOn", "milestone"),
+            ("outcome", "outcome"),
+            ("contract", "contract"),
+        ],
         _ => &[],
     }
 }
@@ -426,11 +454,13 @@ impl Page {
         );
         // The host assesses online; a mediator enters an assessment
         // received on paper or by phone, which also stops the reminders.
-        let assess = after_start
+        // Feedback is offered when the domain takes it: from the last
+        // planned day on.
+        let assess = i.takes_feedback
             && may.gives_feedback_as(FeedbackAuthor::Host)
             && !given(FeedbackAuthor::Host);
-        let observe = after_start && staff && !given(FeedbackAuthor::Mediator);
-        let feedback = after_start
+        let observe = i.takes_feedback && staff && !given(FeedbackAuthor::Mediator);
+        let feedback = i.takes_feedback
             && !staff
             && may.gives_feedback_as(FeedbackAuthor::Person)
             && !given(FeedbackAuthor::Person);
@@ -578,6 +608,8 @@ impl Page {
             observe,
             staff,
             skills: &SKILLS,
+            levels: &LEVELS,
+            attendances: &ATTENDANCES,
             contracts: &CONTRACTS,
             milestones: &MILESTONES,
             outcomes: &OUTCOMES,
@@ -1327,6 +1359,10 @@ fn operation(
                 json!({ "i": id, "h": {
                     "receivedByOtherMeans": staff,
                     "attendance": f.get("attendance"),
+                    "lastDayPresent": f.optional("last_day_present"),
+                    // What is not a whole number goes as one the API
+                    // refuses, so that its refusal shows beside the field.
+                    "missedHours": f.optional("missed_hours").map(|h| h.parse::<i32>().unwrap_or(-1)),
                     "goalsReached": f.get("goals_reached") == "oui",
                     "skills": skills,
                     "advice": f.optional("advice"),
@@ -1364,7 +1400,7 @@ fn operation(
                 feedbackRecord(input: { immersionId: $i, mediator: $m }) { immersion { id } } }"
                 .to_owned(),
             json!({ "i": id, "m": {
-                "goalsReached": f.get("goals_reached") == "oui",
+                "goalsReached": f.get("goals_observed") == "oui",
                 "notes": f.get("notes"),
                 "nextSteps": f.optional("next_steps"),
             } }),

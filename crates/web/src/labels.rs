@@ -6,7 +6,9 @@ use std::sync::LazyLock;
 
 use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
-use passerelle_domain::immersion::{Milestone, Objective, Outcome, SituationKind, Skill};
+use passerelle_domain::immersion::{
+    AttendanceKind, Level, Milestone, Objective, Outcome, SituationKind, Skill,
+};
 use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use passerelle_domain::person::{ExitReasonKind, PersonStage};
 use passerelle_domain::values::{AgeBand, ContractType};
@@ -31,6 +33,8 @@ pub(crate) static HORIZONS: Options = LazyLock::new(options::<Horizon>);
 pub(crate) static INTENTS: Options = LazyLock::new(options::<HiringIntent>);
 pub(crate) static PURPOSES: Options = LazyLock::new(options::<VisitPurpose>);
 pub(crate) static SKILLS: Options = LazyLock::new(options::<Skill>);
+pub(crate) static LEVELS: Options = LazyLock::new(options::<Level>);
+pub(crate) static ATTENDANCES: Options = LazyLock::new(options::<AttendanceKind>);
 pub(crate) static CONTRACTS: Options = LazyLock::new(options::<ContractType>);
 pub(crate) static MILESTONES: Options = LazyLock::new(options::<Milestone>);
 pub(crate) static OUTCOMES: Options = LazyLock::new(options::<Outcome>);

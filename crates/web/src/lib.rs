@@ -230,6 +230,10 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route("/static/app.css", get(stylesheet))
         .fallback(not_found_page)
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            page::with_navigation,
+        ))
         .with_state(api)
 }
 

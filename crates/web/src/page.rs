@@ -545,6 +545,16 @@ pub(crate) const STALE_PAGE: &str =
 pub(crate) const STALE_CHOICE: &str = "La personne choisie n'est plus à cette place dans la liste : \
      rien n'a été prérempli. Choisissez-la de nouveau depuis la liste, ou remplissez le formulaire.";
 
+/// A value a client sent, to show in a field again: without control
+/// characters (other than tab and line breaks), which an HTML page may not
+/// carry and the API refuses anyway.
+pub(crate) fn shown_again(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
+}
+
 /// A form's values as sent, and the errors to show beside each field.
 #[derive(Default)]
 pub(crate) struct FormState {
@@ -554,11 +564,12 @@ pub(crate) struct FormState {
 }
 
 impl FormState {
+    /// The values sent, to show again ([`shown_again`]).
     pub(crate) fn with(values: &[(&str, &str)]) -> Self {
         Self {
             values: values
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .map(|(k, v)| ((*k).to_owned(), shown_again(v)))
                 .collect(),
             ..Self::default()
         }
@@ -618,6 +629,17 @@ pub fn error_page(status: StatusCode, text: &str) -> Response {
     message(status, "Requête refusée", text)
 }
 
+/// A message page's words, kept on its answer so that [`with_navigation`]
+/// can show it again with the viewer's navigation.
+#[derive(Clone)]
+struct Said {
+    title: String,
+    text: String,
+}
+
+/// A page that only says something (not found, refused, unavailable). It
+/// is made without knowing the viewer; [`with_navigation`] gives it back
+/// the menu of whoever is signed in.
 pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     let nav = Nav {
         staff: false,
@@ -635,5 +657,47 @@ pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     .unwrap_or_else(|_| text.to_owned());
     let mut response = (status, body).into_response();
     secure(response.headers_mut());
+    response.extensions_mut().insert(Said {
+        title: title.to_owned(),
+        text: text.to_owned(),
+    });
     response
+}
+
+/// Every page's layer: a message page answered to a signed-in viewer is
+/// shown again with her navigation (her menu, signing out), so that an
+/// error does not strand her. Only messages pay the session's lookup, and
+/// only with a session cookie.
+pub(crate) async fn with_navigation(
+    axum::extract::State(api): axum::extract::State<ApiCell>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers().clone();
+    let extensions = request.extensions().clone();
+    let response = next.run(request).await;
+    let Some(said) = response.extensions().get::<Said>().cloned() else {
+        return response;
+    };
+    if cookie(&headers, SESSION_COOKIE).is_none() {
+        return response;
+    }
+    let Ok(page) = Page::of(&api, &headers, &extensions).await else {
+        return response;
+    };
+    if page.viewer.user.is_none() && page.viewer.principal.is_none() {
+        return response;
+    }
+    let body = MessageTemplate {
+        nav: page.nav(None),
+        title: &said.title,
+        message: &said.text,
+    }
+    .render();
+    let (parts, _) = response.into_parts();
+    let mut shown = page.render(parts.status, body);
+    for c in parts.headers.get_all(header::SET_COOKIE) {
+        shown.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    shown
 }

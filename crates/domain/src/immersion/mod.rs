@@ -436,6 +436,13 @@ impl Stage {
         matches!(self, Stage::Interrupted | Stage::Completed)
     }
 
+    /// Whether feedback is taken on `today`: once the immersion ended, or
+    /// from its last planned day (`planned_end`) on while it runs, the day
+    /// the tutor is asked for the assessment.
+    pub fn takes_feedback(self, planned_end: Option<Date>, today: Date) -> bool {
+        self.has_ended() || (self == Stage::Started && planned_end.is_some_and(|end| today >= end))
+    }
+
     /// Whether the convention awaits the structure's validation: drafted,
     /// and no signature it requires is missing (`missing`, as
     /// [`ImmersionState::missing_signatures`] gives them).
@@ -1465,11 +1472,7 @@ fn record_feedback(
 ) -> Result<ImmersionEvent, DomainError> {
     let Existing { state, context, .. } = immersion;
     let today = context.today;
-    // From the last planned day on, or once it ended: the tutor is asked on
-    // the last day.
-    let ready = state.stage.has_ended()
-        || (state.stage == Stage::Started && state.planned_end().is_some_and(|end| today >= end));
-    if !ready {
+    if !state.stage.takes_feedback(state.planned_end(), today) {
         return Err(DomainError::rule(
             Rule::FeedbackTooEarly,
             "feedback",
@@ -1495,6 +1498,17 @@ fn record_feedback(
             format!("{who} est déjà enregistré."),
         ));
     }
+    if let Feedback::Host(HostAssessment {
+        attendance:
+            Attendance::Partially {
+                last_day_present,
+                missed_hours,
+            },
+        ..
+    }) = feedback
+    {
+        check_presence(state, *last_day_present, *missed_hours)?;
+    }
     if let Feedback::Person(PersonFeedback {
         on_assessment: Some(_),
         ..
@@ -1513,6 +1527,44 @@ fn record_feedback(
         recorded_on,
     }
     .into())
+}
+
+/// A partial attendance: the last day present falls between the first day
+/// and the last (the day it ended, else the planned one), and the hours
+/// missed are no more than the immersion's days at the most hours a week
+/// allows.
+fn check_presence(
+    state: &ImmersionState,
+    last_day_present: Date,
+    missed_hours: u16,
+) -> Result<(), DomainError> {
+    let (Some(first), Some(last)) = (state.started_on, state.ended_on.or(state.planned_end()))
+    else {
+        return Ok(());
+    };
+    if last_day_present < first || last_day_present > last {
+        return Err(DomainError::rule(
+            Rule::PresenceOutsideImmersion,
+            "feedback.lastDayPresent",
+            format!(
+                "Le dernier jour de présence tombe pendant l'immersion : du {} au {}.",
+                fr::date(first),
+                fr::date(last)
+            ),
+        ));
+    }
+    let days = (last - first).whole_days() + 1;
+    let most = (days * i64::from(MAX_WEEKLY_HOURS) + 6) / 7;
+    if i64::from(missed_hours) > most {
+        return Err(DomainError::rule(
+            Rule::PresenceOutsideImmersion,
+            "feedback.missedHours",
+            format!(
+                "{missed_hours} heures manquées, c'est plus que l'immersion n'en compte : au plus {most} sur ses {days} jours."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The person's answer to the host's assessment, once both the assessment

@@ -383,6 +383,20 @@ impl ImmersionRow {
         Ok(self.stage()?.awaits_validation(&self.missing_signatures()?))
     }
 
+    /// The last planned day: the validated renewal's, else the
+    /// convention's (as `ImmersionState::planned_end`).
+    pub fn planned_end(&self) -> Result<Option<Date>, UnknownTag> {
+        Ok(match self.renewal()? {
+            Some(RenewalStatus::Validated) => self.renewal_end,
+            _ => self.period_end,
+        })
+    }
+
+    /// Whether feedback is recorded on `today` (the domain's rule).
+    pub fn takes_feedback(&self, today: Date) -> Result<bool, UnknownTag> {
+        Ok(self.stage()?.takes_feedback(self.planned_end()?, today))
+    }
+
     pub fn feedback_authors(&self) -> Result<Vec<FeedbackAuthor>, UnknownTag> {
         untag_all(&self.feedback_authors)
     }
