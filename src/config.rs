@@ -451,12 +451,20 @@ impl Config {
              from 1 to 120, retention.session_days from 1 to 3650, \
              retention.signed_convention_months from 1 to 240"
         );
+        // Links are made by appending a path: a query, a fragment or
+        // credentials would break them or go out in every mail.
         let public = url::Url::parse(&config.mail.public_url).ok().filter(|u| {
-            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty())
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && u.fragment().is_none()
         });
         anyhow::ensure!(
             public.is_some(),
-            "mail.public_url « {} » is not an http(s) address: links in mails start with it",
+            "mail.public_url « {} » is not an http(s) address without credentials, query or \
+             fragment: links in mails start with it",
             config.mail.public_url
         );
         if let Some(header) = &config.api.client_ip_header {

@@ -88,7 +88,7 @@ pub(crate) fn notifier(
                 || host
                     .trim_matches(['[', ']'])
                     .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
+                    .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
             {
                 tracing::warn!(
                     public_url = %config.mail.public_url,

@@ -5945,7 +5945,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     assert!(page.contains("Accord enregistré"), "{page}");
     assert!(
         page.contains(&format!(
-            "Donné sur un formulaire signé, texte en version 1 le {french_today}."
+            "Donné le {french_today} sur un formulaire signé (texte en version 1)."
         )),
         "{page}"
     );
@@ -6023,7 +6023,7 @@ async fn a_mediator_records_a_paper_consent_and_its_withdrawal_from_her_file() {
     browser.goto(&format!("{base}/people/{p}/accords")).await;
     let page = browser.body().await;
     assert!(
-        page.contains("Donné à l'oral, noté par l'équipe, texte en version 1"),
+        page.contains("à l'oral, noté par l'équipe (texte en version 1)"),
         "{page}"
     );
     assert!(page.contains("Son accompagnement a pris fin le"), "{page}");

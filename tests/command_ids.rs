@@ -109,3 +109,43 @@ async fn a_retry_gets_the_first_answer_and_another_command_under_its_id_a_confli
         assert!(!text.contains("acceptedBy"), "{text}");
     }
 }
+
+/// A retry's answer is the first answer's very text: its fields in the
+/// order the request asked for them, as GraphQL answers, not sorted.
+#[tokio::test]
+async fn a_retry_gets_the_fields_in_the_order_asked() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, None).await;
+    let immersion = propose(&server, &staff, &person, &employer).await;
+    let body = json!({ "query": ACCEPT, "variables": {
+        "i": immersion, "by": "PERSON", "c": uuid::Uuid::new_v4().to_string() } })
+    .to_string();
+    let send = || async {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", server.base))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {staff}"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let first = send().await;
+    let retried = send().await;
+    let asked = ["\"id\"", "\"acceptedByPerson\"", "\"acceptedByEmployer\""];
+    for answer in [&first, &retried] {
+        let at: Vec<usize> = asked
+            .iter()
+            .map(|f| answer.find(f).unwrap_or_else(|| panic!("{f} in {answer}")))
+            .collect();
+        assert!(at.is_sorted(), "fields in the order asked: {answer}");
+    }
+    assert_eq!(retried, first);
+}

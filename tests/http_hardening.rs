@@ -844,57 +844,15 @@ async fn a_refused_value_comes_back_without_control_characters() {
 /// on, as the domain takes feedback; refused, each keeps what was typed
 /// and says why beside the field.
 #[tokio::test]
-async fn the_feedback_forms_open_on_the_last_day_and_keep_what_was_typed() {
+async fn the_feedback_forms_wait_for_the_last_day_and_keep_what_was_typed() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let (server, token) = started(&db, &dir).await;
     let t = Some(token.as_str());
     let employer =
         register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
-    let person = enroll(&server, &token, None).await;
-    let immersion = propose(&server, &token, &person, &employer).await;
     let today = paris_today();
-    let mut terms = convention(&today.to_string(), 35.0);
-    let last = today + time::Duration::days(3);
-    terms["period"]["end"] = json!(last.to_string());
-    let steps = [
-        (
-            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
-            json!({ "i": immersion }),
-        ),
-        (
-            "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
-            json!({ "i": immersion }),
-        ),
-        (
-            "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
-            json!({ "i": immersion, "c": terms }),
-        ),
-        (
-            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PERSON }) { immersion { id } } }",
-            json!({ "i": immersion }),
-        ),
-        (
-            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: HOST }) { immersion { id } } }",
-            json!({ "i": immersion }),
-        ),
-        (
-            "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) { immersion { id } } }",
-            json!({ "i": immersion }),
-        ),
-        (
-            "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
-            json!({ "i": immersion }),
-        ),
-        (
-            "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
-            json!({ "i": immersion }),
-        ),
-    ];
-    for (query, variables) in steps {
-        let answer = gql(&server, t, query, variables).await;
-        assert!(answer["errors"].is_null(), "{query}: {answer}");
-    }
+    let immersion = running(&server, &token, &employer, today + time::Duration::days(3)).await;
     let id = immersion.as_str().unwrap();
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
     let read = |cookies: Vec<String>| {
@@ -979,8 +937,15 @@ async fn the_feedback_forms_open_on_the_last_day_and_keep_what_was_typed() {
     .await;
     assert!(html.contains("id=\"last_day_present-erreur\""), "{html}");
     assert!(html.contains("value=\"PARTIALLY\" checked"), "{html}");
-    assert!(html.contains("value=\"STRONG\" selected"), "{html}");
-    assert!(html.contains("value=\"CDI\" selected"), "{html}");
+    assert!(
+        within(&html, "<select id=\"skill-TEAMWORK\"", "</select>")
+            .contains("value=\"STRONG\" selected"),
+        "{html}"
+    );
+    assert!(
+        within(&html, "<select id=\"hiring\"", "</select>").contains("value=\"CDI\" selected"),
+        "{html}"
+    );
     assert!(html.contains(">Revenir en mai</textarea>"), "{html}");
     // A last day outside the immersion, and hours that cannot be.
     let html = refused(
@@ -1000,6 +965,14 @@ async fn the_feedback_forms_open_on_the_last_day_and_keep_what_was_typed() {
     .await;
     assert!(html.contains("id=\"missed_hours-erreur\""), "{html}");
     assert!(html.contains("value=\"-3\""), "{html}");
+    // Hours given with a full attendance: refused, not dropped.
+    let html = refused(
+        "bilan",
+        "attendance=COMPLETED&goals_reached=oui&missed_hours=4".into(),
+    )
+    .await;
+    assert!(html.contains("id=\"missed_hours-erreur\""), "{html}");
+    assert!(html.contains("présence en partie"), "{html}");
     // An outcome of a hiring without its contract.
     let html = refused("suite", "milestone=END&outcome=HIRED&contract=".into()).await;
     assert!(html.contains("id=\"contract-erreur\""), "{html}");
@@ -1021,5 +994,143 @@ async fn the_feedback_forms_open_on_the_last_day_and_keep_what_was_typed() {
         answer["data"]["immersion"]["outcomes"],
         json!([]),
         "{answer}"
+    );
+
+    // Sent whole, each is read back on the page and in the API, and a
+    // milestone recorded is no longer offered.
+    for (path, body) in [
+        (
+            "observation",
+            "goals_observed=non&notes=Le+rythme+du+matin+est+dur&next_steps=",
+        ),
+        ("suite", "milestone=END&outcome=TRAINING&contract="),
+    ] {
+        let answer = session
+            .post(&server, &format!("/immersions/{id}/{path}"), body)
+            .await;
+        assert_eq!(answer.status(), 303, "{path}");
+    }
+    let page = read(cookies.clone()).await;
+    assert!(page.contains("Le retour du médiateur"), "{page}");
+    assert!(page.contains("Le rythme du matin est dur"), "{page}");
+    assert!(
+        page.contains("À la fin de l'immersion : Formation, noté le"),
+        "{page}"
+    );
+    assert!(!page.contains("<option value=\"END\""), "{page}");
+    assert!(page.contains("<option value=\"ONE_MONTH\""), "{page}");
+    // Sent again from a page left open, the feedback given meanwhile is
+    // refused above the page, its form gone.
+    let html = refused("observation", "goals_observed=oui&notes=Encore".into()).await;
+    assert!(!html.contains("/observation\""), "{html}");
+    assert!(
+        html.contains(
+            "<p class=\"alert\" role=\"alert\">Le retour du médiateur est déjà enregistré."
+        ),
+        "{html}"
+    );
+    let answer = gql(
+        &server,
+        t,
+        "query($i: ID!) { immersion(id: $i) { mediatorFeedback { notes goalsReached }
+            outcomeRecords { milestone outcome contract recordedOn } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["immersion"]["outcomeRecords"],
+        json!([{ "milestone": "END", "outcome": "TRAINING", "contract": null,
+            "recordedOn": today.to_string() }]),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["immersion"]["mediatorFeedback"],
+        json!({ "notes": "Le rythme du matin est dur", "goalsReached": false }),
+        "{answer}"
+    );
+}
+
+/// The part of `html` from `start` to the next `end`.
+fn within<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {html}"));
+    let to = html[from..].find(end).map_or(html.len(), |e| from + e);
+    &html[from..to]
+}
+
+/// An immersion of a newly enrolled person at `employer`, from today to
+/// `last`, started today.
+async fn running(server: &Server, token: &str, employer: &Value, last: time::Date) -> Value {
+    let person = enroll(server, token, None).await;
+    let immersion = propose(server, token, &person, employer).await;
+    let mut terms = convention(&paris_today().to_string(), 35.0);
+    terms["period"]["end"] = json!(last.to_string());
+    let one =
+        |mutation: &str| format!("mutation($i: ID!) {{ {mutation} {{ immersion {{ id }} }} }}");
+    let steps = [
+        one("immersionAccept(input: { immersionId: $i, by: PERSON })"),
+        one("immersionAccept(input: { immersionId: $i, by: EMPLOYER })"),
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i,
+            convention: $c }) { immersion { id } } }"
+            .to_owned(),
+        one("conventionSign(input: { immersionId: $i, signatory: PERSON })"),
+        one("conventionSign(input: { immersionId: $i, signatory: HOST })"),
+        one("conventionSign(input: { immersionId: $i, signatory: PRESCRIBER })"),
+        one("conventionValidate(input: { immersionId: $i })"),
+        one("immersionStart(input: { immersionId: $i })"),
+    ];
+    for query in steps {
+        let answer = gql(
+            server,
+            Some(token),
+            &query,
+            json!({ "i": immersion, "c": terms }),
+        )
+        .await;
+        assert!(answer["errors"].is_null(), "{query}: {answer}");
+    }
+    immersion
+}
+
+/// On its last planned day, while it runs, an immersion takes feedback:
+/// the page offers its forms.
+#[tokio::test]
+async fn the_feedback_forms_open_on_the_last_planned_day_while_it_runs() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let immersion = running(&server, &token, &employer, paris_today()).await;
+    let answer = gql(
+        &server,
+        Some(&token),
+        "query($i: ID!) { immersion(id: $i) { currentStage takesFeedback } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["immersion"],
+        json!({ "currentStage": "STARTED", "takesFeedback": true }),
+        "{answer}"
+    );
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let page = no_redirects()
+        .get(format!(
+            "{}/immersions/{}",
+            server.base,
+            immersion.as_str().unwrap()
+        ))
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("/observation\"") && page.contains("/bilan\""),
+        "{page}"
     );
 }

@@ -38,6 +38,7 @@ const RECORD: &str = "query($i: ID!) { immersion(id: $i) {
                  receivedByOtherMeans recordedOn recorded { by role at } }
     personFeedback { words countersigns disagreement recordedOn recorded { by role at } }
     mediatorFeedback { notes goalsReached nextSteps recordedOn recorded { by role at } }
+    outcomeRecords { milestone outcome contract recordedOn recorded { by role at } }
     decline { by reason answeredOn recorded { by role at } }
     cancellation { by reason cancelledOn recorded { by role at } }
     interruption { by reason interruptedOn recorded { by role at } }
@@ -324,7 +325,18 @@ async fn an_immersions_recorded_facts_read_back_to_whoever_may_read_them() {
     )
     .await;
 
+    step(
+        &server,
+        &staff,
+        "mutation($i: ID!) { outcomeRecord(input: { immersionId: $i, milestone: END,
+            outcome: HIRED, contract: CDI }) { immersion { id } } }",
+        json!({ "i": i }),
+    )
+    .await;
+
     // What was sent, as it reads back.
+    let expected_outcomes = json!([{ "milestone": "END", "outcome": "HIRED", "contract": "CDI",
+        "recordedOn": today, "recorded": mediator }]);
     let mut expected_convention = convention.clone();
     expected_convention["period"]["days"] = json!(1);
     let signature = |signatory: &str, method: &str, on: Value, by: &Value| json!({ "signatory": signatory, "method": method, "paperSignedOn": on, "recorded": by });
@@ -384,6 +396,7 @@ async fn an_immersions_recorded_facts_read_back_to_whoever_may_read_them() {
     assert_eq!(read["assessment"], assessment);
     assert_eq!(read["personFeedback"], expected_person);
     assert_eq!(read["mediatorFeedback"], expected_mediator);
+    assert_eq!(read["outcomeRecords"], expected_outcomes);
     for ending in [
         "decline",
         "cancellation",
@@ -403,6 +416,7 @@ async fn an_immersions_recorded_facts_read_back_to_whoever_may_read_them() {
     assert_eq!(by_host["assessment"], assessment);
     assert_eq!(by_host["personFeedback"], Value::Null, "{by_host}");
     assert_eq!(by_host["mediatorFeedback"], Value::Null, "{by_host}");
+    assert_eq!(by_host["outcomeRecords"], Value::Null, "{by_host}");
 
     // The person reads her convention, the assessment and her own
     // feedback; not the mediator's notes, nor the accidents' file.
@@ -412,6 +426,7 @@ async fn an_immersions_recorded_facts_read_back_to_whoever_may_read_them() {
     assert_eq!(by_awa["assessment"], assessment);
     assert_eq!(by_awa["personFeedback"], expected_person);
     assert_eq!(by_awa["mediatorFeedback"], Value::Null, "{by_awa}");
+    assert_eq!(by_awa["outcomeRecords"], expected_outcomes);
     assert_eq!(by_awa["accidents"], Value::Null, "{by_awa}");
 
     // Another structure's mediator reaches no such immersion.

@@ -95,7 +95,9 @@ pub async fn reads(
                 r.through, r.read_at
          from health_data_reads r
          left join users u
-           on u.user_id = case when r.reader like 'user:%' then substr(r.reader, 6)::uuid end
+           on u.user_id = case when r.reader ~ '^user:[0-9a-f-]{36}$'
+                               then substr(r.reader, 6)::uuid end
+          and u.structure_id = r.structure_id
          where r.structure_id = $1
            and ($2::uuid is null or r.person_id = $2)
            and ($3::bigint is null or r.id < $3)

@@ -214,6 +214,9 @@ pub enum Field {
     ImmersionPersonFeedback,
     /// The mediator's notes after an immersion, for staff.
     ImmersionMediatorFeedback,
+    /// Where the person stood after an immersion (hired, in training…),
+    /// for her and staff.
+    ImmersionOutcomes,
     /// Who declined, cancelled or interrupted an immersion, and why; why
     /// the structure rejected or abandoned its convention: for staff and
     /// the host.
@@ -244,8 +247,11 @@ pub fn may_read(actor: &Actor, field: Field) -> bool {
         Field::ImmersionConvention | Field::ImmersionAssessment => true,
         // The person's own words on their immersion (and their disagreement
         // with the host's assessment): for them and the staff who follow
-        // them, not for the host they judge.
-        Field::ImmersionPersonFeedback => !matches!(actor.role, Role::Employer(_)),
+        // them, not for the host they judge. Where she went next is hers
+        // too: a host does not learn of her training or her next employer.
+        Field::ImmersionPersonFeedback | Field::ImmersionOutcomes => {
+            !matches!(actor.role, Role::Employer(_))
+        }
         Field::ImmersionEnding | Field::ImmersionAccidents => matches!(
             actor.role,
             Role::Admin | Role::Manager | Role::Mediator | Role::System | Role::Employer(_)

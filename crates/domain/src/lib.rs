@@ -34,4 +34,4 @@ pub mod values;
 pub use decider::{Decider, EventType};
 pub use error::{DomainError, ErrorKind, Rule};
 pub use personal::{ERASED_KEY, PERSONAL_KEY, Personal};
-pub use values::echoed;
+pub use values::{echoed, shown_again};

@@ -1335,10 +1335,17 @@ fn an_unknown_immersion_is_not_found() {
 
 #[test]
 fn a_partial_attendance_falls_within_the_immersion() {
-    let completed = Journey::completed(convention());
-    let day = date!(2026 - 03 - 23);
-    let partial = |last_day_present, missed_hours| {
-        given::<Immersion>(&completed.events, context(day)).when(ImmersionCommand::RecordFeedback {
+    // From 9 to 20 March, 35 hours a week: 60 hours planned. Its
+    // completion recorded late, on the 25th, adds no day.
+    let late = Journey::started(convention()).run(
+        date!(2026 - 03 - 25),
+        ImmersionCommand::Complete {
+            completed_on: date!(2026 - 03 - 25),
+        },
+    );
+    let day = date!(2026 - 03 - 26);
+    let partial = |events: &[ImmersionEvent], last_day_present, missed_hours| {
+        given::<Immersion>(events, context(day)).when(ImmersionCommand::RecordFeedback {
             feedback: Feedback::Host(HostAssessment {
                 attendance: Attendance::Partially {
                     last_day_present,
@@ -1349,18 +1356,30 @@ fn a_partial_attendance_falls_within_the_immersion() {
             recorded_on: day,
         })
     };
-    // From 9 to 20 March: 12 days, at most 48 hours a week, 83 hours.
-    for outside in [date!(2026 - 03 - 08), date!(2026 - 03 - 21)] {
-        let err =
-            partial(outside, 0).refused(Rule::PresenceOutsideImmersion, "feedback.lastDayPresent");
-        assert!(
-            err.message.contains("du 9 mars 2026 au 20 mars 2026"),
-            "{err}"
-        );
+    for outside in [
+        date!(2026 - 03 - 08),
+        date!(2026 - 03 - 21),
+        date!(2026 - 03 - 24),
+    ] {
+        let err = partial(&late.events, outside, 0)
+            .refused(Rule::PresenceOutsideImmersion, "feedback.lastDayPresent");
+        assert!(err.message.contains("du 9 mars au 20 mars"), "{err}");
     }
-    let err = partial(date!(2026 - 03 - 09), 84)
+    let err = partial(&late.events, date!(2026 - 03 - 09), 61)
         .refused(Rule::PresenceOutsideImmersion, "feedback.missedHours");
-    assert!(err.message.contains("au plus 83"), "{err}");
-    partial(date!(2026 - 03 - 09), 83).events();
-    partial(date!(2026 - 03 - 20), 0).events();
+    assert!(err.message.contains("les 60 heures"), "{err}");
+    partial(&late.events, date!(2026 - 03 - 09), 60).events();
+    partial(&late.events, date!(2026 - 03 - 20), 0).events();
+    // Interrupted on the 12th: its last day.
+    let interrupted = Journey::started(convention()).run(
+        date!(2026 - 03 - 12),
+        ImmersionCommand::Interrupt {
+            by: Initiator::Person,
+            reason: text("Un déménagement"),
+            interrupted_on: date!(2026 - 03 - 12),
+        },
+    );
+    partial(&interrupted.events, date!(2026 - 03 - 13), 0)
+        .refused(Rule::PresenceOutsideImmersion, "feedback.lastDayPresent");
+    partial(&interrupted.events, date!(2026 - 03 - 12), 0).events();
 }

@@ -18,8 +18,8 @@ use passerelle_app::policy::{self, Field};
 use passerelle_domain::Personal;
 use passerelle_domain::immersion::{
     self as domain, AssessmentResponse, Attendance, AttendanceKind, Hiring, ImmersionEvent,
-    Initiator, Level, Objective, RenewalStatus, Respondent, Signatory, SignatureMethod,
-    SignatureMethodKind, SituationKind, Skill,
+    Initiator, Level, Milestone, Objective, OutcomeKind, RenewalStatus, Respondent, Signatory,
+    SignatureMethod, SignatureMethodKind, SituationKind, Skill,
 };
 use passerelle_domain::values::{
     AccidentId, ContractType, DateRange, ImmersionId, Text, WeeklyHours,
@@ -549,6 +549,41 @@ pub(crate) fn mediator_feedback(
             recorded: r.into(),
         })
     })
+}
+
+// Outcomes, as their input gives them (`OutcomeRecordInput`).
+
+recorded!(ImmersionOutcomeRecord {
+    /// When: at its end, or 1, 3 or 6 months after.
+    milestone: Milestone,
+    outcome: OutcomeKind,
+    /// The contract signed, with `HIRED`.
+    contract: Option<ContractType>,
+    recorded_on: Date,
+});
+
+/// Every outcome recorded, in the order recorded.
+pub(crate) fn outcomes(
+    history: &[Recorded<ImmersionEvent>],
+) -> Option<Vec<ImmersionOutcomeRecord>> {
+    Some(
+        history
+            .iter()
+            .filter_map(|r| match &r.event {
+                ImmersionEvent::OutcomeRecorded(e) => Some(ImmersionOutcomeRecord {
+                    milestone: e.milestone,
+                    outcome: e.outcome.kind(),
+                    contract: match e.outcome {
+                        domain::Outcome::Hired { contract } => Some(contract),
+                        _ => None,
+                    },
+                    recorded_on: e.recorded_on,
+                    recorded: r.into(),
+                }),
+                _ => None,
+            })
+            .collect(),
+    )
 }
 
 // How an immersion ended early, and why.

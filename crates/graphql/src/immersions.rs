@@ -94,8 +94,8 @@ impl Immersion {
     async fn awaits_validation(&self) -> Result<bool> {
         stored(self.0.awaits_validation())
     }
-    /// Whether feedback is recorded today: once the immersion ended, or
-    /// from its last planned day on while it runs.
+    /// Whether feedback may be recorded today: once the immersion ended,
+    /// or from its last planned day on while it runs.
     async fn takes_feedback(&self, ctx: &Context<'_>) -> Result<bool> {
         let today = gateway(ctx).handler.clock().today();
         stored(self.0.takes_feedback(today))
@@ -247,6 +247,15 @@ impl Immersion {
             record::mediator_feedback,
         )
         .await
+    }
+    /// Where the person stood at each milestone recorded (null to her
+    /// host): the outcome and, for a hire, its contract.
+    async fn outcome_records(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<record::ImmersionOutcomeRecord>>> {
+        self.read(ctx, Field::ImmersionOutcomes, record::outcomes)
+            .await
     }
     /// Who declined the proposal, and why.
     async fn decline(&self, ctx: &Context<'_>) -> Result<Option<record::ImmersionDecline>> {
@@ -775,7 +784,7 @@ pub struct HostAssessmentInput {
     pub attendance: AttendanceKind,
     /// With `PARTIALLY`.
     pub last_day_present: Option<Date>,
-    /// With `PARTIALLY`.
+    /// With `PARTIALLY`: 0 when left out.
     pub missed_hours: Option<i32>,
     pub goals_reached: bool,
     #[graphql(default)]
@@ -860,6 +869,51 @@ payloads!(immersion: Immersion =>
     OutcomeRecordPayload,
 );
 
+/// A host's attendance: the last day present and the hours missed (0 when
+/// left out) with a partial one only, never dropped silently.
+fn attendance(h: &HostAssessmentInput) -> Result<Attendance> {
+    let invalid = |rule: passerelle_domain::Rule, field: &'static str, message: &str| {
+        on_field(
+            field,
+            passerelle_domain::DomainError::invalid(rule, field, message),
+        )
+    };
+    Ok(match h.attendance {
+        AttendanceKind::Partially => Attendance::Partially {
+            last_day_present: h.last_day_present.ok_or_else(|| {
+                required(
+                    "host.lastDayPresent",
+                    "Indiquez le dernier jour de présence.",
+                )
+            })?,
+            missed_hours: u16::try_from(h.missed_hours.unwrap_or(0)).map_err(|_| {
+                invalid(
+                    passerelle_domain::Rule::MissedHoursRange,
+                    "host.missedHours",
+                    "Les heures manquées se comptent en heures entières, à partir de 0.",
+                )
+            })?,
+        },
+        kind => {
+            let given = [
+                ("host.lastDayPresent", h.last_day_present.is_some()),
+                ("host.missedHours", h.missed_hours.is_some()),
+            ];
+            if let Some((field, _)) = given.into_iter().find(|(_, given)| *given) {
+                return Err(invalid(
+                    passerelle_domain::Rule::PresenceDetailsWithoutPartial,
+                    field,
+                    "Le dernier jour de présence et les heures manquées se donnent avec une présence en partie.",
+                ));
+            }
+            match kind {
+                AttendanceKind::DidNotShow => Attendance::DidNotShow,
+                _ => Attendance::Completed,
+            }
+        }
+    })
+}
+
 fn required(field: &'static str, message: &str) -> async_graphql::Error {
     on_field(
         field,
@@ -918,6 +972,9 @@ fn input_path(field: &'static str) -> &'static str {
         "startedOn" | "interruptedOn" | "completedOn" => "on",
         "method.signedOn" => "onPaperOn",
         "response" => "countersigns",
+        // A partial attendance, in the host's assessment.
+        "feedback.lastDayPresent" => "host.lastDayPresent",
+        "feedback.missedHours" => "host.missedHours",
         f => f.strip_prefix("terms.").unwrap_or(f),
     }
 }
@@ -1238,25 +1295,7 @@ impl ImmersionMutation {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
             let feedback = match (&input.host, &input.person, &input.mediator) {
                 (Some(h), None, None) => Feedback::Host(HostAssessment {
-                    attendance: match h.attendance {
-                        AttendanceKind::Completed => Attendance::Completed,
-                        AttendanceKind::DidNotShow => Attendance::DidNotShow,
-                        AttendanceKind::Partially => Attendance::Partially {
-                            last_day_present: h.last_day_present.ok_or_else(|| {
-                                required("host.lastDayPresent", "Indiquez le dernier jour de présence.")
-                            })?,
-                            missed_hours: u16::try_from(h.missed_hours.unwrap_or(0)).map_err(|_| {
-                                on_field(
-                                    "host.missedHours",
-                                    passerelle_domain::DomainError::invalid(
-                                        passerelle_domain::Rule::PresenceOutsideImmersion,
-                                        "host.missedHours",
-                                        "Les heures manquées se comptent en heures entières, de 0 au total de l'immersion.",
-                                    ),
-                                )
-                            })?,
-                        },
-                    },
+                    attendance: attendance(h)?,
                     goals_reached: h.goals_reached,
                     skills: h
                         .skills

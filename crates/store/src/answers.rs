@@ -16,7 +16,9 @@ pub const ANSWER_TTL: Duration = Duration::hours(1);
 pub struct KeptAnswer {
     pub actor: String,
     pub request_digest: Vec<u8>,
-    pub answer: serde_json::Value,
+    /// The answer's JSON text, as kept: its fields in the order they were
+    /// given (a JSON value read into a map would sort them).
+    pub answer: Vec<u8>,
 }
 
 impl Store {
@@ -45,8 +47,7 @@ impl Store {
         let Some((actor, request_digest, sealed)) = row else {
             return Ok(None);
         };
-        let plain = self.keyring().open_transient(&sealed, command_id)?;
-        let answer = serde_json::from_slice(&plain).map_err(StoreError::Data)?;
+        let answer = self.keyring().open_transient(&sealed, command_id)?;
         Ok(Some(KeptAnswer {
             actor,
             request_digest,
@@ -63,7 +64,7 @@ impl Store {
         command_id: Uuid,
         actor: &str,
         request_digest: &[u8],
-        answer: &serde_json::Value,
+        answer: &impl serde::Serialize,
         now: OffsetDateTime,
     ) -> Result<()> {
         let plain = serde_json::to_vec(answer).map_err(StoreError::Data)?;

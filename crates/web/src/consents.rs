@@ -70,18 +70,32 @@ pub(crate) struct ConsentRecord {
 }
 
 impl ConsentRecord {
-    /// « Donné sur un formulaire signé, texte en version 1 » ; « Retiré ».
+    /// « Donné sur un formulaire signé (texte en version 1) » ; « Retiré ».
     pub(crate) fn said(&self) -> String {
-        if !self.given {
-            return "Retiré".to_owned();
+        self.said_when(None)
+    }
+
+    /// « Donné le 4 mai 2026 sur un formulaire signé (texte en version 1) » ;
+    /// « Retiré le 4 mai 2026 ».
+    pub(crate) fn said_on(&self) -> String {
+        self.said_when(Some(self.on.french()))
+    }
+
+    fn said_when(&self, on: Option<String>) -> String {
+        let mut said = String::from(if self.given { "Donné" } else { "Retiré" });
+        if let Some(on) = on {
+            said.push_str(" le ");
+            said.push_str(&on);
         }
-        let mut said = String::from("Donné");
+        if !self.given {
+            return said;
+        }
         if let Some(how) = self.proof {
             said.push(' ');
             said.push_str(&in_sentence(how.french()));
         }
         if let Some(version) = &self.text_version {
-            said.push_str(&format!(", texte en {}", version_shown(version)));
+            said.push_str(&format!(" (texte en {})", version_shown(version)));
         }
         said
     }
@@ -120,7 +134,7 @@ const PERSON_CONSENTS: &str = "query($p: ID!) { person(id: $p) { firstName lastN
 struct PurposeView {
     slug: &'static str,
     label: &'static str,
-    /// « Donné le 4 mai 2026 sur un formulaire signé, texte en version 1 ».
+    /// « Donné le 4 mai 2026 sur un formulaire signé (texte en version 1) ».
     stands: String,
     /// A withdrawal to record (it stands given), or a consent to record.
     withdraw: bool,
@@ -167,7 +181,7 @@ pub(crate) async fn list(page: Page, Path(id): Path<String>, Query(q): Query<Not
                 slug: slug(purpose),
                 label: purpose.french(),
                 stands: match last {
-                    Some(r) => format!("{} le {}", r.said(), r.on.french()),
+                    Some(r) => r.said_on(),
                     None => "Jamais donné".to_owned(),
                 },
                 withdraw: given && may.withdraw_consent,
@@ -425,7 +439,7 @@ impl Page {
             name: person.name.full(),
             slug: slug(purpose),
             label: purpose.french(),
-            stands: format!("{} le {}", last.said(), last.on.french()),
+            stands: last.said_on(),
             form,
         }
         .render();

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::answer::{Code, Unfit, fit};
 use crate::labels::{AGE_BANDS, OBJECTIVES};
-use crate::page::{Nav, Page, encode, message, shown_again};
+use crate::page::{Nav, Page, encode, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
 pub const FILTER_KEYS: [&str; 11] = [
@@ -623,7 +623,7 @@ pub(crate) async fn page(
         tabs: BOARDS.iter().map(|b| (b.slug, b.title)).collect(),
         values: params
             .into_iter()
-            .map(|(k, v)| (k, shown_again(&v)))
+            .map(|(k, v)| (k, passerelle_domain::shown_again(&v)))
             .collect(),
         objectives: &OBJECTIVES,
         age_bands: &AGE_BANDS,

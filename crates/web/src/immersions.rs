@@ -16,7 +16,10 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use passerelle_domain::fr::Labelled;
-use passerelle_domain::immersion::{FeedbackAuthor, Initiator, Objective, Signatory, Stage};
+use passerelle_domain::immersion::{
+    FeedbackAuthor, Initiator, Milestone, Objective, Outcome, Signatory, Stage,
+};
+use passerelle_domain::values::ContractType;
 
 use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
 use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
@@ -46,7 +49,9 @@ const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
     cancellation { by reason cancelledOn } interruption { by reason interruptedOn }
     rejection { justification recorded { at } } deprecation { justification recorded { at } }
     accidents { id occurredAt structureInformedAt informedInTime description
-        declarationDueAt declarationFiledAt declarationFiledInTime } } }";
+        declarationDueAt declarationFiledAt declarationFiledInTime }
+    mediatorFeedback { goalsReached notes nextSteps recordedOn }
+    outcomeRecords { milestone outcome contract recordedOn } } }";
 
 #[derive(Deserialize)]
 struct RecordAnswer {
@@ -54,6 +59,7 @@ struct RecordAnswer {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Recorded {
     prevalidated: bool,
     cancellation: Option<Ending>,
@@ -61,6 +67,44 @@ struct Recorded {
     rejection: Option<Justification>,
     deprecation: Option<Justification>,
     accidents: Option<Vec<Accident>>,
+    mediator_feedback: Option<MediatorNotes>,
+    outcome_records: Option<Vec<OutcomeAnswer>>,
+}
+
+/// The mediator's own feedback, read back.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MediatorNotes {
+    goals_reached: bool,
+    notes: String,
+    next_steps: Option<String>,
+    recorded_on: Day,
+}
+
+/// Where the person stood at a milestone.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OutcomeAnswer {
+    milestone: Code<Milestone>,
+    outcome: Code<Outcome>,
+    contract: Option<Code<ContractType>>,
+    recorded_on: Day,
+}
+
+impl OutcomeAnswer {
+    /// « À la fin de l'immersion : Embauche (CDI), noté le 4 mai 2026 ».
+    fn said(&self) -> String {
+        let contract = self
+            .contract
+            .map(|c| format!(" ({})", c.french()))
+            .unwrap_or_default();
+        format!(
+            "{} : {}{contract}, noté le {}",
+            self.milestone.french(),
+            self.outcome.french(),
+            self.recorded_on.french()
+        )
+    }
 }
 
 /// A cancellation or an interruption: who took the initiative, why, when.
@@ -242,7 +286,12 @@ struct ImmersionTemplate {
     levels: &'static [(&'static str, &'static str)],
     attendances: &'static [(&'static str, &'static str)],
     contracts: &'static [(&'static str, &'static str)],
-    milestones: &'static [(&'static str, &'static str)],
+    /// The milestones with no outcome recorded yet.
+    milestones: Vec<(&'static str, &'static str)>,
+    /// The mediator's feedback, read back: label, value.
+    observed: Vec<(&'static str, String)>,
+    /// The outcomes recorded, as sentences.
+    outcomes_recorded: Vec<String>,
     outcomes: &'static [(&'static str, &'static str)],
     initiators: Vec<(String, &'static str)>,
     /// The failed form's values and errors (names are unique on the page).
@@ -271,6 +320,28 @@ struct ImmersionTemplate {
 }
 
 impl ImmersionTemplate {
+    /// Whether the page offers the form of `action` (a declaration's is
+    /// `declaration-<accident>`).
+    fn offers(&self, action: &str) -> bool {
+        match action {
+            "bilan" => self.assess,
+            "observation" => self.observe,
+            "suite" => self.outcome && !self.milestones.is_empty(),
+            "retour" => self.feedback,
+            "reponse-au-bilan" => self.answer_assessment,
+            "annulation" => self.cancel,
+            "interruption" => self.interrupt,
+            "accident" => self.report,
+            "rejet" | "abandon" => self.judge,
+            other => other.strip_prefix("declaration-").is_none_or(|accident| {
+                self.accidents
+                    .iter()
+                    .flatten()
+                    .any(|a| a.id == accident && !a.declared)
+            }),
+        }
+    }
+
     /// The level a refused assessment gave `skill`: none when first shown.
     fn level_of(&self, skill: &str) -> &str {
         self.form.value(&format!("skill-{skill}"))
@@ -339,7 +410,7 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
 
 impl Page {
     async fn immersion_page(self, id: &str, status: StatusCode, error: Option<String>) -> Response {
-        self.immersion_form(id, status, error, FormState::default(), None)
+        self.immersion_form(id, status, error, FormState::default(), None, None)
             .await
     }
 
@@ -350,6 +421,7 @@ impl Page {
         error: Option<String>,
         form: FormState,
         refused: Option<(String, String)>,
+        acted: Option<&str>,
     ) -> Response {
         let out = self.run(IMMERSION, json!({ "i": id })).await;
         let answer: ImmersionAnswer = read_or_return!(out);
@@ -475,8 +547,27 @@ impl Page {
         let mut endings = Vec::new();
         let mut accidents = None;
         let mut prevalidated = false;
+        let mut observed = Vec::new();
+        let mut outcomes_recorded = Vec::new();
+        let mut milestones: Vec<(&'static str, &'static str)> = MILESTONES.to_vec();
         if let Some(r) = recorded {
             prevalidated = r.prevalidated;
+            if let Some(m) = r.mediator_feedback {
+                observed.push(("Noté le", m.recorded_on.french()));
+                observed.push((
+                    "Objectifs atteints",
+                    if m.goals_reached { "Oui" } else { "Non" }.to_owned(),
+                ));
+                observed.push(("Ce que vous retenez", m.notes));
+                if let Some(next) = m.next_steps {
+                    observed.push(("Et maintenant", next));
+                }
+            }
+            for o in r.outcome_records.unwrap_or_default() {
+                let recorded = o.milestone.0.code().to_ascii_uppercase();
+                milestones.retain(|(value, _)| *value != recorded);
+                outcomes_recorded.push(o.said());
+            }
             if let Some(c) = r.cancellation {
                 endings.push((
                     "Annulation",
@@ -571,7 +662,7 @@ impl Page {
         // countersign or contest it on its own, or staff enter the answer
         // she gave them on paper.
         let answer_assessment = may.answer_assessment && assessment.is_some() && unanswered;
-        let body = ImmersionTemplate {
+        let mut shown = ImmersionTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
             employer,
@@ -611,7 +702,9 @@ impl Page {
             levels: &LEVELS,
             attendances: &ATTENDANCES,
             contracts: &CONTRACTS,
-            milestones: &MILESTONES,
+            milestones,
+            observed,
+            outcomes_recorded,
             outcomes: &OUTCOMES,
             initiators: Initiator::ALL
                 .iter()
@@ -630,8 +723,21 @@ impl Page {
             assessment,
             response,
             answer_assessment,
+        };
+        // The form refused may be gone from the page as it stands now (the
+        // assessment recorded meanwhile by someone else): its refusal then
+        // shows above the page, not with nothing to show it beside.
+        if let Some(action) = acted
+            && !shown.offers(action)
+        {
+            let mut said: Vec<String> = shown.refused.take().map(|(_, m)| m).into_iter().collect();
+            said.extend(shown.form.errors.drain().map(|(_, m)| m));
+            shown.error = shown
+                .error
+                .take()
+                .or((!said.is_empty()).then(|| said.join(" ")));
         }
-        .render();
+        let body = shown.render();
         self.render(status, body)
     }
 
@@ -760,7 +866,7 @@ impl Page {
                 let (rows, next) = answer.people.split();
                 people = PeopleChoice {
                     found: rows.into_iter().map(|p| (p.id, p.name.full())).collect(),
-                    listed: name,
+                    listed: passerelle_domain::shown_again(&name),
                     after: asked.people.apres,
                     next,
                 };
@@ -1360,9 +1466,8 @@ fn operation(
                     "receivedByOtherMeans": staff,
                     "attendance": f.get("attendance"),
                     "lastDayPresent": f.optional("last_day_present"),
-                    // What is not a whole number goes as one the API
-                    // refuses, so that its refusal shows beside the field.
-                    "missedHours": f.optional("missed_hours").map(|h| h.parse::<i32>().unwrap_or(-1)),
+                    // Checked a whole number by `action` first.
+                    "missedHours": f.optional("missed_hours").and_then(|h| h.parse::<i32>().ok()),
                     "goalsReached": f.get("goals_reached") == "oui",
                     "skills": skills,
                     "advice": f.optional("advice"),
@@ -1437,18 +1542,39 @@ pub(crate) async fn action(
     if names.is_empty() && action != "declaration" && action != "prevalidation" {
         return page.act(&id, &query, variables).await;
     }
-    // The lifecycle's forms: each refusal beside its field, else beside
-    // the form.
-    let out = page.run(&query, variables).await;
-    if out.errors.is_empty() {
-        return page.redirect(&format!("/immersions/{id}"), Vec::new());
-    }
     let values: Vec<(&str, &str)> = fields
         .0
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut form = FormState::with(&values);
+    // The hours missed, a number the page reads before the API does.
+    if action == "bilan"
+        && fields
+            .optional("missed_hours")
+            .is_some_and(|h| h.parse::<u16>().is_err())
+    {
+        form.errors.insert(
+            "missed_hours".into(),
+            "Indiquez un nombre entier d'heures, 0 ou plus.".into(),
+        );
+        return page
+            .immersion_form(
+                &id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                form,
+                None,
+                Some("bilan"),
+            )
+            .await;
+    }
+    // The lifecycle's forms: each refusal beside its field, else beside
+    // the form.
+    let out = page.run(&query, variables).await;
+    if out.errors.is_empty() {
+        return page.redirect(&format!("/immersions/{id}"), Vec::new());
+    }
     form.absorb(&out.errors, names);
     // Whichever accident's declaration was refused.
     let key = if action == "declaration" {
@@ -1456,9 +1582,16 @@ pub(crate) async fn action(
     } else {
         action.clone()
     };
-    let refused = form.general.take().map(|m| (key, m));
-    page.immersion_form(&id, StatusCode::UNPROCESSABLE_ENTITY, None, form, refused)
-        .await
+    let refused = form.general.take().map(|m| (key.clone(), m));
+    page.immersion_form(
+        &id,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        None,
+        form,
+        refused,
+        Some(&key),
+    )
+    .await
 }
 
 #[cfg(test)]

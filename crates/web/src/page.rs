@@ -291,6 +291,7 @@ pub(crate) struct Page {
 }
 
 /// What the layout shows.
+#[derive(Clone)]
 pub(crate) struct Nav {
     pub staff: bool,
     /// A manager or an admin: the administration's link.
@@ -353,12 +354,18 @@ impl Page {
             }
         };
         let csrf = csrf_token(&nonce, token.as_deref());
-        Ok(Self {
+        let page = Self {
             api,
             viewer,
             csrf,
             cookies,
-        })
+        };
+        // The navigation of this viewer, for a message page the handler
+        // answers after (`with_navigation`), without a second lookup.
+        if let Some(seen) = extensions.get::<SeenNav>() {
+            let _ = seen.0.set(page.nav(None));
+        }
+        Ok(page)
     }
 
     /// A form's token must be the one made for this browser's cookie and
@@ -545,16 +552,6 @@ pub(crate) const STALE_PAGE: &str =
 pub(crate) const STALE_CHOICE: &str = "La personne choisie n'est plus à cette place dans la liste : \
      rien n'a été prérempli. Choisissez-la de nouveau depuis la liste, ou remplissez le formulaire.";
 
-/// A value a client sent, to show in a field again: without control
-/// characters (other than tab and line breaks), which an HTML page may not
-/// carry and the API refuses anyway.
-pub(crate) fn shown_again(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        .collect()
-}
-
 /// A form's values as sent, and the errors to show beside each field.
 #[derive(Default)]
 pub(crate) struct FormState {
@@ -564,12 +561,12 @@ pub(crate) struct FormState {
 }
 
 impl FormState {
-    /// The values sent, to show again ([`shown_again`]).
+    /// The values sent, to show again ([`passerelle_domain::shown_again`]).
     pub(crate) fn with(values: &[(&str, &str)]) -> Self {
         Self {
             values: values
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), shown_again(v)))
+                .map(|(k, v)| ((*k).to_owned(), passerelle_domain::shown_again(v)))
                 .collect(),
             ..Self::default()
         }
@@ -664,40 +661,60 @@ pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     response
 }
 
+/// The navigation a request's [`Page`] was made with, kept for
+/// [`with_navigation`].
+#[derive(Clone, Default)]
+struct SeenNav(Arc<OnceLock<Nav>>);
+
 /// Every page's layer: a message page answered to a signed-in viewer is
 /// shown again with her navigation (her menu, signing out), so that an
-/// error does not strand her. Only messages pay the session's lookup, and
-/// only with a session cookie.
+/// error does not strand her. The navigation is the one the handler's
+/// [`Page`] was made with; a page no handler made (an unknown address)
+/// looks the session up, only then and only with a session cookie. A
+/// message of a failed lookup (503) is left as it is. Only the body
+/// changes: status and headers stay.
 pub(crate) async fn with_navigation(
     axum::extract::State(api): axum::extract::State<ApiCell>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let headers = request.headers().clone();
-    let extensions = request.extensions().clone();
+    let seen = SeenNav::default();
+    request.extensions_mut().insert(seen.clone());
+    // What a lookup would need, kept only when there is a session to look up.
+    let session = cookie(request.headers(), SESSION_COOKIE)
+        .is_some()
+        .then(|| (request.headers().clone(), request.extensions().clone()));
     let response = next.run(request).await;
     let Some(said) = response.extensions().get::<Said>().cloned() else {
         return response;
     };
-    if cookie(&headers, SESSION_COOKIE).is_none() {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         return response;
     }
-    let Ok(page) = Page::of(&api, &headers, &extensions).await else {
-        return response;
+    let (nav, cookies) = match (seen.0.get(), session) {
+        (Some(nav), _) => (nav.clone(), Vec::new()),
+        (None, Some((headers, extensions))) => match Page::of(&api, &headers, &extensions).await {
+            Ok(page) => (page.nav(None), page.cookies),
+            Err(_) => return response,
+        },
+        (None, None) => return response,
     };
-    if page.viewer.user.is_none() && page.viewer.principal.is_none() {
+    if !nav.signed_in {
         return response;
     }
-    let body = MessageTemplate {
-        nav: page.nav(None),
+    let Ok(html) = (MessageTemplate {
+        nav,
         title: &said.title,
         message: &said.text,
+    })
+    .render() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            parts.headers.append(header::SET_COOKIE, v);
+        }
     }
-    .render();
-    let (parts, _) = response.into_parts();
-    let mut shown = page.render(parts.status, body);
-    for c in parts.headers.get_all(header::SET_COOKIE) {
-        shown.headers_mut().append(header::SET_COOKIE, c.clone());
-    }
-    shown
+    Response::from_parts(parts, axum::body::Body::from(html))
 }

@@ -202,7 +202,7 @@ impl Page {
             employers,
             search: FormState::with(&[("nom", typed)]),
             searched: given(&choice.nom).is_some(),
-            listed: choice.nom,
+            listed: passerelle_domain::shown_again(&choice.nom),
             after: choice.apres,
             next,
         })

@@ -1529,16 +1529,21 @@ fn record_feedback(
     .into())
 }
 
-/// A partial attendance: the last day present falls between the first day
-/// and the last (the day it ended, else the planned one), and the hours
-/// missed are no more than the immersion's days at the most hours a week
-/// allows.
+/// A partial attendance: the last day present falls within the immersion,
+/// from its first day to its last (the day it was interrupted, else its
+/// last planned day: a completion recorded late adds no day), and the
+/// hours missed are no more than the hours its convention and validated
+/// renewal plan.
 fn check_presence(
     state: &ImmersionState,
     last_day_present: Date,
     missed_hours: u16,
 ) -> Result<(), DomainError> {
-    let (Some(first), Some(last)) = (state.started_on, state.ended_on.or(state.planned_end()))
+    let last = match state.stage {
+        Stage::Interrupted => state.ended_on,
+        _ => state.planned_end(),
+    };
+    let (Some(first), Some(last), Some(convention)) = (state.started_on, last, &state.convention)
     else {
         return Ok(());
     };
@@ -1547,20 +1552,25 @@ fn check_presence(
             Rule::PresenceOutsideImmersion,
             "feedback.lastDayPresent",
             format!(
-                "Le dernier jour de présence tombe pendant l'immersion : du {} au {}.",
-                fr::date(first),
-                fr::date(last)
+                "Le dernier jour de présence doit tomber pendant l'immersion, {}.",
+                fr::range(first, last)
             ),
         ));
     }
-    let days = (last - first).whole_days() + 1;
-    let most = (days * i64::from(MAX_WEEKLY_HOURS) + 6) / 7;
+    // Minutes a week over the weeks of each period, rounded up.
+    let minutes =
+        |period: &DateRange, weekly: WeeklyHours| period.days() * i64::from(weekly.minutes());
+    let planned = minutes(&convention.period, convention.weekly_hours)
+        + state
+            .validated_renewal()
+            .map_or(0, |t| minutes(&t.period, t.weekly_hours));
+    let most = (planned + 7 * 60 - 1) / (7 * 60);
     if i64::from(missed_hours) > most {
         return Err(DomainError::rule(
             Rule::PresenceOutsideImmersion,
             "feedback.missedHours",
             format!(
-                "{missed_hours} heures manquées, c'est plus que l'immersion n'en compte : au plus {most} sur ses {days} jours."
+                "{missed_hours} heures manquées, c'est plus que les {most} heures que l'immersion prévoit."
             ),
         ));
     }

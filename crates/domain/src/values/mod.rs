@@ -51,4 +51,4 @@ pub use period::{
 };
 pub use referential::{Commune, CommuneCode, NafDivision, RomeCode, departement_name};
 pub use siret::Siret;
-pub use text::{ECHOED_CHARS, Label, Text, echoed, search_key};
+pub use text::{ECHOED_CHARS, Label, Text, echoed, search_key, shown_again};

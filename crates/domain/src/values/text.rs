@@ -191,6 +191,21 @@ pub fn echoed(input: &str) -> String {
     shown
 }
 
+/// What a client typed, to show again in the field it came from: whole,
+/// its line breaks and tabs kept, without the other control characters (a
+/// page may not carry them) nor those the text rules drop or refuse
+/// ([`stripped`], [`formatting`]): sent again, it is not refused for a
+/// character the field does not show.
+pub fn shown_again(input: &str) -> String {
+    input
+        .chars()
+        .filter(|&c| {
+            let control = c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+            !(control || stripped(c) || formatting(c))
+        })
+        .collect()
+}
+
 /// The characters of an input [`echoed`] keeps.
 pub const ECHOED_CHARS: usize = 30;
 
@@ -278,6 +293,19 @@ pub fn search_key(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_shown_again_keeps_its_lines_and_loses_what_a_page_may_not_carry() {
+        assert_eq!(
+            shown_again("Awa\u{1}\u{7F}\u{202E} Diallo\u{200B}\n\tici\r\n"),
+            "Awa Diallo\n\tici\r\n"
+        );
+        // What texts in other scripts need stays: accents, joiners, marks.
+        assert_eq!(
+            shown_again("Émilie\u{200D}\u{200F}"),
+            "Émilie\u{200D}\u{200F}"
+        );
+    }
 
     #[test]
     fn search_keys_ignore_case_accents_and_spacing() {
