@@ -138,6 +138,11 @@ pub fn router(state: AppState) -> Router {
         // the limit; `limit_body` refuses a declared length over it first.
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn_with_state(max_body_bytes, limit_body))
+        // Outside the refusals above, so that theirs keep the navigation too.
+        .layer(middleware::from_fn_with_state(
+            state.api.clone(),
+            passerelle_web::with_navigation,
+        ))
         .layer(middleware::from_fn(record_request))
 }
 

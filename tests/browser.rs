@@ -3417,24 +3417,10 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
     // Sixteen on the first day: a minor.
     let start = paris_today() + time::Duration::days(14);
     let birth = start.replace_year(start.year() - 16).unwrap() - time::Duration::days(30);
-    browser.set_date("start", &start.to_string()).await;
-    browser.set_date("end", &start.to_string()).await;
-    browser.set_date("birth_date", &birth.to_string()).await;
-    for (field, value) in [
-        ("#address", "3 rue des Lilas, 44000 Nantes"),
-        ("#place_address", "12 quai de la Fosse"),
-        ("#host_agreement", "IDCC 843"),
-        ("#host_signatory", "Jean Martin"),
-        ("#tutor_name", "Lucie Bernard"),
-        ("#tutor_job", "Cheffe boulangère"),
-        ("#goals", "Découvrir le façonnage du pain"),
-        ("#tasks", "Peser, pétrir, façonner"),
-        ("#evaluation", "Grille remplie avec la tutrice"),
-        ("#employer_name", "Supermarché des Dervallières"),
-    ] {
-        browser.fill(field, value).await;
-    }
-    browser.tick("input[name='attestation']").await;
+    fill_minors_convention(&browser, start, birth).await;
+    browser
+        .fill("#goals", "Découvrir le façonnage du pain")
+        .await;
     let submit = format!("form[action='/immersions/{id}/convention'] button");
     // The current employer's signatory left out: refused beside that
     // field, not beside the employer's name.
@@ -3485,8 +3471,79 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
     browser
         .audit("convention imprimable d'une mineure salariée")
         .await;
+
+    // Another immersion with the same host over the same day: the page
+    // asks to confirm it is another one, and drafts it once confirmed.
+    let other = propose(&server, &staff, &person, &employer).await;
+    for step in [
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
+        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
+    ] {
+        let done = gql(&server, s, step, json!({ "i": other })).await;
+        assert!(done["errors"].is_null(), "{step}: {done}");
+    }
+    let other = other.as_str().unwrap();
+    browser
+        .goto(&format!("{base}/immersions/{other}/convention"))
+        .await;
+    browser
+        .client
+        .find(Locator::Css("#situation"))
+        .await
+        .unwrap()
+        .select_by_value("EMPLOYED")
+        .await
+        .unwrap();
+    fill_minors_convention(&browser, start, birth).await;
+    for (field, value) in [
+        ("#goals", "Confirmer le projet en boulangerie"),
+        ("#employer_signatory", "Paul Girard"),
+        ("#legal_name", "Mariam Diallo"),
+        ("#legal_email", "mariam@exemple.fr"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser
+        .tick("input[name='objective'][value='CONFIRM_PROJECT']")
+        .await;
+    let submit = format!("form[action='/immersions/{other}/convention'] button");
+    browser.click(&submit).await;
+    browser
+        .refused("confirm_duplicate", "couvre déjà une partie de ces dates")
+        .await;
+    assert_eq!(browser.value("#tutor_name").await, "Lucie Bernard");
+    browser
+        .audit("convention aux mêmes dates, à confirmer")
+        .await;
+    browser.tick("#confirm_duplicate").await;
+    browser.click(&submit).await;
+    let page = browser.body().await;
+    assert!(page.contains("Convention rédigée"), "{page}");
     browser.close().await;
     assert!(server.terminate().success());
+}
+
+/// The convention form of a minor in employment at the Boulangerie du Port
+/// on the one day `start`, born on `birth`: all but its goals, her
+/// employer's signatory and her legal representative.
+async fn fill_minors_convention(browser: &Browser, start: time::Date, birth: time::Date) {
+    browser.set_date("start", &start.to_string()).await;
+    browser.set_date("end", &start.to_string()).await;
+    browser.set_date("birth_date", &birth.to_string()).await;
+    for (field, value) in [
+        ("#address", "3 rue des Lilas, 44000 Nantes"),
+        ("#place_address", "12 quai de la Fosse"),
+        ("#host_agreement", "IDCC 843"),
+        ("#host_signatory", "Jean Martin"),
+        ("#tutor_name", "Lucie Bernard"),
+        ("#tutor_job", "Cheffe boulangère"),
+        ("#tasks", "Peser, pétrir, façonner"),
+        ("#evaluation", "Grille remplie avec la tutrice"),
+        ("#employer_name", "Supermarché des Dervallières"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser.tick("input[name='attestation']").await;
 }
 
 /// The rows of the list under the section headed `id`, its pages' links

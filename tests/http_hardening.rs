@@ -405,6 +405,16 @@ async fn a_form_token_is_bound_to_the_session_and_its_cookies_to_this_host() {
     assert_eq!(fresh.post(&server, "/deconnexion", "").await.status(), 303);
 }
 
+/// A page as the browser holding `cookies` gets it, redirects not followed.
+async fn get_with(server: &Server, path: &str, cookies: &[String]) -> reqwest::Response {
+    no_redirects()
+        .get(format!("{}{path}", server.base))
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The cookies of a session opened through the login form.
 async fn signed_in(server: &Server, email: &str) -> Vec<String> {
     let form = Form::fetch(server, &[]).await;
@@ -455,12 +465,7 @@ async fn a_page_asked_with_an_id_that_is_not_one_is_not_found() {
         "/visites/nouvelle?employeur=abc",
         "/immersions/nouvelle?employeur=abc",
     ] {
-        let page = no_redirects()
-            .get(format!("{}{path}", server.base))
-            .header("cookie", cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
+        let page = get_with(&server, path, &cookies).await;
         assert_eq!(page.status(), 404, "{path}");
         let html = page.text().await.unwrap();
         assert!(html.contains("Introuvable"), "{path}: {html}");
@@ -802,12 +807,7 @@ async fn an_error_page_keeps_the_signed_in_navigation() {
     let (server, _) = started(&db, &dir).await;
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
     for path in ["/people/abc", "/immersions/abc", "/pas-une-page"] {
-        let page = no_redirects()
-            .get(format!("{}{path}", server.base))
-            .header("cookie", cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
+        let page = get_with(&server, path, &cookies).await;
         assert_eq!(page.status(), 404, "{path}");
         let html = page.text().await.unwrap();
         assert!(
@@ -856,14 +856,10 @@ async fn the_feedback_forms_wait_for_the_last_day_and_keep_what_was_typed() {
     let id = immersion.as_str().unwrap();
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
     let read = |cookies: Vec<String>| {
-        let base = server.base.clone();
+        let server = &server;
         async move {
-            no_redirects()
-                .get(format!("{base}/immersions/{id}"))
-                .header("cookie", cookies.join("; "))
-                .send()
+            get_with(server, &format!("/immersions/{id}"), &cookies)
                 .await
-                .unwrap()
                 .text()
                 .await
                 .unwrap()
@@ -1116,16 +1112,9 @@ async fn the_feedback_forms_open_on_the_last_planned_day_while_it_runs() {
         "{answer}"
     );
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
-    let page = no_redirects()
-        .get(format!(
-            "{}/immersions/{}",
-            server.base,
-            immersion.as_str().unwrap()
-        ))
-        .header("cookie", cookies.join("; "))
-        .send()
+    let path = format!("/immersions/{}", immersion.as_str().unwrap());
+    let page = get_with(&server, &path, &cookies)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -1133,4 +1122,85 @@ async fn the_feedback_forms_open_on_the_last_planned_day_while_it_runs() {
         page.contains("/observation\"") && page.contains("/bilan\""),
         "{page}"
     );
+}
+
+/// What a page's forms never send, and addresses only forms post to, are
+/// answered as a user would expect: a French refusal, the page again, never
+/// an error of the service; and a contract sent with an outcome that is not
+/// a hire is refused, not dropped.
+#[tokio::test]
+async fn stray_requests_on_an_immersion_are_answered_in_french() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with_links(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let immersion = running(&server, &token, &employer, paris_today()).await;
+    let id = immersion.as_str().unwrap();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    // A form's address opened: the immersion's page.
+    for action in ["bilan", "observation", "suite", "interruption"] {
+        let answer = get_with(&server, &format!("/immersions/{id}/{action}"), &cookies).await;
+        assert_eq!(answer.status(), 303, "{action}");
+        assert_eq!(answer.headers()["location"], format!("/immersions/{id}"));
+    }
+    // A method an address does not take: refused in French, the menu kept.
+    let answer = get_with(&server, "/deconnexion", &cookies).await;
+    assert_eq!(answer.status(), 405);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("Se déconnecter"), "{html}");
+    // A choice no form offers.
+    let session = Form::fetch(&server, &cookies).await;
+    for (action, body) in [
+        ("reponse", "choix=peutetre&by=PERSON"),
+        ("observation", "goals_observed=peutetre&notes=Bien"),
+        ("bilan", "attendance=COMPLETED&goals_reached=peutetre"),
+    ] {
+        let answer = session
+            .post(&server, &format!("/immersions/{id}/{action}"), body)
+            .await;
+        assert_eq!(answer.status(), 400, "{action}");
+        let html = answer.text().await.unwrap();
+        assert!(html.contains("Ce choix n"), "{action}: {html}");
+    }
+    // A contract with an outcome that is no hire.
+    let answer = gql(
+        &server,
+        Some(&token),
+        "mutation($i: ID!) { immersionInterrupt(input: { immersionId: $i, by: PERSON,
+            reason: \"Un déménagement\" }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    let answer = gql(
+        &server,
+        Some(&token),
+        "mutation($i: ID!) { outcomeRecord(input: { immersionId: $i, milestone: END,
+            outcome: NOTHING, contract: CDI }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let (code, field, _) = error(&answer);
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "contract"),
+        "{answer}"
+    );
+
+    // The person, from her own space, posting to the convention form staff
+    // use: not found, not an error of the service.
+    let person = enroll(&server, &token, Some("awa@exemple.fr")).await;
+    let hers = propose(&server, &token, &person, &employer).await;
+    let own = link_session(&server, "awa@exemple.fr", 0).await;
+    let own = vec![format!("__Host-passerelle_session={own}")];
+    let session = Form::fetch(&server, &own).await;
+    let answer = session
+        .post(
+            &server,
+            &format!("/immersions/{}/convention", hers.as_str().unwrap()),
+            "start=2026-12-07",
+        )
+        .await;
+    assert_eq!(answer.status(), 404);
 }

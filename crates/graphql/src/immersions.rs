@@ -847,7 +847,7 @@ pub struct OutcomeRecordInput {
     pub immersion_id: ID,
     pub milestone: Milestone,
     pub outcome: OutcomeKind,
-    /// With `HIRED`.
+    /// With `HIRED`, and only then.
     pub contract: Option<ContractType>,
     pub recorded_on: Option<Date>,
 }
@@ -1404,6 +1404,17 @@ impl ImmersionMutation {
         input: OutcomeRecordInput,
     ) -> Result<OutcomeRecordPayload> {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            // A contract goes with a hire only: never dropped silently.
+            if input.contract.is_some() && input.outcome != OutcomeKind::Hired {
+                return Err(on_field(
+                    "contract",
+                    passerelle_domain::DomainError::invalid(
+                        passerelle_domain::Rule::ContractWithoutHiring,
+                        "contract",
+                        "Un contrat se donne avec une embauche seulement : choisissez « Embauche », ou laissez le contrat vide.",
+                    ),
+                ));
+            }
             let outcome = match input.outcome {
                 OutcomeKind::Hired => DomainOutcome::Hired {
                     contract: input

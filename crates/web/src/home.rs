@@ -274,7 +274,8 @@ impl Page {
         let read = |after: Option<&str>| {
             self.run(
                 "query($first: Int!, $after: String) { immersions(first: $first, after: $after) {
-                    edges { node { id currentStage employerName } }
+                    edges { node { id currentStage employerName acceptedByPerson
+                        acceptedByEmployer periodStart periodEnd proposedOn } }
                     pageInfo { endCursor hasNextPage } } }",
                 json!({ "first": PAGE_SIZE, "after": after }),
             )
@@ -295,6 +296,11 @@ impl Page {
             id: String,
             current_stage: Code<Stage>,
             employer_name: Option<String>,
+            accepted_by_person: bool,
+            accepted_by_employer: bool,
+            period_start: Option<Day>,
+            period_end: Option<Day>,
+            proposed_on: Day,
         }
         let answer: Answer = out.read()?;
         let (rows, next) = answer.immersions.split();
@@ -302,7 +308,15 @@ impl Page {
             .into_iter()
             .map(|n| {
                 let name = n.employer_name.as_deref().unwrap_or("Immersion");
+                // Its dates tell two immersions with one host apart.
+                let when = match (n.period_start, n.period_end) {
+                    (Some(start), Some(end)) => passerelle_domain::fr::range(start.0, end.0),
+                    _ => format!("proposée le {}", n.proposed_on.french()),
+                };
                 let what = match n.current_stage.0 {
+                    Stage::Proposed if n.accepted_by_person && n.accepted_by_employer => {
+                        "acceptée, la convention se prépare"
+                    }
                     Stage::Proposed => "proposée, en attente de réponse",
                     Stage::Drafted => "convention à signer",
                     Stage::Validated => "convention validée",
@@ -315,7 +329,7 @@ impl Page {
                     | Stage::Cancelled
                     | Stage::Interrupted => "close",
                 };
-                (n.id, format!("{name} : {what}"))
+                (n.id, format!("{name}, {when} : {what}"))
             })
             .collect();
         Ok((rows, next))

@@ -253,6 +253,9 @@ struct ImmersionTemplate {
     id: String,
     employer: String,
     person: String,
+    /// The person's and the establishment's files, linked for staff.
+    person_id: String,
+    employer_id: String,
     objective: String,
     stage: &'static str,
     period: Option<String>,
@@ -448,8 +451,13 @@ impl Page {
                 Ok(a) => a.person.map(|p| p.full()).unwrap_or_default(),
                 Err(r) => return *r,
             }
+        } else if matches!(
+            self.viewer.principal.as_ref().map(|p| &p.principal),
+            Some(passerelle_graphql::Principal::Person(_))
+        ) {
+            "Vous".to_owned()
         } else {
-            "vous ou la personne accompagnée".to_owned()
+            "La personne que vous accueillez".to_owned()
         };
         let stage = i.current_stage.0;
         // What the viewer may do is the policy's to say (a person whose
@@ -514,7 +522,9 @@ impl Page {
         let validate = staff && i.awaits_validation;
         let given = |author| i.feedback_authors.contains(&Code(author));
         let mut steps = Vec::new();
-        if staff && stage == Stage::Validated {
+        // From its first day: the domain takes no start before it.
+        let today = self.api.gateway.handler.clock().today();
+        if staff && stage == Stage::Validated && i.period_start.is_some_and(|d| d.0 <= today) {
             steps.push(("debut", "Enregistrer le début de l'immersion"));
         }
         if staff && stage == Stage::Started {
@@ -558,9 +568,9 @@ impl Page {
                     "Objectifs atteints",
                     if m.goals_reached { "Oui" } else { "Non" }.to_owned(),
                 ));
-                observed.push(("Ce que vous retenez", m.notes));
+                observed.push(("Ce que le médiateur retient", m.notes));
                 if let Some(next) = m.next_steps {
-                    observed.push(("Et maintenant", next));
+                    observed.push(("Et maintenant ?", next));
                 }
             }
             for o in r.outcome_records.unwrap_or_default() {
@@ -667,6 +677,8 @@ impl Page {
             id: id.to_owned(),
             employer,
             person,
+            person_id: i.person_id.clone(),
+            employer_id: i.employer_id.clone(),
             objective: i.pmsmp_objective.french().to_owned(),
             stage: stage.french(),
             period,
@@ -1096,7 +1108,9 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
 }
 
 /// The convention form's fields, with where the gateway names them.
-const CONVENTION_FIELDS: [(&str, &str); 36] = [
+const CONVENTION_FIELDS: [(&str, &str); 37] = [
+    // Another convention with the same host over some of its dates.
+    ("confirmDuplicate", "confirm_duplicate"),
     // The person's situation and parties of their own, before the
     // organisations' fields whose paths end alike.
     ("situation.description", "situation_description"),
@@ -1252,6 +1266,10 @@ pub(crate) async fn convention(
     if let Err(r) = page.checked(get("csrf")) {
         return *r;
     }
+    // Staff draft conventions; the form is theirs only, as its page is.
+    if page.viewer.user.is_none() {
+        return not_found();
+    }
     let mut state = FormState::with(
         &fields
             .0
@@ -1335,9 +1353,10 @@ pub(crate) async fn convention(
     });
     let out = page
         .run(
-            "mutation($i: ID!, $c: ConventionInput!) {
-                conventionDraft(input: { immersionId: $i, convention: $c }) { immersion { id } } }",
-            json!({ "i": id, "c": convention }),
+            "mutation($i: ID!, $c: ConventionInput!, $d: Boolean) {
+                conventionDraft(input: { immersionId: $i, convention: $c, confirmDuplicate: $d }) {
+                    immersion { id } } }",
+            json!({ "i": id, "c": convention, "d": get("confirm_duplicate") == "oui" }),
         )
         .await;
     if out.errors.is_empty() {
@@ -1522,6 +1541,15 @@ fn operation(
     })
 }
 
+/// The address of one of the page's forms, opened (a refused form's page
+/// reloaded, a link kept): the immersion's page.
+pub(crate) async fn back(page: Page, Path((id, _)): Path<(String, String)>) -> Response {
+    page.redirect(
+        &format!("/immersions/{}", crate::page::encode(&id)),
+        Vec::new(),
+    )
+}
+
 /// Every button of the immersion's page: the action, then back to the page
 /// (with the gateway's refusal, if any).
 pub(crate) async fn action(
@@ -1532,6 +1560,20 @@ pub(crate) async fn action(
     let fields = Fields(fields);
     if let Err(r) = page.checked(fields.get("csrf")) {
         return *r;
+    }
+    // A choice the page's forms never send is not read as one of theirs.
+    let offered = |name: &str, values: &[&str]| values.contains(&fields.get(name));
+    let choices_offered = match action.as_str() {
+        "reponse" => offered("choix", &["accepter", "refuser"]),
+        "bilan" => offered("goals_reached", &["oui", "non"]),
+        "observation" => offered("goals_observed", &["oui", "non"]),
+        _ => true,
+    };
+    if !choices_offered {
+        return crate::page::error_page(
+            StatusCode::BAD_REQUEST,
+            "Ce choix n'est pas l'un de ceux que la page propose : repartez de la page de l'immersion.",
+        );
     }
     let today = page.api.gateway.handler.clock().today().to_string();
     let staff = page.viewer.user.is_some();

@@ -46,7 +46,9 @@ mod visit;
 
 pub use export::OwnRefusal;
 use page::message;
-pub use page::{Api, ApiCell, client_address, cookie, error_page, protect, session_token};
+pub use page::{
+    Api, ApiCell, client_address, cookie, error_page, protect, session_token, with_navigation,
+};
 
 const STYLESHEET: &str = include_str!("../static/app.css");
 
@@ -195,7 +197,10 @@ pub fn router(api: ApiCell) -> Router {
             "/immersions/{id}/renouvellement",
             get(renewal::form).post(renewal::renew),
         )
-        .route("/immersions/{id}/{action}", post(immersions::action))
+        .route(
+            "/immersions/{id}/{action}",
+            get(immersions::back).post(immersions::action),
+        )
         .route(
             "/immersions/{id}/convention",
             get(immersions::convention_form).post(immersions::convention),
@@ -230,10 +235,6 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route("/static/app.css", get(stylesheet))
         .fallback(not_found_page)
-        .layer(axum::middleware::from_fn_with_state(
-            api.clone(),
-            page::with_navigation,
-        ))
         .with_state(api)
 }
 

@@ -666,14 +666,15 @@ pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
 #[derive(Clone, Default)]
 struct SeenNav(Arc<OnceLock<Nav>>);
 
-/// Every page's layer: a message page answered to a signed-in viewer is
+/// The service's outer layer: a message page (a handler's, or a refusal of
+/// the HTTP layer) answered to a signed-in viewer is
 /// shown again with her navigation (her menu, signing out), so that an
 /// error does not strand her. The navigation is the one the handler's
 /// [`Page`] was made with; a page no handler made (an unknown address)
 /// looks the session up, only then and only with a session cookie. A
 /// message of a failed lookup (503) is left as it is. Only the body
 /// changes: status and headers stay.
-pub(crate) async fn with_navigation(
+pub async fn with_navigation(
     axum::extract::State(api): axum::extract::State<ApiCell>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,

@@ -10,7 +10,7 @@ use passerelle_domain::fr;
 use serde::Deserialize;
 use serde_json::json;
 
-use passerelle_domain::immersion::FeedbackAuthor;
+use passerelle_domain::immersion::{FeedbackAuthor, Stage};
 use passerelle_domain::person::{CauseKind, ReadjustmentCause};
 
 use passerelle_domain::fr::event_label;
@@ -313,6 +313,8 @@ struct PersonTemplate {
     timeline_pager: Pager,
     /// What a readjustment may name as its cause: `KIND:id`, label.
     causes: Vec<(String, String)>,
+    /// Her immersions: id, what (`immersions_listed`).
+    immersions: Vec<(String, String)>,
     /// When stated, in their words, and who noted it.
     situation: Option<(String, String, &'static str)>,
     /// When, job, with whom, what they learned.
@@ -754,11 +756,32 @@ struct Fact {
 #[serde(rename_all = "camelCase")]
 struct PersonImmersion {
     id: String,
+    current_stage: Code<Stage>,
     employer_name: Option<String>,
     feedback_authors: Vec<Code<FeedbackAuthor>>,
     period_start: Option<Day>,
     period_end: Option<Day>,
     proposed_on: Day,
+}
+
+/// Each immersion of the person, to open from her file: where, when, where
+/// it stands; the newest first.
+fn immersions_listed(immersions: &[PersonImmersion]) -> Vec<(String, String)> {
+    immersions
+        .iter()
+        .rev()
+        .map(|n| {
+            let host = n.employer_name.as_deref().unwrap_or("l'employeur");
+            let when = match (n.period_start, n.period_end) {
+                (Some(start), Some(end)) => passerelle_domain::fr::range(start.0, end.0),
+                _ => format!("proposée le {}", n.proposed_on.french()),
+            };
+            (
+                n.id.clone(),
+                format!("Chez {host}, {when} : {}", n.current_stage.french()),
+            )
+        })
+        .collect()
 }
 
 /// What a readjustment may name as its cause, as the form offers it: each
@@ -880,6 +903,7 @@ impl Page {
             Err(page) => return *page,
         };
         let causes = causes(&p, &immersions);
+        let immersions = immersions_listed(&immersions);
         let running = p
             .mentorships
             .iter()
@@ -972,6 +996,7 @@ impl Page {
             timeline,
             timeline_pager,
             causes,
+            immersions,
             situation,
             inquiries,
             meetings,
@@ -1001,7 +1026,7 @@ impl Page {
                 .run(
                     "query($p: ID!, $after: String) {
                       immersions(first: 100, after: $after, filter: { personId: $p }) {
-                        edges { node { id employerName feedbackAuthors periodStart periodEnd proposedOn } }
+                        edges { node { id currentStage employerName feedbackAuthors periodStart periodEnd proposedOn } }
                         pageInfo { endCursor hasNextPage } } }",
                     json!({ "p": id, "after": after }),
                 )
