@@ -2253,7 +2253,7 @@ async fn a_mediator_reports_an_accident_records_its_declaration_and_interrupts_t
     let page = browser.body().await;
     assert!(page.contains("Interrompue"), "{page}");
     assert!(
-        page.contains("à l'initiative de : L'employeur. Motif : Le fournil ferme pour travaux"),
+        page.contains("à l'initiative de : l'employeur. Motif : Le fournil ferme pour travaux"),
         "{page}"
     );
     assert!(page.contains("Coupure à la main au façonnage"), "{page}");

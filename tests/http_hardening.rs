@@ -1122,6 +1122,30 @@ async fn the_feedback_forms_open_on_the_last_planned_day_while_it_runs() {
         page.contains("/observation\"") && page.contains("/bilan\""),
         "{page}"
     );
+    // The page leads to her file, which lists her immersions, the newest
+    // first.
+    let answer = gql(
+        &server,
+        Some(&token),
+        "query($i: ID!) { immersion(id: $i) { personId } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let person = answer["data"]["immersion"]["personId"].clone();
+    let file = format!("/people/{}", person.as_str().unwrap());
+    assert!(page.contains(&format!("href=\"{file}\"")), "{page}");
+    let newer = propose(&server, &token, &person, &employer).await;
+    let html = get_with(&server, &file, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let listed = |id: &Value| {
+        html.find(&format!("href=\"/immersions/{}\"", id.as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{id} in {html}"))
+    };
+    assert!(listed(&newer) < listed(&immersion), "{html}");
+    assert!(html.contains(": en cours"), "{html}");
 }
 
 /// What a page's forms never send, and addresses only forms post to, are

@@ -95,7 +95,7 @@ pub async fn reads(
                 r.through, r.read_at
          from health_data_reads r
          left join users u
-           on u.user_id = case when r.reader ~ '^user:[0-9a-f-]{36}$'
+           on u.user_id = case when r.reader ~ '^user:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                                then substr(r.reader, 6)::uuid end
           and u.structure_id = r.structure_id
          where r.structure_id = $1

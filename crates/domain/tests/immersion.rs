@@ -1363,7 +1363,10 @@ fn a_partial_attendance_falls_within_the_immersion() {
     ] {
         let err = partial(&late.events, outside, 0)
             .refused(Rule::PresenceOutsideImmersion, "feedback.lastDayPresent");
-        assert!(err.message.contains("du 9 mars au 20 mars"), "{err}");
+        assert!(
+            err.message.contains("du 9 mars 2026 au 20 mars 2026"),
+            "{err}"
+        );
     }
     let err = partial(&late.events, date!(2026 - 03 - 09), 61)
         .refused(Rule::PresenceOutsideImmersion, "feedback.missedHours");

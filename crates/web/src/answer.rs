@@ -189,6 +189,16 @@ impl<T> Paged<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Day(pub time::Date);
 
+/// When an immersion is, as its lists say it: « du 4 mai 2026 au 8 mai
+/// 2026 » once its convention sets its dates, else « depuis le 4 mai 2026 »
+/// (its proposal).
+pub(crate) fn when(start: Option<Day>, end: Option<Day>, proposed_on: Day) -> String {
+    match (start, end) {
+        (Some(start), Some(end)) => format!("du {} au {}", start.french(), end.french()),
+        _ => format!("depuis le {}", proposed_on.french()),
+    }
+}
+
 impl Day {
     /// "4 mai 2026".
     pub(crate) fn french(self) -> String {

@@ -309,10 +309,7 @@ impl Page {
             .map(|n| {
                 let name = n.employer_name.as_deref().unwrap_or("Immersion");
                 // Its dates tell two immersions with one host apart.
-                let when = match (n.period_start, n.period_end) {
-                    (Some(start), Some(end)) => passerelle_domain::fr::range(start.0, end.0),
-                    _ => format!("proposée le {}", n.proposed_on.french()),
-                };
+                let when = crate::answer::when(n.period_start, n.period_end, n.proposed_on);
                 let what = match n.current_stage.0 {
                     Stage::Proposed if n.accepted_by_person && n.accepted_by_employer => {
                         "acceptée, la convention se prépare"

@@ -336,6 +336,7 @@ impl ImmersionTemplate {
             "interruption" => self.interrupt,
             "accident" => self.report,
             "rejet" | "abandon" => self.judge,
+            "prevalidation" => self.prevalidate,
             other => other.strip_prefix("declaration-").is_none_or(|accident| {
                 self.accidents
                     .iter()
@@ -584,7 +585,7 @@ impl Page {
                     format!(
                         "le {}, à l'initiative de : {}. Motif : {}",
                         c.cancelled_on.french(),
-                        c.by.french(),
+                        passerelle_domain::fr::in_sentence(c.by.french()),
                         c.reason
                     ),
                 ));
@@ -595,7 +596,7 @@ impl Page {
                     format!(
                         "le {}, à l'initiative de : {}. Motif : {}",
                         c.cancelled_on.french(),
-                        c.by.french(),
+                        passerelle_domain::fr::in_sentence(c.by.french()),
                         c.reason
                     ),
                 ));
@@ -1567,6 +1568,7 @@ pub(crate) async fn action(
         "reponse" => offered("choix", &["accepter", "refuser"]),
         "bilan" => offered("goals_reached", &["oui", "non"]),
         "observation" => offered("goals_observed", &["oui", "non"]),
+        "signature" => offered("paper", &["true", "false"]),
         _ => true,
     };
     if !choices_offered {

@@ -363,7 +363,7 @@ impl Page {
         // The navigation of this viewer, for a message page the handler
         // answers after (`with_navigation`), without a second lookup.
         if let Some(seen) = extensions.get::<SeenNav>() {
-            let _ = seen.0.set(page.nav(None));
+            let _ = seen.0.set((page.nav(None), page.cookies.clone()));
         }
         Ok(page)
     }
@@ -661,10 +661,11 @@ pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     response
 }
 
-/// The navigation a request's [`Page`] was made with, kept for
-/// [`with_navigation`].
+/// The navigation a request's [`Page`] was made with, and the cookies it
+/// was to set (a new form nonce, whose token the navigation's sign-out
+/// carries), kept for [`with_navigation`].
 #[derive(Clone, Default)]
-struct SeenNav(Arc<OnceLock<Nav>>);
+struct SeenNav(Arc<OnceLock<(Nav, Vec<String>)>>);
 
 /// The service's outer layer: a message page (a handler's, or a refusal of
 /// the HTTP layer) answered to a signed-in viewer is
@@ -681,10 +682,27 @@ pub async fn with_navigation(
 ) -> Response {
     let seen = SeenNav::default();
     request.extensions_mut().insert(seen.clone());
-    // What a lookup would need, kept only when there is a session to look up.
+    // What a lookup would need (the cookies, the client's address), kept
+    // only when there is a session to look up.
     let session = cookie(request.headers(), SESSION_COOKIE)
         .is_some()
-        .then(|| (request.headers().clone(), request.extensions().clone()));
+        .then(|| {
+            let mut headers = HeaderMap::new();
+            let proxy = api.get().and_then(|a| a.client_ip_header.clone());
+            for (name, value) in request.headers() {
+                if name == header::COOKIE || proxy.as_ref() == Some(name) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+            let mut extensions = axum::http::Extensions::new();
+            if let Some(peer) = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            {
+                extensions.insert(*peer);
+            }
+            (headers, extensions)
+        });
     let response = next.run(request).await;
     let Some(said) = response.extensions().get::<Said>().cloned() else {
         return response;
@@ -693,7 +711,7 @@ pub async fn with_navigation(
         return response;
     }
     let (nav, cookies) = match (seen.0.get(), session) {
-        (Some(nav), _) => (nav.clone(), Vec::new()),
+        (Some((nav, cookies)), _) => (nav.clone(), cookies.clone()),
         (None, Some((headers, extensions))) => match Page::of(&api, &headers, &extensions).await {
             Ok(page) => (page.nav(None), page.cookies),
             Err(_) => return response,

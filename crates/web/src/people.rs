@@ -765,20 +765,19 @@ struct PersonImmersion {
 }
 
 /// Each immersion of the person, to open from her file: where, when, where
-/// it stands; the newest first.
+/// it stands; the newest first, as the API lists them.
 fn immersions_listed(immersions: &[PersonImmersion]) -> Vec<(String, String)> {
     immersions
         .iter()
-        .rev()
         .map(|n| {
             let host = n.employer_name.as_deref().unwrap_or("l'employeur");
-            let when = match (n.period_start, n.period_end) {
-                (Some(start), Some(end)) => passerelle_domain::fr::range(start.0, end.0),
-                _ => format!("proposée le {}", n.proposed_on.french()),
-            };
             (
                 n.id.clone(),
-                format!("Chez {host}, {when} : {}", n.current_stage.french()),
+                format!(
+                    "Chez {host}, {} : {}",
+                    crate::answer::when(n.period_start, n.period_end, n.proposed_on),
+                    fr::in_sentence(n.current_stage.french())
+                ),
             )
         })
         .collect()

@@ -1552,8 +1552,9 @@ fn check_presence(
             Rule::PresenceOutsideImmersion,
             "feedback.lastDayPresent",
             format!(
-                "Le dernier jour de présence doit tomber pendant l'immersion, {}.",
-                fr::range(first, last)
+                "Le dernier jour de présence doit tomber pendant l'immersion, du {} au {}.",
+                fr::date(first),
+                fr::date(last)
             ),
         ));
     }
