@@ -3373,18 +3373,11 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
     let db = TestDb::new().await;
     let dir = data_dir();
     let (server, staff) = started(&db, &dir).await;
-    let s = Some(staff.as_str());
     let employer =
         register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
-    for step in [
-        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
-        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
-    ] {
-        let done = gql(&server, s, step, json!({ "i": immersion })).await;
-        assert!(done["errors"].is_null(), "{step}: {done}");
-    }
+    accepted_by_both(&server, &staff, &immersion).await;
     let base = &server.base;
     let id = immersion.as_str().unwrap();
     browser.sign_in(base).await;
@@ -3404,14 +3397,7 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
             .unwrap()
     };
     assert!(!employer_fields().await);
-    browser
-        .client
-        .find(Locator::Css("#situation"))
-        .await
-        .unwrap()
-        .select_by_value("EMPLOYED")
-        .await
-        .unwrap();
+    say_employed(&browser).await;
     assert!(employer_fields().await);
     browser.audit("convention, personne salariée").await;
     // Sixteen on the first day: a minor.
@@ -3475,25 +3461,12 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
     // Another immersion with the same host over the same day: the page
     // asks to confirm it is another one, and drafts it once confirmed.
     let other = propose(&server, &staff, &person, &employer).await;
-    for step in [
-        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
-        "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
-    ] {
-        let done = gql(&server, s, step, json!({ "i": other })).await;
-        assert!(done["errors"].is_null(), "{step}: {done}");
-    }
+    accepted_by_both(&server, &staff, &other).await;
     let other = other.as_str().unwrap();
     browser
         .goto(&format!("{base}/immersions/{other}/convention"))
         .await;
-    browser
-        .client
-        .find(Locator::Css("#situation"))
-        .await
-        .unwrap()
-        .select_by_value("EMPLOYED")
-        .await
-        .unwrap();
+    say_employed(&browser).await;
     fill_minors_convention(&browser, start, birth).await;
     for (field, value) in [
         ("#goals", "Confirmer le projet en boulangerie"),
@@ -3521,6 +3494,33 @@ async fn a_convention_for_a_minor_in_employment_names_her_legal_representative_a
     assert!(page.contains("Convention rédigée"), "{page}");
     browser.close().await;
     assert!(server.terminate().success());
+}
+
+/// The immersion accepted by the person and by the employer.
+async fn accepted_by_both(server: &Server, staff: &str, immersion: &Value) {
+    for by in ["PERSON", "EMPLOYER"] {
+        let done = gql(
+            server,
+            Some(staff),
+            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i,
+                by: $by }) { immersion { id } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+        assert!(done["errors"].is_null(), "{by}: {done}");
+    }
+}
+
+/// The convention form's person said employed.
+async fn say_employed(browser: &Browser) {
+    browser
+        .client
+        .find(Locator::Css("#situation"))
+        .await
+        .unwrap()
+        .select_by_value("EMPLOYED")
+        .await
+        .unwrap();
 }
 
 /// The convention form of a minor in employment at the Boulangerie du Port
