@@ -824,10 +824,8 @@ fn causes(p: &PersonFile, immersions: &[PersonImmersion]) -> Vec<(String, String
         .filter(|n| !n.feedback_authors.is_empty())
         .map(|n| {
             let host = n.employer_name.as_deref().unwrap_or("l'employeur");
-            let when = match (n.period_start, n.period_end) {
-                (Some(start), Some(end)) => format!("du {} au {}", start.french(), end.french()),
-                _ => format!("proposée le {}", n.proposed_on.french()),
-            };
+            // With feedback, it has its convention's dates.
+            let when = crate::answer::when(n.period_start, n.period_end, n.proposed_on);
             (
                 format!("IMMERSION_FEEDBACK:{}", n.id),
                 format!("Immersion chez {host}, {when}"),
