@@ -488,21 +488,82 @@ async fn a_link_asked_for_a_wrong_address_is_refused_beside_its_field() {
     assert!(html.contains("value=\"pas une adresse\""), "{html}");
 }
 
-/// Signed out, a staff page sends to the sign-in form, whichever it is.
+/// Signed out, a staff page sends to the sign-in form, whichever it is,
+/// and signing in leads back to it; never to another site.
 #[tokio::test]
-async fn signed_out_staff_pages_send_to_the_sign_in_form() {
+async fn signed_out_staff_pages_send_to_the_sign_in_form_and_back() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let (server, _) = started(&db, &dir).await;
-    for path in ["/administration", "/compte", "/people", "/besoins"] {
-        let answer = no_redirects()
-            .get(format!("{}{path}", server.base))
-            .send()
+    for (path, suite) in [
+        ("/administration", "%2Fadministration"),
+        ("/compte", "%2Fcompte"),
+        ("/people", "%2Fpeople"),
+        ("/besoins?etape=ouverts", "%2Fbesoins%3Fetape%3Douverts"),
+    ] {
+        let answer = get_with(&server, path, &[]).await;
+        assert_eq!(answer.status(), 303, "{path}");
+        assert_eq!(
+            answer.headers()["location"],
+            format!("/?suite={suite}"),
+            "{path}"
+        );
+    }
+    // The sign-in form says why and carries the page asked.
+    let html = get_with(&server, "/?suite=%2Fpeople", &[])
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(
+        html.contains("Connectez-vous pour ouvrir la page demandée."),
+        "{html}"
+    );
+    assert!(html.contains("name=\"suite\" value=\"/people\""), "{html}");
+    let form = Form::fetch(&server, &[]).await;
+    let login = |suite: &'static str| {
+        let (form, server) = (&form, &server);
+        async move {
+            let answer = form
+                .post(
+                    server,
+                    "/connexion",
+                    &format!(
+                        "email=camille%40ml-nantes.fr&password={}&suite={suite}",
+                        PASSWORD.replace(' ', "+")
+                    ),
+                )
+                .await;
+            assert_eq!(answer.status(), 303, "{suite}");
+            answer.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(
+        login("%2Fpeople%3Fetape%3DIMMERSION").await,
+        "/people?etape=IMMERSION"
+    );
+    // Another site's address, however written, is no way back: home.
+    for foreign in [
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example%2F",
+        "%2F%5Cevil.example",
+        "%2F%09%2Fevil.example",
+        "people",
+    ] {
+        assert_eq!(login(foreign).await, "/", "{foreign}");
+        let html = get_with(&server, &format!("/?suite={foreign}"), &[])
+            .await
+            .text()
             .await
             .unwrap();
-        assert_eq!(answer.status(), 303, "{path}");
-        assert_eq!(answer.headers()["location"], "/", "{path}");
+        assert!(!html.contains("name=\"suite\""), "{foreign}: {html}");
     }
+    // Signed in already (another tab), the sign-in link leads on at once.
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let answer = get_with(&server, "/?suite=%2Fbesoins", &cookies).await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(answer.headers()["location"], "/besoins");
 }
 
 /// An enrolment sent blank names every missing field beside itself at once.
@@ -1013,8 +1074,18 @@ async fn the_feedback_forms_wait_for_the_last_day_and_keep_what_was_typed() {
         page.contains("À la fin de l'immersion : Formation, noté le"),
         "{page}"
     );
+    // The next milestone is not due before a month: said, not offered.
     assert!(!page.contains("<option value=\"END\""), "{page}");
-    assert!(page.contains("<option value=\"ONE_MONTH\""), "{page}");
+    assert!(!page.contains("<option value=\"ONE_MONTH\""), "{page}");
+    assert!(
+        page.contains(&format!(
+            "Le suivi à 1 mois se note à partir du {}.",
+            passerelle_domain::fr::date(
+                passerelle_domain::immersion::Milestone::OneMonth.due(today)
+            )
+        )),
+        "{page}"
+    );
     // Sent again from a page left open, the feedback given meanwhile is
     // refused above the page, its form gone.
     let html = refused("observation", "goals_observed=oui&notes=Encore".into()).await;
@@ -1177,8 +1248,22 @@ async fn stray_requests_on_an_immersion_are_answered_in_french() {
     let session = Form::fetch(&server, &cookies).await;
     for (action, body) in [
         ("reponse", "choix=peutetre&by=PERSON"),
+        ("reponse", "choix=accepter&by=ADMIN"),
         ("observation", "goals_observed=peutetre&notes=Bien"),
         ("bilan", "attendance=COMPLETED&goals_reached=peutetre"),
+        ("bilan", "attendance=SOMETIMES&goals_reached=oui"),
+        (
+            "bilan",
+            "attendance=COMPLETED&goals_reached=oui&hiring=CDD_PLUS",
+        ),
+        (
+            "bilan",
+            "attendance=COMPLETED&goals_reached=oui&skill-TEAMWORK=GENIUS",
+        ),
+        ("suite", "milestone=SOON&outcome=TRAINING"),
+        ("suite", "milestone=END&outcome=LOTTERY"),
+        ("interruption", "interrupt_by=NOBODY&interrupt_reason=Rien"),
+        ("signature", "signatory=KING&paper=true"),
     ] {
         let answer = session
             .post(&server, &format!("/immersions/{id}/{action}"), body)
@@ -1186,7 +1271,55 @@ async fn stray_requests_on_an_immersion_are_answered_in_french() {
         assert_eq!(answer.status(), 400, "{action}");
         let html = answer.text().await.unwrap();
         assert!(html.contains("Ce choix n"), "{action}: {html}");
+        assert!(!html.contains("EMPLOYER ou"), "{action}: {html}");
     }
+    // An accident sent blank: every missing field named at once.
+    let answer = session
+        .post(
+            &server,
+            &format!("/immersions/{id}/accident"),
+            "accident_at=&accident_informed=&accident_description=+",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    for field in ["accident_at", "accident_informed", "accident_description"] {
+        assert!(
+            html.contains(&format!("id=\"{field}-erreur\"")),
+            "{field}: {html}"
+        );
+    }
+    // A need heard in a visit, its lists edited by hand: refused beside
+    // each, in French, the other values kept.
+    let visit = gql(
+        &server,
+        Some(&token),
+        "mutation($e: ID!) { employerVisitLog(input: { employerId: $e, purpose: PROSPECTION,
+            observations: \"Passage\" }) { visitId } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let visit = visit["data"]["employerVisitLog"]["visitId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = session
+        .post(
+            &server,
+            &format!(
+                "/employers/{}/visites/{visit}/besoin",
+                employer.as_str().unwrap()
+            ),
+            "activities=Mise+en+rayon&horizon=DEMAIN&headcount=2&hiring_intent=PEUT-ETRE",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(html.contains("id=\"horizon-erreur\""), "{html}");
+    assert!(html.contains("id=\"hiring_intent-erreur\""), "{html}");
+    assert!(html.contains("Choisissez l'une des échéances"), "{html}");
+    assert!(html.contains(">Mise en rayon</textarea>"), "{html}");
+    assert!(!html.contains("WITHIN_A_MONTH ou"), "{html}");
     // A contract with an outcome that is no hire.
     let answer = gql(
         &server,
@@ -1227,4 +1360,158 @@ async fn stray_requests_on_an_immersion_are_answered_in_french() {
         )
         .await;
     assert_eq!(answer.status(), 404);
+}
+
+/// A convention drafted and not yet validated is changed from its page,
+/// the form starting from its values; the signatures given before are to
+/// be given again. Once it ended, the person reads on her page what became
+/// of her, as the mediator recorded it.
+#[tokio::test]
+async fn a_drafted_convention_is_changed_and_the_person_reads_her_outcomes() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with_links(&db, &dir).await;
+    let t = Some(token.as_str());
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, Some("awa@exemple.fr")).await;
+    let immersion = propose(&server, &token, &person, &employer).await;
+    let id = immersion.as_str().unwrap();
+    let today = paris_today().to_string();
+    let terms = convention(&today, 35.0);
+    let step = |query: String| {
+        let (server, immersion, terms) = (&server, &immersion, &terms);
+        async move {
+            let answer = gql(server, t, &query, json!({ "i": immersion, "c": terms })).await;
+            assert!(answer["errors"].is_null(), "{query}: {answer}");
+        }
+    };
+    let one =
+        |mutation: &str| format!("mutation($i: ID!) {{ {mutation} {{ immersion {{ id }} }} }}");
+    for query in [
+        one("immersionAccept(input: { immersionId: $i, by: PERSON })"),
+        one("immersionAccept(input: { immersionId: $i, by: EMPLOYER })"),
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: { immersionId: $i,
+            convention: $c }) { immersion { id } } }"
+            .to_owned(),
+        one("conventionSign(input: { immersionId: $i, signatory: PERSON })"),
+    ] {
+        step(query).await;
+    }
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let read = |path: String, cookies: Vec<String>| {
+        let server = &server;
+        async move {
+            get_with(server, &path, &cookies)
+                .await
+                .text()
+                .await
+                .unwrap()
+                .replace("&#39;", "'")
+        }
+    };
+    let page = read(format!("/immersions/{id}"), cookies.clone()).await;
+    assert!(
+        page.contains(&format!(
+            "href=\"/immersions/{id}/convention\">Modifier la convention</a>"
+        )),
+        "{page}"
+    );
+    // The form starts from the convention as drafted.
+    let form = read(format!("/immersions/{id}/convention"), cookies.clone()).await;
+    assert!(form.contains("<h1>Modifier la convention</h1>"), "{form}");
+    assert!(form.contains("les signatures déjà données"), "{form}");
+    for value in [
+        "value=\"Lucie Bernard\"",
+        "value=\"Cheffe boulangère\"",
+        "value=\"De 6 h à 13 h\"",
+        "value=\"35\"",
+        "value=\"IDCC 843\"",
+        "value=\"2001-05-12\"",
+        ">Peser, pétrir, façonner</textarea>",
+    ] {
+        assert!(form.contains(value), "{value}: {form}");
+    }
+    assert!(
+        within(&form, "name=\"attestation\"", ">").contains("checked"),
+        "{form}"
+    );
+    // Changed: the new schedule holds, the person's signature is void.
+    let session = Form::fetch(&server, &cookies).await;
+    let body = [
+        ("start", today.as_str()),
+        ("end", today.as_str()),
+        ("schedule", "De 7 h à 14 h"),
+        ("weekly_hours", "35"),
+        ("objective", "DISCOVER_JOB_OR_SECTOR"),
+        ("goals", "Découvrir le façonnage du pain"),
+        ("tasks", "Peser, pétrir, façonner"),
+        ("evaluation", "Grille remplie avec la tutrice"),
+        ("place_address", "12 quai de la Fosse"),
+        ("place_commune", "44109"),
+        ("prescriber_name", "Mission locale de Nantes"),
+        ("prescriber_signatory", "Camille Durand"),
+        ("first_name", "Awa"),
+        ("last_name", "Diallo"),
+        ("birth_date", "2001-05-12"),
+        ("address", "3 rue des Lilas, 44000 Nantes"),
+        ("situation", "JOB_SEEKER"),
+        ("host_name", "Boulangerie du Port"),
+        ("host_siret", "73282932000074"),
+        ("host_activity", "Boulangerie"),
+        ("host_agreement", "IDCC 843"),
+        ("host_signatory", "Jean Martin"),
+        ("tutor_name", "Lucie Bernard"),
+        ("tutor_job", "Cheffe boulangère"),
+        ("attestation", "oui"),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}={}", v.replace(' ', "+").replace(',', "%2C")))
+    .collect::<Vec<_>>()
+    .join("&");
+    let answer = session
+        .post(&server, &format!("/immersions/{id}/convention"), &body)
+        .await;
+    assert_eq!(answer.status(), 303, "{}", answer.text().await.unwrap());
+    let answer = gql(
+        &server,
+        t,
+        "query($i: ID!) { immersion(id: $i) { currentStage awaitedSignatories
+            convention { schedule signatures { signatory } } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["immersion"]["currentStage"], "DRAFTED",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["immersion"]["convention"],
+        json!({ "schedule": "De 7 h à 14 h", "signatures": [] }),
+        "{answer}"
+    );
+
+    // Signed, validated, started, ended; the mediator notes its outcome.
+    for query in [
+        one("conventionSign(input: { immersionId: $i, signatory: PERSON })"),
+        one("conventionSign(input: { immersionId: $i, signatory: HOST })"),
+        one("conventionSign(input: { immersionId: $i, signatory: PRESCRIBER })"),
+        one("conventionValidate(input: { immersionId: $i })"),
+        one("immersionStart(input: { immersionId: $i })"),
+        one(
+            "immersionInterrupt(input: { immersionId: $i, by: PERSON, reason: \"Un déménagement\" })",
+        ),
+        one("outcomeRecord(input: { immersionId: $i, milestone: END, outcome: TRAINING })"),
+    ] {
+        step(query).await;
+    }
+    let own = link_session(&server, "awa@exemple.fr", 0).await;
+    let own = vec![format!("__Host-passerelle_session={own}")];
+    let page = read(format!("/immersions/{id}"), own).await;
+    assert!(page.contains("Et après ?"), "{page}");
+    assert!(
+        page.contains("À la fin de l'immersion : Formation, noté le"),
+        "{page}"
+    );
+    assert!(!page.contains("/suite\""), "{page}");
 }

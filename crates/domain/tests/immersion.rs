@@ -217,7 +217,7 @@ fn one_month_from_date_to_date_at_most() {
         .refused(Rule::MaxOneMonth, "convention.period.end");
     assert_eq!(
         err.message,
-        "La période ne peut pas dépasser un mois de date à date (du 3 mars au 2 avril au plus tard)."
+        "La période ne peut pas dépasser un mois de date à date (du 3 mars au 2 avril 2026 au plus tard)."
     );
 }
 
@@ -1363,10 +1363,7 @@ fn a_partial_attendance_falls_within_the_immersion() {
     ] {
         let err = partial(&late.events, outside, 0)
             .refused(Rule::PresenceOutsideImmersion, "feedback.lastDayPresent");
-        assert!(
-            err.message.contains("du 9 mars 2026 au 20 mars 2026"),
-            "{err}"
-        );
+        assert!(err.message.contains("du 9 au 20 mars 2026"), "{err}");
     }
     let err = partial(&late.events, date!(2026 - 03 - 09), 61)
         .refused(Rule::PresenceOutsideImmersion, "feedback.missedHours");

@@ -990,7 +990,11 @@ impl<'a> Inputs<'a> {
                 .map_err(|e| error::on_input(shown(path), &e, at)),
             ("Date", _) => Err(expected(path, "une date AAAA-MM-JJ", at)),
             ("DateTime", Value::String(s)) => date_time(s).map_err(|e| error::on_input(shown(path), &e, at)),
-            ("DateTime", _) => Err(expected(path, "une date et une heure RFC 3339", at)),
+            ("DateTime", _) => Err(expected(
+                path,
+                "une date et une heure avec son décalage horaire (2026-04-01T09:30:00+02:00)",
+                at,
+            )),
             ("UUID", Value::String(s)) if uuid::Uuid::parse_str(s).is_ok() => Ok(()),
             ("UUID", _) => Err(bad(
                 shown(path),
@@ -1012,7 +1016,7 @@ fn date_time(input: &str) -> Result<(), DomainError> {
             DomainError::invalid(
                 Rule::DateFormat,
                 "date",
-                "Cette date et heure s'écrit en RFC 3339, par exemple 2026-04-01T09:30:00+02:00.",
+                "Cette date et heure s'écrit jour et heure avec le décalage horaire, par exemple 2026-04-01T09:30:00+02:00 (le 1er avril 2026 à 9 h 30, heure de Paris).",
             )
         })?;
     if PLAUSIBLE_YEARS.contains(&parsed.year()) {

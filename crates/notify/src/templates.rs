@@ -204,7 +204,6 @@ fn or<'a>(value: &'a Option<String>, fallback: &'a str) -> &'a str {
 
 fn period(facts: &Facts) -> String {
     match facts.period {
-        Some((start, end)) if start == end => format!("le {}", fr::date(start)),
         Some((start, end)) => fr::range(start, end),
         None => "aux dates à convenir".to_owned(),
     }
@@ -574,7 +573,7 @@ mod tests {
         assert!(mail.html.contains("&lt;b&gt;Dupont &amp; fils&lt;/b&gt;"));
         assert!(!mail.html.contains("<b>Dupont"));
         assert!(mail.text.contains("<b>Dupont & fils</b>"));
-        assert!(mail.text.contains("du 4 mai au 8 mai"), "{}", mail.text);
+        assert!(mail.text.contains("du 4 au 8 mai 2026"), "{}", mail.text);
         assert!(
             mail.text
                 .contains("Remplir le bilan : https://passerelle.example/acces/abc")

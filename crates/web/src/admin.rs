@@ -319,7 +319,7 @@ struct Typed {
 async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCode) -> Response {
     // Signed out: to the sign-in form, as every page sends there.
     let Some(viewer) = page.viewer.user.as_ref() else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     if !matches!(viewer.role, StaffRole::Manager | StaffRole::Admin) {
         return message(
@@ -679,7 +679,7 @@ pub(crate) struct Done {
 
 pub(crate) async fn account(page: Page, Query(q): Query<Done>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let notice = (q.fait == "mot-de-passe")
         .then(|| "Mot de passe modifié : vos autres sessions sont fermées.".to_owned());

@@ -189,14 +189,22 @@ impl<T> Paged<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Day(pub time::Date);
 
-/// When an immersion is, as its lists say it: « du 4 mai 2026 au 8 mai
-/// 2026 » once its convention sets its dates, else « depuis le 4 mai 2026 »
-/// (its proposal).
+/// When an immersion is, as its lists say it: « du 4 au 8 mai 2026 » once
+/// its convention sets its dates, else « depuis le 4 mai 2026 » (its
+/// proposal).
 pub(crate) fn when(start: Option<Day>, end: Option<Day>, proposed_on: Day) -> String {
     match (start, end) {
-        (Some(start), Some(end)) => format!("du {} au {}", start.french(), end.french()),
+        (Some(start), Some(end)) => passerelle_domain::fr::range(start.0, end.0),
         _ => format!("depuis le {}", proposed_on.french()),
     }
+}
+
+/// Hours a week as the pages write them: "35", "35,5", "35,33" (two
+/// decimals at most, none when whole).
+pub(crate) fn hours(weekly: f64) -> String {
+    let text = format!("{weekly:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.replace('.', ",")
 }
 
 impl Day {
@@ -334,6 +342,14 @@ mod tests {
     struct Person {
         #[expect(dead_code, reason = "only deserialized")]
         age: i64,
+    }
+
+    #[test]
+    fn weekly_hours_read_with_a_french_comma() {
+        assert_eq!(hours(35.0), "35");
+        assert_eq!(hours(35.5), "35,5");
+        assert_eq!(hours(106.0 / 3.0), "35,33");
+        assert_eq!(hours(12.1), "12,1");
     }
 
     #[test]

@@ -207,7 +207,7 @@ struct PrintTemplate {
 
 pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() && page.viewer.principal.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let out = page.run(ASSESSMENT, json!({ "i": id })).await;
     let answer: AssessmentAnswer = read_or_return!(out);

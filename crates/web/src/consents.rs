@@ -165,7 +165,7 @@ impl Page {
 
 pub(crate) async fn list(page: Page, Path(id): Path<String>, Query(q): Query<Notice>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let person = match page.person_consents(&id).await {
         Ok(person) => person,
@@ -319,7 +319,7 @@ impl Page {
 
 pub(crate) async fn give_form(page: Page, Path((id, purpose)): Path<(String, String)>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let Some(purpose) = purpose_of(&purpose) else {
         return unknown_purpose();
@@ -352,7 +352,7 @@ pub(crate) async fn give(
     Form(f): Form<GiveForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -452,7 +452,7 @@ pub(crate) async fn withdraw_form(
     Path((id, purpose)): Path<(String, String)>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let Some(purpose) = purpose_of(&purpose) else {
         return unknown_purpose();
@@ -481,7 +481,7 @@ pub(crate) async fn withdraw(
     Form(f): Form<WithdrawForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;

@@ -47,7 +47,7 @@ impl Page {
 
 pub(crate) async fn form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.contact_page(&id, StatusCode::OK, FormState::default())
         .await
@@ -73,7 +73,7 @@ pub(crate) async fn add(
     Form(f): Form<ContactForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;

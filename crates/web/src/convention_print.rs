@@ -19,7 +19,7 @@ use serde_json::json;
 use passerelle_domain::fr::{self, Labelled};
 use passerelle_domain::immersion::{Objective, Signatory, SignatureMethodKind, SituationKind};
 
-use crate::answer::{Code, Day, commune_name, read_or_return};
+use crate::answer::{Code, Day, commune_name, hours, read_or_return};
 use crate::page::{Nav, Page, message};
 
 const CONVENTION: &str = "query($i: ID!) { immersion(id: $i) { awaitedSignatories
@@ -246,13 +246,6 @@ fn period(p: &Period) -> String {
     )
 }
 
-/// "35", "35,5", "35,33": two decimals at most, none when whole.
-fn hours(weekly: f64) -> String {
-    let text = format!("{weekly:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    text.replace('.', ",")
-}
-
 fn organisation(title: &'static str, o: &Organisation) -> Party {
     let mut lines = vec![("Dénomination", o.name.clone())];
     if let Some(siret) = &o.siret {
@@ -272,7 +265,7 @@ fn not_found() -> Response {
 
 pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() && page.viewer.principal.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let out = page.run(CONVENTION, json!({ "i": id })).await;
     let answer: Answer = read_or_return!(out);
@@ -457,17 +450,4 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     }
     .render();
     page.render(StatusCode::OK, body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::hours;
-
-    #[test]
-    fn weekly_hours_read_with_a_french_comma() {
-        assert_eq!(hours(35.0), "35");
-        assert_eq!(hours(35.5), "35,5");
-        assert_eq!(hours(106.0 / 3.0), "35,33");
-        assert_eq!(hours(12.1), "12,1");
-    }
 }

@@ -94,7 +94,7 @@ impl Page {
 
 pub(crate) async fn form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.correct_page(&id, StatusCode::OK, FormState::default())
         .await
@@ -225,7 +225,7 @@ impl Page {
 /// name, sector, commune or address, never its SIRET.
 pub(crate) async fn employer_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.correct_employer_page(&id, StatusCode::OK, FormState::default())
         .await
@@ -374,7 +374,7 @@ pub(crate) async fn visit_form(
     Path((employer, visit)): Path<(String, String)>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.correct_visit_page(&employer, &visit, StatusCode::OK, FormState::default())
         .await
@@ -545,7 +545,7 @@ impl Page {
 /// description as it should read, from the one recorded, with why.
 pub(crate) async fn need_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.correct_need_page(&id, StatusCode::OK, None).await
 }

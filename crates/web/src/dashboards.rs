@@ -564,7 +564,7 @@ pub(crate) async fn page(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let Some(board) = BOARDS.iter().find(|b| b.slug == slug) else {
         return message(

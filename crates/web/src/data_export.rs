@@ -119,7 +119,7 @@ impl Page {
 
 pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() && page.viewer.principal.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let export = match page.export(&id).await {
         Ok(e) => e,
@@ -190,7 +190,7 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
 /// The document as a file to save; its name does not name the person.
 pub(crate) async fn download(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() && page.viewer.principal.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let export = match page.export(&id).await {
         Ok(e) => e,

@@ -54,7 +54,7 @@ fn searched_jobs(typed: &str) -> Result<Vec<RomeCode>, String> {
 
 pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     #[derive(Deserialize)]
     struct Answer {
@@ -182,7 +182,7 @@ impl Page {
 
 pub(crate) async fn register_form(page: Page) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.register_page(StatusCode::OK, FormState::default())
 }

@@ -233,7 +233,7 @@ impl Page {
 
 pub(crate) async fn inquiry_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let today = page.api.gateway.handler.clock().today().to_string();
     page.encounter_page(
@@ -255,7 +255,7 @@ pub(crate) async fn meeting_form(
     Query(pick): Query<PeerPick>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let today = page.api.gateway.handler.clock().today().to_string();
     let (name, peer) = match page.encounter_lookup(&id, &pick).await {

@@ -84,7 +84,7 @@ impl Page {
 
 pub(crate) async fn form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.erase_page(&id, StatusCode::OK, FormState::default())
         .await

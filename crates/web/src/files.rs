@@ -341,7 +341,7 @@ pub(crate) async fn employer(
     Query(at): Query<FilePages>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let mut notice = notice(&q);
     let mut at = at;
@@ -508,7 +508,7 @@ pub(crate) async fn need(
     Query(at): Query<NeedPages>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let done = notice(&q);
     page.need_page_at(&id, StatusCode::OK, None, None, done, given(&at.personnes))
@@ -657,7 +657,7 @@ pub(crate) async fn need_action(
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let get = |k: &str| fields.get(k).map_or("", String::as_str);
     if let Err(r) = page.checked(get("csrf")) {

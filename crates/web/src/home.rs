@@ -26,6 +26,8 @@ pub(crate) struct HomeTemplate {
     pub form: FormState,
     /// The request for a mailed link.
     pub link: FormState,
+    /// The page to go back to once signed in ([`crate::page::return_path`]).
+    pub suite: Option<String>,
 }
 
 #[derive(Template)]
@@ -404,6 +406,9 @@ pub(crate) struct Notice {
     /// The employer a visit form starts with.
     #[serde(default)]
     pub employeur: Option<String>,
+    /// The page asked for before signing in ([`Page::sign_in_first`]).
+    #[serde(default)]
+    suite: Option<String>,
 }
 
 /// Where the spaces start each of their lists: after a cursor of the
@@ -469,7 +474,16 @@ pub(crate) async fn home(
     Query(q): Query<Notice>,
     Query(at): Query<SpacePages>,
 ) -> Response {
+    let suite = q
+        .suite
+        .as_deref()
+        .and_then(crate::page::return_path)
+        .map(str::to_owned);
     if page.viewer.user.is_some() {
+        // Signed in meanwhile (another tab): straight to the page asked.
+        if let Some(suite) = &suite {
+            return page.redirect(suite, Vec::new());
+        }
         let nav = page.nav(notice(&q));
         return page.inbox(nav, FormState::default(), None).await;
     }
@@ -601,10 +615,14 @@ pub(crate) async fn home(
         .render();
         return page.render(StatusCode::OK, body);
     }
+    if suite.is_some() && said.is_none() {
+        said = Some("Connectez-vous pour ouvrir la page demandée.".to_owned());
+    }
     let body = HomeTemplate {
         nav: page.nav(said),
         form: FormState::default(),
         link: FormState::default(),
+        suite,
     }
     .render();
     page.render(StatusCode::OK, body)
@@ -645,7 +663,7 @@ const SEARCH_ROWS: i64 = 10;
 /// needs by the jobs the text names.
 pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
@@ -790,7 +808,7 @@ pub(crate) struct ConsentForm {
 
 pub(crate) async fn consent(page: Page, Form(form): Form<ConsentForm>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     if let Err(r) = page.checked(&form.csrf) {
         return *r;

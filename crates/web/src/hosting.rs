@@ -132,7 +132,7 @@ impl Page {
 
 pub(crate) async fn capacity_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.capacity_page(&id, StatusCode::OK, None).await
 }
@@ -153,7 +153,7 @@ pub(crate) async fn capacity_set(
     Form(f): Form<CapacityForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -195,7 +195,7 @@ pub(crate) async fn remove_form(
     Path((id, contact)): Path<(String, String)>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.remove_page(&id, &contact, StatusCode::OK, None).await
 }
@@ -212,7 +212,7 @@ pub(crate) async fn remove(
     Form(f): Form<RemoveForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;

@@ -40,7 +40,7 @@ fn not_found() -> Response {
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmpObjective
     personId employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
-    awaitedSignatories awaitsValidation takesFeedback feedbackAuthors
+    endedOn awaitedSignatories awaitsValidation takesFeedback feedbackAuthors
     viewerMay { answerFor signOnlineAs giveFeedbackAs answerAssessment } } }";
 
 /// What the immersion's stream records of its ends and accidents: read
@@ -52,6 +52,20 @@ const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
         declarationDueAt declarationFiledAt declarationFiledInTime }
     mediatorFeedback { goalsReached notes nextSteps recordedOn }
     outcomeRecords { milestone outcome contract recordedOn } } }";
+
+/// What the person reads of her outcomes (her host reads none: null).
+const OWN_OUTCOMES: &str = "query($i: ID!) { immersion(id: $i) { outcomeRecords { milestone outcome contract recordedOn } } }";
+
+#[derive(Deserialize)]
+struct OwnOutcomesAnswer {
+    immersion: Option<OwnOutcomes>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnOutcomes {
+    outcome_records: Option<Vec<OutcomeAnswer>>,
+}
 
 #[derive(Deserialize)]
 struct RecordAnswer {
@@ -206,6 +220,9 @@ struct Shown {
     accepted_by_employer: bool,
     period_start: Option<Day>,
     period_end: Option<Day>,
+    /// The day it was completed or interrupted.
+    #[serde(default)]
+    ended_on: Option<Day>,
     awaited_signatories: Vec<Code<Signatory>>,
     awaits_validation: bool,
     takes_feedback: bool,
@@ -264,6 +281,8 @@ struct ImmersionTemplate {
     /// Party, button, decline label.
     answers: Vec<(&'static str, &'static str, &'static str)>,
     draft: bool,
+    /// The convention is drafted: the form changes it.
+    convention_drafted: bool,
     /// A convention exists, to print.
     drafted: bool,
     /// Signatory, button, on paper.
@@ -295,6 +314,8 @@ struct ImmersionTemplate {
     observed: Vec<(&'static str, String)>,
     /// The outcomes recorded, as sentences.
     outcomes_recorded: Vec<String>,
+    /// When the next milestone's outcome may be noted, if none is due yet.
+    next_milestone: Option<String>,
     outcomes: &'static [(&'static str, &'static str)],
     initiators: Vec<(String, &'static str)>,
     /// The failed form's values and errors (names are unique on the page).
@@ -494,8 +515,10 @@ impl Page {
                 });
             }
         }
-        let draft =
-            staff && stage == Stage::Proposed && i.accepted_by_person && i.accepted_by_employer;
+        // Drafted once both accepted; changed until it is validated.
+        let draft = staff
+            && (stage == Stage::Proposed && i.accepted_by_person && i.accepted_by_employer
+                || stage == Stage::Drafted);
         let mut signatures = Vec::new();
         // A party signs for itself from the convention's page, where it
         // reads the whole of what it signs.
@@ -547,7 +570,8 @@ impl Page {
             && !staff
             && may.gives_feedback_as(FeedbackAuthor::Person)
             && !given(FeedbackAuthor::Person);
-        let outcome = staff && matches!(stage, Stage::Completed | Stage::Interrupted);
+        let ended = matches!(stage, Stage::Completed | Stage::Interrupted);
+        let outcome = staff && ended;
         let recorded = if staff {
             let out = self.run(RECORD, json!({ "i": id })).await;
             let answer: RecordAnswer = read_or_return!(out);
@@ -555,12 +579,25 @@ impl Page {
         } else {
             None
         };
+        // The person reads what became of her after it; her host, nothing.
+        let own_outcomes = if !staff && ended {
+            let out = self.run(OWN_OUTCOMES, json!({ "i": id })).await;
+            let answer: OwnOutcomesAnswer = read_or_return!(out);
+            answer.immersion.and_then(|o| o.outcome_records)
+        } else {
+            None
+        };
         let mut endings = Vec::new();
         let mut accidents = None;
         let mut prevalidated = false;
         let mut observed = Vec::new();
-        let mut outcomes_recorded = Vec::new();
-        let mut milestones: Vec<(&'static str, &'static str)> = MILESTONES.to_vec();
+        let mut outcomes_recorded: Vec<String> = own_outcomes
+            .unwrap_or_default()
+            .iter()
+            .map(OutcomeAnswer::said)
+            .collect();
+        let mut milestones: Vec<(&'static str, &'static str)> = Vec::new();
+        let mut next_milestone = None;
         if let Some(r) = recorded {
             prevalidated = r.prevalidated;
             if let Some(m) = r.mediator_feedback {
@@ -574,11 +611,31 @@ impl Page {
                     observed.push(("Et maintenant ?", next));
                 }
             }
+            let mut unrecorded = Milestone::ALL.to_vec();
             for o in r.outcome_records.unwrap_or_default() {
-                let recorded = o.milestone.0.code().to_ascii_uppercase();
-                milestones.retain(|(value, _)| *value != recorded);
+                unrecorded.retain(|m| *m != o.milestone.0);
                 outcomes_recorded.push(o.said());
             }
+            // The milestones due are offered; the next one is said with
+            // its day (the domain refuses an outcome before it).
+            let due = |m: &Milestone| i.ended_on.map_or(Some(today), |e| Some(m.due(e.0)));
+            next_milestone = unrecorded
+                .iter()
+                .filter_map(|m| due(m).filter(|d| *d > today).map(|d| (m, d)))
+                .next()
+                .map(|(m, d)| {
+                    format!(
+                        "Le suivi {} se note à partir du {}.",
+                        m.label(),
+                        passerelle_domain::fr::date(d)
+                    )
+                });
+            milestones = MILESTONES
+                .iter()
+                .zip(Milestone::ALL)
+                .filter(|(_, m)| unrecorded.contains(m) && due(m).is_some_and(|d| d <= today))
+                .map(|(option, _)| *option)
+                .collect();
             if let Some(c) = r.cancellation {
                 endings.push((
                     "Annulation",
@@ -687,6 +744,7 @@ impl Page {
             error,
             answers,
             draft,
+            convention_drafted: stage == Stage::Drafted,
             drafted: !matches!(
                 stage,
                 Stage::NotProposed | Stage::Proposed | Stage::Declined
@@ -718,6 +776,7 @@ impl Page {
             milestones,
             observed,
             outcomes_recorded,
+            next_milestone,
             outcomes: &OUTCOMES,
             initiators: Initiator::ALL
                 .iter()
@@ -771,7 +830,7 @@ impl Page {
 
 pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() && page.viewer.principal.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.immersion_page(&id, StatusCode::OK, None).await
 }
@@ -929,7 +988,7 @@ pub(crate) async fn propose_form(
     axum::extract::Query(choice): axum::extract::Query<ChoiceQuery>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let person = q.personne.unwrap_or_default();
     let employer = q.employeur.unwrap_or_default();
@@ -999,7 +1058,7 @@ impl ProposeForm {
 /// back with every field as typed; its own button proposes.
 pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
@@ -1162,6 +1221,87 @@ struct ConventionTemplate {
     form: FormState,
     objectives: &'static [(&'static str, &'static str)],
     situations: &'static [(&'static str, &'static str)],
+    /// A convention drafted already, changed before its validation: the
+    /// signatures given to it are to be given again.
+    modifying: bool,
+}
+
+/// A drafted convention, to change it from its own values.
+const DRAFTED: &str = "query($i: ID!) { immersion(id: $i) { convention {
+    objective goals tasks evaluation schedule weeklyHours forbiddenUsesExcluded
+    period { start end } place { address commune }
+    prescriber { name signatory { name } }
+    person {
+        identity { firstName lastName birthDate address email }
+        legalRepresentative { name email phone }
+        situation { kind description currentEmployer { name siret signatory { name email } } }
+    }
+    host { name siret activity collectiveAgreement signatory { name email }
+        tutor { name jobTitle email } }
+} } }";
+
+/// Each field of the convention's form, and where the API's convention
+/// gives its value.
+const DRAFTED_FIELDS: [(&str, &str); 34] = [
+    ("start", "/period/start"),
+    ("end", "/period/end"),
+    ("schedule", "/schedule"),
+    ("objective", "/objective"),
+    ("goals", "/goals"),
+    ("tasks", "/tasks"),
+    ("evaluation", "/evaluation"),
+    ("place_address", "/place/address"),
+    ("place_commune", "/place/commune"),
+    ("prescriber_name", "/prescriber/name"),
+    ("prescriber_signatory", "/prescriber/signatory/name"),
+    ("first_name", "/person/identity/firstName"),
+    ("last_name", "/person/identity/lastName"),
+    ("birth_date", "/person/identity/birthDate"),
+    ("address", "/person/identity/address"),
+    ("person_email", "/person/identity/email"),
+    ("legal_name", "/person/legalRepresentative/name"),
+    ("legal_email", "/person/legalRepresentative/email"),
+    ("legal_phone", "/person/legalRepresentative/phone"),
+    ("situation", "/person/situation/kind"),
+    ("situation_description", "/person/situation/description"),
+    ("employer_name", "/person/situation/currentEmployer/name"),
+    ("employer_siret", "/person/situation/currentEmployer/siret"),
+    (
+        "employer_signatory",
+        "/person/situation/currentEmployer/signatory/name",
+    ),
+    (
+        "employer_email",
+        "/person/situation/currentEmployer/signatory/email",
+    ),
+    ("host_name", "/host/name"),
+    ("host_siret", "/host/siret"),
+    ("host_activity", "/host/activity"),
+    ("host_agreement", "/host/collectiveAgreement"),
+    ("host_signatory", "/host/signatory/name"),
+    ("host_email", "/host/signatory/email"),
+    ("tutor_name", "/host/tutor/name"),
+    ("tutor_job", "/host/tutor/jobTitle"),
+    ("tutor_email", "/host/tutor/email"),
+];
+
+/// The form filled with a drafted convention's values.
+fn drafted_form(convention: &Value) -> FormState {
+    let mut values: Vec<(&str, String)> = DRAFTED_FIELDS
+        .iter()
+        .map(|(name, at)| {
+            let value = convention.pointer(at).and_then(Value::as_str).unwrap_or("");
+            (*name, value.to_owned())
+        })
+        .collect();
+    if let Some(hours) = convention.get("weeklyHours").and_then(Value::as_f64) {
+        values.push(("weekly_hours", crate::answer::hours(hours)));
+    }
+    if convention.get("forbiddenUsesExcluded") == Some(&Value::Bool(true)) {
+        values.push(("attestation", "oui".to_owned()));
+    }
+    let values: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    FormState::with(&values)
 }
 
 impl Page {
@@ -1208,6 +1348,27 @@ impl Page {
         let facts: Facts = read_or_return!(facts);
         let person = facts.person.unwrap_or_default();
         let employer = facts.employer.unwrap_or_default();
+        let modifying = i.current_stage.0 == Stage::Drafted;
+        // Changed before its validation: the form starts from its values.
+        let form = match form {
+            None if modifying => {
+                #[derive(Deserialize)]
+                struct Drafted {
+                    immersion: Option<DraftedImmersion>,
+                }
+                #[derive(Deserialize)]
+                struct DraftedImmersion {
+                    convention: Option<Value>,
+                }
+                let out = self.run(DRAFTED, json!({ "i": id })).await;
+                let drafted: Drafted = read_or_return!(out);
+                drafted
+                    .immersion
+                    .and_then(|i| i.convention)
+                    .map(|c| drafted_form(&c))
+            }
+            form => form,
+        };
         let form = form.unwrap_or_else(|| {
             FormState::with(&[
                 (
@@ -1244,6 +1405,7 @@ impl Page {
             form,
             objectives: &OBJECTIVES,
             situations: &SITUATIONS,
+            modifying,
         }
         .render();
         self.render(status, body)
@@ -1252,7 +1414,7 @@ impl Page {
 
 pub(crate) async fn convention_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.convention_page(&id, StatusCode::OK, None).await
 }
@@ -1551,6 +1713,50 @@ pub(crate) async fn back(page: Page, Path((id, _)): Path<(String, String)>) -> R
     )
 }
 
+/// Whether each choice of an action's form (a button's hidden value, a
+/// list, a radio) is one the page's forms send: another (a request made by
+/// hand) is neither read as one of theirs nor refused in the API's names.
+fn choices_offered(action: &str, fields: &Fields) -> bool {
+    let named = |name: &str, values: &[&str]| values.contains(&fields.get(name));
+    // `blank`: the list's first option sends nothing.
+    let listed = |name: &str, options: &[(&str, &str)], blank: bool| {
+        let value = fields.get(name);
+        (blank && value.is_empty()) || crate::labels::offers(options, value)
+    };
+    fn api<T: Labelled>(value: &str) -> bool {
+        T::ALL
+            .iter()
+            .any(|v| v.code().to_ascii_uppercase() == value)
+    }
+    match action {
+        "reponse" => {
+            named("choix", &["accepter", "refuser"]) && named("by", &["EMPLOYER", "PERSON"])
+        }
+        "bilan" => {
+            named("goals_reached", &["oui", "non"])
+                && listed("attendance", &ATTENDANCES, false)
+                && listed("hiring", &CONTRACTS, true)
+                && fields
+                    .0
+                    .iter()
+                    .filter(|(name, _)| name.starts_with("skill-"))
+                    .all(|(name, _)| listed(name, &LEVELS, true))
+        }
+        "observation" => named("goals_observed", &["oui", "non"]),
+        "signature" => {
+            named("paper", &["true", "false"]) && api::<Signatory>(fields.get("signatory"))
+        }
+        "annulation" => api::<Initiator>(fields.get("cancel_by")),
+        "interruption" => api::<Initiator>(fields.get("interrupt_by")),
+        "suite" => {
+            listed("milestone", &MILESTONES, false)
+                && listed("outcome", &OUTCOMES, false)
+                && listed("contract", &CONTRACTS, true)
+        }
+        _ => true,
+    }
+}
+
 /// Every button of the immersion's page: the action, then back to the page
 /// (with the gateway's refusal, if any).
 pub(crate) async fn action(
@@ -1562,16 +1768,7 @@ pub(crate) async fn action(
     if let Err(r) = page.checked(fields.get("csrf")) {
         return *r;
     }
-    // A choice the page's forms never send is not read as one of theirs.
-    let offered = |name: &str, values: &[&str]| values.contains(&fields.get(name));
-    let choices_offered = match action.as_str() {
-        "reponse" => offered("choix", &["accepter", "refuser"]),
-        "bilan" => offered("goals_reached", &["oui", "non"]),
-        "observation" => offered("goals_observed", &["oui", "non"]),
-        "signature" => offered("paper", &["true", "false"]),
-        _ => true,
-    };
-    if !choices_offered {
+    if !choices_offered(&action, &fields) {
         return crate::page::error_page(
             StatusCode::BAD_REQUEST,
             "Ce choix n'est pas l'un de ceux que la page propose : repartez de la page de l'immersion.",
@@ -1592,7 +1789,9 @@ pub(crate) async fn action(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut form = FormState::with(&values);
-    // The hours missed, a number the page reads before the API does.
+    // What the page reads before the API does: the hours missed, a
+    // number; an accident's blanks, all named at once (the API names the
+    // first it meets).
     if action == "bilan"
         && fields
             .optional("missed_hours")
@@ -1602,6 +1801,22 @@ pub(crate) async fn action(
             "missed_hours".into(),
             "Indiquez un nombre entier d'heures, 0 ou plus.".into(),
         );
+    }
+    if action == "accident" {
+        for (name, missing) in [
+            ("accident_at", "Indiquez le jour et l'heure de l'accident."),
+            (
+                "accident_informed",
+                "Indiquez le jour et l'heure où la structure a été informée.",
+            ),
+            ("accident_description", "Décrivez ce qui s'est passé."),
+        ] {
+            if fields.optional(name).is_none() {
+                form.errors.insert(name.into(), missing.into());
+            }
+        }
+    }
+    if !form.errors.is_empty() {
         return page
             .immersion_form(
                 &id,
@@ -1609,7 +1824,7 @@ pub(crate) async fn action(
                 None,
                 form,
                 None,
-                Some("bilan"),
+                Some(&action),
             )
             .await;
     }

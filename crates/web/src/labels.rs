@@ -27,6 +27,12 @@ fn options<T: Labelled>() -> Vec<(&'static str, &'static str)> {
 
 type Options = LazyLock<Vec<(&'static str, &'static str)>>;
 
+/// Whether a list of the page offers `value`: a value sent by hand is
+/// neither read as one of its options nor refused in the API's names.
+pub(crate) fn offers(options: &[(&str, &str)], value: &str) -> bool {
+    options.iter().any(|(option, _)| *option == value)
+}
+
 pub(crate) static OBJECTIVES: Options = LazyLock::new(options::<Objective>);
 pub(crate) static SITUATIONS: Options = LazyLock::new(options::<SituationKind>);
 pub(crate) static HORIZONS: Options = LazyLock::new(options::<Horizon>);

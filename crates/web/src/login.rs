@@ -21,6 +21,9 @@ pub(crate) struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// The page asked for before signing in.
+    #[serde(default)]
+    suite: String,
 }
 
 pub(crate) async fn login(page: Page, Form(form): Form<LoginForm>) -> Response {
@@ -33,8 +36,9 @@ pub(crate) async fn login(page: Page, Form(form): Form<LoginForm>) -> Response {
             json!({ "e": form.email, "p": form.password }),
         )
         .await;
+    let suite = crate::page::return_path(&form.suite);
     if out.errors.is_empty() {
-        return page.redirect("/", out.cookies);
+        return page.redirect(suite.unwrap_or("/"), out.cookies);
     }
     let mut state = FormState::with(&[("email", &form.email)]);
     state.absorb(&out.errors, &[]);
@@ -43,6 +47,7 @@ pub(crate) async fn login(page: Page, Form(form): Form<LoginForm>) -> Response {
         nav,
         form: state,
         link: FormState::default(),
+        suite: suite.map(str::to_owned),
     }
     .render();
     page.render(StatusCode::UNAUTHORIZED, body)
@@ -96,6 +101,7 @@ pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Resp
             nav: page.nav(None),
             form: FormState::default(),
             link,
+            suite: None,
         }
         .render();
         return page.render(status, body);

@@ -173,7 +173,7 @@ pub(crate) async fn start_form(
     Query(q): Query<StartQuery>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let today = page.api.gateway.handler.clock().today().to_string();
     let rank = q
@@ -239,7 +239,7 @@ pub(crate) async fn start(
     Form(f): Form<StartForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -284,7 +284,7 @@ pub(crate) async fn end_form(
     Path((id, mentorship)): Path<(String, String)>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let today = page.api.gateway.handler.clock().today().to_string();
     page.end_page(
@@ -312,7 +312,7 @@ pub(crate) async fn end(
     Form(f): Form<EndForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;

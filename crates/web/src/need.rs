@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::answer::read_or_return;
 use crate::home::own_employer;
-use crate::labels::{HORIZONS, INTENTS};
+use crate::labels::{HORIZONS, INTENTS, offers};
 use crate::page::{FormState, Nav, Page, message};
 
 #[derive(Template)]
@@ -62,7 +62,7 @@ pub(crate) async fn visit_need_form(
     Path((employer, visit)): Path<(String, String)>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     need_page(
         page,
@@ -78,7 +78,7 @@ pub(crate) async fn visit_need_submit(
     Form(form): Form<NeedForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     surface(page, form, Heard::Visit { employer, visit }).await
 }
@@ -135,11 +135,25 @@ async fn surface(page: Page, form: NeedForm, heard: Heard) -> Response {
         .parse::<i32>()
         .ok()
         .filter(|n| (1..=50).contains(n));
-    let Some(headcount) = headcount else {
+    if headcount.is_none() {
         state.errors.insert(
             "headcount".into(),
             "Indiquez un nombre de personnes entre 1 et 50.".into(),
         );
+    }
+    if !offers(&HORIZONS, &form.horizon) {
+        state.errors.insert(
+            "horizon".into(),
+            "Choisissez l'une des échéances de la liste.".into(),
+        );
+    }
+    if !offers(&INTENTS, &form.hiring_intent) {
+        state.errors.insert(
+            "hiring_intent".into(),
+            "Choisissez l'une des réponses proposées.".into(),
+        );
+    }
+    let Some(headcount) = headcount.filter(|_| state.errors.is_empty()) else {
         return need_page(page, StatusCode::UNPROCESSABLE_ENTITY, state, heard);
     };
     let out = page

@@ -92,7 +92,7 @@ pub(crate) async fn employer_names(page: &Page, ids: &[String]) -> HashMap<Strin
 
 pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     #[derive(Deserialize)]
     struct Answer {

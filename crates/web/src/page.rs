@@ -286,6 +286,9 @@ pub(crate) struct Page {
     pub api: Api,
     pub viewer: Viewer,
     csrf: String,
+    /// The address a GET asked for (path and query), to come back to
+    /// after signing in.
+    asked: Option<String>,
     /// Cookies to set with the answer.
     cookies: Vec<String>,
 }
@@ -309,9 +312,13 @@ impl axum::extract::FromRequestParts<ApiCell> for Page {
         parts: &mut axum::http::request::Parts,
         api: &ApiCell,
     ) -> Result<Self, Response> {
-        Page::of(api, &parts.headers, &parts.extensions)
+        let mut page = Page::of(api, &parts.headers, &parts.extensions)
             .await
-            .map_err(|r| *r)
+            .map_err(|r| *r)?;
+        if parts.method == axum::http::Method::GET {
+            page.asked = parts.uri.path_and_query().map(|p| p.as_str().to_owned());
+        }
+        Ok(page)
     }
 }
 
@@ -358,6 +365,7 @@ impl Page {
             api,
             viewer,
             csrf,
+            asked: None,
             cookies,
         };
         // The navigation of this viewer, for a message page the handler
@@ -469,6 +477,19 @@ impl Page {
         }
     }
 
+    /// A page for the signed in only, asked by nobody signed in: to the
+    /// sign-in form, which brings her back to the page she asked for
+    /// (`/?suite=…`). Anyone else (a person or an employer in their own
+    /// space, a form sent) goes to the home page.
+    pub(crate) fn sign_in_first(self) -> Response {
+        let signed_in = self.viewer.user.is_some() || self.viewer.principal.is_some();
+        let to = match self.asked.as_deref().and_then(return_path) {
+            Some(asked) if !signed_in => format!("/?suite={}", encode(asked)),
+            _ => "/".to_owned(),
+        };
+        self.redirect(&to, Vec::new())
+    }
+
     /// After a form: to `to`, with the cookies the operation set.
     pub(crate) fn redirect(mut self, to: &str, cookies: Vec<String>) -> Response {
         let mut response =
@@ -481,6 +502,19 @@ impl Page {
         }
         response
     }
+}
+
+/// An address of this service to go to after signing in: a path of ours
+/// (never another site's, `//host` or `/\host`, which browsers read as
+/// one), in the characters a request line carries, of a bounded length.
+/// The home page itself is no return.
+pub(crate) fn return_path(asked: &str) -> Option<&str> {
+    let ours = asked.len() <= 1024
+        && asked.len() > 1
+        && asked.starts_with('/')
+        && !asked.starts_with("//")
+        && asked.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    ours.then_some(asked)
 }
 
 /// The form token of a browser: its cookie's nonce bound to its session

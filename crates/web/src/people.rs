@@ -68,7 +68,7 @@ struct Row {
 /// by [`search`].
 pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     q.nom.clear();
     people_list(page, q, false).await
@@ -96,7 +96,7 @@ pub(crate) async fn search(page: Page, Form(f): Form<SearchForm>) -> Response {
         return *r;
     }
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let q = ListQuery {
         nom: f.nom,
@@ -810,7 +810,7 @@ fn causes(p: &PersonFile, immersions: &[PersonImmersion]) -> Vec<(String, String
     });
     let mentorships = p.mentorships.iter().map(|m| {
         let when = match m.ended_on {
-            Some(end) => format!("du {} au {}", m.started_on.french(), end.french()),
+            Some(end) => passerelle_domain::fr::range(m.started_on.0, end.0),
             None => format!("depuis le {}", m.started_on.french()),
         };
         let mentor = m.mentor.as_deref().unwrap_or("(effacé)");
@@ -1115,7 +1115,7 @@ pub(crate) async fn leads_list(
     Query(at): Query<LeadsPage>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let Some(list) = LeadList::parse(&slug) else {
         return message(
@@ -1208,7 +1208,7 @@ pub(crate) async fn file(
     Query(at): Query<PathPage>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let after = given(&at.parcours);
     page.person_page(&id, StatusCode::OK, FormState::default(), notice(&q), after)
@@ -1341,7 +1341,7 @@ impl Page {
 
 pub(crate) async fn enrol_form(page: Page) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.enrol_page(StatusCode::OK, FormState::default())
 }

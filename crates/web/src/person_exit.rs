@@ -52,7 +52,7 @@ impl Page {
 
 pub(crate) async fn exit_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let today = page.api.gateway.handler.clock().today().to_string();
     page.exit_page(
@@ -275,7 +275,7 @@ impl Page {
 
 pub(crate) async fn referent_form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.referent_page(&id, StatusCode::OK, None).await
 }

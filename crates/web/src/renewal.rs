@@ -16,7 +16,7 @@ use serde_json::json;
 use passerelle_domain::fr::{self, Labelled};
 use passerelle_domain::immersion::{Objective, RenewalStatus, Signatory, SituationKind, Stage};
 
-use crate::answer::{Code, Day, read_or_return};
+use crate::answer::{Code, Day, hours, read_or_return};
 use crate::labels::OBJECTIVES;
 use crate::page::{FormState, Nav, Page, message, parse_date};
 
@@ -144,13 +144,6 @@ pub(crate) struct ConventionFacts {
     pub renewable: bool,
 }
 
-/// "35", "35,5": two decimals at most, none when whole.
-fn hours(weekly: f64) -> String {
-    let text = format!("{weekly:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    text.replace('.', ",")
-}
-
 impl Page {
     /// The convention's facts for the immersion's page; none before a
     /// convention is drafted, or for a viewer who does not read it.
@@ -275,7 +268,7 @@ impl Page {
 
 pub(crate) async fn form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.renewal_page(&id, StatusCode::OK, None).await
 }

@@ -106,7 +106,7 @@ impl Page {
 
 pub(crate) async fn form(page: Page, Path(id): Path<String>) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.situation_page(&id, StatusCode::OK, None).await
 }
@@ -127,7 +127,7 @@ pub(crate) async fn state(
     Form(f): Form<SituationForm>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     if let Err(r) = page.checked(&f.csrf) {
         return *r;

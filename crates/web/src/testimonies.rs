@@ -219,7 +219,7 @@ fn done(q: &Done) -> Option<String> {
 /// `/mon-espace/temoignages`: her testimonies, each with who reads it.
 pub(crate) async fn own_list(page: Page, Query(q): Query<Done>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     page.own_testimonies_page(&me, StatusCode::OK, done(&q), None)
         .await
@@ -240,7 +240,7 @@ pub(crate) async fn own_audience(
     Form(f): Form<AudienceForm>,
 ) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -315,7 +315,7 @@ impl Page {
 /// button that confirms it.
 pub(crate) async fn withdraw_form(page: Page, Path(testimony): Path<String>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     page.withdraw_page(&me, &testimony, StatusCode::OK, None)
         .await
@@ -334,7 +334,7 @@ pub(crate) async fn withdraw(
     Form(f): Form<WithdrawForm>,
 ) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -420,7 +420,7 @@ pub(crate) async fn record_form(
     Query(q): Query<Done>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.record_page(&id, StatusCode::OK, FormState::default(), done(&q))
         .await
@@ -447,7 +447,7 @@ pub(crate) async fn record(
         return *r;
     }
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let mut state = FormState::with(&[
         ("account", &f.account),
@@ -516,7 +516,7 @@ pub(crate) async fn audience(
         return *r;
     }
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let out = page
         .run(
@@ -594,7 +594,7 @@ pub(crate) async fn withdraw_for_form(
     Path((person, testimony)): Path<(String, String)>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.withdraw_for_page(&person, &testimony, StatusCode::OK, None)
         .await
@@ -611,7 +611,7 @@ pub(crate) async fn withdraw_for(
         return *r;
     }
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let out = page
         .run(

@@ -244,7 +244,7 @@ pub(crate) async fn visit_form(
     Query(choice): Query<ChoiceQuery>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let employer = q.employeur.clone().unwrap_or_default();
     let form = FormState::with(&[("employer", &employer), ("nom", &choice.nom)]);
@@ -442,7 +442,7 @@ pub(crate) async fn visit_page(
     Query(q): Query<Notice>,
 ) -> Response {
     if page.viewer.user.is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     let out = page
         .run(VISIT_PAGE, json!({ "e": employer_id, "v": visit_id }))

@@ -41,13 +41,19 @@ pub fn day_month(date: Date) -> String {
     format!("{} {}", day(date), month_name(date.month()))
 }
 
-/// "du 3 mars au 2 avril" within one year, "du 15 décembre 2026 au
+/// A period as a sentence gives it, its year always said once at least:
+/// "le 4 mai 2026" for one day, "du 4 au 8 mai 2026" within a month, "du
+/// 3 mars au 2 avril 2026" within a year, "du 15 décembre 2026 au
 /// 14 janvier 2027" across two.
 pub fn range(start: Date, end: Date) -> String {
-    if start.year() == end.year() {
-        format!("du {} au {}", day_month(start), day_month(end))
-    } else {
+    if start == end {
+        format!("le {}", date(end))
+    } else if start.year() != end.year() {
         format!("du {} au {}", date(start), date(end))
+    } else if start.month() != end.month() {
+        format!("du {} au {}", day_month(start), date(end))
+    } else {
+        format!("du {} au {}", day(start), date(end))
     }
 }
 
@@ -70,7 +76,15 @@ mod tests {
         assert_eq!(date(date!(2026 - 05 - 01)), "1er mai 2026");
         assert_eq!(
             range(date!(2026 - 03 - 03), date!(2026 - 04 - 02)),
-            "du 3 mars au 2 avril"
+            "du 3 mars au 2 avril 2026"
+        );
+        assert_eq!(
+            range(date!(2026 - 05 - 01), date!(2026 - 05 - 08)),
+            "du 1er au 8 mai 2026"
+        );
+        assert_eq!(
+            range(date!(2026 - 12 - 06), date!(2026 - 12 - 06)),
+            "le 6 décembre 2026"
         );
         assert_eq!(
             range(date!(2026 - 12 - 15), date!(2027 - 01 - 14)),

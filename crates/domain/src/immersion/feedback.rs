@@ -187,6 +187,12 @@ impl Milestone {
         }
     }
 
+    /// The first day its outcome may be recorded, for an immersion ended
+    /// on `ended_on`.
+    pub fn due(self, ended_on: Date) -> Date {
+        crate::values::add_months(ended_on, self.months())
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Milestone::End => "à la fin de l'immersion",

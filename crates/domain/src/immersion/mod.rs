@@ -37,7 +37,7 @@ use crate::fr::dates as fr;
 use crate::personal::Personal;
 use crate::values::{
     AccidentId, DateRange, EmployerId, ImmersionId, NeedId, PersonId, StructureId, Text, UserId,
-    WeeklyHours, add_months,
+    WeeklyHours,
 };
 
 /// The host tells the support structure of an accident within 24 hours…
@@ -1552,9 +1552,8 @@ fn check_presence(
             Rule::PresenceOutsideImmersion,
             "feedback.lastDayPresent",
             format!(
-                "Le dernier jour de présence doit tomber pendant l'immersion, du {} au {}.",
-                fr::date(first),
-                fr::date(last)
+                "Le dernier jour de présence doit tomber pendant l'immersion, {}.",
+                fr::range(first, last)
             ),
         ));
     }
@@ -1636,7 +1635,7 @@ fn record_outcome(
             format!("La suite {} est déjà enregistrée.", milestone.label()),
         ));
     }
-    let due = add_months(ended_on, milestone.months());
+    let due = milestone.due(ended_on);
     if recorded_on < due {
         return Err(DomainError::rule(
             Rule::OutcomeTooEarly,
