@@ -1285,6 +1285,48 @@ const DRAFTED_FIELDS: [(&str, &str); 34] = [
     ("tutor_email", "/host/tutor/email"),
 ];
 
+/// What a convention may hold that its form does not show (given through
+/// the API): a change made from the form keeps it.
+const KEPT: &str = "query($i: ID!) { immersion(id: $i) { convention {
+    safety
+    supportStructure { name siret signatory { name jobTitle email phone } }
+    prescriber { siret signatory { jobTitle email phone } }
+    person { identity { phone } legalRepresentative { jobTitle }
+        situation { currentEmployer { signatory { jobTitle phone } } } }
+    host { signatory { jobTitle phone } tutor { phone } }
+} } }";
+
+/// Where [`KEPT`]'s values go in the convention sent: each only where the
+/// form's convention has the object that holds it.
+const KEPT_AT: [&str; 13] = [
+    "/safety",
+    "/supportStructure",
+    "/prescriber/siret",
+    "/prescriber/signatory/jobTitle",
+    "/prescriber/signatory/email",
+    "/prescriber/signatory/phone",
+    "/person/identity/phone",
+    "/person/legalRepresentative/jobTitle",
+    "/person/situation/currentEmployer/signatory/jobTitle",
+    "/person/situation/currentEmployer/signatory/phone",
+    "/host/signatory/jobTitle",
+    "/host/signatory/phone",
+    "/host/tutor/phone",
+];
+
+/// `convention` with the values `current` holds at [`KEPT_AT`].
+fn keep_unshown(convention: &mut Value, current: &Value) {
+    for at in KEPT_AT {
+        let Some(value) = current.pointer(at).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let (parent, leaf) = at.rsplit_once('/').unwrap_or(("", at));
+        if let Some(Value::Object(holder)) = convention.pointer_mut(parent) {
+            holder.insert(leaf.to_owned(), value.clone());
+        }
+    }
+}
+
 /// The form filled with a drafted convention's values.
 fn drafted_form(convention: &Value) -> FormState {
     let mut values: Vec<(&str, String)> = DRAFTED_FIELDS
@@ -1483,7 +1525,7 @@ pub(crate) async fn convention(
         "" => "JOB_SEEKER",
         kind => kind,
     };
-    let convention = json!({
+    let mut convention = json!({
         "prescriber": { "name": get("prescriber_name"), "signatory": { "name": get("prescriber_signatory") } },
         "person": {
             "identity": {
@@ -1514,6 +1556,20 @@ pub(crate) async fn convention(
         "tasks": get("tasks"),
         "forbiddenUsesExcluded": get("attestation") == "oui",
     });
+    // A drafted convention changed: what the form does not show stays.
+    #[derive(Deserialize)]
+    struct Kept {
+        immersion: Option<KeptConvention>,
+    }
+    #[derive(Deserialize)]
+    struct KeptConvention {
+        convention: Option<Value>,
+    }
+    let out = page.run(KEPT, json!({ "i": id })).await;
+    let kept: Kept = read_or_return!(out);
+    if let Some(current) = kept.immersion.and_then(|i| i.convention) {
+        keep_unshown(&mut convention, &current);
+    }
     let out = page
         .run(
             "mutation($i: ID!, $c: ConventionInput!, $d: Boolean) {

@@ -316,7 +316,7 @@ impl axum::extract::FromRequestParts<ApiCell> for Page {
             .await
             .map_err(|r| *r)?;
         if parts.method == axum::http::Method::GET {
-            page.asked = parts.uri.path_and_query().map(|p| p.as_str().to_owned());
+            page.asked = Some(without_names(parts.uri.path(), parts.uri.query()));
         }
         Ok(page)
     }
@@ -501,6 +501,22 @@ impl Page {
             }
         }
         response
+    }
+}
+
+/// A page's address without the name a list's search may have been given
+/// in it by hand (`nom`, which the lists never read from an address): the
+/// way back to it must not carry a name into another address.
+fn without_names(path: &str, query: Option<&str>) -> String {
+    let kept: Vec<&str> = query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("nom"))
+        .collect();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
     }
 }
 
