@@ -446,6 +446,23 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
     browser.click("form[action$='/convention'] button").await;
     let page = browser.body().await;
     assert!(page.contains("Convention rédigée"), "{page}");
+    // Until it is validated, it is changed from its own values; sent
+    // unchanged, nothing changes.
+    browser.click("a[href$='/convention']").await;
+    let tutor = browser
+        .client
+        .find(Locator::Css("#tutor_name"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tutor.prop("value").await.unwrap().as_deref(),
+        Some("Lucie Bernard")
+    );
+    browser.audit("convention à modifier").await;
+    browser.click("form[action$='/convention'] button").await;
+    let page = browser.body().await;
+    assert!(page.contains("Modifier la convention"), "{page}");
+    assert_eq!(stage(&db).await, "drafted");
 
     // Three signatures (two on paper, the prescriber's online), then the
     // validation.
