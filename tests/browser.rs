@@ -447,7 +447,8 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
     let page = browser.body().await;
     assert!(page.contains("Convention rédigée"), "{page}");
     // Until it is validated, it is changed from its own values; sent
-    // unchanged, nothing changes.
+    // unchanged, nothing changes: the signature given stays.
+    browser.click("form[action$='/signature'] button").await;
     browser.click("a[href$='/convention']").await;
     let tutor = browser
         .client
@@ -459,14 +460,22 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
         Some("Lucie Bernard")
     );
     browser.audit("convention à modifier").await;
+    browser.screenshot("convention-a-modifier").await;
     browser.click("form[action$='/convention'] button").await;
-    let page = browser.body().await;
-    assert!(page.contains("Modifier la convention"), "{page}");
+    let url = browser.client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/immersions/"), "{url}");
+    assert!(!url.path().ends_with("/convention"), "{url}");
     assert_eq!(stage(&db).await, "drafted");
+    let modified: i64 =
+        sqlx::query_scalar("select count(*) from events where event_type = 'convention_modified'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(modified, 0);
 
-    // Three signatures (two on paper, the prescriber's online), then the
-    // validation.
-    for _ in 0..3 {
+    // The two other signatures (on paper, then the prescriber's online),
+    // then the validation.
+    for _ in 0..2 {
         browser.click("form[action$='/signature'] button").await;
     }
     browser.audit("immersion signée").await;
@@ -580,7 +589,7 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
         );
         for mention in [
             // The period, the schedule and hours, the place.
-            &*format!("du {day} au {day} (1 jour)"),
+            &*format!("le {day} (1 jour)"),
             "35 heures par semaine",
             "De 6 h à 13 h",
             "12 quai de la Fosse, Nantes",
@@ -654,6 +663,15 @@ async fn the_host_and_the_person_give_their_feedback_and_the_mediator_the_outcom
     browser
         .fill("#advice", "La pâtisserie lui irait bien")
         .await;
+    browser
+        .client
+        .execute(
+            "document.querySelector(\"form[action$='/bilan']\").scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.screenshot("bilan").await;
     browser.click("form[action$='/bilan'] button").await;
     let page = browser.body().await;
     assert!(page.contains("le bilan de l'entreprise"), "{page}");
@@ -1462,7 +1480,7 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
         "IDCC 843",
         "Jean Martin",
         "Lucie Bernard, Cheffe boulangère",
-        &format!("du {day} au {day} (1 jour)"),
+        &format!("le {day} (1 jour)"),
         "35,5 heures par semaine",
         "De 6 h à 13 h",
         "12 quai de la Fosse",
@@ -1569,7 +1587,7 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
     let next = passerelle_domain::fr::date(tomorrow);
     for mention in [
         "Renouvellement",
-        &format!("du {next} au {next} (1 jour)"),
+        &format!("le {next} (1 jour)"),
         "30 heures par semaine",
         "Une journée n'a pas suffi",
         "Signée sur papier le 6 janvier 2026",

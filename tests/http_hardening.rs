@@ -506,6 +506,15 @@ async fn signed_out_staff_pages_send_to_the_sign_in_form_and_back() {
             "%2Fpeople%3Fetape%3DIMMERSION",
         ),
         ("/people?nom=Diallo", "%2Fpeople"),
+        (
+            "/people?%6Eom=Diallo&etape=IMMERSION",
+            "%2Fpeople%3Fetape%3DIMMERSION",
+        ),
+        // An establishment's search stays: a business's name.
+        (
+            "/employers?nom=Boulangerie",
+            "%2Femployers%3Fnom%3DBoulangerie",
+        ),
     ] {
         let answer = get_with(&server, path, &[]).await;
         assert_eq!(answer.status(), 303, "{path}");
@@ -551,6 +560,8 @@ async fn signed_out_staff_pages_send_to_the_sign_in_form_and_back() {
     );
     // Another site's address, however written, is no way back: home.
     for foreign in [
+        "%2Facces%2Fun-lien-de-quelqu-un",
+        "%2Fmot-de-passe%2Fun-autre",
         "https%3A%2F%2Fevil.example%2F",
         "%2F%2Fevil.example%2F",
         "%2F%5Cevil.example",
@@ -1388,6 +1399,7 @@ async fn a_drafted_convention_is_changed_and_the_person_reads_her_outcomes() {
     // Given through the API, not shown by the form: kept by a change.
     terms["safety"] = json!("Gants contre les brûlures");
     terms["host"]["tutor"]["phone"] = json!("0601020304");
+    terms["prescriber"]["signatory"]["email"] = json!("camille@ml-nantes.fr");
     let step = |query: String| {
         let (server, immersion, terms) = (&server, &immersion, &terms);
         async move {
@@ -1470,8 +1482,9 @@ async fn a_drafted_convention_is_changed_and_the_person_reads_her_outcomes() {
         ("host_activity", "Boulangerie"),
         ("host_agreement", "IDCC 843"),
         ("host_signatory", "Jean Martin"),
-        ("tutor_name", "Lucie Bernard"),
-        ("tutor_job", "Cheffe boulangère"),
+        // Another tutor: her predecessor's phone does not follow.
+        ("tutor_name", "Marc Petit"),
+        ("tutor_job", "Boulanger"),
         ("attestation", "oui"),
     ]
     .iter()
@@ -1486,7 +1499,8 @@ async fn a_drafted_convention_is_changed_and_the_person_reads_her_outcomes() {
         &server,
         t,
         "query($i: ID!) { immersion(id: $i) { currentStage awaitedSignatories
-            convention { schedule safety host { tutor { phone } } signatures { signatory } } } }",
+            convention { schedule safety prescriber { signatory { email } }
+                host { tutor { name phone } } signatures { signatory } } } }",
         json!({ "i": immersion }),
     )
     .await;
@@ -1497,7 +1511,8 @@ async fn a_drafted_convention_is_changed_and_the_person_reads_her_outcomes() {
     assert_eq!(
         answer["data"]["immersion"]["convention"],
         json!({ "schedule": "De 7 h à 14 h", "safety": "Gants contre les brûlures",
-            "host": { "tutor": { "phone": "+33601020304" } }, "signatures": [] }),
+            "prescriber": { "signatory": { "email": "camille@ml-nantes.fr" } },
+            "host": { "tutor": { "name": "Marc Petit", "phone": null } }, "signatures": [] }),
         "{answer}"
     );
 

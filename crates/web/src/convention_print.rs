@@ -236,14 +236,9 @@ struct PrintTemplate {
     sign: Option<String>,
 }
 
-/// "du 4 mai 2026 au 8 mai 2026 (5 jours)".
+/// "du 4 au 8 mai 2026 (5 jours)".
 fn period(p: &Period) -> String {
-    format!(
-        "du {} au {} ({})",
-        p.start.french(),
-        p.end.french(),
-        fr::days(p.days)
-    )
+    format!("{} ({})", fr::range(p.start.0, p.end.0), fr::days(p.days))
 }
 
 fn organisation(title: &'static str, o: &Organisation) -> Party {

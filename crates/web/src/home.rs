@@ -808,7 +808,7 @@ pub(crate) struct ConsentForm {
 
 pub(crate) async fn consent(page: Page, Form(form): Form<ConsentForm>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     if let Err(r) = page.checked(&form.csrf) {
         return *r;

@@ -1286,40 +1286,76 @@ const DRAFTED_FIELDS: [(&str, &str); 34] = [
 ];
 
 /// What a convention may hold that its form does not show (given through
-/// the API): a change made from the form keeps it.
+/// the API), with the names that say whose it is: a change made from the
+/// form keeps it for the same party.
 const KEPT: &str = "query($i: ID!) { immersion(id: $i) { convention {
     safety
     supportStructure { name siret signatory { name jobTitle email phone } }
-    prescriber { siret signatory { jobTitle email phone } }
-    person { identity { phone } legalRepresentative { jobTitle }
-        situation { currentEmployer { signatory { jobTitle phone } } } }
-    host { signatory { jobTitle phone } tutor { phone } }
+    prescriber { name siret signatory { name jobTitle email phone } }
+    person { identity { firstName lastName phone } legalRepresentative { name jobTitle }
+        situation { currentEmployer { name signatory { name jobTitle phone } } } }
+    host { signatory { name jobTitle phone } tutor { name phone } }
 } } }";
 
-/// Where [`KEPT`]'s values go in the convention sent: each only where the
-/// form's convention has the object that holds it.
-const KEPT_AT: [&str; 13] = [
-    "/safety",
-    "/supportStructure",
-    "/prescriber/siret",
-    "/prescriber/signatory/jobTitle",
-    "/prescriber/signatory/email",
-    "/prescriber/signatory/phone",
-    "/person/identity/phone",
-    "/person/legalRepresentative/jobTitle",
-    "/person/situation/currentEmployer/signatory/jobTitle",
-    "/person/situation/currentEmployer/signatory/phone",
-    "/host/signatory/jobTitle",
-    "/host/signatory/phone",
-    "/host/tutor/phone",
+/// Where [`KEPT`]'s values go in the convention sent, each kept only while
+/// the names it belongs to are the same in both (another signatory, tutor
+/// or structure typed in does not inherit its predecessor's email, phone or
+/// SIRET), and where the form's convention has the object that holds it.
+const KEPT_AT: [(&str, &[&str]); 13] = [
+    ("/safety", &[]),
+    ("/supportStructure", &[]),
+    ("/prescriber/siret", &["/prescriber/name"]),
+    (
+        "/prescriber/signatory/jobTitle",
+        &["/prescriber/signatory/name"],
+    ),
+    (
+        "/prescriber/signatory/email",
+        &["/prescriber/signatory/name"],
+    ),
+    (
+        "/prescriber/signatory/phone",
+        &["/prescriber/signatory/name"],
+    ),
+    (
+        "/person/identity/phone",
+        &["/person/identity/firstName", "/person/identity/lastName"],
+    ),
+    (
+        "/person/legalRepresentative/jobTitle",
+        &["/person/legalRepresentative/name"],
+    ),
+    (
+        "/person/situation/currentEmployer/signatory/jobTitle",
+        &["/person/situation/currentEmployer/signatory/name"],
+    ),
+    (
+        "/person/situation/currentEmployer/signatory/phone",
+        &["/person/situation/currentEmployer/signatory/name"],
+    ),
+    ("/host/signatory/jobTitle", &["/host/signatory/name"]),
+    ("/host/signatory/phone", &["/host/signatory/name"]),
+    ("/host/tutor/phone", &["/host/tutor/name"]),
 ];
 
 /// `convention` with the values `current` holds at [`KEPT_AT`].
 fn keep_unshown(convention: &mut Value, current: &Value) {
-    for at in KEPT_AT {
+    for (at, owner) in KEPT_AT {
         let Some(value) = current.pointer(at).filter(|v| !v.is_null()) else {
             continue;
         };
+        let text = |v: &Value, name: &str| -> Option<String> {
+            v.pointer(name)
+                .and_then(Value::as_str)
+                .map(|t| t.trim().to_owned())
+        };
+        let same = |name: &&str| {
+            let was = text(current, name);
+            was.is_some() && was == text(convention, name)
+        };
+        if !owner.iter().all(same) {
+            continue;
+        }
         let (parent, leaf) = at.rsplit_once('/').unwrap_or(("", at));
         if let Some(Value::Object(holder)) = convention.pointer_mut(parent) {
             holder.insert(leaf.to_owned(), value.clone());
@@ -1911,7 +1947,40 @@ pub(crate) async fn action(
 
 #[cfg(test)]
 mod tests {
-    use super::{instant, moment};
+    use serde_json::json;
+
+    use super::{instant, keep_unshown, moment};
+
+    /// What the form does not show stays with its party, not with another
+    /// typed in its place, and goes nowhere the form sent nothing.
+    #[test]
+    fn a_change_keeps_what_the_form_hides_for_the_same_party_only() {
+        let current = json!({
+            "safety": "Gants",
+            "prescriber": { "name": "Mission locale", "siret": "13002526500013",
+                "signatory": { "name": "Camille Durand", "email": "camille@ml.fr", "phone": null } },
+            "host": { "signatory": { "name": "Jean Martin", "phone": "+33240000000" },
+                "tutor": { "name": "Lucie Bernard", "phone": "+33601020304" } },
+            "person": { "legalRepresentative": { "name": "Fatou Diallo", "jobTitle": "Mère" } },
+        });
+        let mut sent = json!({
+            "prescriber": { "name": "Mission locale", "signatory": { "name": "Camille Durand" } },
+            "host": { "signatory": { "name": "Jean Martin" }, "tutor": { "name": "Marc Petit" } },
+            "person": { "legalRepresentative": null },
+        });
+        keep_unshown(&mut sent, &current);
+        assert_eq!(
+            sent,
+            json!({
+                "safety": "Gants",
+                "prescriber": { "name": "Mission locale", "siret": "13002526500013",
+                    "signatory": { "name": "Camille Durand", "email": "camille@ml.fr" } },
+                "host": { "signatory": { "name": "Jean Martin", "phone": "+33240000000" },
+                    "tutor": { "name": "Marc Petit" } },
+                "person": { "legalRepresentative": null },
+            })
+        );
+    }
 
     #[test]
     fn times_are_typed_and_shown_at_paris_time() {

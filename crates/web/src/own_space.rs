@@ -39,7 +39,7 @@ impl Page {
 
 pub(crate) async fn contact_form(page: Page) -> Response {
     if own_person(&page.viewer).is_none() {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     }
     page.own_contact_page(StatusCode::OK, FormState::default())
 }
@@ -56,7 +56,7 @@ pub(crate) struct ContactForm {
 
 pub(crate) async fn correct_contact(page: Page, Form(f): Form<ContactForm>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -156,7 +156,7 @@ fn page_not_found() -> Response {
 
 pub(crate) async fn contacts(page: Page, Query(q): Query<Notice>) -> Response {
     let Some(employer) = own_employer(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     page.own_contacts_page(&employer, StatusCode::OK, FormState::default(), notice(&q))
         .await
@@ -178,7 +178,7 @@ pub(crate) struct AddContactForm {
 
 pub(crate) async fn add_contact(page: Page, Form(f): Form<AddContactForm>) -> Response {
     let Some(employer) = own_employer(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -228,7 +228,7 @@ pub(crate) async fn remove_contact(
     Form(f): Form<RemoveContactForm>,
 ) -> Response {
     let Some(employer) = own_employer(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     if let Err(r) = page.checked(&f.csrf) {
         return *r;

@@ -316,7 +316,7 @@ impl axum::extract::FromRequestParts<ApiCell> for Page {
             .await
             .map_err(|r| *r)?;
         if parts.method == axum::http::Method::GET {
-            page.asked = Some(without_names(parts.uri.path(), parts.uri.query()));
+            page.asked = Some(without_names(&parts.uri));
         }
         Ok(page)
     }
@@ -478,9 +478,10 @@ impl Page {
     }
 
     /// A page for the signed in only, asked by nobody signed in: to the
-    /// sign-in form, which brings her back to the page she asked for
-    /// (`/?suite=…`). Anyone else (a person or an employer in their own
-    /// space, a form sent) goes to the home page.
+    /// sign-in form, which brings a staff member back to the page she
+    /// asked for (`/?suite=…`). Anyone signed in (a person or an employer
+    /// on a staff page), and a form sent, go to the home page. The own
+    /// spaces' pages, opened by a mailed link, send home (`Page::redirect`).
     pub(crate) fn sign_in_first(self) -> Response {
         let signed_in = self.viewer.user.is_some() || self.viewer.principal.is_some();
         let to = match self.asked.as_deref().and_then(return_path) {
@@ -504,14 +505,25 @@ impl Page {
     }
 }
 
-/// A page's address without the name a list's search may have been given
-/// in it by hand (`nom`, which the lists never read from an address): the
-/// way back to it must not carry a name into another address.
-fn without_names(path: &str, query: Option<&str>) -> String {
-    let kept: Vec<&str> = query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("nom"))
+/// A page's address without a person's name typed into it by hand: the
+/// people's lists are searched by name only by POST (`nom` is never read
+/// from their address), and the way back to them must not carry a name
+/// into another address. Their query is read as the page reads it
+/// (percent-decoded), then written anew.
+fn without_names(uri: &axum::http::Uri) -> String {
+    let path = uri.path();
+    if !path.starts_with("/people") {
+        return uri.path_and_query().map_or(path, |p| p.as_str()).to_owned();
+    }
+    let Ok(axum::extract::Query(pairs)) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+    else {
+        return path.to_owned();
+    };
+    let kept: Vec<String> = pairs
+        .iter()
+        .filter(|(name, _)| name != "nom")
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
         .collect();
     if kept.is_empty() {
         path.to_owned()
@@ -523,13 +535,25 @@ fn without_names(path: &str, query: Option<&str>) -> String {
 /// An address of this service to go to after signing in: a path of ours
 /// (never another site's, `//host` or `/\host`, which browsers read as
 /// one), in the characters a request line carries, of a bounded length.
-/// The home page itself is no return.
+/// The home page is no return, nor a page that opens a session or signs
+/// in (a mailed link's `/acces/…`, a password's `/mot-de-passe/…`): led
+/// there by a link made by someone else, a member just signed in could
+/// open that person's session in place of her own.
 pub(crate) fn return_path(asked: &str) -> Option<&str> {
+    const NOT_A_RETURN: [&str; 6] = [
+        "/acces",
+        "/mot-de-passe",
+        "/connexion",
+        "/deconnexion",
+        "/lien",
+        "/static",
+    ];
     let ours = asked.len() <= 1024
         && asked.len() > 1
         && asked.starts_with('/')
         && !asked.starts_with("//")
-        && asked.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+        && asked.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        && !NOT_A_RETURN.iter().any(|p| asked.starts_with(p));
     ours.then_some(asked)
 }
 

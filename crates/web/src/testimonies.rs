@@ -219,7 +219,7 @@ fn done(q: &Done) -> Option<String> {
 /// `/mon-espace/temoignages`: her testimonies, each with who reads it.
 pub(crate) async fn own_list(page: Page, Query(q): Query<Done>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     page.own_testimonies_page(&me, StatusCode::OK, done(&q), None)
         .await
@@ -240,7 +240,7 @@ pub(crate) async fn own_audience(
     Form(f): Form<AudienceForm>,
 ) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
@@ -315,7 +315,7 @@ impl Page {
 /// button that confirms it.
 pub(crate) async fn withdraw_form(page: Page, Path(testimony): Path<String>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     page.withdraw_page(&me, &testimony, StatusCode::OK, None)
         .await
@@ -334,7 +334,7 @@ pub(crate) async fn withdraw(
     Form(f): Form<WithdrawForm>,
 ) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.sign_in_first();
+        return page.redirect("/", Vec::new());
     };
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
