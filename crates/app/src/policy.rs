@@ -68,6 +68,16 @@ pub fn reaches_person_row(actor: &Actor, person: &people::PersonRow) -> bool {
     }
 }
 
+/// The structure whose people the actor reads by name in a list made for
+/// her (her tasks): a staff member's own, as [`reaches_person_row`] lets
+/// her read each of them; nobody else's.
+pub fn names_people_of(actor: &Actor) -> Option<passerelle_domain::values::StructureId> {
+    match actor.role {
+        Role::Admin | Role::Manager | Role::Mediator => Some(actor.structure),
+        Role::Person(_) | Role::Employer(_) | Role::System => None,
+    }
+}
+
 /// Whether the actor reads the matching of a person of `structure` (open
 /// needs, employers, peers): that structure's staff only. Peers are other
 /// people of the structure, so an employer or a person by magic link reads

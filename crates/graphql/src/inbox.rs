@@ -25,6 +25,11 @@ pub struct InboxTask {
     pub overdue_days: i64,
     /// Where to act: the immersion, need or employer concerned.
     pub link: String,
+    /// The person an immersion's task is about.
+    pub person_id: Option<ID>,
+    /// Her name ("Awa Diallo"), for the staff of her structure; null for a
+    /// need's task, or once her data was erased.
+    pub person_name: Option<String>,
     pub immersion_id: Option<ID>,
     pub need_id: Option<ID>,
     pub accident_id: Option<ID>,
@@ -45,6 +50,8 @@ fn task(task: &Task) -> InboxTask {
         due_on: task.due,
         overdue_days: task.overdue_days,
         link: task.link(),
+        person_id: task.person_id.map(|p| ID(p.to_string())),
+        person_name: None,
         immersion_id: task.immersion_id.map(|i| ID(i.to_string())),
         need_id: task.need_id.map(|n| ID(n.to_string())),
         accident_id: task.accident_id.map(|a| ID(a.to_string())),
@@ -52,14 +59,29 @@ fn task(task: &Task) -> InboxTask {
     }
 }
 
-async fn inbox_of(gateway: &Gateway, actor: &Actor) -> Result<Inbox> {
-    let facts = inbox::facts(&gateway.pool, user_of(actor), actor.structure.as_uuid())
+/// `whose` tasks, as `reader` (the same, or a manager of her structure)
+/// reads them: the people named as the policy lets the reader name them.
+async fn inbox_of(gateway: &Gateway, whose: &Actor, reader: &Actor) -> Result<Inbox> {
+    let facts = inbox::facts(&gateway.pool, user_of(whose), whose.structure.as_uuid())
         .await
         .map_err(|e| error::internal(&e))?;
     let clock = gateway.handler.clock();
-    let tasks: Vec<InboxTask> = inbox::tasks(&facts, clock.today(), clock.now())
+    let found = inbox::tasks(&facts, clock.today(), clock.now());
+    let names = match passerelle_app::policy::names_people_of(reader) {
+        Some(structure) => {
+            let ids: Vec<uuid::Uuid> = found.iter().filter_map(|t| t.person_id).collect();
+            passerelle_projections::views::people::names_in(&gateway.pool, structure, &ids)
+                .await
+                .map_err(|e| error::internal(&e))?
+        }
+        None => std::collections::HashMap::new(),
+    };
+    let tasks: Vec<InboxTask> = found
         .iter()
-        .map(task)
+        .map(|t| InboxTask {
+            person_name: t.person_id.and_then(|p| names.get(&p).cloned()),
+            ..task(t)
+        })
         .collect();
     Ok(Inbox {
         overdue: tasks.iter().filter(|t| t.overdue_days > 0).count() as i64,
@@ -79,11 +101,11 @@ impl InboxQuery {
         let actor = staff(ctx)?;
         let gw = gateway(ctx);
         let whose = match mediator_id {
-            None => actor,
+            None => actor.clone(),
             Some(id) => {
                 let id = UserId(parse_id(&id, "Médiateur")?);
                 if id.0 == user_of(&actor) {
-                    actor
+                    actor.clone()
                 } else if !passerelle_app::policy::reads_colleagues_inbox(&actor) {
                     return Err(error::forbidden());
                 } else {
@@ -100,7 +122,7 @@ impl InboxQuery {
                 }
             }
         };
-        inbox_of(gw, &whose).await
+        inbox_of(gw, &whose, &actor).await
     }
 }
 
@@ -134,7 +156,7 @@ impl InboxSubscription {
             |(mut changes, gw, actor, last)| async move {
                 let Some(last) = last else {
                     // The inbox as it stands, at once.
-                    return Some(match inbox_of(&gw, &actor).await {
+                    return Some(match inbox_of(&gw, &actor, &actor).await {
                         Ok(inbox) => (Ok(inbox.clone()), (changes, gw, actor, Some(inbox))),
                         // Said once; the next read waits for a change or a tick.
                         Err(e) => {
@@ -163,7 +185,7 @@ impl InboxSubscription {
                         tokio::time::sleep(*wait).await;
                         // Commands that came meanwhile are covered by this read.
                         while changes.try_recv().is_ok() {}
-                        match inbox_of(&gw, &actor).await {
+                        match inbox_of(&gw, &actor, &actor).await {
                             Ok(inbox) if inbox == last => continue,
                             Ok(inbox) => {
                                 return Some((

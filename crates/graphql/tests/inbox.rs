@@ -447,3 +447,28 @@ async fn a_task_names_the_employer_as_corrected() {
     assert!(after.contains("Boulangerie du Quai"), "{after}");
     assert!(!after.contains("Boulangerie du Port"), "{after}");
 }
+
+/// An immersion's task says whom it is about, by her name, to the staff of
+/// her structure; a need's task names nobody.
+#[tokio::test]
+async fn a_task_names_its_person() {
+    let w = World::new().await;
+    proposed_and_drafted(&w).await;
+    w.on(date!(2026 - 05 - 04));
+    let response = w
+        .schema
+        .execute(prepare(
+            async_graphql::Request::new("{ inbox { tasks { kind personId personName } } }"),
+            &w.gateway,
+            World::viewer(mediator()),
+        ))
+        .await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().unwrap();
+    assert_eq!(
+        data["inbox"]["tasks"],
+        serde_json::json!([{ "kind": "PROPOSAL_UNANSWERED",
+            "personId": person().0.to_string(), "personName": "Awa Diallo" }]),
+        "{data}"
+    );
+}

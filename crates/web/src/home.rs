@@ -103,6 +103,8 @@ struct TaskView {
     title: String,
     link: String,
     late: bool,
+    /// Who an immersion's task is about.
+    person: Option<String>,
 }
 
 #[derive(Template)]
@@ -342,7 +344,8 @@ impl Page {
         let form_failed = !form.errors.is_empty() || form.general.is_some();
         let out = self
             .run(
-                "{ me { name structureName } inbox { overdue tasks { title link overdueDays } } }",
+                "{ me { name structureName }
+                    inbox { overdue tasks { title link overdueDays personName } } }",
                 json!({}),
             )
             .await;
@@ -368,6 +371,7 @@ impl Page {
             title: String,
             link: String,
             overdue_days: i64,
+            person_name: Option<String>,
         }
         let answer: Answer = read_or_return!(out);
         let body = InboxTemplate {
@@ -383,6 +387,7 @@ impl Page {
                     title: t.title,
                     link: t.link,
                     late: t.overdue_days > 0,
+                    person: t.person_name,
                 })
                 .collect(),
             form,

@@ -748,6 +748,29 @@ pub async fn followed_with_name(
     Ok(ids.into_iter().map(PersonId).collect())
 }
 
+/// The names ("Awa Diallo") of those of `ids` that `structure` follows or
+/// followed, whose names are not erased: what a staff member of the
+/// structure reads of them.
+pub async fn names_in(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "select p.person_id, p.first_name, p.last_name
+         from unnest($2::uuid[]) k(person_id) join people.people p using (person_id)
+         where p.structure = $1 and p.first_name is not null and p.last_name is not null",
+    )
+    .bind(structure.0)
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, first, last)| (id, format!("{first} {last}")))
+        .collect())
+}
+
 /// A person as the view keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct PersonRow {
