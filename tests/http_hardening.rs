@@ -562,6 +562,10 @@ async fn signed_out_staff_pages_send_to_the_sign_in_form_and_back() {
     for foreign in [
         "%2Facces%2Fun-lien-de-quelqu-un",
         "%2Fmot-de-passe%2Fun-autre",
+        "%2F.%2Facces%2Fun-lien",
+        "%2Fpeople%2F..%2Facces%2Fun-lien",
+        "%2F%252e%2Facces%2Fun-lien",
+        "%2FACCES%2Fun-lien",
         "https%3A%2F%2Fevil.example%2F",
         "%2F%2Fevil.example%2F",
         "%2F%5Cevil.example",
@@ -1336,7 +1340,6 @@ async fn stray_requests_on_an_immersion_are_answered_in_french() {
     assert!(html.contains("id=\"hiring_intent-erreur\""), "{html}");
     assert!(html.contains("Choisissez l'une des échéances"), "{html}");
     assert!(html.contains(">Mise en rayon</textarea>"), "{html}");
-    assert!(!html.contains("WITHIN_A_MONTH ou"), "{html}");
     // A contract with an outcome that is no hire.
     let answer = gql(
         &server,

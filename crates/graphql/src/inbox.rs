@@ -25,10 +25,10 @@ pub struct InboxTask {
     pub overdue_days: i64,
     /// Where to act: the immersion, need or employer concerned.
     pub link: String,
-    /// The person an immersion's task is about.
+    /// The person an immersion's task is about, for the staff of her
+    /// structure; null for a need's task, or once her data was erased.
     pub person_id: Option<ID>,
-    /// Her name ("Awa Diallo"), for the staff of her structure; null for a
-    /// need's task, or once her data was erased.
+    /// Her name ("Awa Diallo"), as `personId`.
     pub person_name: Option<String>,
     pub immersion_id: Option<ID>,
     pub need_id: Option<ID>,
@@ -50,7 +50,7 @@ fn task(task: &Task) -> InboxTask {
         due_on: task.due,
         overdue_days: task.overdue_days,
         link: task.link(),
-        person_id: task.person_id.map(|p| ID(p.to_string())),
+        person_id: None,
         person_name: None,
         immersion_id: task.immersion_id.map(|i| ID(i.to_string())),
         need_id: task.need_id.map(|n| ID(n.to_string())),
@@ -67,20 +67,28 @@ async fn inbox_of(gateway: &Gateway, whose: &Actor, reader: &Actor) -> Result<In
         .map_err(|e| error::internal(&e))?;
     let clock = gateway.handler.clock();
     let found = inbox::tasks(&facts, clock.today(), clock.now());
-    let names = match passerelle_app::policy::names_people_of(reader) {
-        Some(structure) => {
-            let ids: Vec<uuid::Uuid> = found.iter().filter_map(|t| t.person_id).collect();
-            passerelle_projections::views::people::names_in(&gateway.pool, structure, &ids)
-                .await
-                .map_err(|e| error::internal(&e))?
+    let ids: Vec<uuid::Uuid> = found.iter().filter_map(|t| t.immersion_id).collect();
+    let named = match passerelle_app::policy::names_people_of(reader) {
+        Some(structure) if !ids.is_empty() => {
+            passerelle_projections::views::people::named_in_immersions(
+                &gateway.pool,
+                structure,
+                &ids,
+            )
+            .await
+            .map_err(|e| error::internal(&e))?
         }
-        None => std::collections::HashMap::new(),
+        _ => std::collections::HashMap::new(),
     };
     let tasks: Vec<InboxTask> = found
         .iter()
-        .map(|t| InboxTask {
-            person_name: t.person_id.and_then(|p| names.get(&p).cloned()),
-            ..task(t)
+        .map(|t| {
+            let person = t.immersion_id.and_then(|i| named.get(&i));
+            InboxTask {
+                person_id: person.map(|(id, _)| ID(id.to_string())),
+                person_name: person.map(|(_, name)| name.clone()),
+                ..task(t)
+            }
         })
         .collect();
     Ok(Inbox {

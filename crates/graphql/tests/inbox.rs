@@ -389,7 +389,7 @@ async fn a_manager_opens_a_colleagues_inbox_and_nobody_else_does() {
     w.on(date!(2026 - 05 - 04));
     let ask = |viewer: &User, whose: &User| {
         let request = async_graphql::Request::new(
-            "query($m: ID) { inbox(mediatorId: $m) { tasks { kind link } } }",
+            "query($m: ID) { inbox(mediatorId: $m) { tasks { kind link personName } } }",
         )
         .variables(async_graphql::Variables::from_json(
             serde_json::json!({ "m": whose.user_id.to_string() }),
@@ -408,8 +408,11 @@ async fn a_manager_opens_a_colleagues_inbox_and_nobody_else_does() {
     assert_eq!(
         seen["inbox"]["tasks"],
         serde_json::json!([{ "kind": "PROPOSAL_UNANSWERED",
-                              "link": format!("/immersions/{}", Uuid::from_u128(7)) }]),
-        "the colleague's task only"
+                              "link": format!("/immersions/{}", Uuid::from_u128(7)),
+                              "personName": null }]),
+        // The accounts made here belong to the structure their name makes,
+        // not to the person's (`structure()`): hers is no name for them.
+        "the colleague's task only, its person not named outside her structure"
     );
     let code = |r: async_graphql::Response| {
         serde_json::to_value(&r.errors[0].extensions).unwrap()["code"].clone()

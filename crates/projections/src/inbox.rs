@@ -58,7 +58,6 @@ impl Projection for Inbox {
              structure uuid not null,
              mediator uuid not null,
              employer_id uuid not null,
-             person_id uuid not null,
              proposed_on date not null,
              employer_answered boolean not null default false,
              -- Declined, rejected, deprecated, cancelled or interrupted.
@@ -187,7 +186,6 @@ struct ImmersionRow {
     structure: Uuid,
     mediator: Uuid,
     employer_id: Uuid,
-    person_id: Uuid,
     proposed_on: Date,
     employer_answered: bool,
     closed: bool,
@@ -304,7 +302,6 @@ impl Tables {
                     structure: e.structure.0,
                     mediator: e.mediator.0,
                     employer_id: e.employer_id.0,
-                    person_id: e.person_id.0,
                     proposed_on: e.proposed_on,
                     employer_answered: false,
                     closed: false,
@@ -393,7 +390,6 @@ impl ImmersionRow {
 pub struct ImmersionFacts {
     pub immersion_id: Uuid,
     pub employer_id: Uuid,
-    pub person_id: Uuid,
     pub employer_name: Option<String>,
     pub proposed_on: Date,
     pub employer_answered: bool,
@@ -413,7 +409,6 @@ pub struct AccidentFacts {
     pub accident_id: Uuid,
     pub immersion_id: Uuid,
     pub employer_id: Uuid,
-    pub person_id: Uuid,
     pub employer_name: Option<String>,
     pub occurred_at: OffsetDateTime,
     pub structure_informed_at: OffsetDateTime,
@@ -442,7 +437,7 @@ pub struct Facts {
 /// assessment in and the 6-month outcome recorded), with every column of
 /// [`OpenImmersion`]; callers add conditions and an order.
 const OPEN_IMMERSIONS: &str = "select i.structure, i.mediator, i.immersion_id, i.employer_id,
-        i.person_id, e.name as employer_name, i.proposed_on, i.employer_answered, i.period_start,
+        e.name as employer_name, i.proposed_on, i.employer_answered, i.period_start,
         i.period_end, i.required_signatories, i.signatures, i.validated, i.started,
         i.completed_on, i.host_assessed, i.outcomes
     from inbox.immersions i left join inbox.employers e using (employer_id)
@@ -462,8 +457,7 @@ pub async fn facts(
     .bind(mediator)
     .fetch_all(db);
     let accidents = sqlx::query_as(
-        "select a.accident_id, a.immersion_id, i.employer_id, i.person_id, e.name as employer_name,
-                a.occurred_at,
+        "select a.accident_id, a.immersion_id, i.employer_id, e.name as employer_name, a.occurred_at,
                 a.structure_informed_at, a.declare_by
          from inbox.accidents a join inbox.immersions i using (immersion_id)
               left join inbox.employers e on e.employer_id = i.employer_id
@@ -557,8 +551,6 @@ pub struct Task {
     pub accident_id: Option<Uuid>,
     pub employer_id: Uuid,
     pub employer_name: Option<String>,
-    /// The person an immersion's task is about.
-    pub person_id: Option<Uuid>,
     /// The milestone a follow-up is for; the signatories still missing.
     pub detail: Vec<String>,
 }
@@ -655,7 +647,6 @@ pub fn tasks(facts: &Facts, today: Date, now: OffsetDateTime) -> Vec<Task> {
         accident_id: None,
         employer_id: immersion.employer_id,
         employer_name: immersion.employer_name.clone(),
-        person_id: Some(immersion.person_id),
         detail: Vec::new(),
     };
     for a in &facts.accidents {
@@ -673,7 +664,6 @@ pub fn tasks(facts: &Facts, today: Date, now: OffsetDateTime) -> Vec<Task> {
             accident_id: Some(a.accident_id),
             employer_id: a.employer_id,
             employer_name: a.employer_name.clone(),
-            person_id: Some(a.person_id),
             detail: vec![format!(
                 "{}",
                 (a.structure_informed_at - a.occurred_at).whole_hours()
@@ -767,7 +757,6 @@ pub fn tasks(facts: &Facts, today: Date, now: OffsetDateTime) -> Vec<Task> {
             accident_id: None,
             employer_id: n.employer_id,
             employer_name: n.employer_name.clone(),
-            person_id: None,
             detail: Vec::new(),
         });
     }
@@ -790,7 +779,6 @@ mod tests {
         ImmersionFacts {
             immersion_id: Uuid::from_u128(1),
             employer_id: Uuid::from_u128(2),
-            person_id: Uuid::from_u128(3),
             employer_name: Some("Boulangerie du Port".into()),
             proposed_on: start - Duration::days(20),
             employer_answered: true,
@@ -911,7 +899,6 @@ mod tests {
                 accident_id: Uuid::from_u128(9),
                 immersion_id: Uuid::from_u128(1),
                 employer_id: Uuid::from_u128(2),
-                person_id: Uuid::from_u128(3),
                 employer_name: None,
                 occurred_at: datetime!(2026-03-02 10:00 UTC),
                 structure_informed_at: datetime!(2026-03-02 16:00 UTC),

@@ -1363,6 +1363,30 @@ fn keep_unshown(convention: &mut Value, current: &Value) {
     }
 }
 
+/// An immersion's convention as a query of it gives it, in the API's
+/// names: what the form is filled from and what a change keeps.
+#[derive(Deserialize)]
+struct ConventionValue {
+    immersion: Option<ConventionOf>,
+}
+
+#[derive(Deserialize)]
+struct ConventionOf {
+    convention: Option<Value>,
+}
+
+impl Page {
+    /// The convention `query` reads of the immersion `id`, if it has one.
+    async fn convention_value(
+        &self,
+        query: &str,
+        id: &str,
+    ) -> Result<Option<Value>, Box<Response>> {
+        let answer: ConventionValue = self.run(query, json!({ "i": id })).await.read()?;
+        Ok(answer.immersion.and_then(|i| i.convention))
+    }
+}
+
 /// The form filled with a drafted convention's values.
 fn drafted_form(convention: &Value) -> FormState {
     let mut values: Vec<(&str, String)> = DRAFTED_FIELDS
@@ -1429,22 +1453,10 @@ impl Page {
         let modifying = i.current_stage.0 == Stage::Drafted;
         // Changed before its validation: the form starts from its values.
         let form = match form {
-            None if modifying => {
-                #[derive(Deserialize)]
-                struct Drafted {
-                    immersion: Option<DraftedImmersion>,
-                }
-                #[derive(Deserialize)]
-                struct DraftedImmersion {
-                    convention: Option<Value>,
-                }
-                let out = self.run(DRAFTED, json!({ "i": id })).await;
-                let drafted: Drafted = read_or_return!(out);
-                drafted
-                    .immersion
-                    .and_then(|i| i.convention)
-                    .map(|c| drafted_form(&c))
-            }
+            None if modifying => match self.convention_value(DRAFTED, id).await {
+                Ok(drafted) => drafted.map(|c| drafted_form(&c)),
+                Err(page) => return *page,
+            },
             form => form,
         };
         let form = form.unwrap_or_else(|| {
@@ -1593,18 +1605,10 @@ pub(crate) async fn convention(
         "forbiddenUsesExcluded": get("attestation") == "oui",
     });
     // A drafted convention changed: what the form does not show stays.
-    #[derive(Deserialize)]
-    struct Kept {
-        immersion: Option<KeptConvention>,
-    }
-    #[derive(Deserialize)]
-    struct KeptConvention {
-        convention: Option<Value>,
-    }
-    let out = page.run(KEPT, json!({ "i": id })).await;
-    let kept: Kept = read_or_return!(out);
-    if let Some(current) = kept.immersion.and_then(|i| i.convention) {
-        keep_unshown(&mut convention, &current);
+    match page.convention_value(KEPT, &id).await {
+        Ok(Some(current)) => keep_unshown(&mut convention, &current),
+        Ok(None) => {}
+        Err(answer) => return *answer,
     }
     let out = page
         .run(

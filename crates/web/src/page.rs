@@ -538,7 +538,9 @@ fn without_names(uri: &axum::http::Uri) -> String {
 /// The home page is no return, nor a page that opens a session or signs
 /// in (a mailed link's `/acces/…`, a password's `/mot-de-passe/…`): led
 /// there by a link made by someone else, a member just signed in could
-/// open that person's session in place of her own.
+/// open that person's session in place of her own. A path with a dot
+/// segment (`/./acces/…`, `/x/%2e%2e/acces/…`), which browsers resolve
+/// before asking, is no return either: no page of ours has one.
 pub(crate) fn return_path(asked: &str) -> Option<&str> {
     const NOT_A_RETURN: [&str; 6] = [
         "/acces",
@@ -548,12 +550,18 @@ pub(crate) fn return_path(asked: &str) -> Option<&str> {
         "/lien",
         "/static",
     ];
+    let path = asked.split('?').next().unwrap_or(asked);
+    let lower = path.to_ascii_lowercase();
     let ours = asked.len() <= 1024
-        && asked.len() > 1
-        && asked.starts_with('/')
-        && !asked.starts_with("//")
+        && path.len() > 1
+        && path.starts_with('/')
+        && !path.starts_with("//")
         && asked.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
-        && !NOT_A_RETURN.iter().any(|p| asked.starts_with(p));
+        && !lower.contains("/.")
+        && !lower.contains("%2e")
+        && !NOT_A_RETURN
+            .iter()
+            .any(|p| lower == *p || lower.starts_with(&format!("{p}/")));
     ours.then_some(asked)
 }
 

@@ -748,26 +748,29 @@ pub async fn followed_with_name(
     Ok(ids.into_iter().map(PersonId).collect())
 }
 
-/// The names ("Awa Diallo") of those of `ids` that `structure` follows or
-/// followed, whose names are not erased: what a staff member of the
-/// structure reads of them.
-pub async fn names_in(
+/// Whom each of these immersions is about, with her name ("Awa Diallo"),
+/// when `structure` follows or followed her and her name is not erased:
+/// what a staff member of the structure reads of them. Read through the
+/// immersions' and people's views, which every release keeps in place.
+pub async fn named_in_immersions(
     db: impl PgExecutor<'_>,
     structure: StructureId,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, String>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "select p.person_id, p.first_name, p.last_name
-         from unnest($2::uuid[]) k(person_id) join people.people p using (person_id)
+    immersions: &[Uuid],
+) -> Result<HashMap<Uuid, (Uuid, String)>, sqlx::Error> {
+    let rows: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(
+        "select i.immersion_id, p.person_id, p.first_name, p.last_name
+         from unnest($2::uuid[]) k(immersion_id)
+              join immersions.immersions i using (immersion_id)
+              join people.people p on p.person_id = i.person_id
          where p.structure = $1 and p.first_name is not null and p.last_name is not null",
     )
     .bind(structure.0)
-    .bind(ids)
+    .bind(immersions)
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, first, last)| (id, format!("{first} {last}")))
+        .map(|(immersion, person, first, last)| (immersion, (person, format!("{first} {last}"))))
         .collect())
 }
 
