@@ -479,6 +479,15 @@ async fn a_mediator_proposes_an_immersion_and_walks_the_convention_to_validation
         browser.click("form[action$='/signature'] button").await;
     }
     browser.audit("immersion signée").await;
+    // Signed by all, it waits on the mediator's tasks, named by its person.
+    let tasks = browser.until(&format!("{base}/"), "signée par tous").await;
+    assert!(
+        tasks.contains("Awa Diallo — Convention chez Boulangerie du Port signée par tous"),
+        "{tasks}"
+    );
+    browser.audit("tâches, une immersion").await;
+    browser.screenshot("taches-immersion").await;
+    browser.click(".tasks a[href^='/immersions/']").await;
     browser.click("form[action$='/validation'] button").await;
     let page = browser.body().await;
     assert!(page.contains("Convention validée"), "{page}");

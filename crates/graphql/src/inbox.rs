@@ -43,15 +43,17 @@ pub struct Inbox {
     pub overdue: i64,
 }
 
-fn task(task: &Task) -> InboxTask {
+/// A task as the API gives it, with whom it is about (her id and name)
+/// when the reader may name her.
+fn task(task: &Task, person: Option<&(uuid::Uuid, String)>) -> InboxTask {
     InboxTask {
         kind: task.kind,
         title: task.title(),
         due_on: task.due,
         overdue_days: task.overdue_days,
         link: task.link(),
-        person_id: None,
-        person_name: None,
+        person_id: person.map(|(id, _)| ID(id.to_string())),
+        person_name: person.map(|(_, name)| name.clone()),
         immersion_id: task.immersion_id.map(|i| ID(i.to_string())),
         need_id: task.need_id.map(|n| ID(n.to_string())),
         accident_id: task.accident_id.map(|a| ID(a.to_string())),
@@ -82,14 +84,7 @@ async fn inbox_of(gateway: &Gateway, whose: &Actor, reader: &Actor) -> Result<In
     };
     let tasks: Vec<InboxTask> = found
         .iter()
-        .map(|t| {
-            let person = t.immersion_id.and_then(|i| named.get(&i));
-            InboxTask {
-                person_id: person.map(|(id, _)| ID(id.to_string())),
-                person_name: person.map(|(_, name)| name.clone()),
-                ..task(t)
-            }
-        })
+        .map(|t| task(t, t.immersion_id.and_then(|i| named.get(&i))))
         .collect();
     Ok(Inbox {
         overdue: tasks.iter().filter(|t| t.overdue_days > 0).count() as i64,

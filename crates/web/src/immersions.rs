@@ -24,7 +24,8 @@ use passerelle_domain::values::ContractType;
 use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
 use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
 use crate::labels::{
-    ATTENDANCES, CONTRACTS, LEVELS, MILESTONES, OBJECTIVES, OUTCOMES, SITUATIONS, SKILLS,
+    ATTENDANCES, CONTRACTS, INITIATORS, LEVELS, MILESTONES, OBJECTIVES, OUTCOMES, SIGNATORIES,
+    SITUATIONS, SKILLS,
 };
 use crate::page::{FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, parse_date};
 use crate::renewal::ConventionFacts;
@@ -317,7 +318,7 @@ struct ImmersionTemplate {
     /// When the next milestone's outcome may be noted, if none is due yet.
     next_milestone: Option<String>,
     outcomes: &'static [(&'static str, &'static str)],
-    initiators: Vec<(String, &'static str)>,
+    initiators: &'static [(&'static str, &'static str)],
     /// The failed form's values and errors (names are unique on the page).
     form: FormState,
     /// The action refused, and the refusal shown beside its form.
@@ -618,11 +619,11 @@ impl Page {
             }
             // The milestones due are offered; the next one is said with
             // its day (the domain refuses an outcome before it).
-            let due = |m: &Milestone| i.ended_on.map_or(Some(today), |e| Some(m.due(e.0)));
+            let due = |m: &Milestone| i.ended_on.map_or(today, |e| m.due(e.0));
             next_milestone = unrecorded
                 .iter()
-                .filter_map(|m| due(m).filter(|d| *d > today).map(|d| (m, d)))
-                .next()
+                .map(|m| (m, due(m)))
+                .find(|(_, d)| *d > today)
                 .map(|(m, d)| {
                     format!(
                         "Le suivi {} se note à partir du {}.",
@@ -633,7 +634,7 @@ impl Page {
             milestones = MILESTONES
                 .iter()
                 .zip(Milestone::ALL)
-                .filter(|(_, m)| unrecorded.contains(m) && due(m).is_some_and(|d| d <= today))
+                .filter(|(_, m)| unrecorded.contains(m) && due(m) <= today)
                 .map(|(option, _)| *option)
                 .collect();
             if let Some(c) = r.cancellation {
@@ -778,10 +779,7 @@ impl Page {
             outcomes_recorded,
             next_milestone,
             outcomes: &OUTCOMES,
-            initiators: Initiator::ALL
-                .iter()
-                .map(|i| (i.code().to_ascii_uppercase(), i.french()))
-                .collect(),
+            initiators: &INITIATORS,
             form,
             refused,
             prevalidate: staff && i.awaits_validation && !prevalidated,
@@ -1226,18 +1224,22 @@ struct ConventionTemplate {
     modifying: bool,
 }
 
-/// A drafted convention, to change it from its own values.
+/// A drafted convention as the API gives it, in the shape it is sent:
+/// what its form is filled from ([`DRAFTED_FIELDS`]), and what a change
+/// keeps of what the form does not show ([`KEPT_AT`]).
 const DRAFTED: &str = "query($i: ID!) { immersion(id: $i) { convention {
-    objective goals tasks evaluation schedule weeklyHours forbiddenUsesExcluded
+    objective goals tasks evaluation safety schedule weeklyHours forbiddenUsesExcluded
     period { start end } place { address commune }
-    prescriber { name signatory { name } }
+    supportStructure { name siret signatory { name jobTitle email phone } }
+    prescriber { name siret signatory { name jobTitle email phone } }
     person {
-        identity { firstName lastName birthDate address email }
-        legalRepresentative { name email phone }
-        situation { kind description currentEmployer { name siret signatory { name email } } }
+        identity { firstName lastName birthDate address email phone }
+        legalRepresentative { name jobTitle email phone }
+        situation { kind description
+            currentEmployer { name siret signatory { name jobTitle email phone } } }
     }
-    host { name siret activity collectiveAgreement signatory { name email }
-        tutor { name jobTitle email } }
+    host { name siret activity collectiveAgreement signatory { name jobTitle email phone }
+        tutor { name jobTitle email phone } }
 } } }";
 
 /// Each field of the convention's form, and where the API's convention
@@ -1286,18 +1288,7 @@ const DRAFTED_FIELDS: [(&str, &str); 34] = [
 ];
 
 /// What a convention may hold that its form does not show (given through
-/// the API), with the names that say whose it is: a change made from the
-/// form keeps it for the same party.
-const KEPT: &str = "query($i: ID!) { immersion(id: $i) { convention {
-    safety
-    supportStructure { name siret signatory { name jobTitle email phone } }
-    prescriber { name siret signatory { name jobTitle email phone } }
-    person { identity { firstName lastName phone } legalRepresentative { name jobTitle }
-        situation { currentEmployer { name signatory { name jobTitle phone } } } }
-    host { signatory { name jobTitle phone } tutor { name phone } }
-} } }";
-
-/// Where [`KEPT`]'s values go in the convention sent, each kept only while
+/// the API), and where it goes in the convention sent, each kept only while
 /// the names it belongs to are the same in both (another signatory, tutor
 /// or structure typed in does not inherit its predecessor's email, phone or
 /// SIRET), and where the form's convention has the object that holds it.
@@ -1338,7 +1329,8 @@ const KEPT_AT: [(&str, &[&str]); 13] = [
     ("/host/tutor/phone", &["/host/tutor/name"]),
 ];
 
-/// `convention` with the values `current` holds at [`KEPT_AT`].
+/// `convention` with the values `current` (read by [`DRAFTED`]) holds at
+/// [`KEPT_AT`].
 fn keep_unshown(convention: &mut Value, current: &Value) {
     for (at, owner) in KEPT_AT {
         let Some(value) = current.pointer(at).filter(|v| !v.is_null()) else {
@@ -1376,13 +1368,9 @@ struct ConventionOf {
 }
 
 impl Page {
-    /// The convention `query` reads of the immersion `id`, if it has one.
-    async fn convention_value(
-        &self,
-        query: &str,
-        id: &str,
-    ) -> Result<Option<Value>, Box<Response>> {
-        let answer: ConventionValue = self.run(query, json!({ "i": id })).await.read()?;
+    /// The convention of the immersion `id` ([`DRAFTED`]), if it has one.
+    async fn convention_value(&self, id: &str) -> Result<Option<Value>, Box<Response>> {
+        let answer: ConventionValue = self.run(DRAFTED, json!({ "i": id })).await.read()?;
         Ok(answer.immersion.and_then(|i| i.convention))
     }
 }
@@ -1453,7 +1441,7 @@ impl Page {
         let modifying = i.current_stage.0 == Stage::Drafted;
         // Changed before its validation: the form starts from its values.
         let form = match form {
-            None if modifying => match self.convention_value(DRAFTED, id).await {
+            None if modifying => match self.convention_value(id).await {
                 Ok(drafted) => drafted.map(|c| drafted_form(&c)),
                 Err(page) => return *page,
             },
@@ -1605,7 +1593,7 @@ pub(crate) async fn convention(
         "forbiddenUsesExcluded": get("attestation") == "oui",
     });
     // A drafted convention changed: what the form does not show stays.
-    match page.convention_value(KEPT, &id).await {
+    match page.convention_value(&id).await {
         Ok(Some(current)) => keep_unshown(&mut convention, &current),
         Ok(None) => {}
         Err(answer) => return *answer,
@@ -1819,11 +1807,6 @@ fn choices_offered(action: &str, fields: &Fields) -> bool {
         let value = fields.get(name);
         (blank && value.is_empty()) || crate::labels::offers(options, value)
     };
-    fn api<T: Labelled>(value: &str) -> bool {
-        T::ALL
-            .iter()
-            .any(|v| v.code().to_ascii_uppercase() == value)
-    }
     match action {
         "reponse" => {
             named("choix", &["accepter", "refuser"]) && named("by", &["EMPLOYER", "PERSON"])
@@ -1840,10 +1823,10 @@ fn choices_offered(action: &str, fields: &Fields) -> bool {
         }
         "observation" => named("goals_observed", &["oui", "non"]),
         "signature" => {
-            named("paper", &["true", "false"]) && api::<Signatory>(fields.get("signatory"))
+            named("paper", &["true", "false"]) && listed("signatory", &SIGNATORIES, false)
         }
-        "annulation" => api::<Initiator>(fields.get("cancel_by")),
-        "interruption" => api::<Initiator>(fields.get("interrupt_by")),
+        "annulation" => listed("cancel_by", &INITIATORS, false),
+        "interruption" => listed("interrupt_by", &INITIATORS, false),
         "suite" => {
             listed("milestone", &MILESTONES, false)
                 && listed("outcome", &OUTCOMES, false)

@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{
-    AttendanceKind, Level, Milestone, Objective, Outcome, SituationKind, Skill,
+    AttendanceKind, Initiator, Level, Milestone, Objective, Outcome, Signatory, SituationKind,
+    Skill,
 };
 use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use passerelle_domain::person::{ExitReasonKind, PersonStage};
@@ -43,6 +44,8 @@ pub(crate) static LEVELS: Options = LazyLock::new(options::<Level>);
 pub(crate) static ATTENDANCES: Options = LazyLock::new(options::<AttendanceKind>);
 pub(crate) static CONTRACTS: Options = LazyLock::new(options::<ContractType>);
 pub(crate) static MILESTONES: Options = LazyLock::new(options::<Milestone>);
+pub(crate) static INITIATORS: Options = LazyLock::new(options::<Initiator>);
+pub(crate) static SIGNATORIES: Options = LazyLock::new(options::<Signatory>);
 pub(crate) static OUTCOMES: Options = LazyLock::new(options::<Outcome>);
 pub(crate) static AGE_BANDS: Options = LazyLock::new(options::<AgeBand>);
 pub(crate) static CLOSE_REASONS: Options = LazyLock::new(options::<NeedCloseReasonKind>);

@@ -111,7 +111,7 @@ pub(crate) fn list_href(path: &str, query: &[(&str, &str)]) -> String {
     let query: Vec<String> = query
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect();
     if query.is_empty() {
         path.to_owned()
@@ -520,16 +520,12 @@ fn without_names(uri: &axum::http::Uri) -> String {
     else {
         return path.to_owned();
     };
-    let kept: Vec<String> = pairs
+    let kept: Vec<(&str, &str)> = pairs
         .iter()
         .filter(|(name, _)| name != "nom")
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    if kept.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", kept.join("&"))
-    }
+    list_href(path, &kept)
 }
 
 /// An address of this service to go to after signing in: a path of ours
