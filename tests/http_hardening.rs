@@ -587,6 +587,125 @@ async fn signed_out_staff_pages_send_to_the_sign_in_form_and_back() {
     assert_eq!(answer.headers()["location"], "/besoins");
 }
 
+/// The cookies a browser keeps from an answer (name and value), added to
+/// those it had.
+fn kept(mut cookies: Vec<String>, answer: &reqwest::Response) -> Vec<String> {
+    for c in answer.headers().get_all("set-cookie") {
+        let pair = c.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let name = pair.split('=').next().unwrap().to_owned();
+        cookies.retain(|c| !c.starts_with(&format!("{name}=")));
+        cookies.push(pair);
+    }
+    cookies
+}
+
+/// Signed out, a person's page sends to the home page, whose mailed link,
+/// asked for there and opened in the same browser, leads back to it; opened
+/// elsewhere, or with a way back that is not one, to her space's first page.
+#[tokio::test]
+async fn a_mailed_link_opened_in_the_same_browser_leads_back_to_the_page_asked() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with_links(&db, &dir).await;
+    enroll(&server, &token, Some("awa.diallo@exemple.fr")).await;
+    for (path, suite) in [
+        ("/mon-espace/temoignages", "%2Fmon-espace%2Ftemoignages"),
+        ("/mon-espace/coordonnees", "%2Fmon-espace%2Fcoordonnees"),
+        ("/mon-espace/contacts", "%2Fmon-espace%2Fcontacts"),
+    ] {
+        let answer = get_with(&server, path, &[]).await;
+        assert_eq!(answer.status(), 303, "{path}");
+        assert_eq!(answer.headers()["location"], format!("/?suite={suite}"));
+    }
+    // Both of the home page's forms carry the page asked.
+    let html = get_with(&server, "/?suite=%2Fmon-espace%2Ftemoignages", &[])
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert_eq!(
+        html.matches("name=\"suite\" value=\"/mon-espace/temoignages\"")
+            .count(),
+        2,
+        "{html}"
+    );
+    let form = Form::fetch(&server, &[]).await;
+    let asked = form
+        .post(
+            &server,
+            "/lien",
+            "email=awa.diallo%40exemple.fr&suite=%2Fmon-espace%2Ftemoignages",
+        )
+        .await;
+    assert_eq!(asked.status(), 303);
+    assert_eq!(asked.headers()["location"], "/?fait=lien-suite");
+    let kept_cookie = asked.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(kept_cookie.contains("Path=/acces"), "{kept_cookie}");
+    assert!(kept_cookie.contains("HttpOnly"), "{kept_cookie}");
+    assert!(!kept_cookie.contains("temoignages"), "{kept_cookie}");
+    let browser = kept(form.cookies.clone(), &asked);
+    let said = get_with(&server, "/?fait=lien-suite", &browser)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(said.contains("il vous mène à la page demandée"), "{said}");
+    // The link, opened in this browser: back to the page asked, once.
+    let link = next_link(&server, 0).await;
+    let redeemed = no_redirects()
+        .post(format!("{}/acces", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", browser.join("; "))
+        .body(format!("token={link}&csrf={}", form.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeemed.status(), 303);
+    assert_eq!(redeemed.headers()["location"], "/mon-espace/temoignages");
+    let signed_in = kept(browser.clone(), &redeemed);
+    assert!(
+        !signed_in
+            .iter()
+            .any(|c| c.starts_with("__Secure-passerelle_suite=") && c.len() > 26),
+        "the way back is forgotten once used: {signed_in:?}"
+    );
+    let page = get_with(&server, "/mon-espace/temoignages", &signed_in).await;
+    assert_eq!(page.status(), 200);
+    // Another link, opened in a browser that did not ask for it, or with a
+    // way back made by hand that leads elsewhere: her space's first page.
+    let forged = format!(
+        "__Secure-passerelle_suite={}",
+        base64_url("//evil.example/")
+    );
+    for (n, extra) in [(1, None), (2, Some(forged))] {
+        let elsewhere = Form::fetch(&server, &[]).await;
+        let asked = elsewhere
+            .post(&server, "/lien", "email=awa.diallo%40exemple.fr")
+            .await;
+        assert_eq!(asked.headers()["location"], "/?fait=lien");
+        let mut cookies = kept(elsewhere.cookies.clone(), &asked);
+        cookies.extend(extra);
+        let link = next_link(&server, n).await;
+        let redeemed = no_redirects()
+            .post(format!("{}/acces", server.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookies.join("; "))
+            .body(format!("token={link}&csrf={}", elsewhere.csrf))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(redeemed.status(), 303, "link {n}");
+        assert_eq!(redeemed.headers()["location"], "/", "link {n}");
+    }
+}
+
+/// `text` as the service keeps a way back in its cookie.
+fn base64_url(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
 /// An enrolment sent blank names every missing field beside itself at once.
 #[tokio::test]
 async fn an_enrolment_sent_blank_names_every_missing_field() {
@@ -1340,6 +1459,22 @@ async fn stray_requests_on_an_immersion_are_answered_in_french() {
     assert!(html.contains("id=\"hiring_intent-erreur\""), "{html}");
     assert!(html.contains("Choisissez l'une des échéances"), "{html}");
     assert!(html.contains(">Mise en rayon</textarea>"), "{html}");
+    // Blank words with a wrong list: both named at once, not one after the other.
+    let answer = session
+        .post(
+            &server,
+            &format!(
+                "/employers/{}/visites/{visit}/besoin",
+                employer.as_str().unwrap()
+            ),
+            "activities=+&horizon=DEMAIN&headcount=2&hiring_intent=YES&conditions=%07",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("id=\"horizon-erreur\""), "{html}");
+    assert!(html.contains("id=\"activities-erreur\""), "{html}");
+    assert!(html.contains("id=\"conditions-erreur\""), "{html}");
     // A contract with an outcome that is no hire.
     let answer = gql(
         &server,

@@ -458,6 +458,10 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "correction-besoin" => "Besoin corrigé : la correction est conservée avec sa raison.",
             "etablissement" => "Établissement enregistré.",
             "lien" => "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail.",
+            "lien-suite" => {
+                "Si cette adresse est connue, un lien vient de vous être envoyé par e-mail : \
+                 ouvert sur cet appareil, dans ce navigateur, il vous mène à la page demandée."
+            }
             "accord" => "Votre choix est enregistré. Vous pouvez le changer à tout moment.",
             "coordonnees" => "Vos coordonnées sont enregistrées.",
             "contact" => "Contact ajouté : vos autres contacts en sont informés par e-mail.",

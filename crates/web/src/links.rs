@@ -58,7 +58,17 @@ pub(crate) async fn access(page: Page, Form(form): Form<AccessForm>) -> Response
         )
         .await;
     if out.errors.is_empty() {
-        return page.redirect("/", out.cookies);
+        // Back to the page asked for before the link was requested, in
+        // this browser; the way back is used once.
+        let mut cookies = out.cookies;
+        let to = match page.mailed_return() {
+            Some(path) => {
+                cookies.push(page.keep_for_link(None));
+                path.to_owned()
+            }
+            None => "/".to_owned(),
+        };
+        return page.redirect(&to, cookies);
     }
     let body = MessageTemplate {
         nav: page.nav(None),

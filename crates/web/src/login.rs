@@ -75,6 +75,9 @@ pub(crate) struct LinkForm {
     csrf: String,
     #[serde(default)]
     email: String,
+    /// The page asked for before signing in, to come back to from the link.
+    #[serde(default)]
+    suite: String,
 }
 
 pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Response {
@@ -87,6 +90,7 @@ pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Resp
             json!({ "m": form.email }),
         )
         .await;
+    let suite = crate::page::return_path(&form.suite);
     // Refused (an address that is not one, too many requests): the home
     // page again, the address kept and the reason beside it.
     if let Some(e) = out.errors.first() {
@@ -101,10 +105,16 @@ pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Resp
             nav: page.nav(None),
             form: FormState::default(),
             link,
-            suite: None,
+            suite: suite.map(str::to_owned),
         }
         .render();
         return page.render(status, body);
     }
-    page.redirect("/?fait=lien", Vec::new())
+    let kept = page.keep_for_link(suite);
+    let done = if suite.is_some() {
+        "lien-suite"
+    } else {
+        "lien"
+    };
+    page.redirect(&format!("/?fait={done}"), vec![kept])
 }

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::Response;
+use passerelle_domain::values::Text;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -152,6 +153,19 @@ async fn surface(page: Page, form: NeedForm, heard: Heard) -> Response {
             "hiring_intent".into(),
             "Choisissez l'une des réponses proposées.".into(),
         );
+    }
+    // The words too, by the rules the API applies to them, so that a form
+    // refused for a list or the headcount names every field to mend at once.
+    for (field, words, optional) in [
+        ("activities", &form.activities, false),
+        ("conditions", &form.conditions, true),
+    ] {
+        if optional && words.trim().is_empty() {
+            continue;
+        }
+        if let Err(e) = Text::parse(words) {
+            state.errors.insert(field.into(), e.message);
+        }
     }
     let Some(headcount) = headcount.filter(|_| state.errors.is_empty()) else {
         return need_page(page, StatusCode::UNPROCESSABLE_ENTITY, state, heard);

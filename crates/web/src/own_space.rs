@@ -39,7 +39,7 @@ impl Page {
 
 pub(crate) async fn contact_form(page: Page) -> Response {
     if own_person(&page.viewer).is_none() {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     }
     page.own_contact_page(StatusCode::OK, FormState::default())
 }
@@ -156,7 +156,7 @@ fn page_not_found() -> Response {
 
 pub(crate) async fn contacts(page: Page, Query(q): Query<Notice>) -> Response {
     let Some(employer) = own_employer(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     page.own_contacts_page(&employer, StatusCode::OK, FormState::default(), notice(&q))
         .await

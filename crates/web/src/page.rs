@@ -61,6 +61,12 @@ pub type ApiCell = Arc<OnceLock<Api>>;
 /// the whole site and set by this host, so a neighbouring subdomain cannot
 /// plant one.
 const CSRF_COOKIE: &str = "__Host-passerelle_csrf";
+/// The page a person or an employer asked for when she requested a mailed
+/// link, kept in the browser that asked (`__Secure-`: refused unless
+/// Secure) and sent back only to `/acces`, where the link is redeemed
+/// ([`Page::mailed_return`]). The mail itself carries no address but the
+/// link's: whoever opens it elsewhere lands on her space's first page.
+const RETURN_COOKIE: &str = "__Secure-passerelle_suite";
 /// Pages load their own stylesheet and nothing else; no script runs.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -291,6 +297,9 @@ pub(crate) struct Page {
     asked: Option<String>,
     /// Cookies to set with the answer.
     cookies: Vec<String>,
+    /// The page to come back to after a mailed link, as this browser kept
+    /// it ([`RETURN_COOKIE`]), checked again as a return.
+    mailed_return: Option<String>,
 }
 
 /// What the layout shows.
@@ -361,12 +370,17 @@ impl Page {
             }
         };
         let csrf = csrf_token(&nonce, token.as_deref());
+        let mailed_return = cookie(headers, RETURN_COOKIE)
+            .and_then(|kept| URL_SAFE_NO_PAD.decode(kept).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|path| return_path(path).is_some());
         let page = Self {
             api,
             viewer,
             csrf,
             asked: None,
             cookies,
+            mailed_return,
         };
         // The navigation of this viewer, for a message page the handler
         // answers after (`with_navigation`), without a second lookup.
@@ -479,9 +493,10 @@ impl Page {
 
     /// A page for the signed in only, asked by nobody signed in: to the
     /// sign-in form, which brings a staff member back to the page she
-    /// asked for (`/?suite=…`). Anyone signed in (a person or an employer
-    /// on a staff page), and a form sent, go to the home page. The own
-    /// spaces' pages, opened by a mailed link, send home (`Page::redirect`).
+    /// asked for (`/?suite=…`), and a person or an employer after her
+    /// mailed link, opened in the same browser ([`Page::keep_for_link`]).
+    /// Anyone signed in (a person or an employer on a staff page, a staff
+    /// member on a space's page), and a form sent, go to the home page.
     pub(crate) fn sign_in_first(self) -> Response {
         let signed_in = self.viewer.user.is_some() || self.viewer.principal.is_some();
         let to = match self.asked.as_deref().and_then(return_path) {
@@ -489,6 +504,27 @@ impl Page {
             _ => "/".to_owned(),
         };
         self.redirect(&to, Vec::new())
+    }
+
+    /// The page to go to once a mailed link is redeemed in this browser,
+    /// if one was asked for when the link was requested here.
+    pub(crate) fn mailed_return(&self) -> Option<&str> {
+        self.mailed_return.as_deref()
+    }
+
+    /// The cookie that keeps `suite` for the mailed link requested now, as
+    /// long as the link stands; without `suite`, the cookie that forgets
+    /// one kept for an earlier link. After the link is redeemed, `None`.
+    pub(crate) fn keep_for_link(&self, suite: Option<&str>) -> String {
+        let attributes = "Path=/acces; HttpOnly; Secure; SameSite=Strict";
+        match suite {
+            Some(path) => format!(
+                "{RETURN_COOKIE}={}; Max-Age={}; {attributes}",
+                URL_SAFE_NO_PAD.encode(path),
+                self.api.gateway.magic_link_ttl.whole_seconds().max(0)
+            ),
+            None => format!("{RETURN_COOKIE}=; Max-Age=0; {attributes}"),
+        }
     }
 
     /// After a form: to `to`, with the cookies the operation set.

@@ -219,7 +219,7 @@ fn done(q: &Done) -> Option<String> {
 /// `/mon-espace/temoignages`: her testimonies, each with who reads it.
 pub(crate) async fn own_list(page: Page, Query(q): Query<Done>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     page.own_testimonies_page(&me, StatusCode::OK, done(&q), None)
         .await

@@ -519,12 +519,12 @@ impl ImmersionState {
             .map(|r| &r.terms)
     }
 
-    /// The last planned day: the validated renewal's, else the convention's.
+    /// The last planned day ([`last_planned_day`]).
     pub fn planned_end(&self) -> Option<Date> {
-        match self.validated_renewal() {
-            Some(terms) => Some(terms.period.end()),
-            None => self.convention.as_ref().map(|c| c.period.end()),
-        }
+        last_planned_day(
+            self.convention.as_ref().map(|c| c.period.end()),
+            self.validated_renewal().map(|t| t.period.end()),
+        )
     }
 
     /// Calendar days of the convention and its validated renewal.
@@ -841,6 +841,16 @@ impl Decider for Immersion {
         }
         state
     }
+}
+
+/// The last planned day of an immersion: its validated renewal's, else its
+/// convention's. One definition for the decisions and the views, which
+/// keep the two ends apart.
+pub fn last_planned_day(
+    convention_end: Option<Date>,
+    validated_renewal_end: Option<Date>,
+) -> Option<Date> {
+    validated_renewal_end.or(convention_end)
 }
 
 fn propose(

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use passerelle_domain::immersion::{
     Convention, FeedbackAuthor, ImmersionEvent, ImmersionProposed, Milestone, Objective,
-    PriorConvention, RenewalStatus, Respondent, Signatory, Stage,
+    PriorConvention, RenewalStatus, Respondent, Signatory, Stage, last_planned_day,
 };
 use passerelle_domain::values::{DateRange, ImmersionId, PersonId, Siret, Text};
 use passerelle_store::RecordedEvent;
@@ -383,13 +383,13 @@ impl ImmersionRow {
         Ok(self.stage()?.awaits_validation(&self.missing_signatures()?))
     }
 
-    /// The last planned day: the validated renewal's, else the
-    /// convention's (as `ImmersionState::planned_end`).
+    /// The last planned day ([`last_planned_day`]).
     pub fn planned_end(&self) -> Result<Option<Date>, UnknownTag> {
-        Ok(match self.renewal()? {
-            Some(RenewalStatus::Validated) => self.renewal_end,
-            _ => self.period_end,
-        })
+        let validated = matches!(self.renewal()?, Some(RenewalStatus::Validated));
+        Ok(last_planned_day(
+            self.period_end,
+            self.renewal_end.filter(|_| validated),
+        ))
     }
 
     /// Whether feedback is recorded on `today` (the domain's rule).
