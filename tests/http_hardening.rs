@@ -1357,6 +1357,62 @@ async fn the_feedback_forms_open_on_the_last_planned_day_while_it_runs() {
     };
     assert!(listed(&newer) < listed(&immersion), "{html}");
     assert!(html.contains(": en cours"), "{html}");
+    // Renewed from tomorrow: today stays its last planned day until the
+    // renewal is validated; then the renewal's last day is.
+    let renewed = running(&server, &token, &employer, paris_today()).await;
+    let tomorrow = (paris_today() + time::Duration::days(1)).to_string();
+    let takes = || async {
+        let answer = gql(
+            &server,
+            Some(&token),
+            "query($i: ID!) { immersion(id: $i) { takesFeedback } }",
+            json!({ "i": renewed }),
+        )
+        .await;
+        answer["data"]["immersion"]["takesFeedback"].clone()
+    };
+    let renewal = [
+        "mutation($i: ID!, $d: Date!) { conventionRenew(input: { immersionId: $i,
+            period: { start: $d, end: $d }, schedule: \"De 9 h à 12 h\", weeklyHours: 15,
+            objective: DISCOVER_JOB_OR_SECTOR, goals: \"Découvrir le façonnage du pain\",
+            whyGoalsNotReached: \"Une semaine n'a pas suffi\" }) { immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PERSON }) {
+            immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: HOST }) {
+            immersion { id } } }",
+        "mutation($i: ID!) { conventionSign(input: { immersionId: $i, signatory: PRESCRIBER }) {
+            immersion { id } } }",
+    ];
+    for query in renewal {
+        let answer = gql(
+            &server,
+            Some(&token),
+            query,
+            json!({ "i": renewed, "d": tomorrow }),
+        )
+        .await;
+        assert!(answer["errors"].is_null(), "{query}: {answer}");
+    }
+    assert_eq!(takes().await, json!(true));
+    let answer = gql(
+        &server,
+        Some(&token),
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": renewed }),
+    )
+    .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    assert_eq!(takes().await, json!(false));
+    let page = get_with(
+        &server,
+        &format!("/immersions/{}", renewed.as_str().unwrap()),
+        &cookies,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(!page.contains("/observation\""), "{page}");
 }
 
 /// What a page's forms never send, and addresses only forms post to, are

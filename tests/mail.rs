@@ -383,3 +383,35 @@ async fn a_renewal_asks_every_signatory_to_sign_again_once() {
     assert_eq!(signature_requests(&sink), twice);
     assert!(server.terminate().success());
 }
+
+/// Mail sent through SMTP with links that open only on this machine is
+/// warned about at start; an address recipients reach is not, nor mail
+/// written to files.
+#[tokio::test]
+async fn a_loopback_public_address_with_smtp_is_warned_about_at_start() {
+    const WARNING: &str = "mail.public_url is a loopback address";
+    for (smtp, public_url, warned) in [
+        (true, None, true),
+        (true, Some("http://[::1]:8080"), true),
+        (true, Some("http://passerelle.localhost"), true),
+        (true, Some("https://passerelle.example.org"), false),
+        (false, None, false),
+    ] {
+        let db = TestDb::new().await;
+        let dir = data_dir();
+        let (server, _) = started_with(&db, &dir, |cmd| {
+            if smtp {
+                cmd.env("PASSERELLE_MAIL__SMTP_URL", "smtp://127.0.0.1:9");
+            }
+            if let Some(url) = public_url {
+                cmd.env("PASSERELLE_MAIL__PUBLIC_URL", url);
+            }
+        })
+        .await;
+        assert_eq!(
+            !server.logged(WARNING).is_empty(),
+            warned,
+            "smtp {smtp}, {public_url:?}"
+        );
+    }
+}
