@@ -706,6 +706,137 @@ fn base64_url(text: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
+/// A refusal is shown on the page that comes back, whatever its form: a
+/// first project for a person whose accompaniment ended, a need closed
+/// while its page was open, a proposal's message, and a person's own
+/// testimony withdrawn by her structure meanwhile.
+#[tokio::test]
+async fn refusals_are_shown_where_the_page_no_longer_offers_the_form() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with_links(&db, &dir).await;
+    let staff = Form::fetch(&server, &signed_in(&server, "camille@ml-nantes.fr").await).await;
+    let ok = |answer: &Value| assert!(answer["errors"].is_null(), "{answer}");
+    // Her accompaniment ended: the first project's form says why it is refused.
+    let person = enroll(&server, &token, Some("awa.diallo@exemple.fr")).await;
+    ok(&gql(
+        &server,
+        Some(&token),
+        "mutation($p: ID!) { personExit(input: { personId: $p, reason: MOVED }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await);
+    let answer = staff
+        .post(
+            &server,
+            &format!("/people/{}/premier-projet", person.as_str().unwrap()),
+            "project_rome=D1102",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("class=\"alert\" role=\"alert\""), "{html}");
+    // A need closed by someone else while its page was open.
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let visit = gql(
+        &server,
+        Some(&token),
+        "mutation($e: ID!) { employerVisitLog(input: { employerId: $e, purpose: PROSPECTION,
+            observations: \"Passage\" }) { visitId } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let need = gql(
+        &server,
+        Some(&token),
+        "mutation($e: ID!, $v: ID!) { needSurface(input: { employerId: $e,
+            source: { kind: VISIT, visitId: $v }, description: { activities: \"Mise en rayon\",
+            horizon: WITHIN_THREE_MONTHS, hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "e": employer, "v": visit["data"]["employerVisitLog"]["visitId"] }),
+    )
+    .await;
+    let need = need["data"]["needSurface"]["need"]["id"].clone();
+    ok(&gql(
+        &server,
+        Some(&token),
+        "mutation($n: ID!) { needClose(input: { needId: $n, reason: MET }) { need { id } } }",
+        json!({ "n": need }),
+    )
+    .await);
+    let answer = staff
+        .post(
+            &server,
+            &format!("/needs/{}/qualifier", need.as_str().unwrap()),
+            "activities=Mise+en+rayon&rome_codes=D1507&horizon=WITHIN_THREE_MONTHS\
+             &hiring_intent=POSSIBLE&headcount=1&conditions=",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("class=\"alert\" role=\"alert\""), "{html}");
+    // A proposal's message the text rules refuse: beside it.
+    let answer = staff
+        .post(
+            &server,
+            "/immersions",
+            &format!(
+                "person={}&employer={}&objective=DISCOVER_JOB_OR_SECTOR&message=Bonjour%07",
+                enroll(&server, &token, None).await.as_str().unwrap(),
+                employer.as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("id=\"message-erreur\""), "{html}");
+    assert!(
+        html.contains("aria-describedby=\"message-erreur\""),
+        "{html}"
+    );
+    // Her own testimony, withdrawn by her structure while her page was open.
+    let person = enroll(&server, &token, Some("noe.bertin@exemple.fr")).await;
+    ok(&gql(
+        &server,
+        Some(&token),
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: TESTIMONY,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await);
+    let testimony = gql(
+        &server,
+        Some(&token),
+        "mutation($p: ID!) { testimonyRecord(input: { personId: $p, account: \"Mon parcours\",
+            romeCodes: [\"D1102\"], audience: OWN_STRUCTURE_MEDIATORS }) { testimonyId } }",
+        json!({ "p": person }),
+    )
+    .await;
+    let testimony = testimony["data"]["testimonyRecord"]["testimonyId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{testimony}"))
+        .to_owned();
+    let her = link_session(&server, "noe.bertin@exemple.fr", 0).await;
+    let hers = Form::fetch(&server, &[format!("__Host-passerelle_session={her}")]).await;
+    ok(&gql(
+        &server,
+        Some(&token),
+        "mutation($t: ID!) { testimonyWithdraw(input: { testimonyId: $t }) { testimonyId } }",
+        json!({ "t": testimony }),
+    )
+    .await);
+    let answer = hers
+        .post(
+            &server,
+            &format!("/mon-espace/temoignages/{testimony}/public"),
+            "audience=OWN_STRUCTURE_PEOPLE",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("class=\"alert\" role=\"alert\""), "{html}");
+}
+
 /// An enrolment sent blank names every missing field beside itself at once.
 #[tokio::test]
 async fn an_enrolment_sent_blank_names_every_missing_field() {
