@@ -1683,7 +1683,7 @@ async fn the_persons_file_shows_their_words_inquiries_and_consents_and_their_dat
         file.contains("Partager son parcours (témoignage) : donné"),
         "{file}"
     );
-    assert!(file.contains("Texte, version v1"), "{file}");
+    assert!(file.contains("Texte en version 1"), "{file}");
     assert!(file.contains("Sur un formulaire signé"), "{file}");
     assert!(file.contains("Rencontres avec des pairs"), "{file}");
     assert!(file.contains("Parrainages"), "{file}");
@@ -6447,6 +6447,11 @@ async fn a_mediator_starts_a_mentorship_from_the_whole_list_of_possible_mentors(
         .await;
     // A mentor is no peer: no meeting offered from this list.
     assert!(!list.contains("Organiser une rencontre"), "{list}");
+    // The mentor's job by its title, not its code alone.
+    assert!(
+        list.contains("Métier : D1102 — Boulanger / Boulangère"),
+        "{list}"
+    );
     browser
         .audit("fiche de la personne, tous les parrains possibles")
         .await;

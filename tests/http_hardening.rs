@@ -837,6 +837,47 @@ async fn refusals_are_shown_where_the_page_no_longer_offers_the_form() {
     assert!(html.contains("class=\"alert\" role=\"alert\""), "{html}");
 }
 
+/// A dashboard's filter that does not apply to its tab is named as the form
+/// names it, not by the API's name.
+#[tokio::test]
+async fn a_filter_that_does_not_apply_is_named_as_the_form_names_it() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    for (path, label, name) in [
+        (
+            "/tableaux/employeurs?ageBand=FROM_26_TO_49",
+            "Âge",
+            "ageBand",
+        ),
+        (
+            "/tableaux/besoins?objective=DISCOVER_JOB_OR_SECTOR",
+            "Objectif",
+            "objective",
+        ),
+        (
+            "/tableaux/reajustements?naf=10",
+            "Secteur (division NAF)",
+            "naf",
+        ),
+    ] {
+        let html = get_with(&server, path, &cookies)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .replace("&#39;", "'");
+        assert!(
+            html.contains(&format!(
+                "Le filtre « {label} » ne s'applique pas à ce tableau : retirez-le."
+            )),
+            "{path}: {html}"
+        );
+        assert!(!html.contains(&format!("« {name} »")), "{path}: {html}");
+    }
+}
+
 /// An enrolment sent blank names every missing field beside itself at once.
 #[tokio::test]
 async fn an_enrolment_sent_blank_names_every_missing_field() {

@@ -79,20 +79,21 @@ impl DashboardFilter {
 fn failed(e: DashboardError) -> async_graphql::Error {
     match e {
         DashboardError::NotApplicable(name) => {
-            let field: &'static str = match name {
-                "structureId" => "filter.structureId",
-                "mediatorId" => "filter.mediatorId",
-                "departement" => "filter.departement",
-                "region" => "filter.region",
-                "naf" => "filter.naf",
-                "rome" => "filter.rome",
-                "objective" => "filter.objective",
-                "ageBand" => "filter.ageBand",
-                _ => "filter.disability",
+            // Named as the pages' form names it; the API's name is the field's.
+            let (field, label): (&'static str, &str) = match name {
+                "structureId" => ("filter.structureId", "Structure"),
+                "mediatorId" => ("filter.mediatorId", "Médiateur ou médiatrice"),
+                "departement" => ("filter.departement", "Département"),
+                "region" => ("filter.region", "Région"),
+                "naf" => ("filter.naf", "Secteur (division NAF)"),
+                "rome" => ("filter.rome", "Métier (code ROME)"),
+                "objective" => ("filter.objective", "Objectif"),
+                "ageBand" => ("filter.ageBand", "Âge"),
+                _ => ("filter.disability", "Reconnaissance du handicap"),
             };
             field_error(
                 field,
-                &format!("Le filtre « {name} » ne s'applique pas à ce tableau : retirez-le."),
+                &format!("Le filtre « {label} » ne s'applique pas à ce tableau : retirez-le."),
             )
         }
         DashboardError::Sql(e) => error::internal(&e),

@@ -597,6 +597,7 @@ fn mentor_leads(id: &str, mentors: Vec<PossibleMentor>, after: Option<&str>) -> 
             link: None,
             details: m
                 .mentor_job
+                .map(|j| format!("Métier : {}", fr::rome(&j)))
                 .into_iter()
                 .chain(Some(format!(
                     "A parrainé des personnes visant {}",
@@ -710,7 +711,7 @@ fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) 
             ),
             details: c
                 .text_version
-                .map(|v| format!("Texte, version {v}"))
+                .map(|v| format!("Texte en {}", crate::home::version_shown(&v)))
                 .into_iter()
                 .chain(c.signed_form.map(|signed| {
                     if signed {
