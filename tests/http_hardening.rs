@@ -878,6 +878,52 @@ async fn a_filter_that_does_not_apply_is_named_as_the_form_names_it() {
     }
 }
 
+/// An establishment registered again under its SIRET: refused beside the
+/// field, with no id in the words, and a link to the one registered.
+#[tokio::test]
+async fn an_establishment_registered_twice_leads_to_the_first() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let session = Form::fetch(&server, &cookies).await;
+    let answer = session
+        .post(
+            &server,
+            "/employers",
+            "name=Boulangerie+du+Quai&siret=732+829+320+00074&naf=10&commune=44109&address=",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        html.contains("L'établissement 732 829 320 00074 est déjà enregistré : ouvrez sa fiche"),
+        "{html}"
+    );
+    assert!(!html.contains(employer.as_str().unwrap()), "{html}");
+    let needle = "<a href=\"";
+    let at = html
+        .find("Voir l'établissement déjà enregistré")
+        .expect("a link");
+    let start = html[..at].rfind(needle).unwrap() + needle.len();
+    let href = html[start..start + html[start..].find('"').unwrap()].replace("&#x2f;", "/");
+    assert_eq!(href, "/employers?nom=732%20829%20320%2000074");
+    let list = get_with(&server, &href, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains(&format!(
+            "href=\"/employers/{}\"",
+            employer.as_str().unwrap()
+        )),
+        "{list}"
+    );
+}
+
 /// An enrolment sent blank names every missing field beside itself at once.
 #[tokio::test]
 async fn an_enrolment_sent_blank_names_every_missing_field() {

@@ -452,13 +452,13 @@ fn register(
             "Cet employeur est déjà enregistré.",
         ));
     }
-    if let Some(existing) = context.siret_registered_as {
+    if context.siret_registered_as.is_some() {
         let siret = &registration.siret;
         return Err(DomainError::conflict(
             Rule::SiretAlreadyRegistered,
             "siret",
             format!(
-                "L'établissement {siret} est déjà enregistré (fiche {existing}) : ouvrez sa fiche pour voir ses visites et ses besoins."
+                "L'établissement {siret} est déjà enregistré : ouvrez sa fiche pour voir ses visites et ses besoins."
             ),
         ));
     }

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Paged, read_or_return};
-use crate::page::{FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given};
+use crate::page::{
+    FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href,
+};
 
 #[derive(Template)]
 #[template(path = "employers.html")]
@@ -167,13 +169,22 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
 struct RegisterTemplate {
     nav: Nav,
     form: FormState,
+    /// The list that finds the establishment already registered under the
+    /// SIRET typed, when that is why the form was refused.
+    registered: Option<String>,
 }
 
 impl Page {
-    fn register_page(self, status: StatusCode, form: FormState) -> Response {
+    fn register_page(
+        self,
+        status: StatusCode,
+        form: FormState,
+        registered: Option<String>,
+    ) -> Response {
         let body = RegisterTemplate {
             nav: self.nav(None),
             form,
+            registered,
         }
         .render();
         self.render(status, body)
@@ -184,7 +195,7 @@ pub(crate) async fn register_form(page: Page) -> Response {
     if page.viewer.user.is_none() {
         return page.sign_in_first();
     }
-    page.register_page(StatusCode::OK, FormState::default())
+    page.register_page(StatusCode::OK, FormState::default(), None)
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,8 +267,14 @@ pub(crate) async fn register(page: Page, Form(form): Form<RegisterForm>) -> Resp
         ("commune", &form.commune),
         ("address", &form.address),
     ]);
+    // Registered already: the list, searched by its SIRET, leads to it.
+    let registered = out
+        .errors
+        .iter()
+        .any(|e| e.field.as_deref() == Some("siret") && e.code.as_deref() == Some("CONFLICT"))
+        .then(|| list_href("/employers", &[("nom", form.siret.trim())]));
     state.absorb(&out.errors, &REGISTER_FIELDS);
-    page.register_page(StatusCode::UNPROCESSABLE_ENTITY, state)
+    page.register_page(StatusCode::UNPROCESSABLE_ENTITY, state, registered)
 }
 
 #[cfg(test)]
