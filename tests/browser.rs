@@ -1456,7 +1456,9 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
     let person = enroll(&server, &staff, None).await;
     let immersion = propose(&server, &staff, &person, &employer).await;
     let today = paris_today();
-    let i = json!({ "i": immersion, "c": convention(&today.to_string(), 35.5) });
+    let mut terms = convention(&today.to_string(), 35.5);
+    terms["host"]["tutor"]["phone"] = json!("06 99 88 77 66");
+    let i = json!({ "i": immersion, "c": terms });
     for step in [
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: PERSON }) { immersion { id } } }",
         "mutation($i: ID!) { immersionAccept(input: { immersionId: $i, by: EMPLOYER }) { immersion { id } } }",
@@ -1489,6 +1491,7 @@ async fn the_convention_prints_with_every_mention_and_a_block_per_signatory() {
         "IDCC 843",
         "Jean Martin",
         "Lucie Bernard, Cheffe boulangère",
+        "06 99 88 77 66",
         &format!("le {day} (1 jour)"),
         "35,5 heures par semaine",
         "De 6 h à 13 h",

@@ -199,6 +199,13 @@ pub(crate) fn when(start: Option<Day>, end: Option<Day>, proposed_on: Day) -> St
     }
 }
 
+/// A phone number as the pages write it, « 06 12 34 56 78 »: the API gives
+/// it in international form (`+33612345678`), which dials from anywhere.
+pub(crate) fn phone(international: &str) -> String {
+    passerelle_domain::values::PhoneNumber::parse(international)
+        .map_or_else(|_| international.to_owned(), |p| p.to_string())
+}
+
 /// Hours a week as the pages write them: "35", "35,5", "35,33" (two
 /// decimals at most, none when whole).
 pub(crate) fn hours(weekly: f64) -> String {
@@ -337,6 +344,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_phone_number_is_written_as_in_france() {
+        assert_eq!(phone("+33612345678"), "06 12 34 56 78");
+        assert_eq!(phone("not a number"), "not a number");
+    }
 
     #[derive(Debug, Deserialize)]
     struct Person {

@@ -301,7 +301,7 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
                 lines.push(("Courriel", email.clone()));
             }
             if let Some(phone) = &i.phone {
-                lines.push(("Téléphone", phone.clone()));
+                lines.push(("Téléphone", crate::answer::phone(phone)));
             }
             lines
         }
@@ -342,7 +342,7 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
                 host.push(("Courriel du tuteur", email.clone()));
             }
             if let Some(phone) = &t.phone {
-                host.push(("Téléphone du tuteur", phone.clone()));
+                host.push(("Téléphone du tuteur", crate::answer::phone(phone)));
             }
         }
         None => host.push(("Tuteur ou tutrice", "(effacé)".to_owned())),

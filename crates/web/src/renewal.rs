@@ -91,13 +91,13 @@ struct Signer {
 }
 
 impl Signer {
-    /// "Jean Martin, gérant, jean@example.fr, +33612345678".
+    /// "Jean Martin, gérant, jean@example.fr, 06 12 34 56 78".
     fn described(&self) -> String {
         [
-            Some(self.name.as_str()),
-            self.job_title.as_deref(),
-            self.email.as_deref(),
-            self.phone.as_deref(),
+            Some(self.name.clone()),
+            self.job_title.clone(),
+            self.email.clone(),
+            self.phone.as_deref().map(crate::answer::phone),
         ]
         .into_iter()
         .flatten()
