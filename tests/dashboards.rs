@@ -293,9 +293,26 @@ async fn the_same_seed_gives_the_same_history_and_csv_equals_graphql() {
     assert!(
         rows[1..]
             .iter()
-            .any(|r| r[10].contains("Entreprise") && !r[11].is_empty()),
+            .any(|r| r[11].contains("Entreprise") && !r[12].is_empty()),
         "some immersion has an assessment and an outcome: {rows:?}"
     );
+    // Each immersion with its employer's name, its days as French
+    // spreadsheets read them (01/04/2026).
+    let french_day = |cell: &str| {
+        let parts: Vec<&str> = cell.split('/').collect();
+        parts.len() == 3
+            && [2, 2, 4]
+                .iter()
+                .zip(&parts)
+                .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    for row in &rows[1..] {
+        assert!(!row[1].is_empty(), "{row:?}");
+        assert!(french_day(&row[4]), "{row:?}");
+        for cell in [&row[5], &row[6], &row[8], &row[9], &row[10]] {
+            assert!(cell.is_empty() || french_day(cell), "{row:?}");
+        }
+    }
 
     // No session, no figures; an unknown filter is named.
     let (status, _) = csv(&server, None, "/exports/immersion-funnel.csv").await;

@@ -26,7 +26,7 @@ use crate::page::{ApiCell, session_token};
 
 const IMMERSIONS: &str = "query($after: String, $filter: ImmersionFilterInput) {
     immersions(first: 100, after: $after, filter: $filter) {
-        edges { node { id pmsmpObjective currentStage proposedOn periodStart periodEnd days
+        edges { node { id employerName pmsmpObjective currentStage proposedOn periodStart periodEnd days
                        validatedOn startedOn endedOn feedbackAuthors outcomeMilestones } }
         pageInfo { hasNextPage endCursor }
     }
@@ -128,6 +128,7 @@ pub(crate) async fn download(
             let mut rows = vec![
                 [
                     "Immersion",
+                    "Employeur",
                     "Objectif",
                     "Étape",
                     "Proposée le",
@@ -400,6 +401,7 @@ fn engagement(data: &Value) -> Result<Vec<Vec<String>>, Unfit> {
 #[serde(rename_all = "camelCase")]
 struct Listed {
     id: String,
+    employer_name: Option<String>,
     #[serde(rename = "pmsmpObjective")]
     objective: Code<Objective>,
     #[serde(rename = "currentStage")]
@@ -445,18 +447,31 @@ struct ListAnswer {
 fn immersion_row(node: Listed) -> Vec<String> {
     vec![
         node.id,
+        node.employer_name.unwrap_or_default(),
         node.objective.french().to_owned(),
         node.stage.french().to_owned(),
-        node.proposed_on.unwrap_or_default(),
-        node.period_start.unwrap_or_default(),
-        node.period_end.unwrap_or_default(),
+        day(node.proposed_on),
+        day(node.period_start),
+        day(node.period_end),
         node.days.to_string(),
-        node.validated_on.unwrap_or_default(),
-        node.started_on.unwrap_or_default(),
-        node.ended_on.unwrap_or_default(),
+        day(node.validated_on),
+        day(node.started_on),
+        day(node.ended_on),
         labels(&node.feedback_from),
         labels(&node.outcomes),
     ]
+}
+
+/// A day as French-locale spreadsheets read one, `01/04/2026`, from the
+/// API's `2026-04-01`; anything else as it came.
+fn day(iso: Option<String>) -> String {
+    let Some(iso) = iso else {
+        return String::new();
+    };
+    match iso.split('-').collect::<Vec<_>>().as_slice() {
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => format!("{d}/{m}/{y}"),
+        _ => iso,
+    }
 }
 
 /// The table as CSV for French-locale spreadsheets.
@@ -482,6 +497,12 @@ pub fn csv(rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_is_written_as_french_spreadsheets_read_it() {
+        assert_eq!(day(Some("2026-04-01".into())), "01/04/2026");
+        assert_eq!(day(None), "");
+    }
 
     #[test]
     fn fields_with_separators_or_quotes_are_quoted() {
