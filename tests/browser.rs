@@ -195,6 +195,57 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     assert!(server.terminate().success());
 }
 
+/// An employer opens a page of her space signed out (a link kept from a
+/// mail): the home page says why, her mailed link is asked for there, and
+/// opened in the same browser it leads to the page she asked for.
+#[tokio::test]
+async fn a_page_of_her_space_asked_signed_out_opens_after_her_link() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let added = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let base = &server.base;
+    browser.goto(&format!("{base}/mon-espace/contacts")).await;
+    let home = browser.body().await;
+    assert!(
+        home.contains("Connectez-vous pour ouvrir la page demandée."),
+        "{home}"
+    );
+    browser.audit("accueil, page demandée").await;
+    browser.screenshot("accueil-page-demandee").await;
+    browser
+        .fill("#lien-email", "lucie@boulangerie-du-port.fr")
+        .await;
+    browser.click("form[action='/lien'] button").await;
+    let said = browser.body().await;
+    assert!(said.contains("il vous mène à la page demandée"), "{said}");
+    browser
+        .audit("accueil, lien envoyé vers la page demandée")
+        .await;
+    let token = logged_link(&server, 0).await;
+    browser.goto(&format!("{base}/acces/{token}")).await;
+    browser.click("form[action='/acces'] button").await;
+    let contacts = browser.body().await;
+    assert!(
+        contacts.contains("Les contacts de Boulangerie du Port"),
+        "{contacts}"
+    );
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn the_funnel_page_draws_seeded_data_and_its_csv_downloads() {
     let Some(browser) = Browser::start().await else {
