@@ -924,6 +924,109 @@ async fn an_establishment_registered_twice_leads_to_the_first() {
     );
 }
 
+/// A person's data kept longer from her file, as the retention warning's
+/// mail asks: by her referent, with a reason, read back with it; another
+/// mediator reads the extensions without the form.
+#[tokio::test]
+async fn a_referent_keeps_a_persons_data_longer_from_her_file() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    create_user(&db, &dir, "Mission locale de Nantes", "nadia@ml-nantes.fr");
+    let person = enroll(&server, &token, None).await;
+    let id = person.as_str().unwrap();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let file = get_with(&server, &format!("/people/{id}"), &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        file.contains(&format!("href=\"/people/{id}/conservation\"")),
+        "{file}"
+    );
+    let path = format!("/people/{id}/conservation");
+    let html = get_with(&server, &path, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Aucune prolongation."), "{html}");
+    assert!(
+        html.contains("<option value=\"12\" selected>12 mois</option>"),
+        "{html}"
+    );
+    let session = Form::fetch(&server, &cookies).await;
+    // Refused beside its field: no reason, a duration the list does not offer.
+    let answer = session.post(&server, &path, "months=6&reason=+").await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(
+        html.contains("id=\"reason-erreur\">Précisez pourquoi"),
+        "{html}"
+    );
+    let answer = session
+        .post(&server, &path, "months=99&reason=Formation")
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(
+        html.contains("id=\"months-erreur\">Choisissez une durée de la liste."),
+        "{html}"
+    );
+    assert!(html.contains(">Formation</textarea>"), "{html}");
+    let answer = session
+        .post(
+            &server,
+            &path,
+            "months=6&reason=Une+formation+commence+en+septembre",
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(
+        answer.headers()["location"],
+        format!("{path}?fait=prolongee")
+    );
+    let until =
+        passerelle_domain::fr::date(passerelle_domain::values::add_months(paris_today(), 6));
+    let html = get_with(&server, &format!("{path}?fait=prolongee"), &cookies)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
+    assert!(
+        html.contains("Conservation prolongée, avec son motif."),
+        "{html}"
+    );
+    assert!(html.contains(&format!("Jusqu'au {until}")), "{html}");
+    assert!(
+        html.contains("Motif : Une formation commence en septembre"),
+        "{html}"
+    );
+    // Another mediator of the structure reads it, without the form.
+    let other = signed_in(&server, "nadia@ml-nantes.fr").await;
+    let html = get_with(&server, &path, &other).await.text().await.unwrap();
+    assert!(
+        html.contains("Une formation commence en septembre"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<form method=\"post\" action=\"/people/"),
+        "{html}"
+    );
+    let answer = Form::fetch(&server, &other)
+        .await
+        .post(&server, &path, "months=6&reason=Encore")
+        .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        html.contains("role=\"alert\">Cette opération n'est pas ouverte à votre accès."),
+        "{html}"
+    );
+}
+
 /// An enrolment sent blank names every missing field beside itself at once.
 #[tokio::test]
 async fn an_enrolment_sent_blank_names_every_missing_field() {

@@ -186,6 +186,27 @@ impl Person {
         }
         Ok(read)
     }
+    /// Whether the viewer may keep this person's data longer
+    /// (`personRetentionExtend`): her referent's, a manager's or an admin's
+    /// of her structure, so pages offer it to them only.
+    async fn may_extend_retention(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(!self.0.erased
+            && policy::extends_retention(
+                &actor(ctx)?,
+                passerelle_domain::values::UserId(self.0.referent),
+            ))
+    }
+    /// The extensions of her data's retention, the newest first. Staff
+    /// only (a reason may name her): empty for anyone else.
+    async fn retention_extensions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::retention::RetentionExtension>> {
+        if staff(ctx).is_err() {
+            return Ok(Vec::new());
+        }
+        crate::retention::extensions_of(&gateway(ctx).pool, self.0.person_id).await
+    }
     /// Whether the viewer may erase this person's data (`personErase`):
     /// a manager's or an admin's of their structure, so pages offer it to
     /// them only.

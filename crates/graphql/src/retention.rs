@@ -9,7 +9,7 @@ use passerelle_app::{Actor, CommandMeta, Handler, policy};
 use passerelle_domain::person::ErasureReason;
 use passerelle_domain::values::{PersonId, StructureId, UserId, add_months};
 use passerelle_domain::{DomainError, Rule};
-use time::Date;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::context::{gateway, staff, user_of};
@@ -93,6 +93,34 @@ pub struct PersonRetentionExtendPayload {
     person_id: ID,
     /// The person's data is kept at least until this day, inclusive.
     retained_until: Date,
+}
+
+/// An extension of a person's retention: until when her data is kept, and
+/// why.
+#[derive(SimpleObject, Debug)]
+pub struct RetentionExtension {
+    /// Kept at least until this day, inclusive.
+    pub until: Date,
+    /// Why, as the staff member wrote it.
+    pub reason: String,
+    pub extended_at: OffsetDateTime,
+}
+
+/// A person's extensions, the newest first.
+pub(crate) async fn extensions_of(
+    pool: &sqlx::PgPool,
+    person: Uuid,
+) -> Result<Vec<RetentionExtension>> {
+    Ok(passerelle_notify::retention::extensions(pool, person)
+        .await
+        .map_err(error::db)?
+        .into_iter()
+        .map(|e| RetentionExtension {
+            until: e.until,
+            reason: e.reason,
+            extended_at: e.extended_at,
+        })
+        .collect())
 }
 
 #[derive(Default, Debug)]

@@ -414,6 +414,34 @@ pub async fn extend(
     Ok(())
 }
 
+/// An extension of a person's retention, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Extension {
+    /// Kept until this day, inclusive.
+    pub until: Date,
+    pub reason: String,
+    pub extended_at: OffsetDateTime,
+}
+
+/// The most extensions of one person [`extensions`] reads: a person kept
+/// for 24 months at a time for decades has fewer.
+const EXTENSIONS_READ: i64 = 100;
+
+/// A person's extensions, the newest first.
+pub async fn extensions(
+    db: impl PgExecutor<'_>,
+    person: Uuid,
+) -> Result<Vec<Extension>, sqlx::Error> {
+    sqlx::query_as(
+        "select until, reason, extended_at from public.retention_extensions
+         where person_id = $1 order by extended_at desc, id desc limit $2",
+    )
+    .bind(person)
+    .bind(EXTENSIONS_READ)
+    .fetch_all(db)
+    .await
+}
+
 /// Forgets a person's warnings and extensions (an extension's reason may
 /// name them): part of their erasure.
 pub async fn forget_person(conn: &mut PgConnection, person: Uuid) -> Result<(), sqlx::Error> {

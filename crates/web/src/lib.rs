@@ -40,6 +40,7 @@ mod page;
 mod people;
 mod person_exit;
 mod renewal;
+mod retention;
 mod situation;
 mod testimonies;
 mod visit;
@@ -166,6 +167,10 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/people/{id}/temoignages/{testimony}/retirer",
             get(testimonies::withdraw_for_form).post(testimonies::withdraw_for),
+        )
+        .route(
+            "/people/{id}/conservation",
+            get(retention::page).post(retention::extend),
         )
         .route("/people/{id}/donnees", get(data_export::page))
         .route(
