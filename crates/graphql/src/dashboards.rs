@@ -79,7 +79,9 @@ impl DashboardFilter {
 fn failed(e: DashboardError) -> async_graphql::Error {
     match e {
         DashboardError::NotApplicable(name) => {
-            // Named as the pages' form names it; the API's name is the field's.
+            // Named as the pages' form names it (its labels in
+            // crates/web/templates/dashboard.html change with these); the
+            // API's name is the field's.
             let (field, label): (&'static str, &str) = match name {
                 "structureId" => ("filter.structureId", "Structure"),
                 "mediatorId" => ("filter.mediatorId", "Médiateur ou médiatrice"),

@@ -17,7 +17,7 @@ use passerelle_domain::immersion::{FeedbackAuthor, Milestone, Objective, Stage};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::answer::{Code, Unfit, fit};
+use crate::answer::{Code, Day, Unfit, fit};
 use crate::dashboards::{
     Dashboard, ENGAGEMENT, Engagement, FUNNEL, Funnel, NEEDS, Needs, OUTCOMES, Outcomes,
     READJUSTMENTS, Readjustments, dashboard_variables,
@@ -406,13 +406,13 @@ struct Listed {
     objective: Code<Objective>,
     #[serde(rename = "currentStage")]
     stage: Code<Stage>,
-    proposed_on: Option<String>,
-    period_start: Option<String>,
-    period_end: Option<String>,
+    proposed_on: Option<Day>,
+    period_start: Option<Day>,
+    period_end: Option<Day>,
     days: i64,
-    validated_on: Option<String>,
-    started_on: Option<String>,
-    ended_on: Option<String>,
+    validated_on: Option<Day>,
+    started_on: Option<Day>,
+    ended_on: Option<Day>,
     #[serde(rename = "feedbackAuthors")]
     feedback_from: Vec<Code<FeedbackAuthor>>,
     #[serde(rename = "outcomeMilestones")]
@@ -462,16 +462,11 @@ fn immersion_row(node: Listed) -> Vec<String> {
     ]
 }
 
-/// A day as French-locale spreadsheets read one, `01/04/2026`, from the
-/// API's `2026-04-01`; anything else as it came.
-fn day(iso: Option<String>) -> String {
-    let Some(iso) = iso else {
-        return String::new();
-    };
-    match iso.split('-').collect::<Vec<_>>().as_slice() {
-        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => format!("{d}/{m}/{y}"),
-        _ => iso,
-    }
+/// A day as French-locale spreadsheets read one: `01/04/2026`.
+fn day(day: Option<Day>) -> String {
+    day.map_or_else(String::new, |Day(d)| {
+        format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+    })
 }
 
 /// The table as CSV for French-locale spreadsheets.
@@ -500,7 +495,10 @@ mod tests {
 
     #[test]
     fn a_day_is_written_as_french_spreadsheets_read_it() {
-        assert_eq!(day(Some("2026-04-01".into())), "01/04/2026");
+        assert_eq!(
+            day(Some(Day(time::macros::date!(2026 - 04 - 01)))),
+            "01/04/2026"
+        );
         assert_eq!(day(None), "");
     }
 

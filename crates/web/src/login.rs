@@ -111,10 +111,11 @@ pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Resp
         return page.render(status, body);
     }
     let kept = page.keep_for_link(suite);
-    let done = if suite.is_some() {
-        "lien-suite"
-    } else {
-        "lien"
+    // The page saying it is sent keeps the way back in its forms: a link
+    // asked again from it (the mail slow to come) keeps leading there.
+    let to = match suite {
+        Some(path) => crate::page::list_href("/", &[("fait", "lien-suite"), ("suite", path)]),
+        None => "/?fait=lien".to_owned(),
     };
-    page.redirect(&format!("/?fait={done}"), vec![kept])
+    page.redirect(&to, vec![kept])
 }

@@ -28,6 +28,9 @@ struct NeedTemplate {
 }
 
 pub(crate) async fn need_form(page: Page) -> Response {
+    if page.viewer.user.is_none() && page.viewer.principal.is_none() {
+        return page.sign_in_first();
+    }
     if own_employer(&page.viewer).is_none() {
         return message(
             StatusCode::FORBIDDEN,

@@ -300,6 +300,8 @@ pub(crate) struct Page {
     /// The page to come back to after a mailed link, as this browser kept
     /// it ([`RETURN_COOKIE`]), checked again as a return.
     mailed_return: Option<String>,
+    /// This browser's CSRF nonce, which seals the way back it keeps.
+    nonce: String,
 }
 
 /// What the layout shows.
@@ -370,10 +372,8 @@ impl Page {
             }
         };
         let csrf = csrf_token(&nonce, token.as_deref());
-        let mailed_return = cookie(headers, RETURN_COOKIE)
-            .and_then(|kept| URL_SAFE_NO_PAD.decode(kept).ok())
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .filter(|path| return_path(path).is_some());
+        let mailed_return =
+            cookie(headers, RETURN_COOKIE).and_then(|kept| kept_return(&kept, &nonce));
         let page = Self {
             api,
             viewer,
@@ -381,6 +381,7 @@ impl Page {
             asked: None,
             cookies,
             mailed_return,
+            nonce,
         };
         // The navigation of this viewer, for a message page the handler
         // answers after (`with_navigation`), without a second lookup.
@@ -394,13 +395,7 @@ impl Page {
     /// its session: another site can make the browser post, not read the
     /// cookie; and a token seen before a login is worthless after it.
     pub(crate) fn checked(&self, sent: &str) -> Result<(), Box<Response>> {
-        let same = sent.len() == self.csrf.len()
-            && sent
-                .bytes()
-                .zip(self.csrf.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if same && self.cookies.is_empty() {
+        if same(sent, &self.csrf) && self.cookies.is_empty() {
             Ok(())
         } else {
             Err(Box::new(message(
@@ -512,16 +507,22 @@ impl Page {
         self.mailed_return.as_deref()
     }
 
-    /// The cookie that keeps `suite` for the mailed link requested now, as
-    /// long as the link stands; without `suite`, the cookie that forgets
-    /// one kept for an earlier link. After the link is redeemed, `None`.
+    /// The cookie that keeps `suite` for the mailed link requested now,
+    /// sealed for this browser ([`return_seal`]); without `suite`, the
+    /// cookie that forgets one kept for an earlier link (and, `None` once
+    /// the link is redeemed, the one just used). It lasts a day beyond the
+    /// link's validity, which counts from when the mail leaves (later than
+    /// now when sending is retried); it holds only a path.
     pub(crate) fn keep_for_link(&self, suite: Option<&str>) -> String {
         let attributes = "Path=/acces; HttpOnly; Secure; SameSite=Strict";
         match suite {
             Some(path) => format!(
-                "{RETURN_COOKIE}={}; Max-Age={}; {attributes}",
+                "{RETURN_COOKIE}={}.{}; Max-Age={}; {attributes}",
                 URL_SAFE_NO_PAD.encode(path),
-                self.api.gateway.magic_link_ttl.whole_seconds().max(0)
+                return_seal(&self.nonce, path),
+                (self.api.gateway.magic_link_ttl + time::Duration::DAY)
+                    .whole_seconds()
+                    .max(0)
             ),
             None => format!("{RETURN_COOKIE}=; Max-Age=0; {attributes}"),
         }
@@ -595,6 +596,38 @@ pub(crate) fn return_path(asked: &str) -> Option<&str> {
             .iter()
             .any(|p| lower == *p || lower.starts_with(&format!("{p}/")));
     ours.then_some(asked)
+}
+
+/// Whether two tokens are the same, in a time that does not tell how much
+/// of them matched.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The proof that a way back kept for a mailed link was set by this
+/// service for this browser: the path hashed with the browser's CSRF nonce
+/// (`__Host-`, HttpOnly), which a neighbouring subdomain that could plant
+/// a `__Secure-` cookie can neither read nor set.
+fn return_seal(nonce: &str, path: &str) -> String {
+    use sha2::Digest as _;
+    let mut digest = sha2::Sha256::new();
+    digest.update(b"passerelle-suite\0");
+    digest.update(nonce.as_bytes());
+    digest.update(b"\0");
+    digest.update(path.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.finalize())
+}
+
+/// The way back a [`RETURN_COOKIE`] holds, if this service sealed it for
+/// this browser's `nonce` and it is still a return.
+fn kept_return(kept: &str, nonce: &str) -> Option<String> {
+    let (path, seal) = kept.split_once('.')?;
+    let path = String::from_utf8(URL_SAFE_NO_PAD.decode(path).ok()?).ok()?;
+    (same(seal, &return_seal(nonce, &path)) && return_path(&path).is_some()).then_some(path)
 }
 
 /// The form token of a browser: its cookie's nonce bound to its session

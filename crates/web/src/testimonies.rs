@@ -315,7 +315,7 @@ impl Page {
 /// button that confirms it.
 pub(crate) async fn withdraw_form(page: Page, Path(testimony): Path<String>) -> Response {
     let Some(me) = own_person(&page.viewer) else {
-        return page.redirect("/", Vec::new());
+        return page.sign_in_first();
     };
     page.withdraw_page(&me, &testimony, StatusCode::OK, None)
         .await

@@ -239,7 +239,9 @@ struct PriorRow {
     objective: String,
     goals: String,
     period_start: Date,
-    last_day: Date,
+    period_end: Option<Date>,
+    renewal: Option<String>,
+    renewal_end: Option<Date>,
     days: i32,
 }
 
@@ -253,8 +255,7 @@ pub async fn history_with_host(
     except: ImmersionId,
 ) -> Result<Vec<PriorConvention>, sqlx::Error> {
     let rows: Vec<PriorRow> = sqlx::query_as(
-        "select immersion_id, objective, goals, period_start,
-                case when renewal = 'validated' then renewal_end else period_end end as last_day,
+        "select immersion_id, objective, goals, period_start, period_end, renewal, renewal_end,
                 days
          from immersions.immersions
          where person_id = $1 and host_siret = $2 and immersion_id <> $3
@@ -275,7 +276,16 @@ pub async fn history_with_host(
                 ))
                 .ok()?,
                 goals: Text::parse(&r.goals).ok()?,
-                span: DateRange::new(r.period_start, r.last_day).ok()?,
+                span: DateRange::new(
+                    r.period_start,
+                    last_planned_day(
+                        r.period_end,
+                        r.renewal_end.filter(|_| {
+                            r.renewal.as_deref() == Some(tag(&RenewalStatus::Validated).as_str())
+                        }),
+                    )?,
+                )
+                .ok()?,
                 days: i64::from(r.days),
             })
         })
