@@ -246,6 +246,48 @@ async fn a_page_of_her_space_asked_signed_out_opens_after_her_link() {
     browser.close().await;
 }
 
+/// From a person's file, her referent keeps her data longer, saying why:
+/// the extension is read back on the page, at 375 px as on a desktop.
+#[tokio::test]
+async fn a_referent_keeps_a_persons_data_longer_from_her_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let person = enroll(&server, &staff, None).await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser
+        .goto(&format!("{base}/people/{}", person.as_str().unwrap()))
+        .await;
+    browser.click("a[href$='/conservation']").await;
+    assert!(browser.body().await.contains("Aucune prolongation."));
+    browser.audit("conservation des données").await;
+    browser.click("form[action$='/conservation'] button").await;
+    assert!(!browser.text("#reason-erreur").await.is_empty());
+    browser
+        .audit("conservation des données, motif manquant")
+        .await;
+    browser
+        .fill("#reason", "Une formation commence en septembre")
+        .await;
+    browser.click("form[action$='/conservation'] button").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Conservation prolongée, avec son motif."),
+        "{page}"
+    );
+    assert!(
+        page.contains("Motif : Une formation commence en septembre"),
+        "{page}"
+    );
+    browser.audit("conservation des données, prolongée").await;
+    browser.screenshot("conservation-prolongee").await;
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn the_funnel_page_draws_seeded_data_and_its_csv_downloads() {
     let Some(browser) = Browser::start().await else {

@@ -224,9 +224,16 @@ impl Day {
 impl<'de> Deserialize<'de> for Day {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        text.get(..10)
-            .and_then(crate::page::parse_date)
-            .map(Day)
+        // An instant is on the day it is in France: one recorded at 23:30
+        // UTC in December is on the next day for the mediator.
+        let day = if text.len() > 10 {
+            time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(passerelle_domain::calendar::paris_date)
+        } else {
+            crate::page::parse_date(&text)
+        };
+        day.map(Day)
             .ok_or_else(|| serde::de::Error::custom("not a day"))
     }
 }
@@ -344,6 +351,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_instant_is_on_its_day_in_france() {
+        let day = |text: &str| serde_json::from_value::<Day>(json!(text)).map(|d| d.0.to_string());
+        assert_eq!(day("2026-05-04").unwrap(), "2026-05-04");
+        assert_eq!(day("2026-12-06T23:30:00Z").unwrap(), "2026-12-07");
+        assert_eq!(day("2026-07-01T22:30:00Z").unwrap(), "2026-07-02");
+        assert_eq!(day("2026-07-01T21:30:00Z").unwrap(), "2026-07-01");
+        assert_eq!(day("2026-07-02T00:30:00+02:00").unwrap(), "2026-07-02");
+        assert!(day("demain").is_err());
+        assert!(day("2026-07-01Tmidi").is_err());
+    }
 
     #[test]
     fn a_phone_number_is_written_as_in_france() {
