@@ -14,10 +14,8 @@ use axum::response::Response;
 use passerelle_graphql::{AccountChange, StaffRole, StructureSetting};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::answer::{Paged, read_or_return};
+use crate::answer::{Paged, moment, read_or_return};
 use crate::page::{FormState, GqlError, Nav, Page, list_href, message};
 
 /// A role as the API names it (`MANAGER`), read into the accounts' type.
@@ -56,20 +54,6 @@ impl<'de> Deserialize<'de> for Setting {
             .map(Setting)
             .ok_or_else(|| serde::de::Error::custom("unknown setting"))
     }
-}
-
-/// An instant the API gives, in French at Paris time.
-fn moment(text: &str) -> String {
-    let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) else {
-        return text.to_owned();
-    };
-    let local = at.to_offset(passerelle_app::paris_offset(at));
-    format!(
-        "{} à {:02} h {:02}",
-        passerelle_domain::fr::date(local.date()),
-        local.hour(),
-        local.minute()
-    )
 }
 
 /// The token is in the path: never send it on to another site.

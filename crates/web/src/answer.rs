@@ -199,6 +199,22 @@ pub(crate) fn when(start: Option<Day>, end: Option<Day>, proposed_on: Day) -> St
     }
 }
 
+/// An instant the API gives (`2026-05-04T09:30:00Z`), in French at Paris
+/// time: "4 mai 2026 à 11 h 30"; anything else as it came.
+pub(crate) fn moment(text: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) else {
+        return text.to_owned();
+    };
+    let local = at.to_offset(passerelle_app::paris_offset(at));
+    format!(
+        "{} à {:02} h {:02}",
+        passerelle_domain::fr::date(local.date()),
+        local.hour(),
+        local.minute()
+    )
+}
+
 /// A phone number as the pages write it, « 06 12 34 56 78 »: the API gives
 /// it in international form (`+33612345678`), which dials from anywhere.
 pub(crate) fn phone(international: &str) -> String {

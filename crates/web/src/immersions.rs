@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use time::PrimitiveDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, PrimitiveDateTime};
 
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{
@@ -21,7 +21,7 @@ use passerelle_domain::immersion::{
 };
 use passerelle_domain::values::ContractType;
 
-use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
+use crate::answer::{Code, Day, Paged, PersonName, moment, read_or_return};
 use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
 use crate::labels::{
     ATTENDANCES, CONTRACTS, INITIATORS, LEVELS, MILESTONES, OBJECTIVES, OUTCOMES, SIGNATORIES,
@@ -154,21 +154,6 @@ struct Accident {
     declaration_due_at: String,
     declaration_filed_at: Option<String>,
     declaration_filed_in_time: Option<bool>,
-}
-
-/// An instant the API gives (`2026-05-04T09:30:00Z`), in French at Paris
-/// time: "4 mai 2026 à 11 h 30".
-fn moment(text: &str) -> String {
-    let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) else {
-        return text.to_owned();
-    };
-    let local = at.to_offset(passerelle_app::paris_offset(at));
-    format!(
-        "{} à {:02} h {:02}",
-        passerelle_domain::fr::date(local.date()),
-        local.hour(),
-        local.minute()
-    )
 }
 
 /// An accident as the page lists it.
