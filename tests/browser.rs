@@ -30,17 +30,7 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     // Another establishment first, so that the visit form must pick the
     // right one.
     register_employer(&server, &staff, "44306184100047", "Atelier Central").await;
-    let employer =
-        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
-    let added = gql(
-        &server,
-        Some(&staff),
-        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
-            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
-        json!({ "e": employer }),
-    )
-    .await;
-    assert!(added["errors"].is_null(), "{added}");
+    let employer = boulangerie_with_lucie(&server, &staff).await;
     let base = &server.base;
 
     // The employer asks for a link on the home page and follows it.
@@ -195,6 +185,22 @@ async fn an_employer_describes_a_need_on_a_phone_and_the_mediator_logs_a_visit()
     assert!(server.terminate().success());
 }
 
+/// Boulangerie du Port registered, with Lucie Bernard as its contact (who
+/// signs in by mailed link): the employer's id.
+async fn boulangerie_with_lucie(server: &Server, staff: &str) -> Value {
+    let employer = register_employer(server, staff, "73282932000074", "Boulangerie du Port").await;
+    let added = gql(
+        server,
+        Some(staff),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    employer
+}
+
 /// An employer opens a page of her space signed out (a link kept from a
 /// mail): the home page says why, her mailed link is asked for there, and
 /// opened in the same browser it leads to the page she asked for.
@@ -206,17 +212,7 @@ async fn a_page_of_her_space_asked_signed_out_opens_after_her_link() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let (server, staff) = started_with_links(&db, &dir).await;
-    let employer =
-        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
-    let added = gql(
-        &server,
-        Some(&staff),
-        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
-            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
-        json!({ "e": employer }),
-    )
-    .await;
-    assert!(added["errors"].is_null(), "{added}");
+    boulangerie_with_lucie(&server, &staff).await;
     let base = &server.base;
     browser.goto(&format!("{base}/mon-espace/contacts")).await;
     let home = browser.body().await;
@@ -1458,17 +1454,7 @@ async fn the_mailed_links_and_a_missing_page_pass_the_audit() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let (server, staff) = started_with_links(&db, &dir).await;
-    let employer =
-        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
-    let added = gql(
-        &server,
-        Some(&staff),
-        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
-            email: \"lucie@boulangerie-du-port.fr\" }) { employer { id } } }",
-        json!({ "e": employer }),
-    )
-    .await;
-    assert!(added["errors"].is_null(), "{added}");
+    boulangerie_with_lucie(&server, &staff).await;
     let base = &server.base;
 
     // A magic link, before its button is pressed.

@@ -1036,11 +1036,11 @@ async fn a_referent_keeps_a_persons_data_longer_from_her_file() {
     assert_eq!(answer.status(), 303);
     assert_eq!(
         answer.headers()["location"],
-        format!("{path}?fait=prolongee")
+        format!("{path}?fait=conservation")
     );
     let until =
         passerelle_domain::fr::date(passerelle_domain::values::add_months(paris_today(), 6));
-    let html = get_with(&server, &format!("{path}?fait=prolongee"), &cookies)
+    let html = get_with(&server, &format!("{path}?fait=conservation"), &cookies)
         .await
         .text()
         .await

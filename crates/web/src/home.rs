@@ -472,6 +472,7 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
                 "Retrait enregistré : cet accord ne vaut plus, à compter de la date indiquée."
             }
             "situation" => "Sa situation est enregistrée, dans ses mots.",
+            "conservation" => "Conservation prolongée, avec son motif.",
             _ => return None,
         }
         .to_owned(),

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Day, PersonName, person_not_found, read_or_return};
+use crate::home::{Notice, notice};
 use crate::page::{FormState, Nav, Page};
 
 /// The duration the form starts with, in months.
@@ -93,18 +94,11 @@ impl Page {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct Done {
-    #[serde(default)]
-    fait: Option<String>,
-}
-
-pub(crate) async fn page(page: Page, Path(id): Path<String>, Query(q): Query<Done>) -> Response {
+pub(crate) async fn page(page: Page, Path(id): Path<String>, Query(q): Query<Notice>) -> Response {
     if page.viewer.user.is_none() {
         return page.sign_in_first();
     }
-    let notice = (q.fait.as_deref() == Some("prolongee"))
-        .then(|| "Conservation prolongée, avec son motif.".to_owned());
+    let notice = notice(&q);
     let form = FormState::with(&[("months", DEFAULT_MONTHS)]);
     page.retention_page(&id, StatusCode::OK, form, notice).await
 }
@@ -155,7 +149,7 @@ pub(crate) async fn extend(
     if out.errors.is_empty() {
         return page.redirect(
             &format!(
-                "/people/{}/conservation?fait=prolongee",
+                "/people/{}/conservation?fait=conservation",
                 crate::page::encode(&id)
             ),
             Vec::new(),
