@@ -455,6 +455,7 @@ async fn a_page_asked_with_an_id_that_is_not_one_is_not_found() {
         "/people/%27",
         "/people/abc/corriger",
         "/people/abc/sortie",
+        "/people/abc/conservation",
         "/immersions/abc",
         "/immersions/abc/convention/imprimer",
         "/employers/abc",
