@@ -37,6 +37,32 @@ pub struct Server {
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// A server a test leaves behind stops with it, as a deployment stops one
+/// (SIGTERM: its own cluster, if it runs one, stops too), killed if it has
+/// not within 10 s. Each holds connections to the shared test cluster (its
+/// command path opens them all at start): left running until their test
+/// binary exits, a binary's servers together would run the cluster out of
+/// connections and fail the tests after them.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Server {
     pub fn start(configure: impl FnOnce(&mut Command)) -> Self {
         let mut cmd = Command::new(BIN);
