@@ -2107,3 +2107,296 @@ async fn a_drafted_convention_is_changed_and_the_person_reads_her_outcomes() {
     );
     assert!(!page.contains("/suite\""), "{page}");
 }
+
+/// The structure's mails are listed in French, searched by state and by
+/// immersion, and one that failed (its SMTP server refused the connection)
+/// is sent again from the list.
+#[tokio::test]
+async fn a_failed_mail_is_listed_and_sent_again_from_the_mails_page() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    // Nothing listens on port 9: every attempt fails, and one is all.
+    let (server, token) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_MAIL__SMTP_URL", "smtp://127.0.0.1:9")
+            .env("PASSERELLE_MAIL__MAX_ATTEMPTS", "1")
+            .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100");
+    })
+    .await;
+    let person = enroll(&server, &token, Some("awa@exemple.fr")).await;
+    let employer = register_employer(&server, &token, &siret(1), "Boulangerie du Port").await;
+    let immersion = propose(&server, &token, &person, &employer).await;
+    let immersion = immersion.as_str().unwrap();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let html = loop {
+        let html = get_with(&server, "/courriels?etat=FAILED", &cookies)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .replace("&#39;", "'");
+        if html.contains("Renvoyer ce courriel") {
+            break html;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed mail listed: {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        html.contains("<option value=\"FAILED\" selected>En échec</option>"),
+        "{html}"
+    );
+    assert!(html.contains("En échec · Préparé le "), "{html}");
+    assert!(
+        html.contains("Dernière réponse du serveur de messagerie"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/immersions/{immersion}\"")),
+        "{html}"
+    );
+    assert!(
+        !html.contains("awa@exemple.fr"),
+        "no address on the page: {html}"
+    );
+    // The immersion's page leads to its mails; they are listed by it.
+    let page = get_with(&server, &format!("/immersions/{immersion}"), &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let own = format!("/courriels?immersion={immersion}");
+    assert!(page.contains(&format!("href=\"{own}\"")), "{page}");
+    let listed = get_with(&server, &own, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("Renvoyer ce courriel"), "{listed}");
+    assert!(listed.contains("cette immersion</a> seulement"), "{listed}");
+    // Sent again: back to the same list, saying so.
+    let at = html.find("action=\"/courriels/").unwrap() + "action=\"/courriels/".len();
+    let mail = &html[at..at + html[at..].find('/').unwrap()];
+    let session = Form::fetch(&server, &cookies).await;
+    let answer = session
+        .post(
+            &server,
+            &format!("/courriels/{mail}/renvoyer"),
+            "etat=FAILED&immersion=",
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(
+        answer.headers()["location"],
+        "/courriels?etat=FAILED&fait=renvoye"
+    );
+    let html = get_with(&server, "/courriels?fait=renvoye", &cookies)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
+    assert!(
+        html.contains("Le courriel est de nouveau à envoyer"),
+        "{html}"
+    );
+    // A mail that is not one, a state the list does not offer: in French,
+    // beside the list or above it.
+    let answer = session
+        .post(&server, "/courriels/999999/renvoyer", "etat=&immersion=")
+        .await;
+    assert_eq!(answer.status(), 404);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("role=\"alert\">Envoi introuvable"), "{html}");
+    let answer = get_with(&server, "/courriels?etat=PERDU", &cookies).await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        html.contains("id=\"etat-erreur\">Cet état n'est pas l'un de ceux que la liste propose."),
+        "{html}"
+    );
+    let answer = get_with(&server, "/courriels?immersion=pas-un-id", &cookies).await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("class=\"alert\" role=\"alert\">"), "{html}");
+    assert!(!html.contains("INTERNAL"), "{html}");
+    // Signed out: to the sign-in form.
+    let answer = get_with(&server, "/courriels", &[]).await;
+    assert_eq!(answer.status(), 303);
+}
+
+/// Her referent records a person's disability recognition from her file,
+/// once she consented to it; another mediator neither reads nor records it.
+#[tokio::test]
+async fn a_referent_records_a_disability_recognition_from_her_file() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    create_user(&db, &dir, "Mission locale de Nantes", "nadia@ml-nantes.fr");
+    let person = enroll(&server, &token, None).await;
+    let id = person.as_str().unwrap();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let file = get_with(&server, &format!("/people/{id}"), &cookies)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
+    assert!(
+        file.contains(&format!("href=\"/people/{id}/handicap\"")),
+        "{file}"
+    );
+    assert!(file.contains("Rien d'enregistré."), "{file}");
+    let path = format!("/people/{id}/handicap");
+    let html = get_with(&server, &path, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Rien n'est enregistré."), "{html}");
+    let session = Form::fetch(&server, &cookies).await;
+    // Nothing chosen, a day that is not one: both beside their fields.
+    let answer = session.post(&server, &path, "le=hier").await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        html.contains("id=\"reconnue-erreur\">Dites si elle a"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"le-erreur\">Indiquez la date"), "{html}");
+    // Without her consent: refused above the form, the choice kept.
+    let answer = session.post(&server, &path, "reconnue=oui&le=").await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        html.contains("role=\"alert\">La personne n'a pas consenti à l'enregistrement"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"oui\" checked"), "{html}");
+    let given = gql(
+        &server,
+        Some(&token),
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: DISABILITY_RECOGNITION,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": id }),
+    )
+    .await;
+    assert!(given["errors"].is_null(), "{given}");
+    let answer = session.post(&server, &path, "reconnue=oui&le=").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(
+        answer.headers()["location"],
+        format!("/people/{id}?fait=handicap#handicap")
+    );
+    let file = get_with(&server, &format!("/people/{id}?fait=handicap"), &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        file.contains("Reconnaissance du handicap enregistrée."),
+        "{file}"
+    );
+    let today = passerelle_domain::fr::date(paris_today());
+    assert!(
+        file.contains(&format!(
+            "Reconnaissance (RQTH) en cours de validité, enregistré le {today}"
+        )),
+        "{file}"
+    );
+    // Another mediator: no link on the file, nothing read, no form.
+    let other = signed_in(&server, "nadia@ml-nantes.fr").await;
+    let file = get_with(&server, &format!("/people/{id}"), &other)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!file.contains("/handicap"), "{file}");
+    let html = get_with(&server, &path, &other).await.text().await.unwrap();
+    assert!(!html.contains("RQTH) en cours"), "{html}");
+    assert!(
+        !html.contains("<form method=\"post\" action=\"/people/"),
+        "{html}"
+    );
+    let answer = Form::fetch(&server, &other)
+        .await
+        .post(&server, &path, "reconnue=non&le=")
+        .await;
+    assert_eq!(answer.status(), 403);
+}
+
+/// The structure that added a contact erases its details at its request
+/// from the establishment's file, after ticking the confirmation.
+#[tokio::test]
+async fn a_contact_is_erased_at_its_request_from_the_establishments_file() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer = register_employer(&server, &token, &siret(2), "Boulangerie du Port").await;
+    let e = employer.as_str().unwrap();
+    let added = gql(
+        &server,
+        Some(&token),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { contacts { id } } } }",
+        json!({ "e": e }),
+    )
+    .await;
+    let contact = added["data"]["employerContactAdd"]["employer"]["contacts"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_owned();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let file = get_with(&server, &format!("/employers/{e}"), &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        file.contains("ou effacer ses coordonnées à sa demande"),
+        "{file}"
+    );
+    let page = format!("/employers/{e}/contacts/{contact}/retirer");
+    let html = get_with(&server, &page, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Effacer ses coordonnées, à sa demande"),
+        "{html}"
+    );
+    let path = format!("/employers/{e}/contacts/{contact}/effacer");
+    let session = Form::fetch(&server, &cookies).await;
+    // Not confirmed: the API's refusal beside the box, nothing erased.
+    let answer = session.post(&server, &path, "x=").await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        html.contains("id=\"confirme-erreur\">Confirmez l'effacement"),
+        "{html}"
+    );
+    assert!(html.contains("lucie@boulangerie-du-port.fr"), "{html}");
+    let answer = session.post(&server, &path, "confirme=oui").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(
+        answer.headers()["location"],
+        format!("/employers/{e}?fait=contact-efface#accueil")
+    );
+    let file = get_with(
+        &server,
+        &format!("/employers/{e}?fait=contact-efface"),
+        &cookies,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(file.contains("Coordonnées du contact effacées"), "{file}");
+    assert!(!file.contains("lucie@boulangerie-du-port.fr"), "{file}");
+    // Gone: erasing it again finds no contact.
+    let answer = session.post(&server, &path, "confirme=oui").await;
+    assert_eq!(answer.status(), 404);
+}

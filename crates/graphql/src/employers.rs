@@ -307,6 +307,12 @@ impl EmployerContact {
     async fn structure_id(&self) -> ID {
         ID(self.0.structure.to_string())
     }
+    /// Whether the viewer may erase its personal data for good
+    /// (`employerContactErase`): staff of the structure that added it, so
+    /// pages offer it to them only.
+    async fn may_erase(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(policy::erases_contact(&actor(ctx)?, &self.0))
+    }
 }
 
 /// An emerging need.

@@ -196,6 +196,13 @@ impl Person {
                 passerelle_domain::values::UserId(self.0.referent),
             ))
     }
+    /// Whether the viewer may record her disability recognition
+    /// (`disabilityRecognitionRecord`): health data, her referent's, a
+    /// manager's or an admin's of her structure to record, so pages offer
+    /// it to them only. Her consent to it is the domain's to check.
+    async fn may_record_disability_recognition(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(!self.0.erased && policy::records_health_data(&actor(ctx)?, self.0.referent))
+    }
     /// The extensions of her data's retention, the newest first. Staff
     /// only (a reason may name her): empty for anyone else.
     async fn retention_extensions(

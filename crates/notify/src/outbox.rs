@@ -134,6 +134,26 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in a mail's order, as the mails' page filters by them.
+    pub const ALL: [State; 5] = [
+        State::Queued,
+        State::Sending,
+        State::Sent,
+        State::Failed,
+        State::Cancelled,
+    ];
+
+    /// In French, for the mails' page.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Queued => "À envoyer",
+            State::Sending => "En cours d'envoi",
+            State::Sent => "Envoyé",
+            State::Failed => "En échec",
+            State::Cancelled => "Non envoyé",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "queued" => State::Queued,

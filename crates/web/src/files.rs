@@ -47,9 +47,9 @@ struct EmployerTemplate {
     corrections: Vec<(String, String, String, String)>,
     /// How many immersions it hosts at once, in words.
     capacity: String,
-    /// Its contacts the viewer manages, each by its id and its address
-    /// (or that it was erased).
-    contacts: Vec<(String, String)>,
+    /// Its contacts the viewer manages, each by its id, its address (or
+    /// that it was erased), and whether the viewer may erase its data.
+    contacts: Vec<(String, String, bool)>,
 }
 
 /// An immersion the establishment hosted, as its file lists it.
@@ -142,10 +142,12 @@ struct EmployerFile {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ContactLine {
     id: String,
     /// Null once the contact's data was erased.
     email: Option<String>,
+    may_erase: bool,
 }
 
 /// An establishment's hosting capacity as its file says it.
@@ -317,7 +319,7 @@ const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
         edges { node { id visitedOn purpose observations } }
         pageInfo { endCursor hasNextPage } }
     corrections { fields reason correctedOn recorded { role } }
-    simultaneousImmersions contacts { id email } }
+    simultaneousImmersions contacts { id email mayErase } }
     immersions(first: $first, after: $hostedAfter, filter: { employerId: $e }) {
         edges { node { id personId currentStage periodStart periodEnd proposedOn
             outcomeMilestones } }
@@ -458,7 +460,7 @@ pub(crate) async fn employer(
                 let who = c
                     .email
                     .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned());
-                (c.id, who)
+                (c.id, who, c.may_erase)
             })
             .collect(),
     }

@@ -473,6 +473,11 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             }
             "situation" => "Sa situation est enregistrée, dans ses mots.",
             "conservation" => "Conservation prolongée, avec son motif.",
+            "contact-efface" => {
+                "Coordonnées du contact effacées pour de bon : il n'est plus sur la liste, et \
+                 les courriels qui lui étaient adressés sont supprimés."
+            }
+            "handicap" => "Reconnaissance du handicap enregistrée.",
             _ => return None,
         }
         .to_owned(),

@@ -3,7 +3,10 @@
 //! `employerHostingCapacitySet`), and its contacts, one taken off the list
 //! after a confirmation (`/employers/{id}/contacts/{contact}/retirer`,
 //! `employerContactRemove`: those the viewer manages, which the file lists;
-//! the contact's links to the establishment's space stop working).
+//! the contact's links to the establishment's space stop working); on the
+//! same page, for the structure that added it (`mayErase`), its personal
+//! data erased for good at its request
+//! (`/employers/{id}/contacts/{contact}/effacer`, `employerContactErase`).
 
 use askama::Template;
 use axum::extract::{Form, Path};
@@ -35,6 +38,9 @@ struct RemoveTemplate {
     /// Its address, or that its data was erased.
     who: String,
     general: Option<String>,
+    /// Whether the viewer may erase its data, and the erasure's form.
+    may_erase: bool,
+    erase: FormState,
 }
 
 #[derive(Deserialize)]
@@ -51,9 +57,11 @@ struct Employer {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Contact {
     id: String,
     email: Option<String>,
+    may_erase: bool,
 }
 
 impl Page {
@@ -61,7 +69,7 @@ impl Page {
         let out = self
             .run(
                 "query($e: ID!) { employer(id: $e) { name simultaneousImmersions
-                    contacts { id email } } }",
+                    contacts { id email mayErase } } }",
                 json!({ "e": id }),
             )
             .await;
@@ -102,6 +110,7 @@ impl Page {
         contact: &str,
         status: StatusCode,
         general: Option<String>,
+        erase: FormState,
     ) -> Response {
         let employer = match self.employer_for_hosting(id).await {
             Ok(Some(e)) => e,
@@ -124,6 +133,8 @@ impl Page {
                 .email
                 .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned()),
             general,
+            may_erase: found.may_erase,
+            erase,
         }
         .render();
         self.render(status, body)
@@ -197,7 +208,8 @@ pub(crate) async fn remove_form(
     if page.viewer.user.is_none() {
         return page.sign_in_first();
     }
-    page.remove_page(&id, &contact, StatusCode::OK, None).await
+    page.remove_page(&id, &contact, StatusCode::OK, None, FormState::default())
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +240,56 @@ pub(crate) async fn remove(
         return page.redirect(&format!("/employers/{id}#accueil"), Vec::new());
     }
     let general = out.errors.first().map(|e| e.message.clone());
-    page.remove_page(&id, &contact, StatusCode::UNPROCESSABLE_ENTITY, general)
-        .await
+    page.remove_page(
+        &id,
+        &contact,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        general,
+        FormState::default(),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EraseForm {
+    #[serde(default)]
+    csrf: String,
+    /// The box that confirms the erasure cannot be undone.
+    #[serde(default)]
+    confirme: String,
+}
+
+pub(crate) async fn erase(
+    page: Page,
+    Path((id, contact)): Path<(String, String)>,
+    Form(f): Form<EraseForm>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    // Unticked, the API refuses it beside the box, in its words.
+    let out = page
+        .run(
+            "mutation($e: ID!, $c: ID!, $ok: Boolean!) { employerContactErase(input: {
+                employerId: $e, contactId: $c, confirm: $ok }) { contactId } }",
+            json!({ "e": id, "c": contact, "ok": f.confirme == "oui" }),
+        )
+        .await;
+    if out.errors.is_empty() {
+        return page.redirect(
+            &format!("/employers/{id}?fait=contact-efface#accueil"),
+            Vec::new(),
+        );
+    }
+    let mut state = FormState::with(&[("confirme", &f.confirme)]);
+    state.absorb(&out.errors, &[("confirm", "confirme")]);
+    let status = match out.errors.first().and_then(|e| e.code.as_deref()) {
+        Some("NOT_FOUND") => StatusCode::NOT_FOUND,
+        Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    page.remove_page(&id, &contact, status, None, state).await
 }

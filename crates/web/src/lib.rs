@@ -21,6 +21,7 @@ mod convention_print;
 mod correction;
 mod dashboards;
 mod data_export;
+mod disability;
 mod employers;
 mod encounters;
 mod erasure;
@@ -32,6 +33,7 @@ mod immersions;
 mod labels;
 mod links;
 mod login;
+mod mails;
 mod mentorships;
 mod need;
 mod needs;
@@ -89,6 +91,8 @@ pub fn router(api: ApiCell) -> Router {
         .route("/visites/nouvelle", get(visit::visit_form))
         .route("/visites", post(visit::visit_submit))
         .route("/tableaux/{board}", get(dashboards::page))
+        .route("/courriels", get(mails::list))
+        .route("/courriels/{id}/renvoyer", post(mails::retry))
         .route("/exports/{name}", get(export::download))
         .route("/employers", get(employers::list).post(employers::register))
         .route("/employers/nouvelle", get(employers::register_form))
@@ -104,6 +108,10 @@ pub fn router(api: ApiCell) -> Router {
         .route(
             "/employers/{id}/contacts/{contact}/retirer",
             get(hosting::remove_form).post(hosting::remove),
+        )
+        .route(
+            "/employers/{id}/contacts/{contact}/effacer",
+            post(hosting::erase),
         )
         .route("/besoins", get(needs::list))
         .route("/needs/{id}", get(files::need))
@@ -173,6 +181,10 @@ pub fn router(api: ApiCell) -> Router {
             get(retention::page).post(retention::extend),
         )
         .route("/people/{id}/donnees", get(data_export::page))
+        .route(
+            "/people/{id}/handicap",
+            get(disability::page).post(disability::record),
+        )
         .route(
             "/people/{id}/corriger",
             get(correction::form).post(correction::correct),

@@ -329,6 +329,8 @@ struct PersonTemplate {
     consents: Vec<Line>,
     /// Their disability recognition, when the viewer may read it.
     disability: Option<String>,
+    /// Whether the viewer may record it (her referent, a manager).
+    may_record_disability: bool,
     /// What fits their project, for their structure's staff (empty lists
     /// to anyone else).
     leads: Leads,
@@ -404,6 +406,7 @@ struct PersonFile {
     #[serde(flatten)]
     name: PersonName,
     may_erase: bool,
+    may_record_disability_recognition: bool,
     referent_id: String,
     exit: Option<PersonExit>,
     project_versions: Vec<ProjectVersion>,
@@ -413,7 +416,7 @@ struct PersonFile {
     peer_meetings: Vec<PeerMeeting>,
     mentorships: Vec<Mentorship>,
     consent_records: Vec<crate::consents::ConsentRecord>,
-    disability_recognition: Option<DisabilityRecognition>,
+    disability_recognition: Option<crate::disability::Recognition>,
     matching_needs: Paged<NeedMatch>,
     matching_employers: Paged<EmployerMatch>,
     peers: Paged<Peer>,
@@ -644,13 +647,6 @@ struct Mentorship {
     end_reason: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DisabilityRecognition {
-    recognised: Option<bool>,
-    recorded_on: Day,
-}
-
 /// The file's sections below the project, from the API's answer.
 fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) {
     let inquiries = std::mem::take(&mut p.job_inquiries)
@@ -860,6 +856,7 @@ impl Page {
             self.run(
                 "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
                   person(id: $p) { firstName lastName mayErase referentId
+                    mayRecordDisabilityRecognition
                     exit { exitedOn reason contract explanation }
                     projectVersions { version changedOn targetRomeCodes whatChanged cause }
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
@@ -921,14 +918,10 @@ impl Page {
                 s.recorded.unwrap_or_default().by_whom(me.as_deref()),
             )
         });
-        let disability = p.disability_recognition.map(|d| {
-            let what = match d.recognised {
-                Some(true) => "Reconnaissance (RQTH) en cours de validité",
-                Some(false) => "Pas de reconnaissance (RQTH)",
-                None => "(effacé)",
-            };
-            format!("{what}, enregistré le {}", d.recorded_on.french())
-        });
+        let disability = p
+            .disability_recognition
+            .as_ref()
+            .map(crate::disability::Recognition::said);
         let versions = p
             .project_versions
             .into_iter()
@@ -1002,6 +995,7 @@ impl Page {
             running,
             consents,
             disability,
+            may_record_disability: p.may_record_disability_recognition,
             leads,
             form,
         }

@@ -1,0 +1,302 @@
+//! The mails sent for the viewer's structure (`/courriels`), newest first, a
+//! page at a time: what each mail is, to whom (by role, never the address),
+//! where it stands, and the mail server's last answer; searched by state or
+//! by immersion (an immersion's page links to its own). A mail that failed
+//! is sent again from here (`deliveryRetry`). Every structure's mails for
+//! an administrator, as the API lists them.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use passerelle_graphql::DeliveryState;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+
+use crate::answer::{Paged, moment, read_or_return};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href};
+
+/// A state as the API names it (`FAILED`), read into the outbox's type.
+#[derive(Clone, Copy, Debug)]
+struct State(DeliveryState);
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        DeliveryState::parse(&name.to_ascii_lowercase())
+            .map(State)
+            .ok_or_else(|| serde::de::Error::custom("unknown delivery state"))
+    }
+}
+
+/// Each state as the list's filter offers it: as the API names it, with
+/// its label.
+fn states() -> Vec<(String, &'static str)> {
+    DeliveryState::ALL
+        .iter()
+        .map(|s| (s.as_str().to_ascii_uppercase(), s.label()))
+        .collect()
+}
+
+/// The list's search and where its page starts, as its URL gives them.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct MailsQuery {
+    /// A state, as the API names it (`FAILED`).
+    #[serde(default)]
+    etat: String,
+    /// An immersion's id: its mails only.
+    #[serde(default)]
+    immersion: String,
+    /// The cursor the page starts after.
+    #[serde(default)]
+    apres: String,
+    /// What was just done, to say so.
+    #[serde(default)]
+    fait: String,
+}
+
+impl MailsQuery {
+    fn search(&self) -> [(&'static str, &str); 2] {
+        [("etat", &self.etat), ("immersion", &self.immersion)]
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Mail {
+    id: String,
+    label: String,
+    recipient: String,
+    state: State,
+    attempts: i32,
+    created_at: String,
+    sent_at: Option<String>,
+    next_attempt_at: Option<String>,
+    last_answer: Option<String>,
+    immersion_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer {
+    mail_deliveries: Paged<Mail>,
+}
+
+/// A mail as the list shows it.
+struct Row {
+    id: String,
+    label: String,
+    recipient: String,
+    state: &'static str,
+    /// When it was made, sent, tried, in words.
+    when: String,
+    last_answer: Option<String>,
+    immersion: Option<String>,
+    /// Failed: the page offers to send it again.
+    retry: bool,
+    /// Why sending it again was refused.
+    error: Option<String>,
+}
+
+impl Row {
+    fn of(m: Mail) -> Self {
+        let mut when = format!("Préparé le {}", moment(&m.created_at));
+        if let Some(sent) = &m.sent_at {
+            when.push_str(&format!(" · envoyé le {}", moment(sent)));
+        }
+        if matches!(m.state.0, DeliveryState::Queued)
+            && let Some(next) = &m.next_attempt_at
+        {
+            when.push_str(&format!(" · prochain essai le {}", moment(next)));
+        }
+        if m.attempts > 0 {
+            let tries = if m.attempts == 1 { "essai" } else { "essais" };
+            when.push_str(&format!(" · {} {tries}", m.attempts));
+        }
+        Self {
+            id: m.id,
+            label: m.label,
+            recipient: m.recipient,
+            state: m.state.0.label(),
+            when,
+            last_answer: m.last_answer,
+            immersion: m.immersion_id,
+            retry: matches!(m.state.0, DeliveryState::Failed),
+            error: None,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mails.html")]
+struct MailsTemplate {
+    nav: Nav,
+    form: FormState,
+    states: Vec<(String, &'static str)>,
+    /// The immersion searched by, to say so and to keep it in the forms.
+    immersion: String,
+    mails: Vec<Row>,
+    searched: bool,
+    pager: Pager,
+}
+
+/// A refusal to show beside a mail of the list, or above it.
+struct Refusal {
+    mail: String,
+    message: String,
+}
+
+impl Page {
+    async fn mails_page(
+        self,
+        mut q: MailsQuery,
+        status: StatusCode,
+        refusal: Option<Refusal>,
+    ) -> Response {
+        if self.viewer.user.is_none() {
+            return self.sign_in_first();
+        }
+        let mut form = FormState::with(&q.search());
+        let mut notice = (q.fait == "renvoye")
+            .then(|| "Le courriel est de nouveau à envoyer : il part dans un instant.".to_owned());
+        let etat = given(&q.etat).map(str::to_ascii_uppercase);
+        if etat
+            .as_deref()
+            .is_some_and(|e| DeliveryState::parse(&e.to_ascii_lowercase()).is_none())
+        {
+            form.errors.insert(
+                "etat".into(),
+                "Cet état n'est pas l'un de ceux que la liste propose.".into(),
+            );
+        }
+        let mut rows = Vec::new();
+        let mut next = None;
+        let mut status = status;
+        if form.errors.is_empty() {
+            let read = |q: &MailsQuery| {
+                self.run(
+                    "query($first: Int!, $after: String, $filter: DeliveryFilterInput) {
+                        mailDeliveries(first: $first, after: $after, filter: $filter) {
+                            edges { node { id label recipient state attempts createdAt sentAt
+                                           nextAttemptAt lastAnswer immersionId } }
+                            pageInfo { endCursor hasNextPage } } }",
+                    json!({
+                        "first": PAGE_SIZE,
+                        "after": given(&q.apres),
+                        "filter": {
+                            "state": etat,
+                            "immersionId": given(&q.immersion),
+                        },
+                    }),
+                )
+            };
+            let mut out = read(&q).await;
+            // A page's link no longer valid: the list from its start, saying so.
+            if out.bad_cursor() {
+                q.apres.clear();
+                notice = Some(STALE_PAGE.to_owned());
+                out = read(&q).await;
+            }
+            if out.errors.is_empty() {
+                let answer: Answer = read_or_return!(out);
+                let (mails, after) = answer.mail_deliveries.split();
+                rows = mails.into_iter().map(Row::of).collect();
+                next = after;
+            } else {
+                form.absorb(
+                    &out.errors,
+                    &[("state", "etat"), ("immersionId", "immersion")],
+                );
+                // An immersion's id that is not one is named above the list.
+                if let Some(e) = form.errors.remove("immersion") {
+                    form.general = Some(e);
+                }
+                status = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+        } else {
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        if let Some(refusal) = refusal {
+            match rows.iter_mut().find(|r| r.id == refusal.mail) {
+                Some(row) => row.error = Some(refusal.message),
+                None => form.general = Some(refusal.message),
+            }
+        }
+        let search = q.search();
+        let pager = Pager {
+            next: next.map(|cursor| {
+                let mut query = search.to_vec();
+                query.push(("apres", &cursor));
+                list_href("/courriels", &query)
+            }),
+            first: given(&q.apres).map(|_| list_href("/courriels", &search)),
+        };
+        let body = MailsTemplate {
+            nav: self.nav(notice),
+            searched: search.iter().any(|(_, v)| given(v).is_some()),
+            immersion: given(&q.immersion).unwrap_or_default().to_owned(),
+            form,
+            states: states(),
+            mails: rows,
+            pager,
+        }
+        .render();
+        self.render(status, body)
+    }
+}
+
+pub(crate) async fn list(page: Page, Query(q): Query<MailsQuery>) -> Response {
+    page.mails_page(q, StatusCode::OK, None).await
+}
+
+/// The form that sends a failed mail again: the list's search rides along,
+/// to come back to the same list.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RetryForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    etat: String,
+    #[serde(default)]
+    immersion: String,
+}
+
+pub(crate) async fn retry(
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<RetryForm>,
+) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    let q = MailsQuery {
+        etat: f.etat,
+        immersion: f.immersion,
+        ..MailsQuery::default()
+    };
+    let out = page
+        .run(
+            "mutation($id: ID!) { deliveryRetry(id: $id) { delivery { id state } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let Some(error) = out.errors.first() else {
+        let mut query = q.search().to_vec();
+        query.push(("fait", "renvoye"));
+        return page.redirect(&list_href("/courriels", &query), out.cookies);
+    };
+    let status = match error.code.as_deref() {
+        Some("NOT_FOUND") => StatusCode::NOT_FOUND,
+        Some("CONFLICT") => StatusCode::CONFLICT,
+        Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let refusal = Refusal {
+        mail: id,
+        message: error.message.clone(),
+    };
+    page.mails_page(q, status, Some(refusal)).await
+}
