@@ -6732,3 +6732,126 @@ async fn the_employers_file_lists_the_immersions_it_hosted_a_page_at_a_time() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// A mail whose SMTP server refused it is listed as failed on the mails'
+/// page and sent again from there, at 375 px as on a desktop.
+#[tokio::test]
+async fn a_failed_mail_is_sent_again_from_the_mails_page() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    // Nothing listens on port 9: every attempt fails, and one is all.
+    let (server, staff) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_MAIL__SMTP_URL", "smtp://127.0.0.1:9")
+            .env("PASSERELLE_MAIL__MAX_ATTEMPTS", "1")
+            .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100");
+    })
+    .await;
+    let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let employer = boulangerie_with_lucie(&server, &staff).await;
+    propose(&server, &staff, &person, &employer).await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        browser.goto(&format!("{base}/courriels")).await;
+        if browser.body().await.contains("Renvoyer ce courriel") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed mail listed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    browser.audit("courriels").await;
+    browser.screenshot("courriels").await;
+    browser.click("form[action$='/renvoyer'] button").await;
+    let page = browser.body().await;
+    assert!(
+        page.contains("Le courriel est de nouveau à envoyer"),
+        "{page}"
+    );
+    browser.audit("courriels, un courriel renvoyé").await;
+    browser.close().await;
+}
+
+/// Her referent records a person's disability recognition from her file,
+/// once she consented: refused beside the question left unanswered, then
+/// read back on the file.
+#[tokio::test]
+async fn a_referent_records_a_disability_recognition_from_her_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let person = enroll(&server, &staff, None).await;
+    let given = gql(
+        &server,
+        Some(&staff),
+        "mutation($p: ID!) { consentGive(input: { personId: $p, purpose: DISABILITY_RECOGNITION,
+            textVersion: \"v1\", signedForm: true }) { person { id } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    assert!(given["errors"].is_null(), "{given}");
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser
+        .goto(&format!("{base}/people/{}", person.as_str().unwrap()))
+        .await;
+    browser.click("a[href$='/handicap']").await;
+    browser.audit("reconnaissance du handicap").await;
+    browser.click("form[action$='/handicap'] button").await;
+    assert!(!browser.text("#reconnue-erreur").await.is_empty());
+    browser
+        .audit("reconnaissance du handicap, réponse manquante")
+        .await;
+    browser.tick("#reconnue-oui").await;
+    browser.click("form[action$='/handicap'] button").await;
+    let file = browser.body().await;
+    assert!(
+        file.contains("Reconnaissance (RQTH) en cours de validité"),
+        "{file}"
+    );
+    browser.audit("fiche, reconnaissance enregistrée").await;
+    browser.screenshot("handicap-enregistre").await;
+    browser.close().await;
+}
+
+/// The structure that added a contact erases its details at its request,
+/// after ticking the confirmation the page asks for.
+#[tokio::test]
+async fn a_contact_is_erased_at_its_request_from_the_establishments_file() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    let employer = boulangerie_with_lucie(&server, &staff).await;
+    let base = &server.base;
+    browser.sign_in(base).await;
+    browser
+        .goto(&format!("{base}/employers/{}", employer.as_str().unwrap()))
+        .await;
+    browser.click("a[href$='/retirer']").await;
+    browser.audit("retirer ou effacer un contact").await;
+    browser.click("form[action$='/effacer'] button").await;
+    assert!(!browser.text("#confirme-erreur").await.is_empty());
+    browser
+        .audit("effacer un contact, confirmation manquante")
+        .await;
+    browser.screenshot("contact-effacement").await;
+    browser.tick("#confirme").await;
+    browser.click("form[action$='/effacer'] button").await;
+    let file = browser.body().await;
+    assert!(file.contains("Coordonnées du contact effacées"), "{file}");
+    assert!(!file.contains("lucie@boulangerie-du-port.fr"), "{file}");
+    browser.audit("fiche après l'effacement d'un contact").await;
+    browser.close().await;
+}

@@ -2149,10 +2149,7 @@ async fn a_failed_mail_is_listed_and_sent_again_from_the_mails_page() {
         "{html}"
     );
     assert!(html.contains("En échec · Préparé le "), "{html}");
-    assert!(
-        html.contains("Dernière réponse du serveur de messagerie"),
-        "{html}"
-    );
+    assert!(html.contains("Détail technique : "), "{html}");
     assert!(
         html.contains(&format!("href=\"/immersions/{immersion}\"")),
         "{html}"

@@ -208,7 +208,7 @@ pub(crate) fn moment(text: &str) -> String {
     };
     let local = at.to_offset(passerelle_app::paris_offset(at));
     format!(
-        "{} à {:02} h {:02}",
+        "{} à {} h {:02}",
         passerelle_domain::fr::date(local.date()),
         local.hour(),
         local.minute()

@@ -1961,7 +1961,7 @@ mod tests {
         assert_eq!(instant("2026-12-04T09:30"), "2026-12-04T09:30:00+01:00");
         assert_eq!(instant("2026-12-05T10:00:00"), "2026-12-05T10:00:00+01:00");
         assert_eq!(instant("pas une date"), "pas une date");
-        assert_eq!(moment("2026-05-04T07:30:00Z"), "4 mai 2026 à 09 h 30");
-        assert_eq!(moment("2026-12-04T08:30:00Z"), "4 décembre 2026 à 09 h 30");
+        assert_eq!(moment("2026-05-04T07:30:00Z"), "4 mai 2026 à 9 h 30");
+        assert_eq!(moment("2026-12-04T08:30:00Z"), "4 décembre 2026 à 9 h 30");
     }
 }
