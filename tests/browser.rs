@@ -6754,18 +6754,9 @@ async fn a_failed_mail_is_sent_again_from_the_mails_page() {
     propose(&server, &staff, &person, &employer).await;
     let base = &server.base;
     browser.sign_in(base).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        browser.goto(&format!("{base}/courriels")).await;
-        if browser.body().await.contains("Renvoyer ce courriel") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no failed mail listed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
+    browser
+        .until(&format!("{base}/courriels"), "Renvoyer ce courriel")
+        .await;
     browser.audit("courriels").await;
     browser.screenshot("courriels").await;
     browser.click("form[action$='/renvoyer'] button").await;
@@ -6853,5 +6844,42 @@ async fn a_contact_is_erased_at_its_request_from_the_establishments_file() {
     assert!(file.contains("Coordonnées du contact effacées"), "{file}");
     assert!(!file.contains("lucie@boulangerie-du-port.fr"), "{file}");
     browser.audit("fiche après l'effacement d'un contact").await;
+    browser.close().await;
+}
+
+/// A manager reads the scheduled jobs' runs from the administration, at
+/// 375 px as on a desktop.
+#[tokio::test]
+async fn a_manager_reads_the_scheduled_jobs_runs() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    // The reminders every second, the other jobs off.
+    let (server, _) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_SCHEDULES__REMINDERS", "* * * * * *")
+            .env("PASSERELLE_SCHEDULES__POLL_INTERVAL_SECS", "1")
+            .env("PASSERELLE_SCHEDULES__WEEKLY_DIGEST", "")
+            .env("PASSERELLE_SCHEDULES__RETENTION", "");
+    })
+    .await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "sophie@ml-nantes.fr",
+    );
+    let base = &server.base;
+    browser.sign_in_as(base, "sophie@ml-nantes.fr").await;
+    browser.goto(&format!("{base}/administration")).await;
+    browser.click("a[href='/administration/taches']").await;
+    let page = browser
+        .until(&format!("{base}/administration/taches"), "Réussie")
+        .await;
+    assert!(page.contains("Rappels"), "{page}");
+    browser.audit("tâches planifiées").await;
+    browser.screenshot("taches-planifiees").await;
     browser.close().await;
 }

@@ -2397,3 +2397,72 @@ async fn a_contact_is_erased_at_its_request_from_the_establishments_file() {
     let answer = session.post(&server, &path, "confirme=oui").await;
     assert_eq!(answer.status(), 404);
 }
+
+/// A manager reads the scheduled jobs' runs in French, searched by job,
+/// from the administration; a mediator is refused.
+#[tokio::test]
+async fn a_manager_reads_the_scheduled_jobs_runs() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    // The reminders every second, the other jobs off.
+    let (server, _) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_SCHEDULES__REMINDERS", "* * * * * *")
+            .env("PASSERELLE_SCHEDULES__POLL_INTERVAL_SECS", "1")
+            .env("PASSERELLE_SCHEDULES__WEEKLY_DIGEST", "")
+            .env("PASSERELLE_SCHEDULES__RETENTION", "");
+    })
+    .await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "sophie@ml-nantes.fr",
+    );
+    let cookies = signed_in(&server, "sophie@ml-nantes.fr").await;
+    let admin = get_with(&server, "/administration", &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(admin.contains("href=\"/administration/taches\""), "{admin}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let html = loop {
+        let html = get_with(&server, "/administration/taches", &cookies)
+            .await
+            .text()
+            .await
+            .unwrap();
+        if html.contains("<strong>Rappels") {
+            break html;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run listed: {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(html.contains("Réussie : aucun courriel préparé"), "{html}");
+    assert!(html.contains("Prévue le "), "{html}");
+    assert!(!html.contains("reminders</"), "no bare job name: {html}");
+    let html = get_with(&server, "/administration/taches?tache=retention", &cookies)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
+    assert!(
+        html.contains("Aucun passage de cette tâche pour l'instant."),
+        "{html}"
+    );
+    let answer = get_with(&server, "/administration/taches?tache=menage", &cookies).await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        html.contains("id=\"tache-erreur\">Cette tâche n'est pas l'une de celles"),
+        "{html}"
+    );
+    let mediator = signed_in(&server, "camille@ml-nantes.fr").await;
+    let answer = get_with(&server, "/administration/taches", &mediator).await;
+    assert_eq!(answer.status(), 403);
+}

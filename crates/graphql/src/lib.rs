@@ -52,6 +52,7 @@ pub use limits::Limits;
 pub use passerelle_accounts::staff::AccountChange;
 pub use passerelle_accounts::{Principal, PrincipalSession, StaffRole, StructureSetting};
 pub use passerelle_notify::outbox::State as DeliveryState;
+pub use passerelle_notify::schedule::Job as ScheduledJob;
 pub use reads::{Reads, ReplayFloor, STANDBY_READ_WITHIN, StandbyFailure};
 pub use schema::{PasserelleSchema, build, build_reading, sdl};
 pub use throttle::{Throttle, ThrottleSettings};

@@ -238,19 +238,13 @@ impl NotificationQuery {
         let limit = page_size(first)?;
         let job = match job.as_deref().map(str::trim).filter(|j| !j.is_empty()) {
             None => None,
-            Some(j) => Some(
-                Job::ALL
-                    .into_iter()
-                    .map(Job::name)
-                    .find(|name| *name == j)
-                    .ok_or_else(|| {
-                        error::error(
-                            Code::BadUserInput,
-                            "Tâche inconnue : indiquez reminders, weekly_digest ou retention.",
-                        )
-                        .extend_with(|_, e| e.set("field", "job"))
-                    })?,
-            ),
+            Some(j) => Some(Job::parse(j).map(Job::name).ok_or_else(|| {
+                error::error(
+                    Code::BadUserInput,
+                    "Tâche inconnue : indiquez reminders, weekly_digest ou retention.",
+                )
+                .extend_with(|_, e| e.set("field", "job"))
+            })?),
         };
         let after = after_key(after, 2, |key| {
             let nanos: i128 = key[0].parse().ok()?;

@@ -42,6 +42,22 @@ impl Job {
             Job::Retention => "retention",
         }
     }
+
+    /// The job of this name, as runs record it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Job::ALL.into_iter().find(|j| j.name() == name)
+    }
+
+    /// In French, for the administration's page of runs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Job::Reminders => {
+                "Rappels (signatures, débuts, bilans, retours, suivis, propositions sans réponse)"
+            }
+            Job::WeeklyDigest => "Récapitulatif hebdomadaire des tâches des médiateurs",
+            Job::Retention => "Conservation des données (avertissements, puis effacements)",
+        }
+    }
 }
 
 /// A cron expression that does not parse.

@@ -30,6 +30,7 @@ mod files;
 mod home;
 mod hosting;
 mod immersions;
+mod job_runs;
 mod labels;
 mod links;
 mod login;
@@ -231,6 +232,7 @@ pub fn router(api: ApiCell) -> Router {
             get(assessment_print::page),
         )
         .route("/administration", get(admin::administration))
+        .route("/administration/taches", get(job_runs::list))
         .route("/administration/personnel", post(admin::create))
         .route(
             "/administration/personnel/{id}/{action}",

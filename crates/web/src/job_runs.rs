@@ -1,0 +1,203 @@
+//! The scheduled jobs' runs (`/administration/taches`), newest first, a
+//! page at a time, for a structure's managers and admins
+//! (`scheduledJobRuns`, `policy::reads_job_runs`): which job, for which
+//! schedule's time, how long it took, how many mails it queued, and why it
+//! failed when it did; searched by job. The runs name no person.
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use passerelle_graphql::ScheduledJob;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::answer::{Paged, moment, read_or_return};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
+
+/// The list's search and where its page starts, as its URL gives them.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RunsQuery {
+    /// A job, by its name (`reminders`).
+    #[serde(default)]
+    tache: String,
+    /// The cursor the page starts after.
+    #[serde(default)]
+    apres: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Run {
+    job: String,
+    tick: String,
+    started_at: String,
+    finished_at: String,
+    succeeded: bool,
+    items: i32,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer {
+    scheduled_job_runs: Paged<Run>,
+}
+
+/// A run as the list shows it.
+struct Row {
+    job: String,
+    when: String,
+    outcome: String,
+    error: Option<String>,
+    failed: bool,
+}
+
+/// How long a run took, in words: « 1,2 s », « moins de 0,1 s ».
+fn took(started: &str, finished: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let parse = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
+    match (parse(started), parse(finished)) {
+        (Some(a), Some(b)) => {
+            let tenths = ((b - a).whole_milliseconds().max(0) + 50) / 100;
+            if tenths == 0 {
+                "moins de 0,1 s".to_owned()
+            } else {
+                format!("{},{} s", tenths / 10, tenths % 10)
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+impl Row {
+    fn of(r: Run) -> Self {
+        let job = ScheduledJob::parse(&r.job).map_or(r.job.clone(), |j| j.label().to_owned());
+        let mails = match r.items {
+            0 => "aucun courriel préparé".to_owned(),
+            1 => "1 courriel préparé".to_owned(),
+            n => format!("{n} courriels préparés"),
+        };
+        Self {
+            job,
+            when: format!(
+                "Prévue le {}, lancée le {}, en {}",
+                moment(&r.tick),
+                moment(&r.started_at),
+                took(&r.started_at, &r.finished_at)
+            ),
+            outcome: if r.succeeded {
+                format!("Réussie : {mails}")
+            } else {
+                "Échouée".to_owned()
+            },
+            error: r.error,
+            failed: !r.succeeded,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "job_runs.html")]
+struct RunsTemplate {
+    nav: Nav,
+    form: FormState,
+    jobs: Vec<(&'static str, &'static str)>,
+    runs: Vec<Row>,
+    searched: bool,
+    pager: Pager,
+}
+
+pub(crate) async fn list(page: Page, Query(mut q): Query<RunsQuery>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    let mut form = FormState::with(&[("tache", &q.tache)]);
+    let tache = given(&q.tache);
+    if tache.is_some_and(|t| ScheduledJob::parse(t).is_none()) {
+        form.errors.insert(
+            "tache".into(),
+            "Cette tâche n'est pas l'une de celles que la liste propose.".into(),
+        );
+    }
+    let mut notice = None;
+    let mut runs = Vec::new();
+    let mut next = None;
+    let mut status = StatusCode::OK;
+    if form.errors.is_empty() {
+        let read = |q: &RunsQuery| {
+            page.run(
+                "query($first: Int!, $after: String, $job: String) {
+                    scheduledJobRuns(first: $first, after: $after, job: $job) {
+                        edges { node { job tick startedAt finishedAt succeeded items error } }
+                        pageInfo { endCursor hasNextPage } } }",
+                json!({ "first": PAGE_SIZE, "after": given(&q.apres), "job": tache }),
+            )
+        };
+        let mut out = read(&q).await;
+        // A page's link no longer valid: the list from its start, saying so.
+        if out.bad_cursor() {
+            q.apres.clear();
+            notice = Some(STALE_PAGE.to_owned());
+            out = read(&q).await;
+        }
+        // Who may read them is the policy's: a mediator is refused.
+        if out
+            .errors
+            .iter()
+            .any(|e| e.code.as_deref() == Some("FORBIDDEN"))
+        {
+            return message(
+                StatusCode::FORBIDDEN,
+                "Accès réservé",
+                "Les tâches planifiées se consultent par les responsables et administrateurs de la structure.",
+            );
+        }
+        let answer: Answer = read_or_return!(out);
+        let (rows, after) = answer.scheduled_job_runs.split();
+        runs = rows.into_iter().map(Row::of).collect();
+        next = after;
+    } else {
+        status = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    let search = [("tache", q.tache.as_str())];
+    let pager = Pager {
+        next: next.map(|cursor| {
+            let mut query = search.to_vec();
+            query.push(("apres", &cursor));
+            list_href("/administration/taches", &query)
+        }),
+        first: given(&q.apres).map(|_| list_href("/administration/taches", &search)),
+    };
+    let body = RunsTemplate {
+        nav: page.nav(notice),
+        form,
+        jobs: ScheduledJob::ALL
+            .iter()
+            .map(|j| (j.name(), j.label()))
+            .collect(),
+        runs,
+        searched: tache.is_some(),
+        pager,
+    }
+    .render();
+    page.render(status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::took;
+
+    #[test]
+    fn a_run_takes_seconds_written_in_french() {
+        assert_eq!(
+            took("2026-12-07T06:00:00Z", "2026-12-07T06:00:01.24Z"),
+            "1,2 s"
+        );
+        assert_eq!(
+            took("2026-12-07T06:00:00Z", "2026-12-07T06:00:00.04Z"),
+            "moins de 0,1 s"
+        );
+        assert_eq!(took("hier", "2026-12-07T06:00:00Z"), "");
+    }
+}
