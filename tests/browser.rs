@@ -6795,15 +6795,15 @@ async fn a_referent_records_a_disability_recognition_from_her_file() {
     browser
         .goto(&format!("{base}/people/{}", person.as_str().unwrap()))
         .await;
-    browser.click("a[href$='/handicap']").await;
+    browser.click("a[href$='/complements']").await;
     browser.audit("reconnaissance du handicap").await;
-    browser.click("form[action$='/handicap'] button").await;
+    browser.click("form[action$='/complements'] button").await;
     assert!(!browser.text("#reconnue-erreur").await.is_empty());
     browser
         .audit("reconnaissance du handicap, réponse manquante")
         .await;
     browser.tick("#reconnue-oui").await;
-    browser.click("form[action$='/handicap'] button").await;
+    browser.click("form[action$='/complements'] button").await;
     let file = browser.body().await;
     assert!(
         file.contains("Reconnaissance (RQTH) en cours de validité"),

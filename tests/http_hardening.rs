@@ -2242,11 +2242,11 @@ async fn a_referent_records_a_disability_recognition_from_her_file() {
         .unwrap()
         .replace("&#39;", "'");
     assert!(
-        file.contains(&format!("href=\"/people/{id}/handicap\"")),
+        file.contains(&format!("href=\"/people/{id}/complements\"")),
         "{file}"
     );
     assert!(file.contains("Rien d'enregistré."), "{file}");
-    let path = format!("/people/{id}/handicap");
+    let path = format!("/people/{id}/complements");
     let html = get_with(&server, &path, &cookies)
         .await
         .text()
@@ -2285,9 +2285,9 @@ async fn a_referent_records_a_disability_recognition_from_her_file() {
     assert_eq!(answer.status(), 303);
     assert_eq!(
         answer.headers()["location"],
-        format!("/people/{id}?fait=handicap#handicap")
+        format!("/people/{id}?fait=complement#handicap")
     );
-    let file = get_with(&server, &format!("/people/{id}?fait=handicap"), &cookies)
+    let file = get_with(&server, &format!("/people/{id}?fait=complement"), &cookies)
         .await
         .text()
         .await
@@ -2310,7 +2310,7 @@ async fn a_referent_records_a_disability_recognition_from_her_file() {
         .text()
         .await
         .unwrap();
-    assert!(!file.contains("/handicap"), "{file}");
+    assert!(!file.contains("/complements"), "{file}");
     let html = get_with(&server, &path, &other).await.text().await.unwrap();
     assert!(!html.contains("RQTH) en cours"), "{html}");
     assert!(

@@ -1,8 +1,13 @@
-//! A person's disability recognition (RQTH, `/people/{id}/handicap`): what
+//! A person's disability recognition (RQTH, `/people/{id}/complements`): what
 //! was last recorded, and for her referent, a manager or an admin of her
 //! structure (`mayRecordDisabilityRecognition`), the form that records it
 //! (`disabilityRecognitionRecord`). Health data: the domain records it
 //! only with her consent to it, and says so when it is missing.
+//!
+//! Its address, and the notice's code after it, name no health purpose
+//! (`complements`, `fait=complement`): a proxy's log of addresses must not
+//! tie a person to a disability, as the consents' numbered purposes do
+//! not. The section's fragment (`#handicap`) never leaves the browser.
 
 use askama::Template;
 use axum::extract::{Form, Path};
@@ -150,7 +155,10 @@ pub(crate) async fn record(
         )
         .await;
     if out.errors.is_empty() {
-        return page.redirect(&format!("/people/{id}?fait=handicap#handicap"), out.cookies);
+        return page.redirect(
+            &format!("/people/{id}?fait=complement#handicap"),
+            out.cookies,
+        );
     }
     // Her consent missing is said above the form: no field of it is wrong.
     state.absorb(&out.errors, &[("recordedOn", "le")]);

@@ -477,7 +477,7 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
                 "Coordonnées du contact effacées pour de bon : il n'est plus sur la liste, et \
                  les courriels qui lui étaient adressés sont supprimés."
             }
-            "handicap" => "Reconnaissance du handicap enregistrée.",
+            "complement" => "Reconnaissance du handicap enregistrée.",
             _ => return None,
         }
         .to_owned(),

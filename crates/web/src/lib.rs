@@ -183,7 +183,7 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route("/people/{id}/donnees", get(data_export::page))
         .route(
-            "/people/{id}/handicap",
+            "/people/{id}/complements",
             get(disability::page).post(disability::record),
         )
         .route(
