@@ -1027,6 +1027,16 @@ async fn a_referent_keeps_a_persons_data_longer_from_her_file() {
         "{html}"
     );
     assert!(html.contains(">Formation</textarea>"), "{html}");
+    assert!(!html.contains("id=\"reason-erreur\""), "{html}");
+    // A duration the list does not offer and no reason: both said at once.
+    let answer = session.post(&server, &path, "months=99&reason=").await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("id=\"months-erreur\">"), "{html}");
+    assert!(
+        html.contains("id=\"reason-erreur\">Précisez pourquoi"),
+        "{html}"
+    );
     let answer = session
         .post(
             &server,

@@ -19,6 +19,9 @@ use crate::input::{parse_id, text};
 /// The longest extension at once, in months.
 pub const MAX_EXTENSION_MONTHS: i32 = 24;
 
+/// Beside a reason left blank.
+pub const REASON_REQUIRED: &str = "Précisez pourquoi les données sont conservées plus longtemps.";
+
 /// The retention job's erasures: each through [`crate::erasure::erase_person`]
 /// with the reason `END_OF_RETENTION`, by the system actor `system:retention`.
 #[derive(Clone)]
@@ -169,11 +172,7 @@ impl RetentionMutation {
         if input.reason.trim().is_empty() {
             return Err(on_field(
                 "reason",
-                DomainError::invalid(
-                    Rule::Required,
-                    "reason",
-                    "Précisez pourquoi les données sont conservées plus longtemps.",
-                ),
+                DomainError::invalid(Rule::Required, "reason", REASON_REQUIRED),
             ));
         }
         let reason = text("reason", &input.reason)?;

@@ -8,7 +8,8 @@ use askama::Template;
 use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_graphql::retention::MAX_EXTENSION_MONTHS;
+use passerelle_domain::values::Text;
+use passerelle_graphql::retention::{MAX_EXTENSION_MONTHS, REASON_REQUIRED};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -134,6 +135,12 @@ pub(crate) async fn extend(
         state
             .errors
             .insert("months".into(), "Choisissez une durée de la liste.".into());
+        // The reason too, as the API would: both refusals at once.
+        if f.reason.trim().is_empty() {
+            state.errors.insert("reason".into(), REASON_REQUIRED.into());
+        } else if let Err(e) = Text::parse(&f.reason) {
+            state.errors.insert("reason".into(), e.message);
+        }
         return page
             .retention_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None)
             .await;
