@@ -1770,8 +1770,12 @@ async fn the_persons_file_shows_their_words_inquiries_and_consents_and_their_dat
     assert!(file.contains("Rencontres avec des pairs"), "{file}");
     assert!(file.contains("Parrainages"), "{file}");
     assert!(file.contains("Son parcours"), "{file}");
-    // No disability recognition recorded: no such section.
-    assert!(!file.contains("Reconnaissance du handicap"), "{file}");
+    // No disability recognition recorded: her referent is offered to.
+    assert!(
+        file.contains("Enregistrer sa reconnaissance (RQTH), avec son accord"),
+        "{file}"
+    );
+    assert!(!file.contains("RQTH) en cours de validité"), "{file}");
     browser.audit("fiche de la personne").await;
     browser.screenshot("fiche-personne-sections").await;
 
@@ -6767,6 +6771,7 @@ async fn a_failed_mail_is_sent_again_from_the_mails_page() {
     );
     browser.audit("courriels, un courriel renvoyé").await;
     browser.close().await;
+    assert!(server.terminate().success());
 }
 
 /// Her referent records a person's disability recognition from her file,
@@ -6812,6 +6817,7 @@ async fn a_referent_records_a_disability_recognition_from_her_file() {
     browser.audit("fiche, reconnaissance enregistrée").await;
     browser.screenshot("handicap-enregistre").await;
     browser.close().await;
+    assert!(server.terminate().success());
 }
 
 /// The structure that added a contact erases its details at its request,
@@ -6845,6 +6851,7 @@ async fn a_contact_is_erased_at_its_request_from_the_establishments_file() {
     assert!(!file.contains("lucie@boulangerie-du-port.fr"), "{file}");
     browser.audit("fiche après l'effacement d'un contact").await;
     browser.close().await;
+    assert!(server.terminate().success());
 }
 
 /// A manager reads the scheduled jobs' runs from the administration, at
@@ -6876,10 +6883,11 @@ async fn a_manager_reads_the_scheduled_jobs_runs() {
     browser.goto(&format!("{base}/administration")).await;
     browser.click("a[href='/administration/taches']").await;
     let page = browser
-        .until(&format!("{base}/administration/taches"), "Réussie")
+        .until(&format!("{base}/administration/taches"), "Réussi :")
         .await;
     assert!(page.contains("Rappels"), "{page}");
     browser.audit("tâches planifiées").await;
     browser.screenshot("taches-planifiees").await;
     browser.close().await;
+    assert!(server.terminate().success());
 }

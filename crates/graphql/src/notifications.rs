@@ -111,7 +111,8 @@ pub struct JobRun {
     pub started_at: time::OffsetDateTime,
     pub finished_at: time::OffsetDateTime,
     pub succeeded: bool,
-    /// Mails it queued.
+    /// What it did: the mails it queued; for `retention`, its warnings,
+    /// erasures and purges together.
     pub items: i32,
     pub error: Option<String>,
 }
@@ -123,8 +124,8 @@ pub struct NotificationQuery;
 
 #[Object]
 impl NotificationQuery {
-    /// Mails, newest first: the structure's own for its staff, every
-    /// structure's for an administrator. The cursor is the mail's id.
+    /// Mails, newest first: those of the viewer's structure, whatever
+    /// their role (`policy::mail_structure`). The cursor is the mail's id.
     async fn mail_deliveries(
         &self,
         ctx: &Context<'_>,
@@ -170,9 +171,9 @@ impl NotificationQuery {
         Ok(DeliveryConnection { edges, page_info })
     }
 
-    /// Mails, newest first: the structure's own for its staff, every
-    /// structure's for an administrator. `before` is the id of the last
-    /// one of the previous page.
+    /// Mails, newest first: those of the viewer's structure, whatever
+    /// their role (`policy::mail_structure`). `before` is the id of the
+    /// last one of the previous page.
     #[graphql(deprecation = "Use `mailDeliveries`, the same mails a page at a time with cursors.")]
     async fn deliveries(
         &self,
@@ -248,10 +249,11 @@ impl NotificationQuery {
         };
         let after = after_key(after, 2, |key| {
             let nanos: i128 = key[0].parse().ok()?;
-            Some((
-                time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?,
-                key[1].parse().ok()?,
-            ))
+            let at = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+            // Within the years PostgreSQL's timestamps hold (and the
+            // product's): a cursor beyond them is refused, not sent.
+            (1..=9999).contains(&at.year()).then_some(())?;
+            Some((at, key[1].parse().ok()?))
         })?;
         let runs =
             passerelle_notify::schedule::runs_page(&gateway(ctx).pool, job, after, limit + 1)

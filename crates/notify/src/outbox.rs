@@ -133,9 +133,9 @@ pub enum State {
     Cancelled,
 }
 
-impl State {
-    /// Every state, in a mail's order, as the mails' page filters by them.
-    pub const ALL: [State; 5] = [
+/// In French, for the mails' page, in a mail's order.
+impl passerelle_domain::fr::Labelled for State {
+    const ALL: &'static [Self] = &[
         State::Queued,
         State::Sending,
         State::Sent,
@@ -143,8 +143,11 @@ impl State {
         State::Cancelled,
     ];
 
-    /// In French, for the mails' page.
-    pub fn label(self) -> &'static str {
+    fn code(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn french(self) -> &'static str {
         match self {
             State::Queued => "À envoyer",
             State::Sending => "En cours d'envoi",
@@ -153,7 +156,9 @@ impl State {
             State::Cancelled => "Non envoyé",
         }
     }
+}
 
+impl State {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "queued" => State::Queued,

@@ -48,8 +48,32 @@ impl Job {
         Job::ALL.into_iter().find(|j| j.name() == name)
     }
 
-    /// In French, for the administration's page of runs.
-    pub fn label(self) -> &'static str {
+    /// What a run that did `items` things did, in French: the mails it
+    /// queued, or for the retention, its warnings, erasures and purges
+    /// together (what `JobRun::items` counts for it).
+    pub fn did(self, items: i32) -> String {
+        match (self, items) {
+            (Job::Retention, 0) => "rien à faire".to_owned(),
+            (Job::Retention, 1) => "1 opération (avertissement, effacement ou purge)".to_owned(),
+            (Job::Retention, n) => {
+                format!("{n} opérations (avertissements, effacements et purges)")
+            }
+            (_, 0) => "aucun courriel préparé".to_owned(),
+            (_, 1) => "1 courriel préparé".to_owned(),
+            (_, n) => format!("{n} courriels préparés"),
+        }
+    }
+}
+
+/// In French, for the administration's page of runs.
+impl passerelle_domain::fr::Labelled for Job {
+    const ALL: &'static [Self] = &Job::ALL;
+
+    fn code(self) -> &'static str {
+        self.name()
+    }
+
+    fn french(self) -> &'static str {
         match self {
             Job::Reminders => {
                 "Rappels (signatures, débuts, bilans, retours, suivis, propositions sans réponse)"

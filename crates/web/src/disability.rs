@@ -13,6 +13,8 @@ use askama::Template;
 use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::Response;
+use passerelle_domain::fr::Labelled as _;
+use passerelle_domain::person::ConsentPurpose;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -28,6 +30,8 @@ struct DisabilityTemplate {
     /// What was last recorded, in words; none when nothing was.
     recorded: Option<String>,
     may_record: bool,
+    /// The consent it asks for, as her consents' page names it.
+    consent: &'static str,
     form: FormState,
 }
 
@@ -47,7 +51,7 @@ impl Recognition {
             Some(false) => "Pas de reconnaissance (RQTH)",
             None => "(effacé)",
         };
-        format!("{what}, enregistré le {}", self.recorded_on.french())
+        format!("{what} au {}", self.recorded_on.french())
     }
 }
 
@@ -88,6 +92,7 @@ impl Page {
                 .as_ref()
                 .map(Recognition::said),
             may_record: person.may_record_disability_recognition,
+            consent: ConsentPurpose::DisabilityRecognition.french(),
             form,
         }
         .render();

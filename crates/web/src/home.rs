@@ -474,8 +474,9 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
             "situation" => "Sa situation est enregistrée, dans ses mots.",
             "conservation" => "Conservation prolongée, avec son motif.",
             "contact-efface" => {
-                "Coordonnées du contact effacées pour de bon : il n'est plus sur la liste, et \
-                 les courriels qui lui étaient adressés sont supprimés."
+                "Coordonnées du contact effacées pour de bon : il n'est plus sur la liste, les \
+                 courriels qui lui étaient adressés sont supprimés, et les accès ouverts à \
+                 l'établissement par votre structure sont fermés."
             }
             "complement" => "Reconnaissance du handicap enregistrée.",
             _ => return None,

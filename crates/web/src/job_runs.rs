@@ -12,13 +12,14 @@ use passerelle_graphql::ScheduledJob;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Paged, moment, read_or_return};
+use crate::answer::{Code, Paged, moment, read_or_return};
+use crate::labels::{JOBS, offers};
 use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
 
 /// The list's search and where its page starts, as its URL gives them.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RunsQuery {
-    /// A job, by its name (`reminders`).
+    /// A job, as the list offers it (`REMINDERS`).
     #[serde(default)]
     tache: String,
     /// The cursor the page starts after.
@@ -29,7 +30,7 @@ pub(crate) struct RunsQuery {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Run {
-    job: String,
+    job: Code<ScheduledJob>,
     tick: String,
     started_at: String,
     finished_at: String,
@@ -72,24 +73,18 @@ fn took(started: &str, finished: &str) -> String {
 
 impl Row {
     fn of(r: Run) -> Self {
-        let job = ScheduledJob::parse(&r.job).map_or(r.job.clone(), |j| j.label().to_owned());
-        let mails = match r.items {
-            0 => "aucun courriel préparé".to_owned(),
-            1 => "1 courriel préparé".to_owned(),
-            n => format!("{n} courriels préparés"),
-        };
         Self {
-            job,
+            job: r.job.french().to_owned(),
             when: format!(
-                "Prévue le {}, lancée le {}, en {}",
+                "Prévu le {}, lancé le {}, en {}",
                 moment(&r.tick),
                 moment(&r.started_at),
                 took(&r.started_at, &r.finished_at)
             ),
             outcome: if r.succeeded {
-                format!("Réussie : {mails}")
+                format!("Réussi : {}", r.job.0.did(r.items))
             } else {
-                "Échouée".to_owned()
+                "Échoué".to_owned()
             },
             error: r.error,
             failed: !r.succeeded,
@@ -102,7 +97,7 @@ impl Row {
 struct RunsTemplate {
     nav: Nav,
     form: FormState,
-    jobs: Vec<(&'static str, &'static str)>,
+    jobs: &'static [(&'static str, &'static str)],
     runs: Vec<Row>,
     searched: bool,
     pager: Pager,
@@ -113,53 +108,60 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<RunsQuery>) -> Response
         return page.sign_in_first();
     }
     let mut form = FormState::with(&[("tache", &q.tache)]);
-    let tache = given(&q.tache);
-    if tache.is_some_and(|t| ScheduledJob::parse(t).is_none()) {
-        form.errors.insert(
-            "tache".into(),
-            "Cette tâche n'est pas l'une de celles que la liste propose.".into(),
+    let tache = given(&q.tache).map(str::to_owned);
+    // A job the list does not offer is refused beside it; the runs are
+    // asked for all the same, so that who may read them stays the policy's.
+    let offered = tache.as_deref().is_none_or(|t| offers(&JOBS, t));
+    if !offered {
+        form.errors
+            .insert("tache".into(), "Choisissez une tâche de la liste.".into());
+    }
+    // The list offers them as enums are named (`WEEKLY_DIGEST`); the API
+    // takes the job's name (`weekly_digest`).
+    let job = tache
+        .as_deref()
+        .filter(|_| offered)
+        .map(str::to_ascii_lowercase);
+    let mut notice = None;
+    let read = |q: &RunsQuery| {
+        page.run(
+            "query($first: Int!, $after: String, $job: String) {
+                scheduledJobRuns(first: $first, after: $after, job: $job) {
+                    edges { node { job tick startedAt finishedAt succeeded items error } }
+                    pageInfo { endCursor hasNextPage } } }",
+            json!({ "first": PAGE_SIZE, "after": given(&q.apres), "job": job }),
+        )
+    };
+    let mut out = read(&q).await;
+    // A page's link no longer valid: the list from its start, saying so.
+    if out.bad_cursor() {
+        q.apres.clear();
+        notice = Some(STALE_PAGE.to_owned());
+        out = read(&q).await;
+    }
+    // Who may read them is the policy's: a mediator is refused.
+    if out
+        .errors
+        .iter()
+        .any(|e| e.code.as_deref() == Some("FORBIDDEN"))
+    {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Accès réservé",
+            "Les tâches planifiées sont réservées aux responsables et administrateurs de la structure.",
         );
     }
-    let mut notice = None;
-    let mut runs = Vec::new();
-    let mut next = None;
-    let mut status = StatusCode::OK;
-    if form.errors.is_empty() {
-        let read = |q: &RunsQuery| {
-            page.run(
-                "query($first: Int!, $after: String, $job: String) {
-                    scheduledJobRuns(first: $first, after: $after, job: $job) {
-                        edges { node { job tick startedAt finishedAt succeeded items error } }
-                        pageInfo { endCursor hasNextPage } } }",
-                json!({ "first": PAGE_SIZE, "after": given(&q.apres), "job": tache }),
-            )
-        };
-        let mut out = read(&q).await;
-        // A page's link no longer valid: the list from its start, saying so.
-        if out.bad_cursor() {
-            q.apres.clear();
-            notice = Some(STALE_PAGE.to_owned());
-            out = read(&q).await;
-        }
-        // Who may read them is the policy's: a mediator is refused.
-        if out
-            .errors
-            .iter()
-            .any(|e| e.code.as_deref() == Some("FORBIDDEN"))
-        {
-            return message(
-                StatusCode::FORBIDDEN,
-                "Accès réservé",
-                "Les tâches planifiées se consultent par les responsables et administrateurs de la structure.",
-            );
-        }
-        let answer: Answer = read_or_return!(out);
-        let (rows, after) = answer.scheduled_job_runs.split();
-        runs = rows.into_iter().map(Row::of).collect();
-        next = after;
+    let answer: Answer = read_or_return!(out);
+    let (rows, after) = answer.scheduled_job_runs.split();
+    let (runs, next, status) = if offered {
+        (
+            rows.into_iter().map(Row::of).collect(),
+            after,
+            StatusCode::OK,
+        )
     } else {
-        status = StatusCode::UNPROCESSABLE_ENTITY;
-    }
+        (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
+    };
     let search = [("tache", q.tache.as_str())];
     let pager = Pager {
         next: next.map(|cursor| {
@@ -172,10 +174,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<RunsQuery>) -> Response
     let body = RunsTemplate {
         nav: page.nav(notice),
         form,
-        jobs: ScheduledJob::ALL
-            .iter()
-            .map(|j| (j.name(), j.label()))
-            .collect(),
+        jobs: &JOBS,
         runs,
         searched: tache.is_some(),
         pager,

@@ -13,6 +13,7 @@ use passerelle_domain::immersion::{
 use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use passerelle_domain::person::{ExitReasonKind, PersonStage};
 use passerelle_domain::values::{AgeBand, ContractType};
+use passerelle_graphql::{DeliveryState, ScheduledJob};
 
 /// Each value as the API names it (`DISCOVER_JOB_OR_SECTOR`), with its label.
 fn options<T: Labelled>() -> Vec<(&'static str, &'static str)> {
@@ -51,6 +52,8 @@ pub(crate) static AGE_BANDS: Options = LazyLock::new(options::<AgeBand>);
 pub(crate) static CLOSE_REASONS: Options = LazyLock::new(options::<NeedCloseReasonKind>);
 pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);
 pub(crate) static EXIT_REASONS: Options = LazyLock::new(options::<ExitReasonKind>);
+pub(crate) static DELIVERY_STATES: Options = LazyLock::new(options::<DeliveryState>);
+pub(crate) static JOBS: Options = LazyLock::new(options::<ScheduledJob>);
 
 /// Where a person stands in their accompaniment, as the people list's
 /// filter offers it, in the order of a path.

@@ -2,41 +2,20 @@
 //! page at a time: what each mail is, to whom (by role, never the address),
 //! where it stands, and the mail server's last answer; searched by state or
 //! by immersion (an immersion's page links to its own). A mail that failed
-//! is sent again from here (`deliveryRetry`). Every structure's mails for
-//! an administrator, as the API lists them.
+//! is sent again from here (`deliveryRetry`). The viewer's structure's
+//! mails only, whatever the role (`policy::mail_structure`).
 
 use askama::Template;
 use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_graphql::DeliveryState;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Paged, moment, read_or_return};
+use crate::answer::{Code, Paged, moment, read_or_return};
+use crate::labels::{DELIVERY_STATES, offers};
 use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href};
-
-/// A state as the API names it (`FAILED`), read into the outbox's type.
-#[derive(Clone, Copy, Debug)]
-struct State(DeliveryState);
-
-impl<'de> Deserialize<'de> for State {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        DeliveryState::parse(&name.to_ascii_lowercase())
-            .map(State)
-            .ok_or_else(|| serde::de::Error::custom("unknown delivery state"))
-    }
-}
-
-/// Each state as the list's filter offers it: as the API names it, with
-/// its label.
-fn states() -> Vec<(String, &'static str)> {
-    DeliveryState::ALL
-        .iter()
-        .map(|s| (s.as_str().to_ascii_uppercase(), s.label()))
-        .collect()
-}
 
 /// The list's search and where its page starts, as its URL gives them.
 #[derive(Debug, Default, Deserialize)]
@@ -47,7 +26,7 @@ pub(crate) struct MailsQuery {
     /// An immersion's id: its mails only.
     #[serde(default)]
     immersion: String,
-    /// The cursor the page starts after.
+    /// The cursor the page starts after (a mail's id).
     #[serde(default)]
     apres: String,
     /// What was just done, to say so.
@@ -59,6 +38,15 @@ impl MailsQuery {
     fn search(&self) -> [(&'static str, &str); 2] {
         [("etat", &self.etat), ("immersion", &self.immersion)]
     }
+
+    /// The search and the page it is on, to come back to after an action.
+    fn here(&self) -> [(&'static str, &str); 3] {
+        [
+            ("etat", &self.etat),
+            ("immersion", &self.immersion),
+            ("apres", &self.apres),
+        ]
+    }
 }
 
 #[derive(Deserialize)]
@@ -67,7 +55,7 @@ struct Mail {
     id: String,
     label: String,
     recipient: String,
-    state: State,
+    state: Code<DeliveryState>,
     attempts: i32,
     created_at: String,
     sent_at: Option<String>,
@@ -117,7 +105,7 @@ impl Row {
             id: m.id,
             label: m.label,
             recipient: m.recipient,
-            state: m.state.0.label(),
+            state: m.state.french(),
             when,
             last_answer: m.last_answer,
             immersion: m.immersion_id,
@@ -132,9 +120,11 @@ impl Row {
 struct MailsTemplate {
     nav: Nav,
     form: FormState,
-    states: Vec<(String, &'static str)>,
+    states: &'static [(&'static str, &'static str)],
     /// The immersion searched by, to say so and to keep it in the forms.
     immersion: String,
+    /// The page the list is on, kept by the forms that send a mail again.
+    apres: String,
     mails: Vec<Row>,
     searched: bool,
     pager: Pager,
@@ -159,15 +149,13 @@ impl Page {
         let mut form = FormState::with(&q.search());
         let mut notice = (q.fait == "renvoye")
             .then(|| "Le courriel est de nouveau à envoyer : il part dans un instant.".to_owned());
-        let etat = given(&q.etat).map(str::to_ascii_uppercase);
+        let etat = given(&q.etat).map(str::to_owned);
         if etat
             .as_deref()
-            .is_some_and(|e| DeliveryState::parse(&e.to_ascii_lowercase()).is_none())
+            .is_some_and(|e| !offers(&DELIVERY_STATES, e))
         {
-            form.errors.insert(
-                "etat".into(),
-                "Cet état n'est pas l'un de ceux que la liste propose.".into(),
-            );
+            form.errors
+                .insert("etat".into(), "Choisissez un état de la liste.".into());
         }
         let mut rows = Vec::new();
         let mut next = None;
@@ -197,22 +185,12 @@ impl Page {
                 notice = Some(STALE_PAGE.to_owned());
                 out = read(&q).await;
             }
-            if out.errors.is_empty() {
-                let answer: Answer = read_or_return!(out);
-                let (mails, after) = answer.mail_deliveries.split();
-                rows = mails.into_iter().map(Row::of).collect();
-                next = after;
-            } else {
-                form.absorb(
-                    &out.errors,
-                    &[("state", "etat"), ("immersionId", "immersion")],
-                );
-                // An immersion's id that is not one is named above the list.
-                if let Some(e) = form.errors.remove("immersion") {
-                    form.general = Some(e);
-                }
-                status = StatusCode::UNPROCESSABLE_ENTITY;
-            }
+            // An immersion's id that designates nothing is a page that does
+            // not exist, as every page's id (`Outcome::read`).
+            let answer: Answer = read_or_return!(out);
+            let (mails, after) = answer.mail_deliveries.split();
+            rows = mails.into_iter().map(Row::of).collect();
+            next = after;
         } else {
             status = StatusCode::UNPROCESSABLE_ENTITY;
         }
@@ -236,7 +214,8 @@ impl Page {
             searched: search.iter().any(|(_, v)| given(v).is_some()),
             immersion: given(&q.immersion).unwrap_or_default().to_owned(),
             form,
-            states: states(),
+            states: &DELIVERY_STATES,
+            apres: q.apres.clone(),
             mails: rows,
             pager,
         }
@@ -259,6 +238,8 @@ pub(crate) struct RetryForm {
     etat: String,
     #[serde(default)]
     immersion: String,
+    #[serde(default)]
+    apres: String,
 }
 
 pub(crate) async fn retry(
@@ -275,6 +256,7 @@ pub(crate) async fn retry(
     let q = MailsQuery {
         etat: f.etat,
         immersion: f.immersion,
+        apres: f.apres,
         ..MailsQuery::default()
     };
     let out = page
@@ -284,19 +266,24 @@ pub(crate) async fn retry(
         )
         .await;
     let Some(error) = out.errors.first() else {
-        let mut query = q.search().to_vec();
+        let mut query = q.here().to_vec();
         query.push(("fait", "renvoye"));
         return page.redirect(&list_href("/courriels", &query), out.cookies);
     };
-    let status = match error.code.as_deref() {
-        Some("NOT_FOUND") => StatusCode::NOT_FOUND,
-        Some("CONFLICT") => StatusCode::CONFLICT,
-        Some("FORBIDDEN") => StatusCode::FORBIDDEN,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    // Said as the page says mails; the API's own words otherwise.
+    let (status, message) = match error.code.as_deref() {
+        Some("NOT_FOUND") => (
+            StatusCode::NOT_FOUND,
+            "Ce courriel n'existe pas, ou pas pour votre structure.".to_owned(),
+        ),
+        Some("CONFLICT") => (
+            StatusCode::CONFLICT,
+            "Seul un courriel en échec se renvoie : celui-ci est déjà reparti, ou envoyé."
+                .to_owned(),
+        ),
+        Some("FORBIDDEN") => (StatusCode::FORBIDDEN, error.message.clone()),
+        _ => (StatusCode::UNPROCESSABLE_ENTITY, error.message.clone()),
     };
-    let refusal = Refusal {
-        mail: id,
-        message: error.message.clone(),
-    };
+    let refusal = Refusal { mail: id, message };
     page.mails_page(q, status, Some(refusal)).await
 }
