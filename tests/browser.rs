@@ -6746,13 +6746,7 @@ async fn a_failed_mail_is_sent_again_from_the_mails_page() {
     };
     let db = TestDb::new().await;
     let dir = data_dir();
-    // Nothing listens on port 9: every attempt fails, and one is all.
-    let (server, staff) = started_with(&db, &dir, |cmd| {
-        cmd.env("PASSERELLE_MAIL__SMTP_URL", "smtp://127.0.0.1:9")
-            .env("PASSERELLE_MAIL__MAX_ATTEMPTS", "1")
-            .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100");
-    })
-    .await;
+    let (server, staff) = started_with(&db, &dir, mail_refused).await;
     let person = enroll(&server, &staff, Some("awa@exemple.fr")).await;
     let employer = boulangerie_with_lucie(&server, &staff).await;
     propose(&server, &staff, &person, &employer).await;
@@ -6863,14 +6857,7 @@ async fn a_manager_reads_the_scheduled_jobs_runs() {
     };
     let db = TestDb::new().await;
     let dir = data_dir();
-    // The reminders every second, the other jobs off.
-    let (server, _) = started_with(&db, &dir, |cmd| {
-        cmd.env("PASSERELLE_SCHEDULES__REMINDERS", "* * * * * *")
-            .env("PASSERELLE_SCHEDULES__POLL_INTERVAL_SECS", "1")
-            .env("PASSERELLE_SCHEDULES__WEEKLY_DIGEST", "")
-            .env("PASSERELLE_SCHEDULES__RETENTION", "");
-    })
-    .await;
+    let (server, _) = started_with(&db, &dir, reminders_every_second).await;
     create_staff(
         &db,
         &dir,

@@ -2127,13 +2127,7 @@ async fn a_drafted_convention_is_changed_and_the_person_reads_her_outcomes() {
 async fn a_failed_mail_is_listed_and_sent_again_from_the_mails_page() {
     let db = TestDb::new().await;
     let dir = data_dir();
-    // Nothing listens on port 9: every attempt fails, and one is all.
-    let (server, token) = started_with(&db, &dir, |cmd| {
-        cmd.env("PASSERELLE_MAIL__SMTP_URL", "smtp://127.0.0.1:9")
-            .env("PASSERELLE_MAIL__MAX_ATTEMPTS", "1")
-            .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100");
-    })
-    .await;
+    let (server, token) = started_with(&db, &dir, mail_refused).await;
     let person = enroll(&server, &token, Some("awa@exemple.fr")).await;
     let employer = register_employer(&server, &token, &siret(1), "Boulangerie du Port").await;
     let immersion = propose(&server, &token, &person, &employer).await;
@@ -2354,6 +2348,23 @@ async fn a_referent_records_a_disability_recognition_from_her_file() {
     assert_eq!(answer.status(), 403);
 }
 
+/// Lucie Bernard added as a contact of the establishment `employer` by
+/// the structure of `token`'s session: her id as a contact.
+async fn lucie_added(server: &Server, token: &str, employer: &str) -> String {
+    let added = gql(
+        server,
+        Some(token),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
+            email: \"lucie@boulangerie-du-port.fr\" }) { employer { contacts { id } } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    added["data"]["employerContactAdd"]["employer"]["contacts"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_owned()
+}
+
 /// The structure that added a contact erases its details at its request
 /// from the establishment's file, after ticking the confirmation.
 #[tokio::test]
@@ -2363,18 +2374,7 @@ async fn a_contact_is_erased_at_its_request_from_the_establishments_file() {
     let (server, token) = started(&db, &dir).await;
     let employer = register_employer(&server, &token, &siret(2), "Boulangerie du Port").await;
     let e = employer.as_str().unwrap();
-    let added = gql(
-        &server,
-        Some(&token),
-        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
-            email: \"lucie@boulangerie-du-port.fr\" }) { employer { contacts { id } } } }",
-        json!({ "e": e }),
-    )
-    .await;
-    let contact = added["data"]["employerContactAdd"]["employer"]["contacts"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{added}"))
-        .to_owned();
+    let contact = lucie_added(&server, &token, e).await;
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
     let file = get_with(&server, &format!("/employers/{e}"), &cookies)
         .await
@@ -2440,18 +2440,7 @@ async fn only_the_structure_that_added_a_contact_erases_it() {
     let other = login(&server, "yanis@capemploi-nantes.fr").await;
     let employer = register_employer(&server, &token, &siret(3), "Boulangerie du Port").await;
     let e = employer.as_str().unwrap();
-    let added = gql(
-        &server,
-        Some(&other),
-        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Lucie Bernard\",
-            email: \"lucie@boulangerie-du-port.fr\" }) { employer { contacts { id } } } }",
-        json!({ "e": e }),
-    )
-    .await;
-    let contact = added["data"]["employerContactAdd"]["employer"]["contacts"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{added}"))
-        .to_owned();
+    let contact = lucie_added(&server, &other, e).await;
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
     let file = get_with(&server, &format!("/employers/{e}"), &cookies)
         .await
@@ -2495,14 +2484,7 @@ async fn only_the_structure_that_added_a_contact_erases_it() {
 async fn a_manager_reads_the_scheduled_jobs_runs() {
     let db = TestDb::new().await;
     let dir = data_dir();
-    // The reminders every second, the other jobs off.
-    let (server, _) = started_with(&db, &dir, |cmd| {
-        cmd.env("PASSERELLE_SCHEDULES__REMINDERS", "* * * * * *")
-            .env("PASSERELLE_SCHEDULES__POLL_INTERVAL_SECS", "1")
-            .env("PASSERELLE_SCHEDULES__WEEKLY_DIGEST", "")
-            .env("PASSERELLE_SCHEDULES__RETENTION", "");
-    })
-    .await;
+    let (server, _) = started_with(&db, &dir, reminders_every_second).await;
     create_staff(
         &db,
         &dir,

@@ -323,6 +323,23 @@ pub async fn started_with(
     (server, token)
 }
 
+/// A server's mail sent to a port nothing listens on, once, looked for
+/// every 100 ms: every mail fails at once, as with an SMTP server down.
+pub fn mail_refused(cmd: &mut Command) {
+    cmd.env("PASSERELLE_MAIL__SMTP_URL", "smtp://127.0.0.1:9")
+        .env("PASSERELLE_MAIL__MAX_ATTEMPTS", "1")
+        .env("PASSERELLE_MAIL__POLL_INTERVAL_MS", "100");
+}
+
+/// A server's scheduled reminders every second (looked for every second),
+/// the other jobs off: runs to read without waiting for a day.
+pub fn reminders_every_second(cmd: &mut Command) {
+    cmd.env("PASSERELLE_SCHEDULES__REMINDERS", "* * * * * *")
+        .env("PASSERELLE_SCHEDULES__POLL_INTERVAL_SECS", "1")
+        .env("PASSERELLE_SCHEDULES__WEEKLY_DIGEST", "")
+        .env("PASSERELLE_SCHEDULES__RETENTION", "");
+}
+
 /// Registers an employer in Nantes; its id.
 pub async fn register_employer(server: &Server, token: &str, siret: &str, name: &str) -> Value {
     let answer = gql(

@@ -234,12 +234,8 @@ pub(crate) async fn list(page: Page, Query(q): Query<MailsQuery>) -> Response {
 pub(crate) struct RetryForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default)]
-    etat: String,
-    #[serde(default)]
-    immersion: String,
-    #[serde(default)]
-    apres: String,
+    #[serde(flatten)]
+    list: MailsQuery,
 }
 
 pub(crate) async fn retry(
@@ -253,11 +249,10 @@ pub(crate) async fn retry(
     if page.viewer.user.is_none() {
         return page.sign_in_first();
     }
+    // What was just done is this form's to say, not the list's.
     let q = MailsQuery {
-        etat: f.etat,
-        immersion: f.immersion,
-        apres: f.apres,
-        ..MailsQuery::default()
+        fait: String::new(),
+        ..f.list
     };
     let out = page
         .run(
