@@ -49,7 +49,8 @@ impl Recognition {
         let what = match self.recognised {
             Some(true) => "Reconnaissance (RQTH) en cours de validité",
             Some(false) => "Pas de reconnaissance (RQTH)",
-            None => "(effacé)",
+            // Erased with her personal data: the day alone would say nothing.
+            None => return "(effacé)".to_owned(),
         };
         format!("{what} au {}", self.recorded_on.french())
     }
