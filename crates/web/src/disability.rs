@@ -168,10 +168,5 @@ pub(crate) async fn record(
     }
     // Her consent missing is said above the form: no field of it is wrong.
     state.absorb(&out.errors, &[("recordedOn", "le")]);
-    let status = match out.errors.first().and_then(|e| e.code.as_deref()) {
-        Some("FORBIDDEN") => StatusCode::FORBIDDEN,
-        Some("NOT_FOUND") => StatusCode::NOT_FOUND,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    page.disability_page(&id, status, state).await
+    page.disability_page(&id, out.refusal_status(), state).await
 }

@@ -286,10 +286,6 @@ pub(crate) async fn erase(
     }
     let mut state = FormState::with(&[("confirme", &f.confirme)]);
     state.absorb(&out.errors, &[("confirm", "confirme")]);
-    let status = match out.errors.first().and_then(|e| e.code.as_deref()) {
-        Some("NOT_FOUND") => StatusCode::NOT_FOUND,
-        Some("FORBIDDEN") => StatusCode::FORBIDDEN,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    page.remove_page(&id, &contact, status, None, state).await
+    page.remove_page(&id, &contact, out.refusal_status(), None, state)
+        .await
 }

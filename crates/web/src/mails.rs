@@ -276,8 +276,7 @@ pub(crate) async fn retry(
             "Seul un courriel en échec se renvoie : celui-ci est déjà reparti, ou envoyé."
                 .to_owned(),
         ),
-        Some("FORBIDDEN") => (StatusCode::FORBIDDEN, error.message.clone()),
-        _ => (StatusCode::UNPROCESSABLE_ENTITY, error.message.clone()),
+        _ => (out.refusal_status(), error.message.clone()),
     };
     let refusal = Refusal { mail: id, message };
     page.mails_page(q, status, Some(refusal)).await

@@ -680,6 +680,17 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// The status of a form's answer the API refused: what was acted on
+    /// not found (404), the viewer not allowed (403), else a value the
+    /// form shows refused (422).
+    pub(crate) fn refusal_status(&self) -> StatusCode {
+        match self.errors.first().and_then(|e| e.code.as_deref()) {
+            Some("NOT_FOUND") => StatusCode::NOT_FOUND,
+            Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
     /// Whether the API refused a page's cursor (`after`): a link made
     /// before the list changed, or edited by hand.
     pub(crate) fn bad_cursor(&self) -> bool {
