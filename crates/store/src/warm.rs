@@ -99,7 +99,8 @@ impl Warm {
 
     /// A connection: a kept one used within the last seconds, else one
     /// kept meanwhile or the pool's (which pings one idle too long before
-    /// handing it out), whichever comes first.
+    /// handing it out), whichever comes first; while the pool is not full,
+    /// the one it opens for this caller.
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
         let mut waiting = None;
         // One wait on the pool for the whole call, polled only once the
@@ -134,6 +135,20 @@ impl Warm {
             if let Some(conn) = found {
                 drop(waiting);
                 return Ok(self.wrap(conn));
+            }
+            // While the pool may still open a connection, its wait would
+            // open one for this caller, and a connection kept meanwhile
+            // would drop that wait half-way: the server forks a backend for
+            // each such attempt and then finds its client gone. Under a
+            // steady load that is thousands of attempts a second, enough to
+            // fill the server's listen queue, after which every new
+            // connection, of any pool or process, fails at once (EAGAIN on
+            // its socket). So the caller waits for the connection being
+            // opened for it; kept ones are raced only once the pool is full,
+            // when its wait opens nothing.
+            if self.pool.size() < self.pool.options().get_max_connections() {
+                drop(waiting);
+                return Ok(self.wrap(from_pool.await?));
             }
             tokio::select! {
                 () = kept_one => {}

@@ -408,6 +408,127 @@ async fn a_caller_waiting_for_a_command_connection_is_not_passed_over() {
         .unwrap();
 }
 
+/// Relays connections to the test's PostgreSQL through a Unix socket in
+/// `dir`, counting those opened: what a pool attempted, where the server
+/// counts only those that got through.
+async fn counting_relay(
+    dir: &std::path::Path,
+    options: &sqlx::postgres::PgConnectOptions,
+) -> Arc<std::sync::atomic::AtomicUsize> {
+    let listener =
+        tokio::net::UnixListener::bind(dir.join(format!(".s.PGSQL.{}", options.get_port())))
+            .unwrap();
+    let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = opened.clone();
+    let (socket, host, port) = (
+        options.get_socket().cloned(),
+        options.get_host().to_owned(),
+        options.get_port(),
+    );
+    tokio::spawn(async move {
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (socket, host) = (socket.clone(), host.clone());
+            // A server that refuses (its listen queue full) closes the
+            // client's connection: the pool sees the error it would see.
+            tokio::spawn(async move {
+                let _ = match socket {
+                    Some(dir) => {
+                        let path = dir.join(format!(".s.PGSQL.{port}"));
+                        match tokio::net::UnixStream::connect(path).await {
+                            Ok(mut server) => {
+                                tokio::io::copy_bidirectional(&mut client, &mut server).await
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => match tokio::net::TcpStream::connect((host, port)).await {
+                        Ok(mut server) => {
+                            tokio::io::copy_bidirectional(&mut client, &mut server).await
+                        }
+                        Err(e) => Err(e),
+                    },
+                };
+            });
+        }
+    });
+    opened
+}
+
+/// Under a steady load on a command path whose pool is not full yet (a
+/// start, or connections closed by the server), every connection the pool
+/// begins to open is opened to the end: a caller served meanwhile by a
+/// connection kept warm no longer drops the one being opened for it.
+/// Dropped half-way, each costs the server a backend forked for a client
+/// already gone; thousands a second filled its listen queue, and every new
+/// connection then failed at once (`EAGAIN`), sessions' lookups with them.
+#[tokio::test]
+async fn the_command_path_abandons_no_connection_it_opens() {
+    let db = TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("passerelle-relay-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let options = db.pool.connect_options().as_ref().clone();
+    let attempted = counting_relay(&dir, &options).await;
+    // The readers' pool, through the relay: the command path's is made from
+    // it, and opens nothing before it is used.
+    let readers = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(20)
+        .connect_lazy_with(options.socket(&dir));
+    let store = passerelle_store::Store::new(
+        readers,
+        passerelle_store::Keyring::new(&passerelle_store::MasterKey::generate()),
+        passerelle_store::Upcasters::default(),
+    );
+    let mut counting = db.pool.acquire().await.unwrap();
+    let before = client_backends(&mut counting).await;
+    // Sixteen callers, more than the command path has connections, each
+    // taking a connection, running a statement and giving it back: two
+    // first, whose connections are kept and taken again while the other
+    // fourteen come, and find the pool opening connections.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for n in 0..16 {
+        if n == 2 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let (store, stop) = (store.clone(), stop.clone());
+        callers.push(tokio::spawn(async move {
+            let mut served = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut conn = store.acquire_warm().await?;
+                sqlx::query("select 1").execute(&mut *conn).await?;
+                conn.finished();
+                drop(conn);
+                served += 1;
+                // What a request does besides: the connection meanwhile is
+                // kept, and wakes a caller waiting.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Ok::<_, sqlx::Error>(served)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut served = 0;
+    for caller in callers {
+        served += caller.await.unwrap().expect("every caller served");
+    }
+    let opened = client_backends(&mut counting).await - before;
+    let attempted = attempted.load(std::sync::atomic::Ordering::SeqCst);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(served > 1000, "the callers were served: {served}");
+    assert_eq!(
+        i64::try_from(attempted).unwrap(),
+        opened,
+        "every connection attempted was opened and kept ({served} statements)"
+    );
+    assert!(
+        opened <= i64::from(store.pool().options().get_max_connections() / 2),
+        "no more than the command path's pool holds: {opened}"
+    );
+}
+
 /// Closing the readers' pool closes the command path's too, its kept
 /// connections with it; closing the store waits for neither of them.
 #[tokio::test]
