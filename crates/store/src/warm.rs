@@ -99,16 +99,14 @@ impl Warm {
 
     /// A connection: a kept one used within the last seconds, else one
     /// kept meanwhile or the pool's (which pings one idle too long before
-    /// handing it out), whichever comes first; while the pool is not full,
-    /// the one it opens for this caller.
+    /// handing it out), whichever comes first.
     pub async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
         let mut waiting = None;
-        // One wait on the pool for the whole call, polled only once the
+        // One wait on the pool for the whole call, started only once the
         // stash is found empty: woken and passed over, the caller keeps its
         // place in the pool's line, its timeout and any connection the pool
         // is opening for it.
-        let from_pool = self.pool.acquire();
-        let mut from_pool = std::pin::pin!(from_pool);
+        let mut from_pool = None;
         loop {
             // Listening before looking: a connection kept after the look
             // wakes this caller.
@@ -136,28 +134,42 @@ impl Warm {
                 drop(waiting);
                 return Ok(self.wrap(conn));
             }
-            // While the pool may still open a connection, its wait would
-            // open one for this caller, and a connection kept meanwhile
-            // would drop that wait half-way: the server forks a backend for
-            // each such attempt and then finds its client gone. Under a
-            // steady load that is thousands of attempts a second, enough to
-            // fill the server's listen queue, after which every new
-            // connection, of any pool or process, fails at once (EAGAIN on
-            // its socket). So the caller waits for the connection being
-            // opened for it; kept ones are raced only once the pool is full,
-            // when its wait opens nothing.
-            if self.pool.size() < self.pool.options().get_max_connections() {
-                drop(waiting);
-                return Ok(self.wrap(from_pool.await?));
-            }
+            let from_pool = from_pool.get_or_insert_with(|| self.pool_wait());
             tokio::select! {
                 () = kept_one => {}
-                conn = &mut from_pool => {
+                conn = from_pool => {
                     drop(waiting);
                     return Ok(self.wrap(conn?));
                 }
             }
         }
+    }
+
+    /// The pool's wait for one caller. While the pool is not full, that
+    /// wait opens a connection, and a caller served meanwhile by a kept one
+    /// would drop it half-way: the server forks a backend for each such
+    /// attempt, then finds its client gone. Under a steady load that was
+    /// thousands of attempts a second, enough to fill the server's listen
+    /// queue, after which every new connection, of any pool or process,
+    /// failed at once (`EAGAIN` on its socket) and sessions' lookups with
+    /// them. So the wait then runs on a task of its own, which opens the
+    /// connection to the end and keeps it for the next caller if this one
+    /// has gone. Once the pool is full its wait opens nothing, and is
+    /// dropped with the caller as any other.
+    fn pool_wait(&self) -> PoolWait {
+        if self.pool.size() >= self.pool.options().get_max_connections() {
+            let pool = self.pool.clone();
+            return Box::pin(async move { pool.acquire().await });
+        }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let warm = self.clone();
+        tokio::spawn(async move {
+            let acquired = warm.pool.acquire().await;
+            if let Err(Ok(conn)) = sender.send(acquired) {
+                warm.give(conn);
+            }
+        });
+        Box::pin(async move { receiver.await.unwrap_or(Err(sqlx::Error::WorkerCrashed)) })
     }
 
     /// Keeps a connection whose statements all completed, and wakes a
@@ -188,6 +200,11 @@ impl Warm {
 }
 
 type Kept = Mutex<Stash>;
+
+/// A caller's wait on the pool ([`Warm::pool_wait`]).
+type PoolWait = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<PoolConnection<Postgres>, sqlx::Error>> + Send>,
+>;
 
 #[derive(Debug, Default)]
 struct Stash {
