@@ -136,11 +136,15 @@ impl Warm {
             }
             let from_pool = from_pool.get_or_insert_with(|| self.pool_wait());
             tokio::select! {
-                () = kept_one => {}
+                // The pool's connection first when both are there: the kept
+                // one stays for the next caller, where the pool's, dropped
+                // here, would go back through the pool's ping.
+                biased;
                 conn = from_pool => {
                     drop(waiting);
                     return Ok(self.wrap(conn?));
                 }
+                () = kept_one => {}
             }
         }
     }
@@ -154,8 +158,14 @@ impl Warm {
     /// failed at once (`EAGAIN` on its socket) and sessions' lookups with
     /// them. So the wait then runs on a task of its own, which opens the
     /// connection to the end and keeps it for the next caller if this one
-    /// has gone. Once the pool is full its wait opens nothing, and is
-    /// dropped with the caller as any other.
+    /// has gone.
+    ///
+    /// Once the pool is full the wait stays the caller's, dropped with it:
+    /// a task for each caller served by a kept connection would stand in
+    /// the pool's line up to its timeout. Such a wait still opens a
+    /// connection now and then (the idle one it was given failed its ping,
+    /// or the pool lost one meanwhile), and may drop it half-way; the pool
+    /// is then no longer full, and the next callers' waits run on tasks.
     fn pool_wait(&self) -> PoolWait {
         if self.pool.size() >= self.pool.options().get_max_connections() {
             let pool = self.pool.clone();
@@ -169,6 +179,7 @@ impl Warm {
                 warm.give(conn);
             }
         });
+        // No answer: the task panicked, or the runtime is shutting down.
         Box::pin(async move { receiver.await.unwrap_or(Err(sqlx::Error::WorkerCrashed)) })
     }
 
