@@ -425,7 +425,7 @@ pub(crate) async fn serve(
     config: &Config,
     pool: &sqlx::PgPool,
     projections: &Projections,
-) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
     crate::wiring::open_command_path(projections).await;
     let api = Arc::new(OnceLock::new());
     let _ = api.set(crate::wiring::api_over(
@@ -443,13 +443,13 @@ pub(crate) async fn serve(
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let serving = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
+    let head_within = config.api.request_read_within();
+    let serving = tokio::spawn(crate::listen::serve(
+        listener,
+        app,
+        head_within,
+        std::future::pending(),
+    ));
     Ok((base, serving))
 }
 

@@ -264,6 +264,11 @@ pub struct ApiConfig {
     pub introspection: bool,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's head, then as many for its
+    /// body: past them the connection is closed (the head) or the request
+    /// refused with 408 (the body). A client sending a byte now and then
+    /// would otherwise hold a connection for as long as it liked.
+    pub request_read_seconds: u64,
     /// How long a login session lasts, in hours.
     pub session_hours: i64,
     /// How long a magic link stays usable, in minutes.
@@ -306,6 +311,7 @@ impl Default for ApiConfig {
             max_aliases: 50,
             introspection: true,
             max_body_bytes: 256 * 1024,
+            request_read_seconds: 10,
             session_hours: 12,
             magic_link_minutes: 30,
             magic_links_in_log: false,
@@ -370,6 +376,11 @@ impl Default for ProjectionsConfig {
 }
 
 impl ApiConfig {
+    /// How long a request's head, then its body, may take to arrive.
+    pub fn request_read_within(&self) -> Duration {
+        Duration::from_secs(self.request_read_seconds.clamp(1, 3600))
+    }
+
     /// The login and magic-link limits.
     pub fn throttle(&self) -> passerelle_graphql::ThrottleSettings {
         passerelle_graphql::ThrottleSettings {

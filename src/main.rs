@@ -8,6 +8,7 @@ mod database;
 mod demo;
 mod fence;
 mod graphiql;
+mod listen;
 mod server;
 mod standby;
 mod telemetry;
@@ -385,13 +386,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         server::shutdown_signal().await;
         let _ = stop.send(true);
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(signalled)
-    .await
-    .context("HTTP server failed")?;
+    listen::serve(listener, app, config.api.request_read_within(), signalled).await;
 
     let deadline = tokio::time::Instant::now() + config.shutdown_timeout();
     if tokio::time::timeout_at(deadline, lifecycle.sockets_closed())

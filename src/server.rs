@@ -99,6 +99,8 @@ pub struct HttpSettings {
     /// Browser origins allowed to open `/graphql/ws`, besides the request's
     /// own host.
     pub allowed_origins: Arc<Vec<String>>,
+    /// How long a request's body may take to arrive once its head has.
+    pub body_within: Duration,
 }
 
 impl HttpSettings {
@@ -111,13 +113,14 @@ impl HttpSettings {
             max_body_bytes: config.api.max_body_bytes,
             graphiql: config.api.graphiql,
             allowed_origins: Arc::new(allowed_origins),
+            body_within: config.api.request_read_within(),
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     let pages = passerelle_web::router(state.api.clone());
-    let max_body_bytes = state.http.max_body_bytes;
+    let (max_body_bytes, body_within) = (state.http.max_body_bytes, state.http.body_within);
     let mut graphql = axum::routing::post(graphql);
     if state.http.graphiql {
         graphql = graphql.get(crate::graphiql::page);
@@ -137,7 +140,10 @@ pub fn router(state: AppState) -> Router {
         // Every extractor that reads a body (forms, JSON, bytes) stops at
         // the limit; `limit_body` refuses a declared length over it first.
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn_with_state(max_body_bytes, limit_body))
+        .layer(middleware::from_fn_with_state(
+            (max_body_bytes, body_within),
+            limit_body,
+        ))
         // Outside the refusals above, so that theirs keep the navigation too.
         .layer(middleware::from_fn_with_state(
             state.api.clone(),
@@ -147,10 +153,18 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Refuses a body declared larger than the limit before reading any of it,
-/// and gives every refusal of the HTTP layer (too large, malformed form,
-/// wrong method or media type) a French answer instead of the framework's
-/// English text: JSON for the API, a page for the pages.
-async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
+/// reads the body whole within `within` (408 past it: a client sending a
+/// byte now and then would otherwise hold the connection and its task for
+/// as long as it liked), and gives every refusal of the HTTP layer (too
+/// large, too slow, malformed form, wrong method or media type) a French
+/// answer instead of the framework's English text: JSON for the API, a page
+/// for the pages.
+async fn limit_body(
+    State((max, within)): State<(usize, Duration)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::body::HttpBody;
     let api = is_api(request.uri().path());
     let declared = request
         .headers()
@@ -160,7 +174,19 @@ async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> R
     if declared.is_some_and(|n| n > max as u64) {
         return refusal(StatusCode::PAYLOAD_TOO_LARGE, max, api);
     }
-    let response = next.run(request).await;
+    let (parts, body) = request.into_parts();
+    let body = if body.is_end_stream() {
+        body
+    } else {
+        // Bodies are read whole by every route that takes one (forms, the
+        // API's JSON), within the same limit: reading it here costs no more.
+        match tokio::time::timeout(within, axum::body::to_bytes(body, max)).await {
+            Ok(Ok(bytes)) => axum::body::Body::from(bytes),
+            Ok(Err(_)) => return refusal(StatusCode::PAYLOAD_TOO_LARGE, max, api),
+            Err(_) => return refusal(StatusCode::REQUEST_TIMEOUT, max, api),
+        }
+    };
+    let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status();
     let plain_text = response
         .headers()
@@ -189,6 +215,9 @@ fn refusal(status: StatusCode, max: usize, api: bool) -> Response {
         }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             "Ce type de contenu n'est pas accepté ici.".to_owned()
+        }
+        StatusCode::REQUEST_TIMEOUT => {
+            "La requête est arrivée trop lentement : envoyez-la de nouveau.".to_owned()
         }
         _ => "La requête est mal formée : vérifiez ce qui a été envoyé.".to_owned(),
     };

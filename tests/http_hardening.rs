@@ -209,6 +209,73 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
     );
 }
 
+/// A client sending a request's first bytes and no more, or a body a byte
+/// now and then, no longer holds its connection for as long as it likes:
+/// the head is closed on after `api.request_read_seconds`, a body that has
+/// not arrived by then is refused with a French 408. Before, both
+/// connections stayed open (40 s and more, measured): enough of them
+/// exhaust the process's descriptors.
+#[tokio::test]
+async fn a_request_sent_too_slowly_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_API__REQUEST_READ_SECONDS", "1");
+    })
+    .await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    // What the server sends before closing, within `limit`.
+    async fn answered(stream: &mut tokio::net::TcpStream, limit: u64) -> String {
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(limit), stream.read_to_end(&mut answer))
+            .await
+            .expect("the server closed the connection in time")
+            .expect("read the server's answer");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    // A head that never ends: closed on, no request served.
+    let mut head = tokio::net::TcpStream::connect(&address).await.unwrap();
+    head.write_all(b"GET /live HTTP/1.1\r\nHost: passerelle\r\n")
+        .await
+        .unwrap();
+    let answer = answered(&mut head, 5).await;
+    assert!(!answer.contains("live"), "{answer}");
+
+    // A body that stops half-way: refused, in French, as the API's error.
+    let mut body = tokio::net::TcpStream::connect(&address).await.unwrap();
+    body.write_all(
+        format!(
+            "POST /graphql HTTP/1.1\r\nHost: passerelle\r\nContent-Type: application/json\r\n\
+             Authorization: Bearer {token}\r\nContent-Length: 100\r\n\r\n{{\"query\""
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let answer = answered(&mut body, 5).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+    assert!(answer.contains("trop lentement"), "{answer}");
+
+    // A page's form too, with a French page.
+    let mut form = tokio::net::TcpStream::connect(&address).await.unwrap();
+    form.write_all(
+        b"POST /connexion HTTP/1.1\r\nHost: passerelle\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
+    )
+    .await
+    .unwrap();
+    let answer = answered(&mut form, 5).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("trop lentement"), "{answer}");
+
+    // Requests sent at once are served as before, on the same server.
+    let me = gql(&server, Some(&token), "{ me { name } }", json!({})).await;
+    assert!(me["errors"].is_null(), "{me}");
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused_on_every_route_with_a_french_error() {
     let db = TestDb::new().await;
