@@ -267,7 +267,8 @@ pub struct ApiConfig {
     /// Seconds a client has to send a request's head, then as many for its
     /// body: past them the connection is closed (the head) or the request
     /// refused with 408 (the body). A client sending a byte now and then
-    /// would otherwise hold a connection for as long as it liked.
+    /// would otherwise hold a connection for as long as it liked. A
+    /// connection idle between two requests is closed after as long.
     pub request_read_seconds: u64,
     /// How long a login session lasts, in hours.
     pub session_hours: i64,

@@ -20,7 +20,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 /// Serves `app` on `listener`, each request's head to arrive within
-/// `head_within`, until `shutdown` resolves: then no connection is
+/// `head_within` (which is also how long a connection may stay idle between
+/// two requests: hyper counts from the end of the last answer), until
+/// `shutdown` resolves: then no connection is
 /// accepted, and the requests under way finish (a connection idle between
 /// requests is closed; an upgraded one, a WebSocket, is left to its own
 /// end) before this returns.
