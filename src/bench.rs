@@ -448,6 +448,7 @@ pub(crate) async fn serve(
         listener,
         app,
         head_within,
+        Duration::ZERO,
         std::future::pending(),
     ));
     Ok((base, serving))

@@ -379,7 +379,7 @@ impl Default for ProjectionsConfig {
 impl ApiConfig {
     /// How long a request's head, then its body, may take to arrive.
     pub fn request_read_within(&self) -> Duration {
-        Duration::from_secs(self.request_read_seconds.clamp(1, 3600))
+        Duration::from_secs(self.request_read_seconds)
     }
 
     /// The login and magic-link limits.
@@ -443,6 +443,11 @@ impl Config {
              or a mail still being sent could be taken and sent again by another replica",
             config.mail.lease_secs,
             shortest.as_secs()
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&config.api.request_read_seconds),
+            "api.request_read_seconds goes from 1 to 3600 (a request's head, then its body, \
+             must arrive within it)"
         );
         // Bounded above too: a date moved by a period out of range would
         // stop the scheduler, not the one run.

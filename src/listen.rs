@@ -22,16 +22,20 @@ use tokio::net::TcpListener;
 /// Serves `app` on `listener`, each request's head to arrive within
 /// `head_within` (which is also how long a connection may stay idle between
 /// two requests: hyper counts from the end of the last answer), until
-/// `shutdown` resolves: then no connection is
-/// accepted, and the requests under way finish (a connection idle between
-/// requests is closed; an upgraded one, a WebSocket, is left to its own
-/// end) before this returns.
+/// `shutdown` resolves: then no connection is accepted, and the requests
+/// under way finish (a connection idle between requests is closed; an
+/// upgraded one, a WebSocket, is left to its own end), for `drain_within`
+/// at most, before this returns.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     head_within: Duration,
+    drain_within: Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(head_within);
     // Told to every connection when the process stops; each holds a
     // receiver of `open` until it ends, so that the last one's end is seen.
     let (stopping, stop) = tokio::sync::watch::channel(());
@@ -42,8 +46,10 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    refused(&e).await;
-                    continue;
+                    tokio::select! {
+                        () = refused(&e) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -52,9 +58,7 @@ pub async fn serve(
         // (`into_make_service_with_connect_info`).
         let service = axum::Extension(ConnectInfo::<SocketAddr>(peer));
         let service = tower_layer::Layer::layer(&service, app.clone());
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(head_within)
+        let connection = http
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
         let (mut stop, opened) = (stop.clone(), opened.clone());
@@ -69,17 +73,25 @@ pub async fn serve(
                     connection.await
                 }
             };
-            // A client gone, or too slow with its request's head: nothing
-            // to answer, nothing of the service's to report.
+            // A client gone, too slow with its request's head, or idle
+            // past the deadline: nothing to answer, nothing of the
+            // service's to report.
             if let Err(e) = ended {
-                tracing::debug!(error = %e, "HTTP connection ended with an error");
+                tracing::debug!(error = %e, "HTTP connection closed on an error");
             }
             drop(opened);
         });
     }
     drop((listener, stop, opened));
     let _ = stopping.send(());
-    open.closed().await;
+    if tokio::time::timeout(drain_within, open.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "HTTP connections still open at the shutdown's deadline (a client reading its answer slowly): closed with the process"
+        );
+    }
 }
 
 /// A connection that could not be accepted. One reset or aborted before it

@@ -386,7 +386,14 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         server::shutdown_signal().await;
         let _ = stop.send(true);
     };
-    listen::serve(listener, app, config.api.request_read_within(), signalled).await;
+    listen::serve(
+        listener,
+        app,
+        config.api.request_read_within(),
+        config.shutdown_timeout(),
+        signalled,
+    )
+    .await;
 
     let deadline = tokio::time::Instant::now() + config.shutdown_timeout();
     if tokio::time::timeout_at(deadline, lifecycle.sockets_closed())

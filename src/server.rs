@@ -182,7 +182,14 @@ async fn limit_body(
         // API's JSON), within the same limit: reading it here costs no more.
         match tokio::time::timeout(within, axum::body::to_bytes(body, max)).await {
             Ok(Ok(bytes)) => axum::body::Body::from(bytes),
-            Ok(Err(_)) => return refusal(StatusCode::PAYLOAD_TOO_LARGE, max, api),
+            Ok(Err(e))
+                if std::error::Error::source(&e)
+                    .is_some_and(|e| e.is::<http_body_util::LengthLimitError>()) =>
+            {
+                return refusal(StatusCode::PAYLOAD_TOO_LARGE, max, api);
+            }
+            // A malformed chunked body, a client gone half-way.
+            Ok(Err(_)) => return refusal(StatusCode::BAD_REQUEST, max, api),
             Err(_) => return refusal(StatusCode::REQUEST_TIMEOUT, max, api),
         }
     };
