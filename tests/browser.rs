@@ -3119,7 +3119,9 @@ async fn an_establishments_contact_adds_and_removes_a_colleague_from_its_space()
 
     // He leaves: removed, and every session of the establishment closes.
     browser
-        .click("button[aria-label='Retirer le contact marc@boulangerie-du-port.fr']")
+        .click(
+            "button[aria-label='Retirer le contact Marc Le Goff, Tuteur (marc@boulangerie-du-port.fr)']",
+        )
         .await;
     let page = browser.body().await;
     assert!(page.contains("Contact retiré"), "{page}");
@@ -5972,7 +5974,9 @@ async fn a_mediator_sets_the_hosting_capacity_and_removes_a_contact_from_the_emp
         .await;
     let confirm = browser.body().await;
     assert!(
-        confirm.contains("Le contact jean.martin@boulangerie.fr ne sera plus sur la liste"),
+        confirm.contains(
+            "Le contact Jean Martin (jean.martin@boulangerie.fr) ne sera plus sur la liste"
+        ),
         "{confirm}"
     );
     browser.audit("retirer un contact").await;
@@ -5983,6 +5987,22 @@ async fn a_mediator_sets_the_hosting_capacity_and_removes_a_contact_from_the_emp
             && !page.contains("jean.martin@boulangerie.fr"),
         "{page}"
     );
+    // Still read back, without its address, until erased at its request.
+    assert!(
+        page.contains("Contacts retirés de la liste")
+            && page.contains("Retiré de la liste le ")
+            && page.contains("Effacer les coordonnées de Jean Martin"),
+        "{page}"
+    );
+    browser.audit("contact retiré").await;
+    browser.click("a[href$='/effacer']").await;
+    let erase = browser.body().await;
+    assert!(
+        erase.contains("Effacer un contact retiré de")
+            && !erase.contains("Retirer le contact"),
+        "{erase}"
+    );
+    browser.audit("effacer un contact retiré").await;
     browser.close().await;
     assert!(server.terminate().success());
 }

@@ -710,3 +710,118 @@ async fn the_upgrade_rebuilds_the_contacts_with_the_structure_that_added_them() 
     );
     assert!(server.terminate().success());
 }
+
+const CARDS: &str = "query($e: ID!) { employer(id: $e) {
+    contacts { id name jobTitle email phone removed added { role } removal { at } mayErase }
+    removedContacts { id name jobTitle email phone removed added { role } removal { at } mayErase } } }";
+
+#[tokio::test]
+async fn a_contacts_card_reads_back_and_a_removed_one_stays_erasable_by_its_structure() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, a, b) = two_structures(&db, &dir).await;
+    let employer = register_employer(&server, &a, "73282932000074", "Boulangerie du Port").await;
+    let added = gql(
+        &server,
+        Some(&a),
+        "mutation($e: ID!) { employerContactAdd(input: { employerId: $e,
+            name: \"Lucie Bernard\", jobTitle: \"Responsable RH\",
+            email: \"lucie@boulangerie-du-port.fr\", phone: \"06 12 34 56 78\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    add_contact(&server, &b, &employer, "paul@boulangerie-du-port.fr").await;
+    add_contact(&server, &a, &employer, "marc@boulangerie-du-port.fr").await;
+    let all = contacts(&server, &a, &employer).await;
+    let (lucie, paul) = (all[0].1.clone(), all[2].1.clone());
+
+    // Everything the contact was added with reads back, with who added it.
+    let cards = gql(&server, Some(&a), CARDS, json!({ "e": employer })).await;
+    let card = cards["data"]["employer"]["contacts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{cards}"))
+        .iter()
+        .find(|c| c["id"] == lucie.as_str())
+        .unwrap_or_else(|| panic!("{cards}"))
+        .clone();
+    assert_eq!(
+        card,
+        json!({ "id": lucie, "name": "Lucie Bernard", "jobTitle": "Responsable RH",
+            "email": "lucie@boulangerie-du-port.fr", "phone": "+33612345678",
+            "removed": false, "added": { "role": "mediator" }, "removal": null,
+            "mayErase": true }),
+        "{cards}"
+    );
+    assert_eq!(cards["data"]["employer"]["removedContacts"], json!([]));
+
+    // Removed: off the list, still read back (without its address) by the
+    // structure that added it, which alone may erase it; not by another.
+    for (contact, by) in [(&lucie, &a), (&paul, &a)] {
+        let removed = gql(
+            &server,
+            Some(by),
+            REMOVE,
+            json!({ "e": employer, "c": contact }),
+        )
+        .await;
+        assert!(removed["errors"].is_null(), "{removed}");
+    }
+    let cards = gql(&server, Some(&a), CARDS, json!({ "e": employer })).await;
+    let kept: Vec<&Value> = cards["data"]["employer"]["contacts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{cards}"))
+        .iter()
+        .map(|c| &c["email"])
+        .collect();
+    assert_eq!(kept, [&json!("marc@boulangerie-du-port.fr")], "{cards}");
+    let removed = &cards["data"]["employer"]["removedContacts"];
+    assert_eq!(removed.as_array().map(Vec::len), Some(1), "{cards}");
+    assert_eq!(removed[0]["id"], lucie.as_str());
+    assert_eq!(removed[0]["name"], "Lucie Bernard");
+    assert_eq!(removed[0]["phone"], "+33612345678");
+    assert_eq!(
+        removed[0]["email"],
+        Value::Null,
+        "a removed contact has no address"
+    );
+    assert_eq!(removed[0]["removed"], true);
+    assert_eq!(removed[0]["mayErase"], true);
+    assert!(removed[0]["removal"]["at"].is_string(), "{cards}");
+    // Paul was added by B and removed by A, which registered the
+    // establishment: B reads him back, A does not (it may not erase him).
+    let of_b = gql(&server, Some(&b), CARDS, json!({ "e": employer })).await;
+    let names: Vec<&Value> = of_b["data"]["employer"]["removedContacts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{of_b}"))
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(names, [&json!(paul)], "{of_b}");
+    // The establishment's own contact reads no removed colleague.
+    let marc = session_of(&server, "marc@boulangerie-du-port.fr").await;
+    let own = gql(&server, Some(&marc), CARDS, json!({ "e": employer })).await;
+    assert_eq!(
+        own["data"]["employer"]["removedContacts"],
+        json!([]),
+        "{own}"
+    );
+
+    // Erased at its request: nothing of it is read back any more.
+    let erased = gql(
+        &server,
+        Some(&a),
+        "mutation($e: ID!, $c: ID!) { employerContactErase(input: {
+            employerId: $e, contactId: $c, confirm: true }) { contactId } }",
+        json!({ "e": employer, "c": lucie }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    let cards = gql(&server, Some(&a), CARDS, json!({ "e": employer })).await;
+    assert_eq!(
+        cards["data"]["employer"]["removedContacts"],
+        json!([]),
+        "{cards}"
+    );
+    assert!(!cards.to_string().contains(&lucie), "{cards}");
+    assert!(server.terminate().success());
+}

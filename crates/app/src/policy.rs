@@ -324,6 +324,15 @@ pub fn erases_contact(actor: &Actor, contact: &ContactRow) -> bool {
     is_staff(actor) && contact.structure == actor.structure.as_uuid()
 }
 
+/// Whether the actor reads back a contact taken off the establishment's
+/// list and not erased (its name, job title and phone stay in the log
+/// until then): those who answer for it and may erase it at its request
+/// ([`erases_contact`]). Nobody else needs it any more: it gets no link,
+/// and the establishment's space no longer lists it.
+pub fn reads_removed_contact(actor: &Actor, contact: &ContactRow) -> bool {
+    contact.removed && erases_contact(actor, contact)
+}
+
 /// The contact, when it is one of this establishment's and the actor
 /// manages it ([`manages_contact`]); else none, as if it did not exist.
 pub async fn managed_contact(

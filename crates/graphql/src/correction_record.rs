@@ -77,7 +77,7 @@ pub struct NeedCorrection {
 
 /// The establishment's facts, read once per request (and counted in its
 /// stream-read budget).
-async fn employer_facts(
+pub(crate) async fn employer_facts(
     ctx: &Context<'_>,
     employer: Uuid,
 ) -> Result<Arc<[Recorded<EmployerEvent>]>> {

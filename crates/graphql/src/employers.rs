@@ -21,6 +21,7 @@ use passerelle_projections::views::needs::{self, NeedRow, NeedSearch};
 use time::Date;
 use uuid::Uuid;
 
+use crate::contact_record;
 use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
 use crate::input::{
@@ -28,11 +29,25 @@ use crate::input::{
 };
 use crate::kinds::stored;
 use crate::loaders::{ContactsOf, Lists, NeedPageOf, NeedsOf, VisitPageOf, VisitsOf};
-use crate::primitives::{PageInfo, page, payloads};
+use crate::primitives::{PageInfo, Recording, page, payloads};
 
 /// An establishment, as every structure of the territory sees it.
 #[derive(Debug)]
 pub struct Employer(pub EmployerRow);
+
+impl Employer {
+    /// Its contacts kept, or removed, before the policy's filter.
+    async fn contacts_of(&self, ctx: &Context<'_>, removed: bool) -> Result<Vec<ContactRow>> {
+        let loader = ctx.data_unchecked::<DataLoader<Lists>>();
+        Ok(loader
+            .load_one(ContactsOf {
+                employer: self.0.employer_id,
+                removed,
+            })
+            .await?
+            .unwrap_or_default())
+    }
+}
 
 #[Object]
 impl Employer {
@@ -107,13 +122,25 @@ impl Employer {
     /// person.
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<EmployerContact>> {
         let actor = actor(ctx)?;
-        let loader = ctx.data_unchecked::<DataLoader<Lists>>();
-        Ok(loader
-            .load_one(ContactsOf(self.0.employer_id))
+        Ok(self
+            .contacts_of(ctx, false)
             .await?
-            .unwrap_or_default()
             .into_iter()
             .filter(|c| policy::manages_contact(&actor, c, self.0.registered_by_structure))
+            .map(EmployerContact)
+            .collect())
+    }
+    /// The contacts taken off its list and not erased, whose name, job
+    /// title and phone the log still holds: for the staff of the structure
+    /// that added each, who may erase them at its request
+    /// (`employerContactErase`); empty for anyone else.
+    async fn removed_contacts(&self, ctx: &Context<'_>) -> Result<Vec<EmployerContact>> {
+        let actor = actor(ctx)?;
+        Ok(self
+            .contacts_of(ctx, true)
+            .await?
+            .into_iter()
+            .filter(|c| policy::reads_removed_contact(&actor, c))
             .map(EmployerContact)
             .collect())
     }
@@ -299,7 +326,8 @@ impl EmployerContact {
     async fn id(&self) -> ID {
         ID(self.0.contact_id.to_string())
     }
-    /// Where its magic links go.
+    /// Where its magic links go; null once it was taken off the list or
+    /// erased (a contact removed keeps no address).
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
@@ -312,6 +340,40 @@ impl EmployerContact {
     /// pages offer it to them only.
     async fn may_erase(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(policy::erases_contact(&actor(ctx)?, &self.0))
+    }
+    /// Its name, as added; null once its data was erased.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(contact_record::card(ctx, &self.0)
+            .await?
+            .and_then(|c| c.name))
+    }
+    /// Its job title (« Responsable RH »…), when one was given.
+    async fn job_title(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(contact_record::card(ctx, &self.0)
+            .await?
+            .and_then(|c| c.job_title))
+    }
+    /// Its phone number (`+33612345678`), when one was given; null once its
+    /// data was erased.
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(contact_record::card(ctx, &self.0)
+            .await?
+            .and_then(|c| c.phone))
+    }
+    /// Who added it and when.
+    async fn added(&self, ctx: &Context<'_>) -> Result<Option<Recording>> {
+        Ok(contact_record::card(ctx, &self.0).await?.map(|c| c.added))
+    }
+    /// Whether it was taken off the establishment's list
+    /// (`employerContactRemove`): it then gets no link.
+    async fn removed(&self) -> bool {
+        self.0.removed
+    }
+    /// Who took it off the list and when; null while it is on it.
+    async fn removal(&self, ctx: &Context<'_>) -> Result<Option<Recording>> {
+        Ok(contact_record::card(ctx, &self.0)
+            .await?
+            .and_then(|c| c.removal))
     }
 }
 

@@ -10,6 +10,7 @@ mod access;
 mod accidents;
 mod accounts;
 mod consents;
+mod contact_record;
 mod context;
 mod conventions;
 mod correction_record;

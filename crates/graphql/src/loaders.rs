@@ -33,8 +33,13 @@ impl Lists {
 pub struct VisitsOf(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NeedsOf(pub Uuid);
+/// An employer's contacts: those kept, or those taken off its list
+/// (`removed`) and not erased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ContactsOf(pub Uuid);
+pub struct ContactsOf {
+    pub employer: Uuid,
+    pub removed: bool,
+}
 /// An employer's name, for the rows that name their host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NameOf(pub Uuid);
@@ -154,15 +159,28 @@ impl Loader<ContactsOf> for Lists {
         &self,
         keys: &[ContactsOf],
     ) -> Result<HashMap<ContactsOf, Vec<ContactRow>>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let mut out: HashMap<ContactsOf, Vec<ContactRow>> = HashMap::new();
-        for row in employers::contacts_of_employers(&self.pool, &ids)
-            .await
-            .map_err(Arc::new)?
-        {
-            out.entry(ContactsOf(row.employer_id))
+        // One query for the kept contacts, one for the removed, when asked.
+        for removed in [false, true] {
+            let ids: Vec<Uuid> = keys
+                .iter()
+                .filter(|k| k.removed == removed)
+                .map(|k| k.employer)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            for row in employers::contacts_of_employers(&self.pool, &ids, removed)
+                .await
+                .map_err(Arc::new)?
+            {
+                out.entry(ContactsOf {
+                    employer: row.employer_id,
+                    removed,
+                })
                 .or_default()
                 .push(row);
+            }
         }
         Ok(out)
     }

@@ -214,7 +214,7 @@ impl Contacts {
         let mut of: HashMap<Uuid, Vec<ContactRow>> = HashMap::new();
         if !employers.is_empty() {
             let employers: Vec<Uuid> = employers.into_iter().collect();
-            for c in employers::contacts_of_employers(&mut *conn, &employers).await? {
+            for c in employers::contacts_of_employers(&mut *conn, &employers, false).await? {
                 of.entry(c.employer_id).or_default().push(c);
             }
         }

@@ -47,9 +47,22 @@ struct EmployerTemplate {
     corrections: Vec<(String, String, String, String)>,
     /// How many immersions it hosts at once, in words.
     capacity: String,
-    /// Its contacts the viewer manages, each by its id, its address (or
-    /// that it was erased), and whether the viewer may erase its data.
-    contacts: Vec<(String, String, bool)>,
+    /// Its contacts the viewer manages.
+    contacts: Vec<ContactShown>,
+    /// Its contacts taken off the list that the viewer may still erase.
+    removed_contacts: Vec<ContactShown>,
+}
+
+/// A contact as the establishment's file shows it.
+struct ContactShown {
+    id: String,
+    /// Its name, else its address, else that its data was erased.
+    who: String,
+    /// Its job title, address and phone, those given, in one line.
+    details: String,
+    may_erase: bool,
+    /// When it was taken off the list, in French; empty while on it.
+    removed_on: String,
 }
 
 /// An immersion the establishment hosted, as its file lists it.
@@ -139,15 +152,56 @@ struct EmployerFile {
     corrections: Option<Vec<CorrectionLine>>,
     simultaneous_immersions: Option<i64>,
     contacts: Vec<ContactLine>,
+    removed_contacts: Vec<ContactLine>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ContactLine {
     id: String,
-    /// Null once the contact's data was erased.
+    /// Null once the contact's data was erased, or once removed.
     email: Option<String>,
     may_erase: bool,
+    /// Null once the contact's data was erased.
+    name: Option<String>,
+    job_title: Option<String>,
+    phone: Option<String>,
+    removal: Option<At>,
+}
+
+/// When something was recorded.
+#[derive(Deserialize)]
+struct At {
+    at: String,
+}
+
+impl ContactLine {
+    fn shown(self) -> ContactShown {
+        let who = self
+            .name
+            .clone()
+            .or_else(|| self.email.clone())
+            .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned());
+        let details = [
+            self.job_title,
+            self.email.filter(|e| self.name.is_some() && !e.is_empty()),
+            self.phone.as_deref().map(crate::answer::phone),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+        ContactShown {
+            id: self.id,
+            who,
+            details,
+            may_erase: self.may_erase,
+            removed_on: self
+                .removal
+                .map(|r| crate::answer::moment(&r.at))
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// An establishment's hosting capacity as its file says it.
@@ -319,11 +373,12 @@ const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
         edges { node { id visitedOn purpose observations } }
         pageInfo { endCursor hasNextPage } }
     corrections { fields reason correctedOn recorded { role } }
-    simultaneousImmersions contacts { id email mayErase } }
+    simultaneousImmersions contacts { ...Contact } removedContacts { ...Contact } }
     immersions(first: $first, after: $hostedAfter, filter: { employerId: $e }) {
         edges { node { id personId currentStage periodStart periodEnd proposedOn
             outcomeMilestones } }
-        pageInfo { endCursor hasNextPage } } }";
+        pageInfo { endCursor hasNextPage } } }
+fragment Contact on EmployerContact { id email mayErase name jobTitle phone removal { at } }";
 
 /// The employer file's variables: its id and where each list starts.
 fn file_variables(id: &str, at: &FilePages) -> serde_json::Value {
@@ -453,15 +508,11 @@ pub(crate) async fn employer(
         hosted_pager,
         corrections,
         capacity: capacity(e.simultaneous_immersions),
-        contacts: e
-            .contacts
+        contacts: e.contacts.into_iter().map(ContactLine::shown).collect(),
+        removed_contacts: e
+            .removed_contacts
             .into_iter()
-            .map(|c| {
-                let who = c
-                    .email
-                    .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned());
-                (c.id, who, c.may_erase)
-            })
+            .map(ContactLine::shown)
             .collect(),
     }
     .render();

@@ -6,7 +6,8 @@
 //! the contact's links to the establishment's space stop working); on the
 //! same page, for the structure that added it (`mayErase`), its personal
 //! data erased for good at its request
-//! (`/employers/{id}/contacts/{contact}/effacer`, `employerContactErase`).
+//! (`/employers/{id}/contacts/{contact}/effacer`, `employerContactErase`),
+//! also once it was taken off the list (`removedContacts`).
 
 use askama::Template;
 use axum::extract::{Form, Path};
@@ -35,8 +36,10 @@ struct RemoveTemplate {
     id: String,
     name: String,
     contact: String,
-    /// Its address, or that its data was erased.
+    /// Its name and address, or that its data was erased.
     who: String,
+    /// Already taken off the list: only its erasure is left to offer.
+    removed: bool,
     general: Option<String>,
     /// Whether the viewer may erase its data, and the erasure's form.
     may_erase: bool,
@@ -54,6 +57,7 @@ struct Employer {
     name: String,
     simultaneous_immersions: Option<i64>,
     contacts: Vec<Contact>,
+    removed_contacts: Vec<Contact>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +66,18 @@ struct Contact {
     id: String,
     email: Option<String>,
     may_erase: bool,
+    name: Option<String>,
+}
+
+impl Contact {
+    /// How the page names it: its name and address, what is left of them.
+    fn who(&self) -> String {
+        match (&self.name, &self.email) {
+            (Some(name), Some(email)) => format!("{name} ({email})"),
+            (Some(one), None) | (None, Some(one)) => one.clone(),
+            (None, None) => "dont les données sont effacées".to_owned(),
+        }
+    }
 }
 
 impl Page {
@@ -69,7 +85,8 @@ impl Page {
         let out = self
             .run(
                 "query($e: ID!) { employer(id: $e) { name simultaneousImmersions
-                    contacts { id email mayErase } } }",
+                    contacts { id email mayErase name }
+                    removedContacts { id email mayErase name } } }",
                 json!({ "e": id }),
             )
             .await;
@@ -117,7 +134,11 @@ impl Page {
             Ok(None) => return message(StatusCode::NOT_FOUND, "Introuvable", NO_EMPLOYER),
             Err(page) => return *page,
         };
-        let Some(found) = employer.contacts.into_iter().find(|c| c.id == contact) else {
+        // A contact taken off the list is still offered to be erased, to
+        // those who may.
+        let kept = employer.contacts.into_iter().map(|c| (c, false));
+        let removed = employer.removed_contacts.into_iter().map(|c| (c, true));
+        let Some((found, removed)) = kept.chain(removed).find(|(c, _)| c.id == contact) else {
             return message(
                 StatusCode::NOT_FOUND,
                 "Introuvable",
@@ -128,10 +149,9 @@ impl Page {
             nav: self.nav(None),
             id: id.to_owned(),
             name: employer.name,
+            who: found.who(),
             contact: found.id,
-            who: found
-                .email
-                .unwrap_or_else(|| "Contact dont les données sont effacées".to_owned()),
+            removed,
             general,
             may_erase: found.may_erase,
             erase,
@@ -201,6 +221,9 @@ pub(crate) async fn capacity_set(
         .await
 }
 
+/// The page that removes a contact or erases its data; the same page for
+/// a contact already removed, whose erasure alone it offers
+/// (`/effacer`).
 pub(crate) async fn remove_form(
     page: Page,
     Path((id, contact)): Path<(String, String)>,

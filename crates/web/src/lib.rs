@@ -112,7 +112,7 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route(
             "/employers/{id}/contacts/{contact}/effacer",
-            post(hosting::erase),
+            get(hosting::remove_form).post(hosting::erase),
         )
         .route("/besoins", get(needs::list))
         .route("/needs/{id}", get(files::need))

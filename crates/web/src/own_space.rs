@@ -103,7 +103,7 @@ impl Page {
     ) -> Response {
         let out = self
             .run(
-                "query($e: ID!) { employer(id: $e) { name contacts { id email } } }",
+                "query($e: ID!) { employer(id: $e) { name contacts { id email name jobTitle } } }",
                 json!({ "e": employer }),
             )
             .await;
@@ -117,9 +117,12 @@ impl Page {
             contacts: Vec<Contact>,
         }
         #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
         struct Contact {
             id: String,
             email: Option<String>,
+            name: Option<String>,
+            job_title: Option<String>,
         }
         let answer: Answer = read_or_return!(out);
         let Some(establishment) = answer.employer else {
@@ -132,11 +135,13 @@ impl Page {
                 .contacts
                 .into_iter()
                 .map(|c| {
-                    (
-                        c.id,
-                        c.email
-                            .unwrap_or_else(|| "(sans adresse e-mail)".to_owned()),
-                    )
+                    let address = c.email.unwrap_or_else(|| "sans adresse e-mail".to_owned());
+                    let who = match (c.name, c.job_title) {
+                        (Some(name), Some(title)) => format!("{name}, {title} ({address})"),
+                        (Some(name), None) => format!("{name} ({address})"),
+                        (None, _) => address,
+                    };
+                    (c.id, who)
                 })
                 .collect(),
             form,

@@ -643,19 +643,25 @@ pub async fn contacts_of(
     db: impl PgExecutor<'_>,
     employer: EmployerId,
 ) -> Result<Vec<ContactRow>, sqlx::Error> {
-    contacts_of_employers(db, &[employer.0]).await
+    contacts_of_employers(db, &[employer.0], false).await
 }
 
-/// The contacts kept of several establishments: one query for a page.
+/// The contacts of several establishments, one query for a page: those
+/// kept, or those taken off the list (`removed`), whose row stays until
+/// they are erased, so that their data can be read back and erased at
+/// their request.
 pub async fn contacts_of_employers(
     db: impl PgExecutor<'_>,
     employers: &[uuid::Uuid],
+    removed: bool,
 ) -> Result<Vec<ContactRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {CONTACT_COLUMNS} from employers.contacts
-         where employer_id = any($1) and not removed order by employer_id, structure, contact_id"
+         where employer_id = any($1) and removed = $2
+         order by employer_id, structure, contact_id"
     )))
     .bind(employers)
+    .bind(removed)
     .fetch_all(db)
     .await
 }
