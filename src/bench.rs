@@ -443,12 +443,15 @@ pub(crate) async fn serve(
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let head_within = config.api.request_read_within();
+    let limits = crate::listen::Limits {
+        head_within: config.api.request_read_within(),
+        drain_within: Duration::ZERO,
+        most_connections: config.api.max_connections,
+    };
     let serving = tokio::spawn(crate::listen::serve(
         listener,
         app,
-        head_within,
-        Duration::ZERO,
+        limits,
         std::future::pending(),
     ));
     Ok((base, serving))

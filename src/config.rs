@@ -270,6 +270,11 @@ pub struct ApiConfig {
     /// would otherwise hold a connection for as long as it liked. A
     /// connection idle between two requests is closed after as long.
     pub request_read_seconds: u64,
+    /// Most HTTP connections open at once: past it, new ones wait in the
+    /// system's queue until one closes, rather than taking the last file
+    /// descriptors the database's connections and the log need. Lowered at
+    /// start to what the process's descriptor limit leaves (`ulimit -n`).
+    pub max_connections: usize,
     /// How long a login session lasts, in hours.
     pub session_hours: i64,
     /// How long a magic link stays usable, in minutes.
@@ -313,6 +318,7 @@ impl Default for ApiConfig {
             introspection: true,
             max_body_bytes: 256 * 1024,
             request_read_seconds: 10,
+            max_connections: 1024,
             session_hours: 12,
             magic_link_minutes: 30,
             magic_links_in_log: false,
@@ -448,6 +454,10 @@ impl Config {
             (1..=3600).contains(&config.api.request_read_seconds),
             "api.request_read_seconds goes from 1 to 3600 (a request's head, then its body, \
              must arrive within it)"
+        );
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&config.api.max_connections),
+            "api.max_connections goes from 1 to 1000000 (HTTP connections open at once)"
         );
         // Bounded above too: a date moved by a period out of range would
         // stop the scheduler, not the one run.
@@ -690,6 +700,26 @@ mod tests {
             )?;
             let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(config.mail.lease_secs, 40);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn a_bound_of_no_connection_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PASSERELLE_API__MAX_CONNECTIONS", "0");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("api.max_connections"),
+                "{err:#}"
+            );
+            jail.set_env("PASSERELLE_API__MAX_CONNECTIONS", "64");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.api.max_connections, 64);
             Ok(())
         });
     }

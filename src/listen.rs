@@ -8,10 +8,17 @@
 //! descriptor) for as long as it liked, and enough of them exhaust the
 //! process's descriptors. The body's deadline is the router's
 //! (`server::limit_body`).
+//!
+//! The deadlines bound how long a connection is held, not how many are:
+//! past `api.max_connections` open at once, the next is accepted only when
+//! one closes (it waits in the system's queue), so that a crowd of clients,
+//! slow or not, cannot take the descriptors the database's connections
+//! need.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -19,29 +26,62 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
-/// Serves `app` on `listener`, each request's head to arrive within
-/// `head_within` (which is also how long a connection may stay idle between
-/// two requests: hyper counts from the end of the last answer), until
-/// `shutdown` resolves: then no connection is accepted, and the requests
-/// under way finish (a connection idle between requests is closed; an
-/// upgraded one, a WebSocket, is left to its own end), for `drain_within`
-/// at most, before this returns.
+/// How connections are served.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a request's head may take to arrive, which is also how long
+    /// a connection may stay idle between two requests (hyper counts from
+    /// the end of the last answer).
+    pub head_within: Duration,
+    /// How long the requests under way may take to finish at a shutdown.
+    pub drain_within: Duration,
+    /// Most connections open at once.
+    pub most_connections: usize,
+}
+
+/// Serves `app` on `listener` within `limits`, until `shutdown` resolves:
+/// then no connection is accepted, and the requests under way finish (a
+/// connection idle between requests is closed; an upgraded one, a
+/// WebSocket, is left to its own end), for `limits.drain_within` at most,
+/// before this returns.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    head_within: Duration,
-    drain_within: Duration,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(head_within);
+        .header_read_timeout(limits.head_within);
     // Told to every connection when the process stops; each holds a
     // receiver of `open` until it ends, so that the last one's end is seen.
     let (stopping, stop) = tokio::sync::watch::channel(());
     let (open, opened) = tokio::sync::watch::channel(());
+    // A permit per connection open, given back when it ends.
+    let most = limits.most_connections.max(1);
+    let permits = Arc::new(tokio::sync::Semaphore::new(most));
+    let mut full_since: Option<Instant> = None;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Said once a minute at most while it lasts.
+                if full_since.is_none_or(|since| since.elapsed() >= Duration::from_secs(60)) {
+                    tracing::warn!(
+                        most,
+                        "HTTP connections at api.max_connections: the next wait until one closes"
+                    );
+                    full_since = Some(Instant::now());
+                }
+                tokio::select! {
+                    permit = permits.clone().acquire_owned() => {
+                        permit.expect("the connections' semaphore is never closed")
+                    }
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -62,6 +102,7 @@ pub async fn serve(
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
         let (mut stop, opened) = (stop.clone(), opened.clone());
+        metrics::gauge!("passerelle_http_connections_open").increment(1.0);
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let ended = tokio::select! {
@@ -79,12 +120,13 @@ pub async fn serve(
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "HTTP connection closed on an error");
             }
-            drop(opened);
+            metrics::gauge!("passerelle_http_connections_open").decrement(1.0);
+            drop((opened, permit));
         });
     }
     drop((listener, stop, opened));
     let _ = stopping.send(());
-    if tokio::time::timeout(drain_within, open.closed())
+    if tokio::time::timeout(limits.drain_within, open.closed())
         .await
         .is_err()
     {
@@ -108,4 +150,57 @@ async fn refused(e: &std::io::Error) {
     }
     tracing::error!(error = %e, "cannot accept a connection");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// The connections that may be open at once: `configured`, lowered so that
+/// `reserved` descriptors (the database's connections, the log, files) stay
+/// free under the process's limit of open files, when the system tells it
+/// (`/proc/self/limits`); past the limit, accepting fails and every new
+/// connection, the database's too, with it.
+pub fn most_connections(configured: usize, reserved: usize) -> usize {
+    let Some(limit) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| open_files_limit(&limits))
+    else {
+        return configured;
+    };
+    let most = configured.min(limit.saturating_sub(reserved).max(1));
+    if most < configured {
+        tracing::info!(
+            configured,
+            most,
+            open_files_limit = limit,
+            "api.max_connections lowered to what the limit of open files leaves (raise it with ulimit -n, or LimitNOFILE= under systemd)"
+        );
+    }
+    most
+}
+
+/// The soft limit of open files in `/proc/self/limits`' text; none when
+/// unlimited or unreadable.
+fn open_files_limit(limits: &str) -> Option<usize> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_files_limit;
+
+    #[test]
+    fn the_soft_limit_of_open_files_is_read() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             95063                95063                processes \n\
+                      Max open files            1024                 524288               files     \n\
+                      Max locked memory         8388608              8388608              bytes     \n";
+        assert_eq!(open_files_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(open_files_limit(unlimited), None);
+        assert_eq!(open_files_limit(""), None);
+    }
 }

@@ -386,14 +386,15 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
         server::shutdown_signal().await;
         let _ = stop.send(true);
     };
-    listen::serve(
-        listener,
-        app,
-        config.api.request_read_within(),
-        config.shutdown_timeout(),
-        signalled,
-    )
-    .await;
+    // Descriptors kept for the pools (the readers' and the command path's,
+    // half as many), the mail sender, the log and files.
+    let reserved = config.database_max_connections as usize * 2 + 64;
+    let limits = listen::Limits {
+        head_within: config.api.request_read_within(),
+        drain_within: config.shutdown_timeout(),
+        most_connections: listen::most_connections(config.api.max_connections, reserved),
+    };
+    listen::serve(listener, app, limits, signalled).await;
 
     let deadline = tokio::time::Instant::now() + config.shutdown_timeout();
     if tokio::time::timeout_at(deadline, lifecycle.sockets_closed())

@@ -5998,8 +5998,7 @@ async fn a_mediator_sets_the_hosting_capacity_and_removes_a_contact_from_the_emp
     browser.click("a[href$='/effacer']").await;
     let erase = browser.body().await;
     assert!(
-        erase.contains("Effacer un contact retiré de")
-            && !erase.contains("Retirer le contact"),
+        erase.contains("Effacer un contact retiré de") && !erase.contains("Retirer le contact"),
         "{erase}"
     );
     browser.audit("effacer un contact retiré").await;

@@ -215,6 +215,51 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
 /// not arrived by then is refused with a French 408. Before, both
 /// connections stayed open (40 s and more, measured): enough of them
 /// exhaust the process's descriptors.
+/// Past `api.max_connections` open at once, the next connection is served
+/// only once one closes: clients holding connections cannot take every
+/// descriptor of the process.
+#[tokio::test]
+async fn connections_past_the_bound_wait_for_one_to_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_API__MAX_CONNECTIONS", "2")
+            .env("PASSERELLE_API__REQUEST_READ_SECONDS", "3");
+    })
+    .await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    // The start's own connections, kept alive by the test's client, are
+    // closed by the server once idle past the deadline.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let first = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
+    third
+        .write_all(b"GET /live HTTP/1.1\r\nHost: passerelle\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let early = tokio::time::timeout(Duration::from_secs(1), third.read_to_end(&mut answer)).await;
+    assert!(
+        early.is_err() && answer.is_empty(),
+        "answered while two connections were open: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // One closes: the third is served at once (well before the other's
+    // deadline would have freed it).
+    let closed = std::time::Instant::now();
+    drop(first);
+    tokio::time::timeout(Duration::from_millis(1500), third.read_to_end(&mut answer))
+        .await
+        .expect("served once a connection closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed.elapsed() < Duration::from_millis(1500), "{answer}");
+    assert!(server.terminate().success());
+}
+
 #[tokio::test]
 async fn a_request_sent_too_slowly_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
