@@ -687,37 +687,6 @@ async fn a_testimony_is_recorded_shared_and_withdrawn_with_consent() {
     french(&message);
 }
 
-/// An immersion proposed, accepted by both and its convention drafted for
-/// today: its id.
-async fn drafted(
-    server: &Server,
-    token: &str,
-    person: &Value,
-    employer: &Value,
-    today: &str,
-) -> Value {
-    let immersion = propose(server, token, person, employer).await;
-    for by in ["PERSON", "EMPLOYER"] {
-        ok(
-            server,
-            token,
-            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i,
-                by: $by }) { immersion { id } } }",
-            json!({ "i": immersion, "by": by }),
-        )
-        .await;
-    }
-    ok(
-        server,
-        token,
-        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: {
-            immersionId: $i, convention: $c }) { immersion { id } } }",
-        json!({ "i": immersion, "c": convention(today, 35.0) }),
-    )
-    .await;
-    immersion
-}
-
 #[tokio::test]
 async fn a_convention_is_prevalidated_rejected_or_made_obsolete_and_an_accident_declared() {
     let db = TestDb::new().await;
@@ -1109,6 +1078,39 @@ async fn commands_reachable_before_are_tried_over_http_too() {
     )
     .await;
     assert_eq!(last_event(&db).await, "need_closed");
+    // Read back: why, when, by whom; the explanation of another reason too.
+    let closure = "query($n: ID!) { need(id: $n) { closure { reason explanation closedOn
+        recorded { role } } } }";
+    let read = ok(&server, &a, closure, json!({ "n": need })).await;
+    let c = &read["need"]["closure"];
+    assert_eq!(c["reason"], "NO_LONGER_NEEDED", "{read}");
+    assert_eq!(c["explanation"], Value::Null);
+    assert!(
+        c["closedOn"].is_string() && c["recorded"]["role"] == "mediator",
+        "{read}"
+    );
+    let other = ok(
+        &server,
+        &a,
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Accueil\", horizon: NOW, hiringIntent: POSSIBLE } }) {
+            need { id closure { reason } } } }",
+        json!({ "e": employer }),
+    )
+    .await["needSurface"]["need"]
+        .clone();
+    assert_eq!(other["closure"], Value::Null, "open: no closure");
+    ok(
+        &server,
+        &a,
+        "mutation($n: ID!) { needClose(input: { needId: $n, reason: OTHER,
+            explanation: \"Poste supprimé\" }) { need { id } } }",
+        json!({ "n": other["id"] }),
+    )
+    .await;
+    let read = ok(&server, &b, closure, json!({ "n": other["id"] })).await;
+    assert_eq!(read["need"]["closure"]["reason"], "OTHER", "{read}");
+    assert_eq!(read["need"]["closure"]["explanation"], "Poste supprimé");
 
     // A proposal declined; a convention cancelled; an immersion interrupted.
     let declined = propose(&server, &a, &person, &employer).await;
@@ -1141,35 +1143,6 @@ async fn commands_reachable_before_are_tried_over_http_too() {
     )
     .await;
     assert_eq!(last_event(&db).await, "proposal_declined");
-}
-
-/// An immersion of today, its convention signed by all and validated.
-async fn validated(
-    server: &Server,
-    token: &str,
-    person: &Value,
-    employer: &Value,
-    today: &str,
-) -> Value {
-    let immersion = drafted(server, token, person, employer, today).await;
-    for signatory in ["PERSON", "HOST", "PRESCRIBER"] {
-        ok(
-            server,
-            token,
-            "mutation($i: ID!, $s: Signatory!) { conventionSign(input: { immersionId: $i,
-                signatory: $s }) { immersion { id } } }",
-            json!({ "i": immersion, "s": signatory }),
-        )
-        .await;
-    }
-    ok(
-        server,
-        token,
-        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
-        json!({ "i": immersion }),
-    )
-    .await;
-    immersion
 }
 
 #[tokio::test]

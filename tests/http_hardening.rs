@@ -3,11 +3,14 @@
 //! WebSocket origins, GraphiQL, and what `/ready` tells.
 
 mod common;
+#[path = "support/pages.rs"]
+mod pages;
 
 use std::time::Duration;
 
 use common::*;
 use futures::{SinkExt as _, StreamExt as _};
+use pages::{Form, get_with, no_redirects, signed_in};
 use passerelle_store::testkit::TestDb;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -15,50 +18,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 const LOGIN: &str = "mutation($e: String!, $p: String!) {
     login(input: { email: $e, password: $p }) { token } }";
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The home page's form token and the cookies it must come back with.
-struct Form {
-    cookies: Vec<String>,
-    csrf: String,
-}
-
-impl Form {
-    async fn fetch(server: &Server, cookies: &[String]) -> Self {
-        let page = no_redirects()
-            .get(format!("{}/", server.base))
-            .header("cookie", cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
-        let mut all: Vec<String> = cookies.to_vec();
-        for c in page.headers().get_all("set-cookie") {
-            all.push(c.to_str().unwrap().split(';').next().unwrap().to_owned());
-        }
-        let html = page.text().await.unwrap();
-        let needle = "name=\"csrf\" value=\"";
-        let at = html.find(needle).expect("a form token") + needle.len();
-        let csrf = html[at..at + html[at..].find('"').unwrap()].to_owned();
-        Self { cookies: all, csrf }
-    }
-
-    async fn post(&self, server: &Server, path: &str, body: &str) -> reqwest::Response {
-        no_redirects()
-            .post(format!("{}{path}", server.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", self.cookies.join("; "))
-            .body(format!("{body}&csrf={}", self.csrf))
-            .send()
-            .await
-            .unwrap()
-    }
-}
 
 /// A POST over a plain socket, its body chunked (no declared length) or
 /// with its length; the status and the whole answer. The server may answer
@@ -209,12 +168,6 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
     );
 }
 
-/// A client sending a request's first bytes and no more, or a body a byte
-/// now and then, no longer holds its connection for as long as it likes:
-/// the head is closed on after `api.request_read_seconds`, a body that has
-/// not arrived by then is refused with a French 408. Before, both
-/// connections stayed open (40 s and more, measured): enough of them
-/// exhaust the process's descriptors.
 /// Past `api.max_connections` open at once, the next connection is served
 /// only once one closes: clients holding connections cannot take every
 /// descriptor of the process.
@@ -260,6 +213,12 @@ async fn connections_past_the_bound_wait_for_one_to_close() {
     assert!(server.terminate().success());
 }
 
+/// A client sending a request's first bytes and no more, or a body a byte
+/// now and then, no longer holds its connection for as long as it likes:
+/// the head is closed on after `api.request_read_seconds`, a body that has
+/// not arrived by then is refused with a French 408. Before, both
+/// connections stayed open (40 s and more, measured): enough of them
+/// exhaust the process's descriptors.
 #[tokio::test]
 async fn a_request_sent_too_slowly_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -518,42 +477,6 @@ async fn a_form_token_is_bound_to_the_session_and_its_cookies_to_this_host() {
     let fresh = Form::fetch(&server, &cookies).await;
     assert_ne!(fresh.csrf, before.csrf);
     assert_eq!(fresh.post(&server, "/deconnexion", "").await.status(), 303);
-}
-
-/// A page as the browser holding `cookies` gets it, redirects not followed.
-async fn get_with(server: &Server, path: &str, cookies: &[String]) -> reqwest::Response {
-    no_redirects()
-        .get(format!("{}{path}", server.base))
-        .header("cookie", cookies.join("; "))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The cookies of a session opened through the login form.
-async fn signed_in(server: &Server, email: &str) -> Vec<String> {
-    let form = Form::fetch(server, &[]).await;
-    let answer = form
-        .post(
-            server,
-            "/connexion",
-            &format!(
-                "email={}&password={}",
-                email.replace('@', "%40"),
-                PASSWORD.replace(' ', "+")
-            ),
-        )
-        .await;
-    assert_eq!(answer.status(), 303);
-    let mut cookies = form.cookies.clone();
-    cookies.extend(
-        answer
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned()),
-    );
-    cookies
 }
 
 /// A page's address whose id is not one (edited by hand, cut short) is a

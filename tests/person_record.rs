@@ -377,3 +377,121 @@ async fn a_persons_record_reads_back_for_whoever_may_read_it() {
     let outside = gql(&server, Some(&elsewhere), RECORD, p).await;
     assert!(outside["data"]["person"].is_null(), "{outside}");
 }
+
+const WHOLE: &str = "query($p: ID!) { person(id: $p) {
+    identity { firstName lastName birthDate email phone address commune communeName enrolledOn }
+    projectVersions { version targetRomeCodes contractWishes mobilityRadiusKm constraints } } }";
+
+/// Who a person is and how to reach them, and their whole project, read
+/// back as recorded (the identity with its corrections folded in), by
+/// whoever reaches them; nothing once erased.
+#[tokio::test]
+async fn a_persons_identity_and_whole_project_read_back() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, referent) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    create_user(&db, &dir, "PLIE Nord", "lea@plie-nord.fr");
+    let manager = login(&server, "direction@ml-nantes.fr").await;
+    let elsewhere = login(&server, "lea@plie-nord.fr").await;
+    let enrolled = ok(
+        &server,
+        &referent,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: \"awa.diallo@exemple.fr\", phone: \"06 12 34 56 78\",
+            address: \"3 rue des Lilas, 44000 Nantes\", commune: \"44109\" }) { person { id } } }",
+        json!({}),
+    )
+    .await;
+    let person = enrolled["personEnroll"]["person"]["id"].clone();
+    let p = json!({ "p": person });
+    let whole = ok(&server, &referent, WHOLE, p.clone()).await;
+    let identity = &whole["person"]["identity"];
+    assert_eq!(identity["firstName"], "Awa", "{whole}");
+    assert_eq!(identity["birthDate"], "2001-05-12");
+    assert_eq!(identity["email"], "awa.diallo@exemple.fr");
+    assert_eq!(identity["phone"], "+33612345678");
+    assert_eq!(identity["address"], "3 rue des Lilas, 44000 Nantes");
+    assert_eq!(identity["commune"], "44109");
+    assert_eq!(identity["communeName"], "Nantes");
+    assert!(identity["enrolledOn"].is_string(), "{whole}");
+
+    // Corrected: the identity reads as it stands.
+    ok(
+        &server,
+        &referent,
+        "mutation($p: ID!) { personCorrect(input: { personId: $p,
+            changes: { phone: \"07 00 00 00 01\", lastName: \"Diallo-Sy\" },
+            reason: \"Numéro changé\" }) { person { id } } }",
+        p.clone(),
+    )
+    .await;
+    let whole = ok(&server, &manager, WHOLE, p.clone()).await;
+    let identity = &whole["person"]["identity"];
+    assert_eq!(identity["phone"], "+33700000001", "{whole}");
+    assert_eq!(identity["lastName"], "Diallo-Sy");
+    assert_eq!(identity["email"], "awa.diallo@exemple.fr", "left alone");
+
+    // The project with its contracts, mobility and constraints.
+    ok(
+        &server,
+        &referent,
+        "mutation($p: ID!) { projectState(input: { personId: $p, project: {
+            targetRomeCodes: [\"D1102\"], contractWishes: [CDI, INTERIM], mobilityRadiusKm: 25,
+            constraints: \"Pas avant 9 h (école)\" } }) { person { id } } }",
+        p.clone(),
+    )
+    .await;
+    let whole = ok(&server, &referent, WHOLE, p.clone()).await;
+    assert_eq!(
+        whole["person"]["projectVersions"],
+        json!([{ "version": 1, "targetRomeCodes": ["D1102"], "contractWishes": ["CDI", "INTERIM"],
+            "mobilityRadiusKm": 25, "constraints": "Pas avant 9 h (école)" }]),
+        "{whole}"
+    );
+    // A distance out of range is refused in French, beside its field.
+    for km in [-1, 1001, 70000] {
+        let refused = gql(
+            &server,
+            Some(&referent),
+            "mutation($p: ID!, $km: Int!) { projectState(input: { personId: $p, project: {
+                targetRomeCodes: [\"D1102\"], mobilityRadiusKm: $km } }) { person { id } } }",
+            json!({ "p": person, "km": km }),
+        )
+        .await;
+        assert_eq!(
+            error(&refused),
+            (
+                "BAD_USER_INPUT".into(),
+                "project.mobilityRadiusKm".into(),
+                "La mobilité se dit en kilomètres, de 0 à 1000.".into()
+            ),
+            "{refused}"
+        );
+    }
+
+    // Another structure does not reach her; once erased, nothing is read.
+    let outside = gql(&server, Some(&elsewhere), WHOLE, p.clone()).await;
+    assert!(outside["data"]["person"].is_null(), "{outside}");
+    ok(
+        &server,
+        &manager,
+        "mutation($p: ID!) { personErase(input: { personId: $p, reason: PERSON_REQUEST,
+            confirm: true }) { personId } }",
+        p.clone(),
+    )
+    .await;
+    let gone = gql(&server, Some(&manager), WHOLE, p).await;
+    let text = gone.to_string();
+    assert!(
+        !text.contains("awa.diallo") && !text.contains("+33") && !text.contains("Lilas"),
+        "{gone}"
+    );
+    assert!(server.terminate().success());
+}

@@ -407,6 +407,74 @@ pub fn convention(today: &str, weekly_hours: f64) -> Value {
     })
 }
 
+/// A mutation's data, for a step of a test's setting up; panics on any
+/// error.
+async fn done(server: &Server, token: &str, query: &str, variables: Value) -> Value {
+    let answer = gql(server, Some(token), query, variables).await;
+    assert!(answer["errors"].is_null(), "{query}: {answer}");
+    answer["data"].clone()
+}
+
+/// An immersion proposed, accepted by both and its convention drafted for
+/// today: its id.
+pub async fn drafted(
+    server: &Server,
+    token: &str,
+    person: &Value,
+    employer: &Value,
+    today: &str,
+) -> Value {
+    let immersion = propose(server, token, person, employer).await;
+    for by in ["PERSON", "EMPLOYER"] {
+        done(
+            server,
+            token,
+            "mutation($i: ID!, $by: Party!) { immersionAccept(input: { immersionId: $i,
+                by: $by }) { immersion { id } } }",
+            json!({ "i": immersion, "by": by }),
+        )
+        .await;
+    }
+    done(
+        server,
+        token,
+        "mutation($i: ID!, $c: ConventionInput!) { conventionDraft(input: {
+            immersionId: $i, convention: $c }) { immersion { id } } }",
+        json!({ "i": immersion, "c": convention(today, 35.0) }),
+    )
+    .await;
+    immersion
+}
+
+/// An immersion of today, its convention signed by all and validated.
+pub async fn validated(
+    server: &Server,
+    token: &str,
+    person: &Value,
+    employer: &Value,
+    today: &str,
+) -> Value {
+    let immersion = drafted(server, token, person, employer, today).await;
+    for signatory in ["PERSON", "HOST", "PRESCRIBER"] {
+        done(
+            server,
+            token,
+            "mutation($i: ID!, $s: Signatory!) { conventionSign(input: { immersionId: $i,
+                signatory: $s }) { immersion { id } } }",
+            json!({ "i": immersion, "s": signatory }),
+        )
+        .await;
+    }
+    done(
+        server,
+        token,
+        "mutation($i: ID!) { conventionValidate(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    immersion
+}
+
 /// Events appended so far on the test's database.
 pub async fn events(db: &TestDb) -> i64 {
     sqlx::query_scalar("select count(*) from events")

@@ -163,6 +163,22 @@ pub(crate) async fn of_visit(
     ))
 }
 
+/// The need's facts, read once per request (and counted in its
+/// stream-read budget).
+pub(crate) async fn need_facts(
+    ctx: &Context<'_>,
+    need: Uuid,
+) -> Result<Arc<[Recorded<NeedEvent>]>> {
+    let id = NeedId(need);
+    crate::context::read_stream(ctx, NeedAggregate::stream_id(id))?;
+    Ok(ctx
+        .data::<DataLoader<Histories>>()?
+        .load_one(NeedHistoryOf(id))
+        .await
+        .map_err(|e| error::internal(&*e))?
+        .unwrap_or_else(|| Arc::from([])))
+}
+
 /// The corrections of a need of `employer`, oldest first; null for a
 /// viewer who does not reach the establishment.
 pub(crate) async fn of_need(
@@ -173,14 +189,7 @@ pub(crate) async fn of_need(
     if !policy::reaches_employer(&actor(ctx)?, EmployerId(employer)) {
         return Ok(None);
     }
-    let id = NeedId(need);
-    crate::context::read_stream(ctx, NeedAggregate::stream_id(id))?;
-    let facts = ctx
-        .data::<DataLoader<Histories>>()?
-        .load_one(NeedHistoryOf(id))
-        .await
-        .map_err(|e| error::internal(&*e))?
-        .unwrap_or_else(|| Arc::from([]));
+    let facts = need_facts(ctx, need).await?;
     Ok(Some(
         facts
             .iter()

@@ -458,6 +458,15 @@ impl Need {
     ) -> Result<Option<Vec<crate::correction_record::NeedCorrection>>> {
         crate::correction_record::of_need(ctx, self.0.employer_id, self.0.need_id).await
     }
+    /// How it was closed (`needClose`): why, when, by whom; null while it
+    /// is not.
+    async fn closure(&self, ctx: &Context<'_>) -> Result<Option<crate::need_record::NeedClosure>> {
+        // Its stream is read only for a need the view says is closed.
+        if self.0.closed_on.is_none() {
+            return Ok(None);
+        }
+        crate::need_record::closure(ctx, self.0.employer_id, self.0.need_id).await
+    }
     /// The people the viewer's structure follows whose project fits the
     /// need: exact codes first, then same domain. Empty to anyone but
     /// staff.

@@ -29,6 +29,7 @@ mod limits;
 mod loaders;
 mod matching;
 mod mentorships;
+mod need_record;
 mod notifications;
 mod people;
 mod person_record;

@@ -26,7 +26,7 @@ use crate::input::{
 use crate::kinds::stored;
 use crate::person_record::{
     ConsentRecord, DisabilityRecognition, History, IdentityCorrection, JobInquiry, Mentorship,
-    PeerMeeting, PersonExit, ReferentChange, Situation,
+    PeerMeeting, PersonExit, PersonIdentity, ReferentChange, Situation,
 };
 use crate::primitives::{PageInfo, page, payloads};
 
@@ -106,14 +106,29 @@ impl Person {
     }
     /// Each version of the project, with what caused it.
     async fn project_versions(&self, ctx: &Context<'_>) -> Result<Vec<ProjectVersionObject>> {
-        Ok(
-            people::project_versions(&gateway(ctx).pool, PersonId(self.0.person_id))
-                .await
-                .map_err(error::db)?
-                .into_iter()
-                .map(ProjectVersionObject)
-                .collect(),
-        )
+        let versions = people::project_versions(&gateway(ctx).pool, PersonId(self.0.person_id))
+            .await
+            .map_err(error::db)?;
+        // Their constraints are sealed in the stream, not in the view: read
+        // only when a version states some.
+        let mut constraints = if versions.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            self.1.project_constraints(ctx, &self.0).await?
+        };
+        Ok(versions
+            .into_iter()
+            .map(|v| {
+                let words = constraints.remove(&i64::from(v.version));
+                ProjectVersionObject(v, words)
+            })
+            .collect())
+    }
+    /// Who they are and how to reach them (name, birth date, email, phone,
+    /// address), as enrolled with the corrections since; null once their
+    /// data was erased.
+    async fn identity(&self, ctx: &Context<'_>) -> Result<Option<PersonIdentity>> {
+        self.1.identity(ctx, &self.0).await
     }
     /// Their situation in their own words, as last stated; null when never
     /// stated.
@@ -327,8 +342,9 @@ impl Person {
     }
 }
 
+/// A version of a project, and its constraints in the person's words.
 #[derive(Debug)]
-pub struct ProjectVersionObject(ProjectVersion);
+pub struct ProjectVersionObject(ProjectVersion, Option<String>);
 
 #[Object(name = "ProjectVersion")]
 impl ProjectVersionObject {
@@ -337,6 +353,19 @@ impl ProjectVersionObject {
     }
     async fn target_rome_codes(&self) -> &[String] {
         &self.0.target_rome_codes
+    }
+    /// The contracts wished for.
+    async fn contract_wishes(&self) -> Result<Vec<ContractType>> {
+        stored(self.0.contract_wishes())
+    }
+    /// How far they can travel to work, in kilometres (0: not said).
+    async fn mobility_radius_km(&self) -> i32 {
+        self.0.mobility_radius_km
+    }
+    /// Hours, health, childcare, transport… in their words; null when not
+    /// said, once erased, or for a viewer who may not read their path.
+    async fn constraints(&self) -> Option<&str> {
+        self.1.as_deref()
     }
     /// What caused it: `immersion_feedback`, `job_inquiry`, `peer_meeting`
     /// or `mentorship`; null for the first statement.
@@ -573,17 +602,32 @@ pub struct ProjectInput {
     pub target_rome_codes: Vec<String>,
     #[graphql(default)]
     pub contract_wishes: Vec<ContractType>,
+    /// How far they can travel to work, in kilometres: 0 (not said) to
+    /// 1000.
     #[graphql(default)]
     pub mobility_radius_km: i32,
+    /// Hours, health, childcare, transport… in their words.
     pub constraints: Option<String>,
 }
+
+/// The farthest a person may say they can travel to work, in kilometres.
+const MOST_KM: u16 = 1000;
 
 impl ProjectInput {
     fn parse(&self) -> Result<Project> {
         Ok(Project {
             target_rome_codes: rome_codes("project.targetRomeCodes", &self.target_rome_codes)?,
             contract_wishes: self.contract_wishes.clone(),
-            mobility_radius_km: u16::try_from(self.mobility_radius_km).unwrap_or(u16::MAX),
+            mobility_radius_km: u16::try_from(self.mobility_radius_km)
+                .ok()
+                .filter(|km| *km <= MOST_KM)
+                .ok_or_else(|| {
+                    error::error(
+                        error::Code::BadUserInput,
+                        format!("La mobilité se dit en kilomètres, de 0 à {MOST_KM}."),
+                    )
+                    .extend_with(|_, e| e.set("field", "project.mobilityRadiusKm"))
+                })?,
             constraints: optional_text("project.constraints", self.constraints.as_deref())?
                 .map(Personal::Known),
         })

@@ -154,6 +154,26 @@ pub struct IdentityCorrection {
     pub recorded: Recording,
 }
 
+/// Who the person is and how to reach them, as enrolled with the
+/// corrections since folded in: whoever reaches them reads it (their
+/// structure's staff, themselves).
+#[derive(SimpleObject, Debug)]
+pub struct PersonIdentity {
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: Date,
+    pub email: Option<String>,
+    /// `+33612345678`.
+    pub phone: Option<String>,
+    /// Postal address, as written on letters.
+    pub address: Option<String>,
+    /// INSEE code of their commune, when given at enrolment.
+    pub commune: Option<String>,
+    /// The commune's name, when the code is in the referential.
+    pub commune_name: Option<&'static str>,
+    pub enrolled_on: Date,
+}
+
 fn opened<T: ToString>(value: &Personal<T>) -> Option<String> {
     value.known().map(ToString::to_string)
 }
@@ -398,6 +418,85 @@ impl History {
             _ => None,
         })
         .await
+    }
+
+    /// Their identity as it stands; null for a viewer who may not read it,
+    /// and once their data was erased.
+    pub(crate) async fn identity(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<Option<PersonIdentity>> {
+        let Some(facts) = self.readable(ctx, row, PersonRecord::Identity).await? else {
+            return Ok(None);
+        };
+        let mut identity: Option<PersonIdentity> = None;
+        for r in facts {
+            match &r.event {
+                PersonEvent::PersonEnrolled(e) => {
+                    let Some(i) = e.identity.known() else {
+                        return Ok(None);
+                    };
+                    let commune = e.commune.as_ref();
+                    identity = Some(PersonIdentity {
+                        first_name: i.first_name.as_str().to_owned(),
+                        last_name: i.last_name.as_str().to_owned(),
+                        birth_date: i.birth_date,
+                        email: i.email.as_ref().map(|m| m.as_str().to_owned()),
+                        phone: i.phone.as_ref().map(|p| p.international().to_owned()),
+                        address: i.address.as_ref().map(|a| a.as_str().to_owned()),
+                        commune: commune.map(|c| c.as_str().to_owned()),
+                        commune_name: commune.and_then(|c| c.commune()).map(|c| c.name),
+                        enrolled_on: e.enrolled_on,
+                    });
+                }
+                PersonEvent::IdentityCorrected(e) => {
+                    let (Some(identity), Some(c)) = (identity.as_mut(), e.changes.known()) else {
+                        continue;
+                    };
+                    if let Some(v) = &c.first_name {
+                        identity.first_name = v.as_str().to_owned();
+                    }
+                    if let Some(v) = &c.last_name {
+                        identity.last_name = v.as_str().to_owned();
+                    }
+                    if let Some(v) = c.birth_date {
+                        identity.birth_date = v;
+                    }
+                    if let Some(v) = &c.email {
+                        identity.email = Some(v.as_str().to_owned());
+                    }
+                    if let Some(v) = &c.phone {
+                        identity.phone = Some(v.international().to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(identity)
+    }
+
+    /// The constraints of each version of their project, in their words
+    /// (sealed with their key: null once erased), by version; empty for a
+    /// viewer who may not read their path.
+    pub(crate) async fn project_constraints(
+        &self,
+        ctx: &Context<'_>,
+        row: &PersonRow,
+    ) -> Result<std::collections::HashMap<i64, String>> {
+        Ok(self
+            .each(ctx, row, PersonRecord::Path, |r| {
+                let (version, project) = match &r.event {
+                    PersonEvent::ProjectStated(e) => (e.version, &e.project),
+                    PersonEvent::ProjectReadjusted(e) => (e.version, &e.project),
+                    _ => return None,
+                };
+                let words = project.constraints.as_ref().and_then(opened)?;
+                Some((i64::from(version), words))
+            })
+            .await?
+            .into_iter()
+            .collect())
     }
 
     pub(crate) async fn disability_recognition(

@@ -57,19 +57,68 @@ struct CorrectTemplate {
     nav: Nav,
     id: String,
     name: String,
+    /// What each field holds now, as its hint.
+    now: Recorded,
     form: FormState,
 }
 
 #[derive(Deserialize)]
 struct Answer {
-    person: Option<PersonName>,
+    person: Option<PersonFound>,
+}
+
+#[derive(Deserialize)]
+struct PersonFound {
+    #[serde(flatten)]
+    name: PersonName,
+    identity: Option<IdentityNow>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityNow {
+    first_name: String,
+    last_name: String,
+    birth_date: Day,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// Each field's value as recorded, said as the form's hint.
+#[derive(Default)]
+struct Recorded {
+    first_name: String,
+    last_name: String,
+    birth_date: String,
+    email: String,
+    phone: String,
+}
+
+impl Recorded {
+    fn of(identity: Option<IdentityNow>) -> Self {
+        let Some(i) = identity else {
+            return Self::default();
+        };
+        let now = |value: Option<String>| match value {
+            Some(v) => format!("Enregistré : {v}"),
+            None => "Rien d'enregistré.".to_owned(),
+        };
+        Self {
+            first_name: now(Some(i.first_name)),
+            last_name: now(Some(i.last_name)),
+            birth_date: now(Some(i.birth_date.french())),
+            email: now(i.email),
+            phone: now(i.phone.as_deref().map(crate::answer::phone)),
+        }
+    }
 }
 
 impl Page {
     async fn correct_page(self, id: &str, status: StatusCode, form: FormState) -> Response {
         let out = self
             .run(
-                "query($p: ID!) { person(id: $p) { firstName lastName } }",
+                "query($p: ID!) { person(id: $p) { firstName lastName
+                    identity { firstName lastName birthDate email phone } } }",
                 json!({ "p": id }),
             )
             .await;
@@ -84,7 +133,8 @@ impl Page {
         let body = CorrectTemplate {
             nav: self.nav(None),
             id: id.to_owned(),
-            name: person.full(),
+            name: person.name.full(),
+            now: Recorded::of(person.identity),
             form,
         }
         .render();

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_domain::employer::{EmployerField, VisitPurpose};
 use passerelle_domain::immersion::{Milestone, Stage};
-use passerelle_domain::need::{HiringIntent, Horizon, NeedSource};
+use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -93,7 +93,7 @@ struct NeedTemplate {
     headcount: i64,
     origin: String,
     /// Where it stands, in French; open, its actions are offered.
-    status: &'static str,
+    status: String,
     /// Formalised as an offer: « Offre publiée : <reference> ».
     offer: Option<String>,
     open: bool,
@@ -332,6 +332,31 @@ struct NeedFile {
     /// Null only for a viewer who does not reach the establishment.
     corrections: Option<Vec<NeedCorrectionLine>>,
     offer_reference: Option<String>,
+    closure: Option<Closure>,
+}
+
+/// How a need was closed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Closure {
+    reason: Code<NeedCloseReasonKind>,
+    explanation: Option<String>,
+    closed_on: Day,
+}
+
+impl Closure {
+    /// « Clos le 4 mai 2026 : besoin satisfait » (with the explanation).
+    fn said(&self) -> String {
+        let mut said = format!(
+            "Clos le {} : {}",
+            self.closed_on.french(),
+            self.reason.french().to_lowercase()
+        );
+        if let Some(why) = &self.explanation {
+            said.push_str(&format!(" ({why})"));
+        }
+        said
+    }
 }
 
 #[derive(Deserialize, PartialEq, Eq)]
@@ -600,6 +625,7 @@ impl Page {
                     activities conditions headcount neededWithin wouldHire sourceKind surfacedOn
                     corrections { activities romeCodes conditions headcount neededWithin wouldHire
                         reason correctedOn recorded { role } }
+                    closure { reason explanation closedOn }
                     matchingPeople(first: $first, after: $after) {
                         edges { node { personId firstName lastName romeMatch targetRomeCodes } }
                         pageInfo { endCursor hasNextPage } } } }",
@@ -679,10 +705,11 @@ impl Page {
             intent: n.hiring_intent.french().to_owned(),
             headcount: n.headcount,
             origin: format!("Le {}, {}", n.surfaced_on.french(), origin(n.source)),
-            status: match n.current_status {
-                NeedStatus::Open => "Ouvert",
-                NeedStatus::FormalisedAsOffer => "Formalisé en offre d'emploi",
-                NeedStatus::Closed => "Clos",
+            status: match (&n.current_status, &n.closure) {
+                (NeedStatus::Open, _) => "Ouvert".to_owned(),
+                (NeedStatus::FormalisedAsOffer, _) => "Formalisé en offre d'emploi".to_owned(),
+                (NeedStatus::Closed, Some(closure)) => closure.said(),
+                (NeedStatus::Closed, None) => "Clos".to_owned(),
             },
             offer: (n.current_status == NeedStatus::FormalisedAsOffer)
                 .then(|| offer_published(n.offer_reference.as_deref())),

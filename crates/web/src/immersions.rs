@@ -17,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{
-    FeedbackAuthor, Initiator, Milestone, Objective, Outcome, Signatory, Stage,
+    FeedbackAuthor, Initiator, Milestone, Objective, Outcome, Respondent, Signatory, Stage,
 };
 use passerelle_domain::values::ContractType;
 
@@ -27,7 +27,9 @@ use crate::labels::{
     ATTENDANCES, CONTRACTS, INITIATORS, LEVELS, MILESTONES, OBJECTIVES, OUTCOMES, SIGNATORIES,
     SITUATIONS, SKILLS,
 };
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, parse_date};
+use crate::page::{
+    Fields, FormState, Nav, PAGE_SIZE, Page, STALE_PAGE, given, message, parse_date,
+};
 use crate::renewal::ConventionFacts;
 use crate::visit::{ChoiceQuery, EmployerChoice, ListAction, PostedChoice};
 
@@ -47,6 +49,7 @@ const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmp
 /// What the immersion's stream records of its ends and accidents: read
 /// only by its page.
 const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
+    decline { by reason answeredOn }
     cancellation { by reason cancelledOn } interruption { by reason interruptedOn }
     rejection { justification recorded { at } } deprecation { justification recorded { at } }
     accidents { id occurredAt structureInformedAt informedInTime description
@@ -77,6 +80,7 @@ struct RecordAnswer {
 #[serde(rename_all = "camelCase")]
 struct Recorded {
     prevalidated: bool,
+    decline: Option<Decline>,
     cancellation: Option<Ending>,
     interruption: Option<Ending>,
     rejection: Option<Justification>,
@@ -120,6 +124,15 @@ impl OutcomeAnswer {
             self.recorded_on.french()
         )
     }
+}
+
+/// A proposal declined: by whom, why, when.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Decline {
+    by: Code<Respondent>,
+    reason: String,
+    answered_on: Day,
 }
 
 /// A cancellation or an interruption: who took the initiative, why, when.
@@ -277,8 +290,8 @@ struct ImmersionTemplate {
     read_to_sign: bool,
     validate: bool,
     given: Vec<&'static str>,
-    /// Path, button: start, complete.
-    steps: Vec<(&'static str, &'static str)>,
+    /// Path, button, the date's label: start, complete.
+    steps: Vec<(&'static str, &'static str, &'static str)>,
     assess: bool,
     feedback: bool,
     outcome: bool,
@@ -383,6 +396,9 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
             ("description", "accident_description"),
         ],
         "rejet" => &[("justification", "reject_justification")],
+        // The day it started or ended, today when left blank.
+        "debut" => &[("startedOn", "on"), ("on", "on")],
+        "fin" => &[("completedOn", "on"), ("on", "on")],
         // The person's feedback, and their answer to the host's assessment.
         "retour" => &[
             ("words", "words"),
@@ -535,10 +551,14 @@ impl Page {
         // From its first day: the domain takes no start before it.
         let today = self.api.gateway.handler.clock().today();
         if staff && stage == Stage::Validated && i.period_start.is_some_and(|d| d.0 <= today) {
-            steps.push(("debut", "Enregistrer le début de l'immersion"));
+            steps.push((
+                "debut",
+                "Enregistrer le début de l'immersion",
+                "Premier jour",
+            ));
         }
         if staff && stage == Stage::Started {
-            steps.push(("fin", "Enregistrer la fin de l'immersion"));
+            steps.push(("fin", "Enregistrer la fin de l'immersion", "Dernier jour"));
         }
         let after_start = matches!(
             stage,
@@ -622,6 +642,17 @@ impl Page {
                 .filter(|(_, m)| unrecorded.contains(m) && due(m) <= today)
                 .map(|(option, _)| *option)
                 .collect();
+            if let Some(d) = r.decline {
+                endings.push((
+                    "Proposition refusée",
+                    format!(
+                        "le {}, par : {}. Motif : {}",
+                        d.answered_on.french(),
+                        passerelle_domain::fr::in_sentence(d.by.french()),
+                        d.reason
+                    ),
+                ));
+            }
             if let Some(c) = r.cancellation {
                 endings.push((
                     "Annulation",
@@ -963,6 +994,9 @@ pub(crate) struct ProposeQuery {
     /// (an id: no personal data in the URL).
     #[serde(default)]
     employeur: Option<String>,
+    /// The employer's need it answers, from the need's page.
+    #[serde(default)]
+    besoin: Option<String>,
 }
 
 pub(crate) async fn propose_form(
@@ -975,9 +1009,16 @@ pub(crate) async fn propose_form(
     }
     let person = q.personne.unwrap_or_default();
     let employer = q.employeur.unwrap_or_default();
+    // A need is kept only with its employer.
+    let need = if employer.is_empty() {
+        String::new()
+    } else {
+        q.besoin.unwrap_or_default()
+    };
     let form = FormState::with(&[
         ("person", &person),
         ("employer", &employer),
+        ("need", &need),
         ("nom", &choice.nom),
     ]);
     let asked = Proposal {
@@ -997,6 +1038,9 @@ pub(crate) struct ProposeForm {
     person: String,
     #[serde(default)]
     employer: String,
+    /// The employer's need it answers, when proposed from the need.
+    #[serde(default)]
+    need: String,
     #[serde(default)]
     objective: String,
     #[serde(default)]
@@ -1056,9 +1100,16 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
         Some(ListAction::Other) => "",
         _ => form.employer.as_str(),
     };
+    // Another employer asked for: the need was the first one's.
+    let need = if employer.is_empty() {
+        ""
+    } else {
+        form.need.as_str()
+    };
     let mut state = FormState::with(&[
         ("person", person),
         ("employer", employer),
+        ("need", need),
         ("objective", &form.objective),
         ("message", &form.message),
         ("nom", &form.choice.nom),
@@ -1106,12 +1157,14 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
     }
     let out = page
         .run(
-            "mutation($p: ID!, $e: ID!, $o: Objective!, $m: String) {
-                immersionPropose(input: { personId: $p, employerId: $e, objective: $o, message: $m }) {
+            "mutation($p: ID!, $e: ID!, $n: ID, $o: Objective!, $m: String) {
+                immersionPropose(input: { personId: $p, employerId: $e, needId: $n,
+                    objective: $o, message: $m }) {
                     immersion { id } } }",
             json!({
                 "p": form.person,
                 "e": form.employer,
+                "n": given(need),
                 "o": form.objective,
                 "m": (!form.message.trim().is_empty()).then_some(&form.message),
             }),
@@ -1599,23 +1652,6 @@ pub(crate) async fn convention(
         .await
 }
 
-/// A form's fields, by name.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    fn optional(&self, name: &str) -> Option<String> {
-        let v = self.get(name).trim();
-        (!v.is_empty()).then(|| v.to_owned())
-    }
-}
-
 /// The operation an action on the immersion's page runs, with its
 /// variables; none for an unknown action.
 fn operation(
@@ -1696,8 +1732,20 @@ fn operation(
                 .to_owned(),
             json!({ "i": id, "a": f.get("accident"), "at": instant(f.get("filed_at")) }),
         ),
-        "debut" => (one("immersionStart"), json!({ "i": id })),
-        "fin" => (one("immersionComplete"), json!({ "i": id })),
+        "debut" | "fin" => {
+            let mutation = if action == "debut" {
+                "immersionStart"
+            } else {
+                "immersionComplete"
+            };
+            (
+                format!(
+                    "mutation($i: ID!, $on: Date) {{
+                        {mutation}(input: {{ immersionId: $i, on: $on }}) {{ immersion {{ id }} }} }}"
+                ),
+                json!({ "i": id, "on": f.optional("on") }),
+            )
+        }
         // The host's assessment: attendance, goals, a grid of skills,
         // advice, a contract offered; entered by a mediator when received
         // on paper or by phone.

@@ -196,6 +196,10 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route("/employers/{id}/visites/{visit}", get(visit::visit_page))
         .route(
+            "/employers/{id}/besoin",
+            get(need::phone_need_form).post(need::phone_need_submit),
+        )
+        .route(
             "/employers/{id}/visites/{visit}/besoin",
             get(need::visit_need_form).post(need::visit_need_submit),
         )

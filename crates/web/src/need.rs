@@ -1,6 +1,7 @@
 //! The need form: an employer's own, from its portal, and a mediator's, for
-//! a need heard during a visit (`/employers/{id}/visites/{visit}/besoin`).
-//! One form, one mutation; only the need's source and where it goes differ.
+//! a need heard during a visit (`/employers/{id}/visites/{visit}/besoin`)
+//! or on the phone (`/employers/{id}/besoin`). One form, one mutation; only
+//! the need's source and where it goes differ.
 
 use askama::Template;
 use axum::extract::{Form, Path};
@@ -22,7 +23,9 @@ struct NeedTemplate {
     form: FormState,
     /// Where the form posts, and whose words it asks for.
     action: String,
-    heard_in_visit: bool,
+    title: &'static str,
+    /// Noted by staff (a visit, a call), not the employer's own words.
+    heard_by_staff: bool,
     horizons: &'static [(&'static str, &'static str)],
     intents: &'static [(&'static str, &'static str)],
 }
@@ -47,6 +50,8 @@ enum Heard {
     Portal,
     /// Heard by a mediator during this visit to this establishment.
     Visit { employer: String, visit: String },
+    /// Heard by a mediator on the phone with this establishment.
+    Phone { employer: String },
 }
 
 impl Heard {
@@ -56,8 +61,41 @@ impl Heard {
             Heard::Visit { employer, visit } => {
                 format!("/employers/{employer}/visites/{visit}/besoin")
             }
+            Heard::Phone { employer } => format!("/employers/{employer}/besoin"),
         }
     }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Heard::Portal => "Décrire un besoin",
+            Heard::Visit { .. } => "Noter un besoin repéré pendant la visite",
+            Heard::Phone { .. } => "Noter un besoin entendu au téléphone",
+        }
+    }
+}
+
+/// A mediator's form for a need heard on the phone.
+pub(crate) async fn phone_need_form(page: Page, Path(employer): Path<String>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    need_page(
+        page,
+        StatusCode::OK,
+        FormState::default(),
+        Heard::Phone { employer },
+    )
+}
+
+pub(crate) async fn phone_need_submit(
+    page: Page,
+    Path(employer): Path<String>,
+    Form(form): Form<NeedForm>,
+) -> Response {
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    surface(page, form, Heard::Phone { employer }).await
 }
 
 /// A mediator's form for a need heard during a visit.
@@ -120,11 +158,12 @@ async fn surface(page: Page, form: NeedForm, heard: Heard) -> Response {
     }
     let employer = match &heard {
         Heard::Portal => own_employer(&page.viewer).unwrap_or_default(),
-        Heard::Visit { employer, .. } => employer.clone(),
+        Heard::Visit { employer, .. } | Heard::Phone { employer } => employer.clone(),
     };
     let source = match &heard {
         Heard::Portal => json!({ "kind": "PORTAL" }),
         Heard::Visit { visit, .. } => json!({ "kind": "VISIT", "visitId": visit }),
+        Heard::Phone { .. } => json!({ "kind": "PHONE" }),
     };
     let mut state = FormState::with(&[
         ("activities", &form.activities),
@@ -194,7 +233,7 @@ async fn surface(page: Page, form: NeedForm, heard: Heard) -> Response {
     if out.errors.is_empty() {
         return match heard {
             Heard::Portal => page.redirect("/?fait=besoin", Vec::new()),
-            Heard::Visit { .. } => {
+            Heard::Visit { .. } | Heard::Phone { .. } => {
                 #[derive(Deserialize)]
                 #[serde(rename_all = "camelCase")]
                 struct Answer {
@@ -230,7 +269,8 @@ fn need_page(page: Page, status: StatusCode, form: FormState, heard: Heard) -> R
         nav: page.nav(None),
         form,
         action: heard.action(),
-        heard_in_visit: matches!(heard, Heard::Visit { .. }),
+        title: heard.title(),
+        heard_by_staff: !matches!(heard, Heard::Portal),
         horizons: &HORIZONS,
         intents: &INTENTS,
     }

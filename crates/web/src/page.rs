@@ -710,6 +710,33 @@ pub(crate) const STALE_PAGE: &str =
 pub(crate) const STALE_CHOICE: &str = "La personne choisie n'est plus à cette place dans la liste : \
      rien n'a été prérempli. Choisissez-la de nouveau depuis la liste, ou remplissez le formulaire.";
 
+/// A form's fields, by name, as sent: for a form that repeats a name (a
+/// group of boxes ticked) or has many fields.
+pub(crate) struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub(crate) fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub(crate) fn optional(&self, name: &str) -> Option<String> {
+        let v = self.get(name).trim();
+        (!v.is_empty()).then(|| v.to_owned())
+    }
+
+    /// Every value sent under `name`, in order.
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
 /// A form's values as sent, and the errors to show beside each field.
 #[derive(Default)]
 pub(crate) struct FormState {
@@ -752,6 +779,29 @@ impl FormState {
 
     /// Each error beside the form field its GraphQL field maps to, else
     /// above the form.
+    /// Whether the box `value` of the group `name` is ticked (kept as
+    /// `name_value`, see [`FormState::tick`]).
+    pub(crate) fn ticked(&self, name: &str, value: &str) -> bool {
+        self.values.contains_key(&format!("{name}_{value}"))
+    }
+
+    /// Keeps the box `value` of the group `name` ticked.
+    pub(crate) fn tick(&mut self, name: &str, value: &str) {
+        self.values
+            .insert(format!("{name}_{value}"), "oui".to_owned());
+    }
+
+    /// Keeps `value` to show again under `name`.
+    pub(crate) fn keep(&mut self, name: &str, value: &str) {
+        self.values
+            .insert(name.to_owned(), passerelle_domain::shown_again(value));
+    }
+
+    /// Nothing sent, nothing refused: a page shown afresh.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.values.is_empty() && self.errors.is_empty() && self.general.is_none()
+    }
+
     pub(crate) fn absorb(&mut self, errors: &[GqlError], fields: &[(&str, &str)]) {
         for e in errors {
             let field = e.field.as_deref().and_then(|f| {

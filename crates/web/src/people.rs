@@ -12,17 +12,18 @@ use serde_json::json;
 
 use passerelle_domain::immersion::{FeedbackAuthor, Stage};
 use passerelle_domain::person::{CauseKind, ReadjustmentCause};
+use passerelle_domain::values::ContractType;
 
-use passerelle_domain::fr::event_label;
+use passerelle_domain::fr::{Labelled as _, event_label};
 
 use crate::answer::{
     Code, Day, Paged, PersonName, Proximity, RomeMatch, commune_name, read_or_return,
 };
 use crate::home::{Notice, notice};
-use crate::labels::PERSON_STAGES;
+use crate::labels::{CONTRACTS, PERSON_STAGES, offers};
 use crate::page::{
-    FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given, list_href,
-    message, parse_date,
+    Fields, FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given,
+    list_href, message, parse_date,
 };
 use crate::person_exit::Member;
 
@@ -305,8 +306,14 @@ struct PersonTemplate {
     referent: String,
     /// When they left and why, with the contract or the explanation.
     exit: Option<(String, &'static str, Vec<String>)>,
-    /// When, targets, what changed and why.
-    versions: Vec<(String, String, String)>,
+    /// When, targets, what changed and why, its contracts, mobility and
+    /// constraints.
+    versions: Vec<(String, String, String, Vec<String>)>,
+    /// Their identity and contact details, label and value; none once
+    /// erased.
+    identity: Option<Vec<(&'static str, String)>>,
+    /// The contracts the project's forms offer.
+    contracts: &'static [(&'static str, &'static str)],
     /// When, what: a page of their path.
     timeline: Vec<(String, &'static str)>,
     /// The next page of their path, and the first when this is not it.
@@ -408,6 +415,7 @@ struct PersonFile {
     may_erase: bool,
     may_record_disability_recognition: bool,
     referent_id: String,
+    identity: Option<Identity>,
     exit: Option<PersonExit>,
     project_versions: Vec<ProjectVersion>,
     timeline_events: Paged<Fact>,
@@ -738,8 +746,79 @@ struct ProjectVersion {
     version: i64,
     changed_on: Day,
     target_rome_codes: Vec<String>,
+    contract_wishes: Vec<Code<ContractType>>,
+    mobility_radius_km: i64,
+    constraints: Option<String>,
     what_changed: Option<String>,
     cause: Option<Code<ReadjustmentCause>>,
+}
+
+impl ProjectVersion {
+    /// Its contracts, mobility and constraints, each said when given.
+    fn details(&self) -> Vec<String> {
+        let mut details = Vec::new();
+        if !self.contract_wishes.is_empty() {
+            let wishes: Vec<&str> = self.contract_wishes.iter().map(|c| c.0.french()).collect();
+            details.push(format!("Contrats souhaités : {}", wishes.join(", ")));
+        }
+        if self.mobility_radius_km > 0 {
+            details.push(format!("Mobilité : jusqu'à {} km", self.mobility_radius_km));
+        }
+        if let Some(words) = &self.constraints {
+            details.push(format!("Contraintes : {words}"));
+        }
+        details
+    }
+
+    /// The readjustment form's fields, filled as this version stands.
+    fn as_form(&self) -> FormState {
+        let rome = self.target_rome_codes.join(" ");
+        let km = match self.mobility_radius_km {
+            0 => String::new(),
+            km => km.to_string(),
+        };
+        let mut form = FormState::with(&[
+            ("rome", &rome),
+            ("mobilite", &km),
+            (
+                "contraintes",
+                self.constraints.as_deref().unwrap_or_default(),
+            ),
+        ]);
+        for wish in &self.contract_wishes {
+            form.tick("contrat", &wish.0.code().to_ascii_uppercase());
+        }
+        form
+    }
+}
+
+/// Who the person is and how to reach them, as their file shows it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity {
+    birth_date: Day,
+    email: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    commune_name: Option<String>,
+    enrolled_on: Day,
+}
+
+impl Identity {
+    /// Each value given, with its French label.
+    fn lines(self) -> Vec<(&'static str, String)> {
+        let mut lines = vec![("Date de naissance", self.birth_date.french())];
+        lines.extend(self.email.map(|e| ("E-mail", e)));
+        lines.extend(
+            self.phone
+                .as_deref()
+                .map(|p| ("Téléphone", crate::answer::phone(p))),
+        );
+        lines.extend(self.address.map(|a| ("Adresse", a)));
+        lines.extend(self.commune_name.map(|c| ("Commune", c)));
+        lines.push(("Accompagnement depuis le", self.enrolled_on.french()));
+        lines
+    }
 }
 
 #[derive(Deserialize)]
@@ -857,8 +936,10 @@ impl Page {
                 "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
                   person(id: $p) { firstName lastName mayErase referentId
                     mayRecordDisabilityRecognition
+                    identity { birthDate email phone address communeName enrolledOn }
                     exit { exitedOn reason contract explanation }
-                    projectVersions { version changedOn targetRomeCodes whatChanged cause }
+                    projectVersions { version changedOn targetRomeCodes contractWishes
+                        mobilityRadiusKm constraints whatChanged cause }
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
                     situation { statedOn words recorded { by } }
@@ -922,10 +1003,17 @@ impl Page {
             .disability_recognition
             .as_ref()
             .map(crate::disability::Recognition::said);
+        // The readjustment starts from the project as it stands.
+        let form = match p.project_versions.last() {
+            Some(last) if form.is_fresh() => last.as_form(),
+            _ => form,
+        };
+        let identity = p.identity.map(Identity::lines);
         let versions = p
             .project_versions
             .into_iter()
             .map(|v| {
+                let details = v.details();
                 let codes: Vec<String> = v.target_rome_codes.iter().map(|c| fr::rome(c)).collect();
                 let why = match (v.what_changed, v.cause) {
                     (Some(what), Some(cause)) => {
@@ -938,6 +1026,7 @@ impl Page {
                     format!("Version {}, le {}", v.version, v.changed_on.french()),
                     codes.join(" ; "),
                     why,
+                    details,
                 )
             })
             .collect();
@@ -984,6 +1073,8 @@ impl Page {
             referent,
             exit,
             versions,
+            identity,
+            contracts: &CONTRACTS,
             timeline,
             timeline_pager,
             causes,
@@ -1210,77 +1301,111 @@ pub(crate) async fn file(
         .await
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct StateForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    project_rome: String,
+/// The project as a form sends it: the jobs aimed at (under `rome`), the
+/// contracts wished for (`contrat`, one box each), how far they can travel
+/// (`mobilite`, in km) and their constraints (`contraintes`); the API's
+/// input and the form's state to show again. A distance that is not a
+/// whole number is refused beside it here.
+fn project_sent(fields: &Fields, rome: &str) -> (serde_json::Value, FormState) {
+    let mut state = FormState::with(&[
+        (rome, fields.get(rome)),
+        ("mobilite", fields.get("mobilite")),
+        ("contraintes", fields.get("contraintes")),
+    ]);
+    // Only the list's contracts: a value sent by hand is left out.
+    let wishes: Vec<&str> = fields
+        .all("contrat")
+        .into_iter()
+        .filter(|c| offers(&CONTRACTS, c))
+        .collect();
+    for wish in &wishes {
+        state.tick("contrat", wish);
+    }
+    let km = fields.get("mobilite").trim();
+    let km = if km.is_empty() {
+        Some(0)
+    } else {
+        km.parse::<i32>().ok()
+    };
+    if km.is_none() {
+        state.errors.insert(
+            "mobilite".into(),
+            "Indiquez une distance en kilomètres, en chiffres (par exemple 20), ou laissez vide."
+                .into(),
+        );
+    }
+    let project = json!({
+        "targetRomeCodes": crate::page::typed_rome_codes(fields.get(rome)),
+        "contractWishes": wishes,
+        "mobilityRadiusKm": km.unwrap_or(0),
+        "constraints": fields.optional("contraintes"),
+    });
+    (project, state)
 }
 
+/// The API's fields of a project, by the form's.
+const PROJECT_FIELDS: [(&str, &str); 3] = [
+    ("mobilityRadiusKm", "mobilite"),
+    ("constraints", "contraintes"),
+    ("contractWishes", "contrat"),
+];
+
 /// A person's first project, from their file while they have none
-/// (`/people/{id}/premier-projet`, `projectState`): the jobs aimed at.
+/// (`/people/{id}/premier-projet`, `projectState`): the jobs aimed at, the
+/// contracts wished for, how far they can travel, their constraints.
 pub(crate) async fn state(
     page: Page,
     Path(id): Path<String>,
-    Form(form): Form<StateForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
+    let fields = Fields(fields);
+    if let Err(r) = page.checked(fields.get("csrf")) {
         return *r;
     }
-    let codes = crate::page::typed_rome_codes(&form.project_rome);
+    let (project, mut state) = project_sent(&fields, "project_rome");
+    if !state.errors.is_empty() {
+        return page
+            .person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
+            .await;
+    }
     let out = page
         .run(
-            "mutation($p: ID!, $r: [String!]!) {
-                projectState(input: { personId: $p, project: { targetRomeCodes: $r } }) {
-                    person { id } } }",
-            json!({ "p": id, "r": codes }),
+            "mutation($p: ID!, $project: ProjectInput!) {
+                projectState(input: { personId: $p, project: $project }) { person { id } } }",
+            json!({ "p": id, "project": project }),
         )
         .await;
     if out.errors.is_empty() {
         return page.redirect(&format!("/people/{id}#projet"), Vec::new());
     }
-    let mut state = FormState::with(&[("project_rome", &form.project_rome)]);
-    state.absorb(&out.errors, &[("targetRomeCodes", "project_rome")]);
+    let mut names = vec![("targetRomeCodes", "project_rome")];
+    names.extend(PROJECT_FIELDS);
+    state.absorb(&out.errors, &names);
     page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
         .await
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct ReadjustForm {
-    #[serde(default)]
-    csrf: String,
-    /// `KIND:id`, as [`causes`] offers it.
-    #[serde(default)]
-    cause: String,
-    #[serde(default)]
-    rome: String,
-    #[serde(default)]
-    what_changed: String,
 }
 
 pub(crate) async fn readjust(
     page: Page,
     Path(id): Path<String>,
-    Form(form): Form<ReadjustForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = page.checked(&form.csrf) {
+    let fields = Fields(fields);
+    if let Err(r) = page.checked(fields.get("csrf")) {
         return *r;
     }
-    let codes = crate::page::typed_rome_codes(&form.rome);
-    let mut state = FormState::with(&[
-        ("cause", &form.cause),
-        ("rome", &form.rome),
-        ("what_changed", &form.what_changed),
-    ]);
+    let (project, mut state) = project_sent(&fields, "rome");
+    let (cause, what_changed) = (fields.get("cause"), fields.get("what_changed"));
+    for (name, value) in [("cause", cause), ("what_changed", what_changed)] {
+        state.keep(name, value);
+    }
     let kinds = [
         "JOB_INQUIRY",
         "PEER_MEETING",
         "MENTORSHIP",
         "IMMERSION_FEEDBACK",
     ];
-    let Some((kind, cause)) = form
-        .cause
+    let Some((kind, cause)) = cause
         .split_once(':')
         .filter(|(kind, cause)| kinds.contains(kind) && !cause.is_empty())
     else {
@@ -1292,26 +1417,30 @@ pub(crate) async fn readjust(
             .person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
             .await;
     };
+    if !state.errors.is_empty() {
+        return page
+            .person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
+            .await;
+    }
     let out = page
         .run(
-            "mutation($p: ID!, $k: CauseKind!, $i: ID!, $r: [String!]!, $w: String!) {
+            "mutation($p: ID!, $k: CauseKind!, $i: ID!, $project: ProjectInput!, $w: String!) {
                 projectReadjust(input: { personId: $p, cause: { kind: $k, id: $i },
-                    project: { targetRomeCodes: $r }, whatChanged: $w }) { person { id } } }",
-            json!({ "p": id, "k": kind, "i": cause, "r": codes, "w": form.what_changed }),
+                    project: $project, whatChanged: $w }) { person { id } } }",
+            json!({ "p": id, "k": kind, "i": cause, "project": project, "w": what_changed }),
         )
         .await;
     if out.errors.is_empty() {
         return page.redirect(&format!("/people/{id}#projet"), Vec::new());
     }
-    state.absorb(
-        &out.errors,
-        &[
-            ("cause", "cause"),
-            ("id", "cause"),
-            ("targetRomeCodes", "rome"),
-            ("whatChanged", "what_changed"),
-        ],
-    );
+    let mut names = vec![
+        ("cause", "cause"),
+        ("id", "cause"),
+        ("targetRomeCodes", "rome"),
+        ("whatChanged", "what_changed"),
+    ];
+    names.extend(PROJECT_FIELDS);
+    state.absorb(&out.errors, &names);
     page.person_page(&id, StatusCode::UNPROCESSABLE_ENTITY, state, None, None)
         .await
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::employer::{EmployerField, VisitField, VisitPurpose};
 use crate::immersion::{
     AttendanceKind, FeedbackAuthor, Initiator, Level, Milestone, Objective, Outcome, RenewalStatus,
-    Signatory, SignatureMethodKind, SituationKind, Skill, Stage,
+    Respondent, Signatory, SignatureMethodKind, SituationKind, Skill, Stage,
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use crate::person::{
@@ -139,6 +139,11 @@ labels!(FeedbackAuthor {
     Host => "host", "Entreprise";
     Person => "person", "Personne";
     Mediator => "mediator", "Médiateur";
+});
+
+labels!(Respondent {
+    Person => "person", "La personne";
+    Employer => "employer", "L'employeur";
 });
 
 labels!(Initiator {

@@ -16,7 +16,7 @@ use passerelle_domain::person::{
     ReadjustmentCause,
 };
 use passerelle_domain::testimony::TestimonyRecorded;
-use passerelle_domain::values::{AgeBand, PersonId, StructureId, search_key};
+use passerelle_domain::values::{AgeBand, ContractType, PersonId, StructureId, search_key};
 use passerelle_store::projection::{Mode, Projection, ProjectionError};
 use passerelle_store::{ERASED_EVENT, InlineWrite, RecordedEvent};
 use serde::Serialize;
@@ -701,6 +701,8 @@ pub struct TimelinePosition {
 pub struct ProjectVersion {
     pub version: i32,
     pub target_rome_codes: Vec<String>,
+    pub contract_wishes: Vec<String>,
+    pub mobility_radius_km: i32,
     pub cause_kind: Option<String>,
     pub cause_id: Option<Uuid>,
     pub what_changed: Option<String>,
@@ -712,6 +714,11 @@ impl ProjectVersion {
     pub fn cause_kind(&self) -> Result<Option<CauseKind>, UnknownTag> {
         self.cause_kind.as_deref().map(untag).transpose()
     }
+
+    /// The contracts wished for, in the order stated.
+    pub fn contract_wishes(&self) -> Result<Vec<ContractType>, UnknownTag> {
+        self.contract_wishes.iter().map(|c| untag(c)).collect()
+    }
 }
 
 pub async fn project_versions(
@@ -719,7 +726,8 @@ pub async fn project_versions(
     person: PersonId,
 ) -> Result<Vec<ProjectVersion>, sqlx::Error> {
     sqlx::query_as(
-        "select version, target_rome_codes, cause_kind, cause_id, what_changed, changed_on
+        "select version, target_rome_codes, contract_wishes, mobility_radius_km, cause_kind,
+                cause_id, what_changed, changed_on
          from people.project_versions where person_id = $1 order by version",
     )
     .bind(person.0)

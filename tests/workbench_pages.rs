@@ -1,0 +1,350 @@
+//! What a mediator reads and records from the pages, over HTTP against the
+//! real binary: a person's identity and whole project on her file, the
+//! project's forms with their contracts, mobility and constraints (the
+//! readjustment starting from the project as it stands), the values a
+//! correction starts from, a need heard on the phone, a need's closing,
+//! an immersion proposed from a need, a proposal's refusal, and the day an
+//! immersion started.
+
+mod common;
+#[path = "support/pages.rs"]
+mod pages;
+
+use common::*;
+use pages::{Form, get_with, signed_in};
+use passerelle_store::testkit::TestDb;
+use serde_json::{Value, json};
+
+/// A page's HTML, its apostrophes as written.
+async fn html(server: &Server, path: &str, cookies: &[String]) -> String {
+    let answer = get_with(server, path, cookies).await;
+    assert_eq!(answer.status(), 200, "{path}");
+    answer.text().await.unwrap().replace("&#39;", "'")
+}
+
+/// A mutation's data; panics on any error.
+async fn ok(server: &Server, token: &str, query: &str, variables: Value) -> Value {
+    let answer = gql(server, Some(token), query, variables).await;
+    assert!(answer["errors"].is_null(), "{query}: {answer}");
+    answer["data"].clone()
+}
+
+#[tokio::test]
+async fn a_persons_file_shows_her_identity_and_her_whole_project() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let person = ok(
+        &server,
+        &token,
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: \"awa.diallo@exemple.fr\", phone: \"+33612345678\",
+            address: \"3 rue des Lilas, 44000 Nantes\", commune: \"44109\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["personEnroll"]["person"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let file = format!("/people/{person}");
+    let shown = html(&server, &file, &cookies).await;
+    for line in [
+        "<h2 id=\"identite\">Identité et coordonnées</h2>",
+        "<li>Date de naissance : 12 mai 2001</li>",
+        "<li>E-mail : awa.diallo@exemple.fr</li>",
+        "<li>Téléphone : 06 12 34 56 78</li>",
+        "<li>Adresse : 3 rue des Lilas, 44000 Nantes</li>",
+        "<li>Commune : Nantes</li>",
+    ] {
+        assert!(shown.contains(line), "{line} in {shown}");
+    }
+    // The correction starts from what is recorded.
+    let correct = html(&server, &format!("{file}/corriger"), &cookies).await;
+    assert!(
+        correct.contains("Enregistré : 06 12 34 56 78")
+            && correct.contains("Enregistré : 12 mai 2001"),
+        "{correct}"
+    );
+
+    // The first project, with its contracts, mobility and constraints; a
+    // distance that is not a number is refused beside it, what was typed
+    // kept, and a contract the list does not offer is left out.
+    let form = Form::fetch(&server, &cookies).await;
+    let first = format!("{file}/premier-projet");
+    let refused = form
+        .post(
+            &server,
+            &first,
+            "project_rome=D1102&contrat=CDI&mobilite=loin&contraintes=Pas+avant+9+h",
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        page.contains("id=\"mobilite-erreur\">Indiquez une distance en kilomètres"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"loin\""), "{page}");
+    assert!(
+        page.contains("name=\"contrat\" value=\"CDI\" checked"),
+        "{page}"
+    );
+    let stated = form
+        .post(
+            &server,
+            &first,
+            "project_rome=D1102&contrat=CDI&contrat=INTERIM&contrat=PAS_UN_CONTRAT&mobilite=25\
+             &contraintes=Pas+avant+9+h",
+        )
+        .await;
+    assert_eq!(stated.status(), 303);
+    let shown = html(&server, &file, &cookies).await;
+    for line in [
+        "Contrats souhaités : CDI, Intérim",
+        "Mobilité : jusqu'à 25 km",
+        "Contraintes : Pas avant 9 h",
+    ] {
+        assert!(shown.contains(line), "{line} in {shown}");
+    }
+    let versions = ok(
+        &server,
+        &token,
+        "query($p: ID!) { person(id: $p) { projectVersions { contractWishes mobilityRadiusKm constraints } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    assert_eq!(
+        versions["person"]["projectVersions"],
+        json!([{ "contractWishes": ["CDI", "INTERIM"], "mobilityRadiusKm": 25,
+            "constraints": "Pas avant 9 h" }])
+    );
+
+    // The readjustment starts from the project as it stands, so that
+    // changing the jobs keeps the rest.
+    let held = ok(
+        &server,
+        &token,
+        "mutation($p: ID!) { jobInquiryLog(input: { personId: $p, romeCode: \"D1104\",
+            withWhom: \"Pâtisserie Lebrun\" }) { person { jobInquiries { id } } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    let inquiry = held["jobInquiryLog"]["person"]["jobInquiries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = html(&server, &file, &cookies).await;
+    assert!(
+        shown.contains("id=\"rome\" name=\"rome\" value=\"D1102\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("name=\"contrat\" value=\"INTERIM\" checked"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("id=\"mobilite\" name=\"mobilite\" value=\"25\""),
+        "{shown}"
+    );
+    let readjusted = form
+        .post(
+            &server,
+            &format!("{file}/projet"),
+            &format!(
+                "cause=JOB_INQUIRY%3A{inquiry}&rome=D1104&contrat=CDI&contrat=INTERIM&mobilite=25\
+                 &contraintes=Pas+avant+9+h&what_changed=La+p%C3%A2tisserie+lui+pla%C3%AEt"
+            ),
+        )
+        .await;
+    assert_eq!(readjusted.status(), 303);
+    let versions = ok(
+        &server,
+        &token,
+        "query($p: ID!) { person(id: $p) { projectVersions { targetRomeCodes contractWishes
+            mobilityRadiusKm } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    assert_eq!(
+        versions["person"]["projectVersions"][1],
+        json!({ "targetRomeCodes": ["D1104"], "contractWishes": ["CDI", "INTERIM"],
+            "mobilityRadiusKm": 25 })
+    );
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_need_heard_on_the_phone_proposed_closed_and_read_back_from_the_pages() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer = register_employer(&server, &token, &siret(7), "Boulangerie du Port").await;
+    let e = employer.as_str().unwrap();
+    let person = enroll(&server, &token, None).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let file = html(&server, &format!("/employers/{e}"), &cookies).await;
+    let phone = format!("/employers/{e}/besoin");
+    assert!(file.contains(&format!("href=\"{phone}\"")), "{file}");
+    let page = html(&server, &phone, &cookies).await;
+    assert!(
+        page.contains("<h1>Noter un besoin entendu au téléphone</h1>"),
+        "{page}"
+    );
+    let form = Form::fetch(&server, &cookies).await;
+    let heard = form
+        .post(
+            &server,
+            &phone,
+            "activities=Livraisons+du+matin&horizon=NOW&headcount=1&hiring_intent=POSSIBLE",
+        )
+        .await;
+    assert_eq!(heard.status(), 303);
+    let to = heard.headers()["location"].to_str().unwrap().to_owned();
+    let need = to
+        .trim_start_matches("/needs/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let source = ok(
+        &server,
+        &token,
+        "query($n: ID!) { need(id: $n) { sourceKind } }",
+        json!({ "n": need }),
+    )
+    .await;
+    assert_eq!(source["need"]["sourceKind"], "PHONE");
+
+    // Proposed from the need: the immersion keeps the link.
+    let shown = html(&server, &format!("/needs/{need}"), &cookies).await;
+    let propose = format!("/immersions/nouvelle?employeur={e}&amp;besoin={need}");
+    assert!(shown.contains(&propose), "{shown}");
+    let page = html(&server, &propose.replace("&amp;", "&"), &cookies).await;
+    assert!(
+        page.contains(&format!("name=\"need\" value=\"{need}\"")),
+        "{page}"
+    );
+    let proposed = form
+        .post(
+            &server,
+            "/immersions",
+            &format!(
+                "person={}&employer={e}&need={need}&objective=DISCOVER_JOB_OR_SECTOR",
+                person.as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(proposed.status(), 303);
+    let immersion = proposed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/immersions/")
+        .to_owned();
+    let linked = ok(
+        &server,
+        &token,
+        "query($i: ID!) { immersion(id: $i) { needId } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(linked["immersion"]["needId"], need.as_str());
+
+    // Closed for another reason: the page says why and when.
+    ok(
+        &server,
+        &token,
+        "mutation($n: ID!) { needClose(input: { needId: $n, reason: OTHER,
+            explanation: \"Tournée supprimée\" }) { need { id } } }",
+        json!({ "n": need }),
+    )
+    .await;
+    let shown = html(&server, &format!("/needs/{need}"), &cookies).await;
+    assert!(shown.contains("<dd>Clos le "), "{shown}");
+    assert!(
+        shown.contains(" : autre raison (Tournée supprimée)</dd>"),
+        "{shown}"
+    );
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn an_immersion_says_its_refusal_and_starts_on_the_day_given() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let today = ok(
+        &server,
+        &token,
+        "query($p: ID!) { person(id: $p) { enrolledOn } }",
+        json!({ "p": person }),
+    )
+    .await["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+
+    // A proposal declined: by whom, when, why.
+    let declined = propose(&server, &token, &person, &employer).await;
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { immersionDecline(input: { immersionId: $i, by: PERSON,
+            reason: \"Trop loin de chez elle\" }) { immersion { id } } }",
+        json!({ "i": declined }),
+    )
+    .await;
+    let shown = html(
+        &server,
+        &format!("/immersions/{}", declined.as_str().unwrap()),
+        &cookies,
+    )
+    .await;
+    assert!(shown.contains("Proposition refusée"), "{shown}");
+    assert!(
+        shown.contains("par : la personne. Motif : Trop loin de chez elle"),
+        "{shown}"
+    );
+
+    // Its start recorded with a day: one to come is refused beside it.
+    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let i = immersion.as_str().unwrap();
+    let page = html(&server, &format!("/immersions/{i}"), &cookies).await;
+    assert!(page.contains("<label for=\"on\">Premier jour"), "{page}");
+    let form = Form::fetch(&server, &cookies).await;
+    let tomorrow = time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE)
+        .unwrap()
+        .next_day()
+        .unwrap();
+    let refused = form
+        .post(
+            &server,
+            &format!("/immersions/{i}/debut"),
+            &format!("on={tomorrow}"),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("id=\"on-erreur\""), "{page}");
+    let started = form
+        .post(
+            &server,
+            &format!("/immersions/{i}/debut"),
+            &format!("on={today}"),
+        )
+        .await;
+    assert_eq!(started.status(), 303);
+    let stage = ok(
+        &server,
+        &token,
+        "query($i: ID!) { immersion(id: $i) { currentStage } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(stage["immersion"]["currentStage"], "STARTED");
+    assert!(server.terminate().success());
+}
