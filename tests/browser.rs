@@ -2901,18 +2901,20 @@ async fn a_mediator_searches_from_home_walks_the_open_needs_and_acts_on_a_need()
     browser.audit("besoin, ses actions").await;
     browser
         .click(&format!(
-            "a[href='/immersions/nouvelle?personne={person}&employeur={employer}']"
+            "a[href='/immersions/nouvelle?personne={person}&employeur={employer}&besoin={need}']"
         ))
         .await;
+    // The person, the employer and the need it answers, all chosen.
     let chosen = browser
         .client
         .execute(
-            "return [document.getElementById('person').value, document.getElementById('employer').value];",
+            "return [document.getElementById('person').value, document.getElementById('employer').value,
+                document.querySelector('input[name=need]').value];",
             vec![],
         )
         .await
         .unwrap();
-    assert_eq!(chosen, json!([person, employer]));
+    assert_eq!(chosen, json!([person, employer, need]));
     browser.goto(&format!("{base}/needs/{need}")).await;
     browser.fill("#rome_codes", "ZZZ").await;
     browser

@@ -348,3 +348,151 @@ async fn an_immersion_says_its_refusal_and_starts_on_the_day_given() {
     assert_eq!(stage["immersion"]["currentStage"], "STARTED");
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn the_workbench_lists_immersions_and_shows_what_each_record_holds() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    let employer = register_employer(&server, &token, &siret(8), "Boulangerie du Port").await;
+    let e = employer.as_str().unwrap();
+    let person = enroll(&server, &token, None).await;
+    let p = person.as_str().unwrap();
+    let today = ok(
+        &server,
+        &token,
+        "query($p: ID!) { person(id: $p) { enrolledOn } }",
+        json!({ "p": p }),
+    )
+    .await["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = Form::fetch(&server, &cookies).await;
+
+    // A visit with what comes next.
+    let logged = form
+        .post(
+            &server,
+            "/visites",
+            &format!(
+                "employer={e}&visited_on={today}&purpose=PROSPECTION\
+                 &observations=Deux+fourn%C3%A9es&next_step=Rappeler+lundi"
+            ),
+        )
+        .await;
+    assert_eq!(logged.status(), 303);
+    let visits = ok(
+        &server,
+        &token,
+        "query($e: ID!) { employer(id: $e) { loggedVisits(first: 5) { edges { node { nextStep } } } } }",
+        json!({ "e": e }),
+    )
+    .await;
+    assert_eq!(
+        visits["employer"]["loggedVisits"]["edges"][0]["node"]["nextStep"],
+        "Rappeler lundi"
+    );
+
+    // A proposal with a word for the person and the host: on its page.
+    let proposed = form
+        .post(
+            &server,
+            "/immersions",
+            &format!(
+                "person={p}&employer={e}&objective=DISCOVER_JOB_OR_SECTOR\
+                 &message=Rendez-vous+%C3%A0+6+h+devant+la+boutique"
+            ),
+        )
+        .await;
+    assert_eq!(proposed.status(), 303);
+    let immersion = proposed.headers()["location"].to_str().unwrap().to_owned();
+    let shown = html(&server, &immersion, &cookies).await;
+    assert!(
+        shown.contains("<dt>Le mot du médiateur</dt><dd>Rendez-vous à 6 h devant la boutique</dd>"),
+        "{shown}"
+    );
+
+    // The structure's immersions, searched by stage.
+    let list = html(&server, "/immersions", &cookies).await;
+    assert!(
+        list.contains("<strong>Awa Diallo</strong> chez Boulangerie du Port"),
+        "{list}"
+    );
+    assert!(list.contains("Proposée · dates à fixer"), "{list}");
+    let started_only = html(&server, "/immersions?etat=STARTED", &cookies).await;
+    assert!(
+        started_only.contains("Aucune immersion n'en est là."),
+        "{started_only}"
+    );
+    let by_hand = get_with(&server, "/immersions?etat=PAS_UN_ETAT", &cookies).await;
+    assert_eq!(by_hand.status(), 422);
+    let by_hand = by_hand.text().await.unwrap();
+    assert!(
+        by_hand.contains("id=\"etat-erreur\">Choisissez un état de la liste."),
+        "{by_hand}"
+    );
+
+    // An identity corrected: the file lists the correction.
+    ok(
+        &server,
+        &token,
+        "mutation($p: ID!) { personCorrect(input: { personId: $p, changes: { lastName: \"Diallo-Sy\" },
+            reason: \"Nom d'usage\" }) { person { id } } }",
+        json!({ "p": p }),
+    )
+    .await;
+    let file = html(&server, &format!("/people/{p}"), &cookies).await;
+    assert!(
+        file.contains("Nom<br><span class=\"hint\">Motif : Nom d'usage</span>"),
+        "{file}"
+    );
+
+    // The inbox says when each task is due (a convention to sign before
+    // its start, today); a manager reads a colleague's.
+    drafted(&server, &token, &person, &employer, &today).await;
+    let mut inbox = String::new();
+    for _ in 0..50 {
+        inbox = html(&server, "/", &cookies).await;
+        if !inbox.contains("Rien à faire pour l'instant.") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        inbox.contains("<span class=\"hint\">À faire pour le ")
+            || inbox.contains("de retard</span>"),
+        "{inbox}"
+    );
+    let camille = ok(&server, &token, "{ me { id } }", json!({})).await["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let manager = signed_in(&server, "direction@ml-nantes.fr").await;
+    let theirs = html(&server, &format!("/?mediateur={camille}"), &manager).await;
+    assert!(
+        theirs.contains("<h2 id=\"taches\">Les tâches de "),
+        "{theirs}"
+    );
+    assert!(theirs.contains("Awa Diallo"), "{theirs}");
+    let unknown = html(&server, "/?mediateur=pas-un-id", &manager).await;
+    assert!(
+        unknown.contains("Ce membre de l'équipe n'existe pas ou plus"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("<h2 id=\"taches\">Mes tâches</h2>"),
+        "{unknown}"
+    );
+    // A mediator is offered no colleague's.
+    assert!(!inbox.contains("Voir les tâches de"), "{inbox}");
+    assert!(server.terminate().success());
+}

@@ -233,6 +233,9 @@ pub enum Field {
     ImmersionEnding,
     /// Work accidents during an immersion, for staff and the host.
     ImmersionAccidents,
+    /// The mediator's word with a proposal, written to the person and the
+    /// host: for them and staff.
+    ImmersionProposalMessage,
 }
 
 /// Whether the actor may read this field of an object it reaches. Staff
@@ -254,7 +257,9 @@ pub fn may_read(actor: &Actor, field: Field) -> bool {
         }
         // Whoever reaches the immersion: its structure's staff, its person,
         // its host.
-        Field::ImmersionConvention | Field::ImmersionAssessment => true,
+        Field::ImmersionConvention
+        | Field::ImmersionAssessment
+        | Field::ImmersionProposalMessage => true,
         // The person's own words on their immersion (and their disagreement
         // with the host's assessment): for them and the staff who follow
         // them, not for the host they judge. Where she went next is hers

@@ -622,6 +622,15 @@ fn fact<T>(
     history.iter().find_map(|r| pick(&r.event, r))
 }
 
+pub(crate) fn proposal_message(history: &[Recorded<ImmersionEvent>]) -> Option<String> {
+    fact(history, |event, _| match event {
+        ImmersionEvent::ImmersionProposed(e) => {
+            Some(e.message.as_ref()?.known()?.as_str().to_owned())
+        }
+        _ => None,
+    })
+}
+
 pub(crate) fn decline(history: &[Recorded<ImmersionEvent>]) -> Option<ImmersionDecline> {
     fact(history, |event, r| match event {
         ImmersionEvent::ProposalDeclined(e) => Some(ImmersionDecline {

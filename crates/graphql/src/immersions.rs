@@ -257,6 +257,16 @@ impl Immersion {
         self.read(ctx, Field::ImmersionOutcomes, record::outcomes)
             .await
     }
+    /// The mediator's word to the person and the host with the proposal;
+    /// null when none was written, or once the person's data was erased.
+    async fn proposal_message(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.read(
+            ctx,
+            Field::ImmersionProposalMessage,
+            record::proposal_message,
+        )
+        .await
+    }
     /// Who declined the proposal, and why.
     async fn decline(&self, ctx: &Context<'_>) -> Result<Option<record::ImmersionDecline>> {
         self.read(ctx, Field::ImmersionEnding, record::decline)

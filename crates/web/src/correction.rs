@@ -26,7 +26,8 @@ use crate::page::{FormState, Nav, Page, given, message, parse_date};
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Corrected {
-    reason: String,
+    /// Null once the person it is about was erased (an identity's).
+    reason: Option<String>,
     corrected_on: Day,
     recorded: RecordedBy,
 }
@@ -46,7 +47,7 @@ impl Corrected {
                 .map_or("Le service", |r| r.label())
                 .to_owned(),
             what,
-            self.reason,
+            self.reason.unwrap_or_else(|| "(effacée)".to_owned()),
         )
     }
 }

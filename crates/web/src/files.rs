@@ -548,7 +548,7 @@ impl Page {
     /// The full names of the people of a page's list, by id: those the
     /// viewer reads (a person out of reach is left out, an erased one named
     /// so).
-    async fn person_names(
+    pub(crate) async fn person_names(
         &self,
         ids: impl Iterator<Item = &str>,
     ) -> Result<HashMap<String, String>, Box<Response>> {

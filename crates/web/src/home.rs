@@ -36,6 +36,11 @@ struct InboxTemplate {
     nav: Nav,
     name: String,
     structure: String,
+    /// Whose tasks, when a manager reads a colleague's.
+    whose: Option<String>,
+    /// The team a manager may read the tasks of: id, name, and which is
+    /// shown.
+    team: Vec<(String, String, bool)>,
     overdue: i64,
     tasks: Vec<TaskView>,
     /// The search's field, and its errors.
@@ -103,6 +108,8 @@ struct TaskView {
     title: String,
     link: String,
     late: bool,
+    /// When it is due, or how late it is, in words.
+    due: String,
     /// Who an immersion's task is about.
     person: Option<String>,
 }
@@ -341,12 +348,45 @@ impl Page {
     /// A mediator's home: their tasks, the search's field, and what a
     /// search found.
     async fn inbox(self, nav: Nav, form: FormState, found: Option<Found>) -> Response {
+        self.inbox_of(nav, form, found, None).await
+    }
+
+    /// The tasks of `colleague` (a manager's choice among the team), else
+    /// the viewer's own.
+    async fn inbox_of(
+        self,
+        mut nav: Nav,
+        form: FormState,
+        found: Option<Found>,
+        colleague: Option<&str>,
+    ) -> Response {
         let form_failed = !form.errors.is_empty() || form.general.is_some();
+        // A manager reads a colleague's tasks; the team is read for the
+        // choice (empty for anyone else).
+        let team = match self.team().await {
+            Ok(team) => team,
+            Err(page) => return *page,
+        };
+        let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
+        let whose = colleague.filter(|c| Some(*c) != me.as_deref());
+        let whose = match whose {
+            Some(id) => match team.iter().find(|m| m.id == id) {
+                Some(member) => Some(member),
+                None => {
+                    nav.notice = Some(
+                        "Ce membre de l'équipe n'existe pas ou plus : voici vos tâches.".to_owned(),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         let out = self
             .run(
-                "{ me { name structureName }
-                    inbox { overdue tasks { title link overdueDays personName } } }",
-                json!({}),
+                "query($m: ID) { me { name structureName }
+                    inbox(mediatorId: $m) { overdue tasks { title link dueOn overdueDays
+                        personName } } }",
+                json!({ "m": whose.map(|m| &m.id) }),
             )
             .await;
         #[derive(Deserialize)]
@@ -370,14 +410,22 @@ impl Page {
         struct Task {
             title: String,
             link: String,
+            due_on: crate::answer::Day,
             overdue_days: i64,
             person_name: Option<String>,
         }
         let answer: Answer = read_or_return!(out);
+        let shown = whose.map(|m| m.id.as_str()).or(me.as_deref());
         let body = InboxTemplate {
             nav,
             name: answer.me.name,
             structure: answer.me.structure_name,
+            whose: whose.map(|m| m.name.clone()),
+            team: team
+                .iter()
+                .filter(|m| m.active)
+                .map(|m| (m.id.clone(), m.name.clone(), Some(m.id.as_str()) == shown))
+                .collect(),
             overdue: answer.inbox.overdue,
             tasks: answer
                 .inbox
@@ -387,6 +435,11 @@ impl Page {
                     title: t.title,
                     link: t.link,
                     late: t.overdue_days > 0,
+                    due: match t.overdue_days {
+                        0 => format!("À faire pour le {}", t.due_on.french()),
+                        1 => "Un jour de retard".to_owned(),
+                        n => format!("{n} jours de retard"),
+                    },
                     person: t.person_name,
                 })
                 .collect(),
@@ -485,10 +538,18 @@ pub(crate) fn notice(q: &Notice) -> Option<String> {
     )
 }
 
+/// Whose tasks a manager reads on the home page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Whose {
+    #[serde(default)]
+    mediateur: String,
+}
+
 pub(crate) async fn home(
     page: Page,
     Query(q): Query<Notice>,
     Query(at): Query<SpacePages>,
+    Query(whose): Query<Whose>,
 ) -> Response {
     let suite = q
         .suite
@@ -501,7 +562,9 @@ pub(crate) async fn home(
             return page.redirect(suite, Vec::new());
         }
         let nav = page.nav(notice(&q));
-        return page.inbox(nav, FormState::default(), None).await;
+        return page
+            .inbox_of(nav, FormState::default(), None, given(&whose.mediateur))
+            .await;
     }
     let mut at = at;
     let mut said = notice(&q);

@@ -43,7 +43,8 @@ fn not_found() -> Response {
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmpObjective
     personId employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
-    endedOn awaitedSignatories awaitsValidation takesFeedback feedbackAuthors
+    endedOn awaitedSignatories awaitsValidation takesFeedback feedbackAuthors needId
+    proposalMessage
     viewerMay { answerFor signOnlineAs giveFeedbackAs answerAssessment } } }";
 
 /// What the immersion's stream records of its ends and accidents: read
@@ -226,6 +227,10 @@ struct Shown {
     awaits_validation: bool,
     takes_feedback: bool,
     feedback_authors: Vec<Code<FeedbackAuthor>>,
+    /// The employer's need it answers, if proposed for one.
+    need_id: Option<String>,
+    /// The mediator's word with the proposal.
+    proposal_message: Option<String>,
     viewer_may: ViewerMay,
 }
 
@@ -272,6 +277,10 @@ struct ImmersionTemplate {
     /// The person's and the establishment's files, linked for staff.
     person_id: String,
     employer_id: String,
+    /// The need it answers, linked for staff.
+    need_id: Option<String>,
+    /// The mediator's word with the proposal.
+    proposal_message: Option<String>,
     objective: String,
     stage: &'static str,
     period: Option<String>,
@@ -754,6 +763,8 @@ impl Page {
             person,
             person_id: i.person_id.clone(),
             employer_id: i.employer_id.clone(),
+            need_id: i.need_id.clone(),
+            proposal_message: i.proposal_message.clone(),
             objective: i.pmsmp_objective.french().to_owned(),
             stage: stage.french(),
             period,

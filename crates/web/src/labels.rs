@@ -8,7 +8,7 @@ use passerelle_domain::employer::VisitPurpose;
 use passerelle_domain::fr::Labelled;
 use passerelle_domain::immersion::{
     AttendanceKind, Initiator, Level, Milestone, Objective, Outcome, Signatory, SituationKind,
-    Skill,
+    Skill, Stage,
 };
 use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use passerelle_domain::person::{ExitReasonKind, PersonStage};
@@ -54,6 +54,8 @@ pub(crate) static SOURCES: Options = LazyLock::new(options::<NeedSource>);
 pub(crate) static EXIT_REASONS: Options = LazyLock::new(options::<ExitReasonKind>);
 pub(crate) static DELIVERY_STATES: Options = LazyLock::new(options::<DeliveryState>);
 pub(crate) static JOBS: Options = LazyLock::new(options::<ScheduledJob>);
+/// Where an immersion stands, as the immersions' list filters it.
+pub(crate) static STAGES: Options = LazyLock::new(options::<Stage>);
 
 /// Where a person stands in their accompaniment, as the people list's
 /// filter offers it, in the order of a path.

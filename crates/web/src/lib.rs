@@ -29,6 +29,7 @@ mod export;
 mod files;
 mod home;
 mod hosting;
+mod immersion_list;
 mod immersions;
 mod job_runs;
 mod labels;
@@ -213,7 +214,10 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route("/people/{id}/donnees.json", get(data_export::download))
         .route("/immersions/nouvelle", get(immersions::propose_form))
-        .route("/immersions", post(immersions::propose))
+        .route(
+            "/immersions",
+            get(immersion_list::list).post(immersions::propose),
+        )
         .route("/immersions/{id}", get(immersions::page))
         .route(
             "/immersions/{id}/renouvellement",

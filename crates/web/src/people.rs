@@ -312,6 +312,8 @@ struct PersonTemplate {
     /// Their identity and contact details, label and value; none once
     /// erased.
     identity: Option<Vec<(&'static str, String)>>,
+    /// Date, by whom, the fields in French, why.
+    identity_corrections: Vec<(String, String, String, String)>,
     /// The contracts the project's forms offer.
     contracts: &'static [(&'static str, &'static str)],
     /// When, what: a page of their path.
@@ -416,6 +418,7 @@ struct PersonFile {
     may_record_disability_recognition: bool,
     referent_id: String,
     identity: Option<Identity>,
+    identity_corrections: Vec<IdentityCorrectionLine>,
     exit: Option<PersonExit>,
     project_versions: Vec<ProjectVersion>,
     timeline_events: Paged<Fact>,
@@ -792,6 +795,14 @@ impl ProjectVersion {
     }
 }
 
+/// A correction of the identity: the fields it changed, when, by whom, why.
+#[derive(Deserialize)]
+struct IdentityCorrectionLine {
+    fields: Vec<Code<passerelle_domain::person::IdentityField>>,
+    #[serde(flatten)]
+    corrected: crate::correction::Corrected,
+}
+
 /// Who the person is and how to reach them, as their file shows it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -937,6 +948,7 @@ impl Page {
                   person(id: $p) { firstName lastName mayErase referentId
                     mayRecordDisabilityRecognition
                     identity { birthDate email phone address communeName enrolledOn }
+                    identityCorrections { fields reason correctedOn recorded { role } }
                     exit { exitedOn reason contract explanation }
                     projectVersions { version changedOn targetRomeCodes contractWishes
                         mobilityRadiusKm constraints whatChanged cause }
@@ -1009,6 +1021,16 @@ impl Page {
             _ => form,
         };
         let identity = p.identity.map(Identity::lines);
+        // Newest first, as every file's corrections.
+        let identity_corrections = p
+            .identity_corrections
+            .into_iter()
+            .rev()
+            .map(|c| {
+                let fields: Vec<&str> = c.fields.iter().map(|f| f.0.french()).collect();
+                c.corrected.shown(fields.join(", "))
+            })
+            .collect();
         let versions = p
             .project_versions
             .into_iter()
@@ -1074,6 +1096,7 @@ impl Page {
             exit,
             versions,
             identity,
+            identity_corrections,
             contracts: &CONTRACTS,
             timeline,
             timeline_pager,

@@ -264,6 +264,9 @@ pub(crate) struct VisitForm {
     purpose: String,
     #[serde(default)]
     observations: String,
+    /// What comes next, if said.
+    #[serde(default)]
+    next_step: String,
     /// The search or page button pressed, if any (`ListAction`).
     #[serde(default)]
     liste: String,
@@ -281,6 +284,7 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
         ("visited_on", &form.visited_on),
         ("purpose", &form.purpose),
         ("observations", &form.observations),
+        ("next_step", &form.next_step),
         ("nom", &form.choice.nom),
     ]);
     // A search or a page asked: the form again, as typed, nothing sent.
@@ -290,6 +294,7 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
                 ("visited_on", &form.visited_on),
                 ("purpose", &form.purpose),
                 ("observations", &form.observations),
+                ("next_step", &form.next_step),
                 ("nom", &form.choice.nom),
             ]);
         }
@@ -335,14 +340,16 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
     };
     let out = page
         .run(
-            "mutation($e: ID!, $d: Date, $p: VisitPurpose!, $o: String!) {
-                employerVisitLog(input: { employerId: $e, visitedOn: $d, purpose: $p, observations: $o }) { visitId }
+            "mutation($e: ID!, $d: Date, $p: VisitPurpose!, $o: String!, $n: String) {
+                employerVisitLog(input: { employerId: $e, visitedOn: $d, purpose: $p,
+                    observations: $o, nextStep: $n }) { visitId }
             }",
             json!({
                 "e": form.employer,
                 "d": visited_on.to_string(),
                 "p": form.purpose,
                 "o": form.observations,
+                "n": given(&form.next_step),
             }),
         )
         .await;
@@ -369,6 +376,7 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
         &out.errors,
         &[
             ("observations", "observations"),
+            ("nextStep", "next_step"),
             ("visitedOn", "visited_on"),
             ("employerId", "employer"),
         ],

@@ -10,7 +10,8 @@ use crate::immersion::{
 };
 use crate::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSource};
 use crate::person::{
-    ConsentProofKind, ConsentPurpose, ErasureReason, ExitReasonKind, PersonStage, ReadjustmentCause,
+    ConsentProofKind, ConsentPurpose, ErasureReason, ExitReasonKind, IdentityField, PersonStage,
+    ReadjustmentCause,
 };
 use crate::testimony::Audience;
 use crate::values::{
@@ -257,6 +258,14 @@ labels!(VisitPurpose {
     Prospection => "prospection", "Prospection";
     FollowUp => "follow_up", "Suivi";
     InEmploymentMediation => "in_employment_mediation", "Médiation dans l'emploi";
+});
+
+labels!(IdentityField {
+    FirstName => "first_name", "Prénom";
+    LastName => "last_name", "Nom";
+    BirthDate => "birth_date", "Date de naissance";
+    Email => "email", "E-mail";
+    Phone => "phone", "Téléphone";
 });
 
 labels!(EmployerField {
