@@ -215,6 +215,15 @@ pub(crate) fn moment(text: &str) -> String {
     )
 }
 
+/// What a correction's field holds now, said as its hint: « Enregistré :
+/// … », or that nothing is.
+pub(crate) fn recorded_hint(value: Option<String>) -> String {
+    match value {
+        Some(v) => format!("Enregistré : {v}"),
+        None => "Rien d'enregistré.".to_owned(),
+    }
+}
+
 /// A phone number as the pages write it, « 06 12 34 56 78 »: the API gives
 /// it in international form (`+33612345678`), which dials from anywhere.
 pub(crate) fn phone(international: &str) -> String {

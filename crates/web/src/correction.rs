@@ -100,10 +100,7 @@ impl Recorded {
         let Some(i) = identity else {
             return Self::default();
         };
-        let now = |value: Option<String>| match value {
-            Some(v) => format!("Enregistré : {v}"),
-            None => "Rien d'enregistré.".to_owned(),
-        };
+        let now = crate::answer::recorded_hint;
         Self {
             first_name: now(Some(i.first_name)),
             last_name: now(Some(i.last_name)),

@@ -24,13 +24,40 @@ const OWN_REASON: &str = "Coordonnées mises à jour par la personne depuis son 
 struct OwnContactTemplate {
     nav: Nav,
     form: FormState,
+    /// Her address and number as recorded, as the fields' hints.
+    email_now: String,
+    phone_now: String,
 }
 
 impl Page {
-    fn own_contact_page(self, status: StatusCode, form: FormState) -> Response {
+    async fn own_contact_page(self, me: &str, status: StatusCode, form: FormState) -> Response {
+        #[derive(Deserialize)]
+        struct Answer {
+            person: Option<Me>,
+        }
+        #[derive(Deserialize)]
+        struct Me {
+            identity: Option<Reach>,
+        }
+        #[derive(Deserialize)]
+        struct Reach {
+            email: Option<String>,
+            phone: Option<String>,
+        }
+        let out = self
+            .run(
+                "query($p: ID!) { person(id: $p) { identity { email phone } } }",
+                json!({ "p": me }),
+            )
+            .await;
+        let answer: Answer = read_or_return!(out);
+        let reach = answer.person.and_then(|p| p.identity);
+        let (email, phone) = reach.map_or((None, None), |r| (r.email, r.phone));
         let body = OwnContactTemplate {
             nav: self.nav(None),
             form,
+            email_now: crate::answer::recorded_hint(email),
+            phone_now: crate::answer::recorded_hint(phone.as_deref().map(crate::answer::phone)),
         }
         .render();
         self.render(status, body)
@@ -38,10 +65,11 @@ impl Page {
 }
 
 pub(crate) async fn contact_form(page: Page) -> Response {
-    if own_person(&page.viewer).is_none() {
+    let Some(me) = own_person(&page.viewer) else {
         return page.sign_in_first();
-    }
-    page.own_contact_page(StatusCode::OK, FormState::default())
+    };
+    page.own_contact_page(&me, StatusCode::OK, FormState::default())
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,7 +106,8 @@ pub(crate) async fn correct_contact(page: Page, Form(f): Form<ContactForm>) -> R
     }
     // Nothing to change is said above the form.
     state.absorb(&out.errors, &[("email", "email"), ("phone", "phone")]);
-    page.own_contact_page(StatusCode::UNPROCESSABLE_ENTITY, state)
+    page.own_contact_page(&me, StatusCode::UNPROCESSABLE_ENTITY, state)
+        .await
 }
 
 #[derive(Template)]
