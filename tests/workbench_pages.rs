@@ -276,16 +276,7 @@ async fn an_immersion_says_its_refusal_and_starts_on_the_day_given() {
     let employer =
         register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
     let person = enroll(&server, &token, None).await;
-    let today = ok(
-        &server,
-        &token,
-        "query($p: ID!) { person(id: $p) { enrolledOn } }",
-        json!({ "p": person }),
-    )
-    .await["person"]["enrolledOn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let today = enrolled_on(&server, &token, &person).await;
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
 
     // A proposal declined: by whom, when, why.
@@ -365,16 +356,7 @@ async fn the_workbench_lists_immersions_and_shows_what_each_record_holds() {
     let e = employer.as_str().unwrap();
     let person = enroll(&server, &token, None).await;
     let p = person.as_str().unwrap();
-    let today = ok(
-        &server,
-        &token,
-        "query($p: ID!) { person(id: $p) { enrolledOn } }",
-        json!({ "p": p }),
-    )
-    .await["person"]["enrolledOn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let today = enrolled_on(&server, &token, &person).await;
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
     let form = Form::fetch(&server, &cookies).await;
 
@@ -427,7 +409,10 @@ async fn the_workbench_lists_immersions_and_shows_what_each_record_holds() {
         list.contains("<strong>Awa Diallo</strong> chez Boulangerie du Port"),
         "{list}"
     );
-    assert!(list.contains("Proposée · dates à fixer"), "{list}");
+    assert!(
+        list.contains("Proposée · dates à fixer (proposée le "),
+        "{list}"
+    );
     let started_only = html(&server, "/immersions?etat=STARTED", &cookies).await;
     assert!(
         started_only.contains("Aucune immersion n'en est là."),

@@ -298,7 +298,9 @@ async fn a_working_day_from_the_home_page_to_the_dashboards() {
         file.contains("Personnes dont le projet correspond"),
         "{file}"
     );
-    let proposal = format!("a[href='/immersions/nouvelle?personne={person}&employeur={employer}']");
+    let proposal = format!(
+        "a[href='/immersions/nouvelle?personne={person}&employeur={employer}&besoin={need}']"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while browser.client.find(Locator::Css(&proposal)).await.is_err() {
         assert!(std::time::Instant::now() < deadline, "{person} never fits");

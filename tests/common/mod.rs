@@ -407,6 +407,21 @@ pub fn convention(today: &str, weekly_hours: f64) -> Value {
     })
 }
 
+/// The day a person was enrolled (today, as the server counts it): the
+/// day a test's facts are recorded on.
+pub async fn enrolled_on(server: &Server, token: &str, person: &Value) -> String {
+    done(
+        server,
+        token,
+        "query($p: ID!) { person(id: $p) { enrolledOn } }",
+        json!({ "p": person }),
+    )
+    .await["person"]["enrolledOn"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// A mutation's data, for a step of a test's setting up; panics on any
 /// error.
 async fn done(server: &Server, token: &str, query: &str, variables: Value) -> Value {

@@ -110,8 +110,9 @@ impl Person {
             .await
             .map_err(error::db)?;
         // Their constraints are sealed in the stream, not in the view: read
-        // only when a version states some.
-        let mut constraints = if versions.is_empty() {
+        // only when asked, of a project that has versions.
+        let asked = ctx.look_ahead().field("constraints").exists();
+        let mut constraints = if versions.is_empty() || !asked {
             std::collections::HashMap::new()
         } else {
             self.1.project_constraints(ctx, &self.0).await?

@@ -455,14 +455,8 @@ pub(crate) async fn employer(
     let hosted = hosted
         .into_iter()
         .map(|h| Hosted {
-            person: names
-                .get(&h.person_id)
-                .cloned()
-                .unwrap_or_else(|| "Une personne accompagnée".to_owned()),
-            when: match (h.period_start, h.period_end) {
-                (Some(start), Some(end)) => fr::range(start.0, end.0),
-                _ => format!("dates à fixer (proposée le {})", h.proposed_on.french()),
-            },
+            person: named(&names, &h.person_id),
+            when: immersion_dates(h.period_start, h.period_end, h.proposed_on),
             stage: h.current_stage.french(),
             outcomes: h
                 .outcome_milestones
@@ -545,7 +539,7 @@ pub(crate) async fn employer(
 }
 
 impl Page {
-    /// The full names of the people of a page's list, by id: those the
+    /// The full names of the people of a page's list, by id ([`named`]): those the
     /// viewer reads (a person out of reach is left out, an erased one named
     /// so).
     pub(crate) async fn person_names(
@@ -568,6 +562,24 @@ impl Page {
             }
         }
         Ok(names)
+    }
+}
+
+/// A person of a list by the name [`Page::person_names`] read, else as
+/// someone the viewer does not read.
+pub(crate) fn named(names: &HashMap<String, String>, id: &str) -> String {
+    names
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| "Une personne accompagnée".to_owned())
+}
+
+/// An immersion's dates as a list says them, or that they are to be set
+/// and when it was proposed.
+pub(crate) fn immersion_dates(start: Option<Day>, end: Option<Day>, proposed_on: Day) -> String {
+    match (start, end) {
+        (Some(start), Some(end)) => fr::range(start.0, end.0),
+        _ => format!("dates à fixer (proposée le {})", proposed_on.french()),
     }
 }
 

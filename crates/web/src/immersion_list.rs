@@ -8,12 +8,13 @@ use askama::Template;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_domain::fr::{self, Labelled as _};
+use passerelle_domain::fr::Labelled as _;
 use passerelle_domain::immersion::Stage;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Code, Day, Paged, read_or_return};
+use crate::files::{immersion_dates, named};
 use crate::labels::{STAGES, offers};
 use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href};
 
@@ -106,18 +107,12 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
         rows = lines
             .into_iter()
             .map(|l| Row {
-                person: names
-                    .get(&l.person_id)
-                    .cloned()
-                    .unwrap_or_else(|| "Une personne accompagnée".to_owned()),
+                person: named(&names, &l.person_id),
                 employer: l
                     .employer_name
                     .unwrap_or_else(|| "Un établissement".to_owned()),
                 stage: l.current_stage.0.french(),
-                when: match (l.period_start, l.period_end) {
-                    (Some(start), Some(end)) => fr::range(start.0, end.0),
-                    _ => format!("dates à fixer, proposée le {}", l.proposed_on.french()),
-                },
+                when: immersion_dates(l.period_start, l.period_end, l.proposed_on),
                 id: l.id,
             })
             .collect();
