@@ -13,7 +13,8 @@
 //! past `api.max_connections` open at once, the next is accepted only when
 //! one closes (it waits in the system's queue), so that a crowd of clients,
 //! slow or not, cannot take the descriptors the database's connections
-//! need.
+//! need. A connection upgraded to a WebSocket keeps its place until the
+//! socket closes ([`ConnectionSlot`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +26,33 @@ use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+
+/// A connection's place among the `api.max_connections` open at once,
+/// given to its requests: a WebSocket keeps a clone for as long as it is
+/// open, since hyper's connection ends when it hands the socket over.
+#[derive(Clone)]
+pub struct ConnectionSlot {
+    _held: Arc<Slot>,
+}
+
+/// The permit, given back (and the gauge lowered) when the connection and
+/// the socket it became are both gone.
+struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Slot {
+    fn taken(permit: tokio::sync::OwnedSemaphorePermit) -> Self {
+        metrics::gauge!("passerelle_http_connections_open").increment(1.0);
+        Self { _permit: permit }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        metrics::gauge!("passerelle_http_connections_open").decrement(1.0);
+    }
+}
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]
@@ -95,14 +123,18 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         // Handlers read the peer as `axum::serve` gave it
-        // (`into_make_service_with_connect_info`).
-        let service = axum::Extension(ConnectInfo::<SocketAddr>(peer));
-        let service = tower_layer::Layer::layer(&service, app.clone());
+        // (`into_make_service_with_connect_info`), and the connection's slot.
+        let slot = ConnectionSlot {
+            _held: Arc::new(Slot::taken(permit)),
+        };
+        let service = tower_layer::Layer::layer(
+            &axum::Extension(ConnectInfo::<SocketAddr>(peer)),
+            tower_layer::Layer::layer(&axum::Extension(slot.clone()), app.clone()),
+        );
         let connection = http
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
         let (mut stop, opened) = (stop.clone(), opened.clone());
-        metrics::gauge!("passerelle_http_connections_open").increment(1.0);
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let ended = tokio::select! {
@@ -120,8 +152,7 @@ pub async fn serve(
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "HTTP connection closed on an error");
             }
-            metrics::gauge!("passerelle_http_connections_open").decrement(1.0);
-            drop((opened, permit));
+            drop((opened, slot));
         });
     }
     drop((listener, stop, opened));
@@ -165,7 +196,14 @@ pub fn most_connections(configured: usize, reserved: usize) -> usize {
         return configured;
     };
     let most = configured.min(limit.saturating_sub(reserved).max(1));
-    if most < configured {
+    if most < configured.min(FEW) {
+        tracing::warn!(
+            configured,
+            most,
+            open_files_limit = limit,
+            "api.max_connections lowered to a few connections by the limit of open files: raise it (ulimit -n, or LimitNOFILE= under systemd)"
+        );
+    } else if most < configured {
         tracing::info!(
             configured,
             most,
@@ -175,6 +213,10 @@ pub fn most_connections(configured: usize, reserved: usize) -> usize {
     }
     most
 }
+
+/// Fewer connections than this at once is worth a warning: probes, pages
+/// and subscriptions would wait on each other.
+const FEW: usize = 64;
 
 /// The soft limit of open files in `/proc/self/limits`' text; none when
 /// unlimited or unreadable.

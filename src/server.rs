@@ -368,6 +368,7 @@ async fn graphql_ws(
     headers: HeaderMap,
     connection: axum::extract::ConnectInfo<std::net::SocketAddr>,
     protocol: GraphQLProtocol,
+    slot: Option<axum::Extension<crate::listen::ConnectionSlot>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(api) = state.api.get().cloned() else {
@@ -390,6 +391,9 @@ async fn graphql_ws(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
+            // The connection's place among those open at once, kept while
+            // the socket is.
+            let _slot = slot;
             let open = OpenSocket::new(&lifecycle.sockets);
             let schema = api.schema.clone();
             let (mut sink, stream) = socket.split();

@@ -170,7 +170,8 @@ async fn login_guessing_is_locked_out_per_address_and_per_client() {
 
 /// Past `api.max_connections` open at once, the next connection is served
 /// only once one closes: clients holding connections cannot take every
-/// descriptor of the process.
+/// descriptor of the process. A WebSocket keeps its connection's place
+/// while it is open, after hyper has handed it over.
 #[tokio::test]
 async fn connections_past_the_bound_wait_for_one_to_close() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -186,7 +187,16 @@ async fn connections_past_the_bound_wait_for_one_to_close() {
     // closed by the server once idle past the deadline.
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let first = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let _second = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut socket = format!("ws://{address}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    socket.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (_second, _) = tokio_tungstenite::connect_async(socket)
+        .await
+        .expect("a WebSocket within the bound");
     let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
     third
         .write_all(b"GET /live HTTP/1.1\r\nHost: passerelle\r\nConnection: close\r\n\r\n")
@@ -196,7 +206,7 @@ async fn connections_past_the_bound_wait_for_one_to_close() {
     let early = tokio::time::timeout(Duration::from_secs(1), third.read_to_end(&mut answer)).await;
     assert!(
         early.is_err() && answer.is_empty(),
-        "answered while two connections were open: {}",
+        "answered while a connection and a WebSocket were open: {}",
         String::from_utf8_lossy(&answer)
     );
     // One closes: the third is served at once (well before the other's

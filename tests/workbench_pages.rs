@@ -260,9 +260,10 @@ async fn a_need_heard_on_the_phone_proposed_closed_and_read_back_from_the_pages(
     )
     .await;
     let shown = html(&server, &format!("/needs/{need}"), &cookies).await;
-    assert!(shown.contains("<dd>Clos le "), "{shown}");
+    assert!(shown.contains("<dd>Clos</dd>"), "{shown}");
     assert!(
-        shown.contains(" : autre raison (Tournée supprimée)</dd>"),
+        shown.contains("<dt>Clôture</dt><dd>Le ")
+            && shown.contains(" : autre raison (Tournée supprimée)</dd>"),
         "{shown}"
     );
     assert!(server.terminate().success());

@@ -236,6 +236,9 @@ pub enum Field {
     /// The mediator's word with a proposal, written to the person and the
     /// host: for them and staff.
     ImmersionProposalMessage,
+    /// Why staff closed a need for a reason off the list, in their words:
+    /// for staff; the establishment reads the reason and the day.
+    NeedCloseExplanation,
 }
 
 /// Whether the actor may read this field of an object it reaches. Staff
@@ -244,12 +247,16 @@ pub enum Field {
 /// everything out of reach answers.
 ///
 /// Checked and left to every reader: a need's description (activities,
-/// conditions) is the employer's own words, and an immersion's fields say
+/// conditions) is the employer's own words (why staff closed it is
+/// [`Field::NeedCloseExplanation`]), and an immersion's fields say
 /// where its convention stands, which its parties read; neither holds a
 /// staff note. A hosting capacity's notes are not exposed.
 pub fn may_read(actor: &Actor, field: Field) -> bool {
     match field {
-        Field::VisitObservations | Field::VisitNextStep | Field::ImmersionMediatorFeedback => {
+        Field::VisitObservations
+        | Field::VisitNextStep
+        | Field::ImmersionMediatorFeedback
+        | Field::NeedCloseExplanation => {
             matches!(
                 actor.role,
                 Role::Admin | Role::Manager | Role::Mediator | Role::System

@@ -31,7 +31,8 @@ pub struct Identity {
 
 /// What a correction of the identity changes: only the fields given, each
 /// replacing the value recorded (the enrolment keeps the old one in the
-/// log). The address is not here: it is not shown anywhere yet.
+/// log). The address is not here: it is shown on the person's file but
+/// corrected by no command yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityChanges {
     pub first_name: Option<Label>,
@@ -120,7 +121,9 @@ pub struct Project {
     pub contract_wishes: Vec<ContractType>,
     /// How far the person can travel to work, in kilometres.
     pub mobility_radius_km: u16,
-    /// Hours, health, childcare, transport… in the person's words.
+    /// Hours, childcare, transport… in the person's words: read by every
+    /// staff member of the structure, so no health data (a disability
+    /// recognition has its own fact, read by fewer).
     pub constraints: Option<Personal<Text>>,
 }
 

@@ -363,8 +363,8 @@ impl ProjectVersionObject {
     async fn mobility_radius_km(&self) -> i32 {
         self.0.mobility_radius_km
     }
-    /// Hours, health, childcare, transport… in their words; null when not
-    /// said, once erased, or for a viewer who may not read their path.
+    /// Hours, childcare, transport… in their words; null when not said,
+    /// once erased, or for a viewer who may not read their path.
     async fn constraints(&self) -> Option<&str> {
         self.1.as_deref()
     }
@@ -607,7 +607,8 @@ pub struct ProjectInput {
     /// 1000.
     #[graphql(default)]
     pub mobility_radius_km: i32,
-    /// Hours, health, childcare, transport… in their words.
+    /// Hours, childcare, transport… in their words (health data has its
+    /// own record, `disabilityRecognitionRecord`, read by fewer).
     pub constraints: Option<String>,
 }
 

@@ -43,9 +43,14 @@ impl Corrected {
     pub(crate) fn shown(self, what: String) -> (String, String, String, String) {
         (
             self.corrected_on.french(),
-            passerelle_graphql::StaffRole::parse(&self.recorded.role)
-                .map_or("Le service", |r| r.label())
-                .to_owned(),
+            match self.recorded.role.as_str() {
+                // Her own contact details, from her space.
+                "person" => "La personne elle-même",
+                role => {
+                    passerelle_graphql::StaffRole::parse(role).map_or("Le service", |r| r.label())
+                }
+            }
+            .to_owned(),
             what,
             self.reason.unwrap_or_else(|| "(effacée)".to_owned()),
         )

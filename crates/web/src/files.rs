@@ -93,7 +93,9 @@ struct NeedTemplate {
     headcount: i64,
     origin: String,
     /// Where it stands, in French; open, its actions are offered.
-    status: String,
+    status: &'static str,
+    /// When and why it was closed, once it was.
+    closure: Option<String>,
     /// Formalised as an offer: « Offre publiée : <reference> ».
     offer: Option<String>,
     open: bool,
@@ -345,10 +347,10 @@ struct Closure {
 }
 
 impl Closure {
-    /// « Clos le 4 mai 2026 : besoin satisfait » (with the explanation).
+    /// « Le 4 mai 2026 : besoin pourvu » (with the explanation).
     fn said(&self) -> String {
         let mut said = format!(
-            "Clos le {} : {}",
+            "Le {} : {}",
             self.closed_on.french(),
             self.reason.french().to_lowercase()
         );
@@ -717,12 +719,12 @@ impl Page {
             intent: n.hiring_intent.french().to_owned(),
             headcount: n.headcount,
             origin: format!("Le {}, {}", n.surfaced_on.french(), origin(n.source)),
-            status: match (&n.current_status, &n.closure) {
-                (NeedStatus::Open, _) => "Ouvert".to_owned(),
-                (NeedStatus::FormalisedAsOffer, _) => "Formalisé en offre d'emploi".to_owned(),
-                (NeedStatus::Closed, Some(closure)) => closure.said(),
-                (NeedStatus::Closed, None) => "Clos".to_owned(),
+            status: match n.current_status {
+                NeedStatus::Open => "Ouvert",
+                NeedStatus::FormalisedAsOffer => "Formalisé en offre d'emploi",
+                NeedStatus::Closed => "Clos",
             },
+            closure: n.closure.as_ref().map(Closure::said),
             offer: (n.current_status == NeedStatus::FormalisedAsOffer)
                 .then(|| offer_published(n.offer_reference.as_deref())),
             open: n.current_status == NeedStatus::Open,

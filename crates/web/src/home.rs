@@ -370,7 +370,7 @@ impl Page {
         let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
         let whose = colleague.filter(|c| Some(*c) != me.as_deref());
         let whose = match whose {
-            Some(id) => match team.iter().find(|m| m.id == id) {
+            Some(id) => match team.iter().find(|m| m.id == id && m.active) {
                 Some(member) => Some(member),
                 None => {
                     nav.notice = Some(

@@ -658,7 +658,11 @@ impl Page {
                         "le {}, par : {}. Motif : {}",
                         d.answered_on.french(),
                         passerelle_domain::fr::in_sentence(d.by.french()),
-                        d.reason
+                        if d.reason.is_empty() {
+                            "(effacé)"
+                        } else {
+                            d.reason.as_str()
+                        }
                     ),
                 ));
             }
@@ -1210,6 +1214,15 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
             ("personId", "person"),
         ],
     );
+    // A need no longer open (closed, formalised meanwhile): the refusal
+    // says so above the form, which then proposes without it.
+    if out
+        .errors
+        .iter()
+        .any(|e| e.field.as_deref() == Some("needId"))
+    {
+        state.keep("need", "");
+    }
     page.propose_page(StatusCode::UNPROCESSABLE_ENTITY, state, asked)
         .await
 }
@@ -1924,6 +1937,13 @@ pub(crate) async fn action(
             "missed_hours".into(),
             "Indiquez un nombre entier d'heures, 0 ou plus.".into(),
         );
+    }
+    // A day typed by hand that is not one, said beside its field (the
+    // interruption's, the start's or the end's), before the API reads it.
+    for name in ["interrupt_on", "on"] {
+        if crate::page::typed_day(fields.get(name)).is_err() {
+            form.errors.insert(name.into(), crate::page::BAD_DAY.into());
+        }
     }
     if action == "accident" {
         for (name, missing) in [

@@ -764,7 +764,7 @@ impl ProjectVersion {
             let wishes: Vec<&str> = self.contract_wishes.iter().map(|c| c.0.french()).collect();
             details.push(format!("Contrats souhaités : {}", wishes.join(", ")));
         }
-        if self.mobility_radius_km > 0 {
+        if self.mobility_said() {
             details.push(format!("Mobilité : jusqu'à {} km", self.mobility_radius_km));
         }
         if let Some(words) = &self.constraints {
@@ -773,12 +773,20 @@ impl ProjectVersion {
         details
     }
 
+    /// Whether the distance was said: above the API's bound, a value
+    /// recorded before it was checked (a negative one then read as 65535)
+    /// is shown and offered again as not said.
+    fn mobility_said(&self) -> bool {
+        (1..=1000).contains(&self.mobility_radius_km)
+    }
+
     /// The readjustment form's fields, filled as this version stands.
     fn as_form(&self) -> FormState {
         let rome = self.target_rome_codes.join(" ");
-        let km = match self.mobility_radius_km {
-            0 => String::new(),
-            km => km.to_string(),
+        let km = if self.mobility_said() {
+            self.mobility_radius_km.to_string()
+        } else {
+            String::new()
         };
         let mut form = FormState::with(&[
             ("rome", &rome),
@@ -827,7 +835,7 @@ impl Identity {
         );
         lines.extend(self.address.map(|a| ("Adresse", a)));
         lines.extend(self.commune_name.map(|c| ("Commune", c)));
-        lines.push(("Accompagnement depuis le", self.enrolled_on.french()));
+        lines.push(("Inscription", self.enrolled_on.french()));
         lines
     }
 }
