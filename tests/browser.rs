@@ -6899,3 +6899,133 @@ async fn a_manager_reads_the_scheduled_jobs_runs() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// The workbench's pages that read back what is recorded, and their forms,
+/// on a phone and a desktop, audited: a person's identity and project with
+/// its contracts, mobility and constraints, the immersions' list, a need
+/// heard on the phone then closed, the day an immersion starts, and a
+/// manager reading a colleague's tasks.
+#[tokio::test]
+async fn the_workbench_reads_back_what_is_recorded_on_its_pages() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    let base = server.base.clone();
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let e = employer.as_str().unwrap().to_owned();
+    let enrolled = gql(
+        &server,
+        Some(&staff),
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\", email: \"awa.diallo@exemple.fr\", phone: \"0612345678\",
+            address: \"3 rue des Lilas, 44000 Nantes\", commune: \"44109\" }) { person { id } } }",
+        json!({}),
+    )
+    .await;
+    let person = enrolled["data"]["personEnroll"]["person"]["id"].clone();
+    let p = person.as_str().unwrap().to_owned();
+    browser.sign_in(&base).await;
+
+    // Her file: who she is, and her first project with a distance refused.
+    browser.goto(&format!("{base}/people/{p}")).await;
+    let file = browser.body().await;
+    assert!(file.contains("Téléphone : 06 12 34 56 78"), "{file}");
+    browser.audit("fiche, identité et premier projet").await;
+    browser.fill("#project_rome", "D1102").await;
+    browser.tick("#contrat-project_rome-CDI").await;
+    browser.fill("#mobilite", "-3").await;
+    browser
+        .click("form[action$='/premier-projet'] button")
+        .await;
+    browser.refused("mobilite", "kilomètres").await;
+    browser.audit("premier projet, distance refusée").await;
+    browser.fill("#mobilite", "25").await;
+    browser
+        .click("form[action$='/premier-projet'] button")
+        .await;
+    let file = browser.body().await;
+    assert!(
+        file.contains("Contrats souhaités : CDI") && file.contains("Mobilité : jusqu'à 25 km"),
+        "{file}"
+    );
+
+    // A need heard on the phone, then closed: its page says why.
+    browser.goto(&format!("{base}/employers/{e}")).await;
+    browser
+        .click(&format!("a[href='/employers/{e}/besoin']"))
+        .await;
+    browser.audit("besoin entendu au téléphone").await;
+    browser.fill("#activities", "Livraisons du matin").await;
+    browser
+        .click(&format!("form[action='/employers/{e}/besoin'] button"))
+        .await;
+    let need_page = browser.body().await;
+    assert!(need_page.contains("Livraisons du matin"), "{need_page}");
+    let need = browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .trim_start_matches("/needs/")
+        .to_owned();
+    let closed = gql(
+        &server,
+        Some(&staff),
+        "mutation($n: ID!) { needClose(input: { needId: $n, reason: NO_LONGER_NEEDED }) { need { id } } }",
+        json!({ "n": need }),
+    )
+    .await;
+    assert!(closed["errors"].is_null(), "{closed}");
+    browser.goto(&format!("{base}/needs/{need}")).await;
+    assert!(browser.body().await.contains("plus d'actualité"));
+    browser.audit("besoin clos").await;
+
+    // An immersion to start: a day to come is refused beside the field.
+    let today = enrolled_on(&server, &staff, &person).await;
+    let immersion = validated(&server, &staff, &person, &employer, &today).await;
+    let i = immersion.as_str().unwrap();
+    browser.goto(&format!("{base}/immersions/{i}")).await;
+    browser.audit("immersion, début à noter").await;
+    browser.fill("#on", "2200-01-01").await;
+    browser
+        .click(&format!("form[action='/immersions/{i}/debut'] button"))
+        .await;
+    browser.refused("on", "").await;
+    browser.audit("immersion, début refusé").await;
+
+    // The structure's immersions.
+    browser.goto(&format!("{base}/immersions")).await;
+    assert!(
+        browser
+            .body()
+            .await
+            .contains("Awa Diallo chez Boulangerie du Port")
+    );
+    browser.audit("immersions de la structure").await;
+
+    // A manager reads a colleague's tasks.
+    let camille = gql(&server, Some(&staff), "{ me { id } }", json!({})).await["data"]["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.click("form[action='/deconnexion'] button").await;
+    browser.sign_in_as(&base, "direction@ml-nantes.fr").await;
+    browser.goto(&format!("{base}/?mediateur={camille}")).await;
+    let theirs = browser.body().await;
+    assert!(theirs.contains("Les tâches de "), "{theirs}");
+    browser.audit("tâches d'un collègue").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}
