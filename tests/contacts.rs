@@ -797,8 +797,33 @@ async fn a_contacts_card_reads_back_and_a_removed_one_stays_erasable_by_its_stru
         .map(|c| &c["id"])
         .collect();
     assert_eq!(names, [&json!(paul)], "{of_b}");
-    // The establishment's own contact reads no removed colleague.
+    // The establishment's own contact reads no removed colleague, and its
+    // hosting capacity without staff's notes.
+    let set = gql(
+        &server,
+        Some(&a),
+        "mutation($e: ID!) { employerHostingCapacitySet(input: { employerId: $e,
+            simultaneousImmersions: 2, notes: \"Fermé en août\" }) { employer { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    assert!(set["errors"].is_null(), "{set}");
+    let capacity = "query($e: ID!) { employer(id: $e) { hostingCapacity {
+        simultaneousImmersions notes recorded { role } } } }";
+    let staff_reads = gql(&server, Some(&a), capacity, json!({ "e": employer })).await;
+    assert_eq!(
+        staff_reads["data"]["employer"]["hostingCapacity"],
+        json!({ "simultaneousImmersions": 2, "notes": "Fermé en août",
+            "recorded": { "role": "mediator" } }),
+        "{staff_reads}"
+    );
     let marc = session_of(&server, "marc@boulangerie-du-port.fr").await;
+    let own_reads = gql(&server, Some(&marc), capacity, json!({ "e": employer })).await;
+    assert_eq!(
+        own_reads["data"]["employer"]["hostingCapacity"]["notes"],
+        Value::Null,
+        "{own_reads}"
+    );
     let own = gql(&server, Some(&marc), CARDS, json!({ "e": employer })).await;
     assert_eq!(
         own["data"]["employer"]["removedContacts"],

@@ -183,7 +183,20 @@ async fn a_need_heard_on_the_phone_proposed_closed_and_read_back_from_the_pages(
     let e = employer.as_str().unwrap();
     let person = enroll(&server, &token, None).await;
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    // The hosting capacity's notes, on the file and in the form that
+    // changes it.
+    ok(
+        &server,
+        &token,
+        "mutation($e: ID!) { employerHostingCapacitySet(input: { employerId: $e,
+            simultaneousImmersions: 2, notes: \"Fermé en août\" }) { employer { id } } }",
+        json!({ "e": e }),
+    )
+    .await;
     let file = html(&server, &format!("/employers/{e}"), &cookies).await;
+    assert!(file.contains(". Notes : Fermé en août</span>"), "{file}");
+    let form = html(&server, &format!("/employers/{e}/capacite"), &cookies).await;
+    assert!(form.contains("Fermé en août</textarea>"), "{form}");
     let phone = format!("/employers/{e}/besoin");
     assert!(file.contains(&format!("href=\"{phone}\"")), "{file}");
     let page = html(&server, &phone, &cookies).await;

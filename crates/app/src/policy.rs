@@ -239,6 +239,9 @@ pub enum Field {
     /// Why staff closed a need for a reason off the list, in their words:
     /// for staff; the establishment reads the reason and the day.
     NeedCloseExplanation,
+    /// What staff noted with an establishment's hosting capacity (a
+    /// closing in August, a tutor away): for staff.
+    HostingCapacityNotes,
 }
 
 /// Whether the actor may read this field of an object it reaches. Staff
@@ -250,13 +253,15 @@ pub enum Field {
 /// conditions) is the employer's own words (why staff closed it is
 /// [`Field::NeedCloseExplanation`]), and an immersion's fields say
 /// where its convention stands, which its parties read; neither holds a
-/// staff note. A hosting capacity's notes are not exposed.
+/// staff note. A hosting capacity's notes are staff's
+/// ([`Field::HostingCapacityNotes`]).
 pub fn may_read(actor: &Actor, field: Field) -> bool {
     match field {
         Field::VisitObservations
         | Field::VisitNextStep
         | Field::ImmersionMediatorFeedback
-        | Field::NeedCloseExplanation => {
+        | Field::NeedCloseExplanation
+        | Field::HostingCapacityNotes => {
             matches!(
                 actor.role,
                 Role::Admin | Role::Manager | Role::Mediator | Role::System

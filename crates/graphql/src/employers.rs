@@ -5,7 +5,9 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_app::Views;
 use passerelle_app::policy::{self, Field};
 use passerelle_domain::Personal;
-use passerelle_domain::employer::{Employer as EmployerAggregate, EmployerCommand, VisitPurpose};
+use passerelle_domain::employer::{
+    Employer as EmployerAggregate, EmployerCommand, EmployerEvent, VisitPurpose,
+};
 use passerelle_domain::need::{
     HiringIntent, Horizon, Need as NeedAggregate, NeedCloseReason, NeedCloseReasonKind,
     NeedCommand, NeedDescription, NeedSource, NeedSourceKind, NeedStatus,
@@ -95,6 +97,28 @@ impl Employer {
     /// How many immersions it can host at once, when it said so.
     async fn simultaneous_immersions(&self) -> Option<i32> {
         self.0.simultaneous_immersions
+    }
+    /// Its hosting capacity as last set (`employerHostingCapacitySet`),
+    /// with who set it and when; its notes for staff only. Null when never
+    /// set.
+    async fn hosting_capacity(&self, ctx: &Context<'_>) -> Result<Option<HostingCapacity>> {
+        if self.0.simultaneous_immersions.is_none() {
+            return Ok(None);
+        }
+        let noted = policy::may_read(&actor(ctx)?, Field::HostingCapacityNotes);
+        let facts = crate::correction_record::employer_facts(ctx, self.0.employer_id).await?;
+        Ok(facts.iter().rev().find_map(|r| match &r.event {
+            EmployerEvent::HostingCapacitySet(e) => Some(HostingCapacity {
+                simultaneous_immersions: i32::from(e.simultaneous_immersions),
+                notes: e
+                    .notes
+                    .as_ref()
+                    .filter(|_| noted)
+                    .map(|n| n.as_str().to_owned()),
+                recorded: r.into(),
+            }),
+            _ => None,
+        }))
     }
     async fn visit_count(&self) -> i32 {
         self.0.visits
@@ -314,6 +338,15 @@ impl Visit {
     ) -> Result<Option<Vec<crate::correction_record::VisitCorrection>>> {
         crate::correction_record::of_visit(ctx, self.0.employer_id, self.0.visit_id).await
     }
+}
+
+/// How many immersions an establishment hosts at once, as last set.
+#[derive(SimpleObject, Debug)]
+pub struct HostingCapacity {
+    pub simultaneous_immersions: i32,
+    /// What staff noted with it; null for an employer by magic link.
+    pub notes: Option<String>,
+    pub recorded: Recording,
 }
 
 /// A contact at an establishment, through whom it opens its space by magic

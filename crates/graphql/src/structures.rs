@@ -167,6 +167,9 @@ pub struct StructureMutation;
 impl StructureMutation {
     /// Changes the viewer's structure's settings: its managers and admins
     /// only. Pre-validation applies to the conventions validated from now.
+    #[graphql(
+        deprecation = "Use `structureUpdate`, which sets the same setting and the structure's other fields."
+    )]
     async fn structure_settings_update(
         &self,
         ctx: &Context<'_>,

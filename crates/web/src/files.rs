@@ -47,6 +47,8 @@ struct EmployerTemplate {
     corrections: Vec<(String, String, String, String)>,
     /// How many immersions it hosts at once, in words.
     capacity: String,
+    /// When it was set, and staff's notes with it.
+    capacity_set: Option<(String, Option<String>)>,
     /// Its contacts the viewer manages.
     contacts: Vec<ContactShown>,
     /// Its contacts taken off the list that the viewer may still erase.
@@ -153,8 +155,16 @@ struct EmployerFile {
     /// Null only for a viewer who does not reach the file.
     corrections: Option<Vec<CorrectionLine>>,
     simultaneous_immersions: Option<i64>,
+    hosting_capacity: Option<CapacitySet>,
     contacts: Vec<ContactLine>,
     removed_contacts: Vec<ContactLine>,
+}
+
+/// The hosting capacity as last set: staff's notes, and when.
+#[derive(Deserialize)]
+struct CapacitySet {
+    notes: Option<String>,
+    recorded: At,
 }
 
 #[derive(Deserialize)]
@@ -400,7 +410,8 @@ const EMPLOYER_FILE: &str = "query($e: ID!, $first: Int!, $needsAfter: String,
         edges { node { id visitedOn purpose observations } }
         pageInfo { endCursor hasNextPage } }
     corrections { fields reason correctedOn recorded { role } }
-    simultaneousImmersions contacts { ...Contact } removedContacts { ...Contact } }
+    simultaneousImmersions hostingCapacity { notes recorded { at } }
+    contacts { ...Contact } removedContacts { ...Contact } }
     immersions(first: $first, after: $hostedAfter, filter: { employerId: $e }) {
         edges { node { id personId currentStage periodStart periodEnd proposedOn
             outcomeMilestones } }
@@ -529,6 +540,9 @@ pub(crate) async fn employer(
         hosted_pager,
         corrections,
         capacity: capacity(e.simultaneous_immersions),
+        capacity_set: e
+            .hosting_capacity
+            .map(|c| (crate::answer::moment(&c.recorded.at), c.notes)),
         contacts: e.contacts.into_iter().map(ContactLine::shown).collect(),
         removed_contacts: e
             .removed_contacts

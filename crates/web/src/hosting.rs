@@ -56,8 +56,15 @@ struct Answer {
 struct Employer {
     name: String,
     simultaneous_immersions: Option<i64>,
+    hosting_capacity: Option<CapacityNotes>,
     contacts: Vec<Contact>,
     removed_contacts: Vec<Contact>,
+}
+
+/// Staff's notes with the capacity as last set.
+#[derive(Deserialize)]
+struct CapacityNotes {
+    notes: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +92,7 @@ impl Page {
         let out = self
             .run(
                 "query($e: ID!) { employer(id: $e) { name simultaneousImmersions
+                    hostingCapacity { notes }
                     contacts { id email mayErase name }
                     removedContacts { id email mayErase name } } }",
                 json!({ "e": id }),
@@ -104,12 +112,17 @@ impl Page {
             Ok(None) => return message(StatusCode::NOT_FOUND, "Introuvable", NO_EMPLOYER),
             Err(page) => return *page,
         };
+        // The form starts from the capacity and its notes as they stand.
         let form = form.unwrap_or_else(|| {
             let now = employer
                 .simultaneous_immersions
                 .map(|n| n.to_string())
                 .unwrap_or_default();
-            FormState::with(&[("simultaneous", &now)])
+            let notes = employer
+                .hosting_capacity
+                .and_then(|c| c.notes)
+                .unwrap_or_default();
+            FormState::with(&[("simultaneous", &now), ("notes", &notes)])
         });
         let body = CapacityTemplate {
             nav: self.nav(None),
