@@ -81,6 +81,16 @@ impl Drop for OpenSocket {
 /// The close frame a subscription gets when the replica stops: 1012,
 /// "service restart", which clients take as a reason to reconnect (to
 /// another replica, through the load balancer).
+/// Closes a socket that sent no `connection_init` within the deadline, as
+/// `graphql-transport-ws` names it: it held a connection's place for
+/// nothing.
+fn unintroduced_frame() -> axum::extract::ws::Message {
+    axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: 4408,
+        reason: "Connection initialisation timeout".into(),
+    }))
+}
+
 fn restart_frame() -> axum::extract::ws::Message {
     axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
         code: 1012,
@@ -384,7 +394,7 @@ async fn graphql_ws(
     let mut extensions = axum::http::Extensions::new();
     extensions.insert(connection);
     let client = passerelle_web::client_address(&api, &headers, &extensions);
-    let max = state.http.max_body_bytes;
+    let (max, within) = (state.http.max_body_bytes, state.http.body_within);
     let lifecycle = state.lifecycle.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -398,14 +408,30 @@ async fn graphql_ws(
             let schema = api.schema.clone();
             let (mut sink, stream) = socket.split();
             // The client's messages end when the process stops, which ends
-            // the subscriptions; the socket's sending half is kept here so
-            // the close frame can follow what they sent.
+            // the subscriptions, or when no `connection_init` came within
+            // `api.request_read_seconds`; the socket's sending half is kept
+            // here so the close frame can follow what they sent.
+            let introduced = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let mut stopping = lifecycle.stopping.clone();
+            let seen = introduced.clone();
             let stopped = async move {
-                if stopping.wait_for(|s| *s).await.is_err() {
-                    std::future::pending::<()>().await;
+                let stop = async {
+                    if stopping.wait_for(|s| *s).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                let unintroduced = async {
+                    tokio::time::sleep(within).await;
+                    if seen.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    () = stop => {}
+                    () = unintroduced => {}
                 }
             };
+            let introducing = introduced.clone();
             let (to_client, mut outgoing) = futures::channel::mpsc::channel(16);
             let forwarding = async move {
                 while let Some(message) = outgoing.next().await {
@@ -420,6 +446,7 @@ async fn graphql_ws(
                 protocol,
             )
             .on_connection_init(move |payload| async move {
+                introducing.store(true, std::sync::atomic::Ordering::Relaxed);
                 let from_payload = payload["authorization"]
                     .as_str()
                     .and_then(|v| v.strip_prefix("Bearer "))
@@ -435,11 +462,14 @@ async fn graphql_ws(
             })
             .serve();
             let ((), sink) = tokio::join!(serving, forwarding);
-            if *lifecycle.stopping.borrow()
-                && let Some(mut sink) = sink
-            {
-                let _ = sink.send(restart_frame()).await;
-                let _ = sink.close().await;
+            if let Some(mut sink) = sink {
+                if *lifecycle.stopping.borrow() {
+                    let _ = sink.send(restart_frame()).await;
+                    let _ = sink.close().await;
+                } else if !introduced.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = sink.send(unintroduced_frame()).await;
+                    let _ = sink.close().await;
+                }
             }
             drop(open);
         })

@@ -194,7 +194,7 @@ async fn connections_past_the_bound_wait_for_one_to_close() {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (_second, _) = tokio_tungstenite::connect_async(socket)
+    let (mut second, _) = tokio_tungstenite::connect_async(socket)
         .await
         .expect("a WebSocket within the bound");
     let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -220,6 +220,15 @@ async fn connections_past_the_bound_wait_for_one_to_close() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(closed.elapsed() < Duration::from_millis(1500), "{answer}");
+    // A socket that never says who it is gives its place back at the
+    // deadline, closed as graphql-transport-ws names it.
+    let said = tokio::time::timeout(Duration::from_secs(5), second.next())
+        .await
+        .expect("closed at the deadline");
+    match said {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4408),
+        other => panic!("not closed for its missing connection_init: {other:?}"),
+    }
     assert!(server.terminate().success());
 }
 

@@ -238,6 +238,15 @@ async fn a_need_heard_on_the_phone_proposed_closed_and_read_back_from_the_pages(
         page.contains(&format!("name=\"need\" value=\"{need}\"")),
         "{page}"
     );
+    // A need that is not an id, edited by hand into the address: the
+    // proposal goes on without it.
+    let by_hand = html(
+        &server,
+        &format!("/immersions/nouvelle?employeur={e}&besoin=pas-un-id"),
+        &cookies,
+    )
+    .await;
+    assert!(!by_hand.contains("name=\"need\""), "{by_hand}");
     let proposed = form
         .post(
             &server,

@@ -36,7 +36,8 @@ struct InboxTemplate {
     nav: Nav,
     name: String,
     structure: String,
-    /// Whose tasks, when a manager reads a colleague's.
+    /// Whose tasks (« de Camille Durand »), when a manager reads a
+    /// colleague's.
     whose: Option<String>,
     /// The team a manager may read the tasks of: id, name, and which is
     /// shown.
@@ -420,7 +421,7 @@ impl Page {
             nav,
             name: answer.me.name,
             structure: answer.me.structure_name,
-            whose: whose.map(|m| m.name.clone()),
+            whose: whose.map(|m| passerelle_domain::fr::of(&m.name)),
             team: team
                 .iter()
                 .filter(|m| m.active)

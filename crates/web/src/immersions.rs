@@ -127,6 +127,16 @@ impl OutcomeAnswer {
     }
 }
 
+/// A reason as recorded, or that it was erased with the person's data (a
+/// sealed reason reads as empty then).
+fn said(reason: &str) -> &str {
+    if reason.is_empty() {
+        "(effacé)"
+    } else {
+        reason
+    }
+}
+
 /// A proposal declined: by whom, why, when.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -658,11 +668,7 @@ impl Page {
                         "le {}, par : {}. Motif : {}",
                         d.answered_on.french(),
                         passerelle_domain::fr::in_sentence(d.by.french()),
-                        if d.reason.is_empty() {
-                            "(effacé)"
-                        } else {
-                            d.reason.as_str()
-                        }
+                        said(&d.reason)
                     ),
                 ));
             }
@@ -673,7 +679,7 @@ impl Page {
                         "le {}, à l'initiative de : {}. Motif : {}",
                         c.cancelled_on.french(),
                         passerelle_domain::fr::in_sentence(c.by.french()),
-                        c.reason
+                        said(&c.reason)
                     ),
                 ));
             }
@@ -684,20 +690,28 @@ impl Page {
                         "le {}, à l'initiative de : {}. Motif : {}",
                         c.cancelled_on.french(),
                         passerelle_domain::fr::in_sentence(c.by.french()),
-                        c.reason
+                        said(&c.reason)
                     ),
                 ));
             }
             if let Some(j) = r.rejection {
                 endings.push((
                     "Rejet de la convention",
-                    format!("le {}. Motif : {}", j.recorded.at.french(), j.justification),
+                    format!(
+                        "le {}. Motif : {}",
+                        j.recorded.at.french(),
+                        said(&j.justification)
+                    ),
                 ));
             }
             if let Some(j) = r.deprecation {
                 endings.push((
                     "Abandon de la convention",
-                    format!("le {}. Motif : {}", j.recorded.at.french(), j.justification),
+                    format!(
+                        "le {}. Motif : {}",
+                        j.recorded.at.french(),
+                        said(&j.justification)
+                    ),
                 ));
             }
             accidents = r.accidents.map(|list| {
@@ -1024,12 +1038,12 @@ pub(crate) async fn propose_form(
     }
     let person = q.personne.unwrap_or_default();
     let employer = q.employeur.unwrap_or_default();
-    // A need is kept only with its employer.
-    let need = if employer.is_empty() {
-        String::new()
-    } else {
-        q.besoin.unwrap_or_default()
-    };
+    // A need is kept only with its employer, and only if it is an id (an
+    // address edited by hand proposes without it).
+    let need = q
+        .besoin
+        .filter(|n| !employer.is_empty() && uuid::Uuid::parse_str(n).is_ok())
+        .unwrap_or_default();
     let form = FormState::with(&[
         ("person", &person),
         ("employer", &employer),
@@ -1115,8 +1129,9 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
         Some(ListAction::Other) => "",
         _ => form.employer.as_str(),
     };
-    // Another employer asked for: the need was the first one's.
-    let need = if employer.is_empty() {
+    // Another employer asked for: the need was the first one's; a need
+    // that is not an id (sent by hand) is left out.
+    let need = if employer.is_empty() || uuid::Uuid::parse_str(&form.need).is_err() {
         ""
     } else {
         form.need.as_str()
@@ -1939,11 +1954,18 @@ pub(crate) async fn action(
         );
     }
     // A day typed by hand that is not one, said beside its field (the
-    // interruption's, the start's or the end's), before the API reads it.
-    for name in ["interrupt_on", "on"] {
+    // interruption's, the start's or the end's, an answer's), before the
+    // API reads it; the last day present has no "today" to fall back on.
+    for name in ["interrupt_on", "on", "answered_on"] {
         if crate::page::typed_day(fields.get(name)).is_err() {
             form.errors.insert(name.into(), crate::page::BAD_DAY.into());
         }
+    }
+    if crate::page::typed_day(fields.get("last_day_present")).is_err() {
+        form.errors.insert(
+            "last_day_present".into(),
+            "Indiquez le dernier jour de présence (jour, mois, année).".into(),
+        );
     }
     if action == "accident" {
         for (name, missing) in [
