@@ -151,7 +151,7 @@ impl Employer {
             .await?
             .into_iter()
             .filter(|c| policy::manages_contact(&actor, c, self.0.registered_by_structure))
-            .map(EmployerContact)
+            .map(EmployerContact::of)
             .collect())
     }
     /// The contacts taken off its list and not erased, whose name, job
@@ -165,7 +165,7 @@ impl Employer {
             .await?
             .into_iter()
             .filter(|c| policy::reads_removed_contact(&actor, c))
-            .map(EmployerContact)
+            .map(EmployerContact::of)
             .collect())
     }
     /// One of its visits, by its id: null when it has none of that id.
@@ -352,7 +352,26 @@ pub struct HostingCapacity {
 /// A contact at an establishment, through whom it opens its space by magic
 /// link, for the immersions of the structure that added it.
 #[derive(Debug)]
-pub struct EmployerContact(pub ContactRow);
+pub struct EmployerContact(
+    pub ContactRow,
+    /// Its card, read from the establishment's stream once for all the
+    /// fields that ask for it.
+    tokio::sync::OnceCell<Option<contact_record::Card>>,
+);
+
+impl EmployerContact {
+    pub(crate) fn of(row: ContactRow) -> Self {
+        Self(row, tokio::sync::OnceCell::new())
+    }
+
+    async fn card(&self, ctx: &Context<'_>) -> Result<Option<&contact_record::Card>> {
+        Ok(self
+            .1
+            .get_or_try_init(|| contact_record::card(ctx, &self.0))
+            .await?
+            .as_ref())
+    }
+}
 
 #[Object]
 impl EmployerContact {
@@ -375,27 +394,21 @@ impl EmployerContact {
         Ok(policy::erases_contact(&actor(ctx)?, &self.0))
     }
     /// Its name, as added; null once its data was erased.
-    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(contact_record::card(ctx, &self.0)
-            .await?
-            .and_then(|c| c.name))
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(self.card(ctx).await?.and_then(|c| c.name.as_deref()))
     }
     /// Its job title (« Responsable RH »…), when one was given.
-    async fn job_title(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(contact_record::card(ctx, &self.0)
-            .await?
-            .and_then(|c| c.job_title))
+    async fn job_title(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(self.card(ctx).await?.and_then(|c| c.job_title.as_deref()))
     }
     /// Its phone number (`+33612345678`), when one was given; null once its
     /// data was erased.
-    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(contact_record::card(ctx, &self.0)
-            .await?
-            .and_then(|c| c.phone))
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(self.card(ctx).await?.and_then(|c| c.phone.as_deref()))
     }
     /// Who added it and when.
-    async fn added(&self, ctx: &Context<'_>) -> Result<Option<Recording>> {
-        Ok(contact_record::card(ctx, &self.0).await?.map(|c| c.added))
+    async fn added(&self, ctx: &Context<'_>) -> Result<Option<&Recording>> {
+        Ok(self.card(ctx).await?.map(|c| &c.added))
     }
     /// Whether it was taken off the establishment's list
     /// (`employerContactRemove`): it then gets no link.
@@ -403,10 +416,8 @@ impl EmployerContact {
         self.0.removed
     }
     /// Who took it off the list and when; null while it is on it.
-    async fn removal(&self, ctx: &Context<'_>) -> Result<Option<Recording>> {
-        Ok(contact_record::card(ctx, &self.0)
-            .await?
-            .and_then(|c| c.removal))
+    async fn removal(&self, ctx: &Context<'_>) -> Result<Option<&Recording>> {
+        Ok(self.card(ctx).await?.and_then(|c| c.removal.as_ref()))
     }
 }
 

@@ -638,14 +638,6 @@ pub async fn contact(
     .await
 }
 
-/// An establishment's contacts kept, whichever structure vouches for them.
-pub async fn contacts_of(
-    db: impl PgExecutor<'_>,
-    employer: EmployerId,
-) -> Result<Vec<ContactRow>, sqlx::Error> {
-    contacts_of_employers(db, &[employer.0], false).await
-}
-
 /// The contacts of several establishments, one query for a page: those
 /// kept, or those taken off the list (`removed`), whose row stays until
 /// they are erased, so that their data can be read back and erased at
