@@ -445,6 +445,7 @@ pub(crate) async fn serve(
     let base = format!("http://{}", listener.local_addr()?);
     let limits = crate::listen::Limits {
         head_within: config.api.request_read_within(),
+        write_within: config.api.answer_write_within(),
         drain_within: Duration::ZERO,
         most_connections: config.api.max_connections,
     };

@@ -270,6 +270,12 @@ pub struct ApiConfig {
     /// would otherwise hold a connection for as long as it liked. A
     /// connection idle between two requests is closed after as long.
     pub request_read_seconds: u64,
+    /// Seconds a client may leave its answer untaken (writing to it makes
+    /// no progress) before its connection, or the WebSocket it became, is
+    /// closed: a client that asks and never reads would otherwise hold its
+    /// connection for as long as it liked. A slow client that keeps
+    /// reading is served.
+    pub answer_write_seconds: u64,
     /// Most HTTP connections open at once: past it, new ones wait in the
     /// system's queue until one closes, rather than taking the last file
     /// descriptors the database's connections and the log need. Lowered at
@@ -318,6 +324,7 @@ impl Default for ApiConfig {
             introspection: true,
             max_body_bytes: 256 * 1024,
             request_read_seconds: 10,
+            answer_write_seconds: 30,
             max_connections: 1024,
             session_hours: 12,
             magic_link_minutes: 30,
@@ -388,6 +395,11 @@ impl ApiConfig {
         Duration::from_secs(self.request_read_seconds)
     }
 
+    /// How long an answer may wait for its client to take any of it.
+    pub fn answer_write_within(&self) -> Duration {
+        Duration::from_secs(self.answer_write_seconds)
+    }
+
     /// The login and magic-link limits.
     pub fn throttle(&self) -> passerelle_graphql::ThrottleSettings {
         passerelle_graphql::ThrottleSettings {
@@ -454,6 +466,11 @@ impl Config {
             (1..=3600).contains(&config.api.request_read_seconds),
             "api.request_read_seconds goes from 1 to 3600 (a request's head, then its body, \
              must arrive within it)"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&config.api.answer_write_seconds),
+            "api.answer_write_seconds goes from 1 to 3600 (how long an answer may wait for its \
+             client to take any of it)"
         );
         anyhow::ensure!(
             (1..=1_000_000).contains(&config.api.max_connections),

@@ -1,6 +1,6 @@
 //! Accepting HTTP connections: the router served by hyper's HTTP/1 on each
-//! connection, with a deadline for each request's head, and a graceful
-//! shutdown.
+//! connection, with a deadline for each request's head and for the client
+//! to take its answer (`crate::stall`), and a graceful shutdown.
 //!
 //! `axum::serve` installs no timer on hyper's connections, and without one
 //! hyper's deadline for a request's head does not apply: a client sending a
@@ -26,6 +26,8 @@ use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+
+use crate::stall::WriteDeadline;
 
 /// A connection's place among the `api.max_connections` open at once,
 /// given to its requests: a WebSocket keeps a clone for as long as it is
@@ -61,6 +63,9 @@ pub struct Limits {
     /// a connection may stay idle between two requests (hyper counts from
     /// the end of the last answer).
     pub head_within: Duration,
+    /// How long an answer may wait for its client to take any of it
+    /// ([`WriteDeadline`]).
+    pub write_within: Duration,
     /// How long the requests under way may take to finish at a shutdown.
     pub drain_within: Duration,
     /// Most connections open at once.
@@ -132,7 +137,10 @@ pub async fn serve(
             tower_layer::Layer::layer(&axum::Extension(slot.clone()), app.clone()),
         );
         let connection = http
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection(
+                TokioIo::new(WriteDeadline::new(stream, limits.write_within)),
+                TowerToHyperService::new(service),
+            )
             .with_upgrades();
         let (mut stop, opened) = (stop.clone(), opened.clone());
         tokio::spawn(async move {
@@ -146,9 +154,9 @@ pub async fn serve(
                     connection.await
                 }
             };
-            // A client gone, too slow with its request's head, or idle
-            // past the deadline: nothing to answer, nothing of the
-            // service's to report.
+            // A client gone, too slow with its request's head, idle past
+            // the deadline or not taking its answer: nothing to answer,
+            // nothing of the service's to report.
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "HTTP connection closed on an error");
             }

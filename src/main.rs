@@ -10,6 +10,7 @@ mod fence;
 mod graphiql;
 mod listen;
 mod server;
+mod stall;
 mod standby;
 mod telemetry;
 mod wiring;
@@ -391,6 +392,7 @@ async fn serve(config: &Config, db: &Database) -> anyhow::Result<()> {
     let reserved = config.database_max_connections as usize * 2 + 64;
     let limits = listen::Limits {
         head_within: config.api.request_read_within(),
+        write_within: config.api.answer_write_within(),
         drain_within: config.shutdown_timeout(),
         most_connections: listen::most_connections(config.api.max_connections, reserved),
     };

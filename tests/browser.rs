@@ -3040,6 +3040,7 @@ async fn the_person_corrects_her_email_and_phone_from_her_space() {
     assert_eq!(browser.value("#phone").await, "12");
     browser.audit("mes coordonnées refusées").await;
     browser.fill("#phone", "06 12 34 56 78").await;
+    browser.fill("#address", "8 allée des Tilleuls, 44300 Nantes").await;
     browser
         .click("form[action='/mon-espace/coordonnees'] button")
         .await;
@@ -3051,14 +3052,14 @@ async fn the_person_corrects_her_email_and_phone_from_her_space() {
     let corrected = gql(
         &server,
         Some(&staff),
-        "query($p: ID!) { person(id: $p) { identityCorrections { fields email phone } } }",
+        "query($p: ID!) { person(id: $p) { identityCorrections { fields email phone address } } }",
         json!({ "p": awa }),
     )
     .await;
     assert_eq!(
         corrected["data"]["person"]["identityCorrections"],
-        json!([{ "fields": ["EMAIL", "PHONE"], "email": "awa.diallo@exemple.fr",
-            "phone": "06 12 34 56 78" }]),
+        json!([{ "fields": ["EMAIL", "PHONE", "ADDRESS"], "email": "awa.diallo@exemple.fr",
+            "phone": "06 12 34 56 78", "address": "8 allée des Tilleuls, 44300 Nantes" }]),
         "{corrected}"
     );
     browser.close().await;

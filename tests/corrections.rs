@@ -137,7 +137,7 @@ async fn a_person_corrected_is_found_by_the_new_name_and_the_record_says_who_and
 }
 
 #[tokio::test]
-async fn a_person_corrects_their_own_contact_but_not_their_name() {
+async fn a_person_corrects_their_own_contact_and_address_but_not_their_name() {
     let (db, dir) = (TestDb::new().await, data_dir());
     let (server, token) = started_with_links(&db, &dir).await;
     let person = enroll(&server, &token, Some("awa@exemple.fr")).await;
@@ -154,6 +154,55 @@ async fn a_person_corrects_their_own_contact_but_not_their_name() {
         own["data"]["personCorrect"]["person"]["identityCorrections"][0]["recorded"]["role"],
         "person"
     );
+
+    // She moved: her postal address is hers to correct too, read back as
+    // her identity and as the correction's record.
+    let moved = gql(
+        &server,
+        Some(&session),
+        CORRECT_PERSON,
+        json!({ "p": person, "c": { "address": "8 allée des Tilleuls\n44300 Nantes" },
+                "r": "J'ai déménagé" }),
+    )
+    .await;
+    assert!(moved["errors"].is_null(), "{moved}");
+    let read = gql(
+        &server,
+        Some(&token),
+        "query($p: ID!) { person(id: $p) { identity { address phone }
+            identityCorrections { fields address } } }",
+        json!({ "p": person }),
+    )
+    .await;
+    let read = &read["data"]["person"];
+    assert_eq!(
+        read["identity"]["address"], "8 allée des Tilleuls\n44300 Nantes",
+        "{read}"
+    );
+    assert_eq!(read["identity"]["phone"], "+33612345678", "{read}");
+    assert_eq!(
+        read["identityCorrections"][1],
+        json!({ "fields": ["ADDRESS"], "address": "8 allée des Tilleuls\n44300 Nantes" })
+    );
+    let before = events(&db).await;
+    let same = gql(
+        &server,
+        Some(&session),
+        CORRECT_PERSON,
+        json!({ "p": person, "c": { "address": "8 allée des Tilleuls\n44300 Nantes" },
+                "r": "Encore" }),
+    )
+    .await;
+    refused(&same, "RULE_VIOLATED", "changes");
+    let long = gql(
+        &server,
+        Some(&session),
+        CORRECT_PERSON,
+        json!({ "p": person, "c": { "address": "a".repeat(10_001) }, "r": "Trop long" }),
+    )
+    .await;
+    refused(&long, "BAD_USER_INPUT", "changes.address");
+    assert_eq!(events(&db).await, before, "no refused correction appends");
     let name = gql(
         &server,
         Some(&session),

@@ -232,6 +232,56 @@ async fn connections_past_the_bound_wait_for_one_to_close() {
     assert!(server.terminate().success());
 }
 
+/// A client that asks for answers and takes none of them no longer holds
+/// its connection: once writing to it has made no progress for
+/// `api.answer_write_seconds`, the connection is closed. Before, it stayed
+/// open for as long as the client liked, every answer served once it read.
+#[tokio::test]
+async fn a_client_taking_none_of_its_answers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_API__ANSWER_WRITE_SECONDS", "1");
+    })
+    .await;
+    let address: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    // Little room on the client's side, and answers (about 5 KB each) worth
+    // far more than the buffers between the two: the server's writes wait.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let (mut reader, mut writer) = socket.connect(address).await.unwrap().into_split();
+    const ASKED: usize = 5000;
+    let asking = tokio::spawn(async move {
+        let request = b"GET /static/app.css HTTP/1.1\r\nHost: passerelle\r\n\r\n";
+        for _ in 0..ASKED {
+            if writer.write_all(request).await.is_err() {
+                break;
+            }
+        }
+        // The writing half stays open: the client has not said it is done.
+        std::future::pending::<()>().await;
+    });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut answers = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(6), reader.read_to_end(&mut answers)).await;
+    let served = String::from_utf8_lossy(&answers)
+        .matches("HTTP/1.1 200")
+        .count();
+    match read {
+        Ok(Ok(_)) => {}
+        // Closed with requests still unread on the server's side.
+        Ok(Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        Err(_) => panic!("still open 10 s after the client stopped reading ({served} answers read)"),
+    }
+    assert!(served < ASKED, "{served} answers of {ASKED}: the client was waited for");
+    asking.abort();
+    // The server goes on serving others.
+    let live = reqwest::get(format!("{}/live", server.base)).await.unwrap();
+    assert_eq!(live.status(), 200);
+    assert!(server.terminate().success());
+}
+
 /// A client sending a request's first bytes and no more, or a body a byte
 /// now and then, no longer holds its connection for as long as it likes:
 /// the head is closed on after `api.request_read_seconds`, a body that has

@@ -504,3 +504,213 @@ async fn the_workbench_lists_immersions_and_shows_what_each_record_holds() {
     assert!(!inbox.contains("Voir les tâches de"), "{inbox}");
     assert!(server.terminate().success());
 }
+
+/// The day a step was taken, given on the page, is the one recorded and
+/// read back: a need qualified, formalised or closed on an earlier day, a
+/// proposal's answer recorded by staff on its day; a day that is not one,
+/// or one to come, is refused beside its own form. Who validated a
+/// convention, and when, is on the immersion's page.
+#[tokio::test]
+async fn the_pages_record_each_step_on_the_day_given() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let today = enrolled_on(&server, &token, &person).await;
+    let day = |back: i64| {
+        (time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE)
+            .unwrap()
+            + time::Duration::days(back))
+        .to_string()
+    };
+    let french = |iso: &str| {
+        passerelle_domain::fr::date(
+            time::Date::parse(iso, &time::format_description::well_known::Iso8601::DATE)
+                .unwrap(),
+        )
+    };
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = Form::fetch(&server, &cookies).await;
+    let surface = |on: String| {
+        let (server, token, employer) = (&server, &token, &employer);
+        async move {
+            ok(
+                server,
+                token,
+                "mutation($e: ID!, $on: Date!) { needSurface(input: { employerId: $e,
+                    source: { kind: PHONE }, surfacedOn: $on,
+                    description: { activities: \"Livraisons du matin\", romeCodes: [],
+                        headcount: 1, horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+                json!({ "e": employer, "on": on }),
+            )
+            .await["needSurface"]["need"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let need = surface(day(-10)).await;
+    let qualify = |on: &str| {
+        format!(
+            "activities=Livraisons+du+matin&rome_codes=D1102&horizon=NOW&hiring_intent=POSSIBLE\
+             &headcount=1&qualified_on={on}"
+        )
+    };
+    let before = events(&db).await;
+    let refused = form
+        .post(
+            &server,
+            &format!("/needs/{need}/qualifier"),
+            &qualify("pas-une-date"),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("<span class=\"error\" id=\"qualified_on-erreur\">Indiquez la date"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"pas-une-date\""), "{page}");
+    assert_eq!(events(&db).await, before, "nothing recorded");
+    let refused = form
+        .post(
+            &server,
+            &format!("/needs/{need}/qualifier"),
+            &qualify(&day(1)),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("id=\"qualified_on-erreur\""), "{page}");
+    let qualified = form
+        .post(
+            &server,
+            &format!("/needs/{need}/qualifier"),
+            &qualify(&day(-5)),
+        )
+        .await;
+    assert_eq!(qualified.status(), 303);
+    let formalised = form
+        .post(
+            &server,
+            &format!("/needs/{need}/offre"),
+            &format!("offer_reference=FT-123&formalised_on={}", day(-3)),
+        )
+        .await;
+    assert_eq!(formalised.status(), 303);
+    let read = ok(
+        &server,
+        &token,
+        "query($n: ID!) { need(id: $n) { qualification { qualifiedOn recorded { role } }
+            formalisation { offerReference formalisedOn } } }",
+        json!({ "n": need }),
+    )
+    .await;
+    assert_eq!(read["need"]["qualification"]["qualifiedOn"], day(-5).as_str());
+    assert_eq!(
+        read["need"]["formalisation"],
+        json!({ "offerReference": "FT-123", "formalisedOn": day(-3) })
+    );
+    let shown = html(&server, &format!("/needs/{need}"), &cookies).await;
+    assert!(
+        shown.contains(&format!(", qualifié le {}</dd>", french(&day(-5)))),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("<dd>Offre publiée : FT-123, le {}</dd>", french(&day(-3)))),
+        "{shown}"
+    );
+    let other = surface(day(-10)).await;
+    let closed = form
+        .post(
+            &server,
+            &format!("/needs/{other}/clore"),
+            &format!("reason=MET&closed_on={}", day(-2)),
+        )
+        .await;
+    assert_eq!(closed.status(), 303);
+    let shown = html(&server, &format!("/needs/{other}"), &cookies).await;
+    assert!(
+        shown.contains(&format!("<dt>Clôture</dt><dd>Le {} : ", french(&day(-2)))),
+        "{shown}"
+    );
+
+    // A proposal's answer recorded by staff: its day beside each of its
+    // forms, refused there when it is not one or still to come.
+    let proposed = propose(&server, &token, &person, &employer).await;
+    let i = proposed.as_str().unwrap();
+    let page = html(&server, &format!("/immersions/{i}"), &cookies).await;
+    assert!(
+        page.contains("<label for=\"reponse-PERSON-refuser\">Le jour de sa réponse"),
+        "{page}"
+    );
+    for (typed, said) in [("hier", "Indiquez la date"), (day(1).as_str(), "")] {
+        let refused = form
+            .post(
+                &server,
+                &format!("/immersions/{i}/reponse"),
+                &format!("by=PERSON&choix=refuser&reason=Trop+loin&answered_on={typed}"),
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{typed}");
+        let page = refused.text().await.unwrap();
+        assert!(
+            page.contains(&format!(
+                "<p class=\"error\" id=\"reponse-PERSON-refuser-erreur\" role=\"alert\">{said}"
+            )),
+            "{typed}: {page}"
+        );
+        assert!(page.contains("Trop loin</textarea>"), "{page}");
+    }
+    let declined = form
+        .post(
+            &server,
+            &format!("/immersions/{i}/reponse"),
+            &format!("by=PERSON&choix=refuser&reason=Trop+loin&answered_on={today}"),
+        )
+        .await;
+    assert_eq!(declined.status(), 303);
+    let read = ok(
+        &server,
+        &token,
+        "query($i: ID!) { immersion(id: $i) { decline { by answeredOn } } }",
+        json!({ "i": i }),
+    )
+    .await;
+    assert_eq!(
+        read["immersion"]["decline"],
+        json!({ "by": "PERSON", "answeredOn": today })
+    );
+
+    // Who validated a convention, and when.
+    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let read = ok(
+        &server,
+        &token,
+        "query($i: ID!) { immersion(id: $i) { validations { renewal recorded { role } }
+            prevalidations { renewal } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        read["immersion"],
+        json!({ "validations": [{ "renewal": false, "recorded": { "role": "mediator" } }],
+                "prevalidations": [] })
+    );
+    let page = html(
+        &server,
+        &format!("/immersions/{}", immersion.as_str().unwrap()),
+        &cookies,
+    )
+    .await;
+    assert!(
+        page.contains(&format!(
+            "<dt>Validation</dt><dd>le {}, par : Médiateur</dd>",
+            french(&today)
+        )),
+        "{page}"
+    );
+    assert!(server.terminate().success());
+}

@@ -484,8 +484,8 @@ pub fn records_health_data(actor: &Actor, referent: uuid::Uuid) -> bool {
 
 /// Whether the actor may correct these fields of the identity of a person
 /// it reaches: staff of their structure any of them; the person, from their
-/// own session, only how to reach them (email, phone), which they know
-/// best, not their name or birth date, which their structure checked on
+/// own session, only how to reach them (email, phone, postal address),
+/// which they know best, not their name or birth date, which their structure checked on
 /// enrolment. The caller has checked that the actor reaches the person.
 pub fn corrects_identity(
     actor: &Actor,
@@ -496,7 +496,10 @@ pub fn corrects_identity(
         Role::Admin | Role::Manager | Role::Mediator => true,
         Role::Person(_) => fields
             .iter()
-            .all(|f| matches!(f, IdentityField::Email | IdentityField::Phone)),
+            .all(|f| matches!(
+                    f,
+                    IdentityField::Email | IdentityField::Phone | IdentityField::Address
+                )),
         Role::Employer(_) | Role::System => false,
     }
 }

@@ -31,8 +31,7 @@ pub struct Identity {
 
 /// What a correction of the identity changes: only the fields given, each
 /// replacing the value recorded (the enrolment keeps the old one in the
-/// log). The address is not here: it is shown on the person's file but
-/// corrected by no command yet.
+/// log).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityChanges {
     pub first_name: Option<Label>,
@@ -40,6 +39,11 @@ pub struct IdentityChanges {
     pub birth_date: Option<Date>,
     pub email: Option<Email>,
     pub phone: Option<PhoneNumber>,
+    /// Left out of the sealed JSON when not corrected, so that corrections
+    /// of the other fields keep the shape they were stored with before the
+    /// address could be corrected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Text>,
 }
 
 /// A field of the identity a correction changed, named in clear so the
@@ -53,6 +57,7 @@ pub enum IdentityField {
     BirthDate,
     Email,
     Phone,
+    Address,
 }
 
 impl IdentityChanges {
@@ -64,6 +69,7 @@ impl IdentityChanges {
             (self.birth_date.is_some(), IdentityField::BirthDate),
             (self.email.is_some(), IdentityField::Email),
             (self.phone.is_some(), IdentityField::Phone),
+            (self.address.is_some(), IdentityField::Address),
         ]
         .into_iter()
         .filter_map(|(given, field)| given.then_some(field))
@@ -81,6 +87,7 @@ impl IdentityChanges {
             birth_date: changed(&self.birth_date, Some(&current.birth_date)),
             email: changed(&self.email, current.email.as_ref()),
             phone: changed(&self.phone, current.phone.as_ref()),
+            address: changed(&self.address, current.address.as_ref()),
         }
     }
 
@@ -98,7 +105,7 @@ impl IdentityChanges {
             birth_date: self.birth_date.unwrap_or(identity.birth_date),
             email: self.email.clone().or_else(|| identity.email.clone()),
             phone: self.phone.clone().or_else(|| identity.phone.clone()),
-            address: identity.address.clone(),
+            address: self.address.clone().or_else(|| identity.address.clone()),
         }
     }
 }
@@ -1241,7 +1248,7 @@ fn correct_identity(
         return Err(DomainError::rule(
             Rule::NothingToCorrect,
             "changes",
-            "Rien ne change : indiquez au moins une valeur différente de celle enregistrée (prénom, nom, date de naissance, courriel ou téléphone).",
+            "Rien ne change : indiquez au moins une valeur différente de celle enregistrée (prénom, nom, date de naissance, courriel, téléphone ou adresse).",
         ));
     }
     if let Some(birth_date) = changes.birth_date {

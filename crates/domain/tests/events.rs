@@ -265,6 +265,7 @@ fn person_samples() -> Vec<PersonEvent> {
                 birth_date: Some(date!(2001 - 05 - 21)),
                 email: None,
                 phone: None,
+                address: None,
             }),
             age_band: Some(AgeBand::Under26),
             reason: Personal::Known(text("Nom mal recopié")),

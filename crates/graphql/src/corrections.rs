@@ -58,6 +58,8 @@ pub struct IdentityChangesInput {
     pub birth_date: Option<Date>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// Postal address, as written on letters.
+    pub address: Option<String>,
 }
 
 impl IdentityChangesInput {
@@ -76,11 +78,12 @@ impl IdentityChangesInput {
             phone: given(&self.phone)
                 .map(|v| PhoneNumber::parse(v).map_err(|e| on_field("changes.phone", e)))
                 .transpose()?,
+            address: optional_text("changes.address", self.address.as_deref())?,
         };
         if changes.fields().is_empty() {
             return Err(nothing_given(
                 "changes",
-                "prénom, nom, date de naissance, courriel ou téléphone",
+                "prénom, nom, date de naissance, courriel, téléphone ou adresse",
             ));
         }
         Ok(changes)

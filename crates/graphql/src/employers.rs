@@ -502,6 +502,30 @@ impl Need {
     ) -> Result<Option<Vec<crate::correction_record::NeedCorrection>>> {
         crate::correction_record::of_need(ctx, self.0.employer_id, self.0.need_id).await
     }
+    /// Its last qualification (`needQualify`): when, by whom; null while
+    /// it has none.
+    async fn qualification(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::need_record::NeedQualification>> {
+        // Its stream is read only for a need the view says is qualified.
+        if !self.0.qualified {
+            return Ok(None);
+        }
+        crate::need_record::qualification(ctx, self.0.employer_id, self.0.need_id).await
+    }
+    /// Its formalisation as a job offer (`needFormalise`): the offer's
+    /// reference, when, by whom; null while it has none.
+    async fn formalisation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::need_record::NeedFormalisation>> {
+        // An open need was never formalised: its stream is not read.
+        if matches!(self.0.status(), Ok(NeedStatus::Open)) {
+            return Ok(None);
+        }
+        crate::need_record::formalisation(ctx, self.0.employer_id, self.0.need_id).await
+    }
     /// How it was closed (`needClose`): why, when, by whom; null while it
     /// is not.
     async fn closure(&self, ctx: &Context<'_>) -> Result<Option<crate::need_record::NeedClosure>> {

@@ -687,6 +687,34 @@ pub(crate) fn deprecation(history: &[Recorded<ImmersionEvent>]) -> Option<Conven
     })
 }
 
+recorded!(ConventionApproval {
+    /// Whether it approved the convention's renewal rather than the
+    /// convention itself.
+    renewal: bool,
+});
+
+/// The convention's prevalidations (`validated` false) or validations, the
+/// renewal's included, oldest first: who gave them and when.
+pub(crate) fn approvals(
+    history: &[Recorded<ImmersionEvent>],
+    validated: bool,
+) -> Vec<ConventionApproval> {
+    history
+        .iter()
+        .filter_map(|r| {
+            let renewal = match (&r.event, validated) {
+                (ImmersionEvent::ConventionPrevalidated(e), false) => e.renewal,
+                (ImmersionEvent::ConventionValidated(e), true) => e.renewal,
+                _ => return None,
+            };
+            Some(ConventionApproval {
+                renewal,
+                recorded: r.into(),
+            })
+        })
+        .collect()
+}
+
 recorded!(ImmersionAccident {
     id: ID,
     occurred_at: OffsetDateTime,

@@ -304,6 +304,28 @@ impl Immersion {
         self.read(ctx, Field::ImmersionEnding, record::deprecation)
             .await
     }
+    /// Who prevalidated the convention (and its renewal) and when, oldest
+    /// first; for its parties and staff.
+    async fn prevalidations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<record::ConventionApproval>>> {
+        self.read(ctx, Field::ImmersionConvention, |h| {
+            Some(record::approvals(h, false))
+        })
+        .await
+    }
+    /// Who validated the convention (and its renewal) and when, oldest
+    /// first; for its parties and staff.
+    async fn validations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<record::ConventionApproval>>> {
+        self.read(ctx, Field::ImmersionConvention, |h| {
+            Some(record::approvals(h, true))
+        })
+        .await
+    }
     /// The work accidents reported, oldest first; null to the person.
     async fn accidents(&self, ctx: &Context<'_>) -> Result<Option<Vec<record::ImmersionAccident>>> {
         self.read(ctx, Field::ImmersionAccidents, |h| {

@@ -148,6 +148,7 @@ pub struct IdentityCorrection {
     pub birth_date: Option<Date>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    pub address: Option<String>,
     /// Why; null once erased.
     pub reason: Option<String>,
     pub corrected_on: Date,
@@ -410,6 +411,9 @@ impl History {
                     phone: changes
                         .and_then(|c| c.phone.as_ref())
                         .map(ToString::to_string),
+                    address: changes
+                        .and_then(|c| c.address.as_ref())
+                        .map(|v| v.as_str().to_owned()),
                     reason: opened(&e.reason),
                     corrected_on: e.corrected_on,
                     recorded: r.into(),
@@ -468,6 +472,9 @@ impl History {
                     }
                     if let Some(v) = &c.phone {
                         identity.phone = Some(v.international().to_owned());
+                    }
+                    if let Some(v) = &c.address {
+                        identity.address = Some(v.as_str().to_owned());
                     }
                 }
                 _ => {}

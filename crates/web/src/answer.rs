@@ -199,6 +199,16 @@ pub(crate) fn when(start: Option<Day>, end: Option<Day>, proposed_on: Day) -> St
     }
 }
 
+/// Who recorded a fact, from their role when they did (`Recording.role`),
+/// in French.
+pub(crate) fn recorder(role: &str) -> &'static str {
+    match role {
+        // Her own contact details, from her space.
+        "person" => "La personne elle-même",
+        role => passerelle_graphql::StaffRole::parse(role).map_or("Le service", |r| r.label()),
+    }
+}
+
 /// An instant the API gives (`2026-05-04T09:30:00Z`), in French at Paris
 /// time: "4 mai 2026 à 11 h 30"; anything else as it came.
 pub(crate) fn moment(text: &str) -> String {

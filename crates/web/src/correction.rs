@@ -43,14 +43,7 @@ impl Corrected {
     pub(crate) fn shown(self, what: String) -> (String, String, String, String) {
         (
             self.corrected_on.french(),
-            match self.recorded.role.as_str() {
-                // Her own contact details, from her space.
-                "person" => "La personne elle-même",
-                role => {
-                    passerelle_graphql::StaffRole::parse(role).map_or("Le service", |r| r.label())
-                }
-            }
-            .to_owned(),
+            crate::answer::recorder(&self.recorded.role).to_owned(),
             what,
             self.reason.unwrap_or_else(|| "(effacée)".to_owned()),
         )
@@ -88,6 +81,7 @@ struct IdentityNow {
     birth_date: Day,
     email: Option<String>,
     phone: Option<String>,
+    address: Option<String>,
 }
 
 /// Each field's value as recorded, said as the form's hint.
@@ -98,6 +92,7 @@ struct Recorded {
     birth_date: String,
     email: String,
     phone: String,
+    address: String,
 }
 
 impl Recorded {
@@ -112,6 +107,7 @@ impl Recorded {
             birth_date: now(Some(i.birth_date.french())),
             email: now(i.email),
             phone: now(i.phone.as_deref().map(crate::answer::phone)),
+            address: now(i.address),
         }
     }
 }
@@ -121,7 +117,7 @@ impl Page {
         let out = self
             .run(
                 "query($p: ID!) { person(id: $p) { firstName lastName
-                    identity { firstName lastName birthDate email phone } } }",
+                    identity { firstName lastName birthDate email phone address } } }",
                 json!({ "p": id }),
             )
             .await;
@@ -168,6 +164,8 @@ pub(crate) struct CorrectForm {
     #[serde(default)]
     phone: String,
     #[serde(default)]
+    address: String,
+    #[serde(default)]
     reason: String,
 }
 
@@ -185,6 +183,7 @@ pub(crate) async fn correct(
         ("birth_date", &f.birth_date),
         ("email", &f.email),
         ("phone", &f.phone),
+        ("address", &f.address),
         ("reason", &f.reason),
     ]);
     let birth_date = match given(&f.birth_date) {
@@ -213,6 +212,7 @@ pub(crate) async fn correct(
                 "birthDate": birth_date,
                 "email": given(&f.email),
                 "phone": given(&f.phone),
+                "address": given(&f.address),
             } }),
         )
         .await;
@@ -229,6 +229,7 @@ pub(crate) async fn correct(
             ("birthDate", "birth_date"),
             ("email", "email"),
             ("phone", "phone"),
+            ("address", "address"),
             ("reason", "reason"),
         ],
     );

@@ -98,10 +98,11 @@ struct NeedTemplate {
     status: &'static str,
     /// When and why it was closed, once it was.
     closure: Option<String>,
-    /// Formalised as an offer: « Offre publiée : <reference> ».
+    /// Formalised as an offer: « Offre publiée : <reference>, le <day> ».
     offer: Option<String>,
     open: bool,
-    qualified: bool,
+    /// « qualifié le <day> », once it was.
+    qualified: Option<String>,
     /// Id, name, why their project fits: a page of them.
     matching: Vec<(String, String, String)>,
     matching_pager: Pager,
@@ -344,7 +345,21 @@ struct NeedFile {
     /// Null only for a viewer who does not reach the establishment.
     corrections: Option<Vec<NeedCorrectionLine>>,
     offer_reference: Option<String>,
+    qualification: Option<Qualification>,
+    formalisation: Option<Formalisation>,
     closure: Option<Closure>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Qualification {
+    qualified_on: Day,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Formalisation {
+    formalised_on: Day,
 }
 
 /// How a need was closed.
@@ -653,6 +668,7 @@ impl Page {
                     activities conditions headcount neededWithin wouldHire sourceKind surfacedOn
                     corrections { activities romeCodes conditions headcount neededWithin wouldHire
                         reason correctedOn recorded { role } }
+                    qualification { qualifiedOn } formalisation { formalisedOn }
                     closure { reason explanation closedOn }
                     matchingPeople(first: $first, after: $after) {
                         edges { node { personId firstName lastName romeMatch targetRomeCodes } }
@@ -739,10 +755,18 @@ impl Page {
                 NeedStatus::Closed => "Clos",
             },
             closure: n.closure.as_ref().map(Closure::said),
-            offer: (n.current_status == NeedStatus::FormalisedAsOffer)
-                .then(|| offer_published(n.offer_reference.as_deref())),
+            offer: (n.current_status == NeedStatus::FormalisedAsOffer).then(|| {
+                let offer = offer_published(n.offer_reference.as_deref());
+                match &n.formalisation {
+                    Some(f) => format!("{offer}, le {}", f.formalised_on.french()),
+                    None => offer,
+                }
+            }),
             open: n.current_status == NeedStatus::Open,
-            qualified: n.qualified,
+            qualified: n.qualified.then(|| match &n.qualification {
+                Some(q) => format!("qualifié le {}", q.qualified_on.french()),
+                None => "qualifié".to_owned(),
+            }),
             matching,
             matching_pager,
             corrections,
@@ -772,6 +796,15 @@ pub(crate) async fn need_action(
         return *r;
     }
     let optional = |k: &str| given(get(k)).map(str::to_owned);
+    // Each action's day, today when left blank; one typed that is not a
+    // date is said beside its field before the API reads it.
+    let day_field = match action.as_str() {
+        "qualifier" => "qualified_on",
+        "clore" => "closed_on",
+        "offre" => "formalised_on",
+        _ => return not_found(),
+    };
+    let day = crate::page::typed_day(get(day_field));
     let (query, variables, names): (&str, _, &[(&str, &str)]) = match action.as_str() {
         "qualifier" => (
             "mutation($i: NeedQualifyInput!) { needQualify(input: $i) { need { id } } }",
@@ -790,8 +823,10 @@ pub(crate) async fn need_action(
                         .map(str::to_ascii_uppercase)
                         .collect::<Vec<_>>(),
                 },
+                "qualifiedOn": day.clone().ok().flatten(),
             } }),
             &[
+                ("qualifiedOn", "qualified_on"),
                 ("activities", "activities"),
                 ("conditions", "conditions"),
                 ("headcount", "headcount"),
@@ -806,18 +841,30 @@ pub(crate) async fn need_action(
                 "needId": id,
                 "reason": get("reason"),
                 "explanation": optional("explanation"),
+                "closedOn": day.clone().ok().flatten(),
             } }),
-            &[("reason", "reason"), ("explanation", "explanation")],
+            &[
+                ("reason", "reason"),
+                ("explanation", "explanation"),
+                ("closedOn", "closed_on"),
+            ],
         ),
         "offre" => (
             "mutation($i: NeedFormaliseInput!) { needFormalise(input: $i) { need { id } } }",
-            json!({ "i": { "needId": id, "offerReference": optional("offer_reference") } }),
-            &[("offerReference", "offer_reference")],
+            json!({ "i": { "needId": id, "offerReference": optional("offer_reference"),
+                "formalisedOn": day.clone().ok().flatten() } }),
+            &[
+                ("offerReference", "offer_reference"),
+                ("formalisedOn", "formalised_on"),
+            ],
         ),
         _ => return not_found(),
     };
-    let out = page.run(query, variables).await;
-    if out.errors.is_empty() {
+    let errors = match day {
+        Ok(_) => page.run(query, variables).await.errors,
+        Err(()) => Vec::new(),
+    };
+    if day.is_ok() && errors.is_empty() {
         return page.redirect(&format!("/needs/{id}"), Vec::new());
     }
     let values: Vec<(&str, &str)> = fields
@@ -826,7 +873,11 @@ pub(crate) async fn need_action(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut form = FormState::with(&values);
-    form.absorb(&out.errors, names);
+    form.absorb(&errors, names);
+    if day.is_err() {
+        form.errors
+            .insert(day_field.into(), crate::page::BAD_DAY.into());
+    }
     let refused = form.general.take().map(|m| (action.clone(), m));
     page.need_page(
         &id,

@@ -50,6 +50,7 @@ const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmp
 /// What the immersion's stream records of its ends and accidents: read
 /// only by its page.
 const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
+    prevalidations { renewal recorded { at role } } validations { renewal recorded { at role } }
     decline { by reason answeredOn }
     cancellation { by reason cancelledOn } interruption { by reason interruptedOn }
     rejection { justification recorded { at } } deprecation { justification recorded { at } }
@@ -81,6 +82,8 @@ struct RecordAnswer {
 #[serde(rename_all = "camelCase")]
 struct Recorded {
     prevalidated: bool,
+    prevalidations: Option<Vec<Approval>>,
+    validations: Option<Vec<Approval>>,
     decline: Option<Decline>,
     cancellation: Option<Ending>,
     interruption: Option<Ending>,
@@ -165,6 +168,39 @@ struct Justification {
 #[derive(Deserialize)]
 struct At {
     at: Day,
+}
+
+/// A prevalidation or a validation of the convention or its renewal.
+#[derive(Deserialize)]
+struct Approval {
+    renewal: bool,
+    recorded: Role,
+}
+
+#[derive(Deserialize)]
+struct Role {
+    at: Day,
+    role: String,
+}
+
+impl Approval {
+    /// Its line on the page: what it approved, when and by whom.
+    fn said(&self, validated: bool) -> (&'static str, String) {
+        let what = match (validated, self.renewal) {
+            (false, false) => "Prévalidation",
+            (false, true) => "Prévalidation du renouvellement",
+            (true, false) => "Validation",
+            (true, true) => "Validation du renouvellement",
+        };
+        (
+            what,
+            format!(
+                "le {}, par : {}",
+                self.recorded.at.french(),
+                crate::answer::recorder(&self.recorded.role)
+            ),
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -376,6 +412,10 @@ impl ImmersionTemplate {
             "accident" => self.report,
             "rejet" | "abandon" => self.judge,
             "prevalidation" => self.prevalidate,
+            other if other.starts_with("reponse-") => self
+                .answers
+                .iter()
+                .any(|(party, _, _)| other.starts_with(&format!("reponse-{party}-"))),
             other => other.strip_prefix("declaration-").is_none_or(|accident| {
                 self.accidents
                     .iter()
@@ -415,6 +455,9 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
             ("description", "accident_description"),
         ],
         "rejet" => &[("justification", "reject_justification")],
+        // A party's answer to the proposal, each of its two forms refused
+        // beside itself (`refusal_key`).
+        "reponse" => &[("answeredOn", "answered_on"), ("reason", "reason")],
         // The day it started or ended, today when left blank.
         "debut" => &[("startedOn", "on"), ("on", "on")],
         "fin" => &[("completedOn", "on"), ("on", "on")],
@@ -625,6 +668,9 @@ impl Page {
         let mut next_milestone = None;
         if let Some(r) = recorded {
             prevalidated = r.prevalidated;
+            for (approvals, validated) in [(&r.prevalidations, false), (&r.validations, true)] {
+                endings.extend(approvals.iter().flatten().map(|a| a.said(validated)));
+            }
             if let Some(m) = r.mediator_feedback {
                 observed.push(("Noté le", m.recorded_on.french()));
                 observed.push((
@@ -1715,10 +1761,12 @@ fn operation(
             };
             (
                 format!(
-                    "mutation($i: ID!, $by: Party!, $r: String) {{
-                        {mutation}(input: {{ immersionId: $i, by: $by, reason: $r }}) {{ immersion {{ id }} }} }}"
+                    "mutation($i: ID!, $by: Party!, $r: String, $on: Date) {{
+                        {mutation}(input: {{ immersionId: $i, by: $by, reason: $r, answeredOn: $on }}) {{ immersion {{ id }} }} }}"
                 ),
-                json!({ "i": id, "by": f.get("by"), "r": f.optional("reason") }),
+                // The day staff recording it give; the party's own is today.
+                json!({ "i": id, "by": f.get("by"), "r": f.optional("reason"),
+                    "on": if staff { f.optional("answered_on") } else { None } }),
             )
         }
         "signature" => (
@@ -1981,15 +2029,20 @@ pub(crate) async fn action(
             }
         }
     }
+    let key = refusal_key(&action, &fields);
     if !form.errors.is_empty() {
+        let refused = (action == "reponse")
+            .then(|| form.errors.drain().map(|(_, m)| m).next())
+            .flatten()
+            .map(|m| (key.clone(), m));
         return page
             .immersion_form(
                 &id,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 form,
-                None,
-                Some(&action),
+                refused,
+                Some(&key),
             )
             .await;
     }
@@ -2000,12 +2053,13 @@ pub(crate) async fn action(
         return page.redirect(&format!("/immersions/{id}"), Vec::new());
     }
     form.absorb(&out.errors, names);
-    // Whichever accident's declaration was refused.
-    let key = if action == "declaration" {
-        format!("declaration-{}", fields.get("accident"))
-    } else {
-        action.clone()
-    };
+    if action == "reponse" {
+        // Its forms have no field of their own to show a refusal beside.
+        let said: Vec<String> = form.errors.drain().map(|(_, m)| m).collect();
+        if !said.is_empty() {
+            form.general = Some(said.join(" "));
+        }
+    }
     let refused = form.general.take().map(|m| (key.clone(), m));
     page.immersion_form(
         &id,
@@ -2016,6 +2070,16 @@ pub(crate) async fn action(
         Some(&key),
     )
     .await
+}
+
+/// The form a refusal is shown beside: whichever accident's declaration,
+/// whichever party's answer and which of its two, else the action's own.
+fn refusal_key(action: &str, fields: &Fields) -> String {
+    match action {
+        "declaration" => format!("declaration-{}", fields.get("accident")),
+        "reponse" => format!("reponse-{}-{}", fields.get("by"), fields.get("choix")),
+        _ => action.to_owned(),
+    }
 }
 
 #[cfg(test)]

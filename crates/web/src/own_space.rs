@@ -1,7 +1,7 @@
 //! What a person or an employer keeps up themself from their own space
-//! (their magic-link session): a person's email and phone
+//! (their magic-link session): a person's email, phone and postal address
 //! (`/mon-espace/coordonnees`, `personCorrect`, which lets them change
-//! those two only), and the contacts of an establishment, added and
+//! those three only), and the contacts of an establishment, added and
 //! removed by its own contacts (`/mon-espace/contacts`).
 
 use askama::Template;
@@ -24,9 +24,11 @@ const OWN_REASON: &str = "Coordonnées mises à jour par la personne depuis son 
 struct OwnContactTemplate {
     nav: Nav,
     form: FormState,
-    /// Her address and number as recorded, as the fields' hints.
+    /// Her email, number and postal address as recorded, as the fields'
+    /// hints.
     email_now: String,
     phone_now: String,
+    address_now: String,
 }
 
 impl Page {
@@ -43,21 +45,24 @@ impl Page {
         struct Reach {
             email: Option<String>,
             phone: Option<String>,
+            address: Option<String>,
         }
         let out = self
             .run(
-                "query($p: ID!) { person(id: $p) { identity { email phone } } }",
+                "query($p: ID!) { person(id: $p) { identity { email phone address } } }",
                 json!({ "p": me }),
             )
             .await;
         let answer: Answer = read_or_return!(out);
         let reach = answer.person.and_then(|p| p.identity);
-        let (email, phone) = reach.map_or((None, None), |r| (r.email, r.phone));
+        let (email, phone, address) =
+            reach.map_or((None, None, None), |r| (r.email, r.phone, r.address));
         let body = OwnContactTemplate {
             nav: self.nav(None),
             form,
             email_now: crate::answer::recorded_hint(email),
             phone_now: crate::answer::recorded_hint(phone.as_deref().map(crate::answer::phone)),
+            address_now: crate::answer::recorded_hint(address),
         }
         .render();
         self.render(status, body)
@@ -80,6 +85,8 @@ pub(crate) struct ContactForm {
     email: String,
     #[serde(default)]
     phone: String,
+    #[serde(default)]
+    address: String,
 }
 
 pub(crate) async fn correct_contact(page: Page, Form(f): Form<ContactForm>) -> Response {
@@ -89,7 +96,11 @@ pub(crate) async fn correct_contact(page: Page, Form(f): Form<ContactForm>) -> R
     if let Err(r) = page.checked(&f.csrf) {
         return *r;
     }
-    let mut state = FormState::with(&[("email", &f.email), ("phone", &f.phone)]);
+    let mut state = FormState::with(&[
+        ("email", &f.email),
+        ("phone", &f.phone),
+        ("address", &f.address),
+    ]);
     let out = page
         .run(
             "mutation($p: ID!, $c: IdentityChangesInput!, $r: String!) {
@@ -98,6 +109,7 @@ pub(crate) async fn correct_contact(page: Page, Form(f): Form<ContactForm>) -> R
             json!({ "p": me, "r": OWN_REASON, "c": {
                 "email": given(&f.email),
                 "phone": given(&f.phone),
+                "address": given(&f.address),
             } }),
         )
         .await;
@@ -105,7 +117,10 @@ pub(crate) async fn correct_contact(page: Page, Form(f): Form<ContactForm>) -> R
         return page.redirect("/?fait=coordonnees", Vec::new());
     }
     // Nothing to change is said above the form.
-    state.absorb(&out.errors, &[("email", "email"), ("phone", "phone")]);
+    state.absorb(
+        &out.errors,
+        &[("email", "email"), ("phone", "phone"), ("address", "address")],
+    );
     page.own_contact_page(&me, StatusCode::UNPROCESSABLE_ENTITY, state)
         .await
 }

@@ -266,6 +266,7 @@ labels!(IdentityField {
     BirthDate => "birth_date", "Date de naissance";
     Email => "email", "E-mail";
     Phone => "phone", "Téléphone";
+    Address => "address", "Adresse";
 });
 
 labels!(EmployerField {
