@@ -14,6 +14,7 @@ mod stall;
 mod standby;
 mod telemetry;
 mod wiring;
+mod ws_limits;
 
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};

@@ -84,6 +84,30 @@ impl Drop for OpenSocket {
 /// Closes a socket that sent no `connection_init` within the deadline, as
 /// `graphql-transport-ws` names it: it held a connection's place for
 /// nothing.
+/// Where a WebSocket stands with its `connection_init`: none yet, one
+/// without a session, one with a session.
+const UNINTRODUCED: u8 = 0;
+const ANONYMOUS: u8 = 1;
+const SIGNED_IN: u8 = 2;
+
+/// A socket that said who it is without a session, closed at the deadline:
+/// graphql-transport-ws's code for a connection refused.
+fn anonymous_frame() -> axum::extract::ws::Message {
+    axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: 4403,
+        reason: "Connexion requise : ouvrez une session.".into(),
+    }))
+}
+
+/// A socket that started more subscriptions at once than it may
+/// (`ws_limits::MOST_SUBSCRIPTIONS`).
+fn overloaded_frame() -> axum::extract::ws::Message {
+    axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: 4429,
+        reason: "Trop d'abonnements sur cette connexion.".into(),
+    }))
+}
+
 fn unintroduced_frame() -> axum::extract::ws::Message {
     axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
         code: 4408,
@@ -408,10 +432,13 @@ async fn graphql_ws(
             let schema = api.schema.clone();
             let (mut sink, stream) = socket.split();
             // The client's messages end when the process stops, which ends
-            // the subscriptions, or when no `connection_init` came within
-            // `api.request_read_seconds`; the socket's sending half is kept
-            // here so the close frame can follow what they sent.
-            let introduced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            // the subscriptions, when no `connection_init` with a session
+            // came within `api.request_read_seconds` (a socket without one
+            // has nothing to receive, and would hold its place), or when
+            // the client starts too many subscriptions at once; the
+            // socket's sending half is kept here so the close frame can
+            // follow what they sent.
+            let introduced = Arc::new(std::sync::atomic::AtomicU8::new(UNINTRODUCED));
             let mut stopping = lifecycle.stopping.clone();
             let seen = introduced.clone();
             let stopped = async move {
@@ -422,7 +449,7 @@ async fn graphql_ws(
                 };
                 let unintroduced = async {
                     tokio::time::sleep(within).await;
-                    if seen.load(std::sync::atomic::Ordering::Relaxed) {
+                    if seen.load(std::sync::atomic::Ordering::Relaxed) == SIGNED_IN {
                         std::future::pending::<()>().await;
                     }
                 };
@@ -432,21 +459,28 @@ async fn graphql_ws(
                 }
             };
             let introducing = introduced.clone();
+            let subscriptions = crate::ws_limits::Subscriptions::default();
+            let overloaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let (to_client, mut outgoing) = futures::channel::mpsc::channel(16);
+            let ended = subscriptions.clone();
             let forwarding = async move {
                 while let Some(message) = outgoing.next().await {
+                    ended.answered(&message);
                     sink.send(message).await.ok()?;
                 }
                 Some(sink)
             };
-            let serving = GraphQLWebSocket::new_with_pair(
-                to_client,
-                stream.take_until(stopped),
-                schema,
-                protocol,
-            )
+            let (admitted, over) = (subscriptions, overloaded.clone());
+            let incoming = stream.take_until(stopped).take_while(move |message| {
+                let go_on = message.as_ref().map_or(true, |m| admitted.admit(m));
+                if !go_on {
+                    over.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                std::future::ready(go_on)
+            });
+            let serving = GraphQLWebSocket::new_with_pair(to_client, incoming, schema, protocol)
             .on_connection_init(move |payload| async move {
-                introducing.store(true, std::sync::atomic::Ordering::Relaxed);
+                introducing.store(ANONYMOUS, std::sync::atomic::Ordering::Relaxed);
                 let from_payload = payload["authorization"]
                     .as_str()
                     .and_then(|v| v.strip_prefix("Bearer "))
@@ -458,6 +492,9 @@ async fn graphql_ws(
                         async_graphql::Error::new("Service indisponible : réessayez.")
                     })?;
                 viewer.client = client;
+                if viewer.user.is_some() || viewer.principal.is_some() {
+                    introducing.store(SIGNED_IN, std::sync::atomic::Ordering::Relaxed);
+                }
                 Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
             })
             .serve();
@@ -466,7 +503,13 @@ async fn graphql_ws(
                 if *lifecycle.stopping.borrow() {
                     let _ = sink.send(restart_frame()).await;
                     let _ = sink.close().await;
-                } else if !introduced.load(std::sync::atomic::Ordering::Relaxed) {
+                } else if overloaded.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = sink.send(overloaded_frame()).await;
+                    let _ = sink.close().await;
+                } else if introduced.load(std::sync::atomic::Ordering::Relaxed) == ANONYMOUS {
+                    let _ = sink.send(anonymous_frame()).await;
+                    let _ = sink.close().await;
+                } else if introduced.load(std::sync::atomic::Ordering::Relaxed) == UNINTRODUCED {
                     let _ = sink.send(unintroduced_frame()).await;
                     let _ = sink.close().await;
                 }
@@ -529,7 +572,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// which could carry identifiers).
 async fn record_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -544,6 +587,24 @@ async fn record_request(request: Request, next: Next) -> Response {
     metrics::histogram!("passerelle_http_request_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A request's method as a metric's label: the standard ones by name, any
+/// other as `OTHER`. HTTP takes any token as a method, and a label kept for
+/// each one a client made up would grow the metrics without end.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "OTHER",
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

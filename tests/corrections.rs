@@ -426,10 +426,10 @@ async fn an_enrolment_like_a_person_followed_asks_for_a_confirmation() {
 #[tokio::test]
 async fn a_convention_overlapping_another_with_the_same_host_asks_for_a_confirmation() {
     let (db, dir) = (TestDb::new().await, data_dir());
-    let (server, token) = started(&db, &dir).await;
+    let (server, token) = started_with_links(&db, &dir).await;
     let t = Some(token.as_str());
     let employer = register_employer(&server, &token, "73282932000074", "Boulangerie").await;
-    let person = enroll(&server, &token, None).await;
+    let person = enroll(&server, &token, Some("awa@exemple.fr")).await;
     let today = gql(
         &server,
         t,
@@ -490,6 +490,18 @@ async fn a_convention_overlapping_another_with_the_same_host_asks_for_a_confirma
         json!([immersions[0]])
     );
     assert_eq!(events(&db).await, before);
+    // The person, by her link, may not draft: she is told so before
+    // anything of her other conventions is looked at (the confirmation's
+    // refusal would tell a party where else and when she was hosted).
+    let session = link_session(&server, "awa@exemple.fr", 0).await;
+    let probing = gql(
+        &server,
+        Some(&session),
+        draft,
+        json!({ "i": immersions[1], "c": second }),
+    )
+    .await;
+    assert_eq!(error(&probing).0, "FORBIDDEN", "{probing}");
     let confirmed = gql(
         &server,
         t,

@@ -282,6 +282,148 @@ async fn a_client_taking_none_of_its_answers_is_cut_off() {
     assert!(server.terminate().success());
 }
 
+/// A WebSocket holds its place among the connections open at once only
+/// for what it may receive: one whose `connection_init` carries no session
+/// is closed at `api.request_read_seconds` (4403), after the refusal of
+/// what it asked for; a signed-in one that starts more subscriptions at
+/// once than a socket may is closed (4429), and one that ends its
+/// subscriptions may start others. Before, the anonymous socket stayed
+/// open, and a socket ran as many subscriptions as it liked, each reading
+/// the database again after every command.
+#[tokio::test]
+async fn a_websocket_without_a_session_or_with_too_many_subscriptions_is_closed() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started_with(&db, &dir, |cmd| {
+        cmd.env("PASSERELLE_API__REQUEST_READ_SECONDS", "2");
+    })
+    .await;
+    let open = |bearer: Option<String>| {
+        let url = format!("{}/graphql/ws", server.base.replace("http://", "ws://"));
+        async move {
+            let mut request = url.into_client_request().unwrap();
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                "graphql-transport-ws".parse().unwrap(),
+            );
+            let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+            let payload = match bearer {
+                Some(t) => json!({ "authorization": format!("Bearer {t}") }),
+                None => json!({}),
+            };
+            ws.send(Message::text(
+                json!({ "type": "connection_init", "payload": payload }).to_string(),
+            ))
+            .await
+            .unwrap();
+            ws
+        }
+    };
+    let subscribe = |id: usize| {
+        Message::text(
+            json!({ "id": id.to_string(), "type": "subscribe",
+                    "payload": { "query": "subscription { inboxChanged { overdue } }" } })
+            .to_string(),
+        )
+    };
+    // How the socket ends, within `limit`: its close frame's code.
+    async fn closed_with(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        limit: Duration,
+    ) -> Option<u16> {
+        tokio::time::timeout(limit, async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                    None | Some(Err(_)) => return None,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .expect("closed in time")
+    }
+
+    let started = std::time::Instant::now();
+    let mut anonymous = open(None).await;
+    anonymous.send(subscribe(1)).await.unwrap();
+    assert_eq!(closed_with(&mut anonymous, Duration::from_secs(5)).await, Some(4403));
+    assert!(started.elapsed() >= Duration::from_millis(1900));
+
+    let mut signed_in = open(Some(token.clone())).await;
+    for id in 0..16 {
+        signed_in.send(subscribe(id)).await.unwrap();
+    }
+    // Ended by the client: its place is free again.
+    signed_in
+        .send(Message::text(json!({ "id": "0", "type": "complete" }).to_string()))
+        .await
+        .unwrap();
+    signed_in.send(subscribe(16)).await.unwrap();
+    // Past the deadline of an unintroduced socket, a signed-in one stays.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match signed_in.next().await {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .is_err(),
+        "a signed-in socket with 16 subscriptions was closed"
+    );
+    signed_in.send(subscribe(17)).await.unwrap();
+    assert_eq!(closed_with(&mut signed_in, Duration::from_secs(5)).await, Some(4429));
+    // The server goes on.
+    let mut again = open(Some(token)).await;
+    again.send(subscribe(1)).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Ok(Message::Text(text))) = again.next().await
+                && text.contains("\"next\"")
+            {
+                return text.to_string();
+            }
+        }
+    })
+    .await
+    .expect("an inbox within 5 s");
+    assert!(first.contains("overdue"), "{first}");
+}
+
+/// A request with a method of the client's own making is counted under
+/// `OTHER`: a label kept for each one would grow `/metrics` without end.
+#[tokio::test]
+async fn a_made_up_method_adds_no_label_to_the_metrics() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, _) = started(&db, &dir).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    for method in ["FROBNICATE1", "FROBNICATE2"] {
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        socket
+            .write_all(format!("{method} /live HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        socket.read_to_end(&mut answer).await.unwrap();
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 405"));
+    }
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("FROBNICATE"), "{metrics}");
+    assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}
+
 /// A client sending a request's first bytes and no more, or a body a byte
 /// now and then, no longer holds its connection for as long as it likes:
 /// the head is closed on after `api.request_read_seconds`, a body that has

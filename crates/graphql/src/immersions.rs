@@ -1015,7 +1015,10 @@ fn input_path(field: &'static str) -> &'static str {
 /// another convention of the same person with the same host (by SIRET)
 /// that still counts: most likely the same immersion drafted twice. The
 /// ids given are those the viewer reaches; an immersion the viewer does not
-/// reach is left to `on_immersion` to answer as unknown.
+/// reach, or a draft the viewer may not make, is left to `on_immersion` to
+/// answer (unknown, forbidden) before anything of the person's other
+/// conventions is looked at: a party could otherwise learn, from this
+/// refusal, where else and when the person was hosted.
 async fn overlapping_conventions(
     ctx: &Context<'_>,
     immersion: &ID,
@@ -1030,6 +1033,15 @@ async fn overlapping_conventions(
     else {
         return Ok(());
     };
+    let draft = ImmersionCommand::DraftConvention {
+        convention: Box::new(convention.clone()),
+    };
+    if !policy::may_issue(&gw.pool, &actor, &draft)
+        .await
+        .map_err(error::app)?
+    {
+        return Ok(());
+    }
     let period = &convention.period;
     let overlapping: Vec<_> = immersions::history_with_host(
         &gw.pool,

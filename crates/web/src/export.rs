@@ -469,17 +469,33 @@ fn day(day: Option<Day>) -> String {
     })
 }
 
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab
+/// or a carriage return first), but for a number, is written after an
+/// apostrophe, which spreadsheets show as text: an establishment's name
+/// comes from any structure of the territory, and opening the export must
+/// not run what it holds.
+fn inert(field: &str) -> std::borrow::Cow<'_, str> {
+    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r'])
+        && field.replace(',', ".").parse::<f64>().is_err();
+    if formula {
+        std::borrow::Cow::Owned(format!("'{field}"))
+    } else {
+        std::borrow::Cow::Borrowed(field)
+    }
+}
+
 /// The table as CSV for French-locale spreadsheets.
 pub fn csv(rows: &[Vec<String>]) -> String {
     let mut out = String::from('\u{feff}');
     for row in rows {
         let fields: Vec<String> = row
             .iter()
+            .map(|f| inert(f))
             .map(|f| {
                 if f.contains([';', '"', '\n', '\r']) {
                     format!("\"{}\"", f.replace('"', "\"\""))
                 } else {
-                    f.clone()
+                    f.into_owned()
                 }
             })
             .collect();
@@ -512,6 +528,21 @@ mod tests {
         assert_eq!(
             csv(&table),
             "\u{feff}\"a;b\";\"dit \"\"oui\"\"\";simple\r\n"
+        );
+    }
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_is_written_as_text() {
+        let table = vec![vec![
+            "=HYPERLINK(\"http://x\";\"y\")".to_owned(),
+            "@SUM(A1)".to_owned(),
+            "-3,5".to_owned(),
+            "+33612345678".to_owned(),
+            "Boulangerie".to_owned(),
+        ]];
+        assert_eq!(
+            csv(&table),
+            "\u{feff}\"'=HYPERLINK(\"\"http://x\"\";\"\"y\"\")\";'@SUM(A1);-3,5;+33612345678;Boulangerie\r\n"
         );
     }
 
