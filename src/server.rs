@@ -479,25 +479,25 @@ async fn graphql_ws(
                 std::future::ready(go_on)
             });
             let serving = GraphQLWebSocket::new_with_pair(to_client, incoming, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                introducing.store(ANONYMOUS, std::sync::atomic::Ordering::Relaxed);
-                let from_payload = payload["authorization"]
-                    .as_str()
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(|t| t.trim().to_owned());
-                let mut viewer = viewer_for(&api, from_payload.or(from_headers))
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "session lookup failed");
-                        async_graphql::Error::new("Service indisponible : réessayez.")
-                    })?;
-                viewer.client = client;
-                if viewer.user.is_some() || viewer.principal.is_some() {
-                    introducing.store(SIGNED_IN, std::sync::atomic::Ordering::Relaxed);
-                }
-                Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
-            })
-            .serve();
+                .on_connection_init(move |payload| async move {
+                    introducing.store(ANONYMOUS, std::sync::atomic::Ordering::Relaxed);
+                    let from_payload = payload["authorization"]
+                        .as_str()
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .map(|t| t.trim().to_owned());
+                    let mut viewer = viewer_for(&api, from_payload.or(from_headers))
+                        .await
+                        .map_err(|e| {
+                            tracing::error!(error = %e, "session lookup failed");
+                            async_graphql::Error::new("Service indisponible : réessayez.")
+                        })?;
+                    viewer.client = client;
+                    if viewer.user.is_some() || viewer.principal.is_some() {
+                        introducing.store(SIGNED_IN, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
+                })
+                .serve();
             let ((), sink) = tokio::join!(serving, forwarding);
             if let Some(mut sink) = sink {
                 if *lifecycle.stopping.borrow() {

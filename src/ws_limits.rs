@@ -93,7 +93,9 @@ mod tests {
     #[test]
     fn a_socket_runs_so_many_subscriptions_at_once_and_ended_ones_give_their_place() {
         let s = Subscriptions::default();
-        let subscribe = |id: usize| text(serde_json::json!({ "id": id.to_string(), "type": "subscribe", "payload": {} }));
+        let subscribe = |id: usize| {
+            text(serde_json::json!({ "id": id.to_string(), "type": "subscribe", "payload": {} }))
+        };
         for id in 0..MOST_SUBSCRIPTIONS {
             assert!(s.admit(&subscribe(id)));
         }
@@ -101,7 +103,9 @@ mod tests {
         assert!(s.admit(&subscribe(0)));
         // Ended by the client, by the server's error, by the server's end.
         assert!(s.admit(&text(serde_json::json!({ "id": "0", "type": "complete" }))));
-        s.answered(&text(serde_json::json!({ "id": "1", "type": "error", "payload": [] })));
+        s.answered(&text(
+            serde_json::json!({ "id": "1", "type": "error", "payload": [] }),
+        ));
         s.answered(&text(serde_json::json!({ "type": "complete", "id": "2" })));
         // A `next` ends nothing.
         s.answered(&text(serde_json::json!({ "id": "3", "type": "next", "payload": { "data": { "complete": true } } })));

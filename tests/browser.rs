@@ -3040,7 +3040,9 @@ async fn the_person_corrects_her_email_and_phone_from_her_space() {
     assert_eq!(browser.value("#phone").await, "12");
     browser.audit("mes coordonnées refusées").await;
     browser.fill("#phone", "06 12 34 56 78").await;
-    browser.fill("#address", "8 allée des Tilleuls, 44300 Nantes").await;
+    browser
+        .fill("#address", "8 allée des Tilleuls, 44300 Nantes")
+        .await;
     browser
         .click("form[action='/mon-espace/coordonnees'] button")
         .await;

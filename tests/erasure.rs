@@ -4,6 +4,8 @@
 //! after, and after every projection is rebuilt from the log.
 
 mod common;
+#[path = "support/pages.rs"]
+mod pages;
 
 use std::time::Duration;
 
@@ -1035,4 +1037,133 @@ async fn an_erasure_writes_over_the_words_recorded_in_clear_before_they_were_sea
         );
     }
     check("after rebuilding the views").await;
+}
+
+/// The register of erasures: the structure's managers read which files
+/// were erased, when, why and by whom, newest first and a page at a time,
+/// on a page of the administration; the people list no longer shows the
+/// erased; a mediator and another structure's manager read no register of
+/// this structure.
+#[tokio::test]
+async fn the_erasures_are_kept_in_a_register_and_leave_the_people_list() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let manager = login(&server, "dominique@ml-nantes.fr").await;
+    create_staff(
+        &db,
+        &dir,
+        "Cap emploi Rennes",
+        "manager",
+        "sacha@cap-rennes.fr",
+    );
+    let elsewhere = login(&server, "sacha@cap-rennes.fr").await;
+    let awa = enroll(&server, &mediator, None).await;
+    let yanis = gql(
+        &server,
+        Some(&mediator),
+        "mutation { personEnroll(input: { firstName: \"Yanis\", lastName: \"Kerbrat\",
+            birthDate: \"1990-02-03\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]["id"]
+        .clone();
+    let kept = gql(
+        &server,
+        Some(&mediator),
+        "mutation { personEnroll(input: { firstName: \"Lina\", lastName: \"Morel\",
+            birthDate: \"1995-06-07\" }) { person { id } } }",
+        json!({}),
+    )
+    .await["data"]["personEnroll"]["person"]["id"]
+        .clone();
+    for (person, reason) in [(&awa, "PERSON_REQUEST"), (&yanis, "END_OF_RETENTION")] {
+        let erased = gql(
+            &server,
+            Some(&manager),
+            ERASE,
+            json!({ "p": person, "c": true, "r": reason }),
+        )
+        .await;
+        assert!(erased["errors"].is_null(), "{erased}");
+    }
+
+    // The list shows who is left.
+    let list = gql(
+        &server,
+        Some(&mediator),
+        "{ people { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        list["data"]["people"]["edges"],
+        json!([{ "node": { "id": kept } }]),
+        "{list}"
+    );
+
+    // The register, newest first, a page at a time.
+    const REGISTER: &str = "query($after: String) { personErasures(first: 1, after: $after) {
+        edges { node { personId reason erasedOn recorded { role } } }
+        pageInfo { endCursor hasNextPage } } }";
+    let first = gql(&server, Some(&manager), REGISTER, json!({})).await;
+    let page = &first["data"]["personErasures"];
+    assert_eq!(page["edges"][0]["node"]["personId"], yanis, "{first}");
+    assert_eq!(page["edges"][0]["node"]["reason"], "END_OF_RETENTION");
+    assert_eq!(page["edges"][0]["node"]["recorded"]["role"], "manager");
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    let second = gql(
+        &server,
+        Some(&manager),
+        REGISTER,
+        json!({ "after": page["pageInfo"]["endCursor"] }),
+    )
+    .await;
+    let page = &second["data"]["personErasures"];
+    assert_eq!(page["edges"][0]["node"]["personId"], awa, "{second}");
+    assert_eq!(page["edges"][0]["node"]["reason"], "PERSON_REQUEST");
+    assert_eq!(page["pageInfo"]["hasNextPage"], false);
+    let forged = gql(
+        &server,
+        Some(&manager),
+        REGISTER,
+        json!({ "after": "bm9uLXVuLWN1cnNldXI" }),
+    )
+    .await;
+    assert_eq!(error(&forged).0, "BAD_USER_INPUT", "{forged}");
+    let refused = gql(&server, Some(&mediator), REGISTER, json!({})).await;
+    assert_eq!(error(&refused).0, "FORBIDDEN", "{refused}");
+    let other = gql(&server, Some(&elsewhere), REGISTER, json!({})).await;
+    assert_eq!(
+        other["data"]["personErasures"]["edges"],
+        json!([]),
+        "{other}"
+    );
+
+    // The page.
+    let cookies = pages::signed_in(&server, "dominique@ml-nantes.fr").await;
+    let answer = pages::get_with(&server, "/administration/effacements", &cookies).await;
+    assert_eq!(answer.status(), 200);
+    let body = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(body.contains("Registre des effacements"), "{body}");
+    assert!(
+        body.contains("Fin de la durée de conservation")
+            && body.contains("À la demande de la personne"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("href=\"/people/{}\"", awa.as_str().unwrap())),
+        "{body}"
+    );
+    assert!(!body.contains("Awa") && !body.contains("Kerbrat"), "{body}");
+    let cookies = pages::signed_in(&server, "camille@ml-nantes.fr").await;
+    let answer = pages::get_with(&server, "/administration/effacements", &cookies).await;
+    assert_eq!(answer.status(), 403);
 }

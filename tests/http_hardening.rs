@@ -272,9 +272,14 @@ async fn a_client_taking_none_of_its_answers_is_cut_off() {
         Ok(Ok(_)) => {}
         // Closed with requests still unread on the server's side.
         Ok(Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
-        Err(_) => panic!("still open 10 s after the client stopped reading ({served} answers read)"),
+        Err(_) => {
+            panic!("still open 10 s after the client stopped reading ({served} answers read)")
+        }
     }
-    assert!(served < ASKED, "{served} answers of {ASKED}: the client was waited for");
+    assert!(
+        served < ASKED,
+        "{served} answers of {ASKED}: the client was waited for"
+    );
     asking.abort();
     // The server goes on serving others.
     let live = reqwest::get(format!("{}/live", server.base)).await.unwrap();
@@ -349,7 +354,10 @@ async fn a_websocket_without_a_session_or_with_too_many_subscriptions_is_closed(
     let started = std::time::Instant::now();
     let mut anonymous = open(None).await;
     anonymous.send(subscribe(1)).await.unwrap();
-    assert_eq!(closed_with(&mut anonymous, Duration::from_secs(5)).await, Some(4403));
+    assert_eq!(
+        closed_with(&mut anonymous, Duration::from_secs(5)).await,
+        Some(4403)
+    );
     assert!(started.elapsed() >= Duration::from_millis(1900));
 
     let mut signed_in = open(Some(token.clone())).await;
@@ -358,7 +366,9 @@ async fn a_websocket_without_a_session_or_with_too_many_subscriptions_is_closed(
     }
     // Ended by the client: its place is free again.
     signed_in
-        .send(Message::text(json!({ "id": "0", "type": "complete" }).to_string()))
+        .send(Message::text(
+            json!({ "id": "0", "type": "complete" }).to_string(),
+        ))
         .await
         .unwrap();
     signed_in.send(subscribe(16)).await.unwrap();
@@ -377,7 +387,10 @@ async fn a_websocket_without_a_session_or_with_too_many_subscriptions_is_closed(
         "a signed-in socket with 16 subscriptions was closed"
     );
     signed_in.send(subscribe(17)).await.unwrap();
-    assert_eq!(closed_with(&mut signed_in, Duration::from_secs(5)).await, Some(4429));
+    assert_eq!(
+        closed_with(&mut signed_in, Duration::from_secs(5)).await,
+        Some(4429)
+    );
     // The server goes on.
     let mut again = open(Some(token)).await;
     again.send(subscribe(1)).await.unwrap();
@@ -407,7 +420,10 @@ async fn a_made_up_method_adds_no_label_to_the_metrics() {
     for method in ["FROBNICATE1", "FROBNICATE2"] {
         let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
         socket
-            .write_all(format!("{method} /live HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n").as_bytes())
+            .write_all(
+                format!("{method} /live HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
             .await
             .unwrap();
         let mut answer = Vec::new();

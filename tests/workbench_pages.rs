@@ -520,15 +520,13 @@ async fn the_pages_record_each_step_on_the_day_given() {
     let person = enroll(&server, &token, None).await;
     let today = enrolled_on(&server, &token, &person).await;
     let day = |back: i64| {
-        (time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE)
-            .unwrap()
+        (time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE).unwrap()
             + time::Duration::days(back))
         .to_string()
     };
     let french = |iso: &str| {
         passerelle_domain::fr::date(
-            time::Date::parse(iso, &time::format_description::well_known::Iso8601::DATE)
-                .unwrap(),
+            time::Date::parse(iso, &time::format_description::well_known::Iso8601::DATE).unwrap(),
         )
     };
     let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
@@ -608,7 +606,10 @@ async fn the_pages_record_each_step_on_the_day_given() {
         json!({ "n": need }),
     )
     .await;
-    assert_eq!(read["need"]["qualification"]["qualifiedOn"], day(-5).as_str());
+    assert_eq!(
+        read["need"]["qualification"]["qualifiedOn"],
+        day(-5).as_str()
+    );
     assert_eq!(
         read["need"]["formalisation"],
         json!({ "offerReference": "FT-123", "formalisedOn": day(-3) })
@@ -619,7 +620,10 @@ async fn the_pages_record_each_step_on_the_day_given() {
         "{shown}"
     );
     assert!(
-        shown.contains(&format!("<dd>Offre publiée : FT-123, le {}</dd>", french(&day(-3)))),
+        shown.contains(&format!(
+            "<dd>Offre publiée : FT-123, le {}</dd>",
+            french(&day(-3))
+        )),
         "{shown}"
     );
     let other = surface(day(-10)).await;

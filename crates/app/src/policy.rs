@@ -494,12 +494,12 @@ pub fn corrects_identity(
     use passerelle_domain::person::IdentityField;
     match actor.role {
         Role::Admin | Role::Manager | Role::Mediator => true,
-        Role::Person(_) => fields
-            .iter()
-            .all(|f| matches!(
-                    f,
-                    IdentityField::Email | IdentityField::Phone | IdentityField::Address
-                )),
+        Role::Person(_) => fields.iter().all(|f| {
+            matches!(
+                f,
+                IdentityField::Email | IdentityField::Phone | IdentityField::Address
+            )
+        }),
         Role::Employer(_) | Role::System => false,
     }
 }

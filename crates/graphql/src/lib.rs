@@ -18,6 +18,7 @@ mod corrections;
 mod dashboards;
 mod employers;
 pub mod erasure;
+pub mod erasure_register;
 mod error;
 mod health_log;
 mod immersion_record;

@@ -7,8 +7,8 @@ use crate::limits::Limits;
 use crate::reads::Reads;
 use crate::{
     access, accidents, accounts, consents, conventions, corrections, dashboards, employers,
-    erasure, health_log, immersions, inbox, mentorships, notifications, people, retention, staff,
-    structures, testimonies,
+    erasure, erasure_register, health_log, immersions, inbox, mentorships, notifications, people,
+    retention, staff, structures, testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -25,6 +25,7 @@ pub struct Query(
     consents::ConsentQuery,
     health_log::HealthLogQuery,
     staff::StaffQuery,
+    erasure_register::ErasureRegisterQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]

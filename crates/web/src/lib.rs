@@ -25,6 +25,7 @@ mod disability;
 mod employers;
 mod encounters;
 mod erasure;
+mod erasures;
 mod export;
 mod files;
 mod home;
@@ -241,6 +242,7 @@ pub fn router(api: ApiCell) -> Router {
         )
         .route("/administration", get(admin::administration))
         .route("/administration/taches", get(job_runs::list))
+        .route("/administration/effacements", get(erasures::list))
         .route("/administration/personnel", post(admin::create))
         .route(
             "/administration/personnel/{id}/{action}",

@@ -119,7 +119,11 @@ pub(crate) async fn correct_contact(page: Page, Form(f): Form<ContactForm>) -> R
     // Nothing to change is said above the form.
     state.absorb(
         &out.errors,
-        &[("email", "email"), ("phone", "phone"), ("address", "address")],
+        &[
+            ("email", "email"),
+            ("phone", "phone"),
+            ("address", "address"),
+        ],
     );
     page.own_contact_page(&me, StatusCode::UNPROCESSABLE_ENTITY, state)
         .await

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use passerelle_domain::immersion::{ImmersionProposed, Stage};
 use passerelle_domain::person::{
-    CauseKind, ConsentPurpose, ExitReasonKind, PersonEnrolled, PersonEvent, Project,
+    CauseKind, ConsentPurpose, ExitReasonKind, PersonEnrolled, PersonErased, PersonEvent, Project,
     ReadjustmentCause,
 };
 use passerelle_domain::testimony::TestimonyRecorded;
@@ -610,6 +610,40 @@ pub async fn testimony_author(
     Ok(person.map(PersonId))
 }
 
+/// A person's erasure, where the timeline keeps it: the person and the
+/// erasure's place in the log.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ErasureEntry {
+    pub person_id: Uuid,
+    pub transaction_id: i64,
+    pub global_position: i64,
+}
+
+/// The erasures of `structure`'s people, newest first, a page of `limit`
+/// after the place in the log `after` names.
+pub async fn erasures(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<ErasureEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "select t.person_id, t.transaction_id, t.global_position
+         from people.people p join people.timeline t on t.person_id = p.person_id
+         where p.structure = $1 and p.erased and t.event_type = $2
+           and ($3::bigint is null or (t.transaction_id, t.global_position) < ($3, $4))
+         order by t.transaction_id desc, t.global_position desc
+         limit $5",
+    )
+    .bind(structure.0)
+    .bind(PersonErased::TYPE)
+    .bind(after.map(|(t, _)| t))
+    .bind(after.map(|(_, g)| g))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// One line of a person's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TimelineEntry {
@@ -866,7 +900,9 @@ pub async fn page(
     // enum's tags (checked by a test below).
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {PERSON_COLUMNS} from people.people p
-         where structure = $1
+         -- An erased person has nothing left to list: the register of
+         -- erasures (`erasures`) says who erased them, when and why.
+         where structure = $1 and not erased
            and ($2::uuid is null
                 or (coalesce(last_name, ''), coalesce(first_name, ''), person_id)
                    > (select coalesce(q.last_name, ''), coalesce(q.first_name, ''), q.person_id

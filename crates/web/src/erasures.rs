@@ -1,0 +1,114 @@
+//! The register of erasures (`/administration/effacements`), newest first,
+//! a page at a time, for a structure's managers and admins
+//! (`personErasures`): each erased file's day, reason and who erased it,
+//! with a link to the file, which says its data is erased. The register
+//! names no one: the names are gone with the data.
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use passerelle_domain::person::ErasureReason;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::answer::{Code, Day, Paged, read_or_return, recorder};
+use crate::page::{Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
+
+/// Where the page starts, as its URL gives it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ErasuresQuery {
+    /// The cursor the page starts after.
+    #[serde(default)]
+    apres: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Erasure {
+    person_id: String,
+    reason: Code<ErasureReason>,
+    erased_on: Day,
+    recorded: Role,
+}
+
+#[derive(Deserialize)]
+struct Role {
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer {
+    person_erasures: Paged<Erasure>,
+}
+
+#[derive(Template)]
+#[template(path = "erasures.html")]
+struct ErasuresTemplate {
+    nav: Nav,
+    /// The file's address, the day, why, by whom.
+    erasures: Vec<(String, String, &'static str, &'static str)>,
+    pager: Pager,
+}
+
+const PATH: &str = "/administration/effacements";
+
+pub(crate) async fn list(page: Page, Query(mut q): Query<ErasuresQuery>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    let mut notice = None;
+    let read = |q: &ErasuresQuery| {
+        page.run(
+            "query($first: Int!, $after: String) {
+                personErasures(first: $first, after: $after) {
+                    edges { node { personId reason erasedOn recorded { role } } }
+                    pageInfo { endCursor hasNextPage } } }",
+            json!({ "first": PAGE_SIZE, "after": given(&q.apres) }),
+        )
+    };
+    let mut out = read(&q).await;
+    // A page's link no longer valid: the list from its start, saying so.
+    if out.bad_cursor() {
+        q.apres.clear();
+        notice = Some(STALE_PAGE.to_owned());
+        out = read(&q).await;
+    }
+    // Who may read it is the policy's: a mediator is refused.
+    if out
+        .errors
+        .iter()
+        .any(|e| e.code.as_deref() == Some("FORBIDDEN"))
+    {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Accès réservé",
+            "Le registre des effacements est réservé aux responsables et administrateurs de la structure.",
+        );
+    }
+    let answer: Answer = read_or_return!(out);
+    let (rows, next) = answer.person_erasures.split();
+    let erasures = rows
+        .into_iter()
+        .map(|e| {
+            (
+                format!("/people/{}", e.person_id),
+                e.erased_on.french(),
+                e.reason.french(),
+                recorder(&e.recorded.role),
+            )
+        })
+        .collect();
+    let pager = Pager {
+        next: next.map(|cursor| list_href(PATH, &[("apres", &cursor)])),
+        first: given(&q.apres).map(|_| PATH.to_owned()),
+    };
+    let body = ErasuresTemplate {
+        nav: page.nav(notice),
+        erasures,
+        pager,
+    }
+    .render();
+    page.render(StatusCode::OK, body)
+}
