@@ -329,6 +329,13 @@ fn table() -> Vec<Case> {
             [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
         ),
         case(
+            "Query.personErasures",
+            "the viewer's own structure's",
+            "{ personErasures(first: 100) { edges { cursor node { personId reason erasedOn
+                recorded { role } } } } }",
+            [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
+        ),
+        case(
             "Query.accountChanges",
             "the viewer's own structure's",
             "{ accountChanges { edges { node { id action actorName subjectName role at } } } }",

@@ -3007,7 +3007,7 @@ async fn the_person_gives_and_withdraws_a_consent_online_from_her_space() {
 }
 
 #[tokio::test]
-async fn the_person_corrects_her_email_and_phone_from_her_space() {
+async fn the_person_reads_her_project_and_corrects_her_details_from_her_space() {
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -3015,6 +3015,16 @@ async fn the_person_corrects_her_email_and_phone_from_her_space() {
     let dir = data_dir();
     let (server, staff) = started_with_links(&db, &dir).await;
     let awa = enroll(&server, &staff, Some("awa@exemple.fr")).await;
+    let stated = gql(
+        &server,
+        Some(&staff),
+        "mutation($p: ID!) { projectState(input: { personId: $p,
+            project: { targetRomeCodes: [\"D1104\"], contractWishes: [CDI],
+                mobilityRadiusKm: 15 } }) { person { id } } }",
+        json!({ "p": awa }),
+    )
+    .await;
+    assert!(stated["errors"].is_null(), "{stated}");
     let base = &server.base;
     gql(
         &server,
@@ -3026,6 +3036,14 @@ async fn the_person_corrects_her_email_and_phone_from_her_space() {
     let token = logged_link(&server, 0).await;
     browser.goto(&format!("{base}/acces/{token}")).await;
     browser.click("form[action='/acces'] button").await;
+    // Her project, as her referent and she formulated it.
+    let space = browser.body().await;
+    assert!(space.contains("Votre projet"), "{space}");
+    assert!(space.contains("Version 1, le "), "{space}");
+    assert!(space.contains("D1104 — Pâtissier / Pâtissière"), "{space}");
+    assert!(space.contains("Contrats souhaités : CDI"), "{space}");
+    assert!(space.contains("Mobilité : jusqu'à 15 km"), "{space}");
+    browser.audit("mon espace, mon projet").await;
     browser.click("a[href='/mon-espace/coordonnees']").await;
     browser.audit("mes coordonnées").await;
 

@@ -502,6 +502,18 @@ async fn the_workbench_lists_immersions_and_shows_what_each_record_holds() {
     );
     // A mediator is offered no colleague's.
     assert!(!inbox.contains("Voir les tâches de"), "{inbox}");
+    // Her account deactivated, her tasks are still there to hand over.
+    let direction = login(&server, "direction@ml-nantes.fr").await;
+    ok(
+        &server,
+        &direction,
+        "mutation($u: ID!) { staffDeactivate(input: { userId: $u }) { member { active } } }",
+        json!({ "u": camille }),
+    )
+    .await;
+    let left = html(&server, &format!("/?mediateur={camille}"), &manager).await;
+    assert!(left.contains("Awa Diallo"), "{left}");
+    assert!(left.contains("(compte désactivé)</option>"), "{left}");
     assert!(server.terminate().success());
 }
 

@@ -322,11 +322,29 @@ pub async fn staff_member(
     db: impl PgExecutor<'_>,
     user: UserId,
 ) -> Result<Option<User>, AccountError> {
+    member(db, user, false).await
+}
+
+/// A staff member by id, active or deactivated: the tasks a member left
+/// when their account was deactivated are still to be done, and read.
+pub async fn staff_member_even_deactivated(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+) -> Result<Option<User>, AccountError> {
+    member(db, user, true).await
+}
+
+async fn member(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+    deactivated_too: bool,
+) -> Result<Option<User>, AccountError> {
     let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {USER_COLUMNS} from users u join structures s using (structure_id)
-         where u.user_id = $1 and u.disabled_at is null"
+         where u.user_id = $1 and ($2 or u.disabled_at is null)"
     )))
     .bind(user.0)
+    .bind(deactivated_too)
     .fetch_optional(db)
     .await?;
     Ok(row.and_then(Option::<User>::from))

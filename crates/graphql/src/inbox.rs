@@ -112,7 +112,8 @@ impl InboxQuery {
                 } else if !passerelle_app::policy::reads_colleagues_inbox(&actor) {
                     return Err(error::forbidden());
                 } else {
-                    let member = passerelle_accounts::staff_member(&gw.pool, id)
+                    // A deactivated colleague's tasks are still to be done.
+                    let member = passerelle_accounts::staff_member_even_deactivated(&gw.pool, id)
                         .await
                         .map_err(|e| error::internal(&e))?;
                     match member {

@@ -145,6 +145,9 @@ struct PersonTemplate {
     ended: Option<String>,
     /// Their situation in their own words, as last stated: when, what.
     situation: Option<(String, String)>,
+    /// Their project, version after version: when, the jobs, what changed
+    /// and why, its contracts, mobility and constraints.
+    versions: Vec<(String, String, String, Vec<String>)>,
     /// Whether they give a consent, and withdraw one, from here: the
     /// policy's to say (`Person.viewerMay`).
     may_give: bool,
@@ -157,6 +160,7 @@ struct OwnRecord {
     consents: Vec<ConsentView>,
     exited_on: Option<Day>,
     situation: Option<(String, String)>,
+    versions: Vec<(String, String, String, Vec<String>)>,
     may_give: bool,
     may_withdraw: bool,
 }
@@ -211,10 +215,14 @@ impl Page {
     async fn own_record(&self, me: &str) -> Result<OwnRecord, Box<Response>> {
         let out = self
             .run(
-                "query($p: ID!) { consentTexts { purpose title body version }
+                &[
+                    "query($p: ID!) { consentTexts { purpose title body version }
                     person(id: $p) { exitedOn consentRecords { purpose given }
                         viewerMay { giveConsent withdrawConsent }
-                        situation { statedOn words } } }",
+                        situation { statedOn words } projectVersions { ...Version } } }",
+                    crate::project::VERSION_FRAGMENT,
+                ]
+                .concat(),
                 json!({ "p": me }),
             )
             .await;
@@ -238,6 +246,7 @@ impl Page {
             consent_records: Vec<Record>,
             viewer_may: ViewerMay,
             situation: Option<crate::situation::Situation>,
+            project_versions: Vec<crate::project::ProjectVersion>,
         }
         #[derive(Deserialize)]
         struct Record {
@@ -268,6 +277,11 @@ impl Page {
             consents,
             exited_on: own.exited_on,
             situation: own.situation.map(|s| (s.stated_on.french(), s.said())),
+            versions: own
+                .project_versions
+                .into_iter()
+                .map(crate::project::ProjectVersion::shown)
+                .collect(),
             may_give: own.viewer_may.give_consent,
             may_withdraw: own.viewer_may.withdraw_consent,
         })
@@ -371,7 +385,9 @@ impl Page {
         let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
         let whose = colleague.filter(|c| Some(*c) != me.as_deref());
         let whose = match whose {
-            Some(id) => match team.iter().find(|m| m.id == id && m.active) {
+            // A deactivated member's tasks stay to be done: a manager reads
+            // them to hand them over.
+            Some(id) => match team.iter().find(|m| m.id == id) {
                 Some(member) => Some(member),
                 None => {
                     nav.notice = Some(
@@ -424,8 +440,14 @@ impl Page {
             whose: whose.map(|m| passerelle_domain::fr::of(&m.name)),
             team: team
                 .iter()
-                .filter(|m| m.active)
-                .map(|m| (m.id.clone(), m.name.clone(), Some(m.id.as_str()) == shown))
+                .map(|m| {
+                    let name = if m.active {
+                        m.name.clone()
+                    } else {
+                        format!("{} (compte désactivé)", m.name)
+                    };
+                    (m.id.clone(), name, Some(m.id.as_str()) == shown)
+                })
                 .collect(),
             overdue: answer.inbox.overdue,
             tasks: answer
@@ -689,6 +711,7 @@ pub(crate) async fn home(
             consents: own.consents,
             ended: own.exited_on.map(Day::french),
             situation: own.situation,
+            versions: own.versions,
             may_give: own.may_give,
             may_withdraw: own.may_withdraw,
         }

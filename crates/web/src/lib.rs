@@ -44,6 +44,7 @@ mod own_space;
 mod page;
 mod people;
 mod person_exit;
+mod project;
 mod renewal;
 mod retention;
 mod situation;

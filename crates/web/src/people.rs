@@ -11,8 +11,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use passerelle_domain::immersion::{FeedbackAuthor, Stage};
-use passerelle_domain::person::{CauseKind, ReadjustmentCause};
-use passerelle_domain::values::ContractType;
 
 use passerelle_domain::fr::{Labelled as _, event_label};
 
@@ -26,16 +24,7 @@ use crate::page::{
     list_href, message, parse_date,
 };
 use crate::person_exit::Member;
-
-/// What led to a readjustment, as the end of a sentence.
-fn cause_phrase(kind: CauseKind) -> &'static str {
-    match kind {
-        CauseKind::ImmersionFeedback => "après les retours d'une immersion",
-        CauseKind::JobInquiry => "après une enquête métier",
-        CauseKind::PeerMeeting => "après une rencontre avec un pair",
-        CauseKind::Mentorship => "au fil d'un parrainage",
-    }
-}
+use crate::project::{ProjectVersion, VERSION_FRAGMENT};
 
 #[derive(Template)]
 #[template(path = "people.html")]
@@ -743,66 +732,6 @@ struct PersonExit {
     explanation: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProjectVersion {
-    version: i64,
-    changed_on: Day,
-    target_rome_codes: Vec<String>,
-    contract_wishes: Vec<Code<ContractType>>,
-    mobility_radius_km: i64,
-    constraints: Option<String>,
-    what_changed: Option<String>,
-    cause: Option<Code<ReadjustmentCause>>,
-}
-
-impl ProjectVersion {
-    /// Its contracts, mobility and constraints, each said when given.
-    fn details(&self) -> Vec<String> {
-        let mut details = Vec::new();
-        if !self.contract_wishes.is_empty() {
-            let wishes: Vec<&str> = self.contract_wishes.iter().map(|c| c.0.french()).collect();
-            details.push(format!("Contrats souhaités : {}", wishes.join(", ")));
-        }
-        if self.mobility_said() {
-            details.push(format!("Mobilité : jusqu'à {} km", self.mobility_radius_km));
-        }
-        if let Some(words) = &self.constraints {
-            details.push(format!("Contraintes : {words}"));
-        }
-        details
-    }
-
-    /// Whether the distance was said: above the API's bound, a value
-    /// recorded before it was checked (a negative one then read as 65535)
-    /// is shown and offered again as not said.
-    fn mobility_said(&self) -> bool {
-        (1..=1000).contains(&self.mobility_radius_km)
-    }
-
-    /// The readjustment form's fields, filled as this version stands.
-    fn as_form(&self) -> FormState {
-        let rome = self.target_rome_codes.join(" ");
-        let km = if self.mobility_said() {
-            self.mobility_radius_km.to_string()
-        } else {
-            String::new()
-        };
-        let mut form = FormState::with(&[
-            ("rome", &rome),
-            ("mobilite", &km),
-            (
-                "contraintes",
-                self.constraints.as_deref().unwrap_or_default(),
-            ),
-        ]);
-        for wish in &self.contract_wishes {
-            form.tick("contrat", &wish.0.code().to_ascii_uppercase());
-        }
-        form
-    }
-}
-
 /// A correction of the identity: the fields it changed, when, by whom, why.
 #[derive(Deserialize)]
 struct IdentityCorrectionLine {
@@ -950,16 +879,14 @@ impl Page {
         mut notice: Option<String>,
         mut path_after: Option<&str>,
     ) -> Response {
-        let read = |path_after: Option<&str>| {
-            self.run(
-                "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
+        let query = [
+                    "query($p: ID!, $pathFirst: Int!, $pathAfter: String) {
                   person(id: $p) { firstName lastName mayErase referentId
                     mayRecordDisabilityRecognition
                     identity { birthDate email phone address communeName enrolledOn }
                     identityCorrections { fields reason correctedOn recorded { role } }
                     exit { exitedOn reason contract explanation }
-                    projectVersions { version changedOn targetRomeCodes contractWishes
-                        mobilityRadiusKm constraints whatChanged cause }
+                    projectVersions { ...Version }
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
                     situation { statedOn words recorded { by } }
@@ -976,6 +903,12 @@ impl Page {
                         testimonies { account romeCodes } } } pageInfo { endCursor hasNextPage } }
                     possibleMentors(first: 5) { edges { node { name mentorJob romeMatch } }
                         pageInfo { endCursor hasNextPage } } } }",
+                    VERSION_FRAGMENT,
+                ]
+                .concat();
+        let read = |path_after: Option<&str>| {
+            self.run(
+                &query,
                 json!({ "p": id, "pathFirst": PAGE_SIZE, "pathAfter": path_after }),
             )
         };
@@ -1042,23 +975,7 @@ impl Page {
         let versions = p
             .project_versions
             .into_iter()
-            .map(|v| {
-                let details = v.details();
-                let codes: Vec<String> = v.target_rome_codes.iter().map(|c| fr::rome(c)).collect();
-                let why = match (v.what_changed, v.cause) {
-                    (Some(what), Some(cause)) => {
-                        format!("{what} ({})", cause_phrase(cause.0.kind()))
-                    }
-                    (Some(what), None) => what,
-                    _ => String::new(),
-                };
-                (
-                    format!("Version {}, le {}", v.version, v.changed_on.french()),
-                    codes.join(" ; "),
-                    why,
-                    details,
-                )
-            })
+            .map(ProjectVersion::shown)
             .collect();
         let (timeline, next) = p.timeline_events.split();
         let timeline = timeline
