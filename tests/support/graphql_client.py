@@ -94,6 +94,10 @@ def unescape(body):
 DOCUMENT = re.compile(r"^\s*(?:(?:query|mutation|subscription)\b|\{\s+[A-Za-z_])")
 PLACEHOLDER = re.compile(r"(?<!\{)\{([a-z_][a-z0-9_]*)\}(?!\})")
 FIELD_NAME = re.compile(r"^[a-z][A-Za-z0-9]*$")
+# A fragment written on its own, which documents of other files spread
+# (`...Version`) and append before they are sent.
+FRAGMENT = re.compile(r"^\s*fragment\s+([A-Za-z_][A-Za-z0-9_]*)\s+on\b")
+SPREAD = re.compile(r"\.\.\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def documents(path):
@@ -112,6 +116,26 @@ def documents(path):
     return found, names
 
 
+def fragments(args):
+    """The fragments written as literals of their own, by name."""
+    found = {}
+    for path in sources(args):
+        for m in LITERAL.finditer(path.read_text()):
+            text = m.group("rawbody") if m.group("raw") else unescape(m.group("body"))
+            named = FRAGMENT.match(text)
+            if named:
+                found[named.group(1)] = text
+    return found
+
+
+def with_fragments(text, known):
+    """`text` with the fragments it spreads but does not define appended,
+    as the pages append them."""
+    defined = {m.group(1) for m in re.finditer(r"\bfragment\s+([A-Za-z_][A-Za-z0-9_]*)", text)}
+    wanted = [n for n in dict.fromkeys(SPREAD.findall(text)) if n not in defined and n != "on"]
+    return text + "".join(known[n] for n in wanted if n in known)
+
+
 def sources(args):
     for arg in args:
         p = pathlib.Path(arg)
@@ -127,6 +151,7 @@ def check_operations(schema, args):
         if root is not None:
             roots.update(root.fields)
     failures, count = [], 0
+    known = fragments(args)
     for path in sources(args):
         found, names = documents(path)
         candidates = sorted(names & roots)
@@ -135,7 +160,7 @@ def check_operations(schema, args):
             where = f"{path}:{line}"
             if not is_format:
                 count += 1
-                failures += [f"{where}: {e}" for e in errors(schema, text)]
+                failures += [f"{where}: {e}" for e in errors(schema, with_fragments(text, known))]
                 continue
             templates.append(where)
             text = text.replace("{{", "\0").replace("}}", "\1")

@@ -76,11 +76,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ErasuresQuery>) -> Resp
         out = read(&q).await;
     }
     // Who may read it is the policy's: a mediator is refused.
-    if out
-        .errors
-        .iter()
-        .any(|e| e.code.as_deref() == Some("FORBIDDEN"))
-    {
+    if out.forbidden() {
         return message(
             StatusCode::FORBIDDEN,
             "Accès réservé",

@@ -140,11 +140,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<RunsQuery>) -> Response
         out = read(&q).await;
     }
     // Who may read them is the policy's: a mediator is refused.
-    if out
-        .errors
-        .iter()
-        .any(|e| e.code.as_deref() == Some("FORBIDDEN"))
-    {
+    if out.forbidden() {
         return message(
             StatusCode::FORBIDDEN,
             "Accès réservé",

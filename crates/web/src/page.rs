@@ -691,6 +691,14 @@ impl Outcome {
         }
     }
 
+    /// Whether the API refused the viewer what it asked for (`FORBIDDEN`):
+    /// a list reserved to some roles, said as the page's refusal.
+    pub(crate) fn forbidden(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.code.as_deref() == Some("FORBIDDEN"))
+    }
+
     /// Whether the API refused a page's cursor (`after`): a link made
     /// before the list changed, or edited by hand.
     pub(crate) fn bad_cursor(&self) -> bool {
