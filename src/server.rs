@@ -78,15 +78,10 @@ impl Drop for OpenSocket {
     }
 }
 
-/// The close frame a subscription gets when the replica stops: 1012,
-/// "service restart", which clients take as a reason to reconnect (to
-/// another replica, through the load balancer).
-/// Closes a socket that sent no `connection_init` within the deadline, as
-/// `graphql-transport-ws` names it: it held a connection's place for
-/// nothing.
-/// Where a WebSocket stands with its `connection_init`: none yet, one
-/// without a session, one with a session.
+/// Where a WebSocket stands with its `connection_init`: none yet, its
+/// session being looked up, one without a session, one with a session.
 const UNINTRODUCED: u8 = 0;
+const INTRODUCING: u8 = 3;
 const ANONYMOUS: u8 = 1;
 const SIGNED_IN: u8 = 2;
 
@@ -99,7 +94,7 @@ fn anonymous_frame() -> axum::extract::ws::Message {
     }))
 }
 
-/// A socket that started more subscriptions at once than it may
+/// A socket that runs more operations at once than it may
 /// (`ws_limits::MOST_SUBSCRIPTIONS`).
 fn overloaded_frame() -> axum::extract::ws::Message {
     axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
@@ -108,6 +103,9 @@ fn overloaded_frame() -> axum::extract::ws::Message {
     }))
 }
 
+/// Closes a socket that sent no `connection_init` within the deadline, as
+/// `graphql-transport-ws` names it: it held a connection's place for
+/// nothing.
 fn unintroduced_frame() -> axum::extract::ws::Message {
     axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
         code: 4408,
@@ -115,6 +113,9 @@ fn unintroduced_frame() -> axum::extract::ws::Message {
     }))
 }
 
+/// The close frame a subscription gets when the replica stops: 1012,
+/// "service restart", which clients take as a reason to reconnect (to
+/// another replica, through the load balancer).
 fn restart_frame() -> axum::extract::ws::Message {
     axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
         code: 1012,
@@ -449,8 +450,16 @@ async fn graphql_ws(
                 };
                 let unintroduced = async {
                     tokio::time::sleep(within).await;
-                    if seen.load(std::sync::atomic::Ordering::Relaxed) == SIGNED_IN {
-                        std::future::pending::<()>().await;
+                    // A session still being looked up is waited for: only
+                    // its answer says whether the socket stays.
+                    loop {
+                        match seen.load(std::sync::atomic::Ordering::Relaxed) {
+                            SIGNED_IN => std::future::pending::<()>().await,
+                            INTRODUCING => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            _ => break,
+                        }
                     }
                 };
                 tokio::select! {
@@ -480,7 +489,7 @@ async fn graphql_ws(
             });
             let serving = GraphQLWebSocket::new_with_pair(to_client, incoming, schema, protocol)
                 .on_connection_init(move |payload| async move {
-                    introducing.store(ANONYMOUS, std::sync::atomic::Ordering::Relaxed);
+                    introducing.store(INTRODUCING, std::sync::atomic::Ordering::Relaxed);
                     let from_payload = payload["authorization"]
                         .as_str()
                         .and_then(|v| v.strip_prefix("Bearer "))
@@ -489,12 +498,15 @@ async fn graphql_ws(
                         .await
                         .map_err(|e| {
                             tracing::error!(error = %e, "session lookup failed");
+                            introducing.store(ANONYMOUS, std::sync::atomic::Ordering::Relaxed);
                             async_graphql::Error::new("Service indisponible : réessayez.")
                         })?;
                     viewer.client = client;
-                    if viewer.user.is_some() || viewer.principal.is_some() {
-                        introducing.store(SIGNED_IN, std::sync::atomic::Ordering::Relaxed);
-                    }
+                    let known = viewer.user.is_some() || viewer.principal.is_some();
+                    introducing.store(
+                        if known { SIGNED_IN } else { ANONYMOUS },
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     Ok(passerelle_graphql::connection_data(&api.gateway, viewer))
                 })
                 .serve();

@@ -1,4 +1,5 @@
-//! What one WebSocket may hold: its subscriptions running at once.
+//! What one WebSocket may hold: its operations (subscriptions, and the
+//! queries and mutations sent over it) running at once.
 //!
 //! async-graphql starts every `subscribe` a client sends and keeps it until
 //! it ends; each one reads the database again whenever a command is
@@ -18,66 +19,87 @@ use axum::extract::ws::Message;
 /// application a handful.
 pub const MOST_SUBSCRIPTIONS: usize = 16;
 
-/// The ids of a socket's subscriptions running, shared by its two
+/// The ids of a socket's operations running, shared by its two
 /// directions.
 #[derive(Clone, Default)]
 pub struct Subscriptions {
-    running: Arc<Mutex<HashSet<String>>>,
+    ids: Arc<Mutex<Ids>>,
 }
 
-/// A protocol message's type and id, when it has them.
-fn kind_and_id(text: &str) -> Option<(String, Option<String>)> {
+#[derive(Default)]
+struct Ids {
+    running: HashSet<String>,
+    /// Ended by the client, the server's `complete` for them still to
+    /// come: that answer must not end a new operation the client started
+    /// under the same id meanwhile.
+    ending: HashSet<String>,
+}
+
+/// A protocol message's type and id, when it has them: text and binary
+/// frames alike, as async-graphql reads both.
+fn kind_and_id(message: &Message) -> Option<(String, Option<String>)> {
     #[derive(serde::Deserialize)]
     struct Envelope {
         #[serde(rename = "type")]
         kind: String,
         id: Option<String>,
     }
-    serde_json::from_str::<Envelope>(text)
+    let bytes: &[u8] = match message {
+        Message::Text(text) => text.as_bytes(),
+        Message::Binary(bytes) => bytes,
+        _ => return None,
+    };
+    serde_json::from_slice::<Envelope>(bytes)
         .ok()
         .map(|e| (e.kind, e.id))
 }
 
 impl Subscriptions {
+    fn ids(&self) -> std::sync::MutexGuard<'_, Ids> {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether the socket may go on after the client's `message`: false
-    /// once it starts one subscription more than [`MOST_SUBSCRIPTIONS`].
+    /// once it starts one operation more than [`MOST_SUBSCRIPTIONS`].
     pub fn admit(&self, message: &Message) -> bool {
-        let Message::Text(text) = message else {
+        let Some((kind, Some(id))) = kind_and_id(message) else {
             return true;
         };
-        let Some((kind, Some(id))) = kind_and_id(text) else {
-            return true;
-        };
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids = self.ids();
         match kind.as_str() {
             "subscribe" | "start" => {
-                running.insert(id);
-                running.len() <= MOST_SUBSCRIPTIONS
+                ids.running.insert(id);
+                ids.running.len() <= MOST_SUBSCRIPTIONS
             }
             "complete" | "stop" => {
-                running.remove(&id);
+                if ids.running.remove(&id) {
+                    ids.ending.insert(id);
+                }
                 true
             }
             _ => true,
         }
     }
 
-    /// Notes a subscription the server ended (`message` to the client).
+    /// Notes an operation the server ended (`message` to the client).
     pub fn answered(&self, message: &Message) {
-        let Message::Text(text) = message else {
-            return;
-        };
         // Every `next` goes through here: only an end is worth parsing.
-        if !(text.contains("\"complete\"") || text.contains("\"error\"")) {
+        let end = match message {
+            Message::Text(text) => text.contains("\"complete\"") || text.contains("\"error\""),
+            _ => false,
+        };
+        if !end {
             return;
         }
-        if let Some((kind, Some(id))) = kind_and_id(text)
+        if let Some((kind, Some(id))) = kind_and_id(message)
             && matches!(kind.as_str(), "complete" | "error")
         {
-            self.running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            let mut ids = self.ids();
+            // The answer to the client's own end, or the end of one the
+            // server ran to its close.
+            if !ids.ending.remove(&id) {
+                ids.running.remove(&id);
+            }
         }
     }
 }
@@ -113,6 +135,38 @@ mod tests {
             assert!(s.admit(&subscribe(id)));
         }
         assert!(!s.admit(&subscribe(103)), "one more than the bound");
+
+        // Binary frames count as text ones do.
+        let s = Subscriptions::default();
+        let binary = |id: usize| {
+            Message::Binary(
+                serde_json::json!({ "id": id.to_string(), "type": "subscribe", "payload": {} })
+                    .to_string()
+                    .into_bytes()
+                    .into(),
+            )
+        };
+        for id in 0..MOST_SUBSCRIPTIONS {
+            assert!(s.admit(&binary(id)));
+        }
+        assert!(!s.admit(&binary(MOST_SUBSCRIPTIONS)));
+
+        // An id ended by the client and started again: the server's answer
+        // to the end, arriving after, does not end the new one.
+        let s = Subscriptions::default();
+        for id in 0..MOST_SUBSCRIPTIONS {
+            assert!(s.admit(&subscribe(id)));
+        }
+        for id in 0..MOST_SUBSCRIPTIONS {
+            assert!(s.admit(&text(
+                serde_json::json!({ "id": id.to_string(), "type": "complete" })
+            )));
+            assert!(s.admit(&subscribe(id)));
+            s.answered(&text(
+                serde_json::json!({ "id": id.to_string(), "type": "complete" }),
+            ));
+        }
+        assert!(!s.admit(&subscribe(200)), "the reused ids still run");
         // Other messages pass.
         assert!(s.admit(&text(serde_json::json!({ "type": "ping" }))));
         assert!(s.admit(&Message::Binary(vec![1, 2].into())));

@@ -654,7 +654,9 @@ async fn the_pages_record_each_step_on_the_day_given() {
     );
 
     // A proposal's answer recorded by staff: its day beside each of its
-    // forms, refused there when it is not one or still to come.
+    // forms, refused there when it is not one or still to come (that the
+    // API refuses tomorrow shows the day goes to it; the proposal was made
+    // today, so today is the one day it then takes).
     let proposed = propose(&server, &token, &person, &employer).await;
     let i = proposed.as_str().unwrap();
     let page = html(&server, &format!("/immersions/{i}"), &cookies).await;

@@ -12,7 +12,7 @@ use passerelle_domain::person::ErasureReason;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Code, Day, Paged, read_or_return, recorder};
+use crate::answer::{Code, Day, Paged, moment, read_or_return, recorder};
 use crate::page::{Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
 
 /// Where the page starts, as its URL gives it.
@@ -35,6 +35,7 @@ struct Erasure {
 #[derive(Deserialize)]
 struct Role {
     role: String,
+    at: String,
 }
 
 #[derive(Deserialize)]
@@ -47,8 +48,9 @@ struct Answer {
 #[template(path = "erasures.html")]
 struct ErasuresTemplate {
     nav: Nav,
-    /// The file's address, the day, why, by whom.
-    erasures: Vec<(String, String, &'static str, &'static str)>,
+    /// The file's address, the day, the moment it was recorded (which
+    /// tells two links apart), why, by whom.
+    erasures: Vec<(String, String, String, &'static str, &'static str)>,
     pager: Pager,
 }
 
@@ -63,7 +65,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ErasuresQuery>) -> Resp
         page.run(
             "query($first: Int!, $after: String) {
                 personErasures(first: $first, after: $after) {
-                    edges { node { personId reason erasedOn recorded { role } } }
+                    edges { node { personId reason erasedOn recorded { role at } } }
                     pageInfo { endCursor hasNextPage } } }",
             json!({ "first": PAGE_SIZE, "after": given(&q.apres) }),
         )
@@ -91,6 +93,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ErasuresQuery>) -> Resp
             (
                 format!("/people/{}", e.person_id),
                 e.erased_on.french(),
+                moment(&e.recorded.at),
                 e.reason.french(),
                 recorder(&e.recorded.role),
             )

@@ -2032,7 +2032,7 @@ pub(crate) async fn action(
     let key = refusal_key(&action, &fields);
     if !form.errors.is_empty() {
         let refused = (action == "reponse")
-            .then(|| form.errors.drain().map(|(_, m)| m).next())
+            .then(|| said_together(None, &mut form))
             .flatten()
             .map(|m| (key.clone(), m));
         return page
@@ -2054,11 +2054,8 @@ pub(crate) async fn action(
     }
     form.absorb(&out.errors, names);
     if action == "reponse" {
-        // Its forms have no field of their own to show a refusal beside.
-        let said: Vec<String> = form.errors.drain().map(|(_, m)| m).collect();
-        if !said.is_empty() {
-            form.general = Some(said.join(" "));
-        }
+        // Its forms show their refusal above their fields.
+        form.general = said_together(form.general.take(), &mut form);
     }
     let refused = form.general.take().map(|m| (key.clone(), m));
     page.immersion_form(
@@ -2070,6 +2067,14 @@ pub(crate) async fn action(
         Some(&key),
     )
     .await
+}
+
+/// A refusal's general message and its fields' messages, in the fields'
+/// order by name, as one (taken out of `form`); none when there is none.
+fn said_together(general: Option<String>, form: &mut FormState) -> Option<String> {
+    let fields: std::collections::BTreeMap<String, String> = form.errors.drain().collect();
+    let said: Vec<String> = general.into_iter().chain(fields.into_values()).collect();
+    (!said.is_empty()).then(|| said.join(" "))
 }
 
 /// The form a refusal is shown beside: whichever accident's declaration,
