@@ -7050,3 +7050,105 @@ async fn the_workbench_reads_back_what_is_recorded_on_its_pages() {
     browser.close().await;
     assert!(server.terminate().success());
 }
+
+/// The forms that take the day a step was taken, and the register of
+/// erasures, as a mediator and a manager use them, audited with axe-core
+/// at 375 and 1280 px: a need qualified and closed with their days, a
+/// proposal's answer refused beside its own form, then recorded with its
+/// day; a file erased, then read in the register.
+#[tokio::test]
+async fn the_days_of_each_step_and_the_register_of_erasures_on_their_pages() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, staff) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "direction@ml-nantes.fr",
+    );
+    let base = server.base.clone();
+    let employer =
+        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &staff, None).await;
+    let today = enrolled_on(&server, &staff, &person).await;
+    let surfaced = gql(
+        &server,
+        Some(&staff),
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Livraisons du matin\", romeCodes: [], headcount: 1,
+                horizon: NOW, hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "e": employer }),
+    )
+    .await;
+    let need = surfaced["data"]["needSurface"]["need"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.sign_in(&base).await;
+
+    // The need's steps, each with its day.
+    browser.goto(&format!("{base}/needs/{need}")).await;
+    browser.audit("besoin, les jours de chaque geste").await;
+    browser.fill("#rome_codes", "D1102").await;
+    browser.set_date("qualified_on", &today).await;
+    browser
+        .click(&format!("form[action='/needs/{need}/qualifier'] button"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("qualifié le "), "{page}");
+    browser.audit("besoin qualifié, son jour dit").await;
+    browser.screenshot("besoin-qualifie-le").await;
+
+    // A proposal's answer: a decline without its reason is refused beside
+    // its own form, then recorded with its day.
+    let proposed = propose(&server, &staff, &person, &employer).await;
+    let i = proposed.as_str().unwrap();
+    browser.goto(&format!("{base}/immersions/{i}")).await;
+    browser.audit("immersion proposée, réponses datées").await;
+    browser
+        .click("form[action$='/reponse']:has(input[name='by'][value='PERSON']):has(input[name='choix'][value='refuser']) button")
+        .await;
+    let alert = browser.text("#reponse-PERSON-refuser-erreur").await;
+    assert!(alert.contains("Dites pourquoi"), "{alert}");
+    browser
+        .audit("réponse refusée à côté de son formulaire")
+        .await;
+    browser.screenshot("reponse-refusee").await;
+    browser
+        .fill("#raison-PERSON", "Trop loin de chez elle")
+        .await;
+    browser.set_date("reponse-PERSON-refuser", &today).await;
+    browser
+        .click("form[action$='/reponse']:has(input[name='by'][value='PERSON']):has(input[name='choix'][value='refuser']) button")
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Proposition refusée"), "{page}");
+
+    // The file erased, then read in the register.
+    let manager = login(&server, "direction@ml-nantes.fr").await;
+    let erased = gql(
+        &server,
+        Some(&manager),
+        "mutation($p: ID!) { personErase(input: { personId: $p, reason: PERSON_REQUEST,
+            confirm: true }) { personId } }",
+        json!({ "p": person }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    browser.click("form[action='/deconnexion'] button").await;
+    browser.sign_in_as(&base, "direction@ml-nantes.fr").await;
+    browser.goto(&format!("{base}/administration")).await;
+    browser.click("a[href='/administration/effacements']").await;
+    let page = browser.body().await;
+    assert!(page.contains("Registre des effacements"), "{page}");
+    assert!(page.contains("À la demande de la personne"), "{page}");
+    browser.audit("registre des effacements").await;
+    browser.screenshot("registre-des-effacements").await;
+    browser.close().await;
+    assert!(server.terminate().success());
+}

@@ -2054,7 +2054,14 @@ pub(crate) async fn action(
     }
     form.absorb(&out.errors, names);
     if action == "reponse" {
-        // Its forms show their refusal above their fields.
+        // Its forms show their refusal above their fields, so a missing
+        // reason says which field it is about.
+        if form.errors.contains_key("reason") {
+            form.errors.insert(
+                "reason".into(),
+                "Dites pourquoi la proposition est déclinée, en quelques mots.".into(),
+            );
+        }
         form.general = said_together(form.general.take(), &mut form);
     }
     let refused = form.general.take().map(|m| (key.clone(), m));
