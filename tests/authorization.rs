@@ -336,6 +336,13 @@ fn table() -> Vec<Case> {
             [Denied, Denied, Allowed, Allowed, Denied, Denied, Denied],
         ),
         case(
+            "Query.retentionWarnings",
+            "the viewer's own structure's",
+            "{ retentionWarnings(first: 100) { edges { cursor node { person { id firstName }
+                lastActivity warnedOn erasedOn } } } }",
+            STAFF,
+        ),
+        case(
             "Query.accountChanges",
             "the viewer's own structure's",
             "{ accountChanges { edges { node { id action actorName subjectName role at } } } }",

@@ -3025,6 +3025,23 @@ async fn the_person_reads_her_project_and_corrects_her_details_from_her_space() 
     )
     .await;
     assert!(stated["errors"].is_null(), "{stated}");
+    let steps = gql(
+        &server,
+        Some(&staff),
+        "mutation($p: ID!) {
+            consentGive(input: { personId: $p, purpose: MENTORING, textVersion: \"v1\",
+                signedForm: true }) { person { id } }
+            jobInquiryLog(input: { personId: $p, romeCode: \"D1102\",
+                withWhom: \"Boulangerie du Port\", learned: \"Les horaires de nuit\" }) {
+                inquiryId }
+            peerMeetingLog(input: { personId: $p, peer: \"Une ancienne apprentie\",
+                romeCodes: [\"D1104\"], takeaways: \"Le CAP en un an\" }) { person { id } }
+            mentorshipStart(input: { personId: $p, mentor: \"Jeanne Martin\",
+                mentorJob: \"D1104\" }) { person { id } } }",
+        json!({ "p": awa }),
+    )
+    .await;
+    assert!(steps["errors"].is_null(), "{steps}");
     let base = &server.base;
     gql(
         &server,
@@ -3043,6 +3060,24 @@ async fn the_person_reads_her_project_and_corrects_her_details_from_her_space() 
     assert!(space.contains("D1104 — Pâtissier / Pâtissière"), "{space}");
     assert!(space.contains("Contrats souhaités : CDI"), "{space}");
     assert!(space.contains("Mobilité : jusqu'à 15 km"), "{space}");
+    // The steps she took to build it, as recorded.
+    assert!(space.contains("Vos enquêtes métier"), "{space}");
+    assert!(space.contains("D1102 — Boulanger / Boulangère"), "{space}");
+    assert!(space.contains("Avec : Boulangerie du Port"), "{space}");
+    assert!(
+        space.contains("Ce qui en ressort : Les horaires de nuit"),
+        "{space}"
+    );
+    assert!(space.contains("Une ancienne apprentie"), "{space}");
+    assert!(
+        space.contains("Ce qui en ressort : Le CAP en un an"),
+        "{space}"
+    );
+    assert!(space.contains("Jeanne Martin"), "{space}");
+    assert!(
+        space.contains("Métier : D1104 — Pâtissier / Pâtissière"),
+        "{space}"
+    );
     browser.audit("mon espace, mon projet").await;
     browser.click("a[href='/mon-espace/coordonnees']").await;
     browser.audit("mes coordonnées").await;

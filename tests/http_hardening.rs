@@ -440,6 +440,98 @@ async fn a_made_up_method_adds_no_label_to_the_metrics() {
     assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
 }
 
+/// The whole lists kept for older clients (`Employer.visits`,
+/// `Person.timeline`) give their first hundred rows, as a page of their
+/// paged field at its largest: before, a list that had grown without end
+/// was read whole into one answer, as often as a request named it.
+#[tokio::test]
+async fn the_whole_lists_of_older_clients_stop_at_a_page() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let registered = gql(
+        &server,
+        Some(&token),
+        "mutation { employerRegister(input: { siret: \"732 829 320 00074\",
+            name: \"Boulangerie du Port\", naf: \"10.71C\", commune: \"44109\" }) {
+            employer { id } } }",
+        json!({}),
+    )
+    .await;
+    let employer = registered["data"]["employerRegister"]["employer"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{registered}"))
+        .to_owned();
+    let enrolled = gql(
+        &server,
+        Some(&token),
+        "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
+            birthDate: \"2001-05-12\" }) { person { id } } }",
+        json!({}),
+    )
+    .await;
+    let person = enrolled["data"]["personEnroll"]["person"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{enrolled}"))
+        .to_owned();
+    for _ in 0..101 {
+        let visit = gql(
+            &server,
+            Some(&token),
+            "mutation($id: ID!) { employerVisitLog(input: { employerId: $id,
+                purpose: PROSPECTION, observations: \"Un départ en retraite\" }) {
+                employer { visitCount } } }",
+            json!({ "id": employer }),
+        )
+        .await;
+        assert!(visit["errors"].is_null(), "{visit}");
+        let inquiry = gql(
+            &server,
+            Some(&token),
+            "mutation($p: ID!) { jobInquiryLog(input: { personId: $p, romeCode: \"D1102\",
+                withWhom: \"Boulangerie du Port\" }) { inquiryId } }",
+            json!({ "p": person }),
+        )
+        .await;
+        assert!(inquiry["errors"].is_null(), "{inquiry}");
+    }
+    let read = gql(
+        &server,
+        Some(&token),
+        "query($e: ID!, $p: ID!) {
+            employer(id: $e) { visitCount visits { id }
+                loggedVisits(first: 100) { edges { node { id } } pageInfo { hasNextPage } } }
+            person(id: $p) { timeline { eventType }
+                timelineEvents(first: 100) { edges { node { eventType } }
+                                             pageInfo { hasNextPage } } } }",
+        json!({ "e": employer, "p": person }),
+    )
+    .await;
+    let employer = &read["data"]["employer"];
+    assert_eq!(employer["visitCount"], 101, "{read}");
+    let visits = employer["visits"].as_array().unwrap();
+    assert_eq!(visits.len(), 100);
+    let page: Vec<&Value> = employer["loggedVisits"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
+    assert_eq!(visits.iter().collect::<Vec<_>>(), page);
+    assert_eq!(employer["loggedVisits"]["pageInfo"]["hasNextPage"], true);
+    let person = &read["data"]["person"];
+    let timeline = person["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 100, "{read}");
+    let page: Vec<&Value> = person["timelineEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
+    assert_eq!(timeline.iter().collect::<Vec<_>>(), page);
+    assert_eq!(person["timelineEvents"]["pageInfo"]["hasNextPage"], true);
+}
+
 /// A client sending a request's first bytes and no more, or a body a byte
 /// now and then, no longer holds its connection for as long as it likes:
 /// the head is closed on after `api.request_read_seconds`, a body that has
@@ -1329,15 +1421,37 @@ async fn a_referent_keeps_a_persons_data_longer_from_her_file() {
         "{html}"
     );
     assert!(html.contains(&format!("Jusqu'au {until}")), "{html}");
+    assert!(html.contains("par : Vous<br>"), "{html}");
     assert!(
         html.contains("Motif : Une formation commence en septembre"),
         "{html}"
     );
+    // Who decided it is read back.
+    let read = gql(
+        &server,
+        Some(&token),
+        "query($p: ID!) { me { id } person(id: $p) { retentionExtensions { extendedBy } } }",
+        json!({ "p": id }),
+    )
+    .await;
+    assert_eq!(
+        read["data"]["person"]["retentionExtensions"][0]["extendedBy"], read["data"]["me"]["id"],
+        "{read}"
+    );
     // Another mediator of the structure reads it, without the form.
     let other = signed_in(&server, "nadia@ml-nantes.fr").await;
-    let html = get_with(&server, &path, &other).await.text().await.unwrap();
+    let html = get_with(&server, &path, &other)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
     assert!(
         html.contains("Une formation commence en septembre"),
+        "{html}"
+    );
+    assert!(
+        html.contains("par : Un autre membre de l'équipe<br>"),
         "{html}"
     );
     assert!(

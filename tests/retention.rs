@@ -5,8 +5,11 @@
 //! clock moving, are in crates/graphql/tests/retention.rs.)
 
 mod common;
+#[path = "support/pages.rs"]
+mod pages;
 
 use common::*;
+use pages::{get_with, signed_in};
 use passerelle_store::testkit::TestDb;
 use serde_json::json;
 use uuid::Uuid;
@@ -119,6 +122,49 @@ async fn the_plan_lists_by_id_whom_the_next_run_warns_and_erases_and_changes_not
         .unwrap();
     assert_eq!(erased, 0);
 
+    // The person announced is listed among the erasures to come, with the
+    // day of her erasure (past: the next run's), and leads to her retention.
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let coming = "/people/effacements-a-venir";
+    let html = get_with(&server, coming, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/people/{to_erase}/conservation\"")),
+        "{html}"
+    );
+    let warned_on: time::Date =
+        sqlx::query_scalar("select warned_on from retention_notices where person_id = $1")
+            .bind(to_erase)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let erased_on = warned_on + time::Duration::days(30);
+    assert!(
+        html.contains(&format!(
+            "effacement le {}",
+            passerelle_domain::fr::date(erased_on)
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "référent prévenu le {}",
+            passerelle_domain::fr::date(warned_on)
+        )),
+        "{html}"
+    );
+    assert!(!html.contains(&to_warn.to_string()), "{html}");
+    assert!(!html.contains(&active.to_string()), "{html}");
+    let people = get_with(&server, "/people", &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(people.contains(&format!("href=\"{coming}\"")), "{people}");
+
     // The referent keeps both: the plan is empty again.
     for person in [to_warn, to_erase] {
         let answer = gql(&server, Some(&mediator), EXTEND, json!({ "p": person })).await;
@@ -130,4 +176,10 @@ async fn the_plan_lists_by_id_whom_the_next_run_warns_and_erases_and_changes_not
     }
     let (stdout, lines) = plan(&db, &dir);
     assert!(lines.is_empty(), "{stdout}");
+    let html = get_with(&server, coming, &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Aucun effacement à venir."), "{html}");
 }

@@ -31,6 +31,9 @@ pub struct Gateway {
     pub small_cell_threshold: i64,
     /// Staff sessions looked up lately (see [`viewer_of_request`]).
     pub sessions: Sessions,
+    /// The retention job's periods, for the day it erases a person warned
+    /// about (`retentionWarnings`).
+    pub retention: passerelle_notify::retention::Settings,
 }
 
 /// How long a staff session looked up is taken as it was by a command

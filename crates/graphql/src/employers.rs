@@ -27,10 +27,11 @@ use crate::contact_record;
 use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
 use crate::input::{
-    after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
+    MOST_PER_PAGE, after as after_key, cursor, label, optional_text, page_size, parse_id,
+    rome_codes, text,
 };
 use crate::kinds::stored;
-use crate::loaders::{ContactsOf, Lists, NeedPageOf, NeedsOf, VisitPageOf, VisitsOf};
+use crate::loaders::{ContactsOf, Lists, NeedPageOf, VisitPageOf};
 use crate::primitives::{PageInfo, Recording, page, payloads};
 
 /// An establishment, as every structure of the territory sees it.
@@ -126,13 +127,17 @@ impl Employer {
     async fn last_visit(&self) -> Option<Date> {
         self.0.last_visit
     }
-    /// Every structure's visits, newest first: who came, when, why. The
-    /// whole list; `loggedVisits` gives them a page at a time.
+    /// Every structure's visits, newest first: who came, when, why; the
+    /// first 100 only (`loggedVisits` gives them all, a page at a time).
     #[graphql(deprecation = "Use `loggedVisits`, the same visits a page at a time.")]
     async fn visits(&self, ctx: &Context<'_>) -> Result<Vec<Visit>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader
-            .load_one(VisitsOf(self.0.employer_id))
+            .load_one(VisitPageOf {
+                employer: self.0.employer_id,
+                after: None,
+                limit: MOST_PER_PAGE,
+            })
             .await?
             .unwrap_or_default()
             .into_iter()
@@ -247,13 +252,17 @@ impl Employer {
     ) -> Result<Option<Vec<crate::correction_record::EmployerCorrection>>> {
         crate::correction_record::of_employer(ctx, self.0.employer_id).await
     }
-    /// Its needs, newest first. The whole list; `surfacedNeeds` gives them a
-    /// page at a time.
+    /// Its needs, newest first; the first 100 only (`surfacedNeeds` gives
+    /// them all, a page at a time).
     #[graphql(deprecation = "Use `surfacedNeeds`, the same needs a page at a time.")]
     async fn needs(&self, ctx: &Context<'_>) -> Result<Vec<Need>> {
         let loader = ctx.data_unchecked::<DataLoader<Lists>>();
         Ok(loader
-            .load_one(NeedsOf(self.0.employer_id))
+            .load_one(NeedPageOf {
+                employer: self.0.employer_id,
+                after: None,
+                limit: MOST_PER_PAGE,
+            })
             .await?
             .unwrap_or_default()
             .into_iter()

@@ -58,11 +58,20 @@ pub(crate) fn decode_cursor(cursor: &str, parts: usize) -> Result<Vec<String>> {
 pub(crate) fn page_size(first: Option<i32>) -> Result<i64> {
     match first {
         None => Ok(20),
-        Some(n) if (1..=100).contains(&n) => Ok(i64::from(n)),
-        Some(_) => Err(error::error(Code::BadUserInput, "« first » va de 1 à 100.")
-            .extend_with(|_, e| e.set("field", "first"))),
+        Some(n) if (1..=MOST_PER_PAGE).contains(&i64::from(n)) => Ok(i64::from(n)),
+        Some(_) => Err(error::error(
+            Code::BadUserInput,
+            format!("« first » va de 1 à {MOST_PER_PAGE}."),
+        )
+        .extend_with(|_, e| e.set("field", "first"))),
     }
 }
+
+/// The most rows a page gives, and what the deprecated whole lists
+/// (`Employer.visits`, `Employer.needs`, `Person.timeline`) give at most:
+/// the first page of their paged field at its largest, so that no field
+/// costs more than a page, whatever the list has grown to.
+pub(crate) const MOST_PER_PAGE: i64 = 100;
 
 pub(crate) fn text(field: &'static str, value: &str) -> Result<Text> {
     Text::parse(value).map_err(|e| on_field(field, e))

@@ -29,10 +29,6 @@ impl Lists {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VisitsOf(pub Uuid);
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NeedsOf(pub Uuid);
 /// An employer's contacts: those kept, or those taken off its list
 /// (`removed`) and not erased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,26 +127,6 @@ impl Loader<NeedPageOf> for Lists {
     }
 }
 
-impl Loader<VisitsOf> for Lists {
-    type Value = Vec<VisitRow>;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(
-        &self,
-        keys: &[VisitsOf],
-    ) -> Result<HashMap<VisitsOf, Vec<VisitRow>>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut out: HashMap<VisitsOf, Vec<VisitRow>> = HashMap::new();
-        for row in employers::visits_of(&self.pool, &ids)
-            .await
-            .map_err(Arc::new)?
-        {
-            out.entry(VisitsOf(row.employer_id)).or_default().push(row);
-        }
-        Ok(out)
-    }
-}
-
 impl Loader<ContactsOf> for Lists {
     type Value = Vec<ContactRow>;
     type Error = Arc<sqlx::Error>;
@@ -181,23 +157,6 @@ impl Loader<ContactsOf> for Lists {
                 .or_default()
                 .push(row);
             }
-        }
-        Ok(out)
-    }
-}
-
-impl Loader<NeedsOf> for Lists {
-    type Value = Vec<NeedRow>;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, keys: &[NeedsOf]) -> Result<HashMap<NeedsOf, Vec<NeedRow>>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut out: HashMap<NeedsOf, Vec<NeedRow>> = HashMap::new();
-        for row in needs::of_employers(&self.pool, &ids)
-            .await
-            .map_err(Arc::new)?
-        {
-            out.entry(NeedsOf(row.employer_id)).or_default().push(row);
         }
         Ok(out)
     }

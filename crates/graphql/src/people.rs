@@ -21,7 +21,8 @@ use uuid::Uuid;
 use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
 use crate::input::{
-    after as after_key, cursor, label, optional_text, page_size, parse_id, rome_codes, text,
+    MOST_PER_PAGE, after as after_key, cursor, label, optional_text, page_size, parse_id,
+    rome_codes, text,
 };
 use crate::kinds::stored;
 use crate::person_record::{
@@ -238,16 +239,17 @@ impl Person {
     }
     /// Every event of their path, in order, with who did it; the record of
     /// a disability recognition only for those who read health data. The
-    /// whole list; `timelineEvents` gives it a page at a time.
+    /// first 100 only; `timelineEvents` gives them all, a page at a time.
     #[graphql(deprecation = "Use `timelineEvents`, the same events a page at a time.")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineItem>> {
         let health = self.reads_health(ctx)?;
+        let id = PersonId(self.0.person_id);
         Ok(
-            people::timeline(&gateway(ctx).pool, PersonId(self.0.person_id), health)
+            people::timeline_page(&gateway(ctx).pool, id, None, MOST_PER_PAGE, health)
                 .await
                 .map_err(error::db)?
                 .into_iter()
-                .map(TimelineItem)
+                .map(|p| TimelineItem(p.entry))
                 .collect(),
         )
     }

@@ -9,12 +9,16 @@ use passerelle_app::{Actor, CommandMeta, Handler, policy};
 use passerelle_domain::person::ErasureReason;
 use passerelle_domain::values::{PersonId, StructureId, UserId, add_months};
 use passerelle_domain::{DomainError, Rule};
+use passerelle_projections::views::people;
+use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::context::{gateway, staff, user_of};
 use crate::error::{self, on_field};
-use crate::input::{parse_id, text};
+use crate::input::{after as after_key, cursor, page_size, parse_id, text};
+use crate::people::Person;
+use crate::primitives::{PageInfo, page};
 
 /// The longest extension at once, in months.
 pub const MAX_EXTENSION_MONTHS: i32 = 24;
@@ -106,6 +110,8 @@ pub struct RetentionExtension {
     pub until: Date,
     /// Why, as the staff member wrote it.
     pub reason: String,
+    /// The staff member who decided it (a `StaffMember`'s id).
+    pub extended_by: ID,
     pub extended_at: OffsetDateTime,
 }
 
@@ -121,6 +127,7 @@ pub(crate) async fn extensions_of(
         .map(|e| RetentionExtension {
             until: e.until,
             reason: e.reason,
+            extended_by: ID(e.extended_by.to_string()),
             extended_at: e.extended_at,
         })
         .collect())
@@ -193,5 +200,97 @@ impl RetentionMutation {
             person_id: input.person_id,
             retained_until: until,
         })
+    }
+}
+
+/// A person of the viewer's structure whose erasure for inactivity was
+/// announced to her referent, and the day it comes unless someone acts.
+#[derive(SimpleObject, Debug)]
+pub struct RetentionWarning {
+    pub person: Person,
+    /// The day of the newest fact of her path.
+    pub last_activity: Date,
+    /// The day her referent was warned.
+    pub warned_on: Date,
+    /// The day her data is erased unless her retention is extended
+    /// (`personRetentionExtend`) or a fact is recorded on her path; a day
+    /// past means the retention job's next run.
+    pub erased_on: Date,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct RetentionWarningEdge {
+    cursor: String,
+    node: RetentionWarning,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct RetentionWarningConnection {
+    edges: Vec<RetentionWarningEdge>,
+    page_info: PageInfo,
+}
+
+#[derive(Default, Debug)]
+pub struct RetentionQuery;
+
+#[Object]
+impl RetentionQuery {
+    /// The people of the viewer's structure whose data the retention job
+    /// erases soon, the soonest first: to a manager or an admin every one,
+    /// to a mediator those she is the referent of (who may extend their
+    /// retention, `policy::extends_retention`). The cursor names no one.
+    async fn retention_warnings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<RetentionWarningConnection> {
+        let actor = staff(ctx)?;
+        let limit = page_size(first)?;
+        let after = after_key(after, 2, |key| {
+            Some((
+                Date::parse(&key[0], format_description!("[year]-[month]-[day]")).ok()?,
+                key[1].parse::<Uuid>().ok()?,
+            ))
+        })?;
+        let gw = gateway(ctx);
+        let today = gw.handler.clock().today();
+        let warned =
+            passerelle_notify::retention::warned(&gw.pool, actor.structure.0, today, gw.retention)
+                .await
+                .map_err(error::db)?;
+        let mut rows = Vec::new();
+        for w in warned {
+            if after.is_some_and(|key| (w.erased_on, w.person_id) <= key)
+                || !policy::extends_retention(&actor, UserId(w.referent))
+            {
+                continue;
+            }
+            if rows.len() as i64 > limit {
+                break;
+            }
+            let Some(person) = people::get(&gw.pool, PersonId(w.person_id))
+                .await
+                .map_err(error::db)?
+            else {
+                continue;
+            };
+            rows.push((w, person));
+        }
+        let (edges, page_info) = page(
+            rows,
+            limit,
+            |(w, _)| cursor(&[&w.erased_on.to_string(), &w.person_id.to_string()]),
+            |cursor, (w, person)| RetentionWarningEdge {
+                cursor,
+                node: RetentionWarning {
+                    person: Person::from(person),
+                    last_activity: w.last_activity,
+                    warned_on: w.warned_on,
+                    erased_on: w.erased_on,
+                },
+            },
+        );
+        Ok(RetentionWarningConnection { edges, page_info })
     }
 }

@@ -26,6 +26,7 @@ pub struct Query(
     health_log::HealthLogQuery,
     staff::StaffQuery,
     erasure_register::ErasureRegisterQuery,
+    retention::RetentionQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]

@@ -193,6 +193,27 @@ impl World {
         serde_json::to_value(&response).unwrap()
     }
 
+    /// `retentionWarnings` as a member reads it: the people and the days of
+    /// their erasure, and the page's end.
+    async fn warned(&self, user: UserId, role: StaffRole, after: Option<&str>) -> Value {
+        let response = self
+            .schema
+            .execute(prepare(
+                async_graphql::Request::new(
+                    "query($after: String) { retentionWarnings(first: 1, after: $after) {
+                        edges { node { person { id firstName } lastActivity warnedOn erasedOn } }
+                        pageInfo { endCursor hasNextPage } } }",
+                )
+                .variables(async_graphql::Variables::from_json(
+                    json!({ "after": after }),
+                )),
+                &self.gateway,
+                Self::viewer(user, role),
+            ))
+            .await;
+        serde_json::to_value(&response).unwrap()
+    }
+
     /// The retention warnings queued: (recipient, person, erasure day).
     async fn warnings(&self) -> Vec<(Value, Value)> {
         sqlx::query_as::<_, (Value, Value)>(
@@ -277,6 +298,41 @@ async fn inactive_people_are_warned_then_erased_unless_extended_and_the_plan_say
     assert_eq!(w.plan().await, Plan::default());
     assert_eq!(w.run().await, 0);
     assert_eq!(w.warnings().await.len(), 2);
+    // Both are listed as erasures to come, a page at a time, to their
+    // referent and to a manager; to another mediator, none.
+    for (user, role) in [
+        (referent(), StaffRole::Mediator),
+        (other_mediator(), StaffRole::Manager),
+    ] {
+        let first = w.warned(user, role, None).await;
+        let list = &first["data"]["retentionWarnings"];
+        assert_eq!(
+            list["edges"],
+            json!([{ "node": { "person": { "id": left().0.to_string(), "firstName": "Maëlys" },
+                "lastActivity": "2024-01-10", "warnedOn": "2026-01-10",
+                "erasedOn": "2026-02-09" } }]),
+            "{first}"
+        );
+        assert_eq!(list["pageInfo"]["hasNextPage"], true);
+        let cursor = list["pageInfo"]["endCursor"].as_str().unwrap();
+        let next = w.warned(user, role, Some(cursor)).await;
+        let list = &next["data"]["retentionWarnings"];
+        assert_eq!(
+            list["edges"][0]["node"]["person"]["firstName"], "Gwenaël",
+            "{next}"
+        );
+        assert_eq!(list["pageInfo"]["hasNextPage"], false);
+    }
+    let none = w.warned(other_mediator(), StaffRole::Mediator, None).await;
+    assert_eq!(
+        none["data"]["retentionWarnings"]["edges"],
+        json!([]),
+        "{none}"
+    );
+    let forged = w
+        .warned(referent(), StaffRole::Mediator, Some("pas-un-curseur"))
+        .await;
+    assert_eq!(code(&forged).0, "BAD_USER_INPUT", "{forged}");
 
     // The referent keeps one of them; refusals first.
     let bad = w
@@ -306,10 +362,16 @@ async fn inactive_people_are_warned_then_erased_unless_extended_and_the_plan_say
         "{done}"
     );
 
-    // The day before the grace period ends: nothing to erase.
+    // The day before the grace period ends: nothing to erase. The one kept
+    // is no longer listed.
     w.on(date!(2026 - 02 - 08));
     assert_eq!(w.plan().await, Plan::default());
     assert_eq!(w.run().await, 0);
+    let listed = w.warned(referent(), StaffRole::Mediator, None).await;
+    let list = &listed["data"]["retentionWarnings"];
+    assert_eq!(list["edges"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(list["edges"][0]["node"]["person"]["firstName"], "Maëlys");
+    assert_eq!(list["pageInfo"]["hasNextPage"], false);
 
     // 30 days after the warning: the plan names the one to erase, the run
     // erases exactly them.
@@ -353,8 +415,14 @@ async fn inactive_people_are_warned_then_erased_unless_extended_and_the_plan_say
         (recorded[0].1.as_str(), recorded[0].2.as_str()),
         ("end_of_retention", "system:retention")
     );
-    // Their warning and its record went with them.
+    // Their warning and its record went with them, and the list is empty.
     assert_eq!(w.notices().await, [(kept().0, date!(2026 - 01 - 10))]);
+    let listed = w.warned(referent(), StaffRole::Mediator, None).await;
+    assert_eq!(
+        listed["data"]["retentionWarnings"]["edges"],
+        json!([]),
+        "{listed}"
+    );
     let theirs: i64 =
         sqlx::query_scalar("select count(*) from outbox where params ->> 'person_id' = $1::text")
             .bind(left().0)

@@ -210,73 +210,152 @@ struct Row {
     last_signed: Option<Date>,
 }
 
+/// Each person not erased with what the retention job weighs: their last
+/// fact, the warning given for it, their latest extension, their newest
+/// signed convention. `$1` narrows to a structure, `$2` to the people ever
+/// warned (a warning is forgotten with the person).
+///
+/// A warning counts for the period of inactivity it was given in (the
+/// same newest fact) and only when given after the latest extension:
+/// once an extension lapses, the referent is warned again.
+const STANDINGS: &str = "select p.person_id, p.structure, p.referent, t.last_activity,
+        (select max(n.warned_on) from public.retention_notices n
+          where n.person_id = p.person_id and n.last_activity = t.last_activity
+            and n.warned_on > coalesce(x.extended_at::date, '-infinity'::date))
+            as warned_on,
+        x.until as extended_until,
+        (select max(i.validated_on) from immersions.immersions i
+          where i.person_id = p.person_id) as last_signed
+ from people.people p
+ cross join lateral (
+     select coalesce(max(recorded_at), p.enrolled_on::timestamptz) as last_activity
+     from people.timeline t where t.person_id = p.person_id) t
+ left join lateral (
+     select until, extended_at from public.retention_extensions e
+     where e.person_id = p.person_id
+     order by until desc, extended_at desc limit 1) x on true
+ where not p.erased
+   and ($1::uuid is null or p.structure = $1)
+   and (not $2 or exists (select 1 from public.retention_notices w
+                          where w.person_id = p.person_id))
+ order by p.structure, p.person_id";
+
+/// Where a person stands with the retention job on a day.
+enum Standing {
+    /// Kept: active, extended, or named in a convention still kept.
+    Kept,
+    /// Inactive and not yet warned: the run warns their referent.
+    Warn,
+    /// Warned on that day, within the grace period.
+    Warned(Date),
+    /// Warned on that day, the grace period over: the run erases them.
+    Due(Date),
+}
+
+impl Row {
+    fn standing(&self, today: Date, settings: Settings) -> Standing {
+        if self.extended_until.is_some_and(|until| until >= today) {
+            return Standing::Kept;
+        }
+        // A signed convention is kept for its period from its signature
+        // (proof of the parties' commitments, accidents included), and
+        // with it the person it names: not before does inactivity erase
+        // them.
+        if self
+            .last_signed
+            .is_some_and(|signed| add_months(signed, settings.signed_convention_months) > today)
+        {
+            return Standing::Kept;
+        }
+        let last_activity = passerelle_domain::calendar::paris_date(self.last_activity);
+        if add_months(last_activity, settings.inactive_months) > today {
+            return Standing::Kept;
+        }
+        match self.warned_on {
+            None => Standing::Warn,
+            Some(on) if erasure_day(on, settings) <= today => Standing::Due(on),
+            Some(on) => Standing::Warned(on),
+        }
+    }
+
+    fn candidate(&self) -> Candidate {
+        Candidate {
+            person_id: self.person_id,
+            structure: self.structure,
+            referent: self.referent,
+            last_activity: passerelle_domain::calendar::paris_date(self.last_activity),
+            last_fact_at: self.last_activity,
+            warned_on: self.warned_on,
+        }
+    }
+}
+
+async fn standings(
+    db: impl PgExecutor<'_>,
+    structure: Option<Uuid>,
+    warned_only: bool,
+) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as(STANDINGS)
+        .bind(structure)
+        .bind(warned_only)
+        .fetch_all(db)
+        .await
+}
+
 /// Who a run on `today` would warn and erase; changes nothing.
 pub async fn plan(
     db: impl PgExecutor<'_>,
     today: Date,
     settings: Settings,
 ) -> Result<Plan, sqlx::Error> {
-    // A warning counts for the period of inactivity it was given in (the
-    // same newest fact) and only when given after the latest extension:
-    // once an extension lapses, the referent is warned again.
-    let rows: Vec<Row> = sqlx::query_as(
-        "select p.person_id, p.structure, p.referent, t.last_activity,
-                (select max(n.warned_on) from public.retention_notices n
-                  where n.person_id = p.person_id and n.last_activity = t.last_activity
-                    and n.warned_on > coalesce(x.extended_at::date, '-infinity'::date))
-                    as warned_on,
-                x.until as extended_until,
-                (select max(i.validated_on) from immersions.immersions i
-                  where i.person_id = p.person_id) as last_signed
-         from people.people p
-         cross join lateral (
-             select coalesce(max(recorded_at), p.enrolled_on::timestamptz) as last_activity
-             from people.timeline t where t.person_id = p.person_id) t
-         left join lateral (
-             select until, extended_at from public.retention_extensions e
-             where e.person_id = p.person_id
-             order by until desc, extended_at desc limit 1) x on true
-         where not p.erased
-         order by p.structure, p.person_id",
-    )
-    .fetch_all(db)
-    .await?;
     let mut plan = Plan::default();
-    for row in rows {
-        if row.extended_until.is_some_and(|until| until >= today) {
-            continue;
-        }
-        // A signed convention is kept for its period from its signature
-        // (proof of the parties' commitments, accidents included), and
-        // with it the person it names: not before does inactivity erase
-        // them.
-        if row
-            .last_signed
-            .is_some_and(|signed| add_months(signed, settings.signed_convention_months) > today)
-        {
-            continue;
-        }
-        let last_activity = passerelle_domain::calendar::paris_date(row.last_activity);
-        if add_months(last_activity, settings.inactive_months) > today {
-            continue;
-        }
-        let candidate = Candidate {
-            person_id: row.person_id,
-            structure: row.structure,
-            referent: row.referent,
-            last_activity,
-            last_fact_at: row.last_activity,
-            warned_on: row.warned_on,
-        };
-        match row.warned_on {
-            None => plan.warn.push(candidate),
-            Some(on) if on + Duration::days(settings.grace_days) <= today => {
-                plan.erase.push(candidate)
-            }
-            Some(_) => {}
+    for row in standings(db, None, false).await? {
+        match row.standing(today, settings) {
+            Standing::Warn => plan.warn.push(row.candidate()),
+            Standing::Due(_) => plan.erase.push(row.candidate()),
+            Standing::Kept | Standing::Warned(_) => {}
         }
     }
     Ok(plan)
+}
+
+/// A person of the structure whose referent was warned and whose data is
+/// erased on `erased_on` unless their retention is extended or a fact is
+/// recorded on their path (a day past: at the job's next run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warned {
+    pub person_id: Uuid,
+    pub referent: Uuid,
+    pub last_activity: Date,
+    pub warned_on: Date,
+    pub erased_on: Date,
+}
+
+/// The people of `structure` warned about on `today` and not kept since,
+/// the soonest erased first (then by id): what the retention job erases
+/// unless someone acts. Only the people ever warned are weighed.
+pub async fn warned(
+    db: impl PgExecutor<'_>,
+    structure: Uuid,
+    today: Date,
+    settings: Settings,
+) -> Result<Vec<Warned>, sqlx::Error> {
+    let mut warned: Vec<Warned> = standings(db, Some(structure), true)
+        .await?
+        .into_iter()
+        .filter_map(|row| match row.standing(today, settings) {
+            Standing::Warned(on) | Standing::Due(on) => Some(Warned {
+                person_id: row.person_id,
+                referent: row.referent,
+                last_activity: passerelle_domain::calendar::paris_date(row.last_activity),
+                warned_on: on,
+                erased_on: erasure_day(on, settings),
+            }),
+            Standing::Kept | Standing::Warn => None,
+        })
+        .collect();
+    warned.sort_by_key(|w| (w.erased_on, w.person_id));
+    Ok(warned)
 }
 
 /// The day a person warned on `warned_on` is erased, if nothing changes.
@@ -421,6 +500,8 @@ pub struct Extension {
     /// Kept until this day, inclusive.
     pub until: Date,
     pub reason: String,
+    /// The staff member who decided it.
+    pub extended_by: Uuid,
     pub extended_at: OffsetDateTime,
 }
 
@@ -434,7 +515,7 @@ pub async fn extensions(
     person: Uuid,
 ) -> Result<Vec<Extension>, sqlx::Error> {
     sqlx::query_as(
-        "select until, reason, extended_at from public.retention_extensions
+        "select until, reason, extended_by, extended_at from public.retention_extensions
          where person_id = $1 order by extended_at desc, id desc limit $2",
     )
     .bind(person)

@@ -17,6 +17,7 @@ use crate::answer::{Code, Day, Paged, PersonName, read_or_return};
 use crate::page::{
     FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, list_pager,
 };
+use crate::path_steps::Line;
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -148,6 +149,11 @@ struct PersonTemplate {
     /// Their project, version after version: when, the jobs, what changed
     /// and why, its contracts, mobility and constraints.
     versions: Vec<(String, String, String, Vec<String>)>,
+    /// Their job inquiries, meetings with peers and mentorships, oldest
+    /// first.
+    inquiries: Vec<Line>,
+    meetings: Vec<Line>,
+    mentorships: Vec<Line>,
     /// Whether they give a consent, and withdraw one, from here: the
     /// policy's to say (`Person.viewerMay`).
     may_give: bool,
@@ -161,6 +167,8 @@ struct OwnRecord {
     exited_on: Option<Day>,
     situation: Option<(String, String)>,
     versions: Vec<(String, String, String, Vec<String>)>,
+    /// Inquiries, meetings, mentorships.
+    steps: (Vec<Line>, Vec<Line>, Vec<Line>),
     may_give: bool,
     may_withdraw: bool,
 }
@@ -219,8 +227,9 @@ impl Page {
                     "query($p: ID!) { consentTexts { purpose title body version }
                     person(id: $p) { exitedOn consentRecords { purpose given }
                         viewerMay { giveConsent withdrawConsent }
-                        situation { statedOn words } projectVersions { ...Version } } }",
+                        situation { statedOn words } projectVersions { ...Version } ...Steps } }",
                     crate::project::VERSION_FRAGMENT,
+                    crate::path_steps::STEPS_FRAGMENT,
                 ]
                 .concat(),
                 json!({ "p": me }),
@@ -247,6 +256,8 @@ impl Page {
             viewer_may: ViewerMay,
             situation: Option<crate::situation::Situation>,
             project_versions: Vec<crate::project::ProjectVersion>,
+            #[serde(flatten)]
+            steps: crate::path_steps::Steps,
         }
         #[derive(Deserialize)]
         struct Record {
@@ -282,6 +293,7 @@ impl Page {
                 .into_iter()
                 .map(crate::project::ProjectVersion::shown)
                 .collect(),
+            steps: own.steps.lines(),
             may_give: own.viewer_may.give_consent,
             may_withdraw: own.viewer_may.withdraw_consent,
         })
@@ -712,6 +724,9 @@ pub(crate) async fn home(
             ended: own.exited_on.map(Day::french),
             situation: own.situation,
             versions: own.versions,
+            inquiries: own.steps.0,
+            meetings: own.steps.1,
+            mentorships: own.steps.2,
             may_give: own.may_give,
             may_withdraw: own.may_withdraw,
         }

@@ -42,11 +42,13 @@ mod need;
 mod needs;
 mod own_space;
 mod page;
+mod path_steps;
 mod people;
 mod person_exit;
 mod project;
 mod renewal;
 mod retention;
+mod retention_warnings;
 mod situation;
 mod testimonies;
 mod visit;
@@ -127,6 +129,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/people", get(people::list).post(people::enrol))
         .route("/people/nouvelle", get(people::enrol_form))
         .route("/people/recherche", post(people::search))
+        .route("/people/effacements-a-venir", get(retention_warnings::list))
         .route("/people/{id}", get(people::file))
         .route("/people/{id}/projet", post(people::readjust))
         .route("/people/{id}/premier-projet", post(people::state))

@@ -23,6 +23,7 @@ use crate::page::{
     Fields, FormState, ListQuery, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, encode, given,
     list_href, message, parse_date,
 };
+use crate::path_steps::{Line, STEPS_FRAGMENT, Steps};
 use crate::person_exit::Member;
 use crate::project::{ProjectVersion, VERSION_FRAGMENT};
 
@@ -381,13 +382,6 @@ fn ranked_href(id: &str, form: &str, key: &str, rank: usize, after: Option<&str>
     )
 }
 
-/// One entry of a section of the file: when, what, and details.
-struct Line {
-    when: String,
-    what: String,
-    details: Vec<String>,
-}
-
 #[derive(Deserialize)]
 struct PersonAnswer {
     person: Option<PersonFile>,
@@ -412,9 +406,8 @@ struct PersonFile {
     project_versions: Vec<ProjectVersion>,
     timeline_events: Paged<Fact>,
     situation: Option<crate::situation::Situation>,
-    job_inquiries: Vec<JobInquiry>,
-    peer_meetings: Vec<PeerMeeting>,
-    mentorships: Vec<Mentorship>,
+    #[serde(flatten)]
+    steps: Steps,
     consent_records: Vec<crate::consents::ConsentRecord>,
     disability_recognition: Option<crate::disability::Recognition>,
     matching_needs: Paged<NeedMatch>,
@@ -615,88 +608,9 @@ fn mentor_leads(id: &str, mentors: Vec<PossibleMentor>, after: Option<&str>) -> 
         .collect()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JobInquiry {
-    id: String,
-    held_on: Day,
-    rome_code: String,
-    with_whom: String,
-    learned: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PeerMeeting {
-    id: String,
-    held_on: Day,
-    peer: String,
-    rome_codes: Vec<String>,
-    takeaways: Option<String>,
-    testimony_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Mentorship {
-    id: String,
-    started_on: Day,
-    ended_on: Option<Day>,
-    mentor: Option<String>,
-    mentor_job: Option<String>,
-    end_reason: Option<String>,
-}
-
-/// The file's sections below the project, from the API's answer.
-fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) {
-    let inquiries = std::mem::take(&mut p.job_inquiries)
-        .into_iter()
-        .map(|i| Line {
-            when: i.held_on.french(),
-            what: fr::rome(&i.rome_code),
-            details: std::iter::once(format!("Avec : {}", i.with_whom))
-                .chain(i.learned.map(|l| format!("Ce qui en ressort : {l}")))
-                .collect(),
-        })
-        .collect();
-    let meetings = std::mem::take(&mut p.peer_meetings)
-        .into_iter()
-        .map(|m| Line {
-            when: m.held_on.french(),
-            what: m.peer,
-            details: std::iter::once(
-                m.rome_codes
-                    .iter()
-                    .map(|c| fr::rome(c))
-                    .collect::<Vec<_>>()
-                    .join(" ; "),
-            )
-            .filter(|jobs| !jobs.is_empty())
-            .chain(
-                m.testimony_id
-                    .map(|_| "Venue d'un témoignage de son parcours".to_owned()),
-            )
-            .chain(m.takeaways.map(|t| format!("Ce qui en ressort : {t}")))
-            .collect(),
-        })
-        .collect();
-    let mentorships = std::mem::take(&mut p.mentorships)
-        .into_iter()
-        .map(|m| Line {
-            when: match m.ended_on {
-                Some(end) => format!("Du {} au {}", m.started_on.french(), end.french()),
-                None => format!("Depuis le {}", m.started_on.french()),
-            },
-            what: m.mentor.unwrap_or_else(|| "(effacé)".to_owned()),
-            details: m
-                .mentor_job
-                .map(|j| format!("Métier : {}", fr::rome(&j)))
-                .into_iter()
-                .chain(m.end_reason.map(|r| format!("Fin : {r}")))
-                .collect(),
-        })
-        .collect();
-    let consents = std::mem::take(&mut p.consent_records)
+/// The file's consents, from the API's answer.
+fn consents(p: &mut PersonFile) -> Vec<Line> {
+    std::mem::take(&mut p.consent_records)
         .into_iter()
         .map(|c| Line {
             when: c.on.french(),
@@ -718,8 +632,7 @@ fn sections(p: &mut PersonFile) -> (Vec<Line>, Vec<Line>, Vec<Line>, Vec<Line>) 
                 }))
                 .collect(),
         })
-        .collect();
-    (inquiries, meetings, mentorships, consents)
+        .collect()
 }
 
 /// The end of their accompaniment, as the API gives it.
@@ -811,7 +724,7 @@ fn immersions_listed(immersions: &[PersonImmersion]) -> Vec<(String, String)> {
 /// job inquiry, peer meeting and mentorship recorded, and each immersion
 /// with feedback, as `KIND:id` with a French label and its dates.
 fn causes(p: &PersonFile, immersions: &[PersonImmersion]) -> Vec<(String, String)> {
-    let inquiries = p.job_inquiries.iter().map(|i| {
+    let inquiries = p.steps.job_inquiries.iter().map(|i| {
         (
             format!("JOB_INQUIRY:{}", i.id),
             format!(
@@ -822,7 +735,7 @@ fn causes(p: &PersonFile, immersions: &[PersonImmersion]) -> Vec<(String, String
             ),
         )
     });
-    let meetings = p.peer_meetings.iter().map(|m| {
+    let meetings = p.steps.peer_meetings.iter().map(|m| {
         (
             format!("PEER_MEETING:{}", m.id),
             format!(
@@ -832,7 +745,7 @@ fn causes(p: &PersonFile, immersions: &[PersonImmersion]) -> Vec<(String, String
             ),
         )
     });
-    let mentorships = p.mentorships.iter().map(|m| {
+    let mentorships = p.steps.mentorships.iter().map(|m| {
         let when = match m.ended_on {
             Some(end) => passerelle_domain::fr::range(m.started_on.0, end.0),
             None => format!("depuis le {}", m.started_on.french()),
@@ -890,9 +803,7 @@ impl Page {
                     timelineEvents(first: $pathFirst, after: $pathAfter) {
                         edges { node { eventType recordedAt } } pageInfo { endCursor hasNextPage } }
                     situation { statedOn words recorded { by } }
-                    jobInquiries { id heldOn romeCode withWhom learned }
-                    peerMeetings { id heldOn peer romeCodes takeaways testimonyId }
-                    mentorships { id startedOn endedOn mentor mentorJob endReason }
+                    ...Steps
                     consentRecords { purpose given on textVersion signedForm proof }
                     disabilityRecognition { recognised recordedOn }
                     matchingNeeds(first: 5) { edges { node { needId employerId employerName activities
@@ -904,6 +815,7 @@ impl Page {
                     possibleMentors(first: 5) { edges { node { name mentorJob romeMatch } }
                         pageInfo { endCursor hasNextPage } } } }",
                     VERSION_FRAGMENT,
+                    STEPS_FRAGMENT,
                 ]
                 .concat();
         let read = |path_after: Option<&str>| {
@@ -934,6 +846,7 @@ impl Page {
         let causes = causes(&p, &immersions);
         let immersions = immersions_listed(&immersions);
         let running = p
+            .steps
             .mentorships
             .iter()
             .filter(|m| m.ended_on.is_none())
@@ -942,7 +855,8 @@ impl Page {
                 (m.id.clone(), mentor.to_owned())
             })
             .collect();
-        let (inquiries, meetings, mentorships, consents) = sections(&mut p);
+        let (inquiries, meetings, mentorships) = p.steps.lines();
+        let consents = consents(&mut p);
         let leads = leads(id, &mut p);
         let situation = p.situation.map(|s| {
             let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
@@ -991,20 +905,9 @@ impl Page {
                 .collect();
             (e.exited_on.french(), e.reason.french(), details)
         });
-        let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
-        let referent = if me.as_deref() == Some(p.referent_id.as_str()) {
-            "Vous".to_owned()
-        } else {
-            // Its name for the managers, who read the team; a colleague
-            // for anyone else.
-            let team = match self.team().await {
-                Ok(team) => team,
-                Err(page) => return *page,
-            };
-            team.into_iter()
-                .find(|m| m.id == p.referent_id)
-                .map(|m| m.name)
-                .unwrap_or_else(|| "Un autre membre de l'équipe".to_owned())
+        let referent = match self.colleagues().await {
+            Ok(colleagues) => colleagues.name(&p.referent_id),
+            Err(page) => return *page,
         };
         let file = format!("/people/{}", encode(id));
         let timeline_pager = Pager {

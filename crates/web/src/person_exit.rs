@@ -199,6 +199,36 @@ impl Page {
         }
         Ok(all)
     }
+
+    /// How the page names members of the staff: the viewer, and, for the
+    /// managers, who read the team, each by name.
+    pub(crate) async fn colleagues(&self) -> Result<Colleagues, Box<Response>> {
+        Ok(Colleagues {
+            me: self.viewer.user.as_ref().map(|u| u.user_id.to_string()),
+            team: self.team().await?,
+        })
+    }
+}
+
+/// The staff members a page can name (see [`Page::colleagues`]).
+pub(crate) struct Colleagues {
+    me: Option<String>,
+    team: Vec<Member>,
+}
+
+impl Colleagues {
+    /// « Vous » for the viewer, a name from the team, or a colleague whose
+    /// name the viewer does not read.
+    pub(crate) fn name(&self, id: &str) -> String {
+        if self.me.as_deref() == Some(id) {
+            return "Vous".to_owned();
+        }
+        self.team
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| "Un autre membre de l'équipe".to_owned())
+    }
 }
 
 #[derive(Template)]

@@ -26,8 +26,9 @@ struct RetentionTemplate {
     nav: Nav,
     id: String,
     name: String,
-    /// Until when, why, and the day it was decided; the newest first.
-    extensions: Vec<(String, String, String)>,
+    /// Until when, why, the day it was decided and by whom; the newest
+    /// first.
+    extensions: Vec<(String, String, String, String)>,
     /// The form, for those who may keep the data longer.
     may_extend: bool,
     months: Vec<(String, String)>,
@@ -39,6 +40,7 @@ struct RetentionTemplate {
 struct Extension {
     until: Day,
     reason: String,
+    extended_by: String,
     extended_at: Day,
 }
 
@@ -67,13 +69,17 @@ impl Page {
         let out = self
             .run(
                 "query($p: ID!) { person(id: $p) { firstName lastName mayExtendRetention
-                    retentionExtensions { until reason extendedAt } } }",
+                    retentionExtensions { until reason extendedBy extendedAt } } }",
                 json!({ "p": id }),
             )
             .await;
         let answer: Answer = read_or_return!(out);
         let Some(person) = answer.person else {
             return person_not_found();
+        };
+        let colleagues = match self.colleagues().await {
+            Ok(colleagues) => colleagues,
+            Err(page) => return *page,
         };
         let body = RetentionTemplate {
             nav: self.nav(notice),
@@ -82,7 +88,10 @@ impl Page {
             extensions: person
                 .retention_extensions
                 .into_iter()
-                .map(|e| (e.until.french(), e.reason, e.extended_at.french()))
+                .map(|e| {
+                    let by = colleagues.name(&e.extended_by);
+                    (e.until.french(), e.reason, e.extended_at.french(), by)
+                })
                 .collect(),
             may_extend: person.may_extend_retention,
             months: (1..=MAX_EXTENSION_MONTHS)

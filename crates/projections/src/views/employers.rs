@@ -560,21 +560,6 @@ pub async fn visit(
     .await
 }
 
-pub async fn visits_of(
-    db: impl PgExecutor<'_>,
-    employers: &[uuid::Uuid],
-) -> Result<Vec<VisitRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select visit_id, employer_id, visited_on, mediator, structure, purpose, observations,
-                next_step
-         from employers.visits where employer_id = any($1)
-         order by visited_on desc, visit_id",
-    )
-    .bind(employers)
-    .fetch_all(db)
-    .await
-}
-
 /// A page of the visits of several employers, each its own page: newest
 /// first, then by id, after the key `(visited_on, visit_id)` when given,
 /// `limit` rows at most per employer. One query for a page of employers.

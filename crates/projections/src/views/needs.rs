@@ -333,20 +333,6 @@ pub async fn get(db: impl PgExecutor<'_>, need: NeedId) -> Result<Option<NeedRow
     .await
 }
 
-/// The needs of several employers, newest first: one query for a page.
-pub async fn of_employers(
-    db: impl PgExecutor<'_>,
-    employers: &[uuid::Uuid],
-) -> Result<Vec<NeedRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {NEED_COLUMNS} from needs.needs where employer_id = any($1)
-         order by surfaced_on desc, need_id"
-    )))
-    .bind(employers)
-    .fetch_all(db)
-    .await
-}
-
 /// A page of the needs of several employers, each its own page: newest
 /// first, then by id, after the key `(surfaced_on, need_id)` when given,
 /// `limit` rows at most per employer. One query for a page of employers.

@@ -1,0 +1,107 @@
+//! The erasures to come (`/people/effacements-a-venir`): the people of the
+//! structure whose referent was warned that their data will be erased for
+//! inactivity, the soonest first, a page at a time (`retentionWarnings`):
+//! every one for a manager or an admin, her own people for a mediator. Each
+//! leads to the person's retention page, where it is extended with a
+//! reason.
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::answer::{Day, Paged, PersonName, read_or_return};
+use crate::page::{Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href};
+
+/// Where the page starts, as its URL gives it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WarningsQuery {
+    /// The cursor the page starts after (a day and an id: no name).
+    #[serde(default)]
+    apres: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Warning {
+    person: Listed,
+    last_activity: Day,
+    warned_on: Day,
+    erased_on: Day,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    id: String,
+    #[serde(flatten)]
+    name: PersonName,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer {
+    retention_warnings: Paged<Warning>,
+}
+
+#[derive(Template)]
+#[template(path = "retention_warnings.html")]
+struct WarningsTemplate {
+    nav: Nav,
+    /// The person's retention page, her name, the day of her erasure, the
+    /// day of her last fact, the day her referent was warned.
+    warnings: Vec<(String, String, String, String, String)>,
+    pager: Pager,
+}
+
+const PATH: &str = "/people/effacements-a-venir";
+
+pub(crate) async fn list(page: Page, Query(mut q): Query<WarningsQuery>) -> Response {
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    let mut notice = None;
+    let read = |q: &WarningsQuery| {
+        page.run(
+            "query($first: Int!, $after: String) {
+                retentionWarnings(first: $first, after: $after) {
+                    edges { node { person { id firstName lastName } lastActivity warnedOn
+                        erasedOn } }
+                    pageInfo { endCursor hasNextPage } } }",
+            json!({ "first": PAGE_SIZE, "after": given(&q.apres) }),
+        )
+    };
+    let mut out = read(&q).await;
+    // A page's link no longer valid: the list from its start, saying so.
+    if out.bad_cursor() {
+        q.apres.clear();
+        notice = Some(STALE_PAGE.to_owned());
+        out = read(&q).await;
+    }
+    let answer: Answer = read_or_return!(out);
+    let (rows, next) = answer.retention_warnings.split();
+    let warnings = rows
+        .into_iter()
+        .map(|w| {
+            (
+                format!("/people/{}/conservation", w.person.id),
+                w.person.name.full(),
+                w.erased_on.french(),
+                w.last_activity.french(),
+                w.warned_on.french(),
+            )
+        })
+        .collect();
+    let pager = Pager {
+        next: next.map(|cursor| list_href(PATH, &[("apres", &cursor)])),
+        first: given(&q.apres).map(|_| PATH.to_owned()),
+    };
+    let body = WarningsTemplate {
+        nav: page.nav(notice),
+        warnings,
+        pager,
+    }
+    .render();
+    page.render(StatusCode::OK, body)
+}
