@@ -7184,6 +7184,55 @@ async fn the_days_of_each_step_and_the_register_of_erasures_on_their_pages() {
     assert!(page.contains("À la demande de la personne"), "{page}");
     browser.audit("registre des effacements").await;
     browser.screenshot("registre-des-effacements").await;
+
+    // Another person silent for 25 months, her referent warned 5 days ago:
+    // listed among the erasures to come, whence her retention is extended.
+    let silent = enroll(&server, &staff, None).await;
+    let silent = silent.as_str().unwrap();
+    sqlx::query(
+        "update people.timeline set recorded_at = recorded_at - interval '25 months'
+         where person_id = $1::uuid",
+    )
+    .bind(silent)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into retention_notices (person_id, structure_id, last_activity, warned_on, referent)
+         select p.person_id, p.structure, max(t.recorded_at), current_date - 5, p.referent
+         from people.people p join people.timeline t using (person_id)
+         where p.person_id = $1::uuid group by p.person_id, p.structure, p.referent",
+    )
+    .bind(silent)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    browser.goto(&format!("{base}/administration")).await;
+    browser.click("a[href='/people/effacements-a-venir']").await;
+    let page = browser.body().await;
+    assert!(page.contains("Effacements à venir"), "{page}");
+    assert!(page.contains("effacement le "), "{page}");
+    browser.audit("effacements à venir").await;
+    browser.screenshot("effacements-a-venir").await;
+    browser
+        .click(&format!("a[href='/people/{silent}/conservation']"))
+        .await;
+    browser
+        .fill("#reason", "Une formation commence en septembre")
+        .await;
+    browser
+        .click(&format!(
+            "form[action='/people/{silent}/conservation'] button"
+        ))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("par : Vous"), "{page}");
+    browser.audit("conservation prolongée, par qui").await;
+    browser
+        .goto(&format!("{base}/people/effacements-a-venir"))
+        .await;
+    let page = browser.body().await;
+    assert!(page.contains("Aucun effacement à venir."), "{page}");
     browser.close().await;
     assert!(server.terminate().success());
 }
