@@ -199,7 +199,8 @@ pub(crate) fn api_over(
         small_cell_threshold: config.dashboards.small_cell_threshold,
         throttle: Arc::new(passerelle_graphql::Throttle::new(config.api.throttle())),
         sessions: passerelle_graphql::Sessions::default(),
-        retention: config.retention.settings(),
+        retention: (config.retention.enabled && !config.schedules.retention.trim().is_empty())
+            .then(|| config.retention.settings()),
     };
     if config.api.magic_links_in_log {
         tracing::warn!(

@@ -7226,7 +7226,7 @@ async fn the_days_of_each_step_and_the_register_of_erasures_on_their_pages() {
         ))
         .await;
     let page = browser.body().await;
-    assert!(page.contains("par : Vous"), "{page}");
+    assert!(page.contains("par vous"), "{page}");
     browser.audit("conservation prolongée, par qui").await;
     browser
         .goto(&format!("{base}/people/effacements-a-venir"))

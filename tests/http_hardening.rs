@@ -1421,7 +1421,7 @@ async fn a_referent_keeps_a_persons_data_longer_from_her_file() {
         "{html}"
     );
     assert!(html.contains(&format!("Jusqu'au {until}")), "{html}");
-    assert!(html.contains("par : Vous<br>"), "{html}");
+    assert!(html.contains("par vous<br>"), "{html}");
     assert!(
         html.contains("Motif : Une formation commence en septembre"),
         "{html}"
@@ -1451,7 +1451,7 @@ async fn a_referent_keeps_a_persons_data_longer_from_her_file() {
         "{html}"
     );
     assert!(
-        html.contains("par : Un autre membre de l'équipe<br>"),
+        html.contains("par un autre membre de l'équipe<br>"),
         "{html}"
     );
     assert!(

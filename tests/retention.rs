@@ -144,7 +144,7 @@ async fn the_plan_lists_by_id_whom_the_next_run_warns_and_erases_and_changes_not
     let erased_on = warned_on + time::Duration::days(30);
     assert!(
         html.contains(&format!(
-            "effacement le {}",
+            "effacement au prochain passage de la conservation des données (prévu le {})",
             passerelle_domain::fr::date(erased_on)
         )),
         "{html}"

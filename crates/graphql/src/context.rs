@@ -32,8 +32,8 @@ pub struct Gateway {
     /// Staff sessions looked up lately (see [`viewer_of_request`]).
     pub sessions: Sessions,
     /// The retention job's periods, for the day it erases a person warned
-    /// about (`retentionWarnings`).
-    pub retention: passerelle_notify::retention::Settings,
+    /// about (`retentionWarnings`); none while the job is off.
+    pub retention: Option<passerelle_notify::retention::Settings>,
 }
 
 /// How long a staff session looked up is taken as it was by a command

@@ -27,8 +27,8 @@ use crate::contact_record;
 use crate::context::{actor, gateway, meta, new_id, staff, user_of};
 use crate::error::{self, on_field};
 use crate::input::{
-    MOST_PER_PAGE, after as after_key, cursor, label, optional_text, page_size, parse_id,
-    rome_codes, text,
+    MOST_PER_PAGE, after as after_key, cursor, dated_cursor, dated_key, label, optional_text,
+    page_size, parse_id, rome_codes, text,
 };
 use crate::kinds::stored;
 use crate::loaders::{ContactsOf, Lists, NeedPageOf, VisitPageOf};
@@ -269,19 +269,6 @@ impl Employer {
             .map(Need)
             .collect())
     }
-}
-
-/// The cursor of a row listed newest first by a day, then by id.
-fn dated_cursor(day: Date, id: Uuid) -> String {
-    cursor(&[&day.to_string(), &id.to_string()])
-}
-
-/// The key an `after` cursor of `dated_cursor` holds.
-fn dated_key(after: Option<String>) -> Result<Option<(Date, Uuid)>> {
-    let day = time::macros::format_description!("[year]-[month]-[day]");
-    after_key(after, 2, |key| {
-        Some((Date::parse(&key[0], day).ok()?, key[1].parse().ok()?))
-    })
 }
 
 #[derive(SimpleObject, Debug)]

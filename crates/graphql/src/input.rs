@@ -96,6 +96,20 @@ pub(crate) fn rome_codes(field: &'static str, codes: &[String]) -> Result<Vec<Ro
 }
 
 /// The key an `after` cursor holds, of `parts` parts, as `key` reads it.
+/// The cursor of a row listed by a day, then by id (a visit, a need, a
+/// person by the day of her erasure): no name in it.
+pub(crate) fn dated_cursor(day: time::Date, id: uuid::Uuid) -> String {
+    cursor(&[&day.to_string(), &id.to_string()])
+}
+
+/// The key an `after` cursor of [`dated_cursor`] holds.
+pub(crate) fn dated_key(after: Option<String>) -> Result<Option<(time::Date, uuid::Uuid)>> {
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    self::after(after, 2, |key| {
+        Some((time::Date::parse(&key[0], day).ok()?, key[1].parse().ok()?))
+    })
+}
+
 pub(crate) fn after<K>(
     after: Option<String>,
     parts: usize,

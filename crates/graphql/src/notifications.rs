@@ -117,8 +117,6 @@ pub struct JobRun {
     pub error: Option<String>,
 }
 
-const MAX_PAGE: i64 = 100;
-
 #[derive(Default, Debug)]
 pub struct NotificationQuery;
 
@@ -202,7 +200,7 @@ impl NotificationQuery {
                 state: filter.state,
                 before,
             },
-            first.clamp(1, MAX_PAGE),
+            first.clamp(1, crate::input::MOST_PER_PAGE),
         )
         .await
         .map_err(error::db)?;
@@ -289,10 +287,13 @@ impl NotificationQuery {
             return Err(error::forbidden());
         }
         let gw = gateway(ctx);
-        let runs =
-            passerelle_notify::schedule::runs(&gw.pool, job.as_deref(), first.clamp(1, MAX_PAGE))
-                .await
-                .map_err(error::db)?;
+        let runs = passerelle_notify::schedule::runs(
+            &gw.pool,
+            job.as_deref(),
+            first.clamp(1, crate::input::MOST_PER_PAGE),
+        )
+        .await
+        .map_err(error::db)?;
         Ok(runs.into_iter().map(job_run).collect())
     }
 }

@@ -5,7 +5,7 @@ use async_graphql::SimpleObject;
 use passerelle_app::Recorded;
 use time::OffsetDateTime;
 
-#[derive(SimpleObject, Debug)]
+#[derive(SimpleObject, Debug, Default)]
 pub struct PageInfo {
     pub has_next_page: bool,
     pub end_cursor: Option<String>,

@@ -10,13 +10,12 @@ use passerelle_domain::person::ErasureReason;
 use passerelle_domain::values::{PersonId, StructureId, UserId, add_months};
 use passerelle_domain::{DomainError, Rule};
 use passerelle_projections::views::people;
-use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::context::{gateway, staff, user_of};
 use crate::error::{self, on_field};
-use crate::input::{after as after_key, cursor, page_size, parse_id, text};
+use crate::input::{dated_cursor, dated_key, page_size, parse_id, text};
 use crate::people::Person;
 use crate::primitives::{PageInfo, page};
 
@@ -213,9 +212,10 @@ pub struct RetentionWarning {
     /// The day her referent was warned.
     pub warned_on: Date,
     /// The day her data is erased unless her retention is extended
-    /// (`personRetentionExtend`) or a fact is recorded on her path; a day
-    /// past means the retention job's next run.
+    /// (`personRetentionExtend`) or a fact is recorded on her path.
     pub erased_on: Date,
+    /// Whether that day has come: the retention job's next run erases her.
+    pub due: bool,
 }
 
 #[derive(SimpleObject, Debug)]
@@ -238,7 +238,8 @@ impl RetentionQuery {
     /// The people of the viewer's structure whose data the retention job
     /// erases soon, the soonest first: to a manager or an admin every one,
     /// to a mediator those she is the referent of (who may extend their
-    /// retention, `policy::extends_retention`). The cursor names no one.
+    /// retention, `policy::extends_retention`); none while the job is off.
+    /// The cursor names no one.
     async fn retention_warnings(
         &self,
         ctx: &Context<'_>,
@@ -247,50 +248,53 @@ impl RetentionQuery {
     ) -> Result<RetentionWarningConnection> {
         let actor = staff(ctx)?;
         let limit = page_size(first)?;
-        let after = after_key(after, 2, |key| {
-            Some((
-                Date::parse(&key[0], format_description!("[year]-[month]-[day]")).ok()?,
-                key[1].parse::<Uuid>().ok()?,
-            ))
-        })?;
+        let after = dated_key(after)?;
         let gw = gateway(ctx);
+        let Some(settings) = gw.retention else {
+            return Ok(RetentionWarningConnection {
+                edges: Vec::new(),
+                page_info: PageInfo::default(),
+            });
+        };
         let today = gw.handler.clock().today();
-        let warned =
-            passerelle_notify::retention::warned(&gw.pool, actor.structure.0, today, gw.retention)
-                .await
-                .map_err(error::db)?;
-        let mut rows = Vec::new();
-        for w in warned {
-            if after.is_some_and(|key| (w.erased_on, w.person_id) <= key)
-                || !policy::extends_retention(&actor, UserId(w.referent))
-            {
-                continue;
-            }
-            if rows.len() as i64 > limit {
-                break;
-            }
-            let Some(person) = people::get(&gw.pool, PersonId(w.person_id))
+        let warned: Vec<_> =
+            passerelle_notify::retention::warned(&gw.pool, actor.structure.0, today, settings)
                 .await
                 .map_err(error::db)?
-            else {
-                continue;
-            };
-            rows.push((w, person));
-        }
-        let (edges, page_info) = page(
-            rows,
+                .into_iter()
+                .filter(|w| after.is_none_or(|key| (w.erased_on, w.person_id) > key))
+                .filter(|w| policy::extends_retention(&actor, UserId(w.referent)))
+                .take(usize::try_from(limit + 1).unwrap_or(usize::MAX))
+                .collect();
+        let (warned, page_info) = page(
+            warned,
             limit,
-            |(w, _)| cursor(&[&w.erased_on.to_string(), &w.person_id.to_string()]),
-            |cursor, (w, person)| RetentionWarningEdge {
-                cursor,
-                node: RetentionWarning {
-                    person: Person::from(person),
-                    last_activity: w.last_activity,
-                    warned_on: w.warned_on,
-                    erased_on: w.erased_on,
-                },
-            },
+            |w| dated_cursor(w.erased_on, w.person_id),
+            |cursor, w| (cursor, w),
         );
+        let ids: Vec<Uuid> = warned.iter().map(|(_, w)| w.person_id).collect();
+        let mut people: std::collections::HashMap<Uuid, _> = people::get_many(&gw.pool, &ids)
+            .await
+            .map_err(error::db)?
+            .into_iter()
+            .map(|row| (row.person_id, row))
+            .collect();
+        let edges = warned
+            .into_iter()
+            .filter_map(|(cursor, w)| {
+                let person = people.remove(&w.person_id)?;
+                Some(RetentionWarningEdge {
+                    cursor,
+                    node: RetentionWarning {
+                        person: Person::from(person),
+                        last_activity: w.last_activity,
+                        warned_on: w.warned_on,
+                        due: w.erased_on <= today,
+                        erased_on: w.erased_on,
+                    },
+                })
+            })
+            .collect();
         Ok(RetentionWarningConnection { edges, page_info })
     }
 }

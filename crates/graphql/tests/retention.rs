@@ -201,7 +201,7 @@ impl World {
             .execute(prepare(
                 async_graphql::Request::new(
                     "query($after: String) { retentionWarnings(first: 1, after: $after) {
-                        edges { node { person { id firstName } lastActivity warnedOn erasedOn } }
+                        edges { node { person { id firstName } lastActivity warnedOn erasedOn due } }
                         pageInfo { endCursor hasNextPage } } }",
                 )
                 .variables(async_graphql::Variables::from_json(
@@ -310,7 +310,7 @@ async fn inactive_people_are_warned_then_erased_unless_extended_and_the_plan_say
             list["edges"],
             json!([{ "node": { "person": { "id": left().0.to_string(), "firstName": "Maëlys" },
                 "lastActivity": "2024-01-10", "warnedOn": "2026-01-10",
-                "erasedOn": "2026-02-09" } }]),
+                "erasedOn": "2026-02-09", "due": false } }]),
             "{first}"
         );
         assert_eq!(list["pageInfo"]["hasNextPage"], true);

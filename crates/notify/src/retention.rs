@@ -344,13 +344,16 @@ pub async fn warned(
         .await?
         .into_iter()
         .filter_map(|row| match row.standing(today, settings) {
-            Standing::Warned(on) | Standing::Due(on) => Some(Warned {
-                person_id: row.person_id,
-                referent: row.referent,
-                last_activity: passerelle_domain::calendar::paris_date(row.last_activity),
-                warned_on: on,
-                erased_on: erasure_day(on, settings),
-            }),
+            Standing::Warned(on) | Standing::Due(on) => {
+                let c = row.candidate();
+                Some(Warned {
+                    person_id: c.person_id,
+                    referent: c.referent,
+                    last_activity: c.last_activity,
+                    warned_on: on,
+                    erased_on: erasure_day(on, settings),
+                })
+            }
             Standing::Kept | Standing::Warn => None,
         })
         .collect();

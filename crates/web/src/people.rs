@@ -905,7 +905,7 @@ impl Page {
                 .collect();
             (e.exited_on.french(), e.reason.french(), details)
         });
-        let referent = match self.colleagues().await {
+        let referent = match self.colleagues(&[&p.referent_id]).await {
             Ok(colleagues) => colleagues.name(&p.referent_id),
             Err(page) => return *page,
         };

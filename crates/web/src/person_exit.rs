@@ -200,13 +200,17 @@ impl Page {
         Ok(all)
     }
 
-    /// How the page names members of the staff: the viewer, and, for the
-    /// managers, who read the team, each by name.
-    pub(crate) async fn colleagues(&self) -> Result<Colleagues, Box<Response>> {
-        Ok(Colleagues {
-            me: self.viewer.user.as_ref().map(|u| u.user_id.to_string()),
-            team: self.team().await?,
-        })
+    /// How the page names the members of the staff `named`: the viewer,
+    /// and, for the managers, who read the team, each by name (the team is
+    /// read only when one of them is not the viewer).
+    pub(crate) async fn colleagues(&self, named: &[&str]) -> Result<Colleagues, Box<Response>> {
+        let me = self.viewer.user.as_ref().map(|u| u.user_id.to_string());
+        let team = if named.iter().all(|id| me.as_deref() == Some(*id)) {
+            Vec::new()
+        } else {
+            self.team().await?
+        };
+        Ok(Colleagues { me, team })
     }
 }
 
@@ -217,17 +221,38 @@ pub(crate) struct Colleagues {
 }
 
 impl Colleagues {
-    /// « Vous » for the viewer, a name from the team, or a colleague whose
-    /// name the viewer does not read.
-    pub(crate) fn name(&self, id: &str) -> String {
+    /// The viewer, a member of the team by name, or a colleague whose name
+    /// the viewer does not read.
+    fn named(&self, id: &str) -> Option<Option<&str>> {
         if self.me.as_deref() == Some(id) {
-            return "Vous".to_owned();
+            return None;
         }
-        self.team
-            .iter()
-            .find(|m| m.id == id)
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| "Un autre membre de l'équipe".to_owned())
+        Some(
+            self.team
+                .iter()
+                .find(|m| m.id == id)
+                .map(|m| m.name.as_str()),
+        )
+    }
+
+    /// As a line of its own: « Vous », a name, « Un autre membre de
+    /// l'équipe ».
+    pub(crate) fn name(&self, id: &str) -> String {
+        match self.named(id) {
+            None => "Vous".to_owned(),
+            Some(Some(name)) => name.to_owned(),
+            Some(None) => "Un autre membre de l'équipe".to_owned(),
+        }
+    }
+
+    /// Within a sentence, after « par » : « vous », a name, « un autre
+    /// membre de l'équipe ».
+    pub(crate) fn by(&self, id: &str) -> String {
+        match self.named(id) {
+            None => "vous".to_owned(),
+            Some(Some(name)) => name.to_owned(),
+            Some(None) => "un autre membre de l'équipe".to_owned(),
+        }
     }
 }
 

@@ -77,7 +77,12 @@ impl Page {
         let Some(person) = answer.person else {
             return person_not_found();
         };
-        let colleagues = match self.colleagues().await {
+        let authors: Vec<&str> = person
+            .retention_extensions
+            .iter()
+            .map(|e| e.extended_by.as_str())
+            .collect();
+        let colleagues = match self.colleagues(&authors).await {
             Ok(colleagues) => colleagues,
             Err(page) => return *page,
         };
@@ -89,7 +94,7 @@ impl Page {
                 .retention_extensions
                 .into_iter()
                 .map(|e| {
-                    let by = colleagues.name(&e.extended_by);
+                    let by = colleagues.by(&e.extended_by);
                     (e.until.french(), e.reason, e.extended_at.french(), by)
                 })
                 .collect(),

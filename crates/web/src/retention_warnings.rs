@@ -30,6 +30,7 @@ struct Warning {
     last_activity: Day,
     warned_on: Day,
     erased_on: Day,
+    due: bool,
 }
 
 #[derive(Deserialize)]
@@ -49,8 +50,8 @@ struct Answer {
 #[template(path = "retention_warnings.html")]
 struct WarningsTemplate {
     nav: Nav,
-    /// The person's retention page, her name, the day of her erasure, the
-    /// day of her last fact, the day her referent was warned.
+    /// The person's retention page, her name, when she is erased, the day
+    /// of her last fact, the day her referent was warned.
     warnings: Vec<(String, String, String, String, String)>,
     pager: Pager,
 }
@@ -67,7 +68,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<WarningsQuery>) -> Resp
             "query($first: Int!, $after: String) {
                 retentionWarnings(first: $first, after: $after) {
                     edges { node { person { id firstName lastName } lastActivity warnedOn
-                        erasedOn } }
+                        erasedOn due } }
                     pageInfo { endCursor hasNextPage } } }",
             json!({ "first": PAGE_SIZE, "after": given(&q.apres) }),
         )
@@ -87,7 +88,14 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<WarningsQuery>) -> Resp
             (
                 format!("/people/{}/conservation", w.person.id),
                 w.person.name.full(),
-                w.erased_on.french(),
+                if w.due {
+                    format!(
+                        "effacement au prochain passage de la conservation des données (prévu le {})",
+                        w.erased_on.french()
+                    )
+                } else {
+                    format!("effacement le {}", w.erased_on.french())
+                },
                 w.last_activity.french(),
                 w.warned_on.french(),
             )

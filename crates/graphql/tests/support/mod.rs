@@ -32,7 +32,7 @@ pub fn gateway(handler: Handler, db: &TestDb) -> (Gateway, PasserelleSchema) {
         small_cell_threshold: 5,
         throttle: Arc::new(Throttle::new(ThrottleSettings::default())),
         sessions: Default::default(),
-        retention: Default::default(),
+        retention: Some(Default::default()),
     };
     let schema = build(
         gateway.clone(),
