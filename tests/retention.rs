@@ -158,6 +158,20 @@ async fn the_plan_lists_by_id_whom_the_next_run_warns_and_erases_and_changes_not
     );
     assert!(!html.contains(&to_warn.to_string()), "{html}");
     assert!(!html.contains(&active.to_string()), "{html}");
+    // A page's link made by hand: the list from its start, saying so.
+    let html = get_with(&server, &format!("{coming}?apres=pas-un-curseur"), &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Ce lien de page n&#39;est plus valable"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/people/{to_erase}/conservation\"")),
+        "{html}"
+    );
     let people = get_with(&server, "/people", &cookies)
         .await
         .text()

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Code, Day, Paged, moment, read_or_return, recorder};
-use crate::page::{Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
+use crate::page::{Nav, PAGE_SIZE, Page, Pager, given, list_href, message};
 
 /// Where the page starts, as its URL gives it.
 #[derive(Debug, Default, Deserialize)]
@@ -60,23 +60,16 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ErasuresQuery>) -> Resp
     if page.viewer.user.is_none() {
         return page.sign_in_first();
     }
-    let mut notice = None;
-    let read = |q: &ErasuresQuery| {
-        page.run(
+    let (out, notice) = page
+        .run_listed(
             "query($first: Int!, $after: String) {
                 personErasures(first: $first, after: $after) {
                     edges { node { personId reason erasedOn recorded { role at } } }
                     pageInfo { endCursor hasNextPage } } }",
-            json!({ "first": PAGE_SIZE, "after": given(&q.apres) }),
+            |after| json!({ "first": PAGE_SIZE, "after": after }),
+            &mut q.apres,
         )
-    };
-    let mut out = read(&q).await;
-    // A page's link no longer valid: the list from its start, saying so.
-    if out.bad_cursor() {
-        q.apres.clear();
-        notice = Some(STALE_PAGE.to_owned());
-        out = read(&q).await;
-    }
+        .await;
     // Who may read it is the policy's: a mediator is refused.
     if out.forbidden() {
         return message(

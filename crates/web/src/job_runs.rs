@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::answer::{Code, Paged, moment, read_or_return};
 use crate::labels::{JOBS, offers};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href, message};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, given, list_href, message};
 
 /// The list's search and where its page starts, as its URL gives them.
 #[derive(Debug, Default, Deserialize)]
@@ -122,23 +122,16 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<RunsQuery>) -> Response
         .as_deref()
         .filter(|_| offered)
         .map(str::to_ascii_lowercase);
-    let mut notice = None;
-    let read = |q: &RunsQuery| {
-        page.run(
+    let (out, notice) = page
+        .run_listed(
             "query($first: Int!, $after: String, $job: String) {
                 scheduledJobRuns(first: $first, after: $after, job: $job) {
                     edges { node { job tick startedAt finishedAt succeeded items error } }
                     pageInfo { endCursor hasNextPage } } }",
-            json!({ "first": PAGE_SIZE, "after": given(&q.apres), "job": job }),
+            |after| json!({ "first": PAGE_SIZE, "after": after, "job": job }),
+            &mut q.apres,
         )
-    };
-    let mut out = read(&q).await;
-    // A page's link no longer valid: the list from its start, saying so.
-    if out.bad_cursor() {
-        q.apres.clear();
-        notice = Some(STALE_PAGE.to_owned());
-        out = read(&q).await;
-    }
+        .await;
     // Who may read them is the policy's: a mediator is refused.
     if out.forbidden() {
         return message(

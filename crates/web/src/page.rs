@@ -421,6 +421,27 @@ impl Page {
         }
     }
 
+    /// Runs a list's operation from the cursor `apres` of the page's URL,
+    /// `variables` given it as the operation's `after`. A cursor no longer
+    /// valid reads the list from its start instead: `apres` is cleared and
+    /// the notice to show is returned with the outcome.
+    pub(crate) async fn run_listed(
+        &self,
+        query: &str,
+        variables: impl Fn(Option<&str>) -> Value,
+        apres: &mut String,
+    ) -> (Outcome, Option<String>) {
+        let out = self.run(query, variables(given(apres))).await;
+        if !out.bad_cursor() {
+            return (out, None);
+        }
+        apres.clear();
+        (
+            self.run(query, variables(None)).await,
+            Some(STALE_PAGE.to_owned()),
+        )
+    }
+
     pub(crate) async fn run(&self, query: &str, variables: Value) -> Outcome {
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables));

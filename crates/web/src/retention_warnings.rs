@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Day, Paged, PersonName, read_or_return};
-use crate::page::{Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href};
+use crate::page::{Nav, PAGE_SIZE, Page, Pager, given, list_href};
 
 /// Where the page starts, as its URL gives it.
 #[derive(Debug, Default, Deserialize)]
@@ -62,24 +62,17 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<WarningsQuery>) -> Resp
     if page.viewer.user.is_none() {
         return page.sign_in_first();
     }
-    let mut notice = None;
-    let read = |q: &WarningsQuery| {
-        page.run(
+    let (out, notice) = page
+        .run_listed(
             "query($first: Int!, $after: String) {
                 retentionWarnings(first: $first, after: $after) {
                     edges { node { person { id firstName lastName } lastActivity warnedOn
                         erasedOn due } }
                     pageInfo { endCursor hasNextPage } } }",
-            json!({ "first": PAGE_SIZE, "after": given(&q.apres) }),
+            |after| json!({ "first": PAGE_SIZE, "after": after }),
+            &mut q.apres,
         )
-    };
-    let mut out = read(&q).await;
-    // A page's link no longer valid: the list from its start, saying so.
-    if out.bad_cursor() {
-        q.apres.clear();
-        notice = Some(STALE_PAGE.to_owned());
-        out = read(&q).await;
-    }
+        .await;
     let answer: Answer = read_or_return!(out);
     let (rows, next) = answer.retention_warnings.split();
     let warnings = rows
