@@ -38,6 +38,7 @@ mod primitives;
 mod reads;
 mod replays;
 pub mod retention;
+pub mod retention_warnings;
 mod revalidate;
 mod schema;
 mod staff;

@@ -8,7 +8,7 @@ use crate::reads::Reads;
 use crate::{
     access, accidents, accounts, consents, conventions, corrections, dashboards, employers,
     erasure, erasure_register, health_log, immersions, inbox, mentorships, notifications, people,
-    retention, staff, structures, testimonies,
+    retention, retention_warnings, staff, structures, testimonies,
 };
 
 #[derive(MergedObject, Default, Debug)]
@@ -26,7 +26,7 @@ pub struct Query(
     health_log::HealthLogQuery,
     staff::StaffQuery,
     erasure_register::ErasureRegisterQuery,
-    retention::RetentionQuery,
+    retention_warnings::RetentionWarningsQuery,
 );
 
 #[derive(MergedObject, Default, Debug)]
