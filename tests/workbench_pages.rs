@@ -732,3 +732,120 @@ async fn the_pages_record_each_step_on_the_day_given() {
     );
     assert!(server.terminate().success());
 }
+
+/// A list's value that no form offers (a form edited by hand, or a page
+/// older than its list) is refused beside its field, in the list's words,
+/// before anything is sent: never in the API's codes, and nothing is
+/// recorded.
+#[tokio::test]
+async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer = register_employer(&server, &token, &siret(8), "Boulangerie du Quai").await;
+    let e = employer.as_str().unwrap();
+    let person = enroll(&server, &token, None).await;
+    let p = person.as_str().unwrap();
+    let visit = ok(
+        &server,
+        &token,
+        "mutation($e: ID!) { employerVisitLog(input: { employerId: $e, purpose: PROSPECTION,
+            observations: \"Première visite\" }) { visitId } }",
+        json!({ "e": e }),
+    )
+    .await["employerVisitLog"]["visitId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let need = ok(
+        &server,
+        &token,
+        "mutation($e: ID!) { needSurface(input: { employerId: $e, source: { kind: PHONE },
+            description: { activities: \"Livraisons\", headcount: 1, horizon: NOW,
+            hiringIntent: POSSIBLE } }) { need { id } } }",
+        json!({ "e": e }),
+    )
+    .await["needSurface"]["need"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = Form::fetch(&server, &cookies).await;
+    let before = events(&db).await;
+    for (path, body, field, said) in [
+        (
+            "/visites".to_owned(),
+            format!("employer={e}&visited_on=2026-12-01&purpose=DEMARCHAGE&observations=Vu"),
+            "purpose",
+            "Choisissez l'objet de la visite dans la liste.",
+        ),
+        (
+            format!("/employers/{e}/visites/{visit}/corriger"),
+            "purpose=prospection&reason=Erreur".to_owned(),
+            "purpose",
+            "Choisissez l'objet de la visite dans la liste, ou laissez-le inchangé.",
+        ),
+        (
+            "/immersions".to_owned(),
+            format!("person={p}&employer={e}&objective=DECOUVRIR"),
+            "objective",
+            "Choisissez l'objectif de l'immersion parmi ceux proposés.",
+        ),
+        (
+            format!("/needs/{need}/qualifier"),
+            "activities=Livraisons&headcount=1&horizon=DEMAIN&hiring_intent=POSSIBLE&rome_codes=D1102"
+                .to_owned(),
+            "horizon",
+            "Choisissez l'une des échéances de la liste.",
+        ),
+        (
+            format!("/needs/{need}/clore"),
+            "reason=PLUS_BESOIN".to_owned(),
+            "reason",
+            "Choisissez le motif de la clôture dans la liste.",
+        ),
+        (
+            format!("/needs/{need}/corriger"),
+            "activities=Livraisons&headcount=1&horizon=NOW&hiring_intent=PEUT_ETRE&reason=Erreur"
+                .to_owned(),
+            "hiring_intent",
+            "Choisissez l'une des réponses proposées.",
+        ),
+    ] {
+        let answer = form.post(&server, &path, &body).await;
+        assert_eq!(answer.status(), 422, "{path}");
+        let page = answer.text().await.unwrap().replace("&#39;", "'");
+        assert!(
+            page.contains(&format!(
+                "<span class=\"error\" id=\"{field}-erreur\">{said}</span>"
+            )),
+            "{path}: {page}"
+        );
+        assert!(
+            page.contains(&format!("aria-describedby=\"{field}-erreur\"")),
+            "{path}: {page}"
+        );
+        assert!(!page.contains("n'est pas admise"), "{path}: {page}");
+    }
+    assert_eq!(events(&db).await, before, "nothing recorded");
+    // The lists read by address say it in French too.
+    let needs = get_with(&server, "/besoins?source=RUE", &cookies)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
+    assert!(
+        needs.contains("<span class=\"error\" id=\"source-erreur\">Choisissez l'origine du besoin dans la liste.</span>"),
+        "{needs}"
+    );
+    let board = html(&server, "/tableaux/entonnoir?objective=TOUT", &cookies).await;
+    assert!(
+        board.contains(
+            "« TOUT » n'est pas un objectif de la liste : choisissez l'un de ceux proposés."
+        ),
+        "{board}"
+    );
+    assert!(!board.contains("n'est pas admise"), "{board}");
+    assert!(server.terminate().success());
+}

@@ -39,6 +39,22 @@ pub fn reads_colleagues_inbox(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin)
 }
 
+/// Whether the actor reaches a staff member of `structure` by name (to read
+/// their inbox, to hand them a caseload): staff reach their own structure's
+/// members only; another structure's answer as unknown, so that no one
+/// learns who works elsewhere.
+pub fn reaches_colleague(actor: &Actor, structure: passerelle_domain::values::StructureId) -> bool {
+    is_staff(actor) && actor.structure == structure
+}
+
+/// Whether the actor reads the dashboards' figures of `structure` in full,
+/// small counts included: its own structure's, which it follows person by
+/// person anyway. Beyond it (another structure, or the whole territory) a
+/// small count could point at someone, so the dashboards hide it.
+pub fn reads_figures_in_full(actor: &Actor, structure: Option<uuid::Uuid>) -> bool {
+    is_staff(actor) && structure == Some(actor.structure.as_uuid())
+}
+
 /// Whether the actor may read and act on this person's path.
 pub async fn reaches_person(
     db: impl PgExecutor<'_>,

@@ -139,9 +139,7 @@ fn scope(ctx: &Context<'_>, filter: Option<DashboardFilter>, as_of: Option<Date>
             "La date « au » ne peut pas être dans le futur : laissez-la vide pour les chiffres du jour.",
         ));
     }
-    // Within one's own structure every figure shows; beyond it a small
-    // count could point at someone, so it is hidden.
-    let own = filter.structure == Some(actor.structure.as_uuid());
+    let own = passerelle_app::policy::reads_figures_in_full(&actor, filter.structure);
     let mine = (!own && filter.structure.is_none()).then(|| Filter {
         structure: Some(actor.structure.as_uuid()),
         ..filter.clone()

@@ -118,7 +118,12 @@ impl InboxQuery {
                         .map_err(|e| error::internal(&e))?;
                     match member {
                         // Another structure's staff answer as if unknown.
-                        Some(user) if user.structure == actor.structure => {
+                        Some(user)
+                            if passerelle_app::policy::reaches_colleague(
+                                &actor,
+                                user.structure,
+                            ) =>
+                        {
                             Actor::user(user.user_id, Role::Mediator, user.structure)
                         }
                         _ => return Err(error::not_found("Médiateur")),

@@ -1200,7 +1200,7 @@ impl PeopleMutation {
         )
         .await
         .map_err(|e| error::internal(&e))?
-        .filter(|m| m.structure == actor.structure)
+        .filter(|m| policy::reaches_colleague(&actor, m.structure))
         .ok_or_else(unknown)?;
         on_person(
             ctx,

@@ -480,6 +480,18 @@ pub(crate) async fn correct_visit(
             }
         },
     };
+    if given(&f.purpose).is_some_and(|purpose| {
+        !state.offered(
+            "purpose",
+            purpose,
+            &PURPOSES,
+            "Choisissez l'objet de la visite dans la liste, ou laissez-le inchangé.",
+        )
+    }) {
+        return page
+            .correct_visit_page(&employer, &visit, StatusCode::UNPROCESSABLE_ENTITY, state)
+            .await;
+    }
     let out = page
         .run(
             "mutation($e: ID!, $v: ID!, $c: VisitChangesInput!, $r: String!) {
@@ -641,11 +653,26 @@ pub(crate) async fn correct_need(
         ("hiring_intent", &f.hiring_intent),
         ("reason", &f.reason),
     ]);
-    let Some(headcount) = f.headcount.trim().parse::<i64>().ok() else {
+    let headcount = f.headcount.trim().parse::<i64>().ok();
+    if headcount.is_none() {
         state.errors.insert(
             "headcount".into(),
             "Indiquez un nombre de personnes, par exemple 2.".into(),
         );
+    }
+    state.offered(
+        "horizon",
+        &f.horizon,
+        &HORIZONS,
+        "Choisissez l'une des échéances de la liste.",
+    );
+    state.offered(
+        "hiring_intent",
+        &f.hiring_intent,
+        &INTENTS,
+        "Choisissez l'une des réponses proposées.",
+    );
+    let Some(headcount) = headcount.filter(|_| state.errors.is_empty()) else {
         return page
             .correct_need_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))
             .await;

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::answer::{Code, Unfit, fit};
-use crate::labels::{AGE_BANDS, OBJECTIVES};
+use crate::labels::{AGE_BANDS, OBJECTIVES, offers};
 use crate::page::{Nav, Page, encode, message};
 
 /// The filter's fields the pages and the CSV take, by GraphQL name.
@@ -61,6 +61,25 @@ pub fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, St
             };
             filter.insert(key.clone(), Value::Bool(flag));
         } else if FILTER_KEYS.contains(&key.as_str()) {
+            // A list's value the form did not offer is refused in its
+            // words, not in the API's codes.
+            let (list, refused) = match key.as_str() {
+                "objective" => (
+                    Some(&*OBJECTIVES),
+                    "n'est pas un objectif de la liste : choisissez l'un de ceux proposés.",
+                ),
+                "ageBand" => (
+                    Some(&*AGE_BANDS),
+                    "n'est pas une tranche d'âge de la liste : choisissez l'une de celles proposées.",
+                ),
+                _ => (None, ""),
+            };
+            if list.is_some_and(|options| !offers(options, value)) {
+                return Err(format!(
+                    "« {} » {refused}",
+                    passerelle_domain::echoed(value)
+                ));
+            }
             filter.insert(key.clone(), Value::String(value.to_owned()));
         } else {
             return Err(format!(

@@ -860,23 +860,49 @@ pub(crate) async fn need_action(
         ),
         _ => return not_found(),
     };
-    let errors = match day {
-        Ok(_) => page.run(query, variables).await.errors,
-        Err(()) => Vec::new(),
-    };
-    if day.is_ok() && errors.is_empty() {
-        return page.redirect(&format!("/needs/{id}"), Vec::new());
-    }
     let values: Vec<(&str, &str)> = fields
         .iter()
         .filter(|(k, _)| k.as_str() != "csrf")
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut form = FormState::with(&values);
-    form.absorb(&errors, names);
     if day.is_err() {
         form.errors
             .insert(day_field.into(), crate::page::BAD_DAY.into());
+    }
+    // A list's value that the page did not offer is refused beside it, in
+    // the list's words, before the API reads it.
+    match action.as_str() {
+        "qualifier" => {
+            form.offered(
+                "horizon",
+                get("horizon"),
+                &HORIZONS,
+                "Choisissez l'une des échéances de la liste.",
+            );
+            form.offered(
+                "hiring_intent",
+                get("hiring_intent"),
+                &INTENTS,
+                "Choisissez l'une des réponses proposées.",
+            );
+        }
+        "clore" => {
+            form.offered(
+                "reason",
+                get("reason"),
+                &CLOSE_REASONS,
+                "Choisissez le motif de la clôture dans la liste.",
+            );
+        }
+        _ => {}
+    }
+    if form.errors.is_empty() {
+        let errors = page.run(query, variables).await.errors;
+        if errors.is_empty() {
+            return page.redirect(&format!("/needs/{id}"), Vec::new());
+        }
+        form.absorb(&errors, names);
     }
     let refused = form.general.take().map(|m| (action.clone(), m));
     page.need_page(

@@ -931,6 +931,18 @@ pub(crate) async fn consent(page: Page, Form(form): Form<ConsentForm>) -> Respon
     if let Err(r) = page.checked(&form.csrf) {
         return *r;
     }
+    // A purpose her space did not offer (the form edited by hand) is
+    // refused in its words, not in the API's codes.
+    if !<passerelle_domain::person::ConsentPurpose as fr::Labelled>::ALL
+        .iter()
+        .any(|p| fr::Labelled::code(*p).to_ascii_uppercase() == form.purpose)
+    {
+        return crate::page::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Accord non enregistré",
+            "Cet accord n'est pas de ceux que votre espace propose : revenez-y pour choisir parmi eux.",
+        );
+    }
     let out = match form.choix.as_str() {
         "donner" => {
             page.run(

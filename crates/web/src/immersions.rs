@@ -1220,6 +1220,12 @@ pub(crate) async fn propose(page: Page, Form(form): Form<ProposeForm>) -> Respon
     if given(&form.employer).is_none() {
         missing("employer", "Choisissez l'employeur.", &mut state);
     }
+    state.offered(
+        "objective",
+        &form.objective,
+        &OBJECTIVES,
+        "Choisissez l'objectif de l'immersion parmi ceux proposés.",
+    );
     let asked = Proposal {
         person: &form.person,
         employer: &form.employer,
@@ -1656,6 +1662,20 @@ pub(crate) async fn convention(
             "Indiquez un nombre d'heures, par exemple 35 ou 35,5.".into(),
         );
     }
+    if !get("situation").is_empty() {
+        state.offered(
+            "situation",
+            get("situation"),
+            &SITUATIONS,
+            "Choisissez la situation de la personne dans la liste.",
+        );
+    }
+    state.offered(
+        "objective",
+        get("objective"),
+        &OBJECTIVES,
+        "Choisissez l'objectif de l'immersion parmi ceux proposés.",
+    );
     if !state.errors.is_empty() {
         return page
             .convention_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))

@@ -121,6 +121,14 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
             None
         }
     };
+    if given(&q.source).is_some() {
+        form.offered(
+            "source",
+            &q.source,
+            &SOURCES,
+            "Choisissez l'origine du besoin dans la liste.",
+        );
+    }
     let mut notice = None;
     let (needs, next, status) = if form.errors.is_empty() {
         let read = |q: &ListQuery| {

@@ -806,8 +806,24 @@ impl FormState {
         self.errors.get(name).map(String::as_str)
     }
 
-    /// Each error beside the form field its GraphQL field maps to, else
-    /// above the form.
+    /// Refuses beside the field `name` a `value` that is none of the
+    /// `options` its list offers (a form edited by hand, or a page older
+    /// than the list): the API would refuse it in its own codes, not in
+    /// the labels the page shows. Says whether it was offered.
+    pub(crate) fn offered(
+        &mut self,
+        name: &str,
+        value: &str,
+        options: &[(&str, &str)],
+        message: &str,
+    ) -> bool {
+        let offered = options.iter().any(|(option, _)| *option == value);
+        if !offered {
+            self.errors.insert(name.to_owned(), message.to_owned());
+        }
+        offered
+    }
+
     /// Whether the box `value` of the group `name` is ticked (kept as
     /// `name_value`, see [`FormState::tick`]).
     pub(crate) fn ticked(&self, name: &str, value: &str) -> bool {
@@ -831,6 +847,8 @@ impl FormState {
         self.values.is_empty() && self.errors.is_empty() && self.general.is_none()
     }
 
+    /// Each error beside the form field its GraphQL field maps to, else
+    /// above the form.
     pub(crate) fn absorb(&mut self, errors: &[GqlError], fields: &[(&str, &str)]) {
         for e in errors {
             let field = e.field.as_deref().and_then(|f| {

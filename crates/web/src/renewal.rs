@@ -340,6 +340,12 @@ pub(crate) async fn renew(
             "Indiquez un nombre d'heures, par exemple 35 ou 35,5.".into(),
         );
     }
+    state.offered(
+        "objective",
+        &f.objective,
+        &OBJECTIVES,
+        "Choisissez l'objectif de l'immersion parmi ceux proposés.",
+    );
     if !state.errors.is_empty() {
         return page
             .renewal_page(&id, StatusCode::UNPROCESSABLE_ENTITY, Some(state))

@@ -273,7 +273,7 @@ pub(crate) async fn own_audience(
 fn audience_refused(audience: &str, message: &str) -> String {
     if Audience::ALL
         .iter()
-        .any(|a| a.code().eq_ignore_ascii_case(audience))
+        .any(|a| a.code().to_uppercase() == audience)
     {
         message.to_owned()
     } else {
@@ -456,7 +456,7 @@ pub(crate) async fn record(
     ]);
     if !Audience::ALL
         .iter()
-        .any(|a| a.code().eq_ignore_ascii_case(&f.audience))
+        .any(|a| a.code().to_uppercase() == f.audience)
     {
         state.errors.insert(
             "audience".into(),
@@ -655,6 +655,11 @@ mod tests {
     fn an_audience_the_form_does_not_offer_is_refused_in_french() {
         assert_eq!(
             audience_refused("TOUT_LE_MONDE", "Invalid value for argument"),
+            "Choisissez qui peut lire ce témoignage."
+        );
+        // The API takes its names as written: another case is not offered.
+        assert_eq!(
+            audience_refused("territory", "Cette valeur n'est pas admise ici"),
             "Choisissez qui peut lire ce témoignage."
         );
         let said = "Ce témoignage a été retiré : il ne se partage plus.";

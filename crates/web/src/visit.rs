@@ -321,12 +321,20 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
             .visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, "", None, choice)
             .await;
     }
+    let listed = state.offered(
+        "purpose",
+        &form.purpose,
+        &PURPOSES,
+        "Choisissez l'objet de la visite dans la liste.",
+    );
     let visited_on = match parse_date(&form.visited_on) {
-        Some(d) => d,
-        None => {
-            state
-                .errors
-                .insert("visited_on".into(), "Indiquez la date de la visite.".into());
+        Some(d) if listed => d,
+        parsed => {
+            if parsed.is_none() {
+                state
+                    .errors
+                    .insert("visited_on".into(), "Indiquez la date de la visite.".into());
+            }
             return page
                 .visit_page(
                     StatusCode::UNPROCESSABLE_ENTITY,
