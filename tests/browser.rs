@@ -5191,7 +5191,20 @@ async fn the_home_search_the_needs_people_and_the_team_filter_are_never_cut_shor
     browser.goto(&format!("{base}/")).await;
     browser.fill("#q", "boulangerie").await;
     browser.click("form[action='/recherche'] button").await;
-    browser.click("a[href='/employers?nom=boulangerie']").await;
+    browser
+        .click(
+            "form[action='/employers/recherche'] input[name='nom'][value='boulangerie'] ~ button",
+        )
+        .await;
+    assert!(
+        !browser
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("boulangerie")
+    );
     assert_eq!(
         browser
             .client

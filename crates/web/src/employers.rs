@@ -28,6 +28,12 @@ struct ListTemplate {
     /// The jobs of the referential the « Métier » field was read as.
     jobs: Vec<String>,
     pager: Pager,
+    /// A search posted (from the home's, whose text may be a person's
+    /// name): its next page is a POST too, carrying the search and the
+    /// cursor.
+    posted_next: Option<String>,
+    /// A later page of a posted search: a link back to the whole list.
+    posted_later: bool,
 }
 
 /// The jobs of the referential a typed text names, as the API takes them
@@ -54,10 +60,51 @@ fn searched_jobs(typed: &str) -> Result<Vec<RomeCode>, String> {
     Ok(found)
 }
 
-pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response {
+pub(crate) async fn list(page: Page, Query(q): Query<ListQuery>) -> Response {
     if page.viewer.user.is_none() {
         return page.sign_in_first();
     }
+    employers_list(page, q, false).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    commune: String,
+    #[serde(default)]
+    secteur: String,
+    #[serde(default)]
+    metier: String,
+    #[serde(default)]
+    apres: String,
+}
+
+/// The list searched by POST (`/employers/recherche`), a page at a time:
+/// the home's search leads here with the text typed, which may be a
+/// person's name and so stays out of URLs.
+pub(crate) async fn search(page: Page, Form(f): Form<SearchForm>) -> Response {
+    if let Err(r) = page.checked(&f.csrf) {
+        return *r;
+    }
+    if page.viewer.user.is_none() {
+        return page.sign_in_first();
+    }
+    let q = ListQuery {
+        nom: f.nom,
+        commune: f.commune,
+        secteur: f.secteur,
+        metier: f.metier,
+        apres: f.apres,
+        ..ListQuery::default()
+    };
+    employers_list(page, q, true).await
+}
+
+async fn employers_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
     #[derive(Deserialize)]
     struct Answer {
         employers: Paged<Listed>,
@@ -107,6 +154,8 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
                 next: None,
                 first: None,
             },
+            posted_next: None,
+            posted_later: false,
         }
         .render();
         return page.render(StatusCode::UNPROCESSABLE_ENTITY, body);
@@ -158,7 +207,16 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
         searched: q.searched(),
         employers,
         jobs: codes.iter().map(|c| fr::rome(c)).collect(),
-        pager: Pager::of("/employers", &q, next),
+        posted_next: if posted { next.clone() } else { None },
+        posted_later: posted && q.after().is_some(),
+        pager: if posted {
+            Pager {
+                next: None,
+                first: None,
+            }
+        } else {
+            Pager::of("/employers", &q, next)
+        },
     }
     .render();
     page.render(status, body)

@@ -66,9 +66,10 @@ pub(crate) struct Found {
 /// Where the rest of what a search found is: the search shows the first
 /// ones of each kind, and says so when there are more.
 pub(crate) enum More {
-    /// The people's list, searched by the same name (posted: a name never
-    /// travels in a URL).
-    People(String),
+    /// A list searched by the same text, posted (the text typed may be a
+    /// person's name, which never travels in a URL): the list's search
+    /// address, its button's words, and the text.
+    Posted(&'static str, &'static str, String),
     /// A list's page with the same search (no personal data in it).
     Link(String),
     /// No list takes the same search: narrow it.
@@ -867,8 +868,20 @@ pub(crate) async fn search(page: Page, Form(form): Form<SearchForm>) -> Response
     let (employers, more_employers) = answer.employers.split();
     let (needs, more_needs) = answer.needs.map(Paged::split).unwrap_or_default();
     let more = [
-        more_people.map(|_| More::People(text.to_owned())),
-        more_employers.map(|_| More::Link(list_href("/employers", &[("nom", text)]))),
+        more_people.map(|_| {
+            More::Posted(
+                "/people/recherche",
+                "Voir toutes les personnes trouvées",
+                text.to_owned(),
+            )
+        }),
+        more_employers.map(|_| {
+            More::Posted(
+                "/employers/recherche",
+                "Voir tous les établissements trouvés",
+                text.to_owned(),
+            )
+        }),
         more_needs.map(|_| match jobs.as_slice() {
             [job] => More::Link(list_href("/besoins", &[("metier", job.as_str())])),
             _ => More::Narrow,

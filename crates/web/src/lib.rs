@@ -102,6 +102,7 @@ pub fn router(api: ApiCell) -> Router {
         .route("/exports/{name}", get(export::download))
         .route("/employers", get(employers::list).post(employers::register))
         .route("/employers/nouvelle", get(employers::register_form))
+        .route("/employers/recherche", post(employers::search))
         .route("/employers/{id}", get(files::employer))
         .route(
             "/employers/{id}/contact",
