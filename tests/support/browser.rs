@@ -243,7 +243,16 @@ impl Browser {
     }
 
     pub(crate) async fn audit_at(&self, page: &str, (width, _): (u32, u32)) {
-        self.client.execute(&self.axe, vec![]).await.unwrap();
+        // axe-core is half a megabyte of script: sent and parsed once per
+        // page loaded, not again for the page's second width.
+        let loaded = self
+            .client
+            .execute("return typeof window.axe === 'object';", vec![])
+            .await
+            .unwrap();
+        if loaded != Value::Bool(true) {
+            self.client.execute(&self.axe, vec![]).await.unwrap();
+        }
         let violations = self
             .client
             .execute_async(
