@@ -191,11 +191,9 @@ async fn people(config: &Config, db: &Database, command: PeopleCommand) -> anyho
         .into_iter()
         .find(|u| u.email.eq_ignore_ascii_case(by.trim()))
         .filter(|u| {
-            u.structure.as_uuid() == row.structure
-                && matches!(
-                    u.role,
-                    passerelle_accounts::StaffRole::Manager | passerelle_accounts::StaffRole::Admin
-                )
+            let asking = passerelle_graphql::staff_actor(u);
+            passerelle_app::policy::reaches_person_row(&asking, &row)
+                && passerelle_app::policy::erases_people(&asking)
         })
         .with_context(|| {
             format!("--by: no manager or admin of the person's structure has the address {by}")

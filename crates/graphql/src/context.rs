@@ -437,12 +437,22 @@ pub(crate) fn staff(ctx: &Context<'_>) -> Result<Actor> {
             None => error::unauthenticated(),
         });
     };
-    let role = match user.role {
+    Ok(staff_actor(user))
+}
+
+/// A staff member as the policy knows them: the actor of their commands,
+/// and whom the pages ask the policy about before offering an action.
+pub fn staff_actor(user: &User) -> Actor {
+    Actor::user(user.user_id, role_of(user.role), user.structure)
+}
+
+/// The policy's role of a staff role.
+pub fn role_of(role: passerelle_accounts::StaffRole) -> Role {
+    match role {
         passerelle_accounts::StaffRole::Admin => Role::Admin,
         passerelle_accounts::StaffRole::Manager => Role::Manager,
         passerelle_accounts::StaffRole::Mediator => Role::Mediator,
-    };
-    Ok(Actor::user(user.user_id, role, user.structure))
+    }
 }
 
 /// Whoever sends the request, staff or principal, as an actor.

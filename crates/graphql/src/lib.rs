@@ -49,7 +49,7 @@ mod throttle;
 pub use accounts::SESSION_COOKIE;
 pub use context::{
     Gateway, SessionCheck, Sessions, Viewer, connection_data, execute, prepare, refused_as_kept,
-    viewer_of_request, viewer_of_token,
+    role_of, staff_actor, viewer_of_request, viewer_of_token,
 };
 pub use error::Code;
 pub use limits::Limits;

@@ -16,25 +16,16 @@
 use async_graphql::{Context, ErrorExtensions as _, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_accounts::staff::{self, AccountChange, Change, Recorded, StaffMember};
 use passerelle_accounts::{AccountError, StaffRole, StructureSetting};
-use passerelle_app::{Actor, Role, policy};
+use passerelle_app::{Actor, policy};
 use passerelle_domain::values::{Email, UserId};
 use passerelle_projections::views::UnknownTag;
 use time::OffsetDateTime;
 
-use crate::context::{gateway, staff as staff_actor, user_of};
+use crate::context::{gateway, role_of, staff as staff_actor, user_of};
 use crate::error::{self, Code};
 use crate::input::{after as after_key, cursor, label, page_size, parse_id};
 use crate::kinds::stored;
 use crate::primitives::{PageInfo, page};
-
-/// The app's role of a staff role, for the policy.
-fn role(r: StaffRole) -> Role {
-    match r {
-        StaffRole::Admin => Role::Admin,
-        StaffRole::Manager => Role::Manager,
-        StaffRole::Mediator => Role::Mediator,
-    }
-}
 
 fn refused(code: Code, field: &'static str, message: &str) -> async_graphql::Error {
     error::error(code, message).extend_with(|_, e| e.set("field", field))
@@ -292,7 +283,7 @@ async fn colleague(conn: &mut sqlx::PgConnection, actor: &Actor, id: &ID) -> Res
             "Vous ne pouvez pas modifier votre propre compte ici : demandez-le à un autre responsable.",
         ));
     }
-    if !policy::manages_colleague(actor, member.user_id, role(member.role)) {
+    if !policy::manages_colleague(actor, member.user_id, role_of(member.role)) {
         return Err(refused(
             Code::Forbidden,
             "userId",
@@ -354,7 +345,7 @@ impl StaffMutation {
         let actor = administrator(ctx)?;
         let name = label("name", &input.name)?;
         let email = Email::parse(&input.email).map_err(|e| error::on_field("email", e))?;
-        if !policy::grants_role(&actor, role(input.role)) {
+        if !policy::grants_role(&actor, role_of(input.role)) {
             return Err(cannot_grant());
         }
         let gw = gateway(ctx);
@@ -440,7 +431,7 @@ impl StaffMutation {
         input: StaffRoleChangeInput,
     ) -> Result<StaffRoleChangePayload> {
         let actor = administrator(ctx)?;
-        if !policy::grants_role(&actor, role(input.role)) {
+        if !policy::grants_role(&actor, role_of(input.role)) {
             return Err(cannot_grant());
         }
         let gw = gateway(ctx);

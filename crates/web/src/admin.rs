@@ -11,7 +11,8 @@ use askama::Template;
 use axum::extract::{Form, Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use passerelle_graphql::{AccountChange, StaffRole, StructureSetting};
+use passerelle_app::policy;
+use passerelle_graphql::{AccountChange, StaffRole, StructureSetting, role_of, staff_actor};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
@@ -305,7 +306,8 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
     let Some(viewer) = page.viewer.user.as_ref() else {
         return page.sign_in_first();
     };
-    if !matches!(viewer.role, StaffRole::Manager | StaffRole::Admin) {
+    let actor = staff_actor(viewer);
+    if !policy::administers_staff(&actor) {
         return message(
             StatusCode::FORBIDDEN,
             "Accès réservé",
@@ -444,7 +446,7 @@ async fn render_admin(page: Page, q: &AdminQuery, typed: Typed, status: StatusCo
     });
     let roles = StaffRole::ALL
         .into_iter()
-        .filter(|r| viewer.role == StaffRole::Admin || *r != StaffRole::Admin)
+        .filter(|r| policy::grants_role(&actor, role_of(*r)))
         .map(|r| (r.as_str(), r.label()))
         .collect();
     let body = AdminTemplate {

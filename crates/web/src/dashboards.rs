@@ -682,8 +682,7 @@ impl Page {
             .ok()
             .and_then(|a| a.structure)
             .map(|s| (s.id, s.name));
-        let manager = self.nav(None).manager;
-        if !manager {
+        if !self.nav(None).administers {
             return (structure, Vec::new());
         }
         #[derive(Deserialize)]

@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use passerelle_graphql::{Gateway, PasserelleSchema, SESSION_COOKIE, Viewer};
+use passerelle_app::policy;
+use passerelle_graphql::{Gateway, PasserelleSchema, SESSION_COOKIE, Viewer, staff_actor};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::Value;
@@ -308,8 +309,12 @@ pub(crate) struct Page {
 #[derive(Clone)]
 pub(crate) struct Nav {
     pub staff: bool,
-    /// A manager or an admin: the administration's link.
-    pub manager: bool,
+    /// Administers the structure's staff (`policy::administers_staff`):
+    /// the administration's link, and the team by name.
+    pub administers: bool,
+    /// Hands a person's follow-up to another referent
+    /// (`policy::reassigns_referents`): the link on a person's file.
+    pub reassigns: bool,
     pub signed_in: bool,
     pub csrf: String,
     pub notice: Option<String>,
@@ -409,12 +414,16 @@ impl Page {
     pub(crate) fn nav(&self, notice: Option<String>) -> Nav {
         Nav {
             staff: self.viewer.user.is_some(),
-            manager: self.viewer.user.as_ref().is_some_and(|u| {
-                matches!(
-                    u.role,
-                    passerelle_graphql::StaffRole::Manager | passerelle_graphql::StaffRole::Admin
-                )
-            }),
+            administers: self
+                .viewer
+                .user
+                .as_ref()
+                .is_some_and(|u| policy::administers_staff(&staff_actor(u))),
+            reassigns: self
+                .viewer
+                .user
+                .as_ref()
+                .is_some_and(|u| policy::reassigns_referents(&staff_actor(u))),
             signed_in: self.viewer.user.is_some() || self.viewer.principal.is_some(),
             csrf: self.csrf.clone(),
             notice,
@@ -895,7 +904,8 @@ struct Said {
 pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     let nav = Nav {
         staff: false,
-        manager: false,
+        administers: false,
+        reassigns: false,
         signed_in: false,
         csrf: String::new(),
         notice: None,

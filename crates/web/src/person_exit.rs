@@ -174,7 +174,7 @@ impl Page {
         struct Team {
             staff_members: Paged<Member>,
         }
-        if !self.nav(None).manager {
+        if !self.nav(None).administers {
             return Ok(Vec::new());
         }
         let mut all = Vec::new();
@@ -287,7 +287,7 @@ impl Page {
         status: StatusCode,
         mut form: Option<FormState>,
     ) -> Response {
-        if !self.nav(None).manager {
+        if !self.nav(None).reassigns {
             return message(
                 StatusCode::FORBIDDEN,
                 "Réservé aux responsables",
