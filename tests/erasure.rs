@@ -1167,3 +1167,76 @@ async fn the_erasures_are_kept_in_a_register_and_leave_the_people_list() {
     let answer = pages::get_with(&server, "/administration/effacements", &cookies).await;
     assert_eq!(answer.status(), 403);
 }
+
+/// A page of the people list names its last person in its cursor: once she
+/// is erased, her place in the order is gone with her name, and the next
+/// page is refused as a cursor no longer valid (the list's page says so
+/// and starts again) instead of starting the list again unannounced.
+#[tokio::test]
+async fn the_people_lists_cursor_on_an_erased_person_is_said_to_be_no_longer_valid() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, mediator) = started(&db, &dir).await;
+    create_staff(
+        &db,
+        &dir,
+        "Mission locale de Nantes",
+        "manager",
+        "dominique@ml-nantes.fr",
+    );
+    let manager = login(&server, "dominique@ml-nantes.fr").await;
+    for _ in 0..3 {
+        enroll(&server, &mediator, None).await;
+    }
+    let list = "query($a: String) { people(first: 2, after: $a) {
+        edges { node { id } } pageInfo { endCursor hasNextPage } } }";
+    let first = gql(&server, Some(&mediator), list, json!({ "a": null })).await;
+    let page = &first["data"]["people"];
+    assert_eq!(page["pageInfo"]["hasNextPage"], true, "{first}");
+    let last = page["edges"][1]["node"]["id"].clone();
+    let cursor = page["pageInfo"]["endCursor"].clone();
+    let erased = gql(
+        &server,
+        Some(&manager),
+        ERASE,
+        json!({ "p": last, "c": true, "r": "PERSON_REQUEST" }),
+    )
+    .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    let next = gql(&server, Some(&mediator), list, json!({ "a": cursor })).await;
+    assert_eq!(
+        error(&next),
+        (
+            "BAD_USER_INPUT".to_owned(),
+            "after".to_owned(),
+            "Curseur de pagination invalide.".to_owned()
+        ),
+        "{next}"
+    );
+    // The list itself goes on from its start: the two people left.
+    let again = gql(&server, Some(&mediator), list, json!({ "a": null })).await;
+    assert_eq!(
+        again["data"]["people"]["edges"].as_array().unwrap().len(),
+        2,
+        "{again}"
+    );
+    // The page says so and lists them from the start.
+    let cookies = pages::signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = pages::Form::fetch(&server, &cookies).await;
+    let html = form
+        .post(
+            &server,
+            "/people/recherche",
+            &format!("apres={}", cursor.as_str().unwrap()),
+        )
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
+    assert!(
+        html.contains("Ce lien de page n'est plus valable"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<li><a href=\"/people/").count(), 2, "{html}");
+}

@@ -502,11 +502,24 @@ impl PeopleQuery {
         let after = after_key(after, 1, |key| key[0].parse::<Uuid>().ok())?;
         // A list may lag: from the standby when it serves (`reads`).
         let (structure, filter) = (actor.structure, &filter);
-        let rows = crate::reads::lagging(ctx, |pool| async move {
-            people::page(&pool, structure, filter, after, limit + 1).await
+        let (rows, lost) = crate::reads::lagging(ctx, |pool| async move {
+            let rows = people::page(&pool, structure, filter, after, limit + 1).await?;
+            // Nothing after a cursor whose person was erased since: a
+            // cursor no longer valid, which a page says before starting
+            // the list again, rather than an end of the list.
+            let lost = match after {
+                Some(person) if rows.is_empty() => {
+                    !people::listed(&pool, structure, person).await?
+                }
+                _ => false,
+            };
+            Ok::<_, sqlx::Error>((rows, lost))
         })
         .await
         .map_err(error::db)?;
+        if lost {
+            return Err(crate::input::bad_cursor());
+        }
         let (edges, page_info) = page(
             rows,
             limit,

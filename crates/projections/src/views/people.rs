@@ -919,7 +919,8 @@ pub async fn page(
            and ($2::uuid is null
                 or (coalesce(last_name, ''), coalesce(first_name, ''), person_id)
                    > (select coalesce(q.last_name, ''), coalesce(q.first_name, ''), q.person_id
-                      from people.people q where q.person_id = $2 and q.structure = $1))
+                      from people.people q
+                      where q.person_id = $2 and q.structure = $1 and not q.erased))
            and (cardinality($4::text[]) = 0 or search_name like all ($4))
            and ($5::uuid is null or referent = $5)
            and ($6::text is null or $6 = any (target_rome_codes))
@@ -943,6 +944,24 @@ pub async fn page(
     .bind(tag(&ExitReasonKind::Employment))
     .bind(tag(&Stage::Started))
     .fetch_all(db)
+    .await
+}
+
+/// Whether the person is listed among her structure's people: neither
+/// erased nor another structure's. A list's cursor names a person; once she
+/// is erased, her place in the order went with her name.
+pub async fn listed(
+    db: impl PgExecutor<'_>,
+    structure: StructureId,
+    person: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from people.people
+                        where person_id = $1 and structure = $2 and not erased)",
+    )
+    .bind(person)
+    .bind(structure.0)
+    .fetch_one(db)
     .await
 }
 
