@@ -827,6 +827,19 @@ async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
         );
         assert!(!page.contains("n'est pas admise"), "{path}: {page}");
     }
+    // Every field refused at once: no establishment, no day, a purpose
+    // edited by hand.
+    let answer = form
+        .post(&server, "/visites", "purpose=DEMARCHAGE&observations=Vu")
+        .await;
+    assert_eq!(answer.status(), 422);
+    let page = answer.text().await.unwrap().replace("&#39;", "'");
+    for field in ["employer", "visited_on", "purpose"] {
+        assert!(
+            page.contains(&format!("<span class=\"error\" id=\"{field}-erreur\">")),
+            "{field}: {page}"
+        );
+    }
     assert_eq!(events(&db).await, before, "nothing recorded");
     // The lists read by address say it in French too.
     let needs = get_with(&server, "/besoins?source=RUE", &cookies)
@@ -847,5 +860,61 @@ async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
         "{board}"
     );
     assert!(!board.contains("n'est pas admise"), "{board}");
+    assert!(server.terminate().success());
+}
+
+/// The establishments the home search found, listed by a posted search and
+/// paged by posted forms: the text typed, which may be a person's name, is
+/// in no address, and searching again from that list posts too.
+#[tokio::test]
+async fn the_establishments_found_from_the_home_are_paged_by_posted_forms() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    for n in 0..21 {
+        register_employer(
+            &server,
+            &token,
+            &siret(100 + n),
+            &format!("Martin et fils {n:02}"),
+        )
+        .await;
+    }
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = Form::fetch(&server, &cookies).await;
+    let home = form.post(&server, "/recherche", "q=martin").await;
+    assert_eq!(home.status(), 200);
+    let home = home.text().await.unwrap();
+    assert!(
+        home.contains("<form method=\"post\" action=\"/employers/recherche\">"),
+        "{home}"
+    );
+    assert!(!home.contains("/employers?nom="), "{home}");
+    let first = form
+        .post(&server, "/employers/recherche", "nom=martin")
+        .await;
+    assert_eq!(first.status(), 200);
+    let first = first.text().await.unwrap();
+    assert_eq!(first.matches("<li><a href=\"/employers/").count(), 20, "{first}");
+    assert!(
+        first.contains("<form method=\"post\" action=\"/employers/recherche\" role=\"search\""),
+        "{first}"
+    );
+    assert!(!first.contains("?nom=martin"), "{first}");
+    let needle = "name=\"apres\" value=\"";
+    let at = first.find(needle).expect("a next page") + needle.len();
+    let cursor = &first[at..at + first[at..].find('"').unwrap()];
+    let second = form
+        .post(
+            &server,
+            "/employers/recherche",
+            &format!("nom=martin&apres={cursor}"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(second.matches("<li><a href=\"/employers/").count(), 1, "{second}");
+    assert!(second.contains("Toute la liste, depuis le début"), "{second}");
     assert!(server.terminate().success());
 }

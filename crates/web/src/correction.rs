@@ -465,29 +465,29 @@ pub(crate) async fn correct_visit(
         ("next_step", &f.next_step),
         ("reason", &f.reason),
     ]);
+    // The day and the purpose refused together, each beside its field.
     let visited_on = match given(&f.visited_on) {
         None => None,
-        Some(typed) => match parse_date(typed) {
-            Some(day) => Some(day.to_string()),
-            None => {
+        Some(typed) => {
+            let day = parse_date(typed).map(|day| day.to_string());
+            if day.is_none() {
                 state.errors.insert(
                     "visited_on".into(),
                     "Indiquez la date de la visite (jour, mois, année), ou laissez vide.".into(),
                 );
-                return page
-                    .correct_visit_page(&employer, &visit, StatusCode::UNPROCESSABLE_ENTITY, state)
-                    .await;
             }
-        },
+            day
+        }
     };
-    if given(&f.purpose).is_some_and(|purpose| {
-        !state.offered(
+    if let Some(purpose) = given(&f.purpose) {
+        state.offered(
             "purpose",
             purpose,
             &PURPOSES,
             "Choisissez l'objet de la visite dans la liste, ou laissez-le inchangé.",
-        )
-    }) {
+        );
+    }
+    if !state.errors.is_empty() {
         return page
             .correct_visit_page(&employer, &visit, StatusCode::UNPROCESSABLE_ENTITY, state)
             .await;

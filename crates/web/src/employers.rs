@@ -29,8 +29,11 @@ struct ListTemplate {
     jobs: Vec<String>,
     pager: Pager,
     /// A search posted (from the home's, whose text may be a person's
-    /// name): its next page is a POST too, carrying the search and the
-    /// cursor.
+    /// name): searched again by POST too, so that the text stays out of
+    /// the URL.
+    posted: bool,
+    /// A posted search's next page, a POST too, carrying the search and
+    /// the cursor.
     posted_next: Option<String>,
     /// A later page of a posted search: a link back to the whole list.
     posted_later: bool,
@@ -154,6 +157,7 @@ async fn employers_list(page: Page, mut q: ListQuery, posted: bool) -> Response 
                 next: None,
                 first: None,
             },
+            posted,
             posted_next: None,
             posted_later: false,
         }
@@ -207,6 +211,7 @@ async fn employers_list(page: Page, mut q: ListQuery, posted: bool) -> Response 
         searched: q.searched(),
         employers,
         jobs: codes.iter().map(|c| fr::rome(c)).collect(),
+        posted,
         posted_next: if posted { next.clone() } else { None },
         posted_later: posted && q.after().is_some(),
         pager: if posted {

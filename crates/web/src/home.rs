@@ -953,7 +953,7 @@ pub(crate) async fn consent(page: Page, Form(form): Form<ConsentForm>) -> Respon
         return crate::page::message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Accord non enregistré",
-            "Cet accord n'est pas de ceux que votre espace propose : revenez-y pour choisir parmi eux.",
+            "Cet accord n'existe pas : revenez à votre espace pour choisir parmi ceux qu'il propose.",
         );
     }
     let out = match form.choix.as_str() {

@@ -121,10 +121,10 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
             None
         }
     };
-    if given(&q.source).is_some() {
+    if let Some(source) = given(&q.source) {
         form.offered(
             "source",
-            &q.source,
+            source,
             &SOURCES,
             "Choisissez l'origine du besoin dans la liste.",
         );

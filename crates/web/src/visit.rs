@@ -312,39 +312,35 @@ pub(crate) async fn visit_submit(page: Page, Form(form): Form<VisitForm>) -> Res
             .await;
     }
     let choice = form.choice.asked(None);
+    // Every field refused at once: the establishment, the day, the purpose.
     if given(&form.employer).is_none() {
         state.errors.insert(
             "employer".into(),
             "Choisissez l'établissement visité.".into(),
         );
-        return page
-            .visit_page(StatusCode::UNPROCESSABLE_ENTITY, state, "", None, choice)
-            .await;
     }
-    let listed = state.offered(
+    let visited_on = parse_date(&form.visited_on);
+    if visited_on.is_none() {
+        state
+            .errors
+            .insert("visited_on".into(), "Indiquez la date de la visite.".into());
+    }
+    state.offered(
         "purpose",
         &form.purpose,
         &PURPOSES,
         "Choisissez l'objet de la visite dans la liste.",
     );
-    let visited_on = match parse_date(&form.visited_on) {
-        Some(d) if listed => d,
-        parsed => {
-            if parsed.is_none() {
-                state
-                    .errors
-                    .insert("visited_on".into(), "Indiquez la date de la visite.".into());
-            }
-            return page
-                .visit_page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    state,
-                    &form.employer,
-                    None,
-                    choice,
-                )
-                .await;
-        }
+    let Some(visited_on) = visited_on.filter(|_| state.errors.is_empty()) else {
+        return page
+            .visit_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                state,
+                &form.employer,
+                None,
+                choice,
+            )
+            .await;
     };
     let out = page
         .run(
