@@ -895,7 +895,11 @@ async fn the_establishments_found_from_the_home_are_paged_by_posted_forms() {
         .await;
     assert_eq!(first.status(), 200);
     let first = first.text().await.unwrap();
-    assert_eq!(first.matches("<li><a href=\"/employers/").count(), 20, "{first}");
+    assert_eq!(
+        first.matches("<li><a href=\"/employers/").count(),
+        20,
+        "{first}"
+    );
     assert!(
         first.contains("<form method=\"post\" action=\"/employers/recherche\" role=\"search\""),
         "{first}"
@@ -914,7 +918,14 @@ async fn the_establishments_found_from_the_home_are_paged_by_posted_forms() {
         .text()
         .await
         .unwrap();
-    assert_eq!(second.matches("<li><a href=\"/employers/").count(), 1, "{second}");
-    assert!(second.contains("Toute la liste, depuis le début"), "{second}");
+    assert_eq!(
+        second.matches("<li><a href=\"/employers/").count(),
+        1,
+        "{second}"
+    );
+    assert!(
+        second.contains("Toute la liste, depuis le début"),
+        "{second}"
+    );
     assert!(server.terminate().success());
 }
