@@ -852,14 +852,29 @@ async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
         needs.contains("<span class=\"error\" id=\"source-erreur\">Choisissez l'origine du besoin dans la liste.</span>"),
         "{needs}"
     );
+    // The dashboards' filters, refused beside their field, whether the
+    // page or the API refuses them; one the form does not show (the team,
+    // to a mediator), above the figures.
     let board = html(&server, "/tableaux/entonnoir?objective=TOUT", &cookies).await;
     assert!(
         board.contains(
-            "« TOUT » n'est pas un objectif de la liste : choisissez l'un de ceux proposés."
+            "<span class=\"error\" id=\"objective-erreur\">« TOUT » n'est pas un objectif de la liste : choisissez l'un de ceux proposés.</span>"
         ),
         "{board}"
     );
     assert!(!board.contains("n'est pas admise"), "{board}");
+    let board = html(&server, "/tableaux/entonnoir?from=demain", &cookies).await;
+    assert!(
+        board.contains("aria-describedby=\"from-erreur\"")
+            && !board.contains("Invalid")
+            && board.contains("<span class=\"error\" id=\"from-erreur\">"),
+        "{board}"
+    );
+    let board = html(&server, "/tableaux/entonnoir?mediatorId=zz", &cookies).await;
+    assert!(
+        board.contains("<p class=\"alert\" role=\"alert\">"),
+        "{board}"
+    );
     assert!(server.terminate().success());
 }
 

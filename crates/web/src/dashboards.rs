@@ -36,9 +36,16 @@ pub const FILTER_KEYS: [&str; 11] = [
     "disability",
 ];
 
+/// A filter refused: the field it names (by its GraphQL name, which the
+/// page's form uses too), when one, and why, in French.
+pub struct Refused {
+    pub field: Option<String>,
+    pub message: String,
+}
+
 /// The dashboards' variables from the URL: the filter's fields by their
 /// GraphQL names, and `asOf`.
-pub fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, String> {
+pub fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, Refused> {
     let mut filter = Map::new();
     let mut as_of = Value::Null;
     for (key, value) in params {
@@ -53,10 +60,13 @@ pub fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, St
                 "true" | "oui" => true,
                 "false" | "non" => false,
                 _ => {
-                    return Err(format!(
-                        "« disability » vaut true ou false, pas « {} ».",
-                        passerelle_domain::echoed(value)
-                    ));
+                    return Err(Refused {
+                        field: Some(key.clone()),
+                        message: format!(
+                            "« disability » vaut true ou false, pas « {} ».",
+                            passerelle_domain::echoed(value)
+                        ),
+                    });
                 }
             };
             filter.insert(key.clone(), Value::Bool(flag));
@@ -75,17 +85,20 @@ pub fn dashboard_variables(params: &HashMap<String, String>) -> Result<Value, St
                 _ => (None, ""),
             };
             if list.is_some_and(|options| !offers(options, value)) {
-                return Err(format!(
-                    "« {} » {refused}",
-                    passerelle_domain::echoed(value)
-                ));
+                return Err(Refused {
+                    field: Some(key.clone()),
+                    message: format!("« {} » {refused}", passerelle_domain::echoed(value)),
+                });
             }
             filter.insert(key.clone(), Value::String(value.to_owned()));
         } else {
-            return Err(format!(
-                "Filtre inconnu « {key} » : utilisez {} ou asOf.",
-                FILTER_KEYS.join(", ")
-            ));
+            return Err(Refused {
+                field: None,
+                message: format!(
+                    "Filtre inconnu « {key} » : utilisez {} ou asOf.",
+                    FILTER_KEYS.join(", ")
+                ),
+            });
         }
     }
     Ok(json!({ "filter": filter, "asOf": as_of }))
@@ -561,7 +574,9 @@ struct DashboardTemplate {
     objectives: &'static [(&'static str, &'static str)],
     age_bands: &'static [(&'static str, &'static str)],
     masked: bool,
-    error: Option<String>,
+    /// Why the filters were refused, beside the field named when the form
+    /// has it, else above the figures.
+    error: Option<Refused>,
     charts: Vec<Chart>,
     csv: String,
     /// The viewer's structure (id, name), to narrow the figures to it.
@@ -571,9 +586,47 @@ struct DashboardTemplate {
     mediators: Vec<(String, String)>,
 }
 
+/// The form's fields, by their GraphQL names.
+const FORM_FIELDS: [&str; 12] = [
+    "from",
+    "to",
+    "structureId",
+    "mediatorId",
+    "departement",
+    "region",
+    "naf",
+    "rome",
+    "ageBand",
+    "disability",
+    "objective",
+    "asOf",
+];
+
 impl DashboardTemplate {
     pub fn value(&self, name: &str) -> &str {
         self.values.get(name).map_or("", String::as_str)
+    }
+
+    /// The refusal to say beside the field `name`.
+    pub fn refused(&self, name: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|e| e.field.as_deref() == Some(name))
+            .map(|e| e.message.as_str())
+    }
+
+    /// The refusal to say above the figures: one naming no field the form
+    /// shows (the structure and the team are offered only to some).
+    pub fn general(&self) -> Option<&str> {
+        let shown = |field: &str| match field {
+            "structureId" => self.structure.is_some(),
+            "mediatorId" => !self.mediators.is_empty(),
+            _ => FORM_FIELDS.contains(&field),
+        };
+        self.error
+            .as_ref()
+            .filter(|e| !e.field.as_deref().is_some_and(shown))
+            .map(|e| e.message.as_str())
     }
 }
 
@@ -602,7 +655,16 @@ pub(crate) async fn page(
             let out = page.run(board.dashboard.query, variables).await;
             (
                 out.data[board.dashboard.field].clone(),
-                out.errors.first().map(|e| e.message.clone()),
+                // The API names a filter's field by its path
+                // (`filter.departement`): the form's field is its end.
+                out.errors.first().map(|e| Refused {
+                    field: e
+                        .field
+                        .as_deref()
+                        .and_then(|f| f.rsplit('.').next())
+                        .map(str::to_owned),
+                    message: e.message.clone(),
+                }),
             )
         }
     };

@@ -110,7 +110,7 @@ pub(crate) async fn download(
         (Some((dashboard, render)), _) => {
             let variables = match dashboard_variables(&params) {
                 Ok(v) => v,
-                Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+                Err(refused) => return refuse(StatusCode::BAD_REQUEST, refused.message),
             };
             match run(dashboard.query, variables).await {
                 Ok(data) => match render(&data[dashboard.field]) {
@@ -557,7 +557,10 @@ mod tests {
     #[test]
     fn an_unknown_filter_is_named() {
         let params = HashMap::from([("secteur".to_owned(), "56".to_owned())]);
-        let refused = dashboard_variables(&params).unwrap_err();
+        let Err(refused) = dashboard_variables(&params).map(|_| ()) else {
+            panic!("an unknown filter is refused");
+        };
+        let refused = refused.message;
         assert!(refused.contains("« secteur »"), "{refused}");
     }
 }
