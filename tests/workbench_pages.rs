@@ -863,6 +863,12 @@ async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
         "{board}"
     );
     assert!(!board.contains("n'est pas admise"), "{board}");
+    assert!(
+        board.contains(
+            "Un filtre n'a pas pu être appliqué : corrigez-le dans les filtres ci-dessous."
+        ),
+        "{board}"
+    );
     let board = html(&server, "/tableaux/entonnoir?from=demain", &cookies).await;
     assert!(
         board.contains("aria-describedby=\"from-erreur\"")
