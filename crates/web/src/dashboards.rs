@@ -586,22 +586,6 @@ struct DashboardTemplate {
     mediators: Vec<(String, String)>,
 }
 
-/// The form's fields, by their GraphQL names.
-const FORM_FIELDS: [&str; 12] = [
-    "from",
-    "to",
-    "structureId",
-    "mediatorId",
-    "departement",
-    "region",
-    "naf",
-    "rome",
-    "ageBand",
-    "disability",
-    "objective",
-    "asOf",
-];
-
 impl DashboardTemplate {
     pub fn value(&self, name: &str) -> &str {
         self.values.get(name).map_or("", String::as_str)
@@ -621,7 +605,8 @@ impl DashboardTemplate {
         let shown = |field: &str| match field {
             "structureId" => self.structure.is_some(),
             "mediatorId" => !self.mediators.is_empty(),
-            _ => FORM_FIELDS.contains(&field),
+            // Every filter, and the day the figures are read as of.
+            _ => FILTER_KEYS.contains(&field) || field == "asOf",
         };
         self.error
             .as_ref()
