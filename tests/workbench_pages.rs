@@ -876,6 +876,26 @@ async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
             && board.contains("<span class=\"error\" id=\"from-erreur\">"),
         "{board}"
     );
+    // A code no referential knows would narrow the figures to nothing
+    // without a word.
+    for (query, field, said) in [
+        (
+            "departement=ZZZ",
+            "departement",
+            "Le département « ZZZ » n'existe pas",
+        ),
+        ("region=99", "region", "La région « 99 » n'existe pas"),
+        ("naf=00", "naf", "Le code NAF « 00 » n'existe pas"),
+        ("rome=Z9999", "rome", "Le code ROME « Z9999 » n'existe pas"),
+    ] {
+        let board = html(&server, &format!("/tableaux/entonnoir?{query}"), &cookies).await;
+        assert!(
+            board.contains(&format!(
+                "<span class=\"error\" id=\"{field}-erreur\">{said}"
+            )),
+            "{query}: {board}"
+        );
+    }
     let board = html(&server, "/tableaux/entonnoir?mediatorId=zz", &cookies).await;
     assert!(
         board.contains("<p class=\"alert\" role=\"alert\">"),

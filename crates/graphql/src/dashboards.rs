@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use passerelle_domain::immersion::{Milestone, Objective, OutcomeKind};
 use passerelle_domain::need::NeedSourceKind;
 use passerelle_domain::person::CauseKind;
-use passerelle_domain::values::{AgeBand, ContractType};
+use passerelle_domain::values::{AgeBand, ContractType, NafDivision, RomeCode};
 use passerelle_projections::dashboards::{
     self, DashboardError, Filter, FunnelStep as StepRow, FunnelStepName, OutcomeCount,
 };
@@ -58,15 +58,46 @@ impl DashboardFilter {
                 .filter(|v| !v.is_empty())
                 .map(str::to_uppercase)
         };
+        // A code the referentials do not know is refused on its field: it
+        // would narrow the figures to nothing without a word.
+        let departement = trimmed(&self.departement);
+        if let Some(code) = departement.as_deref()
+            && passerelle_domain::values::departement_name(code).is_none()
+        {
+            return Err(field_error(
+                "filter.departement",
+                &crate::input::unknown_departement(code),
+            ));
+        }
+        let region = trimmed(&self.region);
+        if let Some(code) = region.as_deref()
+            && passerelle_domain::values::region_name(code).is_none()
+        {
+            return Err(field_error(
+                "filter.region",
+                &format!(
+                    "La région « {} » n'existe pas : indiquez son code INSEE, par exemple 52 pour les Pays de la Loire.",
+                    passerelle_domain::echoed(code)
+                ),
+            ));
+        }
+        let naf = trimmed(&self.naf)
+            .map(|code| NafDivision::parse(&code).map(|d| d.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| error::on_field("filter.naf", e))?;
+        let rome = trimmed(&self.rome)
+            .map(|code| RomeCode::parse(&code).map(|c| c.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| error::on_field("filter.rome", e))?;
         Ok(Filter {
             from: self.from,
             to: self.to,
             structure: id(&self.structure_id, "Structure")?,
             mediator: id(&self.mediator_id, "Médiateur")?,
-            departement: trimmed(&self.departement),
-            region: trimmed(&self.region),
-            naf: trimmed(&self.naf),
-            rome: trimmed(&self.rome),
+            departement,
+            region,
+            naf,
+            rome,
             objective: self.objective,
             age_band: self.age_band,
             disability: self.disability,

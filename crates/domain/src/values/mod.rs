@@ -49,6 +49,6 @@ pub use period::{
     AgeBand, DateRange, PLAUSIBLE_YEARS, WeeklyHours, add_months, age_on, one_month_after,
     parse_date, plausible_date, twelve_months_after,
 };
-pub use referential::{Commune, CommuneCode, NafDivision, RomeCode, departement_name};
+pub use referential::{Commune, CommuneCode, NafDivision, RomeCode, departement_name, region_name};
 pub use siret::Siret;
 pub use text::{ECHOED_CHARS, Label, Text, echoed, search_key, shown_again};

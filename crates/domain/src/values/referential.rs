@@ -344,6 +344,11 @@ pub fn departement_name(code: &str) -> Option<&'static str> {
     DEPARTEMENTS.get(code).copied()
 }
 
+/// The name of the region of this INSEE code (`52`), if there is one.
+pub fn region_name(code: &str) -> Option<&'static str> {
+    REGIONS.get(code).copied()
+}
+
 /// A current commune of INSEE's official geography, or a municipal
 /// arrondissement of Paris, Lyon or Marseille.
 #[derive(Debug, Clone, PartialEq, Eq)]
