@@ -2179,6 +2179,32 @@ async fn the_feedback_forms_open_on_the_last_planned_day_while_it_runs() {
     assert!(!page.contains("/observation\""), "{page}");
 }
 
+/// A peer's link whose cursor holds a character no text may hold (a link
+/// edited by hand) is a link gone stale, as any refused cursor: the form
+/// empty and said so, not a page that does not exist.
+#[tokio::test]
+async fn a_peers_link_with_a_cursor_no_text_may_hold_is_said_stale() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let person = enroll(&server, &token, None).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    for stale in ["pair=1&apres=perime", "pair=1&apres=%00"] {
+        let answer = get_with(
+            &server,
+            &format!("/people/{}/rencontre?{stale}", person.as_str().unwrap()),
+            &cookies,
+        )
+        .await;
+        assert_eq!(answer.status(), 200, "{stale}");
+        let html = answer.text().await.unwrap().replace("&#39;", "'");
+        assert!(
+            html.contains("La personne choisie n'est plus à cette place"),
+            "{stale}: {html}"
+        );
+    }
+}
+
 /// What a page's forms never send, and addresses only forms post to, are
 /// answered as a user would expect: a French refusal, the page again, never
 /// an error of the service; and a contract sent with an outcome that is not
@@ -2204,25 +2230,12 @@ async fn stray_requests_on_an_immersion_are_answered_in_french() {
     assert_eq!(answer.status(), 405);
     let html = answer.text().await.unwrap();
     assert!(html.contains("Se déconnecter"), "{html}");
-    // A choice no form offers.
+    // A choice no form offers. A hidden value no button sends has no field
+    // to be refused beside: a page of its own.
     let session = Form::fetch(&server, &cookies).await;
     for (action, body) in [
         ("reponse", "choix=peutetre&by=PERSON"),
         ("reponse", "choix=accepter&by=ADMIN"),
-        ("observation", "goals_observed=peutetre&notes=Bien"),
-        ("bilan", "attendance=COMPLETED&goals_reached=peutetre"),
-        ("bilan", "attendance=SOMETIMES&goals_reached=oui"),
-        (
-            "bilan",
-            "attendance=COMPLETED&goals_reached=oui&hiring=CDD_PLUS",
-        ),
-        (
-            "bilan",
-            "attendance=COMPLETED&goals_reached=oui&skill-TEAMWORK=GENIUS",
-        ),
-        ("suite", "milestone=SOON&outcome=TRAINING"),
-        ("suite", "milestone=END&outcome=LOTTERY"),
-        ("interruption", "interrupt_by=NOBODY&interrupt_reason=Rien"),
         ("signature", "signatory=KING&paper=true"),
     ] {
         let answer = session
@@ -2232,6 +2245,68 @@ async fn stray_requests_on_an_immersion_are_answered_in_french() {
         let html = answer.text().await.unwrap();
         assert!(html.contains("Ce choix n"), "{action}: {html}");
         assert!(!html.contains("EMPLOYER ou"), "{action}: {html}");
+    }
+    // A list's value or a radio's answer: refused in French, beside its
+    // field when the page shows the form (above the page when it does not,
+    // as the outcome's before the immersion ended), never in the API's
+    // codes.
+    for (action, body, said) in [
+        (
+            "observation",
+            "goals_observed=peutetre&notes=Bien",
+            "Répondez par oui ou par non.",
+        ),
+        (
+            "bilan",
+            "attendance=COMPLETED&goals_reached=peutetre",
+            "Répondez par oui ou par non.",
+        ),
+        (
+            "bilan",
+            "attendance=SOMETIMES&goals_reached=oui",
+            "Choisissez l'une des présences proposées.",
+        ),
+        (
+            "bilan",
+            "attendance=COMPLETED&goals_reached=oui&hiring=CDD_PLUS",
+            "Choisissez « Non » ou l'un des contrats de la liste.",
+        ),
+        (
+            "bilan",
+            "attendance=COMPLETED&goals_reached=oui&skill-TEAMWORK=GENIUS",
+            "Choisissez l'un des niveaux de la liste, ou « Non observée ».",
+        ),
+        (
+            "suite",
+            "milestone=SOON&outcome=TRAINING",
+            "Choisissez l'une des échéances de la liste.",
+        ),
+        (
+            "suite",
+            "milestone=END&outcome=LOTTERY",
+            "Choisissez l'une des situations de la liste.",
+        ),
+        (
+            "interruption",
+            "interrupt_by=NOBODY&interrupt_reason=Rien",
+            "Choisissez dans la liste qui est à l'initiative de l'interruption.",
+        ),
+    ] {
+        let before = events(&db).await;
+        let answer = session
+            .post(&server, &format!("/immersions/{id}/{action}"), body)
+            .await;
+        assert_eq!(answer.status(), 422, "{action} {body}");
+        let html = answer.text().await.unwrap().replace("&#39;", "'");
+        assert!(html.contains(said), "{action} {body}: {html}");
+        assert!(!html.contains("Ce choix n"), "{action}: {html}");
+        assert!(!html.contains("n'est pas admise"), "{action}: {html}");
+        assert!(!html.contains("EMPLOYER ou"), "{action}: {html}");
+        assert_eq!(
+            events(&db).await,
+            before,
+            "{action} {body}: nothing recorded"
+        );
     }
     // An accident sent blank: every missing field named at once.
     let answer = session

@@ -904,6 +904,108 @@ async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
     assert!(server.terminate().success());
 }
 
+/// The immersion's own forms refuse a list's value or a radio's answer
+/// that none of them offers (a form edited by hand) beside its field, in
+/// French, as the other forms do: not on a page of its own, and nothing is
+/// recorded.
+#[tokio::test]
+async fn an_immersions_forms_refuse_a_value_edited_by_hand_beside_its_field() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let today = enrolled_on(&server, &token, &person).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = Form::fetch(&server, &cookies).await;
+    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let i = immersion.as_str().unwrap();
+    let refused_beside = |path: String, body: String, fields: Vec<(&'static str, &'static str)>| {
+        let (server, form, db) = (&server, &form, &db);
+        async move {
+            let before = events(db).await;
+            let answer = form.post(server, &path, &body).await;
+            assert_eq!(answer.status(), 422, "{path} {body}");
+            let page = answer.text().await.unwrap().replace("&#39;", "'");
+            for (field, said) in fields {
+                assert!(
+                    page.contains(&format!(
+                        "<span class=\"error\" id=\"{field}-erreur\">{said}</span>"
+                    )),
+                    "{path} {field}: {page}"
+                );
+                assert!(
+                    page.contains(&format!("aria-describedby=\"{field}-erreur\"")),
+                    "{path} {field}: {page}"
+                );
+            }
+            assert!(!page.contains("n'est pas admise"), "{path}: {page}");
+            assert_eq!(events(db).await, before, "{path}: nothing recorded");
+        }
+    };
+    refused_beside(
+        format!("/immersions/{i}/annulation"),
+        "cancel_by=LE_CHEF&cancel_reason=Fermeture".to_owned(),
+        vec![(
+            "cancel_by",
+            "Choisissez dans la liste qui est à l'initiative de l'annulation.",
+        )],
+    )
+    .await;
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    refused_beside(
+        format!("/immersions/{i}/interruption"),
+        format!("interrupt_by=LE_CHEF&interrupt_reason=Malade&interrupt_on={today}"),
+        vec![(
+            "interrupt_by",
+            "Choisissez dans la liste qui est à l'initiative de l'interruption.",
+        )],
+    )
+    .await;
+    refused_beside(
+        format!("/immersions/{i}/observation"),
+        "goals_observed=peut-etre&notes=Bien".to_owned(),
+        vec![("goals_observed", "Répondez par oui ou par non.")],
+    )
+    .await;
+    // Every field refused at once: the attendance, a skill's level and the
+    // contract edited by hand.
+    refused_beside(
+        format!("/immersions/{i}/bilan"),
+        "attendance=ABSENTE&goals_reached=oui&skill-PUNCTUALITY=PARFAIT&hiring=CDI_A_VIE"
+            .to_owned(),
+        vec![
+            ("attendance", "Choisissez l'une des présences proposées."),
+            (
+                "skill-PUNCTUALITY",
+                "Choisissez l'un des niveaux de la liste, ou « Non observée ».",
+            ),
+            (
+                "hiring",
+                "Choisissez « Non » ou l'un des contrats de la liste.",
+            ),
+        ],
+    )
+    .await;
+    // A hidden value no button sends has no field to be refused beside.
+    let answer = form
+        .post(
+            &server,
+            &format!("/immersions/{i}/signature"),
+            "paper=peut-etre&signatory=PERSON",
+        )
+        .await;
+    assert_eq!(answer.status(), 400);
+    assert!(server.terminate().success());
+}
+
 /// The establishments the home search found, listed by a posted search and
 /// paged by posted forms: the text typed, which may be a person's name, is
 /// in no address, and searching again from that list posts too.

@@ -153,10 +153,7 @@ async fn employers_list(page: Page, mut q: ListQuery, posted: bool) -> Response 
             searched: true,
             employers: Vec::new(),
             jobs: Vec::new(),
-            pager: Pager {
-                next: None,
-                first: None,
-            },
+            pager: Pager::none(),
             posted,
             posted_next: None,
             posted_later: false,
@@ -215,10 +212,7 @@ async fn employers_list(page: Page, mut q: ListQuery, posted: bool) -> Response 
         posted_next: if posted { next.clone() } else { None },
         posted_later: posted && q.after().is_some(),
         pager: if posted {
-            Pager {
-                next: None,
-                first: None,
-            }
+            Pager::none()
         } else {
             Pager::of("/employers", &q, next)
         },

@@ -147,8 +147,10 @@ impl Page {
                     person(id: $p) { firstName lastName
                     peers(first: $n, after: $a) @include(if: $peer) {
                         edges { node { firstName testimonies { id account romeCodes } } } } } }",
-                json!({ "p": id, "n": rank.unwrap_or(1), "a": given(&pick.apres),
-                    "peer": rank.is_some() }),
+                // The cursor goes with the list only: read again without
+                // it, a cursor the API refused is not sent again.
+                json!({ "p": id, "n": rank.unwrap_or(1),
+                    "a": rank.and(given(&pick.apres)), "peer": rank.is_some() }),
             )
         };
         let mut rank = pick.rank();

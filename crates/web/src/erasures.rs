@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Code, Day, Paged, moment, read_or_return, recorder};
-use crate::page::{Nav, PAGE_SIZE, Page, Pager, given, list_href, message};
+use crate::page::{Nav, PAGE_SIZE, Page, Pager, given, message};
 
 /// Where the page starts, as its URL gives it.
 #[derive(Debug, Default, Deserialize)]
@@ -92,10 +92,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ErasuresQuery>) -> Resp
             )
         })
         .collect();
-    let pager = Pager {
-        next: next.map(|cursor| list_href(PATH, &[("apres", &cursor)])),
-        first: given(&q.apres).map(|_| PATH.to_owned()),
-    };
+    let pager = Pager::at(PATH, &[], next, given(&q.apres));
     let body = ErasuresTemplate {
         nav: page.nav(notice),
         erasures,

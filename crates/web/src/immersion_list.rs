@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::answer::{Code, Day, Paged, read_or_return};
 use crate::files::{immersion_dates, named};
 use crate::labels::{STAGES, offers};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given, list_href};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, STALE_PAGE, given};
 
 /// The list's search and page, as its address carries them.
 #[derive(Debug, Default, Deserialize)]
@@ -121,14 +121,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<ListQuery>) -> Response
         status = StatusCode::UNPROCESSABLE_ENTITY;
     }
     let search: Vec<(&str, &str)> = given(&q.etat).map(|e| ("etat", e)).into_iter().collect();
-    let pager = Pager {
-        next: next.map(|cursor| {
-            let mut query = search.clone();
-            query.push(("apres", &cursor));
-            list_href("/immersions", &query)
-        }),
-        first: given(&q.apres).map(|_| list_href("/immersions", &search)),
-    };
+    let pager = Pager::at("/immersions", &search, next, given(&q.apres));
     let body = ListTemplate {
         nav: page.nav(notice),
         form,

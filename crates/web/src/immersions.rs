@@ -1937,42 +1937,107 @@ pub(crate) async fn back(page: Page, Path((id, _)): Path<(String, String)>) -> R
     )
 }
 
-/// Whether each choice of an action's form (a button's hidden value, a
-/// list, a radio) is one the page's forms send: another (a request made by
-/// hand) is neither read as one of theirs nor refused in the API's names.
-fn choices_offered(action: &str, fields: &Fields) -> bool {
+/// Whether the hidden choices of an action's form (which party, which
+/// answer, paper or online, which signatory: a button's hidden value) are
+/// ones the page's forms send. Another comes from a request made by hand,
+/// which has no field to be refused beside: it is neither read as one of
+/// the page's nor refused in the API's names.
+fn hidden_choices_offered(action: &str, fields: &Fields) -> bool {
     let named = |name: &str, values: &[&str]| values.contains(&fields.get(name));
-    // `blank`: the list's first option sends nothing.
-    let listed = |name: &str, options: &[(&str, &str)], blank: bool| {
-        let value = fields.get(name);
-        (blank && value.is_empty()) || crate::labels::offers(options, value)
-    };
     match action {
         "reponse" => {
             named("choix", &["accepter", "refuser"]) && named("by", &["EMPLOYER", "PERSON"])
         }
-        "bilan" => {
-            named("goals_reached", &["oui", "non"])
-                && listed("attendance", &ATTENDANCES, false)
-                && listed("hiring", &CONTRACTS, true)
-                && fields
-                    .0
-                    .iter()
-                    .filter(|(name, _)| name.starts_with("skill-"))
-                    .all(|(name, _)| listed(name, &LEVELS, true))
-        }
-        "observation" => named("goals_observed", &["oui", "non"]),
         "signature" => {
-            named("paper", &["true", "false"]) && listed("signatory", &SIGNATORIES, false)
-        }
-        "annulation" => listed("cancel_by", &INITIATORS, false),
-        "interruption" => listed("interrupt_by", &INITIATORS, false),
-        "suite" => {
-            listed("milestone", &MILESTONES, false)
-                && listed("outcome", &OUTCOMES, false)
-                && listed("contract", &CONTRACTS, true)
+            named("paper", &["true", "false"])
+                && crate::labels::offers(&SIGNATORIES, fields.get("signatory"))
         }
         _ => true,
+    }
+}
+
+/// Refuses beside its field, in French, each choice of an action's form
+/// shown to the user (a list, a set of radio buttons) whose value is none
+/// the form offers: a form edited by hand, or a page older than its list.
+/// The API would refuse it in its own codes, above the form.
+fn refuse_unoffered(action: &str, fields: &Fields, form: &mut FormState) {
+    // `blank`: the list's first option, which sends nothing.
+    let mut listed = |name: &str, options: &[(&str, &str)], blank: bool, message: &str| {
+        let value = fields.get(name);
+        if !(blank && value.is_empty()) {
+            form.offered(name, value, options, message);
+        }
+    };
+    const YES_NO: [(&str, &str); 2] = [("oui", "Oui"), ("non", "Non")];
+    match action {
+        "bilan" => {
+            listed(
+                "attendance",
+                &ATTENDANCES,
+                false,
+                "Choisissez l'une des présences proposées.",
+            );
+            listed(
+                "goals_reached",
+                &YES_NO,
+                false,
+                "Répondez par oui ou par non.",
+            );
+            listed(
+                "hiring",
+                &CONTRACTS,
+                true,
+                "Choisissez « Non » ou l'un des contrats de la liste.",
+            );
+            // The skills the form lists: another name is not read at all.
+            for (skill, _) in SKILLS.iter() {
+                listed(
+                    &format!("skill-{skill}"),
+                    &LEVELS,
+                    true,
+                    "Choisissez l'un des niveaux de la liste, ou « Non observée ».",
+                );
+            }
+        }
+        "observation" => listed(
+            "goals_observed",
+            &YES_NO,
+            false,
+            "Répondez par oui ou par non.",
+        ),
+        "annulation" => listed(
+            "cancel_by",
+            &INITIATORS,
+            false,
+            "Choisissez dans la liste qui est à l'initiative de l'annulation.",
+        ),
+        "interruption" => listed(
+            "interrupt_by",
+            &INITIATORS,
+            false,
+            "Choisissez dans la liste qui est à l'initiative de l'interruption.",
+        ),
+        "suite" => {
+            listed(
+                "milestone",
+                &MILESTONES,
+                false,
+                "Choisissez l'une des échéances de la liste.",
+            );
+            listed(
+                "outcome",
+                &OUTCOMES,
+                false,
+                "Choisissez l'une des situations de la liste.",
+            );
+            listed(
+                "contract",
+                &CONTRACTS,
+                true,
+                "Choisissez l'un des contrats de la liste, ou aucun.",
+            );
+        }
+        _ => {}
     }
 }
 
@@ -1987,7 +2052,7 @@ pub(crate) async fn action(
     if let Err(r) = page.checked(fields.get("csrf")) {
         return *r;
     }
-    if !choices_offered(&action, &fields) {
+    if !hidden_choices_offered(&action, &fields) {
         return crate::page::error_page(
             StatusCode::BAD_REQUEST,
             "Ce choix n'est pas l'un de ceux que la page propose : repartez de la page de l'immersion.",
@@ -2008,6 +2073,7 @@ pub(crate) async fn action(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut form = FormState::with(&values);
+    refuse_unoffered(&action, &fields, &mut form);
     // What the page reads before the API does: the hours missed, a
     // number; an accident's blanks, all named at once (the API names the
     // first it meets).

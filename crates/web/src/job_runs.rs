@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::answer::{Code, Paged, moment, read_or_return};
 use crate::labels::{JOBS, offers};
-use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, given, list_href, message};
+use crate::page::{FormState, Nav, PAGE_SIZE, Page, Pager, given, message};
 
 /// The list's search and where its page starts, as its URL gives them.
 #[derive(Debug, Default, Deserialize)]
@@ -152,14 +152,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<RunsQuery>) -> Response
         (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
     };
     let search = [("tache", q.tache.as_str())];
-    let pager = Pager {
-        next: next.map(|cursor| {
-            let mut query = search.to_vec();
-            query.push(("apres", &cursor));
-            list_href("/administration/taches", &query)
-        }),
-        first: given(&q.apres).map(|_| list_href("/administration/taches", &search)),
-    };
+    let pager = Pager::at("/administration/taches", &search, next, given(&q.apres));
     let body = RunsTemplate {
         nav: page.nav(notice),
         form,

@@ -201,14 +201,7 @@ impl Page {
             }
         }
         let search = q.search();
-        let pager = Pager {
-            next: next.map(|cursor| {
-                let mut query = search.to_vec();
-                query.push(("apres", &cursor));
-                list_href("/courriels", &query)
-            }),
-            first: given(&q.apres).map(|_| list_href("/courriels", &search)),
-        };
+        let pager = Pager::at("/courriels", &search, next, given(&q.apres));
         let body = MailsTemplate {
             nav: self.nav(notice),
             searched: search.iter().any(|(_, v)| given(v).is_some()),

@@ -214,16 +214,35 @@ pub(crate) struct Pager {
 }
 
 impl Pager {
-    pub(crate) fn of(path: &str, q: &ListQuery, next: Option<String>) -> Self {
-        let search = q.search();
+    /// No link: a list whose pages are posted forms, or one not read.
+    pub(crate) fn none() -> Self {
+        Self {
+            next: None,
+            first: None,
+        }
+    }
+
+    /// The links of the list at `path` searched by `search` (in every
+    /// link): the page after the cursor `next`, and the first page when
+    /// this one came `after` a cursor.
+    pub(crate) fn at(
+        path: &str,
+        search: &[(&str, &str)],
+        next: Option<String>,
+        after: Option<&str>,
+    ) -> Self {
         Self {
             next: next.map(|cursor| {
                 let mut query = search.to_vec();
                 query.push(("apres", &cursor));
                 list_href(path, &query)
             }),
-            first: q.after().map(|_| list_href(path, &search)),
+            first: after.map(|_| list_href(path, search)),
         }
+    }
+
+    pub(crate) fn of(path: &str, q: &ListQuery, next: Option<String>) -> Self {
+        Self::at(path, &q.search(), next, q.after())
     }
 }
 

@@ -165,10 +165,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
             posted_later: false,
             stages: &PERSON_STAGES,
             referents,
-            pager: Pager {
-                next: None,
-                first: None,
-            },
+            pager: Pager::none(),
         }
         .render();
         return page.render(StatusCode::UNPROCESSABLE_ENTITY, body);
@@ -234,10 +231,7 @@ async fn people_list(page: Page, mut q: ListQuery, posted: bool) -> Response {
         stages: &PERSON_STAGES,
         referents,
         pager: if posted {
-            Pager {
-                next: None,
-                first: None,
-            }
+            Pager::none()
         } else {
             Pager::of("/people", &q, next)
         },
@@ -1122,10 +1116,7 @@ pub(crate) async fn leads_list(
         }
     };
     let path = format!("/people/{}/pistes/{slug}", encode(&id));
-    let pager = Pager {
-        next: next.map(|cursor| list_href(&path, &[("apres", &cursor)])),
-        first: after.map(|_| path.clone()),
-    };
+    let pager = Pager::at(&path, &[], next, after);
     let body = PersonLeadsTemplate {
         nav: page.nav(notice),
         id: id.clone(),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::answer::{Day, Paged, PersonName, read_or_return};
-use crate::page::{Nav, PAGE_SIZE, Page, Pager, given, list_href};
+use crate::page::{Nav, PAGE_SIZE, Page, Pager, given};
 
 /// Where the page starts, as its URL gives it.
 #[derive(Debug, Default, Deserialize)]
@@ -94,10 +94,7 @@ pub(crate) async fn list(page: Page, Query(mut q): Query<WarningsQuery>) -> Resp
             )
         })
         .collect();
-    let pager = Pager {
-        next: next.map(|cursor| list_href(PATH, &[("apres", &cursor)])),
-        first: given(&q.apres).map(|_| PATH.to_owned()),
-    };
+    let pager = Pager::at(PATH, &[], next, given(&q.apres));
     let body = WarningsTemplate {
         nav: page.nav(notice),
         warnings,
