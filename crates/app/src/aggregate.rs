@@ -28,7 +28,9 @@ pub fn upcasters() -> Upcasters {
 pub trait Aggregate:
     Decider<
         Event: EventType + Serialize + DeserializeOwned + Send + Sync,
-        State: Send + Sync + 'static,
+        // Cloned when a command is decided on a state kept from an
+        // earlier one, before its stream is read.
+        State: Clone + Send + Sync + 'static,
         // Debug writes every field: the command's fingerprint is made of it.
         Command: std::fmt::Debug + Send + Sync,
         Context: Send,

@@ -172,6 +172,54 @@ impl Handler {
             // A state kept from an earlier command here: only the events
             // appended since (by this replica or another) are read.
             let (cached, mut state) = self.states.take::<A::State>(&stream_id).unwrap_or_default();
+            // On a state kept from an earlier command here, the command is
+            // decided before its stream is read, and appended with the
+            // read's checks (the session, in the statement; the stream's
+            // version, by the compare-and-set) when the views can be
+            // written in the same statement: a round trip fewer. Whatever
+            // else (a refusal, nothing to do, an append in a transaction,
+            // the stream moved, this command id already used, the check
+            // not held) goes through the read, which the decision stands
+            // after when it brings no event.
+            let mut early = None;
+            // A context that cannot be read is said after the read, which
+            // checks the session first.
+            let context = if attempt == 1 && cached > 0 {
+                let now = self.clock.now();
+                source
+                    .context(&mut conn, &state, command, now, self.clock.today())
+                    .await
+                    .ok()
+                    .map(|context| (now, context))
+            } else {
+                None
+            };
+            if let Some((now, context)) = context {
+                let decided = A::decide(command, &state, &context);
+                if let Ok(decided) = &decided
+                    && !decided.is_empty()
+                {
+                    let (new_events, after) = to_append::<A>(decided, state.clone())?;
+                    if let Some(outcome) = self
+                        .append_kept(
+                            &mut conn,
+                            &stream_id,
+                            cached,
+                            &new_events,
+                            meta,
+                            now,
+                            &fingerprint,
+                            check.as_ref(),
+                        )
+                        .await?
+                    {
+                        conn.finished();
+                        self.states.put(&stream_id, outcome.version, after);
+                        return Ok(outcome);
+                    }
+                }
+                early = Some((now, decided));
+            }
             // The command id is looked up in the same statement: one
             // snapshot for both, so a first attempt of this command that the
             // read sees is found too, and the command is not decided against
@@ -204,11 +252,19 @@ impl Handler {
                 self.states.put(&stream_id, version, state);
                 return Ok(done);
             }
-            let now = self.clock.now();
-            let context = source
-                .context(&mut conn, &state, command, now, self.clock.today())
-                .await?;
-            let decided = match A::decide(command, &state, &context) {
+            // Decided on the state the read found unchanged: decided again
+            // only when the read brought events.
+            let (now, decided) = match early.filter(|_| recorded.is_empty()) {
+                Some(early) => early,
+                None => {
+                    let now = self.clock.now();
+                    let context = source
+                        .context(&mut conn, &state, command, now, self.clock.today())
+                        .await?;
+                    (now, A::decide(command, &state, &context))
+                }
+            };
+            let decided = match decided {
                 Ok(decided) => decided,
                 Err(refused) => {
                     conn.finished();
@@ -227,25 +283,9 @@ impl Handler {
                     written: Vec::new(),
                 });
             }
-            let mut new_events = Vec::with_capacity(decided.len());
-            for event in &decided {
-                let data = serde_json::to_value(event).map_err(|source| AppError::Decode {
-                    event_type: event.event_type().to_owned(),
-                    source,
-                })?;
-                let mut new = NewEvent::new(event.event_type(), event.schema_version(), data);
-                new.subject = A::subject(&state, event);
-                new_events.push(new);
-                state = A::evolve(state, event);
-            }
-            let metadata = Metadata {
-                actor: meta.actor.id.clone(),
-                role: meta.actor.role.as_str().to_owned(),
-                structure: meta.actor.structure.as_uuid(),
-                correlation_id: meta.correlation_id,
-                causation_id: meta.causation_id,
-                command_id: meta.command_id,
-            };
+            let (new_events, after) = to_append::<A>(&decided, state)?;
+            state = after;
+            let metadata = metadata(meta);
             let append = Append {
                 stream_id: &stream_id,
                 expected: ExpectedVersion::Exact(version),
@@ -268,15 +308,9 @@ impl Handler {
                 .iter()
                 .all(|e| e.subject.is_none() || (version == 0 && e.subject == own))
             {
-                let preview = AppendResult {
-                    stream_version: version + new_events.len() as i64,
-                    positions: vec![LogPosition::START; new_events.len()],
-                    recorded_at: now,
-                    replayed: false,
-                }
-                .recorded(&new_events, &metadata, &stream_id);
+                let preview = preview(&append, version, now);
                 self.projections
-                    .append_inline(&mut conn, &append, Some(&fingerprint), &preview)
+                    .append_inline(&mut conn, &append, Some(&fingerprint), &preview, None)
                     .await
                     .transpose()
             } else {
@@ -318,17 +352,7 @@ impl Handler {
                         tx.commit().await?;
                     }
                     self.states.put(&stream_id, result.stream_version, state);
-                    self.store.notify_appended();
-                    // Nobody listening is not an error.
-                    let _ = self.changes.send(stream_id.clone());
-                    let _ = self.committed.send(stream_id.clone());
-                    committed = Some(Outcome {
-                        stream_id: stream_id.clone(),
-                        version: result.stream_version,
-                        events,
-                        replayed: false,
-                        written,
-                    });
+                    committed = Some(self.announced(stream_id.clone(), result, events, written));
                 }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(stream = %stream_id, attempt, "version conflict, deciding again");
@@ -345,6 +369,79 @@ impl Handler {
             }
         }
         Err(AppError::Busy { stream_id })
+    }
+
+    /// Appends `new_events`, decided on the state kept at `cached`, with
+    /// the inline views in one statement that also makes `check`: the
+    /// outcome when they were appended. `None` when anything else happened
+    /// (the views not writable in one statement, the stream moved, the
+    /// check not held, this command id already used): nothing was appended
+    /// now, and the caller reads the stream, which says which.
+    #[expect(clippy::too_many_arguments, reason = "one command's parts")]
+    async fn append_kept(
+        &self,
+        conn: &mut PgConnection,
+        stream_id: &str,
+        cached: i64,
+        new_events: &[NewEvent],
+        meta: &CommandMeta,
+        now: OffsetDateTime,
+        fingerprint: &[u8],
+        check: Option<&Guard>,
+    ) -> Result<Option<Outcome>, AppError> {
+        // Sealed with a key of their own only in a new stream's first
+        // events, which a kept state never precedes.
+        if new_events.iter().any(|e| e.subject.is_some()) {
+            return Ok(None);
+        }
+        let metadata = metadata(meta);
+        let append = Append {
+            stream_id,
+            expected: ExpectedVersion::Exact(cached),
+            events: new_events,
+            metadata: &metadata,
+            recorded_at: Some(now),
+        };
+        let preview = preview(&append, cached, now);
+        match self
+            .projections
+            .append_inline(conn, &append, Some(fingerprint), &preview, check)
+            .await
+        {
+            Ok(Some((result, written))) if !result.replayed => {
+                let events = result.recorded(new_events, &metadata, stream_id);
+                Ok(Some(self.announced(
+                    stream_id.to_owned(),
+                    result,
+                    events,
+                    written,
+                )))
+            }
+            Ok(_) | Err(StoreError::Conflict { .. } | StoreError::CommandReused { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Tells the store's readers and this process's subscribers of a
+    /// command's events committed, and says its outcome.
+    fn announced(
+        &self,
+        stream_id: String,
+        result: AppendResult,
+        events: Vec<RecordedEvent>,
+        written: Vec<(&'static str, serde_json::Value)>,
+    ) -> Outcome {
+        self.store.notify_appended();
+        // Nobody listening is not an error.
+        let _ = self.changes.send(stream_id.clone());
+        let _ = self.committed.send(stream_id.clone());
+        Outcome {
+            stream_id,
+            version: result.stream_version,
+            events,
+            replayed: false,
+            written,
+        }
     }
 
     /// What the command is, for telling a retry from another command sent
@@ -388,4 +485,48 @@ fn already_done(
             command_id: meta.command_id,
         }),
     }
+}
+
+/// The events `decided` as the store takes them (each with the subject
+/// whose key seals it, given the state before it), and the state after
+/// them.
+fn to_append<A: Aggregate>(
+    decided: &[A::Event],
+    mut state: A::State,
+) -> Result<(Vec<NewEvent>, A::State), AppError> {
+    let mut new_events = Vec::with_capacity(decided.len());
+    for event in decided {
+        let data = serde_json::to_value(event).map_err(|source| AppError::Decode {
+            event_type: event.event_type().to_owned(),
+            source,
+        })?;
+        let mut new = NewEvent::new(event.event_type(), event.schema_version(), data);
+        new.subject = A::subject(&state, event);
+        new_events.push(new);
+        state = A::evolve(state, event);
+    }
+    Ok((new_events, state))
+}
+
+fn metadata(meta: &CommandMeta) -> Metadata {
+    Metadata {
+        actor: meta.actor.id.clone(),
+        role: meta.actor.role.as_str().to_owned(),
+        structure: meta.actor.structure.as_uuid(),
+        correlation_id: meta.correlation_id,
+        causation_id: meta.causation_id,
+        command_id: meta.command_id,
+    }
+}
+
+/// The events as a fused append will record them, for the views written
+/// in its statement: their positions are not known before.
+fn preview(append: &Append<'_>, version: i64, now: OffsetDateTime) -> Vec<RecordedEvent> {
+    AppendResult {
+        stream_version: version + append.events.len() as i64,
+        positions: vec![LogPosition::START; append.events.len()],
+        recorded_at: now,
+        replayed: false,
+    }
+    .recorded(append.events, append.metadata, append.stream_id)
 }

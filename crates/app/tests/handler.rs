@@ -270,9 +270,10 @@ async fn a_state_kept_between_commands_still_sees_what_another_replica_appended(
         .await
         .unwrap();
 
-    // The visit `there` logged is known `here`: logging it again is refused
-    // on the first decision. Deciding on a stale state would lose the
-    // append's version check and decide a second time.
+    // The visit `there` logged is known `here`: logging it again is refused.
+    // Decided first on the state kept `here`, before the stream is read, it
+    // is appended by no one: the append's version check finds the stream
+    // moved, and the command is decided again on the events read since.
     let counted = Counted::default();
     let again = here
         .execute::<Employer>(employer(), &visit(2, day), &meta(Uuid::new_v4()), &counted)
@@ -281,8 +282,8 @@ async fn a_state_kept_between_commands_still_sees_what_another_replica_appended(
     assert!(matches!(again, AppError::Domain(_)), "{again:?}");
     assert_eq!(
         counted.0.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "decided once"
+        2,
+        "decided on the kept state, then on the stream read"
     );
     assert_eq!(stream_version(&db).await, Some(3));
     there
@@ -296,9 +297,16 @@ async fn a_state_kept_between_commands_still_sees_what_another_replica_appended(
     assert_eq!(next.version, 5);
     assert_eq!(
         counted.0.load(std::sync::atomic::Ordering::SeqCst),
-        2,
-        "decided once more"
+        4,
+        "decided twice again: the kept state was behind"
     );
+    // The state kept `here` is now the stream's: decided once.
+    let last = here
+        .execute::<Employer>(employer(), &visit(5, day), &meta(Uuid::new_v4()), &counted)
+        .await
+        .unwrap();
+    assert_eq!(last.version, 6);
+    assert_eq!(counted.0.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
 /// Counts the decisions taken.

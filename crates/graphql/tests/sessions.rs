@@ -207,6 +207,98 @@ async fn a_session_kept_is_checked_by_the_command_and_refused_once_revoked() {
     assert_eq!(me.data.into_json().unwrap()["me"], serde_json::Value::Null);
 }
 
+/// A command on a stream whose state this process kept is decided before
+/// its stream is read, and appended with the session's check in the
+/// append's own statement: once the session is revoked it appends nothing
+/// and is refused `UNAUTHENTICATED`, as when the read made the check.
+#[tokio::test]
+async fn a_command_decided_on_a_kept_state_is_refused_once_the_session_is_revoked() {
+    let db = TestDb::new().await;
+    let projections = support::projections(&db).await;
+    let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
+    let handler = Handler::new(projections.clone(), clock.clone());
+    let (gateway, schema) = support::gateway(handler.clone(), &db);
+    let password = "un mot de passe assez long";
+    passerelle_accounts::create_user(
+        &db.pool,
+        &Label::parse("Mission locale").unwrap(),
+        passerelle_accounts::StaffRole::Mediator,
+        &Email::parse("mediatrice@example.org").unwrap(),
+        &Label::parse("Inès").unwrap(),
+        password,
+    )
+    .await
+    .unwrap();
+    let (token, _) = passerelle_accounts::login(
+        &db.pool,
+        "mediatrice@example.org",
+        password,
+        clock.now(),
+        time::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let send = |mut request: async_graphql::Request| {
+        let (gateway, schema, token) = (gateway.clone(), schema.clone(), token.0.clone());
+        async move {
+            let (viewer, check) =
+                passerelle_graphql::viewer_of_request(&gateway, &mut request, Some(token))
+                    .await
+                    .unwrap();
+            let taken_as_it_was = check.is_some();
+            let request = passerelle_graphql::prepare(request, &gateway, viewer);
+            let response = passerelle_graphql::execute(&schema, &gateway, request, check).await;
+            (taken_as_it_was, response)
+        }
+    };
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let (_, registered) = send(async_graphql::Request::new(
+        "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie\",
+            naf: \"10\", commune: \"44109\" }) { employer { id } } }",
+    ))
+    .await;
+    assert!(registered.errors.is_empty(), "{registered:?}");
+    let employer = registered.data.into_json().unwrap()["employerRegister"]["employer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let visit = || {
+        async_graphql::Request::new(format!(
+            "mutation {{ employerVisitLog(input: {{ employerId: \"{employer}\",
+                purpose: PROSPECTION, observations: \"Vu le gérant\" }}) {{ visitId }} }}"
+        ))
+    };
+    // The employer's state is kept from its registration: each visit is
+    // decided on it, the session taken as it was.
+    for _ in 0..2 {
+        let (kept, logged) = send(visit()).await;
+        assert!(kept, "the session taken as it was");
+        assert!(logged.errors.is_empty(), "{logged:?}");
+    }
+    let appended = events().await;
+    sqlx::query("update sessions set revoked_at = now()")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (kept, refused) = send(visit()).await;
+    assert!(kept, "still kept until a command refuses it");
+    assert_eq!(
+        refused.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned(),
+        Some(async_graphql::Value::from("UNAUTHENTICATED")),
+        "{refused:?}"
+    );
+    assert_eq!(events().await, appended, "nothing appended");
+}
+
 /// An enrolment sent with a kept session looks for a duplicate only once
 /// its command checked the session: refused `UNAUTHENTICATED` once the
 /// session is revoked, never told that the person is followed already, and

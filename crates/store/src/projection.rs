@@ -369,6 +369,8 @@ impl Projections {
     /// statement inserts: only for the subject of a new stream (whose key
     /// cannot exist yet); `None` too when the subject's key existed after
     /// all.
+    /// With `check`, the statement appends nothing unless it holds (see the
+    /// `Fused::check`): the caller is told of a conflict.
     /// Returns, beside the append's result, what the writes returned, by
     /// projection. `events` are the events as they will be recorded, their
     /// positions unknown.
@@ -378,6 +380,7 @@ impl Projections {
         append: &crate::store::Append<'_>,
         fingerprint: Option<&[u8]>,
         events: &[RecordedEvent],
+        check: Option<&crate::store::Guard>,
     ) -> Result<Option<(AppendResult, Vec<(&'static str, Value)>)>> {
         let mut parts = Vec::new();
         for p in self
@@ -407,6 +410,7 @@ impl Projections {
                 .zip(&live_schemas(&parts, &live))
                 .flat_map(|((_, writes), schema)| writes.iter().map(|w| (schema.clone(), w)))
                 .collect(),
+            check,
         };
         let owners: Vec<&'static str> = parts
             .iter()

@@ -105,6 +105,10 @@ pub(crate) struct Fused<'a> {
     pub gate: Vec<(&'a str, i32, &'a str)>,
     /// Each write with the schema it goes to.
     pub writes: Vec<(String, &'a InlineWrite)>,
+    /// A condition the statement appends only under (the session a
+    /// request came with still open), for a command decided without its
+    /// stream read first: the check that read would have made.
+    pub check: Option<&'a Guard>,
 }
 
 /// The CTE that locks the live checkpoint rows the writes go to. A swap
@@ -142,6 +146,14 @@ const SUBJECT_KEY: &str = "subject_key as (
 /// events, then each write, and its returned rows.
 fn fused_sql(expected: ExpectedVersion, fused: &Fused<'_>, first: usize, keyed: bool) -> String {
     let mut gate_ok = format!("(select count(*) from gate) = {}", fused.gate.len());
+    if let Some(check) = fused.check {
+        // Its values come after every other parameter.
+        let at = first + 3 + fused.writes.len() + if keyed { 2 } else { 0 };
+        gate_ok.push_str(&format!(
+            " and ({})",
+            check.sql.replace("$4", &format!("${at}"))
+        ));
+    }
     let key = if keyed {
         let at = first + 3 + fused.writes.len();
         let key = SUBJECT_KEY
@@ -228,8 +240,10 @@ static READ_STREAM_FOR_COMMAND: LazyLock<String> =
 /// nothing of what it checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guard {
-    /// A boolean SQL expression; `$4` is `params`, as `jsonb`. Written by
-    /// the crate that owns the tables it reads, never from client input.
+    /// A boolean SQL expression; `$4` is `params`, as `jsonb` (in a fused
+    /// append, the parameter after the others: `$4` is replaced, so the
+    /// expression names no other parameter). Written by the crate that
+    /// owns the tables it reads, never from client input.
     pub sql: &'static str,
     /// A JSON object, the expression's values.
     pub params: String,
@@ -548,6 +562,9 @@ impl Store {
             }
             if let Some(key) = &fresh {
                 query = query.bind(key.subject).bind(&key.wrapped);
+            }
+            if let Some(check) = fused.check {
+                query = query.bind(check.params.as_str());
             }
         }
         let rows = match query.fetch_all(&mut *conn).await {

@@ -576,7 +576,7 @@ async fn an_inline_projection_written_in_the_append_statement_is_rebuilt_under_w
                 loop {
                     let mut conn = store.pool().acquire().await.unwrap();
                     match projections
-                        .append_inline(&mut conn, &append, None, &preview)
+                        .append_inline(&mut conn, &append, None, &preview, None)
                         .await
                     {
                         Ok(Some((_, written))) => {
@@ -641,7 +641,7 @@ async fn an_append_writing_its_views_in_its_statement_checks_the_version() {
         .recorded(&events, &meta, "s");
         outcomes.push(
             match projections
-                .append_inline(&mut conn, &append, None, &preview)
+                .append_inline(&mut conn, &append, None, &preview, None)
                 .await
             {
                 Ok(Some((result, written))) => {
