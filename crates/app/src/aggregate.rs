@@ -28,9 +28,7 @@ pub fn upcasters() -> Upcasters {
 pub trait Aggregate:
     Decider<
         Event: EventType + Serialize + DeserializeOwned + Send + Sync,
-        // Cloned when a command is decided on a state kept from an
-        // earlier one, before its stream is read.
-        State: Clone + Send + Sync + 'static,
+        State: Send + Sync + 'static,
         // Debug writes every field: the command's fingerprint is made of it.
         Command: std::fmt::Debug + Send + Sync,
         Context: Send,

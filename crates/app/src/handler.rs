@@ -2,7 +2,9 @@
 //! retried on a version conflict. The stream is read with the command id's
 //! lookup in one statement; the append and the inline views are written in
 //! one statement when the views allow it (`Projection::inline_writes`), in
-//! one transaction otherwise.
+//! one transaction otherwise. On a state kept from an earlier command, the
+//! command is decided before the read, and the read is skipped when that
+//! one statement appends it, with the read's checks in it.
 
 use std::sync::Arc;
 
@@ -196,10 +198,13 @@ impl Handler {
             };
             if let Some((now, context)) = context {
                 let decided = A::decide(command, &state, &context);
-                if let Ok(decided) = &decided
-                    && !decided.is_empty()
+                // One event, sealed with no key (its subject, given the
+                // state before it, is this state's): the kept state is
+                // moved on only once it is appended.
+                if let Ok([event]) = decided.as_deref()
+                    && A::subject(&state, event).is_none()
                 {
-                    let (new_events, after) = to_append::<A>(decided, state.clone())?;
+                    let new_events = [new_event::<A>(event, None)?];
                     if let Some(outcome) = self
                         .append_kept(
                             &mut conn,
@@ -214,7 +219,8 @@ impl Handler {
                         .await?
                     {
                         conn.finished();
-                        self.states.put(&stream_id, outcome.version, after);
+                        self.states
+                            .put(&stream_id, outcome.version, A::evolve(state, event));
                         return Ok(outcome);
                     }
                 }
@@ -389,11 +395,6 @@ impl Handler {
         fingerprint: &[u8],
         check: Option<&Guard>,
     ) -> Result<Option<Outcome>, AppError> {
-        // Sealed with a key of their own only in a new stream's first
-        // events, which a kept state never precedes.
-        if new_events.iter().any(|e| e.subject.is_some()) {
-            return Ok(None);
-        }
         let metadata = metadata(meta);
         let append = Append {
             stream_id,
@@ -496,16 +497,21 @@ fn to_append<A: Aggregate>(
 ) -> Result<(Vec<NewEvent>, A::State), AppError> {
     let mut new_events = Vec::with_capacity(decided.len());
     for event in decided {
-        let data = serde_json::to_value(event).map_err(|source| AppError::Decode {
-            event_type: event.event_type().to_owned(),
-            source,
-        })?;
-        let mut new = NewEvent::new(event.event_type(), event.schema_version(), data);
-        new.subject = A::subject(&state, event);
-        new_events.push(new);
+        new_events.push(new_event::<A>(event, A::subject(&state, event))?);
         state = A::evolve(state, event);
     }
     Ok((new_events, state))
+}
+
+/// `event` as the store takes it, sealed with `subject`'s key.
+fn new_event<A: Aggregate>(event: &A::Event, subject: Option<Uuid>) -> Result<NewEvent, AppError> {
+    let data = serde_json::to_value(event).map_err(|source| AppError::Decode {
+        event_type: event.event_type().to_owned(),
+        source,
+    })?;
+    let mut new = NewEvent::new(event.event_type(), event.schema_version(), data);
+    new.subject = subject;
+    Ok(new)
 }
 
 fn metadata(meta: &CommandMeta) -> Metadata {

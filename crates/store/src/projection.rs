@@ -369,8 +369,8 @@ impl Projections {
     /// statement inserts: only for the subject of a new stream (whose key
     /// cannot exist yet); `None` too when the subject's key existed after
     /// all.
-    /// With `check`, the statement appends nothing unless it holds (see the
-    /// `Fused::check`): the caller is told of a conflict.
+    /// With `check`, the statement appends nothing unless it holds, as
+    /// `Fused::check` says: the caller is told of a conflict.
     /// Returns, beside the append's result, what the writes returned, by
     /// projection. `events` are the events as they will be recorded, their
     /// positions unknown.
