@@ -120,55 +120,15 @@ async fn a_person_who_exits_keeps_her_session_until_she_is_erased() {
 #[tokio::test]
 async fn a_session_kept_is_checked_by_the_command_and_refused_once_revoked() {
     let db = TestDb::new().await;
-    let projections = support::projections(&db).await;
-    let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
-    let handler = Handler::new(projections.clone(), clock.clone());
-    let (gateway, schema) = support::gateway(handler.clone(), &db);
-    let password = "un mot de passe assez long";
-    passerelle_accounts::create_user(
-        &db.pool,
-        &Label::parse("Mission locale").unwrap(),
-        passerelle_accounts::StaffRole::Mediator,
-        &Email::parse("mediatrice@example.org").unwrap(),
-        &Label::parse("Inès").unwrap(),
-        password,
-    )
-    .await
-    .unwrap();
-    let (token, _) = passerelle_accounts::login(
-        &db.pool,
-        "mediatrice@example.org",
-        password,
-        clock.now(),
-        time::Duration::hours(1),
-    )
-    .await
-    .unwrap();
+    let mediator = Mediator::signed_in(&db).await;
     let register = |siret: &str| {
         async_graphql::Request::new(format!(
             "mutation {{ employerRegister(input: {{ siret: \"{siret}\", name: \"Boulangerie\",
                 naf: \"10\", commune: \"44109\" }}) {{ employer {{ id }} }} }}"
         ))
     };
-    let send = |mut request: async_graphql::Request| {
-        let (gateway, schema, token) = (gateway.clone(), schema.clone(), token.0.clone());
-        async move {
-            let (viewer, check) =
-                passerelle_graphql::viewer_of_request(&gateway, &mut request, Some(token))
-                    .await
-                    .unwrap();
-            let taken_as_it_was = check.is_some();
-            let request = passerelle_graphql::prepare(request, &gateway, viewer);
-            let response = passerelle_graphql::execute(&schema, &gateway, request, check).await;
-            (taken_as_it_was, response)
-        }
-    };
-    let events = || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from events")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap()
-    };
+    let send = |request| mediator.send(request);
+    let events = || mediator.events();
 
     // Looked up the first time, then taken as it was.
     let (kept, first) = send(register("73282932000074")).await;
@@ -214,49 +174,9 @@ async fn a_session_kept_is_checked_by_the_command_and_refused_once_revoked() {
 #[tokio::test]
 async fn a_command_decided_on_a_kept_state_is_refused_once_the_session_is_revoked() {
     let db = TestDb::new().await;
-    let projections = support::projections(&db).await;
-    let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
-    let handler = Handler::new(projections.clone(), clock.clone());
-    let (gateway, schema) = support::gateway(handler.clone(), &db);
-    let password = "un mot de passe assez long";
-    passerelle_accounts::create_user(
-        &db.pool,
-        &Label::parse("Mission locale").unwrap(),
-        passerelle_accounts::StaffRole::Mediator,
-        &Email::parse("mediatrice@example.org").unwrap(),
-        &Label::parse("Inès").unwrap(),
-        password,
-    )
-    .await
-    .unwrap();
-    let (token, _) = passerelle_accounts::login(
-        &db.pool,
-        "mediatrice@example.org",
-        password,
-        clock.now(),
-        time::Duration::hours(1),
-    )
-    .await
-    .unwrap();
-    let send = |mut request: async_graphql::Request| {
-        let (gateway, schema, token) = (gateway.clone(), schema.clone(), token.0.clone());
-        async move {
-            let (viewer, check) =
-                passerelle_graphql::viewer_of_request(&gateway, &mut request, Some(token))
-                    .await
-                    .unwrap();
-            let taken_as_it_was = check.is_some();
-            let request = passerelle_graphql::prepare(request, &gateway, viewer);
-            let response = passerelle_graphql::execute(&schema, &gateway, request, check).await;
-            (taken_as_it_was, response)
-        }
-    };
-    let events = || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from events")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap()
-    };
+    let mediator = Mediator::signed_in(&db).await;
+    let send = |request| mediator.send(request);
+    let events = || mediator.events();
     let (_, registered) = send(async_graphql::Request::new(
         "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie\",
             naf: \"10\", commune: \"44109\" }) { employer { id } } }",
@@ -306,49 +226,14 @@ async fn a_command_decided_on_a_kept_state_is_refused_once_the_session_is_revoke
 #[tokio::test]
 async fn a_revoked_session_never_learns_that_a_person_is_followed() {
     let db = TestDb::new().await;
-    let projections = support::projections(&db).await;
-    let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
-    let handler = Handler::new(projections.clone(), clock.clone());
-    let (gateway, schema) = support::gateway(handler.clone(), &db);
-    let password = "un mot de passe assez long";
-    passerelle_accounts::create_user(
-        &db.pool,
-        &Label::parse("Mission locale").unwrap(),
-        passerelle_accounts::StaffRole::Mediator,
-        &Email::parse("mediatrice@example.org").unwrap(),
-        &Label::parse("Inès").unwrap(),
-        password,
-    )
-    .await
-    .unwrap();
-    let (token, _) = passerelle_accounts::login(
-        &db.pool,
-        "mediatrice@example.org",
-        password,
-        clock.now(),
-        time::Duration::hours(1),
-    )
-    .await
-    .unwrap();
+    let mediator = Mediator::signed_in(&db).await;
     let enrol = || {
         async_graphql::Request::new(
             "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
                 birthDate: \"1998-05-12\" }) { person { id firstName } } }",
         )
     };
-    let send = |mut request: async_graphql::Request| {
-        let (gateway, schema, token) = (gateway.clone(), schema.clone(), token.0.clone());
-        async move {
-            let (viewer, check) =
-                passerelle_graphql::viewer_of_request(&gateway, &mut request, Some(token))
-                    .await
-                    .unwrap();
-            let taken_as_it_was = check.is_some();
-            let request = passerelle_graphql::prepare(request, &gateway, viewer);
-            let response = passerelle_graphql::execute(&schema, &gateway, request, check).await;
-            (taken_as_it_was, response)
-        }
-    };
+    let send = |request| mediator.send(request);
     let code = |response: &async_graphql::Response| {
         response.errors[0]
             .extensions
@@ -356,12 +241,7 @@ async fn a_revoked_session_never_learns_that_a_person_is_followed() {
             .and_then(|e| e.get("code"))
             .cloned()
     };
-    let events = || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from events")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap()
-    };
+    let events = || mediator.events();
 
     let (kept, first) = send(enrol()).await;
     assert!(!kept && first.errors.is_empty(), "{first:?}");
@@ -401,4 +281,73 @@ async fn a_revoked_session_never_learns_that_a_person_is_followed() {
         "{refused:?}"
     );
     assert_eq!(events().await, appended, "nothing appended");
+}
+
+/// A mediator signed in, and her requests sent as the HTTP layer sends them:
+/// with her session taken as it was when the gateway looked it up in the
+/// last seconds and every field starts with its command.
+struct Mediator {
+    gateway: passerelle_graphql::Gateway,
+    schema: passerelle_graphql::PasserelleSchema,
+    token: String,
+    pool: sqlx::PgPool,
+}
+
+impl Mediator {
+    async fn signed_in(db: &TestDb) -> Self {
+        let projections = support::projections(db).await;
+        let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
+        let handler = Handler::new(projections.clone(), clock.clone());
+        let (gateway, schema) = support::gateway(handler, db);
+        let password = "un mot de passe assez long";
+        passerelle_accounts::create_user(
+            &db.pool,
+            &Label::parse("Mission locale").unwrap(),
+            passerelle_accounts::StaffRole::Mediator,
+            &Email::parse("mediatrice@example.org").unwrap(),
+            &Label::parse("Inès").unwrap(),
+            password,
+        )
+        .await
+        .unwrap();
+        let (token, _) = passerelle_accounts::login(
+            &db.pool,
+            "mediatrice@example.org",
+            password,
+            clock.now(),
+            time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        Self {
+            gateway,
+            schema,
+            token: token.0,
+            pool: db.pool.clone(),
+        }
+    }
+
+    /// Whether the session was taken as it was, and the answer.
+    async fn send(&self, mut request: async_graphql::Request) -> (bool, async_graphql::Response) {
+        let (viewer, check) = passerelle_graphql::viewer_of_request(
+            &self.gateway,
+            &mut request,
+            Some(self.token.clone()),
+        )
+        .await
+        .unwrap();
+        let taken_as_it_was = check.is_some();
+        let request = passerelle_graphql::prepare(request, &self.gateway, viewer);
+        let response =
+            passerelle_graphql::execute(&self.schema, &self.gateway, request, check).await;
+        (taken_as_it_was, response)
+    }
+
+    /// The events appended so far.
+    async fn events(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
 }
