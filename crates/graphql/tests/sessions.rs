@@ -128,7 +128,6 @@ async fn a_session_kept_is_checked_by_the_command_and_refused_once_revoked() {
         ))
     };
     let send = |request| mediator.send(request);
-    let events = || mediator.events();
 
     // Looked up the first time, then taken as it was.
     let (kept, first) = send(register("73282932000074")).await;
@@ -139,24 +138,9 @@ async fn a_session_kept_is_checked_by_the_command_and_refused_once_revoked() {
         "the second command-only mutation takes the session kept"
     );
     assert!(second.errors.is_empty(), "{second:?}");
-    let appended = events().await;
-
-    sqlx::query("update sessions set revoked_at = now()")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let (kept, refused) = send(register("55210055400013")).await;
-    assert!(kept, "still kept until a command refuses it");
-    assert_eq!(
-        refused.errors[0]
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .cloned(),
-        Some(async_graphql::Value::from("UNAUTHENTICATED")),
-        "{refused:?}"
-    );
-    assert_eq!(events().await, appended, "nothing appended");
+    mediator
+        .refused_once_revoked(register("55210055400013"))
+        .await;
     // Refused once, it is looked up again from then on.
     let (kept, again) = send(register("55210055400013")).await;
     assert!(!kept, "no longer kept");
@@ -176,7 +160,6 @@ async fn a_command_decided_on_a_kept_state_is_refused_once_the_session_is_revoke
     let db = TestDb::new().await;
     let mediator = Mediator::signed_in(&db).await;
     let send = |request| mediator.send(request);
-    let events = || mediator.events();
     let (_, registered) = send(async_graphql::Request::new(
         "mutation { employerRegister(input: { siret: \"73282932000074\", name: \"Boulangerie\",
             naf: \"10\", commune: \"44109\" }) { employer { id } } }",
@@ -200,23 +183,7 @@ async fn a_command_decided_on_a_kept_state_is_refused_once_the_session_is_revoke
         assert!(kept, "the session taken as it was");
         assert!(logged.errors.is_empty(), "{logged:?}");
     }
-    let appended = events().await;
-    sqlx::query("update sessions set revoked_at = now()")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let (kept, refused) = send(visit()).await;
-    assert!(kept, "still kept until a command refuses it");
-    assert_eq!(
-        refused.errors[0]
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .cloned(),
-        Some(async_graphql::Value::from("UNAUTHENTICATED")),
-        "{refused:?}"
-    );
-    assert_eq!(events().await, appended, "nothing appended");
+    mediator.refused_once_revoked(visit()).await;
 }
 
 /// An enrolment sent with a kept session looks for a duplicate only once
@@ -241,7 +208,6 @@ async fn a_revoked_session_never_learns_that_a_person_is_followed() {
             .and_then(|e| e.get("code"))
             .cloned()
     };
-    let events = || mediator.events();
 
     let (kept, first) = send(enrol()).await;
     assert!(!kept && first.errors.is_empty(), "{first:?}");
@@ -263,24 +229,11 @@ async fn a_revoked_session_never_learns_that_a_person_is_followed() {
         .into_json()
         .unwrap();
     assert_eq!(duplicates, serde_json::json!([awa]));
-    let appended = events().await;
-
-    sqlx::query("update sessions set revoked_at = now()")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let (kept, refused) = send(enrol()).await;
-    assert!(kept, "still kept until a command refuses it");
-    assert_eq!(
-        code(&refused),
-        Some(async_graphql::Value::from("UNAUTHENTICATED")),
-        "{refused:?}"
-    );
+    let refused = mediator.refused_once_revoked(enrol()).await;
     assert!(
         !format!("{refused:?}").contains(awa.as_str().unwrap()),
         "{refused:?}"
     );
-    assert_eq!(events().await, appended, "nothing appended");
 }
 
 /// A mediator signed in, and her requests sent as the HTTP layer sends them:
@@ -349,5 +302,32 @@ impl Mediator {
             .fetch_one(&self.pool)
             .await
             .unwrap()
+    }
+
+    /// Sends `request` once her sessions are revoked (as a logout on
+    /// another replica would, straight in the table): taken as it was,
+    /// refused `UNAUTHENTICATED` by its command, nothing appended.
+    async fn refused_once_revoked(
+        &self,
+        request: async_graphql::Request,
+    ) -> async_graphql::Response {
+        let appended = self.events().await;
+        sqlx::query("update sessions set revoked_at = now()")
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        let (kept, refused) = self.send(request).await;
+        assert!(kept, "still kept until a command refuses it");
+        assert_eq!(
+            refused.errors[0]
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .cloned(),
+            Some(async_graphql::Value::from("UNAUTHENTICATED")),
+            "{refused:?}"
+        );
+        assert_eq!(self.events().await, appended, "nothing appended");
+        refused
     }
 }
