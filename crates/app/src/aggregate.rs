@@ -36,6 +36,13 @@ pub trait Aggregate:
 {
     /// The stream category: streams are named `<category>-<id>`.
     const CATEGORY: &'static str;
+    /// Whether a command on a stream whose state is kept is decided before
+    /// the stream is read (`Handler::execute`): only where an event of an
+    /// existing stream may be sealed with no key, the one kind appended
+    /// without that read, and where every context source reads views
+    /// without effect, since a context read first is read before the
+    /// read's checks (the session, the command id).
+    const DECIDED_BEFORE_READ: bool = false;
     type Id: Copy + Display + Send + Sync;
 
     fn stream_id(id: Self::Id) -> String {
@@ -51,6 +58,7 @@ pub trait Aggregate:
 
 impl Aggregate for Employer {
     const CATEGORY: &'static str = "employer";
+    const DECIDED_BEFORE_READ: bool = true;
     type Id = EmployerId;
 
     fn subject(_: &Self::State, event: &EmployerEvent) -> Option<Uuid> {
@@ -63,6 +71,7 @@ impl Aggregate for Employer {
 
 impl Aggregate for Need {
     const CATEGORY: &'static str = "need";
+    const DECIDED_BEFORE_READ: bool = true;
     type Id = NeedId;
 
     fn subject(_: &Self::State, _: &Self::Event) -> Option<Uuid> {

@@ -35,7 +35,7 @@ const CACHED_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(60)
 
 tokio::task_local! {
     /// The check every command carried within [`Handler::checking`] makes
-    /// in the statement that reads its stream.
+    /// in the statement that reads its stream, or in its append's.
     static CHECK: Option<Guard>;
 }
 
@@ -142,8 +142,10 @@ impl Handler {
 
     /// Runs `work` with `check` made by each command it carries, in the
     /// statement that reads the command's stream (no round trip of its
-    /// own): a command whose check fails is refused with
-    /// [`AppError::CheckFailed`] before anything is read or decided. The
+    /// own), or in the append's when the command was decided on a kept
+    /// state before its stream was read (views only read then): a command
+    /// whose check fails is refused with [`AppError::CheckFailed`] before
+    /// anything is written or said of what was read. The
     /// gateway checks there a session it knew already, instead of looking
     /// it up again first.
     pub async fn checking<F: std::future::Future>(check: Option<Guard>, work: F) -> F::Output {
@@ -186,7 +188,7 @@ impl Handler {
             let mut early = None;
             // A context that cannot be read is said after the read, which
             // checks the session first.
-            let context = if attempt == 1 && cached > 0 {
+            let context = if A::DECIDED_BEFORE_READ && attempt == 1 && cached > 0 {
                 let now = self.clock.now();
                 source
                     .context(&mut conn, &state, command, now, self.clock.today())
@@ -203,26 +205,24 @@ impl Handler {
                 // moved on only once it is appended.
                 if let Ok([event]) = decided.as_deref()
                     && A::subject(&state, event).is_none()
-                {
-                    let new_events = [new_event::<A>(event, None)?];
-                    if let Some(outcome) = self
+                    && let Ok(new) = new_event::<A>(event, None)
+                    && let Some(outcome) = self
                         .append_kept(
                             &mut conn,
                             &stream_id,
                             cached,
-                            &new_events,
+                            std::slice::from_ref(&new),
                             meta,
                             now,
                             &fingerprint,
                             check.as_ref(),
                         )
-                        .await?
-                    {
-                        conn.finished();
-                        self.states
-                            .put(&stream_id, outcome.version, A::evolve(state, event));
-                        return Ok(outcome);
-                    }
+                        .await
+                {
+                    conn.finished();
+                    self.states
+                        .put(&stream_id, outcome.version, A::evolve(state, event));
+                    return Ok(outcome);
                 }
                 early = Some((now, decided));
             }
@@ -381,8 +381,9 @@ impl Handler {
     /// the inline views in one statement that also makes `check`: the
     /// outcome when they were appended. `None` when anything else happened
     /// (the views not writable in one statement, the stream moved, the
-    /// check not held, this command id already used): nothing was appended
-    /// now, and the caller reads the stream, which says which.
+    /// check not held, this command id already used, an error): nothing
+    /// was appended now, and the caller reads the stream, which says which,
+    /// the session checked before anything is said.
     #[expect(clippy::too_many_arguments, reason = "one command's parts")]
     async fn append_kept(
         &self,
@@ -394,7 +395,7 @@ impl Handler {
         now: OffsetDateTime,
         fingerprint: &[u8],
         check: Option<&Guard>,
-    ) -> Result<Option<Outcome>, AppError> {
+    ) -> Option<Outcome> {
         let metadata = metadata(meta);
         let append = Append {
             stream_id,
@@ -411,15 +412,13 @@ impl Handler {
         {
             Ok(Some((result, written))) if !result.replayed => {
                 let events = result.recorded(new_events, &metadata, stream_id);
-                Ok(Some(self.announced(
-                    stream_id.to_owned(),
-                    result,
-                    events,
-                    written,
-                )))
+                Some(self.announced(stream_id.to_owned(), result, events, written))
             }
-            Ok(_) | Err(StoreError::Conflict { .. } | StoreError::CommandReused { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(stream = %stream_id, kind = ?std::mem::discriminant(&e), "not appended on the kept state: read first");
+                None
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 mod support;
 
 use async_trait::async_trait;
-use passerelle_app::{Actor, AppError, CommandMeta, ContextSource, Role};
+use passerelle_app::{Actor, AppError, CommandMeta, ContextSource, Guard, Handler, Role};
 use passerelle_domain::Rule;
 use passerelle_domain::employer::{
     Employer, EmployerCommand, EmployerContext, EmployerEvent, VisitPurpose,
@@ -307,6 +307,44 @@ async fn a_state_kept_between_commands_still_sees_what_another_replica_appended(
         .unwrap();
     assert_eq!(last.version, 6);
     assert_eq!(counted.0.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+/// On a state kept from an earlier command, a command of one event sealed
+/// with no key is appended in one statement, with the check the stream's
+/// read would have made, and without that read: a check that holds only in
+/// an append's statement lets it through there, and refuses it where the
+/// stream is read first (another replica, with no state kept).
+#[tokio::test]
+async fn a_command_on_a_kept_state_is_appended_with_its_check_and_without_its_read() {
+    let db = TestDb::new().await;
+    let (here, there) = (handler(&db).await, handler(&db).await);
+    let day = datetime!(2026-03-02 09:30 UTC).date();
+    here.execute::<Employer>(employer(), &register(), &meta(Uuid::new_v4()), &Contexts)
+        .await
+        .unwrap();
+    let only_in_an_append = Guard {
+        // The statement's own text, which holds this check's too: the
+        // words looked for are split so as not to be found there.
+        sql: "(($4::jsonb)->>'in' = 'append'
+               and strpos(current_query(), 'insert ' || 'into events') > 0)",
+        params: r#"{"in":"append"}"#.to_owned(),
+    };
+    let logged = Handler::checking(
+        Some(only_in_an_append.clone()),
+        here.execute::<Employer>(employer(), &visit(1, day), &meta(Uuid::new_v4()), &Contexts),
+    )
+    .await
+    .unwrap();
+    assert_eq!(logged.version, 2);
+    assert_eq!(logged.events.len(), 1);
+    let refused = Handler::checking(
+        Some(only_in_an_append),
+        there.execute::<Employer>(employer(), &visit(2, day), &meta(Uuid::new_v4()), &Contexts),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(refused, AppError::CheckFailed), "{refused:?}");
+    assert_eq!(stream_version(&db).await, Some(2));
 }
 
 /// Counts the decisions taken.

@@ -370,7 +370,9 @@ impl Projections {
     /// cannot exist yet); `None` too when the subject's key existed after
     /// all.
     /// With `check`, the statement appends nothing unless it holds, as
-    /// `Fused::check` says: the caller is told of a conflict.
+    /// `Fused::check` says: the caller is told of a conflict, or of a
+    /// replay or a command id reused when the command's events exist, which
+    /// it must not answer before making the check itself.
     /// Returns, beside the append's result, what the writes returned, by
     /// projection. `events` are the events as they will be recorded, their
     /// positions unknown.
