@@ -449,6 +449,29 @@ fn table() -> Vec<Case> {
             ALL_DENIED,
         ),
         case(
+            "Mutation.feedbackCorrect",
+            "the host's assessment",
+            "mutation($i: ID!) { feedbackCorrect(input: { immersionId: $i, host: {
+                attendance: COMPLETED, goalsReached: false }, reason: \"Erreur\" }) {
+                immersion { id feedbackFrom } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.feedbackCorrect",
+            "the person's words",
+            "mutation($i: ID!) { feedbackCorrect(input: { immersionId: $i, person: {
+                words: \"Bien\" }, reason: \"Erreur\" }) { immersion { id feedbackFrom } } }",
+            ALL_DENIED,
+        ),
+        case(
+            "Mutation.feedbackCorrect",
+            "the mediator's notes",
+            "mutation($i: ID!) { feedbackCorrect(input: { immersionId: $i, mediator: {
+                notes: \"RAS\", goalsReached: false }, reason: \"Erreur\" }) {
+                immersion { id feedbackFrom } } }",
+            ALL_DENIED,
+        ),
+        case(
             "Mutation.assessmentAnswer",
             "the person countersigning the host's assessment",
             "mutation($i: ID!) { assessmentAnswer(input: { immersionId: $i, countersigns: true }) {

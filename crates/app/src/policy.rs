@@ -446,7 +446,8 @@ pub async fn party_acts(db: impl PgExecutor<'_>, actor: &Actor) -> Result<PartyA
 /// `party_acts` allows them: answer for themselves, sign online for
 /// themselves and give their own feedback (the person's answer to the
 /// host's assessment included, given later when the assessment came after
-/// her feedback), a person only while her accompaniment runs.
+/// her feedback) and correct it, a person only while her accompaniment
+/// runs.
 pub async fn may_issue(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -467,12 +468,18 @@ pub async fn may_issue(
             method: SignatureMethod::Online,
         } => acts.sign_online_as.contains(signatory),
         // An assessment received on paper or by phone is the staff's to
-        // enter.
+        // enter, and to correct; a party corrects what it gives.
         C::RecordFeedback {
             feedback: Feedback::Host(assessment),
             ..
+        }
+        | C::CorrectFeedback {
+            feedback: Feedback::Host(assessment),
+            ..
         } if assessment.received_by_other_means => false,
-        C::RecordFeedback { feedback, .. } => acts.feedback_as.contains(&feedback.author()),
+        C::RecordFeedback { feedback, .. } | C::CorrectFeedback { feedback, .. } => {
+            acts.feedback_as.contains(&feedback.author())
+        }
         C::AnswerAssessment { .. } => acts.answer_assessment,
         _ => false,
     })

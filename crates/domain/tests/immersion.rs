@@ -1282,6 +1282,118 @@ fn the_person_answers_an_assessment_that_came_after_her_feedback_once() {
 }
 
 #[test]
+fn a_feedback_recorded_is_corrected_whole_by_its_party_and_the_correction_says_why() {
+    let day = date!(2026 - 03 - 20);
+    let completed = Journey::completed(convention());
+    let correct = |events: &[ImmersionEvent], feedback, corrected_on| {
+        given::<Immersion>(events, context(day)).when(ImmersionCommand::CorrectFeedback {
+            feedback,
+            reason: text("Le tuteur s'était trompé de ligne"),
+            corrected_on,
+        })
+    };
+    // Nothing recorded yet: nothing to correct.
+    correct(
+        &completed.events,
+        Feedback::Host(host_assessment(true)),
+        day,
+    )
+    .refused(Rule::FeedbackNotRecorded, "feedback");
+    let assessed = completed.run(
+        day,
+        ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Host(host_assessment(false)),
+            recorded_on: day,
+        },
+    );
+    // The same assessment again changes nothing.
+    correct(
+        &assessed.events,
+        Feedback::Host(host_assessment(false)),
+        day,
+    )
+    .refused(Rule::NothingToCorrect, "feedback");
+    correct(
+        &assessed.events,
+        Feedback::Host(host_assessment(true)),
+        date!(2026 - 03 - 21),
+    )
+    .refused(Rule::DateInFuture, "correctedOn");
+    // A partial attendance is checked as when recorded.
+    let mut outside = host_assessment(true);
+    outside.attendance = Attendance::Partially {
+        last_day_present: date!(2026 - 04 - 30),
+        missed_hours: 2,
+    };
+    correct(&assessed.events, Feedback::Host(outside), day)
+        .refused(Rule::PresenceOutsideImmersion, "feedback.lastDayPresent");
+    correct(&assessed.events, Feedback::Host(host_assessment(true)), day).then(vec![
+        FeedbackCorrected {
+            feedback: Feedback::Host(host_assessment(true)),
+            reason: text("Le tuteur s'était trompé de ligne"),
+            corrected_on: day,
+        }
+        .into(),
+    ]);
+    // How it was given stays as recorded: online here.
+    let mut on_paper = host_assessment(true);
+    on_paper.received_by_other_means = true;
+    correct(&assessed.events, Feedback::Host(on_paper), day).then(vec![
+        FeedbackCorrected {
+            feedback: Feedback::Host(host_assessment(true)),
+            reason: text("Le tuteur s'était trompé de ligne"),
+            corrected_on: day,
+        }
+        .into(),
+    ]);
+    // The person countersigned the assessment; corrected since, it is
+    // hers to answer again, and her words stay.
+    let countersigned = assessed.run(
+        day,
+        ImmersionCommand::RecordFeedback {
+            feedback: person_feedback(Some(AssessmentResponse::Countersigned)),
+            recorded_on: day,
+        },
+    );
+    let corrected = countersigned.clone().run(
+        day,
+        ImmersionCommand::CorrectFeedback {
+            feedback: Feedback::Host(host_assessment(true)),
+            reason: text("Le tuteur s'était trompé de ligne"),
+            corrected_on: day,
+        },
+    );
+    let state: ImmersionState = Immersion::fold(&corrected.events);
+    assert_eq!(
+        state.feedback.get(&FeedbackAuthor::Host),
+        Some(&Feedback::Host(host_assessment(true)))
+    );
+    assert_eq!(
+        state.feedback.get(&FeedbackAuthor::Person),
+        Some(&person_feedback(None))
+    );
+    given::<Immersion>(&corrected.events, context(day))
+        .when(ImmersionCommand::AnswerAssessment {
+            response: AssessmentResponse::Countersigned,
+            answered_on: day,
+        })
+        .events();
+    // Her own words corrected keep the assessment's answer she gives.
+    let reworded = Feedback::Person(PersonFeedback {
+        words: Personal::Known(text("J'ai aimé le fournil et les horaires")),
+        on_assessment: Some(AssessmentResponse::Countersigned),
+    });
+    correct(&countersigned.events, reworded.clone(), day).events();
+    // A party that gave no feedback yet records it; it is not corrected.
+    let mediator = Feedback::Mediator(MediatorFeedback {
+        notes: Personal::Known(text("Projet confirmé")),
+        goals_reached: true,
+        next_steps: None,
+    });
+    correct(&countersigned.events, mediator, day).refused(Rule::FeedbackNotRecorded, "feedback");
+}
+
+#[test]
 fn outcomes_at_the_end_then_at_one_three_and_six_months() {
     let completed = Journey::completed(convention()).events;
     let record = |events: &[ImmersionEvent], milestone, day| {

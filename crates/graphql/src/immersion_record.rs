@@ -424,6 +424,9 @@ recorded!(ImmersionAssessment {
     received_by_other_means: bool,
     /// The day the assessment was given.
     recorded_on: Date,
+    /// Its corrections (`feedbackCorrect`), oldest first: the values
+    /// above are the last one's.
+    corrections: Vec<FeedbackCorrection>,
 });
 
 recorded!(ImmersionPersonFeedback {
@@ -440,8 +443,12 @@ recorded!(ImmersionPersonFeedback {
     /// null when they did not answer it.
     answered_on: Option<Date>,
     /// Who recorded their answer to the assessment, and when (their
-    /// feedback's recording when they answered with it).
+    /// feedback's recording, or its correction's, when they answered with
+    /// it).
     answer_recorded: Option<Recording>,
+    /// Its corrections (`feedbackCorrect`), oldest first: the values
+    /// above are the last one's.
+    corrections: Vec<FeedbackCorrection>,
 });
 
 recorded!(ImmersionMediatorFeedback {
@@ -449,21 +456,60 @@ recorded!(ImmersionMediatorFeedback {
     goals_reached: bool,
     next_steps: Option<String>,
     recorded_on: Date,
+    /// Its corrections (`feedbackCorrect`), oldest first: the values
+    /// above are the last one's.
+    corrections: Vec<FeedbackCorrection>,
 });
 
-/// The feedback `pick` finds, with who recorded it and when.
+/// A correction of a party's feedback: why, and on which day. The
+/// feedback reads as the last correction left it; what it said before
+/// stays in the log.
+#[derive(SimpleObject, Debug)]
+pub struct FeedbackCorrection {
+    pub reason: String,
+    pub corrected_on: Date,
+    pub recorded: Recording,
+}
+
+/// The feedback of `author`, as its last correction left it, read by
+/// `pick` with the day it was first given, who recorded it and when, and
+/// its corrections.
 fn feedback<T>(
     history: &[Recorded<ImmersionEvent>],
-    pick: impl Fn(&domain::Feedback, Date, &Recorded<ImmersionEvent>) -> Option<T>,
+    author: domain::FeedbackAuthor,
+    pick: impl FnOnce(
+        &domain::Feedback,
+        Date,
+        &Recorded<ImmersionEvent>,
+        Vec<FeedbackCorrection>,
+    ) -> Option<T>,
 ) -> Option<T> {
-    history.iter().find_map(|r| match &r.event {
-        ImmersionEvent::FeedbackRecorded(e) => pick(&e.feedback, e.recorded_on, r),
-        _ => None,
-    })
+    let mut found: Option<(&domain::Feedback, Date, &Recorded<ImmersionEvent>)> = None;
+    let mut corrections = Vec::new();
+    for r in history {
+        match &r.event {
+            ImmersionEvent::FeedbackRecorded(e) if e.feedback.author() == author => {
+                found.get_or_insert((&e.feedback, e.recorded_on, r));
+            }
+            ImmersionEvent::FeedbackCorrected(e) if e.feedback.author() == author => {
+                if let Some((feedback, ..)) = &mut found {
+                    *feedback = &e.feedback;
+                    corrections.push(FeedbackCorrection {
+                        reason: texts(&e.reason),
+                        corrected_on: e.corrected_on,
+                        recorded: r.into(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let (feedback, recorded_on, r) = found?;
+    pick(feedback, recorded_on, r, corrections)
 }
 
 pub(crate) fn assessment(history: &[Recorded<ImmersionEvent>]) -> Option<ImmersionAssessment> {
-    feedback(history, |f, recorded_on, r| {
+    feedback(history, domain::FeedbackAuthor::Host, |f, recorded_on, r, corrections| {
         let domain::Feedback::Host(a) = f else {
             return None;
         };
@@ -496,27 +542,53 @@ pub(crate) fn assessment(history: &[Recorded<ImmersionEvent>]) -> Option<Immersi
             },
             received_by_other_means: a.received_by_other_means,
             recorded_on,
+            corrections,
             recorded: r.into(),
         })
     })
 }
 
+/// The person's answer to the host's assessment as it stands, with its day
+/// and the fact that gave it: with her feedback (recorded or corrected),
+/// or on its own once the assessment came in after it. A correction of the
+/// assessment clears it, as the domain does; a correction of her feedback
+/// that keeps her answer keeps its day.
+type Answer<'a> = (&'a AssessmentResponse, Date, &'a Recorded<ImmersionEvent>);
+
+fn answer(history: &[Recorded<ImmersionEvent>]) -> Option<Answer<'_>> {
+    let mut answer: Option<Answer<'_>> = None;
+    for r in history {
+        match &r.event {
+            ImmersionEvent::FeedbackRecorded(e) => {
+                if let domain::Feedback::Person(p) = &e.feedback {
+                    answer = p.on_assessment.as_ref().map(|a| (a, e.recorded_on, r));
+                }
+            }
+            ImmersionEvent::FeedbackCorrected(e) => match &e.feedback {
+                domain::Feedback::Host(_) => answer = None,
+                domain::Feedback::Person(p) => {
+                    answer = match (&p.on_assessment, answer) {
+                        (Some(new), Some(kept)) if kept.0 == new => Some(kept),
+                        (new, _) => new.as_ref().map(|a| (a, e.corrected_on, r)),
+                    };
+                }
+                domain::Feedback::Mediator(_) => {}
+            },
+            ImmersionEvent::AssessmentAnswered(e) => answer = Some((&e.response, e.answered_on, r)),
+            _ => {}
+        }
+    }
+    answer
+}
+
 pub(crate) fn person_feedback(
     history: &[Recorded<ImmersionEvent>],
 ) -> Option<ImmersionPersonFeedback> {
-    feedback(history, |f, recorded_on, r| {
+    feedback(history, domain::FeedbackAuthor::Person, |f, recorded_on, r, corrections| {
         let domain::Feedback::Person(p) = f else {
             return None;
         };
-        // Her answer to the assessment: with her feedback, or on its own
-        // once the assessment came in after it.
-        let answer = match &p.on_assessment {
-            Some(response) => Some((response, recorded_on, r)),
-            None => history.iter().find_map(|a| match &a.event {
-                ImmersionEvent::AssessmentAnswered(e) => Some((&e.response, e.answered_on, a)),
-                _ => None,
-            }),
-        };
+        let answer = answer(history);
         let (countersigns, disagreement) = match answer.map(|(response, ..)| response) {
             Some(AssessmentResponse::Countersigned) => (Some(true), None),
             Some(AssessmentResponse::Disagreed { comment }) => (Some(false), known(comment, texts)),
@@ -529,6 +601,7 @@ pub(crate) fn person_feedback(
             recorded_on,
             answered_on: answer.map(|(_, on, _)| on),
             answer_recorded: answer.map(|(.., a)| a.into()),
+            corrections,
             recorded: r.into(),
         })
     })
@@ -537,7 +610,7 @@ pub(crate) fn person_feedback(
 pub(crate) fn mediator_feedback(
     history: &[Recorded<ImmersionEvent>],
 ) -> Option<ImmersionMediatorFeedback> {
-    feedback(history, |f, recorded_on, r| {
+    feedback(history, domain::FeedbackAuthor::Mediator, |f, recorded_on, r, corrections| {
         let domain::Feedback::Mediator(m) = f else {
             return None;
         };
@@ -546,6 +619,7 @@ pub(crate) fn mediator_feedback(
             goals_reached: m.goals_reached,
             next_steps: m.next_steps.as_ref().and_then(|t| known(t, texts)),
             recorded_on,
+            corrections,
             recorded: r.into(),
         })
     })

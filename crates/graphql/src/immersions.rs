@@ -857,6 +857,21 @@ pub struct FeedbackRecordInput {
     pub recorded_on: Option<Date>,
 }
 
+/// A party's feedback corrected: the whole of it as it reads from now on
+/// (one of the three, for the author whose feedback it corrects), and why.
+#[derive(InputObject, Debug)]
+pub struct FeedbackCorrectInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    pub host: Option<HostAssessmentInput>,
+    pub person: Option<PersonFeedbackInput>,
+    pub mediator: Option<MediatorFeedbackInput>,
+    /// Why it is corrected: required.
+    pub reason: String,
+    /// Today when left out.
+    pub corrected_on: Option<Date>,
+}
+
 /// The person's answer to the host's assessment, when it came in after
 /// their feedback (which then had none).
 #[derive(InputObject, Debug)]
@@ -897,9 +912,70 @@ payloads!(immersion: Immersion =>
     ImmersionInterruptPayload,
     ImmersionCompletePayload,
     FeedbackRecordPayload,
+    FeedbackCorrectPayload,
     AssessmentAnswerPayload,
     OutcomeRecordPayload,
 );
+
+/// The one party's feedback an input gives: the host's assessment, the
+/// person's own words or the mediator's notes, as recorded or corrected.
+fn given_feedback(
+    host: &Option<HostAssessmentInput>,
+    person: &Option<PersonFeedbackInput>,
+    mediator: &Option<MediatorFeedbackInput>,
+) -> Result<Feedback> {
+    Ok(match (host, person, mediator) {
+        (Some(h), None, None) => Feedback::Host(HostAssessment {
+            attendance: attendance(h)?,
+            goals_reached: h.goals_reached,
+            skills: h
+                .skills
+                .iter()
+                .map(|s| {
+                    Ok(SkillObserved {
+                        skill: s.skill,
+                        level: s.level,
+                        comment: optional_text("host.skills.comment", s.comment.as_deref())?
+                            .map(Personal::Known),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            advice: optional_text("host.advice", h.advice.as_deref())?.map(Personal::Known),
+            appraisal: optional_text("host.appraisal", h.appraisal.as_deref())?
+                .map(Personal::Known),
+            hiring: match h.hiring {
+                Some(contract) => Hiring::Yes { contract },
+                None => Hiring::No,
+            },
+            received_by_other_means: h.received_by_other_means,
+        }),
+        (None, Some(p), None) => Feedback::Person(PersonFeedback {
+            words: Personal::Known(text("person.words", &p.words)?),
+            on_assessment: match p.countersigns {
+                Some(true) => Some(AssessmentResponse::Countersigned),
+                Some(false) => Some(AssessmentResponse::Disagreed {
+                    comment: Personal::Known(text(
+                        "person.disagreement",
+                        p.disagreement.as_deref().unwrap_or(""),
+                    )?),
+                }),
+                None => None,
+            },
+        }),
+        (None, None, Some(m)) => Feedback::Mediator(MediatorFeedback {
+            notes: Personal::Known(text("mediator.notes", &m.notes)?),
+            goals_reached: m.goals_reached,
+            next_steps: optional_text("mediator.nextSteps", m.next_steps.as_deref())?
+                .map(Personal::Known),
+        }),
+        _ => {
+            return Err(required(
+                "host",
+                "Donnez un seul retour : celui de la structure d'accueil, de la personne ou du médiateur.",
+            ));
+        }
+    })
+}
 
 /// A host's attendance: the last day present and the hours missed (0 when
 /// left out) with a partial one only, never dropped silently.
@@ -1337,57 +1413,7 @@ impl ImmersionMutation {
         input: FeedbackRecordInput,
     ) -> Result<FeedbackRecordPayload> {
         ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
-            let feedback = match (&input.host, &input.person, &input.mediator) {
-                (Some(h), None, None) => Feedback::Host(HostAssessment {
-                    attendance: attendance(h)?,
-                    goals_reached: h.goals_reached,
-                    skills: h
-                        .skills
-                        .iter()
-                        .map(|s| {
-                            Ok(SkillObserved {
-                                skill: s.skill,
-                                level: s.level,
-                                comment: optional_text("host.skills.comment", s.comment.as_deref())?
-                                    .map(Personal::Known),
-                            })
-                        })
-                        .collect::<Result<_>>()?,
-                    advice: optional_text("host.advice", h.advice.as_deref())?.map(Personal::Known),
-                    appraisal: optional_text("host.appraisal", h.appraisal.as_deref())?
-                        .map(Personal::Known),
-                    hiring: match h.hiring {
-                        Some(contract) => Hiring::Yes { contract },
-                        None => Hiring::No,
-                    },
-                    received_by_other_means: h.received_by_other_means,
-                }),
-                (None, Some(p), None) => Feedback::Person(PersonFeedback {
-                    words: Personal::Known(text("person.words", &p.words)?),
-                    on_assessment: match p.countersigns {
-                        Some(true) => Some(AssessmentResponse::Countersigned),
-                        Some(false) => Some(AssessmentResponse::Disagreed {
-                            comment: Personal::Known(text(
-                                "person.disagreement",
-                                p.disagreement.as_deref().unwrap_or(""),
-                            )?),
-                        }),
-                        None => None,
-                    },
-                }),
-                (None, None, Some(m)) => Feedback::Mediator(MediatorFeedback {
-                    notes: Personal::Known(text("mediator.notes", &m.notes)?),
-                    goals_reached: m.goals_reached,
-                    next_steps: optional_text("mediator.nextSteps", m.next_steps.as_deref())?
-                        .map(Personal::Known),
-                }),
-                _ => {
-                    return Err(required(
-                        "host",
-                        "Donnez un seul retour : celui de la structure d'accueil, de la personne ou du médiateur.",
-                    ));
-                }
-            };
+            let feedback = given_feedback(&input.host, &input.person, &input.mediator)?;
             Ok(ImmersionCommand::RecordFeedback {
                 feedback,
                 recorded_on: input.recorded_on.unwrap_or(today),
@@ -1395,6 +1421,29 @@ impl ImmersionMutation {
         })
         .await
         .map(|immersion| FeedbackRecordPayload { immersion })
+    }
+
+    /// Corrects one party's feedback already recorded, by the party who
+    /// may record it: the whole feedback as it reads from now on, and why;
+    /// the feedback before stays in the log. How the host's assessment was
+    /// given (online, or on paper and entered by staff) stays as recorded.
+    /// Correcting the host's assessment clears the person's answer to it:
+    /// she countersigns or contests it again (`assessmentAnswer`).
+    async fn feedback_correct(
+        &self,
+        ctx: &Context<'_>,
+        input: FeedbackCorrectInput,
+    ) -> Result<FeedbackCorrectPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            let feedback = given_feedback(&input.host, &input.person, &input.mediator)?;
+            Ok(ImmersionCommand::CorrectFeedback {
+                feedback,
+                reason: text("reason", &input.reason)?,
+                corrected_on: input.corrected_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| FeedbackCorrectPayload { immersion })
     }
 
     /// Records the person's answer to the host's assessment (countersigned,

@@ -297,6 +297,11 @@ impl<T: Labelled> Code<T> {
     pub(crate) fn french(self) -> &'static str {
         self.0.french()
     }
+
+    /// The value as the API names it (`WITHIN_A_YEAR`), as a form sends it.
+    pub(crate) fn name(self) -> String {
+        self.0.code().to_ascii_uppercase()
+    }
 }
 
 /// How a job fits the person's project, as the API's `RomeMatch` names it.

@@ -28,9 +28,9 @@ pub(crate) const ASSESSMENT: &str = "query($i: ID!) { immersion(id: $i) {
     employerName periodStart periodEnd
     assessment { attendance lastDayPresent missedHours goalsReached
         skills { skill level comment } advice appraisal contractOffered
-        receivedByOtherMeans recordedOn }
+        receivedByOtherMeans recordedOn corrections { reason correctedOn } }
     personFeedback { words countersigns disagreement recordedOn answeredOn
-        answerRecorded { role } } } }";
+        answerRecorded { role } corrections { reason correctedOn } } } }";
 
 #[derive(Deserialize)]
 pub(crate) struct AssessmentAnswer {
@@ -60,6 +60,29 @@ pub(crate) struct Assessment {
     contract_offered: Option<Code<ContractType>>,
     received_by_other_means: bool,
     recorded_on: Day,
+    corrections: Vec<Correction>,
+}
+
+/// A correction of a feedback: why, and on which day.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Correction {
+    reason: String,
+    corrected_on: Day,
+}
+
+impl Correction {
+    /// « Corrigé le 20 mars 2026 », and why.
+    pub(crate) fn said(&self) -> (&'static str, String) {
+        (
+            "Correction",
+            format!(
+                "le {}. Pourquoi : {}",
+                self.corrected_on.french(),
+                self.reason
+            ),
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -82,6 +105,7 @@ pub(crate) struct PersonFeedback {
     /// Who recorded the answer: the person online, or staff from her
     /// answer on paper.
     answer_recorded: Option<RecordedBy>,
+    pub corrections: Vec<Correction>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +121,44 @@ pub(crate) struct AssessmentShown {
 }
 
 impl Assessment {
+    /// What it says as its form's fields name it: the form that corrects
+    /// it starts from what was recorded.
+    pub(crate) fn form_values(&self) -> Vec<(String, String)> {
+        let mut values = vec![
+            ("attendance".to_owned(), self.attendance.name()),
+            (
+                "goals_reached".to_owned(),
+                if self.goals_reached { "oui" } else { "non" }.to_owned(),
+            ),
+            ("advice".to_owned(), self.advice.clone().unwrap_or_default()),
+            (
+                "hiring".to_owned(),
+                self.contract_offered.map(Code::name).unwrap_or_default(),
+            ),
+            (
+                "last_day_present".to_owned(),
+                self.last_day_present
+                    .map(|d| d.0.to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "missed_hours".to_owned(),
+                self.missed_hours.map(|h| h.to_string()).unwrap_or_default(),
+            ),
+        ];
+        values.extend(
+            self.skills
+                .iter()
+                .map(|s| (format!("skill-{}", s.skill.name()), s.level.name())),
+        );
+        values
+    }
+
+    /// Given on paper or by phone, entered by staff.
+    pub(crate) fn received_by_other_means(&self) -> bool {
+        self.received_by_other_means
+    }
+
     pub(crate) fn shown(&self) -> AssessmentShown {
         let mut attendance = self.attendance.french().to_owned();
         if let Some(day) = self.last_day_present {
@@ -140,6 +202,7 @@ impl Assessment {
                 }
             ),
         ));
+        lines.extend(self.corrections.iter().map(Correction::said));
         AssessmentShown {
             lines,
             skills: self
@@ -158,6 +221,27 @@ impl Assessment {
 }
 
 impl PersonFeedback {
+    /// What she said as her form's fields name it: the form that corrects
+    /// it starts from what was recorded.
+    pub(crate) fn form_values(&self) -> Vec<(String, String)> {
+        vec![
+            ("words".to_owned(), self.words.clone().unwrap_or_default()),
+            (
+                "countersigns".to_owned(),
+                match self.countersigns {
+                    Some(true) => "oui",
+                    Some(false) => "non",
+                    None => "",
+                }
+                .to_owned(),
+            ),
+            (
+                "disagreement".to_owned(),
+                self.disagreement.clone().unwrap_or_default(),
+            ),
+        ]
+    }
+
     /// The person's answer to the assessment, as a sentence.
     pub(crate) fn answer(&self) -> String {
         let on = self.answered_on.unwrap_or(self.recorded_on).french();

@@ -283,7 +283,7 @@ pub(crate) async fn page(page: Page, Path(id): Path<String>) -> Response {
                 .iter()
                 .find(|s| immersion.viewer_may.sign_online_as.contains(s))
         })
-        .map(|s| s.0.code().to_ascii_uppercase());
+        .map(|s| s.name());
 
     let mut parties = vec![organisation("Le prescripteur", &c.prescriber)];
     if let Some(support) = &c.support_structure {

@@ -15,7 +15,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use passerelle_domain::employer::VisitPurpose;
-use passerelle_domain::fr::Labelled;
 
 use crate::answer::{Code, Day, PersonName, read_or_return};
 use crate::labels::{HORIZONS, INTENTS, PURPOSES};
@@ -587,10 +586,10 @@ impl Page {
                 ("rome_codes", &n.rome_codes.join(" ")),
                 ("conditions", n.conditions.as_deref().unwrap_or_default()),
                 ("headcount", &headcount),
-                ("horizon", &n.horizon.0.code().to_ascii_uppercase()),
+                ("horizon", &n.horizon.name()),
                 (
                     "hiring_intent",
-                    &n.hiring_intent.0.code().to_ascii_uppercase(),
+                    &n.hiring_intent.name(),
                 ),
             ])
         });

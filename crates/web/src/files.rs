@@ -14,7 +14,7 @@ use passerelle_domain::need::{HiringIntent, Horizon, NeedCloseReasonKind, NeedSo
 use serde::Deserialize;
 use serde_json::json;
 
-use passerelle_domain::fr::{self, Labelled};
+use passerelle_domain::fr;
 
 use crate::answer::{Code, Day, Paged, PersonName, RomeMatch, read_or_return};
 use crate::correction::Corrected;
@@ -696,10 +696,10 @@ impl Page {
                 ("activities", &n.activities),
                 ("conditions", n.conditions.as_deref().unwrap_or_default()),
                 ("headcount", &headcount),
-                ("horizon", &n.horizon.0.code().to_ascii_uppercase()),
+                ("horizon", &n.horizon.name()),
                 (
                     "hiring_intent",
-                    &n.hiring_intent.0.code().to_ascii_uppercase(),
+                    &n.hiring_intent.name(),
                 ),
                 ("rome_codes", &n.rome_codes.join(" ")),
             ])

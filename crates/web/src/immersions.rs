@@ -22,7 +22,7 @@ use passerelle_domain::immersion::{
 use passerelle_domain::values::ContractType;
 
 use crate::answer::{Code, Day, Paged, PersonName, moment, read_or_return};
-use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown};
+use crate::assessment_print::{ASSESSMENT, AssessmentAnswer, AssessmentShown, Correction};
 use crate::labels::{
     ATTENDANCES, CONTRACTS, INITIATORS, LEVELS, MILESTONES, OBJECTIVES, OUTCOMES, SIGNATORIES,
     SITUATIONS, SKILLS,
@@ -56,7 +56,7 @@ const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
     rejection { justification recorded { at } } deprecation { justification recorded { at } }
     accidents { id occurredAt structureInformedAt informedInTime description
         declarationDueAt declarationFiledAt declarationFiledInTime }
-    mediatorFeedback { goalsReached notes nextSteps recordedOn }
+    mediatorFeedback { goalsReached notes nextSteps recordedOn corrections { reason correctedOn } }
     outcomeRecords { milestone outcome contract recordedOn } } }";
 
 /// What the person reads of her outcomes (her host reads none: null).
@@ -102,6 +102,7 @@ struct MediatorNotes {
     notes: String,
     next_steps: Option<String>,
     recorded_on: Day,
+    corrections: Vec<Correction>,
 }
 
 /// Where the person stood at a milestone.
@@ -395,6 +396,13 @@ struct ImmersionTemplate {
     /// The person countersigns or contests the assessment that came in
     /// after their feedback (staff: they enter her paper answer).
     answer_assessment: bool,
+    /// The host's assessment, corrected by whoever gave it: staff the one
+    /// they entered from paper, the host the one it gave online.
+    correct_assessment: bool,
+    /// The mediator's feedback, corrected by staff.
+    correct_observation: bool,
+    /// The person's own feedback, corrected by her.
+    correct_words: bool,
 }
 
 impl ImmersionTemplate {
@@ -403,7 +411,10 @@ impl ImmersionTemplate {
     fn offers(&self, action: &str) -> bool {
         match action {
             "bilan" => self.assess,
+            "bilan-corrige" => self.correct_assessment,
             "observation" => self.observe,
+            "observation-corrigee" => self.correct_observation,
+            "retour-corrige" => self.correct_words,
             "suite" => self.outcome && !self.milestones.is_empty(),
             "retour" => self.feedback,
             "reponse-au-bilan" => self.answer_assessment,
@@ -422,6 +433,17 @@ impl ImmersionTemplate {
                     .flatten()
                     .any(|a| a.id == accident && !a.declared)
             }),
+        }
+    }
+
+    /// The action of a feedback's form: it records the feedback, or
+    /// corrects the one recorded.
+    fn form_action(&self, recorded: &'static str) -> &'static str {
+        match recorded {
+            "bilan" if self.correct_assessment => "bilan-corrige",
+            "retour" if self.correct_words => "retour-corrige",
+            "observation" if self.correct_observation => "observation-corrigee",
+            other => other,
         }
     }
 
@@ -485,6 +507,29 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
         ],
         // The mediator's own feedback.
         "observation" => &[("notes", "notes"), ("nextSteps", "next_steps")],
+        // A feedback corrected: its form's fields, and why.
+        "bilan-corrige" => &[
+            ("attendance", "attendance"),
+            ("lastDayPresent", "last_day_present"),
+            ("missedHours", "missed_hours"),
+            ("advice", "advice"),
+            ("hiring", "hiring"),
+            ("reason", "bilan_reason"),
+            ("correctedOn", "bilan_reason"),
+        ],
+        "observation-corrigee" => &[
+            ("notes", "notes"),
+            ("nextSteps", "next_steps"),
+            ("reason", "observation_reason"),
+            ("correctedOn", "observation_reason"),
+        ],
+        "retour-corrige" => &[
+            ("words", "words"),
+            ("disagreement", "disagreement"),
+            ("onAssessment", "countersigns"),
+            ("reason", "retour_reason"),
+            ("correctedOn", "retour_reason"),
+        ],
         // An outcome: a milestone too early or already recorded is said
         // beside the milestone.
         "suite" => &[
@@ -508,7 +553,7 @@ impl Page {
         id: &str,
         status: StatusCode,
         error: Option<String>,
-        form: FormState,
+        mut form: FormState,
         refused: Option<(String, String)>,
         acted: Option<&str>,
     ) -> Response {
@@ -672,6 +717,10 @@ impl Page {
                 endings.extend(approvals.iter().flatten().map(|a| a.said(validated)));
             }
             if let Some(m) = r.mediator_feedback {
+                // Its correction's form starts from what it says.
+                form.start_from("goals_observed", if m.goals_reached { "oui" } else { "non" });
+                form.start_from("notes", &m.notes);
+                form.start_from("next_steps", m.next_steps.as_deref().unwrap_or_default());
                 observed.push(("Noté le", m.recorded_on.french()));
                 observed.push((
                     "Objectifs atteints",
@@ -681,6 +730,7 @@ impl Page {
                 if let Some(next) = m.next_steps {
                     observed.push(("Et maintenant ?", next));
                 }
+                observed.extend(m.corrections.iter().map(Correction::said));
             }
             let mut unrecorded = Milestone::ALL.to_vec();
             for o in r.outcome_records.unwrap_or_default() {
@@ -807,12 +857,40 @@ impl Page {
         // The assessment and the person's answer, read back once given
         // (each null to whoever may not read it).
         let (mut assessment, mut response, mut unanswered) = (None, None, false);
+        // Who gave the assessment corrects it: staff the one they entered
+        // from paper, the host the one it gave online; the person her own
+        // words, from her space.
+        let (mut correct_assessment, mut correct_words) = (false, false);
         if given(FeedbackAuthor::Host) || given(FeedbackAuthor::Person) {
             let out = self.run(ASSESSMENT, json!({ "i": id })).await;
             let answer: AssessmentAnswer = read_or_return!(out);
             if let Some(a) = answer.immersion {
+                if let Some(recorded) = &a.assessment {
+                    correct_assessment = may.gives_feedback_as(FeedbackAuthor::Host)
+                        && recorded.received_by_other_means() == staff;
+                    if correct_assessment {
+                        for (name, value) in recorded.form_values() {
+                            form.start_from(&name, &value);
+                        }
+                    }
+                }
+                if let Some(p) = &a.person_feedback {
+                    correct_words = !staff && may.gives_feedback_as(FeedbackAuthor::Person);
+                    if correct_words {
+                        for (name, value) in p.form_values() {
+                            form.start_from(&name, &value);
+                        }
+                    }
+                }
                 assessment = a.assessment.as_ref().map(|a| a.shown());
-                response = a.person_feedback.as_ref().map(|p| (p.words(), p.answer()));
+                response = a.person_feedback.as_ref().map(|p| {
+                    let mut answer = p.answer();
+                    for c in &p.corrections {
+                        let (_, said) = c.said();
+                        answer.push_str(&format!(" Retour corrigé {said}"));
+                    }
+                    (p.words(), answer)
+                });
                 unanswered = a.person_feedback.as_ref().is_some_and(|p| !p.answered());
             }
         }
@@ -884,6 +962,9 @@ impl Page {
             assessment,
             response,
             answer_assessment,
+            correct_assessment,
+            correct_observation: staff && given(FeedbackAuthor::Mediator),
+            correct_words,
         };
         // The form refused may be gone from the page as it stands now (the
         // assessment recorded meanwhile by someone else): its refusal then
@@ -1598,7 +1679,7 @@ impl Page {
                 ("prescriber_signatory", &facts.me.name),
                 (
                     "objective",
-                    &i.pmsmp_objective.0.code().to_ascii_uppercase(),
+                    &i.pmsmp_objective.name(),
                 ),
                 ("schedule", "Du lundi au vendredi, de 9 h à 17 h"),
                 ("weekly_hours", "35"),
@@ -1856,41 +1937,19 @@ fn operation(
         // The host's assessment: attendance, goals, a grid of skills,
         // advice, a contract offered; entered by a mediator when received
         // on paper or by phone.
-        "bilan" => {
-            let skills: Vec<Value> = SKILLS
-                .iter()
-                .filter_map(|(skill, _)| {
-                    let level = f.get(&format!("skill-{skill}"));
-                    (!level.is_empty()).then(|| json!({ "skill": skill, "level": level }))
-                })
-                .collect();
-            (
-                "mutation($i: ID!, $h: HostAssessmentInput!) {
-                    feedbackRecord(input: { immersionId: $i, host: $h }) { immersion { id } } }"
-                    .to_owned(),
-                json!({ "i": id, "h": {
-                    "receivedByOtherMeans": staff,
-                    "attendance": f.get("attendance"),
-                    "lastDayPresent": f.optional("last_day_present"),
-                    // Checked a whole number by `action` first.
-                    "missedHours": f.optional("missed_hours").and_then(|h| h.parse::<i32>().ok()),
-                    "goalsReached": f.get("goals_reached") == "oui",
-                    "skills": skills,
-                    "advice": f.optional("advice"),
-                    "hiring": f.optional("hiring"),
-                } }),
-            )
-        }
+        "bilan" => (
+            "mutation($i: ID!, $h: HostAssessmentInput!) {
+                feedbackRecord(input: { immersionId: $i, host: $h }) { immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "h": host_assessment(f, staff) }),
+        ),
         // The person's own feedback, in their words, with their
         // countersignature of the host's assessment or why they contest it.
         "retour" => (
-            "mutation($i: ID!, $w: String!, $c: Boolean, $d: String) {
-                feedbackRecord(input: { immersionId: $i,
-                    person: { words: $w, countersigns: $c, disagreement: $d } }) { immersion { id } } }"
+            "mutation($i: ID!, $p: PersonFeedbackInput!) {
+                feedbackRecord(input: { immersionId: $i, person: $p }) { immersion { id } } }"
                 .to_owned(),
-            json!({ "i": id, "w": f.get("words"),
-                "c": match f.get("countersigns") { "oui" => Some(true), "non" => Some(false), _ => None },
-                "d": f.optional("disagreement") }),
+            json!({ "i": id, "p": person_feedback(f) }),
         ),
         // The person's answer to the host's assessment that came in after
         // their feedback: countersigned, or contested with why; from her
@@ -1910,12 +1969,23 @@ fn operation(
             "mutation($i: ID!, $m: MediatorFeedbackInput!) {
                 feedbackRecord(input: { immersionId: $i, mediator: $m }) { immersion { id } } }"
                 .to_owned(),
-            json!({ "i": id, "m": {
-                "goalsReached": f.get("goals_observed") == "oui",
-                "notes": f.get("notes"),
-                "nextSteps": f.optional("next_steps"),
-            } }),
+            json!({ "i": id, "m": mediator_feedback(f) }),
         ),
+        // A feedback corrected: the whole of it as its form now says, and
+        // why.
+        "bilan-corrige" | "observation-corrigee" | "retour-corrige" => {
+            let (party, value, reason) = match action {
+                "bilan-corrige" => ("host", host_assessment(f, staff), "bilan_reason"),
+                "observation-corrigee" => ("mediator", mediator_feedback(f), "observation_reason"),
+                _ => ("person", person_feedback(f), "retour_reason"),
+            };
+            (
+                "mutation($i: ID!, $c: FeedbackCorrectInput!) {
+                    feedbackCorrect(input: $c) { immersion { id } } }"
+                    .to_owned(),
+                json!({ "i": id, "c": { "immersionId": id, party: value, "reason": f.get(reason) } }),
+            )
+        }
         // Where the person stands at the end or at 1, 3 or 6 months.
         "suite" => (
             "mutation($i: ID!, $m: Milestone!, $o: OutcomeKind!, $c: Contract) {
@@ -1925,6 +1995,49 @@ fn operation(
             json!({ "i": id, "m": f.get("milestone"), "o": f.get("outcome"), "c": f.optional("contract") }),
         ),
         _ => return None,
+    })
+}
+
+/// The host's assessment as its form gives it: attendance, goals, a grid
+/// of skills, advice, a contract offered; entered by staff when received
+/// on paper or by phone.
+fn host_assessment(f: &Fields, staff: bool) -> Value {
+    let skills: Vec<Value> = SKILLS
+        .iter()
+        .filter_map(|(skill, _)| {
+            let level = f.get(&format!("skill-{skill}"));
+            (!level.is_empty()).then(|| json!({ "skill": skill, "level": level }))
+        })
+        .collect();
+    json!({
+        "receivedByOtherMeans": staff,
+        "attendance": f.get("attendance"),
+        "lastDayPresent": f.optional("last_day_present"),
+        // Checked a whole number by `action` first.
+        "missedHours": f.optional("missed_hours").and_then(|h| h.parse::<i32>().ok()),
+        "goalsReached": f.get("goals_reached") == "oui",
+        "skills": skills,
+        "advice": f.optional("advice"),
+        "hiring": f.optional("hiring"),
+    })
+}
+
+/// The mediator's own feedback as its form gives it.
+fn mediator_feedback(f: &Fields) -> Value {
+    json!({
+        "goalsReached": f.get("goals_observed") == "oui",
+        "notes": f.get("notes"),
+        "nextSteps": f.optional("next_steps"),
+    })
+}
+
+/// The person's own feedback as her form gives it: her words, and her
+/// countersignature of the host's assessment or why she contests it.
+fn person_feedback(f: &Fields) -> Value {
+    json!({
+        "words": f.get("words"),
+        "countersigns": match f.get("countersigns") { "oui" => Some(true), "non" => Some(false), _ => None },
+        "disagreement": f.optional("disagreement"),
     })
 }
 
@@ -1970,7 +2083,7 @@ fn refuse_unoffered(action: &str, fields: &Fields, form: &mut FormState) {
     };
     const YES_NO: [(&str, &str); 2] = [("oui", "Oui"), ("non", "Non")];
     match action {
-        "bilan" => {
+        "bilan" | "bilan-corrige" => {
             listed(
                 "attendance",
                 &ATTENDANCES,
@@ -1999,7 +2112,7 @@ fn refuse_unoffered(action: &str, fields: &Fields, form: &mut FormState) {
                 );
             }
         }
-        "observation" => listed(
+        "observation" | "observation-corrigee" => listed(
             "goals_observed",
             &YES_NO,
             false,
@@ -2077,7 +2190,7 @@ pub(crate) async fn action(
     // What the page reads before the API does: the hours missed, a
     // number; an accident's blanks, all named at once (the API names the
     // first it meets).
-    if action == "bilan"
+    if matches!(action.as_str(), "bilan" | "bilan-corrige")
         && fields
             .optional("missed_hours")
             .is_some_and(|h| h.parse::<u16>().is_err())

@@ -870,6 +870,15 @@ impl FormState {
             .insert(name.to_owned(), passerelle_domain::shown_again(value));
     }
 
+    /// Shows `value` under `name` unless a value was sent for it: a form
+    /// that corrects a record starts from what it says, and keeps what was
+    /// sent when refused.
+    pub(crate) fn start_from(&mut self, name: &str, value: &str) {
+        if !self.values.contains_key(name) {
+            self.keep(name, value);
+        }
+    }
+
     /// Nothing sent, nothing refused: a page shown afresh.
     pub(crate) fn is_fresh(&self) -> bool {
         self.values.is_empty() && self.errors.is_empty() && self.general.is_none()

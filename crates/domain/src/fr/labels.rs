@@ -350,6 +350,7 @@ pub fn event_label(event_type: &str) -> &'static str {
         "accident_reported" => "Accident signalé",
         "accident_declaration_filed" => "Déclaration d'accident faite",
         "feedback_recorded" => "Retour enregistré",
+        "feedback_corrected" => "Retour corrigé",
         "outcome_recorded" => "Situation après l'immersion",
         "assessment_answered" => "Bilan contresigné ou contesté",
         "testimony_recorded" => "Témoignage recueilli",

@@ -200,6 +200,13 @@ pub enum ImmersionCommand {
         outcome: Outcome,
         recorded_on: Date,
     },
+    /// Corrects a party's feedback already recorded: the whole of it as it
+    /// reads from now on, and why. The feedback before stays in the log.
+    CorrectFeedback {
+        feedback: Feedback,
+        reason: Text,
+        corrected_on: Date,
+    },
     /// The person countersigns or contests the host's assessment after
     /// giving their feedback without an answer to it (the assessment came
     /// in after their feedback).
@@ -363,6 +370,17 @@ pub struct AssessmentAnswered {
     pub answered_on: Date,
 }
 
+/// A mistake in a party's feedback corrected: the feedback as it reads
+/// since, whole, and why. A correction of the host's assessment clears the
+/// person's answer to it: she countersigned or contested what it said
+/// before, and answers what it says now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackCorrected {
+    pub feedback: Feedback,
+    pub reason: Text,
+    pub corrected_on: Date,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeRecorded {
     pub milestone: Milestone,
@@ -394,6 +412,7 @@ events! {
         FeedbackRecorded = ("feedback_recorded", 2),
         OutcomeRecorded = ("outcome_recorded", 1),
         AssessmentAnswered = ("assessment_answered", 1),
+        FeedbackCorrected = ("feedback_corrected", 1),
     }
 }
 
@@ -746,6 +765,11 @@ impl Decider for Immersion {
                 response,
                 answered_on,
             } => answer_assessment(response, *answered_on, existing()?)?,
+            C::CorrectFeedback {
+                feedback,
+                reason,
+                corrected_on,
+            } => correct_feedback(feedback, reason, *corrected_on, existing()?)?,
         };
         Ok(vec![event])
     }
@@ -837,6 +861,17 @@ impl Decider for Immersion {
                 if let Some(Feedback::Person(p)) = state.feedback.get_mut(&FeedbackAuthor::Person) {
                     p.on_assessment = Some(e.response.clone());
                 }
+            }
+            E::FeedbackCorrected(e) => {
+                if let Feedback::Host(_) = e.feedback
+                    && let Some(Feedback::Person(p)) =
+                        state.feedback.get_mut(&FeedbackAuthor::Person)
+                {
+                    p.on_assessment = None;
+                }
+                state
+                    .feedback
+                    .insert(e.feedback.author(), e.feedback.clone());
             }
         }
         state
@@ -1497,17 +1532,37 @@ fn record_feedback(
     }
     let author = feedback.author();
     if state.feedback.contains_key(&author) {
-        let who = match author {
-            FeedbackAuthor::Host => "Le bilan de la structure d'accueil",
-            FeedbackAuthor::Person => "Le retour de la personne",
-            FeedbackAuthor::Mediator => "Le retour du médiateur",
-        };
         return Err(DomainError::conflict(
             Rule::FeedbackAlreadyRecorded,
             "feedback",
-            format!("{who} est déjà enregistré."),
+            format!(
+                "{} est déjà enregistré : corrigez-le s'il contient une erreur.",
+                whose(author)
+            ),
         ));
     }
+    check_feedback(feedback, state)?;
+    not_in_future(recorded_on, today, "recordedOn")?;
+    Ok(FeedbackRecorded {
+        feedback: feedback.clone(),
+        recorded_on,
+    }
+    .into())
+}
+
+/// Whose feedback it is, as a sentence begins.
+fn whose(author: FeedbackAuthor) -> &'static str {
+    match author {
+        FeedbackAuthor::Host => "Le bilan de la structure d'accueil",
+        FeedbackAuthor::Person => "Le retour de la personne",
+        FeedbackAuthor::Mediator => "Le retour du médiateur",
+    }
+}
+
+/// What a feedback says, checked against the immersion, when recorded and
+/// when corrected alike: a partial attendance within the immersion, and
+/// the person's answer to an assessment that exists.
+fn check_feedback(feedback: &Feedback, state: &ImmersionState) -> Result<(), DomainError> {
     if let Feedback::Host(HostAssessment {
         attendance:
             Attendance::Partially {
@@ -1531,10 +1586,48 @@ fn record_feedback(
             "Le bilan de la structure d'accueil n'est pas encore enregistré : la personne ne peut pas encore le contresigner ni le contester.",
         ));
     }
-    not_in_future(recorded_on, today, "recordedOn")?;
-    Ok(FeedbackRecorded {
-        feedback: feedback.clone(),
-        recorded_on,
+    Ok(())
+}
+
+/// A party's feedback corrected: one already recorded, by a feedback of the
+/// same party that says something else, under the same rules as when it
+/// was recorded.
+fn correct_feedback(
+    feedback: &Feedback,
+    reason: &Text,
+    corrected_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let author = feedback.author();
+    let Some(recorded) = state.feedback.get(&author) else {
+        return Err(DomainError::rule(
+            Rule::FeedbackNotRecorded,
+            "feedback",
+            format!(
+                "{} n'est pas encore enregistré : il n'y a rien à corriger.",
+                whose(author)
+            ),
+        ));
+    };
+    // A correction fixes what the assessment says, not how it was given.
+    let mut feedback = feedback.clone();
+    if let (Feedback::Host(new), Feedback::Host(old)) = (&mut feedback, recorded) {
+        new.received_by_other_means = old.received_by_other_means;
+    }
+    if *recorded == feedback {
+        return Err(DomainError::rule(
+            Rule::NothingToCorrect,
+            "feedback",
+            "Rien ne change : modifiez au moins une réponse avant d'enregistrer la correction.",
+        ));
+    }
+    check_feedback(&feedback, state)?;
+    not_in_future(corrected_on, context.today, "correctedOn")?;
+    Ok(FeedbackCorrected {
+        feedback,
+        reason: reason.clone(),
+        corrected_on,
     }
     .into())
 }

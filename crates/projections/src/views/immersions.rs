@@ -210,10 +210,12 @@ impl ImmersionRow {
             ImmersionEvent::FeedbackRecorded(e) => self.feedback_authors.push(tag(&e.feedback)),
             ImmersionEvent::OutcomeRecorded(e) => self.outcomes.push(tag(&e.milestone)),
             // The accident clocks belong to the inbox; the person's answer
-            // to the assessment is read back from the stream.
+            // to the assessment, and a feedback's corrections (its author
+            // gave it already), are read back from the stream.
             ImmersionEvent::AccidentReported(_)
             | ImmersionEvent::AccidentDeclarationFiled(_)
-            | ImmersionEvent::AssessmentAnswered(_) => {}
+            | ImmersionEvent::AssessmentAnswered(_)
+            | ImmersionEvent::FeedbackCorrected(_) => {}
         }
     }
 
