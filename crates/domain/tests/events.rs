@@ -433,6 +433,16 @@ fn immersion_samples() -> Vec<ImmersionEvent> {
             answered_on: TODAY,
         }
         .into(),
+        FeedbackCorrected {
+            feedback: Feedback::Mediator(MediatorFeedback {
+                notes: Personal::Known(text("Projet confirmé en boulangerie")),
+                goals_reached: true,
+                next_steps: Some(Personal::Known(text("Chercher une alternance"))),
+            }),
+            reason: text("Objectifs cochés par erreur"),
+            corrected_on: TODAY,
+        }
+        .into(),
     ]
 }
 
