@@ -71,6 +71,7 @@ const WAYS_IN: &[(&str, &str)] = &[
     ("ImmersionCommand::RecordFeedback", "feedbackRecord"),
     ("ImmersionCommand::RecordOutcome", "outcomeRecord"),
     ("ImmersionCommand::AnswerAssessment", "assessmentAnswer"),
+    ("ImmersionCommand::CorrectFeedback", "feedbackCorrect"),
 ];
 
 /// The source without comments, strings and character literals, so that a

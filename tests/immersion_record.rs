@@ -710,23 +710,30 @@ async fn refused(server: &Server, token: &str, query: &str, variables: Value) ->
     )
 }
 
-#[tokio::test]
-async fn the_person_answers_the_assessment_that_came_after_her_feedback_once() {
-    let (db, dir) = (TestDb::new().await, data_dir());
-    let (server, staff) = started_with_links(&db, &dir).await;
-    let employer =
-        register_employer(&server, &staff, "73282932000074", "Boulangerie du Port").await;
+/// An immersion of Awa at the Boulangerie du Port, completed today, with
+/// the sessions of its host and of Awa.
+struct Completed {
+    i: Value,
+    host: String,
+    awa: String,
+    as_host: Value,
+    as_awa: Value,
+    today: String,
+}
+
+async fn completed(server: &Server, staff: &str) -> Completed {
+    let employer = register_employer(server, staff, "73282932000074", "Boulangerie du Port").await;
     step(
-        &server,
-        &staff,
+        server,
+        staff,
         "mutation($e: ID!) { employerContactAdd(input: { employerId: $e, name: \"Jean Martin\",
             email: \"jean@boulangerie-du-port.fr\" }) { employer { id } } }",
         json!({ "e": employer }),
     )
     .await;
     let enrolled = step(
-        &server,
-        &staff,
+        server,
+        staff,
         "mutation { personEnroll(input: { firstName: \"Awa\", lastName: \"Diallo\",
             birthDate: \"2001-05-12\", email: \"awa@exemple.fr\" }) { person { id enrolledOn } } }",
         json!({}),
@@ -737,16 +744,16 @@ async fn the_person_answers_the_assessment_that_came_after_her_feedback_once() {
         .as_str()
         .unwrap()
         .to_owned();
-    let host = session(&server, "jean@boulangerie-du-port.fr", "EMPLOYER").await;
-    let awa = session(&server, "awa@exemple.fr", "PERSON").await;
+    let host = session(server, "jean@boulangerie-du-port.fr", "EMPLOYER").await;
+    let awa = session(server, "awa@exemple.fr", "PERSON").await;
     let as_awa = recording(format!("person:{}", person.as_str().unwrap()), "person");
-    let i = &propose(&server, &staff, &person, &employer).await;
+    let i = &propose(server, staff, &person, &employer).await;
     for by in ["PERSON", "EMPLOYER"] {
-        step(&server, &staff, ACCEPT, json!({ "i": i, "by": by })).await;
+        step(server, staff, ACCEPT, json!({ "i": i, "by": by })).await;
     }
     step(
-        &server,
-        &staff,
+        server,
+        staff,
         DRAFT,
         json!({ "i": i, "c": convention(&today, 35.0) }),
     )
@@ -757,22 +764,48 @@ async fn the_person_answers_the_assessment_that_came_after_her_feedback_once() {
         ("PRESCRIBER", Value::Null),
     ] {
         step(
-            &server,
-            &staff,
+            server,
+            staff,
             SIGN,
             json!({ "i": i, "s": signatory, "p": paper }),
         )
         .await;
     }
-    step(&server, &staff, VALIDATE, json!({ "i": i })).await;
-    step(&server, &staff, START, json!({ "i": i })).await;
+    step(server, staff, VALIDATE, json!({ "i": i })).await;
+    step(server, staff, START, json!({ "i": i })).await;
     step(
-        &server,
-        &staff,
+        server,
+        staff,
         "mutation($i: ID!) { immersionComplete(input: { immersionId: $i }) { immersion { id } } }",
         json!({ "i": i }),
     )
     .await;
+    Completed {
+        i: i.clone(),
+        host,
+        awa,
+        as_host: recording(
+            format!("employer:{}", employer.as_str().unwrap()),
+            "employer",
+        ),
+        as_awa,
+        today,
+    }
+}
+
+#[tokio::test]
+async fn the_person_answers_the_assessment_that_came_after_her_feedback_once() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let Completed {
+        i,
+        host,
+        awa,
+        as_awa,
+        today,
+        ..
+    } = completed(&server, &staff).await;
+    let i = &i;
     let feedback = "mutation($i: ID!, $h: HostAssessmentInput, $p: PersonFeedbackInput) {
         feedbackRecord(input: { immersionId: $i, host: $h, person: $p }) { immersion { id } } }";
     let answer = "mutation($i: ID!, $c: Boolean, $d: String) {
@@ -848,5 +881,174 @@ async fn the_person_answers_the_assessment_that_came_after_her_feedback_once() {
             (json!("CONFLICT"), json!("countersigns"))
         );
     }
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_feedback_is_corrected_by_who_gave_it_and_reads_back_with_why() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let Completed {
+        i,
+        host,
+        awa,
+        as_host,
+        today,
+        ..
+    } = completed(&server, &staff).await;
+    let i = &i;
+    let feedback = "mutation($i: ID!, $h: HostAssessmentInput, $p: PersonFeedbackInput,
+        $m: MediatorFeedbackInput) {
+        feedbackRecord(input: { immersionId: $i, host: $h, person: $p, mediator: $m }) {
+            immersion { id } } }";
+    let correct = "mutation($i: ID!, $h: HostAssessmentInput, $p: PersonFeedbackInput,
+        $m: MediatorFeedbackInput, $r: String!) {
+        feedbackCorrect(input: { immersionId: $i, host: $h, person: $p, mediator: $m,
+            reason: $r }) { immersion { id } } }";
+    let notes = json!({ "notes": "Projet confirmé", "goalsReached": true });
+
+    // Nothing recorded yet: nothing to correct.
+    assert_eq!(
+        refused(
+            &server,
+            &staff,
+            correct,
+            json!({ "i": i, "m": notes, "r": "Erreur" })
+        )
+        .await,
+        (json!("RULE_VIOLATED"), json!("feedback"))
+    );
+    step(&server, &staff, feedback, json!({ "i": i, "m": notes })).await;
+    step(
+        &server,
+        &host,
+        feedback,
+        json!({ "i": i, "h": { "attendance": "COMPLETED", "goalsReached": true,
+            "skills": [{ "skill": "PUNCTUALITY", "level": "STRONG" }] } }),
+    )
+    .await;
+    step(
+        &server,
+        &awa,
+        feedback,
+        json!({ "i": i, "p": { "words": "Très bien", "countersigns": true } }),
+    )
+    .await;
+
+    // The same again changes nothing; a reason is required; the person
+    // corrects no one's feedback but hers.
+    assert_eq!(
+        refused(
+            &server,
+            &staff,
+            correct,
+            json!({ "i": i, "m": notes, "r": "Erreur" })
+        )
+        .await,
+        (json!("RULE_VIOLATED"), json!("feedback"))
+    );
+    let fixed = json!({ "notes": "Projet à confirmer", "goalsReached": false,
+        "nextSteps": "Une enquête métier" });
+    assert_eq!(
+        refused(
+            &server,
+            &staff,
+            correct,
+            json!({ "i": i, "m": fixed, "r": " " })
+        )
+        .await,
+        (json!("BAD_USER_INPUT"), json!("reason"))
+    );
+    let (code, _) = refused(
+        &server,
+        &awa,
+        correct,
+        json!({ "i": i, "m": fixed, "r": "Erreur" }),
+    )
+    .await;
+    assert_eq!(code, "FORBIDDEN");
+    step(
+        &server,
+        &staff,
+        correct,
+        json!({ "i": i, "m": fixed, "r": "Objectifs cochés par erreur" }),
+    )
+    .await;
+
+    // The host corrects its assessment: her countersignature of what it
+    // said before is cleared, and she answers again.
+    step(
+        &server,
+        &host,
+        correct,
+        json!({ "i": i, "r": "Niveau mal reporté", "h": { "attendance": "COMPLETED",
+            "goalsReached": true, "skills": [{ "skill": "PUNCTUALITY", "level": "ACQUIRED" }] } }),
+    )
+    .await;
+    let mediator = mediator_of(&server, &staff).await;
+    let mut read = record(&server, &staff, i).await;
+    without_instants(&mut read);
+    assert_eq!(
+        read["mediatorFeedback"],
+        json!({ "notes": "Projet à confirmer", "goalsReached": false,
+                "nextSteps": "Une enquête métier", "recordedOn": today,
+                "recorded": mediator.clone() }),
+        "{read}"
+    );
+    assert_eq!(
+        read["assessment"]["skills"],
+        json!([{ "skill": "PUNCTUALITY", "level": "ACQUIRED", "comment": null }])
+    );
+    assert_eq!(
+        read["personFeedback"]["countersigns"],
+        Value::Null,
+        "{read}"
+    );
+    assert_eq!(read["personFeedback"]["words"], "Très bien");
+    let corrections = gql(
+        &server,
+        Some(&staff),
+        "query($i: ID!) { immersion(id: $i) {
+            assessment { corrections { reason correctedOn recorded { by role } } }
+            mediatorFeedback { corrections { reason correctedOn recorded { by role } } }
+            personFeedback { corrections { reason } } } }",
+        json!({ "i": i }),
+    )
+    .await;
+    assert_eq!(
+        corrections["data"]["immersion"],
+        json!({
+            "assessment": { "corrections": [{ "reason": "Niveau mal reporté",
+                "correctedOn": today, "recorded": as_host }] },
+            "mediatorFeedback": { "corrections": [{ "reason": "Objectifs cochés par erreur",
+                "correctedOn": today, "recorded": mediator }] },
+            "personFeedback": { "corrections": [] },
+        }),
+        "{corrections}"
+    );
+    step(
+        &server,
+        &awa,
+        "mutation($i: ID!) { assessmentAnswer(input: { immersionId: $i, countersigns: true }) {
+            immersion { id } } }",
+        json!({ "i": i }),
+    )
+    .await;
+    // She corrects her words and keeps her answer, with its day and who
+    // gave it.
+    step(
+        &server,
+        &awa,
+        correct,
+        json!({ "i": i, "r": "Faute de frappe", "p": { "words": "Très bien, merci",
+            "countersigns": true } }),
+    )
+    .await;
+    let read = record(&server, &awa, i).await;
+    assert_eq!(
+        read["personFeedback"]["words"], "Très bien, merci",
+        "{read}"
+    );
+    assert_eq!(read["personFeedback"]["countersigns"], true, "{read}");
     assert!(server.terminate().success());
 }

@@ -509,43 +509,47 @@ fn feedback<T>(
 }
 
 pub(crate) fn assessment(history: &[Recorded<ImmersionEvent>]) -> Option<ImmersionAssessment> {
-    feedback(history, domain::FeedbackAuthor::Host, |f, recorded_on, r, corrections| {
-        let domain::Feedback::Host(a) = f else {
-            return None;
-        };
-        let (last_day_present, missed_hours) = match a.attendance {
-            Attendance::Partially {
+    feedback(
+        history,
+        domain::FeedbackAuthor::Host,
+        |f, recorded_on, r, corrections| {
+            let domain::Feedback::Host(a) = f else {
+                return None;
+            };
+            let (last_day_present, missed_hours) = match a.attendance {
+                Attendance::Partially {
+                    last_day_present,
+                    missed_hours,
+                } => (Some(last_day_present), Some(i32::from(missed_hours))),
+                Attendance::Completed | Attendance::DidNotShow => (None, None),
+            };
+            Some(ImmersionAssessment {
+                attendance: a.attendance.kind(),
                 last_day_present,
                 missed_hours,
-            } => (Some(last_day_present), Some(i32::from(missed_hours))),
-            Attendance::Completed | Attendance::DidNotShow => (None, None),
-        };
-        Some(ImmersionAssessment {
-            attendance: a.attendance.kind(),
-            last_day_present,
-            missed_hours,
-            goals_reached: a.goals_reached,
-            skills: a
-                .skills
-                .iter()
-                .map(|s| AssessedSkill {
-                    skill: s.skill,
-                    level: s.level,
-                    comment: s.comment.as_ref().and_then(|c| known(c, texts)),
-                })
-                .collect(),
-            advice: a.advice.as_ref().and_then(|t| known(t, texts)),
-            appraisal: a.appraisal.as_ref().and_then(|t| known(t, texts)),
-            contract_offered: match a.hiring {
-                Hiring::Yes { contract } => Some(contract),
-                Hiring::No => None,
-            },
-            received_by_other_means: a.received_by_other_means,
-            recorded_on,
-            corrections,
-            recorded: r.into(),
-        })
-    })
+                goals_reached: a.goals_reached,
+                skills: a
+                    .skills
+                    .iter()
+                    .map(|s| AssessedSkill {
+                        skill: s.skill,
+                        level: s.level,
+                        comment: s.comment.as_ref().and_then(|c| known(c, texts)),
+                    })
+                    .collect(),
+                advice: a.advice.as_ref().and_then(|t| known(t, texts)),
+                appraisal: a.appraisal.as_ref().and_then(|t| known(t, texts)),
+                contract_offered: match a.hiring {
+                    Hiring::Yes { contract } => Some(contract),
+                    Hiring::No => None,
+                },
+                received_by_other_means: a.received_by_other_means,
+                recorded_on,
+                corrections,
+                recorded: r.into(),
+            })
+        },
+    )
 }
 
 /// The person's answer to the host's assessment as it stands, with its day
@@ -584,45 +588,55 @@ fn answer(history: &[Recorded<ImmersionEvent>]) -> Option<Answer<'_>> {
 pub(crate) fn person_feedback(
     history: &[Recorded<ImmersionEvent>],
 ) -> Option<ImmersionPersonFeedback> {
-    feedback(history, domain::FeedbackAuthor::Person, |f, recorded_on, r, corrections| {
-        let domain::Feedback::Person(p) = f else {
-            return None;
-        };
-        let answer = answer(history);
-        let (countersigns, disagreement) = match answer.map(|(response, ..)| response) {
-            Some(AssessmentResponse::Countersigned) => (Some(true), None),
-            Some(AssessmentResponse::Disagreed { comment }) => (Some(false), known(comment, texts)),
-            None => (None, None),
-        };
-        Some(ImmersionPersonFeedback {
-            words: known(&p.words, texts),
-            countersigns,
-            disagreement,
-            recorded_on,
-            answered_on: answer.map(|(_, on, _)| on),
-            answer_recorded: answer.map(|(.., a)| a.into()),
-            corrections,
-            recorded: r.into(),
-        })
-    })
+    feedback(
+        history,
+        domain::FeedbackAuthor::Person,
+        |f, recorded_on, r, corrections| {
+            let domain::Feedback::Person(p) = f else {
+                return None;
+            };
+            let answer = answer(history);
+            let (countersigns, disagreement) = match answer.map(|(response, ..)| response) {
+                Some(AssessmentResponse::Countersigned) => (Some(true), None),
+                Some(AssessmentResponse::Disagreed { comment }) => {
+                    (Some(false), known(comment, texts))
+                }
+                None => (None, None),
+            };
+            Some(ImmersionPersonFeedback {
+                words: known(&p.words, texts),
+                countersigns,
+                disagreement,
+                recorded_on,
+                answered_on: answer.map(|(_, on, _)| on),
+                answer_recorded: answer.map(|(.., a)| a.into()),
+                corrections,
+                recorded: r.into(),
+            })
+        },
+    )
 }
 
 pub(crate) fn mediator_feedback(
     history: &[Recorded<ImmersionEvent>],
 ) -> Option<ImmersionMediatorFeedback> {
-    feedback(history, domain::FeedbackAuthor::Mediator, |f, recorded_on, r, corrections| {
-        let domain::Feedback::Mediator(m) = f else {
-            return None;
-        };
-        Some(ImmersionMediatorFeedback {
-            notes: known_text(&m.notes),
-            goals_reached: m.goals_reached,
-            next_steps: m.next_steps.as_ref().and_then(|t| known(t, texts)),
-            recorded_on,
-            corrections,
-            recorded: r.into(),
-        })
-    })
+    feedback(
+        history,
+        domain::FeedbackAuthor::Mediator,
+        |f, recorded_on, r, corrections| {
+            let domain::Feedback::Mediator(m) = f else {
+                return None;
+            };
+            Some(ImmersionMediatorFeedback {
+                notes: known_text(&m.notes),
+                goals_reached: m.goals_reached,
+                next_steps: m.next_steps.as_ref().and_then(|t| known(t, texts)),
+                recorded_on,
+                corrections,
+                recorded: r.into(),
+            })
+        },
+    )
 }
 
 // Outcomes, as their input gives them (`OutcomeRecordInput`).

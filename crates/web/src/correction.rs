@@ -587,10 +587,7 @@ impl Page {
                 ("conditions", n.conditions.as_deref().unwrap_or_default()),
                 ("headcount", &headcount),
                 ("horizon", &n.horizon.name()),
-                (
-                    "hiring_intent",
-                    &n.hiring_intent.name(),
-                ),
+                ("hiring_intent", &n.hiring_intent.name()),
             ])
         });
         let body = CorrectNeedTemplate {

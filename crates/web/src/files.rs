@@ -697,10 +697,7 @@ impl Page {
                 ("conditions", n.conditions.as_deref().unwrap_or_default()),
                 ("headcount", &headcount),
                 ("horizon", &n.horizon.name()),
-                (
-                    "hiring_intent",
-                    &n.hiring_intent.name(),
-                ),
+                ("hiring_intent", &n.hiring_intent.name()),
                 ("rome_codes", &n.rome_codes.join(" ")),
             ])
         });

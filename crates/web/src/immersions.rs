@@ -718,7 +718,10 @@ impl Page {
             }
             if let Some(m) = r.mediator_feedback {
                 // Its correction's form starts from what it says.
-                form.start_from("goals_observed", if m.goals_reached { "oui" } else { "non" });
+                form.start_from(
+                    "goals_observed",
+                    if m.goals_reached { "oui" } else { "non" },
+                );
                 form.start_from("notes", &m.notes);
                 form.start_from("next_steps", m.next_steps.as_deref().unwrap_or_default());
                 observed.push(("Noté le", m.recorded_on.french()));
@@ -1677,10 +1680,7 @@ impl Page {
                 ),
                 ("prescriber_name", &facts.me.structure_name),
                 ("prescriber_signatory", &facts.me.name),
-                (
-                    "objective",
-                    &i.pmsmp_objective.name(),
-                ),
+                ("objective", &i.pmsmp_objective.name()),
                 ("schedule", "Du lundi au vendredi, de 9 h à 17 h"),
                 ("weekly_hours", "35"),
             ])
