@@ -1072,3 +1072,100 @@ async fn the_establishments_found_from_the_home_are_paged_by_posted_forms() {
     );
     assert!(server.terminate().success());
 }
+
+/// The mediator's notes and an assessment received on paper, recorded from
+/// the immersion's page, are corrected there: each form starts from what
+/// was recorded, asks why, refuses without it beside its field, and the
+/// page then reads the correction and why.
+#[tokio::test]
+async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let today = enrolled_on(&server, &token, &person).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = Form::fetch(&server, &cookies).await;
+    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let i = immersion.as_str().unwrap();
+    for step in ["immersionStart", "immersionComplete"] {
+        ok(
+            &server,
+            &token,
+            &format!(
+                "mutation($i: ID!) {{ {step}(input: {{ immersionId: $i }}) {{ immersion {{ id }} }} }}"
+            ),
+            json!({ "i": immersion }),
+        )
+        .await;
+    }
+    let page = format!("/immersions/{i}");
+    for (action, body) in [
+        ("observation", "goals_observed=oui&notes=Bonne+immersion"),
+        (
+            "bilan",
+            "attendance=COMPLETED&goals_reached=oui&skill-PUNCTUALITY=STRONG&advice=Passer+le+CAP&hiring=",
+        ),
+    ] {
+        let answer = form.post(&server, &format!("{page}/{action}"), body).await;
+        assert_eq!(answer.status(), 303, "{action}");
+    }
+    let shown = html(&server, &page, &cookies).await;
+    for expected in [
+        format!("action=\"/immersions/{i}/observation-corrigee\""),
+        format!("action=\"/immersions/{i}/bilan-corrige\""),
+        ">Bonne immersion</textarea>".to_owned(),
+        ">Passer le CAP</textarea>".to_owned(),
+        "<option value=\"STRONG\" selected>".to_owned(),
+    ] {
+        assert!(shown.contains(&expected), "{expected}: {shown}");
+    }
+    assert!(!shown.contains(&format!("action=\"/immersions/{i}/observation\"")));
+
+    // Without why: refused beside the field, the values sent kept.
+    let before = events(&db).await;
+    let answer = form
+        .post(
+            &server,
+            &format!("{page}/observation-corrigee"),
+            "goals_observed=non&notes=Projet+%C3%A0+confirmer&next_steps=&observation_reason=",
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let refused = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        refused.contains("<span class=\"error\" id=\"observation_reason-erreur\">"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains(">Projet à confirmer</textarea>"),
+        "{refused}"
+    );
+    assert_eq!(events(&db).await, before, "nothing recorded");
+
+    for (action, body) in [
+        (
+            "observation-corrigee",
+            "goals_observed=non&notes=Projet+%C3%A0+confirmer&next_steps=&observation_reason=Objectifs+coch%C3%A9s+par+erreur",
+        ),
+        (
+            "bilan-corrige",
+            "attendance=COMPLETED&goals_reached=oui&skill-PUNCTUALITY=ACQUIRED&advice=Passer+le+CAP&hiring=&bilan_reason=Niveau+mal+report%C3%A9",
+        ),
+    ] {
+        let answer = form.post(&server, &format!("{page}/{action}"), body).await;
+        assert_eq!(answer.status(), 303, "{action}");
+    }
+    let shown = html(&server, &page, &cookies).await;
+    for expected in [
+        "Pourquoi : Objectifs cochés par erreur",
+        "Pourquoi : Niveau mal reporté",
+        ">Projet à confirmer</textarea>",
+        "<option value=\"ACQUIRED\" selected>",
+    ] {
+        assert!(shown.contains(expected), "{expected}: {shown}");
+    }
+    assert!(server.terminate().success());
+}

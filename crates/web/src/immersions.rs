@@ -1980,10 +1980,10 @@ fn operation(
                 _ => ("person", person_feedback(f), "retour_reason"),
             };
             (
-                "mutation($i: ID!, $c: FeedbackCorrectInput!) {
+                "mutation($c: FeedbackCorrectInput!) {
                     feedbackCorrect(input: $c) { immersion { id } } }"
                     .to_owned(),
-                json!({ "i": id, "c": { "immersionId": id, party: value, "reason": f.get(reason) } }),
+                json!({ "c": { "immersionId": id, party: value, "reason": f.get(reason) } }),
             )
         }
         // Where the person stands at the end or at 1, 3 or 6 months.
