@@ -449,6 +449,13 @@ fn table() -> Vec<Case> {
             ALL_DENIED,
         ),
         case(
+            "Mutation.immersionStartCorrect",
+            "",
+            "mutation($i: ID!, $t: Date!) { immersionStartCorrect(input: { immersionId: $i, on: $t,
+                reason: \"Erreur\" }) { immersion { id } } }",
+            ALL_DENIED,
+        ),
+        case(
             "Mutation.feedbackCorrect",
             "the host's assessment",
             "mutation($i: ID!) { feedbackCorrect(input: { immersionId: $i, host: {

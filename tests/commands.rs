@@ -61,6 +61,7 @@ const WAYS_IN: &[(&str, &str)] = &[
     ("ImmersionCommand::Cancel", "conventionCancel"),
     ("ImmersionCommand::Renew", "conventionRenew"),
     ("ImmersionCommand::Start", "immersionStart"),
+    ("ImmersionCommand::CorrectStart", "immersionStartCorrect"),
     ("ImmersionCommand::Interrupt", "immersionInterrupt"),
     ("ImmersionCommand::Complete", "immersionComplete"),
     ("ImmersionCommand::ReportAccident", "accidentReport"),

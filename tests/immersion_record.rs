@@ -975,6 +975,30 @@ async fn a_feedback_is_corrected_by_who_gave_it_and_reads_back_with_why() {
     )
     .await;
 
+    // The assessment is corrected as it was given: online, by the host.
+    assert_eq!(
+        refused(
+            &server,
+            &host,
+            correct,
+            json!({ "i": i, "r": "Erreur", "h": { "attendance": "COMPLETED",
+                "goalsReached": false, "receivedByOtherMeans": true } }),
+        )
+        .await,
+        (json!("FORBIDDEN"), Value::Null)
+    );
+    assert_eq!(
+        refused(
+            &server,
+            &staff,
+            correct,
+            json!({ "i": i, "r": "Erreur", "h": { "attendance": "COMPLETED",
+                "goalsReached": false, "receivedByOtherMeans": true } }),
+        )
+        .await,
+        (json!("RULE_VIOLATED"), json!("feedback"))
+    );
+
     // The host corrects its assessment: her countersignature of what it
     // said before is cleared, and she answers again.
     step(

@@ -1102,16 +1102,26 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
         .await;
     }
     let page = format!("/immersions/{i}");
-    for (action, body) in [
-        ("observation", "goals_observed=oui&notes=Bonne+immersion"),
-        (
-            "bilan",
-            "attendance=COMPLETED&goals_reached=oui&skill-PUNCTUALITY=STRONG&advice=Passer+le+CAP&hiring=",
-        ),
-    ] {
-        let answer = form.post(&server, &format!("{page}/{action}"), body).await;
-        assert_eq!(answer.status(), 303, "{action}");
-    }
+    let answer = form
+        .post(
+            &server,
+            &format!("{page}/observation"),
+            "goals_observed=oui&notes=Bonne+immersion",
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    // An assessment received on paper, with what the page's form does not
+    // show: an appraisal, a skill's comment.
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i, host: {
+            attendance: COMPLETED, goalsReached: true, receivedByOtherMeans: true,
+            skills: [{ skill: PUNCTUALITY, level: STRONG, comment: \"Toujours à l'heure\" }],
+            advice: \"Passer le CAP\", appraisal: \"Une bonne semaine\" } }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
     let shown = html(&server, &page, &cookies).await;
     for expected in [
         format!("action=\"/immersions/{i}/observation-corrigee\""),
@@ -1119,6 +1129,10 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
         ">Bonne immersion</textarea>".to_owned(),
         ">Passer le CAP</textarea>".to_owned(),
         "<option value=\"STRONG\" selected>".to_owned(),
+        // Carried by the form as they are, the form not showing them.
+        "<input type=\"hidden\" name=\"appraisal\" value=\"Une bonne semaine\">".to_owned(),
+        "<input type=\"hidden\" name=\"comment-PUNCTUALITY\" value=\"Toujours à l'heure\">"
+            .to_owned(),
     ] {
         assert!(shown.contains(&expected), "{expected}: {shown}");
     }
@@ -1152,7 +1166,9 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
         ),
         (
             "bilan-corrige",
-            "attendance=COMPLETED&goals_reached=oui&skill-PUNCTUALITY=ACQUIRED&advice=Passer+le+CAP&hiring=&bilan_reason=Niveau+mal+report%C3%A9",
+            "attendance=COMPLETED&goals_reached=oui&skill-PUNCTUALITY=ACQUIRED&advice=Passer+le+CAP&hiring=\
+             &appraisal=Une+bonne+semaine&comment-PUNCTUALITY=Toujours+%C3%A0+l%27heure\
+             &bilan_reason=Niveau+mal+report%C3%A9",
         ),
     ] {
         let answer = form.post(&server, &format!("{page}/{action}"), body).await;
@@ -1167,5 +1183,92 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
     ] {
         assert!(shown.contains(expected), "{expected}: {shown}");
     }
+    // What the form did not show is kept as it was.
+    let read = ok(
+        &server,
+        &token,
+        "query($i: ID!) { immersion(id: $i) { assessment { appraisal
+            skills { skill level comment } corrections { reason } } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    assert_eq!(
+        read["immersion"]["assessment"],
+        json!({ "appraisal": "Une bonne semaine",
+            "skills": [{ "skill": "PUNCTUALITY", "level": "ACQUIRED", "comment": "Toujours à l'heure" }],
+            "corrections": [{ "reason": "Niveau mal reporté" }] })
+    );
+    assert!(server.terminate().success());
+}
+
+/// The first day of an immersion that runs is corrected from its page: the
+/// form starts from the day recorded, refuses beside its fields a day left
+/// out or a reason missing, and the page then reads the day and its
+/// correction.
+#[tokio::test]
+async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let (server, token) = started(&db, &dir).await;
+    let employer =
+        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+    let person = enroll(&server, &token, None).await;
+    let today = enrolled_on(&server, &token, &person).await;
+    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+    let form = Form::fetch(&server, &cookies).await;
+    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let i = immersion.as_str().unwrap();
+    let page = format!("/immersions/{i}");
+    let shown = html(&server, &page, &cookies).await;
+    assert!(!shown.contains("debut-corrige"), "not started: {shown}");
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let shown = html(&server, &page, &cookies).await;
+    assert!(
+        shown.contains(&format!(
+            "<input type=\"date\" id=\"start_on\" name=\"start_on\" value=\"{today}\">"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("<dt>Premier jour</dt>"), "{shown}");
+    let before = events(&db).await;
+    for (body, field) in [
+        ("start_on=&start_reason=Erreur".to_owned(), "start_on"),
+        (format!("start_on={today}&start_reason="), "start_reason"),
+        (
+            "start_on=31%2F02%2F2026&start_reason=Erreur".to_owned(),
+            "start_on",
+        ),
+    ] {
+        let answer = form
+            .post(&server, &format!("{page}/debut-corrige"), &body)
+            .await;
+        assert_eq!(answer.status(), 422, "{body}");
+        let refused = answer.text().await.unwrap().replace("&#39;", "'");
+        assert!(
+            refused.contains(&format!("<span class=\"error\" id=\"{field}-erreur\">")),
+            "{body}: {refused}"
+        );
+    }
+    // The same day: nothing to correct, said beside the day.
+    let answer = form
+        .post(
+            &server,
+            &format!("{page}/debut-corrige"),
+            &format!("start_on={today}&start_reason=Erreur"),
+        )
+        .await;
+    assert_eq!(answer.status(), 422);
+    let refused = answer.text().await.unwrap().replace("&#39;", "'");
+    assert!(
+        refused.contains("<span class=\"error\" id=\"start_on-erreur\">Rien ne change"),
+        "{refused}"
+    );
+    assert_eq!(events(&db).await, before, "nothing recorded");
     assert!(server.terminate().success());
 }

@@ -439,7 +439,13 @@ fn immersion_samples() -> Vec<ImmersionEvent> {
                 goals_reached: true,
                 next_steps: Some(Personal::Known(text("Chercher une alternance"))),
             }),
-            reason: text("Objectifs cochés par erreur"),
+            reason: Personal::Known(text("Objectifs cochés par erreur")),
+            corrected_on: TODAY,
+        }
+        .into(),
+        StartCorrected {
+            started_on: date!(2026 - 03 - 03),
+            reason: Personal::Known(text("Début noté le lendemain")),
             corrected_on: TODAY,
         }
         .into(),

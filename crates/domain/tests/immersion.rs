@@ -746,6 +746,67 @@ fn an_immersion_starts_within_its_period_once_validated() {
 }
 
 #[test]
+fn the_first_day_is_corrected_while_the_immersion_runs_and_holds_what_it_holds() {
+    let started = Journey::started(convention());
+    let correct = |events: &[ImmersionEvent], day, today| {
+        given::<Immersion>(events, context(today)).when(ImmersionCommand::CorrectStart {
+            started_on: day,
+            reason: text("Début noté le lendemain"),
+            corrected_on: today,
+        })
+    };
+    let today = date!(2026 - 03 - 12);
+    correct(&started.events, date!(2026 - 03 - 10), today).then(vec![
+        StartCorrected {
+            started_on: date!(2026 - 03 - 10),
+            reason: Personal::Known(text("Début noté le lendemain")),
+            corrected_on: today,
+        }
+        .into(),
+    ]);
+    correct(&started.events, date!(2026 - 03 - 09), today)
+        .refused(Rule::NothingToCorrect, "startedOn");
+    correct(&started.events, date!(2026 - 03 - 08), today)
+        .refused(Rule::StartOutsidePeriod, "startedOn");
+    correct(&started.events, date!(2026 - 03 - 13), today).refused(Rule::DateInFuture, "startedOn");
+    let corrected = started.clone().run(
+        today,
+        ImmersionCommand::CorrectStart {
+            started_on: date!(2026 - 03 - 10),
+            reason: text("Début noté le lendemain"),
+            corrected_on: today,
+        },
+    );
+    assert_eq!(corrected.state().started_on, Some(date!(2026 - 03 - 10)));
+    // An accident on the 10th: the immersion had begun by then.
+    let accident = started.clone().run(
+        today,
+        ImmersionCommand::ReportAccident {
+            accident_id: passerelle_domain::values::AccidentId(uuid("chute")),
+            occurred_at: at(date!(2026 - 03 - 10), 10),
+            structure_informed_at: at(date!(2026 - 03 - 10), 11),
+            description: text("Chute dans l'escalier"),
+        },
+    );
+    correct(&accident.events, date!(2026 - 03 - 11), today)
+        .refused(Rule::StartOutsidePeriod, "startedOn");
+    correct(&accident.events, date!(2026 - 03 - 10), today).events();
+    // Not before it started, nor once it ended.
+    correct(
+        &Journey::validated(convention()).events,
+        date!(2026 - 03 - 09),
+        today,
+    )
+    .refused(Rule::ConventionStage, "startedOn");
+    correct(
+        &Journey::completed(convention()).events,
+        date!(2026 - 03 - 10),
+        date!(2026 - 03 - 20),
+    )
+    .refused(Rule::AlreadyEnded, "startedOn");
+}
+
+#[test]
 fn an_interruption_says_who_and_why() {
     let started = Journey::started(convention()).events;
     let on = date!(2026 - 03 - 12);
@@ -1330,7 +1391,7 @@ fn a_feedback_recorded_is_corrected_whole_by_its_party_and_the_correction_says_w
     correct(&assessed.events, Feedback::Host(host_assessment(true)), day).then(vec![
         FeedbackCorrected {
             feedback: Feedback::Host(host_assessment(true)),
-            reason: text("Le tuteur s'était trompé de ligne"),
+            reason: Personal::Known(text("Le tuteur s'était trompé de ligne")),
             corrected_on: day,
         }
         .into(),
@@ -1338,14 +1399,8 @@ fn a_feedback_recorded_is_corrected_whole_by_its_party_and_the_correction_says_w
     // How it was given stays as recorded: online here.
     let mut on_paper = host_assessment(true);
     on_paper.received_by_other_means = true;
-    correct(&assessed.events, Feedback::Host(on_paper), day).then(vec![
-        FeedbackCorrected {
-            feedback: Feedback::Host(host_assessment(true)),
-            reason: text("Le tuteur s'était trompé de ligne"),
-            corrected_on: day,
-        }
-        .into(),
-    ]);
+    correct(&assessed.events, Feedback::Host(on_paper), day)
+        .refused(Rule::FeedbackGivenOtherwise, "feedback");
     // The person countersigned the assessment; corrected since, it is
     // hers to answer again, and her words stay.
     let countersigned = assessed.run(

@@ -466,7 +466,8 @@ recorded!(ImmersionMediatorFeedback {
 /// stays in the log.
 #[derive(SimpleObject, Debug)]
 pub struct FeedbackCorrection {
-    pub reason: String,
+    /// Null once the person's data is erased.
+    pub reason: Option<String>,
     pub corrected_on: Date,
     pub recorded: Recording,
 }
@@ -495,7 +496,7 @@ fn feedback<T>(
                 if let Some((feedback, ..)) = &mut found {
                     *feedback = &e.feedback;
                     corrections.push(FeedbackCorrection {
-                        reason: texts(&e.reason),
+                        reason: known(&e.reason, texts),
                         corrected_on: e.corrected_on,
                         recorded: r.into(),
                     });
@@ -701,6 +702,16 @@ recorded!(ConventionJustification {
     justification: String,
 });
 
+recorded!(ImmersionStartCorrection {
+    /// The first day as recorded before.
+    previous: Date,
+    /// The first day since.
+    started_on: Date,
+    /// Null once the person's data is erased.
+    reason: Option<String>,
+    corrected_on: Date,
+});
+
 /// The one fact `pick` finds (each is recorded once: a final stage, or an
 /// end).
 fn fact<T>(
@@ -753,6 +764,33 @@ pub(crate) fn interruption(history: &[Recorded<ImmersionEvent>]) -> Option<Immer
         }),
         _ => None,
     })
+}
+
+/// The corrections of the first day, oldest first, each with the day it
+/// replaced.
+pub(crate) fn start_corrections(
+    history: &[Recorded<ImmersionEvent>],
+) -> Option<Vec<ImmersionStartCorrection>> {
+    let mut day = None;
+    let mut corrections = Vec::new();
+    for r in history {
+        match &r.event {
+            ImmersionEvent::ImmersionStarted(e) => day = Some(e.started_on),
+            ImmersionEvent::StartCorrected(e) => {
+                if let Some(previous) = day.replace(e.started_on) {
+                    corrections.push(ImmersionStartCorrection {
+                        previous,
+                        started_on: e.started_on,
+                        reason: known(&e.reason, texts),
+                        corrected_on: e.corrected_on,
+                        recorded: r.into(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(corrections)
 }
 
 pub(crate) fn rejection(history: &[Recorded<ImmersionEvent>]) -> Option<ConventionJustification> {

@@ -280,6 +280,19 @@ impl Immersion {
         self.read(ctx, Field::ImmersionEnding, record::cancellation)
             .await
     }
+    /// The corrections of its first day, oldest first (null to the
+    /// person, who is told the day itself).
+    async fn start_corrections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<record::ImmersionStartCorrection>>> {
+        self.read(
+            ctx,
+            Field::ImmersionStartCorrections,
+            record::start_corrections,
+        )
+        .await
+    }
     /// Who interrupted the immersion, and why.
     async fn interruption(
         &self,
@@ -857,6 +870,19 @@ pub struct FeedbackRecordInput {
     pub recorded_on: Option<Date>,
 }
 
+/// The first day corrected while the immersion runs, and why.
+#[derive(InputObject, Debug)]
+pub struct ImmersionStartCorrectInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    /// The first day, as it should have been recorded.
+    pub on: Date,
+    /// Why it is corrected: required.
+    pub reason: String,
+    /// Today when left out.
+    pub corrected_on: Option<Date>,
+}
+
 /// A party's feedback corrected: the whole of it as it reads from now on
 /// (one of the three, for the author whose feedback it corrects), and why.
 #[derive(InputObject, Debug)]
@@ -868,7 +894,8 @@ pub struct FeedbackCorrectInput {
     pub mediator: Option<MediatorFeedbackInput>,
     /// Why it is corrected: required.
     pub reason: String,
-    /// Today when left out.
+    /// The day staff date the correction; today when left out, and always
+    /// today for a party correcting their own.
     pub corrected_on: Option<Date>,
 }
 
@@ -909,6 +936,7 @@ payloads!(immersion: Immersion =>
     ConventionCancelPayload,
     ConventionRenewPayload,
     ImmersionStartPayload,
+    ImmersionStartCorrectPayload,
     ImmersionInterruptPayload,
     ImmersionCompletePayload,
     FeedbackRecordPayload,
@@ -1375,6 +1403,25 @@ impl ImmersionMutation {
         .map(|immersion| ImmersionStartPayload { immersion })
     }
 
+    /// Corrects the first day recorded, while the immersion runs: staff,
+    /// saying why; the day recorded before stays in the log
+    /// (`Immersion.startCorrections`).
+    async fn immersion_start_correct(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionStartCorrectInput,
+    ) -> Result<ImmersionStartCorrectPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            Ok(ImmersionCommand::CorrectStart {
+                started_on: input.on,
+                reason: text("reason", &input.reason)?,
+                corrected_on: input.corrected_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| ImmersionStartCorrectPayload { immersion })
+    }
+
     async fn immersion_interrupt(
         &self,
         ctx: &Context<'_>,
@@ -1425,23 +1472,34 @@ impl ImmersionMutation {
 
     /// Corrects one party's feedback already recorded, by the party who
     /// may record it: the whole feedback as it reads from now on, and why;
-    /// the feedback before stays in the log. How the host's assessment was
-    /// given (online, or on paper and entered by staff) stays as recorded.
-    /// Correcting the host's assessment clears the person's answer to it:
-    /// she countersigns or contests it again (`assessmentAnswer`).
+    /// the feedback before stays in the log. The host's assessment is
+    /// corrected as it was given (`receivedByOtherMeans` as recorded): the
+    /// host the one it gave online, staff the one they entered from paper
+    /// or a call. Correcting it clears the person's answer to it: she
+    /// countersigns or contests it again (`assessmentAnswer`). A party
+    /// correcting their own feedback corrects it today; staff may date it.
     async fn feedback_correct(
         &self,
         ctx: &Context<'_>,
         input: FeedbackCorrectInput,
     ) -> Result<FeedbackCorrectPayload> {
-        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
-            let feedback = given_feedback(&input.host, &input.person, &input.mediator)?;
-            Ok(ImmersionCommand::CorrectFeedback {
-                feedback,
-                reason: text("reason", &input.reason)?,
-                corrected_on: input.corrected_on.unwrap_or(today),
-            })
-        })
+        ImmersionMutation::on_immersion(
+            ctx,
+            &input.immersion_id,
+            input.command_id,
+            |actor, today| {
+                let feedback = given_feedback(&input.host, &input.person, &input.mediator)?;
+                let corrected_on = match input.corrected_on {
+                    Some(day) if policy::is_staff(actor) => day,
+                    _ => today,
+                };
+                Ok(ImmersionCommand::CorrectFeedback {
+                    feedback,
+                    reason: text("reason", &input.reason)?,
+                    corrected_on,
+                })
+            },
+        )
         .await
         .map(|immersion| FeedbackCorrectPayload { immersion })
     }

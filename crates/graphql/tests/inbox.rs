@@ -5,112 +5,22 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use futures::StreamExt as _;
 use passerelle_accounts::{StaffRole, User};
-use passerelle_app::{Actor, CommandMeta, FixedClock, Handler, Role, Views};
 use passerelle_domain::employer::{Employer, EmployerCommand};
 use passerelle_domain::immersion::*;
-use passerelle_domain::person::{Identity, LegalBasis, Person, PersonCommand};
 use passerelle_domain::values::*;
-use passerelle_graphql::{Gateway, PasserelleSchema, Viewer, prepare};
-use passerelle_store::projection::Projections;
-use passerelle_store::testkit::TestDb;
+use passerelle_graphql::{Viewer, prepare};
 use serde_json::Value;
-use time::Date;
-use time::macros::{date, datetime};
+use support::world::{
+    World, employer, immersion, mediator, person, proposed_and_drafted, structure,
+};
+use time::macros::date;
 use uuid::Uuid;
 
 const INBOX: &str = "{ inbox { overdue tasks { kind title dueOn overdueDays link } } }";
 
-struct World {
-    _db: TestDb,
-    projections: Arc<Projections>,
-    handler: Handler,
-    clock: Arc<FixedClock>,
-    schema: PasserelleSchema,
-    gateway: Gateway,
-}
-
-fn structure() -> StructureId {
-    StructureId(Uuid::from_u128(1))
-}
-fn mediator() -> UserId {
-    UserId(Uuid::from_u128(2))
-}
-fn employer() -> EmployerId {
-    EmployerId(Uuid::from_u128(3))
-}
-fn person() -> PersonId {
-    PersonId(Uuid::from_u128(5))
-}
-fn immersion() -> ImmersionId {
-    ImmersionId(Uuid::from_u128(6))
-}
-
 impl World {
-    async fn new() -> Self {
-        let db = TestDb::new().await;
-        let projections = support::projections(&db).await;
-        let clock = Arc::new(FixedClock::new(datetime!(2026-04-27 08:00 UTC)));
-        let handler = Handler::new(projections.clone(), clock.clone());
-        let (gateway, schema) = support::gateway(handler.clone(), &db);
-        Self {
-            _db: db,
-            projections,
-            handler,
-            clock,
-            schema,
-            gateway,
-        }
-    }
-
-    fn on(&self, day: Date) {
-        self.clock.set(day.with_hms(8, 0, 0).unwrap().assume_utc());
-    }
-
-    fn viewer(user: UserId) -> Viewer {
-        Viewer {
-            user: Some(User {
-                user_id: user,
-                structure: structure(),
-                structure_name: "Mission locale".into(),
-                role: StaffRole::Mediator,
-                email: "camille@ml.example.org".into(),
-                name: "Camille".into(),
-            }),
-            principal: None,
-            token: None,
-            client: None,
-        }
-    }
-
-    async fn command<A: passerelle_app::Aggregate>(&self, id: A::Id, command: A::Command)
-    where
-        Views: passerelle_app::ContextSource<A>,
-    {
-        let meta = CommandMeta {
-            command_id: Uuid::new_v4(),
-            correlation_id: Uuid::new_v4(),
-            causation_id: None,
-            actor: Actor::user(mediator(), Role::Mediator, structure()),
-        };
-        self.handler
-            .execute::<A>(id, &command, &meta, &Views)
-            .await
-            .unwrap();
-        self.projections.catch_up().await.unwrap();
-    }
-
-    async fn immersion(&self, command: ImmersionCommand) {
-        self.command::<Immersion>(immersion(), command).await;
-    }
-
-    async fn immersion_of(&self, id: ImmersionId, command: ImmersionCommand) {
-        self.command::<Immersion>(id, command).await;
-    }
-
     /// The tasks' kinds, in the inbox's order.
     async fn kinds(&self, user: UserId) -> Vec<String> {
         self.inbox(user).await["inbox"]["tasks"]
@@ -133,58 +43,6 @@ impl World {
         assert!(response.errors.is_empty(), "{:?}", response.errors);
         response.data.into_json().unwrap()
     }
-}
-
-/// Proposed and accepted on Monday 27 April 2026, for Monday 18 May to
-/// Friday 29 May.
-async fn proposed_and_drafted(w: &World) -> Identity {
-    w.on(date!(2026 - 04 - 27));
-    w.command::<Employer>(
-        employer(),
-        EmployerCommand::Register {
-            employer_id: employer(),
-            siret: Siret::parse("73282932000074").unwrap(),
-            name: Label::parse("Boulangerie du Port").unwrap(),
-            naf: NafDivision::parse("10").unwrap(),
-            commune: CommuneCode::parse("44109").unwrap(),
-            address: None,
-        },
-    )
-    .await;
-    let identity = Identity {
-        first_name: Label::parse("Awa").unwrap(),
-        last_name: Label::parse("Diallo").unwrap(),
-        birth_date: date!(1998 - 05 - 12),
-        email: None,
-        phone: None,
-        address: None,
-    };
-    w.command::<Person>(
-        person(),
-        PersonCommand::Enroll {
-            person_id: person(),
-            structure: structure(),
-            referent: mediator(),
-            identity: identity.clone(),
-            commune: None,
-            legal_basis: LegalBasis::PublicInterestMission,
-            enrolled_on: date!(2026 - 04 - 27),
-        },
-    )
-    .await;
-    w.immersion(ImmersionCommand::Propose {
-        immersion_id: immersion(),
-        person_id: person(),
-        employer_id: employer(),
-        need_id: None,
-        objective: Objective::DiscoverJobOrSector,
-        structure: structure(),
-        mediator: mediator(),
-        message: None,
-        proposed_on: date!(2026 - 04 - 27),
-    })
-    .await;
-    identity
 }
 
 #[tokio::test]

@@ -67,7 +67,8 @@ pub(crate) struct Assessment {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Correction {
-    reason: String,
+    /// Null once the person's data is erased.
+    reason: Option<String>,
     corrected_on: Day,
 }
 
@@ -79,7 +80,7 @@ impl Correction {
             format!(
                 "le {}. Pourquoi : {}",
                 self.corrected_on.french(),
-                self.reason
+                self.reason.as_deref().unwrap_or("(effacé)")
             ),
         )
     }
@@ -146,11 +147,19 @@ impl Assessment {
                 self.missed_hours.map(|h| h.to_string()).unwrap_or_default(),
             ),
         ];
-        values.extend(
-            self.skills
-                .iter()
-                .map(|s| (format!("skill-{}", s.skill.name()), s.level.name())),
-        );
+        // What the page's form does not show, carried as it is: the
+        // appraisal and the skills' comments, given online.
+        values.push((
+            "appraisal".to_owned(),
+            self.appraisal.clone().unwrap_or_default(),
+        ));
+        for s in &self.skills {
+            values.push((format!("skill-{}", s.skill.name()), s.level.name()));
+            values.push((
+                format!("comment-{}", s.skill.name()),
+                s.comment.clone().unwrap_or_default(),
+            ));
+        }
         values
     }
 

@@ -43,7 +43,7 @@ fn not_found() -> Response {
 
 const IMMERSION: &str = "query($i: ID!) { immersion(id: $i) { currentStage pmsmpObjective
     personId employerId employerName acceptedByPerson acceptedByEmployer periodStart periodEnd
-    endedOn awaitedSignatories awaitsValidation takesFeedback feedbackAuthors needId
+    startedOn endedOn awaitedSignatories awaitsValidation takesFeedback feedbackAuthors needId
     proposalMessage
     viewerMay { answerFor signOnlineAs giveFeedbackAs answerAssessment } } }";
 
@@ -57,6 +57,7 @@ const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
     accidents { id occurredAt structureInformedAt informedInTime description
         declarationDueAt declarationFiledAt declarationFiledInTime }
     mediatorFeedback { goalsReached notes nextSteps recordedOn corrections { reason correctedOn } }
+    startCorrections { previous startedOn reason correctedOn }
     outcomeRecords { milestone outcome contract recordedOn } } }";
 
 /// What the person reads of her outcomes (her host reads none: null).
@@ -92,6 +93,17 @@ struct Recorded {
     accidents: Option<Vec<Accident>>,
     mediator_feedback: Option<MediatorNotes>,
     outcome_records: Option<Vec<OutcomeAnswer>>,
+    start_corrections: Option<Vec<StartCorrection>>,
+}
+
+/// A correction of the first day, read back.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartCorrection {
+    previous: Day,
+    started_on: Day,
+    reason: Option<String>,
+    corrected_on: Day,
 }
 
 /// The mediator's own feedback, read back.
@@ -267,6 +279,9 @@ struct Shown {
     accepted_by_employer: bool,
     period_start: Option<Day>,
     period_end: Option<Day>,
+    /// Its first day, once started.
+    #[serde(default)]
+    started_on: Option<Day>,
     /// The day it was completed or interrupted.
     #[serde(default)]
     ended_on: Option<Day>,
@@ -403,6 +418,10 @@ struct ImmersionTemplate {
     correct_observation: bool,
     /// The person's own feedback, corrected by her.
     correct_words: bool,
+    /// Its first day, once started.
+    started: Option<String>,
+    /// The first day corrected by staff while it runs.
+    correct_start: bool,
 }
 
 impl ImmersionTemplate {
@@ -415,6 +434,7 @@ impl ImmersionTemplate {
             "observation" => self.observe,
             "observation-corrigee" => self.correct_observation,
             "retour-corrige" => self.correct_words,
+            "debut-corrige" => self.correct_start,
             "suite" => self.outcome && !self.milestones.is_empty(),
             "retour" => self.feedback,
             "reponse-au-bilan" => self.answer_assessment,
@@ -482,6 +502,12 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
         "reponse" => &[("answeredOn", "answered_on"), ("reason", "reason")],
         // The day it started or ended, today when left blank.
         "debut" => &[("startedOn", "on"), ("on", "on")],
+        "debut-corrige" => &[
+            ("startedOn", "start_on"),
+            ("on", "start_on"),
+            ("reason", "start_reason"),
+            ("correctedOn", "start_reason"),
+        ],
         "fin" => &[("completedOn", "on"), ("on", "on")],
         // The person's feedback, and their answer to the host's assessment.
         "retour" => &[
@@ -760,6 +786,18 @@ impl Page {
                 .filter(|(_, m)| unrecorded.contains(m) && due(m) <= today)
                 .map(|(option, _)| *option)
                 .collect();
+            endings.extend(r.start_corrections.iter().flatten().map(|c| {
+                (
+                    "Premier jour corrigé",
+                    format!(
+                        "le {} : le {} au lieu du {}. Pourquoi : {}",
+                        c.corrected_on.french(),
+                        c.started_on.french(),
+                        c.previous.french(),
+                        said(c.reason.as_deref().unwrap_or_default())
+                    ),
+                )
+            }));
             if let Some(d) = r.decline {
                 endings.push((
                     "Proposition refusée",
@@ -857,6 +895,13 @@ impl Page {
             (Some(s), Some(e)) => Some(passerelle_domain::fr::range(s.0, e.0)),
             _ => None,
         };
+        // The first day's correction starts from the day recorded.
+        if staff
+            && stage == Stage::Started
+            && let Some(day) = i.started_on
+        {
+            form.start_from("start_on", &day.0.to_string());
+        }
         // The assessment and the person's answer, read back once given
         // (each null to whoever may not read it).
         let (mut assessment, mut response, mut unanswered) = (None, None, false);
@@ -968,6 +1013,8 @@ impl Page {
             correct_assessment,
             correct_observation: staff && given(FeedbackAuthor::Mediator),
             correct_words,
+            started: i.started_on.map(|d| d.french()),
+            correct_start: staff && stage == Stage::Started,
         };
         // The form refused may be gone from the page as it stands now (the
         // assessment recorded meanwhile by someone else): its refusal then
@@ -1920,6 +1967,14 @@ fn operation(
                 .to_owned(),
             json!({ "i": id, "a": f.get("accident"), "at": instant(f.get("filed_at")) }),
         ),
+        // The first day corrected, and why.
+        "debut-corrige" => (
+            "mutation($i: ID!, $on: Date!, $r: String!) {
+                immersionStartCorrect(input: { immersionId: $i, on: $on, reason: $r }) {
+                    immersion { id } } }"
+                .to_owned(),
+            json!({ "i": id, "on": f.get("start_on"), "r": f.get("start_reason") }),
+        ),
         "debut" | "fin" => {
             let mutation = if action == "debut" {
                 "immersionStart"
@@ -2006,7 +2061,10 @@ fn host_assessment(f: &Fields, staff: bool) -> Value {
         .iter()
         .filter_map(|(skill, _)| {
             let level = f.get(&format!("skill-{skill}"));
-            (!level.is_empty()).then(|| json!({ "skill": skill, "level": level }))
+            (!level.is_empty()).then(|| {
+                json!({ "skill": skill, "level": level,
+                    "comment": f.optional(&format!("comment-{skill}")) })
+            })
         })
         .collect();
     json!({
@@ -2018,6 +2076,7 @@ fn host_assessment(f: &Fields, staff: bool) -> Value {
         "goalsReached": f.get("goals_reached") == "oui",
         "skills": skills,
         "advice": f.optional("advice"),
+        "appraisal": f.optional("appraisal"),
         "hiring": f.optional("hiring"),
     })
 }
@@ -2207,6 +2266,15 @@ pub(crate) async fn action(
         if crate::page::typed_day(fields.get(name)).is_err() {
             form.errors.insert(name.into(), crate::page::BAD_DAY.into());
         }
+    }
+    // The corrected first day has no "today" to fall back on.
+    if action == "debut-corrige"
+        && !matches!(crate::page::typed_day(fields.get("start_on")), Ok(Some(_)))
+    {
+        form.errors.insert(
+            "start_on".into(),
+            "Indiquez le premier jour de l'immersion (jour, mois, année).".into(),
+        );
     }
     if crate::page::typed_day(fields.get("last_day_present")).is_err() {
         form.errors.insert(

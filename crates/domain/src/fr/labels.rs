@@ -345,6 +345,7 @@ pub fn event_label(event_type: &str) -> &'static str {
         "convention_cancelled" => "Convention annulée",
         "convention_renewed" => "Renouvellement rédigé",
         "immersion_started" => "Début de l'immersion",
+        "start_corrected" => "Premier jour corrigé",
         "immersion_interrupted" => "Immersion interrompue",
         "immersion_completed" => "Fin de l'immersion",
         "accident_reported" => "Accident signalé",

@@ -173,6 +173,13 @@ pub enum ImmersionCommand {
     Start {
         started_on: Date,
     },
+    /// Corrects the first day recorded, while the immersion runs, and says
+    /// why; the day recorded before stays in the log.
+    CorrectStart {
+        started_on: Date,
+        reason: Text,
+        corrected_on: Date,
+    },
     Interrupt {
         by: Initiator,
         reason: Text,
@@ -370,6 +377,15 @@ pub struct AssessmentAnswered {
     pub answered_on: Date,
 }
 
+/// The first day recorded corrected, while the immersion runs, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartCorrected {
+    pub started_on: Date,
+    /// Why, which may speak of the person: sealed with their key.
+    pub reason: Personal<Text>,
+    pub corrected_on: Date,
+}
+
 /// A mistake in a party's feedback corrected: the feedback as it reads
 /// since, whole, and why. A correction of the host's assessment clears the
 /// person's answer to it: she countersigned or contested what it said
@@ -377,7 +393,8 @@ pub struct AssessmentAnswered {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedbackCorrected {
     pub feedback: Feedback,
-    pub reason: Text,
+    /// Why, which may speak of the person: sealed with their key.
+    pub reason: Personal<Text>,
     pub corrected_on: Date,
 }
 
@@ -413,6 +430,7 @@ events! {
         OutcomeRecorded = ("outcome_recorded", 1),
         AssessmentAnswered = ("assessment_answered", 1),
         FeedbackCorrected = ("feedback_corrected", 1),
+        StartCorrected = ("start_corrected", 1),
     }
 }
 
@@ -730,6 +748,11 @@ impl Decider for Immersion {
             C::Cancel { by, reason } => cancel(*by, reason, existing()?)?,
             C::Renew { terms } => renew(terms, existing()?)?,
             C::Start { started_on } => start(*started_on, existing()?)?,
+            C::CorrectStart {
+                started_on,
+                reason,
+                corrected_on,
+            } => correct_start(*started_on, reason, *corrected_on, existing()?)?,
             C::Interrupt {
                 by,
                 reason,
@@ -827,6 +850,7 @@ impl Decider for Immersion {
                 state.started_on = Some(e.started_on);
                 state.stage = Stage::Started;
             }
+            E::StartCorrected(e) => state.started_on = Some(e.started_on),
             E::ImmersionInterrupted(e) => {
                 state.ended_on = Some(e.interrupted_on);
                 state.stage = Stage::Interrupted;
@@ -1254,6 +1278,17 @@ fn start(started_on: Date, immersion: Existing<'_>) -> Result<ImmersionEvent, Do
             ));
         }
     };
+    first_day(started_on, convention, context)?;
+    Ok(ImmersionStarted { started_on }.into())
+}
+
+/// A first day, recorded or corrected: within the convention's period, and
+/// come.
+fn first_day(
+    started_on: Date,
+    convention: &Convention,
+    context: &ImmersionContext,
+) -> Result<(), DomainError> {
     if !convention.period.contains(started_on) {
         return Err(DomainError::rule(
             Rule::StartOutsidePeriod,
@@ -1264,8 +1299,80 @@ fn start(started_on: Date, immersion: Existing<'_>) -> Result<ImmersionEvent, Do
             ),
         ));
     }
-    not_in_future(started_on, context.today, "startedOn")?;
-    Ok(ImmersionStarted { started_on }.into())
+    not_in_future(started_on, context.today, "startedOn")
+}
+
+/// The first day corrected while the immersion runs: another day, within
+/// the convention's period, come, and on or before every day the
+/// immersion already holds (an accident, a last day present). Once ended,
+/// its feedback and outcomes were given on the days it had.
+fn correct_start(
+    started_on: Date,
+    reason: &Text,
+    corrected_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let (recorded, convention) = match (state.stage, state.started_on, &state.convention) {
+        (Stage::Started, Some(recorded), Some(convention)) => (recorded, convention),
+        (Stage::Interrupted | Stage::Completed, ..) => {
+            return Err(DomainError::rule(
+                Rule::AlreadyEnded,
+                "startedOn",
+                "L'immersion est terminée : son premier jour ne se corrige plus.",
+            ));
+        }
+        _ => {
+            return Err(stage_error(
+                "startedOn",
+                "L'immersion n'a pas encore commencé : enregistrez son début.",
+            ));
+        }
+    };
+    if started_on == recorded {
+        return Err(DomainError::rule(
+            Rule::NothingToCorrect,
+            "startedOn",
+            format!(
+                "Rien ne change : le premier jour enregistré est déjà le {}.",
+                fr::date(recorded)
+            ),
+        ));
+    }
+    first_day(started_on, convention, context)?;
+    let accident = state
+        .accidents
+        .values()
+        .filter_map(|a| a.occurred_at.map(crate::calendar::paris_date))
+        .min();
+    let present = match state.feedback.get(&FeedbackAuthor::Host) {
+        Some(Feedback::Host(HostAssessment {
+            attendance: Attendance::Partially {
+                last_day_present, ..
+            },
+            ..
+        })) => Some(*last_day_present),
+        _ => None,
+    };
+    if let Some(held) = accident.into_iter().chain(present).min()
+        && held < started_on
+    {
+        return Err(DomainError::rule(
+            Rule::StartOutsidePeriod,
+            "startedOn",
+            format!(
+                "L'immersion tient déjà le {} (un accident ou le dernier jour de présence) : elle a commencé ce jour-là au plus tard.",
+                fr::date(held)
+            ),
+        ));
+    }
+    not_in_future(corrected_on, context.today, "correctedOn")?;
+    Ok(StartCorrected {
+        started_on,
+        reason: Personal::Known(reason.clone()),
+        corrected_on,
+    }
+    .into())
 }
 
 /// The immersion runs: started, not yet ended. Returns its first day.
@@ -1610,23 +1717,33 @@ fn correct_feedback(
             ),
         ));
     };
-    // A correction fixes what the assessment says, not how it was given.
-    let mut feedback = feedback.clone();
-    if let (Feedback::Host(new), Feedback::Host(old)) = (&mut feedback, recorded) {
-        new.received_by_other_means = old.received_by_other_means;
+    // A correction fixes what the assessment says, not how it was given:
+    // who may correct it follows how (`policy::may_issue`).
+    if let (Feedback::Host(new), Feedback::Host(old)) = (feedback, recorded)
+        && new.received_by_other_means != old.received_by_other_means
+    {
+        return Err(DomainError::rule(
+            Rule::FeedbackGivenOtherwise,
+            "feedback",
+            if old.received_by_other_means {
+                "Ce bilan a été donné sur papier ou par téléphone et saisi par la structure : c'est elle qui le corrige."
+            } else {
+                "Ce bilan a été donné en ligne par l'entreprise : sa correction le dit donné en ligne."
+            },
+        ));
     }
-    if *recorded == feedback {
+    if recorded == feedback {
         return Err(DomainError::rule(
             Rule::NothingToCorrect,
             "feedback",
             "Rien ne change : modifiez au moins une réponse avant d'enregistrer la correction.",
         ));
     }
-    check_feedback(&feedback, state)?;
+    check_feedback(feedback, state)?;
     not_in_future(corrected_on, context.today, "correctedOn")?;
     Ok(FeedbackCorrected {
-        feedback,
-        reason: reason.clone(),
+        feedback: feedback.clone(),
+        reason: Personal::Known(reason.clone()),
         corrected_on,
     }
     .into())

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses part of the helpers")]
 
+pub mod world;
+
 use std::sync::Arc;
 
 use passerelle_app::Handler;

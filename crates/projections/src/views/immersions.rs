@@ -199,6 +199,7 @@ impl ImmersionRow {
                 self.set_stage("started");
                 self.started_on = Some(e.started_on);
             }
+            ImmersionEvent::StartCorrected(e) => self.started_on = Some(e.started_on),
             ImmersionEvent::ImmersionInterrupted(e) => {
                 self.set_stage("interrupted");
                 self.ended_on = Some(e.interrupted_on);
