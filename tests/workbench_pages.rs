@@ -904,22 +904,60 @@ async fn a_list_value_edited_by_hand_is_refused_beside_its_field_in_french() {
     assert!(server.terminate().success());
 }
 
+/// A mediator signed in on the pages, and an immersion of one of her people
+/// validated today, for today.
+struct OnItsPage {
+    db: TestDb,
+    _dir: tempdir::Dir,
+    server: Server,
+    token: String,
+    today: String,
+    cookies: Vec<String>,
+    form: Form,
+    immersion: Value,
+}
+
+impl OnItsPage {
+    async fn new() -> Self {
+        let db = TestDb::new().await;
+        let dir = data_dir();
+        let (server, token) = started(&db, &dir).await;
+        let employer =
+            register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
+        let person = enroll(&server, &token, None).await;
+        let today = enrolled_on(&server, &token, &person).await;
+        let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
+        let form = Form::fetch(&server, &cookies).await;
+        let immersion = validated(&server, &token, &person, &employer, &today).await;
+        Self {
+            db,
+            _dir: dir,
+            server,
+            token,
+            today,
+            cookies,
+            form,
+            immersion,
+        }
+    }
+}
+
 /// The immersion's own forms refuse a list's value or a radio's answer
 /// that none of them offers (a form edited by hand) beside its field, in
 /// French, as the other forms do: not on a page of its own, and nothing is
 /// recorded.
 #[tokio::test]
 async fn an_immersions_forms_refuse_a_value_edited_by_hand_beside_its_field() {
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let (server, token) = started(&db, &dir).await;
-    let employer =
-        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
-    let person = enroll(&server, &token, None).await;
-    let today = enrolled_on(&server, &token, &person).await;
-    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
-    let form = Form::fetch(&server, &cookies).await;
-    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let OnItsPage {
+        db,
+        _dir,
+        server,
+        token,
+        today,
+        form,
+        immersion,
+        ..
+    } = OnItsPage::new().await;
     let i = immersion.as_str().unwrap();
     let refused_beside = |path: String, body: String, fields: Vec<(&'static str, &'static str)>| {
         let (server, form, db) = (&server, &form, &db);
@@ -1079,16 +1117,16 @@ async fn the_establishments_found_from_the_home_are_paged_by_posted_forms() {
 /// page then reads the correction and why.
 #[tokio::test]
 async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let (server, token) = started(&db, &dir).await;
-    let employer =
-        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
-    let person = enroll(&server, &token, None).await;
-    let today = enrolled_on(&server, &token, &person).await;
-    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
-    let form = Form::fetch(&server, &cookies).await;
-    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let OnItsPage {
+        db,
+        _dir,
+        server,
+        token,
+        cookies,
+        form,
+        immersion,
+        ..
+    } = OnItsPage::new().await;
     let i = immersion.as_str().unwrap();
     for step in ["immersionStart", "immersionComplete"] {
         ok(
@@ -1207,16 +1245,17 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
 /// correction.
 #[tokio::test]
 async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let (server, token) = started(&db, &dir).await;
-    let employer =
-        register_employer(&server, &token, "73282932000074", "Boulangerie du Port").await;
-    let person = enroll(&server, &token, None).await;
-    let today = enrolled_on(&server, &token, &person).await;
-    let cookies = signed_in(&server, "camille@ml-nantes.fr").await;
-    let form = Form::fetch(&server, &cookies).await;
-    let immersion = validated(&server, &token, &person, &employer, &today).await;
+    let OnItsPage {
+        db,
+        _dir,
+        server,
+        token,
+        today,
+        cookies,
+        form,
+        immersion,
+        ..
+    } = OnItsPage::new().await;
     let i = immersion.as_str().unwrap();
     let page = format!("/immersions/{i}");
     let shown = html(&server, &page, &cookies).await;

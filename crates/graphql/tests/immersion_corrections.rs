@@ -5,9 +5,8 @@
 mod support;
 
 use passerelle_domain::immersion::*;
-use passerelle_domain::values::*;
 use serde_json::{Value, json};
-use support::world::{World, immersion, mediator, proposed_and_drafted};
+use support::world::{World, draft, immersion, mediator, proposed_and_drafted};
 use time::macros::date;
 
 const CORRECT: &str = "mutation($i: ID!, $on: Date!, $r: String!) {
@@ -27,19 +26,7 @@ async fn started(w: &World) {
         })
         .await;
     }
-    w.immersion(ImmersionCommand::DraftConvention {
-        convention: Box::new(passerelle_demo::convention(
-            Host {
-                name: Label::parse("Boulangerie du Port").unwrap(),
-                ..passerelle_demo::host()
-            },
-            &identity,
-            &CommuneCode::parse("44109").unwrap(),
-            Objective::DiscoverJobOrSector,
-            DateRange::new(date!(2026 - 05 - 18), date!(2026 - 05 - 29)).unwrap(),
-        )),
-    })
-    .await;
+    draft(w, &identity, date!(2026 - 05 - 18), date!(2026 - 05 - 29)).await;
     for signatory in [Signatory::Person, Signatory::Host, Signatory::Prescriber] {
         w.immersion(ImmersionCommand::Sign {
             signatory,

@@ -13,7 +13,7 @@ use passerelle_domain::values::*;
 use passerelle_graphql::{Viewer, prepare};
 use serde_json::Value;
 use support::world::{
-    World, employer, immersion, mediator, person, proposed_and_drafted, structure,
+    World, draft, employer, immersion, mediator, person, proposed_and_drafted, structure,
 };
 use time::macros::date;
 use uuid::Uuid;
@@ -61,19 +61,7 @@ async fn tasks_come_on_their_day_and_go_once_done() {
         })
         .await;
     }
-    w.immersion(ImmersionCommand::DraftConvention {
-        convention: Box::new(passerelle_demo::convention(
-            Host {
-                name: Label::parse("Boulangerie du Port").unwrap(),
-                ..passerelle_demo::host()
-            },
-            &identity,
-            &CommuneCode::parse("44109").unwrap(),
-            Objective::DiscoverJobOrSector,
-            DateRange::new(date!(2026 - 05 - 18), date!(2026 - 05 - 29)).unwrap(),
-        )),
-    })
-    .await;
+    draft(&w, &identity, date!(2026 - 05 - 18), date!(2026 - 05 - 29)).await;
     w.immersion(ImmersionCommand::Sign {
         signatory: Signatory::Person,
         method: SignatureMethod::Online,

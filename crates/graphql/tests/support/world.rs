@@ -176,3 +176,21 @@ pub async fn proposed_and_drafted(w: &World) -> Identity {
     .await;
     identity
 }
+
+/// Its convention drafted, at the Boulangerie du Port, from `start` to
+/// `end`.
+pub async fn draft(w: &World, identity: &Identity, start: Date, end: Date) {
+    w.immersion(ImmersionCommand::DraftConvention {
+        convention: Box::new(passerelle_demo::convention(
+            Host {
+                name: Label::parse("Boulangerie du Port").unwrap(),
+                ..passerelle_demo::host()
+            },
+            identity,
+            &CommuneCode::parse("44109").unwrap(),
+            Objective::DiscoverJobOrSector,
+            DateRange::new(start, end).unwrap(),
+        )),
+    })
+    .await;
+}
