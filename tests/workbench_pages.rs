@@ -1240,9 +1240,11 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
 }
 
 /// The first day of an immersion that runs is corrected from its page: the
-/// form starts from the day recorded, refuses beside its fields a day left
-/// out or a reason missing, and the page then reads the day and its
-/// correction.
+/// form starts from the day recorded, and refuses beside its fields a day
+/// left out, one that is not a day, the same day, a reason missing. The
+/// immersion here runs from today only, so no other day is one it may have
+/// started on: a correction that goes through, and its reading back, are in
+/// `crates/graphql/tests/immersion_corrections.rs`, whose clock moves.
 #[tokio::test]
 async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
     let OnItsPage {
