@@ -996,7 +996,7 @@ async fn a_feedback_is_corrected_by_who_gave_it_and_reads_back_with_why() {
                 "goalsReached": false, "receivedByOtherMeans": true } }),
         )
         .await,
-        (json!("RULE_VIOLATED"), json!("feedback"))
+        (json!("RULE_VIOLATED"), json!("host.receivedByOtherMeans"))
     );
 
     // The host corrects its assessment: her countersignature of what it

@@ -1296,12 +1296,13 @@ async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
             "{body}: {refused}"
         );
     }
-    // The same day: nothing to correct, said beside the day.
+    // The same day, typed with a space before it: read as the day, and
+    // nothing to correct, said beside it.
     let answer = form
         .post(
             &server,
             &format!("{page}/debut-corrige"),
-            &format!("start_on={today}&start_reason=Erreur"),
+            &format!("start_on=+{today}&start_reason=Erreur"),
         )
         .await;
     assert_eq!(answer.status(), 422);

@@ -791,6 +791,34 @@ fn the_first_day_is_corrected_while_the_immersion_runs_and_holds_what_it_holds()
     correct(&accident.events, date!(2026 - 03 - 11), today)
         .refused(Rule::StartOutsidePeriod, "startedOn");
     correct(&accident.events, date!(2026 - 03 - 10), today).events();
+    // A correction dated before the immersion began.
+    given::<Immersion>(&started.events, context(today))
+        .when(ImmersionCommand::CorrectStart {
+            started_on: date!(2026 - 03 - 10),
+            reason: text("Début noté le lendemain"),
+            corrected_on: date!(2026 - 03 - 08),
+        })
+        .refused(Rule::DateBeforeStart, "correctedOn");
+    // The host's assessment, given from the last day, has her present
+    // until the 10th only.
+    let mut partial = host_assessment(false);
+    partial.attendance = Attendance::Partially {
+        last_day_present: date!(2026 - 03 - 10),
+        missed_hours: 4,
+    };
+    let assessed = started.clone().run(
+        date!(2026 - 03 - 20),
+        ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Host(partial),
+            recorded_on: date!(2026 - 03 - 20),
+        },
+    );
+    correct(
+        &assessed.events,
+        date!(2026 - 03 - 11),
+        date!(2026 - 03 - 20),
+    )
+    .refused(Rule::StartOutsidePeriod, "startedOn");
     // Not before it started, nor once it ended.
     correct(
         &Journey::validated(convention()).events,
@@ -1399,8 +1427,10 @@ fn a_feedback_recorded_is_corrected_whole_by_its_party_and_the_correction_says_w
     // How it was given stays as recorded: online here.
     let mut on_paper = host_assessment(true);
     on_paper.received_by_other_means = true;
-    correct(&assessed.events, Feedback::Host(on_paper), day)
-        .refused(Rule::FeedbackGivenOtherwise, "feedback");
+    correct(&assessed.events, Feedback::Host(on_paper), day).refused(
+        Rule::FeedbackGivenOtherwise,
+        "feedback.receivedByOtherMeans",
+    );
     // The person countersigned the assessment; corrected since, it is
     // hers to answer again, and her words stay.
     let countersigned = assessed.run(

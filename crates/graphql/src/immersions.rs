@@ -1111,6 +1111,7 @@ fn input_path(field: &'static str) -> &'static str {
         // A partial attendance, in the host's assessment.
         "feedback.lastDayPresent" => "host.lastDayPresent",
         "feedback.missedHours" => "host.missedHours",
+        "feedback.receivedByOtherMeans" => "host.receivedByOtherMeans",
         f => f.strip_prefix("terms.").unwrap_or(f),
     }
 }

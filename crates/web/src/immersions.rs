@@ -1973,7 +1973,9 @@ fn operation(
                 immersionStartCorrect(input: { immersionId: $i, on: $on, reason: $r }) {
                     immersion { id } } }"
                 .to_owned(),
-            json!({ "i": id, "on": f.get("start_on"), "r": f.get("start_reason") }),
+            // Checked a day by `action` first, sent as the API reads one.
+            json!({ "i": id, "on": crate::page::typed_day(f.get("start_on")).ok().flatten(),
+                "r": f.get("start_reason") }),
         ),
         "debut" | "fin" => {
             let mutation = if action == "debut" {

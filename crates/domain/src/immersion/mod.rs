@@ -1340,6 +1340,13 @@ fn correct_start(
         ));
     }
     first_day(started_on, convention, context)?;
+    // Corrected once it started, on either day.
+    not_before(
+        corrected_on,
+        recorded.max(started_on),
+        "le début de l'immersion",
+        "correctedOn",
+    )?;
     let accident = state
         .accidents
         .values()
@@ -1724,7 +1731,7 @@ fn correct_feedback(
     {
         return Err(DomainError::rule(
             Rule::FeedbackGivenOtherwise,
-            "feedback",
+            "feedback.receivedByOtherMeans",
             if old.received_by_other_means {
                 "Ce bilan a été donné sur papier ou par téléphone et saisi par la structure : c'est elle qui le corrige."
             } else {
