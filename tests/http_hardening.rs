@@ -1991,12 +1991,15 @@ async fn the_feedback_forms_wait_for_the_last_day_and_keep_what_was_typed() {
         "{page}"
     );
     // Sent again from a page left open, the feedback given meanwhile is
-    // refused above the page, its form gone.
+    // refused above the page, its form gone and the form that corrects it
+    // in its place.
     let html = refused("observation", "goals_observed=oui&notes=Encore".into()).await;
     assert!(!html.contains("/observation\""), "{html}");
+    assert!(html.contains("/observation-corrigee\""), "{html}");
     assert!(
         html.contains(
-            "<p class=\"alert\" role=\"alert\">Le retour du médiateur est déjà enregistré."
+            "<p class=\"alert\" role=\"alert\">Le retour du médiateur est déjà enregistré : \
+             corrigez-le s'il contient une erreur."
         ),
         "{html}"
     );
