@@ -1236,6 +1236,31 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
             "skills": [{ "skill": "PUNCTUALITY", "level": "ACQUIRED", "comment": "Toujours à l'heure" }],
             "corrections": [{ "reason": "Niveau mal reporté" }] })
     );
+    // The person's words, given on paper and corrected: the page reads the
+    // correction beside them.
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { feedbackRecord(input: { immersionId: $i,
+            person: { words: \"Très bien\" } }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { feedbackCorrect(input: { immersionId: $i,
+            person: { words: \"Très bien, merci\" }, reason: \"Mot oublié\" }) {
+            immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let shown = html(&server, &page, &cookies).await;
+    assert!(
+        shown.contains("<dd>Très bien, merci</dd>\n<dt>Retour corrigé</dt><dd>le "),
+        "{shown}"
+    );
+    assert!(shown.contains("Pourquoi : Mot oublié</dd>"), "{shown}");
     assert!(server.terminate().success());
 }
 

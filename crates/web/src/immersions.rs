@@ -405,9 +405,9 @@ struct ImmersionTemplate {
     accidents: Option<Vec<AccidentShown>>,
     /// The host's assessment, read back to whoever reads it.
     assessment: Option<AssessmentShown>,
-    /// The person's words and their answer to the assessment, read back
-    /// to whoever reads them.
-    response: Option<(String, String)>,
+    /// The person's words, their answer to the assessment and the
+    /// corrections of their feedback, read back to whoever reads them.
+    response: Option<(String, String, Vec<(&'static str, String)>)>,
     /// The person countersigns or contests the assessment that came in
     /// after their feedback (staff: they enter her paper answer).
     answer_assessment: bool,
@@ -932,12 +932,12 @@ impl Page {
                 }
                 assessment = a.assessment.as_ref().map(|a| a.shown());
                 response = a.person_feedback.as_ref().map(|p| {
-                    let mut answer = p.answer();
-                    for c in &p.corrections {
-                        let (_, said) = c.said();
-                        answer.push_str(&format!(" Retour corrigé {said}"));
-                    }
-                    (p.words(), answer)
+                    let corrected = p
+                        .corrections
+                        .iter()
+                        .map(|c| ("Retour corrigé", c.said().1))
+                        .collect();
+                    (p.words(), p.answer(), corrected)
                 });
                 unanswered = a.person_feedback.as_ref().is_some_and(|p| !p.answered());
             }
