@@ -329,6 +329,10 @@ fn feedback_of(author: FeedbackAuthor) -> &'static str {
     }
 }
 
+/// The person's words, her answer to the assessment, and each correction
+/// of her feedback (label, sentence).
+type PersonResponse = (String, String, Vec<(&'static str, String)>);
+
 #[derive(Template)]
 #[template(path = "immersion.html")]
 struct ImmersionTemplate {
@@ -407,7 +411,7 @@ struct ImmersionTemplate {
     assessment: Option<AssessmentShown>,
     /// The person's words, their answer to the assessment and the
     /// corrections of their feedback, read back to whoever reads them.
-    response: Option<(String, String, Vec<(&'static str, String)>)>,
+    response: Option<PersonResponse>,
     /// The person countersigns or contests the assessment that came in
     /// after their feedback (staff: they enter her paper answer).
     answer_assessment: bool,
