@@ -456,6 +456,13 @@ fn table() -> Vec<Case> {
             ALL_DENIED,
         ),
         case(
+            "Mutation.immersionEndCorrect",
+            "",
+            "mutation($i: ID!, $t: Date!) { immersionEndCorrect(input: { immersionId: $i, on: $t,
+                reason: \"Erreur\" }) { immersion { id } } }",
+            ALL_DENIED,
+        ),
+        case(
             "Mutation.feedbackCorrect",
             "the host's assessment",
             "mutation($i: ID!) { feedbackCorrect(input: { immersionId: $i, host: {

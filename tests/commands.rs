@@ -64,6 +64,7 @@ const WAYS_IN: &[(&str, &str)] = &[
     ("ImmersionCommand::CorrectStart", "immersionStartCorrect"),
     ("ImmersionCommand::Interrupt", "immersionInterrupt"),
     ("ImmersionCommand::Complete", "immersionComplete"),
+    ("ImmersionCommand::CorrectEnd", "immersionEndCorrect"),
     ("ImmersionCommand::ReportAccident", "accidentReport"),
     (
         "ImmersionCommand::RecordAccidentDeclaration",

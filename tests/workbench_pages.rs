@@ -1339,3 +1339,90 @@ async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
     assert_eq!(events(&db).await, before, "nothing recorded");
     assert!(server.terminate().success());
 }
+
+/// Once the immersion ended, staff correct its last day from its page: the
+/// form filled with the day recorded; a day left out, one that is not a
+/// day, the same day, a day before it started, a reason missing, each
+/// refused beside its field and nothing recorded. The immersion here ran
+/// today only, so no other day is one it may have ended on: a correction
+/// that goes through, and the inbox following it, are in
+/// `crates/graphql/tests/immersion_corrections.rs`, whose clock moves.
+#[tokio::test]
+async fn the_last_day_is_corrected_from_the_page_once_the_immersion_ended() {
+    let OnItsPage {
+        db,
+        _dir,
+        server,
+        token,
+        today,
+        cookies,
+        form,
+        immersion,
+        ..
+    } = OnItsPage::new().await;
+    let i = immersion.as_str().unwrap();
+    let page = format!("/immersions/{i}");
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let shown = html(&server, &page, &cookies).await;
+    assert!(!shown.contains("fin-corrigee"), "running: {shown}");
+    ok(
+        &server,
+        &token,
+        "mutation($i: ID!) { immersionInterrupt(input: { immersionId: $i, by: PERSON,
+            reason: \"Horaires incompatibles\" }) { immersion { id } } }",
+        json!({ "i": immersion }),
+    )
+    .await;
+    let shown = html(&server, &page, &cookies).await;
+    assert!(
+        shown.contains(&format!(
+            "<input type=\"date\" id=\"end_on\" name=\"end_on\" value=\"{today}\">"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("<dt>Dernier jour</dt>"), "{shown}");
+    let before = events(&db).await;
+    let yesterday = (time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE)
+        .unwrap()
+        - time::Duration::days(1))
+    .to_string();
+    for (body, field, said) in [
+        ("end_on=&end_reason=Erreur".to_owned(), "end_on", "Indiquez"),
+        (format!("end_on={today}&end_reason="), "end_reason", ""),
+        (
+            "end_on=31%2F02%2F2026&end_reason=Erreur".to_owned(),
+            "end_on",
+            "",
+        ),
+        (
+            format!("end_on=+{today}&end_reason=Erreur"),
+            "end_on",
+            "Rien ne change",
+        ),
+        (
+            format!("end_on={yesterday}&end_reason=Erreur"),
+            "end_on",
+            "La date du",
+        ),
+    ] {
+        let answer = form
+            .post(&server, &format!("{page}/fin-corrigee"), &body)
+            .await;
+        assert_eq!(answer.status(), 422, "{body}");
+        let refused = answer.text().await.unwrap().replace("&#39;", "'");
+        assert!(
+            refused.contains(&format!(
+                "<span class=\"error\" id=\"{field}-erreur\">{said}"
+            )),
+            "{body}: {refused}"
+        );
+    }
+    assert_eq!(events(&db).await, before, "nothing recorded");
+    assert!(server.terminate().success());
+}

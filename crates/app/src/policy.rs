@@ -249,9 +249,9 @@ pub enum Field {
     ImmersionEnding,
     /// Work accidents during an immersion, for staff and the host.
     ImmersionAccidents,
-    /// The corrections of an immersion's first day, and why: for staff and
-    /// the host, who know when it started.
-    ImmersionStartCorrections,
+    /// The corrections of an immersion's first and last days, and why: for
+    /// staff and the host, who know when it started and ended.
+    ImmersionDayCorrections,
     /// The mediator's word with a proposal, written to the person and the
     /// host: for them and staff.
     ImmersionProposalMessage,
@@ -298,7 +298,7 @@ pub fn may_read(actor: &Actor, field: Field) -> bool {
         Field::ImmersionPersonFeedback | Field::ImmersionOutcomes => {
             !matches!(actor.role, Role::Employer(_))
         }
-        Field::ImmersionEnding | Field::ImmersionAccidents | Field::ImmersionStartCorrections => {
+        Field::ImmersionEnding | Field::ImmersionAccidents | Field::ImmersionDayCorrections => {
             matches!(
                 actor.role,
                 Role::Admin | Role::Manager | Role::Mediator | Role::System | Role::Employer(_)

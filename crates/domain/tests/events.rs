@@ -449,6 +449,12 @@ fn immersion_samples() -> Vec<ImmersionEvent> {
             corrected_on: TODAY,
         }
         .into(),
+        EndCorrected {
+            ended_on: date!(2026 - 03 - 27),
+            reason: Personal::Known(text("Fin notée le lundi suivant")),
+            corrected_on: TODAY,
+        }
+        .into(),
     ]
 }
 

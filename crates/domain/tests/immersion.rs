@@ -835,6 +835,132 @@ fn the_first_day_is_corrected_while_the_immersion_runs_and_holds_what_it_holds()
 }
 
 #[test]
+fn the_last_day_is_corrected_once_ended_as_the_same_kind_of_end_and_holds_what_it_holds() {
+    let completed = Journey::completed(convention());
+    let correct = |events: &[ImmersionEvent], day, today| {
+        given::<Immersion>(events, context(today)).when(ImmersionCommand::CorrectEnd {
+            ended_on: day,
+            reason: text("Fin notée le lundi suivant"),
+            corrected_on: today,
+        })
+    };
+    let today = date!(2026 - 03 - 25);
+    // Completed on the 20th, its last planned day: noted on the 23rd by
+    // mistake, then put back.
+    let late = Journey::started(convention()).run(
+        date!(2026 - 03 - 23),
+        ImmersionCommand::Complete {
+            completed_on: date!(2026 - 03 - 23),
+        },
+    );
+    correct(&late.events, date!(2026 - 03 - 20), today).then(vec![
+        EndCorrected {
+            ended_on: date!(2026 - 03 - 20),
+            reason: Personal::Known(text("Fin notée le lundi suivant")),
+            corrected_on: today,
+        }
+        .into(),
+    ]);
+    let corrected = late.clone().run(
+        today,
+        ImmersionCommand::CorrectEnd {
+            ended_on: date!(2026 - 03 - 20),
+            reason: text("Fin notée le lundi suivant"),
+            corrected_on: today,
+        },
+    );
+    assert_eq!(corrected.state().ended_on, Some(date!(2026 - 03 - 20)));
+    assert_eq!(corrected.state().stage, Stage::Completed);
+    correct(&completed.events, date!(2026 - 03 - 20), today)
+        .refused(Rule::NothingToCorrect, "endedOn");
+    // A completion does not end before its last planned day: that is an
+    // interruption.
+    correct(&completed.events, date!(2026 - 03 - 19), today)
+        .refused(Rule::CompletionBeforeEnd, "endedOn");
+    correct(&completed.events, date!(2026 - 03 - 26), today).refused(Rule::DateInFuture, "endedOn");
+    // Dated before the day it ended.
+    given::<Immersion>(&late.events, context(today))
+        .when(ImmersionCommand::CorrectEnd {
+            ended_on: date!(2026 - 03 - 20),
+            reason: text("Fin notée le lundi suivant"),
+            corrected_on: date!(2026 - 03 - 22),
+        })
+        .refused(Rule::DateBeforeStart, "correctedOn");
+    // An interruption, moved within the immersion's days only.
+    let interrupted = Journey::started(convention()).run(
+        date!(2026 - 03 - 13),
+        ImmersionCommand::Interrupt {
+            by: Initiator::Person,
+            reason: text("Horaires incompatibles"),
+            interrupted_on: date!(2026 - 03 - 13),
+        },
+    );
+    correct(&interrupted.events, date!(2026 - 03 - 12), today).events();
+    correct(&interrupted.events, date!(2026 - 03 - 08), today)
+        .refused(Rule::DateBeforeStart, "endedOn");
+    // An accident on the 12th: the immersion ran that day.
+    let accident = Journey::started(convention())
+        .run(
+            date!(2026 - 03 - 13),
+            ImmersionCommand::ReportAccident {
+                accident_id: passerelle_domain::values::AccidentId(uuid("chute")),
+                occurred_at: at(date!(2026 - 03 - 12), 10),
+                structure_informed_at: at(date!(2026 - 03 - 12), 11),
+                description: text("Chute dans l'escalier"),
+            },
+        )
+        .run(
+            date!(2026 - 03 - 13),
+            ImmersionCommand::Interrupt {
+                by: Initiator::Employer,
+                reason: text("Après l'accident"),
+                interrupted_on: date!(2026 - 03 - 13),
+            },
+        );
+    correct(&accident.events, date!(2026 - 03 - 11), today)
+        .refused(Rule::AccidentOutsideImmersion, "endedOn");
+    correct(&accident.events, date!(2026 - 03 - 12), today).events();
+    // The host's assessment has her present until the 12th.
+    let mut partial = host_assessment(false);
+    partial.attendance = Attendance::Partially {
+        last_day_present: date!(2026 - 03 - 12),
+        missed_hours: 4,
+    };
+    let assessed = interrupted.clone().run(
+        date!(2026 - 03 - 20),
+        ImmersionCommand::RecordFeedback {
+            feedback: Feedback::Host(partial),
+            recorded_on: date!(2026 - 03 - 20),
+        },
+    );
+    correct(&assessed.events, date!(2026 - 03 - 11), today)
+        .refused(Rule::PresenceOutsideImmersion, "endedOn");
+    correct(&assessed.events, date!(2026 - 03 - 12), today).events();
+    // The follow-up at one month, noted on April 23rd, says the end came
+    // by March 23rd.
+    let followed = late.clone().run(
+        date!(2026 - 04 - 23),
+        ImmersionCommand::RecordOutcome {
+            milestone: Milestone::OneMonth,
+            outcome: Outcome::Training,
+            recorded_on: date!(2026 - 04 - 23),
+        },
+    );
+    correct(&followed.events, date!(2026 - 03 - 24), date!(2026 - 04 - 23))
+        .refused(Rule::OutcomeTooEarly, "endedOn");
+    correct(&followed.events, date!(2026 - 03 - 20), date!(2026 - 04 - 23)).events();
+    // Nothing to correct before it ended.
+    correct(
+        &Journey::started(convention()).events,
+        date!(2026 - 03 - 12),
+        today,
+    )
+    .refused(Rule::ConventionStage, "endedOn");
+    correct(&Journey::validated(convention()).events, date!(2026 - 03 - 12), today)
+        .refused(Rule::ConventionStage, "endedOn");
+}
+
+#[test]
 fn an_interruption_says_who_and_why() {
     let started = Journey::started(convention()).events;
     let on = date!(2026 - 03 - 12);

@@ -712,6 +712,16 @@ recorded!(ImmersionStartCorrection {
     corrected_on: Date,
 });
 
+recorded!(ImmersionEndCorrection {
+    /// The last day as recorded before.
+    previous: Date,
+    /// The last day since.
+    ended_on: Date,
+    /// Null once the person's data is erased.
+    reason: Option<String>,
+    corrected_on: Date,
+});
+
 /// The one fact `pick` finds (each is recorded once: a final stage, or an
 /// end).
 fn fact<T>(
@@ -766,31 +776,84 @@ pub(crate) fn interruption(history: &[Recorded<ImmersionEvent>]) -> Option<Immer
     })
 }
 
+/// A day recorded once and corrected since: each correction, oldest first,
+/// with the day it replaced, made by `make` from (the day before, the day
+/// since, why, when corrected, the fact).
+fn day_corrections<T>(
+    history: &[Recorded<ImmersionEvent>],
+    recorded: impl Fn(&ImmersionEvent) -> Option<Date>,
+    corrected: impl Fn(&ImmersionEvent) -> Option<(Date, &Personal<Text>, Date)>,
+    make: impl Fn(Date, Date, Option<String>, Date, &Recorded<ImmersionEvent>) -> T,
+) -> Vec<T> {
+    let mut day = None;
+    let mut corrections = Vec::new();
+    for r in history {
+        if let Some(first) = recorded(&r.event) {
+            day = Some(first);
+        } else if let Some((since, reason, corrected_on)) = corrected(&r.event)
+            && let Some(previous) = day.replace(since)
+        {
+            corrections.push(make(
+                previous,
+                since,
+                known(reason, texts),
+                corrected_on,
+                r,
+            ));
+        }
+    }
+    corrections
+}
+
 /// The corrections of the first day, oldest first, each with the day it
 /// replaced.
 pub(crate) fn start_corrections(
     history: &[Recorded<ImmersionEvent>],
 ) -> Option<Vec<ImmersionStartCorrection>> {
-    let mut day = None;
-    let mut corrections = Vec::new();
-    for r in history {
-        match &r.event {
-            ImmersionEvent::ImmersionStarted(e) => day = Some(e.started_on),
-            ImmersionEvent::StartCorrected(e) => {
-                if let Some(previous) = day.replace(e.started_on) {
-                    corrections.push(ImmersionStartCorrection {
-                        previous,
-                        started_on: e.started_on,
-                        reason: known(&e.reason, texts),
-                        corrected_on: e.corrected_on,
-                        recorded: r.into(),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    Some(corrections)
+    Some(day_corrections(
+        history,
+        |event| match event {
+            ImmersionEvent::ImmersionStarted(e) => Some(e.started_on),
+            _ => None,
+        },
+        |event| match event {
+            ImmersionEvent::StartCorrected(e) => Some((e.started_on, &e.reason, e.corrected_on)),
+            _ => None,
+        },
+        |previous, started_on, reason, corrected_on, r| ImmersionStartCorrection {
+            previous,
+            started_on,
+            reason,
+            corrected_on,
+            recorded: r.into(),
+        },
+    ))
+}
+
+/// The corrections of the last day, completed or interrupted, oldest
+/// first, each with the day it replaced.
+pub(crate) fn end_corrections(
+    history: &[Recorded<ImmersionEvent>],
+) -> Option<Vec<ImmersionEndCorrection>> {
+    Some(day_corrections(
+        history,
+        |event| match event {
+            ImmersionEvent::ImmersionCompleted(e) => Some(e.completed_on),
+            ImmersionEvent::ImmersionInterrupted(e) => Some(e.interrupted_on),
+            _ => None,
+        },
+        |event| match event {
+            ImmersionEvent::EndCorrected(e) => Some((e.ended_on, &e.reason, e.corrected_on)),
+            _ => None,
+        },
+        |previous, ended_on, reason, corrected_on, r| ImmersionEndCorrection {
+            previous,
+            ended_on,
+            reason,
+            corrected_on,
+            recorded: r.into(),
+        },
+    ))
 }
 
 pub(crate) fn rejection(history: &[Recorded<ImmersionEvent>]) -> Option<ConventionJustification> {

@@ -288,10 +288,19 @@ impl Immersion {
     ) -> Result<Option<Vec<record::ImmersionStartCorrection>>> {
         self.read(
             ctx,
-            Field::ImmersionStartCorrections,
+            Field::ImmersionDayCorrections,
             record::start_corrections,
         )
         .await
+    }
+    /// The corrections of the day it ended, oldest first (null to the
+    /// person, who is told the day itself).
+    async fn end_corrections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<record::ImmersionEndCorrection>>> {
+        self.read(ctx, Field::ImmersionDayCorrections, record::end_corrections)
+            .await
     }
     /// Who interrupted the immersion, and why.
     async fn interruption(
@@ -883,6 +892,20 @@ pub struct ImmersionStartCorrectInput {
     pub corrected_on: Option<Date>,
 }
 
+/// The day an immersion ended (completed or interrupted) corrected.
+#[derive(InputObject, Debug)]
+pub struct ImmersionEndCorrectInput {
+    pub command_id: Option<Uuid>,
+    pub immersion_id: ID,
+    /// The last day, as it should have been recorded: from the last planned
+    /// day on for a completion, from the first day on for an interruption.
+    pub on: Date,
+    /// Why it is corrected: required.
+    pub reason: String,
+    /// Today when left out.
+    pub corrected_on: Option<Date>,
+}
+
 /// A party's feedback corrected: the whole of it as it reads from now on
 /// (one of the three, for the author whose feedback it corrects), and why.
 #[derive(InputObject, Debug)]
@@ -939,6 +962,7 @@ payloads!(immersion: Immersion =>
     ImmersionStartCorrectPayload,
     ImmersionInterruptPayload,
     ImmersionCompletePayload,
+    ImmersionEndCorrectPayload,
     FeedbackRecordPayload,
     FeedbackCorrectPayload,
     AssessmentAnswerPayload,
@@ -1105,7 +1129,7 @@ impl ImmersionMutation {
 /// renewal's terms out flat.
 fn input_path(field: &'static str) -> &'static str {
     match field {
-        "startedOn" | "interruptedOn" | "completedOn" => "on",
+        "startedOn" | "interruptedOn" | "completedOn" | "endedOn" => "on",
         "method.signedOn" => "onPaperOn",
         "response" => "countersigns",
         // A partial attendance, in the host's assessment.
@@ -1451,6 +1475,25 @@ impl ImmersionMutation {
         })
         .await
         .map(|immersion| ImmersionCompletePayload { immersion })
+    }
+
+    /// Corrects the day an immersion ended, completed or interrupted:
+    /// staff, saying why; the day recorded before stays in the log
+    /// (`Immersion.endCorrections`).
+    async fn immersion_end_correct(
+        &self,
+        ctx: &Context<'_>,
+        input: ImmersionEndCorrectInput,
+    ) -> Result<ImmersionEndCorrectPayload> {
+        ImmersionMutation::on_immersion(ctx, &input.immersion_id, input.command_id, |_, today| {
+            Ok(ImmersionCommand::CorrectEnd {
+                ended_on: input.on,
+                reason: text("reason", &input.reason)?,
+                corrected_on: input.corrected_on.unwrap_or(today),
+            })
+        })
+        .await
+        .map(|immersion| ImmersionEndCorrectPayload { immersion })
     }
 
     /// Records one party's feedback: the host's assessment, the person's

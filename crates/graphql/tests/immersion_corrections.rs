@@ -1,6 +1,7 @@
-//! An immersion's first day corrected through the API while it runs, with
-//! the clock moving: the day read back, each correction with the day it
-//! replaced and why, and refusals typed and said in French.
+//! An immersion's first day corrected through the API while it runs, and
+//! its last day once it ended, with the clock moving: the day read back,
+//! each correction with the day it replaced and why, the inbox following
+//! it, and refusals typed and said in French.
 
 mod support;
 
@@ -96,4 +97,76 @@ async fn the_first_day_is_corrected_while_it_runs_and_reads_back_with_the_day_it
     .await;
     let response = correct("2026-05-18", "Erreur").await;
     assert_eq!(refusal(&response), (json!("RULE_VIOLATED"), json!("on")));
+}
+
+const CORRECT_END: &str = "mutation($i: ID!, $on: Date!, $r: String!) {
+    immersionEndCorrect(input: { immersionId: $i, on: $on, reason: $r }) {
+        immersion { endedOn } } }";
+
+const READ_END: &str = "query($i: ID!) { immersion(id: $i) { endedOn
+    endCorrections { previous endedOn reason correctedOn recorded { role } } } }";
+
+/// The day the inbox gives its assessment's task.
+async fn assessment_due(w: &World) -> Value {
+    let inbox = w
+        .run(mediator(), "{ inbox { tasks { kind dueOn } } }", json!({}))
+        .await;
+    assert!(inbox.errors.is_empty(), "{:?}", inbox.errors);
+    let tasks = inbox.data.into_json().unwrap()["inbox"]["tasks"].clone();
+    tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "ASSESSMENT_DUE")
+        .map(|t| t["dueOn"].clone())
+        .expect("the assessment's task")
+}
+
+#[tokio::test]
+async fn the_last_day_is_corrected_once_ended_and_the_inbox_follows_it() {
+    let w = World::new().await;
+    started(&w).await;
+    let i = immersion().to_string();
+    let correct = |on: &str, reason: &str| {
+        w.run(
+            mediator(),
+            CORRECT_END,
+            json!({ "i": i, "on": on, "r": reason }),
+        )
+    };
+    // Running, it has no last day to correct.
+    w.on(date!(2026 - 05 - 25));
+    let response = correct("2026-05-25", "Erreur").await;
+    assert_eq!(refusal(&response), (json!("RULE_VIOLATED"), json!("on")));
+
+    // Completed on Monday 1 June, the Friday before meant.
+    w.on(date!(2026 - 06 - 01));
+    w.immersion(ImmersionCommand::Complete {
+        completed_on: date!(2026 - 06 - 01),
+    })
+    .await;
+    assert_eq!(assessment_due(&w).await, json!("2026-06-01"));
+    w.on(date!(2026 - 06 - 02));
+    // Before its last planned day, a day to come, the same day, no reason.
+    for (on, reason, code, field) in [
+        ("2026-05-28", "Erreur", "RULE_VIOLATED", "on"),
+        ("2026-06-03", "Erreur", "RULE_VIOLATED", "on"),
+        ("2026-06-01", "Erreur", "RULE_VIOLATED", "on"),
+        ("2026-05-29", " ", "BAD_USER_INPUT", "reason"),
+    ] {
+        let response = correct(on, reason).await;
+        assert_eq!(refusal(&response), (json!(code), json!(field)), "{on}");
+    }
+
+    let response = correct("2026-05-29", "Fin notée le lundi").await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let read = w.run(mediator(), READ_END, json!({ "i": i })).await;
+    assert_eq!(
+        read.data.into_json().unwrap()["immersion"],
+        json!({ "endedOn": "2026-05-29", "endCorrections": [{
+            "previous": "2026-06-01", "endedOn": "2026-05-29",
+            "reason": "Fin notée le lundi", "correctedOn": "2026-06-02",
+            "recorded": { "role": "mediator" } }] })
+    );
+    assert_eq!(assessment_due(&w).await, json!("2026-05-29"));
 }

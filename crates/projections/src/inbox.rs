@@ -366,6 +366,11 @@ impl Tables {
             ImmersionEvent::ConventionRenewed(e) => row.period_end = Some(e.terms.period.end()),
             ImmersionEvent::ImmersionStarted(_) => row.started = true,
             ImmersionEvent::ImmersionCompleted(e) => row.completed_on = Some(e.completed_on),
+            // An interrupted immersion is closed: only a completion's day
+            // sets the assessment and follow-ups due.
+            ImmersionEvent::EndCorrected(e) if row.completed_on.is_some() => {
+                row.completed_on = Some(e.ended_on);
+            }
             ImmersionEvent::FeedbackRecorded(e) if matches!(e.feedback, Feedback::Host(_)) => {
                 row.host_assessed = true;
             }

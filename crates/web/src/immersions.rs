@@ -58,6 +58,7 @@ const RECORD: &str = "query($i: ID!) { immersion(id: $i) { prevalidated
         declarationDueAt declarationFiledAt declarationFiledInTime }
     mediatorFeedback { goalsReached notes nextSteps recordedOn corrections { reason correctedOn } }
     startCorrections { previous startedOn reason correctedOn }
+    endCorrections { previous endedOn reason correctedOn }
     outcomeRecords { milestone outcome contract recordedOn } } }";
 
 /// What the person reads of her outcomes (her host reads none: null).
@@ -93,17 +94,33 @@ struct Recorded {
     accidents: Option<Vec<Accident>>,
     mediator_feedback: Option<MediatorNotes>,
     outcome_records: Option<Vec<OutcomeAnswer>>,
-    start_corrections: Option<Vec<StartCorrection>>,
+    start_corrections: Option<Vec<DayCorrection>>,
+    end_corrections: Option<Vec<DayCorrection>>,
 }
 
-/// A correction of the first day, read back.
+/// A correction of the first or the last day, read back.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StartCorrection {
+struct DayCorrection {
     previous: Day,
-    started_on: Day,
+    #[serde(alias = "startedOn", alias = "endedOn")]
+    day: Day,
     reason: Option<String>,
     corrected_on: Day,
+}
+
+impl DayCorrection {
+    /// As the page says it, under « Premier jour corrigé » or « Dernier
+    /// jour corrigé ».
+    fn said(&self) -> String {
+        format!(
+            "le {} : le {} au lieu du {}. Pourquoi : {}",
+            self.corrected_on.french(),
+            self.day.french(),
+            self.previous.french(),
+            said(self.reason.as_deref().unwrap_or_default())
+        )
+    }
 }
 
 /// The mediator's own feedback, read back.
@@ -426,6 +443,10 @@ struct ImmersionTemplate {
     started: Option<String>,
     /// The first day corrected by staff while it runs.
     correct_start: bool,
+    /// Its last day, once completed or interrupted.
+    ended: Option<String>,
+    /// The last day corrected by staff once it ended.
+    correct_end: bool,
 }
 
 impl ImmersionTemplate {
@@ -439,6 +460,7 @@ impl ImmersionTemplate {
             "observation-corrigee" => self.correct_observation,
             "retour-corrige" => self.correct_words,
             "debut-corrige" => self.correct_start,
+            "fin-corrigee" => self.correct_end,
             "suite" => self.outcome && !self.milestones.is_empty(),
             "retour" => self.feedback,
             "reponse-au-bilan" => self.answer_assessment,
@@ -513,6 +535,12 @@ fn fields_of(action: &str) -> &'static [(&'static str, &'static str)] {
             ("correctedOn", "start_reason"),
         ],
         "fin" => &[("completedOn", "on"), ("on", "on")],
+        "fin-corrigee" => &[
+            ("endedOn", "end_on"),
+            ("on", "end_on"),
+            ("reason", "end_reason"),
+            ("correctedOn", "end_reason"),
+        ],
         // The person's feedback, and their answer to the host's assessment.
         "retour" => &[
             ("words", "words"),
@@ -790,18 +818,18 @@ impl Page {
                 .filter(|(_, m)| unrecorded.contains(m) && due(m) <= today)
                 .map(|(option, _)| *option)
                 .collect();
-            endings.extend(r.start_corrections.iter().flatten().map(|c| {
-                (
-                    "Premier jour corrigé",
-                    format!(
-                        "le {} : le {} au lieu du {}. Pourquoi : {}",
-                        c.corrected_on.french(),
-                        c.started_on.french(),
-                        c.previous.french(),
-                        said(c.reason.as_deref().unwrap_or_default())
-                    ),
-                )
-            }));
+            endings.extend(
+                r.start_corrections
+                    .iter()
+                    .flatten()
+                    .map(|c| ("Premier jour corrigé", c.said())),
+            );
+            endings.extend(
+                r.end_corrections
+                    .iter()
+                    .flatten()
+                    .map(|c| ("Dernier jour corrigé", c.said())),
+            );
             if let Some(d) = r.decline {
                 endings.push((
                     "Proposition refusée",
@@ -905,6 +933,13 @@ impl Page {
             && let Some(day) = i.started_on
         {
             form.start_from("start_on", &day.0.to_string());
+        }
+        // The last day's correction starts from the day recorded.
+        if staff
+            && ended
+            && let Some(day) = i.ended_on
+        {
+            form.start_from("end_on", &day.0.to_string());
         }
         // The assessment and the person's answer, read back once given
         // (each null to whoever may not read it).
@@ -1019,6 +1054,8 @@ impl Page {
             correct_words,
             started: i.started_on.map(|d| d.french()),
             correct_start: staff && stage == Stage::Started,
+            ended: i.ended_on.filter(|_| ended).map(|d| d.french()),
+            correct_end: staff && ended,
         };
         // The form refused may be gone from the page as it stands now (the
         // assessment recorded meanwhile by someone else): its refusal then
@@ -1981,6 +2018,16 @@ fn operation(
             json!({ "i": id, "on": crate::page::typed_day(f.get("start_on")).ok().flatten(),
                 "r": f.get("start_reason") }),
         ),
+        // The last day corrected, and why.
+        "fin-corrigee" => (
+            "mutation($i: ID!, $on: Date!, $r: String!) {
+                immersionEndCorrect(input: { immersionId: $i, on: $on, reason: $r }) {
+                    immersion { id } } }"
+                .to_owned(),
+            // Checked a day by `action` first, sent as the API reads one.
+            json!({ "i": id, "on": crate::page::typed_day(f.get("end_on")).ok().flatten(),
+                "r": f.get("end_reason") }),
+        ),
         "debut" | "fin" => {
             let mutation = if action == "debut" {
                 "immersionStart"
@@ -2273,14 +2320,22 @@ pub(crate) async fn action(
             form.errors.insert(name.into(), crate::page::BAD_DAY.into());
         }
     }
-    // The corrected first day has no "today" to fall back on.
-    if action == "debut-corrige"
-        && !matches!(crate::page::typed_day(fields.get("start_on")), Ok(Some(_)))
-    {
-        form.errors.insert(
-            "start_on".into(),
-            "Indiquez le premier jour de l'immersion (jour, mois, année).".into(),
-        );
+    // A corrected day has no "today" to fall back on.
+    for (corrects, name, missing) in [
+        (
+            "debut-corrige",
+            "start_on",
+            "Indiquez le premier jour de l'immersion (jour, mois, année).",
+        ),
+        (
+            "fin-corrigee",
+            "end_on",
+            "Indiquez le dernier jour de l'immersion (jour, mois, année).",
+        ),
+    ] {
+        if action == corrects && !matches!(crate::page::typed_day(fields.get(name)), Ok(Some(_))) {
+            form.errors.insert(name.into(), missing.into());
+        }
     }
     if crate::page::typed_day(fields.get("last_day_present")).is_err() {
         form.errors.insert(

@@ -348,6 +348,7 @@ pub fn event_label(event_type: &str) -> &'static str {
         "start_corrected" => "Premier jour corrigé",
         "immersion_interrupted" => "Immersion interrompue",
         "immersion_completed" => "Fin de l'immersion",
+        "end_corrected" => "Dernier jour corrigé",
         "accident_reported" => "Accident signalé",
         "accident_declaration_filed" => "Déclaration d'accident faite",
         "feedback_recorded" => "Retour enregistré",

@@ -188,6 +188,13 @@ pub enum ImmersionCommand {
     Complete {
         completed_on: Date,
     },
+    /// Corrects the day an immersion ended, completed or interrupted, and
+    /// says why; the day recorded before stays in the log.
+    CorrectEnd {
+        ended_on: Date,
+        reason: Text,
+        corrected_on: Date,
+    },
     ReportAccident {
         accident_id: AccidentId,
         occurred_at: OffsetDateTime,
@@ -386,6 +393,16 @@ pub struct StartCorrected {
     pub corrected_on: Date,
 }
 
+/// The day an immersion ended (its completion or its interruption)
+/// corrected, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndCorrected {
+    pub ended_on: Date,
+    /// Why, which may speak of the person: sealed with their key.
+    pub reason: Personal<Text>,
+    pub corrected_on: Date,
+}
+
 /// A mistake in a party's feedback corrected: the feedback as it reads
 /// since, whole, and why. A correction of the host's assessment clears the
 /// person's answer to it: she countersigned or contested what it said
@@ -431,6 +448,7 @@ events! {
         AssessmentAnswered = ("assessment_answered", 1),
         FeedbackCorrected = ("feedback_corrected", 1),
         StartCorrected = ("start_corrected", 1),
+        EndCorrected = ("end_corrected", 1),
     }
 }
 
@@ -537,7 +555,8 @@ pub struct ImmersionState {
     pub started_on: Option<Date>,
     pub ended_on: Option<Date>,
     pub feedback: BTreeMap<FeedbackAuthor, Feedback>,
-    pub outcomes: BTreeSet<Milestone>,
+    /// Each milestone's outcome recorded, by the day it was recorded on.
+    pub outcomes: BTreeMap<Milestone, Date>,
     pub accidents: BTreeMap<AccidentId, Accident>,
 }
 
@@ -759,6 +778,11 @@ impl Decider for Immersion {
                 interrupted_on,
             } => interrupt(*by, reason, *interrupted_on, existing()?)?,
             C::Complete { completed_on } => complete(*completed_on, existing()?)?,
+            C::CorrectEnd {
+                ended_on,
+                reason,
+                corrected_on,
+            } => correct_end(*ended_on, reason, *corrected_on, existing()?)?,
             C::ReportAccident {
                 accident_id,
                 occurred_at,
@@ -859,6 +883,7 @@ impl Decider for Immersion {
                 state.ended_on = Some(e.completed_on);
                 state.stage = Stage::Completed;
             }
+            E::EndCorrected(e) => state.ended_on = Some(e.ended_on),
             E::AccidentReported(e) => {
                 state.accidents.insert(
                     e.accident_id,
@@ -879,7 +904,7 @@ impl Decider for Immersion {
                     .insert(e.feedback.author(), e.feedback.clone());
             }
             E::OutcomeRecorded(e) => {
-                state.outcomes.insert(e.milestone);
+                state.outcomes.insert(e.milestone, e.recorded_on);
             }
             E::AssessmentAnswered(e) => {
                 if let Some(Feedback::Person(p)) = state.feedback.get_mut(&FeedbackAuthor::Person) {
@@ -1488,13 +1513,7 @@ fn interrupt(
 ) -> Result<ImmersionEvent, DomainError> {
     let Existing { state, context, .. } = immersion;
     let started_on = running(state)?;
-    not_in_future(interrupted_on, context.today, "interruptedOn")?;
-    not_before(
-        interrupted_on,
-        started_on,
-        "le début de l'immersion",
-        "interruptedOn",
-    )?;
+    interruption_day(interrupted_on, started_on, context, "interruptedOn")?;
     Ok(ImmersionInterrupted {
         by,
         reason: Personal::Known(reason.clone()),
@@ -1506,21 +1525,153 @@ fn interrupt(
 fn complete(completed_on: Date, immersion: Existing<'_>) -> Result<ImmersionEvent, DomainError> {
     let Existing { state, context, .. } = immersion;
     running(state)?;
+    completion_day(completed_on, state, context, "completedOn")?;
+    Ok(ImmersionCompleted { completed_on }.into())
+}
+
+/// The day an interruption stopped the immersion, recorded or corrected:
+/// come, and not before its first day.
+fn interruption_day(
+    interrupted_on: Date,
+    started_on: Date,
+    context: &ImmersionContext,
+    field: &'static str,
+) -> Result<(), DomainError> {
+    not_in_future(interrupted_on, context.today, field)?;
+    not_before(interrupted_on, started_on, "le début de l'immersion", field)
+}
+
+/// The day an immersion was completed, recorded or corrected: from its
+/// last planned day on (an earlier end is an interruption), and come.
+fn completion_day(
+    completed_on: Date,
+    state: &ImmersionState,
+    context: &ImmersionContext,
+    field: &'static str,
+) -> Result<(), DomainError> {
     let end = state
         .planned_end()
-        .expect("a running immersion has a convention");
+        .expect("a started immersion has a convention");
     if completed_on < end {
         return Err(DomainError::rule(
             Rule::CompletionBeforeEnd,
-            "completedOn",
+            field,
             format!(
                 "L'immersion va jusqu'au {} : si elle s'arrête avant, enregistrez une interruption.",
                 fr::date(end)
             ),
         ));
     }
-    not_in_future(completed_on, context.today, "completedOn")?;
-    Ok(ImmersionCompleted { completed_on }.into())
+    not_in_future(completed_on, context.today, field)
+}
+
+/// The day an immersion ended corrected, once it ended: another day of the
+/// same kind of end (a completion from its last planned day on, an
+/// interruption from its first day), come, on or after every day the
+/// immersion holds (an accident, the last day present the assessment
+/// gives), and no later than the outcomes recorded since allow (each on or
+/// after its milestone's day).
+fn correct_end(
+    ended_on: Date,
+    reason: &Text,
+    corrected_on: Date,
+    immersion: Existing<'_>,
+) -> Result<ImmersionEvent, DomainError> {
+    let Existing { state, context, .. } = immersion;
+    let (recorded, started_on) = match (state.stage, state.ended_on, state.started_on) {
+        (Stage::Completed | Stage::Interrupted, Some(recorded), Some(started_on)) => {
+            (recorded, started_on)
+        }
+        (Stage::Started, ..) => {
+            return Err(stage_error(
+                "endedOn",
+                "L'immersion se déroule : enregistrez sa fin ou son interruption.",
+            ));
+        }
+        _ => {
+            return Err(stage_error(
+                "endedOn",
+                "L'immersion n'a pas commencé : elle n'a pas de dernier jour à corriger.",
+            ));
+        }
+    };
+    if ended_on == recorded {
+        return Err(DomainError::rule(
+            Rule::NothingToCorrect,
+            "endedOn",
+            format!(
+                "Rien ne change : le dernier jour enregistré est déjà le {}.",
+                fr::date(recorded)
+            ),
+        ));
+    }
+    if state.stage == Stage::Completed {
+        completion_day(ended_on, state, context, "endedOn")?;
+    } else {
+        interruption_day(ended_on, started_on, context, "endedOn")?;
+    }
+    let accident = state
+        .accidents
+        .values()
+        .filter_map(|a| a.occurred_at.map(crate::calendar::paris_date))
+        .max();
+    if let Some(day) = accident.filter(|day| *day > ended_on) {
+        return Err(DomainError::rule(
+            Rule::AccidentOutsideImmersion,
+            "endedOn",
+            format!(
+                "Un accident du travail est enregistré le {} : l'immersion durait encore ce jour-là.",
+                fr::date(day)
+            ),
+        ));
+    }
+    if let Some(Feedback::Host(HostAssessment {
+        attendance: Attendance::Partially {
+            last_day_present, ..
+        },
+        ..
+    })) = state.feedback.get(&FeedbackAuthor::Host)
+        && *last_day_present > ended_on
+    {
+        return Err(DomainError::rule(
+            Rule::PresenceOutsideImmersion,
+            "endedOn",
+            format!(
+                "Le bilan donne le {} comme dernier jour de présence : l'immersion durait encore ce jour-là.",
+                fr::date(*last_day_present)
+            ),
+        ));
+    }
+    for (milestone, noted_on) in &state.outcomes {
+        let due = milestone.due(ended_on);
+        if *noted_on < due {
+            return Err(DomainError::rule(
+                Rule::OutcomeTooEarly,
+                "endedOn",
+                format!(
+                    "La suite {} a été notée le {} : avec une fin le {}, elle ne se notait qu'à partir du {}.",
+                    milestone.label(),
+                    fr::date(*noted_on),
+                    fr::date(ended_on),
+                    fr::date(due)
+                ),
+            ));
+        }
+    }
+    // Corrected once it ended, on either day.
+    not_before(
+        corrected_on,
+        recorded.max(ended_on),
+        "la fin de l'immersion",
+        "correctedOn",
+    )?;
+    not_in_future(corrected_on, context.today, "correctedOn")?;
+    Ok(EndCorrected {
+        ended_on,
+        reason: Personal::Known(reason.clone()),
+        corrected_on,
+    }
+    .into())
 }
 
 fn report_accident(
@@ -1855,7 +2006,7 @@ fn record_outcome(
             "Les suites s'enregistrent une fois l'immersion terminée ou interrompue.",
         ));
     };
-    if state.outcomes.contains(&milestone) {
+    if state.outcomes.contains_key(&milestone) {
         return Err(DomainError::conflict(
             Rule::OutcomeAlreadyRecorded,
             "milestone",

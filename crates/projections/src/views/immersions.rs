@@ -208,6 +208,7 @@ impl ImmersionRow {
                 self.set_stage("completed");
                 self.ended_on = Some(e.completed_on);
             }
+            ImmersionEvent::EndCorrected(e) => self.ended_on = Some(e.ended_on),
             ImmersionEvent::FeedbackRecorded(e) => self.feedback_authors.push(tag(&e.feedback)),
             ImmersionEvent::OutcomeRecorded(e) => self.outcomes.push(tag(&e.milestone)),
             // The accident clocks belong to the inbox; the person's answer
