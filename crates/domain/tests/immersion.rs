@@ -746,7 +746,7 @@ fn an_immersion_starts_within_its_period_once_validated() {
 }
 
 #[test]
-fn the_first_day_is_corrected_while_the_immersion_runs_and_holds_what_it_holds() {
+fn the_first_day_is_corrected_once_started_and_holds_what_it_holds() {
     let started = Journey::started(convention());
     let correct = |events: &[ImmersionEvent], day, today| {
         given::<Immersion>(events, context(today)).when(ImmersionCommand::CorrectStart {
@@ -819,19 +819,31 @@ fn the_first_day_is_corrected_while_the_immersion_runs_and_holds_what_it_holds()
         date!(2026 - 03 - 20),
     )
     .refused(Rule::StartOutsidePeriod, "startedOn");
-    // Not before it started, nor once it ended.
+    // Not before it started.
     correct(
         &Journey::validated(convention()).events,
         date!(2026 - 03 - 09),
         today,
     )
     .refused(Rule::ConventionStage, "startedOn");
+    // Once ended too, on or before the day it ended.
     correct(
         &Journey::completed(convention()).events,
         date!(2026 - 03 - 10),
         date!(2026 - 03 - 20),
     )
-    .refused(Rule::AlreadyEnded, "startedOn");
+    .events();
+    let interrupted = started.clone().run(
+        date!(2026 - 03 - 11),
+        ImmersionCommand::Interrupt {
+            by: Initiator::Person,
+            reason: text("Horaires incompatibles"),
+            interrupted_on: date!(2026 - 03 - 11),
+        },
+    );
+    correct(&interrupted.events, date!(2026 - 03 - 12), today)
+        .refused(Rule::StartOutsidePeriod, "startedOn");
+    correct(&interrupted.events, date!(2026 - 03 - 11), today).events();
 }
 
 #[test]

@@ -1428,9 +1428,9 @@ impl ImmersionMutation {
         .map(|immersion| ImmersionStartPayload { immersion })
     }
 
-    /// Corrects the first day recorded, while the immersion runs: staff,
-    /// saying why; the day recorded before stays in the log
-    /// (`Immersion.startCorrections`).
+    /// Corrects the first day recorded, once the immersion started (never
+    /// after its last day): staff, saying why; the day recorded before
+    /// stays in the log (`Immersion.startCorrections`).
     async fn immersion_start_correct(
         &self,
         ctx: &Context<'_>,

@@ -1,4 +1,4 @@
-//! An immersion's first day corrected through the API while it runs, and
+//! An immersion's first day corrected through the API once it started, and
 //! its last day once it ended, with the clock moving: the day read back,
 //! each correction with the day it replaced and why, the inbox following
 //! it, and refusals typed and said in French.
@@ -89,14 +89,22 @@ async fn the_first_day_is_corrected_while_it_runs_and_reads_back_with_the_day_it
             "recorded": { "role": "mediator" } }] })
     );
 
-    // Ended, it is corrected no more.
-    w.on(date!(2026 - 05 - 29));
-    w.immersion(ImmersionCommand::Complete {
-        completed_on: date!(2026 - 05 - 29),
+    // Ended, it is corrected still, never after its last day.
+    w.on(date!(2026 - 05 - 22));
+    w.immersion(ImmersionCommand::Interrupt {
+        by: Initiator::Person,
+        reason: passerelle_domain::values::Text::parse("Horaires incompatibles").unwrap(),
+        interrupted_on: date!(2026 - 05 - 21),
     })
     .await;
-    let response = correct("2026-05-18", "Erreur").await;
+    let response = correct("2026-05-22", "Erreur").await;
     assert_eq!(refusal(&response), (json!("RULE_VIOLATED"), json!("on")));
+    let response = correct("2026-05-18", "Début bien le lundi").await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let read = w.run(mediator(), READ, json!({ "i": i })).await;
+    let read = read.data.into_json().unwrap();
+    assert_eq!(read["immersion"]["startedOn"], "2026-05-18");
+    assert_eq!(read["immersion"]["startCorrections"][1]["previous"], "2026-05-19");
 }
 
 const CORRECT_END: &str = "mutation($i: ID!, $on: Date!, $r: String!) {

@@ -441,7 +441,7 @@ struct ImmersionTemplate {
     correct_words: bool,
     /// Its first day, once started.
     started: Option<String>,
-    /// The first day corrected by staff while it runs.
+    /// The first day corrected by staff once it started.
     correct_start: bool,
     /// Its last day, once completed or interrupted.
     ended: Option<String>,
@@ -929,7 +929,7 @@ impl Page {
         };
         // The first day's correction starts from the day recorded.
         if staff
-            && stage == Stage::Started
+            && after_start
             && let Some(day) = i.started_on
         {
             form.start_from("start_on", &day.0.to_string());
@@ -1053,7 +1053,7 @@ impl Page {
             correct_observation: staff && given(FeedbackAuthor::Mediator),
             correct_words,
             started: i.started_on.map(|d| d.french()),
-            correct_start: staff && stage == Stage::Started,
+            correct_start: staff && after_start,
             ended: i.ended_on.filter(|_| ended).map(|d| d.french()),
             correct_end: staff && ended,
         };

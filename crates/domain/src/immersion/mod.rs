@@ -173,8 +173,8 @@ pub enum ImmersionCommand {
     Start {
         started_on: Date,
     },
-    /// Corrects the first day recorded, while the immersion runs, and says
-    /// why; the day recorded before stays in the log.
+    /// Corrects the first day recorded, once the immersion started, and
+    /// says why; the day recorded before stays in the log.
     CorrectStart {
         started_on: Date,
         reason: Text,
@@ -384,7 +384,7 @@ pub struct AssessmentAnswered {
     pub answered_on: Date,
 }
 
-/// The first day recorded corrected, while the immersion runs, and why.
+/// The first day recorded corrected, once the immersion started, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartCorrected {
     pub started_on: Date,
@@ -1327,10 +1327,10 @@ fn first_day(
     not_in_future(started_on, context.today, "startedOn")
 }
 
-/// The first day corrected while the immersion runs: another day, within
-/// the convention's period, come, and on or before every day the
-/// immersion already holds (an accident, a last day present). Once ended,
-/// its feedback and outcomes were given on the days it had.
+/// The first day corrected once the immersion started, running or ended:
+/// another day, within the convention's period, come, and on or before
+/// every day the immersion already holds (an accident, a last day present,
+/// the day it ended).
 fn correct_start(
     started_on: Date,
     reason: &Text,
@@ -1339,14 +1339,11 @@ fn correct_start(
 ) -> Result<ImmersionEvent, DomainError> {
     let Existing { state, context, .. } = immersion;
     let (recorded, convention) = match (state.stage, state.started_on, &state.convention) {
-        (Stage::Started, Some(recorded), Some(convention)) => (recorded, convention),
-        (Stage::Interrupted | Stage::Completed, ..) => {
-            return Err(DomainError::rule(
-                Rule::AlreadyEnded,
-                "startedOn",
-                "L'immersion est terminée : son premier jour ne se corrige plus.",
-            ));
-        }
+        (
+            Stage::Started | Stage::Interrupted | Stage::Completed,
+            Some(recorded),
+            Some(convention),
+        ) => (recorded, convention),
         _ => {
             return Err(stage_error(
                 "startedOn",
@@ -1395,6 +1392,16 @@ fn correct_start(
             format!(
                 "L'immersion tient déjà le {} (un accident ou le dernier jour de présence) : elle a commencé ce jour-là au plus tard.",
                 fr::date(held)
+            ),
+        ));
+    }
+    if let Some(ended_on) = state.ended_on.filter(|day| *day < started_on) {
+        return Err(DomainError::rule(
+            Rule::StartOutsidePeriod,
+            "startedOn",
+            format!(
+                "L'immersion s'est terminée le {} : elle a commencé ce jour-là au plus tard.",
+                fr::date(ended_on)
             ),
         ));
     }

@@ -99,21 +99,25 @@ impl World {
     }
 
     /// Runs `query` with `variables` as `user`, a mediator of the
-    /// structure.
+    /// structure, then brings the asynchronous projections (the inbox) up
+    /// to what it recorded, as the runner does shortly after.
     pub async fn run(
         &self,
         user: UserId,
         query: &str,
         variables: serde_json::Value,
     ) -> async_graphql::Response {
-        self.schema
+        let response = self
+            .schema
             .execute(prepare(
                 async_graphql::Request::new(query)
                     .variables(async_graphql::Variables::from_json(variables)),
                 &self.gateway,
                 Self::viewer(user),
             ))
-            .await
+            .await;
+        self.projections.catch_up().await.unwrap();
+        response
     }
 
     pub async fn immersion(&self, command: ImmersionCommand) {
