@@ -1388,10 +1388,10 @@ async fn the_last_day_is_corrected_from_the_page_once_the_immersion_ended() {
     );
     assert!(shown.contains("<dt>Dernier jour</dt>"), "{shown}");
     let before = events(&db).await;
-    let yesterday = (time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE)
-        .unwrap()
-        - time::Duration::days(1))
-    .to_string();
+    let yesterday =
+        (time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE).unwrap()
+            - time::Duration::days(1))
+        .to_string();
     for (body, field, said) in [
         ("end_on=&end_reason=Erreur".to_owned(), "end_on", "Indiquez"),
         (format!("end_on={today}&end_reason="), "end_reason", ""),

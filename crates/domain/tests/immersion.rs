@@ -958,9 +958,18 @@ fn the_last_day_is_corrected_once_ended_as_the_same_kind_of_end_and_holds_what_i
             recorded_on: date!(2026 - 04 - 23),
         },
     );
-    correct(&followed.events, date!(2026 - 03 - 24), date!(2026 - 04 - 23))
-        .refused(Rule::OutcomeTooEarly, "endedOn");
-    correct(&followed.events, date!(2026 - 03 - 20), date!(2026 - 04 - 23)).events();
+    correct(
+        &followed.events,
+        date!(2026 - 03 - 24),
+        date!(2026 - 04 - 23),
+    )
+    .refused(Rule::OutcomeTooEarly, "endedOn");
+    correct(
+        &followed.events,
+        date!(2026 - 03 - 20),
+        date!(2026 - 04 - 23),
+    )
+    .events();
     // Nothing to correct before it ended.
     correct(
         &Journey::started(convention()).events,
@@ -968,8 +977,12 @@ fn the_last_day_is_corrected_once_ended_as_the_same_kind_of_end_and_holds_what_i
         today,
     )
     .refused(Rule::ConventionStage, "endedOn");
-    correct(&Journey::validated(convention()).events, date!(2026 - 03 - 12), today)
-        .refused(Rule::ConventionStage, "endedOn");
+    correct(
+        &Journey::validated(convention()).events,
+        date!(2026 - 03 - 12),
+        today,
+    )
+    .refused(Rule::ConventionStage, "endedOn");
 }
 
 #[test]

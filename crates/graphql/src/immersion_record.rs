@@ -793,13 +793,7 @@ fn day_corrections<T>(
         } else if let Some((since, reason, corrected_on)) = corrected(&r.event)
             && let Some(previous) = day.replace(since)
         {
-            corrections.push(make(
-                previous,
-                since,
-                known(reason, texts),
-                corrected_on,
-                r,
-            ));
+            corrections.push(make(previous, since, known(reason, texts), corrected_on, r));
         }
     }
     corrections

@@ -104,7 +104,10 @@ async fn the_first_day_is_corrected_while_it_runs_and_reads_back_with_the_day_it
     let read = w.run(mediator(), READ, json!({ "i": i })).await;
     let read = read.data.into_json().unwrap();
     assert_eq!(read["immersion"]["startedOn"], "2026-05-18");
-    assert_eq!(read["immersion"]["startCorrections"][1]["previous"], "2026-05-19");
+    assert_eq!(
+        read["immersion"]["startCorrections"][1]["previous"],
+        "2026-05-19"
+    );
 }
 
 const CORRECT_END: &str = "mutation($i: ID!, $on: Date!, $r: String!) {
