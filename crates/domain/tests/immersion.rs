@@ -910,6 +910,9 @@ fn the_last_day_is_corrected_once_ended_as_the_same_kind_of_end_and_holds_what_i
     correct(&interrupted.events, date!(2026 - 03 - 12), today).events();
     correct(&interrupted.events, date!(2026 - 03 - 08), today)
         .refused(Rule::DateBeforeStart, "endedOn");
+    correct(&interrupted.events, date!(2026 - 03 - 20), today).events();
+    correct(&interrupted.events, date!(2026 - 03 - 21), today)
+        .refused(Rule::PresenceOutsideImmersion, "endedOn");
     // An accident on the 12th: the immersion ran that day.
     let accident = Journey::started(convention())
         .run(

@@ -174,6 +174,24 @@ impl Step {
                     (ImmersionCommand::Complete { completed_on: day }, day)
                 }
             },
+            // Either day corrected, to a day near it that the rules may
+            // refuse (the invariants hold either way).
+            (Stage::Completed | Stage::Interrupted, _) if choice % 4 == 2 => (
+                ImmersionCommand::CorrectEnd {
+                    ended_on: state.ended_on.unwrap() + Duration::days(renewal_days % 7 - 3),
+                    reason: text("Jour noté par erreur"),
+                    corrected_on: today,
+                },
+                today,
+            ),
+            (Stage::Completed | Stage::Interrupted, Some(c)) if choice % 4 == 3 => (
+                ImmersionCommand::CorrectStart {
+                    started_on: c.period.start() + Duration::days(renewal_days % 12),
+                    reason: text("Jour noté par erreur"),
+                    corrected_on: today,
+                },
+                today,
+            ),
             (Stage::Completed | Stage::Interrupted, _) => {
                 let milestone = [Milestone::End, Milestone::OneMonth][usize::from(choice) % 2];
                 let day = today.max(add_months(state.ended_on.unwrap(), milestone.months()));
@@ -494,6 +512,8 @@ fn the_generator_reaches_every_stage() {
         "immersion_interrupted",
         "feedback_recorded",
         "outcome_recorded",
+        "end_corrected",
+        "start_corrected",
     ] {
         assert!(seen.contains(wanted), "never reached {wanted}: {seen:?}");
     }

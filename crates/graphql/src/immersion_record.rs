@@ -695,6 +695,7 @@ recorded!(ImmersionInterruption {
     /// Who took the initiative.
     by: Initiator,
     reason: String,
+    /// The day it stopped, as last corrected (`Immersion.endCorrections`).
     interrupted_on: Date,
 });
 
@@ -764,8 +765,9 @@ pub(crate) fn cancellation(history: &[Recorded<ImmersionEvent>]) -> Option<Immer
     })
 }
 
+/// The interruption, on its day as last corrected (`end_corrections`).
 pub(crate) fn interruption(history: &[Recorded<ImmersionEvent>]) -> Option<ImmersionInterruption> {
-    fact(history, |event, r| match event {
+    let mut interruption = fact(history, |event, r| match event {
         ImmersionEvent::ImmersionInterrupted(e) => Some(ImmersionInterruption {
             by: e.by,
             reason: known_text(&e.reason),
@@ -773,7 +775,11 @@ pub(crate) fn interruption(history: &[Recorded<ImmersionEvent>]) -> Option<Immer
             recorded: r.into(),
         }),
         _ => None,
-    })
+    })?;
+    if let Some(last) = end_corrections(history).into_iter().flatten().last() {
+        interruption.interrupted_on = last.ended_on;
+    }
+    Some(interruption)
 }
 
 /// A day recorded once and corrected since: each correction, oldest first,

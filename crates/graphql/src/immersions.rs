@@ -879,7 +879,7 @@ pub struct FeedbackRecordInput {
     pub recorded_on: Option<Date>,
 }
 
-/// The first day corrected while the immersion runs, and why.
+/// The first day corrected once the immersion started, and why.
 #[derive(InputObject, Debug)]
 pub struct ImmersionStartCorrectInput {
     pub command_id: Option<Uuid>,

@@ -108,6 +108,27 @@ async fn the_first_day_is_corrected_while_it_runs_and_reads_back_with_the_day_it
         read["immersion"]["startCorrections"][1]["previous"],
         "2026-05-19"
     );
+
+    // Its interruption, moved a day back, reads on the day corrected.
+    let response = w
+        .run(
+            mediator(),
+            CORRECT_END,
+            json!({ "i": i, "on": "2026-05-20", "r": "Arrêt le mercredi" }),
+        )
+        .await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let read = w
+        .run(
+            mediator(),
+            "query($i: ID!) { immersion(id: $i) { endedOn interruption { interruptedOn } } }",
+            json!({ "i": i }),
+        )
+        .await;
+    assert_eq!(
+        read.data.into_json().unwrap()["immersion"],
+        json!({ "endedOn": "2026-05-20", "interruption": { "interruptedOn": "2026-05-20" } })
+    );
 }
 
 const CORRECT_END: &str = "mutation($i: ID!, $on: Date!, $r: String!) {

@@ -1574,7 +1574,7 @@ fn completion_day(
 
 /// The day an immersion ended corrected, once it ended: another day of the
 /// same kind of end (a completion from its last planned day on, an
-/// interruption from its first day), come, on or after every day the
+/// interruption from its first day to its last planned day), come, on or after every day the
 /// immersion holds (an accident, the last day present the assessment
 /// gives), and no later than the outcomes recorded since allow (each on or
 /// after its milestone's day).
@@ -1609,6 +1609,29 @@ fn correct_end(
             format!(
                 "Rien ne change : le dernier jour enregistré est déjà le {}.",
                 fr::date(recorded)
+            ),
+        ));
+    }
+    let planned_end = state
+        .planned_end()
+        .expect("a started immersion has a convention");
+    if state.stage == Stage::Completed && ended_on < planned_end {
+        return Err(DomainError::rule(
+            Rule::CompletionBeforeEnd,
+            "endedOn",
+            format!(
+                "L'immersion a été enregistrée comme menée à son terme, qui était le {} : son dernier jour ne se corrige pas avant.",
+                fr::date(planned_end)
+            ),
+        ));
+    }
+    if state.stage == Stage::Interrupted && ended_on > planned_end {
+        return Err(DomainError::rule(
+            Rule::PresenceOutsideImmersion,
+            "endedOn",
+            format!(
+                "L'immersion devait finir le {} : une interruption tombe au plus tard ce jour-là.",
+                fr::date(planned_end)
             ),
         ));
     }
