@@ -824,12 +824,6 @@ impl Page {
                     .flatten()
                     .map(|c| ("Premier jour corrigé", c.said())),
             );
-            endings.extend(
-                r.end_corrections
-                    .iter()
-                    .flatten()
-                    .map(|c| ("Dernier jour corrigé", c.said())),
-            );
             if let Some(d) = r.decline {
                 endings.push((
                     "Proposition refusée",
@@ -863,6 +857,13 @@ impl Page {
                     ),
                 ));
             }
+            // Read after the interruption, which says the day as corrected.
+            endings.extend(
+                r.end_corrections
+                    .iter()
+                    .flatten()
+                    .map(|c| ("Dernier jour corrigé", c.said())),
+            );
             if let Some(j) = r.rejection {
                 endings.push((
                     "Rejet de la convention",
