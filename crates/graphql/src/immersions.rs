@@ -898,7 +898,8 @@ pub struct ImmersionEndCorrectInput {
     pub command_id: Option<Uuid>,
     pub immersion_id: ID,
     /// The last day, as it should have been recorded: from the last planned
-    /// day on for a completion, from the first day on for an interruption.
+    /// day on for a completion, from the first to the last planned day for
+    /// an interruption.
     pub on: Date,
     /// Why it is corrected: required.
     pub reason: String,
