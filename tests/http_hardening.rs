@@ -1513,7 +1513,7 @@ async fn a_role_the_form_does_not_offer_is_refused() {
                 &format!("nom=Lina+Morel&email=lina%40ml-nantes.fr&role={role}"),
             )
             .await;
-        assert_eq!(answer.status(), 400, "{role:?}");
+        assert_eq!(answer.status(), 422, "{role:?}");
         let html = answer.text().await.unwrap();
         // The apostrophe may come escaped.
         assert!(html.contains("un des rôles proposés."), "{role:?}: {html}");

@@ -535,7 +535,13 @@ pub(crate) async fn create(page: Page, Form(form): Form<CreateForm>) -> Response
         create: Some(state),
         ..Typed::default()
     };
-    render_admin(page, &AdminQuery::default(), typed, StatusCode::BAD_REQUEST).await
+    render_admin(
+        page,
+        &AdminQuery::default(),
+        typed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -594,7 +600,13 @@ pub(crate) async fn member_action(
                 row_error: Some((id, e.message.clone())),
                 ..Typed::default()
             };
-            render_admin(page, &AdminQuery::default(), typed, StatusCode::BAD_REQUEST).await
+            render_admin(
+                page,
+                &AdminQuery::default(),
+                typed,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }
@@ -647,7 +659,13 @@ pub(crate) async fn settings(page: Page, Form(form): Form<SettingsForm>) -> Resp
         settings: Some(state),
         ..Typed::default()
     };
-    render_admin(page, &AdminQuery::default(), typed, StatusCode::BAD_REQUEST).await
+    render_admin(
+        page,
+        &AdminQuery::default(),
+        typed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -712,7 +730,7 @@ pub(crate) async fn password_change(page: Page, Form(form): Form<PasswordForm>) 
         form: state,
     }
     .render();
-    page.render(StatusCode::BAD_REQUEST, body)
+    page.render(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
 
 #[derive(Template)]
@@ -762,7 +780,7 @@ pub(crate) async fn forgot_request(page: Page, Form(form): Form<ForgotForm>) -> 
         sent: false,
     }
     .render();
-    page.render(StatusCode::BAD_REQUEST, body)
+    page.render(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
 
 #[derive(Template)]
@@ -823,5 +841,5 @@ pub(crate) async fn reset(page: Page, Form(form): Form<ResetForm>) -> Response {
         form: state,
     }
     .render();
-    no_referrer(page.render(StatusCode::BAD_REQUEST, body))
+    no_referrer(page.render(StatusCode::UNPROCESSABLE_ENTITY, body))
 }
