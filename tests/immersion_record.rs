@@ -1076,3 +1076,42 @@ async fn a_feedback_is_corrected_by_who_gave_it_and_reads_back_with_why() {
     assert_eq!(read["personFeedback"]["countersigns"], true, "{read}");
     assert!(server.terminate().success());
 }
+
+/// An immersion's first and last days are corrected by staff only: its
+/// host and the person are refused on their own immersion; the host reads
+/// the days' corrections, the person the days alone (null).
+#[tokio::test]
+async fn the_days_are_corrected_by_staff_only_and_their_corrections_read_by_the_host() {
+    let (db, dir) = (TestDb::new().await, data_dir());
+    let (server, staff) = started_with_links(&db, &dir).await;
+    let Completed {
+        i,
+        host,
+        awa,
+        today,
+        ..
+    } = completed(&server, &staff).await;
+    for mutation in ["immersionStartCorrect", "immersionEndCorrect"] {
+        let query = format!(
+            "mutation($i: ID!, $on: Date!) {{ {mutation}(input: {{ immersionId: $i, on: $on,
+                reason: \"Erreur\" }}) {{ immersion {{ id }} }} }}"
+        );
+        for (who, token) in [("host", &host), ("person", &awa)] {
+            assert_eq!(
+                refused(&server, token, &query, json!({ "i": i, "on": today })).await,
+                (json!("FORBIDDEN"), Value::Null),
+                "{mutation} by the {who}"
+            );
+        }
+    }
+    let read = "query($i: ID!) { immersion(id: $i) { endedOn
+        startCorrections { previous } endCorrections { previous } } }";
+    assert_eq!(
+        step(&server, &host, read, json!({ "i": i })).await["data"]["immersion"],
+        json!({ "endedOn": today, "startCorrections": [], "endCorrections": [] })
+    );
+    assert_eq!(
+        step(&server, &awa, read, json!({ "i": i })).await["data"]["immersion"],
+        json!({ "endedOn": today, "startCorrections": null, "endCorrections": null })
+    );
+}
