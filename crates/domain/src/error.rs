@@ -86,6 +86,9 @@ pub enum Rule {
     CancelOnlyBeforeStart,
     StartOutsidePeriod,
     CompletionBeforeEnd,
+    /// An interruption after the last planned day: the immersion went to
+    /// its end, which is a completion.
+    InterruptionAfterEnd,
     NotStarted,
     AlreadyEnded,
     RenewalOnlyOnce,
@@ -182,6 +185,7 @@ impl Rule {
             CancelOnlyBeforeStart => "pmsmp.cancel_only_validated_before_start",
             StartOutsidePeriod => "pmsmp.start_outside_period",
             CompletionBeforeEnd => "pmsmp.completion_before_end",
+            InterruptionAfterEnd => "pmsmp.interruption_after_end",
             NotStarted => "pmsmp.not_started",
             AlreadyEnded => "pmsmp.already_ended",
             RenewalOnlyOnce => "pmsmp.renewal_only_once",

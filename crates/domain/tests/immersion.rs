@@ -912,7 +912,7 @@ fn the_last_day_is_corrected_once_ended_as_the_same_kind_of_end_and_holds_what_i
         .refused(Rule::DateBeforeStart, "endedOn");
     correct(&interrupted.events, date!(2026 - 03 - 20), today).events();
     correct(&interrupted.events, date!(2026 - 03 - 21), today)
-        .refused(Rule::PresenceOutsideImmersion, "endedOn");
+        .refused(Rule::InterruptionAfterEnd, "endedOn");
     // An accident on the 12th: the immersion ran that day.
     let accident = Journey::started(convention())
         .run(
@@ -1015,6 +1015,22 @@ fn an_interruption_says_who_and_why() {
             interrupted_on: date!(2026 - 03 - 08),
         })
         .refused(Rule::DateBeforeStart, "interruptedOn");
+    // Past its last planned day, the immersion went to its end: a
+    // completion, not an interruption.
+    given::<Immersion>(&started, context(date!(2026 - 03 - 23)))
+        .when(ImmersionCommand::Interrupt {
+            by: Initiator::Employer,
+            reason: text("Absences"),
+            interrupted_on: date!(2026 - 03 - 21),
+        })
+        .refused(Rule::InterruptionAfterEnd, "interruptedOn");
+    given::<Immersion>(&started, context(date!(2026 - 03 - 23)))
+        .when(ImmersionCommand::Interrupt {
+            by: Initiator::Employer,
+            reason: text("Absences"),
+            interrupted_on: date!(2026 - 03 - 20),
+        })
+        .events();
     given::<Immersion>(&Journey::validated(convention()).events, context(on))
         .when(ImmersionCommand::Interrupt {
             by: Initiator::Employer,

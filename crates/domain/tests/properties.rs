@@ -422,6 +422,14 @@ fn check_invariants(
             ended >= after.started_on.unwrap(),
             "ended before it started"
         );
+        // An interruption within the planned days, a completion from the
+        // last of them on.
+        let planned_end = after.planned_end().unwrap();
+        match after.stage {
+            Stage::Interrupted => prop_assert!(ended <= planned_end, "interrupted past its end"),
+            Stage::Completed => prop_assert!(ended >= planned_end, "completed before its end"),
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -53,7 +53,7 @@ fn refusal(response: &async_graphql::Response) -> (Value, Value) {
 }
 
 #[tokio::test]
-async fn the_first_day_is_corrected_while_it_runs_and_reads_back_with_the_day_it_replaced() {
+async fn the_first_day_is_corrected_once_started_and_reads_back_with_the_day_it_replaced() {
     let w = World::new().await;
     started(&w).await;
     let i = immersion().to_string();

@@ -52,6 +52,11 @@ pub struct Params {
     /// The day a scheduled mail fell due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<Date>,
+    /// A proposal came with the mediator's word: its mails say so. Only
+    /// that it did: the word is personal, sealed with the person's key,
+    /// and read in one's space, never copied here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_message: bool,
 }
 
 /// A mail to queue.

@@ -302,8 +302,10 @@ async fn immersion(
         return Ok(());
     };
     let mut queued = Vec::new();
+    let decoded = decode_one(event, "immersion")?;
     let params = Params {
         immersion_id: Some(id),
+        with_message: matches!(&decoded, ImmersionEvent::ImmersionProposed(e) if e.message.is_some()),
         ..Params::default()
     };
     let mut mail = |template: Template, recipient: Recipient, to: &str| {
@@ -319,7 +321,7 @@ async fn immersion(
         immersion_id: id,
         role: role.to_owned(),
     };
-    match decode_one(event, "immersion")? {
+    match decoded {
         ImmersionEvent::ImmersionProposed(e) => {
             sqlx::query(
                 "insert into parties (immersion_id, structure, mediator, person_id, employer_id)

@@ -331,6 +331,7 @@ impl Sender {
                 .milestone
                 .as_deref()
                 .and_then(|m| Milestone::ALL.iter().copied().find(|x| x.code() == m)),
+            with_message: params.with_message,
             ..Facts::default()
         };
         let base = self.settings.public_url.trim_end_matches('/');

@@ -175,6 +175,8 @@ pub struct Facts {
     pub due_on: Option<Date>,
     /// The link to turn off optional mails (absent on essential ones).
     pub preferences_link: Option<String>,
+    /// A proposal's mediator wrote a word with it, read in one's space.
+    pub with_message: bool,
 }
 
 /// A mail rendered.
@@ -207,6 +209,15 @@ fn period(facts: &Facts) -> String {
         Some((start, end)) => fr::range(start, end),
         None => "aux dates à convenir".to_owned(),
     }
+}
+
+/// The sentence saying a proposal came with its mediator's word, when it
+/// did: where to read it, not the word itself, which a mail would carry
+/// out of the service.
+fn word_joined(f: &Facts, who: &str) -> Option<String> {
+    f.with_message.then(|| {
+        format!("{who} a joint un mot à cette proposition : vous le lirez dans votre espace.")
+    })
 }
 
 fn body(template: Template, f: &Facts) -> Body {
@@ -252,19 +263,25 @@ fn body(template: Template, f: &Facts) -> Body {
         },
         Template::ProposalToEmployer => Body {
             subject: format!("Une immersion vous est proposée, {employer}"),
-            paragraphs: vec![
+            paragraphs: [
                 "Un médiateur vous propose d'accueillir une personne en immersion professionnelle (PMSMP), pour lui faire découvrir votre métier.".into(),
-                "Vous pouvez accepter ou décliner la proposition depuis votre espace.".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(word_joined(f, "Le médiateur"))
+            .chain(["Vous pouvez accepter ou décliner la proposition depuis votre espace.".into()])
+            .collect(),
             list: vec![],
             action: Some("Répondre à la proposition"),
         },
         Template::ProposalToPerson => Body {
             subject: format!("Une immersion chez {employer} vous est proposée"),
-            paragraphs: vec![
+            paragraphs: [
                 format!("Votre médiateur vous propose une immersion chez {employer}, pour découvrir le métier sur place."),
-                "Dites-nous si elle vous intéresse : vous pouvez accepter ou refuser depuis votre espace.".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(word_joined(f, "Votre médiateur"))
+            .chain(["Dites-nous si elle vous intéresse : vous pouvez accepter ou refuser depuis votre espace.".into()])
+            .collect(),
             list: vec![],
             action: Some("Voir la proposition"),
         },
@@ -536,6 +553,31 @@ mod tests {
             "{}",
             mail.text
         );
+    }
+
+    #[test]
+    fn a_proposal_with_the_mediators_word_says_where_to_read_it_never_what_it_says() {
+        let facts = Facts {
+            employer_name: Some("Boulangerie du Port".into()),
+            with_message: true,
+            ..Facts::default()
+        };
+        for (template, who) in [
+            (Template::ProposalToPerson, "Votre médiateur a joint un mot"),
+            (Template::ProposalToEmployer, "Le médiateur a joint un mot"),
+        ] {
+            let mail = render(template, &facts);
+            assert!(mail.text.contains(who), "{}", mail.text);
+            assert!(mail.text.contains("vous le lirez dans votre espace"));
+            let without = render(
+                template,
+                &Facts {
+                    with_message: false,
+                    ..facts.clone()
+                },
+            );
+            assert!(!without.text.contains("a joint un mot"), "{}", without.text);
+        }
     }
 
     #[test]

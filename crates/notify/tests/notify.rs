@@ -245,7 +245,7 @@ impl World {
                 objective: Objective::DiscoverJobOrSector,
                 structure: self.mediator.structure,
                 mediator: self.mediator.user_id,
-                message: None,
+                message: Some(text("Je pense à vous pour découvrir la boulangerie.")),
                 proposed_on: today,
             },
         )
@@ -460,6 +460,15 @@ async fn the_journey_sends_exactly_the_expected_mails_and_their_links_open_a_ses
         ]),
         "the proposal and the signature requests"
     );
+    // The proposal came with the mediator's word: its mails say where to
+    // read it, never what it says.
+    for m in all
+        .iter()
+        .filter(|m| m.subject.contains("vous est proposée"))
+    {
+        assert!(m.text.contains("a joint un mot"), "{}", m.text);
+        assert!(!m.text.contains("Je pense à vous"), "{}", m.text);
+    }
     w.sign(id, awa, &[Signatory::Person, Signatory::Host]).await;
     assert!(w.flush().await.is_empty(), "signing sends nothing yet");
 

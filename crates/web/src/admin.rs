@@ -535,13 +535,8 @@ pub(crate) async fn create(page: Page, Form(form): Form<CreateForm>) -> Response
         create: Some(state),
         ..Typed::default()
     };
-    render_admin(
-        page,
-        &AdminQuery::default(),
-        typed,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    let status = crate::page::refusal_status(&errors);
+    render_admin(page, &AdminQuery::default(), typed, status).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -600,13 +595,8 @@ pub(crate) async fn member_action(
                 row_error: Some((id, e.message.clone())),
                 ..Typed::default()
             };
-            render_admin(
-                page,
-                &AdminQuery::default(),
-                typed,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let status = crate::page::refusal_status(&errors);
+            render_admin(page, &AdminQuery::default(), typed, status).await
         }
     }
 }
@@ -659,13 +649,8 @@ pub(crate) async fn settings(page: Page, Form(form): Form<SettingsForm>) -> Resp
         settings: Some(state),
         ..Typed::default()
     };
-    render_admin(
-        page,
-        &AdminQuery::default(),
-        typed,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    let status = out.refusal_status();
+    render_admin(page, &AdminQuery::default(), typed, status).await
 }
 
 #[derive(Template)]
@@ -730,7 +715,7 @@ pub(crate) async fn password_change(page: Page, Form(form): Form<PasswordForm>) 
         form: state,
     }
     .render();
-    page.render(StatusCode::UNPROCESSABLE_ENTITY, body)
+    page.render(out.refusal_status(), body)
 }
 
 #[derive(Template)]
@@ -780,7 +765,7 @@ pub(crate) async fn forgot_request(page: Page, Form(form): Form<ForgotForm>) -> 
         sent: false,
     }
     .render();
-    page.render(StatusCode::UNPROCESSABLE_ENTITY, body)
+    page.render(out.refusal_status(), body)
 }
 
 #[derive(Template)]
@@ -841,5 +826,5 @@ pub(crate) async fn reset(page: Page, Form(form): Form<ResetForm>) -> Response {
         form: state,
     }
     .render();
-    no_referrer(page.render(StatusCode::UNPROCESSABLE_ENTITY, body))
+    no_referrer(page.render(out.refusal_status(), body))
 }

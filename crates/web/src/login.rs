@@ -94,11 +94,7 @@ pub(crate) async fn link_request(page: Page, Form(form): Form<LinkForm>) -> Resp
     // Refused (an address that is not one, too many requests): the home
     // page again, the address kept and the reason beside it.
     if let Some(e) = out.errors.first() {
-        let status = match e.code.as_deref() {
-            Some("RATE_LIMITED") => StatusCode::TOO_MANY_REQUESTS,
-            Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
+        let status = out.refusal_status();
         let mut link = FormState::with(&[(LINK_EMAIL, &form.email)]);
         link.errors.insert(LINK_EMAIL.to_owned(), e.message.clone());
         let body = HomeTemplate {

@@ -728,16 +728,24 @@ pub(crate) struct Outcome {
     pub cookies: Vec<String>,
 }
 
+/// The status of a form's answer refused with `errors` (the API's, or the
+/// page's own): what was acted on not found (404), the viewer not allowed
+/// (403), too many tries (429), the service failing (500), else a value the
+/// form shows refused (422).
+pub(crate) fn refusal_status(errors: &[GqlError]) -> StatusCode {
+    match errors.first().and_then(|e| e.code.as_deref()) {
+        Some("NOT_FOUND") => StatusCode::NOT_FOUND,
+        Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+        Some("RATE_LIMITED") => StatusCode::TOO_MANY_REQUESTS,
+        Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
 impl Outcome {
-    /// The status of a form's answer the API refused: what was acted on
-    /// not found (404), the viewer not allowed (403), else a value the
-    /// form shows refused (422).
+    /// The status of a form's answer the API refused ([`refusal_status`]).
     pub(crate) fn refusal_status(&self) -> StatusCode {
-        match self.errors.first().and_then(|e| e.code.as_deref()) {
-            Some("NOT_FOUND") => StatusCode::NOT_FOUND,
-            Some("FORBIDDEN") => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        }
+        refusal_status(&self.errors)
     }
 
     /// Whether the API refused the viewer what it asked for (`FORBIDDEN`):

@@ -1520,7 +1520,7 @@ fn interrupt(
 ) -> Result<ImmersionEvent, DomainError> {
     let Existing { state, context, .. } = immersion;
     let started_on = running(state)?;
-    interruption_day(interrupted_on, started_on, context, "interruptedOn")?;
+    interruption_day(interrupted_on, started_on, state, context, "interruptedOn")?;
     Ok(ImmersionInterrupted {
         by,
         reason: Personal::Known(reason.clone()),
@@ -1537,13 +1537,29 @@ fn complete(completed_on: Date, immersion: Existing<'_>) -> Result<ImmersionEven
 }
 
 /// The day an interruption stopped the immersion, recorded or corrected:
-/// come, and not before its first day.
+/// from its first day to its last planned day (the renewal's when
+/// validated: after it, the immersion went to its end, a completion), and
+/// come.
 fn interruption_day(
     interrupted_on: Date,
     started_on: Date,
+    state: &ImmersionState,
     context: &ImmersionContext,
     field: &'static str,
 ) -> Result<(), DomainError> {
+    let end = state
+        .planned_end()
+        .expect("a started immersion has a convention");
+    if interrupted_on > end {
+        return Err(DomainError::rule(
+            Rule::InterruptionAfterEnd,
+            field,
+            format!(
+                "L'immersion devait finir le {} : une interruption tombe au plus tard ce jour-là ; au-delà, elle est allée à son terme.",
+                fr::date(end)
+            ),
+        ));
+    }
     not_in_future(interrupted_on, context.today, field)?;
     not_before(interrupted_on, started_on, "le début de l'immersion", field)
 }
@@ -1625,20 +1641,10 @@ fn correct_end(
             ),
         ));
     }
-    if state.stage == Stage::Interrupted && ended_on > planned_end {
-        return Err(DomainError::rule(
-            Rule::PresenceOutsideImmersion,
-            "endedOn",
-            format!(
-                "L'immersion devait finir le {} : une interruption tombe au plus tard ce jour-là.",
-                fr::date(planned_end)
-            ),
-        ));
-    }
     if state.stage == Stage::Completed {
         completion_day(ended_on, state, context, "endedOn")?;
     } else {
-        interruption_day(ended_on, started_on, context, "endedOn")?;
+        interruption_day(ended_on, started_on, state, context, "endedOn")?;
     }
     let accident = state
         .accidents
