@@ -1590,10 +1590,10 @@ fn completion_day(
 
 /// The day an immersion ended corrected, once it ended: another day of the
 /// same kind of end (a completion from its last planned day on, an
-/// interruption from its first day to its last planned day), come, on or after every day the
-/// immersion holds (an accident, the last day present the assessment
-/// gives), and no later than the outcomes recorded since allow (each on or
-/// after its milestone's day).
+/// interruption from its first day to its last planned day), come, on or
+/// after every day the immersion holds (an accident, the last day present
+/// the assessment gives), and no later than the outcomes recorded since
+/// allow (each on or after its milestone's day).
 fn correct_end(
     ended_on: Date,
     reason: &Text,
