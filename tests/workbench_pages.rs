@@ -918,6 +918,46 @@ struct OnItsPage {
 }
 
 impl OnItsPage {
+    /// The immersion's page, as its mediator reads it.
+    async fn shown(&self) -> String {
+        let i = self.immersion.as_str().unwrap();
+        html(&self.server, &format!("/immersions/{i}"), &self.cookies).await
+    }
+
+    /// Starts the immersion today, through the API.
+    async fn start(&self) {
+        ok(
+            &self.server,
+            &self.token,
+            "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
+            json!({ "i": self.immersion }),
+        )
+        .await;
+    }
+
+    /// Posts each body to the page's `action`: each is refused with 422
+    /// beside its field, the message there beginning with `said`, and
+    /// nothing is recorded.
+    async fn refused_beside(&self, action: &str, cases: &[(String, &str, &str)]) {
+        let i = self.immersion.as_str().unwrap();
+        let before = events(&self.db).await;
+        for (body, field, said) in cases {
+            let answer = self
+                .form
+                .post(&self.server, &format!("/immersions/{i}/{action}"), body)
+                .await;
+            assert_eq!(answer.status(), 422, "{body}");
+            let refused = answer.text().await.unwrap().replace("&#39;", "'");
+            assert!(
+                refused.contains(&format!(
+                    "<span class=\"error\" id=\"{field}-erreur\">{said}"
+                )),
+                "{body}: {refused}"
+            );
+        }
+        assert_eq!(events(&self.db).await, before, "nothing recorded");
+    }
+
     async fn new() -> Self {
         let db = TestDb::new().await;
         let dir = data_dir();
@@ -1272,29 +1312,11 @@ async fn a_feedback_recorded_from_the_page_is_corrected_there_with_why() {
 /// `crates/graphql/tests/immersion_corrections.rs`, whose clock moves.
 #[tokio::test]
 async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
-    let OnItsPage {
-        db,
-        _dir,
-        server,
-        token,
-        today,
-        cookies,
-        form,
-        immersion,
-        ..
-    } = OnItsPage::new().await;
-    let i = immersion.as_str().unwrap();
-    let page = format!("/immersions/{i}");
-    let shown = html(&server, &page, &cookies).await;
+    let p = OnItsPage::new().await;
+    let shown = p.shown().await;
     assert!(!shown.contains("debut-corrige"), "not started: {shown}");
-    ok(
-        &server,
-        &token,
-        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
-        json!({ "i": immersion }),
-    )
-    .await;
-    let shown = html(&server, &page, &cookies).await;
+    p.start().await;
+    let (shown, today) = (p.shown().await, &p.today);
     assert!(
         shown.contains(&format!(
             "<input type=\"date\" id=\"start_on\" name=\"start_on\" value=\"{today}\">"
@@ -1302,42 +1324,31 @@ async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
         "{shown}"
     );
     assert!(shown.contains("<dt>Premier jour</dt>"), "{shown}");
-    let before = events(&db).await;
-    for (body, field) in [
-        ("start_on=&start_reason=Erreur".to_owned(), "start_on"),
-        (format!("start_on={today}&start_reason="), "start_reason"),
-        (
-            "start_on=31%2F02%2F2026&start_reason=Erreur".to_owned(),
-            "start_on",
-        ),
-    ] {
-        let answer = form
-            .post(&server, &format!("{page}/debut-corrige"), &body)
-            .await;
-        assert_eq!(answer.status(), 422, "{body}");
-        let refused = answer.text().await.unwrap().replace("&#39;", "'");
-        assert!(
-            refused.contains(&format!("<span class=\"error\" id=\"{field}-erreur\">")),
-            "{body}: {refused}"
-        );
-    }
-    // The same day, typed with a space before it: read as the day, and
-    // nothing to correct, said beside it.
-    let answer = form
-        .post(
-            &server,
-            &format!("{page}/debut-corrige"),
-            &format!("start_on=+{today}&start_reason=Erreur"),
-        )
-        .await;
-    assert_eq!(answer.status(), 422);
-    let refused = answer.text().await.unwrap().replace("&#39;", "'");
-    assert!(
-        refused.contains("<span class=\"error\" id=\"start_on-erreur\">Rien ne change"),
-        "{refused}"
-    );
-    assert_eq!(events(&db).await, before, "nothing recorded");
-    assert!(server.terminate().success());
+    p.refused_beside(
+        "debut-corrige",
+        &[
+            ("start_on=&start_reason=Erreur".to_owned(), "start_on", ""),
+            (
+                format!("start_on={today}&start_reason="),
+                "start_reason",
+                "",
+            ),
+            (
+                "start_on=31%2F02%2F2026&start_reason=Erreur".to_owned(),
+                "start_on",
+                "",
+            ),
+            // The same day, typed with a space before it: read as the day,
+            // and nothing to correct, said beside it.
+            (
+                format!("start_on=+{today}&start_reason=Erreur"),
+                "start_on",
+                "Rien ne change",
+            ),
+        ],
+    )
+    .await;
+    assert!(p.server.terminate().success());
 }
 
 /// Once the immersion ended, staff correct its last day from its page: the
@@ -1349,37 +1360,19 @@ async fn the_first_day_is_corrected_from_the_page_while_the_immersion_runs() {
 /// `crates/graphql/tests/immersion_corrections.rs`, whose clock moves.
 #[tokio::test]
 async fn the_last_day_is_corrected_from_the_page_once_the_immersion_ended() {
-    let OnItsPage {
-        db,
-        _dir,
-        server,
-        token,
-        today,
-        cookies,
-        form,
-        immersion,
-        ..
-    } = OnItsPage::new().await;
-    let i = immersion.as_str().unwrap();
-    let page = format!("/immersions/{i}");
-    ok(
-        &server,
-        &token,
-        "mutation($i: ID!) { immersionStart(input: { immersionId: $i }) { immersion { id } } }",
-        json!({ "i": immersion }),
-    )
-    .await;
-    let shown = html(&server, &page, &cookies).await;
+    let p = OnItsPage::new().await;
+    p.start().await;
+    let shown = p.shown().await;
     assert!(!shown.contains("fin-corrigee"), "running: {shown}");
     ok(
-        &server,
-        &token,
+        &p.server,
+        &p.token,
         "mutation($i: ID!) { immersionInterrupt(input: { immersionId: $i, by: PERSON,
             reason: \"Horaires incompatibles\" }) { immersion { id } } }",
-        json!({ "i": immersion }),
+        json!({ "i": p.immersion }),
     )
     .await;
-    let shown = html(&server, &page, &cookies).await;
+    let (shown, today) = (p.shown().await, &p.today);
     assert!(
         shown.contains(&format!(
             "<input type=\"date\" id=\"end_on\" name=\"end_on\" value=\"{today}\">"
@@ -1387,42 +1380,32 @@ async fn the_last_day_is_corrected_from_the_page_once_the_immersion_ended() {
         "{shown}"
     );
     assert!(shown.contains("<dt>Dernier jour</dt>"), "{shown}");
-    let before = events(&db).await;
     let yesterday =
-        (time::Date::parse(&today, &time::format_description::well_known::Iso8601::DATE).unwrap()
+        (time::Date::parse(today, &time::format_description::well_known::Iso8601::DATE).unwrap()
             - time::Duration::days(1))
         .to_string();
-    for (body, field, said) in [
-        ("end_on=&end_reason=Erreur".to_owned(), "end_on", "Indiquez"),
-        (format!("end_on={today}&end_reason="), "end_reason", ""),
-        (
-            "end_on=31%2F02%2F2026&end_reason=Erreur".to_owned(),
-            "end_on",
-            "",
-        ),
-        (
-            format!("end_on=+{today}&end_reason=Erreur"),
-            "end_on",
-            "Rien ne change",
-        ),
-        (
-            format!("end_on={yesterday}&end_reason=Erreur"),
-            "end_on",
-            "La date du",
-        ),
-    ] {
-        let answer = form
-            .post(&server, &format!("{page}/fin-corrigee"), &body)
-            .await;
-        assert_eq!(answer.status(), 422, "{body}");
-        let refused = answer.text().await.unwrap().replace("&#39;", "'");
-        assert!(
-            refused.contains(&format!(
-                "<span class=\"error\" id=\"{field}-erreur\">{said}"
-            )),
-            "{body}: {refused}"
-        );
-    }
-    assert_eq!(events(&db).await, before, "nothing recorded");
-    assert!(server.terminate().success());
+    p.refused_beside(
+        "fin-corrigee",
+        &[
+            ("end_on=&end_reason=Erreur".to_owned(), "end_on", "Indiquez"),
+            (format!("end_on={today}&end_reason="), "end_reason", ""),
+            (
+                "end_on=31%2F02%2F2026&end_reason=Erreur".to_owned(),
+                "end_on",
+                "",
+            ),
+            (
+                format!("end_on=+{today}&end_reason=Erreur"),
+                "end_on",
+                "Rien ne change",
+            ),
+            (
+                format!("end_on={yesterday}&end_reason=Erreur"),
+                "end_on",
+                "La date du",
+            ),
+        ],
+    )
+    .await;
+    assert!(p.server.terminate().success());
 }

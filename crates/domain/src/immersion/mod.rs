@@ -1327,6 +1327,27 @@ fn first_day(
     not_in_future(started_on, context.today, "startedOn")
 }
 
+/// Refuses the correction of a day (`which`: « premier jour », « dernier
+/// jour ») to the day recorded.
+fn another_day(
+    day: Date,
+    recorded: Date,
+    which: &str,
+    field: &'static str,
+) -> Result<(), DomainError> {
+    if day == recorded {
+        return Err(DomainError::rule(
+            Rule::NothingToCorrect,
+            field,
+            format!(
+                "Rien ne change : le {which} enregistré est déjà le {}.",
+                fr::date(recorded)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The first day corrected once the immersion started, running or ended:
 /// another day, within the convention's period, come, and on or before
 /// every day the immersion already holds (an accident, a last day present,
@@ -1351,16 +1372,7 @@ fn correct_start(
             ));
         }
     };
-    if started_on == recorded {
-        return Err(DomainError::rule(
-            Rule::NothingToCorrect,
-            "startedOn",
-            format!(
-                "Rien ne change : le premier jour enregistré est déjà le {}.",
-                fr::date(recorded)
-            ),
-        ));
-    }
+    another_day(started_on, recorded, "premier jour", "startedOn")?;
     first_day(started_on, convention, context)?;
     // Corrected once it started, on either day.
     not_before(
@@ -1618,16 +1630,7 @@ fn correct_end(
             ));
         }
     };
-    if ended_on == recorded {
-        return Err(DomainError::rule(
-            Rule::NothingToCorrect,
-            "endedOn",
-            format!(
-                "Rien ne change : le dernier jour enregistré est déjà le {}.",
-                fr::date(recorded)
-            ),
-        ));
-    }
+    another_day(ended_on, recorded, "dernier jour", "endedOn")?;
     let planned_end = state
         .planned_end()
         .expect("a started immersion has a convention");
