@@ -63,6 +63,7 @@ fn morning(day: Date) -> OffsetDateTime {
 
 impl World {
     async fn new(start: Date) -> Self {
+        log_baseline();
         let db = TestDb::new().await;
         let clock = Arc::new(FixedClock::new(morning(start) - Duration::days(1)));
         let mut list = passerelle_projections::all();
@@ -1173,6 +1174,21 @@ async fn mail_queued_for_a_person_since_erased_is_not_sent() {
 }
 
 /// Everything written to the log while it is held.
+/// A process-wide subscriber that takes every event and writes none, set
+/// before the first test of this binary logs anything. tracing decides
+/// once per log line, process-wide, whether anyone listens to it, from the
+/// first thread that reaches it: a test thread with no subscriber would
+/// settle « never » for a line (the sender's « mail not sent ») that the
+/// test capturing the log then waits for in vain. With this one, the answer
+/// is always « yes », and each thread's own subscriber, if it has one,
+/// receives the line.
+fn log_baseline() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}
+
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
 
